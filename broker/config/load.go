@@ -1,0 +1,278 @@
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+)
+
+// Environment variables, one per flag.
+const (
+	EnvAddr          = "MOLDAU_ADDR"
+	EnvAdvertiseAddr = "MOLDAU_ADVERTISE_ADDR"
+	EnvDataDir       = "MOLDAU_DATA_DIR"
+	EnvMemory        = "MOLDAU_MEMORY"
+	EnvNodeID        = "MOLDAU_NODE_ID"
+	EnvConfig        = "MOLDAU_CONFIG"
+	EnvLogLevel      = "MOLDAU_LOG_LEVEL"
+	EnvLogFormat     = "MOLDAU_LOG_FORMAT"
+	EnvAdminAddr     = "MOLDAU_ADMIN_ADDR"
+)
+
+// setFlag collects repeated --set key=value flags.
+type setFlag []string
+
+func (s *setFlag) String() string     { return strings.Join(*s, " ") }
+func (s *setFlag) Set(v string) error { *s = append(*s, v); return nil }
+
+type flagValues struct {
+	addr, advertiseAddr, dataDir, config, logLevel, logFormat, adminAddr string
+	memory                                                               bool
+	nodeID                                                               int64
+	set                                                                  setFlag
+}
+
+func newFlagSet(v *flagValues) *flag.FlagSet {
+	d := Default()
+	fs := flag.NewFlagSet("moldau", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.StringVar(&v.addr, "addr", d.Addr, "`HOST:PORT` to listen on for Kafka clients (env "+EnvAddr+")")
+	fs.StringVar(&v.advertiseAddr, "advertise-addr", "", "`HOST:PORT` given to clients in metadata; default: the listen address (env "+EnvAdvertiseAddr+")")
+	fs.StringVar(&v.dataDir, "data-dir", d.DataDir, "`DIR` for data (env "+EnvDataDir+")")
+	fs.BoolVar(&v.memory, "memory", false, "keep everything in memory, nothing on disk (env "+EnvMemory+")")
+	fs.Int64Var(&v.nodeID, "node-id", 0, "node id `N` of this broker (env "+EnvNodeID+")")
+	fs.StringVar(&v.config, "config", "", "Kafka-style server.properties `FILE` (env "+EnvConfig+")")
+	fs.StringVar(&v.logLevel, "log-level", d.LogLevel, "`LEVEL`: debug, info, warn or error (env "+EnvLogLevel+")")
+	fs.StringVar(&v.logFormat, "log-format", d.LogFormat, "text or json (env "+EnvLogFormat+")")
+	fs.StringVar(&v.adminAddr, "admin-addr", d.AdminAddr, "`HOST:PORT` of the admin/metrics HTTP listener, \"\" to disable (env "+EnvAdminAddr+")")
+	fs.Var(&v.set, "set", "set a Kafka broker property, `key=value` (repeatable; overrides --config)")
+	return fs
+}
+
+// Usage writes the command-line help to w.
+func Usage(w io.Writer) {
+	var v flagValues
+	fs := newFlagSet(&v)
+	fs.SetOutput(w)
+	fmt.Fprintf(w, "Usage: moldau [flags]\n\nPrecedence: defaults < --config file < --set < environment < flags.\n\n")
+	fs.PrintDefaults()
+}
+
+// origin says where a property's final value came from.
+type origin struct {
+	file string // file name or "--set"
+	line int    // 0 for --set
+}
+
+func (o origin) String() string {
+	if o.line == 0 {
+		return o.file
+	}
+	return fmt.Sprintf("%s (line %d)", o.file, o.line)
+}
+
+// Load builds the configuration from args (without the program name), the
+// environment (getenv; nil means os.Getenv) and the properties file named by
+// --config or MOLDAU_CONFIG. Ignored Kafka keys are logged once each on
+// logger (nil means slog.Default()). -h/--help returns an error matching
+// flag.ErrHelp; print Usage then.
+func Load(args []string, getenv func(string) string, logger *slog.Logger) (Config, error) {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	if logger == nil {
+		logger = slog.Default()
+	}
+	var fv flagValues
+	fs := newFlagSet(&fv)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return Config{}, err
+		}
+		return Config{}, fmt.Errorf("config: %w", err)
+	}
+	if fs.NArg() > 0 {
+		return Config{}, fmt.Errorf("config: unexpected argument %q", fs.Arg(0))
+	}
+	flagSet := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { flagSet[f.Name] = true })
+
+	cfg := Default()
+
+	// Layer 1: properties, from the file and then --set.
+	file := getenv(EnvConfig)
+	if flagSet["config"] {
+		file = fv.config
+	}
+	props := map[string]string{}
+	origins := map[string]origin{}
+	var order []string
+	add := func(k, v string, o origin) {
+		if _, ok := props[k]; !ok {
+			order = append(order, k)
+		}
+		props[k], origins[k] = v, o
+	}
+	if file != "" {
+		cfg.ConfigFile = file
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return Config{}, fmt.Errorf("config: %w", err)
+		}
+		list, err := parseProperties(file, string(data))
+		if err != nil {
+			return Config{}, err
+		}
+		for _, p := range list {
+			add(p.Key, p.Value, origin{file: file, line: p.Line})
+		}
+	}
+	for _, s := range fv.set {
+		k, v, ok := strings.Cut(s, "=")
+		k = strings.TrimSpace(k)
+		if !ok || k == "" {
+			return Config{}, fmt.Errorf("config: --set %q: want key=value", s)
+		}
+		add(k, v, origin{file: "--set"})
+	}
+
+	// Classify every key; validate supported ones.
+	canonical := map[string]string{}
+	for _, k := range order {
+		v, o := props[k], origins[k]
+		if bk, ok := lookupBrokerKey(k); ok {
+			c, err := bk.spec.validate(v)
+			if err != nil {
+				return Config{}, &InvalidConfigError{Name: k, Value: v, Reason: err.Error(), Where: o.String()}
+			}
+			canonical[k] = c
+			continue
+		}
+		if IsKafkaBrokerKey(k) {
+			logger.Info("ignoring Kafka config key not used by Moldau", "key", k)
+			continue
+		}
+		return Config{}, &UnknownKeyError{Key: k, File: o.file, Line: o.line}
+	}
+	cfg.Properties = props
+	for _, bk := range brokerKeys() {
+		v, ok := canonical[bk.name]
+		if !ok {
+			continue
+		}
+		if err := bk.apply(&cfg, v, props); err != nil {
+			return Config{}, &InvalidConfigError{Name: bk.name, Value: props[bk.name], Reason: err.Error(), Where: origins[bk.name].String()}
+		}
+	}
+
+	// Layers 2 and 3: environment, then flags.
+	type setting struct {
+		flag, env string
+		apply     func(v string, where string) error
+	}
+	settings := []setting{
+		{"addr", EnvAddr, func(v, where string) error {
+			if err := checkListenAddr(v); err != nil {
+				return &InvalidConfigError{Name: "address", Value: v, Reason: err.Error(), Where: where}
+			}
+			cfg.Addr = v
+			props["listeners"] = "PLAINTEXT://" + v
+			return nil
+		}},
+		{"advertise-addr", EnvAdvertiseAddr, func(v, where string) error {
+			if v != "" {
+				if err := checkAdvertiseAddr(v); err != nil {
+					return &InvalidConfigError{Name: "address", Value: v, Reason: err.Error(), Where: where}
+				}
+				props["advertised.listeners"] = "PLAINTEXT://" + v
+			} else {
+				delete(props, "advertised.listeners")
+			}
+			cfg.AdvertiseAddr = v
+			return nil
+		}},
+		{"data-dir", EnvDataDir, func(v, where string) error {
+			if v == "" {
+				return &InvalidConfigError{Name: "directory", Value: v, Reason: "must not be empty", Where: where}
+			}
+			cfg.DataDir = v
+			props["log.dirs"] = v
+			delete(props, "log.dir")
+			return nil
+		}},
+		{"memory", EnvMemory, func(v, where string) error {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return &InvalidConfigError{Name: "memory", Value: v, Reason: "expected true or false", Where: where}
+			}
+			cfg.Memory = b
+			return nil
+		}},
+		{"node-id", EnvNodeID, func(v, where string) error {
+			n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 32)
+			if err != nil || n < 0 {
+				return &InvalidConfigError{Name: "node id", Value: v, Reason: "must be an integer from 0 to 2147483647", Where: where}
+			}
+			cfg.NodeID = int32(n)
+			props["node.id"] = strconv.FormatInt(n, 10)
+			if _, ok := props["broker.id"]; ok {
+				props["broker.id"] = props["node.id"]
+			}
+			return nil
+		}},
+		{"log-level", EnvLogLevel, func(v, where string) error {
+			l := strings.ToLower(strings.TrimSpace(v))
+			switch l {
+			case "debug", "info", "warn", "error":
+			case "warning":
+				l = "warn"
+			default:
+				return &InvalidConfigError{Name: "log level", Value: v, Reason: "must be debug, info, warn or error", Where: where}
+			}
+			cfg.LogLevel = l
+			return nil
+		}},
+		{"log-format", EnvLogFormat, func(v, where string) error {
+			f := strings.ToLower(strings.TrimSpace(v))
+			if f != "text" && f != "json" {
+				return &InvalidConfigError{Name: "log format", Value: v, Reason: "must be text or json", Where: where}
+			}
+			cfg.LogFormat = f
+			return nil
+		}},
+		{"admin-addr", EnvAdminAddr, func(v, where string) error {
+			if v != "" {
+				if err := checkListenAddr(v); err != nil {
+					return &InvalidConfigError{Name: "address", Value: v, Reason: err.Error(), Where: where}
+				}
+			}
+			cfg.AdminAddr = v
+			return nil
+		}},
+	}
+	flagValue := map[string]string{
+		"addr": fv.addr, "advertise-addr": fv.advertiseAddr, "data-dir": fv.dataDir,
+		"memory": strconv.FormatBool(fv.memory), "node-id": strconv.FormatInt(fv.nodeID, 10),
+		"log-level": fv.logLevel, "log-format": fv.logFormat, "admin-addr": fv.adminAddr,
+	}
+	for _, s := range settings {
+		if v := getenv(s.env); v != "" {
+			if err := s.apply(v, s.env); err != nil {
+				return Config{}, err
+			}
+		}
+	}
+	for _, s := range settings {
+		if flagSet[s.flag] {
+			if err := s.apply(flagValue[s.flag], "--"+s.flag); err != nil {
+				return Config{}, err
+			}
+		}
+	}
+	return cfg, nil
+}

@@ -1,0 +1,489 @@
+// Package protocol is Moldau's Kafka wire front end: it accepts TCP
+// connections, reads size-prefixed frames, parses request headers v0–v2 and
+// bodies with kmsg, hands each request to a Handler and writes the responses
+// back in request order.
+//
+// Each connection has a reader goroutine and a writer goroutine. The reader
+// parses frames and calls Handler.Handle sequentially, in the order the
+// requests arrived, so a handler sees a connection's requests one at a time
+// (pipelined idempotent produce requests are appended in order). A handler that
+// must wait (acks=all durability, a fetch long poll) returns a Reply with a
+// Wait function instead of blocking; the writer calls Wait functions in request
+// order, so responses always leave in the order their requests came in, while
+// the reader goes on decoding and handling the next requests.
+//
+// Bad input is answered as Kafka answers it: a size prefix that is negative or
+// larger than the limit, an unknown API key, an unsupported version (other
+// than ApiVersions) or a body that does not parse closes the connection
+// without a response. The size limit is checked before anything is allocated.
+package protocol
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// Handler serves decoded requests. It is implemented by the broker.
+type Handler interface {
+	// Supported reports whether the handler serves key at version. The
+	// server closes the connection for a request that is not supported,
+	// except ApiVersions, which is always passed to Handle (with an
+	// unparsed body when its version is unsupported) so that it can be
+	// answered with UNSUPPORTED_VERSION.
+	Supported(key, version int16) bool
+	// Handle serves one request. It is called from the connection's reader
+	// goroutine, one request at a time per connection, in arrival order.
+	// It must not block for long: anything that waits goes in Reply.Wait.
+	Handle(ctx context.Context, req *Request) Reply
+}
+
+// Request is one decoded request with its header.
+type Request struct {
+	Key           int16
+	Version       int16
+	CorrelationID int32
+	ClientID      string
+	// Body is the decoded request. For ApiVersions at an unsupported
+	// version it is an empty ApiVersionsRequest carrying that version.
+	Body kmsg.Request
+	// Parsed is false only for the unparsed ApiVersions case above.
+	Parsed bool
+	Conn   *ConnInfo
+}
+
+// ConnInfo describes the connection a request arrived on.
+type ConnInfo struct {
+	Remote net.Addr
+	Local  net.Addr
+}
+
+// Reply is the handler's answer to one request.
+type Reply struct {
+	// Resp is a response that is ready now.
+	Resp kmsg.Response
+	// Wait, when set, is called by the writer goroutine (in request order)
+	// to obtain the response; it may block. Its context is cancelled when
+	// the connection or the server closes.
+	Wait func(ctx context.Context) kmsg.Response
+	// NoResponse: nothing is written back (produce with acks=0). Wait, if
+	// set, is still called so that ordering with later requests holds.
+	NoResponse bool
+	// Close closes the connection once every earlier response is written.
+	Close bool
+}
+
+// Limits bounds what one connection may make the server allocate.
+type Limits struct {
+	// MaxRequestBytes is socket.request.max.bytes: the largest frame
+	// accepted for a Produce request.
+	MaxRequestBytes int32
+	// MaxOtherRequestBytes caps frames of every other API. Decoding a
+	// request allocates up to a few tens of bytes of structs per wire
+	// byte, so the cap on non-data requests bounds memory per request.
+	MaxOtherRequestBytes int32
+	// MaxInFlight is how many requests per connection may be handled but
+	// not yet answered before the reader stops reading.
+	MaxInFlight int
+}
+
+// DefaultLimits are Kafka's socket.request.max.bytes and Moldau's
+// non-produce cap.
+func DefaultLimits() Limits {
+	return Limits{MaxRequestBytes: 100 << 20, MaxOtherRequestBytes: 8 << 20, MaxInFlight: 64}
+}
+
+// Server accepts connections and serves them with a Handler.
+type Server struct {
+	handler Handler
+	limits  Limits
+	logger  *slog.Logger
+	metrics *Metrics
+
+	mu       sync.Mutex
+	ln       net.Listener
+	conns    map[*conn]struct{}
+	closing  bool
+	connWG   sync.WaitGroup
+	ctx      context.Context
+	cancel   context.CancelFunc
+	acceptWG sync.WaitGroup
+}
+
+// NewServer returns a server; call Serve with a listener.
+func NewServer(h Handler, limits Limits, logger *slog.Logger, metrics *Metrics) *Server {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	if limits.MaxRequestBytes <= 0 {
+		limits.MaxRequestBytes = DefaultLimits().MaxRequestBytes
+	}
+	if limits.MaxOtherRequestBytes <= 0 || limits.MaxOtherRequestBytes > limits.MaxRequestBytes {
+		limits.MaxOtherRequestBytes = min(DefaultLimits().MaxOtherRequestBytes, limits.MaxRequestBytes)
+	}
+	if limits.MaxInFlight <= 0 {
+		limits.MaxInFlight = DefaultLimits().MaxInFlight
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Server{handler: h, limits: limits, logger: logger, metrics: metrics, conns: make(map[*conn]struct{}), ctx: ctx, cancel: cancel}
+}
+
+// ErrServerClosed is returned by Serve after Shutdown.
+var ErrServerClosed = errors.New("protocol: server closed")
+
+// Serve accepts connections on ln until Shutdown. It always returns a
+// non-nil error; after Shutdown it is ErrServerClosed.
+func (s *Server) Serve(ln net.Listener) error {
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		return ErrServerClosed
+	}
+	s.ln = ln
+	s.acceptWG.Add(1)
+	s.mu.Unlock()
+	defer s.acceptWG.Done()
+	var backoff time.Duration
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			s.mu.Lock()
+			closing := s.closing
+			s.mu.Unlock()
+			if closing {
+				return ErrServerClosed
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+				time.Sleep(backoff)
+				continue
+			}
+			return err
+		}
+		backoff = 0
+		if tc, ok := nc.(*net.TCPConn); ok {
+			_ = tc.SetNoDelay(true)
+		}
+		c := &conn{srv: s, nc: nc, info: &ConnInfo{Remote: nc.RemoteAddr(), Local: nc.LocalAddr()}}
+		s.mu.Lock()
+		if s.closing {
+			s.mu.Unlock()
+			nc.Close()
+			return ErrServerClosed
+		}
+		s.conns[c] = struct{}{}
+		s.connWG.Add(1)
+		s.mu.Unlock()
+		go c.serve()
+	}
+}
+
+// Shutdown stops accepting, stops reading new requests, lets requests already
+// read finish and their responses be written (waits are cut short by
+// cancelling their context), then closes every connection. It returns when
+// all connections are closed or ctx is done.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closing = true
+	if s.ln != nil {
+		s.ln.Close()
+	}
+	for c := range s.conns {
+		c.stopReading()
+	}
+	s.mu.Unlock()
+	s.acceptWG.Wait()
+	// Give in-flight waits (fetch long polls) a moment, then cut them short.
+	done := make(chan struct{})
+	go func() { s.connWG.Wait(); close(done) }()
+	select {
+	case <-done:
+		s.cancel()
+		return nil
+	case <-time.After(100 * time.Millisecond):
+	case <-ctx.Done():
+	}
+	s.cancel()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		s.mu.Lock()
+		for c := range s.conns {
+			c.nc.Close()
+		}
+		s.mu.Unlock()
+		return ctx.Err()
+	}
+}
+
+type pending struct {
+	req   *Request
+	reply Reply
+	start time.Time
+}
+
+type conn struct {
+	srv  *Server
+	nc   net.Conn
+	info *ConnInfo
+
+	stopOnce sync.Once
+}
+
+func (c *conn) stopReading() {
+	// Called with srv.mu held. A read deadline in the past makes the
+	// reader's pending read fail, so it stops taking new requests.
+	c.stopOnce.Do(func() {
+		_ = c.nc.SetReadDeadline(time.Unix(1, 0))
+	})
+}
+
+func (c *conn) serve() {
+	s := c.srv
+	ctx, cancel := context.WithCancel(s.ctx)
+	queue := make(chan pending, s.limits.MaxInFlight)
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		c.writeLoop(ctx, queue)
+		// The writer stopped (error or close): unblock the reader.
+		cancel()
+		c.nc.Close()
+	}()
+	c.readLoop(ctx, queue)
+	close(queue)
+	<-writerDone
+	cancel()
+	c.nc.Close()
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+	if s.metrics != nil {
+		s.metrics.connClosed()
+	}
+	s.connWG.Done()
+}
+
+// readLoop reads frames until EOF, an error or a request that closes the
+// connection, handing each request to the handler in order.
+func (c *conn) readLoop(ctx context.Context, queue chan<- pending) {
+	s := c.srv
+	if s.metrics != nil {
+		s.metrics.connOpened()
+	}
+	br := bufio.NewReaderSize(c.nc, 64<<10)
+	var head [6]byte
+	for {
+		if ctx.Err() != nil {
+			return
+		}
+		if _, err := io.ReadFull(br, head[:4]); err != nil {
+			c.debugReadErr(err)
+			return
+		}
+		size := int32(binary.BigEndian.Uint32(head[:4]))
+		if size < 8 || size > s.limits.MaxRequestBytes {
+			// Kafka closes on a negative or oversized prefix; anything
+			// shorter than key+version+correlation id cannot be a request.
+			s.logger.Debug("closing connection: bad frame size", "remote", c.info.Remote, "size", size)
+			return
+		}
+		// Read the API key before allocating the body so that non-data
+		// requests get the smaller cap.
+		if _, err := io.ReadFull(br, head[4:6]); err != nil {
+			return
+		}
+		key := int16(binary.BigEndian.Uint16(head[4:6]))
+		if key != 0 && size > s.limits.MaxOtherRequestBytes {
+			s.logger.Debug("closing connection: frame too large for api", "remote", c.info.Remote, "key", key, "size", size)
+			return
+		}
+		frame := make([]byte, size)
+		copy(frame, head[4:6])
+		if _, err := io.ReadFull(br, frame[2:]); err != nil {
+			return
+		}
+		start := time.Now()
+		req, ok := c.parse(frame)
+		if !ok {
+			queue <- pending{reply: Reply{Close: true}}
+			return
+		}
+		reply := s.handler.Handle(ctx, req)
+		select {
+		case queue <- pending{req: req, reply: reply, start: start}:
+		case <-ctx.Done():
+			return
+		}
+		if reply.Close {
+			return
+		}
+	}
+}
+
+func (c *conn) debugReadErr(err error) {
+	if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
+		return
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return
+	}
+	c.srv.logger.Debug("connection read error", "remote", c.info.Remote, "err", err)
+}
+
+// parse decodes the request header and body. ok=false means close the
+// connection.
+func (c *conn) parse(frame []byte) (*Request, bool) {
+	s := c.srv
+	key := int16(binary.BigEndian.Uint16(frame[0:2]))
+	version := int16(binary.BigEndian.Uint16(frame[2:4]))
+	corr := int32(binary.BigEndian.Uint32(frame[4:8]))
+	req := &Request{Key: key, Version: version, CorrelationID: corr, Conn: c.info}
+	body := kmsg.RequestForKey(key)
+	if body == nil {
+		s.logger.Debug("closing connection: unknown api key", "remote", c.info.Remote, "key", key)
+		return nil, false
+	}
+	body.SetVersion(version)
+	req.Body = body
+	supported := s.handler.Supported(key, version)
+	if !supported && key != 18 {
+		s.logger.Debug("closing connection: unsupported version", "remote", c.info.Remote, "key", key, "version", version)
+		return nil, false
+	}
+	rest := frame[8:]
+	// Client id: a nullable int16-length string in header v1 and v2.
+	if len(rest) < 2 {
+		return nil, false
+	}
+	idLen := int16(binary.BigEndian.Uint16(rest[:2]))
+	rest = rest[2:]
+	if idLen > 0 {
+		if int(idLen) > len(rest) {
+			return nil, false
+		}
+		req.ClientID = string(rest[:idLen])
+		rest = rest[idLen:]
+	} else if idLen < -1 {
+		return nil, false
+	}
+	if !supported {
+		// ApiVersions at a version we do not serve: Kafka does not parse
+		// the body and answers v0 with UNSUPPORTED_VERSION.
+		return req, true
+	}
+	if body.IsFlexible() {
+		var ok bool
+		if rest, ok = skipTags(rest); !ok {
+			return nil, false
+		}
+	}
+	if err := body.ReadFrom(rest); err != nil {
+		s.logger.Debug("closing connection: unparseable request", "remote", c.info.Remote, "key", key, "version", version, "err", err)
+		return nil, false
+	}
+	req.Parsed = true
+	return req, true
+}
+
+// skipTags skips a tagged-field section: an uvarint count, then per field an
+// uvarint tag, an uvarint size and the bytes.
+func skipTags(b []byte) ([]byte, bool) {
+	n, l := binary.Uvarint(b)
+	if l <= 0 || n > uint64(len(b)) {
+		return nil, false
+	}
+	b = b[l:]
+	for range n {
+		_, l = binary.Uvarint(b)
+		if l <= 0 {
+			return nil, false
+		}
+		b = b[l:]
+		size, l := binary.Uvarint(b)
+		if l <= 0 || size > uint64(len(b)-l) {
+			return nil, false
+		}
+		b = b[l+int(size):]
+	}
+	return b, true
+}
+
+// writeLoop writes responses in request order until the queue closes or a
+// write fails.
+func (c *conn) writeLoop(ctx context.Context, queue <-chan pending) {
+	s := c.srv
+	bw := bufio.NewWriterSize(c.nc, 64<<10)
+	var buf []byte
+	for p := range queue {
+		resp := p.reply.Resp
+		if p.reply.Wait != nil {
+			resp = p.reply.Wait(ctx)
+		}
+		if p.reply.Close && resp == nil {
+			_ = bw.Flush()
+			c.drain(queue)
+			return
+		}
+		if !p.reply.NoResponse && resp != nil {
+			buf = appendResponse(buf[:0], p.req, resp)
+			if _, err := bw.Write(buf); err != nil {
+				c.drain(queue)
+				return
+			}
+			if cap(buf) > 1<<20 {
+				buf = nil // do not pin a large fetch buffer
+			}
+		}
+		if s.metrics != nil && p.req != nil {
+			s.metrics.observe(p.req.Key, p.req.Version, time.Since(p.start))
+		}
+		if p.reply.Close {
+			_ = bw.Flush()
+			c.drain(queue)
+			return
+		}
+		if len(queue) == 0 {
+			if err := bw.Flush(); err != nil {
+				c.drain(queue)
+				return
+			}
+		}
+	}
+	_ = bw.Flush()
+}
+
+// drain discards what is left after the writer gave up, so the reader never
+// blocks on a full queue.
+func (c *conn) drain(queue <-chan pending) {
+	c.nc.Close()
+	go func() {
+		for range queue {
+		}
+	}()
+}
+
+// appendResponse frames resp: size, correlation id, the response header's
+// tagged fields when flexible (never for ApiVersions, whose response header is
+// always v0), then the body.
+func appendResponse(dst []byte, req *Request, resp kmsg.Response) []byte {
+	dst = append(dst, 0, 0, 0, 0)
+	dst = binary.BigEndian.AppendUint32(dst, uint32(req.CorrelationID))
+	if resp.IsFlexible() && resp.Key() != 18 {
+		dst = append(dst, 0)
+	}
+	dst = resp.AppendTo(dst)
+	binary.BigEndian.PutUint32(dst[:4], uint32(len(dst)-4))
+	return dst
+}

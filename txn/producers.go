@@ -1,0 +1,157 @@
+// Package txn holds Moldau's producer-side exactly-once machinery. For now it
+// is the idempotent-producer sequence tracker: per partition, per producer id,
+// the current epoch and the last five batches appended, which is what Kafka
+// keeps to answer retried batches with their original offsets and to reject
+// gaps and zombies.
+package txn
+
+import (
+	"errors"
+	"math"
+)
+
+// The outcomes of checking a batch against a partition's producer state.
+var (
+	// ErrOutOfOrderSequence: the batch's first sequence does not follow the
+	// producer's last one (OUT_OF_ORDER_SEQUENCE_NUMBER).
+	ErrOutOfOrderSequence = errors.New("txn: out of order sequence number")
+	// ErrInvalidProducerEpoch: the batch's epoch is older than the
+	// producer's current one (INVALID_PRODUCER_EPOCH).
+	ErrInvalidProducerEpoch = errors.New("txn: invalid producer epoch")
+)
+
+// NoProducerEpoch is the epoch of a producer the partition has not seen.
+const NoProducerEpoch int16 = -1
+
+// MaxRetainedBatches is how many recent batches per producer are remembered
+// for duplicate detection, as in Kafka (and the clients' max in-flight cap).
+const MaxRetainedBatches = 5
+
+// BatchInfo describes one appended (or to-be-appended) idempotent batch.
+type BatchInfo struct {
+	ProducerID    int64
+	ProducerEpoch int16
+	FirstSequence int32
+	LastSequence  int32
+	FirstOffset   int64
+	LastOffset    int64
+	MaxTimestamp  int64
+}
+
+type producerEntry struct {
+	epoch int16
+	// batches is a ring of the last MaxRetainedBatches batches, oldest
+	// first from head.
+	batches [MaxRetainedBatches]BatchInfo
+	n, head int
+	// lastTimestamp is the largest timestamp written, for expiry.
+	lastTimestamp int64
+}
+
+func (e *producerEntry) last() (BatchInfo, bool) {
+	if e.n == 0 {
+		return BatchInfo{}, false
+	}
+	return e.batches[(e.head+e.n-1)%MaxRetainedBatches], true
+}
+
+func (e *producerEntry) add(b BatchInfo) {
+	if e.n < MaxRetainedBatches {
+		e.batches[(e.head+e.n)%MaxRetainedBatches] = b
+		e.n++
+		return
+	}
+	e.batches[e.head] = b
+	e.head = (e.head + 1) % MaxRetainedBatches
+}
+
+// ProducerStates is one partition's idempotent-producer state. It is not safe
+// for concurrent use: the partition's append lock guards it.
+type ProducerStates struct {
+	producers map[int64]*producerEntry
+}
+
+// NewProducerStates returns an empty table.
+func NewProducerStates() *ProducerStates {
+	return &ProducerStates{producers: make(map[int64]*producerEntry)}
+}
+
+// Len is the number of producers tracked.
+func (s *ProducerStates) Len() int { return len(s.producers) }
+
+// Check decides what to do with a batch before it is appended. It returns
+// (dup, true, nil) when the batch repeats one of the producer's last five
+// batches (answer with dup's offsets, append nothing), (_, false, nil) when it
+// may be appended, or an error wrapping ErrOutOfOrderSequence or
+// ErrInvalidProducerEpoch. It follows Kafka's ProducerAppendInfo: a producer
+// the partition does not know is accepted at any sequence, a new epoch must
+// start at sequence 0.
+func (s *ProducerStates) Check(b BatchInfo) (dup BatchInfo, isDup bool, err error) {
+	e := s.producers[b.ProducerID]
+	if e == nil {
+		return BatchInfo{}, false, nil
+	}
+	if b.ProducerEpoch == e.epoch {
+		for i := range e.n {
+			old := e.batches[(e.head+i)%MaxRetainedBatches]
+			if old.FirstSequence == b.FirstSequence && old.LastSequence == b.LastSequence {
+				return old, true, nil
+			}
+		}
+	}
+	if b.ProducerEpoch < e.epoch {
+		return BatchInfo{}, false, ErrInvalidProducerEpoch
+	}
+	if b.ProducerEpoch != e.epoch {
+		if b.FirstSequence != 0 && e.epoch != NoProducerEpoch {
+			return BatchInfo{}, false, ErrOutOfOrderSequence
+		}
+		return BatchInfo{}, false, nil
+	}
+	last, ok := e.last()
+	if !ok {
+		return BatchInfo{}, false, nil
+	}
+	if !inSequence(last.LastSequence, b.FirstSequence) {
+		return BatchInfo{}, false, ErrOutOfOrderSequence
+	}
+	return BatchInfo{}, false, nil
+}
+
+func inSequence(last, next int32) bool {
+	return next == last+1 || (next == 0 && last == math.MaxInt32)
+}
+
+// Record notes an appended batch (after Check allowed it, or while rebuilding
+// state from the log on recovery). A newer epoch forgets the older epoch's
+// batches.
+func (s *ProducerStates) Record(b BatchInfo) {
+	e := s.producers[b.ProducerID]
+	if e == nil {
+		e = &producerEntry{epoch: b.ProducerEpoch}
+		s.producers[b.ProducerID] = e
+	}
+	if b.ProducerEpoch != e.epoch {
+		e.epoch = b.ProducerEpoch
+		e.n, e.head = 0, 0
+	}
+	e.add(b)
+	e.lastTimestamp = max(e.lastTimestamp, b.MaxTimestamp)
+}
+
+// Expire forgets producers whose last write is older than cutoff (a
+// timestamp in ms), as producer.id.expiration.ms asks. It returns how many
+// were removed.
+func (s *ProducerStates) Expire(cutoff int64) int {
+	n := 0
+	for id, e := range s.producers {
+		if e.lastTimestamp < cutoff {
+			delete(s.producers, id)
+			n++
+		}
+	}
+	return n
+}
+
+// Forget drops all state (after the log was truncated to empty or deleted).
+func (s *ProducerStates) Forget() { clear(s.producers) }

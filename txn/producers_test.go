@@ -1,0 +1,74 @@
+package txn
+
+import (
+	"errors"
+	"testing"
+)
+
+func batch(pid int64, epoch int16, first, last int32, off int64) BatchInfo {
+	return BatchInfo{ProducerID: pid, ProducerEpoch: epoch, FirstSequence: first, LastSequence: last, FirstOffset: off, LastOffset: off + int64(last-first)}
+}
+
+func TestProducerStates(t *testing.T) {
+	type step struct {
+		b       BatchInfo
+		wantDup bool
+		dupOff  int64
+		wantErr error
+	}
+	cases := []struct {
+		name  string
+		steps []step
+	}{
+		{"unknown producer any sequence", []step{{b: batch(1, 0, 7, 9, 0)}}},
+		{"in order", []step{{b: batch(1, 0, 0, 4, 0)}, {b: batch(1, 0, 5, 5, 5)}, {b: batch(1, 0, 6, 9, 6)}}},
+		{"gap", []step{{b: batch(1, 0, 0, 4, 0)}, {b: batch(1, 0, 6, 6, 5), wantErr: ErrOutOfOrderSequence}}},
+		{"duplicate of last", []step{{b: batch(1, 0, 0, 4, 0)}, {b: batch(1, 0, 0, 4, 99), wantDup: true, dupOff: 0}}},
+		{"duplicate of fifth-last", []step{
+			{b: batch(1, 0, 0, 0, 0)}, {b: batch(1, 0, 1, 1, 1)}, {b: batch(1, 0, 2, 2, 2)}, {b: batch(1, 0, 3, 3, 3)}, {b: batch(1, 0, 4, 4, 4)},
+			{b: batch(1, 0, 0, 0, 50), wantDup: true, dupOff: 0},
+		}},
+		{"sixth-last is no longer a duplicate", []step{
+			{b: batch(1, 0, 0, 0, 0)}, {b: batch(1, 0, 1, 1, 1)}, {b: batch(1, 0, 2, 2, 2)}, {b: batch(1, 0, 3, 3, 3)}, {b: batch(1, 0, 4, 4, 4)}, {b: batch(1, 0, 5, 5, 5)},
+			{b: batch(1, 0, 0, 0, 50), wantErr: ErrOutOfOrderSequence},
+		}},
+		{"stale epoch", []step{{b: batch(1, 2, 0, 0, 0)}, {b: batch(1, 1, 1, 1, 1), wantErr: ErrInvalidProducerEpoch}}},
+		{"new epoch starts at 0", []step{{b: batch(1, 0, 0, 9, 0)}, {b: batch(1, 1, 0, 0, 10)}, {b: batch(1, 1, 1, 1, 11)}}},
+		{"new epoch not at 0", []step{{b: batch(1, 0, 0, 9, 0)}, {b: batch(1, 1, 3, 3, 10), wantErr: ErrOutOfOrderSequence}}},
+		{"sequence wraps", []step{{b: batch(1, 0, 2147483646, 2147483647, 0)}, {b: batch(1, 0, 0, 0, 2)}}},
+		{"producers independent", []step{{b: batch(1, 0, 0, 0, 0)}, {b: batch(2, 0, 0, 0, 1)}, {b: batch(1, 0, 1, 1, 2)}}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := NewProducerStates()
+			for i, st := range tc.steps {
+				dup, isDup, err := s.Check(st.b)
+				if !errors.Is(err, st.wantErr) {
+					t.Fatalf("step %d: err %v, want %v", i, err, st.wantErr)
+				}
+				if isDup != st.wantDup {
+					t.Fatalf("step %d: dup %v, want %v", i, isDup, st.wantDup)
+				}
+				if isDup && dup.FirstOffset != st.dupOff {
+					t.Fatalf("step %d: dup offset %d, want %d", i, dup.FirstOffset, st.dupOff)
+				}
+				if err == nil && !isDup {
+					s.Record(st.b)
+				}
+			}
+		})
+	}
+}
+
+func TestProducerStatesExpire(t *testing.T) {
+	s := NewProducerStates()
+	b := batch(1, 0, 0, 0, 0)
+	b.MaxTimestamp = 100
+	s.Record(b)
+	b = batch(2, 0, 0, 0, 1)
+	b.MaxTimestamp = 300
+	s.Record(b)
+	if n := s.Expire(200); n != 1 || s.Len() != 1 {
+		t.Fatalf("expired %d, left %d", n, s.Len())
+	}
+}
