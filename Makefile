@@ -1,0 +1,44 @@
+# Moldau: the two commands are `make run` and `make test`.
+GO        ?= go
+PKGS      := ./...
+FUZZTIME  ?= 10s
+
+.PHONY: run build test unit deps vet fuzz franz-suite clean
+
+run:
+	$(GO) run ./cmd/moldau
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -o bin/moldau ./cmd/moldau
+
+# test: everything CI runs. Installs what it needs (Go modules, kcat).
+test: deps vet
+	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+	$(MAKE) fuzz
+
+deps:
+	$(GO) mod download
+	@command -v kcat >/dev/null 2>&1 || { \
+		echo "installing kcat (Debian package)"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq kcat >/dev/null; }
+
+vet:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
+	$(GO) vet $(PKGS)
+
+# fuzz: every fuzz target briefly (go test runs one -fuzz target at a time).
+fuzz:
+	@for spec in $$($(GO) run ./tests/fuzzlist); do \
+		pkg=$${spec%%:*}; name=$${spec##*:}; \
+		echo "fuzz $$pkg $$name ($(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	done
+
+# franz-suite: franz-go's own integration suite against a fresh binary.
+franz-suite: build
+	./tests/franz-suite.sh
+
+clean:
+	rm -rf bin moldau-data

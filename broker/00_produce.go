@@ -1,0 +1,163 @@
+package broker
+
+// Produce, key 0, versions 3–13.
+//
+//   - v3+: record batch v2 only; exactly one batch per partition.
+//   - v5+: LogStartOffset in the response.
+//   - v8+: per-record errors and an error message.
+//   - v9+: flexible.
+//   - v10+: CurrentLeader / NodeEndpoints tags (only sent on NOT_LEADER).
+//   - v13: topics addressed by id; unknown ids get UNKNOWN_TOPIC_ID.
+//
+// acks=0 writes no response; acks=1 answers once appended; acks=-1 answers
+// once the batches are durable (fsynced: with one replica, the fsync stands in
+// for the ISR) — see README "Durability".
+
+import (
+	"context"
+	"errors"
+	"sync"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/moldau/moldau/protocol"
+)
+
+func (b *Broker) handleProduce(ctx context.Context, req *protocol.Request) protocol.Reply {
+	r := req.Body.(*kmsg.ProduceRequest)
+	resp := r.ResponseKind().(*kmsg.ProduceResponse)
+	now := b.now().UnixMilli()
+
+	acksValid := r.Acks == 0 || r.Acks == 1 || r.Acks == -1
+	var toSync []*partition
+	resp.Topics = make([]kmsg.ProduceResponseTopic, 0, len(r.Topics))
+	for i := range r.Topics {
+		rt := &r.Topics[i]
+		st := kmsg.NewProduceResponseTopic()
+		st.Topic, st.TopicID = rt.Topic, rt.TopicID
+		var t *topic
+		if r.Version >= 13 {
+			t = b.topics.getID(rt.TopicID)
+		} else {
+			t = b.topics.get(rt.Topic)
+		}
+		st.Partitions = make([]kmsg.ProduceResponseTopicPartition, 0, len(rt.Partitions))
+		for j := range rt.Partitions {
+			rp := &rt.Partitions[j]
+			sp := kmsg.NewProduceResponseTopicPartition()
+			sp.Partition = rp.Partition
+			sp.BaseOffset = -1
+			switch {
+			case !acksValid:
+				sp.ErrorCode = kerr.InvalidRequiredAcks.Code
+			case t == nil && r.Version >= 13:
+				sp.ErrorCode = kerr.UnknownTopicID.Code
+			case t == nil:
+				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+			default:
+				p := t.partition(rp.Partition)
+				if p == nil {
+					sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+					break
+				}
+				b.produceOne(p, rp.Records, now, &sp, r.Version)
+				if sp.ErrorCode == 0 && r.Acks == -1 {
+					toSync = append(toSync, p)
+				}
+			}
+			st.Partitions = append(st.Partitions, sp)
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+
+	if r.Acks == 0 {
+		return protocol.Reply{NoResponse: true}
+	}
+	if len(toSync) == 0 || b.cfg.Memory {
+		return respond(resp)
+	}
+	return protocol.Reply{Wait: func(context.Context) kmsg.Response {
+		errs := b.syncPartitions(toSync)
+		if errs == nil {
+			return resp
+		}
+		for i := range resp.Topics {
+			for j := range resp.Topics[i].Partitions {
+				sp := &resp.Topics[i].Partitions[j]
+				if err := errs[partKey{resp.Topics[i].Topic, resp.Topics[i].TopicID, sp.Partition}]; err != nil {
+					sp.ErrorCode = kerr.KafkaStorageError.Code
+					sp.BaseOffset = -1
+				}
+			}
+		}
+		return resp
+	}}
+}
+
+// produceOne validates and appends one partition's batch, filling sp.
+func (b *Broker) produceOne(p *partition, records []byte, now int64, sp *kmsg.ProduceResponseTopicPartition, version int16) {
+	settings := p.topic.settings()
+	v, err := validateBatch(records, settings, now)
+	if err == nil {
+		var res appendResult
+		res, err = p.appendBatch(&v, now)
+		if err == nil {
+			sp.BaseOffset = res.baseOffset
+			if v.logAppendTime {
+				sp.LogAppendTime = now
+			}
+			sp.LogStartOffset = p.log.LogStartOffset()
+			return
+		}
+	}
+	sp.ErrorCode = errorCode(err)
+	if version >= 8 {
+		sp.ErrorMessage = errMessage(err)
+	}
+	if errors.Is(err, errInvalidTimestamp) || errors.Is(err, errInvalidRecord) {
+		b.logger.Debug("produce rejected", "partition", p.dirName(), "err", err)
+	}
+}
+
+type partKey struct {
+	topic string
+	id    [16]byte
+	part  int32
+}
+
+// syncPartitions makes everything appended so far durable on each partition,
+// in parallel; concurrent producers to the same partition share fsyncs (group
+// commit in the log). It returns nil when all succeeded.
+func (b *Broker) syncPartitions(ps []*partition) map[partKey]error {
+	if len(ps) == 1 {
+		p := ps[0]
+		if err := p.log.SyncTo(p.log.EndOffset()); err != nil {
+			b.logger.Error("fsync failed", "partition", p.dirName(), "err", err)
+			return map[partKey]error{{p.topic.name, p.topic.id, p.index}: err}
+		}
+		return nil
+	}
+	var (
+		mu   sync.Mutex
+		errs map[partKey]error
+		wg   sync.WaitGroup
+	)
+	for _, p := range ps {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := p.log.SyncTo(p.log.EndOffset()); err != nil {
+				b.logger.Error("fsync failed", "partition", p.dirName(), "err", err)
+				mu.Lock()
+				if errs == nil {
+					errs = make(map[partKey]error)
+				}
+				errs[partKey{p.topic.name, p.topic.id, p.index}] = err
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return errs
+}

@@ -1,0 +1,332 @@
+package broker
+
+// Fetch, key 1, versions 4–18.
+//
+//   - v4+: isolation level (read_committed reads below the last stable
+//     offset; with no transactions served yet that is the high watermark).
+//   - v5+: LogStartOffset in the response.
+//   - v7+: fetch sessions (KIP-227), see fetch_sessions.go.
+//   - v9+: CurrentLeaderEpoch checked (FENCED_LEADER_EPOCH / UNKNOWN_LEADER_EPOCH).
+//   - v11+: rack id (ignored: one replica, so no preferred read replica).
+//   - v12+: flexible.
+//   - v13+: topics by id; unknown ids get UNKNOWN_TOPIC_ID.
+//   - v15+: replica state instead of replica id (consumers send -1).
+//
+// Long poll: if fewer than MinBytes are available the response waits, up to
+// MaxWaitMillis, for an append to any requested partition. MaxBytes and
+// PartitionMaxBytes bound the response, except that the first partition with
+// data always returns at least one whole batch.
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	plog "github.com/moldau/moldau/log"
+	"github.com/moldau/moldau/protocol"
+)
+
+// fetchPlan is one fetch request after session handling: the partitions to
+// read, in order, and how to shape the response.
+type fetchPlan struct {
+	req         *kmsg.FetchRequest
+	session     *fetchSession // nil: sessionless
+	sessionID   int32
+	incremental bool
+	parts       []*sessionPart // sessionless: the request's; else the session's
+}
+
+func (b *Broker) handleFetch(ctx context.Context, req *protocol.Request) protocol.Reply {
+	r := req.Body.(*kmsg.FetchRequest)
+	plan, errCode := b.planFetch(r)
+	if errCode != 0 {
+		resp := r.ResponseKind().(*kmsg.FetchResponse)
+		resp.ErrorCode = errCode
+		return respond(resp)
+	}
+	resp, n, hasErr := b.readFetch(plan)
+	if n >= int(r.MinBytes) || r.MaxWaitMillis <= 0 || hasErr {
+		b.commitFetch(plan, resp)
+		return respond(resp)
+	}
+	deadline := time.Now().Add(time.Duration(r.MaxWaitMillis) * time.Millisecond)
+	return protocol.Reply{Wait: func(ctx context.Context) kmsg.Response {
+		resp := b.waitFetch(ctx, plan, deadline)
+		b.commitFetch(plan, resp)
+		return resp
+	}}
+}
+
+func keyFor(version int16, name string, id [16]byte, partition int32) sessionKey {
+	if version >= 13 {
+		return sessionKey{id: id, partition: partition}
+	}
+	return sessionKey{name: name, partition: partition}
+}
+
+// planFetch applies the request to the session cache (KIP-227) and returns
+// the partitions to read, or a top-level error code.
+func (b *Broker) planFetch(r *kmsg.FetchRequest) (*fetchPlan, int16) {
+	plan := &fetchPlan{req: r}
+	reqParts := func() []*sessionPart {
+		var out []*sessionPart
+		for i := range r.Topics {
+			t := &r.Topics[i]
+			for j := range t.Partitions {
+				p := &t.Partitions[j]
+				out = append(out, &sessionPart{
+					key:                keyFor(r.Version, t.Topic, t.TopicID, p.Partition),
+					fetchOffset:        p.FetchOffset,
+					maxBytes:           p.PartitionMaxBytes,
+					currentLeaderEpoch: p.CurrentLeaderEpoch,
+				})
+			}
+		}
+		return out
+	}
+	now := time.Now()
+	if r.Version < 7 {
+		plan.parts = reqParts()
+		return plan, 0
+	}
+	switch {
+	case r.SessionEpoch == -1: // full fetch, no session (closing one if named)
+		if r.SessionID != 0 {
+			b.sessions.remove(r.SessionID)
+		}
+		plan.parts = reqParts()
+	case r.SessionEpoch == 0: // full fetch opening a new session
+		if r.SessionID != 0 {
+			b.sessions.remove(r.SessionID)
+		}
+		plan.parts = reqParts()
+		if s := b.sessions.create(now); s != nil {
+			s.mu.Lock()
+			for _, p := range plan.parts {
+				s.upsert(*p)
+			}
+			s.mu.Unlock()
+			plan.session, plan.sessionID = s, s.id
+			plan.parts = nil
+		}
+	case r.SessionID == 0:
+		return nil, kerr.InvalidFetchSessionEpoch.Code
+	default: // incremental
+		s := b.sessions.get(r.SessionID, now)
+		if s == nil {
+			return nil, kerr.FetchSessionIDNotFound.Code
+		}
+		s.mu.Lock()
+		if s.epoch != r.SessionEpoch {
+			s.mu.Unlock()
+			return nil, kerr.InvalidFetchSessionEpoch.Code
+		}
+		s.epoch++
+		if s.epoch <= 0 {
+			s.epoch = 1
+		}
+		for _, p := range reqParts() {
+			s.upsert(*p)
+		}
+		for i := range r.ForgottenTopics {
+			ft := &r.ForgottenTopics[i]
+			for _, part := range ft.Partitions {
+				s.forget(keyFor(r.Version, ft.Topic, ft.TopicID, part))
+			}
+		}
+		s.mu.Unlock()
+		plan.session, plan.sessionID, plan.incremental = s, s.id, true
+	}
+	return plan, 0
+}
+
+// readFetch reads every planned partition once. It returns the response, the
+// record bytes in it, and whether any partition has an error (which ends a
+// long poll at once).
+func (b *Broker) readFetch(plan *fetchPlan) (*kmsg.FetchResponse, int, bool) {
+	r := plan.req
+	resp := r.ResponseKind().(*kmsg.FetchResponse)
+	resp.SessionID = plan.sessionID
+	parts := plan.parts
+	if plan.session != nil {
+		plan.session.mu.Lock()
+		defer plan.session.mu.Unlock()
+		parts = plan.session.parts
+	}
+	maxBytes := int(r.MaxBytes)
+	if r.Version < 3 || maxBytes <= 0 {
+		maxBytes = 1<<31 - 1
+	}
+	var (
+		buf    []byte
+		spans  [][2]int // per response partition: span in buf
+		total  int
+		hasErr bool
+		cur    *kmsg.FetchResponseTopic
+		first  = true
+	)
+	type at struct{ t, p int }
+	var where []at
+	for _, sp := range parts {
+		rp := kmsg.NewFetchResponseTopicPartition()
+		rp.Partition = sp.key.partition
+		rp.HighWatermark, rp.LastStableOffset, rp.LogStartOffset = -1, -1, -1
+		var t *topic
+		if r.Version >= 13 {
+			t = b.topics.getID(sp.key.id)
+		} else {
+			t = b.topics.get(sp.key.name)
+		}
+		var p *partition
+		if t != nil {
+			p = t.partition(sp.key.partition)
+		}
+		start := len(buf)
+		switch {
+		case t == nil && r.Version >= 13:
+			rp.ErrorCode = kerr.UnknownTopicID.Code
+		case p == nil:
+			rp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+		case sp.currentLeaderEpoch >= 0 && sp.currentLeaderEpoch > leaderEpoch:
+			rp.ErrorCode = kerr.UnknownLeaderEpoch.Code
+		case sp.currentLeaderEpoch >= 0 && sp.currentLeaderEpoch < leaderEpoch:
+			rp.ErrorCode = kerr.FencedLeaderEpoch.Code
+		default:
+			hw := p.highWatermark()
+			upper := hw // the last stable offset equals hw until transactions
+			rp.HighWatermark, rp.LastStableOffset, rp.LogStartOffset = hw, upper, p.log.LogStartOffset()
+			limit := min(int(sp.maxBytes), maxBytes-total)
+			if limit > 0 || first {
+				var err error
+				buf, err = p.log.Read(sp.fetchOffset, upper, max(limit, 0), first, buf)
+				if err != nil {
+					rp.ErrorCode = errorCode(err)
+					rp.HighWatermark, rp.LastStableOffset, rp.LogStartOffset = -1, -1, -1
+					if !errors.Is(err, plog.ErrOffsetOutOfRange) {
+						b.logger.Warn("fetch read failed", "partition", p.dirName(), "offset", sp.fetchOffset, "err", err)
+					}
+				}
+			}
+		}
+		n := len(buf) - start
+		if n > 0 {
+			first = false
+			total += n
+		}
+		if rp.ErrorCode != 0 {
+			hasErr = true
+		}
+		if plan.incremental && n == 0 && rp.ErrorCode == 0 && sp.sent &&
+			rp.HighWatermark == sp.lastHW && rp.LastStableOffset == sp.lastLSO && rp.LogStartOffset == sp.lastLogS {
+			continue // nothing new: omitted from an incremental response
+		}
+		name := sp.key.name
+		if t != nil {
+			name = t.name
+		}
+		if cur == nil || cur.Partitions == nil || (r.Version >= 13 && cur.TopicID != sp.key.id) || (r.Version < 13 && cur.Topic != name) {
+			st := kmsg.NewFetchResponseTopic()
+			st.Topic, st.TopicID = name, sp.key.id
+			if r.Version >= 13 && t != nil {
+				st.Topic = ""
+			}
+			resp.Topics = append(resp.Topics, st)
+			cur = &resp.Topics[len(resp.Topics)-1]
+			cur.Partitions = make([]kmsg.FetchResponseTopicPartition, 0, 1)
+		}
+		cur.Partitions = append(cur.Partitions, rp)
+		spans = append(spans, [2]int{start, len(buf)})
+		where = append(where, at{len(resp.Topics) - 1, len(cur.Partitions) - 1})
+	}
+	for i, w := range where {
+		if s := spans[i]; s[1] > s[0] {
+			resp.Topics[w.t].Partitions[w.p].RecordBatches = buf[s[0]:s[1]:s[1]]
+		}
+	}
+	return resp, total, hasErr
+}
+
+// waitFetch waits until MinBytes are available, the deadline passes or ctx
+// ends, then returns the last read.
+func (b *Broker) waitFetch(ctx context.Context, plan *fetchPlan, deadline time.Time) *kmsg.FetchResponse {
+	w := newFetchWaiter()
+	var watched []*partition
+	for _, k := range b.planKeys(plan) {
+		var t *topic
+		if plan.req.Version >= 13 {
+			t = b.topics.getID(k.id)
+		} else {
+			t = b.topics.get(k.name)
+		}
+		if t == nil {
+			continue
+		}
+		if p := t.partition(k.partition); p != nil {
+			p.watch(w)
+			watched = append(watched, p)
+		}
+	}
+	defer func() {
+		for _, p := range watched {
+			p.unwatch(w)
+		}
+	}()
+	timer := time.NewTimer(time.Until(deadline))
+	defer timer.Stop()
+	for {
+		resp, n, hasErr := b.readFetch(plan)
+		if n >= int(plan.req.MinBytes) || hasErr || !time.Now().Before(deadline) {
+			return resp
+		}
+		select {
+		case <-w.ch:
+		case <-timer.C:
+			resp, _, _ = b.readFetch(plan)
+			return resp
+		case <-ctx.Done():
+			return resp
+		}
+	}
+}
+
+func (b *Broker) planKeys(plan *fetchPlan) []sessionKey {
+	parts := plan.parts
+	if plan.session != nil {
+		plan.session.mu.Lock()
+		defer plan.session.mu.Unlock()
+		parts = plan.session.parts
+	}
+	keys := make([]sessionKey, len(parts))
+	for i, p := range parts {
+		keys[i] = p.key
+	}
+	return keys
+}
+
+// commitFetch records, for a session, what each partition in the response
+// told the client, so the next incremental response can leave out partitions
+// with nothing new.
+func (b *Broker) commitFetch(plan *fetchPlan, resp *kmsg.FetchResponse) {
+	s := plan.session
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := range resp.Topics {
+		t := &resp.Topics[i]
+		for j := range t.Partitions {
+			p := &t.Partitions[j]
+			idx, ok := s.index[keyFor(plan.req.Version, t.Topic, t.TopicID, p.Partition)]
+			if !ok {
+				continue
+			}
+			sp := s.parts[idx]
+			sp.sent = true
+			sp.lastHW, sp.lastLSO, sp.lastLogS = p.HighWatermark, p.LastStableOffset, p.LogStartOffset
+		}
+	}
+}

@@ -1,0 +1,104 @@
+package broker
+
+// ListOffsets, key 2, versions 0–11.
+//
+//   - v0: MaxNumOffsets and OldStyleOffsets (latest/earliest only, or the
+//     offset for a timestamp).
+//   - v1+: one offset and its timestamp per partition.
+//   - v2+: isolation level (read_committed answers the last stable offset
+//     for latest; equal to the high watermark until transactions).
+//   - v4+: CurrentLeaderEpoch checked; leader epoch in the response.
+//   - v6+: flexible. v7+: -3 max timestamp (KIP-734). v8+: -4 earliest
+//     local (the log start: there is no tiered storage). v9+: -5 latest
+//     tiered (none: -1). v10+: timeout. v11: -6 earliest pending upload
+//     (none: -1).
+
+import (
+	"context"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/moldau/moldau/protocol"
+)
+
+const (
+	tsLatest              = -1
+	tsEarliest            = -2
+	tsMaxTimestamp        = -3
+	tsEarliestLocal       = -4
+	tsLatestTiered        = -5
+	tsEarliestPendingUplo = -6
+)
+
+func (b *Broker) handleListOffsets(ctx context.Context, req *protocol.Request) protocol.Reply {
+	r := req.Body.(*kmsg.ListOffsetsRequest)
+	resp := r.ResponseKind().(*kmsg.ListOffsetsResponse)
+	for i := range r.Topics {
+		rt := &r.Topics[i]
+		st := kmsg.NewListOffsetsResponseTopic()
+		st.Topic = rt.Topic
+		t := b.topics.get(rt.Topic)
+		for j := range rt.Partitions {
+			rp := &rt.Partitions[j]
+			sp := kmsg.NewListOffsetsResponseTopicPartition()
+			sp.Partition = rp.Partition
+			var p *partition
+			if t != nil {
+				p = t.partition(rp.Partition)
+			}
+			switch {
+			case p == nil:
+				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+			case r.Version >= 4 && rp.CurrentLeaderEpoch >= 0 && rp.CurrentLeaderEpoch > leaderEpoch:
+				sp.ErrorCode = kerr.UnknownLeaderEpoch.Code
+			case r.Version >= 4 && rp.CurrentLeaderEpoch >= 0 && rp.CurrentLeaderEpoch < leaderEpoch:
+				sp.ErrorCode = kerr.FencedLeaderEpoch.Code
+			default:
+				ts, off, ok := b.offsetFor(p, rp.Timestamp)
+				if r.Version == 0 {
+					if ok && rp.MaxNumOffsets > 0 {
+						sp.OldStyleOffsets = []int64{off}
+					} else {
+						sp.OldStyleOffsets = []int64{}
+					}
+					break
+				}
+				sp.Timestamp, sp.Offset = ts, off
+				if ok && off >= 0 {
+					sp.LeaderEpoch = leaderEpoch
+				}
+			}
+			st.Partitions = append(st.Partitions, sp)
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	return respond(resp)
+}
+
+// offsetFor resolves one ListOffsets timestamp to (timestamp, offset). ok is
+// false when nothing matches (then Kafka answers -1, -1).
+func (b *Broker) offsetFor(p *partition, ts int64) (int64, int64, bool) {
+	switch ts {
+	case tsLatest:
+		return -1, p.highWatermark(), true
+	case tsEarliest, tsEarliestLocal:
+		return -1, p.log.LogStartOffset(), true
+	case tsMaxTimestamp:
+		mts, off := p.log.MaxTimestamp()
+		if off < 0 {
+			return -1, -1, false
+		}
+		return mts, off, true
+	case tsLatestTiered, tsEarliestPendingUplo:
+		return -1, -1, false
+	}
+	if ts < 0 {
+		return -1, -1, false
+	}
+	off, foundTs, ok := p.log.OffsetForTimestamp(ts)
+	if !ok {
+		return -1, -1, false
+	}
+	return foundTs, off, true
+}

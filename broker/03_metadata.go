@@ -1,0 +1,122 @@
+package broker
+
+// Metadata, key 3, versions 0–13.
+//
+//   - v0: an empty topic list means all topics; v1+: null means all, empty
+//     means none. v1+: controller id, internal flag, rack.
+//   - v2+: cluster id. v4+: AllowAutoTopicCreation (below v4 auto-creation
+//     follows auto.create.topics.enable alone). v5+: offline replicas.
+//   - v7+: leader epoch. v8–v10: authorized operations when asked (every
+//     operation: Moldau has no ACLs yet). v9+: flexible.
+//   - v10+: topic ids; v12+: topics may be named by id alone (answered by
+//     id; unknown ids get UNKNOWN_TOPIC_ID).
+//   - v13: top-level error code (always NONE).
+
+import (
+	"context"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/moldau/moldau/protocol"
+)
+
+// Authorized-operation bitfields: every topic and cluster operation Kafka
+// defines, since there are no ACLs to deny any.
+const (
+	// READ(3) WRITE(4) CREATE(5) DELETE(6) ALTER(7) DESCRIBE(8)
+	// DESCRIBE_CONFIGS(10) ALTER_CONFIGS(11)
+	allTopicOps int32 = 1<<3 | 1<<4 | 1<<5 | 1<<6 | 1<<7 | 1<<8 | 1<<10 | 1<<11
+	// CREATE(5) ALTER(7) DESCRIBE(8) CLUSTER_ACTION(9) DESCRIBE_CONFIGS(10)
+	// ALTER_CONFIGS(11) IDEMPOTENT_WRITE(12)
+	allClusterOps int32 = 1<<5 | 1<<7 | 1<<8 | 1<<9 | 1<<10 | 1<<11 | 1<<12
+	opsNotAsked   int32 = -2147483648
+)
+
+func (b *Broker) handleMetadata(ctx context.Context, req *protocol.Request) protocol.Reply {
+	r := req.Body.(*kmsg.MetadataRequest)
+	resp := r.ResponseKind().(*kmsg.MetadataResponse)
+	br := kmsg.NewMetadataResponseBroker()
+	br.NodeID, br.Host, br.Port = b.cfg.NodeID, b.host, b.port
+	resp.Brokers = []kmsg.MetadataResponseBroker{br}
+	cluster := b.meta.clusterID()
+	resp.ClusterID = &cluster
+	resp.ControllerID = b.cfg.NodeID
+	resp.AuthorizedOperations = opsNotAsked
+	if r.IncludeClusterAuthorizedOperations {
+		resp.AuthorizedOperations = allClusterOps
+	}
+
+	all := r.Topics == nil || (r.Version == 0 && len(r.Topics) == 0)
+	if all {
+		for _, t := range b.topics.all() {
+			resp.Topics = append(resp.Topics, b.metadataTopic(t, r))
+		}
+		return respond(resp)
+	}
+	allowCreate := b.cfg.AutoCreateTopics && (r.Version < 4 || r.AllowAutoTopicCreation)
+	for _, rt := range r.Topics {
+		var t *topic
+		if rt.Topic == nil {
+			if t = b.topics.getID(rt.TopicID); t == nil {
+				mt := kmsg.NewMetadataResponseTopic()
+				mt.TopicID = rt.TopicID
+				mt.ErrorCode = kerr.UnknownTopicID.Code
+				mt.AuthorizedOperations = opsNotAsked
+				resp.Topics = append(resp.Topics, mt)
+				continue
+			}
+			resp.Topics = append(resp.Topics, b.metadataTopic(t, r))
+			continue
+		}
+		name := *rt.Topic
+		t = b.topics.get(name)
+		if t == nil && allowCreate && validTopicName(name) {
+			var err error
+			t, err = b.autoCreateTopic(name)
+			if err != nil {
+				b.logger.Warn("auto-create topic failed", "topic", name, "err", err)
+			}
+		}
+		if t == nil {
+			mt := kmsg.NewMetadataResponseTopic()
+			mt.Topic = rt.Topic
+			mt.AuthorizedOperations = opsNotAsked
+			mt.Partitions = []kmsg.MetadataResponseTopicPartition{}
+			if validTopicName(name) {
+				mt.ErrorCode = kerr.UnknownTopicOrPartition.Code
+			} else {
+				mt.ErrorCode = kerr.InvalidTopicException.Code
+			}
+			resp.Topics = append(resp.Topics, mt)
+			continue
+		}
+		resp.Topics = append(resp.Topics, b.metadataTopic(t, r))
+	}
+	return respond(resp)
+}
+
+func (b *Broker) metadataTopic(t *topic, r *kmsg.MetadataRequest) kmsg.MetadataResponseTopic {
+	mt := kmsg.NewMetadataResponseTopic()
+	name := t.name
+	mt.Topic = &name
+	mt.TopicID = t.id
+	mt.AuthorizedOperations = opsNotAsked
+	if r.IncludeTopicAuthorizedOperations {
+		mt.AuthorizedOperations = allTopicOps
+	}
+	parts := t.partitionList()
+	mt.Partitions = make([]kmsg.MetadataResponseTopicPartition, len(parts))
+	replicas := []int32{b.cfg.NodeID}
+	for i := range parts {
+		mp := kmsg.NewMetadataResponseTopicPartition()
+		mp.Partition = int32(i)
+		mp.Leader = b.cfg.NodeID
+		mp.LeaderEpoch = leaderEpoch
+		mp.Replicas = replicas
+		mp.ISR = replicas
+		mp.OfflineReplicas = []int32{}
+		mt.Partitions[i] = mp
+	}
+	return mt
+}

@@ -1,0 +1,56 @@
+package broker
+
+// ApiVersions, key 18, versions 0–4.
+//
+//   - v0–v2: the table of served keys and versions.
+//   - v3+: flexible request (client software name and version, accepted and
+//     logged at debug) and response; supported and finalized features (none
+//     are advertised until the features they gate are implemented).
+//   - An unsupported version is answered at v0 with UNSUPPORTED_VERSION and
+//     the full table, as Kafka does, so the client can pick a version.
+
+import (
+	"context"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/moldau/moldau/protocol"
+)
+
+func (b *Broker) handleApiVersions(ctx context.Context, req *protocol.Request) protocol.Reply {
+	r := req.Body.(*kmsg.ApiVersionsRequest)
+	resp := r.ResponseKind().(*kmsg.ApiVersionsResponse)
+	if !req.Parsed {
+		resp.SetVersion(0)
+		resp.ErrorCode = kerr.UnsupportedVersion.Code
+	} else if r.Version >= 3 && (!validClientSoftware(r.ClientSoftwareName) || !validClientSoftware(r.ClientSoftwareVersion)) {
+		resp.ErrorCode = kerr.InvalidRequest.Code
+	}
+	resp.ApiKeys = make([]kmsg.ApiVersionsResponseApiKey, 0, len(apiTable))
+	for _, a := range apiTable {
+		k := kmsg.NewApiVersionsResponseApiKey()
+		k.ApiKey, k.MinVersion, k.MaxVersion = a.key, a.min, a.max
+		resp.ApiKeys = append(resp.ApiKeys, k)
+	}
+	return respond(resp)
+}
+
+// validClientSoftware is Kafka's check on ApiVersions v3+ client software
+// name and version: non-empty, letters, digits, '.', '-', starting and ending
+// with a letter or digit.
+func validClientSoftware(s string) bool {
+	if s == "" {
+		return false
+	}
+	alnum := func(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' }
+	if !alnum(s[0]) || !alnum(s[len(s)-1]) {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !alnum(c) && c != '.' && c != '-' {
+			return false
+		}
+	}
+	return true
+}

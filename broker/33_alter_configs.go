@@ -1,0 +1,115 @@
+package broker
+
+// AlterConfigs, key 33, versions 0–2.
+//
+//   - TOPIC: the listed configs replace the topic's whole override set
+//     (Kafka's legacy semantics: a config not listed returns to its
+//     default). Each key and value is validated, then the whole set (an
+//     unknown key or bad value is INVALID_CONFIG with the reason). The new
+//     set is durable before it applies; the partition logs pick up segment
+//     and retention settings at once.
+//   - BROKER (our node id or "" for the cluster default): Moldau has no
+//     dynamic broker configs. Setting any is INVALID_REQUEST, as Kafka
+//     answers a config that cannot be updated dynamically; an empty list
+//     (clear every dynamic config) succeeds and changes nothing.
+//   - BROKER_LOGGER, GROUP, CLIENT_METRICS: INVALID_REQUEST (not served).
+//   - As Kafka: a resource listed twice, a key listed twice in a resource,
+//     or a null value is INVALID_REQUEST.
+//   - Every version: ValidateOnly. v2: flexible.
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/moldau/moldau/protocol"
+)
+
+func (b *Broker) handleAlterConfigs(ctx context.Context, req *protocol.Request) protocol.Reply {
+	r := req.Body.(*kmsg.AlterConfigsRequest)
+	resp := r.ResponseKind().(*kmsg.AlterConfigsResponse)
+	type resourceKey struct {
+		typ  kmsg.ConfigResourceType
+		name string
+	}
+	seen := make(map[resourceKey]int, len(r.Resources))
+	for _, rr := range r.Resources {
+		seen[resourceKey{rr.ResourceType, rr.ResourceName}]++
+	}
+	for _, rr := range r.Resources {
+		sr := kmsg.NewAlterConfigsResponseResource()
+		sr.ResourceType, sr.ResourceName = rr.ResourceType, rr.ResourceName
+		var err error
+		if seen[resourceKey{rr.ResourceType, rr.ResourceName}] > 1 {
+			err = fmt.Errorf("%w: each resource must appear at most once", errInvalidRequest)
+		} else {
+			err = b.alterConfigs(rr, r.ValidateOnly)
+		}
+		sr.ErrorCode = adminRequestErrorCode(err)
+		sr.ErrorMessage = errMessage(err)
+		resp.Resources = append(resp.Resources, sr)
+	}
+	return respond(resp)
+}
+
+func (b *Broker) alterConfigs(rr kmsg.AlterConfigsRequestResource, validateOnly bool) error {
+	set := make(map[string]string, len(rr.Configs))
+	names := make([]string, 0, len(rr.Configs))
+	var nulls []string
+	for _, c := range rr.Configs {
+		if _, dup := set[c.Name]; dup {
+			return fmt.Errorf("%w: error due to duplicate config keys (%s)", errInvalidRequest, c.Name)
+		}
+		if c.Value == nil {
+			nulls = append(nulls, c.Name)
+			set[c.Name] = ""
+			continue
+		}
+		set[c.Name] = *c.Value
+		names = append(names, c.Name)
+	}
+	if len(nulls) > 0 {
+		return fmt.Errorf("%w: null value not supported for: %s", errInvalidRequest, strings.Join(nulls, ", "))
+	}
+	switch rr.ResourceType {
+	case kmsg.ConfigResourceTypeTopic:
+		return b.alterTopicConfigs(rr.ResourceName, func(map[string]string) (map[string]string, error) {
+			for _, k := range names {
+				v := set[k]
+				if err := b.cfg.ValidateTopicConfig(k, &v); err != nil {
+					return nil, err
+				}
+			}
+			return set, nil
+		}, validateOnly)
+	case kmsg.ConfigResourceTypeBroker:
+		return b.alterBrokerConfigs(rr.ResourceName, names)
+	}
+	return unsupportedAlterResource(rr.ResourceType)
+}
+
+// alterBrokerConfigs answers a request to set the broker configs names:
+// Moldau has none that can change at runtime.
+func (b *Broker) alterBrokerConfigs(resource string, names []string) error {
+	if resource != "" {
+		if err := b.checkBrokerResource(resource); err != nil {
+			return err
+		}
+	}
+	if len(names) > 0 {
+		return fmt.Errorf("%w: cannot update these configs dynamically: [%s] (Moldau has no dynamic broker configs: set them in the properties file and restart)", errInvalidRequest, strings.Join(names, ", "))
+	}
+	return nil
+}
+
+func unsupportedAlterResource(typ kmsg.ConfigResourceType) error {
+	switch typ {
+	case kmsg.ConfigResourceTypeBrokerLogger:
+		return fmt.Errorf("%w: Moldau cannot change log levels at runtime (use --log-level)", errInvalidRequest)
+	case kmsg.ConfigResourceTypeGroupConfig, kmsg.ConfigResourceTypeClientMetrics:
+		return fmt.Errorf("%w: %s config resources are not supported by Moldau", errInvalidRequest, typ)
+	}
+	return fmt.Errorf("%w: unsupported resource type %d", errInvalidRequest, int8(typ))
+}

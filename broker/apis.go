@@ -1,0 +1,71 @@
+package broker
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/moldau/moldau/protocol"
+)
+
+// api is one served Kafka API: its version range and handler. The table
+// below is the one source ApiVersions is built from; only fully implemented
+// versions go in it.
+type api struct {
+	key      int16
+	name     string
+	min, max int16
+	handle   func(b *Broker, ctx context.Context, req *protocol.Request) protocol.Reply
+}
+
+// apiTable is filled in init (ApiVersions reads it, which would otherwise be
+// an initialisation cycle).
+var (
+	apiTable  []api
+	apisByKey [128]*api
+)
+
+func init() {
+	apiTable = servedAPIs()
+	apisByKey = indexAPIs(apiTable)
+}
+
+// servedAPIs lists the served APIs. Version ranges: Kafka 4.2's, widened
+// downwards to the older versions that Kafka 4.0 dropped (KIP-896) where
+// clients such as sarama still send them.
+func servedAPIs() []api {
+	return []api{
+		{0, "Produce", 3, 13, (*Broker).handleProduce},
+		{1, "Fetch", 4, 18, (*Broker).handleFetch},
+		{2, "ListOffsets", 0, 11, (*Broker).handleListOffsets},
+		{3, "Metadata", 0, 13, (*Broker).handleMetadata},
+		{18, "ApiVersions", 0, 4, (*Broker).handleApiVersions},
+		{19, "CreateTopics", 0, 7, (*Broker).handleCreateTopics},
+		{22, "InitProducerId", 0, 5, (*Broker).handleInitProducerID},
+	}
+}
+
+// indexAPIs indexes the table by key, rejecting duplicates and bad ranges.
+func indexAPIs(table []api) [128]*api {
+	var t [128]*api
+	for i := range table {
+		a := &table[i]
+		if a.key < 0 || int(a.key) >= len(t) {
+			panic(fmt.Sprintf("broker: api key %d out of range", a.key))
+		}
+		if t[a.key] != nil {
+			panic(fmt.Sprintf("broker: api key %d listed twice", a.key))
+		}
+		if a.min > a.max {
+			panic(fmt.Sprintf("broker: api key %d: min %d > max %d", a.key, a.min, a.max))
+		}
+		t[a.key] = a
+	}
+	return t
+}
+
+func apiFor(key int16) *api {
+	if key < 0 || int(key) >= len(apisByKey) {
+		return nil
+	}
+	return apisByKey[key]
+}

@@ -1,0 +1,325 @@
+// Package broker is Moldau's composition root: it owns the topics and
+// partitions, serves every Kafka API (one file per API, NN_name.go) and wires
+// the protocol front end to the partition logs.
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/moldau/moldau/broker/config"
+	plog "github.com/moldau/moldau/log"
+	"github.com/moldau/moldau/log/vfs"
+	"github.com/moldau/moldau/protocol"
+)
+
+// Option adjusts a Broker built by New.
+type Option func(*options)
+
+type options struct {
+	logger     *slog.Logger
+	registerer prometheus.Registerer
+	fs         vfs.FS
+	now        func() time.Time
+}
+
+// WithLogger sets the logger (default slog.Default()).
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
+
+// WithRegisterer registers the broker's metrics on r (default: none).
+func WithRegisterer(r prometheus.Registerer) Option { return func(o *options) { o.registerer = r } }
+
+// WithFS makes the broker keep its partition logs on fs (tests use a
+// crashable in-memory FS). The metadata store follows cfg.Memory.
+func WithFS(fs vfs.FS) Option { return func(o *options) { o.fs = fs } }
+
+// Broker is one Moldau node.
+type Broker struct {
+	cfg     config.Config
+	logger  *slog.Logger
+	fs      vfs.FS
+	dataDir string
+	now     func() time.Time
+
+	meta     metaStore
+	topics   *topicRegistry
+	pids     *producerIDs
+	sessions *fetchSessions
+	metrics  *protocol.Metrics
+
+	srv   *protocol.Server
+	ln    net.Listener
+	host  string // advertised
+	port  int32
+	ready atomic.Bool
+
+	closeOnce sync.Once
+	closeErr  error
+	bg        sync.WaitGroup
+	stop      chan struct{}
+}
+
+// New opens (or creates) the broker's storage and recovers every partition.
+// It does not listen yet: call Start.
+func New(cfg config.Config, opts ...Option) (*Broker, error) {
+	o := options{logger: slog.Default(), now: time.Now}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	b := &Broker{
+		cfg:      cfg,
+		logger:   o.logger,
+		now:      o.now,
+		dataDir:  cfg.DataDir,
+		sessions: newFetchSessions(1000),
+		metrics:  protocol.NewMetrics(o.registerer),
+		stop:     make(chan struct{}),
+	}
+	switch {
+	case o.fs != nil:
+		b.fs = o.fs
+	case cfg.Memory:
+		b.fs = vfs.NewMem()
+	default:
+		b.fs = vfs.OS
+	}
+	if cfg.Memory {
+		b.meta = newMemStore()
+		if b.dataDir == "" || o.fs == nil {
+			b.dataDir = "/moldau"
+		}
+	} else {
+		if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+			return nil, fmt.Errorf("broker: data dir: %w", err)
+		}
+		st, err := openBoltStore(cfg.DataDir)
+		if err != nil {
+			return nil, err
+		}
+		b.meta = st
+	}
+	b.pids = &producerIDs{store: b.meta}
+	b.topics = newTopicRegistry()
+	start := time.Now()
+	if err := b.loadTopics(); err != nil {
+		b.meta.close()
+		return nil, err
+	}
+	b.logger.Info("storage recovered", "topics", b.topics.count(), "elapsed", time.Since(start).Round(time.Microsecond))
+	return b, nil
+}
+
+// Start listens on the configured address and serves in the background.
+func (b *Broker) Start() error {
+	ln, err := net.Listen("tcp", b.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("broker: listen: %w", err)
+	}
+	return b.Serve(ln)
+}
+
+// Serve serves on ln in the background (ln is closed by Close).
+func (b *Broker) Serve(ln net.Listener) error {
+	b.ln = ln
+	adv := b.cfg.AdvertiseAddr
+	if adv == "" {
+		adv = ln.Addr().String()
+	}
+	host, portStr, err := net.SplitHostPort(adv)
+	if err != nil {
+		return fmt.Errorf("broker: advertise address %q: %w", adv, err)
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil || port <= 0 || port > 65535 {
+		return fmt.Errorf("broker: advertise address %q: bad port", adv)
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		if h, err := os.Hostname(); err == nil && b.cfg.AdvertiseAddr == "" {
+			host = h
+		} else {
+			host = "127.0.0.1"
+		}
+	}
+	b.host, b.port = host, int32(port)
+	limits := protocol.DefaultLimits()
+	limits.MaxRequestBytes = b.cfg.SocketRequestMaxBytes
+	b.srv = protocol.NewServer(b, limits, b.logger, b.metrics)
+	b.bg.Add(2)
+	go func() {
+		defer b.bg.Done()
+		if err := b.srv.Serve(ln); err != nil && !errors.Is(err, protocol.ErrServerClosed) {
+			b.logger.Error("serve", "err", err)
+		}
+	}()
+	go func() {
+		defer b.bg.Done()
+		b.housekeeping()
+	}()
+	b.ready.Store(true)
+	return nil
+}
+
+// Addr is the address the broker listens on.
+func (b *Broker) Addr() string {
+	if b.ln == nil {
+		return ""
+	}
+	return b.ln.Addr().String()
+}
+
+// Ready reports whether the broker has recovered and is serving.
+func (b *Broker) Ready() bool { return b.ready.Load() }
+
+// Close stops accepting, finishes in-flight requests, and closes every log
+// cleanly (so the next start needs no recovery scan).
+func (b *Broker) Close(ctx context.Context) error {
+	b.closeOnce.Do(func() {
+		b.ready.Store(false)
+		close(b.stop)
+		if b.srv != nil {
+			if err := b.srv.Shutdown(ctx); err != nil {
+				b.logger.Warn("shutdown: connections did not finish in time", "err", err)
+			}
+		}
+		b.bg.Wait()
+		var errs []error
+		for _, t := range b.topics.all() {
+			for _, p := range t.partitionList() {
+				if err := p.log.Close(); err != nil && !errors.Is(err, plog.ErrClosed) {
+					errs = append(errs, fmt.Errorf("close %s: %w", p.dirName(), err))
+				}
+			}
+		}
+		errs = append(errs, b.meta.close())
+		b.closeErr = errors.Join(errs...)
+	})
+	return b.closeErr
+}
+
+// housekeeping runs the periodic jobs: retention and fetch-session expiry.
+func (b *Broker) housekeeping() {
+	interval := time.Duration(b.cfg.LogRetentionCheckIntervalMs) * time.Millisecond
+	if interval <= 0 {
+		interval = 5 * time.Minute
+	}
+	retention := time.NewTicker(interval)
+	defer retention.Stop()
+	sessions := time.NewTicker(10 * time.Second)
+	defer sessions.Stop()
+	for {
+		select {
+		case <-b.stop:
+			return
+		case <-retention.C:
+			b.enforceRetention()
+		case now := <-sessions.C:
+			b.sessions.expire(now)
+		}
+	}
+}
+
+func (b *Broker) enforceRetention() {
+	now := b.now().UnixMilli()
+	for _, t := range b.topics.all() {
+		for _, p := range t.partitionList() {
+			n, err := p.log.EnforceRetention(now)
+			if err != nil && !errors.Is(err, plog.ErrClosed) {
+				b.logger.Warn("retention", "partition", p.dirName(), "err", err)
+			} else if n > 0 {
+				b.logger.Info("retention deleted segments", "partition", p.dirName(), "segments", n)
+			}
+			p.expireProducers(now - b.cfg.ProducerIDExpirationMs)
+		}
+	}
+}
+
+// loadTopics opens every persisted topic's partition logs, finishing any
+// deletion that a crash interrupted.
+func (b *Broker) loadTopics() error {
+	recs, err := b.meta.loadTopics()
+	if err != nil {
+		return err
+	}
+	for _, rec := range recs {
+		if rec.Deleting {
+			b.logger.Info("finishing interrupted topic deletion", "topic", rec.Name)
+			for i := range rec.Partitions {
+				if err := b.fs.RemoveAll(filepath.Join(b.dataDir, partitionDirName(rec.Name, i))); err != nil {
+					return err
+				}
+			}
+			if err := b.meta.deleteTopic(rec.ID); err != nil {
+				return err
+			}
+			continue
+		}
+		t := newTopic(rec.Name, rec.ID, rec.Configs, b.cfg)
+		parts := make([]*partition, rec.Partitions)
+		for i := range parts {
+			p, err := b.openPartition(t, int32(i))
+			if err != nil {
+				return err
+			}
+			parts[i] = p
+		}
+		t.partitions.Store(&parts)
+		b.topics.add(t)
+	}
+	return nil
+}
+
+func partitionDirName(topic string, partition int32) string {
+	return topic + "-" + strconv.Itoa(int(partition))
+}
+
+// openPartition opens (creating if needed) one partition's log and rebuilds
+// its producer state.
+func (b *Broker) openPartition(t *topic, index int32) (*partition, error) {
+	dir := filepath.Join(b.dataDir, partitionDirName(t.name, index))
+	l, rep, err := plog.Open(b.fs, dir, t.logConfig(), b.logger.With("partition", partitionDirName(t.name, index)))
+	if err != nil {
+		return nil, fmt.Errorf("broker: open %s: %w", dir, err)
+	}
+	if rep.TruncatedFrom >= 0 {
+		b.logger.Warn("recovery dropped a torn tail", "partition", partitionDirName(t.name, index), "from_offset", rep.TruncatedFrom, "bytes", rep.DroppedBytes)
+	}
+	p := newPartition(t, index, l)
+	if err := p.rebuildProducers(); err != nil {
+		l.Close()
+		return nil, fmt.Errorf("broker: rebuild producer state of %s: %w", dir, err)
+	}
+	return p, nil
+}
+
+// Supported implements protocol.Handler.
+func (b *Broker) Supported(key, version int16) bool {
+	a := apiFor(key)
+	return a != nil && version >= a.min && version <= a.max
+}
+
+// Handle implements protocol.Handler.
+func (b *Broker) Handle(ctx context.Context, req *protocol.Request) protocol.Reply {
+	a := apiFor(req.Key)
+	if a == nil {
+		return protocol.Reply{Close: true}
+	}
+	if b.logger.Enabled(ctx, slog.LevelDebug) {
+		b.logger.Debug("request", "key", req.Key, "version", req.Version, "client", req.ClientID, "remote", req.Conn.Remote)
+	}
+	return a.handle(b, ctx, req)
+}
+
+// respond wraps a ready response.
+func respond(r kmsg.Response) protocol.Reply { return protocol.Reply{Resp: r} }

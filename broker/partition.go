@@ -1,0 +1,156 @@
+package broker
+
+import (
+	"errors"
+	"sync"
+
+	plog "github.com/moldau/moldau/log"
+	"github.com/moldau/moldau/txn"
+)
+
+// partition is one topic partition on this node (always its leader, epoch 0,
+// while Moldau is single-node).
+//
+// Locking: appendMu serialises appends and guards producers (the
+// idempotent-producer state must change atomically with the append it
+// describes). waitMu guards waiters. Reads go straight to the log, which is
+// safe for concurrent use.
+type partition struct {
+	topic *topic
+	index int32
+	log   *plog.Log
+
+	appendMu  sync.Mutex
+	producers *txn.ProducerStates
+
+	waitMu  sync.Mutex
+	waiters map[*fetchWaiter]struct{}
+}
+
+// leaderEpoch is the partition's leader epoch: 0 until replication brings
+// elections.
+const leaderEpoch int32 = 0
+
+func newPartition(t *topic, index int32, l *plog.Log) *partition {
+	return &partition{topic: t, index: index, log: l, producers: txn.NewProducerStates()}
+}
+
+func (p *partition) dirName() string { return partitionDirName(p.topic.name, p.index) }
+
+// highWatermark is the offset below which records are visible to consumers:
+// with one replica, everything appended.
+func (p *partition) highWatermark() int64 { return p.log.EndOffset() }
+
+// appendResult is what a produce gets back for one partition.
+type appendResult struct {
+	baseOffset int64
+	duplicate  bool
+}
+
+// appendBatch appends one validated batch, applying the idempotent-producer
+// rules for batches that carry a producer id.
+func (p *partition) appendBatch(v *validatedBatch, now int64) (appendResult, error) {
+	p.appendMu.Lock()
+	var info txn.BatchInfo
+	idempotent := v.producerID >= 0
+	if idempotent {
+		info = txn.BatchInfo{
+			ProducerID:    v.producerID,
+			ProducerEpoch: v.producerEpoch,
+			FirstSequence: v.baseSequence,
+			LastSequence:  lastSequence(v.baseSequence, v.lastOffsetDelta),
+			MaxTimestamp:  v.maxTimestamp,
+		}
+		dup, isDup, err := p.producers.Check(info)
+		if err != nil {
+			p.appendMu.Unlock()
+			return appendResult{}, err
+		}
+		if isDup {
+			p.appendMu.Unlock()
+			return appendResult{baseOffset: dup.FirstOffset, duplicate: true}, nil
+		}
+	}
+	base, err := p.log.Append(v.raw, now)
+	if err != nil {
+		p.appendMu.Unlock()
+		return appendResult{}, err
+	}
+	if idempotent {
+		info.FirstOffset = base
+		info.LastOffset = base + int64(v.lastOffsetDelta)
+		p.producers.Record(info)
+	}
+	p.appendMu.Unlock()
+	p.notify()
+	return appendResult{baseOffset: base}, nil
+}
+
+func lastSequence(base, delta int32) int32 {
+	s := int64(base) + int64(delta)
+	if s > 1<<31-1 {
+		s -= 1 << 31
+	}
+	return int32(s)
+}
+
+// rebuildProducers replays the batch headers of the log into the
+// idempotent-producer table (at open, before the partition serves).
+func (p *partition) rebuildProducers() error {
+	return p.log.ScanHeaders(p.log.LogStartOffset(), func(h plog.BatchHeader) error {
+		if h.ProducerID < 0 || h.Attributes&0x20 != 0 {
+			return nil
+		}
+		p.producers.Record(txn.BatchInfo{
+			ProducerID:    h.ProducerID,
+			ProducerEpoch: h.ProducerEpoch,
+			FirstSequence: h.BaseSequence,
+			LastSequence:  lastSequence(h.BaseSequence, h.LastOffsetDelta),
+			FirstOffset:   h.BaseOffset,
+			LastOffset:    h.BaseOffset + int64(h.LastOffsetDelta),
+			MaxTimestamp:  h.MaxTimestamp,
+		})
+		return nil
+	})
+}
+
+func (p *partition) expireProducers(cutoff int64) {
+	p.appendMu.Lock()
+	p.producers.Expire(cutoff)
+	p.appendMu.Unlock()
+}
+
+// fetchWaiter is a long-polling fetch waiting for any of its partitions to
+// grow. ch has room for one wake-up.
+type fetchWaiter struct{ ch chan struct{} }
+
+func newFetchWaiter() *fetchWaiter { return &fetchWaiter{ch: make(chan struct{}, 1)} }
+
+func (p *partition) watch(w *fetchWaiter) {
+	p.waitMu.Lock()
+	if p.waiters == nil {
+		p.waiters = make(map[*fetchWaiter]struct{})
+	}
+	p.waiters[w] = struct{}{}
+	p.waitMu.Unlock()
+}
+
+func (p *partition) unwatch(w *fetchWaiter) {
+	p.waitMu.Lock()
+	delete(p.waiters, w)
+	p.waitMu.Unlock()
+}
+
+// notify wakes every fetch waiting on this partition.
+func (p *partition) notify() {
+	p.waitMu.Lock()
+	for w := range p.waiters {
+		select {
+		case w.ch <- struct{}{}:
+		default:
+		}
+	}
+	p.waitMu.Unlock()
+}
+
+var errPartitionClosed = errors.New("broker: partition closed")

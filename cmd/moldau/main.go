@@ -1,0 +1,97 @@
+// Command moldau runs a Moldau broker: a Kafka-protocol-compatible broker in
+// one static binary. With no arguments it serves 127.0.0.1:9092 with data
+// under ./moldau-data. The first line on stdout is "listening on HOST:PORT".
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/moldau/moldau/broker"
+	"github.com/moldau/moldau/broker/config"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func newLogger(w io.Writer, level, format string) *slog.Logger {
+	var lv slog.Level
+	switch strings.ToLower(level) {
+	case "debug":
+		lv = slog.LevelDebug
+	case "warn", "warning":
+		lv = slog.LevelWarn
+	case "error":
+		lv = slog.LevelError
+	default:
+		lv = slog.LevelInfo
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	if strings.EqualFold(format, "json") {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	started := time.Now()
+	boot := newLogger(stderr, "info", "text")
+	cfg, err := config.Load(args, os.Getenv, boot)
+	if err != nil {
+		fmt.Fprintln(stderr, "moldau:", err)
+		return 2
+	}
+	logger := newLogger(stderr, cfg.LogLevel, cfg.LogFormat)
+	slog.SetDefault(logger)
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	b, err := broker.New(cfg, broker.WithLogger(logger), broker.WithRegisterer(reg))
+	if err != nil {
+		logger.Error("start-up failed", "err", err)
+		return 1
+	}
+	if err := b.Start(); err != nil {
+		logger.Error("start-up failed", "err", err)
+		_ = b.Close(context.Background())
+		return 1
+	}
+	fmt.Fprintf(stdout, "listening on %s\n", b.Addr())
+	admin := startAdmin(cfg.AdminAddr, reg, b, logger)
+	logger.Info("moldau ready", "addr", b.Addr(), "data_dir", dataDirDesc(cfg), "node_id", cfg.NodeID, "startup", time.Since(started).Round(time.Microsecond))
+
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	s := <-sig
+	logger.Info("shutting down", "signal", s.String())
+	signal.Reset(syscall.SIGINT, syscall.SIGTERM) // a second signal kills at once
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if admin != nil {
+		_ = admin.Shutdown(ctx)
+	}
+	if err := b.Close(ctx); err != nil {
+		logger.Error("shutdown", "err", err)
+		return 1
+	}
+	logger.Info("stopped cleanly")
+	return 0
+}
+
+func dataDirDesc(cfg config.Config) string {
+	if cfg.Memory {
+		return "(memory)"
+	}
+	return cfg.DataDir
+}

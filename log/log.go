@@ -1,0 +1,458 @@
+// Package log is the partition log: one directory per Kafka partition
+// holding segments of raw RecordBatch v2 bytes, with Kafka-layout sparse
+// offset and time indexes, size/time based rolling, retention and crash
+// recovery that reports what it dropped. The on-disk format is described in
+// FORMAT.md. All file I/O goes through a vfs.FS.
+package log
+
+import (
+	"encoding/binary"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"sync/atomic"
+
+	"github.com/moldau/moldau/log/vfs"
+)
+
+// Config tunes one Log. Zero SegmentBytes and IndexIntervalBytes take their
+// defaults; RetentionMs and RetentionBytes are taken literally (negative
+// means infinite, 0 means keep nothing but the active segment). Use
+// DefaultConfig for a starting point.
+type Config struct {
+	// SegmentBytes: roll when appending would make the active segment
+	// exceed this (default 1 GiB, at most 2 GiB-1). A larger batch still
+	// goes in, alone in a fresh segment.
+	SegmentBytes int64
+	// SegmentMs: roll when the active segment's first batch is older than
+	// this (0 = never).
+	SegmentMs int64
+	// IndexIntervalBytes: add a sparse index entry after at least this many
+	// bytes (default 4096).
+	IndexIntervalBytes int
+	// RetentionMs: delete segments whose largest timestamp is older than
+	// this (-1 = infinite).
+	RetentionMs int64
+	// RetentionBytes: delete the oldest segments while the log is larger
+	// than this (-1 = infinite).
+	RetentionBytes int64
+}
+
+// Defaults.
+const (
+	DefaultSegmentBytes       = 1 << 30
+	DefaultIndexIntervalBytes = 4096
+)
+
+// DefaultConfig returns Kafka's defaults, except that retention is infinite.
+func DefaultConfig() Config {
+	return Config{SegmentBytes: DefaultSegmentBytes, IndexIntervalBytes: DefaultIndexIntervalBytes, RetentionMs: -1, RetentionBytes: -1}
+}
+
+func (c Config) withDefaults() Config {
+	if c.SegmentBytes <= 0 {
+		c.SegmentBytes = DefaultSegmentBytes
+	}
+	c.SegmentBytes = min(c.SegmentBytes, math.MaxInt32)
+	if c.IndexIntervalBytes <= 0 {
+		c.IndexIntervalBytes = DefaultIndexIntervalBytes
+	}
+	return c
+}
+
+// Log is one partition's log.
+//
+// Concurrency: every method is safe for concurrent use. Appends are
+// serialized internally; reads run concurrently with each other and with an
+// append and only ever see whole batches (the end offset and segment size are
+// published after the bytes are written).
+//
+// Locking, outermost first:
+//
+//	syncMu   serializes SyncTo, DeleteRecordsBefore, EnforceRetention, Close:
+//	         everything that fsyncs or closes/removes segment files.
+//	appendMu serializes Append (the only writer of the active segment).
+//	mu       guards segments, active, pending, dirDirty, closed and the
+//	         mutable fields of every segment (see segment). Readers hold it
+//	         for reading during their file I/O, so a segment is never closed
+//	         under a reader.
+type Log struct {
+	fs     vfs.FS
+	dir    string
+	logger *slog.Logger
+	cfg    atomic.Pointer[Config]
+
+	syncMu   sync.Mutex
+	appendMu sync.Mutex
+	mu       sync.RWMutex
+
+	segments []*segment // ascending base offsets; the last is active
+	active   *segment
+	pending  []*segment // rolled segments whose data and index files are not yet synced
+	dirDirty bool       // a segment file was created since the last SyncDir
+	closed   bool
+
+	logStart atomic.Int64 // written under mu
+	end      atomic.Int64 // written under mu
+	durable  atomic.Int64 // written under syncMu: every offset below is synced
+
+	// failed is set after an error that leaves on-disk state unknown (a
+	// failed fsync, or a failed write that could not be undone). Appends
+	// and syncs then fail until the log is reopened (which recovers).
+	failed atomic.Pointer[error]
+}
+
+func (l *Log) config() *Config { return l.cfg.Load() }
+
+// SetConfig changes the configuration; it applies to the next append and
+// retention run.
+func (l *Log) SetConfig(cfg Config) {
+	c := cfg.withDefaults()
+	l.cfg.Store(&c)
+}
+
+// Dir returns the partition directory.
+func (l *Log) Dir() string { return l.dir }
+
+// LogStartOffset returns the first offset that may be read.
+func (l *Log) LogStartOffset() int64 { return l.logStart.Load() }
+
+// EndOffset returns the log end offset: the next offset to be assigned.
+func (l *Log) EndOffset() int64 { return l.end.Load() }
+
+// DurableOffset returns the offset below which everything is known to be
+// synced.
+func (l *Log) DurableOffset() int64 { return l.durable.Load() }
+
+// Size returns the total bytes of all segments.
+func (l *Log) Size() int64 {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	var n int64
+	for _, s := range l.segments {
+		n += s.size
+	}
+	return n
+}
+
+// Segments returns the number of segments.
+func (l *Log) Segments() int {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return len(l.segments)
+}
+
+func (l *Log) failure() error {
+	if p := l.failed.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+func (l *Log) fail(err error) error {
+	err = fmt.Errorf("log: %s needs reopening after a failed write or sync: %w", l.dir, err)
+	l.failed.CompareAndSwap(nil, &err)
+	l.logger.Error("partition log failed", "dir", l.dir, "err", err)
+	return err
+}
+
+// Append assigns the next offsets to batch, writes it and returns its base
+// offset. batch must be exactly one RecordBatch v2 already validated by the
+// caller (CRC, magic, lengths); Append rewrites bytes [0:8] (baseOffset) of
+// the caller's slice in place, which the CRC does not cover. now (Unix ms)
+// drives time-based rolling. Append does not fsync; see SyncTo.
+func (l *Log) Append(batch []byte, now int64) (int64, error) {
+	if len(batch) < BatchHeaderSize ||
+		int64(int32(binary.BigEndian.Uint32(batch[offBatchLength:])))+batchLengthOverhead != int64(len(batch)) {
+		return 0, fmt.Errorf("%w: length field does not match %d bytes", ErrInvalidBatch, len(batch))
+	}
+	delta := int64(int32(binary.BigEndian.Uint32(batch[offLastOffsetDelta:])))
+	if delta < 0 {
+		return 0, fmt.Errorf("%w: %w", ErrInvalidBatch, errBadDelta)
+	}
+	maxTS := int64(binary.BigEndian.Uint64(batch[offMaxTimestamp:]))
+	length := int64(len(batch))
+
+	l.appendMu.Lock()
+	defer l.appendMu.Unlock()
+	if l.closed {
+		return 0, ErrClosed
+	}
+	if err := l.failure(); err != nil {
+		return 0, err
+	}
+	cfg := l.config()
+	s := l.active
+	base := s.next
+	if s.size > 0 && (s.size+length > cfg.SegmentBytes ||
+		(cfg.SegmentMs > 0 && s.rollBase >= 0 && now-s.rollBase >= cfg.SegmentMs) ||
+		base+delta-s.base > math.MaxInt32) {
+		var err error
+		if s, err = l.rollLocked(); err != nil {
+			return 0, err
+		}
+	}
+	binary.BigEndian.PutUint64(batch[offBaseOffset:], uint64(base))
+	pos := s.size
+	if _, err := s.file.Write(batch); err != nil {
+		// Undo a partial write so the file ends on a batch boundary.
+		if terr := s.file.Truncate(pos); terr != nil {
+			return 0, l.fail(err)
+		}
+		return 0, fmt.Errorf("log: append to %s: %w", s.path(logSuffix), err)
+	}
+	l.mu.Lock()
+	if s.rollBase < 0 {
+		s.rollBase = now
+	}
+	s.trackLocked(pos, length, base+delta, maxTS, cfg.IndexIntervalBytes)
+	l.end.Store(base + delta + 1)
+	l.mu.Unlock()
+	return base, nil
+}
+
+// rollLocked seals the active segment (writing its index files, unsynced)
+// and starts a new one at the end offset. It requires appendMu.
+func (l *Log) rollLocked() (*segment, error) {
+	old := l.active
+	base := old.next
+	f, err := l.fs.OpenFile(filepath.Join(l.dir, segmentFileName(base, logSuffix)), os.O_CREATE|os.O_TRUNC|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("log: roll: %w", err)
+	}
+	s := newSegment(l.dir, base, f)
+	l.mu.Lock()
+	old.maybeAddTimeEntryLocked()
+	l.mu.Unlock()
+	// old is still active, so retention cannot remove it underneath us.
+	if err := old.writeIndexFiles(l.fs, false); err != nil {
+		l.logger.Warn("could not write index files; they will be rebuilt", "segment", old.path(logSuffix), "err", err)
+	}
+	l.mu.Lock()
+	l.segments = append(l.segments, s)
+	l.active = s
+	l.pending = append(l.pending, old)
+	l.dirDirty = true
+	l.mu.Unlock()
+	l.logger.Debug("rolled segment", "base_offset", base)
+	return s, nil
+}
+
+// SyncTo makes every offset below offset durable: it fsyncs rolled segments
+// and their index files, the active segment, and the directory if segments
+// were created. Offsets beyond the end offset are clamped to it. Concurrent
+// callers share fsyncs (group commit): whoever holds syncMu syncs everything
+// appended so far, covering all waiters below that point.
+//
+// A failed fsync leaves the log failed (see Append): the kernel may have
+// dropped the dirty pages, so retrying the fsync would lie.
+func (l *Log) SyncTo(offset int64) error {
+	if offset <= l.durable.Load() {
+		return nil
+	}
+	l.syncMu.Lock()
+	defer l.syncMu.Unlock()
+	if offset <= l.durable.Load() {
+		return nil
+	}
+	return l.syncLocked()
+}
+
+// syncLocked syncs everything published so far. It requires syncMu.
+func (l *Log) syncLocked() error {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return ErrClosed
+	}
+	if err := l.failure(); err != nil {
+		l.mu.Unlock()
+		return err
+	}
+	end := l.end.Load()
+	active := l.active
+	pending := l.pending
+	l.pending = nil
+	dirDirty := l.dirDirty
+	l.dirDirty = false
+	l.mu.Unlock()
+
+	// Retention, which could remove pending segments, needs syncMu.
+	for _, s := range pending {
+		if err := s.syncFiles(); err != nil {
+			return l.fail(err)
+		}
+	}
+	if err := active.file.Sync(); err != nil {
+		return l.fail(err)
+	}
+	if dirDirty {
+		if err := l.fs.SyncDir(l.dir); err != nil {
+			return l.fail(err)
+		}
+	}
+	if end > l.durable.Load() {
+		l.durable.Store(end)
+	}
+	return nil
+}
+
+// Read appends to buf the raw bytes of consecutive whole batches, starting
+// with the batch that contains offset, stopping before any batch whose base
+// offset is >= maxOffset and before the bytes added would exceed maxBytes;
+// with minOneBatch the first batch is returned whole even if larger. Reading
+// at EndOffset returns no bytes; offsets outside [LogStartOffset, EndOffset]
+// return ErrOffsetOutOfRange. The first batch may start before offset (and
+// before LogStartOffset); consumers skip such records.
+//
+// The returned slice aliases buf's array when it had room; the caller owns
+// it.
+func (l *Log) Read(offset, maxOffset int64, maxBytes int, minOneBatch bool, buf []byte) ([]byte, error) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if l.closed {
+		return buf, ErrClosed
+	}
+	if offset < l.logStart.Load() || offset > l.end.Load() {
+		return buf, fmt.Errorf("%w: %d not in [%d, %d]", ErrOffsetOutOfRange, offset, l.logStart.Load(), l.end.Load())
+	}
+	interval := l.config().IndexIntervalBytes
+	total := 0
+	for i := l.segmentIndexLocked(offset); i < len(l.segments); i++ {
+		var n int
+		var stopped bool
+		var err error
+		buf, n, stopped, err = l.segments[i].read(offset, maxOffset, maxBytes-total, minOneBatch && total == 0, interval, buf)
+		if err != nil {
+			return buf, err
+		}
+		total += n
+		if stopped || total >= maxBytes {
+			break
+		}
+	}
+	return buf, nil
+}
+
+// segmentIndexLocked returns the index of the segment that holds offset:
+// the last one whose base is <= offset (or 0).
+func (l *Log) segmentIndexLocked(offset int64) int {
+	i := sort.Search(len(l.segments), func(i int) bool { return l.segments[i].base > offset })
+	return max(i-1, 0)
+}
+
+// ScanHeaders calls fn with the header of every batch from the one
+// containing from to the current end. It holds no lock while fn runs, so fn
+// may call other methods of the Log; batches appended during the scan may or
+// may not be visited. An error from fn stops the scan and is returned.
+func (l *Log) ScanHeaders(from int64, fn func(h BatchHeader) error) error {
+	const chunk = 512
+	headers := make([]BatchHeader, 0, chunk)
+	next := from
+	for {
+		headers = headers[:0]
+		var err error
+		next, err = l.collectHeaders(next, chunk, &headers)
+		if err != nil {
+			return err
+		}
+		for _, h := range headers {
+			if err := fn(h); err != nil {
+				return err
+			}
+		}
+		if len(headers) < chunk {
+			return nil
+		}
+	}
+}
+
+// collectHeaders gathers up to n headers of batches whose last offset is
+// >= from, returning the offset to continue from.
+func (l *Log) collectHeaders(from int64, n int, out *[]BatchHeader) (int64, error) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if l.closed {
+		return from, ErrClosed
+	}
+	from = max(from, l.segments[0].base)
+	for i := l.segmentIndexLocked(from); i < len(l.segments) && len(*out) < n; i++ {
+		s := l.segments[i]
+		sc := newBatchScanner(s, s.floorPos(from), s.size, false)
+		for len(*out) < n {
+			h, _, _, err := sc.next()
+			if err != nil {
+				if err == io.EOF {
+					break
+				}
+				return from, err
+			}
+			if h.LastOffset() < from {
+				continue
+			}
+			*out = append(*out, h)
+			from = h.NextOffset()
+		}
+	}
+	return from, nil
+}
+
+// Close writes the index files, fsyncs everything, records a clean shutdown
+// and closes the files. After a failure (see Append) it closes the files
+// without recording a clean shutdown, so the next Open recovers.
+func (l *Log) Close() error {
+	l.syncMu.Lock()
+	defer l.syncMu.Unlock()
+	l.appendMu.Lock()
+	defer l.appendMu.Unlock()
+	l.mu.RLock()
+	closed := l.closed
+	l.mu.RUnlock()
+	if closed {
+		return ErrClosed
+	}
+	err := l.failure()
+	if err == nil {
+		err = l.flushForCloseLocked()
+	}
+	l.mu.Lock()
+	l.closed = true
+	for _, s := range l.segments {
+		_ = s.close()
+	}
+	l.mu.Unlock()
+	return err
+}
+
+// flushForCloseLocked requires syncMu and appendMu.
+func (l *Log) flushForCloseLocked() error {
+	l.mu.Lock()
+	l.active.maybeAddTimeEntryLocked()
+	l.mu.Unlock()
+	if err := l.active.writeIndexFiles(l.fs, true); err != nil {
+		return err
+	}
+	if err := l.syncLocked(); err != nil {
+		return err
+	}
+	if err := writeMeta(l.fs, l.dir, meta{clean: true, logStart: l.logStart.Load()}); err != nil {
+		return fmt.Errorf("log: mark clean shutdown: %w", err)
+	}
+	return nil
+}
+
+// Delete closes the log and removes its directory.
+func (l *Log) Delete() error {
+	if err := l.Close(); err != nil && err != ErrClosed {
+		l.logger.Warn("close before delete failed", "dir", l.dir, "err", err)
+	}
+	if err := l.fs.RemoveAll(l.dir); err != nil {
+		return err
+	}
+	return l.fs.SyncDir(filepath.Dir(l.dir))
+}

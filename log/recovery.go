@@ -1,0 +1,389 @@
+package log
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/moldau/moldau/log/vfs"
+)
+
+// RecoveryReport describes what Open found and repaired.
+type RecoveryReport struct {
+	Segments        int   // segments after recovery
+	Clean           bool  // the previous shutdown was clean
+	TruncatedFrom   int64 // first offset dropped; -1 if nothing was dropped
+	DroppedBytes    int64 // bytes removed from the tail (truncation and deleted segments)
+	DroppedSegments int   // whole segment files deleted
+	RebuiltIndexes  int   // segments whose index files were missing or inconsistent
+	// Corruption is the first damage found (torn or corrupt batch), or nil.
+	Corruption     *CorruptionError
+	LogStartOffset int64
+	EndOffset      int64
+}
+
+// Open opens (creating if needed) the log in dir and recovers it.
+//
+// After a clean shutdown the index files are trusted and only the tail of
+// each segment past its last index entry is walked (headers only). After an
+// unclean one, the last segment is fully verified (length bounds, magic,
+// CRC-32C, offset order), as is any segment whose tail walk fails or whose
+// end does not meet the next segment's base. At the first bad batch the
+// segment is truncated, later segments are deleted, and what was dropped is
+// logged and reported.
+func Open(fsys vfs.FS, dir string, cfg Config, logger *slog.Logger) (*Log, RecoveryReport, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	l := &Log{fs: fsys, dir: dir, logger: logger}
+	l.SetConfig(cfg)
+	rep := RecoveryReport{TruncatedFrom: -1}
+
+	if err := fsys.MkdirAll(dir, 0o755); err != nil {
+		return nil, rep, fmt.Errorf("log: create %s: %w", dir, err)
+	}
+	if err := fsys.SyncDir(filepath.Dir(dir)); err != nil {
+		return nil, rep, fmt.Errorf("log: sync parent of %s: %w", dir, err)
+	}
+	m, found, err := readMeta(fsys, dir)
+	if err != nil {
+		if !errors.Is(err, errBadMeta) {
+			return nil, rep, fmt.Errorf("log: read meta in %s: %w", dir, err)
+		}
+		logger.Warn("ignoring damaged meta file; recovering as after a crash", "dir", dir, "err", err)
+		m, found = meta{}, false
+	}
+	rep.Clean = found && m.clean
+
+	bases, err := l.cleanDir()
+	if err != nil {
+		return nil, rep, err
+	}
+	if err := l.recoverSegments(bases, rep.Clean, &rep); err != nil {
+		for _, s := range l.segments {
+			_ = s.close()
+		}
+		return nil, rep, err
+	}
+
+	logStart := m.logStart
+	if len(l.segments) > 0 {
+		logStart = max(logStart, l.segments[0].base)
+	}
+	if len(l.segments) > 0 && l.segments[len(l.segments)-1].next < logStart {
+		// The recovered data ends before the persisted log start: nothing
+		// readable is left.
+		logger.Warn("recovered end offset is below the log start offset; discarding all segments",
+			"dir", dir, "end_offset", l.segments[len(l.segments)-1].next, "log_start_offset", logStart)
+		l.dropFrom(0, &rep, l.segments[len(l.segments)-1].next)
+	}
+	if len(l.segments) == 0 {
+		f, err := fsys.OpenFile(filepath.Join(dir, segmentFileName(logStart, logSuffix)), os.O_CREATE|os.O_TRUNC|os.O_RDWR, 0o644)
+		if err != nil {
+			return nil, rep, fmt.Errorf("log: create segment: %w", err)
+		}
+		l.segments = append(l.segments, newSegment(dir, logStart, f))
+	}
+	l.active = l.segments[len(l.segments)-1]
+	l.readRollBase()
+	l.logStart.Store(logStart)
+	l.end.Store(l.active.next)
+
+	// Make the repaired directory durable and mark the log open (unclean)
+	// before accepting writes, so that a crash from now on is detected.
+	if err := fsys.SyncDir(dir); err != nil {
+		l.closeAll()
+		return nil, rep, err
+	}
+	if err := writeMeta(fsys, dir, meta{clean: false, logStart: logStart}); err != nil {
+		l.closeAll()
+		return nil, rep, fmt.Errorf("log: write meta: %w", err)
+	}
+	l.durable.Store(l.active.next)
+
+	rep.Segments = len(l.segments)
+	rep.LogStartOffset = logStart
+	rep.EndOffset = l.active.next
+	logger.Debug("opened partition log", "dir", dir, "segments", rep.Segments, "clean", rep.Clean,
+		"log_start_offset", logStart, "end_offset", rep.EndOffset)
+	return l, rep, nil
+}
+
+func (l *Log) closeAll() {
+	for _, s := range l.segments {
+		_ = s.close()
+	}
+}
+
+// cleanDir lists the segment base offsets and removes leftovers: a
+// temporary meta file and index files without a segment.
+func (l *Log) cleanDir() ([]int64, error) {
+	names, err := l.fs.ReadDir(l.dir)
+	if err != nil {
+		return nil, fmt.Errorf("log: list %s: %w", l.dir, err)
+	}
+	var bases []int64
+	have := map[string]bool{}
+	for _, name := range names {
+		if base, ok := parseSegmentName(name); ok {
+			bases = append(bases, base)
+			have[strings.TrimSuffix(name, logSuffix)] = true
+		}
+	}
+	for _, name := range names {
+		stem, isIndex := strings.CutSuffix(name, indexSuffix)
+		if !isIndex {
+			stem, isIndex = strings.CutSuffix(name, timeIndexSuffix)
+		}
+		if (isIndex && !have[stem]) || name == metaTempName {
+			if err := l.fs.Remove(filepath.Join(l.dir, name)); err != nil && !isNotExist(err) {
+				return nil, fmt.Errorf("log: remove leftover %s: %w", name, err)
+			}
+		}
+	}
+	slices.Sort(bases)
+	return bases, nil
+}
+
+// recoverSegments opens the segments in order, verifying as described on
+// Open, and leaves them in l.segments.
+func (l *Log) recoverSegments(bases []int64, clean bool, rep *RecoveryReport) error {
+	interval := l.config().IndexIntervalBytes
+	for i, base := range bases {
+		f, err := l.fs.OpenFile(filepath.Join(l.dir, segmentFileName(base, logSuffix)), os.O_RDWR, 0)
+		if err != nil {
+			return fmt.Errorf("log: open segment: %w", err)
+		}
+		s := newSegment(l.dir, base, f)
+		l.segments = append(l.segments, s)
+		if i > 0 {
+			if prev := l.segments[i-1]; prev.next != base {
+				// A hole (or overlap) between segments: keep the prefix.
+				l.logger.Warn("segment does not continue its predecessor; dropping it and later segments",
+					"segment", s.path(logSuffix), "expected_base", prev.next)
+				l.dropFrom(i, rep, prev.next)
+				return nil
+			}
+		}
+		fileSize, err := f.Size()
+		if err != nil {
+			return err
+		}
+		last := i == len(bases)-1
+		tryIndex := !last || clean
+		loaded := false
+		if tryIndex {
+			if loaded, err = s.loadIndexes(l.fs, fileSize, interval); err != nil {
+				return err
+			}
+		}
+		if !clean {
+			// After a crash, bytes we read may still be only in the page
+			// cache; make them durable before building on them.
+			if err := f.Sync(); err != nil {
+				return err
+			}
+		}
+		if !loaded {
+			if tryIndex && fileSize > 0 {
+				rep.RebuiltIndexes++
+			}
+			s.reset()
+			corr, err := s.scan(0, fileSize, true, interval)
+			if err != nil {
+				return err
+			}
+			if corr != nil {
+				rep.Corruption = corr
+				l.truncateAt(i, corr, fileSize, rep)
+				return nil
+			}
+			if !last {
+				if err := s.writeIndexFiles(l.fs, true); err != nil {
+					l.logger.Warn("could not write rebuilt index files", "segment", s.path(logSuffix), "err", err)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// truncateAt cuts segment i at the corrupt batch and drops every later
+// segment, recording it all in rep.
+func (l *Log) truncateAt(i int, corr *CorruptionError, fileSize int64, rep *RecoveryReport) {
+	s := l.segments[i]
+	dropped := fileSize - corr.Offset
+	l.logger.Warn("truncating torn or corrupt segment tail",
+		"segment", s.path(logSuffix), "position", corr.Offset, "bytes", dropped,
+		"from_offset", s.next, "reason", corr.Err)
+	if err := s.file.Truncate(corr.Offset); err == nil {
+		err = s.file.Sync()
+		if err != nil {
+			l.logger.Warn("sync after truncation failed", "segment", s.path(logSuffix), "err", err)
+		}
+	} else {
+		l.logger.Warn("truncation failed", "segment", s.path(logSuffix), "err", err)
+	}
+	rep.DroppedBytes += dropped
+	if dropped > 0 && rep.TruncatedFrom < 0 {
+		rep.TruncatedFrom = s.next
+	}
+	// Stale index files of the truncated segment must not be trusted later.
+	for _, suffix := range []string{indexSuffix, timeIndexSuffix} {
+		_ = l.fs.Remove(s.path(suffix))
+	}
+	l.dropFrom(i+1, rep, s.next)
+}
+
+// dropFrom deletes segments[i:] and every segment file after
+// segments[i-1] (opened or not), recording them in rep. from is the first
+// offset lost.
+func (l *Log) dropFrom(i int, rep *RecoveryReport, from int64) {
+	var minBase int64
+	switch {
+	case i < len(l.segments):
+		minBase = l.segments[i].base
+	case i > 0:
+		minBase = l.segments[i-1].base + 1
+	}
+	for _, s := range l.segments[i:] {
+		_ = s.close()
+	}
+	l.segments = l.segments[:i]
+	names, err := l.fs.ReadDir(l.dir)
+	if err != nil {
+		l.logger.Warn("could not list segments to delete", "dir", l.dir, "err", err)
+	}
+	for _, name := range names {
+		base, ok := parseSegmentName(name)
+		if !ok || base < minBase {
+			continue
+		}
+		s := newSegment(l.dir, base, nil)
+		var size int64
+		if fi, err := l.fs.Stat(s.path(logSuffix)); err == nil {
+			size = fi.Size()
+		}
+		rep.DroppedBytes += size
+		if size > 0 && rep.TruncatedFrom < 0 {
+			rep.TruncatedFrom = from
+		}
+		rep.DroppedSegments++
+		l.logger.Warn("deleting segment after the recovery point", "segment", s.path(logSuffix), "bytes", size, "from_offset", from)
+		for _, suffix := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
+			if err := l.fs.Remove(s.path(suffix)); err != nil && !isNotExist(err) {
+				l.logger.Warn("could not delete segment file", "file", s.path(suffix), "err", err)
+			}
+		}
+	}
+}
+
+func (s *segment) reset() {
+	s.size, s.next = 0, s.base
+	s.index, s.timeIndex = nil, nil
+	s.maxTS, s.maxTSOff = -1, -1
+	s.bytesSinceIndex = 0
+}
+
+// loadIndexes loads and checks the index files, then walks (and CRC-checks)
+// the batches after the last indexed one. It reports false if the indexes cannot be
+// trusted or the tail walk found damage (the caller then rescans fully).
+func (s *segment) loadIndexes(fsys vfs.FS, fileSize int64, interval int) (bool, error) {
+	ob, err := readWholeFile(fsys, s.path(indexSuffix))
+	if err != nil {
+		return false, nil
+	}
+	tb, err := readWholeFile(fsys, s.path(timeIndexSuffix))
+	if err != nil {
+		return false, nil
+	}
+	entries, err := decodeOffsetIndex(ob, fileSize)
+	if err != nil || len(entries) == 0 {
+		return false, nil
+	}
+	times, err := decodeTimeIndex(tb)
+	if err != nil {
+		return false, nil
+	}
+	// Spot-check the last entry against the data.
+	lastEntry := entries[len(entries)-1]
+	sc := newBatchScanner(s, int64(lastEntry.pos), fileSize, false)
+	h, pos, _, err := sc.next()
+	if err != nil {
+		var corr *CorruptionError
+		if errors.As(err, &corr) {
+			return false, nil
+		}
+		return false, err
+	}
+	if h.LastOffset() != s.base+int64(lastEntry.rel) {
+		return false, nil
+	}
+	s.index, s.timeIndex = entries, times
+	if n := len(times); n > 0 {
+		s.maxTS, s.maxTSOff = times[n-1].ts, s.base+int64(times[n-1].rel)
+	}
+	// The indexed batch itself: Kafka resets the byte counter then counts it.
+	s.bytesSinceIndex = int64(h.Length)
+	s.size = pos + int64(h.Length)
+	s.next = h.NextOffset()
+	if h.MaxTimestamp > s.maxTS {
+		s.maxTS, s.maxTSOff = h.MaxTimestamp, h.LastOffset()
+	}
+	corr, err := s.scan(s.size, fileSize, true, interval)
+	if err != nil {
+		return false, err
+	}
+	if corr != nil || (len(times) > 0 && s.base+int64(times[len(times)-1].rel) >= s.next) {
+		return false, nil
+	}
+	return true, nil
+}
+
+// scan walks batches from pos to fileSize, tracking each as appended (the
+// segment's state must describe everything before pos). With verify it also
+// checks CRCs. It returns the first damage found as a *CorruptionError, with
+// the segment's state describing the valid prefix.
+func (s *segment) scan(pos, fileSize int64, verify bool, interval int) (*CorruptionError, error) {
+	sc := newBatchScanner(s, pos, fileSize, verify)
+	for {
+		h, p, body, err := sc.next()
+		if err == io.EOF {
+			return nil, nil
+		}
+		if err != nil {
+			var corr *CorruptionError
+			if errors.As(err, &corr) {
+				return corr, nil
+			}
+			return nil, err
+		}
+		if verify && !verifyCRC(body) {
+			return s.corruption(p, errBadCRC), nil
+		}
+		if h.BaseOffset < s.next || h.LastOffset()-s.base > 1<<31-1 {
+			return s.corruption(p, errBadOffset), nil
+		}
+		s.trackLocked(p, int64(h.Length), h.LastOffset(), h.MaxTimestamp, interval)
+	}
+}
+
+// readRollBase sets the active segment's age from its first batch.
+func (l *Log) readRollBase() {
+	s := l.active
+	if s.size < BatchHeaderSize {
+		return
+	}
+	var hb [BatchHeaderSize]byte
+	if readFull(s.file, hb[:], 0) != nil {
+		return
+	}
+	if h, err := ParseBatchHeader(hb[:]); err == nil && h.MaxTimestamp >= 0 {
+		s.rollBase = h.MaxTimestamp
+	}
+}

@@ -1,0 +1,351 @@
+package log
+
+import (
+	"encoding/binary"
+	"fmt"
+	"io"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/moldau/moldau/log/vfs"
+)
+
+// File name suffixes. See FORMAT.md.
+const (
+	logSuffix       = ".log"
+	indexSuffix     = ".index"
+	timeIndexSuffix = ".timeindex"
+)
+
+func segmentFileName(base int64, suffix string) string {
+	return fmt.Sprintf("%020d%s", base, suffix)
+}
+
+// parseSegmentName returns the base offset of a "<20 digits>.log" name.
+func parseSegmentName(name string) (int64, bool) {
+	stem, ok := strings.CutSuffix(name, logSuffix)
+	if !ok || len(stem) != 20 {
+		return 0, false
+	}
+	base, err := strconv.ParseInt(stem, 10, 64)
+	if err != nil || base < 0 {
+		return 0, false
+	}
+	return base, true
+}
+
+// segment is one data file of raw batches plus its in-memory indexes.
+//
+// Locking: file is immutable after creation. The remaining fields are
+// written only by the goroutine holding Log.appendMu (or during Open/Close)
+// and only while holding Log.mu for writing; readers hold Log.mu for reading.
+// The appender may read them without Log.mu because it is their only writer.
+type segment struct {
+	base int64
+	dir  string
+	file vfs.File
+
+	size      int64 // published bytes: every byte below is a whole batch
+	next      int64 // offset after the last batch; base if empty
+	index     []offsetEntry
+	timeIndex []timeEntry
+	maxTS     int64 // largest batch MaxTimestamp; -1 if none
+	maxTSOff  int64 // last offset of the first batch that has maxTS; -1 if none
+
+	bytesSinceIndex int64
+	rollBase        int64 // time the segment counts its age from; -1 unknown
+
+	// indexFiles holds index files written but not yet synced (see SyncTo).
+	indexFiles []vfs.File
+}
+
+func newSegment(dir string, base int64, f vfs.File) *segment {
+	return &segment{base: base, dir: dir, file: f, next: base, maxTS: -1, maxTSOff: -1, rollBase: -1}
+}
+
+func (s *segment) path(suffix string) string {
+	return filepath.Join(s.dir, segmentFileName(s.base, suffix))
+}
+
+// trackLocked records a batch of length bytes written at pos, maintaining
+// the sparse indexes as Kafka does: an entry is added for a batch when more
+// than interval bytes were appended since the previous entry.
+func (s *segment) trackLocked(pos, length, lastOffset, maxTS int64, interval int) {
+	if maxTS > s.maxTS {
+		s.maxTS, s.maxTSOff = maxTS, lastOffset
+	}
+	if s.bytesSinceIndex > int64(interval) {
+		s.index = append(s.index, offsetEntry{rel: int32(lastOffset - s.base), pos: int32(pos)})
+		s.maybeAddTimeEntryLocked()
+		s.bytesSinceIndex = 0
+	}
+	s.bytesSinceIndex += length
+	s.size = pos + length
+	s.next = lastOffset + 1
+}
+
+// maybeAddTimeEntryLocked appends (maxTS, maxTSOff) to the time index if it
+// raises the indexed maximum.
+func (s *segment) maybeAddTimeEntryLocked() {
+	if s.maxTSOff < 0 {
+		return
+	}
+	if n := len(s.timeIndex); n > 0 && s.timeIndex[n-1].ts >= s.maxTS {
+		return
+	}
+	s.timeIndex = append(s.timeIndex, timeEntry{ts: s.maxTS, rel: int32(s.maxTSOff - s.base)})
+}
+
+// floorPos returns a file position at or before the batch containing offset.
+func (s *segment) floorPos(offset int64) int64 {
+	if i := floorOffsetEntry(s.index, offset-s.base); i >= 0 {
+		return int64(s.index[i].pos)
+	}
+	return 0
+}
+
+// writeIndexFiles writes the offset and time index files. With sync the
+// files are fsynced and closed; otherwise they are kept open in indexFiles
+// for a later sync.
+func (s *segment) writeIndexFiles(fs vfs.FS, sync bool) error {
+	s.closeIndexFiles()
+	f1, err := writeFile(fs, s.path(indexSuffix), encodeOffsetIndex(s.index), sync, !sync)
+	if err != nil {
+		return err
+	}
+	f2, err := writeFile(fs, s.path(timeIndexSuffix), encodeTimeIndex(s.timeIndex), sync, !sync)
+	if err != nil {
+		if f1 != nil {
+			_ = f1.Close()
+		}
+		return err
+	}
+	if !sync {
+		s.indexFiles = append(s.indexFiles, f1, f2)
+	}
+	return nil
+}
+
+// syncFiles fsyncs the segment's data file and any pending index files.
+func (s *segment) syncFiles() error {
+	if err := s.file.Sync(); err != nil {
+		return err
+	}
+	for len(s.indexFiles) > 0 {
+		if err := s.indexFiles[0].Sync(); err != nil {
+			return err
+		}
+		_ = s.indexFiles[0].Close()
+		s.indexFiles = s.indexFiles[1:]
+	}
+	return nil
+}
+
+func (s *segment) closeIndexFiles() {
+	for _, f := range s.indexFiles {
+		_ = f.Close()
+	}
+	s.indexFiles = nil
+}
+
+func (s *segment) close() error {
+	s.closeIndexFiles()
+	return s.file.Close()
+}
+
+// remove closes the segment and deletes its files.
+func (s *segment) remove(fs vfs.FS) error {
+	_ = s.close()
+	var first error
+	for _, suffix := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
+		if err := fs.Remove(s.path(suffix)); err != nil && !isNotExist(err) && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// shortHeader is the prefix of a batch header Read needs: base offset,
+// length and lastOffsetDelta.
+const shortHeader = offLastOffsetDelta + 4
+
+// read appends to buf whole batches of s, starting with the batch containing
+// offset (or the first batch after it), stopping before a batch whose base
+// offset is >= maxOffset or that would make the bytes added exceed maxBytes
+// (unless minOne and it is the first batch). It returns the bytes added and
+// whether a limit stopped it. It requires Log.mu held for reading.
+//
+// In the common case it costs one ReadAt: a window from the index floor
+// position, large enough to cover the index gap and maxBytes, parsed in
+// memory. Batches beyond the window are located by reading headers and
+// fetched with one more ReadAt.
+func (s *segment) read(offset, maxOffset int64, maxBytes int, minOne bool, interval int, buf []byte) ([]byte, int, bool, error) {
+	if maxBytes <= 0 && !minOne {
+		return buf, 0, true, nil
+	}
+	size := s.size
+	pos := s.floorPos(offset)
+	if pos >= size {
+		return buf, 0, false, nil
+	}
+	orig := len(buf)
+	window := min(size-pos, int64(interval)+int64(max(maxBytes, 0))+BatchHeaderSize)
+	buf = slices.Grow(buf, int(window))[:orig+int(window)]
+	chunk := buf[orig:]
+	if err := readFull(s.file, chunk, pos); err != nil {
+		return buf[:orig], 0, false, err
+	}
+	chunkEnd := pos + window
+
+	var small [shortHeader]byte
+	header := func(abs int64) ([]byte, error) {
+		if abs+shortHeader <= chunkEnd {
+			return chunk[abs-pos : abs-pos+shortHeader], nil
+		}
+		if err := readFull(s.file, small[:], abs); err != nil {
+			return nil, err
+		}
+		return small[:], nil
+	}
+
+	start, end := int64(-1), int64(-1)
+	stopped := false
+	abs := pos
+	for abs < size {
+		if abs+shortHeader > size {
+			return buf[:orig], 0, false, s.corruption(abs, errShortHeader)
+		}
+		h, err := header(abs)
+		if err != nil {
+			return buf[:orig], 0, false, err
+		}
+		length := int64(int32(binary.BigEndian.Uint32(h[offBatchLength:]))) + batchLengthOverhead
+		if length < BatchHeaderSize || abs+length > size {
+			return buf[:orig], 0, false, s.corruption(abs, errBadLength)
+		}
+		baseOffset := int64(binary.BigEndian.Uint64(h[offBaseOffset:]))
+		lastOffset := baseOffset + int64(int32(binary.BigEndian.Uint32(h[offLastOffsetDelta:])))
+		if start < 0 {
+			if lastOffset < offset {
+				abs += length
+				continue
+			}
+			start = abs
+		}
+		if baseOffset >= maxOffset || (abs+length-start > int64(maxBytes) && !(minOne && abs == start)) {
+			stopped = true
+			break
+		}
+		abs += length
+		end = abs
+	}
+	if start < 0 || end < 0 {
+		return buf[:orig], 0, stopped, nil
+	}
+	n := int(end - start)
+	if start < chunkEnd {
+		// Keep what the window already holds and fetch the rest.
+		held := min(end, chunkEnd) - start
+		copy(buf[orig:], chunk[start-pos:start-pos+held])
+		buf = buf[:orig+int(held)]
+		if end > chunkEnd {
+			buf = slices.Grow(buf, int(end-chunkEnd))[:orig+n]
+			if err := readFull(s.file, buf[orig+int(held):], chunkEnd); err != nil {
+				return buf[:orig], 0, false, err
+			}
+		}
+		return buf, n, stopped, nil
+	}
+	buf = slices.Grow(buf[:orig], n)[:orig+n]
+	if err := readFull(s.file, buf[orig:], start); err != nil {
+		return buf[:orig], 0, false, err
+	}
+	return buf, n, stopped, nil
+}
+
+func (s *segment) corruption(pos int64, err error) *CorruptionError {
+	return &CorruptionError{Segment: segmentFileName(s.base, logSuffix), Offset: pos, Err: err}
+}
+
+// readFull reads exactly len(p) bytes at off.
+func readFull(f vfs.File, p []byte, off int64) error {
+	n, err := f.ReadAt(p, off)
+	if n == len(p) {
+		return nil
+	}
+	if err == nil || err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+// batchScanner walks the batches of a segment file through a read-ahead
+// buffer.
+type batchScanner struct {
+	seg      *segment
+	pos      int64 // position of the next batch
+	limit    int64 // scan stops here
+	withBody bool  // return whole batches, not just headers
+
+	buf    []byte
+	bufPos int64 // file position of buf[0]
+}
+
+const scanReadAhead = 64 << 10
+
+func newBatchScanner(s *segment, pos, limit int64, withBody bool) *batchScanner {
+	return &batchScanner{seg: s, pos: pos, limit: limit, withBody: withBody}
+}
+
+// fill makes [pos, pos+need) available in the buffer.
+func (sc *batchScanner) fill(pos, need int64) ([]byte, error) {
+	if pos >= sc.bufPos && pos+need <= sc.bufPos+int64(len(sc.buf)) {
+		return sc.buf[pos-sc.bufPos : pos-sc.bufPos+need], nil
+	}
+	n := min(max(need, scanReadAhead), sc.limit-pos)
+	if int64(cap(sc.buf)) < n {
+		sc.buf = make([]byte, n)
+	}
+	sc.buf = sc.buf[:n]
+	sc.bufPos = pos
+	if err := readFull(sc.seg.file, sc.buf, pos); err != nil {
+		sc.buf = sc.buf[:0]
+		return nil, err
+	}
+	return sc.buf[:need], nil
+}
+
+// next returns the next batch's header, its position and, when withBody, its
+// bytes (valid until the next call). It returns io.EOF at the limit, a
+// *CorruptionError for a torn or malformed batch (CRCs are not checked here),
+// or an I/O error.
+func (sc *batchScanner) next() (BatchHeader, int64, []byte, error) {
+	pos := sc.pos
+	if pos >= sc.limit {
+		return BatchHeader{}, pos, nil, io.EOF
+	}
+	if sc.limit-pos < BatchHeaderSize {
+		return BatchHeader{}, pos, nil, sc.seg.corruption(pos, errShortHeader)
+	}
+	hb, err := sc.fill(pos, BatchHeaderSize)
+	if err != nil {
+		return BatchHeader{}, pos, nil, err
+	}
+	h, err := ParseBatchHeader(hb)
+	if err != nil {
+		return h, pos, nil, sc.seg.corruption(pos, err)
+	}
+	if pos+int64(h.Length) > sc.limit {
+		return h, pos, nil, sc.seg.corruption(pos, errBadLength)
+	}
+	var body []byte
+	if sc.withBody {
+		if body, err = sc.fill(pos, int64(h.Length)); err != nil {
+			return h, pos, nil, err
+		}
+	}
+	sc.pos = pos + int64(h.Length)
+	return h, pos, body, nil
+}
