@@ -174,3 +174,6 @@ func fileBytes(t testing.TB, f vfs.File) []byte {
 	}
 	return b
 }
+
+func putU64(b []byte, v uint64) { binary.BigEndian.PutUint64(b, v) }
+func putU32(b []byte, v uint32) { binary.BigEndian.PutUint32(b, v) }

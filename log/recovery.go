@@ -89,6 +89,14 @@ func Open(fsys vfs.FS, dir string, cfg Config, logger *slog.Logger) (*Log, Recov
 		}
 		l.segments = append(l.segments, newSegment(dir, logStart, f))
 	}
+	// Segments wholly below the log start are left over from a retention
+	// run cut short by a crash.
+	for len(l.segments) > 1 && l.segments[1].base <= logStart {
+		if err := l.segments[0].remove(fsys); err != nil {
+			logger.Warn("could not delete segment below the log start offset", "segment", l.segments[0].path(logSuffix), "err", err)
+		}
+		l.segments = l.segments[1:]
+	}
 	l.active = l.segments[len(l.segments)-1]
 	l.readRollBase()
 	l.logStart.Store(logStart)
@@ -175,10 +183,9 @@ func (l *Log) recoverSegments(bases []int64, clean bool, rep *RecoveryReport) er
 			return err
 		}
 		last := i == len(bases)-1
-		tryIndex := !last || clean
-		loaded := false
-		if tryIndex {
-			if loaded, err = s.loadIndexes(l.fs, fileSize, interval); err != nil {
+		loaded, usable := false, true
+		if !last || clean {
+			if loaded, usable, err = s.loadIndexes(l.fs, fileSize, interval); err != nil {
 				return err
 			}
 		}
@@ -190,7 +197,7 @@ func (l *Log) recoverSegments(bases []int64, clean bool, rep *RecoveryReport) er
 			}
 		}
 		if !loaded {
-			if tryIndex && fileSize > 0 {
+			if !usable {
 				rep.RebuiltIndexes++
 			}
 			s.reset()
@@ -291,24 +298,30 @@ func (s *segment) reset() {
 }
 
 // loadIndexes loads and checks the index files, then walks (and CRC-checks)
-// the batches after the last indexed one. It reports false if the indexes cannot be
-// trusted or the tail walk found damage (the caller then rescans fully).
-func (s *segment) loadIndexes(fsys vfs.FS, fileSize int64, interval int) (bool, error) {
+// the batches after the last indexed one. It reports loaded=false if the
+// caller must rescan the segment, and usable=false if that is because the
+// index files are missing or inconsistent (rather than merely empty, or the
+// tail damaged).
+func (s *segment) loadIndexes(fsys vfs.FS, fileSize int64, interval int) (loaded, usable bool, err error) {
 	ob, err := readWholeFile(fsys, s.path(indexSuffix))
 	if err != nil {
-		return false, nil
+		return false, false, nil
 	}
 	tb, err := readWholeFile(fsys, s.path(timeIndexSuffix))
 	if err != nil {
-		return false, nil
+		return false, false, nil
 	}
 	entries, err := decodeOffsetIndex(ob, fileSize)
-	if err != nil || len(entries) == 0 {
-		return false, nil
+	if err != nil {
+		return false, false, nil
 	}
 	times, err := decodeTimeIndex(tb)
 	if err != nil {
-		return false, nil
+		return false, false, nil
+	}
+	if len(entries) == 0 {
+		// Small segment (or one big batch): nothing to trust, cheap to scan.
+		return false, true, nil
 	}
 	// Spot-check the last entry against the data.
 	lastEntry := entries[len(entries)-1]
@@ -317,12 +330,12 @@ func (s *segment) loadIndexes(fsys vfs.FS, fileSize int64, interval int) (bool, 
 	if err != nil {
 		var corr *CorruptionError
 		if errors.As(err, &corr) {
-			return false, nil
+			return false, false, nil
 		}
-		return false, err
+		return false, false, err
 	}
 	if h.LastOffset() != s.base+int64(lastEntry.rel) {
-		return false, nil
+		return false, false, nil
 	}
 	s.index, s.timeIndex = entries, times
 	if n := len(times); n > 0 {
@@ -337,12 +350,15 @@ func (s *segment) loadIndexes(fsys vfs.FS, fileSize int64, interval int) (bool, 
 	}
 	corr, err := s.scan(s.size, fileSize, true, interval)
 	if err != nil {
-		return false, err
+		return false, false, err
 	}
-	if corr != nil || (len(times) > 0 && s.base+int64(times[len(times)-1].rel) >= s.next) {
-		return false, nil
+	if corr != nil {
+		return false, true, nil
 	}
-	return true, nil
+	if n := len(times); n > 0 && s.base+int64(times[n-1].rel) >= s.next {
+		return false, false, nil
+	}
+	return true, true, nil
 }
 
 // scan walks batches from pos to fileSize, tracking each as appended (the

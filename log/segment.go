@@ -190,8 +190,17 @@ func (s *segment) read(offset, maxOffset int64, maxBytes int, minOne bool, inter
 	if pos >= size {
 		return buf, 0, false, nil
 	}
+	limit := size
+	// No batch at or after the second index entry whose last offset is
+	// >= maxOffset can be returned (its base offset is beyond maxOffset).
+	if i := floorOffsetEntry(s.index, maxOffset-s.base-1) + 2; i < len(s.index) {
+		limit = min(limit, int64(s.index[i].pos))
+	}
+	if pos >= limit {
+		return buf, 0, true, nil
+	}
 	orig := len(buf)
-	window := min(size-pos, int64(interval)+int64(max(maxBytes, 0))+BatchHeaderSize)
+	window := min(limit-pos, int64(interval)+int64(max(maxBytes, 0))+BatchHeaderSize)
 	buf = slices.Grow(buf, int(window))[:orig+int(window)]
 	chunk := buf[orig:]
 	if err := readFull(s.file, chunk, pos); err != nil {
@@ -199,21 +208,24 @@ func (s *segment) read(offset, maxOffset int64, maxBytes int, minOne bool, inter
 	}
 	chunkEnd := pos + window
 
-	var small [shortHeader]byte
+	var small []byte // allocated only when a header lies beyond the window
 	header := func(abs int64) ([]byte, error) {
 		if abs+shortHeader <= chunkEnd {
 			return chunk[abs-pos : abs-pos+shortHeader], nil
 		}
-		if err := readFull(s.file, small[:], abs); err != nil {
+		if small == nil {
+			small = make([]byte, shortHeader)
+		}
+		if err := readFull(s.file, small, abs); err != nil {
 			return nil, err
 		}
-		return small[:], nil
+		return small, nil
 	}
 
 	start, end := int64(-1), int64(-1)
 	stopped := false
 	abs := pos
-	for abs < size {
+	for abs < limit {
 		if abs+shortHeader > size {
 			return buf[:orig], 0, false, s.corruption(abs, errShortHeader)
 		}
@@ -240,6 +252,9 @@ func (s *segment) read(offset, maxOffset int64, maxBytes int, minOne bool, inter
 		}
 		abs += length
 		end = abs
+	}
+	if abs >= limit && limit < size {
+		stopped = true // cut short by maxOffset via the index
 	}
 	if start < 0 || end < 0 {
 		return buf[:orig], 0, stopped, nil
