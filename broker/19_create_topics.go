@@ -57,7 +57,7 @@ func (b *Broker) handleCreateTopics(ctx context.Context, req *protocol.Request) 
 			}
 		}
 		if err != nil {
-			st.ErrorCode = adminErrorCode(err)
+			st.ErrorCode = adminRequestErrorCode(err)
 			if r.Version >= 1 {
 				st.ErrorMessage = errMessage(err)
 			}

@@ -63,11 +63,15 @@ func (p *partition) deleteRecordsBefore(offset int64) (int64, error) {
 	if offset == deleteRecordsHighWatermark {
 		offset = hw
 	}
-	if offset < 0 || offset > hw {
-		return -1, fmt.Errorf("%w: cannot delete records of %s before offset %d: the high watermark is %d", plog.ErrOffsetOutOfRange, p.dirName(), offset, hw)
+	// Kafka's order of checks: negative, policy, beyond the high watermark.
+	if offset < 0 {
+		return -1, fmt.Errorf("%w: cannot delete records of %s before offset %d", plog.ErrOffsetOutOfRange, p.dirName(), offset)
 	}
-	if !p.topic.settings().Delete {
-		return -1, fmt.Errorf("%w: records of partition %s can not be deleted due to the configured policy (cleanup.policy=%s)", errPolicyViolation, p.dirName(), p.topic.settings().CleanupPolicy)
+	if s := p.topic.settings(); !s.Delete {
+		return -1, fmt.Errorf("%w: records of partition %s can not be deleted due to the configured policy (cleanup.policy=%s)", errPolicyViolation, p.dirName(), s.CleanupPolicy)
+	}
+	if offset > hw {
+		return -1, fmt.Errorf("%w: cannot delete records of %s before offset %d: the high watermark is %d", plog.ErrOffsetOutOfRange, p.dirName(), offset, hw)
 	}
 	if err := p.log.DeleteRecordsBefore(offset); err != nil {
 		return -1, err

@@ -40,7 +40,16 @@ func servedAPIs() []api {
 		{3, "Metadata", 0, 13, (*Broker).handleMetadata},
 		{18, "ApiVersions", 0, 4, (*Broker).handleApiVersions},
 		{19, "CreateTopics", 0, 7, (*Broker).handleCreateTopics},
+		{20, "DeleteTopics", 0, 6, (*Broker).handleDeleteTopics},
+		{21, "DeleteRecords", 0, 2, (*Broker).handleDeleteRecords},
 		{22, "InitProducerId", 0, 5, (*Broker).handleInitProducerID},
+		{23, "OffsetForLeaderEpoch", 0, 4, (*Broker).handleOffsetForLeaderEpoch},
+		{32, "DescribeConfigs", 0, 4, (*Broker).handleDescribeConfigs},
+		{33, "AlterConfigs", 0, 2, (*Broker).handleAlterConfigs},
+		{37, "CreatePartitions", 0, 3, (*Broker).handleCreatePartitions},
+		{44, "IncrementalAlterConfigs", 0, 1, (*Broker).handleIncrementalAlterConfigs},
+		{60, "DescribeCluster", 0, 2, (*Broker).handleDescribeCluster},
+		{75, "DescribeTopicPartitions", 0, 0, (*Broker).handleDescribeTopicPartitions},
 	}
 }
 

@@ -19,6 +19,7 @@ func makeBatch(n int, ts int64, withKeys bool) []byte {
 		if withKeys {
 			r.Key = []byte("key")
 		}
+		r.Length = int32(len(r.AppendTo(nil)) - 1) // a 1-byte varint for these small records
 		recs = r.AppendTo(recs)
 	}
 	b := kmsg.RecordBatch{

@@ -252,10 +252,18 @@ func (b *Broker) loadTopics() error {
 	if err != nil {
 		return err
 	}
+	live := make(map[string]bool, len(recs))
+	for _, rec := range recs {
+		if !rec.Deleting {
+			live[rec.Name] = true
+		}
+	}
 	for _, rec := range recs {
 		if rec.Deleting {
 			b.logger.Info("finishing interrupted topic deletion", "topic", rec.Name)
-			for i := range rec.Partitions {
+			// A topic of the same name created since owns the
+			// directories now; only the stale record goes.
+			for i := int32(0); i < rec.Partitions && !live[rec.Name]; i++ {
 				if err := b.fs.RemoveAll(filepath.Join(b.dataDir, partitionDirName(rec.Name, i))); err != nil {
 					return err
 				}

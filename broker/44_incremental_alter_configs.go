@@ -1,0 +1,161 @@
+package broker
+
+// IncrementalAlterConfigs, key 44, versions 0–1.
+//
+//   - TOPIC: each op edits one override: SET (0) sets it, DELETE (1)
+//     removes it (back to the default), APPEND (2) and SUBTRACT (3) add or
+//     remove comma-separated elements of a LIST config (cleanup.policy,
+//     *.replication.throttled.replicas), starting from the override or else
+//     the current default; on other configs they are INVALID_CONFIG, as in
+//     Kafka. The resulting set is validated as a whole (INVALID_CONFIG with
+//     the reason), made durable, then applied to the partition logs.
+//   - BROKER (our node id or ""): no dynamic broker configs exist, so SET,
+//     APPEND and SUBTRACT are INVALID_REQUEST (Kafka's answer for a config
+//     that cannot be updated dynamically) and DELETE alone changes nothing.
+//   - BROKER_LOGGER, GROUP, CLIENT_METRICS: INVALID_REQUEST (not served).
+//   - As Kafka: a resource listed twice, a key twice in one resource, a
+//     null value for an op other than DELETE, or an unknown op is
+//     INVALID_REQUEST.
+//   - Every version: ValidateOnly. v1: flexible.
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/moldau/moldau/broker/config"
+	"github.com/moldau/moldau/protocol"
+)
+
+func (b *Broker) handleIncrementalAlterConfigs(ctx context.Context, req *protocol.Request) protocol.Reply {
+	r := req.Body.(*kmsg.IncrementalAlterConfigsRequest)
+	resp := r.ResponseKind().(*kmsg.IncrementalAlterConfigsResponse)
+	type resourceKey struct {
+		typ  kmsg.ConfigResourceType
+		name string
+	}
+	seen := make(map[resourceKey]int, len(r.Resources))
+	for _, rr := range r.Resources {
+		seen[resourceKey{rr.ResourceType, rr.ResourceName}]++
+	}
+	for _, rr := range r.Resources {
+		sr := kmsg.NewIncrementalAlterConfigsResponseResource()
+		sr.ResourceType, sr.ResourceName = rr.ResourceType, rr.ResourceName
+		var err error
+		if seen[resourceKey{rr.ResourceType, rr.ResourceName}] > 1 {
+			err = fmt.Errorf("%w: each resource must appear at most once", errInvalidRequest)
+		} else {
+			err = b.incrementalAlterConfigs(rr, r.ValidateOnly)
+		}
+		sr.ErrorCode = adminRequestErrorCode(err)
+		sr.ErrorMessage = errMessage(err)
+		resp.Resources = append(resp.Resources, sr)
+	}
+	return respond(resp)
+}
+
+func (b *Broker) incrementalAlterConfigs(rr kmsg.IncrementalAlterConfigsRequestResource, validateOnly bool) error {
+	seen := make(map[string]bool, len(rr.Configs))
+	var nulls []string
+	for _, c := range rr.Configs {
+		if seen[c.Name] {
+			return fmt.Errorf("%w: error due to duplicate config keys (%s)", errInvalidRequest, c.Name)
+		}
+		seen[c.Name] = true
+		switch c.Op {
+		case kmsg.IncrementalAlterConfigOpSet, kmsg.IncrementalAlterConfigOpAppend, kmsg.IncrementalAlterConfigOpSubtract:
+			if c.Value == nil {
+				nulls = append(nulls, c.Name)
+			}
+		case kmsg.IncrementalAlterConfigOpDelete:
+		default:
+			return fmt.Errorf("%w: unknown alter config operation %d for %s", errInvalidRequest, int8(c.Op), c.Name)
+		}
+	}
+	if len(nulls) > 0 {
+		return fmt.Errorf("%w: null value not supported for: %s", errInvalidRequest, strings.Join(nulls, ", "))
+	}
+	switch rr.ResourceType {
+	case kmsg.ConfigResourceTypeTopic:
+		return b.alterTopicConfigs(rr.ResourceName, func(overrides map[string]string) (map[string]string, error) {
+			if overrides == nil {
+				overrides = map[string]string{}
+			}
+			for _, c := range rr.Configs {
+				if err := b.applyConfigOp(overrides, c); err != nil {
+					return nil, err
+				}
+			}
+			return overrides, nil
+		}, validateOnly)
+	case kmsg.ConfigResourceTypeBroker:
+		var set []string
+		for _, c := range rr.Configs {
+			if c.Op != kmsg.IncrementalAlterConfigOpDelete {
+				set = append(set, c.Name)
+			}
+		}
+		return b.alterBrokerConfigs(rr.ResourceName, set)
+	}
+	return unsupportedAlterResource(rr.ResourceType)
+}
+
+// applyConfigOp applies one incremental op to a topic's overrides, checking
+// the key and (for SET, APPEND, SUBTRACT) the resulting value.
+func (b *Broker) applyConfigOp(overrides map[string]string, c kmsg.IncrementalAlterConfigsRequestResourceConfig) error {
+	def, ok := config.LookupTopicConfig(c.Name)
+	if !ok {
+		return b.cfg.ValidateTopicConfig(c.Name, nil) // the unknown-config error
+	}
+	var value string
+	switch c.Op {
+	case kmsg.IncrementalAlterConfigOpDelete:
+		delete(overrides, c.Name)
+		return nil
+	case kmsg.IncrementalAlterConfigOpSet:
+		value = *c.Value
+	default: // APPEND, SUBTRACT
+		if def.Type != config.TypeList {
+			return &config.InvalidConfigError{Name: c.Name, Value: *c.Value,
+				Reason: fmt.Sprintf("can't %s to key %s because its type is not LIST", c.Op, c.Name)}
+		}
+		current, ok := overrides[c.Name]
+		if !ok {
+			// The current default, as Kafka starts from the default value.
+			if es := b.cfg.DescribeTopicConfigs(nil, []string{c.Name}, false, false); len(es) == 1 && es[0].Value != nil {
+				current = *es[0].Value
+			}
+		}
+		elems := splitConfigList(current)
+		for _, e := range splitConfigList(*c.Value) {
+			if c.Op == kmsg.IncrementalAlterConfigOpAppend {
+				if !slices.Contains(elems, e) {
+					elems = append(elems, e)
+				}
+			} else {
+				elems = slices.DeleteFunc(elems, func(x string) bool { return x == e })
+			}
+		}
+		value = strings.Join(elems, ",")
+	}
+	if err := b.cfg.ValidateTopicConfig(c.Name, &value); err != nil {
+		return err
+	}
+	overrides[c.Name] = value
+	return nil
+}
+
+// splitConfigList splits a LIST config value as Kafka does: on commas,
+// trimming elements and dropping empty ones.
+func splitConfigList(v string) []string {
+	var out []string
+	for _, e := range strings.Split(v, ",") {
+		if e = strings.TrimSpace(e); e != "" {
+			out = append(out, e)
+		}
+	}
+	return out
+}

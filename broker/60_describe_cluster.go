@@ -1,0 +1,51 @@
+package broker
+
+// DescribeCluster, key 60, versions 0–2.
+//
+//   - Every version: this node as the one broker and the controller, the
+//     cluster id, and the cluster authorized operations when asked (every
+//     operation: no ACLs yet).
+//   - v1+: EndpointType: 1 (brokers) and 2 (controllers) both answer this
+//     node, which is its own controller; any other type is
+//     UNSUPPORTED_ENDPOINT_TYPE, as in Kafka.
+//   - v2: IncludeFencedBrokers (no broker is ever fenced).
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/moldau/moldau/protocol"
+)
+
+const (
+	endpointTypeBrokers     int8 = 1
+	endpointTypeControllers int8 = 2
+)
+
+func (b *Broker) handleDescribeCluster(ctx context.Context, req *protocol.Request) protocol.Reply {
+	r := req.Body.(*kmsg.DescribeClusterRequest)
+	resp := r.ResponseKind().(*kmsg.DescribeClusterResponse)
+	endpoint := r.EndpointType
+	if r.Version < 1 {
+		endpoint = endpointTypeBrokers // not in the request
+	}
+	resp.EndpointType = endpoint
+	resp.ClusterID = b.meta.clusterID()
+	resp.ControllerID = b.cfg.NodeID
+	resp.ClusterAuthorizedOperations = opsNotAsked
+	if endpoint != endpointTypeBrokers && endpoint != endpointTypeControllers {
+		resp.ErrorCode = kerr.UnsupportedEndpointType.Code
+		resp.ErrorMessage = kmsg.StringPtr(fmt.Sprintf("unsupported endpoint type %d (1: brokers, 2: controllers)", endpoint))
+		return respond(resp)
+	}
+	if r.IncludeClusterAuthorizedOperations {
+		resp.ClusterAuthorizedOperations = allClusterOps
+	}
+	br := kmsg.NewDescribeClusterResponseBroker()
+	br.NodeID, br.Host, br.Port = b.cfg.NodeID, b.host, b.port
+	resp.Brokers = []kmsg.DescribeClusterResponseBroker{br}
+	return respond(resp)
+}
