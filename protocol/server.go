@@ -93,12 +93,16 @@ type Limits struct {
 	// MaxInFlight is how many requests per connection may be handled but
 	// not yet answered before the reader stops reading.
 	MaxInFlight int
+	// MaxQueuedBytes bounds the request frames held in memory at once
+	// across all connections (Kafka's queued.max.request.bytes); a reader
+	// waits for room before allocating a frame. At least MaxRequestBytes.
+	MaxQueuedBytes int64
 }
 
 // DefaultLimits are Kafka's socket.request.max.bytes and Moldau's
 // non-produce cap.
 func DefaultLimits() Limits {
-	return Limits{MaxRequestBytes: 100 << 20, MaxOtherRequestBytes: 8 << 20, MaxInFlight: 64}
+	return Limits{MaxRequestBytes: 100 << 20, MaxOtherRequestBytes: 8 << 20, MaxInFlight: 64, MaxQueuedBytes: 512 << 20}
 }
 
 // Server accepts connections and serves them with a Handler.
@@ -107,6 +111,7 @@ type Server struct {
 	limits  Limits
 	logger  *slog.Logger
 	metrics *Metrics
+	budget  *byteBudget
 
 	mu       sync.Mutex
 	ln       net.Listener
@@ -132,8 +137,12 @@ func NewServer(h Handler, limits Limits, logger *slog.Logger, metrics *Metrics) 
 	if limits.MaxInFlight <= 0 {
 		limits.MaxInFlight = DefaultLimits().MaxInFlight
 	}
+	if limits.MaxQueuedBytes < int64(limits.MaxRequestBytes) {
+		limits.MaxQueuedBytes = max(DefaultLimits().MaxQueuedBytes, int64(limits.MaxRequestBytes))
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Server{handler: h, limits: limits, logger: logger, metrics: metrics, conns: make(map[*conn]struct{}), ctx: ctx, cancel: cancel}
+	return &Server{handler: h, limits: limits, logger: logger, metrics: metrics, conns: make(map[*conn]struct{}), ctx: ctx, cancel: cancel,
+		budget: newByteBudget(limits.MaxQueuedBytes)}
 }
 
 // ErrServerClosed is returned by Serve after Shutdown.
@@ -226,10 +235,14 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 }
 
+// pending is one handled request waiting for its response to be written. It
+// keeps only the header fields, not the request, so a request's frame can be
+// freed once the handler returns.
 type pending struct {
-	req   *Request
-	reply Reply
-	start time.Time
+	key, version  int16
+	correlationID int32
+	reply         Reply
+	start         time.Time
 }
 
 type conn struct {
@@ -308,20 +321,28 @@ func (c *conn) readLoop(ctx context.Context, queue chan<- pending) {
 			s.logger.Debug("closing connection: frame too large for api", "remote", c.info.Remote, "key", key, "size", size)
 			return
 		}
+		if !s.budget.acquire(ctx, int64(size)) {
+			return
+		}
 		frame := make([]byte, size)
 		copy(frame, head[4:6])
 		if _, err := io.ReadFull(br, frame[2:]); err != nil {
+			s.budget.release(int64(size))
 			return
 		}
 		start := time.Now()
 		req, ok := c.parse(frame)
 		if !ok {
+			s.budget.release(int64(size))
 			queue <- pending{reply: Reply{Close: true}}
 			return
 		}
 		reply := s.handler.Handle(ctx, req)
+		// The handler is done with the frame (handlers copy what they
+		// keep), so it no longer counts against the budget.
+		s.budget.release(int64(size))
 		select {
-		case queue <- pending{req: req, reply: reply, start: start}:
+		case queue <- pending{key: req.Key, version: req.Version, correlationID: req.CorrelationID, reply: reply, start: start}:
 		case <-ctx.Done():
 			return
 		}
@@ -437,7 +458,7 @@ func (c *conn) writeLoop(ctx context.Context, queue <-chan pending) {
 			return
 		}
 		if !p.reply.NoResponse && resp != nil {
-			buf = appendResponse(buf[:0], p.req, resp)
+			buf = appendResponse(buf[:0], p.correlationID, resp)
 			if _, err := bw.Write(buf); err != nil {
 				c.drain(queue)
 				return
@@ -446,8 +467,8 @@ func (c *conn) writeLoop(ctx context.Context, queue <-chan pending) {
 				buf = nil // do not pin a large fetch buffer
 			}
 		}
-		if s.metrics != nil && p.req != nil {
-			s.metrics.observe(p.req.Key, p.req.Version, time.Since(p.start))
+		if s.metrics != nil && !p.start.IsZero() {
+			s.metrics.observe(p.key, p.version, time.Since(p.start))
 		}
 		if p.reply.Close {
 			_ = bw.Flush()
@@ -477,9 +498,9 @@ func (c *conn) drain(queue <-chan pending) {
 // appendResponse frames resp: size, correlation id, the response header's
 // tagged fields when flexible (never for ApiVersions, whose response header is
 // always v0), then the body.
-func appendResponse(dst []byte, req *Request, resp kmsg.Response) []byte {
+func appendResponse(dst []byte, correlationID int32, resp kmsg.Response) []byte {
 	dst = append(dst, 0, 0, 0, 0)
-	dst = binary.BigEndian.AppendUint32(dst, uint32(req.CorrelationID))
+	dst = binary.BigEndian.AppendUint32(dst, uint32(correlationID))
 	if resp.IsFlexible() && resp.Key() != 18 {
 		dst = append(dst, 0)
 	}

@@ -241,3 +241,30 @@ func FuzzServeFrames(f *testing.F) {
 	})
 }
 
+func TestByteBudget(t *testing.T) {
+	b := newByteBudget(10)
+	ctx := context.Background()
+	if !b.acquire(ctx, 6) {
+		t.Fatal("acquire 6")
+	}
+	got := make(chan bool, 1)
+	go func() { got <- b.acquire(ctx, 6) }()
+	select {
+	case <-got:
+		t.Fatal("acquired beyond the budget")
+	case <-time.After(50 * time.Millisecond):
+	}
+	b.release(6)
+	if !<-got {
+		t.Fatal("waiter not granted after release")
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	go func() { time.Sleep(20 * time.Millisecond); cancel() }()
+	if b.acquire(cctx, 6) {
+		t.Fatal("acquired beyond the budget after cancel")
+	}
+	b.release(6)
+	if !b.acquire(ctx, 10) {
+		t.Fatal("budget leaked")
+	}
+}
