@@ -79,8 +79,8 @@ func (c Config) withDefaults() Config {
 //	appendMu serializes Append (the only writer of the active segment).
 //	mu       guards segments, active, pending, dirDirty, closed and the
 //	         mutable fields of every segment (see segment). Readers hold it
-//	         for reading during their file I/O, so a segment is never closed
-//	         under a reader.
+//	         for reading only to copy a segmentView (which pins the file
+//	         through segment.refs); they do file I/O without it.
 type Log struct {
 	fs     vfs.FS
 	dir    string
@@ -312,31 +312,63 @@ func (l *Log) syncLocked() error {
 //
 // The returned slice aliases buf's array when it had room; the caller owns
 // it.
+//
+// Locking: Read holds Log.mu (for reading) only to pick a segment and copy
+// its published size and index into a view that pins the file (see
+// segment.refs); the file I/O runs without any lock, so a slow read never
+// delays Append (which needs Log.mu for writing to publish) and, through
+// RWMutex writer preference, other readers.
+//
+// Interleaving with retention, walked through: Read takes a view of segment
+// S (refs 2) and drops Log.mu; EnforceRetention removes S from the list,
+// unlinks its files and drops the Log's reference (refs 1); Read's ReadAt
+// still works on the open file; Read releases (refs 0) and the file closes.
 func (l *Log) Read(offset, maxOffset int64, maxBytes int, minOneBatch bool, buf []byte) ([]byte, error) {
 	l.mu.RLock()
-	defer l.mu.RUnlock()
 	if l.closed {
+		l.mu.RUnlock()
 		return buf, ErrClosed
 	}
 	if offset < l.logStart.Load() || offset > l.end.Load() {
+		l.mu.RUnlock()
 		return buf, fmt.Errorf("%w: %d not in [%d, %d]", ErrOffsetOutOfRange, offset, l.logStart.Load(), l.end.Load())
 	}
+	v := l.segments[l.segmentIndexLocked(offset)].viewLocked()
+	l.mu.RUnlock()
 	interval := l.config().IndexIntervalBytes
 	total := 0
-	for i := l.segmentIndexLocked(offset); i < len(l.segments); i++ {
+	for {
 		var n int
 		var stopped bool
 		var err error
-		buf, n, stopped, err = l.segments[i].read(offset, maxOffset, maxBytes-total, minOneBatch && total == 0, interval, buf)
+		buf, n, stopped, err = v.read(offset, maxOffset, maxBytes-total, minOneBatch && total == 0, interval, buf)
+		offset = max(offset, v.next)
+		v.seg.release()
 		if err != nil {
 			return buf, err
 		}
 		total += n
-		if stopped || total >= maxBytes {
-			break
+		if stopped || total >= maxBytes || offset >= maxOffset {
+			return buf, nil
+		}
+		// Continue where the view ended: in a later segment, or in the
+		// same one if it grew since the view was taken.
+		var ok bool
+		if v, ok = l.viewAt(offset); !ok {
+			return buf, nil
 		}
 	}
-	return buf, nil
+}
+
+// viewAt returns a view of the segment that holds offset, or false if the
+// log is closed or offset is at or beyond the end.
+func (l *Log) viewAt(offset int64) (segmentView, bool) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if l.closed || offset >= l.end.Load() {
+		return segmentView{}, false
+	}
+	return l.segments[l.segmentIndexLocked(offset)].viewLocked(), true
 }
 
 // segmentIndexLocked returns the index of the segment that holds offset:
@@ -376,20 +408,22 @@ func (l *Log) ScanHeaders(from int64, fn func(h BatchHeader) error) error {
 // >= from, returning the offset to continue from.
 func (l *Log) collectHeaders(from int64, n int, out *[]BatchHeader) (int64, error) {
 	l.mu.RLock()
-	defer l.mu.RUnlock()
 	if l.closed {
+		l.mu.RUnlock()
 		return from, ErrClosed
 	}
 	from = max(from, l.segments[0].base)
-	for i := l.segmentIndexLocked(from); i < len(l.segments) && len(*out) < n; i++ {
-		s := l.segments[i]
-		sc := newBatchScanner(s, s.floorPos(from), s.size, false)
+	v := l.segments[l.segmentIndexLocked(from)].viewLocked()
+	l.mu.RUnlock()
+	for {
+		sc := newBatchScanner(v.seg, v.floorPos(from), v.size, false)
 		for len(*out) < n {
 			h, _, _, err := sc.next()
 			if err != nil {
 				if err == io.EOF {
 					break
 				}
+				v.seg.release()
 				return from, err
 			}
 			if h.LastOffset() < from {
@@ -398,8 +432,16 @@ func (l *Log) collectHeaders(from int64, n int, out *[]BatchHeader) (int64, erro
 			*out = append(*out, h)
 			from = h.NextOffset()
 		}
+		v.seg.release()
+		if len(*out) >= n {
+			return from, nil
+		}
+		from = max(from, v.next)
+		var ok bool
+		if v, ok = l.viewAt(from); !ok {
+			return from, nil
+		}
 	}
-	return from, nil
 }
 
 // Close writes the index files, fsyncs everything, records a clean shutdown
@@ -423,7 +465,7 @@ func (l *Log) Close() error {
 	l.mu.Lock()
 	l.closed = true
 	for _, s := range l.segments {
-		_ = s.close()
+		s.release() // closes now, or when the last in-flight reader is done
 	}
 	l.mu.Unlock()
 	return err

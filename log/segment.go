@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"github.com/moldau/moldau/log/vfs"
 )
@@ -40,12 +41,22 @@ func parseSegmentName(name string) (int64, bool) {
 //
 // Locking: file is immutable after creation. The remaining fields are
 // written only by the goroutine holding Log.appendMu (or during Open/Close)
-// and only while holding Log.mu for writing; readers hold Log.mu for reading.
-// The appender may read them without Log.mu because it is their only writer.
+// and only while holding Log.mu for writing. Readers copy what they need
+// (size, index) into a segmentView while holding Log.mu for reading and then
+// read the file without any lock (see Log.Read). The appender may read the
+// fields without Log.mu because it is their only writer.
+//
+// Lifetime: refs counts the Log's own reference (1 while the segment is in
+// Log.segments) plus one per in-flight reader. Retention, compaction, and
+// Close drop the Log's reference; the files are closed when the last
+// reference goes, so a reader never sees its file closed underneath it. File
+// names may be removed or replaced while readers still hold the open file
+// (POSIX unlink semantics; vfs.Mem keeps the node).
 type segment struct {
 	base int64
 	dir  string
 	file vfs.File
+	refs atomic.Int32
 
 	size      int64 // published bytes: every byte below is a whole batch
 	next      int64 // offset after the last batch; base if empty
@@ -62,7 +73,45 @@ type segment struct {
 }
 
 func newSegment(dir string, base int64, f vfs.File) *segment {
-	return &segment{base: base, dir: dir, file: f, next: base, maxTS: -1, maxTSOff: -1, rollBase: -1}
+	s := &segment{base: base, dir: dir, file: f, next: base, maxTS: -1, maxTSOff: -1, rollBase: -1}
+	s.refs.Store(1)
+	return s
+}
+
+// acquire takes a reader's reference. It requires Log.mu (either mode) and
+// the segment to be in Log.segments, so the count is above zero.
+func (s *segment) acquire() { s.refs.Add(1) }
+
+// release drops a reference; the last one closes the files.
+func (s *segment) release() {
+	if s.refs.Add(-1) == 0 {
+		_ = s.close()
+	}
+}
+
+// segmentView is what a reader copies out of a segment under Log.mu: the
+// published size and offset index at that moment. Bytes below size never
+// change while the view's reference is held (only TruncateTo cuts a
+// segment, and it only cuts beyond the high watermark readers stop at).
+type segmentView struct {
+	seg   *segment
+	size  int64
+	next  int64 // offset after the last batch below size
+	index []offsetEntry
+}
+
+// viewLocked acquires a reference and returns a view. It requires Log.mu.
+func (s *segment) viewLocked() segmentView {
+	s.acquire()
+	return segmentView{seg: s, size: s.size, next: s.next, index: s.index}
+}
+
+// floorPos returns a file position at or before the batch containing offset.
+func (v segmentView) floorPos(offset int64) int64 {
+	if i := floorOffsetEntry(v.index, offset-v.seg.base); i >= 0 {
+		return int64(v.index[i].pos)
+	}
+	return 0
 }
 
 func (s *segment) path(suffix string) string {
@@ -96,14 +145,6 @@ func (s *segment) maybeAddTimeEntryLocked() {
 		return
 	}
 	s.timeIndex = append(s.timeIndex, timeEntry{ts: s.maxTS, rel: int32(s.maxTSOff - s.base)})
-}
-
-// floorPos returns a file position at or before the batch containing offset.
-func (s *segment) floorPos(offset int64) int64 {
-	if i := floorOffsetEntry(s.index, offset-s.base); i >= 0 {
-		return int64(s.index[i].pos)
-	}
-	return 0
 }
 
 // writeIndexFiles writes the offset and time index files. With sync the
@@ -155,9 +196,10 @@ func (s *segment) close() error {
 	return s.file.Close()
 }
 
-// remove closes the segment and deletes its files.
+// remove deletes the segment's files and drops the Log's reference (the
+// file is closed once in-flight readers are done).
 func (s *segment) remove(fs vfs.FS) error {
-	_ = s.close()
+	defer s.release()
 	var first error
 	for _, suffix := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
 		if err := fs.Remove(s.path(suffix)); err != nil && !isNotExist(err) && first == nil {
@@ -175,26 +217,27 @@ const shortHeader = offLastOffsetDelta + 4
 // offset (or the first batch after it), stopping before a batch whose base
 // offset is >= maxOffset or that would make the bytes added exceed maxBytes
 // (unless minOne and it is the first batch). It returns the bytes added and
-// whether a limit stopped it. It requires Log.mu held for reading.
+// whether a limit stopped it. It needs only the view's reference, no lock.
 //
 // In the common case it costs one ReadAt: a window from the index floor
 // position, large enough to cover the index gap and maxBytes, parsed in
 // memory. Batches beyond the window are located by reading headers and
 // fetched with one more ReadAt.
-func (s *segment) read(offset, maxOffset int64, maxBytes int, minOne bool, interval int, buf []byte) ([]byte, int, bool, error) {
+func (v segmentView) read(offset, maxOffset int64, maxBytes int, minOne bool, interval int, buf []byte) ([]byte, int, bool, error) {
 	if maxBytes <= 0 && !minOne {
 		return buf, 0, true, nil
 	}
-	size := s.size
-	pos := s.floorPos(offset)
+	s := v.seg
+	size := v.size
+	pos := v.floorPos(offset)
 	if pos >= size {
 		return buf, 0, false, nil
 	}
 	limit := size
 	// No batch at or after the second index entry whose last offset is
 	// >= maxOffset can be returned (its base offset is beyond maxOffset).
-	if i := floorOffsetEntry(s.index, maxOffset-s.base-1) + 2; i < len(s.index) {
-		limit = min(limit, int64(s.index[i].pos))
+	if i := floorOffsetEntry(v.index, maxOffset-s.base-1) + 2; i < len(v.index) {
+		limit = min(limit, int64(v.index[i].pos))
 	}
 	if pos >= limit {
 		return buf, 0, true, nil

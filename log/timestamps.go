@@ -11,21 +11,34 @@ import (
 // base offset (clamped to the log start) and its MaxTimestamp. found is
 // false if no batch qualifies.
 func (l *Log) OffsetForTimestamp(ts int64) (offset int64, timestamp int64, found bool) {
-	l.mu.RLock()
-	defer l.mu.RUnlock()
-	if l.closed {
-		return -1, -1, false
-	}
-	start := l.logStart.Load()
-	for _, s := range l.segments {
-		if s.maxTS < ts || s.next <= start {
-			continue
+	after := int64(-1)
+	for {
+		l.mu.RLock()
+		if l.closed {
+			l.mu.RUnlock()
+			return -1, -1, false
 		}
+		start := l.logStart.Load()
+		var v segmentView
+		var times []timeEntry
+		for _, s := range l.segments {
+			if s.base <= after || s.maxTS < ts || s.next <= start {
+				continue
+			}
+			v, times = s.viewLocked(), s.timeIndex
+			break
+		}
+		l.mu.RUnlock()
+		if v.seg == nil {
+			return -1, -1, false
+		}
+		s := v.seg
+		after = s.base
 		pos := int64(0)
-		if i := floorTimeEntryBelow(s.timeIndex, ts); i >= 0 {
-			pos = s.floorPos(s.base + int64(s.timeIndex[i].rel))
+		if i := floorTimeEntryBelow(times, ts); i >= 0 {
+			pos = v.floorPos(s.base + int64(times[i].rel))
 		}
-		sc := newBatchScanner(s, pos, s.size, false)
+		sc := newBatchScanner(s, pos, v.size, false)
 		for {
 			h, p, _, err := sc.next()
 			if err != nil {
@@ -36,13 +49,15 @@ func (l *Log) OffsetForTimestamp(ts int64) (offset int64, timestamp int64, found
 			}
 			if h.Compression() == 0 && !h.LogAppendTime() {
 				if off, rts, ok := s.firstRecordAtOrAfter(p, h, ts, start); ok {
+					s.release()
 					return off, rts, true
 				}
 			}
+			s.release()
 			return max(h.BaseOffset, start), h.MaxTimestamp, true
 		}
+		s.release()
 	}
-	return -1, -1, false
 }
 
 // firstRecordAtOrAfter reads an uncompressed batch and returns the first

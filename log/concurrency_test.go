@@ -1,0 +1,130 @@
+package log
+
+import (
+	"bytes"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/moldau/moldau/log/vfs"
+)
+
+// blockingReads wraps fs so that, while armed, the first ReadAt of a .log
+// file blocks until released; entered is signalled when it blocks.
+type blockingReads struct {
+	armed   atomic.Bool
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (b *blockingReads) fs(inner vfs.FS) vfs.FS {
+	return vfs.NewErrorFS(inner, func(op vfs.Op, path string) error {
+		if op == vfs.OpRead && len(path) > 4 && path[len(path)-4:] == ".log" && b.armed.CompareAndSwap(true, false) {
+			b.entered <- struct{}{}
+			<-b.release
+		}
+		return nil
+	})
+}
+
+// TestAppendsProceedWhileReadBlocked holds a reader inside ReadAt and checks
+// that appends, syncs, retention (deleting the very segment being read) and
+// other readers all complete meanwhile, and that the blocked read then
+// returns the bytes it pinned.
+func TestAppendsProceedWhileReadBlocked(t *testing.T) {
+	mem := vfs.NewMem()
+	br := &blockingReads{entered: make(chan struct{}), release: make(chan struct{})}
+	cfg := smallSegments()
+	l, _ := openLog(t, br.fs(mem), "/data/t-0", cfg)
+	appendN(t, l, 40, 4, 100, 1000) // several segments
+	full := readAll(t, l, 0)
+	checkBatches(t, full)
+
+	br.armed.Store(true)
+	type result struct {
+		b   []byte
+		err error
+	}
+	got := make(chan result, 1)
+	go func() {
+		b, err := l.Read(0, l.EndOffset(), 1<<20, true, nil)
+		got <- result{b, err}
+	}()
+	select {
+	case <-br.entered:
+	case <-time.After(5 * time.Second):
+		t.Fatal("reader never reached ReadAt")
+	}
+
+	progress := make(chan error, 1)
+	go func() {
+		for i := range 200 {
+			b := makeBatch(4, int64(5000+i), 100)
+			if _, err := l.Append(b, int64(5000+i)); err != nil {
+				progress <- err
+				return
+			}
+		}
+		if err := l.SyncTo(l.EndOffset()); err != nil {
+			progress <- err
+			return
+		}
+		// Another reader is not held up behind the writer either.
+		if _, err := l.Read(l.EndOffset()-1, l.EndOffset(), 1<<20, true, nil); err != nil {
+			progress <- err
+			return
+		}
+		// Delete the segments the blocked reader is reading.
+		progress <- l.DeleteRecordsBefore(l.EndOffset() - 1)
+	}()
+	select {
+	case err := <-progress:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("appends blocked behind a reader stuck in ReadAt")
+	}
+	if l.LogStartOffset() == 0 || l.Segments() > 2 {
+		t.Fatalf("retention did not delete: start %d, %d segments", l.LogStartOffset(), l.Segments())
+	}
+	close(br.release)
+	r := <-got
+	if r.err != nil {
+		t.Fatalf("blocked read: %v", r.err)
+	}
+	if len(r.b) == 0 || !bytes.Equal(r.b, full[:len(r.b)]) {
+		t.Fatalf("blocked read returned %d bytes, not the pinned segment's data", len(r.b))
+	}
+	checkBatches(t, r.b)
+}
+
+// TestCloseWhileReadBlocked: Close does not close a file under a reader.
+func TestCloseWhileReadBlocked(t *testing.T) {
+	mem := vfs.NewMem()
+	br := &blockingReads{entered: make(chan struct{}), release: make(chan struct{})}
+	l, _, err := Open(br.fs(mem), "/data/t-0", smallSegments(), testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendN(t, l, 10, 4, 100, 1000)
+	want := readAll(t, l, 0)
+	br.armed.Store(true)
+	got := make(chan []byte, 1)
+	go func() {
+		b, err := l.Read(0, l.EndOffset(), 1<<20, true, nil)
+		if err != nil {
+			t.Error(err)
+		}
+		got <- b
+	}()
+	<-br.entered
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	close(br.release)
+	b := <-got
+	if !bytes.Equal(b, want[:len(b)]) || len(b) == 0 {
+		t.Fatalf("read across Close returned %d bytes", len(b))
+	}
+}
