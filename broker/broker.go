@@ -65,6 +65,9 @@ type Broker struct {
 	port  int32
 	ready atomic.Bool
 
+	resetMu    sync.Mutex
+	resetHooks []func(context.Context) error
+
 	closeOnce sync.Once
 	closeErr  error
 	bg        sync.WaitGroup

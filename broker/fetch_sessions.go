@@ -137,3 +137,11 @@ func (c *fetchSessions) expire(now time.Time) {
 		}
 	}
 }
+
+// clear drops every session (clients get FETCH_SESSION_ID_NOT_FOUND and
+// start new ones).
+func (c *fetchSessions) clear() {
+	c.mu.Lock()
+	clear(c.sessions)
+	c.mu.Unlock()
+}
