@@ -11,7 +11,8 @@ package broker
 //
 // acks=0 writes no response; acks=1 answers once appended; acks=-1 answers
 // once the batches are durable (fsynced: with one replica, the fsync stands in
-// for the ISR) — see README "Durability".
+// for the ISR) unless the topic has an explicit flush.messages / flush.ms
+// policy, which the log then applies — see README "Durability".
 
 import (
 	"context"
@@ -62,7 +63,7 @@ func (b *Broker) handleProduce(ctx context.Context, req *protocol.Request) proto
 					break
 				}
 				b.produceOne(p, rp.Records, now, &sp, r.Version)
-				if sp.ErrorCode == 0 && r.Acks == -1 {
+				if sp.ErrorCode == 0 && r.Acks == -1 && p.syncBeforeAck() {
 					toSync = append(toSync, p)
 				}
 			}

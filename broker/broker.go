@@ -159,7 +159,11 @@ func (b *Broker) Serve(ln net.Listener) error {
 	limits := protocol.DefaultLimits()
 	limits.MaxRequestBytes = b.cfg.SocketRequestMaxBytes
 	b.srv = protocol.NewServer(b, limits, b.logger, b.metrics)
-	b.bg.Add(2)
+	b.bg.Add(3)
+	go func() {
+		defer b.bg.Done()
+		b.flusher()
+	}()
 	go func() {
 		defer b.bg.Done()
 		if err := b.srv.Serve(ln); err != nil && !errors.Is(err, protocol.ErrServerClosed) {
@@ -229,6 +233,43 @@ func (b *Broker) housekeeping() {
 			b.enforceRetention()
 		case now := <-sessions.C:
 			b.sessions.expire(now)
+		}
+	}
+}
+
+// flushCheckInterval is how often the flusher looks for partitions whose
+// flush.ms is due when log.flush.scheduler.interval.ms is left at Kafka's
+// default (never): Moldau then checks every 100 ms so that a topic's
+// explicit flush.ms takes effect.
+const flushCheckInterval = 100 * time.Millisecond
+
+// flusher applies flush.ms (Kafka's log flusher): every
+// log.flush.scheduler.interval.ms it fsyncs each partition whose last sync
+// is older than its flush.ms and that has unsynced data. Partitions on the
+// default policy (fsync before the acks=all ack) have flush.ms = never and
+// cost one atomic load each.
+func (b *Broker) flusher() {
+	if b.cfg.Memory {
+		return
+	}
+	interval := flushCheckInterval
+	if ms := b.cfg.LogFlushSchedulerIntervalMs; ms > 0 && ms < int64(time.Hour/time.Millisecond) {
+		interval = time.Duration(ms) * time.Millisecond
+	}
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-b.stop:
+			return
+		case now := <-tick.C:
+			for _, t := range b.topics.all() {
+				for _, p := range t.partitionList() {
+					if _, err := p.log.FlushIfDue(now.UnixMilli()); err != nil && !errors.Is(err, plog.ErrClosed) {
+						b.logger.Error("scheduled flush failed", "partition", p.dirName(), "err", err)
+					}
+				}
+			}
 		}
 	}
 }

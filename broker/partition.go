@@ -2,6 +2,7 @@ package broker
 
 import (
 	"errors"
+	"math"
 	"sync"
 
 	plog "github.com/moldau/moldau/log"
@@ -40,6 +41,15 @@ func (p *partition) dirName() string { return partitionDirName(p.topic.name, p.i
 // highWatermark is the offset below which records are visible to consumers:
 // with one replica, everything appended.
 func (p *partition) highWatermark() int64 { return p.log.EndOffset() }
+
+// syncBeforeAck reports whether acks=all waits for an fsync of the
+// partition (see README "Durability"): yes unless the topic (or the broker's
+// log.flush.* defaults) sets flush.messages or flush.ms, in which case the
+// log flushes on that schedule and acks=all answers once appended.
+func (p *partition) syncBeforeAck() bool {
+	s := p.topic.settings()
+	return s.FlushMessages == math.MaxInt64 && s.FlushMs == math.MaxInt64
+}
 
 // appendResult is what a produce gets back for one partition.
 type appendResult struct {

@@ -59,6 +59,8 @@ func (t *topic) logConfig() plog.Config {
 		IndexIntervalBytes: int(s.IndexIntervalBytes),
 		RetentionMs:        s.RetentionMs,
 		RetentionBytes:     s.RetentionBytes,
+		FlushMessages:      s.FlushMessages,
+		FlushMs:            s.FlushMs,
 	}
 }
 

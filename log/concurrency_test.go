@@ -128,3 +128,35 @@ func TestCloseWhileReadBlocked(t *testing.T) {
 		t.Fatalf("read across Close returned %d bytes", len(b))
 	}
 }
+
+func TestFlushPolicy(t *testing.T) {
+	mem := vfs.NewMem()
+	cfg := smallSegments()
+	cfg.FlushMessages = 10
+	l, _ := openLog(t, mem, "/data/t-0", cfg)
+	appendN(t, l, 2, 4, 10, 0) // 8 messages: not yet
+	if l.DurableOffset() != 0 {
+		t.Fatalf("durable %d after 8 messages with flush.messages=10", l.DurableOffset())
+	}
+	appendN(t, l, 1, 4, 10, 0) // 12: flushed
+	if l.DurableOffset() != 12 {
+		t.Fatalf("durable %d after 12 messages", l.DurableOffset())
+	}
+	cfg.FlushMessages = 0
+	cfg.FlushMs = 50
+	l.SetConfig(cfg)
+	appendN(t, l, 1, 1, 10, 0)
+	now := time.Now().UnixMilli()
+	if ok, err := l.FlushIfDue(now); ok || err != nil {
+		t.Fatalf("FlushIfDue right after a sync: %v %v", ok, err)
+	}
+	if ok, err := l.FlushIfDue(now + 60); !ok || err != nil || l.DurableOffset() != 13 {
+		t.Fatalf("FlushIfDue after flush.ms: %v %v durable %d", ok, err, l.DurableOffset())
+	}
+	// Only synced data survives a crash.
+	appendN(t, l, 1, 1, 10, 0)
+	l2, _ := openLog(t, mem.CrashClone(), "/data/t-0", cfg)
+	if l2.EndOffset() != 13 {
+		t.Fatalf("after crash end %d, want 13", l2.EndOffset())
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/moldau/moldau/log/vfs"
 )
@@ -41,6 +42,14 @@ type Config struct {
 	// RetentionBytes: delete the oldest segments while the log is larger
 	// than this (-1 = infinite).
 	RetentionBytes int64
+	// FlushMessages (Kafka flush.messages): Append fsyncs, after
+	// publishing, once at least this many messages (offsets) are unsynced.
+	// 0 or math.MaxInt64: never (the caller decides when to SyncTo).
+	FlushMessages int64
+	// FlushMs (Kafka flush.ms): FlushIfDue fsyncs when the log has unsynced
+	// data and the last sync is at least this old. Negative or
+	// math.MaxInt64: never.
+	FlushMs int64
 }
 
 // Defaults.
@@ -100,6 +109,8 @@ type Log struct {
 	logStart atomic.Int64 // written under mu
 	end      atomic.Int64 // written under mu
 	durable  atomic.Int64 // written under syncMu: every offset below is synced
+	// lastSync is the Unix ms time of the last successful sync (or Open).
+	lastSync atomic.Int64
 
 	// failed is set after an error that leaves on-disk state unknown (a
 	// failed fsync, or a failed write that could not be undone). Appends
@@ -166,7 +177,41 @@ func (l *Log) fail(err error) error {
 // caller (CRC, magic, lengths); Append rewrites bytes [0:8] (baseOffset) of
 // the caller's slice in place, which the CRC does not cover. now (Unix ms)
 // drives time-based rolling. Append does not fsync; see SyncTo.
+//
+// With Config.FlushMessages set, Append fsyncs (after releasing its locks,
+// so readers and the next appender are not held up by it) once that many
+// messages are unsynced, as Kafka's flush.messages does.
 func (l *Log) Append(batch []byte, now int64) (int64, error) {
+	base, err := l.append(batch, now)
+	if err != nil {
+		return base, err
+	}
+	if n := l.config().FlushMessages; n > 0 && n != math.MaxInt64 {
+		if end := l.end.Load(); end-l.durable.Load() >= n {
+			if err := l.SyncTo(end); err != nil {
+				return base, err
+			}
+		}
+	}
+	return base, nil
+}
+
+// FlushIfDue implements Kafka's flush.ms: it fsyncs if the log has unsynced
+// data and its last sync is at least Config.FlushMs old. It reports whether
+// it synced.
+func (l *Log) FlushIfDue(nowMs int64) (bool, error) {
+	ms := l.config().FlushMs
+	if ms < 0 || ms == math.MaxInt64 {
+		return false, nil
+	}
+	end := l.end.Load()
+	if end <= l.durable.Load() || nowMs-l.lastSync.Load() < ms {
+		return false, nil
+	}
+	return true, l.SyncTo(end)
+}
+
+func (l *Log) append(batch []byte, now int64) (int64, error) {
 	if len(batch) < BatchHeaderSize ||
 		int64(int32(binary.BigEndian.Uint32(batch[offBatchLength:])))+batchLengthOverhead != int64(len(batch)) {
 		return 0, fmt.Errorf("%w: length field does not match %d bytes", ErrInvalidBatch, len(batch))
@@ -299,6 +344,7 @@ func (l *Log) syncLocked() error {
 	if end > l.durable.Load() {
 		l.durable.Store(end)
 	}
+	l.lastSync.Store(time.Now().UnixMilli())
 	return nil
 }
 

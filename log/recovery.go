@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/moldau/moldau/log/vfs"
 )
@@ -113,6 +114,7 @@ func Open(fsys vfs.FS, dir string, cfg Config, logger *slog.Logger) (*Log, Recov
 		return nil, rep, fmt.Errorf("log: write meta: %w", err)
 	}
 	l.durable.Store(l.active.next)
+	l.lastSync.Store(time.Now().UnixMilli())
 
 	rep.Segments = len(l.segments)
 	rep.LogStartOffset = logStart
