@@ -22,6 +22,11 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 1 {
+		if _, ok := cliCommands[os.Args[1]]; ok || os.Args[1] == "version" {
+			os.Exit(runCLI(os.Args[1], os.Args[2:], os.Stdin, os.Stdout, os.Stderr))
+		}
+	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
