@@ -288,7 +288,7 @@ func BenchmarkLogEngine(b *testing.B) {
 		pc := seqWrite(b, dir, total, false)
 		disk := seqWrite(b, dir, total, true)
 		b.Logf("ceiling: dd-like 16 KiB writes: page cache %.0f MiB/s, disk (with final fdatasync) %.0f MiB/s", pc, disk)
-		big := makeBenchBatch(16, 1024)  // 1 KiB records, ~16.6 KiB batches
+		big := makeBenchBatch(16, 1024)   // 1 KiB records, ~16.6 KiB batches
 		small := makeBenchBatch(140, 100) // 100 B records, ~16 KiB batches
 		report("append 1 KiB records, 16 KiB batches, no fsync", appendThroughput(b, dir, big, total, 1, 1, false, nil), disk)
 		report("append 100 B records, 16 KiB batches, no fsync", appendThroughput(b, dir, small, total, 1, 1, false, nil), disk)
