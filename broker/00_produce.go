@@ -75,7 +75,7 @@ func (b *Broker) handleProduce(ctx context.Context, req *protocol.Request) proto
 	if r.Acks == 0 {
 		return protocol.Reply{NoResponse: true}
 	}
-	if len(toSync) == 0 || b.cfg.Memory {
+	if len(toSync) == 0 || b.cfg.Memory || !b.cfg.SyncOnAcksAll {
 		return respond(resp)
 	}
 	return protocol.Reply{Wait: func(context.Context) kmsg.Response {

@@ -29,8 +29,12 @@ func (b *Broker) handleApiVersions(ctx context.Context, req *protocol.Request) p
 	}
 	resp.ApiKeys = make([]kmsg.ApiVersionsResponseApiKey, 0, len(apiTable))
 	for _, a := range apiTable {
+		lo, hi, ok := b.versionRange(a.key)
+		if !ok {
+			continue
+		}
 		k := kmsg.NewApiVersionsResponseApiKey()
-		k.ApiKey, k.MinVersion, k.MaxVersion = a.key, a.min, a.max
+		k.ApiKey, k.MinVersion, k.MaxVersion = a.key, lo, hi
 		resp.ApiKeys = append(resp.ApiKeys, k)
 	}
 	return respond(resp)

@@ -798,3 +798,37 @@ func TestDescribeTopicPartitions(t *testing.T) {
 	}
 	wantCode(t, "bad cursor", resp.Topics[0].ErrorCode, kerr.InvalidRequest)
 }
+
+func TestKafkaVersionCapsApiVersions(t *testing.T) {
+	cfg := config.Default()
+	cfg.Memory = true
+	cfg.KafkaVersion = "2.8"
+	b, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close(context.Background())
+	req := kmsg.NewPtrApiVersionsRequest()
+	req.SetVersion(3)
+	req.ClientSoftwareName, req.ClientSoftwareVersion = "test", "1"
+	resp := b.Handle(context.Background(), &protocol.Request{Key: 18, Version: 3, Body: req, Parsed: true, Conn: &protocol.ConnInfo{}}).Resp.(*kmsg.ApiVersionsResponse)
+	got := map[int16]int16{}
+	for _, k := range resp.ApiKeys {
+		got[k.ApiKey] = k.MaxVersion
+	}
+	// Kafka 2.8 served Produce v9, Fetch v12, Metadata v11 and no
+	// DescribeTopicPartitions.
+	if got[0] != 9 || got[1] != 12 || got[3] != 11 {
+		t.Fatalf("capped versions: produce %d fetch %d metadata %d", got[0], got[1], got[3])
+	}
+	if _, ok := got[75]; ok {
+		t.Fatal("DescribeTopicPartitions advertised for Kafka 2.8")
+	}
+	if b.Supported(0, 10) {
+		t.Fatal("Produce v10 accepted under a 2.8 cap")
+	}
+	cfg.KafkaVersion = "9.9"
+	if _, err := New(cfg); err == nil {
+		t.Fatal("unknown Kafka version accepted")
+	}
+}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/twmb/franz-go/pkg/kversion"
+
 	"github.com/moldau/moldau/protocol"
 )
 
@@ -77,4 +79,45 @@ func apiFor(key int16) *api {
 		return nil
 	}
 	return apisByKey[key]
+}
+
+// versionCaps holds, per key, the highest version this broker advertises:
+// the table's max, lowered by --kafka-version to what that Kafka release
+// served; -1 when the key is not served at all.
+type versionCaps [128]int16
+
+func newVersionCaps(kafkaVersion string) (*versionCaps, error) {
+	var caps versionCaps
+	for i := range caps {
+		caps[i] = -1
+	}
+	var kv *kversion.Versions
+	if kafkaVersion != "" {
+		if kv = kversion.FromString(kafkaVersion); kv == nil {
+			return nil, fmt.Errorf("broker: unknown Kafka version %q", kafkaVersion)
+		}
+	}
+	for _, a := range apiTable {
+		hi := a.max
+		if kv != nil {
+			kmax, ok := kv.LookupMaxKeyVersion(a.key)
+			if !ok {
+				continue
+			}
+			hi = min(hi, kmax)
+		}
+		if hi >= a.min {
+			caps[a.key] = hi
+		}
+	}
+	return &caps, nil
+}
+
+// versionRange is the range of versions of key this broker serves.
+func (b *Broker) versionRange(key int16) (lo, hi int16, ok bool) {
+	a := apiFor(key)
+	if a == nil || b.caps[key] < 0 {
+		return 0, 0, false
+	}
+	return a.min, b.caps[key], true
 }

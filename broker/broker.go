@@ -59,6 +59,8 @@ type Broker struct {
 	sessions *fetchSessions
 	metrics  *protocol.Metrics
 
+	caps *versionCaps // advertised max version per key
+
 	srv   *protocol.Server
 	ln    net.Listener
 	host  string // advertised
@@ -81,7 +83,12 @@ func New(cfg config.Config, opts ...Option) (*Broker, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
+	caps, err := newVersionCaps(cfg.KafkaVersion)
+	if err != nil {
+		return nil, err
+	}
 	b := &Broker{
+		caps:     caps,
 		cfg:      cfg,
 		logger:   o.logger,
 		now:      o.now,
@@ -357,8 +364,8 @@ func (b *Broker) openPartition(t *topic, index int32) (*partition, error) {
 
 // Supported implements protocol.Handler.
 func (b *Broker) Supported(key, version int16) bool {
-	a := apiFor(key)
-	return a != nil && version >= a.min && version <= a.max
+	lo, hi, ok := b.versionRange(key)
+	return ok && version >= lo && version <= hi
 }
 
 // Handle implements protocol.Handler.
@@ -367,7 +374,7 @@ func (b *Broker) Handle(ctx context.Context, req *protocol.Request) protocol.Rep
 	if a == nil {
 		return protocol.Reply{Close: true}
 	}
-	if b.logger.Enabled(ctx, slog.LevelDebug) {
+	if b.cfg.LogRequests {
 		b.logger.Debug("request", "key", req.Key, "version", req.Version, "client", req.ClientID, "remote", req.Conn.Remote)
 	}
 	return a.handle(b, ctx, req)

@@ -16,6 +16,12 @@ type Config struct {
 	LogFormat     string // --log-format: text|json. Default text.
 	ConfigFile    string // --config: the server.properties read, "" if none.
 	AdminAddr     string // --admin-addr: metrics/admin HTTP listener. Default "127.0.0.1:9644"; "" disables it.
+	Pprof         bool   // --pprof: serve /debug/pprof on the admin listener
+	LogRequests   bool   // --log-requests: log every request (at debug level)
+	KafkaVersion  string // --kafka-version: cap advertised API versions at this Kafka release's ("" = no cap)
+	// SyncOnAcksAll: with one replica, fsync before answering acks=all
+	// (the default; the --dev profile turns it off).
+	SyncOnAcksAll bool
 
 	NumPartitions                  int32   // num.partitions = 1
 	DefaultReplicationFactor       int16   // default.replication.factor = 1
@@ -89,11 +95,12 @@ const (
 // Default returns the configuration Moldau runs with when nothing is set.
 func Default() Config {
 	return Config{
-		Addr:      defaultAddr,
-		DataDir:   defaultDataDir,
-		LogLevel:  "info",
-		LogFormat: "text",
-		AdminAddr: defaultAdminAddr,
+		SyncOnAcksAll: true,
+		Addr:          defaultAddr,
+		DataDir:       defaultDataDir,
+		LogLevel:      "info",
+		LogFormat:     "text",
+		AdminAddr:     defaultAdminAddr,
 
 		NumPartitions:                  1,
 		DefaultReplicationFactor:       1,
@@ -156,4 +163,14 @@ func (c Config) EffectiveFlushMs() int64 {
 		return c.LogFlushIntervalMs
 	}
 	return c.LogFlushSchedulerIntervalMs
+}
+
+// ApplyDevProfile switches c to the --dev profile: topics are auto-created
+// with one partition, acks=all is answered without waiting for an fsync, and
+// segments are 16 MiB so small dev data sets still roll and expire.
+func (c *Config) ApplyDevProfile() {
+	c.AutoCreateTopics = true
+	c.NumPartitions = 1
+	c.SyncOnAcksAll = false
+	c.LogSegmentBytes = 16 << 20
 }

@@ -22,6 +22,10 @@ const (
 	EnvLogLevel      = "MOLDAU_LOG_LEVEL"
 	EnvLogFormat     = "MOLDAU_LOG_FORMAT"
 	EnvAdminAddr     = "MOLDAU_ADMIN_ADDR"
+	EnvDev           = "MOLDAU_DEV"
+	EnvPprof         = "MOLDAU_PPROF"
+	EnvLogRequests   = "MOLDAU_LOG_REQUESTS"
+	EnvKafkaVersion  = "MOLDAU_KAFKA_VERSION"
 )
 
 // setFlag collects repeated --set key=value flags.
@@ -32,7 +36,8 @@ func (s *setFlag) Set(v string) error { *s = append(*s, v); return nil }
 
 type flagValues struct {
 	addr, advertiseAddr, dataDir, config, logLevel, logFormat, adminAddr string
-	memory                                                               bool
+	kafkaVersion                                                         string
+	memory, dev, pprof, logRequests                                      bool
 	nodeID                                                               int64
 	set                                                                  setFlag
 }
@@ -51,6 +56,10 @@ func newFlagSet(v *flagValues) *flag.FlagSet {
 	fs.StringVar(&v.logFormat, "log-format", d.LogFormat, "text or json (env "+EnvLogFormat+")")
 	fs.StringVar(&v.adminAddr, "admin-addr", d.AdminAddr, "`HOST:PORT` of the admin/metrics HTTP listener, \"\" to disable (env "+EnvAdminAddr+")")
 	fs.Var(&v.set, "set", "set a Kafka broker property, `key=value` (repeatable; overrides --config)")
+	fs.BoolVar(&v.dev, "dev", false, "development profile: auto-create topics, no fsync on acks=all, 16 MiB segments, 1 partition by default; properties and flags still override (env "+EnvDev+")")
+	fs.BoolVar(&v.pprof, "pprof", false, "serve /debug/pprof on the admin listener (env "+EnvPprof+")")
+	fs.BoolVar(&v.logRequests, "log-requests", false, "log every request at debug level; implies --log-level debug (env "+EnvLogRequests+")")
+	fs.StringVar(&v.kafkaVersion, "kafka-version", "", "emulate an older Kafka `X.Y`: advertise no API versions newer than that release's (env "+EnvKafkaVersion+")")
 	return fs
 }
 
@@ -103,6 +112,20 @@ func Load(args []string, getenv func(string) string, logger *slog.Logger) (Confi
 	fs.Visit(func(f *flag.Flag) { flagSet[f.Name] = true })
 
 	cfg := Default()
+	// Layer 0: the --dev profile, which every later layer may override.
+	dev := fv.dev
+	if !flagSet["dev"] {
+		if v := getenv(EnvDev); v != "" {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return Config{}, &InvalidConfigError{Name: "dev", Value: v, Reason: "expected true or false", Where: EnvDev}
+			}
+			dev = b
+		}
+	}
+	if dev {
+		cfg.ApplyDevProfile()
+	}
 
 	// Layer 1: properties, from the file and then --set.
 	file := getenv(EnvConfig)
@@ -245,6 +268,23 @@ func Load(args []string, getenv func(string) string, logger *slog.Logger) (Confi
 			cfg.LogFormat = f
 			return nil
 		}},
+		{"pprof", EnvPprof, boolSetting("pprof", &cfg.Pprof)},
+		{"log-requests", EnvLogRequests, func(v, where string) error {
+			if err := boolSetting("log requests", &cfg.LogRequests)(v, where); err != nil {
+				return err
+			}
+			if cfg.LogRequests {
+				cfg.LogLevel = "debug"
+			}
+			return nil
+		}},
+		{"kafka-version", EnvKafkaVersion, func(v, where string) error {
+			if v != "" && !validKafkaVersion(v) {
+				return &InvalidConfigError{Name: "kafka version", Value: v, Reason: "want a Kafka release such as 2.8, 3.6 or 4.0", Where: where}
+			}
+			cfg.KafkaVersion = v
+			return nil
+		}},
 		{"admin-addr", EnvAdminAddr, func(v, where string) error {
 			if v != "" {
 				if err := checkListenAddr(v); err != nil {
@@ -259,6 +299,7 @@ func Load(args []string, getenv func(string) string, logger *slog.Logger) (Confi
 		"addr": fv.addr, "advertise-addr": fv.advertiseAddr, "data-dir": fv.dataDir,
 		"memory": strconv.FormatBool(fv.memory), "node-id": strconv.FormatInt(fv.nodeID, 10),
 		"log-level": fv.logLevel, "log-format": fv.logFormat, "admin-addr": fv.adminAddr,
+		"pprof": strconv.FormatBool(fv.pprof), "log-requests": strconv.FormatBool(fv.logRequests), "kafka-version": fv.kafkaVersion,
 	}
 	for _, s := range settings {
 		if v := getenv(s.env); v != "" {
@@ -275,4 +316,30 @@ func Load(args []string, getenv func(string) string, logger *slog.Logger) (Confi
 		}
 	}
 	return cfg, nil
+}
+
+func boolSetting(name string, dst *bool) func(v, where string) error {
+	return func(v, where string) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return &InvalidConfigError{Name: name, Value: v, Reason: "expected true or false", Where: where}
+		}
+		*dst = b
+		return nil
+	}
+}
+
+// validKafkaVersion accepts "X.Y" or "X.Y.Z" with X in 0..4.
+func validKafkaVersion(v string) bool {
+	parts := strings.Split(v, ".")
+	if len(parts) < 2 || len(parts) > 3 {
+		return false
+	}
+	for _, p := range parts {
+		if _, err := strconv.Atoi(p); err != nil {
+			return false
+		}
+	}
+	major, _ := strconv.Atoi(parts[0])
+	return major >= 0 && major <= 4
 }

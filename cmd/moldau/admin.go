@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -14,7 +16,7 @@ import (
 
 // startAdmin serves /metrics, /healthz and /readyz on addr. An empty addr
 // disables it; a busy port is logged and the broker runs without it.
-func startAdmin(addr string, reg *prometheus.Registry, b *broker.Broker, logger *slog.Logger) *http.Server {
+func startAdmin(addr string, pprofOn bool, reg *prometheus.Registry, b *broker.Broker, logger *slog.Logger) *http.Server {
 	if addr == "" {
 		return nil
 	}
@@ -33,7 +35,14 @@ func startAdmin(addr string, reg *prometheus.Registry, b *broker.Broker, logger 
 		}
 		_, _ = w.Write([]byte("ready\n"))
 	})
-	srv := &http.Server{Handler: mux}
+	if pprofOn {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			logger.Warn("admin endpoint stopped", "err", err)

@@ -73,7 +73,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	fmt.Fprintf(stdout, "listening on %s\n", b.Addr())
-	admin := startAdmin(cfg.AdminAddr, reg, b, logger)
+	admin := startAdmin(cfg.AdminAddr, cfg.Pprof, reg, b, logger)
 	logger.Info("moldau ready", "addr", b.Addr(), "data_dir", dataDirDesc(cfg), "node_id", cfg.NodeID, "startup", time.Since(started).Round(time.Microsecond))
 
 	sig := make(chan os.Signal, 1)
