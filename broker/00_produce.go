@@ -17,6 +17,7 @@ package broker
 import (
 	"context"
 	"errors"
+	"strconv"
 	"sync"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -104,6 +105,10 @@ func (b *Broker) produceOne(p *partition, records []byte, now int64, sp *kmsg.Pr
 		var res appendResult
 		res, err = p.appendBatch(&v, now)
 		if err == nil {
+			if !res.duplicate {
+				p.topic.metrics.bytesIn.Add(float64(len(v.raw)))
+				p.topic.metrics.recordsIn.Add(float64(v.recordCount))
+			}
 			sp.BaseOffset = res.baseOffset
 			if v.logAppendTime {
 				sp.LogAppendTime = now
@@ -113,6 +118,7 @@ func (b *Broker) produceOne(p *partition, records []byte, now int64, sp *kmsg.Pr
 		}
 	}
 	sp.ErrorCode = errorCode(err)
+	b.topics.metrics.produceErrors.WithLabelValues(strconv.Itoa(int(sp.ErrorCode))).Inc()
 	if version >= 8 {
 		sp.ErrorMessage = errMessage(err)
 	}

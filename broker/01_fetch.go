@@ -50,12 +50,14 @@ func (b *Broker) handleFetch(ctx context.Context, req *protocol.Request) protoco
 	resp, n, hasErr := b.readFetch(plan)
 	if n >= int(r.MinBytes) || r.MaxWaitMillis <= 0 || hasErr {
 		b.commitFetch(plan, resp)
+		b.countFetched(r.Version, resp)
 		return respond(resp)
 	}
 	deadline := time.Now().Add(time.Duration(r.MaxWaitMillis) * time.Millisecond)
 	return protocol.Reply{Wait: func(ctx context.Context) kmsg.Response {
 		resp := b.waitFetch(ctx, plan, deadline)
 		b.commitFetch(plan, resp)
+		b.countFetched(r.Version, resp)
 		return resp
 	}}
 }
@@ -252,6 +254,7 @@ func (b *Broker) readFetch(plan *fetchPlan) (*kmsg.FetchResponse, int, bool) {
 // waitFetch waits until MinBytes are available, the deadline passes or ctx
 // ends, then returns the last read.
 func (b *Broker) waitFetch(ctx context.Context, plan *fetchPlan, deadline time.Time) *kmsg.FetchResponse {
+	b.topics.metrics.fetchWaits.Inc()
 	w := newFetchWaiter()
 	var watched []*partition
 	for _, k := range b.planKeys(plan) {
@@ -327,6 +330,30 @@ func (b *Broker) commitFetch(plan *fetchPlan, resp *kmsg.FetchResponse) {
 			sp := s.parts[idx]
 			sp.sent = true
 			sp.lastHW, sp.lastLSO, sp.lastLogS = p.HighWatermark, p.LastStableOffset, p.LogStartOffset
+		}
+	}
+}
+
+// countFetched adds the record bytes of a final fetch response to the
+// per-topic bytes-out counters.
+func (b *Broker) countFetched(version int16, resp *kmsg.FetchResponse) {
+	for i := range resp.Topics {
+		rt := &resp.Topics[i]
+		n := 0
+		for j := range rt.Partitions {
+			n += len(rt.Partitions[j].RecordBatches)
+		}
+		if n == 0 {
+			continue
+		}
+		var t *topic
+		if version >= 13 {
+			t = b.topics.getID(rt.TopicID)
+		} else {
+			t = b.topics.get(rt.Topic)
+		}
+		if t != nil && t.metrics != nil {
+			t.metrics.bytesOut.Add(float64(n))
 		}
 	}
 }

@@ -232,7 +232,7 @@ func TestDeleteTopicCrashRecovery(t *testing.T) {
 	if err := b.meta.putTopic(rec); err != nil {
 		t.Fatal(err)
 	}
-	b.topics = newTopicRegistry()
+	b.topics = newTopicRegistry(newBrokerMetrics(nil, nil))
 	if err := b.loadTopics(); err != nil {
 		t.Fatal(err)
 	}

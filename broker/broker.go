@@ -121,7 +121,7 @@ func New(cfg config.Config, opts ...Option) (*Broker, error) {
 		b.meta = st
 	}
 	b.pids = &producerIDs{store: b.meta}
-	b.topics = newTopicRegistry()
+	b.topics = newTopicRegistry(newBrokerMetrics(o.registerer, b))
 	start := time.Now()
 	if err := b.loadTopics(); err != nil {
 		b.meta.close()

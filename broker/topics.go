@@ -17,6 +17,7 @@ type topic struct {
 	id         [16]byte
 	partitions atomic.Pointer[[]*partition]
 	state      atomic.Pointer[topicState]
+	metrics    *topicMetrics // set when the topic joins the registry
 }
 
 type topicState struct {
@@ -71,13 +72,14 @@ func (t *topic) record() topicRecord {
 // topicRegistry is the broker's metadata cache of topics. mu guards the maps
 // and serialises admin changes (create, delete, add partitions, configs).
 type topicRegistry struct {
-	mu     sync.RWMutex
-	byName map[string]*topic
-	byID   map[[16]byte]*topic
+	mu      sync.RWMutex
+	byName  map[string]*topic
+	byID    map[[16]byte]*topic
+	metrics *brokerMetrics
 }
 
-func newTopicRegistry() *topicRegistry {
-	return &topicRegistry{byName: make(map[string]*topic), byID: make(map[[16]byte]*topic)}
+func newTopicRegistry(m *brokerMetrics) *topicRegistry {
+	return &topicRegistry{byName: make(map[string]*topic), byID: make(map[[16]byte]*topic), metrics: m}
 }
 
 func (r *topicRegistry) get(name string) *topic {
@@ -118,6 +120,7 @@ func (r *topicRegistry) add(t *topic) {
 }
 
 func (r *topicRegistry) addLocked(t *topic) {
+	t.metrics = r.metrics.forTopic(t.name)
 	r.byName[t.name] = t
 	r.byID[t.id] = t
 }
@@ -125,6 +128,7 @@ func (r *topicRegistry) addLocked(t *topic) {
 func (r *topicRegistry) removeLocked(t *topic) {
 	delete(r.byName, t.name)
 	delete(r.byID, t.id)
+	r.metrics.dropTopic(t.name)
 }
 
 // validTopicName reports whether name is a legal Kafka topic name.
