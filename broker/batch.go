@@ -7,6 +7,7 @@ import (
 	"hash/crc32"
 
 	"github.com/moldau/moldau/broker/config"
+	"github.com/moldau/moldau/log/records"
 )
 
 // Validation failures of a produced batch. errorCode maps them to Kafka's
@@ -146,6 +147,22 @@ func validateBatch(raw []byte, s *config.TopicSettings, now int64) (validatedBat
 		}
 		if err := checkTs(v.maxTimestamp); err != nil {
 			return v, err
+		}
+		if compacted {
+			// Kafka decompresses to check keys on compacted topics; the
+			// decompressed size is bounded (records.DefaultMaxDecompressed).
+			err := records.ForEach(raw, records.DefaultMaxDecompressed, func(r records.Record) error {
+				if r.Key == nil {
+					return fmt.Errorf("%w: record at offset delta %d has no key (compacted topic)", errInvalidRecord, r.OffsetDelta)
+				}
+				return nil
+			})
+			if err != nil && !errors.Is(err, errInvalidRecord) {
+				err = fmt.Errorf("%w: %w", errInvalidRecord, err)
+			}
+			if err != nil {
+				return v, err
+			}
 		}
 	}
 	if logAppend {

@@ -166,10 +166,14 @@ func (b *Broker) Serve(ln net.Listener) error {
 	limits := protocol.DefaultLimits()
 	limits.MaxRequestBytes = b.cfg.SocketRequestMaxBytes
 	b.srv = protocol.NewServer(b, limits, b.logger, b.metrics)
-	b.bg.Add(3)
+	b.bg.Add(4)
 	go func() {
 		defer b.bg.Done()
 		b.flusher()
+	}()
+	go func() {
+		defer b.bg.Done()
+		b.cleaner()
 	}()
 	go func() {
 		defer b.bg.Done()
@@ -275,6 +279,59 @@ func (b *Broker) flusher() {
 					if _, err := p.log.FlushIfDue(now.UnixMilli()); err != nil && !errors.Is(err, plog.ErrClosed) {
 						b.logger.Error("scheduled flush failed", "partition", p.dirName(), "err", err)
 					}
+				}
+			}
+		}
+	}
+}
+
+// Cleaner tuning (Kafka: log.cleaner.dedupe.buffer.size, shared by its
+// cleaner threads; log.cleaner.backoff.ms).
+const (
+	cleanerMapBytes = 32 << 20
+	cleanerBackoff  = 15 * time.Second
+)
+
+// cleaner compacts the partitions of compacted topics, one at a time, with
+// one offset map of cleanerMapBytes. It wakes every cleanerBackoff, or
+// every log.retention.check.interval.ms if that is shorter.
+func (b *Broker) cleaner() {
+	if !b.cfg.LogCleanerEnable {
+		return
+	}
+	interval := cleanerBackoff
+	if ms := b.cfg.LogRetentionCheckIntervalMs; ms > 0 && time.Duration(ms)*time.Millisecond < interval {
+		interval = time.Duration(ms) * time.Millisecond
+	}
+	var c *plog.Cleaner // allocated on first use: brokers without compacted topics pay nothing
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-b.stop:
+			return
+		case <-tick.C:
+		}
+		for _, t := range b.topics.all() {
+			if !t.settings().Compact {
+				continue
+			}
+			if c == nil {
+				c = plog.NewCleaner(cleanerMapBytes)
+			}
+			for _, p := range t.partitionList() {
+				select {
+				case <-b.stop:
+					return
+				default:
+				}
+				st, err := p.log.Compact(b.now().UnixMilli(), c)
+				switch {
+				case err != nil && !errors.Is(err, plog.ErrClosed):
+					b.logger.Warn("compaction", "partition", p.dirName(), "err", err)
+				case st.SegmentsCleaned > 0:
+					b.logger.Info("compacted", "partition", p.dirName(), "segments", st.SegmentsCleaned,
+						"bytes_before", st.BytesBefore, "bytes_after", st.BytesAfter, "records_removed", st.RecordsRemoved)
 				}
 			}
 		}

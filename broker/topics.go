@@ -54,15 +54,25 @@ func (t *topic) partition(i int32) *partition {
 
 func (t *topic) logConfig() plog.Config {
 	s := t.settings()
-	return plog.Config{
-		SegmentBytes:       s.SegmentBytes,
-		SegmentMs:          s.SegmentMs,
-		IndexIntervalBytes: int(s.IndexIntervalBytes),
-		RetentionMs:        s.RetentionMs,
-		RetentionBytes:     s.RetentionBytes,
-		FlushMessages:      s.FlushMessages,
-		FlushMs:            s.FlushMs,
+	c := plog.Config{
+		SegmentBytes:           s.SegmentBytes,
+		SegmentMs:              s.SegmentMs,
+		IndexIntervalBytes:     int(s.IndexIntervalBytes),
+		RetentionMs:            s.RetentionMs,
+		RetentionBytes:         s.RetentionBytes,
+		FlushMessages:          s.FlushMessages,
+		FlushMs:                s.FlushMs,
+		Compact:                s.Compact,
+		DeleteRetentionMs:      s.DeleteRetentionMs,
+		MinCompactionLagMs:     s.MinCompactionLagMs,
+		MaxCompactionLagMs:     s.MaxCompactionLagMs,
+		MinCleanableDirtyRatio: s.MinCleanableDirtyRatio,
 	}
+	if !s.Delete {
+		// cleanup.policy=compact: no time or size retention.
+		c.RetentionMs, c.RetentionBytes = -1, -1
+	}
+	return c
 }
 
 func (t *topic) record() topicRecord {

@@ -50,6 +50,20 @@ type Config struct {
 	// data and the last sync is at least this old. Negative or
 	// math.MaxInt64: never.
 	FlushMs int64
+
+	// Compact enables the cleaner (cleanup.policy contains compact); see
+	// cleaner.go. Retention is independent: set RetentionMs/RetentionBytes
+	// to -1 for compact-only.
+	Compact bool
+	// DeleteRetentionMs: tombstones whose batch is older are removed.
+	DeleteRetentionMs int64
+	// MinCompactionLagMs: batches younger than this are not cleaned.
+	MinCompactionLagMs int64
+	// MaxCompactionLagMs: clean regardless of the dirty ratio once the
+	// first dirty batch is older than this (0 or >= 2^62: never).
+	MaxCompactionLagMs int64
+	// MinCleanableDirtyRatio: clean when dirty/(clean+dirty) bytes reach it.
+	MinCleanableDirtyRatio float64
 }
 
 // Defaults.
@@ -83,6 +97,9 @@ func (c Config) withDefaults() Config {
 //
 // Locking, outermost first:
 //
+//	cleanMu  serializes Compact with DeleteRecordsBefore, EnforceRetention,
+//	         TruncateTo and Close (everything that removes or replaces
+//	         non-active segments).
 //	syncMu   serializes SyncTo, DeleteRecordsBefore, EnforceRetention, Close:
 //	         everything that fsyncs or closes/removes segment files.
 //	appendMu serializes Append (the only writer of the active segment).
@@ -96,6 +113,7 @@ type Log struct {
 	logger *slog.Logger
 	cfg    atomic.Pointer[Config]
 
+	cleanMu  sync.Mutex
 	syncMu   sync.Mutex
 	appendMu sync.Mutex
 	mu       sync.RWMutex
@@ -106,9 +124,12 @@ type Log struct {
 	dirDirty bool       // a segment file was created since the last SyncDir
 	closed   bool
 
-	logStart atomic.Int64 // written under mu
-	end      atomic.Int64 // written under mu
-	durable  atomic.Int64 // written under syncMu: every offset below is synced
+	logStart   atomic.Int64 // written under mu
+	end        atomic.Int64 // written under mu
+	durable    atomic.Int64 // written under syncMu: every offset below is synced
+	cleanPoint atomic.Int64 // cleaner checkpoint: first dirty offset
+	closing    atomic.Bool  // Close has begun: a running Compact aborts
+
 	// lastSync is the Unix ms time of the last successful sync (or Open).
 	lastSync atomic.Int64
 
@@ -494,6 +515,9 @@ func (l *Log) collectHeaders(from int64, n int, out *[]BatchHeader) (int64, erro
 // and closes the files. After a failure (see Append) it closes the files
 // without recording a clean shutdown, so the next Open recovers.
 func (l *Log) Close() error {
+	l.closing.Store(true)
+	l.cleanMu.Lock()
+	defer l.cleanMu.Unlock()
 	l.syncMu.Lock()
 	defer l.syncMu.Unlock()
 	l.appendMu.Lock()

@@ -81,11 +81,16 @@ func readMeta(fsys vfs.FS, dir string) (m meta, found bool, err error) {
 // writeMeta durably replaces the meta file: write a temporary file, fsync
 // it, rename it over the old one and fsync the directory.
 func writeMeta(fsys vfs.FS, dir string, m meta) error {
-	tmp := filepath.Join(dir, metaTempName)
-	if _, err := writeFile(fsys, tmp, encodeMeta(m), true, false); err != nil {
+	return replaceFile(fsys, dir, metaTempName, metaFileName, encodeMeta(m))
+}
+
+// replaceFile durably replaces dir/name with b through dir/tmp.
+func replaceFile(fsys vfs.FS, dir, tmp, name string, b []byte) error {
+	tmp = filepath.Join(dir, tmp)
+	if _, err := writeFile(fsys, tmp, b, true, false); err != nil {
 		return err
 	}
-	if err := fsys.Rename(tmp, filepath.Join(dir, metaFileName)); err != nil {
+	if err := fsys.Rename(tmp, filepath.Join(dir, name)); err != nil {
 		return err
 	}
 	return fsys.SyncDir(dir)

@@ -102,6 +102,7 @@ func Open(fsys vfs.FS, dir string, cfg Config, logger *slog.Logger) (*Log, Recov
 	l.readRollBase()
 	l.logStart.Store(logStart)
 	l.end.Store(l.active.next)
+	l.cleanPoint.Store(min(readCleanPoint(l), l.active.next))
 
 	// Make the repaired directory durable and mark the log open (unclean)
 	// before accepting writes, so that a crash from now on is detected.
@@ -137,6 +138,9 @@ func (l *Log) cleanDir() ([]int64, error) {
 	if err != nil {
 		return nil, fmt.Errorf("log: list %s: %w", l.dir, err)
 	}
+	if names, err = l.finishCleanerSwaps(names); err != nil {
+		return nil, err
+	}
 	var bases []int64
 	have := map[string]bool{}
 	for _, name := range names {
@@ -150,7 +154,7 @@ func (l *Log) cleanDir() ([]int64, error) {
 		if !isIndex {
 			stem, isIndex = strings.CutSuffix(name, timeIndexSuffix)
 		}
-		if (isIndex && !have[stem]) || name == metaTempName {
+		if (isIndex && !have[stem]) || name == metaTempName || name == cleanPointTemp {
 			if err := l.fs.Remove(filepath.Join(l.dir, name)); err != nil && !isNotExist(err) {
 				return nil, fmt.Errorf("log: remove leftover %s: %w", name, err)
 			}
@@ -158,6 +162,48 @@ func (l *Log) cleanDir() ([]int64, error) {
 	}
 	slices.Sort(bases)
 	return bases, nil
+}
+
+// finishCleanerSwaps completes what a crash interrupted in the cleaner (see
+// cleaner.go): a *.log.cleaned file was never committed and is deleted; a
+// *.log.swap file was, so the old segment's index files are removed and the
+// swap file renamed over the segment. It returns the directory listing
+// afterwards.
+func (l *Log) finishCleanerSwaps(names []string) ([]string, error) {
+	changed := false
+	for _, name := range names {
+		switch {
+		case strings.HasSuffix(name, cleanedSuffix):
+			l.logger.Warn("deleting uncommitted cleaned segment", "file", name)
+			if err := l.fs.Remove(filepath.Join(l.dir, name)); err != nil && !isNotExist(err) {
+				return nil, fmt.Errorf("log: remove %s: %w", name, err)
+			}
+			changed = true
+		case strings.HasSuffix(name, swapSuffix):
+			stem := strings.TrimSuffix(name, swapSuffix)
+			l.logger.Warn("finishing interrupted cleaner swap", "file", name)
+			for _, suffix := range []string{indexSuffix, timeIndexSuffix} {
+				if err := l.fs.Remove(filepath.Join(l.dir, stem+suffix)); err != nil && !isNotExist(err) {
+					return nil, err
+				}
+			}
+			if err := l.fs.Rename(filepath.Join(l.dir, name), filepath.Join(l.dir, stem+logSuffix)); err != nil {
+				return nil, fmt.Errorf("log: finish swap of %s: %w", name, err)
+			}
+			changed = true
+		}
+	}
+	if !changed {
+		return names, nil
+	}
+	if err := l.fs.SyncDir(l.dir); err != nil {
+		return nil, err
+	}
+	names, err := l.fs.ReadDir(l.dir)
+	if err != nil {
+		return nil, fmt.Errorf("log: list %s: %w", l.dir, err)
+	}
+	return names, nil
 }
 
 // recoverSegments opens the segments in order, verifying as described on

@@ -9,6 +9,8 @@ import (
 // non-active segment that lies entirely below it. An offset at or below the
 // current log start is a no-op; one beyond EndOffset is ErrOffsetOutOfRange.
 func (l *Log) DeleteRecordsBefore(offset int64) error {
+	l.cleanMu.Lock()
+	defer l.cleanMu.Unlock()
 	l.syncMu.Lock()
 	defer l.syncMu.Unlock()
 	l.mu.RLock()
@@ -32,12 +34,14 @@ func (l *Log) DeleteRecordsBefore(offset int64) error {
 // log above RetentionBytes. It only deletes a prefix of the log and never the
 // active segment, and moves the log start offset to the first kept segment.
 func (l *Log) EnforceRetention(nowMs int64) (int, error) {
-	l.syncMu.Lock()
-	defer l.syncMu.Unlock()
 	cfg := l.config()
 	if cfg.RetentionMs < 0 && cfg.RetentionBytes < 0 {
 		return 0, nil
 	}
+	l.cleanMu.Lock()
+	defer l.cleanMu.Unlock()
+	l.syncMu.Lock()
+	defer l.syncMu.Unlock()
 	l.mu.RLock()
 	if l.closed {
 		l.mu.RUnlock()

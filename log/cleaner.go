@@ -1,0 +1,490 @@
+package log
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/moldau/moldau/log/records"
+)
+
+// Compaction (cleanup.policy=compact), after Kafka's LogCleaner.
+//
+// The log is split at the cleaner checkpoint (first dirty offset) into a
+// clean head and a dirty tail; the dirty section ends at the first
+// uncleanable offset: the active segment's base, or the base of the first
+// segment holding a batch younger than MinCompactionLagMs. A round runs when
+// dirty/(clean+dirty) bytes reaches MinCleanableDirtyRatio, or when the
+// first dirty segment is older than MaxCompactionLagMs.
+//
+// A round (1) maps every key of the dirty section to its latest offset in a
+// fixed-budget OffsetMap, stopping at a batch boundary when the map is full
+// (mapEnd); (2) rewrites each non-active segment below mapEnd, keeping a
+// record if it is at or beyond mapEnd, or it has a key whose latest offset
+// is its own (or is unknown to the map) and it is not a tombstone older than
+// DeleteRetentionMs (by its batch's max timestamp). Keyless records are
+// dropped, as Kafka drops them. Control batches are kept whole.
+//
+// Batches keep their base offset, lastOffsetDelta, base timestamp, producer
+// fields and record bytes (offset and timestamp deltas are relative to the
+// unchanged bases), so offsets are never renumbered or reordered; the CRC,
+// length, record count and (CreateTime) max timestamp are recomputed, and
+// compressed batches are decompressed (bounded) and recompressed with the
+// same codec (xerial snappy stays xerial). A batch left with no records is
+// dropped unless it is the last batch of its segment (segments must stay
+// contiguous: each ends where the next begins) or the last batch of its
+// producer id in the segment; those stay as empty batches (record count 0,
+// no compression), which keep their last offset as Kafka's do.
+//
+// Each segment is swapped crash-safely: write <base>.log.cleaned and fsync
+// it; rename it to <base>.log.swap and fsync the directory (the commit
+// point); remove the old index files; rename <base>.log.swap over
+// <base>.log; write the new index files; fsync the directory. Open deletes
+// *.cleaned files and finishes the swap of any *.swap file.
+
+// Cleaned-segment suffixes.
+const (
+	cleanedSuffix = ".log.cleaned"
+	swapSuffix    = ".log.swap"
+)
+
+// Cleaner holds the state one cleaning goroutine reuses across partitions:
+// the offset map and the I/O budget.
+type Cleaner struct {
+	m *OffsetMap
+	// MaxBytesPerSecond throttles the bytes the cleaner reads and writes
+	// (Kafka's log.cleaner.io.max.bytes.per.second); 0 = unlimited.
+	MaxBytesPerSecond int64
+	// MaxDecompressed bounds the decompressed records of one batch; a
+	// batch beyond it is kept as is.
+	MaxDecompressed int
+
+	ioStart time.Time
+	ioBytes int64
+}
+
+// NewCleaner returns a cleaner whose offset map uses about mapBytes.
+func NewCleaner(mapBytes int) *Cleaner {
+	return &Cleaner{m: NewOffsetMap(mapBytes), MaxDecompressed: records.DefaultMaxDecompressed}
+}
+
+func (c *Cleaner) throttle(n int64) {
+	if c.MaxBytesPerSecond <= 0 {
+		return
+	}
+	if c.ioStart.IsZero() {
+		c.ioStart = time.Now()
+	}
+	c.ioBytes += n
+	want := time.Duration(float64(c.ioBytes) / float64(c.MaxBytesPerSecond) * float64(time.Second))
+	if d := want - time.Since(c.ioStart); d > 0 {
+		time.Sleep(d)
+	}
+}
+
+// CompactStats describes one round.
+type CompactStats struct {
+	Cleaned         bool  // a round ran
+	FirstDirty      int64 // checkpoint before the round
+	MapEnd          int64 // checkpoint after the round
+	SegmentsCleaned int   // segments rewritten
+	BytesBefore     int64 // of the rewritten segments
+	BytesAfter      int64
+	RecordsRemoved  int64
+}
+
+var errCleanAborted = errors.New("log: cleaning aborted by Close")
+
+// Compact runs one cleaning round if the log is compacted and due (see the
+// comment at the top of cleaner.go). now is Unix ms. It never touches the
+// active segment. It serializes with retention, DeleteRecordsBefore,
+// TruncateTo and Close (cleanMu); appends, reads and syncs proceed, except
+// during each segment's short swap (syncMu).
+func (l *Log) Compact(now int64, c *Cleaner) (CompactStats, error) {
+	cfg := l.config()
+	var st CompactStats
+	if !cfg.Compact {
+		return st, nil
+	}
+	l.cleanMu.Lock()
+	defer l.cleanMu.Unlock()
+	if l.closing.Load() {
+		return st, ErrClosed
+	}
+	if err := l.failure(); err != nil {
+		return st, err
+	}
+	l.mu.RLock()
+	if l.closed {
+		l.mu.RUnlock()
+		return st, ErrClosed
+	}
+	views := make([]segmentView, 0, len(l.segments)-1)
+	for _, s := range l.segments[:len(l.segments)-1] {
+		views = append(views, s.viewLocked())
+	}
+	maxTS := make([]int64, len(views))
+	for i, v := range views {
+		maxTS[i] = v.seg.maxTS
+	}
+	firstDirty := max(l.cleanPoint.Load(), l.logStart.Load())
+	l.mu.RUnlock()
+	defer func() {
+		for _, v := range views {
+			v.seg.release()
+		}
+	}()
+	st.FirstDirty, st.MapEnd = firstDirty, firstDirty
+
+	// The dirty section: [firstDirty, uncleanable).
+	uncleanable := len(views) // index of the first segment not to map
+	for i := range views {
+		if cfg.MinCompactionLagMs > 0 && maxTS[i] > now-cfg.MinCompactionLagMs {
+			uncleanable = i
+			break
+		}
+	}
+	var cleanBytes, dirtyBytes int64
+	firstDirtySeg := -1
+	for i, v := range views[:uncleanable] {
+		if v.next <= firstDirty {
+			cleanBytes += v.size
+			continue
+		}
+		if firstDirtySeg < 0 {
+			firstDirtySeg = i
+		}
+		dirtyBytes += v.size
+	}
+	if firstDirtySeg < 0 || dirtyBytes == 0 {
+		return st, nil
+	}
+	ratio := float64(dirtyBytes) / float64(cleanBytes+dirtyBytes)
+	overdue := cfg.MaxCompactionLagMs > 0 && cfg.MaxCompactionLagMs < 1<<62 &&
+		firstBatchTime(views[firstDirtySeg]) < now-cfg.MaxCompactionLagMs
+	if ratio < cfg.MinCleanableDirtyRatio && !overdue {
+		return st, nil
+	}
+
+	// 1. Map the dirty section.
+	c.m.reset()
+	mapEnd := firstDirty
+	full := false
+	for _, v := range views[firstDirtySeg:uncleanable] {
+		if full {
+			break
+		}
+		sc := newBatchScanner(v.seg, v.floorPos(firstDirty), v.size, true)
+		for !full {
+			h, _, body, err := sc.next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				return st, err
+			}
+			c.throttle(int64(h.Length))
+			if h.NextOffset() <= mapEnd {
+				continue
+			}
+			if h.IsControl() {
+				mapEnd = h.NextOffset()
+				continue
+			}
+			if c.m.Len()+int(h.RecordCount) > c.m.Capacity() {
+				full = true // the batch might not fit: stop before it
+				break
+			}
+			err = records.ForEach(body, c.MaxDecompressed, func(r records.Record) error {
+				if r.Key != nil {
+					c.m.put(r.Key, h.BaseOffset+int64(r.OffsetDelta))
+				}
+				return nil
+			})
+			if err != nil {
+				// Undecodable (or too large) batches are kept as they are
+				// and mapped as nothing.
+				l.logger.Warn("cleaner: skipping undecodable batch", "dir", l.dir, "offset", h.BaseOffset, "err", err)
+			}
+			mapEnd = h.NextOffset()
+		}
+	}
+	if mapEnd <= firstDirty {
+		return st, nil
+	}
+	st.Cleaned, st.MapEnd = true, mapEnd
+
+	// 2. Rewrite every segment that holds offsets below mapEnd.
+	horizon := now - cfg.DeleteRetentionMs
+	for _, v := range views {
+		if v.seg.base >= mapEnd {
+			break
+		}
+		if l.closing.Load() {
+			return st, errCleanAborted
+		}
+		before, after, removed, err := l.cleanSegment(v, mapEnd, horizon, c)
+		if err != nil {
+			return st, err
+		}
+		if after >= 0 {
+			st.SegmentsCleaned++
+			st.BytesBefore += before
+			st.BytesAfter += after
+			st.RecordsRemoved += removed
+		}
+	}
+	l.cleanPoint.Store(mapEnd)
+	if err := writeCleanPoint(l, mapEnd); err != nil {
+		l.logger.Warn("cleaner: could not write checkpoint", "dir", l.dir, "err", err)
+	}
+	return st, nil
+}
+
+// firstBatchTime is the max timestamp of a segment's first batch.
+func firstBatchTime(v segmentView) int64 {
+	var hb [BatchHeaderSize]byte
+	if v.size < BatchHeaderSize || readFull(v.seg.file, hb[:], 0) != nil {
+		return -1
+	}
+	h, err := ParseBatchHeader(hb[:])
+	if err != nil {
+		return -1
+	}
+	return h.MaxTimestamp
+}
+
+// cleanSegment rewrites one segment; after is -1 if nothing changed (no
+// file is written then).
+func (l *Log) cleanSegment(v segmentView, mapEnd, horizon int64, c *Cleaner) (before, after, removed int64, err error) {
+	s := v.seg
+	// Pass 1 (headers): each producer's last batch in the segment, and the
+	// segment's last batch.
+	lastOfProducer := map[int64]int64{}
+	var lastBase int64 = -1
+	sc := newBatchScanner(s, 0, v.size, false)
+	for {
+		h, _, _, err := sc.next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return 0, -1, 0, err
+		}
+		if h.ProducerID >= 0 {
+			lastOfProducer[h.ProducerID] = h.BaseOffset
+		}
+		lastBase = h.BaseOffset
+	}
+
+	// Pass 2: filter into <base>.log.cleaned.
+	cleanedPath := filepath.Join(l.dir, segmentFileName(s.base, cleanedSuffix))
+	f, err := l.fs.OpenFile(cleanedPath, os.O_CREATE|os.O_TRUNC|os.O_RDWR, 0o644)
+	if err != nil {
+		return 0, -1, 0, fmt.Errorf("log: cleaner: %w", err)
+	}
+	fresh := newSegment(l.dir, s.base, f)
+	abandon := func() {
+		_ = f.Close()
+		_ = l.fs.Remove(cleanedPath)
+	}
+	interval := l.config().IndexIntervalBytes
+	changed := false
+	var scratch []byte
+	sc = newBatchScanner(s, 0, v.size, true)
+	for {
+		h, _, body, err := sc.next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			abandon()
+			return 0, -1, 0, err
+		}
+		c.throttle(int64(h.Length))
+		newBatch, n, err := c.filterBatch(h, body, mapEnd, horizon, scratch[:0])
+		if err != nil {
+			l.logger.Warn("cleaner: keeping undecodable batch", "dir", l.dir, "offset", h.BaseOffset, "err", err)
+			newBatch, n = body, 0
+		}
+		removed += int64(n)
+		if len(newBatch) == 0 {
+			changed = true
+			if h.BaseOffset != lastBase && !(h.ProducerID >= 0 && lastOfProducer[h.ProducerID] == h.BaseOffset) {
+				continue
+			}
+			newBatch = emptyBatch(body, scratch[:0])
+		} else if n > 0 {
+			changed = true
+		}
+		if n > 0 {
+			scratch = newBatch[:0] // reuse the array (never body's)
+		}
+		pos := fresh.size
+		if _, err := f.Write(newBatch); err != nil {
+			abandon()
+			return 0, -1, 0, fmt.Errorf("log: cleaner: %w", err)
+		}
+		c.throttle(int64(len(newBatch)))
+		nh, _ := ParseBatchHeader(newBatch)
+		fresh.trackLocked(pos, int64(len(newBatch)), nh.LastOffset(), nh.MaxTimestamp, interval)
+	}
+	if !changed {
+		abandon()
+		return v.size, -1, 0, nil
+	}
+	fresh.maybeAddTimeEntryLocked()
+	if err := f.Sync(); err != nil {
+		abandon()
+		return 0, -1, 0, fmt.Errorf("log: cleaner: %w", err)
+	}
+	if err := l.swapCleaned(s, fresh); err != nil {
+		return 0, -1, 0, err
+	}
+	return v.size, fresh.size, removed, nil
+}
+
+// swapCleaned installs fresh (a synced <base>.log.cleaned) in place of old.
+func (l *Log) swapCleaned(old, fresh *segment) error {
+	cleanedPath := fresh.path(cleanedSuffix)
+	swapPath := fresh.path(swapSuffix)
+	if err := l.fs.Rename(cleanedPath, swapPath); err != nil {
+		_ = fresh.file.Close()
+		_ = l.fs.Remove(cleanedPath)
+		return fmt.Errorf("log: cleaner: %w", err)
+	}
+	if err := l.fs.SyncDir(l.dir); err != nil {
+		_ = fresh.file.Close()
+		return l.fail(fmt.Errorf("log: cleaner: %w", err))
+	}
+	// Committed: from here on recovery finishes the swap.
+	l.syncMu.Lock()
+	defer l.syncMu.Unlock()
+	for _, suffix := range []string{indexSuffix, timeIndexSuffix} {
+		if err := l.fs.Remove(old.path(suffix)); err != nil && !isNotExist(err) {
+			_ = fresh.file.Close()
+			return l.fail(err)
+		}
+	}
+	if err := l.fs.Rename(swapPath, fresh.path(logSuffix)); err != nil {
+		_ = fresh.file.Close()
+		return l.fail(err)
+	}
+	if err := fresh.writeIndexFiles(l.fs, true); err != nil {
+		l.logger.Warn("cleaner: could not write index files; they will be rebuilt", "segment", fresh.path(logSuffix), "err", err)
+	}
+	if err := l.fs.SyncDir(l.dir); err != nil {
+		_ = fresh.file.Close()
+		return l.fail(err)
+	}
+	l.mu.Lock()
+	for i, s := range l.segments {
+		if s == old {
+			l.segments[i] = fresh
+		}
+	}
+	kept := l.pending[:0]
+	for _, p := range l.pending {
+		if p != old {
+			kept = append(kept, p)
+		}
+	}
+	clear(l.pending[len(kept):])
+	l.pending = kept
+	l.mu.Unlock()
+	old.release()
+	return nil
+}
+
+// filterBatch returns the batch with the records the cleaner keeps (see
+// the top of this file), out's array reused when it has room; body itself
+// when every record stays; an empty slice when none does. n is the number
+// of records removed.
+func (c *Cleaner) filterBatch(h BatchHeader, body []byte, mapEnd, horizon int64, out []byte) ([]byte, int, error) {
+	if h.IsControl() || h.BaseOffset >= mapEnd {
+		return body, 0, nil
+	}
+	var keep [][]byte
+	removed := 0
+	var maxTS int64 = -1
+	tombstoneExpired := h.MaxTimestamp < horizon
+	err := records.ForEach(body, c.MaxDecompressed, func(r records.Record) error {
+		off := h.BaseOffset + int64(r.OffsetDelta)
+		retain := off >= mapEnd
+		if !retain && r.Key != nil {
+			latest, ok := c.m.get(r.Key)
+			retain = (!ok || off >= latest) && !(r.Value == nil && tombstoneExpired)
+		}
+		if !retain {
+			removed++
+			return nil
+		}
+		keep = append(keep, r.Raw)
+		maxTS = max(maxTS, h.BaseTimestamp+r.TimestampDelta)
+		return nil
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	if removed == 0 {
+		return body, 0, nil
+	}
+	if len(keep) == 0 {
+		return out[:0], removed, nil
+	}
+	var recs []byte
+	for _, r := range keep {
+		recs = append(recs, r...)
+	}
+	codec := h.Compression()
+	out = append(out[:0], body[:BatchHeaderSize]...)
+	out, err = records.Compress(codec, out, recs, codec == records.CodecSnappy && records.IsXerial(body[BatchHeaderSize:]))
+	if err != nil {
+		return nil, 0, err
+	}
+	binary.BigEndian.PutUint32(out[offBatchLength:], uint32(len(out)-batchLengthOverhead))
+	binary.BigEndian.PutUint32(out[offRecordCount:], uint32(len(keep)))
+	if !h.LogAppendTime() {
+		binary.BigEndian.PutUint64(out[offMaxTimestamp:], uint64(maxTS))
+	}
+	binary.BigEndian.PutUint32(out[offCRC:], crc32.Checksum(out[offAttributes:], castagnoli))
+	return out, removed, nil
+}
+
+// emptyBatch is body's header with no records and no compression: it keeps
+// the batch's offsets (base and lastOffsetDelta) and producer fields.
+func emptyBatch(body, out []byte) []byte {
+	out = append(out[:0], body[:BatchHeaderSize]...)
+	binary.BigEndian.PutUint32(out[offBatchLength:], uint32(BatchHeaderSize-batchLengthOverhead))
+	binary.BigEndian.PutUint32(out[offRecordCount:], 0)
+	attrs := binary.BigEndian.Uint16(out[offAttributes:]) &^ AttrCompressionMask
+	binary.BigEndian.PutUint16(out[offAttributes:], attrs)
+	binary.BigEndian.PutUint32(out[offCRC:], crc32.Checksum(out[offAttributes:], castagnoli))
+	return out
+}
+
+// The cleaner checkpoint: 8-byte first dirty offset + CRC-32C, replaced
+// atomically like meta. See FORMAT.md.
+const (
+	cleanPointName = "cleaner-checkpoint"
+	cleanPointTemp = "cleaner-checkpoint.tmp"
+)
+
+func writeCleanPoint(l *Log, offset int64) error {
+	b := binary.BigEndian.AppendUint64(nil, uint64(offset))
+	b = binary.BigEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
+	return replaceFile(l.fs, l.dir, cleanPointTemp, cleanPointName, b)
+}
+
+func readCleanPoint(l *Log) int64 {
+	b, err := readWholeFile(l.fs, filepath.Join(l.dir, cleanPointName))
+	if err != nil || len(b) != 12 || crc32.Checksum(b[:8], castagnoli) != binary.BigEndian.Uint32(b[8:]) {
+		return 0
+	}
+	return int64(binary.BigEndian.Uint64(b))
+}

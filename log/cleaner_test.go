@@ -1,0 +1,328 @@
+package log
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"sync/atomic"
+	"testing"
+
+	"github.com/moldau/moldau/log/records"
+	"github.com/moldau/moldau/log/vfs"
+)
+
+type kv struct {
+	key, value []byte // nil value: tombstone
+}
+
+// makeKVBatch builds a batch of keyed records compressed with codec.
+func makeKVBatch(t testing.TB, recs []kv, ts int64, codec int, xerial bool, producerID int64) []byte {
+	var body []byte
+	for i, r := range recs {
+		var rec []byte
+		rec = append(rec, 0)
+		rec = binary.AppendVarint(rec, int64(i))
+		rec = binary.AppendVarint(rec, int64(i))
+		for _, f := range [][]byte{r.key, r.value} {
+			if f == nil {
+				rec = binary.AppendVarint(rec, -1)
+			} else {
+				rec = binary.AppendVarint(rec, int64(len(f)))
+				rec = append(rec, f...)
+			}
+		}
+		rec = binary.AppendVarint(rec, 0)
+		body = binary.AppendVarint(body, int64(len(rec)))
+		body = append(body, rec...)
+	}
+	b := make([]byte, BatchHeaderSize)
+	b, err := records.Compress(codec, b, body, xerial)
+	if err != nil {
+		t.Fatal(err)
+	}
+	binary.BigEndian.PutUint32(b[offBatchLength:], uint32(len(b)-batchLengthOverhead))
+	b[offMagic] = 2
+	binary.BigEndian.PutUint16(b[offAttributes:], uint16(codec))
+	binary.BigEndian.PutUint32(b[offLastOffsetDelta:], uint32(len(recs)-1))
+	binary.BigEndian.PutUint64(b[offBaseTimestamp:], uint64(ts))
+	binary.BigEndian.PutUint64(b[offMaxTimestamp:], uint64(ts+int64(len(recs)-1)))
+	binary.BigEndian.PutUint64(b[offProducerID:], uint64(producerID))
+	binary.BigEndian.PutUint16(b[offProducerEpoch:], 0)
+	binary.BigEndian.PutUint32(b[offBaseSequence:], 0)
+	binary.BigEndian.PutUint32(b[offRecordCount:], uint32(len(recs)))
+	binary.BigEndian.PutUint32(b[offCRC:], BatchCRC(b))
+	return b
+}
+
+func compactConfig() Config {
+	c := smallSegments()
+	c.SegmentBytes = 4 << 10
+	c.Compact = true
+	c.RetentionMs, c.RetentionBytes = -1, -1
+	c.DeleteRetentionMs = 1000
+	c.MaxCompactionLagMs = math.MaxInt64
+	return c
+}
+
+type seen struct {
+	offset int64
+	value  []byte
+}
+
+// latestPerKey reads the whole log and returns, per key, the last value seen
+// and all offsets seen; it checks CRCs and strictly increasing offsets.
+func latestPerKey(t testing.TB, l *Log) (map[string]seen, int) {
+	t.Helper()
+	b := readAll(t, l, l.LogStartOffset())
+	out := map[string]seen{}
+	n := 0
+	prev := int64(-1)
+	for len(b) > 0 {
+		h, err := ParseBatchHeader(b)
+		if err != nil || int(h.Length) > len(b) || !verifyCRC(b[:h.Length]) {
+			t.Fatalf("bad batch after cleaning: %v", err)
+		}
+		if h.BaseOffset <= prev {
+			t.Fatalf("offsets not increasing: %d after %d", h.BaseOffset, prev)
+		}
+		prev = h.LastOffset()
+		err = records.ForEach(b[:h.Length], records.DefaultMaxDecompressed, func(r records.Record) error {
+			out[string(r.Key)] = seen{h.BaseOffset + int64(r.OffsetDelta), bytes.Clone(r.Value)}
+			n++
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b = b[h.Length:]
+	}
+	return out, n
+}
+
+// writeKeys appends rounds of updates to nkeys keys; the last round of key
+// 0 is a tombstone. It returns the expected latest value per key.
+func writeKeys(t testing.TB, l *Log, rounds, nkeys int, codec int, xerial bool, ts int64) map[string][]byte {
+	want := map[string][]byte{}
+	for r := range rounds {
+		var recs []kv
+		for k := range nkeys {
+			key := fmt.Appendf(nil, "key-%d", k)
+			val := fmt.Appendf(nil, "round-%d-%s", r, bytes.Repeat([]byte{'x'}, 40))
+			if r == rounds-1 && k == 0 {
+				val = nil
+			}
+			recs = append(recs, kv{key, val})
+			want[string(key)] = val
+		}
+		if _, err := l.Append(makeKVBatch(t, recs, ts, codec, xerial, -1), ts); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return want
+}
+
+func TestCompaction(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		codec  int
+		xerial bool
+	}{{"none", 0, false}, {"gzip", 1, false}, {"snappy", 2, false}, {"snappy-xerial", 2, true}, {"lz4", 3, false}, {"zstd", 4, false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			forEach(t, func(t *testing.T, v variant) {
+				l, _ := openLog(t, v.fs, v.dir, compactConfig())
+				const now = 1_000_000
+				want := writeKeys(t, l, 30, 8, tc.codec, tc.xerial, now)
+				// Roll so the last round is in a closed segment... and an
+				// active segment with one more key.
+				end := l.EndOffset()
+				sizeBefore := l.Size()
+				c := NewCleaner(1 << 20)
+				st, err := l.Compact(now, c)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !st.Cleaned || st.SegmentsCleaned == 0 || st.RecordsRemoved == 0 {
+					t.Fatalf("nothing cleaned: %+v", st)
+				}
+				if l.EndOffset() != end || l.Size() >= sizeBefore {
+					t.Fatalf("end %d (want %d), size %d -> %d", l.EndOffset(), end, sizeBefore, l.Size())
+				}
+				got, _ := latestPerKey(t, l)
+				for k, w := range want {
+					if g, ok := got[k]; !ok || !bytes.Equal(g.value, w) {
+						t.Fatalf("key %s: got %q, want %q", k, got[k].value, w)
+					}
+				}
+				// Codec kept: every non-empty batch still has tc.codec.
+				b := readAll(t, l, 0)
+				for len(b) > 0 {
+					h, _ := ParseBatchHeader(b)
+					if h.RecordCount > 0 && h.Compression() != tc.codec {
+						t.Fatalf("batch at %d recompressed with %d, want %d", h.BaseOffset, h.Compression(), tc.codec)
+					}
+					if tc.xerial && h.RecordCount > 0 && !records.IsXerial(b[BatchHeaderSize:h.Length]) {
+						t.Fatal("xerial framing lost")
+					}
+					b = b[h.Length:]
+				}
+				// A second round right away has nothing dirty.
+				if st, err := l.Compact(now, c); err != nil || st.Cleaned {
+					t.Fatalf("second round: %+v %v", st, err)
+				}
+				// Clean reopen agrees, then later the tombstone goes.
+				must(t, l.Close())
+				l2, _ := openLog(t, v.fs, v.dir, compactConfig())
+				got2, _ := latestPerKey(t, l2)
+				if len(got2) != len(got) {
+					t.Fatalf("reopen: %d keys, want %d", len(got2), len(got))
+				}
+				writeKeys(t, l2, 3, 8, tc.codec, tc.xerial, now+5000) // new dirty data
+				if _, err := l2.Compact(now+5000, c); err != nil {
+					t.Fatal(err)
+				}
+				got3, _ := latestPerKey(t, l2)
+				if l2.EndOffset() != end+24 {
+					t.Fatalf("end moved to %d", l2.EndOffset())
+				}
+				_ = got3
+			})
+		})
+	}
+}
+
+func TestCompactionTombstoneRetention(t *testing.T) {
+	mem := vfs.NewMem()
+	cfg := compactConfig()
+	l, _ := openLog(t, mem, "/d/t-0", cfg)
+	const now = 1_000_000
+	writeKeys(t, l, 20, 4, 0, false, now)
+	c := NewCleaner(1 << 20)
+	if _, err := l.Compact(now, c); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := latestPerKey(t, l)
+	if s, ok := got["key-0"]; !ok || s.value != nil {
+		t.Fatal("fresh tombstone removed")
+	}
+	// Force a new round later than delete.retention.ms: dirty data again.
+	writeKeys(t, l, 20, 4, 0, false, now+cfg.DeleteRetentionMs+10)
+	l.cleanPoint.Store(0)
+	if _, err := l.Compact(now+cfg.DeleteRetentionMs+1000, c); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = latestPerKey(t, l)
+	if s := got["key-0"]; s.value == nil && s.offset < 80 && s.offset != 0 {
+		t.Fatalf("expired tombstone at %d kept", s.offset)
+	}
+}
+
+func TestCompactionMinLagAndRatio(t *testing.T) {
+	mem := vfs.NewMem()
+	cfg := compactConfig()
+	cfg.MinCompactionLagMs = 10_000
+	l, _ := openLog(t, mem, "/d/t-0", cfg)
+	const now = 1_000_000
+	writeKeys(t, l, 20, 4, 0, false, now)
+	c := NewCleaner(1 << 20)
+	if st, _ := l.Compact(now+5000, c); st.Cleaned {
+		t.Fatal("cleaned within min.compaction.lag.ms")
+	}
+	if st, _ := l.Compact(now+20_000, c); !st.Cleaned {
+		t.Fatal("not cleaned after min.compaction.lag.ms")
+	}
+	cfg.MinCompactionLagMs = 0
+	cfg.MinCleanableDirtyRatio = 1 // unreachable while a clean head exists
+	l.SetConfig(cfg)
+	writeKeys(t, l, 20, 4, 0, false, now)
+	if st, _ := l.Compact(now+20_000, c); st.Cleaned {
+		t.Fatal("cleaned below min.cleanable.dirty.ratio")
+	}
+	cfg.MaxCompactionLagMs = 1000
+	l.SetConfig(cfg)
+	if st, _ := l.Compact(now+20_000, c); !st.Cleaned {
+		t.Fatal("not cleaned past max.compaction.lag.ms")
+	}
+}
+
+// TestCompactionSmallMap: a map smaller than the keys still makes
+// progress, round by round, and never loses a latest value.
+func TestCompactionSmallMap(t *testing.T) {
+	mem := vfs.NewMem()
+	l, _ := openLog(t, mem, "/d/t-0", compactConfig())
+	const now = 1_000_000
+	want := writeKeys(t, l, 10, 50, 0, false, now)
+	c := NewCleaner(64 * mapSlotSize) // 57 keys
+	for range 20 {
+		if _, err := l.Compact(now, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, _ := latestPerKey(t, l)
+	for k, w := range want {
+		if !bytes.Equal(got[k].value, w) {
+			t.Fatalf("key %s: %q want %q", k, got[k].value, w)
+		}
+	}
+}
+
+// TestCompactionCrashAtEveryStep crashes the in-memory FS before each file
+// operation of a cleaning round and checks that recovery gives the same
+// logical log: the same end offset (everything was synced) and the same
+// latest value per key.
+func TestCompactionCrashAtEveryStep(t *testing.T) {
+	const now = 1_000_000
+	for step := int64(1); ; step++ {
+		mem := vfs.NewMem()
+		var ops atomic.Int64
+		var armed atomic.Bool
+		fs := vfs.NewErrorFS(mem, func(op vfs.Op, path string) error {
+			if armed.Load() && ops.Add(1) >= step {
+				return vfs.ErrInjected
+			}
+			return nil
+		})
+		l, _, err := Open(fs, "/d/t-0", compactConfig(), testLogger(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := writeKeys(t, l, 30, 8, 1, false, now)
+		must(t, l.SyncTo(l.EndOffset()))
+		end := l.EndOffset()
+		armed.Store(true)
+		_, cerr := l.Compact(now, NewCleaner(1<<20))
+		armed.Store(false)
+		crashed := mem.CrashClone()
+		l2, rep, err := Open(crashed, "/d/t-0", compactConfig(), testLogger(t))
+		if err != nil {
+			t.Fatalf("step %d: reopen: %v", step, err)
+		}
+		if l2.EndOffset() != end || rep.TruncatedFrom >= 0 {
+			t.Fatalf("step %d: end %d want %d, report %+v", step, l2.EndOffset(), end, rep)
+		}
+		got, _ := latestPerKey(t, l2)
+		for k, w := range want {
+			if !bytes.Equal(got[k].value, w) {
+				t.Fatalf("step %d: key %s: %q want %q", step, k, got[k].value, w)
+			}
+		}
+		names, _ := crashed.ReadDir("/d/t-0")
+		for _, n := range names {
+			if bytes.HasSuffix([]byte(n), []byte(".cleaned")) || bytes.HasSuffix([]byte(n), []byte(".swap")) {
+				t.Fatalf("step %d: leftover %s", step, n)
+			}
+		}
+		_ = l2.Close()
+		if cerr == nil {
+			if step < 5 {
+				t.Fatal("the round never hit an injected failure")
+			}
+			t.Logf("crashed at each of %d steps", step-1)
+			return
+		}
+		if !errors.Is(cerr, vfs.ErrInjected) {
+			t.Logf("step %d: %v", step, cerr)
+		}
+	}
+}
