@@ -81,7 +81,7 @@ func (p *partition) appendBatch(v *validatedBatch, now int64) (appendResult, err
 			return appendResult{baseOffset: dup.FirstOffset, duplicate: true}, nil
 		}
 	}
-	base, err := p.log.Append(v.raw, now)
+	base, err := p.log.AppendWithEpoch(v.raw, now, leaderEpoch)
 	if err != nil {
 		p.appendMu.Unlock()
 		return appendResult{}, err

@@ -128,6 +128,8 @@ type Log struct {
 	end        atomic.Int64 // written under mu
 	durable    atomic.Int64 // written under syncMu: every offset below is synced
 	cleanPoint atomic.Int64 // cleaner checkpoint: first dirty offset
+	hw         atomic.Int64 // high watermark; -1: follow the end offset
+	epochs     []EpochEntry // leader-epoch cache; written under appendMu and mu
 	closing    atomic.Bool  // Close has begun: a running Compact aborts
 
 	// lastSync is the Unix ms time of the last successful sync (or Open).
@@ -262,6 +264,9 @@ func (l *Log) append(batch []byte, now int64) (int64, error) {
 		if s, err = l.rollLocked(); err != nil {
 			return 0, err
 		}
+	}
+	if err := l.maybeNewEpochLocked(int32(binary.BigEndian.Uint32(batch[offLeaderEpoch:])), base); err != nil {
+		return 0, err
 	}
 	binary.BigEndian.PutUint64(batch[offBaseOffset:], uint64(base))
 	pos := s.size

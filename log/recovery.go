@@ -103,6 +103,8 @@ func Open(fsys vfs.FS, dir string, cfg Config, logger *slog.Logger) (*Log, Recov
 	l.logStart.Store(logStart)
 	l.end.Store(l.active.next)
 	l.cleanPoint.Store(min(readCleanPoint(l), l.active.next))
+	l.hw.Store(-1)
+	l.loadEpochs()
 
 	// Make the repaired directory durable and mark the log open (unclean)
 	// before accepting writes, so that a crash from now on is detected.
@@ -154,7 +156,7 @@ func (l *Log) cleanDir() ([]int64, error) {
 		if !isIndex {
 			stem, isIndex = strings.CutSuffix(name, timeIndexSuffix)
 		}
-		if (isIndex && !have[stem]) || name == metaTempName || name == cleanPointTemp {
+		if (isIndex && !have[stem]) || name == metaTempName || name == cleanPointTemp || name == epochFileTemp {
 			if err := l.fs.Remove(filepath.Join(l.dir, name)); err != nil && !isNotExist(err) {
 				return nil, fmt.Errorf("log: remove leftover %s: %w", name, err)
 			}
