@@ -3,7 +3,7 @@ GO        ?= go
 PKGS      := ./...
 FUZZTIME  ?= 10s
 
-.PHONY: run build test unit deps vet fuzz franz-suite clean
+.PHONY: run build test unit deps vet fuzz franz-suite compat clean
 
 run:
 	$(GO) run ./cmd/moldau
@@ -15,6 +15,7 @@ build:
 test: deps vet
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
 	$(MAKE) fuzz
+	$(MAKE) compat
 
 deps:
 	$(GO) mod download
@@ -35,6 +36,15 @@ fuzz:
 		echo "fuzz $$pkg $$name ($(FUZZTIME))"; \
 		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 	done
+
+# compat: the cross-client compatibility matrix against Moldau and Apache
+# Kafka side by side (tests/compat/README.md). Installs its drivers first
+# (Maven, pip, npm, apt-get kcat; cached under tests/compat/.cache); writes
+# tests/compat/MATRIX.md and the README's compat block; fails on any result
+# that differs from tests/compat/expectations.txt.
+compat:
+	./tests/compat/setup.sh
+	$(GO) run ./tests/compat $(COMPAT_ARGS)
 
 # franz-suite: franz-go's own integration suite against a fresh binary.
 franz-suite: build

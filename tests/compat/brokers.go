@@ -1,0 +1,134 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// brokerProc is a broker the runner started (or was pointed at).
+type brokerProc struct {
+	name string
+	addr string
+	cmd  *exec.Cmd
+	done chan struct{}
+	tmp  string
+}
+
+func (b *brokerProc) stop() {
+	if b.cmd == nil || b.cmd.Process == nil {
+		return
+	}
+	_ = b.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-b.done:
+	case <-time.After(20 * time.Second):
+		_ = syscall.Kill(-b.cmd.Process.Pid, syscall.SIGKILL)
+		<-b.done
+	}
+	if b.tmp != "" {
+		_ = os.RemoveAll(b.tmp)
+	}
+}
+
+// startProc runs cmd in its own process group and waits for its
+// "listening on HOST:PORT" line on stdout.
+func startProc(name string, cmd *exec.Cmd, logPath string, wait time.Duration) (*brokerProc, error) {
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	cmd.Stderr = logFile
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	b := &brokerProc{name: name, cmd: cmd, done: make(chan struct{})}
+	lines := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if strings.HasPrefix(sc.Text(), "listening on ") {
+				lines <- strings.TrimPrefix(sc.Text(), "listening on ")
+				break
+			}
+		}
+		close(lines)
+		_, _ = io.Copy(io.Discard, stdout)
+	}()
+	go func() { _ = cmd.Wait(); logFile.Close(); close(b.done) }()
+	select {
+	case addr, ok := <-lines:
+		if !ok {
+			<-b.done
+			return nil, fmt.Errorf("%s exited before listening; log: %s\n%s", name, logPath, tail(logPath, 30))
+		}
+		b.addr = addr
+		return b, nil
+	case <-time.After(wait):
+		b.stop()
+		return nil, fmt.Errorf("%s did not listen within %v; log: %s\n%s", name, wait, logPath, tail(logPath, 30))
+	}
+}
+
+func tail(path string, n int) string {
+	data, _ := os.ReadFile(path)
+	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+func goBuild(o options, out, pkg string, cgo bool) error {
+	cmd := exec.Command("go", "build", "-o", out, pkg)
+	cmd.Dir = o.root
+	cmd.Env = os.Environ()
+	if !cgo {
+		cmd.Env = append(cmd.Env, "CGO_ENABLED=0")
+	}
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build %s: %v\n%s", pkg, err, b)
+	}
+	return nil
+}
+
+func startMoldau(_ context.Context, o options) (*brokerProc, error) {
+	bin := filepath.Join(o.cache, "bin", "moldau")
+	if err := goBuild(o, bin, "./cmd/moldau", false); err != nil {
+		return nil, err
+	}
+	tmp, err := os.MkdirTemp("", "compat-moldau-")
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin, "--addr", "127.0.0.1:0", "--admin-addr", "", "--data-dir", filepath.Join(tmp, "data"),
+		"--set", "transaction.max.timeout.ms=900000")
+	b, err := startProc("moldau", cmd, filepath.Join(o.cache, "logs", "moldau.log"), 30*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	b.tmp = tmp
+	return b, nil
+}
+
+func startKafka(_ context.Context, o options) (*brokerProc, error) {
+	cmd := exec.Command("bash", filepath.Join(o.dir, "kafka-ref.sh"))
+	cmd.Env = append(os.Environ(), "KAFKA_REF_LOG="+filepath.Join(o.cache, "logs", "kafka-broker.log"))
+	return startProc("kafka", cmd, filepath.Join(o.cache, "logs", "kafka-ref.log"), 5*time.Minute)
+}
+
+func buildGoDriver(o options) error {
+	return goBuild(o, filepath.Join(o.cache, "bin", "godriver"), "./tests/compat/godriver", false)
+}

@@ -1,0 +1,159 @@
+// Command compat runs the cross-client compatibility matrix (issue #3): every
+// driver in drivers.go runs every scenario (scenarios/scenarios.go) against a
+// fresh Moldau and against Apache Kafka (kafka-ref.sh), side by side. It
+// writes MATRIX.md, regenerates the README's compat block, and exits non-zero
+// when a Moldau result differs from expectations.txt or any scenario fails
+// against Apache Kafka (a driver bug).
+//
+//	go run ./tests/compat                       # everything (make compat)
+//	go run ./tests/compat -clients franz-go,kcat -scenarios roundtrip
+//	go run ./tests/compat -kafka-addr 127.0.0.1:9092 -moldau-addr 127.0.0.1:9093
+//
+// Drivers are installed by tests/compat/setup.sh (make compat runs it).
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/moldau/moldau/tests/compat/scenarios"
+)
+
+type options struct {
+	root        string // repository root
+	dir         string // tests/compat
+	cache       string // tests/compat/.cache
+	clients     []string
+	scenarios   []string
+	parallel    int
+	franzSuite  bool
+	writeOutput bool
+}
+
+func main() {
+	var (
+		clientsFlag   = flag.String("clients", "", "comma-separated clients (default: all)")
+		scenariosFlag = flag.String("scenarios", "", "comma-separated scenarios (default: all)")
+		parallel      = flag.Int("parallel", 2, "driver processes at once")
+		moldauAddr    = flag.String("moldau-addr", "", "use this running Moldau instead of starting one")
+		kafkaAddr     = flag.String("kafka-addr", "", "use this running Apache Kafka instead of kafka-ref.sh")
+		franzSuite    = flag.Bool("franz-suite", os.Getenv("COMPAT_FRANZ_SUITE") != "0", "run franz-go's integration suite against both brokers")
+		write         = flag.Bool("write", true, "write MATRIX.md and the README block (only on a full run)")
+	)
+	flag.Parse()
+	_, file, _, _ := runtime.Caller(0)
+	dir := filepath.Dir(file)
+	if _, err := os.Stat(filepath.Join(dir, "kafka-ref.sh")); err != nil {
+		wd, _ := os.Getwd()
+		dir = filepath.Join(wd, "tests", "compat")
+	}
+	o := options{
+		dir: dir, root: filepath.Clean(filepath.Join(dir, "..", "..")), cache: filepath.Join(dir, ".cache"),
+		clients: allClients(), scenarios: scenarios.Names, parallel: *parallel, franzSuite: *franzSuite,
+	}
+	full := *clientsFlag == "" && *scenariosFlag == ""
+	o.writeOutput = *write && full
+	if *clientsFlag != "" {
+		o.clients = strings.Split(*clientsFlag, ",")
+	}
+	if *scenariosFlag != "" {
+		o.scenarios = strings.Split(*scenariosFlag, ",")
+	}
+	os.Exit(runAll(o, *moldauAddr, *kafkaAddr, full))
+}
+
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "compat %s "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
+}
+
+func runAll(o options, moldauAddr, kafkaAddr string, full bool) int {
+	start := time.Now()
+	if err := os.MkdirAll(filepath.Join(o.cache, "logs"), 0o755); err != nil {
+		logf("%v", err)
+		return 1
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	// Start both brokers and build the Go driver concurrently.
+	var (
+		wg               sync.WaitGroup
+		moldau, kafka    *brokerProc
+		mErr, kErr, bErr error
+	)
+	wg.Add(3)
+	go func() {
+		defer wg.Done()
+		if moldauAddr != "" {
+			moldau = &brokerProc{name: "moldau", addr: moldauAddr}
+			return
+		}
+		moldau, mErr = startMoldau(ctx, o)
+	}()
+	go func() {
+		defer wg.Done()
+		if kafkaAddr != "" {
+			kafka = &brokerProc{name: "kafka", addr: kafkaAddr}
+			return
+		}
+		kafka, kErr = startKafka(ctx, o)
+	}()
+	go func() { defer wg.Done(); bErr = buildGoDriver(o) }()
+	wg.Wait()
+	defer func() {
+		for _, b := range []*brokerProc{moldau, kafka} {
+			if b != nil {
+				b.stop()
+			}
+		}
+	}()
+	for _, err := range []error{mErr, kErr, bErr} {
+		if err != nil {
+			logf("setup: %v", err)
+			return 1
+		}
+	}
+	logf("moldau at %s, apache kafka at %s (setup %.1fs)", moldau.addr, kafka.addr, time.Since(start).Seconds())
+
+	res := runDrivers(o, map[string]string{"moldau": moldau.addr, "kafka": kafka.addr})
+	var suite map[string]suiteCount
+	if o.franzSuite && full {
+		suite = runFranzSuites(o, map[string]string{"moldau": moldau.addr, "kafka": kafka.addr})
+	}
+
+	exp, err := readExpectations(filepath.Join(o.dir, "expectations.txt"))
+	if err != nil {
+		logf("%v", err)
+		return 1
+	}
+	problems := check(o, res, exp)
+	if o.writeOutput {
+		md := renderMatrix(o, res, exp, suite)
+		if err := os.WriteFile(filepath.Join(o.dir, "MATRIX.md"), []byte(md), 0o644); err != nil {
+			logf("%v", err)
+			return 1
+		}
+		if err := updateReadme(filepath.Join(o.root, "README.md"), renderReadmeBlock(o, res, suite)); err != nil {
+			logf("%v", err)
+			return 1
+		}
+	}
+	printSummary(o, res)
+	logf("compat took %.0fs", time.Since(start).Seconds())
+	if len(problems) > 0 {
+		fmt.Println("compat: results differ from tests/compat/expectations.txt or Apache Kafka:")
+		for _, p := range problems {
+			fmt.Println("  " + p)
+		}
+		return 1
+	}
+	fmt.Println("compat: every result matches expectations.txt; every scenario passes or is n/a against Apache Kafka")
+	return 0
+}
