@@ -58,6 +58,7 @@ func (t *topic) logConfig() plog.Config {
 		SegmentBytes:           s.SegmentBytes,
 		SegmentMs:              s.SegmentMs,
 		IndexIntervalBytes:     int(s.IndexIntervalBytes),
+		SegmentIndexBytes:      int64(s.SegmentIndexBytes),
 		RetentionMs:            s.RetentionMs,
 		RetentionBytes:         s.RetentionBytes,
 		FlushMessages:          s.FlushMessages,

@@ -36,6 +36,10 @@ type Config struct {
 	// IndexIntervalBytes: add a sparse index entry after at least this many
 	// bytes (default 4096).
 	IndexIntervalBytes int
+	// SegmentIndexBytes (Kafka segment.index.bytes): roll when the offset
+	// index holds SegmentIndexBytes/8 entries or the time index
+	// SegmentIndexBytes/12 (0 = no limit).
+	SegmentIndexBytes int64
 	// RetentionMs: delete segments whose largest timestamp is older than
 	// this (-1 = infinite).
 	RetentionMs int64
@@ -259,6 +263,8 @@ func (l *Log) append(batch []byte, now int64) (int64, error) {
 	base := s.next
 	if s.size > 0 && (s.size+length > cfg.SegmentBytes ||
 		(cfg.SegmentMs > 0 && s.rollBase >= 0 && now-s.rollBase >= cfg.SegmentMs) ||
+		(cfg.SegmentIndexBytes > 0 && (int64(len(s.index)) >= cfg.SegmentIndexBytes/offsetEntrySize ||
+			int64(len(s.timeIndex)) >= cfg.SegmentIndexBytes/timeEntrySize)) ||
 		base+delta-s.base > math.MaxInt32) {
 		var err error
 		if s, err = l.rollLocked(); err != nil {

@@ -183,3 +183,15 @@ func FuzzDecodeEpochs(f *testing.F) {
 		}
 	})
 }
+
+func TestRollByIndexSize(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.IndexIntervalBytes = 100
+	cfg.SegmentIndexBytes = 4 * offsetEntrySize
+	l, _ := openLog(t, vfs.NewMem(), "/d/t-0", cfg)
+	appendN(t, l, 40, 1, 200, 0)
+	if l.Segments() < 5 {
+		t.Fatalf("%d segments: segment.index.bytes did not roll", l.Segments())
+	}
+	checkBatches(t, readAll(t, l, 0))
+}
