@@ -63,6 +63,10 @@ func (b *Broker) handleProduce(ctx context.Context, req *protocol.Request) proto
 					sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
 					break
 				}
+				if isInternalTopic(t.name) {
+					sp.ErrorCode = kerr.InvalidTopicException.Code
+					break
+				}
 				b.produceOne(p, rp.Records, now, &sp, r.Version)
 				if sp.ErrorCode == 0 && r.Acks == -1 && p.syncBeforeAck() {
 					toSync = append(toSync, p)

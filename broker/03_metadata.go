@@ -101,6 +101,7 @@ func (b *Broker) metadataTopic(t *topic, r *kmsg.MetadataRequest) kmsg.MetadataR
 	name := t.name
 	mt.Topic = &name
 	mt.TopicID = t.id
+	mt.IsInternal = isInternalTopic(t.name)
 	mt.AuthorizedOperations = opsNotAsked
 	if r.IncludeTopicAuthorizedOperations {
 		mt.AuthorizedOperations = allTopicOps

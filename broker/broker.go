@@ -20,6 +20,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/moldau/moldau/broker/config"
+	"github.com/moldau/moldau/coordinator"
 	plog "github.com/moldau/moldau/log"
 	"github.com/moldau/moldau/log/vfs"
 	"github.com/moldau/moldau/protocol"
@@ -58,6 +59,7 @@ type Broker struct {
 	pids     *producerIDs
 	sessions *fetchSessions
 	metrics  *protocol.Metrics
+	groups   *coordinator.Coordinator
 
 	caps *versionCaps // advertised max version per key
 
@@ -128,6 +130,11 @@ func New(cfg config.Config, opts ...Option) (*Broker, error) {
 		return nil, err
 	}
 	b.logger.Info("storage recovered", "topics", b.topics.count(), "elapsed", time.Since(start).Round(time.Microsecond))
+	if err := b.newCoordinator(o); err != nil {
+		b.closeLogs()
+		b.meta.close()
+		return nil, err
+	}
 	return b, nil
 }
 
@@ -212,6 +219,7 @@ func (b *Broker) Close(ctx context.Context) error {
 			}
 		}
 		b.bg.Wait()
+		b.groups.Close()
 		var errs []error
 		for _, t := range b.topics.all() {
 			for _, p := range t.partitionList() {

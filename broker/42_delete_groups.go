@@ -1,0 +1,29 @@
+package broker
+
+// DeleteGroups, key 42, versions 0–2.
+//
+//   - Only Empty groups are deleted (NON_EMPTY_GROUP otherwise); unknown
+//     groups get GROUP_ID_NOT_FOUND. The group and offset tombstones are
+//     durable before the response. v2+: flexible.
+
+import (
+	"context"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/moldau/moldau/protocol"
+)
+
+func (b *Broker) handleDeleteGroups(ctx context.Context, req *protocol.Request) protocol.Reply {
+	r := req.Body.(*kmsg.DeleteGroupsRequest)
+	return protocol.Reply{Wait: func(ctx context.Context) kmsg.Response {
+		resp := r.ResponseKind().(*kmsg.DeleteGroupsResponse)
+		for _, id := range r.Groups {
+			rg := kmsg.NewDeleteGroupsResponseGroup()
+			rg.Group = id
+			rg.ErrorCode = groupErrorCode(b.groups.DeleteGroup(id))
+			resp.Groups = append(resp.Groups, rg)
+		}
+		return resp
+	}}
+}

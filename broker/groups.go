@@ -1,0 +1,351 @@
+package broker
+
+// Wiring of the group coordinator: __consumer_offsets as its OffsetLog
+// (created on first use through the normal createTopic path, replayed on
+// start), the error mapping to Kafka codes, and offset expiry.
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/moldau/moldau/coordinator"
+	plog "github.com/moldau/moldau/log"
+)
+
+// offsetsTopic is Kafka's internal topic of group metadata and offsets.
+const offsetsTopic = "__consumer_offsets"
+
+// isInternalTopic reports whether clients may not produce to name.
+func isInternalTopic(name string) bool { return name == offsetsTopic }
+
+var errOffsetsTopicUnavailable = errors.New("broker: __consumer_offsets unavailable")
+
+// newCoordinator builds the group coordinator and replays every existing
+// __consumer_offsets partition (at New, before serving).
+func (b *Broker) newCoordinator(opts options) error {
+	parts := b.cfg.OffsetsTopicNumPartitions
+	t := b.topics.get(offsetsTopic)
+	if t != nil {
+		parts = int32(len(t.partitionList()))
+	}
+	cfg := coordinator.Config{
+		Partitions:             parts,
+		InitialRebalanceDelay:  time.Duration(b.cfg.GroupInitialRebalanceDelayMs) * time.Millisecond,
+		MinSessionTimeout:      time.Duration(b.cfg.GroupMinSessionTimeoutMs) * time.Millisecond,
+		MaxSessionTimeout:      time.Duration(b.cfg.GroupMaxSessionTimeoutMs) * time.Millisecond,
+		MaxGroupSize:           int(b.cfg.GroupMaxSize),
+		OffsetsRetention:       time.Duration(b.cfg.OffsetsRetentionMinutes) * time.Minute,
+		OffsetMetadataMaxBytes: int(b.cfg.OffsetMetadataMaxBytes),
+	}
+	b.groups = coordinator.New(cfg, &offsetLog{b: b}, nil, b.logger.With("component", "coordinator"),
+		coordinator.NewMetrics(opts.registerer))
+	b.groups.RegisterLag(func(topic string, partition int32) (int64, bool) {
+		t := b.topics.get(topic)
+		if t == nil {
+			return 0, false
+		}
+		p := t.partition(partition)
+		if p == nil {
+			return 0, false
+		}
+		return p.highWatermark(), true
+	})
+	if t == nil {
+		b.groups.MarkLoaded()
+		return nil
+	}
+	start := time.Now()
+	for i := int32(0); i < parts; i++ {
+		if err := b.groups.Load(i); err != nil {
+			return err
+		}
+	}
+	b.logger.Info("groups recovered", "partitions", parts, "elapsed", time.Since(start).Round(time.Microsecond))
+	return nil
+}
+
+// ensureOffsetsTopic creates __consumer_offsets on first use, as Kafka
+// does on the first FindCoordinator for a group.
+func (b *Broker) ensureOffsetsTopic() error {
+	if b.topics.get(offsetsTopic) != nil {
+		return nil
+	}
+	s := topicSpec{name: offsetsTopic, partitions: b.groups.Partitions(), replicationFactor: 1,
+		configs: map[string]string{"cleanup.policy": "compact", "segment.bytes": "104857600", "compression.type": "producer"}}
+	_, err := b.createTopic(s)
+	if err != nil && !errors.Is(err, errTopicExists) {
+		b.logger.Error("creating __consumer_offsets failed", "err", err)
+		return fmt.Errorf("%w: %v", errOffsetsTopicUnavailable, err)
+	}
+	return nil
+}
+
+// groupErrorCode maps a coordinator error to its Kafka code.
+func groupErrorCode(err error) int16 {
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, coordinator.ErrInvalidGroupID):
+		return kerr.InvalidGroupID.Code
+	case errors.Is(err, coordinator.ErrUnknownMemberID):
+		return kerr.UnknownMemberID.Code
+	case errors.Is(err, coordinator.ErrMemberIDRequired):
+		return kerr.MemberIDRequired.Code
+	case errors.Is(err, coordinator.ErrIllegalGeneration):
+		return kerr.IllegalGeneration.Code
+	case errors.Is(err, coordinator.ErrRebalanceInProgress):
+		return kerr.RebalanceInProgress.Code
+	case errors.Is(err, coordinator.ErrFencedInstanceID):
+		return kerr.FencedInstanceID.Code
+	case errors.Is(err, coordinator.ErrInconsistentProtocol):
+		return kerr.InconsistentGroupProtocol.Code
+	case errors.Is(err, coordinator.ErrInvalidSessionTimeout):
+		return kerr.InvalidSessionTimeout.Code
+	case errors.Is(err, coordinator.ErrGroupMaxSizeReached):
+		return kerr.GroupMaxSizeReached.Code
+	case errors.Is(err, coordinator.ErrCoordinatorNotAvailable), errors.Is(err, errOffsetsTopicUnavailable):
+		return kerr.CoordinatorNotAvailable.Code
+	case errors.Is(err, coordinator.ErrLoadInProgress):
+		return kerr.CoordinatorLoadInProgress.Code
+	case errors.Is(err, coordinator.ErrGroupIDNotFound):
+		return kerr.GroupIDNotFound.Code
+	case errors.Is(err, coordinator.ErrNonEmptyGroup):
+		return kerr.NonEmptyGroup.Code
+	case errors.Is(err, coordinator.ErrOffsetMetadataTooLarge):
+		return kerr.OffsetMetadataTooLarge.Code
+	case errors.Is(err, coordinator.ErrGroupSubscribedToTopic):
+		return kerr.GroupSubscribedToTopic.Code
+	case errors.Is(err, coordinator.ErrStorage):
+		// Kafka answers a failed offsets append with a retriable
+		// coordinator error, so clients retry.
+		return kerr.CoordinatorNotAvailable.Code
+	}
+	return errorCode(err)
+}
+
+// groupHousekeeping expires offsets every offsets.retention.check.interval.ms.
+func (b *Broker) groupHousekeeping() {
+	interval := time.Duration(b.cfg.OffsetsRetentionCheckIntervalMs) * time.Millisecond
+	if interval <= 0 {
+		interval = 10 * time.Minute
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-b.stop:
+			return
+		case <-t.C:
+			b.groups.ExpireOffsets()
+		}
+	}
+}
+
+// offsetLog implements coordinator.OffsetLog over the partitions of
+// __consumer_offsets.
+type offsetLog struct{ b *Broker }
+
+func (o *offsetLog) partition(p int32) (*partition, error) {
+	if err := o.b.ensureOffsetsTopic(); err != nil {
+		return nil, err
+	}
+	t := o.b.topics.get(offsetsTopic)
+	if t == nil {
+		return nil, errOffsetsTopicUnavailable
+	}
+	part := t.partition(p)
+	if part == nil {
+		return nil, fmt.Errorf("%w: no partition %d", errOffsetsTopicUnavailable, p)
+	}
+	return part, nil
+}
+
+// Append implements coordinator.OffsetLog: one uncompressed RecordBatch v2.
+func (o *offsetLog) Append(p int32, recs []coordinator.Record) (int64, error) {
+	part, err := o.partition(p)
+	if err != nil {
+		return 0, err
+	}
+	now := o.b.now().UnixMilli()
+	batch := buildBatch(recs, now)
+	part.appendMu.Lock()
+	base, err := part.log.Append(batch, now)
+	part.appendMu.Unlock()
+	if err != nil {
+		return 0, err
+	}
+	part.notify()
+	return base + int64(len(recs)) - 1, nil
+}
+
+// Sync implements coordinator.OffsetLog.
+func (o *offsetLog) Sync(p int32, offset int64) error {
+	if o.b.cfg.Memory {
+		return nil
+	}
+	part, err := o.partition(p)
+	if err != nil {
+		return err
+	}
+	return part.log.SyncTo(offset + 1)
+}
+
+// Replay implements coordinator.OffsetLog. Compressed batches (never
+// written by Moldau) are skipped with a warning.
+func (o *offsetLog) Replay(p int32, fn func(offset int64, r coordinator.Record) error) error {
+	t := o.b.topics.get(offsetsTopic)
+	if t == nil || t.partition(p) == nil {
+		return nil
+	}
+	l := t.partition(p).log
+	pos, end := l.LogStartOffset(), l.EndOffset()
+	var buf []byte
+	for pos < end {
+		data, err := l.Read(pos, end, 1<<20, true, buf[:0])
+		if err != nil {
+			if errors.Is(err, plog.ErrOffsetOutOfRange) {
+				return nil
+			}
+			return err
+		}
+		if len(data) == 0 {
+			return nil
+		}
+		buf = data
+		for len(data) >= batchHeaderSize {
+			h, err := plog.ParseBatchHeader(data)
+			if err != nil {
+				return err
+			}
+			size := int(binary.BigEndian.Uint32(data[offBatchLength:])) + 12
+			if size > len(data) {
+				break
+			}
+			batch := data[:size]
+			data = data[size:]
+			next := h.NextOffset()
+			if h.IsControl() {
+				pos = next
+				continue
+			}
+			if h.Compression() != 0 {
+				o.b.logger.Warn("skipping a compressed batch in __consumer_offsets", "partition", p, "offset", h.BaseOffset)
+				pos = next
+				continue
+			}
+			if err := forEachRecord(batch, h.BaseOffset, func(off int64, key, value []byte) error {
+				if off < pos {
+					return nil
+				}
+				return fn(off, coordinator.Record{Key: key, Value: value})
+			}); err != nil {
+				return err
+			}
+			pos = next
+		}
+	}
+	return nil
+}
+
+// buildBatch encodes records as one uncompressed RecordBatch v2 (no
+// producer id, create time now).
+func buildBatch(recs []coordinator.Record, now int64) []byte {
+	b := make([]byte, batchHeaderSize, batchHeaderSize+64*len(recs))
+	for i, r := range recs {
+		var rec []byte
+		rec = append(rec, 0)                              // attributes
+		rec = binary.AppendVarint(rec, 0)                 // timestamp delta
+		rec = binary.AppendVarint(rec, int64(i))          // offset delta
+		rec = binary.AppendVarint(rec, int64(len(r.Key))) // key
+		rec = append(rec, r.Key...)
+		if r.Value == nil {
+			rec = binary.AppendVarint(rec, -1)
+		} else {
+			rec = binary.AppendVarint(rec, int64(len(r.Value)))
+			rec = append(rec, r.Value...)
+		}
+		rec = binary.AppendVarint(rec, 0) // headers
+		b = binary.AppendVarint(b, int64(len(rec)))
+		b = append(b, rec...)
+	}
+	binary.BigEndian.PutUint64(b[0:], 0)
+	binary.BigEndian.PutUint32(b[offBatchLength:], uint32(len(b)-12))
+	binary.BigEndian.PutUint32(b[offLeaderEpoch:], uint32(leaderEpoch))
+	b[offMagic] = 2
+	binary.BigEndian.PutUint16(b[offAttributes:], 0)
+	binary.BigEndian.PutUint32(b[offLastOffsetDelta:], uint32(len(recs)-1))
+	binary.BigEndian.PutUint64(b[offBaseTimestamp:], uint64(now))
+	binary.BigEndian.PutUint64(b[offMaxTimestamp:], uint64(now))
+	binary.BigEndian.PutUint64(b[offProducerID:], ^uint64(0))
+	binary.BigEndian.PutUint16(b[offProducerEpoch:], 0xffff)
+	binary.BigEndian.PutUint32(b[offBaseSequence:], 0xffffffff)
+	binary.BigEndian.PutUint32(b[offRecordCount:], uint32(len(recs)))
+	binary.BigEndian.PutUint32(b[offCRC:], crc32.Checksum(b[offAttributes:], castagnoli))
+	return b
+}
+
+var errBadRecord = errors.New("broker: malformed record in __consumer_offsets")
+
+// forEachRecord walks the records of an uncompressed v2 batch.
+func forEachRecord(batch []byte, base int64, fn func(off int64, key, value []byte) error) error {
+	n := int(binary.BigEndian.Uint32(batch[offRecordCount:]))
+	data := batch[batchHeaderSize:]
+	for i := 0; i < n; i++ {
+		length, k := binary.Varint(data)
+		if k <= 0 || length < 0 || int(length) > len(data)-k {
+			return errBadRecord
+		}
+		rec := data[k : k+int(length)]
+		data = data[k+int(length):]
+		if len(rec) < 1 {
+			return errBadRecord
+		}
+		rec = rec[1:] // attributes
+		var vals [2]int64
+		for j := range vals {
+			v, k := binary.Varint(rec)
+			if k <= 0 {
+				return errBadRecord
+			}
+			vals[j] = v
+			rec = rec[k:]
+		}
+		var kv [2][]byte
+		for j := range kv {
+			l, k := binary.Varint(rec)
+			if k <= 0 || int(l) > len(rec)-k {
+				return errBadRecord
+			}
+			rec = rec[k:]
+			if l >= 0 {
+				kv[j] = rec[:l:l]
+				rec = rec[l:]
+			}
+		}
+		if err := fn(base+vals[1], kv[0], kv[1]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func nullableString(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+// closeLogs closes every partition log (a failed New).
+func (b *Broker) closeLogs() {
+	for _, t := range b.topics.all() {
+		for _, p := range t.partitionList() {
+			_ = p.log.Close()
+		}
+	}
+}

@@ -1,0 +1,258 @@
+package coordinator
+
+import (
+	"encoding/binary"
+	"fmt"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// Record schemas of __consumer_offsets: Kafka's own (see FORMAT.md).
+const (
+	offsetKeyVersion        = 1 // OffsetCommitKey
+	offsetValueVersion      = 3 // OffsetCommitValue (1 when an expire timestamp is set)
+	groupKeyVersion         = 2 // GroupMetadataKey
+	groupValueVersion       = 3 // GroupMetadataValue
+	maxOffsetValueVersion   = 4
+	maxGroupValueVersion    = 4
+	firstConsumerKeyVersion = 3 // KIP-848 records (3+) are skipped on replay
+)
+
+func offsetKey(group, topic string, partition int32) []byte {
+	k := kmsg.OffsetCommitKey{Version: offsetKeyVersion, Group: group, Topic: topic, Partition: partition}
+	return k.AppendTo(nil)
+}
+
+func offsetRecord(group, topic string, partition int32, e *offsetEntry) Record {
+	v := kmsg.NewOffsetCommitValue()
+	v.Version = offsetValueVersion
+	if e.expireTimestamp >= 0 {
+		v.Version = 1
+		v.ExpireTimestamp = e.expireTimestamp
+	}
+	v.Offset, v.LeaderEpoch, v.Metadata, v.CommitTimestamp = e.offset, e.leaderEpoch, e.metadata, e.commitTimestamp
+	return Record{Key: offsetKey(group, topic, partition), Value: v.AppendTo(nil)}
+}
+
+func groupKey(group string) []byte {
+	k := kmsg.GroupMetadataKey{Version: groupKeyVersion, Group: group}
+	return k.AppendTo(nil)
+}
+
+// metadataRecord is the group's current metadata with members' current
+// assignments.
+func (g *group) metadataRecord() Record {
+	as := make(map[string][]byte, len(g.members))
+	for id, m := range g.members {
+		as[id] = m.assignment
+	}
+	return g.metadataRecordWith(as)
+}
+
+func (g *group) metadataRecordWith(assignments map[string][]byte) Record {
+	v := kmsg.NewGroupMetadataValue()
+	v.Version = groupValueVersion
+	v.ProtocolType = g.protocolType
+	v.Generation = g.generation
+	if g.protocolName != "" {
+		p := g.protocolName
+		v.Protocol = &p
+	}
+	if g.leader != "" {
+		l := g.leader
+		v.Leader = &l
+	}
+	v.CurrentStateTimestamp = g.stateSince.UnixMilli()
+	for _, m := range g.memberList() {
+		mv := kmsg.NewGroupMetadataValueMember()
+		mv.MemberID, mv.InstanceID, mv.ClientID, mv.ClientHost = m.id, m.instanceID, m.clientID, m.clientHost
+		mv.RebalanceTimeoutMillis = int32(m.rebalanceTimeout.Milliseconds())
+		mv.SessionTimeoutMillis = int32(m.sessionTimeout.Milliseconds())
+		mv.Subscription = m.metadataFor(g.protocolName)
+		if mv.Subscription == nil {
+			mv.Subscription = []byte{}
+		}
+		mv.Assignment = assignments[m.id]
+		if mv.Assignment == nil {
+			mv.Assignment = []byte{}
+		}
+		v.Members = append(v.Members, mv)
+	}
+	return Record{Key: groupKey(g.id), Value: v.AppendTo(nil)}
+}
+
+// tombstonesLocked returns tombstones for the offsets of tps (every offset
+// when nil) followed by the group metadata tombstone.
+func (g *group) tombstonesLocked(tps []TopicPartition) []Record {
+	if tps == nil {
+		for tp := range g.offsets {
+			tps = append(tps, tp)
+		}
+	}
+	recs := make([]Record, 0, len(tps)+1)
+	for _, tp := range tps {
+		recs = append(recs, Record{Key: offsetKey(g.id, tp.Topic, tp.Partition)})
+	}
+	return append(recs, Record{Key: groupKey(g.id)})
+}
+
+// subscribedTopicsLocked parses the consumer protocol subscriptions of the
+// members (protocol type "consumer").
+func (g *group) subscribedTopicsLocked() map[string]bool {
+	out := map[string]bool{}
+	for _, m := range g.members {
+		var s kmsg.ConsumerMemberMetadata
+		if err := s.ReadFrom(m.metadataFor(g.protocolName)); err != nil {
+			continue
+		}
+		for _, t := range s.Topics {
+			out[t] = true
+		}
+	}
+	return out
+}
+
+// loadedGroup accumulates one group's records during replay.
+type loadedGroup struct {
+	meta    *kmsg.GroupMetadataValue
+	offsets map[TopicPartition]*offsetEntry
+}
+
+// Load replays partition p of __consumer_offsets and installs its groups;
+// requests for those groups get ErrLoadInProgress until it returns.
+func (c *Coordinator) Load(p int32) error {
+	c.loaded[p].Store(false)
+	start := time.Now()
+	groups := map[string]*loadedGroup{}
+	get := func(id string) *loadedGroup {
+		lg := groups[id]
+		if lg == nil {
+			lg = &loadedGroup{offsets: map[TopicPartition]*offsetEntry{}}
+			groups[id] = lg
+		}
+		return lg
+	}
+	records, skipped := 0, 0
+	err := c.log.Replay(p, func(off int64, r Record) error {
+		records++
+		if len(r.Key) < 2 {
+			skipped++
+			return nil
+		}
+		switch version := int16(binary.BigEndian.Uint16(r.Key)); {
+		case version == 0 || version == 1:
+			var k kmsg.OffsetCommitKey
+			if err := k.ReadFrom(r.Key); err != nil {
+				skipped++
+				return nil
+			}
+			tp := TopicPartition{k.Topic, k.Partition}
+			if r.Value == nil {
+				if lg := groups[k.Group]; lg != nil {
+					delete(lg.offsets, tp)
+				}
+				return nil
+			}
+			var v kmsg.OffsetCommitValue
+			if err := v.ReadFrom(r.Value); err != nil {
+				skipped++
+				return nil
+			}
+			e := &offsetEntry{offset: v.Offset, leaderEpoch: -1, metadata: v.Metadata,
+				commitTimestamp: v.CommitTimestamp, expireTimestamp: -1, logOffset: off}
+			if v.Version >= 3 {
+				e.leaderEpoch = v.LeaderEpoch
+			}
+			if v.Version == 1 {
+				e.expireTimestamp = v.ExpireTimestamp
+			}
+			get(k.Group).offsets[tp] = e
+		case version == groupKeyVersion:
+			var k kmsg.GroupMetadataKey
+			if err := k.ReadFrom(r.Key); err != nil {
+				skipped++
+				return nil
+			}
+			if r.Value == nil {
+				if lg := groups[k.Group]; lg != nil {
+					lg.meta = nil
+				}
+				return nil
+			}
+			var v kmsg.GroupMetadataValue
+			if err := v.ReadFrom(r.Value); err != nil {
+				skipped++
+				return nil
+			}
+			get(k.Group).meta = &v
+		default:
+			skipped++
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("coordinator: replay partition %d: %w", p, err)
+	}
+	for id, lg := range groups {
+		if lg.meta == nil && len(lg.offsets) == 0 {
+			continue
+		}
+		c.installGroup(id, lg)
+	}
+	c.loaded[p].Store(true)
+	if records > 0 {
+		c.logger.Info("loaded groups from __consumer_offsets", "partition", p, "records", records,
+			"skipped", skipped, "groups", len(groups), "elapsed", time.Since(start).Round(time.Microsecond))
+	}
+	return nil
+}
+
+func (c *Coordinator) installGroup(id string, lg *loadedGroup) {
+	c.mu.Lock()
+	if old := c.groups[id]; old != nil {
+		old.mu.Lock()
+		old.killLocked()
+		old.mu.Unlock()
+	}
+	g := newGroup(c, id)
+	c.groups[id] = g
+	c.mu.Unlock()
+	c.metrics.groupsCreated()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.offsets = lg.offsets
+	if m := lg.meta; m != nil {
+		g.protocolType = m.ProtocolType
+		g.generation = m.Generation
+		if m.Protocol != nil {
+			g.protocolName = *m.Protocol
+		}
+		if m.Leader != nil {
+			g.leader = *m.Leader
+		}
+		for _, mv := range m.Members {
+			g.memberSeq++
+			mem := &member{id: mv.MemberID, instanceID: mv.InstanceID, clientID: mv.ClientID, clientHost: mv.ClientHost,
+				sessionTimeout: time.Duration(mv.SessionTimeoutMillis) * time.Millisecond,
+				protocolType:   m.ProtocolType, protocols: []Protocol{{g.protocolName, mv.Subscription}},
+				assignment: mv.Assignment, seq: g.memberSeq}
+			mem.rebalanceTimeout = time.Duration(mv.RebalanceTimeoutMillis) * time.Millisecond
+			if mv.RebalanceTimeoutMillis <= 0 {
+				mem.rebalanceTimeout = mem.sessionTimeout
+			}
+			g.members[mem.id] = mem
+			c.metrics.memberDelta(1)
+			if mem.instanceID != nil {
+				g.static[*mem.instanceID] = mem.id
+			}
+			g.heartbeatLocked(mem, mem.sessionTimeout)
+		}
+		if len(g.members) > 0 {
+			g.transitionLocked(StateStable)
+		}
+	}
+	if lg.meta != nil && lg.meta.CurrentStateTimestamp > 0 {
+		g.stateSince = time.UnixMilli(lg.meta.CurrentStateTimestamp)
+	}
+}
