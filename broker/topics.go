@@ -52,6 +52,11 @@ func (t *topic) partition(i int32) *partition {
 	return ps[i]
 }
 
+// segmentFiles bounds the open data files of sealed (non-active) segments
+// across every partition of every broker in the process: the file limit is
+// per process. Active segments (one per partition) stay open besides.
+var segmentFiles = plog.NewFileCache(1024)
+
 func (t *topic) logConfig() plog.Config {
 	s := t.settings()
 	c := plog.Config{
@@ -59,6 +64,7 @@ func (t *topic) logConfig() plog.Config {
 		SegmentMs:              s.SegmentMs,
 		IndexIntervalBytes:     int(s.IndexIntervalBytes),
 		SegmentIndexBytes:      int64(s.SegmentIndexBytes),
+		Files:                  segmentFiles,
 		RetentionMs:            s.RetentionMs,
 		RetentionBytes:         s.RetentionBytes,
 		FlushMessages:          s.FlushMessages,

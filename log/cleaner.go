@@ -134,11 +134,29 @@ func (l *Log) Compact(now int64, c *Cleaner) (CompactStats, error) {
 	}
 	firstDirty := max(l.cleanPoint.Load(), l.logStart.Load())
 	l.mu.RUnlock()
+	pinned := 0
 	defer func() {
-		for _, v := range views {
-			v.seg.release()
+		for i, v := range views {
+			if i < pinned {
+				v.done()
+			} else {
+				v.seg.release()
+			}
 		}
 	}()
+	for i := range views {
+		v, err := views[i].pin()
+		if err != nil {
+			// pin released this view's reference; release the rest.
+			for _, rest := range views[i+1:] {
+				rest.seg.release()
+			}
+			views = views[:i]
+			return st, err
+		}
+		views[i] = v
+		pinned++
+	}
 	st.FirstDirty, st.MapEnd = firstDirty, firstDirty
 
 	// The dirty section: [firstDirty, uncleanable).
@@ -179,7 +197,7 @@ func (l *Log) Compact(now int64, c *Cleaner) (CompactStats, error) {
 		if full {
 			break
 		}
-		sc := newBatchScanner(v.seg, v.floorPos(firstDirty), v.size, true)
+		sc := newBatchScanner(v.seg, v.file, v.floorPos(firstDirty), v.size, true)
 		for !full {
 			h, _, body, err := sc.next()
 			if err == io.EOF {
@@ -249,7 +267,7 @@ func (l *Log) Compact(now int64, c *Cleaner) (CompactStats, error) {
 // firstBatchTime is the max timestamp of a segment's first batch.
 func firstBatchTime(v segmentView) int64 {
 	var hb [BatchHeaderSize]byte
-	if v.size < BatchHeaderSize || readFull(v.seg.file, hb[:], 0) != nil {
+	if v.size < BatchHeaderSize || readFull(v.file, hb[:], 0) != nil {
 		return -1
 	}
 	h, err := ParseBatchHeader(hb[:])
@@ -267,7 +285,7 @@ func (l *Log) cleanSegment(v segmentView, mapEnd, horizon int64, c *Cleaner) (be
 	// segment's last batch.
 	lastOfProducer := map[int64]int64{}
 	var lastBase int64 = -1
-	sc := newBatchScanner(s, 0, v.size, false)
+	sc := newBatchScanner(s, v.file, 0, v.size, false)
 	for {
 		h, _, _, err := sc.next()
 		if err == io.EOF {
@@ -296,7 +314,7 @@ func (l *Log) cleanSegment(v segmentView, mapEnd, horizon int64, c *Cleaner) (be
 	interval := l.config().IndexIntervalBytes
 	changed := false
 	var scratch []byte
-	sc = newBatchScanner(s, 0, v.size, true)
+	sc = newBatchScanner(s, v.file, 0, v.size, true)
 	for {
 		h, _, body, err := sc.next()
 		if err == io.EOF {
@@ -382,6 +400,8 @@ func (l *Log) swapCleaned(old, fresh *segment) error {
 		_ = fresh.file.Close()
 		return l.fail(err)
 	}
+	fresh.fs = l.fs
+	fresh.seal(l.config().Files)
 	l.mu.Lock()
 	for i, s := range l.segments {
 		if s == old {

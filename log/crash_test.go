@@ -139,7 +139,7 @@ func FuzzSegmentRead(f *testing.F) {
 			entries = nil
 		}
 		s := newSegment("/", 0, file)
-		v := segmentView{seg: s, size: int64(len(data)), index: entries}
+		v := segmentView{seg: s, file: file, size: int64(len(data)), index: entries}
 		buf, n, _, err := v.read(offset, maxOffset, maxBytes%(1<<20), true, 64, nil)
 		if err == nil && (n != len(buf) || n > len(data)) {
 			t.Fatalf("read returned %d bytes, buffer %d, segment %d", n, len(buf), len(data))

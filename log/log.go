@@ -36,6 +36,9 @@ type Config struct {
 	// IndexIntervalBytes: add a sparse index entry after at least this many
 	// bytes (default 4096).
 	IndexIntervalBytes int
+	// Files, if set, bounds the open files of sealed segments; share one
+	// across all the logs of a broker. nil keeps every segment file open.
+	Files *FileCache
 	// SegmentIndexBytes (Kafka segment.index.bytes): roll when the offset
 	// index holds SegmentIndexBytes/8 entries or the time index
 	// SegmentIndexBytes/12 (0 = no limit).
@@ -296,6 +299,7 @@ func (l *Log) append(batch []byte, now int64) (int64, error) {
 // rollLocked seals the active segment (writing its index files, unsynced)
 // and starts a new one at the end offset. It requires appendMu.
 func (l *Log) rollLocked() (*segment, error) {
+	cfg := l.config()
 	old := l.active
 	base := old.next
 	f, err := l.fs.OpenFile(filepath.Join(l.dir, segmentFileName(base, logSuffix)), os.O_CREATE|os.O_TRUNC|os.O_RDWR, 0o644)
@@ -310,12 +314,14 @@ func (l *Log) rollLocked() (*segment, error) {
 	if err := old.writeIndexFiles(l.fs, false); err != nil {
 		l.logger.Warn("could not write index files; they will be rebuilt", "segment", old.path(logSuffix), "err", err)
 	}
+	s.fs = l.fs
 	l.mu.Lock()
 	l.segments = append(l.segments, s)
 	l.active = s
 	l.pending = append(l.pending, old)
 	l.dirDirty = true
 	l.mu.Unlock()
+	old.seal(cfg.Files)
 	l.logger.Debug("rolled segment", "base_offset", base)
 	return s, nil
 }
@@ -365,7 +371,14 @@ func (l *Log) syncLocked() error {
 			return l.fail(err)
 		}
 	}
-	if err := active.file.Sync(); err != nil {
+	// active may have been rolled (and its file handed to the cache)
+	// since the snapshot: pin it.
+	f, err := active.pin()
+	if err == nil {
+		err = f.Sync()
+		active.unpin()
+	}
+	if err != nil {
 		return l.fail(err)
 	}
 	if dirDirty {
@@ -419,9 +432,12 @@ func (l *Log) Read(offset, maxOffset int64, maxBytes int, minOneBatch bool, buf 
 		var n int
 		var stopped bool
 		var err error
+		if v, err = v.pin(); err != nil {
+			return buf, err
+		}
 		buf, n, stopped, err = v.read(offset, maxOffset, maxBytes-total, minOneBatch && total == 0, interval, buf)
 		offset = max(offset, v.next)
-		v.seg.release()
+		v.done()
 		if err != nil {
 			return buf, err
 		}
@@ -494,14 +510,18 @@ func (l *Log) collectHeaders(from int64, n int, out *[]BatchHeader) (int64, erro
 	v := l.segments[l.segmentIndexLocked(from)].viewLocked()
 	l.mu.RUnlock()
 	for {
-		sc := newBatchScanner(v.seg, v.floorPos(from), v.size, false)
+		var err error
+		if v, err = v.pin(); err != nil {
+			return from, err
+		}
+		sc := newBatchScanner(v.seg, v.file, v.floorPos(from), v.size, false)
 		for len(*out) < n {
 			h, _, _, err := sc.next()
 			if err != nil {
 				if err == io.EOF {
 					break
 				}
-				v.seg.release()
+				v.done()
 				return from, err
 			}
 			if h.LastOffset() < from {
@@ -510,7 +530,7 @@ func (l *Log) collectHeaders(from int64, n int, out *[]BatchHeader) (int64, erro
 			*out = append(*out, h)
 			from = h.NextOffset()
 		}
-		v.seg.release()
+		v.done()
 		if len(*out) >= n {
 			return from, nil
 		}

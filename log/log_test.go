@@ -13,10 +13,13 @@ import (
 	"github.com/moldau/moldau/log/vfs"
 )
 
+// smallSegments rolls often and keeps at most two sealed segment files
+// open, so every test also exercises the file cache.
 func smallSegments() Config {
 	c := DefaultConfig()
 	c.SegmentBytes = 16 << 10
 	c.IndexIntervalBytes = 1024
+	c.Files = NewFileCache(2)
 	return c
 }
 

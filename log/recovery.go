@@ -99,6 +99,12 @@ func Open(fsys vfs.FS, dir string, cfg Config, logger *slog.Logger) (*Log, Recov
 		l.segments = l.segments[1:]
 	}
 	l.active = l.segments[len(l.segments)-1]
+	for _, s := range l.segments {
+		s.fs = fsys
+	}
+	for _, s := range l.segments[:len(l.segments)-1] {
+		s.seal(l.config().Files)
+	}
 	l.readRollBase()
 	l.logStart.Store(logStart)
 	l.end.Store(l.active.next)
@@ -375,7 +381,7 @@ func (s *segment) loadIndexes(fsys vfs.FS, fileSize int64, interval int) (loaded
 	}
 	// Spot-check the last entry against the data.
 	lastEntry := entries[len(entries)-1]
-	sc := newBatchScanner(s, int64(lastEntry.pos), fileSize, false)
+	sc := newBatchScanner(s, s.file, int64(lastEntry.pos), fileSize, false)
 	h, pos, _, err := sc.next()
 	if err != nil {
 		var corr *CorruptionError
@@ -416,7 +422,7 @@ func (s *segment) loadIndexes(fsys vfs.FS, fileSize int64, interval int) (loaded
 // checks CRCs. It returns the first damage found as a *CorruptionError, with
 // the segment's state describing the valid prefix.
 func (s *segment) scan(pos, fileSize int64, verify bool, interval int) (*CorruptionError, error) {
-	sc := newBatchScanner(s, pos, fileSize, verify)
+	sc := newBatchScanner(s, s.file, pos, fileSize, verify)
 	for {
 		h, p, body, err := sc.next()
 		if err == io.EOF {

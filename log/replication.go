@@ -207,8 +207,13 @@ func (l *Log) TruncateTo(offset int64) (int64, error) {
 	later := slices.Clone(l.segments[i+1:])
 	l.mu.RUnlock()
 
+	// The cut segment becomes the active one: its file stays open.
+	file, err := s.unseal()
+	if err != nil {
+		return end, err
+	}
 	// Find the cut: the first batch whose last offset is >= offset.
-	sc := newBatchScanner(s, 0, s.size, false)
+	sc := newBatchScanner(s, file, 0, s.size, false)
 	cut, newEnd := s.size, s.next
 	for {
 		h, p, _, err := sc.next()
@@ -245,17 +250,17 @@ func (l *Log) TruncateTo(offset int64) (int64, error) {
 			return end, l.fail(err)
 		}
 	}
-	if err := s.file.Truncate(cut); err != nil {
+	if err := file.Truncate(cut); err != nil {
 		return end, l.fail(err)
 	}
-	if err := s.file.Sync(); err != nil {
+	if err := file.Sync(); err != nil {
 		return end, l.fail(err)
 	}
 	if err := l.fs.SyncDir(l.dir); err != nil {
 		return end, l.fail(err)
 	}
 	// Rebuild the cut segment's in-memory state from its remaining bytes.
-	fresh := newSegment(l.dir, s.base, s.file)
+	fresh := newSegment(l.dir, s.base, file)
 	if corr, err := fresh.scan(0, cut, false, l.config().IndexIntervalBytes); err != nil || corr != nil {
 		if err == nil {
 			err = corr

@@ -2,6 +2,8 @@ package log
 
 import (
 	"bytes"
+	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -194,4 +196,62 @@ func TestRollByIndexSize(t *testing.T) {
 		t.Fatalf("%d segments: segment.index.bytes did not roll", l.Segments())
 	}
 	checkBatches(t, readAll(t, l, 0))
+}
+
+// TestFileCacheBoundsOpenFiles: logs sharing a cache keep at most its
+// capacity of sealed segment files open (plus each active segment), and
+// reads reopen evicted files transparently.
+func TestFileCacheBoundsOpenFiles(t *testing.T) {
+	mem := vfs.NewMem()
+	var open atomic.Int64
+	fs := vfs.NewErrorFS(mem, func(op vfs.Op, path string) error {
+		if strings.HasSuffix(path, ".log") {
+			switch op {
+			case vfs.OpOpen:
+				open.Add(1)
+			case vfs.OpClose:
+				open.Add(-1)
+			}
+		}
+		return nil
+	})
+	cache := NewFileCache(4)
+	cfg := smallSegments()
+	cfg.Files = cache
+	var logs []*Log
+	var want [][]byte
+	for i := range 3 {
+		l, _ := openLog(t, fs, fmt.Sprintf("/d/t-%d", i), cfg)
+		want = append(want, concat(appendN(t, l, 100, 2, 300, 0)))
+		logs = append(logs, l)
+	}
+	check := func(when string) {
+		t.Helper()
+		if n := open.Load(); n > 4+3 {
+			t.Fatalf("%s: %d segment files open, cache capacity 4 + 3 active", when, n)
+		}
+	}
+	check("after appends")
+	for round := range 3 {
+		for i, l := range logs {
+			if !bytes.Equal(readAll(t, l, 0), want[i]) {
+				t.Fatalf("round %d log %d: data differs", round, i)
+			}
+			check("after reads")
+		}
+	}
+	for _, l := range logs {
+		must(t, l.SyncTo(l.EndOffset()))
+		must(t, l.Close())
+	}
+	// Reopen: recovery opens each segment, then hands sealed ones to the
+	// cache.
+	for i := range 3 {
+		l, _ := openLog(t, fs, fmt.Sprintf("/d/t-%d", i), cfg)
+		check("after reopen")
+		if !bytes.Equal(readAll(t, l, 0), want[i]) {
+			t.Fatal("data differs after reopen")
+		}
+	}
+	check("at end")
 }

@@ -1,13 +1,16 @@
 package log
 
 import (
+	"container/list"
 	"encoding/binary"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/moldau/moldau/log/vfs"
@@ -52,11 +55,24 @@ func parseSegmentName(name string) (int64, bool) {
 // reference goes, so a reader never sees its file closed underneath it. File
 // names may be removed or replaced while readers still hold the open file
 // (POSIX unlink semantics; vfs.Mem keeps the node).
+//
+// Files: the active segment's file is always open (only the appender
+// writes it; file never changes while the segment is active). A sealed
+// segment's file is managed by a FileCache when the Log has one: readers
+// pin it (opening it again if the cache closed it) and unpin it when done;
+// fileMu guards file, fileRefs and sealed for sealed segments.
 type segment struct {
 	base int64
 	dir  string
-	file vfs.File
 	refs atomic.Int32
+
+	fileMu   sync.Mutex
+	file     vfs.File
+	fileRefs int        // pins
+	sealed   bool       // file is managed by cache
+	fs       vfs.FS     // for reopening
+	cache    *FileCache // nil: files stay open
+	elem     *list.Element
 
 	size      int64 // published bytes: every byte below is a whole batch
 	next      int64 // offset after the last batch; base if empty
@@ -95,6 +111,7 @@ func (s *segment) release() {
 // segment, and it only cuts beyond the high watermark readers stop at).
 type segmentView struct {
 	seg   *segment
+	file  vfs.File // set by pin
 	size  int64
 	next  int64 // offset after the last batch below size
 	index []offsetEntry
@@ -104,6 +121,114 @@ type segmentView struct {
 func (s *segment) viewLocked() segmentView {
 	s.acquire()
 	return segmentView{seg: s, size: s.size, next: s.next, index: s.index}
+}
+
+// pin opens (if needed) and pins the view's file. On error the view's
+// segment reference is released.
+func (v segmentView) pin() (segmentView, error) {
+	f, err := v.seg.pin()
+	if err != nil {
+		v.seg.release()
+		return v, err
+	}
+	v.file = f
+	return v, nil
+}
+
+// done unpins the file and releases the segment reference.
+func (v segmentView) done() {
+	if v.file != nil {
+		v.seg.unpin()
+	}
+	v.seg.release()
+}
+
+// pin returns the segment's open file, reopening it if the file cache
+// closed it, and keeps it open until unpin.
+func (s *segment) pin() (vfs.File, error) {
+	s.fileMu.Lock()
+	defer s.fileMu.Unlock()
+	if s.file == nil {
+		if s.fs == nil {
+			return nil, ErrClosed
+		}
+		f, err := s.fs.OpenFile(s.path(logSuffix), os.O_RDWR, 0)
+		if err != nil {
+			return nil, fmt.Errorf("log: reopen segment: %w", err)
+		}
+		s.file = f
+		if s.cache != nil {
+			s.cache.open.Add(1)
+		}
+	}
+	s.fileRefs++
+	if s.sealed && s.cache != nil {
+		s.cache.markBusy(s)
+	}
+	return s.file, nil
+}
+
+// unpin ends a pin; an idle sealed file joins the cache's LRU list, which
+// may close others.
+func (s *segment) unpin() {
+	s.fileMu.Lock()
+	s.fileRefs--
+	var victims []*segment
+	if s.fileRefs == 0 && s.sealed && s.cache != nil && s.file != nil {
+		victims = s.cache.markIdle(s)
+	}
+	s.fileMu.Unlock()
+	for _, v := range victims {
+		v.evict()
+	}
+}
+
+// evict closes the file of a segment the cache dropped, unless it was
+// pinned or became idle again meanwhile.
+func (s *segment) evict() {
+	s.fileMu.Lock()
+	defer s.fileMu.Unlock()
+	if s.fileRefs > 0 || s.file == nil || s.cache.inIdle(s) {
+		return
+	}
+	_ = s.file.Close()
+	s.file = nil
+	s.cache.open.Add(-1)
+}
+
+// seal hands a segment that is no longer active to the file cache.
+func (s *segment) seal(cache *FileCache) {
+	s.fileMu.Lock()
+	s.sealed, s.cache = true, cache
+	var victims []*segment
+	if cache != nil && s.file != nil {
+		cache.open.Add(1)
+		if s.fileRefs == 0 {
+			victims = cache.markIdle(s)
+		}
+	}
+	s.fileMu.Unlock()
+	for _, v := range victims {
+		v.evict()
+	}
+}
+
+// unseal makes a sealed segment active again (TruncateTo): its file is
+// opened and stays open.
+func (s *segment) unseal() (vfs.File, error) {
+	f, err := s.pin()
+	if err != nil {
+		return nil, err
+	}
+	s.fileMu.Lock()
+	if s.sealed && s.cache != nil {
+		s.cache.markBusy(s)
+		s.cache.open.Add(-1)
+	}
+	s.sealed, s.cache = false, nil
+	s.fileRefs--
+	s.fileMu.Unlock()
+	return f, nil
 }
 
 // floorPos returns a file position at or before the batch containing offset.
@@ -171,7 +296,13 @@ func (s *segment) writeIndexFiles(fs vfs.FS, sync bool) error {
 
 // syncFiles fsyncs the segment's data file and any pending index files.
 func (s *segment) syncFiles() error {
-	if err := s.file.Sync(); err != nil {
+	f, err := s.pin()
+	if err != nil {
+		return err
+	}
+	err = f.Sync()
+	s.unpin()
+	if err != nil {
 		return err
 	}
 	for len(s.indexFiles) > 0 {
@@ -193,7 +324,21 @@ func (s *segment) closeIndexFiles() {
 
 func (s *segment) close() error {
 	s.closeIndexFiles()
-	return s.file.Close()
+	s.fileMu.Lock()
+	defer s.fileMu.Unlock()
+	if s.sealed && s.cache != nil {
+		s.cache.markBusy(s)
+		if s.file != nil {
+			s.cache.open.Add(-1)
+		}
+	}
+	s.fs = nil // no reopening
+	if s.file == nil {
+		return nil
+	}
+	err := s.file.Close()
+	s.file = nil
+	return err
 }
 
 // remove deletes the segment's files and drops the Log's reference (the
@@ -227,7 +372,7 @@ func (v segmentView) read(offset, maxOffset int64, maxBytes int, minOne bool, in
 	if maxBytes <= 0 && !minOne {
 		return buf, 0, true, nil
 	}
-	s := v.seg
+	s, file := v.seg, v.file
 	size := v.size
 	pos := v.floorPos(offset)
 	if pos >= size {
@@ -246,7 +391,7 @@ func (v segmentView) read(offset, maxOffset int64, maxBytes int, minOne bool, in
 	window := min(limit-pos, int64(interval)+int64(max(maxBytes, 0))+BatchHeaderSize)
 	buf = slices.Grow(buf, int(window))[:orig+int(window)]
 	chunk := buf[orig:]
-	if err := readFull(s.file, chunk, pos); err != nil {
+	if err := readFull(file, chunk, pos); err != nil {
 		return buf[:orig], 0, false, err
 	}
 	chunkEnd := pos + window
@@ -259,7 +404,7 @@ func (v segmentView) read(offset, maxOffset int64, maxBytes int, minOne bool, in
 		if small == nil {
 			small = make([]byte, shortHeader)
 		}
-		if err := readFull(s.file, small, abs); err != nil {
+		if err := readFull(file, small, abs); err != nil {
 			return nil, err
 		}
 		return small, nil
@@ -310,14 +455,14 @@ func (v segmentView) read(offset, maxOffset int64, maxBytes int, minOne bool, in
 		buf = buf[:orig+int(held)]
 		if end > chunkEnd {
 			buf = slices.Grow(buf, int(end-chunkEnd))[:orig+n]
-			if err := readFull(s.file, buf[orig+int(held):], chunkEnd); err != nil {
+			if err := readFull(file, buf[orig+int(held):], chunkEnd); err != nil {
 				return buf[:orig], 0, false, err
 			}
 		}
 		return buf, n, stopped, nil
 	}
 	buf = slices.Grow(buf[:orig], n)[:orig+n]
-	if err := readFull(s.file, buf[orig:], start); err != nil {
+	if err := readFull(file, buf[orig:], start); err != nil {
 		return buf[:orig], 0, false, err
 	}
 	return buf, n, stopped, nil
@@ -343,6 +488,7 @@ func readFull(f vfs.File, p []byte, off int64) error {
 // buffer.
 type batchScanner struct {
 	seg      *segment
+	file     vfs.File
 	pos      int64 // position of the next batch
 	limit    int64 // scan stops here
 	withBody bool  // return whole batches, not just headers
@@ -353,8 +499,8 @@ type batchScanner struct {
 
 const scanReadAhead = 64 << 10
 
-func newBatchScanner(s *segment, pos, limit int64, withBody bool) *batchScanner {
-	return &batchScanner{seg: s, pos: pos, limit: limit, withBody: withBody}
+func newBatchScanner(s *segment, f vfs.File, pos, limit int64, withBody bool) *batchScanner {
+	return &batchScanner{seg: s, file: f, pos: pos, limit: limit, withBody: withBody}
 }
 
 // fill makes [pos, pos+need) available in the buffer.
@@ -368,7 +514,7 @@ func (sc *batchScanner) fill(pos, need int64) ([]byte, error) {
 	}
 	sc.buf = sc.buf[:n]
 	sc.bufPos = pos
-	if err := readFull(sc.seg.file, sc.buf, pos); err != nil {
+	if err := readFull(sc.file, sc.buf, pos); err != nil {
 		sc.buf = sc.buf[:0]
 		return nil, err
 	}

@@ -2,6 +2,8 @@ package log
 
 import (
 	"encoding/binary"
+
+	"github.com/moldau/moldau/log/vfs"
 )
 
 // OffsetForTimestamp implements ListOffsets by timestamp: it finds the
@@ -34,11 +36,15 @@ func (l *Log) OffsetForTimestamp(ts int64) (offset int64, timestamp int64, found
 		}
 		s := v.seg
 		after = s.base
+		var err error
+		if v, err = v.pin(); err != nil {
+			return -1, -1, false
+		}
 		pos := int64(0)
 		if i := floorTimeEntryBelow(times, ts); i >= 0 {
 			pos = v.floorPos(s.base + int64(times[i].rel))
 		}
-		sc := newBatchScanner(s, pos, v.size, false)
+		sc := newBatchScanner(s, v.file, pos, v.size, false)
 		for {
 			h, p, _, err := sc.next()
 			if err != nil {
@@ -48,23 +54,23 @@ func (l *Log) OffsetForTimestamp(ts int64) (offset int64, timestamp int64, found
 				continue
 			}
 			if h.Compression() == 0 && !h.LogAppendTime() {
-				if off, rts, ok := s.firstRecordAtOrAfter(p, h, ts, start); ok {
-					s.release()
+				if off, rts, ok := firstRecordAtOrAfter(v.file, p, h, ts, start); ok {
+					v.done()
 					return off, rts, true
 				}
 			}
-			s.release()
+			v.done()
 			return max(h.BaseOffset, start), h.MaxTimestamp, true
 		}
-		s.release()
+		v.done()
 	}
 }
 
 // firstRecordAtOrAfter reads an uncompressed batch and returns the first
 // record with timestamp >= ts and offset >= minOffset.
-func (s *segment) firstRecordAtOrAfter(pos int64, h BatchHeader, ts, minOffset int64) (int64, int64, bool) {
+func firstRecordAtOrAfter(file vfs.File, pos int64, h BatchHeader, ts, minOffset int64) (int64, int64, bool) {
 	body := make([]byte, h.Length)
-	if err := readFull(s.file, body, pos); err != nil {
+	if err := readFull(file, body, pos); err != nil {
 		return 0, 0, false
 	}
 	b := body[BatchHeaderSize:]
