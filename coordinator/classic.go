@@ -380,6 +380,7 @@ func (c *Coordinator) SyncGroup(req SyncRequest, done func(SyncResult)) {
 	case StateStable:
 		delete(g.pendingSync, m.id)
 		done(SyncResult{ProtocolType: g.protocolType, ProtocolName: g.protocolName, Assignment: m.assignment})
+		g.heartbeatLocked(m, m.sessionTimeout)
 	default:
 		done(SyncResult{Err: ErrCoordinatorNotAvailable})
 	}

@@ -550,6 +550,8 @@ func (g *group) setAssignmentsLocked(assignments map[string][]byte) {
 		if m.syncDone != nil {
 			m.syncDone(SyncResult{ProtocolType: g.protocolType, ProtocolName: g.protocolName, Assignment: m.assignment})
 			m.syncDone = nil
+			// The session restarts once the assignment is handed out.
+			g.heartbeatLocked(m, m.sessionTimeout)
 		}
 	}
 }

@@ -1,0 +1,386 @@
+package coordinator
+
+import (
+	"bufio"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+var rewrite = flag.Bool("rewrite", false, "rewrite the expected output of testdata scripts")
+
+// memLog is an in-memory OffsetLog.
+type memLog struct {
+	mu    sync.Mutex
+	parts map[int32][]Record
+	fail  bool
+}
+
+func newMemLog() *memLog { return &memLog{parts: map[int32][]Record{}} }
+
+var errInjected = errors.New("injected append failure")
+
+func (l *memLog) Append(p int32, recs []Record) (int64, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.fail {
+		return 0, errInjected
+	}
+	for _, r := range recs {
+		l.parts[p] = append(l.parts[p], Record{Key: append([]byte(nil), r.Key...), Value: r.Value})
+	}
+	return int64(len(l.parts[p]) - 1), nil
+}
+
+func (l *memLog) Sync(p int32, offset int64) error { return nil }
+
+func (l *memLog) Replay(p int32, fn func(int64, Record) error) error {
+	l.mu.Lock()
+	recs := append([]Record(nil), l.parts[p]...)
+	l.mu.Unlock()
+	for i, r := range recs {
+		if err := fn(int64(i), r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// scriptEnv runs one testdata script.
+type scriptEnv struct {
+	t     *testing.T
+	clock *FakeClock
+	log   *memLog
+	cfg   Config
+	c     *Coordinator
+	ids   int
+
+	mu  sync.Mutex
+	out []string
+}
+
+func newScriptEnv(t *testing.T) *scriptEnv {
+	e := &scriptEnv{t: t, clock: NewFakeClock(time.Unix(1_700_000_000, 0)), log: newMemLog()}
+	e.cfg = Config{
+		Partitions:             4,
+		InitialRebalanceDelay:  3 * time.Second,
+		MinSessionTimeout:      time.Second,
+		MaxSessionTimeout:      5 * time.Minute,
+		MaxGroupSize:           100,
+		OffsetsRetention:       time.Hour,
+		OffsetMetadataMaxBytes: 16,
+		NewMemberID: func(prefix string) string {
+			e.ids++
+			return fmt.Sprintf("%s-%d", prefix, e.ids)
+		},
+	}
+	e.start()
+	return e
+}
+
+func (e *scriptEnv) start() {
+	e.c = New(e.cfg, e.log, e.clock, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	for p := int32(0); p < e.cfg.Partitions; p++ {
+		if err := e.c.Load(p); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+}
+
+func (e *scriptEnv) emit(format string, args ...any) {
+	e.mu.Lock()
+	e.out = append(e.out, fmt.Sprintf(format, args...))
+	e.mu.Unlock()
+}
+
+func errName(err error) string {
+	if err == nil {
+		return "ok"
+	}
+	return "error=" + strings.TrimPrefix(err.Error(), "coordinator: ")
+}
+
+type args map[string]string
+
+func parseArgs(fields []string) args {
+	a := args{}
+	for _, f := range fields {
+		k, v, _ := strings.Cut(f, "=")
+		a[k] = v
+	}
+	return a
+}
+
+func (a args) str(k, def string) string {
+	if v, ok := a[k]; ok {
+		return v
+	}
+	return def
+}
+
+func (a args) dur(t *testing.T, k string, def time.Duration) time.Duration {
+	v, ok := a[k]
+	if !ok {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		t.Fatalf("bad duration %s=%s", k, v)
+	}
+	return d
+}
+
+func (a args) int(t *testing.T, k string, def int64) int64 {
+	v, ok := a[k]
+	if !ok {
+		return def
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		t.Fatalf("bad number %s=%s", k, v)
+	}
+	return n
+}
+
+func (a args) ptr(k string) *string {
+	if v, ok := a[k]; ok {
+		return &v
+	}
+	return nil
+}
+
+// run executes one command and returns its output (including callbacks
+// that fired while it ran).
+func (e *scriptEnv) run(cmd string) string {
+	fields := strings.Fields(cmd)
+	a := parseArgs(fields[1:])
+	t := e.t
+	group := a.str("group", "g")
+	switch fields[0] {
+	case "join":
+		name := a.str("name", "c")
+		req := JoinRequest{Group: group, MemberID: a.str("member", ""), InstanceID: a.ptr("instance"),
+			ClientID: name, ClientHost: "/127.0.0.1", SessionTimeout: a.dur(t, "session", 10*time.Second),
+			RebalanceTimeout: a.dur(t, "rebalance", 30*time.Second), ProtocolType: a.str("type", "consumer"),
+			RequireKnownMemberID: a.str("require-id", "false") == "true"}
+		for _, p := range strings.Split(a.str("protocols", "range"), ",") {
+			n, meta, _ := strings.Cut(p, ":")
+			req.Protocols = append(req.Protocols, Protocol{Name: n, Metadata: []byte(meta)})
+		}
+		e.c.JoinGroup(req, func(r JoinResult) {
+			if r.Err != nil {
+				e.emit("%s: join %s member=%s", name, errName(r.Err), r.MemberID)
+				return
+			}
+			var ms []string
+			for _, m := range r.Members {
+				ms = append(ms, m.MemberID+":"+string(m.Metadata))
+			}
+			skip := ""
+			if r.SkipAssignment {
+				skip = " skip-assignment"
+			}
+			e.emit("%s: join ok member=%s gen=%d proto=%s leader=%s members=[%s]%s", name, r.MemberID, r.Generation,
+				r.ProtocolName, r.LeaderID, strings.Join(ms, " "), skip)
+		})
+	case "sync":
+		name := a.str("name", "c")
+		req := SyncRequest{Group: group, MemberID: a.str("member", ""), InstanceID: a.ptr("instance"),
+			Generation: int32(a.int(t, "gen", -1)), ProtocolType: a.ptr("type"), ProtocolName: a.ptr("proto"),
+			Assignments: map[string][]byte{}}
+		if v := a.str("assign", ""); v != "" {
+			for _, kv := range strings.Split(v, ",") {
+				k, val, _ := strings.Cut(kv, ":")
+				req.Assignments[k] = []byte(val)
+			}
+		}
+		e.c.SyncGroup(req, func(r SyncResult) {
+			if r.Err != nil {
+				e.emit("%s: sync %s", name, errName(r.Err))
+				return
+			}
+			e.emit("%s: sync ok assignment=%q", name, r.Assignment)
+		})
+	case "heartbeat":
+		err := e.c.Heartbeat(group, a.str("member", ""), a.ptr("instance"), int32(a.int(t, "gen", -1)))
+		e.emit("heartbeat %s: %s", a.str("member", ""), errName(err))
+	case "leave":
+		var ms []LeaveMember
+		for _, id := range strings.Split(a.str("member", ""), ",") {
+			ms = append(ms, LeaveMember{MemberID: id, InstanceID: a.ptr("instance")})
+		}
+		errs, err := e.c.LeaveGroup(group, ms)
+		if err != nil {
+			e.emit("leave: %s", errName(err))
+			break
+		}
+		for i, m := range ms {
+			e.emit("leave %s: %s", m.MemberID, errName(errs[i]))
+		}
+	case "commit":
+		req := CommitRequest{Group: group, MemberID: a.str("member", ""), InstanceID: a.ptr("instance"),
+			Generation: int32(a.int(t, "gen", -1))}
+		var keys []string
+		for k := range a {
+			if strings.HasPrefix(k, "t") && k != "type" {
+				keys = append(keys, k)
+			}
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			p, _ := strconv.Atoi(k[1:])
+			off, meta, _ := strings.Cut(a[k], "/")
+			n, _ := strconv.ParseInt(off, 10, 64)
+			req.Offsets = append(req.Offsets, OffsetCommit{Topic: "t", Partition: int32(p), Offset: n, LeaderEpoch: -1, Metadata: meta, ExpireTimestamp: -1})
+		}
+		errs := e.c.CommitOffsets(req)
+		for i, o := range req.Offsets {
+			e.emit("commit t%d: %s", o.Partition, errName(errs[i]))
+		}
+	case "fetch":
+		offs, err := e.c.FetchOffsets(group, nil)
+		if err != nil {
+			e.emit("fetch: %s", errName(err))
+			break
+		}
+		if len(offs) == 0 {
+			e.emit("fetch: none")
+		}
+		for _, o := range offs {
+			e.emit("fetch %s%d: %d %q", o.Topic, o.Partition, o.Offset, o.Metadata)
+		}
+	case "delete-offsets":
+		errs, err := e.c.DeleteOffsets(group, []TopicPartition{{"t", int32(a.int(t, "p", 0))}})
+		if err != nil {
+			e.emit("delete-offsets: %s", errName(err))
+		} else {
+			e.emit("delete-offsets: %s", errName(errs[0]))
+		}
+	case "describe":
+		d, err := e.c.DescribeGroup(group)
+		if err != nil {
+			e.emit("describe: %s state=%s", errName(err), d.State)
+			break
+		}
+		g := e.c.getGroup(group)
+		g.mu.Lock()
+		gen, leader := g.generation, g.leader
+		g.mu.Unlock()
+		var ms []string
+		for _, m := range d.Members {
+			s := m.MemberID
+			if m.InstanceID != nil {
+				s += "(" + *m.InstanceID + ")"
+			}
+			if d.State == StateStable {
+				s += fmt.Sprintf(":%q", m.Assignment)
+			}
+			ms = append(ms, s)
+		}
+		e.emit("describe: state=%s gen=%d type=%s proto=%s leader=%s members=[%s]", d.State, gen, d.ProtocolType, d.Protocol, leader, strings.Join(ms, " "))
+	case "list":
+		for _, l := range e.c.ListGroups() {
+			e.emit("list: %s %s %s", l.Group, l.ProtocolType, l.State)
+		}
+	case "delete":
+		e.emit("delete: %s", errName(e.c.DeleteGroup(group)))
+	case "expire":
+		e.emit("expire: %d", e.c.ExpireOffsets())
+	case "advance":
+		e.clock.Advance(a.dur(t, "by", 0))
+		e.c.WaitIdle()
+		e.emit("now +%s", e.clock.Now().Sub(time.Unix(1_700_000_000, 0)))
+	case "fail-appends":
+		e.log.mu.Lock()
+		e.log.fail = a.str("on", "true") == "true"
+		e.log.mu.Unlock()
+	case "restart":
+		e.c.Close()
+		e.start()
+		e.emit("restarted")
+	default:
+		t.Fatalf("unknown command %q", fields[0])
+	}
+	e.c.WaitIdle()
+	e.mu.Lock()
+	out := strings.Join(e.out, "\n")
+	e.out = nil
+	e.mu.Unlock()
+	return out
+}
+
+// TestScripts runs testdata/*.txt: blocks of a command, a "----" line and
+// the expected output, separated by blank lines. Lines starting with # are
+// comments. -rewrite regenerates the expected output.
+func TestScripts(t *testing.T) {
+	files, _ := filepath.Glob("testdata/*.txt")
+	if len(files) == 0 {
+		t.Fatal("no scripts")
+	}
+	for _, file := range files {
+		t.Run(filepath.Base(file), func(t *testing.T) {
+			data, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e := newScriptEnv(t)
+			var rewritten strings.Builder
+			sc := bufio.NewScanner(strings.NewReader(string(data)))
+			lineNo := 0
+			next := func() (string, bool) {
+				if !sc.Scan() {
+					return "", false
+				}
+				lineNo++
+				return sc.Text(), true
+			}
+			for {
+				line, ok := next()
+				if !ok {
+					break
+				}
+				if strings.TrimSpace(line) == "" || strings.HasPrefix(line, "#") {
+					rewritten.WriteString(line + "\n")
+					continue
+				}
+				cmd, cmdLine := line, lineNo
+				if sep, _ := next(); sep != "----" {
+					t.Fatalf("%s:%d: want ---- after command", file, cmdLine)
+				}
+				var want []string
+				for {
+					l, ok := next()
+					if !ok || l == "" {
+						break
+					}
+					want = append(want, l)
+				}
+				got := e.run(cmd)
+				rewritten.WriteString(cmd + "\n----\n")
+				if got != "" {
+					rewritten.WriteString(got + "\n")
+				}
+				rewritten.WriteString("\n")
+				if !*rewrite && got != strings.Join(want, "\n") {
+					t.Errorf("%s:%d: %s\ngot:\n%s\nwant:\n%s", file, cmdLine, cmd, got, strings.Join(want, "\n"))
+				}
+			}
+			e.c.Close()
+			if *rewrite {
+				if err := os.WriteFile(file, []byte(strings.TrimRight(rewritten.String(), "\n")+"\n"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+		})
+	}
+}
