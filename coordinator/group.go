@@ -533,7 +533,7 @@ func (g *group) joinMembers() []JoinMember {
 
 // resetAssignmentsLocked clears assignments and fails waiting syncs.
 func (g *group) resetAssignmentsLocked(err error) {
-	for _, m := range g.members {
+	for _, m := range g.memberList() {
 		m.assignment = nil
 		if m.syncDone != nil {
 			m.syncDone(SyncResult{Err: err})
@@ -545,7 +545,7 @@ func (g *group) resetAssignmentsLocked(err error) {
 // setAssignmentsLocked installs the leader's assignment and answers every
 // waiting sync.
 func (g *group) setAssignmentsLocked(assignments map[string][]byte) {
-	for _, m := range g.members {
+	for _, m := range g.memberList() {
 		m.assignment = assignments[m.id]
 		if m.syncDone != nil {
 			m.syncDone(SyncResult{ProtocolType: g.protocolType, ProtocolName: g.protocolName, Assignment: m.assignment})
