@@ -39,8 +39,10 @@ func newPartition(t *topic, index int32, l *plog.Log) *partition {
 func (p *partition) dirName() string { return partitionDirName(p.topic.name, p.index) }
 
 // highWatermark is the offset below which records are visible to consumers:
-// with one replica, everything appended.
-func (p *partition) highWatermark() int64 { return p.log.EndOffset() }
+// the log's high watermark, which with one replica (nothing calls
+// SetHighWatermark) is everything appended. Replication will set it to the
+// commit index.
+func (p *partition) highWatermark() int64 { return p.log.HighWatermark() }
 
 // syncBeforeAck reports whether acks=all waits for an fsync of the
 // partition (see README "Durability"): yes unless the topic (or the broker's
