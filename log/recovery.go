@@ -45,11 +45,14 @@ func Open(fsys vfs.FS, dir string, cfg Config, logger *slog.Logger) (*Log, Recov
 	l.SetConfig(cfg)
 	rep := RecoveryReport{TruncatedFrom: -1}
 
+	_, statErr := fsys.Stat(dir)
 	if err := fsys.MkdirAll(dir, 0o755); err != nil {
 		return nil, rep, fmt.Errorf("log: create %s: %w", dir, err)
 	}
-	if err := fsys.SyncDir(filepath.Dir(dir)); err != nil {
-		return nil, rep, fmt.Errorf("log: sync parent of %s: %w", dir, err)
+	if statErr != nil {
+		if err := fsys.SyncDir(filepath.Dir(dir)); err != nil {
+			return nil, rep, fmt.Errorf("log: sync parent of %s: %w", dir, err)
+		}
 	}
 	m, found, err := readMeta(fsys, dir)
 	if err != nil {
@@ -112,16 +115,19 @@ func Open(fsys vfs.FS, dir string, cfg Config, logger *slog.Logger) (*Log, Recov
 	l.hw.Store(-1)
 	l.loadEpochs()
 
-	// Make the repaired directory durable and mark the log open (unclean)
-	// before accepting writes, so that a crash from now on is detected.
-	if err := fsys.SyncDir(dir); err != nil {
-		l.closeAll()
-		return nil, rep, err
+	// Mark the log open (unclean) before accepting writes, so that a crash
+	// from now on is detected. A missing meta file already means unclean,
+	// so a new partition, or one recovered after a crash with an unchanged
+	// log start, needs no write here. Directory changes made by recovery
+	// (removals, a created segment) become durable with the first SyncTo,
+	// before anything appended from now on is acknowledged as durable.
+	if (found && m.clean) || (found && m.logStart != logStart) {
+		if err := writeMeta(fsys, dir, meta{clean: false, logStart: logStart}); err != nil {
+			l.closeAll()
+			return nil, rep, fmt.Errorf("log: write meta: %w", err)
+		}
 	}
-	if err := writeMeta(fsys, dir, meta{clean: false, logStart: logStart}); err != nil {
-		l.closeAll()
-		return nil, rep, fmt.Errorf("log: write meta: %w", err)
-	}
+	l.dirDirty = true
 	l.durable.Store(l.active.next)
 	l.lastSync.Store(time.Now().UnixMilli())
 
