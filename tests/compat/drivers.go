@@ -48,6 +48,8 @@ func javaDriver(client, version string) driver {
 
 var drivers = []driver{
 	goDriver("franz-go"),
+	goDriver("sarama"),
+	goDriver("kafka-go"),
 	// more drivers are added below as they land
 }
 
