@@ -268,4 +268,3 @@ func (k *kafkaGo) TransactionalProduce(context.Context, string, string, []rec, b
 func (k *kafkaGo) ReadCommitted(context.Context, string, int) ([]rec, error) {
 	return nil, na("segmentio/kafka-go has no transactional producer")
 }
-

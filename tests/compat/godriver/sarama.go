@@ -88,7 +88,9 @@ func (s *saramaClient) CreatePartitions(_ context.Context, topic string, total i
 	return s.adm.CreatePartitions(topic, int32(total), nil, false)
 }
 
-func (s *saramaClient) DeleteTopic(_ context.Context, topic string) error { return s.adm.DeleteTopic(topic) }
+func (s *saramaClient) DeleteTopic(_ context.Context, topic string) error {
+	return s.adm.DeleteTopic(topic)
+}
 
 func (s *saramaClient) DescribeConfig(_ context.Context, topic, key string) (string, error) {
 	entries, err := s.adm.DescribeConfig(sarama.ConfigResource{Type: sarama.TopicResource, Name: topic})
