@@ -67,6 +67,11 @@ func makeBenchBatch(n, size int) []byte {
 // seqWrite is the dd-like ceiling: total bytes in 16 KiB writes to a fresh
 // file, with one fdatasync at the end when sync is set. MiB/s.
 func seqWrite(tb testing.TB, dir string, total int64, fsync bool) float64 {
+	return seqWriteBlocks(tb, dir, total, fsync, 16<<10)
+}
+
+// seqWriteBlocks is seqWrite with block-byte write()s.
+func seqWriteBlocks(tb testing.TB, dir string, total int64, fsync bool, block int) float64 {
 	settle()
 	f, err := os.Create(filepath.Join(dir, "dd"))
 	if err != nil {
@@ -74,10 +79,10 @@ func seqWrite(tb testing.TB, dir string, total int64, fsync bool) float64 {
 	}
 	defer os.Remove(f.Name())
 	defer f.Close()
-	block := bytes.Repeat([]byte{'d'}, 16<<10)
+	buf := bytes.Repeat([]byte{'d'}, block)
 	start := time.Now()
-	for n := int64(0); n < total; n += int64(len(block)) {
-		if _, err := f.Write(block); err != nil {
+	for n := int64(0); n < total; n += int64(len(buf)) {
+		if _, err := f.Write(buf); err != nil {
 			tb.Fatal(err)
 		}
 	}
@@ -292,15 +297,17 @@ func BenchmarkLogEngine(b *testing.B) {
 		big := makeBenchBatch(16, 1024)   // 1 KiB records, ~16.6 KiB batches
 		small := makeBenchBatch(140, 100) // 100 B records, ~16 KiB batches
 		// Interleave the ceiling with the runs it judges; medians of 3.
-		var pcs, disks, bigs, smalls []float64
+		var pcs, disks, unaligned, bigs, smalls []float64
 		for range 3 {
 			pcs = append(pcs, seqWrite(b, dir, total, false))
 			disks = append(disks, seqWrite(b, dir, total, true))
+			unaligned = append(unaligned, seqWriteBlocks(b, dir, total, true, len(big)))
 			bigs = append(bigs, appendThroughput(b, dir, big, total, 1, 1, false, nil))
 			smalls = append(smalls, appendThroughput(b, dir, small, total, 1, 1, false, nil))
 		}
 		pc, disk := median(pcs), median(disks)
 		b.Logf("ceiling: dd-like 16 KiB writes: page cache %.0f MiB/s, disk (with final fdatasync) %.0f MiB/s (medians of %v, %v)", pc, disk, round(pcs), round(disks))
+		b.Logf("same loop with %d-byte (one batch, page-unaligned) writes + fdatasync: %.0f MiB/s (%v)", len(big), median(unaligned), round(unaligned))
 		report("append 1 KiB records, 16 KiB batches, no fsync", median(bigs), disk)
 		report("append 100 B records, 16 KiB batches, no fsync", median(smalls), disk)
 		report("append 1 KiB/16 KiB, fsync per batch, 1 writer", appendThroughput(b, dir, big, total/8, 1, 1, true, nil), disk)
