@@ -244,8 +244,12 @@ func (b *Broker) readFetch(plan *fetchPlan) (*kmsg.FetchResponse, int, bool) {
 		where = append(where, at{len(resp.Topics) - 1, len(cur.Partitions) - 1})
 	}
 	for i, w := range where {
-		if s := spans[i]; s[1] > s[0] {
-			resp.Topics[w.t].Partitions[w.p].RecordBatches = buf[s[0]:s[1]:s[1]]
+		// Never nil: Kafka sends an empty records field (length 0), and
+		// librdkafka rejects a null one (length -1).
+		s := spans[i]
+		resp.Topics[w.t].Partitions[w.p].RecordBatches = buf[s[0]:s[1]:s[1]]
+		if s[1] == s[0] {
+			resp.Topics[w.t].Partitions[w.p].RecordBatches = []byte{}
 		}
 	}
 	return resp, total, hasErr

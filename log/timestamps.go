@@ -1,16 +1,18 @@
 package log
 
 import (
-	"encoding/binary"
+	"errors"
 
+	"github.com/moldau/moldau/log/records"
 	"github.com/moldau/moldau/log/vfs"
 )
 
 // OffsetForTimestamp implements ListOffsets by timestamp: it finds the
 // earliest batch (at or after the log start) whose MaxTimestamp is >= ts.
-// For an uncompressed CreateTime batch it returns the first record in it
-// with a timestamp >= ts and that record's timestamp; otherwise the batch's
-// base offset (clamped to the log start) and its MaxTimestamp. found is
+// For a CreateTime batch it returns the first record in it with a
+// timestamp >= ts and that record's timestamp (decompressing if needed);
+// for LogAppendTime, the batch's base offset (clamped to the log start) and
+// its MaxTimestamp. found is
 // false if no batch qualifies.
 func (l *Log) OffsetForTimestamp(ts int64) (offset int64, timestamp int64, found bool) {
 	after := int64(-1)
@@ -53,7 +55,7 @@ func (l *Log) OffsetForTimestamp(ts int64) (offset int64, timestamp int64, found
 			if h.LastOffset() < start || h.MaxTimestamp < ts {
 				continue
 			}
-			if h.Compression() == 0 && !h.LogAppendTime() {
+			if !h.LogAppendTime() {
 				if off, rts, ok := firstRecordAtOrAfter(v.file, p, h, ts, start); ok {
 					v.done()
 					return off, rts, true
@@ -66,38 +68,29 @@ func (l *Log) OffsetForTimestamp(ts int64) (offset int64, timestamp int64, found
 	}
 }
 
-// firstRecordAtOrAfter reads an uncompressed batch and returns the first
-// record with timestamp >= ts and offset >= minOffset.
+// maxTimestampScanBytes bounds the decompressed size of one batch that
+// OffsetForTimestamp looks inside.
+const maxTimestampScanBytes = 64 << 20
+
+// firstRecordAtOrAfter reads a CreateTime batch (decompressing it, bounded,
+// if needed) and returns the first record with timestamp >= ts and offset
+// >= minOffset, as Kafka's ListOffsets does.
 func firstRecordAtOrAfter(file vfs.File, pos int64, h BatchHeader, ts, minOffset int64) (int64, int64, bool) {
 	body := make([]byte, h.Length)
 	if err := readFull(file, body, pos); err != nil {
 		return 0, 0, false
 	}
-	b := body[BatchHeaderSize:]
-	for range h.RecordCount {
-		length, n := binary.Varint(b)
-		if n <= 0 || length < 0 || int64(len(b)-n) < length {
-			return 0, 0, false
+	var off, rts int64
+	found := errors.New("found")
+	err := records.ForEach(body, maxTimestampScanBytes, func(r records.Record) error {
+		o, t := h.BaseOffset+int64(r.OffsetDelta), h.BaseTimestamp+r.TimestampDelta
+		if t >= ts && o >= minOffset {
+			off, rts = o, t
+			return found
 		}
-		rec := b[n : n+int(length)]
-		b = b[n+int(length):]
-		if len(rec) < 1 {
-			return 0, 0, false
-		}
-		tsDelta, n1 := binary.Varint(rec[1:]) // after attributes
-		if n1 <= 0 {
-			return 0, 0, false
-		}
-		offDelta, n2 := binary.Varint(rec[1+n1:])
-		if n2 <= 0 {
-			return 0, 0, false
-		}
-		off, rts := h.BaseOffset+offDelta, h.BaseTimestamp+tsDelta
-		if rts >= ts && off >= minOffset {
-			return off, rts, true
-		}
-	}
-	return 0, 0, false
+		return nil
+	})
+	return off, rts, err == found
 }
 
 // MaxTimestamp returns the largest batch MaxTimestamp in the log and the
