@@ -1,7 +1,9 @@
 package coordinator
 
 import (
+	"context"
 	"errors"
+	"log/slog"
 	"sort"
 	"time"
 )
@@ -101,6 +103,9 @@ func (c *Coordinator) CommitOffsets(req CommitRequest) []error {
 	}
 	g.mu.Unlock()
 	c.metrics.commits(len(recs))
+	if c.logger.Enabled(context.Background(), slog.LevelDebug) {
+		c.logger.Debug("offsets committed", "group", req.Group, "member", req.MemberID, "generation", req.Generation, "offsets", req.Offsets)
+	}
 	return errs
 }
 
@@ -149,6 +154,9 @@ func (c *Coordinator) FetchOffsets(groupID string, parts []TopicPartition) ([]Co
 		return out, nil
 	}
 	defer g.mu.Unlock()
+	if c.logger.Enabled(context.Background(), slog.LevelDebug) {
+		defer func() { c.logger.Debug("offsets fetched", "group", groupID, "offsets", out) }()
+	}
 	if parts == nil {
 		for tp, e := range g.offsets {
 			out = append(out, CommittedOffset{tp.Topic, tp.Partition, e.offset, e.leaderEpoch, e.metadata})

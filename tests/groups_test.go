@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"sync"
 	"testing"
 	"time"
@@ -16,7 +17,7 @@ import (
 )
 
 // groupBroker is an in-process broker with fast group settings.
-func groupBroker(t *testing.T) string {
+func grpBroker(t *testing.T) string {
 	t.Helper()
 	b := harness.InProcess(t, func(c *config.Config) {
 		c.GroupInitialRebalanceDelayMs = 0
@@ -25,10 +26,12 @@ func groupBroker(t *testing.T) string {
 	return b.Addr()
 }
 
-func produceN(t *testing.T, addr, topic string, n int) {
+func grpProduce(t *testing.T, addr, topic string, n int) { grpProduceFrom(t, addr, topic, 0, n) }
+
+func grpProduceFrom(t *testing.T, addr, topic string, from, n int) {
 	t.Helper()
 	p := newClient(t, addr, kgo.DefaultProduceTopic(topic))
-	for i := range n {
+	for i := from; i < from+n; i++ {
 		p.Produce(ctxT(t), &kgo.Record{Key: []byte(fmt.Sprint(i)), Value: []byte(fmt.Sprintf("v%05d", i))}, func(r *kgo.Record, err error) {
 			if err != nil {
 				t.Errorf("produce: %v", err)
@@ -40,7 +43,7 @@ func produceN(t *testing.T, addr, topic string, n int) {
 	}
 }
 
-func groupClient(t *testing.T, addr, group, topic string, opts ...kgo.Opt) *kgo.Client {
+func grpClient(t *testing.T, addr, group, topic string, opts ...kgo.Opt) *kgo.Client {
 	t.Helper()
 	base := []kgo.Opt{kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.DisableAutoCommit(),
@@ -53,7 +56,7 @@ func groupClient(t *testing.T, addr, group, topic string, opts ...kgo.Opt) *kgo.
 }
 
 // pollUntil polls cl until n records arrived (or the deadline).
-func pollUntil(t *testing.T, cl *kgo.Client, n int, d time.Duration) []*kgo.Record {
+func grpPoll(t *testing.T, cl *kgo.Client, n int, d time.Duration) []*kgo.Record {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
@@ -74,13 +77,13 @@ func pollUntil(t *testing.T, cl *kgo.Client, n int, d time.Duration) []*kgo.Reco
 }
 
 func TestGroupsFranzCommitAndResume(t *testing.T) {
-	addr := groupBroker(t)
+	addr := grpBroker(t)
 	const topic, group = "g-resume", "g-resume-group"
 	createTopic(t, addr, topic, 3, nil)
-	produceN(t, addr, topic, 300)
+	grpProduce(t, addr, topic, 300)
 
-	cl := groupClient(t, addr, group, topic)
-	got := pollUntil(t, cl, 300, 30*time.Second)
+	cl := grpClient(t, addr, group, topic)
+	got := grpPoll(t, cl, 300, 30*time.Second)
 	if len(got) != 300 {
 		t.Fatalf("got %d", len(got))
 	}
@@ -89,10 +92,10 @@ func TestGroupsFranzCommitAndResume(t *testing.T) {
 	}
 	cl.Close()
 
-	produceN(t, addr, topic, 100)
-	cl2 := groupClient(t, addr, group, topic)
+	grpProduce(t, addr, topic, 100)
+	cl2 := grpClient(t, addr, group, topic)
 	defer cl2.Close()
-	got = pollUntil(t, cl2, 100, 30*time.Second)
+	got = grpPoll(t, cl2, 100, 30*time.Second)
 	for _, r := range got {
 		if string(r.Value) < "v00000" || len(got) != 100 {
 			t.Fatalf("resumed at the wrong place: %d records", len(got))
@@ -115,5 +118,340 @@ func TestGroupsFranzCommitAndResume(t *testing.T) {
 	if d := described[group]; d.State != "Stable" || len(d.Members) != 1 {
 		t.Fatalf("describe: state %q, %d members", d.State, len(d.Members))
 	}
-	var _ sync.Mutex
+}
+
+// grpAssigned is what each member of a group currently owns.
+type grpAssigned struct {
+	mu     sync.Mutex
+	owners map[int32]int // partition → member index
+	events int
+}
+
+func (a *grpAssigned) set(member int, assigned map[string][]int32) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.events++
+	for _, ps := range assigned {
+		for _, p := range ps {
+			a.owners[p] = member
+		}
+	}
+}
+
+func (a *grpAssigned) drop(member int, lost map[string][]int32) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, ps := range lost {
+		for _, p := range ps {
+			if a.owners[p] == member {
+				delete(a.owners, p)
+			}
+		}
+	}
+}
+
+// covered waits until every partition is owned by a member in want.
+func (a *grpAssigned) covered(t *testing.T, partitions int, want map[int]bool, d time.Duration) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for time.Since(start) < d {
+		a.mu.Lock()
+		ok := len(a.owners) == partitions
+		for _, m := range a.owners {
+			if !want[m] {
+				ok = false
+			}
+		}
+		a.mu.Unlock()
+		if ok {
+			return time.Since(start)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	t.Fatalf("partitions not covered by %v after %v: %v", want, d, a.owners)
+	return 0
+}
+
+// grpMember starts a franz-go group member that polls in the background.
+func grpMember(t *testing.T, addr, group, topic string, idx int, a *grpAssigned, opts ...kgo.Opt) (*kgo.Client, func()) {
+	t.Helper()
+	opts = append(opts,
+		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, m map[string][]int32) { a.set(idx, m) }),
+		kgo.OnPartitionsRevoked(func(_ context.Context, _ *kgo.Client, m map[string][]int32) { a.drop(idx, m) }),
+		kgo.OnPartitionsLost(func(_ context.Context, _ *kgo.Client, m map[string][]int32) { a.drop(idx, m) }))
+	cl := grpClient(t, addr, group, topic, opts...)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for ctx.Err() == nil {
+			cl.PollFetches(ctx)
+		}
+	}()
+	return cl, func() { cancel(); <-done; cl.Close() }
+}
+
+func TestGroupsFranzMembersSplitAndRebalance(t *testing.T) {
+	addr := grpBroker(t)
+	const topic, group, parts = "g-split", "g-split-group", 10
+	createTopic(t, addr, topic, parts, nil)
+	a := &grpAssigned{owners: map[int32]int{}}
+	var stops []func()
+	start := time.Now()
+	for i := range 5 {
+		_, stop := grpMember(t, addr, group, topic, i, a)
+		stops = append(stops, stop)
+	}
+	a.covered(t, parts, map[int]bool{0: true, 1: true, 2: true, 3: true, 4: true}, 30*time.Second)
+	// Every member owns two partitions once the group settled.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		a.mu.Lock()
+		per := map[int]int{}
+		for _, m := range a.owners {
+			per[m]++
+		}
+		a.mu.Unlock()
+		if len(per) == 5 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not all 5 members own partitions: %v", per)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Logf("5 members joined and were assigned in %v", time.Since(start))
+
+	// Member 4 leaves: its partitions move to the other four.
+	t0 := time.Now()
+	stops[4]()
+	took := a.covered(t, parts, map[int]bool{0: true, 1: true, 2: true, 3: true}, 30*time.Second)
+	t.Logf("rebalance of a 5-member group after a leave: %v", time.Since(t0).Round(time.Millisecond))
+	_ = took
+	for _, s := range stops[:4] {
+		s()
+	}
+}
+
+// grpCutDialer dials through connections the test can cut, simulating a
+// member that dies without leaving.
+type grpCutDialer struct {
+	mu    sync.Mutex
+	conns []net.Conn
+	dead  bool
+}
+
+func (d *grpCutDialer) dial(ctx context.Context, network, host string) (net.Conn, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.dead {
+		return nil, errors.New("cut")
+	}
+	var nd net.Dialer
+	c, err := nd.DialContext(ctx, network, host)
+	if err == nil {
+		d.conns = append(d.conns, c)
+	}
+	return c, err
+}
+
+func (d *grpCutDialer) cut() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.dead = true
+	for _, c := range d.conns {
+		c.Close()
+	}
+}
+
+func TestGroupsFranzMemberKilledWithoutLeaving(t *testing.T) {
+	addr := grpBroker(t)
+	const topic, group, parts = "g-kill", "g-kill-group", 6
+	createTopic(t, addr, topic, parts, nil)
+	a := &grpAssigned{owners: map[int32]int{}}
+	d := &grpCutDialer{}
+	_, stop0 := grpMember(t, addr, group, topic, 0, a)
+	defer stop0()
+	victim, stop1 := grpMember(t, addr, group, topic, 1, a, kgo.Dialer(d.dial))
+	a.covered(t, parts, map[int]bool{0: true, 1: true}, 30*time.Second)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		a.mu.Lock()
+		n := 0
+		for _, m := range a.owners {
+			if m == 1 {
+				n++
+			}
+		}
+		a.mu.Unlock()
+		if n > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("member 1 never got partitions")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// Kill member 1's network: no LeaveGroup reaches the broker. Its
+	// partitions move after the 3s session timeout.
+	t0 := time.Now()
+	d.cut()
+	a.mu.Lock()
+	for p, m := range a.owners {
+		if m == 1 {
+			delete(a.owners, p) // the victim's own view no longer counts
+		}
+	}
+	a.mu.Unlock()
+	a.covered(t, parts, map[int]bool{0: true}, 30*time.Second)
+	if el := time.Since(t0); el < 2*time.Second {
+		t.Fatalf("partitions moved after %v, before the session timeout", el)
+	}
+	t.Logf("partitions moved %v after the member died", time.Since(t0).Round(time.Millisecond))
+	_ = victim
+	go stop1() // its LeaveGroup cannot get through; do not wait for it
+}
+
+func TestGroupsFranzCooperativeStickyNoDoubleConsumption(t *testing.T) {
+	addr := grpBroker(t)
+	const topic, group, parts, total = "g-coop", "g-coop-group", 8, 4000
+	createTopic(t, addr, topic, parts, nil)
+
+	var mu sync.Mutex
+	seen := map[string]int{}
+	where := map[string][]string{}
+	consume := func(idx int, stopAfter time.Duration) {
+		cl := grpClient(t, addr, group, topic, kgo.Balancers(kgo.CooperativeStickyBalancer()), kgo.BlockRebalanceOnPoll(),
+			kgo.OnPartitionsRevoked(func(ctx context.Context, cl *kgo.Client, _ map[string][]int32) {
+				if err := cl.CommitUncommittedOffsets(ctx); err != nil {
+					t.Errorf("commit on revoke: %v", err)
+				}
+			}))
+		defer cl.Close()
+		end := time.Now().Add(stopAfter)
+		for time.Now().Before(end) {
+			ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+			fs := cl.PollFetches(ctx)
+			cancel()
+			mu.Lock()
+			for _, r := range fs.Records() {
+				seen[string(r.Value)]++
+				where[string(r.Value)] = append(where[string(r.Value)], fmt.Sprintf("m%d p%d o%d t%s", idx, r.Partition, r.Offset, time.Now().Format("05.000")))
+			}
+			mu.Unlock()
+			if err := cl.CommitRecords(context.Background(), fs.Records()...); err != nil {
+				t.Errorf("commit: %v", err)
+			}
+			cl.AllowRebalance()
+		}
+	}
+	var wg sync.WaitGroup
+	wg.Add(3)
+	go func() { defer wg.Done(); consume(0, 12*time.Second) }()
+	go func() { defer wg.Done(); consume(1, 4*time.Second) }() // leaves mid-way
+	go func() {
+		defer wg.Done()
+		time.Sleep(2 * time.Second) // joins mid-way
+		consume(2, 10*time.Second)
+	}()
+	grpProduce(t, addr, topic, total/2)
+	time.Sleep(3 * time.Second)
+	grpProduceFrom(t, addr, topic, total/2, total/2)
+	wg.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) != total {
+		t.Fatalf("consumed %d distinct records, want %d", len(seen), total)
+	}
+	for v, n := range seen {
+		if n != 1 {
+			t.Fatalf("record %s consumed %d times: %v", v, n, where[v])
+		}
+	}
+}
+
+func TestGroupsFranzStaticMemberRestartWithoutRebalance(t *testing.T) {
+	addr := grpBroker(t)
+	const topic, group, parts = "g-static", "g-static-group", 4
+	createTopic(t, addr, topic, parts, nil)
+	a := &grpAssigned{owners: map[int32]int{}}
+	_, stop0 := grpMember(t, addr, group, topic, 0, a, kgo.InstanceID("static-0"))
+	defer stop0()
+	_, stop1 := grpMember(t, addr, group, topic, 1, a, kgo.InstanceID("static-1"))
+	a.covered(t, parts, map[int]bool{0: true, 1: true}, 30*time.Second)
+	// Wait until no assignment callback has come for a second (a
+	// cooperative group may take two rebalances to settle).
+	before := -1
+	for {
+		time.Sleep(time.Second)
+		a.mu.Lock()
+		n := a.events
+		a.mu.Unlock()
+		if n == before {
+			break
+		}
+		before = n
+	}
+
+	adm := kadm.NewClient(newClient(t, addr))
+	stop1() // a static member does not leave on close
+	_, stop1 = grpMember(t, addr, group, topic, 1, a, kgo.InstanceID("static-1"))
+	defer stop1()
+	time.Sleep(1500 * time.Millisecond)
+	a.mu.Lock()
+	// The restarted member got its assignment once; member 0 saw nothing.
+	after := a.events
+	a.mu.Unlock()
+	if after != before+1 {
+		t.Fatalf("assignment callbacks went from %d to %d: a rebalance happened", before, after)
+	}
+	described, err := adm.DescribeGroups(ctxT(t), group)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := described[group]
+	if d.State != "Stable" || len(d.Members) != 2 {
+		t.Fatalf("describe: %s with %d members", d.State, len(d.Members))
+	}
+}
+
+func TestGroupsOffsetsSurviveKill9(t *testing.T) {
+	p := harness.Start(t, "--set", "group.initial.rebalance.delay.ms=0", "--set", "group.min.session.timeout.ms=500")
+	const topic, group = "g-kill9", "g-kill9-group"
+	createTopic(t, p.Addr, topic, 3, nil)
+	grpProduce(t, p.Addr, topic, 90)
+	cl := grpClient(t, p.Addr, group, topic)
+	grpPoll(t, cl, 90, 30*time.Second)
+	if err := cl.CommitUncommittedOffsets(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	cl.Close()
+	p.Kill9()
+	p.Restart()
+	adm2 := kadm.NewClient(newClient(t, p.Addr))
+	offs, err := adm2.FetchOffsets(ctxT(t), group)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum int64
+	offs.Each(func(o kadm.OffsetResponse) { sum += o.At })
+	if sum != 90 {
+		t.Fatalf("after kill -9 committed offsets sum to %d, want 90", sum)
+	}
+	// The group resumes where it left off.
+	grpProduce(t, p.Addr, topic, 9)
+	cl2 := grpClient(t, p.Addr, group, topic)
+	defer cl2.Close()
+	if got := grpPoll(t, cl2, 9, 30*time.Second); len(got) != 9 {
+		t.Fatalf("resumed with %d records, want 9", len(got))
+	}
+	md, err := adm2.Metadata(ctxT(t), "__consumer_offsets")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !md.Topics["__consumer_offsets"].IsInternal {
+		t.Fatal("__consumer_offsets is not internal in Metadata")
+	}
 }
