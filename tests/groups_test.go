@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/IBM/sarama"
+	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -453,5 +455,122 @@ func TestGroupsOffsetsSurviveKill9(t *testing.T) {
 	}
 	if !md.Topics["__consumer_offsets"].IsInternal {
 		t.Fatal("__consumer_offsets is not internal in Metadata")
+	}
+}
+
+type grpSaramaHandler struct {
+	mu   sync.Mutex
+	seen map[string]int
+}
+
+func (h *grpSaramaHandler) Setup(sarama.ConsumerGroupSession) error   { return nil }
+func (h *grpSaramaHandler) Cleanup(sarama.ConsumerGroupSession) error { return nil }
+func (h *grpSaramaHandler) ConsumeClaim(s sarama.ConsumerGroupSession, c sarama.ConsumerGroupClaim) error {
+	for m := range c.Messages() {
+		h.mu.Lock()
+		h.seen[string(m.Value)]++
+		h.mu.Unlock()
+		s.MarkMessage(m, "")
+	}
+	return nil
+}
+
+func (h *grpSaramaHandler) count() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.seen)
+}
+
+func TestGroupsSaramaConsumerGroup(t *testing.T) {
+	addr := grpBroker(t)
+	for _, ver := range []struct {
+		name string
+		v    sarama.KafkaVersion
+	}{{"v1.0", sarama.V1_0_0_0}, {"v2.1", sarama.V2_1_0_0}, {"v3.6", sarama.V3_6_0_0}} {
+		t.Run(ver.name, func(t *testing.T) {
+			topic, group := "g-sarama-"+ver.name, "g-sarama-group-"+ver.name
+			createTopic(t, addr, topic, 4, nil)
+			grpProduce(t, addr, topic, 200)
+			cfg := sarama.NewConfig()
+			cfg.Version = ver.v
+			cfg.Consumer.Offsets.Initial = sarama.OffsetOldest
+			cfg.Consumer.Offsets.AutoCommit.Interval = 100 * time.Millisecond
+			cfg.Consumer.Group.Session.Timeout = 3 * time.Second
+			cfg.Consumer.Group.Heartbeat.Interval = 300 * time.Millisecond
+			run := func(h *grpSaramaHandler, want int) {
+				cg, err := sarama.NewConsumerGroup([]string{addr}, group, cfg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				ctx, cancel := context.WithCancel(context.Background())
+				done := make(chan error, 1)
+				go func() {
+					for ctx.Err() == nil {
+						if err := cg.Consume(ctx, []string{topic}, h); err != nil {
+							done <- err
+							return
+						}
+					}
+					done <- nil
+				}()
+				deadline := time.Now().Add(30 * time.Second)
+				for h.count() < want && time.Now().Before(deadline) {
+					time.Sleep(20 * time.Millisecond)
+				}
+				time.Sleep(300 * time.Millisecond) // let the marks autocommit
+				cancel()
+				if err := <-done; err != nil {
+					t.Fatalf("consume: %v", err)
+				}
+				if err := cg.Close(); err != nil {
+					t.Fatal(err)
+				}
+				if h.count() != want {
+					t.Fatalf("consumed %d, want %d", h.count(), want)
+				}
+			}
+			run(&grpSaramaHandler{seen: map[string]int{}}, 200)
+			grpProduceFrom(t, addr, topic, 200, 50)
+			h := &grpSaramaHandler{seen: map[string]int{}}
+			run(h, 50)
+			for v := range h.seen {
+				if v < "v00200" {
+					t.Fatalf("resumed before the committed offsets: %s", v)
+				}
+			}
+		})
+	}
+}
+
+func TestGroupsKafkaGoReader(t *testing.T) {
+	addr := grpBroker(t)
+	const topic, group = "g-kafkago", "g-kafkago-group"
+	createTopic(t, addr, topic, 3, nil)
+	grpProduce(t, addr, topic, 60)
+	read := func(n int) []string {
+		r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{addr}, GroupID: group, Topic: topic,
+			StartOffset: kafka.FirstOffset, MaxWait: 100 * time.Millisecond, SessionTimeout: 3 * time.Second,
+			HeartbeatInterval: 300 * time.Millisecond, RebalanceTimeout: 3 * time.Second})
+		defer r.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		var out []string
+		for len(out) < n {
+			m, err := r.ReadMessage(ctx) // commits synchronously
+			if err != nil {
+				t.Fatalf("read %d of %d: %v", len(out), n, err)
+			}
+			out = append(out, string(m.Value))
+		}
+		return out
+	}
+	if got := read(60); len(got) != 60 {
+		t.Fatalf("got %d", len(got))
+	}
+	grpProduceFrom(t, addr, topic, 60, 15)
+	for _, v := range read(15) {
+		if v < "v00060" {
+			t.Fatalf("kafka-go resumed before its committed offsets: %s", v)
+		}
 	}
 }
