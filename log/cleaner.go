@@ -401,8 +401,8 @@ func (l *Log) swapCleaned(old, fresh *segment) error {
 		return l.fail(err)
 	}
 	fresh.fs = l.fs
-	fresh.seal(l.config().Files)
 	l.mu.Lock()
+	fresh.sealLocked(l.config().Files)
 	for i, s := range l.segments {
 		if s == old {
 			l.segments[i] = fresh

@@ -320,8 +320,8 @@ func (l *Log) rollLocked() (*segment, error) {
 	l.active = s
 	l.pending = append(l.pending, old)
 	l.dirDirty = true
+	old.sealLocked(cfg.Files)
 	l.mu.Unlock()
-	old.seal(cfg.Files)
 	l.logger.Debug("rolled segment", "base_offset", base)
 	return s, nil
 }

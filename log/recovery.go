@@ -106,7 +106,7 @@ func Open(fsys vfs.FS, dir string, cfg Config, logger *slog.Logger) (*Log, Recov
 		s.fs = fsys
 	}
 	for _, s := range l.segments[:len(l.segments)-1] {
-		s.seal(l.config().Files)
+		s.sealLocked(l.config().Files)
 	}
 	l.readRollBase()
 	l.logStart.Store(logStart)

@@ -240,6 +240,38 @@ func TestFileCacheBoundsOpenFiles(t *testing.T) {
 			check("after reads")
 		}
 	}
+	// Indexes are dropped with their files: at most the cache's capacity
+	// of sealed segments hold an index in memory.
+	loaded := 0
+	for _, l := range logs {
+		l.mu.RLock()
+		for _, seg := range l.segments {
+			seg.fileMu.Lock()
+			if seg.sealed && seg.sealedIndex != nil {
+				loaded++
+			}
+			seg.fileMu.Unlock()
+		}
+		l.mu.RUnlock()
+	}
+	if loaded > 4 {
+		t.Fatalf("%d sealed segments hold their index in memory, cache capacity 4", loaded)
+	}
+	// Evicted segments whose index files are gone are rebuilt by a scan.
+	names, _ := mem.ReadDir("/d/t-0")
+	for _, n := range names {
+		if strings.HasSuffix(n, ".index") || strings.HasSuffix(n, ".timeindex") {
+			must(t, mem.Remove("/d/t-0/"+n))
+		}
+	}
+	for range 2 {
+		if !bytes.Equal(readAll(t, logs[0], 0), want[0]) {
+			t.Fatal("data differs after index files were removed")
+		}
+		if o, _, ok := logs[0].OffsetForTimestamp(50); !ok || o > 100 {
+			t.Fatalf("OffsetForTimestamp after index rebuild: %d %v", o, ok)
+		}
+	}
 	for _, l := range logs {
 		must(t, l.SyncTo(l.EndOffset()))
 		must(t, l.Close())

@@ -73,6 +73,13 @@ type segment struct {
 	fs       vfs.FS     // for reopening
 	cache    *FileCache // nil: files stay open
 	elem     *list.Element
+	// A sealed segment's indexes move here (out of index/timeIndex, which
+	// are nil once sealed): loaded while its file is open, dropped with the
+	// file when the cache evicts it, reloaded from the index files (or by a
+	// scan) when pinned again. Guarded by fileMu.
+	sealedIndex []offsetEntry
+	sealedTimes []timeEntry
+	indexLoaded bool
 
 	size      int64 // published bytes: every byte below is a whole batch
 	next      int64 // offset after the last batch; base if empty
@@ -111,7 +118,8 @@ func (s *segment) release() {
 // segment, and it only cuts beyond the high watermark readers stop at).
 type segmentView struct {
 	seg   *segment
-	file  vfs.File // set by pin
+	file  vfs.File    // set by pin
+	times []timeEntry // time index (set by viewLocked or pin)
 	size  int64
 	next  int64 // offset after the last batch below size
 	index []offsetEntry
@@ -120,7 +128,7 @@ type segmentView struct {
 // viewLocked acquires a reference and returns a view. It requires Log.mu.
 func (s *segment) viewLocked() segmentView {
 	s.acquire()
-	return segmentView{seg: s, size: s.size, next: s.next, index: s.index}
+	return segmentView{seg: s, size: s.size, next: s.next, index: s.index, times: s.timeIndex}
 }
 
 // pin opens (if needed) and pins the view's file. On error the view's
@@ -132,7 +140,47 @@ func (v segmentView) pin() (segmentView, error) {
 		return v, err
 	}
 	v.file = f
+	if index, times, sealed := v.seg.loadSealedIndex(v.size); sealed {
+		v.index, v.times = index, times
+	}
 	return v, nil
+}
+
+// loadSealedIndex returns a sealed segment's indexes, loading them if the
+// cache dropped them: from the index files, or by scanning the segment if
+// those are missing or inconsistent. The file must be pinned. sealed is
+// false for the active segment (whose indexes the view copied under
+// Log.mu).
+func (s *segment) loadSealedIndex(size int64) ([]offsetEntry, []timeEntry, bool) {
+	s.fileMu.Lock()
+	defer s.fileMu.Unlock()
+	if !s.sealed {
+		return nil, nil, false
+	}
+	if !s.indexLoaded {
+		s.sealedIndex, s.sealedTimes = s.readIndexFiles(size)
+		s.indexLoaded = true
+	}
+	return s.sealedIndex, s.sealedTimes, true
+}
+
+// readIndexFiles loads a sealed segment's index files, or rebuilds the
+// indexes by scanning if they are unusable. It requires fileMu and an open
+// file.
+func (s *segment) readIndexFiles(size int64) ([]offsetEntry, []timeEntry) {
+	if ob, err := readWholeFile(s.fs, s.path(indexSuffix)); err == nil {
+		if tb, err := readWholeFile(s.fs, s.path(timeIndexSuffix)); err == nil {
+			entries, err1 := decodeOffsetIndex(ob, size)
+			times, err2 := decodeTimeIndex(tb)
+			if err1 == nil && err2 == nil {
+				return entries, times
+			}
+		}
+	}
+	tmp := newSegment(s.dir, s.base, s.file)
+	_, _ = tmp.scan(0, size, false, DefaultIndexIntervalBytes)
+	tmp.maybeAddTimeEntryLocked()
+	return tmp.index, tmp.timeIndex
 }
 
 // done unpins the file and releases the segment reference.
@@ -194,12 +242,17 @@ func (s *segment) evict() {
 	_ = s.file.Close()
 	s.file = nil
 	s.cache.open.Add(-1)
+	s.sealedIndex, s.sealedTimes, s.indexLoaded = nil, nil, false
 }
 
-// seal hands a segment that is no longer active to the file cache.
-func (s *segment) seal(cache *FileCache) {
+// sealLocked hands a segment that is no longer active to the file cache,
+// moving its indexes to the sealed fields. It requires Log.mu for writing
+// (or exclusive ownership, during Open) and the appender to be done with s.
+func (s *segment) sealLocked(cache *FileCache) {
 	s.fileMu.Lock()
 	s.sealed, s.cache = true, cache
+	s.sealedIndex, s.sealedTimes, s.indexLoaded = s.index, s.timeIndex, true
+	s.index, s.timeIndex = nil, nil
 	var victims []*segment
 	if cache != nil && s.file != nil {
 		cache.open.Add(1)
@@ -226,6 +279,7 @@ func (s *segment) unseal() (vfs.File, error) {
 		s.cache.open.Add(-1)
 	}
 	s.sealed, s.cache = false, nil
+	s.sealedIndex, s.sealedTimes, s.indexLoaded = nil, nil, false
 	s.fileRefs--
 	s.fileMu.Unlock()
 	return f, nil

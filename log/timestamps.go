@@ -24,12 +24,11 @@ func (l *Log) OffsetForTimestamp(ts int64) (offset int64, timestamp int64, found
 		}
 		start := l.logStart.Load()
 		var v segmentView
-		var times []timeEntry
 		for _, s := range l.segments {
 			if s.base <= after || s.maxTS < ts || s.next <= start {
 				continue
 			}
-			v, times = s.viewLocked(), s.timeIndex
+			v = s.viewLocked()
 			break
 		}
 		l.mu.RUnlock()
@@ -43,8 +42,8 @@ func (l *Log) OffsetForTimestamp(ts int64) (offset int64, timestamp int64, found
 			return -1, -1, false
 		}
 		pos := int64(0)
-		if i := floorTimeEntryBelow(times, ts); i >= 0 {
-			pos = v.floorPos(s.base + int64(times[i].rel))
+		if i := floorTimeEntryBelow(v.times, ts); i >= 0 {
+			pos = v.floorPos(s.base + int64(v.times[i].rel))
 		}
 		sc := newBatchScanner(s, v.file, pos, v.size, false)
 		for {
