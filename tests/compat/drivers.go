@@ -50,6 +50,9 @@ var drivers = []driver{
 	goDriver("franz-go"),
 	goDriver("sarama"),
 	goDriver("kafka-go"),
+	javaDriver("java-4.4", "4.4.0"),
+	javaDriver("java-3.9", "3.9.1"),
+	javaDriver("java-2.8", "2.8.2"),
 	// more drivers are added below as they land
 }
 
