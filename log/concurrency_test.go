@@ -160,3 +160,46 @@ func TestFlushPolicy(t *testing.T) {
 		t.Fatalf("after crash end %d, want 13", l2.EndOffset())
 	}
 }
+
+// TestReadRangesMatchesRead: the zero-copy ranges cover exactly the bytes
+// Read returns, stay readable after retention deletes their segments, and
+// are OS files on the OS file system.
+func TestReadRangesMatchesRead(t *testing.T) {
+	forEach(t, func(t *testing.T, v variant) {
+		l, _ := openLog(t, v.fs, v.dir, smallSegments())
+		appendN(t, l, 80, 3, 200, 0)
+		end := l.EndOffset()
+		for _, tc := range []struct {
+			off, max int64
+			bytes    int
+			one      bool
+		}{{17, end, 5000, true}, {100, 150, 1 << 20, false}, {5, end, 1, true}, {5, end, 1, false}, {end, end, 100, true}, {0, end, 1 << 30, true}} {
+			want, err := l.Read(tc.off, tc.max, tc.bytes, tc.one, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ranges, release, err := l.ReadRanges(tc.off, tc.max, tc.bytes, tc.one)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.off == 0 {
+				must(t, l.DeleteRecordsBefore(end-1)) // the ranges must outlive this
+			}
+			var got []byte
+			for _, r := range ranges {
+				b := make([]byte, r.Len)
+				if _, err := r.File.ReadAt(b, r.Pos); err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, b...)
+				if _, ok := r.OSFile(); ok != (v.mem == nil) {
+					t.Fatal("OSFile availability")
+				}
+			}
+			release()
+			if !bytes.Equal(got, want) {
+				t.Fatalf("%+v: ranges hold %d bytes, Read %d", tc, len(got), len(want))
+			}
+		}
+	})
+}

@@ -65,3 +65,11 @@ func (f osFile) Size() (int64, error) {
 	}
 	return fi.Size(), nil
 }
+
+// OSFile returns the *os.File behind a File opened by OS (for sendfile).
+func OSFile(f File) (*os.File, bool) {
+	if of, ok := f.(osFile); ok {
+		return of.File, true
+	}
+	return nil, false
+}
