@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"time"
@@ -26,8 +27,8 @@ import (
 // fixed-budget OffsetMap, stopping at a batch boundary when the map is full
 // (mapEnd); (2) rewrites each non-active segment below mapEnd, keeping a
 // record if it is at or beyond mapEnd, or it has a key whose latest offset
-// is its own (or is unknown to the map) and it is not a tombstone older than
-// DeleteRetentionMs (by its batch's max timestamp). Keyless records are
+// is its own (or is unknown to the map) and it is not a tombstone in a
+// segment past the delete horizon (see Compact). Keyless records are
 // dropped, as Kafka drops them. Control batches are kept whole.
 //
 // Batches keep their base offset, lastOffsetDelta, base timestamp, producer
@@ -238,15 +239,27 @@ func (l *Log) Compact(now int64, c *Cleaner) (CompactStats, error) {
 	st.Cleaned, st.MapEnd = true, mapEnd
 
 	// 2. Rewrite every segment that holds offsets below mapEnd.
-	horizon := now - cfg.DeleteRetentionMs
-	for _, v := range views {
+	// Tombstones go, as in Kafka, only from segments whose largest
+	// timestamp is at or below the delete horizon: the largest timestamp of
+	// the last segment of the clean section minus DeleteRetentionMs. A
+	// tombstone therefore survives at least one round and stays readable
+	// for delete.retention.ms after later data was cleaned past it; with no
+	// clean section yet none goes.
+	horizon := int64(math.MinInt64)
+	for i, v := range views {
+		if v.next <= firstDirty {
+			horizon = maxTS[i] - cfg.DeleteRetentionMs
+		}
+	}
+	for i, v := range views {
 		if v.seg.base >= mapEnd {
 			break
 		}
 		if l.closing.Load() {
 			return st, errCleanAborted
 		}
-		before, after, removed, err := l.cleanSegment(v, mapEnd, horizon, c)
+		dropTombstones := horizon != math.MinInt64 && maxTS[i] <= horizon
+		before, after, removed, err := l.cleanSegment(v, mapEnd, dropTombstones, c)
 		if err != nil {
 			return st, err
 		}
@@ -279,7 +292,7 @@ func firstBatchTime(v segmentView) int64 {
 
 // cleanSegment rewrites one segment; after is -1 if nothing changed (no
 // file is written then).
-func (l *Log) cleanSegment(v segmentView, mapEnd, horizon int64, c *Cleaner) (before, after, removed int64, err error) {
+func (l *Log) cleanSegment(v segmentView, mapEnd int64, dropTombstones bool, c *Cleaner) (before, after, removed int64, err error) {
 	s := v.seg
 	// Pass 1 (headers): each producer's last batch in the segment, and the
 	// segment's last batch.
@@ -325,7 +338,7 @@ func (l *Log) cleanSegment(v segmentView, mapEnd, horizon int64, c *Cleaner) (be
 			return 0, -1, 0, err
 		}
 		c.throttle(int64(h.Length))
-		newBatch, n, err := c.filterBatch(h, body, mapEnd, horizon, scratch[:0])
+		newBatch, n, err := c.filterBatch(h, body, mapEnd, dropTombstones, scratch[:0])
 		if err != nil {
 			l.logger.Warn("cleaner: keeping undecodable batch", "dir", l.dir, "offset", h.BaseOffset, "err", err)
 			newBatch, n = body, 0
@@ -425,20 +438,19 @@ func (l *Log) swapCleaned(old, fresh *segment) error {
 // the top of this file), out's array reused when it has room; body itself
 // when every record stays; an empty slice when none does. n is the number
 // of records removed.
-func (c *Cleaner) filterBatch(h BatchHeader, body []byte, mapEnd, horizon int64, out []byte) ([]byte, int, error) {
+func (c *Cleaner) filterBatch(h BatchHeader, body []byte, mapEnd int64, dropTombstones bool, out []byte) ([]byte, int, error) {
 	if h.IsControl() || h.BaseOffset >= mapEnd {
 		return body, 0, nil
 	}
 	var keep [][]byte
 	removed := 0
 	var maxTS int64 = -1
-	tombstoneExpired := h.MaxTimestamp < horizon
 	err := records.ForEach(body, c.MaxDecompressed, func(r records.Record) error {
 		off := h.BaseOffset + int64(r.OffsetDelta)
 		retain := off >= mapEnd
 		if !retain && r.Key != nil {
 			latest, ok := c.m.get(r.Key)
-			retain = (!ok || off >= latest) && !(r.Value == nil && tombstoneExpired)
+			retain = (!ok || off >= latest) && !(r.Value == nil && dropTombstones)
 		}
 		if !retain {
 			removed++

@@ -197,24 +197,43 @@ func TestCompactionTombstoneRetention(t *testing.T) {
 	cfg := compactConfig()
 	l, _ := openLog(t, mem, "/d/t-0", cfg)
 	const now = 1_000_000
-	writeKeys(t, l, 20, 4, 0, false, now)
+	writeKeys(t, l, 20, 4, 0, false, now) // key-0's last value is a tombstone
 	c := NewCleaner(1 << 20)
-	if _, err := l.Compact(now, c); err != nil {
-		t.Fatal(err)
+	tombstone := func() bool {
+		got, _ := latestPerKey(t, l)
+		s, ok := got["key-0"]
+		return ok && s.value == nil
 	}
-	got, _ := latestPerKey(t, l)
-	if s, ok := got["key-0"]; !ok || s.value != nil {
-		t.Fatal("fresh tombstone removed")
+	// updates writes rounds of keys 1..3 only, at ts.
+	updates := func(ts int64) {
+		for r := range 20 {
+			var recs []kv
+			for k := 1; k < 4; k++ {
+				recs = append(recs, kv{fmt.Appendf(nil, "key-%d", k), fmt.Appendf(nil, "late-%d-%s", r, bytes.Repeat([]byte{'y'}, 40))})
+			}
+			if _, err := l.Append(makeKVBatch(t, recs, ts, 0, false, -1), ts); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
-	// Force a new round later than delete.retention.ms: dirty data again.
-	writeKeys(t, l, 20, 4, 0, false, now+cfg.DeleteRetentionMs+10)
-	l.cleanPoint.Store(0)
-	if _, err := l.Compact(now+cfg.DeleteRetentionMs+1000, c); err != nil {
-		t.Fatal(err)
-	}
-	got, _ = latestPerKey(t, l)
-	if s := got["key-0"]; s.value == nil && s.offset < 80 && s.offset != 0 {
-		t.Fatalf("expired tombstone at %d kept", s.offset)
+	for round, tc := range []struct {
+		ts   int64
+		kept bool
+	}{
+		{now, true},                            // no clean section yet: kept
+		{now + cfg.DeleteRetentionMs/2, true},  // clean head not delete.retention.ms past it
+		{now + 3*cfg.DeleteRetentionMs, true},  // the head moves past the horizon...
+		{now + 4*cfg.DeleteRetentionMs, false}, // ...and the next round drops it
+	} {
+		if round > 0 {
+			updates(tc.ts)
+		}
+		if _, err := l.Compact(tc.ts, c); err != nil {
+			t.Fatal(err)
+		}
+		if tombstone() != tc.kept {
+			t.Fatalf("round %d: tombstone kept=%v, want %v", round, !tc.kept, tc.kept)
+		}
 	}
 }
 
@@ -342,7 +361,7 @@ func FuzzFilterBatch(f *testing.F) {
 		c := NewCleaner(1 << 12)
 		c.MaxDecompressed = 1 << 20
 		c.m.put([]byte("a"), latestA)
-		out, removed, err := c.filterBatch(h, batch, 1<<40, 0, nil)
+		out, removed, err := c.filterBatch(h, batch, 1<<40, latestA%2 == 0, nil)
 		if err != nil || removed == 0 || len(out) == 0 {
 			return
 		}
