@@ -53,6 +53,16 @@ var drivers = []driver{
 	javaDriver("java-4.4", "4.4.0"),
 	javaDriver("java-3.9", "3.9.1"),
 	javaDriver("java-2.8", "2.8.2"),
+	{client: "confluent-kafka-python", timeout: 10 * time.Minute,
+		command: func(o options) []string {
+			return []string{filepath.Join(o.cache, "venv", "bin", "python"), filepath.Join(o.dir, "python", "ck_driver.py")}
+		},
+		needs: func(o options) []string { return []string{filepath.Join(o.cache, "venv", "bin", "python")} }},
+	{client: "kafka-python", timeout: 10 * time.Minute,
+		command: func(o options) []string {
+			return []string{filepath.Join(o.cache, "venv", "bin", "python"), filepath.Join(o.dir, "python", "kp_driver.py")}
+		},
+		needs: func(o options) []string { return []string{filepath.Join(o.cache, "venv", "bin", "python")} }},
 	// more drivers are added below as they land
 }
 

@@ -1,0 +1,195 @@
+"""Compat driver for confluent-kafka (librdkafka): python ck_driver.py BOOTSTRAP SCENARIOS."""
+import threading
+import time
+
+from confluent_kafka import (OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaException, Producer,
+                             TopicPartition)
+from confluent_kafka.admin import (AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource,
+                                   NewPartitions, NewTopic, ResourceType)
+
+import common
+from common import NA, Fail
+
+
+class Adapter:
+    def __init__(self, bootstrap):
+        self.bootstrap = bootstrap
+        self.admin = AdminClient({"bootstrap.servers": bootstrap})
+
+    def close(self):
+        pass
+
+    def conf(self, **extra):
+        c = {"bootstrap.servers": self.bootstrap, "client.id": "compat-confluent-kafka-python"}
+        c.update(extra)
+        return c
+
+    def create_topic(self, t, parts, cfg):
+        for f in self.admin.create_topics([NewTopic(t, num_partitions=parts, replication_factor=1, config=cfg)]).values():
+            f.result(20)
+
+    def metadata(self, t):
+        md = self.admin.list_topics(topic=t, timeout=10)
+        tm = md.topics.get(t)
+        if tm is None or tm.error is not None:
+            raise Fail("metadata for %s: %s" % (t, tm.error if tm else "missing"))
+        return len(md.brokers), [(p.id, p.leader) for p in tm.partitions.values()]
+
+    def list_topics(self):
+        return list(self.admin.list_topics(timeout=10).topics)
+
+    def create_partitions(self, t, total):
+        for f in self.admin.create_partitions([NewPartitions(t, total)]).values():
+            f.result(20)
+
+    def delete_topic(self, t):
+        for f in self.admin.delete_topics([t]).values():
+            f.result(20)
+
+    def describe_config(self, t, key):
+        for f in self.admin.describe_configs([ConfigResource(ResourceType.TOPIC, t)]).values():
+            return f.result(20)[key].value
+
+    def alter_config(self, t, key, value):
+        res = ConfigResource(ResourceType.TOPIC, t, incremental_configs=[
+            ConfigEntry(key, value, incremental_operation=AlterConfigOpType.SET)])
+        for f in self.admin.incremental_alter_configs([res]).values():
+            f.result(20)
+
+    def _send(self, p, t, recs):
+        errs = []
+
+        def cb(err, _msg):
+            if err is not None:
+                errs.append(err)
+        for r in recs:
+            kw = {"partition": 0, "on_delivery": cb}
+            if r["headers"]:
+                kw["headers"] = r["headers"]
+            if r["ts"] is not None:
+                kw["timestamp"] = r["ts"]
+            p.produce(t, value=r["value"], key=r["key"], **kw)
+        left = p.flush(20)
+        if left:
+            raise Fail("%d records not delivered" % left)
+        if errs:
+            raise Fail("delivery: %s" % errs[0])
+
+    def produce(self, t, recs, codec, acks, idempotent):
+        p = Producer(self.conf(**{"compression.type": codec, "acks": acks, "enable.idempotence": idempotent,
+                                  "linger.ms": 5}))
+        self._send(p, t, recs)
+
+    @staticmethod
+    def _rec(m):
+        r = common.rec(m.key(), m.value(), [(k, v) for k, v in (m.headers() or [])], m.timestamp()[1])
+        r["offset"] = m.offset()
+        return r
+
+    def _read(self, c, n, timeout=20):
+        out = []
+        deadline = time.time() + timeout
+        while len(out) < n:
+            if time.time() > deadline:
+                raise Fail("read %d of %d records" % (len(out), n))
+            m = c.poll(0.2)
+            if m is None:
+                continue
+            if m.error():
+                if m.error().code() == -191:  # _PARTITION_EOF
+                    continue
+                raise Fail("consume: %s" % m.error())
+            out.append(self._rec(m))
+        return out
+
+    def consume(self, t, start, n, positioned=None):
+        off = {"earliest": OFFSET_BEGINNING, "latest": OFFSET_END}.get(start, start)
+        c = Consumer(self.conf(**{"group.id": "compat-unused", "enable.auto.commit": False}))
+        try:
+            c.assign([TopicPartition(t, 0, off)])
+            if positioned:
+                # The first fetches resolve the end offset; nothing arrives.
+                deadline = time.time() + 1.5
+                while time.time() < deadline:
+                    m = c.poll(0.1)
+                    if m is not None and not m.error():
+                        raise Fail("consumer at latest returned an old record")
+                positioned()
+            return self._read(c, n)
+        finally:
+            c.close()
+
+    def offset_for_time(self, t, ms):
+        c = Consumer(self.conf(**{"group.id": "compat-unused"}))
+        try:
+            return c.offsets_for_times([TopicPartition(t, 0, ms)], timeout=10)[0].offset
+        finally:
+            c.close()
+
+    def group_consume(self, group, t, n, commit_at, instance, kip848):
+        conf = {"group.id": group, "auto.offset.reset": "earliest", "enable.auto.commit": False}
+        if instance:
+            conf["group.instance.id"] = instance
+        if kip848:
+            conf["group.protocol"] = "consumer"
+        c = Consumer(self.conf(**conf))
+        try:
+            c.subscribe([t])
+            out = self._read(c, n)
+            c.commit(offsets=[TopicPartition(t, 0, commit_at)], asynchronous=False)
+            return out[:n]
+        finally:
+            c.close()
+
+    def two_members(self, group, t, n):
+        owned = [set(), set()]
+        stop = [threading.Event(), threading.Event()]
+        errors = []
+
+        def member(i):
+            try:
+                c = Consumer(self.conf(**{"group.id": group, "session.timeout.ms": 10000}))
+                c.subscribe([t], on_assign=lambda _c, ps: owned[i].update(p.partition for p in ps),
+                            on_revoke=lambda _c, ps: owned[i].difference_update(p.partition for p in ps))
+                while not stop[i].is_set():
+                    c.poll(0.1)
+                c.close()
+            except Exception as e:  # noqa: BLE001
+                errors.append(e)
+        ths = [threading.Thread(target=member, args=(i,), daemon=True) for i in range(2)]
+        for th in ths:
+            th.start()
+        try:
+            def leave():
+                stop[1].set()
+                ths[1].join(10)
+            common.wait_split(owned[0], owned[1], n, leave)
+        finally:
+            stop[0].set()
+            stop[1].set()
+        if errors:
+            raise errors[0]
+
+    def txn_produce(self, t, txn_id, batches):
+        p = Producer(self.conf(**{"transactional.id": txn_id}))
+        p.init_transactions(15)
+        for recs, commit in batches:
+            p.begin_transaction()
+            self._send(p, t, recs)
+            if commit:
+                p.commit_transaction(15)
+            else:
+                p.abort_transaction(15)
+
+    def read_committed(self, t, n):
+        c = Consumer(self.conf(**{"group.id": "compat-unused", "isolation.level": "read_committed",
+                                  "enable.auto.commit": False}))
+        try:
+            c.assign([TopicPartition(t, 0, OFFSET_BEGINNING)])
+            return self._read(c, n)
+        finally:
+            c.close()
+
+
+if __name__ == "__main__":
+    common.main(Adapter, "confluent-kafka-python")
