@@ -12,7 +12,10 @@ import (
 	"github.com/IBM/sarama"
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/kversion"
 
 	"github.com/moldau/moldau/broker/config"
 	"github.com/moldau/moldau/tests/harness"
@@ -572,5 +575,237 @@ func TestGroupsKafkaGoReader(t *testing.T) {
 		if v < "v00060" {
 			t.Fatalf("kafka-go resumed before its committed offsets: %s", v)
 		}
+	}
+}
+
+// TestGroupsEveryAPIVersion drives one member through every version of the
+// group APIs with raw requests: FindCoordinator, JoinGroup (MEMBER_ID_REQUIRED
+// from v4), SyncGroup, Heartbeat, OffsetCommit, OffsetFetch, DescribeGroups,
+// ListGroups, LeaveGroup, OffsetDelete, DeleteGroups.
+func TestGroupsEveryAPIVersion(t *testing.T) {
+	addr := grpBroker(t)
+	const topic = "g-versions"
+	createTopic(t, addr, topic, 2, nil)
+	topicID := func() [16]byte {
+		md, err := kadm.NewClient(newClient(t, addr)).Metadata(ctxT(t), topic)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return md.Topics[topic].ID
+	}()
+	maxes := map[int16]int16{8: 10, 9: 10, 10: 6, 11: 9, 12: 4, 13: 5, 14: 5, 15: 6, 16: 5, 42: 2, 47: 0}
+	for i := int16(0); i <= 10; i++ {
+		i := i
+		t.Run(fmt.Sprintf("v%d", i), func(t *testing.T) {
+			vs := kversion.Stable()
+			ver := map[int16]int16{}
+			for k, m := range maxes {
+				ver[k] = min(i, m)
+				vs.SetMaxKeyVersion(k, ver[k])
+			}
+			cl := newClient(t, addr, kgo.MaxVersions(vs))
+			ctx := ctxT(t)
+			group := fmt.Sprintf("g-versions-%d", i)
+			must := func(code int16, what string) {
+				t.Helper()
+				if err := kerr.ErrorForCode(code); err != nil {
+					t.Fatalf("%s: %v", what, err)
+				}
+			}
+
+			fc := kmsg.NewPtrFindCoordinatorRequest()
+			fc.CoordinatorKey, fc.CoordinatorKeys = group, []string{group}
+			fcr, err := fc.RequestWith(ctx, cl)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ver[10] >= 4 {
+				must(fcr.Coordinators[0].ErrorCode, "FindCoordinator")
+			} else {
+				must(fcr.ErrorCode, "FindCoordinator")
+			}
+
+			join := kmsg.NewPtrJoinGroupRequest()
+			join.Group, join.SessionTimeoutMillis, join.RebalanceTimeoutMillis, join.ProtocolType = group, 3000, 3000, "consumer"
+			p := kmsg.NewJoinGroupRequestProtocol()
+			p.Name, p.Metadata = "range", []byte("meta")
+			join.Protocols = []kmsg.JoinGroupRequestProtocol{p}
+			jr, err := join.RequestWith(ctx, cl)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ver[11] >= 4 {
+				if jr.ErrorCode != kerr.MemberIDRequired.Code || jr.MemberID == "" {
+					t.Fatalf("JoinGroup v%d: want MEMBER_ID_REQUIRED with an id, got %v %q", ver[11], kerr.ErrorForCode(jr.ErrorCode), jr.MemberID)
+				}
+				join.MemberID = jr.MemberID
+				if jr, err = join.RequestWith(ctx, cl); err != nil {
+					t.Fatal(err)
+				}
+			}
+			must(jr.ErrorCode, "JoinGroup")
+			if jr.LeaderID != jr.MemberID || jr.Generation != 1 || len(jr.Members) != 1 || string(jr.Members[0].ProtocolMetadata) != "meta" {
+				t.Fatalf("JoinGroup: %+v", jr)
+			}
+			member := jr.MemberID
+
+			sync := kmsg.NewPtrSyncGroupRequest()
+			sync.Group, sync.Generation, sync.MemberID = group, 1, member
+			proto, ptype := "range", "consumer"
+			sync.Protocol, sync.ProtocolType = &proto, &ptype
+			a := kmsg.NewSyncGroupRequestGroupAssignment()
+			a.MemberID, a.MemberAssignment = member, []byte("assignment")
+			sync.GroupAssignment = []kmsg.SyncGroupRequestGroupAssignment{a}
+			sr, err := sync.RequestWith(ctx, cl)
+			if err != nil {
+				t.Fatal(err)
+			}
+			must(sr.ErrorCode, "SyncGroup")
+			if string(sr.MemberAssignment) != "assignment" {
+				t.Fatalf("SyncGroup assignment %q", sr.MemberAssignment)
+			}
+
+			hb := kmsg.NewPtrHeartbeatRequest()
+			hb.Group, hb.Generation, hb.MemberID = group, 1, member
+			hr, err := hb.RequestWith(ctx, cl)
+			if err != nil {
+				t.Fatal(err)
+			}
+			must(hr.ErrorCode, "Heartbeat")
+
+			oc := kmsg.NewPtrOffsetCommitRequest()
+			oc.Group, oc.Generation, oc.MemberID = group, 1, member
+			if ver[8] == 0 {
+				oc.Generation, oc.MemberID = -1, ""
+			}
+			ot := kmsg.NewOffsetCommitRequestTopic()
+			ot.Topic, ot.TopicID = topic, topicID
+			op := kmsg.NewOffsetCommitRequestTopicPartition()
+			op.Partition, op.Offset = 1, 77
+			meta := "md"
+			op.Metadata = &meta
+			ot.Partitions = []kmsg.OffsetCommitRequestTopicPartition{op}
+			oc.Topics = []kmsg.OffsetCommitRequestTopic{ot}
+			ocr, err := oc.RequestWith(ctx, cl)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ver[8] == 0 {
+				// A v0 commit is a simple commit: refused while the group has members.
+				if ocr.Topics[0].Partitions[0].ErrorCode != kerr.UnknownMemberID.Code {
+					t.Fatalf("OffsetCommit v0 to a Stable group: %v", kerr.ErrorForCode(ocr.Topics[0].Partitions[0].ErrorCode))
+				}
+			} else {
+				must(ocr.Topics[0].Partitions[0].ErrorCode, "OffsetCommit")
+			}
+
+			of := kmsg.NewPtrOffsetFetchRequest()
+			of.Group = group
+			ft := kmsg.NewOffsetFetchRequestTopic()
+			ft.Topic, ft.Partitions = topic, []int32{0, 1}
+			of.Topics = []kmsg.OffsetFetchRequestTopic{ft}
+			fg := kmsg.NewOffsetFetchRequestGroup()
+			fg.Group = group
+			gt := kmsg.NewOffsetFetchRequestGroupTopic()
+			gt.Topic, gt.TopicID, gt.Partitions = topic, topicID, []int32{0, 1}
+			fg.Topics = []kmsg.OffsetFetchRequestGroupTopic{gt}
+			of.Groups = []kmsg.OffsetFetchRequestGroup{fg}
+			ofr, err := of.RequestWith(ctx, cl)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var parts []kmsg.OffsetFetchResponseTopicPartition
+			if ver[9] >= 8 {
+				must(ofr.Groups[0].ErrorCode, "OffsetFetch")
+				for _, p := range ofr.Groups[0].Topics[0].Partitions {
+					parts = append(parts, kmsg.OffsetFetchResponseTopicPartition{Partition: p.Partition, Offset: p.Offset, Metadata: p.Metadata})
+				}
+				if ver[9] >= 10 && ofr.Groups[0].Topics[0].TopicID != topicID {
+					t.Fatal("OffsetFetch v10: wrong topic id")
+				}
+			} else {
+				must(ofr.ErrorCode, "OffsetFetch")
+				parts = ofr.Topics[0].Partitions
+			}
+			wantOff := int64(77)
+			if ver[8] == 0 {
+				wantOff = -1
+			}
+			if len(parts) != 2 || parts[0].Offset != -1 || parts[1].Offset != wantOff {
+				t.Fatalf("OffsetFetch v%d: %+v", ver[9], parts)
+			}
+
+			dg := kmsg.NewPtrDescribeGroupsRequest()
+			dg.Groups = []string{group}
+			dgr, err := dg.RequestWith(ctx, cl)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d := dgr.Groups[0]
+			must(d.ErrorCode, "DescribeGroups")
+			if d.State != "Stable" || d.Protocol != "range" || len(d.Members) != 1 || string(d.Members[0].MemberAssignment) != "assignment" {
+				t.Fatalf("DescribeGroups: %+v", d)
+			}
+
+			lg := kmsg.NewPtrListGroupsRequest()
+			lg.StatesFilter = []string{"stable"}
+			lgr, err := lg.RequestWith(ctx, cl)
+			if err != nil {
+				t.Fatal(err)
+			}
+			found := false
+			for _, g := range lgr.Groups {
+				found = found || g.Group == group
+			}
+			if !found {
+				t.Fatalf("ListGroups: %s missing", group)
+			}
+
+			lv := kmsg.NewPtrLeaveGroupRequest()
+			lv.Group, lv.MemberID = group, member
+			lm := kmsg.NewLeaveGroupRequestMember()
+			lm.MemberID = member
+			lv.Members = []kmsg.LeaveGroupRequestMember{lm}
+			lvr, err := lv.RequestWith(ctx, cl)
+			if err != nil {
+				t.Fatal(err)
+			}
+			must(lvr.ErrorCode, "LeaveGroup")
+			if ver[13] >= 3 {
+				must(lvr.Members[0].ErrorCode, "LeaveGroup member")
+			}
+
+			if ver[8] > 0 {
+				od := kmsg.NewPtrOffsetDeleteRequest()
+				od.Group = group
+				dt := kmsg.NewOffsetDeleteRequestTopic()
+				dt.Topic = topic
+				dp := kmsg.NewOffsetDeleteRequestTopicPartition()
+				dp.Partition = 1
+				dt.Partitions = []kmsg.OffsetDeleteRequestTopicPartition{dp}
+				od.Topics = []kmsg.OffsetDeleteRequestTopic{dt}
+				odr, err := od.RequestWith(ctx, cl)
+				if err != nil {
+					t.Fatal(err)
+				}
+				must(odr.ErrorCode, "OffsetDelete")
+				must(odr.Topics[0].Partitions[0].ErrorCode, "OffsetDelete partition")
+			}
+
+			del := kmsg.NewPtrDeleteGroupsRequest()
+			del.Groups = []string{group}
+			delr, err := del.RequestWith(ctx, cl)
+			if err != nil {
+				t.Fatal(err)
+			}
+			must(delr.Groups[0].ErrorCode, "DeleteGroups")
+			dgr, err = dg.RequestWith(ctx, cl)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if dgr.Groups[0].State != "Dead" {
+				t.Fatalf("deleted group described as %s", dgr.Groups[0].State)
+			}
+		})
 	}
 }
