@@ -37,16 +37,20 @@ import (
 // length, record count and (CreateTime) max timestamp are recomputed, and
 // compressed batches are decompressed (bounded) and recompressed with the
 // same codec (xerial snappy stays xerial). A batch left with no records is
-// dropped unless it is the last batch of its segment (segments must stay
+// dropped unless it is the last batch of its group (segments must stay
 // contiguous: each ends where the next begins) or the last batch of its
-// producer id in the segment; those stay as empty batches (record count 0,
+// producer id in the group; those stay as empty batches (record count 0,
 // no compression), which keep their last offset as Kafka's do.
 //
-// Each segment is swapped crash-safely: write <base>.log.cleaned and fsync
-// it; rename it to <base>.log.swap and fsync the directory (the commit
-// point); remove the old index files; rename <base>.log.swap over
-// <base>.log; write the new index files; fsync the directory. Open deletes
-// *.cleaned files and finishes the swap of any *.swap file.
+// Consecutive segments are cleaned together into one (as Kafka groups them:
+// their original sizes add up to at most SegmentBytes), so cleaned segments
+// do not shrink without bound. Each group is swapped crash-safely: write
+// <base>.log.cleaned (base: the group's first segment) and fsync it; rename
+// it to <base>.log.swap and fsync the directory (the commit point); remove
+// the other members' files and every member's index files; rename
+// <base>.log.swap over <base>.log; write the new index files; fsync the
+// directory. Open deletes *.cleaned files and finishes the swap of any
+// *.swap file, deleting the segments inside its offset range first.
 
 // Cleaned-segment suffixes.
 const (
@@ -251,20 +255,44 @@ func (l *Log) Compact(now int64, c *Cleaner) (CompactStats, error) {
 			horizon = maxTS[i] - cfg.DeleteRetentionMs
 		}
 	}
+	// Group consecutive segments (Kafka's groupSegmentsBySize) so that
+	// cleaned segments do not shrink without bound: a group's original
+	// sizes add up to at most SegmentBytes and its offsets fit an int32
+	// relative to its base.
+	var groups [][]int
 	for i, v := range views {
 		if v.seg.base >= mapEnd {
 			break
 		}
+		if n := len(groups); n > 0 {
+			g := groups[n-1]
+			var size int64
+			for _, j := range g {
+				size += views[j].size
+			}
+			if size+v.size <= cfg.SegmentBytes && v.next-1-views[g[0]].seg.base <= math.MaxInt32 {
+				groups[n-1] = append(g, i)
+				continue
+			}
+		}
+		groups = append(groups, []int{i})
+	}
+	for _, g := range groups {
 		if l.closing.Load() {
 			return st, errCleanAborted
 		}
-		dropTombstones := horizon != math.MinInt64 && maxTS[i] <= horizon
-		before, after, removed, err := l.cleanSegment(v, mapEnd, dropTombstones, c)
+		members := make([]segmentView, len(g))
+		drop := make([]bool, len(g))
+		for k, i := range g {
+			members[k] = views[i]
+			drop[k] = horizon != math.MinInt64 && maxTS[i] <= horizon
+		}
+		before, after, removed, err := l.cleanGroup(members, mapEnd, drop, c)
 		if err != nil {
 			return st, err
 		}
 		if after >= 0 {
-			st.SegmentsCleaned++
+			st.SegmentsCleaned += len(g)
 			st.BytesBefore += before
 			st.BytesAfter += after
 			st.RecordsRemoved += removed
@@ -290,98 +318,109 @@ func firstBatchTime(v segmentView) int64 {
 	return h.MaxTimestamp
 }
 
-// cleanSegment rewrites one segment; after is -1 if nothing changed (no
-// file is written then).
-func (l *Log) cleanSegment(v segmentView, mapEnd int64, dropTombstones bool, c *Cleaner) (before, after, removed int64, err error) {
-	s := v.seg
-	// Pass 1 (headers): each producer's last batch in the segment, and the
-	// segment's last batch.
+// cleanGroup rewrites consecutive segments into one segment named by the
+// first's base; after is -1 if nothing changed (a single segment with
+// nothing to remove: no file is written then).
+func (l *Log) cleanGroup(group []segmentView, mapEnd int64, dropTombstones []bool, c *Cleaner) (before, after, removed int64, err error) {
+	// Pass 1 (headers): each producer's last batch in the group, and the
+	// group's last batch.
 	lastOfProducer := map[int64]int64{}
 	var lastBase int64 = -1
-	sc := newBatchScanner(s, v.file, 0, v.size, false)
-	for {
-		h, _, _, err := sc.next()
-		if err == io.EOF {
-			break
+	for _, v := range group {
+		before += v.size
+		sc := newBatchScanner(v.seg, v.file, 0, v.size, false)
+		for {
+			h, _, _, err := sc.next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				return 0, -1, 0, err
+			}
+			if h.ProducerID >= 0 {
+				lastOfProducer[h.ProducerID] = h.BaseOffset
+			}
+			lastBase = h.BaseOffset
 		}
-		if err != nil {
-			return 0, -1, 0, err
-		}
-		if h.ProducerID >= 0 {
-			lastOfProducer[h.ProducerID] = h.BaseOffset
-		}
-		lastBase = h.BaseOffset
 	}
 
 	// Pass 2: filter into <base>.log.cleaned.
-	cleanedPath := filepath.Join(l.dir, segmentFileName(s.base, cleanedSuffix))
+	first := group[0].seg
+	cleanedPath := filepath.Join(l.dir, segmentFileName(first.base, cleanedSuffix))
 	f, err := l.fs.OpenFile(cleanedPath, os.O_CREATE|os.O_TRUNC|os.O_RDWR, 0o644)
 	if err != nil {
 		return 0, -1, 0, fmt.Errorf("log: cleaner: %w", err)
 	}
-	fresh := newSegment(l.dir, s.base, f)
+	fresh := newSegment(l.dir, first.base, f)
 	abandon := func() {
 		_ = f.Close()
 		_ = l.fs.Remove(cleanedPath)
 	}
 	interval := l.config().IndexIntervalBytes
-	changed := false
+	changed := len(group) > 1
 	var scratch []byte
-	sc = newBatchScanner(s, v.file, 0, v.size, true)
-	for {
-		h, _, body, err := sc.next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			abandon()
-			return 0, -1, 0, err
-		}
-		c.throttle(int64(h.Length))
-		newBatch, n, err := c.filterBatch(h, body, mapEnd, dropTombstones, scratch[:0])
-		if err != nil {
-			l.logger.Warn("cleaner: keeping undecodable batch", "dir", l.dir, "offset", h.BaseOffset, "err", err)
-			newBatch, n = body, 0
-		}
-		removed += int64(n)
-		if len(newBatch) == 0 {
-			changed = true
-			if h.BaseOffset != lastBase && !(h.ProducerID >= 0 && lastOfProducer[h.ProducerID] == h.BaseOffset) {
-				continue
+	for k, v := range group {
+		sc := newBatchScanner(v.seg, v.file, 0, v.size, true)
+		for {
+			h, _, body, err := sc.next()
+			if err == io.EOF {
+				break
 			}
-			newBatch = emptyBatch(body, scratch[:0])
-		} else if n > 0 {
-			changed = true
+			if err != nil {
+				abandon()
+				return 0, -1, 0, err
+			}
+			c.throttle(int64(h.Length))
+			newBatch, n, err := c.filterBatch(h, body, mapEnd, dropTombstones[k], scratch[:0])
+			if err != nil {
+				l.logger.Warn("cleaner: keeping undecodable batch", "dir", l.dir, "offset", h.BaseOffset, "err", err)
+				newBatch, n = body, 0
+			}
+			removed += int64(n)
+			if len(newBatch) == 0 {
+				changed = true
+				if h.BaseOffset != lastBase && !(h.ProducerID >= 0 && lastOfProducer[h.ProducerID] == h.BaseOffset) {
+					continue
+				}
+				newBatch = emptyBatch(body, scratch[:0])
+			} else if n > 0 {
+				changed = true
+			}
+			if n > 0 {
+				scratch = newBatch[:0] // reuse the array (never body's)
+			}
+			pos := fresh.size
+			if _, err := f.Write(newBatch); err != nil {
+				abandon()
+				return 0, -1, 0, fmt.Errorf("log: cleaner: %w", err)
+			}
+			c.throttle(int64(len(newBatch)))
+			nh, _ := ParseBatchHeader(newBatch)
+			fresh.trackLocked(pos, int64(len(newBatch)), nh.LastOffset(), nh.MaxTimestamp, interval)
 		}
-		if n > 0 {
-			scratch = newBatch[:0] // reuse the array (never body's)
-		}
-		pos := fresh.size
-		if _, err := f.Write(newBatch); err != nil {
-			abandon()
-			return 0, -1, 0, fmt.Errorf("log: cleaner: %w", err)
-		}
-		c.throttle(int64(len(newBatch)))
-		nh, _ := ParseBatchHeader(newBatch)
-		fresh.trackLocked(pos, int64(len(newBatch)), nh.LastOffset(), nh.MaxTimestamp, interval)
 	}
 	if !changed {
 		abandon()
-		return v.size, -1, 0, nil
+		return before, -1, 0, nil
 	}
 	fresh.maybeAddTimeEntryLocked()
 	if err := f.Sync(); err != nil {
 		abandon()
 		return 0, -1, 0, fmt.Errorf("log: cleaner: %w", err)
 	}
-	if err := l.swapCleaned(s, fresh); err != nil {
+	olds := make([]*segment, len(group))
+	for k, v := range group {
+		olds[k] = v.seg
+	}
+	if err := l.swapCleaned(olds, fresh); err != nil {
 		return 0, -1, 0, err
 	}
-	return v.size, fresh.size, removed, nil
+	return before, fresh.size, removed, nil
 }
 
-// swapCleaned installs fresh (a synced <base>.log.cleaned) in place of old.
-func (l *Log) swapCleaned(old, fresh *segment) error {
+// swapCleaned installs fresh (a synced <base>.log.cleaned, base = olds[0]'s)
+// in place of the consecutive segments olds.
+func (l *Log) swapCleaned(olds []*segment, fresh *segment) error {
 	cleanedPath := fresh.path(cleanedSuffix)
 	swapPath := fresh.path(swapSuffix)
 	if err := l.fs.Rename(cleanedPath, swapPath); err != nil {
@@ -393,13 +432,21 @@ func (l *Log) swapCleaned(old, fresh *segment) error {
 		_ = fresh.file.Close()
 		return l.fail(fmt.Errorf("log: cleaner: %w", err))
 	}
-	// Committed: from here on recovery finishes the swap.
+	// Committed: from here on recovery finishes the swap (see
+	// finishCleanerSwaps): the other members' files and every member's
+	// index files go, then the swap file replaces the first member.
 	l.syncMu.Lock()
 	defer l.syncMu.Unlock()
-	for _, suffix := range []string{indexSuffix, timeIndexSuffix} {
-		if err := l.fs.Remove(old.path(suffix)); err != nil && !isNotExist(err) {
-			_ = fresh.file.Close()
-			return l.fail(err)
+	for k, old := range olds {
+		suffixes := []string{indexSuffix, timeIndexSuffix}
+		if k > 0 {
+			suffixes = append(suffixes, logSuffix)
+		}
+		for _, suffix := range suffixes {
+			if err := l.fs.Remove(old.path(suffix)); err != nil && !isNotExist(err) {
+				_ = fresh.file.Close()
+				return l.fail(err)
+			}
 		}
 	}
 	if err := l.fs.Rename(swapPath, fresh.path(logSuffix)); err != nil {
@@ -414,23 +461,34 @@ func (l *Log) swapCleaned(old, fresh *segment) error {
 		return l.fail(err)
 	}
 	fresh.fs = l.fs
+	doomed := map[*segment]bool{}
+	for _, old := range olds {
+		doomed[old] = true
+	}
 	l.mu.Lock()
 	fresh.sealLocked(l.config().Files)
-	for i, s := range l.segments {
-		if s == old {
-			l.segments[i] = fresh
+	segs := l.segments[:0:0]
+	for _, s := range l.segments {
+		switch {
+		case s == olds[0]:
+			segs = append(segs, fresh)
+		case !doomed[s]:
+			segs = append(segs, s)
 		}
 	}
+	l.segments = segs
 	kept := l.pending[:0]
 	for _, p := range l.pending {
-		if p != old {
+		if !doomed[p] {
 			kept = append(kept, p)
 		}
 	}
 	clear(l.pending[len(kept):])
 	l.pending = kept
 	l.mu.Unlock()
-	old.release()
+	for _, old := range olds {
+		old.release()
+	}
 	return nil
 }
 

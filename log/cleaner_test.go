@@ -306,7 +306,13 @@ func TestCompactionCrashAtEveryStep(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := writeKeys(t, l, 30, 8, 0, false, now) // several segments
+		writeKeys(t, l, 30, 8, 0, false, now) // several segments
+		if _, err := l.Compact(now, NewCleaner(1<<20)); err != nil {
+			t.Fatal(err)
+		}
+		// A second round merges the shrunken segments into groups.
+		want := writeKeys(t, l, 30, 8, 0, false, now)
+		segsBefore := l.Segments()
 		must(t, l.SyncTo(l.EndOffset()))
 		end := l.EndOffset()
 		armed.Store(true)
@@ -336,6 +342,9 @@ func TestCompactionCrashAtEveryStep(t *testing.T) {
 		if cerr == nil {
 			if step < 5 {
 				t.Fatal("the round never hit an injected failure")
+			}
+			if l.Segments() >= segsBefore-1 {
+				t.Fatalf("segments %d -> %d: cleaned segments were not merged", segsBefore, l.Segments())
 			}
 			t.Logf("crashed at each of %d steps", step-1)
 			return

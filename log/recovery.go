@@ -195,7 +195,25 @@ func (l *Log) finishCleanerSwaps(names []string) ([]string, error) {
 			changed = true
 		case strings.HasSuffix(name, swapSuffix):
 			stem := strings.TrimSuffix(name, swapSuffix)
-			l.logger.Warn("finishing interrupted cleaner swap", "file", name)
+			base, ok := parseSegmentName(stem + logSuffix)
+			if !ok {
+				continue
+			}
+			end, err := l.swapEnd(filepath.Join(l.dir, name), base)
+			if err != nil {
+				return nil, err
+			}
+			l.logger.Warn("finishing interrupted cleaner swap", "file", name, "end_offset", end)
+			// The group's other members: segments inside the swap's range.
+			for _, other := range names {
+				if b, ok := parseSegmentName(other); ok && b > base && b < end {
+					for _, suffix := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
+						if err := l.fs.Remove(filepath.Join(l.dir, segmentFileName(b, suffix))); err != nil && !isNotExist(err) {
+							return nil, err
+						}
+					}
+				}
+			}
 			for _, suffix := range []string{indexSuffix, timeIndexSuffix} {
 				if err := l.fs.Remove(filepath.Join(l.dir, stem+suffix)); err != nil && !isNotExist(err) {
 					return nil, err
@@ -218,6 +236,34 @@ func (l *Log) finishCleanerSwaps(names []string) ([]string, error) {
 		return nil, fmt.Errorf("log: list %s: %w", l.dir, err)
 	}
 	return names, nil
+}
+
+// swapEnd returns the offset after the last whole batch of a swap file
+// (base if it holds none).
+func (l *Log) swapEnd(path string, base int64) (int64, error) {
+	f, err := l.fs.OpenFile(path, os.O_RDONLY, 0)
+	if err != nil {
+		return 0, fmt.Errorf("log: open %s: %w", path, err)
+	}
+	defer f.Close()
+	size, err := f.Size()
+	if err != nil {
+		return 0, err
+	}
+	end := base
+	var hb [BatchHeaderSize]byte
+	for pos := int64(0); pos+BatchHeaderSize <= size; {
+		if err := readFull(f, hb[:], pos); err != nil {
+			return 0, err
+		}
+		h, err := ParseBatchHeader(hb[:])
+		if err != nil || pos+int64(h.Length) > size {
+			break
+		}
+		end = h.NextOffset()
+		pos += int64(h.Length)
+	}
+	return end, nil
 }
 
 // recoverSegments opens the segments in order, verifying as described on
