@@ -809,3 +809,129 @@ func TestGroupsEveryAPIVersion(t *testing.T) {
 		})
 	}
 }
+
+// TestGroupsCommitThroughput measures durable offset commits per second from
+// one client committing one partition at a time, waiting for each answer
+// (the broker fsyncs __consumer_offsets before answering).
+func TestGroupsCommitThroughput(t *testing.T) {
+	if testing.Short() {
+		t.Skip("measurement")
+	}
+	p := harness.Start(t)
+	const topic, group = "g-commit-rate", "g-commit-rate-group"
+	createTopic(t, p.Addr, topic, 1, nil)
+	adm := kadm.NewClient(newClient(t, p.Addr))
+	ctx := ctxT(t)
+	commit := func(off int64) {
+		var os kadm.Offsets
+		os.Add(kadm.Offset{Topic: topic, Partition: 0, At: off, LeaderEpoch: -1})
+		r, err := adm.CommitOffsets(ctx, group, os)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Error(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	commit(0) // creates __consumer_offsets
+	start := time.Now()
+	n := 0
+	for time.Since(start) < 2*time.Second {
+		n++
+		commit(int64(n))
+	}
+	el := time.Since(start)
+	t.Logf("%d durable commits in %v: %.0f commits/s, %.2f ms each", n, el.Round(time.Millisecond), float64(n)/el.Seconds(), el.Seconds()*1000/float64(n))
+	offs, err := adm.FetchOffsets(ctx, group)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o, _ := offs.Lookup(topic, 0); o.At != int64(n) {
+		t.Fatalf("committed %d, fetched %d", n, o.At)
+	}
+}
+
+// TestGroupsRebalanceFiveMembers measures a 5-member rebalance at the
+// protocol level: from the moment all five rejoin (a new generation) until
+// the last SyncGroup answer, with raw requests (no client heartbeat delay).
+func TestGroupsRebalanceFiveMembers(t *testing.T) {
+	b := harness.InProcess(t, func(c *config.Config) { c.GroupInitialRebalanceDelayMs = 200 })
+	addr := b.Addr()
+	roundNo := 0
+	const group = "g-rebalance-5"
+	// One client (connection) per member: a broker answers one request
+	// at a time per connection, so a waiting JoinGroup holds up the next.
+	var clients []*kgo.Client
+	for range 5 {
+		clients = append(clients, newClient(t, addr))
+	}
+	ctx := ctxT(t)
+	members := make([]string, 5)
+	join := func(i int) *kmsg.JoinGroupResponse {
+		cl := clients[i]
+		req := kmsg.NewPtrJoinGroupRequest()
+		req.Group, req.MemberID, req.SessionTimeoutMillis, req.RebalanceTimeoutMillis, req.ProtocolType = group, members[i], 10000, 10000, "consumer"
+		p := kmsg.NewJoinGroupRequestProtocol()
+		// New metadata every round: a rejoin with changed metadata
+		// starts a rebalance (an unchanged follower would just get the
+		// current generation back).
+		p.Name, p.Metadata = "range", []byte{byte(i), byte(roundNo)}
+		req.Protocols = []kmsg.JoinGroupRequestProtocol{p}
+		for {
+			resp, err := req.RequestWith(ctx, cl)
+			if err != nil {
+				t.Error(err)
+				return nil
+			}
+			if resp.ErrorCode == kerr.MemberIDRequired.Code {
+				req.MemberID = resp.MemberID
+				continue
+			}
+			if resp.ErrorCode != 0 {
+				t.Errorf("join: %v", kerr.ErrorForCode(resp.ErrorCode))
+				return nil
+			}
+			members[i] = resp.MemberID
+			return resp
+		}
+	}
+	round := func() time.Duration {
+		roundNo++
+		start := time.Now()
+		var wg sync.WaitGroup
+		for i := range 5 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				jr := join(i)
+				if jr == nil {
+					return
+				}
+				sreq := kmsg.NewPtrSyncGroupRequest()
+				sreq.Group, sreq.Generation, sreq.MemberID = group, jr.Generation, jr.MemberID
+				if jr.LeaderID == jr.MemberID {
+					for _, mem := range jr.Members {
+						a := kmsg.NewSyncGroupRequestGroupAssignment()
+						a.MemberID, a.MemberAssignment = mem.MemberID, []byte("a")
+						sreq.GroupAssignment = append(sreq.GroupAssignment, a)
+					}
+				}
+				sr, err := sreq.RequestWith(ctx, clients[i])
+				if err != nil || sr.ErrorCode != 0 {
+					t.Errorf("sync: %v %v", err, kerr.ErrorForCode(sr.ErrorCode))
+				}
+			}()
+		}
+		wg.Wait()
+		return time.Since(start)
+	}
+	// The first round is the group forming (with a 200ms initial delay);
+	// the next rounds are rebalances of a Stable five-member group.
+	first := round()
+	var total time.Duration
+	const rounds = 20
+	for range rounds {
+		total += round()
+	}
+	t.Logf("5 members: group formed in %v; rebalance (all rejoin → all synced) %v on average over %d", first.Round(time.Microsecond), (total / rounds).Round(time.Microsecond), rounds)
+}
