@@ -63,6 +63,9 @@ var drivers = []driver{
 			return []string{filepath.Join(o.cache, "venv", "bin", "python"), filepath.Join(o.dir, "python", "kp_driver.py")}
 		},
 		needs: func(o options) []string { return []string{filepath.Join(o.cache, "venv", "bin", "python")} }},
+	{client: "kcat", timeout: 15 * time.Minute,
+		command: func(o options) []string { return []string{"bash", filepath.Join(o.dir, "cli", "kcat.sh")} },
+		needs:   func(o options) []string { return []string{"/usr/bin/kcat"} }},
 	// more drivers are added below as they land
 }
 
