@@ -1,8 +1,11 @@
 // Package log is the partition log: one directory per Kafka partition
 // holding segments of raw RecordBatch v2 bytes, with Kafka-layout sparse
-// offset and time indexes, size/time based rolling, retention and crash
-// recovery that reports what it dropped. The on-disk format is described in
-// FORMAT.md. All file I/O goes through a vfs.FS.
+// offset and time indexes, size/time/index-size based rolling, retention,
+// compaction (cleaner.go), crash recovery that reports what it dropped, and
+// what replication needs (TruncateTo, leader epochs, a high watermark:
+// replication.go). Sealed segments' files and indexes are held open only
+// through a bounded FileCache. The on-disk format is described in FORMAT.md.
+// All file I/O goes through a vfs.FS.
 package log
 
 import (
@@ -110,10 +113,13 @@ func (c Config) withDefaults() Config {
 //	syncMu   serializes SyncTo, DeleteRecordsBefore, EnforceRetention, Close:
 //	         everything that fsyncs or closes/removes segment files.
 //	appendMu serializes Append (the only writer of the active segment).
-//	mu       guards segments, active, pending, dirDirty, closed and the
-//	         mutable fields of every segment (see segment). Readers hold it
-//	         for reading only to copy a segmentView (which pins the file
-//	         through segment.refs); they do file I/O without it.
+//	mu       guards segments, active, pending, dirDirty, closed, epochs and
+//	         the mutable fields of every segment (see segment). Readers hold
+//	         it for reading only to copy a segmentView (which pins the
+//	         segment through segment.refs); they do file I/O without it.
+//	segment.fileMu  a sealed segment's file, pins and indexes (see segment);
+//	         taken under mu or alone, never the other way round.
+//	FileCache.mu    the cache's LRU list; innermost.
 type Log struct {
 	fs     vfs.FS
 	dir    string
