@@ -413,3 +413,66 @@ func partitionFigures(b *testing.B, dir string) {
 	}
 	_ = os.RemoveAll(filepath.Join(dir, "parts"))
 }
+
+// BenchmarkLogCompaction cleans MOLDAU_BENCH_COMPACT_MIB (default 512) of
+// 1 KiB keyed updates over 100,000 keys in 64 MiB segments with a 32 MiB
+// offset map (the broker's), and reports the cleaning rate.
+func BenchmarkLogCompaction(b *testing.B) {
+	total := envInt("MOLDAU_BENCH_COMPACT_MIB", 512) * mib
+	for range b.N {
+		dir := filepath.Join(b.TempDir(), "compact-0")
+		cfg := plog.DefaultConfig()
+		cfg.SegmentBytes = 64 << 20
+		cfg.Compact = true
+		cfg.DeleteRetentionMs = 86400000
+		cfg.MaxCompactionLagMs = 1 << 62
+		cfg.MinCleanableDirtyRatio = 0.5
+		l, _, err := plog.Open(vfs.OS, dir, cfg, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		value := bytes.Repeat([]byte{'c'}, 1000)
+		now := time.Now().UnixMilli()
+		key := 0
+		for n := int64(0); n < total; {
+			var body []byte
+			for i := range 16 {
+				var rec []byte
+				rec = append(rec, 0)
+				rec = binary.AppendVarint(rec, 0)
+				rec = binary.AppendVarint(rec, int64(i))
+				k := fmt.Appendf(nil, "key-%06d", (key*7919)%100000)
+				key++
+				rec = binary.AppendVarint(rec, int64(len(k)))
+				rec = append(rec, k...)
+				rec = binary.AppendVarint(rec, int64(len(value)))
+				rec = append(rec, value...)
+				rec = binary.AppendVarint(rec, 0)
+				body = binary.AppendVarint(body, int64(len(rec)))
+				body = append(body, rec...)
+			}
+			batch := makeBenchBatch(1, 1) // header template
+			batch = append(batch[:plog.BatchHeaderSize], body...)
+			binary.BigEndian.PutUint32(batch[8:], uint32(len(batch)-12))
+			binary.BigEndian.PutUint32(batch[23:], 15)
+			binary.BigEndian.PutUint32(batch[57:], 16)
+			binary.BigEndian.PutUint32(batch[17:], crc32.Checksum(batch[21:], crc32.MakeTable(crc32.Castagnoli)))
+			if _, err := l.Append(batch, now); err != nil {
+				b.Fatal(err)
+			}
+			n += int64(len(batch))
+		}
+		before := l.Size()
+		c := plog.NewCleaner(32 << 20)
+		start := time.Now()
+		st, err := l.Compact(now, c)
+		if err != nil {
+			b.Fatal(err)
+		}
+		el := time.Since(start)
+		b.Logf("compaction: %d MiB in %d segments cleaned in %v (%.0f MiB/s), %d records removed, log %d -> %d MiB",
+			st.BytesBefore/mib, st.SegmentsCleaned, el.Round(time.Millisecond), float64(st.BytesBefore)/mib/el.Seconds(),
+			st.RecordsRemoved, before/mib, l.Size()/mib)
+		_ = l.Delete()
+	}
+}
