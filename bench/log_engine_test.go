@@ -463,6 +463,9 @@ func BenchmarkLogCompaction(b *testing.B) {
 			n += int64(len(batch))
 		}
 		before := l.Size()
+		if err := l.SyncTo(l.EndOffset()); err != nil {
+			b.Fatal(err)
+		}
 		c := plog.NewCleaner(32 << 20)
 		start := time.Now()
 		st, err := l.Compact(now, c)

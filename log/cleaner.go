@@ -18,8 +18,10 @@ import (
 //
 // The log is split at the cleaner checkpoint (first dirty offset) into a
 // clean head and a dirty tail; the dirty section ends at the first
-// uncleanable offset: the active segment's base, or the base of the first
-// segment holding a batch younger than MinCompactionLagMs. A round runs when
+// uncleanable offset: the active segment's base, the base of the first
+// segment holding a batch younger than MinCompactionLagMs. The cleaner
+// fsyncs the log up to there first, so that a record is only ever dropped
+// in favour of a durable later one. A round runs when
 // dirty/(clean+dirty) bytes reaches MinCleanableDirtyRatio, or when the
 // first dirty segment is older than MaxCompactionLagMs.
 //
@@ -168,6 +170,21 @@ func (l *Log) Compact(now int64, c *Cleaner) (CompactStats, error) {
 	uncleanable := len(views) // index of the first segment not to map
 	for i := range views {
 		if cfg.MinCompactionLagMs > 0 && maxTS[i] > now-cfg.MinCompactionLagMs {
+			uncleanable = i
+			break
+		}
+	}
+	// Only durable data is cleaned: a record may be dropped only because a
+	// later one survives any crash. The cleaner fsyncs the cleanable range
+	// itself (acks=1 and flush.* topics may not have).
+	if uncleanable > 0 {
+		if err := l.SyncTo(views[uncleanable-1].next); err != nil {
+			return st, err
+		}
+	}
+	durable := l.durable.Load()
+	for i, v := range views[:uncleanable] {
+		if v.next > durable {
 			uncleanable = i
 			break
 		}
