@@ -174,21 +174,6 @@ func (l *Log) Compact(now int64, c *Cleaner) (CompactStats, error) {
 			break
 		}
 	}
-	// Only durable data is cleaned: a record may be dropped only because a
-	// later one survives any crash. The cleaner fsyncs the cleanable range
-	// itself (acks=1 and flush.* topics may not have).
-	if uncleanable > 0 {
-		if err := l.SyncTo(views[uncleanable-1].next); err != nil {
-			return st, err
-		}
-	}
-	durable := l.durable.Load()
-	for i, v := range views[:uncleanable] {
-		if v.next > durable {
-			uncleanable = i
-			break
-		}
-	}
 	var cleanBytes, dirtyBytes int64
 	firstDirtySeg := -1
 	for i, v := range views[:uncleanable] {
@@ -208,6 +193,22 @@ func (l *Log) Compact(now int64, c *Cleaner) (CompactStats, error) {
 	overdue := cfg.MaxCompactionLagMs > 0 && cfg.MaxCompactionLagMs < 1<<62 &&
 		firstBatchTime(views[firstDirtySeg]) < now-cfg.MaxCompactionLagMs
 	if ratio < cfg.MinCleanableDirtyRatio && !overdue {
+		return st, nil
+	}
+	// Only durable data is cleaned: a record may be dropped only because a
+	// later one survives any crash. The cleaner fsyncs the cleanable range
+	// itself (acks=1 and flush.* topics may not have).
+	if err := l.SyncTo(views[uncleanable-1].next); err != nil {
+		return st, err
+	}
+	durable := l.durable.Load()
+	for i, v := range views[:uncleanable] {
+		if v.next > durable {
+			uncleanable = i
+			break
+		}
+	}
+	if firstDirtySeg >= uncleanable {
 		return st, nil
 	}
 
