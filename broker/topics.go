@@ -62,6 +62,7 @@ func (t *topic) logConfig() plog.Config {
 	c := plog.Config{
 		SegmentBytes:           s.SegmentBytes,
 		SegmentMs:              s.SegmentMs,
+		SegmentJitterMs:        s.SegmentJitterMs,
 		IndexIntervalBytes:     int(s.IndexIntervalBytes),
 		SegmentIndexBytes:      int64(s.SegmentIndexBytes),
 		Files:                  segmentFiles,

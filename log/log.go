@@ -36,6 +36,10 @@ type Config struct {
 	// SegmentMs: roll when the active segment's first batch is older than
 	// this (0 = never).
 	SegmentMs int64
+	// SegmentJitterMs (Kafka segment.jitter.ms): each segment rolls up to
+	// this much earlier than SegmentMs (a random amount fixed per segment),
+	// so that many partitions created together do not roll together.
+	SegmentJitterMs int64
 	// IndexIntervalBytes: add a sparse index entry after at least this many
 	// bytes (default 4096).
 	IndexIntervalBytes int
@@ -271,7 +275,7 @@ func (l *Log) append(batch []byte, now int64) (int64, error) {
 	s := l.active
 	base := s.next
 	if s.size > 0 && (s.size+length > cfg.SegmentBytes ||
-		(cfg.SegmentMs > 0 && s.rollBase >= 0 && now-s.rollBase >= cfg.SegmentMs) ||
+		(cfg.SegmentMs > 0 && s.rollBase >= 0 && now-s.rollBase >= cfg.SegmentMs-s.jitter(cfg.SegmentJitterMs, cfg.SegmentMs)) ||
 		(cfg.SegmentIndexBytes > 0 && (int64(len(s.index)) >= cfg.SegmentIndexBytes/offsetEntrySize ||
 			int64(len(s.timeIndex)) >= cfg.SegmentIndexBytes/timeEntrySize)) ||
 		base+delta-s.base > math.MaxInt32) {

@@ -287,3 +287,29 @@ func TestFileCacheBoundsOpenFiles(t *testing.T) {
 	}
 	check("at end")
 }
+
+func TestSegmentJitter(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.SegmentMs = 1000
+	cfg.SegmentJitterMs = 900
+	rolls := map[int64]bool{}
+	for i := range 20 {
+		l, _ := openLog(t, vfs.NewMem(), fmt.Sprintf("/d/t-%d", i), cfg)
+		appendN(t, l, 1, 1, 10, 0)
+		for now := int64(0); now <= 1000; now += 50 {
+			if _, err := l.Append(makeBatch(1, now, 10), now); err != nil {
+				t.Fatal(err)
+			}
+			if l.Segments() > 1 {
+				rolls[now] = true
+				break
+			}
+		}
+		if l.Segments() == 1 {
+			t.Fatal("never rolled within segment.ms")
+		}
+	}
+	if len(rolls) < 3 {
+		t.Fatalf("20 partitions rolled at only %d distinct times", len(rolls))
+	}
+}

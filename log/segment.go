@@ -101,6 +101,21 @@ func newSegment(dir string, base int64, f vfs.File) *segment {
 	return s
 }
 
+// jitter returns the segment's roll jitter in [0, min(max, segmentMs)),
+// drawn once from its base offset (deterministic, so a restart keeps it).
+// Only the appender calls it.
+func (s *segment) jitter(max, segmentMs int64) int64 {
+	max = min(max, segmentMs)
+	if max <= 0 {
+		return 0
+	}
+	h := uint64(s.base)*0x9e3779b97f4a7c15 ^ uint64(len(s.dir))*0xbf58476d1ce4e5b9
+	for _, c := range s.dir {
+		h = (h ^ uint64(c)) * 0x100000001b3
+	}
+	return int64(h % uint64(max))
+}
+
 // acquire takes a reader's reference. It requires Log.mu (either mode) and
 // the segment to be in Log.segments, so the count is above zero.
 func (s *segment) acquire() { s.refs.Add(1) }
