@@ -66,6 +66,9 @@ var drivers = []driver{
 	{client: "kcat", timeout: 15 * time.Minute,
 		command: func(o options) []string { return []string{"bash", filepath.Join(o.dir, "cli", "kcat.sh")} },
 		needs:   func(o options) []string { return []string{"/usr/bin/kcat"} }},
+	{client: "kafkajs", timeout: 10 * time.Minute,
+		command: func(o options) []string { return []string{"node", filepath.Join(o.dir, "node", "driver.js")} },
+		needs:   func(o options) []string { return []string{filepath.Join(o.dir, "node", "node_modules", "kafkajs")} }},
 	// more drivers are added below as they land
 }
 
