@@ -69,7 +69,11 @@ var drivers = []driver{
 	{client: "kafkajs", timeout: 10 * time.Minute,
 		command: func(o options) []string { return []string{"node", filepath.Join(o.dir, "node", "driver.js")} },
 		needs:   func(o options) []string { return []string{filepath.Join(o.dir, "node", "node_modules", "kafkajs")} }},
-	// more drivers are added below as they land
+	{client: "kafka-cli", timeout: 20 * time.Minute,
+		command: func(o options) []string { return []string{"bash", filepath.Join(o.dir, "cli", "driver.sh")} },
+		needs: func(o options) []string {
+			return []string{filepath.Join(o.cache, "kafka-4.4.0", "libs", "kafka-tools-4.4.0.jar")}
+		}},
 }
 
 func allClients() []string {

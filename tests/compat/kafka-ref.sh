@@ -50,7 +50,16 @@ share.coordinator.state.topic.min.isr=1
 PROPS
 cp="$libs/*"
 jvm=(-Xms256m -Xmx768m -XX:+UseG1GC -XX:TieredStopAtLevel=1 -Djava.awt.headless=true)
-cluster_id=$(python3 -c 'import base64,uuid; print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))')
+# A random cluster id as Kafka makes them (no leading '-', which the storage
+# tool's argument parser would read as an option).
+cluster_id=$(python3 -c '
+import base64, uuid
+while True:
+    s = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    if not s.startswith("-"):
+        print(s)
+        break
+')
 java "${jvm[@]}" -cp "$cp" kafka.tools.StorageTool format -t "$cluster_id" -c "$work/server.properties" >"$log" 2>&1 ||
 	{ cat "$log" >&2; exit 1; }
 java "${jvm[@]}" -cp "$cp" kafka.Kafka "$work/server.properties" >>"$log" 2>&1 &

@@ -26,7 +26,7 @@ sc_metadata() {
 	local t; t=$(topic metadata)
 	echo "k:v" | produce_lines "$t" || fail "produce (auto-create) failed"
 	local md; md=$(kc -L -J -t "$t") || fail "kcat -L failed"
-	python3 - "$md" "$t" <<'PY' || fail "metadata: $(tail -1 "$ERR")"
+	python3 - "$md" "$t" <<'PY' || fail "metadata: $(errtail 1)"
 import json, sys
 md = json.loads(sys.argv[1])
 assert len(md["brokers"]) >= 1, "no brokers"

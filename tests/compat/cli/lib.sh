@@ -44,3 +44,6 @@ run_all() {
 		json_line "$client" "$s" "$result" "$reason"
 	done
 }
+
+# errtail N: the last N lines of the scenario's stderr, without SLF4J noise.
+errtail() { grep -v '^SLF4J' "$ERR" | tail -"$1" | tr '\n' ' '; }

@@ -1,0 +1,204 @@
+#!/usr/bin/env bash
+# Compat driver for Apache Kafka's command-line tools, run from the Maven
+# jars (kafka/pom.xml) with java -cp, as the kafka-*.sh scripts do:
+#   driver.sh BOOTSTRAP scenario[,scenario...]
+# Tools used: kafka-topics, kafka-configs, kafka-console-producer,
+# kafka-console-consumer, kafka-get-offsets, kafka-consumer-groups,
+# kafka-transactions, kafka-producer-perf-test, kafka-consumer-perf-test.
+set -uo pipefail
+B=$1
+IFS=, read -ra SCENARIOS <<<"$2"
+here=$(cd "$(dirname "$0")" && pwd)
+source "$here/lib.sh"
+client=kafka-cli
+SCENARIO_TIMEOUT=90
+libs=${COMPAT_CACHE:-$here/../.cache}/kafka-4.4.0/libs
+tool() {
+	local cls=$1; shift
+	java -Xmx256m -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Dlog4j2.level=off -cp "$libs/*" "$cls" "$@"
+}
+kafka_topics() { tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$B" "$@"; }
+kafka_configs() { tool org.apache.kafka.tools.ConfigCommand --bootstrap-server "$B" "$@"; }
+kafka_groups() { tool org.apache.kafka.tools.consumer.group.ConsumerGroupCommand --bootstrap-server "$B" "$@"; }
+kafka_get_offsets() { tool org.apache.kafka.tools.GetOffsetShell --bootstrap-server "$B" "$@"; }
+kafka_transactions() { tool org.apache.kafka.tools.TransactionsCommand --bootstrap-server "$B" "$@"; }
+console_producer() { # TOPIC [producer properties...] < "key:value" lines
+	local t=$1; shift
+	local props=()
+	for p in "$@"; do props+=(--command-property "$p"); done
+	tool org.apache.kafka.tools.ConsoleProducer --bootstrap-server "$B" --topic "$t" \
+		--reader-property parse.key=true --reader-property key.separator=: "${props[@]}"
+}
+console_consumer() { # TOPIC [args...]: prints key:value lines
+	local t=$1; shift
+	tool org.apache.kafka.tools.consumer.ConsoleConsumer --bootstrap-server "$B" --topic "$t" \
+		--formatter-property print.key=true --formatter-property key.separator=: --timeout-ms "${CC_TIMEOUT:-20000}" "$@"
+}
+gen() { local p=$1 n=$2 from=${3:-0}; for ((i = from; i < from + n; i++)); do echo "k$i:$p$i"; done; }
+expect_records() { # prefix n from got
+	local want; want=$(gen "$1" "$2" "$3")
+	[ "$4" = "$want" ] || fail "consumed $(grep -c . <<<"$4") records, not the $2 produced: $(head -c 200 <<<"$4" | tr '\n' ' ')"
+}
+create() { kafka_topics --create --topic "$1" --partitions "${2:-1}" --replication-factor 1 "${@:3}" >/dev/null || fail "kafka-topics --create failed: $(errtail 3)"; }
+
+sc_metadata() {
+	local t; t=$(topic metadata)
+	create "$t" 3
+	local d; d=$(kafka_topics --describe --topic "$t") || fail "describe failed"
+	grep -q "PartitionCount: 3" <<<"$d" || fail "describe: $(head -1 <<<"$d")"
+	[ "$(grep -c 'Leader: [0-9]' <<<"$d")" = 3 ] || fail "not every partition has a leader: $d"
+}
+
+sc_topics_admin() {
+	local t; t=$(topic topics_admin)
+	create "$t" 2
+	kafka_topics --list | grep -qx "$t" || fail "--list does not include the new topic"
+	kafka_topics --alter --topic "$t" --partitions 3 >/dev/null || fail "--alter --partitions 3 failed"
+	kafka_topics --describe --topic "$t" | grep -q "PartitionCount: 3" || fail "not 3 partitions after --alter"
+	kafka_topics --delete --topic "$t" >/dev/null || fail "--delete failed"
+	for _ in $(seq 20); do
+		kafka_topics --list | grep -qx "$t" || return 0
+		sleep 0.5
+	done
+	fail "topic still listed after --delete"
+}
+
+sc_configs() {
+	local t; t=$(topic configs)
+	create "$t" 1 --config retention.ms=3600000
+	kafka_configs --describe --entity-type topics --entity-name "$t" | grep -q "retention.ms=3600000" || fail "kafka-configs --describe does not show retention.ms=3600000"
+	kafka_configs --alter --entity-type topics --entity-name "$t" --add-config retention.ms=7200000 >/dev/null || fail "kafka-configs --alter failed"
+	kafka_configs --describe --entity-type topics --entity-name "$t" | grep -q "retention.ms=7200000" || fail "retention.ms not 7200000 after --alter"
+}
+
+produce_consume() { # n [producer properties...]
+	local n=$1 t; shift
+	t=$(topic produce)
+	create "$t" 1
+	gen v "$n" | console_producer "$t" "$@" || fail "console producer failed: $(errtail 3)"
+	local got; got=$(console_consumer "$t" --partition 0 --offset earliest --max-messages "$n") || fail "console consumer failed"
+	expect_records v "$n" 0 "$got"
+}
+
+# acks=all through the perf tools: 1000 records produced, 1000 consumed.
+sc_perf() {
+	local t; t=$(topic perf)
+	create "$t" 1
+	local out; out=$(tool org.apache.kafka.tools.ProducerPerformance --topic "$t" --num-records 1000 --record-size 100 \
+		--throughput -1 --producer-props bootstrap.servers="$B" acks=all) || fail "kafka-producer-perf-test failed"
+	grep -q "^1000 records sent" <<<"$out" || fail "producer-perf-test: $(tail -1 <<<"$out")"
+	out=$(tool org.apache.kafka.tools.ConsumerPerformance --bootstrap-server "$B" --topic "$t" --messages 1000 --timeout 20000) ||
+		fail "kafka-consumer-perf-test failed: $(errtail 2)"
+	# data line: start, end, MB, MB/s, nMsg, ...
+	[ "$(tail -1 <<<"$out" | cut -d, -f5 | tr -d ' ')" = 1000 ] || fail "consumer-perf-test: $(tail -1 <<<"$out")"
+}
+
+sc_consume_latest() {
+	local t; t=$(topic consume_latest)
+	create "$t" 1
+	gen old 5 | console_producer "$t" || fail "produce failed"
+	console_consumer "$t" --partition 0 --offset latest --max-messages 5 >"$TMP/latest" 2>>"$ERR" &
+	local pid=$!
+	sleep 5 # JVM start and offset resolution
+	gen new 5 5 | console_producer "$t" || fail "produce failed"
+	wait_pid $pid 30 || fail "consumer at latest did not get the 5 new records"
+	expect_records new 5 5 "$(cat "$TMP/latest")"
+}
+
+sc_consume_timestamp() {
+	local t; t=$(topic consume_timestamp)
+	create "$t" 1
+	gen v 5 | console_producer "$t" || fail "produce failed"
+	sleep 1.1
+	local ts; ts=$(($(date +%s%3N) - 5))
+	gen v 5 5 | console_producer "$t" || fail "produce failed"
+	local off; off=$(kafka_get_offsets --topic "$t" --partitions 0 --time "$ts") || fail "kafka-get-offsets failed"
+	[ "$off" = "$t:0:5" ] || fail "kafka-get-offsets --time: $off, want $t:0:5"
+	local got; got=$(console_consumer "$t" --partition 0 --offset 5 --max-messages 5) || fail "consume from offset 5 failed"
+	expect_records v 5 5 "$got"
+}
+
+group_commit_resume() { # extra consumer properties
+	local t; t=$(topic group)
+	create "$t" 1
+	gen v 10 | console_producer "$t" || fail "produce failed"
+	local g=g-$t props=(--command-property max.poll.records=1)
+	for p in "$@"; do props+=(--command-property "$p"); done
+	# The console consumer commits its position when it closes.
+	local got; got=$(console_consumer "$t" --group "$g" --from-beginning --max-messages 6 "${props[@]}") || fail "first member failed: $(errtail 2)"
+	expect_records v 6 0 "$got"
+	local d; d=$(kafka_groups --describe --group "$g" --offsets) || fail "kafka-consumer-groups --describe failed"
+	awk -v t="$t" '$2 == t && $3 == 0 { print $4 }' <<<"$d" | grep -qx 6 || fail "kafka-consumer-groups shows no committed offset 6: $(tr -s ' \n' ' ' <<<"$d" | head -c 250)"
+	got=$(console_consumer "$t" --group "$g" --max-messages 4 "${props[@]}") || fail "second member failed"
+	expect_records v 4 6 "$got"
+}
+
+# stop_bg PID: a background console_consumer is a subshell running java:
+# SIGTERM its java child (a clean close that leaves the group), then reap.
+stop_bg() { pkill -TERM -P "$1" 2>/dev/null; wait "$1" 2>/dev/null; }
+
+sc_group_two_members() {
+	local t; t=$(topic group_two_members)
+	create "$t" 4
+	local g=g-$t
+	CC_TIMEOUT=60000 console_consumer "$t" --group "$g" >/dev/null 2>>"$ERR" &
+	local a=$!
+	CC_TIMEOUT=60000 console_consumer "$t" --group "$g" >/dev/null 2>>"$ERR" &
+	local b=$!
+	# --members: GROUP CONSUMER-ID HOST CLIENT-ID #PARTITIONS
+	local ok=
+	for _ in $(seq 40); do
+		[ "$(kafka_groups --describe --group "$g" --members 2>/dev/null | awk '$5 ~ /^[0-9]+$/ && $5 > 0 { n++; s += $5 } END { print n "/" s }')" = 2/4 ] && { ok=1; break; }
+		sleep 0.5
+	done
+	[ -n "$ok" ] || { stop_bg $a; stop_bg $b; fail "two members never split the 4 partitions"; }
+	stop_bg $b
+	ok=
+	for _ in $(seq 40); do
+		[ "$(kafka_groups --describe --group "$g" --members 2>/dev/null | awk '$5 ~ /^[0-9]+$/ && $5 > 0 { n++; s += $5 } END { print n "/" s }')" = 1/4 ] && { ok=1; break; }
+		sleep 0.5
+	done
+	stop_bg $a
+	[ -n "$ok" ] || fail "after one member left the other does not own all 4 partitions"
+}
+
+# The CLI cannot abort a transaction it opened: the perf test commits
+# transactions; kafka-transactions describes the state; a read_committed
+# console consumer reads them.
+sc_transactions() {
+	local t; t=$(topic transactions)
+	create "$t" 1
+	local id=txn-$t
+	tool org.apache.kafka.tools.ProducerPerformance --topic "$t" --num-records 100 --record-size 10 --throughput -1 \
+		--transactional-id "$id" --transaction-duration-ms 100 --producer-props bootstrap.servers="$B" max.block.ms=15000 >/dev/null ||
+		fail "kafka-producer-perf-test --transactional-id failed: $(errtail 2)"
+	kafka_transactions describe --transactional-id "$id" | grep -q "CompleteCommit\|Empty" || fail "kafka-transactions describe does not show a committed transaction"
+	local got; got=$(console_consumer "$t" --partition 0 --offset earliest --max-messages 100 --isolation-level read_committed | wc -l)
+	[ "$got" = 100 ] || fail "read_committed console consumer read $got of 100 records"
+}
+
+run_scenario() {
+	case $1 in
+	metadata) sc_metadata ;;
+	topics_admin) sc_topics_admin ;;
+	configs) sc_configs ;;
+	produce_none) produce_consume 50 ;;
+	produce_gzip | produce_snappy | produce_lz4 | produce_zstd) produce_consume 50 compression.type="${1#produce_}" ;;
+	acks_0) produce_consume 10 acks=0 enable.idempotence=false ;;
+	acks_1) produce_consume 10 acks=1 enable.idempotence=false ;;
+	acks_all) sc_perf ;;
+	idempotent) produce_consume 100 enable.idempotence=true acks=all ;;
+	roundtrip) na "kafka-console-producer cannot set a record's timestamp (it parses keys and headers only)" ;;
+	consume_earliest) produce_consume 10 ;;
+	consume_latest) sc_consume_latest ;;
+	consume_timestamp) sc_consume_timestamp ;;
+	group_commit_resume) group_commit_resume ;;
+	group_two_members) sc_group_two_members ;;
+	transactions_read_committed) sc_transactions ;;
+	static_membership) group_commit_resume group.instance.id=static-1 ;;
+	kip848) group_commit_resume group.protocol=consumer ;;
+	*) fail "unknown scenario" ;;
+	esac
+}
+
+run_all
