@@ -104,6 +104,7 @@ type Coordinator struct {
 	groups map[string]*group
 
 	loaded   []atomic.Bool // per partition: replayed and serving
+	txn      txnOffsets    // pending transactional offsets (txn_offsets.go)
 	inflight sync.WaitGroup
 	closed   atomic.Bool
 }
