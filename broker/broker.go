@@ -213,13 +213,16 @@ func (b *Broker) Close(ctx context.Context) error {
 	b.closeOnce.Do(func() {
 		b.ready.Store(false)
 		close(b.stop)
+		// Answer waiting joins and syncs now (COORDINATOR_NOT_AVAILABLE,
+		// as a Kafka broker shutting down does) so that connections can
+		// drain instead of waiting out a rebalance.
+		b.groups.Close()
 		if b.srv != nil {
 			if err := b.srv.Shutdown(ctx); err != nil {
 				b.logger.Warn("shutdown: connections did not finish in time", "err", err)
 			}
 		}
 		b.bg.Wait()
-		b.groups.Close()
 		var errs []error
 		for _, t := range b.topics.all() {
 			for _, p := range t.partitionList() {

@@ -122,7 +122,8 @@ type group struct {
 	syncTimer      Timer
 	syncSeq        uint64
 
-	offsets map[TopicPartition]*offsetEntry
+	offsets         map[TopicPartition]*offsetEntry
+	commitsInFlight int // appended, not yet durable and applied
 }
 
 func newGroup(c *Coordinator, id string) *group {

@@ -72,11 +72,16 @@ func (c *Coordinator) CommitOffsets(req CommitRequest) []error {
 		return errs
 	}
 	last, err := c.log.Append(g.partition, recs)
+	// The group must not expire while its commit is in flight.
+	g.commitsInFlight++
 	g.mu.Unlock()
 	if err == nil {
 		err = c.log.Sync(g.partition, last)
 	}
 	if err != nil {
+		g.mu.Lock()
+		g.commitsInFlight--
+		g.mu.Unlock()
 		c.logger.Error("offset commit failed", "group", req.Group, "err", err)
 		for i := range errs {
 			if errs[i] == nil {
@@ -88,6 +93,7 @@ func (c *Coordinator) CommitOffsets(req CommitRequest) []error {
 	// Records were appended in order: the first of recs is at
 	// last-len(recs)+1. Apply each unless a later commit got there first.
 	g.mu.Lock()
+	g.commitsInFlight--
 	pos := last - int64(len(recs)) + 1
 	for i, o := range req.Offsets {
 		e := entries[i]
@@ -239,7 +245,7 @@ func (c *Coordinator) ExpireOffsets() int {
 	n := 0
 	for _, g := range c.allGroups() {
 		g.mu.Lock()
-		if g.state != StateEmpty || !c.loaded[g.partition].Load() {
+		if g.state != StateEmpty || g.commitsInFlight > 0 || !c.loaded[g.partition].Load() {
 			g.mu.Unlock()
 			continue
 		}
