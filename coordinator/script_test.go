@@ -300,6 +300,14 @@ func (e *scriptEnv) run(cmd string) string {
 		e.clock.Advance(a.dur(t, "by", 0))
 		e.c.WaitIdle()
 		e.emit("now +%s", e.clock.Now().Sub(time.Unix(1_700_000_000, 0)))
+	case "set":
+		// Changes a setting for the rest of the script (a restart applies
+		// it to the coordinator).
+		if v, ok := a["max-size"]; ok {
+			n, _ := strconv.Atoi(v)
+			e.cfg.MaxGroupSize = n
+			e.c.cfg.MaxGroupSize = n
+		}
 	case "fail-appends":
 		e.log.mu.Lock()
 		e.log.fail = a.str("on", "true") == "true"
