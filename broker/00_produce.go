@@ -63,11 +63,11 @@ func (b *Broker) handleProduce(ctx context.Context, req *protocol.Request) proto
 					sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
 					break
 				}
-				if isInternalTopic(t.name) {
+				if isInternalTopic(t.name) || t.name == txnStateTopic {
 					sp.ErrorCode = kerr.InvalidTopicException.Code
 					break
 				}
-				b.produceOne(p, rp.Records, now, &sp, r.Version)
+				b.produceOne(p, rp.Records, now, &sp, r.Version, r.TransactionID)
 				if sp.ErrorCode == 0 && r.Acks == -1 && p.syncBeforeAck() {
 					toSync = append(toSync, p)
 				}
@@ -102,12 +102,12 @@ func (b *Broker) handleProduce(ctx context.Context, req *protocol.Request) proto
 }
 
 // produceOne validates and appends one partition's batch, filling sp.
-func (b *Broker) produceOne(p *partition, records []byte, now int64, sp *kmsg.ProduceResponseTopicPartition, version int16) {
+func (b *Broker) produceOne(p *partition, records []byte, now int64, sp *kmsg.ProduceResponseTopicPartition, version int16, txnID *string) {
 	settings := p.topic.settings()
 	v, err := validateBatch(records, settings, now)
 	if err == nil {
 		var res appendResult
-		res, err = p.appendBatch(&v, now)
+		res, err = p.appendBatch(&v, now, b.txnVerifier(txnID, &v, p))
 		if err == nil {
 			if !res.duplicate {
 				p.topic.metrics.bytesIn.Add(float64(len(v.raw)))

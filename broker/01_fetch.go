@@ -2,8 +2,10 @@ package broker
 
 // Fetch, key 1, versions 4–18.
 //
-//   - v4+: isolation level (read_committed reads below the last stable
-//     offset; with no transactions served yet that is the high watermark).
+//   - v4+: isolation level: read_committed (1) reads only below the last
+//     stable offset and lists the aborted transactions overlapping the
+//     range read, so the client drops their records; every response
+//     carries the LSO. A marker moving the LSO wakes long polls.
 //   - v5+: LogStartOffset in the response.
 //   - v7+: fetch sessions (KIP-227), see fetch_sessions.go.
 //   - v9+: CurrentLeaderEpoch checked (FENCED_LEADER_EPOCH / UNKNOWN_LEADER_EPOCH).
@@ -198,8 +200,12 @@ func (b *Broker) readFetch(plan *fetchPlan) (*kmsg.FetchResponse, int, bool) {
 			rp.ErrorCode = kerr.FencedLeaderEpoch.Code
 		default:
 			hw := p.highWatermark()
-			upper := hw // the last stable offset equals hw until transactions
-			rp.HighWatermark, rp.LastStableOffset, rp.LogStartOffset = hw, upper, p.log.LogStartOffset()
+			lso := min(p.lastStableOffset(), hw)
+			upper := hw
+			if r.IsolationLevel == 1 {
+				upper = lso
+			}
+			rp.HighWatermark, rp.LastStableOffset, rp.LogStartOffset = hw, lso, p.log.LogStartOffset()
 			limit := min(int(sp.maxBytes), maxBytes-total)
 			if limit > 0 || first {
 				var err error
@@ -209,6 +215,16 @@ func (b *Broker) readFetch(plan *fetchPlan) (*kmsg.FetchResponse, int, bool) {
 					rp.HighWatermark, rp.LastStableOffset, rp.LogStartOffset = -1, -1, -1
 					if !errors.Is(err, plog.ErrOffsetOutOfRange) {
 						b.logger.Warn("fetch read failed", "partition", p.dirName(), "offset", sp.fetchOffset, "err", err)
+					}
+				}
+			}
+			if r.IsolationLevel == 1 && rp.ErrorCode == 0 {
+				rp.AbortedTransactions = []kmsg.FetchResponseTopicPartitionAbortedTransaction{}
+				if len(buf) > start {
+					for _, a := range p.abortedIn(sp.fetchOffset, upper) {
+						at := kmsg.NewFetchResponseTopicPartitionAbortedTransaction()
+						at.ProducerID, at.FirstOffset = a.ProducerID, a.FirstOffset
+						rp.AbortedTransactions = append(rp.AbortedTransactions, at)
 					}
 				}
 			}

@@ -6,7 +6,7 @@ package broker
 //     offset for a timestamp).
 //   - v1+: one offset and its timestamp per partition.
 //   - v2+: isolation level (read_committed answers the last stable offset
-//     for latest; equal to the high watermark until transactions).
+//     for latest).
 //   - v4+: CurrentLeaderEpoch checked; leader epoch in the response.
 //   - v6+: flexible. v7+: -3 max timestamp (KIP-734). v8+: -4 earliest
 //     local (the log start: there is no tiered storage). v9+: -5 latest
@@ -55,7 +55,7 @@ func (b *Broker) handleListOffsets(ctx context.Context, req *protocol.Request) p
 			case r.Version >= 4 && rp.CurrentLeaderEpoch >= 0 && rp.CurrentLeaderEpoch < leaderEpoch:
 				sp.ErrorCode = kerr.FencedLeaderEpoch.Code
 			default:
-				ts, off, ok := b.offsetFor(p, rp.Timestamp)
+				ts, off, ok := b.offsetFor(p, rp.Timestamp, r.Version >= 2 && r.IsolationLevel == 1)
 				if r.Version == 0 {
 					if ok && rp.MaxNumOffsets > 0 {
 						sp.OldStyleOffsets = []int64{off}
@@ -78,9 +78,12 @@ func (b *Broker) handleListOffsets(ctx context.Context, req *protocol.Request) p
 
 // offsetFor resolves one ListOffsets timestamp to (timestamp, offset). ok is
 // false when nothing matches (then Kafka answers -1, -1).
-func (b *Broker) offsetFor(p *partition, ts int64) (int64, int64, bool) {
+func (b *Broker) offsetFor(p *partition, ts int64, readCommitted bool) (int64, int64, bool) {
 	switch ts {
 	case tsLatest:
+		if readCommitted {
+			return -1, p.lastStableOffset(), true
+		}
 		return -1, p.highWatermark(), true
 	case tsEarliest, tsEarliestLocal:
 		return -1, p.log.LogStartOffset(), true

@@ -7,10 +7,10 @@ package broker
 //     Coordinators instead of the top-level fields.
 //   - Group keys are answered with this node, after creating
 //     __consumer_offsets on first use, as Kafka does.
-//   - Transaction keys get COORDINATOR_NOT_AVAILABLE: there is no
-//     transaction coordinator yet (InitProducerId with a transactional id
-//     still answers NOT_COORDINATOR). Share-group keys (type 2, v6) are
-//     refused the same way; unknown key types get INVALID_REQUEST.
+//   - Transaction keys (type 1) are answered with this node, after
+//     creating __transaction_state on first use. Share-group keys (type 2,
+//     v6) get COORDINATOR_NOT_AVAILABLE; unknown key types get
+//     INVALID_REQUEST.
 
 import (
 	"context"
@@ -38,7 +38,11 @@ func (b *Broker) handleFindCoordinator(ctx context.Context, req *protocol.Reques
 				if err := b.ensureOffsetsTopic(); err != nil {
 					code = kerr.CoordinatorNotAvailable.Code
 				}
-			case 1, 2:
+			case 1:
+				if err := b.ensureTxnStateTopic(); err != nil {
+					code = kerr.CoordinatorNotAvailable.Code
+				}
+			case 2:
 				code = kerr.CoordinatorNotAvailable.Code
 			default:
 				code = kerr.InvalidRequest.Code

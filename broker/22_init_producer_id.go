@@ -4,19 +4,25 @@ package broker
 //
 // Idempotent producers (no transactional id) get a fresh producer id at
 // epoch 0 on every call, as Kafka's coordinator does; the id and epoch a v3+
-// client passes for an epoch bump are not needed for that. Transactional ids
-// are not served until the transaction coordinator exists (FindCoordinator is
-// not advertised, so clients do not get this far): they are answered
-// NOT_COORDINATOR. v2+: flexible; v3+: producer id/epoch in the request.
+// client passes for an epoch bump are not needed for that. A transactional
+// id goes to the transaction coordinator (txn.Coordinator.InitProducerID):
+// a new id at epoch 0, an epoch bump on re-init that fences the previous
+// producer (aborting its ongoing transaction), KIP-360 recovery with the
+// id and epoch passed (v3+), and transaction.timeout.ms bounded by
+// transaction.max.timeout.ms. v2+: flexible; v3+: producer id/epoch in the
+// request; v4+: PRODUCER_FENCED (earlier versions get
+// INVALID_PRODUCER_EPOCH).
 
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/moldau/moldau/protocol"
+	"github.com/moldau/moldau/txn"
 )
 
 func (b *Broker) handleInitProducerID(ctx context.Context, req *protocol.Request) protocol.Reply {
@@ -24,8 +30,20 @@ func (b *Broker) handleInitProducerID(ctx context.Context, req *protocol.Request
 	resp := r.ResponseKind().(*kmsg.InitProducerIDResponse)
 	resp.ProducerID, resp.ProducerEpoch = -1, -1
 	if r.TransactionalID != nil {
-		resp.ErrorCode = kerr.NotCoordinator.Code
-		return respond(resp)
+		return protocol.Reply{Wait: func(context.Context) kmsg.Response {
+			cur := txn.ProducerIDAndEpoch{ProducerID: -1, Epoch: -1}
+			if r.Version >= 3 {
+				cur = txn.ProducerIDAndEpoch{ProducerID: r.ProducerID, Epoch: r.ProducerEpoch}
+			}
+			timeout := time.Duration(r.TransactionTimeoutMillis) * time.Millisecond
+			got, err := b.txns.InitProducerID(*r.TransactionalID, timeout, cur)
+			if err != nil {
+				resp.ErrorCode = txnErrorCode(err, fencedSince(r.Version, 4))
+				return resp
+			}
+			resp.ProducerID, resp.ProducerEpoch = got.ProducerID, got.Epoch
+			return resp
+		}}
 	}
 	id, err := b.pids.next()
 	if err != nil {

@@ -55,6 +55,10 @@ func servedAPIs() []api {
 		{21, "DeleteRecords", 0, 2, (*Broker).handleDeleteRecords},
 		{22, "InitProducerId", 0, 5, (*Broker).handleInitProducerID},
 		{23, "OffsetForLeaderEpoch", 0, 4, (*Broker).handleOffsetForLeaderEpoch},
+		{24, "AddPartitionsToTxn", 0, 5, (*Broker).handleAddPartitionsToTxn},
+		{25, "AddOffsetsToTxn", 0, 4, (*Broker).handleAddOffsetsToTxn},
+		{26, "EndTxn", 0, 4, (*Broker).handleEndTxn},
+		{28, "TxnOffsetCommit", 0, 5, (*Broker).handleTxnOffsetCommit},
 		{32, "DescribeConfigs", 0, 4, (*Broker).handleDescribeConfigs},
 		{33, "AlterConfigs", 0, 2, (*Broker).handleAlterConfigs},
 		{37, "CreatePartitions", 0, 3, (*Broker).handleCreatePartitions},
@@ -62,6 +66,9 @@ func servedAPIs() []api {
 		{44, "IncrementalAlterConfigs", 0, 1, (*Broker).handleIncrementalAlterConfigs},
 		{47, "OffsetDelete", 0, 0, (*Broker).handleOffsetDelete},
 		{60, "DescribeCluster", 0, 2, (*Broker).handleDescribeCluster},
+		{61, "DescribeProducers", 0, 0, (*Broker).handleDescribeProducers},
+		{65, "DescribeTransactions", 0, 0, (*Broker).handleDescribeTransactions},
+		{66, "ListTransactions", 0, 2, (*Broker).handleListTransactions},
 		{75, "DescribeTopicPartitions", 0, 0, (*Broker).handleDescribeTopicPartitions},
 	}
 }

@@ -13,11 +13,11 @@ import (
 // Validation failures of a produced batch. errorCode maps them to Kafka's
 // codes at the wire edge.
 var (
-	errCorruptMessage   = errors.New("broker: corrupt message")     // CORRUPT_MESSAGE
-	errInvalidRecord    = errors.New("broker: invalid record")      // INVALID_RECORD
-	errMessageTooLarge  = errors.New("broker: message too large")   // MESSAGE_TOO_LARGE
-	errInvalidTimestamp = errors.New("broker: invalid timestamp")   // INVALID_TIMESTAMP
-	errTransactional    = errors.New("broker: transactional batch") // transactions are not served yet
+	errCorruptMessage   = errors.New("broker: corrupt message")                                    // CORRUPT_MESSAGE
+	errInvalidRecord    = errors.New("broker: invalid record")                                     // INVALID_RECORD
+	errMessageTooLarge  = errors.New("broker: message too large")                                  // MESSAGE_TOO_LARGE
+	errInvalidTimestamp = errors.New("broker: invalid timestamp")                                  // INVALID_TIMESTAMP
+	errTransactional    = errors.New("broker: transactional batch outside an ongoing transaction") // INVALID_TXN_STATE
 )
 
 // RecordBatch v2 header offsets.
@@ -54,6 +54,7 @@ type validatedBatch struct {
 	recordCount     int32
 	maxTimestamp    int64
 	logAppendTime   bool
+	transactional   bool
 }
 
 // validateBatch checks one partition's produced records as Kafka's
@@ -91,9 +92,7 @@ func validateBatch(raw []byte, s *config.TopicSettings, now int64) (validatedBat
 	if attrs&attrControl != 0 {
 		return v, fmt.Errorf("%w: clients may not write control batches", errInvalidRecord)
 	}
-	if attrs&attrTransactional != 0 {
-		return v, errTransactional
-	}
+	v.transactional = attrs&attrTransactional != 0
 	codec := attrs & attrCompressionMask
 	if codec > 4 {
 		return v, fmt.Errorf("%w: unknown compression codec %d", errInvalidRecord, codec)
@@ -111,6 +110,9 @@ func validateBatch(raw []byte, s *config.TopicSettings, now int64) (validatedBat
 	}
 	if v.lastOffsetDelta != v.recordCount-1 {
 		return v, fmt.Errorf("%w: last offset delta %d does not match record count %d", errInvalidRecord, v.lastOffsetDelta, v.recordCount)
+	}
+	if v.transactional && v.producerID < 0 {
+		return v, fmt.Errorf("%w: transactional batch without a producer id", errInvalidRecord)
 	}
 	if v.producerID >= 0 && (v.producerEpoch < 0 || v.baseSequence < 0) {
 		return v, fmt.Errorf("%w: producer id %d with epoch %d and sequence %d", errInvalidRecord, v.producerID, v.producerEpoch, v.baseSequence)

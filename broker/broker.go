@@ -24,6 +24,7 @@ import (
 	plog "github.com/moldau/moldau/log"
 	"github.com/moldau/moldau/log/vfs"
 	"github.com/moldau/moldau/protocol"
+	"github.com/moldau/moldau/txn"
 )
 
 // Option adjusts a Broker built by New.
@@ -60,6 +61,7 @@ type Broker struct {
 	sessions *fetchSessions
 	metrics  *protocol.Metrics
 	groups   *coordinator.Coordinator
+	txns     *txn.Coordinator
 
 	caps *versionCaps // advertised max version per key
 
@@ -135,6 +137,12 @@ func New(cfg config.Config, opts ...Option) (*Broker, error) {
 		b.meta.close()
 		return nil, err
 	}
+	if err := b.newTxnCoordinator(); err != nil {
+		b.groups.Close()
+		b.closeLogs()
+		b.meta.close()
+		return nil, err
+	}
 	return b, nil
 }
 
@@ -173,7 +181,11 @@ func (b *Broker) Serve(ln net.Listener) error {
 	limits := protocol.DefaultLimits()
 	limits.MaxRequestBytes = b.cfg.SocketRequestMaxBytes
 	b.srv = protocol.NewServer(b, limits, b.logger, b.metrics)
-	b.bg.Add(4)
+	b.bg.Add(5)
+	go func() {
+		defer b.bg.Done()
+		b.txnHousekeeping()
+	}()
 	go func() {
 		defer b.bg.Done()
 		b.flusher()

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"sync"
+	"sync/atomic"
 
 	plog "github.com/moldau/moldau/log"
 	"github.com/moldau/moldau/txn"
@@ -24,6 +25,13 @@ type partition struct {
 	appendMu  sync.Mutex
 	producers *txn.ProducerStates
 
+	// Transactions (txn_partition.go): txns is changed under appendMu
+	// and txnMu (write), read under txnMu (read); firstUnstable mirrors
+	// txns.FirstUnstable (-1: none) for lock-free LSO reads.
+	txnMu         sync.RWMutex
+	txns          *txn.PartitionTxns
+	firstUnstable atomic.Int64
+
 	waitMu  sync.Mutex
 	waiters map[*fetchWaiter]struct{}
 }
@@ -33,7 +41,9 @@ type partition struct {
 const leaderEpoch int32 = 0
 
 func newPartition(t *topic, index int32, l *plog.Log) *partition {
-	return &partition{topic: t, index: index, log: l, producers: txn.NewProducerStates()}
+	p := &partition{topic: t, index: index, log: l, producers: txn.NewProducerStates(), txns: txn.NewPartitionTxns()}
+	p.firstUnstable.Store(-1)
+	return p
 }
 
 func (p *partition) dirName() string { return partitionDirName(p.topic.name, p.index) }
@@ -61,8 +71,19 @@ type appendResult struct {
 
 // appendBatch appends one validated batch, applying the idempotent-producer
 // rules for batches that carry a producer id.
-func (p *partition) appendBatch(v *validatedBatch, now int64) (appendResult, error) {
+//
+// A transactional batch is accepted only if verify (the transaction
+// coordinator's KIP-890 part 1 check, run under the append lock so that no
+// marker can slip in between) allows it; it opens the producer's
+// transaction on the partition.
+func (p *partition) appendBatch(v *validatedBatch, now int64, verify func() error) (appendResult, error) {
 	p.appendMu.Lock()
+	if v.transactional {
+		if err := verifyTransactional(verify); err != nil {
+			p.appendMu.Unlock()
+			return appendResult{}, err
+		}
+	}
 	var info txn.BatchInfo
 	idempotent := v.producerID >= 0
 	if idempotent {
@@ -93,6 +114,9 @@ func (p *partition) appendBatch(v *validatedBatch, now int64) (appendResult, err
 		info.LastOffset = base + int64(v.lastOffsetDelta)
 		p.producers.Record(info)
 	}
+	if v.transactional {
+		p.beginTxnLocked(v.producerID, base)
+	}
 	p.appendMu.Unlock()
 	p.notify()
 	return appendResult{baseOffset: base}, nil
@@ -110,7 +134,15 @@ func lastSequence(base, delta int32) int32 {
 // idempotent-producer table (at open, before the partition serves).
 func (p *partition) rebuildProducers() error {
 	return p.log.ScanHeaders(p.log.LogStartOffset(), func(h plog.BatchHeader) error {
-		if h.ProducerID < 0 || h.Attributes&0x20 != 0 {
+		if h.ProducerID < 0 {
+			return nil
+		}
+		if h.IsTransactional() {
+			if err := p.rebuildTxn(h); err != nil {
+				return err
+			}
+		}
+		if h.IsControl() {
 			return nil
 		}
 		p.producers.Record(txn.BatchInfo{
@@ -129,6 +161,9 @@ func (p *partition) rebuildProducers() error {
 func (p *partition) expireProducers(cutoff int64) {
 	p.appendMu.Lock()
 	p.producers.Expire(cutoff)
+	p.txnMu.Lock()
+	p.txns.TrimBefore(p.log.LogStartOffset())
+	p.txnMu.Unlock()
 	p.appendMu.Unlock()
 }
 

@@ -8,6 +8,7 @@ package txn
 import (
 	"errors"
 	"math"
+	"sort"
 )
 
 // The outcomes of checking a batch against a partition's producer state.
@@ -155,3 +156,41 @@ func (s *ProducerStates) Expire(cutoff int64) int {
 
 // Forget drops all state (after the log was truncated to empty or deleted).
 func (s *ProducerStates) Forget() { clear(s.producers) }
+
+// MarkEpoch notes a transaction marker of pid at epoch: a newer epoch (a
+// fencing abort) becomes the producer's, so the fenced epoch's batches are
+// rejected, and the next batch may start at sequence 0.
+func (s *ProducerStates) MarkEpoch(pid int64, epoch int16, ts int64) {
+	e := s.producers[pid]
+	if e == nil {
+		s.producers[pid] = &producerEntry{epoch: epoch, lastTimestamp: ts}
+		return
+	}
+	if epoch > e.epoch {
+		e.epoch = epoch
+		e.n, e.head = 0, 0
+	}
+	e.lastTimestamp = max(e.lastTimestamp, ts)
+}
+
+// ProducerSnapshot is one producer's state (DescribeProducers).
+type ProducerSnapshot struct {
+	ProducerID    int64
+	Epoch         int16
+	LastSequence  int32 // -1: none
+	LastTimestamp int64
+}
+
+// Snapshot returns every producer's state, by producer id.
+func (s *ProducerStates) Snapshot() []ProducerSnapshot {
+	out := make([]ProducerSnapshot, 0, len(s.producers))
+	for id, e := range s.producers {
+		ps := ProducerSnapshot{ProducerID: id, Epoch: e.epoch, LastSequence: -1, LastTimestamp: e.lastTimestamp}
+		if b, ok := e.last(); ok {
+			ps.LastSequence = b.LastSequence
+		}
+		out = append(out, ps)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ProducerID < out[j].ProducerID })
+	return out
+}

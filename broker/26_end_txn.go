@@ -1,0 +1,28 @@
+package broker
+
+// EndTxn, key 26, versions 0–4.
+//
+// Commits or aborts the producer's transaction: the answer comes once every
+// marker is durable and the completion recorded (see txn.Coordinator). A
+// retried EndTxn of a completed transaction succeeds. v2+: PRODUCER_FENCED
+// (v0–v1: INVALID_PRODUCER_EPOCH); v3+: flexible. v5 (transactions v2:
+// an epoch bump per transaction, returned in the response) is not served.
+
+import (
+	"context"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/moldau/moldau/protocol"
+)
+
+func (b *Broker) handleEndTxn(ctx context.Context, req *protocol.Request) protocol.Reply {
+	r := req.Body.(*kmsg.EndTxnRequest)
+	return protocol.Reply{Wait: func(context.Context) kmsg.Response {
+		resp := r.ResponseKind().(*kmsg.EndTxnResponse)
+		resp.ProducerID, resp.ProducerEpoch = -1, -1
+		err := b.txns.EndTxn(r.TransactionalID, r.ProducerID, r.ProducerEpoch, r.Commit)
+		resp.ErrorCode = txnErrorCode(err, fencedSince(r.Version, 2))
+		return resp
+	}}
+}

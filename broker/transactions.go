@@ -1,0 +1,270 @@
+package broker
+
+// Wiring of the transaction coordinator (package txn): __transaction_state
+// as its StateLog (created on first use, compacted, 50 partitions as
+// Kafka's transaction.state.log.num.partitions default, replayed at start),
+// the partitions as its MarkerWriter, the produce path's verification, the
+// error mapping to Kafka codes and the periodic timeout check.
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/moldau/moldau/coordinator"
+	plog "github.com/moldau/moldau/log"
+	"github.com/moldau/moldau/txn"
+)
+
+// txnStateTopic is Kafka's internal topic of transaction states.
+const txnStateTopic = "__transaction_state"
+
+// txnStatePartitions is Kafka's transaction.state.log.num.partitions default.
+const txnStatePartitions = 50
+
+// txnTickInterval is how often timed-out transactions are looked for
+// (Kafka: transaction.abort.timed.out.transaction.cleanup.interval.ms, 10 s;
+// shorter here, as the check is cheap).
+const txnTickInterval = time.Second
+
+var errTxnStateUnavailable = errors.New("broker: __transaction_state unavailable")
+
+// newTxnCoordinator builds the transaction coordinator and replays every
+// existing __transaction_state partition, then completes the transactions
+// found prepared (their markers may be missing). Called by New after the
+// partitions and the group coordinator are loaded.
+func (b *Broker) newTxnCoordinator() error {
+	parts := int32(txnStatePartitions)
+	t := b.topics.get(txnStateTopic)
+	if t != nil {
+		parts = int32(len(t.partitionList()))
+	}
+	maxTimeout := time.Duration(b.cfg.TransactionMaxTimeoutMs) * time.Millisecond
+	b.txns = txn.NewCoordinator(txn.Config{
+		Partitions:    parts,
+		MaxTimeout:    maxTimeout,
+		NewProducerID: b.pids.next,
+		Now:           b.now,
+	}, &txnStateLog{b: b}, &markerWriter{b: b}, b.logger.With("component", "txn"))
+	if t == nil {
+		return nil
+	}
+	start := time.Now()
+	for i := int32(0); i < parts; i++ {
+		if err := b.txns.Load(i); err != nil {
+			return fmt.Errorf("broker: replay %s-%d: %w", txnStateTopic, i, err)
+		}
+	}
+	b.txns.Tick()
+	b.logger.Info("transactions recovered", "partitions", parts, "elapsed", time.Since(start).Round(time.Microsecond))
+	return nil
+}
+
+// ensureTxnStateTopic creates __transaction_state on first use.
+func (b *Broker) ensureTxnStateTopic() error {
+	if b.topics.get(txnStateTopic) != nil {
+		return nil
+	}
+	s := topicSpec{name: txnStateTopic, partitions: b.txns.Partitions(), replicationFactor: 1,
+		configs: map[string]string{"cleanup.policy": "compact", "segment.bytes": "104857600", "compression.type": "uncompressed"}}
+	_, err := b.createTopic(s)
+	if err != nil && !errors.Is(err, errTopicExists) {
+		b.logger.Error("creating __transaction_state failed", "err", err)
+		return fmt.Errorf("%w: %v", errTxnStateUnavailable, err)
+	}
+	return nil
+}
+
+// txnHousekeeping aborts timed-out transactions and retries unfinished
+// completions.
+func (b *Broker) txnHousekeeping() {
+	t := time.NewTicker(txnTickInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-b.stop:
+			return
+		case <-t.C:
+			b.txns.Tick()
+		}
+	}
+}
+
+// txnVerifier returns the check a transactional batch must pass (nil for
+// other batches, or when the request carries no transactional id, which
+// the append path then rejects).
+func (b *Broker) txnVerifier(txnID *string, v *validatedBatch, p *partition) func() error {
+	if !v.transactional || txnID == nil {
+		return nil
+	}
+	id, pid, epoch := *txnID, v.producerID, v.producerEpoch
+	tp := txn.TopicPartition{Topic: p.topic.name, Partition: p.index}
+	return func() error { return b.txns.Verify(id, pid, epoch, tp) }
+}
+
+// txnErrorCode maps a transaction coordinator error to its Kafka code.
+// Requests before v2 of the transactional APIs knew only
+// INVALID_PRODUCER_EPOCH for a fenced producer, as Kafka maps it.
+func txnErrorCode(err error, version int16) int16 {
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, txn.ErrProducerFenced):
+		if version < 2 {
+			return kerr.InvalidProducerEpoch.Code
+		}
+		return kerr.ProducerFenced.Code
+	case errors.Is(err, txn.ErrInvalidProducerIDMapping):
+		return kerr.InvalidProducerIDMapping.Code
+	case errors.Is(err, txn.ErrConcurrentTransactions):
+		return kerr.ConcurrentTransactions.Code
+	case errors.Is(err, txn.ErrInvalidTxnState):
+		return kerr.InvalidTxnState.Code
+	case errors.Is(err, txn.ErrInvalidTransactionTimeout):
+		return kerr.InvalidTransactionTimeout.Code
+	case errors.Is(err, txn.ErrInvalidTransactionalID):
+		return kerr.InvalidRequest.Code
+	case errors.Is(err, txn.ErrLoadInProgress):
+		return kerr.CoordinatorLoadInProgress.Code
+	case errors.Is(err, txn.ErrStorage), errors.Is(err, errTxnStateUnavailable):
+		return kerr.CoordinatorNotAvailable.Code
+	}
+	return errorCode(err)
+}
+
+// txnStateLog implements txn.StateLog over __transaction_state.
+type txnStateLog struct{ b *Broker }
+
+func (l *txnStateLog) partition(p int32) (*partition, error) {
+	if err := l.b.ensureTxnStateTopic(); err != nil {
+		return nil, err
+	}
+	t := l.b.topics.get(txnStateTopic)
+	if t == nil {
+		return nil, errTxnStateUnavailable
+	}
+	part := t.partition(p)
+	if part == nil {
+		return nil, fmt.Errorf("%w: no partition %d", errTxnStateUnavailable, p)
+	}
+	return part, nil
+}
+
+// Append implements txn.StateLog: one uncompressed batch, fsynced.
+func (l *txnStateLog) Append(p int32, key, value []byte) error {
+	part, err := l.partition(p)
+	if err != nil {
+		return err
+	}
+	now := l.b.now().UnixMilli()
+	batch := buildBatch([]coordinator.Record{{Key: key, Value: value}}, now)
+	part.appendMu.Lock()
+	base, err := part.log.Append(batch, now)
+	part.appendMu.Unlock()
+	if err != nil {
+		return err
+	}
+	if l.b.cfg.Memory {
+		return nil
+	}
+	return part.log.SyncTo(base + 1)
+}
+
+// Replay implements txn.StateLog.
+func (l *txnStateLog) Replay(p int32, fn func(key, value []byte) error) error {
+	t := l.b.topics.get(txnStateTopic)
+	if t == nil || t.partition(p) == nil {
+		return nil
+	}
+	return replayRecords(t.partition(p).log, func(_ int64, key, value []byte) error { return fn(key, value) })
+}
+
+// replayRecords calls fn with every record of the uncompressed, non-control
+// batches of l, in offset order.
+func replayRecords(l *plog.Log, fn func(off int64, key, value []byte) error) error {
+	pos, end := l.LogStartOffset(), l.EndOffset()
+	var buf []byte
+	for pos < end {
+		data, err := l.Read(pos, end, 1<<20, true, buf[:0])
+		if err != nil {
+			if errors.Is(err, plog.ErrOffsetOutOfRange) {
+				return nil
+			}
+			return err
+		}
+		if len(data) == 0 {
+			return nil
+		}
+		buf = data
+		for len(data) >= batchHeaderSize {
+			h, err := plog.ParseBatchHeader(data)
+			if err != nil {
+				return err
+			}
+			size := int(binary.BigEndian.Uint32(data[offBatchLength:])) + 12
+			if size > len(data) {
+				break
+			}
+			batch := data[:size]
+			data = data[size:]
+			next := h.NextOffset()
+			if h.IsControl() || h.Compression() != 0 {
+				pos = next
+				continue
+			}
+			if err := forEachRecord(batch, h.BaseOffset, func(off int64, key, value []byte) error {
+				if off < pos {
+					return nil
+				}
+				return fn(off, key, value)
+			}); err != nil {
+				return err
+			}
+			pos = next
+		}
+	}
+	return nil
+}
+
+// markerWriter implements txn.MarkerWriter: control batches on data
+// partitions; on a __consumer_offsets partition, the group coordinator's
+// pending transactional offsets are committed or dropped.
+type markerWriter struct{ b *Broker }
+
+// WriteMarkers implements txn.MarkerWriter.
+func (m *markerWriter) WriteMarkers(pid int64, epoch int16, commit bool, parts []txn.TopicPartition) error {
+	b := m.b
+	now := b.now().UnixMilli()
+	var toSync []*partition
+	var errs []error
+	for _, tp := range parts {
+		if tp.Topic == offsetsTopic {
+			if err := b.groups.CompleteTxnOffsets(tp.Partition, pid, commit); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", tp, err))
+			}
+			continue
+		}
+		t := b.topics.get(tp.Topic)
+		if t == nil {
+			continue
+		}
+		p := t.partition(tp.Partition)
+		if p == nil {
+			continue
+		}
+		if _, err := p.writeMarker(pid, epoch, commit, now); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", tp, err))
+			continue
+		}
+		toSync = append(toSync, p)
+	}
+	if len(toSync) > 0 && !b.cfg.Memory {
+		for k, err := range b.syncPartitions(toSync) {
+			errs = append(errs, fmt.Errorf("%s-%d: %w", k.topic, k.part, err))
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,194 @@
+package broker
+
+// The partition side of transactions: each producer's ongoing transaction
+// (its first offset), the last stable offset (LSO), the aborted
+// transactions that read_committed fetches list, and the commit/abort
+// control batches (markers) the transaction coordinator has written.
+//
+// Aborted transactions are kept in memory per partition and rebuilt at open
+// by scanning batch headers (reading only the control batches' one record);
+// Kafka's per-segment .txnindex, which would spare that scan, is the log
+// package's job later (see txn.PartitionTxns).
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+
+	plog "github.com/moldau/moldau/log"
+	"github.com/moldau/moldau/txn"
+)
+
+// Control record key types (Kafka's ControlRecordType).
+const (
+	controlAbort  int16 = 0
+	controlCommit int16 = 1
+)
+
+// verifyTransactional runs the coordinator's check for a transactional
+// batch, mapping its verdict to the produce errors Kafka gives.
+func verifyTransactional(verify func() error) error {
+	if verify == nil {
+		return errTransactional
+	}
+	err := verify()
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, txn.ErrProducerFenced):
+		return fmt.Errorf("%w: %w", txn.ErrInvalidProducerEpoch, err)
+	default:
+		return fmt.Errorf("%w: %w", errTransactional, err)
+	}
+}
+
+// beginTxnLocked notes a transactional batch at offset. appendMu is held.
+func (p *partition) beginTxnLocked(pid, offset int64) {
+	if _, ok := p.txns.Ongoing(pid); ok {
+		return
+	}
+	p.txnMu.Lock()
+	p.txns.Begin(pid, offset)
+	p.storeFirstUnstableLocked()
+	p.txnMu.Unlock()
+}
+
+// storeFirstUnstableLocked publishes txns.FirstUnstable. txnMu is held.
+func (p *partition) storeFirstUnstableLocked() {
+	if off, ok := p.txns.FirstUnstable(); ok {
+		p.firstUnstable.Store(off)
+	} else {
+		p.firstUnstable.Store(-1)
+	}
+}
+
+// lastStableOffset is the offset below which every transaction is decided:
+// the first offset of the oldest ongoing transaction, else the high
+// watermark.
+func (p *partition) lastStableOffset() int64 {
+	hw := p.highWatermark()
+	if fu := p.firstUnstable.Load(); fu >= 0 && fu < hw {
+		return fu
+	}
+	return hw
+}
+
+// abortedIn returns the aborted transactions overlapping [from, to).
+func (p *partition) abortedIn(from, to int64) []txn.AbortedTxn {
+	p.txnMu.RLock()
+	defer p.txnMu.RUnlock()
+	return p.txns.Aborted(from, to)
+}
+
+// writeMarker appends a commit or abort control batch of pid at epoch and
+// closes the producer's transaction on the partition. It does not wait for
+// durability.
+func (p *partition) writeMarker(pid int64, epoch int16, commit bool, now int64) (int64, error) {
+	batch := controlBatch(pid, epoch, commit, now)
+	p.appendMu.Lock()
+	base, err := p.log.AppendWithEpoch(batch, now, leaderEpoch)
+	if err != nil {
+		p.appendMu.Unlock()
+		return 0, err
+	}
+	p.producers.MarkEpoch(pid, epoch, now)
+	p.txnMu.Lock()
+	p.txns.End(pid, base, commit)
+	p.storeFirstUnstableLocked()
+	p.txnMu.Unlock()
+	p.appendMu.Unlock()
+	p.notify() // the LSO may have moved
+	return base, nil
+}
+
+// controlBatch encodes a transaction marker as Kafka does: attributes
+// transactional|control, one record whose key is [version 0, type] and
+// whose value is [version 0, coordinator epoch 0].
+func controlBatch(pid int64, epoch int16, commit bool, now int64) []byte {
+	typ := controlAbort
+	if commit {
+		typ = controlCommit
+	}
+	var key [4]byte
+	binary.BigEndian.PutUint16(key[2:], uint16(typ))
+	var value [6]byte // version 0, coordinator epoch 0
+	var rec []byte
+	rec = append(rec, 0)              // attributes
+	rec = binary.AppendVarint(rec, 0) // timestamp delta
+	rec = binary.AppendVarint(rec, 0) // offset delta
+	rec = binary.AppendVarint(rec, 4) // key length
+	rec = append(rec, key[:]...)      //
+	rec = binary.AppendVarint(rec, 6) // value length
+	rec = append(rec, value[:]...)    //
+	rec = binary.AppendVarint(rec, 0) // headers
+	b := make([]byte, batchHeaderSize, batchHeaderSize+len(rec)+2)
+	b = binary.AppendVarint(b, int64(len(rec)))
+	b = append(b, rec...)
+	binary.BigEndian.PutUint32(b[offBatchLength:], uint32(len(b)-12))
+	b[offMagic] = 2
+	binary.BigEndian.PutUint16(b[offAttributes:], attrTransactional|attrControl)
+	binary.BigEndian.PutUint64(b[offBaseTimestamp:], uint64(now))
+	binary.BigEndian.PutUint64(b[offMaxTimestamp:], uint64(now))
+	binary.BigEndian.PutUint64(b[offProducerID:], uint64(pid))
+	binary.BigEndian.PutUint16(b[offProducerEpoch:], uint16(epoch))
+	binary.BigEndian.PutUint32(b[offBaseSequence:], 0xffffffff)
+	binary.BigEndian.PutUint32(b[offRecordCount:], 1)
+	binary.BigEndian.PutUint32(b[offCRC:], crc32.Checksum(b[offAttributes:], castagnoli))
+	return b
+}
+
+var errBadControlBatch = errors.New("broker: malformed control batch")
+
+// controlType reads the marker type of a control batch (uncompressed, as
+// Kafka writes them).
+func controlType(batch []byte) (int16, error) {
+	if len(batch) < batchHeaderSize {
+		return 0, errBadControlBatch
+	}
+	var typ int16
+	found := false
+	err := forEachRecord(batch, 0, func(_ int64, key, _ []byte) error {
+		if len(key) < 4 {
+			return errBadControlBatch
+		}
+		typ, found = int16(binary.BigEndian.Uint16(key[2:])), true
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	if !found {
+		return 0, errBadControlBatch
+	}
+	return typ, nil
+}
+
+// rebuildTxn replays one transactional batch header at open.
+func (p *partition) rebuildTxn(h plog.BatchHeader) error {
+	p.txnMu.Lock()
+	defer p.txnMu.Unlock()
+	defer p.storeFirstUnstableLocked()
+	if !h.IsControl() {
+		p.txns.Begin(h.ProducerID, h.BaseOffset)
+		return nil
+	}
+	data, err := p.log.Read(h.BaseOffset, h.NextOffset(), 1<<20, true, nil)
+	if err != nil {
+		return err
+	}
+	if len(data) < batchHeaderSize {
+		return fmt.Errorf("%w at offset %d", errBadControlBatch, h.BaseOffset)
+	}
+	size := int(binary.BigEndian.Uint32(data[offBatchLength:])) + 12
+	if size > len(data) {
+		return fmt.Errorf("%w at offset %d", errBadControlBatch, h.BaseOffset)
+	}
+	typ, err := controlType(data[:size])
+	if err != nil {
+		return fmt.Errorf("%w at offset %d", err, h.BaseOffset)
+	}
+	p.producers.MarkEpoch(h.ProducerID, h.ProducerEpoch, h.MaxTimestamp)
+	p.txns.End(h.ProducerID, h.BaseOffset, typ == controlCommit)
+	return nil
+}
