@@ -935,3 +935,52 @@ func TestGroupsRebalanceFiveMembers(t *testing.T) {
 	}
 	t.Logf("5 members: group formed in %v; rebalance (all rejoin → all synced) %v on average over %d", first.Round(time.Microsecond), (total / rounds).Round(time.Microsecond), rounds)
 }
+
+// TestGroupsMemberSurvivesBrokerKill9 keeps a group member running across a
+// kill -9 and restart of the broker: the group comes back Stable from
+// __consumer_offsets, the member carries on with its generation, and
+// consumption resumes from the committed offsets (nothing committed is
+// consumed twice, nothing is skipped).
+func TestGroupsMemberSurvivesBrokerKill9(t *testing.T) {
+	p := harness.Start(t, "--set", "group.initial.rebalance.delay.ms=0", "--set", "group.min.session.timeout.ms=500")
+	const topic, group = "g-survive", "g-survive-group"
+	createTopic(t, p.Addr, topic, 2, nil)
+	grpProduceFrom(t, p.Addr, topic, 0, 100)
+	cl := grpClient(t, p.Addr, group, topic, kgo.SessionTimeout(20*time.Second), kgo.RetryTimeout(60*time.Second))
+	defer cl.Close()
+	seen := map[string]int{}
+	consume := func(n int) {
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		for len(seen) < n {
+			fs := cl.PollFetches(ctx)
+			if ctx.Err() != nil {
+				t.Fatalf("consumed %d of %d", len(seen), n)
+			}
+			for _, r := range fs.Records() {
+				seen[string(r.Value)]++
+			}
+			if err := cl.CommitRecords(ctx, fs.Records()...); err != nil {
+				t.Logf("commit (retried by the next poll): %v", err)
+			}
+		}
+	}
+	consume(100)
+	p.Kill9()
+	p.Restart()
+	grpProduceFrom(t, p.Addr, topic, 100, 50)
+	consume(150)
+	for v, n := range seen {
+		if n != 1 {
+			t.Fatalf("%s consumed %d times", v, n)
+		}
+	}
+	adm := kadm.NewClient(newClient(t, p.Addr))
+	d, err := adm.DescribeGroups(ctxT(t), group)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := d[group]; g.State != "Stable" || len(g.Members) != 1 {
+		t.Fatalf("after the restart: %s with %d members", g.State, len(g.Members))
+	}
+}
