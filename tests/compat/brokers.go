@@ -91,11 +91,13 @@ func tail(path string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-func goBuild(o options, out, pkg string, cgo bool) error {
-	cmd := exec.Command("go", "build", "-o", out, pkg)
+func goBuild(o options, out, pkg string, cgo bool, flags ...string) error {
+	cmd := exec.Command("go", append(append([]string{"build"}, flags...), "-o", out, pkg)...)
 	cmd.Dir = o.root
 	cmd.Env = os.Environ()
-	if !cgo {
+	if cgo {
+		cmd.Env = append(cmd.Env, "CGO_ENABLED=1")
+	} else {
 		cmd.Env = append(cmd.Env, "CGO_ENABLED=0")
 	}
 	if b, err := cmd.CombinedOutput(); err != nil {
@@ -105,9 +107,12 @@ func goBuild(o options, out, pkg string, cgo bool) error {
 }
 
 func startMoldau(_ context.Context, o options) (*brokerProc, error) {
-	bin := filepath.Join(o.cache, "bin", "moldau")
-	if err := goBuild(o, bin, "./cmd/moldau", false); err != nil {
-		return nil, err
+	bin := o.moldauBin
+	if bin == "" {
+		bin = filepath.Join(o.cache, "bin", "moldau")
+		if err := goBuild(o, bin, "./cmd/moldau", false); err != nil {
+			return nil, err
+		}
 	}
 	tmp, err := os.MkdirTemp("", "compat-moldau-")
 	if err != nil {
@@ -129,6 +134,19 @@ func startKafka(_ context.Context, o options) (*brokerProc, error) {
 	return startProc("kafka", cmd, filepath.Join(o.cache, "logs", "kafka-ref.log"), 5*time.Minute)
 }
 
+// buildGoDriver builds the pure-Go driver and, with cgo and -tags ckgo, the
+// one that also holds confluent-kafka-go (its bundled static librdkafka). A
+// failed cgo build is logged and leaves no binary, so every
+// confluent-kafka-go scenario reports "driver not installed".
 func buildGoDriver(o options) error {
-	return goBuild(o, filepath.Join(o.cache, "bin", "godriver"), "./tests/compat/godriver", false)
+	if err := goBuild(o, filepath.Join(o.cache, "bin", "godriver"), "./tests/compat/godriver", false); err != nil {
+		return err
+	}
+	cgoBin := filepath.Join(o.cache, "bin", "godriver-cgo")
+	_ = os.Remove(cgoBin)
+	if err := goBuild(o, cgoBin, "./tests/compat/godriver", true, "-tags", "ckgo"); err != nil {
+		logf("confluent-kafka-go driver did not build (see .cache/logs/godriver-cgo-build.log)")
+		_ = os.WriteFile(filepath.Join(o.cache, "logs", "godriver-cgo-build.log"), []byte(err.Error()), 0o644)
+	}
+	return nil
 }

@@ -69,6 +69,11 @@ var drivers = []driver{
 	{client: "kafkajs", timeout: 10 * time.Minute,
 		command: func(o options) []string { return []string{"node", filepath.Join(o.dir, "node", "driver.js")} },
 		needs:   func(o options) []string { return []string{filepath.Join(o.dir, "node", "node_modules", "kafkajs")} }},
+	{client: "confluent-kafka-go", timeout: 10 * time.Minute,
+		command: func(o options) []string {
+			return []string{filepath.Join(o.cache, "bin", "godriver-cgo"), "-client", "confluent-kafka-go", "-timeout", "30s", "-bootstrap"}
+		},
+		needs: func(o options) []string { return []string{filepath.Join(o.cache, "bin", "godriver-cgo")} }},
 	{client: "kafka-cli", timeout: 20 * time.Minute,
 		command: func(o options) []string { return []string{"bash", filepath.Join(o.dir, "cli", "driver.sh")} },
 		needs: func(o options) []string {

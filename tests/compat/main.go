@@ -34,6 +34,7 @@ type options struct {
 	scenarios   []string
 	parallel    int
 	franzSuite  bool
+	moldauBin   string // prebuilt binary (default: build ./cmd/moldau)
 	writeOutput bool
 }
 
@@ -43,6 +44,7 @@ func main() {
 		scenariosFlag = flag.String("scenarios", "", "comma-separated scenarios (default: all)")
 		parallel      = flag.Int("parallel", 2, "driver processes at once")
 		moldauAddr    = flag.String("moldau-addr", "", "use this running Moldau instead of starting one")
+		moldauBin     = flag.String("moldau-bin", "", "start this Moldau binary instead of building ./cmd/moldau")
 		kafkaAddr     = flag.String("kafka-addr", "", "use this running Apache Kafka instead of kafka-ref.sh")
 		franzSuite    = flag.Bool("franz-suite", os.Getenv("COMPAT_FRANZ_SUITE") != "0", "run franz-go's integration suite against both brokers")
 		write         = flag.Bool("write", true, "write MATRIX.md and the README block (only on a full run)")
@@ -54,7 +56,7 @@ func main() {
 		wd, _ := os.Getwd()
 		dir = filepath.Join(wd, "tests", "compat")
 	}
-	o := options{
+	o := options{moldauBin: *moldauBin,
 		dir: dir, root: filepath.Clean(filepath.Join(dir, "..", "..")), cache: filepath.Join(dir, ".cache"),
 		clients: allClients(), scenarios: scenarios.Names, parallel: *parallel, franzSuite: *franzSuite,
 	}

@@ -9,7 +9,7 @@ var clientVersions = map[string]string{
 	"franz-go":               "1.22.3",
 	"sarama":                 "1.61.1",
 	"kafka-go":               "0.4.51",
-	"confluent-kafka-go":     "2.x (bundled librdkafka)",
+	"confluent-kafka-go":     "2.11.1 (bundled librdkafka)",
 	"java-4.4":               "kafka-clients 4.4.0",
 	"java-3.9":               "kafka-clients 3.9.1",
 	"java-2.8":               "kafka-clients 2.8.2",
