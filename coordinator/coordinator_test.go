@@ -102,3 +102,45 @@ func FuzzReplayRecord(f *testing.F) {
 		c.Close()
 	})
 }
+
+// A Stable consumer group keeps the offsets of the topics its members
+// subscribe to, and loses others after the retention (Kafka's
+// cleanupGroupMetadata).
+func TestExpireOffsetsOfUnsubscribedTopicsInStableGroup(t *testing.T) {
+	clock := NewFakeClock(time.Unix(1000, 0))
+	c := New(Config{Partitions: 1, MinSessionTimeout: time.Second, MaxSessionTimeout: time.Hour, OffsetsRetention: time.Hour},
+		newMemLog(), clock, nil, nil)
+	c.MarkLoaded()
+	sub := kmsg.NewConsumerMemberMetadata()
+	sub.Topics = []string{"kept"}
+	done := make(chan JoinResult, 1)
+	c.JoinGroup(JoinRequest{Group: "g", ClientID: "c", SessionTimeout: 50 * time.Minute, RebalanceTimeout: time.Minute,
+		ProtocolType: "consumer", Protocols: []Protocol{{Name: "range", Metadata: sub.AppendTo(nil)}}}, func(r JoinResult) { done <- r })
+	clock.Advance(0)
+	r := <-done
+	c.SyncGroup(SyncRequest{Group: "g", MemberID: r.MemberID, Generation: r.Generation}, func(SyncResult) {})
+	c.WaitIdle()
+	errs := c.CommitOffsets(CommitRequest{Group: "g", MemberID: r.MemberID, Generation: r.Generation, Offsets: []OffsetCommit{
+		{Topic: "kept", Partition: 0, Offset: 1, LeaderEpoch: -1, ExpireTimestamp: -1},
+		{Topic: "gone", Partition: 0, Offset: 2, LeaderEpoch: -1, ExpireTimestamp: -1}}})
+	if errs[0] != nil || errs[1] != nil {
+		t.Fatal(errs)
+	}
+	for range 2 {
+		clock.Advance(40 * time.Minute)
+		if err := c.Heartbeat("g", r.MemberID, nil, r.Generation); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := c.ExpireOffsets(); n != 1 {
+		t.Fatalf("expired %d offsets, want 1", n)
+	}
+	offs, _ := c.FetchOffsets("g", nil)
+	if len(offs) != 1 || offs[0].Topic != "kept" {
+		t.Fatalf("left %+v", offs)
+	}
+	if d, _ := c.DescribeGroup("g"); d.State != StateStable {
+		t.Fatalf("group %s", d.State)
+	}
+	c.Close()
+}

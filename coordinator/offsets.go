@@ -237,24 +237,36 @@ func (c *Coordinator) DeleteOffsets(groupID string, parts []TopicPartition) ([]e
 
 // ExpireOffsets drops offsets past offsets.retention.minutes, as Kafka's
 // cleanupGroupMetadata: for an Empty group, counted from when it became
-// empty; for a simple group (no protocol type), from each commit. An Empty
-// group left with no offsets is deleted. It returns how many offsets went.
+// empty; for a simple group (no protocol type), from each commit; for a
+// Stable consumer group, only offsets of topics no member subscribes to,
+// from each commit. An Empty group left with no offsets is deleted. It
+// returns how many offsets went.
 func (c *Coordinator) ExpireOffsets() int {
 	now := c.clock.Now()
 	retention := c.cfg.OffsetsRetention
 	n := 0
 	for _, g := range c.allGroups() {
 		g.mu.Lock()
-		if g.state != StateEmpty || g.commitsInFlight > 0 || !c.loaded[g.partition].Load() {
+		// Empty groups lose offsets; a Stable consumer group loses only
+		// those of topics none of its members subscribes to.
+		stableConsumer := g.state == StateStable && g.protocolType == "consumer"
+		if (g.state != StateEmpty && !stableConsumer) || g.commitsInFlight > 0 || !c.loaded[g.partition].Load() {
 			g.mu.Unlock()
 			continue
+		}
+		var subscribed map[string]bool
+		if stableConsumer {
+			subscribed = g.subscribedTopicsLocked()
 		}
 		var expired []TopicPartition
 		for tp, e := range g.offsets {
 			var due bool
 			switch {
+			case subscribed[tp.Topic]:
 			case e.expireTimestamp >= 0:
 				due = now.UnixMilli() >= e.expireTimestamp
+			case stableConsumer:
+				due = now.Sub(time.UnixMilli(e.commitTimestamp)) >= retention
 			case g.protocolType != "":
 				base := time.UnixMilli(e.commitTimestamp)
 				if g.stateSince.After(base) {
@@ -268,7 +280,7 @@ func (c *Coordinator) ExpireOffsets() int {
 				expired = append(expired, tp)
 			}
 		}
-		if len(expired) == 0 && len(g.offsets) > 0 {
+		if len(expired) == 0 && (len(g.offsets) > 0 || stableConsumer) {
 			g.mu.Unlock()
 			continue
 		}
@@ -276,7 +288,7 @@ func (c *Coordinator) ExpireOffsets() int {
 			delete(g.offsets, tp)
 		}
 		recs := g.tombstonesLocked(expired)
-		dead := len(g.offsets) == 0
+		dead := len(g.offsets) == 0 && g.state == StateEmpty
 		if !dead {
 			recs = recs[:len(recs)-1] // keep the group metadata
 		}
