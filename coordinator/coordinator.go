@@ -10,7 +10,9 @@
 // error codes. Request versions never reach it; the broker normalises them.
 //
 // Locking: Coordinator.mu guards the groups map only (lookups take it for
-// reading). Each group has its own mutex guarding all of its state, its
+// reading); when both are held, a group's lock comes first (a group that
+// dies removes itself from the map). Each group has its own mutex guarding
+// all of its state, its
 // members and its offsets; functions named xxxLocked expect it held. Timer
 // callbacks and the completion of durable writes take the group lock
 // themselves, and check a sequence number so that a timer that fired after

@@ -209,15 +209,18 @@ func (c *Coordinator) Load(p int32) error {
 }
 
 func (c *Coordinator) installGroup(id string, lg *loadedGroup) {
+	// Lock order is group, then Coordinator.mu: swap the group in first,
+	// then retire any old one.
+	g := newGroup(c, id)
 	c.mu.Lock()
-	if old := c.groups[id]; old != nil {
+	old := c.groups[id]
+	c.groups[id] = g
+	c.mu.Unlock()
+	if old != nil {
 		old.mu.Lock()
 		old.killLocked()
 		old.mu.Unlock()
 	}
-	g := newGroup(c, id)
-	c.groups[id] = g
-	c.mu.Unlock()
 	c.metrics.groupsCreated()
 	g.mu.Lock()
 	defer g.mu.Unlock()
