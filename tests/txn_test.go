@@ -1,0 +1,412 @@
+package tests
+
+// Transactions with real clients (franz-go): an exactly-once copy loop with
+// aborts mixed in, fencing of a zombie producer, read_committed isolation
+// (aborted records never visible, the LSO held by an open transaction), a
+// restart in the middle of a transaction, and the transactional throughput
+// of one producer.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/moldau/moldau/broker/config"
+	"github.com/moldau/moldau/tests/harness"
+)
+
+func txnBroker(t *testing.T) string {
+	t.Helper()
+	b := harness.InProcess(t, func(c *config.Config) {
+		c.GroupInitialRebalanceDelayMs = 0
+		c.GroupMinSessionTimeoutMs = 500
+	})
+	return b.Addr()
+}
+
+func txnProducer(t *testing.T, addr, id string, opts ...kgo.Opt) *kgo.Client {
+	t.Helper()
+	return newClient(t, addr, append([]kgo.Opt{kgo.TransactionalID(id), kgo.TransactionTimeout(30 * time.Second)}, opts...)...)
+}
+
+// readCommitted reads topic from the start under read_committed until it
+// has seen want records and then stays quiet for quiet (so extra records
+// would show).
+func readCommitted(t *testing.T, addr, topic string, want int, quiet time.Duration, opts ...kgo.Opt) []*kgo.Record {
+	t.Helper()
+	cl := newClient(t, addr, append([]kgo.Opt{kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted())}, opts...)...)
+	var out []*kgo.Record
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		wait := 5 * time.Second
+		if len(out) >= want {
+			wait = quiet
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), wait)
+		fs := cl.PollFetches(ctx)
+		cancel()
+		fs.EachError(func(tp string, p int32, err error) {
+			if !errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("fetch %s/%d: %v", tp, p, err)
+			}
+		})
+		out = append(out, fs.Records()...)
+		if len(fs.Records()) == 0 && len(out) >= want {
+			return out
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("read %d of %d records", len(out), want)
+		}
+	}
+}
+
+// TestTxnCopyWithAborts copies a topic through a franz-go
+// GroupTransactSession, aborting every third transaction: the output read
+// with read_committed equals the input, with no duplicate.
+func TestTxnCopyWithAborts(t *testing.T) {
+	addr := txnBroker(t)
+	in, out := "txn-copy-in", "txn-copy-out"
+	createTopic(t, addr, in, 3, nil)
+	createTopic(t, addr, out, 3, nil)
+	const n = 3000
+	grpProduce(t, addr, in, n)
+
+	sess, err := kgo.NewGroupTransactSession(kgo.SeedBrokers(addr), kgo.TransactionalID("copy-1"),
+		kgo.TransactionTimeout(30*time.Second), kgo.ConsumerGroup("txn-copy"), kgo.ConsumeTopics(in),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.SessionTimeout(3*time.Second), kgo.HeartbeatInterval(300*time.Millisecond),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess.Close()
+	ctx := ctxT(t)
+	committed, aborted, txns := 0, 0, 0
+	for committed < n {
+		fs := sess.PollRecords(ctx, 200)
+		if ctx.Err() != nil {
+			t.Fatalf("copied %d of %d: %v", committed, n, ctx.Err())
+		}
+		fs.EachError(func(tp string, p int32, err error) { t.Fatalf("fetch %s/%d: %v", tp, p, err) })
+		recs := fs.Records()
+		if len(recs) == 0 {
+			continue
+		}
+		if err := sess.Begin(); err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range recs {
+			sess.Produce(ctx, &kgo.Record{Topic: out, Partition: r.Partition, Key: r.Key, Value: r.Value}, func(_ *kgo.Record, err error) {
+				if err != nil {
+					t.Errorf("produce: %v", err)
+				}
+			})
+		}
+		// Flush so that aborted transactions leave their records in
+		// the log (rather than dropping them from the client's buffer).
+		if err := sess.Client().Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		txns++
+		try := kgo.TryCommit
+		if txns%3 == 0 {
+			try = kgo.TryAbort
+		}
+		ok, err := sess.End(ctx, try)
+		if err != nil {
+			t.Fatalf("end: %v", err)
+		}
+		if ok {
+			committed += len(recs)
+		} else {
+			aborted += len(recs)
+		}
+	}
+	if aborted == 0 {
+		t.Fatal("no transaction was aborted")
+	}
+	got := readCommitted(t, addr, out, n, 2*time.Second)
+	seen := map[string]int{}
+	for _, r := range got {
+		seen[string(r.Value)]++
+	}
+	for i := 0; i < n; i++ {
+		v := fmt.Sprintf("v%05d", i)
+		if seen[v] != 1 {
+			t.Errorf("value %s seen %d times under read_committed", v, seen[v])
+		}
+	}
+	if len(got) != n {
+		t.Errorf("read %d records, want %d (%d aborted in %d transactions)", len(got), n, aborted, txns)
+	}
+	// The records of aborted transactions are in the log: read_uncommitted sees them.
+	all := consumeN(t, addr, out, n+aborted)
+	if len(all) < n+aborted {
+		t.Errorf("read_uncommitted: %d records, want %d", len(all), n+aborted)
+	}
+}
+
+// TestTxnFencing: a second producer with the same transactional id fences
+// the first, whose open transaction is aborted and whose commit fails.
+func TestTxnFencing(t *testing.T) {
+	addr := txnBroker(t)
+	topic := "txn-fence"
+	createTopic(t, addr, topic, 1, nil)
+	ctx := ctxT(t)
+
+	a := txnProducer(t, addr, "fence-id", kgo.DefaultProduceTopic(topic))
+	if err := a.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.ProduceSync(ctx, &kgo.Record{Value: []byte("zombie")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	b := txnProducer(t, addr, "fence-id", kgo.DefaultProduceTopic(topic))
+	if err := b.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.ProduceSync(ctx, &kgo.Record{Value: []byte("live")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		t.Fatal(err)
+	}
+	err := a.EndTransaction(ctx, kgo.TryCommit)
+	if !errors.Is(err, kerr.ProducerFenced) && !errors.Is(err, kerr.InvalidProducerEpoch) {
+		t.Fatalf("zombie commit: got %v, want PRODUCER_FENCED or INVALID_PRODUCER_EPOCH", err)
+	}
+	got := readCommitted(t, addr, topic, 1, time.Second)
+	if len(got) != 1 || string(got[0].Value) != "live" {
+		var vals []string
+		for _, r := range got {
+			vals = append(vals, string(r.Value))
+		}
+		t.Fatalf("read_committed saw %v, want [live]", vals)
+	}
+}
+
+func listOffset(t *testing.T, cl *kgo.Client, topic string, isolation int8) int64 {
+	t.Helper()
+	req := kmsg.NewPtrListOffsetsRequest()
+	req.IsolationLevel = isolation
+	rt := kmsg.NewListOffsetsRequestTopic()
+	rt.Topic = topic
+	rp := kmsg.NewListOffsetsRequestTopicPartition()
+	rp.Timestamp = -1
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(ctxT(t), cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := resp.Topics[0].Partitions[0]
+	if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
+		t.Fatal(err)
+	}
+	return p.Offset
+}
+
+// TestTxnReadCommittedIsolation: records of aborted transactions are never
+// seen under read_committed, an open transaction holds the last stable
+// offset (ListOffsets latest under read_committed) and consumers wait for
+// it, and its commit releases them.
+func TestTxnReadCommittedIsolation(t *testing.T) {
+	addr := txnBroker(t)
+	topic := "txn-isolation"
+	createTopic(t, addr, topic, 1, nil)
+	ctx := ctxT(t)
+	p := txnProducer(t, addr, "iso-id", kgo.DefaultProduceTopic(topic))
+	want := 0
+	for i := 0; i < 10; i++ {
+		if err := p.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		for j := 0; j < 5; j++ {
+			if err := p.ProduceSync(ctx, &kgo.Record{Value: []byte(fmt.Sprintf("t%d-%d", i, j))}).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		commit := i%2 == 0
+		if commit {
+			want += 5
+		}
+		if err := p.EndTransaction(ctx, kgo.TransactionEndTry(commit)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Ten markers, 50 data records: the log ends at 60.
+	admin := newClient(t, addr)
+	if hw, lso := listOffset(t, admin, topic, 0), listOffset(t, admin, topic, 1); hw != 60 || lso != 60 {
+		t.Fatalf("after all transactions ended: high watermark %d, LSO %d; want 60, 60", hw, lso)
+	}
+	// An open transaction holds the LSO at its first offset.
+	if err := p.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.ProduceSync(ctx, &kgo.Record{Value: []byte("open")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	if hw, lso := listOffset(t, admin, topic, 0), listOffset(t, admin, topic, 1); hw != 61 || lso != 60 {
+		t.Fatalf("with an open transaction: high watermark %d, LSO %d; want 61, 60", hw, lso)
+	}
+	got := readCommitted(t, addr, topic, want, time.Second)
+	for _, r := range got {
+		var i, j int
+		fmt.Sscanf(string(r.Value), "t%d-%d", &i, &j)
+		if string(r.Value) == "open" || i%2 != 0 {
+			t.Errorf("read_committed saw %q", r.Value)
+		}
+	}
+	if len(got) != want {
+		t.Errorf("read_committed: %d records, want %d", len(got), want)
+	}
+	// A consumer blocked at the LSO is woken by the commit marker.
+	cons := newClient(t, addr, kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {0: kgo.NewOffset().At(60)}}))
+	done := make(chan []*kgo.Record, 1)
+	go func() {
+		fs := cons.PollFetches(ctx)
+		done <- fs.Records()
+	}()
+	select {
+	case recs := <-done:
+		t.Fatalf("read_committed returned %d records past the LSO", len(recs))
+	case <-time.After(500 * time.Millisecond):
+	}
+	if err := p.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case recs := <-done:
+		if len(recs) != 1 || string(recs[0].Value) != "open" {
+			t.Fatalf("after the commit: %d records", len(recs))
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the commit did not wake the read_committed consumer")
+	}
+}
+
+// TestTxnRestartMidTransaction: a broker killed with a transaction open and
+// one committed recovers both: the committed records stay visible, the open
+// transaction's records never become visible (the coordinator aborts it
+// when it times out), and the LSO moves on.
+func TestTxnRestartMidTransaction(t *testing.T) {
+	p := harness.Start(t)
+	topic := "txn-restart"
+	createTopic(t, p.Addr, topic, 2, nil)
+	ctx := ctxT(t)
+	func() {
+		pr, err := kgo.NewClient(kgo.SeedBrokers(p.Addr), kgo.TransactionalID("restart-id"),
+			kgo.TransactionTimeout(2*time.Second), kgo.DefaultProduceTopic(topic))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pr.Close()
+		if err := pr.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 10; i++ {
+			if err := pr.ProduceSync(ctx, &kgo.Record{Value: []byte(fmt.Sprintf("c%d", i))}).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := pr.EndTransaction(ctx, kgo.TryCommit); err != nil {
+			t.Fatal(err)
+		}
+		if err := pr.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 10; i++ {
+			if err := pr.ProduceSync(ctx, &kgo.Record{Value: []byte(fmt.Sprintf("open%d", i))}).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}()
+	p.Kill9()
+	p.Restart()
+	got := readCommitted(t, p.Addr, topic, 10, 4*time.Second)
+	var vals []string
+	for _, r := range got {
+		vals = append(vals, string(r.Value))
+	}
+	sort.Strings(vals)
+	if len(vals) != 10 || vals[0] != "c0" || vals[9] != "c9" {
+		t.Fatalf("after restart read_committed saw %v", vals)
+	}
+	admin := newClient(t, p.Addr)
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		if hw, lso := listOffset(t, admin, topic, 0), listOffset(t, admin, topic, 1); hw == lso {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the open transaction was not aborted after its timeout")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	// A new producer with the same id works.
+	pr := txnProducer(t, p.Addr, "restart-id", kgo.DefaultProduceTopic(topic))
+	if err := pr.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	if err := pr.ProduceSync(ctx, &kgo.Record{Value: []byte("after")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	if err := pr.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		t.Fatal(err)
+	}
+	if got := readCommitted(t, p.Addr, topic, 11, 2*time.Second); len(got) != 11 {
+		t.Fatalf("read %d records, want 11", len(got))
+	}
+}
+
+// TestTxnThroughput measures transactions/s of 100 records from one
+// producer against the on-disk binary (fsynced markers and state). Set
+// MOLDAU_TXN_BENCH=1 to run it.
+func TestTxnThroughput(t *testing.T) {
+	if os.Getenv("MOLDAU_TXN_BENCH") == "" {
+		t.Skip("set MOLDAU_TXN_BENCH=1")
+	}
+	p := harness.Start(t)
+	topic := "txn-bench"
+	createTopic(t, p.Addr, topic, 1, nil)
+	ctx := ctxT(t)
+	pr := txnProducer(t, p.Addr, "bench-id", kgo.DefaultProduceTopic(topic), kgo.ProducerLinger(0))
+	value := make([]byte, 100)
+	const txns = 300
+	start := time.Now()
+	for i := 0; i < txns; i++ {
+		if err := pr.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		var failed atomic.Value
+		for j := 0; j < 100; j++ {
+			pr.Produce(ctx, &kgo.Record{Value: value}, func(_ *kgo.Record, err error) {
+				if err != nil {
+					failed.Store(err)
+				}
+			})
+		}
+		if err := pr.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err, _ := failed.Load().(error); err != nil {
+			t.Fatalf("produce: %v", err)
+		}
+		if err := pr.EndTransaction(ctx, kgo.TryCommit); err != nil {
+			t.Fatal(err)
+		}
+	}
+	el := time.Since(start)
+	t.Logf("%d transactions of 100 records (100 B) in %v: %.0f transactions/s", txns, el.Round(time.Millisecond), float64(txns)/el.Seconds())
+}
