@@ -1,0 +1,277 @@
+package txn
+
+import (
+	"bufio"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+var rewrite = flag.Bool("rewrite", false, "rewrite the expected output of testdata scripts")
+
+// memStateLog is an in-memory StateLog.
+type memStateLog struct {
+	mu    sync.Mutex
+	parts map[int32][][2][]byte
+	fail  bool
+}
+
+var errInjected = errors.New("injected failure")
+
+func (l *memStateLog) Append(p int32, key, value []byte) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.fail {
+		return errInjected
+	}
+	l.parts[p] = append(l.parts[p], [2][]byte{append([]byte(nil), key...), append([]byte(nil), value...)})
+	return nil
+}
+
+func (l *memStateLog) Replay(p int32, fn func(key, value []byte) error) error {
+	l.mu.Lock()
+	recs := append([][2][]byte(nil), l.parts[p]...)
+	l.mu.Unlock()
+	for _, r := range recs {
+		if err := fn(r[0], r[1]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// memMarkers records the markers written.
+type memMarkers struct {
+	mu      sync.Mutex
+	written []string
+	fail    bool
+}
+
+func (m *memMarkers) WriteMarkers(pid int64, epoch int16, commit bool, parts []TopicPartition) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.fail {
+		return errInjected
+	}
+	kind := "abort"
+	if commit {
+		kind = "commit"
+	}
+	m.written = append(m.written, fmt.Sprintf("marker %s pid=%d epoch=%d %v", kind, pid, epoch, parts))
+	return nil
+}
+
+func (m *memMarkers) take() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := m.written
+	m.written = nil
+	return out
+}
+
+type scriptEnv struct {
+	now     time.Time
+	log     *memStateLog
+	markers *memMarkers
+	nextPid int64
+	c       *Coordinator
+}
+
+func newScriptEnv() *scriptEnv {
+	e := &scriptEnv{now: time.Unix(1_700_000_000, 0), log: &memStateLog{parts: map[int32][][2][]byte{}},
+		markers: &memMarkers{}, nextPid: 1000}
+	e.c = e.newCoordinator()
+	return e
+}
+
+func (e *scriptEnv) newCoordinator() *Coordinator {
+	return NewCoordinator(Config{Partitions: 50, MaxTimeout: 15 * time.Minute, Now: func() time.Time { return e.now },
+		NewProducerID: func() (int64, error) { e.nextPid++; return e.nextPid - 1, nil }},
+		e.log, e.markers, slog.New(slog.NewTextHandler(io.Discard, nil)))
+}
+
+func errString(err error) string {
+	if err == nil {
+		return "ok"
+	}
+	return "error=" + strings.TrimPrefix(err.Error(), "txn: ")
+}
+
+func parseArgs(t *testing.T, fields []string) map[string]string {
+	args := map[string]string{}
+	for _, f := range fields {
+		k, v, _ := strings.Cut(f, "=")
+		args[k] = v
+	}
+	return args
+}
+
+func parseParts(t *testing.T, s string) []TopicPartition {
+	var out []TopicPartition
+	for _, p := range strings.Split(s, ",") {
+		if p == "" {
+			continue
+		}
+		i := strings.LastIndexByte(p, '-')
+		n, err := strconv.Atoi(p[i+1:])
+		if err != nil {
+			t.Fatalf("bad partition %q", p)
+		}
+		out = append(out, TopicPartition{p[:i], int32(n)})
+	}
+	return out
+}
+
+func (e *scriptEnv) run(t *testing.T, cmd string) string {
+	fields := strings.Fields(cmd)
+	args := parseArgs(t, fields[1:])
+	num := func(k string, def int64) int64 {
+		v, ok := args[k]
+		if !ok {
+			return def
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			t.Fatalf("%s: bad %s=%q", cmd, k, v)
+		}
+		return n
+	}
+	dur := func(k string, def time.Duration) time.Duration {
+		v, ok := args[k]
+		if !ok {
+			return def
+		}
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			t.Fatalf("%s: bad %s=%q", cmd, k, v)
+		}
+		return d
+	}
+	id := args["id"]
+	var out []string
+	switch fields[0] {
+	case "init":
+		got, err := e.c.InitProducerID(id, dur("timeout", time.Minute),
+			ProducerIDAndEpoch{ProducerID: num("pid", -1), Epoch: int16(num("epoch", -1))})
+		if err != nil {
+			out = append(out, fmt.Sprintf("init %s: %s", id, errString(err)))
+		} else {
+			out = append(out, fmt.Sprintf("init %s: pid=%d epoch=%d", id, got.ProducerID, got.Epoch))
+		}
+	case "add":
+		err := e.c.AddPartitions(id, num("pid", -1), int16(num("epoch", -1)), parseParts(t, args["parts"]))
+		out = append(out, fmt.Sprintf("add %s: %s", id, errString(err)))
+	case "verify":
+		parts := parseParts(t, args["part"])
+		err := e.c.Verify(id, num("pid", -1), int16(num("epoch", -1)), parts[0])
+		out = append(out, fmt.Sprintf("verify %s %v: %s", id, parts[0], errString(err)))
+	case "end":
+		err := e.c.EndTxn(id, num("pid", -1), int16(num("epoch", -1)), args["commit"] == "true")
+		out = append(out, fmt.Sprintf("end %s: %s", id, errString(err)))
+	case "advance":
+		e.now = e.now.Add(dur("by", 0))
+	case "tick":
+		e.c.Tick()
+	case "describe":
+		tx, ok := e.c.Describe(id)
+		if !ok {
+			out = append(out, fmt.Sprintf("%s: unknown", id))
+			break
+		}
+		started := "-"
+		if !tx.Started.IsZero() {
+			started = "+" + tx.Started.Sub(time.Unix(1_700_000_000, 0)).String()
+		}
+		out = append(out, fmt.Sprintf("%s: state=%s pid=%d epoch=%d timeout=%v started=%s parts=%v",
+			id, tx.State, tx.ProducerID, tx.Epoch, tx.Timeout, started, tx.Partitions))
+	case "list":
+		for _, tx := range e.c.List() {
+			out = append(out, fmt.Sprintf("%s: %s pid=%d", tx.ID, tx.State, tx.ProducerID))
+		}
+	case "restart":
+		e.c = e.newCoordinator()
+		for p := int32(0); p < 50; p++ {
+			if err := e.c.Load(p); err != nil {
+				t.Fatal(err)
+			}
+		}
+		out = append(out, fmt.Sprintf("restarted: %d transactions", len(e.c.List())))
+	case "fail-log":
+		e.log.mu.Lock()
+		e.log.fail = args["on"] == "true"
+		e.log.mu.Unlock()
+	case "fail-markers":
+		e.markers.mu.Lock()
+		e.markers.fail = args["on"] == "true"
+		e.markers.mu.Unlock()
+	default:
+		t.Fatalf("unknown command %q", cmd)
+	}
+	return strings.Join(append(e.markers.take(), out...), "\n")
+}
+
+// TestScripts runs testdata/*.txt: blocks of "command\n----\nexpected
+// output", separated by blank lines; lines starting with # are comments.
+func TestScripts(t *testing.T) {
+	files, _ := filepath.Glob("testdata/*.txt")
+	if len(files) == 0 {
+		t.Fatal("no scripts")
+	}
+	for _, file := range files {
+		t.Run(filepath.Base(file), func(t *testing.T) {
+			f, err := os.Open(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			e := newScriptEnv()
+			var rewritten strings.Builder
+			sc := bufio.NewScanner(f)
+			var lines []string
+			for sc.Scan() {
+				lines = append(lines, sc.Text())
+			}
+			for i := 0; i < len(lines); {
+				line := lines[i]
+				if strings.TrimSpace(line) == "" || strings.HasPrefix(line, "#") {
+					rewritten.WriteString(line + "\n")
+					i++
+					continue
+				}
+				cmd := line
+				i++
+				if i >= len(lines) || lines[i] != "----" {
+					t.Fatalf("%s:%d: expected ---- after %q", file, i, cmd)
+				}
+				i++
+				var want []string
+				for i < len(lines) && strings.TrimSpace(lines[i]) != "" {
+					want = append(want, lines[i])
+					i++
+				}
+				got := e.run(t, cmd)
+				rewritten.WriteString(cmd + "\n----\n")
+				if got != "" {
+					rewritten.WriteString(got + "\n")
+				}
+				if got != strings.Join(want, "\n") && !*rewrite {
+					t.Errorf("%s: %s\n got:\n%s\nwant:\n%s", file, cmd, got, strings.Join(want, "\n"))
+				}
+			}
+			if *rewrite {
+				if err := os.WriteFile(file, []byte(rewritten.String()), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+		})
+	}
+}
