@@ -58,6 +58,7 @@ func (b *Broker) newTxnCoordinator() error {
 			return fmt.Errorf("broker: replay %s-%d: %w", txnStateTopic, i, err)
 		}
 	}
+	b.txns.AbortOngoingWith(func(tp txn.TopicPartition) bool { return tp.Topic == offsetsTopic })
 	b.txns.Tick()
 	b.logger.Info("transactions recovered", "partitions", parts, "elapsed", time.Since(start).Round(time.Microsecond))
 	return nil

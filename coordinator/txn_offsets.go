@@ -6,11 +6,14 @@ package coordinator
 // (CompleteTxnOffsets): a commit writes them durably as ordinary offset
 // records and applies them, an abort drops them.
 //
-// Pending offsets live in memory only: a crash before the commit marker
-// loses them (the transaction coordinator then re-sends a commit with
-// nothing pending for the group), which a Kafka broker avoids by writing
-// them to __consumer_offsets as transactional records up front. Closing
-// that gap needs transactional records in OffsetLog (and their replay).
+// Pending offsets live in memory only, where a Kafka broker writes them to
+// __consumer_offsets as transactional records up front. After a restart the
+// broker therefore aborts (fencing the producer) every ongoing transaction
+// that holds group offsets; but a crash between the transaction's
+// PrepareCommit record and its marker here (a few milliseconds) commits the
+// data without the offsets, so the consumer reprocesses and the output gets
+// duplicates. Closing that gap needs transactional records in OffsetLog
+// (and their replay, applying them at the commit marker).
 //
 // Locking: txnOffsets.mu guards pending; it is never held while a group
 // lock is taken or across I/O.

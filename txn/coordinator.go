@@ -664,3 +664,38 @@ func (c *Coordinator) List() []Transaction {
 	}
 	return out
 }
+
+// AbortOngoingWith aborts, at a bumped epoch that fences their producers,
+// the ongoing transactions that include a partition matching match, and
+// returns how many. The broker calls it after Load for the transactions
+// holding transactional offsets, which live in memory only and so did not
+// survive the restart (see coordinator/txn_offsets.go): committing them
+// would commit the data without the offsets.
+func (c *Coordinator) AbortOngoingWith(match func(TopicPartition) bool) int {
+	c.mu.RLock()
+	all := make([]*txnMeta, 0, len(c.txns))
+	for _, t := range c.txns {
+		all = append(all, t)
+	}
+	c.mu.RUnlock()
+	n := 0
+	for _, t := range all {
+		t.opMu.Lock()
+		s := t.snapshot()
+		hit := false
+		for tp := range s.partitions {
+			if match(tp) {
+				hit = true
+				break
+			}
+		}
+		if s.state == StateOngoing && hit {
+			c.logger.Warn("aborting a transaction whose pending offsets were lost in a restart", "transactional_id", t.id, "producer_id", s.pid)
+			if c.abortFencing(t, s) == nil {
+				n++
+			}
+		}
+		t.opMu.Unlock()
+	}
+	return n
+}

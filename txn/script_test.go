@@ -205,6 +205,9 @@ func (e *scriptEnv) run(t *testing.T, cmd string) string {
 			}
 		}
 		out = append(out, fmt.Sprintf("restarted: %d transactions", len(e.c.List())))
+	case "abort-ongoing-with":
+		n := e.c.AbortOngoingWith(func(tp TopicPartition) bool { return tp.Topic == args["topic"] })
+		out = append(out, fmt.Sprintf("aborted %d", n))
 	case "fail-log":
 		e.log.mu.Lock()
 		e.log.fail = args["on"] == "true"
