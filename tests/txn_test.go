@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -409,4 +410,69 @@ func TestTxnThroughput(t *testing.T) {
 	}
 	el := time.Since(start)
 	t.Logf("%d transactions of 100 records (100 B) in %v: %.0f transactions/s", txns, el.Round(time.Millisecond), float64(txns)/el.Seconds())
+}
+
+// TestTxnAdmin: DescribeTransactions, ListTransactions and
+// DescribeProducers (kadm) see an open transaction and its producer.
+func TestTxnAdmin(t *testing.T) {
+	addr := txnBroker(t)
+	topic := "txn-admin"
+	createTopic(t, addr, topic, 2, nil)
+	ctx := ctxT(t)
+	p := txnProducer(t, addr, "admin-id", kgo.DefaultProduceTopic(topic), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err := p.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.ProduceSync(ctx, &kgo.Record{Partition: 1, Value: []byte("x")}, &kgo.Record{Partition: 1, Value: []byte("y")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	adm := kadm.NewClient(newClient(t, addr))
+	described, err := adm.DescribeTransactions(ctx, "admin-id", "no-such-id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := described["admin-id"]
+	if d.Err != nil || d.State != "Ongoing" || d.TimeoutMillis != 30000 || d.StartTimestamp <= 0 || d.ProducerID < 0 {
+		t.Errorf("described %+v", d)
+	}
+	if parts := d.Topics[topic]; len(parts) != 1 {
+		t.Errorf("described partitions %v, want [1] of %s", d.Topics, topic)
+	}
+	if !errors.Is(described["no-such-id"].Err, kerr.TransactionalIDNotFound) {
+		t.Errorf("unknown id: %v", described["no-such-id"].Err)
+	}
+	listed, err := adm.ListTransactions(ctx, nil, []string{"Ongoing"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l, ok := listed["admin-id"]; !ok || l.ProducerID != d.ProducerID || l.State != "Ongoing" {
+		t.Errorf("listed %+v", listed)
+	}
+	if listed, err = adm.ListTransactionsByTxPattern(ctx, nil, nil, "adm.*"); err != nil || len(listed) != 1 {
+		t.Errorf("listed by pattern: %v %v", listed, err)
+	}
+	if listed, err = adm.ListTransactions(ctx, nil, []string{"CompleteCommit"}); err != nil || len(listed) != 0 {
+		t.Errorf("listed CompleteCommit: %v %v", listed, err)
+	}
+	prods, err := adm.DescribeProducers(ctx, kadm.TopicsSet{topic: {0: {}, 1: {}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := prods.SortedProducers()
+	if len(all) != 1 || all[0].Partition != 1 || all[0].ProducerID != d.ProducerID || all[0].LastSequence != 1 || all[0].CurrentTxnStartOffset != 0 {
+		t.Errorf("producers %+v", all)
+	}
+	if err := p.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		t.Fatal(err)
+	}
+	if described, err = adm.DescribeTransactions(ctx, "admin-id"); err != nil || described["admin-id"].State != "CompleteCommit" {
+		t.Errorf("after commit: %+v %v", described, err)
+	}
+	prods, err = adm.DescribeProducers(ctx, kadm.TopicsSet{topic: {1: {}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if all := prods.SortedProducers(); len(all) != 1 || all[0].CurrentTxnStartOffset != -1 {
+		t.Errorf("producers after commit %+v", all)
+	}
 }
