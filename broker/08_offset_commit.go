@@ -95,6 +95,9 @@ func (b *Broker) handleOffsetCommit(ctx context.Context, req *protocol.Request) 
 			if errors.Is(err, coordinator.ErrGroupIDNotFound) && r.Version < 9 {
 				code = kerr.IllegalGeneration.Code
 			}
+			if errors.Is(err, coordinator.ErrStaleMemberEpoch) && r.Version < 9 {
+				code = kerr.IllegalGeneration.Code // before KIP-848's errors
+			}
 			resp.Topics[s.t].Partitions[s.p].ErrorCode = code
 		}
 		return resp

@@ -82,7 +82,11 @@ func (b *Broker) handleOffsetFetch(ctx context.Context, req *protocol.Request) p
 					}
 				}
 			}
-			offs, err := b.groups.FetchOffsets(rg.Group, parts)
+			var member *string
+			if r.Version >= 9 && rg.MemberID != nil {
+				member = rg.MemberID
+			}
+			offs, err := b.groups.FetchOffsetsAsMember(rg.Group, member, rg.MemberEpoch, parts)
 			g.ErrorCode = groupErrorCode(err)
 			if err == nil {
 				for _, o := range offs {

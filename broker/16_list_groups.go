@@ -31,14 +31,14 @@ func (b *Broker) handleListGroups(ctx context.Context, req *protocol.Request) pr
 			return false
 		}
 		for _, g := range b.groups.ListGroups() {
-			if r.Version >= 4 && !matches(r.StatesFilter, g.State.String()) {
+			if r.Version >= 4 && !matches(r.StatesFilter, g.StateName) {
 				continue
 			}
-			if r.Version >= 5 && !matches(r.TypesFilter, "classic") {
+			if r.Version >= 5 && !matches(r.TypesFilter, g.Type) {
 				continue
 			}
 			rg := kmsg.NewListGroupsResponseGroup()
-			rg.Group, rg.ProtocolType, rg.GroupState, rg.GroupType = g.Group, g.ProtocolType, g.State.String(), "classic"
+			rg.Group, rg.ProtocolType, rg.GroupState, rg.GroupType = g.Group, g.ProtocolType, g.StateName, g.Type
 			resp.Groups = append(resp.Groups, rg)
 		}
 		return resp

@@ -55,6 +55,15 @@ func (b *Broker) newCoordinator(opts options) error {
 		}
 		return p.highWatermark(), true
 	})
+	b.groups.SetTopics(func() []coordinator.TopicMeta {
+		all := b.topics.all()
+		out := make([]coordinator.TopicMeta, 0, len(all))
+		for _, t := range all {
+			out = append(out, coordinator.TopicMeta{ID: t.id, Name: t.name, Partitions: int32(len(t.partitionList()))})
+		}
+		return out
+	}, time.Duration(b.cfg.GroupConsumerSessionTimeoutMs)*time.Millisecond,
+		time.Duration(b.cfg.GroupConsumerHeartbeatIntervalMs)*time.Millisecond)
 	if t == nil {
 		b.groups.MarkLoaded()
 		return nil
@@ -120,6 +129,18 @@ func groupErrorCode(err error) int16 {
 		return kerr.OffsetMetadataTooLarge.Code
 	case errors.Is(err, coordinator.ErrGroupSubscribedToTopic):
 		return kerr.GroupSubscribedToTopic.Code
+	case errors.Is(err, coordinator.ErrFencedMemberEpoch):
+		return kerr.FencedMemberEpoch.Code
+	case errors.Is(err, coordinator.ErrStaleMemberEpoch):
+		return kerr.StaleMemberEpoch.Code
+	case errors.Is(err, coordinator.ErrUnsupportedAssignor):
+		return kerr.UnsupportedAssignor.Code
+	case errors.Is(err, coordinator.ErrInvalidRequest):
+		return kerr.InvalidRequest.Code
+	case errors.Is(err, coordinator.ErrNotConsumerGroup):
+		return kerr.GroupIDNotFound.Code
+	case errors.Is(err, coordinator.ErrUnreleasedInstance):
+		return kerr.UnreleasedInstanceID.Code
 	case errors.Is(err, coordinator.ErrStorage):
 		// Kafka answers a failed offsets append with a retriable
 		// coordinator error, so clients retry.

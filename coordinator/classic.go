@@ -62,6 +62,13 @@ func (c *Coordinator) JoinGroup(req JoinRequest, done func(JoinResult)) {
 	}
 	defer g.mu.Unlock()
 	fail := func(err error) { done(JoinResult{Err: err, MemberID: req.MemberID, Generation: -1}) }
+	if g.consumer != nil {
+		if len(g.consumer.members) > 0 {
+			fail(ErrInconsistentProtocol) // a KIP-848 group in use
+			return
+		}
+		g.consumer = nil // an empty consumer group becomes classic
+	}
 
 	// group.max.size: a member that is not yet in the group may not join a
 	// full one.
@@ -493,6 +500,9 @@ func (c *Coordinator) DescribeGroup(groupID string) (GroupDescription, error) {
 		return GroupDescription{State: StateDead}, ErrGroupIDNotFound
 	}
 	defer g.mu.Unlock()
+	if g.consumer != nil {
+		return GroupDescription{State: StateDead}, ErrGroupIDNotFound // not a classic group
+	}
 	d := GroupDescription{State: g.state, ProtocolType: g.protocolType}
 	stable := g.state == StateStable
 	if stable {
@@ -514,6 +524,8 @@ type GroupListing struct {
 	Group        string
 	ProtocolType string
 	State        State
+	StateName    string // Kafka's name of the state (classic or consumer)
+	Type         string // "classic" or "consumer"
 }
 
 // ListGroups lists every loaded group.
@@ -521,8 +533,12 @@ func (c *Coordinator) ListGroups() []GroupListing {
 	var out []GroupListing
 	for _, g := range c.allGroups() {
 		g.mu.Lock()
-		if g.state != StateDead {
-			out = append(out, GroupListing{Group: g.id, ProtocolType: g.protocolType, State: g.state})
+		switch {
+		case g.state == StateDead:
+		case g.consumer != nil:
+			out = append(out, GroupListing{Group: g.id, ProtocolType: "consumer", State: g.state, StateName: g.consumerStateLocked(), Type: "consumer"})
+		default:
+			out = append(out, GroupListing{Group: g.id, ProtocolType: g.protocolType, State: g.state, StateName: g.state.String(), Type: "classic"})
 		}
 		g.mu.Unlock()
 	}
@@ -539,7 +555,7 @@ func (c *Coordinator) DeleteGroup(groupID string) error {
 	if g == nil {
 		return ErrGroupIDNotFound
 	}
-	if g.state != StateEmpty {
+	if g.state != StateEmpty || (g.consumer != nil && len(g.consumer.members) > 0) {
 		g.mu.Unlock()
 		return ErrNonEmptyGroup
 	}

@@ -105,6 +105,10 @@ type Coordinator struct {
 	mu     sync.RWMutex
 	groups map[string]*group
 
+	topics            Topics        // KIP-848: the cluster's topics
+	consumerSession   time.Duration // group.consumer.session.timeout.ms
+	consumerHeartbeat time.Duration // group.consumer.heartbeat.interval.ms
+
 	loaded   []atomic.Bool // per partition: replayed and serving
 	txn      txnOffsets    // pending transactional offsets (txn_offsets.go)
 	inflight sync.WaitGroup
@@ -126,6 +130,7 @@ func New(cfg Config, log OffsetLog, clock Clock, logger *slog.Logger, metrics *M
 	if clock == nil {
 		clock = RealClock{}
 	}
+	c0 := 45 * time.Second
 	if logger == nil {
 		logger = slog.Default()
 	}
@@ -133,7 +138,8 @@ func New(cfg Config, log OffsetLog, clock Clock, logger *slog.Logger, metrics *M
 		metrics = NewMetrics(nil)
 	}
 	c := &Coordinator{cfg: cfg, log: log, clock: clock, logger: logger, metrics: metrics,
-		groups: make(map[string]*group), loaded: make([]atomic.Bool, cfg.Partitions)}
+		groups: make(map[string]*group), loaded: make([]atomic.Bool, cfg.Partitions),
+		consumerSession: c0, consumerHeartbeat: 5 * time.Second}
 	return c
 }
 
@@ -314,6 +320,17 @@ func (c *Coordinator) Close() {
 		}
 		for id := range g.pending {
 			g.pending[id].timer.Stop()
+		}
+		if g.consumer != nil {
+			for _, m := range g.consumer.members {
+				m.timerSeq++
+				if m.timer != nil {
+					m.timer.Stop()
+				}
+				if m.revokeTimer != nil {
+					m.revokeTimer.Stop()
+				}
+			}
 		}
 		g.mu.Unlock()
 	}

@@ -124,6 +124,8 @@ type group struct {
 
 	offsets         map[TopicPartition]*offsetEntry
 	commitsInFlight int // appended, not yet durable and applied
+
+	consumer *consumerState // non-nil for a KIP-848 consumer group
 }
 
 func newGroup(c *Coordinator, id string) *group {

@@ -117,6 +117,9 @@ func (c *Coordinator) CommitOffsets(req CommitRequest) []error {
 
 // validateCommitLocked is Kafka's ClassicGroup.validateOffsetCommit.
 func (g *group) validateCommitLocked(req CommitRequest) error {
+	if g.consumer != nil {
+		return g.validateConsumerCommitLocked(req.MemberID, req.Generation)
+	}
 	if req.Generation < 0 && g.state == StateEmpty {
 		return nil
 	}
@@ -148,6 +151,12 @@ type CommittedOffset struct {
 // FetchOffsets returns the group's committed offsets for parts, or every
 // committed offset when parts is nil.
 func (c *Coordinator) FetchOffsets(groupID string, parts []TopicPartition) ([]CommittedOffset, error) {
+	return c.FetchOffsetsAsMember(groupID, nil, -1, parts)
+}
+
+// FetchOffsetsAsMember is FetchOffsets by a member of a KIP-848 group
+// (OffsetFetch v9+), whose id and epoch are checked.
+func (c *Coordinator) FetchOffsetsAsMember(groupID string, memberID *string, epoch int32, parts []TopicPartition) ([]CommittedOffset, error) {
 	if err := c.checkGroupID(groupID); err != nil && !errors.Is(err, ErrInvalidGroupID) {
 		return nil, err
 	}
@@ -160,6 +169,11 @@ func (c *Coordinator) FetchOffsets(groupID string, parts []TopicPartition) ([]Co
 		return out, nil
 	}
 	defer g.mu.Unlock()
+	if memberID != nil && g.consumer != nil {
+		if err := g.validateConsumerCommitLocked(*memberID, epoch); err != nil {
+			return nil, err
+		}
+	}
 	if c.logger.Enabled(context.Background(), slog.LevelDebug) {
 		defer func() { c.logger.Debug("offsets fetched", "group", groupID, "offsets", out) }()
 	}
@@ -250,7 +264,8 @@ func (c *Coordinator) ExpireOffsets() int {
 		// Empty groups lose offsets; a Stable consumer group loses only
 		// those of topics none of its members subscribes to.
 		stableConsumer := g.state == StateStable && g.protocolType == "consumer"
-		if (g.state != StateEmpty && !stableConsumer) || g.commitsInFlight > 0 || !c.loaded[g.partition].Load() {
+		if (g.state != StateEmpty && !stableConsumer) || g.commitsInFlight > 0 || !c.loaded[g.partition].Load() ||
+			(g.consumer != nil && len(g.consumer.members) > 0) {
 			g.mu.Unlock()
 			continue
 		}

@@ -67,6 +67,55 @@ type scriptEnv struct {
 
 	mu  sync.Mutex
 	out []string
+
+	topics []TopicMeta
+}
+
+func (e *scriptEnv) topicByName(name string) TopicMeta {
+	for _, t := range e.topics {
+		if t.Name == name {
+			return t
+		}
+	}
+	e.t.Fatalf("no topic %s", name)
+	return TopicMeta{}
+}
+
+// parseAssignment reads "t:0,1;u:0" ("-" is empty).
+func (e *scriptEnv) parseAssignment(v string) Assignment {
+	out := Assignment{}
+	if v == "-" {
+		return out
+	}
+	for _, part := range strings.Split(v, ";") {
+		name, ps, _ := strings.Cut(part, ":")
+		tm := e.topicByName(name)
+		out[tm.ID] = []int32{}
+		for _, p := range strings.Split(ps, ",") {
+			n, _ := strconv.Atoi(p)
+			out[tm.ID] = append(out[tm.ID], int32(n))
+		}
+	}
+	return out
+}
+
+func (e *scriptEnv) formatAssignment(a Assignment) string {
+	var parts []string
+	for _, t := range e.topics {
+		ps := a[t.ID]
+		if len(ps) == 0 {
+			continue
+		}
+		var ns []string
+		for _, p := range ps {
+			ns = append(ns, strconv.Itoa(int(p)))
+		}
+		parts = append(parts, t.Name+":"+strings.Join(ns, ","))
+	}
+	if len(parts) == 0 {
+		return "-"
+	}
+	return strings.Join(parts, ";")
 }
 
 func newScriptEnv(t *testing.T) *scriptEnv {
@@ -90,6 +139,7 @@ func newScriptEnv(t *testing.T) *scriptEnv {
 
 func (e *scriptEnv) start() {
 	e.c = New(e.cfg, e.log, e.clock, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	e.c.SetTopics(func() []TopicMeta { return append([]TopicMeta(nil), e.topics...) }, 45*time.Second, 5*time.Second)
 	for p := int32(0); p < e.cfg.Partitions; p++ {
 		if err := e.c.Load(p); err != nil {
 			e.t.Fatal(err)
@@ -290,7 +340,7 @@ func (e *scriptEnv) run(cmd string) string {
 		e.emit("describe: state=%s gen=%d type=%s proto=%s leader=%s members=[%s]", d.State, gen, d.ProtocolType, d.Protocol, leader, strings.Join(ms, " "))
 	case "list":
 		for _, l := range e.c.ListGroups() {
-			e.emit("list: %s %s %s", l.Group, l.ProtocolType, l.State)
+			e.emit("list: %s %s %s %s", l.Group, l.Type, l.ProtocolType, l.StateName)
 		}
 	case "delete":
 		e.emit("delete: %s", errName(e.c.DeleteGroup(group)))
@@ -300,6 +350,49 @@ func (e *scriptEnv) run(cmd string) string {
 		e.clock.Advance(a.dur(t, "by", 0))
 		e.c.WaitIdle()
 		e.emit("now +%s", e.clock.Now().Sub(time.Unix(1_700_000_000, 0)))
+	case "topic":
+		// Adds or resizes a topic seen by KIP-848 assignment.
+		name := a.str("name", "t")
+		n := int32(a.int(t, "partitions", 1))
+		found := false
+		for i := range e.topics {
+			if e.topics[i].Name == name {
+				e.topics[i].Partitions, found = n, true
+			}
+		}
+		if !found {
+			e.topics = append(e.topics, TopicMeta{ID: [16]byte{byte(len(e.topics) + 1)}, Name: name, Partitions: n})
+		}
+	case "chb":
+		req := ConsumerHeartbeatRequest{Group: group, MemberID: a.str("member", ""), MemberEpoch: int32(a.int(t, "epoch", 0)),
+			InstanceID: a.ptr("instance"), RebalanceTimeout: a.dur(t, "rebalance", 10*time.Second), ServerAssignor: a.ptr("assignor"),
+			SubscribedRegex: a.ptr("regex"), ClientID: "c", ClientHost: "/127.0.0.1"}
+		if v, ok := a["topics"]; ok {
+			req.SubscribedTopics = strings.Split(v, ",")
+		}
+		if v, ok := a["owned"]; ok {
+			req.Owned = e.parseAssignment(v)
+		}
+		r := e.c.ConsumerHeartbeat(req)
+		if r.Err != nil {
+			e.emit("chb %s: %s epoch=%d", req.MemberID, errName(r.Err), r.MemberEpoch)
+			break
+		}
+		as := "(unchanged)"
+		if r.Assignment != nil {
+			as = e.formatAssignment(r.Assignment)
+		}
+		e.emit("chb %s: ok epoch=%d assignment=%s", r.MemberID, r.MemberEpoch, as)
+	case "cdescribe":
+		d, err := e.c.DescribeConsumerGroup(group)
+		if err != nil {
+			e.emit("cdescribe: %s", errName(err))
+			break
+		}
+		e.emit("cdescribe: state=%s epoch=%d target-epoch=%d", d.State, d.GroupEpoch, d.TargetEpoch)
+		for _, m := range d.Members {
+			e.emit("  %s epoch=%d assigned=%s target=%s", m.MemberID, m.MemberEpoch, e.formatAssignment(m.Assignment), e.formatAssignment(m.Target))
+		}
 	case "set":
 		// Changes a setting for the rest of the script (a restart applies
 		// it to the coordinator).

@@ -984,3 +984,103 @@ func TestGroupsMemberSurvivesBrokerKill9(t *testing.T) {
 		t.Fatalf("after the restart: %s with %d members", g.State, len(g.Members))
 	}
 }
+
+// TestGroupsKIP848Franz runs franz-go's KIP-848 consumer (the broker
+// assigns): members split the partitions, one leaves, one dies without
+// leaving, and a new client resumes from the committed offsets.
+func TestGroupsKIP848Franz(t *testing.T) {
+	b := harness.InProcess(t, func(c *config.Config) {
+		c.GroupConsumerHeartbeatIntervalMs = 200
+		c.GroupConsumerSessionTimeoutMs = 3000
+	})
+	addr := b.Addr()
+	// KIP-848 is served by the coordinator but advertised only once its
+	// membership is durable (see README, Known gaps).
+	vr, err := kmsg.NewPtrApiVersionsRequest().RequestWith(ctxT(t), newClient(t, addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	advertised := false
+	for _, k := range vr.ApiKeys {
+		advertised = advertised || (k.ApiKey == 68 && k.MaxVersion >= 1)
+	}
+	if !advertised {
+		t.Skip("ConsumerGroupHeartbeat v1 (KIP-848) is not advertised")
+	}
+	const topic, group, parts = "g-848", "g-848-group", 6
+	createTopic(t, addr, topic, parts, nil)
+	opts := []kgo.Opt{kgo.ServerSideBalancer(), kgo.Balancers(kgo.RangeBalancer())}
+	a := &grpAssigned{owners: map[int32]int{}}
+	_, stop0 := grpMember(t, addr, group, topic, 0, a, opts...)
+	defer stop0()
+	_, stop1 := grpMember(t, addr, group, topic, 1, a, opts...)
+	d := &grpCutDialer{}
+	_, stop2 := grpMember(t, addr, group, topic, 2, a, append(opts, kgo.Dialer(d.dial))...)
+	a.covered(t, parts, map[int]bool{0: true, 1: true, 2: true}, 30*time.Second)
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		a.mu.Lock()
+		per := map[int]int{}
+		for _, m := range a.owners {
+			per[m]++
+		}
+		a.mu.Unlock()
+		if per[0] == 2 && per[1] == 2 && per[2] == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("partitions not split 2/2/2: %v", per)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	adm := kadm.NewClient(newClient(t, addr))
+	described, err := adm.DescribeConsumerGroups(ctxT(t), group)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := described[group]; g.State != "Stable" || len(g.Members) != 3 {
+		t.Fatalf("ConsumerGroupDescribe: %s with %d members (%v)", g.State, len(g.Members), g.Err)
+	}
+
+	// Member 1 leaves: its partitions move to 0 and 2.
+	t0 := time.Now()
+	stop1()
+	a.covered(t, parts, map[int]bool{0: true, 2: true}, 30*time.Second)
+	t.Logf("KIP-848: partitions of a leaving member moved in %v", time.Since(t0).Round(time.Millisecond))
+
+	// Member 2 dies: after the session timeout member 0 owns everything.
+	d.cut()
+	a.mu.Lock()
+	for p, m := range a.owners {
+		if m == 2 {
+			delete(a.owners, p)
+		}
+	}
+	a.mu.Unlock()
+	a.covered(t, parts, map[int]bool{0: true}, 30*time.Second)
+	go stop2()
+
+	// Commit and resume with the consumer protocol.
+	grpProduce(t, addr, topic, 60)
+	cl := grpClient(t, addr, group+"-resume", topic, opts...)
+	grpPoll(t, cl, 60, 30*time.Second)
+	if err := cl.CommitUncommittedOffsets(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	cl.Close()
+	grpProduceFrom(t, addr, topic, 60, 6)
+	cl2 := grpClient(t, addr, group+"-resume", topic, opts...)
+	defer cl2.Close()
+	for _, r := range grpPoll(t, cl2, 6, 30*time.Second) {
+		if string(r.Value) < "v00060" {
+			t.Fatalf("resumed before the committed offsets: %s", r.Value)
+		}
+	}
+	lg, err := adm.ListGroups(ctxT(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l, ok := lg[group]; !ok || l.ProtocolType != "consumer" {
+		t.Fatalf("ListGroups: %+v", lg[group])
+	}
+}

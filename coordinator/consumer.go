@@ -1,0 +1,690 @@
+package coordinator
+
+// KIP-848 consumer groups (group.protocol=consumer): the broker assigns
+// partitions. Members heartbeat with ConsumerGroupHeartbeat; each change of
+// membership, subscriptions or subscribed topics' metadata bumps the group
+// epoch, a new target assignment is computed with the server-side assignor
+// (uniform or range), and each member is reconciled towards its target:
+// partitions are first revoked from their old owner (which keeps its epoch
+// until it acknowledges), and only then assigned to the new one.
+//
+// Membership is kept in memory only: after a broker restart members get
+// UNKNOWN_MEMBER_ID and rejoin (offsets are durable as for classic groups).
+
+import (
+	"errors"
+	"regexp"
+	"sort"
+	"time"
+)
+
+// Errors of the consumer protocol.
+var (
+	ErrFencedMemberEpoch   = errors.New("coordinator: fenced member epoch")
+	ErrStaleMemberEpoch    = errors.New("coordinator: stale member epoch")
+	ErrUnsupportedAssignor = errors.New("coordinator: unsupported assignor")
+	ErrInvalidRequest      = errors.New("coordinator: invalid request")
+	ErrNotConsumerGroup    = errors.New("coordinator: group is not a consumer group")
+	ErrUnreleasedInstance  = errors.New("coordinator: unreleased instance id")
+)
+
+// TopicMeta is a topic as the assignor sees it.
+type TopicMeta struct {
+	ID         [16]byte
+	Name       string
+	Partitions int32
+}
+
+// Topics lists the cluster's topics (for assignment and regex
+// subscriptions). Set with SetTopics before serving consumer groups.
+type Topics func() []TopicMeta
+
+// SetTopics sets the topic lister and the consumer protocol's timeouts.
+func (c *Coordinator) SetTopics(t Topics, session, heartbeat time.Duration) {
+	c.topics = t
+	c.consumerSession = session
+	c.consumerHeartbeat = heartbeat
+}
+
+// Assignment is partitions by topic id.
+type Assignment map[[16]byte][]int32
+
+// ConsumerHeartbeatRequest is a ConsumerGroupHeartbeat, normalised.
+type ConsumerHeartbeatRequest struct {
+	Group            string
+	MemberID         string
+	MemberEpoch      int32
+	InstanceID       *string
+	RackID           *string
+	RebalanceTimeout time.Duration // <0: unchanged
+	SubscribedTopics []string      // nil: unchanged
+	SubscribedRegex  *string       // nil: unchanged
+	ServerAssignor   *string
+	Owned            Assignment // nil: unchanged (a keepalive)
+	ClientID         string
+	ClientHost       string
+}
+
+// ConsumerHeartbeatResult is the answer.
+type ConsumerHeartbeatResult struct {
+	Err               error
+	MemberID          string
+	MemberEpoch       int32
+	HeartbeatInterval time.Duration
+	Assignment        Assignment // nil: unchanged
+}
+
+type memberState int8
+
+const (
+	cmStable memberState = iota
+	cmUnrevoked
+	cmUnreleased
+)
+
+type consumerMember struct {
+	id               string
+	instanceID       *string
+	rackID           *string
+	clientID         string
+	clientHost       string
+	topics           []string
+	regex            string
+	assignor         string
+	rebalanceTimeout time.Duration
+	epoch, prevEpoch int32
+	state            memberState
+	assigned         Assignment
+	revoking         Assignment
+	sentAssignment   bool // the current assignment reached the member
+
+	timer       Timer
+	timerSeq    uint64
+	revokeTimer Timer
+}
+
+// consumerState is a group's KIP-848 state (group.consumer non-nil).
+type consumerState struct {
+	epoch       int32
+	targetEpoch int32
+	target      map[string]Assignment
+	members     map[string]*consumerMember
+	metaHash    string
+	assignor    string
+}
+
+// ConsumerHeartbeat serves one ConsumerGroupHeartbeat.
+func (c *Coordinator) ConsumerHeartbeat(req ConsumerHeartbeatRequest) ConsumerHeartbeatResult {
+	fail := func(err error) ConsumerHeartbeatResult {
+		return ConsumerHeartbeatResult{Err: err, MemberID: req.MemberID, MemberEpoch: -1}
+	}
+	if req.Group == "" {
+		return fail(ErrInvalidGroupID)
+	}
+	if err := c.checkGroupID(req.Group); err != nil {
+		return fail(err)
+	}
+	if req.MemberEpoch == 0 && req.SubscribedTopics == nil && req.SubscribedRegex == nil {
+		return fail(ErrInvalidRequest)
+	}
+	if req.ServerAssignor != nil && *req.ServerAssignor != "uniform" && *req.ServerAssignor != "range" {
+		return fail(ErrUnsupportedAssignor)
+	}
+	if req.MemberEpoch < 0 {
+		g := c.lockedGroup(req.Group, false)
+		if g == nil {
+			return ConsumerHeartbeatResult{MemberID: req.MemberID, MemberEpoch: req.MemberEpoch}
+		}
+		defer g.mu.Unlock()
+		if cs := g.consumer; cs != nil {
+			if m := cs.members[req.MemberID]; m != nil {
+				g.removeConsumerMemberLocked(m)
+			} else if req.InstanceID != nil {
+				for _, m := range cs.members {
+					if m.instanceID != nil && *m.instanceID == *req.InstanceID {
+						g.removeConsumerMemberLocked(m)
+					}
+				}
+			}
+		}
+		return ConsumerHeartbeatResult{MemberID: req.MemberID, MemberEpoch: req.MemberEpoch}
+	}
+	g := c.lockedGroup(req.Group, req.MemberEpoch == 0)
+	if g == nil {
+		return fail(ErrUnknownMemberID)
+	}
+	defer g.mu.Unlock()
+	if g.consumer == nil {
+		if len(g.members) > 0 || len(g.pending) > 0 || g.state != StateEmpty {
+			return fail(ErrGroupIDNotFound) // a classic group in use
+		}
+		// An empty classic group becomes a consumer group (offsets kept).
+		g.consumer = &consumerState{members: map[string]*consumerMember{}, target: map[string]Assignment{}}
+		g.protocolType = "consumer"
+		g.protocolName = ""
+	}
+	cs := g.consumer
+	if req.MemberID == "" {
+		req.MemberID = c.cfg.NewMemberID("")[1:] // a bare UUID (v0 clients)
+	}
+	m := cs.members[req.MemberID]
+	bump := false
+	if req.MemberEpoch == 0 {
+		if m != nil {
+			// Rejoining: start over from no partitions.
+			g.removeConsumerMemberLocked(m)
+		}
+		if req.InstanceID != nil {
+			for _, other := range cs.members {
+				if other.instanceID != nil && *other.instanceID == *req.InstanceID {
+					// The previous incarnation of a static member is replaced.
+					g.removeConsumerMemberLocked(other)
+				}
+			}
+		}
+		if len(cs.members)+1 > c.cfg.MaxGroupSize {
+			return fail(ErrGroupMaxSizeReached)
+		}
+		m = &consumerMember{id: req.MemberID, assigned: Assignment{}, revoking: Assignment{}, assignor: "uniform",
+			rebalanceTimeout: 5 * time.Minute}
+		cs.members[m.id] = m
+		c.metrics.memberDelta(1)
+		bump = true
+	} else {
+		if m == nil {
+			return fail(ErrUnknownMemberID)
+		}
+		if req.MemberEpoch != m.epoch {
+			if req.MemberEpoch != m.prevEpoch || !subsetOf(req.Owned, m.assigned) {
+				return fail(ErrFencedMemberEpoch)
+			}
+		}
+	}
+	m.clientID, m.clientHost = req.ClientID, req.ClientHost
+	if req.InstanceID != nil {
+		m.instanceID = req.InstanceID
+	}
+	if req.RackID != nil {
+		m.rackID = req.RackID
+	}
+	if req.RebalanceTimeout > 0 {
+		m.rebalanceTimeout = req.RebalanceTimeout
+	}
+	if req.ServerAssignor != nil && *req.ServerAssignor != m.assignor {
+		m.assignor = *req.ServerAssignor
+		bump = true
+	}
+	if req.SubscribedTopics != nil && !equalStrings(sortedCopy(req.SubscribedTopics), m.topics) {
+		m.topics = sortedCopy(req.SubscribedTopics)
+		bump = true
+	}
+	if req.SubscribedRegex != nil && *req.SubscribedRegex != m.regex {
+		if *req.SubscribedRegex != "" {
+			if _, err := regexp.Compile(*req.SubscribedRegex); err != nil {
+				if req.MemberEpoch == 0 {
+					delete(cs.members, m.id)
+					c.metrics.memberDelta(-1)
+				}
+				return fail(ErrInvalidRequest)
+			}
+		}
+		m.regex = *req.SubscribedRegex
+		bump = true
+	}
+	g.consumerSessionLocked(m)
+	topics := c.listTopics()
+	if h := g.subscriptionHashLocked(topics); h != cs.metaHash {
+		cs.metaHash = h
+		bump = true
+	}
+	if bump {
+		cs.epoch++
+		g.c.metrics.rebalance()
+	}
+	if cs.epoch > cs.targetEpoch {
+		g.computeTargetLocked(topics)
+	}
+	if req.Owned != nil && m.state == cmUnrevoked && !overlaps(req.Owned, m.revoking) {
+		m.revoking = Assignment{}
+		m.state = cmStable
+		if m.revokeTimer != nil {
+			m.revokeTimer.Stop()
+		}
+	}
+	changed := g.reconcileLocked(m)
+	res := ConsumerHeartbeatResult{MemberID: m.id, MemberEpoch: m.epoch, HeartbeatInterval: c.consumerHeartbeat}
+	if changed || !m.sentAssignment || req.Owned != nil {
+		res.Assignment = copyAssignment(m.assigned)
+		m.sentAssignment = true
+	}
+	return res
+}
+
+func (c *Coordinator) listTopics() []TopicMeta {
+	if c.topics == nil {
+		return nil
+	}
+	return c.topics()
+}
+
+func (g *group) consumerSessionLocked(m *consumerMember) {
+	if m.timer != nil {
+		m.timer.Stop()
+	}
+	m.timerSeq++
+	seq := m.timerSeq
+	m.timer = g.c.clock.AfterFunc(g.c.consumerSession, func() {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		if g.consumer == nil || g.consumer.members[m.id] != m || m.timerSeq != seq {
+			return
+		}
+		g.c.logger.Info("consumer group member session expired", "group", g.id, "member", m.id)
+		g.removeConsumerMemberLocked(m)
+	})
+}
+
+func (g *group) removeConsumerMemberLocked(m *consumerMember) {
+	cs := g.consumer
+	if m.timer != nil {
+		m.timer.Stop()
+	}
+	if m.revokeTimer != nil {
+		m.revokeTimer.Stop()
+	}
+	m.timerSeq++
+	delete(cs.members, m.id)
+	delete(cs.target, m.id)
+	g.c.metrics.memberDelta(-1)
+	cs.epoch++
+	g.c.metrics.rebalance()
+	if len(cs.members) == 0 {
+		cs.targetEpoch = cs.epoch
+		cs.target = map[string]Assignment{}
+		g.stateSince = g.c.clock.Now() // offsets retention counts from here
+	}
+}
+
+// subscribed resolves a member's subscription to topics.
+func (m *consumerMember) subscribed(topics []TopicMeta) []TopicMeta {
+	var re *regexp.Regexp
+	if m.regex != "" {
+		re, _ = regexp.Compile("^(?:" + m.regex + ")$")
+	}
+	var out []TopicMeta
+	for _, t := range topics {
+		// Like Kafka, a regex may match internal topics too.
+		if sortedContains(m.topics, t.Name) || (re != nil && re.MatchString(t.Name)) {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+func isInternal(name string) bool {
+	return name == "__consumer_offsets" || name == "__transaction_state"
+}
+
+func (g *group) subscriptionHashLocked(topics []TopicMeta) string {
+	seen := map[string]TopicMeta{}
+	for _, m := range g.consumer.members {
+		for _, t := range m.subscribed(topics) {
+			seen[t.Name] = t
+		}
+	}
+	names := make([]string, 0, len(seen))
+	for n := range seen {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	h := ""
+	for _, n := range names {
+		t := seen[n]
+		h += n + string(t.ID[:]) + itoa(t.Partitions) + ";"
+	}
+	return h
+}
+
+// computeTargetLocked runs the server-side assignor over every member.
+func (g *group) computeTargetLocked(topics []TopicMeta) {
+	cs := g.consumer
+	ids := make([]string, 0, len(cs.members))
+	assignor := "uniform"
+	for id, m := range cs.members {
+		ids = append(ids, id)
+		if m.assignor == "range" {
+			assignor = "range"
+		}
+	}
+	sort.Strings(ids)
+	cs.assignor = assignor
+	target := make(map[string]Assignment, len(ids))
+	for _, id := range ids {
+		target[id] = Assignment{}
+	}
+	// Subscribers per topic.
+	type tp struct {
+		t TopicMeta
+		p int32
+	}
+	subs := map[[16]byte][]string{}
+	var all []TopicMeta
+	for _, t := range topics {
+		for _, id := range ids {
+			for _, st := range cs.members[id].subscribed([]TopicMeta{t}) {
+				_ = st
+				if len(subs[t.ID]) == 0 {
+					all = append(all, t)
+				}
+				subs[t.ID] = append(subs[t.ID], id)
+			}
+		}
+	}
+	if assignor == "range" {
+		for _, t := range all {
+			ms := subs[t.ID]
+			n := int32(len(ms))
+			per, extra := t.Partitions/n, t.Partitions%n
+			var p int32
+			for i, id := range ms {
+				cnt := per
+				if int32(i) < extra {
+					cnt++
+				}
+				for k := int32(0); k < cnt; k++ {
+					target[id][t.ID] = append(target[id][t.ID], p)
+					p++
+				}
+			}
+		}
+	} else {
+		// Uniform: keep partitions with their current owner while it is
+		// under its fair share, then hand the rest to the least loaded
+		// subscriber.
+		total := 0
+		for _, t := range all {
+			total += int(t.Partitions)
+		}
+		quota := 1
+		if len(ids) > 0 {
+			quota = (total + len(ids) - 1) / len(ids)
+		}
+		count := map[string]int{}
+		owner := map[[16]byte]map[int32]string{}
+		for id, a := range cs.target {
+			for tid, ps := range a {
+				for _, p := range ps {
+					if owner[tid] == nil {
+						owner[tid] = map[int32]string{}
+					}
+					owner[tid][p] = id
+				}
+			}
+		}
+		var rest []tp
+		for _, t := range all {
+			for p := int32(0); p < t.Partitions; p++ {
+				o := owner[t.ID][p]
+				if o != "" && cs.members[o] != nil && containsString(subs[t.ID], o) && count[o] < quota {
+					target[o][t.ID] = append(target[o][t.ID], p)
+					count[o]++
+					continue
+				}
+				rest = append(rest, tp{t, p})
+			}
+		}
+		for _, x := range rest {
+			best := ""
+			for _, id := range subs[x.t.ID] {
+				if best == "" || count[id] < count[best] {
+					best = id
+				}
+			}
+			target[best][x.t.ID] = append(target[best][x.t.ID], x.p)
+			count[best]++
+		}
+	}
+	for _, a := range target {
+		for tid := range a {
+			sort.Slice(a[tid], func(i, j int) bool { return a[tid][i] < a[tid][j] })
+		}
+	}
+	cs.target = target
+	cs.targetEpoch = cs.epoch
+}
+
+// reconcileLocked moves m one step towards its target; it reports whether
+// its assignment changed.
+func (g *group) reconcileLocked(m *consumerMember) bool {
+	cs := g.consumer
+	if m.state == cmUnrevoked {
+		return false // waiting for the member to give partitions up
+	}
+	target := cs.target[m.id]
+	revoke := minus(m.assigned, target)
+	if len(revoke) > 0 {
+		m.assigned = intersect(m.assigned, target)
+		m.revoking = revoke
+		m.state = cmUnrevoked
+		if m.revokeTimer != nil {
+			m.revokeTimer.Stop()
+		}
+		seq := m.timerSeq
+		m.revokeTimer = g.c.clock.AfterFunc(m.rebalanceTimeout, func() {
+			g.mu.Lock()
+			defer g.mu.Unlock()
+			if g.consumer == nil || g.consumer.members[m.id] != m || m.timerSeq != seq || m.state != cmUnrevoked {
+				return
+			}
+			g.c.logger.Info("consumer group member did not revoke in time", "group", g.id, "member", m.id)
+			g.removeConsumerMemberLocked(m)
+		})
+		return true
+	}
+	// Assign what is not held by anyone else.
+	held := Assignment{}
+	for id, o := range cs.members {
+		if id == m.id {
+			continue
+		}
+		addAll(held, o.assigned)
+		addAll(held, o.revoking)
+	}
+	want := minus(target, m.assigned)
+	free := minus(want, held)
+	changed := len(free) > 0
+	addAll(m.assigned, free)
+	newState := cmStable
+	if len(minus(want, free)) > 0 {
+		newState = cmUnreleased
+	}
+	if m.epoch != cs.targetEpoch {
+		m.prevEpoch, m.epoch = m.epoch, cs.targetEpoch
+		changed = true
+	}
+	m.state = newState
+	return changed
+}
+
+// ConsumerMemberDescription describes a consumer group member.
+type ConsumerMemberDescription struct {
+	MemberID, ClientID, ClientHost string
+	InstanceID, RackID             *string
+	MemberEpoch                    int32
+	SubscribedTopics               []string
+	SubscribedRegex                string
+	Assignment, Target             Assignment
+}
+
+// ConsumerGroupDescription describes a consumer group.
+type ConsumerGroupDescription struct {
+	State                   string // Empty, Assigning, Reconciling, Stable
+	GroupEpoch, TargetEpoch int32
+	Assignor                string
+	Members                 []ConsumerMemberDescription
+}
+
+// DescribeConsumerGroup describes a KIP-848 group (ErrGroupIDNotFound if
+// none; ErrNotConsumerGroup for a classic group).
+func (c *Coordinator) DescribeConsumerGroup(id string) (ConsumerGroupDescription, error) {
+	if err := c.checkGroupID(id); err != nil {
+		if errors.Is(err, ErrInvalidGroupID) {
+			return ConsumerGroupDescription{}, ErrGroupIDNotFound
+		}
+		return ConsumerGroupDescription{}, err
+	}
+	g := c.lockedGroup(id, false)
+	if g == nil {
+		return ConsumerGroupDescription{}, ErrGroupIDNotFound
+	}
+	defer g.mu.Unlock()
+	if g.consumer == nil {
+		return ConsumerGroupDescription{}, ErrNotConsumerGroup
+	}
+	cs := g.consumer
+	d := ConsumerGroupDescription{State: g.consumerStateLocked(), GroupEpoch: cs.epoch, TargetEpoch: cs.targetEpoch, Assignor: cs.assignor}
+	if d.Assignor == "" {
+		d.Assignor = "uniform"
+	}
+	ids := make([]string, 0, len(cs.members))
+	for id := range cs.members {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		m := cs.members[id]
+		d.Members = append(d.Members, ConsumerMemberDescription{MemberID: m.id, ClientID: m.clientID, ClientHost: m.clientHost,
+			InstanceID: m.instanceID, RackID: m.rackID, MemberEpoch: m.epoch, SubscribedTopics: m.topics, SubscribedRegex: m.regex,
+			Assignment: copyAssignment(m.assigned), Target: copyAssignment(cs.target[id])})
+	}
+	return d, nil
+}
+
+// consumerStateLocked is Kafka's ConsumerGroupState name.
+func (g *group) consumerStateLocked() string {
+	cs := g.consumer
+	switch {
+	case len(cs.members) == 0:
+		return "Empty"
+	case cs.targetEpoch != cs.epoch:
+		return "Assigning"
+	}
+	for _, m := range cs.members {
+		if m.epoch != cs.targetEpoch || m.state != cmStable {
+			return "Reconciling"
+		}
+	}
+	return "Stable"
+}
+
+// validateConsumerCommitLocked checks an offset commit (or a fetch with a
+// member) against a consumer group: the member must exist and commit with
+// its current epoch.
+func (g *group) validateConsumerCommitLocked(memberID string, epoch int32) error {
+	cs := g.consumer
+	if memberID == "" && epoch < 0 {
+		if len(cs.members) > 0 {
+			return ErrUnknownMemberID
+		}
+		return nil
+	}
+	m := cs.members[memberID]
+	if m == nil {
+		return ErrUnknownMemberID
+	}
+	if epoch != m.epoch {
+		return ErrStaleMemberEpoch
+	}
+	return nil
+}
+
+func copyAssignment(a Assignment) Assignment {
+	out := make(Assignment, len(a))
+	for t, ps := range a {
+		out[t] = append([]int32(nil), ps...)
+	}
+	return out
+}
+
+func has(a Assignment, t [16]byte, p int32) bool {
+	for _, q := range a[t] {
+		if q == p {
+			return true
+		}
+	}
+	return false
+}
+
+// minus is a without b.
+func minus(a, b Assignment) Assignment {
+	out := Assignment{}
+	for t, ps := range a {
+		for _, p := range ps {
+			if !has(b, t, p) {
+				out[t] = append(out[t], p)
+			}
+		}
+	}
+	return out
+}
+
+func intersect(a, b Assignment) Assignment {
+	out := Assignment{}
+	for t, ps := range a {
+		for _, p := range ps {
+			if has(b, t, p) {
+				out[t] = append(out[t], p)
+			}
+		}
+	}
+	return out
+}
+
+func overlaps(a, b Assignment) bool { return len(intersect(a, b)) > 0 }
+
+func subsetOf(a, b Assignment) bool { return len(minus(a, b)) == 0 }
+
+func addAll(dst, src Assignment) {
+	for t, ps := range src {
+		for _, p := range ps {
+			if !has(dst, t, p) {
+				dst[t] = append(dst[t], p)
+			}
+		}
+	}
+	for t := range dst {
+		sort.Slice(dst[t], func(i, j int) bool { return dst[t][i] < dst[t][j] })
+	}
+}
+
+func sortedCopy(s []string) []string {
+	out := append([]string{}, s...)
+	sort.Strings(out)
+	return out
+}
+
+func sortedContains(s []string, v string) bool {
+	i := sort.SearchStrings(s, v)
+	return i < len(s) && s[i] == v
+}
+
+func containsString(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+func equalStrings(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
