@@ -32,7 +32,10 @@ func (b *Broker) handleProduce(ctx context.Context, req *protocol.Request) proto
 	now := b.now().UnixMilli()
 
 	acksValid := r.Acks == 0 || r.Acks == 1 || r.Acks == -1
-	var toSync []*partition
+	var (
+		toSync []*partition
+		syncAt [][2]int // toSync[i]'s position in resp: topic, partition
+	)
 	resp.Topics = make([]kmsg.ProduceResponseTopic, 0, len(r.Topics))
 	for i := range r.Topics {
 		rt := &r.Topics[i]
@@ -70,6 +73,7 @@ func (b *Broker) handleProduce(ctx context.Context, req *protocol.Request) proto
 				b.produceOne(p, rp.Records, now, &sp, r.Version, r.TransactionID)
 				if sp.ErrorCode == 0 && r.Acks == -1 && p.syncBeforeAck() {
 					toSync = append(toSync, p)
+					syncAt = append(syncAt, [2]int{len(resp.Topics), len(st.Partitions)})
 				}
 			}
 			st.Partitions = append(st.Partitions, sp)
@@ -88,13 +92,13 @@ func (b *Broker) handleProduce(ctx context.Context, req *protocol.Request) proto
 		if errs == nil {
 			return resp
 		}
-		for i := range resp.Topics {
-			for j := range resp.Topics[i].Partitions {
-				sp := &resp.Topics[i].Partitions[j]
-				if err := errs[partKey{resp.Topics[i].Topic, resp.Topics[i].TopicID, sp.Partition}]; err != nil {
-					sp.ErrorCode = kerr.KafkaStorageError.Code
-					sp.BaseOffset = -1
-				}
+		// Match failures by partition, not by the response's topic name
+		// (empty from v13, where topics are named by id).
+		for i, p := range toSync {
+			if errs[partKey{p.topic.name, p.topic.id, p.index}] != nil {
+				sp := &resp.Topics[syncAt[i][0]].Partitions[syncAt[i][1]]
+				sp.ErrorCode = kerr.KafkaStorageError.Code
+				sp.BaseOffset = -1
 			}
 		}
 		return resp
