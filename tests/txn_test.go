@@ -476,3 +476,131 @@ func TestTxnAdmin(t *testing.T) {
 		t.Errorf("producers after commit %+v", all)
 	}
 }
+
+// TestTxnExactlyOnceKill9 copies a topic through transactions (aborts mixed
+// in) while the broker is killed with SIGKILL and restarted twice; the
+// copier recreates its session after any error. Once the group's committed
+// offsets reach the end of the input, the output read with read_committed
+// equals the input: nothing lost, nothing duplicated, nothing aborted
+// visible.
+func TestTxnExactlyOnceKill9(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short")
+	}
+	p := harness.Start(t, "--set", "group.initial.rebalance.delay.ms=0", "--set", "group.min.session.timeout.ms=500")
+	in, out, group := "eos-in", "eos-out", "eos-copy"
+	createTopic(t, p.Addr, in, 3, nil)
+	createTopic(t, p.Addr, out, 3, nil)
+	const n = 20000
+	grpProduce(t, p.Addr, in, n)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var copied, abortedTxns, restarts atomic.Int64
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		txns, fetchErrs := 0, 0
+		for ctx.Err() == nil {
+			sess, err := kgo.NewGroupTransactSession(kgo.SeedBrokers(p.Addr), kgo.TransactionalID("eos-copier"),
+				kgo.TransactionTimeout(10*time.Second), kgo.ConsumerGroup(group), kgo.ConsumeTopics(in),
+				kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+				kgo.SessionTimeout(3*time.Second), kgo.HeartbeatInterval(300*time.Millisecond),
+				kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.RetryTimeout(5*time.Second))
+			if err != nil {
+				t.Errorf("session: %v", err)
+				return
+			}
+			restarts.Add(1)
+			for ctx.Err() == nil {
+				pollCtx, pollCancel := context.WithTimeout(ctx, 2*time.Second)
+				fs := sess.PollRecords(pollCtx, 500)
+				pollCancel()
+				fs.EachError(func(tp string, p int32, err error) {
+					if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) && fetchErrs < 5 {
+						fetchErrs++
+						t.Logf("fetch %s/%d: %v", tp, p, err)
+					}
+				})
+				recs := fs.Records()
+				if len(recs) == 0 {
+					continue
+				}
+				if err := sess.Begin(); err != nil {
+					t.Logf("begin: %v", err)
+					break
+				}
+				for _, r := range recs {
+					sess.Produce(ctx, &kgo.Record{Topic: out, Partition: r.Partition, Key: r.Key, Value: r.Value}, nil)
+				}
+				flushCtx, flushCancel := context.WithTimeout(ctx, 10*time.Second)
+				flushErr := sess.Client().Flush(flushCtx)
+				flushCancel()
+				txns++
+				try := kgo.TryCommit
+				if txns%5 == 0 || flushErr != nil {
+					try = kgo.TryAbort
+				}
+				endCtx, endCancel := context.WithTimeout(ctx, 15*time.Second)
+				committed, err := sess.End(endCtx, try)
+				endCancel()
+				if err != nil {
+					t.Logf("end: %v", err)
+					break
+				}
+				if committed {
+					copied.Add(int64(len(recs)))
+				} else {
+					abortedTxns.Add(1)
+				}
+			}
+			sess.Close()
+		}
+	}()
+
+	// Kill the broker twice while the copy runs.
+	for i := 0; i < 2; i++ {
+		deadline := time.Now().Add(30 * time.Second)
+		for copied.Load() < int64((i+1)*n/4) && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		p.Kill9()
+		p.Restart()
+	}
+	// Wait for the group's committed offsets to reach the input's end.
+	adm := kadm.NewClient(newClient(t, p.Addr))
+	deadline := time.Now().Add(120 * time.Second)
+	for {
+		offs, err := adm.FetchOffsets(context.Background(), group)
+		total := int64(0)
+		if err == nil {
+			offs.Each(func(o kadm.OffsetResponse) { total += o.At })
+		}
+		if total == n {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("committed offsets sum to %d of %d (copied %d, err %v)", total, n, copied.Load(), err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	got := readCommitted(t, p.Addr, out, n, 3*time.Second)
+	seen := map[string]int{}
+	for _, r := range got {
+		seen[string(r.Value)]++
+	}
+	bad := 0
+	for i := 0; i < n; i++ {
+		if v := fmt.Sprintf("v%05d", i); seen[v] != 1 {
+			if bad++; bad <= 10 {
+				t.Errorf("value %s seen %d times under read_committed", v, seen[v])
+			}
+		}
+	}
+	t.Logf("copied %d records, %d aborted transactions, %d sessions; output %d records", copied.Load(), abortedTxns.Load(), restarts.Load(), len(got))
+	if len(got) != n {
+		t.Errorf("read %d records, want %d", len(got), n)
+	}
+}
