@@ -137,7 +137,7 @@ func New(cfg config.Config, opts ...Option) (*Broker, error) {
 		b.meta.close()
 		return nil, err
 	}
-	if err := b.newTxnCoordinator(); err != nil {
+	if err := b.newTxnCoordinator(o); err != nil {
 		b.groups.Close()
 		b.closeLogs()
 		b.meta.close()

@@ -36,7 +36,7 @@ var errTxnStateUnavailable = errors.New("broker: __transaction_state unavailable
 // existing __transaction_state partition, then completes the transactions
 // found prepared (their markers may be missing). Called by New after the
 // partitions and the group coordinator are loaded.
-func (b *Broker) newTxnCoordinator() error {
+func (b *Broker) newTxnCoordinator(o options) error {
 	parts := int32(txnStatePartitions)
 	t := b.topics.get(txnStateTopic)
 	if t != nil {
@@ -46,6 +46,8 @@ func (b *Broker) newTxnCoordinator() error {
 	b.txns = txn.NewCoordinator(txn.Config{
 		Partitions:    parts,
 		MaxTimeout:    maxTimeout,
+		IDExpiration:  time.Duration(b.cfg.TransactionalIDExpirationMs) * time.Millisecond,
+		Metrics:       txn.NewMetrics(o.registerer),
 		NewProducerID: b.pids.next,
 		Now:           b.now,
 	}, &txnStateLog{b: b}, &markerWriter{b: b}, b.logger.With("component", "txn"))
@@ -154,8 +156,8 @@ func (l *txnStateLog) partition(p int32) (*partition, error) {
 	return part, nil
 }
 
-// Append implements txn.StateLog: one uncompressed batch, fsynced.
-func (l *txnStateLog) Append(p int32, key, value []byte) error {
+// Append implements txn.StateLog: one uncompressed batch, fsynced if sync.
+func (l *txnStateLog) Append(p int32, key, value []byte, sync bool) error {
 	part, err := l.partition(p)
 	if err != nil {
 		return err
@@ -168,7 +170,7 @@ func (l *txnStateLog) Append(p int32, key, value []byte) error {
 	if err != nil {
 		return err
 	}
-	if l.b.cfg.Memory {
+	if l.b.cfg.Memory || !sync {
 		return nil
 	}
 	return part.log.SyncTo(base + 1)

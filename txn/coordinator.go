@@ -85,9 +85,11 @@ func (tp TopicPartition) String() string { return fmt.Sprintf("%s-%d", tp.Topic,
 // StateLog is the coordinator's view of __transaction_state. It is safe for
 // concurrent use.
 type StateLog interface {
-	// Append writes one record (value nil: a tombstone) to partition p
-	// and returns once it is durable. key and value are not retained.
-	Append(p int32, key, value []byte) error
+	// Append writes one record (value nil: a tombstone) to partition p,
+	// ordered after every earlier Append to p; with sync it returns once
+	// the record and every earlier one of p are durable. key and value
+	// are not retained.
+	Append(p int32, key, value []byte, sync bool) error
 	// Replay calls fn with every record of p, in offset order; the
 	// slices are valid during the call only.
 	Replay(p int32, fn func(key, value []byte) error) error
@@ -104,8 +106,10 @@ type MarkerWriter interface {
 
 // Config configures a Coordinator.
 type Config struct {
-	Partitions int32         // transaction.state.log.num.partitions (50)
-	MaxTimeout time.Duration // transaction.max.timeout.ms
+	Partitions   int32         // transaction.state.log.num.partitions (50)
+	MaxTimeout   time.Duration // transaction.max.timeout.ms
+	IDExpiration time.Duration // transactional.id.expiration.ms (0: never)
+	Metrics      *Metrics      // nil: none
 	// NewProducerID allocates a never-used producer id.
 	NewProducerID func() (int64, error)
 	// Now is the clock (default time.Now).
@@ -127,7 +131,8 @@ type Coordinator struct {
 type txnMeta struct {
 	id string
 
-	opMu sync.Mutex // serialises operations (see package locking notes)
+	opMu    sync.Mutex // serialises operations (see package locking notes)
+	removed bool       // expired and out of the map (guarded by opMu): look it up again
 
 	mu         sync.Mutex
 	pid        int64
@@ -197,6 +202,24 @@ func (c *Coordinator) get(id string) *txnMeta {
 	return c.txns[id]
 }
 
+// lock returns the transaction of id (created if create, else nil if
+// unknown) with its opMu held.
+func (c *Coordinator) lock(id string, create bool) *txnMeta {
+	for {
+		var t *txnMeta
+		if create {
+			t, _ = c.getOrCreate(id)
+		} else if t = c.get(id); t == nil {
+			return nil
+		}
+		t.opMu.Lock()
+		if !t.removed {
+			return t
+		}
+		t.opMu.Unlock()
+	}
+}
+
 func (c *Coordinator) getOrCreate(id string) (*txnMeta, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -236,10 +259,16 @@ func (t *txnMeta) apply(s snapshot) {
 }
 
 // persist writes s for id durably, then applies it.
-func (c *Coordinator) persist(t *txnMeta, s snapshot) error {
+func (c *Coordinator) persist(t *txnMeta, s snapshot) error { return c.write(t, s, true) }
+
+// write writes s for id (durably if sync), then applies it. Completion
+// records need not be durable: lost, the transaction replays as prepared and
+// its markers are written again, which closes nothing (any later state of
+// the id was synced, and with it every earlier record of the partition).
+func (c *Coordinator) write(t *txnMeta, s snapshot, sync bool) error {
 	s.updated = c.cfg.Now()
 	key, value := encodeRecord(t.id, s)
-	if err := c.log.Append(PartitionFor(t.id, c.cfg.Partitions), key, value); err != nil {
+	if err := c.log.Append(PartitionFor(t.id, c.cfg.Partitions), key, value, sync); err != nil {
 		c.logger.Error("writing transaction state failed", "transactional_id", t.id, "err", err)
 		return fmt.Errorf("%w: %w", ErrStorage, err)
 	}
@@ -334,8 +363,7 @@ func (c *Coordinator) InitProducerID(id string, timeout time.Duration, current P
 	if timeout <= 0 || timeout > c.cfg.MaxTimeout {
 		return ProducerIDAndEpoch{}, ErrInvalidTransactionTimeout
 	}
-	t, _ := c.getOrCreate(id)
-	t.opMu.Lock()
+	t := c.lock(id, true)
 	defer t.opMu.Unlock()
 	s := t.snapshot()
 	if s.pid < 0 {
@@ -373,6 +401,7 @@ func (c *Coordinator) InitProducerID(id string, timeout time.Duration, current P
 		if err := c.abortFencing(t, s); err != nil {
 			return ProducerIDAndEpoch{}, err
 		}
+		c.cfg.Metrics.ended1(resultFenced)
 		s = t.snapshot()
 	case StateDead, StatePrepareEpochFence:
 		return ProducerIDAndEpoch{}, ErrConcurrentTransactions
@@ -456,7 +485,7 @@ func (c *Coordinator) completeLocked(t *txnMeta, s snapshot) error {
 		s.state = StateCompleteAbort
 	}
 	s.partitions, s.started = map[TopicPartition]struct{}{}, time.Time{}
-	return c.persist(t, s)
+	return c.write(t, s, false)
 }
 
 // check validates a producer id and epoch against s.
@@ -473,11 +502,10 @@ func check(s snapshot, pid int64, epoch int16) error {
 // AddPartitions is AddPartitionsToTxn (and, with the group's
 // __consumer_offsets partition, AddOffsetsToTxn).
 func (c *Coordinator) AddPartitions(id string, pid int64, epoch int16, parts []TopicPartition) error {
-	t := c.get(id)
+	t := c.lock(id, false)
 	if t == nil {
 		return ErrInvalidProducerIDMapping
 	}
-	t.opMu.Lock()
 	defer t.opMu.Unlock()
 	s := t.snapshot()
 	if err := check(s, pid, epoch); err != nil {
@@ -537,11 +565,10 @@ func (c *Coordinator) Verify(id string, pid int64, epoch int16, tp TopicPartitio
 // EndTxn commits or aborts the producer's transaction, returning once the
 // markers are durable and the completion is recorded.
 func (c *Coordinator) EndTxn(id string, pid int64, epoch int16, commit bool) error {
-	t := c.get(id)
+	t := c.lock(id, false)
 	if t == nil {
 		return ErrInvalidProducerIDMapping
 	}
-	t.opMu.Lock()
 	defer t.opMu.Unlock()
 	s := t.snapshot()
 	if s.pid != pid {
@@ -584,6 +611,11 @@ func (c *Coordinator) EndTxn(id string, pid int64, epoch int16, commit bool) err
 	// Decided: a marker failure is retried by Tick, and the answer is
 	// success, as Kafka's is once the prepare record is written.
 	_ = c.completeLocked(t, s)
+	if commit {
+		c.cfg.Metrics.ended1(resultCommit)
+	} else {
+		c.cfg.Metrics.ended1(resultAbort)
+	}
 	return nil
 }
 
@@ -602,13 +634,22 @@ func (c *Coordinator) Tick() {
 		if !t.opMu.TryLock() {
 			continue
 		}
+		if t.removed {
+			t.opMu.Unlock()
+			continue
+		}
 		s := t.snapshot()
 		switch {
 		case s.state == StatePrepareCommit || s.state == StatePrepareAbort:
 			_ = c.completeLocked(t, s)
 		case s.state == StateOngoing && now.Sub(s.started) > s.timeout:
 			c.logger.Info("aborting a timed-out transaction", "transactional_id", t.id, "producer_id", s.pid, "epoch", s.epoch)
-			_ = c.abortFencing(t, s)
+			if c.abortFencing(t, s) == nil {
+				c.cfg.Metrics.ended1(resultTimeout)
+			}
+		case c.cfg.IDExpiration > 0 && s.pid >= 0 && now.Sub(s.updated) > c.cfg.IDExpiration &&
+			(s.state == StateEmpty || s.state == StateCompleteCommit || s.state == StateCompleteAbort):
+			c.expireLocked(t)
 		}
 		t.opMu.Unlock()
 	}
@@ -681,6 +722,10 @@ func (c *Coordinator) AbortOngoingWith(match func(TopicPartition) bool) int {
 	n := 0
 	for _, t := range all {
 		t.opMu.Lock()
+		if t.removed {
+			t.opMu.Unlock()
+			continue
+		}
 		s := t.snapshot()
 		hit := false
 		for tp := range s.partitions {
@@ -692,10 +737,28 @@ func (c *Coordinator) AbortOngoingWith(match func(TopicPartition) bool) int {
 		if s.state == StateOngoing && hit {
 			c.logger.Warn("aborting a transaction whose pending offsets were lost in a restart", "transactional_id", t.id, "producer_id", s.pid)
 			if c.abortFencing(t, s) == nil {
+				c.cfg.Metrics.ended1(resultFenced)
 				n++
 			}
 		}
 		t.opMu.Unlock()
 	}
 	return n
+}
+
+// expireLocked forgets an idle transactional id (transactional.id.expiration.ms),
+// writing its tombstone. t.opMu is held.
+func (c *Coordinator) expireLocked(t *txnMeta) {
+	key, _ := encodeRecord(t.id, snapshot{})
+	if err := c.log.Append(PartitionFor(t.id, c.cfg.Partitions), key, nil, false); err != nil {
+		c.logger.Warn("writing a transactional id tombstone failed", "transactional_id", t.id, "err", err)
+		return
+	}
+	c.mu.Lock()
+	if c.txns[t.id] == t {
+		delete(c.txns, t.id)
+	}
+	c.mu.Unlock()
+	t.removed = true
+	c.logger.Info("expired an idle transactional id", "transactional_id", t.id)
 }

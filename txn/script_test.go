@@ -27,13 +27,17 @@ type memStateLog struct {
 
 var errInjected = errors.New("injected failure")
 
-func (l *memStateLog) Append(p int32, key, value []byte) error {
+func (l *memStateLog) Append(p int32, key, value []byte, sync bool) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.fail {
 		return errInjected
 	}
-	l.parts[p] = append(l.parts[p], [2][]byte{append([]byte(nil), key...), append([]byte(nil), value...)})
+	var v []byte
+	if value != nil {
+		v = append([]byte(nil), value...)
+	}
+	l.parts[p] = append(l.parts[p], [2][]byte{append([]byte(nil), key...), v})
 	return nil
 }
 
@@ -94,7 +98,7 @@ func newScriptEnv() *scriptEnv {
 }
 
 func (e *scriptEnv) newCoordinator() *Coordinator {
-	return NewCoordinator(Config{Partitions: 50, MaxTimeout: 15 * time.Minute, Now: func() time.Time { return e.now },
+	return NewCoordinator(Config{Partitions: 50, MaxTimeout: 15 * time.Minute, IDExpiration: time.Hour, Now: func() time.Time { return e.now },
 		NewProducerID: func() (int64, error) { e.nextPid++; return e.nextPid - 1, nil }},
 		e.log, e.markers, slog.New(slog.NewTextHandler(io.Discard, nil)))
 }
