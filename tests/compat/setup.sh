@@ -53,4 +53,4 @@ if ! command -v kcat >/dev/null 2>&1; then
 	SUDO=$([ "$(id -u)" = 0 ] || echo sudo)
 	$SUDO apt-get update -qq && $SUDO apt-get install -y -qq kcat >/dev/null
 fi
-step "done"
+step "done in ${SECONDS}s"

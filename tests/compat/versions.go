@@ -15,7 +15,7 @@ var clientVersions = map[string]string{
 	"java-2.8":               "kafka-clients 2.8.2",
 	"kafka-cli":              "Apache Kafka 4.4.0 tools",
 	"confluent-kafka-python": "2.16.1",
-	"kcat":                   "Debian package",
+	"kcat":                   "1.7.1 (Debian, librdkafka 2.0.2)",
 	"kafka-python":           "3.0.12",
 	"kafkajs":                "2.2.4",
 }
