@@ -4,8 +4,9 @@ package broker
 //
 //   - v0–v7: one group; v2+: null topics means every committed offset, and
 //     a top-level error code. v5+: leader epochs. v6+: flexible.
-//   - v7+: RequireStable. Without transactions no offset is ever pending,
-//     so it changes nothing.
+//   - v7+: RequireStable: a partition with transactional offsets pending
+//     (TxnOffsetCommit of an open transaction) gets UNSTABLE_OFFSET_COMMIT
+//     and offset -1, and the client retries (KIP-447).
 //   - v8+: several groups per request. v9+: member id and epoch (checked
 //     only for KIP-848 groups, which are not served: ignored).
 //   - v10: topics by id; offsets of topics that no longer exist are left
@@ -15,6 +16,7 @@ package broker
 import (
 	"context"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/moldau/moldau/coordinator"
@@ -56,6 +58,9 @@ func (b *Broker) handleOffsetFetch(ctx context.Context, req *protocol.Request) p
 				meta := o.Metadata
 				rp.Metadata = &meta
 				rp.ErrorCode = code
+				if code == 0 && r.Version >= 7 && r.RequireStable && b.groups.HasPendingTxnOffsets(r.Group, coordinator.TopicPartition{Topic: o.Topic, Partition: o.Partition}) {
+					rp.ErrorCode, rp.Offset, rp.LeaderEpoch = kerr.UnstableOffsetCommit.Code, -1, -1
+				}
 				rt.Partitions = append(rt.Partitions, rp)
 			}
 			return resp
@@ -108,6 +113,9 @@ func (b *Broker) handleOffsetFetch(ctx context.Context, req *protocol.Request) p
 					rp.Partition, rp.Offset, rp.LeaderEpoch = o.Partition, o.Offset, o.LeaderEpoch
 					meta := o.Metadata
 					rp.Metadata = &meta
+					if r.RequireStable && b.groups.HasPendingTxnOffsets(rg.Group, coordinator.TopicPartition{Topic: o.Topic, Partition: o.Partition}) {
+						rp.ErrorCode, rp.Offset, rp.LeaderEpoch = kerr.UnstableOffsetCommit.Code, -1, -1
+					}
 					rt.Partitions = append(rt.Partitions, rp)
 				}
 				for _, i := range missing {
@@ -116,7 +124,7 @@ func (b *Broker) handleOffsetFetch(ctx context.Context, req *protocol.Request) p
 					for _, p := range rg.Topics[i].Partitions {
 						rp := kmsg.NewOffsetFetchResponseGroupTopicPartition()
 						rp.Partition, rp.Offset, rp.LeaderEpoch = p, -1, -1
-						rp.ErrorCode = 100 // UNKNOWN_TOPIC_ID
+						rp.ErrorCode = kerr.UnknownTopicID.Code
 						rt.Partitions = append(rt.Partitions, rp)
 					}
 					g.Topics = append(g.Topics, rt)

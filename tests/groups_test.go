@@ -1119,3 +1119,72 @@ func TestGroupsKIP848Franz(t *testing.T) {
 		t.Fatalf("ListGroups: %+v", lg[group])
 	}
 }
+
+// TestGroupsRequireStableWithPendingTxnOffsets: offsets committed in an
+// open transaction are invisible to OffsetFetch and, with RequireStable,
+// answered UNSTABLE_OFFSET_COMMIT until the transaction commits (KIP-447).
+func TestGroupsRequireStableWithPendingTxnOffsets(t *testing.T) {
+	addr := grpBroker(t)
+	const topic, group, txnID = "g-stable", "g-stable-group", "g-stable-txn"
+	createTopic(t, addr, topic, 1, nil)
+	cl := newClient(t, addr)
+	ctx := ctxT(t)
+	ip := kmsg.NewPtrInitProducerIDRequest()
+	tid := txnID
+	ip.TransactionalID, ip.TransactionTimeoutMillis = &tid, 60000
+	ipr, err := ip.RequestWith(ctx, cl)
+	if err != nil || ipr.ErrorCode != 0 {
+		t.Skipf("transactions not served: %v %v", err, kerr.ErrorForCode(ipr.ErrorCode))
+	}
+	ao := kmsg.NewPtrAddOffsetsToTxnRequest()
+	ao.TransactionalID, ao.ProducerID, ao.ProducerEpoch, ao.Group = txnID, ipr.ProducerID, ipr.ProducerEpoch, group
+	aor, err := ao.RequestWith(ctx, cl)
+	if err != nil || aor.ErrorCode != 0 {
+		t.Fatalf("AddOffsetsToTxn: %v %v", err, kerr.ErrorForCode(aor.ErrorCode))
+	}
+	tc := kmsg.NewPtrTxnOffsetCommitRequest()
+	tc.TransactionalID, tc.Group, tc.ProducerID, tc.ProducerEpoch, tc.Generation = txnID, group, ipr.ProducerID, ipr.ProducerEpoch, -1
+	tt := kmsg.NewTxnOffsetCommitRequestTopic()
+	tt.Topic = topic
+	tp := kmsg.NewTxnOffsetCommitRequestTopicPartition()
+	tp.Partition, tp.Offset = 0, 42
+	tt.Partitions = []kmsg.TxnOffsetCommitRequestTopicPartition{tp}
+	tc.Topics = []kmsg.TxnOffsetCommitRequestTopic{tt}
+	tcr, err := tc.RequestWith(ctx, cl)
+	if err != nil || tcr.Topics[0].Partitions[0].ErrorCode != 0 {
+		t.Fatalf("TxnOffsetCommit: %v %+v", err, tcr)
+	}
+	fetch := func(stable bool) (int64, int16) {
+		t.Helper()
+		of := kmsg.NewPtrOffsetFetchRequest()
+		of.RequireStable = stable
+		g := kmsg.NewOffsetFetchRequestGroup()
+		g.Group = group
+		gt := kmsg.NewOffsetFetchRequestGroupTopic()
+		gt.Topic, gt.Partitions = topic, []int32{0}
+		g.Topics = []kmsg.OffsetFetchRequestGroupTopic{gt}
+		of.Groups = []kmsg.OffsetFetchRequestGroup{g}
+		ofr, err := of.RequestWith(ctx, cl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := ofr.Groups[0].Topics[0].Partitions[0]
+		return p.Offset, p.ErrorCode
+	}
+	if off, code := fetch(false); off != -1 || code != 0 {
+		t.Fatalf("pending offset visible: %d %v", off, kerr.ErrorForCode(code))
+	}
+	if _, code := fetch(true); code != kerr.UnstableOffsetCommit.Code {
+		t.Fatalf("RequireStable with a pending offset: %v", kerr.ErrorForCode(code))
+	}
+	et := kmsg.NewPtrEndTxnRequest()
+	et.TransactionalID, et.ProducerID, et.ProducerEpoch, et.Commit = txnID, ipr.ProducerID, ipr.ProducerEpoch, true
+	etr, err := et.RequestWith(ctx, cl)
+	if err != nil || etr.ErrorCode != 0 {
+		t.Fatalf("EndTxn: %v %v", err, kerr.ErrorForCode(etr.ErrorCode))
+	}
+	waitFor(t, "the committed transaction's offset", func() bool {
+		off, code := fetch(true)
+		return off == 42 && code == 0
+	})
+}
