@@ -109,7 +109,7 @@ func goBuild(o options, out, pkg string, cgo bool, flags ...string) error {
 func startMoldau(_ context.Context, o options) (*brokerProc, error) {
 	bin := o.moldauBin
 	if bin == "" {
-		bin = filepath.Join(o.cache, "bin", "moldau")
+		bin = filepath.Join(o.bin, "moldau")
 		if err := goBuild(o, bin, "./cmd/moldau", false); err != nil {
 			return nil, err
 		}
@@ -139,10 +139,10 @@ func startKafka(_ context.Context, o options) (*brokerProc, error) {
 // failed cgo build is logged and leaves no binary, so every
 // confluent-kafka-go scenario reports "driver not installed".
 func buildGoDriver(o options) error {
-	if err := goBuild(o, filepath.Join(o.cache, "bin", "godriver"), "./tests/compat/godriver", false); err != nil {
+	if err := goBuild(o, filepath.Join(o.bin, "godriver"), "./tests/compat/godriver", false); err != nil {
 		return err
 	}
-	cgoBin := filepath.Join(o.cache, "bin", "godriver-cgo")
+	cgoBin := filepath.Join(o.bin, "godriver-cgo")
 	_ = os.Remove(cgoBin)
 	if err := goBuild(o, cgoBin, "./tests/compat/godriver", true, "-tags", "ckgo"); err != nil {
 		logf("confluent-kafka-go driver did not build (see .cache/logs/godriver-cgo-build.log)")

@@ -31,7 +31,7 @@ type driver struct {
 func goDriver(client string) driver {
 	return driver{client: client, timeout: 10 * time.Minute,
 		command: func(o options) []string {
-			return []string{filepath.Join(o.cache, "bin", "godriver"), "-client", client, "-timeout", "30s", "-bootstrap"}
+			return []string{filepath.Join(o.bin, "godriver"), "-client", client, "-timeout", "30s", "-bootstrap"}
 		}}
 }
 
@@ -71,9 +71,9 @@ var drivers = []driver{
 		needs:   func(o options) []string { return []string{filepath.Join(o.dir, "node", "node_modules", "kafkajs")} }},
 	{client: "confluent-kafka-go", timeout: 10 * time.Minute,
 		command: func(o options) []string {
-			return []string{filepath.Join(o.cache, "bin", "godriver-cgo"), "-client", "confluent-kafka-go", "-timeout", "30s", "-bootstrap"}
+			return []string{filepath.Join(o.bin, "godriver-cgo"), "-client", "confluent-kafka-go", "-timeout", "30s", "-bootstrap"}
 		},
-		needs: func(o options) []string { return []string{filepath.Join(o.cache, "bin", "godriver-cgo")} }},
+		needs: func(o options) []string { return []string{filepath.Join(o.bin, "godriver-cgo")} }},
 	{client: "kafka-cli", timeout: 20 * time.Minute,
 		command: func(o options) []string { return []string{"bash", filepath.Join(o.dir, "cli", "driver.sh")} },
 		needs: func(o options) []string {

@@ -35,6 +35,7 @@ type options struct {
 	parallel    int
 	franzSuite  bool
 	moldauBin   string // prebuilt binary (default: build ./cmd/moldau)
+	bin         string // this run's binaries (a temp dir: runs may overlap)
 	writeOutput bool
 }
 
@@ -81,6 +82,13 @@ func runAll(o options, moldauAddr, kafkaAddr string, full bool) int {
 		logf("%v", err)
 		return 1
 	}
+	bin, err := os.MkdirTemp("", "compat-bin-")
+	if err != nil {
+		logf("%v", err)
+		return 1
+	}
+	defer os.RemoveAll(bin)
+	o.bin = bin
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 

@@ -3,7 +3,7 @@
 //
 //	{"client":"franz-go","scenario":"produce_lz4","result":"pass","reason":""}
 //
-// Usage: godriver -client franz-go|sarama|kafka-go|confluent-kafka-go -bootstrap HOST:PORT [-scenarios a,b,c]
+// Usage: godriver -client franz-go|sarama|kafka-go|confluent-kafka-go -bootstrap HOST:PORT [-scenarios a,b,c | a,b,c]
 //
 // Each client implements the small client interface below; the scenarios
 // themselves (scenario.go) are written once over it. An operation a client
@@ -114,6 +114,9 @@ func main() {
 	flag.Parse()
 
 	names := scenarios.Names
+	if *only == "" && flag.NArg() > 0 {
+		*only = flag.Arg(0) // the runner's driver contract: BOOTSTRAP SCENARIOS
+	}
 	if *only != "" {
 		names = strings.Split(*only, ",")
 	}
