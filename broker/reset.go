@@ -3,7 +3,10 @@ package broker
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
+
+	"github.com/moldau/moldau/coordinator"
 )
 
 // Reset deletes every user topic and forgets every fetch session, then runs
@@ -24,11 +27,28 @@ func (b *Broker) Reset(ctx context.Context) error {
 		}
 	}
 	b.sessions.clear()
+	errs = append(errs, b.resetGroups())
 	b.resetMu.Lock()
 	hooks := append([]func(context.Context) error(nil), b.resetHooks...)
 	b.resetMu.Unlock()
 	for _, h := range hooks {
 		errs = append(errs, h(ctx))
+	}
+	return errors.Join(errs...)
+}
+
+// resetGroups deletes every consumer group and its offsets. A group that
+// still has members cannot be deleted (as with DeleteGroups): close its
+// consumers before Reset.
+func (b *Broker) resetGroups() error {
+	if b.groups == nil {
+		return nil
+	}
+	var errs []error
+	for _, g := range b.groups.ListGroups() {
+		if err := b.groups.DeleteGroup(g.Group); err != nil && !errors.Is(err, coordinator.ErrGroupIDNotFound) {
+			errs = append(errs, fmt.Errorf("reset group %q: %w", g.Group, err))
+		}
 	}
 	return errors.Join(errs...)
 }
