@@ -1,8 +1,18 @@
-// Package txn holds Moldau's producer-side exactly-once machinery. For now it
-// is the idempotent-producer sequence tracker: per partition, per producer id,
-// the current epoch and the last five batches appended, which is what Kafka
-// keeps to answer retried batches with their original offsets and to reject
-// gaps and zombies.
+// Package txn holds Moldau's exactly-once machinery:
+//
+//   - ProducerStates (this file), the idempotent-producer sequence tracker:
+//     per partition, per producer id, the current epoch and the last five
+//     batches appended, which is what Kafka keeps to answer retried batches
+//     with their original offsets and to reject gaps and zombies;
+//   - PartitionTxns (partition.go), a partition's ongoing transactions (for
+//     the last stable offset) and aborted transactions (for read_committed
+//     fetches);
+//   - Coordinator (coordinator.go), the transaction coordinator, which
+//     persists through StateLog (__transaction_state) and writes markers
+//     through MarkerWriter, both implemented by the broker.
+//
+// The package never imports protocol/, coordinator/, replication/ or
+// broker/.
 package txn
 
 import (
