@@ -9,6 +9,12 @@ package broker
 //   - v10+: CurrentLeader / NodeEndpoints tags (only sent on NOT_LEADER).
 //   - v13: topics addressed by id; unknown ids get UNKNOWN_TOPIC_ID.
 //
+// Transactional batches are accepted only within the producer's ongoing
+// transaction that includes the partition (KIP-890 part 1 verification,
+// txn_partition.go); v12+ (transactions v2) adds the partition to the
+// transaction first. Otherwise INVALID_TXN_STATE, or INVALID_PRODUCER_EPOCH
+// for a fenced epoch.
+//
 // acks=0 writes no response; acks=1 answers once appended; acks=-1 answers
 // once the batches are durable (fsynced: with one replica, the fsync stands in
 // for the ISR) unless the topic has an explicit flush.messages / flush.ms
@@ -109,6 +115,11 @@ func (b *Broker) handleProduce(ctx context.Context, req *protocol.Request) proto
 func (b *Broker) produceOne(p *partition, records []byte, now int64, sp *kmsg.ProduceResponseTopicPartition, version int16, txnID *string) {
 	settings := p.topic.settings()
 	v, err := validateBatch(records, settings, now)
+	if err == nil && v.transactional && txnID != nil && version >= 12 {
+		// Transactions v2 (KIP-890 part 2): the partition joins the
+		// producer's transaction here (there is no AddPartitionsToTxn).
+		err = b.addPartitionOnProduce(*txnID, &v, p)
+	}
 	if err == nil {
 		var res appendResult
 		res, err = p.appendBatch(&v, now, b.txnVerifier(txnID, &v, p))

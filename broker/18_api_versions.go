@@ -4,8 +4,10 @@ package broker
 //
 //   - v0–v2: the table of served keys and versions.
 //   - v3+: flexible request (client software name and version, accepted and
-//     logged at debug) and response; supported and finalized features (none
-//     are advertised until the features they gate are implemented).
+//     logged at debug) and response; supported and finalized features:
+//     transaction.version 2 (transactions v2, KIP-890 part 2; see
+//     transactionVersion), from which Java 4.x and franz-go choose the
+//     transaction protocol.
 //   - An unsupported version is answered at v0 with UNSUPPORTED_VERSION and
 //     the full table, as Kafka does, so the client can pick a version.
 
@@ -36,6 +38,15 @@ func (b *Broker) handleApiVersions(ctx context.Context, req *protocol.Request) p
 		k := kmsg.NewApiVersionsResponseApiKey()
 		k.ApiKey, k.MinVersion, k.MaxVersion = a.key, lo, hi
 		resp.ApiKeys = append(resp.ApiKeys, k)
+	}
+	if tv := b.transactionVersion(); tv > 0 && req.Parsed && r.Version >= 3 {
+		sf := kmsg.NewApiVersionsResponseSupportedFeature()
+		sf.Name, sf.MinVersion, sf.MaxVersion = "transaction.version", 0, tv
+		resp.SupportedFeatures = append(resp.SupportedFeatures, sf)
+		ff := kmsg.NewApiVersionsResponseFinalizedFeature()
+		ff.Name, ff.MinVersionLevel, ff.MaxVersionLevel = "transaction.version", tv, tv
+		resp.FinalizedFeatures = append(resp.FinalizedFeatures, ff)
+		resp.FinalizedFeaturesEpoch = 1
 	}
 	return respond(resp)
 }

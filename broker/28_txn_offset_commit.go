@@ -8,8 +8,9 @@ package broker
 // epoch). The offsets are validated as an OffsetCommit's and held pending in
 // the group coordinator until the transaction's marker: visible only on
 // commit. v2+: leader epoch; v3+: flexible, generation, member id and
-// instance id (checked as OffsetCommit does, KIP-447); v4–v5: the same (v5's
-// KIP-890 changes concern transactions v2, not served).
+// instance id (checked as OffsetCommit does, KIP-447); v4: the same; v5
+// (transactions v2): the group's partition is added to the transaction
+// implicitly.
 
 import (
 	"context"
@@ -41,7 +42,18 @@ func (b *Broker) handleTxnOffsetCommit(ctx context.Context, req *protocol.Reques
 		}
 		var codes []int16
 		tp := txn.TopicPartition{Topic: offsetsTopic, Partition: b.groups.PartitionFor(r.Group)}
-		if err := b.txns.Verify(r.TransactionalID, r.ProducerID, r.ProducerEpoch, tp); err != nil {
+		var err error
+		if r.Version >= 5 {
+			// Transactions v2: the group's partition joins the
+			// transaction here (there is no AddOffsetsToTxn).
+			if err = b.ensureOffsetsTopic(); err == nil {
+				err = b.txns.AddPartitions(r.TransactionalID, r.ProducerID, r.ProducerEpoch, []txn.TopicPartition{tp})
+			}
+		}
+		if err == nil {
+			err = b.txns.Verify(r.TransactionalID, r.ProducerID, r.ProducerEpoch, tp)
+		}
+		if err != nil {
 			code := txnErrorCode(err, fencedSince(r.Version, 2))
 			for range creq.Offsets {
 				codes = append(codes, code)

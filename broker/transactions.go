@@ -108,6 +108,29 @@ func (b *Broker) txnVerifier(txnID *string, v *validatedBatch, p *partition) fun
 	return func() error { return b.txns.Verify(id, pid, epoch, tp) }
 }
 
+// addPartitionOnProduce adds the batch's partition to its producer's
+// transaction (transactions v2), mapping a refusal as the verification
+// does.
+func (b *Broker) addPartitionOnProduce(id string, v *validatedBatch, p *partition) error {
+	tp := txn.TopicPartition{Topic: p.topic.name, Partition: p.index}
+	err := b.txns.AddPartitions(id, v.producerID, v.producerEpoch, []txn.TopicPartition{tp})
+	if err == nil {
+		return nil
+	}
+	return verifyTransactional(func() error { return err })
+}
+
+// transactionVersion is the finalized transaction.version feature level
+// ApiVersions advertises: 2 (KIP-890 part 2) when the versions it needs
+// (Produce v12, EndTxn v5, TxnOffsetCommit v5) are all advertised, which
+// --kafka-version below 4.0 prevents; else 0, not advertised.
+func (b *Broker) transactionVersion() int16 {
+	if b.caps[0] >= 12 && b.caps[26] >= 5 && b.caps[28] >= 5 {
+		return 2
+	}
+	return 0
+}
+
 // txnErrorCode maps a transaction coordinator error to its Kafka code.
 // Requests before v2 of the transactional APIs knew only
 // INVALID_PRODUCER_EPOCH for a fenced producer, as Kafka maps it.

@@ -20,6 +20,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/kversion"
 
 	"github.com/moldau/moldau/broker/config"
 	"github.com/moldau/moldau/tests/harness"
@@ -73,8 +74,15 @@ func readCommitted(t *testing.T, addr, topic string, want int, quiet time.Durati
 
 // TestTxnCopyWithAborts copies a topic through a franz-go
 // GroupTransactSession, aborting every third transaction: the output read
-// with read_committed equals the input, with no duplicate.
+// with read_committed equals the input, with no duplicate. It runs with
+// transactions v2 (what franz-go picks from the advertised
+// transaction.version) and v1 (the client capped at Kafka 3.9's versions).
 func TestTxnCopyWithAborts(t *testing.T) {
+	t.Run("v2", func(t *testing.T) { testTxnCopyWithAborts(t) })
+	t.Run("v1", func(t *testing.T) { testTxnCopyWithAborts(t, kgo.MaxVersions(kversion.V3_9_0())) })
+}
+
+func testTxnCopyWithAborts(t *testing.T, extra ...kgo.Opt) {
 	addr := txnBroker(t)
 	in, out := "txn-copy-in", "txn-copy-out"
 	createTopic(t, addr, in, 3, nil)
@@ -82,11 +90,11 @@ func TestTxnCopyWithAborts(t *testing.T) {
 	const n = 3000
 	grpProduce(t, addr, in, n)
 
-	sess, err := kgo.NewGroupTransactSession(kgo.SeedBrokers(addr), kgo.TransactionalID("copy-1"),
-		kgo.TransactionTimeout(30*time.Second), kgo.ConsumerGroup("txn-copy"), kgo.ConsumeTopics(in),
+	sess, err := kgo.NewGroupTransactSession(append([]kgo.Opt{kgo.SeedBrokers(addr), kgo.TransactionalID("copy-1"),
+		kgo.TransactionTimeout(30 * time.Second), kgo.ConsumerGroup("txn-copy"), kgo.ConsumeTopics(in),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.SessionTimeout(3*time.Second), kgo.HeartbeatInterval(300*time.Millisecond),
-		kgo.RecordPartitioner(kgo.ManualPartitioner()))
+		kgo.SessionTimeout(3 * time.Second), kgo.HeartbeatInterval(300 * time.Millisecond),
+		kgo.RecordPartitioner(kgo.ManualPartitioner())}, extra...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -602,5 +610,42 @@ func TestTxnExactlyOnceKill9(t *testing.T) {
 	t.Logf("copied %d records, %d aborted transactions, %d sessions; output %d records", copied.Load(), abortedTxns.Load(), restarts.Load(), len(got))
 	if len(got) != n {
 		t.Errorf("read %d records, want %d", len(got), n)
+	}
+}
+
+// TestTxnV2EpochBump: franz-go runs transactions v2 against Moldau (it
+// reads transaction.version 2 from ApiVersions), so every EndTxn bumps the
+// producer epoch.
+func TestTxnV2EpochBump(t *testing.T) {
+	addr := txnBroker(t)
+	topic := "txn-v2"
+	createTopic(t, addr, topic, 1, nil)
+	ctx := ctxT(t)
+	p := txnProducer(t, addr, "v2-id", kgo.DefaultProduceTopic(topic))
+	adm := kadm.NewClient(newClient(t, addr))
+	epoch := func() int16 {
+		d, err := adm.DescribeTransactions(ctx, "v2-id")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d["v2-id"].ProducerEpoch
+	}
+	for i := 0; i < 3; i++ {
+		if err := p.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.ProduceSync(ctx, &kgo.Record{Value: []byte(fmt.Sprint(i))}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.EndTransaction(ctx, kgo.TransactionEndTry(i != 1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if e := epoch(); e != 3 {
+		t.Fatalf("epoch after three transactions: %d, want 3 (one bump per EndTxn)", e)
+	}
+	got := readCommitted(t, addr, topic, 2, time.Second)
+	if len(got) != 2 || string(got[0].Value) != "0" || string(got[1].Value) != "2" {
+		t.Fatalf("read_committed: %d records", len(got))
 	}
 }

@@ -20,10 +20,11 @@ package txn
 // write leaves the transaction prepared; Tick retries it, as does the
 // replay at start for transactions found prepared.
 //
-// Only transaction protocol v1 (KIP-98, plus KIP-360 epoch-bump recovery
-// and the KIP-890 part 1 verification that the broker does through Verify)
-// is served: EndTxn v5's per-transaction epoch bump (transactions v2) is
-// not, so the transaction.version feature is not advertised.
+// Both transaction protocols are served: v1 (KIP-98, with KIP-360 epoch-bump
+// recovery and the KIP-890 part 1 verification the broker does through
+// Verify) and v2 (KIP-890 part 2: EndTxn bumps the epoch of every
+// transaction; the broker adds partitions implicitly on produce and
+// TxnOffsetCommit, through AddPartitions).
 //
 // Locking: Coordinator.mu guards the txns map. Each txnMeta has opMu, held
 // for a whole operation including its durable writes and markers (so
@@ -563,42 +564,65 @@ func (c *Coordinator) Verify(id string, pid int64, epoch int16, tp TopicPartitio
 }
 
 // EndTxn commits or aborts the producer's transaction, returning once the
-// markers are durable and the completion is recorded.
-func (c *Coordinator) EndTxn(id string, pid int64, epoch int16, commit bool) error {
+// markers are durable and the completion is recorded, and the producer id
+// and epoch to use next.
+//
+// With tv2 (EndTxn v5, transactions v2, KIP-890 part 2) every transaction
+// ends with an epoch bump: the prepare record and the markers carry the
+// bumped epoch, which is returned, so a late produce or EndTxn of the
+// ended transaction is fenced; a retry at the previous epoch of a
+// transaction that ended the same way succeeds; an abort with no
+// transaction open succeeds and bumps the epoch too.
+func (c *Coordinator) EndTxn(id string, pid int64, epoch int16, commit, tv2 bool) (ProducerIDAndEpoch, error) {
 	t := c.lock(id, false)
 	if t == nil {
-		return ErrInvalidProducerIDMapping
+		return ProducerIDAndEpoch{}, ErrInvalidProducerIDMapping
 	}
 	defer t.opMu.Unlock()
 	s := t.snapshot()
+	ended := func(s snapshot) bool {
+		return (commit && s.state == StateCompleteCommit) || (!commit && s.state == StateCompleteAbort)
+	}
+	if tv2 && s.pid != pid && pid == s.lastPid && ended(s) {
+		return ProducerIDAndEpoch{s.pid, s.epoch}, nil // a retry after the id rolled over
+	}
 	if s.pid != pid {
-		return ErrInvalidProducerIDMapping
+		return ProducerIDAndEpoch{}, ErrInvalidProducerIDMapping
 	}
 	if s.epoch != epoch {
-		return ErrProducerFenced
+		if tv2 && (epoch == s.lastEpoch || epoch == s.epoch-1) && ended(s) {
+			return ProducerIDAndEpoch{s.pid, s.epoch}, nil // a retry
+		}
+		return ProducerIDAndEpoch{}, ErrProducerFenced
 	}
 	switch s.state {
 	case StateOngoing:
-	case StateCompleteCommit:
-		if commit {
-			return nil // a retry
+	case StateCompleteCommit, StateCompleteAbort, StateEmpty:
+		if tv2 {
+			if commit {
+				return ProducerIDAndEpoch{}, ErrInvalidTxnState
+			}
+			break // an empty abort: bump the epoch, no markers
 		}
-		return ErrInvalidTxnState
-	case StateCompleteAbort:
-		if !commit {
-			return nil
+		if ended(s) {
+			return ProducerIDAndEpoch{s.pid, s.epoch}, nil // a retry
 		}
-		return ErrInvalidTxnState
+		return ProducerIDAndEpoch{}, ErrInvalidTxnState
 	case StatePrepareCommit, StatePrepareAbort:
 		if (s.state == StatePrepareCommit) != commit {
-			return ErrInvalidTxnState
+			return ProducerIDAndEpoch{}, ErrInvalidTxnState
 		}
 		if err := c.completeLocked(t, s); err != nil {
-			return ErrConcurrentTransactions
+			return ProducerIDAndEpoch{}, ErrConcurrentTransactions
 		}
-		return nil
+		s = t.snapshot()
+		return ProducerIDAndEpoch{s.pid, s.epoch}, nil
 	default:
-		return ErrInvalidTxnState
+		return ProducerIDAndEpoch{}, ErrInvalidTxnState
+	}
+	if tv2 {
+		s.lastEpoch = s.epoch
+		s.epoch++ // <= epochExhausted+1, a valid epoch
 	}
 	if commit {
 		s.state = StatePrepareCommit
@@ -606,17 +630,24 @@ func (c *Coordinator) EndTxn(id string, pid int64, epoch int16, commit bool) err
 		s.state = StatePrepareAbort
 	}
 	if err := c.persist(t, s); err != nil {
-		return err
+		return ProducerIDAndEpoch{}, err
 	}
 	// Decided: a marker failure is retried by Tick, and the answer is
 	// success, as Kafka's is once the prepare record is written.
-	_ = c.completeLocked(t, s)
+	if c.completeLocked(t, s) == nil && tv2 && s.epoch >= epochExhausted {
+		// The id is used up: move to a new one for the next transaction.
+		s = t.snapshot()
+		if err := c.bump(&s); err == nil {
+			_ = c.persist(t, s)
+		}
+	}
 	if commit {
 		c.cfg.Metrics.ended1(resultCommit)
 	} else {
 		c.cfg.Metrics.ended1(resultAbort)
 	}
-	return nil
+	s = t.snapshot()
+	return ProducerIDAndEpoch{s.pid, s.epoch}, nil
 }
 
 // Tick aborts transactions past their timeout (fencing their producers

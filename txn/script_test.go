@@ -179,8 +179,13 @@ func (e *scriptEnv) run(t *testing.T, cmd string) string {
 		err := e.c.Verify(id, num("pid", -1), int16(num("epoch", -1)), parts[0])
 		out = append(out, fmt.Sprintf("verify %s %v: %s", id, parts[0], errString(err)))
 	case "end":
-		err := e.c.EndTxn(id, num("pid", -1), int16(num("epoch", -1)), args["commit"] == "true")
-		out = append(out, fmt.Sprintf("end %s: %s", id, errString(err)))
+		tv2 := args["tv2"] == "true"
+		got, err := e.c.EndTxn(id, num("pid", -1), int16(num("epoch", -1)), args["commit"] == "true", tv2)
+		if tv2 && err == nil {
+			out = append(out, fmt.Sprintf("end %s: ok pid=%d epoch=%d", id, got.ProducerID, got.Epoch))
+		} else {
+			out = append(out, fmt.Sprintf("end %s: %s", id, errString(err)))
+		}
 	case "advance":
 		e.now = e.now.Add(dur("by", 0))
 	case "tick":
