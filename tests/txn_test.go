@@ -380,44 +380,51 @@ func TestTxnRestartMidTransaction(t *testing.T) {
 }
 
 // TestTxnThroughput measures transactions/s of 100 records from one
-// producer against the on-disk binary (fsynced markers and state). Set
-// MOLDAU_TXN_BENCH=1 to run it.
+// producer against the on-disk binary (fsynced markers and state), with
+// transactions v2 and v1. Set MOLDAU_TXN_BENCH=1 to run it.
 func TestTxnThroughput(t *testing.T) {
 	if os.Getenv("MOLDAU_TXN_BENCH") == "" {
 		t.Skip("set MOLDAU_TXN_BENCH=1")
 	}
 	p := harness.Start(t)
-	topic := "txn-bench"
-	createTopic(t, p.Addr, topic, 1, nil)
-	ctx := ctxT(t)
-	pr := txnProducer(t, p.Addr, "bench-id", kgo.DefaultProduceTopic(topic), kgo.ProducerLinger(0))
-	value := make([]byte, 100)
-	const txns = 300
-	start := time.Now()
-	for i := 0; i < txns; i++ {
-		if err := pr.BeginTransaction(); err != nil {
-			t.Fatal(err)
-		}
-		var failed atomic.Value
-		for j := 0; j < 100; j++ {
-			pr.Produce(ctx, &kgo.Record{Value: value}, func(_ *kgo.Record, err error) {
-				if err != nil {
-					failed.Store(err)
+	for _, tc := range []struct {
+		name string
+		opts []kgo.Opt
+	}{{"v2", nil}, {"v1", []kgo.Opt{kgo.MaxVersions(kversion.V3_9_0())}}} {
+		t.Run(tc.name, func(t *testing.T) {
+			topic := "txn-bench-" + tc.name
+			createTopic(t, p.Addr, topic, 1, nil)
+			ctx := ctxT(t)
+			pr := txnProducer(t, p.Addr, "bench-"+tc.name, append([]kgo.Opt{kgo.DefaultProduceTopic(topic), kgo.ProducerLinger(0)}, tc.opts...)...)
+			value := make([]byte, 100)
+			const txns = 500
+			start := time.Now()
+			for i := 0; i < txns; i++ {
+				if err := pr.BeginTransaction(); err != nil {
+					t.Fatal(err)
 				}
-			})
-		}
-		if err := pr.Flush(ctx); err != nil {
-			t.Fatal(err)
-		}
-		if err, _ := failed.Load().(error); err != nil {
-			t.Fatalf("produce: %v", err)
-		}
-		if err := pr.EndTransaction(ctx, kgo.TryCommit); err != nil {
-			t.Fatal(err)
-		}
+				var failed atomic.Value
+				for j := 0; j < 100; j++ {
+					pr.Produce(ctx, &kgo.Record{Value: value}, func(_ *kgo.Record, err error) {
+						if err != nil {
+							failed.Store(err)
+						}
+					})
+				}
+				if err := pr.Flush(ctx); err != nil {
+					t.Fatal(err)
+				}
+				if err, _ := failed.Load().(error); err != nil {
+					t.Fatalf("produce: %v", err)
+				}
+				if err := pr.EndTransaction(ctx, kgo.TryCommit); err != nil {
+					t.Fatal(err)
+				}
+			}
+			el := time.Since(start)
+			t.Logf("%d transactions of 100 records (100 B) in %v: %.0f transactions/s", txns, el.Round(time.Millisecond), float64(txns)/el.Seconds())
+		})
 	}
-	el := time.Since(start)
-	t.Logf("%d transactions of 100 records (100 B) in %v: %.0f transactions/s", txns, el.Round(time.Millisecond), float64(txns)/el.Seconds())
 }
 
 // TestTxnAdmin: DescribeTransactions, ListTransactions and
