@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -381,21 +382,27 @@ func TestTxnRestartMidTransaction(t *testing.T) {
 
 // TestTxnThroughput measures transactions/s of 100 records from one
 // producer against the on-disk binary (fsynced markers and state), with
-// transactions v2 and v1. Set MOLDAU_TXN_BENCH=1 to run it.
+// transactions v2 and v1. Set MOLDAU_TXN_BENCH=1 to run it, and
+// MOLDAU_TXN_BENCH_ADDR to run it against another broker (Apache Kafka:
+// tests/compat/kafka-ref.sh) for a side-by-side figure.
 func TestTxnThroughput(t *testing.T) {
 	if os.Getenv("MOLDAU_TXN_BENCH") == "" {
 		t.Skip("set MOLDAU_TXN_BENCH=1")
 	}
-	p := harness.Start(t)
+	addr := os.Getenv("MOLDAU_TXN_BENCH_ADDR")
+	if addr == "" {
+		addr = harness.Start(t).Addr
+	}
+	suffix := strconv.FormatInt(time.Now().UnixNano(), 36)
 	for _, tc := range []struct {
 		name string
 		opts []kgo.Opt
 	}{{"v2", nil}, {"v1", []kgo.Opt{kgo.MaxVersions(kversion.V3_9_0())}}} {
 		t.Run(tc.name, func(t *testing.T) {
-			topic := "txn-bench-" + tc.name
-			createTopic(t, p.Addr, topic, 1, nil)
+			topic := "txn-bench-" + tc.name + "-" + suffix
+			createTopic(t, addr, topic, 1, nil)
 			ctx := ctxT(t)
-			pr := txnProducer(t, p.Addr, "bench-"+tc.name, append([]kgo.Opt{kgo.DefaultProduceTopic(topic), kgo.ProducerLinger(0)}, tc.opts...)...)
+			pr := txnProducer(t, addr, "bench-"+tc.name+"-"+suffix, append([]kgo.Opt{kgo.DefaultProduceTopic(topic), kgo.ProducerLinger(0)}, tc.opts...)...)
 			value := make([]byte, 100)
 			const txns = 500
 			start := time.Now()
