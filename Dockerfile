@@ -1,17 +1,35 @@
-# Moldau: one static binary in a minimal image.
-#   docker build -t moldau .
-#   docker run -p 9092:9092 moldau --addr 0.0.0.0:9092 --advertise-addr localhost:9092
+# Moldau: one static binary in a minimal, non-root image. The same binary is
+# the broker and the CLI (moldau topic|produce|consume|group|cluster|version).
+#
+#   docker build -t moldau --build-arg VERSION=$(git describe --always --dirty) .
+#   docker run -p 9092:9092 -p 9644:9644 moldau --advertise-addr localhost:9092
+#   docker run --rm --network host moldau topic list --bootstrap localhost:9092
+#
+# `make deploy-check` runs this file's `go build` line (the one starting with
+# RUN CGO_ENABLED=0) on the host, so the binary the image ships is built in CI.
+# Keep that command on one line.
+
+# --- build: the Go toolchain named by go.mod -------------------------------
 FROM golang:1.26 AS build
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/moldau ./cmd/moldau && mkdir -p /out/data
+ARG VERSION=dev
+RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w -X main.version=${VERSION}" -o /out/moldau ./cmd/moldau
+# The data directory must exist in the image, owned by the runtime user, so
+# that a fresh named volume mounted there inherits that owner.
+RUN mkdir -p /out/data && /out/moldau version
 
+# --- run: distroless static (no shell, no libc; /etc/passwd has nonroot) ---
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/moldau /usr/local/bin/moldau
 COPY --from=build --chown=65532:65532 /out/data /var/lib/moldau
+USER 65532:65532
 VOLUME /var/lib/moldau
+# 9092: Kafka protocol. 9644: admin HTTP (/metrics, /healthz, /readyz).
 EXPOSE 9092 9644
-ENV MOLDAU_DATA_DIR=/var/lib/moldau MOLDAU_ADDR=0.0.0.0:9092 MOLDAU_ADMIN_ADDR=0.0.0.0:9644
+ENV MOLDAU_DATA_DIR=/var/lib/moldau \
+    MOLDAU_ADDR=0.0.0.0:9092 \
+    MOLDAU_ADMIN_ADDR=0.0.0.0:9644
 ENTRYPOINT ["/usr/local/bin/moldau"]

@@ -12,7 +12,7 @@ build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o bin/moldau ./cmd/moldau
 
 # test: everything CI runs. Installs what it needs (Go modules, kcat).
-test: deps vet
+test: deps vet deploy-check
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
 	$(MAKE) fuzz
 	$(MAKE) compat
@@ -45,6 +45,14 @@ fuzz:
 compat:
 	./tests/compat/setup.sh
 	$(GO) run ./tests/compat $(COMPAT_ARGS)
+
+# deploy-check: the Dockerfile's go build line, kubeconform -strict on
+# deploy/kubernetes and the rendered Helm chart, helm lint, docker-compose.yml
+# and the Prometheus config, and the Grafana dashboard's metric names against a
+# live scrape (deploy/README.md). Tools cached under $(go env GOPATH).
+.PHONY: deploy-check
+deploy-check:
+	GO=$(GO) ./deploy/check/check.sh
 
 # franz-suite: franz-go's own integration suite against a fresh binary.
 franz-suite: build

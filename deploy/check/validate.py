@@ -1,0 +1,233 @@
+#!/usr/bin/env python3
+"""Checks of deploy/ that no schema tool makes, run by deploy/check/check.sh.
+
+  validate.py schemas SRC DST      copy kubernetes-validate's JSON schemas for
+                                   kubeconform, pointing their $refs at files
+  validate.py compose COMPOSE_SCHEMA
+                                   docker-compose.yml against the Compose spec
+                                   schema, plus Moldau-specific wiring
+  validate.py k8s FILE...          Moldau-specific checks of rendered manifests
+
+Needs PyYAML and jsonschema (check.sh installs them in a venv).
+"""
+
+import json
+import os
+import re
+import sys
+
+import yaml
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DEPLOY = os.path.dirname(HERE)
+ROOT = os.path.dirname(DEPLOY)
+
+errors = []
+
+
+def fail(msg):
+    errors.append(msg)
+
+
+def moldau_env_names():
+    """The MOLDAU_* variables the broker reads (broker/config/load.go)."""
+    with open(os.path.join(ROOT, "broker", "config", "load.go")) as f:
+        names = set(re.findall(r'=\s*"(MOLDAU_[A-Z_]+)"', f.read()))
+    if not names:
+        fail("found no MOLDAU_* names in broker/config/load.go")
+    return names
+
+
+def cmd_schemas(src, dst):
+    """kubernetes-validate ships schemas whose $refs are "/api/_definitions.json#...",
+    resolved against an https $id that kubeconform would try to download.
+    Point them at the local _definitions.json instead; nothing else changes."""
+    os.makedirs(dst, exist_ok=True)
+    definitions = "file://" + os.path.join(os.path.abspath(dst), "_definitions.json")
+    n = 0
+    for name in os.listdir(src):
+        if not name.endswith(".json"):
+            continue
+        with open(os.path.join(src, name)) as f:
+            text = f.read()
+        text = text.replace('"/api/_definitions.json', '"' + definitions)
+        with open(os.path.join(dst, name), "w") as f:
+            f.write(text)
+        n += 1
+    if n == 0:
+        fail(f"no schemas in {src}")
+
+
+def port_of(addr):
+    return addr.rsplit(":", 1)[-1]
+
+
+def cmd_compose(schema_path):
+    import jsonschema
+
+    path = os.path.join(DEPLOY, "docker-compose.yml")
+    with open(path) as f:
+        compose = yaml.safe_load(f)
+    with open(schema_path) as f:
+        schema = json.load(f)
+    validator = jsonschema.Draft202012Validator(schema)
+    for e in sorted(validator.iter_errors(compose), key=lambda e: list(e.path)):
+        fail(f"docker-compose.yml: {'/'.join(map(str, e.path))}: {e.message}")
+
+    services = compose.get("services", {})
+    for name in ("moldau", "prometheus"):
+        if name not in services:
+            fail(f"docker-compose.yml: no service {name!r}")
+    if errors:
+        return
+
+    # The broker is built from the repository's Dockerfile.
+    m = services["moldau"]
+    build = m.get("build", {})
+    context = os.path.normpath(os.path.join(DEPLOY, build.get("context", ".")))
+    dockerfile = os.path.join(context, build.get("dockerfile", "Dockerfile"))
+    if not os.path.isfile(dockerfile):
+        fail(f"docker-compose.yml: moldau builds from {dockerfile}, which does not exist")
+
+    env = m.get("environment", {})
+    if isinstance(env, list):
+        env = dict(e.split("=", 1) for e in env)
+    known = moldau_env_names()
+    for k in env:
+        if k.startswith("MOLDAU_") and k not in known:
+            fail(f"docker-compose.yml: moldau sets {k}, which the broker does not read")
+    admin_port = port_of(env.get("MOLDAU_ADMIN_ADDR", "127.0.0.1:9644"))
+    if env.get("MOLDAU_ADMIN_ADDR", "").startswith("127.") or "MOLDAU_ADMIN_ADDR" not in env:
+        fail("docker-compose.yml: moldau's admin address must listen beyond loopback for Prometheus")
+    data_dir = env.get("MOLDAU_DATA_DIR", "")
+    if not any(str(v).split(":")[1] == data_dir for v in m.get("volumes", []) if ":" in str(v)):
+        fail(f"docker-compose.yml: no volume mounted at MOLDAU_DATA_DIR {data_dir!r}")
+
+    # Every bind-mounted file exists.
+    for sname, s in services.items():
+        for v in s.get("volumes", []):
+            src = str(v).split(":")[0]
+            if src.startswith(".") and not os.path.exists(os.path.join(DEPLOY, src)):
+                fail(f"docker-compose.yml: {sname} mounts {src}, which does not exist")
+
+    # Prometheus scrapes the broker's admin port by its service name.
+    prom_mount = [str(v).split(":") for v in services["prometheus"].get("volumes", [])]
+    prom_files = [os.path.join(DEPLOY, p[0]) for p in prom_mount if p[1] == "/etc/prometheus/prometheus.yml"]
+    if not prom_files:
+        fail("docker-compose.yml: prometheus does not mount a prometheus.yml")
+        return
+    with open(prom_files[0]) as f:
+        prom = yaml.safe_load(f)
+    targets = []
+    for sc in prom.get("scrape_configs", []):
+        if not sc.get("job_name"):
+            fail("prometheus.yml: a scrape config without job_name")
+        if sc.get("metrics_path", "/metrics") != "/metrics":
+            fail(f"prometheus.yml: job {sc.get('job_name')}: the broker serves /metrics")
+        for st in sc.get("static_configs", []):
+            targets += st.get("targets", [])
+    if f"moldau:{admin_port}" not in targets:
+        fail(f"prometheus.yml: no target moldau:{admin_port} (targets: {targets})")
+
+    # Grafana, if present, loads the dashboard the provisioning file points at.
+    g = services.get("grafana")
+    if g:
+        mounts = {str(v).split(":")[1]: str(v).split(":")[0] for v in g.get("volumes", [])}
+        with open(os.path.join(DEPLOY, "grafana", "provisioning", "dashboards", "moldau.yml")) as f:
+            prov = yaml.safe_load(f)
+        path = prov["providers"][0]["options"]["path"]
+        if not any(t.startswith(path + "/") and t.endswith(".json") for t in mounts):
+            fail(f"docker-compose.yml: grafana mounts no dashboard under {path}")
+        with open(os.path.join(DEPLOY, "grafana", "provisioning", "datasources", "prometheus.yml")) as f:
+            ds = yaml.safe_load(f)
+        url = ds["datasources"][0]["url"]
+        if "prometheus:9090" not in url:
+            fail(f"grafana datasource {url} is not the compose prometheus service")
+
+
+def cmd_k8s(files):
+    docs = []
+    for path in files:
+        with open(path) as f:
+            docs += [(path, d) for d in yaml.safe_load_all(f) if d]
+    known = moldau_env_names()
+    services = {d["metadata"]["name"]: d for _, d in docs if d.get("kind") == "Service"}
+    sets = [(p, d) for p, d in docs if d.get("kind") == "StatefulSet"]
+    if not sets:
+        fail(f"{files}: no StatefulSet")
+    for path, sts in sets:
+        where = f"{path}: StatefulSet {sts['metadata']['name']}"
+        spec = sts["spec"]
+        headless = services.get(spec.get("serviceName"))
+        if headless is None or headless["spec"].get("clusterIP") != "None":
+            fail(f"{where}: serviceName {spec.get('serviceName')!r} is not a headless Service here")
+        labels = spec["template"]["metadata"]["labels"]
+        for sname, svc in services.items():
+            sel = svc["spec"].get("selector", {})
+            if any(labels.get(k) != v for k, v in sel.items()):
+                fail(f"{where}: Service {sname} selects {sel}, which the pods do not carry")
+        if not any(svc["spec"].get("clusterIP") != "None" for svc in services.values()):
+            fail(f"{where}: no client (non-headless) Service")
+        claims = {c["metadata"]["name"] for c in spec.get("volumeClaimTemplates", [])}
+        pod = spec["template"]["spec"]
+        containers = [c for c in pod["containers"] if c["name"] == "moldau"]
+        if not containers:
+            fail(f"{where}: no container named moldau")
+            continue
+        c = containers[0]
+        env = {e["name"]: e for e in c.get("env", [])}
+        for name in env:
+            if name.startswith("MOLDAU_") and name not in known:
+                fail(f"{where}: env {name} is not read by the broker")
+        node_id = env.get("MOLDAU_NODE_ID", {}).get("valueFrom", {}).get("fieldRef", {}).get("fieldPath")
+        if node_id != "metadata.labels['apps.kubernetes.io/pod-index']":
+            fail(f"{where}: MOLDAU_NODE_ID must come from the pod-index label, got {node_id}")
+        adv = env.get("MOLDAU_ADVERTISE_ADDR", {}).get("value", "")
+        if not adv.startswith(f"$(POD_NAME).{spec.get('serviceName')}.$(POD_NAMESPACE).svc."):
+            fail(f"{where}: MOLDAU_ADVERTISE_ADDR {adv!r} is not the pod's name under the headless Service")
+        for dep in ("POD_NAME", "POD_NAMESPACE"):
+            if dep not in env or list(env).index(dep) > list(env).index("MOLDAU_ADVERTISE_ADDR"):
+                fail(f"{where}: {dep} must be defined before MOLDAU_ADVERTISE_ADDR for $(...) expansion")
+        ports = {p["name"]: p["containerPort"] for p in c.get("ports", [])}
+        admin = env.get("MOLDAU_ADMIN_ADDR", {}).get("value", "")
+        if port_of(admin) != str(ports.get("admin")):
+            fail(f"{where}: MOLDAU_ADMIN_ADDR {admin!r} does not listen on the admin port {ports.get('admin')}")
+        kafka = env.get("MOLDAU_ADDR", {}).get("value", "")
+        if port_of(kafka) != str(ports.get("kafka")) or kafka.startswith("127."):
+            fail(f"{where}: MOLDAU_ADDR {kafka!r} does not listen on the kafka port {ports.get('kafka')}")
+        for probe, want in (("readinessProbe", "/readyz"), ("livenessProbe", "/healthz")):
+            get = c.get(probe, {}).get("httpGet", {})
+            if get.get("path") != want or get.get("port") not in ("admin", ports.get("admin")):
+                fail(f"{where}: {probe} should GET {want} on the admin port, got {get}")
+        mounts = {m["name"]: m["mountPath"] for m in c.get("volumeMounts", [])}
+        data_dir = env.get("MOLDAU_DATA_DIR", {}).get("value")
+        if not any(mounts.get(n) == data_dir for n in claims):
+            fail(f"{where}: MOLDAU_DATA_DIR {data_dir!r} is not on a volumeClaimTemplate")
+        args = c.get("args", [])
+        for i, a in enumerate(args):
+            if a == "--set" and (i + 1 >= len(args) or "=" not in args[i + 1]):
+                fail(f"{where}: --set needs key=value, got {args[i + 1:i + 2]}")
+        sc = pod.get("securityContext", {})
+        if not sc.get("runAsNonRoot") or sc.get("runAsUser") != 65532 or sc.get("fsGroup") != 65532:
+            fail(f"{where}: pod must run as the image's nonroot user 65532 with fsGroup 65532")
+
+
+def main():
+    if len(sys.argv) < 2:
+        sys.exit(__doc__)
+    cmd, args = sys.argv[1], sys.argv[2:]
+    if cmd == "schemas" and len(args) == 2:
+        cmd_schemas(*args)
+    elif cmd == "compose" and len(args) == 1:
+        cmd_compose(*args)
+    elif cmd == "k8s" and args:
+        cmd_k8s(args)
+    else:
+        sys.exit(__doc__)
+    for e in errors:
+        print("deploy-check:", e, file=sys.stderr)
+    sys.exit(1 if errors else 0)
+
+
+if __name__ == "__main__":
+    main()
