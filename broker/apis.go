@@ -58,6 +58,7 @@ func servedAPIs() []api {
 		{24, "AddPartitionsToTxn", 0, 5, (*Broker).handleAddPartitionsToTxn},
 		{25, "AddOffsetsToTxn", 0, 4, (*Broker).handleAddOffsetsToTxn},
 		{26, "EndTxn", 0, 5, (*Broker).handleEndTxn},
+		{27, "WriteTxnMarkers", 0, 2, (*Broker).handleWriteTxnMarkers},
 		{28, "TxnOffsetCommit", 0, 5, (*Broker).handleTxnOffsetCommit},
 		{32, "DescribeConfigs", 0, 4, (*Broker).handleDescribeConfigs},
 		{33, "AlterConfigs", 0, 2, (*Broker).handleAlterConfigs},

@@ -85,8 +85,19 @@ func (p *partition) abortedIn(from, to int64) []txn.AbortedTxn {
 // closes the producer's transaction on the partition. It does not wait for
 // durability.
 func (p *partition) writeMarker(pid int64, epoch int16, commit bool, now int64) (int64, error) {
+	return p.writeMarkerChecked(pid, epoch, commit, now, false)
+}
+
+// writeMarkerChecked is writeMarker that, with checkEpoch, first refuses a
+// marker older than the producer's epoch on the partition (an
+// administrator's WriteTxnMarkers; the coordinator's markers never are).
+func (p *partition) writeMarkerChecked(pid int64, epoch int16, commit bool, now int64, checkEpoch bool) (int64, error) {
 	batch := controlBatch(pid, epoch, commit, now)
 	p.appendMu.Lock()
+	if cur, ok := p.producers.Epoch(pid); checkEpoch && ok && cur > epoch {
+		p.appendMu.Unlock()
+		return 0, txn.ErrInvalidProducerEpoch
+	}
 	base, err := p.log.AppendWithEpoch(batch, now, leaderEpoch)
 	if err != nil {
 		p.appendMu.Unlock()

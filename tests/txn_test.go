@@ -663,3 +663,59 @@ func TestTxnV2EpochBump(t *testing.T) {
 		t.Fatalf("read_committed: %d records", len(got))
 	}
 }
+
+// TestTxnAdminAbortMarker: an administrator's WriteTxnMarkers (what
+// kafka-transactions.sh abort sends) aborts an open transaction on a
+// partition: the LSO moves on and read_committed never shows its records;
+// a marker older than the producer's epoch is refused.
+func TestTxnAdminAbortMarker(t *testing.T) {
+	addr := txnBroker(t)
+	topic := "txn-admin-abort"
+	createTopic(t, addr, topic, 1, nil)
+	ctx := ctxT(t)
+	p := txnProducer(t, addr, "hang-id", kgo.DefaultProduceTopic(topic))
+	if err := p.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.ProduceSync(ctx, &kgo.Record{Value: []byte("hanging")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	raw := newClient(t, addr)
+	adm := kadm.NewClient(raw)
+	prods, err := adm.DescribeProducers(ctx, kadm.TopicsSet{topic: {0: {}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := prods.SortedProducers()
+	if len(all) != 1 || all[0].CurrentTxnStartOffset != 0 {
+		t.Fatalf("producers %+v", all)
+	}
+	write := func(epoch int16) int16 {
+		req := kmsg.NewPtrWriteTxnMarkersRequest()
+		m := kmsg.NewWriteTxnMarkersRequestMarker()
+		m.ProducerID, m.ProducerEpoch, m.Committed = all[0].ProducerID, epoch, false
+		mt := kmsg.NewWriteTxnMarkersRequestMarkerTopic()
+		mt.Topic, mt.Partitions = topic, []int32{0}
+		m.Topics = append(m.Topics, mt)
+		req.Markers = append(req.Markers, m)
+		resp, err := req.RequestWith(ctx, raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.Markers[0].Topics[0].Partitions[0].ErrorCode
+	}
+	if all[0].ProducerEpoch > 0 {
+		if code := write(all[0].ProducerEpoch - 1); code != kerr.InvalidProducerEpoch.Code {
+			t.Errorf("stale marker: code %d", code)
+		}
+	}
+	if code := write(all[0].ProducerEpoch); code != 0 {
+		t.Fatalf("abort marker: %v", kerr.ErrorForCode(code))
+	}
+	if hw, lso := listOffset(t, raw, topic, 0), listOffset(t, raw, topic, 1); hw != 2 || lso != 2 {
+		t.Fatalf("after the abort marker: high watermark %d, LSO %d; want 2, 2", hw, lso)
+	}
+	if got := readCommitted(t, addr, topic, 0, time.Second); len(got) != 0 {
+		t.Fatalf("read_committed saw %d records of the aborted transaction", len(got))
+	}
+}

@@ -204,3 +204,12 @@ func (s *ProducerStates) Snapshot() []ProducerSnapshot {
 	sort.Slice(out, func(i, j int) bool { return out[i].ProducerID < out[j].ProducerID })
 	return out
 }
+
+// Epoch returns the producer's current epoch on the partition.
+func (s *ProducerStates) Epoch(pid int64) (int16, bool) {
+	e := s.producers[pid]
+	if e == nil {
+		return NoProducerEpoch, false
+	}
+	return e.epoch, true
+}
