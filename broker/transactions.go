@@ -48,6 +48,7 @@ func (b *Broker) newTxnCoordinator(o options) error {
 		MaxTimeout:    maxTimeout,
 		IDExpiration:  time.Duration(b.cfg.TransactionalIDExpirationMs) * time.Millisecond,
 		Metrics:       txn.NewMetrics(o.registerer),
+		Offsets:       offsetStash{b: b},
 		NewProducerID: b.pids.next,
 		Now:           b.now,
 	}, &txnStateLog{b: b}, &markerWriter{b: b}, b.logger.With("component", "txn"))
@@ -159,6 +160,24 @@ func txnErrorCode(err error, version int16) int16 {
 		return kerr.CoordinatorNotAvailable.Code
 	}
 	return errorCode(err)
+}
+
+// offsetStash implements txn.OffsetStash with the group coordinator's
+// pending transactional offsets.
+type offsetStash struct{ b *Broker }
+
+func (o offsetStash) Pending(tp txn.TopicPartition, pid int64) []byte {
+	if tp.Topic != offsetsTopic {
+		return nil
+	}
+	return o.b.groups.PendingTxnOffsets(tp.Partition, pid)
+}
+
+func (o offsetStash) Restore(tp txn.TopicPartition, pid int64, data []byte) error {
+	if tp.Topic != offsetsTopic {
+		return nil
+	}
+	return o.b.groups.RestoreTxnOffsets(tp.Partition, pid, data)
 }
 
 // txnStateLog implements txn.StateLog over __transaction_state.

@@ -6,19 +6,25 @@ package coordinator
 // (CompleteTxnOffsets): a commit writes them durably as ordinary offset
 // records and applies them, an abort drops them.
 //
-// Pending offsets live in memory only, where a Kafka broker writes them to
-// __consumer_offsets as transactional records up front. After a restart the
-// broker therefore aborts (fencing the producer) every ongoing transaction
-// that holds group offsets; but a crash between the transaction's
-// PrepareCommit record and its marker here (a few milliseconds) commits the
-// data without the offsets, so the consumer reprocesses and the output gets
-// duplicates. Closing that gap needs transactional records in OffsetLog
-// (and their replay, applying them at the commit marker).
+// Pending offsets live in memory, where a Kafka broker writes them to
+// __consumer_offsets as transactional records up front. They survive a
+// restart where it matters: the transaction coordinator copies them
+// (PendingTxnOffsets) into the transaction's PrepareCommit record and puts
+// them back (RestoreTxnOffsets) before it writes the commit marker, and the
+// broker aborts, fencing the producer, every transaction that was still
+// ongoing with offsets at the restart.
 //
 // Locking: txnOffsets.mu guards pending; it is never held while a group
 // lock is taken or across I/O.
 
-import "sync"
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
 
 type txnOffsets struct {
 	mu      sync.Mutex
@@ -164,3 +170,83 @@ func (c *Coordinator) writeTxnOffsets(groupID string, offs map[TopicPartition]Of
 	c.metrics.commits(len(recs))
 	return nil
 }
+
+// PendingTxnOffsets encodes producerID's pending offsets on partition p (nil:
+// none): per group, a TxnOffsetCommitRequest v3 (int32 length first), so
+// the transaction coordinator can keep them in its PrepareCommit record.
+func (c *Coordinator) PendingTxnOffsets(p int32, producerID int64) []byte {
+	c.txn.mu.Lock()
+	defer c.txn.mu.Unlock()
+	byGroup := c.txn.pending[p][producerID]
+	if len(byGroup) == 0 {
+		return nil
+	}
+	var out []byte
+	for group, offs := range byGroup {
+		req := kmsg.NewTxnOffsetCommitRequest()
+		req.Version = 3
+		req.Group, req.ProducerID = group, producerID
+		byTopic := map[string]int{}
+		for tp, o := range offs {
+			i, ok := byTopic[tp.Topic]
+			if !ok {
+				i = len(req.Topics)
+				byTopic[tp.Topic] = i
+				rt := kmsg.NewTxnOffsetCommitRequestTopic()
+				rt.Topic = tp.Topic
+				req.Topics = append(req.Topics, rt)
+			}
+			rp := kmsg.NewTxnOffsetCommitRequestTopicPartition()
+			md := o.Metadata
+			rp.Partition, rp.Offset, rp.LeaderEpoch, rp.Metadata = tp.Partition, o.Offset, o.LeaderEpoch, &md
+			req.Topics[i].Partitions = append(req.Topics[i].Partitions, rp)
+		}
+		enc := req.AppendTo(nil)
+		out = binary.BigEndian.AppendUint32(out, uint32(len(enc)))
+		out = append(out, enc...)
+	}
+	return out
+}
+
+// RestoreTxnOffsets makes the offsets PendingTxnOffsets encoded pending
+// again for producerID on partition p (after a restart, before the commit
+// marker), replacing what is pending.
+func (c *Coordinator) RestoreTxnOffsets(p int32, producerID int64, data []byte) error {
+	restored := map[string]map[TopicPartition]OffsetCommit{}
+	for len(data) > 0 {
+		if len(data) < 4 || int(binary.BigEndian.Uint32(data)) > len(data)-4 {
+			return errBadPendingOffsets
+		}
+		n := int(binary.BigEndian.Uint32(data))
+		req := kmsg.NewTxnOffsetCommitRequest()
+		req.Version = 3
+		if err := req.ReadFrom(data[4 : 4+n]); err != nil {
+			return fmt.Errorf("%w: %w", errBadPendingOffsets, err)
+		}
+		data = data[4+n:]
+		offs := map[TopicPartition]OffsetCommit{}
+		for _, rt := range req.Topics {
+			for _, rp := range rt.Partitions {
+				md := ""
+				if rp.Metadata != nil {
+					md = *rp.Metadata
+				}
+				offs[TopicPartition{rt.Topic, rp.Partition}] = OffsetCommit{Topic: rt.Topic, Partition: rp.Partition,
+					Offset: rp.Offset, LeaderEpoch: rp.LeaderEpoch, Metadata: md, ExpireTimestamp: -1}
+			}
+		}
+		restored[req.Group] = offs
+	}
+	c.txn.mu.Lock()
+	defer c.txn.mu.Unlock()
+	if c.txn.pending == nil {
+		c.txn.pending = make(map[int32]map[int64]map[string]map[TopicPartition]OffsetCommit)
+	}
+	if c.txn.pending[p] == nil {
+		c.txn.pending[p] = make(map[int64]map[string]map[TopicPartition]OffsetCommit)
+	}
+	c.txn.pending[p][producerID] = restored
+	return nil
+}
+
+var errBadPendingOffsets = errors.New("coordinator: malformed pending transactional offsets")
