@@ -21,7 +21,7 @@ import (
 const offsetsTopic = "__consumer_offsets"
 
 // isInternalTopic reports whether clients may not produce to name.
-func isInternalTopic(name string) bool { return name == offsetsTopic }
+func isInternalTopic(name string) bool { return name == offsetsTopic || name == txnStateTopic }
 
 var errOffsetsTopicUnavailable = errors.New("broker: __consumer_offsets unavailable")
 

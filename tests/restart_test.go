@@ -100,6 +100,20 @@ func checkSeqs(t *testing.T, recs []*kgo.Record, upTo int, acked func(int) bool)
 	}
 }
 
+// waitOpenLines waits (briefly) until the broker's stderr, which is copied
+// asynchronously and may lag its "listening on" stdout line, shows want
+// partition-open lines for topic, and returns them.
+func waitOpenLines(p *harness.Proc, topic string, want int) []string {
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		lines := partitionOpenLines(p.Stderr(), topic)
+		if len(lines) >= want || time.Now().After(deadline) {
+			return lines
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // partitionOpenLines returns the debug lines in which the broker reports
 // opening topic's partition logs.
 func partitionOpenLines(stderr, topic string) []string {
@@ -124,7 +138,7 @@ func TestRestartCleanShutdown(t *testing.T) {
 	}
 	p.Restart()
 
-	lines := partitionOpenLines(p.Stderr(), topic)
+	lines := waitOpenLines(p, topic, 3)
 	if len(lines) != 3 {
 		t.Errorf("expected 3 'opened partition log' lines for %s, got %d:\n%s", topic, len(lines), strings.Join(lines, "\n"))
 	}
@@ -161,7 +175,7 @@ func TestRestartKill9(t *testing.T) {
 	produceSeq(t, p.Addr, topic, 0, n)
 	p.Kill9()
 	p.Restart()
-	lines := partitionOpenLines(p.Stderr(), topic)
+	lines := waitOpenLines(p, topic, 3)
 	if len(lines) != 3 {
 		t.Errorf("expected 3 'opened partition log' lines for %s, got %d", topic, len(lines))
 	}
