@@ -26,6 +26,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"slices"
 	"sync"
 	"time"
 
@@ -458,13 +459,28 @@ func (c *conn) writeLoop(ctx context.Context, queue <-chan pending) {
 			return
 		}
 		if !p.reply.NoResponse && resp != nil {
-			buf = appendResponse(buf[:0], p.correlationID, resp)
-			if _, err := bw.Write(buf); err != nil {
+			// A large (fetch) response is encoded into a buffer from
+			// largeBufs, grown once to its size: growing from empty while
+			// encoding copied it several times over and zeroed fresh
+			// memory each time. The pool is shared, so an idle connection
+			// pins nothing.
+			var large *[]byte
+			out := buf[:0]
+			if hint := sizeHint(resp); hint > 1<<20 {
+				large = largeBufs.Get().(*[]byte)
+				out = slices.Grow((*large)[:0], hint)
+			}
+			out = appendResponse(out, p.correlationID, resp)
+			_, err := bw.Write(out) // copies or writes out before returning
+			if large != nil {
+				*large = out[:0]
+				largeBufs.Put(large)
+			} else if cap(out) <= 1<<20 {
+				buf = out // do not pin a large buffer per connection
+			}
+			if err != nil {
 				c.drain(queue)
 				return
-			}
-			if cap(buf) > 1<<20 {
-				buf = nil // do not pin a large fetch buffer
 			}
 		}
 		if s.metrics != nil && !p.start.IsZero() {
@@ -493,6 +509,28 @@ func (c *conn) drain(queue <-chan pending) {
 		for range queue {
 		}
 	}()
+}
+
+// largeBufs recycles encode buffers of responses over 1 MiB across connections.
+var largeBufs = sync.Pool{New: func() any { return new([]byte) }}
+
+// sizeHint estimates the encoded size of a fetch response from its record
+// bytes, slightly high; other responses return 0 (they are small).
+func sizeHint(resp kmsg.Response) int {
+	f, ok := resp.(*kmsg.FetchResponse)
+	if !ok {
+		return 0
+	}
+	n := 64
+	for i := range f.Topics {
+		t := &f.Topics[i]
+		n += 64 + len(t.Topic)
+		for j := range t.Partitions {
+			p := &t.Partitions[j]
+			n += 96 + len(p.RecordBatches) + 24*len(p.AbortedTransactions)
+		}
+	}
+	return n
 }
 
 // appendResponse frames resp: size, correlation id, the response header's
