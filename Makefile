@@ -60,3 +60,17 @@ franz-suite: build
 
 clean:
 	rm -rf bin moldau-data
+
+# bench: side-by-side benchmarks against Apache Kafka 4.4 (jars fetched by the
+# compat launcher into tests/compat/.cache), kfake and the null-broker ceiling;
+# writes bench/RESULTS.md and bench/results/runs.jsonl (bench/README.md).
+# BENCH_ARGS passes runner flags, e.g. BENCH_ARGS='-rounds 5 -workloads W2,W5'.
+.PHONY: bench
+bench:
+	./tests/compat/kafka-ref.sh fetch
+	CGO_ENABLED=0 $(GO) build -trimpath -o bin/moldau ./cmd/moldau
+	$(GO) build -o bin/load ./bench/load
+	$(GO) build -o bin/kfake ./bench/kfake
+	$(GO) build -o bin/nullbroker ./bench/nullbroker
+	$(GO) build -o bin/runner ./bench/runner
+	./bin/runner -root . -out bench $(BENCH_ARGS)

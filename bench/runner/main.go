@@ -1,0 +1,387 @@
+// Command runner is `make bench`: it starts each target broker as its own
+// process on a fresh data directory, runs every workload against one target at
+// a time with bench/load, interleaves the targets round by round (A B C D, then
+// D C B A, ...) and writes bench/RESULTS.md plus the raw JSON lines.
+//
+// Targets: Moldau (bin/moldau), Apache Kafka 4.4 (tests/compat/kafka-ref.sh),
+// kfake as a process (bench/kfake) and the null broker (bench/nullbroker), the
+// produce ceiling. For each start it also records start-up time to the first
+// Metadata response, idle RSS, peak RSS and the broker's CPU seconds from
+// /proc/<pid>/stat (W7).
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+type target struct {
+	Name string
+	// start returns the command for a fresh instance with data under dir.
+	start func(dir string) *exec.Cmd
+	// consume is false for the null broker, which serves no Fetch.
+	consume bool
+}
+
+type workload struct {
+	Name, Title string
+	Partitions  int
+	Args        []string // bench/load flags for the measured run
+	Consume     bool     // preload with Args, then measure a catch-up read
+	W7          bool     // report RSS and CPU per GiB from this workload
+	Latency     bool     // report end-to-end latency (needs Fetch)
+}
+
+// sample is one (workload, target, round).
+type sample struct {
+	Workload, Target string
+	Round            int
+	StartupMs        float64
+	IdleRSSMiB       float64
+	PeakRSSMiB       float64
+	CPUSec           float64 // broker CPU during the load run(s)
+	ProducedGiB      float64 // incl. warm-up
+	MiBPerSec        float64
+	E2E              map[string]float64 `json:",omitempty"` // end-to-end latency, µs
+	Load             json.RawMessage
+	Err              string `json:",omitempty"`
+}
+
+var (
+	root     = flag.String("root", ".", "repository root")
+	rounds   = flag.Int("rounds", 3, "interleaved rounds (pairs) per workload")
+	scale    = flag.Float64("scale", 1, "multiply every workload's volume")
+	only     = flag.String("workloads", "", "comma-separated workload names (default: all)")
+	targets  = flag.String("targets", "moldau,kafka,kfake,null", "comma-separated targets")
+	outDir   = flag.String("out", "bench", "where RESULTS.md and results/ go")
+	moldauFl = flag.String("moldau-flags", "", "extra Moldau flags (e.g. --pprof --admin-addr 127.0.0.1:9644)")
+	baseline = flag.String("baseline", "", "a second Moldau binary, run as target \"baseline\" (before/after a change); add it to -targets")
+)
+
+func main() {
+	flag.Parse()
+	bin := filepath.Join(*root, "bin")
+	moldau := func(path string) func(dir string) *exec.Cmd {
+		return func(dir string) *exec.Cmd {
+			args := []string{"--addr", "127.0.0.1:0", "--data-dir", dir, "--admin-addr", "", "--log-level", "warn"}
+			if *moldauFl != "" {
+				args = append(args[:4], strings.Fields(*moldauFl)...)
+				args = append(args, "--log-level", "warn")
+			}
+			return exec.Command(path, args...)
+		}
+	}
+	all := []target{
+		{Name: "moldau", consume: true, start: moldau(filepath.Join(bin, "moldau"))},
+		{Name: "baseline", consume: true, start: moldau(*baseline)},
+		{Name: "kafka", consume: true, start: func(dir string) *exec.Cmd {
+			c := exec.Command(filepath.Join(*root, "tests/compat/kafka-ref.sh"))
+			c.Env = append(os.Environ(), "TMPDIR="+dir)
+			return c
+		}},
+		{Name: "kfake", consume: true, start: func(dir string) *exec.Cmd {
+			return exec.Command(filepath.Join(bin, "kfake"), "-data-dir", dir)
+		}},
+		{Name: "null", start: func(dir string) *exec.Cmd {
+			return exec.Command(filepath.Join(bin, "nullbroker"), "-data-dir", dir)
+		}},
+	}
+	var ts []target
+	for _, name := range strings.Split(*targets, ",") {
+		i := slices.IndexFunc(all, func(t target) bool { return t.Name == name })
+		if i < 0 {
+			fatal(fmt.Errorf("unknown target %q", name))
+		}
+		ts = append(ts, all[i])
+	}
+	mib := func(m float64) string { return strconv.FormatFloat(m**scale, 'f', -1, 64) }
+	common := []string{"-acks", "1", "-linger", "0s", "-batch-bytes", "1048576", "-max-buffered", "65536", "-max-inflight", "5", "-codec", "none",
+		"-fetch-max-bytes", "52428800", "-fetch-max-partition-bytes", "1048576", "-fetch-max-wait", "500ms", "-seed", "1"}
+	with := func(over ...string) []string { // later flags win in package flag
+		return append(slices.Clone(common), over...)
+	}
+	wls := []workload{
+		{Name: "W1", Title: "one producer, 100 B records, 1 partition, acks=1", Partitions: 1,
+			Args: with("-size", "100", "-partitions", "1", "-mib", mib(192), "-warmup-mib", mib(16))},
+		{Name: "W2", Title: "one producer, 1 KiB records, 16 partitions, acks=1", Partitions: 16, W7: true,
+			Args: with("-size", "1024", "-partitions", "16", "-mib", mib(1024), "-warmup-mib", mib(64))},
+		{Name: "W2-lz4", Title: "W2 with lz4 compression", Partitions: 16,
+			Args: with("-size", "1024", "-partitions", "16", "-mib", mib(512), "-warmup-mib", mib(64), "-codec", "lz4")},
+		{Name: "W3", Title: "W2 with acks=all (idempotent producer)", Partitions: 16,
+			Args: with("-size", "1024", "-partitions", "16", "-mib", mib(512), "-warmup-mib", mib(32), "-acks", "all", "-idempotent")},
+		{Name: "W6", Title: "end-to-end latency, one producer at a fixed 32 MiB/s (32,768 × 1 KiB records/s, open loop), 16 partitions, acks=1, consumer tailing", Partitions: 16, Latency: true,
+			Args: with("-size", "1024", "-partitions", "16", "-mib", mib(256), "-warmup-mib", mib(16), "-rate", "32768", "-e2e", "-fetch-max-wait", "100ms")},
+		{Name: "W5", Title: "consumer catch-up of a preloaded 16-partition topic (1 KiB records, hot page cache)", Partitions: 16, Consume: true,
+			Args: with("-size", "1024", "-partitions", "16", "-mib", mib(1024), "-warmup-mib", "0")},
+	}
+	if *only != "" {
+		names := strings.Split(*only, ",")
+		wls = slices.DeleteFunc(wls, func(w workload) bool { return !slices.Contains(names, w.Name) })
+	}
+	if err := os.MkdirAll(filepath.Join(*outDir, "results"), 0o755); err != nil {
+		fatal(err)
+	}
+	raw, err := os.Create(filepath.Join(*outDir, "results", "runs.jsonl"))
+	if err != nil {
+		fatal(err)
+	}
+	defer raw.Close()
+	var samples []sample
+	for _, w := range wls {
+		for r := range *rounds {
+			order := slices.Clone(ts)
+			if r%2 == 1 {
+				slices.Reverse(order)
+			}
+			for _, t := range order {
+				if (w.Consume || w.Latency) && !t.consume {
+					continue
+				}
+				s := runOne(bin, w, t, r)
+				fmt.Fprintf(os.Stderr, "%s round %d %-6s %8.1f MiB/s  start %6.0f ms  idle %6.1f MiB  peak %7.1f MiB  cpu %5.2f s %s\n",
+					w.Name, r+1, t.Name, s.MiBPerSec, s.StartupMs, s.IdleRSSMiB, s.PeakRSSMiB, s.CPUSec, s.Err)
+				line, _ := json.Marshal(s)
+				raw.Write(append(line, '\n'))
+				samples = append(samples, s)
+			}
+		}
+	}
+	report := render(wls, ts, samples)
+	if err := os.WriteFile(filepath.Join(*outDir, "RESULTS.md"), []byte(report), 0o644); err != nil {
+		fatal(err)
+	}
+	fmt.Print(report)
+}
+
+func fatal(err error) {
+	fmt.Fprintln(os.Stderr, "runner:", err)
+	os.Exit(1)
+}
+
+func runOne(bin string, w workload, t target, round int) (s sample) {
+	s = sample{Workload: w.Name, Target: t.Name, Round: round + 1}
+	dir, err := os.MkdirTemp("", "moldau-bench-"+t.Name+"-")
+	if err != nil {
+		s.Err = err.Error()
+		return s
+	}
+	defer os.RemoveAll(dir)
+	p, err := startTarget(t, dir)
+	if err != nil {
+		s.Err = err.Error()
+		return s
+	}
+	defer p.stop()
+	s.StartupMs = p.startup.Seconds() * 1000
+	time.Sleep(time.Second) // settle before reading idle RSS
+	s.IdleRSSMiB = float64(procStatus(p.pid, "VmRSS:")) / 1024
+	cpu0 := procCPU(p.pid)
+	topic := fmt.Sprintf("bench-%s-%d", strings.ToLower(w.Name), time.Now().UnixNano())
+	args := append([]string{"-brokers", p.addr, "-topic", topic, "-target", t.Name, "-workload", w.Name, "-mode", "produce"}, w.Args...)
+	out, err := runLoad(bin, args)
+	var lr struct {
+		MiBPerSec  float64            `json:"mib_per_s"`
+		Bytes      int64              `json:"bytes"`
+		Failed     int64              `json:"failed"`
+		FirstError string             `json:"first_error"`
+		WarmupMiB  float64            `json:"warmup_mib"`
+		E2E        map[string]float64 `json:"e2e_latency_us"`
+	}
+	if err == nil {
+		err = json.Unmarshal(out, &lr)
+	}
+	if err == nil && lr.Failed > 0 {
+		err = fmt.Errorf("%d records failed: %s", lr.Failed, lr.FirstError)
+	}
+	if err != nil {
+		s.Err = err.Error()
+		return s
+	}
+	s.ProducedGiB = (float64(lr.Bytes) + lr.WarmupMiB*(1<<20)) / (1 << 30)
+	s.MiBPerSec, s.Load, s.E2E = lr.MiBPerSec, out, lr.E2E
+	if w.Latency && len(lr.E2E) == 0 {
+		s.Err = "no end-to-end latency recorded"
+	}
+	if w.Consume {
+		args := append([]string{"-brokers", p.addr, "-topic", topic, "-target", t.Name, "-workload", w.Name, "-mode", "consume"}, w.Args...)
+		out, err := runLoad(bin, args)
+		if err == nil {
+			err = json.Unmarshal(out, &lr)
+		}
+		if err != nil {
+			s.Err = err.Error()
+			return s
+		}
+		s.MiBPerSec, s.Load = lr.MiBPerSec, out
+	}
+	s.CPUSec = procCPU(p.pid) - cpu0
+	s.PeakRSSMiB = float64(procStatus(p.pid, "VmHWM:")) / 1024
+	return s
+}
+
+func runLoad(bin string, args []string) ([]byte, error) {
+	c := exec.Command(filepath.Join(bin, "load"), args...)
+	var stderr bytes.Buffer
+	c.Stderr = &stderr
+	out, err := c.Output()
+	if err != nil {
+		return nil, fmt.Errorf("load %v: %v: %s", args, err, strings.TrimSpace(stderr.String()))
+	}
+	return bytes.TrimSpace(out), nil
+}
+
+type proc struct {
+	cmd     *exec.Cmd
+	pid     int // the broker process (the JVM for Kafka)
+	addr    string
+	startup time.Duration
+	done    chan struct{}
+}
+
+func startTarget(t target, dir string) (*proc, error) {
+	c := t.start(dir)
+	c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	var logBuf bytes.Buffer
+	c.Stderr = &logBuf
+	stdout, err := c.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	began := time.Now()
+	if err := c.Start(); err != nil {
+		return nil, err
+	}
+	p := &proc{cmd: c, pid: c.Process.Pid, done: make(chan struct{})}
+	lines := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			select {
+			case lines <- sc.Text():
+			default:
+			}
+		}
+	}()
+	go func() { c.Wait(); close(p.done) }()
+	select {
+	case l := <-lines:
+		addr, ok := strings.CutPrefix(l, "listening on ")
+		if !ok {
+			p.stop()
+			return nil, fmt.Errorf("%s: unexpected first line %q", t.Name, l)
+		}
+		p.addr = addr
+	case <-p.done:
+		return nil, fmt.Errorf("%s exited: %s", t.Name, logBuf.String())
+	case <-time.After(3 * time.Minute):
+		p.stop()
+		return nil, fmt.Errorf("%s: no listening line", t.Name)
+	}
+	if err := waitMetadata(p.addr, began.Add(3*time.Minute)); err != nil {
+		p.stop()
+		return nil, fmt.Errorf("%s: %w", t.Name, err)
+	}
+	p.startup = time.Since(began)
+	if t.Name == "kafka" {
+		p.pid = childNamed(p.pid, "java")
+	}
+	return p, nil
+}
+
+// waitMetadata polls until a Metadata request is answered with a broker.
+func waitMetadata(addr string, deadline time.Time) error {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.RetryTimeout(0), kgo.DialTimeout(time.Second))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	for time.Now().Before(deadline) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		resp, err := kmsg.NewPtrMetadataRequest().RequestWith(ctx, cl)
+		cancel()
+		if err == nil && len(resp.Brokers) > 0 {
+			return nil
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	return errors.New("no Metadata response")
+}
+
+func (p *proc) stop() {
+	syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(30 * time.Second):
+		syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+		<-p.done
+	}
+}
+
+// childNamed finds a child of pid whose command name is name.
+func childNamed(pid int, name string) int {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
+	if err != nil {
+		return pid
+	}
+	for _, f := range strings.Fields(string(b)) {
+		c, _ := strconv.Atoi(f)
+		if comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", c)); strings.TrimSpace(string(comm)) == name {
+			return c
+		}
+	}
+	return pid
+}
+
+// procStatus reads a kB field of /proc/<pid>/status.
+func procStatus(pid int, field string) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(l, field); ok {
+			f := strings.Fields(rest)
+			if len(f) > 0 {
+				n, _ := strconv.ParseInt(f[0], 10, 64)
+				return n
+			}
+		}
+	}
+	return 0
+}
+
+// procCPU is utime+stime of pid in seconds, from /proc/<pid>/stat.
+func procCPU(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+1:]))
+	// fields after the command: state is f[0]; utime and stime are stat fields 14 and 15.
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseFloat(f[11], 64)
+	st, _ := strconv.ParseFloat(f[12], 64)
+	return (ut + st) / 100 // USER_HZ is 100 on Linux
+}
