@@ -68,6 +68,7 @@ type options struct {
 	DistinctRecords int     `json:"distinct_values"`
 	Target          string  `json:"target,omitempty"`
 	Workload        string  `json:"workload,omitempty"`
+	Producers       int     `json:"producers"`
 }
 
 type result struct {
@@ -117,6 +118,7 @@ func main() {
 	flag.IntVar(&o.DistinctRecords, "distinct", 4096, "distinct record values in the pool")
 	flag.StringVar(&o.Target, "target", "", "label: target broker (copied to the output)")
 	flag.StringVar(&o.Workload, "workload", "", "label: workload (copied to the output)")
+	flag.IntVar(&o.Producers, "producers", 1, "producer clients (each its own connection), sharing -mib and -rate")
 	flag.Parse()
 	o.Linger, o.FetchMaxWait = linger.String(), fetchWait.String()
 	res, err := run(o, linger, fetchWait)
@@ -191,11 +193,20 @@ func run(o options, linger, fetchWait time.Duration) (*result, error) {
 }
 
 func produce(ctx context.Context, o options, opts []kgo.Opt, res *result) error {
-	cl, err := kgo.NewClient(opts...)
-	if err != nil {
-		return err
+	if o.Producers < 1 {
+		return errors.New("-producers must be at least 1")
 	}
-	defer cl.Close()
+	clients := make([]*kgo.Client, o.Producers)
+	for i := range clients {
+		c, err := kgo.NewClient(opts...)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		clients[i] = c
+	}
+	cl := clients[0]
+	var err error
 	if o.Create {
 		if _, err := kadm.NewClient(cl).CreateTopic(ctx, int32(o.Partitions), 1, nil, o.Topic); err != nil {
 			return fmt.Errorf("create topic: %w", err)
@@ -209,7 +220,7 @@ func produce(ctx context.Context, o options, opts []kgo.Opt, res *result) error 
 		ackMu    sync.Mutex
 		ack      histogram
 	)
-	send := func(i int64, due time.Time, measure bool) {
+	send := func(cl *kgo.Client, i int64, due time.Time, measure bool) {
 		var hdr [8]byte
 		binary.BigEndian.PutUint64(hdr[:], uint64(due.UnixNano()))
 		r := &kgo.Record{Value: values[i%int64(len(values))], Headers: []kgo.RecordHeader{{Key: "t", Value: hdr[:]}}}
@@ -229,7 +240,7 @@ func produce(ctx context.Context, o options, opts []kgo.Opt, res *result) error 
 	}
 	warm := int64(o.WarmupMiB * (1 << 20) / float64(o.Size))
 	for i := range warm {
-		send(i, time.Now(), false)
+		send(cl, i, time.Now(), false)
 	}
 	if err := cl.Flush(ctx); err != nil {
 		return err
@@ -243,17 +254,28 @@ func produce(ctx context.Context, o options, opts []kgo.Opt, res *result) error 
 	n := int64(o.MiB * (1 << 20) / float64(o.Size))
 	start := time.Now()
 	res.Start = start
-	for i := range n {
-		due := time.Now()
-		if o.Rate > 0 {
-			due = start.Add(time.Duration(float64(i) / o.Rate * 1e9))
-			if wait := time.Until(due); wait > 0 {
-				time.Sleep(wait)
+	// Producer k sends records k, k+P, k+2P, ... on its own schedule.
+	var wg sync.WaitGroup
+	flushErrs := make([]error, len(clients))
+	for k, c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int64(k); i < n; i += int64(len(clients)) {
+				due := time.Now()
+				if o.Rate > 0 {
+					due = start.Add(time.Duration(float64(i) / o.Rate * 1e9))
+					if wait := time.Until(due); wait > 0 {
+						time.Sleep(wait)
+					}
+				}
+				send(c, warm+i, due, true)
 			}
-		}
-		send(warm+i, due, true)
+			flushErrs[k] = c.Flush(ctx)
+		}()
 	}
-	if err := cl.Flush(ctx); err != nil {
+	wg.Wait()
+	if err := errors.Join(flushErrs...); err != nil {
 		return err
 	}
 	res.Seconds = time.Since(start).Seconds()

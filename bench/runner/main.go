@@ -125,6 +125,8 @@ func main() {
 			Args: with("-size", "1024", "-partitions", "16", "-mib", mib(512), "-warmup-mib", mib(64), "-codec", "lz4")},
 		{Name: "W3", Title: "W2 with acks=all (idempotent producer)", Partitions: 16,
 			Args: with("-size", "1024", "-partitions", "16", "-mib", mib(512), "-warmup-mib", mib(32), "-acks", "all", "-idempotent")},
+		{Name: "W4", Title: "four producers (own connections), 1 KiB records, 16 partitions, acks=all (idempotent): group commit", Partitions: 16,
+			Args: with("-size", "1024", "-partitions", "16", "-mib", mib(512), "-warmup-mib", mib(32), "-acks", "all", "-idempotent", "-producers", "4")},
 		{Name: "W6", Title: "end-to-end latency, one producer at a fixed 32 MiB/s (32,768 × 1 KiB records/s, open loop), 16 partitions, acks=1, consumer tailing", Partitions: 16, Latency: true,
 			Args: with("-size", "1024", "-partitions", "16", "-mib", mib(256), "-warmup-mib", mib(16), "-rate", "32768", "-e2e", "-fetch-max-wait", "100ms")},
 		{Name: "W5", Title: "consumer catch-up of a preloaded 16-partition topic (1 KiB records, hot page cache)", Partitions: 16, Consume: true,

@@ -202,6 +202,7 @@ func render(wls []workload, ts []target, samples []sample) string {
 		check(w+" produce ≥ 0.75× null ceiling", pairRatio(ours, values(samples, w, "null", mibs)), ge(0.75))
 	}
 	check("W3 acks=all ≥ 1.5× Kafka", pairRatio(values(samples, "W3", "moldau", mibs), values(samples, "W3", "kafka", mibs)), ge(1.5))
+	check("W4 four producers acks=all ≥ 1.5× Kafka", pairRatio(values(samples, "W4", "moldau", mibs), values(samples, "W4", "kafka", mibs)), ge(1.5))
 	check("W6 end-to-end p99 ≤ 0.5× Kafka's (at a fixed 32 MiB/s)", pairRatio(values(samples, "W6", "moldau", func(s sample) float64 { return s.E2E["p99"] }), values(samples, "W6", "kafka", func(s sample) float64 { return s.E2E["p99"] })), le(0.5))
 	check("W5 catch-up ≥ 1.2× Kafka", pairRatio(values(samples, "W5", "moldau", mibs), values(samples, "W5", "kafka", mibs)), ge(1.2))
 	m := foot["moldau"]
