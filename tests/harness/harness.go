@@ -139,7 +139,14 @@ func (p *Proc) start() {
 		if !ok || !strings.HasPrefix(line, "listening on ") {
 			p.t.Fatalf("moldau did not start: first line %q\nstderr:\n%s", line, p.stderr.String())
 		}
-		p.Addr = strings.TrimPrefix(line, "listening on ")
+		addr := strings.TrimPrefix(line, "listening on ")
+		// Addr is written only by the first start: a restart reuses the
+		// address (tests read Addr from other goroutines meanwhile).
+		if p.Addr == "" {
+			p.Addr = addr
+		} else if addr != p.Addr {
+			p.t.Fatalf("moldau restarted on %s, not on its address %s", addr, p.Addr)
+		}
 	case <-time.After(30 * time.Second):
 		p.t.Fatalf("moldau did not start within 30s\nstderr:\n%s", p.stderr.String())
 	}
