@@ -223,54 +223,12 @@ func (o *offsetLog) Replay(p int32, fn func(offset int64, r coordinator.Record) 
 	if t == nil || t.partition(p) == nil {
 		return nil
 	}
-	l := t.partition(p).log
-	pos, end := l.LogStartOffset(), l.EndOffset()
-	var buf []byte
-	for pos < end {
-		data, err := l.Read(pos, end, 1<<20, true, buf[:0])
-		if err != nil {
-			if errors.Is(err, plog.ErrOffsetOutOfRange) {
-				return nil
-			}
-			return err
-		}
-		if len(data) == 0 {
-			return nil
-		}
-		buf = data
-		for len(data) >= batchHeaderSize {
-			h, err := plog.ParseBatchHeader(data)
-			if err != nil {
-				return err
-			}
-			size := int(binary.BigEndian.Uint32(data[offBatchLength:])) + 12
-			if size > len(data) {
-				break
-			}
-			batch := data[:size]
-			data = data[size:]
-			next := h.NextOffset()
-			if h.IsControl() {
-				pos = next
-				continue
-			}
-			if h.Compression() != 0 {
-				o.b.logger.Warn("skipping a compressed batch in __consumer_offsets", "partition", p, "offset", h.BaseOffset)
-				pos = next
-				continue
-			}
-			if err := forEachRecord(batch, h.BaseOffset, func(off int64, key, value []byte) error {
-				if off < pos {
-					return nil
-				}
-				return fn(off, coordinator.Record{Key: key, Value: value})
-			}); err != nil {
-				return err
-			}
-			pos = next
-		}
+	skipped := func(h plog.BatchHeader) {
+		o.b.logger.Warn("skipping a compressed batch in __consumer_offsets", "partition", p, "offset", h.BaseOffset)
 	}
-	return nil
+	return replayRecords(t.partition(p).log, skipped, func(off int64, key, value []byte) error {
+		return fn(off, coordinator.Record{Key: key, Value: value})
+	})
 }
 
 // buildBatch encodes records as one uncompressed RecordBatch v2 (no

@@ -224,12 +224,14 @@ func (l *txnStateLog) Replay(p int32, fn func(key, value []byte) error) error {
 	if t == nil || t.partition(p) == nil {
 		return nil
 	}
-	return replayRecords(t.partition(p).log, func(_ int64, key, value []byte) error { return fn(key, value) })
+	return replayRecords(t.partition(p).log, nil, func(_ int64, key, value []byte) error { return fn(key, value) })
 }
 
 // replayRecords calls fn with every record of the uncompressed, non-control
-// batches of l, in offset order.
-func replayRecords(l *plog.Log, fn func(off int64, key, value []byte) error) error {
+// batches of l, in offset order (the internal topics' replay at start-up).
+// Compressed batches, which Moldau never writes there, are passed to skipped
+// (if not nil) and not read.
+func replayRecords(l *plog.Log, skipped func(plog.BatchHeader), fn func(off int64, key, value []byte) error) error {
 	pos, end := l.LogStartOffset(), l.EndOffset()
 	var buf []byte
 	for pos < end {
@@ -257,6 +259,9 @@ func replayRecords(l *plog.Log, fn func(off int64, key, value []byte) error) err
 			data = data[size:]
 			next := h.NextOffset()
 			if h.IsControl() || h.Compression() != 0 {
+				if !h.IsControl() && skipped != nil {
+					skipped(h)
+				}
 				pos = next
 				continue
 			}
