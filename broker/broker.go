@@ -35,6 +35,7 @@ type options struct {
 	registerer prometheus.Registerer
 	fs         vfs.FS
 	now        func() time.Time
+	version    string
 }
 
 // WithLogger sets the logger (default slog.Default()).
@@ -64,6 +65,8 @@ type Broker struct {
 	txns     *txn.Coordinator
 
 	caps *versionCaps // advertised max version per key
+
+	faults faultSet // test-injected faults (faults.go)
 
 	srv   *protocol.Server
 	ln    net.Listener
@@ -124,6 +127,7 @@ func New(cfg config.Config, opts ...Option) (*Broker, error) {
 		}
 		b.meta = st
 	}
+	registerBuildInfo(o.registerer, o.version)
 	b.pids = &producerIDs{store: b.meta}
 	b.topics = newTopicRegistry(newBrokerMetrics(o.registerer, b))
 	start := time.Now()
@@ -456,6 +460,9 @@ func (b *Broker) Handle(ctx context.Context, req *protocol.Request) protocol.Rep
 	}
 	if b.cfg.LogRequests {
 		b.logger.Debug("request", "key", req.Key, "version", req.Version, "client", req.ClientID, "remote", req.Conn.Remote)
+	}
+	if f := b.faults.take(req.Key); f != nil {
+		return b.applyFault(ctx, f, req, func() protocol.Reply { return a.handle(b, ctx, req) })
 	}
 	return a.handle(b, ctx, req)
 }

@@ -104,9 +104,31 @@ func Start(ctx context.Context, opts ...Option) (*Broker, error) {
 // Addr is the bootstrap address, host:port.
 func (b *Broker) Addr() string { return b.b.Addr() }
 
-// Reset deletes every topic, group and transaction, so the next test starts
-// clean. Clients connected to the broker stay connected.
-func (b *Broker) Reset(ctx context.Context) error { return b.b.Reset(ctx) }
+// Reset deletes every topic, group and transaction and disarms injected
+// faults, so the next test starts clean. Clients connected to the broker stay
+// connected.
+func (b *Broker) Reset(ctx context.Context) error {
+	b.b.ClearFaults()
+	return b.b.Reset(ctx)
+}
+
+// Fault is a misbehaviour for the next Count requests of one API: a Delay
+// before the response, an ErrorCode answered instead of serving the request,
+// or CloseConn to drop the connection instead of answering. Key is the API
+// key (e.g. kmsg.Produce.Int16()) or AnyAPI.
+//
+//	// the next two produce requests fail as if leadership moved
+//	b.InjectFault(embed.Fault{Key: 0, Count: 2, ErrorCode: kerr.NotLeaderForPartition.Code})
+type Fault = broker.Fault
+
+// AnyAPI as a Fault's Key matches requests of every API.
+const AnyAPI = broker.AnyAPI
+
+// InjectFault arms f; faults armed earlier for the same requests apply first.
+func (b *Broker) InjectFault(f Fault) { b.b.InjectFault(f) }
+
+// ClearFaults disarms every injected fault.
+func (b *Broker) ClearFaults() { b.b.ClearFaults() }
 
 // Close stops the broker and frees everything it holds; no goroutine is left
 // behind.

@@ -3,6 +3,7 @@ package embed_test
 import (
 	"bytes"
 	"context"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -91,5 +92,8 @@ func TestMetricsScrapeAndMove(t *testing.T) {
 	}
 	if v := value("moldau_request_duration_seconds", "0"); v < 10 {
 		t.Errorf("produce requests observed = %v", v)
+	}
+	if v := value("moldau_build_info", runtime.Version()); v != 1 {
+		t.Errorf("build_info = %v", v)
 	}
 }

@@ -62,7 +62,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	b, err := broker.New(cfg, broker.WithLogger(logger), broker.WithRegisterer(reg))
+	b, err := broker.New(cfg, broker.WithLogger(logger), broker.WithRegisterer(reg), broker.WithVersion(version))
 	if err != nil {
 		logger.Error("start-up failed", "err", err)
 		return 1
@@ -74,7 +74,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "listening on %s\n", b.Addr())
 	admin := startAdmin(cfg.AdminAddr, cfg.Pprof, reg, b, logger)
-	logger.Info("moldau ready", "addr", b.Addr(), "data_dir", dataDirDesc(cfg), "node_id", cfg.NodeID, "startup", time.Since(started).Round(time.Microsecond))
+	logger.Info("moldau ready", "version", versionString(), "addr", b.Addr(), "data_dir", dataDirDesc(cfg), "node_id", cfg.NodeID, "startup", time.Since(started).Round(time.Microsecond))
 
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)

@@ -3,7 +3,8 @@ package main
 import (
 	"fmt"
 	"runtime"
-	"runtime/debug"
+
+	"github.com/moldau/moldau/broker"
 )
 
 // version is set at build time with -ldflags "-X main.version=v1.2.3";
@@ -11,24 +12,10 @@ import (
 var version = "dev"
 
 func versionString() string {
-	v, rev, dirty := version, "", ""
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		for _, s := range bi.Settings {
-			switch s.Key {
-			case "vcs.revision":
-				rev = s.Value
-			case "vcs.modified":
-				if s.Value == "true" {
-					dirty = "-dirty"
-				}
-			}
-		}
-		if v == "dev" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-			v = bi.Main.Version
-		}
+	b := broker.ReadBuild(version)
+	dirty := ""
+	if b.Dirty {
+		dirty = "-dirty"
 	}
-	if len(rev) > 12 {
-		rev = rev[:12]
-	}
-	return fmt.Sprintf("moldau %s (%s%s, %s, %s/%s)", v, rev, dirty, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	return fmt.Sprintf("moldau %s (%s%s, %s, %s/%s)", b.Version, b.Revision, dirty, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 }
