@@ -137,12 +137,12 @@ func parseConfigs(kvs []string) (map[string]*string, error) {
 }
 
 func (c *cli) topic(args []string) error {
-	verb, rest, err := sub(args, "moldau topic list|create|describe|delete|alter-config [flags] [TOPIC...]")
+	verb, rest, err := sub(args, "moldau topic list|create|describe|delete|alter-config|add-partitions [flags] [TOPIC...]")
 	if err != nil {
 		return err
 	}
 	fs := c.flags("topic " + verb)
-	partitions := fs.Int("partitions", -1, "partitions (create; -1: broker default)")
+	partitions := fs.Int("partitions", -1, "partitions (create; -1: broker default; add-partitions: the new total)")
 	rf := fs.Int("replication-factor", -1, "replication factor (create; -1: broker default)")
 	var configs keyValues
 	fs.Var(&configs, "config", "key=value topic config (create, alter-config; repeatable)")
@@ -249,6 +249,22 @@ func (c *cli) topic(args []string) error {
 			return c.table([]string{"TOPIC", "CONFIG", "VALUE"}, rows)
 		}
 		return nil
+	case "add-partitions":
+		if *partitions <= 0 {
+			return errors.New("usage: moldau topic add-partitions --partitions TOTAL TOPIC...")
+		}
+		resp, err := adm.UpdatePartitions(ctx, *partitions, topics...)
+		if err != nil {
+			return err
+		}
+		var rows [][]string
+		for _, r := range resp.Sorted() {
+			rows = append(rows, []string{r.Topic, strconv.Itoa(*partitions), errString(r.Err)})
+		}
+		if err := c.table([]string{"TOPIC", "PARTITIONS", "ERROR"}, rows); err != nil {
+			return err
+		}
+		return resp.Error()
 	case "alter-config":
 		var alters []kadm.AlterConfig
 		for _, kv := range configs {
@@ -296,13 +312,19 @@ func (c *cli) produce(args []string) error {
 	keySep := fs.String("key-sep", "", "split each line into key and value at the first occurrence of this separator")
 	partition := fs.Int("partition", -1, "partition (-1: by key hash)")
 	acks := fs.String("acks", "all", "0, 1 or all")
+	compression := fs.String("compression", "none", "none, gzip, snappy, lz4 or zstd")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *topic == "" {
 		return errors.New("--topic is required")
 	}
-	opts := []kgo.Opt{kgo.DefaultProduceTopic(*topic)}
+	codec, ok := map[string]kgo.CompressionCodec{"none": kgo.NoCompression(), "gzip": kgo.GzipCompression(),
+		"snappy": kgo.SnappyCompression(), "lz4": kgo.Lz4Compression(), "zstd": kgo.ZstdCompression()}[*compression]
+	if !ok {
+		return fmt.Errorf("bad --compression %q", *compression)
+	}
+	opts := []kgo.Opt{kgo.DefaultProduceTopic(*topic), kgo.ProducerBatchCompression(codec)}
 	switch *acks {
 	case "0":
 		opts = append(opts, kgo.RequiredAcks(kgo.NoAck()), kgo.DisableIdempotentWrite())
@@ -371,11 +393,16 @@ func (c *cli) consume(args []string) error {
 	idle := fs.Duration("idle", 0, "stop after this long without records (0: never)")
 	format := fs.String("format", "%v\n", "per record: %t topic, %p partition, %o offset, %k key, %v value, %T timestamp ms, %h headers")
 	partition := fs.Int("partition", -1, "only this partition")
+	group := fs.String("group", "", "consume as a member of this group, committing what was printed (--from applies where the group has no offset)")
+	isolation := fs.String("isolation", "read_uncommitted", "read_uncommitted or read_committed")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *topic == "" {
 		return errors.New("--topic is required")
+	}
+	if *group != "" && *partition >= 0 {
+		return errors.New("--group and --partition exclude each other")
 	}
 	off := kgo.NewOffset()
 	switch {
@@ -397,10 +424,21 @@ func (c *cli) consume(args []string) error {
 		off = off.At(o)
 	}
 	var opts []kgo.Opt
+	switch *isolation {
+	case "read_uncommitted":
+	case "read_committed":
+		opts = append(opts, kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	default:
+		return fmt.Errorf("bad --isolation %q", *isolation)
+	}
 	if *partition >= 0 {
 		opts = append(opts, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{*topic: {int32(*partition): off}}))
 	} else {
 		opts = append(opts, kgo.ConsumeTopics(*topic), kgo.ConsumeResetOffset(off))
+	}
+	if *group != "" {
+		// Commit exactly what was printed: marks, committed on the way out.
+		opts = append(opts, kgo.ConsumerGroup(*group), kgo.AutoCommitMarks())
 	}
 	cl, err := c.client(opts...)
 	if err != nil {
@@ -420,7 +458,7 @@ func (c *cli) consume(args []string) error {
 		fetches := cl.PollFetches(pctx)
 		cancel()
 		if ctx.Err() != nil || (*idle > 0 && pctx.Err() != nil && fetches.NumRecords() == 0) {
-			return nil
+			return commitMarked(cl, *group)
 		}
 		var ferr error
 		fetches.EachError(func(t string, p int32, err error) {
@@ -436,11 +474,25 @@ func (c *cli) consume(args []string) error {
 				break
 			}
 			writeRecord(w, *format, r)
+			if *group != "" {
+				cl.MarkCommitRecords(r)
+			}
 			n++
 		}
 		w.Flush()
 	}
-	return nil
+	return commitMarked(cl, *group)
+}
+
+// commitMarked commits a group consumer's marked offsets before it leaves
+// (the loop above may end on a cancelled context, so a fresh one is used).
+func commitMarked(cl *kgo.Client, group string) error {
+	if group == "" {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return cl.CommitMarkedOffsets(ctx)
 }
 
 // writeRecord expands format for one record (kcat-style verbs).

@@ -46,5 +46,22 @@ func TestCLIAgainstEmbeddedBroker(t *testing.T) {
 	if info := run("", "cluster", "info"); !strings.Contains(info, b.Addr()) {
 		t.Fatalf("cluster info printed %q", info)
 	}
+	run("", "topic", "add-partitions", "--partitions", "3", "clitest")
+	if desc := run("", "topic", "describe", "--json", "clitest"); strings.Count(desc, `"partition":`) != 3 {
+		t.Fatalf("after add-partitions describe printed %q", desc)
+	}
+	// A group consumer commits what it printed; the next one resumes there.
+	run("a\nb\nc\n", "produce", "--topic", "clitest", "--partition", "2", "--compression", "zstd")
+	if got := run("", "consume", "--topic", "clitest", "--group", "g", "--count", "4", "--format", "%v\n"); strings.Count(got, "\n") != 4 {
+		t.Fatalf("group consume printed %q", got)
+	}
+	if got := run("", "consume", "--topic", "clitest", "--group", "g", "--count", "1", "--format", "%v\n"); strings.Count(got, "\n") != 1 {
+		t.Fatalf("second group consume printed %q", got)
+	}
+	desc := run("", "group", "describe", "--json", "g")
+	if !strings.Contains(desc, `"lag": "0"`) && !strings.Contains(desc, `"lag":"0"`) {
+		t.Fatalf("group describe after consuming everything printed %q", desc)
+	}
+	run("", "group", "delete", "g")
 	run("", "topic", "delete", "clitest")
 }
