@@ -1,6 +1,7 @@
 package coordinator
 
 import (
+	"errors"
 	"time"
 )
 
@@ -67,7 +68,17 @@ func (c *Coordinator) JoinGroup(req JoinRequest, done func(JoinResult)) {
 			fail(ErrInconsistentProtocol) // a KIP-848 group in use
 			return
 		}
-		g.consumer = nil // an empty consumer group becomes classic
+		// An empty consumer group becomes classic: its consumer records
+		// are deleted (Kafka writes the same tombstones).
+		if recs := g.consumerTombstonesLocked(); len(recs) > 0 {
+			if _, err := c.log.Append(g.partition, recs); err != nil {
+				fail(errors.Join(ErrStorage, err))
+				return
+			}
+		}
+		g.consumer = nil
+		g.persisted = nil
+		g.protocolType = ""
 	}
 
 	// group.max.size: a member that is not yet in the group may not join a
@@ -559,13 +570,14 @@ func (c *Coordinator) DeleteGroup(groupID string) error {
 		g.mu.Unlock()
 		return ErrNonEmptyGroup
 	}
-	recs := g.tombstonesLocked(nil)
+	recs := g.deleteTombstonesLocked()
 	off, err := c.log.Append(g.partition, recs)
 	if err != nil {
 		g.mu.Unlock()
 		return ErrStorage
 	}
 	g.offsets = make(map[TopicPartition]*offsetEntry)
+	g.persisted = nil
 	g.killLocked()
 	g.mu.Unlock()
 	if err := c.log.Sync(g.partition, off); err != nil {

@@ -8,8 +8,15 @@ package coordinator
 // partitions are first revoked from their old owner (which keeps its epoch
 // until it acknowledges), and only then assigned to the new one.
 //
-// Membership is kept in memory only: after a broker restart members get
-// UNKNOWN_MEMBER_ID and rejoin (offsets are durable as for classic groups).
+// Every change is written to __consumer_offsets as Kafka's consumer group
+// records (types 3, 5, 6, 7, 8; consumer_records.go) before the heartbeat
+// is answered, and replayed on load: after a restart members carry on with
+// their epochs and assignments.
+//
+// Static members (group.instance.id) may leave with epoch -2: they keep
+// their assignment, without a rebalance, until their session times out; the
+// same instance rejoining with epoch 0 takes their place. Another member
+// joining with an instance id that is held gets UNRELEASED_INSTANCE_ID.
 
 import (
 	"errors"
@@ -109,11 +116,21 @@ type consumerState struct {
 	targetEpoch int32
 	target      map[string]Assignment
 	members     map[string]*consumerMember
-	metaHash    string
+	metaHash    int64 // hashMetadata of the subscribed topics' metadata
+	targetTime  int64 // ms: when the target was computed
 	assignor    string
 }
 
-// ConsumerHeartbeat serves one ConsumerGroupHeartbeat.
+// Member epochs a heartbeat sends to leave: -1 leaves for good, -2 is a
+// static member leaving for a while (its assignment is held for it until
+// its session times out).
+const (
+	leaveGroupMemberEpoch       = -1
+	leaveGroupStaticMemberEpoch = -2
+)
+
+// ConsumerHeartbeat serves one ConsumerGroupHeartbeat. The records of what
+// changed are durable before it returns.
 func (c *Coordinator) ConsumerHeartbeat(req ConsumerHeartbeatRequest) ConsumerHeartbeatResult {
 	fail := func(err error) ConsumerHeartbeatResult {
 		return ConsumerHeartbeatResult{Err: err, MemberID: req.MemberID, MemberEpoch: -1}
@@ -127,41 +144,99 @@ func (c *Coordinator) ConsumerHeartbeat(req ConsumerHeartbeatRequest) ConsumerHe
 	if req.MemberEpoch == 0 && req.SubscribedTopics == nil && req.SubscribedRegex == nil {
 		return fail(ErrInvalidRequest)
 	}
+	if req.MemberEpoch == leaveGroupStaticMemberEpoch && req.InstanceID == nil {
+		return fail(ErrInvalidRequest) // Kafka: "InstanceId can't be null."
+	}
+	if req.MemberEpoch < leaveGroupStaticMemberEpoch {
+		return fail(ErrInvalidRequest)
+	}
 	if req.ServerAssignor != nil && *req.ServerAssignor != "uniform" && *req.ServerAssignor != "range" {
 		return fail(ErrUnsupportedAssignor)
 	}
-	if req.MemberEpoch < 0 {
-		g := c.lockedGroup(req.Group, false)
-		if g == nil {
-			return ConsumerHeartbeatResult{MemberID: req.MemberID, MemberEpoch: req.MemberEpoch}
-		}
-		defer g.mu.Unlock()
-		if cs := g.consumer; cs != nil {
-			if m := cs.members[req.MemberID]; m != nil {
-				g.removeConsumerMemberLocked(m)
-			} else if req.InstanceID != nil {
-				for _, m := range cs.members {
-					if m.instanceID != nil && *m.instanceID == *req.InstanceID {
-						g.removeConsumerMemberLocked(m)
-					}
-				}
-			}
-		}
-		return ConsumerHeartbeatResult{MemberID: req.MemberID, MemberEpoch: req.MemberEpoch}
-	}
 	g := c.lockedGroup(req.Group, req.MemberEpoch == 0)
 	if g == nil {
+		if req.MemberEpoch < 0 {
+			return ConsumerHeartbeatResult{MemberID: req.MemberID, MemberEpoch: req.MemberEpoch}
+		}
 		return fail(ErrUnknownMemberID)
 	}
-	defer g.mu.Unlock()
+	res := c.consumerHeartbeatLocked(g, req)
+	off, wrote, err := g.persistConsumerLocked()
+	g.mu.Unlock()
+	if err == nil && wrote {
+		err = c.log.Sync(g.partition, off)
+	}
+	if err != nil {
+		if !errors.Is(err, ErrCoordinatorNotAvailable) && !errors.Is(err, ErrStorage) {
+			err = errors.Join(ErrStorage, err)
+		}
+		return fail(err)
+	}
+	return res
+}
+
+func (c *Coordinator) consumerHeartbeatLocked(g *group, req ConsumerHeartbeatRequest) ConsumerHeartbeatResult {
+	fail := func(err error) ConsumerHeartbeatResult {
+		return ConsumerHeartbeatResult{Err: err, MemberID: req.MemberID, MemberEpoch: -1}
+	}
+	left := ConsumerHeartbeatResult{MemberID: req.MemberID, MemberEpoch: req.MemberEpoch}
+	if req.MemberEpoch < 0 {
+		cs := g.consumer
+		if cs == nil {
+			return left
+		}
+		m := cs.members[req.MemberID]
+		if req.InstanceID != nil {
+			m = cs.staticMember(*req.InstanceID)
+			if m == nil {
+				return fail(ErrUnknownMemberID)
+			}
+			if m.id != req.MemberID {
+				return fail(ErrFencedInstanceID)
+			}
+		}
+		if m == nil {
+			return left
+		}
+		if req.MemberEpoch == leaveGroupStaticMemberEpoch {
+			// A static member leaves for a while (a restart): it keeps its
+			// assignment, no rebalance; it is removed if it does not come
+			// back within its session timeout.
+			// Like Kafka, partitions it was revoking are released. The
+			// epoch it left with is kept as the previous epoch.
+			if m.epoch != leaveGroupStaticMemberEpoch {
+				m.prevEpoch = m.epoch
+			}
+			m.epoch = leaveGroupStaticMemberEpoch
+			m.revoking = Assignment{}
+			if m.state == cmUnrevoked {
+				m.state = cmStable
+			}
+			if m.revokeTimer != nil {
+				m.revokeTimer.Stop()
+			}
+			g.consumerSessionLocked(m)
+			return left
+		}
+		g.removeConsumerMemberLocked(m)
+		return left
+	}
 	if g.consumer == nil {
 		if len(g.members) > 0 || len(g.pending) > 0 || g.state != StateEmpty {
 			return fail(ErrGroupIDNotFound) // a classic group in use
 		}
-		// An empty classic group becomes a consumer group (offsets kept).
+		// An empty classic group becomes a consumer group (offsets kept);
+		// its classic metadata is deleted, as Kafka does.
+		if g.generation > 0 || g.protocolType != "" {
+			if _, err := c.log.Append(g.partition, []Record{{Key: groupKey(g.id)}}); err != nil {
+				return fail(errors.Join(ErrStorage, err))
+			}
+		}
 		g.consumer = &consumerState{members: map[string]*consumerMember{}, target: map[string]Assignment{}}
 		g.protocolType = "consumer"
 		g.protocolName = ""
+		g.generation = 0
+		g.leader = ""
 	}
 	cs := g.consumer
 	if req.MemberID == "" {
@@ -169,27 +244,37 @@ func (c *Coordinator) ConsumerHeartbeat(req ConsumerHeartbeatRequest) ConsumerHe
 	}
 	m := cs.members[req.MemberID]
 	bump := false
+	replaced := false
 	if req.MemberEpoch == 0 {
-		if m != nil {
-			// Rejoining: start over from no partitions.
-			g.removeConsumerMemberLocked(m)
-		}
+		var static *consumerMember
 		if req.InstanceID != nil {
-			for _, other := range cs.members {
-				if other.instanceID != nil && *other.instanceID == *req.InstanceID {
-					// The previous incarnation of a static member is replaced.
-					g.removeConsumerMemberLocked(other)
-				}
+			static = cs.staticMember(*req.InstanceID)
+		}
+		switch {
+		case static != nil && static.id != req.MemberID && static.epoch != leaveGroupStaticMemberEpoch:
+			// The instance id is held by a member that has not left.
+			return fail(ErrUnreleasedInstance)
+		case static != nil && static.id != req.MemberID:
+			// The static member is back (with a new member id): it takes
+			// over its previous incarnation's epoch and assignment without
+			// a rebalance.
+			g.replaceStaticConsumerMemberLocked(static, req.MemberID)
+			m = cs.members[req.MemberID]
+			replaced = true
+		default:
+			if m != nil {
+				// Rejoining: start over from no partitions.
+				g.removeConsumerMemberLocked(m)
 			}
+			if len(cs.members)+1 > c.cfg.MaxGroupSize {
+				return fail(ErrGroupMaxSizeReached)
+			}
+			m = &consumerMember{id: req.MemberID, assigned: Assignment{}, revoking: Assignment{}, assignor: "uniform",
+				rebalanceTimeout: 5 * time.Minute}
+			cs.members[m.id] = m
+			c.metrics.memberDelta(1)
+			bump = true
 		}
-		if len(cs.members)+1 > c.cfg.MaxGroupSize {
-			return fail(ErrGroupMaxSizeReached)
-		}
-		m = &consumerMember{id: req.MemberID, assigned: Assignment{}, revoking: Assignment{}, assignor: "uniform",
-			rebalanceTimeout: 5 * time.Minute}
-		cs.members[m.id] = m
-		c.metrics.memberDelta(1)
-		bump = true
 	} else {
 		if m == nil {
 			return fail(ErrUnknownMemberID)
@@ -221,7 +306,7 @@ func (c *Coordinator) ConsumerHeartbeat(req ConsumerHeartbeatRequest) ConsumerHe
 	if req.SubscribedRegex != nil && *req.SubscribedRegex != m.regex {
 		if *req.SubscribedRegex != "" {
 			if _, err := regexp.Compile(*req.SubscribedRegex); err != nil {
-				if req.MemberEpoch == 0 {
+				if req.MemberEpoch == 0 && !replaced {
 					delete(cs.members, m.id)
 					c.metrics.memberDelta(-1)
 				}
@@ -253,11 +338,49 @@ func (c *Coordinator) ConsumerHeartbeat(req ConsumerHeartbeatRequest) ConsumerHe
 	}
 	changed := g.reconcileLocked(m)
 	res := ConsumerHeartbeatResult{MemberID: m.id, MemberEpoch: m.epoch, HeartbeatInterval: c.consumerHeartbeat}
-	if changed || !m.sentAssignment || req.Owned != nil {
+	if changed || !m.sentAssignment || req.Owned != nil || replaced {
 		res.Assignment = copyAssignment(m.assigned)
 		m.sentAssignment = true
 	}
 	return res
+}
+
+// staticMember is the member with the instance id, or nil.
+func (cs *consumerState) staticMember(instanceID string) *consumerMember {
+	for _, m := range cs.members {
+		if m.instanceID != nil && *m.instanceID == instanceID {
+			return m
+		}
+	}
+	return nil
+}
+
+// replaceStaticConsumerMemberLocked gives old's place in the group (epochs,
+// assignment, target, subscription) to a new member id.
+func (g *group) replaceStaticConsumerMemberLocked(old *consumerMember, newID string) {
+	cs := g.consumer
+	if old.timer != nil {
+		old.timer.Stop()
+	}
+	if old.revokeTimer != nil {
+		old.revokeTimer.Stop()
+	}
+	old.timerSeq++
+	m := &consumerMember{id: newID, instanceID: old.instanceID, rackID: old.rackID, topics: old.topics, regex: old.regex,
+		assignor: old.assignor, rebalanceTimeout: old.rebalanceTimeout, epoch: old.epoch, prevEpoch: old.prevEpoch,
+		state: old.state, assigned: old.assigned, revoking: old.revoking}
+	if old.epoch == leaveGroupStaticMemberEpoch {
+		m.epoch = old.prevEpoch
+	}
+	delete(cs.members, old.id)
+	cs.members[newID] = m
+	if t, ok := cs.target[old.id]; ok {
+		delete(cs.target, old.id)
+		cs.target[newID] = t
+	}
+	if m.state == cmUnrevoked {
+		g.armRevokeTimerLocked(m)
+	}
 }
 
 func (c *Coordinator) listTopics() []TopicMeta {
@@ -281,6 +404,7 @@ func (g *group) consumerSessionLocked(m *consumerMember) {
 		}
 		g.c.logger.Info("consumer group member session expired", "group", g.id, "member", m.id)
 		g.removeConsumerMemberLocked(m)
+		g.persistConsumerAsyncLocked()
 	})
 }
 
@@ -325,7 +449,7 @@ func isInternal(name string) bool {
 	return name == "__consumer_offsets" || name == "__transaction_state"
 }
 
-func (g *group) subscriptionHashLocked(topics []TopicMeta) string {
+func (g *group) subscriptionHashLocked(topics []TopicMeta) int64 {
 	seen := map[string]TopicMeta{}
 	for _, m := range g.consumer.members {
 		for _, t := range m.subscribed(topics) {
@@ -342,7 +466,7 @@ func (g *group) subscriptionHashLocked(topics []TopicMeta) string {
 		t := seen[n]
 		h += n + string(t.ID[:]) + itoa(t.Partitions) + ";"
 	}
-	return h
+	return hashMetadata(h)
 }
 
 // computeTargetLocked runs the server-side assignor over every member.
@@ -398,16 +522,23 @@ func (g *group) computeTargetLocked(topics []TopicMeta) {
 			}
 		}
 	} else {
-		// Uniform: keep partitions with their current owner while it is
-		// under its fair share, then hand the rest to the least loaded
-		// subscriber.
+		// Uniform: each subscribing member's fair share is total/n, and
+		// total%n of them get one more. Partitions stay with their current
+		// owner up to its share (the extra slots go to owners first), then
+		// the rest go to the least loaded subscriber.
 		total := 0
 		for _, t := range all {
 			total += int(t.Partitions)
 		}
-		quota := 1
-		if len(ids) > 0 {
-			quota = (total + len(ids) - 1) / len(ids)
+		n := 0
+		for _, id := range ids {
+			if len(cs.members[id].subscribed(all)) > 0 {
+				n++
+			}
+		}
+		minQuota, extra := 0, 0
+		if n > 0 {
+			minQuota, extra = total/n, total%n
 		}
 		count := map[string]int{}
 		owner := map[[16]byte]map[int32]string{}
@@ -421,17 +552,35 @@ func (g *group) computeTargetLocked(topics []TopicMeta) {
 				}
 			}
 		}
+		type owned struct {
+			tp
+			owner string
+		}
 		var rest []tp
+		var over []owned
 		for _, t := range all {
 			for p := int32(0); p < t.Partitions; p++ {
 				o := owner[t.ID][p]
-				if o != "" && cs.members[o] != nil && containsString(subs[t.ID], o) && count[o] < quota {
-					target[o][t.ID] = append(target[o][t.ID], p)
-					count[o]++
+				if o != "" && cs.members[o] != nil && containsString(subs[t.ID], o) {
+					if count[o] < minQuota {
+						target[o][t.ID] = append(target[o][t.ID], p)
+						count[o]++
+					} else {
+						over = append(over, owned{tp{t, p}, o})
+					}
 					continue
 				}
 				rest = append(rest, tp{t, p})
 			}
+		}
+		for _, x := range over {
+			if extra > 0 && count[x.owner] == minQuota {
+				target[x.owner][x.t.ID] = append(target[x.owner][x.t.ID], x.p)
+				count[x.owner]++
+				extra--
+				continue
+			}
+			rest = append(rest, x.tp)
 		}
 		for _, x := range rest {
 			best := ""
@@ -451,6 +600,26 @@ func (g *group) computeTargetLocked(topics []TopicMeta) {
 	}
 	cs.target = target
 	cs.targetEpoch = cs.epoch
+	cs.targetTime = g.c.clock.Now().UnixMilli()
+}
+
+// armRevokeTimerLocked removes m if it does not revoke within its
+// rebalance timeout.
+func (g *group) armRevokeTimerLocked(m *consumerMember) {
+	if m.revokeTimer != nil {
+		m.revokeTimer.Stop()
+	}
+	seq := m.timerSeq
+	m.revokeTimer = g.c.clock.AfterFunc(m.rebalanceTimeout, func() {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		if g.consumer == nil || g.consumer.members[m.id] != m || m.timerSeq != seq || m.state != cmUnrevoked {
+			return
+		}
+		g.c.logger.Info("consumer group member did not revoke in time", "group", g.id, "member", m.id)
+		g.removeConsumerMemberLocked(m)
+		g.persistConsumerAsyncLocked()
+	})
 }
 
 // reconcileLocked moves m one step towards its target; it reports whether
@@ -466,19 +635,7 @@ func (g *group) reconcileLocked(m *consumerMember) bool {
 		m.assigned = intersect(m.assigned, target)
 		m.revoking = revoke
 		m.state = cmUnrevoked
-		if m.revokeTimer != nil {
-			m.revokeTimer.Stop()
-		}
-		seq := m.timerSeq
-		m.revokeTimer = g.c.clock.AfterFunc(m.rebalanceTimeout, func() {
-			g.mu.Lock()
-			defer g.mu.Unlock()
-			if g.consumer == nil || g.consumer.members[m.id] != m || m.timerSeq != seq || m.state != cmUnrevoked {
-				return
-			}
-			g.c.logger.Info("consumer group member did not revoke in time", "group", g.id, "member", m.id)
-			g.removeConsumerMemberLocked(m)
-		})
+		g.armRevokeTimerLocked(m)
 		return true
 	}
 	// Assign what is not held by anyone else.

@@ -306,6 +306,10 @@ func (c *Coordinator) ExpireOffsets() int {
 		dead := len(g.offsets) == 0 && g.state == StateEmpty
 		if !dead {
 			recs = recs[:len(recs)-1] // keep the group metadata
+		} else if crecs := g.consumerTombstonesLocked(); len(crecs) > 0 {
+			last := recs[len(recs)-1]
+			recs = append(append(recs[:len(recs)-1], crecs...), last)
+			g.persisted = nil
 		}
 		if _, err := c.log.Append(g.partition, recs); err != nil {
 			c.logger.Warn("writing offset expiry tombstones failed", "group", g.id, "err", err)

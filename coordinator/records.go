@@ -10,13 +10,12 @@ import (
 
 // Record schemas of __consumer_offsets: Kafka's own (see FORMAT.md).
 const (
-	offsetKeyVersion        = 1 // OffsetCommitKey
-	offsetValueVersion      = 3 // OffsetCommitValue (1 when an expire timestamp is set)
-	groupKeyVersion         = 2 // GroupMetadataKey
-	groupValueVersion       = 3 // GroupMetadataValue
-	maxOffsetValueVersion   = 4
-	maxGroupValueVersion    = 4
-	firstConsumerKeyVersion = 3 // KIP-848 records (3+) are skipped on replay
+	offsetKeyVersion      = 1 // OffsetCommitKey
+	offsetValueVersion    = 3 // OffsetCommitValue (1 when an expire timestamp is set)
+	groupKeyVersion       = 2 // GroupMetadataKey
+	groupValueVersion     = 3 // GroupMetadataValue
+	maxOffsetValueVersion = 4
+	maxGroupValueVersion  = 4
 )
 
 func offsetKey(group, topic string, partition int32) []byte {
@@ -97,6 +96,15 @@ func (g *group) tombstonesLocked(tps []TopicPartition) []Record {
 	return append(recs, Record{Key: groupKey(g.id)})
 }
 
+// deleteTombstonesLocked is every tombstone that deletes g: its offsets,
+// its consumer group records, its classic metadata (last).
+func (g *group) deleteTombstonesLocked() []Record {
+	recs := g.tombstonesLocked(nil)
+	last := recs[len(recs)-1]
+	recs = append(recs[:len(recs)-1], g.consumerTombstonesLocked()...)
+	return append(recs, last)
+}
+
 // subscribedTopicsLocked parses the consumer protocol subscriptions of the
 // members (protocol type "consumer").
 func (g *group) subscribedTopicsLocked() map[string]bool {
@@ -115,8 +123,9 @@ func (g *group) subscribedTopicsLocked() map[string]bool {
 
 // loadedGroup accumulates one group's records during replay.
 type loadedGroup struct {
-	meta    *kmsg.GroupMetadataValue
-	offsets map[TopicPartition]*offsetEntry
+	meta     *kmsg.GroupMetadataValue
+	offsets  map[TopicPartition]*offsetEntry
+	consumer *loadedConsumer // KIP-848 records
 }
 
 // Load replays partition p of __consumer_offsets and installs its groups;
@@ -186,6 +195,20 @@ func (c *Coordinator) Load(p int32) error {
 				return nil
 			}
 			get(k.Group).meta = &v
+		case version >= recConsumerGroupMetadata && version <= recConsumerGroupCurrentAssignment:
+			typ, group, _, err := parseConsumerKey(r.Key)
+			if err != nil {
+				skipped++
+				return nil
+			}
+			if typ == recConsumerGroupPartitionMetadata {
+				return nil // Kafka 4.0's; replaced by the metadata hash
+			}
+			lg := get(group)
+			if lg.consumer == nil {
+				lg.consumer = &loadedConsumer{values: map[string][]byte{}}
+			}
+			lg.consumer.apply(r.Key, r.Value)
 		default:
 			skipped++
 		}
@@ -195,7 +218,7 @@ func (c *Coordinator) Load(p int32) error {
 		return fmt.Errorf("coordinator: replay partition %d: %w", p, err)
 	}
 	for id, lg := range groups {
-		if lg.meta == nil && len(lg.offsets) == 0 {
+		if lg.meta == nil && len(lg.offsets) == 0 && (lg.consumer == nil || len(lg.consumer.values) == 0) {
 			continue
 		}
 		c.installGroup(id, lg)
@@ -225,6 +248,14 @@ func (c *Coordinator) installGroup(id string, lg *loadedGroup) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.offsets = lg.offsets
+	if lg.consumer != nil && g.installConsumerLocked(lg.consumer) {
+		return
+	}
+	if lg.consumer != nil {
+		// Consumer records without a group epoch: tombstone them on the
+		// next write of the group.
+		g.persisted = lg.consumer.values
+	}
 	if m := lg.meta; m != nil {
 		g.protocolType = m.ProtocolType
 		g.generation = m.Generation
