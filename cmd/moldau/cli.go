@@ -13,6 +13,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -174,7 +175,7 @@ func (c *cli) topic(args []string) error {
 		}
 		var rows [][]string
 		for _, t := range td.Sorted() {
-			rows = append(rows, []string{t.Topic, strconv.Itoa(len(t.Partitions)), strconv.Itoa(t.Partitions.NumReplicas()), fmt.Sprint(t.ID), errString(t.Err)})
+			rows = append(rows, []string{t.Topic, strconv.Itoa(len(t.Partitions)), strconv.Itoa(t.Partitions.NumReplicas()), base64.RawURLEncoding.EncodeToString(t.ID[:]), errString(t.Err)})
 		}
 		return c.table([]string{"TOPIC", "PARTITIONS", "REPLICAS", "ID", "ERROR"}, rows)
 	case "create":

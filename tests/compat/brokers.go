@@ -142,6 +142,10 @@ func buildGoDriver(o options) error {
 	if err := goBuild(o, filepath.Join(o.bin, "godriver"), "./tests/compat/godriver", false); err != nil {
 		return err
 	}
+	// Moldau's own CLI is a client too (the moldau-cli driver).
+	if err := goBuild(o, filepath.Join(o.bin, "moldau-cli"), "./cmd/moldau", false); err != nil {
+		return err
+	}
 	cgoBin := filepath.Join(o.bin, "godriver-cgo")
 	_ = os.Remove(cgoBin)
 	if err := goBuild(o, cgoBin, "./tests/compat/godriver", true, "-tags", "ckgo"); err != nil {

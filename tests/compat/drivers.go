@@ -74,6 +74,10 @@ var drivers = []driver{
 			return []string{filepath.Join(o.bin, "godriver-cgo"), "-client", "confluent-kafka-go", "-timeout", "30s", "-bootstrap"}
 		},
 		needs: func(o options) []string { return []string{filepath.Join(o.bin, "godriver-cgo")} }},
+	{client: "moldau-cli", timeout: 10 * time.Minute,
+		command: func(o options) []string {
+			return []string{"bash", filepath.Join(o.dir, "cli", "moldau-cli.sh"), filepath.Join(o.bin, "moldau-cli")}
+		}},
 	{client: "kafka-cli", timeout: 20 * time.Minute,
 		command: func(o options) []string { return []string{"bash", filepath.Join(o.dir, "cli", "driver.sh")} },
 		needs: func(o options) []string {
