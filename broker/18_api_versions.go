@@ -7,7 +7,8 @@ package broker
 //     logged at debug) and response; supported and finalized features:
 //     transaction.version 2 (transactions v2, KIP-890 part 2; see
 //     transactionVersion), from which Java 4.x and franz-go choose the
-//     transaction protocol.
+//     transaction protocol; group.version 1 (the KIP-848 consumer group
+//     protocol) whenever ConsumerGroupHeartbeat is served, as Kafka 4.x.
 //   - An unsupported version is answered at v0 with UNSUPPORTED_VERSION and
 //     the full table, as Kafka does, so the client can pick a version.
 
@@ -39,14 +40,22 @@ func (b *Broker) handleApiVersions(ctx context.Context, req *protocol.Request) p
 		k.ApiKey, k.MinVersion, k.MaxVersion = a.key, lo, hi
 		resp.ApiKeys = append(resp.ApiKeys, k)
 	}
-	if tv := b.transactionVersion(); tv > 0 && req.Parsed && r.Version >= 3 {
-		sf := kmsg.NewApiVersionsResponseSupportedFeature()
-		sf.Name, sf.MinVersion, sf.MaxVersion = "transaction.version", 0, tv
-		resp.SupportedFeatures = append(resp.SupportedFeatures, sf)
-		ff := kmsg.NewApiVersionsResponseFinalizedFeature()
-		ff.Name, ff.MinVersionLevel, ff.MaxVersionLevel = "transaction.version", tv, tv
-		resp.FinalizedFeatures = append(resp.FinalizedFeatures, ff)
-		resp.FinalizedFeaturesEpoch = 1
+	if req.Parsed && r.Version >= 3 {
+		feature := func(name string, level int16) {
+			sf := kmsg.NewApiVersionsResponseSupportedFeature()
+			sf.Name, sf.MinVersion, sf.MaxVersion = name, 0, level
+			resp.SupportedFeatures = append(resp.SupportedFeatures, sf)
+			ff := kmsg.NewApiVersionsResponseFinalizedFeature()
+			ff.Name, ff.MinVersionLevel, ff.MaxVersionLevel = name, level, level
+			resp.FinalizedFeatures = append(resp.FinalizedFeatures, ff)
+			resp.FinalizedFeaturesEpoch = 1
+		}
+		if tv := b.transactionVersion(); tv > 0 {
+			feature("transaction.version", tv)
+		}
+		if _, _, ok := b.versionRange(68); ok {
+			feature("group.version", 1) // KIP-848's consumer protocol is on
+		}
 	}
 	return respond(resp)
 }

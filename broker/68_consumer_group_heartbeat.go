@@ -7,13 +7,15 @@ package broker
 //     subscribe with SubscribedTopicRegex (RE2/J syntax; Go's regexp is RE2).
 //   - Server-side assignors: "uniform" (default) and "range".
 //   - Owned partitions arrive by topic id; a null Topics is a keepalive.
-//   - Membership is held in memory; offsets are durable.
-//
-// NOT ADVERTISED yet (no row in apiTable): KIP-848 membership is not yet
-// written to __consumer_offsets (Kafka's record types 3–8), and a
-// non-empty classic group cannot migrate online. With the row added,
-// franz-go's KIP-848 ETL tests and the Java 4.4 consumer with
-// group.protocol=consumer pass.
+//   - Membership, epochs and assignments are written to __consumer_offsets
+//     (Kafka's record types 3, 5–8) before the response is sent, and come
+//     back after a restart.
+//   - Epoch -2 (a static member leaving for a while) keeps its assignment
+//     until its session times out; UNRELEASED_INSTANCE_ID for an instance
+//     id held by a live member.
+//   - A non-empty classic group is not converted online: GROUP_ID_NOT_FOUND
+//     (and INCONSISTENT_GROUP_PROTOCOL for a JoinGroup to a non-empty
+//     consumer group), Kafka's answers when it cannot convert.
 
 import (
 	"context"

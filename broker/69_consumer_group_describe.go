@@ -6,7 +6,6 @@ package broker
 //     ("not a consumer group"), as Kafka answers.
 //   - v1+: MemberType (1: consumer protocol member).
 //
-// Not advertised yet, with ConsumerGroupHeartbeat (see 68_*.go).
 
 import (
 	"context"

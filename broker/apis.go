@@ -70,6 +70,8 @@ func servedAPIs() []api {
 		{61, "DescribeProducers", 0, 0, (*Broker).handleDescribeProducers},
 		{65, "DescribeTransactions", 0, 0, (*Broker).handleDescribeTransactions},
 		{66, "ListTransactions", 0, 2, (*Broker).handleListTransactions},
+		{68, "ConsumerGroupHeartbeat", 0, 1, (*Broker).handleConsumerGroupHeartbeat},
+		{69, "ConsumerGroupDescribe", 0, 1, (*Broker).handleConsumerGroupDescribe},
 		{75, "DescribeTopicPartitions", 0, 0, (*Broker).handleDescribeTopicPartitions},
 	}
 }

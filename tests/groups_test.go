@@ -1029,8 +1029,8 @@ func TestGroupsKIP848Franz(t *testing.T) {
 		c.GroupConsumerSessionTimeoutMs = 3000
 	})
 	addr := b.Addr()
-	// KIP-848 is served by the coordinator but advertised only once its
-	// membership is durable (see README, Known gaps).
+	// The test needs ConsumerGroupHeartbeat v1 advertised (franz-go would
+	// otherwise fall back to the classic protocol silently).
 	vr, err := kmsg.NewPtrApiVersionsRequest().RequestWith(ctxT(t), newClient(t, addr))
 	if err != nil {
 		t.Fatal(err)
@@ -1187,4 +1187,239 @@ func TestGroupsRequireStableWithPendingTxnOffsets(t *testing.T) {
 		off, code := fetch(true)
 		return off == 42 && code == 0
 	})
+}
+
+// TestGroupsKIP848SurvivesBrokerKill9 keeps two KIP-848 members running
+// across a kill -9 and restart of the broker: the group's epoch and every
+// member's assignment come back from __consumer_offsets (records 3–8), the
+// members carry on without being assigned anything again, and consumption
+// resumes from the committed offsets (nothing committed is read twice).
+func TestGroupsKIP848SurvivesBrokerKill9(t *testing.T) {
+	p := harness.Start(t, "--set", "group.consumer.heartbeat.interval.ms=300")
+	const topic, group, parts = "g-848-kill9", "g-848-kill9-group", 4
+	createTopic(t, p.Addr, topic, parts, nil)
+	grpProduceFrom(t, p.Addr, topic, 0, 100)
+	a := &grpAssigned{owners: map[int32]int{}}
+	var mu sync.Mutex
+	seen := map[string]int{}
+	members := make([]*kgo.Client, 2)
+	var wg sync.WaitGroup
+	ctx, cancel := context.WithCancel(context.Background())
+	defer func() { cancel(); wg.Wait() }()
+	for i := range members {
+		cl := grpClient(t, p.Addr, group, topic, kgo.ServerSideBalancer(), kgo.RetryTimeout(60*time.Second),
+			kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, m map[string][]int32) { a.set(i, m) }),
+			kgo.OnPartitionsRevoked(func(_ context.Context, _ *kgo.Client, m map[string][]int32) { a.drop(i, m) }),
+			kgo.OnPartitionsLost(func(_ context.Context, _ *kgo.Client, m map[string][]int32) { a.drop(i, m) }))
+		defer cl.Close()
+		members[i] = cl
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				fs := cl.PollFetches(ctx)
+				mu.Lock()
+				for _, r := range fs.Records() {
+					seen[string(r.Value)]++
+				}
+				mu.Unlock()
+				// Commit synchronously before polling on: what is
+				// committed is exactly what was seen.
+				for ctx.Err() == nil {
+					if err := cl.CommitRecords(ctx, fs.Records()...); err == nil {
+						break
+					}
+					time.Sleep(100 * time.Millisecond)
+				}
+			}
+		}()
+	}
+	a.covered(t, parts, map[int]bool{0: true, 1: true}, 30*time.Second)
+	waitSeen := func(n int) {
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			mu.Lock()
+			got := len(seen)
+			mu.Unlock()
+			if got >= n {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("consumed %d of %d", got, n)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	waitSeen(100)
+	adm := kadm.NewClient(newClient(t, p.Addr))
+	describe := func() kadm.DescribedConsumerGroup {
+		d, err := adm.DescribeConsumerGroups(ctxT(t), group)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d[group]
+	}
+	// Wait until the group is Stable (both members reconciled).
+	deadline := time.Now().Add(30 * time.Second)
+	before := describe()
+	for before.State != "Stable" {
+		if time.Now().After(deadline) {
+			t.Fatalf("group not Stable: %s", before.State)
+		}
+		time.Sleep(50 * time.Millisecond)
+		before = describe()
+	}
+	a.mu.Lock()
+	eventsBefore := a.events
+	a.mu.Unlock()
+	assignments := func(d kadm.DescribedConsumerGroup) map[string]string {
+		out := map[string]string{}
+		for _, m := range d.Members {
+			out[m.MemberID] = fmt.Sprintf("epoch %d: %v", m.MemberEpoch, m.Assignment)
+		}
+		return out
+	}
+
+	p.Kill9()
+	p.Restart()
+	after := describe()
+	if after.Epoch != before.Epoch || after.AssignmentEpoch != before.AssignmentEpoch ||
+		fmt.Sprint(assignments(after)) != fmt.Sprint(assignments(before)) {
+		t.Fatalf("after the restart the group differs:\nbefore: epoch %d/%d %v\nafter:  epoch %d/%d %v", before.Epoch, before.AssignmentEpoch,
+			assignments(before), after.Epoch, after.AssignmentEpoch, assignments(after))
+	}
+	grpProduceFrom(t, p.Addr, topic, 100, 100)
+	waitSeen(200)
+	cancel()
+	wg.Wait()
+	mu.Lock()
+	for v, n := range seen {
+		if n != 1 {
+			t.Errorf("%s consumed %d times", v, n)
+		}
+	}
+	mu.Unlock()
+	a.mu.Lock()
+	if a.events != eventsBefore {
+		t.Errorf("members were assigned partitions again after the restart (%d assignment events, %d before)", a.events, eventsBefore)
+	}
+	a.mu.Unlock()
+	if d := describe(); d.Epoch != before.Epoch {
+		t.Errorf("group epoch %d after the restart, %d before (a rebalance happened)", d.Epoch, before.Epoch)
+	}
+}
+
+// TestGroupsKIP848RebalanceFiveMembers measures a KIP-848 rebalance of a
+// five-member group at the protocol level: four members own ten
+// partitions, the fifth joins, and the clock stops when all five are at
+// the new group epoch with two partitions each. Every member heartbeats
+// in turn without delay and gives up or takes partitions at once (a real
+// client adds its heartbeat interval and its own revocation work).
+func TestGroupsKIP848RebalanceFiveMembers(t *testing.T) {
+	b := harness.InProcess(t, nil)
+	addr := b.Addr()
+	const topic, group, parts, n = "g-848-rebalance-5", "g-848-rebalance-5-group", 10, 5
+	createTopic(t, addr, topic, parts, nil)
+	type member struct {
+		cl    *kgo.Client
+		id    string
+		epoch int32
+		owned map[[16]byte][]int32
+		in    bool
+	}
+	ms := make([]*member, n)
+	for i := range ms {
+		ms[i] = &member{cl: newClient(t, addr), id: fmt.Sprintf("member-%d-%d", i, time.Now().UnixNano())}
+	}
+	ctx := ctxT(t)
+	hb := func(m *member, epoch int32) {
+		req := kmsg.NewPtrConsumerGroupHeartbeatRequest()
+		req.Group, req.MemberID, req.MemberEpoch, req.RebalanceTimeoutMillis = group, m.id, epoch, 30000
+		if epoch == 0 {
+			req.SubscribedTopicNames = []string{topic}
+		}
+		if epoch >= 0 {
+			req.Topics = []kmsg.ConsumerGroupHeartbeatRequestTopic{}
+			for tid, ps := range m.owned {
+				tp := kmsg.NewConsumerGroupHeartbeatRequestTopic()
+				tp.TopicID, tp.Partitions = tid, ps
+				req.Topics = append(req.Topics, tp)
+			}
+		}
+		resp, err := req.RequestWith(ctx, m.cl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.ErrorCode != 0 {
+			t.Fatalf("heartbeat of %s at epoch %d: %v", m.id, epoch, kerr.ErrorForCode(resp.ErrorCode))
+		}
+		m.epoch = resp.MemberEpoch
+		if resp.Assignment != nil {
+			m.owned = map[[16]byte][]int32{}
+			for _, tp := range resp.Assignment.Topics {
+				m.owned[tp.TopicID] = tp.Partitions
+			}
+		}
+	}
+	// settle heartbeats the members in turn until every member in the
+	// group is at the same epoch and owns its share.
+	settle := func() {
+		for range 1000 {
+			for _, m := range ms {
+				if m.in {
+					hb(m, m.epoch)
+				}
+			}
+			epoch, count, members, balanced := int32(-1), 0, 0, true
+			for _, m := range ms {
+				if !m.in {
+					continue
+				}
+				members++
+				owned := 0
+				for _, ps := range m.owned {
+					owned += len(ps)
+				}
+				count += owned
+				balanced = balanced && owned >= parts/n && owned <= (parts+members-1)/members+1
+				if epoch == -1 {
+					epoch = m.epoch
+				}
+				balanced = balanced && m.epoch == epoch
+			}
+			if count == parts && balanced {
+				return
+			}
+		}
+		t.Fatal("the group did not settle")
+	}
+	for _, m := range ms[:n-1] {
+		hb(m, 0)
+		m.in = true
+	}
+	settle()
+	const rounds = 20
+	var total time.Duration
+	last := ms[n-1]
+	for range rounds {
+		start := time.Now()
+		hb(last, 0)
+		last.in = true
+		settle()
+		total += time.Since(start)
+		for _, m := range ms {
+			owned := 0
+			for _, ps := range m.owned {
+				owned += len(ps)
+			}
+			if owned != parts/n {
+				t.Fatalf("%s owns %d partitions, want %d", m.id, owned, parts/n)
+			}
+		}
+		hb(last, -1)
+		last.in, last.owned, last.epoch = false, nil, 0
+		settle()
+	}
+	t.Logf("KIP-848, 5 members: rebalance (5th joins → all at the new epoch, 2 partitions each) %v on average over %d",
+		(total / rounds).Round(time.Microsecond), rounds)
 }
