@@ -59,12 +59,14 @@ var (
 	descPartitions = prometheus.NewDesc("moldau_partitions", "Partitions hosted, by topic.", []string{"topic"}, nil)
 	descLogBytes   = prometheus.NewDesc("moldau_log_size_bytes", "Bytes in the partition logs, by topic.", []string{"topic"}, nil)
 	descTopics     = prometheus.NewDesc("moldau_topics", "Topics hosted.", nil, nil)
+	descSegments   = prometheus.NewDesc("moldau_log_segments", "Segments in the partition logs, by topic.", []string{"topic"}, nil)
 )
 
 func (c *logCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- descPartitions
 	ch <- descLogBytes
 	ch <- descTopics
+	ch <- descSegments
 }
 
 func (c *logCollector) Collect(ch chan<- prometheus.Metric) {
@@ -73,12 +75,15 @@ func (c *logCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, t := range topics {
 		parts := t.partitionList()
 		var size int64
+		var segments int
 		for _, p := range parts {
 			if p != nil {
 				size += p.log.Size()
+				segments += p.log.Segments()
 			}
 		}
 		ch <- prometheus.MustNewConstMetric(descPartitions, prometheus.GaugeValue, float64(len(parts)), t.name)
 		ch <- prometheus.MustNewConstMetric(descLogBytes, prometheus.GaugeValue, float64(size), t.name)
+		ch <- prometheus.MustNewConstMetric(descSegments, prometheus.GaugeValue, float64(segments), t.name)
 	}
 }

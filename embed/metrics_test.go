@@ -93,6 +93,9 @@ func TestMetricsScrapeAndMove(t *testing.T) {
 	if v := value("moldau_request_duration_seconds", "0"); v < 10 {
 		t.Errorf("produce requests observed = %v", v)
 	}
+	if v := value("moldau_log_segments", "m"); v != 1 {
+		t.Errorf("segments = %v", v)
+	}
 	if v := value("moldau_build_info", runtime.Version()); v != 1 {
 		t.Errorf("build_info = %v", v)
 	}
