@@ -113,6 +113,29 @@ func (c *cli) table(header []string, rows [][]string) error {
 	return tw.Flush()
 }
 
+// admin parses fs from args and opens an admin client bounded by --timeout;
+// done releases both.
+func (c *cli) admin(fs *flag.FlagSet, args []string) (*kadm.Client, context.Context, func(), error) {
+	if err := fs.Parse(args); err != nil {
+		return nil, nil, nil, err
+	}
+	cl, err := c.client()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	ctx, cancel := c.ctx()
+	return kadm.NewClient(cl), ctx, func() { cancel(); cl.Close() }, nil
+}
+
+// tableThen prints a result table, then returns the operation's error (a
+// partial failure is shown row by row and still fails the command).
+func (c *cli) tableThen(header []string, rows [][]string, opErr error) error {
+	if err := c.table(header, rows); err != nil {
+		return err
+	}
+	return opErr
+}
+
 func sub(args []string, usage string) (string, []string, error) {
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 		return "", nil, fmt.Errorf("usage: %s", usage)
@@ -150,17 +173,11 @@ func (c *cli) topic(args []string) error {
 	var deletes keyValues
 	fs.Var(&deletes, "delete-config", "topic config key to reset to its default (alter-config; repeatable)")
 	internal := fs.Bool("internal", false, "include internal topics (list)")
-	if err := fs.Parse(rest); err != nil {
-		return err
-	}
-	cl, err := c.client()
+	adm, ctx, done, err := c.admin(fs, rest)
 	if err != nil {
 		return err
 	}
-	defer cl.Close()
-	adm := kadm.NewClient(cl)
-	ctx, cancel := c.ctx()
-	defer cancel()
+	defer done()
 	topics := fs.Args()
 	switch verb {
 	case "list":
@@ -191,10 +208,7 @@ func (c *cli) topic(args []string) error {
 		for _, t := range resp.Sorted() {
 			rows = append(rows, []string{t.Topic, strconv.Itoa(int(t.NumPartitions)), strconv.Itoa(int(t.ReplicationFactor)), errString(t.Err)})
 		}
-		if err := c.table([]string{"TOPIC", "PARTITIONS", "REPLICATION", "ERROR"}, rows); err != nil {
-			return err
-		}
-		return resp.Error()
+		return c.tableThen([]string{"TOPIC", "PARTITIONS", "REPLICATION", "ERROR"}, rows, resp.Error())
 	case "delete":
 		resp, err := adm.DeleteTopics(ctx, topics...)
 		if err != nil {
@@ -204,10 +218,7 @@ func (c *cli) topic(args []string) error {
 		for _, t := range resp.Sorted() {
 			rows = append(rows, []string{t.Topic, errString(t.Err)})
 		}
-		if err := c.table([]string{"TOPIC", "ERROR"}, rows); err != nil {
-			return err
-		}
-		return resp.Error()
+		return c.tableThen([]string{"TOPIC", "ERROR"}, rows, resp.Error())
 	case "describe":
 		td, err := adm.ListTopics(ctx, topics...)
 		if err != nil {
@@ -262,10 +273,7 @@ func (c *cli) topic(args []string) error {
 		for _, r := range resp.Sorted() {
 			rows = append(rows, []string{r.Topic, strconv.Itoa(*partitions), errString(r.Err)})
 		}
-		if err := c.table([]string{"TOPIC", "PARTITIONS", "ERROR"}, rows); err != nil {
-			return err
-		}
-		return resp.Error()
+		return c.tableThen([]string{"TOPIC", "PARTITIONS", "ERROR"}, rows, resp.Error())
 	case "alter-config":
 		var alters []kadm.AlterConfig
 		for _, kv := range configs {
@@ -556,17 +564,11 @@ func (c *cli) group(args []string) error {
 	fs := c.flags("group " + verb)
 	to := fs.String("to", "", "reset-offsets: earliest, latest, or an offset")
 	topic := fs.String("topic", "", "reset-offsets: the topic whose offsets to reset (required)")
-	if err := fs.Parse(rest); err != nil {
-		return err
-	}
-	cl, err := c.client()
+	adm, ctx, done, err := c.admin(fs, rest)
 	if err != nil {
 		return err
 	}
-	defer cl.Close()
-	adm := kadm.NewClient(cl)
-	ctx, cancel := c.ctx()
-	defer cancel()
+	defer done()
 	groups := fs.Args()
 	switch verb {
 	case "list":
@@ -610,10 +612,7 @@ func (c *cli) group(args []string) error {
 		for _, r := range resp.Sorted() {
 			rows = append(rows, []string{r.Group, errString(r.Err)})
 		}
-		if err := c.table([]string{"GROUP", "ERROR"}, rows); err != nil {
-			return err
-		}
-		return resp.Error()
+		return c.tableThen([]string{"GROUP", "ERROR"}, rows, resp.Error())
 	case "reset-offsets":
 		if *topic == "" || *to == "" || len(groups) != 1 {
 			return errors.New("usage: moldau group reset-offsets --topic T --to earliest|latest|OFFSET GROUP")
@@ -651,10 +650,7 @@ func (c *cli) group(args []string) error {
 		for _, r := range resp.Sorted() {
 			rows = append(rows, []string{groups[0], r.Topic, strconv.Itoa(int(r.Partition)), strconv.FormatInt(r.At, 10), errString(r.Err)})
 		}
-		if err := c.table([]string{"GROUP", "TOPIC", "PARTITION", "OFFSET", "ERROR"}, rows); err != nil {
-			return err
-		}
-		return resp.Error()
+		return c.tableThen([]string{"GROUP", "TOPIC", "PARTITION", "OFFSET", "ERROR"}, rows, resp.Error())
 	}
 	return fmt.Errorf("unknown group command %q", verb)
 }
@@ -677,17 +673,11 @@ func (c *cli) cluster(args []string) error {
 		return fmt.Errorf("unknown cluster command %q", verb)
 	}
 	fs := c.flags("cluster info")
-	if err := fs.Parse(rest); err != nil {
-		return err
-	}
-	cl, err := c.client()
+	adm, ctx, done, err := c.admin(fs, rest)
 	if err != nil {
 		return err
 	}
-	defer cl.Close()
-	adm := kadm.NewClient(cl)
-	ctx, cancel := c.ctx()
-	defer cancel()
+	defer done()
 	meta, err := adm.BrokerMetadata(ctx)
 	if err != nil {
 		return err
