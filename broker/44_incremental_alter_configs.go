@@ -33,27 +33,19 @@ import (
 func (b *Broker) handleIncrementalAlterConfigs(ctx context.Context, req *protocol.Request) protocol.Reply {
 	r := req.Body.(*kmsg.IncrementalAlterConfigsRequest)
 	resp := r.ResponseKind().(*kmsg.IncrementalAlterConfigsResponse)
-	type resourceKey struct {
-		typ  kmsg.ConfigResourceType
-		name string
-	}
-	seen := make(map[resourceKey]int, len(r.Resources))
-	for _, rr := range r.Resources {
-		seen[resourceKey{rr.ResourceType, rr.ResourceName}]++
-	}
-	for _, rr := range r.Resources {
-		sr := kmsg.NewIncrementalAlterConfigsResponseResource()
-		sr.ResourceType, sr.ResourceName = rr.ResourceType, rr.ResourceName
-		var err error
-		if seen[resourceKey{rr.ResourceType, rr.ResourceName}] > 1 {
-			err = fmt.Errorf("%w: each resource must appear at most once", errInvalidRequest)
-		} else {
-			err = b.incrementalAlterConfigs(rr, r.ValidateOnly)
-		}
-		sr.ErrorCode = adminRequestErrorCode(err)
-		sr.ErrorMessage = errMessage(err)
-		resp.Resources = append(resp.Resources, sr)
-	}
+	alterEachResource(r.Resources,
+		func(rr kmsg.IncrementalAlterConfigsRequestResource) configResource {
+			return configResource{rr.ResourceType, rr.ResourceName}
+		},
+		func(rr kmsg.IncrementalAlterConfigsRequestResource) error {
+			return b.incrementalAlterConfigs(rr, r.ValidateOnly)
+		},
+		func(rr kmsg.IncrementalAlterConfigsRequestResource, code int16, msg *string) {
+			sr := kmsg.NewIncrementalAlterConfigsResponseResource()
+			sr.ResourceType, sr.ResourceName = rr.ResourceType, rr.ResourceName
+			sr.ErrorCode, sr.ErrorMessage = code, msg
+			resp.Resources = append(resp.Resources, sr)
+		})
 	return respond(resp)
 }
 

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // Topic administration errors; adminErrorCode maps them to Kafka codes.
@@ -359,4 +360,30 @@ func (b *Broker) alterTopicConfigs(name string, change func(overrides map[string
 	}
 	b.logger.Info("topic configs altered", "topic", name, "overrides", len(next))
 	return nil
+}
+
+// configResource names one resource of an AlterConfigs-style request.
+type configResource struct {
+	typ  kmsg.ConfigResourceType
+	name string
+}
+
+// alterEachResource serves the resources of AlterConfigs and
+// IncrementalAlterConfigs alike: a resource listed twice is INVALID_REQUEST
+// for each listing (as Kafka answers), every other one goes to alter; answer
+// receives each resource's outcome in request order.
+func alterEachResource[R any](rs []R, key func(R) configResource, alter func(R) error, answer func(r R, code int16, msg *string)) {
+	seen := make(map[configResource]int, len(rs))
+	for _, r := range rs {
+		seen[key(r)]++
+	}
+	for _, r := range rs {
+		var err error
+		if seen[key(r)] > 1 {
+			err = fmt.Errorf("%w: each resource must appear at most once", errInvalidRequest)
+		} else {
+			err = alter(r)
+		}
+		answer(r, adminRequestErrorCode(err), errMessage(err))
+	}
 }
