@@ -464,7 +464,7 @@ func (b *Broker) Handle(ctx context.Context, req *protocol.Request) protocol.Rep
 	if f := b.faults.take(req.Key); f != nil {
 		return b.applyFault(ctx, f, req, func() protocol.Reply { return a.handle(b, ctx, req) })
 	}
-	return a.handle(b, ctx, req)
+	return b.topics.metrics.countWaiting(req.Key, a.handle(b, ctx, req))
 }
 
 // respond wraps a ready response.

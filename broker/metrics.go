@@ -1,7 +1,12 @@
 package broker
 
 import (
+	"context"
+
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/moldau/moldau/protocol"
 )
 
 // brokerMetrics are the broker's Prometheus metrics, registered on the
@@ -11,6 +16,11 @@ import (
 type brokerMetrics struct {
 	bytesIn, recordsIn, bytesOut, produceErrors *prometheus.CounterVec
 	fetchWaits                                  prometheus.Counter
+	// waiting[key]: requests of that API held in purgatory (a long-poll
+	// fetch, an acks=all produce waiting for its fsync, a join waiting for
+	// the rebalance, a coordinator write), resolved once per key.
+	waiting    [kmsg.MaxKey + 1]prometheus.Gauge
+	waitingVec *prometheus.GaugeVec
 }
 
 // topicMetrics are one topic's counters.
@@ -31,8 +41,15 @@ func newBrokerMetrics(reg prometheus.Registerer, b *Broker) *brokerMetrics {
 		fetchWaits: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "moldau", Name: "fetch_long_polls_total",
 			Help: "Fetch requests that waited for data (fetch purgatory)."}),
 	}
+	m.waitingVec = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "moldau", Name: "requests_waiting",
+		Help: "Requests held until they can be answered (Kafka's purgatory): long-poll fetches, acks=all produces waiting for fsync, group and transaction coordinator operations; by API."}, []string{"api"})
+	for k := range m.waiting {
+		if name := kmsg.NameForKey(int16(k)); name != "Unknown" && name != "" {
+			m.waiting[k] = m.waitingVec.WithLabelValues(name)
+		}
+	}
 	if reg != nil {
-		reg.MustRegister(m.bytesIn, m.recordsIn, m.bytesOut, m.produceErrors, m.fetchWaits, &logCollector{b: b})
+		reg.MustRegister(m.bytesIn, m.recordsIn, m.bytesOut, m.produceErrors, m.fetchWaits, m.waitingVec, &logCollector{b: b})
 	}
 	return m
 }
@@ -86,4 +103,21 @@ func (c *logCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descLogBytes, prometheus.GaugeValue, float64(size), t.name)
 		ch <- prometheus.MustNewConstMetric(descSegments, prometheus.GaugeValue, float64(segments), t.name)
 	}
+}
+
+// countWaiting keeps moldau_requests_waiting up while reply's Wait runs.
+func (m *brokerMetrics) countWaiting(key int16, reply protocol.Reply) protocol.Reply {
+	if reply.Wait == nil || key < 0 || int(key) >= len(m.waiting) || m.waiting[key] == nil {
+		return reply
+	}
+	// Counted while Wait runs (the connection's writer calls it in request
+	// order), not from Handle: a connection that closes drops its queued
+	// replies without calling their Wait.
+	g, wait := m.waiting[key], reply.Wait
+	reply.Wait = func(ctx context.Context) kmsg.Response {
+		g.Inc()
+		defer g.Dec()
+		return wait(ctx)
+	}
+	return reply
 }

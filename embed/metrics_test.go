@@ -100,3 +100,56 @@ func TestMetricsScrapeAndMove(t *testing.T) {
 		t.Errorf("build_info = %v", v)
 	}
 }
+
+// TestMetricsRequestsWaiting: a long-poll fetch on an empty topic shows in
+// moldau_requests_waiting{api="Fetch"} while it waits, and leaves it after.
+func TestMetricsRequestsWaiting(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	reg := prometheus.NewRegistry()
+	b, err := embed.Start(ctx, embed.WithRegisterer(reg), embed.WithProperty("auto.create.topics.enable", "true"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	waiting := func() float64 {
+		families, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range families {
+			if f.GetName() != "moldau_requests_waiting" {
+				continue
+			}
+			for _, m := range f.GetMetric() {
+				for _, l := range m.GetLabel() {
+					if l.GetName() == "api" && l.GetValue() == "Fetch" {
+						return m.GetGauge().GetValue()
+					}
+				}
+			}
+		}
+		t.Fatal(`moldau_requests_waiting{api="Fetch"} missing`)
+		return 0
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr()), kgo.AllowAutoTopicCreation(), kgo.ConsumeTopics("empty"),
+		kgo.FetchMaxWait(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	go cl.PollFetches(ctx)
+	for waiting() < 1 {
+		if ctx.Err() != nil {
+			t.Fatal("no fetch was ever counted as waiting")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cl.Close() // the waiting fetch's connection closes: its Wait ends
+	for waiting() != 0 {
+		if ctx.Err() != nil {
+			t.Fatalf("fetch still counted as waiting after the client closed: %v", waiting())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

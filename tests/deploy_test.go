@@ -72,7 +72,7 @@ func TestDeployDashboardMetricsExist(t *testing.T) {
 	for _, want := range []string{
 		"moldau_topic_bytes_in_total", "moldau_topic_records_in_total", "moldau_topic_bytes_out_total",
 		"moldau_produce_errors_total", "moldau_fetch_long_polls_total", "moldau_partitions",
-		"moldau_log_size_bytes", "moldau_log_segments", "moldau_topics", "moldau_connections_active",
+		"moldau_log_size_bytes", "moldau_log_segments", "moldau_topics", "moldau_requests_waiting", "moldau_connections_active",
 		"moldau_connections_accepted_total", "moldau_request_duration_seconds",
 	} {
 		if !used[want] {
