@@ -13,9 +13,12 @@ package broker
 //   - Epoch -2 (a static member leaving for a while) keeps its assignment
 //     until its session times out; UNRELEASED_INSTANCE_ID for an instance
 //     id held by a live member.
-//   - A non-empty classic group is not converted online: GROUP_ID_NOT_FOUND
-//     (and INCONSISTENT_GROUP_PROTOCOL for a JoinGroup to a non-empty
-//     consumer group), Kafka's answers when it cannot convert.
+//   - Online migration (Kafka's default policy, bidirectional): joining a
+//     non-empty classic group of protocol type "consumer" converts it, its
+//     classic members staying as such (coordinator/migration.go); when the
+//     last consumer protocol member leaves, the group turns classic again.
+//     A classic group of another protocol type gets GROUP_ID_NOT_FOUND, as
+//     on Kafka.
 
 import (
 	"context"

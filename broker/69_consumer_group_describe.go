@@ -4,7 +4,8 @@ package broker
 //
 //   - Groups that do not exist get GROUP_ID_NOT_FOUND; classic groups too
 //     ("not a consumer group"), as Kafka answers.
-//   - v1+: MemberType (1: consumer protocol member).
+//   - v1+: MemberType (1: consumer protocol member; 0: a classic protocol
+//     member of a consumer group, after an online upgrade).
 //
 
 import (
@@ -54,7 +55,10 @@ func (b *Broker) handleConsumerGroupDescribe(ctx context.Context, req *protocol.
 				}
 				rm.Assignment = b.describeAssignment(m.Assignment)
 				rm.TargetAssignment = b.describeAssignment(m.Target)
-				rm.MemberType = 1
+				rm.MemberType = 1 // consumer protocol
+				if m.Classic {
+					rm.MemberType = 0 // a classic member of a consumer group (migration)
+				}
 				g.Members = append(g.Members, rm)
 			}
 			resp.Groups = append(resp.Groups, g)

@@ -65,7 +65,8 @@ func (c *Coordinator) JoinGroup(req JoinRequest, done func(JoinResult)) {
 	fail := func(err error) { done(JoinResult{Err: err, MemberID: req.MemberID, Generation: -1}) }
 	if g.consumer != nil {
 		if len(g.consumer.members) > 0 {
-			fail(ErrInconsistentProtocol) // a KIP-848 group in use
+			// A classic member of a consumer group (migration.go).
+			g.classicJoinToConsumerLocked(req, done)
 			return
 		}
 		// An empty consumer group becomes classic: its consumer records
@@ -347,6 +348,10 @@ func (c *Coordinator) SyncGroup(req SyncRequest, done func(SyncResult)) {
 		return
 	}
 	defer g.mu.Unlock()
+	if g.consumer != nil {
+		g.classicSyncToConsumerLocked(req, done)
+		return
+	}
 	if err := g.validateMemberLocked(req.MemberID, req.InstanceID); err != nil {
 		done(SyncResult{Err: err})
 		return
@@ -415,6 +420,9 @@ func (c *Coordinator) Heartbeat(groupID, memberID string, instanceID *string, ge
 		return ErrUnknownMemberID
 	}
 	defer g.mu.Unlock()
+	if g.consumer != nil {
+		return g.classicHeartbeatToConsumerLocked(memberID, instanceID, generation)
+	}
 	if err := g.validateMemberLocked(memberID, instanceID); err != nil {
 		return err
 	}
@@ -456,6 +464,12 @@ func (c *Coordinator) LeaveGroup(groupID string, leaving []LeaveMember) ([]error
 		return errs, nil
 	}
 	defer g.mu.Unlock()
+	if g.consumer != nil {
+		for i, l := range leaving {
+			errs[i] = g.classicLeaveFromConsumerLocked(l)
+		}
+		return errs, nil
+	}
 	for i, l := range leaving {
 		if l.MemberID != "" && g.pending[l.MemberID] != nil {
 			g.removePendingLocked(l.MemberID)

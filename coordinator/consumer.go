@@ -103,7 +103,8 @@ type consumerMember struct {
 	state            memberState
 	assigned         Assignment
 	revoking         Assignment
-	sentAssignment   bool // the current assignment reached the member
+	sentAssignment   bool         // the current assignment reached the member
+	classic          *classicMeta // non-nil: the member uses the classic protocol (migration.go)
 
 	timer       Timer
 	timerSeq    uint64
@@ -218,25 +219,32 @@ func (c *Coordinator) consumerHeartbeatLocked(g *group, req ConsumerHeartbeatReq
 			g.consumerSessionLocked(m)
 			return left
 		}
-		g.removeConsumerMemberLocked(m)
+		// With the last consumer protocol member gone, the group may turn
+		// classic again (the policy is bidirectional).
+		g.removeConsumerMemberOrDowngradeLocked(m)
 		return left
 	}
 	if g.consumer == nil {
-		if len(g.members) > 0 || len(g.pending) > 0 || g.state != StateEmpty {
-			return fail(ErrGroupIDNotFound) // a classic group in use
+		empty := len(g.members) == 0 && len(g.pending) == 0 && g.state == StateEmpty
+		if !empty && g.protocolType != "consumer" {
+			return fail(ErrGroupIDNotFound) // a classic group that cannot be converted
 		}
-		// An empty classic group becomes a consumer group (offsets kept);
-		// its classic metadata is deleted, as Kafka does.
+		// A classic group becomes a consumer group (offsets kept); its
+		// classic metadata is deleted, as Kafka does.
 		if g.generation > 0 || g.protocolType != "" {
 			if _, err := c.log.Append(g.partition, []Record{{Key: groupKey(g.id)}}); err != nil {
 				return fail(errors.Join(ErrStorage, err))
 			}
 		}
-		g.consumer = &consumerState{members: map[string]*consumerMember{}, target: map[string]Assignment{}}
-		g.protocolType = "consumer"
-		g.protocolName = ""
-		g.generation = 0
-		g.leader = ""
+		if !empty {
+			g.upgradeLocked()
+		} else {
+			g.consumer = &consumerState{members: map[string]*consumerMember{}, target: map[string]Assignment{}}
+			g.protocolType = "consumer"
+			g.protocolName = ""
+			g.generation = 0
+			g.leader = ""
+		}
 	}
 	cs := g.consumer
 	if req.MemberID == "" {
@@ -276,7 +284,7 @@ func (c *Coordinator) consumerHeartbeatLocked(g *group, req ConsumerHeartbeatReq
 			bump = true
 		}
 	} else {
-		if m == nil {
+		if m == nil || m.classic != nil {
 			return fail(ErrUnknownMemberID)
 		}
 		if req.MemberEpoch != m.epoch {
@@ -368,7 +376,7 @@ func (g *group) replaceStaticConsumerMemberLocked(old *consumerMember, newID str
 	old.timerSeq++
 	m := &consumerMember{id: newID, instanceID: old.instanceID, rackID: old.rackID, topics: old.topics, regex: old.regex,
 		assignor: old.assignor, rebalanceTimeout: old.rebalanceTimeout, epoch: old.epoch, prevEpoch: old.prevEpoch,
-		state: old.state, assigned: old.assigned, revoking: old.revoking}
+		state: old.state, assigned: old.assigned, revoking: old.revoking, classic: old.classic}
 	if old.epoch == leaveGroupStaticMemberEpoch {
 		m.epoch = old.prevEpoch
 	}
@@ -396,15 +404,20 @@ func (g *group) consumerSessionLocked(m *consumerMember) {
 	}
 	m.timerSeq++
 	seq := m.timerSeq
-	m.timer = g.c.clock.AfterFunc(g.c.consumerSession, func() {
+	timeout := g.c.consumerSession
+	if m.classic != nil {
+		timeout = m.classic.sessionTimeout
+	}
+	m.timer = g.c.clock.AfterFunc(timeout, func() {
 		g.mu.Lock()
 		defer g.mu.Unlock()
 		if g.consumer == nil || g.consumer.members[m.id] != m || m.timerSeq != seq {
 			return
 		}
 		g.c.logger.Info("consumer group member session expired", "group", g.id, "member", m.id)
-		g.removeConsumerMemberLocked(m)
-		g.persistConsumerAsyncLocked()
+		if !g.removeConsumerMemberOrDowngradeLocked(m) {
+			g.persistConsumerAsyncLocked()
+		}
 	})
 }
 
@@ -617,8 +630,9 @@ func (g *group) armRevokeTimerLocked(m *consumerMember) {
 			return
 		}
 		g.c.logger.Info("consumer group member did not revoke in time", "group", g.id, "member", m.id)
-		g.removeConsumerMemberLocked(m)
-		g.persistConsumerAsyncLocked()
+		if !g.removeConsumerMemberOrDowngradeLocked(m) {
+			g.persistConsumerAsyncLocked()
+		}
 	})
 }
 
@@ -671,6 +685,7 @@ type ConsumerMemberDescription struct {
 	SubscribedTopics               []string
 	SubscribedRegex                string
 	Assignment, Target             Assignment
+	Classic                        bool // uses the classic protocol
 }
 
 // ConsumerGroupDescription describes a consumer group.
@@ -712,7 +727,7 @@ func (c *Coordinator) DescribeConsumerGroup(id string) (ConsumerGroupDescription
 		m := cs.members[id]
 		d.Members = append(d.Members, ConsumerMemberDescription{MemberID: m.id, ClientID: m.clientID, ClientHost: m.clientHost,
 			InstanceID: m.instanceID, RackID: m.rackID, MemberEpoch: m.epoch, SubscribedTopics: m.topics, SubscribedRegex: m.regex,
-			Assignment: copyAssignment(m.assigned), Target: copyAssignment(cs.target[id])})
+			Assignment: copyAssignment(m.assigned), Target: copyAssignment(cs.target[id]), Classic: m.classic != nil})
 	}
 	return d, nil
 }
@@ -750,6 +765,9 @@ func (g *group) validateConsumerCommitLocked(memberID string, epoch int32) error
 		return ErrUnknownMemberID
 	}
 	if epoch != m.epoch {
+		if m.classic != nil {
+			return ErrIllegalGeneration // a classic member: its generation
+		}
 		return ErrStaleMemberEpoch
 	}
 	return nil

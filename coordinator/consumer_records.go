@@ -195,7 +195,11 @@ func encodeMemberMetadata(m *consumerMember) []byte {
 		assignor = &m.assignor
 	}
 	b = kbin.AppendCompactNullableString(b, assignor)
-	return appendTags(b, nil)
+	var tags map[uint32][]byte
+	if m.classic != nil {
+		tags = map[uint32][]byte{0: encodeClassicMeta(m.classic)}
+	}
+	return appendTags(b, tags)
 }
 
 func decodeMemberMetadata(v []byte, m *consumerMember) error {
@@ -222,7 +226,10 @@ func decodeMemberMetadata(v []byte, m *consumerMember) error {
 	if a := r.CompactNullableString(); a != nil {
 		m.assignor = *a
 	}
-	readTags(&r)
+	m.classic = nil
+	if cm := readTags(&r)[0]; cm != nil {
+		m.classic = decodeClassicMeta(cm)
+	}
 	if !r.Ok() {
 		return errBadConsumerRecord
 	}

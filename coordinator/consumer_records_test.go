@@ -29,6 +29,14 @@ func TestConsumerRecordsMatchKafka(t *testing.T) {
 		{"ConsumerGroupTargetAssignmentMemberValue", encodeTargetMember(Assignment{tid: {2, 0}}), "0000020102030405060708090a0b0c0d0e0f100300000000000000020000"},
 		{"ConsumerGroupCurrentMemberAssignmentValue", encodeCurrentAssignment(m), "0000000000070000000601020102030405060708090a0b0c0d0e0f10020000000000020102030405060708090a0b0c0d0e0f1002000000020000"},
 	}
+	classic := &consumerMember{clientID: "c", clientHost: "h", topics: []string{"a"}, rebalanceTimeout: 30 * time.Second,
+		classic: &classicMeta{sessionTimeout: 10 * time.Second, protocols: []Protocol{{Name: "range", Metadata: []byte{1, 2}}}}}
+	cases = append(cases, struct {
+		name string
+		got  []byte
+		want string
+	}{"ConsumerGroupMemberMetadataValue with ClassicMemberMetadata", encodeMemberMetadata(classic),
+		"00000000026302680202610000007530000100110100002710020672616e67650301020000"})
 	for _, c := range cases {
 		if got := hex.EncodeToString(c.got); got != c.want {
 			t.Errorf("%s:\n got %s\nwant %s", c.name, got, c.want)
@@ -44,6 +52,10 @@ func TestConsumerRecordsMatchKafka(t *testing.T) {
 	if err := decodeCurrentAssignment(encodeCurrentAssignment(m), &back); err != nil || back.epoch != 7 || back.prevEpoch != 6 ||
 		back.state != cmUnrevoked || !has(back.assigned, tid, 0) || !has(back.revoking, tid, 2) {
 		t.Errorf("current assignment round trip: %+v, %v", back, err)
+	}
+	if err := decodeMemberMetadata(encodeMemberMetadata(classic), &back); err != nil || back.classic == nil ||
+		back.classic.sessionTimeout != 10*time.Second || len(back.classic.protocols) != 1 || back.classic.protocols[0].Name != "range" {
+		t.Errorf("classic member metadata round trip: %+v, %v", back.classic, err)
 	}
 	if e, h, err := decodeGroupEpoch(encodeGroupEpoch(7, 0x1122334455667788)); err != nil || e != 7 || h != 0x1122334455667788 {
 		t.Errorf("group epoch round trip: %d %x %v", e, h, err)

@@ -15,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 var rewrite = flag.Bool("rewrite", false, "rewrite the expected output of testdata scripts")
@@ -227,6 +229,23 @@ func (e *scriptEnv) run(cmd string) string {
 			n, meta, _ := strings.Cut(p, ":")
 			req.Protocols = append(req.Protocols, Protocol{Name: n, Metadata: []byte(meta)})
 		}
+		if v, ok := a["subscribe"]; ok {
+			// A consumer protocol subscription (v1, with owned partitions).
+			sub := kmsg.NewConsumerMemberMetadata()
+			sub.Version = 1
+			sub.Topics = strings.Split(v, ",")
+			owned := e.parseAssignment(a.str("owned", "-"))
+			for _, tm := range e.topics {
+				if ps := owned[tm.ID]; len(ps) > 0 {
+					op := kmsg.NewConsumerMemberMetadataOwnedPartition()
+					op.Topic, op.Partitions = tm.Name, ps
+					sub.OwnedPartitions = append(sub.OwnedPartitions, op)
+				}
+			}
+			for i := range req.Protocols {
+				req.Protocols[i].Metadata = sub.AppendTo(nil)
+			}
+		}
 		e.c.JoinGroup(req, func(r JoinResult) {
 			if r.Err != nil {
 				e.emit("%s: join %s member=%s", name, errName(r.Err), r.MemberID)
@@ -234,6 +253,10 @@ func (e *scriptEnv) run(cmd string) string {
 			}
 			var ms []string
 			for _, m := range r.Members {
+				if _, ok := a["subscribe"]; ok {
+					ms = append(ms, m.MemberID) // binary metadata
+					continue
+				}
 				ms = append(ms, m.MemberID+":"+string(m.Metadata))
 			}
 			skip := ""
@@ -254,9 +277,25 @@ func (e *scriptEnv) run(cmd string) string {
 				req.Assignments[k] = []byte(val)
 			}
 		}
+		byName, byID := map[string][16]byte{}, map[[16]byte]string{}
+		for _, tm := range e.topics {
+			byName[tm.Name], byID[tm.ID] = tm.ID, tm.Name
+		}
+		// cassign=m1=t:0,1|m2=t:2,3: consumer protocol assignments.
+		if v := a.str("cassign", ""); v != "" {
+			for _, kv := range strings.Split(v, "|") {
+				k, val, _ := strings.Cut(kv, "=")
+				req.Assignments[k] = encodeClassicAssignment(e.parseAssignment(val), byID)
+			}
+		}
+		decode := a.str("decode", "false") == "true"
 		e.c.SyncGroup(req, func(r SyncResult) {
 			if r.Err != nil {
 				e.emit("%s: sync %s", name, errName(r.Err))
+				return
+			}
+			if decode {
+				e.emit("%s: sync ok proto=%s assignment=%s", name, r.ProtocolName, e.formatAssignment(parseClassicAssignment(r.Assignment, byName)))
 				return
 			}
 			e.emit("%s: sync ok assignment=%q", name, r.Assignment)
@@ -391,7 +430,11 @@ func (e *scriptEnv) run(cmd string) string {
 		}
 		e.emit("cdescribe: state=%s epoch=%d target-epoch=%d", d.State, d.GroupEpoch, d.TargetEpoch)
 		for _, m := range d.Members {
-			e.emit("  %s epoch=%d assigned=%s target=%s", m.MemberID, m.MemberEpoch, e.formatAssignment(m.Assignment), e.formatAssignment(m.Target))
+			classic := ""
+			if m.Classic {
+				classic = " (classic)"
+			}
+			e.emit("  %s%s epoch=%d assigned=%s target=%s", m.MemberID, classic, m.MemberEpoch, e.formatAssignment(m.Assignment), e.formatAssignment(m.Target))
 		}
 	case "set":
 		// Changes a setting for the rest of the script (a restart applies

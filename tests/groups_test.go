@@ -1423,3 +1423,129 @@ func TestGroupsKIP848RebalanceFiveMembers(t *testing.T) {
 	t.Logf("KIP-848, 5 members: rebalance (5th joins → all at the new epoch, 2 partitions each) %v on average over %d",
 		(total / rounds).Round(time.Microsecond), rounds)
 }
+
+// TestGroupsKIP848OnlineMigration upgrades a running classic group online
+// (KIP-848, migration policy bidirectional): two classic members
+// (cooperative-sticky, then eager range) consume, a third member joins with the consumer
+// protocol, the group converts and the classic members keep their place;
+// then the consumer protocol member leaves and the group turns classic
+// again. No partition is ever assigned to a member while another owns it.
+func TestGroupsKIP848OnlineMigration(t *testing.T) {
+	for _, balancer := range []kgo.GroupBalancer{kgo.CooperativeStickyBalancer(), kgo.RangeBalancer()} {
+		t.Run(balancer.ProtocolName(), func(t *testing.T) { testKIP848OnlineMigration(t, balancer) })
+	}
+}
+
+func testKIP848OnlineMigration(t *testing.T, balancer kgo.GroupBalancer) {
+	b := harness.InProcess(t, func(c *config.Config) {
+		c.GroupInitialRebalanceDelayMs = 0
+		c.GroupMinSessionTimeoutMs = 500
+		c.GroupConsumerHeartbeatIntervalMs = 300
+	})
+	addr := b.Addr()
+	const parts = 6
+	topic, group := "g-848-migrate-"+balancer.ProtocolName(), "g-848-migrate-group-"+balancer.ProtocolName()
+	createTopic(t, addr, topic, parts, nil)
+	a := &grpAssigned{owners: map[int32]int{}}
+	var mu sync.Mutex
+	double := ""
+	owner := map[int32]int{}
+	track := func(idx int) []kgo.Opt {
+		return []kgo.Opt{
+			kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+				mu.Lock()
+				for _, ps := range m {
+					for _, p := range ps {
+						if o, ok := owner[p]; ok && o != idx && double == "" {
+							double = fmt.Sprintf("partition %d assigned to member %d while member %d owns it", p, idx, o)
+						}
+						owner[p] = idx
+					}
+				}
+				mu.Unlock()
+			}),
+			kgo.OnPartitionsRevoked(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+				mu.Lock()
+				for _, ps := range m {
+					for _, p := range ps {
+						if owner[p] == idx {
+							delete(owner, p)
+						}
+					}
+				}
+				mu.Unlock()
+			}),
+		}
+	}
+	classic := []kgo.Opt{kgo.Balancers(balancer)}
+	_, stop0 := grpMember(t, addr, group, topic, 0, a, append(track(0), classic...)...)
+	defer stop0()
+	_, stop1 := grpMember(t, addr, group, topic, 1, a, append(track(1), classic...)...)
+	defer stop1()
+	a.covered(t, parts, map[int]bool{0: true, 1: true}, 30*time.Second)
+
+	adm := kadm.NewClient(newClient(t, addr))
+	t0 := time.Now()
+	_, stop2 := grpMember(t, addr, group, topic, 2, a, append(track(2), kgo.ServerSideBalancer())...)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		a.mu.Lock()
+		per := map[int]int{}
+		for _, m := range a.owners {
+			per[m]++
+		}
+		n := len(a.owners)
+		a.mu.Unlock()
+		if n == parts && per[0] == 2 && per[1] == 2 && per[2] == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("partitions not split 2/2/2 after the upgrade: %v", per)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Logf("online upgrade: partitions split 2/2/2 %v after the consumer protocol member started", time.Since(t0).Round(time.Millisecond))
+	deadline = time.Now().Add(30 * time.Second)
+	for {
+		described, err := adm.DescribeConsumerGroups(ctxT(t), group)
+		if err != nil {
+			t.Fatal(err)
+		}
+		g := described[group]
+		types := map[int8]int{}
+		for _, m := range g.Members {
+			types[m.MemberType]++
+		}
+		if g.State == "Stable" && types[0] == 2 && types[1] == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after the upgrade: %s, member types %v (%v)", g.State, types, g.Err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	// The consumer protocol member leaves: the group turns classic and the
+	// two classic members share everything again.
+	stop2()
+	a.covered(t, parts, map[int]bool{0: true, 1: true}, 30*time.Second)
+	deadline = time.Now().Add(30 * time.Second)
+	for {
+		described, err := adm.DescribeGroups(ctxT(t), group)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if g := described[group]; g.State == "Stable" && len(g.Members) == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after the downgrade: %+v", described[group])
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if double != "" {
+		t.Fatal(double)
+	}
+}
