@@ -28,6 +28,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	plog "github.com/moldau/moldau/log"
+	"github.com/moldau/moldau/log/vfs"
 	"github.com/moldau/moldau/protocol"
 )
 
@@ -49,18 +50,19 @@ func (b *Broker) handleFetch(ctx context.Context, req *protocol.Request) protoco
 		resp.ErrorCode = errCode
 		return respond(resp)
 	}
-	resp, n, hasErr := b.readFetch(plan)
-	if n >= int(r.MinBytes) || r.MaxWaitMillis <= 0 || hasErr {
-		b.commitFetch(plan, resp)
-		b.countFetched(r.Version, resp)
-		return respond(resp)
+	fr := b.readFetch(plan)
+	if fr.bytes >= int(r.MinBytes) || r.MaxWaitMillis <= 0 || fr.hasErr {
+		b.commitFetch(plan, fr.resp)
+		b.countFetched(r.Version, fr)
+		return respond(fr.reply())
 	}
+	fr.release()
 	deadline := time.Now().Add(time.Duration(r.MaxWaitMillis) * time.Millisecond)
 	return protocol.Reply{Wait: func(ctx context.Context) kmsg.Response {
-		resp := b.waitFetch(ctx, plan, deadline)
-		b.commitFetch(plan, resp)
-		b.countFetched(r.Version, resp)
-		return resp
+		fr := b.waitFetch(ctx, plan, deadline)
+		b.commitFetch(plan, fr.resp)
+		b.countFetched(r.Version, fr)
+		return fr.reply()
 	}}
 }
 
@@ -147,13 +149,52 @@ func (b *Broker) planFetch(r *kmsg.FetchRequest) (*fetchPlan, int16) {
 	return plan, 0
 }
 
-// readFetch reads every planned partition once. It returns the response, the
-// record bytes in it, and whether any partition has an error (which ends a
-// long poll at once).
-func (b *Broker) readFetch(plan *fetchPlan) (*kmsg.FetchResponse, int, bool) {
+// fetchRead is one read of a fetch plan: the response and, when the records
+// are sent from segment files (zero-copy), the file fields and the release
+// of the segments they pin.
+type fetchRead struct {
+	resp       *kmsg.FetchResponse
+	fields     []protocol.FileField // in encoding order; empty: records in resp
+	releases   []func()
+	topicBytes []int // record bytes per resp.Topics entry
+	bytes      int   // record bytes in the response
+	hasErr     bool  // a partition has an error (ends a long poll at once)
+}
+
+// reply is the response to send: resp itself, or a protocol.FileResponse
+// around it that owns the pins.
+func (f *fetchRead) reply() kmsg.Response {
+	if len(f.fields) == 0 {
+		return f.resp
+	}
+	releases := f.releases
+	f.releases = nil
+	return &protocol.FileResponse{Response: f.resp, Fields: f.fields, Release: func() {
+		for _, r := range releases {
+			r()
+		}
+	}}
+}
+
+// release unpins the segments of a read that is not sent.
+func (f *fetchRead) release() {
+	for _, r := range f.releases {
+		r()
+	}
+	f.releases = nil
+}
+
+// zeroCopy reports whether fetches send records from segment files with
+// sendfile: only when the logs are on the OS file system (the in-memory and
+// error-injecting file systems have no *os.File, so they read into memory).
+func (b *Broker) zeroCopy() bool { return b.fs == vfs.OS }
+
+// readFetch reads every planned partition once.
+func (b *Broker) readFetch(plan *fetchPlan) *fetchRead {
 	r := plan.req
 	resp := r.ResponseKind().(*kmsg.FetchResponse)
 	resp.SessionID = plan.sessionID
+	fr := &fetchRead{resp: resp}
 	parts := plan.parts
 	if plan.session != nil {
 		plan.session.mu.Lock()
@@ -164,14 +205,16 @@ func (b *Broker) readFetch(plan *fetchPlan) (*kmsg.FetchResponse, int, bool) {
 	if r.Version < 3 || maxBytes <= 0 {
 		maxBytes = 1<<31 - 1
 	}
+	zeroCopy := b.zeroCopy()
 	var (
 		// Each partition reads into its own buffer, sized by the log to
 		// what it returns: appending every partition to one shared buffer
 		// re-copied everything read so far each time it grew (most of a
-		// catch-up fetch's CPU went to memmove).
-		bufs   [][]byte // per response partition
+		// catch-up fetch's CPU went to memmove). With zeroCopy, a partition
+		// has file ranges instead, sent by the connection writer.
+		bufs   [][]byte               // per response partition
+		ranges [][]protocol.FileRange // per response partition (zeroCopy)
 		total  int
-		hasErr bool
 		cur    *kmsg.FetchResponseTopic
 		first  = true
 	)
@@ -191,7 +234,11 @@ func (b *Broker) readFetch(plan *fetchPlan) (*kmsg.FetchResponse, int, bool) {
 		if t != nil {
 			p = t.partition(sp.key.partition)
 		}
-		var buf []byte
+		var (
+			buf []byte
+			frs []protocol.FileRange
+			n   int
+		)
 		switch {
 		case t == nil && r.Version >= 13:
 			rp.ErrorCode = kerr.UnknownTopicID.Code
@@ -212,7 +259,12 @@ func (b *Broker) readFetch(plan *fetchPlan) (*kmsg.FetchResponse, int, bool) {
 			limit := min(int(sp.maxBytes), maxBytes-total)
 			if limit > 0 || first {
 				var err error
-				buf, err = p.log.Read(sp.fetchOffset, upper, max(limit, 0), first, buf)
+				if zeroCopy {
+					frs, n, err = readRanges(p.log, sp.fetchOffset, upper, max(limit, 0), first, fr)
+				} else {
+					buf, err = p.log.Read(sp.fetchOffset, upper, max(limit, 0), first, buf)
+					n = len(buf)
+				}
 				if err != nil {
 					rp.ErrorCode = errorCode(err)
 					rp.HighWatermark, rp.LastStableOffset, rp.LogStartOffset = -1, -1, -1
@@ -223,7 +275,7 @@ func (b *Broker) readFetch(plan *fetchPlan) (*kmsg.FetchResponse, int, bool) {
 			}
 			if r.IsolationLevel == 1 && rp.ErrorCode == 0 {
 				rp.AbortedTransactions = []kmsg.FetchResponseTopicPartitionAbortedTransaction{}
-				if len(buf) > 0 {
+				if n > 0 {
 					for _, a := range p.abortedIn(sp.fetchOffset, upper) {
 						at := kmsg.NewFetchResponseTopicPartitionAbortedTransaction()
 						at.ProducerID, at.FirstOffset = a.ProducerID, a.FirstOffset
@@ -232,13 +284,15 @@ func (b *Broker) readFetch(plan *fetchPlan) (*kmsg.FetchResponse, int, bool) {
 				}
 			}
 		}
-		n := len(buf)
+		if rp.ErrorCode != 0 {
+			// A failed read returns no records (a read that failed
+			// part-way may have found some).
+			fr.hasErr = true
+			buf, frs, n = nil, nil, 0
+		}
 		if n > 0 {
 			first = false
 			total += n
-		}
-		if rp.ErrorCode != 0 {
-			hasErr = true
 		}
 		if plan.incremental && n == 0 && rp.ErrorCode == 0 && sp.sent &&
 			rp.HighWatermark == sp.lastHW && rp.LastStableOffset == sp.lastLSO && rp.LogStartOffset == sp.lastLogS {
@@ -255,27 +309,55 @@ func (b *Broker) readFetch(plan *fetchPlan) (*kmsg.FetchResponse, int, bool) {
 				st.Topic = ""
 			}
 			resp.Topics = append(resp.Topics, st)
+			fr.topicBytes = append(fr.topicBytes, 0)
 			cur = &resp.Topics[len(resp.Topics)-1]
 			cur.Partitions = make([]kmsg.FetchResponseTopicPartition, 0, 1)
 		}
 		cur.Partitions = append(cur.Partitions, rp)
+		fr.topicBytes[len(fr.topicBytes)-1] += n
 		bufs = append(bufs, buf)
+		ranges = append(ranges, frs)
 		where = append(where, at{len(resp.Topics) - 1, len(cur.Partitions) - 1})
 	}
 	for i, w := range where {
 		// Never nil: Kafka sends an empty records field (length 0), and
 		// librdkafka rejects a null one (length -1).
-		resp.Topics[w.t].Partitions[w.p].RecordBatches = bufs[i]
+		field := &resp.Topics[w.t].Partitions[w.p].RecordBatches
+		*field = bufs[i]
 		if len(bufs[i]) == 0 {
-			resp.Topics[w.t].Partitions[w.p].RecordBatches = []byte{}
+			*field = []byte{}
+		}
+		if len(ranges[i]) > 0 {
+			// where is in encoding order (topics, then partitions, as
+			// appended), as FileResponse requires.
+			fr.fields = append(fr.fields, protocol.FileField{Field: field, Ranges: ranges[i]})
 		}
 	}
-	return resp, total, hasErr
+	fr.bytes = total
+	return fr
+}
+
+// readRanges reads a partition as segment file ranges for sendfile, pinning
+// them in fr until the response is written. n is their total length.
+func readRanges(l *plog.Log, offset, maxOffset int64, maxBytes int, minOne bool, fr *fetchRead) ([]protocol.FileRange, int, error) {
+	lrs, release, err := l.ReadRanges(offset, maxOffset, maxBytes, minOne)
+	fr.releases = append(fr.releases, release)
+	if err != nil {
+		return nil, 0, err
+	}
+	out := make([]protocol.FileRange, 0, len(lrs))
+	n := 0
+	for _, lr := range lrs {
+		f, _ := lr.OSFile()
+		out = append(out, protocol.FileRange{R: lr.File, F: f, Off: lr.Pos, Len: lr.Len})
+		n += int(lr.Len)
+	}
+	return out, n, nil
 }
 
 // waitFetch waits until MinBytes are available, the deadline passes or ctx
-// ends, then returns the last read.
-func (b *Broker) waitFetch(ctx context.Context, plan *fetchPlan, deadline time.Time) *kmsg.FetchResponse {
+// ends, then returns the last read (whose pins the caller owns).
+func (b *Broker) waitFetch(ctx context.Context, plan *fetchPlan, deadline time.Time) *fetchRead {
 	b.topics.metrics.fetchWaits.Inc()
 	w := newFetchWaiter()
 	var watched []*partition
@@ -302,17 +384,18 @@ func (b *Broker) waitFetch(ctx context.Context, plan *fetchPlan, deadline time.T
 	timer := time.NewTimer(time.Until(deadline))
 	defer timer.Stop()
 	for {
-		resp, n, hasErr := b.readFetch(plan)
-		if n >= int(plan.req.MinBytes) || hasErr || !time.Now().Before(deadline) {
-			return resp
+		fr := b.readFetch(plan)
+		if fr.bytes >= int(plan.req.MinBytes) || fr.hasErr || !time.Now().Before(deadline) {
+			return fr
 		}
 		select {
 		case <-w.ch:
+			fr.release()
 		case <-timer.C:
-			resp, _, _ = b.readFetch(plan)
-			return resp
+			fr.release()
+			return b.readFetch(plan)
 		case <-ctx.Done():
-			return resp
+			return fr
 		}
 	}
 }
@@ -358,13 +441,11 @@ func (b *Broker) commitFetch(plan *fetchPlan, resp *kmsg.FetchResponse) {
 
 // countFetched adds the record bytes of a final fetch response to the
 // per-topic bytes-out counters.
-func (b *Broker) countFetched(version int16, resp *kmsg.FetchResponse) {
+func (b *Broker) countFetched(version int16, fr *fetchRead) {
+	resp := fr.resp
 	for i := range resp.Topics {
 		rt := &resp.Topics[i]
-		n := 0
-		for j := range rt.Partitions {
-			n += len(rt.Partitions[j].RecordBatches)
-		}
+		n := fr.topicBytes[i]
 		if n == 0 {
 			continue
 		}

@@ -13,8 +13,14 @@ import (
 // keeps those files open until release is called. A connection writer that
 // gets the *os.File (FileRange.OSFile) can send each range with sendfile(2)
 // at an explicit offset (segment files are shared, so it must not rely on
-// the file position), or fall back to ReadAt. The protocol writer does not
-// use it yet (see README "Log engine").
+// the file position), or fall back to ReadAt. The broker's Fetch uses it
+// on the OS file system (broker/01_fetch.go, protocol/files.go).
+//
+// Why a pinned range cannot shrink: the view's segment reference keeps the
+// file open (retention and compaction unlink or replace the name, not the
+// open file), and bytes below a view's size never change (appends only add
+// after it; TruncateTo cuts only beyond the high watermark, which Fetch
+// never reads past).
 
 // FileRange is Len bytes at Pos of File: whole batches.
 type FileRange struct {

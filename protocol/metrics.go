@@ -2,6 +2,7 @@ package protocol
 
 import (
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -13,6 +14,9 @@ type Metrics struct {
 	connections prometheus.Gauge
 	accepted    prometheus.Counter
 	requests    *prometheus.HistogramVec
+	// Bytes of file ranges in responses (fetch records) sent with
+	// sendfile(2) and copied through the write buffer.
+	fileSent, fileCopied atomic.Int64
 }
 
 // NewMetrics creates and registers the front end's metrics on reg (nil: not
@@ -31,8 +35,15 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Buckets: prometheus.ExponentialBuckets(0.00005, 2.5, 14),
 		}, []string{"api_key", "api_version"}),
 	}
+	fileBytes := func(path string, v *atomic.Int64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Namespace: "moldau", Name: "response_file_bytes_total",
+			Help:        "Record bytes sent from segment files, by path: sendfile (page cache to socket) or copy (through the write buffer).",
+			ConstLabels: prometheus.Labels{"path": path},
+		}, func() float64 { return float64(v.Load()) })
+	}
 	if reg != nil {
-		reg.MustRegister(m.connections, m.accepted, m.requests)
+		reg.MustRegister(m.connections, m.accepted, m.requests, fileBytes("sendfile", &m.fileSent), fileBytes("copy", &m.fileCopied))
 	}
 	return m
 }

@@ -28,6 +28,7 @@ import (
 	"net"
 	"slices"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -184,6 +185,9 @@ func (s *Server) Serve(ln net.Listener) error {
 			_ = tc.SetNoDelay(true)
 		}
 		c := &conn{srv: s, nc: nc, info: &ConnInfo{Remote: nc.RemoteAddr(), Local: nc.LocalAddr()}}
+		if tc, ok := nc.(*net.TCPConn); ok && canSendfile {
+			c.raw, _ = tc.SyscallConn()
+		}
 		s.mu.Lock()
 		if s.closing {
 			s.mu.Unlock()
@@ -250,6 +254,7 @@ type conn struct {
 	srv  *Server
 	nc   net.Conn
 	info *ConnInfo
+	raw  syscall.RawConn // nc's socket, for sendfile; nil: copy file ranges
 
 	stopOnce sync.Once
 }
@@ -345,6 +350,7 @@ func (c *conn) readLoop(ctx context.Context, queue chan<- pending) {
 		select {
 		case queue <- pending{key: req.Key, version: req.Version, correlationID: req.CorrelationID, reply: reply, start: start}:
 		case <-ctx.Done():
+			releaseResponse(reply.Resp)
 			return
 		}
 		if reply.Close {
@@ -447,7 +453,10 @@ func skipTags(b []byte) ([]byte, bool) {
 func (c *conn) writeLoop(ctx context.Context, queue <-chan pending) {
 	s := c.srv
 	bw := bufio.NewWriterSize(c.nc, 64<<10)
-	var buf []byte
+	var (
+		buf   []byte
+		files fileEncoder
+	)
 	for p := range queue {
 		resp := p.reply.Resp
 		if p.reply.Wait != nil {
@@ -459,30 +468,20 @@ func (c *conn) writeLoop(ctx context.Context, queue <-chan pending) {
 			return
 		}
 		if !p.reply.NoResponse && resp != nil {
-			// A large (fetch) response is encoded into a buffer from
-			// largeBufs, grown once to its size: growing from empty while
-			// encoding copied it several times over and zeroed fresh
-			// memory each time. The pool is shared, so an idle connection
-			// pins nothing.
-			var large *[]byte
-			out := buf[:0]
-			if hint := sizeHint(resp); hint > 1<<20 {
-				large = largeBufs.Get().(*[]byte)
-				out = slices.Grow((*large)[:0], hint)
-			}
-			out = appendResponse(out, p.correlationID, resp)
-			_, err := bw.Write(out) // copies or writes out before returning
-			if large != nil {
-				*large = out[:0]
-				largeBufs.Put(large)
-			} else if cap(out) <= 1<<20 {
-				buf = out // do not pin a large buffer per connection
+			var err error
+			if fr, ok := resp.(*FileResponse); ok {
+				err = c.writeFiles(bw, &files, p.correlationID, fr)
+			} else {
+				buf, err = writeResponse(bw, buf, p.correlationID, resp)
 			}
 			if err != nil {
+				releaseResponse(resp)
+				s.logger.Debug("connection write error", "remote", c.info.Remote, "err", err)
 				c.drain(queue)
 				return
 			}
 		}
+		releaseResponse(resp)
 		if s.metrics != nil && !p.start.IsZero() {
 			s.metrics.observe(p.key, p.version, time.Since(p.start))
 		}
@@ -501,12 +500,87 @@ func (c *conn) writeLoop(ctx context.Context, queue <-chan pending) {
 	_ = bw.Flush()
 }
 
+// writeResponse encodes resp into buf (reused across responses) and writes
+// it to bw; it returns the buffer to keep.
+func writeResponse(bw *bufio.Writer, buf []byte, correlationID int32, resp kmsg.Response) ([]byte, error) {
+	// A large (fetch) response is encoded into a buffer from largeBufs,
+	// grown once to its size: growing from empty while encoding copied it
+	// several times over and zeroed fresh memory each time. The pool is
+	// shared, so an idle connection pins nothing.
+	var large *[]byte
+	out := buf[:0]
+	if hint := sizeHint(resp); hint > 1<<20 {
+		large = largeBufs.Get().(*[]byte)
+		out = slices.Grow((*large)[:0], hint)
+	}
+	out = appendResponse(out, correlationID, resp)
+	_, err := bw.Write(out) // copies or writes out before returning
+	if large != nil {
+		*large = out[:0]
+		largeBufs.Put(large)
+	} else if cap(out) <= 1<<20 {
+		buf = out // do not pin a large buffer per connection
+	}
+	return buf, err
+}
+
+// sendfileMin is the smallest file range sent with sendfile(2): below it,
+// flushing the buffer and a sendfile call cost more than copying the bytes
+// through the buffer.
+const sendfileMin = 32 << 10
+
+// writeFiles writes a FileResponse (see files.go): file ranges go out with
+// sendfile when the connection is a TCP socket and the range an OS file of
+// at least sendfileMin bytes, and are copied through bw otherwise.
+func (c *conn) writeFiles(bw *bufio.Writer, e *fileEncoder, correlationID int32, fr *FileResponse) error {
+	enc0, cuts, ok := e.prepare(correlationID, fr)
+	if !ok {
+		// Never expected: kmsg encoded the fields in a shape files.go does
+		// not recognise. Send the response the slow way rather than wrong.
+		c.srv.logger.Warn("file response layout not recognised; copying it whole", "key", fr.Key(), "version", fr.GetVersion())
+		out, err := inlineFileResponse(nil, correlationID, fr)
+		if err != nil {
+			return err
+		}
+		_, err = bw.Write(out)
+		return err
+	}
+	m := c.srv.metrics
+	send := func(bw *bufio.Writer, r FileRange) error {
+		if c.raw != nil && r.F != nil && r.Len >= sendfileMin {
+			if err := bw.Flush(); err != nil {
+				return err
+			}
+			src, err := r.F.SyscallConn()
+			if err != nil {
+				return err
+			}
+			if err := sendFile(c.raw, src, r.Off, r.Len); err != nil {
+				return err
+			}
+			if m != nil {
+				m.fileSent.Add(r.Len)
+			}
+			return nil
+		}
+		if err := copyRange(bw, r); err != nil {
+			return err
+		}
+		if m != nil {
+			m.fileCopied.Add(r.Len)
+		}
+		return nil
+	}
+	return writeFileResponse(bw, enc0, cuts, fr, fr.IsFlexible(), send)
+}
+
 // drain discards what is left after the writer gave up, so the reader never
-// blocks on a full queue.
+// blocks on a full queue, and releases the files ready responses pin.
 func (c *conn) drain(queue <-chan pending) {
 	c.nc.Close()
 	go func() {
-		for range queue {
+		for p := range queue {
+			releaseResponse(p.reply.Resp)
 		}
 	}()
 }
