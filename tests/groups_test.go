@@ -1314,9 +1314,12 @@ func TestGroupsKIP848SurvivesBrokerKill9(t *testing.T) {
 // partitions, the fifth joins, and the clock stops when all five are at
 // the new group epoch with two partitions each. Every member heartbeats
 // in turn without delay and gives up or takes partitions at once (a real
-// client adds its heartbeat interval and its own revocation work).
+// client adds its heartbeat interval and its own revocation work). The
+// broker keeps its log on disk: every heartbeat that changes something
+// waits for its records' fsync.
 func TestGroupsKIP848RebalanceFiveMembers(t *testing.T) {
-	b := harness.InProcess(t, nil)
+	dir := t.TempDir()
+	b := harness.InProcess(t, func(c *config.Config) { c.Memory, c.DataDir = false, dir })
 	addr := b.Addr()
 	const topic, group, parts, n = "g-848-rebalance-5", "g-848-rebalance-5-group", 10, 5
 	createTopic(t, addr, topic, parts, nil)
@@ -1548,4 +1551,52 @@ func testKIP848OnlineMigration(t *testing.T, balancer kgo.GroupBalancer) {
 	if double != "" {
 		t.Fatal(double)
 	}
+}
+
+// TestGroupsKIP848RebalanceFiveFranzMembers measures the same rebalance
+// with franz-go consumers and the broker's default heartbeat interval
+// (group.consumer.heartbeat.interval.ms=5000): members learn of a new
+// target only at their next heartbeat, which dominates the time.
+func TestGroupsKIP848RebalanceFiveFranzMembers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("takes a few heartbeat intervals")
+	}
+	b := harness.InProcess(t, nil)
+	addr := b.Addr()
+	const topic, group, parts = "g-848-franz-5", "g-848-franz-5-group", 10
+	createTopic(t, addr, topic, parts, nil)
+	a := &grpAssigned{owners: map[int32]int{}}
+	for i := range 4 {
+		_, stop := grpMember(t, addr, group, topic, i, a, kgo.ServerSideBalancer())
+		defer stop()
+	}
+	split := func(n int) {
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			a.mu.Lock()
+			per := map[int]int{}
+			for _, m := range a.owners {
+				per[m]++
+			}
+			owned := len(a.owners)
+			a.mu.Unlock()
+			ok := owned == parts && len(per) == n
+			for _, c := range per {
+				ok = ok && c >= parts/n && c <= (parts+n-1)/n
+			}
+			if ok {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("partitions not split over %d members: %v", n, per)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	split(4)
+	start := time.Now()
+	_, stop := grpMember(t, addr, group, topic, 4, a, kgo.ServerSideBalancer())
+	defer stop()
+	split(5)
+	t.Logf("KIP-848, 5 franz-go members, heartbeat interval 5s: the 5th member started → 2 partitions each in %v", time.Since(start).Round(time.Millisecond))
 }
