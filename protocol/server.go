@@ -45,6 +45,13 @@ type Handler interface {
 	// Handle serves one request. It is called from the connection's reader
 	// goroutine, one request at a time per connection, in arrival order.
 	// It must not block for long: anything that waits goes in Reply.Wait.
+	//
+	// Byte slices in the decoded request alias the request's frame. A
+	// Produce (key 0) frame is reused for a later request as soon as
+	// Handle returns, so the produce handler, and any Reply.Wait it
+	// returns, must keep no reference into the request's byte fields
+	// (copy, or write them out, before returning). Frames of other APIs
+	// are not reused.
 	Handle(ctx context.Context, req *Request) Reply
 }
 
@@ -114,6 +121,7 @@ type Server struct {
 	logger  *slog.Logger
 	metrics *Metrics
 	budget  *byteBudget
+	frames  *framePool
 
 	mu       sync.Mutex
 	ln       net.Listener
@@ -144,8 +152,11 @@ func NewServer(h Handler, limits Limits, logger *slog.Logger, metrics *Metrics) 
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Server{handler: h, limits: limits, logger: logger, metrics: metrics, conns: make(map[*conn]struct{}), ctx: ctx, cancel: cancel,
-		budget: newByteBudget(limits.MaxQueuedBytes)}
+		budget: newByteBudget(limits.MaxQueuedBytes), frames: newFramePool(min(limits.MaxQueuedBytes/8, maxIdleFrameBytes))}
 }
+
+// maxIdleFrameBytes caps the recycled Produce frames kept while unused.
+const maxIdleFrameBytes = 32 << 20
 
 // ErrServerClosed is returned by Serve after Shutdown.
 var ErrServerClosed = errors.New("protocol: server closed")
@@ -327,26 +338,39 @@ func (c *conn) readLoop(ctx context.Context, queue chan<- pending) {
 			s.logger.Debug("closing connection: frame too large for api", "remote", c.info.Remote, "key", key, "size", size)
 			return
 		}
-		if !s.budget.acquire(ctx, int64(size)) {
+		// Produce frames come from the frame pool (see framepool.go) and
+		// count against the budget at their class size.
+		cost := int64(size)
+		recycle := key == 0 && frameCost(int(size)) <= s.limits.MaxQueuedBytes
+		if recycle {
+			cost = frameCost(int(size))
+		}
+		if !s.budget.acquire(ctx, cost) {
 			return
 		}
-		frame := make([]byte, size)
+		var frame []byte
+		if recycle {
+			frame = s.frames.get(int(size))
+		} else {
+			frame = make([]byte, size)
+		}
 		copy(frame, head[4:6])
 		if _, err := io.ReadFull(br, frame[2:]); err != nil {
-			s.budget.release(int64(size))
+			s.freeFrame(frame, recycle, cost)
 			return
 		}
 		start := time.Now()
 		req, ok := c.parse(frame)
 		if !ok {
-			s.budget.release(int64(size))
+			s.freeFrame(frame, recycle, cost)
 			queue <- pending{reply: Reply{Close: true}}
 			return
 		}
 		reply := s.handler.Handle(ctx, req)
 		// The handler is done with the frame (handlers copy what they
-		// keep), so it no longer counts against the budget.
-		s.budget.release(int64(size))
+		// keep), so it no longer counts against the budget, and a
+		// Produce frame goes back to the pool.
+		s.freeFrame(frame, recycle, cost)
 		select {
 		case queue <- pending{key: req.Key, version: req.Version, correlationID: req.CorrelationID, reply: reply, start: start}:
 		case <-ctx.Done():
@@ -357,6 +381,15 @@ func (c *conn) readLoop(ctx context.Context, queue chan<- pending) {
 			return
 		}
 	}
+}
+
+// freeFrame returns a request frame's budget and, if it is recycled, the
+// frame to the pool.
+func (s *Server) freeFrame(frame []byte, recycle bool, cost int64) {
+	if recycle {
+		s.frames.put(frame)
+	}
+	s.budget.release(cost)
 }
 
 func (c *conn) debugReadErr(err error) {
