@@ -51,7 +51,9 @@ type produceHandler struct {
 	bad     atomic.Int32
 }
 
-func (h *produceHandler) Supported(key, version int16) bool { return key == 0 && version >= 3 && version <= 13 }
+func (h *produceHandler) Supported(key, version int16) bool {
+	return key == 0 && version >= 3 && version <= 13
+}
 
 func (h *produceHandler) Handle(ctx context.Context, req *Request) Reply {
 	r := req.Body.(*kmsg.ProduceRequest)
