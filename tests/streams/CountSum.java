@@ -1,0 +1,103 @@
+// CountSum: the Kafka Streams application of tests/streams_test.go.
+//
+//   SELECT customerId, COUNT(*), SUM(amount) FROM orders GROUP BY customerId
+//
+// The input topic holds orders keyed by order id with the value
+// "customerId,amount"; the application re-keys them by customer (a
+// repartition topic), aggregates count and sum in a state store (a compacted
+// changelog topic) and writes "count,sum" per customer to the output topic,
+// with processing.guarantee=exactly_once_v2. It runs until its standard input
+// reaches end of file (the test closes it once the output is complete, and a
+// dying test closes it too) and exits with status 0 after a clean close, 1 if
+// Streams reached the ERROR state.
+//
+// usage: java -cp ... CountSum BOOTSTRAP INPUT OUTPUT APPLICATION_ID STATE_DIR
+import java.time.Duration;
+import java.util.Properties;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.common.serialization.Serdes;
+import org.apache.kafka.streams.KafkaStreams;
+import org.apache.kafka.streams.KeyValue;
+import org.apache.kafka.streams.StreamsBuilder;
+import org.apache.kafka.streams.StreamsConfig;
+import org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler;
+import org.apache.kafka.streams.kstream.Consumed;
+import org.apache.kafka.streams.kstream.Grouped;
+import org.apache.kafka.streams.kstream.Materialized;
+import org.apache.kafka.streams.kstream.Produced;
+
+public class CountSum {
+    public static void main(String[] args) throws Exception {
+        if (args.length != 5) {
+            System.err.println("usage: CountSum BOOTSTRAP INPUT OUTPUT APPLICATION_ID STATE_DIR");
+            System.exit(2);
+        }
+        String bootstrap = args[0], input = args[1], output = args[2], appId = args[3], stateDir = args[4];
+
+        Properties p = new Properties();
+        p.put(StreamsConfig.APPLICATION_ID_CONFIG, appId);
+        p.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+        p.put(StreamsConfig.STATE_DIR_CONFIG, stateDir);
+        p.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, StreamsConfig.EXACTLY_ONCE_V2);
+        p.put(StreamsConfig.NUM_STREAM_THREADS_CONFIG, 2);
+        p.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, 200);
+        p.put(StreamsConfig.REPLICATION_FACTOR_CONFIG, 1);
+        p.put(StreamsConfig.consumerPrefix(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG), "earliest");
+        // Fast failure detection so a killed broker costs seconds, not minutes.
+        p.put(StreamsConfig.consumerPrefix(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG), 6000);
+        p.put(StreamsConfig.consumerPrefix(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG), 500);
+        p.put(StreamsConfig.RECONNECT_BACKOFF_MAX_MS_CONFIG, 1000);
+
+        StreamsBuilder b = new StreamsBuilder();
+        b.stream(input, Consumed.with(Serdes.String(), Serdes.String()))
+            .map((orderId, v) -> {
+                int comma = v.indexOf(',');
+                return KeyValue.pair(v.substring(0, comma), Long.parseLong(v.substring(comma + 1)));
+            })
+            .groupByKey(Grouped.with("by-customer", Serdes.String(), Serdes.Long()))
+            .aggregate(() -> "0,0", (customer, amount, agg) -> {
+                int comma = agg.indexOf(',');
+                long count = Long.parseLong(agg.substring(0, comma)) + 1;
+                long sum = Long.parseLong(agg.substring(comma + 1)) + amount;
+                return count + "," + sum;
+            }, Materialized.with(Serdes.String(), Serdes.String()))
+            .toStream()
+            .to(output, Produced.with(Serdes.String(), Serdes.String()));
+
+        KafkaStreams streams = new KafkaStreams(b.build(), p);
+        AtomicBoolean failed = new AtomicBoolean();
+        CountDownLatch stopped = new CountDownLatch(1);
+        // A thread that dies (for example fenced while the broker restarts)
+        // is replaced; the state is restored from the changelog.
+        streams.setUncaughtExceptionHandler(e -> {
+            System.err.println("CountSum: stream thread failed, replacing it: " + e);
+            return StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse.REPLACE_THREAD;
+        });
+        streams.setStateListener((now, before) -> {
+            System.err.println("CountSum: state " + before + " -> " + now);
+            if (now == KafkaStreams.State.ERROR) {
+                failed.set(true);
+                stopped.countDown();
+            }
+        });
+        Thread stdin = new Thread(() -> {
+            try {
+                while (System.in.read() >= 0) {
+                }
+            } catch (java.io.IOException e) {
+                // end of input either way
+            }
+            stopped.countDown();
+        }, "stdin-watch");
+        stdin.setDaemon(true);
+        stdin.start();
+        streams.start();
+        stopped.await();
+        boolean closed = streams.close(Duration.ofSeconds(30));
+        System.err.println("CountSum: closed=" + closed + " failed=" + failed.get());
+        System.exit(failed.get() || !closed ? 1 : 0);
+    }
+}
