@@ -46,6 +46,9 @@ type workload struct {
 	Consume     bool     // preload with Args, then measure a catch-up read
 	W7          bool     // report RSS and CPU per GiB from this workload
 	Latency     bool     // report end-to-end latency (needs Fetch)
+	Cold        bool     // after the hot catch-up, drop the page cache and read again (sample "<Name>-cold")
+	Kind        string   // "" (bench/load), "perf" (W8, Kafka's perf tools) or "scale" (W9)
+	Report      bool     // a table only: its samples come from another workload's runs
 }
 
 // sample is one (workload, target, round).
@@ -59,19 +62,27 @@ type sample struct {
 	ProducedGiB      float64 // incl. warm-up
 	MiBPerSec        float64
 	E2E              map[string]float64 `json:",omitempty"` // end-to-end latency, µs
+	Perf             map[string]float64 `json:",omitempty"` // W8: the perf tool's summary
+	Scale            *scaleSample       `json:",omitempty"` // W9
 	Load             json.RawMessage
 	Err              string `json:",omitempty"`
+	// Run identifies the runner invocation (its UTC start time), Commit the
+	// tree it measured; Load1Start/End are /proc/loadavg's 1-minute load
+	// around the sample (the benchmark's own processes included).
+	Run, Commit          string  `json:",omitempty"`
+	Load1Start, Load1End float64 `json:",omitempty"`
 }
 
 var (
-	root     = flag.String("root", ".", "repository root")
-	rounds   = flag.Int("rounds", 3, "interleaved rounds (pairs) per workload")
-	scale    = flag.Float64("scale", 1, "multiply every workload's volume")
-	only     = flag.String("workloads", "", "comma-separated workload names (default: all)")
-	targets  = flag.String("targets", "moldau,kafka,kfake,null", "comma-separated targets")
-	outDir   = flag.String("out", "bench", "where RESULTS.md and results/ go")
-	moldauFl = flag.String("moldau-flags", "", "extra Moldau flags (e.g. --pprof --admin-addr 127.0.0.1:9644)")
-	baseline = flag.String("baseline", "", "a second Moldau binary, run as target \"baseline\" (before/after a change); add it to -targets")
+	root        = flag.String("root", ".", "repository root")
+	rounds      = flag.Int("rounds", 3, "interleaved rounds (pairs) per workload")
+	scale       = flag.Float64("scale", 1, "multiply every workload's volume")
+	only        = flag.String("workloads", "", "comma-separated workload names (default: all)")
+	targets     = flag.String("targets", "moldau,kafka,kfake,null", "comma-separated targets")
+	outDir      = flag.String("out", "bench", "where RESULTS.md and results/ go")
+	moldauFl    = flag.String("moldau-flags", "", "extra Moldau flags (e.g. --pprof --admin-addr 127.0.0.1:9644)")
+	scaleRounds = flag.Int("w9-rounds", 1, "W9 rounds per partition count (each starts every target three times)")
+	baseline    = flag.String("baseline", "", "a second Moldau binary, run as target \"baseline\" (before/after a change); add it to -targets")
 )
 
 func main() {
@@ -110,6 +121,11 @@ func main() {
 		}
 		ts = append(ts, all[i])
 	}
+	runID := time.Now().UTC().Format("2006-01-02T15:04:05Z")
+	commit := sh("git", "-C", *root, "rev-parse", "--short=12", "HEAD")
+	if sh("git", "-C", *root, "status", "--porcelain", "--untracked-files=no") != "" {
+		commit += "+dirty"
+	}
 	mib := func(m float64) string { return strconv.FormatFloat(m**scale, 'f', -1, 64) }
 	common := []string{"-acks", "1", "-linger", "0s", "-batch-bytes", "1048576", "-max-buffered", "65536", "-max-inflight", "5", "-codec", "none",
 		"-fetch-max-bytes", "52428800", "-fetch-max-partition-bytes", "1048576", "-fetch-max-wait", "500ms", "-seed", "1"}
@@ -129,44 +145,96 @@ func main() {
 			Args: with("-size", "1024", "-partitions", "16", "-mib", mib(512), "-warmup-mib", mib(32), "-acks", "all", "-idempotent", "-producers", "4")},
 		{Name: "W6", Title: "end-to-end latency, one producer at a fixed 32 MiB/s (32,768 × 1 KiB records/s, open loop), 16 partitions, acks=1, consumer tailing", Partitions: 16, Latency: true,
 			Args: with("-size", "1024", "-partitions", "16", "-mib", mib(256), "-warmup-mib", mib(16), "-rate", "32768", "-e2e", "-fetch-max-wait", "100ms")},
-		{Name: "W5", Title: "consumer catch-up of a preloaded 16-partition topic (1 KiB records, hot page cache)", Partitions: 16, Consume: true,
-			Args: with("-size", "1024", "-partitions", "16", "-mib", mib(1024), "-warmup-mib", "0")},
+		{Name: "W5", Title: "consumer catch-up of a preloaded 16-partition topic (1 KiB records, hot page cache)", Partitions: 16, Consume: true, Cold: true,
+			Args: with("-size", "1024", "-partitions", "16", "-mib", mib(4096), "-warmup-mib", "0")},
+		{Name: "W5-cold", Title: "W5 again on the same broker after `sync; echo 3 > /proc/sys/vm/drop_caches` (cold page cache; kfake serves from its heap, so it has no cold run)", Consume: true, Report: true},
+		{Name: "W8", Title: "Apache Kafka's own perf tools (kafka-tools 4.4.0)", Kind: "perf"},
+		{Name: "W8-produce", Title: "kafka-producer-perf-test: 1 KiB records, 16 partitions, acks=1, the tool's producer defaults otherwise (linger.ms 5, batch.size 16384)", Report: true},
+		{Name: "W8-consume", Title: "kafka-consumer-perf-test reading W8-produce's topic back (one consumer in a group; fetch MB/s excludes the group join)", Consume: true, Report: true},
+		{Name: "W9-1000p", Title: "W2 spread over 1,000 partitions (one producer, 1 KiB records, acks=1)", Partitions: 1000,
+			Args: with("-size", "1024", "-partitions", "1000", "-mib", mib(512), "-warmup-mib", mib(32))},
+		{Name: "W9", Title: "partition-count scale", Kind: "scale"},
 	}
+	allWls := slices.Clone(wls)
 	if *only != "" {
 		names := strings.Split(*only, ",")
-		wls = slices.DeleteFunc(wls, func(w workload) bool { return !slices.Contains(names, w.Name) })
+		wls = slices.DeleteFunc(wls, func(w workload) bool {
+			return !slices.Contains(names, w.Name) && !slices.ContainsFunc(names, func(n string) bool { return strings.HasPrefix(w.Name, n+"-") && w.Report })
+		})
 	}
 	if err := os.MkdirAll(filepath.Join(*outDir, "results"), 0o755); err != nil {
 		fatal(err)
 	}
-	raw, err := os.Create(filepath.Join(*outDir, "results", "runs.jsonl"))
+	// runs.jsonl is append-only: earlier runs (and other engineers' lines)
+	// stay, and the report takes each workload from its newest run.
+	previous := loadRuns(filepath.Join(*outDir, "results"))
+	raw, err := os.OpenFile(filepath.Join(*outDir, "results", "runs.jsonl"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		fatal(err)
 	}
 	defer raw.Close()
 	var samples []sample
+	keep := func(ss ...sample) {
+		for _, s := range ss {
+			s.Run, s.Commit = runID, commit
+			fmt.Fprintf(os.Stderr, "%s round %d %-6s %8.1f MiB/s  start %6.0f ms  idle %6.1f MiB  peak %7.1f MiB  cpu %5.2f s  load %.1f–%.1f %s\n",
+				s.Workload, s.Round, s.Target, s.MiBPerSec, s.StartupMs, s.IdleRSSMiB, s.PeakRSSMiB, s.CPUSec, s.Load1Start, s.Load1End, s.Err)
+			if s.Scale != nil {
+				fmt.Fprintf(os.Stderr, "    %+v\n", *s.Scale)
+			}
+			line, _ := json.Marshal(s)
+			raw.Write(append(line, '\n'))
+			samples = append(samples, s)
+		}
+	}
 	for _, w := range wls {
+		if w.Report {
+			continue
+		}
+		if w.Kind == "scale" {
+			for _, f := range strings.Split(*scaleCounts, ",") {
+				n, err := strconv.Atoi(strings.TrimSpace(f))
+				if err != nil {
+					fatal(fmt.Errorf("-w9-partitions: %w", err))
+				}
+				for r := range *scaleRounds {
+					order := slices.Clone(ts)
+					if r%2 == 1 {
+						slices.Reverse(order)
+					}
+					for _, t := range order {
+						if t.consume {
+							keep(runScale(bin, t, n, r))
+						}
+					}
+				}
+			}
+			continue
+		}
 		for r := range *rounds {
 			order := slices.Clone(ts)
 			if r%2 == 1 {
 				slices.Reverse(order)
 			}
 			for _, t := range order {
-				if (w.Consume || w.Latency) && !t.consume {
+				if (w.Consume || w.Latency || w.Kind == "perf") && !t.consume {
 					continue
 				}
-				s := runOne(bin, w, t, r)
-				fmt.Fprintf(os.Stderr, "%s round %d %-6s %8.1f MiB/s  start %6.0f ms  idle %6.1f MiB  peak %7.1f MiB  cpu %5.2f s %s\n",
-					w.Name, r+1, t.Name, s.MiBPerSec, s.StartupMs, s.IdleRSSMiB, s.PeakRSSMiB, s.CPUSec, s.Err)
-				line, _ := json.Marshal(s)
-				raw.Write(append(line, '\n'))
-				samples = append(samples, s)
+				if w.Kind == "perf" {
+					keep(runPerf(t, r)...)
+				} else {
+					keep(runOne(bin, w, t, r)...)
+				}
 			}
 		}
 	}
-	report := render(wls, ts, samples)
+	merged := merge(allWls, samples, previous)
+	report := render(allWls, merged)
 	if err := os.WriteFile(filepath.Join(*outDir, "RESULTS.md"), []byte(report), 0o644); err != nil {
 		fatal(err)
+	}
+	if err := plots(filepath.Join(*outDir, "results"), allWls, merged); err != nil {
+		fmt.Fprintln(os.Stderr, "runner: plots:", err)
 	}
 	fmt.Print(report)
 }
@@ -176,18 +244,22 @@ func fatal(err error) {
 	os.Exit(1)
 }
 
-func runOne(bin string, w workload, t target, round int) (s sample) {
-	s = sample{Workload: w.Name, Target: t.Name, Round: round + 1}
+// runOne runs w on a fresh instance of t. A Cold workload returns a second
+// sample, "<name>-cold", read after dropping the page cache.
+func runOne(bin string, w workload, t target, round int) []sample {
+	s := sample{Workload: w.Name, Target: t.Name, Round: round + 1, Load1Start: loadAvg()}
+	fail := func(err error) []sample {
+		s.Err, s.Load1End = err.Error(), loadAvg()
+		return []sample{s}
+	}
 	dir, err := os.MkdirTemp("", "moldau-bench-"+t.Name+"-")
 	if err != nil {
-		s.Err = err.Error()
-		return s
+		return fail(err)
 	}
 	defer os.RemoveAll(dir)
 	p, err := startTarget(t, dir)
 	if err != nil {
-		s.Err = err.Error()
-		return s
+		return fail(err)
 	}
 	defer p.stop()
 	s.StartupMs = p.startup.Seconds() * 1000
@@ -212,29 +284,58 @@ func runOne(bin string, w workload, t target, round int) (s sample) {
 		err = fmt.Errorf("%d records failed: %s", lr.Failed, lr.FirstError)
 	}
 	if err != nil {
-		s.Err = err.Error()
-		return s
+		return fail(err)
 	}
 	s.ProducedGiB = (float64(lr.Bytes) + lr.WarmupMiB*(1<<20)) / (1 << 30)
 	s.MiBPerSec, s.Load, s.E2E = lr.MiBPerSec, out, lr.E2E
 	if w.Latency && len(lr.E2E) == 0 {
-		s.Err = "no end-to-end latency recorded"
+		return fail(errors.New("no end-to-end latency recorded"))
 	}
+	var cold []sample
 	if w.Consume {
-		args := append([]string{"-brokers", p.addr, "-topic", topic, "-target", t.Name, "-workload", w.Name, "-mode", "consume"}, w.Args...)
-		out, err := runLoad(bin, args)
-		if err == nil {
-			err = json.Unmarshal(out, &lr)
+		consume := func() (float64, []byte, error) {
+			args := append([]string{"-brokers", p.addr, "-topic", topic, "-target", t.Name, "-workload", w.Name, "-mode", "consume"}, w.Args...)
+			out, err := runLoad(bin, args)
+			if err == nil {
+				err = json.Unmarshal(out, &lr)
+			}
+			return lr.MiBPerSec, out, err
 		}
-		if err != nil {
-			s.Err = err.Error()
-			return s
+		if s.MiBPerSec, s.Load, err = consume(); err != nil {
+			return fail(err)
 		}
-		s.MiBPerSec, s.Load = lr.MiBPerSec, out
+		s.CPUSec = procCPU(p.pid) - cpu0
+		s.PeakRSSMiB = float64(procStatus(p.pid, "VmHWM:")) / 1024
+		if w.Cold && t.Name != "kfake" {
+			c := sample{Workload: w.Name + "-cold", Target: t.Name, Round: s.Round, Load1Start: loadAvg()}
+			cpu1 := procCPU(p.pid)
+			if err := dropCaches(); err != nil {
+				c.Err = err.Error()
+			} else if c.MiBPerSec, c.Load, err = consume(); err != nil {
+				c.Err = err.Error()
+			}
+			c.CPUSec, c.Load1End = procCPU(p.pid)-cpu1, loadAvg()
+			cold = append(cold, c)
+		}
 	}
-	s.CPUSec = procCPU(p.pid) - cpu0
-	s.PeakRSSMiB = float64(procStatus(p.pid, "VmHWM:")) / 1024
-	return s
+	if !w.Consume {
+		s.CPUSec = procCPU(p.pid) - cpu0
+		s.PeakRSSMiB = float64(procStatus(p.pid, "VmHWM:")) / 1024
+	}
+	s.Load1End = loadAvg()
+	return append([]sample{s}, cold...)
+}
+
+// dropCaches empties the page cache (needs root; the report says so when
+// it fails).
+func dropCaches() error {
+	if out, err := exec.Command("sync").CombinedOutput(); err != nil {
+		return fmt.Errorf("sync: %v %s", err, out)
+	}
+	if err := os.WriteFile("/proc/sys/vm/drop_caches", []byte("3\n"), 0); err != nil {
+		return fmt.Errorf("cold page cache not possible here: %w", err)
+	}
+	return nil
 }
 
 func runLoad(bin string, args []string) ([]byte, error) {
@@ -325,11 +426,13 @@ func waitMetadata(addr string, deadline time.Time) error {
 	return errors.New("no Metadata response")
 }
 
+// stop sends SIGTERM and waits up to two minutes (Kafka with 10,000
+// partitions shuts down slowly) before SIGKILL.
 func (p *proc) stop() {
 	syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
 	select {
 	case <-p.done:
-	case <-time.After(30 * time.Second):
+	case <-time.After(2 * time.Minute):
 		syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
 		<-p.done
 	}

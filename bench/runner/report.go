@@ -1,9 +1,13 @@
 package main
 
 import (
+	"bufio"
+	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -35,10 +39,8 @@ func values(samples []sample, w, t string, f func(sample) float64) map[int]float
 
 func vals(m map[int]float64) []float64 {
 	var out []float64
-	for r := 1; r <= *rounds; r++ {
-		if v, ok := m[r]; ok {
-			out = append(out, v)
-		}
+	for _, r := range slices.Sorted(maps.Keys(m)) {
+		out = append(out, m[r])
 	}
 	return out
 }
@@ -91,92 +93,202 @@ func cpuModel() string {
 	return "?"
 }
 
-func render(wls []workload, ts []target, samples []sample) string {
+// canonical is the order targets appear in tables.
+var canonical = []string{"moldau", "baseline", "kafka", "kfake", "null"}
+
+// targetsOf lists the targets with samples of workload w, in canonical order.
+func targetsOf(samples []sample, w string) []string {
+	var out []string
+	for _, t := range canonical {
+		if slices.ContainsFunc(samples, func(s sample) bool { return s.Workload == w && s.Target == t }) {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// loadRuns reads the JSON lines of earlier runs in dir (runs.jsonl and
+// runs-*.jsonl). Lines written before runs carried an id get "legacy:<file>".
+func loadRuns(dir string) []sample {
+	files, _ := filepath.Glob(filepath.Join(dir, "runs*.jsonl"))
+	var out []sample
+	for _, f := range files {
+		fh, err := os.Open(f)
+		if err != nil {
+			continue
+		}
+		sc := bufio.NewScanner(fh)
+		sc.Buffer(make([]byte, 1<<20), 16<<20)
+		for sc.Scan() {
+			var s sample
+			if json.Unmarshal(sc.Bytes(), &s) != nil || s.Workload == "" || s.Target == "" {
+				continue
+			}
+			if s.Run == "" {
+				s.Run = "legacy:" + filepath.Base(f)
+			}
+			out = append(out, s)
+		}
+		fh.Close()
+	}
+	return out
+}
+
+// runRank orders runs: runs with an id (a UTC time) by time, after the
+// legacy files, of which runs.jsonl wins.
+func runRank(run string) string {
+	switch {
+	case run == "legacy:runs.jsonl":
+		return "1"
+	case strings.HasPrefix(run, "legacy:"):
+		return "0" + run
+	}
+	return "2" + run
+}
+
+// merge takes each workload's samples from this run if it ran it, else from
+// the newest earlier run that did.
+func merge(wls []workload, current, previous []sample) []sample {
+	var out []sample
+	for _, w := range wls {
+		var cur []sample
+		for _, s := range current {
+			if s.Workload == w.Name {
+				cur = append(cur, s)
+			}
+		}
+		if len(cur) == 0 {
+			best := ""
+			for _, s := range previous {
+				if s.Workload == w.Name && runRank(s.Run) > best {
+					best = runRank(s.Run)
+				}
+			}
+			for _, s := range previous {
+				if s.Workload == w.Name && runRank(s.Run) == best {
+					cur = append(cur, s)
+				}
+			}
+		}
+		out = append(out, cur...)
+	}
+	return out
+}
+
+// provenance is the line under each table: which run, which commit, the load.
+func provenance(samples []sample, w string) string {
+	runs := map[string]bool{}
+	commits := map[string]bool{}
+	lo, hi := 1e9, 0.0
+	for _, s := range samples {
+		if s.Workload != w {
+			continue
+		}
+		runs[s.Run] = true
+		if s.Commit != "" {
+			commits[s.Commit] = true
+		}
+		for _, l := range []float64{s.Load1Start, s.Load1End} {
+			if l > 0 {
+				lo, hi = min(lo, l), max(hi, l)
+			}
+		}
+	}
+	if len(runs) == 0 {
+		return ""
+	}
+	out := "Run " + strings.Join(slices.Sorted(maps.Keys(runs)), ", ")
+	if len(commits) > 0 {
+		out += ", commit " + strings.Join(slices.Sorted(maps.Keys(commits)), ", ")
+	}
+	if hi > 0 {
+		out += fmt.Sprintf("; 1-minute load average %.1f–%.1f on 2 cores during it (the benchmark's own broker and client account for up to about 2 of it; the rest is other engineers' builds and tests)", lo, hi)
+	} else {
+		out += "; machine load not recorded (a run from before the runner recorded it)"
+	}
+	return "_" + out + "._\n\n"
+}
+
+func render(wls []workload, samples []sample) string {
 	var b strings.Builder
 	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
 	p("# Moldau benchmark results\n\n")
-	p("Written by `make bench` (bench/runner) on %s. Raw runs, one JSON line each with the load tool's full output: [results/runs.jsonl](results/runs.jsonl).\n\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"))
-	p("- **Hardware**: %s CPUs (`nproc`), %s, kernel %s, %s RAM; Go %s, GOMAXPROCS %d.\n", sh("nproc"), cpuModel(), sh("uname", "-r"), memTotal(), runtime.Version(), runtime.GOMAXPROCS(0))
-	p("- **Commit**: %s. **Client**: franz-go kgo as pinned in go.mod (the `client` field of each JSON line).\n", sh("git", "rev-parse", "--short=12", "HEAD"))
+	p("Written by `make bench` (bench/runner) on %s. Raw runs, one JSON line each with the load tool's full output: [results/runs.jsonl](results/runs.jsonl) (append-only; each table below comes from the newest run of its workload, named under it).\n\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"))
+	p("- **Hardware**: %s CPUs (`nproc`), %s, kernel %s, %s RAM; Go %s, GOMAXPROCS %d. `uptime` when this report was written: %s.\n", sh("nproc"), cpuModel(), sh("uname", "-r"), memTotal(), runtime.Version(), runtime.GOMAXPROCS(0), sh("uptime"))
+	p("- **Client**: franz-go kgo as pinned in go.mod (the `client` field of each JSON line); W8 uses Kafka's own Java tools.\n")
 	p("- **Targets**, each its own process on a fresh data directory for every (workload, round):\n")
 	p("  - `moldau`: bin/moldau, default profile (`--data-dir` fresh, fsync before answering acks=all, 1 GiB segments).\n")
-	p("  - `kafka`: Apache Kafka 4.4.0 single-node KRaft via tests/compat/kafka-ref.sh, JVM `-Xms256m -Xmx768m -XX:+UseG1GC -XX:TieredStopAtLevel=1` (the script's heap; Kafka's default flush policy: no fsync per produce).\n")
+	p("  - `kafka`: Apache Kafka 4.4.0 single-node KRaft via tests/compat/kafka-ref.sh (W9: the same jars, JVM flags and properties, started directly so a restart keeps the log dir), JVM `-Xms256m -Xmx768m -XX:+UseG1GC -XX:TieredStopAtLevel=1` (the script's heap; Kafka's default flush policy: no fsync per produce).\n")
 	p("  - `kfake`: franz-go's kfake as a process (bench/kfake, `kfake.DataDir` on, no `SyncWrites`: page cache only, like Kafka).\n")
 	p("  - `null`: bench/nullbroker, the ceiling: decode Produce with kmsg, check CRC-32C, append to one file (fdatasync per request for acks=all), ack. No Fetch, so no consume row.\n")
 	if *baseline != "" {
 		p("  - `baseline`: another Moldau binary (%s), same flags, to measure a change before/after; its ratio is the speed-up.\n", *baseline)
 	}
 	p("- **Reading them**: what bounds each workload, and the profiles behind it: [README.md#findings](README.md#findings).\n")
-	p("- **Method**: %d rounds per workload; within a round targets run one at a time, order reversed every other round (A B C D, D C B A, …), so each Moldau/peer pair is interleaved. The load tool warms up (produce and flush) before measuring. Ratios are median(Moldau) ÷ median(peer); \"pairs\" is the range of the per-round ratios, the noise band. The machine was shared with other builds, so single runs drift; trust the ranges.\n\n", *rounds)
+	p("- **Method**: within a round targets run one at a time, order reversed every other round (A B C D, D C B A, …), so each Moldau/peer pair is interleaved. The load tool warms up (produce and flush) before measuring. Ratios are median(Moldau) ÷ median(peer); \"pairs\" is the range of the per-round ratios, the noise band. The machine (2 cores) was shared with other engineers' builds and tests, so single runs drift; trust the ranges and read the load average under each table.\n\n")
+	p("Plots: [throughput](results/throughput.png) · [W6 latency](results/w6-latency.png) · [W8 producer latency](results/w8-latency.png) · [W9 scale](results/w9-scale.png)\n\n")
 
-	names := make([]string, len(ts))
-	for i, t := range ts {
-		names[i] = t.Name
-	}
 	mibs := func(s sample) float64 { return s.MiBPerSec }
 	for _, w := range wls {
+		if w.Kind != "" {
+			continue
+		}
+		ts := targetsOf(samples, w.Name)
+		if len(ts) == 0 {
+			continue
+		}
 		p("## %s: %s\n\n", w.Name, w.Title)
-		if w.Latency {
+		p("%s", provenance(samples, w.Name))
+		switch {
+		case w.Latency:
 			renderLatency(p, w, ts, samples)
+			continue
+		case w.Name == "W8-produce":
+			renderPerfProduce(p, ts, samples)
+			continue
+		case w.Name == "W8-consume":
+			renderPerfConsume(p, ts, samples)
 			continue
 		}
 		p("| target | MiB/s per round | median MiB/s | Moldau ÷ target |\n|---|---|---|---|\n")
 		ours := values(samples, w.Name, "moldau", mibs)
 		for _, t := range ts {
-			if w.Consume && !t.consume {
-				continue
-			}
-			v := values(samples, w.Name, t.Name, mibs)
-			var per []string
-			for r := 1; r <= *rounds; r++ {
-				if x, ok := v[r]; ok {
-					per = append(per, fmt.Sprintf("%.0f", x))
-				} else {
-					per = append(per, "err")
-				}
-			}
-			rs := "—"
-			if t.Name != "moldau" {
-				rs = pairRatio(ours, v).String()
-			}
-			p("| %s | %s | %.1f | %s |\n", t.Name, strings.Join(per, " · "), median(vals(v)), rs)
+			v := values(samples, w.Name, t, mibs)
+			p("| %s | %s | %.1f | %s |\n", t, perRound(samples, w.Name, t, mibs, "%.0f"), median(vals(v)), ratioCell(t, ours, v))
 		}
 		p("\n")
 	}
+	renderScale(p, samples)
 
 	// W7: start-up (every start), idle RSS (every start), peak RSS and CPU/GiB under W2.
-	p("## W7: footprint\n\nStart-up is from exec to the first answered Metadata request (for Kafka this includes kafka-ref.sh formatting the log dir with a JVM); idle RSS 1 s after start-up, both over every start in this run; peak RSS (VmHWM) and broker CPU seconds per GiB produced (utime+stime from /proc/<pid>/stat, warm-up included) under W2.\n\n")
+	p("## W7: footprint\n\nStart-up is from exec to the first answered Metadata request (for Kafka this includes kafka-ref.sh formatting the log dir with a JVM); idle RSS 1 s after start-up, both over every start of the workloads above (W9's starts are in its own table); peak RSS (VmHWM) and broker CPU seconds per GiB produced (utime+stime from /proc/<pid>/stat, warm-up included) under W2.\n\n")
+	p("%s", provenance(samples, "W2"))
 	p("| target | start-up ms (median, range) | idle RSS MiB | peak RSS MiB under W2 | CPU-s per GiB under W2 |\n|---|---|---|---|---|\n")
 	type fp struct{ start, idle, peak, cpu float64 }
 	foot := map[string]fp{}
-	w7 := ""
-	for _, w := range wls {
-		if w.W7 {
-			w7 = w.Name
-		}
-	}
-	for _, t := range ts {
+	for _, t := range canonical {
 		var st, idle, peak, cpu []float64
 		for _, s := range samples {
-			if s.Target != t.Name || s.StartupMs == 0 {
+			if s.Target != t || s.StartupMs == 0 || s.Workload == "W9" {
 				continue
 			}
 			st = append(st, s.StartupMs)
-			idle = append(idle, s.IdleRSSMiB)
-			if s.Workload == w7 && s.Err == "" {
+			if s.IdleRSSMiB > 0 {
+				idle = append(idle, s.IdleRSSMiB)
+			}
+			if s.Workload == "W2" && s.Err == "" {
 				peak = append(peak, s.PeakRSSMiB)
 				if s.ProducedGiB > 0 {
 					cpu = append(cpu, s.CPUSec/s.ProducedGiB)
 				}
 			}
 		}
-		f := fp{median(st), median(idle), median(peak), median(cpu)}
-		foot[t.Name] = f
-		lo, hi := 0.0, 0.0
-		if len(st) > 0 {
-			lo, hi = slices.Min(st), slices.Max(st)
+		if len(st) == 0 {
+			continue
 		}
-		p("| %s | %.0f (%.0f–%.0f, n=%d) | %.1f | %.1f | %.2f |\n", t.Name, f.start, lo, hi, len(st), f.idle, f.peak, f.cpu)
+		f := fp{median(st), median(idle), median(peak), median(cpu)}
+		foot[t] = f
+		p("| %s | %.0f (%.0f–%.0f, n=%d) | %.1f | %.1f | %.2f |\n", t, f.start, slices.Min(st), slices.Max(st), len(st), f.idle, f.peak, f.cpu)
 	}
 	p("\n")
 
@@ -190,21 +302,29 @@ func render(wls []workload, ts []target, samples []sample) string {
 		met := "missed"
 		if cmp(r.med) {
 			met = "met"
+			if r.lo != r.hi && (!cmp(r.lo) || !cmp(r.hi)) {
+				met = "met (median; the range straddles the target)"
+			}
 		}
 		p("| %s | %s | %s |\n", what, r, met)
 	}
 	ge := func(x float64) func(float64) bool { return func(v float64) bool { return v >= x } }
 	le := func(x float64) func(float64) bool { return func(v float64) bool { return v <= x } }
-	for _, w := range []string{"W1", "W2"} {
-		ours := values(samples, w, "moldau", mibs)
-		check(w+" produce ≥ 1.5× Kafka", pairRatio(ours, values(samples, w, "kafka", mibs)), ge(1.5))
-		check(w+" produce ≥ 1.2× kfake", pairRatio(ours, values(samples, w, "kfake", mibs)), ge(1.2))
-		check(w+" produce ≥ 0.75× null ceiling", pairRatio(ours, values(samples, w, "null", mibs)), ge(0.75))
+	pair := func(w string, f func(sample) float64, peer string) ratio {
+		return pairRatio(values(samples, w, "moldau", f), values(samples, w, peer, f))
 	}
-	check("W3 acks=all ≥ 1.5× Kafka", pairRatio(values(samples, "W3", "moldau", mibs), values(samples, "W3", "kafka", mibs)), ge(1.5))
-	check("W4 four producers acks=all ≥ 1.5× Kafka", pairRatio(values(samples, "W4", "moldau", mibs), values(samples, "W4", "kafka", mibs)), ge(1.5))
-	check("W6 end-to-end p99 ≤ 0.5× Kafka's (at a fixed 32 MiB/s)", pairRatio(values(samples, "W6", "moldau", func(s sample) float64 { return s.E2E["p99"] }), values(samples, "W6", "kafka", func(s sample) float64 { return s.E2E["p99"] })), le(0.5))
-	check("W5 catch-up ≥ 1.2× Kafka", pairRatio(values(samples, "W5", "moldau", mibs), values(samples, "W5", "kafka", mibs)), ge(1.2))
+	for _, w := range []string{"W1", "W2"} {
+		check(w+" produce ≥ 1.5× Kafka", pair(w, mibs, "kafka"), ge(1.5))
+		check(w+" produce ≥ 1.2× kfake", pair(w, mibs, "kfake"), ge(1.2))
+		check(w+" produce ≥ 0.75× null ceiling", pair(w, mibs, "null"), ge(0.75))
+	}
+	check("W3 acks=all ≥ 1.5× Kafka", pair("W3", mibs, "kafka"), ge(1.5))
+	check("W4 four producers acks=all ≥ 1.5× Kafka", pair("W4", mibs, "kafka"), ge(1.5))
+	check("W6 end-to-end p99 ≤ 0.5× Kafka's (at a fixed 32 MiB/s)", pair("W6", func(s sample) float64 { return s.E2E["p99"] }, "kafka"), le(0.5))
+	check("W5 catch-up (hot) ≥ 1.2× Kafka", pair("W5", mibs, "kafka"), ge(1.2))
+	check("W5 catch-up (cold page cache) ≥ 1.2× Kafka", pair("W5-cold", mibs, "kafka"), ge(1.2))
+	check("W8 kafka-producer-perf-test ≥ 1.5× Kafka (MB/s)", pair("W8-produce", mibs, "kafka"), ge(1.5))
+	check("W8 kafka-consumer-perf-test ≥ 1.2× Kafka (fetch MB/s)", pair("W8-consume", mibs, "kafka"), ge(1.2))
 	m := foot["moldau"]
 	single := func(a, b float64) ratio {
 		if a == 0 || b == 0 {
@@ -222,13 +342,124 @@ func render(wls []workload, ts []target, samples []sample) string {
 	var errs []string
 	for _, s := range samples {
 		if s.Err != "" {
-			errs = append(errs, fmt.Sprintf("- %s round %d %s: %s", s.Workload, s.Round, s.Target, s.Err))
+			errs = append(errs, fmt.Sprintf("- %s round %d %s (run %s): %s", s.Workload, s.Round, s.Target, s.Run, s.Err))
 		}
 	}
 	if len(errs) > 0 {
-		p("\n## Failed runs\n\n%s\n", strings.Join(errs, "\n"))
+		p("\n## Failed or skipped runs\n\n%s\n", strings.Join(errs, "\n"))
 	}
 	return b.String()
+}
+
+func ratioCell(t string, ours, peer map[int]float64) string {
+	if t == "moldau" {
+		return "—"
+	}
+	return pairRatio(ours, peer).String()
+}
+
+// perRound formats f of each round's sample ("err" for a failed round).
+func perRound(samples []sample, w, t string, f func(sample) float64, format string) string {
+	var per []string
+	for _, s := range samples {
+		if s.Workload == w && s.Target == t {
+			if s.Err != "" {
+				per = append(per, "err")
+			} else {
+				per = append(per, fmt.Sprintf(format, f(s)))
+			}
+		}
+	}
+	return strings.Join(per, " · ")
+}
+
+func renderPerfProduce(p func(string, ...any), ts []string, samples []sample) {
+	p("The tool's own summary line (its MB is 2^20 bytes; latency is per record, send to acknowledgement, in ms); median over rounds.\n\n")
+	p("| target | MB/s per round | median MB/s | records/s | avg ms | p50 ms | p95 ms | p99 ms | p99.9 ms | max ms | Moldau ÷ target (MB/s) |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
+	mibs := func(s sample) float64 { return s.MiBPerSec }
+	ours := values(samples, "W8-produce", "moldau", mibs)
+	for _, t := range ts {
+		k := func(key string) float64 {
+			return median(vals(values(samples, "W8-produce", t, func(s sample) float64 { return s.Perf[key] })))
+		}
+		p("| %s | %s | %.1f | %.0f | %.1f | %.0f | %.0f | %.0f | %.0f | %.0f | %s |\n", t, perRound(samples, "W8-produce", t, mibs, "%.0f"),
+			median(vals(values(samples, "W8-produce", t, mibs))), k("records_per_s"), k("avg_ms"), k("p50_ms"), k("p95_ms"), k("p99_ms"), k("p999_ms"), k("max_ms"),
+			ratioCell(t, ours, values(samples, "W8-produce", t, mibs)))
+	}
+	p("\n")
+}
+
+func renderPerfConsume(p func(string, ...any), ts []string, samples []sample) {
+	p("`fetch.MB.sec` is the tool's rate after the consumer joined its group; `MB.sec` counts from start, group join (`rebalance.time.ms`) included.\n\n")
+	p("| target | fetch MB/s per round | median fetch MB/s | MB/s incl. join | join (rebalance) ms | Moldau ÷ target (fetch MB/s) |\n|---|---|---|---|---|---|\n")
+	mibs := func(s sample) float64 { return s.MiBPerSec }
+	ours := values(samples, "W8-consume", "moldau", mibs)
+	for _, t := range ts {
+		k := func(key string) float64 {
+			return median(vals(values(samples, "W8-consume", t, func(s sample) float64 { return s.Perf[key] })))
+		}
+		p("| %s | %s | %.1f | %.1f | %.0f | %s |\n", t, perRound(samples, "W8-consume", t, mibs, "%.0f"),
+			median(vals(values(samples, "W8-consume", t, mibs))), k("MB.sec"), k("rebalance.time.ms"), ratioCell(t, ours, values(samples, "W8-consume", t, mibs)))
+	}
+	p("\n")
+}
+
+// renderScale writes W9's table: one row per (target, partition count).
+func renderScale(p func(string, ...any), samples []sample) {
+	ts := targetsOf(samples, "W9")
+	if len(ts) == 0 {
+		return
+	}
+	p("## W9: partition-count scale\n\n")
+	p("%s", provenance(samples, "W9"))
+	p("One topic with N partitions on a fresh data dir, N × 16 KiB of 1 KiB records written with acks=1 (spread by franz-go's default partitioner, so at 10,000 partitions not every partition gets a record), then: RSS and open files (`/proc/PID/fd`) 3 s later, idle CPU over %s; a clean stop (SIGTERM) and start-up until every partition answers ListOffsets; `kill -9` and recovery, likewise; \"records kept\" is the sum of high watermarks after recovery over those written. Create is CreateTopics until every partition has a leader. Median over rounds where there are several.\n\n", *scaleIdle)
+	p("| target | partitions | create ms | idle RSS MiB | idle CPU %% of a core | open files | start-up ms | recovery ms (kill -9) | records kept | RSS after recovery MiB |\n|---|---|---|---|---|---|---|---|---|---|\n")
+	for _, t := range ts {
+		byN := map[int][]scaleSample{}
+		errs := map[int]string{}
+		for _, s := range samples {
+			if s.Workload != "W9" || s.Target != t || s.Scale == nil {
+				continue
+			}
+			if s.Err != "" {
+				errs[s.Scale.Partitions] = s.Err
+				continue
+			}
+			byN[s.Scale.Partitions] = append(byN[s.Scale.Partitions], *s.Scale)
+		}
+		for _, n := range slices.Sorted(maps.Keys(merged(byN, errs))) {
+			ss := byN[n]
+			if len(ss) == 0 {
+				p("| %s | %d | %s | | | | | | | |\n", t, n, errs[n])
+				continue
+			}
+			med := func(f func(scaleSample) float64) float64 {
+				var xs []float64
+				for _, s := range ss {
+					xs = append(xs, f(s))
+				}
+				return median(xs)
+			}
+			p("| %s | %d | %.0f | %.1f | %.2f | %.0f | %.0f | %.0f | %.0f / %.0f | %.1f |\n", t, n,
+				med(func(s scaleSample) float64 { return s.CreateMs }), med(func(s scaleSample) float64 { return s.IdleRSSMiB }),
+				med(func(s scaleSample) float64 { return s.IdleCPUPct }), med(func(s scaleSample) float64 { return float64(s.OpenFiles) }),
+				med(func(s scaleSample) float64 { return s.StartupMs }), med(func(s scaleSample) float64 { return s.RecoveryMs }),
+				med(func(s scaleSample) float64 { return float64(s.RecoveredRec) }), med(func(s scaleSample) float64 { return float64(s.RecordsIn) }),
+				med(func(s scaleSample) float64 { return s.RSSAfterMiB }))
+		}
+	}
+	p("\n")
+}
+
+func merged(a map[int][]scaleSample, b map[int]string) map[int]bool {
+	out := map[int]bool{}
+	for k := range a {
+		out[k] = true
+	}
+	for k := range b {
+		out[k] = true
+	}
+	return out
 }
 
 func memTotal() string {
@@ -246,28 +477,21 @@ func memTotal() string {
 // renderLatency writes the end-to-end latency table of a fixed-rate workload:
 // per target the median over rounds of each percentile; ratios are Moldau's
 // p99 over the peer's (lower is better).
-func renderLatency(p func(string, ...any), w workload, ts []target, samples []sample) {
+func renderLatency(p func(string, ...any), w workload, ts []string, samples []sample) {
 	p("Latency counts from each record's due time in the open-loop schedule (no coordinated omission) to its receipt by a consumer tailing the topic; µs, median over rounds (each round's value in brackets for p99).\n\n")
 	p("| target | achieved MiB/s | p50 µs | p99 µs (per round) | p99.9 µs | max µs | Moldau p99 ÷ target p99 |\n|---|---|---|---|---|---|---|\n")
 	pct := func(k string) func(sample) float64 { return func(s sample) float64 { return s.E2E[k] } }
 	ours := values(samples, w.Name, "moldau", pct("p99"))
 	for _, t := range ts {
-		if !t.consume {
-			continue
-		}
-		p99 := values(samples, w.Name, t.Name, pct("p99"))
+		p99 := values(samples, w.Name, t, pct("p99"))
 		var per []string
 		for _, v := range vals(p99) {
 			per = append(per, fmt.Sprintf("%.0f", v))
 		}
-		rs := "—"
-		if t.Name != "moldau" {
-			rs = pairRatio(ours, p99).String()
-		}
-		p("| %s | %.1f | %.0f | %.0f (%s) | %.0f | %.0f | %s |\n", t.Name,
-			median(vals(values(samples, w.Name, t.Name, func(s sample) float64 { return s.MiBPerSec }))),
-			median(vals(values(samples, w.Name, t.Name, pct("p50")))), median(vals(p99)), strings.Join(per, " · "),
-			median(vals(values(samples, w.Name, t.Name, pct("p999")))), median(vals(values(samples, w.Name, t.Name, pct("max")))), rs)
+		p("| %s | %.1f | %.0f | %.0f (%s) | %.0f | %.0f | %s |\n", t,
+			median(vals(values(samples, w.Name, t, func(s sample) float64 { return s.MiBPerSec }))),
+			median(vals(values(samples, w.Name, t, pct("p50")))), median(vals(p99)), strings.Join(per, " · "),
+			median(vals(values(samples, w.Name, t, pct("p999")))), median(vals(values(samples, w.Name, t, pct("max")))), ratioCell(t, ours, p99))
 	}
 	p("\n")
 }
