@@ -226,19 +226,18 @@ func (c *Coordinator) consumerHeartbeatLocked(g *group, req ConsumerHeartbeatReq
 	}
 	if g.consumer == nil {
 		empty := len(g.members) == 0 && len(g.pending) == 0 && g.state == StateEmpty
-		if !empty && g.protocolType != "consumer" {
+		hadMetadata := g.generation > 0 || g.protocolType != ""
+		if !empty && !g.upgradeLocked() {
 			return fail(ErrGroupIDNotFound) // a classic group that cannot be converted
 		}
 		// A classic group becomes a consumer group (offsets kept); its
 		// classic metadata is deleted, as Kafka does.
-		if g.generation > 0 || g.protocolType != "" {
+		if hadMetadata {
 			if _, err := c.log.Append(g.partition, []Record{{Key: groupKey(g.id)}}); err != nil {
 				return fail(errors.Join(ErrStorage, err))
 			}
 		}
-		if !empty {
-			g.upgradeLocked()
-		} else {
+		if empty {
 			g.consumer = &consumerState{members: map[string]*consumerMember{}, target: map[string]Assignment{}}
 			g.protocolType = "consumer"
 			g.protocolName = ""

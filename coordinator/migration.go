@@ -105,14 +105,31 @@ func parseClassicAssignment(b []byte, byName map[string][16]byte) Assignment {
 }
 
 // upgradeLocked converts a non-empty classic group into a consumer group
-// (its members become classic members of the consumer group). false if it
-// cannot be converted.
+// (its members become classic members of the consumer group). false, with
+// nothing changed, if it cannot be converted: as Kafka, when the group
+// does not use the consumer embedded protocol, when a member's
+// subscription or assignment is malformed, or when it has more members
+// than a group may.
 func (g *group) upgradeLocked() bool {
-	if g.protocolType != "consumer" || g.state == StateDead {
+	if g.protocolType != "consumer" || g.state == StateDead || len(g.members) > g.c.cfg.MaxGroupSize {
 		return false
 	}
 	byName, _ := g.c.topicIDs()
 	protocol := g.protocolName
+	metadata := func(m *member) []byte {
+		meta := m.metadataFor(protocol)
+		if meta == nil && len(m.protocols) > 0 {
+			meta = m.protocols[0].Metadata
+		}
+		return meta
+	}
+	for _, m := range g.members {
+		var as kmsg.ConsumerMemberAssignment
+		if _, _, ok := parseSubscription(metadata(m), byName); !ok || (len(m.assignment) > 0 && as.ReadFrom(m.assignment) != nil) {
+			g.c.logger.Info("cannot upgrade classic group: its embedded consumer protocol is malformed", "group", g.id, "member", m.id)
+			return false
+		}
+	}
 	cs := &consumerState{members: map[string]*consumerMember{}, target: map[string]Assignment{}, epoch: g.generation,
 		targetEpoch: g.generation, targetTime: g.c.clock.Now().UnixMilli()}
 	// Members waiting for a join or sync answer rejoin (into the consumer
@@ -134,11 +151,7 @@ func (g *group) upgradeLocked() bool {
 			m.syncDone = nil
 		}
 		g.stopMemberTimer(m)
-		meta := m.metadataFor(protocol)
-		if meta == nil && len(m.protocols) > 0 {
-			meta = m.protocols[0].Metadata
-		}
-		topics, _, _ := parseSubscription(meta, byName)
+		topics, _, _ := parseSubscription(metadata(m), byName)
 		cm := &consumerMember{id: m.id, instanceID: m.instanceID, clientID: m.clientID, clientHost: m.clientHost,
 			topics: topics, assignor: "uniform", rebalanceTimeout: m.rebalanceTimeout, epoch: g.generation,
 			prevEpoch: g.generation, assigned: parseClassicAssignment(m.assignment, byName), revoking: Assignment{},
