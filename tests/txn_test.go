@@ -499,8 +499,9 @@ func TestTxnAdmin(t *testing.T) {
 	}
 }
 
-// TestTxnExactlyOnceKill9 copies a topic through transactions (aborts mixed
-// in) while the broker is killed with SIGKILL and restarted twice; the
+// TestTxnExactlyOnceKill9 copies 100,000 records through transactions of up
+// to 750 records (every fifth one aborted) while the broker is killed with
+// SIGKILL and restarted twice (at a quarter and at half the input); the
 // copier recreates its session after any error. Once the group's committed
 // offsets reach the end of the input, the output read with read_committed
 // equals the input: nothing lost, nothing duplicated, nothing aborted
@@ -513,12 +514,12 @@ func TestTxnExactlyOnceKill9(t *testing.T) {
 	in, out, group := "eos-in", "eos-out", "eos-copy"
 	createTopic(t, p.Addr, in, 3, nil)
 	createTopic(t, p.Addr, out, 3, nil)
-	const n = 20000
+	const n = 100000
 	grpProduce(t, p.Addr, in, n)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var copied, abortedTxns, restarts atomic.Int64
+	var copied, committedTxns, abortedTxns, restarts atomic.Int64
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -536,7 +537,7 @@ func TestTxnExactlyOnceKill9(t *testing.T) {
 			restarts.Add(1)
 			for ctx.Err() == nil {
 				pollCtx, pollCancel := context.WithTimeout(ctx, 2*time.Second)
-				fs := sess.PollRecords(pollCtx, 500)
+				fs := sess.PollRecords(pollCtx, 750)
 				pollCancel()
 				fs.EachError(func(tp string, p int32, err error) {
 					if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) && fetchErrs < 5 {
@@ -572,6 +573,7 @@ func TestTxnExactlyOnceKill9(t *testing.T) {
 				}
 				if committed {
 					copied.Add(int64(len(recs)))
+					committedTxns.Add(1)
 				} else {
 					abortedTxns.Add(1)
 				}
@@ -581,11 +583,13 @@ func TestTxnExactlyOnceKill9(t *testing.T) {
 	}()
 
 	// Kill the broker twice while the copy runs.
+	start := time.Now()
 	for i := 0; i < 2; i++ {
 		deadline := time.Now().Add(30 * time.Second)
 		for copied.Load() < int64((i+1)*n/4) && time.Now().Before(deadline) {
 			time.Sleep(20 * time.Millisecond)
 		}
+		t.Logf("kill -9 after %v with %d records copied", time.Since(start).Round(time.Millisecond), copied.Load())
 		p.Kill9()
 		p.Restart()
 	}
@@ -606,6 +610,7 @@ func TestTxnExactlyOnceKill9(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	copyTime := time.Since(start)
 	cancel()
 	<-done
 	got := readCommitted(t, p.Addr, out, n, 3*time.Second)
@@ -621,7 +626,8 @@ func TestTxnExactlyOnceKill9(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("copied %d records, %d aborted transactions, %d sessions; output %d records", copied.Load(), abortedTxns.Load(), restarts.Load(), len(got))
+	t.Logf("copied %d records in %v: %d committed transactions (%d records each on average), %d aborted, %d sessions; output %d records",
+		copied.Load(), copyTime.Round(time.Millisecond), committedTxns.Load(), copied.Load()/max(committedTxns.Load(), 1), abortedTxns.Load(), restarts.Load(), len(got))
 	if len(got) != n {
 		t.Errorf("read %d records, want %d", len(got), n)
 	}
