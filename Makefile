@@ -70,8 +70,9 @@ clean:
 
 # bench: side-by-side benchmarks against Apache Kafka 4.4 (jars fetched by the
 # compat launcher into tests/compat/.cache), kfake and the null-broker ceiling;
-# writes bench/RESULTS.md and bench/results/runs.jsonl (bench/README.md).
-# BENCH_ARGS passes runner flags, e.g. BENCH_ARGS='-rounds 5 -workloads W2,W5'.
+# appends to bench/results/runs.jsonl, writes bench/RESULTS.md and the plots
+# bench/results/*.png (bench/README.md). BENCH_ARGS passes runner flags, e.g.
+# BENCH_ARGS='-rounds 5 -workloads W2,W5' or '-scale 0.1' for a short run.
 .PHONY: bench
 bench:
 	./tests/compat/kafka-ref.sh fetch

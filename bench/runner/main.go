@@ -145,7 +145,7 @@ func main() {
 			Args: with("-size", "1024", "-partitions", "16", "-mib", mib(512), "-warmup-mib", mib(32), "-acks", "all", "-idempotent", "-producers", "4")},
 		{Name: "W6", Title: "end-to-end latency, one producer at a fixed 32 MiB/s (32,768 × 1 KiB records/s, open loop), 16 partitions, acks=1, consumer tailing", Partitions: 16, Latency: true,
 			Args: with("-size", "1024", "-partitions", "16", "-mib", mib(256), "-warmup-mib", mib(16), "-rate", "32768", "-e2e", "-fetch-max-wait", "100ms")},
-		{Name: "W5", Title: "consumer catch-up of a preloaded 16-partition topic (1 KiB records, hot page cache)", Partitions: 16, Consume: true, Cold: true,
+		{Name: "W5", Title: fmt.Sprintf("consumer catch-up of a preloaded 16-partition topic, %s MiB of 1 KiB records (4 GiB × -scale), hot page cache: read right after the preload", mib(4096)), Partitions: 16, Consume: true, Cold: true,
 			Args: with("-size", "1024", "-partitions", "16", "-mib", mib(4096), "-warmup-mib", "0")},
 		{Name: "W5-cold", Title: "W5 again on the same broker after `sync; echo 3 > /proc/sys/vm/drop_caches` (cold page cache; kfake serves from its heap, so it has no cold run)", Consume: true, Report: true},
 		{Name: "W8", Title: "Apache Kafka's own perf tools (kafka-tools 4.4.0)", Kind: "perf"},
