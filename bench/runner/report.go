@@ -215,6 +215,7 @@ func render(wls []workload, samples []sample) string {
 	p("# Moldau benchmark results\n\n")
 	p("Written by `make bench` (bench/runner) on %s. Raw runs, one JSON line each with the load tool's full output: [results/runs.jsonl](results/runs.jsonl) (append-only; each table below comes from the newest run of its workload, named under it).\n\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"))
 	p("- **Hardware**: %s CPUs (`nproc`), %s, kernel %s, %s RAM; Go %s, GOMAXPROCS %d. `uptime` when this report was written: %s.\n", sh("nproc"), cpuModel(), sh("uname", "-r"), memTotal(), runtime.Version(), runtime.GOMAXPROCS(0), sh("uptime"))
+	p("- **Open-files limit** (RLIMIT_NOFILE) the brokers inherit: %d (raised by the runner).\n", fileLimit)
 	p("- **Client**: franz-go kgo as pinned in go.mod (the `client` field of each JSON line); W8 uses Kafka's own Java tools.\n")
 	p("- **Targets**, each its own process on a fresh data directory for every (workload, round):\n")
 	p("  - `moldau`: bin/moldau, default profile (`--data-dir` fresh, fsync before answering acks=all, 1 GiB segments).\n")
