@@ -220,8 +220,13 @@ func (c *Coordinator) consumerHeartbeatLocked(g *group, req ConsumerHeartbeatReq
 			return left
 		}
 		// With the last consumer protocol member gone, the group may turn
-		// classic again (the policy is bidirectional).
-		g.removeConsumerMemberOrDowngradeLocked(m)
+		// classic again (the policy is bidirectional). That rare write is
+		// synced under the group lock before the member is answered.
+		if _, off, ok := g.removeConsumerMemberOrDowngradeLocked(m); ok {
+			if err := c.log.Sync(g.partition, off); err != nil {
+				return fail(errors.Join(ErrStorage, err))
+			}
+		}
 		return left
 	}
 	if g.consumer == nil {
@@ -414,7 +419,7 @@ func (g *group) consumerSessionLocked(m *consumerMember) {
 			return
 		}
 		g.c.logger.Info("consumer group member session expired", "group", g.id, "member", m.id)
-		if !g.removeConsumerMemberOrDowngradeLocked(m) {
+		if downgraded, _, _ := g.removeConsumerMemberOrDowngradeLocked(m); !downgraded {
 			g.persistConsumerAsyncLocked()
 		}
 	})
@@ -629,7 +634,7 @@ func (g *group) armRevokeTimerLocked(m *consumerMember) {
 			return
 		}
 		g.c.logger.Info("consumer group member did not revoke in time", "group", g.id, "member", m.id)
-		if !g.removeConsumerMemberOrDowngradeLocked(m) {
+		if downgraded, _, _ := g.removeConsumerMemberOrDowngradeLocked(m); !downgraded {
 			g.persistConsumerAsyncLocked()
 		}
 	})

@@ -178,18 +178,19 @@ func (g *group) upgradeLocked() bool {
 // expired. If it was the last member using the consumer protocol and
 // classic members remain, the group turns classic (at its current epoch, as
 // Kafka's conversion does, so that the remaining members' heartbeats get
-// REBALANCE_IN_PROGRESS and they rejoin) and rebalances. It reports whether
-// the group was downgraded.
-func (g *group) removeConsumerMemberOrDowngradeLocked(m *consumerMember) bool {
+// REBALANCE_IN_PROGRESS and they rejoin) and rebalances. downgraded tells
+// whether it did; off is then the log offset to Sync for durability (ok
+// false: the records could not be appended).
+func (g *group) removeConsumerMemberOrDowngradeLocked(m *consumerMember) (downgraded bool, off int64, ok bool) {
 	cs := g.consumer
 	if m.classic != nil || len(cs.members) < 2 {
 		g.removeConsumerMemberLocked(m)
-		return false
+		return false, 0, false
 	}
 	for id, o := range cs.members {
 		if id != m.id && o.classic == nil {
 			g.removeConsumerMemberLocked(m)
-			return false
+			return false, 0, false
 		}
 	}
 	if m.timer != nil {
@@ -202,20 +203,22 @@ func (g *group) removeConsumerMemberOrDowngradeLocked(m *consumerMember) bool {
 	delete(cs.members, m.id)
 	delete(cs.target, m.id)
 	g.c.metrics.memberDelta(-1)
-	g.maybeDowngradeLocked()
-	return true
+	off, ok = g.maybeDowngradeLocked()
+	return true, off, ok
 }
 
 // maybeDowngradeLocked turns a consumer group whose members all use the
-// classic protocol back into a classic group, which then rebalances.
-func (g *group) maybeDowngradeLocked() {
+// classic protocol back into a classic group, which then rebalances. It
+// returns the offset of its records (ok false: not converted, or the
+// append failed).
+func (g *group) maybeDowngradeLocked() (off int64, ok bool) {
 	cs := g.consumer
 	if cs == nil || len(cs.members) == 0 {
-		return
+		return 0, false
 	}
 	for _, m := range cs.members {
 		if m.classic == nil {
-			return
+			return 0, false
 		}
 	}
 	_, byID := g.c.topicIDs()
@@ -252,11 +255,13 @@ func (g *group) maybeDowngradeLocked() {
 	g.leader = g.memberList()[0].id
 	g.transitionLocked(StateStable)
 	recs = append(recs, g.metadataRecord())
-	if _, err := g.c.log.Append(g.partition, recs); err != nil {
+	off, err := g.c.log.Append(g.partition, recs)
+	if err != nil {
 		g.c.logger.Error("appending to __consumer_offsets failed", "group", g.id, "err", err)
 	}
 	g.c.logger.Info("consumer group converted back to a classic group", "group", g.id, "members", len(g.members), "generation", g.generation)
 	g.prepareRebalanceLocked("the last consumer protocol member left")
+	return off, err == nil
 }
 
 // classicJoinToConsumerLocked serves a JoinGroup to a non-empty consumer
