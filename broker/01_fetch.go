@@ -18,6 +18,12 @@ package broker
 // MaxWaitMillis, for an append to any requested partition. MaxBytes and
 // PartitionMaxBytes bound the response, except that the first partition with
 // data always returns at least one whole batch.
+//
+// Zero-copy: on the OS file system a partition is read as pinned segment
+// file ranges (Log.ReadRanges) and the response goes to the connection
+// writer as a protocol.FileResponse, which sends the records with
+// sendfile(2) (protocol/files.go); the pins are released once it is
+// written. Other file systems (in-memory, error-injecting) read into memory.
 
 import (
 	"context"
