@@ -3,8 +3,8 @@ package tests
 // Kafka Streams against Moldau: the Java application in tests/streams
 // (CountSum.java, processing.guarantee=exactly_once_v2) computes per-customer
 // counts and sums of an order topic, through a repartition topic and a
-// compacted changelog, while the broker is killed with SIGKILL and restarted
-// once. The last value per customer in the output, read with read_committed,
+// compacted changelog, in two instances, while the broker is killed with
+// SIGKILL and restarted once and then one instance is killed with SIGKILL. The last value per customer in the output, read with read_committed,
 // must equal the counts and sums computed here from the input: a lost or a
 // duplicated order changes a count.
 
@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand"
 	"os"
 	"os/exec"
@@ -25,6 +26,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/moldau/moldau/tests/harness"
@@ -108,6 +110,94 @@ func parseCountSum(v []byte) (countSum, error) {
 	return countSum{count, sum}, nil
 }
 
+// countSumApp is one instance of CountSum, a child JVM; closing its stdin
+// stops it.
+type countSumApp struct {
+	name    string
+	cmd     *exec.Cmd
+	stdin   io.WriteCloser
+	out     syncBuffer
+	exited  chan error
+	done    bool // exited was read
+	killed  bool
+	stopErr error
+}
+
+func startCountSum(t *testing.T, cp, name, addr, in, out, app string) *countSumApp {
+	t.Helper()
+	a := &countSumApp{name: name, exited: make(chan error, 1)}
+	a.cmd = exec.Command("java", "-Xmx256m", "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",
+		"-cp", cp, "CountSum", addr, in, out, app, t.TempDir())
+	a.cmd.Stdout, a.cmd.Stderr = &a.out, &a.out
+	var err error
+	if a.stdin, err = a.cmd.StdinPipe(); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { a.exited <- a.cmd.Wait() }()
+	t.Cleanup(func() { _ = a.stop() })
+	return a
+}
+
+// exitedEarly reports whether the instance exited without being told to.
+func (a *countSumApp) exitedEarly() (error, bool) {
+	if a.done {
+		return nil, false
+	}
+	select {
+	case err := <-a.exited:
+		a.done = true
+		return err, true
+	default:
+		return nil, false
+	}
+}
+
+// stop closes the instance's stdin and waits for its exit.
+func (a *countSumApp) stop() error {
+	if a.done {
+		return a.stopErr
+	}
+	a.done = true
+	a.stdin.Close()
+	select {
+	case a.stopErr = <-a.exited:
+	case <-time.After(60 * time.Second):
+		_ = a.cmd.Process.Kill()
+		<-a.exited
+		a.stopErr = errors.New("did not stop within 60s of the end of its input")
+	}
+	return a.stopErr
+}
+
+func (a *countSumApp) kill9() {
+	a.killed = true
+	a.done = true
+	_ = a.cmd.Process.Kill()
+	<-a.exited
+}
+
+// logOngoingTxns logs the open transactions (ListTransactions and
+// DescribeTransactions), for the record.
+func logOngoingTxns(t *testing.T, addr string) {
+	adm := kadm.NewClient(newClient(t, addr))
+	listed, err := adm.ListTransactions(context.Background(), nil, []string{"Ongoing"})
+	if err != nil {
+		t.Logf("list transactions: %v", err)
+		return
+	}
+	described, err := adm.DescribeTransactions(context.Background(), listed.TransactionalIDs()...)
+	if err != nil {
+		t.Logf("describe transactions: %v", err)
+		return
+	}
+	for _, d := range described.Sorted() {
+		t.Logf("open transaction %s (listed %s): producer %d/%d, %s, partitions %v", d.TxnID, listed[d.TxnID].State, d.ProducerID, d.ProducerEpoch, d.State, d.Topics.Sorted())
+	}
+}
+
 // TestStreamsExactlyOnceCountSum: see the file comment. MOLDAU_STREAMS_BROKER
 // runs it against another broker (for example Apache Kafka started by
 // tests/compat/kafka-ref.sh), without the kill -9.
@@ -129,8 +219,8 @@ func TestStreamsExactlyOnceCountSum(t *testing.T) {
 	createTopic(t, addr, out, 4, nil)
 
 	// The orders: n records keyed by order id, "customerId,amount"; the
-	// first half before the application starts, the second half after the
-	// broker's restart.
+	// first half before the application starts, the rest in two quarters
+	// (below).
 	const n, customers = 20000, 150
 	rng := rand.New(rand.NewSource(6))
 	want := map[string]countSum{}
@@ -157,43 +247,19 @@ func TestStreamsExactlyOnceCountSum(t *testing.T) {
 	}
 	produce(0, n/2)
 
-	// The Streams application; closing its stdin stops it.
-	var appOut syncBuffer
-	cmd := exec.Command("java", "-Xmx512m", "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",
-		"-cp", cp, "CountSum", addr, in, out, app, t.TempDir())
-	cmd.Stdout, cmd.Stderr = &appOut, &appOut
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	stopped := false
-	stop := func() error {
-		if stopped {
-			return nil
-		}
-		stopped = true
-		stdin.Close()
-		select {
-		case err := <-exited:
-			return err
-		case <-time.After(60 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-			return errors.New("did not stop within 60s of the end of its input")
-		}
-	}
-	t.Cleanup(func() { _ = stop() })
+	// Two instances of the application; B is killed with SIGKILL later.
+	appA := startCountSum(t, cp, "A", addr, in, out, app)
+	appB := startCountSum(t, cp, "B", addr, in, out, app)
 
 	// Read the output with read_committed until every customer's last value
 	// is the expected one, or the output stops moving with all orders
 	// counted (a duplicate keeps a count above its expected value forever),
 	// or the deadline. The broker is killed once a quarter of the orders
-	// show, and the second half of the input follows its restart.
+	// show, and the third quarter of the input follows its restart; instance
+	// B is killed once half show, and the last quarter follows: B's open
+	// transactions stay open (its transactional ids die with it) until the
+	// broker aborts them at their timeout, and A takes over B's tasks,
+	// restoring their state from the changelog.
 	got := map[string]countSum{}
 	total := func() (c int64) {
 		for _, cs := range got {
@@ -237,11 +303,10 @@ func TestStreamsExactlyOnceCountSum(t *testing.T) {
 	deadline := start.Add(5 * time.Minute)
 	lastChange := time.Now()
 	for !equal() {
-		select {
-		case err := <-exited:
-			stopped = true
-			t.Fatalf("the Streams application exited (%v) with %d of %d orders counted:\n%s", err, total(), n, appOut.tail(8000))
-		default:
+		for _, a := range []*countSumApp{appA, appB} {
+			if err, ok := a.exitedEarly(); ok {
+				t.Fatalf("instance %s exited (%v) with %d of %d orders counted:\n%s", a.name, err, total(), n, a.out.tail(8000))
+			}
 		}
 		if read(time.Second) > 0 {
 			lastChange = time.Now()
@@ -253,7 +318,13 @@ func TestStreamsExactlyOnceCountSum(t *testing.T) {
 				p.Kill9()
 				p.Restart()
 			}
-			produce(n/2, n)
+			produce(n/2, 3*n/4)
+		}
+		if killed && !appB.killed && total() >= n/2 {
+			t.Logf("%d orders counted after %v: kill -9 instance B", total(), time.Since(start).Round(time.Millisecond))
+			appB.kill9()
+			logOngoingTxns(t, addr)
+			produce(3*n/4, n)
 		}
 		if total() >= n && time.Since(lastChange) > 15*time.Second {
 			break
@@ -263,15 +334,64 @@ func TestStreamsExactlyOnceCountSum(t *testing.T) {
 		}
 	}
 	elapsed := time.Since(start)
-	if err := stop(); err != nil {
-		t.Errorf("the Streams application: %v\n%s", err, appOut.tail(8000))
+
+	// Streams purges the repartition topic up to its committed offsets with
+	// DeleteRecords (every second, repartition.purge.interval.ms): every
+	// partition's start offset moves.
+	adm := kadm.NewClient(cons)
+	repartition := app + "-by-customer-repartition"
+	purgeDeadline := time.Now().Add(60 * time.Second)
+	for {
+		starts, err := adm.ListStartOffsets(context.Background(), repartition)
+		purged := 0
+		if err == nil {
+			starts.Each(func(o kadm.ListedOffset) {
+				if o.Err == nil && o.Offset > 0 {
+					purged++
+				}
+			})
+		}
+		if purged == 4 {
+			break
+		}
+		if time.Now().After(purgeDeadline) {
+			t.Errorf("%s: %d of 4 partitions purged (err %v)", repartition, purged, err)
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	// The changelog was created compacted, as Streams asked.
+	changelog := app + "-totals-changelog"
+	rc, err := adm.DescribeTopicConfigs(context.Background(), changelog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, err := rc.On(changelog, nil); err != nil {
+		t.Errorf("describe %s: %v", changelog, err)
+	} else {
+		policy := "(absent)"
+		for _, cfg := range c.Configs {
+			if cfg.Key == "cleanup.policy" {
+				policy = cfg.MaybeValue()
+			}
+		}
+		if policy != "compact" {
+			t.Errorf("%s: cleanup.policy %s, want compact", changelog, policy)
+		}
+	}
+
+	if err := appA.stop(); err != nil {
+		t.Errorf("instance A: %v\n%s", err, appA.out.tail(8000))
 	}
 	// Whatever the application wrote until it stopped.
 	for read(2*time.Second) > 0 {
 	}
 	t.Logf("%d customers, %d orders counted in the output after %v", len(got), total(), elapsed.Round(time.Millisecond))
+	if p != nil {
+		t.Logf("the broker aborted %d timed-out transactions since its restart", strings.Count(p.Stderr(), "aborting a timed-out transaction"))
+	}
 	if os.Getenv("MOLDAU_TEST_LOG") != "" {
-		t.Logf("application output:\n%s", appOut.tail(1<<20))
+		t.Logf("instance A:\n%s\ninstance B:\n%s", appA.out.tail(1<<20), appB.out.tail(1<<20))
 	}
 
 	var bad []string
@@ -292,7 +412,7 @@ func TestStreamsExactlyOnceCountSum(t *testing.T) {
 		if len(bad) > 20 {
 			bad = append(bad[:20], fmt.Sprintf("... %d more", len(bad)-20))
 		}
-		t.Errorf("output differs from the input's counts and sums (%d orders counted, want %d):\n%s\napplication output:\n%s",
-			total(), n, strings.Join(bad, "\n"), appOut.tail(8000))
+		t.Errorf("output differs from the input's counts and sums (%d orders counted, want %d):\n%s\ninstance A:\n%s\ninstance B:\n%s",
+			total(), n, strings.Join(bad, "\n"), appA.out.tail(8000), appB.out.tail(8000))
 	}
 }

@@ -4,9 +4,11 @@
 //
 // The input topic holds orders keyed by order id with the value
 // "customerId,amount"; the application re-keys them by customer (a
-// repartition topic), aggregates count and sum in a state store (a compacted
-// changelog topic) and writes "count,sum" per customer to the output topic,
-// with processing.guarantee=exactly_once_v2. It runs until its standard input
+// repartition topic APPLICATION_ID-by-customer-repartition, purged with
+// DeleteRecords), aggregates count and sum in the state store "totals" (the
+// compacted changelog topic APPLICATION_ID-totals-changelog) and writes
+// "count,sum" per customer to the output topic, with
+// processing.guarantee=exactly_once_v2 and two stream threads. It runs until its standard input
 // reaches end of file (the test closes it once the output is complete, and a
 // dying test closes it too) and exits with status 0 after a clean close, 1 if
 // Streams reached the ERROR state.
@@ -19,6 +21,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.common.serialization.Serdes;
+import org.apache.kafka.common.utils.Bytes;
 import org.apache.kafka.streams.KafkaStreams;
 import org.apache.kafka.streams.KeyValue;
 import org.apache.kafka.streams.StreamsBuilder;
@@ -28,6 +31,7 @@ import org.apache.kafka.streams.kstream.Consumed;
 import org.apache.kafka.streams.kstream.Grouped;
 import org.apache.kafka.streams.kstream.Materialized;
 import org.apache.kafka.streams.kstream.Produced;
+import org.apache.kafka.streams.state.KeyValueStore;
 
 public class CountSum {
     public static void main(String[] args) throws Exception {
@@ -50,6 +54,9 @@ public class CountSum {
         p.put(StreamsConfig.consumerPrefix(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG), 6000);
         p.put(StreamsConfig.consumerPrefix(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG), 500);
         p.put(StreamsConfig.RECONNECT_BACKOFF_MAX_MS_CONFIG, 1000);
+        // Purge consumed repartition records (DeleteRecords) every second,
+        // not every 30 s, so the test sees it.
+        p.put(StreamsConfig.REPARTITION_PURGE_INTERVAL_MS_CONFIG, 1000);
 
         StreamsBuilder b = new StreamsBuilder();
         b.stream(input, Consumed.with(Serdes.String(), Serdes.String()))
@@ -63,7 +70,8 @@ public class CountSum {
                 long count = Long.parseLong(agg.substring(0, comma)) + 1;
                 long sum = Long.parseLong(agg.substring(comma + 1)) + amount;
                 return count + "," + sum;
-            }, Materialized.with(Serdes.String(), Serdes.String()))
+            }, Materialized.<String, String, KeyValueStore<Bytes, byte[]>>as("totals")
+                .withKeySerde(Serdes.String()).withValueSerde(Serdes.String()))
             .toStream()
             .to(output, Produced.with(Serdes.String(), Serdes.String()));
 
