@@ -1,6 +1,7 @@
 package protocol
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"io"
@@ -313,5 +314,84 @@ func TestFileResponseReleasedWhenDropped(t *testing.T) {
 			t.Fatalf("released %d of %d", h.released.Load(), h.sent.Load())
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestFileResponseRandomShapes splices random fetch responses (topic and
+// partition counts, names, error codes, aborted transactions, tagged fields,
+// record lengths around the varint boundaries) without a socket and checks
+// each against kmsg's encoding of the same response with its records in
+// memory.
+func TestFileResponseRandomShapes(t *testing.T) {
+	fx := newFileFixture(t)
+	rng := rand.New(rand.NewPCG(3, 4))
+	lengths := []int64{0, 1, 126, 127, 128, 16383, 16384, 70000}
+	var e fileEncoder
+	for iter := range 600 {
+		version := int16(4 + iter%15)
+		resp := kmsg.NewPtrFetchResponse()
+		resp.SetVersion(version)
+		resp.SessionID = rng.Int32()
+		for ti := range 1 + rng.IntN(3) {
+			rt := kmsg.NewFetchResponseTopic()
+			rt.Topic = string(rune('a'+ti)) + "-topic"
+			rt.TopicID[0] = byte(rng.Uint32())
+			for pi := range rng.IntN(4) {
+				rp := kmsg.NewFetchResponseTopicPartition()
+				rp.Partition = int32(pi)
+				rp.ErrorCode = int16(rng.IntN(2))
+				rp.HighWatermark = rng.Int64N(1 << 40)
+				rp.RecordBatches = []byte{}
+				for range rng.IntN(3) {
+					at := kmsg.NewFetchResponseTopicPartitionAbortedTransaction()
+					at.ProducerID = rng.Int64()
+					rp.AbortedTransactions = append(rp.AbortedTransactions, at)
+				}
+				if rng.IntN(3) == 0 {
+					rp.DivergingEpoch.Epoch = rng.Int32N(9)
+					rp.CurrentLeader.LeaderID = rng.Int32N(9)
+				}
+				rt.Partitions = append(rt.Partitions, rp)
+			}
+			resp.Topics = append(resp.Topics, rt)
+		}
+		// Choose the file fields, in encoding order, and build the
+		// reference with the same bytes in memory.
+		ref := kmsg.NewPtrFetchResponse()
+		*ref = *resp
+		ref.Topics = nil
+		var fields []FileField
+		for _, rt := range resp.Topics {
+			rt.Partitions = append([]kmsg.FetchResponseTopicPartition(nil), rt.Partitions...)
+			ref.Topics = append(ref.Topics, rt)
+		}
+		for ti := range resp.Topics {
+			for pi := range resp.Topics[ti].Partitions {
+				if rng.IntN(2) == 0 {
+					continue
+				}
+				n := lengths[rng.IntN(len(lengths))]
+				off := rng.Int64N(int64(len(fx.data[0])) - n)
+				fields = append(fields, FileField{
+					Field:  &resp.Topics[ti].Partitions[pi].RecordBatches,
+					Ranges: []FileRange{{R: fx.files[0], Off: off, Len: n}},
+				})
+				ref.Topics[ti].Partitions[pi].RecordBatches = fx.data[0][off : off+n]
+			}
+		}
+		fr := &FileResponse{Response: resp, Fields: fields}
+		enc0, cuts, ok := e.prepare(int32(iter), fr)
+		if !ok {
+			t.Fatalf("iteration %d v%d: layout not recognised", iter, version)
+		}
+		var out bytes.Buffer
+		bw := bufio.NewWriter(&out)
+		if err := writeFileResponse(bw, enc0, cuts, fr, fr.IsFlexible(), copyRange); err != nil {
+			t.Fatal(err)
+		}
+		_ = bw.Flush()
+		if want := appendResponse(nil, int32(iter), ref); !bytes.Equal(out.Bytes(), want) {
+			t.Fatalf("iteration %d v%d: spliced %d bytes, kmsg %d", iter, version, out.Len(), len(want))
+		}
 	}
 }
