@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand"
 	"os"
 	"sort"
 	"strconv"
@@ -501,8 +502,10 @@ func TestTxnAdmin(t *testing.T) {
 
 // TestTxnExactlyOnceKill9 copies 100,000 records through transactions of up
 // to 750 records (every fifth one aborted) while the broker is killed with
-// SIGKILL and restarted twice (at a quarter and at half the input); the
-// copier recreates its session after any error. Once the group's committed
+// SIGKILL and restarted three times (at a quarter, half and three quarters
+// of the input); the copier recreates its session after any error (a
+// restart fences a producer whose open transaction holds transactional
+// offsets, broker/transactions.go). Once the group's committed
 // offsets reach the end of the input, the output read with read_committed
 // equals the input: nothing lost, nothing duplicated, nothing aborted
 // visible.
@@ -582,13 +585,17 @@ func TestTxnExactlyOnceKill9(t *testing.T) {
 		}
 	}()
 
-	// Kill the broker twice while the copy runs.
+	// Kill the broker three times while the copy runs, each time a few
+	// milliseconds (seeded, 0-150) after a commit so that the kill lands in
+	// any phase of the next transaction.
 	start := time.Now()
-	for i := 0; i < 2; i++ {
+	rng := rand.New(rand.NewSource(9))
+	for i := 0; i < 3; i++ {
 		deadline := time.Now().Add(30 * time.Second)
 		for copied.Load() < int64((i+1)*n/4) && time.Now().Before(deadline) {
-			time.Sleep(20 * time.Millisecond)
+			time.Sleep(5 * time.Millisecond)
 		}
+		time.Sleep(time.Duration(rng.Intn(150)) * time.Millisecond)
 		t.Logf("kill -9 after %v with %d records copied", time.Since(start).Round(time.Millisecond), copied.Load())
 		p.Kill9()
 		p.Restart()
