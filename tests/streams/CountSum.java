@@ -20,6 +20,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.common.config.TopicConfig;
 import org.apache.kafka.common.serialization.Serdes;
 import org.apache.kafka.common.utils.Bytes;
 import org.apache.kafka.streams.KafkaStreams;
@@ -57,6 +58,15 @@ public class CountSum {
         // Purge consumed repartition records (DeleteRecords) every second,
         // not every 30 s, so the test sees it.
         p.put(StreamsConfig.REPARTITION_PURGE_INTERVAL_MS_CONFIG, 1000);
+        // No record cache: every order updates the changelog and the output
+        // (more transactional traffic). Internal topics roll a segment every
+        // 2 s and the changelog is compacted as soon as anything is dirty,
+        // so the broker compacts transactional data (commit and abort
+        // markers, aborted records) while the run goes on, and a restore
+        // reads a compacted changelog.
+        p.put(StreamsConfig.STATESTORE_CACHE_MAX_BYTES_CONFIG, 0);
+        p.put(StreamsConfig.topicPrefix(TopicConfig.SEGMENT_MS_CONFIG), 2000);
+        p.put(StreamsConfig.topicPrefix(TopicConfig.MIN_CLEANABLE_DIRTY_RATIO_CONFIG), 0.01);
 
         StreamsBuilder b = new StreamsBuilder();
         b.stream(input, Consumed.with(Serdes.String(), Serdes.String()))
