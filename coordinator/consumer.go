@@ -118,6 +118,7 @@ type consumerState struct {
 	target      map[string]Assignment
 	members     map[string]*consumerMember
 	metaHash    int64 // hashMetadata of the subscribed topics' metadata
+	allDirty    bool  // records of members other than the heartbeating one may have changed
 	targetTime  int64 // ms: when the target was computed
 	assignor    string
 }
@@ -162,7 +163,11 @@ func (c *Coordinator) ConsumerHeartbeat(req ConsumerHeartbeatRequest) ConsumerHe
 		return fail(ErrUnknownMemberID)
 	}
 	res := c.consumerHeartbeatLocked(g, req)
-	off, wrote, err := g.persistConsumerLocked()
+	only := res.MemberID
+	if res.Err != nil {
+		only = ""
+	}
+	off, wrote, err := g.persistConsumerLocked(only)
 	g.mu.Unlock()
 	if err == nil && wrote {
 		err = c.log.Sync(g.partition, off)
@@ -243,7 +248,7 @@ func (c *Coordinator) consumerHeartbeatLocked(g *group, req ConsumerHeartbeatReq
 			}
 		}
 		if empty {
-			g.consumer = &consumerState{members: map[string]*consumerMember{}, target: map[string]Assignment{}}
+			g.consumer = &consumerState{members: map[string]*consumerMember{}, target: map[string]Assignment{}, allDirty: true}
 			g.protocolType = "consumer"
 			g.protocolName = ""
 			g.generation = 0
@@ -386,6 +391,7 @@ func (g *group) replaceStaticConsumerMemberLocked(old *consumerMember, newID str
 	}
 	delete(cs.members, old.id)
 	cs.members[newID] = m
+	cs.allDirty = true
 	if t, ok := cs.target[old.id]; ok {
 		delete(cs.target, old.id)
 		cs.target[newID] = t
@@ -436,6 +442,7 @@ func (g *group) removeConsumerMemberLocked(m *consumerMember) {
 	m.timerSeq++
 	delete(cs.members, m.id)
 	delete(cs.target, m.id)
+	cs.allDirty = true
 	g.c.metrics.memberDelta(-1)
 	cs.epoch++
 	g.c.metrics.rebalance()
@@ -618,6 +625,7 @@ func (g *group) computeTargetLocked(topics []TopicMeta) {
 	cs.target = target
 	cs.targetEpoch = cs.epoch
 	cs.targetTime = g.c.clock.Now().UnixMilli()
+	cs.allDirty = true
 }
 
 // armRevokeTimerLocked removes m if it does not revoke within its
@@ -656,17 +664,36 @@ func (g *group) reconcileLocked(m *consumerMember) bool {
 		g.armRevokeTimerLocked(m)
 		return true
 	}
-	// Assign what is not held by anyone else.
-	held := Assignment{}
-	for id, o := range cs.members {
-		if id == m.id {
-			continue
-		}
-		addAll(held, o.assigned)
-		addAll(held, o.revoking)
-	}
+	// Assign what is not held by anyone else (only the topics m still
+	// wants are looked at: a keepalive of a reconciled member is O(1)).
 	want := minus(target, m.assigned)
-	free := minus(want, held)
+	free := Assignment{}
+	if len(want) > 0 {
+		held := make(map[[16]byte]map[int32]bool, len(want))
+		for tid := range want {
+			held[tid] = map[int32]bool{}
+		}
+		for id, o := range cs.members {
+			if id == m.id {
+				continue
+			}
+			for tid, h := range held {
+				for _, p := range o.assigned[tid] {
+					h[p] = true
+				}
+				for _, p := range o.revoking[tid] {
+					h[p] = true
+				}
+			}
+		}
+		for tid, ps := range want {
+			for _, p := range ps {
+				if !held[tid][p] {
+					free[tid] = append(free[tid], p)
+				}
+			}
+		}
+	}
 	changed := len(free) > 0
 	addAll(m.assigned, free)
 	newState := cmStable

@@ -9,7 +9,10 @@ package coordinator
 // every change, persistConsumerLocked encodes the group's current records,
 // appends those whose bytes differ and tombstones the keys that are gone.
 // The map is updated only when the append succeeded, so a failed append is
-// retried by the next change.
+// retried by the next change. A heartbeat changes only its own member's
+// records and the group's, unless it recomputed the target or removed or
+// replaced members (consumerState.allDirty): then every member's records
+// are compared, so a keepalive costs O(1) records, not O(members).
 
 import (
 	"bytes"
@@ -313,8 +316,9 @@ func consumerRecordRank(key []byte, tombstone bool) int {
 	return up[typ]
 }
 
-// consumerRecordsLocked is every record of g's consumer state, by key.
-func (g *group) consumerRecordsLocked() map[string][]byte {
+// consumerRecordsLocked is every record of g's consumer state, by key
+// (with only non-empty: the group's records and only that member's).
+func (g *group) consumerRecordsLocked(only string) map[string][]byte {
 	out := map[string][]byte{}
 	cs := g.consumer
 	if cs == nil {
@@ -323,6 +327,9 @@ func (g *group) consumerRecordsLocked() map[string][]byte {
 	out[string(consumerGroupKey(recConsumerGroupMetadata, g.id))] = encodeGroupEpoch(cs.epoch, cs.metaHash)
 	out[string(consumerGroupKey(recConsumerGroupTargetMetadata, g.id))] = encodeTargetEpoch(cs.targetEpoch, cs.targetTime)
 	for id, m := range cs.members {
+		if only != "" && id != only {
+			continue
+		}
 		out[string(consumerMemberKey(recConsumerGroupMemberMetadata, g.id, id))] = encodeMemberMetadata(m)
 		out[string(consumerMemberKey(recConsumerGroupTargetMember, g.id, id))] = encodeTargetMember(cs.target[id])
 		out[string(consumerMemberKey(recConsumerGroupCurrentAssignment, g.id, id))] = encodeCurrentAssignment(m)
@@ -331,17 +338,20 @@ func (g *group) consumerRecordsLocked() map[string][]byte {
 }
 
 // consumerDiffLocked returns the records that bring the log from
-// g.persisted to the group's current consumer state.
-func (g *group) consumerDiffLocked() (recs []Record, want map[string][]byte) {
-	want = g.consumerRecordsLocked()
+// g.persisted to the group's current consumer state (only non-empty: for
+// the group's records and that member's; no tombstones).
+func (g *group) consumerDiffLocked(only string) (recs []Record, want map[string][]byte) {
+	want = g.consumerRecordsLocked(only)
 	for k, v := range want {
 		if old, ok := g.persisted[k]; !ok || !bytes.Equal(old, v) {
 			recs = append(recs, Record{Key: []byte(k), Value: v})
 		}
 	}
-	for k := range g.persisted {
-		if _, ok := want[k]; !ok {
-			recs = append(recs, Record{Key: []byte(k)})
+	if only == "" {
+		for k := range g.persisted {
+			if _, ok := want[k]; !ok {
+				recs = append(recs, Record{Key: []byte(k)})
+			}
 		}
 	}
 	sort.Slice(recs, func(i, j int) bool {
@@ -354,11 +364,19 @@ func (g *group) consumerDiffLocked() (recs []Record, want map[string][]byte) {
 	return recs, want
 }
 
-// persistConsumerLocked appends what changed in g's consumer state. It
-// returns the offset to Sync for durability (ok false: nothing written).
-func (g *group) persistConsumerLocked() (off int64, ok bool, err error) {
-	recs, want := g.consumerDiffLocked()
+// persistConsumerLocked appends what changed in g's consumer state; only
+// names the one member whose records may have changed, unless the group is
+// allDirty ("": compare every member). It returns the offset to Sync for
+// durability (ok false: nothing written).
+func (g *group) persistConsumerLocked(only string) (off int64, ok bool, err error) {
+	if g.consumer == nil || g.consumer.allDirty {
+		only = ""
+	}
+	recs, want := g.consumerDiffLocked(only)
 	if len(recs) == 0 {
+		if only == "" && g.consumer != nil {
+			g.consumer.allDirty = false
+		}
 		return 0, false, nil
 	}
 	if g.c.closed.Load() {
@@ -369,14 +387,26 @@ func (g *group) persistConsumerLocked() (off int64, ok bool, err error) {
 		g.c.logger.Error("appending to __consumer_offsets failed", "group", g.id, "err", err)
 		return 0, false, errors.Join(ErrStorage, err)
 	}
-	g.persisted = want
+	if only == "" {
+		g.persisted = want
+		if g.consumer != nil {
+			g.consumer.allDirty = false
+		}
+	} else {
+		if g.persisted == nil {
+			g.persisted = map[string][]byte{}
+		}
+		for k, v := range want {
+			g.persisted[k] = v
+		}
+	}
 	return off, true, nil
 }
 
 // persistConsumerAsyncLocked appends what changed and syncs in the
 // background (timer-driven changes: nobody waits for them).
 func (g *group) persistConsumerAsyncLocked() {
-	off, ok, err := g.persistConsumerLocked()
+	off, ok, err := g.persistConsumerLocked("")
 	if err != nil || !ok {
 		return
 	}
@@ -427,7 +457,7 @@ func (g *group) installConsumerLocked(lc *loadedConsumer) bool {
 	if !ok {
 		return false
 	}
-	cs := &consumerState{members: map[string]*consumerMember{}, target: map[string]Assignment{}}
+	cs := &consumerState{members: map[string]*consumerMember{}, target: map[string]Assignment{}, allDirty: true}
 	var err error
 	if cs.epoch, cs.metaHash, err = decodeGroupEpoch(epochVal); err != nil {
 		g.c.logger.Warn("skipping malformed consumer group epoch record", "group", g.id)

@@ -131,7 +131,7 @@ func (g *group) upgradeLocked() bool {
 		}
 	}
 	cs := &consumerState{members: map[string]*consumerMember{}, target: map[string]Assignment{}, epoch: g.generation,
-		targetEpoch: g.generation, targetTime: g.c.clock.Now().UnixMilli()}
+		targetEpoch: g.generation, targetTime: g.c.clock.Now().UnixMilli(), allDirty: true}
 	// Members waiting for a join or sync answer rejoin (into the consumer
 	// group); pending member ids are forgotten.
 	g.stopJoinTimer()
@@ -202,6 +202,7 @@ func (g *group) removeConsumerMemberOrDowngradeLocked(m *consumerMember) (downgr
 	m.timerSeq++
 	delete(cs.members, m.id)
 	delete(cs.target, m.id)
+	cs.allDirty = true
 	g.c.metrics.memberDelta(-1)
 	off, ok = g.maybeDowngradeLocked()
 	return true, off, ok
@@ -361,7 +362,7 @@ func (g *group) classicJoinToConsumerLocked(req JoinRequest, done func(JoinResul
 	}
 	m.sentAssignment = true
 	res := JoinResult{MemberID: m.id, Generation: m.epoch, ProtocolType: "consumer", ProtocolName: req.Protocols[0].Name}
-	g.persistThenLocked(func(err error) {
+	g.persistThenLocked(m.id, func(err error) {
 		if err != nil {
 			done(JoinResult{Err: err, MemberID: m.id, Generation: -1})
 			return
@@ -373,8 +374,8 @@ func (g *group) classicJoinToConsumerLocked(req JoinRequest, done func(JoinResul
 // persistThenLocked appends what changed in g's consumer state and calls
 // then once it is durable (from another goroutine, with the group lock
 // held), or at once if nothing changed or the append failed.
-func (g *group) persistThenLocked(then func(error)) {
-	off, ok, err := g.persistConsumerLocked()
+func (g *group) persistThenLocked(only string, then func(error)) {
+	off, ok, err := g.persistConsumerLocked(only)
 	if err != nil || !ok {
 		then(err)
 		return

@@ -456,11 +456,33 @@ func (e *scriptEnv) run(cmd string) string {
 		t.Fatalf("unknown command %q", fields[0])
 	}
 	e.c.WaitIdle()
+	e.checkPersisted(cmd)
 	e.mu.Lock()
 	out := strings.Join(e.out, "\n")
 	e.out = nil
 	e.mu.Unlock()
 	return out
+}
+
+// checkPersisted fails the test if a consumer group's state differs from
+// what its records in the log say (the scoped persistence of heartbeats
+// missed a change), unless appends are being failed on purpose.
+func (e *scriptEnv) checkPersisted(cmd string) {
+	e.log.mu.Lock()
+	failing := e.log.fail
+	e.log.mu.Unlock()
+	if failing {
+		return
+	}
+	for _, g := range e.c.allGroups() {
+		g.mu.Lock()
+		if g.consumer != nil {
+			if recs, _ := g.consumerDiffLocked(""); len(recs) > 0 {
+				e.t.Errorf("after %q group %s has %d unpersisted consumer records", cmd, g.id, len(recs))
+			}
+		}
+		g.mu.Unlock()
+	}
 }
 
 // TestScripts runs testdata/*.txt: blocks of a command, a "----" line and
