@@ -223,7 +223,7 @@ func TestStreamsExactlyOnceCountSum(t *testing.T) {
 	// The orders: n records keyed by order id, "customerId,amount"; the
 	// first half before the application starts, the rest in two quarters
 	// (below).
-	const n, customers = 20000, 150
+	const n, customers = 100000, 1000
 	rng := rand.New(rand.NewSource(6))
 	want := map[string]countSum{}
 	produce := func(from, to int) {
