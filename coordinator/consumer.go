@@ -111,6 +111,14 @@ type consumerMember struct {
 	revokeTimer Timer
 }
 
+// subscriptionUnion is every topic name and regex the members subscribe
+// to; valid false: recompute (members or subscriptions changed).
+type subscriptionUnion struct {
+	valid   bool
+	names   map[string]bool
+	regexes []*regexp.Regexp
+}
+
 // consumerState is a group's KIP-848 state (group.consumer non-nil).
 type consumerState struct {
 	epoch       int32
@@ -119,6 +127,7 @@ type consumerState struct {
 	members     map[string]*consumerMember
 	metaHash    int64 // hashMetadata of the subscribed topics' metadata
 	allDirty    bool  // records of members other than the heartbeating one may have changed
+	subs        subscriptionUnion
 	targetTime  int64 // ms: when the target was computed
 	assignor    string
 }
@@ -334,6 +343,9 @@ func (c *Coordinator) consumerHeartbeatLocked(g *group, req ConsumerHeartbeatReq
 		bump = true
 	}
 	g.consumerSessionLocked(m)
+	if bump {
+		cs.subs.valid = false // a member or a subscription changed
+	}
 	topics := c.listTopics()
 	if h := g.subscriptionHashLocked(topics); h != cs.metaHash {
 		cs.metaHash = h
@@ -443,6 +455,7 @@ func (g *group) removeConsumerMemberLocked(m *consumerMember) {
 	delete(cs.members, m.id)
 	delete(cs.target, m.id)
 	cs.allDirty = true
+	cs.subs.valid = false
 	g.c.metrics.memberDelta(-1)
 	cs.epoch++
 	g.c.metrics.rebalance()
@@ -473,11 +486,37 @@ func isInternal(name string) bool {
 	return name == "__consumer_offsets" || name == "__transaction_state"
 }
 
+// subscriptionHashLocked fingerprints the metadata of every topic a
+// member subscribes to. The union of the members' subscriptions is cached
+// (consumerState.subs), so a heartbeat costs O(topics), not O(members).
 func (g *group) subscriptionHashLocked(topics []TopicMeta) int64 {
+	cs := g.consumer
+	if !cs.subs.valid {
+		cs.subs = subscriptionUnion{valid: true, names: map[string]bool{}}
+		regexes := map[string]bool{}
+		for _, m := range cs.members {
+			for _, n := range m.topics {
+				cs.subs.names[n] = true
+			}
+			if m.regex != "" && !regexes[m.regex] {
+				regexes[m.regex] = true
+				if re, err := regexp.Compile("^(?:" + m.regex + ")$"); err == nil {
+					cs.subs.regexes = append(cs.subs.regexes, re)
+				}
+			}
+		}
+	}
 	seen := map[string]TopicMeta{}
-	for _, m := range g.consumer.members {
-		for _, t := range m.subscribed(topics) {
+	for _, t := range topics {
+		if cs.subs.names[t.Name] {
 			seen[t.Name] = t
+			continue
+		}
+		for _, re := range cs.subs.regexes {
+			if re.MatchString(t.Name) {
+				seen[t.Name] = t
+				break
+			}
 		}
 	}
 	names := make([]string, 0, len(seen))

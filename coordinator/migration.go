@@ -203,6 +203,7 @@ func (g *group) removeConsumerMemberOrDowngradeLocked(m *consumerMember) (downgr
 	delete(cs.members, m.id)
 	delete(cs.target, m.id)
 	cs.allDirty = true
+	cs.subs.valid = false
 	g.c.metrics.memberDelta(-1)
 	off, ok = g.maybeDowngradeLocked()
 	return true, off, ok
@@ -328,6 +329,9 @@ func (g *group) classicJoinToConsumerLocked(req JoinRequest, done func(JoinResul
 		bump = true
 	}
 	g.consumerSessionLocked(m)
+	if bump {
+		cs.subs.valid = false
+	}
 	all := g.c.listTopics()
 	if h := g.subscriptionHashLocked(all); h != cs.metaHash {
 		cs.metaHash = h
