@@ -146,31 +146,32 @@ func runRank(run string) string {
 	return "2" + run
 }
 
-// merge takes each workload's samples from this run if it ran it, else from
-// the newest earlier run that did.
+// mergeKey is what one run's samples stand for: a workload, or for W9 a
+// workload at one partition count.
+func mergeKey(s sample) string {
+	if s.Scale != nil {
+		return fmt.Sprintf("%s/%d", s.Workload, s.Scale.Partitions)
+	}
+	return s.Workload
+}
+
+// merge takes each workload (W9: each partition count) from the newest run
+// that has it: this run if it ran it, else an earlier one.
 func merge(wls []workload, current, previous []sample) []sample {
+	all := append(slices.Clone(previous), current...)
+	best := map[string]string{}
+	for _, s := range all {
+		if k := mergeKey(s); runRank(s.Run) > best[k] {
+			best[k] = runRank(s.Run)
+		}
+	}
 	var out []sample
 	for _, w := range wls {
-		var cur []sample
-		for _, s := range current {
-			if s.Workload == w.Name {
-				cur = append(cur, s)
+		for _, s := range all {
+			if s.Workload == w.Name && runRank(s.Run) == best[mergeKey(s)] {
+				out = append(out, s)
 			}
 		}
-		if len(cur) == 0 {
-			best := ""
-			for _, s := range previous {
-				if s.Workload == w.Name && runRank(s.Run) > best {
-					best = runRank(s.Run)
-				}
-			}
-			for _, s := range previous {
-				if s.Workload == w.Name && runRank(s.Run) == best {
-					cur = append(cur, s)
-				}
-			}
-		}
-		out = append(out, cur...)
 	}
 	return out
 }
@@ -215,7 +216,11 @@ func render(wls []workload, samples []sample) string {
 	p("# Moldau benchmark results\n\n")
 	p("Written by `make bench` (bench/runner) on %s. Raw runs, one JSON line each with the load tool's full output: [results/runs.jsonl](results/runs.jsonl) (append-only; each table below comes from the newest run of its workload, named under it).\n\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"))
 	p("- **Hardware**: %s CPUs (`nproc`), %s, kernel %s, %s RAM; Go %s, GOMAXPROCS %d. `uptime` when this report was written: %s.\n", sh("nproc"), cpuModel(), sh("uname", "-r"), memTotal(), runtime.Version(), runtime.GOMAXPROCS(0), sh("uptime"))
-	p("- **Open-files limit** (RLIMIT_NOFILE) the brokers inherit: %d (raised by the runner).\n", fileLimit)
+	if fileLimit >= 1<<20 {
+		p("- **Open-files limit** (RLIMIT_NOFILE) the brokers inherit: %d (raised by the runner).\n", fileLimit)
+	} else {
+		p("- **Open-files limit** (RLIMIT_NOFILE) the brokers inherit: %d, the hard limit: the runner could not raise it (that needs CAP_SYS_RESOURCE, which this machine withholds even from root), so a broker keeping more files than that open at 10,000 partitions fails.\n", fileLimit)
+	}
 	p("- **Client**: franz-go kgo as pinned in go.mod (the `client` field of each JSON line); W8 uses Kafka's own Java tools.\n")
 	p("- **Targets**, each its own process on a fresh data directory for every (workload, round):\n")
 	p("  - `moldau`: bin/moldau, default profile (`--data-dir` fresh, fsync before answering acks=all, 1 GiB segments).\n")
@@ -413,7 +418,7 @@ func renderScale(p func(string, ...any), samples []sample) {
 	}
 	p("## W9: partition-count scale\n\n")
 	p("%s", provenance(samples, "W9"))
-	p("One topic with N partitions on a fresh data dir, N × 16 KiB of 1 KiB records written with acks=1 (spread by franz-go's default partitioner, so at 10,000 partitions not every partition gets a record), then: RSS and open files (`/proc/PID/fd`) 3 s later, idle CPU over %s; a clean stop (SIGTERM) and start-up until every partition answers ListOffsets; `kill -9` and recovery, likewise; \"records kept\" is the sum of high watermarks after recovery over those written. Create is CreateTopics until every partition has a leader. Median over rounds where there are several.\n\n", *scaleIdle)
+	p("One topic with N partitions on a fresh data dir, N × 16 KiB of 1 KiB records written with acks=1 (spread by franz-go's default partitioner, so at 10,000 partitions not every partition gets a record), then: RSS and open files (`/proc/PID/fd`) 3 s later, idle CPU over %s; a clean stop (SIGTERM) and start-up until every partition answers ListOffsets; `kill -9` and recovery, likewise; \"records kept\" is the sum of high watermarks after recovery over those written. Create is CreateTopics until every partition has a leader; above 5,000 partitions it is CreateTopics for 5,000 and then CreatePartitions 5,000 at a time, on every target, because Kafka's controller refuses a request writing more than 10,000 metadata records (POLICY_VIOLATION). Median over rounds where there are several.\n\n", *scaleIdle)
 	p("| target | partitions | create ms | idle RSS MiB | idle CPU %% of a core | open files | start-up ms | recovery ms (kill -9) | records kept | RSS after recovery MiB |\n|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, t := range ts {
 		byN := map[int][]scaleSample{}

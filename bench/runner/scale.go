@@ -151,6 +151,13 @@ func adminClient(addr string) (*kgo.Client, error) {
 	return kgo.NewClient(kgo.SeedBrokers(addr), kgo.RequestTimeoutOverhead(*scaleTimeout), kgo.RetryTimeout(*scaleTimeout))
 }
 
+// createChunk is the most partitions one CreateTopics or CreatePartitions
+// request asks for: Kafka's controller refuses a request that would write
+// more than 10,000 metadata records (POLICY_VIOLATION, "excessively large
+// number of partitions"), so 10,000 partitions are made as 5,000 and then
+// 5,000 more, on every target alike.
+const createChunk = 5000
+
 // createTopic creates topic with n partitions and waits until every partition
 // has a leader.
 func createTopic(addr, topic string, n int) error {
@@ -164,17 +171,51 @@ func createTopic(addr, topic string, n int) error {
 	req := kmsg.NewPtrCreateTopicsRequest()
 	req.TimeoutMillis = int32(scaleTimeout.Milliseconds())
 	rt := kmsg.NewCreateTopicsRequestTopic()
-	rt.Topic, rt.NumPartitions, rt.ReplicationFactor = topic, int32(n), 1
+	rt.Topic, rt.NumPartitions, rt.ReplicationFactor = topic, int32(min(n, createChunk)), 1
 	req.Topics = append(req.Topics, rt)
 	resp, err := req.RequestWith(ctx, cl)
 	if err != nil {
 		return err
 	}
 	if len(resp.Topics) != 1 || resp.Topics[0].ErrorCode != 0 {
-		return fmt.Errorf("create %s: %+v", topic, resp.Topics)
+		return fmt.Errorf("create %s: %s", topic, topicError(resp.Topics))
+	}
+	for have := min(n, createChunk); have < n; {
+		if _, err := waitPartitions(addr, topic, have, time.Now().Add(*scaleTimeout)); err != nil {
+			return err
+		}
+		have = min(n, have+createChunk)
+		preq := kmsg.NewPtrCreatePartitionsRequest()
+		preq.TimeoutMillis = int32(scaleTimeout.Milliseconds())
+		pt := kmsg.NewCreatePartitionsRequestTopic()
+		pt.Topic, pt.Count = topic, int32(have)
+		preq.Topics = append(preq.Topics, pt)
+		presp, err := preq.RequestWith(ctx, cl)
+		if err != nil {
+			return err
+		}
+		if len(presp.Topics) != 1 || presp.Topics[0].ErrorCode != 0 {
+			msg := ""
+			if len(presp.Topics) == 1 && presp.Topics[0].ErrorMessage != nil {
+				msg = *presp.Topics[0].ErrorMessage
+			}
+			return fmt.Errorf("create partitions %s to %d: %v %s", topic, have, presp.Topics, msg)
+		}
 	}
 	_, err = waitPartitions(addr, topic, n, time.Now().Add(*scaleTimeout))
 	return err
+}
+
+func topicError(ts []kmsg.CreateTopicsResponseTopic) string {
+	var out []string
+	for _, t := range ts {
+		msg := ""
+		if t.ErrorMessage != nil {
+			msg = *t.ErrorMessage
+		}
+		out = append(out, fmt.Sprintf("error %d %s", t.ErrorCode, msg))
+	}
+	return strings.Join(out, "; ")
 }
 
 // waitPartitions polls Metadata and then ListOffsets until all n partitions of
