@@ -37,6 +37,8 @@ type target struct {
 	start func(dir string) *exec.Cmd
 	// consume is false for the null broker, which serves no Fetch.
 	consume bool
+	// direct: Kafka started by the runner (kafkaNode), not kafka-ref.sh.
+	direct bool
 }
 
 type workload struct {
@@ -71,6 +73,7 @@ type sample struct {
 	// around the sample (the benchmark's own processes included).
 	Run, Commit          string  `json:",omitempty"`
 	Load1Start, Load1End float64 `json:",omitempty"`
+	src                  string  // the file an earlier run was read from
 }
 
 var (
@@ -107,6 +110,7 @@ func main() {
 			c.Env = append(os.Environ(), "TMPDIR="+dir)
 			return c
 		}},
+		{Name: "kafka-c2", consume: true, direct: true},
 		{Name: "kfake", consume: true, start: func(dir string) *exec.Cmd {
 			return exec.Command(filepath.Join(bin, "kfake"), "-data-dir", dir)
 		}},
@@ -381,6 +385,9 @@ type proc struct {
 }
 
 func startTarget(t target, dir string) (*proc, error) {
+	if t.direct {
+		return startKafkaDirect(dir, true)
+	}
 	c := t.start(dir)
 	c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	var logBuf bytes.Buffer

@@ -94,7 +94,7 @@ func cpuModel() string {
 }
 
 // canonical is the order targets appear in tables.
-var canonical = []string{"moldau", "baseline", "kafka", "kfake", "null"}
+var canonical = []string{"moldau", "baseline", "kafka", "kafka-c2", "kfake", "null"}
 
 // targetsOf lists the targets with samples of workload w, in canonical order.
 func targetsOf(samples []sample, w string) []string {
@@ -124,8 +124,9 @@ func loadRuns(dir string) []sample {
 			if json.Unmarshal(sc.Bytes(), &s) != nil || s.Workload == "" || s.Target == "" {
 				continue
 			}
+			s.src = filepath.Base(f)
 			if s.Run == "" {
-				s.Run = "legacy:" + filepath.Base(f)
+				s.Run = "legacy:" + s.src
 			}
 			out = append(out, s)
 		}
@@ -134,16 +135,18 @@ func loadRuns(dir string) []sample {
 	return out
 }
 
-// runRank orders runs: runs with an id (a UTC time) by time, after the
-// legacy files, of which runs.jsonl wins.
-func runRank(run string) string {
+// runRank orders runs: runs.jsonl's runs with an id (a UTC time) by time,
+// after runs.jsonl's lines from before ids, after the side files
+// (runs-*.jsonl: before/after experiments, used only for workloads
+// runs.jsonl lacks). This run's samples have no src and rank as runs.jsonl's.
+func runRank(s sample) string {
 	switch {
-	case run == "legacy:runs.jsonl":
+	case s.src != "" && s.src != "runs.jsonl":
+		return "0" + s.src + s.Run
+	case strings.HasPrefix(s.Run, "legacy:"):
 		return "1"
-	case strings.HasPrefix(run, "legacy:"):
-		return "0" + run
 	}
-	return "2" + run
+	return "2" + s.Run
 }
 
 // mergeKey is what one run's samples stand for: a workload, or for W9 a
@@ -161,14 +164,14 @@ func merge(wls []workload, current, previous []sample) []sample {
 	all := append(slices.Clone(previous), current...)
 	best := map[string]string{}
 	for _, s := range all {
-		if k := mergeKey(s); runRank(s.Run) > best[k] {
-			best[k] = runRank(s.Run)
+		if k := mergeKey(s); runRank(s) > best[k] {
+			best[k] = runRank(s)
 		}
 	}
 	var out []sample
 	for _, w := range wls {
 		for _, s := range all {
-			if s.Workload == w.Name && runRank(s.Run) == best[mergeKey(s)] {
+			if s.Workload == w.Name && runRank(s) == best[mergeKey(s)] {
 				out = append(out, s)
 			}
 		}
@@ -225,6 +228,9 @@ func render(wls []workload, samples []sample) string {
 	p("- **Targets**, each its own process on a fresh data directory for every (workload, round):\n")
 	p("  - `moldau`: bin/moldau, default profile (`--data-dir` fresh, fsync before answering acks=all, 1 GiB segments).\n")
 	p("  - `kafka`: Apache Kafka 4.4.0 single-node KRaft via tests/compat/kafka-ref.sh (W9: the same jars, JVM flags and properties, started directly so a restart keeps the log dir), JVM `-Xms256m -Xmx768m -XX:+UseG1GC -XX:TieredStopAtLevel=1` (the script's heap; Kafka's default flush policy: no fsync per produce).\n")
+	if slices.ContainsFunc(samples, func(s sample) bool { return s.Target == "kafka-c2" }) {
+		p("  - `kafka-c2`: the same Kafka, jars, properties and heap, started by the runner without `-XX:TieredStopAtLevel=1`, so the JVM's C2 compiler runs (kafka-ref.sh stops at C1 for a fast start; a production Kafka runs C2).\n")
+	}
 	p("  - `kfake`: franz-go's kfake as a process (bench/kfake, `kfake.DataDir` on, no `SyncWrites`: page cache only, like Kafka).\n")
 	p("  - `null`: bench/nullbroker, the ceiling: decode Produce with kmsg, check CRC-32C, append to one file (fdatasync per request for acks=all), ack. No Fetch, so no consume row.\n")
 	if *baseline != "" {

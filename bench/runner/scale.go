@@ -21,6 +21,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -56,7 +57,14 @@ func scaleStart(t target, dir string) (*proc, error) {
 	if t.Name != "kafka" {
 		return startTarget(t, dir)
 	}
-	c, addr, err := kafkaNode(dir)
+	return startKafkaDirect(dir, false)
+}
+
+// startKafkaDirect starts Kafka with kafkaNode; c2 drops
+// -XX:TieredStopAtLevel=1 (kafka-ref.sh's flag for a fast JVM start, which
+// also keeps the broker on the C1 compiler for good).
+func startKafkaDirect(dir string, c2 bool) (*proc, error) {
+	c, addr, err := kafkaNode(dir, c2)
 	if err != nil {
 		return nil, err
 	}
@@ -78,10 +86,13 @@ func scaleStart(t target, dir string) (*proc, error) {
 // kafkaNode returns the command running Apache Kafka 4.4 (KRaft, combined
 // broker and controller) on dir, formatting dir on first use. The JVM flags
 // and broker properties are kafka-ref.sh's.
-func kafkaNode(dir string) (*exec.Cmd, string, error) {
+func kafkaNode(dir string, c2 bool) (*exec.Cmd, string, error) {
 	libs := filepath.Join(*root, "tests/compat/.cache/kafka-4.4.0/libs")
 	props := filepath.Join(dir, "server.properties")
 	jvm := []string{"-Xms256m", "-Xmx768m", "-XX:+UseG1GC", "-XX:TieredStopAtLevel=1", "-Djava.awt.headless=true", "-cp", libs + "/*"}
+	if c2 {
+		jvm = slices.DeleteFunc(jvm, func(f string) bool { return f == "-XX:TieredStopAtLevel=1" })
+	}
 	logf, err := os.OpenFile(filepath.Join(dir, "kafka.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, "", err
