@@ -352,7 +352,7 @@ func (b *Broker) cleaner() {
 					return
 				default:
 				}
-				st, err := p.log.Compact(b.now().UnixMilli(), c)
+				st, err := p.log.CompactTxn(b.now().UnixMilli(), c, p.cleanerTxnView())
 				switch {
 				case err != nil && !errors.Is(err, plog.ErrClosed):
 					b.logger.Warn("compaction", "partition", p.dirName(), "err", err)

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"sort"
 
 	plog "github.com/moldau/moldau/log"
 	"github.com/moldau/moldau/txn"
@@ -79,6 +80,34 @@ func (p *partition) abortedIn(from, to int64) []txn.AbortedTxn {
 	p.txnMu.RLock()
 	defer p.txnMu.RUnlock()
 	return p.txns.Aborted(from, to)
+}
+
+// cleanerTxnView is what the log cleaner must know of the partition's
+// transactions: where the undecided data starts (the first offset of the
+// oldest open transaction, else the log end, past which the next one
+// starts) and which transactional batches were aborted.
+func (p *partition) cleanerTxnView() plog.TxnView {
+	p.appendMu.Lock() // no transaction begins meanwhile
+	p.txnMu.RLock()
+	end := p.log.EndOffset()
+	if fu := p.firstUnstable.Load(); fu >= 0 && fu < end {
+		end = fu
+	}
+	aborted := p.txns.Aborted(0, end)
+	p.txnMu.RUnlock()
+	p.appendMu.Unlock()
+	if len(aborted) == 0 {
+		return plog.TxnView{StableEnd: end}
+	}
+	byPID := map[int64][]txn.AbortedTxn{} // each by marker offset, as p.txns keeps them
+	for _, a := range aborted {
+		byPID[a.ProducerID] = append(byPID[a.ProducerID], a)
+	}
+	return plog.TxnView{StableEnd: end, Aborted: func(pid, offset int64) bool {
+		list := byPID[pid]
+		i := sort.Search(len(list), func(i int) bool { return list[i].LastOffset > offset })
+		return i < len(list) && list[i].FirstOffset <= offset
+	}}
 }
 
 // writeMarker appends a commit or abort control batch of pid at epoch and

@@ -33,6 +33,12 @@ import (
 // segment past the delete horizon (see Compact). Keyless records are
 // dropped, as Kafka drops them. Control batches are kept whole.
 //
+// Transactions (CompactTxn's TxnView, from the broker, which tracks them):
+// nothing at or past the first unstable offset is mapped or removed (an
+// open transaction's records may still be aborted, and must not supersede
+// committed ones meanwhile), and the records of aborted transactions are
+// neither mapped nor kept, as in Kafka's cleaner.
+//
 // Batches keep their base offset, lastOffsetDelta, base timestamp, producer
 // fields and record bytes (offset and timestamp deltas are relative to the
 // unchanged bases), so offsets are never renumbered or reordered; the CRC,
@@ -113,6 +119,31 @@ var errCleanAborted = errors.New("log: cleaning aborted by Close")
 // TruncateTo and Close (cleanMu); appends, reads and syncs proceed, except
 // during each segment's short swap (syncMu).
 func (l *Log) Compact(now int64, c *Cleaner) (CompactStats, error) {
+	return l.CompactTxn(now, c, TxnView{StableEnd: math.MaxInt64})
+}
+
+// TxnView is what the cleaner must know of a partition's transactions.
+type TxnView struct {
+	// StableEnd bounds the cleaning: no record at or past it is mapped or
+	// removed. The broker passes the first offset of the oldest open
+	// transaction or, with none open, the log end when it took the view
+	// (the next transaction starts there or later).
+	StableEnd int64
+	// Aborted reports whether the transactional batch of producerID at
+	// offset (below StableEnd) belongs to an aborted transaction; nil: none
+	// does.
+	Aborted func(producerID, offset int64) bool
+}
+
+// aborted reports whether the cleaner drops h's records as aborted.
+func (tv TxnView) aborted(h BatchHeader) bool {
+	return tv.Aborted != nil && h.IsTransactional() && !h.IsControl() && h.NextOffset() <= tv.StableEnd &&
+		tv.Aborted(h.ProducerID, h.BaseOffset)
+}
+
+// CompactTxn is Compact for a partition with transactions (see TxnView and
+// the top of cleaner.go).
+func (l *Log) CompactTxn(now int64, c *Cleaner, tv TxnView) (CompactStats, error) {
 	cfg := l.config()
 	var st CompactStats
 	if !cfg.Compact {
@@ -233,7 +264,11 @@ func (l *Log) Compact(now int64, c *Cleaner) (CompactStats, error) {
 			if h.NextOffset() <= mapEnd {
 				continue
 			}
-			if h.IsControl() {
+			if h.NextOffset() > tv.StableEnd {
+				full = true // the rest may still be aborted: stop before it
+				break
+			}
+			if h.IsControl() || tv.aborted(h) {
 				mapEnd = h.NextOffset()
 				continue
 			}
@@ -305,7 +340,7 @@ func (l *Log) Compact(now int64, c *Cleaner) (CompactStats, error) {
 			members[k] = views[i]
 			drop[k] = horizon != math.MinInt64 && maxTS[i] <= horizon
 		}
-		before, after, removed, err := l.cleanGroup(members, mapEnd, drop, c)
+		before, after, removed, err := l.cleanGroup(members, mapEnd, drop, c, tv)
 		if err != nil {
 			return st, err
 		}
@@ -339,7 +374,7 @@ func firstBatchTime(v segmentView) int64 {
 // cleanGroup rewrites consecutive segments into one segment named by the
 // first's base; after is -1 if nothing changed (a single segment with
 // nothing to remove: no file is written then).
-func (l *Log) cleanGroup(group []segmentView, mapEnd int64, dropTombstones []bool, c *Cleaner) (before, after, removed int64, err error) {
+func (l *Log) cleanGroup(group []segmentView, mapEnd int64, dropTombstones []bool, c *Cleaner, tv TxnView) (before, after, removed int64, err error) {
 	// Pass 1 (headers): each producer's last batch in the group, and the
 	// group's last batch.
 	lastOfProducer := map[int64]int64{}
@@ -389,8 +424,11 @@ func (l *Log) cleanGroup(group []segmentView, mapEnd int64, dropTombstones []boo
 				return 0, -1, 0, err
 			}
 			c.throttle(int64(h.Length))
-			newBatch, n, err := c.filterBatch(h, body, mapEnd, dropTombstones[k], scratch[:0])
-			if err != nil {
+			var newBatch []byte
+			var n int
+			if h.BaseOffset < mapEnd && h.RecordCount > 0 && tv.aborted(h) {
+				newBatch, n = scratch[:0], int(h.RecordCount) // aborted: none stays
+			} else if newBatch, n, err = c.filterBatch(h, body, mapEnd, dropTombstones[k], scratch[:0]); err != nil {
 				l.logger.Warn("cleaner: keeping undecodable batch", "dir", l.dir, "offset", h.BaseOffset, "err", err)
 				newBatch, n = body, 0
 			}
