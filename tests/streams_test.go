@@ -230,6 +230,7 @@ func TestStreamsExactlyOnceCountSum(t *testing.T) {
 	produce := func(from, to int) {
 		prod := newClient(t, addr, kgo.DefaultProduceTopic(in))
 		defer prod.Close()
+		ctx := ctxT(t)
 		for i := from; i < to; i++ {
 			cust := fmt.Sprintf("c%03d", rng.Intn(customers))
 			amount := int64(1 + rng.Intn(1000))
@@ -237,14 +238,14 @@ func TestStreamsExactlyOnceCountSum(t *testing.T) {
 			cs.count++
 			cs.sum += amount
 			want[cust] = cs
-			prod.Produce(ctxT(t), &kgo.Record{Key: []byte(fmt.Sprintf("o%05d", i)), Value: []byte(fmt.Sprintf("%s,%d", cust, amount))},
+			prod.Produce(ctx, &kgo.Record{Key: []byte(fmt.Sprintf("o%05d", i)), Value: []byte(fmt.Sprintf("%s,%d", cust, amount))},
 				func(r *kgo.Record, err error) {
 					if err != nil {
 						t.Errorf("produce: %v", err)
 					}
 				})
 		}
-		if err := prod.Flush(ctxT(t)); err != nil {
+		if err := prod.Flush(ctx); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -266,6 +267,7 @@ func TestStreamsExactlyOnceCountSum(t *testing.T) {
 	// and restarted again (B's open transaction, if any, is then aborted by
 	// the restarted broker).
 	got := map[string]countSum{}
+	outputs := 0 // committed output records: one per order (no record cache)
 	total := func() (c int64) {
 		for _, cs := range got {
 			c += cs.count
@@ -300,6 +302,7 @@ func TestStreamsExactlyOnceCountSum(t *testing.T) {
 				t.Fatal(err)
 			}
 			got[string(r.Key)] = cs
+			outputs++
 		})
 		return len(fs.Records())
 	}
@@ -420,6 +423,9 @@ func TestStreamsExactlyOnceCountSum(t *testing.T) {
 		if _, ok := want[k]; !ok {
 			bad = append(bad, fmt.Sprintf("%s: not a customer", k))
 		}
+	}
+	if outputs != n {
+		bad = append(bad, fmt.Sprintf("%d output records under read_committed, want one per order, %d", outputs, n))
 	}
 	sort.Strings(bad)
 	if len(bad) > 0 {
