@@ -375,6 +375,9 @@ func firstBatchTime(v segmentView) int64 {
 // first's base; after is -1 if nothing changed (a single segment with
 // nothing to remove: no file is written then).
 func (l *Log) cleanGroup(group []segmentView, mapEnd int64, dropTombstones []bool, c *Cleaner, tv TxnView) (before, after, removed int64, err error) {
+	if err := l.markOpen(); err != nil {
+		return 0, 0, 0, err
+	}
 	// Pass 1 (headers): each producer's last batch in the group, and the
 	// group's last batch.
 	lastOfProducer := map[int64]int64{}
@@ -622,6 +625,9 @@ const (
 )
 
 func writeCleanPoint(l *Log, offset int64) error {
+	if err := l.markOpen(); err != nil {
+		return err
+	}
 	b := binary.BigEndian.AppendUint64(nil, uint64(offset))
 	b = binary.BigEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
 	return replaceFile(l.fs, l.dir, cleanPointTemp, cleanPointName, b)

@@ -152,6 +152,13 @@ type Log struct {
 	// lastSync is the Unix ms time of the last successful sync (or Open).
 	lastSync atomic.Int64
 
+	// marked: the meta file says "unclean" (open for writing). A log
+	// opened after a clean shutdown keeps its clean meta until its first
+	// change (markOpen), so opening and closing thousands of idle
+	// partitions writes nothing.
+	marked atomic.Bool
+	markMu sync.Mutex
+
 	// failed is set after an error that leaves on-disk state unknown (a
 	// failed fsync, or a failed write that could not be undone). Appends
 	// and syncs then fail until the log is reopened (which recovers).
@@ -165,6 +172,25 @@ func (l *Log) config() *Config { return l.cfg.Load() }
 func (l *Log) SetConfig(cfg Config) {
 	c := cfg.withDefaults()
 	l.cfg.Store(&c)
+}
+
+// markOpen records, before the log's first change since a clean open, that
+// the log is open for writing (meta: unclean), so that a crash from then on
+// is recovered by a scan. Every path that changes a file calls it first.
+func (l *Log) markOpen() error {
+	if l.marked.Load() {
+		return nil
+	}
+	l.markMu.Lock()
+	defer l.markMu.Unlock()
+	if l.marked.Load() {
+		return nil
+	}
+	if err := writeMeta(l.fs, l.dir, meta{clean: false, logStart: l.logStart.Load()}); err != nil {
+		return fmt.Errorf("log: mark open: %w", err)
+	}
+	l.marked.Store(true)
+	return nil
 }
 
 // Dir returns the partition directory.
@@ -269,6 +295,9 @@ func (l *Log) append(batch []byte, now int64) (int64, error) {
 		return 0, ErrClosed
 	}
 	if err := l.failure(); err != nil {
+		return 0, err
+	}
+	if err := l.markOpen(); err != nil {
 		return 0, err
 	}
 	cfg := l.config()
@@ -582,8 +611,12 @@ func (l *Log) Close() error {
 	return err
 }
 
-// flushForCloseLocked requires syncMu and appendMu.
+// flushForCloseLocked requires syncMu and appendMu. A log not changed since
+// a clean open is still clean on disk: nothing to write.
 func (l *Log) flushForCloseLocked() error {
+	if !l.marked.Load() {
+		return nil
+	}
 	l.mu.Lock()
 	l.active.maybeAddTimeEntryLocked()
 	l.mu.Unlock()

@@ -75,6 +75,9 @@ func Open(fsys vfs.FS, dir string, cfg Config, logger *slog.Logger) (*Log, Recov
 		return nil, rep, err
 	}
 
+	// changed: recovery altered the files, must create one, or rebuilt
+	// indexes that the next clean close should write.
+	changed := rep.TruncatedFrom >= 0 || rep.DroppedBytes > 0 || rep.DroppedSegments > 0 || rep.RebuiltIndexes > 0
 	logStart := m.logStart
 	if len(l.segments) > 0 {
 		logStart = max(logStart, l.segments[0].base)
@@ -85,8 +88,10 @@ func Open(fsys vfs.FS, dir string, cfg Config, logger *slog.Logger) (*Log, Recov
 		logger.Warn("recovered end offset is below the log start offset; discarding all segments",
 			"dir", dir, "end_offset", l.segments[len(l.segments)-1].next, "log_start_offset", logStart)
 		l.dropFrom(0, &rep, l.segments[len(l.segments)-1].next)
+		changed = true
 	}
 	if len(l.segments) == 0 {
+		changed = true
 		f, err := fsys.OpenFile(filepath.Join(dir, segmentFileName(logStart, logSuffix)), os.O_CREATE|os.O_TRUNC|os.O_RDWR, 0o644)
 		if err != nil {
 			return nil, rep, fmt.Errorf("log: create segment: %w", err)
@@ -96,6 +101,7 @@ func Open(fsys vfs.FS, dir string, cfg Config, logger *slog.Logger) (*Log, Recov
 	// Segments wholly below the log start are left over from a retention
 	// run cut short by a crash.
 	for len(l.segments) > 1 && l.segments[1].base <= logStart {
+		changed = true
 		if err := l.segments[0].remove(fsys); err != nil {
 			logger.Warn("could not delete segment below the log start offset", "segment", l.segments[0].path(logSuffix), "err", err)
 		}
@@ -121,13 +127,20 @@ func Open(fsys vfs.FS, dir string, cfg Config, logger *slog.Logger) (*Log, Recov
 	// log start, needs no write here. Directory changes made by recovery
 	// (removals, a created segment) become durable with the first SyncTo,
 	// before anything appended from now on is acknowledged as durable.
-	if (found && m.clean) || (found && m.logStart != logStart) {
+	// After a clean shutdown that recovery left as it was, the mark waits
+	// for the first change (markOpen): idle partitions cost no writes.
+	switch {
+	case rep.Clean && m.logStart == logStart && !changed:
+	case (found && m.clean) || (found && m.logStart != logStart):
 		if err := writeMeta(fsys, dir, meta{clean: false, logStart: logStart}); err != nil {
 			l.closeAll()
 			return nil, rep, fmt.Errorf("log: write meta: %w", err)
 		}
+		l.marked.Store(true)
+	default: // no meta, or an unclean one with this log start
+		l.marked.Store(true)
 	}
-	l.dirDirty = true
+	l.dirDirty = l.marked.Load()
 	l.durable.Store(l.active.next)
 	l.lastSync.Store(time.Now().UnixMilli())
 

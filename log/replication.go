@@ -198,6 +198,9 @@ func (l *Log) TruncateTo(offset int64) (int64, error) {
 	if offset >= end {
 		return end, nil
 	}
+	if err := l.markOpen(); err != nil {
+		return 0, err
+	}
 	if offset < l.logStart.Load() {
 		return end, fmt.Errorf("%w: truncate to %d below log start %d", ErrOffsetOutOfRange, offset, l.logStart.Load())
 	}

@@ -86,6 +86,9 @@ func (l *Log) advanceStartLocked(minStart int64, deletable func(s, next *segment
 	if newStart == l.logStart.Load() && n == 0 {
 		return 0, nil
 	}
+	if err := l.markOpen(); err != nil {
+		return 0, err
+	}
 	if newStart != l.logStart.Load() {
 		if err := writeMeta(l.fs, l.dir, meta{clean: false, logStart: newStart}); err != nil {
 			return 0, fmt.Errorf("log: persist log start offset: %w", err)
