@@ -32,7 +32,9 @@ type Fault struct {
 	Delay time.Duration
 	// ErrorCode, when non-zero, answers the request with this Kafka error
 	// code in every error field of the response without serving it: a
-	// failed produce appends nothing, a failed commit commits nothing.
+	// failed produce appends nothing, a failed commit commits nothing. An
+	// acks=0 produce gets no response: its connection is closed, as Kafka
+	// closes it on a failed acks=0 produce.
 	ErrorCode int16
 	// CloseConn closes the connection instead of answering (the request is
 	// not served), as a network failure would.
@@ -96,7 +98,9 @@ func (b *Broker) applyFault(ctx context.Context, f *Fault, req *protocol.Request
 		return protocol.Reply{Close: true}
 	case f.ErrorCode != 0:
 		if p, ok := req.Body.(*kmsg.ProduceRequest); ok && p.Acks == 0 {
-			return protocol.Reply{NoResponse: true}
+			// Kafka closes the connection of a failed acks=0 produce:
+			// the producer has no other way to learn of the error.
+			return protocol.Reply{NoResponse: true, Close: true}
 		}
 		reply = protocol.Reply{Resp: errorResponse(req.Body, f.ErrorCode)}
 	default:
@@ -105,8 +109,10 @@ func (b *Broker) applyFault(ctx context.Context, f *Fault, req *protocol.Request
 	if f.Delay <= 0 || reply.Close {
 		return reply
 	}
+	// reply.Resp stays set: if the connection dies before the delayed
+	// Wait runs, the server still releases it (a zero-copy fetch's
+	// FileResponse pins segment files until released).
 	ready, wait := reply.Resp, reply.Wait
-	reply.Resp = nil
 	reply.Wait = func(ctx context.Context) kmsg.Response {
 		t := time.NewTimer(f.Delay)
 		defer t.Stop()

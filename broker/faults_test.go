@@ -1,10 +1,18 @@
 package broker
 
 import (
+	"context"
+	"encoding/binary"
+	"io"
+	"net"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/moldau/moldau/protocol"
 )
 
 func TestErrorResponseMirrorsRequest(t *testing.T) {
@@ -85,5 +93,97 @@ func TestFaultSetCounts(t *testing.T) {
 	b.ClearFaults()
 	if f := b.faults.take(1); f != nil || b.faults.armed.Load() != 0 {
 		t.Fatal("ClearFaults left a fault armed")
+	}
+}
+
+// TestDelayedReplyKeepsResp: a delay fault on a ready response (a zero-copy
+// fetch's FileResponse, which pins segment files) must leave it in
+// Reply.Resp, so the server releases it when the connection dies before the
+// delayed Wait runs; before, only the Wait closure held it and the pins
+// (open segment files) leaked.
+func TestDelayedReplyKeepsResp(t *testing.T) {
+	b := &Broker{}
+	var released atomic.Int32
+	fr := &protocol.FileResponse{Response: kmsg.NewPtrFetchResponse(), Release: func() { released.Add(1) }}
+	reply := b.applyFault(context.Background(), &Fault{Key: 1, Delay: time.Hour}, &protocol.Request{Key: 1, Body: kmsg.NewPtrFetchRequest()},
+		func() protocol.Reply { return protocol.Reply{Resp: fr} })
+	if reply.Wait == nil {
+		t.Fatal("delay fault did not wrap the reply in a Wait")
+	}
+	if reply.Resp != fr {
+		t.Fatalf("delayed reply dropped its ready response (Resp = %v): a dropped connection would leak its pins", reply.Resp)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if got := reply.Wait(ctx); got != fr {
+		t.Fatalf("Wait returned %v, want the ready response", got)
+	}
+}
+
+// TestAcksZeroFailureClosesConnection: an acks=0 produce that fails (here
+// to an unknown topic, or by an injected error) closes the connection, as
+// Kafka does, since the producer gets no response; one that succeeds leaves
+// the connection open.
+func TestAcksZeroFailureClosesConnection(t *testing.T) {
+	b := newAdminBroker(t)
+	mustCreateTopic(t, b, "z", 1, nil)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Serve(ln); err != nil {
+		t.Fatal(err)
+	}
+	var f kmsg.RequestFormatter
+	produce := func(topic string) []byte {
+		req := kmsg.NewPtrProduceRequest()
+		req.SetVersion(9)
+		req.Acks, req.TimeoutMillis = 0, 5000
+		rt := kmsg.NewProduceRequestTopic()
+		rt.Topic = topic
+		rp := kmsg.NewProduceRequestTopicPartition()
+		rp.Records = adminBatch(1)
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		return f.AppendRequest(nil, req, 1)
+	}
+	apiVersions := f.AppendRequest(nil, kmsg.NewPtrApiVersionsRequest(), 2)
+	// send writes reqs then ApiVersions and reports whether ApiVersions
+	// was answered (the connection stayed open).
+	send := func(reqs []byte) bool {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(30 * time.Second))
+		if _, err := c.Write(append(reqs, apiVersions...)); err != nil {
+			return false
+		}
+		var size [4]byte
+		if _, err := io.ReadFull(c, size[:]); err != nil {
+			return false
+		}
+		body := make([]byte, binary.BigEndian.Uint32(size[:]))
+		if _, err := io.ReadFull(c, body); err != nil {
+			t.Fatalf("response cut short: %v", err)
+		}
+		if corr := int32(binary.BigEndian.Uint32(body)); corr != 2 {
+			t.Fatalf("got a response with correlation id %d; acks=0 produce must not be answered", corr)
+		}
+		return true
+	}
+	if !send(produce("z")) {
+		t.Fatal("successful acks=0 produce closed the connection")
+	}
+	if send(produce("missing")) {
+		t.Fatal("acks=0 produce to an unknown topic kept the connection open")
+	}
+	b.InjectFault(Fault{Key: 0, ErrorCode: kerr.NotLeaderForPartition.Code})
+	if send(produce("z")) {
+		t.Fatal("acks=0 produce failed by a fault kept the connection open")
+	}
+	if !send(produce("z")) {
+		t.Fatal("connection closed after the fault was used up")
 	}
 }

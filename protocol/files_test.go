@@ -395,3 +395,80 @@ func TestFileResponseRandomShapes(t *testing.T) {
 		}
 	}
 }
+
+// respAndWaitHandler answers Fetch with both a ready FileResponse in Resp and
+// a Wait returning another one (a delayed reply that also prepared a
+// response), or, every third request, Resp itself: every response created
+// must be released exactly once, whether written or dropped.
+type respAndWaitHandler struct {
+	fx                *fileFixture
+	n                 atomic.Int32
+	created, released atomic.Int32
+}
+
+func (h *respAndWaitHandler) Supported(key, version int16) bool { return key == 1 && version == 12 }
+
+func (h *respAndWaitHandler) Handle(ctx context.Context, req *Request) Reply {
+	mk := func() *FileResponse {
+		h.created.Add(1)
+		resp, fields := h.fx.fetchCase(req.Version, true)
+		var once atomic.Bool
+		return &FileResponse{Response: resp, Fields: fields, Release: func() {
+			if once.Swap(true) {
+				panic("released twice")
+			}
+			h.released.Add(1)
+		}}
+	}
+	ready := mk()
+	if h.n.Add(1)%3 == 0 {
+		return Reply{Resp: ready, Wait: func(context.Context) kmsg.Response { return ready }}
+	}
+	return Reply{Resp: ready, Wait: func(context.Context) kmsg.Response { return mk() }}
+}
+
+// TestRespAndWaitBothReleased: a reply with Resp and Wait releases Resp even
+// when Wait returns another response (before, only Wait's was released).
+func TestRespAndWaitBothReleased(t *testing.T) {
+	for _, drop := range []bool{false, true} {
+		fx := newFileFixture(t)
+		h := &respAndWaitHandler{fx: fx}
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := NewServer(h, DefaultLimits(), nil, NewMetrics(nil))
+		go s.Serve(ln)
+		c := dial(t, ln.Addr().String())
+		var f kmsg.RequestFormatter
+		var out []byte
+		const n = 12
+		for i := range n {
+			req := kmsg.NewPtrFetchRequest()
+			req.SetVersion(12)
+			out = append(out, f.AppendRequest(nil, req, int32(i))...)
+		}
+		if _, err := c.Write(out); err != nil {
+			t.Fatal(err)
+		}
+		if drop {
+			c.Close() // never read: the writer fails and drops the rest
+		} else {
+			for range n {
+				readResponse(t, c)
+			}
+		}
+		if err := s.Shutdown(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		// Shutdown returns once every connection is closed; the drain
+		// goroutine may still be releasing.
+		deadline := time.Now().Add(10 * time.Second)
+		for h.released.Load() != h.created.Load() {
+			if time.Now().After(deadline) {
+				t.Fatalf("drop=%v: released %d of %d responses", drop, h.released.Load(), h.created.Load())
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+}

@@ -81,7 +81,14 @@ type Reply struct {
 	Resp kmsg.Response
 	// Wait, when set, is called by the writer goroutine (in request order)
 	// to obtain the response; it may block. Its context is cancelled when
-	// the connection or the server closes.
+	// the connection or the server closes. A connection that dies drops
+	// its queued replies without calling their Wait.
+	//
+	// Resp and Wait both set: Wait's response is sent, and Resp is only
+	// released (a FileResponse's pins) once the reply is written or
+	// dropped. A Wait that returns a response prepared before it runs
+	// (a delayed reply) sets it as Resp too, so a dropped reply does not
+	// leak what it pins.
 	Wait func(ctx context.Context) kmsg.Response
 	// NoResponse: nothing is written back (produce with acks=0). Wait, if
 	// set, is still called so that ordering with later requests holds.
@@ -499,6 +506,9 @@ func (c *conn) writeLoop(ctx context.Context, queue <-chan pending) {
 			_ = bw.Flush()
 			c.drain(queue)
 			return
+		}
+		if p.reply.Wait != nil && p.reply.Resp != nil && p.reply.Resp != resp {
+			releaseResponse(p.reply.Resp)
 		}
 		if !p.reply.NoResponse && resp != nil {
 			var err error
