@@ -15,7 +15,8 @@ package broker
 // transaction first. Otherwise INVALID_TXN_STATE, or INVALID_PRODUCER_EPOCH
 // for a fenced epoch.
 //
-// acks=0 writes no response; acks=1 answers once appended; acks=-1 answers
+// acks=0 writes no response (and closes the connection when a partition
+// failed, as Kafka does); acks=1 answers once appended; acks=-1 answers
 // once the batches are durable (fsynced: with one replica, the fsync stands in
 // for the ISR) unless the topic has an explicit flush.messages / flush.ms
 // policy, which the log then applies — see README "Durability".
@@ -88,7 +89,10 @@ func (b *Broker) handleProduce(ctx context.Context, req *protocol.Request) proto
 	}
 
 	if r.Acks == 0 {
-		return protocol.Reply{NoResponse: true}
+		// No response, but, as Kafka does, a failed acks=0 produce closes
+		// the connection: the producer learns of the error only that way
+		// (and refreshes its metadata) instead of losing records silently.
+		return protocol.Reply{NoResponse: true, Close: produceFailed(resp)}
 	}
 	if len(toSync) == 0 || b.cfg.Memory || !b.cfg.SyncOnAcksAll {
 		return respond(resp)
@@ -109,6 +113,18 @@ func (b *Broker) handleProduce(ctx context.Context, req *protocol.Request) proto
 		}
 		return resp
 	}}
+}
+
+// produceFailed reports whether any partition of resp has an error.
+func produceFailed(resp *kmsg.ProduceResponse) bool {
+	for i := range resp.Topics {
+		for j := range resp.Topics[i].Partitions {
+			if resp.Topics[i].Partitions[j].ErrorCode != 0 {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // produceOne validates and appends one partition's batch, filling sp.
