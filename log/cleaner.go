@@ -39,6 +39,19 @@ import (
 // committed ones meanwhile), and the records of aborted transactions are
 // neither mapped nor kept, as in Kafka's cleaner.
 //
+// Transaction markers (control batches) go as in Kafka's
+// CleanedTransactionMetadata: a round walks the rewritten range in offset
+// order and notes, per producer id, whether any batch of its current
+// transaction (a transactional data batch since its previous marker) is
+// written to the cleaned output, even as an empty batch. A marker below
+// mapEnd whose transaction has no such batch left is dropped once its
+// segment is past the delete horizon (the tombstones' rule: Kafka's
+// delete.retention.ms for markers), unless it must stay for the reasons an
+// emptied batch stays (last batch of its group or of its producer id in
+// the group; then it is kept whole). A marker is thus never dropped while
+// data of its transaction remains: that data would otherwise read as an
+// open transaction when producer state is rebuilt from the log.
+//
 // Batches keep their base offset, lastOffsetDelta, base timestamp, producer
 // fields and record bytes (offset and timestamp deltas are relative to the
 // unchanged bases), so offsets are never renumbered or reordered; the CRC,
@@ -330,6 +343,7 @@ func (l *Log) CompactTxn(now int64, c *Cleaner, tv TxnView) (CompactStats, error
 		}
 		groups = append(groups, []int{i})
 	}
+	txnData := map[int64]bool{} // see markerGone
 	for _, g := range groups {
 		if l.closing.Load() {
 			return st, errCleanAborted
@@ -340,7 +354,7 @@ func (l *Log) CompactTxn(now int64, c *Cleaner, tv TxnView) (CompactStats, error
 			members[k] = views[i]
 			drop[k] = horizon != math.MinInt64 && maxTS[i] <= horizon
 		}
-		before, after, removed, err := l.cleanGroup(members, mapEnd, drop, c, tv)
+		before, after, removed, err := l.cleanGroup(members, mapEnd, drop, c, tv, txnData)
 		if err != nil {
 			return st, err
 		}
@@ -374,7 +388,11 @@ func firstBatchTime(v segmentView) int64 {
 // cleanGroup rewrites consecutive segments into one segment named by the
 // first's base; after is -1 if nothing changed (a single segment with
 // nothing to remove: no file is written then).
-func (l *Log) cleanGroup(group []segmentView, mapEnd int64, dropTombstones []bool, c *Cleaner, tv TxnView) (before, after, removed int64, err error) {
+//
+// txnData carries, across the round's groups (cleaned in offset order), the
+// producer ids with a transactional data batch written since their last
+// marker (see markerGone).
+func (l *Log) cleanGroup(group []segmentView, mapEnd int64, dropTombstones []bool, c *Cleaner, tv TxnView, txnData map[int64]bool) (before, after, removed int64, err error) {
 	if err := l.markOpen(); err != nil {
 		return 0, 0, 0, err
 	}
@@ -429,7 +447,13 @@ func (l *Log) cleanGroup(group []segmentView, mapEnd int64, dropTombstones []boo
 			c.throttle(int64(h.Length))
 			var newBatch []byte
 			var n int
-			if h.BaseOffset < mapEnd && h.RecordCount > 0 && tv.aborted(h) {
+			mustStay := h.BaseOffset == lastBase || h.ProducerID >= 0 && lastOfProducer[h.ProducerID] == h.BaseOffset
+			if h.IsControl() && markerGone(h, mapEnd, dropTombstones[k], txnData) && !mustStay {
+				changed = true
+				removed += int64(h.RecordCount)
+				continue
+			}
+			if h.BaseOffset < mapEnd && !h.IsControl() && h.RecordCount > 0 && tv.aborted(h) {
 				newBatch, n = scratch[:0], int(h.RecordCount) // aborted: none stays
 			} else if newBatch, n, err = c.filterBatch(h, body, mapEnd, dropTombstones[k], scratch[:0]); err != nil {
 				l.logger.Warn("cleaner: keeping undecodable batch", "dir", l.dir, "offset", h.BaseOffset, "err", err)
@@ -438,12 +462,15 @@ func (l *Log) cleanGroup(group []segmentView, mapEnd int64, dropTombstones []boo
 			removed += int64(n)
 			if len(newBatch) == 0 {
 				changed = true
-				if h.BaseOffset != lastBase && !(h.ProducerID >= 0 && lastOfProducer[h.ProducerID] == h.BaseOffset) {
+				if !mustStay {
 					continue
 				}
 				newBatch = emptyBatch(body, scratch[:0])
 			} else if n > 0 {
 				changed = true
+			}
+			if h.IsTransactional() && !h.IsControl() && h.ProducerID >= 0 {
+				txnData[h.ProducerID] = true // written, if only as an empty batch
 			}
 			if n > 0 {
 				scratch = newBatch[:0] // reuse the array (never body's)
@@ -549,6 +576,20 @@ func (l *Log) swapCleaned(olds []*segment, fresh *segment) error {
 		old.release()
 	}
 	return nil
+}
+
+// markerGone reports whether the control batch h may be dropped: it lies
+// below mapEnd in a segment past the delete horizon, and no data batch of
+// its transaction was written to the cleaned output this round. It also
+// ends h's transaction in txnData (the producer's next transactional batch
+// starts a new one).
+func markerGone(h BatchHeader, mapEnd int64, pastHorizon bool, txnData map[int64]bool) bool {
+	if !h.IsTransactional() || h.ProducerID < 0 {
+		return false
+	}
+	hadData := txnData[h.ProducerID]
+	delete(txnData, h.ProducerID)
+	return !hadData && pastHorizon && h.NextOffset() <= mapEnd
 }
 
 // filterBatch returns the batch with the records the cleaner keeps (see

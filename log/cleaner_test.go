@@ -428,3 +428,153 @@ func FuzzFilterBatch(f *testing.F) {
 		}
 	})
 }
+
+// controlBatch is a commit (or abort) marker of producerID, as the broker
+// writes it: one control record, key version 0 and type 1 (commit) or 0.
+func controlBatch(t testing.TB, producerID int64, commit bool, ts int64) []byte {
+	key := []byte{0, 0, 0, 0}
+	if commit {
+		key[3] = 1
+	}
+	b := makeKVBatch(t, []kv{{key, []byte{0, 0, 0, 0, 0, 0}}}, ts, 0, false, producerID)
+	binary.BigEndian.PutUint16(b[offAttributes:], AttrTransactional|AttrControl)
+	binary.BigEndian.PutUint32(b[offCRC:], BatchCRC(b))
+	return b
+}
+
+// TestCompactionTxnMarkers: aborted data goes in the first round; a marker
+// stays while data of its transaction remains and until its segment is
+// past the delete horizon, and then goes (Kafka's second pass); a marker of
+// a transaction with surviving data stays, and so does each producer's
+// last marker (its last batch, kept for its producer state as Kafka keeps
+// an active producer's).
+func TestCompactionTxnMarkers(t *testing.T) {
+	const now = 1_000_000
+	const pidA, pidB, pidC = 11, 12, 13
+	cfg := compactConfig()
+	cfg.MinCleanableDirtyRatio = 0
+	l, _ := openLog(t, vfs.NewMem(), "/data/topic-0", cfg)
+	app := func(b []byte) int64 {
+		t.Helper()
+		off, err := l.Append(b, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return off
+	}
+	val := func(s string) []byte { return append([]byte(s), bytes.Repeat([]byte{'v'}, 60)...) }
+	var shared, own []kv
+	for k := range 6 {
+		shared = append(shared, kv{fmt.Appendf(nil, "shared-%d", k), val("txn-committed")})
+		own = append(own, kv{fmt.Appendf(nil, "own-%d", k), val("txn-kept")})
+	}
+	// A: a committed transaction whose keys are overwritten later, then
+	// one whose key is not. B: an aborted transaction, then a committed
+	// one. C: one committed transaction whose keys are not overwritten.
+	app(txnBatch(t, shared, now, pidA))
+	app(controlBatch(t, pidA, true, now))
+	abortBase := app(txnBatch(t, []kv{{[]byte("aborted-key"), val("aborted")}}, now, pidB))
+	abortEnd := l.EndOffset()
+	app(controlBatch(t, pidB, false, now))
+	app(txnBatch(t, own, now, pidC))
+	app(controlBatch(t, pidC, true, now))
+	app(txnBatch(t, []kv{{[]byte("a-last"), val("txn-kept")}}, now, pidA))
+	app(controlBatch(t, pidA, true, now))
+	app(txnBatch(t, []kv{{[]byte("b-last"), val("txn-kept")}}, now, pidB))
+	app(controlBatch(t, pidB, true, now))
+	for k := range shared {
+		shared[k].value = val("plain")
+	}
+	app(makeKVBatch(t, shared, now, 0, false, -1))
+	filler := func(ts int64, n int) {
+		for r := range n {
+			app(makeKVBatch(t, []kv{{fmt.Appendf(nil, "filler-%d", r%4), bytes.Repeat([]byte{'f'}, 300)}}, ts, 0, false, -1))
+		}
+	}
+	filler(now, 30)
+	tv := func() TxnView {
+		return TxnView{StableEnd: l.EndOffset(), Aborted: func(p, off int64) bool {
+			return p == pidB && off >= abortBase && off < abortEnd
+		}}
+	}
+	type state struct {
+		markers map[int64]string // C (commit) and A (abort) in offset order
+		values  map[string]string
+		aborted int
+	}
+	scan := func() state {
+		t.Helper()
+		st := state{markers: map[int64]string{}, values: map[string]string{}}
+		b := readAll(t, l, l.LogStartOffset())
+		checkBatchesGaps(t, b, true)
+		for len(b) > 0 {
+			h, err := ParseBatchHeader(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = records.ForEach(b[:h.Length], records.DefaultMaxDecompressed, func(r records.Record) error {
+				switch {
+				case h.IsControl() && r.Key[3] == 1:
+					st.markers[h.ProducerID] += "C"
+				case h.IsControl():
+					st.markers[h.ProducerID] += "A"
+				case string(r.Key) == "aborted-key":
+					st.aborted++
+				default:
+					st.values[string(r.Key)] = string(r.Value[:min(len(r.Value), 13)])
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			b = b[h.Length:]
+		}
+		return st
+	}
+	checkData := func(st state) {
+		t.Helper()
+		if st.aborted != 0 {
+			t.Errorf("%d aborted records left", st.aborted)
+		}
+		for k := range 6 {
+			if v := st.values[fmt.Sprintf("shared-%d", k)]; v != "plainvvvvvvvv" {
+				t.Errorf("shared-%d = %q, want the plain value", k, v)
+			}
+			if v := st.values[fmt.Sprintf("own-%d", k)]; v != "txn-keptvvvvv" {
+				t.Errorf("own-%d = %q, want the committed transactional value", k, v)
+			}
+		}
+		for _, k := range []string{"a-last", "b-last"} {
+			if v := st.values[k]; v != "txn-keptvvvvv" {
+				t.Errorf("%s = %q, want the committed transactional value", k, v)
+			}
+		}
+	}
+	checkMarkers := func(when string, st state, want map[int64]string) {
+		t.Helper()
+		for pid, w := range want {
+			if st.markers[pid] != w {
+				t.Errorf("%s: markers of producer %d %q, want %q", when, pid, st.markers[pid], w)
+			}
+		}
+	}
+
+	if _, err := l.CompactTxn(now, NewCleaner(1<<20), tv()); err != nil {
+		t.Fatal(err)
+	}
+	st := scan()
+	checkData(st)
+	checkMarkers("first round (not past the delete horizon)", st, map[int64]string{pidA: "CC", pidB: "AC", pidC: "C"})
+	// Later rounds, with time moving past delete.retention.ms.
+	for round := 1; round <= 4; round++ {
+		ts := now + int64(round)*10*cfg.DeleteRetentionMs
+		filler(ts, 30)
+		if _, err := l.CompactTxn(ts, NewCleaner(1<<20), tv()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st = scan()
+	checkData(st)
+	checkMarkers("past the delete horizon", st, map[int64]string{pidA: "C", pidB: "C", pidC: "C"})
+}
