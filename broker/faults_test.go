@@ -4,7 +4,11 @@ import (
 	"context"
 	"encoding/binary"
 	"io"
+	"log/slog"
 	"net"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -12,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/moldau/moldau/broker/config"
 	"github.com/moldau/moldau/protocol"
 )
 
@@ -185,5 +190,95 @@ func TestAcksZeroFailureClosesConnection(t *testing.T) {
 	}
 	if !send(produce("z")) {
 		t.Fatal("connection closed after the fault was used up")
+	}
+}
+
+// deletedOpenFiles counts this process's open files under dir whose names
+// are gone: segments removed while something still pins them.
+func deletedOpenFiles(t *testing.T, dir string) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skip("no /proc/self/fd")
+	}
+	n := 0
+	for _, e := range ents {
+		target, err := os.Readlink(filepath.Join("/proc/self/fd", e.Name()))
+		if err == nil && strings.HasPrefix(target, dir) && strings.HasSuffix(target, " (deleted)") {
+			n++
+		}
+	}
+	return n
+}
+
+// TestDelayedZeroCopyFetchDroppedReleasesFiles: pipelined zero-copy fetches
+// held by a delay fault on a connection that dies are dropped by the
+// server; the segment files they pinned must be closed once the segments
+// are deleted (before the fix they stayed open for good).
+func TestDelayedZeroCopyFetchDroppedReleasesFiles(t *testing.T) {
+	cfg := config.Default()
+	cfg.DataDir = t.TempDir()
+	b, err := New(cfg, WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.Close(context.Background()) })
+	tp := mustCreateTopic(t, b, "d", 1, map[string]*string{"segment.bytes": kmsg.StringPtr("1048576")})
+	p := tp.partition(0)
+	for range 4 << 20 / (60 * 1000) {
+		if _, err := p.log.Append(bigBatch(60, 1000), 1000); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Serve(ln); err != nil {
+		t.Fatal(err)
+	}
+	const n = 16
+	b.InjectFault(Fault{Key: 1, Count: n, Delay: 20 * time.Millisecond})
+	req := kmsg.NewPtrFetchRequest()
+	req.SetVersion(12)
+	req.ReplicaID, req.MaxWaitMillis, req.MinBytes, req.MaxBytes = -1, 0, 1, 64<<20
+	req.SessionEpoch = -1
+	rt := kmsg.NewFetchRequestTopic()
+	rt.Topic = "d"
+	rp := kmsg.NewFetchRequestTopicPartition()
+	rp.Partition, rp.PartitionMaxBytes, rp.CurrentLeaderEpoch = 0, 64<<20, -1
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	var f kmsg.RequestFormatter
+	var out []byte
+	for i := range n {
+		out = append(out, f.AppendRequest(nil, req, int32(i))...)
+	}
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Write(out); err != nil {
+		t.Fatal(err)
+	}
+	// Read one response's size, so every request has been served (and
+	// pinned its files), then reset the connection: the writer fails and
+	// drops the delayed replies still queued.
+	var size [4]byte
+	_ = c.SetDeadline(time.Now().Add(30 * time.Second))
+	if _, err := io.ReadFull(c, size[:]); err != nil {
+		t.Fatal(err)
+	}
+	c.(*net.TCPConn).SetLinger(0)
+	c.Close()
+	if err := p.log.DeleteRecordsBefore(p.log.EndOffset()); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for deletedOpenFiles(t, cfg.DataDir) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d deleted segment files still open after the connection died", deletedOpenFiles(t, cfg.DataDir))
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
