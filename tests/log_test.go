@@ -160,6 +160,77 @@ func TestLogCompactedTopicLatestPerKey(t *testing.T) {
 	}
 }
 
+// TestLogCompactedTopicTransactions: a compacted topic written by
+// committed and aborted transactions, read from the start under
+// read_uncommitted after cleaning, shows no record of an aborted
+// transaction and the latest committed value of each key: aborted values
+// neither survive nor supersede committed ones.
+func TestLogCompactedTopicTransactions(t *testing.T) {
+	addr := diskBroker(t)
+	const topic = "compacted-txn"
+	createTopic(t, addr, topic, 1, map[string]*string{
+		"cleanup.policy":            kadm.StringPtr("compact"),
+		"segment.ms":                kadm.StringPtr("100"),
+		"min.cleanable.dirty.ratio": kadm.StringPtr("0.01"),
+		"delete.retention.ms":       kadm.StringPtr("100"),
+	})
+	pr := newClient(t, addr, kgo.DefaultProduceTopic(topic), kgo.TransactionalID("compact-txn"), kgo.TransactionTimeout(30*time.Second))
+	const rounds, keys = 4, 5
+	for round := range rounds {
+		for _, commit := range []bool{true, false} {
+			if err := pr.BeginTransaction(); err != nil {
+				t.Fatal(err)
+			}
+			var rs []*kgo.Record
+			for k := range keys {
+				v := fmt.Appendf(nil, "committed-%d", round)
+				if !commit {
+					v = fmt.Appendf(nil, "aborted-%d", round)
+				}
+				rs = append(rs, &kgo.Record{Key: fmt.Appendf(nil, "key-%d", k), Value: v})
+			}
+			if err := pr.ProduceSync(ctxT(t), rs...).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+			if err := pr.EndTransaction(ctxT(t), kgo.TransactionEndTry(commit)); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(120 * time.Millisecond) // the next transaction rolls a segment
+		}
+	}
+	// A last plain record, so that every earlier segment is rolled (the
+	// active segment is never cleaned).
+	last := newClient(t, addr, kgo.DefaultProduceTopic(topic))
+	if err := last.ProduceSync(ctxT(t), &kgo.Record{Key: []byte("other"), Value: []byte("x")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	var got []*kgo.Record
+	waitFor(t, "compaction", func() bool {
+		got = consumeAll(t, addr, topic, 2*rounds*keys+1)
+		return len(got) <= keys+1
+	})
+	latest := map[string]string{}
+	prev := int64(-1)
+	for _, r := range got {
+		if r.Offset <= prev {
+			t.Fatalf("offsets not increasing: %d after %d", r.Offset, prev)
+		}
+		prev = r.Offset
+		if bytes.HasPrefix(r.Value, []byte("aborted")) {
+			t.Errorf("record of an aborted transaction left at %d: %s=%s", r.Offset, r.Key, r.Value)
+		}
+		latest[string(r.Key)] = string(r.Value)
+	}
+	for k := range keys {
+		if v, want := latest[fmt.Sprintf("key-%d", k)], fmt.Sprintf("committed-%d", rounds-1); v != want {
+			t.Errorf("key-%d: latest %q, want %q", k, v, want)
+		}
+	}
+	if latest["other"] != "x" {
+		t.Errorf("last record %q at %d", latest["other"], prev)
+	}
+}
+
 // consumeAll reads the partition from the start until the high watermark
 // (up to limit records).
 func consumeAll(t *testing.T, addr, topic string, limit int) []*kgo.Record {
