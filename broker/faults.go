@@ -171,6 +171,8 @@ func mirror(dst, src reflect.Value) {
 			d.Set(sf)
 		case df.Type == sf.Type() && df.Type.Kind() == reflect.Slice && df.Type.Elem().Kind() != reflect.Struct:
 			d.Set(sf) // e.g. []int32 partition lists
+		case df.Type == sf.Type() && df.Type.Kind() == reflect.Pointer && df.Type.Elem().Kind() == reflect.String:
+			d.Set(sf) // nullable names (Metadata's topics): shared, strings are immutable
 		}
 	}
 }

@@ -76,6 +76,28 @@ func TestErrorResponseMirrorsRequest(t *testing.T) {
 	}
 }
 
+// TestErrorResponseMirrorsNullableNames: Metadata names its topics with a
+// nullable string; an error response must keep the names the client asked
+// for (it matches the answer by name), not leave them null.
+func TestErrorResponseMirrorsNullableNames(t *testing.T) {
+	for _, version := range []int16{1, 9, 12} {
+		mr := kmsg.NewPtrMetadataRequest()
+		mr.Version = version
+		mt := kmsg.NewMetadataRequestTopic()
+		mt.Topic = kmsg.StringPtr("m")
+		mr.Topics = append(mr.Topics, mt)
+		resp := errorResponse(mr, kerr.LeaderNotAvailable.Code)
+		dec := kmsg.NewPtrMetadataResponse()
+		dec.Version = version
+		if err := dec.ReadFrom(resp.AppendTo(nil)); err != nil {
+			t.Fatalf("v%d: %v", version, err)
+		}
+		if len(dec.Topics) != 1 || dec.Topics[0].Topic == nil || *dec.Topics[0].Topic != "m" || dec.Topics[0].ErrorCode != kerr.LeaderNotAvailable.Code {
+			t.Fatalf("v%d: metadata error response lost the topic name: %+v", version, dec.Topics)
+		}
+	}
+}
+
 func TestFaultSetCounts(t *testing.T) {
 	b := &Broker{}
 	b.InjectFault(Fault{Key: 0, Count: 2, ErrorCode: 6})
