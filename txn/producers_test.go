@@ -1,7 +1,9 @@
 package txn
 
 import (
+	"bytes"
 	"errors"
+	"reflect"
 	"testing"
 )
 
@@ -70,5 +72,51 @@ func TestProducerStatesExpire(t *testing.T) {
 	s.Record(b)
 	if n := s.Expire(200); n != 1 || s.Len() != 1 {
 		t.Fatalf("expired %d, left %d", n, s.Len())
+	}
+}
+
+func TestSnapshotRoundTrip(t *testing.T) {
+	ps, pt := NewProducerStates(), NewPartitionTxns()
+	for i := range 7 {
+		ps.Record(BatchInfo{ProducerID: 1, ProducerEpoch: 2, FirstSequence: int32(i * 10), LastSequence: int32(i*10 + 9), FirstOffset: int64(i * 10), LastOffset: int64(i*10 + 9), MaxTimestamp: int64(100 + i)})
+	}
+	ps.MarkEpoch(3, 5, 42)
+	pt.Begin(1, 60)
+	pt.Begin(9, 10)
+	pt.End(9, 20, false)
+	pt.Begin(4, 30)
+	b := EncodeSnapshot(nil, ps, pt)
+	ps2, pt2, err := DecodeSnapshot(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(ps.Snapshot(), ps2.Snapshot()) {
+		t.Fatalf("producers: %+v, want %+v", ps2.Snapshot(), ps.Snapshot())
+	}
+	if !reflect.DeepEqual(pt.ongoing, pt2.ongoing) || !reflect.DeepEqual(pt.aborted, pt2.aborted) {
+		t.Fatalf("txns: %+v %+v, want %+v %+v", pt2.ongoing, pt2.aborted, pt.ongoing, pt.aborted)
+	}
+	// The retained batches survive, in order: the oldest retained one is
+	// still a duplicate, the one before it is not.
+	if _, isDup, _ := ps2.Check(BatchInfo{ProducerID: 1, ProducerEpoch: 2, FirstSequence: 20, LastSequence: 29}); !isDup {
+		t.Fatal("oldest retained batch not recognised after decode")
+	}
+	if _, isDup, _ := ps2.Check(BatchInfo{ProducerID: 1, ProducerEpoch: 2, FirstSequence: 10, LastSequence: 19}); isDup {
+		t.Fatal("batch beyond the retained five recognised after decode")
+	}
+	if dup, isDup, err := ps2.Check(BatchInfo{ProducerID: 1, ProducerEpoch: 2, FirstSequence: 60, LastSequence: 69}); err != nil || !isDup || dup.FirstOffset != 60 {
+		t.Fatalf("dup check after decode: %+v %v %v", dup, isDup, err)
+	}
+	for i := range b {
+		c := bytes.Clone(b)
+		c[i] ^= 0x40
+		if _, _, err := DecodeSnapshot(c); !errors.Is(err, ErrBadSnapshot) {
+			t.Fatalf("flipped byte %d: %v, want ErrBadSnapshot", i, err)
+		}
+	}
+	for n := range len(b) {
+		if _, _, err := DecodeSnapshot(b[:n]); !errors.Is(err, ErrBadSnapshot) {
+			t.Fatalf("truncated to %d: %v, want ErrBadSnapshot", n, err)
+		}
 	}
 }
