@@ -204,6 +204,9 @@ func (l *Log) TruncateTo(offset int64) (int64, error) {
 	if offset < l.logStart.Load() {
 		return end, fmt.Errorf("%w: truncate to %d below log start %d", ErrOffsetOutOfRange, offset, l.logStart.Load())
 	}
+	if err := l.deleteSnapshotsAbove(offset); err != nil { // snapshot.go
+		return end, err
+	}
 	l.mu.RLock()
 	i := l.segmentIndexLocked(offset)
 	s := l.segments[i]
