@@ -242,6 +242,7 @@ func (b *Broker) Close(ctx context.Context) error {
 		var errs []error
 		for _, t := range b.topics.all() {
 			for _, p := range t.partitionList() {
+				p.snapshotAtClose()
 				if err := p.log.Close(); err != nil && !errors.Is(err, plog.ErrClosed) {
 					errs = append(errs, fmt.Errorf("close %s: %w", p.dirName(), err))
 				}

@@ -31,6 +31,9 @@ type partition struct {
 	txnMu         sync.RWMutex
 	txns          *txn.PartitionTxns
 	firstUnstable atomic.Int64
+	// snapOffset is the offset of the newest producer-state snapshot
+	// written or loaded (txn_partition.go); appendMu guards it.
+	snapOffset int64
 
 	waitMu  sync.Mutex
 	waiters map[*fetchWaiter]struct{}
@@ -109,6 +112,7 @@ func (p *partition) appendBatch(v *validatedBatch, now int64, verify func() erro
 		p.appendMu.Unlock()
 		return appendResult{}, err
 	}
+	p.snapshotOnRollLocked(base)
 	if idempotent {
 		info.FirstOffset = base
 		info.LastOffset = base + int64(v.lastOffsetDelta)
@@ -130,11 +134,16 @@ func lastSequence(base, delta int32) int32 {
 	return int32(s)
 }
 
-// rebuildProducers replays the batch headers of the log into the
+// rebuildProducers loads the newest producer-state snapshot and replays the
+// batch headers after it (all of them with none) into the
 // idempotent-producer table (at open, before the partition serves).
 func (p *partition) rebuildProducers() error {
-	return p.log.ScanHeaders(p.log.LogStartOffset(), func(h plog.BatchHeader) error {
-		if h.ProducerID < 0 {
+	from, err := p.loadSnapshot()
+	if err != nil {
+		return err
+	}
+	return p.log.ScanHeaders(from, func(h plog.BatchHeader) error {
+		if h.NextOffset() <= from || h.ProducerID < 0 {
 			return nil
 		}
 		if h.IsTransactional() {

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"log/slog"
 	"sort"
 
 	plog "github.com/moldau/moldau/log"
@@ -132,6 +133,7 @@ func (p *partition) writeMarkerChecked(pid int64, epoch int16, commit bool, now 
 		p.appendMu.Unlock()
 		return 0, err
 	}
+	p.snapshotOnRollLocked(base)
 	p.producers.MarkEpoch(pid, epoch, now)
 	p.txnMu.Lock()
 	p.txns.End(pid, base, commit)
@@ -231,4 +233,68 @@ func (p *partition) rebuildTxn(h plog.BatchHeader) error {
 	p.producers.MarkEpoch(h.ProducerID, h.ProducerEpoch, h.MaxTimestamp)
 	p.txns.End(h.ProducerID, h.BaseOffset, typ == controlCommit)
 	return nil
+}
+
+// Producer-state snapshots (Kafka's <offset>.snapshot; bytes: txn/FORMAT.md,
+// file: log/FORMAT.md): written when an append rolls a segment and at
+// close, so that open replays only the batches after the newest one
+// instead of every batch header of the partition.
+
+// snapshotOnRollLocked writes a snapshot at base if the batch just appended
+// there (not yet applied to the producer state) rolled a new segment: the
+// state then covers exactly the batches below base. appendMu is held.
+func (p *partition) snapshotOnRollLocked(base int64) {
+	if base > p.snapOffset && p.log.ActiveBase() == base {
+		p.writeSnapshotLocked(base)
+	}
+}
+
+// writeSnapshotLocked writes the state as of offset (every batch below it
+// applied). A failure only costs a longer scan at the next open. appendMu
+// is held.
+func (p *partition) writeSnapshotLocked(offset int64) {
+	p.txnMu.RLock()
+	data := txn.EncodeSnapshot(nil, p.producers, p.txns)
+	p.txnMu.RUnlock()
+	if err := p.log.WriteSnapshot(offset, data); errors.Is(err, plog.ErrClosed) {
+		return
+	} else if err != nil {
+		slog.Warn("could not write producer state snapshot", "partition", p.dirName(), "offset", offset, "err", err)
+		return
+	}
+	p.snapOffset = offset
+}
+
+// snapshotAtClose writes a snapshot at the log end unless the newest one is
+// there already (an idle partition writes nothing). Call it before closing
+// the log.
+func (p *partition) snapshotAtClose() {
+	p.appendMu.Lock()
+	defer p.appendMu.Unlock()
+	if end := p.log.EndOffset(); end != p.snapOffset {
+		p.writeSnapshotLocked(end)
+	}
+}
+
+// loadSnapshot installs the newest usable snapshot's state and returns the
+// offset to replay the log from: the snapshot's, or the log start with
+// none. It runs at open, before the partition serves.
+func (p *partition) loadSnapshot() (int64, error) {
+	off, ok, err := p.log.LoadSnapshot(func(_ int64, data []byte) error {
+		ps, pt, err := txn.DecodeSnapshot(data)
+		if err != nil {
+			return err
+		}
+		p.producers, p.txns = ps, pt
+		return nil
+	})
+	if err != nil || !ok {
+		return p.log.LogStartOffset(), err
+	}
+	p.snapOffset = off
+	p.txnMu.Lock()
+	p.txns.TrimBefore(p.log.LogStartOffset())
+	p.storeFirstUnstableLocked()
+	p.txnMu.Unlock()
+	return max(off, p.log.LogStartOffset()), nil
 }

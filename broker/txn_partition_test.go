@@ -1,0 +1,158 @@
+package broker
+
+import (
+	"encoding/binary"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"log/slog"
+	"math"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	plog "github.com/moldau/moldau/log"
+	"github.com/moldau/moldau/log/vfs"
+	"github.com/moldau/moldau/txn"
+)
+
+// producerBatch is a validated batch of n records of pid at seq.
+func producerBatch(pid int64, epoch int16, seq int32, n int, transactional bool) *validatedBatch {
+	var recs []byte
+	for i := range n {
+		r := kmsg.Record{TimestampDelta64: int64(i), OffsetDelta: int32(i), Key: []byte("k"), Value: []byte(strings.Repeat("v", 100))}
+		r.Length = int32(len(r.AppendTo(nil)) - 1)
+		recs = r.AppendTo(recs)
+	}
+	var attrs int16
+	if transactional {
+		attrs = attrTransactional
+	}
+	rb := kmsg.RecordBatch{
+		Magic: 2, Attributes: attrs, LastOffsetDelta: int32(n - 1), FirstTimestamp: 1000, MaxTimestamp: 1000 + int64(n-1),
+		ProducerID: pid, ProducerEpoch: epoch, FirstSequence: seq, NumRecords: int32(n), Records: recs,
+	}
+	raw := rb.AppendTo(nil)
+	binary.BigEndian.PutUint32(raw[8:], uint32(len(raw)-12))
+	binary.BigEndian.PutUint32(raw[17:], crc32.Checksum(raw[21:], crc32.MakeTable(crc32.Castagnoli)))
+	return &validatedBatch{raw: raw, producerID: pid, producerEpoch: epoch, baseSequence: seq, lastOffsetDelta: int32(n - 1),
+		recordCount: int32(n), maxTimestamp: 1000 + int64(n-1), transactional: transactional}
+}
+
+type partitionState struct {
+	Producers     []txn.ProducerSnapshot
+	Aborted       []txn.AbortedTxn
+	FirstUnstable int64
+}
+
+func stateOf(p *partition) partitionState {
+	return partitionState{p.producers.Snapshot(), p.txns.Aborted(0, math.MaxInt64), p.firstUnstable.Load()}
+}
+
+// TestProducerSnapshots: a partition reopened from its snapshots (written at
+// segment rolls and at close; the newest corrupt; or none) has the state a
+// full scan of its log gives, and still recognises a retried batch.
+func TestProducerSnapshots(t *testing.T) {
+	fs := vfs.NewMem()
+	const dir = "/data/t-0"
+	cfg := plog.DefaultConfig()
+	cfg.SegmentBytes = 8 << 10
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	open := func() *partition {
+		t.Helper()
+		l, _, err := plog.Open(fs, dir, cfg, logger)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := newPartition(&topic{name: "t"}, 0, l)
+		if err := p.rebuildProducers(); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	snapshots := func() []string {
+		names, _ := fs.ReadDir(dir)
+		var out []string
+		for _, n := range names {
+			if strings.HasSuffix(n, ".snapshot") {
+				out = append(out, n)
+			}
+		}
+		return out
+	}
+	ok := func() error { return nil }
+	p := open()
+	seq := map[int64]int32{}
+	app := func(pid int64, transactional bool) {
+		t.Helper()
+		if _, err := p.appendBatch(producerBatch(pid, 0, seq[pid], 5, transactional), 1000, ok); err != nil {
+			t.Fatal(err)
+		}
+		seq[pid] += 5
+	}
+	for round := range 40 {
+		app(1, false)
+		app(2, true)
+		if _, err := p.writeMarker(2, 0, round%3 != 0, 1000); err != nil {
+			t.Fatal(err)
+		}
+	}
+	app(3, true) // left open
+	app(1, false)
+	want := stateOf(p)
+	if len(snapshots()) == 0 {
+		t.Fatal("no snapshot written at segment rolls")
+	}
+	if len(want.Aborted) != 14 || want.FirstUnstable < 0 {
+		t.Fatalf("unexpected state before reopen: %+v", want)
+	}
+	check := func(what string, p *partition) {
+		t.Helper()
+		if got := stateOf(p); !reflect.DeepEqual(got, want) {
+			t.Fatalf("%s: state %+v, want %+v", what, got, want)
+		}
+		last := producerBatch(1, 0, seq[1]-5, 5, false)
+		if res, err := p.appendBatch(last, 1000, ok); err != nil || !res.duplicate {
+			t.Fatalf("%s: retried last batch: %+v %v, want a duplicate", what, res, err)
+		}
+	}
+
+	// 1. Crash-like close (no close snapshot): roll snapshots plus replay.
+	p.log.Close()
+	p = open()
+	check("from a roll snapshot", p)
+	// 2. Clean close: the snapshot at the end, nothing replayed.
+	p.snapshotAtClose()
+	end := p.log.EndOffset()
+	p.log.Close()
+	if s := snapshots(); s[len(s)-1] != fmt.Sprintf("%020d.snapshot", end) {
+		t.Fatalf("snapshots %v: none at the end %d", s, end)
+	}
+	p = open()
+	check("from the close snapshot", p)
+	p.log.Close()
+	// 3. The newest snapshot corrupt: the older one is used.
+	s := snapshots()
+	f, err := fs.OpenFile(dir+"/"+s[len(s)-1], 0x1 /* O_WRONLY */, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Write([]byte("garbage")); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	p = open()
+	check("with the newest snapshot corrupt", p)
+	p.log.Close()
+	// 4. No snapshot: a full scan.
+	for _, n := range snapshots() {
+		if err := fs.Remove(dir + "/" + n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p = open()
+	check("from a full scan", p)
+	p.log.Close()
+}
