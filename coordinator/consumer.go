@@ -251,10 +251,8 @@ func (c *Coordinator) consumerHeartbeatLocked(g *group, req ConsumerHeartbeatReq
 		}
 		// A classic group becomes a consumer group (offsets kept); its
 		// classic metadata is deleted, as Kafka does.
-		if hadMetadata {
-			if _, err := c.log.Append(g.partition, []Record{{Key: groupKey(g.id)}}); err != nil {
-				return fail(errors.Join(ErrStorage, err))
-			}
+		if hadMetadata { // written with the group's first consumer records
+			g.unwritten = append(g.unwritten, Record{Key: groupKey(g.id)})
 		}
 		if empty {
 			g.consumer = &consumerState{members: map[string]*consumerMember{}, target: map[string]Assignment{}, allDirty: true}

@@ -19,6 +19,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"hash/fnv"
+	"slices"
 	"sort"
 	"time"
 
@@ -373,6 +374,9 @@ func (g *group) persistConsumerLocked(only string) (off int64, ok bool, err erro
 		only = ""
 	}
 	recs, want := g.consumerDiffLocked(only)
+	if len(g.unwritten) > 0 {
+		recs = append(slices.Clone(g.unwritten), recs...)
+	}
 	if len(recs) == 0 {
 		if only == "" && g.consumer != nil {
 			g.consumer.allDirty = false
@@ -387,6 +391,7 @@ func (g *group) persistConsumerLocked(only string) (off int64, ok bool, err erro
 		g.c.logger.Error("appending to __consumer_offsets failed", "group", g.id, "err", err)
 		return 0, false, errors.Join(ErrStorage, err)
 	}
+	g.unwritten = nil
 	if only == "" {
 		g.persisted = want
 		if g.consumer != nil {

@@ -129,6 +129,10 @@ type group struct {
 	// persisted is the value last appended under each consumer group
 	// record key of this group (consumer_records.go).
 	persisted map[string][]byte
+	// unwritten holds records to go out first in the next consumer-state
+	// append (the classic metadata tombstone of an upgrade), so that an
+	// upgrade reaches the log as one batch, as Kafka writes it.
+	unwritten []Record
 }
 
 func newGroup(c *Coordinator, id string) *group {

@@ -257,6 +257,7 @@ func (g *group) maybeDowngradeLocked() (off int64, ok bool) {
 	g.leader = g.memberList()[0].id
 	g.transitionLocked(StateStable)
 	recs = append(recs, g.metadataRecord())
+	g.unwritten = nil // an upgrade's tombstone not yet written is superseded
 	off, err := g.c.log.Append(g.partition, recs)
 	if err != nil {
 		g.c.logger.Error("appending to __consumer_offsets failed", "group", g.id, "err", err)

@@ -26,6 +26,9 @@ type memLog struct {
 	mu    sync.Mutex
 	parts map[int32][]Record
 	fail  bool
+	// last describes the latest append (one batch on the real log): each
+	// record's type (the key's int16), "-" marking a tombstone.
+	last string
 }
 
 func newMemLog() *memLog { return &memLog{parts: map[int32][]Record{}} }
@@ -38,9 +41,19 @@ func (l *memLog) Append(p int32, recs []Record) (int64, error) {
 	if l.fail {
 		return 0, errInjected
 	}
+	var kinds []string
 	for _, r := range recs {
 		l.parts[p] = append(l.parts[p], Record{Key: append([]byte(nil), r.Key...), Value: r.Value})
+		k := "?"
+		if len(r.Key) >= 2 {
+			k = strconv.Itoa(int(int16(uint16(r.Key[0])<<8 | uint16(r.Key[1]))))
+		}
+		if r.Value == nil {
+			k += "-"
+		}
+		kinds = append(kinds, k)
 	}
+	l.last = strings.Join(kinds, " ")
 	return int64(len(l.parts[p]) - 1), nil
 }
 
@@ -444,6 +457,11 @@ func (e *scriptEnv) run(cmd string) string {
 			e.cfg.MaxGroupSize = n
 			e.c.cfg.MaxGroupSize = n
 		}
+	case "last-append":
+		// The record types of the latest append: one append is one batch.
+		e.log.mu.Lock()
+		e.emit("last append: %s", e.log.last)
+		e.log.mu.Unlock()
 	case "fail-appends":
 		e.log.mu.Lock()
 		e.log.fail = a.str("on", "true") == "true"
