@@ -6,9 +6,10 @@ package broker
 // control batches (markers) the transaction coordinator has written.
 //
 // Aborted transactions are kept in memory per partition and rebuilt at open
-// by scanning batch headers (reading only the control batches' one record);
-// Kafka's per-segment .txnindex, which would spare that scan, is the log
-// package's job later (see txn.PartitionTxns).
+// from the newest producer-state snapshot (see the end of this file) plus
+// the batch headers after it (reading only the control batches' one
+// record), or from every header with no snapshot. Kafka's per-segment
+// .txnindex is not built.
 
 import (
 	"encoding/binary"
@@ -265,13 +266,19 @@ func (p *partition) writeSnapshotLocked(offset int64) {
 	p.snapOffset = offset
 }
 
+// snapshotMinLogBytes: a log smaller than this is not worth a snapshot at
+// close (its header scan takes well under a millisecond, about what
+// reading a snapshot file costs; 10,000 small partitions would pay two
+// fsyncs each at every stop). A variable for tests.
+var snapshotMinLogBytes int64 = 1 << 20
+
 // snapshotAtClose writes a snapshot at the log end unless the newest one is
-// there already (an idle partition writes nothing). Call it before closing
-// the log.
+// there already (an idle partition writes nothing) or the log is small.
+// Call it before closing the log.
 func (p *partition) snapshotAtClose() {
 	p.appendMu.Lock()
 	defer p.appendMu.Unlock()
-	if end := p.log.EndOffset(); end != p.snapOffset {
+	if end := p.log.EndOffset(); end != p.snapOffset && p.log.Size() >= snapshotMinLogBytes {
 		p.writeSnapshotLocked(end)
 	}
 }

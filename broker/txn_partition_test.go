@@ -55,6 +55,8 @@ func stateOf(p *partition) partitionState {
 // segment rolls and at close; the newest corrupt; or none) has the state a
 // full scan of its log gives, and still recognises a retried batch.
 func TestProducerSnapshots(t *testing.T) {
+	defer func(v int64) { snapshotMinLogBytes = v }(snapshotMinLogBytes)
+	snapshotMinLogBytes = 0
 	fs := vfs.NewMem()
 	const dir = "/data/t-0"
 	cfg := plog.DefaultConfig()
@@ -123,6 +125,14 @@ func TestProducerSnapshots(t *testing.T) {
 	p.log.Close()
 	p = open()
 	check("from a roll snapshot", p)
+	// A small log gets no snapshot at close.
+	snapshotMinLogBytes = p.log.Size() + 1
+	before := snapshots()
+	p.snapshotAtClose()
+	if after := snapshots(); !reflect.DeepEqual(before, after) {
+		t.Fatalf("snapshot written at close of a small log: %v -> %v", before, after)
+	}
+	snapshotMinLogBytes = 0
 	// 2. Clean close: the snapshot at the end, nothing replayed.
 	p.snapshotAtClose()
 	end := p.log.EndOffset()

@@ -148,6 +148,7 @@ type Log struct {
 	hw         atomic.Int64 // high watermark; -1: follow the end offset
 	epochs     []EpochEntry // leader-epoch cache; written under appendMu and mu
 	closing    atomic.Bool  // Close has begun: a running Compact aborts
+	snapsOpen  *[]int64     // snapshot offsets Open listed, until LoadSnapshot takes them (snapshot.go)
 
 	// lastSync is the Unix ms time of the last successful sync (or Open).
 	lastSync atomic.Int64

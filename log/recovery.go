@@ -171,6 +171,7 @@ func (l *Log) cleanDir() ([]int64, error) {
 	var bases []int64
 	have := map[string]bool{}
 	for _, name := range names {
+		l.noteSnapshotFile(name) // snapshot.go
 		if base, ok := parseSegmentName(name); ok {
 			bases = append(bases, base)
 			have[strings.TrimSuffix(name, logSuffix)] = true

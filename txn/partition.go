@@ -15,9 +15,10 @@ type AbortedTxn struct {
 // stable offset) and the aborted transactions, which read_committed fetches
 // list so that clients drop their records.
 //
-// The aborted list lives in memory and is rebuilt at open by scanning the
-// partition's batch headers (and reading its control batches); Kafka keeps
-// a per-segment .txnindex instead, which is the log package's job later.
+// The aborted list lives in memory; at open it comes from the newest
+// producer-state snapshot (snapshot.go) plus a scan of the batch headers
+// after it (and their control batches), or a scan of all of them. Kafka
+// also keeps a per-segment .txnindex, which Moldau does not.
 // Entries whose marker is below the log start offset are trimmed.
 //
 // It is not safe for concurrent use: the partition's append lock guards
