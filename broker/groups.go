@@ -81,15 +81,21 @@ func (b *Broker) newCoordinator(opts options) error {
 // ensureOffsetsTopic creates __consumer_offsets on first use, as Kafka
 // does on the first FindCoordinator for a group.
 func (b *Broker) ensureOffsetsTopic() error {
-	if b.topics.get(offsetsTopic) != nil {
+	return b.ensureInternalTopic(offsetsTopic, b.groups.Partitions(), "producer", errOffsetsTopicUnavailable)
+}
+
+// ensureInternalTopic creates an internal compacted topic (100 MiB
+// segments, as Kafka's) unless it exists; a failure wraps unavailable.
+func (b *Broker) ensureInternalTopic(name string, partitions int32, compression string, unavailable error) error {
+	if b.topics.get(name) != nil {
 		return nil
 	}
-	s := topicSpec{name: offsetsTopic, partitions: b.groups.Partitions(), replicationFactor: 1,
-		configs: map[string]string{"cleanup.policy": "compact", "segment.bytes": "104857600", "compression.type": "producer"}}
+	s := topicSpec{name: name, partitions: partitions, replicationFactor: 1,
+		configs: map[string]string{"cleanup.policy": "compact", "segment.bytes": "104857600", "compression.type": compression}}
 	_, err := b.createTopic(s)
 	if err != nil && !errors.Is(err, errTopicExists) {
-		b.logger.Error("creating __consumer_offsets failed", "err", err)
-		return fmt.Errorf("%w: %v", errOffsetsTopicUnavailable, err)
+		b.logger.Error("creating an internal topic failed", "topic", name, "err", err)
+		return fmt.Errorf("%w: %v", unavailable, err)
 	}
 	return nil
 }

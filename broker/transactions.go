@@ -69,17 +69,7 @@ func (b *Broker) newTxnCoordinator(o options) error {
 
 // ensureTxnStateTopic creates __transaction_state on first use.
 func (b *Broker) ensureTxnStateTopic() error {
-	if b.topics.get(txnStateTopic) != nil {
-		return nil
-	}
-	s := topicSpec{name: txnStateTopic, partitions: b.txns.Partitions(), replicationFactor: 1,
-		configs: map[string]string{"cleanup.policy": "compact", "segment.bytes": "104857600", "compression.type": "uncompressed"}}
-	_, err := b.createTopic(s)
-	if err != nil && !errors.Is(err, errTopicExists) {
-		b.logger.Error("creating __transaction_state failed", "err", err)
-		return fmt.Errorf("%w: %v", errTxnStateUnavailable, err)
-	}
-	return nil
+	return b.ensureInternalTopic(txnStateTopic, b.txns.Partitions(), "uncompressed", errTxnStateUnavailable)
 }
 
 // txnHousekeeping aborts timed-out transactions and retries unfinished
