@@ -52,12 +52,12 @@ sc_metadata() {
 sc_topics_admin() {
 	local t; t=$(topic topics_admin)
 	create "$t" 2
-	kafka_topics --list | grep -qx "$t" || fail "--list does not include the new topic"
+	kafka_topics --list | grep -x "$t" >/dev/null || fail "--list does not include the new topic"
 	kafka_topics --alter --topic "$t" --partitions 3 >/dev/null || fail "--alter --partitions 3 failed"
-	kafka_topics --describe --topic "$t" | grep -q "PartitionCount: 3" || fail "not 3 partitions after --alter"
+	kafka_topics --describe --topic "$t" | grep "PartitionCount: 3" >/dev/null || fail "not 3 partitions after --alter"
 	kafka_topics --delete --topic "$t" >/dev/null || fail "--delete failed"
 	for _ in $(seq 20); do
-		kafka_topics --list | grep -qx "$t" || return 0
+		kafka_topics --list | grep -x "$t" >/dev/null || return 0
 		sleep 0.5
 	done
 	fail "topic still listed after --delete"
@@ -66,9 +66,9 @@ sc_topics_admin() {
 sc_configs() {
 	local t; t=$(topic configs)
 	create "$t" 1 --config retention.ms=3600000
-	kafka_configs --describe --entity-type topics --entity-name "$t" | grep -q "retention.ms=3600000" || fail "kafka-configs --describe does not show retention.ms=3600000"
+	kafka_configs --describe --entity-type topics --entity-name "$t" | grep "retention.ms=3600000" >/dev/null || fail "kafka-configs --describe does not show retention.ms=3600000"
 	kafka_configs --alter --entity-type topics --entity-name "$t" --add-config retention.ms=7200000 >/dev/null || fail "kafka-configs --alter failed"
-	kafka_configs --describe --entity-type topics --entity-name "$t" | grep -q "retention.ms=7200000" || fail "retention.ms not 7200000 after --alter"
+	kafka_configs --describe --entity-type topics --entity-name "$t" | grep "retention.ms=7200000" >/dev/null || fail "retention.ms not 7200000 after --alter"
 }
 
 produce_consume() { # n [producer properties...]
@@ -172,7 +172,7 @@ sc_transactions() {
 	tool org.apache.kafka.tools.ProducerPerformance --topic "$t" --num-records 100 --record-size 10 --throughput -1 \
 		--transactional-id "$id" --transaction-duration-ms 100 --producer-props bootstrap.servers="$B" max.block.ms=15000 >/dev/null ||
 		fail "kafka-producer-perf-test --transactional-id failed: $(errtail 2)"
-	kafka_transactions describe --transactional-id "$id" | grep -q "CompleteCommit\|Empty" || fail "kafka-transactions describe does not show a committed transaction"
+	kafka_transactions describe --transactional-id "$id" | grep "CompleteCommit\|Empty" >/dev/null || fail "kafka-transactions describe does not show a committed transaction"
 	local got; got=$(console_consumer "$t" --partition 0 --offset earliest --max-messages 100 --isolation-level read_committed | wc -l)
 	[ "$got" = 100 ] || fail "read_committed console consumer read $got of 100 records"
 }

@@ -48,13 +48,15 @@ sc_metadata() {
 sc_topics_admin() {
 	local t; t=$(topic admin)
 	create "$t" 2
-	m topic list | grep -q "^$t " || fail "list does not show $t"
+	local l; l=$(m topic list) || fail "topic list: $(errtail 2)"
+	grep "^$t " <<<"$l" >/dev/null || fail "list does not show $t"
 	m topic add-partitions --partitions 4 "$t" >/dev/null || fail "add-partitions: $(errtail 2)"
 	local desc; desc=$(m topic describe --json "$t") || fail "describe: $(errtail 2)"
 	json_check "$desc" 'len([r for r in d if "partition" in r]) == 4' "describe after add-partitions"
 	m topic delete "$t" >/dev/null || fail "delete: $(errtail 2)"
 	for _ in $(seq 50); do
-		m topic list | grep -q "^$t " || return 0
+		l=$(m topic list) || fail "topic list: $(errtail 2)"
+		grep "^$t " <<<"$l" >/dev/null || return 0
 		sleep 0.2
 	done
 	fail "$t still listed after delete"
@@ -63,11 +65,11 @@ sc_topics_admin() {
 sc_configs() {
 	local t; t=$(topic configs)
 	m topic create --partitions 1 --config retention.ms=123456789 "$t" >/dev/null || fail "create with config: $(errtail 2)"
-	m topic describe "$t" | grep -q "retention.ms *123456789" || fail "describe does not show retention.ms=123456789"
+	m topic describe "$t" | grep "retention.ms *123456789" >/dev/null || fail "describe does not show retention.ms=123456789"
 	m topic alter-config --config retention.ms=987654321 "$t" >/dev/null || fail "alter-config: $(errtail 2)"
-	m topic describe "$t" | grep -q "retention.ms *987654321" || fail "describe after alter does not show retention.ms=987654321"
+	m topic describe "$t" | grep "retention.ms *987654321" >/dev/null || fail "describe after alter does not show retention.ms=987654321"
 	m topic alter-config --delete-config retention.ms "$t" >/dev/null || fail "alter-config --delete-config: $(errtail 2)"
-	! m topic describe "$t" | grep -q "retention.ms" || fail "retention.ms still overridden after --delete-config"
+	! m topic describe "$t" | grep "retention.ms" >/dev/null || fail "retention.ms still overridden after --delete-config"
 }
 
 produce_consume() { # n [produce args...]
@@ -117,7 +119,8 @@ sc_group_commit_resume() {
 	local again; again=$(m consume --topic "$t" --group "$g" --count 10 --format '%k\n' | sort) || fail "after reset: $(errtail 2)"
 	[ "$again" = "$(gen v 10 | cut -d: -f1 | sort)" ] || fail "after reset-offsets to earliest the group did not re-read all 10"
 	m group delete "$g" >/dev/null || fail "group delete: $(errtail 2)"
-	! m group list | grep -q "^$g " || fail "group still listed after delete"
+	local gl; gl=$(m group list) || fail "group list: $(errtail 2)"
+	! grep "^$g " <<<"$gl" >/dev/null || fail "group still listed after delete"
 }
 
 sc_transactions() {
