@@ -18,4 +18,5 @@ var clientVersions = map[string]string{
 	"kcat":                   "1.7.1 (Debian, librdkafka 2.0.2)",
 	"kafka-python":           "3.0.12",
 	"kafkajs":                "2.2.4",
+	"moldau-cli":             "this build (franz-go 1.22.3)",
 }
