@@ -441,7 +441,9 @@ func (g *group) consumerSessionLocked(m *consumerMember) {
 	})
 }
 
-func (g *group) removeConsumerMemberLocked(m *consumerMember) {
+// dropConsumerMemberLocked stops m's timers and deletes it and its target
+// (what removal and a downgrade share; the epoch is the caller's).
+func (g *group) dropConsumerMemberLocked(m *consumerMember) {
 	cs := g.consumer
 	if m.timer != nil {
 		m.timer.Stop()
@@ -455,6 +457,11 @@ func (g *group) removeConsumerMemberLocked(m *consumerMember) {
 	cs.allDirty = true
 	cs.subs.valid = false
 	g.c.metrics.memberDelta(-1)
+}
+
+func (g *group) removeConsumerMemberLocked(m *consumerMember) {
+	cs := g.consumer
+	g.dropConsumerMemberLocked(m)
 	cs.epoch++
 	g.c.metrics.rebalance()
 	if len(cs.members) == 0 {

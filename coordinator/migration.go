@@ -193,18 +193,7 @@ func (g *group) removeConsumerMemberOrDowngradeLocked(m *consumerMember) (downgr
 			return false, 0, false
 		}
 	}
-	if m.timer != nil {
-		m.timer.Stop()
-	}
-	if m.revokeTimer != nil {
-		m.revokeTimer.Stop()
-	}
-	m.timerSeq++
-	delete(cs.members, m.id)
-	delete(cs.target, m.id)
-	cs.allDirty = true
-	cs.subs.valid = false
-	g.c.metrics.memberDelta(-1)
+	g.dropConsumerMemberLocked(m)
 	off, ok = g.maybeDowngradeLocked()
 	return true, off, ok
 }
