@@ -336,6 +336,16 @@ func (l *Log) append(batch []byte, now int64) (int64, error) {
 	return base, nil
 }
 
+// prefillChunk is the zero-fill-ahead step of active segment files
+// (vfs.EnablePrefill): appends of 4 KiB or more fill zeros up to the next
+// multiple of it, so a busy partition keeps at most this much beyond its
+// data; partitions written in smaller batches fill nothing.
+const prefillChunk = 256 << 10
+
+// prefill turns zero-fill ahead on for an active segment's file (OS files;
+// a no-op for others).
+func (l *Log) prefill(f vfs.File) { vfs.EnablePrefill(f, prefillChunk) }
+
 // rollLocked seals the active segment (writing its index files, unsynced)
 // and starts a new one at the end offset. It requires appendMu.
 func (l *Log) rollLocked() (*segment, error) {
@@ -346,10 +356,17 @@ func (l *Log) rollLocked() (*segment, error) {
 	if err != nil {
 		return nil, fmt.Errorf("log: roll: %w", err)
 	}
+	l.prefill(f)
 	s := newSegment(l.dir, base, f)
 	l.mu.Lock()
 	old.maybeAddTimeEntryLocked()
 	l.mu.Unlock()
+	// The old segment's file ends at its data from now on (synced with it
+	// by the next SyncTo, before anything in the new one counts as
+	// durable); should this fail, recovery cuts the zeros.
+	if err := vfs.TrimPrefill(old.file); err != nil {
+		l.logger.Warn("could not trim zeros filled ahead; recovery will", "segment", old.path(logSuffix), "err", err)
+	}
 	// old is still active, so retention cannot remove it underneath us.
 	if err := old.writeIndexFiles(l.fs, false); err != nil {
 		l.logger.Warn("could not write index files; they will be rebuilt", "segment", old.path(logSuffix), "err", err)
@@ -621,6 +638,9 @@ func (l *Log) flushForCloseLocked() error {
 	l.mu.Lock()
 	l.active.maybeAddTimeEntryLocked()
 	l.mu.Unlock()
+	if err := vfs.TrimPrefill(l.active.file); err != nil {
+		return fmt.Errorf("log: trim %s: %w", l.active.path(logSuffix), err)
+	}
 	if err := l.active.writeIndexFiles(l.fs, true); err != nil {
 		return err
 	}

@@ -341,25 +341,32 @@ func TestTornTail(t *testing.T) {
 		// damage returns the file position recovery should truncate at.
 		damage    func(t *testing.T, f vfs.File, lastPos, size int64) int64
 		dropsLast bool
+		zeroTail  bool // only zeros beyond the data: trimmed, not reported as damage
 	}{
 		{"truncated mid-batch", func(t *testing.T, f vfs.File, lastPos, size int64) int64 {
 			must(t, f.Truncate(lastPos+(size-lastPos)/2))
 			return lastPos
-		}, true},
+		}, true, false},
 		{"truncated mid-header", func(t *testing.T, f vfs.File, lastPos, size int64) int64 {
 			must(t, f.Truncate(lastPos+20))
 			return lastPos
-		}, true},
+		}, true, false},
 		{"garbage appended", func(t *testing.T, f vfs.File, lastPos, size int64) int64 {
 			_, err := f.Write(bytes.Repeat([]byte{0xAB}, 100))
 			must(t, err)
 			return size
-		}, false},
+		}, false, false},
 		{"zeros appended", func(t *testing.T, f vfs.File, lastPos, size int64) int64 {
 			_, err := f.Write(make([]byte, 4096))
 			must(t, err)
 			return size
-		}, false},
+		}, false, true},
+		{"zeros over a torn batch", func(t *testing.T, f vfs.File, lastPos, size int64) int64 {
+			must(t, f.Truncate(lastPos+30))
+			_, err := f.Write(make([]byte, 4096))
+			must(t, err)
+			return lastPos
+		}, true, false},
 		{"bit flip in last batch", func(t *testing.T, f vfs.File, lastPos, size int64) int64 {
 			b := fileBytes(t, f)
 			b[size-3] ^= 0x10
@@ -367,7 +374,7 @@ func TestTornTail(t *testing.T) {
 			_, err := f.Write(b)
 			must(t, err)
 			return lastPos
-		}, true},
+		}, true, false},
 	}
 	for _, d := range damages {
 		for _, clean := range []bool{false, true} {
@@ -387,19 +394,28 @@ func TestTornTail(t *testing.T) {
 					now, _ := f.Size()
 
 					l2, rep := openLog(t, v.fs, v.dir, cfg)
-					if rep.Corruption == nil || rep.Corruption.Offset != cut {
-						t.Fatalf("corruption %+v, want at %d", rep.Corruption, cut)
-					}
-					if rep.DroppedBytes != now-cut {
-						t.Fatalf("DroppedBytes %d, want %d", rep.DroppedBytes, now-cut)
-					}
 					keep := want
 					if d.dropsLast {
 						keep = want[:len(want)-1]
 					}
 					wantEnd := keep[len(keep)-1].base + 2
-					if rep.TruncatedFrom != wantEnd || l2.EndOffset() != wantEnd {
-						t.Fatalf("TruncatedFrom %d, EndOffset %d, want %d", rep.TruncatedFrom, l2.EndOffset(), wantEnd)
+					if d.zeroTail {
+						if rep.Corruption != nil || rep.DroppedBytes != 0 || rep.TruncatedFrom != -1 || rep.ZeroTailBytes != now-cut {
+							t.Fatalf("zero tail reported as %+v, want ZeroTailBytes %d and no damage", rep, now-cut)
+						}
+					} else {
+						if rep.Corruption == nil || rep.Corruption.Offset != cut {
+							t.Fatalf("corruption %+v, want at %d", rep.Corruption, cut)
+						}
+						if rep.DroppedBytes != now-cut {
+							t.Fatalf("DroppedBytes %d, want %d", rep.DroppedBytes, now-cut)
+						}
+						if rep.TruncatedFrom != wantEnd {
+							t.Fatalf("TruncatedFrom %d, want %d", rep.TruncatedFrom, wantEnd)
+						}
+					}
+					if l2.EndOffset() != wantEnd {
+						t.Fatalf("EndOffset %d, want %d", l2.EndOffset(), wantEnd)
 					}
 					if !bytes.Equal(readAll(t, l2, 0), concat(keep)) {
 						t.Fatal("kept data differs")

@@ -22,6 +22,10 @@ type RecoveryReport struct {
 	DroppedBytes    int64 // bytes removed from the tail (truncation and deleted segments)
 	DroppedSegments int   // whole segment files deleted
 	RebuiltIndexes  int   // segments whose index files were missing or inconsistent
+	// ZeroTailBytes counts zeros filled ahead of the data (see
+	// vfs.EnablePrefill) that a crash left at segment ends and recovery
+	// cut; they held no data, so they are not DroppedBytes.
+	ZeroTailBytes int64
 	// Corruption is the first damage found (torn or corrupt batch), or nil.
 	Corruption     *CorruptionError
 	LogStartOffset int64
@@ -77,7 +81,7 @@ func Open(fsys vfs.FS, dir string, cfg Config, logger *slog.Logger) (*Log, Recov
 
 	// changed: recovery altered the files, must create one, or rebuilt
 	// indexes that the next clean close should write.
-	changed := rep.TruncatedFrom >= 0 || rep.DroppedBytes > 0 || rep.DroppedSegments > 0 || rep.RebuiltIndexes > 0
+	changed := rep.TruncatedFrom >= 0 || rep.DroppedBytes > 0 || rep.DroppedSegments > 0 || rep.RebuiltIndexes > 0 || rep.ZeroTailBytes > 0
 	logStart := m.logStart
 	if len(l.segments) > 0 {
 		logStart = max(logStart, l.segments[0].base)
@@ -108,6 +112,7 @@ func Open(fsys vfs.FS, dir string, cfg Config, logger *slog.Logger) (*Log, Recov
 		l.segments = l.segments[1:]
 	}
 	l.active = l.segments[len(l.segments)-1]
+	l.prefill(l.active.file)
 	for _, s := range l.segments {
 		s.fs = fsys
 	}
@@ -338,6 +343,19 @@ func (l *Log) recoverSegments(bases []int64, clean bool, rep *RecoveryReport) er
 				}
 			}
 		}
+		if s.size < fileSize {
+			// The scans stop short of the file's end without a
+			// corruption only at a zero tail: zeros filled ahead of the
+			// data (vfs.EnablePrefill), not data. Cut them.
+			l.logger.Debug("trimming zeros filled ahead of the data", "segment", s.path(logSuffix), "position", s.size, "bytes", fileSize-s.size)
+			if err := f.Truncate(s.size); err != nil {
+				return fmt.Errorf("log: trim %s: %w", s.path(logSuffix), err)
+			}
+			if err := f.Sync(); err != nil {
+				return err
+			}
+			rep.ZeroTailBytes += fileSize - s.size
+		}
 	}
 	return nil
 }
@@ -497,6 +515,11 @@ func (s *segment) scan(pos, fileSize int64, verify bool, interval int) (*Corrupt
 		if err != nil {
 			var corr *CorruptionError
 			if errors.As(err, &corr) {
+				if zeroTail(s.file, p, fileSize) {
+					// Zeros filled ahead (vfs.EnablePrefill) that a
+					// crash left: the data ends here.
+					return nil, nil
+				}
 				return corr, nil
 			}
 			return nil, err
@@ -509,6 +532,27 @@ func (s *segment) scan(pos, fileSize int64, verify bool, interval int) (*Corrupt
 		}
 		s.trackLocked(p, int64(h.Length), h.LastOffset(), h.MaxTimestamp, interval)
 	}
+}
+
+// zeroTail reports whether f holds nothing but zero bytes in [from, to).
+func zeroTail(f vfs.File, from, to int64) bool {
+	if from >= to {
+		return false
+	}
+	buf := make([]byte, min(to-from, 64<<10))
+	for from < to {
+		n := min(to-from, int64(len(buf)))
+		if readFull(f, buf[:n], from) != nil {
+			return false
+		}
+		for _, b := range buf[:n] {
+			if b != 0 {
+				return false
+			}
+		}
+		from += n
+	}
+	return true
 }
 
 // readRollBase sets the active segment's age from its first batch.

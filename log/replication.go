@@ -259,6 +259,7 @@ func (l *Log) TruncateTo(offset int64) (int64, error) {
 	if err := file.Truncate(cut); err != nil {
 		return end, l.fail(err)
 	}
+	l.prefill(file)
 	if err := file.Sync(); err != nil {
 		return end, l.fail(err)
 	}

@@ -12,6 +12,10 @@ type osFS struct{}
 
 type osFile struct {
 	*os.File
+	// Zero-fill ahead (prefill_linux.go); touched only by the goroutine
+	// that writes the file. pf.chunk == 0: off, and the file appends with
+	// O_APPEND as opened.
+	pf prefill
 }
 
 func (osFS) OpenFile(name string, flag int, perm os.FileMode) (File, error) {
@@ -22,7 +26,7 @@ func (osFS) OpenFile(name string, flag int, perm os.FileMode) (File, error) {
 	if err != nil {
 		return nil, err
 	}
-	return osFile{f}, nil
+	return &osFile{File: f}, nil
 }
 
 func (osFS) Remove(name string) error                    { return os.Remove(name) }
@@ -56,9 +60,12 @@ func (osFS) SyncDir(dir string) error {
 	return d.Close()
 }
 
-func (f osFile) Sync() error { return datasync(f.File) }
+func (f *osFile) Sync() error { return datasync(f.File) }
 
-func (f osFile) Size() (int64, error) {
+func (f *osFile) Size() (int64, error) {
+	if f.pf.chunk > 0 {
+		return f.pf.size, nil
+	}
 	fi, err := f.Stat()
 	if err != nil {
 		return 0, err
@@ -68,8 +75,38 @@ func (f osFile) Size() (int64, error) {
 
 // OSFile returns the *os.File behind a File opened by OS (for sendfile).
 func OSFile(f File) (*os.File, bool) {
-	if of, ok := f.(osFile); ok {
+	if of, ok := f.(*osFile); ok {
 		return of.File, true
 	}
 	return nil, false
+}
+
+// Write appends p: with O_APPEND as opened, or at the written size when
+// zero-fill ahead is on (see EnablePrefill).
+func (f *osFile) Write(p []byte) (int, error) {
+	if f.pf.chunk == 0 {
+		return f.File.Write(p)
+	}
+	return f.prefillWrite(p)
+}
+
+// Truncate implements File; it also cuts any zeros filled ahead.
+func (f *osFile) Truncate(size int64) error {
+	if err := f.File.Truncate(size); err != nil {
+		return err
+	}
+	if f.pf.chunk > 0 {
+		f.pf.size, f.pf.filled = size, size
+	}
+	return nil
+}
+
+// Close trims zeros filled ahead (best effort: recovery treats a zero tail
+// as the end of the data) and closes the file.
+func (f *osFile) Close() error {
+	if f.pf.chunk > 0 && f.pf.filled > f.pf.size {
+		_ = f.File.Truncate(f.pf.size)
+		f.pf.filled = f.pf.size
+	}
+	return f.File.Close()
 }
