@@ -2,6 +2,9 @@ package log
 
 import (
 	"bytes"
+	"errors"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -202,4 +205,72 @@ func TestReadRangesMatchesRead(t *testing.T) {
 			}
 		}
 	})
+}
+
+// Group commit: many writers each waiting for their own batch share fsyncs,
+// every one returns with its batch durable, and a failed fsync reaches every
+// waiter (none hangs).
+func TestGroupCommit(t *testing.T) {
+	var syncs atomic.Int64
+	var failSyncs atomic.Bool
+	fs := vfs.NewErrorFS(vfs.NewMem(), func(op vfs.Op, path string) error {
+		if op == vfs.OpSync && strings.HasSuffix(path, logSuffix) {
+			syncs.Add(1)
+			time.Sleep(200 * time.Microsecond) // a disk's flush
+			if failSyncs.Load() {
+				return errors.New("injected fsync failure")
+			}
+		}
+		return nil
+	})
+	l, _ := openLog(t, fs, "/d/t-0", DefaultConfig())
+	const writers, rounds = 16, 50
+	var wg sync.WaitGroup
+	for range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range rounds {
+				base, err := l.Append(makeBatch(1, 0, 100), 0)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if err := l.SyncTo(base + 1); err != nil {
+					t.Error(err)
+					return
+				}
+				if d := l.DurableOffset(); d < base+1 {
+					t.Errorf("SyncTo(%d) returned with durable offset %d", base+1, d)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if n := syncs.Load(); n >= writers*rounds/2 {
+		t.Fatalf("%d fsyncs for %d batches: not shared", n, writers*rounds)
+	}
+
+	failSyncs.Store(true)
+	errs := make(chan error, writers)
+	for range writers {
+		go func() {
+			base, err := l.Append(makeBatch(1, 0, 100), 0)
+			if err == nil {
+				err = l.SyncTo(base + 1)
+			}
+			errs <- err
+		}()
+	}
+	for range writers {
+		select {
+		case err := <-errs:
+			if err == nil {
+				t.Fatal("a writer saw its batch durable after a failed fsync")
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("a writer hangs after a failed fsync")
+		}
+	}
 }

@@ -16,6 +16,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -114,6 +115,7 @@ func (c Config) withDefaults() Config {
 //	cleanMu  serializes Compact with DeleteRecordsBefore, EnforceRetention,
 //	         TruncateTo and Close (everything that removes or replaces
 //	         non-active segments).
+//	groupMu  guards groupDone: which SyncTo call leads the running sync.
 //	syncMu   serializes SyncTo, DeleteRecordsBefore, EnforceRetention, Close:
 //	         everything that fsyncs or closes/removes segment files.
 //	appendMu serializes Append (the only writer of the active segment).
@@ -152,6 +154,16 @@ type Log struct {
 
 	// lastSync is the Unix ms time of the last successful sync (or Open).
 	lastSync atomic.Int64
+
+	// Group commit (SyncTo): appends counts batches appended; a sync
+	// leader waits (briefly) for as many appends as the previous sync
+	// covered, so writers released by one sync share the next.
+	groupMu     sync.Mutex
+	groupDone   chan struct{} // closed when the running group sync ends; nil if none
+	appends     atomic.Int64
+	syncedAt    int64 // appends at the last sync's snapshot; under syncMu
+	lastGroup   int64 // batches the last sync covered; under syncMu
+	lastSyncDur time.Duration
 
 	// marked: the meta file says "unclean" (open for writing). A log
 	// opened after a clean shutdown keeps its clean meta until its first
@@ -333,6 +345,7 @@ func (l *Log) append(batch []byte, now int64) (int64, error) {
 	s.trackLocked(pos, length, base+delta, maxTS, cfg.IndexIntervalBytes)
 	l.end.Store(base + delta + 1)
 	l.mu.Unlock()
+	l.appends.Add(1)
 	return base, nil
 }
 
@@ -385,9 +398,17 @@ func (l *Log) rollLocked() (*segment, error) {
 
 // SyncTo makes every offset below offset durable: it fsyncs rolled segments
 // and their index files, the active segment, and the directory if segments
-// were created. Offsets beyond the end offset are clamped to it. Concurrent
-// callers share fsyncs (group commit): whoever holds syncMu syncs everything
-// appended so far, covering all waiters below that point.
+// were created. Offsets beyond the end offset are clamped to it.
+//
+// Concurrent callers share fsyncs (group commit). One caller at a time leads
+// a sync of everything appended so far; the others wait on the running
+// sync's channel, which is closed when it ends, so every caller it covered
+// returns at once and only those it did not cover race to lead the next one
+// (waiting in line on a mutex instead made covered callers wait behind the
+// next sync: 16 writers on one log got 3.5 batches per fsync, now 12). The
+// leader first waits briefly for writers released by the previous sync to
+// append again (gatherLocked). 16 logs x 4 writers with an fsync per
+// 16 KiB batch: 43% → 63–68% of the disk's sequential bandwidth.
 //
 // A failed fsync leaves the log failed (see Append): the kernel may have
 // dropped the dirty pages, so retrying the fsync would lie.
@@ -395,12 +416,58 @@ func (l *Log) SyncTo(offset int64) error {
 	if offset <= l.durable.Load() {
 		return nil
 	}
-	l.syncMu.Lock()
-	defer l.syncMu.Unlock()
-	if offset <= l.durable.Load() {
-		return nil
+	for {
+		l.groupMu.Lock()
+		if offset <= l.durable.Load() {
+			l.groupMu.Unlock()
+			return nil
+		}
+		if err := l.failure(); err != nil {
+			l.groupMu.Unlock()
+			return err
+		}
+		if done := l.groupDone; done != nil {
+			// A sync is running: wait for it with every other waiter
+			// (a broadcast, so none queues behind the next sync).
+			l.groupMu.Unlock()
+			<-done
+			continue
+		}
+		done := make(chan struct{})
+		l.groupDone = done
+		l.groupMu.Unlock()
+
+		l.syncMu.Lock()
+		var err error
+		if offset > l.durable.Load() {
+			l.gatherLocked()
+			err = l.syncLocked()
+		}
+		l.syncMu.Unlock()
+		l.groupMu.Lock()
+		l.groupDone = nil
+		close(done)
+		l.groupMu.Unlock()
+		if err != nil {
+			return err
+		}
 	}
-	return l.syncLocked()
+}
+
+// gatherLocked is the group-commit wait: when the previous sync covered
+// several batches (so several writers are likely to be appending again), it
+// gives them up to half the previous sync's duration (at most 500 µs) to
+// append as many batches again before the sync starts, yielding the CPU
+// meanwhile. A lone writer never waits. It requires syncMu.
+func (l *Log) gatherLocked() {
+	want := l.lastGroup
+	if want <= 1 {
+		return
+	}
+	deadline := time.Now().Add(min(l.lastSyncDur/2, 500*time.Microsecond))
+	for l.appends.Load()-l.syncedAt < want && time.Now().Before(deadline) {
+		runtime.Gosched()
+	}
 }
 
 // syncLocked syncs everything published so far. It requires syncMu.
@@ -415,6 +482,8 @@ func (l *Log) syncLocked() error {
 		return err
 	}
 	end := l.end.Load()
+	n := l.appends.Load()
+	l.lastGroup, l.syncedAt = n-l.syncedAt, n
 	active := l.active
 	pending := l.pending
 	l.pending = nil
@@ -422,6 +491,7 @@ func (l *Log) syncLocked() error {
 	l.dirDirty = false
 	l.mu.Unlock()
 
+	t0 := time.Now()
 	// Retention, which could remove pending segments, needs syncMu.
 	for _, s := range pending {
 		if err := s.syncFiles(); err != nil {
@@ -446,6 +516,7 @@ func (l *Log) syncLocked() error {
 	if end > l.durable.Load() {
 		l.durable.Store(end)
 	}
+	l.lastSyncDur = time.Since(t0)
 	l.lastSync.Store(time.Now().UnixMilli())
 	return nil
 }
