@@ -434,21 +434,29 @@ func TestTornTail(t *testing.T) {
 	}
 }
 
+// crashAfterRoll appends 60 batches to a log of small segments (at least
+// three), abandons it and removes the first segment's index files, as if
+// the crash hit right after a roll. It returns what was appended, the
+// segment count and the first segment's file, for the test to damage.
+func crashAfterRoll(t *testing.T, v variant, cfg Config) ([]appended, int, vfs.File) {
+	t.Helper()
+	l := openUnmanaged(t, v, cfg)
+	want := appendN(t, l, 60, 1, 1000, 0)
+	segs := l.Segments()
+	if segs < 3 {
+		t.Fatalf("need 3 segments, have %d", segs)
+	}
+	for _, s := range []string{indexSuffix, timeIndexSuffix} {
+		_ = v.fs.Remove(filepath.Join(v.dir, segmentFileName(0, s)))
+	}
+	return want, segs, segmentFile(t, v.fs, v.dir, 0)
+}
+
 func TestCorruptMiddleSegmentDropsLaterSegments(t *testing.T) {
 	forEach(t, func(t *testing.T, v variant) {
 		cfg := smallSegments()
-		l := openUnmanaged(t, v, cfg)
-		appendN(t, l, 60, 1, 1000, 0)
-		// Remove the index files of segment 0 and damage its last batch, as
-		// if the crash hit right after a roll.
-		segs := l.Segments()
-		if segs < 3 {
-			t.Fatalf("need 3 segments, have %d", segs)
-		}
-		for _, s := range []string{indexSuffix, timeIndexSuffix} {
-			_ = v.fs.Remove(filepath.Join(v.dir, segmentFileName(0, s)))
-		}
-		f := segmentFile(t, v.fs, v.dir, 0)
+		// Damage the first segment's last batch.
+		_, segs, f := crashAfterRoll(t, v, cfg)
 		size, _ := f.Size()
 		must(t, f.Truncate(size-10))
 		l2, rep := openLog(t, v.fs, v.dir, cfg)

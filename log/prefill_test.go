@@ -88,16 +88,7 @@ func TestPrefillSegmentFiles(t *testing.T) {
 func TestZeroTailInSealedSegmentKeepsLaterSegments(t *testing.T) {
 	forEach(t, func(t *testing.T, v variant) {
 		cfg := smallSegments()
-		l := openUnmanaged(t, v, cfg)
-		want := appendN(t, l, 60, 1, 1000, 0)
-		segs := l.Segments()
-		if segs < 3 {
-			t.Fatalf("need 3 segments, have %d", segs)
-		}
-		for _, s := range []string{indexSuffix, timeIndexSuffix} {
-			_ = v.fs.Remove(filepath.Join(v.dir, segmentFileName(0, s)))
-		}
-		f := segmentFile(t, v.fs, v.dir, 0)
+		want, segs, f := crashAfterRoll(t, v, cfg)
 		_, err := f.Write(make([]byte, 10000))
 		must(t, err)
 		must(t, f.Close())
