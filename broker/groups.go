@@ -100,6 +100,39 @@ func (b *Broker) ensureInternalTopic(name string, partitions int32, compression 
 	return nil
 }
 
+// internalPartition returns partition p of the internal topic name, which
+// ensure creates on first use; what is missing wraps unavailable.
+func (b *Broker) internalPartition(name string, ensure func() error, unavailable error, p int32) (*partition, error) {
+	if err := ensure(); err != nil {
+		return nil, err
+	}
+	t := b.topics.get(name)
+	if t == nil {
+		return nil, unavailable
+	}
+	part := t.partition(p)
+	if part == nil {
+		return nil, fmt.Errorf("%w: no partition %d", unavailable, p)
+	}
+	return part, nil
+}
+
+// appendInternal appends recs to an internal topic's partition as one
+// uncompressed batch, wakes its waiting fetches and returns the batch's
+// base offset. It does not fsync.
+func (b *Broker) appendInternal(part *partition, recs []coordinator.Record) (int64, error) {
+	now := b.now().UnixMilli()
+	batch := buildBatch(recs, now)
+	part.appendMu.Lock()
+	base, err := part.log.Append(batch, now)
+	part.appendMu.Unlock()
+	if err != nil {
+		return 0, err
+	}
+	part.notify()
+	return base, nil
+}
+
 // groupErrorCode maps a coordinator error to its Kafka code.
 func groupErrorCode(err error) int16 {
 	switch {
@@ -178,18 +211,7 @@ func (b *Broker) groupHousekeeping() {
 type offsetLog struct{ b *Broker }
 
 func (o *offsetLog) partition(p int32) (*partition, error) {
-	if err := o.b.ensureOffsetsTopic(); err != nil {
-		return nil, err
-	}
-	t := o.b.topics.get(offsetsTopic)
-	if t == nil {
-		return nil, errOffsetsTopicUnavailable
-	}
-	part := t.partition(p)
-	if part == nil {
-		return nil, fmt.Errorf("%w: no partition %d", errOffsetsTopicUnavailable, p)
-	}
-	return part, nil
+	return o.b.internalPartition(offsetsTopic, o.b.ensureOffsetsTopic, errOffsetsTopicUnavailable, p)
 }
 
 // Append implements coordinator.OffsetLog: one uncompressed RecordBatch v2.
@@ -198,15 +220,10 @@ func (o *offsetLog) Append(p int32, recs []coordinator.Record) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	now := o.b.now().UnixMilli()
-	batch := buildBatch(recs, now)
-	part.appendMu.Lock()
-	base, err := part.log.Append(batch, now)
-	part.appendMu.Unlock()
+	base, err := o.b.appendInternal(part, recs)
 	if err != nil {
 		return 0, err
 	}
-	part.notify()
 	return base + int64(len(recs)) - 1, nil
 }
 

@@ -174,18 +174,7 @@ func (o offsetStash) Restore(tp txn.TopicPartition, pid int64, data []byte) erro
 type txnStateLog struct{ b *Broker }
 
 func (l *txnStateLog) partition(p int32) (*partition, error) {
-	if err := l.b.ensureTxnStateTopic(); err != nil {
-		return nil, err
-	}
-	t := l.b.topics.get(txnStateTopic)
-	if t == nil {
-		return nil, errTxnStateUnavailable
-	}
-	part := t.partition(p)
-	if part == nil {
-		return nil, fmt.Errorf("%w: no partition %d", errTxnStateUnavailable, p)
-	}
-	return part, nil
+	return l.b.internalPartition(txnStateTopic, l.b.ensureTxnStateTopic, errTxnStateUnavailable, p)
 }
 
 // Append implements txn.StateLog: one uncompressed batch, fsynced if sync.
@@ -194,11 +183,7 @@ func (l *txnStateLog) Append(p int32, key, value []byte, sync bool) error {
 	if err != nil {
 		return err
 	}
-	now := l.b.now().UnixMilli()
-	batch := buildBatch([]coordinator.Record{{Key: key, Value: value}}, now)
-	part.appendMu.Lock()
-	base, err := part.log.Append(batch, now)
-	part.appendMu.Unlock()
+	base, err := l.b.appendInternal(part, []coordinator.Record{{Key: key, Value: value}})
 	if err != nil {
 		return err
 	}
