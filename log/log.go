@@ -350,9 +350,9 @@ func (l *Log) append(batch []byte, now int64) (int64, error) {
 }
 
 // prefillChunk is the zero-fill-ahead step of active segment files
-// (vfs.EnablePrefill): appends of 4 KiB or more fill zeros up to the next
-// multiple of it, so a busy partition keeps at most this much beyond its
-// data; partitions written in smaller batches fill nothing.
+// (vfs.EnablePrefill): once a segment holds 1 MiB, appends of 4 KiB or
+// more fill zeros up to the next multiple of it, so a busy partition keeps
+// less than this beyond its data; small or idle partitions fill nothing.
 const prefillChunk = 256 << 10
 
 // prefill turns zero-fill ahead on for an active segment's file (OS files;

@@ -15,10 +15,11 @@ import (
 func TestPrefillSegmentFiles(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "t-0")
 	cfg := DefaultConfig()
-	cfg.SegmentBytes = 1 << 20
+	cfg.SegmentBytes = 2 << 20
 	l, _, err := Open(vfs.OS, dir, cfg, testLogger(t))
 	must(t, err)
-	want := appendN(t, l, 100, 16, 1000, 0) // ~16 KiB batches: fill ahead
+	// ~16 KiB batches: filled ahead once a segment holds 1 MiB.
+	want := appendN(t, l, 200, 16, 1000, 0)
 	if l.Segments() < 2 {
 		t.Fatalf("segments %d, want a roll", l.Segments())
 	}

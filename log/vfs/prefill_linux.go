@@ -61,7 +61,7 @@ func (f *osFile) trimPrefill() error {
 // next chunk boundary if p crosses the filled end and is large enough.
 func (f *osFile) prefillWrite(p []byte) (int, error) {
 	end := f.pf.size + int64(len(p))
-	if end > f.pf.filled && len(p) >= PrefillMinWrite {
+	if end > f.pf.filled && len(p) >= PrefillMinWrite && f.pf.size >= PrefillMinSize {
 		target := (end + f.pf.chunk - 1) &^ (f.pf.chunk - 1)
 		for at := f.pf.filled; at < target; {
 			n, err := f.pwrite(fillZeros[:min(target-at, int64(len(fillZeros)))], at)

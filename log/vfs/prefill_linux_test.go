@@ -42,6 +42,16 @@ func TestPrefillOSFile(t *testing.T) {
 	big := bytes.Repeat([]byte{2}, 5000)
 	var want []byte
 	want = append(append(want, small...), small...)
+	// Until the file holds PrefillMinSize, large writes do not fill either.
+	for len(want) < PrefillMinSize {
+		if _, err := f.Write(big); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, big...)
+		if got := fileSize(t, name); got != int64(len(want)) {
+			t.Fatalf("below PrefillMinSize the file is %d bytes for %d of data", got, len(want))
+		}
+	}
 	for i := 0; i < 30; i++ {
 		big[0] = byte(i)
 		if _, err := f.Write(big); err != nil {
@@ -60,20 +70,24 @@ func TestPrefillOSFile(t *testing.T) {
 	if _, err := f.ReadAt(got, 0); err != nil || !bytes.Equal(got, want) {
 		t.Fatalf("read back differs (%v)", err)
 	}
-	if err := f.Truncate(300); err != nil {
+	const cut = PrefillMinSize + 300
+	if err := f.Truncate(cut); err != nil {
 		t.Fatal(err)
 	}
-	if size, _ := f.Size(); size != 300 || fileSize(t, name) != 300 {
-		t.Fatalf("after Truncate(300): Size %d, file %d", size, fileSize(t, name))
+	if size, _ := f.Size(); size != cut || fileSize(t, name) != cut {
+		t.Fatalf("after Truncate(%d): Size %d, file %d", cut, size, fileSize(t, name))
 	}
 	if _, err := f.Write(big); err != nil {
 		t.Fatal(err)
 	}
+	if fileSize(t, name) <= cut+5000 {
+		t.Fatal("no zeros filled after Truncate")
+	}
 	if err := TrimPrefill(f); err != nil {
 		t.Fatal(err)
 	}
-	if fileSize(t, name) != 5300 {
-		t.Fatalf("after TrimPrefill the file is %d bytes, want 5300", fileSize(t, name))
+	if fileSize(t, name) != cut+5000 {
+		t.Fatalf("after TrimPrefill the file is %d bytes, want %d", fileSize(t, name), cut+5000)
 	}
 	if _, err := f.Write(big); err != nil {
 		t.Fatal(err)
@@ -81,8 +95,8 @@ func TestPrefillOSFile(t *testing.T) {
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if fileSize(t, name) != 10300 {
-		t.Fatalf("after Close the file is %d bytes, want 10300", fileSize(t, name))
+	if fileSize(t, name) != cut+10000 {
+		t.Fatalf("after Close the file is %d bytes, want %d", fileSize(t, name), cut+10000)
 	}
 	// Read-only files and other FSes do not take it.
 	r, err := OS.OpenFile(name, os.O_RDONLY, 0)
