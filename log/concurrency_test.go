@@ -251,6 +251,16 @@ func TestGroupCommit(t *testing.T) {
 	if n := syncs.Load(); n >= writers*rounds/2 {
 		t.Fatalf("%d fsyncs for %d batches: not shared", n, writers*rounds)
 	}
+	// Appends nobody waits for (acks=1) do not make a lone waiter's next
+	// sync wait for more.
+	appendN(t, l, 100, 1, 10, 0)
+	must(t, l.SyncTo(l.EndOffset()))
+	l.syncMu.Lock()
+	group := l.lastGroup
+	l.syncMu.Unlock()
+	if group != 1 {
+		t.Fatalf("after 100 appends and one waiter the next sync gathers %d", group)
+	}
 
 	failSyncs.Store(true)
 	errs := make(chan error, writers)

@@ -155,14 +155,16 @@ type Log struct {
 	// lastSync is the Unix ms time of the last successful sync (or Open).
 	lastSync atomic.Int64
 
-	// Group commit (SyncTo): appends counts batches appended; a sync
-	// leader waits (briefly) for as many appends as the previous sync
-	// covered, so writers released by one sync share the next.
+	// Group commit (SyncTo): appends counts batches appended, waiters the
+	// SyncTo calls waiting; a sync leader waits (briefly) for as many
+	// appends as the previous sync covered and had waiters, so writers
+	// released by one sync share the next.
 	groupMu     sync.Mutex
 	groupDone   chan struct{} // closed when the running group sync ends; nil if none
 	appends     atomic.Int64
+	waiters     atomic.Int64
 	syncedAt    int64 // appends at the last sync's snapshot; under syncMu
-	lastGroup   int64 // batches the last sync covered; under syncMu
+	lastGroup   int64 // batches the last sync covered, at most its waiters; under syncMu
 	lastSyncDur time.Duration
 
 	// marked: the meta file says "unclean" (open for writing). A log
@@ -416,6 +418,8 @@ func (l *Log) SyncTo(offset int64) error {
 	if offset <= l.durable.Load() {
 		return nil
 	}
+	l.waiters.Add(1)
+	defer l.waiters.Add(-1)
 	for {
 		l.groupMu.Lock()
 		if offset <= l.durable.Load() {
@@ -442,6 +446,9 @@ func (l *Log) SyncTo(offset int64) error {
 		if offset > l.durable.Load() {
 			l.gatherLocked()
 			err = l.syncLocked()
+			// Appends nobody waits for (acks=1 producers) must not
+			// make the next leader wait for them.
+			l.lastGroup = min(l.lastGroup, l.waiters.Load())
 		}
 		l.syncMu.Unlock()
 		l.groupMu.Lock()
@@ -455,7 +462,8 @@ func (l *Log) SyncTo(offset int64) error {
 }
 
 // gatherLocked is the group-commit wait: when the previous sync covered
-// several batches (so several writers are likely to be appending again), it
+// several batches and callers (so several writers are likely to be
+// appending again), it
 // gives them up to half the previous sync's duration (at most 500 µs) to
 // append as many batches again before the sync starts, yielding the CPU
 // meanwhile. A lone writer never waits. It requires syncMu.
