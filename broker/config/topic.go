@@ -121,7 +121,7 @@ var topicDefs = sync.OnceValue(func() []TopicConfigDef {
 			Doc:  `With acks=all, the fewest replicas that must acknowledge a write; below it the producer gets NOT_ENOUGH_REPLICAS.`,
 			spec: intSpec(1, math.MaxInt32), value: func(c *Config) string { return i32s(c.MinInsyncReplicas) }},
 		{Name: "preallocate", Type: TypeBoolean, BrokerSynonyms: []string{"log.preallocate"}, Default: "false", ValidValues: "",
-			Doc:  "Preallocate the file on disk when creating a new log segment.",
+			Doc:  "Preallocate the file on disk when creating a new log segment. Accepted and reported as set; Moldau does not preallocate whole segments but always zero-fills a busy active segment 256 KiB ahead of its data (README, Log engine).",
 			spec: boolSpec(), value: func(c *Config) string { return strconv.FormatBool(c.LogPreallocate) }},
 		{Name: "remote.log.copy.disable", Type: TypeBoolean, Default: "false", ValidValues: "",
 			Doc:  "Stop copying segments of a tiered-storage topic to remote storage; remote segments are then only read and expired.",
