@@ -284,3 +284,29 @@ func TestGroupCommit(t *testing.T) {
 		}
 	}
 }
+
+// SyncTo clamps its offset to the end offset, also when a TruncateTo
+// lowered the end below it (found by review: it fsynced in a loop).
+func TestSyncToBeyondEnd(t *testing.T) {
+	l, _ := openLog(t, vfs.NewMem(), "/d/t-0", DefaultConfig())
+	appendN(t, l, 5, 1, 10, 0)
+	base, err := l.Append(makeBatch(1, 0, 10), 0)
+	must(t, err)
+	done := make(chan error, 1)
+	go func() { done <- l.SyncTo(l.EndOffset() + 10) }()
+	select {
+	case err := <-done:
+		must(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("SyncTo beyond the end offset does not return")
+	}
+	_, err = l.TruncateTo(2)
+	must(t, err)
+	go func() { done <- l.SyncTo(base + 1) }()
+	select {
+	case err := <-done:
+		must(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("SyncTo past a truncated end does not return")
+	}
+}

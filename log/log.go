@@ -421,6 +421,9 @@ func (l *Log) SyncTo(offset int64) error {
 	l.waiters.Add(1)
 	defer l.waiters.Add(-1)
 	for {
+		// Clamp to the end each time round: a TruncateTo meanwhile may
+		// have lowered it (and the durable offset) below offset.
+		offset = min(offset, l.end.Load())
 		l.groupMu.Lock()
 		if offset <= l.durable.Load() {
 			l.groupMu.Unlock()

@@ -43,7 +43,8 @@ import (
 type FS interface {
 	// OpenFile opens a file. flag and perm are as for os.OpenFile
 	// (O_RDONLY, O_WRONLY, O_RDWR, O_CREATE, O_EXCL, O_TRUNC). Writes always
-	// append to the end of the file (O_APPEND is implied).
+	// append to the end of the file (O_APPEND is implied; with zero-fill
+	// ahead, to the end of the data, see File.Write).
 	OpenFile(name string, flag int, perm os.FileMode) (File, error)
 	// Remove removes a file or an empty directory.
 	Remove(name string) error
@@ -68,14 +69,17 @@ type FS interface {
 // and concurrency contracts.
 type File interface {
 	io.ReaderAt
-	// Write appends p at the end of the file.
+	// Write appends p at the end of the file (with zero-fill ahead on,
+	// see EnablePrefill: at the end of the data written so far, over the
+	// zeros).
 	io.Writer
 	// Sync makes the file's contents and size durable.
 	Sync() error
 	// Truncate changes the size of the file; later writes append at the new
 	// size.
 	Truncate(size int64) error
-	// Size returns the current size of the file.
+	// Size returns the current size of the file (with zero-fill ahead on:
+	// of the data written, without the zeros beyond it).
 	Size() (int64, error)
 	// Close releases the file. Using a closed file returns an error.
 	Close() error
