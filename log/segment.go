@@ -364,11 +364,15 @@ func (s *segment) writeIndexFiles(fs vfs.FS, sync bool) error {
 }
 
 // syncFiles fsyncs the segment's data file and any pending index files.
+// A rolled segment whose zeros filled ahead could not be cut at the roll
+// gets another try first (pinned, so the file cache cannot close it
+// meanwhile).
 func (s *segment) syncFiles() error {
 	f, err := s.pin()
 	if err != nil {
 		return err
 	}
+	_ = vfs.TrimPrefill(f)
 	err = f.Sync()
 	s.unpin()
 	if err != nil {
