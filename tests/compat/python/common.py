@@ -216,7 +216,7 @@ SCENARIOS = {
 }
 
 
-def main(factory, client, timeout=30):
+def main(factory, client, timeout=90):
     bootstrap, names = sys.argv[1], sys.argv[2].split(",")
     for name in names:
         result, reason = "pass", ""

@@ -149,7 +149,11 @@ class Adapter:
 
         def member(i):
             try:
-                c = self._consumer(group_id=group)
+                # A member that misses a rebalance is dropped after the
+                # rebalance timeout (max.poll.interval.ms, 5 min by
+                # default) and then rejoins: keep it short.
+                c = self._consumer(group_id=group, max_poll_interval_ms=10000,
+                                   session_timeout_ms=10000, heartbeat_interval_ms=1000)
                 c.subscribe([t], listener=Listener(i))
                 while not stop[i].is_set():
                     c.poll(timeout_ms=100)
