@@ -466,10 +466,10 @@ func (l *Log) SyncTo(offset int64) error {
 
 // gatherLocked is the group-commit wait: when the previous sync covered
 // several batches and callers (so several writers are likely to be
-// appending again), it
-// gives them up to half the previous sync's duration (at most 500 µs) to
-// append as many batches again before the sync starts, yielding the CPU
-// meanwhile. A lone writer never waits. It requires syncMu.
+// appending again), it gives them up to half the previous sync's duration
+// (at most 500 µs) to append as many batches again before the sync starts,
+// yielding the CPU meanwhile. A lone writer never waits. It requires
+// syncMu.
 func (l *Log) gatherLocked() {
 	want := l.lastGroup
 	if want <= 1 {

@@ -104,9 +104,6 @@ func (f *osFile) Truncate(size int64) error {
 // Close trims zeros filled ahead (best effort: recovery treats a zero tail
 // as the end of the data) and closes the file.
 func (f *osFile) Close() error {
-	if f.pf.chunk > 0 && f.pf.filled > f.pf.size {
-		_ = f.File.Truncate(f.pf.size)
-		f.pf.filled = f.pf.size
-	}
+	_ = f.trimPrefill()
 	return f.File.Close()
 }

@@ -1,5 +1,7 @@
 package vfs
 
+import "syscall"
+
 // Zero-fill ahead ("prefill").
 //
 // Linux's page cache gives a write() folios no larger than the write and
@@ -34,9 +36,10 @@ const PrefillMinSize = 1 << 20
 const MaxPrefillChunk = 1 << 20
 
 type prefill struct {
-	chunk  int64 // 0: off
-	size   int64 // bytes of data: writes go here
-	filled int64 // file size: size plus zeros filled ahead
+	rc     syscall.RawConn // the file's, for pwrite (kept: SyscallConn allocates)
+	chunk  int64           // 0: off
+	size   int64           // bytes of data: writes go here
+	filled int64           // file size: size plus zeros filled ahead
 }
 
 // prefiller is implemented by files that can fill ahead (OS files on

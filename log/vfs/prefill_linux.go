@@ -42,7 +42,7 @@ func (f *osFile) enablePrefill(chunk int64) bool {
 		return false
 	}
 	fillZerosOnce.Do(func() { fillZeros = make([]byte, MaxPrefillChunk) })
-	f.pf = prefill{chunk: chunk, size: size, filled: size}
+	f.pf = prefill{rc: rc, chunk: chunk, size: size, filled: size}
 	return true
 }
 
@@ -84,13 +84,9 @@ func (f *osFile) prefillWrite(p []byte) (int, error) {
 
 // pwrite writes all of p at off unless an error stops it.
 func (f *osFile) pwrite(p []byte, off int64) (int, error) {
-	rc, err := f.SyscallConn()
-	if err != nil {
-		return 0, err
-	}
 	done := 0
 	var werr error
-	cerr := rc.Control(func(fd uintptr) {
+	cerr := f.pf.rc.Control(func(fd uintptr) {
 		for done < len(p) {
 			n, err := syscall.Pwrite(int(fd), p[done:], off+int64(done))
 			if err == syscall.EINTR {
