@@ -3,11 +3,14 @@ package broker
 // OffsetForLeaderEpoch, key 23, versions 0–4.
 //
 //   - Every version: per partition, the end offset of the requested leader
-//     epoch, as Kafka's LeaderEpochFileCache.endOffsetFor answers it. Moldau
-//     has one epoch, 0 (leaderEpoch), begun at the log start: for epoch 0 the
-//     answer is the log end offset; for a later epoch, or -1, it is undefined
-//     (epoch -1, offset -1, no error); for an epoch below -1 (below every
-//     known epoch) it is that epoch and the log start offset.
+//     epoch from the partition log's leader-epoch cache
+//     (log.EndOffsetForEpoch, which follows Kafka's
+//     LeaderEpochFileCache.endOffsetFor: the latest epoch gives the log end
+//     offset; a later epoch, or -1, gives epoch -1 and offset -1 with no
+//     error; an epoch below every cached one gives that epoch and the
+//     earliest entry's start offset, at least the log start). The leader's
+//     epoch is in the cache from the partition's opening (AssignEpoch), so
+//     an empty partition answers as Kafka's does.
 //   - v1+: the response carries the leader epoch of the answer.
 //   - v2+: CurrentLeaderEpoch is checked (FENCED_LEADER_EPOCH below ours,
 //     UNKNOWN_LEADER_EPOCH above; -1 skips the check).
@@ -22,9 +25,6 @@ import (
 
 	"github.com/moldau/moldau/protocol"
 )
-
-// undefinedEpoch is Kafka's UNDEFINED_EPOCH (and UNDEFINED_EPOCH_OFFSET).
-const undefinedEpoch = -1
 
 func (b *Broker) handleOffsetForLeaderEpoch(ctx context.Context, req *protocol.Request) protocol.Reply {
 	r := req.Body.(*kmsg.OffsetForLeaderEpochRequest)
@@ -52,28 +52,11 @@ func (b *Broker) handleOffsetForLeaderEpoch(ctx context.Context, req *protocol.R
 			case current >= 0 && current < leaderEpoch:
 				sp.ErrorCode = kerr.FencedLeaderEpoch.Code
 			default:
-				sp.LeaderEpoch, sp.EndOffset = epochEndOffset(rp.LeaderEpoch, p.log.LogStartOffset(), p.log.EndOffset())
+				sp.LeaderEpoch, sp.EndOffset = p.log.EndOffsetForEpoch(rp.LeaderEpoch)
 			}
 			st.Partitions = append(st.Partitions, sp)
 		}
 		resp.Topics = append(resp.Topics, st)
 	}
 	return respond(resp)
-}
-
-// epochEndOffset is Kafka's LeaderEpochFileCache.endOffsetFor over Moldau's
-// epoch cache, which holds the one entry (leaderEpoch, logStart): a leader
-// caches its epoch when elected, and truncating the log from the start moves
-// the entry up to the new log start.
-func epochEndOffset(requested int32, logStart, logEnd int64) (int32, int64) {
-	switch {
-	case requested == undefinedEpoch:
-		return undefinedEpoch, undefinedEpoch
-	case requested == leaderEpoch: // the latest epoch: still being written
-		return leaderEpoch, logEnd
-	case requested > leaderEpoch: // later than any known epoch
-		return undefinedEpoch, undefinedEpoch
-	default: // below every known epoch: the start of the first known one
-		return requested, logStart
-	}
 }

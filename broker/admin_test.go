@@ -343,9 +343,32 @@ func TestOffsetForLeaderEpoch(t *testing.T) {
 	}
 	wantCode(t, "v4 unknown topic", resp.Topics[1].Partitions[0].ErrorCode, kerr.UnknownTopicOrPartition)
 
-	// An epoch below every known one: that epoch and the log start.
-	if e, o := epochEndOffset(-3, 4, 6); e != -3 || o != 4 {
-		t.Errorf("epoch -3: (%d, %d), want (-3, 4)", e, o)
+	// An epoch below every known one: that epoch and the log start (the
+	// earliest entry's start moves up with it, as in Kafka's cache).
+	if err := tp.partition(0).log.DeleteRecordsBefore(4); err != nil {
+		t.Fatal(err)
+	}
+	resp = do[*kmsg.OffsetForLeaderEpochResponse](t, b, 4, build(part(0, -1, -3), part(0, -1, 0)))
+	if p := resp.Topics[0].Partitions[0]; p.ErrorCode != 0 || p.LeaderEpoch != -3 || p.EndOffset != 4 {
+		t.Errorf("v4 epoch -3 after the log start moved to 4: %+v", p)
+	}
+	if p := resp.Topics[0].Partitions[1]; p.ErrorCode != 0 || p.LeaderEpoch != 0 || p.EndOffset != 6 {
+		t.Errorf("v4 epoch 0 after the log start moved to 4: %+v", p)
+	}
+
+	// An empty partition: the leader's epoch is cached from the start, so
+	// epoch 0 ends at the log end (0), as on Kafka.
+	mustCreateTopic(t, b, "empty", 1, nil)
+	req = kmsg.NewPtrOffsetForLeaderEpochRequest()
+	rt := kmsg.NewOffsetForLeaderEpochRequestTopic()
+	rt.Topic, rt.Partitions = "empty", []kmsg.OffsetForLeaderEpochRequestTopicPartition{part(0, 0, 0), part(0, -1, 1)}
+	req.Topics = []kmsg.OffsetForLeaderEpochRequestTopic{rt}
+	resp = do[*kmsg.OffsetForLeaderEpochResponse](t, b, 4, req)
+	if p := resp.Topics[0].Partitions[0]; p.ErrorCode != 0 || p.LeaderEpoch != 0 || p.EndOffset != 0 {
+		t.Errorf("empty partition, epoch 0: %+v", p)
+	}
+	if p := resp.Topics[0].Partitions[1]; p.ErrorCode != 0 || p.LeaderEpoch != -1 || p.EndOffset != -1 {
+		t.Errorf("empty partition, epoch 1: %+v", p)
 	}
 }
 

@@ -440,6 +440,11 @@ func (b *Broker) openPartition(t *topic, index int32) (*partition, error) {
 		b.logger.Warn("recovery dropped a torn tail", "partition", partitionDirName(t.name, index), "from_offset", rep.TruncatedFrom, "bytes", rep.DroppedBytes)
 	}
 	p := newPartition(t, index, l)
+	// As Kafka's leader does on election: its epoch starts at its log end.
+	if err := l.AssignEpoch(leaderEpoch); err != nil {
+		l.Close()
+		return nil, fmt.Errorf("broker: open %s: %w", dir, err)
+	}
 	if err := p.rebuildProducers(); err != nil {
 		l.Close()
 		return nil, fmt.Errorf("broker: rebuild producer state of %s: %w", dir, err)

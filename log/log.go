@@ -79,6 +79,11 @@ type Config struct {
 	MaxCompactionLagMs int64
 	// MinCleanableDirtyRatio: clean when dirty/(clean+dirty) bytes reach it.
 	MinCleanableDirtyRatio float64
+
+	// Replicated (read by Open): the high watermark is replication's
+	// commit point, recovered from its checkpoint at Open instead of
+	// following the end offset (hwcheckpoint.go).
+	Replicated bool
 }
 
 // Defaults.
@@ -151,6 +156,7 @@ type Log struct {
 	epochs     []EpochEntry // leader-epoch cache; written under appendMu and mu
 	closing    atomic.Bool  // Close has begun: a running Compact aborts
 	snapsOpen  *[]int64     // snapshot offsets Open listed, until LoadSnapshot takes them (snapshot.go)
+	repl       replicationState
 
 	// lastSync is the Unix ms time of the last successful sync (or Open).
 	lastSync atomic.Int64
@@ -701,6 +707,9 @@ func (l *Log) Close() error {
 	err := l.failure()
 	if err == nil {
 		err = l.flushForCloseLocked()
+	}
+	if err == nil {
+		err = l.checkpointHighWatermark() // hwcheckpoint.go
 	}
 	l.mu.Lock()
 	l.closed = true

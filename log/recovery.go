@@ -58,6 +58,9 @@ func Open(fsys vfs.FS, dir string, cfg Config, logger *slog.Logger) (*Log, Recov
 			return nil, rep, fmt.Errorf("log: sync parent of %s: %w", dir, err)
 		}
 	}
+	if err := l.finishReset(); err != nil { // reset.go
+		return nil, rep, err
+	}
 	m, found, err := readMeta(fsys, dir)
 	if err != nil {
 		if !errors.Is(err, errBadMeta) {
@@ -125,6 +128,10 @@ func Open(fsys vfs.FS, dir string, cfg Config, logger *slog.Logger) (*Log, Recov
 	l.cleanPoint.Store(min(readCleanPoint(l), l.active.next))
 	l.hw.Store(-1)
 	l.loadEpochs()
+	if err := l.loadHighWatermark(); err != nil { // hwcheckpoint.go
+		l.closeAll()
+		return nil, rep, err
+	}
 
 	// Mark the log open (unclean) before accepting writes, so that a crash
 	// from now on is detected. A missing meta file already means unclean,
@@ -187,7 +194,7 @@ func (l *Log) cleanDir() ([]int64, error) {
 		if !isIndex {
 			stem, isIndex = strings.CutSuffix(name, timeIndexSuffix)
 		}
-		if (isIndex && !have[stem]) || name == metaTempName || name == cleanPointTemp || name == epochFileTemp {
+		if (isIndex && !have[stem]) || name == metaTempName || name == cleanPointTemp || name == epochFileTemp || name == hwFileTemp || name == resetMarkerTemp {
 			if err := l.fs.Remove(filepath.Join(l.dir, name)); err != nil && !isNotExist(err) {
 				return nil, fmt.Errorf("log: remove leftover %s: %w", name, err)
 			}

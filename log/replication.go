@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 )
@@ -87,52 +88,153 @@ func (l *Log) loadEpochs() {
 // maybeNewEpochLocked is called by the appender before writing a batch at
 // base with leader epoch epoch: a new (higher) epoch is recorded in the
 // checkpoint, durably, before its first batch is written, so the file never
-// misses an epoch whose batches survived. It requires appendMu.
+// misses an epoch whose batches survived. An entry AssignEpoch made and did
+// not write is written now, before any batch goes in after it. It requires
+// appendMu.
 func (l *Log) maybeNewEpochLocked(epoch int32, base int64) error {
-	if epoch < 0 {
-		return nil
+	n := len(l.epochs)
+	if epoch < 0 || (n > 0 && epoch <= l.epochs[n-1].Epoch) {
+		if !l.repl.epochUnsaved {
+			return nil
+		}
+		return l.saveEpochsLocked(l.epochs)
 	}
-	if n := len(l.epochs); n > 0 && epoch <= l.epochs[n-1].Epoch {
-		return nil
+	// An epoch assigned at base with nothing in it gives way, as in
+	// Kafka's cache (an epoch's entry starts at its first batch).
+	kept := l.epochs
+	for len(kept) > 0 && kept[len(kept)-1].StartOffset >= base {
+		kept = kept[:len(kept)-1]
 	}
-	entries := append(slices.Clone(l.epochs), EpochEntry{epoch, base})
+	return l.saveEpochsLocked(append(slices.Clone(kept), EpochEntry{epoch, base}))
+}
+
+// saveEpochsLocked durably replaces the checkpoint with entries and makes
+// them the cache. It requires appendMu.
+func (l *Log) saveEpochsLocked(entries []EpochEntry) error {
 	if err := replaceFile(l.fs, l.dir, epochFileTemp, epochFileName, encodeEpochs(entries)); err != nil {
 		return fmt.Errorf("log: write leader-epoch-checkpoint: %w", err)
 	}
 	l.mu.Lock()
 	l.epochs = entries
+	l.repl.epochUnsaved = false
 	l.mu.Unlock()
 	return nil
 }
 
-// Epochs returns a copy of the leader-epoch cache.
+// AssignEpoch records that leader epoch epoch begins at the current end
+// offset, as Kafka's leader does when it is elected
+// (UnifiedLog.maybeAssignEpochStartOffset), so that OffsetForLeaderEpoch
+// answers for the leader's epoch before anything is appended in it (an
+// empty partition answers (epoch, end) as Kafka's does). An epoch at or
+// below the latest cached one is ignored (epochs only grow; truncation
+// removes entries); a negative one is an error.
+//
+// Durability: the entry is held in memory and written to the checkpoint
+// before the next batch is appended (with that append, see
+// maybeNewEpochLocked), so assigning costs no fsync (opening 10,000
+// partitions assigns 10,000 epochs). A crash before that loses only an
+// entry that no batch belongs to; the leader assigns it again when it
+// takes over.
+func (l *Log) AssignEpoch(epoch int32) error {
+	if epoch < 0 {
+		return fmt.Errorf("log: assign negative leader epoch %d", epoch)
+	}
+	l.appendMu.Lock()
+	defer l.appendMu.Unlock()
+	if l.closed {
+		return ErrClosed
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if n := len(l.epochs); n > 0 && epoch <= l.epochs[n-1].Epoch {
+		return nil
+	}
+	// An earlier assigned epoch that nothing was appended in gives way.
+	end := l.end.Load()
+	kept := l.epochs
+	for len(kept) > 0 && kept[len(kept)-1].StartOffset >= end {
+		kept = kept[:len(kept)-1]
+	}
+	l.epochs = append(slices.Clone(kept), EpochEntry{epoch, end})
+	l.repl.epochUnsaved = true
+	return nil
+}
+
+// Epochs returns a copy of the leader-epoch cache, as Kafka's cache holds
+// it: entries wholly below the log start offset are left out and the first
+// one starts at the log start at the earliest (Kafka's truncateFromStart,
+// which it applies when the log start moves).
 func (l *Log) Epochs() []EpochEntry {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
-	return slices.Clone(l.epochs)
+	return slices.Clone(epochsFrom(l.epochs, l.logStart.Load()))
 }
 
-// EndOffsetForEpoch answers OffsetForLeaderEpoch as Kafka's
-// LeaderEpochFileCache.endOffsetFor does: the largest cached epoch <=
-// epoch, and the start offset of the epoch after it (the log end if it is
-// the latest). It returns (-1, -1) if epoch precedes every cached epoch or
-// the cache is empty.
-func (l *Log) EndOffsetForEpoch(epoch int32) (int32, int64) {
+// epochsFrom is entries as Kafka's LeaderEpochFileCache.truncateFromStart
+// leaves them for log start offset start: every entry starting at or
+// below start is removed except the last of them, which is kept with start
+// as its start offset. The result may alias entries (it is copied only
+// when the first entry changes).
+func epochsFrom(entries []EpochEntry, start int64) []EpochEntry {
+	i := 0
+	for i < len(entries) && entries[i].StartOffset <= start {
+		i++
+	}
+	if i == 0 || (i == 1 && entries[0].StartOffset == start) {
+		return entries
+	}
+	out := slices.Clone(entries[i-1:])
+	out[0].StartOffset = start
+	return out
+}
+
+// Kafka's OffsetsForLeaderEpochResponse.UNDEFINED_EPOCH and
+// UNDEFINED_EPOCH_OFFSET.
+const (
+	UndefinedEpoch       int32 = -1
+	UndefinedEpochOffset int64 = -1
+)
+
+// EndOffsetForEpoch answers OffsetForLeaderEpoch for the requested epoch
+// exactly as Kafka's LeaderEpochFileCache.endOffsetFor does over the cache
+// Epochs returns, with the log end offset as Kafka's logEndOffset:
+//
+//   - requested is UndefinedEpoch (-1): (-1, -1);
+//   - requested is the latest cached epoch: (requested, log end offset);
+//   - no cached epoch is above requested (requested is above the latest,
+//     or the cache is empty): (-1, -1);
+//   - requested is below the earliest cached epoch: (requested, start
+//     offset of the earliest entry) — the data before it is gone;
+//   - otherwise: (largest cached epoch <= requested, start offset of the
+//     first cached epoch above requested), which skips gaps in epochs.
+//
+// A leader's cache holds its own epoch from its election (AssignEpoch), so
+// on a leader the latest epoch is the leader epoch.
+func (l *Log) EndOffsetForEpoch(requested int32) (epoch int32, endOffset int64) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
-	i := -1
-	for j, e := range l.epochs {
-		if e.Epoch <= epoch {
-			i = j
-		}
-	}
+	return endOffsetFor(epochsFrom(l.epochs, l.logStart.Load()), requested, l.end.Load())
+}
+
+// endOffsetFor is LeaderEpochFileCache.endOffsetFor over entries
+// (ascending epochs) and the log end offset logEnd.
+func endOffsetFor(entries []EpochEntry, requested int32, logEnd int64) (int32, int64) {
+	n := len(entries)
 	switch {
-	case i < 0:
-		return -1, -1
-	case i == len(l.epochs)-1:
-		return l.epochs[i].Epoch, l.end.Load()
+	case requested == UndefinedEpoch:
+		return UndefinedEpoch, UndefinedEpochOffset
+	case n > 0 && entries[n-1].Epoch == requested:
+		return requested, logEnd
+	}
+	// higher: the first entry whose epoch is above requested.
+	higher := sort.Search(n, func(i int) bool { return entries[i].Epoch > requested })
+	switch {
+	case higher == n:
+		return UndefinedEpoch, UndefinedEpochOffset
+	case higher == 0:
+		return requested, entries[0].StartOffset
 	default:
-		return l.epochs[i].Epoch, l.epochs[i+1].StartOffset
+		return entries[higher-1].Epoch, entries[higher].StartOffset
 	}
 }
 
@@ -146,29 +248,6 @@ func (l *Log) AppendWithEpoch(batch []byte, now int64, epoch int32) (int64, erro
 	return l.Append(batch, now)
 }
 
-// HighWatermark returns the offset below which records are committed. Until
-// SetHighWatermark is first called it is the end offset (single node: every
-// appended batch is committed); after that it is what was set, clamped to
-// the end offset.
-func (l *Log) HighWatermark() int64 {
-	end := l.end.Load()
-	if hw := l.hw.Load(); hw >= 0 {
-		return min(hw, end)
-	}
-	return end
-}
-
-// SetHighWatermark sets the high watermark (replication's commit index).
-// It never moves backwards except through TruncateTo.
-func (l *Log) SetHighWatermark(offset int64) {
-	for {
-		cur := l.hw.Load()
-		if offset <= cur || l.hw.CompareAndSwap(cur, offset) {
-			return
-		}
-	}
-}
-
 // TruncateTo discards the suffix of the log from the batch that contains
 // offset: afterwards EndOffset is the base offset of that batch (offset
 // itself when it is a batch boundary, as Raft truncation always is). It is
@@ -179,8 +258,9 @@ func (l *Log) SetHighWatermark(offset int64) {
 // below LogStartOffset is ErrOffsetOutOfRange.
 //
 // Reads in flight past the new end may fail (short read); the high
-// watermark, which readers stop at, is clamped to the new end. Callers
-// should not truncate below the high watermark.
+// watermark, which readers stop at, is clamped to the new end, and so is
+// its checkpoint (durably, before TruncateTo returns). Callers should not
+// truncate below the high watermark.
 func (l *Log) TruncateTo(offset int64) (int64, error) {
 	l.cleanMu.Lock()
 	defer l.cleanMu.Unlock()
@@ -318,9 +398,14 @@ func (l *Log) TruncateTo(offset int64) (int64, error) {
 		seg.release()
 	}
 	if epochsChanged {
-		if err := replaceFile(l.fs, l.dir, epochFileTemp, epochFileName, encodeEpochs(epochs)); err != nil {
+		if err := l.saveEpochsLocked(slices.Clone(epochs)); err != nil {
 			return newEnd, l.fail(err)
 		}
+	}
+	// A checkpointed high watermark above the new end would, after a
+	// crash, expose what is appended here next before it is committed.
+	if err := l.lowerCheckpointedHighWatermark(newEnd); err != nil { // hwcheckpoint.go
+		return newEnd, l.fail(err)
 	}
 	l.logger.Info("truncated log", "dir", l.dir, "from_offset", newEnd, "old_end", end, "segments_removed", len(later))
 	return newEnd, nil
