@@ -110,6 +110,13 @@ func (c Config) withDefaults() Config {
 
 // Log is one partition's log.
 //
+// High watermark: readers (Fetch) stop at HighWatermark. On a single-node
+// log it is the end offset. On a replicated log (Config.Replicated) it is
+// replication's commit point, checkpointed, and after a reopen (clean or
+// not) a reader sees only records below the recovered high watermark: at
+// most the one last checkpointed, never above the recovered end offset
+// (hwcheckpoint.go).
+//
 // Concurrency: every method is safe for concurrent use. Appends are
 // serialized internally; reads run concurrently with each other and with an
 // append and only ever see whole batches (the end offset and segment size are
@@ -118,12 +125,14 @@ func (c Config) withDefaults() Config {
 // Locking, outermost first:
 //
 //	cleanMu  serializes Compact with DeleteRecordsBefore, EnforceRetention,
-//	         TruncateTo and Close (everything that removes or replaces
+//	         TruncateTo, ResetTo and Close (everything that removes or replaces
 //	         non-active segments).
 //	groupMu  guards groupDone: which SyncTo call leads the running sync.
 //	syncMu   serializes SyncTo, DeleteRecordsBefore, EnforceRetention, Close:
 //	         everything that fsyncs or closes/removes segment files.
 //	appendMu serializes Append (the only writer of the active segment).
+//	repl.hwMu serializes high-watermark checkpoint writes (hwcheckpoint.go);
+//	         taken after appendMu or alone, never with mu or below.
 //	mu       guards segments, active, pending, dirDirty, closed, epochs and
 //	         the mutable fields of every segment (see segment). Readers hold
 //	         it for reading only to copy a segmentView (which pins the
