@@ -1,7 +1,8 @@
 # Moldau: one static binary in a minimal, non-root image. The same binary is
 # the broker and the CLI (moldau topic|produce|consume|group|cluster|version).
 #
-#   docker build -t moldau --build-arg VERSION=$(git describe --always --dirty) .
+#   docker build -t moldau --build-arg VERSION=$(git describe --always --dirty) \
+#     --build-arg REVISION=$(git rev-parse HEAD) .   # .git is not in the context
 #   docker run -p 9092:9092 -p 9644:9644 moldau --advertise-addr localhost:9092
 #   docker run --rm --network host moldau topic list --bootstrap localhost:9092
 #
@@ -16,7 +17,8 @@ COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
 ARG VERSION=dev
-RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w -X main.version=${VERSION}" -o /out/moldau ./cmd/moldau
+ARG REVISION=
+RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w -X main.version=${VERSION} -X github.com/moldau/moldau/broker.linkRevision=${REVISION} -X github.com/moldau/moldau/broker.linkBuildDate=$(date -u +%Y-%m-%dT%H:%M:%SZ)" -o /out/moldau ./cmd/moldau
 # The data directory must exist in the image, owned by the runtime user, so
 # that a fresh named volume mounted there inherits that owner.
 RUN mkdir -p /out/data && /out/moldau version

@@ -9,7 +9,7 @@ run:
 	$(GO) run ./cmd/moldau
 
 build:
-	CGO_ENABLED=0 $(GO) build -trimpath -o bin/moldau ./cmd/moldau
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-X main.version=$$(git describe --tags 2>/dev/null || echo dev) -X github.com/moldau/moldau/broker.linkRevision=$$(git describe --always --dirty --abbrev=40 --match=NONE 2>/dev/null) -X github.com/moldau/moldau/broker.linkBuildDate=$$(date -u +%Y-%m-%dT%H:%M:%SZ)" -o bin/moldau ./cmd/moldau
 
 # test: everything CI runs. Installs what it needs (Go modules, kcat).
 test: deps vet deploy-check

@@ -8,7 +8,11 @@ package main
 //	moldau consume --topic T            (--from beginning|end|OFFSET|@UNIXMS, --count, --format)
 //	moldau group list|describe|reset-offsets|delete
 //	moldau cluster info
-//	moldau version
+//	moldau version | help [COMMAND] | completion bash|zsh
+//
+// help.go holds the command table that dispatch, --help and the completion
+// scripts are all built from; each command's flags are defined once, in a
+// ...Flags function that both the command and its help use.
 
 import (
 	"bufio"
@@ -31,16 +35,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// cliCommands are the first arguments that select the CLI instead of the
-// broker.
-var cliCommands = map[string]func(c *cli, args []string) error{
-	"topic":   (*cli).topic,
-	"produce": (*cli).produce,
-	"consume": (*cli).consume,
-	"group":   (*cli).group,
-	"cluster": (*cli).cluster,
-}
-
 type cli struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
@@ -49,35 +43,80 @@ type cli struct {
 	timeout        time.Duration
 }
 
-// runCLI runs a subcommand; it returns the process exit code.
+// runCLI runs the subcommand name (a key of the command table); it returns
+// the process exit code: 0, 1 when the command failed, 2 on a usage error.
+// -h/--help anywhere the command's flags are parsed prints its help to
+// stdout and exits 0.
 func runCLI(name string, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	if name == "version" {
-		fmt.Fprintln(stdout, versionString())
-		return 0
+	cmd := lookupCommand(name)
+	if cmd == nil {
+		fmt.Fprintf(stderr, "moldau: unknown command %q\nRun 'moldau --help' for the commands.\n", name)
+		return 2
 	}
 	c := &cli{stdin: stdin, stdout: stdout, stderr: stderr}
-	if err := cliCommands[name](c, args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
+	err := cmd.run(c, args)
+	var usage *usageError
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		verb := ""
+		if len(args) > 0 && cmd.verb(args[0]) != nil {
+			verb = args[0]
 		}
-		fmt.Fprintf(stderr, "moldau %s: %v\n", name, err)
-		return 1
+		writeCommandHelp(stdout, cmd, verb)
+		return 0
+	case errors.As(err, &usage):
+		hint := "moldau help " + name
+		if name == "help" {
+			hint = "moldau --help"
+		}
+		fmt.Fprintf(stderr, "moldau %s: %v\nRun '%s' for the flags and examples.\n", name, err, hint)
+		return 2
 	}
-	return 0
+	fmt.Fprintf(stderr, "moldau %s: %v\n", name, err)
+	return 1
 }
 
-// flags returns a flag set with the common flags.
+// usageError is a command line the command cannot run: a bad flag, a
+// missing or unknown verb, a missing argument.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error { return &usageError{fmt.Sprintf(format, args...)} }
+
+// defaultBootstrap is --bootstrap's default: $MOLDAU_BOOTSTRAP, else the
+// broker's default listen address.
+func defaultBootstrap() string {
+	if def := os.Getenv("MOLDAU_BOOTSTRAP"); def != "" {
+		return def
+	}
+	return "127.0.0.1:9092"
+}
+
+// flags returns a flag set with the common flags. It prints nothing: parse
+// errors and -h come back as errors for runCLI to report.
 func (c *cli) flags(name string) *flag.FlagSet {
 	fs := flag.NewFlagSet("moldau "+name, flag.ContinueOnError)
-	fs.SetOutput(c.stderr)
-	def := os.Getenv("MOLDAU_BOOTSTRAP")
-	if def == "" {
-		def = "127.0.0.1:9092"
-	}
-	fs.StringVar(&c.bootstrap, "bootstrap", def, "bootstrap broker host:port, comma-separated (env MOLDAU_BOOTSTRAP)")
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	fs.StringVar(&c.bootstrap, "bootstrap", defaultBootstrap(), "bootstrap brokers, comma-separated `HOST:PORT,...` (env MOLDAU_BOOTSTRAP)")
 	fs.BoolVar(&c.jsonOut, "json", false, "print JSON instead of a table")
-	fs.DurationVar(&c.timeout, "timeout", 30*time.Second, "overall timeout")
+	fs.DurationVar(&c.timeout, "timeout", 30*time.Second, "give up on the whole command after this `DURATION`")
 	return fs
+}
+
+// parse parses args into fs; a malformed flag is a usage error, -h is
+// flag.ErrHelp.
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return &usageError{err.Error()}
+	}
+	return nil
 }
 
 func (c *cli) client(opts ...kgo.Opt) (*kgo.Client, error) {
@@ -116,7 +155,7 @@ func (c *cli) table(header []string, rows [][]string) error {
 // admin parses fs from args and opens an admin client bounded by --timeout;
 // done releases both.
 func (c *cli) admin(fs *flag.FlagSet, args []string) (*kadm.Client, context.Context, func(), error) {
-	if err := fs.Parse(args); err != nil {
+	if err := parse(fs, args); err != nil {
 		return nil, nil, nil, err
 	}
 	cl, err := c.client()
@@ -136,11 +175,29 @@ func (c *cli) tableThen(header []string, rows [][]string, opErr error) error {
 	return opErr
 }
 
-func sub(args []string, usage string) (string, []string, error) {
+// sub splits args into cmd's verb and the rest: -h/--help before a verb
+// is flag.ErrHelp; a missing or unknown verb is a usage error.
+func sub(cmd *command, args []string) (string, []string, error) {
+	if len(args) > 0 && isHelpFlag(args[0]) {
+		return "", nil, flag.ErrHelp
+	}
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-		return "", nil, fmt.Errorf("usage: %s", usage)
+		return "", nil, usagef("missing subcommand: want %s", cmd.verbList())
+	}
+	if cmd.verb(args[0]) == nil {
+		return "", nil, usagef("unknown subcommand %q: want %s", args[0], cmd.verbList())
 	}
 	return args[0], args[1:], nil
+}
+
+// isHelpFlag reports whether arg asks for help the way the flag package
+// understands it.
+func isHelpFlag(arg string) bool {
+	switch arg {
+	case "-h", "--h", "-help", "--help":
+		return true
+	}
+	return false
 }
 
 type keyValues []string
@@ -160,19 +217,31 @@ func parseConfigs(kvs []string) (map[string]*string, error) {
 	return out, nil
 }
 
+// topicOptions are the flags of `moldau topic VERB`.
+type topicOptions struct {
+	partitions, replicationFactor int
+	configs, deletes              keyValues
+	internal                      bool
+}
+
+func (c *cli) topicFlags(name string) (*flag.FlagSet, *topicOptions) {
+	o := &topicOptions{}
+	fs := c.flags(name)
+	fs.IntVar(&o.partitions, "partitions", -1, "number of partitions `N` (create: -1 for the broker default; add-partitions: the new total)")
+	fs.IntVar(&o.replicationFactor, "replication-factor", -1, "replication factor `N` (create; -1: the broker default)")
+	fs.Var(&o.configs, "config", "topic config `KEY=VALUE` (create, alter-config; repeatable)")
+	fs.Var(&o.deletes, "delete-config", "topic config `KEY` to reset to its default (alter-config; repeatable)")
+	fs.BoolVar(&o.internal, "internal", false, "include internal topics such as __consumer_offsets (list)")
+	return fs, o
+}
+
 func (c *cli) topic(args []string) error {
-	verb, rest, err := sub(args, "moldau topic list|create|describe|delete|alter-config|add-partitions [flags] [TOPIC...]")
+	verb, rest, err := sub(lookupCommand("topic"), args)
 	if err != nil {
 		return err
 	}
-	fs := c.flags("topic " + verb)
-	partitions := fs.Int("partitions", -1, "partitions (create; -1: broker default; add-partitions: the new total)")
-	rf := fs.Int("replication-factor", -1, "replication factor (create; -1: broker default)")
-	var configs keyValues
-	fs.Var(&configs, "config", "key=value topic config (create, alter-config; repeatable)")
-	var deletes keyValues
-	fs.Var(&deletes, "delete-config", "topic config key to reset to its default (alter-config; repeatable)")
-	internal := fs.Bool("internal", false, "include internal topics (list)")
+	fs, o := c.topicFlags("topic " + verb)
+	partitions, rf, internal, configs, deletes := &o.partitions, &o.replicationFactor, &o.internal, &o.configs, &o.deletes
 	adm, ctx, done, err := c.admin(fs, rest)
 	if err != nil {
 		return err
@@ -196,7 +265,7 @@ func (c *cli) topic(args []string) error {
 		}
 		return c.table([]string{"TOPIC", "PARTITIONS", "REPLICAS", "ID", "ERROR"}, rows)
 	case "create":
-		cfgs, err := parseConfigs(configs)
+		cfgs, err := parseConfigs(*configs)
 		if err != nil {
 			return err
 		}
@@ -263,7 +332,7 @@ func (c *cli) topic(args []string) error {
 		return nil
 	case "add-partitions":
 		if *partitions <= 0 {
-			return errors.New("usage: moldau topic add-partitions --partitions TOTAL TOPIC...")
+			return usagef("add-partitions needs --partitions TOTAL")
 		}
 		resp, err := adm.UpdatePartitions(ctx, *partitions, topics...)
 		if err != nil {
@@ -276,14 +345,14 @@ func (c *cli) topic(args []string) error {
 		return c.tableThen([]string{"TOPIC", "PARTITIONS", "ERROR"}, rows, resp.Error())
 	case "alter-config":
 		var alters []kadm.AlterConfig
-		for _, kv := range configs {
+		for _, kv := range *configs {
 			k, v, ok := strings.Cut(kv, "=")
 			if !ok {
 				return fmt.Errorf("config %q: want key=value", kv)
 			}
 			alters = append(alters, kadm.AlterConfig{Op: kadm.SetConfig, Name: k, Value: kadm.StringPtr(v)})
 		}
-		for _, k := range deletes {
+		for _, k := range *deletes {
 			alters = append(alters, kadm.AlterConfig{Op: kadm.DeleteConfig, Name: k})
 		}
 		resp, err := adm.AlterTopicConfigs(ctx, alters, topics...)
@@ -315,23 +384,36 @@ func errString(err error) string {
 	return err.Error()
 }
 
-func (c *cli) produce(args []string) error {
+// produceOptions are the flags of `moldau produce`.
+type produceOptions struct {
+	topic, keySep, acks, compression string
+	partition                        int
+}
+
+func (c *cli) produceFlags() (*flag.FlagSet, *produceOptions) {
+	o := &produceOptions{}
 	fs := c.flags("produce")
-	topic := fs.String("topic", "", "topic to produce to (required)")
-	keySep := fs.String("key-sep", "", "split each line into key and value at the first occurrence of this separator")
-	partition := fs.Int("partition", -1, "partition (-1: by key hash)")
-	acks := fs.String("acks", "all", "0, 1 or all")
-	compression := fs.String("compression", "none", "none, gzip, snappy, lz4 or zstd")
-	if err := fs.Parse(args); err != nil {
+	fs.StringVar(&o.topic, "topic", "", "`TOPIC` to produce to (required)")
+	fs.StringVar(&o.keySep, "key-sep", "", "split each line into key and value at the first `SEP`")
+	fs.IntVar(&o.partition, "partition", -1, "partition `N` (-1: by key hash)")
+	fs.StringVar(&o.acks, "acks", "all", "`ACKS`: 0, 1 or all")
+	fs.StringVar(&o.compression, "compression", "none", "`CODEC`: none, gzip, snappy, lz4 or zstd")
+	return fs, o
+}
+
+func (c *cli) produce(args []string) error {
+	fs, o := c.produceFlags()
+	topic, keySep, partition, acks, compression := &o.topic, &o.keySep, &o.partition, &o.acks, &o.compression
+	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if *topic == "" {
-		return errors.New("--topic is required")
+		return usagef("--topic is required")
 	}
 	codec, ok := map[string]kgo.CompressionCodec{"none": kgo.NoCompression(), "gzip": kgo.GzipCompression(),
 		"snappy": kgo.SnappyCompression(), "lz4": kgo.Lz4Compression(), "zstd": kgo.ZstdCompression()}[*compression]
 	if !ok {
-		return fmt.Errorf("bad --compression %q", *compression)
+		return usagef("bad --compression %q", *compression)
 	}
 	opts := []kgo.Opt{kgo.DefaultProduceTopic(*topic), kgo.ProducerBatchCompression(codec)}
 	switch *acks {
@@ -341,7 +423,7 @@ func (c *cli) produce(args []string) error {
 		opts = append(opts, kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite())
 	case "all", "-1":
 	default:
-		return fmt.Errorf("bad --acks %q", *acks)
+		return usagef("bad --acks %q", *acks)
 	}
 	if *partition >= 0 {
 		opts = append(opts, kgo.RecordPartitioner(kgo.ManualPartitioner()))
@@ -394,24 +476,38 @@ func (c *cli) produce(args []string) error {
 	return nil
 }
 
-func (c *cli) consume(args []string) error {
+// consumeOptions are the flags of `moldau consume`.
+type consumeOptions struct {
+	topic, from, format, group, isolation string
+	count, partition                      int
+	idle                                  time.Duration
+}
+
+func (c *cli) consumeFlags() (*flag.FlagSet, *consumeOptions) {
+	o := &consumeOptions{}
 	fs := c.flags("consume")
-	topic := fs.String("topic", "", "topic to consume (required)")
-	from := fs.String("from", "beginning", "beginning, end, an offset, or @UNIX_MILLIS")
-	count := fs.Int("count", 0, "stop after this many records (0: run until interrupted or --idle)")
-	idle := fs.Duration("idle", 0, "stop after this long without records (0: never)")
-	format := fs.String("format", "%v\n", "per record: %t topic, %p partition, %o offset, %k key, %v value, %T timestamp ms, %h headers")
-	partition := fs.Int("partition", -1, "only this partition")
-	group := fs.String("group", "", "consume as a member of this group, committing what was printed (--from applies where the group has no offset)")
-	isolation := fs.String("isolation", "read_uncommitted", "read_uncommitted or read_committed")
-	if err := fs.Parse(args); err != nil {
+	fs.StringVar(&o.topic, "topic", "", "`TOPIC` to consume (required)")
+	fs.StringVar(&o.from, "from", "beginning", "where to start: `beginning`, end, an offset, or @UNIX_MILLIS")
+	fs.IntVar(&o.count, "count", 0, "stop after `N` records (0: run until interrupted or --idle)")
+	fs.DurationVar(&o.idle, "idle", 0, "stop after this `DURATION` without records (0: never)")
+	fs.StringVar(&o.format, "format", "%v\n", "`FORMAT` per record: %t topic, %p partition, %o offset, %k key, %v value, %T timestamp ms, %h headers, \\n, \\t")
+	fs.IntVar(&o.partition, "partition", -1, "only partition `N` (-1: all)")
+	fs.StringVar(&o.group, "group", "", "consume as a member of `GROUP`, committing what was printed (--from applies where the group has no offset)")
+	fs.StringVar(&o.isolation, "isolation", "read_uncommitted", "`LEVEL`: read_uncommitted or read_committed")
+	return fs, o
+}
+
+func (c *cli) consume(args []string) error {
+	fs, o := c.consumeFlags()
+	topic, from, count, idle, format, partition, group, isolation := &o.topic, &o.from, &o.count, &o.idle, &o.format, &o.partition, &o.group, &o.isolation
+	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if *topic == "" {
-		return errors.New("--topic is required")
+		return usagef("--topic is required")
 	}
 	if *group != "" && *partition >= 0 {
-		return errors.New("--group and --partition exclude each other")
+		return usagef("--group and --partition exclude each other")
 	}
 	off := kgo.NewOffset()
 	switch {
@@ -422,13 +518,13 @@ func (c *cli) consume(args []string) error {
 	case strings.HasPrefix(*from, "@"):
 		ms, err := strconv.ParseInt((*from)[1:], 10, 64)
 		if err != nil {
-			return fmt.Errorf("bad --from %q", *from)
+			return usagef("bad --from %q", *from)
 		}
 		off = off.AfterMilli(ms)
 	default:
 		o, err := strconv.ParseInt(*from, 10, 64)
 		if err != nil {
-			return fmt.Errorf("bad --from %q", *from)
+			return usagef("bad --from %q", *from)
 		}
 		off = off.At(o)
 	}
@@ -438,7 +534,7 @@ func (c *cli) consume(args []string) error {
 	case "read_committed":
 		opts = append(opts, kgo.FetchIsolationLevel(kgo.ReadCommitted()))
 	default:
-		return fmt.Errorf("bad --isolation %q", *isolation)
+		return usagef("bad --isolation %q", *isolation)
 	}
 	if *partition >= 0 {
 		opts = append(opts, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{*topic: {int32(*partition): off}}))
@@ -556,14 +652,26 @@ func writeRecord(w *bufio.Writer, format string, r *kgo.Record) {
 	}
 }
 
+// groupOptions are the flags of `moldau group VERB`.
+type groupOptions struct {
+	to, topic string
+}
+
+func (c *cli) groupFlags(name string) (*flag.FlagSet, *groupOptions) {
+	o := &groupOptions{}
+	fs := c.flags(name)
+	fs.StringVar(&o.to, "to", "", "reset-offsets: the new offset, `WHERE`: earliest, latest, or an offset")
+	fs.StringVar(&o.topic, "topic", "", "reset-offsets: the `TOPIC` whose offsets to reset (required)")
+	return fs, o
+}
+
 func (c *cli) group(args []string) error {
-	verb, rest, err := sub(args, "moldau group list|describe|reset-offsets|delete [flags] [GROUP...]")
+	verb, rest, err := sub(lookupCommand("group"), args)
 	if err != nil {
 		return err
 	}
-	fs := c.flags("group " + verb)
-	to := fs.String("to", "", "reset-offsets: earliest, latest, or an offset")
-	topic := fs.String("topic", "", "reset-offsets: the topic whose offsets to reset (required)")
+	fs, o := c.groupFlags("group " + verb)
+	to, topic := &o.to, &o.topic
 	adm, ctx, done, err := c.admin(fs, rest)
 	if err != nil {
 		return err
@@ -615,7 +723,7 @@ func (c *cli) group(args []string) error {
 		return c.tableThen([]string{"GROUP", "ERROR"}, rows, resp.Error())
 	case "reset-offsets":
 		if *topic == "" || *to == "" || len(groups) != 1 {
-			return errors.New("usage: moldau group reset-offsets --topic T --to earliest|latest|OFFSET GROUP")
+			return usagef("reset-offsets needs --topic TOPIC --to earliest|latest|OFFSET and one GROUP")
 		}
 		var listed kadm.ListedOffsets
 		switch *to {
@@ -626,7 +734,7 @@ func (c *cli) group(args []string) error {
 		default:
 			var o int64
 			if o, err = strconv.ParseInt(*to, 10, 64); err != nil {
-				return fmt.Errorf("bad --to %q", *to)
+				return usagef("bad --to %q", *to)
 			}
 			listed, err = adm.ListEndOffsets(ctx, *topic)
 			for t, ps := range listed {
@@ -664,15 +772,14 @@ func sortedKeys[V any](m map[string]V) []string {
 	return out
 }
 
+func (c *cli) clusterFlags(name string) *flag.FlagSet { return c.flags(name) }
+
 func (c *cli) cluster(args []string) error {
-	verb, rest, err := sub(args, "moldau cluster info")
+	verb, rest, err := sub(lookupCommand("cluster"), args)
 	if err != nil {
 		return err
 	}
-	if verb != "info" {
-		return fmt.Errorf("unknown cluster command %q", verb)
-	}
-	fs := c.flags("cluster info")
+	fs := c.clusterFlags("cluster " + verb)
 	adm, ctx, done, err := c.admin(fs, rest)
 	if err != nil {
 		return err

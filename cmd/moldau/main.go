@@ -5,6 +5,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -22,12 +24,28 @@ import (
 )
 
 func main() {
-	if len(os.Args) > 1 {
-		if _, ok := cliCommands[os.Args[1]]; ok || os.Args[1] == "version" {
-			os.Exit(runCLI(os.Args[1], os.Args[2:], os.Stdin, os.Stdout, os.Stderr))
+	os.Exit(runMain(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// runMain dispatches on the first argument: a command of the table in
+// help.go runs the admin CLI; --version is `moldau version`; anything else
+// is the broker's flags (-h/--help among them prints `moldau --help`).
+func runMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		first := args[0]
+		switch first {
+		case "-version", "--version":
+			return runCLI("version", args[1:], stdin, stdout, stderr)
+		}
+		if lookupCommand(first) != nil {
+			return runCLI(first, args[1:], stdin, stdout, stderr)
+		}
+		if !strings.HasPrefix(first, "-") {
+			fmt.Fprintf(stderr, "moldau: unknown command %q (the broker takes only flags)\nRun 'moldau --help' for the flags and commands.\n", first)
+			return 2
 		}
 	}
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	return run(args, stdout, stderr)
 }
 
 func newLogger(w io.Writer, level, format string) *slog.Logger {
@@ -53,8 +71,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 	started := time.Now()
 	boot := newLogger(stderr, "info", "text")
 	cfg, err := config.Load(args, os.Getenv, boot)
+	if errors.Is(err, flag.ErrHelp) {
+		writeServerHelp(stdout)
+		return 0
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, "moldau:", err)
+		fmt.Fprintln(stderr, "Run 'moldau --help' for the flags and commands.")
 		return 2
 	}
 	logger := newLogger(stderr, cfg.LogLevel, cfg.LogFormat)
