@@ -487,7 +487,7 @@ func (c *cli) consumeFlags() (*flag.FlagSet, *consumeOptions) {
 	o := &consumeOptions{}
 	fs := c.flags("consume")
 	fs.StringVar(&o.topic, "topic", "", "`TOPIC` to consume (required)")
-	fs.StringVar(&o.from, "from", "beginning", "where to start: `beginning`, end, an offset, or @UNIX_MILLIS")
+	fs.StringVar(&o.from, "from", "beginning", "where to start, `WHERE`: beginning, end, an offset, or @UNIX_MILLIS")
 	fs.IntVar(&o.count, "count", 0, "stop after `N` records (0: run until interrupted or --idle)")
 	fs.DurationVar(&o.idle, "idle", 0, "stop after this `DURATION` without records (0: never)")
 	fs.StringVar(&o.format, "format", "%v\n", "`FORMAT` per record: %t topic, %p partition, %o offset, %k key, %v value, %T timestamp ms, %h headers, \\n, \\t")

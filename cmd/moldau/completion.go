@@ -5,6 +5,7 @@ package main
 // the flags and verbs this build has.
 
 import (
+	"flag"
 	"fmt"
 	"io"
 	"regexp"
@@ -18,6 +19,9 @@ func (c *cli) completion(args []string) error {
 		return err
 	}
 	if len(rest) > 0 {
+		if isHelpFlag(rest[0]) {
+			return flag.ErrHelp
+		}
 		return usagef("unexpected argument %q", rest[0])
 	}
 	spec := completionSpec()
