@@ -11,7 +11,7 @@ run:
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-X main.version=$$(git describe --tags 2>/dev/null || echo dev) -X github.com/moldau/moldau/broker.linkRevision=$$(git describe --always --dirty --abbrev=40 --match=NONE 2>/dev/null) -X github.com/moldau/moldau/broker.linkBuildDate=$$(date -u +%Y-%m-%dT%H:%M:%SZ)" -o bin/moldau ./cmd/moldau
 
-# test: everything CI runs. Installs what it needs (Go modules, kcat).
+# test: everything CI runs. Installs what it needs (Go modules, kcat, zsh).
 test: deps vet deploy-check
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
 	$(MAKE) fuzz
@@ -19,10 +19,10 @@ test: deps vet deploy-check
 
 deps:
 	$(GO) mod download
-	@command -v kcat >/dev/null 2>&1 || { \
-		echo "installing kcat (Debian package)"; \
+	@{ command -v kcat >/dev/null 2>&1 && command -v zsh >/dev/null 2>&1; } || { \
+		echo "installing kcat and zsh (Debian packages)"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq kcat >/dev/null; }
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq kcat zsh >/dev/null; }
 
 vet:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -393,8 +393,9 @@ func TestBashCompletion(t *testing.T) {
 	}
 }
 
-// TestZshCompletion checks the script with zsh -n when zsh is installed
-// (CI does not install it), and its structure always: one function per
+// TestZshCompletion checks the script with zsh -n (zsh is installed by make
+// deps; outside CI a machine without it checks the structure only), and its
+// structure always: one function per
 // command, each offering exactly that command's flags, and quotes that
 // balance on every line.
 func TestZshCompletion(t *testing.T) {
@@ -403,6 +404,8 @@ func TestZshCompletion(t *testing.T) {
 		if out, err := exec.Command(zsh, "-n", path).CombinedOutput(); err != nil {
 			t.Fatalf("zsh -n: %v\n%s", err, out)
 		}
+	} else if os.Getenv("CI") == "true" {
+		t.Fatalf("zsh not installed (make deps installs Debian's zsh): %v", err)
 	} else {
 		t.Logf("zsh not installed: checking the script's structure only")
 	}
