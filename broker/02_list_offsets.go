@@ -78,18 +78,26 @@ func (b *Broker) handleListOffsets(ctx context.Context, req *protocol.Request) p
 
 // offsetFor resolves one ListOffsets timestamp to (timestamp, offset). ok is
 // false when nothing matches (then Kafka answers -1, -1).
+//
+// A record found by timestamp or as the max timestamp (KIP-734) is the
+// record itself, not its batch (see log.OffsetForTimestamp and
+// log.MaxTimestamp). As in Kafka (Partition.fetchOffsetForTimestamp and
+// ReplicaManager.fetchOffset), it is answered only if it lies below the last
+// fetchable offset: the high watermark, or the last stable offset for
+// read_committed; otherwise the answer is -1, -1 with no error.
 func (b *Broker) offsetFor(p *partition, ts int64, readCommitted bool) (int64, int64, bool) {
+	fetchable := p.highWatermark
+	if readCommitted {
+		fetchable = p.lastStableOffset
+	}
 	switch ts {
 	case tsLatest:
-		if readCommitted {
-			return -1, p.lastStableOffset(), true
-		}
-		return -1, p.highWatermark(), true
+		return -1, fetchable(), true
 	case tsEarliest, tsEarliestLocal:
 		return -1, p.log.LogStartOffset(), true
 	case tsMaxTimestamp:
 		mts, off := p.log.MaxTimestamp()
-		if off < 0 {
+		if off < 0 || off >= fetchable() {
 			return -1, -1, false
 		}
 		return mts, off, true
@@ -100,7 +108,7 @@ func (b *Broker) offsetFor(p *partition, ts int64, readCommitted bool) (int64, i
 		return -1, -1, false
 	}
 	off, foundTs, ok := p.log.OffsetForTimestamp(ts)
-	if !ok {
+	if !ok || off >= fetchable() {
 		return -1, -1, false
 	}
 	return foundTs, off, true

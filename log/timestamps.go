@@ -7,13 +7,15 @@ import (
 	"github.com/moldau/moldau/log/vfs"
 )
 
-// OffsetForTimestamp implements ListOffsets by timestamp: it finds the
-// earliest batch (at or after the log start) whose MaxTimestamp is >= ts.
-// For a CreateTime batch it returns the first record in it with a
-// timestamp >= ts and that record's timestamp (decompressing if needed);
-// for LogAppendTime, the batch's base offset (clamped to the log start) and
-// its MaxTimestamp. found is
-// false if no batch qualifies.
+// OffsetForTimestamp implements ListOffsets by timestamp as Kafka does
+// (UnifiedLog.searchOffsetInLocalLog, FileRecords.searchForTimestamp): it
+// walks the batches (at or after the log start) whose MaxTimestamp is >= ts
+// and returns the first record in them with a timestamp >= ts and an offset
+// at or after the log start, and that record's timestamp. Records are read
+// inside the batch, decompressing it (bounded) if needed; every record of a
+// LogAppendTime batch carries the batch's MaxTimestamp. A batch with no such
+// record (the one that had it lies below the log start, or the cleaner
+// removed it) is passed over. found is false if no record qualifies.
 func (l *Log) OffsetForTimestamp(ts int64) (offset int64, timestamp int64, found bool) {
 	after := int64(-1)
 	for {
@@ -54,55 +56,112 @@ func (l *Log) OffsetForTimestamp(ts int64) (offset int64, timestamp int64, found
 			if h.LastOffset() < start || h.MaxTimestamp < ts {
 				continue
 			}
-			if !h.LogAppendTime() {
-				if off, rts, ok := firstRecordAtOrAfter(v.file, p, h, ts, start); ok {
-					v.done()
-					return off, rts, true
-				}
+			off, rts, ok, err := firstRecordWhere(v.file, p, h, func(o, t int64) bool { return t >= ts && o >= start })
+			if err != nil {
+				// Unreadable records (over the decompression bound, or
+				// malformed): answer at batch granularity rather than
+				// not at all.
+				v.done()
+				return max(h.BaseOffset, start), h.MaxTimestamp, true
 			}
-			v.done()
-			return max(h.BaseOffset, start), h.MaxTimestamp, true
+			if ok {
+				v.done()
+				return off, rts, true
+			}
 		}
 		v.done()
 	}
 }
 
 // maxTimestampScanBytes bounds the decompressed size of one batch that
-// OffsetForTimestamp looks inside.
+// OffsetForTimestamp and MaxTimestamp look inside.
 const maxTimestampScanBytes = 64 << 20
 
-// firstRecordAtOrAfter reads a CreateTime batch (decompressing it, bounded,
-// if needed) and returns the first record with timestamp >= ts and offset
-// >= minOffset, as Kafka's ListOffsets does.
-func firstRecordAtOrAfter(file vfs.File, pos int64, h BatchHeader, ts, minOffset int64) (int64, int64, bool) {
+// errRecordFound ends a records.ForEach walk early.
+var errRecordFound = errors.New("log: record found")
+
+// firstRecordWhere reads the batch h at pos (decompressing it, bounded, if
+// needed) and returns the offset and timestamp of its first record for
+// which match(offset, timestamp) holds. A record's timestamp is the batch's
+// MaxTimestamp in a LogAppendTime batch (as Kafka's DefaultRecordBatch
+// iterator gives it), its base timestamp plus delta otherwise. err is set
+// if the records cannot be read.
+func firstRecordWhere(file vfs.File, pos int64, h BatchHeader, match func(offset, timestamp int64) bool) (offset, timestamp int64, ok bool, err error) {
 	body := make([]byte, h.Length)
 	if err := readFull(file, body, pos); err != nil {
-		return 0, 0, false
+		return 0, 0, false, err
 	}
-	var off, rts int64
-	found := errors.New("found")
-	err := records.ForEach(body, maxTimestampScanBytes, func(r records.Record) error {
+	err = records.ForEach(body, maxTimestampScanBytes, func(r records.Record) error {
 		o, t := h.BaseOffset+int64(r.OffsetDelta), h.BaseTimestamp+r.TimestampDelta
-		if t >= ts && o >= minOffset {
-			off, rts = o, t
-			return found
+		if h.LogAppendTime() {
+			t = h.MaxTimestamp
+		}
+		if match(o, t) {
+			offset, timestamp = o, t
+			return errRecordFound
 		}
 		return nil
 	})
-	return off, rts, err == found
+	if err == errRecordFound {
+		return offset, timestamp, true, nil
+	}
+	return 0, 0, false, err
 }
 
-// MaxTimestamp returns the largest batch MaxTimestamp in the log and the
-// last offset of the first batch that has it (Kafka's shallow offset of the
-// max timestamp), or (-1, -1) if the log holds no timestamps.
+// MaxTimestamp implements ListOffsets' MAX_TIMESTAMP spec (-3, KIP-734) as
+// Kafka 3.8+ does (UnifiedLog.fetchOffsetByTimestamp and
+// RecordBatch.offsetOfMaxTimestamp, after KAFKA-16310): the first segment
+// with the largest MaxTimestamp; in it, the first batch with that
+// MaxTimestamp (found from the offset index entry at or below the offset the
+// segment tracked for it); in that batch, the first record whose timestamp
+// equals it. So several records sharing the maximum give the earliest of
+// them, and a LogAppendTime batch gives its first record. The segment's
+// maximum is recomputed when the cleaner rewrites it, so after compaction
+// the answer is a record that remains. It returns (-1, -1) if the log holds
+// no timestamps, or if that batch holds no record with the timestamp (an
+// empty batch the cleaner kept for its producer state: Kafka answers no
+// offset then too). Unreadable records give the batch's last offset.
+// Like Kafka, it does not look at the log start offset.
 func (l *Log) MaxTimestamp() (timestamp int64, offset int64) {
 	l.mu.RLock()
-	defer l.mu.RUnlock()
-	timestamp, offset = -1, -1
+	if l.closed {
+		l.mu.RUnlock()
+		return -1, -1
+	}
+	var best *segment
 	for _, s := range l.segments {
-		if s.maxTSOff >= 0 && s.maxTS > timestamp {
-			timestamp, offset = s.maxTS, s.maxTSOff
+		if s.maxTSOff >= 0 && (best == nil || s.maxTS > best.maxTS) {
+			best = s
 		}
 	}
-	return timestamp, offset
+	if best == nil {
+		l.mu.RUnlock()
+		return -1, -1
+	}
+	maxTS, maxOff := best.maxTS, best.maxTSOff
+	v := best.viewLocked()
+	l.mu.RUnlock()
+	v, err := v.pin()
+	if err != nil {
+		return -1, -1
+	}
+	defer v.done()
+	sc := newBatchScanner(v.seg, v.file, v.floorPos(maxOff), v.size, false)
+	for {
+		h, p, _, err := sc.next()
+		if err != nil {
+			return -1, -1
+		}
+		if h.MaxTimestamp != maxTS {
+			continue
+		}
+		off, _, ok, err := firstRecordWhere(v.file, p, h, func(_, t int64) bool { return t == maxTS })
+		switch {
+		case err != nil:
+			return maxTS, h.LastOffset()
+		case !ok:
+			return -1, -1
+		}
+		return maxTS, off
+	}
 }
