@@ -3,18 +3,23 @@ package broker
 // TxnOffsetCommit, key 28, versions 0–5.
 //
 // The transaction must be ongoing and include the group's __consumer_offsets
-// partition (AddOffsetsToTxn; KIP-890 part 1 style verification), else
-// INVALID_TXN_STATE (or PRODUCER_FENCED / INVALID_PRODUCER_EPOCH for a stale
-// epoch). The offsets are validated as an OffsetCommit's and held pending in
+// partition (AddOffsetsToTxn; KIP-890 part 1 verification). A refusal is
+// answered as Kafka 4.x answers it (txnOffsetCommitErrorCode). The offsets
+// are validated as an OffsetCommit's and held pending in
 // the group coordinator until the transaction's marker: visible only on
 // commit. v2+: leader epoch; v3+: flexible, generation, member id and
-// instance id (checked as OffsetCommit does, KIP-447); v4: the same; v5
+// instance id (checked as OffsetCommit does, KIP-447); v4: the same, but a
+// group partition outside the transaction is TRANSACTION_ABORTABLE; v5
 // (transactions v2): the group's partition is added to the transaction
-// implicitly.
+// implicitly. Partitions of unknown topics get UNKNOWN_TOPIC_OR_PARTITION
+// and are not passed on. Before v2, COORDINATOR_LOAD_IN_PROGRESS is sent as
+// COORDINATOR_NOT_AVAILABLE.
 
 import (
 	"context"
+	"errors"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/moldau/moldau/coordinator"
@@ -30,51 +35,99 @@ func (b *Broker) handleTxnOffsetCommit(ctx context.Context, req *protocol.Reques
 		if r.Version >= 3 {
 			creq.Generation = r.Generation
 		}
-		for _, t := range r.Topics {
-			for _, p := range t.Partitions {
-				le := int32(-1)
-				if r.Version >= 2 {
-					le = p.LeaderEpoch
+		// Partitions of unknown topics are answered first and go no
+		// further, as in KafkaApis.handleTxnOffsetCommitRequest; slot
+		// maps each offset passed on back to its response partition.
+		type slot struct{ t, p int }
+		var slots []slot
+		for i, t := range r.Topics {
+			rt := kmsg.NewTxnOffsetCommitResponseTopic()
+			rt.Topic = t.Topic
+			known := b.topics.get(t.Topic)
+			for j, p := range t.Partitions {
+				rp := kmsg.NewTxnOffsetCommitResponseTopicPartition()
+				rp.Partition = p.Partition
+				if known == nil || known.partition(p.Partition) == nil {
+					rp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+				} else {
+					le := int32(-1)
+					if r.Version >= 2 {
+						le = p.LeaderEpoch
+					}
+					creq.Offsets = append(creq.Offsets, coordinator.OffsetCommit{Topic: t.Topic, Partition: p.Partition,
+						Offset: p.Offset, LeaderEpoch: le, Metadata: nullableString(p.Metadata), ExpireTimestamp: -1})
+					slots = append(slots, slot{i, j})
 				}
-				creq.Offsets = append(creq.Offsets, coordinator.OffsetCommit{Topic: t.Topic, Partition: p.Partition,
-					Offset: p.Offset, LeaderEpoch: le, Metadata: nullableString(p.Metadata), ExpireTimestamp: -1})
+				rt.Partitions = append(rt.Partitions, rp)
 			}
+			resp.Topics = append(resp.Topics, rt)
 		}
-		var codes []int16
+		if len(slots) == 0 {
+			return resp
+		}
+		codes := make([]int16, len(slots))
 		tp := txn.TopicPartition{Topic: offsetsTopic, Partition: b.groups.PartitionFor(r.Group)}
 		var err error
-		if r.Version >= 5 {
+		if r.Group == "" {
+			// GroupCoordinatorService.commitTransactionalOffsets checks
+			// the group id before the transaction.
+			err = errEmptyGroupID
+		} else if r.Version >= 5 {
 			// Transactions v2: the group's partition joins the
 			// transaction here (there is no AddOffsetsToTxn).
 			if err = b.ensureOffsetsTopic(); err == nil {
 				err = b.txns.AddPartitions(r.TransactionalID, r.ProducerID, r.ProducerEpoch, []txn.TopicPartition{tp})
 			}
 		}
+		verified := false
 		if err == nil {
-			err = b.txns.Verify(r.TransactionalID, r.ProducerID, r.ProducerEpoch, tp)
+			err, verified = b.txns.Verify(r.TransactionalID, r.ProducerID, r.ProducerEpoch, tp), true
 		}
 		if err != nil {
-			code := txnErrorCode(err, fencedSince(r.Version, 2))
-			for range creq.Offsets {
-				codes = append(codes, code)
+			code := txnOffsetCommitErrorCode(err, r.Version, verified)
+			for k := range codes {
+				codes[k] = code
 			}
 		} else {
-			for _, err := range b.groups.TxnCommitOffsets(creq, r.ProducerID) {
-				codes = append(codes, groupErrorCode(err))
+			for k, err := range b.groups.TxnCommitOffsets(creq, r.ProducerID) {
+				codes[k] = groupErrorCode(err)
 			}
 		}
-		i := 0
-		for _, t := range r.Topics {
-			rt := kmsg.NewTxnOffsetCommitResponseTopic()
-			rt.Topic = t.Topic
-			for _, p := range t.Partitions {
-				rp := kmsg.NewTxnOffsetCommitResponseTopicPartition()
-				rp.Partition, rp.ErrorCode = p.Partition, codes[i]
-				i++
-				rt.Partitions = append(rt.Partitions, rp)
+		for k, s := range slots {
+			code := codes[k]
+			if r.Version < 2 && code == kerr.CoordinatorLoadInProgress.Code {
+				// KafkaApis: clients before v2 do not retry it.
+				code = kerr.CoordinatorNotAvailable.Code
 			}
-			resp.Topics = append(resp.Topics, rt)
+			resp.Topics[s.t].Partitions[s.p].ErrorCode = code
 		}
 		return resp
 	}}
+}
+
+// errEmptyGroupID refuses a TxnOffsetCommit without a group id.
+var errEmptyGroupID = errors.New("broker: empty group id") // INVALID_GROUP_ID
+
+// txnOffsetCommitErrorCode maps the transaction check's refusal as Kafka
+// 4.x does. Its group coordinator has the transaction coordinator verify
+// (or, from v5, add) the group's partition (CoordinatorPartitionWriter,
+// ReplicaManager.maybeStartTransactionVerificationForPartition), and
+// AddPartitionsToTxnManager passes the coordinator's error on except that
+// PRODUCER_FENCED becomes INVALID_PRODUCER_EPOCH in every version ("Producers
+// expect to handle INVALID_PRODUCER_EPOCH") and TRANSACTION_ABORTABLE (the
+// partition is not in an ongoing transaction; verified: Verify's refusal,
+// not AddPartitions') becomes INVALID_TXN_STATE below v4 (the requests that
+// predate it). An unknown transactional id or another producer id is
+// INVALID_PRODUCER_ID_MAPPING
+// (TransactionCoordinator.handleVerifyPartitionsInTransaction).
+func txnOffsetCommitErrorCode(err error, version int16, verified bool) int16 {
+	switch {
+	case errors.Is(err, errEmptyGroupID):
+		return kerr.InvalidGroupID.Code
+	case errors.Is(err, txn.ErrProducerFenced):
+		return kerr.InvalidProducerEpoch.Code
+	case errors.Is(err, txn.ErrInvalidTxnState) && verified && version >= 4:
+		return kerr.TransactionAbortable.Code
+	}
+	return txnErrorCode(err, 2)
 }

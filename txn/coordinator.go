@@ -579,21 +579,30 @@ func (c *Coordinator) AddPartitions(id string, pid int64, epoch int16, parts []T
 
 // Verify reports whether the producer may write transactional data to tp:
 // its transaction is ongoing at this epoch and includes tp (KIP-890 part
-// 1). It never blocks on an operation in progress.
+// 1). It never blocks on an operation in progress. The errors follow Kafka's
+// TransactionCoordinator.handleVerifyPartitionsInTransaction: an unknown id
+// or another producer id, ErrInvalidProducerIDMapping; another epoch,
+// ErrProducerFenced; a transaction being ended, ErrConcurrentTransactions;
+// tp not in an ongoing transaction, ErrInvalidTxnState (Kafka's
+// TRANSACTION_ABORTABLE, which it answers as INVALID_TXN_STATE to older
+// requests).
 func (c *Coordinator) Verify(id string, pid int64, epoch int16, tp TopicPartition) error {
 	t := c.get(id)
 	if t == nil {
-		return ErrInvalidTxnState
+		return ErrInvalidProducerIDMapping
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.pid != pid {
 		return ErrInvalidProducerIDMapping
 	}
-	if epoch < t.epoch {
+	if epoch != t.epoch {
 		return ErrProducerFenced
 	}
-	if epoch != t.epoch || t.state != StateOngoing {
+	if t.state == StatePrepareCommit || t.state == StatePrepareAbort {
+		return ErrConcurrentTransactions
+	}
+	if t.state != StateOngoing {
 		return ErrInvalidTxnState
 	}
 	if _, ok := t.partitions[tp]; !ok {
