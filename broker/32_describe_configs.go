@@ -16,7 +16,9 @@ package broker
 //     message (not served).
 //   - ConfigNames nil or empty means all; unknown names are skipped.
 //   - v0: IsDefault (source is DEFAULT_CONFIG) instead of a source.
-//     v1+: source, and synonyms if IncludeSynonyms.
+//     v1+: source, and synonyms if IncludeSynonyms: Kafka's list and order
+//     (ConfigHelper.configSynonyms; see config.brokerSynonyms), which for a
+//     topic's retention.ms names no broker default nobody set.
 //     v3+: config type, and documentation if IncludeDocumentation.
 //     v4: flexible.
 

@@ -27,22 +27,37 @@ type Synonym struct {
 
 var defaultConfig = Default()
 
-// brokerSynonyms lists, in precedence order, the static and default values
-// of the broker properties names (Kafka's DynamicBrokerConfig order: for
-// each name its static value if set, then its default if not null).
-func (c *Config) brokerSynonyms(names []string) []Synonym {
+// brokerSynonyms lists the broker-level synonyms of one config as Kafka's
+// ConfigHelper.configSynonyms does. The values of names (Kafka's
+// DynamicBrokerConfig.brokerConfigSynonyms, in precedence order) are
+// grouped by source, the sources in precedence order: DYNAMIC_BROKER_CONFIG
+// and DYNAMIC_DEFAULT_BROKER_CONFIG (none: Moldau has no dynamic broker
+// configs), then STATIC_BROKER_CONFIG (set in the properties), then
+// DEFAULT_CONFIG (Kafka's default, when not null); within a source, in the
+// order of names. Then, as Kafka's dropWhile does (meant for listener
+// overrides), every entry before the first one named primary is dropped: so
+// a topic's retention.ms (primary log.retention.ms) lists no broker synonym
+// at all when only log.retention.hours is set, or nothing is, and the
+// entry's source is then DEFAULT_CONFIG.
+func (c *Config) brokerSynonyms(primary string, names []string) []Synonym {
 	var out []Synonym
 	for _, n := range names {
 		if v, ok := c.Properties[n]; ok {
 			out = append(out, Synonym{Name: n, Value: ptr(strings.TrimSpace(v)), Source: SourceStaticBroker})
 		}
+	}
+	for _, n := range names {
 		if bk, ok := lookupBrokerKey(n); ok {
 			if def := bk.value(&defaultConfig); def != nil {
 				out = append(out, Synonym{Name: n, Value: def, Source: SourceDefault})
 			}
 		}
 	}
-	return out
+	i := slices.IndexFunc(out, func(s Synonym) bool { return s.Name == primary })
+	if i < 0 {
+		return nil
+	}
+	return out[i:]
 }
 
 func wanted(keys []string, name string) bool {
@@ -51,12 +66,11 @@ func wanted(keys []string, name string) bool {
 
 // DescribeTopicConfigs reports a topic's configs. overrides are the topic's
 // own configs; keys nil means all (unknown keys are skipped, as Kafka does).
-// A value is the override (DYNAMIC_TOPIC_CONFIG), else the broker property
-// (STATIC_BROKER_CONFIG when a synonym is set in the properties, else
-// DEFAULT_CONFIG). Synonyms follow Kafka: the override, then for each broker
-// synonym in precedence order its static value if set and its default if
-// not null; retention.ms with nothing set reports log.retention.hours=168.
-// Entries are sorted by name.
+// A value is the override, else the one the broker properties give. The
+// synonyms are Kafka's (ConfigHelper.createTopicConfigEntry): the override
+// (DYNAMIC_TOPIC_CONFIG) if set, then brokerSynonyms with the topic
+// config's primary broker synonym; the entry's source is the first
+// synonym's, DEFAULT_CONFIG with none. Entries are sorted by name.
 func (c Config) DescribeTopicConfigs(overrides map[string]string, keys []string, includeSynonyms, includeDocs bool) []ConfigEntry {
 	var out []ConfigEntry
 	for _, d := range topicDefs() {
@@ -68,7 +82,11 @@ func (c Config) DescribeTopicConfigs(overrides map[string]string, keys []string,
 		if v, ok := overrides[d.Name]; ok {
 			syns = append(syns, Synonym{Name: d.Name, Value: ptr(v), Source: SourceDynamicTopic})
 		}
-		syns = append(syns, c.brokerSynonyms(d.BrokerSynonyms)...)
+		if len(d.BrokerSynonyms) > 0 {
+			// Kafka: ServerTopicConfigSynonyms.TOPIC_CONFIG_SYNONYMS
+			// names the first as the primary.
+			syns = append(syns, c.brokerSynonyms(d.BrokerSynonyms[0], d.BrokerSynonyms)...)
+		}
 		e.Value = ptr(c.topicValue(d, overrides))
 		e.Source = SourceDefault
 		if len(syns) > 0 {
@@ -91,8 +109,10 @@ func (c Config) DescribeTopicConfigs(overrides map[string]string, keys []string,
 // DescribeBrokerConfigs reports the broker properties Moldau supports with
 // their current values. A key set in the properties file, by --set, or by
 // the flag or environment variable that maps to it is STATIC_BROKER_CONFIG,
-// else DEFAULT_CONFIG; for synonym groups (log.retention.ms/minutes/hours,
-// ...) the source is that of the first synonym with a value, as in Kafka.
+// else DEFAULT_CONFIG. Synonyms and the source follow Kafka's
+// ConfigHelper.createBrokerConfigEntry: brokerSynonyms with the key itself
+// as the primary, the source the first synonym's (so log.retention.ms with
+// only log.retention.hours set has none, and DEFAULT_CONFIG).
 // All entries are read-only: Moldau has no dynamic broker configs. keys nil
 // means all; entries are sorted by name.
 func (c Config) DescribeBrokerConfigs(keys []string, includeSynonyms, includeDocs bool) []ConfigEntry {
@@ -105,7 +125,7 @@ func (c Config) DescribeBrokerConfigs(keys []string, includeSynonyms, includeDoc
 		if names == nil {
 			names = []string{bk.name}
 		}
-		syns := c.brokerSynonyms(names)
+		syns := c.brokerSynonyms(bk.name, names)
 		e := ConfigEntry{Name: bk.name, Value: bk.value(&c), Source: SourceDefault, ReadOnly: true, Type: bk.spec.typ}
 		if len(syns) > 0 {
 			e.Source = syns[0].Source

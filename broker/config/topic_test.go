@@ -151,10 +151,11 @@ func TestDescribeTopicConfigs(t *testing.T) {
 		source    ConfigSource
 		synonyms  []Synonym
 	}{
-		{"retention default", def, nil, "retention.ms", "604800000", SourceDefault,
-			[]Synonym{{"log.retention.hours", sp("168"), SourceDefault}}},
+		// Kafka drops the synonyms before the first named
+		// log.retention.ms (describe.go, brokerSynonyms).
+		{"retention default", def, nil, "retention.ms", "604800000", SourceDefault, nil},
 		{"retention override", def, map[string]string{"retention.ms": "5000"}, "retention.ms", "5000", SourceDynamicTopic,
-			[]Synonym{{"retention.ms", sp("5000"), SourceDynamicTopic}, {"log.retention.hours", sp("168"), SourceDefault}}},
+			[]Synonym{{"retention.ms", sp("5000"), SourceDynamicTopic}}},
 		{"retention static", static, nil, "retention.ms", "1000", SourceStaticBroker,
 			[]Synonym{{"log.retention.ms", sp("1000"), SourceStaticBroker}, {"log.retention.hours", sp("168"), SourceDefault}}},
 		{"retention override over static", static, map[string]string{"retention.ms": "-1"}, "retention.ms", "-1", SourceDynamicTopic,
@@ -163,10 +164,8 @@ func TestDescribeTopicConfigs(t *testing.T) {
 			[]Synonym{{"log.segment.bytes", sp("2097152"), SourceStaticBroker}, {"log.segment.bytes", sp("1073741824"), SourceDefault}}},
 		{"max.message.bytes", def, nil, "max.message.bytes", "1048588", SourceDefault,
 			[]Synonym{{"message.max.bytes", sp("1048588"), SourceDefault}}},
-		{"flush.ms", def, nil, "flush.ms", "9223372036854775807", SourceDefault,
-			[]Synonym{{"log.flush.scheduler.interval.ms", sp("9223372036854775807"), SourceDefault}}},
-		{"segment.ms", def, nil, "segment.ms", "604800000", SourceDefault,
-			[]Synonym{{"log.roll.hours", sp("168"), SourceDefault}}},
+		{"flush.ms", def, nil, "flush.ms", "9223372036854775807", SourceDefault, nil},
+		{"segment.ms", def, nil, "segment.ms", "604800000", SourceDefault, nil},
 		{"no broker synonym", def, nil, "remote.storage.enable", "false", SourceDefault, nil},
 		{"no broker synonym override", def, map[string]string{"remote.storage.enable": "true"}, "remote.storage.enable", "true", SourceDynamicTopic,
 			[]Synonym{{"remote.storage.enable", sp("true"), SourceDynamicTopic}}},
@@ -231,9 +230,9 @@ func TestDescribeBrokerConfigs(t *testing.T) {
 	check("node.id", "5", SourceStaticBroker)
 	check("message.max.bytes", "1048588", SourceDefault)
 	check("log.retention.hours", "24", SourceStaticBroker)
-	check("log.retention.ms", "<nil>", SourceStaticBroker) // as Kafka: the first synonym with a value
+	check("log.retention.ms", "<nil>", SourceDefault) // as Kafka: no synonym named log.retention.ms
 	check("listeners", "PLAINTEXT://127.0.0.1:9092", SourceDefault)
-	e := entry(t, es, "log.retention.ms")
+	e := entry(t, es, "log.retention.hours")
 	want := []Synonym{{"log.retention.hours", sp("24"), SourceStaticBroker}, {"log.retention.hours", sp("168"), SourceDefault}}
 	if !reflect.DeepEqual(e.Synonyms, want) {
 		t.Errorf("synonyms = %s", fmtSyn(e.Synonyms))
