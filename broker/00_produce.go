@@ -19,7 +19,15 @@ package broker
 // failed, as Kafka does); acks=1 answers once appended; acks=-1 answers
 // once the batches are durable (fsynced: with one replica, the fsync stands in
 // for the ISR) unless the topic has an explicit flush.messages / flush.ms
-// policy, which the log then applies — see README "Durability".
+// policy, which the log then applies — see README "Durability". A
+// flush.messages flush that an append makes due is done before the answer
+// (at every acks, as Kafka's append does), in the reply's Wait: no fsync
+// runs on the connection's reader goroutine.
+//
+// A partition this node does not lead gets NOT_LEADER_OR_FOLLOWER, with
+// (v10+) its current leader and epoch in CurrentLeader and the leader's
+// endpoint in the response's NodeEndpoints (Brokers), as Kafka's KIP-951
+// answer.
 
 import (
 	"context"
@@ -77,10 +85,13 @@ func (b *Broker) handleProduce(ctx context.Context, req *protocol.Request) proto
 					sp.ErrorCode = kerr.InvalidTopicException.Code
 					break
 				}
-				b.produceOne(p, rp.Records, now, &sp, r.Version, r.TransactionID)
-				if sp.ErrorCode == 0 && r.Acks == -1 && p.syncBeforeAck() {
+				flushDue := b.produceOne(p, rp.Records, now, &sp, r.Version, r.TransactionID)
+				if sp.ErrorCode == 0 && (flushDue || r.Acks == -1 && p.syncBeforeAck() && b.cfg.SyncOnAcksAll) {
 					toSync = append(toSync, p)
 					syncAt = append(syncAt, [2]int{len(resp.Topics), len(st.Partitions)})
+				}
+				if sp.ErrorCode == kerr.NotLeaderForPartition.Code && r.Version >= 10 {
+					b.fillProduceLeader(resp, p, &sp)
 				}
 			}
 			st.Partitions = append(st.Partitions, sp)
@@ -88,16 +99,18 @@ func (b *Broker) handleProduce(ctx context.Context, req *protocol.Request) proto
 		resp.Topics = append(resp.Topics, st)
 	}
 
-	if r.Acks == 0 {
-		// No response, but, as Kafka does, a failed acks=0 produce closes
-		// the connection: the producer learns of the error only that way
-		// (and refreshes its metadata) instead of losing records silently.
-		return protocol.Reply{NoResponse: true, Close: produceFailed(resp)}
-	}
-	if len(toSync) == 0 || b.cfg.Memory || !b.cfg.SyncOnAcksAll {
+	// acks=0: no response, but, as Kafka does, a failed acks=0 produce
+	// closes the connection: the producer learns of the error only that
+	// way (and refreshes its metadata) instead of losing records silently.
+	// A due flush.messages flush still runs in Wait (on the writer
+	// goroutine, in request order).
+	if len(toSync) == 0 || b.cfg.Memory {
+		if r.Acks == 0 {
+			return protocol.Reply{NoResponse: true, Close: produceFailed(resp)}
+		}
 		return respond(resp)
 	}
-	return protocol.Reply{Wait: func(context.Context) kmsg.Response {
+	return protocol.Reply{NoResponse: r.Acks == 0, Close: r.Acks == 0 && produceFailed(resp), Wait: func(context.Context) kmsg.Response {
 		errs := b.syncPartitions(toSync)
 		if errs == nil {
 			return resp
@@ -127,8 +140,9 @@ func produceFailed(resp *kmsg.ProduceResponse) bool {
 	return false
 }
 
-// produceOne validates and appends one partition's batch, filling sp.
-func (b *Broker) produceOne(p *partition, records []byte, now int64, sp *kmsg.ProduceResponseTopicPartition, version int16, txnID *string) {
+// produceOne validates and appends one partition's batch, filling sp. It
+// reports whether flush.messages asks for an fsync before the answer.
+func (b *Broker) produceOne(p *partition, records []byte, now int64, sp *kmsg.ProduceResponseTopicPartition, version int16, txnID *string) (flushDue bool) {
 	settings := p.topic.settings()
 	v, err := validateBatch(records, settings, now)
 	if err == nil && v.transactional && txnID != nil && version >= 12 {
@@ -148,8 +162,8 @@ func (b *Broker) produceOne(p *partition, records []byte, now int64, sp *kmsg.Pr
 			if v.logAppendTime {
 				sp.LogAppendTime = now
 			}
-			sp.LogStartOffset = p.log.LogStartOffset()
-			return
+			sp.LogStartOffset = p.logStartOffset()
+			return res.flushDue
 		}
 	}
 	sp.ErrorCode = errorCode(err)
@@ -160,6 +174,26 @@ func (b *Broker) produceOne(p *partition, records []byte, now int64, sp *kmsg.Pr
 	if errors.Is(err, errInvalidTimestamp) || errors.Is(err, errInvalidRecord) {
 		b.logger.Debug("produce rejected", "partition", p.dirName(), "err", err)
 	}
+	return false
+}
+
+// fillProduceLeader adds, to a NOT_LEADER_OR_FOLLOWER answer for p (v10+),
+// p's current leader and epoch and that leader's endpoint.
+func (b *Broker) fillProduceLeader(resp *kmsg.ProduceResponse, p *partition, sp *kmsg.ProduceResponseTopicPartition) {
+	l := b.cluster.leadershipOf(p)
+	sp.CurrentLeader.LeaderID, sp.CurrentLeader.LeaderEpoch = l.leader, l.epoch
+	n, ok := b.cluster.broker(l.leader)
+	if !ok {
+		return
+	}
+	for _, have := range resp.Brokers {
+		if have.NodeID == n.id {
+			return
+		}
+	}
+	nb := kmsg.NewProduceResponseBroker()
+	nb.NodeID, nb.Host, nb.Port, nb.Rack = n.id, n.host, n.port, n.rack
+	resp.Brokers = append(resp.Brokers, nb)
 }
 
 type partKey struct {
@@ -174,7 +208,7 @@ type partKey struct {
 func (b *Broker) syncPartitions(ps []*partition) map[partKey]error {
 	if len(ps) == 1 {
 		p := ps[0]
-		if err := p.log.SyncTo(p.log.EndOffset()); err != nil {
+		if err := p.syncAll(); err != nil {
 			b.logger.Error("fsync failed", "partition", p.dirName(), "err", err)
 			return map[partKey]error{{p.topic.name, p.topic.id, p.index}: err}
 		}
@@ -189,7 +223,7 @@ func (b *Broker) syncPartitions(ps []*partition) map[partKey]error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := p.log.SyncTo(p.log.EndOffset()); err != nil {
+			if err := p.syncAll(); err != nil {
 				b.logger.Error("fsync failed", "partition", p.dirName(), "err", err)
 				mu.Lock()
 				if errs == nil {

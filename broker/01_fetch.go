@@ -8,7 +8,14 @@ package broker
 //     carries the LSO. A marker moving the LSO wakes long polls.
 //   - v5+: LogStartOffset in the response.
 //   - v7+: fetch sessions (KIP-227), see fetch_sessions.go.
-//   - v9+: CurrentLeaderEpoch checked (FENCED_LEADER_EPOCH / UNKNOWN_LEADER_EPOCH).
+//   - Only the leader serves a partition (there is no follower fetching
+//     for consumers): elsewhere NOT_LEADER_OR_FOLLOWER (cluster.go).
+//   - v9+: CurrentLeaderEpoch checked (FENCED_LEADER_EPOCH below the
+//     partition's, UNKNOWN_LEADER_EPOCH above), before leadership, as
+//     Kafka's Partition.getLocalLog.
+//   - v12+: CurrentLeader (leader id and epoch) on NOT_LEADER_OR_FOLLOWER
+//     and FENCED_LEADER_EPOCH; v16+: the leader's endpoint in
+//     NodeEndpoints (Brokers), as KIP-951.
 //   - v11+: rack id (ignored: one replica, so no preferred read replica).
 //   - v12+: flexible.
 //   - v13+: topics by id; unknown ids get UNKNOWN_TOPIC_ID.
@@ -250,25 +257,28 @@ func (b *Broker) readFetch(plan *fetchPlan) *fetchRead {
 			rp.ErrorCode = kerr.UnknownTopicID.Code
 		case p == nil:
 			rp.ErrorCode = kerr.UnknownTopicOrPartition.Code
-		case sp.currentLeaderEpoch >= 0 && sp.currentLeaderEpoch > leaderEpoch:
-			rp.ErrorCode = kerr.UnknownLeaderEpoch.Code
-		case sp.currentLeaderEpoch >= 0 && sp.currentLeaderEpoch < leaderEpoch:
-			rp.ErrorCode = kerr.FencedLeaderEpoch.Code
 		default:
+			if _, err := b.cluster.checkLeader(p, sp.currentLeaderEpoch); err != nil {
+				rp.ErrorCode = errorCode(err)
+				if r.Version >= 12 && (errors.Is(err, errNotLeader) || errors.Is(err, errFencedLeaderEpoch)) {
+					b.fillFetchLeader(resp, p, &rp, r.Version)
+				}
+				break
+			}
 			hw := p.highWatermark()
 			lso := min(p.lastStableOffset(), hw)
 			upper := hw
 			if r.IsolationLevel == 1 {
 				upper = lso
 			}
-			rp.HighWatermark, rp.LastStableOffset, rp.LogStartOffset = hw, lso, p.log.LogStartOffset()
+			rp.HighWatermark, rp.LastStableOffset, rp.LogStartOffset = hw, lso, p.logStartOffset()
 			limit := min(int(sp.maxBytes), maxBytes-total)
 			if limit > 0 || first {
 				var err error
 				if zeroCopy {
-					frs, n, err = readRanges(p.log, sp.fetchOffset, upper, max(limit, 0), first, fr)
+					frs, n, err = readRanges(p, sp.fetchOffset, upper, max(limit, 0), first, fr)
 				} else {
-					buf, err = p.log.Read(sp.fetchOffset, upper, max(limit, 0), first, buf)
+					buf, err = p.read(sp.fetchOffset, upper, max(limit, 0), first, buf)
 					n = len(buf)
 				}
 				if err != nil {
@@ -345,8 +355,8 @@ func (b *Broker) readFetch(plan *fetchPlan) *fetchRead {
 
 // readRanges reads a partition as segment file ranges for sendfile, pinning
 // them in fr until the response is written. n is their total length.
-func readRanges(l *plog.Log, offset, maxOffset int64, maxBytes int, minOne bool, fr *fetchRead) ([]protocol.FileRange, int, error) {
-	lrs, release, err := l.ReadRanges(offset, maxOffset, maxBytes, minOne)
+func readRanges(p *partition, offset, maxOffset int64, maxBytes int, minOne bool, fr *fetchRead) ([]protocol.FileRange, int, error) {
+	lrs, release, err := p.readRanges(offset, maxOffset, maxBytes, minOne)
 	fr.releases = append(fr.releases, release)
 	if err != nil {
 		return nil, 0, err
@@ -359,6 +369,28 @@ func readRanges(l *plog.Log, offset, maxOffset int64, maxBytes int, minOne bool,
 		n += int(lr.Len)
 	}
 	return out, n, nil
+}
+
+// fillFetchLeader adds p's current leader and epoch to rp (v12+) and the
+// leader's endpoint to the response (v16+).
+func (b *Broker) fillFetchLeader(resp *kmsg.FetchResponse, p *partition, rp *kmsg.FetchResponseTopicPartition, version int16) {
+	l := b.cluster.leadershipOf(p)
+	rp.CurrentLeader.LeaderID, rp.CurrentLeader.LeaderEpoch = l.leader, l.epoch
+	if version < 16 {
+		return
+	}
+	n, ok := b.cluster.broker(l.leader)
+	if !ok {
+		return
+	}
+	for _, have := range resp.Brokers {
+		if have.NodeID == n.id {
+			return
+		}
+	}
+	nb := kmsg.NewFetchResponseBroker()
+	nb.NodeID, nb.Host, nb.Port, nb.Rack = n.id, n.host, n.port, n.rack
+	resp.Brokers = append(resp.Brokers, nb)
 }
 
 // waitFetch waits until MinBytes are available, the deadline passes or ctx

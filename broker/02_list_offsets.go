@@ -7,7 +7,12 @@ package broker
 //   - v1+: one offset and its timestamp per partition.
 //   - v2+: isolation level (read_committed answers the last stable offset
 //     for latest).
-//   - v4+: CurrentLeaderEpoch checked; leader epoch in the response.
+//   - The partition's leader answers; elsewhere NOT_LEADER_OR_FOLLOWER,
+//     except for ReplicaID -2 (Kafka's debugging replica id), which any
+//     replica answers.
+//   - v4+: CurrentLeaderEpoch checked (FENCED_LEADER_EPOCH below the
+//     partition's, UNKNOWN_LEADER_EPOCH above), before leadership, as
+//     Kafka's Partition.getLocalLog; leader epoch in the response.
 //   - v6+: flexible. v7+: -3 max timestamp (KIP-734). v8+: -4 earliest
 //     local (the log start: there is no tiered storage). v9+: -5 latest
 //     tiered (none: -1). v10+: timeout. v11: -6 earliest pending upload
@@ -15,12 +20,17 @@ package broker
 
 import (
 	"context"
+	"errors"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/moldau/moldau/protocol"
 )
+
+// debuggingReplicaID is Kafka's ListOffsetsRequest.DEBUGGING_REPLICA_ID:
+// a request any replica answers, leader or not.
+const debuggingReplicaID = -2
 
 const (
 	tsLatest              = -1
@@ -50,11 +60,16 @@ func (b *Broker) handleListOffsets(ctx context.Context, req *protocol.Request) p
 			switch {
 			case p == nil:
 				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
-			case r.Version >= 4 && rp.CurrentLeaderEpoch >= 0 && rp.CurrentLeaderEpoch > leaderEpoch:
-				sp.ErrorCode = kerr.UnknownLeaderEpoch.Code
-			case r.Version >= 4 && rp.CurrentLeaderEpoch >= 0 && rp.CurrentLeaderEpoch < leaderEpoch:
-				sp.ErrorCode = kerr.FencedLeaderEpoch.Code
 			default:
+				current := rp.CurrentLeaderEpoch
+				if r.Version < 4 {
+					current = -1 // not in the request
+				}
+				lead, err := b.cluster.checkLeader(p, current)
+				if err != nil && !(errors.Is(err, errNotLeader) && r.ReplicaID == debuggingReplicaID) {
+					sp.ErrorCode = errorCode(err)
+					break
+				}
 				ts, off, ok := b.offsetFor(p, rp.Timestamp, r.Version >= 2 && r.IsolationLevel == 1)
 				if r.Version == 0 {
 					if ok && rp.MaxNumOffsets > 0 {
@@ -66,7 +81,7 @@ func (b *Broker) handleListOffsets(ctx context.Context, req *protocol.Request) p
 				}
 				sp.Timestamp, sp.Offset = ts, off
 				if ok && off >= 0 {
-					sp.LeaderEpoch = leaderEpoch
+					sp.LeaderEpoch = lead.epoch
 				}
 			}
 			st.Partitions = append(st.Partitions, sp)
@@ -94,9 +109,9 @@ func (b *Broker) offsetFor(p *partition, ts int64, readCommitted bool) (int64, i
 	case tsLatest:
 		return -1, fetchable(), true
 	case tsEarliest, tsEarliestLocal:
-		return -1, p.log.LogStartOffset(), true
+		return -1, p.logStartOffset(), true
 	case tsMaxTimestamp:
-		mts, off := p.log.MaxTimestamp()
+		mts, off := p.maxTimestamp()
 		if off < 0 || off >= fetchable() {
 			return -1, -1, false
 		}
@@ -107,7 +122,7 @@ func (b *Broker) offsetFor(p *partition, ts int64, readCommitted bool) (int64, i
 	if ts < 0 {
 		return -1, -1, false
 	}
-	off, foundTs, ok := p.log.OffsetForTimestamp(ts)
+	off, foundTs, ok := p.offsetForTimestamp(ts)
 	if !ok || off >= fetchable() {
 		return -1, -1, false
 	}

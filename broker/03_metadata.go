@@ -11,6 +11,10 @@ package broker
 //   - v10+: topic ids; v12+: topics may be named by id alone (answered by
 //     id; unknown ids get UNKNOWN_TOPIC_ID).
 //   - v13: top-level error code (always NONE).
+//   - Brokers, the controller and each partition's leader, epoch,
+//     replicas, ISR and offline replicas come from the cluster view
+//     (cluster.go); a partition without a leader gets LEADER_NOT_AVAILABLE
+//     and leader -1.
 
 import (
 	"context"
@@ -36,12 +40,16 @@ const (
 func (b *Broker) handleMetadata(ctx context.Context, req *protocol.Request) protocol.Reply {
 	r := req.Body.(*kmsg.MetadataRequest)
 	resp := r.ResponseKind().(*kmsg.MetadataResponse)
-	br := kmsg.NewMetadataResponseBroker()
-	br.NodeID, br.Host, br.Port = b.cfg.NodeID, b.host, b.port
-	resp.Brokers = []kmsg.MetadataResponseBroker{br}
+	nodes := b.cluster.brokers()
+	resp.Brokers = make([]kmsg.MetadataResponseBroker, 0, len(nodes))
+	for _, n := range nodes {
+		br := kmsg.NewMetadataResponseBroker()
+		br.NodeID, br.Host, br.Port, br.Rack = n.id, n.host, n.port, n.rack
+		resp.Brokers = append(resp.Brokers, br)
+	}
 	cluster := b.meta.clusterID()
 	resp.ClusterID = &cluster
-	resp.ControllerID = b.cfg.NodeID
+	resp.ControllerID = b.cluster.controllerID()
 	resp.AuthorizedOperations = opsNotAsked
 	if r.IncludeClusterAuthorizedOperations {
 		resp.AuthorizedOperations = allClusterOps
@@ -108,15 +116,18 @@ func (b *Broker) metadataTopic(t *topic, r *kmsg.MetadataRequest) kmsg.MetadataR
 	}
 	parts := t.partitionList()
 	mt.Partitions = make([]kmsg.MetadataResponseTopicPartition, len(parts))
-	replicas := []int32{b.cfg.NodeID}
-	for i := range parts {
+	for i, p := range parts {
+		l := b.cluster.leadershipOf(p)
 		mp := kmsg.NewMetadataResponseTopicPartition()
 		mp.Partition = int32(i)
-		mp.Leader = b.cfg.NodeID
-		mp.LeaderEpoch = leaderEpoch
-		mp.Replicas = replicas
-		mp.ISR = replicas
-		mp.OfflineReplicas = []int32{}
+		mp.Leader = l.leader
+		mp.LeaderEpoch = l.epoch
+		mp.Replicas = l.replicas
+		mp.ISR = l.isr
+		mp.OfflineReplicas = l.offline
+		if l.leader < 0 {
+			mp.ErrorCode = kerr.LeaderNotAvailable.Code
+		}
 		mt.Partitions[i] = mp
 	}
 	return mt

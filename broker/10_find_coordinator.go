@@ -5,12 +5,14 @@ package broker
 //   - v0: one group key; v1+: a key type (0 group, 1 transaction); v3+:
 //     flexible; v4+: batched keys (CoordinatorKeys) answered per key in
 //     Coordinators instead of the top-level fields.
-//   - Group keys are answered with this node, after creating
-//     __consumer_offsets on first use, as Kafka does.
-//   - Transaction keys (type 1) are answered with this node, after
-//     creating __transaction_state on first use. Share-group keys (type 2,
-//     v6) get COORDINATOR_NOT_AVAILABLE; unknown key types get
-//     INVALID_REQUEST.
+//   - Group keys are answered with the leader (cluster view, cluster.go) of
+//     the key's __consumer_offsets partition, after creating the topic on
+//     first use, as Kafka does.
+//   - Transaction keys (type 1) likewise with the leader of the key's
+//     __transaction_state partition. A partition without a leader (or
+//     whose leader has no known endpoint) gets COORDINATOR_NOT_AVAILABLE.
+//     Share-group keys (type 2, v6) get COORDINATOR_NOT_AVAILABLE; unknown
+//     key types get INVALID_REQUEST.
 
 import (
 	"context"
@@ -19,6 +21,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/moldau/moldau/protocol"
+	"github.com/moldau/moldau/txn"
 )
 
 func (b *Broker) handleFindCoordinator(ctx context.Context, req *protocol.Request) protocol.Reply {
@@ -33,14 +36,19 @@ func (b *Broker) handleFindCoordinator(ctx context.Context, req *protocol.Reques
 			c := kmsg.NewFindCoordinatorResponseCoordinator()
 			c.Key = key
 			code := int16(0)
+			var node brokerNode
 			switch r.CoordinatorType {
 			case 0:
 				if err := b.ensureOffsetsTopic(); err != nil {
 					code = kerr.CoordinatorNotAvailable.Code
+				} else {
+					node, code = b.coordinatorNode(offsetsTopic, b.groups.PartitionFor(key))
 				}
 			case 1:
 				if err := b.ensureTxnStateTopic(); err != nil {
 					code = kerr.CoordinatorNotAvailable.Code
+				} else {
+					node, code = b.coordinatorNode(txnStateTopic, txn.PartitionFor(key, b.txns.Partitions()))
 				}
 			case 2:
 				code = kerr.CoordinatorNotAvailable.Code
@@ -52,7 +60,7 @@ func (b *Broker) handleFindCoordinator(ctx context.Context, req *protocol.Reques
 				msg := kerr.ErrorForCode(code).Error()
 				c.ErrorMessage = &msg
 			} else {
-				c.NodeID, c.Host, c.Port = b.cfg.NodeID, b.host, b.port
+				c.NodeID, c.Host, c.Port = node.id, node.host, node.port
 			}
 			resp.Coordinators = append(resp.Coordinators, c)
 		}
@@ -63,4 +71,22 @@ func (b *Broker) handleFindCoordinator(ctx context.Context, req *protocol.Reques
 		}
 		return resp
 	}}
+}
+
+// coordinatorNode is the leader of partition part of the internal topic
+// name: the coordinator of the keys that hash to it.
+func (b *Broker) coordinatorNode(name string, part int32) (brokerNode, int16) {
+	t := b.topics.get(name)
+	if t == nil {
+		return brokerNode{}, kerr.CoordinatorNotAvailable.Code
+	}
+	p := t.partition(part)
+	if p == nil {
+		return brokerNode{}, kerr.CoordinatorNotAvailable.Code
+	}
+	n, ok := b.cluster.broker(b.cluster.leadershipOf(p).leader)
+	if !ok {
+		return brokerNode{}, kerr.CoordinatorNotAvailable.Code
+	}
+	return n, 0
 }

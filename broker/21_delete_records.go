@@ -73,8 +73,9 @@ func (p *partition) deleteRecordsBefore(offset int64) (int64, error) {
 	if offset > hw {
 		return -1, fmt.Errorf("%w: cannot delete records of %s before offset %d: the high watermark is %d", plog.ErrOffsetOutOfRange, p.dirName(), offset, hw)
 	}
-	if err := p.log.DeleteRecordsBefore(offset); err != nil {
+	start, err := p.advanceLogStart(offset)
+	if err != nil {
 		return -1, err
 	}
-	return p.log.LogStartOffset(), nil
+	return start, nil
 }

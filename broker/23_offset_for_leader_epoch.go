@@ -13,7 +13,10 @@ package broker
 //     an empty partition answers as Kafka's does.
 //   - v1+: the response carries the leader epoch of the answer.
 //   - v2+: CurrentLeaderEpoch is checked (FENCED_LEADER_EPOCH below ours,
-//     UNKNOWN_LEADER_EPOCH above; -1 skips the check).
+//     UNKNOWN_LEADER_EPOCH above; -1 skips the check), before leadership,
+//     as Kafka's Partition.getLocalLog.
+//   - Only the partition's leader answers (Kafka's fetchOnlyFromLeader),
+//     for consumers and followers alike: elsewhere NOT_LEADER_OR_FOLLOWER.
 //   - v3+: ReplicaID (-1 for consumers); the answer is the same for
 //     followers. v4: flexible.
 
@@ -44,15 +47,12 @@ func (b *Broker) handleOffsetForLeaderEpoch(ctx context.Context, req *protocol.R
 			if t != nil {
 				p = t.partition(rp.Partition)
 			}
-			switch {
-			case p == nil:
+			if p == nil {
 				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
-			case current >= 0 && current > leaderEpoch:
-				sp.ErrorCode = kerr.UnknownLeaderEpoch.Code
-			case current >= 0 && current < leaderEpoch:
-				sp.ErrorCode = kerr.FencedLeaderEpoch.Code
-			default:
-				sp.LeaderEpoch, sp.EndOffset = p.log.EndOffsetForEpoch(rp.LeaderEpoch)
+			} else if _, err := b.cluster.checkLeader(p, current); err != nil {
+				sp.ErrorCode = errorCode(err)
+			} else {
+				sp.LeaderEpoch, sp.EndOffset = p.endOffsetForEpoch(rp.LeaderEpoch)
 			}
 			st.Partitions = append(st.Partitions, sp)
 		}

@@ -2,12 +2,13 @@ package broker
 
 // DescribeCluster, key 60, versions 0–2.
 //
-//   - Every version: this node as the one broker and the controller, the
+//   - Every version: the brokers and the controller of the cluster view
+//     (cluster.go; one node today: this one, its own controller), the
 //     cluster id, and the cluster authorized operations when asked (every
 //     operation: no ACLs yet).
-//   - v1+: EndpointType: 1 (brokers) and 2 (controllers) both answer this
-//     node, which is its own controller; any other type is
-//     UNSUPPORTED_ENDPOINT_TYPE, as in Kafka.
+//   - v1+: EndpointType: 1 (brokers) answers the brokers, 2 (controllers)
+//     the controller; any other type is UNSUPPORTED_ENDPOINT_TYPE, as in
+//     Kafka.
 //   - v2: IncludeFencedBrokers (no broker is ever fenced).
 
 import (
@@ -34,7 +35,7 @@ func (b *Broker) handleDescribeCluster(ctx context.Context, req *protocol.Reques
 	}
 	resp.EndpointType = endpoint
 	resp.ClusterID = b.meta.clusterID()
-	resp.ControllerID = b.cfg.NodeID
+	resp.ControllerID = b.cluster.controllerID()
 	resp.ClusterAuthorizedOperations = opsNotAsked
 	if endpoint != endpointTypeBrokers && endpoint != endpointTypeControllers {
 		resp.ErrorCode = kerr.UnsupportedEndpointType.Code
@@ -44,8 +45,13 @@ func (b *Broker) handleDescribeCluster(ctx context.Context, req *protocol.Reques
 	if r.IncludeClusterAuthorizedOperations {
 		resp.ClusterAuthorizedOperations = allClusterOps
 	}
-	br := kmsg.NewDescribeClusterResponseBroker()
-	br.NodeID, br.Host, br.Port = b.cfg.NodeID, b.host, b.port
-	resp.Brokers = []kmsg.DescribeClusterResponseBroker{br}
+	for _, n := range b.cluster.brokers() {
+		if endpoint == endpointTypeControllers && n.id != resp.ControllerID {
+			continue
+		}
+		br := kmsg.NewDescribeClusterResponseBroker()
+		br.NodeID, br.Host, br.Port, br.Rack = n.id, n.host, n.port, n.rack
+		resp.Brokers = append(resp.Brokers, br)
+	}
 	return respond(resp)
 }

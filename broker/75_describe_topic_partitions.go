@@ -4,8 +4,8 @@ package broker
 //
 //   - The named topics (an empty list means every topic), sorted by name,
 //     with each partition's leader, leader epoch, replicas and ISR as in
-//     Metadata; eligible leader replicas, last known ELR and offline
-//     replicas are always empty (one replica, never offline). Topic ids and
+//     Metadata (from the cluster view, cluster.go); eligible leader
+//     replicas and last known ELR are always empty. Topic ids and
 //     authorized operations (every topic operation: no ACLs yet) included.
 //   - Paging as Kafka: at most ResponsePartitionLimit partitions per
 //     response (clamped to 1..maxDescribePartitions); Cursor resumes at a
@@ -96,20 +96,24 @@ func (b *Broker) handleDescribeTopicPartitions(ctx context.Context, req *protoco
 		if name == cursorTopic {
 			start = cursorPartition
 		}
-		count := int32(len(t.partitionList()))
+		parts := t.partitionList()
+		count := int32(len(parts))
 		end := count
 		if start < count && count-start > remaining {
 			end = start + remaining
 		}
-		replicas := []int32{b.cfg.NodeID}
 		st.Partitions = []kmsg.DescribeTopicPartitionsResponseTopicPartition{}
 		for i := start; i < end; i++ {
+			l := b.cluster.leadershipOf(parts[i])
 			sp := kmsg.NewDescribeTopicPartitionsResponseTopicPartition()
 			sp.Partition = i
-			sp.LeaderID = b.cfg.NodeID
-			sp.LeaderEpoch = leaderEpoch
-			sp.Replicas, sp.ISR = replicas, replicas
-			sp.EligibleLeaderReplicas, sp.LastKnownELR, sp.OfflineReplicas = []int32{}, []int32{}, []int32{}
+			sp.LeaderID = l.leader
+			sp.LeaderEpoch = l.epoch
+			sp.Replicas, sp.ISR, sp.OfflineReplicas = l.replicas, l.isr, l.offline
+			sp.EligibleLeaderReplicas, sp.LastKnownELR = []int32{}, []int32{}
+			if l.leader < 0 {
+				sp.ErrorCode = kerr.LeaderNotAvailable.Code
+			}
 			st.Partitions = append(st.Partitions, sp)
 		}
 		resp.Topics = append(resp.Topics, st)

@@ -174,7 +174,6 @@ func validateBatch(raw []byte, s *config.TopicSettings, now int64) (validatedBat
 		v.maxTimestamp = now
 		v.logAppendTime = true
 	}
-	binary.BigEndian.PutUint32(raw[offLeaderEpoch:], uint32(leaderEpoch))
 	return v, nil
 }
 

@@ -57,6 +57,7 @@ type Broker struct {
 	now     func() time.Time
 
 	meta     metaStore
+	cluster  *clusterView // brokers, controller, partition leadership (cluster.go)
 	topics   *topicRegistry
 	pids     *producerIDs
 	sessions *fetchSessions
@@ -70,12 +71,15 @@ type Broker struct {
 
 	srv   *protocol.Server
 	ln    net.Listener
-	host  string // advertised
-	port  int32
 	ready atomic.Bool
 
 	resetMu    sync.Mutex
 	resetHooks []func(context.Context) error
+
+	// flushQueue: partitions whose flush.messages flush is due with nobody
+	// waiting to do it (internal topics: appendInternal); the flusher
+	// drains it.
+	flushQueue chan *partition
 
 	closeOnce sync.Once
 	closeErr  error
@@ -95,14 +99,16 @@ func New(cfg config.Config, opts ...Option) (*Broker, error) {
 		return nil, err
 	}
 	b := &Broker{
-		caps:     caps,
-		cfg:      cfg,
-		logger:   o.logger,
-		now:      o.now,
-		dataDir:  cfg.DataDir,
-		sessions: newFetchSessions(1000),
-		metrics:  protocol.NewMetrics(o.registerer),
-		stop:     make(chan struct{}),
+		caps:       caps,
+		cfg:        cfg,
+		logger:     o.logger,
+		now:        o.now,
+		dataDir:    cfg.DataDir,
+		sessions:   newFetchSessions(1000),
+		cluster:    newClusterView(cfg.NodeID),
+		flushQueue: make(chan *partition, 256),
+		metrics:    protocol.NewMetrics(o.registerer),
+		stop:       make(chan struct{}),
 	}
 	switch {
 	case o.fs != nil:
@@ -181,7 +187,7 @@ func (b *Broker) Serve(ln net.Listener) error {
 			host = "127.0.0.1"
 		}
 	}
-	b.host, b.port = host, int32(port)
+	b.cluster.setSelfEndpoint(host, int32(port)) // advertised
 	limits := protocol.DefaultLimits()
 	limits.MaxRequestBytes = b.cfg.SocketRequestMaxBytes
 	b.srv = protocol.NewServer(b, limits, b.logger, b.metrics)
@@ -243,7 +249,7 @@ func (b *Broker) Close(ctx context.Context) error {
 		for _, t := range b.topics.all() {
 			for _, p := range t.partitionList() {
 				p.snapshotAtClose()
-				if err := p.log.Close(); err != nil && !errors.Is(err, plog.ErrClosed) {
+				if err := p.closeLog(); err != nil && !errors.Is(err, plog.ErrClosed) {
 					errs = append(errs, fmt.Errorf("close %s: %w", p.dirName(), err))
 				}
 			}
@@ -276,6 +282,20 @@ func (b *Broker) housekeeping() {
 	}
 }
 
+// flushSoon queues p for the flusher, which fsyncs it: a flush.messages
+// flush that no reply waits to do. It never blocks; with the queue full the
+// flush waits for the partition's next append.
+func (b *Broker) flushSoon(p *partition) {
+	if b.cfg.Memory || !p.flushQueued.CompareAndSwap(false, true) {
+		return
+	}
+	select {
+	case b.flushQueue <- p:
+	default:
+		p.flushQueued.Store(false)
+	}
+}
+
 // flushCheckInterval is how often the flusher looks for partitions whose
 // flush.ms is due when log.flush.scheduler.interval.ms is left at Kafka's
 // default (never): Moldau then checks every 100 ms so that a topic's
@@ -286,7 +306,9 @@ const flushCheckInterval = 100 * time.Millisecond
 // log.flush.scheduler.interval.ms it fsyncs each partition whose last sync
 // is older than its flush.ms and that has unsynced data. Partitions on the
 // default policy (fsync before the acks=all ack) have flush.ms = never and
-// cost one atomic load each.
+// cost one atomic load each. It also fsyncs, as soon as they are queued,
+// the partitions whose flush.messages flush is due with no reply waiting
+// to do it (flushSoon).
 func (b *Broker) flusher() {
 	if b.cfg.Memory {
 		return
@@ -301,10 +323,15 @@ func (b *Broker) flusher() {
 		select {
 		case <-b.stop:
 			return
+		case p := <-b.flushQueue:
+			p.flushQueued.Store(false)
+			if err := p.syncAll(); err != nil && !errors.Is(err, plog.ErrClosed) {
+				b.logger.Error("flush.messages flush failed", "partition", p.dirName(), "err", err)
+			}
 		case now := <-tick.C:
 			for _, t := range b.topics.all() {
 				for _, p := range t.partitionList() {
-					if _, err := p.log.FlushIfDue(now.UnixMilli()); err != nil && !errors.Is(err, plog.ErrClosed) {
+					if _, err := p.flushIfDue(now.UnixMilli()); err != nil && !errors.Is(err, plog.ErrClosed) {
 						b.logger.Error("scheduled flush failed", "partition", p.dirName(), "err", err)
 					}
 				}
@@ -353,7 +380,7 @@ func (b *Broker) cleaner() {
 					return
 				default:
 				}
-				st, err := p.log.CompactTxn(b.now().UnixMilli(), c, p.cleanerTxnView())
+				st, err := p.compact(b.now().UnixMilli(), c)
 				switch {
 				case err != nil && !errors.Is(err, plog.ErrClosed):
 					b.logger.Warn("compaction", "partition", p.dirName(), "err", err)
@@ -370,7 +397,7 @@ func (b *Broker) enforceRetention() {
 	now := b.now().UnixMilli()
 	for _, t := range b.topics.all() {
 		for _, p := range t.partitionList() {
-			n, err := p.log.EnforceRetention(now)
+			n, err := p.enforceRetention(now)
 			if err != nil && !errors.Is(err, plog.ErrClosed) {
 				b.logger.Warn("retention", "partition", p.dirName(), "err", err)
 			} else if n > 0 {
@@ -439,9 +466,10 @@ func (b *Broker) openPartition(t *topic, index int32) (*partition, error) {
 	if rep.TruncatedFrom >= 0 {
 		b.logger.Warn("recovery dropped a torn tail", "partition", partitionDirName(t.name, index), "from_offset", rep.TruncatedFrom, "bytes", rep.DroppedBytes)
 	}
-	p := newPartition(t, index, l)
+	lead := b.cluster.initialLeadership()
+	p := newPartition(t, index, l, lead)
 	// As Kafka's leader does on election: its epoch starts at its log end.
-	if err := l.AssignEpoch(leaderEpoch); err != nil {
+	if err := l.AssignEpoch(lead.epoch); err != nil {
 		l.Close()
 		return nil, fmt.Errorf("broker: open %s: %w", dir, err)
 	}

@@ -35,8 +35,12 @@ func errorCode(err error) int16 {
 		return kerr.ProducerFenced.Code
 	case errors.Is(err, plog.ErrOffsetOutOfRange):
 		return kerr.OffsetOutOfRange.Code
-	case errors.Is(err, plog.ErrClosed), errors.Is(err, errPartitionClosed):
+	case errors.Is(err, plog.ErrClosed), errors.Is(err, errPartitionClosed), errors.Is(err, errNotLeader):
 		return kerr.NotLeaderForPartition.Code
+	case errors.Is(err, errFencedLeaderEpoch):
+		return kerr.FencedLeaderEpoch.Code
+	case errors.Is(err, errUnknownLeaderEpoch):
+		return kerr.UnknownLeaderEpoch.Code
 	case errors.Is(err, config.ErrUnknownConfig), errors.As(err, &ice):
 		return kerr.InvalidConfig.Code
 	default:

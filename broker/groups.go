@@ -118,19 +118,20 @@ func (b *Broker) internalPartition(name string, ensure func() error, unavailable
 }
 
 // appendInternal appends recs to an internal topic's partition as one
-// uncompressed batch, wakes its waiting fetches and returns the batch's
-// base offset. It does not fsync.
+// uncompressed batch (an entry like any other: partition.appendInternal),
+// which wakes its waiting fetches, and returns the batch's base offset. It
+// does not fsync: the coordinators sync what they need (Sync), and a
+// flush.messages flush goes to the background flusher.
 func (b *Broker) appendInternal(part *partition, recs []coordinator.Record) (int64, error) {
 	now := b.now().UnixMilli()
-	batch := buildBatch(recs, now)
-	part.appendMu.Lock()
-	base, err := part.log.Append(batch, now)
-	part.appendMu.Unlock()
+	res, err := part.appendInternal(buildBatch(recs, now), now)
 	if err != nil {
 		return 0, err
 	}
-	part.notify()
-	return base, nil
+	if res.flushDue {
+		b.flushSoon(part)
+	}
+	return res.base, nil
 }
 
 // groupErrorCode maps a coordinator error to its Kafka code.
@@ -236,7 +237,7 @@ func (o *offsetLog) Sync(p int32, offset int64) error {
 	if err != nil {
 		return err
 	}
-	return part.log.SyncTo(offset + 1)
+	return part.syncTo(offset + 1)
 }
 
 // Replay implements coordinator.OffsetLog. Compressed batches (never
@@ -277,7 +278,6 @@ func buildBatch(recs []coordinator.Record, now int64) []byte {
 	}
 	binary.BigEndian.PutUint64(b[0:], 0)
 	binary.BigEndian.PutUint32(b[offBatchLength:], uint32(len(b)-12))
-	binary.BigEndian.PutUint32(b[offLeaderEpoch:], uint32(leaderEpoch))
 	b[offMagic] = 2
 	binary.BigEndian.PutUint16(b[offAttributes:], 0)
 	binary.BigEndian.PutUint32(b[offLastOffsetDelta:], uint32(len(recs)-1))
@@ -347,7 +347,7 @@ func nullableString(s *string) string {
 func (b *Broker) closeLogs() {
 	for _, t := range b.topics.all() {
 		for _, p := range t.partitionList() {
-			_ = p.log.Close()
+			_ = p.closeLog()
 		}
 	}
 }

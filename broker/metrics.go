@@ -95,8 +95,8 @@ func (c *logCollector) Collect(ch chan<- prometheus.Metric) {
 		var segments int
 		for _, p := range parts {
 			if p != nil {
-				size += p.log.Size()
-				segments += p.log.Segments()
+				size += p.size()
+				segments += p.segments()
 			}
 		}
 		ch <- prometheus.MustNewConstMetric(descPartitions, prometheus.GaugeValue, float64(len(parts)), t.name)

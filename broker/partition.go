@@ -10,42 +10,93 @@ import (
 	"github.com/moldau/moldau/txn"
 )
 
-// partition is one topic partition on this node (always its leader, epoch 0,
-// while Moldau is single-node).
+// partition is one topic partition on this node.
 //
-// Locking: appendMu serialises appends and guards producers (the
-// idempotent-producer state must change atomically with the append it
-// describes). waitMu guards waiters. Reads go straight to the log, which is
-// safe for concurrent use.
+// # The write boundary: propose, then apply
+//
+// Every write to the partition's log is an entry (entry: the raw batch and
+// what kind it is: a produced batch, a transaction marker, or an internal
+// topic's batch) that goes through one path:
+//
+//  1. The caller (appendBatch, writeMarkerChecked, appendInternal) takes
+//     appendMu, checks that this node leads the partition, and runs the
+//     leader-only checks against the current state: the KIP-890
+//     transaction verification, the idempotent-producer sequence and
+//     duplicate check, a marker's producer epoch.
+//  2. proposeLocked hands the entry to replication. With one node there
+//     is none: it applies the entry at once, on the caller's goroutine
+//     (no goroutine hop, no allocation beyond the caller's).
+//  3. applyLocked is the state machine: the log append, with the leader
+//     epoch stamped into the batch there and nowhere else; the
+//     producer-state update; the transaction begin (a transactional batch)
+//     or end (a marker) and with it the LSO; the producer-state snapshot
+//     when the append rolled a segment (encoded under the lock, written
+//     in the background: txn_partition.go); waking the fetches waiting on
+//     the partition. It depends only on the entry and the epoch it was
+//     proposed at, so that once replication exists every replica applies
+//     committed entries with it and reaches the same state (a follower
+//     rebuilds the entry from the batch alone: entryFromBatch).
+//
+// What is durable when an append returns: nothing beyond what was before.
+// The batch is in the log (the OS page cache) and visible to reads below
+// the high watermark; applied.flushDue says that flush.messages asks for an
+// fsync, which the caller does off the connection's reader goroutine (the
+// produce reply's Wait, or the broker's flusher: flushSoon); acks=all
+// producers wait for syncTo in the reply's Wait.
+//
+// # Locking
+//
+//   - appendMu serialises entries (steps 1-3 run under it, so the checks
+//     of step 1 see every entry before) and guards producers, snapOffset
+//     and the order of the log. Leadership changes take it too
+//     (clusterView.setLeadership), so an append completes under one
+//     leadership.
+//   - txnMu guards txns: changed under appendMu and txnMu (write), read
+//     under txnMu (read); firstUnstable mirrors txns.FirstUnstable (-1:
+//     none) for lock-free LSO reads.
+//   - snapMu guards the background snapshot writer (txn_partition.go).
+//   - waitMu guards waiters. Lock order: appendMu, txnMu, snapMu, waitMu.
+//   - lead (leadership) is read lock-free: an immutable snapshot.
+//   - Reads (read, readRanges, offsets) go to the log, which is safe for
+//     concurrent use, without partition locks.
 type partition struct {
 	topic *topic
 	index int32
-	log   *plog.Log
+	log   *plog.Log // only through the partition's methods
+
+	// lead is the partition's leader, epoch and replica sets, published by
+	// the cluster view (cluster.go).
+	lead atomic.Pointer[leadership]
 
 	appendMu  sync.Mutex
 	producers *txn.ProducerStates
 
-	// Transactions (txn_partition.go): txns is changed under appendMu
-	// and txnMu (write), read under txnMu (read); firstUnstable mirrors
-	// txns.FirstUnstable (-1: none) for lock-free LSO reads.
 	txnMu         sync.RWMutex
 	txns          *txn.PartitionTxns
 	firstUnstable atomic.Int64
 	// snapOffset is the offset of the newest producer-state snapshot
-	// written or loaded (txn_partition.go); appendMu guards it.
+	// written, queued or loaded (txn_partition.go); appendMu guards it.
 	snapOffset int64
+
+	// The background producer-state snapshot writer (txn_partition.go):
+	// snapPending is the newest snapshot not yet being written; snapIdle
+	// is nil when no writer runs, else closed when it ends.
+	snapMu      sync.Mutex
+	snapPending *pendingSnapshot
+	snapIdle    chan struct{}
+
+	// flushQueued: the partition is in the broker's flush queue
+	// (flushSoon).
+	flushQueued atomic.Bool
 
 	waitMu  sync.Mutex
 	waiters map[*fetchWaiter]struct{}
 }
 
-// leaderEpoch is the partition's leader epoch: 0 until replication brings
-// elections.
-const leaderEpoch int32 = 0
-
-func newPartition(t *topic, index int32, l *plog.Log) *partition {
+func newPartition(t *topic, index int32, l *plog.Log, lead *leadership) *partition {
 	p := &partition{topic: t, index: index, log: l, producers: txn.NewProducerStates(), txns: txn.NewPartitionTxns()}
 	p.firstUnstable.Store(-1)
+	p.lead.Store(lead)
 	return p
 }
 
@@ -66,38 +117,152 @@ func (p *partition) syncBeforeAck() bool {
 	return s.FlushMessages == math.MaxInt64 && s.FlushMs == math.MaxInt64
 }
 
+// entryKind says what an entry is; it is what replication carries besides
+// the batch.
+type entryKind uint8
+
+const (
+	entryData     entryKind = iota + 1 // a produced batch
+	entryMarker                        // a transaction marker (control batch)
+	entryInternal                      // a batch of an internal topic (__consumer_offsets, __transaction_state)
+)
+
+// entry is one write to the partition (see partition). Everything but kind,
+// batch and now is read from the batch's header (and, for a marker, its
+// control record): the leader fills it from what it validated, a replica
+// with entryFromBatch.
+type entry struct {
+	kind  entryKind
+	batch []byte // one RecordBatch v2; the log writes the offset and epoch into it
+	now   int64  // append time (Unix ms): time-based rolls, a marker's producer timestamp
+
+	// producer: data with a producer id (ProducerID >= 0 marks an
+	// idempotent batch; offsets are filled at apply), or a marker's
+	// producer id and epoch.
+	producer      txn.BatchInfo
+	transactional bool // data: opens the producer's transaction
+	commit        bool // marker: commit (else abort)
+}
+
+// entryFromBatch rebuilds an entry of kind from its batch alone, as a
+// replica applying a committed entry does.
+func entryFromBatch(kind entryKind, batch []byte, now int64) (entry, error) {
+	h, err := plog.ParseBatchHeader(batch)
+	if err != nil {
+		return entry{}, err
+	}
+	e := entry{kind: kind, batch: batch, now: now}
+	e.producer.ProducerID = -1
+	switch kind {
+	case entryData:
+		e.transactional = h.IsTransactional()
+		if h.ProducerID >= 0 {
+			e.producer = txn.BatchInfo{
+				ProducerID:    h.ProducerID,
+				ProducerEpoch: h.ProducerEpoch,
+				FirstSequence: h.BaseSequence,
+				LastSequence:  lastSequence(h.BaseSequence, h.LastOffsetDelta),
+				MaxTimestamp:  h.MaxTimestamp,
+			}
+		}
+	case entryMarker:
+		typ, err := controlType(batch)
+		if err != nil {
+			return entry{}, err
+		}
+		e.producer.ProducerID, e.producer.ProducerEpoch, e.commit = h.ProducerID, h.ProducerEpoch, typ == controlCommit
+	}
+	return e, nil
+}
+
+// applied is what applying an entry gives back.
+type applied struct {
+	base     int64 // the batch's base offset
+	flushDue bool  // flush.messages asks for an fsync now (the caller does it off the append path)
+}
+
+// proposeLocked hands a checked entry to replication and returns once it is
+// applied on this node. With one node it applies it at once at lead's
+// epoch. appendMu is held.
+//
+// Replication (issue #14) replaces the body: the entry is proposed to the
+// partition's Raft group with lead's epoch and applied by applyLocked on
+// every replica, this one included, as it commits; the leader's step-1
+// checks must then also cover the entries proposed but not yet applied.
+func (p *partition) proposeLocked(e *entry, lead *leadership) (applied, error) {
+	return p.applyLocked(e, lead.epoch)
+}
+
+// applyLocked applies one entry (see partition): the same on every replica.
+// appendMu is held.
+func (p *partition) applyLocked(e *entry, epoch int32) (applied, error) {
+	base, err := p.log.AppendWithEpoch(e.batch, e.now, epoch) // the one place the leader epoch is stamped
+	if err != nil {
+		return applied{}, err
+	}
+	p.snapshotOnRollLocked(base)
+	switch e.kind {
+	case entryData:
+		if e.producer.ProducerID >= 0 {
+			info := e.producer
+			info.FirstOffset = base
+			info.LastOffset = p.log.EndOffset() - 1 // appendMu: nothing appended since
+			p.producers.Record(info)
+		}
+		if e.transactional {
+			p.beginTxnLocked(e.producer.ProducerID, base)
+		}
+	case entryMarker:
+		p.producers.MarkEpoch(e.producer.ProducerID, e.producer.ProducerEpoch, e.now)
+		p.txnMu.Lock()
+		p.txns.End(e.producer.ProducerID, base, e.commit)
+		p.storeFirstUnstableLocked()
+		p.txnMu.Unlock()
+	}
+	p.notify() // new data, or a moved LSO
+	return applied{base: base, flushDue: p.log.FlushDue()}, nil
+}
+
 // appendResult is what a produce gets back for one partition.
 type appendResult struct {
 	baseOffset int64
 	duplicate  bool
+	flushDue   bool // see applied
 }
 
-// appendBatch appends one validated batch, applying the idempotent-producer
-// rules for batches that carry a producer id.
+// appendBatch appends one validated produced batch, applying the
+// idempotent-producer rules for batches that carry a producer id.
 //
 // A transactional batch is accepted only if verify (the transaction
 // coordinator's KIP-890 part 1 check, run under the append lock so that no
 // marker can slip in between) allows it; it opens the producer's
 // transaction on the partition.
 func (p *partition) appendBatch(v *validatedBatch, now int64, verify func() error) (appendResult, error) {
-	p.appendMu.Lock()
-	if v.transactional {
-		if err := verifyTransactional(verify); err != nil {
-			p.appendMu.Unlock()
-			return appendResult{}, err
-		}
-	}
-	var info txn.BatchInfo
-	idempotent := v.producerID >= 0
-	if idempotent {
-		info = txn.BatchInfo{
+	e := entry{kind: entryData, batch: v.raw, now: now, transactional: v.transactional}
+	e.producer.ProducerID = -1
+	if v.producerID >= 0 {
+		e.producer = txn.BatchInfo{
 			ProducerID:    v.producerID,
 			ProducerEpoch: v.producerEpoch,
 			FirstSequence: v.baseSequence,
 			LastSequence:  lastSequence(v.baseSequence, v.lastOffsetDelta),
 			MaxTimestamp:  v.maxTimestamp,
 		}
-		dup, isDup, err := p.producers.Check(info)
+	}
+	p.appendMu.Lock()
+	lead := p.lead.Load()
+	if !lead.local {
+		p.appendMu.Unlock()
+		return appendResult{}, errNotLeader
+	}
+	if v.transactional {
+		if err := verifyTransactional(verify); err != nil {
+			p.appendMu.Unlock()
+			return appendResult{}, err
+		}
+	}
+	if e.producer.ProducerID >= 0 {
+		dup, isDup, err := p.producers.Check(e.producer)
 		if err != nil {
 			p.appendMu.Unlock()
 			return appendResult{}, err
@@ -107,23 +272,26 @@ func (p *partition) appendBatch(v *validatedBatch, now int64, verify func() erro
 			return appendResult{baseOffset: dup.FirstOffset, duplicate: true}, nil
 		}
 	}
-	base, err := p.log.AppendWithEpoch(v.raw, now, leaderEpoch)
+	res, err := p.proposeLocked(&e, lead)
+	p.appendMu.Unlock()
 	if err != nil {
-		p.appendMu.Unlock()
 		return appendResult{}, err
 	}
-	p.snapshotOnRollLocked(base)
-	if idempotent {
-		info.FirstOffset = base
-		info.LastOffset = base + int64(v.lastOffsetDelta)
-		p.producers.Record(info)
+	return appendResult{baseOffset: res.base, flushDue: res.flushDue}, nil
+}
+
+// appendInternal appends one batch of an internal topic (built by the
+// caller, no producer id). It does not fsync.
+func (p *partition) appendInternal(batch []byte, now int64) (applied, error) {
+	e := entry{kind: entryInternal, batch: batch, now: now}
+	e.producer.ProducerID = -1
+	p.appendMu.Lock()
+	defer p.appendMu.Unlock()
+	lead := p.lead.Load()
+	if !lead.local {
+		return applied{}, errNotLeader
 	}
-	if v.transactional {
-		p.beginTxnLocked(v.producerID, base)
-	}
-	p.appendMu.Unlock()
-	p.notify()
-	return appendResult{baseOffset: base}, nil
+	return p.proposeLocked(&e, lead)
 }
 
 func lastSequence(base, delta int32) int32 {
@@ -174,6 +342,93 @@ func (p *partition) expireProducers(cutoff int64) {
 	p.txns.TrimBefore(p.log.LogStartOffset())
 	p.txnMu.Unlock()
 	p.appendMu.Unlock()
+}
+
+// The partition's log, for the handlers and the broker's background loops
+// (nothing outside this file and txn_partition.go touches p.log). Each is
+// the plog.Log method of the same name; see there for what it does.
+
+func (p *partition) logStartOffset() int64 { return p.log.LogStartOffset() }
+
+// endOffset is the log end offset (the next offset to be written).
+func (p *partition) endOffset() int64 { return p.log.EndOffset() }
+
+func (p *partition) read(offset, maxOffset int64, maxBytes int, minOneBatch bool, buf []byte) ([]byte, error) {
+	return p.log.Read(offset, maxOffset, maxBytes, minOneBatch, buf)
+}
+
+func (p *partition) readRanges(offset, maxOffset int64, maxBytes int, minOneBatch bool) ([]plog.FileRange, func(), error) {
+	return p.log.ReadRanges(offset, maxOffset, maxBytes, minOneBatch)
+}
+
+func (p *partition) offsetForTimestamp(ts int64) (offset, timestamp int64, found bool) {
+	return p.log.OffsetForTimestamp(ts)
+}
+
+func (p *partition) maxTimestamp() (timestamp, offset int64) { return p.log.MaxTimestamp() }
+
+// endOffsetForEpoch is the log's leader-epoch cache lookup
+// (OffsetForLeaderEpoch).
+func (p *partition) endOffsetForEpoch(epoch int32) (int32, int64) {
+	return p.log.EndOffsetForEpoch(epoch)
+}
+
+// syncTo makes every offset below offset durable (group commit).
+func (p *partition) syncTo(offset int64) error { return p.log.SyncTo(offset) }
+
+// syncAll makes everything appended so far durable.
+func (p *partition) syncAll() error { return p.log.SyncTo(p.log.EndOffset()) }
+
+func (p *partition) flushIfDue(nowMs int64) (bool, error) { return p.log.FlushIfDue(nowMs) }
+
+// flushDue reports whether flush.messages asks for an fsync now.
+func (p *partition) flushDue() bool { return p.log.FlushDue() }
+
+func (p *partition) size() int64   { return p.log.Size() }
+func (p *partition) segments() int { return p.log.Segments() }
+
+func (p *partition) setLogConfig(c plog.Config) { p.log.SetConfig(c) }
+
+func (p *partition) compact(now int64, c *plog.Cleaner) (plog.CompactStats, error) {
+	return p.log.CompactTxn(now, c, p.cleanerTxnView())
+}
+
+func (p *partition) enforceRetention(nowMs int64) (int, error) { return p.log.EnforceRetention(nowMs) }
+
+// advanceLogStart moves the log start offset up to offset (DeleteRecords:
+// deleteRecordsBefore) and returns the new log start.
+func (p *partition) advanceLogStart(offset int64) (int64, error) {
+	if err := p.log.DeleteRecordsBefore(offset); err != nil {
+		return 0, err
+	}
+	return p.log.LogStartOffset(), nil
+}
+
+// closeLog closes the log once the background snapshot writer is done
+// (a clean close; see snapshotAtClose for the close snapshot).
+func (p *partition) closeLog() error {
+	p.waitSnapshots()
+	return p.log.Close()
+}
+
+// deleteLog removes the partition's log and directory (topic deletion)
+// once the background snapshot writer is done.
+func (p *partition) deleteLog() error {
+	p.waitSnapshots()
+	return p.log.Delete()
+}
+
+// truncateTo cuts the log back to offset (replication: a follower
+// diverging from its leader). The background snapshot writer is waited
+// for first, under appendMu, so that no snapshot of the cut batches lands
+// after the log removed the snapshots past offset. The producer and
+// transaction state must then be rebuilt (not done yet: nothing calls
+// this before replication).
+func (p *partition) truncateTo(offset int64) (int64, error) {
+	p.appendMu.Lock()
+	defer p.appendMu.Unlock()
+	p.waitSnapshots()
+	return p.log.TruncateTo(offset)
 }
 
 // fetchWaiter is a long-polling fetch waiting for any of its partitions to

@@ -131,7 +131,7 @@ func (b *Broker) createTopic(s topicSpec) (*topic, error) {
 		p, err := b.openPartition(t, int32(i))
 		if err != nil {
 			for _, q := range parts[:i] {
-				q.log.Close()
+				q.closeLog()
 			}
 			_ = b.meta.deleteTopic(t.id)
 			return nil, err
@@ -221,7 +221,7 @@ func (b *Broker) deleteTopic(t *topic) error {
 	}
 	b.topics.removeLocked(t)
 	for _, p := range t.partitionList() {
-		if err := p.log.Delete(); err != nil {
+		if err := p.deleteLog(); err != nil {
 			b.logger.Warn("delete partition log (finished at next start)", "partition", p.dirName(), "err", err)
 		}
 		p.notify()
@@ -267,7 +267,7 @@ func (b *Broker) createPartitions(name string, count int32, assignment [][]int32
 	copy(parts, old)
 	abandon := func(opened []*partition) {
 		for _, p := range opened {
-			if err := p.log.Delete(); err != nil {
+			if err := p.deleteLog(); err != nil {
 				b.logger.Warn("remove abandoned partition", "partition", p.dirName(), "err", err)
 			}
 		}
@@ -356,7 +356,7 @@ func (b *Broker) alterTopicConfigs(name string, change func(overrides map[string
 	t.setConfigs(next, b.cfg)
 	lc := t.logConfig()
 	for _, p := range t.partitionList() {
-		p.log.SetConfig(lc)
+		p.setLogConfig(lc)
 	}
 	b.logger.Info("topic configs altered", "topic", name, "overrides", len(next))
 	return nil

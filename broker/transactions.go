@@ -190,7 +190,7 @@ func (l *txnStateLog) Append(p int32, key, value []byte, sync bool) error {
 	if l.b.cfg.Memory || !sync {
 		return nil
 	}
-	return part.log.SyncTo(base + 1)
+	return part.syncTo(base + 1)
 }
 
 // Replay implements txn.StateLog.

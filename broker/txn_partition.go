@@ -122,27 +122,22 @@ func (p *partition) writeMarker(pid int64, epoch int16, commit bool, now int64) 
 // writeMarkerChecked is writeMarker that, with checkEpoch, first refuses a
 // marker older than the producer's epoch on the partition (an
 // administrator's WriteTxnMarkers; the coordinator's markers never are).
+// The marker is an entry like any other (see partition): proposed under
+// appendMu by the leader, applied by applyLocked.
 func (p *partition) writeMarkerChecked(pid int64, epoch int16, commit bool, now int64, checkEpoch bool) (int64, error) {
-	batch := controlBatch(pid, epoch, commit, now)
+	e := entry{kind: entryMarker, batch: controlBatch(pid, epoch, commit, now), now: now, commit: commit}
+	e.producer.ProducerID, e.producer.ProducerEpoch = pid, epoch
 	p.appendMu.Lock()
+	defer p.appendMu.Unlock()
+	lead := p.lead.Load()
+	if !lead.local {
+		return 0, errNotLeader
+	}
 	if cur, ok := p.producers.Epoch(pid); checkEpoch && ok && cur > epoch {
-		p.appendMu.Unlock()
 		return 0, txn.ErrInvalidProducerEpoch
 	}
-	base, err := p.log.AppendWithEpoch(batch, now, leaderEpoch)
-	if err != nil {
-		p.appendMu.Unlock()
-		return 0, err
-	}
-	p.snapshotOnRollLocked(base)
-	p.producers.MarkEpoch(pid, epoch, now)
-	p.txnMu.Lock()
-	p.txns.End(pid, base, commit)
-	p.storeFirstUnstableLocked()
-	p.txnMu.Unlock()
-	p.appendMu.Unlock()
-	p.notify() // the LSO may have moved
-	return base, nil
+	res, err := p.proposeLocked(&e, lead)
+	return res.base, err
 }
 
 // controlBatch encodes a transaction marker as Kafka does: attributes
@@ -241,29 +236,100 @@ func (p *partition) rebuildTxn(h plog.BatchHeader) error {
 // close, so that open replays only the batches after the newest one
 // instead of every batch header of the partition.
 
-// snapshotOnRollLocked writes a snapshot at base if the batch just appended
+// Writing a snapshot costs two fsyncs (file, directory). A roll snapshot
+// is therefore encoded under appendMu (an in-memory copy of the state, cheap)
+// and written by a background goroutine, so that no produce waits for those
+// fsyncs on the connection's reader goroutine. At most one writer runs per
+// partition; snapshots queued while it writes collapse into the newest
+// (an older one would only be superseded).
+//
+// The crash guarantee is unchanged: a snapshot file exists whole or not at
+// all (WriteSnapshot: temp file, fsync, rename, directory fsync) and
+// covers the batches below its offset; a crash before the background write
+// finishes only leaves an older snapshot (a longer replay at open), and
+// one that outlived the unsynced data below it is past the recovered end
+// and removed at load (LoadSnapshot). Whatever removes snapshots past an
+// offset (truncateTo) or the log (closeLog, deleteLog) waits for the
+// writer first (waitSnapshots), so that no snapshot of removed batches
+// lands afterwards.
+
+// pendingSnapshot is an encoded snapshot waiting for the writer.
+type pendingSnapshot struct {
+	offset int64
+	data   []byte
+}
+
+// snapshotOnRollLocked queues a snapshot at base if the batch just appended
 // there (not yet applied to the producer state) rolled a new segment: the
 // state then covers exactly the batches below base. appendMu is held.
 func (p *partition) snapshotOnRollLocked(base int64) {
 	if base > p.snapOffset && p.log.ActiveBase() == base {
-		p.writeSnapshotLocked(base)
+		p.queueSnapshot(base, p.encodeSnapshotLocked())
+		p.snapOffset = base
 	}
 }
 
-// writeSnapshotLocked writes the state as of offset (every batch below it
-// applied). A failure only costs a longer scan at the next open. appendMu
-// is held.
-func (p *partition) writeSnapshotLocked(offset int64) {
+// encodeSnapshotLocked encodes the producer and transaction state.
+// appendMu is held.
+func (p *partition) encodeSnapshotLocked() []byte {
 	p.txnMu.RLock()
-	data := txn.EncodeSnapshot(nil, p.producers, p.txns)
-	p.txnMu.RUnlock()
+	defer p.txnMu.RUnlock()
+	return txn.EncodeSnapshot(nil, p.producers, p.txns)
+}
+
+// queueSnapshot hands a snapshot to the partition's background writer,
+// starting it if none runs.
+func (p *partition) queueSnapshot(offset int64, data []byte) {
+	p.snapMu.Lock()
+	defer p.snapMu.Unlock()
+	p.snapPending = &pendingSnapshot{offset: offset, data: data}
+	if p.snapIdle == nil {
+		done := make(chan struct{})
+		p.snapIdle = done
+		go p.writeSnapshots(done)
+	}
+}
+
+// writeSnapshots writes queued snapshots until none is left, then closes
+// done.
+func (p *partition) writeSnapshots(done chan struct{}) {
+	for {
+		p.snapMu.Lock()
+		s := p.snapPending
+		p.snapPending = nil
+		if s == nil {
+			p.snapIdle = nil
+			p.snapMu.Unlock()
+			close(done)
+			return
+		}
+		p.snapMu.Unlock()
+		p.writeSnapshot(s.offset, s.data)
+	}
+}
+
+// waitSnapshots returns once no snapshot is queued or being written (one
+// queued meanwhile by an append is waited for too).
+func (p *partition) waitSnapshots() {
+	for {
+		p.snapMu.Lock()
+		done := p.snapIdle
+		p.snapMu.Unlock()
+		if done == nil {
+			return
+		}
+		<-done
+	}
+}
+
+// writeSnapshot writes the state as of offset (every batch below it
+// applied). A failure only costs a longer scan at the next open.
+func (p *partition) writeSnapshot(offset int64, data []byte) {
 	if err := p.log.WriteSnapshot(offset, data); errors.Is(err, plog.ErrClosed) {
 		return
 	} else if err != nil {
 		slog.Warn("could not write producer state snapshot", "partition", p.dirName(), "offset", offset, "err", err)
-		return
 	}
-	p.snapOffset = offset
 }
 
 // snapshotMinLogBytes: a log smaller than this is not worth a snapshot at
@@ -274,12 +340,15 @@ var snapshotMinLogBytes int64 = 1 << 20
 
 // snapshotAtClose writes a snapshot at the log end unless the newest one is
 // there already (an idle partition writes nothing) or the log is small.
-// Call it before closing the log.
+// Call it before closing the log. It runs on the closing goroutine,
+// never on a produce path.
 func (p *partition) snapshotAtClose() {
 	p.appendMu.Lock()
 	defer p.appendMu.Unlock()
+	p.waitSnapshots()
 	if end := p.log.EndOffset(); end != p.snapOffset && p.log.Size() >= snapshotMinLogBytes {
-		p.writeSnapshotLocked(end)
+		p.writeSnapshot(end, p.encodeSnapshotLocked())
+		p.snapOffset = end
 	}
 }
 

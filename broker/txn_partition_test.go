@@ -8,8 +8,11 @@ import (
 	"log/slog"
 	"math"
 	"reflect"
+	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -68,7 +71,7 @@ func TestProducerSnapshots(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		p := newPartition(&topic{name: "t"}, 0, l)
+		p := newPartition(&topic{name: "t"}, 0, l, soloLeadership(0))
 		if err := p.rebuildProducers(); err != nil {
 			t.Fatal(err)
 		}
@@ -104,6 +107,7 @@ func TestProducerSnapshots(t *testing.T) {
 	app(3, true) // left open
 	app(1, false)
 	want := stateOf(p)
+	p.waitSnapshots() // roll snapshots are written in the background
 	if len(snapshots()) == 0 {
 		t.Fatal("no snapshot written at segment rolls")
 	}
@@ -193,7 +197,7 @@ func TestProducerSnapshotsCrash(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		p := newPartition(&topic{name: "t"}, 0, l)
+		p := newPartition(&topic{name: "t"}, 0, l, soloLeadership(0))
 		if err := p.rebuildProducers(); err != nil {
 			t.Fatal(err)
 		}
@@ -221,6 +225,7 @@ func TestProducerSnapshotsCrash(t *testing.T) {
 		app(p, 1, 0)
 		app(p, 2, 0) // a producer only the lost data knows
 	}
+	p.waitSnapshots() // the background writer has fsynced the roll snapshots
 	crashed := fs.CrashClone()
 	p.log.Close()
 	var maxSnap int64 = -1
@@ -264,4 +269,80 @@ func TestProducerSnapshotsCrash(t *testing.T) {
 	}
 	p.log.Close()
 	full.log.Close()
+}
+
+// TestRollSnapshotOffAppendPath: the producer-state snapshot of a segment
+// roll is written (and fsynced) by a background writer: an append that
+// rolls returns while that fsync is blocked, the appends after it do too,
+// and the snapshot lands once the fsync is released. Closing the log waits
+// for the writer.
+func TestRollSnapshotOffAppendPath(t *testing.T) {
+	release := make(chan struct{})
+	var blocked atomic.Int32
+	fs := vfs.NewErrorFS(vfs.NewMem(), func(op vfs.Op, path string) error {
+		if op == vfs.OpSync && strings.HasSuffix(path, ".snapshot.tmp") {
+			blocked.Add(1)
+			<-release
+		}
+		return nil
+	})
+	cfg := plog.DefaultConfig()
+	cfg.SegmentBytes = 4 << 10
+	l, _, err := plog.Open(fs, "/data/t-0", cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newPartition(&topic{name: "t"}, 0, l, soloLeadership(0))
+	ok := func() error { return nil }
+	appended := make(chan error, 1)
+	go func() {
+		var seq int32
+		for p.log.Segments() < 4 { // three rolls, each with a snapshot due
+			if _, err := p.appendBatch(producerBatch(1, 0, seq, 5, false), 1000, ok); err != nil {
+				appended <- err
+				return
+			}
+			seq += 5
+		}
+		appended <- nil
+	}()
+	select {
+	case err := <-appended:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		close(release)
+		t.Fatal("appends blocked behind a roll snapshot's fsync")
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for blocked.Load() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("no snapshot write started")
+		}
+		runtime.Gosched()
+	}
+	names, _ := fs.ReadDir("/data/t-0")
+	for _, n := range names {
+		if strings.HasSuffix(n, ".snapshot") {
+			t.Fatalf("snapshot %s complete while its fsync is blocked", n)
+		}
+	}
+	close(release)
+	p.waitSnapshots()
+	var snaps []string
+	names, _ = fs.ReadDir("/data/t-0")
+	for _, n := range names {
+		if strings.HasSuffix(n, ".snapshot") {
+			snaps = append(snaps, n)
+		}
+	}
+	// The first roll's snapshot, then the newest queued meanwhile (the
+	// ones in between collapse into it).
+	if len(snaps) == 0 || snaps[len(snaps)-1] != fmt.Sprintf("%020d.snapshot", p.snapOffset) {
+		t.Fatalf("snapshots %v, want the newest at %d", snaps, p.snapOffset)
+	}
+	if err := p.closeLog(); err != nil {
+		t.Fatal(err)
+	}
 }

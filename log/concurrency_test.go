@@ -137,12 +137,26 @@ func TestFlushPolicy(t *testing.T) {
 	cfg := smallSegments()
 	cfg.FlushMessages = 10
 	l, _ := openLog(t, mem, "/data/t-0", cfg)
+	// What a broker does after each append: sync when FlushDue says so.
+	flush := func() {
+		t.Helper()
+		if l.FlushDue() {
+			if err := l.SyncTo(l.EndOffset()); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 	appendN(t, l, 2, 4, 10, 0) // 8 messages: not yet
+	flush()
 	if l.DurableOffset() != 0 {
 		t.Fatalf("durable %d after 8 messages with flush.messages=10", l.DurableOffset())
 	}
-	appendN(t, l, 1, 4, 10, 0) // 12: flushed
-	if l.DurableOffset() != 12 {
+	appendN(t, l, 1, 4, 10, 0) // 12: due
+	if !l.FlushDue() || l.DurableOffset() != 0 {
+		t.Fatalf("after 12 messages: FlushDue %v, durable %d (want true, 0: Append does not sync)", l.FlushDue(), l.DurableOffset())
+	}
+	flush()
+	if l.FlushDue() || l.DurableOffset() != 12 {
 		t.Fatalf("durable %d after 12 messages", l.DurableOffset())
 	}
 	cfg.FlushMessages = 0

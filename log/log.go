@@ -57,9 +57,9 @@ type Config struct {
 	// RetentionBytes: delete the oldest segments while the log is larger
 	// than this (-1 = infinite).
 	RetentionBytes int64
-	// FlushMessages (Kafka flush.messages): Append fsyncs, after
-	// publishing, once at least this many messages (offsets) are unsynced.
-	// 0 or math.MaxInt64: never (the caller decides when to SyncTo).
+	// FlushMessages (Kafka flush.messages): FlushDue reports true once
+	// at least this many messages (offsets) are unsynced, and the caller
+	// then syncs (Append itself never does). 0 or math.MaxInt64: never.
 	FlushMessages int64
 	// FlushMs (Kafka flush.ms): FlushIfDue fsyncs when the log has unsynced
 	// data and the last sync is at least this old. Negative or
@@ -272,24 +272,23 @@ func (l *Log) fail(err error) error {
 // offset. batch must be exactly one RecordBatch v2 already validated by the
 // caller (CRC, magic, lengths); Append rewrites bytes [0:8] (baseOffset) of
 // the caller's slice in place, which the CRC does not cover. now (Unix ms)
-// drives time-based rolling. Append does not fsync; see SyncTo.
+// drives time-based rolling. Append never fsyncs; see SyncTo.
 //
-// With Config.FlushMessages set, Append fsyncs (after releasing its locks,
-// so readers and the next appender are not held up by it) once that many
-// messages are unsynced, as Kafka's flush.messages does.
+// Config.FlushMessages (Kafka's flush.messages) is the caller's to apply,
+// off its append path: after Append, FlushDue reports whether that many
+// messages are unsynced, and the caller then calls SyncTo(EndOffset())
+// before it acknowledges the append (Kafka fsyncs inside its append; a
+// broker here does it in the produce reply's wait, so that the
+// connection's reader goroutine never waits for an fsync).
 func (l *Log) Append(batch []byte, now int64) (int64, error) {
-	base, err := l.append(batch, now)
-	if err != nil {
-		return base, err
-	}
-	if n := l.config().FlushMessages; n > 0 && n != math.MaxInt64 {
-		if end := l.end.Load(); end-l.durable.Load() >= n {
-			if err := l.SyncTo(end); err != nil {
-				return base, err
-			}
-		}
-	}
-	return base, nil
+	return l.append(batch, now)
+}
+
+// FlushDue reports whether Config.FlushMessages asks for a sync: at least
+// that many messages (offsets) are unsynced. See Append.
+func (l *Log) FlushDue() bool {
+	n := l.config().FlushMessages
+	return n > 0 && n != math.MaxInt64 && l.end.Load()-l.durable.Load() >= n
 }
 
 // FlushIfDue implements Kafka's flush.ms: it fsyncs if the log has unsynced

@@ -1,0 +1,204 @@
+package broker
+
+// The cluster view: which brokers exist (id and advertised endpoint), which
+// one is the controller, and, per partition, its leader, leader epoch,
+// replicas, in-sync replicas and offline replicas. It is the one place the
+// handlers read those from (Metadata, DescribeTopicPartitions,
+// DescribeCluster, FindCoordinator, ListOffsets, OffsetForLeaderEpoch,
+// Produce, Fetch), and the one place leadership changes go through.
+//
+// One node today: the view holds this broker alone, as its own controller,
+// and every partition has leader = this node, epoch 0, replicas = ISR =
+// [this node]. Replication (issue #14) changes leadership through
+// setLeadership as its Raft groups elect leaders, and the broker list
+// through setBrokers as the metadata log commits them; readers need no
+// change.
+//
+// Concurrency: everything is read lock-free. The broker list is an
+// immutable snapshot behind an atomic pointer; each partition's leadership
+// is an immutable *leadership behind an atomic pointer in the partition
+// (partition.lead). Writers replace whole snapshots; a reader that loads a
+// snapshot once sees one consistent state (leader and epoch together).
+// Writers are serialised by mu (setBrokers, setLeadership), which guards
+// nothing a reader needs.
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+)
+
+// Leadership errors, mapped to Kafka codes by leaderErrorCode (and
+// errorCode).
+var (
+	// errNotLeader: this node does not lead the partition
+	// (NOT_LEADER_OR_FOLLOWER).
+	errNotLeader = errors.New("broker: not the leader of the partition")
+	// errFencedLeaderEpoch: the request's current leader epoch is older
+	// than the partition's (FENCED_LEADER_EPOCH).
+	errFencedLeaderEpoch = errors.New("broker: fenced leader epoch")
+	// errUnknownLeaderEpoch: the request's current leader epoch is newer
+	// than the partition's (UNKNOWN_LEADER_EPOCH).
+	errUnknownLeaderEpoch = errors.New("broker: unknown leader epoch")
+)
+
+// brokerNode is one broker's advertised endpoint.
+type brokerNode struct {
+	id   int32
+	host string
+	port int32
+	rack *string
+}
+
+// clusterNodes is an immutable snapshot of the brokers.
+type clusterNodes struct {
+	brokers    []brokerNode // sorted by id
+	controller int32
+}
+
+// leadership is one partition's leader and replica sets. It is immutable
+// once published (partition.lead): replace it, never change it.
+type leadership struct {
+	leader   int32 // node id of the leader; -1: none (offline)
+	epoch    int32 // the leader epoch
+	replicas []int32
+	isr      []int32
+	offline  []int32
+	local    bool // this node leads (leader == the view's self)
+}
+
+// clusterView is the broker's view of the cluster (see the file comment).
+type clusterView struct {
+	self  int32
+	nodes atomic.Pointer[clusterNodes]
+	mu    sync.Mutex // serialises writers
+}
+
+func newClusterView(self int32) *clusterView {
+	c := &clusterView{self: self}
+	c.nodes.Store(&clusterNodes{brokers: []brokerNode{{id: self}}, controller: self})
+	return c
+}
+
+// soloLeadership is the leadership of a partition on a single node: led by
+// self at epoch 0, the only replica and in sync.
+func soloLeadership(self int32) *leadership {
+	r := []int32{self}
+	return &leadership{leader: self, epoch: 0, replicas: r, isr: r, offline: []int32{}, local: true}
+}
+
+// initialLeadership is what a partition opened on this node starts with.
+func (c *clusterView) initialLeadership() *leadership { return soloLeadership(c.self) }
+
+// setSelfEndpoint records this broker's advertised endpoint (at Serve).
+func (c *clusterView) setSelfEndpoint(host string, port int32) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cur := c.nodes.Load()
+	next := &clusterNodes{brokers: slices.Clone(cur.brokers), controller: cur.controller}
+	for i := range next.brokers {
+		if next.brokers[i].id == c.self {
+			next.brokers[i].host, next.brokers[i].port = host, port
+		}
+	}
+	c.nodes.Store(next)
+}
+
+// setBrokers replaces the broker list and the controller. This node must
+// be in the list.
+func (c *clusterView) setBrokers(brokers []brokerNode, controller int32) error {
+	bs := slices.Clone(brokers)
+	slices.SortFunc(bs, func(a, b brokerNode) int { return int(a.id) - int(b.id) })
+	if !slices.ContainsFunc(bs, func(n brokerNode) bool { return n.id == c.self }) {
+		return fmt.Errorf("broker: cluster view without this node %d", c.self)
+	}
+	c.mu.Lock()
+	c.nodes.Store(&clusterNodes{brokers: bs, controller: controller})
+	c.mu.Unlock()
+	return nil
+}
+
+// brokers returns the known brokers, sorted by id. The slice is shared:
+// do not modify it.
+func (c *clusterView) brokers() []brokerNode { return c.nodes.Load().brokers }
+
+// broker returns the endpoint of node id.
+func (c *clusterView) broker(id int32) (brokerNode, bool) {
+	for _, n := range c.nodes.Load().brokers {
+		if n.id == id {
+			return n, true
+		}
+	}
+	return brokerNode{}, false
+}
+
+// self returns this broker's endpoint.
+func (c *clusterView) selfNode() brokerNode {
+	n, _ := c.broker(c.self)
+	return n
+}
+
+// controllerID is the node id of the controller.
+func (c *clusterView) controllerID() int32 { return c.nodes.Load().controller }
+
+// leadershipOf returns p's current leadership (never nil).
+func (c *clusterView) leadershipOf(p *partition) *leadership { return p.lead.Load() }
+
+// setLeadership publishes p's new leadership. The epoch never goes back;
+// the leader's epoch stamps the batches it appends from then on
+// (partition.apply). Replication calls it as elections complete; tests
+// use it to make another node the leader or to bump the epoch.
+func (c *clusterView) setLeadership(p *partition, leader, epoch int32, replicas, isr, offline []int32) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if cur := p.lead.Load(); epoch < cur.epoch {
+		return fmt.Errorf("broker: leader epoch %d of %s is older than %d", epoch, p.dirName(), cur.epoch)
+	}
+	if offline == nil {
+		offline = []int32{}
+	}
+	// The append lock orders the change with appends: an append either
+	// completes under the old leadership or sees the new one.
+	p.appendMu.Lock()
+	p.lead.Store(&leadership{leader: leader, epoch: epoch, replicas: slices.Clone(replicas), isr: slices.Clone(isr),
+		offline: slices.Clone(offline), local: leader == c.self})
+	p.appendMu.Unlock()
+	p.notify() // long polls re-read and see the error
+	return nil
+}
+
+// checkLeader is Kafka's Partition.getLocalLog check for a request that
+// must be served by the leader: a current leader epoch (-1: none given)
+// older than the partition's is fenced, a newer one unknown; then a
+// partition led elsewhere is not ours. It returns the leadership checked.
+func (c *clusterView) checkLeader(p *partition, current int32) (*leadership, error) {
+	l := p.lead.Load()
+	switch {
+	case current >= 0 && current < l.epoch:
+		return l, errFencedLeaderEpoch
+	case current >= 0 && current > l.epoch:
+		return l, errUnknownLeaderEpoch
+	case !l.local:
+		return l, errNotLeader
+	}
+	return l, nil
+}
+
+// leaderErrorCode maps checkLeader's errors to Kafka codes (0 for nil).
+func leaderErrorCode(err error) int16 {
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, errFencedLeaderEpoch):
+		return kerr.FencedLeaderEpoch.Code
+	case errors.Is(err, errUnknownLeaderEpoch):
+		return kerr.UnknownLeaderEpoch.Code
+	case errors.Is(err, errNotLeader):
+		return kerr.NotLeaderForPartition.Code
+	}
+	return errorCode(err)
+}
