@@ -20,7 +20,8 @@ package broker
 // (partition.lead). Writers replace whole snapshots; a reader that loads a
 // snapshot once sees one consistent state (leader and epoch together).
 // Writers are serialised by mu (setBrokers, setLeadership), which guards
-// nothing a reader needs.
+// nothing a reader needs. Lock order: mu, then partition.appendMu
+// (setLeadership takes both).
 
 import (
 	"errors"
@@ -28,12 +29,9 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
-
-	"github.com/twmb/franz-go/pkg/kerr"
 )
 
-// Leadership errors, mapped to Kafka codes by leaderErrorCode (and
-// errorCode).
+// Leadership errors, mapped to Kafka codes by errorCode.
 var (
 	// errNotLeader: this node does not lead the partition
 	// (NOT_LEADER_OR_FOLLOWER).
@@ -186,19 +184,4 @@ func (c *clusterView) checkLeader(p *partition, current int32) (*leadership, err
 		return l, errNotLeader
 	}
 	return l, nil
-}
-
-// leaderErrorCode maps checkLeader's errors to Kafka codes (0 for nil).
-func leaderErrorCode(err error) int16 {
-	switch {
-	case err == nil:
-		return 0
-	case errors.Is(err, errFencedLeaderEpoch):
-		return kerr.FencedLeaderEpoch.Code
-	case errors.Is(err, errUnknownLeaderEpoch):
-		return kerr.UnknownLeaderEpoch.Code
-	case errors.Is(err, errNotLeader):
-		return kerr.NotLeaderForPartition.Code
-	}
-	return errorCode(err)
 }
