@@ -3,6 +3,8 @@ package broker
 import (
 	"context"
 	"encoding/binary"
+	"io"
+	"log/slog"
 	"reflect"
 	"testing"
 	"time"
@@ -10,6 +12,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	plog "github.com/moldau/moldau/log"
+	"github.com/moldau/moldau/log/vfs"
 	"github.com/moldau/moldau/protocol"
 )
 
@@ -361,5 +365,61 @@ func TestApplyReplays(t *testing.T) {
 	}
 	if replica.lastStableOffset() != leader.lastStableOffset() {
 		t.Fatalf("replica LSO %d, leader's %d", replica.lastStableOffset(), leader.lastStableOffset())
+	}
+}
+
+// TestTruncateRebuildsState: truncating a partition (what a diverging
+// follower will do) leaves the producer and transaction state it had at
+// that offset, with or without roll snapshots past it, and a batch retried
+// after the cut is appended again rather than taken for a duplicate.
+func TestTruncateRebuildsState(t *testing.T) {
+	cfg := plog.DefaultConfig()
+	cfg.SegmentBytes = 8 << 10
+	l, _, err := plog.Open(vfs.NewMem(), "/data/t-0", cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newPartition(&topic{name: "t"}, 0, l, soloLeadership(0))
+	t.Cleanup(func() { _ = p.closeLog() })
+	ok := func() error { return nil }
+	seq := map[int64]int32{}
+	app := func(pid int64, transactional bool) {
+		t.Helper()
+		if _, err := p.appendBatch(producerBatch(pid, 0, seq[pid], 5, transactional), 1000, ok); err != nil {
+			t.Fatal(err)
+		}
+		seq[pid] += 5
+	}
+	round := func(i int) {
+		app(1, false)
+		app(2, true)
+		if _, err := p.writeMarker(2, 0, i%2 == 0, 1000); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 20 {
+		round(i)
+	}
+	app(3, true) // open at the cut
+	cut, want, seqAtCut := p.endOffset(), stateOf(p), seq[1]
+	for i := range 40 { // rolls and snapshots past the cut
+		round(i)
+	}
+	p.waitSnapshots()
+	if p.snapOffset <= cut {
+		t.Fatalf("newest snapshot at %d: the test needs one past the cut %d", p.snapOffset, cut)
+	}
+	if _, err := p.truncateTo(cut); err != nil {
+		t.Fatal(err)
+	}
+	if p.endOffset() != cut {
+		t.Fatalf("end %d after truncating to %d", p.endOffset(), cut)
+	}
+	if got := stateOf(p); !reflect.DeepEqual(got, want) {
+		t.Fatalf("after truncation: state %+v, want %+v", got, want)
+	}
+	res, err := p.appendBatch(producerBatch(1, 0, seqAtCut, 5, false), 1000, ok)
+	if err != nil || res.duplicate || res.baseOffset != cut {
+		t.Fatalf("batch retried after the cut: %+v %v, want appended at %d", res, err, cut)
 	}
 }

@@ -2,6 +2,7 @@ package broker
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"sync"
 	"sync/atomic"
@@ -304,7 +305,8 @@ func lastSequence(base, delta int32) int32 {
 
 // rebuildProducers loads the newest producer-state snapshot and replays the
 // batch headers after it (all of them with none) into the
-// idempotent-producer table (at open, before the partition serves).
+// idempotent-producer table: at open, before the partition serves, or
+// under appendMu after a truncation (truncateTo), into fresh state.
 func (p *partition) rebuildProducers() error {
 	from, err := p.loadSnapshot()
 	if err != nil {
@@ -418,17 +420,28 @@ func (p *partition) deleteLog() error {
 	return p.log.Delete()
 }
 
-// truncateTo cuts the log back to offset (replication: a follower
-// diverging from its leader). The background snapshot writer is waited
-// for first, under appendMu, so that no snapshot of the cut batches lands
-// after the log removed the snapshots past offset. The producer and
-// transaction state must then be rebuilt (not done yet: nothing calls
-// this before replication).
+// truncateTo cuts the log back to offset (replication: a follower whose
+// log diverges from its leader's) and rebuilds the producer and
+// transaction state from what is left. The background snapshot writer is
+// waited for first, under appendMu, so that no snapshot of the cut batches
+// lands after the log removed the snapshots past offset.
 func (p *partition) truncateTo(offset int64) (int64, error) {
 	p.appendMu.Lock()
 	defer p.appendMu.Unlock()
 	p.waitSnapshots()
-	return p.log.TruncateTo(offset)
+	end, err := p.log.TruncateTo(offset)
+	if err != nil {
+		return end, err
+	}
+	p.txnMu.Lock()
+	p.producers, p.txns, p.snapOffset = txn.NewProducerStates(), txn.NewPartitionTxns(), 0
+	p.storeFirstUnstableLocked()
+	p.txnMu.Unlock()
+	if err := p.rebuildProducers(); err != nil {
+		return end, fmt.Errorf("broker: rebuild producer state of %s after truncation: %w", p.dirName(), err)
+	}
+	p.notify()
+	return end, nil
 }
 
 // fetchWaiter is a long-polling fetch waiting for any of its partitions to

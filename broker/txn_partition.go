@@ -354,14 +354,17 @@ func (p *partition) snapshotAtClose() {
 
 // loadSnapshot installs the newest usable snapshot's state and returns the
 // offset to replay the log from: the snapshot's, or the log start with
-// none. It runs at open, before the partition serves.
+// none. It runs at open, before the partition serves, or under appendMu
+// (truncateTo).
 func (p *partition) loadSnapshot() (int64, error) {
 	off, ok, err := p.log.LoadSnapshot(func(_ int64, data []byte) error {
 		ps, pt, err := txn.DecodeSnapshot(data)
 		if err != nil {
 			return err
 		}
+		p.txnMu.Lock()
 		p.producers, p.txns = ps, pt
+		p.txnMu.Unlock()
 		return nil
 	})
 	if err != nil || !ok {
