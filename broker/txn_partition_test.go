@@ -126,7 +126,7 @@ func TestProducerSnapshots(t *testing.T) {
 	}
 
 	// 1. Crash-like close (no close snapshot): roll snapshots plus replay.
-	p.log.Close()
+	p.closeLog()
 	p = open()
 	check("from a roll snapshot", p)
 	// A small log gets no snapshot at close.
@@ -140,13 +140,13 @@ func TestProducerSnapshots(t *testing.T) {
 	// 2. Clean close: the snapshot at the end, nothing replayed.
 	p.snapshotAtClose()
 	end := p.log.EndOffset()
-	p.log.Close()
+	p.closeLog()
 	if s := snapshots(); s[len(s)-1] != fmt.Sprintf("%020d.snapshot", end) {
 		t.Fatalf("snapshots %v: none at the end %d", s, end)
 	}
 	p = open()
 	check("from the close snapshot", p)
-	p.log.Close()
+	p.closeLog()
 	// 3. The newest snapshot corrupt: the older one is used.
 	s := snapshots()
 	f, err := fs.OpenFile(dir+"/"+s[len(s)-1], 0x1 /* O_WRONLY */, 0)
@@ -159,7 +159,7 @@ func TestProducerSnapshots(t *testing.T) {
 	f.Close()
 	p = open()
 	check("with the newest snapshot corrupt", p)
-	p.log.Close()
+	p.closeLog()
 	// 4. No snapshot: a full scan.
 	for _, n := range snapshots() {
 		if err := fs.Remove(dir + "/" + n); err != nil {
@@ -168,7 +168,7 @@ func TestProducerSnapshots(t *testing.T) {
 	}
 	p = open()
 	check("from a full scan", p)
-	p.log.Close()
+	p.closeLog()
 }
 
 // TestProducerSnapshotsCrash: roll snapshots are durable before the log
@@ -227,7 +227,7 @@ func TestProducerSnapshotsCrash(t *testing.T) {
 	}
 	p.waitSnapshots() // the background writer has fsynced the roll snapshots
 	crashed := fs.CrashClone()
-	p.log.Close()
+	p.closeLog()
 	var maxSnap int64 = -1
 	names, _ := crashed.ReadDir(dir)
 	for _, n := range names {
@@ -250,7 +250,7 @@ func TestProducerSnapshotsCrash(t *testing.T) {
 	if got, want := stateOf(p), stateOf(full); !reflect.DeepEqual(got, want) {
 		t.Fatalf("after the crash: state %+v, want the full scan's %+v", got, want)
 	}
-	full.log.Close()
+	full.closeLog()
 	// Grow the log past the lost snapshots' offsets under a new epoch
 	// (their state would carry the old one) and reopen.
 	seq[1] = 0
@@ -261,14 +261,14 @@ func TestProducerSnapshotsCrash(t *testing.T) {
 		t.Fatal(err)
 	}
 	p2fs := crashed.CrashClone()
-	p.log.Close()
+	p.closeLog()
 	p = open(p2fs, false)
 	full = open(p2fs.CrashClone(), true)
 	if got, want := stateOf(p), stateOf(full); !reflect.DeepEqual(got, want) {
 		t.Fatalf("after regrowth: state %+v, want the full scan's %+v", got, want)
 	}
-	p.log.Close()
-	full.log.Close()
+	p.closeLog()
+	full.closeLog()
 }
 
 // TestRollSnapshotOffAppendPath: the producer-state snapshot of a segment
