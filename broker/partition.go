@@ -56,7 +56,8 @@ import (
 //     under txnMu (read); firstUnstable mirrors txns.FirstUnstable (-1:
 //     none) for lock-free LSO reads.
 //   - snapMu guards the background snapshot writer (txn_partition.go).
-//   - waitMu guards waiters. Lock order: appendMu, txnMu, snapMu, waitMu.
+//   - waitMu guards waiters. Lock order: clusterView.mu, appendMu, txnMu,
+//     snapMu, waitMu.
 //   - lead (leadership) is read lock-free: an immutable snapshot.
 //   - Reads (read, readRanges, offsets) go to the log, which is safe for
 //     concurrent use, without partition locks.
@@ -398,8 +399,12 @@ func (p *partition) compact(now int64, c *plog.Cleaner) (plog.CompactStats, erro
 func (p *partition) enforceRetention(nowMs int64) (int, error) { return p.log.EnforceRetention(nowMs) }
 
 // advanceLogStart moves the log start offset up to offset (DeleteRecords:
-// deleteRecordsBefore) and returns the new log start.
+// deleteRecordsBefore) and returns the new log start. Only the leader does
+// (a follower's start follows its leader's).
 func (p *partition) advanceLogStart(offset int64) (int64, error) {
+	if !p.lead.Load().local {
+		return 0, errNotLeader
+	}
 	if err := p.log.DeleteRecordsBefore(offset); err != nil {
 		return 0, err
 	}
