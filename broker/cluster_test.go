@@ -270,6 +270,15 @@ func TestNotLeader(t *testing.T) {
 	wantCode(t, "list offsets, debugging replica", do[*kmsg.ListOffsetsResponse](t, b, 7, listOffsetsReq("t", 0, -1, debuggingReplicaID)).Topics[0].Partitions[0].ErrorCode, nil)
 	wantCode(t, "offset for leader epoch", do[*kmsg.OffsetForLeaderEpochResponse](t, b, 3, epochReq("t", 0, -1, 0)).Topics[0].Partitions[0].ErrorCode, kerr.NotLeaderForPartition)
 
+	del := kmsg.NewPtrDeleteRecordsRequest()
+	dt := kmsg.NewDeleteRecordsRequestTopic()
+	dt.Topic = "t"
+	dp := kmsg.NewDeleteRecordsRequestTopicPartition()
+	dp.Partition, dp.Offset = 0, 0
+	dt.Partitions = append(dt.Partitions, dp)
+	del.Topics = append(del.Topics, dt)
+	wantCode(t, "delete records", do[*kmsg.DeleteRecordsResponse](t, b, 2, del).Topics[0].Partitions[0].ErrorCode, kerr.NotLeaderForPartition)
+
 	markers := kmsg.NewPtrWriteTxnMarkersRequest()
 	m := kmsg.NewWriteTxnMarkersRequestMarker()
 	m.ProducerID, m.ProducerEpoch, m.Committed = 1, 0, true
