@@ -164,6 +164,14 @@ func (c *clusterView) setLeadership(p *partition, leader, epoch int32, replicas,
 	// The append lock orders the change with appends: an append either
 	// completes under the old leadership or sees the new one.
 	p.appendMu.Lock()
+	if leader == c.self {
+		// As Kafka's makeLeader: the new leader's epoch starts at its log
+		// end, so OffsetForLeaderEpoch answers it before any append.
+		if err := p.log.AssignEpoch(epoch); err != nil {
+			p.appendMu.Unlock()
+			return fmt.Errorf("broker: leader epoch %d of %s: %w", epoch, p.dirName(), err)
+		}
+	}
 	p.lead.Store(&leadership{leader: leader, epoch: epoch, replicas: slices.Clone(replicas), isr: slices.Clone(isr),
 		offline: slices.Clone(offline), local: leader == c.self})
 	p.appendMu.Unlock()

@@ -108,6 +108,13 @@ func TestLeaderEpochChecks(t *testing.T) {
 	if err := b.cluster.setLeadership(p, 0, 2, []int32{0}, []int32{0}, nil); err == nil {
 		t.Fatal("leader epoch went back from 3 to 2")
 	}
+	// The new epoch is in the epoch cache before anything is appended in it.
+	if ep := do[*kmsg.OffsetForLeaderEpochResponse](t, b, 4, epochReq("t", 0, 3, 3)).Topics[0].Partitions[0]; ep.ErrorCode != 0 || ep.LeaderEpoch != 3 || ep.EndOffset != 2 {
+		t.Errorf("offset for leader epoch 3 before an append in it: %+v, want epoch 3 end 2", ep)
+	}
+	if ep := do[*kmsg.OffsetForLeaderEpochResponse](t, b, 4, epochReq("t", 0, 3, 0)).Topics[0].Partitions[0]; ep.ErrorCode != 0 || ep.LeaderEpoch != 0 || ep.EndOffset != 2 {
+		t.Errorf("offset for leader epoch 0 after the bump: %+v, want epoch 0 end 2", ep)
+	}
 	if resp := do[*kmsg.ProduceResponse](t, b, 9, produceReq("t", 0, adminBatch(3))); resp.Topics[0].Partitions[0].ErrorCode != 0 {
 		t.Fatalf("produce at epoch 3: %v", kerr.ErrorForCode(resp.Topics[0].Partitions[0].ErrorCode))
 	}
