@@ -167,7 +167,7 @@ func (c *clusterView) setLeadership(p *partition, leader, epoch int32, replicas,
 	if leader == c.self {
 		// As Kafka's makeLeader: the new leader's epoch starts at its log
 		// end, so OffsetForLeaderEpoch answers it before any append.
-		if err := p.log.AssignEpoch(epoch); err != nil {
+		if err := p.assignEpochLocked(epoch); err != nil {
 			p.appendMu.Unlock()
 			return fmt.Errorf("broker: leader epoch %d of %s: %w", epoch, p.dirName(), err)
 		}

@@ -376,6 +376,10 @@ func (p *partition) endOffsetForEpoch(epoch int32) (int32, int64) {
 	return p.log.EndOffsetForEpoch(epoch)
 }
 
+// assignEpochLocked starts leader epoch epoch at the log end in the log's
+// epoch cache (a new local leader). appendMu is held.
+func (p *partition) assignEpochLocked(epoch int32) error { return p.log.AssignEpoch(epoch) }
+
 // syncTo makes every offset below offset durable (group commit).
 func (p *partition) syncTo(offset int64) error { return p.log.SyncTo(offset) }
 
