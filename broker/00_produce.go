@@ -4,7 +4,8 @@ package broker
 //
 //   - v3+: record batch v2 only; exactly one batch per partition.
 //   - v5+: LogStartOffset in the response.
-//   - v8+: per-record errors and an error message.
+//   - v8+: an error message, and per-record errors (KIP-467: every record
+//     a batch was refused for, by batch index, as Kafka's LogValidator).
 //   - v9+: flexible.
 //   - v10+: CurrentLeader / NodeEndpoints tags (only sent on NOT_LEADER).
 //   - v13: topics addressed by id; unknown ids get UNKNOWN_TOPIC_ID.
@@ -170,6 +171,18 @@ func (b *Broker) produceOne(p *partition, records []byte, now int64, sp *kmsg.Pr
 	b.topics.metrics.produceErrors.WithLabelValues(strconv.Itoa(int(sp.ErrorCode))).Inc()
 	if version >= 8 {
 		sp.ErrorMessage = errMessage(err)
+		// KIP-467: a batch refused for some of its records lists them all,
+		// with Kafka's texts, so clients fail those records with this error
+		// and the others with a retriable one.
+		var re *recordsError
+		if errors.As(err, &re) {
+			msg, recs := re.kafkaMessages(p.dirName())
+			sp.ErrorMessage = &msg
+			sp.ErrorRecords = make([]kmsg.ProduceResponseTopicPartitionErrorRecord, len(recs))
+			for i := range recs {
+				sp.ErrorRecords[i] = kmsg.ProduceResponseTopicPartitionErrorRecord{RelativeOffset: re.records[i].index, ErrorMessage: &recs[i]}
+			}
+		}
 	}
 	if errors.Is(err, errInvalidTimestamp) || errors.Is(err, errInvalidRecord) {
 		b.logger.Debug("produce rejected", "partition", p.dirName(), "err", err)

@@ -293,7 +293,7 @@ func TestListOffsetsStopsAtLastFetchable(t *testing.T) {
 	if err := rb.ReadFrom(raw); err != nil {
 		t.Fatal(err)
 	}
-	rb.Attributes |= attrTransactional
+	rb.Attributes |= records.AttrTransactional
 	rb.ProducerID, rb.ProducerEpoch, rb.FirstSequence = 7, 0, 0
 	v, err := validateBatch(encodeBatch(rb), tp.settings(), time.Now().UnixMilli())
 	if err != nil {

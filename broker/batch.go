@@ -4,7 +4,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
+	"math"
+	"strconv"
+	"strings"
 
 	"github.com/moldau/moldau/broker/config"
 	"github.com/moldau/moldau/log/records"
@@ -20,29 +22,6 @@ var (
 	errTransactional    = errors.New("broker: transactional batch outside an ongoing transaction") // INVALID_TXN_STATE
 )
 
-// RecordBatch v2 header offsets.
-const (
-	batchHeaderSize     = 61
-	offBatchLength      = 8
-	offLeaderEpoch      = 12
-	offMagic            = 16
-	offCRC              = 17
-	offAttributes       = 21
-	offLastOffsetDelta  = 23
-	offBaseTimestamp    = 27
-	offMaxTimestamp     = 35
-	offProducerID       = 43
-	offProducerEpoch    = 51
-	offBaseSequence     = 53
-	offRecordCount      = 57
-	attrCompressionMask = 0x07
-	attrLogAppendTime   = 0x08
-	attrTransactional   = 0x10
-	attrControl         = 0x20
-)
-
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
-
 // validatedBatch is one produced batch that passed validation, with the
 // header fields the append path needs.
 type validatedBatch struct {
@@ -57,25 +36,154 @@ type validatedBatch struct {
 	transactional   bool
 }
 
+// recordProblem is why one record of a produced batch was refused.
+type recordProblem uint8
+
+const (
+	recordNoKey       recordProblem = iota // no key on a compacted topic: INVALID_RECORD
+	recordOffsetDelta                      // offset delta is not its index: INVALID_RECORD
+	recordTimestamp                        // timestamp out of bounds: INVALID_TIMESTAMP
+)
+
+// recordError is one refused record of a batch (KIP-467).
+type recordError struct {
+	index   int32 // position in the batch (Kafka's batchIndex)
+	problem recordProblem
+	value   int64 // recordTimestamp: the timestamp; recordOffsetDelta: the delta
+	offset  int64 // recordTimestamp: the record's offset as sent (base + delta)
+}
+
+// recordsError refuses a whole batch because of some of its records, listing
+// every one of them, as Kafka's LogValidator does (RecordValidationException).
+// It wraps errInvalidTimestamp if any record's timestamp is out of bounds,
+// else errInvalidRecord.
+type recordsError struct {
+	err     error
+	records []recordError
+	// the timestamp bounds in force (for the messages)
+	now, beforeMax, afterMax int64
+}
+
+func (e *recordsError) Error() string {
+	return fmt.Sprintf("%v: %d of the batch's records refused (the first at batch index %d: %s)",
+		e.err, len(e.records), e.records[0].index, e.recordMessage(e.records[0], "the partition"))
+}
+
+func (e *recordsError) Unwrap() error { return e.err }
+
+// kafkaMessages renders Kafka's texts for partition tp (as "topic-N"): the
+// partition's error message and each record's, in e.records order.
+func (e *recordsError) kafkaMessages(tp string) (string, []string) {
+	msgs := make([]string, len(e.records))
+	for i, r := range e.records {
+		msgs[i] = e.recordMessage(r, "topic partition "+tp)
+	}
+	if errors.Is(e.err, errInvalidTimestamp) {
+		return "One or more records have been rejected due to invalid timestamp", msgs
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "One or more records have been rejected due to %d record errors in total, and only showing the first three errors at most: [", len(e.records))
+	for i := range min(3, len(msgs)) {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "RecordError(batchIndex=%d, message='%s')", e.records[i].index, msgs[i])
+	}
+	b.WriteString("]")
+	return b.String(), msgs
+}
+
+func (e *recordsError) recordMessage(r recordError, where string) string {
+	switch r.problem {
+	case recordNoKey:
+		return "Compacted topic cannot accept message without key in " + where
+	case recordOffsetDelta:
+		return "Record at batch index " + strconv.Itoa(int(r.index)) + " has offset delta " +
+			strconv.FormatInt(r.value, 10) + " in " + where
+	default:
+		return fmt.Sprintf("Timestamp %d of message with offset %d is out of range. The timestamp should be within [%d, %d]",
+			r.value, r.offset, e.now-e.beforeMax, e.now+e.afterMax)
+	}
+}
+
+// recordChecker applies the per-record rules of a topic to one batch and
+// collects the records that break them. It allocates only for a refused
+// record.
+type recordChecker struct {
+	s          *config.TopicSettings
+	now        int64
+	baseOffset int64 // as the client sent it (for the timestamp message)
+	logAppend  bool  // the topic's timestamp type: timestamps are not checked
+	refused    []recordError
+	anyTs      bool // a timestamp was refused
+}
+
+// check checks the record at index i, with absolute timestamp ts.
+func (c *recordChecker) check(i int32, r *records.Record, ts int64) {
+	switch {
+	case r.OffsetDelta != i:
+		c.refused = append(c.refused, recordError{index: i, problem: recordOffsetDelta, value: int64(r.OffsetDelta)})
+	case c.s.Compact && r.Key == nil:
+		c.refused = append(c.refused, recordError{index: i, problem: recordNoKey})
+	case !c.timestampOK(ts):
+		c.refused = append(c.refused, recordError{index: i, problem: recordTimestamp, value: ts, offset: c.baseOffset + int64(r.OffsetDelta)})
+		c.anyTs = true
+	}
+}
+
+// timestampOK applies message.timestamp.before/after.max.ms as Kafka does
+// (CreateTime only; -1 is "no timestamp"; the differences wrap like Java's).
+func (c *recordChecker) timestampOK(ts int64) bool {
+	if c.logAppend || ts == -1 {
+		return true
+	}
+	diff := c.now - ts
+	return diff <= c.s.TimestampBeforeMaxMs && -diff <= c.s.TimestampAfterMaxMs
+}
+
+// err is the batch's error, nil if no record was refused.
+func (c *recordChecker) err() error {
+	if len(c.refused) == 0 {
+		return nil
+	}
+	e := &recordsError{err: errInvalidRecord, records: c.refused, now: c.now,
+		beforeMax: c.s.TimestampBeforeMaxMs, afterMax: c.s.TimestampAfterMaxMs}
+	if c.anyTs {
+		e.err = errInvalidTimestamp
+	}
+	return e
+}
+
 // validateBatch checks one partition's produced records as Kafka's
 // LogValidator does for magic 2: exactly one whole batch, a good CRC, counts
 // and offset deltas that agree, no client-written control batch, the size
-// limit, timestamps within the topic's bounds and, on compacted topics, a key
-// on every record. Compressed batches are checked at the header (their
-// records are stored as sent, never decompressed here). With LogAppendTime
-// the batch's max timestamp is set to now and its CRC recomputed, in place.
+// limit, then every record: its offset delta, on compacted topics a key, and
+// its timestamp within the topic's bounds. Records that break those rules
+// are all listed in a *recordsError (KIP-467's per-record errors).
+//
+// A compressed batch is decompressed (bounded) and its records checked when
+// the topic is compacted, when message.timestamp.before.max.ms is set, or
+// when its header's base or max timestamp is out of bounds; otherwise its
+// header timestamps stand for its records (the records lie between them
+// unless a client wrote a dishonest header). An uncompressed batch's records
+// are always walked, without allocating.
+//
+// With LogAppendTime the batch's max timestamp is set to now and its CRC
+// recomputed, in place; with CreateTime an uncompressed batch's max
+// timestamp is set to its records' largest. The partition leader epoch is
+// not touched: the log stamps it on append.
 func validateBatch(raw []byte, s *config.TopicSettings, now int64) (validatedBatch, error) {
 	var v validatedBatch
-	if len(raw) < batchHeaderSize {
+	if len(raw) < records.HeaderSize {
 		return v, fmt.Errorf("%w: %d bytes is shorter than a batch header", errCorruptMessage, len(raw))
 	}
-	if raw[offMagic] != 2 {
-		return v, fmt.Errorf("%w: magic %d (only record batch v2 is accepted)", errInvalidRecord, raw[offMagic])
+	if raw[records.OffMagic] != records.Magic {
+		return v, fmt.Errorf("%w: magic %d (only record batch v2 is accepted)", errInvalidRecord, raw[records.OffMagic])
 	}
-	length := int64(int32(binary.BigEndian.Uint32(raw[offBatchLength:])))
-	total := length + 12
+	length := int64(int32(binary.BigEndian.Uint32(raw[records.OffBatchLength:])))
+	total := length + records.LengthOverhead
 	switch {
-	case length < batchHeaderSize-12:
+	case length < records.HeaderSize-records.LengthOverhead:
 		return v, fmt.Errorf("%w: batch length %d", errCorruptMessage, length)
 	case total > int64(len(raw)):
 		return v, fmt.Errorf("%w: batch length %d exceeds the %d bytes sent", errCorruptMessage, length, len(raw))
@@ -85,26 +193,26 @@ func validateBatch(raw []byte, s *config.TopicSettings, now int64) (validatedBat
 	if int64(len(raw)) > s.MaxMessageBytes {
 		return v, fmt.Errorf("%w: batch of %d bytes exceeds max.message.bytes %d", errMessageTooLarge, len(raw), s.MaxMessageBytes)
 	}
-	if crc32.Checksum(raw[offAttributes:], castagnoli) != binary.BigEndian.Uint32(raw[offCRC:]) {
+	if !records.ValidCRC(raw) {
 		return v, fmt.Errorf("%w: CRC mismatch", errCorruptMessage)
 	}
-	attrs := int16(binary.BigEndian.Uint16(raw[offAttributes:]))
-	if attrs&attrControl != 0 {
+	attrs := int16(binary.BigEndian.Uint16(raw[records.OffAttributes:]))
+	if attrs&records.AttrControl != 0 {
 		return v, fmt.Errorf("%w: clients may not write control batches", errInvalidRecord)
 	}
-	v.transactional = attrs&attrTransactional != 0
-	codec := attrs & attrCompressionMask
-	if codec > 4 {
+	v.transactional = attrs&records.AttrTransactional != 0
+	codec := attrs & records.AttrCompressionMask
+	if codec > records.CodecZstd {
 		return v, fmt.Errorf("%w: unknown compression codec %d", errInvalidRecord, codec)
 	}
 	v.raw = raw
-	v.lastOffsetDelta = int32(binary.BigEndian.Uint32(raw[offLastOffsetDelta:]))
-	v.recordCount = int32(binary.BigEndian.Uint32(raw[offRecordCount:]))
-	v.producerID = int64(binary.BigEndian.Uint64(raw[offProducerID:]))
-	v.producerEpoch = int16(binary.BigEndian.Uint16(raw[offProducerEpoch:]))
-	v.baseSequence = int32(binary.BigEndian.Uint32(raw[offBaseSequence:]))
-	baseTs := int64(binary.BigEndian.Uint64(raw[offBaseTimestamp:]))
-	v.maxTimestamp = int64(binary.BigEndian.Uint64(raw[offMaxTimestamp:]))
+	v.lastOffsetDelta = int32(binary.BigEndian.Uint32(raw[records.OffLastOffsetDelta:]))
+	v.recordCount = int32(binary.BigEndian.Uint32(raw[records.OffRecordCount:]))
+	v.producerID = int64(binary.BigEndian.Uint64(raw[records.OffProducerID:]))
+	v.producerEpoch = int16(binary.BigEndian.Uint16(raw[records.OffProducerEpoch:]))
+	v.baseSequence = int32(binary.BigEndian.Uint32(raw[records.OffBaseSequence:]))
+	baseTs := int64(binary.BigEndian.Uint64(raw[records.OffBaseTimestamp:]))
+	v.maxTimestamp = int64(binary.BigEndian.Uint64(raw[records.OffMaxTimestamp:]))
 	if v.recordCount <= 0 {
 		return v, fmt.Errorf("%w: record count %d", errInvalidRecord, v.recordCount)
 	}
@@ -118,109 +226,58 @@ func validateBatch(raw []byte, s *config.TopicSettings, now int64) (validatedBat
 		return v, fmt.Errorf("%w: producer id %d with epoch %d and sequence %d", errInvalidRecord, v.producerID, v.producerEpoch, v.baseSequence)
 	}
 	logAppend := s.MessageTimestampType == "LogAppendTime"
-	checkTs := func(ts int64) error {
-		if logAppend || ts == -1 {
-			return nil
-		}
-		if (s.TimestampBeforeMaxMs >= 0 && ts < now-s.TimestampBeforeMaxMs && now-s.TimestampBeforeMaxMs < now) ||
-			(s.TimestampAfterMaxMs >= 0 && ts > now+s.TimestampAfterMaxMs && now+s.TimestampAfterMaxMs > now) {
-			return fmt.Errorf("%w: timestamp %d is out of range for message.timestamp.before/after.max.ms", errInvalidTimestamp, ts)
-		}
-		return nil
-	}
-	compacted := s.Compact
-	if codec == 0 {
-		maxTs, err := walkRecords(raw[batchHeaderSize:], v.recordCount, baseTs, compacted, checkTs)
+	c := recordChecker{s: s, now: now, logAppend: logAppend,
+		baseOffset: int64(binary.BigEndian.Uint64(raw[records.OffBaseOffset:]))}
+	if codec == records.CodecNone {
+		it, err := records.BatchRecords(raw)
 		if err != nil {
+			return v, fmt.Errorf("%w: %w", errCorruptMessage, err)
+		}
+		maxTs := int64(-1)
+		var r records.Record
+		for i := int32(0); it.NextInto(&r); i++ {
+			ts := baseTs + r.TimestampDelta
+			c.check(i, &r, ts)
+			maxTs = max(maxTs, ts)
+		}
+		if err := it.Err(); err != nil {
+			return v, fmt.Errorf("%w: %w", errCorruptMessage, err)
+		}
+		if err := c.err(); err != nil {
 			return v, err
 		}
-		if !logAppend && (maxTs != v.maxTimestamp || attrs&attrLogAppendTime != 0) {
+		if !logAppend && (maxTs != v.maxTimestamp || attrs&records.AttrLogAppendTime != 0) {
 			// Kafka rewrites a v2 batch's max timestamp (and type) to
 			// what its records say; so do we.
-			attrs &^= attrLogAppendTime
-			binary.BigEndian.PutUint16(raw[offAttributes:], uint16(attrs))
-			binary.BigEndian.PutUint64(raw[offMaxTimestamp:], uint64(maxTs))
-			binary.BigEndian.PutUint32(raw[offCRC:], crc32.Checksum(raw[offAttributes:], castagnoli))
+			attrs &^= records.AttrLogAppendTime
+			binary.BigEndian.PutUint16(raw[records.OffAttributes:], uint16(attrs))
+			binary.BigEndian.PutUint64(raw[records.OffMaxTimestamp:], uint64(maxTs))
+			records.SetCRC(raw)
 			v.maxTimestamp = maxTs
 		}
-	} else {
-		if err := checkTs(baseTs); err != nil {
-			return v, err
+	} else if s.Compact || s.TimestampBeforeMaxMs != math.MaxInt64 || !c.timestampOK(baseTs) || !c.timestampOK(v.maxTimestamp) {
+		// Kafka decompresses every batch; Moldau only when a record might
+		// be refused. The decompressed size is bounded
+		// (records.DefaultMaxDecompressed).
+		var i int32
+		err := records.ForEach(raw, records.DefaultMaxDecompressed, func(r records.Record) error {
+			c.check(i, &r, baseTs+r.TimestampDelta)
+			i++
+			return nil
+		})
+		if err != nil {
+			return v, fmt.Errorf("%w: %w", errInvalidRecord, err)
 		}
-		if err := checkTs(v.maxTimestamp); err != nil {
+		if err := c.err(); err != nil {
 			return v, err
-		}
-		if compacted {
-			// Kafka decompresses to check keys on compacted topics; the
-			// decompressed size is bounded (records.DefaultMaxDecompressed).
-			err := records.ForEach(raw, records.DefaultMaxDecompressed, func(r records.Record) error {
-				if r.Key == nil {
-					return fmt.Errorf("%w: record at offset delta %d has no key (compacted topic)", errInvalidRecord, r.OffsetDelta)
-				}
-				return nil
-			})
-			if err != nil && !errors.Is(err, errInvalidRecord) {
-				err = fmt.Errorf("%w: %w", errInvalidRecord, err)
-			}
-			if err != nil {
-				return v, err
-			}
 		}
 	}
 	if logAppend {
-		binary.BigEndian.PutUint16(raw[offAttributes:], uint16(attrs|attrLogAppendTime))
-		binary.BigEndian.PutUint64(raw[offMaxTimestamp:], uint64(now))
-		binary.BigEndian.PutUint32(raw[offCRC:], crc32.Checksum(raw[offAttributes:], castagnoli))
+		binary.BigEndian.PutUint16(raw[records.OffAttributes:], uint16(attrs|records.AttrLogAppendTime))
+		binary.BigEndian.PutUint64(raw[records.OffMaxTimestamp:], uint64(now))
+		records.SetCRC(raw)
 		v.maxTimestamp = now
 		v.logAppendTime = true
 	}
 	return v, nil
-}
-
-// walkRecords walks uncompressed v2 records: every record must fit, carry
-// offset delta i, and (on compacted topics) a key; each timestamp is checked.
-// It returns the largest record timestamp.
-func walkRecords(b []byte, count int32, baseTs int64, needKey bool, checkTs func(int64) error) (int64, error) {
-	maxTs := int64(-1)
-	for i := int32(0); i < count; i++ {
-		length, n := binary.Varint(b)
-		if n <= 0 || length < 0 || length > int64(len(b)-n) {
-			return 0, fmt.Errorf("%w: record %d: bad length", errCorruptMessage, i)
-		}
-		rec := b[n : n+int(length)]
-		b = b[n+int(length):]
-		if len(rec) < 1 {
-			return 0, fmt.Errorf("%w: record %d: empty", errCorruptMessage, i)
-		}
-		rec = rec[1:] // attributes
-		tsDelta, n := binary.Varint(rec)
-		if n <= 0 {
-			return 0, fmt.Errorf("%w: record %d: bad timestamp delta", errCorruptMessage, i)
-		}
-		rec = rec[n:]
-		offDelta, n := binary.Varint(rec)
-		if n <= 0 {
-			return 0, fmt.Errorf("%w: record %d: bad offset delta", errCorruptMessage, i)
-		}
-		if offDelta != int64(i) {
-			return 0, fmt.Errorf("%w: record %d has offset delta %d", errInvalidRecord, i, offDelta)
-		}
-		rec = rec[n:]
-		keyLen, n := binary.Varint(rec)
-		if n <= 0 || keyLen < -1 || keyLen > int64(len(rec)-n) {
-			return 0, fmt.Errorf("%w: record %d: bad key length", errCorruptMessage, i)
-		}
-		if needKey && keyLen < 0 {
-			return 0, fmt.Errorf("%w: compacted topic cannot accept a record without a key", errInvalidRecord)
-		}
-		ts := baseTs + tsDelta
-		if err := checkTs(ts); err != nil {
-			return 0, err
-		}
-		maxTs = max(maxTs, ts)
-	}
-	if len(b) != 0 {
-		return 0, fmt.Errorf("%w: %d bytes after the last record", errCorruptMessage, len(b))
-	}
-	return maxTs, nil
 }

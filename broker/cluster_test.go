@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	plog "github.com/moldau/moldau/log"
+	"github.com/moldau/moldau/log/records"
 	"github.com/moldau/moldau/log/vfs"
 	"github.com/moldau/moldau/protocol"
 )
@@ -363,7 +364,7 @@ func TestApplyReplays(t *testing.T) {
 	for len(data) > 0 {
 		n := int(binary.BigEndian.Uint32(data[8:])) + 12
 		kind := entryData
-		if binary.BigEndian.Uint16(data[21:])&attrControl != 0 {
+		if binary.BigEndian.Uint16(data[records.OffAttributes:])&records.AttrControl != 0 {
 			kind = entryMarker
 		}
 		e, err := entryFromBatch(kind, append([]byte(nil), data[:n]...), 1000)

@@ -5,16 +5,15 @@ package broker
 // start), the error mapping to Kafka codes, and offset expiry.
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
 	"github.com/moldau/moldau/coordinator"
 	plog "github.com/moldau/moldau/log"
+	"github.com/moldau/moldau/log/records"
 )
 
 // offsetsTopic is Kafka's internal topic of group metadata and offsets.
@@ -124,7 +123,7 @@ func (b *Broker) internalPartition(name string, ensure func() error, unavailable
 // flush.messages flush goes to the background flusher.
 func (b *Broker) appendInternal(part *partition, recs []coordinator.Record) (int64, error) {
 	now := b.now().UnixMilli()
-	res, err := part.appendInternal(buildBatch(recs, now), now)
+	res, err := part.appendInternal(internalBatch(recs, now), now)
 	if err != nil {
 		return 0, err
 	}
@@ -255,85 +254,19 @@ func (o *offsetLog) Replay(p int32, fn func(offset int64, r coordinator.Record) 
 	})
 }
 
-// buildBatch encodes records as one uncompressed RecordBatch v2 (no
-// producer id, create time now).
-func buildBatch(recs []coordinator.Record, now int64) []byte {
-	b := make([]byte, batchHeaderSize, batchHeaderSize+64*len(recs))
-	for i, r := range recs {
-		var rec []byte
-		rec = append(rec, 0)                              // attributes
-		rec = binary.AppendVarint(rec, 0)                 // timestamp delta
-		rec = binary.AppendVarint(rec, int64(i))          // offset delta
-		rec = binary.AppendVarint(rec, int64(len(r.Key))) // key
-		rec = append(rec, r.Key...)
-		if r.Value == nil {
-			rec = binary.AppendVarint(rec, -1)
-		} else {
-			rec = binary.AppendVarint(rec, int64(len(r.Value)))
-			rec = append(rec, r.Value...)
-		}
-		rec = binary.AppendVarint(rec, 0) // headers
-		b = binary.AppendVarint(b, int64(len(rec)))
-		b = append(b, rec...)
+// internalBatch encodes an internal topic's records as one uncompressed
+// RecordBatch v2 (no producer id, create time now; the log append stamps the
+// leader epoch).
+func internalBatch(recs []coordinator.Record, now int64) []byte {
+	size := records.HeaderSize
+	for _, r := range recs {
+		size += len(r.Key) + len(r.Value) + 16
 	}
-	binary.BigEndian.PutUint64(b[0:], 0)
-	binary.BigEndian.PutUint32(b[offBatchLength:], uint32(len(b)-12))
-	b[offMagic] = 2
-	binary.BigEndian.PutUint16(b[offAttributes:], 0)
-	binary.BigEndian.PutUint32(b[offLastOffsetDelta:], uint32(len(recs)-1))
-	binary.BigEndian.PutUint64(b[offBaseTimestamp:], uint64(now))
-	binary.BigEndian.PutUint64(b[offMaxTimestamp:], uint64(now))
-	binary.BigEndian.PutUint64(b[offProducerID:], ^uint64(0))
-	binary.BigEndian.PutUint16(b[offProducerEpoch:], 0xffff)
-	binary.BigEndian.PutUint32(b[offBaseSequence:], 0xffffffff)
-	binary.BigEndian.PutUint32(b[offRecordCount:], uint32(len(recs)))
-	binary.BigEndian.PutUint32(b[offCRC:], crc32.Checksum(b[offAttributes:], castagnoli))
-	return b
-}
-
-var errBadRecord = errors.New("broker: malformed record in __consumer_offsets")
-
-// forEachRecord walks the records of an uncompressed v2 batch.
-func forEachRecord(batch []byte, base int64, fn func(off int64, key, value []byte) error) error {
-	n := int(binary.BigEndian.Uint32(batch[offRecordCount:]))
-	data := batch[batchHeaderSize:]
-	for i := 0; i < n; i++ {
-		length, k := binary.Varint(data)
-		if k <= 0 || length < 0 || int(length) > len(data)-k {
-			return errBadRecord
-		}
-		rec := data[k : k+int(length)]
-		data = data[k+int(length):]
-		if len(rec) < 1 {
-			return errBadRecord
-		}
-		rec = rec[1:] // attributes
-		var vals [2]int64
-		for j := range vals {
-			v, k := binary.Varint(rec)
-			if k <= 0 {
-				return errBadRecord
-			}
-			vals[j] = v
-			rec = rec[k:]
-		}
-		var kv [2][]byte
-		for j := range kv {
-			l, k := binary.Varint(rec)
-			if k <= 0 || int(l) > len(rec)-k {
-				return errBadRecord
-			}
-			rec = rec[k:]
-			if l >= 0 {
-				kv[j] = rec[:l:l]
-				rec = rec[l:]
-			}
-		}
-		if err := fn(base+vals[1], kv[0], kv[1]); err != nil {
-			return err
-		}
+	bb := records.NewBuilder(make([]byte, 0, size), records.NoProducer(now))
+	for _, r := range recs {
+		bb.Add(now, r.Key, r.Value)
 	}
-	return nil
+	return bb.Build()
 }
 
 func nullableString(s *string) string {

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 
 	plog "github.com/moldau/moldau/log"
+	"github.com/moldau/moldau/log/records"
 	"github.com/moldau/moldau/txn"
 )
 
@@ -172,7 +173,7 @@ func entryFromBatch(kind entryKind, batch []byte, now int64) (entry, error) {
 		if err != nil {
 			return entry{}, err
 		}
-		e.producer.ProducerID, e.producer.ProducerEpoch, e.commit = h.ProducerID, h.ProducerEpoch, typ == controlCommit
+		e.producer.ProducerID, e.producer.ProducerEpoch, e.commit = h.ProducerID, h.ProducerEpoch, typ == records.ControlCommit
 	}
 	return e, nil
 }

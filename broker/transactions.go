@@ -7,7 +7,6 @@ package broker
 // error mapping to Kafka codes and the periodic timeout check.
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"time"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/moldau/moldau/coordinator"
 	plog "github.com/moldau/moldau/log"
+	"github.com/moldau/moldau/log/records"
 	"github.com/moldau/moldau/txn"
 )
 
@@ -221,32 +221,41 @@ func replayRecords(l *plog.Log, skipped func(plog.BatchHeader), fn func(off int6
 			return nil
 		}
 		buf = data
-		for len(data) >= batchHeaderSize {
+		for len(data) >= records.HeaderSize {
 			h, err := plog.ParseBatchHeader(data)
 			if err != nil {
 				return err
 			}
-			size := int(binary.BigEndian.Uint32(data[offBatchLength:])) + 12
-			if size > len(data) {
+			if int(h.Length) > len(data) {
 				break
 			}
-			batch := data[:size]
-			data = data[size:]
+			batch := data[:h.Length]
+			data = data[h.Length:]
 			next := h.NextOffset()
-			if h.IsControl() || h.Compression() != 0 {
+			if h.IsControl() || h.Compression() != records.CodecNone {
 				if !h.IsControl() && skipped != nil {
 					skipped(h)
 				}
 				pos = next
 				continue
 			}
-			if err := forEachRecord(batch, h.BaseOffset, func(off int64, key, value []byte) error {
-				if off < pos {
-					return nil
+			it, err := records.BatchRecords(batch)
+			if err != nil {
+				return fmt.Errorf("broker: replay at offset %d: %w", h.BaseOffset, err)
+			}
+			for {
+				r, ok := it.Next()
+				if !ok {
+					break
 				}
-				return fn(off, key, value)
-			}); err != nil {
-				return err
+				if off := h.BaseOffset + int64(r.OffsetDelta); off >= pos {
+					if err := fn(off, r.Key, r.Value); err != nil {
+						return err
+					}
+				}
+			}
+			if err := it.Err(); err != nil {
+				return fmt.Errorf("broker: replay at offset %d: %w", h.BaseOffset, err)
 			}
 			pos = next
 		}

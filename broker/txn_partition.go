@@ -12,21 +12,14 @@ package broker
 // .txnindex is not built.
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"log/slog"
 	"sort"
 
 	plog "github.com/moldau/moldau/log"
+	"github.com/moldau/moldau/log/records"
 	"github.com/moldau/moldau/txn"
-)
-
-// Control record key types (Kafka's ControlRecordType).
-const (
-	controlAbort  int16 = 0
-	controlCommit int16 = 1
 )
 
 // verifyTransactional runs the coordinator's check for a transactional
@@ -125,7 +118,7 @@ func (p *partition) writeMarker(pid int64, epoch int16, commit bool, now int64) 
 // The marker is an entry like any other (see partition): proposed under
 // appendMu by the leader, applied by applyLocked.
 func (p *partition) writeMarkerChecked(pid int64, epoch int16, commit bool, now int64, checkEpoch bool) (int64, error) {
-	e := entry{kind: entryMarker, batch: controlBatch(pid, epoch, commit, now), now: now, commit: commit}
+	e := entry{kind: entryMarker, batch: markerBatch(pid, epoch, commit, now), now: now, commit: commit}
 	e.producer.ProducerID, e.producer.ProducerEpoch = pid, epoch
 	p.appendMu.Lock()
 	defer p.appendMu.Unlock()
@@ -140,40 +133,14 @@ func (p *partition) writeMarkerChecked(pid int64, epoch int16, commit bool, now 
 	return res.base, err
 }
 
-// controlBatch encodes a transaction marker as Kafka does: attributes
-// transactional|control, one record whose key is [version 0, type] and
-// whose value is [version 0, coordinator epoch 0].
-func controlBatch(pid int64, epoch int16, commit bool, now int64) []byte {
-	typ := controlAbort
+// markerBatch encodes a commit or abort marker (coordinator epoch 0: the
+// transaction coordinator does not track one).
+func markerBatch(pid int64, epoch int16, commit bool, now int64) []byte {
+	typ := records.ControlAbort
 	if commit {
-		typ = controlCommit
+		typ = records.ControlCommit
 	}
-	var key [4]byte
-	binary.BigEndian.PutUint16(key[2:], uint16(typ))
-	var value [6]byte // version 0, coordinator epoch 0
-	var rec []byte
-	rec = append(rec, 0)              // attributes
-	rec = binary.AppendVarint(rec, 0) // timestamp delta
-	rec = binary.AppendVarint(rec, 0) // offset delta
-	rec = binary.AppendVarint(rec, 4) // key length
-	rec = append(rec, key[:]...)      //
-	rec = binary.AppendVarint(rec, 6) // value length
-	rec = append(rec, value[:]...)    //
-	rec = binary.AppendVarint(rec, 0) // headers
-	b := make([]byte, batchHeaderSize, batchHeaderSize+len(rec)+2)
-	b = binary.AppendVarint(b, int64(len(rec)))
-	b = append(b, rec...)
-	binary.BigEndian.PutUint32(b[offBatchLength:], uint32(len(b)-12))
-	b[offMagic] = 2
-	binary.BigEndian.PutUint16(b[offAttributes:], attrTransactional|attrControl)
-	binary.BigEndian.PutUint64(b[offBaseTimestamp:], uint64(now))
-	binary.BigEndian.PutUint64(b[offMaxTimestamp:], uint64(now))
-	binary.BigEndian.PutUint64(b[offProducerID:], uint64(pid))
-	binary.BigEndian.PutUint16(b[offProducerEpoch:], uint16(epoch))
-	binary.BigEndian.PutUint32(b[offBaseSequence:], 0xffffffff)
-	binary.BigEndian.PutUint32(b[offRecordCount:], 1)
-	binary.BigEndian.PutUint32(b[offCRC:], crc32.Checksum(b[offAttributes:], castagnoli))
-	return b
+	return records.ControlBatch(pid, epoch, typ, 0, now)
 }
 
 var errBadControlBatch = errors.New("broker: malformed control batch")
@@ -181,23 +148,20 @@ var errBadControlBatch = errors.New("broker: malformed control batch")
 // controlType reads the marker type of a control batch (uncompressed, as
 // Kafka writes them).
 func controlType(batch []byte) (int16, error) {
-	if len(batch) < batchHeaderSize {
-		return 0, errBadControlBatch
-	}
-	var typ int16
-	found := false
-	err := forEachRecord(batch, 0, func(_ int64, key, _ []byte) error {
-		if len(key) < 4 {
-			return errBadControlBatch
-		}
-		typ, found = int16(binary.BigEndian.Uint16(key[2:])), true
-		return nil
-	})
+	it, err := records.BatchRecords(batch)
 	if err != nil {
-		return 0, err
+		return 0, fmt.Errorf("%w: %w", errBadControlBatch, err)
 	}
-	if !found {
+	r, ok := it.Next()
+	if !ok {
+		if err := it.Err(); err != nil {
+			return 0, fmt.Errorf("%w: %w", errBadControlBatch, err)
+		}
 		return 0, errBadControlBatch
+	}
+	typ, err := records.ControlType(r.Key)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %w", errBadControlBatch, err)
 	}
 	return typ, nil
 }
@@ -215,19 +179,15 @@ func (p *partition) rebuildTxn(h plog.BatchHeader) error {
 	if err != nil {
 		return err
 	}
-	if len(data) < batchHeaderSize {
+	if int(h.Length) > len(data) {
 		return fmt.Errorf("%w at offset %d", errBadControlBatch, h.BaseOffset)
 	}
-	size := int(binary.BigEndian.Uint32(data[offBatchLength:])) + 12
-	if size > len(data) {
-		return fmt.Errorf("%w at offset %d", errBadControlBatch, h.BaseOffset)
-	}
-	typ, err := controlType(data[:size])
+	typ, err := controlType(data[:h.Length])
 	if err != nil {
 		return fmt.Errorf("%w at offset %d", err, h.BaseOffset)
 	}
 	p.producers.MarkEpoch(h.ProducerID, h.ProducerEpoch, h.MaxTimestamp)
-	p.txns.End(h.ProducerID, h.BaseOffset, typ == controlCommit)
+	p.txns.End(h.ProducerID, h.BaseOffset, typ == records.ControlCommit)
 	return nil
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	plog "github.com/moldau/moldau/log"
+	"github.com/moldau/moldau/log/records"
 	"github.com/moldau/moldau/log/vfs"
 	"github.com/moldau/moldau/txn"
 )
@@ -31,7 +32,7 @@ func producerBatch(pid int64, epoch int16, seq int32, n int, transactional bool)
 	}
 	var attrs int16
 	if transactional {
-		attrs = attrTransactional
+		attrs = records.AttrTransactional
 	}
 	rb := kmsg.RecordBatch{
 		Magic: 2, Attributes: attrs, LastOffsetDelta: int32(n - 1), FirstTimestamp: 1000, MaxTimestamp: 1000 + int64(n-1),

@@ -5,39 +5,42 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+
+	"github.com/moldau/moldau/log/records"
 )
 
-// RecordBatch v2 header layout (big-endian). See FORMAT.md.
+// RecordBatch v2 header layout: log/records holds the one definition (see
+// FORMAT.md); these are the log's short names for it.
 const (
-	offBaseOffset      = 0
-	offBatchLength     = 8
-	offLeaderEpoch     = 12
-	offMagic           = 16
-	offCRC             = 17
-	offAttributes      = 21
-	offLastOffsetDelta = 23
-	offBaseTimestamp   = 27
-	offMaxTimestamp    = 35
-	offProducerID      = 43
-	offProducerEpoch   = 51
-	offBaseSequence    = 53
-	offRecordCount     = 57
+	offBaseOffset      = records.OffBaseOffset
+	offBatchLength     = records.OffBatchLength
+	offLeaderEpoch     = records.OffLeaderEpoch
+	offMagic           = records.OffMagic
+	offCRC             = records.OffCRC
+	offAttributes      = records.OffAttributes
+	offLastOffsetDelta = records.OffLastOffsetDelta
+	offBaseTimestamp   = records.OffBaseTimestamp
+	offMaxTimestamp    = records.OffMaxTimestamp
+	offProducerID      = records.OffProducerID
+	offProducerEpoch   = records.OffProducerEpoch
+	offBaseSequence    = records.OffBaseSequence
+	offRecordCount     = records.OffRecordCount
 
 	// BatchHeaderSize is the size of a RecordBatch v2 header; the records
 	// follow it.
-	BatchHeaderSize = 61
+	BatchHeaderSize = records.HeaderSize
 	// batchLengthOverhead is the bytes before and including batchLength.
-	batchLengthOverhead = 12
+	batchLengthOverhead = records.LengthOverhead
 	// maxBatchSize bounds a single batch (positions in index files are int32).
 	maxBatchSize = 1<<31 - 1
 )
 
-// Attribute bits.
+// Attribute bits (records.Attr*).
 const (
-	AttrCompressionMask = 0x07
-	AttrTimestampType   = 0x08
-	AttrTransactional   = 0x10
-	AttrControl         = 0x20
+	AttrCompressionMask = records.AttrCompressionMask
+	AttrTimestampType   = records.AttrLogAppendTime
+	AttrTransactional   = records.AttrTransactional
+	AttrControl         = records.AttrControl
 )
 
 // Errors.
@@ -146,14 +149,12 @@ func ParseBatchHeader(b []byte) (BatchHeader, error) {
 	return h, nil
 }
 
+// castagnoli is the CRC-32C table of the log's own files (meta, cleaner
+// checkpoint); batches use records.CRC.
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // BatchCRC computes the CRC-32C of a whole batch as stored in its crc field.
-func BatchCRC(batch []byte) uint32 {
-	return crc32.Checksum(batch[offAttributes:], castagnoli)
-}
+func BatchCRC(batch []byte) uint32 { return records.CRC(batch) }
 
 // verifyCRC reports whether a whole batch's stored CRC matches its contents.
-func verifyCRC(batch []byte) bool {
-	return binary.BigEndian.Uint32(batch[offCRC:]) == BatchCRC(batch)
-}
+func verifyCRC(batch []byte) bool { return records.ValidCRC(batch) }

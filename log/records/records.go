@@ -1,11 +1,13 @@
-// Package records decodes and re-encodes the records inside a Kafka
-// RecordBatch v2: a bounded iterator over the record encoding, and the
-// batch compression codecs (gzip, snappy raw and xerial-framed, lz4 frames,
-// zstd) with a bound on decompressed size.
+// Package records is Moldau's one RecordBatch v2 codec: the header layout
+// and attribute bits (batch.go), a Builder for the batches the broker writes
+// itself, a bounded iterator over the record encoding, and the batch
+// compression codecs (gzip, snappy raw and xerial-framed, lz4 frames, zstd)
+// with a bound on decompressed size.
 //
-// It is used by the log cleaner (to drop superseded records) and by the
-// broker's produce validation (keyless records on compacted topics). It does
-// no I/O and keeps no state; every function is safe for concurrent use.
+// It is used by the log (header parsing, the cleaner), by the broker's
+// produce validation and by the internal topics and transaction markers. It
+// does no I/O and keeps no state; every function is safe for concurrent use
+// (a Builder or an Iterator is used by one goroutine).
 package records
 
 import (
@@ -58,6 +60,19 @@ type Record struct {
 	Value          []byte
 	Headers        int32
 	Raw            []byte
+	headerData     []byte // the encoded headers, after their count
+}
+
+// EachHeader calls fn with every header of r; key and value alias the
+// record (a nil value is a null one).
+func (r Record) EachHeader(fn func(key, value []byte)) {
+	p := r.headerData
+	for range r.Headers {
+		var k, v []byte
+		k, p, _ = bytesField(p)
+		v, p, _ = bytesField(p)
+		fn(k, v)
+	}
 }
 
 // Iterator walks an uncompressed records section. It never reads beyond
@@ -76,89 +91,128 @@ func NewIterator(b []byte, count int32) *Iterator {
 
 // Next returns the next record, or false at the end or on error (see Err).
 func (it *Iterator) Next() (Record, bool) {
+	var r Record
+	ok := it.NextInto(&r)
+	return r, ok
+}
+
+// NextInto is Next decoding into *r, which the caller may reuse from one
+// record to the next (no copy of the Record: the produce path's loop).
+func (it *Iterator) NextInto(r *Record) bool {
 	if it.err != nil {
-		return Record{}, false
+		return false
 	}
 	if it.i >= it.count {
 		if len(it.b) != 0 {
 			it.err = fmt.Errorf("%w: %d trailing bytes after %d records", ErrMalformed, len(it.b), it.count)
 		}
-		return Record{}, false
+		return false
 	}
-	r, rest, err := parseRecord(it.b)
+	rest, err := parseRecord(it.b, r)
 	if err != nil {
 		it.err = err
-		return Record{}, false
+		return false
 	}
 	it.b = rest
 	it.i++
-	return r, true
+	return true
 }
 
 // Err returns the first decoding error.
 func (it *Iterator) Err() error { return it.err }
 
-func parseRecord(b []byte) (Record, []byte, error) {
-	length, n := binary.Varint(b)
-	if n <= 0 || length < 1 || length > int64(len(b)-n) {
-		return Record{}, nil, fmt.Errorf("%w: bad length", ErrMalformed)
+// parseRecord decodes the record at the start of b into r and returns the
+// bytes after it. Positions, not reslicing, keep the hot loop cheap (every
+// produced uncompressed batch is walked with it).
+func parseRecord(b []byte, r *Record) ([]byte, error) {
+	length, i := varintAt(b, 0)
+	if i <= 0 || length < 1 || length > int64(len(b)-i) {
+		return nil, fmt.Errorf("%w: bad length", ErrMalformed)
 	}
-	raw := b[:n+int(length)]
-	body := b[n : n+int(length)]
-	rest := b[n+int(length):]
-	r := Record{Raw: raw, Attributes: int8(body[0])}
-	p := body[1:]
-	var ok bool
+	end := i + int(length)
+	rest := b[end:]
+	p := b[:end]
+	r.Raw = p
+	r.Attributes = int8(p[i])
+	i++
+	if r.TimestampDelta, i = varintAt(p, i); i <= 0 {
+		return nil, fmt.Errorf("%w: timestamp delta", ErrMalformed)
+	}
 	var v int64
-	if r.TimestampDelta, p, ok = varint(p); !ok {
-		return r, nil, fmt.Errorf("%w: timestamp delta", ErrMalformed)
-	}
-	if v, p, ok = varint(p); !ok || v < 0 || v > 1<<31-1 {
-		return r, nil, fmt.Errorf("%w: offset delta", ErrMalformed)
+	if v, i = varintAt(p, i); i <= 0 || v < 0 || v > 1<<31-1 {
+		return nil, fmt.Errorf("%w: offset delta", ErrMalformed)
 	}
 	r.OffsetDelta = int32(v)
-	if r.Key, p, ok = bytesField(p); !ok {
-		return r, nil, fmt.Errorf("%w: key", ErrMalformed)
+	if r.Key, i = bytesAt(p, i); i <= 0 {
+		return nil, fmt.Errorf("%w: key", ErrMalformed)
 	}
-	if r.Value, p, ok = bytesField(p); !ok {
-		return r, nil, fmt.Errorf("%w: value", ErrMalformed)
+	if r.Value, i = bytesAt(p, i); i <= 0 {
+		return nil, fmt.Errorf("%w: value", ErrMalformed)
 	}
-	if v, p, ok = varint(p); !ok || v < 0 || v > int64(len(p)) {
-		return r, nil, fmt.Errorf("%w: header count", ErrMalformed)
+	if v, i = varintAt(p, i); i <= 0 || v < 0 || v > int64(end-i) {
+		return nil, fmt.Errorf("%w: header count", ErrMalformed)
 	}
 	r.Headers = int32(v)
+	r.headerData = p[i:]
 	for range r.Headers {
-		if _, p, ok = bytesField(p); !ok {
-			return r, nil, fmt.Errorf("%w: header key", ErrMalformed)
+		if _, i = bytesAt(p, i); i <= 0 {
+			return nil, fmt.Errorf("%w: header key", ErrMalformed)
 		}
-		if _, p, ok = bytesField(p); !ok {
-			return r, nil, fmt.Errorf("%w: header value", ErrMalformed)
+		if _, i = bytesAt(p, i); i <= 0 {
+			return nil, fmt.Errorf("%w: header value", ErrMalformed)
 		}
 	}
-	if len(p) != 0 {
-		return r, nil, fmt.Errorf("%w: %d bytes left inside a record", ErrMalformed, len(p))
+	if i != end {
+		return nil, fmt.Errorf("%w: %d bytes left inside a record", ErrMalformed, end-i)
 	}
-	return r, rest, nil
+	return rest, nil
 }
 
-func varint(b []byte) (int64, []byte, bool) {
-	v, n := binary.Varint(b)
-	if n <= 0 {
-		return 0, nil, false
+// varintAt reads the zig-zag varint at b[i:] and returns it and the
+// position after it, or a position <= 0 if there is none (binary.Varint's
+// rules). It is small enough to inline: every produced uncompressed batch
+// is walked with it.
+func varintAt(b []byte, i int) (int64, int) {
+	var u uint64
+	for shift := uint(0); shift < 70; shift += 7 {
+		if i >= len(b) {
+			return 0, -1
+		}
+		c := b[i]
+		i++
+		if c < 0x80 {
+			if shift == 63 && c > 1 {
+				return 0, -1 // overflows 64 bits
+			}
+			u |= uint64(c) << shift
+			return int64(u>>1) ^ -int64(u&1), i
+		}
+		u |= uint64(c&0x7f) << shift
 	}
-	return v, b[n:], true
+	return 0, -1
+}
+
+// bytesAt reads a varint length and that many bytes at b[i:]; -1 is null
+// (nil). It returns the position after them, or <= 0 if malformed.
+func bytesAt(b []byte, i int) ([]byte, int) {
+	l, i := varintAt(b, i)
+	if i <= 0 || l < -1 || l > int64(len(b)-i) {
+		return nil, -1
+	}
+	if l == -1 {
+		return nil, i
+	}
+	j := i + int(l)
+	return b[i:j:j], j
 }
 
 // bytesField reads a varint length and that many bytes; -1 is null (nil).
 func bytesField(b []byte) ([]byte, []byte, bool) {
-	l, b, ok := varint(b)
-	if !ok || l < -1 || l > int64(len(b)) {
+	v, i := bytesAt(b, 0)
+	if i <= 0 {
 		return nil, nil, false
 	}
-	if l == -1 {
-		return nil, b, true
-	}
-	return b[:l:l], b[l:], true
+	return v, b[i:], true
 }
 
 // Decompress appends the decompressed form of src, compressed with codec, to
@@ -323,38 +377,28 @@ func Compress(codec int, dst, src []byte, xerial bool) ([]byte, error) {
 	return nil, fmt.Errorf("%w %d", ErrUnknownCodec, codec)
 }
 
-// batch header layout (see log/FORMAT.md).
-const (
-	headerSize     = 61
-	offAttributes  = 21
-	offRecordCount = 57
-)
-
 // ForEach calls fn for every record of a whole RecordBatch v2, decompressing
 // the records (at most max bytes) if needed. It checks that the batch holds
 // exactly its record count. Record slices are valid only during fn.
 func ForEach(batch []byte, max int, fn func(Record) error) error {
-	if len(batch) < headerSize {
+	if len(batch) < HeaderSize {
 		return fmt.Errorf("%w: short batch", ErrMalformed)
 	}
-	codec := int(binary.BigEndian.Uint16(batch[offAttributes:]) & 7)
-	count := int32(binary.BigEndian.Uint32(batch[offRecordCount:]))
+	codec := int(binary.BigEndian.Uint16(batch[OffAttributes:]) & AttrCompressionMask)
+	count := int32(binary.BigEndian.Uint32(batch[OffRecordCount:]))
 	if count < 0 {
 		return fmt.Errorf("%w: negative record count", ErrMalformed)
 	}
-	body := batch[headerSize:]
+	body := batch[HeaderSize:]
 	if codec != CodecNone {
 		var err error
 		if body, err = Decompress(codec, nil, body, max); err != nil {
 			return err
 		}
 	}
-	it := NewIterator(body, count)
-	for {
-		r, ok := it.Next()
-		if !ok {
-			break
-		}
+	it := Iterator{b: body, count: count}
+	var r Record
+	for it.NextInto(&r) {
 		if err := fn(r); err != nil {
 			return err
 		}

@@ -197,6 +197,7 @@ run_scenario() {
 	transactions_read_committed) sc_transactions ;;
 	static_membership) group_commit_resume group.instance.id=static-1 ;;
 	kip848) group_commit_resume group.protocol=consumer ;;
+	produce_record_errors) na "kafka-console-producer stops at the first failed send; it reports no per-record errors (KIP-467)" ;;
 	*) fail "unknown scenario" ;;
 	esac
 }

@@ -154,6 +154,7 @@ run_scenario() {
 	transactions_read_committed) sc_transactions ;;
 	static_membership) na "the CLI has no static membership option" ;;
 	kip848) na "the CLI consumer uses the classic group protocol" ;;
+	produce_record_errors) na "the CLI producer (franz-go) fails every record of a refused batch with the partition error; it reports no per-record errors (KIP-467)" ;;
 	*) fail "unknown scenario" ;;
 	esac
 }

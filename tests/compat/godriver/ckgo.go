@@ -354,3 +354,42 @@ func (c *ckgo) ReadCommitted(ctx context.Context, topic string, n int) ([]rec, e
 	}
 	return ckRead(ctx, cons, n)
 }
+
+// ProduceEach implements recordErrorsClient: librdkafka 2.4+ fails the
+// records a broker lists in RecordErrors with INVALID_RECORD and the rest of
+// the batch with _INVALID_DIFFERENT_RECORD.
+func (c *ckgo) ProduceEach(ctx context.Context, topic string, recs []rec) ([]error, error) {
+	p, err := kafka.NewProducer(c.conf(kafka.ConfigMap{"acks": "all", "enable.idempotence": false,
+		"linger.ms": 1000, "batch.num.messages": 1000}))
+	if err != nil {
+		return nil, err
+	}
+	defer p.Close()
+	dc := make(chan kafka.Event, len(recs))
+	for i, r := range recs {
+		m := &kafka.Message{TopicPartition: kafka.TopicPartition{Topic: &topic, Partition: 0}, Key: r.Key, Value: r.Value, Opaque: i}
+		if err := p.Produce(m, dc); err != nil {
+			return nil, err
+		}
+	}
+	errs := make([]error, len(recs))
+	for range recs {
+		select {
+		case ev := <-dc:
+			m, ok := ev.(*kafka.Message)
+			if !ok {
+				return nil, fmt.Errorf("unexpected delivery event %v", ev)
+			}
+			errs[m.Opaque.(int)] = m.TopicPartition.Error
+		case <-ctx.Done():
+			return nil, fmt.Errorf("delivery reports: %w", ctx.Err())
+		}
+	}
+	return errs, nil
+}
+
+// IsInvalidRecord implements recordErrorsClient.
+func (c *ckgo) IsInvalidRecord(err error) bool {
+	ke, ok := err.(kafka.Error)
+	return ok && ke.Code() == kafka.ErrInvalidRecord
+}

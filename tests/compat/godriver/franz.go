@@ -418,3 +418,7 @@ func (f *franz) ReadCommitted(ctx context.Context, topic string, n int) ([]rec, 
 	defer cl.Close()
 	return franzPoll(ctx, cl, n)
 }
+
+func (f *franz) recordErrorsNA() string {
+	return "franz-go fails every record of a refused batch with the partition error: it does not read the ProduceResponse RecordErrors (KIP-467)"
+}

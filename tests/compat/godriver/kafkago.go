@@ -268,3 +268,7 @@ func (k *kafkaGo) TransactionalProduce(context.Context, string, string, []rec, b
 func (k *kafkaGo) ReadCommitted(context.Context, string, int) ([]rec, error) {
 	return nil, na("segmentio/kafka-go has no transactional producer")
 }
+
+func (k *kafkaGo) recordErrorsNA() string {
+	return "kafka-go's Writer fails every message of a refused batch with the partition error (Client.Produce's RecordErrors are not mapped to messages)"
+}

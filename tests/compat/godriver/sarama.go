@@ -370,3 +370,7 @@ func (s *saramaClient) ReadCommitted(ctx context.Context, topic string, n int) (
 	defer pc.Close()
 	return saramaRead(ctx, pc.Messages(), pc.Errors(), n)
 }
+
+func (s *saramaClient) recordErrorsNA() string {
+	return "sarama decodes the ProduceResponse RecordErrors but its producer fails every message of a refused batch with the partition error"
+}

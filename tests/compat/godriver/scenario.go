@@ -67,6 +67,7 @@ var scenarioFuncs = map[string]func(context.Context, *env) error{
 	"transactions_read_committed": scTransactions,
 	"static_membership":           scGroupCommitResume(true, false),
 	"kip848":                      scGroupCommitResume(false, true),
+	"produce_record_errors":       scRecordErrors,
 }
 
 func values(prefix string, n int) []rec {

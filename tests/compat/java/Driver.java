@@ -101,6 +101,9 @@ public class Driver {
             case "kip848":
                 if (major < 4) throw new NA("kafka-clients " + version + ": the KIP-848 consumer is early access before 4.0");
                 groupCommitResume(null, true); break;
+            case "produce_record_errors":
+                if (major < 3) throw new NA("kafka-clients " + version + " fails every record of a refused batch with the partition error (no per-record errors, KIP-467)");
+                recordErrors(); break;
             default: throw new Fail("unknown scenario");
         }
     }
@@ -192,6 +195,45 @@ public class Driver {
             a.incrementalAlterConfigs(Map.of(res, List.of(new AlterConfigOp(new ConfigEntry("retention.ms", "7200000"), AlterConfigOp.OpType.SET)))).all().get();
             waitFor("retention.ms not 7200000 after alter", () -> "7200000".equals(a.describeConfigs(List.of(res)).all().get().get(res).get("retention.ms").value()));
         }
+    }
+
+    // recordErrors (KIP-467): one batch of 100 records to a compacted topic,
+    // those at index 3, 13, ..., 93 without a key. The broker refuses the
+    // batch listing exactly those 10; the producer fails them with
+    // InvalidRecordException and the other 90 with another exception.
+    static void recordErrors() throws Exception {
+        String t = topic("record_errors");
+        try (Admin a = admin()) {
+            createTopic(a, t, 1, Map.of("cleanup.policy", "compact"));
+        }
+        Properties p = new Properties();
+        p.put("acks", "all");
+        p.put("enable.idempotence", "false");
+        p.put("linger.ms", "1000");
+        p.put("batch.size", "1048576");
+        List<Integer> keyless = new ArrayList<>();
+        List<Future<RecordMetadata>> fs = new ArrayList<>();
+        try (KafkaProducer<byte[], byte[]> pr = producer(p)) {
+            for (int i = 0; i < 100; i++) {
+                byte[] key = null;
+                if (i % 10 == 3) keyless.add(i); else key = ("k" + i).getBytes(StandardCharsets.UTF_8);
+                fs.add(pr.send(new ProducerRecord<>(t, 0, key, ("v" + i).getBytes(StandardCharsets.UTF_8))));
+            }
+            pr.flush();
+        }
+        List<Integer> invalid = new ArrayList<>();
+        String first = "";
+        for (int i = 0; i < fs.size(); i++) {
+            try {
+                fs.get(i).get(20, TimeUnit.SECONDS);
+                throw new Fail("record " + i + " was delivered");
+            } catch (ExecutionException e) {
+                Throwable c = e.getCause();
+                if (i == 0) first = c.getClass().getSimpleName() + ": " + c.getMessage();
+                if (c.getClass().getSimpleName().equals("InvalidRecordException")) invalid.add(i);
+            }
+        }
+        check(invalid.equals(keyless), "records failed with InvalidRecordException: " + invalid + ", want " + keyless + " (record 0: " + first + ")");
     }
 
     static KafkaProducer<byte[], byte[]> producer(Properties extra) {

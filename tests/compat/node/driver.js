@@ -288,7 +288,8 @@ const scenarios = {
   group_two_members: twoMembers,
   transactions_read_committed: transactions,
   static_membership: async () => { throw new NA('kafkajs has no static membership (group.instance.id)') },
-  kip848: async () => { throw new NA('kafkajs implements only the classic consumer group protocol') }
+  kip848: async () => { throw new NA('kafkajs implements only the classic consumer group protocol') },
+  produce_record_errors: async () => { throw new NA('kafkajs speaks Produce up to v7, before per-record errors (v8, KIP-467): every record of a refused batch fails with the partition error') }
 }
 
 async function main () {

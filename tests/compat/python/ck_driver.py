@@ -80,6 +80,26 @@ class Adapter:
                                   "linger.ms": 5}))
         self._send(p, t, recs)
 
+    def produce_each(self, t, recs):
+        """One batch (linger 1 s); per record None or its error's name.
+        librdkafka 2.4+ names the records listed in RecordErrors
+        INVALID_RECORD and the rest _INVALID_DIFFERENT_RECORD."""
+        p = Producer(self.conf(**{"acks": "all", "enable.idempotence": False, "linger.ms": 1000,
+                                  "batch.num.messages": 1000}))
+        errs = [None] * len(recs)
+
+        def cb(i):
+            def done(err, _msg):
+                if err is not None:
+                    errs[i] = err.name()
+            return done
+        for i, r in enumerate(recs):
+            p.produce(t, value=r["value"], key=r["key"], partition=0, on_delivery=cb(i))
+        left = p.flush(20)
+        if left:
+            raise Fail("%d delivery reports missing" % left)
+        return errs
+
     @staticmethod
     def _rec(m):
         r = common.rec(m.key(), m.value(), [(k, v) for k, v in (m.headers() or [])], m.timestamp()[1])

@@ -191,6 +191,24 @@ def sc_transactions(a):
     same_kv(a.read_committed(t, 6), ra + rc)
 
 
+KEYLESS = [i for i in range(100) if i % 10 == 3]
+
+
+def sc_record_errors(a):
+    """KIP-467: one batch of 100 records to a compacted topic, 10 of them
+    (batch index 3, 13, ..., 93) without a key. The broker refuses the batch
+    listing exactly those 10; the client fails them with INVALID_RECORD and
+    the other 90 with another error."""
+    t = topic("record_errors")
+    create_topic(a, t, 1, {"cleanup.policy": "compact"})
+    recs = [rec(None if i in KEYLESS else b"k%d" % i, b"v%d" % i) for i in range(100)]
+    errs = a.produce_each(t, recs)
+    delivered = [i for i, e in enumerate(errs) if e is None]
+    check(not delivered, "records %s were delivered" % delivered)
+    invalid = [i for i, e in enumerate(errs) if e == "INVALID_RECORD"]
+    check(invalid == KEYLESS, "records failed as INVALID_RECORD: %s, want %s (record 0: %s)" % (invalid, KEYLESS, errs[0]))
+
+
 SCENARIOS = {
     "metadata": sc_metadata,
     "topics_admin": sc_topics_admin,
@@ -213,6 +231,7 @@ SCENARIOS = {
     "transactions_read_committed": sc_transactions,
     "static_membership": lambda a: group_commit_resume(a, instance="static-1"),
     "kip848": lambda a: group_commit_resume(a, kip848=True),
+    "produce_record_errors": sc_record_errors,
 }
 
 

@@ -2,6 +2,7 @@
 import threading
 import time
 
+import kafka.errors as Errors
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient, NewTopic
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
@@ -68,6 +69,24 @@ class Adapter:
             p.flush(20)
             for f in fs:
                 f.get(20)
+        finally:
+            p.close(5)
+
+    def produce_each(self, t, recs):
+        """One batch (linger 1 s); per record None or its error: kafka-python
+        fails the records listed in RecordErrors with InvalidRecordError and
+        the rest of the batch with a plain KafkaError."""
+        p = KafkaProducer(bootstrap_servers=self.bootstrap, client_id="compat-kafka-python", linger_ms=1000,
+                          batch_size=1 << 20, acks="all", enable_idempotence=False)
+        try:
+            fs = [p.send(t, value=r["value"], key=r["key"], partition=0) for r in recs]
+            p.flush(20)
+            errs = []
+            for f in fs:
+                e = f.exception if f.is_done else Fail("not completed")
+                errs.append(None if e is None else
+                            "INVALID_RECORD" if isinstance(e, Errors.InvalidRecordError) else type(e).__name__)
+            return errs
         finally:
             p.close(5)
 

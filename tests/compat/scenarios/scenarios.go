@@ -26,4 +26,5 @@ var Names = []string{
 	"transactions_read_committed", // commit, abort, commit; read_committed sees two
 	"static_membership",           // group.instance.id: rejoin and resume
 	"kip848",                      // group.protocol=consumer (KIP-848)
+	"produce_record_errors",       // KIP-467: 10 keyless of 100 to a compacted topic fail as INVALID_RECORD, the 90 others otherwise
 }
