@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/moldau/moldau/internal/testenv"
 )
 
 // echoHandler serves ApiVersions v0–4 and Metadata (answered after an
@@ -198,7 +200,11 @@ func TestShutdownFinishesInFlight(t *testing.T) {
 	if _, err := c.Write(f.AppendRequest(nil, kmsg.NewPtrMetadataRequest(), 2)); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(20 * time.Millisecond) // let the reader take it
+	testenv.WaitFor(t, 10*time.Second, "the reader to hand the request to the handler", func() bool {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		return len(h.order) == 1
+	})
 	done := make(chan error, 1)
 	go func() { done <- s.Shutdown(context.Background()) }()
 	if corr, _ := readResponse(t, c); corr != 2 {
@@ -247,19 +253,30 @@ func TestByteBudget(t *testing.T) {
 	if !b.acquire(ctx, 6) {
 		t.Fatal("acquire 6")
 	}
+	waiting := func() bool {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		return len(b.waiters) == 1
+	}
 	got := make(chan bool, 1)
 	go func() { got <- b.acquire(ctx, 6) }()
+	testenv.WaitFor(t, 10*time.Second, "acquire(6) to queue", waiting)
 	select {
 	case <-got:
 		t.Fatal("acquired beyond the budget")
-	case <-time.After(50 * time.Millisecond):
+	default:
 	}
 	b.release(6)
 	if !<-got {
 		t.Fatal("waiter not granted after release")
 	}
 	cctx, cancel := context.WithCancel(ctx)
-	go func() { time.Sleep(20 * time.Millisecond); cancel() }()
+	go func() { // cancels once the acquire below waits (not t.Fatal: another goroutine)
+		for !waiting() {
+			time.Sleep(time.Millisecond)
+		}
+		cancel()
+	}()
 	if b.acquire(cctx, 6) {
 		t.Fatal("acquired beyond the budget after cancel")
 	}

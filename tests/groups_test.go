@@ -1046,7 +1046,7 @@ func TestGroupsKIP848Franz(t *testing.T) {
 		advertised = advertised || (k.ApiKey == 68 && k.MaxVersion >= 1)
 	}
 	if !advertised {
-		t.Skip("ConsumerGroupHeartbeat v1 (KIP-848) is not advertised")
+		t.Fatal("ConsumerGroupHeartbeat v1 (KIP-848) is not advertised")
 	}
 	const topic, group, parts = "g-848", "g-848-group", 6
 	createTopic(t, addr, topic, parts, nil)
@@ -1140,7 +1140,7 @@ func TestGroupsRequireStableWithPendingTxnOffsets(t *testing.T) {
 	ip.TransactionalID, ip.TransactionTimeoutMillis = &tid, 60000
 	ipr, err := ip.RequestWith(ctx, cl)
 	if err != nil || ipr.ErrorCode != 0 {
-		t.Skipf("transactions not served: %v %v", err, kerr.ErrorForCode(ipr.ErrorCode))
+		t.Fatalf("InitProducerID: %v %v", err, kerr.ErrorForCode(ipr.ErrorCode))
 	}
 	ao := kmsg.NewPtrAddOffsetsToTxnRequest()
 	ao.TransactionalID, ao.ProducerID, ao.ProducerEpoch, ao.Group = txnID, ipr.ProducerID, ipr.ProducerEpoch, group

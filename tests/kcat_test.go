@@ -5,27 +5,20 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"os/exec"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/moldau/moldau/internal/testenv"
 	"github.com/moldau/moldau/tests/harness"
 )
 
-// kcatPath finds kcat; it is skipped only outside CI (make test installs it).
+// kcatPath finds kcat; it is skipped only outside CI (make deps installs it).
 func kcatPath(t *testing.T) string {
 	t.Helper()
-	p, err := exec.LookPath("kcat")
-	if err != nil {
-		if os.Getenv("CI") == "" {
-			t.Skip("kcat not installed (apt-get install kcat)")
-		}
-		t.Fatalf("kcat is required in CI: %v", err)
-	}
-	return p
+	return testenv.RequireTool(t, "kcat", "make deps (apt-get install kcat)")
 }
 
 // kcat runs kcat with stdin and returns its stdout, failing on a non-zero exit.

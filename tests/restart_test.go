@@ -327,17 +327,14 @@ func TestStartMemory(t *testing.T) {
 }
 
 func TestStartMemoryDefaultDataDir(t *testing.T) {
-	// Without --data-dir the default is ./moldau-data (relative to the
-	// working directory, this package's directory under go test).
-	if _, err := os.Stat("moldau-data"); err == nil {
-		t.Skip("moldau-data already exists in the test directory")
-	}
+	// Without --data-dir the default is ./moldau-data, relative to the
+	// working directory: an empty one, which the child inherits.
+	t.Chdir(t.TempDir())
 	p := harness.Start(t, "--memory")
 	createTopic(t, p.Addr, "memory-default-dir", 1, nil)
 	produceSeq(t, p.Addr, "memory-default-dir", 0, 10)
 	p.Stop()
 	if _, err := os.Stat("moldau-data"); err == nil {
-		_ = os.RemoveAll("moldau-data")
 		t.Errorf("--memory created ./moldau-data")
 	}
 }

@@ -30,6 +30,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/moldau/moldau/internal/testenv"
 	"github.com/moldau/moldau/tests/harness"
 )
 
@@ -37,22 +38,18 @@ var (
 	streamsOnce sync.Once
 	streamsCP   string
 	streamsErr  error
-	streamsSkip string
 )
 
 // streamsClasspath runs tests/streams/setup.sh once per test process (it
 // fetches Kafka Streams with Maven into tests/compat/.cache and compiles the
-// application) and returns the java -cp for CountSum. It skips the test when
-// Java or Maven is not installed.
+// application) and returns the java -cp for CountSum. Without Java or Maven
+// the test is skipped, and fails under CI (testenv.RequireTool).
 func streamsClasspath(t *testing.T) string {
 	t.Helper()
+	for _, tool := range []string{"java", "javac", "mvn"} {
+		testenv.RequireTool(t, tool, "make deps (apt-get install default-jdk-headless maven)")
+	}
 	streamsOnce.Do(func() {
-		for _, tool := range []string{"java", "javac", "mvn"} {
-			if _, err := exec.LookPath(tool); err != nil {
-				streamsSkip = tool + " is not installed (Kafka Streams test needs a JDK and Maven)"
-				return
-			}
-		}
 		_, file, _, _ := runtime.Caller(0)
 		cmd := exec.Command(filepath.Join(filepath.Dir(file), "streams", "setup.sh"))
 		var stderr bytes.Buffer
@@ -64,9 +61,6 @@ func streamsClasspath(t *testing.T) string {
 		}
 		streamsCP = strings.TrimSpace(string(out))
 	})
-	if streamsSkip != "" {
-		t.Skip(streamsSkip)
-	}
 	if streamsErr != nil {
 		t.Fatal(streamsErr)
 	}
