@@ -17,12 +17,22 @@ test: deps vet deploy-check
 	$(MAKE) fuzz
 	$(MAKE) compat
 
+# deps: every tool a test needs, installed only when missing (under CI a
+# test fails, never skips, when its tool is absent: internal/testenv):
+# kcat (tests/kcat_test.go), zsh (cmd/moldau's completion test), a JDK and
+# Maven (tests/streams_test.go, the compat drivers), all Debian packages.
 deps:
 	$(GO) mod download
-	@{ command -v kcat >/dev/null 2>&1 && command -v zsh >/dev/null 2>&1; } || { \
-		echo "installing kcat and zsh (Debian packages)"; \
+	@missing=""; \
+	command -v kcat >/dev/null 2>&1 || missing="$$missing kcat"; \
+	command -v zsh >/dev/null 2>&1 || missing="$$missing zsh"; \
+	{ command -v java >/dev/null 2>&1 && command -v javac >/dev/null 2>&1; } || missing="$$missing default-jdk-headless"; \
+	command -v mvn >/dev/null 2>&1 || missing="$$missing maven"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing$$missing (Debian packages)"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq kcat zsh >/dev/null; }
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
 
 vet:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

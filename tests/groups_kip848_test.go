@@ -16,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/moldau/moldau/broker/config"
+	"github.com/moldau/moldau/internal/testenv"
 	"github.com/moldau/moldau/tests/harness"
 )
 
@@ -408,9 +409,7 @@ func testKIP848OnlineMigration(t *testing.T, balancer kgo.GroupBalancer) {
 // (group.consumer.heartbeat.interval.ms=5000): members learn of a new
 // target only at their next heartbeat, which dominates the time.
 func TestGroupsKIP848RebalanceFiveFranzMembers(t *testing.T) {
-	if testing.Short() {
-		t.Skip("takes a few heartbeat intervals")
-	}
+	testenv.SkipIfShort(t, "takes a few heartbeat intervals")
 	b := harness.InProcess(t, nil)
 	addr := b.Addr()
 	const topic, group, parts = "g-848-franz-5", "g-848-franz-5-group", 10

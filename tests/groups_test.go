@@ -18,18 +18,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kversion"
 
 	"github.com/moldau/moldau/broker/config"
+	"github.com/moldau/moldau/internal/testenv"
 	"github.com/moldau/moldau/tests/harness"
 )
-
-// groupBroker is an in-process broker with fast group settings.
-func grpBroker(t *testing.T) string {
-	t.Helper()
-	b := harness.InProcess(t, func(c *config.Config) {
-		c.GroupInitialRebalanceDelayMs = 0
-		c.GroupMinSessionTimeoutMs = 500
-	})
-	return b.Addr()
-}
 
 func grpProduce(t *testing.T, addr, topic string, n int) { grpProduceFrom(t, addr, topic, 0, n) }
 
@@ -82,7 +73,7 @@ func grpPoll(t *testing.T, cl *kgo.Client, n int, d time.Duration) []*kgo.Record
 }
 
 func TestGroupsFranzCommitAndResume(t *testing.T) {
-	addr := grpBroker(t)
+	addr := newBroker(t, fastGroups)
 	const topic, group = "g-resume", "g-resume-group"
 	createTopic(t, addr, topic, 3, nil)
 	grpProduce(t, addr, topic, 300)
@@ -199,7 +190,7 @@ func grpMember(t *testing.T, addr, group, topic string, idx int, a *grpAssigned,
 }
 
 func TestGroupsFranzMembersSplitAndRebalance(t *testing.T) {
-	addr := grpBroker(t)
+	addr := newBroker(t, fastGroups)
 	const topic, group, parts = "g-split", "g-split-group", 10
 	createTopic(t, addr, topic, parts, nil)
 	a := &grpAssigned{owners: map[int32]int{}}
@@ -272,7 +263,7 @@ func (d *grpCutDialer) cut() {
 }
 
 func TestGroupsFranzMemberKilledWithoutLeaving(t *testing.T) {
-	addr := grpBroker(t)
+	addr := newBroker(t, fastGroups)
 	const topic, group, parts = "g-kill", "g-kill-group", 6
 	createTopic(t, addr, topic, parts, nil)
 	a := &grpAssigned{owners: map[int32]int{}}
@@ -320,7 +311,7 @@ func TestGroupsFranzMemberKilledWithoutLeaving(t *testing.T) {
 }
 
 func TestGroupsFranzCooperativeStickyNoDoubleConsumption(t *testing.T) {
-	addr := grpBroker(t)
+	addr := newBroker(t, fastGroups)
 	const topic, group, parts, total = "g-coop", "g-coop-group", 8, 4000
 	createTopic(t, addr, topic, parts, nil)
 
@@ -378,7 +369,7 @@ func TestGroupsFranzCooperativeStickyNoDoubleConsumption(t *testing.T) {
 }
 
 func TestGroupsFranzStaticMemberRestartWithoutRebalance(t *testing.T) {
-	addr := grpBroker(t)
+	addr := newBroker(t, fastGroups)
 	const topic, group, parts = "g-static", "g-static-group", 4
 	createTopic(t, addr, topic, parts, nil)
 	a := &grpAssigned{owners: map[int32]int{}}
@@ -491,7 +482,7 @@ func (h *grpSaramaHandler) count() int {
 }
 
 func TestGroupsSaramaConsumerGroup(t *testing.T) {
-	addr := grpBroker(t)
+	addr := newBroker(t, fastGroups)
 	for _, ver := range []struct {
 		name string
 		v    sarama.KafkaVersion
@@ -552,7 +543,7 @@ func TestGroupsSaramaConsumerGroup(t *testing.T) {
 }
 
 func TestGroupsKafkaGoReader(t *testing.T) {
-	addr := grpBroker(t)
+	addr := newBroker(t, fastGroups)
 	const topic, group = "g-kafkago", "g-kafkago-group"
 	createTopic(t, addr, topic, 3, nil)
 	grpProduce(t, addr, topic, 60)
@@ -589,7 +580,7 @@ func TestGroupsKafkaGoReader(t *testing.T) {
 // from v4), SyncGroup, Heartbeat, OffsetCommit, OffsetFetch, DescribeGroups,
 // ListGroups, LeaveGroup, OffsetDelete, DeleteGroups.
 func TestGroupsEveryAPIVersion(t *testing.T) {
-	addr := grpBroker(t)
+	addr := newBroker(t, fastGroups)
 	const topic = "g-versions"
 	createTopic(t, addr, topic, 2, nil)
 	topicID := func() [16]byte {
@@ -820,9 +811,7 @@ func TestGroupsEveryAPIVersion(t *testing.T) {
 // one client committing one partition at a time, waiting for each answer
 // (the broker fsyncs __consumer_offsets before answering).
 func TestGroupsCommitThroughput(t *testing.T) {
-	if testing.Short() {
-		t.Skip("measurement")
-	}
+	testenv.SkipIfShort(t, "measurement")
 	p := harness.Start(t)
 	const topic, group = "g-commit-rate", "g-commit-rate-group"
 	createTopic(t, p.Addr, topic, 1, nil)
@@ -1130,7 +1119,7 @@ func TestGroupsKIP848Franz(t *testing.T) {
 // open transaction are invisible to OffsetFetch and, with RequireStable,
 // answered UNSTABLE_OFFSET_COMMIT until the transaction commits (KIP-447).
 func TestGroupsRequireStableWithPendingTxnOffsets(t *testing.T) {
-	addr := grpBroker(t)
+	addr := newBroker(t, fastGroups)
 	const topic, group, txnID = "g-stable", "g-stable-group", "g-stable-txn"
 	createTopic(t, addr, topic, 1, nil)
 	cl := newClient(t, addr)

@@ -17,20 +17,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/moldau/moldau/broker/config"
 	"github.com/moldau/moldau/tests/harness"
 )
-
-func diskBroker(t *testing.T) string {
-	t.Helper()
-	dir := t.TempDir()
-	b := harness.InProcess(t, func(c *config.Config) {
-		c.Memory = false
-		c.DataDir = dir
-		c.LogRetentionCheckIntervalMs = 100
-	})
-	return b.Addr()
-}
 
 func earliest(t *testing.T, addr, topic string) int64 {
 	t.Helper()
@@ -45,20 +33,9 @@ func earliest(t *testing.T, addr, topic string) int64 {
 	return o.Offset
 }
 
-// waitFor polls cond until it holds or 20 s pass.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 func TestLogRetentionMovesEarliest(t *testing.T) {
-	addr := diskBroker(t)
+	clock := newTestClock()
+	addr := newBroker(t, onDisk(t), withClock(clock))
 	const topic = "retained"
 	createTopic(t, addr, topic, 1, map[string]*string{
 		"segment.ms":      kadm.StringPtr("100"),
@@ -66,7 +43,7 @@ func TestLogRetentionMovesEarliest(t *testing.T) {
 	})
 	cl := newClient(t, addr, kgo.DefaultProduceTopic(topic), kgo.ProducerBatchCompression(kgo.NoCompression()))
 	value := bytes.Repeat([]byte{'r'}, 1000)
-	for round := range 6 {
+	for range 6 {
 		var rs []*kgo.Record
 		for range 10 {
 			rs = append(rs, &kgo.Record{Value: value})
@@ -74,22 +51,17 @@ func TestLogRetentionMovesEarliest(t *testing.T) {
 		if err := cl.ProduceSync(ctxT(t), rs...).FirstErr(); err != nil {
 			t.Fatal(err)
 		}
-		if round < 5 {
-			time.Sleep(150 * time.Millisecond) // the next round rolls a segment
-		}
+		clock.Advance(150 * time.Millisecond) // the next round rolls a segment
 	}
-	waitFor(t, "retention to delete old segments", func() bool { return earliest(t, addr, topic) > 0 })
-	// Retention may also have run during the rounds: wait until the log
-	// start is stable over several retention checks.
-	start := earliest(t, addr, topic)
-	waitFor(t, "the log start to settle", func() bool {
-		time.Sleep(500 * time.Millisecond)
-		s := earliest(t, addr, topic)
-		defer func() { start = s }()
-		return s == start
-	})
-	if start < 30 {
-		t.Fatalf("log start %d: retention.bytes=20000 should keep about two 10 KB segments of 60 records", start)
+	// Six segments of one batch of ten 1,000-byte records (just over 10 KB
+	// each): retention.bytes=20000 deletes the oldest while the rest stays
+	// at or above 20000 bytes, so it keeps the last two, from offset 40,
+	// whether a check ran between rounds or not; nothing else moves the
+	// start (the clock stands still).
+	const start = 40
+	waitFor(t, "retention to delete the four oldest segments", func() bool { return earliest(t, addr, topic) >= start })
+	if got := earliest(t, addr, topic); got != start {
+		t.Fatalf("log start %d, want %d: retention.bytes=20000 keeps two 10 KB segments of 60 records", got, start)
 	}
 	// Reading from the start begins at the new earliest offset.
 	recs := consumeN(t, addr, topic, int(60-start))
@@ -99,7 +71,8 @@ func TestLogRetentionMovesEarliest(t *testing.T) {
 }
 
 func TestLogCompactedTopicLatestPerKey(t *testing.T) {
-	addr := diskBroker(t)
+	clock := newTestClock()
+	addr := newBroker(t, onDisk(t), withClock(clock))
 	const topic = "compacted"
 	createTopic(t, addr, topic, 1, map[string]*string{
 		"cleanup.policy":            kadm.StringPtr("compact"),
@@ -116,12 +89,11 @@ func TestLogCompactedTopicLatestPerKey(t *testing.T) {
 			if err := cl.ProduceSync(ctxT(t), rs...).FirstErr(); err != nil {
 				t.Fatal(err)
 			}
-			time.Sleep(120 * time.Millisecond)
+			clock.Advance(120 * time.Millisecond) // the next batch rolls a segment
 		}
 	}
 	// One more batch so that every earlier segment is rolled (the active
 	// segment is never cleaned).
-	time.Sleep(120 * time.Millisecond)
 	last := newClient(t, addr, kgo.DefaultProduceTopic(topic))
 	if err := last.ProduceSync(ctxT(t), &kgo.Record{Key: []byte("other"), Value: []byte("x")}).FirstErr(); err != nil {
 		t.Fatal(err)
@@ -166,7 +138,8 @@ func TestLogCompactedTopicLatestPerKey(t *testing.T) {
 // transaction and the latest committed value of each key: aborted values
 // neither survive nor supersede committed ones.
 func TestLogCompactedTopicTransactions(t *testing.T) {
-	addr := diskBroker(t)
+	clock := newTestClock()
+	addr := newBroker(t, onDisk(t), withClock(clock))
 	const topic = "compacted-txn"
 	createTopic(t, addr, topic, 1, map[string]*string{
 		"cleanup.policy":            kadm.StringPtr("compact"),
@@ -195,7 +168,7 @@ func TestLogCompactedTopicTransactions(t *testing.T) {
 			if err := pr.EndTransaction(ctxT(t), kgo.TransactionEndTry(commit)); err != nil {
 				t.Fatal(err)
 			}
-			time.Sleep(120 * time.Millisecond) // the next transaction rolls a segment
+			clock.Advance(120 * time.Millisecond) // the next transaction rolls a segment
 		}
 	}
 	// A last plain record, so that every earlier segment is rolled (the
@@ -204,6 +177,8 @@ func TestLogCompactedTopicTransactions(t *testing.T) {
 	if err := last.ProduceSync(ctxT(t), &kgo.Record{Key: []byte("other"), Value: []byte("x")}).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
+	// Past delete.retention.ms, so that the cleaner may drop the markers.
+	clock.Advance(time.Second)
 	var got []*kgo.Record
 	waitFor(t, "compaction", func() bool {
 		got = consumeAll(t, addr, topic, 2*rounds*keys+1)

@@ -197,9 +197,7 @@ func logOngoingTxns(t *testing.T, addr string) {
 // runs it against another broker (for example Apache Kafka started by
 // tests/compat/kafka-ref.sh), without the kill -9.
 func TestStreamsExactlyOnceCountSum(t *testing.T) {
-	if testing.Short() {
-		t.Skip("short")
-	}
+	testenv.SkipIfShort(t, "a long run with real clients")
 	cp := streamsClasspath(t)
 
 	var p *harness.Proc

@@ -24,18 +24,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/twmb/franz-go/pkg/kversion"
 
-	"github.com/moldau/moldau/broker/config"
+	"github.com/moldau/moldau/internal/testenv"
 	"github.com/moldau/moldau/tests/harness"
 )
-
-func txnBroker(t *testing.T) string {
-	t.Helper()
-	b := harness.InProcess(t, func(c *config.Config) {
-		c.GroupInitialRebalanceDelayMs = 0
-		c.GroupMinSessionTimeoutMs = 500
-	})
-	return b.Addr()
-}
 
 func txnProducer(t *testing.T, addr, id string, opts ...kgo.Opt) *kgo.Client {
 	t.Helper()
@@ -85,7 +76,7 @@ func TestTxnCopyWithAborts(t *testing.T) {
 }
 
 func testTxnCopyWithAborts(t *testing.T, extra ...kgo.Opt) {
-	addr := txnBroker(t)
+	addr := newBroker(t, fastGroups)
 	in, out := "txn-copy-in", "txn-copy-out"
 	createTopic(t, addr, in, 3, nil)
 	createTopic(t, addr, out, 3, nil)
@@ -170,7 +161,7 @@ func testTxnCopyWithAborts(t *testing.T, extra ...kgo.Opt) {
 // TestTxnFencing: a second producer with the same transactional id fences
 // the first, whose open transaction is aborted and whose commit fails.
 func TestTxnFencing(t *testing.T) {
-	addr := txnBroker(t)
+	addr := newBroker(t, fastGroups)
 	topic := "txn-fence"
 	createTopic(t, addr, topic, 1, nil)
 	ctx := ctxT(t)
@@ -232,7 +223,7 @@ func listOffset(t *testing.T, cl *kgo.Client, topic string, isolation int8) int6
 // offset (ListOffsets latest under read_committed) and consumers wait for
 // it, and its commit releases them.
 func TestTxnReadCommittedIsolation(t *testing.T) {
-	addr := txnBroker(t)
+	addr := newBroker(t, fastGroups)
 	topic := "txn-isolation"
 	createTopic(t, addr, topic, 1, nil)
 	ctx := ctxT(t)
@@ -439,7 +430,7 @@ func TestTxnThroughput(t *testing.T) {
 // TestTxnAdmin: DescribeTransactions, ListTransactions and
 // DescribeProducers (kadm) see an open transaction and its producer.
 func TestTxnAdmin(t *testing.T) {
-	addr := txnBroker(t)
+	addr := newBroker(t, fastGroups)
 	topic := "txn-admin"
 	createTopic(t, addr, topic, 2, nil)
 	ctx := ctxT(t)
@@ -511,9 +502,7 @@ func TestTxnAdmin(t *testing.T) {
 // equals the input: nothing lost, nothing duplicated, nothing aborted
 // visible.
 func TestTxnExactlyOnceKill9(t *testing.T) {
-	if testing.Short() {
-		t.Skip("short")
-	}
+	testenv.SkipIfShort(t, "a long run with real clients")
 	p := harness.Start(t, "--set", "group.initial.rebalance.delay.ms=0", "--set", "group.min.session.timeout.ms=500")
 	in, out, group := "eos-in", "eos-out", "eos-copy"
 	createTopic(t, p.Addr, in, 3, nil)
@@ -645,7 +634,7 @@ func TestTxnExactlyOnceKill9(t *testing.T) {
 // reads transaction.version 2 from ApiVersions), so every EndTxn bumps the
 // producer epoch.
 func TestTxnV2EpochBump(t *testing.T) {
-	addr := txnBroker(t)
+	addr := newBroker(t, fastGroups)
 	topic := "txn-v2"
 	createTopic(t, addr, topic, 1, nil)
 	ctx := ctxT(t)
@@ -683,7 +672,7 @@ func TestTxnV2EpochBump(t *testing.T) {
 // partition: the LSO moves on and read_committed never shows its records;
 // a marker older than the producer's epoch is refused.
 func TestTxnAdminAbortMarker(t *testing.T) {
-	addr := txnBroker(t)
+	addr := newBroker(t, fastGroups)
 	topic := "txn-admin-abort"
 	createTopic(t, addr, topic, 1, nil)
 	ctx := ctxT(t)

@@ -67,3 +67,12 @@ func WaitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
 		pause = min(2*pause, 50*time.Millisecond)
 	}
 }
+
+// SkipIfShort skips a long test under go test -short on a developer
+// machine; under CI -short skips nothing.
+func SkipIfShort(t testing.TB, why string) {
+	t.Helper()
+	if testing.Short() && !InCI() {
+		t.Skip("-short: " + why)
+	}
+}

@@ -219,8 +219,9 @@ func hasFlag(args []string, name string) bool {
 }
 
 // InProcess starts a broker inside the test process on a free loopback port,
-// in memory unless mutate says otherwise, and closes it at cleanup.
-func InProcess(t testing.TB, mutate func(*config.Config)) *broker.Broker {
+// in memory unless mutate says otherwise, with opts after the test logger,
+// and closes it at cleanup.
+func InProcess(t testing.TB, mutate func(*config.Config), opts ...broker.Option) *broker.Broker {
 	t.Helper()
 	cfg := config.Default()
 	cfg.Addr = "127.0.0.1:0"
@@ -233,7 +234,7 @@ func InProcess(t testing.TB, mutate func(*config.Config)) *broker.Broker {
 	if os.Getenv("MOLDAU_TEST_LOG") != "" {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	b, err := broker.New(cfg, broker.WithLogger(logger))
+	b, err := broker.New(cfg, append([]broker.Option{broker.WithLogger(logger)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

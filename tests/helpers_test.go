@@ -1,0 +1,91 @@
+package tests
+
+import (
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/moldau/moldau/broker"
+	"github.com/moldau/moldau/broker/config"
+	"github.com/moldau/moldau/internal/testenv"
+	"github.com/moldau/moldau/tests/harness"
+)
+
+// brokerSetup collects newBroker's options.
+type brokerSetup struct {
+	mutate []func(*config.Config)
+	opts   []broker.Option
+}
+
+// brokerOption adjusts the broker newBroker starts.
+type brokerOption func(*brokerSetup)
+
+// newBroker starts an in-process broker (in memory unless an option says
+// otherwise), closed at the test's cleanup, and returns its address.
+func newBroker(t *testing.T, opts ...brokerOption) string {
+	t.Helper()
+	var s brokerSetup
+	for _, o := range opts {
+		o(&s)
+	}
+	return harness.InProcess(t, func(c *config.Config) {
+		for _, m := range s.mutate {
+			m(c)
+		}
+	}, s.opts...).Addr()
+}
+
+// fastGroups: a group's first rebalance starts at once and sessions may be
+// as short as 500 ms.
+func fastGroups(s *brokerSetup) {
+	s.mutate = append(s.mutate, func(c *config.Config) {
+		c.GroupInitialRebalanceDelayMs = 0
+		c.GroupMinSessionTimeoutMs = 500
+	})
+}
+
+// onDisk keeps the logs in a temporary directory and checks retention and
+// compaction every 100 ms.
+func onDisk(t *testing.T) brokerOption {
+	dir := t.TempDir()
+	return func(s *brokerSetup) {
+		s.mutate = append(s.mutate, func(c *config.Config) {
+			c.Memory = false
+			c.DataDir = dir
+			c.LogRetentionCheckIntervalMs = 100
+		})
+	}
+}
+
+// withClock makes the broker read the time from c (broker.WithClock).
+func withClock(c *testClock) brokerOption {
+	return func(s *brokerSetup) { s.opts = append(s.opts, broker.WithClock(c.Now)) }
+}
+
+// testClock is a clock a test moves by hand, so that time-based work
+// (segment.ms rolls, retention, delete horizons) comes due when the test
+// says, not after a sleep.
+type testClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newTestClock() *testClock { return &testClock{now: time.Now()} }
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *testClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// waitFor polls cond until it holds or 20 s pass.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	testenv.WaitFor(t, 20*time.Second, what, cond)
+}
