@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -318,7 +319,8 @@ func TestGroupsFranzCooperativeStickyNoDoubleConsumption(t *testing.T) {
 	var mu sync.Mutex
 	seen := map[string]int{}
 	where := map[string][]string{}
-	consume := func(idx int, stopAfter time.Duration) {
+	// consume runs member idx until stop is closed.
+	consume := func(idx int, stop <-chan struct{}) {
 		cl := grpClient(t, addr, group, topic, kgo.Balancers(kgo.CooperativeStickyBalancer()), kgo.BlockRebalanceOnPoll(),
 			kgo.OnPartitionsRevoked(func(ctx context.Context, cl *kgo.Client, _ map[string][]int32) {
 				if err := cl.CommitUncommittedOffsets(ctx); err != nil {
@@ -326,8 +328,12 @@ func TestGroupsFranzCooperativeStickyNoDoubleConsumption(t *testing.T) {
 				}
 			}))
 		defer cl.Close()
-		end := time.Now().Add(stopAfter)
-		for time.Now().Before(end) {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
 			ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 			fs := cl.PollFetches(ctx)
 			cancel()
@@ -343,18 +349,51 @@ func TestGroupsFranzCooperativeStickyNoDoubleConsumption(t *testing.T) {
 			cl.AllowRebalance()
 		}
 	}
+	seenN := func(n int) func() bool {
+		return func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			return len(seen) >= n
+		}
+	}
+	adm := kadm.NewClient(newClient(t, addr))
+	stableWith := func(members int) func() bool {
+		return func() bool {
+			described, err := adm.DescribeGroups(ctxT(t), group)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d := described[group]
+			return d.State == "Stable" && len(d.Members) == members
+		}
+	}
 	var wg sync.WaitGroup
-	wg.Add(3)
-	go func() { defer wg.Done(); consume(0, 12*time.Second) }()
-	go func() { defer wg.Done(); consume(1, 4*time.Second) }() // leaves mid-way
-	go func() {
-		defer wg.Done()
-		time.Sleep(2 * time.Second) // joins mid-way
-		consume(2, 10*time.Second)
-	}()
+	var stops []chan struct{}
+	start := func(idx int) {
+		stop := make(chan struct{})
+		stops = append(stops, stop)
+		wg.Add(1)
+		go func() { defer wg.Done(); consume(idx, stop) }()
+	}
+	// Members 0 and 1 consume; member 2 joins while records flow and more
+	// are produced; member 1 leaves while the rest may still flow; the last
+	// quarter is produced after the group settled on two members, so every
+	// partition that moved is read past the offset it moved at (a wrong
+	// committed offset shows as a record consumed twice).
+	start(0)
+	start(1)
 	grpProduce(t, addr, topic, total/2)
-	time.Sleep(3 * time.Second)
-	grpProduceFrom(t, addr, topic, total/2, total/2)
+	testenv.WaitFor(t, 60*time.Second, "a quarter consumed by two members", seenN(total/4))
+	start(2)
+	grpProduceFrom(t, addr, topic, total/2, total/4)
+	testenv.WaitFor(t, 60*time.Second, "the third member to join", stableWith(3))
+	testenv.WaitFor(t, 60*time.Second, "five eighths consumed", seenN(total*5/8))
+	close(stops[1])
+	testenv.WaitFor(t, 60*time.Second, "the group to settle on two members after one left", stableWith(2))
+	grpProduceFrom(t, addr, topic, total*3/4, total/4)
+	testenv.WaitFor(t, 60*time.Second, "every record consumed", seenN(total))
+	close(stops[0])
+	close(stops[2])
 	wg.Wait()
 	mu.Lock()
 	defer mu.Unlock()
@@ -369,7 +408,8 @@ func TestGroupsFranzCooperativeStickyNoDoubleConsumption(t *testing.T) {
 }
 
 func TestGroupsFranzStaticMemberRestartWithoutRebalance(t *testing.T) {
-	addr := newBroker(t, fastGroups)
+	reg := prometheus.NewRegistry()
+	addr := newBroker(t, fastGroups, withMetrics(reg))
 	const topic, group, parts = "g-static", "g-static-group", 4
 	createTopic(t, addr, topic, parts, nil)
 	a := &grpAssigned{owners: map[int32]int{}}
@@ -383,39 +423,58 @@ func TestGroupsFranzStaticMemberRestartWithoutRebalance(t *testing.T) {
 	a.covered(t, parts, map[int]bool{0: true}, 30*time.Second)
 	_, stop1 := grpMember(t, addr, group, topic, 1, a, kgo.InstanceID("static-1"))
 	a.covered(t, parts, map[int]bool{0: true, 1: true}, 30*time.Second)
-	// Wait until no assignment callback has come for a second (a
-	// cooperative group may take two rebalances to settle).
-	before := -1
-	for {
-		time.Sleep(time.Second)
-		a.mu.Lock()
-		n := a.events
-		a.mu.Unlock()
-		if n == before {
-			break
+	adm := kadm.NewClient(newClient(t, addr))
+	// settled: the group is Stable with two members, and every partition's
+	// owner has had its assignment callback. A cooperative group takes two
+	// rebalances to move partitions: the second ends Stable with the 2/2
+	// split, and nothing follows it.
+	settled := func() bool {
+		described, err := adm.DescribeGroups(ctxT(t), group)
+		if err != nil {
+			t.Fatal(err)
 		}
-		before = n
+		if d := described[group]; d.State != "Stable" || len(d.Members) != 2 {
+			return false
+		}
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		per := map[int]int{}
+		for _, m := range a.owners {
+			per[m]++
+		}
+		return len(a.owners) == parts && per[0] == parts/2 && per[1] == parts/2
+	}
+	testenv.WaitFor(t, 30*time.Second, "the group to settle with two partitions each", settled)
+	a.mu.Lock()
+	before := a.events
+	a.mu.Unlock()
+	const rebalances = "moldau_group_rebalances_total"
+	rebalancesBefore := counterValue(t, reg, rebalances)
+	if rebalancesBefore == 0 {
+		t.Fatalf("%s counted no rebalance while the group formed: it could not show one now", rebalances)
 	}
 
-	adm := kadm.NewClient(newClient(t, addr))
 	stop1() // a static member does not leave on close
 	_, stop1 = grpMember(t, addr, group, topic, 1, a, kgo.InstanceID("static-1"))
 	defer stop1()
-	time.Sleep(1500 * time.Millisecond)
+	// The restarted member's JoinGroup is answered with its old assignment
+	// and counts as no rebalance; a rebalance it started would be counted
+	// before the member got any assignment.
+	testenv.WaitFor(t, 30*time.Second, "the restarted member to get its partitions back", func() bool {
+		a.mu.Lock()
+		assigned := a.events > before
+		a.mu.Unlock()
+		return assigned && settled()
+	})
 	a.mu.Lock()
-	// The restarted member got its assignment once; member 0 saw nothing.
 	after := a.events
 	a.mu.Unlock()
+	if n := counterValue(t, reg, rebalances); n != rebalancesBefore {
+		t.Errorf("%s went from %v to %v: the restart rebalanced the group", rebalances, rebalancesBefore, n)
+	}
+	// The restarted member got its assignment once; member 0 saw nothing.
 	if after != before+1 {
 		t.Fatalf("assignment callbacks went from %d to %d: a rebalance happened", before, after)
-	}
-	described, err := adm.DescribeGroups(ctxT(t), group)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := described[group]
-	if d.State != "Stable" || len(d.Members) != 2 {
-		t.Fatalf("describe: %s with %d members", d.State, len(d.Members))
 	}
 }
 
@@ -497,7 +556,19 @@ func TestGroupsSaramaConsumerGroup(t *testing.T) {
 			cfg.Consumer.Offsets.AutoCommit.Interval = 100 * time.Millisecond
 			cfg.Consumer.Group.Session.Timeout = 3 * time.Second
 			cfg.Consumer.Group.Heartbeat.Interval = 300 * time.Millisecond
-			run := func(h *grpSaramaHandler, want int) {
+			adm := kadm.NewClient(newClient(t, addr))
+			committed := func() int64 {
+				offs, err := adm.FetchOffsets(ctxT(t), group)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var sum int64
+				offs.Each(func(o kadm.OffsetResponse) { sum += o.At })
+				return sum
+			}
+			// run consumes want records, and stops once the marks were
+			// autocommitted up to the offset sum end.
+			run := func(h *grpSaramaHandler, want int, end int64) {
 				cg, err := sarama.NewConsumerGroup([]string{addr}, group, cfg)
 				if err != nil {
 					t.Fatal(err)
@@ -513,11 +584,8 @@ func TestGroupsSaramaConsumerGroup(t *testing.T) {
 					}
 					done <- nil
 				}()
-				deadline := time.Now().Add(30 * time.Second)
-				for h.count() < want && time.Now().Before(deadline) {
-					time.Sleep(20 * time.Millisecond)
-				}
-				time.Sleep(300 * time.Millisecond) // let the marks autocommit
+				testenv.WaitFor(t, 30*time.Second, fmt.Sprintf("%d records consumed", want), func() bool { return h.count() >= want })
+				testenv.WaitFor(t, 30*time.Second, fmt.Sprintf("the marks autocommitted up to %d", end), func() bool { return committed() >= end })
 				cancel()
 				if err := <-done; err != nil {
 					t.Fatalf("consume: %v", err)
@@ -529,10 +597,10 @@ func TestGroupsSaramaConsumerGroup(t *testing.T) {
 					t.Fatalf("consumed %d, want %d", h.count(), want)
 				}
 			}
-			run(&grpSaramaHandler{seen: map[string]int{}}, 200)
+			run(&grpSaramaHandler{seen: map[string]int{}}, 200, 200)
 			grpProduceFrom(t, addr, topic, 200, 50)
 			h := &grpSaramaHandler{seen: map[string]int{}}
-			run(h, 50)
+			run(h, 50, 250)
 			for v := range h.seen {
 				if v < "v00200" {
 					t.Fatalf("resumed before the committed offsets: %s", v)

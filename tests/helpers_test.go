@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/moldau/moldau/broker"
 	"github.com/moldau/moldau/broker/config"
 	"github.com/moldau/moldau/internal/testenv"
@@ -60,6 +62,30 @@ func onDisk(t *testing.T) brokerOption {
 // withClock makes the broker read the time from c (broker.WithClock).
 func withClock(c *testClock) brokerOption {
 	return func(s *brokerSetup) { s.opts = append(s.opts, broker.WithClock(c.Now)) }
+}
+
+// withMetrics registers the broker's metrics on reg.
+func withMetrics(reg prometheus.Registerer) brokerOption {
+	return func(s *brokerSetup) { s.opts = append(s.opts, broker.WithRegisterer(reg)) }
+}
+
+// counterValue is the value of the counter family name in reg (the sum over
+// its labels), or 0 when nothing was counted yet.
+func counterValue(t *testing.T, reg prometheus.Gatherer, name string) float64 {
+	t.Helper()
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v float64
+	for _, f := range families {
+		if f.GetName() == name {
+			for _, m := range f.GetMetric() {
+				v += m.GetCounter().GetValue()
+			}
+		}
+	}
+	return v
 }
 
 // testClock is a clock a test moves by hand, so that time-based work

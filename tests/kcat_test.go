@@ -11,6 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
+
+	"github.com/moldau/moldau/broker"
 	"github.com/moldau/moldau/internal/testenv"
 	"github.com/moldau/moldau/tests/harness"
 )
@@ -120,7 +123,8 @@ func head(s string) string {
 
 func TestKcatPartitionsHeadersAndQuery(t *testing.T) {
 	kcatPath(t)
-	b := harness.InProcess(t, nil)
+	clock := newTestClock()
+	b := harness.InProcess(t, nil, broker.WithClock(clock.Now))
 	topic := "kcat-partitioned"
 	createTopic(t, b.Addr(), topic, 3, nil)
 	var lines []string
@@ -155,13 +159,14 @@ func TestKcatPartitionsHeadersAndQuery(t *testing.T) {
 		}
 	}
 
-	// Query mode: the offset for a timestamp.
+	// Query mode: the offset for a timestamp. The broker stamps the
+	// records (LogAppendTime) from a clock the test moves between batches.
 	qt := "kcat-query"
-	createTopic(t, b.Addr(), qt, 1, nil)
+	createTopic(t, b.Addr(), qt, 1, map[string]*string{"message.timestamp.type": kadm.StringPtr("LogAppendTime")})
 	kcat(t, "a\nb\n", "-P", "-b", b.Addr(), "-t", qt)
-	time.Sleep(5 * time.Millisecond) // distinct CreateTime for the next batch (kcat sets now)
-	mid := time.Now().UnixMilli()
-	time.Sleep(5 * time.Millisecond)
+	clock.Advance(5 * time.Millisecond)
+	mid := clock.Now().UnixMilli()
+	clock.Advance(5 * time.Millisecond)
 	kcat(t, "c\n", "-P", "-b", b.Addr(), "-t", qt)
 	out = kcat(t, "", "-Q", "-b", b.Addr(), "-t", fmt.Sprintf("%s:0:%d", qt, mid))
 	if !strings.Contains(out, "offset 2") {

@@ -11,12 +11,14 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/moldau/moldau/internal/testenv"
 	"github.com/moldau/moldau/tests/harness"
 )
 
@@ -405,8 +407,9 @@ func TestStopWithLongPollingConsumer(t *testing.T) {
 	topic := "stop-long-poll"
 	createTopic(t, p.Addr, topic, 1, nil)
 	produceSeq(t, p.Addr, topic, 0, 1)
+	fetches := &fetchWrites{}
 	cons, err := kgo.NewClient(kgo.SeedBrokers(p.Addr), kgo.ConsumeTopics(topic),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(30*time.Second))
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(30*time.Second), kgo.WithHooks(fetches))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -416,6 +419,7 @@ func TestStopWithLongPollingConsumer(t *testing.T) {
 		t.Fatalf("unexpected record %q", got[0].Value)
 	}
 	// The consumer's next fetch now waits up to 30 s at the broker.
+	sent := fetches.n.Load()
 	polling := make(chan struct{})
 	go func() {
 		defer close(polling)
@@ -423,7 +427,7 @@ func TestStopWithLongPollingConsumer(t *testing.T) {
 		defer cancel()
 		cons.PollFetches(pctx)
 	}()
-	time.Sleep(300 * time.Millisecond) // let the long poll reach the broker
+	testenv.WaitFor(t, 10*time.Second, "the long-poll fetch to be sent", func() bool { return fetches.n.Load() > sent })
 	start := time.Now()
 	p.Stop() // fails the test unless the exit status is 0
 	if d := time.Since(start); d > 5*time.Second {
@@ -431,6 +435,15 @@ func TestStopWithLongPollingConsumer(t *testing.T) {
 	}
 	cons.Close()
 	<-polling
+}
+
+// fetchWrites counts the Fetch requests a client wrote to a broker.
+type fetchWrites struct{ n atomic.Int64 }
+
+func (f *fetchWrites) OnBrokerWrite(_ kgo.BrokerMetadata, key int16, _ int, _, _ time.Duration, err error) {
+	if key == 1 && err == nil {
+		f.n.Add(1)
+	}
 }
 
 // waitLog polls p's log for substr (the ready line follows the "listening
