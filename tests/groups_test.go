@@ -449,7 +449,7 @@ func TestGroupsFranzStaticMemberRestartWithoutRebalance(t *testing.T) {
 	before := a.events
 	a.mu.Unlock()
 	const rebalances = "moldau_group_rebalances_total"
-	rebalancesBefore := counterValue(t, reg, rebalances)
+	rebalancesBefore := metricValue(t, reg, rebalances)
 	if rebalancesBefore == 0 {
 		t.Fatalf("%s counted no rebalance while the group formed: it could not show one now", rebalances)
 	}
@@ -469,7 +469,7 @@ func TestGroupsFranzStaticMemberRestartWithoutRebalance(t *testing.T) {
 	a.mu.Lock()
 	after := a.events
 	a.mu.Unlock()
-	if n := counterValue(t, reg, rebalances); n != rebalancesBefore {
+	if n := metricValue(t, reg, rebalances); n != rebalancesBefore {
 		t.Errorf("%s went from %v to %v: the restart rebalanced the group", rebalances, rebalancesBefore, n)
 	}
 	// The restarted member got its assignment once; member 0 saw nothing.

@@ -1,11 +1,13 @@
 package tests
 
 import (
+	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/moldau/moldau/broker"
 	"github.com/moldau/moldau/broker/config"
@@ -69,9 +71,9 @@ func withMetrics(reg prometheus.Registerer) brokerOption {
 	return func(s *brokerSetup) { s.opts = append(s.opts, broker.WithRegisterer(reg)) }
 }
 
-// counterValue is the value of the counter family name in reg (the sum over
-// its labels), or 0 when nothing was counted yet.
-func counterValue(t *testing.T, reg prometheus.Gatherer, name string) float64 {
+// metricValue sums the counters or gauges of family name in reg whose
+// labels include labels (name=value pairs); 0 when none was set yet.
+func metricValue(t *testing.T, reg prometheus.Gatherer, name string, labels ...string) float64 {
 	t.Helper()
 	families, err := reg.Gather()
 	if err != nil {
@@ -79,10 +81,19 @@ func counterValue(t *testing.T, reg prometheus.Gatherer, name string) float64 {
 	}
 	var v float64
 	for _, f := range families {
-		if f.GetName() == name {
-			for _, m := range f.GetMetric() {
-				v += m.GetCounter().GetValue()
+		if f.GetName() != name {
+			continue
+		}
+	metrics:
+		for _, m := range f.GetMetric() {
+			for i := 0; i+1 < len(labels); i += 2 {
+				if !slices.ContainsFunc(m.GetLabel(), func(l *dto.LabelPair) bool {
+					return l.GetName() == labels[i] && l.GetValue() == labels[i+1]
+				}) {
+					continue metrics
+				}
 			}
+			v += m.GetCounter().GetValue() + m.GetGauge().GetValue()
 		}
 	}
 	return v

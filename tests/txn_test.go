@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -40,6 +41,7 @@ func readCommitted(t *testing.T, addr, topic string, want int, quiet time.Durati
 	t.Helper()
 	cl := newClient(t, addr, append([]kgo.Opt{kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted())}, opts...)...)
+	defer cl.Close() // no fetch of it lingers at the broker
 	var out []*kgo.Record
 	deadline := time.Now().Add(60 * time.Second)
 	for {
@@ -223,7 +225,8 @@ func listOffset(t *testing.T, cl *kgo.Client, topic string, isolation int8) int6
 // offset (ListOffsets latest under read_committed) and consumers wait for
 // it, and its commit releases them.
 func TestTxnReadCommittedIsolation(t *testing.T) {
-	addr := newBroker(t, fastGroups)
+	reg := prometheus.NewRegistry()
+	addr := newBroker(t, fastGroups, withMetrics(reg))
 	topic := "txn-isolation"
 	createTopic(t, addr, topic, 1, nil)
 	ctx := ctxT(t)
@@ -261,7 +264,9 @@ func TestTxnReadCommittedIsolation(t *testing.T) {
 	if hw, lso := listOffset(t, admin, topic, 0), listOffset(t, admin, topic, 1); hw != 61 || lso != 60 {
 		t.Fatalf("with an open transaction: high watermark %d, LSO %d; want 61, 60", hw, lso)
 	}
-	got := readCommitted(t, addr, topic, want, time.Second)
+	// (Its fetches wait 100 ms at most, so none of them is still waiting
+	// at the broker below.)
+	got := readCommitted(t, addr, topic, want, time.Second, kgo.FetchMaxWait(100*time.Millisecond))
 	for _, r := range got {
 		var i, j int
 		fmt.Sscanf(string(r.Value), "t%d-%d", &i, &j)
@@ -273,6 +278,8 @@ func TestTxnReadCommittedIsolation(t *testing.T) {
 		t.Errorf("read_committed: %d records, want %d", len(got), want)
 	}
 	// A consumer blocked at the LSO is woken by the commit marker.
+	waitingFetches := func() float64 { return metricValue(t, reg, "moldau_requests_waiting", "api", "Fetch") }
+	testenv.WaitFor(t, 10*time.Second, "no fetch waiting at the broker", func() bool { return waitingFetches() == 0 })
 	cons := newClient(t, addr, kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {0: kgo.NewOffset().At(60)}}))
 	done := make(chan []*kgo.Record, 1)
@@ -280,10 +287,13 @@ func TestTxnReadCommittedIsolation(t *testing.T) {
 		fs := cons.PollFetches(ctx)
 		done <- fs.Records()
 	}()
+	// The fetch parks at the broker: it found nothing below the LSO. Until
+	// the commit only its MaxWait (franz-go's 5 s) could end it.
+	testenv.WaitFor(t, 10*time.Second, "the read_committed fetch to wait at the LSO", func() bool { return waitingFetches() == 1 })
 	select {
 	case recs := <-done:
 		t.Fatalf("read_committed returned %d records past the LSO", len(recs))
-	case <-time.After(500 * time.Millisecond):
+	default:
 	}
 	if err := p.EndTransaction(ctx, kgo.TryCommit); err != nil {
 		t.Fatal(err)
