@@ -1,14 +1,10 @@
 package coordinator
 
 import (
-	"bufio"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -17,9 +13,9 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
-)
 
-var rewrite = flag.Bool("rewrite", false, "rewrite the expected output of testdata scripts")
+	"github.com/moldau/moldau/internal/scripttest"
+)
 
 // memLog is an in-memory OffsetLog.
 type memLog struct {
@@ -175,79 +171,28 @@ func errName(err error) string {
 	return "error=" + strings.TrimPrefix(err.Error(), "coordinator: ")
 }
 
-type args map[string]string
-
-func parseArgs(fields []string) args {
-	a := args{}
-	for _, f := range fields {
-		k, v, _ := strings.Cut(f, "=")
-		a[k] = v
-	}
-	return a
-}
-
-func (a args) str(k, def string) string {
-	if v, ok := a[k]; ok {
-		return v
-	}
-	return def
-}
-
-func (a args) dur(t *testing.T, k string, def time.Duration) time.Duration {
-	v, ok := a[k]
-	if !ok {
-		return def
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil {
-		t.Fatalf("bad duration %s=%s", k, v)
-	}
-	return d
-}
-
-func (a args) int(t *testing.T, k string, def int64) int64 {
-	v, ok := a[k]
-	if !ok {
-		return def
-	}
-	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil {
-		t.Fatalf("bad number %s=%s", k, v)
-	}
-	return n
-}
-
-func (a args) ptr(k string) *string {
-	if v, ok := a[k]; ok {
-		return &v
-	}
-	return nil
-}
-
 // run executes one command and returns its output (including callbacks
 // that fired while it ran).
-func (e *scriptEnv) run(cmd string) string {
-	fields := strings.Fields(cmd)
-	a := parseArgs(fields[1:])
+func (e *scriptEnv) run(a scripttest.Cmd) string {
 	t := e.t
-	group := a.str("group", "g")
-	switch fields[0] {
+	group := a.Str("group", "g")
+	switch a.Name {
 	case "join":
-		name := a.str("name", "c")
-		req := JoinRequest{Group: group, MemberID: a.str("member", ""), InstanceID: a.ptr("instance"),
-			ClientID: name, ClientHost: "/127.0.0.1", SessionTimeout: a.dur(t, "session", 10*time.Second),
-			RebalanceTimeout: a.dur(t, "rebalance", 30*time.Second), ProtocolType: a.str("type", "consumer"),
-			RequireKnownMemberID: a.str("require-id", "false") == "true"}
-		for _, p := range strings.Split(a.str("protocols", "range"), ",") {
+		name := a.Str("name", "c")
+		req := JoinRequest{Group: group, MemberID: a.Str("member", ""), InstanceID: a.Ptr("instance"),
+			ClientID: name, ClientHost: "/127.0.0.1", SessionTimeout: a.Dur("session", 10*time.Second),
+			RebalanceTimeout: a.Dur("rebalance", 30*time.Second), ProtocolType: a.Str("type", "consumer"),
+			RequireKnownMemberID: a.Str("require-id", "false") == "true"}
+		for _, p := range strings.Split(a.Str("protocols", "range"), ",") {
 			n, meta, _ := strings.Cut(p, ":")
 			req.Protocols = append(req.Protocols, Protocol{Name: n, Metadata: []byte(meta)})
 		}
-		if v, ok := a["subscribe"]; ok {
+		if v, ok := a.Args["subscribe"]; ok {
 			// A consumer protocol subscription (v1, with owned partitions).
 			sub := kmsg.NewConsumerMemberMetadata()
 			sub.Version = 1
 			sub.Topics = strings.Split(v, ",")
-			owned := e.parseAssignment(a.str("owned", "-"))
+			owned := e.parseAssignment(a.Str("owned", "-"))
 			for _, tm := range e.topics {
 				if ps := owned[tm.ID]; len(ps) > 0 {
 					op := kmsg.NewConsumerMemberMetadataOwnedPartition()
@@ -266,7 +211,7 @@ func (e *scriptEnv) run(cmd string) string {
 			}
 			var ms []string
 			for _, m := range r.Members {
-				if _, ok := a["subscribe"]; ok {
+				if _, ok := a.Args["subscribe"]; ok {
 					ms = append(ms, m.MemberID) // binary metadata
 					continue
 				}
@@ -280,11 +225,11 @@ func (e *scriptEnv) run(cmd string) string {
 				r.ProtocolName, r.LeaderID, strings.Join(ms, " "), skip)
 		})
 	case "sync":
-		name := a.str("name", "c")
-		req := SyncRequest{Group: group, MemberID: a.str("member", ""), InstanceID: a.ptr("instance"),
-			Generation: int32(a.int(t, "gen", -1)), ProtocolType: a.ptr("type"), ProtocolName: a.ptr("proto"),
+		name := a.Str("name", "c")
+		req := SyncRequest{Group: group, MemberID: a.Str("member", ""), InstanceID: a.Ptr("instance"),
+			Generation: int32(a.Int("gen", -1)), ProtocolType: a.Ptr("type"), ProtocolName: a.Ptr("proto"),
 			Assignments: map[string][]byte{}}
-		if v := a.str("assign", ""); v != "" {
+		if v := a.Str("assign", ""); v != "" {
 			for _, kv := range strings.Split(v, ",") {
 				k, val, _ := strings.Cut(kv, ":")
 				req.Assignments[k] = []byte(val)
@@ -295,13 +240,13 @@ func (e *scriptEnv) run(cmd string) string {
 			byName[tm.Name], byID[tm.ID] = tm.ID, tm.Name
 		}
 		// cassign=m1=t:0,1|m2=t:2,3: consumer protocol assignments.
-		if v := a.str("cassign", ""); v != "" {
+		if v := a.Str("cassign", ""); v != "" {
 			for _, kv := range strings.Split(v, "|") {
 				k, val, _ := strings.Cut(kv, "=")
 				req.Assignments[k] = encodeClassicAssignment(e.parseAssignment(val), byID)
 			}
 		}
-		decode := a.str("decode", "false") == "true"
+		decode := a.Str("decode", "false") == "true"
 		e.c.SyncGroup(req, func(r SyncResult) {
 			if r.Err != nil {
 				e.emit("%s: sync %s", name, errName(r.Err))
@@ -314,12 +259,12 @@ func (e *scriptEnv) run(cmd string) string {
 			e.emit("%s: sync ok assignment=%q", name, r.Assignment)
 		})
 	case "heartbeat":
-		err := e.c.Heartbeat(group, a.str("member", ""), a.ptr("instance"), int32(a.int(t, "gen", -1)))
-		e.emit("heartbeat %s: %s", a.str("member", ""), errName(err))
+		err := e.c.Heartbeat(group, a.Str("member", ""), a.Ptr("instance"), int32(a.Int("gen", -1)))
+		e.emit("heartbeat %s: %s", a.Str("member", ""), errName(err))
 	case "leave":
 		var ms []LeaveMember
-		for _, id := range strings.Split(a.str("member", ""), ",") {
-			ms = append(ms, LeaveMember{MemberID: id, InstanceID: a.ptr("instance")})
+		for _, id := range strings.Split(a.Str("member", ""), ",") {
+			ms = append(ms, LeaveMember{MemberID: id, InstanceID: a.Ptr("instance")})
 		}
 		errs, err := e.c.LeaveGroup(group, ms)
 		if err != nil {
@@ -330,10 +275,10 @@ func (e *scriptEnv) run(cmd string) string {
 			e.emit("leave %s: %s", m.MemberID, errName(errs[i]))
 		}
 	case "commit":
-		req := CommitRequest{Group: group, MemberID: a.str("member", ""), InstanceID: a.ptr("instance"),
-			Generation: int32(a.int(t, "gen", -1))}
+		req := CommitRequest{Group: group, MemberID: a.Str("member", ""), InstanceID: a.Ptr("instance"),
+			Generation: int32(a.Int("gen", -1))}
 		var keys []string
-		for k := range a {
+		for k := range a.Args {
 			if strings.HasPrefix(k, "t") && k != "type" {
 				keys = append(keys, k)
 			}
@@ -341,7 +286,7 @@ func (e *scriptEnv) run(cmd string) string {
 		sort.Strings(keys)
 		for _, k := range keys {
 			p, _ := strconv.Atoi(k[1:])
-			off, meta, _ := strings.Cut(a[k], "/")
+			off, meta, _ := strings.Cut(a.Args[k], "/")
 			n, _ := strconv.ParseInt(off, 10, 64)
 			req.Offsets = append(req.Offsets, OffsetCommit{Topic: "t", Partition: int32(p), Offset: n, LeaderEpoch: -1, Metadata: meta, ExpireTimestamp: -1})
 		}
@@ -362,7 +307,7 @@ func (e *scriptEnv) run(cmd string) string {
 			e.emit("fetch %s%d: %d %q", o.Topic, o.Partition, o.Offset, o.Metadata)
 		}
 	case "delete-offsets":
-		errs, err := e.c.DeleteOffsets(group, []TopicPartition{{"t", int32(a.int(t, "p", 0))}})
+		errs, err := e.c.DeleteOffsets(group, []TopicPartition{{"t", int32(a.Int("p", 0))}})
 		if err != nil {
 			e.emit("delete-offsets: %s", errName(err))
 		} else {
@@ -399,13 +344,13 @@ func (e *scriptEnv) run(cmd string) string {
 	case "expire":
 		e.emit("expire: %d", e.c.ExpireOffsets())
 	case "advance":
-		e.clock.Advance(a.dur(t, "by", 0))
+		e.clock.Advance(a.Dur("by", 0))
 		e.c.WaitIdle()
 		e.emit("now +%s", e.clock.Now().Sub(time.Unix(1_700_000_000, 0)))
 	case "topic":
 		// Adds or resizes a topic seen by KIP-848 assignment.
-		name := a.str("name", "t")
-		n := int32(a.int(t, "partitions", 1))
+		name := a.Str("name", "t")
+		n := int32(a.Int("partitions", 1))
 		found := false
 		for i := range e.topics {
 			if e.topics[i].Name == name {
@@ -416,13 +361,13 @@ func (e *scriptEnv) run(cmd string) string {
 			e.topics = append(e.topics, TopicMeta{ID: [16]byte{byte(len(e.topics) + 1)}, Name: name, Partitions: n})
 		}
 	case "chb":
-		req := ConsumerHeartbeatRequest{Group: group, MemberID: a.str("member", ""), MemberEpoch: int32(a.int(t, "epoch", 0)),
-			InstanceID: a.ptr("instance"), RebalanceTimeout: a.dur(t, "rebalance", 10*time.Second), ServerAssignor: a.ptr("assignor"),
-			SubscribedRegex: a.ptr("regex"), ClientID: "c", ClientHost: "/127.0.0.1"}
-		if v, ok := a["topics"]; ok {
+		req := ConsumerHeartbeatRequest{Group: group, MemberID: a.Str("member", ""), MemberEpoch: int32(a.Int("epoch", 0)),
+			InstanceID: a.Ptr("instance"), RebalanceTimeout: a.Dur("rebalance", 10*time.Second), ServerAssignor: a.Ptr("assignor"),
+			SubscribedRegex: a.Ptr("regex"), ClientID: "c", ClientHost: "/127.0.0.1"}
+		if v, ok := a.Args["topics"]; ok {
 			req.SubscribedTopics = strings.Split(v, ",")
 		}
-		if v, ok := a["owned"]; ok {
+		if v, ok := a.Args["owned"]; ok {
 			req.Owned = e.parseAssignment(v)
 		}
 		r := e.c.ConsumerHeartbeat(req)
@@ -452,7 +397,7 @@ func (e *scriptEnv) run(cmd string) string {
 	case "set":
 		// Changes a setting for the rest of the script (a restart applies
 		// it to the coordinator).
-		if v, ok := a["max-size"]; ok {
+		if v, ok := a.Args["max-size"]; ok {
 			n, _ := strconv.Atoi(v)
 			e.cfg.MaxGroupSize = n
 			e.c.cfg.MaxGroupSize = n
@@ -464,17 +409,17 @@ func (e *scriptEnv) run(cmd string) string {
 		e.log.mu.Unlock()
 	case "fail-appends":
 		e.log.mu.Lock()
-		e.log.fail = a.str("on", "true") == "true"
+		e.log.fail = a.Str("on", "true") == "true"
 		e.log.mu.Unlock()
 	case "restart":
 		e.c.Close()
 		e.start()
 		e.emit("restarted")
 	default:
-		t.Fatalf("unknown command %q", fields[0])
+		t.Fatalf("%s: unknown command %q", a.Pos, a.Name)
 	}
 	e.c.WaitIdle()
-	e.checkPersisted(cmd)
+	e.checkPersisted(a.Line)
 	e.mu.Lock()
 	out := strings.Join(e.out, "\n")
 	e.out = nil
@@ -503,68 +448,12 @@ func (e *scriptEnv) checkPersisted(cmd string) {
 	}
 }
 
-// TestScripts runs testdata/*.txt: blocks of a command, a "----" line and
-// the expected output, separated by blank lines. Lines starting with # are
-// comments. -rewrite regenerates the expected output.
+// TestScripts runs testdata/*.txt (internal/scripttest); -rewrite
+// regenerates the expected output.
 func TestScripts(t *testing.T) {
-	files, _ := filepath.Glob("testdata/*.txt")
-	if len(files) == 0 {
-		t.Fatal("no scripts")
-	}
-	for _, file := range files {
-		t.Run(filepath.Base(file), func(t *testing.T) {
-			data, err := os.ReadFile(file)
-			if err != nil {
-				t.Fatal(err)
-			}
-			e := newScriptEnv(t)
-			var rewritten strings.Builder
-			sc := bufio.NewScanner(strings.NewReader(string(data)))
-			lineNo := 0
-			next := func() (string, bool) {
-				if !sc.Scan() {
-					return "", false
-				}
-				lineNo++
-				return sc.Text(), true
-			}
-			for {
-				line, ok := next()
-				if !ok {
-					break
-				}
-				if strings.TrimSpace(line) == "" || strings.HasPrefix(line, "#") {
-					rewritten.WriteString(line + "\n")
-					continue
-				}
-				cmd, cmdLine := line, lineNo
-				if sep, _ := next(); sep != "----" {
-					t.Fatalf("%s:%d: want ---- after command", file, cmdLine)
-				}
-				var want []string
-				for {
-					l, ok := next()
-					if !ok || l == "" {
-						break
-					}
-					want = append(want, l)
-				}
-				got := e.run(cmd)
-				rewritten.WriteString(cmd + "\n----\n")
-				if got != "" {
-					rewritten.WriteString(got + "\n")
-				}
-				rewritten.WriteString("\n")
-				if !*rewrite && got != strings.Join(want, "\n") {
-					t.Errorf("%s:%d: %s\ngot:\n%s\nwant:\n%s", file, cmdLine, cmd, got, strings.Join(want, "\n"))
-				}
-			}
-			e.c.Close()
-			if *rewrite {
-				if err := os.WriteFile(file, []byte(strings.TrimRight(rewritten.String(), "\n")+"\n"), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-		})
-	}
+	scripttest.Run(t, "testdata/*.txt", func(t *testing.T) func(scripttest.Cmd) string {
+		e := newScriptEnv(t)
+		t.Cleanup(e.c.Close)
+		return e.run
+	})
 }

@@ -1,22 +1,18 @@
 package txn
 
 import (
-	"bufio"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-)
 
-var rewrite = flag.Bool("rewrite", false, "rewrite the expected output of testdata scripts")
+	"github.com/moldau/moldau/internal/scripttest"
+)
 
 // memStateLog is an in-memory StateLog.
 type memStateLog struct {
@@ -138,15 +134,6 @@ func errString(err error) string {
 	return "error=" + strings.TrimPrefix(err.Error(), "txn: ")
 }
 
-func parseArgs(t *testing.T, fields []string) map[string]string {
-	args := map[string]string{}
-	for _, f := range fields {
-		k, v, _ := strings.Cut(f, "=")
-		args[k] = v
-	}
-	return args
-}
-
 func parseParts(t *testing.T, s string) []TopicPartition {
 	var out []TopicPartition
 	for _, p := range strings.Split(s, ",") {
@@ -163,34 +150,11 @@ func parseParts(t *testing.T, s string) []TopicPartition {
 	return out
 }
 
-func (e *scriptEnv) run(t *testing.T, cmd string) string {
-	fields := strings.Fields(cmd)
-	args := parseArgs(t, fields[1:])
-	num := func(k string, def int64) int64 {
-		v, ok := args[k]
-		if !ok {
-			return def
-		}
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil {
-			t.Fatalf("%s: bad %s=%q", cmd, k, v)
-		}
-		return n
-	}
-	dur := func(k string, def time.Duration) time.Duration {
-		v, ok := args[k]
-		if !ok {
-			return def
-		}
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			t.Fatalf("%s: bad %s=%q", cmd, k, v)
-		}
-		return d
-	}
+func (e *scriptEnv) run(t *testing.T, c scripttest.Cmd) string {
+	args, num, dur := c.Args, c.Int, c.Dur
 	id := args["id"]
 	var out []string
-	switch fields[0] {
+	switch c.Name {
 	case "init":
 		got, err := e.c.InitProducerID(id, dur("timeout", time.Minute),
 			ProducerIDAndEpoch{ProducerID: num("pid", -1), Epoch: int16(num("epoch", -1))})
@@ -263,64 +227,16 @@ func (e *scriptEnv) run(t *testing.T, cmd string) string {
 		e.markers.fail = args["on"] == "true"
 		e.markers.mu.Unlock()
 	default:
-		t.Fatalf("unknown command %q", cmd)
+		t.Fatalf("%s: unknown command %q", c.Pos, c.Name)
 	}
 	return strings.Join(append(e.markers.take(), out...), "\n")
 }
 
-// TestScripts runs testdata/*.txt: blocks of "command\n----\nexpected
-// output", separated by blank lines; lines starting with # are comments.
+// TestScripts runs testdata/*.txt (internal/scripttest); -rewrite
+// regenerates the expected output.
 func TestScripts(t *testing.T) {
-	files, _ := filepath.Glob("testdata/*.txt")
-	if len(files) == 0 {
-		t.Fatal("no scripts")
-	}
-	for _, file := range files {
-		t.Run(filepath.Base(file), func(t *testing.T) {
-			f, err := os.Open(file)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer f.Close()
-			e := newScriptEnv()
-			var rewritten strings.Builder
-			sc := bufio.NewScanner(f)
-			var lines []string
-			for sc.Scan() {
-				lines = append(lines, sc.Text())
-			}
-			for i := 0; i < len(lines); {
-				line := lines[i]
-				if strings.TrimSpace(line) == "" || strings.HasPrefix(line, "#") {
-					rewritten.WriteString(line + "\n")
-					i++
-					continue
-				}
-				cmd := line
-				i++
-				if i >= len(lines) || lines[i] != "----" {
-					t.Fatalf("%s:%d: expected ---- after %q", file, i, cmd)
-				}
-				i++
-				var want []string
-				for i < len(lines) && strings.TrimSpace(lines[i]) != "" {
-					want = append(want, lines[i])
-					i++
-				}
-				got := e.run(t, cmd)
-				rewritten.WriteString(cmd + "\n----\n")
-				if got != "" {
-					rewritten.WriteString(got + "\n")
-				}
-				if got != strings.Join(want, "\n") && !*rewrite {
-					t.Errorf("%s: %s\n got:\n%s\nwant:\n%s", file, cmd, got, strings.Join(want, "\n"))
-				}
-			}
-			if *rewrite {
-				if err := os.WriteFile(file, []byte(rewritten.String()), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-		})
-	}
+	scripttest.Run(t, "testdata/*.txt", func(t *testing.T) func(scripttest.Cmd) string {
+		e := newScriptEnv()
+		return func(c scripttest.Cmd) string { return e.run(t, c) }
+	})
 }
