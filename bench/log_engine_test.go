@@ -12,9 +12,7 @@ package bench
 import (
 	"bufio"
 	"bytes"
-	"encoding/binary"
 	"fmt"
-	"hash/crc32"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -26,6 +24,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/moldau/moldau/internal/batchtest"
 	plog "github.com/moldau/moldau/log"
 	"github.com/moldau/moldau/log/vfs"
 )
@@ -35,33 +34,12 @@ const mib = 1 << 20
 // makeBenchBatch builds an uncompressed RecordBatch v2 of n records with
 // values of size bytes.
 func makeBenchBatch(n, size int) []byte {
-	b := make([]byte, plog.BatchHeaderSize, plog.BatchHeaderSize+n*(size+16))
 	value := bytes.Repeat([]byte{'v'}, size)
-	var rec []byte
-	for i := range n {
-		rec = rec[:0]
-		rec = append(rec, 0)
-		rec = binary.AppendVarint(rec, 0)
-		rec = binary.AppendVarint(rec, int64(i))
-		rec = binary.AppendVarint(rec, -1)
-		rec = binary.AppendVarint(rec, int64(len(value)))
-		rec = append(rec, value...)
-		rec = binary.AppendVarint(rec, 0)
-		b = binary.AppendVarint(b, int64(len(rec)))
-		b = append(b, rec...)
+	recs := make([][]byte, n)
+	for i := range recs {
+		recs[i] = value
 	}
-	binary.BigEndian.PutUint32(b[8:], uint32(len(b)-12))
-	b[16] = 2
-	binary.BigEndian.PutUint32(b[23:], uint32(n-1))
-	now := uint64(time.Now().UnixMilli())
-	binary.BigEndian.PutUint64(b[27:], now)
-	binary.BigEndian.PutUint64(b[35:], now)
-	binary.BigEndian.PutUint64(b[43:], ^uint64(0))
-	binary.BigEndian.PutUint16(b[51:], 0xffff)
-	binary.BigEndian.PutUint32(b[53:], 0xffffffff)
-	binary.BigEndian.PutUint32(b[57:], uint32(n))
-	binary.BigEndian.PutUint32(b[17:], crc32.Checksum(b[21:], crc32.MakeTable(crc32.Castagnoli)))
-	return b
+	return batchtest.New(time.Now().UnixMilli(), batchtest.Values(false, recs...)...).MustEncode()
 }
 
 // seqWrite is the dd-like ceiling: total bytes in 16 KiB writes to a fresh
@@ -460,28 +438,12 @@ func BenchmarkLogCompaction(b *testing.B) {
 		now := time.Now().UnixMilli()
 		key := 0
 		for n := int64(0); n < total; {
-			var body []byte
-			for i := range 16 {
-				var rec []byte
-				rec = append(rec, 0)
-				rec = binary.AppendVarint(rec, 0)
-				rec = binary.AppendVarint(rec, int64(i))
-				k := fmt.Appendf(nil, "key-%06d", (key*7919)%100000)
+			recs := make([]batchtest.Record, 16)
+			for i := range recs {
+				recs[i] = batchtest.Record{Key: fmt.Appendf(nil, "key-%06d", (key*7919)%100000), Value: value}
 				key++
-				rec = binary.AppendVarint(rec, int64(len(k)))
-				rec = append(rec, k...)
-				rec = binary.AppendVarint(rec, int64(len(value)))
-				rec = append(rec, value...)
-				rec = binary.AppendVarint(rec, 0)
-				body = binary.AppendVarint(body, int64(len(rec)))
-				body = append(body, rec...)
 			}
-			batch := makeBenchBatch(1, 1) // header template
-			batch = append(batch[:plog.BatchHeaderSize], body...)
-			binary.BigEndian.PutUint32(batch[8:], uint32(len(batch)-12))
-			binary.BigEndian.PutUint32(batch[23:], 15)
-			binary.BigEndian.PutUint32(batch[57:], 16)
-			binary.BigEndian.PutUint32(batch[17:], crc32.Checksum(batch[21:], crc32.MakeTable(crc32.Castagnoli)))
+			batch := batchtest.New(now, recs...).MustEncode()
 			if _, err := l.Append(batch, now); err != nil {
 				b.Fatal(err)
 			}

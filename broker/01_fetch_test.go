@@ -17,26 +17,13 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/moldau/moldau/broker/config"
+	"github.com/moldau/moldau/internal/batchtest"
 )
 
 // bigBatch builds a valid uncompressed RecordBatch v2 of n records with
 // size-byte values.
 func bigBatch(n, size int) []byte {
-	var recs []byte
-	value := []byte(strings.Repeat("v", size))
-	for i := range n {
-		r := kmsg.Record{TimestampDelta64: int64(i), OffsetDelta: int32(i), Key: []byte("k"), Value: value}
-		r.Length = int32(len(r.AppendTo(nil)) - 1) // the body, without the 1-byte varint 0
-		recs = r.AppendTo(recs)
-	}
-	rb := kmsg.RecordBatch{
-		Magic: 2, LastOffsetDelta: int32(n - 1), FirstTimestamp: 1000, MaxTimestamp: 1000 + int64(n-1),
-		ProducerID: -1, ProducerEpoch: -1, FirstSequence: -1, NumRecords: int32(n), Records: recs,
-	}
-	raw := rb.AppendTo(nil)
-	binary.BigEndian.PutUint32(raw[8:], uint32(len(raw)-12))
-	binary.BigEndian.PutUint32(raw[17:], crc32.Checksum(raw[21:], crc32.MakeTable(crc32.Castagnoli)))
-	return raw
+	return batchtest.New(1000, batchtest.Repeat(n, []byte("k"), []byte(strings.Repeat("v", size)))...).MustEncode()
 }
 
 // TestFetchSurvivesRetentionDuringSend starts a fetch of many segments sent

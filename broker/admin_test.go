@@ -2,8 +2,6 @@ package broker
 
 import (
 	"context"
-	"encoding/binary"
-	"hash/crc32"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -14,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/moldau/moldau/broker/config"
+	"github.com/moldau/moldau/internal/batchtest"
 	plog "github.com/moldau/moldau/log"
 	"github.com/moldau/moldau/protocol"
 )
@@ -81,20 +80,7 @@ func mustCreateTopic(t *testing.T, b *Broker, name string, partitions int32, con
 
 // adminBatch builds a valid uncompressed RecordBatch v2 of n keyed records.
 func adminBatch(n int) []byte {
-	var recs []byte
-	for i := range n {
-		r := kmsg.Record{TimestampDelta64: int64(i), OffsetDelta: int32(i), Key: []byte("k"), Value: []byte("v")}
-		r.Length = int32(len(r.AppendTo(nil)) - 1) // the body, without the 1-byte varint 0
-		recs = r.AppendTo(recs)
-	}
-	rb := kmsg.RecordBatch{
-		Magic: 2, LastOffsetDelta: int32(n - 1), FirstTimestamp: 1000, MaxTimestamp: 1000 + int64(n-1),
-		ProducerID: -1, ProducerEpoch: -1, FirstSequence: -1, NumRecords: int32(n), Records: recs,
-	}
-	raw := rb.AppendTo(nil)
-	binary.BigEndian.PutUint32(raw[8:], uint32(len(raw)-12))                                          // batchLength
-	binary.BigEndian.PutUint32(raw[17:], crc32.Checksum(raw[21:], crc32.MakeTable(crc32.Castagnoli))) // CRC from attributes on
-	return raw
+	return batchtest.New(1000, batchtest.Repeat(n, []byte("k"), []byte("v"))...).MustEncode()
 }
 
 func appendRecords(t *testing.T, p *partition, batches, perBatch int) {

@@ -2,13 +2,13 @@ package log
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
 	"sync/atomic"
 	"testing"
 
+	"github.com/moldau/moldau/internal/batchtest"
 	"github.com/moldau/moldau/log/records"
 	"github.com/moldau/moldau/log/vfs"
 )
@@ -17,43 +17,27 @@ type kv struct {
 	key, value []byte // nil value: tombstone
 }
 
+// kvBatch is a batch of keyed records at timestamps ts, ts+1, ... of
+// producerID (at epoch 0, sequence 0; -1: none) with attributes attrs (a
+// codec and flags).
+func kvBatch(recs []kv, ts int64, attrs int16, producerID int64) batchtest.Batch {
+	b := batchtest.Batch{Attributes: attrs, BaseTimestamp: ts, ProducerID: producerID}
+	for i, r := range recs {
+		b.Records = append(b.Records, batchtest.Record{Key: r.key, Value: r.value, TimestampDelta: int64(i)})
+	}
+	return b
+}
+
 // makeKVBatch builds a batch of keyed records compressed with codec.
 func makeKVBatch(t testing.TB, recs []kv, ts int64, codec int, xerial bool, producerID int64) []byte {
-	var body []byte
-	for i, r := range recs {
-		var rec []byte
-		rec = append(rec, 0)
-		rec = binary.AppendVarint(rec, int64(i))
-		rec = binary.AppendVarint(rec, int64(i))
-		for _, f := range [][]byte{r.key, r.value} {
-			if f == nil {
-				rec = binary.AppendVarint(rec, -1)
-			} else {
-				rec = binary.AppendVarint(rec, int64(len(f)))
-				rec = append(rec, f...)
-			}
-		}
-		rec = binary.AppendVarint(rec, 0)
-		body = binary.AppendVarint(body, int64(len(rec)))
-		body = append(body, rec...)
-	}
-	b := make([]byte, BatchHeaderSize)
-	b, err := records.Compress(codec, b, body, xerial)
+	t.Helper()
+	b := kvBatch(recs, ts, int16(codec), producerID)
+	b.Xerial = xerial
+	raw, err := b.Encode()
 	if err != nil {
 		t.Fatal(err)
 	}
-	binary.BigEndian.PutUint32(b[offBatchLength:], uint32(len(b)-batchLengthOverhead))
-	b[offMagic] = 2
-	binary.BigEndian.PutUint16(b[offAttributes:], uint16(codec))
-	binary.BigEndian.PutUint32(b[offLastOffsetDelta:], uint32(len(recs)-1))
-	binary.BigEndian.PutUint64(b[offBaseTimestamp:], uint64(ts))
-	binary.BigEndian.PutUint64(b[offMaxTimestamp:], uint64(ts+int64(len(recs)-1)))
-	binary.BigEndian.PutUint64(b[offProducerID:], uint64(producerID))
-	binary.BigEndian.PutUint16(b[offProducerEpoch:], 0)
-	binary.BigEndian.PutUint32(b[offBaseSequence:], 0)
-	binary.BigEndian.PutUint32(b[offRecordCount:], uint32(len(recs)))
-	binary.BigEndian.PutUint32(b[offCRC:], BatchCRC(b))
-	return b
+	return raw
 }
 
 func compactConfig() Config {
@@ -436,10 +420,7 @@ func controlBatch(t testing.TB, producerID int64, commit bool, ts int64) []byte 
 	if commit {
 		key[3] = 1
 	}
-	b := makeKVBatch(t, []kv{{key, []byte{0, 0, 0, 0, 0, 0}}}, ts, 0, false, producerID)
-	binary.BigEndian.PutUint16(b[offAttributes:], AttrTransactional|AttrControl)
-	binary.BigEndian.PutUint32(b[offCRC:], BatchCRC(b))
-	return b
+	return kvBatch([]kv{{key, []byte{0, 0, 0, 0, 0, 0}}}, ts, AttrTransactional|AttrControl, producerID).MustEncode()
 }
 
 // TestCompactionTxnMarkers: aborted data goes in the first round; a marker

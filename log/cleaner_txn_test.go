@@ -2,7 +2,6 @@ package log
 
 import (
 	"bytes"
-	"encoding/binary"
 	"fmt"
 	"testing"
 
@@ -12,10 +11,7 @@ import (
 
 // txnBatch is makeKVBatch marked transactional.
 func txnBatch(t testing.TB, recs []kv, ts int64, producerID int64) []byte {
-	b := makeKVBatch(t, recs, ts, 0, false, producerID)
-	binary.BigEndian.PutUint16(b[offAttributes:], AttrTransactional)
-	binary.BigEndian.PutUint32(b[offCRC:], BatchCRC(b))
-	return b
+	return kvBatch(recs, ts, AttrTransactional, producerID).MustEncode()
 }
 
 // TestCompactionTransactions: the records of an aborted transaction do not

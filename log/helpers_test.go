@@ -9,41 +9,14 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/moldau/moldau/internal/batchtest"
 	"github.com/moldau/moldau/log/vfs"
 )
 
 // makeBatch builds a valid uncompressed RecordBatch v2 with n records whose
 // timestamps are baseTS, baseTS+1, ... and values of valueSize bytes.
 func makeBatch(n int, baseTS int64, valueSize int) []byte {
-	b := make([]byte, BatchHeaderSize, BatchHeaderSize+n*(valueSize+16))
-	value := bytes.Repeat([]byte{'v'}, valueSize)
-	var rec []byte
-	for i := range n {
-		rec = rec[:0]
-		rec = append(rec, 0) // attributes
-		rec = binary.AppendVarint(rec, int64(i))
-		rec = binary.AppendVarint(rec, int64(i))
-		rec = binary.AppendVarint(rec, -1) // null key
-		rec = binary.AppendVarint(rec, int64(len(value)))
-		rec = append(rec, value...)
-		rec = binary.AppendVarint(rec, 0) // headers
-		b = binary.AppendVarint(b, int64(len(rec)))
-		b = append(b, rec...)
-	}
-	binary.BigEndian.PutUint64(b[offBaseOffset:], 0)
-	binary.BigEndian.PutUint32(b[offBatchLength:], uint32(len(b)-batchLengthOverhead))
-	binary.BigEndian.PutUint32(b[offLeaderEpoch:], 0)
-	b[offMagic] = 2
-	binary.BigEndian.PutUint16(b[offAttributes:], 0)
-	binary.BigEndian.PutUint32(b[offLastOffsetDelta:], uint32(n-1))
-	binary.BigEndian.PutUint64(b[offBaseTimestamp:], uint64(baseTS))
-	binary.BigEndian.PutUint64(b[offMaxTimestamp:], uint64(baseTS+int64(n-1)))
-	binary.BigEndian.PutUint64(b[offProducerID:], ^uint64(0))
-	binary.BigEndian.PutUint16(b[offProducerEpoch:], 0xffff)
-	binary.BigEndian.PutUint32(b[offBaseSequence:], 0xffffffff)
-	binary.BigEndian.PutUint32(b[offRecordCount:], uint32(n))
-	binary.BigEndian.PutUint32(b[offCRC:], BatchCRC(b))
-	return b
+	return batchtest.New(baseTS, batchtest.Repeat(n, nil, bytes.Repeat([]byte{'v'}, valueSize))...).MustEncode()
 }
 
 // variant is one FS the conformance suite runs over.

@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"io"
 	"net"
 	"os"
@@ -16,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/moldau/moldau/broker/config"
+	"github.com/moldau/moldau/internal/batchtest"
 	"github.com/moldau/moldau/tests/harness"
 )
 
@@ -199,43 +199,14 @@ type testRecord struct {
 	key, value []byte
 }
 
-// appendVarintBytes appends a varint length (-1 for nil) and b.
-func appendVarintBytes(dst, b []byte) []byte {
-	if b == nil {
-		return binary.AppendVarint(dst, -1)
-	}
-	return append(binary.AppendVarint(dst, int64(len(b))), b...)
-}
-
-// makeBatch builds an uncompressed v2 record batch with a valid CRC.
+// makeBatch builds an uncompressed v2 record batch with a valid CRC, every
+// record at ts.
 func makeBatch(pid int64, epoch int16, seq int32, ts int64, recs []testRecord) []byte {
-	var records []byte
-	for i, r := range recs {
-		var rec []byte
-		rec = append(rec, 0)                     // attributes
-		rec = binary.AppendVarint(rec, 0)        // timestamp delta
-		rec = binary.AppendVarint(rec, int64(i)) // offset delta
-		rec = appendVarintBytes(rec, r.key)
-		rec = appendVarintBytes(rec, r.value)
-		rec = binary.AppendVarint(rec, 0) // headers
-		records = append(binary.AppendVarint(records, int64(len(rec))), rec...)
+	b := batchtest.Batch{BaseTimestamp: ts, ProducerID: pid, ProducerEpoch: epoch, BaseSequence: seq}
+	for _, r := range recs {
+		b.Records = append(b.Records, batchtest.Record{Key: r.key, Value: r.value})
 	}
-	rb := kmsg.RecordBatch{
-		Magic:           2,
-		LastOffsetDelta: int32(len(recs) - 1),
-		FirstTimestamp:  ts,
-		MaxTimestamp:    ts,
-		ProducerID:      pid,
-		ProducerEpoch:   epoch,
-		FirstSequence:   seq,
-		NumRecords:      int32(len(recs)),
-		Records:         records,
-	}
-	raw := rb.AppendTo(nil)
-	binary.BigEndian.PutUint32(raw[8:], uint32(len(raw)-12))
-	crc := crc32.Checksum(raw[21:], crc32.MakeTable(crc32.Castagnoli))
-	binary.BigEndian.PutUint32(raw[17:], crc)
-	return raw
+	return b.MustEncode()
 }
 
 func nRecords(n int, size int) []testRecord {
