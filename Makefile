@@ -20,7 +20,8 @@ test: deps vet deploy-check
 # deps: every tool a test needs, installed only when missing (under CI a
 # test fails, never skips, when its tool is absent: internal/testenv):
 # kcat (tests/kcat_test.go), zsh (cmd/moldau's completion test), a JDK and
-# Maven (tests/streams_test.go, the compat drivers), all Debian packages.
+# Maven (tests/streams_test.go, the compat drivers), Python's venv and npm
+# (tests/compat/setup.sh), all Debian packages.
 deps:
 	$(GO) mod download
 	@missing=""; \
@@ -28,6 +29,8 @@ deps:
 	command -v zsh >/dev/null 2>&1 || missing="$$missing zsh"; \
 	{ command -v java >/dev/null 2>&1 && command -v javac >/dev/null 2>&1; } || missing="$$missing default-jdk-headless"; \
 	command -v mvn >/dev/null 2>&1 || missing="$$missing maven"; \
+	python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing="$$missing python3-venv"; \
+	command -v npm >/dev/null 2>&1 || missing="$$missing npm"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing$$missing (Debian packages)"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
