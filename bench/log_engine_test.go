@@ -39,7 +39,7 @@ func makeBenchBatch(n, size int) []byte {
 	for i := range recs {
 		recs[i] = value
 	}
-	return batchtest.New(time.Now().UnixMilli(), batchtest.Values(false, recs...)...).MustEncode()
+	return batchtest.New(time.Now().UnixMilli(), batchtest.Values(recs...)...).MustEncode()
 }
 
 // seqWrite is the dd-like ceiling: total bytes in 16 KiB writes to a fresh

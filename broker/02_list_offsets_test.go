@@ -1,14 +1,14 @@
 package broker
 
 import (
-	"encoding/binary"
 	"fmt"
-	"hash/crc32"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/moldau/moldau/internal/batchtest"
 	plog "github.com/moldau/moldau/log"
 	"github.com/moldau/moldau/log/records"
 )
@@ -36,37 +36,26 @@ type timedRecord struct {
 	ts  int64
 }
 
-// timedBatch builds a RecordBatch v2 of recs, compressed with codec, whose
-// MaxTimestamp is the largest record timestamp (as a producer sets it).
-func timedBatch(t *testing.T, codec int, recs ...timedRecord) []byte {
-	t.Helper()
-	first, maxTS := recs[0].ts, recs[0].ts
-	var raw []byte
-	for i, tr := range recs {
-		r := kmsg.Record{TimestampDelta64: tr.ts - first, OffsetDelta: int32(i), Key: []byte(tr.key), Value: []byte("value-" + tr.key)}
-		r.Length = int32(len(r.AppendTo(nil)) - 1) // the body, without the 1-byte varint 0
-		raw = r.AppendTo(raw)
-		maxTS = max(maxTS, tr.ts)
+// timedBatchOf is a batch of recs (values "value-"+key), compressed with
+// codec, whose MaxTimestamp is the largest record timestamp (as a producer
+// sets it).
+func timedBatchOf(codec int, recs ...timedRecord) batchtest.Batch {
+	b := batchtest.New(recs[0].ts)
+	b.Attributes = int16(codec)
+	for _, tr := range recs {
+		b.Records = append(b.Records, batchtest.Record{Key: []byte(tr.key), Value: []byte("value-" + tr.key), TimestampDelta: tr.ts - recs[0].ts})
 	}
-	body := raw
-	if codec != records.CodecNone {
-		var err error
-		if body, err = records.Compress(codec, nil, raw, false); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return encodeBatch(kmsg.RecordBatch{
-		Magic: 2, Attributes: int16(codec), LastOffsetDelta: int32(len(recs) - 1), FirstTimestamp: first, MaxTimestamp: maxTS,
-		ProducerID: -1, ProducerEpoch: -1, FirstSequence: -1, NumRecords: int32(len(recs)), Records: body,
-	})
+	return b
 }
 
-// encodeBatch encodes rb with its length and CRC filled in.
-func encodeBatch(rb kmsg.RecordBatch) []byte {
-	b := rb.AppendTo(nil)
-	binary.BigEndian.PutUint32(b[8:], uint32(len(b)-12))
-	binary.BigEndian.PutUint32(b[17:], crc32.Checksum(b[21:], crc32.MakeTable(crc32.Castagnoli)))
-	return b
+// timedBatch is timedBatchOf encoded.
+func timedBatch(t *testing.T, codec int, recs ...timedRecord) []byte {
+	t.Helper()
+	raw, err := timedBatchOf(codec, recs...).Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
 }
 
 // produceBatch produces one batch to partition 0 of topic (acks=all) and
@@ -187,18 +176,26 @@ func TestListOffsetsThreeRecordBatch(t *testing.T) {
 // max timestamp), and a timestamp lookup the first record of the batch.
 func TestListOffsetsLogAppendTime(t *testing.T) {
 	b := newAdminBroker(t)
-	base := time.Now().UnixMilli() - 60_000
+	// The broker stamps append times from a clock the test moves (set
+	// before any request; the broker is not started, so nothing else
+	// reads it yet).
+	var clockMu sync.Mutex
+	clock := time.Now()
+	b.now = func() time.Time {
+		clockMu.Lock()
+		defer clockMu.Unlock()
+		return clock
+	}
+	base := clock.UnixMilli() - 60_000
 	for _, c := range listOffsetsCodecs {
 		topic := "append-" + c.name
 		mustCreateTopic(t, b, topic, 1, map[string]*string{"message.timestamp.type": kmsg.StringPtr("LogAppendTime")})
 		first := produceBatch(t, b, topic, timedBatch(t, c.codec,
 			timedRecord{"a", base + 100}, timedRecord{"b", base + 400}, timedRecord{"c", base + 250}))
-		// The second batch gets a later append time: wait for the clock's
-		// millisecond to move on.
-		deadline := time.Now().Add(5 * time.Second)
-		for time.Now().UnixMilli() <= first.LogAppendTime && time.Now().Before(deadline) {
-			time.Sleep(100 * time.Microsecond)
-		}
+		// The second batch gets a later append time.
+		clockMu.Lock()
+		clock = clock.Add(time.Millisecond)
+		clockMu.Unlock()
 		second := produceBatch(t, b, topic, timedBatch(t, c.codec,
 			timedRecord{"d", base + 900}, timedRecord{"e", base + 50}, timedRecord{"f", base + 70}))
 		if first.LogAppendTime <= 0 || second.LogAppendTime <= first.LogAppendTime {
@@ -288,14 +285,10 @@ func TestListOffsetsStopsAtLastFetchable(t *testing.T) {
 	produceBatch(t, b, "fetchable", timedBatch(t, records.CodecNone, timedRecord{"a", base + 100}, timedRecord{"b", base + 200}))
 	// Offsets 2–3: an open transaction (appended as Produce would after the
 	// coordinator's check), so the last stable offset stays at 2.
-	raw := timedBatch(t, records.CodecNone, timedRecord{"c", base + 300}, timedRecord{"d", base + 900})
-	var rb kmsg.RecordBatch
-	if err := rb.ReadFrom(raw); err != nil {
-		t.Fatal(err)
-	}
-	rb.Attributes |= records.AttrTransactional
-	rb.ProducerID, rb.ProducerEpoch, rb.FirstSequence = 7, 0, 0
-	v, err := validateBatch(encodeBatch(rb), tp.settings(), time.Now().UnixMilli())
+	open := timedBatchOf(records.CodecNone, timedRecord{"c", base + 300}, timedRecord{"d", base + 900})
+	open.Attributes |= records.AttrTransactional
+	open.ProducerID, open.ProducerEpoch, open.BaseSequence = 7, 0, 0
+	v, err := validateBatch(open.MustEncode(), tp.settings(), time.Now().UnixMilli())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,9 +1,7 @@
 package broker
 
 import (
-	"encoding/binary"
 	"fmt"
-	"hash/crc32"
 	"io"
 	"log/slog"
 	"math"
@@ -14,8 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kmsg"
-
+	"github.com/moldau/moldau/internal/batchtest"
 	plog "github.com/moldau/moldau/log"
 	"github.com/moldau/moldau/log/records"
 	"github.com/moldau/moldau/log/vfs"
@@ -24,24 +21,12 @@ import (
 
 // producerBatch is a validated batch of n records of pid at seq.
 func producerBatch(pid int64, epoch int16, seq int32, n int, transactional bool) *validatedBatch {
-	var recs []byte
-	for i := range n {
-		r := kmsg.Record{TimestampDelta64: int64(i), OffsetDelta: int32(i), Key: []byte("k"), Value: []byte(strings.Repeat("v", 100))}
-		r.Length = int32(len(r.AppendTo(nil)) - 1)
-		recs = r.AppendTo(recs)
-	}
-	var attrs int16
+	b := batchtest.Batch{BaseTimestamp: 1000, ProducerID: pid, ProducerEpoch: epoch, BaseSequence: seq,
+		Records: batchtest.Repeat(n, []byte("k"), []byte(strings.Repeat("v", 100)))}
 	if transactional {
-		attrs = records.AttrTransactional
+		b.Attributes = records.AttrTransactional
 	}
-	rb := kmsg.RecordBatch{
-		Magic: 2, Attributes: attrs, LastOffsetDelta: int32(n - 1), FirstTimestamp: 1000, MaxTimestamp: 1000 + int64(n-1),
-		ProducerID: pid, ProducerEpoch: epoch, FirstSequence: seq, NumRecords: int32(n), Records: recs,
-	}
-	raw := rb.AppendTo(nil)
-	binary.BigEndian.PutUint32(raw[8:], uint32(len(raw)-12))
-	binary.BigEndian.PutUint32(raw[17:], crc32.Checksum(raw[21:], crc32.MakeTable(crc32.Castagnoli)))
-	return &validatedBatch{raw: raw, producerID: pid, producerEpoch: epoch, baseSequence: seq, lastOffsetDelta: int32(n - 1),
+	return &validatedBatch{raw: b.MustEncode(), producerID: pid, producerEpoch: epoch, baseSequence: seq, lastOffsetDelta: int32(n - 1),
 		recordCount: int32(n), maxTimestamp: 1000 + int64(n-1), transactional: transactional}
 }
 

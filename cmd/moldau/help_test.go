@@ -16,6 +16,7 @@ import (
 
 	"github.com/moldau/moldau/broker"
 	"github.com/moldau/moldau/broker/config"
+	"github.com/moldau/moldau/internal/testenv"
 )
 
 // runInProcess runs `moldau ARGS...` through runMain. A help path that
@@ -404,7 +405,7 @@ func TestZshCompletion(t *testing.T) {
 		if out, err := exec.Command(zsh, "-n", path).CombinedOutput(); err != nil {
 			t.Fatalf("zsh -n: %v\n%s", err, out)
 		}
-	} else if os.Getenv("CI") == "true" {
+	} else if testenv.InCI() {
 		t.Fatalf("zsh not installed (make deps installs Debian's zsh): %v", err)
 	} else {
 		t.Logf("zsh not installed: checking the script's structure only")

@@ -15,7 +15,7 @@ import (
 func TestEncodeReadsBack(t *testing.T) {
 	recs := []Record{
 		{Key: []byte("k0"), Value: []byte("v0")},
-		{Key: nil, Value: bytes.Repeat([]byte{'x'}, 300), TimestampDelta: 7, Headers: []Header{{[]byte("h"), []byte("hv")}}},
+		{Key: nil, Value: bytes.Repeat([]byte{'x'}, 300), TimestampDelta: 7, Headers: []records.RecordHeader{{Key: "h", Value: []byte("hv")}}},
 		{Key: []byte("k2"), Value: nil, TimestampDelta: 3},
 	}
 	for _, tc := range []struct {
@@ -25,7 +25,7 @@ func TestEncodeReadsBack(t *testing.T) {
 	}{{"none", records.CodecNone, false}, {"gzip", records.CodecGzip, false}, {"snappy", records.CodecSnappy, false},
 		{"snappy-xerial", records.CodecSnappy, true}, {"lz4", records.CodecLZ4, false}, {"zstd", records.CodecZstd, false}} {
 		t.Run(tc.name, func(t *testing.T) {
-			b := Batch{BaseOffset: 5, LeaderEpoch: 3, Attributes: tc.codec | AttrTransactional, Xerial: tc.xerial,
+			b := Batch{BaseOffset: 5, LeaderEpoch: 3, Attributes: tc.codec | records.AttrTransactional, Xerial: tc.xerial,
 				BaseTimestamp: 1000, ProducerID: 42, ProducerEpoch: 2, BaseSequence: 9, Records: recs}
 			raw, err := b.Encode()
 			if err != nil {
@@ -38,7 +38,7 @@ func TestEncodeReadsBack(t *testing.T) {
 			if int(rb.Length) != len(raw)-12 || uint32(rb.CRC) != crc32.Checksum(raw[21:], crc32.MakeTable(crc32.Castagnoli)) {
 				t.Fatalf("length %d of %d bytes, crc %x", rb.Length, len(raw), rb.CRC)
 			}
-			if rb.FirstOffset != 5 || rb.PartitionLeaderEpoch != 3 || rb.Magic != 2 || rb.Attributes != tc.codec|AttrTransactional ||
+			if rb.FirstOffset != 5 || rb.PartitionLeaderEpoch != 3 || rb.Magic != 2 || rb.Attributes != tc.codec|records.AttrTransactional ||
 				rb.LastOffsetDelta != 2 || rb.FirstTimestamp != 1000 || rb.MaxTimestamp != 1007 || rb.ProducerID != 42 ||
 				rb.ProducerEpoch != 2 || rb.FirstSequence != 9 || rb.NumRecords != 3 {
 				t.Fatalf("header %+v", rb)
