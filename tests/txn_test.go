@@ -35,21 +35,41 @@ func txnProducer(t *testing.T, addr, id string, opts ...kgo.Opt) *kgo.Client {
 }
 
 // readCommitted reads topic from the start under read_committed until it
-// has seen want records and then stays quiet for quiet (so extra records
-// would show).
-func readCommitted(t *testing.T, addr, topic string, want int, quiet time.Duration, opts ...kgo.Opt) []*kgo.Record {
+// has seen want records and has read every partition up to its last stable
+// offset (as listed once want records came): every record that could show
+// (a duplicate, an aborted one) is then in the result. Control records
+// (kept to see the markers' offsets) are not returned.
+func readCommitted(t *testing.T, addr, topic string, want int, opts ...kgo.Opt) []*kgo.Record {
 	t.Helper()
 	cl := newClient(t, addr, append([]kgo.Opt{kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted())}, opts...)...)
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.KeepControlRecords()}, opts...)...)
 	defer cl.Close() // no fetch of it lingers at the broker
+	adm := kadm.NewClient(newClient(t, addr))
 	var out []*kgo.Record
+	next := map[int32]int64{} // partition -> past the highest offset read
+	var ends kadm.ListedOffsets
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		wait := 5 * time.Second
 		if len(out) >= want {
-			wait = quiet
+			if ends == nil {
+				var err error
+				if ends, err = adm.ListCommittedOffsets(ctxT(t), topic); err != nil {
+					t.Fatal(err)
+				}
+				if err := ends.Error(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			done := true
+			ends.Each(func(o kadm.ListedOffset) { done = done && next[o.Partition] >= o.Offset })
+			if done {
+				return out
+			}
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), wait)
+		if time.Now().After(deadline) {
+			t.Fatalf("read %d of %d records, up to %v of last stable offsets %v", len(out), want, next, ends)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		fs := cl.PollFetches(ctx)
 		cancel()
 		fs.EachError(func(tp string, p int32, err error) {
@@ -57,12 +77,11 @@ func readCommitted(t *testing.T, addr, topic string, want int, quiet time.Durati
 				t.Fatalf("fetch %s/%d: %v", tp, p, err)
 			}
 		})
-		out = append(out, fs.Records()...)
-		if len(fs.Records()) == 0 && len(out) >= want {
-			return out
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("read %d of %d records", len(out), want)
+		for _, r := range fs.Records() {
+			next[r.Partition] = max(next[r.Partition], r.Offset+1)
+			if !r.Attrs.IsControl() {
+				out = append(out, r)
+			}
 		}
 	}
 }
@@ -139,7 +158,7 @@ func testTxnCopyWithAborts(t *testing.T, extra ...kgo.Opt) {
 	if aborted == 0 {
 		t.Fatal("no transaction was aborted")
 	}
-	got := readCommitted(t, addr, out, n, 2*time.Second)
+	got := readCommitted(t, addr, out, n)
 	seen := map[string]int{}
 	for _, r := range got {
 		seen[string(r.Value)]++
@@ -189,7 +208,7 @@ func TestTxnFencing(t *testing.T) {
 	if !errors.Is(err, kerr.ProducerFenced) && !errors.Is(err, kerr.InvalidProducerEpoch) {
 		t.Fatalf("zombie commit: got %v, want PRODUCER_FENCED or INVALID_PRODUCER_EPOCH", err)
 	}
-	got := readCommitted(t, addr, topic, 1, time.Second)
+	got := readCommitted(t, addr, topic, 1)
 	if len(got) != 1 || string(got[0].Value) != "live" {
 		var vals []string
 		for _, r := range got {
@@ -266,7 +285,7 @@ func TestTxnReadCommittedIsolation(t *testing.T) {
 	}
 	// (Its fetches wait 100 ms at most, so none of them is still waiting
 	// at the broker below.)
-	got := readCommitted(t, addr, topic, want, time.Second, kgo.FetchMaxWait(100*time.Millisecond))
+	got := readCommitted(t, addr, topic, want, kgo.FetchMaxWait(100*time.Millisecond))
 	for _, r := range got {
 		var i, j int
 		fmt.Sscanf(string(r.Value), "t%d-%d", &i, &j)
@@ -346,7 +365,7 @@ func TestTxnRestartMidTransaction(t *testing.T) {
 	}()
 	p.Kill9()
 	p.Restart()
-	got := readCommitted(t, p.Addr, topic, 10, 4*time.Second)
+	got := readCommitted(t, p.Addr, topic, 10)
 	var vals []string
 	for _, r := range got {
 		vals = append(vals, string(r.Value))
@@ -377,7 +396,7 @@ func TestTxnRestartMidTransaction(t *testing.T) {
 	if err := pr.EndTransaction(ctx, kgo.TryCommit); err != nil {
 		t.Fatal(err)
 	}
-	if got := readCommitted(t, p.Addr, topic, 11, 2*time.Second); len(got) != 11 {
+	if got := readCommitted(t, p.Addr, topic, 11); len(got) != 11 {
 		t.Fatalf("read %d records, want 11", len(got))
 	}
 }
@@ -620,7 +639,7 @@ func TestTxnExactlyOnceKill9(t *testing.T) {
 	copyTime := time.Since(start)
 	cancel()
 	<-done
-	got := readCommitted(t, p.Addr, out, n, 3*time.Second)
+	got := readCommitted(t, p.Addr, out, n)
 	seen := map[string]int{}
 	for _, r := range got {
 		seen[string(r.Value)]++
@@ -671,7 +690,7 @@ func TestTxnV2EpochBump(t *testing.T) {
 	if e := epoch(); e != 3 {
 		t.Fatalf("epoch after three transactions: %d, want 3 (one bump per EndTxn)", e)
 	}
-	got := readCommitted(t, addr, topic, 2, time.Second)
+	got := readCommitted(t, addr, topic, 2)
 	if len(got) != 2 || string(got[0].Value) != "0" || string(got[1].Value) != "2" {
 		t.Fatalf("read_committed: %d records", len(got))
 	}
@@ -728,7 +747,7 @@ func TestTxnAdminAbortMarker(t *testing.T) {
 	if hw, lso := listOffset(t, raw, topic, 0), listOffset(t, raw, topic, 1); hw != 2 || lso != 2 {
 		t.Fatalf("after the abort marker: high watermark %d, LSO %d; want 2, 2", hw, lso)
 	}
-	if got := readCommitted(t, addr, topic, 0, time.Second); len(got) != 0 {
+	if got := readCommitted(t, addr, topic, 0); len(got) != 0 {
 		t.Fatalf("read_committed saw %d records of the aborted transaction", len(got))
 	}
 }
