@@ -67,28 +67,6 @@ func streamsClasspath(t *testing.T) string {
 	return streamsCP
 }
 
-// syncBuffer collects a child process's output for failure messages.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) tail(n int) string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	b := s.b.Bytes()
-	if len(b) > n {
-		b = b[len(b)-n:]
-	}
-	return string(b)
-}
-
 // countSum is one customer's aggregate.
 type countSum struct{ count, sum int64 }
 
@@ -111,7 +89,7 @@ type countSumApp struct {
 	name    string
 	cmd     *exec.Cmd
 	stdin   io.WriteCloser
-	out     syncBuffer
+	out     harness.LockedBuffer
 	exited  chan error
 	done    bool // exited was read
 	killed  bool
@@ -305,7 +283,7 @@ func TestStreamsExactlyOnceCountSum(t *testing.T) {
 	for !equal() {
 		for _, a := range []*countSumApp{appA, appB} {
 			if err, ok := a.exitedEarly(); ok {
-				t.Fatalf("instance %s exited (%v) with %d of %d orders counted:\n%s", a.name, err, total(), n, a.out.tail(8000))
+				t.Fatalf("instance %s exited (%v) with %d of %d orders counted:\n%s", a.name, err, total(), n, a.out.Tail(8000))
 			}
 		}
 		if read(time.Second) > 0 {
@@ -389,7 +367,7 @@ func TestStreamsExactlyOnceCountSum(t *testing.T) {
 	}
 
 	if err := appA.stop(); err != nil {
-		t.Errorf("instance A: %v\n%s", err, appA.out.tail(8000))
+		t.Errorf("instance A: %v\n%s", err, appA.out.Tail(8000))
 	}
 	// Whatever the application wrote until it stopped.
 	for read(2*time.Second) > 0 {
@@ -400,7 +378,7 @@ func TestStreamsExactlyOnceCountSum(t *testing.T) {
 			strings.Count(p.Stderr(), "msg=compacted"))
 	}
 	if os.Getenv("MOLDAU_TEST_LOG") != "" {
-		t.Logf("instance A:\n%s\ninstance B:\n%s", appA.out.tail(1<<20), appB.out.tail(1<<20))
+		t.Logf("instance A:\n%s\ninstance B:\n%s", appA.out.Tail(1<<20), appB.out.Tail(1<<20))
 	}
 
 	var bad []string
@@ -425,6 +403,6 @@ func TestStreamsExactlyOnceCountSum(t *testing.T) {
 			bad = append(bad[:20], fmt.Sprintf("... %d more", len(bad)-20))
 		}
 		t.Errorf("output differs from the input's counts and sums (%d orders counted, want %d):\n%s\ninstance A:\n%s\ninstance B:\n%s",
-			total(), n, strings.Join(bad, "\n"), appA.out.tail(8000), appB.out.tail(8000))
+			total(), n, strings.Join(bad, "\n"), appA.out.Tail(8000), appB.out.Tail(8000))
 	}
 }

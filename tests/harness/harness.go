@@ -64,25 +64,34 @@ type Proc struct {
 	DataDir string
 	args    []string
 	cmd     *exec.Cmd
-	stderr  *lockedBuffer
+	stderr  *LockedBuffer
 	exited  chan error
 }
 
-type lockedBuffer struct {
+// LockedBuffer collects a child process's output, written and read from
+// different goroutines, for failure messages.
+type LockedBuffer struct {
 	mu sync.Mutex
 	b  strings.Builder
 }
 
-func (l *lockedBuffer) Write(p []byte) (int, error) {
+func (l *LockedBuffer) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.Write(p)
 }
 
-func (l *lockedBuffer) String() string {
+// String is everything written so far.
+func (l *LockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// Tail is the last n bytes written (all of it when shorter).
+func (l *LockedBuffer) Tail(n int) string {
+	s := l.String()
+	return s[max(0, len(s)-n):]
 }
 
 // Start runs the binary on a free loopback port with a fresh data dir (or
@@ -114,7 +123,7 @@ func Start(t testing.TB, args ...string) *Proc {
 func (p *Proc) start() {
 	p.t.Helper()
 	p.cmd = exec.Command(Binary(p.t), p.args...)
-	p.stderr = &lockedBuffer{}
+	p.stderr = &LockedBuffer{}
 	p.cmd.Stderr = p.stderr
 	stdout, err := p.cmd.StdoutPipe()
 	if err != nil {
