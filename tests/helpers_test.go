@@ -8,6 +8,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/moldau/moldau/broker"
 	"github.com/moldau/moldau/broker/config"
@@ -125,4 +128,29 @@ func (c *testClock) Advance(d time.Duration) {
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	testenv.WaitFor(t, 20*time.Second, what, cond)
+}
+
+// listPartitionOffset asks ListOffsets (the newest version both sides speak)
+// for spec (a timestamp, -1 latest, -2 earliest, -3 max timestamp) on
+// partition 0 of topic under isolation (0 read_uncommitted, 1
+// read_committed), and returns the answer's offset and timestamp.
+func listPartitionOffset(t *testing.T, cl *kgo.Client, topic string, spec int64, isolation int8) (int64, int64) {
+	t.Helper()
+	req := kmsg.NewPtrListOffsetsRequest()
+	req.IsolationLevel = isolation
+	rt := kmsg.NewListOffsetsRequestTopic()
+	rt.Topic = topic
+	rp := kmsg.NewListOffsetsRequestTopicPartition()
+	rp.Timestamp = spec
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(ctxT(t), cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := resp.Topics[0].Partitions[0]
+	if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
+		t.Fatalf("list offsets %s spec %d isolation %d: %v", topic, spec, isolation, err)
+	}
+	return p.Offset, p.Timestamp
 }

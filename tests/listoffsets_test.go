@@ -17,22 +17,7 @@ import (
 // spec on partition 0 and returns the offset and timestamp.
 func listOffsetAt(t *testing.T, cl *kgo.Client, topic string, spec int64) (int64, int64) {
 	t.Helper()
-	req := kmsg.NewPtrListOffsetsRequest()
-	rt := kmsg.NewListOffsetsRequestTopic()
-	rt.Topic = topic
-	rp := kmsg.NewListOffsetsRequestTopicPartition()
-	rp.Timestamp = spec
-	rt.Partitions = append(rt.Partitions, rp)
-	req.Topics = append(req.Topics, rt)
-	resp, err := req.RequestWith(ctxT(t), cl)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := resp.Topics[0].Partitions[0]
-	if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
-		t.Fatalf("list offsets %s spec %d: %v", topic, spec, err)
-	}
-	return p.Offset, p.Timestamp
+	return listPartitionOffset(t, cl, topic, spec, 0)
 }
 
 // batchesAt fetches partition 0 from offset 0 and counts the record

@@ -218,25 +218,11 @@ func TestTxnFencing(t *testing.T) {
 	}
 }
 
+// listOffset is the latest offset of partition 0 under isolation.
 func listOffset(t *testing.T, cl *kgo.Client, topic string, isolation int8) int64 {
 	t.Helper()
-	req := kmsg.NewPtrListOffsetsRequest()
-	req.IsolationLevel = isolation
-	rt := kmsg.NewListOffsetsRequestTopic()
-	rt.Topic = topic
-	rp := kmsg.NewListOffsetsRequestTopicPartition()
-	rp.Timestamp = -1
-	rt.Partitions = append(rt.Partitions, rp)
-	req.Topics = append(req.Topics, rt)
-	resp, err := req.RequestWith(ctxT(t), cl)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := resp.Topics[0].Partitions[0]
-	if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
-		t.Fatal(err)
-	}
-	return p.Offset
+	off, _ := listPartitionOffset(t, cl, topic, -1, isolation)
+	return off
 }
 
 // TestTxnReadCommittedIsolation: records of aborted transactions are never
