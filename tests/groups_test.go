@@ -99,13 +99,7 @@ func TestGroupsFranzCommitAndResume(t *testing.T) {
 		}
 	}
 	adm := kadm.NewClient(newClient(t, addr))
-	offs, err := adm.FetchOffsets(ctxT(t), group)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var total int64
-	offs.Each(func(o kadm.OffsetResponse) { total += o.At })
-	if total != 300 {
+	if total := committedSum(t, addr, group); total != 300 {
 		t.Fatalf("committed offsets sum to %d, want 300", total)
 	}
 	described, err := adm.DescribeGroups(ctxT(t), group)
@@ -492,13 +486,7 @@ func TestGroupsOffsetsSurviveKill9(t *testing.T) {
 	p.Kill9()
 	p.Restart()
 	adm2 := kadm.NewClient(newClient(t, p.Addr))
-	offs, err := adm2.FetchOffsets(ctxT(t), group)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sum int64
-	offs.Each(func(o kadm.OffsetResponse) { sum += o.At })
-	if sum != 90 {
+	if sum := committedSum(t, p.Addr, group); sum != 90 {
 		t.Fatalf("after kill -9 committed offsets sum to %d, want 90", sum)
 	}
 	// The group resumes where it left off.
@@ -556,16 +544,6 @@ func TestGroupsSaramaConsumerGroup(t *testing.T) {
 			cfg.Consumer.Offsets.AutoCommit.Interval = 100 * time.Millisecond
 			cfg.Consumer.Group.Session.Timeout = 3 * time.Second
 			cfg.Consumer.Group.Heartbeat.Interval = 300 * time.Millisecond
-			adm := kadm.NewClient(newClient(t, addr))
-			committed := func() int64 {
-				offs, err := adm.FetchOffsets(ctxT(t), group)
-				if err != nil {
-					t.Fatal(err)
-				}
-				var sum int64
-				offs.Each(func(o kadm.OffsetResponse) { sum += o.At })
-				return sum
-			}
 			// run consumes want records, and stops once the marks were
 			// autocommitted up to the offset sum end.
 			run := func(h *grpSaramaHandler, want int, end int64) {
@@ -585,7 +563,7 @@ func TestGroupsSaramaConsumerGroup(t *testing.T) {
 					done <- nil
 				}()
 				testenv.WaitFor(t, 30*time.Second, fmt.Sprintf("%d records consumed", want), func() bool { return h.count() >= want })
-				testenv.WaitFor(t, 30*time.Second, fmt.Sprintf("the marks autocommitted up to %d", end), func() bool { return committed() >= end })
+				testenv.WaitFor(t, 30*time.Second, fmt.Sprintf("the marks autocommitted up to %d", end), func() bool { return committedSum(t, addr, group) >= end })
 				cancel()
 				if err := <-done; err != nil {
 					t.Fatalf("consume: %v", err)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -153,4 +154,19 @@ func listPartitionOffset(t *testing.T, cl *kgo.Client, topic string, spec int64,
 		t.Fatalf("list offsets %s spec %d isolation %d: %v", topic, spec, isolation, err)
 	}
 	return p.Offset, p.Timestamp
+}
+
+// committedSum is the sum of group's committed offsets over its partitions.
+func committedSum(t *testing.T, addr, group string) int64 {
+	t.Helper()
+	offs, err := kadm.NewClient(newClient(t, addr)).FetchOffsets(ctxT(t), group)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := offs.Error(); err != nil {
+		t.Fatal(err)
+	}
+	var sum int64
+	offs.Each(func(o kadm.OffsetResponse) { sum += o.At })
+	return sum
 }
