@@ -11,7 +11,8 @@ run:
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-X main.version=$$(git describe --tags 2>/dev/null || echo dev) -X github.com/moldau/moldau/broker.linkRevision=$$(git describe --always --dirty --abbrev=40 --match=NONE 2>/dev/null) -X github.com/moldau/moldau/broker.linkBuildDate=$$(date -u +%Y-%m-%dT%H:%M:%SZ)" -o bin/moldau ./cmd/moldau
 
-# test: everything CI runs. Installs what it needs (Go modules, kcat, zsh).
+# test: everything CI runs. Installs what it needs first (deps: Go modules and
+# the tools the tests call).
 test: deps vet deploy-check
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
 	$(MAKE) fuzz
