@@ -417,15 +417,25 @@ func (p *partition) advanceLogStart(offset int64) (int64, error) {
 }
 
 // closeLog closes the log once the background snapshot writer is done
-// (a clean close; see snapshotAtClose for the close snapshot).
+// (a clean close; see snapshotAtClose for the close snapshot). appendMu is
+// held from the wait to the close, so that no append (one that found the
+// partition before it was removed) queues a snapshot in between whose
+// writer would outlive the log.
 func (p *partition) closeLog() error {
+	p.appendMu.Lock()
+	defer p.appendMu.Unlock()
 	p.waitSnapshots()
 	return p.log.Close()
 }
 
 // deleteLog removes the partition's log and directory (topic deletion)
-// once the background snapshot writer is done.
+// once the background snapshot writer is done. appendMu is held as in
+// closeLog: a writer started after the wait would otherwise write the
+// deleted partition's state into the directory of a topic re-created
+// under the same name (TestReviewSnapshotWriterStopsAtDelete).
 func (p *partition) deleteLog() error {
+	p.appendMu.Lock()
+	defer p.appendMu.Unlock()
 	p.waitSnapshots()
 	return p.log.Delete()
 }
