@@ -271,8 +271,11 @@ func (p *partition) appendBatch(v *validatedBatch, now int64, verify func() erro
 			return appendResult{}, err
 		}
 		if isDup {
+			// The first attempt's flush.messages fsync ran in its
+			// reply's Wait, which a connection that died never called:
+			// the retry's answer waits for it if it is still due.
 			p.appendMu.Unlock()
-			return appendResult{baseOffset: dup.FirstOffset, duplicate: true}, nil
+			return appendResult{baseOffset: dup.FirstOffset, duplicate: true, flushDue: p.log.FlushDue()}, nil
 		}
 	}
 	res, err := p.proposeLocked(&e, lead)
