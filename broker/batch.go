@@ -59,14 +59,15 @@ type recordError struct {
 // else errInvalidRecord.
 type recordsError struct {
 	err     error
-	records []recordError
+	records []recordError // the first maxRecordErrors of them
+	total   int           // every refused record
 	// the timestamp bounds in force (for the messages)
 	now, beforeMax, afterMax int64
 }
 
 func (e *recordsError) Error() string {
 	return fmt.Sprintf("%v: %d of the batch's records refused (the first at batch index %d: %s)",
-		e.err, len(e.records), e.records[0].index, e.recordMessage(e.records[0], "the partition"))
+		e.err, e.total, e.records[0].index, e.recordMessage(e.records[0], "the partition"))
 }
 
 func (e *recordsError) Unwrap() error { return e.err }
@@ -82,7 +83,7 @@ func (e *recordsError) kafkaMessages(tp string) (string, []string) {
 		return "One or more records have been rejected due to invalid timestamp", msgs
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "One or more records have been rejected due to %d record errors in total, and only showing the first three errors at most: [", len(e.records))
+	fmt.Fprintf(&b, "One or more records have been rejected due to %d record errors in total, and only showing the first three errors at most: [", e.total)
 	for i := range min(3, len(msgs)) {
 		if i > 0 {
 			b.WriteString(", ")
@@ -106,15 +107,24 @@ func (e *recordsError) recordMessage(r recordError, where string) string {
 	}
 }
 
+// maxRecordErrors caps the refused records a batch's answer lists. Kafka
+// lists them all, but a compressed batch of a few hundred bytes can hold
+// millions of refused records (decompressed up to
+// records.DefaultMaxDecompressed): listing each cost about 700 bytes of
+// memory and 80 of response (TestReviewRecordErrorsBounded). A client fails
+// the records past the cap with the batch's other-records error instead.
+const maxRecordErrors = 10_000
+
 // recordChecker applies the per-record rules of a topic to one batch and
-// collects the records that break them. It allocates only for a refused
-// record.
+// collects the records that break them (the first maxRecordErrors; all are
+// counted). It allocates only for a refused record.
 type recordChecker struct {
 	s          *config.TopicSettings
 	now        int64
 	baseOffset int64 // as the client sent it (for the timestamp message)
 	logAppend  bool  // the topic's timestamp type: timestamps are not checked
 	refused    []recordError
+	total      int  // refused records, listed or not
 	anyTs      bool // a timestamp was refused
 }
 
@@ -122,12 +132,21 @@ type recordChecker struct {
 func (c *recordChecker) check(i int32, r *records.Record, ts int64) {
 	switch {
 	case r.OffsetDelta != i:
-		c.refused = append(c.refused, recordError{index: i, problem: recordOffsetDelta, value: int64(r.OffsetDelta)})
+		c.refuse(recordError{index: i, problem: recordOffsetDelta, value: int64(r.OffsetDelta)})
 	case c.s.Compact && r.Key == nil:
-		c.refused = append(c.refused, recordError{index: i, problem: recordNoKey})
+		c.refuse(recordError{index: i, problem: recordNoKey})
 	case !c.timestampOK(ts):
-		c.refused = append(c.refused, recordError{index: i, problem: recordTimestamp, value: ts, offset: c.baseOffset + int64(r.OffsetDelta)})
+		c.refuse(recordError{index: i, problem: recordTimestamp, value: ts, offset: c.baseOffset + int64(r.OffsetDelta)})
 		c.anyTs = true
+	}
+}
+
+// refuse counts a refused record and lists it while fewer than
+// maxRecordErrors are.
+func (c *recordChecker) refuse(e recordError) {
+	c.total++
+	if len(c.refused) < maxRecordErrors {
+		c.refused = append(c.refused, e)
 	}
 }
 
@@ -146,7 +165,7 @@ func (c *recordChecker) err() error {
 	if len(c.refused) == 0 {
 		return nil
 	}
-	e := &recordsError{err: errInvalidRecord, records: c.refused, now: c.now,
+	e := &recordsError{err: errInvalidRecord, records: c.refused, total: c.total, now: c.now,
 		beforeMax: c.s.TimestampBeforeMaxMs, afterMax: c.s.TimestampAfterMaxMs}
 	if c.anyTs {
 		e.err = errInvalidTimestamp
