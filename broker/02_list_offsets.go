@@ -12,7 +12,8 @@ package broker
 //     replica answers.
 //   - v4+: CurrentLeaderEpoch checked (FENCED_LEADER_EPOCH below the
 //     partition's, UNKNOWN_LEADER_EPOCH above), before leadership, as
-//     Kafka's Partition.getLocalLog; leader epoch in the response.
+//     Kafka's Partition.getLocalLog; leader epoch in the response: the
+//     current one for latest, else the epoch of the offset answered.
 //   - v6+: flexible. v7+: -3 max timestamp (KIP-734). v8+: -4 earliest
 //     local (the log start: there is no tiered storage). v9+: -5 latest
 //     tiered (none: -1). v10+: timeout. v11: -6 earliest pending upload
@@ -80,8 +81,14 @@ func (b *Broker) handleListOffsets(ctx context.Context, req *protocol.Request) p
 					break
 				}
 				sp.Timestamp, sp.Offset = ts, off
-				if ok && off >= 0 {
+				switch {
+				case !ok || off < 0:
+				case rp.Timestamp == tsLatest:
 					sp.LeaderEpoch = lead.epoch
+				default:
+					// As Kafka: the epoch of the offset answered (its
+					// batch's), not the current one.
+					sp.LeaderEpoch = p.epochAt(off)
 				}
 			}
 			st.Partitions = append(st.Partitions, sp)

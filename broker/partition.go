@@ -380,6 +380,20 @@ func (p *partition) endOffsetForEpoch(epoch int32) (int32, int64) {
 	return p.log.EndOffsetForEpoch(epoch)
 }
 
+// epochAt is the leader epoch of offset in the log's leader-epoch cache
+// (Kafka's LeaderEpochFileCache.epochForOffset): that of the last entry
+// starting at or below offset, -1 with none.
+func (p *partition) epochAt(offset int64) int32 {
+	epoch := int32(-1)
+	for _, e := range p.log.Epochs() {
+		if e.StartOffset > offset {
+			break
+		}
+		epoch = e.Epoch
+	}
+	return epoch
+}
+
 // assignEpochLocked starts leader epoch epoch at the log end in the log's
 // epoch cache (a new local leader). appendMu is held.
 func (p *partition) assignEpochLocked(epoch int32) error { return p.log.AssignEpoch(epoch) }
