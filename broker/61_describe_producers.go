@@ -3,7 +3,9 @@ package broker
 // DescribeProducers, key 61, version 0: each partition's active producers
 // (id, epoch, last sequence and timestamp, and the first offset of the
 // producer's ongoing transaction, -1 if none). The coordinator epoch is
-// always 0 (one node).
+// always 0 (one node). A partition this node does not lead answers
+// NOT_LEADER_OR_FOLLOWER (Kafka's ReplicaManager.activeProducerState asks the
+// local leader's log).
 
 import (
 	"context"
@@ -30,6 +32,12 @@ func (b *Broker) handleDescribeProducers(ctx context.Context, req *protocol.Requ
 			}
 			if p == nil {
 				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+				st.Partitions = append(st.Partitions, sp)
+				continue
+			}
+			if _, err := b.cluster.checkLeader(p, -1); err != nil {
+				sp.ErrorCode = errorCode(err)
+				sp.ErrorMessage = errMessage(err)
 				st.Partitions = append(st.Partitions, sp)
 				continue
 			}

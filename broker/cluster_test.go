@@ -294,6 +294,12 @@ func TestNotLeader(t *testing.T) {
 	mt.Topic, mt.Partitions = "t", []int32{0}
 	m.Topics = append(m.Topics, mt)
 	markers.Markers = append(markers.Markers, m)
+	dpr := kmsg.NewPtrDescribeProducersRequest()
+	dpr.Topics = []kmsg.DescribeProducersRequestTopic{{Topic: "t", Partitions: []int32{0, 1}}}
+	dpResp := do[*kmsg.DescribeProducersResponse](t, b, 0, dpr)
+	wantCode(t, "describe producers", dpResp.Topics[0].Partitions[0].ErrorCode, kerr.NotLeaderForPartition)
+	wantCode(t, "describe producers, our partition", dpResp.Topics[0].Partitions[1].ErrorCode, nil)
+
 	wantCode(t, "write txn markers", do[*kmsg.WriteTxnMarkersResponse](t, b, 1, markers).Markers[0].Topics[0].Partitions[0].ErrorCode, kerr.NotLeaderForPartition)
 
 	meta := do[*kmsg.MetadataResponse](t, b, 12, kmsg.NewPtrMetadataRequest())
