@@ -2,6 +2,7 @@ package log
 
 import (
 	"errors"
+	"io"
 
 	"github.com/moldau/moldau/log/records"
 	"github.com/moldau/moldau/log/vfs"
@@ -12,10 +13,10 @@ import (
 // walks the batches (at or after the log start) whose MaxTimestamp is >= ts
 // and returns the first record in them with a timestamp >= ts and an offset
 // at or after the log start, and that record's timestamp. Records are read
-// inside the batch, decompressing it (bounded) if needed; every record of a
-// LogAppendTime batch carries the batch's MaxTimestamp. A batch with no such
-// record (the one that had it lies below the log start, or the cleaner
-// removed it) is passed over. found is false if no record qualifies.
+// inside the batch, streamed through its decompressor (bounded, see
+// firstRecordWhere); every record of a LogAppendTime batch carries the
+// batch's MaxTimestamp. A batch with no such record (the one that had it
+// lies below the log start, or the cleaner removed it) is passed over. found is false if no record qualifies.
 func (l *Log) OffsetForTimestamp(ts int64) (offset int64, timestamp int64, found bool) {
 	after := int64(-1)
 	for {
@@ -75,37 +76,42 @@ func (l *Log) OffsetForTimestamp(ts int64) (offset int64, timestamp int64, found
 
 // maxTimestampScanBytes bounds the decompressed size of one batch that
 // OffsetForTimestamp and MaxTimestamp look inside.
-const maxTimestampScanBytes = 64 << 20
+const maxTimestampScanBytes = records.DefaultMaxDecompressed
 
-// errRecordFound ends a records.ForEach walk early.
-var errRecordFound = errors.New("log: record found")
-
-// firstRecordWhere reads the batch h at pos (decompressing it, bounded, if
-// needed) and returns the offset and timestamp of its first record for
-// which match(offset, timestamp) holds. A record's timestamp is the batch's
-// MaxTimestamp in a LogAppendTime batch (as Kafka's DefaultRecordBatch
-// iterator gives it), its base timestamp plus delta otherwise. err is set
-// if the records cannot be read.
+// firstRecordWhere reads the batch h at pos and returns the offset and
+// timestamp of its first record for which match(offset, timestamp) holds.
+// A record's timestamp is the batch's MaxTimestamp in a LogAppendTime batch
+// (as Kafka's DefaultRecordBatch iterator gives it), its base timestamp plus
+// delta otherwise. err is set if the records cannot be read (malformed, over
+// maxTimestampScanBytes, or a zstd window over records.ZstdMaxWindow).
+//
+// The records are streamed from the file through the decompressor
+// (records.RecordReader) and the walk stops at the match: a small batch
+// that decompresses to tens of MiB costs one decompression window, not its
+// decoded size, however often it is searched, and the windows of all
+// concurrent lookups together are bounded by records.StreamMemoryBudget
+// (a lookup waits for its share).
 func firstRecordWhere(file vfs.File, pos int64, h BatchHeader, match func(offset, timestamp int64) bool) (offset, timestamp int64, ok bool, err error) {
-	body := make([]byte, h.Length)
-	if err := readFull(file, body, pos); err != nil {
+	if h.Length < BatchHeaderSize {
+		return 0, 0, false, errors.New("log: batch shorter than its header")
+	}
+	src := io.NewSectionReader(file, pos+BatchHeaderSize, int64(h.Length-BatchHeaderSize))
+	rr, err := records.NewRecordReader(h.Compression(), src, h.RecordCount, maxTimestampScanBytes)
+	if err != nil {
 		return 0, 0, false, err
 	}
-	err = records.ForEach(body, maxTimestampScanBytes, func(r records.Record) error {
-		o, t := h.BaseOffset+int64(r.OffsetDelta), h.BaseTimestamp+r.TimestampDelta
+	defer rr.Close()
+	var m records.RecordMeta
+	for rr.NextMeta(&m) {
+		o, t := h.BaseOffset+int64(m.OffsetDelta), h.BaseTimestamp+m.TimestampDelta
 		if h.LogAppendTime() {
 			t = h.MaxTimestamp
 		}
 		if match(o, t) {
-			offset, timestamp = o, t
-			return errRecordFound
+			return o, t, true, nil
 		}
-		return nil
-	})
-	if err == errRecordFound {
-		return offset, timestamp, true, nil
 	}
-	return 0, 0, false, err
+	return 0, 0, false, rr.Err()
 }
 
 // MaxTimestamp implements ListOffsets' MAX_TIMESTAMP spec (-3, KIP-734) as

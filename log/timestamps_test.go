@@ -3,6 +3,8 @@ package log
 import (
 	"encoding/binary"
 	"fmt"
+	"math"
+	"runtime"
 	"testing"
 
 	"github.com/moldau/moldau/log/records"
@@ -166,4 +168,111 @@ func TestMaxTimestampEmptyBatchAfterCompaction(t *testing.T) {
 			t.Errorf("after cleaning: OffsetForTimestamp(150) = %d, %d, %v; want 3, 200", off, rts, ok)
 		}
 	})
+}
+
+// bombBatch is a batch compressed with codec (xerial framing for snappy if
+// xerial) whose records decompress to about 63 MiB (the per-batch bound is
+// records.DefaultMaxDecompressed): records i = 0, 1, ... with timestamp
+// baseTS+i and a 4 KiB value of zeros. It returns the batch and its record
+// count.
+func bombBatch(t testing.TB, codec int, xerial bool, baseTS int64) ([]byte, int) {
+	t.Helper()
+	value := make([]byte, 4<<10)
+	var body []byte
+	n := 0
+	for len(body) < records.DefaultMaxDecompressed-1<<20 {
+		var rec []byte
+		rec = append(rec, 0)
+		rec = binary.AppendVarint(rec, int64(n))
+		rec = binary.AppendVarint(rec, int64(n))
+		rec = binary.AppendVarint(rec, -1)
+		rec = binary.AppendVarint(rec, int64(len(value)))
+		rec = append(rec, value...)
+		rec = binary.AppendVarint(rec, 0)
+		body = binary.AppendVarint(body, int64(len(rec)))
+		body = append(body, rec...)
+		n++
+	}
+	b, err := records.Compress(codec, make([]byte, BatchHeaderSize), body, xerial)
+	if err != nil {
+		t.Fatal(err)
+	}
+	binary.BigEndian.PutUint32(b[offBatchLength:], uint32(len(b)-batchLengthOverhead))
+	b[offMagic] = 2
+	binary.BigEndian.PutUint16(b[offAttributes:], uint16(codec))
+	binary.BigEndian.PutUint32(b[offLastOffsetDelta:], uint32(n-1))
+	binary.BigEndian.PutUint64(b[offBaseTimestamp:], uint64(baseTS))
+	binary.BigEndian.PutUint64(b[offMaxTimestamp:], uint64(baseTS+int64(n-1)))
+	binary.BigEndian.PutUint64(b[offProducerID:], math.MaxUint64)
+	binary.BigEndian.PutUint16(b[offProducerEpoch:], 0xffff)
+	binary.BigEndian.PutUint32(b[offBaseSequence:], 0xffffffff)
+	binary.BigEndian.PutUint32(b[offRecordCount:], uint32(n))
+	binary.BigEndian.PutUint32(b[offCRC:], BatchCRC(b))
+	return b, n
+}
+
+// heapAllocated returns the bytes f allocates on the heap (TotalAlloc,
+// all goroutines).
+func heapAllocated(f func()) uint64 {
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	f()
+	runtime.ReadMemStats(&after)
+	return after.TotalAlloc - before.TotalAlloc
+}
+
+// TestTimestampLookupsOnBombBatch: a compressed batch that decodes to
+// ~63 MiB (a decompression bomb: 90 KiB of zstd, 484 KiB of gzip) behind
+// an ordinary one. OffsetForTimestamp for its fourth record and
+// MaxTimestamp (its last record) answer as for any batch, and each lookup
+// allocates about one decompression window (zstd: the encoder's 8 MiB;
+// lz4: two 4 MiB blocks), not the decoded size (before the streaming
+// reader: 128-136 MiB per lookup). Raw snappy must decode its one block
+// whole: its decoded length, once.
+func TestTimestampLookupsOnBombBatch(t *testing.T) {
+	const MiB = 1 << 20
+	for _, tc := range []struct {
+		name   string
+		codec  int
+		xerial bool
+		limit  uint64 // bytes a lookup may allocate
+	}{
+		{"gzip", records.CodecGzip, false, 2 * MiB},
+		{"lz4", records.CodecLZ4, false, 12 * MiB},
+		{"zstd", records.CodecZstd, false, 12 * MiB},
+		{"snappy-xerial", records.CodecSnappy, true, 8 * MiB},
+		{"snappy", records.CodecSnappy, false, 72 * MiB},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v := variants(t)[0]
+			cfg := DefaultConfig()
+			cfg.Files = NewFileCache(2)
+			l, _ := openLog(t, v.fs, v.dir, cfg)
+			must2(t, l, timedKVBatch(t, tc.codec, -1, 1000, []string{"a", "b"}, []int64{0, 5}))
+			b, n := bombBatch(t, tc.codec, tc.xerial, 2000)
+			must2(t, l, b)
+			var off, ts int64
+			var found bool
+			a := heapAllocated(func() { off, ts, found = l.OffsetForTimestamp(2003) })
+			if !found || off != 2+3 || ts != 2003 {
+				t.Fatalf("OffsetForTimestamp(2003) = %d, %d, %v; want 5, 2003, true", off, ts, found)
+			}
+			t.Logf("%s: batch of %d KiB: OffsetForTimestamp allocated %.1f MiB", tc.name, len(b)>>10, float64(a)/MiB)
+			if a > tc.limit {
+				t.Errorf("OffsetForTimestamp allocated %d bytes, want <= %d", a, tc.limit)
+			}
+			a = heapAllocated(func() { ts, off = l.MaxTimestamp() })
+			if want := int64(2 + n - 1); off != want || ts != 2000+int64(n-1) {
+				t.Fatalf("MaxTimestamp = %d, %d; want %d, %d", ts, off, 2000+n-1, want)
+			}
+			t.Logf("%s: MaxTimestamp (last of %d records) allocated %.1f MiB", tc.name, n, float64(a)/MiB)
+			if a > tc.limit {
+				t.Errorf("MaxTimestamp allocated %d bytes, want <= %d", a, tc.limit)
+			}
+			// The earlier, ordinary batch still answers inside it.
+			if off, ts, found := l.OffsetForTimestamp(1003); !found || off != 1 || ts != 1005 {
+				t.Fatalf("OffsetForTimestamp(1003) = %d, %d, %v; want 1, 1005, true", off, ts, found)
+			}
+		})
+	}
 }

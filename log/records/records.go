@@ -2,12 +2,15 @@
 // and attribute bits (batch.go), a Builder for the batches the broker writes
 // itself, a bounded iterator over the record encoding, and the batch
 // compression codecs (gzip, snappy raw and xerial-framed, lz4 frames, zstd)
-// with a bound on decompressed size.
+// with a bound on decompressed size, and a RecordReader that streams the
+// records of a compressed batch without materialising them (stream.go).
 //
-// It is used by the log (header parsing, the cleaner), by the broker's
-// produce validation and by the internal topics and transaction markers. It
-// does no I/O and keeps no state; every function is safe for concurrent use
-// (a Builder or an Iterator is used by one goroutine).
+// It is used by the log (header parsing, the cleaner, timestamp lookups), by
+// the broker's produce validation and by the internal topics and
+// transaction markers. It does no I/O of its own (a RecordReader reads the
+// io.Reader it is given); its only state is pools of decompressors and the
+// process-wide StreamMemoryBudget. Every function is safe for concurrent
+// use (a Builder, an Iterator or a RecordReader is used by one goroutine).
 package records
 
 import (
