@@ -283,10 +283,11 @@ func (rr *RecordReader) readLength() (int, bool) {
 		}
 		return 0, false
 	}
-	if rr.total += int64(n) + length; rr.total > rr.max {
+	if length > rr.max-rr.total-int64(n) {
 		rr.err = ErrTooLarge
 		return 0, false
 	}
+	rr.total += int64(n) + length
 	_, _ = rr.br.Discard(n)
 	rr.i++
 	return int(length), true
