@@ -9,21 +9,23 @@ package records
 // windows of all open RecordReaders together are bounded by
 // StreamMemoryBudget.
 //
-// Memory per open reader (its weight in the budget, streamWeight):
+// Memory per open reader, and its weight in the budget:
 //
 //	none    0: the caller's io.Reader and a 16 KiB read buffer
 //	gzip    a deflate window (32 KiB) and its tables: charged 256 KiB
-//	lz4     two blocks of the frame's block size (at most 4 MiB; 8 MiB for
-//	        the legacy frame): charged 16 MiB
+//	lz4     two blocks of the frame's block size (at most 4 MiB each;
+//	        8 MiB for the legacy frame): charged 17 MiB
 //	zstd    the frame's window, refused above ZstdMaxWindow (8 MiB: the
 //	        default of the Go encoder and of zstd levels <= 19), plus two
 //	        128 KiB blocks: charged ZstdMaxWindow + 1 MiB
 //	snappy  raw (unframed, as non-Java clients write): one block holding
 //	        the whole records section, whose decoded length its header
 //	        states (at most max); xerial-framed (the Java client): the
-//	        largest block's decoded length, blocks decoded one at a time.
-//	        Charged that length; the compressed input is read into memory
-//	        (it is at most the batch).
+//	        largest block's decoded length, blocks decoded one at a time
+//	        (into a pooled buffer). Charged that length; the compressed
+//	        input is read into memory too (it is at most the batch). Snappy
+//	        expands at most ~21 times (64 bytes from a 3-byte copy), so a
+//	        raw snappy batch decodes to at most ~21 x max.message.bytes.
 //
 // Records themselves are not buffered by NextMeta (it skips their keys,
 // values and headers); Next holds one record at a time.
@@ -59,7 +61,7 @@ const ZstdMaxWindow = 8 << 20
 const (
 	streamBufferSize = 16 << 10
 	gzipWeight       = 256 << 10
-	lz4Weight        = 16 << 20
+	lz4Weight        = 17 << 20
 	zstdWeight       = ZstdMaxWindow + 1<<20
 	// metaPeek covers a record's attributes and its two leading varints.
 	metaPeek = 1 + 2*binary.MaxVarintLen64
