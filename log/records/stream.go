@@ -15,9 +15,11 @@ package records
 //	gzip    a deflate window (32 KiB) and its tables: charged 256 KiB
 //	lz4     two blocks of the frame's block size (at most 4 MiB each;
 //	        8 MiB for the legacy frame): charged 17 MiB
-//	zstd    the frame's window, refused above ZstdMaxWindow (8 MiB: the
-//	        default of the Go encoder and of zstd levels <= 19), plus two
-//	        128 KiB blocks: charged ZstdMaxWindow + 1 MiB
+//	zstd    the window the first frame declares (64 KiB from franz-go,
+//	        2 MiB from the Java client at its default level), refused for
+//	        every frame above it and above ZstdMaxWindow (8 MiB: the default
+//	        of the Go encoder and of zstd levels <= 19), plus two blocks and
+//	        the block buffers: charged window + 2 x 128 KiB + 512 KiB
 //	snappy  raw (unframed, as non-Java clients write): one block holding
 //	        the whole records section, whose decoded length its header
 //	        states (at most max); xerial-framed (the Java client): the
@@ -62,7 +64,6 @@ const (
 	streamBufferSize = 16 << 10
 	gzipWeight       = 256 << 10
 	lz4Weight        = 17 << 20
-	zstdWeight       = ZstdMaxWindow + 1<<20
 	// metaPeek covers a record's attributes and its two leading varints.
 	metaPeek = 1 + 2*binary.MaxVarintLen64
 )
@@ -144,9 +145,12 @@ func NewRecordReader(codec int, src io.Reader, count int32, max int) (*RecordRea
 		rr.done = func() { z.Reset(nil); lz4Readers.Put(z) }
 		dec = z
 	case CodecZstd:
-		rr.acquire(zstdWeight)
+		zb := bufio.NewReaderSize(src, 4<<10)
+		window := zstdWindow(zb)
+		rr.acquire(zstdWeight(window))
 		d := zstdStreamDecoders.Get().(*zstd.Decoder)
-		if err := d.Reset(src); err != nil {
+		// The window charged is the most any frame of the stream may use.
+		if err := d.ResetWithOptions(plainReader{zb}, zstd.WithDecoderMaxWindow(window)); err != nil {
 			zstdStreamDecoders.Put(d)
 			rr.Close()
 			return nil, fmt.Errorf("records: zstd: %w", err)
@@ -236,6 +240,29 @@ func (s *snappyBlocks) Read(p []byte) (int, error) {
 	n := copy(p, s.out)
 	s.out = s.out[n:]
 	return n, nil
+}
+
+// zstdWindow is the window the first frame of the zstd stream in br
+// declares (its content size if it is a single segment), at least 1 KiB and
+// at most ZstdMaxWindow; ZstdMaxWindow if the header cannot be read (the
+// decoder then fails).
+func zstdWindow(br *bufio.Reader) uint64 {
+	p, _ := br.Peek(zstd.HeaderMaxSize)
+	var h zstd.Header
+	if h.Decode(p) != nil || h.Skippable {
+		return ZstdMaxWindow
+	}
+	w := h.WindowSize
+	if h.SingleSegment {
+		w = h.FrameContentSize
+	}
+	return min(max(w, zstd.MinWindowSize), ZstdMaxWindow)
+}
+
+// zstdWeight is the memory a zstd stream decoder holds for window: the
+// window, two blocks of room ahead of it, and its block buffers.
+func zstdWeight(window uint64) int64 {
+	return int64(window) + 2*int64(min(window, 128<<10)) + 512<<10
 }
 
 // plainReader hides a reader's other methods (zstd's Reset decodes a

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/klauspost/compress/zstd"
 )
 
 // streamCodecs are the codecs (and snappy framings) a RecordReader reads.
@@ -225,12 +227,9 @@ func TestRecordReaderBombAllocations(t *testing.T) {
 // of StreamMemoryBudget until it is spent; the next waits, and goes on
 // when one is closed.
 func TestStreamBudgetBoundsConcurrentReaders(t *testing.T) {
-	comp, err := Compress(CodecZstd, nil, sample(10), false)
-	if err != nil {
-		t.Fatal(err)
-	}
+	comp := zstdFrame(t, ZstdMaxWindow, sample(10))
 	var open []*RecordReader
-	for range StreamMemoryBudget / zstdWeight {
+	for range StreamMemoryBudget / zstdWeight(ZstdMaxWindow) {
 		rr, err := NewRecordReader(CodecZstd, bytes.NewReader(comp), 10, DefaultMaxDecompressed)
 		if err != nil {
 			t.Fatal(err)
@@ -271,6 +270,68 @@ func TestStreamBudgetBoundsConcurrentReaders(t *testing.T) {
 	}
 	if streamBudget.free != StreamMemoryBudget {
 		t.Fatalf("budget free %d after closing all, want %d", streamBudget.free, StreamMemoryBudget)
+	}
+}
+
+// zstdFrame compresses src in a frame that declares window, a power of
+// two from 1 KiB (as a streaming encoder, which does not know the size,
+// writes it; the Go encoder shrinks the window to a small input's size, so
+// the header's window descriptor is rewritten).
+func zstdFrame(t *testing.T, window int, src []byte) []byte {
+	t.Helper()
+	e, err := zstd.NewWriter(nil, zstd.WithSingleSegment(false), zstd.WithEncoderConcurrency(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	b := e.EncodeAll(src, nil)
+	var h zstd.Header
+	if err := h.Decode(b); err != nil || h.SingleSegment || h.DictionaryID != 0 {
+		t.Fatalf("frame header %+v, %v", h, err)
+	}
+	log := 10
+	for 1<<log < window {
+		log++
+	}
+	b[5] = byte(log-10) << 3 // the window descriptor: exponent, mantissa 0
+	if err := h.Decode(b); err != nil || h.WindowSize != uint64(window) {
+		t.Fatalf("rewritten frame header %+v, %v", h, err)
+	}
+	return b
+}
+
+// TestRecordReaderZstdWindow: a zstd reader is charged the window its
+// frame declares (franz-go writes 64 KiB windows), and a window over
+// ZstdMaxWindow is refused rather than allocated.
+func TestRecordReaderZstdWindow(t *testing.T) {
+	for _, tc := range []struct {
+		window int
+		weight int64 // the most it may be charged; 0: refused
+	}{
+		{64 << 10, 1 << 20},
+		{ZstdMaxWindow, ZstdMaxWindow + 1<<20},
+		{2 * ZstdMaxWindow, 0},
+	} {
+		comp := zstdFrame(t, tc.window, sample(20))
+		rr, err := NewRecordReader(CodecZstd, bytes.NewReader(comp), 20, DefaultMaxDecompressed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rr.weight > tc.weight && tc.weight > 0 {
+			t.Errorf("window %d: charged %d, want <= %d", tc.window, rr.weight, tc.weight)
+		}
+		var m RecordMeta
+		n := 0
+		for rr.NextMeta(&m) {
+			n++
+		}
+		rr.Close()
+		switch {
+		case tc.weight > 0 && (rr.Err() != nil || n != 20):
+			t.Errorf("window %d: read %d records, %v", tc.window, n, rr.Err())
+		case tc.weight == 0 && !errors.Is(rr.Err(), zstd.ErrWindowSizeExceeded) && !errors.Is(rr.Err(), zstd.ErrDecoderSizeExceeded):
+			t.Errorf("window %d: read %d records, err %v; want the window refused", tc.window, n, rr.Err())
+		}
 	}
 }
 
