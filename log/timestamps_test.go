@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"sync"
 	"testing"
 
 	"github.com/moldau/moldau/log/records"
@@ -273,6 +274,18 @@ func TestTimestampLookupsOnBombBatch(t *testing.T) {
 			if off, ts, found := l.OffsetForTimestamp(1003); !found || off != 1 || ts != 1005 {
 				t.Fatalf("OffsetForTimestamp(1003) = %d, %d, %v; want 1, 1005, true", off, ts, found)
 			}
+			// Concurrent lookups share the decompression budget and
+			// the pooled decoders.
+			var wg sync.WaitGroup
+			for i := range 8 {
+				wg.Go(func() {
+					target := int64(2000 + 10*i)
+					if off, ts, found := l.OffsetForTimestamp(target); !found || off != 2+10*int64(i) || ts != target {
+						t.Errorf("concurrent OffsetForTimestamp(%d) = %d, %d, %v", target, off, ts, found)
+					}
+				})
+			}
+			wg.Wait()
 		})
 	}
 }
