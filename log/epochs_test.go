@@ -98,12 +98,17 @@ func TestEndOffsetForEpochLog(t *testing.T) {
 	if err := l.AssignEpoch(-1); err == nil {
 		t.Fatal("negative epoch accepted")
 	}
-	// Batches appended without an epoch (-1) still make the entry durable.
+	// Batches appended without an epoch (-1) still make the entry durable,
+	// with the next sync (the append path never fsyncs).
 	b := makeBatch(2, 0, 10)
 	putU32(b[offLeaderEpoch:], 0xffffffff)
 	if _, err := l.Append(b, 0); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := mem.Stat(epochFile); err == nil {
+		t.Fatal("Append wrote the checkpoint")
+	}
+	must(t, l.SyncTo(l.EndOffset()))
 	if got, err := readWholeFile(mem, epochFile); err != nil || string(got) != "0\n1\n0 0\n" {
 		t.Fatalf("checkpoint %q, %v", got, err)
 	}

@@ -85,9 +85,9 @@ func decodeHighWatermark(b []byte) (int64, error) {
 // replicationState is the part of a Log's state that belongs to
 // replication.go, hwcheckpoint.go and reset.go.
 type replicationState struct {
-	// epochUnsaved: the last epochs entry was made by AssignEpoch and is
-	// not yet in the leader-epoch checkpoint. Guarded like Log.epochs
-	// (written under appendMu and mu).
+	// epochUnsaved: Log.epochs has changes not yet durably in the
+	// leader-epoch checkpoint (replication.go). Set under appendMu and mu,
+	// cleared under syncMu and mu.
 	epochUnsaved bool
 
 	// hwMu serializes writes of the high-watermark checkpoint and guards

@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -162,7 +163,7 @@ type Log struct {
 	durable    atomic.Int64 // written under syncMu: every offset below is synced
 	cleanPoint atomic.Int64 // cleaner checkpoint: first dirty offset
 	hw         atomic.Int64 // high watermark; -1: follow the end offset
-	epochs     []EpochEntry // leader-epoch cache; written under appendMu and mu
+	epochs     []EpochEntry // leader-epoch cache; written under appendMu and mu (replication.go)
 	closing    atomic.Bool  // Close has begun: a running Compact aborts
 	snapsOpen  *[]int64     // snapshot offsets Open listed, until LoadSnapshot takes them (snapshot.go)
 	repl       replicationState
@@ -342,9 +343,7 @@ func (l *Log) append(batch []byte, now int64) (int64, error) {
 			return 0, err
 		}
 	}
-	if err := l.maybeNewEpochLocked(int32(binary.BigEndian.Uint32(batch[offLeaderEpoch:])), base); err != nil {
-		return 0, err
-	}
+	l.maybeNewEpochLocked(int32(binary.BigEndian.Uint32(batch[offLeaderEpoch:])), base) // in memory only: replication.go
 	binary.BigEndian.PutUint64(batch[offBaseOffset:], uint64(base))
 	pos := s.size
 	if _, err := s.file.Write(batch); err != nil {
@@ -514,9 +513,25 @@ func (l *Log) syncLocked() error {
 	l.pending = nil
 	dirDirty := l.dirDirty
 	l.dirDirty = false
+	// The leader-epoch cache as of end: every batch below end has its
+	// epoch in it (the appender updates it before publishing a batch).
+	var epochs []EpochEntry
+	epochsUnsaved := l.repl.epochUnsaved
+	if epochsUnsaved {
+		epochs = slices.Clone(l.epochs)
+	}
 	l.mu.Unlock()
 
 	t0 := time.Now()
+	// The checkpoint is made durable before any batch of a new epoch is
+	// synced, and so before it is counted durable (replication.go,
+	// maybeNewEpochLocked); it changes only with epochs, so this costs
+	// its fsyncs once per new epoch, here in the sync, never in Append.
+	if epochsUnsaved {
+		if err := l.saveDirtyEpochsLocked(epochs); err != nil {
+			return l.fail(err)
+		}
+	}
 	// Retention, which could remove pending segments, needs syncMu.
 	for _, s := range pending {
 		if err := s.syncFiles(); err != nil {

@@ -116,6 +116,17 @@ func Open(fsys vfs.FS, dir string, cfg Config, logger *slog.Logger) (*Log, Recov
 	}
 	l.active = l.segments[len(l.segments)-1]
 	l.prefill(l.active.file)
+	l.loadEpochs(l.active.next) // replication.go
+	if !rep.Clean {
+		// Batches that reached the disk without a sync of ours may carry
+		// an epoch the checkpoint lacks (the append path does not fsync
+		// the checkpoint): rebuild from their headers while the segments'
+		// files are open and their indexes in memory.
+		if _, err := l.rebuildEpochs(); err != nil {
+			l.closeAll()
+			return nil, rep, fmt.Errorf("log: rebuild leader epochs in %s: %w", dir, err)
+		}
+	}
 	for _, s := range l.segments {
 		s.fs = fsys
 	}
@@ -127,7 +138,6 @@ func Open(fsys vfs.FS, dir string, cfg Config, logger *slog.Logger) (*Log, Recov
 	l.end.Store(l.active.next)
 	l.cleanPoint.Store(min(readCleanPoint(l), l.active.next))
 	l.hw.Store(-1)
-	l.loadEpochs()
 	if err := l.loadHighWatermark(); err != nil { // hwcheckpoint.go
 		l.closeAll()
 		return nil, rep, err

@@ -3,12 +3,16 @@ package log
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
+	"io"
 	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/moldau/moldau/log/vfs"
 )
 
 // What the replication work needs from the log: suffix truncation, leader
@@ -67,8 +71,9 @@ func decodeEpochs(b []byte) ([]EpochEntry, error) {
 }
 
 // loadEpochs reads the checkpoint at Open, dropping entries at or beyond
-// the recovered end (their batches were lost in a crash, or truncated).
-func (l *Log) loadEpochs() {
+// the recovered end offset end (their batches were lost in a crash, or
+// truncated).
+func (l *Log) loadEpochs(end int64) {
 	b, err := readWholeFile(l.fs, filepath.Join(l.dir, epochFileName))
 	if err != nil {
 		return
@@ -78,47 +83,197 @@ func (l *Log) loadEpochs() {
 		l.logger.Warn("ignoring damaged leader-epoch-checkpoint", "dir", l.dir, "err", err)
 		return
 	}
-	end := l.end.Load()
 	for len(entries) > 0 && entries[len(entries)-1].StartOffset >= end {
 		entries = entries[:len(entries)-1]
 	}
 	l.epochs = entries
 }
 
-// maybeNewEpochLocked is called by the appender before writing a batch at
-// base with leader epoch epoch: a new (higher) epoch is recorded in the
-// checkpoint, durably, before its first batch is written, so the file never
-// misses an epoch whose batches survived. An entry AssignEpoch made and did
-// not write is written now, before any batch goes in after it. It requires
-// appendMu.
-func (l *Log) maybeNewEpochLocked(epoch int32, base int64) error {
-	n := len(l.epochs)
-	if epoch < 0 || (n > 0 && epoch <= l.epochs[n-1].Epoch) {
-		if !l.repl.epochUnsaved {
-			return nil
-		}
-		return l.saveEpochsLocked(l.epochs)
-	}
-	// An epoch assigned at base with nothing in it gives way, as in
-	// Kafka's cache (an epoch's entry starts at its first batch).
-	kept := l.epochs
+// withEpoch returns entries with epoch beginning at base, as Kafka's
+// LeaderEpochFileCache.assign leaves them: a later entry at base (an epoch
+// assigned with nothing appended in it) gives way. It never modifies
+// entries.
+func withEpoch(entries []EpochEntry, epoch int32, base int64) []EpochEntry {
+	kept := entries
 	for len(kept) > 0 && kept[len(kept)-1].StartOffset >= base {
 		kept = kept[:len(kept)-1]
 	}
-	return l.saveEpochsLocked(append(slices.Clone(kept), EpochEntry{epoch, base}))
+	return append(slices.Clone(kept), EpochEntry{epoch, base})
+}
+
+// maybeNewEpochLocked is called by the appender before writing a batch at
+// base with leader epoch epoch: an epoch above the latest cached one starts
+// a new entry (epoch, base). It requires appendMu.
+//
+// It changes only the in-memory cache and marks it unsaved: the append path
+// never fsyncs (issue #13: no fsync on a connection's reader goroutine;
+// before, the first append of each epoch, so the first append to every new
+// partition, paid the checkpoint's two fsyncs under appendMu). The cache
+// reaches the checkpoint durably before any batch of its epoch is counted
+// durable: syncLocked writes it first (saveDirtyEpochsLocked), and
+// TruncateTo, ResetTo and Close write or sync through the same path. Batches
+// that reach the disk without a sync of ours (the page cache survives a
+// kill -9; the kernel writes dirty pages back before a power loss) may
+// carry an epoch the checkpoint lacks: Open rebuilds those entries from the
+// batch headers after an unclean shutdown (rebuildEpochs), as Kafka's
+// LogSegment.recover does.
+func (l *Log) maybeNewEpochLocked(epoch int32, base int64) {
+	n := len(l.epochs)
+	if epoch < 0 || (n > 0 && epoch <= l.epochs[n-1].Epoch) {
+		return
+	}
+	entries := withEpoch(l.epochs, epoch, base)
+	l.mu.Lock()
+	l.epochs = entries
+	l.repl.epochUnsaved = true
+	l.mu.Unlock()
 }
 
 // saveEpochsLocked durably replaces the checkpoint with entries and makes
-// them the cache. It requires appendMu.
+// them the cache. It requires syncMu and appendMu.
 func (l *Log) saveEpochsLocked(entries []EpochEntry) error {
-	if err := replaceFile(l.fs, l.dir, epochFileTemp, epochFileName, encodeEpochs(entries)); err != nil {
-		return fmt.Errorf("log: write leader-epoch-checkpoint: %w", err)
+	if err := writeEpochCheckpoint(l.fs, l.dir, entries); err != nil {
+		return err
 	}
 	l.mu.Lock()
 	l.epochs = entries
 	l.repl.epochUnsaved = false
 	l.mu.Unlock()
 	return nil
+}
+
+// saveDirtyEpochsLocked makes the cache durable in the checkpoint if it has
+// unsaved changes. syncLocked calls it before it fsyncs any segment data,
+// with the cache as it was when it took its snapshot of the end offset, so
+// every batch the sync counts durable has its epoch in the checkpoint
+// first. It requires syncMu (which serializes every writer of the file);
+// appends may run meanwhile, and a change they make stays unsaved for the
+// next sync.
+func (l *Log) saveDirtyEpochsLocked(entries []EpochEntry) error {
+	if err := writeEpochCheckpoint(l.fs, l.dir, entries); err != nil {
+		return err
+	}
+	l.mu.Lock()
+	if slices.Equal(l.epochs, entries) {
+		l.repl.epochUnsaved = false
+	}
+	l.mu.Unlock()
+	return nil
+}
+
+func writeEpochCheckpoint(fsys vfs.FS, dir string, entries []EpochEntry) error {
+	if err := replaceFile(fsys, dir, epochFileTemp, epochFileName, encodeEpochs(entries)); err != nil {
+		return fmt.Errorf("log: write leader-epoch-checkpoint: %w", err)
+	}
+	return nil
+}
+
+// rebuildEpochs runs at Open after an unclean shutdown, with the segments
+// recovered and still unsealed (files open, indexes in memory) and the
+// cache loaded from the checkpoint. It adds an entry for every batch whose
+// epoch is above the latest cached one, as Kafka's LogSegment.recover does,
+// and reports how many it added (the cache is then unsaved and reaches the
+// checkpoint with the next sync or Close; a crash before that rebuilds the
+// same entries from the same batches).
+//
+// Where to look. Let C be the checkpoint on disk, written whole (replaceFile)
+// from a snapshot of the cache taken when the end offset was e. Every batch
+// below e had its epoch in that snapshot (the appender updates the cache
+// before it publishes a batch), and C's last entry starts at or below e. So
+// a batch whose epoch C lacks lies at or beyond C's last entry's start
+// offset (anywhere, if C is empty): the scan starts at the segment holding
+// it. Nothing else narrows it: a rolled segment is synced at the next
+// SyncTo, not at the roll, so any segment rolled since the last sync may
+// hold surviving unsynced batches of a new epoch, not only the last one
+// (and a sealed segment's indexes are trusted by recovery, which walks only
+// its tail).
+//
+// Cost. Batches' epochs never decrease along the log (every writer stamps
+// the partition's current epoch, which only grows; TruncateTo removes a
+// suffix before a new leader's batches follow; the cleaner keeps headers),
+// so a sealed segment whose last batch's epoch is not above the latest
+// cached one holds no new epoch and is skipped after reading its last
+// batches (from its last index entry on, which recovery has just read
+// anyway). The segments where an epoch rises, and the last segment (fully
+// verified by recovery, so in the page cache), are walked header by header.
+// Should a caller append batches whose epochs fall (the cache ignores a
+// lower epoch, and so does this), only a higher epoch followed by lower ones
+// inside one sealed segment, all of them unsynced, could be missed.
+//
+// It runs before the Log is shared: no locks.
+func (l *Log) rebuildEpochs() (int, error) {
+	latest, from := int32(-1), int64(-1)
+	if n := len(l.epochs); n > 0 {
+		latest, from = l.epochs[n-1].Epoch, l.epochs[n-1].StartOffset
+	}
+	start := 0
+	if from >= 0 {
+		start = l.segmentIndexLocked(from)
+	}
+	added := 0
+	for i := start; i < len(l.segments); i++ {
+		s := l.segments[i]
+		if i < len(l.segments)-1 {
+			pos := int64(0)
+			if n := len(s.index); n > 0 {
+				pos = int64(s.index[n-1].pos)
+			}
+			last := int32(-1)
+			sc := newBatchScanner(s, s.file, pos, s.size, false)
+			for {
+				h, _, _, err := sc.next()
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					return added, l.rebuildStopped(s, added, err)
+				}
+				last = h.LeaderEpoch
+			}
+			if last <= latest {
+				continue
+			}
+		}
+		sc := newBatchScanner(s, s.file, 0, s.size, false)
+		for {
+			h, _, _, err := sc.next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				return added, l.rebuildStopped(s, added, err)
+			}
+			if h.LeaderEpoch > latest && h.BaseOffset >= from {
+				l.epochs = withEpoch(l.epochs, h.LeaderEpoch, h.BaseOffset)
+				latest = h.LeaderEpoch
+				added++
+			}
+		}
+	}
+	l.rebuilt(added)
+	return added, nil
+}
+
+func (l *Log) rebuilt(added int) {
+	if added > 0 {
+		l.repl.epochUnsaved = true
+		l.logger.Info("rebuilt leader epochs from batch headers after an unclean shutdown",
+			"dir", l.dir, "added", added, "epochs", fmt.Sprint(l.epochs))
+	}
+}
+
+// rebuildStopped ends rebuildEpochs at an error in segment s. Damage in the
+// part of a sealed segment that recovery trusts from its index (it verifies
+// only the tail) stops the rebuild with a warning, keeping what it found,
+// rather than failing Open; an I/O error fails Open, as in recovery.
+func (l *Log) rebuildStopped(s *segment, added int, err error) error {
+	l.rebuilt(added)
+	var corr *CorruptionError
+	if errors.As(err, &corr) {
+		l.logger.Warn("leader-epoch rebuild stopped at a damaged batch header", "segment", s.path(logSuffix), "err", err)
+		return nil
+	}
+	return err
 }
 
 // AssignEpoch records that leader epoch epoch begins at the current end
@@ -129,11 +284,11 @@ func (l *Log) saveEpochsLocked(entries []EpochEntry) error {
 // below the latest cached one is ignored (epochs only grow; truncation
 // removes entries); a negative one is an error.
 //
-// Durability: the entry is held in memory and written to the checkpoint
-// before the next batch is appended (with that append, see
-// maybeNewEpochLocked), so assigning costs no fsync (opening 10,000
-// partitions assigns 10,000 epochs). A crash before that loses only an
-// entry that no batch belongs to; the leader assigns it again when it
+// Durability: the entry is held in memory (unsaved) and reaches the
+// checkpoint with the next sync (see maybeNewEpochLocked), so assigning
+// costs no fsync (opening 10,000 partitions assigns 10,000 epochs). A crash
+// before that loses only an entry that no batch belongs to, or one that
+// Open rebuilds from its batches; the leader assigns it again when it
 // takes over.
 func (l *Log) AssignEpoch(epoch int32) error {
 	if epoch < 0 {
@@ -391,7 +546,9 @@ func (l *Log) TruncateTo(offset int64) (int64, error) {
 	for len(epochs) > 0 && epochs[len(epochs)-1].StartOffset >= newEnd {
 		epochs = epochs[:len(epochs)-1]
 	}
-	epochsChanged := len(epochs) != len(l.epochs)
+	// Unsaved entries below the new end (appended since the last sync)
+	// are written too: the cut segment was just synced.
+	epochsChanged := len(epochs) != len(l.epochs) || l.repl.epochUnsaved
 	l.epochs = slices.Clone(epochs)
 	l.mu.Unlock()
 	for _, seg := range later {
