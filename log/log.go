@@ -523,14 +523,16 @@ func (l *Log) syncLocked() error {
 	l.mu.Unlock()
 
 	t0 := time.Now()
-	// The checkpoint is made durable before any batch of a new epoch is
-	// synced, and so before it is counted durable (replication.go,
-	// maybeNewEpochLocked); it changes only with epochs, so this costs
-	// its fsyncs once per new epoch, here in the sync, never in Append.
+	// The checkpoint is written before any segment is synced and made
+	// durable (with the directory) before anything is counted durable
+	// (replication.go, saveDirtyEpochsLocked); it changes only with
+	// epochs, so this costs once per new epoch, here in the sync, never
+	// in Append.
 	if epochsUnsaved {
 		if err := l.saveDirtyEpochsLocked(epochs); err != nil {
 			return l.fail(err)
 		}
+		dirDirty = true
 	}
 	// Retention, which could remove pending segments, needs syncMu.
 	for _, s := range pending {

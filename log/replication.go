@@ -142,16 +142,27 @@ func (l *Log) saveEpochsLocked(entries []EpochEntry) error {
 	return nil
 }
 
-// saveDirtyEpochsLocked makes the cache durable in the checkpoint if it has
-// unsaved changes. syncLocked calls it before it fsyncs any segment data,
-// with the cache as it was when it took its snapshot of the end offset, so
-// every batch the sync counts durable has its epoch in the checkpoint
-// first. It requires syncMu (which serializes every writer of the file);
-// appends may run meanwhile, and a change they make stays unsaved for the
-// next sync.
+// saveDirtyEpochsLocked writes the cache to the checkpoint if it has
+// unsaved changes; syncLocked calls it before it fsyncs any segment, with
+// the cache as it was when it took its snapshot of the end offset. The new
+// file's contents are fsynced and it is renamed into place; the rename is
+// made durable by the directory sync that syncLocked then does before it
+// advances the durable offset (one fsync fewer than replaceFile on the
+// first sync of a new partition, which syncs the directory anyway). So no
+// batch is counted durable before the checkpoint holds its epoch; a crash
+// between the segment fsyncs and the directory sync can leave durable
+// batches of an epoch the file lacks, which Open rebuilds (rebuildEpochs).
+//
+// It requires syncMu (which serializes every writer of the file); appends
+// may run meanwhile, and a change they make stays unsaved for the next
+// sync.
 func (l *Log) saveDirtyEpochsLocked(entries []EpochEntry) error {
-	if err := writeEpochCheckpoint(l.fs, l.dir, entries); err != nil {
-		return err
+	tmp := filepath.Join(l.dir, epochFileTemp)
+	if _, err := writeFile(l.fs, tmp, encodeEpochs(entries), true, false); err != nil {
+		return fmt.Errorf("log: write leader-epoch-checkpoint: %w", err)
+	}
+	if err := l.fs.Rename(tmp, filepath.Join(l.dir, epochFileName)); err != nil {
+		return fmt.Errorf("log: write leader-epoch-checkpoint: %w", err)
 	}
 	l.mu.Lock()
 	if slices.Equal(l.epochs, entries) {
