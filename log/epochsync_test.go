@@ -333,3 +333,41 @@ func TestEpochSyncCrashAtEveryStep(t *testing.T) {
 		}
 	}
 }
+
+// TestEpochRebuildSkipsDamagedTrustedRegion: recovery trusts a sealed
+// segment's index and verifies only its tail; a damaged header before the
+// last index entry ends the rebuild's walk of that segment with a warning,
+// Open succeeds, and later segments are still walked.
+func TestEpochRebuildSkipsDamagedTrustedRegion(t *testing.T) {
+	mem := vfs.NewMem()
+	dir := "/d/t-0"
+	l, _, err := Open(mem, dir, smallSegments(), testLogger(t)) // abandoned: kill -9
+	must(t, err)
+	appendEpoch(t, l, 1, 20) // segment 0 and on
+	if l.Segments() < 2 {
+		t.Fatal("no roll")
+	}
+	rolled := l.segments[1].base
+	s7 := appendEpoch(t, l, 7, 2) // in the last segment
+	// Damage the magic byte of segment 0's first batch.
+	path := filepath.Join(dir, segmentFileName(0, logSuffix))
+	f, err := mem.OpenFile(path, 0o2, 0) // O_RDWR
+	must(t, err)
+	b := fileBytes(t, f)
+	b[offMagic] = 9
+	must(t, f.Truncate(0))
+	if _, err := f.Write(b); err != nil {
+		t.Fatal(err)
+	}
+	must(t, f.Close())
+	l2, rep := openLog(t, mem, dir, smallSegments())
+	if rep.TruncatedFrom >= 0 || l2.EndOffset() != l.EndOffset() {
+		t.Fatalf("recovery dropped data: %+v", rep)
+	}
+	// Epoch 1's first batch in segment 0 is unreadable; its entry starts at
+	// the next segment, the first place the rebuild could read it.
+	want := []EpochEntry{{1, rolled}, {7, s7}}
+	if got := l2.Epochs(); !equalEpochs(got, want) {
+		t.Fatalf("epochs %v, want %v", got, want)
+	}
+}

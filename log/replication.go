@@ -230,61 +230,55 @@ func (l *Log) rebuildEpochs() (int, error) {
 				pos = int64(s.index[n-1].pos)
 			}
 			last := int32(-1)
-			sc := newBatchScanner(s, s.file, pos, s.size, false)
-			for {
-				h, _, _, err := sc.next()
-				if err == io.EOF {
-					break
-				}
-				if err != nil {
-					return added, l.rebuildStopped(s, added, err)
-				}
-				last = h.LeaderEpoch
+			err := l.walkHeaders(s, pos, func(h BatchHeader) { last = h.LeaderEpoch })
+			if err != nil {
+				return added, err
 			}
 			if last <= latest {
 				continue
 			}
 		}
-		sc := newBatchScanner(s, s.file, 0, s.size, false)
-		for {
-			h, _, _, err := sc.next()
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				return added, l.rebuildStopped(s, added, err)
-			}
+		err := l.walkHeaders(s, 0, func(h BatchHeader) {
 			if h.LeaderEpoch > latest && h.BaseOffset >= from {
 				l.epochs = withEpoch(l.epochs, h.LeaderEpoch, h.BaseOffset)
 				latest = h.LeaderEpoch
 				added++
 			}
+		})
+		if err != nil {
+			return added, err
 		}
 	}
-	l.rebuilt(added)
-	return added, nil
-}
-
-func (l *Log) rebuilt(added int) {
 	if added > 0 {
 		l.repl.epochUnsaved = true
 		l.logger.Info("rebuilt leader epochs from batch headers after an unclean shutdown",
 			"dir", l.dir, "added", added, "epochs", fmt.Sprint(l.epochs))
 	}
+	return added, nil
 }
 
-// rebuildStopped ends rebuildEpochs at an error in segment s. Damage in the
-// part of a sealed segment that recovery trusts from its index (it verifies
-// only the tail) stops the rebuild with a warning, keeping what it found,
-// rather than failing Open; an I/O error fails Open, as in recovery.
-func (l *Log) rebuildStopped(s *segment, added int, err error) error {
-	l.rebuilt(added)
-	var corr *CorruptionError
-	if errors.As(err, &corr) {
-		l.logger.Warn("leader-epoch rebuild stopped at a damaged batch header", "segment", s.path(logSuffix), "err", err)
-		return nil
+// walkHeaders calls fn with the header of every batch of segment s from
+// file position pos to its recovered size. Damage in the part of a sealed
+// segment that recovery trusts from its index (recovery verifies only the
+// tail) ends the walk of that segment with a warning rather than failing
+// Open; an I/O error is returned.
+func (l *Log) walkHeaders(s *segment, pos int64, fn func(BatchHeader)) error {
+	sc := newBatchScanner(s, s.file, pos, s.size, false)
+	for {
+		h, _, _, err := sc.next()
+		if err == io.EOF {
+			return nil
+		}
+		var corr *CorruptionError
+		if errors.As(err, &corr) {
+			l.logger.Warn("leader-epoch rebuild skips the rest of a segment at a damaged batch header", "segment", s.path(logSuffix), "err", err)
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		fn(h)
 	}
-	return err
 }
 
 // AssignEpoch records that leader epoch epoch begins at the current end
