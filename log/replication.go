@@ -110,8 +110,9 @@ func withEpoch(entries []EpochEntry, epoch int32, base int64) []EpochEntry {
 // before, the first append of each epoch, so the first append to every new
 // partition, paid the checkpoint's two fsyncs under appendMu). The cache
 // reaches the checkpoint durably before any batch of its epoch is counted
-// durable: syncLocked writes it first (saveDirtyEpochsLocked), and
-// TruncateTo, ResetTo and Close write or sync through the same path. Batches
+// durable: syncLocked (so SyncTo, FlushIfDue, the cleaner's sync and
+// Close) writes it first (saveDirtyEpochsLocked); TruncateTo writes it
+// itself and ResetTo removes it. Batches
 // that reach the disk without a sync of ours (the page cache survives a
 // kill -9; the kernel writes dirty pages back before a power loss) may
 // carry an epoch the checkpoint lacks: Open rebuilds those entries from the
