@@ -409,8 +409,12 @@ func (b *Broker) enforceRetention() {
 }
 
 // loadTopics opens every persisted topic's partition logs, finishing any
-// deletion that a crash interrupted.
+// deletion that a crash interrupted. The partitions of all topics are opened
+// in parallel (openWorkers goroutines) and the topics published in one
+// snapshot at the end; nothing is served yet.
 func (b *Broker) loadTopics() error {
+	b.topics.adminMu.Lock()
+	defer b.topics.adminMu.Unlock()
 	recs, err := b.meta.loadTopics()
 	if err != nil {
 		return err
@@ -421,6 +425,15 @@ func (b *Broker) loadTopics() error {
 			live[rec.Name] = true
 		}
 	}
+	type job struct {
+		t     *topic
+		parts []*partition
+		index int32
+	}
+	var (
+		topics []*topic
+		jobs   []job
+	)
 	for _, rec := range recs {
 		if rec.Deleting {
 			b.logger.Info("finishing interrupted topic deletion", "topic", rec.Name)
@@ -438,16 +451,27 @@ func (b *Broker) loadTopics() error {
 		}
 		t := newTopic(rec.Name, rec.ID, rec.Configs, b.cfg)
 		parts := make([]*partition, rec.Partitions)
-		for i := range parts {
-			p, err := b.openPartition(t, int32(i))
-			if err != nil {
-				return err
-			}
-			parts[i] = p
-		}
 		t.partitions.Store(&parts)
-		b.topics.add(t)
+		topics = append(topics, t)
+		for i := range parts {
+			jobs = append(jobs, job{t: t, parts: parts, index: int32(i)})
+		}
 	}
+	err = forEachParallel(len(jobs), func(i int) error {
+		j := jobs[i]
+		p, err := b.openPartition(j.t, j.index)
+		j.parts[j.index] = p
+		return err
+	})
+	if err != nil {
+		for _, j := range jobs {
+			if p := j.parts[j.index]; p != nil {
+				p.closeLog()
+			}
+		}
+		return err
+	}
+	b.topics.publishLocked(topics, nil)
 	return nil
 }
 

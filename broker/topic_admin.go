@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"maps"
 	"path/filepath"
+	"runtime"
+	"sync"
+	"sync/atomic"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -106,45 +109,127 @@ var errInvalidRequest = errors.New("broker: invalid request")
 
 // createTopic creates a topic: the record is made durable first, then the
 // partition directories (so a crash in between leaves a topic whose empty
-// logs are created on the next start, never orphan data).
+// logs are created on the next start, never orphan data), and the topic is
+// published to readers only once every partition is open. topics.adminMu is
+// held throughout; readers (produce, fetch, metadata) never wait for it.
 func (b *Broker) createTopic(s topicSpec) (*topic, error) {
-	b.topics.mu.Lock()
-	defer b.topics.mu.Unlock()
-	if b.topics.byName[s.name] != nil {
+	b.topics.adminMu.Lock()
+	defer b.topics.adminMu.Unlock()
+	if b.topics.get(s.name) != nil {
 		return nil, fmt.Errorf("%w: %q", errTopicExists, s.name)
 	}
 	if collides := b.collidingTopicLocked(s.name); collides != "" {
 		return nil, fmt.Errorf("%w: %q collides with existing topic %q ('.' and '_' are equivalent in metric names)", errInvalidTopic, s.name, collides)
 	}
 	t := newTopic(s.name, newTopicID(), s.configs, b.cfg)
-	parts := make([]*partition, s.partitions)
-	t.partitions.Store(&parts)
+	sized := make([]*partition, s.partitions) // for t.record's count only
+	t.partitions.Store(&sized)
 	if err := b.meta.putTopic(t.record()); err != nil {
 		return nil, err
 	}
-	for i := range parts {
-		// A directory left by an earlier topic of the same name whose
-		// deletion was interrupted must not leak into this one.
-		if err := b.fs.RemoveAll(filepath.Join(b.dataDir, partitionDirName(s.name, int32(i)))); err != nil {
-			return nil, err
-		}
-		p, err := b.openPartition(t, int32(i))
-		if err != nil {
-			for _, q := range parts[:i] {
-				q.closeLog()
-			}
-			_ = b.meta.deleteTopic(t.id)
-			return nil, err
-		}
-		parts[i] = p
+	parts, err := b.openNewPartitions(t, 0, s.partitions)
+	if err != nil {
+		_ = b.meta.deleteTopic(t.id)
+		return nil, err
 	}
-	b.topics.addLocked(t)
+	t.partitions.Store(&parts)
+	b.topics.publishLocked([]*topic{t}, nil)
 	b.logger.Info("topic created", "topic", s.name, "partitions", s.partitions)
 	return t, nil
 }
 
+// openWorkers bounds the goroutines that create, open or remove partition
+// logs for one admin operation or the start-up load. Opening a log is
+// mostly system calls (mkdir, open, fallocate, read of small files), so a
+// few more than the cores keep the disk busy without a thread per
+// partition.
+func openWorkers() int { return min(16, max(4, 2*runtime.GOMAXPROCS(0))) }
+
+// forEachParallel calls fn(i) for i in [0, n) on up to openWorkers
+// goroutines and returns the first error (every call is still made).
+func forEachParallel(n int, fn func(i int) error) error {
+	workers := min(openWorkers(), n)
+	if workers <= 1 {
+		var first error
+		for i := range n {
+			if err := fn(i); err != nil && first == nil {
+				first = err
+			}
+		}
+		return first
+	}
+	var (
+		next  atomic.Int64
+		mu    sync.Mutex
+		first error
+		wg    sync.WaitGroup
+	)
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				if err := fn(i); err != nil {
+					mu.Lock()
+					if first == nil {
+						first = err
+					}
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return first
+}
+
+// openNewPartitions creates and opens partitions [from, to) of t, which has
+// no data yet: a directory left by an earlier topic of the same name whose
+// deletion was interrupted is removed first, so it cannot leak into this
+// one. The fresh directories are made durable with one fsync of the data
+// directory for all of them (plog.Open fsyncs the parent only for a
+// directory it creates itself), then the logs are opened in parallel. On
+// error every log opened is closed and the directories are left to the next
+// creation, which removes them.
+func (b *Broker) openNewPartitions(t *topic, from, to int32) ([]*partition, error) {
+	n := int(to - from)
+	err := forEachParallel(n, func(i int) error {
+		dir := filepath.Join(b.dataDir, partitionDirName(t.name, from+int32(i)))
+		if err := b.fs.RemoveAll(dir); err != nil {
+			return err
+		}
+		return b.fs.MkdirAll(dir, 0o755)
+	})
+	if err == nil {
+		err = b.fs.SyncDir(b.dataDir)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("broker: create partition directories of %s: %w", t.name, err)
+	}
+	parts := make([]*partition, to)
+	copy(parts, t.partitionList())
+	err = forEachParallel(n, func(i int) error {
+		p, err := b.openPartition(t, from+int32(i))
+		parts[from+int32(i)] = p
+		return err
+	})
+	if err != nil {
+		for _, p := range parts[from:] {
+			if p != nil {
+				p.closeLog()
+			}
+		}
+		return nil, err
+	}
+	return parts, nil
+}
+
 // collidingTopicLocked returns an existing topic whose name differs from name
-// only by '.' versus '_', which Kafka refuses.
+// only by '.' versus '_', which Kafka refuses. Expects topics.adminMu held.
 func (b *Broker) collidingTopicLocked(name string) string {
 	norm := func(s string) string {
 		out := []byte(s)
@@ -156,9 +241,9 @@ func (b *Broker) collidingTopicLocked(name string) string {
 		return string(out)
 	}
 	n := norm(name)
-	for other := range b.topics.byName {
-		if other != name && norm(other) == n {
-			return other
+	for _, other := range b.topics.all() {
+		if other.name != name && norm(other.name) == n {
+			return other.name
 		}
 	}
 	return ""
@@ -201,17 +286,18 @@ func adminRequestErrorCode(err error) int16 {
 
 // deleteTopic deletes t. Once the record is durably marked Deleting the
 // deletion is committed (loadTopics finishes it after a crash); then the
-// topic leaves the registry so no new request finds it, every partition log
-// is closed and removed, fetches long-polling on it are woken to see it
-// gone, and the record is dropped. Failures after the commit point are
-// logged, not returned: the next start finishes the job.
+// topic leaves the registry (one atomic publish) so no new request finds
+// it, every partition log is closed and removed, fetches long-polling on it
+// are woken to see it gone, and the record is dropped. Failures after the
+// commit point are logged, not returned: the next start finishes the job.
 //
-// topics.mu is held throughout, so a topic re-created under the same name
-// cannot have its fresh directories removed by this deletion.
+// topics.adminMu is held throughout, so a topic re-created under the same
+// name cannot have its fresh directories removed by this deletion; readers
+// never take it.
 func (b *Broker) deleteTopic(t *topic) error {
-	b.topics.mu.Lock()
-	defer b.topics.mu.Unlock()
-	if b.topics.byID[t.id] != t {
+	b.topics.adminMu.Lock()
+	defer b.topics.adminMu.Unlock()
+	if b.topics.getID(t.id) != t {
 		return fmt.Errorf("%w: %q", errUnknownTopic, t.name)
 	}
 	rec := t.record()
@@ -219,13 +305,16 @@ func (b *Broker) deleteTopic(t *topic) error {
 	if err := b.meta.putTopic(rec); err != nil {
 		return err
 	}
-	b.topics.removeLocked(t)
-	for _, p := range t.partitionList() {
+	b.topics.publishLocked(nil, []*topic{t})
+	parts := t.partitionList()
+	_ = forEachParallel(len(parts), func(i int) error {
+		p := parts[i]
 		if err := p.deleteLog(); err != nil {
 			b.logger.Warn("delete partition log (finished at next start)", "partition", p.dirName(), "err", err)
 		}
 		p.notify()
-	}
+		return nil
+	})
 	if err := b.meta.deleteTopic(t.id); err != nil {
 		b.logger.Warn("drop deleted topic record (finished at next start)", "topic", t.name, "err", err)
 	}
@@ -238,10 +327,11 @@ func (b *Broker) deleteTopic(t *topic) error {
 // opened (over any stale directory of an earlier topic of the same name)
 // before the record grows, and become visible only after it is durable; a
 // crash in between leaves directories that the next creation removes.
+// topics.adminMu is held throughout; readers never take it.
 func (b *Broker) createPartitions(name string, count int32, assignment [][]int32, validateOnly bool) error {
-	b.topics.mu.Lock()
-	defer b.topics.mu.Unlock()
-	t := b.topics.byName[name]
+	b.topics.adminMu.Lock()
+	defer b.topics.adminMu.Unlock()
+	t := b.topics.get(name)
 	if t == nil {
 		return fmt.Errorf("%w: %q", errUnknownTopic, name)
 	}
@@ -263,31 +353,18 @@ func (b *Broker) createPartitions(name string, count int32, assignment [][]int32
 	if validateOnly {
 		return nil
 	}
-	parts := make([]*partition, count)
-	copy(parts, old)
-	abandon := func(opened []*partition) {
-		for _, p := range opened {
-			if err := p.deleteLog(); err != nil {
-				b.logger.Warn("remove abandoned partition", "partition", p.dirName(), "err", err)
-			}
-		}
-	}
-	for i := current; i < count; i++ {
-		if err := b.fs.RemoveAll(filepath.Join(b.dataDir, partitionDirName(name, i))); err != nil {
-			abandon(parts[current:i])
-			return err
-		}
-		p, err := b.openPartition(t, i)
-		if err != nil {
-			abandon(parts[current:i])
-			return err
-		}
-		parts[i] = p
+	parts, err := b.openNewPartitions(t, current, count)
+	if err != nil {
+		return err
 	}
 	rec := t.record()
 	rec.Partitions = count
 	if err := b.meta.putTopic(rec); err != nil {
-		abandon(parts[current:])
+		for _, p := range parts[current:] {
+			if err := p.deleteLog(); err != nil {
+				b.logger.Warn("remove abandoned partition", "partition", p.dirName(), "err", err)
+			}
+		}
 		return err
 	}
 	t.partitions.Store(&parts)
@@ -320,8 +397,9 @@ func (b *Broker) checkNewPartitionAssignment(assignment [][]int32, n int32) erro
 // alterTopicConfigs replaces the config overrides of topic name with what
 // change makes of a copy of the current ones, after validating the whole
 // new set. The record is made durable before the new settings are
-// published; then every partition log gets the new log settings. topics.mu
-// serialises the read-modify-write against other admin changes.
+// published; then every partition log gets the new log settings.
+// topics.adminMu serialises the read-modify-write against other admin
+// changes; readers never take it.
 func (b *Broker) alterTopicConfigs(name string, change func(overrides map[string]string) (map[string]string, error), validateOnly bool) error {
 	if name == "" {
 		return fmt.Errorf("%w: default topic resources are not allowed", errInvalidRequest)
@@ -329,9 +407,9 @@ func (b *Broker) alterTopicConfigs(name string, change func(overrides map[string
 	if !validTopicName(name) {
 		return fmt.Errorf("%w: %q", errInvalidTopic, name)
 	}
-	b.topics.mu.Lock()
-	defer b.topics.mu.Unlock()
-	t := b.topics.byName[name]
+	b.topics.adminMu.Lock()
+	defer b.topics.adminMu.Unlock()
+	t := b.topics.get(name)
 	if t == nil {
 		return fmt.Errorf("%w: %q", errUnknownTopic, name)
 	}

@@ -11,7 +11,7 @@ import (
 
 // topic is one topic. Its partition list and settings are immutable
 // snapshots behind atomic pointers, so the produce and fetch paths read them
-// without locks; the admin paths replace them under topicRegistry.mu.
+// without locks; the admin paths replace them under topicRegistry.adminMu.
 type topic struct {
 	name       string
 	id         [16]byte
@@ -87,66 +87,107 @@ func (t *topic) record() topicRecord {
 	return topicRecord{Name: t.name, ID: t.id, Partitions: int32(len(t.partitionList())), Configs: t.state.Load().overrides}
 }
 
-// topicRegistry is the broker's metadata cache of topics. mu guards the maps
-// and serialises admin changes (create, delete, add partitions, configs).
+// topicRegistry is the broker's metadata cache of topics.
+//
+// Locking. Lookups (get, getID, all, count) take no lock: they load snap, an
+// immutable snapshot that is replaced whole, never changed in place. The
+// produce and fetch paths therefore never wait for an admin operation, however
+// long its I/O takes.
+//
+// adminMu serialises every change of the topic set and of a topic's record
+// (create, delete, add partitions, configs, auto-creation, loading at
+// start-up). The data path never takes it. An admin change holds it across
+// its I/O (the metadata store's fsync, creating, opening and removing
+// partition directories), reads the current snapshot (which, with adminMu
+// held, no one else can replace), and publishes the result with one atomic
+// store (publishLocked) once the I/O that must precede visibility is done.
+// Functions named xxxLocked expect adminMu held.
+//
+// Interleavings that matter:
+//   - A create publishes only after the record is durable and every
+//     partition is open: a reader sees the whole topic or none of it.
+//   - A delete publishes the topic's removal right after its Deleting
+//     marker is durable, then removes the directories with adminMu still
+//     held, so a topic re-created under the same name (which needs adminMu)
+//     cannot have its fresh directories removed by the old deletion. A
+//     produce that loaded the old snapshot just before the removal may still
+//     append to a log being deleted; the log answers ErrClosed, as before.
+//   - createPartitions replaces the topic's partition list (an atomic
+//     pointer of the topic, not of the registry) after the grown record is
+//     durable.
 type topicRegistry struct {
-	mu      sync.RWMutex
-	byName  map[string]*topic
-	byID    map[[16]byte]*topic
+	snap    atomic.Pointer[topicSnapshot]
+	adminMu sync.Mutex
 	metrics *brokerMetrics
 }
 
+// topicSnapshot is one immutable version of the topic set. Nothing in it is
+// modified after it is published; a change builds a new one.
+type topicSnapshot struct {
+	byName map[string]*topic
+	byID   map[[16]byte]*topic
+	sorted []*topic // by name
+}
+
+var emptyTopicSnapshot = &topicSnapshot{byName: map[string]*topic{}, byID: map[[16]byte]*topic{}}
+
 func newTopicRegistry(m *brokerMetrics) *topicRegistry {
-	return &topicRegistry{byName: make(map[string]*topic), byID: make(map[[16]byte]*topic), metrics: m}
+	r := &topicRegistry{metrics: m}
+	r.snap.Store(emptyTopicSnapshot)
+	return r
 }
 
-func (r *topicRegistry) get(name string) *topic {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	return r.byName[name]
-}
+func (r *topicRegistry) get(name string) *topic { return r.snap.Load().byName[name] }
 
-func (r *topicRegistry) getID(id [16]byte) *topic {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	return r.byID[id]
-}
+func (r *topicRegistry) getID(id [16]byte) *topic { return r.snap.Load().byID[id] }
 
-func (r *topicRegistry) count() int {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	return len(r.byName)
-}
+func (r *topicRegistry) count() int { return len(r.snap.Load().sorted) }
 
-// all returns the topics sorted by name.
-func (r *topicRegistry) all() []*topic {
-	r.mu.RLock()
-	out := make([]*topic, 0, len(r.byName))
-	for _, t := range r.byName {
-		out = append(out, t)
+// all returns the topics sorted by name. The slice is shared: callers must
+// not modify it.
+func (r *topicRegistry) all() []*topic { return r.snap.Load().sorted }
+
+// publishLocked replaces the snapshot with one where the topics of add are
+// added (or replace a topic of the same name) and those of remove are gone,
+// with one atomic store. Expects adminMu held. A topic added gets its
+// metrics first; a removed one loses them.
+func (r *topicRegistry) publishLocked(add, remove []*topic) {
+	old := r.snap.Load()
+	next := &topicSnapshot{
+		byName: make(map[string]*topic, len(old.byName)+len(add)),
+		byID:   make(map[[16]byte]*topic, len(old.byID)+len(add)),
 	}
-	r.mu.RUnlock()
-	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
-	return out
-}
-
-// addLocked/removeLocked expect mu held for writing; add takes it.
-func (r *topicRegistry) add(t *topic) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.addLocked(t)
-}
-
-func (r *topicRegistry) addLocked(t *topic) {
-	t.metrics = r.metrics.forTopic(t.name)
-	r.byName[t.name] = t
-	r.byID[t.id] = t
-}
-
-func (r *topicRegistry) removeLocked(t *topic) {
-	delete(r.byName, t.name)
-	delete(r.byID, t.id)
-	r.metrics.dropTopic(t.name)
+	gone := make(map[*topic]bool, len(remove)+len(add))
+	for _, t := range remove {
+		gone[t] = true
+	}
+	for _, t := range add {
+		if prev := old.byName[t.name]; prev != nil {
+			gone[prev] = true
+		}
+	}
+	for _, t := range old.sorted {
+		if !gone[t] {
+			next.byName[t.name] = t
+			next.byID[t.id] = t
+		}
+	}
+	for _, t := range add {
+		t.metrics = r.metrics.forTopic(t.name)
+		next.byName[t.name] = t
+		next.byID[t.id] = t
+	}
+	next.sorted = make([]*topic, 0, len(next.byName))
+	for _, t := range next.byName {
+		next.sorted = append(next.sorted, t)
+	}
+	sort.Slice(next.sorted, func(i, j int) bool { return next.sorted[i].name < next.sorted[j].name })
+	r.snap.Store(next)
+	for _, t := range remove {
+		if next.byName[t.name] == nil {
+			r.metrics.dropTopic(t.name)
+		}
+	}
 }
 
 // validTopicName reports whether name is a legal Kafka topic name.
