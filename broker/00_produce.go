@@ -42,8 +42,9 @@ import (
 	"github.com/moldau/moldau/protocol"
 )
 
-func (b *Broker) handleProduce(ctx context.Context, req *protocol.Request) protocol.Reply {
+func (b *Broker) handleProduce(ctx context.Context, req *protocol.Request) (reply protocol.Reply) {
 	r := req.Body.(*kmsg.ProduceRequest)
+	defer func() { reply = b.awaitTxnAdds(reply, r.TransactionID, r.Version) }()
 	resp := r.ResponseKind().(*kmsg.ProduceResponse)
 	now := b.now().UnixMilli()
 

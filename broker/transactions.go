@@ -7,15 +7,18 @@ package broker
 // error mapping to Kafka codes and the periodic timeout check.
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/moldau/moldau/coordinator"
 	plog "github.com/moldau/moldau/log"
 	"github.com/moldau/moldau/log/records"
+	"github.com/moldau/moldau/protocol"
 	"github.com/moldau/moldau/txn"
 )
 
@@ -101,14 +104,79 @@ func (b *Broker) txnVerifier(txnID *string, v *validatedBatch, p *partition) fun
 
 // addPartitionOnProduce adds the batch's partition to its producer's
 // transaction (transactions v2), mapping a refusal as the verification
-// does.
+// does. It runs on the connection's reader goroutine, so the state record
+// is appended without an fsync: awaitTxnAdds makes it durable in the
+// produce's reply, before the batch is acknowledged.
 func (b *Broker) addPartitionOnProduce(id string, v *validatedBatch, p *partition) error {
 	tp := txn.TopicPartition{Topic: p.topic.name, Partition: p.index}
-	err := b.txns.AddPartitions(id, v.producerID, v.producerEpoch, []txn.TopicPartition{tp})
+	err := b.txns.AddPartitionsNoSync(id, v.producerID, v.producerEpoch, []txn.TopicPartition{tp})
 	if err == nil {
 		return nil
 	}
 	return verifyTransactional(func() error { return err })
+}
+
+// awaitTxnAdds wraps the reply of a transactions-v2 produce (v12+ with a
+// transactional id) so that, before the response is written, the
+// transaction's __transaction_state partition is durable through its end as
+// it was when the request had been handled. That covers the records of
+// this request's implicit AddPartitions, and any a concurrent request of the
+// same transaction wrote and not yet synced (it found the partition already
+// added), so no batch is acknowledged before its partition is durably part
+// of the transaction: a crash then aborts or completes the transaction with
+// a marker on that partition. The fsync (group-committed with every other
+// waiter) runs in the reply's Wait, on the writer goroutine, before the data
+// partitions' own acks=all syncs, as the AddPartitions fsync ran before the
+// append when it was on the reader goroutine. A failed sync fails every
+// partition the request had appended, with KAFKA_STORAGE_ERROR.
+//
+// Before the sync completes the addition is visible in memory only; what a
+// crash can then leave is a batch that was appended, never acknowledged,
+// and whose partition the recovered transaction does not list. A process
+// crash (kill -9) cannot do that, since the record was written before the
+// batch; a power loss can, if the data partition was fsynced by someone
+// else (another producer's acks=all, the flusher) in that window.
+func (b *Broker) awaitTxnAdds(reply protocol.Reply, txnID *string, version int16) protocol.Reply {
+	if txnID == nil || version < 12 || b.cfg.Memory || reply.NoResponse || b.txns == nil {
+		return reply
+	}
+	t := b.topics.get(txnStateTopic)
+	if t == nil {
+		return reply
+	}
+	p := t.partition(txn.PartitionFor(*txnID, b.txns.Partitions()))
+	if p == nil {
+		return reply
+	}
+	end := p.log.EndOffset()
+	if end <= p.log.DurableOffset() {
+		return reply
+	}
+	ready, inner := reply.Resp, reply.Wait
+	reply.Wait = func(ctx context.Context) kmsg.Response {
+		err := p.log.SyncTo(end)
+		resp := ready
+		if inner != nil {
+			resp = inner(ctx)
+		}
+		if err == nil {
+			return resp
+		}
+		b.logger.Error("fsync of the transaction state failed", "partition", p.dirName(), "err", err)
+		if pr, ok := resp.(*kmsg.ProduceResponse); ok {
+			for i := range pr.Topics {
+				for j := range pr.Topics[i].Partitions {
+					sp := &pr.Topics[i].Partitions[j]
+					if sp.ErrorCode == 0 {
+						sp.ErrorCode = kerr.KafkaStorageError.Code
+						sp.BaseOffset = -1
+					}
+				}
+			}
+		}
+		return resp
+	}
+	return reply
 }
 
 // transactionVersion is the finalized transaction.version feature level

@@ -540,8 +540,23 @@ func check(s snapshot, pid int64, epoch int16) error {
 }
 
 // AddPartitions is AddPartitionsToTxn (and, with the group's
-// __consumer_offsets partition, AddOffsetsToTxn).
+// __consumer_offsets partition, AddOffsetsToTxn). The addition is durable on
+// return.
 func (c *Coordinator) AddPartitions(id string, pid int64, epoch int16, parts []TopicPartition) error {
+	return c.addPartitions(id, pid, epoch, parts, true)
+}
+
+// AddPartitionsNoSync is AddPartitions whose state record is appended but
+// not made durable on return (the transactions-v2 produce path, which must
+// not fsync on a connection's reader goroutine). The addition is applied at
+// once; the caller must make partition PartitionFor(id) of the StateLog
+// durable through its end before acting visibly on the addition (the
+// produce path does so before acknowledging the batch).
+func (c *Coordinator) AddPartitionsNoSync(id string, pid int64, epoch int16, parts []TopicPartition) error {
+	return c.addPartitions(id, pid, epoch, parts, false)
+}
+
+func (c *Coordinator) addPartitions(id string, pid int64, epoch int16, parts []TopicPartition, sync bool) error {
 	t := c.lock(id, false)
 	if t == nil {
 		return ErrInvalidProducerIDMapping
@@ -574,7 +589,7 @@ func (c *Coordinator) AddPartitions(id string, pid int64, epoch int16, parts []T
 		s.partitions[tp] = struct{}{}
 	}
 	s.state = StateOngoing
-	return c.persist(t, s)
+	return c.write(t, s, sync)
 }
 
 // Verify reports whether the producer may write transactional data to tp:
