@@ -245,15 +245,26 @@ func (b *Broker) Close(ctx context.Context) error {
 			}
 		}
 		b.bg.Wait()
-		var errs []error
+		// Closing a log writes and fsyncs its index and meta files:
+		// the partitions are closed in parallel (openWorkers).
+		var (
+			errs  []error
+			errMu sync.Mutex
+			parts []*partition
+		)
 		for _, t := range b.topics.all() {
-			for _, p := range t.partitionList() {
-				p.snapshotAtClose()
-				if err := p.closeLog(); err != nil && !errors.Is(err, plog.ErrClosed) {
-					errs = append(errs, fmt.Errorf("close %s: %w", p.dirName(), err))
-				}
-			}
+			parts = append(parts, t.partitionList()...)
 		}
+		_ = forEachParallel(len(parts), func(i int) error {
+			p := parts[i]
+			p.snapshotAtClose()
+			if err := p.closeLog(); err != nil && !errors.Is(err, plog.ErrClosed) {
+				errMu.Lock()
+				errs = append(errs, fmt.Errorf("close %s: %w", p.dirName(), err))
+				errMu.Unlock()
+			}
+			return nil
+		})
 		errs = append(errs, b.meta.close())
 		b.closeErr = errors.Join(errs...)
 	})
