@@ -66,6 +66,7 @@ type sample struct {
 	E2E              map[string]float64 `json:",omitempty"` // end-to-end latency, µs
 	Perf             map[string]float64 `json:",omitempty"` // W8: the perf tool's summary
 	Scale            *scaleSample       `json:",omitempty"` // W9
+	Admin            *adminSample       `json:",omitempty"` // W10
 	Load             json.RawMessage
 	Err              string `json:",omitempty"`
 	// Run identifies the runner invocation (its UTC start time), Commit the
@@ -159,6 +160,7 @@ func main() {
 		{Name: "W9-1000p", Title: "W2 spread over 1,000 partitions (one producer, 1 KiB records, acks=1)", Partitions: 1000,
 			Args: with("-size", "1024", "-partitions", "1000", "-mib", mib(512), "-warmup-mib", mib(32))},
 		{Name: "W9", Title: "partition-count scale", Kind: "scale"},
+		{Name: "W10", Title: "admin operations against the data path: produce latency during a 2,000-partition create; 10,000-partition create to ready", Kind: "admin"},
 	}
 	allWls := slices.Clone(wls)
 	if *only != "" {
@@ -186,6 +188,9 @@ func main() {
 				s.Workload, s.Round, s.Target, s.MiBPerSec, s.StartupMs, s.IdleRSSMiB, s.PeakRSSMiB, s.CPUSec, s.Load1Start, s.Load1End, s.Err)
 			if s.Scale != nil {
 				fmt.Fprintf(os.Stderr, "    %+v\n", *s.Scale)
+			}
+			if s.Admin != nil {
+				fmt.Fprintf(os.Stderr, "    %+v\n", *s.Admin)
 			}
 			line, _ := json.Marshal(s)
 			raw.Write(append(line, '\n'))
@@ -222,6 +227,12 @@ func main() {
 				slices.Reverse(order)
 			}
 			for _, t := range order {
+				if w.Kind == "admin" {
+					if adminTarget(t) {
+						keep(runAdmin(t, r))
+					}
+					continue
+				}
 				if (w.Consume || w.Latency || w.Kind == "perf") && !t.consume {
 					continue
 				}
