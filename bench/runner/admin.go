@@ -10,7 +10,8 @@ package main
 //     it (and p50/p99 of those), the slowest produce in the same-length
 //     window just before (the noise floor), and the time from CreateTopics
 //     sent until every partition of B has a leader in Metadata and answers
-//     ListOffsets (Kafka answers CreateTopics before its partitions exist).
+//     ListOffsets (Kafka answers CreateTopics before its partitions exist),
+//     with the slowest produce over that longer window too.
 //   - Create-to-ready at 10,000 partitions: two topics of 5,000 partitions,
 //     created by two CreateTopics sent at once on two connections (Kafka's
 //     controller refuses a request writing more than 10,000 metadata
@@ -41,6 +42,8 @@ type adminSample struct {
 	SlowestMs         float64 // slowest of those
 	P50Ms, P99Ms      float64
 	BeforeSlowestMs   float64 // slowest produce in the same-length window before the create
+	UntilReadySlowMs  float64 // slowest produce from CreateTopics sent until B is ready
+	UntilReadyCount   int     // produces in that window
 	BigPartitions     int
 	BigLeadersMs      float64 // CreateTopics sent until every partition has a leader in Metadata
 	BigProduceReadyMs float64 // ... until every partition accepted a produce
@@ -150,7 +153,8 @@ func adminStall(t target, s *sample) error {
 	if _, err := waitPartitions(p.addr, "w10-b", stallPartitions, time.Now().Add(*scaleTimeout)); err != nil {
 		return err
 	}
-	a.CreateReadyMs = time.Since(createStart).Seconds() * 1000
+	readyAt := time.Now()
+	a.CreateReadyMs = readyAt.Sub(createStart).Seconds() * 1000
 	time.Sleep(500 * time.Millisecond)
 	cancel()
 	wg.Wait()
@@ -162,6 +166,10 @@ func adminStall(t target, s *sample) error {
 	var during, before []float64
 	for _, tm := range timings {
 		ms := tm.end.Sub(tm.start).Seconds() * 1000
+		if tm.start.Before(readyAt) && tm.end.After(createStart) {
+			a.UntilReadyCount++
+			a.UntilReadySlowMs = max(a.UntilReadySlowMs, ms)
+		}
 		switch {
 		case tm.start.Before(createEnd) && tm.end.After(createStart):
 			during = append(during, ms)
@@ -325,18 +333,18 @@ func renderAdmin(p func(string, ...any), samples []sample) {
 	}
 	p("## W10: admin operations against the data path\n\n")
 	p("%s", provenance(samples, "W10"))
-	p("**Stall**: a franz-go producer sends one 100-byte record at a time (acks=1, not idempotent, linger 0) to topic A (1 partition) while another client creates topic B with 2,000 partitions in one CreateTopics. \"During\" counts the produces whose round trip overlaps the CreateTopics round trip; \"before\" is the slowest produce in a window of the same length just before it (the machine's noise floor). \"Ready\" is from CreateTopics sent until every partition of B has a leader in Metadata and answers ListOffsets (Kafka answers CreateTopics before its partitions exist). **10,000 partitions**: two CreateTopics of 5,000 partitions each, sent at once on two connections (Kafka's controller refuses one request writing more than 10,000 metadata records), timed from the requests until every partition has a leader in Metadata, and until every partition has accepted a one-record produce (acks=1; franz-go retries partitions not ready yet). Each step on a fresh instance.\n\n")
-	p("| target | round | slowest produce during the create, ms | p99 / p50 during, ms | produces during | slowest before, ms | CreateTopics (2,000) ms | create to ready (2,000) ms | 10,000: all leaders ms | 10,000: all accept a produce ms |\n|---|---|---|---|---|---|---|---|---|---|\n")
+	p("**Stall**: a franz-go producer sends one 100-byte record at a time (acks=1, not idempotent, linger 0) to topic A (1 partition) while another client creates topic B with 2,000 partitions in one CreateTopics. \"During\" counts the produces whose round trip overlaps the CreateTopics round trip; \"before\" is the slowest produce in a window of the same length just before it (the machine's noise floor). \"Ready\" is from CreateTopics sent until every partition of B has a leader in Metadata and answers ListOffsets: Kafka answers CreateTopics once its controller has committed the records and creates the partitions afterwards, so its work happens in that longer window, and \"slowest until ready\" covers it. **10,000 partitions**: two CreateTopics of 5,000 partitions each, sent at once on two connections (Kafka's controller refuses one request writing more than 10,000 metadata records), timed from the requests until every partition has a leader in Metadata, and until every partition has accepted a one-record produce (acks=1; franz-go retries partitions not ready yet). Each step on a fresh instance.\n\n")
+	p("| target | round | slowest produce during the create, ms | p99 / p50 during, ms | produces during | slowest before, ms | CreateTopics (2,000) ms | create to ready (2,000) ms | slowest produce until ready, ms (count) | 10,000: all leaders ms | 10,000: all accept a produce ms |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
 	med := map[string]map[string]float64{}
 	for _, t := range ts {
-		var slow, create, ready, leaders, produced []float64
+		var slow, create, ready, untilReady, leaders, produced []float64
 		for _, s := range samples {
 			if s.Workload != "W10" || s.Target != t || s.Admin == nil {
 				continue
 			}
 			a := s.Admin
 			if s.Err != "" && a.CreateMs == 0 {
-				p("| %s | %d | %s | | | | | | | |\n", t, s.Round, s.Err)
+				p("| %s | %d | %s | | | | | | | | |\n", t, s.Round, s.Err)
 				continue
 			}
 			big := func(v float64) string {
@@ -345,9 +353,10 @@ func renderAdmin(p func(string, ...any), samples []sample) {
 				}
 				return fmt.Sprintf("%.0f", v)
 			}
-			p("| %s | %d | %.1f | %.1f / %.1f | %d | %.1f | %.0f | %.0f | %s | %s |\n", t, s.Round, a.SlowestMs, a.P99Ms, a.P50Ms, a.Produces,
-				a.BeforeSlowestMs, a.CreateMs, a.CreateReadyMs, big(a.BigLeadersMs), big(a.BigProduceReadyMs))
+			p("| %s | %d | %.1f | %.1f / %.1f | %d | %.1f | %.0f | %.0f | %.1f (%d) | %s | %s |\n", t, s.Round, a.SlowestMs, a.P99Ms, a.P50Ms, a.Produces,
+				a.BeforeSlowestMs, a.CreateMs, a.CreateReadyMs, a.UntilReadySlowMs, a.UntilReadyCount, big(a.BigLeadersMs), big(a.BigProduceReadyMs))
 			slow, create, ready = append(slow, a.SlowestMs), append(create, a.CreateMs), append(ready, a.CreateReadyMs)
+			untilReady = append(untilReady, a.UntilReadySlowMs)
 			if s.Err == "" {
 				leaders, produced = append(leaders, a.BigLeadersMs), append(produced, a.BigProduceReadyMs)
 			}
@@ -360,7 +369,7 @@ func renderAdmin(p func(string, ...any), samples []sample) {
 			m["leaders"], m["produced"], m["producedMax"] = median(leaders), median(produced), slices.Max(produced)
 		}
 		med[t] = m
-		p("| **%s** | median | **%.1f** | | | | **%.0f** | **%.0f** | **%.0f** | **%.0f** |\n", t, m["slow"], m["create"], m["ready"], m["leaders"], m["produced"])
+		p("| **%s** | median | **%.1f** | | | | **%.0f** | **%.0f** | **%.1f** | **%.0f** | **%.0f** |\n", t, m["slow"], m["create"], m["ready"], median(untilReady), m["leaders"], m["produced"])
 	}
 	p("\n")
 	if m, k := med["moldau"], med["kafka"]; m != nil {
