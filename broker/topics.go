@@ -101,7 +101,11 @@ func (t *topic) record() topicRecord {
 // partition directories), reads the current snapshot (which, with adminMu
 // held, no one else can replace), and publishes the result with one atomic
 // store (publishLocked) once the I/O that must precede visibility is done.
-// Functions named xxxLocked expect adminMu held.
+// Functions named xxxLocked expect adminMu held. What may wait for adminMu:
+// other admin changes, a Metadata request that auto-creates a topic, and the
+// first use of an internal topic (__consumer_offsets,
+// __transaction_state), which creates it; each such request holds up only
+// its own connection.
 //
 // Interleavings that matter:
 //   - A create publishes only after the record is durable and every
