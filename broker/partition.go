@@ -360,6 +360,9 @@ func (p *partition) logStartOffset() int64 { return p.log.LogStartOffset() }
 // endOffset is the log end offset (the next offset to be written).
 func (p *partition) endOffset() int64 { return p.log.EndOffset() }
 
+// durableOffset is the offset below which the log is fsynced.
+func (p *partition) durableOffset() int64 { return p.log.DurableOffset() }
+
 func (p *partition) read(offset, maxOffset int64, maxBytes int, minOneBatch bool, buf []byte) ([]byte, error) {
 	return p.log.Read(offset, maxOffset, maxBytes, minOneBatch, buf)
 }

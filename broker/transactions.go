@@ -148,13 +148,13 @@ func (b *Broker) awaitTxnAdds(reply protocol.Reply, txnID *string, version int16
 	if p == nil {
 		return reply
 	}
-	end := p.log.EndOffset()
-	if end <= p.log.DurableOffset() {
+	end := p.endOffset()
+	if end <= p.durableOffset() {
 		return reply
 	}
 	ready, inner := reply.Resp, reply.Wait
 	reply.Wait = func(ctx context.Context) kmsg.Response {
-		err := p.log.SyncTo(end)
+		err := p.syncTo(end)
 		resp := ready
 		if inner != nil {
 			resp = inner(ctx)
