@@ -1,0 +1,338 @@
+package replication
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"sync"
+
+	"go.etcd.io/raft/v3"
+	"go.etcd.io/raft/v3/raftpb"
+	"google.golang.org/protobuf/proto"
+)
+
+// StateMachine is what a group applies committed entries to (for a
+// partition: producer and transaction state, the high watermark, waking
+// fetches: DESIGN.md §3). The group calls it with its lock held, from one
+// goroutine at a time, never concurrently for one group.
+type StateMachine interface {
+	// Apply applies committed entries, in index order, each exactly once
+	// per node lifetime (after a restart, from GroupConfig.Applied+1).
+	// Every entry is passed: Raft's empty entries (nil Data) and conf
+	// changes (already applied to Raft's configuration by the group)
+	// included. An error stops the node.
+	Apply(entries []*raftpb.Entry) error
+	// Restore replaces the state with the snapshot's, after Storage.Save
+	// installed the snapshot. An error stops the node.
+	Restore(snap *raftpb.Snapshot) error
+}
+
+// GroupConfig configures one Raft group on a node.
+type GroupConfig struct {
+	ID           uint64
+	Storage      Storage
+	StateMachine StateMachine
+	// Applied is the last index the state machine has applied already
+	// (restart: the index of the recovered high watermark).
+	Applied uint64
+}
+
+// Group is one Raft group hosted by a Node.
+type Group struct {
+	id      uint64
+	node    *Node
+	storage Storage
+	sm      StateMachine
+
+	schedState int // scheduler.mu
+
+	ticks atomic32
+
+	inMu        sync.Mutex
+	inbox       []*raftpb.Message
+	unreachable []uint64
+	snapReports []snapReport
+
+	mu        sync.Mutex
+	rn        *raft.RawNode
+	leader    uint64
+	isLeader  bool
+	applied   uint64
+	unindexed []*proposal          // proposed, not yet seen in a Ready (in order)
+	pending   map[uint64]*proposal // appended at index, waiting to be applied
+	failed    bool                 // a Ready round failed; the node is stopping
+}
+
+type snapReport struct {
+	to     uint64
+	status raft.SnapshotStatus
+}
+
+// proposal is one Propose waiting for its entry to apply.
+type proposal struct {
+	data  []byte // the proposed data
+	term  uint64 // the term it was proposed in
+	index uint64 // 0 until its entry appears in a Ready
+	done  chan error
+}
+
+func (p *proposal) finish(err error) { p.done <- err } // done has room for one
+
+// AddGroup starts hosting a group. Its storage must hold the group's
+// configuration (ConfState) already; a new group's voters are given by its
+// storage's initial state (NewMemStorage(voters...)).
+func (n *Node) AddGroup(gc GroupConfig) error {
+	if gc.Storage == nil || gc.StateMachine == nil {
+		return errors.New("replication: group needs a storage and a state machine")
+	}
+	rn, err := raft.NewRawNode(&raft.Config{
+		ID:                        n.id,
+		ElectionTick:              n.cfg.ElectionTick,
+		HeartbeatTick:             n.cfg.HeartbeatTick,
+		Storage:                   gc.Storage,
+		Applied:                   gc.Applied,
+		MaxSizePerMsg:             1 << 20,
+		MaxInflightMsgs:           256,
+		MaxUncommittedEntriesSize: 64 << 20,
+		CheckQuorum:               true,
+		PreVote:                   true,
+		DisableProposalForwarding: true,
+		Logger:                    raftLogger{n.logger.With("group", gc.ID)},
+	})
+	if err != nil {
+		return fmt.Errorf("replication: group %d: %w", gc.ID, err)
+	}
+	g := &Group{
+		id: gc.ID, node: n, storage: gc.Storage, sm: gc.StateMachine,
+		rn: rn, applied: gc.Applied, pending: make(map[uint64]*proposal),
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.stopping.Load() {
+		return ErrStopped
+	}
+	if n.groups[gc.ID] != nil {
+		return fmt.Errorf("%w: %d", ErrGroupExists, gc.ID)
+	}
+	n.groups[gc.ID] = g
+	return nil
+}
+
+// propose steps data into Raft (leader only) and registers the proposal.
+func (g *Group) propose(data []byte) (*proposal, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.node.stopping.Load() || g.failed {
+		return nil, g.node.stoppedErr()
+	}
+	st := g.rn.BasicStatus()
+	if st.RaftState != raft.StateLeader {
+		return nil, &NotLeaderError{Group: g.id, Leader: st.Lead}
+	}
+	if err := g.rn.Propose(data); err != nil {
+		if errors.Is(err, raft.ErrProposalDropped) {
+			return nil, fmt.Errorf("%w: %w", ErrDropped, err)
+		}
+		return nil, err
+	}
+	p := &proposal{data: data, term: st.GetTerm(), done: make(chan error, 1)}
+	g.unindexed = append(g.unindexed, p)
+	return p, nil
+}
+
+func (n *Node) stoppedErr() error {
+	if err := n.Err(); err != nil {
+		return fmt.Errorf("%w: %w", ErrStopped, err)
+	}
+	return ErrStopped
+}
+
+func (g *Group) status() GroupStatus {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	st := g.rn.BasicStatus()
+	last, _ := g.storage.LastIndex()
+	return GroupStatus{
+		ID: g.id, Term: st.GetTerm(), Leader: st.Lead, IsLeader: st.RaftState == raft.StateLeader,
+		Commit: st.GetCommit(), Applied: g.applied, LastIndex: last,
+	}
+}
+
+// process is one scheduling round: step what arrived, tick, then handle
+// Ready until there is none. A storage or apply error stops the node.
+func (g *Group) process() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.failed || g.node.stopping.Load() {
+		return
+	}
+	g.inMu.Lock()
+	inbox, unreachable, snaps := g.inbox, g.unreachable, g.snapReports
+	g.inbox, g.unreachable, g.snapReports = nil, nil, nil
+	g.inMu.Unlock()
+	for _, m := range inbox {
+		// Errors are raft's refusals of a message (a peer it does not
+		// know, a local message type from the network): drop it.
+		_ = g.rn.Step(m)
+	}
+	for _, id := range unreachable {
+		g.rn.ReportUnreachable(id)
+	}
+	for _, r := range snaps {
+		g.rn.ReportSnapshot(r.to, r.status)
+	}
+	for t := g.ticks.swap(); t > 0; t-- {
+		g.rn.Tick()
+	}
+	for g.rn.HasReady() {
+		rd := g.rn.Ready()
+		if err := g.handleReady(rd); err != nil {
+			g.failed = true
+			g.node.fail(fmt.Errorf("group %d: %w", g.id, err))
+			return
+		}
+		g.rn.Advance(rd)
+	}
+}
+
+// handleReady handles one Ready in etcd's order: persist (snapshot,
+// entries, hard state), restore a snapshot, send, apply, and the caller
+// then calls Advance.
+func (g *Group) handleReady(rd raft.Ready) error {
+	if rd.SoftState != nil {
+		g.leader = rd.SoftState.Lead
+		g.isLeader = rd.SoftState.RaftState == raft.StateLeader
+	}
+	g.trackAppended(rd.Entries)
+	if !g.isLeader && len(g.unindexed) > 0 {
+		// Proposed but never appended, and this node no longer leads:
+		// the entry can never exist.
+		for _, p := range g.unindexed {
+			p.finish(fmt.Errorf("%w: leadership lost before append", ErrDropped))
+		}
+		g.unindexed = nil
+	}
+
+	// 1. Persist, durably before anything is sent.
+	if err := g.storage.Save(rd.HardState, rd.Entries, rd.Snapshot, rd.MustSync); err != nil {
+		return fmt.Errorf("storage: %w", err)
+	}
+	// 2. A received snapshot replaces the state machine's state.
+	if rd.Snapshot != nil && !raft.IsEmptySnap(rd.Snapshot) {
+		if err := g.sm.Restore(rd.Snapshot); err != nil {
+			return fmt.Errorf("restore snapshot: %w", err)
+		}
+		g.applied = rd.Snapshot.GetMetadata().GetIndex()
+		for idx, p := range g.pending {
+			if idx <= g.applied {
+				// Superseded by a snapshot: whether it committed is
+				// unknown here; report it dropped (callers retry,
+				// idempotently).
+				p.finish(fmt.Errorf("%w: superseded by a snapshot", ErrDropped))
+				delete(g.pending, idx)
+			}
+		}
+	}
+	// 3. Send.
+	g.send(rd.Messages)
+	// 4. Apply.
+	if len(rd.CommittedEntries) > 0 {
+		for _, e := range rd.CommittedEntries {
+			if err := g.applyConfChange(e); err != nil {
+				return err
+			}
+		}
+		if err := g.sm.Apply(rd.CommittedEntries); err != nil {
+			return fmt.Errorf("apply: %w", err)
+		}
+		for _, e := range rd.CommittedEntries {
+			idx := e.GetIndex()
+			g.applied = idx
+			if p := g.pending[idx]; p != nil {
+				delete(g.pending, idx)
+				if p.term == e.GetTerm() {
+					p.finish(nil)
+				} else {
+					p.finish(fmt.Errorf("%w: index %d committed in term %d, proposed in %d", ErrDropped, idx, e.GetTerm(), p.term))
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// trackAppended gives proposals their index as their entries appear, and
+// fails proposals whose index an entry of another term now takes.
+func (g *Group) trackAppended(entries []*raftpb.Entry) {
+	for _, e := range entries {
+		idx, term := e.GetIndex(), e.GetTerm()
+		if p := g.pending[idx]; p != nil && p.term != term {
+			delete(g.pending, idx)
+			p.finish(fmt.Errorf("%w: index %d overwritten by term %d", ErrDropped, idx, term))
+		}
+		if len(g.unindexed) == 0 || e.GetType() != raftpb.EntryNormal || len(e.Data) == 0 {
+			continue
+		}
+		// A leader's entries of its term are its proposals, in the
+		// order proposed (plus empty and conf change entries), so the
+		// first unindexed proposal is this entry's; the bytes are
+		// compared as a check (raft copies the data).
+		if p := g.unindexed[0]; term == p.term && bytes.Equal(e.Data, p.data) {
+			p.index = idx
+			g.pending[idx] = p
+			g.unindexed[0] = nil
+			g.unindexed = g.unindexed[1:]
+		}
+	}
+}
+
+// applyConfChange applies a committed configuration change to Raft.
+func (g *Group) applyConfChange(e *raftpb.Entry) error {
+	var cc raftpb.ConfChangeI
+	switch e.GetType() {
+	case raftpb.EntryConfChange:
+		var c raftpb.ConfChange
+		if err := proto.Unmarshal(e.Data, &c); err != nil {
+			return fmt.Errorf("decode conf change at %d: %w", e.GetIndex(), err)
+		}
+		cc = &c
+	case raftpb.EntryConfChangeV2:
+		var c raftpb.ConfChangeV2
+		if err := proto.Unmarshal(e.Data, &c); err != nil {
+			return fmt.Errorf("decode conf change at %d: %w", e.GetIndex(), err)
+		}
+		cc = &c
+	default:
+		return nil
+	}
+	g.rn.ApplyConfChange(cc)
+	return nil
+}
+
+// send hands the Ready's messages to the per-peer senders, one batch per
+// peer.
+func (g *Group) send(msgs []*raftpb.Message) {
+	if len(msgs) == 0 {
+		return
+	}
+	byPeer := make(map[uint64][]Envelope, 2)
+	for _, m := range msgs {
+		to := m.GetTo()
+		byPeer[to] = append(byPeer[to], Envelope{Group: g.id, Msg: m})
+	}
+	for to, envs := range byPeer {
+		g.node.enqueueSend(to, envs)
+	}
+}
+
+// failAllLocked fails every proposal still waiting. g.mu is held.
+func (g *Group) failAllLocked(err error) {
+	for _, p := range g.unindexed {
+		p.finish(err)
+	}
+	g.unindexed = nil
+	for idx, p := range g.pending {
+		p.finish(err)
+		delete(g.pending, idx)
+	}
+}

@@ -1,0 +1,277 @@
+package replication
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"go.etcd.io/raft/v3/raftpb"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// testSM is a StateMachine that records the data of applied normal
+// entries; its snapshot is that list.
+type testSM struct {
+	mu       sync.Mutex
+	data     []string
+	applied  uint64
+	failWith error
+}
+
+func (s *testSM) Apply(entries []*raftpb.Entry) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.failWith != nil {
+		return s.failWith
+	}
+	for _, e := range entries {
+		if e.GetIndex() != s.applied+1 {
+			return fmt.Errorf("testSM: applied %d then %d", s.applied, e.GetIndex())
+		}
+		s.applied = e.GetIndex()
+		if e.GetType() == raftpb.EntryNormal && len(e.Data) > 0 {
+			s.data = append(s.data, string(e.Data))
+		}
+	}
+	return nil
+}
+
+func (s *testSM) Restore(snap *raftpb.Snapshot) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	data, err := decodeStrings(snap.Data)
+	if err != nil {
+		return err
+	}
+	s.data, s.applied = data, snap.GetMetadata().GetIndex()
+	return nil
+}
+
+func (s *testSM) snapshot() (uint64, []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.applied, encodeStrings(s.data)
+}
+
+func (s *testSM) values() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.data)
+}
+
+func encodeStrings(v []string) []byte {
+	var b []byte
+	for _, s := range v {
+		b = binary.AppendUvarint(b, uint64(len(s)))
+		b = append(b, s...)
+	}
+	return b
+}
+
+func decodeStrings(b []byte) ([]string, error) {
+	var out []string
+	for len(b) > 0 {
+		n, k := binary.Uvarint(b)
+		if k <= 0 || uint64(len(b)-k) < n {
+			return nil, errors.New("testSM: bad snapshot")
+		}
+		out = append(out, string(b[k:k+int(n)]))
+		b = b[k+int(n):]
+	}
+	return out, nil
+}
+
+// cluster is an in-process cluster on a LocalNetwork, ticked by hand.
+type cluster struct {
+	t        *testing.T
+	net      *LocalNetwork
+	ids      []uint64
+	groups   []uint64
+	nodes    map[uint64]*Node
+	storages map[[2]uint64]*MemStorage // (node, group)
+	sms      map[[2]uint64]*testSM
+}
+
+// newCluster starts nodes 1..size each hosting groups 1..groups, every
+// node a voter of every group. Nothing ticks until the test does.
+func newCluster(t *testing.T, size, groups int) *cluster {
+	t.Helper()
+	c := &cluster{
+		t: t, net: NewLocalNetwork(),
+		nodes:    make(map[uint64]*Node),
+		storages: make(map[[2]uint64]*MemStorage),
+		sms:      make(map[[2]uint64]*testSM),
+	}
+	for i := 1; i <= size; i++ {
+		c.ids = append(c.ids, uint64(i))
+	}
+	for g := 1; g <= groups; g++ {
+		c.groups = append(c.groups, uint64(g))
+	}
+	for _, id := range c.ids {
+		for _, g := range c.groups {
+			c.storages[[2]uint64{id, g}] = NewMemStorage(c.ids...)
+			c.sms[[2]uint64{id, g}] = &testSM{}
+		}
+		c.start(id)
+	}
+	t.Cleanup(func() {
+		for _, n := range c.nodes {
+			_ = n.Stop()
+		}
+	})
+	return c
+}
+
+var quietLogger = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// start (re)starts node id on its storages and state machines.
+func (c *cluster) start(id uint64) *Node {
+	c.t.Helper()
+	n, err := NewNode(Config{ID: id, Transport: c.net.Endpoint(id), Workers: 2, Logger: quietLogger})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	for _, g := range c.groups {
+		sm := c.sms[[2]uint64{id, g}]
+		applied, _ := sm.snapshot()
+		if err := n.AddGroup(GroupConfig{ID: g, Storage: c.storages[[2]uint64{id, g}], StateMachine: sm, Applied: applied}); err != nil {
+			c.t.Fatal(err)
+		}
+	}
+	c.nodes[id] = n
+	c.net.Attach(id, n)
+	return n
+}
+
+// settle waits until no node has work in hand (twice in a row, so that a
+// message between two nodes is not missed).
+func (c *cluster) settle() {
+	c.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	quiet := 0
+	for quiet < 2 {
+		if time.Now().After(deadline) {
+			c.t.Fatal("cluster did not settle")
+		}
+		busy := false
+		for _, n := range c.nodes {
+			if n.Busy() {
+				busy = true
+			}
+		}
+		if busy {
+			quiet = 0
+			time.Sleep(50 * time.Microsecond)
+			continue
+		}
+		quiet++
+	}
+}
+
+// tick ticks the given nodes (all running ones if none given) once and
+// lets the cluster settle.
+func (c *cluster) tick(ids ...uint64) {
+	c.t.Helper()
+	if len(ids) == 0 {
+		ids = c.ids
+	}
+	for _, id := range ids {
+		if n := c.nodes[id]; n != nil {
+			n.Tick()
+		}
+	}
+	c.settle()
+}
+
+// tickUntil ticks ids until cond holds, at most max rounds.
+func (c *cluster) tickUntil(what string, max int, cond func() bool, ids ...uint64) {
+	c.t.Helper()
+	c.settle()
+	for i := 0; i < max; i++ {
+		if cond() {
+			return
+		}
+		c.tick(ids...)
+	}
+	if !cond() {
+		c.t.Fatalf("%s: not reached after %d ticks", what, max)
+	}
+}
+
+// waitFor polls cond (no ticks) until it holds or a deadline passes.
+func (c *cluster) waitFor(what string, cond func() bool) {
+	c.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			for _, id := range c.ids {
+				if n := c.nodes[id]; n != nil {
+					for _, g := range c.groups {
+						if st, err := n.Status(g); err == nil {
+							c.t.Logf("node %d: %+v", id, st)
+						}
+					}
+				}
+			}
+			c.t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(100 * time.Microsecond)
+	}
+}
+
+func (c *cluster) status(id, g uint64) GroupStatus {
+	c.t.Helper()
+	st, err := c.nodes[id].Status(g)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return st
+}
+
+// elect makes id the leader of g by campaigning (no ticks needed).
+func (c *cluster) elect(id, g uint64) {
+	c.t.Helper()
+	if err := c.nodes[id].Campaign(g); err != nil {
+		c.t.Fatal(err)
+	}
+	c.waitFor(fmt.Sprintf("node %d to lead group %d", id, g), func() bool { return c.status(id, g).IsLeader })
+	// Every voter knows the leader once its empty entry is applied.
+	c.waitFor(fmt.Sprintf("leader %d of group %d known everywhere", id, g), func() bool {
+		for _, n := range c.ids {
+			if c.nodes[n] != nil && c.status(n, g).Leader != id {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// leader returns the node that leads g among ids, or 0.
+func (c *cluster) leader(g uint64, ids ...uint64) uint64 {
+	for _, id := range ids {
+		if st := c.status(id, g); st.IsLeader {
+			return id
+		}
+	}
+	return 0
+}
+
+func (c *cluster) propose(id, g uint64, v string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return c.nodes[id].Propose(ctx, g, []byte(v))
+}
+
+func (c *cluster) values(id, g uint64) []string { return c.sms[[2]uint64{id, g}].values() }

@@ -1,0 +1,487 @@
+package replication
+
+// Node hosts the Raft groups of one broker: one ticker, one scheduler (a
+// fixed pool of workers running the groups that have work) and one sender
+// per peer node that batches every group's messages to that peer into one
+// Transport.Send (DESIGN.md §1, §5, §6).
+//
+// # Locking
+//
+//   - Node.mu guards groups and senders (the maps; a Group and a
+//     peerSender guard themselves).
+//   - scheduler.mu guards the run queue and every Group.schedState.
+//   - Group.mu guards the RawNode and the group's proposals; a worker holds
+//     it for a whole Ready round, Propose/Campaign/Status for their step.
+//   - Group.inMu guards the group's inbox (received messages, unreachable
+//     and snapshot reports); Receive and the senders take only it, never
+//     Group.mu, so network delivery never waits for a Ready round.
+//   - peerSender.mu guards that peer's outgoing queue.
+//
+// Lock order: Group.mu, then Node.mu, then peerSender.mu or scheduler.mu
+// or Group.inMu (each of the last three is a leaf: nothing is locked
+// under it).
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.etcd.io/raft/v3"
+	"go.etcd.io/raft/v3/raftpb"
+)
+
+// Config configures a Node.
+type Config struct {
+	// ID is this node's Raft id (Kafka node.id + 1: DESIGN.md §1). Not 0.
+	ID uint64
+	// Transport carries messages to peers. Required.
+	Transport Transport
+	// TickInterval is the period of the node's one ticker. 0: no ticker;
+	// the owner calls Tick (tests, to be deterministic).
+	TickInterval time.Duration
+	// Workers is the size of the scheduler's pool (default
+	// 4*GOMAXPROCS).
+	Workers int
+	// ElectionTick and HeartbeatTick are raft's, in ticks (defaults 10
+	// and 1).
+	ElectionTick, HeartbeatTick int
+	// Logger (default slog.Default()).
+	Logger *slog.Logger
+}
+
+// Node is one broker's multi-raft host. Its methods are safe for
+// concurrent use.
+type Node struct {
+	cfg    Config
+	id     uint64
+	logger *slog.Logger
+	sched  scheduler
+
+	mu      sync.RWMutex
+	groups  map[uint64]*Group
+	senders map[uint64]*peerSender
+
+	inFlight atomic.Int64 // messages queued on senders and not yet handed to the transport
+
+	stopping atomic.Bool   // set first by stop; checked under Group.mu by Propose and AddGroup
+	stopCh   chan struct{} // closed by stop: ticker and senders exit
+	stopOnce sync.Once
+	done     chan struct{} // closed when stop has finished
+	errMu    sync.Mutex
+	err      error // the error that stopped the node (nil: Stop)
+	wg       sync.WaitGroup
+}
+
+// NewNode starts a node with no groups.
+func NewNode(cfg Config) (*Node, error) {
+	if cfg.ID == 0 {
+		return nil, errors.New("replication: node id 0 is reserved by raft")
+	}
+	if cfg.Transport == nil {
+		return nil, errors.New("replication: no transport")
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = 4 * runtime.GOMAXPROCS(0)
+	}
+	if cfg.ElectionTick <= 0 {
+		cfg.ElectionTick = 10
+	}
+	if cfg.HeartbeatTick <= 0 {
+		cfg.HeartbeatTick = 1
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	n := &Node{
+		cfg:     cfg,
+		id:      cfg.ID,
+		logger:  cfg.Logger.With("node", cfg.ID),
+		groups:  make(map[uint64]*Group),
+		senders: make(map[uint64]*peerSender),
+		stopCh:  make(chan struct{}),
+		done:    make(chan struct{}),
+	}
+	n.sched.init()
+	for range cfg.Workers {
+		n.wg.Add(1)
+		go func() {
+			defer n.wg.Done()
+			n.sched.run()
+		}()
+	}
+	if cfg.TickInterval > 0 {
+		n.wg.Add(1)
+		go n.tickLoop(cfg.TickInterval)
+	}
+	return n, nil
+}
+
+// ID returns the node's Raft id.
+func (n *Node) ID() uint64 { return n.id }
+
+func (n *Node) tickLoop(d time.Duration) {
+	defer n.wg.Done()
+	t := time.NewTicker(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-n.stopCh:
+			return
+		case <-t.C:
+			n.Tick()
+		}
+	}
+}
+
+// Tick advances every group's logical clock by one tick (the node's one
+// ticker calls it; tests call it by hand). It does not block on Raft work.
+func (n *Node) Tick() {
+	if n.stopping.Load() {
+		return
+	}
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	for _, g := range n.groups {
+		g.ticks.add()
+		n.sched.enqueue(g)
+	}
+}
+
+// Receive implements Receiver: it queues each message for its group and
+// schedules the group. Messages for unknown groups are dropped.
+func (n *Node) Receive(from uint64, batch []Envelope) {
+	if n.stopping.Load() {
+		return
+	}
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	// Queue every message before scheduling any group: a group scheduled
+	// after its first message could run and take its inbox before the
+	// batch's later messages for it arrive, and would not run again.
+	touched := make([]*Group, 0, 4)
+	for _, env := range batch {
+		g := n.groups[env.Group]
+		if g == nil || env.Msg == nil {
+			continue
+		}
+		g.inMu.Lock()
+		g.inbox = append(g.inbox, env.Msg)
+		g.inMu.Unlock()
+		if len(touched) == 0 || touched[len(touched)-1] != g {
+			touched = append(touched, g)
+		}
+	}
+	for _, g := range touched {
+		n.sched.enqueue(g) // a repeat is harmless
+	}
+}
+
+// group returns the hosted group id, or nil.
+func (n *Node) group(id uint64) *Group {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	return n.groups[id]
+}
+
+// Propose proposes data (one entry) to group and returns once it is
+// committed and applied on this node. Errors: a *NotLeaderError
+// (ErrNotLeader) at once on a follower; ErrDropped if Raft refused it or
+// another entry took its place; ErrStopped (with the cause) if the node
+// stopped; ctx's error if ctx ended first (the entry may still commit);
+// ErrUnknownGroup, ErrEmptyProposal. data must not be modified afterwards.
+func (n *Node) Propose(ctx context.Context, group uint64, data []byte) error {
+	if len(data) == 0 {
+		return ErrEmptyProposal
+	}
+	g := n.group(group)
+	if g == nil {
+		return fmt.Errorf("%w: %d", ErrUnknownGroup, group)
+	}
+	p, err := g.propose(data)
+	if err != nil {
+		return err
+	}
+	n.sched.enqueue(g)
+	select {
+	case err := <-p.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Campaign makes this node start an election in group now (tests, and
+// leadership placement).
+func (n *Node) Campaign(group uint64) error {
+	g := n.group(group)
+	if g == nil {
+		return fmt.Errorf("%w: %d", ErrUnknownGroup, group)
+	}
+	g.mu.Lock()
+	err := g.rn.Campaign()
+	g.mu.Unlock()
+	n.sched.enqueue(g)
+	return err
+}
+
+// GroupStatus is a group's Raft state as this node sees it.
+type GroupStatus struct {
+	ID        uint64
+	Term      uint64
+	Leader    uint64 // 0: none known
+	IsLeader  bool
+	Commit    uint64
+	Applied   uint64
+	LastIndex uint64 // the storage's last index
+}
+
+// Status returns group's state on this node.
+func (n *Node) Status(group uint64) (GroupStatus, error) {
+	g := n.group(group)
+	if g == nil {
+		return GroupStatus{}, fmt.Errorf("%w: %d", ErrUnknownGroup, group)
+	}
+	return g.status(), nil
+}
+
+// Busy reports whether the node has work in hand: a group queued or
+// running, or messages not yet handed to the transport. A node that is not
+// busy does nothing until a tick, a proposal or a message arrives (tests
+// use it to let a cluster settle between manual ticks).
+func (n *Node) Busy() bool {
+	if n.stopping.Load() {
+		return false
+	}
+	return n.sched.busy() || n.inFlight.Load() > 0
+}
+
+// Err returns the error that stopped the node (nil while it runs or if
+// Stop stopped it).
+func (n *Node) Err() error {
+	n.errMu.Lock()
+	defer n.errMu.Unlock()
+	return n.err
+}
+
+// Done is closed once the node has stopped (by Stop or by an error).
+func (n *Node) Done() <-chan struct{} { return n.done }
+
+// Stop stops the node: no more ticks, sends or Ready rounds; pending
+// proposals fail with ErrStopped. It waits for the node's goroutines and
+// returns the error that had stopped it already, if any. Idempotent.
+func (n *Node) Stop() error {
+	n.stop(nil)
+	<-n.done
+	return n.Err()
+}
+
+// fail stops the node because of err (a storage or apply error), without
+// waiting: it may be called from a worker, which stop waits for.
+func (n *Node) fail(err error) {
+	n.logger.Error("replication node stopping on error", "err", err)
+	go n.stop(err)
+}
+
+func (n *Node) stop(cause error) {
+	n.stopOnce.Do(func() {
+		n.errMu.Lock()
+		n.err = cause
+		n.errMu.Unlock()
+		n.stopping.Store(true)
+		close(n.stopCh)
+		n.sched.stop()
+		n.wg.Wait()
+		stopErr := ErrStopped
+		if cause != nil {
+			stopErr = fmt.Errorf("%w: %w", ErrStopped, cause)
+		}
+		n.mu.RLock()
+		groups := make([]*Group, 0, len(n.groups))
+		for _, g := range n.groups {
+			groups = append(groups, g)
+		}
+		n.mu.RUnlock()
+		for _, g := range groups {
+			g.mu.Lock()
+			g.failAllLocked(stopErr)
+			g.mu.Unlock()
+		}
+		close(n.done)
+	})
+}
+
+// enqueueSend queues msgs (all for peer to) on that peer's sender.
+func (n *Node) enqueueSend(to uint64, envs []Envelope) {
+	n.mu.Lock()
+	ps := n.senders[to]
+	if ps == nil {
+		if n.stopping.Load() {
+			n.mu.Unlock()
+			return
+		}
+		ps = &peerSender{to: to, wake: make(chan struct{}, 1)}
+		n.senders[to] = ps
+		n.wg.Add(1)
+		go n.sendLoop(ps)
+	}
+	n.mu.Unlock()
+	n.inFlight.Add(int64(len(envs)))
+	ps.mu.Lock()
+	ps.queue = append(ps.queue, envs...)
+	ps.mu.Unlock()
+	select {
+	case ps.wake <- struct{}{}:
+	default:
+	}
+}
+
+// peerSender is the one sender to a peer: everything queued for the peer
+// while the previous Send ran goes out in the next one.
+type peerSender struct {
+	to    uint64
+	wake  chan struct{} // capacity 1
+	mu    sync.Mutex
+	queue []Envelope
+}
+
+func (n *Node) sendLoop(ps *peerSender) {
+	defer n.wg.Done()
+	for {
+		select {
+		case <-n.stopCh:
+			return
+		case <-ps.wake:
+		}
+		ps.mu.Lock()
+		batch := ps.queue
+		ps.queue = nil
+		ps.mu.Unlock()
+		if len(batch) == 0 {
+			continue
+		}
+		err := n.cfg.Transport.Send(ps.to, batch)
+		n.afterSend(ps.to, batch, err)
+		n.inFlight.Add(-int64(len(batch)))
+	}
+}
+
+// afterSend reports an unreachable peer to the groups of a failed batch,
+// and the outcome of every snapshot message (raft needs ReportSnapshot).
+func (n *Node) afterSend(to uint64, batch []Envelope, err error) {
+	unreachable := err != nil
+	if unreachable && !errors.Is(err, ErrUnreachable) {
+		n.logger.Warn("replication send failed", "peer", to, "err", err)
+	}
+	touched := make(map[*Group]bool)
+	for _, env := range batch {
+		isSnap := env.Msg.GetType() == raftpb.MsgSnap
+		if !unreachable && !isSnap {
+			continue
+		}
+		g := n.group(env.Group)
+		if g == nil {
+			continue
+		}
+		g.inMu.Lock()
+		if unreachable && !touched[g] {
+			g.unreachable = append(g.unreachable, to)
+		}
+		if isSnap {
+			status := raft.SnapshotFinish
+			if unreachable {
+				status = raft.SnapshotFailure
+			}
+			g.snapReports = append(g.snapReports, snapReport{to, status})
+		}
+		g.inMu.Unlock()
+		touched[g] = true
+	}
+	for g := range touched {
+		n.sched.enqueue(g)
+	}
+}
+
+// scheduler runs groups that have work on a fixed pool of workers, one
+// worker at a time per group; a group that gets work while it runs is run
+// again after.
+type scheduler struct {
+	mu      sync.Mutex
+	cond    sync.Cond
+	queue   []*Group
+	running int // groups being processed
+	stopped bool
+}
+
+// Group.schedState values (guarded by scheduler.mu).
+const (
+	schedIdle = iota
+	schedQueued
+	schedRunning
+	schedRunningDirty // got work while running: queue again after
+)
+
+func (s *scheduler) init() { s.cond.L = &s.mu }
+
+func (s *scheduler) enqueue(g *Group) {
+	s.mu.Lock()
+	switch g.schedState {
+	case schedIdle:
+		g.schedState = schedQueued
+		s.queue = append(s.queue, g)
+		s.cond.Signal()
+	case schedRunning:
+		g.schedState = schedRunningDirty
+	}
+	s.mu.Unlock()
+}
+
+// busy reports whether any group is queued or running.
+func (s *scheduler) busy() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.queue) > 0 || s.running > 0
+}
+
+func (s *scheduler) stop() {
+	s.mu.Lock()
+	s.stopped = true
+	s.cond.Broadcast()
+	s.mu.Unlock()
+}
+
+func (s *scheduler) run() {
+	for {
+		s.mu.Lock()
+		for len(s.queue) == 0 && !s.stopped {
+			s.cond.Wait()
+		}
+		if s.stopped {
+			s.mu.Unlock()
+			return
+		}
+		g := s.queue[0]
+		s.queue[0] = nil
+		s.queue = s.queue[1:]
+		g.schedState = schedRunning
+		s.running++
+		s.mu.Unlock()
+
+		g.process()
+
+		s.mu.Lock()
+		s.running--
+		if g.schedState == schedRunningDirty && !s.stopped {
+			g.schedState = schedQueued
+			s.queue = append(s.queue, g)
+			s.cond.Signal()
+		} else {
+			g.schedState = schedIdle
+		}
+		s.mu.Unlock()
+	}
+}

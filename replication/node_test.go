@@ -1,0 +1,425 @@
+package replication
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+
+	"go.etcd.io/raft/v3/raftpb"
+)
+
+func TestElectionAndCommit(t *testing.T) {
+	c := newCluster(t, 3, 1)
+	c.elect(1, 1)
+	for i := range 5 {
+		if err := c.propose(1, 1, fmt.Sprintf("v%d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := []string{"v0", "v1", "v2", "v3", "v4"}
+	// Propose returns when applied on the leader; followers learn the
+	// commit index with the next message (a heartbeat or append).
+	if got := c.values(1, 1); !slices.Equal(got, want) {
+		t.Fatalf("leader applied %v, want %v", got, want)
+	}
+	c.tickUntil("followers applied", 5, func() bool {
+		return slices.Equal(c.values(2, 1), want) && slices.Equal(c.values(3, 1), want)
+	})
+
+	// A follower refuses at once and names the leader.
+	err := c.propose(2, 1, "x")
+	var nl *NotLeaderError
+	if !errors.As(err, &nl) || !errors.Is(err, ErrNotLeader) || nl.Leader != 1 {
+		t.Fatalf("propose on follower: %v, want NotLeaderError with leader 1", err)
+	}
+	if err := c.nodes[1].Propose(context.Background(), 1, nil); !errors.Is(err, ErrEmptyProposal) {
+		t.Fatalf("empty proposal: %v", err)
+	}
+	if err := c.nodes[1].Propose(context.Background(), 99, []byte("x")); !errors.Is(err, ErrUnknownGroup) {
+		t.Fatalf("unknown group: %v", err)
+	}
+}
+
+func TestCommitNeedsQuorum(t *testing.T) {
+	c := newCluster(t, 3, 1)
+	c.elect(1, 1)
+
+	// One follower away: two of three still commit.
+	c.net.Isolate(3)
+	if err := c.propose(1, 1, "a"); err != nil {
+		t.Fatal(err)
+	}
+	// Both followers away: the entry is appended but not committed.
+	c.net.Isolate(2)
+	before := c.status(1, 1)
+	done := make(chan error, 1)
+	go func() { done <- c.propose(1, 1, "b") }()
+	c.waitFor("b appended on the leader", func() bool { return c.status(1, 1).LastIndex == before.LastIndex+1 })
+	c.settle()
+	if st := c.status(1, 1); st.Commit != before.Commit {
+		t.Fatalf("commit moved from %d to %d without a quorum", before.Commit, st.Commit)
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("propose returned %v without a quorum", err)
+	default:
+	}
+	if got := c.values(1, 1); !slices.Equal(got, []string{"a"}) {
+		t.Fatalf("leader applied %v without a quorum", got)
+	}
+
+	// Back: the leader's heartbeat finds the followers, they catch up, b
+	// commits. (No CheckQuorum step-down: the leader was not ticked while
+	// alone.)
+	c.net.Heal()
+	c.tickUntil("b committed", 20, func() bool {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("propose b: %v", err)
+			}
+			done <- nil
+			return true
+		default:
+			return false
+		}
+	}, 1)
+	c.tickUntil("all applied", 10, func() bool {
+		for _, id := range c.ids {
+			if !slices.Equal(c.values(id, 1), []string{"a", "b"}) {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+func TestLeaderFailover(t *testing.T) {
+	c := newCluster(t, 3, 1)
+	c.elect(1, 1)
+	if err := c.propose(1, 1, "a"); err != nil {
+		t.Fatal(err)
+	}
+	oldTerm := c.status(1, 1).Term
+
+	c.net.Isolate(1)
+	// The others elect a new leader once their election timeout passes
+	// (PreVote: they must have stopped hearing from 1 first).
+	c.tickUntil("new leader among 2 and 3", 100, func() bool { return c.leader(1, 2, 3) != 0 }, 2, 3)
+	nl := c.leader(1, 2, 3)
+	if st := c.status(nl, 1); st.Term <= oldTerm {
+		t.Fatalf("new leader %d in term %d, old term %d", nl, st.Term, oldTerm)
+	}
+	if err := c.propose(nl, 1, "b"); err != nil {
+		t.Fatal(err)
+	}
+	// The cut-off old leader steps down on its own (CheckQuorum), so it
+	// stops accepting writes.
+	c.tickUntil("old leader steps down", 100, func() bool { return !c.status(1, 1).IsLeader }, 1)
+	if err := c.propose(1, 1, "x"); !errors.Is(err, ErrNotLeader) {
+		t.Fatalf("propose on the deposed leader: %v", err)
+	}
+	// Healed, it follows the new leader and catches up.
+	c.net.Heal()
+	c.tickUntil("old leader caught up", 50, func() bool {
+		return slices.Equal(c.values(1, 1), []string{"a", "b"}) && c.status(1, 1).Leader == nl
+	})
+}
+
+// An isolated leader's uncommitted entries are replaced by the new
+// leader's when it rejoins, and its proposer learns that they were dropped.
+func TestDivergentTailTruncatedOnHeal(t *testing.T) {
+	c := newCluster(t, 3, 1)
+	c.elect(1, 1)
+	if err := c.propose(1, 1, "a"); err != nil {
+		t.Fatal(err)
+	}
+	c.tickUntil("a everywhere", 5, func() bool { return len(c.values(3, 1)) == 1 && len(c.values(2, 1)) == 1 })
+
+	c.net.Isolate(1)
+	lost := make(chan error, 2)
+	for _, v := range []string{"lost1", "lost2"} {
+		before := c.status(1, 1).LastIndex
+		go func() { lost <- c.propose(1, 1, v) }()
+		c.waitFor("appended on the old leader", func() bool { return c.status(1, 1).LastIndex == before+1 })
+	}
+	c.tickUntil("new leader", 100, func() bool { return c.leader(1, 2, 3) != 0 }, 2, 3)
+	nl := c.leader(1, 2, 3)
+	if err := c.propose(nl, 1, "b"); err != nil {
+		t.Fatal(err)
+	}
+
+	c.net.Heal()
+	for range 2 {
+		var err error
+		c.tickUntil("old leader's proposals resolved", 100, func() bool {
+			select {
+			case err = <-lost:
+				return true
+			default:
+				return false
+			}
+		})
+		if !errors.Is(err, ErrDropped) {
+			t.Fatalf("proposal on the partitioned leader: %v, want ErrDropped", err)
+		}
+	}
+	c.tickUntil("logs converge", 50, func() bool {
+		for _, id := range c.ids {
+			if !slices.Equal(c.values(id, 1), []string{"a", "b"}) {
+				return false
+			}
+		}
+		return true
+	})
+	// The old leader's storage holds the new leader's entries at the
+	// indexes its own entries had.
+	l1, _ := c.storages[[2]uint64{1, 1}].LastIndex()
+	ln, _ := c.storages[[2]uint64{nl, 1}].LastIndex()
+	for i := uint64(1); i <= max(l1, ln); i++ {
+		t1, err1 := c.storages[[2]uint64{1, 1}].Term(i)
+		tn, err2 := c.storages[[2]uint64{nl, 1}].Term(i)
+		if err1 != nil || err2 != nil || t1 != tn {
+			t.Fatalf("index %d: term %d (%v) on node 1, %d (%v) on the leader", i, t1, err1, tn, err2)
+		}
+	}
+}
+
+func TestLaggingFollowerCatchesUp(t *testing.T) {
+	c := newCluster(t, 3, 1)
+	c.elect(1, 1)
+	c.net.Isolate(3)
+	var want []string
+	for i := range 50 {
+		v := fmt.Sprintf("v%d", i)
+		want = append(want, v)
+		if err := c.propose(1, 1, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := c.values(3, 1); len(got) != 0 {
+		t.Fatalf("isolated follower applied %v", got)
+	}
+	c.net.Heal()
+	c.tickUntil("follower caught up", 50, func() bool { return slices.Equal(c.values(3, 1), want) }, 1)
+}
+
+// A follower behind the leader's first index gets a snapshot, restores it
+// and then follows the log.
+func TestLaggingFollowerCatchesUpBySnapshot(t *testing.T) {
+	c := newCluster(t, 3, 1)
+	c.elect(1, 1)
+	c.net.Isolate(3)
+	for i := range 20 {
+		if err := c.propose(1, 1, fmt.Sprintf("v%d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The leader compacts its log up to what it applied (retention).
+	ls := c.storages[[2]uint64{1, 1}]
+	applied, data := c.sms[[2]uint64{1, 1}].snapshot()
+	if _, err := ls.CreateSnapshot(applied, &raftpb.ConfState{Voters: []uint64{1, 2, 3}}, data); err != nil {
+		t.Fatal(err)
+	}
+	if err := ls.Compact(applied); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.propose(1, 1, "after"); err != nil {
+		t.Fatal(err)
+	}
+	c.net.Heal()
+	c.tickUntil("follower restored", 50, func() bool { return len(c.values(3, 1)) == 21 }, 1)
+	if got := c.values(3, 1); got[0] != "v0" || got[20] != "after" {
+		t.Fatalf("follower has %v", got)
+	}
+	if first, _ := c.storages[[2]uint64{3, 1}].FirstIndex(); first <= 1 {
+		t.Fatalf("follower's first index %d: it was not installed from a snapshot", first)
+	}
+}
+
+// A storage error stops the node: it neither acknowledges nor applies
+// anything after it, and its proposers get the error.
+func TestStorageErrorStopsNode(t *testing.T) {
+	boom := errors.New("disk on fire")
+	t.Run("follower", func(t *testing.T) {
+		c := newCluster(t, 3, 1)
+		c.elect(1, 1)
+		c.storages[[2]uint64{2, 1}].FailSaves(boom)
+		if err := c.propose(1, 1, "a"); err != nil { // 1 and 3 are a quorum
+			t.Fatal(err)
+		}
+		c.waitFor("node 2 stopped", func() bool {
+			select {
+			case <-c.nodes[2].Done():
+				return true
+			default:
+				return false
+			}
+		})
+		if err := c.nodes[2].Err(); !errors.Is(err, boom) {
+			t.Fatalf("node 2 Err %v, want %v", err, boom)
+		}
+		if got := c.values(2, 1); len(got) != 0 {
+			t.Fatalf("failed node applied %v", got)
+		}
+		if _, err := c.nodes[2].Status(1); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.nodes[2].Propose(context.Background(), 1, []byte("x")); !errors.Is(err, ErrStopped) {
+			t.Fatalf("propose on a stopped node: %v", err)
+		}
+	})
+	t.Run("leader", func(t *testing.T) {
+		c := newCluster(t, 3, 1)
+		c.elect(1, 1)
+		followerLast := c.status(2, 1).LastIndex
+		c.storages[[2]uint64{1, 1}].FailSaves(boom)
+		err := c.propose(1, 1, "a")
+		if !errors.Is(err, ErrStopped) || !errors.Is(err, boom) {
+			t.Fatalf("propose with a failing leader storage: %v, want ErrStopped wrapping %v", err, boom)
+		}
+		// The leader failed before sending: nobody got the entry.
+		c.settle()
+		for _, id := range []uint64{2, 3} {
+			if st := c.status(id, 1); st.LastIndex != followerLast || len(c.values(id, 1)) != 0 {
+				t.Fatalf("node %d has last index %d, values %v after the leader's storage failed", id, st.LastIndex, c.values(id, 1))
+			}
+		}
+		if err := c.nodes[1].Stop(); !errors.Is(err, boom) {
+			t.Fatalf("Stop returned %v, want the cause", err)
+		}
+	})
+	t.Run("apply", func(t *testing.T) {
+		c := newCluster(t, 3, 1)
+		c.elect(1, 1)
+		c.sms[[2]uint64{1, 1}].mu.Lock()
+		c.sms[[2]uint64{1, 1}].failWith = boom
+		c.sms[[2]uint64{1, 1}].mu.Unlock()
+		if err := c.propose(1, 1, "a"); !errors.Is(err, boom) {
+			t.Fatalf("propose with a failing state machine: %v", err)
+		}
+		if c.nodes[1].Err() == nil {
+			t.Fatal("node still running after an apply error")
+		}
+	})
+}
+
+// Many groups share one sender per node pair: every message between two
+// nodes goes over one link, in fewer frames than messages.
+func TestManyGroupsShareOneLinkPerPair(t *testing.T) {
+	const groups = 60
+	c := newCluster(t, 3, groups)
+	for _, g := range c.groups {
+		c.elect(g%3+1, g)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, groups*3)
+	for _, g := range c.groups {
+		for i := range 3 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs <- c.propose(g%3+1, g, fmt.Sprintf("g%d-%d", g, i))
+			}()
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.tickUntil("every replica applied", 10, func() bool {
+		for _, g := range c.groups {
+			for _, id := range c.ids {
+				if len(c.values(id, g)) != 3 {
+					return false
+				}
+			}
+		}
+		return true
+	})
+	links := c.net.Links()
+	if len(links) != 6 {
+		t.Fatalf("links used: %v, want the 6 directed links of 3 nodes", links)
+	}
+	var frames, msgs int
+	for _, l := range links {
+		f, m := c.net.Traffic(l[0], l[1])
+		frames += f
+		msgs += m
+	}
+	t.Logf("%d groups: %d messages in %d frames", groups, msgs, frames)
+	if frames >= msgs {
+		t.Fatalf("%d frames for %d messages: no batching across groups", frames, msgs)
+	}
+	// One tick of heartbeats from every leader goes out as one frame per
+	// link.
+	f0, m0 := c.net.Traffic(1, 2)
+	c.nodes[1].Tick()
+	c.settle()
+	f1, m1 := c.net.Traffic(1, 2)
+	if m1-m0 < groups/3 || f1-f0 > 2 {
+		t.Fatalf("one tick: %d heartbeats from node 1 to 2 in %d frames", m1-m0, f1-f0)
+	}
+}
+
+// A node restarted on its storage keeps its term and vote and rejoins.
+func TestRestartKeepsHardState(t *testing.T) {
+	c := newCluster(t, 3, 1)
+	c.elect(1, 1)
+	if err := c.propose(1, 1, "a"); err != nil {
+		t.Fatal(err)
+	}
+	c.tickUntil("a on 2", 5, func() bool { return len(c.values(2, 1)) == 1 })
+	term := c.status(2, 1).Term
+	if err := c.nodes[2].Stop(); err != nil {
+		t.Fatal(err)
+	}
+	c.net.Detach(2)
+	c.start(2)
+	if st := c.status(2, 1); st.Term != term || st.Applied != 2 {
+		t.Fatalf("restarted node: term %d applied %d, want term %d applied 2", st.Term, st.Applied, term)
+	}
+	if err := c.propose(1, 1, "b"); err != nil {
+		t.Fatal(err)
+	}
+	c.tickUntil("b on restarted node", 10, func() bool { return slices.Equal(c.values(2, 1), []string{"a", "b"}) }, 1)
+}
+
+// Held and reordered messages do not break agreement.
+func TestDelayAndReorder(t *testing.T) {
+	c := newCluster(t, 3, 1)
+	c.elect(1, 1)
+	base := c.status(1, 1).LastIndex
+	c.net.Hold(1, 2)
+	c.net.Hold(1, 3)
+	var wg sync.WaitGroup
+	errs := make(chan error, 5)
+	for i := range 5 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- c.propose(1, 1, fmt.Sprintf("v%d", i))
+		}()
+	}
+	c.waitFor("5 appended on the leader", func() bool { return c.status(1, 1).LastIndex == base+5 })
+	c.settle()
+	c.net.Release(1, 2, true)
+	c.net.Release(1, 3, true)
+	c.tickUntil("all agree", 50, func() bool {
+		a := c.values(1, 1)
+		return len(a) == 5 && slices.Equal(a, c.values(2, 1)) && slices.Equal(a, c.values(3, 1))
+	}, 1)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}

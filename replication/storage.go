@@ -1,0 +1,122 @@
+package replication
+
+import (
+	"sync"
+
+	"go.etcd.io/raft/v3"
+	"go.etcd.io/raft/v3/raftpb"
+	"google.golang.org/protobuf/proto"
+)
+
+// Storage is what a Raft group persists through: etcd's raft.Storage for
+// the reads Raft makes, plus the one write the Ready loop makes. The
+// partition-log-backed implementation (DESIGN.md §2) plugs in here;
+// MemStorage is the in-memory one for tests.
+//
+// Concurrency: the group calls every method with its own lock held, so
+// calls for one group never overlap and an implementation needs no lock
+// for Raft's use. Readers outside the group (metrics, status pages) must be
+// synchronised by the implementation itself.
+//
+// Ownership: Save's arguments belong to Raft and must not be modified or
+// retained beyond the call unless copied (entries' Data may be retained:
+// Raft never modifies it). Slices returned by Entries belong to the caller
+// (see raft.Storage).
+type Storage interface {
+	raft.Storage
+
+	// Save persists one Ready's state, in etcd's order: first the snapshot
+	// (if not empty: the log is replaced by it, as a snapshot install),
+	// then the entries (an entry at an index already stored replaces it and
+	// every later entry: a divergent suffix is truncated first), then the
+	// hard state (if not nil).
+	//
+	// Durability: when sync is true (raft's Ready.MustSync: the term, the
+	// vote or the entries changed) everything is durable on return, subject
+	// to the implementation's documented flush policy for entries
+	// (DESIGN.md §4); when false it may sit in volatile buffers. It blocks
+	// for the writes and fsyncs it does. Reads made after Save returns see
+	// what it saved.
+	//
+	// An error means that nothing can be assumed about what was persisted:
+	// the group's node stops, and the storage is not called again.
+	Save(hs *raftpb.HardState, entries []*raftpb.Entry, snap *raftpb.Snapshot, sync bool) error
+}
+
+// MemStorage is a Storage in memory (etcd's raft.MemoryStorage) for tests.
+// Everything saved is "durable" for as long as the value lives, so a test
+// can restart a node on the same MemStorage to model a process restart. It
+// can be made to fail (FailSaves) to test that a storage error stops the
+// node.
+type MemStorage struct {
+	*raft.MemoryStorage
+
+	mu      sync.Mutex
+	failErr error // next Saves fail with it
+	saves   int   // Save calls that succeeded
+	synced  int   // of those, with sync
+}
+
+// NewMemStorage returns an empty storage whose initial configuration has
+// the given voters (a group bootstrapped with that membership, at index 0).
+func NewMemStorage(voters ...uint64) *MemStorage {
+	ms := raft.NewMemoryStorage()
+	if len(voters) > 0 {
+		snap := &raftpb.Snapshot{Metadata: &raftpb.SnapshotMetadata{
+			ConfState: &raftpb.ConfState{Voters: append([]uint64(nil), voters...)},
+			Index:     new(uint64(0)),
+			Term:      new(uint64(0)),
+		}}
+		if err := ms.ApplySnapshot(snap); err != nil {
+			panic(err) // an empty MemoryStorage accepts an index-0 snapshot
+		}
+	}
+	return &MemStorage{MemoryStorage: ms}
+}
+
+// FailSaves makes every later Save fail with err (nil: succeed again).
+func (s *MemStorage) FailSaves(err error) {
+	s.mu.Lock()
+	s.failErr = err
+	s.mu.Unlock()
+}
+
+// Saves returns how many Saves succeeded, and how many of them synced.
+func (s *MemStorage) Saves() (saves, synced int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.saves, s.synced
+}
+
+// Save implements Storage.
+func (s *MemStorage) Save(hs *raftpb.HardState, entries []*raftpb.Entry, snap *raftpb.Snapshot, sync bool) error {
+	s.mu.Lock()
+	err := s.failErr
+	s.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	if snap != nil && !raft.IsEmptySnap(snap) {
+		if err := s.ApplySnapshot(snap); err != nil {
+			return err
+		}
+	}
+	if len(entries) > 0 {
+		// MemoryStorage.Append truncates a conflicting suffix itself.
+		if err := s.Append(entries); err != nil {
+			return err
+		}
+	}
+	if hs != nil && !raft.IsEmptyHardState(hs) {
+		if err := s.SetHardState(proto.Clone(hs).(*raftpb.HardState)); err != nil {
+			return err
+		}
+	}
+	s.mu.Lock()
+	s.saves++
+	if sync {
+		s.synced++
+	}
+	s.mu.Unlock()
+	return nil
+}
