@@ -58,9 +58,10 @@ type Group struct {
 	leader    uint64
 	isLeader  bool
 	applied   uint64
-	unindexed []*proposal          // proposed, not yet seen in a Ready (in order)
-	pending   map[uint64]*proposal // appended at index, waiting to be applied
+	unindexed []*Proposal          // proposed, not yet seen in a Ready (in order)
+	pending   map[uint64]*Proposal // appended at index, waiting to be applied
 	failed    bool                 // a Ready round failed; the node is stopping
+	removed   bool                 // RemoveGroup: the group does nothing more
 }
 
 type snapReport struct {
@@ -68,15 +69,56 @@ type snapReport struct {
 	status raft.SnapshotStatus
 }
 
-// proposal is one Propose waiting for its entry to apply.
-type proposal struct {
-	data  []byte // the proposed data
-	term  uint64 // the term it was proposed in
-	index uint64 // 0 until its entry appears in a Ready
-	done  chan error
+// Proposal is one entry proposed to a group (Node.ProposeAsync), followed
+// until it is applied or known to be lost.
+type Proposal struct {
+	data     []byte // the proposed data
+	term     uint64 // the term it was proposed in
+	index    uint64 // 0 until its entry appears in a Ready (Group.mu; read after appended or done)
+	appended chan struct{}
+	done     chan struct{}
+	finished bool  // Group.mu
+	err      error // set before done is closed
 }
 
-func (p *proposal) finish(err error) { p.done <- err } // done has room for one
+func newProposal(data []byte, term uint64) *Proposal {
+	return &Proposal{data: data, term: term, appended: make(chan struct{}), done: make(chan struct{})}
+}
+
+// Appended is closed once the leader has persisted the entry in its own
+// log (Kafka's acks=1 point). It is never closed for a proposal that
+// failed before it was appended: wait on Done as well.
+func (p *Proposal) Appended() <-chan struct{} { return p.appended }
+
+// Done is closed once the entry is committed and applied on this node
+// (Err nil: Kafka's acks=all point) or the proposal failed (Err says why).
+func (p *Proposal) Done() <-chan struct{} { return p.done }
+
+// Err is the outcome, once Done is closed: nil, ErrDropped (the entry is
+// not and will not be committed), or ErrStopped with its cause.
+func (p *Proposal) Err() error {
+	<-p.done
+	return p.err
+}
+
+// Index is the entry's Raft index once Appended or Done is closed (0 if it
+// failed before it was appended).
+func (p *Proposal) Index() uint64 {
+	select {
+	case <-p.appended:
+	case <-p.done:
+	}
+	return p.index
+}
+
+// finish completes p once. Group.mu is held.
+func (p *Proposal) finish(err error) {
+	if p.finished {
+		return
+	}
+	p.finished, p.err = true, err
+	close(p.done)
+}
 
 // AddGroup starts hosting a group. Its storage must hold the group's
 // configuration (ConfState) already; a new group's voters are given by its
@@ -104,7 +146,7 @@ func (n *Node) AddGroup(gc GroupConfig) error {
 	}
 	g := &Group{
 		id: gc.ID, node: n, storage: gc.Storage, sm: gc.StateMachine,
-		rn: rn, applied: gc.Applied, pending: make(map[uint64]*proposal),
+		rn: rn, applied: gc.Applied, pending: make(map[uint64]*Proposal),
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -118,12 +160,34 @@ func (n *Node) AddGroup(gc GroupConfig) error {
 	return nil
 }
 
+// RemoveGroup stops hosting group id (its partition was deleted or moved
+// away): its proposals fail with ErrUnknownGroup and messages for it are
+// dropped from now on. The storage is left to the caller (a worker may be
+// finishing a Ready round with it; RemoveGroup waits for that round).
+func (n *Node) RemoveGroup(id uint64) error {
+	n.mu.Lock()
+	g := n.groups[id]
+	delete(n.groups, id)
+	n.mu.Unlock()
+	if g == nil {
+		return fmt.Errorf("%w: %d", ErrUnknownGroup, id)
+	}
+	g.mu.Lock()
+	g.removed = true
+	g.failAllLocked(fmt.Errorf("%w: %d (removed)", ErrUnknownGroup, id))
+	g.mu.Unlock()
+	return nil
+}
+
 // propose steps data into Raft (leader only) and registers the proposal.
-func (g *Group) propose(data []byte) (*proposal, error) {
+func (g *Group) propose(data []byte) (*Proposal, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.node.stopping.Load() || g.failed {
 		return nil, g.node.stoppedErr()
+	}
+	if g.removed {
+		return nil, fmt.Errorf("%w: %d (removed)", ErrUnknownGroup, g.id)
 	}
 	st := g.rn.BasicStatus()
 	if st.RaftState != raft.StateLeader {
@@ -135,7 +199,7 @@ func (g *Group) propose(data []byte) (*proposal, error) {
 		}
 		return nil, err
 	}
-	p := &proposal{data: data, term: st.GetTerm(), done: make(chan error, 1)}
+	p := newProposal(data, st.GetTerm())
 	g.unindexed = append(g.unindexed, p)
 	return p, nil
 }
@@ -163,7 +227,7 @@ func (g *Group) status() GroupStatus {
 func (g *Group) process() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.failed || g.node.stopping.Load() {
+	if g.failed || g.removed || g.node.stopping.Load() {
 		return
 	}
 	g.inMu.Lock()
@@ -203,7 +267,7 @@ func (g *Group) handleReady(rd raft.Ready) error {
 		g.leader = rd.SoftState.Lead
 		g.isLeader = rd.SoftState.RaftState == raft.StateLeader
 	}
-	g.trackAppended(rd.Entries)
+	appended := g.trackAppended(rd.Entries)
 	if !g.isLeader && len(g.unindexed) > 0 {
 		// Proposed but never appended, and this node no longer leads:
 		// the entry can never exist.
@@ -216,6 +280,9 @@ func (g *Group) handleReady(rd raft.Ready) error {
 	// 1. Persist, durably before anything is sent.
 	if err := g.storage.Save(rd.HardState, rd.Entries, rd.Snapshot, rd.MustSync); err != nil {
 		return fmt.Errorf("storage: %w", err)
+	}
+	for _, p := range appended {
+		close(p.appended)
 	}
 	// 2. A received snapshot replaces the state machine's state.
 	if rd.Snapshot != nil && !raft.IsEmptySnap(rd.Snapshot) {
@@ -262,14 +329,27 @@ func (g *Group) handleReady(rd raft.Ready) error {
 }
 
 // trackAppended gives proposals their index as their entries appear, and
-// fails proposals whose index an entry of another term now takes.
-func (g *Group) trackAppended(entries []*raftpb.Entry) {
+// fails proposals whose index an entry of another term now takes. It
+// returns the proposals indexed.
+func (g *Group) trackAppended(entries []*raftpb.Entry) (indexed []*Proposal) {
+	if len(entries) > 0 && len(g.pending) > 0 {
+		// Entries from index first on replace the stored suffix from
+		// first: a pending proposal there survives only if this batch
+		// carries its entry again (same index and term).
+		first := entries[0].GetIndex()
+		for idx, p := range g.pending {
+			if idx < first {
+				continue
+			}
+			if k := idx - first; k < uint64(len(entries)) && entries[k].GetTerm() == p.term {
+				continue
+			}
+			delete(g.pending, idx)
+			p.finish(fmt.Errorf("%w: index %d overwritten after a leader change", ErrDropped, idx))
+		}
+	}
 	for _, e := range entries {
 		idx, term := e.GetIndex(), e.GetTerm()
-		if p := g.pending[idx]; p != nil && p.term != term {
-			delete(g.pending, idx)
-			p.finish(fmt.Errorf("%w: index %d overwritten by term %d", ErrDropped, idx, term))
-		}
 		if len(g.unindexed) == 0 || e.GetType() != raftpb.EntryNormal || len(e.Data) == 0 {
 			continue
 		}
@@ -280,10 +360,12 @@ func (g *Group) trackAppended(entries []*raftpb.Entry) {
 		if p := g.unindexed[0]; term == p.term && bytes.Equal(e.Data, p.data) {
 			p.index = idx
 			g.pending[idx] = p
+			indexed = append(indexed, p)
 			g.unindexed[0] = nil
 			g.unindexed = g.unindexed[1:]
 		}
 	}
+	return indexed
 }
 
 // applyConfChange applies a committed configuration change to Raft.

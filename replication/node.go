@@ -107,6 +107,7 @@ func NewNode(cfg Config) (*Node, error) {
 		done:    make(chan struct{}),
 	}
 	n.sched.init()
+	n.sched.onIdle = n.flush
 	for range cfg.Workers {
 		n.wg.Add(1)
 		go func() {
@@ -189,30 +190,42 @@ func (n *Node) group(id uint64) *Group {
 }
 
 // Propose proposes data (one entry) to group and returns once it is
-// committed and applied on this node. Errors: a *NotLeaderError
-// (ErrNotLeader) at once on a follower; ErrDropped if Raft refused it or
-// another entry took its place; ErrStopped (with the cause) if the node
-// stopped; ctx's error if ctx ended first (the entry may still commit);
-// ErrUnknownGroup, ErrEmptyProposal. data must not be modified afterwards.
+// committed and applied on this node (Kafka's acks=all point). Errors: a
+// *NotLeaderError (ErrNotLeader) at once on a follower; ErrDropped if Raft
+// refused it or another entry took its place; ErrStopped (with the cause)
+// if the node stopped; ctx's error if ctx ended first (the entry may still
+// commit); ErrUnknownGroup, ErrEmptyProposal. data must not be modified
+// afterwards.
 func (n *Node) Propose(ctx context.Context, group uint64, data []byte) error {
-	if len(data) == 0 {
-		return ErrEmptyProposal
-	}
-	g := n.group(group)
-	if g == nil {
-		return fmt.Errorf("%w: %d", ErrUnknownGroup, group)
-	}
-	p, err := g.propose(data)
+	p, err := n.ProposeAsync(group, data)
 	if err != nil {
 		return err
 	}
-	n.sched.enqueue(g)
 	select {
-	case err := <-p.done:
-		return err
+	case <-p.Done():
+		return p.Err()
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// ProposeAsync proposes data to group and returns at once with the
+// proposal to follow (Appended for acks=1, Done for acks=all), or with the
+// errors Propose returns at once.
+func (n *Node) ProposeAsync(group uint64, data []byte) (*Proposal, error) {
+	if len(data) == 0 {
+		return nil, ErrEmptyProposal
+	}
+	g := n.group(group)
+	if g == nil {
+		return nil, fmt.Errorf("%w: %d", ErrUnknownGroup, group)
+	}
+	p, err := g.propose(data)
+	if err != nil {
+		return nil, err
+	}
+	n.sched.enqueue(g)
+	return p, nil
 }
 
 // Campaign makes this node start an election in group now (tests, and
@@ -333,7 +346,35 @@ func (n *Node) enqueueSend(to uint64, envs []Envelope) {
 	n.inFlight.Add(int64(len(envs)))
 	ps.mu.Lock()
 	ps.queue = append(ps.queue, envs...)
+	full := len(ps.queue) >= flushBatch
 	ps.mu.Unlock()
+	if full {
+		ps.signal()
+	}
+}
+
+// flushBatch is the queue length at which a peer's queue is sent without
+// waiting for the end of the scheduling round.
+const flushBatch = 256
+
+// flush wakes every sender with something queued. The scheduler calls it
+// when a worker finds the run queue empty (the end of a round), so that
+// the messages every group produced in the round — the heartbeats of all
+// groups at a tick, say — go to each peer as one batch.
+func (n *Node) flush() {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	for _, ps := range n.senders {
+		ps.mu.Lock()
+		has := len(ps.queue) > 0
+		ps.mu.Unlock()
+		if has {
+			ps.signal()
+		}
+	}
+}
+
+func (ps *peerSender) signal() {
 	select {
 	case ps.wake <- struct{}{}:
 	default:
@@ -415,7 +456,13 @@ type scheduler struct {
 	queue   []*Group
 	running int // groups being processed
 	stopped bool
+	onIdle  func() // called (without mu) at the end of a round, see run
+	rounds  int    // groups run since onIdle was last called
 }
+
+// flushEvery bounds how many group runs messages can wait for a flush
+// while the run queue never empties (a busy node).
+const flushEvery = 64
 
 // Group.schedState values (guarded by scheduler.mu).
 const (
@@ -482,6 +529,14 @@ func (s *scheduler) run() {
 		} else {
 			g.schedState = schedIdle
 		}
+		s.rounds++
+		flush := len(s.queue) == 0 || s.rounds >= flushEvery
+		if flush {
+			s.rounds = 0
+		}
 		s.mu.Unlock()
+		if flush && s.onIdle != nil {
+			s.onIdle()
+		}
 	}
 }
