@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"sync"
 	"testing"
@@ -539,4 +540,53 @@ func TestTickerElectsLeader(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
+}
+
+// A lossy network (a seeded third of all messages dropped) delays but does
+// not break agreement: ticks retransmit.
+func TestLossyNetworkConverges(t *testing.T) {
+	c := newCluster(t, 3, 3)
+	for _, g := range c.groups {
+		c.elect(g, g)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	c.net.SetDropFilter(func(from, to uint64, env Envelope) bool { return rng.IntN(3) == 0 })
+	var wg sync.WaitGroup
+	for _, g := range c.groups {
+		for i := range 5 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				// Errors are possible (a leader change under loss);
+				// what matters is that the replicas agree.
+				_ = c.propose(g, g, fmt.Sprintf("g%d-%d", g, i))
+			}()
+		}
+	}
+	c.tickUntil("proposals resolved", 400, func() bool {
+		for _, g := range c.groups {
+			for _, id := range c.ids {
+				if st := c.status(id, g); st.Applied < st.LastIndex {
+					return false
+				}
+			}
+		}
+		for _, g := range c.groups {
+			if len(c.values(g, g)) < 5 && c.leader(g, c.ids...) == g {
+				return false
+			}
+		}
+		return true
+	})
+	c.net.Heal()
+	c.tickUntil("replicas agree", 100, func() bool {
+		for _, g := range c.groups {
+			a := c.values(1, g)
+			if !slices.Equal(a, c.values(2, g)) || !slices.Equal(a, c.values(3, g)) {
+				return false
+			}
+		}
+		return true
+	})
+	wg.Wait()
 }
