@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
@@ -48,8 +49,14 @@ type Group struct {
 
 	ticks atomic32
 
+	// quiesced: the group is idle and not ticked (DESIGN.md §6); set by
+	// the group's worker, cleared by it, by Propose/Campaign and by Tick
+	// when quiesceLeader's node goes silent.
+	quiesced      atomic.Bool
+	quiesceLeader atomic.Uint64
+
 	inMu        sync.Mutex
-	inbox       []*raftpb.Message
+	inbox       []Envelope
 	unreachable []uint64
 	snapReports []snapReport
 
@@ -193,6 +200,7 @@ func (g *Group) propose(data []byte) (*Proposal, error) {
 	if st.RaftState != raft.StateLeader {
 		return nil, &NotLeaderError{Group: g.id, Leader: st.Lead}
 	}
+	g.quiesced.Store(false)
 	if err := g.rn.Propose(data); err != nil {
 		if errors.Is(err, raft.ErrProposalDropped) {
 			return nil, fmt.Errorf("%w: %w", ErrDropped, err)
@@ -218,7 +226,7 @@ func (g *Group) status() GroupStatus {
 	last, _ := g.storage.LastIndex()
 	return GroupStatus{
 		ID: g.id, Term: st.GetTerm(), Leader: st.Lead, IsLeader: st.RaftState == raft.StateLeader,
-		Commit: st.GetCommit(), Applied: g.applied, LastIndex: last,
+		Commit: st.GetCommit(), Applied: g.applied, LastIndex: last, Quiesced: g.quiesced.Load(),
 	}
 }
 
@@ -234,7 +242,18 @@ func (g *Group) process() {
 	inbox, unreachable, snaps := g.inbox, g.unreachable, g.snapReports
 	g.inbox, g.unreachable, g.snapReports = nil, nil, nil
 	g.inMu.Unlock()
-	for _, m := range inbox {
+	var quiesceMsg *raftpb.Message
+	for _, env := range inbox {
+		m := env.Msg
+		switch {
+		case env.Quiesce:
+			quiesceMsg = m
+		case m.GetType() != raftpb.MsgHeartbeatResp:
+			// Anything but the answer to a heartbeat means the group
+			// has work: wake it.
+			g.quiesced.Store(false)
+			quiesceMsg = nil
+		}
 		// Errors are raft's refusals of a message (a peer it does not
 		// know, a local message type from the network): drop it.
 		_ = g.rn.Step(m)
@@ -245,8 +264,10 @@ func (g *Group) process() {
 	for _, r := range snaps {
 		g.rn.ReportSnapshot(r.to, r.status)
 	}
+	ticked := false
 	for t := g.ticks.swap(); t > 0; t-- {
 		g.rn.Tick()
+		ticked = true
 	}
 	for g.rn.HasReady() {
 		rd := g.rn.Ready()
@@ -257,6 +278,58 @@ func (g *Group) process() {
 		}
 		g.rn.Advance(rd)
 	}
+	if quiesceMsg != nil {
+		g.maybeFollowQuiesceLocked(quiesceMsg)
+	} else if ticked && g.isLeader && len(g.node.peers) > 0 {
+		g.maybeQuiesceLocked()
+	}
+}
+
+// maybeQuiesceLocked quiesces an idle leader's group: nothing proposed or
+// in flight, every voter has the whole log, it is committed and applied,
+// and every voter's node is live. It sends each follower a last heartbeat
+// with the commit index, flagged Quiesce, and stops ticking. g.mu is held.
+func (g *Group) maybeQuiesceLocked() {
+	if g.quiesced.Load() || len(g.unindexed) > 0 || len(g.pending) > 0 || g.rn.HasReady() {
+		return
+	}
+	st := g.rn.Status()
+	last, err := g.storage.LastIndex()
+	if err != nil || st.RaftState != raft.StateLeader || st.LeadTransferee != 0 ||
+		st.GetCommit() != last || st.Applied != last || g.applied != last {
+		return
+	}
+	for id, pr := range st.Progress {
+		if pr.Match != last || pr.IsLearner || (id != g.node.id && !g.node.live(id)) {
+			return
+		}
+	}
+	for id := range st.Progress {
+		if id == g.node.id {
+			continue
+		}
+		hb := &raftpb.Message{
+			Type: raftpb.MsgHeartbeat.Enum(), To: new(id), From: new(g.node.id),
+			Term: new(st.GetTerm()), Commit: new(last),
+		}
+		g.node.enqueueSend(id, []Envelope{{Group: g.id, Msg: hb, Quiesce: true}})
+	}
+	g.quiesceLeader.Store(g.node.id)
+	g.quiesced.Store(true)
+}
+
+// maybeFollowQuiesceLocked quiesces a follower on its leader's quiesce
+// heartbeat m if it is caught up: same leader and term, the whole log up
+// to m's commit persisted, committed and applied. g.mu is held.
+func (g *Group) maybeFollowQuiesceLocked(m *raftpb.Message) {
+	st := g.rn.BasicStatus()
+	last, err := g.storage.LastIndex()
+	if err != nil || st.RaftState != raft.StateFollower || st.Lead != m.GetFrom() || st.GetTerm() != m.GetTerm() ||
+		last != m.GetCommit() || st.GetCommit() != last || g.applied != last || g.rn.HasReady() {
+		return
+	}
+	g.quiesceLeader.Store(m.GetFrom())
+	g.quiesced.Store(true)
 }
 
 // handleReady handles one Ready in etcd's order: persist (snapshot,

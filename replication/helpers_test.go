@@ -101,14 +101,23 @@ type cluster struct {
 	nodes    map[uint64]*Node
 	storages map[[2]uint64]*MemStorage // (node, group)
 	sms      map[[2]uint64]*testSM
+	quiesce  bool // nodes know their peers: liveness and quiescing on
 }
 
 // newCluster starts nodes 1..size each hosting groups 1..groups, every
 // node a voter of every group. Nothing ticks until the test does.
 func newCluster(t *testing.T, size, groups int) *cluster {
 	t.Helper()
+	return newClusterWith(t, size, groups, false)
+}
+
+// newClusterWith is newCluster; with quiesce the nodes are given their
+// peers, so that idle groups quiesce.
+func newClusterWith(t *testing.T, size, groups int, quiesce bool) *cluster {
+	t.Helper()
 	c := &cluster{
-		t: t, net: NewLocalNetwork(),
+		quiesce: quiesce,
+		t:       t, net: NewLocalNetwork(),
 		nodes:    make(map[uint64]*Node),
 		storages: make(map[[2]uint64]*MemStorage),
 		sms:      make(map[[2]uint64]*testSM),
@@ -139,7 +148,11 @@ var quietLogger = slog.New(slog.NewTextHandler(io.Discard, nil))
 // start (re)starts node id on its storages and state machines.
 func (c *cluster) start(id uint64) *Node {
 	c.t.Helper()
-	n, err := NewNode(Config{ID: id, Transport: c.net.Endpoint(id), Workers: 2, Logger: quietLogger})
+	cfg := Config{ID: id, Transport: c.net.Endpoint(id), Workers: 2, Logger: quietLogger}
+	if c.quiesce {
+		cfg.Peers = c.ids
+	}
+	n, err := NewNode(cfg)
 	if err != nil {
 		c.t.Fatal(err)
 	}

@@ -141,7 +141,8 @@ func (nw *LocalNetwork) Heal() {
 }
 
 // Traffic returns how many frames (Send calls that were delivered or
-// held) and messages went from from to to.
+// held) and Raft messages (liveness envelopes not counted) went from from
+// to to.
 func (nw *LocalNetwork) Traffic(from, to uint64) (frames, msgs int) {
 	nw.mu.Lock()
 	defer nw.mu.Unlock()
@@ -170,6 +171,10 @@ func (e localEndpoint) Send(to uint64, batch []Envelope) error {
 	// Copy through the wire encoding outside the lock.
 	copied := make([]Envelope, 0, len(batch))
 	for _, env := range batch {
+		if env.Msg == nil {
+			copied = append(copied, env)
+			continue
+		}
 		b, err := proto.Marshal(env.Msg)
 		if err != nil {
 			return fmt.Errorf("replication: encode message: %w", err)
@@ -178,7 +183,7 @@ func (e localEndpoint) Send(to uint64, batch []Envelope) error {
 		if err := proto.Unmarshal(b, &m); err != nil {
 			return fmt.Errorf("replication: decode message: %w", err)
 		}
-		copied = append(copied, Envelope{Group: env.Group, Msg: &m})
+		copied = append(copied, Envelope{Group: env.Group, Msg: &m, Quiesce: env.Quiesce})
 	}
 	nw.mu.Lock()
 	r := nw.nodes[to]
@@ -187,10 +192,14 @@ func (e localEndpoint) Send(to uint64, batch []Envelope) error {
 		return fmt.Errorf("%w: %d -> %d", ErrUnreachable, e.from, to)
 	}
 	if nw.drop != nil {
-		copied = slices.DeleteFunc(copied, func(env Envelope) bool { return nw.drop(e.from, to, env) })
+		copied = slices.DeleteFunc(copied, func(env Envelope) bool { return env.Msg != nil && nw.drop(e.from, to, env) })
 	}
 	nw.frames[l]++
-	nw.msgs[l] += len(copied)
+	for _, env := range copied {
+		if env.Msg != nil {
+			nw.msgs[l]++
+		}
+	}
 	if nw.held[l] {
 		nw.queue[l] = append(nw.queue[l], copied)
 		nw.mu.Unlock()

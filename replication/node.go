@@ -27,6 +27,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -52,6 +53,10 @@ type Config struct {
 	ElectionTick, HeartbeatTick int
 	// Logger (default slog.Default()).
 	Logger *slog.Logger
+	// Peers are the other nodes (this node's id is ignored if present).
+	// With peers, the node sends each a liveness envelope every tick and
+	// idle groups quiesce (DESIGN.md §6); without, no group quiesces.
+	Peers []uint64
 }
 
 // Node is one broker's multi-raft host. Its methods are safe for
@@ -67,6 +72,14 @@ type Node struct {
 	senders map[uint64]*peerSender
 
 	inFlight atomic.Int64 // messages queued on senders and not yet handed to the transport
+
+	// Node-level liveness (DESIGN.md §6), guarded by liveMu: a peer is
+	// live while heard from (any frame) within ElectionTick ticks.
+	peers     []uint64
+	liveMu    sync.Mutex
+	tickCount int64
+	lastHeard map[uint64]int64
+	dead      map[uint64]bool
 
 	stopping atomic.Bool   // set first by stop; checked under Group.mu by Propose and AddGroup
 	stopCh   chan struct{} // closed by stop: ticker and senders exit
@@ -106,6 +119,13 @@ func NewNode(cfg Config) (*Node, error) {
 		stopCh:  make(chan struct{}),
 		done:    make(chan struct{}),
 	}
+	for _, p := range cfg.Peers {
+		if p != cfg.ID && p != 0 && !slices.Contains(n.peers, p) {
+			n.peers = append(n.peers, p)
+		}
+	}
+	n.lastHeard = make(map[uint64]int64, len(n.peers))
+	n.dead = make(map[uint64]bool)
 	n.sched.init()
 	n.sched.onIdle = n.flush
 	for range cfg.Workers {
@@ -139,18 +159,57 @@ func (n *Node) tickLoop(d time.Duration) {
 	}
 }
 
-// Tick advances every group's logical clock by one tick (the node's one
-// ticker calls it; tests call it by hand). It does not block on Raft work.
+// Tick advances every awake group's logical clock by one tick (the
+// node's one ticker calls it; tests call it by hand); quiesced groups are
+// skipped. With peers it also sends each peer a liveness envelope and
+// wakes the quiesced groups that depended on a peer that has just gone
+// silent. It does not block on Raft work.
 func (n *Node) Tick() {
 	if n.stopping.Load() {
 		return
 	}
+	var newlyDead []uint64
+	if len(n.peers) > 0 {
+		n.liveMu.Lock()
+		n.tickCount++
+		for _, p := range n.peers {
+			if !n.dead[p] && n.tickCount-n.lastHeard[p] > int64(n.cfg.ElectionTick) {
+				n.dead[p] = true
+				newlyDead = append(newlyDead, p)
+			}
+		}
+		n.liveMu.Unlock()
+		for _, p := range n.peers {
+			n.enqueueSend(p, []Envelope{{}})
+		}
+		n.flush()
+	}
 	n.mu.RLock()
 	defer n.mu.RUnlock()
 	for _, g := range n.groups {
+		if len(newlyDead) > 0 && g.quiesced.Load() {
+			if l := g.quiesceLeader.Load(); l == n.id || slices.Contains(newlyDead, l) {
+				n.logger.Debug("waking quiesced group: a peer went silent", "group", g.id, "peers", newlyDead)
+				g.quiesced.Store(false)
+			}
+		}
+		if g.quiesced.Load() {
+			continue
+		}
 		g.ticks.add()
 		n.sched.enqueue(g)
 	}
+}
+
+// live reports whether peer was heard from recently (always true without
+// liveness tracking).
+func (n *Node) live(peer uint64) bool {
+	if len(n.peers) == 0 {
+		return true
+	}
+	n.liveMu.Lock()
+	defer n.liveMu.Unlock()
+	return !n.dead[peer]
 }
 
 // Receive implements Receiver: it queues each message for its group and
@@ -158,6 +217,12 @@ func (n *Node) Tick() {
 func (n *Node) Receive(from uint64, batch []Envelope) {
 	if n.stopping.Load() {
 		return
+	}
+	if len(n.peers) > 0 {
+		n.liveMu.Lock()
+		n.lastHeard[from] = n.tickCount
+		delete(n.dead, from)
+		n.liveMu.Unlock()
 	}
 	n.mu.RLock()
 	defer n.mu.RUnlock()
@@ -171,7 +236,7 @@ func (n *Node) Receive(from uint64, batch []Envelope) {
 			continue
 		}
 		g.inMu.Lock()
-		g.inbox = append(g.inbox, env.Msg)
+		g.inbox = append(g.inbox, env)
 		g.inMu.Unlock()
 		if len(touched) == 0 || touched[len(touched)-1] != g {
 			touched = append(touched, g)
@@ -236,6 +301,7 @@ func (n *Node) Campaign(group uint64) error {
 		return fmt.Errorf("%w: %d", ErrUnknownGroup, group)
 	}
 	g.mu.Lock()
+	g.quiesced.Store(false)
 	err := g.rn.Campaign()
 	g.mu.Unlock()
 	n.sched.enqueue(g)
@@ -251,6 +317,7 @@ type GroupStatus struct {
 	Commit    uint64
 	Applied   uint64
 	LastIndex uint64 // the storage's last index
+	Quiesced  bool   // not ticking: idle, see DESIGN.md §6
 }
 
 // Status returns group's state on this node.
@@ -420,6 +487,9 @@ func (n *Node) afterSend(to uint64, batch []Envelope, err error) {
 	}
 	touched := make(map[*Group]bool)
 	for _, env := range batch {
+		if env.Msg == nil {
+			continue // liveness
+		}
 		isSnap := env.Msg.GetType() == raftpb.MsgSnap
 		if !unreachable && !isSnap {
 			continue

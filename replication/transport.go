@@ -5,7 +5,12 @@ import "go.etcd.io/raft/v3/raftpb"
 // Envelope is one Raft message of one group, as carried between nodes.
 type Envelope struct {
 	Group uint64
-	Msg   *raftpb.Message
+	// Msg is the message; nil in a liveness envelope (the node-level
+	// heartbeat, DESIGN.md §6), which carries nothing but its arrival.
+	Msg *raftpb.Message
+	// Quiesce marks a leader's last heartbeat before its group goes quiet:
+	// a follower that is caught up stops ticking the group.
+	Quiesce bool
 }
 
 // Transport carries batches of messages between nodes: one connection (or
@@ -20,6 +25,8 @@ type Envelope struct {
 //     concurrently. It may block while the connection is congested (that
 //     is the back-pressure on the peer's sender), but must return when the
 //     transport is closed.
+//   - Every field of Envelope must arrive (Quiesce included), and a nil
+//     Msg must arrive as nil (liveness).
 //   - The transport owns batch after Send is called; the messages must not
 //     be modified by the caller afterwards (they are not).
 //   - Delivery is best effort: messages may be lost, delayed, duplicated or
