@@ -99,7 +99,7 @@ type cluster struct {
 	ids      []uint64
 	groups   []uint64
 	nodes    map[uint64]*Node
-	storages map[[2]uint64]*MemStorage // (node, group)
+	storages map[[2]uint64]Storage // (node, group)
 	sms      map[[2]uint64]*testSM
 	quiesce  bool // nodes know their peers: liveness and quiescing on
 }
@@ -119,7 +119,7 @@ func newClusterWith(t *testing.T, size, groups int, quiesce bool) *cluster {
 		quiesce: quiesce,
 		t:       t, net: NewLocalNetwork(),
 		nodes:    make(map[uint64]*Node),
-		storages: make(map[[2]uint64]*MemStorage),
+		storages: make(map[[2]uint64]Storage),
 		sms:      make(map[[2]uint64]*testSM),
 	}
 	for i := 1; i <= size; i++ {
@@ -288,3 +288,6 @@ func (c *cluster) propose(id, g uint64, v string) error {
 }
 
 func (c *cluster) values(id, g uint64) []string { return c.sms[[2]uint64{id, g}].values() }
+
+// mem returns the MemStorage of group g on node id.
+func (c *cluster) mem(id, g uint64) *MemStorage { return c.storages[[2]uint64{id, g}].(*MemStorage) }

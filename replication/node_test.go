@@ -221,7 +221,7 @@ func TestLaggingFollowerCatchesUpBySnapshot(t *testing.T) {
 		}
 	}
 	// The leader compacts its log up to what it applied (retention).
-	ls := c.storages[[2]uint64{1, 1}]
+	ls := c.mem(1, 1)
 	applied, data := c.sms[[2]uint64{1, 1}].snapshot()
 	if _, err := ls.CreateSnapshot(applied, &raftpb.ConfState{Voters: []uint64{1, 2, 3}}, data); err != nil {
 		t.Fatal(err)
@@ -249,7 +249,7 @@ func TestStorageErrorStopsNode(t *testing.T) {
 	t.Run("follower", func(t *testing.T) {
 		c := newCluster(t, 3, 1)
 		c.elect(1, 1)
-		c.storages[[2]uint64{2, 1}].FailSaves(boom)
+		c.mem(2, 1).FailSaves(boom)
 		if err := c.propose(1, 1, "a"); err != nil { // 1 and 3 are a quorum
 			t.Fatal(err)
 		}
@@ -278,7 +278,7 @@ func TestStorageErrorStopsNode(t *testing.T) {
 		c := newCluster(t, 3, 1)
 		c.elect(1, 1)
 		followerLast := c.status(2, 1).LastIndex
-		c.storages[[2]uint64{1, 1}].FailSaves(boom)
+		c.mem(1, 1).FailSaves(boom)
 		err := c.propose(1, 1, "a")
 		if !errors.Is(err, ErrStopped) || !errors.Is(err, boom) {
 			t.Fatalf("propose with a failing leader storage: %v, want ErrStopped wrapping %v", err, boom)

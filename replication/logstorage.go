@@ -1,0 +1,506 @@
+package replication
+
+// LogStorage: a Raft group's Storage over a partition's segment log — the
+// log IS the Raft log (DESIGN.md §2). Index i is the i-th batch; its term
+// is the batch's partitionLeaderEpoch.
+//
+// This is the first version, built on the log package's public API only:
+//   - The index → offset map is held in memory for the whole log (8 bytes
+//     per batch), built at open by a header scan from the log start. The
+//     design's persisted per-segment `.raftindex` replaces it once the log
+//     grows it.
+//   - What cannot be recomputed from the log — the Raft index and term just
+//     below the log start, and the configuration there — is in
+//     `raft-anchor` in the log's directory (format below). The log leaves
+//     the file alone (ResetTo keeps files it does not own).
+//   - The log start must not move under it except through a snapshot
+//     install (Save): retention and DeleteRecords are not supported yet
+//     (they need the log to keep the anchor, DESIGN.md §2); Open refuses a
+//     log whose start matches no anchor.
+//   - Conf changes are stored and applied to Raft, but the ConfState
+//     returned at open is the anchor's (membership changes are not
+//     supported yet, DESIGN.md §9).
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	plog "github.com/moldau/moldau/log"
+	"github.com/moldau/moldau/log/vfs"
+	"go.etcd.io/raft/v3"
+	"go.etcd.io/raft/v3/raftpb"
+)
+
+// LogStorageConfig configures OpenLogStorage.
+type LogStorageConfig struct {
+	// Log is the partition's log, opened with Config.Replicated. The
+	// storage owns its writes from now on (appends, truncation, reset).
+	Log *plog.Log
+	// FS is the file system Log was opened on.
+	FS vfs.FS
+	// Voters is the group's configuration when the log has no anchor yet
+	// (a new partition).
+	Voters []uint64
+	// SyncEntries: Save fsyncs appended entries when raft asks for a
+	// durable write (Raft's full contract; a topic's flush.messages=1).
+	// Off: entries are in the page cache when acknowledged, as Kafka's
+	// default flush policy (DESIGN.md §4). The HardState is always synced.
+	SyncEntries bool
+	// Now gives the append time in Unix ms (default: the wall clock).
+	Now func() int64
+}
+
+// LogStorage implements Storage over a *log.Log. Its methods are safe for
+// concurrent use (mu), though a group calls them one at a time.
+type LogStorage struct {
+	log         *plog.Log
+	fs          vfs.FS
+	dir         string
+	syncEntries bool
+	now         func() int64
+
+	mu        sync.Mutex
+	hs        raftpb.HardState // as given to Raft; Term and Vote as last written
+	cs        *raftpb.ConfState
+	first     uint64      // index of the first batch (at the log start)
+	prevTerm  uint64      // term of index first-1
+	offsets   []int64     // offsets[k]: base offset of index first+k
+	terms     []termStart // ascending; terms[0].index >= first
+	logStart  int64       // log start offset the anchor describes
+	anchorSet []anchor    // as in the file
+}
+
+type termStart struct{ term, index uint64 }
+
+// ErrNoAnchor: the log's start offset matches no Raft anchor: the log
+// start moved without the replication layer (retention, DeleteRecords),
+// or the anchor file is gone.
+var ErrNoAnchor = errors.New("replication: log start has no raft anchor")
+
+// OpenLogStorage loads the group's state from the log and its directory:
+// the HardState (log.LoadHardState), the anchor, and the index of every
+// batch from the log start.
+func OpenLogStorage(cfg LogStorageConfig) (*LogStorage, error) {
+	s := &LogStorage{log: cfg.Log, fs: cfg.FS, dir: cfg.Log.Dir(), syncEntries: cfg.SyncEntries, now: cfg.Now}
+	if s.now == nil {
+		s.now = func() int64 { return time.Now().UnixMilli() }
+	}
+	hs, _, err := plog.LoadHardState(s.fs, s.dir)
+	if err != nil {
+		return nil, err
+	}
+	s.hs = raftpb.HardState{Term: new(hs.Term), Vote: new(hs.Vote), Commit: new(hs.Commit)}
+
+	anchors, err := loadAnchors(s.fs, s.dir)
+	if err != nil {
+		return nil, err
+	}
+	start, end := s.log.LogStartOffset(), s.log.EndOffset()
+	if anchors == nil {
+		if start != 0 {
+			return nil, fmt.Errorf("%w: log starts at %d", ErrNoAnchor, start)
+		}
+		anchors = []anchor{{first: 1, logStart: 0, voters: slices.Clone(cfg.Voters)}}
+		if err := saveAnchors(s.fs, s.dir, anchors); err != nil {
+			return nil, err
+		}
+	}
+	var a *anchor
+	for i := len(anchors) - 1; i >= 0; i-- {
+		if anchors[i].logStart == start && (!anchors[i].emptyOnly || end == start) {
+			a = &anchors[i]
+			break
+		}
+	}
+	if a == nil {
+		return nil, fmt.Errorf("%w: log starts at %d", ErrNoAnchor, start)
+	}
+	s.anchorSet = anchors
+	s.first, s.prevTerm, s.logStart = a.first, a.prevTerm, a.logStart
+	s.cs = &raftpb.ConfState{Voters: slices.Clone(a.voters)}
+
+	err = s.log.ScanHeaders(start, func(h plog.BatchHeader) error {
+		if h.LeaderEpoch < 1 {
+			return fmt.Errorf("%w: batch at offset %d has leader epoch %d", ErrBadEntry, h.BaseOffset, h.LeaderEpoch)
+		}
+		s.noteAppendedLocked(h.BaseOffset, uint64(h.LeaderEpoch))
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("replication: index log %s: %w", s.dir, err)
+	}
+	return s, nil
+}
+
+// noteAppendedLocked records the next index's batch.
+func (s *LogStorage) noteAppendedLocked(offset int64, term uint64) {
+	idx := s.first + uint64(len(s.offsets))
+	s.offsets = append(s.offsets, offset)
+	if n := len(s.terms); n == 0 || s.terms[n-1].term != term {
+		s.terms = append(s.terms, termStart{term, idx})
+	}
+}
+
+func (s *LogStorage) lastLocked() uint64 { return s.first + uint64(len(s.offsets)) - 1 }
+
+// InitialState implements raft.Storage. The commit index is kept within
+// raft's bounds: at least the index below the log start, at most the last
+// index (a log that lost an unsynced tail; logged by the caller's raft).
+func (s *LogStorage) InitialState() (*raftpb.HardState, *raftpb.ConfState, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	hs := &raftpb.HardState{Term: new(s.hs.GetTerm()), Vote: new(s.hs.GetVote()), Commit: new(s.hs.GetCommit())}
+	commit := max(hs.GetCommit(), s.first-1)
+	commit = min(commit, s.lastLocked())
+	hs.Commit = new(commit)
+	return hs, &raftpb.ConfState{Voters: slices.Clone(s.cs.Voters)}, nil
+}
+
+// FirstIndex implements raft.Storage.
+func (s *LogStorage) FirstIndex() (uint64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.first, nil
+}
+
+// LastIndex implements raft.Storage.
+func (s *LogStorage) LastIndex() (uint64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lastLocked(), nil
+}
+
+// Term implements raft.Storage.
+func (s *LogStorage) Term(i uint64) (uint64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case i+1 < s.first:
+		return 0, raft.ErrCompacted
+	case i+1 == s.first:
+		return s.prevTerm, nil
+	case i > s.lastLocked():
+		return 0, raft.ErrUnavailable
+	}
+	k := sort.Search(len(s.terms), func(k int) bool { return s.terms[k].index > i })
+	return s.terms[k-1].term, nil
+}
+
+// Entries implements raft.Storage: it reads the batches of [lo, hi) from
+// the log (at least one, then up to maxSize bytes).
+func (s *LogStorage) Entries(lo, hi, maxSize uint64) ([]*raftpb.Entry, error) {
+	s.mu.Lock()
+	if lo < s.first {
+		s.mu.Unlock()
+		return nil, raft.ErrCompacted
+	}
+	if hi > s.lastLocked()+1 || lo >= hi {
+		s.mu.Unlock()
+		return nil, raft.ErrUnavailable
+	}
+	from := s.offsets[lo-s.first]
+	to := s.log.EndOffset()
+	if hi <= s.lastLocked() {
+		to = s.offsets[hi-s.first]
+	}
+	s.mu.Unlock()
+
+	limit := int(min(maxSize, math.MaxInt32))
+	buf, err := s.log.Read(from, to, limit, true, nil)
+	if err != nil {
+		return nil, fmt.Errorf("replication: read entries [%d, %d): %w", lo, hi, err)
+	}
+	var out []*raftpb.Entry
+	for idx := lo; len(buf) > 0 && idx < hi; idx++ {
+		if len(buf) < 12 {
+			return nil, fmt.Errorf("%w: index %d: truncated read", ErrBadEntry, idx)
+		}
+		n := int(int32(binary.BigEndian.Uint32(buf[8:]))) + 12
+		if n < 12 || n > len(buf) {
+			return nil, fmt.Errorf("%w: index %d: batch length %d", ErrBadEntry, idx, n)
+		}
+		e, err := batchEntry(buf[:n:n], idx)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+		buf = buf[n:]
+	}
+	if len(out) == 0 {
+		return nil, raft.ErrUnavailable
+	}
+	return out, nil
+}
+
+// Snapshot implements raft.Storage. A partition's snapshot carries no
+// records: its index and term are those below the log start, and its data
+// the log start offset (version uint8 1, offset int64), at which a
+// follower resets its log (Save).
+func (s *LogStorage) Snapshot() (*raftpb.Snapshot, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	data := make([]byte, 9)
+	data[0] = 1
+	binary.BigEndian.PutUint64(data[1:], uint64(s.logStart))
+	return &raftpb.Snapshot{
+		Data: data,
+		Metadata: &raftpb.SnapshotMetadata{
+			ConfState: &raftpb.ConfState{Voters: slices.Clone(s.cs.Voters)},
+			Index:     new(s.first - 1),
+			Term:      new(s.prevTerm),
+		},
+	}, nil
+}
+
+// Save implements Storage (contract there): snapshot (log.ResetTo), then
+// entries (log.TruncateTo a divergent suffix, then appends; fsynced when
+// sync and SyncEntries), then the HardState (written, always durably, when
+// the term or the vote changed; a commit-only change is kept in memory —
+// the commit is recovered from the leader and bounded below by the high
+// watermark).
+func (s *LogStorage) Save(hs *raftpb.HardState, entries []*raftpb.Entry, snap *raftpb.Snapshot, sync bool) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if snap != nil && !raft.IsEmptySnap(snap) {
+		if err := s.installLocked(snap); err != nil {
+			return err
+		}
+	}
+	if len(entries) > 0 {
+		if err := s.appendLocked(entries); err != nil {
+			return err
+		}
+		if sync && s.syncEntries {
+			if err := s.log.SyncTo(s.log.EndOffset()); err != nil {
+				return fmt.Errorf("replication: sync entries: %w", err)
+			}
+		}
+	}
+	if hs != nil && !raft.IsEmptyHardState(hs) {
+		if hs.GetTerm() != s.hs.GetTerm() || hs.GetVote() != s.hs.GetVote() {
+			err := plog.SaveHardState(s.fs, s.dir, plog.HardState{Term: hs.GetTerm(), Vote: hs.GetVote(), Commit: hs.GetCommit()})
+			if err != nil {
+				return err
+			}
+		}
+		s.hs = raftpb.HardState{Term: new(hs.GetTerm()), Vote: new(hs.GetVote()), Commit: new(hs.GetCommit())}
+	}
+	return nil
+}
+
+func (s *LogStorage) appendLocked(entries []*raftpb.Entry) error {
+	idx := entries[0].GetIndex()
+	last := s.lastLocked()
+	switch {
+	case idx < s.first:
+		return fmt.Errorf("replication: append at %d below the first index %d", idx, s.first)
+	case idx > last+1:
+		return fmt.Errorf("replication: append at %d leaves a gap after %d", idx, last)
+	case idx <= last:
+		// Raft replaces a divergent suffix: cut the log at its offset.
+		cut := s.offsets[idx-s.first]
+		if _, err := s.log.TruncateTo(cut); err != nil {
+			return fmt.Errorf("replication: truncate to index %d (offset %d): %w", idx, cut, err)
+		}
+		s.offsets = s.offsets[:idx-s.first]
+		for len(s.terms) > 0 && s.terms[len(s.terms)-1].index >= idx {
+			s.terms = s.terms[:len(s.terms)-1]
+		}
+	}
+	now := s.now()
+	for _, e := range entries {
+		term := e.GetTerm()
+		if term < 1 || term > math.MaxInt32 {
+			return fmt.Errorf("replication: term %d at index %d does not fit a Kafka leader epoch", term, e.GetIndex())
+		}
+		batch, err := entryBatch(e)
+		if err != nil {
+			return err
+		}
+		carried := int64(binary.BigEndian.Uint64(batch)) // the offset a leader's log gave it, or 0
+		off, err := s.log.AppendWithEpoch(batch, now, int32(term))
+		if err != nil {
+			return fmt.Errorf("replication: append index %d: %w", e.GetIndex(), err)
+		}
+		if carried != 0 && carried != off {
+			return fmt.Errorf("replication: index %d appended at offset %d, the leader's log has it at %d", e.GetIndex(), off, carried)
+		}
+		s.noteAppendedLocked(off, term)
+	}
+	return nil
+}
+
+// installLocked replaces the log with the snapshot's empty one: the anchor
+// for the new start is written first (flagged: valid only for an empty
+// log), then log.ResetTo (durable, crash-safe), then the anchor file is
+// rewritten with the new anchor alone. A crash in between leaves either
+// the old log with its anchor, or the new empty log with its own.
+func (s *LogStorage) installLocked(snap *raftpb.Snapshot) error {
+	d := snap.Data
+	if len(d) != 9 || d[0] != 1 {
+		return fmt.Errorf("%w: snapshot data of %d bytes", ErrBadEntry, len(d))
+	}
+	start := int64(binary.BigEndian.Uint64(d[1:]))
+	md := snap.GetMetadata()
+	next := anchor{
+		first: md.GetIndex() + 1, prevTerm: md.GetTerm(), logStart: start, emptyOnly: true,
+		voters: slices.Clone(md.GetConfState().GetVoters()),
+	}
+	if err := saveAnchors(s.fs, s.dir, append(slices.Clone(s.anchorSet), next)); err != nil {
+		return err
+	}
+	if err := s.log.ResetTo(start); err != nil {
+		return fmt.Errorf("replication: reset log to %d for snapshot %d: %w", start, md.GetIndex(), err)
+	}
+	next.emptyOnly = false
+	s.anchorSet = []anchor{next}
+	if err := saveAnchors(s.fs, s.dir, s.anchorSet); err != nil {
+		return err
+	}
+	s.first, s.prevTerm, s.logStart = next.first, next.prevTerm, start
+	s.offsets, s.terms = nil, nil
+	s.cs = &raftpb.ConfState{Voters: slices.Clone(next.voters)}
+	return nil
+}
+
+// The anchor file (`raft-anchor`, big-endian):
+//
+//	[0:4] magic "MDRA"
+//	[4]   version 1
+//	[5]   anchor count n (1 or 2)
+//	n times: first index uint64, term before it uint64, log start offset
+//	         int64, flags uint8 (bit 0: valid only while the log is
+//	         empty), voter count uint16, voters uint64 each
+//	CRC-32C of everything before it, uint32
+//
+// Replaced atomically (tmp, fsync, rename, fsync the directory).
+const (
+	anchorFile    = "raft-anchor"
+	anchorTemp    = "raft-anchor.tmp"
+	anchorMagic   = "MDRA"
+	anchorVersion = 1
+)
+
+// ErrCorruptAnchor: the anchor file is damaged or of an unknown version.
+var ErrCorruptAnchor = errors.New("replication: corrupt raft anchor")
+
+type anchor struct {
+	first     uint64
+	prevTerm  uint64
+	logStart  int64
+	emptyOnly bool
+	voters    []uint64
+}
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+func encodeAnchors(as []anchor) []byte {
+	b := append([]byte(anchorMagic), anchorVersion, byte(len(as)))
+	for _, a := range as {
+		b = binary.BigEndian.AppendUint64(b, a.first)
+		b = binary.BigEndian.AppendUint64(b, a.prevTerm)
+		b = binary.BigEndian.AppendUint64(b, uint64(a.logStart))
+		var flags byte
+		if a.emptyOnly {
+			flags = 1
+		}
+		b = append(b, flags)
+		b = binary.BigEndian.AppendUint16(b, uint16(len(a.voters)))
+		for _, v := range a.voters {
+			b = binary.BigEndian.AppendUint64(b, v)
+		}
+	}
+	return binary.BigEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
+}
+
+func decodeAnchors(b []byte) ([]anchor, error) {
+	if len(b) < 10 || string(b[:4]) != anchorMagic {
+		return nil, fmt.Errorf("%w: bad magic or size", ErrCorruptAnchor)
+	}
+	body := b[:len(b)-4]
+	if binary.BigEndian.Uint32(b[len(b)-4:]) != crc32.Checksum(body, castagnoli) {
+		return nil, fmt.Errorf("%w: checksum mismatch", ErrCorruptAnchor)
+	}
+	if body[4] != anchorVersion {
+		return nil, fmt.Errorf("%w: version %d", ErrCorruptAnchor, body[4])
+	}
+	n, p := int(body[5]), body[6:]
+	out := make([]anchor, 0, n)
+	for range n {
+		if len(p) < 27 {
+			return nil, fmt.Errorf("%w: short", ErrCorruptAnchor)
+		}
+		a := anchor{
+			first: binary.BigEndian.Uint64(p), prevTerm: binary.BigEndian.Uint64(p[8:]),
+			logStart: int64(binary.BigEndian.Uint64(p[16:])), emptyOnly: p[24]&1 != 0,
+		}
+		nv := int(binary.BigEndian.Uint16(p[25:]))
+		p = p[27:]
+		if len(p) < 8*nv {
+			return nil, fmt.Errorf("%w: short", ErrCorruptAnchor)
+		}
+		for v := range nv {
+			a.voters = append(a.voters, binary.BigEndian.Uint64(p[8*v:]))
+		}
+		p = p[8*nv:]
+		out = append(out, a)
+	}
+	if len(p) != 0 || n == 0 {
+		return nil, fmt.Errorf("%w: bad count", ErrCorruptAnchor)
+	}
+	return out, nil
+}
+
+// loadAnchors returns nil, nil when there is no anchor file.
+func loadAnchors(fsys vfs.FS, dir string) ([]anchor, error) {
+	f, err := fsys.OpenFile(filepath.Join(dir, anchorFile), os.O_RDONLY, 0)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("replication: open raft anchor: %w", err)
+	}
+	defer f.Close()
+	size, err := f.Size()
+	if err != nil {
+		return nil, err
+	}
+	b := make([]byte, size)
+	if _, err := f.ReadAt(b, 0); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("replication: read raft anchor: %w", err)
+	}
+	return decodeAnchors(b)
+}
+
+func saveAnchors(fsys vfs.FS, dir string, as []anchor) error {
+	tmp := filepath.Join(dir, anchorTemp)
+	f, err := fsys.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return fmt.Errorf("replication: write raft anchor: %w", err)
+	}
+	if _, err := f.Write(encodeAnchors(as)); err != nil {
+		f.Close()
+		return fmt.Errorf("replication: write raft anchor: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("replication: sync raft anchor: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := fsys.Rename(tmp, filepath.Join(dir, anchorFile)); err != nil {
+		return fmt.Errorf("replication: replace raft anchor: %w", err)
+	}
+	return fsys.SyncDir(dir)
+}

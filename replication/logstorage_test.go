@@ -1,0 +1,356 @@
+package replication
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	plog "github.com/moldau/moldau/log"
+	"github.com/moldau/moldau/log/records"
+	"github.com/moldau/moldau/log/vfs"
+	"go.etcd.io/raft/v3/raftpb"
+	"google.golang.org/protobuf/proto"
+)
+
+const partDir = "data/t-0"
+
+// logCluster is a cluster whose group 1 is stored in each node's own
+// partition log (LogStorage), each node on its own crashable MemFS.
+type logCluster struct {
+	*cluster
+	fss  map[uint64]*vfs.MemFS
+	logs map[uint64]*plog.Log
+}
+
+func newLogCluster(t *testing.T, size int, syncEntries bool) *logCluster {
+	t.Helper()
+	c := &logCluster{
+		cluster: &cluster{
+			t: t, net: NewLocalNetwork(), groups: []uint64{1},
+			nodes:    make(map[uint64]*Node),
+			storages: make(map[[2]uint64]Storage),
+			sms:      make(map[[2]uint64]*testSM),
+		},
+		fss:  make(map[uint64]*vfs.MemFS),
+		logs: make(map[uint64]*plog.Log),
+	}
+	for i := 1; i <= size; i++ {
+		c.ids = append(c.ids, uint64(i))
+	}
+	for _, id := range c.ids {
+		c.fss[id] = vfs.NewMem()
+		c.openLog(id, syncEntries)
+		c.sms[[2]uint64{id, 1}] = &testSM{}
+		c.start(id)
+	}
+	t.Cleanup(func() {
+		for _, n := range c.nodes {
+			_ = n.Stop()
+		}
+		for _, l := range c.logs {
+			_ = l.Close()
+		}
+	})
+	return c
+}
+
+func (c *logCluster) openLog(id uint64, syncEntries bool) {
+	c.t.Helper()
+	fs := c.fss[id]
+	if err := fs.MkdirAll(partDir, 0o755); err != nil {
+		c.t.Fatal(err)
+	}
+	cfg := plog.DefaultConfig()
+	cfg.Replicated = true
+	cfg.SegmentBytes = 4 << 10 // several segments
+	l, _, err := plog.Open(fs, partDir, cfg, nil)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	st, err := OpenLogStorage(LogStorageConfig{Log: l, FS: fs, Voters: c.ids, SyncEntries: syncEntries, Now: func() int64 { return 1000 }})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.logs[id] = l
+	c.storages[[2]uint64{id, 1}] = st
+}
+
+// restart stops node id and reopens its log and storage; with crash, the
+// file system first loses everything not synced.
+func (c *logCluster) restart(id uint64, crash, syncEntries bool) {
+	c.t.Helper()
+	if err := c.nodes[id].Stop(); err != nil {
+		c.t.Fatal(err)
+	}
+	c.net.Detach(id)
+	if crash {
+		c.fss[id] = c.fss[id].CrashClone()
+	}
+	_ = c.logs[id].Close()
+	c.openLog(id, syncEntries)
+	// The state machine restarts empty and is replayed from the log.
+	c.sms[[2]uint64{id, 1}] = &testSM{}
+	c.start(id)
+}
+
+// logBytes returns node id's whole log.
+func (c *logCluster) logBytes(id uint64) []byte {
+	c.t.Helper()
+	l := c.logs[id]
+	b, err := l.Read(l.LogStartOffset(), l.EndOffset(), 1<<30, true, nil)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return b
+}
+
+func recordBatch(v string) []byte {
+	b := records.NewBuilder(nil, records.NoProducer(1000))
+	b.Add(1000, nil, []byte(v))
+	return b.Build()
+}
+
+func (c *logCluster) converged() bool {
+	a := c.logBytes(c.ids[0])
+	for _, id := range c.ids[1:] {
+		if !bytes.Equal(a, c.logBytes(id)) {
+			return false
+		}
+	}
+	return len(a) > 0
+}
+
+// The partition log is the Raft log: every replica ends with a
+// byte-identical Kafka log (offsets and leader epochs stamped the same),
+// and the entries raft reads back are the batches.
+func TestLogStorageReplicasByteIdentical(t *testing.T) {
+	c := newLogCluster(t, 3, false)
+	c.elect(1, 1)
+	for i := range 40 {
+		if err := c.nodes[1].Propose(t.Context(), 1, recordBatch(fmt.Sprintf("v%d-%s", i, strings.Repeat("x", 200)))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.tickUntil("logs identical", 10, c.converged)
+	l := c.logs[1]
+	if l.Segments() < 2 {
+		t.Fatalf("%d segments: the test wants several", l.Segments())
+	}
+	// Index 1 is the leader's empty entry (a LEADER_CHANGE control batch
+	// at offset 0), then one batch per proposal, each at the next offset.
+	st := c.storages[[2]uint64{1, 1}]
+	if last, _ := st.LastIndex(); last != 41 || l.EndOffset() != 41 {
+		t.Fatalf("last index %d, end offset %d, want 41 and 41", last, l.EndOffset())
+	}
+	ents, err := st.Entries(1, 42, 1<<30)
+	if err != nil || len(ents) != 41 {
+		t.Fatalf("Entries: %d, %v", len(ents), err)
+	}
+	if len(ents[0].Data) != 0 || ents[0].GetTerm() != c.status(1, 1).Term {
+		t.Fatalf("index 1: %v, want the empty entry of term %d", ents[0], c.status(1, 1).Term)
+	}
+	var epochs []int32
+	err = l.ScanHeaders(0, func(h plog.BatchHeader) error {
+		epochs = append(epochs, h.LeaderEpoch)
+		return nil
+	})
+	if err != nil || len(epochs) != 41 || slices.ContainsFunc(epochs, func(e int32) bool { return uint64(e) != c.status(1, 1).Term }) {
+		t.Fatalf("leader epochs %v (%v), want 41 of term %d", epochs, err, c.status(1, 1).Term)
+	}
+	// The follower's state machine saw the record batches.
+	c.tickUntil("followers applied", 10, func() bool { return len(c.values(2, 1)) == 40 && len(c.values(3, 1)) == 40 })
+}
+
+// A partitioned old leader's uncommitted batches are cut from its Kafka
+// log (log.TruncateTo) and replaced by the new leader's.
+func TestLogStorageTruncatesDivergentTail(t *testing.T) {
+	c := newLogCluster(t, 3, false)
+	c.elect(1, 1)
+	if err := c.nodes[1].Propose(t.Context(), 1, recordBatch("a")); err != nil {
+		t.Fatal(err)
+	}
+	c.tickUntil("a everywhere", 10, c.converged)
+	c.net.Isolate(1)
+	lost := make(chan error, 1)
+	go func() { lost <- c.nodes[1].Propose(t.Context(), 1, recordBatch("lost")) }()
+	c.waitFor("lost appended on node 1", func() bool { return c.logs[1].EndOffset() == 3 })
+	c.tickUntil("new leader", 100, func() bool { return c.leader(1, 2, 3) != 0 }, 2, 3)
+	nl := c.leader(1, 2, 3)
+	for _, v := range []string{"b", "c"} {
+		if err := c.nodes[nl].Propose(t.Context(), 1, recordBatch(v)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.net.Heal()
+	c.tickUntil("logs identical", 50, c.converged)
+	if err := <-lost; !errors.Is(err, ErrDropped) {
+		t.Fatalf("proposal on the partitioned leader: %v", err)
+	}
+	if bytes.Contains(c.logBytes(1), []byte("lost")) {
+		t.Fatal("the old leader's log still holds its uncommitted batch")
+	}
+	// The epoch cache followed the truncation: the new term starts where
+	// the new leader's empty entry is.
+	if ep, _ := c.logs[1].EndOffsetForEpoch(int32(c.status(nl, 1).Term)); ep != int32(c.status(nl, 1).Term) {
+		t.Fatalf("EndOffsetForEpoch(new term) gave epoch %d", ep)
+	}
+}
+
+// A node restarted on its log (after a clean stop, or after a crash that
+// loses what was not synced) recovers its term, vote and log, and rejoins.
+func TestLogStorageRestart(t *testing.T) {
+	for _, crash := range []bool{false, true} {
+		t.Run(fmt.Sprintf("crash=%v", crash), func(t *testing.T) {
+			// With a crash, entries must be synced before they are
+			// acknowledged (SyncEntries, Raft's full contract).
+			c := newLogCluster(t, 3, crash)
+			c.elect(1, 1)
+			for i := range 5 {
+				if err := c.nodes[1].Propose(t.Context(), 1, recordBatch(fmt.Sprint(i))); err != nil {
+					t.Fatal(err)
+				}
+			}
+			c.tickUntil("logs identical", 10, c.converged)
+			term := c.status(2, 1).Term
+			want := c.logBytes(2)
+			c.restart(2, crash, crash)
+			if st := c.status(2, 1); st.Term != term || st.LastIndex != 6 {
+				t.Fatalf("restarted: term %d last index %d, want %d and 6", st.Term, st.LastIndex, term)
+			}
+			if !bytes.Equal(c.logBytes(2), want) {
+				t.Fatal("restarted log differs")
+			}
+			if err := c.nodes[1].Propose(t.Context(), 1, recordBatch("after")); err != nil {
+				t.Fatal(err)
+			}
+			c.tickUntil("restarted node caught up", 20, func() bool { return c.converged() && len(c.values(2, 1)) == 6 }, 1)
+		})
+	}
+}
+
+// A snapshot install resets the log to the leader's log start; a crash
+// before the reset leaves the old log usable.
+func TestLogStorageSnapshotInstall(t *testing.T) {
+	fs := vfs.NewMem()
+	if err := fs.MkdirAll(partDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfg := plog.DefaultConfig()
+	cfg.Replicated = true
+	open := func(fsys vfs.FS) (*plog.Log, *LogStorage) {
+		t.Helper()
+		l, _, err := plog.Open(fsys, partDir, cfg, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := OpenLogStorage(LogStorageConfig{Log: l, FS: fsys, Voters: []uint64{1, 2, 3}, SyncEntries: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l, s
+	}
+	l, s := open(fs)
+	ents := []*raftpb.Entry{
+		{Term: new(uint64(1)), Index: new(uint64(1)), Type: raftpb.EntryNormal.Enum()},
+		{Term: new(uint64(1)), Index: new(uint64(2)), Type: raftpb.EntryNormal.Enum(), Data: recordBatch("a")},
+	}
+	if err := s.Save(&raftpb.HardState{Term: new(uint64(1)), Vote: new(uint64(1)), Commit: new(uint64(2))}, ents, nil, true); err != nil {
+		t.Fatal(err)
+	}
+	snapData := []byte{1, 0, 0, 0, 0, 0, 0, 0, 100} // log start offset 100
+	snap := &raftpb.Snapshot{Data: snapData, Metadata: &raftpb.SnapshotMetadata{
+		Index: new(uint64(50)), Term: new(uint64(3)), ConfState: &raftpb.ConfState{Voters: []uint64{1, 2, 3}},
+	}}
+
+	// A crash just after the anchor for the snapshot is written, before
+	// the reset: the old log and its anchor are what Open finds.
+	before := fs.CrashClone()
+	if err := saveAnchors(before, partDir, append(slices.Clone(s.anchorSet), anchor{first: 51, prevTerm: 3, logStart: 100, emptyOnly: true})); err != nil {
+		t.Fatal(err)
+	}
+	lb, sb := open(before)
+	if first, _ := sb.FirstIndex(); first != 1 {
+		t.Fatalf("after a crash before the reset: first index %d, want the old log's 1", first)
+	}
+	if last, _ := sb.LastIndex(); last != 2 {
+		t.Fatalf("after a crash before the reset: last index %d, want 2", last)
+	}
+	lb.Close()
+
+	if err := s.Save(nil, nil, snap, true); err != nil {
+		t.Fatal(err)
+	}
+	check := func(s *LogStorage, l *plog.Log, wantLast uint64) {
+		t.Helper()
+		first, _ := s.FirstIndex()
+		last, _ := s.LastIndex()
+		term, err := s.Term(50)
+		if first != 51 || last != wantLast || err != nil || term != 3 || l.LogStartOffset() != 100 || l.EndOffset() != 100+int64(wantLast-50) {
+			t.Fatalf("after install: first %d last %d term(50) %d (%v) log [%d, %d)", first, last, term, err, l.LogStartOffset(), l.EndOffset())
+		}
+		if _, err := s.Term(49); err == nil {
+			t.Fatal("Term below the snapshot answered")
+		}
+		hs, _, _ := s.InitialState()
+		if hs.GetTerm() != 1 || hs.GetVote() != 1 || hs.GetCommit() != 50 {
+			t.Fatalf("hard state after install: %v (the term and vote must survive, the commit reach the snapshot)", hs)
+		}
+	}
+	check(s, l, 50)
+	// The next entry goes at the snapshot's log start offset.
+	if err := s.Save(nil, []*raftpb.Entry{{Term: new(uint64(3)), Index: new(uint64(51)), Type: raftpb.EntryNormal.Enum(), Data: recordBatch("b")}}, nil, true); err != nil {
+		t.Fatal(err)
+	}
+	if l.EndOffset() != 101 {
+		t.Fatalf("end offset %d after one entry past the snapshot, want 101", l.EndOffset())
+	}
+	// Reopened after a crash: the same state.
+	crashed := fs.CrashClone()
+	l.Close()
+	l2, s2 := open(crashed)
+	defer l2.Close()
+	if e, err := s2.Entries(51, 52, 1<<20); err != nil || len(e) != 1 || !bytes.Contains(e[0].Data, []byte("b")) {
+		t.Fatalf("entry 51 after reopen: %v, %v", e, err)
+	}
+	check(s2, l2, 51)
+	if term, _ := s2.Term(51); term != 3 {
+		t.Fatalf("term(51) %d after reopen", term)
+	}
+}
+
+func TestEntryBatchRoundTrip(t *testing.T) {
+	cc, _ := proto.Marshal(&raftpb.ConfChangeV2{Changes: []*raftpb.ConfChangeSingle{{Type: raftpb.ConfChangeAddNode.Enum(), NodeId: new(uint64(4))}}})
+	marker := records.ControlBatch(7, 1, records.ControlCommit, 3, 1000)
+	for _, e := range []*raftpb.Entry{
+		{Type: raftpb.EntryNormal.Enum(), Term: new(uint64(5)), Index: new(uint64(9))},
+		{Type: raftpb.EntryNormal.Enum(), Term: new(uint64(5)), Index: new(uint64(9)), Data: recordBatch("v")},
+		{Type: raftpb.EntryNormal.Enum(), Term: new(uint64(5)), Index: new(uint64(9)), Data: marker},
+		{Type: raftpb.EntryConfChangeV2.Enum(), Term: new(uint64(5)), Index: new(uint64(9)), Data: cc},
+	} {
+		b, err := entryBatch(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// As the log stamps it.
+		b[12], b[13], b[14], b[15] = 0, 0, 0, 5
+		got, err := batchEntry(b, 9)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.GetType() != e.GetType() || got.GetTerm() != 5 || got.GetIndex() != 9 {
+			t.Fatalf("%v -> %v", e, got)
+		}
+		if len(e.Data) == 0 && len(got.Data) != 0 || e.GetType() == raftpb.EntryConfChangeV2 && !bytes.Equal(got.Data, cc) {
+			t.Fatalf("data %x -> %x", e.Data, got.Data)
+		}
+		if len(e.Data) > 0 && e.GetType() == raftpb.EntryNormal && !bytes.Equal(got.Data[21:], e.Data[21:]) {
+			t.Fatal("a data batch changed beyond offset and epoch")
+		}
+	}
+	if _, err := entryBatch(&raftpb.Entry{Type: raftpb.EntryNormal.Enum(), Data: []byte("not a batch")}); !errors.Is(err, ErrBadEntry) {
+		t.Fatalf("non-batch data: %v", err)
+	}
+}
