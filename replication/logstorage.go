@@ -160,10 +160,47 @@ func (s *LogStorage) InitialState() (*raftpb.HardState, *raftpb.ConfState, error
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	hs := &raftpb.HardState{Term: new(s.hs.GetTerm()), Vote: new(s.hs.GetVote()), Commit: new(s.hs.GetCommit())}
-	commit := max(hs.GetCommit(), s.first-1)
+	// The high watermark was a commit point when it was checkpointed.
+	hwIndex := s.indexBelowLocked(s.log.HighWatermark())
+	commit := max(hs.GetCommit(), s.first-1, hwIndex)
 	commit = min(commit, s.lastLocked())
 	hs.Commit = new(commit)
 	return hs, &raftpb.ConfState{Voters: slices.Clone(s.cs.Voters)}, nil
+}
+
+// indexBelowLocked returns the index of the last batch that ends at or
+// below offset (first-1 if none).
+func (s *LogStorage) indexBelowLocked(offset int64) uint64 {
+	// Batches [0, k) start below offset; the k-th one's end is at or
+	// below offset unless it straddles it.
+	k := sort.Search(len(s.offsets), func(k int) bool { return s.offsets[k] >= offset })
+	if k == 0 {
+		return s.first - 1
+	}
+	end := s.log.EndOffset() // of batch k-1
+	if k < len(s.offsets) {
+		end = s.offsets[k]
+	}
+	if end > offset {
+		return s.first + uint64(k) - 2 // batch k-1 straddles offset
+	}
+	return s.first + uint64(k) - 1
+}
+
+// EndOffset returns the offset just past entry index's batch: the high
+// watermark once index is committed and applied (DESIGN.md §3). index must
+// be in [FirstIndex()-1, LastIndex()].
+func (s *LogStorage) EndOffset(index uint64) (int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case index+1 < s.first || index > s.lastLocked():
+		return 0, fmt.Errorf("replication: index %d not in [%d, %d]", index, s.first-1, s.lastLocked())
+	case index == s.lastLocked():
+		return s.log.EndOffset(), nil
+	default:
+		return s.offsets[index+1-s.first], nil
+	}
 }
 
 // FirstIndex implements raft.Storage.

@@ -354,3 +354,91 @@ func TestEntryBatchRoundTrip(t *testing.T) {
 		t.Fatalf("non-batch data: %v", err)
 	}
 }
+
+// The HardState's commit is written only with term and vote changes; at
+// open it is raised to the checkpointed high watermark's index, so that a
+// state machine restarting from the high watermark (GroupConfig.Applied)
+// is within raft's bounds.
+func TestLogStorageCommitFromHighWatermark(t *testing.T) {
+	fs := vfs.NewMem()
+	if err := fs.MkdirAll(partDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfg := plog.DefaultConfig()
+	cfg.Replicated = true
+	l, _, err := plog.Open(fs, partDir, cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := OpenLogStorage(LogStorageConfig{Log: l, FS: fs, Voters: []uint64{1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ents []*raftpb.Entry
+	for i := uint64(1); i <= 5; i++ {
+		ents = append(ents, &raftpb.Entry{Term: new(uint64(2)), Index: new(i), Type: raftpb.EntryNormal.Enum(), Data: recordBatch(fmt.Sprint(i))})
+	}
+	if err := s.Save(&raftpb.HardState{Term: new(uint64(2)), Vote: new(uint64(1)), Commit: new(uint64(0))}, ents, nil, true); err != nil {
+		t.Fatal(err)
+	}
+	// Commit-only changes write nothing; the broker moves and checkpoints
+	// the high watermark as it applies.
+	if err := s.Save(&raftpb.HardState{Term: new(uint64(2)), Vote: new(uint64(1)), Commit: new(uint64(4))}, nil, nil, false); err != nil {
+		t.Fatal(err)
+	}
+	hw, err := s.EndOffset(4)
+	if err != nil || hw != 4 {
+		t.Fatalf("EndOffset(4) = %d, %v", hw, err)
+	}
+	if end, _ := s.EndOffset(5); end != l.EndOffset() {
+		t.Fatalf("EndOffset(last) = %d, log end %d", end, l.EndOffset())
+	}
+	l.SetHighWatermark(hw)
+	if err := l.Close(); err != nil { // checkpoints the high watermark
+		t.Fatal(err)
+	}
+	l, _, err = plog.Open(fs, partDir, cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	s, err = OpenLogStorage(LogStorageConfig{Log: l, FS: fs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs, cs, _ := s.InitialState()
+	if hs.GetTerm() != 2 || hs.GetVote() != 1 || hs.GetCommit() != 4 {
+		t.Fatalf("initial state %v, want term 2 vote 1 commit 4 (from the high watermark)", hs)
+	}
+	if !slices.Equal(cs.Voters, []uint64{1}) {
+		t.Fatalf("voters %v from the anchor", cs.Voters)
+	}
+}
+
+func TestLogStorageIndexBelow(t *testing.T) {
+	s := &LogStorage{first: 10, offsets: []int64{100, 103, 104}}
+	fs := vfs.NewMem()
+	if err := fs.MkdirAll(partDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	l, _, err := plog.Open(fs, partDir, plog.DefaultConfig(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	for range 108 { // end offset 108
+		if _, err := l.Append(recordBatch("x"), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.log = l
+	// Batches: index 10 = [100,103), 11 = [103,104), 12 = [104,108).
+	for _, c := range []struct {
+		offset int64
+		want   uint64
+	}{{99, 9}, {100, 9}, {101, 9}, {103, 10}, {104, 11}, {105, 11}, {108, 12}} {
+		if got := s.indexBelowLocked(c.offset); got != c.want {
+			t.Errorf("indexBelow(%d) = %d, want %d", c.offset, got, c.want)
+		}
+	}
+}
