@@ -2,13 +2,17 @@ package replication
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
+	"go.etcd.io/raft/v3/tracker"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -67,6 +71,7 @@ type Group struct {
 	applied   uint64
 	unindexed []*Proposal          // proposed, not yet seen in a Ready (in order)
 	pending   map[uint64]*Proposal // appended at index, waiting to be applied
+	caughtUp  map[uint64]time.Time // leader: when each replica last had the whole log
 	failed    bool                 // a Ready round failed; the node is stopping
 	removed   bool                 // RemoveGroup: the group does nothing more
 }
@@ -153,7 +158,7 @@ func (n *Node) AddGroup(gc GroupConfig) error {
 	}
 	g := &Group{
 		id: gc.ID, node: n, storage: gc.Storage, sm: gc.StateMachine,
-		rn: rn, applied: gc.Applied, pending: make(map[uint64]*Proposal),
+		rn: rn, applied: gc.Applied, pending: make(map[uint64]*Proposal), caughtUp: make(map[uint64]time.Time),
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -278,11 +283,50 @@ func (g *Group) process() {
 		}
 		g.rn.Advance(rd)
 	}
+	if g.isLeader {
+		g.noteCaughtUpLocked()
+	}
 	if quiesceMsg != nil {
 		g.maybeFollowQuiesceLocked(quiesceMsg)
 	} else if ticked && g.isLeader && len(g.node.peers) > 0 {
 		g.maybeQuiesceLocked()
 	}
+}
+
+// noteCaughtUpLocked records the replicas that have the leader's whole
+// log now. g.mu is held.
+func (g *Group) noteCaughtUpLocked() {
+	last, err := g.storage.LastIndex()
+	if err != nil {
+		return
+	}
+	now := g.node.cfg.Now()
+	g.rn.WithProgress(func(id uint64, _ raft.ProgressType, pr tracker.Progress) {
+		if pr.Match >= last {
+			g.caughtUp[id] = now
+		}
+	})
+}
+
+func (g *Group) replicas() ([]ReplicaProgress, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	st := g.rn.BasicStatus()
+	if st.RaftState != raft.StateLeader {
+		return nil, &NotLeaderError{Group: g.id, Leader: st.Lead}
+	}
+	now := g.node.cfg.Now()
+	quiet := g.quiesced.Load() // quiesced: every replica has the whole log
+	var out []ReplicaProgress
+	g.rn.WithProgress(func(id uint64, typ raft.ProgressType, pr tracker.Progress) {
+		rp := ReplicaProgress{ID: id, Learner: typ == raft.ProgressTypeLearner, Match: pr.Match, CaughtUp: g.caughtUp[id]}
+		if id == g.node.id || quiet {
+			rp.CaughtUp = now
+		}
+		out = append(out, rp)
+	})
+	slices.SortFunc(out, func(a, b ReplicaProgress) int { return cmp.Compare(a.ID, b.ID) })
+	return out, nil
 }
 
 // maybeQuiesceLocked quiesces an idle leader's group: nothing proposed or
@@ -337,8 +381,12 @@ func (g *Group) maybeFollowQuiesceLocked(m *raftpb.Message) {
 // then calls Advance.
 func (g *Group) handleReady(rd raft.Ready) error {
 	if rd.SoftState != nil {
+		wasLeader := g.isLeader
 		g.leader = rd.SoftState.Lead
 		g.isLeader = rd.SoftState.RaftState == raft.StateLeader
+		if g.isLeader && !wasLeader {
+			clear(g.caughtUp) // a previous term's observations
+		}
 	}
 	appended := g.trackAppended(rd.Entries)
 	if !g.isLeader && len(g.unindexed) > 0 {

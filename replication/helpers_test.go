@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -102,7 +103,14 @@ type cluster struct {
 	storages map[[2]uint64]Storage // (node, group)
 	sms      map[[2]uint64]*testSM
 	quiesce  bool // nodes know their peers: liveness and quiescing on
+	clock    fakeClock
 }
+
+// fakeClock is the nodes' clock for replica lag, moved by the test.
+type fakeClock struct{ ms atomic.Int64 }
+
+func (f *fakeClock) now() time.Time          { return time.UnixMilli(f.ms.Load()) }
+func (f *fakeClock) advance(d time.Duration) { f.ms.Add(d.Milliseconds()) }
 
 // newCluster starts nodes 1..size each hosting groups 1..groups, every
 // node a voter of every group. Nothing ticks until the test does.
@@ -148,7 +156,7 @@ var quietLogger = slog.New(slog.NewTextHandler(io.Discard, nil))
 // start (re)starts node id on its storages and state machines.
 func (c *cluster) start(id uint64) *Node {
 	c.t.Helper()
-	cfg := Config{ID: id, Transport: c.net.Endpoint(id), Workers: 2, Logger: quietLogger}
+	cfg := Config{ID: id, Transport: c.net.Endpoint(id), Workers: 2, Logger: quietLogger, Now: c.clock.now}
 	if c.quiesce {
 		cfg.Peers = c.ids
 	}

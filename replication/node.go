@@ -53,6 +53,9 @@ type Config struct {
 	ElectionTick, HeartbeatTick int
 	// Logger (default slog.Default()).
 	Logger *slog.Logger
+	// Now is the clock for replica lag (ReplicaProgress.CaughtUp);
+	// default time.Now.
+	Now func() time.Time
 	// Peers are the other nodes (this node's id is ignored if present).
 	// With peers, the node sends each a liveness envelope every tick and
 	// idle groups quiesce (DESIGN.md §6); without, no group quiesces.
@@ -109,6 +112,9 @@ func NewNode(cfg Config) (*Node, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	n := &Node{
 		cfg:     cfg,
@@ -306,6 +312,50 @@ func (n *Node) Campaign(group uint64) error {
 	g.mu.Unlock()
 	n.sched.enqueue(g)
 	return err
+}
+
+// TransferLeadership asks this node, if it leads group, to hand the
+// leadership to node to (a graceful shutdown, preferred-leader balancing).
+// It returns at once; the transfer completes when to has caught up and
+// won its election (watch Status), or is abandoned after an election
+// timeout. On a follower it returns a *NotLeaderError.
+func (n *Node) TransferLeadership(group, to uint64) error {
+	g := n.group(group)
+	if g == nil {
+		return fmt.Errorf("%w: %d", ErrUnknownGroup, group)
+	}
+	g.mu.Lock()
+	st := g.rn.BasicStatus()
+	if st.RaftState != raft.StateLeader {
+		g.mu.Unlock()
+		return &NotLeaderError{Group: group, Leader: st.Lead}
+	}
+	g.quiesced.Store(false)
+	g.rn.TransferLeader(to)
+	g.mu.Unlock()
+	n.sched.enqueue(g)
+	return nil
+}
+
+// ReplicaProgress is what a leader knows of one replica of its group.
+type ReplicaProgress struct {
+	ID      uint64
+	Learner bool
+	Match   uint64 // highest index known to be in the replica's log
+	// CaughtUp is the last time the replica had every entry of the
+	// leader's log (Kafka's ISR: caught up within replica.lag.time.max.ms);
+	// zero if never seen caught up. The leader itself: now.
+	CaughtUp time.Time
+}
+
+// Replicas returns the progress of every replica of group, from its leader
+// (a *NotLeaderError elsewhere), in id order.
+func (n *Node) Replicas(group uint64) ([]ReplicaProgress, error) {
+	g := n.group(group)
+	if g == nil {
+		return nil, fmt.Errorf("%w: %d", ErrUnknownGroup, group)
+	}
+	return g.replicas()
 }
 
 // GroupStatus is a group's Raft state as this node sees it.

@@ -590,3 +590,60 @@ func TestLossyNetworkConverges(t *testing.T) {
 	})
 	wg.Wait()
 }
+
+func TestTransferLeadership(t *testing.T) {
+	c := newCluster(t, 3, 1)
+	c.elect(1, 1)
+	if err := c.propose(1, 1, "a"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.nodes[2].TransferLeadership(1, 3); !errors.Is(err, ErrNotLeader) {
+		t.Fatalf("transfer from a follower: %v", err)
+	}
+	if err := c.nodes[1].TransferLeadership(1, 2); err != nil {
+		t.Fatal(err)
+	}
+	// The transferee is caught up once it has "a": it is told to campaign
+	// at once (no election timeout, no ticks).
+	c.tickUntil("node 2 leads", 10, func() bool { return c.status(2, 1).IsLeader }, 1)
+	if err := c.propose(2, 1, "b"); err != nil {
+		t.Fatal(err)
+	}
+	var nl *NotLeaderError
+	c.waitFor("node 1 knows the new leader", func() bool {
+		return errors.As(c.propose(1, 1, "x"), &nl) && nl.Leader == 2
+	})
+}
+
+// Replicas reports, on the leader, when each replica last had the whole
+// log: the basis of the ISR (replica.lag.time.max.ms).
+func TestReplicasCaughtUp(t *testing.T) {
+	c := newCluster(t, 3, 1)
+	c.clock.advance(time.Hour)
+	c.elect(1, 1)
+	if err := c.propose(1, 1, "a"); err != nil {
+		t.Fatal(err)
+	}
+	c.settle()
+	t0 := c.clock.now()
+	c.net.Isolate(3)
+	c.clock.advance(time.Minute)
+	if err := c.propose(1, 1, "b"); err != nil {
+		t.Fatal(err)
+	}
+	c.settle()
+	reps, err := c.nodes[1].Replicas(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := c.clock.now()
+	if len(reps) != 3 || !reps[0].CaughtUp.Equal(now) || !reps[1].CaughtUp.Equal(now) || !reps[2].CaughtUp.Equal(t0) {
+		t.Fatalf("replicas %+v: want 1 and 2 caught up now (%v), 3 last at %v", reps, now, t0)
+	}
+	if reps[2].Match >= reps[1].Match {
+		t.Fatalf("cut-off replica's match %d not behind %d", reps[2].Match, reps[1].Match)
+	}
+	if _, err := c.nodes[2].Replicas(1); !errors.Is(err, ErrNotLeader) {
+		t.Fatalf("Replicas on a follower: %v", err)
+	}
+}
