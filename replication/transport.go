@@ -48,3 +48,9 @@ type Transport interface {
 type Receiver interface {
 	Receive(from uint64, batch []Envelope)
 }
+
+// ReceiverFunc adapts a function to Receiver.
+type ReceiverFunc func(from uint64, batch []Envelope)
+
+// Receive implements Receiver.
+func (f ReceiverFunc) Receive(from uint64, batch []Envelope) { f(from, batch) }

@@ -1,0 +1,456 @@
+package replication
+
+// TCPTransport: the Transport between nodes over TCP (DESIGN.md §6). One
+// connection per pair of nodes carries both directions and every group's
+// messages: the node with the lower id dials, the other accepts (and
+// answers ErrUnreachable until the dialer has connected). Outgoing
+// connections can be bound to this node's own address, so that firewall
+// rules between node addresses on one machine (127.0.0.1, 127.0.0.2, ...)
+// cut a node off as they would on separate machines.
+//
+// Wire format (big-endian):
+//
+//	handshake, each way: magic "MDRT", version uint8 1, from uint64, to uint64
+//	frame: length uint32 (bytes after this field), CRC-32C uint32 of the
+//	       rest, count uint32, then count envelopes:
+//	       group uint64, flags uint8 (bit 0: quiesce, bit 1: liveness,
+//	       no message), message length uint32, raftpb.Message protobuf
+//
+// A frame that fails its CRC or does not parse closes the connection (the
+// dialer reconnects; Raft retransmits what was lost).
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"go.etcd.io/raft/v3/raftpb"
+	"google.golang.org/protobuf/proto"
+)
+
+const (
+	tcpMagic      = "MDRT"
+	tcpVersion    = 1
+	handshakeSize = 4 + 1 + 8 + 8
+	// MaxFrameBytes bounds one frame (a batch of messages to one peer);
+	// raft's MaxSizePerMsg (1 MiB) keeps single messages well below it.
+	MaxFrameBytes = 64 << 20
+
+	flagQuiesce  = 1
+	flagLiveness = 2
+)
+
+// ErrBadFrame: a frame from a peer is damaged or malformed.
+var ErrBadFrame = errors.New("replication: bad frame")
+
+// TCPConfig configures a TCPTransport.
+type TCPConfig struct {
+	ID uint64
+	// ListenAddr is this node's inter-broker listener (--peer-addr);
+	// port 0 picks one (Addr tells which).
+	ListenAddr string
+	// BindOutgoing makes outgoing connections use ListenAddr's host as
+	// their local address.
+	BindOutgoing bool
+	// DialTimeout and WriteTimeout (defaults 2 s and 5 s).
+	DialTimeout, WriteTimeout time.Duration
+	// RedialAfter: after a failed dial, Send answers ErrUnreachable
+	// without dialing for this long (default 200 ms).
+	RedialAfter time.Duration
+	Logger      *slog.Logger
+}
+
+// TCPTransport implements Transport over TCP. Create it, create the Node
+// with it, then Start(node).
+type TCPTransport struct {
+	cfg      TCPConfig
+	ln       net.Listener
+	logger   *slog.Logger
+	recv     Receiver
+	started  chan struct{} // closed by Start
+	done     chan struct{} // closed by Close
+	mu       sync.Mutex
+	peers    map[uint64]string
+	conns    map[uint64]*peerConn
+	lastFail map[uint64]time.Time
+	closed   bool
+	wg       sync.WaitGroup
+}
+
+type peerConn struct {
+	peer uint64
+	c    net.Conn
+	wmu  sync.Mutex // one writer at a time
+	buf  []byte     // wmu
+}
+
+// NewTCPTransport listens on cfg.ListenAddr.
+func NewTCPTransport(cfg TCPConfig) (*TCPTransport, error) {
+	if cfg.ID == 0 {
+		return nil, errors.New("replication: transport needs a node id")
+	}
+	if cfg.DialTimeout <= 0 {
+		cfg.DialTimeout = 2 * time.Second
+	}
+	if cfg.WriteTimeout <= 0 {
+		cfg.WriteTimeout = 5 * time.Second
+	}
+	if cfg.RedialAfter <= 0 {
+		cfg.RedialAfter = 200 * time.Millisecond
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	ln, err := net.Listen("tcp", cfg.ListenAddr)
+	if err != nil {
+		return nil, fmt.Errorf("replication: listen for peers: %w", err)
+	}
+	return &TCPTransport{
+		cfg: cfg, ln: ln, logger: cfg.Logger.With("node", cfg.ID),
+		started: make(chan struct{}), done: make(chan struct{}),
+		peers: make(map[uint64]string), conns: make(map[uint64]*peerConn), lastFail: make(map[uint64]time.Time),
+	}, nil
+}
+
+// Addr is the listener's address.
+func (t *TCPTransport) Addr() net.Addr { return t.ln.Addr() }
+
+// SetPeer records (or changes) peer id's address.
+func (t *TCPTransport) SetPeer(id uint64, addr string) {
+	t.mu.Lock()
+	t.peers[id] = addr
+	t.mu.Unlock()
+}
+
+// Start begins accepting connections and delivering what arrives to r.
+func (t *TCPTransport) Start(r Receiver) {
+	t.recv = r
+	close(t.started)
+	t.wg.Add(1)
+	go t.acceptLoop()
+}
+
+// Close closes the listener and every connection and waits for the
+// transport's goroutines.
+func (t *TCPTransport) Close() error {
+	t.mu.Lock()
+	if t.closed {
+		t.mu.Unlock()
+		return nil
+	}
+	t.closed = true
+	close(t.done)
+	conns := make([]*peerConn, 0, len(t.conns))
+	for _, pc := range t.conns {
+		conns = append(conns, pc)
+	}
+	t.mu.Unlock()
+	err := t.ln.Close()
+	for _, pc := range conns {
+		pc.c.Close()
+	}
+	t.wg.Wait()
+	return err
+}
+
+func (t *TCPTransport) acceptLoop() {
+	defer t.wg.Done()
+	for {
+		c, err := t.ln.Accept()
+		if err != nil {
+			return // closed
+		}
+		t.wg.Add(1)
+		go func() {
+			defer t.wg.Done()
+			t.accept(c)
+		}()
+	}
+}
+
+// accept runs the handshake for an incoming connection and, if it comes
+// from a known lower-id peer, reads from it until it fails.
+func (t *TCPTransport) accept(c net.Conn) {
+	_ = c.SetDeadline(time.Now().Add(t.cfg.DialTimeout))
+	from, err := readHandshake(c, t.cfg.ID)
+	if err == nil && from >= t.cfg.ID {
+		err = fmt.Errorf("peer %d must be dialed, not dial", from)
+	}
+	if err == nil {
+		err = writeHandshake(c, t.cfg.ID, from)
+	}
+	if err != nil {
+		t.logger.Warn("refused peer connection", "remote", c.RemoteAddr(), "err", err)
+		c.Close()
+		return
+	}
+	_ = c.SetDeadline(time.Time{})
+	pc := &peerConn{peer: from, c: c}
+	if !t.install(pc) {
+		return
+	}
+	t.readLoop(pc)
+}
+
+// install makes pc the connection to its peer, closing an older one (the
+// peer restarted). False if the transport is closed.
+func (t *TCPTransport) install(pc *peerConn) bool {
+	t.mu.Lock()
+	if t.closed {
+		t.mu.Unlock()
+		pc.c.Close()
+		return false
+	}
+	old := t.conns[pc.peer]
+	t.conns[pc.peer] = pc
+	t.mu.Unlock()
+	if old != nil {
+		old.c.Close()
+	}
+	return true
+}
+
+func (t *TCPTransport) drop(pc *peerConn) {
+	t.mu.Lock()
+	if t.conns[pc.peer] == pc {
+		delete(t.conns, pc.peer)
+	}
+	t.mu.Unlock()
+	pc.c.Close()
+}
+
+func (t *TCPTransport) readLoop(pc *peerConn) {
+	defer t.drop(pc)
+	select {
+	case <-t.started:
+	case <-t.done:
+		return
+	}
+	r := bufio.NewReaderSize(pc.c, 64<<10)
+	for {
+		batch, err := readFrame(r)
+		if err != nil {
+			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+				t.logger.Debug("peer connection closed", "peer", pc.peer, "err", err)
+			}
+			return
+		}
+		t.recv.Receive(pc.peer, batch)
+	}
+}
+
+// conn returns the connection to peer, dialing it if this node is the
+// dialer of the pair.
+func (t *TCPTransport) conn(to uint64) (*peerConn, error) {
+	t.mu.Lock()
+	if t.closed {
+		t.mu.Unlock()
+		return nil, fmt.Errorf("%w: transport closed", ErrUnreachable)
+	}
+	if pc := t.conns[to]; pc != nil {
+		t.mu.Unlock()
+		return pc, nil
+	}
+	addr, known := t.peers[to]
+	recent := time.Since(t.lastFail[to]) < t.cfg.RedialAfter
+	t.mu.Unlock()
+	switch {
+	case !known:
+		return nil, fmt.Errorf("%w: no address for node %d", ErrUnreachable, to)
+	case to < t.cfg.ID:
+		return nil, fmt.Errorf("%w: waiting for node %d to connect", ErrUnreachable, to)
+	case recent:
+		return nil, fmt.Errorf("%w: node %d: recent dial failed", ErrUnreachable, to)
+	}
+	pc, err := t.dial(to, addr)
+	if err != nil {
+		t.mu.Lock()
+		t.lastFail[to] = time.Now()
+		t.mu.Unlock()
+		return nil, fmt.Errorf("%w: node %d at %s: %w", ErrUnreachable, to, addr, err)
+	}
+	if !t.install(pc) {
+		return nil, fmt.Errorf("%w: transport closed", ErrUnreachable)
+	}
+	t.wg.Add(1)
+	go func() {
+		defer t.wg.Done()
+		t.readLoop(pc)
+	}()
+	return pc, nil
+}
+
+func (t *TCPTransport) dial(to uint64, addr string) (*peerConn, error) {
+	d := net.Dialer{Timeout: t.cfg.DialTimeout}
+	if t.cfg.BindOutgoing {
+		if host, _, err := net.SplitHostPort(t.ln.Addr().String()); err == nil {
+			d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(host)}
+		}
+	}
+	c, err := d.Dial("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	_ = c.SetDeadline(time.Now().Add(t.cfg.DialTimeout))
+	if err := writeHandshake(c, t.cfg.ID, to); err != nil {
+		c.Close()
+		return nil, err
+	}
+	from, err := readHandshake(c, t.cfg.ID)
+	if err == nil && from != to {
+		err = fmt.Errorf("dialed node %d, answered by %d", to, from)
+	}
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	_ = c.SetDeadline(time.Time{})
+	return &peerConn{peer: to, c: c}, nil
+}
+
+// Send implements Transport: one frame per call, written whole.
+func (t *TCPTransport) Send(to uint64, batch []Envelope) error {
+	pc, err := t.conn(to)
+	if err != nil {
+		return err
+	}
+	pc.wmu.Lock()
+	pc.buf, err = appendFrame(pc.buf[:0], batch)
+	if err == nil {
+		_ = pc.c.SetWriteDeadline(time.Now().Add(t.cfg.WriteTimeout))
+		_, err = pc.c.Write(pc.buf)
+	}
+	if cap(pc.buf) > 1<<20 {
+		pc.buf = nil // do not pin a large buffer per peer
+	}
+	pc.wmu.Unlock()
+	if err != nil {
+		t.drop(pc)
+		return fmt.Errorf("%w: node %d: %w", ErrUnreachable, to, err)
+	}
+	return nil
+}
+
+func writeHandshake(w io.Writer, from, to uint64) error {
+	b := make([]byte, 0, handshakeSize)
+	b = append(b, tcpMagic...)
+	b = append(b, tcpVersion)
+	b = binary.BigEndian.AppendUint64(b, from)
+	b = binary.BigEndian.AppendUint64(b, to)
+	_, err := w.Write(b)
+	return err
+}
+
+// readHandshake reads the peer's handshake, which must be addressed to
+// self, and returns the peer's id.
+func readHandshake(r io.Reader, self uint64) (uint64, error) {
+	var b [handshakeSize]byte
+	if _, err := io.ReadFull(r, b[:]); err != nil {
+		return 0, err
+	}
+	if string(b[:4]) != tcpMagic || b[4] != tcpVersion {
+		return 0, fmt.Errorf("%w: bad handshake", ErrBadFrame)
+	}
+	from, to := binary.BigEndian.Uint64(b[5:]), binary.BigEndian.Uint64(b[13:])
+	if to != self || from == 0 {
+		return 0, fmt.Errorf("%w: handshake from %d for node %d (this is %d)", ErrBadFrame, from, to, self)
+	}
+	return from, nil
+}
+
+// appendFrame encodes batch as one frame.
+func appendFrame(b []byte, batch []Envelope) ([]byte, error) {
+	b = append(b, make([]byte, 12)...) // length, CRC, count: filled below
+	for _, env := range batch {
+		b = binary.BigEndian.AppendUint64(b, env.Group)
+		var flags byte
+		if env.Quiesce {
+			flags |= flagQuiesce
+		}
+		if env.Msg == nil {
+			b = append(b, flags|flagLiveness)
+			b = binary.BigEndian.AppendUint32(b, 0)
+			continue
+		}
+		b = append(b, flags)
+		at := len(b)
+		b = append(b, 0, 0, 0, 0)
+		var err error
+		if b, err = (proto.MarshalOptions{}).MarshalAppend(b, env.Msg); err != nil {
+			return b, fmt.Errorf("replication: encode message: %w", err)
+		}
+		binary.BigEndian.PutUint32(b[at:], uint32(len(b)-at-4))
+	}
+	if len(b)-4 > MaxFrameBytes {
+		return b, fmt.Errorf("%w: frame of %d bytes", ErrBadFrame, len(b))
+	}
+	binary.BigEndian.PutUint32(b[0:], uint32(len(b)-4))
+	binary.BigEndian.PutUint32(b[8:], uint32(len(batch)))
+	binary.BigEndian.PutUint32(b[4:], crc32.Checksum(b[8:], castagnoli))
+	return b, nil
+}
+
+// readFrame reads and decodes one frame.
+func readFrame(r io.Reader) ([]Envelope, error) {
+	var hdr [4]byte
+	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		return nil, err
+	}
+	n := binary.BigEndian.Uint32(hdr[:])
+	if n < 8 || n > MaxFrameBytes {
+		return nil, fmt.Errorf("%w: frame length %d", ErrBadFrame, n)
+	}
+	b := make([]byte, n)
+	if _, err := io.ReadFull(r, b); err != nil {
+		return nil, err
+	}
+	return decodeFrame(b)
+}
+
+// decodeFrame decodes a frame's body (after its length field).
+func decodeFrame(b []byte) ([]Envelope, error) {
+	if len(b) < 8 {
+		return nil, fmt.Errorf("%w: short frame", ErrBadFrame)
+	}
+	if binary.BigEndian.Uint32(b) != crc32.Checksum(b[4:], castagnoli) {
+		return nil, fmt.Errorf("%w: checksum mismatch", ErrBadFrame)
+	}
+	count := binary.BigEndian.Uint32(b[4:])
+	p := b[8:]
+	if uint64(count)*13 > uint64(len(p)) {
+		return nil, fmt.Errorf("%w: %d envelopes in %d bytes", ErrBadFrame, count, len(p))
+	}
+	out := make([]Envelope, 0, count)
+	for range count {
+		if len(p) < 13 {
+			return nil, fmt.Errorf("%w: short envelope", ErrBadFrame)
+		}
+		env := Envelope{Group: binary.BigEndian.Uint64(p), Quiesce: p[8]&flagQuiesce != 0}
+		liveness := p[8]&flagLiveness != 0
+		ml := binary.BigEndian.Uint32(p[9:])
+		p = p[13:]
+		if uint64(ml) > uint64(len(p)) || (liveness && ml != 0) {
+			return nil, fmt.Errorf("%w: message length %d", ErrBadFrame, ml)
+		}
+		if !liveness {
+			m := &raftpb.Message{}
+			if err := proto.Unmarshal(p[:ml], m); err != nil {
+				return nil, fmt.Errorf("%w: %w", ErrBadFrame, err)
+			}
+			env.Msg = m
+		}
+		p = p[ml:]
+		out = append(out, env)
+	}
+	if len(p) != 0 {
+		return nil, fmt.Errorf("%w: %d bytes after the envelopes", ErrBadFrame, len(p))
+	}
+	return out, nil
+}
