@@ -85,6 +85,7 @@ type snapReport struct {
 // until it is applied or known to be lost.
 type Proposal struct {
 	data     []byte // the proposed data
+	conf     bool   // a conf change (ProposeConfChange)
 	term     uint64 // the term it was proposed in
 	index    uint64 // 0 until its entry appears in a Ready (Group.mu; read after appended or done)
 	appended chan struct{}
@@ -151,6 +152,7 @@ func (n *Node) AddGroup(gc GroupConfig) error {
 		CheckQuorum:               true,
 		PreVote:                   true,
 		DisableProposalForwarding: true,
+		StepDownOnRemoval:         true,
 		Logger:                    raftLogger{n.logger.With("group", gc.ID)},
 	})
 	if err != nil {
@@ -191,8 +193,9 @@ func (n *Node) RemoveGroup(id uint64) error {
 	return nil
 }
 
-// propose steps data into Raft (leader only) and registers the proposal.
-func (g *Group) propose(data []byte) (*Proposal, error) {
+// propose steps data (or, with cc, a conf change) into Raft (leader
+// only) and registers the proposal.
+func (g *Group) propose(data []byte, cc raftpb.ConfChangeI) (*Proposal, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.node.stopping.Load() || g.failed {
@@ -206,13 +209,20 @@ func (g *Group) propose(data []byte) (*Proposal, error) {
 		return nil, &NotLeaderError{Group: g.id, Leader: st.Lead}
 	}
 	g.quiesced.Store(false)
-	if err := g.rn.Propose(data); err != nil {
+	var err error
+	if cc != nil {
+		err = g.rn.ProposeConfChange(cc)
+	} else {
+		err = g.rn.Propose(data)
+	}
+	if err != nil {
 		if errors.Is(err, raft.ErrProposalDropped) {
 			return nil, fmt.Errorf("%w: %w", ErrDropped, err)
 		}
 		return nil, err
 	}
 	p := newProposal(data, st.GetTerm())
+	p.conf = cc != nil
 	g.unindexed = append(g.unindexed, p)
 	return p, nil
 }
@@ -471,20 +481,30 @@ func (g *Group) trackAppended(entries []*raftpb.Entry) (indexed []*Proposal) {
 	}
 	for _, e := range entries {
 		idx, term := e.GetIndex(), e.GetTerm()
-		if len(g.unindexed) == 0 || e.GetType() != raftpb.EntryNormal || len(e.Data) == 0 {
+		if len(g.unindexed) == 0 || term != g.unindexed[0].term {
 			continue
 		}
 		// A leader's entries of its term are its proposals, in the
-		// order proposed (plus empty and conf change entries), so the
-		// first unindexed proposal is this entry's; the bytes are
-		// compared as a check (raft copies the data).
-		if p := g.unindexed[0]; term == p.term && bytes.Equal(e.Data, p.data) {
+		// order proposed (after the empty entry that starts the term),
+		// so the first unindexed proposal is this entry's. A data
+		// proposal's bytes are compared as a check (raft copies the
+		// data). Raft turns a conf change into an empty entry when
+		// another one is pending: that proposal is dropped.
+		p := g.unindexed[0]
+		isConf := e.GetType() == raftpb.EntryConfChange || e.GetType() == raftpb.EntryConfChangeV2
+		switch {
+		case !p.conf && !isConf && len(e.Data) > 0 && bytes.Equal(e.Data, p.data),
+			p.conf && isConf:
 			p.index = idx
 			g.pending[idx] = p
 			indexed = append(indexed, p)
-			g.unindexed[0] = nil
-			g.unindexed = g.unindexed[1:]
+		case p.conf && !isConf && len(e.Data) == 0:
+			p.finish(fmt.Errorf("%w: another configuration change is pending", ErrDropped))
+		default:
+			continue // the term's empty entry
 		}
+		g.unindexed[0] = nil
+		g.unindexed = g.unindexed[1:]
 	}
 	return indexed
 }

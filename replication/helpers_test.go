@@ -102,7 +102,8 @@ type cluster struct {
 	nodes    map[uint64]*Node
 	storages map[[2]uint64]Storage // (node, group)
 	sms      map[[2]uint64]*testSM
-	quiesce  bool // nodes know their peers: liveness and quiescing on
+	quiesce  bool     // nodes know their peers: liveness and quiescing on
+	voters   []uint64 // the groups' initial voters (nil: every node)
 	clock    fakeClock
 }
 
@@ -121,11 +122,11 @@ func newCluster(t *testing.T, size, groups int) *cluster {
 
 // newClusterWith is newCluster; with quiesce the nodes are given their
 // peers, so that idle groups quiesce.
-func newClusterWith(t *testing.T, size, groups int, quiesce bool) *cluster {
+func newClusterWith(t *testing.T, size, groups int, quiesce bool, voters ...uint64) *cluster {
 	t.Helper()
 	c := &cluster{
-		quiesce: quiesce,
-		t:       t, net: NewLocalNetwork(),
+		quiesce: quiesce, voters: voters,
+		t: t, net: NewLocalNetwork(),
 		nodes:    make(map[uint64]*Node),
 		storages: make(map[[2]uint64]Storage),
 		sms:      make(map[[2]uint64]*testSM),
@@ -136,9 +137,13 @@ func newClusterWith(t *testing.T, size, groups int, quiesce bool) *cluster {
 	for g := 1; g <= groups; g++ {
 		c.groups = append(c.groups, uint64(g))
 	}
+	initial := c.ids
+	if c.voters != nil {
+		initial = c.voters
+	}
 	for _, id := range c.ids {
 		for _, g := range c.groups {
-			c.storages[[2]uint64{id, g}] = NewMemStorage(c.ids...)
+			c.storages[[2]uint64{id, g}] = NewMemStorage(initial...)
 			c.sms[[2]uint64{id, g}] = &testSM{}
 		}
 		c.start(id)
@@ -270,7 +275,11 @@ func (c *cluster) elect(id, g uint64) {
 	c.waitFor(fmt.Sprintf("node %d to lead group %d", id, g), func() bool { return c.status(id, g).IsLeader })
 	// Every voter knows the leader once its empty entry is applied.
 	c.waitFor(fmt.Sprintf("leader %d of group %d known everywhere", id, g), func() bool {
-		for _, n := range c.ids {
+		members := c.ids
+		if c.voters != nil {
+			members = c.voters
+		}
+		for _, n := range members {
 			if c.nodes[n] != nil && c.status(n, g).Leader != id {
 				return false
 			}

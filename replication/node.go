@@ -291,12 +291,37 @@ func (n *Node) ProposeAsync(group uint64, data []byte) (*Proposal, error) {
 	if g == nil {
 		return nil, fmt.Errorf("%w: %d", ErrUnknownGroup, group)
 	}
-	p, err := g.propose(data)
+	p, err := g.propose(data, nil)
 	if err != nil {
 		return nil, err
 	}
 	n.sched.enqueue(g)
 	return p, nil
+}
+
+// ProposeConfChange proposes a membership change (raftpb.ConfChange or
+// ConfChangeV2) to group and returns once it is committed and applied on
+// this node, with Propose's errors; ErrDropped also when another change is
+// still pending (Raft allows one at a time).
+//
+// Not complete yet (DESIGN.md §9): the storages do not persist the new
+// configuration for a restart.
+func (n *Node) ProposeConfChange(ctx context.Context, group uint64, cc raftpb.ConfChangeI) error {
+	g := n.group(group)
+	if g == nil {
+		return fmt.Errorf("%w: %d", ErrUnknownGroup, group)
+	}
+	p, err := g.propose(nil, cc)
+	if err != nil {
+		return err
+	}
+	n.sched.enqueue(g)
+	select {
+	case <-p.Done():
+		return p.Err()
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // Campaign makes this node start an election in group now (tests, and
@@ -422,7 +447,11 @@ func (n *Node) stop(cause error) {
 		n.errMu.Lock()
 		n.err = cause
 		n.errMu.Unlock()
+		// Set under mu: enqueueSend and AddGroup check it under mu, so
+		// no sender goroutine is added (wg.Add) once Wait may run.
+		n.mu.Lock()
 		n.stopping.Store(true)
+		n.mu.Unlock()
 		close(n.stopCh)
 		n.sched.stop()
 		n.wg.Wait()

@@ -647,3 +647,50 @@ func TestReplicasCaughtUp(t *testing.T) {
 		t.Fatalf("Replicas on a follower: %v", err)
 	}
 }
+
+// Membership changes through Raft: a new node joins as a learner, catches
+// up, is promoted to voter, and the old leader is removed (it steps down;
+// the others elect a leader among themselves).
+func TestConfChangeAddAndRemove(t *testing.T) {
+	c := newClusterWith(t, 4, 1, false, 1, 2, 3)
+	c.elect(1, 1)
+	if err := c.propose(1, 1, "a"); err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	add := func(typ raftpb.ConfChangeType, id uint64) error {
+		return c.nodes[1].ProposeConfChange(ctx, 1, &raftpb.ConfChangeV2{Changes: []*raftpb.ConfChangeSingle{{Type: typ.Enum(), NodeId: new(id)}}})
+	}
+	if err := add(raftpb.ConfChangeAddLearnerNode, 4); err != nil {
+		t.Fatal(err)
+	}
+	c.tickUntil("learner caught up", 20, func() bool { return slices.Equal(c.values(4, 1), []string{"a"}) }, 1)
+	reps, err := c.nodes[1].Replicas(1)
+	if err != nil || len(reps) != 4 || !reps[3].Learner {
+		t.Fatalf("replicas %+v (%v): want node 4 as a learner", reps, err)
+	}
+	if err := add(raftpb.ConfChangeAddNode, 4); err != nil {
+		t.Fatal(err)
+	}
+	if err := add(raftpb.ConfChangeRemoveNode, 1); err != nil {
+		t.Fatal(err)
+	}
+	c.tickUntil("node 1 stepped down", 20, func() bool { return !c.status(1, 1).IsLeader }, 1)
+	c.tickUntil("a leader among 2, 3, 4", 100, func() bool { return c.leader(1, 2, 3, 4) != 0 }, 2, 3, 4)
+	nl := c.leader(1, 2, 3, 4)
+	if err := c.propose(nl, 1, "b"); err != nil {
+		t.Fatal(err)
+	}
+	reps, err = c.nodes[nl].Replicas(1)
+	if err != nil || len(reps) != 3 || reps[0].ID != 2 || reps[2].ID != 4 || reps[2].Learner {
+		t.Fatalf("replicas after the change %+v (%v): want voters 2, 3, 4", reps, err)
+	}
+	c.tickUntil("voters applied b", 20, func() bool {
+		for _, id := range []uint64{2, 3, 4} {
+			if !slices.Equal(c.values(id, 1), []string{"a", "b"}) {
+				return false
+			}
+		}
+		return true
+	}, nl)
+}
