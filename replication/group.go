@@ -528,7 +528,12 @@ func (g *Group) applyConfChange(e *raftpb.Entry) error {
 	default:
 		return nil
 	}
-	g.rn.ApplyConfChange(cc)
+	cs := g.rn.ApplyConfChange(cc)
+	if saver, ok := g.storage.(ConfStateSaver); ok {
+		if err := saver.SaveConfState(e.GetIndex(), cs); err != nil {
+			return fmt.Errorf("save configuration at %d: %w", e.GetIndex(), err)
+		}
+	}
 	return nil
 }
 

@@ -17,9 +17,9 @@ package replication
 //     install (Save): retention and DeleteRecords are not supported yet
 //     (they need the log to keep the anchor, DESIGN.md §2); Open refuses a
 //     log whose start matches no anchor.
-//   - Conf changes are stored and applied to Raft, but the ConfState
-//     returned at open is the anchor's (membership changes are not
-//     supported yet, DESIGN.md §9).
+//   - The configuration: the anchor's (at the log start), then each
+//     applied conf change's (SaveConfState) in the same file;
+//     InitialState gives the one at AppliedIndex.
 
 import (
 	"encoding/binary"
@@ -39,6 +39,7 @@ import (
 	"github.com/moldau/moldau/log/vfs"
 	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
+	"google.golang.org/protobuf/proto"
 )
 
 // LogStorageConfig configures OpenLogStorage.
@@ -71,13 +72,14 @@ type LogStorage struct {
 
 	mu        sync.Mutex
 	hs        raftpb.HardState // as given to Raft; Term and Vote as last written
-	cs        *raftpb.ConfState
-	first     uint64      // index of the first batch (at the log start)
-	prevTerm  uint64      // term of index first-1
-	offsets   []int64     // offsets[k]: base offset of index first+k
-	terms     []termStart // ascending; terms[0].index >= first
-	logStart  int64       // log start offset the anchor describes
-	anchorSet []anchor    // as in the file
+	first     uint64           // index of the first batch (at the log start)
+	prevTerm  uint64           // term of index first-1
+	offsets   []int64          // offsets[k]: base offset of index first+k
+	terms     []termStart      // ascending; terms[0].index >= first
+	logStart  int64            // log start offset the anchor describes
+	anchorSet []anchor         // as in the file; the last valid one describes the log
+	base      *anchor          // the anchor describing the log now
+	confs     []confAt         // conf changes applied above the log start, as in the file
 }
 
 type termStart struct{ term, index uint64 }
@@ -101,7 +103,7 @@ func OpenLogStorage(cfg LogStorageConfig) (*LogStorage, error) {
 	}
 	s.hs = raftpb.HardState{Term: new(hs.Term), Vote: new(hs.Vote), Commit: new(hs.Commit)}
 
-	anchors, err := loadAnchors(s.fs, s.dir)
+	anchors, confs, err := loadAnchors(s.fs, s.dir)
 	if err != nil {
 		return nil, err
 	}
@@ -110,8 +112,8 @@ func OpenLogStorage(cfg LogStorageConfig) (*LogStorage, error) {
 		if start != 0 {
 			return nil, fmt.Errorf("%w: log starts at %d", ErrNoAnchor, start)
 		}
-		anchors = []anchor{{first: 1, logStart: 0, voters: slices.Clone(cfg.Voters)}}
-		if err := saveAnchors(s.fs, s.dir, anchors); err != nil {
+		anchors = []anchor{{first: 1, logStart: 0, cs: &raftpb.ConfState{Voters: slices.Clone(cfg.Voters)}}}
+		if err := saveAnchors(s.fs, s.dir, anchors, nil); err != nil {
 			return nil, err
 		}
 	}
@@ -125,9 +127,11 @@ func OpenLogStorage(cfg LogStorageConfig) (*LogStorage, error) {
 	if a == nil {
 		return nil, fmt.Errorf("%w: log starts at %d", ErrNoAnchor, start)
 	}
-	s.anchorSet = anchors
+	s.anchorSet, s.base = anchors, a
 	s.first, s.prevTerm, s.logStart = a.first, a.prevTerm, a.logStart
-	s.cs = &raftpb.ConfState{Voters: slices.Clone(a.voters)}
+	if !a.emptyOnly {
+		s.confs = confs // (an interrupted install's anchor starts with none)
+	}
 
 	err = s.log.ScanHeaders(start, func(h plog.BatchHeader) error {
 		if h.LeaderEpoch < 1 {
@@ -161,11 +165,56 @@ func (s *LogStorage) InitialState() (*raftpb.HardState, *raftpb.ConfState, error
 	defer s.mu.Unlock()
 	hs := &raftpb.HardState{Term: new(s.hs.GetTerm()), Vote: new(s.hs.GetVote()), Commit: new(s.hs.GetCommit())}
 	// The high watermark was a commit point when it was checkpointed.
-	hwIndex := s.indexBelowLocked(s.log.HighWatermark())
-	commit := max(hs.GetCommit(), s.first-1, hwIndex)
+	commit := max(hs.GetCommit(), s.appliedLocked())
 	commit = min(commit, s.lastLocked())
 	hs.Commit = new(commit)
-	return hs, &raftpb.ConfState{Voters: slices.Clone(s.cs.Voters)}, nil
+	return hs, s.confStateAtLocked(s.appliedLocked()), nil
+}
+
+// confStateAtLocked is the configuration once index is applied.
+func (s *LogStorage) confStateAtLocked(index uint64) *raftpb.ConfState {
+	cs := s.base.cs
+	for _, c := range s.confs {
+		if c.index <= index {
+			cs = c.cs
+		}
+	}
+	return proto.Clone(cs).(*raftpb.ConfState)
+}
+
+// appliedLocked is the index of the recovered high watermark (at least the
+// index below the log start): what a restarted state machine has applied.
+func (s *LogStorage) appliedLocked() uint64 {
+	return max(s.indexBelowLocked(s.log.HighWatermark()), s.first-1)
+}
+
+// AppliedIndex is the GroupConfig.Applied to start the group with: the
+// index of the recovered high watermark. The state machine must have
+// applied exactly the entries up to it (for a partition: rebuilt its state
+// from the log below the high watermark). InitialState's configuration is
+// the one at this index; conf changes above it are applied again as Raft
+// redelivers them.
+func (s *LogStorage) AppliedIndex() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.appliedLocked()
+}
+
+// SaveConfState implements ConfStateSaver: the configuration after the
+// conf change at index, durable on return (the anchor file is rewritten;
+// conf changes are rare).
+func (s *LogStorage) SaveConfState(index uint64, cs *raftpb.ConfState) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if n := len(s.confs); n > 0 && s.confs[n-1].index >= index {
+		return nil // already saved (a redelivery after a restart)
+	}
+	confs := append(slices.Clone(s.confs), confAt{index, proto.Clone(cs).(*raftpb.ConfState)})
+	if err := saveAnchors(s.fs, s.dir, s.anchorSet, confs); err != nil {
+		return err
+	}
+	s.confs = confs
+	return nil
 }
 
 // indexBelowLocked returns the index of the last batch that ends at or
@@ -292,7 +341,7 @@ func (s *LogStorage) Snapshot() (*raftpb.Snapshot, error) {
 	return &raftpb.Snapshot{
 		Data: data,
 		Metadata: &raftpb.SnapshotMetadata{
-			ConfState: &raftpb.ConfState{Voters: slices.Clone(s.cs.Voters)},
+			ConfState: proto.Clone(s.base.cs).(*raftpb.ConfState),
 			Index:     new(s.first - 1),
 			Term:      new(s.prevTerm),
 		},
@@ -391,22 +440,22 @@ func (s *LogStorage) installLocked(snap *raftpb.Snapshot) error {
 	md := snap.GetMetadata()
 	next := anchor{
 		first: md.GetIndex() + 1, prevTerm: md.GetTerm(), logStart: start, emptyOnly: true,
-		voters: slices.Clone(md.GetConfState().GetVoters()),
+		cs: proto.Clone(raftpb.EnsureConfState(md.GetConfState())).(*raftpb.ConfState),
 	}
-	if err := saveAnchors(s.fs, s.dir, append(slices.Clone(s.anchorSet), next)); err != nil {
+	if err := saveAnchors(s.fs, s.dir, append(slices.Clone(s.anchorSet), next), s.confs); err != nil {
 		return err
 	}
 	if err := s.log.ResetTo(start); err != nil {
 		return fmt.Errorf("replication: reset log to %d for snapshot %d: %w", start, md.GetIndex(), err)
 	}
 	next.emptyOnly = false
-	s.anchorSet = []anchor{next}
-	if err := saveAnchors(s.fs, s.dir, s.anchorSet); err != nil {
+	s.anchorSet, s.confs = []anchor{next}, nil
+	s.base = &s.anchorSet[0]
+	if err := saveAnchors(s.fs, s.dir, s.anchorSet, nil); err != nil {
 		return err
 	}
 	s.first, s.prevTerm, s.logStart = next.first, next.prevTerm, start
 	s.offsets, s.terms = nil, nil
-	s.cs = &raftpb.ConfState{Voters: slices.Clone(next.voters)}
 	return nil
 }
 
@@ -417,7 +466,10 @@ func (s *LogStorage) installLocked(snap *raftpb.Snapshot) error {
 //	[5]   anchor count n (1 or 2)
 //	n times: first index uint64, term before it uint64, log start offset
 //	         int64, flags uint8 (bit 0: valid only while the log is
-//	         empty), voter count uint16, voters uint64 each
+//	         empty), ConfState length uint32, raftpb.ConfState protobuf
+//	conf change count uint16, then each: index uint64, ConfState length
+//	         uint32, raftpb.ConfState protobuf (the configuration after
+//	         the conf change applied at that index, ascending)
 //	CRC-32C of everything before it, uint32
 //
 // Replaced atomically (tmp, fsync, rename, fsync the directory).
@@ -431,17 +483,50 @@ const (
 // ErrCorruptAnchor: the anchor file is damaged or of an unknown version.
 var ErrCorruptAnchor = errors.New("replication: corrupt raft anchor")
 
+// anchor is what the log cannot say about its start: the Raft index of its
+// first batch, the term before it, and the configuration there.
 type anchor struct {
 	first     uint64
 	prevTerm  uint64
 	logStart  int64
 	emptyOnly bool
-	voters    []uint64
+	cs        *raftpb.ConfState
+}
+
+// confAt is the configuration after the conf change applied at index.
+type confAt struct {
+	index uint64
+	cs    *raftpb.ConfState
 }
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
-func encodeAnchors(as []anchor) []byte {
+func appendConfState(b []byte, cs *raftpb.ConfState) []byte {
+	pb, err := proto.Marshal(cs)
+	if err != nil {
+		panic(err) // a ConfState always marshals
+	}
+	b = binary.BigEndian.AppendUint32(b, uint32(len(pb)))
+	return append(b, pb...)
+}
+
+func readConfState(p []byte) (*raftpb.ConfState, []byte, error) {
+	if len(p) < 4 {
+		return nil, nil, fmt.Errorf("%w: short", ErrCorruptAnchor)
+	}
+	n := binary.BigEndian.Uint32(p)
+	p = p[4:]
+	if uint64(n) > uint64(len(p)) {
+		return nil, nil, fmt.Errorf("%w: short", ErrCorruptAnchor)
+	}
+	cs := &raftpb.ConfState{}
+	if err := proto.Unmarshal(p[:n], cs); err != nil {
+		return nil, nil, fmt.Errorf("%w: %w", ErrCorruptAnchor, err)
+	}
+	return cs, p[n:], nil
+}
+
+func encodeAnchors(as []anchor, confs []confAt) []byte {
 	b := append([]byte(anchorMagic), anchorVersion, byte(len(as)))
 	for _, a := range as {
 		b = binary.BigEndian.AppendUint64(b, a.first)
@@ -452,80 +537,98 @@ func encodeAnchors(as []anchor) []byte {
 			flags = 1
 		}
 		b = append(b, flags)
-		b = binary.BigEndian.AppendUint16(b, uint16(len(a.voters)))
-		for _, v := range a.voters {
-			b = binary.BigEndian.AppendUint64(b, v)
-		}
+		b = appendConfState(b, a.cs)
+	}
+	b = binary.BigEndian.AppendUint16(b, uint16(len(confs)))
+	for _, c := range confs {
+		b = binary.BigEndian.AppendUint64(b, c.index)
+		b = appendConfState(b, c.cs)
 	}
 	return binary.BigEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
 }
 
-func decodeAnchors(b []byte) ([]anchor, error) {
-	if len(b) < 10 || string(b[:4]) != anchorMagic {
-		return nil, fmt.Errorf("%w: bad magic or size", ErrCorruptAnchor)
+func decodeAnchors(b []byte) ([]anchor, []confAt, error) {
+	if len(b) < 12 || string(b[:4]) != anchorMagic {
+		return nil, nil, fmt.Errorf("%w: bad magic or size", ErrCorruptAnchor)
 	}
 	body := b[:len(b)-4]
 	if binary.BigEndian.Uint32(b[len(b)-4:]) != crc32.Checksum(body, castagnoli) {
-		return nil, fmt.Errorf("%w: checksum mismatch", ErrCorruptAnchor)
+		return nil, nil, fmt.Errorf("%w: checksum mismatch", ErrCorruptAnchor)
 	}
 	if body[4] != anchorVersion {
-		return nil, fmt.Errorf("%w: version %d", ErrCorruptAnchor, body[4])
+		return nil, nil, fmt.Errorf("%w: version %d", ErrCorruptAnchor, body[4])
 	}
 	n, p := int(body[5]), body[6:]
-	out := make([]anchor, 0, n)
+	if n == 0 {
+		return nil, nil, fmt.Errorf("%w: no anchor", ErrCorruptAnchor)
+	}
+	var as []anchor
 	for range n {
-		if len(p) < 27 {
-			return nil, fmt.Errorf("%w: short", ErrCorruptAnchor)
+		if len(p) < 25 {
+			return nil, nil, fmt.Errorf("%w: short", ErrCorruptAnchor)
 		}
 		a := anchor{
 			first: binary.BigEndian.Uint64(p), prevTerm: binary.BigEndian.Uint64(p[8:]),
 			logStart: int64(binary.BigEndian.Uint64(p[16:])), emptyOnly: p[24]&1 != 0,
 		}
-		nv := int(binary.BigEndian.Uint16(p[25:]))
-		p = p[27:]
-		if len(p) < 8*nv {
-			return nil, fmt.Errorf("%w: short", ErrCorruptAnchor)
+		var err error
+		if a.cs, p, err = readConfState(p[25:]); err != nil {
+			return nil, nil, err
 		}
-		for v := range nv {
-			a.voters = append(a.voters, binary.BigEndian.Uint64(p[8*v:]))
+		as = append(as, a)
+	}
+	if len(p) < 2 {
+		return nil, nil, fmt.Errorf("%w: short", ErrCorruptAnchor)
+	}
+	nc := int(binary.BigEndian.Uint16(p))
+	p = p[2:]
+	var confs []confAt
+	for range nc {
+		if len(p) < 8 {
+			return nil, nil, fmt.Errorf("%w: short", ErrCorruptAnchor)
 		}
-		p = p[8*nv:]
-		out = append(out, a)
+		c := confAt{index: binary.BigEndian.Uint64(p)}
+		var err error
+		if c.cs, p, err = readConfState(p[8:]); err != nil {
+			return nil, nil, err
+		}
+		confs = append(confs, c)
 	}
-	if len(p) != 0 || n == 0 {
-		return nil, fmt.Errorf("%w: bad count", ErrCorruptAnchor)
+	if len(p) != 0 {
+		return nil, nil, fmt.Errorf("%w: %d trailing bytes", ErrCorruptAnchor, len(p))
 	}
-	return out, nil
+	return as, confs, nil
 }
 
-// loadAnchors returns nil, nil when there is no anchor file.
-func loadAnchors(fsys vfs.FS, dir string) ([]anchor, error) {
+// loadAnchors returns no anchors and no error when there is no anchor
+// file.
+func loadAnchors(fsys vfs.FS, dir string) ([]anchor, []confAt, error) {
 	f, err := fsys.OpenFile(filepath.Join(dir, anchorFile), os.O_RDONLY, 0)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return nil, nil
+			return nil, nil, nil
 		}
-		return nil, fmt.Errorf("replication: open raft anchor: %w", err)
+		return nil, nil, fmt.Errorf("replication: open raft anchor: %w", err)
 	}
 	defer f.Close()
 	size, err := f.Size()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	b := make([]byte, size)
 	if _, err := f.ReadAt(b, 0); err != nil && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("replication: read raft anchor: %w", err)
+		return nil, nil, fmt.Errorf("replication: read raft anchor: %w", err)
 	}
 	return decodeAnchors(b)
 }
 
-func saveAnchors(fsys vfs.FS, dir string, as []anchor) error {
+func saveAnchors(fsys vfs.FS, dir string, as []anchor, confs []confAt) error {
 	tmp := filepath.Join(dir, anchorTemp)
 	f, err := fsys.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		return fmt.Errorf("replication: write raft anchor: %w", err)
 	}
-	if _, err := f.Write(encodeAnchors(as)); err != nil {
+	if _, err := f.Write(encodeAnchors(as, confs)); err != nil {
 		f.Close()
 		return fmt.Errorf("replication: write raft anchor: %w", err)
 	}

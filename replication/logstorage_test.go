@@ -268,7 +268,7 @@ func TestLogStorageSnapshotInstall(t *testing.T) {
 	// A crash just after the anchor for the snapshot is written, before
 	// the reset: the old log and its anchor are what Open finds.
 	before := fs.CrashClone()
-	if err := saveAnchors(before, partDir, append(slices.Clone(s.anchorSet), anchor{first: 51, prevTerm: 3, logStart: 100, emptyOnly: true})); err != nil {
+	if err := saveAnchors(before, partDir, append(slices.Clone(s.anchorSet), anchor{first: 51, prevTerm: 3, logStart: 100, emptyOnly: true, cs: &raftpb.ConfState{Voters: []uint64{1, 2, 3}}}), nil); err != nil {
 		t.Fatal(err)
 	}
 	lb, sb := open(before)
@@ -439,6 +439,65 @@ func TestLogStorageIndexBelow(t *testing.T) {
 	}{{99, 9}, {100, 9}, {101, 9}, {103, 10}, {104, 11}, {105, 11}, {108, 12}} {
 		if got := s.indexBelowLocked(c.offset); got != c.want {
 			t.Errorf("indexBelow(%d) = %d, want %d", c.offset, got, c.want)
+		}
+	}
+}
+
+// The configuration after a membership change survives a restart: the
+// storage gives raft the configuration at its applied index.
+func TestLogStorageConfStateSurvivesRestart(t *testing.T) {
+	c := newLogCluster(t, 3, true)
+	c.elect(1, 1)
+	if err := c.nodes[1].Propose(t.Context(), 1, recordBatch("a")); err != nil {
+		t.Fatal(err)
+	}
+	rm := &raftpb.ConfChangeV2{Changes: []*raftpb.ConfChangeSingle{{Type: raftpb.ConfChangeRemoveNode.Enum(), NodeId: new(uint64(3))}}}
+	if err := c.nodes[1].ProposeConfChange(t.Context(), 1, rm); err != nil {
+		t.Fatal(err)
+	}
+	c.tickUntil("node 2 applied the change", 20, func() bool { return c.status(2, 1).Applied == 3 }, 1)
+	// As the broker would: the high watermark at what is applied.
+	for _, id := range []uint64{1, 2} {
+		c.logs[id].SetHighWatermark(c.logs[id].EndOffset())
+		if err := c.logs[id].CheckpointHighWatermark(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.restart(2, true, true)
+	st := c.storages[[2]uint64{2, 1}].(*LogStorage)
+	if got := st.AppliedIndex(); got != 3 {
+		t.Fatalf("AppliedIndex %d, want 3", got)
+	}
+	_, cs, _ := st.InitialState()
+	if !slices.Equal(cs.Voters, []uint64{1, 2}) {
+		t.Fatalf("voters after restart %v, want [1 2]", cs.Voters)
+	}
+	// The two remaining voters are a quorum on their own.
+	c.net.Isolate(3)
+	if err := c.nodes[1].Propose(t.Context(), 1, recordBatch("b")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestAnchorsRoundTrip(t *testing.T) {
+	as := []anchor{
+		{first: 1, cs: &raftpb.ConfState{Voters: []uint64{1, 2, 3}}},
+		{first: 51, prevTerm: 3, logStart: 100, emptyOnly: true, cs: &raftpb.ConfState{Voters: []uint64{1, 2}, Learners: []uint64{4}}},
+	}
+	confs := []confAt{{index: 60, cs: &raftpb.ConfState{Voters: []uint64{1, 2, 4}}}}
+	b := encodeAnchors(as, confs)
+	as2, confs2, err := decodeAnchors(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(as2) != 2 || as2[1].first != 51 || !as2[1].emptyOnly || !proto.Equal(as2[1].cs, as[1].cs) || len(confs2) != 1 || confs2[0].index != 60 || !proto.Equal(confs2[0].cs, confs[0].cs) {
+		t.Fatalf("round trip: %+v %+v", as2, confs2)
+	}
+	for i := range b {
+		bad := bytes.Clone(b)
+		bad[i] ^= 1
+		if _, _, err := decodeAnchors(bad); !errors.Is(err, ErrCorruptAnchor) {
+			t.Fatalf("byte %d flipped: %v", i, err)
 		}
 	}
 }

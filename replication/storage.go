@@ -43,6 +43,16 @@ type Storage interface {
 	Save(hs *raftpb.HardState, entries []*raftpb.Entry, snap *raftpb.Snapshot, sync bool) error
 }
 
+// ConfStateSaver is implemented by a Storage that records the group's
+// configuration: the group calls SaveConfState after applying the conf
+// change at index, before it applies anything later. Durable on return;
+// an error stops the node. InitialState must then return the configuration
+// as of the Applied index the group is restarted with (conf changes above
+// it are applied again as Raft redelivers them).
+type ConfStateSaver interface {
+	SaveConfState(index uint64, cs *raftpb.ConfState) error
+}
+
 // MemStorage is a Storage in memory (etcd's raft.MemoryStorage) for tests.
 // Everything saved is "durable" for as long as the value lives, so a test
 // can restart a node on the same MemStorage to model a process restart. It
