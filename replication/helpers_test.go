@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/moldau/moldau/log/records"
 	"go.etcd.io/raft/v3/raftpb"
 	"go.uber.org/goleak"
 )
@@ -42,10 +43,23 @@ func (s *testSM) Apply(entries []*raftpb.Entry) error {
 		}
 		s.applied = e.GetIndex()
 		if e.GetType() == raftpb.EntryNormal && len(e.Data) > 0 {
-			s.data = append(s.data, string(e.Data))
+			s.data = append(s.data, entryValue(e.Data))
 		}
 	}
 	return nil
+}
+
+// entryValue is the data as a string, or, for a RecordBatch (LogStorage
+// tests), its first record's value.
+func entryValue(data []byte) string {
+	if len(data) >= records.HeaderSize && data[records.OffMagic] == records.Magic {
+		if it, err := records.BatchRecords(data); err == nil {
+			if r, ok := it.Next(); ok {
+				return string(r.Value)
+			}
+		}
+	}
+	return string(data)
 }
 
 func (s *testSM) Restore(snap *raftpb.Snapshot) error {
