@@ -58,6 +58,7 @@ type Group struct {
 	// when quiesceLeader's node goes silent.
 	quiesced      atomic.Bool
 	quiesceLeader atomic.Uint64
+	leading       atomic.Bool // mirrors isLeader for metrics
 
 	inMu        sync.Mutex
 	inbox       []Envelope
@@ -86,6 +87,8 @@ type snapReport struct {
 type Proposal struct {
 	data     []byte // the proposed data
 	conf     bool   // a conf change (ProposeConfChange)
+	start    time.Time
+	m        *nodeMetrics
 	term     uint64 // the term it was proposed in
 	index    uint64 // 0 until its entry appears in a Ready (Group.mu; read after appended or done)
 	appended chan struct{}
@@ -130,8 +133,13 @@ func (p *Proposal) finish(err error) {
 		return
 	}
 	p.finished, p.err = true, err
+	if p.m != nil {
+		p.m.observeProposal(p, err)
+	}
 	close(p.done)
 }
+
+func isDropped(err error) bool { return errors.Is(err, ErrDropped) }
 
 // AddGroup starts hosting a group. Its storage must hold the group's
 // configuration (ConfState) already; a new group's voters are given by its
@@ -223,6 +231,7 @@ func (g *Group) propose(data []byte, cc raftpb.ConfChangeI) (*Proposal, error) {
 	}
 	p := newProposal(data, st.GetTerm())
 	p.conf = cc != nil
+	p.start, p.m = time.Now(), g.node.m
 	g.unindexed = append(g.unindexed, p)
 	return p, nil
 }
@@ -392,8 +401,12 @@ func (g *Group) maybeFollowQuiesceLocked(m *raftpb.Message) {
 func (g *Group) handleReady(rd raft.Ready) error {
 	if rd.SoftState != nil {
 		wasLeader := g.isLeader
+		if rd.SoftState.Lead != g.leader && rd.SoftState.Lead != raft.None {
+			g.node.m.leaderChanges.Inc()
+		}
 		g.leader = rd.SoftState.Lead
 		g.isLeader = rd.SoftState.RaftState == raft.StateLeader
+		g.leading.Store(g.isLeader)
 		if g.isLeader && !wasLeader {
 			clear(g.caughtUp) // a previous term's observations
 		}
@@ -409,9 +422,11 @@ func (g *Group) handleReady(rd raft.Ready) error {
 	}
 
 	// 1. Persist, durably before anything is sent.
+	start := time.Now()
 	if err := g.storage.Save(rd.HardState, rd.Entries, rd.Snapshot, rd.MustSync); err != nil {
 		return fmt.Errorf("storage: %w", err)
 	}
+	g.node.m.persistLatency.Observe(time.Since(start).Seconds())
 	for _, p := range appended {
 		close(p.appended)
 	}

@@ -32,6 +32,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
 )
@@ -56,6 +57,8 @@ type Config struct {
 	// Now is the clock for replica lag (ReplicaProgress.CaughtUp);
 	// default time.Now.
 	Now func() time.Time
+	// Registerer receives the node's metrics (metrics.go); nil: none.
+	Registerer prometheus.Registerer
 	// Peers are the other nodes (this node's id is ignored if present).
 	// With peers, the node sends each a liveness envelope every tick and
 	// idle groups quiesce (DESIGN.md §6); without, no group quiesces.
@@ -69,6 +72,7 @@ type Node struct {
 	id     uint64
 	logger *slog.Logger
 	sched  scheduler
+	m      *nodeMetrics
 
 	mu      sync.RWMutex
 	groups  map[uint64]*Group
@@ -132,6 +136,7 @@ func NewNode(cfg Config) (*Node, error) {
 	}
 	n.lastHeard = make(map[uint64]int64, len(n.peers))
 	n.dead = make(map[uint64]bool)
+	n.m = newNodeMetrics(cfg.Registerer, n)
 	n.sched.init()
 	n.sched.onIdle = n.flush
 	for range cfg.Workers {
@@ -552,6 +557,11 @@ func (n *Node) sendLoop(ps *peerSender) {
 			continue
 		}
 		err := n.cfg.Transport.Send(ps.to, batch)
+		n.m.framesSent.Inc()
+		n.m.messagesSent.Add(float64(len(batch)))
+		if err != nil {
+			n.m.sendFailures.Inc()
+		}
 		n.afterSend(ps.to, batch, err)
 		n.inFlight.Add(-int64(len(batch)))
 	}
