@@ -197,6 +197,7 @@ func (n *Node) Tick() {
 	}
 	n.mu.RLock()
 	defer n.mu.RUnlock()
+	awake := make([]*Group, 0, len(n.groups))
 	for _, g := range n.groups {
 		if len(newlyDead) > 0 && g.quiesced.Load() {
 			if l := g.quiesceLeader.Load(); l == n.id || slices.Contains(newlyDead, l) {
@@ -208,8 +209,9 @@ func (n *Node) Tick() {
 			continue
 		}
 		g.ticks.add()
-		n.sched.enqueue(g)
+		awake = append(awake, g)
 	}
+	n.sched.enqueueAll(awake)
 }
 
 // live reports whether peer was heard from recently (always true without
@@ -253,9 +255,7 @@ func (n *Node) Receive(from uint64, batch []Envelope) {
 			touched = append(touched, g)
 		}
 	}
-	for _, g := range touched {
-		n.sched.enqueue(g) // a repeat is harmless
-	}
+	n.sched.enqueueAll(touched) // a repeat is harmless
 }
 
 // group returns the hosted group id, or nil.
@@ -635,6 +635,22 @@ func (s *scheduler) init() { s.cond.L = &s.mu }
 
 func (s *scheduler) enqueue(g *Group) {
 	s.mu.Lock()
+	s.enqueueLocked(g)
+	s.mu.Unlock()
+}
+
+// enqueueAll queues gs at once, so that no worker sees the queue empty (and
+// flushes the senders) half way through: one tick's heartbeats leave
+// together.
+func (s *scheduler) enqueueAll(gs []*Group) {
+	s.mu.Lock()
+	for _, g := range gs {
+		s.enqueueLocked(g)
+	}
+	s.mu.Unlock()
+}
+
+func (s *scheduler) enqueueLocked(g *Group) {
 	switch g.schedState {
 	case schedIdle:
 		g.schedState = schedQueued
@@ -643,7 +659,6 @@ func (s *scheduler) enqueue(g *Group) {
 	case schedRunning:
 		g.schedState = schedRunningDirty
 	}
-	s.mu.Unlock()
 }
 
 // busy reports whether any group is queued or running.
