@@ -27,6 +27,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"log/slog"
 	"math"
 	"os"
 	"path/filepath"
@@ -59,6 +60,8 @@ type LogStorageConfig struct {
 	SyncEntries bool
 	// Now gives the append time in Unix ms (default: the wall clock).
 	Now func() int64
+	// Logger (default slog.Default()).
+	Logger *slog.Logger
 }
 
 // LogStorage implements Storage over a *log.Log. Its methods are safe for
@@ -69,6 +72,7 @@ type LogStorage struct {
 	dir         string
 	syncEntries bool
 	now         func() int64
+	logger      *slog.Logger
 
 	mu        sync.Mutex
 	hs        raftpb.HardState // as given to Raft; Term and Vote as last written
@@ -96,6 +100,10 @@ func OpenLogStorage(cfg LogStorageConfig) (*LogStorage, error) {
 	s := &LogStorage{log: cfg.Log, fs: cfg.FS, dir: cfg.Log.Dir(), syncEntries: cfg.SyncEntries, now: cfg.Now}
 	if s.now == nil {
 		s.now = func() int64 { return time.Now().UnixMilli() }
+	}
+	s.logger = cfg.Logger
+	if s.logger == nil {
+		s.logger = slog.Default()
 	}
 	hs, _, err := plog.LoadHardState(s.fs, s.dir)
 	if err != nil {
@@ -158,15 +166,21 @@ func (s *LogStorage) noteAppendedLocked(offset int64, term uint64) {
 func (s *LogStorage) lastLocked() uint64 { return s.first + uint64(len(s.offsets)) - 1 }
 
 // InitialState implements raft.Storage. The commit index is kept within
-// raft's bounds: at least the index below the log start, at most the last
-// index (a log that lost an unsynced tail; logged by the caller's raft).
+// raft's bounds: at least the applied index (the recovered high
+// watermark's, at least the index below the log start), at most the last
+// index — a log that lost an unsynced tail in a power loss (DESIGN.md §4),
+// which is logged.
 func (s *LogStorage) InitialState() (*raftpb.HardState, *raftpb.ConfState, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	hs := &raftpb.HardState{Term: new(s.hs.GetTerm()), Vote: new(s.hs.GetVote()), Commit: new(s.hs.GetCommit())}
 	// The high watermark was a commit point when it was checkpointed.
 	commit := max(hs.GetCommit(), s.appliedLocked())
-	commit = min(commit, s.lastLocked())
+	if last := s.lastLocked(); commit > last {
+		s.logger.Warn("raft commit index beyond the recovered log: entries acknowledged before a crash were not on disk",
+			"dir", s.dir, "commit", commit, "last_index", last)
+		commit = last
+	}
 	hs.Commit = new(commit)
 	return hs, s.confStateAtLocked(s.appliedLocked()), nil
 }
