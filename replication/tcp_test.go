@@ -84,19 +84,29 @@ func TestTCPCluster(t *testing.T) {
 	const groups = 5
 	ids := []uint64{1, 2, 3}
 	transports := map[uint64]*TCPTransport{}
+	addrs := map[uint64]string{}
 	nodes := map[uint64]*Node{}
 	sms := map[[2]uint64]*testSM{}
+	storages := map[[2]uint64]*MemStorage{}
 	for _, id := range ids {
-		tr, err := NewTCPTransport(TCPConfig{ID: id, ListenAddr: "127.0.0.1:0", Logger: quietLogger, RedialAfter: 20 * time.Millisecond})
+		for g := uint64(1); g <= groups; g++ {
+			sms[[2]uint64{id, g}] = &testSM{}
+			storages[[2]uint64{id, g}] = NewMemStorage(ids...)
+		}
+	}
+	listen := func(id uint64, addr string) {
+		tr, err := NewTCPTransport(TCPConfig{ID: id, ListenAddr: addr, Logger: quietLogger, RedialAfter: 20 * time.Millisecond})
 		if err != nil {
 			t.Fatal(err)
 		}
-		transports[id] = tr
+		transports[id], addrs[id] = tr, tr.Addr().String()
 	}
-	for _, id := range ids {
+	// start runs node id on its transport, storages and state machines
+	// (kept across a restart, as a disk would keep them).
+	start := func(id uint64) {
 		for _, p := range ids {
 			if p != id {
-				transports[id].SetPeer(p, transports[p].Addr().String())
+				transports[id].SetPeer(p, addrs[p])
 			}
 		}
 		n, err := NewNode(Config{ID: id, Transport: transports[id], TickInterval: 5 * time.Millisecond, Peers: ids, Logger: quietLogger})
@@ -104,13 +114,20 @@ func TestTCPCluster(t *testing.T) {
 			t.Fatal(err)
 		}
 		for g := uint64(1); g <= groups; g++ {
-			sms[[2]uint64{id, g}] = &testSM{}
-			if err := n.AddGroup(GroupConfig{ID: g, Storage: NewMemStorage(ids...), StateMachine: sms[[2]uint64{id, g}]}); err != nil {
+			sm := sms[[2]uint64{id, g}]
+			applied, _ := sm.snapshot()
+			if err := n.AddGroup(GroupConfig{ID: g, Storage: storages[[2]uint64{id, g}], StateMachine: sm, Applied: applied}); err != nil {
 				t.Fatal(err)
 			}
 		}
 		nodes[id] = n
 		transports[id].Start(n)
+	}
+	for _, id := range ids {
+		listen(id, "127.0.0.1:0")
+	}
+	for _, id := range ids {
+		start(id)
 	}
 	stop := func(id uint64) {
 		_ = nodes[id].Stop()
@@ -171,12 +188,24 @@ func TestTCPCluster(t *testing.T) {
 	for g := uint64(1); g <= groups; g++ {
 		waitApplied(g, []string{fmt.Sprintf("a%d", g)})
 	}
+	// Node 2 restarts on the same address: node 1 (the dialer of that
+	// pair) finds its connection broken and dials the new process; node 3
+	// is dialed by the new node 2.
+	stop(2)
+	listen(2, addrs[2])
+	start(2)
+	for g := uint64(1); g <= groups; g++ {
+		proposeSomewhere(g, fmt.Sprintf("r%d", g))
+	}
+	for g := uint64(1); g <= groups; g++ {
+		waitApplied(g, []string{fmt.Sprintf("a%d", g), fmt.Sprintf("r%d", g)})
+	}
 	stop(1) // the lowest id: it dialed both others
 	for g := uint64(1); g <= groups; g++ {
 		proposeSomewhere(g, fmt.Sprintf("b%d", g))
 	}
 	for g := uint64(1); g <= groups; g++ {
-		waitApplied(g, []string{fmt.Sprintf("a%d", g), fmt.Sprintf("b%d", g)})
+		waitApplied(g, []string{fmt.Sprintf("a%d", g), fmt.Sprintf("r%d", g), fmt.Sprintf("b%d", g)})
 	}
 }
 
