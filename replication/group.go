@@ -73,6 +73,7 @@ type Group struct {
 	unindexed []*Proposal          // proposed, not yet seen in a Ready (in order)
 	pending   map[uint64]*Proposal // appended at index, waiting to be applied
 	caughtUp  map[uint64]time.Time // leader: when each replica last had the whole log
+	lostTail  map[uint64]int       // leader: consecutive rejects showing a lost acknowledged tail, by follower
 	failed    bool                 // a Ready round failed; the node is stopping
 	removed   bool                 // RemoveGroup: the group does nothing more
 }
@@ -168,7 +169,7 @@ func (n *Node) AddGroup(gc GroupConfig) error {
 	}
 	g := &Group{
 		id: gc.ID, node: n, storage: gc.Storage, sm: gc.StateMachine,
-		rn: rn, applied: gc.Applied, pending: make(map[uint64]*Proposal), caughtUp: make(map[uint64]time.Time),
+		rn: rn, applied: gc.Applied, pending: make(map[uint64]*Proposal), caughtUp: make(map[uint64]time.Time), lostTail: make(map[uint64]int),
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -278,6 +279,9 @@ func (g *Group) process() {
 			g.quiesced.Store(false)
 			quiesceMsg = nil
 		}
+		if m.GetType() == raftpb.MsgAppResp && m.GetReject() && g.isLeader && g.lostAcknowledged(m) {
+			continue // stepping it would only resend the same probe
+		}
 		// Errors are raft's refusals of a message (a peer it does not
 		// know, a local message type from the network): drop it.
 		_ = g.rn.Step(m)
@@ -310,6 +314,51 @@ func (g *Group) process() {
 	} else if ticked && g.isLeader && len(g.node.peers) > 0 {
 		g.maybeQuiesceLocked()
 	}
+}
+
+// lostAcknowledged reports whether m, a rejected append from a follower,
+// shows that the follower lost entries it had acknowledged (a disk that did
+// not keep what it was told to, or entries not synced before they were
+// acknowledged, DESIGN.md §4). etcd raft assumes a follower's Match never
+// goes back: it probes such a follower at Match forever, as fast as the
+// network allows. The leader detects it (the reject is for the probe at
+// Match and the follower's last index, its hint, is below Match; three in
+// a row in one term, so that a reordered stale reject is not mistaken for
+// it), drops those rejects, and hands the leadership to a caught-up voter:
+// a new leader starts every follower's progress afresh. g.mu is held.
+func (g *Group) lostAcknowledged(m *raftpb.Message) bool {
+	from := m.GetFrom()
+	var suspect bool
+	var match uint64
+	g.rn.WithProgress(func(id uint64, _ raft.ProgressType, pr tracker.Progress) {
+		if id == from {
+			match = pr.Match
+			suspect = pr.State == tracker.StateProbe && m.GetIndex() == pr.Match && pr.Match > 0 && m.GetRejectHint() < pr.Match
+		}
+	})
+	if !suspect {
+		delete(g.lostTail, from)
+		return false
+	}
+	g.lostTail[from]++
+	if g.lostTail[from] < 3 {
+		return false
+	}
+	if g.lostTail[from] == 3 {
+		g.node.logger.Error("follower lost entries it had acknowledged; handing leadership over so it is probed afresh",
+			"group", g.id, "follower", from, "acknowledged", match, "follower_last_index", m.GetRejectHint())
+		last, _ := g.storage.LastIndex()
+		var to uint64
+		g.rn.WithProgress(func(id uint64, typ raft.ProgressType, pr tracker.Progress) {
+			if to == 0 && id != g.node.id && id != from && typ == raft.ProgressTypePeer && pr.Match == last {
+				to = id
+			}
+		})
+		if to != 0 {
+			g.rn.TransferLeader(to)
+		}
+	}
+	return true
 }
 
 // noteCaughtUpLocked records the replicas that have the leader's whole
@@ -409,6 +458,7 @@ func (g *Group) handleReady(rd raft.Ready) error {
 		g.leading.Store(g.isLeader)
 		if g.isLeader && !wasLeader {
 			clear(g.caughtUp) // a previous term's observations
+			clear(g.lostTail)
 		}
 	}
 	appended := g.trackAppended(rd.Entries)

@@ -53,11 +53,14 @@ type LogStorageConfig struct {
 	// Voters is the group's configuration when the log has no anchor yet
 	// (a new partition).
 	Voters []uint64
-	// SyncEntries: Save fsyncs appended entries when raft asks for a
-	// durable write (Raft's full contract; a topic's flush.messages=1).
-	// Off: entries are in the page cache when acknowledged, as Kafka's
-	// default flush policy (DESIGN.md §4). The HardState is always synced.
-	SyncEntries bool
+	// UnsafeNoSync: Save does not fsync appended entries, so they may be
+	// only in the page cache when acknowledged (Kafka's default flush
+	// policy). That survives a process crash but not a power loss, after
+	// which a follower may have lost entries it acknowledged — which Raft
+	// assumes never happens (DESIGN.md §4). Default (false): entries are
+	// fsynced before Save returns whenever raft asks for a durable write.
+	// The HardState is always synced.
+	UnsafeNoSync bool
 	// Now gives the append time in Unix ms (default: the wall clock).
 	Now func() int64
 	// Logger (default slog.Default()).
@@ -97,7 +100,7 @@ var ErrNoAnchor = errors.New("replication: log start has no raft anchor")
 // the HardState (log.LoadHardState), the anchor, and the index of every
 // batch from the log start.
 func OpenLogStorage(cfg LogStorageConfig) (*LogStorage, error) {
-	s := &LogStorage{log: cfg.Log, fs: cfg.FS, dir: cfg.Log.Dir(), syncEntries: cfg.SyncEntries, now: cfg.Now}
+	s := &LogStorage{log: cfg.Log, fs: cfg.FS, dir: cfg.Log.Dir(), syncEntries: !cfg.UnsafeNoSync, now: cfg.Now}
 	if s.now == nil {
 		s.now = func() int64 { return time.Now().UnixMilli() }
 	}
@@ -364,7 +367,7 @@ func (s *LogStorage) Snapshot() (*raftpb.Snapshot, error) {
 
 // Save implements Storage (contract there): snapshot (log.ResetTo), then
 // entries (log.TruncateTo a divergent suffix, then appends; fsynced when
-// sync and SyncEntries), then the HardState (written, always durably, when
+// sync, unless UnsafeNoSync), then the HardState (written, always durably, when
 // the term or the vote changed; a commit-only change is kept in memory —
 // the commit is recovered from the leader and bounded below by the high
 // watermark).
