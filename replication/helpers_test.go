@@ -13,7 +13,9 @@ import (
 	"testing"
 	"time"
 
+	plog "github.com/moldau/moldau/log"
 	"github.com/moldau/moldau/log/records"
+	"github.com/moldau/moldau/log/vfs"
 	"go.etcd.io/raft/v3/raftpb"
 	"go.uber.org/goleak"
 )
@@ -118,6 +120,9 @@ type cluster struct {
 	sms      map[[2]uint64]*testSM
 	quiesce  bool     // nodes know their peers: liveness and quiescing on
 	voters   []uint64 // the groups' initial voters (nil: every node)
+	kind     string   // "mem" (MemStorage) or "log" (LogStorage on a MemFS per node)
+	fss      map[uint64]*vfs.MemFS
+	logs     map[[2]uint64]*plog.Log
 	clock    fakeClock
 }
 
@@ -134,12 +139,35 @@ func newCluster(t *testing.T, size, groups int) *cluster {
 	return newClusterWith(t, size, groups, false)
 }
 
+// storageKinds are the Storage implementations the conformance tests run
+// over (STYLE: one suite over every variant).
+var storageKinds = []string{"mem", "log"}
+
+// eachStorage runs f once per storage kind, as subtests.
+func eachStorage(t *testing.T, f func(t *testing.T, kind string)) {
+	for _, kind := range storageKinds {
+		t.Run(kind, func(t *testing.T) { f(t, kind) })
+	}
+}
+
+// newClusterKind is newCluster over the given storage kind.
+func newClusterKind(t *testing.T, kind string, size, groups int) *cluster {
+	t.Helper()
+	return newClusterOpts(t, kind, size, groups, false)
+}
+
 // newClusterWith is newCluster; with quiesce the nodes are given their
 // peers, so that idle groups quiesce.
 func newClusterWith(t *testing.T, size, groups int, quiesce bool, voters ...uint64) *cluster {
 	t.Helper()
+	return newClusterOpts(t, "mem", size, groups, quiesce, voters...)
+}
+
+func newClusterOpts(t *testing.T, kind string, size, groups int, quiesce bool, voters ...uint64) *cluster {
+	t.Helper()
 	c := &cluster{
-		quiesce: quiesce, voters: voters,
+		quiesce: quiesce, voters: voters, kind: kind,
+		fss: make(map[uint64]*vfs.MemFS), logs: make(map[[2]uint64]*plog.Log),
 		t: t, net: NewLocalNetwork(),
 		nodes:    make(map[uint64]*Node),
 		storages: make(map[[2]uint64]Storage),
@@ -156,8 +184,9 @@ func newClusterWith(t *testing.T, size, groups int, quiesce bool, voters ...uint
 		initial = c.voters
 	}
 	for _, id := range c.ids {
+		c.fss[id] = vfs.NewMem()
 		for _, g := range c.groups {
-			c.storages[[2]uint64{id, g}] = NewMemStorage(initial...)
+			c.storages[[2]uint64{id, g}] = c.newStorage(id, g, initial)
 			c.sms[[2]uint64{id, g}] = &testSM{}
 		}
 		c.start(id)
@@ -166,8 +195,47 @@ func newClusterWith(t *testing.T, size, groups int, quiesce bool, voters ...uint
 		for _, n := range c.nodes {
 			_ = n.Stop()
 		}
+		for _, l := range c.logs {
+			_ = l.Close()
+		}
 	})
 	return c
+}
+
+// newStorage makes group g's storage on node id, of the cluster's kind.
+func (c *cluster) newStorage(id, g uint64, voters []uint64) Storage {
+	c.t.Helper()
+	if c.kind != "log" {
+		return NewMemStorage(voters...)
+	}
+	fs, dir := c.fss[id], fmt.Sprintf("data/t-%d", g)
+	if err := fs.MkdirAll(dir, 0o755); err != nil {
+		c.t.Fatal(err)
+	}
+	cfg := plog.DefaultConfig()
+	cfg.Replicated = true
+	cfg.SegmentBytes = 4 << 10
+	l, _, err := plog.Open(fs, dir, cfg, nil)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	st, err := OpenLogStorage(LogStorageConfig{Log: l, FS: fs, Voters: voters, UnsafeNoSync: true, Now: func() int64 { return 1000 }, Logger: quietLogger})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.logs[[2]uint64{id, g}] = l
+	return st
+}
+
+// data is what a proposal of v carries: v itself, or for LogStorage a
+// RecordBatch whose one record has value v (testSM records the value).
+func (c *cluster) data(v string) []byte {
+	if c.kind == "log" {
+		b := records.NewBuilder(nil, records.NoProducer(1000))
+		b.Add(1000, nil, []byte(v))
+		return b.Build()
+	}
+	return []byte(v)
 }
 
 var quietLogger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -315,7 +383,7 @@ func (c *cluster) leader(g uint64, ids ...uint64) uint64 {
 func (c *cluster) propose(id, g uint64, v string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	return c.nodes[id].Propose(ctx, g, []byte(v))
+	return c.nodes[id].Propose(ctx, g, c.data(v))
 }
 
 func (c *cluster) values(id, g uint64) []string { return c.sms[[2]uint64{id, g}].values() }

@@ -14,199 +14,209 @@ import (
 )
 
 func TestElectionAndCommit(t *testing.T) {
-	c := newCluster(t, 3, 1)
-	c.elect(1, 1)
-	for i := range 5 {
-		if err := c.propose(1, 1, fmt.Sprintf("v%d", i)); err != nil {
-			t.Fatal(err)
+	eachStorage(t, func(t *testing.T, kind string) {
+		c := newClusterKind(t, kind, 3, 1)
+		c.elect(1, 1)
+		for i := range 5 {
+			if err := c.propose(1, 1, fmt.Sprintf("v%d", i)); err != nil {
+				t.Fatal(err)
+			}
 		}
-	}
-	want := []string{"v0", "v1", "v2", "v3", "v4"}
-	// Propose returns when applied on the leader; followers learn the
-	// commit index with the next message (a heartbeat or append).
-	if got := c.values(1, 1); !slices.Equal(got, want) {
-		t.Fatalf("leader applied %v, want %v", got, want)
-	}
-	c.tickUntil("followers applied", 5, func() bool {
-		return slices.Equal(c.values(2, 1), want) && slices.Equal(c.values(3, 1), want)
-	})
+		want := []string{"v0", "v1", "v2", "v3", "v4"}
+		// Propose returns when applied on the leader; followers learn the
+		// commit index with the next message (a heartbeat or append).
+		if got := c.values(1, 1); !slices.Equal(got, want) {
+			t.Fatalf("leader applied %v, want %v", got, want)
+		}
+		c.tickUntil("followers applied", 5, func() bool {
+			return slices.Equal(c.values(2, 1), want) && slices.Equal(c.values(3, 1), want)
+		})
 
-	// A follower refuses at once and names the leader.
-	err := c.propose(2, 1, "x")
-	var nl *NotLeaderError
-	if !errors.As(err, &nl) || !errors.Is(err, ErrNotLeader) || nl.Leader != 1 {
-		t.Fatalf("propose on follower: %v, want NotLeaderError with leader 1", err)
-	}
-	if err := c.nodes[1].Propose(context.Background(), 1, nil); !errors.Is(err, ErrEmptyProposal) {
-		t.Fatalf("empty proposal: %v", err)
-	}
-	if err := c.nodes[1].Propose(context.Background(), 99, []byte("x")); !errors.Is(err, ErrUnknownGroup) {
-		t.Fatalf("unknown group: %v", err)
-	}
+		// A follower refuses at once and names the leader.
+		err := c.propose(2, 1, "x")
+		var nl *NotLeaderError
+		if !errors.As(err, &nl) || !errors.Is(err, ErrNotLeader) || nl.Leader != 1 {
+			t.Fatalf("propose on follower: %v, want NotLeaderError with leader 1", err)
+		}
+		if err := c.nodes[1].Propose(context.Background(), 1, nil); !errors.Is(err, ErrEmptyProposal) {
+			t.Fatalf("empty proposal: %v", err)
+		}
+		if err := c.nodes[1].Propose(context.Background(), 99, []byte("x")); !errors.Is(err, ErrUnknownGroup) {
+			t.Fatalf("unknown group: %v", err)
+		}
+	})
 }
 
 func TestCommitNeedsQuorum(t *testing.T) {
-	c := newCluster(t, 3, 1)
-	c.elect(1, 1)
+	eachStorage(t, func(t *testing.T, kind string) {
+		c := newClusterKind(t, kind, 3, 1)
+		c.elect(1, 1)
 
-	// One follower away: two of three still commit.
-	c.net.Isolate(3)
-	if err := c.propose(1, 1, "a"); err != nil {
-		t.Fatal(err)
-	}
-	// Both followers away: the entry is appended but not committed.
-	c.net.Isolate(2)
-	before := c.status(1, 1)
-	done := make(chan error, 1)
-	go func() { done <- c.propose(1, 1, "b") }()
-	c.waitFor("b appended on the leader", func() bool { return c.status(1, 1).LastIndex == before.LastIndex+1 })
-	c.settle()
-	if st := c.status(1, 1); st.Commit != before.Commit {
-		t.Fatalf("commit moved from %d to %d without a quorum", before.Commit, st.Commit)
-	}
-	select {
-	case err := <-done:
-		t.Fatalf("propose returned %v without a quorum", err)
-	default:
-	}
-	if got := c.values(1, 1); !slices.Equal(got, []string{"a"}) {
-		t.Fatalf("leader applied %v without a quorum", got)
-	}
-
-	// Back: the leader's heartbeat finds the followers, they catch up, b
-	// commits. (No CheckQuorum step-down: the leader was not ticked while
-	// alone.)
-	c.net.Heal()
-	c.tickUntil("b committed", 20, func() bool {
+		// One follower away: two of three still commit.
+		c.net.Isolate(3)
+		if err := c.propose(1, 1, "a"); err != nil {
+			t.Fatal(err)
+		}
+		// Both followers away: the entry is appended but not committed.
+		c.net.Isolate(2)
+		before := c.status(1, 1)
+		done := make(chan error, 1)
+		go func() { done <- c.propose(1, 1, "b") }()
+		c.waitFor("b appended on the leader", func() bool { return c.status(1, 1).LastIndex == before.LastIndex+1 })
+		c.settle()
+		if st := c.status(1, 1); st.Commit != before.Commit {
+			t.Fatalf("commit moved from %d to %d without a quorum", before.Commit, st.Commit)
+		}
 		select {
 		case err := <-done:
-			if err != nil {
-				t.Fatalf("propose b: %v", err)
-			}
-			done <- nil
-			return true
+			t.Fatalf("propose returned %v without a quorum", err)
 		default:
-			return false
 		}
-	}, 1)
-	c.tickUntil("all applied", 10, func() bool {
-		for _, id := range c.ids {
-			if !slices.Equal(c.values(id, 1), []string{"a", "b"}) {
+		if got := c.values(1, 1); !slices.Equal(got, []string{"a"}) {
+			t.Fatalf("leader applied %v without a quorum", got)
+		}
+
+		// Back: the leader's heartbeat finds the followers, they catch up, b
+		// commits. (No CheckQuorum step-down: the leader was not ticked while
+		// alone.)
+		c.net.Heal()
+		c.tickUntil("b committed", 20, func() bool {
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatalf("propose b: %v", err)
+				}
+				done <- nil
+				return true
+			default:
 				return false
 			}
-		}
-		return true
+		}, 1)
+		c.tickUntil("all applied", 10, func() bool {
+			for _, id := range c.ids {
+				if !slices.Equal(c.values(id, 1), []string{"a", "b"}) {
+					return false
+				}
+			}
+			return true
+		})
 	})
 }
 
 func TestLeaderFailover(t *testing.T) {
-	c := newCluster(t, 3, 1)
-	c.elect(1, 1)
-	if err := c.propose(1, 1, "a"); err != nil {
-		t.Fatal(err)
-	}
-	oldTerm := c.status(1, 1).Term
+	eachStorage(t, func(t *testing.T, kind string) {
+		c := newClusterKind(t, kind, 3, 1)
+		c.elect(1, 1)
+		if err := c.propose(1, 1, "a"); err != nil {
+			t.Fatal(err)
+		}
+		oldTerm := c.status(1, 1).Term
 
-	c.net.Isolate(1)
-	// The others elect a new leader once their election timeout passes
-	// (PreVote: they must have stopped hearing from 1 first).
-	c.tickUntil("new leader among 2 and 3", 100, func() bool { return c.leader(1, 2, 3) != 0 }, 2, 3)
-	nl := c.leader(1, 2, 3)
-	if st := c.status(nl, 1); st.Term <= oldTerm {
-		t.Fatalf("new leader %d in term %d, old term %d", nl, st.Term, oldTerm)
-	}
-	if err := c.propose(nl, 1, "b"); err != nil {
-		t.Fatal(err)
-	}
-	// The cut-off old leader steps down on its own (CheckQuorum), so it
-	// stops accepting writes.
-	c.tickUntil("old leader steps down", 100, func() bool { return !c.status(1, 1).IsLeader }, 1)
-	if err := c.propose(1, 1, "x"); !errors.Is(err, ErrNotLeader) {
-		t.Fatalf("propose on the deposed leader: %v", err)
-	}
-	// Healed, it follows the new leader and catches up.
-	c.net.Heal()
-	c.tickUntil("old leader caught up", 50, func() bool {
-		return slices.Equal(c.values(1, 1), []string{"a", "b"}) && c.status(1, 1).Leader == nl
+		c.net.Isolate(1)
+		// The others elect a new leader once their election timeout passes
+		// (PreVote: they must have stopped hearing from 1 first).
+		c.tickUntil("new leader among 2 and 3", 100, func() bool { return c.leader(1, 2, 3) != 0 }, 2, 3)
+		nl := c.leader(1, 2, 3)
+		if st := c.status(nl, 1); st.Term <= oldTerm {
+			t.Fatalf("new leader %d in term %d, old term %d", nl, st.Term, oldTerm)
+		}
+		if err := c.propose(nl, 1, "b"); err != nil {
+			t.Fatal(err)
+		}
+		// The cut-off old leader steps down on its own (CheckQuorum), so it
+		// stops accepting writes.
+		c.tickUntil("old leader steps down", 100, func() bool { return !c.status(1, 1).IsLeader }, 1)
+		if err := c.propose(1, 1, "x"); !errors.Is(err, ErrNotLeader) {
+			t.Fatalf("propose on the deposed leader: %v", err)
+		}
+		// Healed, it follows the new leader and catches up.
+		c.net.Heal()
+		c.tickUntil("old leader caught up", 50, func() bool {
+			return slices.Equal(c.values(1, 1), []string{"a", "b"}) && c.status(1, 1).Leader == nl
+		})
 	})
 }
 
 // An isolated leader's uncommitted entries are replaced by the new
 // leader's when it rejoins, and its proposer learns that they were dropped.
 func TestDivergentTailTruncatedOnHeal(t *testing.T) {
-	c := newCluster(t, 3, 1)
-	c.elect(1, 1)
-	if err := c.propose(1, 1, "a"); err != nil {
-		t.Fatal(err)
-	}
-	c.tickUntil("a everywhere", 5, func() bool { return len(c.values(3, 1)) == 1 && len(c.values(2, 1)) == 1 })
+	eachStorage(t, func(t *testing.T, kind string) {
+		c := newClusterKind(t, kind, 3, 1)
+		c.elect(1, 1)
+		if err := c.propose(1, 1, "a"); err != nil {
+			t.Fatal(err)
+		}
+		c.tickUntil("a everywhere", 5, func() bool { return len(c.values(3, 1)) == 1 && len(c.values(2, 1)) == 1 })
 
-	c.net.Isolate(1)
-	lost := make(chan error, 2)
-	for _, v := range []string{"lost1", "lost2"} {
-		before := c.status(1, 1).LastIndex
-		go func() { lost <- c.propose(1, 1, v) }()
-		c.waitFor("appended on the old leader", func() bool { return c.status(1, 1).LastIndex == before+1 })
-	}
-	c.tickUntil("new leader", 100, func() bool { return c.leader(1, 2, 3) != 0 }, 2, 3)
-	nl := c.leader(1, 2, 3)
-	if err := c.propose(nl, 1, "b"); err != nil {
-		t.Fatal(err)
-	}
+		c.net.Isolate(1)
+		lost := make(chan error, 2)
+		for _, v := range []string{"lost1", "lost2"} {
+			before := c.status(1, 1).LastIndex
+			go func() { lost <- c.propose(1, 1, v) }()
+			c.waitFor("appended on the old leader", func() bool { return c.status(1, 1).LastIndex == before+1 })
+		}
+		c.tickUntil("new leader", 100, func() bool { return c.leader(1, 2, 3) != 0 }, 2, 3)
+		nl := c.leader(1, 2, 3)
+		if err := c.propose(nl, 1, "b"); err != nil {
+			t.Fatal(err)
+		}
 
-	c.net.Heal()
-	for range 2 {
-		var err error
-		c.tickUntil("old leader's proposals resolved", 100, func() bool {
-			select {
-			case err = <-lost:
-				return true
-			default:
-				return false
+		c.net.Heal()
+		for range 2 {
+			var err error
+			c.tickUntil("old leader's proposals resolved", 100, func() bool {
+				select {
+				case err = <-lost:
+					return true
+				default:
+					return false
+				}
+			})
+			if !errors.Is(err, ErrDropped) {
+				t.Fatalf("proposal on the partitioned leader: %v, want ErrDropped", err)
 			}
+		}
+		c.tickUntil("logs converge", 50, func() bool {
+			for _, id := range c.ids {
+				if !slices.Equal(c.values(id, 1), []string{"a", "b"}) {
+					return false
+				}
+			}
+			return true
 		})
-		if !errors.Is(err, ErrDropped) {
-			t.Fatalf("proposal on the partitioned leader: %v, want ErrDropped", err)
-		}
-	}
-	c.tickUntil("logs converge", 50, func() bool {
-		for _, id := range c.ids {
-			if !slices.Equal(c.values(id, 1), []string{"a", "b"}) {
-				return false
+		// The old leader's storage holds the new leader's entries at the
+		// indexes its own entries had.
+		l1, _ := c.storages[[2]uint64{1, 1}].LastIndex()
+		ln, _ := c.storages[[2]uint64{nl, 1}].LastIndex()
+		for i := uint64(1); i <= max(l1, ln); i++ {
+			t1, err1 := c.storages[[2]uint64{1, 1}].Term(i)
+			tn, err2 := c.storages[[2]uint64{nl, 1}].Term(i)
+			if err1 != nil || err2 != nil || t1 != tn {
+				t.Fatalf("index %d: term %d (%v) on node 1, %d (%v) on the leader", i, t1, err1, tn, err2)
 			}
 		}
-		return true
 	})
-	// The old leader's storage holds the new leader's entries at the
-	// indexes its own entries had.
-	l1, _ := c.storages[[2]uint64{1, 1}].LastIndex()
-	ln, _ := c.storages[[2]uint64{nl, 1}].LastIndex()
-	for i := uint64(1); i <= max(l1, ln); i++ {
-		t1, err1 := c.storages[[2]uint64{1, 1}].Term(i)
-		tn, err2 := c.storages[[2]uint64{nl, 1}].Term(i)
-		if err1 != nil || err2 != nil || t1 != tn {
-			t.Fatalf("index %d: term %d (%v) on node 1, %d (%v) on the leader", i, t1, err1, tn, err2)
-		}
-	}
 }
 
 func TestLaggingFollowerCatchesUp(t *testing.T) {
-	c := newCluster(t, 3, 1)
-	c.elect(1, 1)
-	c.net.Isolate(3)
-	var want []string
-	for i := range 50 {
-		v := fmt.Sprintf("v%d", i)
-		want = append(want, v)
-		if err := c.propose(1, 1, v); err != nil {
-			t.Fatal(err)
+	eachStorage(t, func(t *testing.T, kind string) {
+		c := newClusterKind(t, kind, 3, 1)
+		c.elect(1, 1)
+		c.net.Isolate(3)
+		var want []string
+		for i := range 50 {
+			v := fmt.Sprintf("v%d", i)
+			want = append(want, v)
+			if err := c.propose(1, 1, v); err != nil {
+				t.Fatal(err)
+			}
 		}
-	}
-	if got := c.values(3, 1); len(got) != 0 {
-		t.Fatalf("isolated follower applied %v", got)
-	}
-	c.net.Heal()
-	c.tickUntil("follower caught up", 50, func() bool { return slices.Equal(c.values(3, 1), want) }, 1)
+		if got := c.values(3, 1); len(got) != 0 {
+			t.Fatalf("isolated follower applied %v", got)
+		}
+		c.net.Heal()
+		c.tickUntil("follower caught up", 50, func() bool { return slices.Equal(c.values(3, 1), want) }, 1)
+	})
 }
 
 // A follower behind the leader's first index gets a snapshot, restores it
@@ -374,100 +384,106 @@ func TestManyGroupsShareOneLinkPerPair(t *testing.T) {
 
 // A node restarted on its storage keeps its term and vote and rejoins.
 func TestRestartKeepsHardState(t *testing.T) {
-	c := newCluster(t, 3, 1)
-	c.elect(1, 1)
-	if err := c.propose(1, 1, "a"); err != nil {
-		t.Fatal(err)
-	}
-	c.tickUntil("a on 2", 5, func() bool { return len(c.values(2, 1)) == 1 })
-	term := c.status(2, 1).Term
-	if err := c.nodes[2].Stop(); err != nil {
-		t.Fatal(err)
-	}
-	c.net.Detach(2)
-	c.start(2)
-	if st := c.status(2, 1); st.Term != term || st.Applied != 2 {
-		t.Fatalf("restarted node: term %d applied %d, want term %d applied 2", st.Term, st.Applied, term)
-	}
-	if err := c.propose(1, 1, "b"); err != nil {
-		t.Fatal(err)
-	}
-	c.tickUntil("b on restarted node", 10, func() bool { return slices.Equal(c.values(2, 1), []string{"a", "b"}) }, 1)
+	eachStorage(t, func(t *testing.T, kind string) {
+		c := newClusterKind(t, kind, 3, 1)
+		c.elect(1, 1)
+		if err := c.propose(1, 1, "a"); err != nil {
+			t.Fatal(err)
+		}
+		c.tickUntil("a on 2", 5, func() bool { return len(c.values(2, 1)) == 1 })
+		term := c.status(2, 1).Term
+		if err := c.nodes[2].Stop(); err != nil {
+			t.Fatal(err)
+		}
+		c.net.Detach(2)
+		c.start(2)
+		if st := c.status(2, 1); st.Term != term || st.Applied != 2 {
+			t.Fatalf("restarted node: term %d applied %d, want term %d applied 2", st.Term, st.Applied, term)
+		}
+		if err := c.propose(1, 1, "b"); err != nil {
+			t.Fatal(err)
+		}
+		c.tickUntil("b on restarted node", 10, func() bool { return slices.Equal(c.values(2, 1), []string{"a", "b"}) }, 1)
+	})
 }
 
 // Held and reordered messages do not break agreement.
 func TestDelayAndReorder(t *testing.T) {
-	c := newCluster(t, 3, 1)
-	c.elect(1, 1)
-	base := c.status(1, 1).LastIndex
-	c.net.Hold(1, 2)
-	c.net.Hold(1, 3)
-	var wg sync.WaitGroup
-	errs := make(chan error, 5)
-	for i := range 5 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs <- c.propose(1, 1, fmt.Sprintf("v%d", i))
-		}()
-	}
-	c.waitFor("5 appended on the leader", func() bool { return c.status(1, 1).LastIndex == base+5 })
-	c.settle()
-	c.net.Release(1, 2, true)
-	c.net.Release(1, 3, true)
-	c.tickUntil("all agree", 50, func() bool {
-		a := c.values(1, 1)
-		return len(a) == 5 && slices.Equal(a, c.values(2, 1)) && slices.Equal(a, c.values(3, 1))
-	}, 1)
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Fatal(err)
+	eachStorage(t, func(t *testing.T, kind string) {
+		c := newClusterKind(t, kind, 3, 1)
+		c.elect(1, 1)
+		base := c.status(1, 1).LastIndex
+		c.net.Hold(1, 2)
+		c.net.Hold(1, 3)
+		var wg sync.WaitGroup
+		errs := make(chan error, 5)
+		for i := range 5 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs <- c.propose(1, 1, fmt.Sprintf("v%d", i))
+			}()
 		}
-	}
+		c.waitFor("5 appended on the leader", func() bool { return c.status(1, 1).LastIndex == base+5 })
+		c.settle()
+		c.net.Release(1, 2, true)
+		c.net.Release(1, 3, true)
+		c.tickUntil("all agree", 50, func() bool {
+			a := c.values(1, 1)
+			return len(a) == 5 && slices.Equal(a, c.values(2, 1)) && slices.Equal(a, c.values(3, 1))
+		}, 1)
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
 }
 
 // ProposeAsync reports the leader's append (acks=1) before the commit
 // (acks=all), and the commit only with a quorum.
 func TestProposeAsyncAppendedThenCommitted(t *testing.T) {
-	c := newCluster(t, 3, 1)
-	c.elect(1, 1)
-	c.net.Isolate(2)
-	c.net.Isolate(3)
-	p, err := c.nodes[1].ProposeAsync(1, []byte("a"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.waitFor("appended on the leader", func() bool {
-		select {
-		case <-p.Appended():
-			return true
-		default:
-			return false
+	eachStorage(t, func(t *testing.T, kind string) {
+		c := newClusterKind(t, kind, 3, 1)
+		c.elect(1, 1)
+		c.net.Isolate(2)
+		c.net.Isolate(3)
+		p, err := c.nodes[1].ProposeAsync(1, c.data("a"))
+		if err != nil {
+			t.Fatal(err)
 		}
-	})
-	if idx := p.Index(); idx != c.status(1, 1).LastIndex {
-		t.Fatalf("proposal index %d, leader's last index %d", idx, c.status(1, 1).LastIndex)
-	}
-	c.settle()
-	select {
-	case <-p.Done():
-		t.Fatalf("done without a quorum: %v", p.Err())
-	default:
-	}
-	c.net.Heal()
-	c.tickUntil("committed", 20, func() bool {
+		c.waitFor("appended on the leader", func() bool {
+			select {
+			case <-p.Appended():
+				return true
+			default:
+				return false
+			}
+		})
+		if idx := p.Index(); idx != c.status(1, 1).LastIndex {
+			t.Fatalf("proposal index %d, leader's last index %d", idx, c.status(1, 1).LastIndex)
+		}
+		c.settle()
 		select {
 		case <-p.Done():
-			return true
+			t.Fatalf("done without a quorum: %v", p.Err())
 		default:
-			return false
 		}
-	}, 1)
-	if err := p.Err(); err != nil {
-		t.Fatal(err)
-	}
+		c.net.Heal()
+		c.tickUntil("committed", 20, func() bool {
+			select {
+			case <-p.Done():
+				return true
+			default:
+				return false
+			}
+		}, 1)
+		if err := p.Err(); err != nil {
+			t.Fatal(err)
+		}
+	})
 }
 
 func TestRemoveGroup(t *testing.T) {
@@ -545,73 +561,77 @@ func TestTickerElectsLeader(t *testing.T) {
 // A lossy network (a seeded third of all messages dropped) delays but does
 // not break agreement: ticks retransmit.
 func TestLossyNetworkConverges(t *testing.T) {
-	c := newCluster(t, 3, 3)
-	for _, g := range c.groups {
-		c.elect(g, g)
-	}
-	rng := rand.New(rand.NewPCG(1, 2))
-	c.net.SetDropFilter(func(from, to uint64, env Envelope) bool { return rng.IntN(3) == 0 })
-	var wg sync.WaitGroup
-	for _, g := range c.groups {
-		for i := range 5 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				// Errors are possible (a leader change under loss);
-				// what matters is that the replicas agree.
-				_ = c.propose(g, g, fmt.Sprintf("g%d-%d", g, i))
-			}()
-		}
-	}
-	c.tickUntil("proposals resolved", 400, func() bool {
+	eachStorage(t, func(t *testing.T, kind string) {
+		c := newClusterKind(t, kind, 3, 3)
 		for _, g := range c.groups {
-			for _, id := range c.ids {
-				if st := c.status(id, g); st.Applied < st.LastIndex {
+			c.elect(g, g)
+		}
+		rng := rand.New(rand.NewPCG(1, 2))
+		c.net.SetDropFilter(func(from, to uint64, env Envelope) bool { return rng.IntN(3) == 0 })
+		var wg sync.WaitGroup
+		for _, g := range c.groups {
+			for i := range 5 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					// Errors are possible (a leader change under loss);
+					// what matters is that the replicas agree.
+					_ = c.propose(g, g, fmt.Sprintf("g%d-%d", g, i))
+				}()
+			}
+		}
+		c.tickUntil("proposals resolved", 400, func() bool {
+			for _, g := range c.groups {
+				for _, id := range c.ids {
+					if st := c.status(id, g); st.Applied < st.LastIndex {
+						return false
+					}
+				}
+			}
+			for _, g := range c.groups {
+				if len(c.values(g, g)) < 5 && c.leader(g, c.ids...) == g {
 					return false
 				}
 			}
-		}
-		for _, g := range c.groups {
-			if len(c.values(g, g)) < 5 && c.leader(g, c.ids...) == g {
-				return false
+			return true
+		})
+		c.net.Heal()
+		c.tickUntil("replicas agree", 100, func() bool {
+			for _, g := range c.groups {
+				a := c.values(1, g)
+				if !slices.Equal(a, c.values(2, g)) || !slices.Equal(a, c.values(3, g)) {
+					return false
+				}
 			}
-		}
-		return true
+			return true
+		})
+		wg.Wait()
 	})
-	c.net.Heal()
-	c.tickUntil("replicas agree", 100, func() bool {
-		for _, g := range c.groups {
-			a := c.values(1, g)
-			if !slices.Equal(a, c.values(2, g)) || !slices.Equal(a, c.values(3, g)) {
-				return false
-			}
-		}
-		return true
-	})
-	wg.Wait()
 }
 
 func TestTransferLeadership(t *testing.T) {
-	c := newCluster(t, 3, 1)
-	c.elect(1, 1)
-	if err := c.propose(1, 1, "a"); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.nodes[2].TransferLeadership(1, 3); !errors.Is(err, ErrNotLeader) {
-		t.Fatalf("transfer from a follower: %v", err)
-	}
-	if err := c.nodes[1].TransferLeadership(1, 2); err != nil {
-		t.Fatal(err)
-	}
-	// The transferee is caught up once it has "a": it is told to campaign
-	// at once (no election timeout, no ticks).
-	c.tickUntil("node 2 leads", 10, func() bool { return c.status(2, 1).IsLeader }, 1)
-	if err := c.propose(2, 1, "b"); err != nil {
-		t.Fatal(err)
-	}
-	var nl *NotLeaderError
-	c.waitFor("node 1 knows the new leader", func() bool {
-		return errors.As(c.propose(1, 1, "x"), &nl) && nl.Leader == 2
+	eachStorage(t, func(t *testing.T, kind string) {
+		c := newClusterKind(t, kind, 3, 1)
+		c.elect(1, 1)
+		if err := c.propose(1, 1, "a"); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.nodes[2].TransferLeadership(1, 3); !errors.Is(err, ErrNotLeader) {
+			t.Fatalf("transfer from a follower: %v", err)
+		}
+		if err := c.nodes[1].TransferLeadership(1, 2); err != nil {
+			t.Fatal(err)
+		}
+		// The transferee is caught up once it has "a": it is told to campaign
+		// at once (no election timeout, no ticks).
+		c.tickUntil("node 2 leads", 10, func() bool { return c.status(2, 1).IsLeader }, 1)
+		if err := c.propose(2, 1, "b"); err != nil {
+			t.Fatal(err)
+		}
+		var nl *NotLeaderError
+		c.waitFor("node 1 knows the new leader", func() bool {
+			return errors.As(c.propose(1, 1, "x"), &nl) && nl.Leader == 2
+		})
 	})
 }
 
