@@ -20,7 +20,7 @@ func TestChaosNoAckedWriteLost(t *testing.T) {
 		})
 	}
 	t.Run("log storage", func(t *testing.T) {
-		chaos(t, 9, func(t *testing.T) *cluster { return newLogCluster(t, 3, false).cluster })
+		chaos(t, 9, func(t *testing.T) *cluster { return newLogCluster(t, 3, false) })
 	})
 }
 

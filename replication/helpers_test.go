@@ -1,6 +1,7 @@
 package replication
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -121,6 +122,7 @@ type cluster struct {
 	quiesce  bool     // nodes know their peers: liveness and quiescing on
 	voters   []uint64 // the groups' initial voters (nil: every node)
 	kind     string   // "mem" (MemStorage) or "log" (LogStorage on a MemFS per node)
+	sync     bool     // log: entries fsynced before acknowledged (else UnsafeNoSync)
 	fss      map[uint64]*vfs.MemFS
 	logs     map[[2]uint64]*plog.Log
 	clock    fakeClock
@@ -153,20 +155,38 @@ func eachStorage(t *testing.T, f func(t *testing.T, kind string)) {
 // newClusterKind is newCluster over the given storage kind.
 func newClusterKind(t *testing.T, kind string, size, groups int) *cluster {
 	t.Helper()
-	return newClusterOpts(t, kind, size, groups, false)
+	return newClusterOpts(t, size, groups, clusterOpts{kind: kind})
+}
+
+// newLogCluster is a cluster of one group over LogStorage; with sync,
+// entries are fsynced before they are acknowledged (so they survive a
+// crash of the node's file system).
+func newLogCluster(t *testing.T, size int, sync bool) *cluster {
+	t.Helper()
+	return newClusterOpts(t, size, 1, clusterOpts{kind: "log", sync: sync})
+}
+
+// clusterOpts: the storage kind ("mem" if empty), fsync of entries (log),
+// quiescing (the nodes know their peers), the groups' initial voters (nil:
+// every node).
+type clusterOpts struct {
+	kind    string
+	sync    bool
+	quiesce bool
+	voters  []uint64
 }
 
 // newClusterWith is newCluster; with quiesce the nodes are given their
 // peers, so that idle groups quiesce.
 func newClusterWith(t *testing.T, size, groups int, quiesce bool, voters ...uint64) *cluster {
 	t.Helper()
-	return newClusterOpts(t, "mem", size, groups, quiesce, voters...)
+	return newClusterOpts(t, size, groups, clusterOpts{quiesce: quiesce, voters: voters})
 }
 
-func newClusterOpts(t *testing.T, kind string, size, groups int, quiesce bool, voters ...uint64) *cluster {
+func newClusterOpts(t *testing.T, size, groups int, o clusterOpts) *cluster {
 	t.Helper()
 	c := &cluster{
-		quiesce: quiesce, voters: voters, kind: kind,
+		quiesce: o.quiesce, voters: o.voters, kind: o.kind, sync: o.sync,
 		fss: make(map[uint64]*vfs.MemFS), logs: make(map[[2]uint64]*plog.Log),
 		t: t, net: NewLocalNetwork(),
 		nodes:    make(map[uint64]*Node),
@@ -214,17 +234,61 @@ func (c *cluster) newStorage(id, g uint64, voters []uint64) Storage {
 	}
 	cfg := plog.DefaultConfig()
 	cfg.Replicated = true
-	cfg.SegmentBytes = 4 << 10
+	cfg.SegmentBytes = 4 << 10 // several segments
 	l, _, err := plog.Open(fs, dir, cfg, nil)
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	st, err := OpenLogStorage(LogStorageConfig{Log: l, FS: fs, Voters: voters, UnsafeNoSync: true, Now: func() int64 { return 1000 }, Logger: quietLogger})
+	st, err := OpenLogStorage(LogStorageConfig{Log: l, FS: fs, Voters: voters, UnsafeNoSync: !c.sync, Now: func() int64 { return 1000 }, Logger: quietLogger})
 	if err != nil {
 		c.t.Fatal(err)
 	}
 	c.logs[[2]uint64{id, g}] = l
 	return st
+}
+
+// reopen restarts node id over its logs (log clusters): the node stops,
+// its logs close — after a crash of its file system, which loses what was
+// not synced, if crash — and reopen, and its state machines start empty
+// and are replayed from the logs.
+func (c *cluster) reopen(id uint64, crash bool) {
+	c.t.Helper()
+	if err := c.nodes[id].Stop(); err != nil {
+		c.t.Fatal(err)
+	}
+	c.net.Detach(id)
+	if crash {
+		c.fss[id] = c.fss[id].CrashClone()
+	}
+	for _, g := range c.groups {
+		_ = c.logs[[2]uint64{id, g}].Close()
+		c.storages[[2]uint64{id, g}] = c.newStorage(id, g, nil)
+		c.sms[[2]uint64{id, g}] = &testSM{}
+	}
+	c.start(id)
+}
+
+// logBytes returns group g's whole log on node id.
+func (c *cluster) logBytes(id, g uint64) []byte {
+	c.t.Helper()
+	l := c.logs[[2]uint64{id, g}]
+	b, err := l.Read(l.LogStartOffset(), l.EndOffset(), 1<<30, true, nil)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return b
+}
+
+// converged reports whether group g's logs are byte-identical and not
+// empty on every node.
+func (c *cluster) converged(g uint64) bool {
+	a := c.logBytes(c.ids[0], g)
+	for _, id := range c.ids[1:] {
+		if !bytes.Equal(a, c.logBytes(id, g)) {
+			return false
+		}
+	}
+	return len(a) > 0
 }
 
 // data is what a proposal of v carries: v itself, or for LogStorage a

@@ -17,110 +17,10 @@ import (
 
 const partDir = "data/t-0"
 
-// logCluster is a cluster whose group 1 is stored in each node's own
-// partition log (LogStorage), each node on its own crashable MemFS.
-type logCluster struct {
-	*cluster
-	fss  map[uint64]*vfs.MemFS
-	logs map[uint64]*plog.Log
-}
-
-func newLogCluster(t *testing.T, size int, syncEntries bool) *logCluster {
-	t.Helper()
-	c := &logCluster{
-		cluster: &cluster{
-			t: t, net: NewLocalNetwork(), groups: []uint64{1},
-			nodes:    make(map[uint64]*Node),
-			storages: make(map[[2]uint64]Storage),
-			sms:      make(map[[2]uint64]*testSM),
-		},
-		fss:  make(map[uint64]*vfs.MemFS),
-		logs: make(map[uint64]*plog.Log),
-	}
-	for i := 1; i <= size; i++ {
-		c.ids = append(c.ids, uint64(i))
-	}
-	for _, id := range c.ids {
-		c.fss[id] = vfs.NewMem()
-		c.openLog(id, syncEntries)
-		c.sms[[2]uint64{id, 1}] = &testSM{}
-		c.start(id)
-	}
-	t.Cleanup(func() {
-		for _, n := range c.nodes {
-			_ = n.Stop()
-		}
-		for _, l := range c.logs {
-			_ = l.Close()
-		}
-	})
-	return c
-}
-
-func (c *logCluster) openLog(id uint64, syncEntries bool) {
-	c.t.Helper()
-	fs := c.fss[id]
-	if err := fs.MkdirAll(partDir, 0o755); err != nil {
-		c.t.Fatal(err)
-	}
-	cfg := plog.DefaultConfig()
-	cfg.Replicated = true
-	cfg.SegmentBytes = 4 << 10 // several segments
-	l, _, err := plog.Open(fs, partDir, cfg, nil)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	st, err := OpenLogStorage(LogStorageConfig{Log: l, FS: fs, Voters: c.ids, UnsafeNoSync: !syncEntries, Now: func() int64 { return 1000 }, Logger: quietLogger})
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	c.logs[id] = l
-	c.storages[[2]uint64{id, 1}] = st
-}
-
-// restart stops node id and reopens its log and storage; with crash, the
-// file system first loses everything not synced.
-func (c *logCluster) restart(id uint64, crash, syncEntries bool) {
-	c.t.Helper()
-	if err := c.nodes[id].Stop(); err != nil {
-		c.t.Fatal(err)
-	}
-	c.net.Detach(id)
-	if crash {
-		c.fss[id] = c.fss[id].CrashClone()
-	}
-	_ = c.logs[id].Close()
-	c.openLog(id, syncEntries)
-	// The state machine restarts empty and is replayed from the log.
-	c.sms[[2]uint64{id, 1}] = &testSM{}
-	c.start(id)
-}
-
-// logBytes returns node id's whole log.
-func (c *logCluster) logBytes(id uint64) []byte {
-	c.t.Helper()
-	l := c.logs[id]
-	b, err := l.Read(l.LogStartOffset(), l.EndOffset(), 1<<30, true, nil)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	return b
-}
-
 func recordBatch(v string) []byte {
 	b := records.NewBuilder(nil, records.NoProducer(1000))
 	b.Add(1000, nil, []byte(v))
 	return b.Build()
-}
-
-func (c *logCluster) converged() bool {
-	a := c.logBytes(c.ids[0])
-	for _, id := range c.ids[1:] {
-		if !bytes.Equal(a, c.logBytes(id)) {
-			return false
-		}
-	}
-	return len(a) > 0
 }
 
 // The partition log is the Raft log: every replica ends with a
@@ -134,8 +34,8 @@ func TestLogStorageReplicasByteIdentical(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	c.tickUntil("logs identical", 10, c.converged)
-	l := c.logs[1]
+	c.tickUntil("logs identical", 10, func() bool { return c.converged(1) })
+	l := c.logs[[2]uint64{1, 1}]
 	if l.Segments() < 2 {
 		t.Fatalf("%d segments: the test wants several", l.Segments())
 	}
@@ -172,11 +72,11 @@ func TestLogStorageTruncatesDivergentTail(t *testing.T) {
 	if err := c.nodes[1].Propose(t.Context(), 1, recordBatch("a")); err != nil {
 		t.Fatal(err)
 	}
-	c.tickUntil("a everywhere", 10, c.converged)
+	c.tickUntil("a everywhere", 10, func() bool { return c.converged(1) })
 	c.net.Isolate(1)
 	lost := make(chan error, 1)
 	go func() { lost <- c.nodes[1].Propose(t.Context(), 1, recordBatch("lost")) }()
-	c.waitFor("lost appended on node 1", func() bool { return c.logs[1].EndOffset() == 3 })
+	c.waitFor("lost appended on node 1", func() bool { return c.logs[[2]uint64{1, 1}].EndOffset() == 3 })
 	c.tickUntil("new leader", 100, func() bool { return c.leader(1, 2, 3) != 0 }, 2, 3)
 	nl := c.leader(1, 2, 3)
 	for _, v := range []string{"b", "c"} {
@@ -185,16 +85,16 @@ func TestLogStorageTruncatesDivergentTail(t *testing.T) {
 		}
 	}
 	c.net.Heal()
-	c.tickUntil("logs identical", 50, c.converged)
+	c.tickUntil("logs identical", 50, func() bool { return c.converged(1) })
 	if err := <-lost; !errors.Is(err, ErrDropped) {
 		t.Fatalf("proposal on the partitioned leader: %v", err)
 	}
-	if bytes.Contains(c.logBytes(1), []byte("lost")) {
+	if bytes.Contains(c.logBytes(1, 1), []byte("lost")) {
 		t.Fatal("the old leader's log still holds its uncommitted batch")
 	}
 	// The epoch cache followed the truncation: the new term starts where
 	// the new leader's empty entry is.
-	if ep, _ := c.logs[1].EndOffsetForEpoch(int32(c.status(nl, 1).Term)); ep != int32(c.status(nl, 1).Term) {
+	if ep, _ := c.logs[[2]uint64{1, 1}].EndOffsetForEpoch(int32(c.status(nl, 1).Term)); ep != int32(c.status(nl, 1).Term) {
 		t.Fatalf("EndOffsetForEpoch(new term) gave epoch %d", ep)
 	}
 }
@@ -213,20 +113,20 @@ func TestLogStorageRestart(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			c.tickUntil("logs identical", 10, c.converged)
+			c.tickUntil("logs identical", 10, func() bool { return c.converged(1) })
 			term := c.status(2, 1).Term
-			want := c.logBytes(2)
-			c.restart(2, crash, crash)
+			want := c.logBytes(2, 1)
+			c.reopen(2, crash)
 			if st := c.status(2, 1); st.Term != term || st.LastIndex != 6 {
 				t.Fatalf("restarted: term %d last index %d, want %d and 6", st.Term, st.LastIndex, term)
 			}
-			if !bytes.Equal(c.logBytes(2), want) {
+			if !bytes.Equal(c.logBytes(2, 1), want) {
 				t.Fatal("restarted log differs")
 			}
 			if err := c.nodes[1].Propose(t.Context(), 1, recordBatch("after")); err != nil {
 				t.Fatal(err)
 			}
-			c.tickUntil("restarted node caught up", 20, func() bool { return c.converged() && len(c.values(2, 1)) == 6 }, 1)
+			c.tickUntil("restarted node caught up", 20, func() bool { return c.converged(1) && len(c.values(2, 1)) == 6 }, 1)
 		})
 	}
 }
@@ -458,12 +358,12 @@ func TestLogStorageConfStateSurvivesRestart(t *testing.T) {
 	c.tickUntil("node 2 applied the change", 20, func() bool { return c.status(2, 1).Applied == 3 }, 1)
 	// As the broker would: the high watermark at what is applied.
 	for _, id := range []uint64{1, 2} {
-		c.logs[id].SetHighWatermark(c.logs[id].EndOffset())
-		if err := c.logs[id].CheckpointHighWatermark(); err != nil {
+		c.logs[[2]uint64{id, 1}].SetHighWatermark(c.logs[[2]uint64{id, 1}].EndOffset())
+		if err := c.logs[[2]uint64{id, 1}].CheckpointHighWatermark(); err != nil {
 			t.Fatal(err)
 		}
 	}
-	c.restart(2, true, true)
+	c.reopen(2, true)
 	st := c.storages[[2]uint64{2, 1}].(*LogStorage)
 	if got := st.AppliedIndex(); got != 3 {
 		t.Fatalf("AppliedIndex %d, want 3", got)
@@ -514,8 +414,8 @@ func TestLogStorageFollowerLosesUnsyncedTail(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	c.tickUntil("logs identical", 10, c.converged)
-	c.restart(2, true, false) // power loss: node 2 keeps only what was synced
+	c.tickUntil("logs identical", 10, func() bool { return c.converged(1) })
+	c.reopen(2, true) // power loss: node 2 keeps only what was synced
 	if last, _ := c.storages[[2]uint64{2, 1}].LastIndex(); last >= 6 {
 		t.Fatalf("node 2 kept index %d: the crash lost nothing, the test tests nothing", last)
 	}
@@ -523,7 +423,7 @@ func TestLogStorageFollowerLosesUnsyncedTail(t *testing.T) {
 		t.Fatal(err)
 	}
 	term := c.status(1, 1).Term
-	c.tickUntil("node 2 caught up", 100, func() bool { return c.converged() && len(c.values(2, 1)) == 6 }, 1)
+	c.tickUntil("node 2 caught up", 100, func() bool { return c.converged(1) && len(c.values(2, 1)) == 6 }, 1)
 	// etcd raft would probe node 2 at its old Match forever; the leader
 	// noticed and handed over to node 3, whose fresh progress for node 2
 	// found where its log really ends.
