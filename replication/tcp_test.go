@@ -278,3 +278,36 @@ func TestTCPDialRules(t *testing.T) {
 		conn.Close()
 	}
 }
+
+// With BindOutgoing, a node's connections leave from its own address, so
+// that rules between node addresses on one machine (127.0.0.1, .2, .3) can
+// cut a node off.
+func TestTCPBindOutgoing(t *testing.T) {
+	a, err := NewTCPTransport(TCPConfig{ID: 1, ListenAddr: "127.0.0.3:0", BindOutgoing: true, Logger: quietLogger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := NewTCPTransport(TCPConfig{ID: 2, ListenAddr: "127.0.0.2:0", Logger: quietLogger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	a.SetPeer(2, b.Addr().String())
+	got := make(chan struct{}, 1)
+	a.Start(ReceiverFunc(func(uint64, []Envelope) {}))
+	b.Start(ReceiverFunc(func(uint64, []Envelope) { got <- struct{}{} }))
+	if err := a.Send(2, sampleBatch()); err != nil {
+		t.Fatal(err)
+	}
+	<-got
+	b.mu.Lock()
+	pc := b.conns[1]
+	b.mu.Unlock()
+	if pc == nil {
+		t.Fatal("node 2 has no connection from node 1")
+	}
+	if host, _, _ := net.SplitHostPort(pc.c.RemoteAddr().String()); host != "127.0.0.3" {
+		t.Fatalf("node 1's connection comes from %s, want its own address 127.0.0.3", host)
+	}
+}
