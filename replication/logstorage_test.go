@@ -415,6 +415,7 @@ func TestLogStorageFollowerLosesUnsyncedTail(t *testing.T) {
 		}
 	}
 	c.tickUntil("logs identical", 10, func() bool { return c.converged(1) })
+	term := c.status(1, 1).Term
 	c.reopen(2, true) // power loss: node 2 keeps only what was synced
 	if last, _ := c.storages[[2]uint64{2, 1}].LastIndex(); last >= 6 {
 		t.Fatalf("node 2 kept index %d: the crash lost nothing, the test tests nothing", last)
@@ -422,7 +423,6 @@ func TestLogStorageFollowerLosesUnsyncedTail(t *testing.T) {
 	if err := c.nodes[1].Propose(t.Context(), 1, recordBatch("after")); err != nil {
 		t.Fatal(err)
 	}
-	term := c.status(1, 1).Term
 	c.tickUntil("node 2 caught up", 100, func() bool { return c.converged(1) && len(c.values(2, 1)) == 6 }, 1)
 	// etcd raft would probe node 2 at its old Match forever; the leader
 	// noticed and handed over to node 3, whose fresh progress for node 2
