@@ -58,12 +58,16 @@ type Group struct {
 	// when quiesceLeader's node goes silent.
 	quiesced      atomic.Bool
 	quiesceLeader atomic.Uint64
-	leading       atomic.Bool // mirrors isLeader for metrics
+	leading       atomic.Bool   // mirrors isLeader (ProposeAsync's fast check, metrics)
+	leaderID      atomic.Uint64 // mirrors leader
+	term          atomic.Uint64 // the term last persisted
 
 	inMu        sync.Mutex
 	inbox       []Envelope
 	unreachable []uint64
 	snapReports []snapReport
+	props       []*Proposal // proposed, not yet stepped into raft (in order)
+	propsClosed bool        // stopped or removed: no more proposals
 
 	mu        sync.Mutex
 	rn        *raft.RawNode
@@ -86,8 +90,9 @@ type snapReport struct {
 // Proposal is one entry proposed to a group (Node.ProposeAsync), followed
 // until it is applied or known to be lost.
 type Proposal struct {
-	data     []byte // the proposed data
-	conf     bool   // a conf change (ProposeConfChange)
+	data     []byte             // the proposed data
+	cc       raftpb.ConfChangeI // or the proposed conf change
+	conf     bool               // a conf change (ProposeConfChange)
 	start    time.Time
 	m        *nodeMetrics
 	term     uint64 // the term it was proposed in
@@ -128,7 +133,8 @@ func (p *Proposal) Index() uint64 {
 	return p.index
 }
 
-// finish completes p once. Group.mu is held.
+// finish completes p once. Group.mu is held (or, finishUnlocked, p is in
+// no list of the group any more).
 func (p *Proposal) finish(err error) {
 	if p.finished {
 		return
@@ -139,6 +145,8 @@ func (p *Proposal) finish(err error) {
 	}
 	close(p.done)
 }
+
+func (p *Proposal) finishUnlocked(err error) { p.finish(err) }
 
 func isDropped(err error) bool { return errors.Is(err, ErrDropped) }
 
@@ -195,46 +203,76 @@ func (n *Node) RemoveGroup(id uint64) error {
 	if g == nil {
 		return fmt.Errorf("%w: %d", ErrUnknownGroup, id)
 	}
+	removedErr := fmt.Errorf("%w: %d (removed)", ErrUnknownGroup, id)
+	g.closeProposals(removedErr)
 	g.mu.Lock()
 	g.removed = true
-	g.failAllLocked(fmt.Errorf("%w: %d (removed)", ErrUnknownGroup, id))
+	g.failAllLocked(removedErr)
 	g.mu.Unlock()
 	return nil
 }
 
-// propose steps data (or, with cc, a conf change) into Raft (leader
-// only) and registers the proposal.
-func (g *Group) propose(data []byte, cc raftpb.ConfChangeI) (*Proposal, error) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.node.stopping.Load() || g.failed {
-		return nil, g.node.stoppedErr()
+// enqueueProposal queues p for the group's worker, which steps it into
+// raft in order. It takes only inMu, never the group's lock, so a proposer
+// never waits for a Ready round (its fsync) and may hold locks that the
+// StateMachine takes (the broker proposes under the partition's append
+// lock and applies under it too).
+func (g *Group) enqueueProposal(p *Proposal) error {
+	if g.node.stopping.Load() {
+		return g.node.stoppedErr()
 	}
-	if g.removed {
-		return nil, fmt.Errorf("%w: %d (removed)", ErrUnknownGroup, g.id)
+	if !g.leading.Load() {
+		return &NotLeaderError{Group: g.id, Leader: g.leaderID.Load()}
+	}
+	g.inMu.Lock()
+	defer g.inMu.Unlock()
+	if g.propsClosed {
+		if err := g.node.Err(); err != nil || g.node.stopping.Load() {
+			return g.node.stoppedErr()
+		}
+		return fmt.Errorf("%w: %d (removed)", ErrUnknownGroup, g.id)
+	}
+	g.props = append(g.props, p)
+	return nil
+}
+
+// closeProposals fails the queued proposals with err and refuses new
+// ones (stop, removal).
+func (g *Group) closeProposals(err error) {
+	g.inMu.Lock()
+	props := g.props
+	g.props, g.propsClosed = nil, true
+	g.inMu.Unlock()
+	for _, p := range props {
+		p.finishUnlocked(err)
+	}
+}
+
+// stepProposalsLocked steps queued proposals into raft. g.mu is held.
+func (g *Group) stepProposalsLocked(props []*Proposal) {
+	if len(props) == 0 {
+		return
 	}
 	st := g.rn.BasicStatus()
-	if st.RaftState != raft.StateLeader {
-		return nil, &NotLeaderError{Group: g.id, Leader: st.Lead}
-	}
-	g.quiesced.Store(false)
-	var err error
-	if cc != nil {
-		err = g.rn.ProposeConfChange(cc)
-	} else {
-		err = g.rn.Propose(data)
-	}
-	if err != nil {
-		if errors.Is(err, raft.ErrProposalDropped) {
-			return nil, fmt.Errorf("%w: %w", ErrDropped, err)
+	for _, p := range props {
+		if st.RaftState != raft.StateLeader {
+			p.finish(&NotLeaderError{Group: g.id, Leader: st.Lead})
+			continue
 		}
-		return nil, err
+		g.quiesced.Store(false)
+		var err error
+		if p.conf {
+			err = g.rn.ProposeConfChange(p.cc)
+		} else {
+			err = g.rn.Propose(p.data)
+		}
+		if err != nil {
+			p.finish(fmt.Errorf("%w: %w", ErrDropped, err))
+			continue
+		}
+		p.term = st.GetTerm()
+		g.unindexed = append(g.unindexed, p)
 	}
-	p := newProposal(data, st.GetTerm())
-	p.conf = cc != nil
-	p.start, p.m = time.Now(), g.node.m
-	g.unindexed = append(g.unindexed, p)
-	return p, nil
 }
 
 func (n *Node) stoppedErr() error {
@@ -264,8 +302,8 @@ func (g *Group) process() {
 		return
 	}
 	g.inMu.Lock()
-	inbox, unreachable, snaps := g.inbox, g.unreachable, g.snapReports
-	g.inbox, g.unreachable, g.snapReports = nil, nil, nil
+	inbox, unreachable, snaps, props := g.inbox, g.unreachable, g.snapReports, g.props
+	g.inbox, g.unreachable, g.snapReports, g.props = nil, nil, nil, nil
 	g.inMu.Unlock()
 	var quiesceMsg *raftpb.Message
 	for _, env := range inbox {
@@ -286,6 +324,7 @@ func (g *Group) process() {
 		// know, a local message type from the network): drop it.
 		_ = g.rn.Step(m)
 	}
+	g.stepProposalsLocked(props)
 	for _, id := range unreachable {
 		g.rn.ReportUnreachable(id)
 	}
@@ -455,7 +494,7 @@ func (g *Group) handleReady(rd raft.Ready) error {
 		}
 		g.leader = rd.SoftState.Lead
 		g.isLeader = rd.SoftState.RaftState == raft.StateLeader
-		g.leading.Store(g.isLeader)
+		g.leaderID.Store(g.leader)
 		if g.isLeader && !wasLeader {
 			clear(g.caughtUp) // a previous term's observations
 			clear(g.lostTail)
@@ -477,6 +516,11 @@ func (g *Group) handleReady(rd raft.Ready) error {
 		return fmt.Errorf("storage: %w", err)
 	}
 	g.node.m.persistLatency.Observe(time.Since(start).Seconds())
+	if rd.HardState != nil {
+		g.term.Store(rd.HardState.GetTerm())
+	}
+	// Published after the term: a reader that sees leading sees its term.
+	g.leading.Store(g.isLeader)
 	for _, p := range appended {
 		close(p.appended)
 	}

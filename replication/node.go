@@ -10,11 +10,18 @@ package replication
 //   - Node.mu guards groups and senders (the maps; a Group and a
 //     peerSender guard themselves).
 //   - scheduler.mu guards the run queue and every Group.schedState.
-//   - Group.mu guards the RawNode and the group's proposals; a worker holds
-//     it for a whole Ready round, Propose/Campaign/Status for their step.
-//   - Group.inMu guards the group's inbox (received messages, unreachable
-//     and snapshot reports); Receive and the senders take only it, never
-//     Group.mu, so network delivery never waits for a Ready round.
+//   - Group.mu guards the RawNode and the group's tracked proposals; a
+//     worker holds it for a whole Ready round (persist, send, apply),
+//     Campaign/TransferLeadership/Status/Replicas for their step. The
+//     StateMachine and the Storage are called with it held.
+//   - Group.inMu guards the group's inbox (received messages, queued
+//     proposals, unreachable and snapshot reports); Receive, the senders
+//     and Propose/ProposeAsync/ProposeConfChange take only it, never
+//     Group.mu, so neither network delivery nor a proposer waits for a
+//     Ready round — and a proposer may hold a lock that the StateMachine's
+//     Apply takes (the broker's partition append lock) without deadlock.
+//     Leader reads atomics only. Do not call the Group.mu methods above
+//     while holding a lock that Apply takes.
 //   - peerSender.mu guards that peer's outgoing queue.
 //
 // Lock order: Group.mu, then Node.mu, then peerSender.mu or scheduler.mu
@@ -296,8 +303,9 @@ func (n *Node) ProposeAsync(group uint64, data []byte) (*Proposal, error) {
 	if g == nil {
 		return nil, fmt.Errorf("%w: %d", ErrUnknownGroup, group)
 	}
-	p, err := g.propose(data, nil)
-	if err != nil {
+	p := newProposal(data, 0)
+	p.start, p.m = time.Now(), n.m
+	if err := g.enqueueProposal(p); err != nil {
 		return nil, err
 	}
 	n.sched.enqueue(g)
@@ -316,8 +324,10 @@ func (n *Node) ProposeConfChange(ctx context.Context, group uint64, cc raftpb.Co
 	if g == nil {
 		return fmt.Errorf("%w: %d", ErrUnknownGroup, group)
 	}
-	p, err := g.propose(nil, cc)
-	if err != nil {
+	p := newProposal(nil, 0)
+	p.cc, p.conf = cc, true
+	p.start, p.m = time.Now(), n.m
+	if err := g.enqueueProposal(p); err != nil {
 		return err
 	}
 	n.sched.enqueue(g)
@@ -386,6 +396,18 @@ func (n *Node) Replicas(group uint64) ([]ReplicaProgress, error) {
 		return nil, fmt.Errorf("%w: %d", ErrUnknownGroup, group)
 	}
 	return g.replicas()
+}
+
+// Leader returns group's leader as this node knows it, the term this node
+// last persisted, and whether this node leads (the leader's epoch is the
+// term once it is leading). It takes no group lock: cheap enough for every
+// request, and safe to call from anywhere (Status waits for a Ready round).
+func (n *Node) Leader(group uint64) (leader, term uint64, isLeader bool, err error) {
+	g := n.group(group)
+	if g == nil {
+		return 0, 0, false, fmt.Errorf("%w: %d", ErrUnknownGroup, group)
+	}
+	return g.leaderID.Load(), g.term.Load(), g.leading.Load(), nil
 }
 
 // GroupStatus is a group's Raft state as this node sees it.
@@ -471,6 +493,7 @@ func (n *Node) stop(cause error) {
 		}
 		n.mu.RUnlock()
 		for _, g := range groups {
+			g.closeProposals(stopErr)
 			g.mu.Lock()
 			g.failAllLocked(stopErr)
 			g.mu.Unlock()

@@ -714,3 +714,94 @@ func TestConfChangeAddAndRemove(t *testing.T) {
 		return true
 	}, nl)
 }
+
+// lockingSM takes mu in Apply, as the broker's partition takes its append
+// lock to apply.
+type lockingSM struct {
+	testSM
+	mu *sync.Mutex
+}
+
+func (s *lockingSM) Apply(entries []*raftpb.Entry) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.testSM.Apply(entries)
+}
+
+// A proposer may hold the lock its StateMachine's Apply takes (the broker
+// proposes under the partition's append lock, to order its checks, and
+// applies under it): proposing never waits for the group's Ready round,
+// so there is no lock-order deadlock. Leader answers without any lock.
+func TestProposeUnderStateMachineLock(t *testing.T) {
+	nw := NewLocalNetwork()
+	var appendMu sync.Mutex
+	var nodes []*Node
+	for id := uint64(1); id <= 3; id++ {
+		n, err := NewNode(Config{ID: id, Transport: nw.Endpoint(id), Workers: 2, Logger: quietLogger})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = n.Stop() })
+		sm := &lockingSM{mu: &appendMu}
+		if id != 1 {
+			sm.mu = new(sync.Mutex)
+		}
+		if err := n.AddGroup(GroupConfig{ID: 1, Storage: NewMemStorage(1, 2, 3), StateMachine: sm}); err != nil {
+			t.Fatal(err)
+		}
+		nw.Attach(id, n)
+		nodes = append(nodes, n)
+	}
+	if err := nodes[0].Campaign(1); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, _, leading, _ := nodes[0].Leader(1); leading {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("node 1 did not become leader")
+		}
+		time.Sleep(100 * time.Microsecond)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 200)
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 50 {
+				appendMu.Lock() // as partition.appendBatch holds appendMu
+				p, err := nodes[0].ProposeAsync(1, []byte(fmt.Sprintf("w%d-%d", w, i)))
+				appendMu.Unlock()
+				if err != nil {
+					errs <- err
+					return
+				}
+				select {
+				case <-p.Done():
+					if err := p.Err(); err != nil {
+						errs <- err
+						return
+					}
+				case <-time.After(10 * time.Second):
+					errs <- errors.New("proposal not applied within 10 s: deadlock?")
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	leader, term, leading, err := nodes[0].Leader(1)
+	if err != nil || leader != 1 || !leading || term == 0 {
+		t.Fatalf("Leader: %d term %d leading %v (%v)", leader, term, leading, err)
+	}
+	if leader, _, leading, _ := nodes[1].Leader(1); leader != 1 || leading {
+		t.Fatalf("follower's Leader: %d, leading %v", leader, leading)
+	}
+}
