@@ -32,6 +32,16 @@ type StateMachine interface {
 	Restore(snap *raftpb.Snapshot) error
 }
 
+// LeadershipObserver is implemented by a StateMachine that wants to know
+// who leads its group (the broker: the partition's leader and leader epoch
+// in the cluster view, AssignEpoch when this node becomes leader). The
+// group calls LeaderChanged with its lock held, after the Ready that
+// reported the change is persisted and before its messages are sent, with
+// the new leader (0: none known) and the term (the leader epoch).
+type LeadershipObserver interface {
+	LeaderChanged(leader, term uint64)
+}
+
 // GroupConfig configures one Raft group on a node.
 type GroupConfig struct {
 	ID           uint64
@@ -179,6 +189,8 @@ func (n *Node) AddGroup(gc GroupConfig) error {
 		id: gc.ID, node: n, storage: gc.Storage, sm: gc.StateMachine,
 		rn: rn, applied: gc.Applied, pending: make(map[uint64]*Proposal), caughtUp: make(map[uint64]time.Time), lostTail: make(map[uint64]int),
 	}
+	st := rn.BasicStatus()
+	g.term.Store(st.GetTerm()) // as loaded; later from each persisted HardState
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.stopping.Load() {
@@ -487,7 +499,9 @@ func (g *Group) maybeFollowQuiesceLocked(m *raftpb.Message) {
 // entries, hard state), restore a snapshot, send, apply, and the caller
 // then calls Advance.
 func (g *Group) handleReady(rd raft.Ready) error {
+	leaderChanged := false
 	if rd.SoftState != nil {
+		leaderChanged = rd.SoftState.Lead != g.leader
 		wasLeader := g.isLeader
 		if rd.SoftState.Lead != g.leader && rd.SoftState.Lead != raft.None {
 			g.node.m.leaderChanges.Inc()
@@ -521,6 +535,9 @@ func (g *Group) handleReady(rd raft.Ready) error {
 	}
 	// Published after the term: a reader that sees leading sees its term.
 	g.leading.Store(g.isLeader)
+	if obs, ok := g.sm.(LeadershipObserver); ok && leaderChanged {
+		obs.LeaderChanged(g.leader, g.term.Load())
+	}
 	for _, p := range appended {
 		close(p.appended)
 	}

@@ -805,3 +805,68 @@ func TestProposeUnderStateMachineLock(t *testing.T) {
 		t.Fatalf("follower's Leader: %d, leading %v", leader, leading)
 	}
 }
+
+// observingSM records LeaderChanged calls.
+type observingSM struct {
+	testSM
+	mu      sync.Mutex
+	changes [][2]uint64 // (leader, term)
+}
+
+func (s *observingSM) LeaderChanged(leader, term uint64) {
+	s.mu.Lock()
+	s.changes = append(s.changes, [2]uint64{leader, term})
+	s.mu.Unlock()
+}
+
+func (s *observingSM) seen() [][2]uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.changes)
+}
+
+// A StateMachine that is a LeadershipObserver hears each new leader with
+// its term (the broker's leader epoch), on every replica.
+func TestLeadershipObserver(t *testing.T) {
+	c := newCluster(t, 3, 1)
+	obs := map[uint64]*observingSM{}
+	for _, id := range c.ids {
+		if err := c.nodes[id].Stop(); err != nil {
+			t.Fatal(err)
+		}
+		c.net.Detach(id)
+	}
+	for _, id := range c.ids {
+		obs[id] = &observingSM{}
+		n, err := NewNode(Config{ID: id, Transport: c.net.Endpoint(id), Workers: 2, Logger: quietLogger})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := n.AddGroup(GroupConfig{ID: 1, Storage: NewMemStorage(1, 2, 3), StateMachine: obs[id]}); err != nil {
+			t.Fatal(err)
+		}
+		c.nodes[id] = n
+		c.net.Attach(id, n)
+	}
+	c.elect(1, 1)
+	t1 := c.status(1, 1).Term
+	if err := c.nodes[1].TransferLeadership(1, 2); err != nil {
+		t.Fatal(err)
+	}
+	c.tickUntil("node 2 leads", 10, func() bool { return c.status(2, 1).IsLeader }, 1)
+	t2 := c.status(2, 1).Term
+	c.tickUntil("everyone saw both leaders", 10, func() bool {
+		for _, id := range c.ids {
+			if got := obs[id].seen(); len(got) < 2 || got[len(got)-1] != [2]uint64{2, t2} {
+				return false
+			}
+		}
+		return true
+	}, 2)
+	for _, id := range c.ids {
+		got := obs[id].seen()
+		if !slices.Contains(got, [2]uint64{1, t1}) {
+			t.Fatalf("node %d saw %v, want (1, %d) then (2, %d)", id, got, t1, t2)
+		}
+	}
+}
