@@ -124,6 +124,7 @@ type cluster struct {
 	kind     string   // "mem" (MemStorage) or "log" (LogStorage on a MemFS per node)
 	sync     bool     // log: entries fsynced before acknowledged (else UnsafeNoSync)
 	fss      map[uint64]*vfs.MemFS
+	wrapFS   func(id uint64, fs vfs.FS) vfs.FS // log: what node id's logs see (fault injection)
 	logs     map[[2]uint64]*plog.Log
 	clock    fakeClock
 }
@@ -174,6 +175,7 @@ type clusterOpts struct {
 	sync    bool
 	quiesce bool
 	voters  []uint64
+	wrapFS  func(id uint64, fs vfs.FS) vfs.FS
 }
 
 // newClusterWith is newCluster; with quiesce the nodes are given their
@@ -186,7 +188,7 @@ func newClusterWith(t *testing.T, size, groups int, quiesce bool, voters ...uint
 func newClusterOpts(t *testing.T, size, groups int, o clusterOpts) *cluster {
 	t.Helper()
 	c := &cluster{
-		quiesce: o.quiesce, voters: o.voters, kind: o.kind, sync: o.sync,
+		quiesce: o.quiesce, voters: o.voters, kind: o.kind, sync: o.sync, wrapFS: o.wrapFS,
 		fss: make(map[uint64]*vfs.MemFS), logs: make(map[[2]uint64]*plog.Log),
 		t: t, net: NewLocalNetwork(),
 		nodes:    make(map[uint64]*Node),
@@ -228,7 +230,11 @@ func (c *cluster) newStorage(id, g uint64, voters []uint64) Storage {
 	if c.kind != "log" {
 		return NewMemStorage(voters...)
 	}
-	fs, dir := c.fss[id], fmt.Sprintf("data/t-%d", g)
+	var fs vfs.FS = c.fss[id]
+	if c.wrapFS != nil {
+		fs = c.wrapFS(id, fs)
+	}
+	dir := fmt.Sprintf("data/t-%d", g)
 	if err := fs.MkdirAll(dir, 0o755); err != nil {
 		c.t.Fatal(err)
 	}
@@ -253,9 +259,7 @@ func (c *cluster) newStorage(id, g uint64, voters []uint64) Storage {
 // and are replayed from the logs.
 func (c *cluster) reopen(id uint64, crash bool) {
 	c.t.Helper()
-	if err := c.nodes[id].Stop(); err != nil {
-		c.t.Fatal(err)
-	}
+	_ = c.nodes[id].Stop() // the error that stopped it, if any: restarted all the same
 	c.net.Detach(id)
 	if crash {
 		c.fss[id] = c.fss[id].CrashClone()

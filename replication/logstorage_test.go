@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	plog "github.com/moldau/moldau/log"
@@ -430,4 +431,52 @@ func TestLogStorageFollowerLosesUnsyncedTail(t *testing.T) {
 	if st := c.status(3, 1); !st.IsLeader || st.Term <= term {
 		t.Fatalf("node 3: %+v, want the leader in a term above %d", st, term)
 	}
+}
+
+// A failed fsync of a follower's log stops that node (it never acknowledges
+// what it could not make durable); the others go on; restarted on what its
+// disk kept, it catches up.
+func TestLogStorageSyncFailureStopsNode(t *testing.T) {
+	var armed atomic.Bool
+	c := newClusterOpts(t, 3, 1, clusterOpts{kind: "log", sync: true, wrapFS: func(id uint64, fs vfs.FS) vfs.FS {
+		if id != 2 {
+			return fs
+		}
+		return vfs.NewErrorFS(fs, func(op vfs.Op, path string) error {
+			if op == vfs.OpSync && strings.HasSuffix(path, ".log") && armed.Load() {
+				return vfs.ErrInjected
+			}
+			return nil
+		})
+	}})
+	c.elect(1, 1)
+	if err := c.propose(1, 1, "a"); err != nil {
+		t.Fatal(err)
+	}
+	armed.Store(true)
+	if err := c.propose(1, 1, "b"); err != nil { // 1 and 3 are a quorum
+		t.Fatal(err)
+	}
+	c.waitFor("node 2 stopped", func() bool {
+		select {
+		case <-c.nodes[2].Done():
+			return true
+		default:
+			return false
+		}
+	})
+	if err := c.nodes[2].Err(); !errors.Is(err, vfs.ErrInjected) {
+		t.Fatalf("node 2 stopped with %v, want the injected fsync error", err)
+	}
+	if got := c.values(2, 1); slices.Contains(got, "b") {
+		t.Fatalf("node 2 applied %v after its fsync failed", got)
+	}
+	armed.Store(false)
+	c.reopen(2, true)
+	if err := c.propose(1, 1, "c"); err != nil {
+		t.Fatal(err)
+	}
+	c.tickUntil("node 2 caught up", 50, func() bool {
+		return c.converged(1) && slices.Equal(c.values(2, 1), []string{"a", "b", "c"})
+	}, 1)
 }
