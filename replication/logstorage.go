@@ -269,6 +269,20 @@ func (s *LogStorage) EndOffset(index uint64) (int64, error) {
 	}
 }
 
+// BaseOffset returns the offset of entry index's batch in the log. The
+// state machine takes offsets from here, not from an entry's Data: raft
+// hands Apply entries as it holds them, which for entries this node or
+// the leader had not yet read back from a log are the batch as proposed
+// (offset 0, epoch -1), and otherwise the batch as stamped.
+func (s *LogStorage) BaseOffset(index uint64) (int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if index < s.first || index > s.lastLocked() {
+		return 0, fmt.Errorf("replication: index %d not in [%d, %d]", index, s.first, s.lastLocked())
+	}
+	return s.offsets[index-s.first], nil
+}
+
 // FirstIndex implements raft.Storage.
 func (s *LogStorage) FirstIndex() (uint64, error) {
 	s.mu.Lock()

@@ -480,3 +480,74 @@ func TestLogStorageSyncFailureStopsNode(t *testing.T) {
 		return c.converged(1) && slices.Equal(c.values(2, 1), []string{"a", "b", "c"})
 	}, 1)
 }
+
+// offsetSM checks, as the broker's apply will, each applied entry's offsets
+// through the storage: they follow each other with no gap, whatever the
+// entry's bytes carry.
+type offsetSM struct {
+	testSM
+	st   func() *LogStorage
+	next int64
+	bad  error
+}
+
+func (s *offsetSM) Apply(entries []*raftpb.Entry) error {
+	for _, e := range entries {
+		base, err := s.st().BaseOffset(e.GetIndex())
+		if err != nil {
+			return err
+		}
+		end, err := s.st().EndOffset(e.GetIndex())
+		if err != nil {
+			return err
+		}
+		if base != s.next || end <= base {
+			s.bad = fmt.Errorf("index %d at [%d, %d), want base %d", e.GetIndex(), base, end, s.next)
+		}
+		s.next = end
+	}
+	return s.testSM.Apply(entries)
+}
+
+func TestLogStorageOffsetsForApply(t *testing.T) {
+	c := newLogCluster(t, 3, false)
+	sms := map[uint64]*offsetSM{}
+	for _, id := range c.ids {
+		_ = c.nodes[id].Stop()
+		c.net.Detach(id)
+		sms[id] = &offsetSM{st: func() *LogStorage { return c.storages[[2]uint64{id, 1}].(*LogStorage) }}
+		n, err := NewNode(Config{ID: id, Transport: c.net.Endpoint(id), Workers: 2, Logger: quietLogger})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := n.AddGroup(GroupConfig{ID: 1, Storage: c.storages[[2]uint64{id, 1}], StateMachine: sms[id]}); err != nil {
+			t.Fatal(err)
+		}
+		c.nodes[id] = n
+		c.net.Attach(id, n)
+	}
+	c.elect(1, 1)
+	for i := range 10 {
+		b := records.NewBuilder(nil, records.NoProducer(1000))
+		for r := range i + 1 { // batches of 1..10 records
+			b.Add(1000, nil, []byte(fmt.Sprint(r)))
+		}
+		if err := c.nodes[1].Propose(t.Context(), 1, b.Build()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.tickUntil("applied everywhere", 10, func() bool {
+		for _, id := range c.ids {
+			if c.status(id, 1).Applied != 11 {
+				return false
+			}
+		}
+		return true
+	}, 1)
+	for _, id := range c.ids {
+		c.nodes[id].Stop() // Apply has run its last
+		if sms[id].bad != nil || sms[id].next != 1+55 {
+			t.Fatalf("node %d: %v, applied up to offset %d, want 56", id, sms[id].bad, sms[id].next)
+		}
+	}
+}
