@@ -68,7 +68,9 @@ type TCPConfig struct {
 }
 
 // TCPTransport implements Transport over TCP. Create it, create the Node
-// with it, then Start(node).
+// with it, then Start(node). To shut down, Close the transport first, then
+// Stop the node: Stop waits for the node's sends in progress, which a peer
+// that stopped reading could hold for WriteTimeout; Close ends them at once.
 type TCPTransport struct {
 	cfg      TCPConfig
 	ln       net.Listener

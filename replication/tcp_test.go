@@ -130,8 +130,8 @@ func TestTCPCluster(t *testing.T) {
 		start(id)
 	}
 	stop := func(id uint64) {
-		_ = nodes[id].Stop()
 		_ = transports[id].Close()
+		_ = nodes[id].Stop()
 		delete(nodes, id)
 	}
 	t.Cleanup(func() {
