@@ -88,6 +88,7 @@ type Group struct {
 	pending   map[uint64]*Proposal // appended at index, waiting to be applied
 	caughtUp  map[uint64]time.Time // leader: when each replica last had the whole log
 	lostTail  map[uint64]int       // leader: consecutive rejects showing a lost acknowledged tail, by follower
+	repWaits  []*replicaWait       // leader: WaitReplicated calls
 	failed    bool                 // a Ready round failed; the node is stopping
 	removed   bool                 // RemoveGroup: the group does nothing more
 }
@@ -413,7 +414,8 @@ func (g *Group) lostAcknowledged(m *raftpb.Message) bool {
 }
 
 // noteCaughtUpLocked records the replicas that have the leader's whole
-// log now. g.mu is held.
+// log now, and releases the WaitReplicated calls that are satisfied. g.mu
+// is held.
 func (g *Group) noteCaughtUpLocked() {
 	last, err := g.storage.LastIndex()
 	if err != nil {
@@ -425,6 +427,34 @@ func (g *Group) noteCaughtUpLocked() {
 			g.caughtUp[id] = now
 		}
 	})
+	if len(g.repWaits) == 0 {
+		return
+	}
+	kept := g.repWaits[:0]
+	for _, w := range g.repWaits {
+		n := 0
+		g.rn.WithProgress(func(_ uint64, typ raft.ProgressType, pr tracker.Progress) {
+			if typ == raft.ProgressTypePeer && pr.Match >= w.index {
+				n++
+			}
+		})
+		if n >= w.n {
+			close(w.done)
+		} else {
+			kept = append(kept, w)
+		}
+	}
+	clear(g.repWaits[len(kept):])
+	g.repWaits = kept
+}
+
+// replicaWait is a WaitReplicated call: done is closed once n voters hold
+// index.
+type replicaWait struct {
+	index uint64
+	n     int
+	done  chan struct{}
+	err   error // set before done is closed when the wait cannot succeed here
 }
 
 func (g *Group) replicas() ([]ReplicaProgress, error) {
@@ -512,6 +542,9 @@ func (g *Group) handleReady(rd raft.Ready) error {
 		if g.isLeader && !wasLeader {
 			clear(g.caughtUp) // a previous term's observations
 			clear(g.lostTail)
+		}
+		if wasLeader && !g.isLeader {
+			g.failReplicaWaitsLocked(&NotLeaderError{Group: g.id, Leader: g.leader})
 		}
 	}
 	appended := g.trackAppended(rd.Entries)
@@ -679,8 +712,20 @@ func (g *Group) send(msgs []*raftpb.Message) {
 	}
 }
 
-// failAllLocked fails every proposal still waiting. g.mu is held.
+// failReplicaWaitsLocked ends every WaitReplicated call with err. g.mu is
+// held.
+func (g *Group) failReplicaWaitsLocked(err error) {
+	for _, w := range g.repWaits {
+		w.err = err
+		close(w.done)
+	}
+	g.repWaits = nil
+}
+
+// failAllLocked fails every proposal and replica wait still waiting. g.mu
+// is held.
 func (g *Group) failAllLocked(err error) {
+	g.failReplicaWaitsLocked(err)
 	for _, p := range g.unindexed {
 		p.finish(err)
 	}

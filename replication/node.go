@@ -377,6 +377,46 @@ func (n *Node) TransferLeadership(group, to uint64) error {
 	return nil
 }
 
+// WaitReplicated returns once at least n voters of group (the leader
+// included) hold entry index: Kafka's acks=all with a min.insync.replicas
+// above the Raft majority (DESIGN.md §3), waited for after the proposal
+// committed. It fails with a *NotLeaderError if this node does not lead
+// the group or stops leading it, with ErrStopped, or with ctx's error.
+func (n *Node) WaitReplicated(ctx context.Context, group, index uint64, want int) error {
+	g := n.group(group)
+	if g == nil {
+		return fmt.Errorf("%w: %d", ErrUnknownGroup, group)
+	}
+	w := &replicaWait{index: index, n: want, done: make(chan struct{})}
+	g.mu.Lock()
+	if g.failed || n.stopping.Load() {
+		g.mu.Unlock()
+		return n.stoppedErr()
+	}
+	st := g.rn.BasicStatus()
+	if st.RaftState != raft.StateLeader {
+		g.mu.Unlock()
+		return &NotLeaderError{Group: group, Leader: st.Lead}
+	}
+	g.repWaits = append(g.repWaits, w)
+	g.noteCaughtUpLocked() // perhaps satisfied already
+	g.mu.Unlock()
+	select {
+	case <-w.done:
+		return w.err
+	case <-ctx.Done():
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		select {
+		case <-w.done: // released meanwhile
+			return w.err
+		default:
+		}
+		g.repWaits = slices.DeleteFunc(g.repWaits, func(x *replicaWait) bool { return x == w })
+		return ctx.Err()
+	}
+}
+
 // ReplicaProgress is what a leader knows of one replica of its group.
 type ReplicaProgress struct {
 	ID      uint64

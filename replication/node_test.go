@@ -870,3 +870,50 @@ func TestLeadershipObserver(t *testing.T) {
 		}
 	}
 }
+
+// WaitReplicated: min.insync.replicas above the majority (3 of 3) waits
+// for the third replica after the commit.
+func TestWaitReplicated(t *testing.T) {
+	c := newCluster(t, 3, 1)
+	c.elect(1, 1)
+	c.net.Isolate(3)
+	p, err := c.nodes[1].ProposeAsync(1, c.data("a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Err(); err != nil { // committed by 1 and 2
+		t.Fatal(err)
+	}
+	idx := p.Index()
+	if err := c.nodes[1].WaitReplicated(t.Context(), 1, idx, 2); err != nil {
+		t.Fatalf("2 replicas: %v", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- c.nodes[1].WaitReplicated(t.Context(), 1, idx, 3) }()
+	c.settle()
+	select {
+	case err := <-done:
+		t.Fatalf("3 replicas with one cut off: %v", err)
+	default:
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if err := c.nodes[1].WaitReplicated(ctx, 1, idx, 3); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled wait: %v", err)
+	}
+	if err := c.nodes[2].WaitReplicated(t.Context(), 1, idx, 2); !errors.Is(err, ErrNotLeader) {
+		t.Fatalf("on a follower: %v", err)
+	}
+	c.net.Heal()
+	c.tickUntil("third replica has it", 20, func() bool {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+			return true
+		default:
+			return false
+		}
+	}, 1)
+}
