@@ -12,8 +12,8 @@ package replication
 //   - scheduler.mu guards the run queue and every Group.schedState.
 //   - Group.mu guards the RawNode and the group's tracked proposals; a
 //     worker holds it for a whole Ready round (persist, send, apply),
-//     Campaign/TransferLeadership/Status/Replicas for their step. The
-//     StateMachine and the Storage are called with it held.
+//     Campaign/TransferLeadership/Status/Replicas/WaitReplicated for their
+//     step. The StateMachine and the Storage are called with it held.
 //   - Group.inMu guards the group's inbox (received messages, queued
 //     proposals, unreachable and snapshot reports); Receive, the senders
 //     and Propose/ProposeAsync/ProposeConfChange take only it, never
@@ -24,9 +24,11 @@ package replication
 //     while holding a lock that Apply takes.
 //   - peerSender.mu guards that peer's outgoing queue.
 //
-// Lock order: Group.mu, then Node.mu, then peerSender.mu or scheduler.mu
-// or Group.inMu (each of the last three is a leaf: nothing is locked
-// under it).
+//   - liveMu guards the liveness table, errMu the stopping error.
+//
+// Lock order: Group.mu, then Node.mu, then peerSender.mu, scheduler.mu,
+// Group.inMu, liveMu or errMu (leaves, but for Group.inMu, under which
+// only errMu is taken).
 
 import (
 	"context"
