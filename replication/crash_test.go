@@ -215,3 +215,61 @@ func TestLogStorageCrashDuringSnapshotInstall(t *testing.T) {
 		crashes++
 	}
 }
+
+// CompactTo crashed at every file operation: the reopened storage opens
+// (its log start matches an anchor) and starts at the old or the new
+// first index, with the term below it right.
+func TestLogStorageCrashDuringCompact(t *testing.T) {
+	setup := func(s *LogStorage) error {
+		if err := s.Save(&raftpb.HardState{Term: new(uint64(1)), Vote: new(uint64(1)), Commit: new(uint64(5))}, ents(1, 1, 5), nil, true); err != nil {
+			return err
+		}
+		if err := s.Save(&raftpb.HardState{Term: new(uint64(2)), Vote: new(uint64(1)), Commit: new(uint64(10))}, ents(2, 6, 10), nil, true); err != nil {
+			return err
+		}
+		s.log.SetHighWatermark(s.log.EndOffset())
+		return nil
+	}
+	compact := func(s *LogStorage) error { return s.CompactTo(7) }
+	crashes, sawOld, sawNew := 0, 0, 0
+	for k := 1; ; k++ {
+		fs, done := crashAt(t, k, setup, compact)
+		l, _, err := plog.Open(fs, partDir, plog.Config{Replicated: true, SegmentBytes: 600}, nil)
+		if err != nil {
+			t.Fatalf("crash at op %d: log does not open: %v", k, err)
+		}
+		s, err := OpenLogStorage(LogStorageConfig{Log: l, FS: fs, Logger: quietLogger})
+		if err != nil {
+			t.Fatalf("crash at op %d: storage does not open: %v", k, err)
+		}
+		first, _ := s.FirstIndex()
+		last, _ := s.LastIndex()
+		prev, _ := s.Term(first - 1)
+		switch {
+		case first == 1 && prev == 0 && l.LogStartOffset() == 0:
+			sawOld++
+		case first == 8 && prev == 2 && l.LogStartOffset() == 7:
+			sawNew++
+		default:
+			t.Fatalf("crash at op %d: first index %d (term below %d), log start %d", k, first, prev, l.LogStartOffset())
+		}
+		if last != 10 {
+			t.Fatalf("crash at op %d: last index %d, want 10", k, last)
+		}
+		if e, err := s.Entries(first, last+1, 1<<30); err != nil || len(e) != int(last-first+1) {
+			t.Fatalf("crash at op %d: Entries [%d, %d]: %d, %v", k, first, last, len(e), err)
+		}
+		l.Close()
+		if done {
+			if first != 8 {
+				t.Fatal("completed compaction left the old start")
+			}
+			t.Logf("crashed at each of %d file operations of the compaction: %d reopened at the old start, %d at the new", crashes, sawOld, sawNew-1)
+			if sawOld == 0 || sawNew < 2 {
+				t.Fatal("the crash points did not cover both outcomes")
+			}
+			return
+		}
+		crashes++
+	}
+}

@@ -13,10 +13,12 @@ package replication
 //     below the log start, and the configuration there — is in
 //     `raft-anchor` in the log's directory (format below). The log leaves
 //     the file alone (ResetTo keeps files it does not own).
-//   - The log start must not move under it except through a snapshot
-//     install (Save): retention and DeleteRecords are not supported yet
-//     (they need the log to keep the anchor, DESIGN.md §2); Open refuses a
-//     log whose start matches no anchor.
+//   - The log start moves only through it: CompactTo (retention through
+//     Raft, whole batches at or below the applied index) and a snapshot
+//     install (Save). Retention or DeleteRecords run on the log directly
+//     would leave a start that matches no anchor, which Open refuses
+//     (ErrNoAnchor); the log-owned `.raftindex` of DESIGN.md §2 removes
+//     that restriction.
 //   - The configuration: the anchor's (at the log start), then each
 //     applied conf change's (SaveConfState) in the same file;
 //     InitialState gives the one at AppliedIndex.
@@ -141,7 +143,13 @@ func OpenLogStorage(cfg LogStorageConfig) (*LogStorage, error) {
 	s.anchorSet, s.base = anchors, a
 	s.first, s.prevTerm, s.logStart = a.first, a.prevTerm, a.logStart
 	if !a.emptyOnly {
-		s.confs = confs // (an interrupted install's anchor starts with none)
+		// An interrupted install's anchor starts with none; an
+		// interrupted compaction's keeps only those above it.
+		for _, c := range confs {
+			if c.index >= s.first {
+				s.confs = append(s.confs, c)
+			}
+		}
 	}
 
 	err = s.log.ScanHeaders(start, func(h plog.BatchHeader) error {
@@ -192,7 +200,7 @@ func (s *LogStorage) InitialState() (*raftpb.HardState, *raftpb.ConfState, error
 func (s *LogStorage) confStateAtLocked(index uint64) *raftpb.ConfState {
 	cs := s.base.cs
 	for _, c := range s.confs {
-		if c.index <= index {
+		if c.index >= s.first && c.index <= index {
 			cs = c.cs
 		}
 	}
@@ -227,11 +235,74 @@ func (s *LogStorage) SaveConfState(index uint64, cs *raftpb.ConfState) error {
 		return nil // already saved (a redelivery after a restart)
 	}
 	confs := append(slices.Clone(s.confs), confAt{index, proto.Clone(cs).(*raftpb.ConfState)})
-	if err := saveAnchors(s.fs, s.dir, s.anchorSet, confs); err != nil {
+	if err := saveAnchors(s.fs, s.dir, []anchor{*s.base}, confs); err != nil {
 		return err
 	}
+	s.anchorSet = []anchor{*s.base}
+	s.base = &s.anchorSet[0]
 	s.confs = confs
 	return nil
+}
+
+// CompactTo discards the log up to and including entry index, which must
+// be applied (at or below the recovered-or-set high watermark's index):
+// the Raft-side form of retention (DESIGN.md §2). The anchor for the new
+// start (the index and term below it, the configuration there) is written
+// first, beside the old one; then log.DeleteRecordsBefore moves the log
+// start to the next batch, durably, and deletes the segments below it;
+// then the old anchor goes. A crash at any point leaves a log whose start
+// matches one of the anchors in the file. Followers behind the new start
+// are sent a snapshot (Snapshot) and reset to it. Compacting at or below
+// the current start is a no-op.
+func (s *LogStorage) CompactTo(index uint64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if index < s.first {
+		return nil
+	}
+	if applied := s.appliedLocked(); index > applied {
+		return fmt.Errorf("replication: compact to %d beyond the applied index %d", index, applied)
+	}
+	k := index + 1 - s.first // batches going
+	start := s.log.EndOffset()
+	if k < uint64(len(s.offsets)) {
+		start = s.offsets[k]
+	}
+	termAt := func(i uint64) uint64 {
+		j := sort.Search(len(s.terms), func(j int) bool { return s.terms[j].index > i })
+		return s.terms[j-1].term
+	}
+	next := anchor{first: index + 1, prevTerm: termAt(index), logStart: start, cs: s.confStateAtLocked(index)}
+	if err := saveAnchors(s.fs, s.dir, []anchor{*s.base, next}, s.confs); err != nil {
+		return err
+	}
+	if err := s.log.DeleteRecordsBefore(start); err != nil {
+		return fmt.Errorf("replication: compact to index %d (offset %d): %w", index, start, err)
+	}
+	var confs []confAt
+	for _, c := range s.confs {
+		if c.index > index {
+			confs = append(confs, c)
+		}
+	}
+	s.anchorSet = []anchor{next}
+	s.base = &s.anchorSet[0]
+	s.confs = confs
+	s.first, s.prevTerm, s.logStart = next.first, next.prevTerm, start
+	s.offsets = slices.Clone(s.offsets[k:])
+	terms := s.terms[:0:0]
+	for j, t := range s.terms {
+		end := uint64(math.MaxUint64) // the run ends before the next one starts
+		if j+1 < len(s.terms) {
+			end = s.terms[j+1].index
+		}
+		if end <= s.first {
+			continue // wholly compacted
+		}
+		terms = append(terms, termStart{t.term, max(t.index, s.first)})
+	}
+	s.terms = terms
+	return saveAnchors(s.fs, s.dir, s.anchorSet, s.confs)
 }
 
 // indexBelowLocked returns the index of the last batch that ends at or
@@ -473,7 +544,7 @@ func (s *LogStorage) installLocked(snap *raftpb.Snapshot) error {
 		first: md.GetIndex() + 1, prevTerm: md.GetTerm(), logStart: start, emptyOnly: true,
 		cs: proto.Clone(raftpb.EnsureConfState(md.GetConfState())).(*raftpb.ConfState),
 	}
-	if err := saveAnchors(s.fs, s.dir, append(slices.Clone(s.anchorSet), next), s.confs); err != nil {
+	if err := saveAnchors(s.fs, s.dir, []anchor{*s.base, next}, s.confs); err != nil {
 		return err
 	}
 	if err := s.log.ResetTo(start); err != nil {

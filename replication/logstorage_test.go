@@ -551,3 +551,52 @@ func TestLogStorageOffsetsForApply(t *testing.T) {
 		}
 	}
 }
+
+// Retention through Raft: the replicas compact their logs (CompactTo, at
+// or below the applied index); a follower that was away and is now behind
+// the leader's log start gets a snapshot, resets its log to that start
+// (log.ResetTo) and follows on; the logs end byte-identical from the start.
+// Reopened, every node finds its anchor.
+func TestLogStorageCompactThenSnapshotInstall(t *testing.T) {
+	c := newLogCluster(t, 3, true)
+	c.elect(1, 1)
+	c.net.Isolate(3)
+	for i := range 10 {
+		if err := c.propose(1, 1, fmt.Sprint(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.tickUntil("node 2 applied", 10, func() bool { return c.status(2, 1).Applied == 11 }, 1)
+	for _, id := range []uint64{1, 2} {
+		l := c.logs[[2]uint64{id, 1}]
+		st := c.storages[[2]uint64{id, 1}].(*LogStorage)
+		l.SetHighWatermark(l.EndOffset()) // as the broker's apply does
+		if err := st.CompactTo(12); err == nil {
+			t.Fatal("compacted beyond the applied index")
+		}
+		if err := st.CompactTo(8); err != nil {
+			t.Fatal(err)
+		}
+		if first, _ := st.FirstIndex(); first != 9 || l.LogStartOffset() != 8 {
+			t.Fatalf("node %d after CompactTo(8): first index %d, log start %d", id, first, l.LogStartOffset())
+		}
+		if term, err := st.Term(8); err != nil || term != c.status(1, 1).Term {
+			t.Fatalf("node %d: Term(8) = %d, %v", id, term, err)
+		}
+	}
+	c.net.Heal()
+	if err := c.propose(1, 1, "after"); err != nil {
+		t.Fatal(err)
+	}
+	c.tickUntil("node 3 installed and caught up", 50, func() bool { return c.converged(1) && c.status(3, 1).Applied == 12 }, 1)
+	if got := c.values(3, 1); !slices.Equal(got, []string{"<snapshot>", "7", "8", "9", "after"}) { // index 9 holds "7"
+		t.Fatalf("node 3 applied %v, want the snapshot then 7, 8, 9, after", got)
+	}
+	for _, id := range c.ids {
+		c.reopen(id, true)
+		st := c.storages[[2]uint64{id, 1}].(*LogStorage)
+		if first, _ := st.FirstIndex(); first != 9 {
+			t.Fatalf("node %d reopened: first index %d, want 9", id, first)
+		}
+	}
+}
