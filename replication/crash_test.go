@@ -199,6 +199,28 @@ func TestLogStorageCrashDuringSnapshotInstall(t *testing.T) {
 			sawOld++
 		} else {
 			sawInstalled++
+			// The reopened install takes entries and survives the next
+			// crash (its anchor is no longer valid only while empty).
+			e := ents(3, 51, 51)
+			if err := s.Save(&raftpb.HardState{Term: new(uint64(3)), Vote: new(uint64(1)), Commit: new(uint64(50))}, e, nil, true); err != nil {
+				t.Fatalf("crash at op %d: append after the install: %v", k, err)
+			}
+			again := fs.CrashClone()
+			l2, _, err := plog.Open(again, partDir, plog.Config{Replicated: true, SegmentBytes: 600}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s2, err := OpenLogStorage(LogStorageConfig{Log: l2, FS: again, Logger: quietLogger})
+			if err != nil {
+				t.Fatalf("crash at op %d, then an append and a crash: %v", k, err)
+			}
+			if first, _ := s2.FirstIndex(); first != 51 {
+				t.Fatalf("crash at op %d, then an append and a crash: first index %d", k, first)
+			}
+			if last, _ := s2.LastIndex(); last != 51 {
+				t.Fatalf("crash at op %d, then an append and a crash: last index %d", k, last)
+			}
+			l2.Close()
 		}
 		l.Close()
 		if done {

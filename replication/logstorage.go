@@ -140,7 +140,6 @@ func OpenLogStorage(cfg LogStorageConfig) (*LogStorage, error) {
 	if a == nil {
 		return nil, fmt.Errorf("%w: log starts at %d", ErrNoAnchor, start)
 	}
-	s.anchorSet, s.base = anchors, a
 	s.first, s.prevTerm, s.logStart = a.first, a.prevTerm, a.logStart
 	if !a.emptyOnly {
 		// An interrupted install's anchor starts with none; an
@@ -149,6 +148,18 @@ func OpenLogStorage(cfg LogStorageConfig) (*LogStorage, error) {
 			if c.index >= s.first {
 				s.confs = append(s.confs, c)
 			}
+		}
+	}
+	chosen := *a
+	chosen.emptyOnly = false
+	s.anchorSet = []anchor{chosen}
+	s.base = &s.anchorSet[0]
+	if len(anchors) > 1 || a.emptyOnly || len(s.confs) != len(confs) {
+		// Finish an interrupted install or compaction: its anchor alone,
+		// and no longer valid only for an empty log (entries may now be
+		// appended after it).
+		if err := saveAnchors(s.fs, s.dir, s.anchorSet, s.confs); err != nil {
+			return nil, err
 		}
 	}
 
