@@ -281,6 +281,28 @@ func TestLogStorageCrashDuringCompact(t *testing.T) {
 		if e, err := s.Entries(first, last+1, 1<<30); err != nil || len(e) != int(last-first+1) {
 			t.Fatalf("crash at op %d: Entries [%d, %d]: %d, %v", k, first, last, len(e), err)
 		}
+		// The reopened storage takes entries and compacts again, and
+		// survives the next crash.
+		if err := s.Save(nil, ents(2, 11, 11), nil, true); err != nil {
+			t.Fatalf("crash at op %d: append after reopening: %v", k, err)
+		}
+		s.log.SetHighWatermark(s.log.EndOffset())
+		if err := s.CompactTo(9); err != nil {
+			t.Fatalf("crash at op %d: compact after reopening: %v", k, err)
+		}
+		again := fs.CrashClone()
+		l2, _, err := plog.Open(again, partDir, plog.Config{Replicated: true, SegmentBytes: 600}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s2, err := OpenLogStorage(LogStorageConfig{Log: l2, FS: again, Logger: quietLogger})
+		if err != nil {
+			t.Fatalf("crash at op %d, then an append, a compaction and a crash: %v", k, err)
+		}
+		if f2, _ := s2.FirstIndex(); f2 != 10 {
+			t.Fatalf("crash at op %d, then a compaction to 9 and a crash: first index %d", k, f2)
+		}
+		l2.Close()
 		l.Close()
 		if done {
 			if first != 8 {
