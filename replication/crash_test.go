@@ -138,6 +138,14 @@ func TestLogStorageCrashDuringSave(t *testing.T) {
 		case hs.GetTerm() == 1 && hs.GetVote() != 1:
 			t.Fatalf("crash at op %d: hard state %v", k, hs)
 		}
+		// Raft, restarted, is sent the new entries again: the reopened
+		// storage takes them whatever state the crash left.
+		if err := s.Save(&raftpb.HardState{Term: new(uint64(2)), Vote: new(uint64(2)), Commit: new(uint64(3))}, ents(2, 4, 7), nil, true); err != nil {
+			t.Fatalf("crash at op %d: redo the save: %v", k, err)
+		}
+		if e, err := s.Entries(4, 8, 1<<30); err != nil || len(e) != 4 || e[0].GetTerm() != 2 || entryValue(e[3].Data) != "t2-i7" {
+			t.Fatalf("crash at op %d: after the redo, entries 4-7: %v, %v", k, e, err)
+		}
 		switch {
 		case hs.GetTerm() == 2:
 			sawNew++
