@@ -75,6 +75,14 @@ var depRules = []depRule{
 		Why:        "coordinator and txn reach the broker only through the interfaces they define",
 	},
 	{
+		// The metadata state machine is pure: the broker drives it from the
+		// metadata Raft group and owns every other piece.
+		From:       []string{mod("broker/metadata/...")},
+		Never:      []string{mod("broker"), mod("broker/config"), mod("cmd/..."), mod("embed/..."), mod("log/..."), mod("protocol/..."), mod("coordinator/..."), mod("txn/..."), mod("replication/..."), mod("tests/..."), mod("bench/...")},
+		Transitive: true,
+		Why:        "broker/metadata is a pure state machine: the broker composes it with replication",
+	},
+	{
 		From:       []string{mod("log/...")},
 		Never:      []string{mod("coordinator/..."), mod("txn/..."), mod("broker/..."), mod("protocol/..."), mod("replication/...")},
 		Transitive: true,
@@ -233,6 +241,9 @@ func TestDepRulesCatchViolations(t *testing.T) {
 		{"replication imports coordinator", func(g map[string]depNode) {
 			g[mod("replication")] = depNode{Imports: []string{mod("log"), mod("coordinator")}}
 		}, mod("replication") + " imports " + mod("coordinator")},
+		{"broker/metadata imports replication", func(g map[string]depNode) {
+			g[mod("broker/metadata")] = depNode{Imports: []string{mod("replication")}}
+		}, mod("broker/metadata") + " imports " + mod("replication")},
 		{"coordinator imports log", func(g map[string]depNode) { add(g, "coordinator", mod("log/records")) }, mod("coordinator") + " imports " + mod("log/records")},
 		{"log imports coordinator", func(g map[string]depNode) { add(g, "log", mod("coordinator")) }, mod("log") + " imports " + mod("coordinator")},
 		{"a test imports cmd", func(g map[string]depNode) {
