@@ -47,7 +47,7 @@ type PlacementSpec struct {
 
 // StartFor is the placement start of a topic, derived from its id so that
 // placing the same topic again (CreatePartitions) continues its spread.
-func StartFor(id TopicID) uint32 { return binary.BigEndian.Uint32(id[:4]) }
+func StartFor(id UUID) uint32 { return binary.BigEndian.Uint32(id[:4]) }
 
 // LiveBrokers returns the unfenced brokers' ids, ascending.
 func (v *View) LiveBrokers() []int32 {
@@ -131,12 +131,15 @@ func (v *View) ValidateAssignment(assignment [][]int32, rf int) error {
 // id, assignment), places the replicas (manual nil) or takes the manual
 // assignment (partitions and rf are then ignored, as Kafka requires them
 // to be -1), and gives the partitions the next group ids.
-func (v *View) NewCreateTopic(name string, id TopicID, configs map[string]string, partitions int32, rf int16, manual [][]int32) (CreateTopic, error) {
+func (v *View) NewCreateTopic(name string, id UUID, configs map[string]string, partitions int32, rf int16, manual [][]int32) (CreateTopic, error) {
 	if err := ValidateTopicName(name); err != nil {
 		return CreateTopic{}, err
 	}
 	if _, ok := v.topics[name]; ok {
 		return CreateTopic{}, fmt.Errorf("%w: %s", ErrTopicExists, name)
+	}
+	if err := v.checkCollision(name); err != nil {
+		return CreateTopic{}, err
 	}
 	if id.IsZero() {
 		return CreateTopic{}, fmt.Errorf("%w: zero", ErrInvalidTopicID)
@@ -164,7 +167,7 @@ func (v *View) NewCreateTopic(name string, id TopicID, configs map[string]string
 // NewCreatePartitions builds the record for CreatePartitions: the topic
 // grows to total partitions, placed on (manual nil) or as given, with the
 // topic's replication factor.
-func (v *View) NewCreatePartitions(id TopicID, total int32, manual [][]int32) (CreatePartitions, error) {
+func (v *View) NewCreatePartitions(id UUID, total int32, manual [][]int32) (CreatePartitions, error) {
 	t, ok := v.byID[id]
 	if !ok {
 		return CreatePartitions{}, fmt.Errorf("%w: %s", ErrUnknownTopic, id)

@@ -127,12 +127,12 @@ func TestPlacementThroughState(t *testing.T) {
 		}
 	}
 	for id := int32(1); id <= 4; id++ {
-		apply(RegisterBroker{NodeID: id, Incarnation: TopicID{1}, Listeners: []Listener{{Name: "PLAINTEXT", Host: "h", Port: 9092, SecurityProtocol: "PLAINTEXT"}}})
+		apply(RegisterBroker{NodeID: id, Incarnation: UUID{1}, Listeners: []Listener{{Name: "PLAINTEXT", Host: "h", Port: 9092, SecurityProtocol: "PLAINTEXT"}}})
 		if id != 3 {
 			apply(UnfenceBroker{NodeID: id})
 		}
 	}
-	id := TopicID{0xde, 0xad, 0xbe, 0xef, 5}
+	id := UUID{0xde, 0xad, 0xbe, 0xef, 5}
 	r, err := s.View().NewCreateTopic("t", id, nil, 4, 2, nil)
 	if err != nil {
 		t.Fatal(err)

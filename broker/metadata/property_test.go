@@ -26,13 +26,13 @@ func randomLog(t testing.TB, seed uint64, n int) [][]byte {
 		log = append(log, b)
 		ref.Apply(uint64(len(log)), b)
 	}
-	topicID := func() TopicID { return TopicID{byte(rng.IntN(4)), 1, byte(rng.IntN(20) + 1)} }
+	topicID := func() UUID { return UUID{byte(rng.IntN(4)), 1, byte(rng.IntN(20) + 1)} }
 	for len(log) < n {
 		v := ref.View()
 		switch rng.IntN(12) {
 		case 0:
 			id := int32(rng.IntN(6))
-			add(RegisterBroker{NodeID: id, Incarnation: TopicID{byte(rng.IntN(3) + 1)}, Rack: fmt.Sprint(id % 2),
+			add(RegisterBroker{NodeID: id, Incarnation: UUID{byte(rng.IntN(3) + 1)}, Rack: fmt.Sprint(id % 2),
 				Listeners: []Listener{{Name: "PLAINTEXT", Host: fmt.Sprintf("b%d", id), Port: 9092, SecurityProtocol: "PLAINTEXT"}}})
 		case 1:
 			add(FenceBroker{NodeID: int32(rng.IntN(7))})

@@ -65,20 +65,20 @@ func (t RecordType) String() string {
 // of a known version and type.
 var ErrCorruptRecord = errors.New("metadata: corrupt record")
 
-// TopicID is a topic's 16-byte id (Kafka's Uuid), chosen by the proposer.
-// Its text form (JSON, scripts) is 32 lower-case hex digits.
-type TopicID [16]byte
+// UUID is Kafka's 16-byte Uuid: a topic id (chosen by the proposer) or a
+// broker incarnation. Its text form (JSON) is 32 lower-case hex digits.
+type UUID [16]byte
 
-func (id TopicID) String() string { return hex.EncodeToString(id[:]) }
+func (id UUID) String() string { return hex.EncodeToString(id[:]) }
 
 // IsZero reports whether id is the all-zero id, which Kafka reserves.
-func (id TopicID) IsZero() bool { return id == TopicID{} }
+func (id UUID) IsZero() bool { return id == UUID{} }
 
 // MarshalText implements encoding.TextMarshaler.
-func (id TopicID) MarshalText() ([]byte, error) { return []byte(id.String()), nil }
+func (id UUID) MarshalText() ([]byte, error) { return []byte(id.String()), nil }
 
 // UnmarshalText implements encoding.TextUnmarshaler.
-func (id *TopicID) UnmarshalText(b []byte) error {
+func (id *UUID) UnmarshalText(b []byte) error {
 	if len(b) != 32 {
 		return fmt.Errorf("topic id %q: want 32 hex digits", b)
 	}
@@ -113,7 +113,7 @@ type Record interface {
 // UnfenceBroker; the same incarnation only updates listeners and rack.
 type RegisterBroker struct {
 	NodeID      int32      `json:"node_id"`
-	Incarnation TopicID    `json:"incarnation"` // a Uuid, chosen by the broker at start-up
+	Incarnation UUID       `json:"incarnation"` // a Uuid, chosen by the broker at start-up
 	Listeners   []Listener `json:"listeners"`
 	Rack        string     `json:"rack,omitempty"`
 }
@@ -131,7 +131,7 @@ type UnfenceBroker struct {
 // CreateTopic creates a topic with partitions 0..n-1.
 type CreateTopic struct {
 	Name       string                `json:"name"`
-	TopicID    TopicID               `json:"topic_id"`
+	TopicID    UUID                  `json:"topic_id"`
 	Configs    map[string]string     `json:"configs,omitempty"`
 	Partitions []PartitionAssignment `json:"partitions"`
 }
@@ -139,18 +139,18 @@ type CreateTopic struct {
 // CreatePartitions adds partitions to a topic, numbered on from its
 // current count.
 type CreatePartitions struct {
-	TopicID    TopicID               `json:"topic_id"`
+	TopicID    UUID                  `json:"topic_id"`
 	Partitions []PartitionAssignment `json:"partitions"`
 }
 
 // DeleteTopic removes a topic. Its group ids are never handed out again.
 type DeleteTopic struct {
-	TopicID TopicID `json:"topic_id"`
+	TopicID UUID `json:"topic_id"`
 }
 
 // AlterTopicConfigs replaces a topic's whole override set.
 type AlterTopicConfigs struct {
-	TopicID TopicID           `json:"topic_id"`
+	TopicID UUID              `json:"topic_id"`
 	Configs map[string]string `json:"configs,omitempty"`
 }
 
@@ -166,7 +166,7 @@ type LeadershipChange struct {
 // some partitions of one topic, as their Raft groups report them. It is
 // applied all or nothing.
 type ChangePartitionLeadership struct {
-	TopicID    TopicID            `json:"topic_id"`
+	TopicID    UUID               `json:"topic_id"`
 	Partitions []LeadershipChange `json:"partitions"`
 }
 

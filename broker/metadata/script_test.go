@@ -34,11 +34,11 @@ type scriptMachine struct {
 	log []logEntry
 }
 
-// shortID is TopicID{15: n}: scripts name topics and incarnations by small
+// shortID is UUID{15: n}: scripts name topics and incarnations by small
 // numbers.
-func shortID(n int64) TopicID { return TopicID{15: byte(n)} }
+func shortID(n int64) UUID { return UUID{15: byte(n)} }
 
-func showID(id TopicID) string {
+func showID(id UUID) string {
 	if id == shortID(int64(id[15])) {
 		return strconv.Itoa(int(id[15]))
 	}

@@ -101,10 +101,15 @@ func decodeSnapshot(b []byte) (*View, error) {
 		v.brokers[br.NodeID] = br
 	}
 	groups := map[uint64]bool{}
+	keys := map[string]string{}
 	for _, t := range body.Topics {
 		if err := v.validateRestoredTopic(t, groups); err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrCorruptSnapshot, err)
 		}
+		if other, ok := keys[collisionKey(t.Name)]; ok {
+			return nil, fmt.Errorf("%w: %w: %s and %s", ErrCorruptSnapshot, ErrTopicCollision, t.Name, other)
+		}
+		keys[collisionKey(t.Name)] = t.Name
 		t.Configs = cloneConfigs(t.Configs)
 		v.putTopic(t)
 	}

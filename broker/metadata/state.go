@@ -21,6 +21,7 @@ var (
 	ErrInvalidTopicID           = errors.New("metadata: invalid topic id")
 	ErrTopicExists              = errors.New("metadata: topic already exists")
 	ErrTopicIDExists            = errors.New("metadata: topic id already in use")
+	ErrTopicCollision           = errors.New("metadata: topic name collides with an existing topic")
 	ErrUnknownTopic             = errors.New("metadata: unknown topic id")
 	ErrInvalidPartitions        = errors.New("metadata: invalid partitions")
 	ErrInvalidReplicationFactor = errors.New("metadata: invalid replication factor")
@@ -39,7 +40,7 @@ const FirstGroupID uint64 = 1
 // Broker is a registered broker as the state holds it.
 type Broker struct {
 	NodeID      int32      `json:"node_id"`
-	Incarnation TopicID    `json:"incarnation"`
+	Incarnation UUID       `json:"incarnation"`
 	Listeners   []Listener `json:"listeners"`
 	Rack        string     `json:"rack,omitempty"`
 	Fenced      bool       `json:"fenced"`
@@ -60,7 +61,7 @@ type Partition struct {
 // Topic is one topic. Partitions[i].Partition == i.
 type Topic struct {
 	Name       string            `json:"name"`
-	ID         TopicID           `json:"id"`
+	ID         UUID              `json:"id"`
 	Configs    map[string]string `json:"configs,omitempty"`
 	Partitions []Partition       `json:"partitions"`
 }
@@ -81,7 +82,7 @@ type View struct {
 	nextGroupID uint64
 	brokers     map[int32]*Broker
 	topics      map[string]*Topic
-	byID        map[TopicID]*Topic
+	byID        map[UUID]*Topic
 	controller  Controller
 }
 
@@ -117,7 +118,7 @@ func (v *View) Topic(name string) (*Topic, bool) {
 }
 
 // TopicByID returns a topic by id.
-func (v *View) TopicByID(id TopicID) (*Topic, bool) {
+func (v *View) TopicByID(id UUID) (*Topic, bool) {
 	t, ok := v.byID[id]
 	return t, ok
 }
@@ -147,7 +148,7 @@ func emptyView() *View {
 		nextGroupID: FirstGroupID,
 		brokers:     map[int32]*Broker{},
 		topics:      map[string]*Topic{},
-		byID:        map[TopicID]*Topic{},
+		byID:        map[UUID]*Topic{},
 		controller:  Controller{NodeID: -1, Epoch: -1},
 	}
 }
@@ -161,7 +162,7 @@ func (v *View) clone() *View {
 		n.brokers[k] = b
 	}
 	n.topics = make(map[string]*Topic, len(v.topics))
-	n.byID = make(map[TopicID]*Topic, len(v.byID))
+	n.byID = make(map[UUID]*Topic, len(v.byID))
 	for k, t := range v.topics {
 		n.topics[k] = t
 		n.byID[t.ID] = t
@@ -298,7 +299,7 @@ func (v *View) apply(r Record) error {
 
 var securityProtocols = []string{"PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"}
 
-func validateBroker(nodeID int32, inc TopicID, ls []Listener) error {
+func validateBroker(nodeID int32, inc UUID, ls []Listener) error {
 	if nodeID < 0 {
 		return fmt.Errorf("%w: node id %d", ErrInvalidBroker, nodeID)
 	}
@@ -362,6 +363,26 @@ func ValidateTopicName(name string) error {
 		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-'
 		if !ok {
 			return fmt.Errorf("%w: %q", ErrInvalidTopic, name)
+		}
+	}
+	return nil
+}
+
+// collisionKey is a topic name with '.' replaced by '_': Kafka refuses a
+// topic whose name differs from an existing one only there (their metric
+// names would be the same).
+func collisionKey(name string) string { return strings.ReplaceAll(name, ".", "_") }
+
+// checkCollision refuses a new topic name that collides with an existing
+// one (O(topics), only for names with '.' or '_').
+func (v *View) checkCollision(name string) error {
+	if !strings.ContainsAny(name, "._") {
+		return nil
+	}
+	key := collisionKey(name)
+	for other := range v.topics {
+		if other != name && collisionKey(other) == key {
+			return fmt.Errorf("%w: %s and %s", ErrTopicCollision, name, other)
 		}
 	}
 	return nil
@@ -449,6 +470,9 @@ func (v *View) createTopic(r CreateTopic) error {
 	}
 	if _, ok := v.topics[r.Name]; ok {
 		return fmt.Errorf("%w: %s", ErrTopicExists, r.Name)
+	}
+	if err := v.checkCollision(r.Name); err != nil {
+		return err
 	}
 	if r.TopicID.IsZero() {
 		return fmt.Errorf("%w: zero", ErrInvalidTopicID)
