@@ -35,6 +35,10 @@ func randomLog(t testing.TB, seed uint64, n int) [][]byte {
 			add(RegisterBroker{NodeID: id, Incarnation: UUID{byte(rng.IntN(3) + 1)}, Rack: fmt.Sprint(id % 2),
 				Listeners: []Listener{{Name: "PLAINTEXT", Host: fmt.Sprintf("b%d", id), Port: 9092, SecurityProtocol: "PLAINTEXT"}}})
 		case 1:
+			if rng.IntN(4) == 0 {
+				add(UnregisterBroker{NodeID: int32(rng.IntN(7))})
+				continue
+			}
 			add(FenceBroker{NodeID: int32(rng.IntN(7))})
 		case 2, 3:
 			add(UnfenceBroker{NodeID: int32(rng.IntN(7))})

@@ -40,6 +40,7 @@ const (
 	TypeAlterTopicConfigs         RecordType = 7
 	TypeChangePartitionLeadership RecordType = 8
 	TypeAdvanceGroupIDs           RecordType = 9
+	TypeUnregisterBroker          RecordType = 10
 )
 
 var typeNames = map[RecordType]string{
@@ -52,6 +53,7 @@ var typeNames = map[RecordType]string{
 	TypeAlterTopicConfigs:         "AlterTopicConfigs",
 	TypeChangePartitionLeadership: "ChangePartitionLeadership",
 	TypeAdvanceGroupIDs:           "AdvanceGroupIDs",
+	TypeUnregisterBroker:          "UnregisterBroker",
 }
 
 func (t RecordType) String() string {
@@ -128,6 +130,12 @@ type UnfenceBroker struct {
 	NodeID int32 `json:"node_id"`
 }
 
+// UnregisterBroker removes a broker that is the replica of no partition
+// (remove-node: its replicas are reassigned first).
+type UnregisterBroker struct {
+	NodeID int32 `json:"node_id"`
+}
+
 // CreateTopic creates a topic with partitions 0..n-1.
 type CreateTopic struct {
 	Name       string                `json:"name"`
@@ -186,6 +194,7 @@ func (DeleteTopic) Type() RecordType               { return TypeDeleteTopic }
 func (AlterTopicConfigs) Type() RecordType         { return TypeAlterTopicConfigs }
 func (ChangePartitionLeadership) Type() RecordType { return TypeChangePartitionLeadership }
 func (AdvanceGroupIDs) Type() RecordType           { return TypeAdvanceGroupIDs }
+func (UnregisterBroker) Type() RecordType          { return TypeUnregisterBroker }
 
 // Encode returns the record's bytes: version, type, JSON body (FORMAT.md).
 func Encode(r Record) ([]byte, error) {
@@ -230,6 +239,8 @@ func Decode(b []byte) (Record, error) {
 		r, err = decodeAs[ChangePartitionLeadership](b[2:])
 	case TypeAdvanceGroupIDs:
 		r, err = decodeAs[AdvanceGroupIDs](b[2:])
+	case TypeUnregisterBroker:
+		r, err = decodeAs[UnregisterBroker](b[2:])
 	default:
 		return nil, fmt.Errorf("%w: unknown type %d", ErrCorruptRecord, b[1])
 	}

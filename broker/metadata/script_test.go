@@ -145,6 +145,8 @@ func (m *scriptMachine) run(c scripttest.Cmd) string {
 		return m.apply(c, m.encode(RegisterBroker{NodeID: id, Incarnation: shortID(c.Int("inc", 1)), Listeners: ls, Rack: c.Str("rack", "")}))
 	case "fence":
 		return m.apply(c, m.encode(FenceBroker{NodeID: int32(c.Int("id", 0))}))
+	case "unregister":
+		return m.apply(c, m.encode(UnregisterBroker{NodeID: int32(c.Int("id", 0))}))
 	case "unfence":
 		return m.apply(c, m.encode(UnfenceBroker{NodeID: int32(c.Int("id", 0))}))
 	case "create-topic":

@@ -17,6 +17,7 @@ import (
 var (
 	ErrInvalidBroker            = errors.New("metadata: invalid broker registration")
 	ErrUnknownBroker            = errors.New("metadata: unknown broker")
+	ErrBrokerInUse              = errors.New("metadata: broker is a replica of a partition")
 	ErrInvalidTopic             = errors.New("metadata: invalid topic name")
 	ErrInvalidTopicID           = errors.New("metadata: invalid topic id")
 	ErrTopicExists              = errors.New("metadata: topic already exists")
@@ -242,9 +243,11 @@ func (s *State) Apply(index uint64, rec []byte) Result {
 			err = next.apply(r)
 		}
 		if err != nil {
+			// Discard the half-changed clone: the maps stay shared.
 			res.Err = err
-			next = cur.clone()
-			next.applied = index
+			n := *cur
+			n.applied = index
+			next = &n
 		}
 	}
 	s.view.Store(next)
@@ -261,6 +264,8 @@ func (v *View) apply(r Record) error {
 		return v.setFenced(r.NodeID, true)
 	case UnfenceBroker:
 		return v.setFenced(r.NodeID, false)
+	case UnregisterBroker:
+		return v.unregisterBroker(r.NodeID)
 	case CreateTopic:
 		return v.createTopic(r)
 	case CreatePartitions:
@@ -347,6 +352,21 @@ func (v *View) setFenced(id int32, fenced bool) error {
 	nb := *b
 	nb.Fenced = fenced
 	v.brokers[id] = &nb
+	return nil
+}
+
+func (v *View) unregisterBroker(id int32) error {
+	if _, ok := v.brokers[id]; !ok {
+		return fmt.Errorf("%w: %d", ErrUnknownBroker, id)
+	}
+	for _, t := range v.Topics() {
+		for _, p := range t.Partitions {
+			if slices.Contains(p.Replicas, id) {
+				return fmt.Errorf("%w: %d holds %s-%d", ErrBrokerInUse, id, t.Name, p.Partition)
+			}
+		}
+	}
+	delete(v.brokers, id)
 	return nil
 }
 
