@@ -417,6 +417,16 @@ func (s *LogStorage) Entries(lo, hi, maxSize uint64) ([]*raftpb.Entry, error) {
 	limit := int(min(maxSize, math.MaxInt32))
 	buf, err := s.log.Read(from, to, limit, true, nil)
 	if err != nil {
+		// A CompactTo (the broker's retention, on its own goroutine) may
+		// have moved the start past lo since the check above: that is
+		// raft's ErrCompacted (it sends a snapshot), not a storage
+		// failure — raft panics on any other error.
+		s.mu.Lock()
+		compacted := lo < s.first
+		s.mu.Unlock()
+		if compacted {
+			return nil, raft.ErrCompacted
+		}
 		return nil, fmt.Errorf("replication: read entries [%d, %d): %w", lo, hi, err)
 	}
 	var out []*raftpb.Entry
