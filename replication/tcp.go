@@ -324,10 +324,18 @@ func (t *TCPTransport) Send(to uint64, batch []Envelope) error {
 		return err
 	}
 	pc.wmu.Lock()
-	pc.buf, err = appendFrame(pc.buf[:0], batch)
-	if err == nil {
-		_ = pc.c.SetWriteDeadline(time.Now().Add(t.cfg.WriteTimeout))
-		_, err = pc.c.Write(pc.buf)
+	// A batch larger than a frame (the queue of a busy peer after a slow
+	// write, or many groups' 1 MiB appends at once) goes as several
+	// frames: as one, it failed to encode every time, so the peer got
+	// nothing at all while the queue stayed large.
+	for len(batch) > 0 && err == nil {
+		var n int
+		pc.buf, n, err = appendFrameMax(pc.buf[:0], batch, MaxFrameBytes)
+		if err == nil {
+			_ = pc.c.SetWriteDeadline(time.Now().Add(t.cfg.WriteTimeout))
+			_, err = pc.c.Write(pc.buf)
+		}
+		batch = batch[n:]
 	}
 	if cap(pc.buf) > 1<<20 {
 		pc.buf = nil // do not pin a large buffer per peer
@@ -369,8 +377,22 @@ func readHandshake(r io.Reader, self uint64) (uint64, error) {
 
 // appendFrame encodes batch as one frame.
 func appendFrame(b []byte, batch []Envelope) ([]byte, error) {
+	b, n, err := appendFrameMax(b, batch, MaxFrameBytes)
+	if err == nil && n < len(batch) {
+		err = fmt.Errorf("%w: %d envelopes do not fit one frame", ErrBadFrame, len(batch))
+	}
+	return b, err
+}
+
+// appendFrameMax encodes as many envelopes of batch as fit one frame of at
+// most max bytes (after its length field) and returns how many it took:
+// at least one, or an error if that one alone is too large.
+func appendFrameMax(b []byte, batch []Envelope, max int) ([]byte, int, error) {
+	start := len(b)
 	b = append(b, make([]byte, 12)...) // length, CRC, count: filled below
+	taken := 0
 	for _, env := range batch {
+		before := len(b)
 		b = binary.BigEndian.AppendUint64(b, env.Group)
 		var flags byte
 		if env.Quiesce {
@@ -379,24 +401,30 @@ func appendFrame(b []byte, batch []Envelope) ([]byte, error) {
 		if env.Msg == nil {
 			b = append(b, flags|flagLiveness)
 			b = binary.BigEndian.AppendUint32(b, 0)
-			continue
+		} else {
+			b = append(b, flags)
+			at := len(b)
+			b = append(b, 0, 0, 0, 0)
+			var err error
+			if b, err = (proto.MarshalOptions{}).MarshalAppend(b, env.Msg); err != nil {
+				return b, 0, fmt.Errorf("replication: encode message: %w", err)
+			}
+			binary.BigEndian.PutUint32(b[at:], uint32(len(b)-at-4))
 		}
-		b = append(b, flags)
-		at := len(b)
-		b = append(b, 0, 0, 0, 0)
-		var err error
-		if b, err = (proto.MarshalOptions{}).MarshalAppend(b, env.Msg); err != nil {
-			return b, fmt.Errorf("replication: encode message: %w", err)
+		if len(b)-start-4 > max {
+			if taken == 0 {
+				return b, 0, fmt.Errorf("%w: message of %d bytes", ErrBadFrame, len(b)-before)
+			}
+			b = b[:before]
+			break
 		}
-		binary.BigEndian.PutUint32(b[at:], uint32(len(b)-at-4))
+		taken++
 	}
-	if len(b)-4 > MaxFrameBytes {
-		return b, fmt.Errorf("%w: frame of %d bytes", ErrBadFrame, len(b))
-	}
-	binary.BigEndian.PutUint32(b[0:], uint32(len(b)-4))
-	binary.BigEndian.PutUint32(b[8:], uint32(len(batch)))
-	binary.BigEndian.PutUint32(b[4:], crc32.Checksum(b[8:], castagnoli))
-	return b, nil
+	f := b[start:]
+	binary.BigEndian.PutUint32(f[0:], uint32(len(f)-4))
+	binary.BigEndian.PutUint32(f[8:], uint32(taken))
+	binary.BigEndian.PutUint32(f[4:], crc32.Checksum(f[8:], castagnoli))
+	return b, taken, nil
 }
 
 // readFrame reads and decodes one frame.
