@@ -186,6 +186,17 @@ func (t *TCPTransport) accept(c net.Conn) {
 		err = fmt.Errorf("peer %d must be dialed, not dial", from)
 	}
 	if err == nil {
+		// Only configured peers: every accepted connection may hold a
+		// frame buffer of up to MaxFrameBytes, so connections claiming
+		// arbitrary ids would make memory unbounded.
+		t.mu.Lock()
+		_, known := t.peers[from]
+		t.mu.Unlock()
+		if !known {
+			err = fmt.Errorf("node %d is not a configured peer", from)
+		}
+	}
+	if err == nil {
 		err = writeHandshake(c, t.cfg.ID, from)
 	}
 	if err != nil {

@@ -3,6 +3,8 @@ package replication
 import (
 	"bytes"
 	"errors"
+	"io"
+	"net"
 	"testing"
 	"time"
 
@@ -64,6 +66,7 @@ func TestTCPSendBatchLargerThanAFrame(t *testing.T) {
 	}
 	defer b.Close()
 	a.SetPeer(2, b.Addr().String())
+	b.SetPeer(1, a.Addr().String())
 	got := make(chan int, 16)
 	a.Start(ReceiverFunc(func(uint64, []Envelope) {}))
 	b.Start(ReceiverFunc(func(_ uint64, batch []Envelope) { got <- len(batch) }))
@@ -87,6 +90,38 @@ func TestTCPSendBatchLargerThanAFrame(t *testing.T) {
 			received += n
 		case <-deadline:
 			t.Fatalf("received %d of %d envelopes", received, count)
+		}
+	}
+}
+
+// A connection whose handshake names a lower id that is not a configured
+// peer is refused: each accepted connection may buffer a frame of up to
+// MaxFrameBytes, so one per claimed id would make memory unbounded.
+func TestTCPRefusesUnknownPeer(t *testing.T) {
+	b, err := NewTCPTransport(TCPConfig{ID: 9, ListenAddr: "127.0.0.1:0", Logger: quietLogger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	b.SetPeer(1, "127.0.0.1:1")
+	b.Start(ReceiverFunc(func(uint64, []Envelope) {}))
+	for _, from := range []uint64{1, 3} {
+		conn, err := net.Dial("tcp", b.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := writeHandshake(conn, from, 9); err != nil {
+			t.Fatal(err)
+		}
+		_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		var hs [handshakeSize]byte
+		_, err = io.ReadFull(conn, hs[:])
+		conn.Close()
+		if from == 1 && err != nil {
+			t.Fatalf("configured peer 1 refused: %v", err)
+		}
+		if from == 3 && !errors.Is(err, io.EOF) {
+			t.Fatalf("unknown peer 3: %v, want the connection closed", err)
 		}
 	}
 }

@@ -294,6 +294,7 @@ func TestTCPBindOutgoing(t *testing.T) {
 	}
 	defer b.Close()
 	a.SetPeer(2, b.Addr().String())
+	b.SetPeer(1, a.Addr().String())
 	got := make(chan struct{}, 1)
 	a.Start(ReceiverFunc(func(uint64, []Envelope) {}))
 	b.Start(ReceiverFunc(func(uint64, []Envelope) { got <- struct{}{} }))
