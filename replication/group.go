@@ -493,8 +493,9 @@ func (g *Group) maybeQuiesceLocked() {
 		return
 	}
 	for id, pr := range st.Progress {
-		if pr.Match != last || pr.IsLearner || (id != g.node.id && !g.node.live(id)) {
-			return
+		if pr.Match != last || pr.IsLearner ||
+			(id != g.node.id && (!slices.Contains(g.node.peers, id) || !g.node.live(id))) {
+			return // a voter whose node is untracked or silent
 		}
 	}
 	for id := range st.Progress {
@@ -519,6 +520,12 @@ func (g *Group) maybeFollowQuiesceLocked(m *raftpb.Message) {
 	last, err := g.storage.LastIndex()
 	if err != nil || st.RaftState != raft.StateFollower || st.Lead != m.GetFrom() || st.GetTerm() != m.GetTerm() ||
 		last != m.GetCommit() || st.GetCommit() != last || g.applied != last || g.rn.HasReady() {
+		return
+	}
+	// Only under a leader whose node's liveness this node tracks (and
+	// finds live): the death of any other (a node that joined after this
+	// one started; Config.Peers is fixed) would never wake the group.
+	if !slices.Contains(g.node.peers, m.GetFrom()) || !g.node.live(m.GetFrom()) {
 		return
 	}
 	g.quiesceLeader.Store(m.GetFrom())
