@@ -587,12 +587,23 @@ func (g *Group) handleReady(rd raft.Ready) error {
 			return fmt.Errorf("restore snapshot: %w", err)
 		}
 		g.applied = rd.Snapshot.GetMetadata().GetIndex()
+		snapTerm := rd.Snapshot.GetMetadata().GetTerm()
 		for idx, p := range g.pending {
-			if idx <= g.applied {
+			switch {
+			case idx <= g.applied:
 				// Superseded by a snapshot: whether it committed is
 				// unknown here; report it dropped (callers retry,
 				// idempotently).
 				p.finish(fmt.Errorf("%w: superseded by a snapshot", ErrDropped))
+				delete(g.pending, idx)
+			case p.term < snapTerm:
+				// Terms never decrease along a log, so the leader's
+				// log, which holds the snapshot's entry, has a term of
+				// at least snapTerm at idx: this proposal's entry is in
+				// no leader's log and can never commit. Left pending,
+				// it waited for ever once the group went idle (no
+				// later entry at idx arrives to overwrite it).
+				p.finish(fmt.Errorf("%w: index %d is past a snapshot of a later term", ErrDropped, idx))
 				delete(g.pending, idx)
 			}
 		}
