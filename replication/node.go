@@ -19,7 +19,9 @@ package replication
 //     and Propose/ProposeAsync/ProposeConfChange take only it, never
 //     Group.mu, so neither network delivery nor a proposer waits for a
 //     Ready round — and a proposer may hold a lock that the StateMachine's
-//     Apply takes (the broker's partition append lock) without deadlock.
+//     Apply takes (the broker's partition append lock) without deadlock,
+//     in ProposeAsync only: Propose and ProposeConfChange wait for Apply,
+//     so called under such a lock they deadlock (until their ctx ends).
 //     Leader reads atomics only. Do not call the Group.mu methods above
 //     while holding a lock that Apply takes.
 //   - peerSender.mu guards that peer's outgoing queue.
@@ -280,7 +282,9 @@ func (n *Node) group(id uint64) *Group {
 // refused it or another entry took its place; ErrStopped (with the cause)
 // if the node stopped; ctx's error if ctx ended first (the entry may still
 // commit); ErrUnknownGroup, ErrEmptyProposal. data must not be modified
-// afterwards.
+// afterwards. It waits for Apply: never call it holding a lock that the
+// StateMachine's Apply takes (use ProposeAsync under the lock, then wait
+// for Done after releasing it).
 func (n *Node) Propose(ctx context.Context, group uint64, data []byte) error {
 	p, err := n.ProposeAsync(group, data)
 	if err != nil {
