@@ -705,6 +705,9 @@ func (g *Group) applyConfChange(e *raftpb.Entry) error {
 	default:
 		return nil
 	}
+	if ci, ok := g.storage.(ConfIndexer); ok && e.GetIndex() <= ci.ConfIndex() {
+		return nil // in the configuration already (a snapshot's: ConfIndexer)
+	}
 	cs := g.rn.ApplyConfChange(cc)
 	if saver, ok := g.storage.(ConfStateSaver); ok {
 		if err := saver.SaveConfState(e.GetIndex(), cs); err != nil {
