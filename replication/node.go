@@ -352,10 +352,20 @@ func (n *Node) Campaign(group uint64) error {
 	if g == nil {
 		return fmt.Errorf("%w: %d", ErrUnknownGroup, group)
 	}
-	g.mu.Lock()
-	g.quiesced.Store(false)
-	err := g.rn.Campaign()
-	g.mu.Unlock()
+	err := func() (err error) {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		if g.failed {
+			return n.stoppedErr()
+		}
+		defer func() {
+			if r := recover(); r != nil {
+				err = g.storagePanicLocked(r)
+			}
+		}()
+		g.quiesced.Store(false)
+		return g.rn.Campaign()
+	}()
 	n.sched.enqueue(g)
 	return err
 }
@@ -370,15 +380,28 @@ func (n *Node) TransferLeadership(group, to uint64) error {
 	if g == nil {
 		return fmt.Errorf("%w: %d", ErrUnknownGroup, group)
 	}
-	g.mu.Lock()
-	st := g.rn.BasicStatus()
-	if st.RaftState != raft.StateLeader {
-		g.mu.Unlock()
-		return &NotLeaderError{Group: group, Leader: st.Lead}
+	err := func() (err error) {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		if g.failed {
+			return n.stoppedErr()
+		}
+		st := g.rn.BasicStatus()
+		if st.RaftState != raft.StateLeader {
+			return &NotLeaderError{Group: group, Leader: st.Lead}
+		}
+		defer func() {
+			if r := recover(); r != nil {
+				err = g.storagePanicLocked(r)
+			}
+		}()
+		g.quiesced.Store(false)
+		g.rn.TransferLeader(to)
+		return nil
+	}()
+	if err != nil {
+		return err
 	}
-	g.quiesced.Store(false)
-	g.rn.TransferLeader(to)
-	g.mu.Unlock()
 	n.sched.enqueue(g)
 	return nil
 }
