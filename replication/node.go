@@ -147,7 +147,11 @@ func NewNode(cfg Config) (*Node, error) {
 	}
 	n.lastHeard = make(map[uint64]int64, len(n.peers))
 	n.dead = make(map[uint64]bool)
-	n.m = newNodeMetrics(cfg.Registerer, n)
+	m, err := newNodeMetrics(cfg.Registerer, n)
+	if err != nil {
+		return nil, err
+	}
+	n.m = m
 	n.sched.init()
 	n.sched.onIdle = n.flush
 	for range cfg.Workers {
