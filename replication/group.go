@@ -177,8 +177,9 @@ func (n *Node) AddGroup(gc GroupConfig) error {
 		HeartbeatTick:             n.cfg.HeartbeatTick,
 		Storage:                   guard,
 		Applied:                   gc.Applied,
-		MaxSizePerMsg:             1 << 20,
+		MaxSizePerMsg:             maxSizePerMsg,
 		MaxInflightMsgs:           256,
+		MaxInflightBytes:          n.cfg.MaxInflightBytes,
 		MaxUncommittedEntriesSize: 64 << 20,
 		CheckQuorum:               true,
 		PreVote:                   true,
@@ -770,6 +771,9 @@ func (g *Group) failAllLocked(err error) {
 		delete(g.pending, idx)
 	}
 }
+
+// maxSizePerMsg is raft's bound on the entries of one append message.
+const maxSizePerMsg = 1 << 20
 
 // failLocked stops the node because of the group's storage or apply error
 // (g.mu held): the group does nothing more.

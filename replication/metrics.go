@@ -30,6 +30,7 @@ type nodeMetrics struct {
 	framesSent     prometheus.Counter
 	messagesSent   prometheus.Counter
 	sendFailures   prometheus.Counter
+	sendDropped    prometheus.Counter
 }
 
 // registerOrReuse registers c on reg, or returns the collector of the
@@ -65,6 +66,8 @@ func newNodeMetrics(reg prometheus.Registerer, n *Node) (*nodeMetrics, error) {
 			Help: "Raft messages handed to the transport (liveness envelopes included)."}),
 		sendFailures: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "moldau", Subsystem: "raft", Name: "send_failures_total", ConstLabels: node,
 			Help: "Batches the transport could not send (peer unreachable)."}),
+		sendDropped: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "moldau", Subsystem: "raft", Name: "send_dropped_total", ConstLabels: node,
+			Help: "Messages dropped because their peer's send queue was full (Config.MaxPeerQueueBytes)."}),
 	}
 	if reg != nil {
 		var err error
@@ -78,6 +81,7 @@ func newNodeMetrics(reg prometheus.Registerer, n *Node) (*nodeMetrics, error) {
 		m.framesSent = reuse(m.framesSent)
 		m.messagesSent = reuse(m.messagesSent)
 		m.sendFailures = reuse(m.sendFailures)
+		m.sendDropped = reuse(m.sendDropped)
 		if err == nil {
 			m.proposals, err = registerOrReuse(reg, m.proposals)
 		}

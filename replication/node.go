@@ -24,7 +24,7 @@ package replication
 //     so called under such a lock they deadlock (until their ctx ends).
 //     Leader reads atomics only. Do not call the Group.mu methods above
 //     while holding a lock that Apply takes.
-//   - peerSender.mu guards that peer's outgoing queue.
+//   - peerSender.mu guards that peer's outgoing queue and its size.
 //
 //   - liveMu guards the liveness table, errMu the stopping error.
 //
@@ -68,6 +68,20 @@ type Config struct {
 	// Now is the clock for replica lag (ReplicaProgress.CaughtUp);
 	// default time.Now.
 	Now func() time.Time
+	// MaxPeerQueueBytes bounds what the node holds for one peer: the
+	// messages queued for it plus the batch its Send is carrying (sizes
+	// as envelopeBytes estimates them). A message that would pass it is
+	// dropped and its group told the peer is unreachable (raft then
+	// probes the peer, one message per heartbeat, instead of streaming
+	// appends), as when the transport fails; a message alone in an empty
+	// queue is always taken, so one larger than the bound still goes.
+	// Default 64 MiB; a peer whose connection stalls costs at most that.
+	MaxPeerQueueBytes int64
+	// MaxInflightBytes is raft's per-follower bound on the bytes of
+	// entries sent and not yet acknowledged, in each group (raft.Config;
+	// appends of 1 MiB at most, which is also its least value). Default
+	// 8 MiB.
+	MaxInflightBytes uint64
 	// Registerer receives the node's metrics (metrics.go); nil: none.
 	Registerer prometheus.Registerer
 	// Peers are the other nodes (this node's id is ignored if present).
@@ -124,6 +138,15 @@ func NewNode(cfg Config) (*Node, error) {
 	}
 	if cfg.HeartbeatTick <= 0 {
 		cfg.HeartbeatTick = 1
+	}
+	if cfg.MaxPeerQueueBytes <= 0 {
+		cfg.MaxPeerQueueBytes = 64 << 20
+	}
+	if cfg.MaxInflightBytes == 0 {
+		cfg.MaxInflightBytes = 8 << 20
+	}
+	if cfg.MaxInflightBytes < maxSizePerMsg {
+		return nil, fmt.Errorf("replication: MaxInflightBytes %d below the largest append, %d", cfg.MaxInflightBytes, maxSizePerMsg)
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -590,14 +613,43 @@ func (n *Node) enqueueSend(to uint64, envs []Envelope) {
 		go n.sendLoop(ps)
 	}
 	n.mu.Unlock()
-	n.inFlight.Add(int64(len(envs)))
+	var dropped []Envelope
 	ps.mu.Lock()
-	ps.queue = append(ps.queue, envs...)
+	for _, env := range envs {
+		size := envelopeBytes(env)
+		if ps.bytes > 0 && ps.bytes+size > n.cfg.MaxPeerQueueBytes {
+			dropped = append(dropped, env)
+			continue
+		}
+		ps.bytes += size
+		ps.queue = append(ps.queue, env)
+		n.inFlight.Add(1)
+	}
 	full := len(ps.queue) >= flushBatch
 	ps.mu.Unlock()
 	if full {
 		ps.signal()
 	}
+	if len(dropped) > 0 {
+		n.m.sendDropped.Add(float64(len(dropped)))
+		n.afterSend(to, dropped, fmt.Errorf("%w: send queue to %d holds %d bytes or more", ErrUnreachable, to, n.cfg.MaxPeerQueueBytes))
+	}
+}
+
+// envelopeBytes estimates what env costs in a peer's queue: its entries'
+// and snapshot's data plus a fixed overhead per message and entry (exact
+// sizes would mean encoding every message once more).
+func envelopeBytes(env Envelope) int64 {
+	const overhead = 64
+	m := env.Msg
+	if m == nil {
+		return overhead
+	}
+	size := int64(overhead + len(m.GetSnapshot().GetData()))
+	for _, e := range m.Entries {
+		size += int64(overhead + len(e.GetData()))
+	}
+	return size
 }
 
 // flushBatch is the queue length at which a peer's queue is sent without
@@ -635,6 +687,7 @@ type peerSender struct {
 	wake  chan struct{} // capacity 1
 	mu    sync.Mutex
 	queue []Envelope
+	bytes int64 // envelopeBytes of queue and of the batch being sent (Config.MaxPeerQueueBytes)
 }
 
 func (n *Node) sendLoop(ps *peerSender) {
@@ -652,7 +705,14 @@ func (n *Node) sendLoop(ps *peerSender) {
 		if len(batch) == 0 {
 			continue
 		}
+		var size int64
+		for _, env := range batch {
+			size += envelopeBytes(env)
+		}
 		err := n.cfg.Transport.Send(ps.to, batch)
+		ps.mu.Lock()
+		ps.bytes -= size
+		ps.mu.Unlock()
 		n.m.framesSent.Inc()
 		n.m.messagesSent.Add(float64(len(batch)))
 		if err != nil {
