@@ -79,6 +79,8 @@ type Group struct {
 	props       []*Proposal // proposed, not yet stepped into raft (in order)
 	propsClosed bool        // stopped or removed: no more proposals
 
+	guard *guardedStorage // what raft reads through: records storage errors
+
 	mu        sync.Mutex
 	rn        *raft.RawNode
 	leader    uint64
@@ -168,14 +170,16 @@ func (n *Node) AddGroup(gc GroupConfig) error {
 	if gc.Storage == nil || gc.StateMachine == nil {
 		return errors.New("replication: group needs a storage and a state machine")
 	}
-	rn, err := raft.NewRawNode(&raft.Config{
+	guard := &guardedStorage{Storage: gc.Storage}
+	rn, err := newRawNode(&raft.Config{
 		ID:                        n.id,
 		ElectionTick:              n.cfg.ElectionTick,
 		HeartbeatTick:             n.cfg.HeartbeatTick,
-		Storage:                   gc.Storage,
+		Storage:                   guard,
 		Applied:                   gc.Applied,
-		MaxSizePerMsg:             1 << 20,
+		MaxSizePerMsg:             maxSizePerMsg,
 		MaxInflightMsgs:           256,
+		MaxInflightBytes:          n.cfg.MaxInflightBytes,
 		MaxUncommittedEntriesSize: 64 << 20,
 		CheckQuorum:               true,
 		PreVote:                   true,
@@ -187,7 +191,7 @@ func (n *Node) AddGroup(gc GroupConfig) error {
 		return fmt.Errorf("replication: group %d: %w", gc.ID, err)
 	}
 	g := &Group{
-		id: gc.ID, node: n, storage: gc.Storage, sm: gc.StateMachine,
+		id: gc.ID, node: n, storage: gc.Storage, guard: guard, sm: gc.StateMachine,
 		rn: rn, applied: gc.Applied, pending: make(map[uint64]*Proposal), caughtUp: make(map[uint64]time.Time), lostTail: make(map[uint64]int),
 	}
 	st := rn.BasicStatus()
@@ -314,6 +318,11 @@ func (g *Group) process() {
 	if g.failed || g.removed || g.node.stopping.Load() {
 		return
 	}
+	defer func() {
+		if r := recover(); r != nil {
+			g.storagePanicLocked(r)
+		}
+	}()
 	g.inMu.Lock()
 	inbox, unreachable, snaps, props := g.inbox, g.unreachable, g.snapReports, g.props
 	g.inbox, g.unreachable, g.snapReports, g.props = nil, nil, nil, nil
@@ -352,11 +361,17 @@ func (g *Group) process() {
 	for g.rn.HasReady() {
 		rd := g.rn.Ready()
 		if err := g.handleReady(rd); err != nil {
-			g.failed = true
-			g.node.fail(fmt.Errorf("group %d: %w", g.id, err))
+			g.failLocked(err)
 			return
 		}
 		g.rn.Advance(rd)
+	}
+	if err := g.guard.failure(); err != nil {
+		// A read error raft did not panic on (none in raft v3.7.0 but
+		// for defence): the storage is no more trusted than after a
+		// panic.
+		g.failLocked(fmt.Errorf("storage: %w", err))
+		return
 	}
 	if g.isLeader {
 		g.noteCaughtUpLocked()
@@ -705,6 +720,9 @@ func (g *Group) applyConfChange(e *raftpb.Entry) error {
 	default:
 		return nil
 	}
+	if ci, ok := g.storage.(ConfIndexer); ok && e.GetIndex() <= ci.ConfIndex() {
+		return nil // in the configuration already (a snapshot's: ConfIndexer)
+	}
 	cs := g.rn.ApplyConfChange(cc)
 	if saver, ok := g.storage.(ConfStateSaver); ok {
 		if err := saver.SaveConfState(e.GetIndex(), cs); err != nil {
@@ -752,4 +770,112 @@ func (g *Group) failAllLocked(err error) {
 		p.finish(err)
 		delete(g.pending, idx)
 	}
+}
+
+// maxSizePerMsg is raft's bound on the entries of one append message.
+const maxSizePerMsg = 1 << 20
+
+// failLocked stops the node because of the group's storage or apply error
+// (g.mu held): the group does nothing more.
+func (g *Group) failLocked(err error) {
+	g.failed = true
+	g.node.fail(fmt.Errorf("group %d: %w", g.id, err))
+}
+
+// storagePanicLocked handles a panic recovered from a call into raft with
+// g.mu held: etcd raft panics when a Storage read (Term, Entries, ...)
+// fails with anything but its sentinels. Such a panic stops the node like
+// any other storage error (DESIGN.md §4), not the process; the raft state
+// is not used again (g.failed). Any other panic is a bug and goes on.
+func (g *Group) storagePanicLocked(r any) error {
+	err := g.guard.failure()
+	if err == nil {
+		panic(r)
+	}
+	err = fmt.Errorf("storage: %w", err)
+	if !g.failed {
+		g.failLocked(err)
+	}
+	return fmt.Errorf("replication: group %d: %w", g.id, err)
+}
+
+// newRawNode is raft.NewRawNode, with a panic over a storage error (raft
+// reads the storage while building the node) returned as that error.
+func newRawNode(cfg *raft.Config) (rn *raft.RawNode, err error) {
+	guard := cfg.Storage.(*guardedStorage)
+	defer func() {
+		if r := recover(); r != nil {
+			serr := guard.failure()
+			if serr == nil {
+				panic(r)
+			}
+			rn, err = nil, fmt.Errorf("storage: %w", serr)
+		}
+	}()
+	return raft.NewRawNode(cfg)
+}
+
+// guardedStorage is the raft.Storage raft is given: the group's Storage,
+// recording the first error that is not one of raft's sentinels
+// (ErrCompacted, ErrUnavailable, ErrSnapshotTemporarilyUnavailable), so
+// that the panic raft raises over it can be told from a bug. The errors
+// are returned unchanged (raft compares the sentinels with ==).
+type guardedStorage struct {
+	Storage
+	mu  sync.Mutex
+	err error
+}
+
+func (s *guardedStorage) note(err error) {
+	if err == nil || err == raft.ErrCompacted || err == raft.ErrUnavailable || err == raft.ErrSnapshotTemporarilyUnavailable {
+		return
+	}
+	s.mu.Lock()
+	if s.err == nil {
+		s.err = err
+	}
+	s.mu.Unlock()
+}
+
+// failure is the first storage error recorded, or nil.
+func (s *guardedStorage) failure() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}
+
+func (s *guardedStorage) InitialState() (*raftpb.HardState, *raftpb.ConfState, error) {
+	hs, cs, err := s.Storage.InitialState()
+	s.note(err)
+	return hs, cs, err
+}
+
+func (s *guardedStorage) Entries(lo, hi, maxSize uint64) ([]*raftpb.Entry, error) {
+	ents, err := s.Storage.Entries(lo, hi, maxSize)
+	s.note(err)
+	return ents, err
+}
+
+func (s *guardedStorage) Term(i uint64) (uint64, error) {
+	t, err := s.Storage.Term(i)
+	s.note(err)
+	return t, err
+}
+
+func (s *guardedStorage) LastIndex() (uint64, error) {
+	i, err := s.Storage.LastIndex()
+	s.note(err)
+	return i, err
+}
+
+func (s *guardedStorage) FirstIndex() (uint64, error) {
+	i, err := s.Storage.FirstIndex()
+	s.note(err)
+	return i, err
+}
+
+func (s *guardedStorage) Snapshot() (*raftpb.Snapshot, error) {
+	snap, err := s.Storage.Snapshot()
+	s.note(err)
+	return snap, err
 }

@@ -68,7 +68,7 @@ func entryValue(data []byte) string {
 func (s *testSM) Restore(snap *raftpb.Snapshot) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if d := snap.Data; len(d) == 9 && d[0] == 1 {
+	if d := snap.Data; len(d) == 9 && d[0] == 1 || len(d) == 17 && d[0] == 2 {
 		// A LogStorage snapshot: no state to restore but the index; what
 		// came before it is not known here.
 		s.data, s.applied = []string{"<snapshot>"}, snap.GetMetadata().GetIndex()

@@ -19,9 +19,13 @@ package replication
 //     would leave a start that matches no anchor, which Open refuses
 //     (ErrNoAnchor); the log-owned `.raftindex` of DESIGN.md §2 removes
 //     that restriction.
-//   - The configuration: the anchor's (at the log start), then each
-//     applied conf change's (SaveConfState) in the same file;
-//     InitialState gives the one at AppliedIndex.
+//   - The configuration: the anchor's, then each applied conf change's
+//     (SaveConfState) in the same file; InitialState gives the one at
+//     AppliedIndex. The anchor's configuration is the one after the conf
+//     change at its confIndex, which an installed snapshot may put above
+//     the log start (Snapshot: the latest applied configuration, so that
+//     a replica added after the log start moved is in it); conf changes at
+//     or below confIndex are in it already (ConfIndex).
 
 import (
 	"encoding/binary"
@@ -245,6 +249,9 @@ func (s *LogStorage) SaveConfState(index uint64, cs *raftpb.ConfState) error {
 	if n := len(s.confs); n > 0 && s.confs[n-1].index >= index {
 		return nil // already saved (a redelivery after a restart)
 	}
+	if index <= s.base.confIndex {
+		return nil // in the anchor's configuration already (a snapshot's)
+	}
 	confs := append(slices.Clone(s.confs), confAt{index, proto.Clone(cs).(*raftpb.ConfState)})
 	if err := saveAnchors(s.fs, s.dir, []anchor{*s.base}, confs); err != nil {
 		return err
@@ -283,7 +290,10 @@ func (s *LogStorage) CompactTo(index uint64) error {
 		j := sort.Search(len(s.terms), func(j int) bool { return s.terms[j].index > i })
 		return s.terms[j-1].term
 	}
-	next := anchor{first: index + 1, prevTerm: termAt(index), logStart: start, cs: s.confStateAtLocked(index)}
+	next := anchor{
+		first: index + 1, prevTerm: termAt(index), logStart: start,
+		cs: s.confStateAtLocked(index), confIndex: max(index, s.base.confIndex),
+	}
 	if err := saveAnchors(s.fs, s.dir, []anchor{*s.base, next}, s.confs); err != nil {
 		return err
 	}
@@ -314,6 +324,14 @@ func (s *LogStorage) CompactTo(index uint64) error {
 	}
 	s.terms = terms
 	return saveAnchors(s.fs, s.dir, s.anchorSet, s.confs)
+}
+
+// ConfIndex is the index up to which the log's conf changes are already in
+// the configuration (see ConfIndexer).
+func (s *LogStorage) ConfIndex() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.base.confIndex
 }
 
 // indexBelowLocked returns the index of the last batch that ends at or
@@ -453,18 +471,32 @@ func (s *LogStorage) Entries(lo, hi, maxSize uint64) ([]*raftpb.Entry, error) {
 
 // Snapshot implements raft.Storage. A partition's snapshot carries no
 // records: its index and term are those below the log start, and its data
-// the log start offset (version uint8 1, offset int64), at which a
-// follower resets its log (Save).
+// the log start offset, at which a follower resets its log (Save). Its
+// configuration is the latest applied one, not the one at the log start
+// (DESIGN.md §2, "Snapshot configuration"): a replica added after the log
+// start moved is only in the later one, and etcd raft ignores a snapshot
+// whose configuration lacks the receiver. The data says which conf change
+// produced it (confIndex), so that the follower does not apply that change
+// and the ones before it a second time when the log replays them.
+//
+// Data, version 2: version uint8 2, log start offset int64, confIndex
+// uint64. Version 1 (no confIndex: the configuration at the snapshot
+// index) is still accepted by Save.
 func (s *LogStorage) Snapshot() (*raftpb.Snapshot, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	data := make([]byte, 9)
-	data[0] = 1
+	cs, confIndex := s.base.cs, s.base.confIndex
+	if n := len(s.confs); n > 0 && s.confs[n-1].index > confIndex {
+		cs, confIndex = s.confs[n-1].cs, s.confs[n-1].index
+	}
+	data := make([]byte, 17)
+	data[0] = 2
 	binary.BigEndian.PutUint64(data[1:], uint64(s.logStart))
+	binary.BigEndian.PutUint64(data[9:], confIndex)
 	return &raftpb.Snapshot{
 		Data: data,
 		Metadata: &raftpb.SnapshotMetadata{
-			ConfState: proto.Clone(s.base.cs).(*raftpb.ConfState),
+			ConfState: proto.Clone(cs).(*raftpb.ConfState),
 			Index:     new(s.first - 1),
 			Term:      new(s.prevTerm),
 		},
@@ -556,13 +588,19 @@ func (s *LogStorage) appendLocked(entries []*raftpb.Entry) error {
 // the old log with its anchor, or the new empty log with its own.
 func (s *LogStorage) installLocked(snap *raftpb.Snapshot) error {
 	d := snap.Data
-	if len(d) != 9 || d[0] != 1 {
+	md := snap.GetMetadata()
+	var confIndex uint64
+	switch {
+	case len(d) == 9 && d[0] == 1:
+		confIndex = md.GetIndex()
+	case len(d) == 17 && d[0] == 2:
+		confIndex = max(binary.BigEndian.Uint64(d[9:]), md.GetIndex())
+	default:
 		return fmt.Errorf("%w: snapshot data of %d bytes", ErrBadEntry, len(d))
 	}
 	start := int64(binary.BigEndian.Uint64(d[1:]))
-	md := snap.GetMetadata()
 	next := anchor{
-		first: md.GetIndex() + 1, prevTerm: md.GetTerm(), logStart: start, emptyOnly: true,
+		first: md.GetIndex() + 1, prevTerm: md.GetTerm(), logStart: start, emptyOnly: true, confIndex: confIndex,
 		cs: proto.Clone(raftpb.EnsureConfState(md.GetConfState())).(*raftpb.ConfState),
 	}
 	if err := saveAnchors(s.fs, s.dir, []anchor{*s.base, next}, s.confs); err != nil {
@@ -585,34 +623,43 @@ func (s *LogStorage) installLocked(snap *raftpb.Snapshot) error {
 // The anchor file (`raft-anchor`, big-endian):
 //
 //	[0:4] magic "MDRA"
-//	[4]   version 1
+//	[4]   version 2
 //	[5]   anchor count n (1 or 2)
 //	n times: first index uint64, term before it uint64, log start offset
 //	         int64, flags uint8 (bit 0: valid only while the log is
-//	         empty), ConfState length uint32, raftpb.ConfState protobuf
+//	         empty), confIndex uint64 (the conf change whose result the
+//	         ConfState is: conf changes at or below it are in it; at
+//	         least first index - 1), ConfState length uint32,
+//	         raftpb.ConfState protobuf
 //	conf change count uint16, then each: index uint64, ConfState length
 //	         uint32, raftpb.ConfState protobuf (the configuration after
 //	         the conf change applied at that index, ascending)
 //	CRC-32C of everything before it, uint32
+//
+// Version 1 (read, never written) has no confIndex: it is first index - 1
+// (the configuration at the log start).
 //
 // Replaced atomically (tmp, fsync, rename, fsync the directory).
 const (
 	anchorFile    = "raft-anchor"
 	anchorTemp    = "raft-anchor.tmp"
 	anchorMagic   = "MDRA"
-	anchorVersion = 1
+	anchorVersion = 2
 )
 
 // ErrCorruptAnchor: the anchor file is damaged or of an unknown version.
 var ErrCorruptAnchor = errors.New("replication: corrupt raft anchor")
 
 // anchor is what the log cannot say about its start: the Raft index of its
-// first batch, the term before it, and the configuration there.
+// first batch, the term before it, and the configuration: the one after
+// the conf change at confIndex (>= first-1; above it when a snapshot
+// carried the leader's latest applied configuration).
 type anchor struct {
 	first     uint64
 	prevTerm  uint64
 	logStart  int64
 	emptyOnly bool
+	confIndex uint64
 	cs        *raftpb.ConfState
 }
 
@@ -660,6 +707,7 @@ func encodeAnchors(as []anchor, confs []confAt) []byte {
 			flags = 1
 		}
 		b = append(b, flags)
+		b = binary.BigEndian.AppendUint64(b, a.confIndex)
 		b = appendConfState(b, a.cs)
 	}
 	b = binary.BigEndian.AppendUint16(b, uint16(len(confs)))
@@ -678,8 +726,9 @@ func decodeAnchors(b []byte) ([]anchor, []confAt, error) {
 	if binary.BigEndian.Uint32(b[len(b)-4:]) != crc32.Checksum(body, castagnoli) {
 		return nil, nil, fmt.Errorf("%w: checksum mismatch", ErrCorruptAnchor)
 	}
-	if body[4] != anchorVersion {
-		return nil, nil, fmt.Errorf("%w: version %d", ErrCorruptAnchor, body[4])
+	version := body[4]
+	if version != 1 && version != 2 {
+		return nil, nil, fmt.Errorf("%w: version %d", ErrCorruptAnchor, version)
 	}
 	n, p := int(body[5]), body[6:]
 	if n == 0 {
@@ -694,8 +743,15 @@ func decodeAnchors(b []byte) ([]anchor, []confAt, error) {
 			first: binary.BigEndian.Uint64(p), prevTerm: binary.BigEndian.Uint64(p[8:]),
 			logStart: int64(binary.BigEndian.Uint64(p[16:])), emptyOnly: p[24]&1 != 0,
 		}
+		p = p[25:]
+		if a.confIndex = a.first - 1; version >= 2 {
+			if len(p) < 8 {
+				return nil, nil, fmt.Errorf("%w: short", ErrCorruptAnchor)
+			}
+			a.confIndex, p = max(binary.BigEndian.Uint64(p), a.confIndex), p[8:]
+		}
 		var err error
-		if a.cs, p, err = readConfState(p[25:]); err != nil {
+		if a.cs, p, err = readConfState(p); err != nil {
 			return nil, nil, err
 		}
 		as = append(as, a)

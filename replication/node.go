@@ -24,7 +24,7 @@ package replication
 //     so called under such a lock they deadlock (until their ctx ends).
 //     Leader reads atomics only. Do not call the Group.mu methods above
 //     while holding a lock that Apply takes.
-//   - peerSender.mu guards that peer's outgoing queue.
+//   - peerSender.mu guards that peer's outgoing queue and its size.
 //
 //   - liveMu guards the liveness table, errMu the stopping error.
 //
@@ -68,6 +68,20 @@ type Config struct {
 	// Now is the clock for replica lag (ReplicaProgress.CaughtUp);
 	// default time.Now.
 	Now func() time.Time
+	// MaxPeerQueueBytes bounds what the node holds for one peer: the
+	// messages queued for it plus the batch its Send is carrying (sizes
+	// as envelopeBytes estimates them). A message that would pass it is
+	// dropped and its group told the peer is unreachable (raft then
+	// probes the peer, one message per heartbeat, instead of streaming
+	// appends), as when the transport fails; a message alone in an empty
+	// queue is always taken, so one larger than the bound still goes.
+	// Default 64 MiB; a peer whose connection stalls costs at most that.
+	MaxPeerQueueBytes int64
+	// MaxInflightBytes is raft's per-follower bound on the bytes of
+	// entries sent and not yet acknowledged, in each group (raft.Config;
+	// appends of 1 MiB at most, which is also its least value). Default
+	// 8 MiB.
+	MaxInflightBytes uint64
 	// Registerer receives the node's metrics (metrics.go); nil: none.
 	Registerer prometheus.Registerer
 	// Peers are the other nodes (this node's id is ignored if present).
@@ -125,6 +139,15 @@ func NewNode(cfg Config) (*Node, error) {
 	if cfg.HeartbeatTick <= 0 {
 		cfg.HeartbeatTick = 1
 	}
+	if cfg.MaxPeerQueueBytes <= 0 {
+		cfg.MaxPeerQueueBytes = 64 << 20
+	}
+	if cfg.MaxInflightBytes == 0 {
+		cfg.MaxInflightBytes = 8 << 20
+	}
+	if cfg.MaxInflightBytes < maxSizePerMsg {
+		return nil, fmt.Errorf("replication: MaxInflightBytes %d below the largest append, %d", cfg.MaxInflightBytes, maxSizePerMsg)
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -147,7 +170,11 @@ func NewNode(cfg Config) (*Node, error) {
 	}
 	n.lastHeard = make(map[uint64]int64, len(n.peers))
 	n.dead = make(map[uint64]bool)
-	n.m = newNodeMetrics(cfg.Registerer, n)
+	m, err := newNodeMetrics(cfg.Registerer, n)
+	if err != nil {
+		return nil, err
+	}
+	n.m = m
 	n.sched.init()
 	n.sched.onIdle = n.flush
 	for range cfg.Workers {
@@ -352,10 +379,20 @@ func (n *Node) Campaign(group uint64) error {
 	if g == nil {
 		return fmt.Errorf("%w: %d", ErrUnknownGroup, group)
 	}
-	g.mu.Lock()
-	g.quiesced.Store(false)
-	err := g.rn.Campaign()
-	g.mu.Unlock()
+	err := func() (err error) {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		if g.failed {
+			return n.stoppedErr()
+		}
+		defer func() {
+			if r := recover(); r != nil {
+				err = g.storagePanicLocked(r)
+			}
+		}()
+		g.quiesced.Store(false)
+		return g.rn.Campaign()
+	}()
 	n.sched.enqueue(g)
 	return err
 }
@@ -370,15 +407,28 @@ func (n *Node) TransferLeadership(group, to uint64) error {
 	if g == nil {
 		return fmt.Errorf("%w: %d", ErrUnknownGroup, group)
 	}
-	g.mu.Lock()
-	st := g.rn.BasicStatus()
-	if st.RaftState != raft.StateLeader {
-		g.mu.Unlock()
-		return &NotLeaderError{Group: group, Leader: st.Lead}
+	err := func() (err error) {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		if g.failed {
+			return n.stoppedErr()
+		}
+		st := g.rn.BasicStatus()
+		if st.RaftState != raft.StateLeader {
+			return &NotLeaderError{Group: group, Leader: st.Lead}
+		}
+		defer func() {
+			if r := recover(); r != nil {
+				err = g.storagePanicLocked(r)
+			}
+		}()
+		g.quiesced.Store(false)
+		g.rn.TransferLeader(to)
+		return nil
+	}()
+	if err != nil {
+		return err
 	}
-	g.quiesced.Store(false)
-	g.rn.TransferLeader(to)
-	g.mu.Unlock()
 	n.sched.enqueue(g)
 	return nil
 }
@@ -563,14 +613,43 @@ func (n *Node) enqueueSend(to uint64, envs []Envelope) {
 		go n.sendLoop(ps)
 	}
 	n.mu.Unlock()
-	n.inFlight.Add(int64(len(envs)))
+	var dropped []Envelope
 	ps.mu.Lock()
-	ps.queue = append(ps.queue, envs...)
+	for _, env := range envs {
+		size := envelopeBytes(env)
+		if ps.bytes > 0 && ps.bytes+size > n.cfg.MaxPeerQueueBytes {
+			dropped = append(dropped, env)
+			continue
+		}
+		ps.bytes += size
+		ps.queue = append(ps.queue, env)
+		n.inFlight.Add(1)
+	}
 	full := len(ps.queue) >= flushBatch
 	ps.mu.Unlock()
 	if full {
 		ps.signal()
 	}
+	if len(dropped) > 0 {
+		n.m.sendDropped.Add(float64(len(dropped)))
+		n.afterSend(to, dropped, fmt.Errorf("%w: send queue to %d holds %d bytes or more", ErrUnreachable, to, n.cfg.MaxPeerQueueBytes))
+	}
+}
+
+// envelopeBytes estimates what env costs in a peer's queue: its entries'
+// and snapshot's data plus a fixed overhead per message and entry (exact
+// sizes would mean encoding every message once more).
+func envelopeBytes(env Envelope) int64 {
+	const overhead = 64
+	m := env.Msg
+	if m == nil {
+		return overhead
+	}
+	size := int64(overhead + len(m.GetSnapshot().GetData()))
+	for _, e := range m.Entries {
+		size += int64(overhead + len(e.GetData()))
+	}
+	return size
 }
 
 // flushBatch is the queue length at which a peer's queue is sent without
@@ -608,6 +687,7 @@ type peerSender struct {
 	wake  chan struct{} // capacity 1
 	mu    sync.Mutex
 	queue []Envelope
+	bytes int64 // envelopeBytes of queue and of the batch being sent (Config.MaxPeerQueueBytes)
 }
 
 func (n *Node) sendLoop(ps *peerSender) {
@@ -625,7 +705,14 @@ func (n *Node) sendLoop(ps *peerSender) {
 		if len(batch) == 0 {
 			continue
 		}
+		var size int64
+		for _, env := range batch {
+			size += envelopeBytes(env)
+		}
 		err := n.cfg.Transport.Send(ps.to, batch)
+		ps.mu.Lock()
+		ps.bytes -= size
+		ps.mu.Unlock()
 		n.m.framesSent.Inc()
 		n.m.messagesSent.Add(float64(len(batch)))
 		if err != nil {

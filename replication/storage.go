@@ -53,6 +53,18 @@ type ConfStateSaver interface {
 	SaveConfState(index uint64, cs *raftpb.ConfState) error
 }
 
+// ConfIndexer is implemented by a Storage whose configuration may be ahead
+// of its log: after a snapshot whose configuration is the leader's latest
+// applied one rather than the one at the snapshot's index (LogStorage,
+// DESIGN.md §2). The conf change entries at or below ConfIndex are already
+// in the configuration InitialState or the installed snapshot gave Raft:
+// the group passes them to the state machine but does not apply them to
+// Raft again (applying a joint-consensus change twice panics in raft) nor
+// save them. Safe for concurrent use.
+type ConfIndexer interface {
+	ConfIndex() uint64
+}
+
 // MemStorage is a Storage in memory (etcd's raft.MemoryStorage) for tests.
 // Everything saved is "durable" for as long as the value lives, so a test
 // can restart a node on the same MemStorage to model a process restart. It
