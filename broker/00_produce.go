@@ -112,7 +112,12 @@ func (b *Broker) handleProduce(ctx context.Context, req *protocol.Request) (repl
 		}
 		return respond(resp)
 	}
-	return protocol.Reply{NoResponse: r.Acks == 0, Close: r.Acks == 0 && produceFailed(resp), Wait: func(context.Context) kmsg.Response {
+	reply = protocol.Reply{NoResponse: r.Acks == 0, Close: r.Acks == 0 && produceFailed(resp)}
+	if r.Acks == 0 && !reply.Close {
+		// The flush in Wait may still fail: then the connection closes too.
+		reply.CloseAfterWait = func() bool { return produceFailed(resp) }
+	}
+	reply.Wait = func(context.Context) kmsg.Response {
 		errs := b.syncPartitions(toSync)
 		if errs == nil {
 			return resp
@@ -127,7 +132,8 @@ func (b *Broker) handleProduce(ctx context.Context, req *protocol.Request) (repl
 			}
 		}
 		return resp
-	}}
+	}
+	return reply
 }
 
 // produceFailed reports whether any partition of resp has an error.

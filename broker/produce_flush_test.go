@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"strings"
@@ -97,3 +98,46 @@ func TestFlushMessagesOffReader(t *testing.T) {
 		t.Fatal(kerr.ErrorForCode(code))
 	}
 }
+
+// TestFlushMessagesAcks0FailedSyncCloses: an acks=0 produce whose
+// flush.messages fsync (in the reply's Wait) fails closes the connection, as
+// Kafka closes it after any failed acks=0 produce; one whose fsync succeeds
+// leaves it open.
+func TestFlushMessagesAcks0FailedSyncCloses(t *testing.T) {
+	var failSync atomic.Bool
+	fs := vfs.NewErrorFS(vfs.NewMem(), func(op vfs.Op, path string) error {
+		if op == vfs.OpSync && strings.HasSuffix(path, ".log") && failSync.Load() {
+			return errInjectedSync
+		}
+		return nil
+	})
+	cfg := config.Default()
+	cfg.DataDir = t.TempDir()
+	b, err := New(cfg, WithFS(fs), WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.Close(context.Background()) })
+	mustCreateTopic(t, b, "f", 1, map[string]*string{"flush.messages": kmsg.StringPtr("1")})
+	produce := func() protocol.Reply {
+		req := produceReq("f", 0, adminBatch(1))
+		req.Acks = 0
+		req.SetVersion(9)
+		return b.Handle(context.Background(), &protocol.Request{Key: req.Key(), Version: 9, Body: req, Parsed: true, Conn: &protocol.ConnInfo{}})
+	}
+	closes := func(r protocol.Reply) bool {
+		if r.Wait != nil {
+			r.Wait(context.Background())
+		}
+		return r.Close || (r.CloseAfterWait != nil && r.CloseAfterWait())
+	}
+	if r := produce(); !r.NoResponse || closes(r) {
+		t.Fatalf("a flushed acks=0 produce: NoResponse %v, closes the connection", r.NoResponse)
+	}
+	failSync.Store(true)
+	if r := produce(); !closes(r) {
+		t.Fatal("an acks=0 produce whose fsync failed left the connection open")
+	}
+}
+
+var errInjectedSync = errors.New("injected fsync failure")

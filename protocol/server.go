@@ -95,6 +95,13 @@ type Reply struct {
 	NoResponse bool
 	// Close closes the connection once every earlier response is written.
 	Close bool
+	// CloseAfterWait, when set, is asked by the writer goroutine right after
+	// Wait returns: true closes the connection as Close does. It is for a
+	// decision only Wait's outcome can make (a produce with acks=0 whose
+	// fsync in Wait failed: Kafka closes the connection on a failed acks=0
+	// produce). The reader may have read further requests meanwhile; they are
+	// dropped unanswered, as after any close.
+	CloseAfterWait func() bool
 }
 
 // Limits bounds what one connection may make the server allocate.
@@ -502,7 +509,8 @@ func (c *conn) writeLoop(ctx context.Context, queue <-chan pending) {
 		if p.reply.Wait != nil {
 			resp = p.reply.Wait(ctx)
 		}
-		if p.reply.Close && resp == nil {
+		closeConn := p.reply.Close || (p.reply.CloseAfterWait != nil && p.reply.CloseAfterWait())
+		if closeConn && resp == nil {
 			_ = bw.Flush()
 			c.drain(queue)
 			return
@@ -528,7 +536,7 @@ func (c *conn) writeLoop(ctx context.Context, queue <-chan pending) {
 		if s.metrics != nil && !p.start.IsZero() {
 			s.metrics.observe(p.key, p.version, time.Since(p.start))
 		}
-		if p.reply.Close {
+		if closeConn {
 			_ = bw.Flush()
 			c.drain(queue)
 			return

@@ -285,3 +285,43 @@ func TestByteBudget(t *testing.T) {
 		t.Fatal("budget leaked")
 	}
 }
+
+// closeAfterWaitHandler answers Metadata with no response and a Wait whose
+// outcome decides (CloseAfterWait) whether the connection closes: the
+// correlation id 1 closes, every other one does not.
+type closeAfterWaitHandler struct{ echoHandler }
+
+func (h *closeAfterWaitHandler) Handle(ctx context.Context, req *Request) Reply {
+	if req.Key != 3 {
+		return h.echoHandler.Handle(ctx, req)
+	}
+	failed := false
+	return Reply{
+		NoResponse:     true,
+		Wait:           func(context.Context) kmsg.Response { failed = req.CorrelationID == 1; return nil },
+		CloseAfterWait: func() bool { return failed },
+	}
+}
+
+// TestCloseAfterWait: a reply whose CloseAfterWait says so after its Wait
+// closes the connection (acks=0 produce whose fsync in Wait failed); one
+// that does not leaves it open for the next request.
+func TestCloseAfterWait(t *testing.T) {
+	addr := startServer(t, &closeAfterWaitHandler{}, DefaultLimits())
+	c := dial(t, addr)
+	var f kmsg.RequestFormatter
+	send := func(req kmsg.Request, corr int32) {
+		t.Helper()
+		if _, err := c.Write(f.AppendRequest(nil, req, corr)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send(kmsg.NewPtrMetadataRequest(), 0) // no response, stays open
+	api := kmsg.NewPtrApiVersionsRequest()
+	send(api, 2)
+	if corr, _ := readResponse(t, c); corr != 2 {
+		t.Fatalf("correlation id %d, want 2: the connection should have stayed open", corr)
+	}
+	send(kmsg.NewPtrMetadataRequest(), 1) // Wait fails: closes
+	expectClosed(t, c)
+}
