@@ -131,7 +131,10 @@ func runDrivers(o options, brokers map[string]string) *results {
 			defer wg.Done()
 			defer func() { <-sem }()
 			start := time.Now()
-			out := runDriver(o, j.d, j.broker, brokers[j.broker])
+			out := runDriver(o, j.d, j.broker, brokers[j.broker], "")
+			if j.broker == "kafka" {
+				out = retryReference(o, j.d, brokers[j.broker], out)
+			}
 			res.mu.Lock()
 			defer res.mu.Unlock()
 			res.dur[j.d.client+"/"+j.broker] = time.Since(start)
@@ -154,9 +157,41 @@ func runDrivers(o options, brokers map[string]string) *results {
 	return res
 }
 
+// retryReference runs the scenarios that failed against Apache Kafka (the
+// reference) once more and keeps the second result, noting the first. A
+// failure against the reference says nothing about Moldau: on this 2-core
+// machine, under the matrix's parallel load, kafka-python's two-member
+// rebalance against Kafka 4.4 has missed even a 60 s wait in about one CI
+// run in three while passing alone every time. Moldau's results are never
+// retried.
+func retryReference(o options, d driver, addr string, out map[string]outcome) map[string]outcome {
+	var failed []string
+	for _, s := range o.scenarios {
+		if out[s].Result == "fail" {
+			failed = append(failed, s)
+		}
+	}
+	if len(failed) == 0 {
+		return out
+	}
+	logf("%-22s on kafka   retrying %s once (failed: %s)", d.client, strings.Join(failed, ","), out[failed[0]].Reason)
+	ro := o
+	ro.scenarios = failed
+	again := runDriver(ro, d, "kafka", addr, "-retry")
+	for _, s := range failed {
+		oc := again[s]
+		if oc.Result == "pass" {
+			oc.Reason = oneLine("passed on a second run against the reference (first run: " + out[s].Reason + ")")
+		}
+		out[s] = oc
+	}
+	return out
+}
+
 // runDriver runs one driver against one broker and returns an outcome for
 // every requested scenario: a scenario the driver did not report is a fail.
-func runDriver(o options, d driver, broker, addr string) map[string]outcome {
+// logSuffix tells a second run's driver log from the first's.
+func runDriver(o options, d driver, broker, addr, logSuffix string) map[string]outcome {
 	out := map[string]outcome{}
 	missing := func(reason string) map[string]outcome {
 		for _, s := range o.scenarios {
@@ -180,7 +215,7 @@ func runDriver(o options, d driver, broker, addr string) map[string]outcome {
 	cmd.Dir = o.dir
 	cmd.Env = append(os.Environ(), "COMPAT_CACHE="+o.cache, "COMPAT_BROKER="+broker)
 	cmd.WaitDelay = 10 * time.Second
-	logPath := filepath.Join(o.cache, "logs", d.client+"-"+broker+".log")
+	logPath := filepath.Join(o.cache, "logs", d.client+"-"+broker+logSuffix+".log")
 	logFile, err := os.Create(logPath)
 	if err != nil {
 		return missing(err.Error())
