@@ -245,6 +245,11 @@ func (b *Broker) Close(ctx context.Context) error {
 			}
 		}
 		b.bg.Wait()
+		// adminMu: an admin operation still running (connections that
+		// did not drain in time, an embedded caller) finishes first, so
+		// that no topic it publishes escapes the close below.
+		b.topics.adminMu.Lock()
+		defer b.topics.adminMu.Unlock()
 		// Closing a log writes and fsyncs its index and meta files:
 		// the partitions are closed in parallel (openWorkers).
 		var (

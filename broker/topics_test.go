@@ -2,10 +2,13 @@ package broker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"path/filepath"
+	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -13,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/moldau/moldau/broker/config"
+	plog "github.com/moldau/moldau/log"
 	"github.com/moldau/moldau/log/vfs"
 	"github.com/moldau/moldau/protocol"
 )
@@ -188,4 +192,80 @@ func TestAdminDoesNotStallDataPath(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestCloseWaitsForInFlightCreate: a CreateTopics still running when Close
+// starts (a shutdown whose connections did not drain in time, or an
+// embedded caller) must not publish partitions whose logs Close never
+// closes. Close waits for the admin operation (topics.adminMu), as the
+// registry's read lock made it wait before the registry was copy-on-write.
+func TestCloseWaitsForInFlightCreate(t *testing.T) {
+	gate := &fsGate{}
+	cfg := config.Default()
+	cfg.DataDir = t.TempDir()
+	b, err := New(cfg, WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))),
+		WithFS(vfs.NewErrorFS(vfs.NewMem(), gate.inject)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gate.arm(vfs.OpSyncDir, b.dataDir)
+	type result struct {
+		tp  *topic
+		err error
+	}
+	created := make(chan result, 1)
+	go func() {
+		s, err := b.checkTopicSpec("late", 3, -1, nil, nil)
+		if err != nil {
+			created <- result{nil, err}
+			return
+		}
+		tp, err := b.createTopic(s)
+		created <- result{tp, err}
+	}()
+	select {
+	case <-gate.blocked:
+	case <-time.After(10 * time.Second):
+		t.Fatal("create never reached its directory fsync")
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- b.Close(context.Background()) }()
+	// Release the create once Close has either returned or is waiting
+	// for the admin lock.
+	deadline := time.Now().Add(10 * time.Second)
+	closeDone := false
+	for !closeDone && !closeWaitsOnAdmin() {
+		select {
+		case <-closed:
+			closeDone = true
+		case <-time.After(time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("Close neither returned nor waited for the admin lock")
+		}
+	}
+	close(gate.release)
+	r := <-created
+	if !closeDone {
+		<-closed
+	}
+	if r.err != nil {
+		return // refused after Close: nothing published, nothing leaked
+	}
+	for _, p := range r.tp.partitionList() {
+		if err := p.log.Close(); !errors.Is(err, plog.ErrClosed) {
+			t.Errorf("partition %s of a topic created during Close was left open by Close (close now: %v)", p.dirName(), err)
+		}
+	}
+}
+
+func closeWaitsOnAdmin() bool {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		if strings.Contains(g, "(*Broker).Close") && strings.Contains(g, "sync.(*Mutex).Lock") {
+			return true
+		}
+	}
+	return false
 }
