@@ -114,6 +114,7 @@ type Node struct {
 	dead      map[uint64]bool
 
 	stopping atomic.Bool   // set first by stop; checked under Group.mu by Propose and AddGroup
+	failing  atomic.Bool   // set by fail before its asynchronous stop runs
 	stopCh   chan struct{} // closed by stop: ticker and senders exit
 	stopOnce sync.Once
 	done     chan struct{} // closed when stop has finished
@@ -532,6 +533,16 @@ func (n *Node) Status(group uint64) (GroupStatus, error) {
 // busy does nothing until a tick, a proposal or a message arrives (tests
 // use it to let a cluster settle between manual ticks).
 func (n *Node) Busy() bool {
+	if n.failing.Load() {
+		// A stop on error is under way: busy until it has finished, so
+		// that a caller settling the cluster sees Done closed after.
+		select {
+		case <-n.done:
+			return false
+		default:
+			return true
+		}
+	}
 	if n.stopping.Load() {
 		return false
 	}
@@ -562,6 +573,7 @@ func (n *Node) Stop() error {
 // waiting: it may be called from a worker, which stop waits for.
 func (n *Node) fail(err error) {
 	n.logger.Error("replication node stopping on error", "err", err)
+	n.failing.Store(true)
 	go n.stop(err)
 }
 

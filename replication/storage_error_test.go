@@ -37,7 +37,12 @@ func TestStorageReadErrorStopsNode(t *testing.T) {
 		}
 	}
 	// Node 3 is behind by 5 entries, no longer in the leader's unstable
-	// log: catching it up reads them from the segment files.
+	// log: catching it up reads them from the segment files. Settle
+	// first: a proposal returns once applied on the leader, while its
+	// appends for node 3 may still wait in the peer sender, which would
+	// deliver them after the heal (under load it did, and node 3 caught
+	// up without a read).
+	c.settle()
 	failReads.Store(true)
 	c.net.Heal()
 	c.tickUntil("node 1 stopped on the read error", 20, func() bool {
