@@ -4,6 +4,12 @@ import (
 	"math"
 )
 
+// Peer is one voter of the cluster: its node id and inter-broker address.
+type Peer struct {
+	NodeID int32
+	Addr   string // HOST:PORT of its inter-broker listener
+}
+
 // Config is the broker's configuration. Fields named after a Kafka property
 // carry that property's name and Kafka's default in their comment.
 type Config struct {
@@ -19,6 +25,16 @@ type Config struct {
 	Pprof         bool   // --pprof: serve /debug/pprof on the admin listener
 	LogRequests   bool   // --log-requests: log every request (at debug level)
 	KafkaVersion  string // --kafka-version: cap advertised API versions at this Kafka release's ("" = no cap)
+	// Peers is every voter of the cluster (the controller quorum), this
+	// node included: --peers 1@HOST:PORT,2@HOST:PORT,... / MOLDAU_PEERS /
+	// controller.quorum.voters (Kafka's id@host:port list). Empty: the
+	// single-node broker, no Raft anywhere.
+	Peers []Peer
+	// PeerAddr is this node's inter-broker (Raft) listener, HOST:PORT:
+	// --peer-addr / MOLDAU_PEER_ADDR / the CONTROLLER listener of
+	// listeners (Kafka's controller.listener.names, default CONTROLLER).
+	// "" with Peers: this node's entry in Peers.
+	PeerAddr string
 	// SyncOnAcksAll: with one replica, fsync before answering acks=all
 	// (the default; the --dev profile turns it off).
 	SyncOnAcksAll bool
