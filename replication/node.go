@@ -287,6 +287,13 @@ func (n *Node) Receive(from uint64, batch []Envelope) {
 		if g == nil || env.Msg == nil {
 			continue
 		}
+		if env.Msg.GetType() == raftpb.MsgProp {
+			// A forwarded proposal (ProposeForward): proposed here as
+			// if local, fire and forget; raft's own MsgProp never
+			// crosses nodes (DisableProposalForwarding).
+			n.proposeForwarded(g, env.Msg)
+			continue
+		}
 		g.inMu.Lock()
 		g.inbox = append(g.inbox, env)
 		g.inMu.Unlock()
@@ -324,6 +331,59 @@ func (n *Node) Propose(ctx context.Context, group uint64, data []byte) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// ProposeForward proposes data to group on its leader, wherever that is:
+// on this node as ProposeAsync does, else sent to the leader this node
+// knows of, which proposes it as its own. It does not say whether the
+// entry commits (the caller watches the state it applies for the effect,
+// and retries: an entry may be lost with a leader change, or arrive
+// twice). Errors: a *NotLeaderError with leader 0 when no leader is known,
+// and ProposeAsync's errors on the leader. For rare writes that any node
+// may make (the metadata group: broker registration, admin requests).
+func (n *Node) ProposeForward(group uint64, data []byte) error {
+	if len(data) == 0 {
+		return ErrEmptyProposal
+	}
+	g := n.group(group)
+	if g == nil {
+		return fmt.Errorf("%w: %d", ErrUnknownGroup, group)
+	}
+	if g.leading.Load() {
+		_, err := n.ProposeAsync(group, data)
+		if err == nil || !errors.Is(err, ErrNotLeader) {
+			return err
+		}
+	}
+	leader := g.leaderID.Load()
+	if leader == 0 || leader == n.id {
+		return &NotLeaderError{Group: group}
+	}
+	msg := &raftpb.Message{Type: raftpb.MsgProp.Enum(), To: new(leader), From: new(n.id),
+		Entries: []*raftpb.Entry{{Data: slices.Clone(data)}}}
+	n.enqueueSend(leader, []Envelope{{Group: group, Msg: msg}})
+	n.flush()
+	return nil
+}
+
+// proposeForwarded proposes the entries of a MsgProp a peer forwarded
+// (ProposeForward). n.mu is read-held.
+func (n *Node) proposeForwarded(g *Group, m *raftpb.Message) {
+	if !g.leading.Load() {
+		return // the sender retries once it knows the leader
+	}
+	for _, e := range m.GetEntries() {
+		if len(e.GetData()) == 0 {
+			continue
+		}
+		p := newProposal(e.GetData(), 0)
+		p.start, p.m = time.Now(), n.m
+		if err := g.enqueueProposal(p); err != nil {
+			n.logger.Debug("forwarded proposal refused", "group", g.id, "err", err)
+			return
+		}
+	}
+	n.sched.enqueue(g)
 }
 
 // ProposeAsync proposes data to group and returns at once with the
