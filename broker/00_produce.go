@@ -52,6 +52,7 @@ func (b *Broker) handleProduce(ctx context.Context, req *protocol.Request) (repl
 	var (
 		toSync []*partition
 		syncAt [][2]int // toSync[i]'s position in resp: topic, partition
+		toWait []replWait
 	)
 	resp.Topics = make([]kmsg.ProduceResponseTopic, 0, len(r.Topics))
 	for i := range r.Topics {
@@ -87,8 +88,15 @@ func (b *Broker) handleProduce(ctx context.Context, req *protocol.Request) (repl
 					sp.ErrorCode = kerr.InvalidTopicException.Code
 					break
 				}
-				flushDue := b.produceOne(p, rp.Records, now, &sp, r.Version, r.TransactionID)
-				if sp.ErrorCode == 0 && (flushDue || r.Acks == -1 && p.syncBeforeAck() && b.cfg.SyncOnAcksAll) {
+				if p.repl != nil && r.Acks == -1 && !b.enoughISR(p) {
+					sp.ErrorCode = kerr.NotEnoughReplicas.Code
+					break
+				}
+				flushDue, prop := b.produceOne(p, rp.Records, now, &sp, r.Version, r.TransactionID)
+				if prop != nil {
+					// Cluster mode: answered once replicated (replWait).
+					toWait = append(toWait, replWait{p: p, prop: prop, pos: [2]int{len(resp.Topics), len(st.Partitions)}})
+				} else if sp.ErrorCode == 0 && (flushDue || r.Acks == -1 && p.syncBeforeAck() && b.cfg.SyncOnAcksAll) {
 					toSync = append(toSync, p)
 					syncAt = append(syncAt, [2]int{len(resp.Topics), len(st.Partitions)})
 				}
@@ -106,6 +114,9 @@ func (b *Broker) handleProduce(ctx context.Context, req *protocol.Request) (repl
 	// way (and refreshes its metadata) instead of losing records silently.
 	// A due flush.messages flush still runs in Wait (on the writer
 	// goroutine, in request order).
+	if len(toWait) > 0 {
+		return b.replicatedReply(resp, r, toWait)
+	}
 	if len(toSync) == 0 || b.cfg.Memory {
 		if r.Acks == 0 {
 			return protocol.Reply{NoResponse: true, Close: produceFailed(resp)}
@@ -150,7 +161,7 @@ func produceFailed(resp *kmsg.ProduceResponse) bool {
 
 // produceOne validates and appends one partition's batch, filling sp. It
 // reports whether flush.messages asks for an fsync before the answer.
-func (b *Broker) produceOne(p *partition, records []byte, now int64, sp *kmsg.ProduceResponseTopicPartition, version int16, txnID *string) (flushDue bool) {
+func (b *Broker) produceOne(p *partition, records []byte, now int64, sp *kmsg.ProduceResponseTopicPartition, version int16, txnID *string) (flushDue bool, prop *pendingProp) {
 	settings := p.topic.settings()
 	v, err := validateBatch(records, settings, now)
 	if err == nil && v.transactional && txnID != nil && version >= 12 {
@@ -171,7 +182,10 @@ func (b *Broker) produceOne(p *partition, records []byte, now int64, sp *kmsg.Pr
 				sp.LogAppendTime = now
 			}
 			sp.LogStartOffset = p.logStartOffset()
-			return res.flushDue
+			if res.prop != nil {
+				return false, &pendingProp{Proposal: res.prop, pid: v.producerID}
+			}
+			return res.flushDue, nil
 		}
 	}
 	sp.ErrorCode = errorCode(err)
@@ -194,7 +208,7 @@ func (b *Broker) produceOne(p *partition, records []byte, now int64, sp *kmsg.Pr
 	if errors.Is(err, errInvalidTimestamp) || errors.Is(err, errInvalidRecord) {
 		b.logger.Debug("produce rejected", "partition", p.dirName(), "err", err)
 	}
-	return false
+	return false, nil
 }
 
 // fillProduceLeader adds, to a NOT_LEADER_OR_FOLLOWER answer for p (v10+),

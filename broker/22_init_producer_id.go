@@ -59,6 +59,9 @@ func (b *Broker) handleInitProducerID(ctx context.Context, req *protocol.Request
 // metadata store, so an id is never reused, even after a crash.
 type producerIDs struct {
 	store metaStore
+	// prefix is ORed into every id: in cluster mode (node id + 1) << 40,
+	// so that brokers allocating from their own stores never collide.
+	prefix int64
 
 	mu          sync.Mutex
 	nextID, end int64
@@ -78,5 +81,5 @@ func (p *producerIDs) next() (int64, error) {
 	}
 	id := p.nextID
 	p.nextID++
-	return id, nil
+	return id | p.prefix, nil
 }

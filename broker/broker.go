@@ -24,6 +24,7 @@ import (
 	plog "github.com/moldau/moldau/log"
 	"github.com/moldau/moldau/log/vfs"
 	"github.com/moldau/moldau/protocol"
+	"github.com/moldau/moldau/replication"
 	"github.com/moldau/moldau/txn"
 )
 
@@ -36,6 +37,17 @@ type options struct {
 	fs         vfs.FS
 	now        func() time.Time
 	version    string
+	// peerNetwork: cluster mode over an in-process network instead of TCP
+	// (embed.StartCluster; WithPeerNetwork).
+	peerNetwork *replication.LocalNetwork
+}
+
+// WithPeerNetwork makes a cluster node (config Peers set) talk to its peers
+// over nw, an in-process network whose links a test can cut
+// (embed.StartCluster's Isolate and Heal), instead of TCP. The peers'
+// addresses are then ignored.
+func WithPeerNetwork(nw *replication.LocalNetwork) Option {
+	return func(o *options) { o.peerNetwork = nw }
 }
 
 // WithLogger sets the logger (default slog.Default()).
@@ -58,6 +70,7 @@ type Broker struct {
 
 	meta     metaStore
 	cluster  *clusterView // brokers, controller, partition leadership (cluster.go)
+	raft     *raftCluster // cluster mode (raft.go); nil on a single node
 	topics   *topicRegistry
 	pids     *producerIDs
 	sessions *fetchSessions
@@ -137,18 +150,30 @@ func New(cfg config.Config, opts ...Option) (*Broker, error) {
 	b.pids = &producerIDs{store: b.meta}
 	b.topics = newTopicRegistry(newBrokerMetrics(o.registerer, b))
 	start := time.Now()
-	if err := b.loadTopics(); err != nil {
+	if len(cfg.Peers) > 0 {
+		// Cluster mode: the topics come from the metadata log, as the
+		// reconciler applies it (raft.go).
+		b.pids.prefix = int64(raftID(cfg.NodeID)) << 40
+		rc, err := newRaftCluster(b, o)
+		if err != nil {
+			b.meta.close()
+			return nil, err
+		}
+		b.raft = rc
+	} else if err := b.loadTopics(); err != nil {
 		b.meta.close()
 		return nil, err
 	}
 	b.logger.Info("storage recovered", "topics", b.topics.count(), "elapsed", time.Since(start).Round(time.Microsecond))
 	if err := b.newCoordinator(o); err != nil {
+		b.closeRaft()
 		b.closeLogs()
 		b.meta.close()
 		return nil, err
 	}
 	if err := b.newTxnCoordinator(o); err != nil {
 		b.groups.Close()
+		b.closeRaft()
 		b.closeLogs()
 		b.meta.close()
 		return nil, err
@@ -188,6 +213,9 @@ func (b *Broker) Serve(ln net.Listener) error {
 		}
 	}
 	b.cluster.setSelfEndpoint(host, int32(port)) // advertised
+	if b.raft != nil {
+		b.raft.start()
+	}
 	limits := protocol.DefaultLimits()
 	limits.MaxRequestBytes = b.cfg.SocketRequestMaxBytes
 	b.srv = protocol.NewServer(b, limits, b.logger, b.metrics)
@@ -233,6 +261,11 @@ func (b *Broker) Ready() bool { return b.ready.Load() }
 // cleanly (so the next start needs no recovery scan).
 func (b *Broker) Close(ctx context.Context) error {
 	b.closeOnce.Do(func() {
+		if b.raft != nil {
+			// Hand leadership over first, so that clients move to the
+			// other replicas without an error (a rolling restart).
+			b.raft.transferLeadership(5 * time.Second)
+		}
 		b.ready.Store(false)
 		close(b.stop)
 		// Answer waiting joins and syncs now (COORDINATOR_NOT_AVAILABLE,
@@ -245,6 +278,9 @@ func (b *Broker) Close(ctx context.Context) error {
 			}
 		}
 		b.bg.Wait()
+		// The Raft node stops before the logs close: no Ready round
+		// writes to a closed log.
+		raftErr := b.closeRaft()
 		// adminMu: an admin operation still running (connections that
 		// did not drain in time, an embedded caller) finishes first, so
 		// that no topic it publishes escapes the close below.
@@ -270,10 +306,18 @@ func (b *Broker) Close(ctx context.Context) error {
 			}
 			return nil
 		})
-		errs = append(errs, b.meta.close())
+		errs = append(errs, b.meta.close(), raftErr)
 		b.closeErr = errors.Join(errs...)
 	})
 	return b.closeErr
+}
+
+// closeRaft stops cluster mode's node and loops (nil on a single node).
+func (b *Broker) closeRaft() error {
+	if b.raft == nil {
+		return nil
+	}
+	return b.raft.close()
 }
 
 // housekeeping runs the periodic jobs: retention and fetch-session expiry.

@@ -43,6 +43,14 @@ func errorCode(err error) int16 {
 		return kerr.UnknownLeaderEpoch.Code
 	case errors.Is(err, config.ErrUnknownConfig), errors.As(err, &ice):
 		return kerr.InvalidConfig.Code
+	case errors.Is(err, errInFlight), errors.Is(err, errNotEnoughReplicas):
+		return kerr.NotEnoughReplicas.Code
+	case errors.Is(err, errNotEnoughReplicasAfterAppend):
+		return kerr.NotEnoughReplicasAfterAppend.Code
+	case errors.Is(err, errReplicationTimeout), errors.Is(err, errMetadataTimeout):
+		return kerr.RequestTimedOut.Code
+	case errors.Is(err, errNoController), errors.Is(err, errClosing):
+		return kerr.NotController.Code
 	default:
 		return kerr.KafkaStorageError.Code
 	}

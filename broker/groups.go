@@ -63,6 +63,11 @@ func (b *Broker) newCoordinator(opts options) error {
 		return out
 	}, time.Duration(b.cfg.GroupConsumerSessionTimeoutMs)*time.Millisecond,
 		time.Duration(b.cfg.GroupConsumerHeartbeatIntervalMs)*time.Millisecond)
+	if b.raft != nil {
+		// Cluster mode: each partition is loaded when this node becomes
+		// its leader (leadershipMoved).
+		return nil
+	}
 	if t == nil {
 		b.groups.MarkLoaded()
 		return nil
@@ -89,7 +94,14 @@ func (b *Broker) ensureInternalTopic(name string, partitions int32, compression 
 	if b.topics.get(name) != nil {
 		return nil
 	}
-	s := topicSpec{name: name, partitions: partitions, replicationFactor: 1,
+	rf := int16(1)
+	if b.raft != nil {
+		// Kafka's offsets.topic.replication.factor and
+		// transaction.state.log.replication.factor (3), bounded by the
+		// brokers there are.
+		rf = int16(min(3, b.brokerCount()))
+	}
+	s := topicSpec{name: name, partitions: partitions, replicationFactor: rf,
 		configs: map[string]string{"cleanup.policy": "compact", "segment.bytes": "104857600", "compression.type": compression}}
 	_, err := b.createTopic(s)
 	if err != nil && !errors.Is(err, errTopicExists) {

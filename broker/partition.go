@@ -9,6 +9,7 @@ import (
 
 	plog "github.com/moldau/moldau/log"
 	"github.com/moldau/moldau/log/records"
+	"github.com/moldau/moldau/replication"
 	"github.com/moldau/moldau/txn"
 )
 
@@ -71,6 +72,12 @@ type partition struct {
 	// the cluster view (cluster.go).
 	lead atomic.Pointer[leadership]
 
+	// repl is the replica's Raft group in cluster mode (raft_partition.go);
+	// nil on a single node. A partition of a cluster that this node does
+	// not host has neither repl nor log: only its leadership, and every
+	// log accessor below answers as for an empty log.
+	repl *raftPart
+
 	appendMu  sync.Mutex
 	producers *txn.ProducerStates
 
@@ -109,7 +116,12 @@ func (p *partition) dirName() string { return partitionDirName(p.topic.name, p.i
 // the log's high watermark, which with one replica (nothing calls
 // SetHighWatermark) is everything appended. Replication will set it to the
 // commit index.
-func (p *partition) highWatermark() int64 { return p.log.HighWatermark() }
+func (p *partition) highWatermark() int64 {
+	if p.log == nil {
+		return 0
+	}
+	return p.log.HighWatermark()
+}
 
 // syncBeforeAck reports whether acks=all waits for an fsync of the
 // partition (see README "Durability"): yes unless the topic (or the broker's
@@ -193,6 +205,13 @@ type applied struct {
 // every replica, this one included, as it commits; the leader's step-1
 // checks must then also cover the entries proposed but not yet applied.
 func (p *partition) proposeLocked(e *entry, lead *leadership) (applied, error) {
+	if p.repl != nil {
+		prop, err := p.proposeReplicatedLocked(e)
+		if err != nil {
+			return applied{}, err
+		}
+		return p.waitReplicatedLocked(prop)
+	}
 	return p.applyLocked(e, lead.epoch)
 }
 
@@ -204,12 +223,22 @@ func (p *partition) applyLocked(e *entry, epoch int32) (applied, error) {
 		return applied{}, err
 	}
 	p.snapshotOnRollLocked(base)
+	p.applyStateLocked(e, base, p.log.EndOffset()) // appendMu: nothing appended since
+	p.notify()                                     // new data, or a moved LSO
+	return applied{base: base, flushDue: p.log.FlushDue()}, nil
+}
+
+// applyStateLocked is the state step of applying e, whose batch is in the
+// log at [base, end): producer state, transaction begin or end and the
+// LSO. In cluster mode the Raft group's Apply runs it (raft_partition.go),
+// the append having happened at persist. appendMu is held.
+func (p *partition) applyStateLocked(e *entry, base, end int64) {
 	switch e.kind {
 	case entryData:
 		if e.producer.ProducerID >= 0 {
 			info := e.producer
 			info.FirstOffset = base
-			info.LastOffset = p.log.EndOffset() - 1 // appendMu: nothing appended since
+			info.LastOffset = end - 1
 			p.producers.Record(info)
 		}
 		if e.transactional {
@@ -222,8 +251,6 @@ func (p *partition) applyLocked(e *entry, epoch int32) (applied, error) {
 		p.storeFirstUnstableLocked()
 		p.txnMu.Unlock()
 	}
-	p.notify() // new data, or a moved LSO
-	return applied{base: base, flushDue: p.log.FlushDue()}, nil
 }
 
 // appendResult is what a produce gets back for one partition.
@@ -231,6 +258,9 @@ type appendResult struct {
 	baseOffset int64
 	duplicate  bool
 	flushDue   bool // see applied
+	// prop: in cluster mode, the proposal to wait on (acks=1: appended,
+	// acks=all: committed); baseOffset is then known only after.
+	prop *replication.Proposal
 }
 
 // appendBatch appends one validated produced batch, applying the
@@ -264,7 +294,15 @@ func (p *partition) appendBatch(v *validatedBatch, now int64, verify func() erro
 			return appendResult{}, err
 		}
 	}
-	if e.producer.ProducerID >= 0 {
+	pendingOK := false
+	if p.repl != nil && e.producer.ProducerID >= 0 {
+		var err error
+		if pendingOK, err = p.checkPendingLocked(&e); err != nil {
+			p.appendMu.Unlock()
+			return appendResult{}, err
+		}
+	}
+	if e.producer.ProducerID >= 0 && !pendingOK {
 		dup, isDup, err := p.producers.Check(e.producer)
 		if err != nil {
 			p.appendMu.Unlock()
@@ -277,6 +315,14 @@ func (p *partition) appendBatch(v *validatedBatch, now int64, verify func() erro
 			p.appendMu.Unlock()
 			return appendResult{baseOffset: dup.FirstOffset, duplicate: true, flushDue: p.log.FlushDue()}, nil
 		}
+	}
+	if p.repl != nil {
+		prop, err := p.proposeReplicatedLocked(&e)
+		p.appendMu.Unlock()
+		if err != nil {
+			return appendResult{}, err
+		}
+		return appendResult{baseOffset: -1, prop: prop}, nil
 	}
 	res, err := p.proposeLocked(&e, lead)
 	p.appendMu.Unlock()
@@ -312,12 +358,22 @@ func lastSequence(base, delta int32) int32 {
 // batch headers after it (all of them with none) into the
 // idempotent-producer table: at open, before the partition serves, or
 // under appendMu after a truncation (truncateTo), into fresh state.
-func (p *partition) rebuildProducers() error {
+func (p *partition) rebuildProducers() error { return p.rebuildProducersTo(math.MaxInt64) }
+
+// errScanDone stops a header scan early.
+var errScanDone = errors.New("broker: scan done")
+
+// rebuildProducersTo is rebuildProducers over the batches below limit only
+// (a replica: its high watermark, the part it has applied).
+func (p *partition) rebuildProducersTo(limit int64) error {
 	from, err := p.loadSnapshot()
 	if err != nil {
 		return err
 	}
-	return p.log.ScanHeaders(from, func(h plog.BatchHeader) error {
+	err = p.log.ScanHeaders(from, func(h plog.BatchHeader) error {
+		if h.BaseOffset >= limit {
+			return errScanDone
+		}
 		if h.NextOffset() <= from || h.ProducerID < 0 {
 			return nil
 		}
@@ -340,9 +396,16 @@ func (p *partition) rebuildProducers() error {
 		})
 		return nil
 	})
+	if errors.Is(err, errScanDone) {
+		return nil
+	}
+	return err
 }
 
 func (p *partition) expireProducers(cutoff int64) {
+	if p.log == nil {
+		return
+	}
 	p.appendMu.Lock()
 	p.producers.Expire(cutoff)
 	p.txnMu.Lock()
@@ -355,13 +418,28 @@ func (p *partition) expireProducers(cutoff int64) {
 // (nothing outside this file and txn_partition.go touches p.log). Each is
 // the plog.Log method of the same name; see there for what it does.
 
-func (p *partition) logStartOffset() int64 { return p.log.LogStartOffset() }
+func (p *partition) logStartOffset() int64 {
+	if p.log == nil {
+		return 0
+	}
+	return p.log.LogStartOffset()
+}
 
 // endOffset is the log end offset (the next offset to be written).
-func (p *partition) endOffset() int64 { return p.log.EndOffset() }
+func (p *partition) endOffset() int64 {
+	if p.log == nil {
+		return 0
+	}
+	return p.log.EndOffset()
+}
 
 // durableOffset is the offset below which the log is fsynced.
-func (p *partition) durableOffset() int64 { return p.log.DurableOffset() }
+func (p *partition) durableOffset() int64 {
+	if p.log == nil {
+		return 0
+	}
+	return p.log.DurableOffset()
+}
 
 func (p *partition) read(offset, maxOffset int64, maxBytes int, minOneBatch bool, buf []byte) ([]byte, error) {
 	return p.log.Read(offset, maxOffset, maxBytes, minOneBatch, buf)
@@ -405,23 +483,65 @@ func (p *partition) assignEpochLocked(epoch int32) error { return p.log.AssignEp
 func (p *partition) syncTo(offset int64) error { return p.log.SyncTo(offset) }
 
 // syncAll makes everything appended so far durable.
-func (p *partition) syncAll() error { return p.log.SyncTo(p.log.EndOffset()) }
+func (p *partition) syncAll() error {
+	if p.log == nil {
+		return nil
+	}
+	return p.log.SyncTo(p.log.EndOffset())
+}
 
-func (p *partition) flushIfDue(nowMs int64) (bool, error) { return p.log.FlushIfDue(nowMs) }
+func (p *partition) flushIfDue(nowMs int64) (bool, error) {
+	if p.log == nil {
+		return false, nil
+	}
+	return p.log.FlushIfDue(nowMs)
+}
 
 // flushDue reports whether flush.messages asks for an fsync now.
 func (p *partition) flushDue() bool { return p.log.FlushDue() }
 
-func (p *partition) size() int64   { return p.log.Size() }
-func (p *partition) segments() int { return p.log.Segments() }
+func (p *partition) size() int64 {
+	if p.log == nil {
+		return 0
+	}
+	return p.log.Size()
+}
 
-func (p *partition) setLogConfig(c plog.Config) { p.log.SetConfig(c) }
+func (p *partition) segments() int {
+	if p.log == nil {
+		return 0
+	}
+	return p.log.Segments()
+}
+
+func (p *partition) setLogConfig(c plog.Config) {
+	if p.log == nil {
+		return
+	}
+	if p.repl != nil {
+		c.Replicated = true
+	}
+	p.log.SetConfig(c)
+}
 
 func (p *partition) compact(now int64, c *plog.Cleaner) (plog.CompactStats, error) {
+	if p.log == nil || p.repl != nil {
+		// Not on a replicated log yet: the cleaner drops emptied batches,
+		// which breaks Raft index = batch ordinal (DESIGN.md §2).
+		return plog.CompactStats{}, nil
+	}
 	return p.log.CompactTxn(now, c, p.cleanerTxnView())
 }
 
-func (p *partition) enforceRetention(nowMs int64) (int, error) { return p.log.EnforceRetention(nowMs) }
+// enforceRetention applies retention.ms/bytes. Not on a replicated log
+// yet: its start may move only through Raft (replication.LogStorage.CompactTo,
+// DESIGN.md §2), which is not wired.
+func (p *partition) enforceRetention(nowMs int64) (int, error) {
+	if p.log == nil || p.repl != nil {
+		return 0, nil
+	}
+	return p.log.EnforceRetention(nowMs)
+}
 
 // advanceLogStart moves the log start offset up to offset (DeleteRecords:
 // deleteRecordsBefore) and returns the new log start. Only the leader does
@@ -429,6 +549,9 @@ func (p *partition) enforceRetention(nowMs int64) (int, error) { return p.log.En
 func (p *partition) advanceLogStart(offset int64) (int64, error) {
 	if !p.lead.Load().local {
 		return 0, errNotLeader
+	}
+	if p.repl != nil {
+		return 0, fmt.Errorf("%w: DeleteRecords on a replicated partition is not supported yet", errPolicyViolation)
 	}
 	if err := p.log.DeleteRecordsBefore(offset); err != nil {
 		return 0, err
@@ -442,6 +565,9 @@ func (p *partition) advanceLogStart(offset int64) (int64, error) {
 // partition before it was removed) queues a snapshot in between whose
 // writer would outlive the log.
 func (p *partition) closeLog() error {
+	if p.log == nil {
+		return nil
+	}
 	p.appendMu.Lock()
 	defer p.appendMu.Unlock()
 	p.waitSnapshots()
@@ -454,6 +580,9 @@ func (p *partition) closeLog() error {
 // deleted partition's state into the directory of a topic re-created
 // under the same name (TestReviewSnapshotWriterStopsAtDelete).
 func (p *partition) deleteLog() error {
+	if p.log == nil {
+		return nil
+	}
 	p.appendMu.Lock()
 	defer p.appendMu.Unlock()
 	p.waitSnapshots()
@@ -473,15 +602,21 @@ func (p *partition) truncateTo(offset int64) (int64, error) {
 	if err != nil {
 		return end, err
 	}
-	p.txnMu.Lock()
-	p.producers, p.txns, p.snapOffset = txn.NewProducerStates(), txn.NewPartitionTxns(), 0
-	p.storeFirstUnstableLocked()
-	p.txnMu.Unlock()
+	p.resetStateLocked()
 	if err := p.rebuildProducers(); err != nil {
 		return end, fmt.Errorf("broker: rebuild producer state of %s after truncation: %w", p.dirName(), err)
 	}
 	p.notify()
 	return end, nil
+}
+
+// resetStateLocked forgets the producer and transaction state (before a
+// rebuild). appendMu is held.
+func (p *partition) resetStateLocked() {
+	p.txnMu.Lock()
+	p.producers, p.txns, p.snapOffset = txn.NewProducerStates(), txn.NewPartitionTxns(), 0
+	p.storeFirstUnstableLocked()
+	p.txnMu.Unlock()
 }
 
 // fetchWaiter is a long-polling fetch waiting for any of its partitions to

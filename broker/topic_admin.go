@@ -55,6 +55,16 @@ type topicSpec struct {
 	partitions        int32
 	replicationFactor int16
 	configs           map[string]string
+	assignment        [][]int32 // manual replica assignment, or nil
+}
+
+// brokerCount is the number of brokers a replica may be placed on: this
+// one, or in cluster mode the registered, unfenced brokers.
+func (b *Broker) brokerCount() int {
+	if b.raft != nil {
+		return b.raft.liveBrokers()
+	}
+	return 1
 }
 
 // checkTopicSpec validates a create request and fills defaults (-1 means the
@@ -75,7 +85,11 @@ func (b *Broker) checkTopicSpec(name string, partitions int32, rf int16, assignm
 				return s, fmt.Errorf("%w: partition %d has %d replicas, partition 0 has %d", errInvalidReplicaAssignment, i, len(replicas), s.replicationFactor)
 			}
 			for _, r := range replicas {
-				if r != b.cfg.NodeID {
+				if b.raft != nil {
+					if _, ok := b.raft.view().Broker(r); !ok {
+						return s, fmt.Errorf("%w: broker %d is not in the cluster", errInvalidReplicaAssignment, r)
+					}
+				} else if r != b.cfg.NodeID {
 					return s, fmt.Errorf("%w: broker %d is not in the cluster (only %d is)", errInvalidReplicaAssignment, r, b.cfg.NodeID)
 				}
 			}
@@ -93,9 +107,10 @@ func (b *Broker) checkTopicSpec(name string, partitions int32, rf int16, assignm
 	if s.replicationFactor <= 0 {
 		return s, fmt.Errorf("%w: %d (must be positive)", errInvalidReplicationFactor, s.replicationFactor)
 	}
-	if s.replicationFactor > 1 {
-		return s, fmt.Errorf("%w: replication factor %d larger than available brokers: 1", errInvalidReplicationFactor, s.replicationFactor)
+	if brokers := b.brokerCount(); int(s.replicationFactor) > brokers {
+		return s, fmt.Errorf("%w: replication factor %d larger than available brokers: %d", errInvalidReplicationFactor, s.replicationFactor, brokers)
 	}
+	s.assignment = assignment
 	for k, v := range configs {
 		if err := b.cfg.ValidateTopicConfig(k, v); err != nil {
 			return s, err
@@ -115,6 +130,9 @@ var errInvalidRequest = errors.New("broker: invalid request")
 // published to readers only once every partition is open. topics.adminMu is
 // held throughout; readers (produce, fetch, metadata) never wait for it.
 func (b *Broker) createTopic(s topicSpec) (*topic, error) {
+	if b.raft != nil {
+		return b.raft.createTopic(s, s.assignment)
+	}
 	b.topics.adminMu.Lock()
 	defer b.topics.adminMu.Unlock()
 	if b.topics.get(s.name) != nil {
@@ -315,6 +333,9 @@ func adminRequestErrorCode(err error) int16 {
 // name cannot have its fresh directories removed by this deletion; readers
 // never take it.
 func (b *Broker) deleteTopic(t *topic) error {
+	if b.raft != nil {
+		return b.raft.deleteTopic(t)
+	}
 	b.topics.adminMu.Lock()
 	defer b.topics.adminMu.Unlock()
 	if b.topics.getID(t.id) != t {
@@ -349,6 +370,9 @@ func (b *Broker) deleteTopic(t *topic) error {
 // crash in between leaves directories that the next creation removes.
 // topics.adminMu is held throughout; readers never take it.
 func (b *Broker) createPartitions(name string, count int32, assignment [][]int32, validateOnly bool) error {
+	if b.raft != nil {
+		return b.raft.createPartitions(name, count, assignment, validateOnly)
+	}
 	b.topics.adminMu.Lock()
 	defer b.topics.adminMu.Unlock()
 	t := b.topics.get(name)
@@ -445,6 +469,12 @@ func (b *Broker) alterTopicConfigs(name string, change func(overrides map[string
 	}
 	if validateOnly {
 		return nil
+	}
+	if b.raft != nil {
+		b.topics.adminMu.Unlock() // the reconciler takes it to apply the change
+		err := b.raft.alterTopicConfigs(t, next)
+		b.topics.adminMu.Lock()
+		return err
 	}
 	rec := t.record()
 	rec.Configs = next

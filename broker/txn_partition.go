@@ -303,6 +303,11 @@ var snapshotMinLogBytes int64 = 1 << 20
 // Call it before closing the log. It runs on the closing goroutine,
 // never on a produce path.
 func (p *partition) snapshotAtClose() {
+	if p.log == nil || p.repl != nil {
+		// A replica's state covers its high watermark, not its log end:
+		// it rebuilds from the log at open (no snapshots yet).
+		return
+	}
 	p.appendMu.Lock()
 	defer p.appendMu.Unlock()
 	p.waitSnapshots()

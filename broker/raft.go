@@ -1,0 +1,809 @@
+package broker
+
+// Cluster mode (issue #14; a node started with peers): this node's part of
+// the Raft cluster. Without peers none of this exists (b.raft is nil) and
+// the broker is the single node of broker.go, with no Raft on any path.
+//
+// One replication.Node per broker hosts every group: the metadata group
+// (group 0, voters = the peers: the controller quorum) and one group per
+// partition replica hosted here (voters = the partition's replicas; raft
+// node id = Kafka node id + 1, replication/DESIGN.md §1).
+//
+//   - The metadata group's log is __cluster_metadata-0 in the data
+//     directory, one metadata record (broker/metadata) per RecordBatch; its
+//     state machine is metadata.State, rebuilt at start by replaying the
+//     committed log (the state is in memory; the log is not compacted).
+//   - Writes to it (broker registration, admin requests, partition
+//     leadership) are made by any node with ProposeForward: the node builds
+//     the record from its view, forwards it to the metadata leader (the
+//     controller) and waits until its own view shows the effect; a record
+//     that lost a race is rejected identically by every replica and the
+//     caller retries or answers the error it finds.
+//   - The reconciler (reconcile, on its own goroutine) makes the topic
+//     registry and the cluster view follow the metadata view: it opens the
+//     replicas this node hosts (log, LogStorage, Raft group), publishes
+//     the partitions it does not host with the leadership the metadata
+//     records, and removes deleted topics.
+//   - Partition groups: raft_partition.go.
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/moldau/moldau/broker/metadata"
+	plog "github.com/moldau/moldau/log"
+	"github.com/moldau/moldau/log/records"
+	"github.com/moldau/moldau/replication"
+	"go.etcd.io/raft/v3/raftpb"
+)
+
+// metadataGroup is the metadata group's Raft group id.
+const metadataGroup uint64 = 0
+
+// metadataDir is the metadata log's directory name (Kafka's).
+const metadataDir = "__cluster_metadata-0"
+
+// raftTick is the Raft tick (ElectionTick 10: a leader is suspected after
+// 1-2 s of silence).
+const raftTick = 100 * time.Millisecond
+
+// Cluster errors.
+var (
+	// errNoController: no metadata leader is known (an election runs).
+	errNoController = errors.New("broker: no controller known")
+	// errMetadataTimeout: a metadata change was not seen applied in time.
+	errMetadataTimeout = errors.New("broker: metadata change not applied in time")
+	// errClosing: the broker is shutting down.
+	errClosing = errors.New("broker: shutting down")
+)
+
+func raftID(node int32) uint64  { return uint64(node) + 1 }
+func kafkaID(raft uint64) int32 { return int32(raft) - 1 }
+func raftIDs(nodes []int32) []uint64 {
+	out := make([]uint64, len(nodes))
+	for i, n := range nodes {
+		out[i] = raftID(n)
+	}
+	return out
+}
+
+// raftCluster is this node's part of the cluster (see the file comment).
+type raftCluster struct {
+	b      *Broker
+	self   int32
+	node   *replication.Node
+	tcp    *replication.TCPTransport // nil on a LocalNetwork
+	local  *replication.LocalNetwork // embed's in-process network, or nil
+	logger *slog.Logger
+
+	state       *metadata.State
+	metaLog     *plog.Log
+	metaStorage *replication.LogStorage
+	incarnation metadata.UUID
+
+	// applied is closed and replaced whenever the metadata view or the
+	// controller changes (waitView); appliedMu guards it.
+	appliedMu sync.Mutex
+	applied   chan struct{}
+
+	kick chan struct{} // wakes the reconciler (capacity 1)
+	stop chan struct{}
+	wg   sync.WaitGroup
+
+	// hosted: the partitions this node hosts a replica of, by group id
+	// (the reconciler's; hostedMu for readers elsewhere).
+	hostedMu sync.Mutex
+	hosted   map[uint64]*partition
+}
+
+// newRaftCluster opens the metadata log and starts the node (at New, before
+// the topics are loaded: in cluster mode they come from the metadata log).
+func newRaftCluster(b *Broker, o options) (*raftCluster, error) {
+	cfg := b.cfg
+	c := &raftCluster{
+		b: b, self: cfg.NodeID, logger: b.logger.With("component", "cluster"),
+		state: metadata.New(), applied: make(chan struct{}), kick: make(chan struct{}, 1),
+		stop: make(chan struct{}), hosted: map[uint64]*partition{}, local: o.peerNetwork,
+	}
+	if _, err := rand.Read(c.incarnation[:]); err != nil {
+		return nil, err
+	}
+	var voters []uint64
+	peerAddr := cfg.PeerAddr
+	for _, p := range cfg.Peers {
+		voters = append(voters, raftID(p.NodeID))
+		if p.NodeID == cfg.NodeID && peerAddr == "" {
+			peerAddr = p.Addr
+		}
+	}
+	if !slices.Contains(voters, raftID(cfg.NodeID)) {
+		return nil, fmt.Errorf("broker: node id %d is not among the peers", cfg.NodeID)
+	}
+	var transport replication.Transport
+	if c.local != nil {
+		transport = c.local.Endpoint(raftID(cfg.NodeID))
+	} else {
+		t, err := replication.NewTCPTransport(replication.TCPConfig{ID: raftID(cfg.NodeID), ListenAddr: peerAddr,
+			BindOutgoing: bindable(peerAddr), Logger: c.logger})
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range cfg.Peers {
+			if p.NodeID != cfg.NodeID {
+				t.SetPeer(raftID(p.NodeID), p.Addr)
+			}
+		}
+		c.tcp, transport = t, t
+	}
+	node, err := replication.NewNode(replication.Config{
+		ID: raftID(cfg.NodeID), Transport: transport, TickInterval: raftTick,
+		Logger: c.logger, Registerer: o.registerer, Peers: voters,
+	})
+	if err != nil {
+		c.closeTransport()
+		return nil, err
+	}
+	c.node = node
+	if c.local != nil {
+		c.local.Attach(raftID(cfg.NodeID), node)
+	} else {
+		c.tcp.Start(node)
+	}
+	dir := filepath.Join(b.dataDir, metadataDir)
+	l, _, err := plog.Open(b.fs, dir, plog.Config{Replicated: true, SegmentBytes: 64 << 20, Files: segmentFiles,
+		RetentionMs: -1, RetentionBytes: -1, FlushMessages: 1<<63 - 1, FlushMs: 1<<63 - 1}, c.logger)
+	if err != nil {
+		c.shutdownNode()
+		return nil, fmt.Errorf("broker: open the metadata log: %w", err)
+	}
+	st, err := replication.OpenLogStorage(replication.LogStorageConfig{Log: l, FS: b.fs, Voters: voters, Logger: c.logger})
+	if err != nil {
+		l.Close()
+		c.shutdownNode()
+		return nil, fmt.Errorf("broker: metadata log storage: %w", err)
+	}
+	c.metaLog, c.metaStorage = l, st
+	// The state is in memory: every committed entry is applied again
+	// (Applied 0; the log is never compacted).
+	if err := node.AddGroup(replication.GroupConfig{ID: metadataGroup, Storage: st, StateMachine: metaSM{c}}); err != nil {
+		l.Close()
+		c.shutdownNode()
+		return nil, fmt.Errorf("broker: metadata group: %w", err)
+	}
+	return c, nil
+}
+
+// bindable reports whether addr's host is an IP literal (outgoing
+// connections can then be bound to it; a name or an unspecified address
+// leaves the choice to the kernel).
+func bindable(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && !ip.IsUnspecified()
+}
+
+// start runs the reconciler and registers this broker (at Serve, once the
+// Kafka listener's advertised endpoint is known).
+func (c *raftCluster) start() {
+	c.wg.Add(3)
+	go func() {
+		defer c.wg.Done()
+		c.reconcileLoop()
+	}()
+	go func() {
+		defer c.wg.Done()
+		c.registerLoop()
+	}()
+	go func() {
+		defer c.wg.Done()
+		c.isrLoop()
+	}()
+	c.kickReconcile()
+}
+
+func (c *raftCluster) closeTransport() {
+	if c.tcp != nil {
+		c.tcp.Close()
+	}
+	if c.local != nil {
+		c.local.Detach(raftID(c.self))
+	}
+}
+
+func (c *raftCluster) shutdownNode() {
+	c.closeTransport()
+	if c.node != nil {
+		c.node.Stop()
+	}
+}
+
+// close stops the loops and the node, then closes the metadata log (the
+// partition logs are closed by the broker's Close).
+func (c *raftCluster) close() error {
+	select {
+	case <-c.stop:
+	default:
+		close(c.stop)
+	}
+	c.wg.Wait()
+	c.shutdownNode()
+	var errs []error
+	if err := c.node.Err(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.metaLog != nil {
+		if err := c.metaLog.Close(); err != nil && !errors.Is(err, plog.ErrClosed) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// transferLeadership hands every group this node leads to another voter
+// (graceful shutdown: clients see a new leader, not an error), waiting up
+// to d for the moves.
+func (c *raftCluster) transferLeadership(d time.Duration) {
+	deadline := time.Now().Add(d)
+	moving := func() int {
+		n := 0
+		groups := []uint64{metadataGroup}
+		c.hostedMu.Lock()
+		for gid := range c.hosted {
+			groups = append(groups, gid)
+		}
+		c.hostedMu.Unlock()
+		for _, gid := range groups {
+			_, _, leading, err := c.node.Leader(gid)
+			if err != nil || !leading {
+				continue
+			}
+			reps, err := c.node.Replicas(gid)
+			if err != nil {
+				continue
+			}
+			best := uint64(0)
+			var bestMatch uint64
+			for _, r := range reps {
+				if r.ID != raftID(c.self) && r.Match >= bestMatch {
+					best, bestMatch = r.ID, r.Match
+				}
+			}
+			if best != 0 {
+				n++
+				_ = c.node.TransferLeadership(gid, best)
+			}
+		}
+		return n
+	}
+	for moving() > 0 && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// view is the current metadata view.
+func (c *raftCluster) view() *metadata.View { return c.state.View() }
+
+// changed signals waiters (waitView) and the reconciler.
+func (c *raftCluster) changed() {
+	c.appliedMu.Lock()
+	close(c.applied)
+	c.applied = make(chan struct{})
+	c.appliedMu.Unlock()
+	c.kickReconcile()
+}
+
+func (c *raftCluster) kickReconcile() {
+	select {
+	case c.kick <- struct{}{}:
+	default:
+	}
+}
+
+// waitView waits until cond holds of the metadata view, ctx ends or the
+// cluster stops.
+func (c *raftCluster) waitView(ctx context.Context, cond func(*metadata.View) bool) error {
+	for {
+		c.appliedMu.Lock()
+		ch := c.applied
+		c.appliedMu.Unlock()
+		if cond(c.view()) {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("%w: %v", errMetadataTimeout, ctx.Err())
+		case <-c.stop:
+			return errClosing
+		}
+	}
+}
+
+// propose forwards rec to the metadata leader and waits until done holds
+// of the view, re-forwarding every second (a forwarded entry can be lost
+// with a leader change). build makes the record from the current view
+// (nil, err: give up with err).
+func (c *raftCluster) propose(ctx context.Context, build func(*metadata.View) (metadata.Record, error), done func(*metadata.View) (bool, error)) error {
+	for {
+		v := c.view()
+		if ok, err := done(v); ok || err != nil {
+			return err
+		}
+		rec, err := build(v)
+		if err != nil {
+			return err
+		}
+		data, err := metadata.Encode(rec)
+		if err != nil {
+			return err
+		}
+		if err := c.node.ProposeForward(metadataGroup, metadataBatch(data)); err != nil && !errors.Is(err, replication.ErrNotLeader) {
+			return err
+		}
+		wctx, cancel := context.WithTimeout(ctx, time.Second)
+		var result error
+		err = c.waitView(wctx, func(v *metadata.View) bool {
+			ok, err := done(v)
+			result = err
+			return ok || err != nil
+		})
+		cancel()
+		if err == nil {
+			return result
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("%w: %v", errMetadataTimeout, ctx.Err())
+		}
+		if errors.Is(err, errClosing) {
+			return err
+		}
+	}
+}
+
+// metadataBatch wraps an encoded metadata record in a RecordBatch (one
+// record, its value), the form every entry of a partition-style log has.
+func metadataBatch(rec []byte) []byte {
+	bld := records.NewBuilder(nil, records.NoProducer(-1))
+	bld.Add(-1, nil, rec)
+	return bld.Build()
+}
+
+// metadataRecord extracts the record from an entry's batch.
+func metadataRecord(batch []byte) ([]byte, error) {
+	if h, err := plog.ParseBatchHeader(batch); err != nil {
+		return nil, err
+	} else if h.IsControl() {
+		return nil, nil
+	}
+	it, err := records.BatchRecords(batch)
+	if err != nil {
+		return nil, err
+	}
+	r, ok := it.Next()
+	if !ok {
+		return nil, fmt.Errorf("broker: metadata batch without a record: %v", it.Err())
+	}
+	return r.Value, nil
+}
+
+// metaSM applies the metadata log to the state (replication.StateMachine
+// and LeadershipObserver of group 0).
+type metaSM struct{ c *raftCluster }
+
+func (m metaSM) Apply(entries []*raftpb.Entry) error {
+	c := m.c
+	for _, e := range entries {
+		var rec []byte
+		if e.GetType() == raftpb.EntryNormal && len(e.GetData()) > 0 {
+			var err error
+			if rec, err = metadataRecord(e.GetData()); err != nil {
+				return fmt.Errorf("broker: metadata entry %d: %w", e.GetIndex(), err)
+			}
+		}
+		if res := c.state.Apply(e.GetIndex(), rec); res.Err != nil {
+			c.logger.Debug("metadata record rejected", "index", res.Index, "type", res.Type, "err", res.Err)
+		}
+	}
+	if n := len(entries); n > 0 {
+		if end, err := c.metaStorage.EndOffset(entries[n-1].GetIndex()); err == nil {
+			c.metaLog.SetHighWatermark(end)
+		}
+	}
+	c.changed()
+	return nil
+}
+
+// Restore: the metadata log is never compacted, so no snapshot is ever
+// sent for it.
+func (metaSM) Restore(*raftpb.Snapshot) error {
+	return errors.New("broker: metadata snapshots are not supported")
+}
+
+func (m metaSM) LeaderChanged(leader, term uint64) {
+	ctrl := int32(-1)
+	if leader != 0 {
+		ctrl = kafkaID(leader)
+	}
+	m.c.state.SetController(ctrl, int32(term))
+	m.c.changed()
+}
+
+// registerLoop registers this broker (its Kafka endpoint) and unfences
+// it, then re-registers whenever the view loses it (a new incarnation
+// after a restart replaces the old registration).
+func (c *raftCluster) registerLoop() {
+	host, port := c.b.cluster.selfNode().host, c.b.cluster.selfNode().port
+	reg := metadata.RegisterBroker{NodeID: c.self, Incarnation: c.incarnation,
+		Listeners: []metadata.Listener{{Name: "PLAINTEXT", Host: host, Port: port, SecurityProtocol: "PLAINTEXT"}}}
+	registered := func(v *metadata.View) bool {
+		br, ok := v.Broker(c.self)
+		return ok && br.Incarnation == c.incarnation && !br.Fenced
+	}
+	for {
+		ctx, cancel := context.WithCancel(context.Background())
+		go func() {
+			select {
+			case <-c.stop:
+			case <-ctx.Done():
+			}
+			cancel()
+		}()
+		err := c.propose(ctx, func(v *metadata.View) (metadata.Record, error) {
+			if br, ok := v.Broker(c.self); ok && br.Incarnation == c.incarnation {
+				return metadata.UnfenceBroker{NodeID: c.self}, nil
+			}
+			return reg, nil
+		}, func(v *metadata.View) (bool, error) { return registered(v), nil })
+		cancel()
+		if err == nil {
+			c.logger.Info("broker registered", "node", c.self, "endpoint", net.JoinHostPort(host, strconv.Itoa(int(port))))
+		}
+		// Wait until the registration is lost, or stop.
+		if err := c.waitView(stopContext(c.stop), func(v *metadata.View) bool { return !registered(v) }); err != nil {
+			return
+		}
+	}
+}
+
+// stopContext is a context cancelled when stop is closed.
+func stopContext(stop chan struct{}) context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		<-stop
+		cancel()
+	}()
+	return ctx
+}
+
+// controller is the metadata leader's node id (-1: none known).
+func (c *raftCluster) controller() int32 { return c.view().Controller().NodeID }
+
+// reconcileLoop runs reconcile whenever the metadata view changes.
+func (c *raftCluster) reconcileLoop() {
+	for {
+		select {
+		case <-c.stop:
+			return
+		case <-c.kick:
+		}
+		if err := c.reconcile(); err != nil {
+			c.logger.Error("applying the metadata to this node failed; retrying", "err", err)
+			select {
+			case <-c.stop:
+				return
+			case <-time.After(time.Second):
+			}
+			c.kickReconcile()
+		}
+	}
+}
+
+// reconcile makes the cluster view and the topic registry follow the
+// metadata view (see the file comment). topics.adminMu is held.
+func (c *raftCluster) reconcile() error {
+	b := c.b
+	v := c.view()
+	b.topics.adminMu.Lock()
+	defer b.topics.adminMu.Unlock()
+	select {
+	case <-c.stop:
+		return nil
+	default:
+	}
+
+	// Brokers: the registered, unfenced ones (this node always).
+	self := b.cluster.selfNode()
+	nodes := []brokerNode{self}
+	for _, br := range v.Brokers() {
+		if br.NodeID == c.self || br.Fenced || len(br.Listeners) == 0 {
+			continue
+		}
+		l := br.Listeners[0]
+		var rack *string
+		if br.Rack != "" {
+			rack = &br.Rack
+		}
+		nodes = append(nodes, brokerNode{id: br.NodeID, host: l.Host, port: l.Port, rack: rack})
+	}
+	if err := b.cluster.setBrokers(nodes, v.Controller().NodeID); err != nil {
+		return err
+	}
+
+	var add, remove []*topic
+	var errs []error
+	for _, mt := range v.Topics() {
+		t := b.topics.getID([16]byte(mt.ID))
+		isNew := t == nil
+		if isNew {
+			t = newTopic(mt.Name, [16]byte(mt.ID), mt.Configs, b.cfg)
+		} else if !maps.Equal(t.state.Load().overrides, mt.Configs) {
+			t.setConfigs(maps.Clone(mt.Configs), b.cfg)
+			lc := t.logConfig()
+			lc.Replicated = true
+			for _, p := range t.partitionList() {
+				p.setLogConfig(lc)
+			}
+		}
+		parts := t.partitionList()
+		if len(parts) < len(mt.Partitions) {
+			grown := slices.Clone(parts)
+			for i := len(parts); i < len(mt.Partitions); i++ {
+				p, err := c.openReplica(t, &mt.Partitions[i])
+				if err != nil {
+					errs = append(errs, err)
+					break
+				}
+				grown = append(grown, p)
+			}
+			t.partitions.Store(&grown)
+			parts = grown
+		}
+		for i := range parts {
+			p := parts[i]
+			if p.repl != nil || i >= len(mt.Partitions) {
+				continue
+			}
+			mp := &mt.Partitions[i]
+			l := p.lead.Load()
+			if mp.LeaderEpoch >= l.epoch && (mp.Leader != l.leader || mp.LeaderEpoch != l.epoch || !slices.Equal(mp.ISR, l.isr)) {
+				p.lead.Store(remoteLeadership(mp))
+				p.notify()
+			}
+		}
+		if isNew && len(parts) > 0 {
+			add = append(add, t)
+		}
+	}
+	for _, t := range b.topics.all() {
+		if _, ok := v.TopicByID(metadata.UUID(t.id)); !ok {
+			remove = append(remove, t)
+		}
+	}
+	if len(add) > 0 || len(remove) > 0 {
+		b.topics.publishLocked(add, remove)
+	}
+	for _, t := range remove {
+		for _, p := range t.partitionList() {
+			c.dropReplica(p)
+		}
+		b.logger.Info("topic deleted", "topic", t.name)
+	}
+	for _, t := range add {
+		b.logger.Info("topic created", "topic", t.name, "partitions", len(t.partitionList()))
+	}
+	return errors.Join(errs...)
+}
+
+// adminTimeout bounds how long an admin request waits for its metadata
+// change to be applied on this node.
+const adminTimeout = 30 * time.Second
+
+// maxReplicationFactor is the replication factor limit of a create: the
+// registered, unfenced brokers.
+func (c *raftCluster) liveBrokers() int { return len(c.view().LiveBrokers()) }
+
+// metadataError maps the metadata state's rejections to the broker's
+// admin errors.
+func metadataError(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, metadata.ErrTopicExists), errors.Is(err, metadata.ErrTopicIDExists):
+		return fmt.Errorf("%w: %v", errTopicExists, err)
+	case errors.Is(err, metadata.ErrInvalidTopic), errors.Is(err, metadata.ErrTopicCollision):
+		return fmt.Errorf("%w: %v", errInvalidTopic, err)
+	case errors.Is(err, metadata.ErrInvalidPartitions):
+		return fmt.Errorf("%w: %v", errInvalidPartitions, err)
+	case errors.Is(err, metadata.ErrInvalidReplicationFactor):
+		return fmt.Errorf("%w: %v", errInvalidReplicationFactor, err)
+	case errors.Is(err, metadata.ErrInvalidReplicaAssignment), errors.Is(err, metadata.ErrUnknownBroker):
+		return fmt.Errorf("%w: %v", errInvalidReplicaAssignment, err)
+	case errors.Is(err, metadata.ErrUnknownTopic):
+		return fmt.Errorf("%w: %v", errUnknownTopic, err)
+	case errors.Is(err, metadata.ErrInvalidConfig):
+		return fmt.Errorf("%w: %v", errInvalidRequest, err)
+	}
+	return err
+}
+
+// createTopic commits the topic through the metadata group and returns it
+// once this node has published it (its partitions open or known).
+func (c *raftCluster) createTopic(s topicSpec, manual [][]int32) (*topic, error) {
+	ctx, cancel := context.WithTimeout(stopContext(c.stop), adminTimeout)
+	defer cancel()
+	id := metadata.UUID(newTopicID())
+	err := c.propose(ctx, func(v *metadata.View) (metadata.Record, error) {
+		rec, err := v.NewCreateTopic(s.name, id, s.configs, s.partitions, s.replicationFactor, manual)
+		return rec, metadataError(err)
+	}, func(v *metadata.View) (bool, error) {
+		t, ok := v.Topic(s.name)
+		switch {
+		case !ok:
+			return false, nil
+		case t.ID != id:
+			return false, fmt.Errorf("%w: %q", errTopicExists, s.name)
+		}
+		return true, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	// Published by the reconciler once it applied the view.
+	var t *topic
+	err = c.waitLocal(ctx, func() bool {
+		t = c.b.topics.getID([16]byte(id))
+		return t != nil
+	})
+	return t, err
+}
+
+// waitLocal waits until cond holds of this node's registry (after the
+// reconciler's next pass), polling.
+func (c *raftCluster) waitLocal(ctx context.Context, cond func() bool) error {
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w: %v", errMetadataTimeout, ctx.Err())
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+// deleteTopic commits the deletion of t.
+func (c *raftCluster) deleteTopic(t *topic) error {
+	ctx, cancel := context.WithTimeout(stopContext(c.stop), adminTimeout)
+	defer cancel()
+	id := metadata.UUID(t.id)
+	err := c.propose(ctx, func(v *metadata.View) (metadata.Record, error) {
+		return metadata.DeleteTopic{TopicID: id}, nil
+	}, func(v *metadata.View) (bool, error) {
+		_, ok := v.TopicByID(id)
+		return !ok, nil
+	})
+	if err != nil {
+		return err
+	}
+	return c.waitLocal(ctx, func() bool { return c.b.topics.getID(t.id) == nil })
+}
+
+// createPartitions commits the growth of topic name to count partitions.
+func (c *raftCluster) createPartitions(name string, count int32, manual [][]int32, validateOnly bool) error {
+	ctx, cancel := context.WithTimeout(stopContext(c.stop), adminTimeout)
+	defer cancel()
+	mt, ok := c.view().Topic(name)
+	if !ok {
+		return fmt.Errorf("%w: %q", errUnknownTopic, name)
+	}
+	current := int32(len(mt.Partitions))
+	switch {
+	case count == current:
+		return fmt.Errorf("%w: topic already has %d partition(s)", errInvalidPartitions, current)
+	case count < current:
+		return fmt.Errorf("%w: the topic %s currently has %d partition(s); %d would not be an increase", errInvalidPartitions, name, current, count)
+	case count > maxPartitionsPerTopic:
+		return fmt.Errorf("%w: %d (at most %d per topic)", errInvalidPartitions, count, maxPartitionsPerTopic)
+	}
+	if validateOnly {
+		_, err := c.view().NewCreatePartitions(mt.ID, count, manual)
+		return metadataError(err)
+	}
+	id := mt.ID
+	err := c.propose(ctx, func(v *metadata.View) (metadata.Record, error) {
+		rec, err := v.NewCreatePartitions(id, count, manual)
+		return rec, metadataError(err)
+	}, func(v *metadata.View) (bool, error) {
+		t, ok := v.TopicByID(id)
+		if !ok {
+			return false, fmt.Errorf("%w: %q", errUnknownTopic, name)
+		}
+		return int32(len(t.Partitions)) >= count, nil
+	})
+	if err != nil {
+		return err
+	}
+	return c.waitLocal(ctx, func() bool {
+		t := c.b.topics.getID([16]byte(id))
+		return t != nil && int32(len(t.partitionList())) >= count
+	})
+}
+
+// alterTopicConfigs commits topic id's new overrides.
+func (c *raftCluster) alterTopicConfigs(t *topic, next map[string]string) error {
+	ctx, cancel := context.WithTimeout(stopContext(c.stop), adminTimeout)
+	defer cancel()
+	id := metadata.UUID(t.id)
+	err := c.propose(ctx, func(v *metadata.View) (metadata.Record, error) {
+		return metadata.AlterTopicConfigs{TopicID: id, Configs: next}, nil
+	}, func(v *metadata.View) (bool, error) {
+		mt, ok := v.TopicByID(id)
+		if !ok {
+			return false, fmt.Errorf("%w: %q", errUnknownTopic, t.name)
+		}
+		return maps.Equal(mt.Configs, next) || (len(mt.Configs) == 0 && len(next) == 0), nil
+	})
+	if err != nil {
+		return err
+	}
+	return c.waitLocal(ctx, func() bool {
+		return maps.Equal(t.state.Load().overrides, next) || len(next) == 0 && len(t.state.Load().overrides) == 0
+	})
+}
+
+// leadershipMoved follows a hosted partition's leadership with the
+// coordinators (Kafka's onElection/onResignation): when this node becomes
+// the leader of a __consumer_offsets or __transaction_state partition, the
+// group or transaction coordinator loads that partition's state, once the
+// new leader has applied its whole log (its high watermark reached the log
+// end, which happens when the entry opening its term commits). Called by
+// the partition's Raft group with its lock held: the load runs on its own
+// goroutine.
+func (b *Broker) leadershipMoved(p *partition, leader bool) {
+	if !leader || b.raft == nil {
+		return
+	}
+	name := p.topic.name
+	if name != offsetsTopic && name != txnStateTopic {
+		return
+	}
+	c := b.raft
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		deadline := time.Now().Add(30 * time.Second)
+		for p.highWatermark() < p.endOffset() {
+			if !p.lead.Load().local || time.Now().After(deadline) {
+				return
+			}
+			select {
+			case <-c.stop:
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+		var err error
+		if name == offsetsTopic {
+			err = b.groups.Load(p.index)
+		} else {
+			err = b.txns.Load(p.index)
+		}
+		if err != nil {
+			c.logger.Error("loading coordinator state after a leadership change", "partition", p.dirName(), "err", err)
+			return
+		}
+		c.logger.Info("coordinator state loaded", "partition", p.dirName())
+	}()
+}
