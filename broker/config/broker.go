@@ -144,9 +144,9 @@ var brokerKeys = sync.OnceValue(func() []brokerKey {
 				return nil
 			},
 			value: func(c *Config) *string { return ptr(i64(int64(c.NodeID))) }},
-		{name: "listeners", spec: valueSpec{typ: TypeString}, doc: "The listener Moldau binds (--addr); the first non-controller entry of a Kafka listener list, NAME:// stripped.",
+		{name: "listeners", spec: valueSpec{typ: TypeString}, doc: "The listener Moldau binds (--addr): the first entry of a Kafka listener list that is not a controller listener, NAME:// stripped. In a cluster the controller listener (controller.listener.names, default CONTROLLER) is the inter-broker listener (--peer-addr).",
 			apply: func(c *Config, v string, p map[string]string) error {
-				addr, err := pickListener(v, p["controller.listener.names"], "")
+				addr, err := pickListener(v, controllerNames(p), "")
 				if err != nil {
 					return err
 				}
@@ -154,9 +154,18 @@ var brokerKeys = sync.OnceValue(func() []brokerKey {
 					return err
 				}
 				c.Addr = addr
+				// Checked by resolveCluster, and only used, when
+				// there are peers.
+				c.PeerAddr, _ = findListener(v, controllerListenerName(p))
 				return nil
 			},
-			value: func(c *Config) *string { return ptr("PLAINTEXT://" + c.Addr) }},
+			value: func(c *Config) *string {
+				v := "PLAINTEXT://" + c.Addr
+				if len(c.Peers) > 0 && c.PeerAddr != "" {
+					v += "," + controllerListenerName(c.Properties) + "://" + c.PeerAddr
+				}
+				return ptr(v)
+			}},
 		{name: "advertised.listeners", spec: valueSpec{typ: TypeString, nullable: true}, doc: "The address given to clients (--advertise-addr); the entry for the listener Moldau binds, else the first.",
 			apply: func(c *Config, v string, p map[string]string) error {
 				if v == "" {
@@ -165,9 +174,9 @@ var brokerKeys = sync.OnceValue(func() []brokerKey {
 				}
 				name := ""
 				if l, ok := p["listeners"]; ok {
-					name = listenerName(l, p["controller.listener.names"])
+					name = listenerName(l, controllerNames(p))
 				}
-				addr, err := pickListener(v, p["controller.listener.names"], name)
+				addr, err := pickListener(v, controllerNames(p), name)
 				if err != nil {
 					return err
 				}
@@ -183,6 +192,16 @@ var brokerKeys = sync.OnceValue(func() []brokerKey {
 				}
 				return ptr("PLAINTEXT://" + c.AdvertiseAddr)
 			}},
+		{name: "controller.quorum.voters", spec: valueSpec{typ: TypeList}, doc: "Every voter of the cluster, this node included, as ID@HOST:PORT,... with each node's inter-broker address (--peers). Empty: a single-node broker. (Kafka 4's controller.quorum.bootstrap.servers is not read.)",
+			apply: func(c *Config, v string, _ map[string]string) error {
+				peers, err := parsePeers(v)
+				if err != nil {
+					return err
+				}
+				c.Peers = peers
+				return nil
+			},
+			value: func(c *Config) *string { return ptr(FormatPeers(c.Peers)) }},
 		{name: "log.dir", spec: valueSpec{typ: TypeString}, doc: "The data directory (--data-dir) when log.dirs is not set.",
 			apply: func(c *Config, v string, _ map[string]string) error {
 				if v == "" {

@@ -33,7 +33,8 @@ type Config struct {
 	// PeerAddr is this node's inter-broker (Raft) listener, HOST:PORT:
 	// --peer-addr / MOLDAU_PEER_ADDR / the CONTROLLER listener of
 	// listeners (Kafka's controller.listener.names, default CONTROLLER).
-	// "" with Peers: this node's entry in Peers.
+	// After Load (or ResolveCluster): with Peers, never "" (this node's
+	// entry in Peers when not given); without Peers, always "".
 	PeerAddr string
 	// SyncOnAcksAll: with one replica, fsync before answering acks=all
 	// (the default; the --dev profile turns it off).

@@ -25,7 +25,10 @@
 //     file: log.retention.ms over log.retention.minutes over
 //     log.retention.hours, log.roll.ms over log.roll.hours, log.dirs over
 //     log.dir. listeners, advertised.listeners, log.dirs/log.dir and
-//     node.id/broker.id map onto Addr, AdvertiseAddr, DataDir and NodeID.
+//     node.id/broker.id map onto Addr, AdvertiseAddr, DataDir and NodeID;
+//     controller.quorum.voters onto Peers and the controller listener of
+//     listeners (controller.listener.names, default CONTROLLER) onto
+//     PeerAddr (peers.go).
 //   - an Apache Kafka broker key Moldau does not use (kafka_broker_keys.txt):
 //     accepted and logged once at info level.
 //   - anything else: a start-up error, so typos never pass silently.
@@ -39,6 +42,16 @@
 // value is its override, else the broker synonym set in the properties, else
 // Kafka's default; DescribeTopicConfigs reports values, sources and synonyms
 // the way Kafka's DescribeConfigs does, and ResolveTopic returns them typed.
+//
+// # Cluster
+//
+// --peers (MOLDAU_PEERS, controller.quorum.voters) lists every voter and
+// --peer-addr (MOLDAU_PEER_ADDR, the controller listener) is where this
+// node's inter-broker listener binds. After every layer, the two are checked
+// together: unique ids, dialable addresses, this node among the voters; an
+// empty PeerAddr becomes this node's voter address. Without Peers, PeerAddr
+// is cleared: the single-node broker. Kafka 4's
+// controller.quorum.bootstrap.servers is not read (a warning says so).
 //
 // Config is a plain value: it is not mutated after Load and is safe to share
 // between goroutines.

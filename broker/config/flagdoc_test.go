@@ -24,6 +24,8 @@ func TestFlagsDescribeEveryServerFlag(t *testing.T) {
 		"pprof":          {EnvPprof, ""},
 		"log-requests":   {EnvLogRequests, ""},
 		"kafka-version":  {EnvKafkaVersion, ""},
+		"peers":          {EnvPeers, ""},
+		"peer-addr":      {EnvPeerAddr, ""},
 	}
 	got := Flags()
 	if len(got) != len(want) {

@@ -26,6 +26,8 @@ const (
 	EnvPprof         = "MOLDAU_PPROF"
 	EnvLogRequests   = "MOLDAU_LOG_REQUESTS"
 	EnvKafkaVersion  = "MOLDAU_KAFKA_VERSION"
+	EnvPeers         = "MOLDAU_PEERS"
+	EnvPeerAddr      = "MOLDAU_PEER_ADDR"
 )
 
 // setFlag collects repeated --set key=value flags.
@@ -36,7 +38,7 @@ func (s *setFlag) Set(v string) error { *s = append(*s, v); return nil }
 
 type flagValues struct {
 	addr, advertiseAddr, dataDir, config, logLevel, logFormat, adminAddr string
-	kafkaVersion                                                         string
+	kafkaVersion, peers, peerAddr                                        string
 	memory, dev, pprof, logRequests                                      bool
 	nodeID                                                               int64
 	set                                                                  setFlag
@@ -60,6 +62,8 @@ func newFlagSet(v *flagValues) *flag.FlagSet {
 	fs.BoolVar(&v.pprof, "pprof", false, "serve /debug/pprof on the admin listener (env "+EnvPprof+")")
 	fs.BoolVar(&v.logRequests, "log-requests", false, "log every request at debug level; implies --log-level debug (env "+EnvLogRequests+")")
 	fs.StringVar(&v.kafkaVersion, "kafka-version", "", "emulate an older Kafka `X.Y`: advertise no API versions newer than that release's (env "+EnvKafkaVersion+")")
+	fs.StringVar(&v.peers, "peers", "", "run as one node of a cluster: every voter's node id and inter-broker address, this node's included, `ID@HOST:PORT,...` (as Kafka's controller.quorum.voters); none: a single-node broker (env "+EnvPeers+")")
+	fs.StringVar(&v.peerAddr, "peer-addr", "", "`HOST:PORT` this node's inter-broker listener binds; default: this node's address in --peers; ignored without --peers (env "+EnvPeerAddr+")")
 	return fs
 }
 
@@ -176,6 +180,10 @@ func Load(args []string, getenv func(string) string, logger *slog.Logger) (Confi
 			canonical[k] = c
 			continue
 		}
+		if k == "controller.quorum.bootstrap.servers" {
+			logger.Warn("ignoring controller.quorum.bootstrap.servers: Moldau reads the voters only from controller.quorum.voters or --peers (no KIP-853 dynamic quorum); without them it runs as a single-node broker", "key", k, "where", o.String())
+			continue
+		}
 		if IsKafkaBrokerKey(k) {
 			logger.Info("ignoring Kafka config key not used by Moldau", "key", k)
 			continue
@@ -192,6 +200,16 @@ func Load(args []string, getenv func(string) string, logger *slog.Logger) (Confi
 			return Config{}, &InvalidConfigError{Name: bk.name, Value: props[bk.name], Reason: err.Error(), Where: origins[bk.name].String()}
 		}
 	}
+	// Where the cluster settings came from, for resolveCluster's errors.
+	var cluster clusterOrigin
+	if _, ok := canonical["controller.quorum.voters"]; ok {
+		cluster.peersName, cluster.peersWhere = "controller.quorum.voters", origins["controller.quorum.voters"].String()
+	}
+	if _, ok := canonical["listeners"]; ok && cfg.PeerAddr != "" {
+		cluster.peerAddrName, cluster.peerAddrWhere = "controller listener of listeners", origins["listeners"].String()
+	}
+	listenersSet := false  // --addr or --peer-addr (or their environment) set
+	peerAddrGiven := false // --peer-addr or its environment set
 
 	// Layers 2 and 3: environment, then flags.
 	type setting struct {
@@ -205,6 +223,7 @@ func Load(args []string, getenv func(string) string, logger *slog.Logger) (Confi
 			}
 			cfg.Addr = v
 			props["listeners"] = "PLAINTEXT://" + v
+			listenersSet = true
 			return nil
 		}},
 		{"advertise-addr", EnvAdvertiseAddr, func(v, where string) error {
@@ -285,6 +304,29 @@ func Load(args []string, getenv func(string) string, logger *slog.Logger) (Confi
 			cfg.KafkaVersion = v
 			return nil
 		}},
+		{"peers", EnvPeers, func(v, where string) error {
+			peers, err := parsePeers(v)
+			if err != nil {
+				return &InvalidConfigError{Name: "peers", Value: v, Reason: err.Error(), Where: where}
+			}
+			cfg.Peers, cluster.peersName, cluster.peersWhere = peers, "peers", where
+			if len(peers) > 0 {
+				props["controller.quorum.voters"] = FormatPeers(peers)
+			} else {
+				delete(props, "controller.quorum.voters")
+			}
+			return nil
+		}},
+		{"peer-addr", EnvPeerAddr, func(v, where string) error {
+			if v != "" {
+				if err := checkListenAddr(v); err != nil {
+					return &InvalidConfigError{Name: "peer address", Value: v, Reason: err.Error(), Where: where}
+				}
+			}
+			cfg.PeerAddr, cluster.peerAddrName, cluster.peerAddrWhere = v, "peer address", where
+			listenersSet, peerAddrGiven = true, true
+			return nil
+		}},
 		{"admin-addr", EnvAdminAddr, func(v, where string) error {
 			if v != "" {
 				if err := checkListenAddr(v); err != nil {
@@ -300,6 +342,7 @@ func Load(args []string, getenv func(string) string, logger *slog.Logger) (Confi
 		"memory": strconv.FormatBool(fv.memory), "node-id": strconv.FormatInt(fv.nodeID, 10),
 		"log-level": fv.logLevel, "log-format": fv.logFormat, "admin-addr": fv.adminAddr,
 		"pprof": strconv.FormatBool(fv.pprof), "log-requests": strconv.FormatBool(fv.logRequests), "kafka-version": fv.kafkaVersion,
+		"peers": fv.peers, "peer-addr": fv.peerAddr,
 	}
 	for _, s := range settings {
 		if v := getenv(s.env); v != "" {
@@ -314,6 +357,19 @@ func Load(args []string, getenv func(string) string, logger *slog.Logger) (Confi
 				return Config{}, err
 			}
 		}
+	}
+
+	// The cluster settings, checked together now that every layer is in.
+	if len(cfg.Peers) == 0 && peerAddrGiven && cfg.PeerAddr != "" {
+		logger.Warn("ignoring the peer address: there are no peers (--peers), so this node is a single-node broker", "peer_addr", cfg.PeerAddr, "where", cluster.peerAddrWhere)
+	}
+	if err := cfg.resolveCluster(cluster); err != nil {
+		return Config{}, err
+	}
+	if len(cfg.Peers) > 0 && listenersSet {
+		// As Kafka lists a combined node's listeners: the Kafka
+		// listener, then the controller (inter-broker) one.
+		props["listeners"] = "PLAINTEXT://" + cfg.Addr + "," + controllerListenerName(props) + "://" + cfg.PeerAddr
 	}
 	return cfg, nil
 }

@@ -298,6 +298,7 @@ var serverFlagGroups = []struct {
 	flags []string
 }{
 	{"Listener", []string{"addr", "advertise-addr", "node-id"}},
+	{"Cluster", []string{"peers", "peer-addr"}},
 	{"Storage", []string{"data-dir", "memory"}},
 	{"Profile and Kafka properties", []string{"dev", "config", "set", "kafka-version"}},
 	{"Observability", []string{"log-level", "log-format", "log-requests", "admin-addr", "pprof"}},
@@ -422,6 +423,7 @@ Examples:
   moldau --dev --memory
   moldau --data-dir /var/lib/moldau --addr 0.0.0.0:9092 --advertise-addr kafka-1.example.com:9092
   moldau --config server.properties --set num.partitions=3
+  moldau --node-id 2 --addr 127.0.0.2:9092 --peer-addr 127.0.0.2:9093 --peers 1@127.0.0.1:9093,2@127.0.0.2:9093,3@127.0.0.3:9093
   MOLDAU_LOG_FORMAT=json moldau --admin-addr 0.0.0.0:9644
 
 Run 'moldau help COMMAND' (or 'moldau COMMAND --help') for a command's flags and examples.
