@@ -41,6 +41,16 @@ func (b *Broker) newCoordinator(opts options) error {
 		OffsetsRetention:       time.Duration(b.cfg.OffsetsRetentionMinutes) * time.Minute,
 		OffsetMetadataMaxBytes: int(b.cfg.OffsetMetadataMaxBytes),
 	}
+	if b.raft != nil {
+		cfg.Owns = func(part int32) bool {
+			t := b.topics.get(offsetsTopic)
+			if t == nil {
+				return true // created on first use (FindCoordinator), by the leader-to-be
+			}
+			p := t.partition(part)
+			return p != nil && p.lead.Load().local
+		}
+	}
 	b.groups = coordinator.New(cfg, &offsetLog{b: b}, nil, b.logger.With("component", "coordinator"),
 		coordinator.NewMetrics(opts.registerer))
 	b.groups.RegisterLag(func(topic string, partition int32) (int64, bool) {
@@ -172,6 +182,8 @@ func groupErrorCode(err error) int16 {
 		return kerr.CoordinatorNotAvailable.Code
 	case errors.Is(err, coordinator.ErrLoadInProgress):
 		return kerr.CoordinatorLoadInProgress.Code
+	case errors.Is(err, coordinator.ErrNotCoordinator):
+		return kerr.NotCoordinator.Code
 	case errors.Is(err, coordinator.ErrGroupIDNotFound):
 		return kerr.GroupIDNotFound.Code
 	case errors.Is(err, coordinator.ErrNonEmptyGroup):

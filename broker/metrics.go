@@ -77,6 +77,12 @@ var (
 	descLogBytes   = prometheus.NewDesc("moldau_log_size_bytes", "Bytes in the partition logs, by topic.", []string{"topic"}, nil)
 	descTopics     = prometheus.NewDesc("moldau_topics", "Topics hosted.", nil, nil)
 	descSegments   = prometheus.NewDesc("moldau_log_segments", "Segments in the partition logs, by topic.", []string{"topic"}, nil)
+	// Cluster mode (raft.go): partitions this node leads, and of those
+	// the ones whose ISR is below the replica count; partitions (of any
+	// leader) without a leader, as this node sees them.
+	descLeaders         = prometheus.NewDesc("moldau_partition_leaders", "Partitions this node leads.", nil, nil)
+	descUnderReplicated = prometheus.NewDesc("moldau_partitions_under_replicated", "Partitions this node leads whose in-sync replicas are fewer than their replicas.", nil, nil)
+	descOffline         = prometheus.NewDesc("moldau_partitions_offline", "Partitions without a leader, as this node's view has them.", nil, nil)
 )
 
 func (c *logCollector) Describe(ch chan<- *prometheus.Desc) {
@@ -84,11 +90,32 @@ func (c *logCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- descLogBytes
 	ch <- descTopics
 	ch <- descSegments
+	ch <- descLeaders
+	ch <- descUnderReplicated
+	ch <- descOffline
 }
 
 func (c *logCollector) Collect(ch chan<- prometheus.Metric) {
 	topics := c.b.topics.all()
 	ch <- prometheus.MustNewConstMetric(descTopics, prometheus.GaugeValue, float64(len(topics)))
+	var leaders, under, offline int
+	for _, t := range topics {
+		for _, p := range t.partitionList() {
+			l := p.lead.Load()
+			switch {
+			case l.leader < 0:
+				offline++
+			case l.local:
+				leaders++
+				if len(l.isr) < len(l.replicas) {
+					under++
+				}
+			}
+		}
+	}
+	ch <- prometheus.MustNewConstMetric(descLeaders, prometheus.GaugeValue, float64(leaders))
+	ch <- prometheus.MustNewConstMetric(descUnderReplicated, prometheus.GaugeValue, float64(under))
+	ch <- prometheus.MustNewConstMetric(descOffline, prometheus.GaugeValue, float64(offline))
 	for _, t := range topics {
 		parts := t.partitionList()
 		var size int64

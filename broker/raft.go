@@ -772,10 +772,16 @@ func (c *raftCluster) alterTopicConfigs(t *topic, next map[string]string) error 
 // the partition's Raft group with its lock held: the load runs on its own
 // goroutine.
 func (b *Broker) leadershipMoved(p *partition, leader bool) {
-	if !leader || b.raft == nil {
+	if b.raft == nil {
 		return
 	}
 	name := p.topic.name
+	if !leader {
+		if name == offsetsTopic {
+			b.groups.Unload(p.index)
+		}
+		return
+	}
 	if name != offsetsTopic && name != txnStateTopic {
 		return
 	}

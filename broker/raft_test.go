@@ -244,3 +244,84 @@ func TestClusterFailoverNoAckedLoss(t *testing.T) {
 		return slices.Min(ends) == slices.Max(ends)
 	})
 }
+
+// Committed offsets survive the loss of the group's coordinator: the new
+// leader of the group's __consumer_offsets partition loads them, and a
+// request to the old coordinator gets NOT_COORDINATOR once it has lost
+// the leadership.
+func TestClusterCoordinatorFailover(t *testing.T) {
+	tc := newTestCluster(t, 3)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(tc.seeds()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if resp, err := adm.CreateTopic(ctx, 2, 3, nil, "co"); err != nil || resp.Err != nil {
+		t.Fatalf("create: %v %v", err, resp.Err)
+	}
+	tc.waitFor("every broker knows the topic", func() bool {
+		for _, b := range tc.brokers {
+			if b.topics.get("co") == nil {
+				return false
+			}
+		}
+		return true
+	})
+	offs := kadm.Offsets{}
+	offs.Add(kadm.Offset{Topic: "co", Partition: 0, At: 7, LeaderEpoch: -1})
+	offs.Add(kadm.Offset{Topic: "co", Partition: 1, At: 11, LeaderEpoch: -1})
+	if resps, err := adm.CommitOffsets(ctx, "g1", offs); err != nil || resps.Error() != nil {
+		t.Fatalf("commit: %v %v", err, resps.Error())
+	}
+	coord := -1
+	tc.waitFor("a coordinator", func() bool {
+		for i, b := range tc.brokers {
+			if p := b.topics.get(offsetsTopic); p != nil {
+				if b.groups.PartitionFor("g1") >= 0 && p.partition(b.groups.PartitionFor("g1")).lead.Load().local {
+					coord = i
+					return true
+				}
+			}
+		}
+		return false
+	})
+	tc.nw.Isolate(raftID(int32(coord + 1)))
+	tc.waitFor("a new coordinator", func() bool {
+		for i, b := range tc.brokers {
+			if i == coord {
+				continue
+			}
+			if p := b.topics.get(offsetsTopic).partition(b.groups.PartitionFor("g1")); p.lead.Load().local {
+				return true
+			}
+		}
+		return false
+	})
+	// A client that knows only the other two brokers.
+	var others []string
+	for i, s := range tc.seeds() {
+		if i != coord {
+			others = append(others, s)
+		}
+	}
+	cl2, err := kgo.NewClient(kgo.SeedBrokers(others...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl2.Close()
+	var fetched kadm.OffsetResponses
+	tc.waitFor("the offsets from the new coordinator", func() bool {
+		fetched, err = kadm.NewClient(cl2).FetchOffsets(ctx, "g1")
+		return err == nil && fetched.Error() == nil && len(fetched) > 0
+	})
+	if o, _ := fetched.Lookup("co", 0); o.At != 7 {
+		t.Fatalf("co-0 committed %d after failover, want 7", o.At)
+	}
+	if o, _ := fetched.Lookup("co", 1); o.At != 11 {
+		t.Fatalf("co-1 committed %d after failover, want 11", o.At)
+	}
+	tc.nw.Heal()
+}

@@ -47,6 +47,9 @@ var (
 	ErrGroupMaxSizeReached     = errors.New("coordinator: group max size reached")
 	ErrCoordinatorNotAvailable = errors.New("coordinator: coordinator not available")
 	ErrLoadInProgress          = errors.New("coordinator: load in progress")
+	// ErrNotCoordinator: another node serves the group's partition now
+	// (Config.Owns).
+	ErrNotCoordinator = errors.New("coordinator: not the coordinator of the group")
 	ErrGroupIDNotFound         = errors.New("coordinator: group id not found")
 	ErrNonEmptyGroup           = errors.New("coordinator: group is not empty")
 	ErrOffsetMetadataTooLarge  = errors.New("coordinator: offset metadata too large")
@@ -88,6 +91,11 @@ type Config struct {
 	// prefix + "-" + a random UUID, as Kafka does. Tests make it
 	// deterministic.
 	NewMemberID func(prefix string) string
+	// Owns reports whether this coordinator serves the groups of a
+	// __consumer_offsets partition now (in a cluster: this node leads
+	// it); the others get ErrNotCoordinator, so that clients look the
+	// coordinator up again. nil: every partition (one node).
+	Owns func(partition int32) bool
 }
 
 // newMemberJoinTimeout is Kafka's NewMemberJoinTimeoutMs: a new member
@@ -197,10 +205,22 @@ func (c *Coordinator) checkGroupID(id string) error {
 	if id == "" {
 		return ErrInvalidGroupID
 	}
-	if !c.loaded[c.PartitionFor(id)].Load() {
+	p := c.PartitionFor(id)
+	if c.cfg.Owns != nil && !c.cfg.Owns(p) {
+		return ErrNotCoordinator
+	}
+	if !c.loaded[p].Load() {
 		return ErrLoadInProgress
 	}
 	return nil
+}
+
+// Unload marks partition p not loaded (this node stopped leading it): its
+// groups are loaded again, from the log, if it becomes the leader again.
+func (c *Coordinator) Unload(p int32) {
+	if p >= 0 && int(p) < len(c.loaded) {
+		c.loaded[p].Store(false)
+	}
 }
 
 // getGroup returns the group or nil.
