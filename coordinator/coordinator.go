@@ -49,12 +49,12 @@ var (
 	ErrLoadInProgress          = errors.New("coordinator: load in progress")
 	// ErrNotCoordinator: another node serves the group's partition now
 	// (Config.Owns).
-	ErrNotCoordinator = errors.New("coordinator: not the coordinator of the group")
-	ErrGroupIDNotFound         = errors.New("coordinator: group id not found")
-	ErrNonEmptyGroup           = errors.New("coordinator: group is not empty")
-	ErrOffsetMetadataTooLarge  = errors.New("coordinator: offset metadata too large")
-	ErrGroupSubscribedToTopic  = errors.New("coordinator: group subscribed to topic")
-	ErrStorage                 = errors.New("coordinator: storage error")
+	ErrNotCoordinator         = errors.New("coordinator: not the coordinator of the group")
+	ErrGroupIDNotFound        = errors.New("coordinator: group id not found")
+	ErrNonEmptyGroup          = errors.New("coordinator: group is not empty")
+	ErrOffsetMetadataTooLarge = errors.New("coordinator: offset metadata too large")
+	ErrGroupSubscribedToTopic = errors.New("coordinator: group subscribed to topic")
+	ErrStorage                = errors.New("coordinator: storage error")
 )
 
 // Record is one record of __consumer_offsets. A nil Value is a tombstone.
