@@ -31,3 +31,18 @@ func TestProposeForward(t *testing.T) {
 		t.Fatalf("the proposal refused with no leader was applied: %v", v)
 	}
 }
+
+// RequestTransfer from a follower (and from a node that only knows who
+// leads) moves the leadership to the target.
+func TestRequestTransfer(t *testing.T) {
+	c := newCluster(t, 3, 1)
+	c.elect(1, 1)
+	if err := c.nodes[2].RequestTransfer(1, 3, 0); err != nil {
+		t.Fatal(err)
+	}
+	c.tickUntil("node 3 leads", 30, func() bool { return c.leader(1, 1, 2, 3) == 3 })
+	if err := c.nodes[1].RequestTransfer(1, 2, 3); err != nil {
+		t.Fatal(err)
+	}
+	c.tickUntil("node 2 leads", 30, func() bool { return c.leader(1, 1, 2, 3) == 2 })
+}

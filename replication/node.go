@@ -406,6 +406,31 @@ func (n *Node) ProposeAsync(group uint64, data []byte) (*Proposal, error) {
 	return p, nil
 }
 
+// RequestTransfer asks group's leader, wherever it is, to hand the
+// leadership to target (a voter): on this node if it leads, else sent to
+// the leader this node knows of, or to leaderHint (a node that need not
+// host the group: the broker's metadata names the leader) as a
+// MsgTransferLeader, which raft's leader handles as its own transfer. It
+// does not wait: the caller watches the leadership. Errors: a
+// *NotLeaderError when no leader is known.
+func (n *Node) RequestTransfer(group, target, leaderHint uint64) error {
+	if g := n.group(group); g != nil {
+		if g.leading.Load() {
+			return n.TransferLeadership(group, target)
+		}
+		if l := g.leaderID.Load(); l != 0 {
+			leaderHint = l
+		}
+	}
+	if leaderHint == 0 || leaderHint == n.id {
+		return &NotLeaderError{Group: group}
+	}
+	msg := &raftpb.Message{Type: raftpb.MsgTransferLeader.Enum(), To: new(leaderHint), From: new(target)}
+	n.enqueueSend(leaderHint, []Envelope{{Group: group, Msg: msg}})
+	n.flush()
+	return nil
+}
+
 // ProposeConfChange proposes a membership change (raftpb.ConfChange or
 // ConfChangeV2) to group and returns once it is committed and applied on
 // this node, with Propose's errors; ErrDropped also when another change is
