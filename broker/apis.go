@@ -64,6 +64,7 @@ func servedAPIs() []api {
 		{33, "AlterConfigs", 0, 2, (*Broker).handleAlterConfigs},
 		{37, "CreatePartitions", 0, 3, (*Broker).handleCreatePartitions},
 		{42, "DeleteGroups", 0, 2, (*Broker).handleDeleteGroups},
+		{43, "ElectLeaders", 0, 2, (*Broker).handleElectLeaders},
 		{44, "IncrementalAlterConfigs", 0, 1, (*Broker).handleIncrementalAlterConfigs},
 		{47, "OffsetDelete", 0, 0, (*Broker).handleOffsetDelete},
 		{60, "DescribeCluster", 0, 2, (*Broker).handleDescribeCluster},

@@ -813,3 +813,16 @@ func (b *Broker) leadershipMoved(p *partition, leader bool) {
 		c.logger.Info("coordinator state loaded", "partition", p.dirName())
 	}()
 }
+
+// groupOf is partition p's Raft group id (0: unknown): its own if hosted
+// here, else the metadata view's.
+func (c *raftCluster) groupOf(p *partition) uint64 {
+	if p.repl != nil {
+		return p.repl.gid
+	}
+	mt, ok := c.view().TopicByID(metadata.UUID(p.topic.id))
+	if !ok || int(p.index) >= len(mt.Partitions) {
+		return 0
+	}
+	return mt.Partitions[p.index].GroupID
+}

@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/moldau/moldau/broker/config"
@@ -324,4 +326,61 @@ func TestClusterCoordinatorFailover(t *testing.T) {
 		t.Fatalf("co-1 committed %d after failover, want 11", o.At)
 	}
 	tc.nw.Heal()
+}
+
+// ElectLeaders (preferred) moves a partition's leadership back to its
+// first replica after it moved away; a second call finds nothing to do.
+func TestClusterElectPreferredLeader(t *testing.T) {
+	tc := newTestCluster(t, 3)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(tc.seeds()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if resp, err := adm.CreateTopic(ctx, 1, 3, nil, "el"); err != nil || resp.Err != nil {
+		t.Fatalf("create: %v %v", err, resp.Err)
+	}
+	var preferred int32
+	tc.waitFor("the preferred replica leads, all in sync", func() bool {
+		i := tc.leaderOf("el", 0)
+		if i < 0 {
+			return false
+		}
+		l := tc.brokers[i].topics.get("el").partition(0).lead.Load()
+		preferred = l.replicas[0]
+		return l.leader == preferred && len(l.isr) == 3
+	})
+	lb := tc.brokers[preferred-1]
+	other := preferred%3 + 1
+	if err := lb.raft.node.TransferLeadership(lb.topics.get("el").partition(0).repl.gid, raftID(other)); err != nil {
+		t.Fatal(err)
+	}
+	tc.waitFor("leadership moved away and the view knows it", func() bool {
+		for _, b := range tc.brokers {
+			if l := b.topics.get("el").partition(0).lead.Load(); l.leader != other || len(l.isr) != 3 {
+				return false
+			}
+		}
+		return true
+	})
+	res, err := adm.ElectLeaders(ctx, kadm.ElectPreferredReplica, kadm.TopicsSet{"el": {0: {}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := res["el"][0]; r.Err != nil {
+		t.Fatalf("elect: %v", r.Err)
+	}
+	if l := tc.leaderOf("el", 0); int32(l+1) != preferred {
+		t.Fatalf("leader after the election: node %d, want %d", l+1, preferred)
+	}
+	res, err = adm.ElectLeaders(ctx, kadm.ElectPreferredReplica, kadm.TopicsSet{"el": {0: {}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := res["el"][0]; r.Err == nil || !errors.Is(r.Err, kerr.ElectionNotNeeded) {
+		t.Fatalf("second election: %v, want ELECTION_NOT_NEEDED", r.Err)
+	}
 }
