@@ -19,6 +19,9 @@ type api struct {
 	handle   func(b *Broker, ctx context.Context, req *protocol.Request) protocol.Reply
 }
 
+// clusterOnly lists the APIs served and advertised only in cluster mode.
+var clusterOnly = map[int16]bool{55: true}
+
 // apiTable is filled in init (ApiVersions reads it, which would otherwise be
 // an initialisation cycle).
 var (
@@ -67,6 +70,7 @@ func servedAPIs() []api {
 		{43, "ElectLeaders", 0, 2, (*Broker).handleElectLeaders},
 		{44, "IncrementalAlterConfigs", 0, 1, (*Broker).handleIncrementalAlterConfigs},
 		{47, "OffsetDelete", 0, 0, (*Broker).handleOffsetDelete},
+		{55, "DescribeQuorum", 0, 2, (*Broker).handleDescribeQuorum},
 		{60, "DescribeCluster", 0, 2, (*Broker).handleDescribeCluster},
 		{61, "DescribeProducers", 0, 0, (*Broker).handleDescribeProducers},
 		{65, "DescribeTransactions", 0, 0, (*Broker).handleDescribeTransactions},
@@ -138,7 +142,7 @@ func newVersionCaps(kafkaVersion string) (*versionCaps, error) {
 // versionRange is the range of versions of key this broker serves.
 func (b *Broker) versionRange(key int16) (lo, hi int16, ok bool) {
 	a := apiFor(key)
-	if a == nil || b.caps[key] < 0 {
+	if a == nil || b.caps[key] < 0 || (clusterOnly[key] && b.raft == nil) {
 		return 0, 0, false
 	}
 	return a.min, b.caps[key], true

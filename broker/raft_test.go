@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/moldau/moldau/broker/config"
 	"github.com/moldau/moldau/replication"
@@ -178,6 +179,20 @@ func TestClusterProduceConsume(t *testing.T) {
 	}
 	if len(meta.Brokers) != 3 {
 		t.Fatalf("metadata lists %d brokers, want 3", len(meta.Brokers))
+	}
+	// The metadata quorum, as kafka-metadata-quorum describes it.
+	dq := kmsg.NewPtrDescribeQuorumRequest()
+	dqt := kmsg.NewDescribeQuorumRequestTopic()
+	dqt.Topic = "__cluster_metadata"
+	dqt.Partitions = []kmsg.DescribeQuorumRequestTopicPartition{kmsg.NewDescribeQuorumRequestTopicPartition()}
+	dq.Topics = append(dq.Topics, dqt)
+	dqr, err := dq.RequestWith(ctx, cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	qp := dqr.Topics[0].Partitions[0]
+	if qp.ErrorCode != 0 || qp.LeaderID < 1 || len(qp.CurrentVoters) != 3 || qp.HighWatermark <= 0 {
+		t.Fatalf("DescribeQuorum: %+v", qp)
 	}
 	produceN(t, cl, "rf3", 0, 90)
 	got := consumeAll(t, tc.seeds(), "rf3", 90)

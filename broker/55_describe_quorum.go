@@ -1,0 +1,106 @@
+package broker
+
+// DescribeQuorum, key 55, versions 0–2 — cluster mode only (a single node
+// has no quorum and does not advertise it).
+//
+//   - The quorum is the metadata Raft group's (__cluster_metadata-0; Kafka
+//     names the same partition). Another topic or partition:
+//     UNKNOWN_TOPIC_OR_PARTITION.
+//   - Served by any broker (Kafka's brokers forward it to the controller):
+//     the metadata leader answers with every voter's log end offset (the
+//     Raft match index mapped to its offset) and, v1+, when each last
+//     caught up; a follower answers what it knows (leader, epoch, its high
+//     watermark, the voters with offsets -1).
+//   - v2+: Nodes lists each voter's Kafka listener; ReplicaDirectoryID is
+//     zero (Moldau has one log directory per node).
+
+import (
+	"context"
+	"slices"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/moldau/moldau/protocol"
+)
+
+func (b *Broker) handleDescribeQuorum(ctx context.Context, req *protocol.Request) protocol.Reply {
+	r := req.Body.(*kmsg.DescribeQuorumRequest)
+	resp := r.ResponseKind().(*kmsg.DescribeQuorumResponse)
+	c := b.raft
+	for _, rt := range r.Topics {
+		st := kmsg.NewDescribeQuorumResponseTopic()
+		st.Topic = rt.Topic
+		for _, rp := range rt.Partitions {
+			sp := kmsg.NewDescribeQuorumResponseTopicPartition()
+			sp.Partition = rp.Partition
+			if c == nil || rt.Topic != "__cluster_metadata" || rp.Partition != 0 {
+				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+				st.Partitions = append(st.Partitions, sp)
+				continue
+			}
+			c.describeQuorum(&sp)
+			st.Partitions = append(st.Partitions, sp)
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	if r.Version >= 2 && c != nil {
+		for _, p := range b.cfg.Peers {
+			n := kmsg.NewDescribeQuorumResponseNode()
+			n.NodeID = p.NodeID
+			if br, ok := b.cluster.broker(p.NodeID); ok {
+				l := kmsg.NewDescribeQuorumResponseNodeListener()
+				l.Name, l.Host, l.Port = "PLAINTEXT", br.host, uint16(br.port)
+				n.Listeners = append(n.Listeners, l)
+			}
+			resp.Nodes = append(resp.Nodes, n)
+		}
+	}
+	return respond(resp)
+}
+
+// describeQuorum fills sp from the metadata group's state on this node.
+func (c *raftCluster) describeQuorum(sp *kmsg.DescribeQuorumResponseTopicPartition) {
+	leader, term, leading, err := c.node.Leader(metadataGroup)
+	if err != nil {
+		sp.ErrorCode = kerr.NotLeaderForPartition.Code
+		return
+	}
+	sp.LeaderID, sp.LeaderEpoch = -1, int32(term)
+	if leader != 0 {
+		sp.LeaderID = kafkaID(leader)
+	}
+	sp.HighWatermark = c.metaLog.HighWatermark()
+	progress := map[int32]kmsg.DescribeQuorumResponseTopicPartitionReplicaState{}
+	if leading {
+		if reps, err := c.node.Replicas(metadataGroup); err == nil {
+			for _, rp := range reps {
+				v := kmsg.NewDescribeQuorumResponseTopicPartitionReplicaState()
+				v.ReplicaID = kafkaID(rp.ID)
+				if end, err := c.metaStorage.EndOffset(rp.Match); err == nil {
+					v.LogEndOffset = end
+				} else {
+					v.LogEndOffset = -1
+				}
+				if !rp.CaughtUp.IsZero() && kafkaID(rp.ID) != c.self {
+					v.LastCaughtUpTimestamp = rp.CaughtUp.UnixMilli()
+					v.LastFetchTimestamp = rp.CaughtUp.UnixMilli()
+				}
+				progress[v.ReplicaID] = v
+			}
+		}
+	}
+	ids := make([]int32, 0, len(c.b.cfg.Peers))
+	for _, p := range c.b.cfg.Peers {
+		ids = append(ids, p.NodeID)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		v, ok := progress[id]
+		if !ok {
+			v = kmsg.NewDescribeQuorumResponseTopicPartitionReplicaState()
+			v.ReplicaID, v.LogEndOffset = id, -1
+		}
+		sp.CurrentVoters = append(sp.CurrentVoters, v)
+	}
+}
