@@ -7,6 +7,14 @@
                                    docker-compose.yml against the Compose spec
                                    schema, plus Moldau-specific wiring
   validate.py k8s FILE...          Moldau-specific checks of rendered manifests
+                                   (one deployment: a StatefulSet, its Services
+                                   and PodDisruptionBudget)
+  validate.py dashboard FILE...    a Grafana dashboard's shape, and its metric
+                                   names against the Go source (for dashboards
+                                   no live scrape checks yet)
+
+Names in pending-names.txt (env variables and metrics that issue #14's code
+has not landed yet) are accepted when the Go source lacks them, with a note.
 
 Needs PyYAML and jsonschema (check.sh installs them in a venv).
 """
@@ -23,19 +31,51 @@ DEPLOY = os.path.dirname(HERE)
 ROOT = os.path.dirname(DEPLOY)
 
 errors = []
+notes = set()
 
 
 def fail(msg):
     errors.append(msg)
 
 
+def note(msg):
+    notes.add(msg)
+
+
+def pending_names(kind):
+    """{name: [labels]} of pending-names.txt lines of this kind (env, metric)."""
+    out = {}
+    with open(os.path.join(HERE, "pending-names.txt")) as f:
+        for line in f:
+            fields = line.split("#", 1)[0].split()
+            if len(fields) >= 2 and fields[0] == kind:
+                out[fields[1]] = fields[2:]
+            elif fields and fields[0] not in ("env", "metric"):
+                fail(f"pending-names.txt: unknown kind {fields[0]!r}")
+    return out
+
+
 def moldau_env_names():
-    """The MOLDAU_* variables the broker reads (broker/config/load.go)."""
+    """The MOLDAU_* variables the broker reads (broker/config/load.go), and
+    the pending ones that it does not read yet (env_unknown notes their use)."""
     with open(os.path.join(ROOT, "broker", "config", "load.go")) as f:
         names = set(re.findall(r'=\s*"(MOLDAU_[A-Z_]+)"', f.read()))
     if not names:
         fail("found no MOLDAU_* names in broker/config/load.go")
-    return names
+    pending_env.update(n for n in pending_names("env") if n not in names)
+    return names | pending_env
+
+
+pending_env = set()  # pending-names.txt env names load.go lacks (moldau_env_names)
+
+
+def env_unknown(known, name):
+    """Whether a MOLDAU_* name is one the broker does not read (noting a pending one)."""
+    if not name.startswith("MOLDAU_"):
+        return False
+    if name in pending_env:
+        note(f"{name} is not in broker/config/load.go yet; accepted as pending (pending-names.txt)")
+    return name not in known
 
 
 def cmd_schemas(src, dst):
@@ -94,7 +134,7 @@ def cmd_compose(schema_path):
         env = dict(e.split("=", 1) for e in env)
     known = moldau_env_names()
     for k in env:
-        if k.startswith("MOLDAU_") and k not in known:
+        if env_unknown(known, k):
             fail(f"docker-compose.yml: moldau sets {k}, which the broker does not read")
     admin_port = port_of(env.get("MOLDAU_ADMIN_ADDR", "127.0.0.1:9644"))
     if env.get("MOLDAU_ADMIN_ADDR", "").startswith("127.") or "MOLDAU_ADMIN_ADDR" not in env:
@@ -177,7 +217,7 @@ def cmd_k8s(files):
         c = containers[0]
         env = {e["name"]: e for e in c.get("env", [])}
         for name in env:
-            if name.startswith("MOLDAU_") and name not in known:
+            if env_unknown(known, name):
                 fail(f"{where}: env {name} is not read by the broker")
         node_id = env.get("MOLDAU_NODE_ID", {}).get("valueFrom", {}).get("fieldRef", {}).get("fieldPath")
         if node_id != "metadata.labels['apps.kubernetes.io/pod-index']":
@@ -210,6 +250,161 @@ def cmd_k8s(files):
         sc = pod.get("securityContext", {})
         if not sc.get("runAsNonRoot") or sc.get("runAsUser") != 65532 or sc.get("fsGroup") != 65532:
             fail(f"{where}: pod must run as the image's nonroot user 65532 with fsGroup 65532")
+        check_k8s_cluster(where, sts, headless, env, ports, docs)
+
+
+def check_k8s_cluster(where, sts, headless, env, ports, docs):
+    """replicas > 1 is a Raft cluster: every pod names every voter in
+    MOLDAU_PEERS as <ordinal>@<pod DNS name>:<peer port>, listens on the peer
+    port, starts in parallel, and a PodDisruptionBudget keeps a quorum."""
+    spec = sts["spec"]
+    replicas = spec.get("replicas", 1)
+    name = sts["metadata"]["name"]
+    peers = env.get("MOLDAU_PEERS", {}).get("value")
+    if replicas <= 1:
+        for k in ("MOLDAU_PEERS", "MOLDAU_PEER_ADDR"):
+            if k in env:
+                fail(f"{where}: replicas {replicas} (a single node) but {k} is set")
+        return
+    if spec.get("podManagementPolicy") != "Parallel":
+        fail(f"{where}: a cluster needs podManagementPolicy: Parallel (a quorum must start together)")
+    peer_port = ports.get("peer")
+    if peer_port is None:
+        fail(f"{where}: replicas {replicas} but no container port named peer")
+    peer_addr = env.get("MOLDAU_PEER_ADDR", {}).get("value", "")
+    if not peer_addr.startswith("0.0.0.0:") or port_of(peer_addr) != str(peer_port):
+        fail(f"{where}: MOLDAU_PEER_ADDR {peer_addr!r} should be 0.0.0.0:<peer port {peer_port}>")
+    if not peers:
+        fail(f"{where}: replicas {replicas} but no MOLDAU_PEERS value")
+        return
+    # The pod's DNS suffix is the one it advertises to clients.
+    adv = env.get("MOLDAU_ADVERTISE_ADDR", {}).get("value", "")
+    suffix = adv.rsplit(":", 1)[0].removeprefix("$(POD_NAME)")
+    want = [f"{i}@{name}-{i}{suffix}:{peer_port}" for i in range(replicas)]
+    got = peers.split(",")
+    if got != want:
+        fail(f"{where}: MOLDAU_PEERS should be every pod by ordinal,\n  want {','.join(want)}\n  got  {peers}")
+    names = list(env)
+    if "POD_NAMESPACE" not in env or names.index("POD_NAMESPACE") > names.index("MOLDAU_PEERS"):
+        fail(f"{where}: POD_NAMESPACE must be defined before MOLDAU_PEERS for $(...) expansion")
+    if headless is not None:
+        hp = {p.get("targetPort"): p for p in headless["spec"].get("ports", [])}
+        if "peer" not in hp and peer_port not in hp:
+            fail(f"{where}: headless Service {headless['metadata']['name']} has no peer port")
+        if not headless["spec"].get("publishNotReadyAddresses"):
+            fail(f"{where}: the headless Service must publishNotReadyAddresses (peers resolve before ready)")
+    anti = spec["template"]["spec"].get("affinity", {}).get("podAntiAffinity")
+    if not anti:
+        fail(f"{where}: a cluster should spread its pods (podAntiAffinity)")
+    labels = spec["template"]["metadata"]["labels"]
+    quorum = replicas // 2 + 1
+    pdbs = [d for _, d in docs if d.get("kind") == "PodDisruptionBudget"
+            and all(labels.get(k) == v for k, v in d["spec"].get("selector", {}).get("matchLabels", {}).items())]
+    if not pdbs:
+        fail(f"{where}: no PodDisruptionBudget selects the pods")
+    for d in pdbs:
+        mu = d["spec"].get("maxUnavailable")
+        if not isinstance(mu, int) or mu < 1 or replicas - mu < quorum:
+            fail(f"{where}: PodDisruptionBudget {d['metadata']['name']} maxUnavailable {mu!r} "
+                 f"must leave a quorum of {quorum} of {replicas} up")
+
+
+def go_metrics():
+    """{name: (type, labels)} of the Prometheus metrics the Go source defines
+    (non-test files outside deploy/): prometheus.XOpts{Namespace, Subsystem,
+    Name} literals with a Vec's []string labels, and NewDesc("name", ...,
+    []string{...}, ...). Constant labels (prometheus.Labels{"k": ...}) count
+    for every metric of their file: a static approximation of a scrape."""
+    out = {}
+    for dirpath, dirnames, filenames in os.walk(ROOT):
+        dirnames[:] = [d for d in dirnames if not d.startswith(".") and d not in ("deploy", "vendor", "node_modules")]
+        for fn in filenames:
+            if not fn.endswith(".go") or fn.endswith("_test.go"):
+                continue
+            with open(os.path.join(dirpath, fn)) as f:
+                src = f.read()
+            if "prometheus" not in src:
+                continue
+            const = re.findall(r'prometheus\.Labels\{\s*"(\w+)"', src)
+            for m in re.finditer(r'prometheus\.New(Counter|Gauge|Histogram|Summary)(Vec)?\(prometheus\.\w+Opts\{', src):
+                depth, i = 1, m.end()
+                while depth and i < len(src):
+                    depth += {"{": 1, "}": -1}.get(src[i], 0)
+                    i += 1
+                body = src[m.end():i - 1]
+                parts = [re.search(rf'\b{k}:\s*"(\w*)"', body) for k in ("Namespace", "Subsystem", "Name")]
+                if not parts[2]:
+                    continue
+                full = "_".join(p.group(1) for p in parts if p and p.group(1))
+                labels = []
+                if m.group(2):
+                    lm = re.match(r'\s*,\s*\[\]string\{([^}]*)\}', src[i:])
+                    if lm:
+                        labels = re.findall(r'"(\w+)"', lm.group(1))
+                out[full] = (m.group(1).lower(), set(labels) | set(const))
+            for m in re.finditer(r'prometheus\.NewDesc\(\s*"(\w+)"\s*,\s*"(?:[^"\\]|\\.)*"\s*,\s*(nil|\[\]string\{[^}]*\})', src):
+                out[m.group(1)] = ("untyped", set(re.findall(r'"(\w+)"', m.group(2))) | set(const))
+    return out
+
+
+def metric_family(known, name):
+    """The known metric a series name belongs to (a histogram's _bucket,
+    _count, _sum; a summary's _count, _sum), or None."""
+    if name in known:
+        return name
+    for suffix, types in (("_bucket", ("histogram",)), ("_count", ("histogram", "summary")), ("_sum", ("histogram", "summary"))):
+        base = name.removesuffix(suffix)
+        if base != name and base in known and known[base][0] in types:
+            return base
+    return None
+
+
+def cmd_dashboard(files):
+    known = go_metrics()
+    if "moldau_raft_commit_seconds" not in known:
+        fail(f"the Go source scan found no moldau_raft_commit_seconds (found {len(known)} metrics): scanner broken?")
+    for name, labels in pending_names("metric").items():
+        if name not in known:
+            note(f"metric {name} is not in the Go source yet; accepted as pending (pending-names.txt)")
+            known[name] = ("untyped", set(labels))
+    metric_re = re.compile(r'\b(?:moldau|go|process)_[a-zA-Z0-9_]+\b')
+    by_re = re.compile(r'\b(?:by|without)\s*\(([^)]*)\)')
+    for path in files:
+        where = os.path.relpath(path, ROOT)
+        with open(path) as f:
+            dash = json.load(f)
+        if not dash.get("uid") or not dash.get("title"):
+            fail(f"{where}: a dashboard needs a uid and a title")
+        queries = [v["definition"] for v in dash.get("templating", {}).get("list", []) if v.get("definition")]
+        ids = set()
+        panels = list(dash.get("panels", []))
+        for p in panels:
+            panels += p.get("panels", [])  # panels of a collapsed row
+            if p.get("id") in ids:
+                fail(f"{where}: panel id {p.get('id')} used twice")
+            ids.add(p.get("id"))
+            if p.get("type") == "row":
+                continue
+            if (p.get("datasource") or {}).get("uid") != "${datasource}":
+                fail(f"{where}: panel {p.get('title')!r}: datasource should be the ${{datasource}} variable")
+            exprs = [t.get("expr", "") for t in p.get("targets", [])]
+            if not exprs or any(not e.strip() for e in exprs):
+                fail(f"{where}: panel {p.get('title')!r} has no query or an empty one")
+            queries += exprs
+        if not queries:
+            fail(f"{where}: no queries")
+        for q in queries:
+            labels = {"le", "instance", "job", "pod"}
+            for name in metric_re.findall(q):
+                family = metric_family(known, name)
+                if family is None:
+                    fail(f"{where}: query uses {name}, which neither the Go source nor pending-names.txt defines:\n  {q}")
+                    continue
+                labels |= known[family][1]
+            for m in by_re.findall(q):
+                for label in (l.strip() for l in m.split(",")):
+                    if label and label not in labels:
+                        fail(f"{where}: query groups by {label!r}, a label none of its metrics has:\n  {q}")
 
 
 def main():
@@ -222,8 +417,12 @@ def main():
         cmd_compose(*args)
     elif cmd == "k8s" and args:
         cmd_k8s(args)
+    elif cmd == "dashboard" and args:
+        cmd_dashboard(args)
     else:
         sys.exit(__doc__)
+    for n in sorted(notes):
+        print("deploy-check: note:", n, file=sys.stderr)
     for e in errors:
         print("deploy-check:", e, file=sys.stderr)
     sys.exit(1 if errors else 0)
