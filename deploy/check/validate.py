@@ -3,9 +3,12 @@
 
   validate.py schemas SRC DST      copy kubernetes-validate's JSON schemas for
                                    kubeconform, pointing their $refs at files
-  validate.py compose COMPOSE_SCHEMA
+  validate.py compose COMPOSE_SCHEMA DEFAULT.json CLUSTER.json
                                    docker-compose.yml against the Compose spec
-                                   schema, plus Moldau-specific wiring
+                                   schema, plus Moldau-specific wiring; the two
+                                   JSON files are the project as compose-go
+                                   resolves it (composeconfig/) without and
+                                   with the cluster profile
   validate.py k8s FILE...          Moldau-specific checks of rendered manifests
                                    (one deployment: a StatefulSet, its Services
                                    and PodDisruptionBudget)
@@ -102,7 +105,7 @@ def port_of(addr):
     return addr.rsplit(":", 1)[-1]
 
 
-def cmd_compose(schema_path):
+def cmd_compose(schema_path, default_json=None, cluster_json=None):
     import jsonschema
 
     path = os.path.join(DEPLOY, "docker-compose.yml")
@@ -183,6 +186,82 @@ def cmd_compose(schema_path):
         url = ds["datasources"][0]["url"]
         if "prometheus:9090" not in url:
             fail(f"grafana datasource {url} is not the compose prometheus service")
+        for dash in sorted(os.listdir(os.path.join(DEPLOY, "grafana"))):
+            if dash.endswith(".json") and f"{path}/{dash}" not in mounts:
+                fail(f"docker-compose.yml: grafana does not mount grafana/{dash} under {path}")
+
+    if default_json and cluster_json:
+        with open(default_json) as f:
+            default = json.load(f)
+        with open(cluster_json) as f:
+            cluster = json.load(f)
+        check_compose_cluster(default, cluster, targets, known)
+
+
+def check_compose_cluster(default, cluster, targets, known):
+    """The "cluster" profile, on the project as compose-go resolves it: its
+    nodes are off by default; each has a distinct node id 0..n-1, binds
+    0.0.0.0, publishes its Kafka port as the same port it listens on and
+    advertises, listens for peers on 0.0.0.0:<port>, names every node by
+    service name in the same MOLDAU_PEERS, has its own volume and is scraped."""
+    where = "docker-compose.yml (profile cluster)"
+    nodes = {n: s for n, s in cluster["services"].items() if "cluster" in (s.get("profiles") or [])}
+    if len(nodes) < 3:
+        fail(f"{where}: want at least three broker services in the cluster profile, got {sorted(nodes)}")
+        return
+    if set(nodes) & set(default["services"]):
+        fail(f"{where}: {sorted(set(nodes) & set(default['services']))} also run without the profile")
+    single = cluster["services"].get("moldau", {})
+    ids, volumes, published, peer_lists, want_peers = {}, {}, {}, set(), []
+    for name, svc in sorted(nodes.items()):
+        w = f"{where}: {name}"
+        env = svc.get("environment") or {}
+        for k in env:
+            if env_unknown(known, k):
+                fail(f"{w}: sets {k}, which the broker does not read")
+        if svc.get("image") != single.get("image") or not svc.get("build"):
+            fail(f"{w}: should build the image the single broker uses ({single.get('image')})")
+        elif not os.path.isfile(os.path.join(svc["build"]["context"], svc["build"].get("dockerfile", "Dockerfile"))):
+            fail(f"{w}: builds from a context without its Dockerfile")
+        try:
+            ids[name] = int(env.get("MOLDAU_NODE_ID", ""))
+        except ValueError:
+            fail(f"{w}: MOLDAU_NODE_ID {env.get('MOLDAU_NODE_ID')!r} is not a number")
+        addr = env.get("MOLDAU_ADDR") or ""
+        kafka = port_of(addr)
+        if not addr.startswith("0.0.0.0:"):
+            fail(f"{w}: MOLDAU_ADDR {addr!r} should bind 0.0.0.0 inside the container")
+        ports = {str(p.get("target")): str(p.get("published")) for p in svc.get("ports", [])}
+        if ports.get(kafka) != kafka:
+            fail(f"{w}: publish the Kafka port {kafka} as the same host port (got {ports.get(kafka)})")
+        if port_of(env.get("MOLDAU_ADVERTISE_ADDR") or "") != kafka:
+            fail(f"{w}: MOLDAU_ADVERTISE_ADDR {env.get('MOLDAU_ADVERTISE_ADDR')!r} is not on the Kafka port {kafka}")
+        for target, host in ports.items():
+            if host in published:
+                fail(f"{w}: host port {host} is also published by {published[host]}")
+            published[host] = name
+        peer_addr = env.get("MOLDAU_PEER_ADDR") or ""
+        if not peer_addr.startswith("0.0.0.0:"):
+            fail(f"{w}: MOLDAU_PEER_ADDR {peer_addr!r} should be 0.0.0.0:<port>")
+        if name in ids:
+            want_peers.append(f"{ids[name]}@{name}:{port_of(peer_addr)}")
+        peer_lists.add(env.get("MOLDAU_PEERS"))
+        admin = env.get("MOLDAU_ADMIN_ADDR") or "127.0.0.1:9644"
+        if admin.startswith("127.") or f"{name}:{port_of(admin)}" not in targets:
+            fail(f"{w}: Prometheus does not scrape its admin address {admin} as {name}:{port_of(admin)}")
+        data_dir = env.get("MOLDAU_DATA_DIR")
+        vols = [v.get("source") for v in svc.get("volumes", []) if v.get("target") == data_dir and v.get("type") == "volume"]
+        if not vols:
+            fail(f"{w}: no named volume at MOLDAU_DATA_DIR {data_dir!r}")
+        for v in vols:
+            if v in volumes:
+                fail(f"{w}: shares volume {v} with {volumes[v]}")
+            volumes[v] = name
+    if sorted(ids.values()) != list(range(len(nodes))):
+        fail(f"{where}: node ids should be 0..{len(nodes) - 1}, got {ids}")
+    want = ",".join(sorted(want_peers, key=lambda p: int(p.split("@")[0])))
+    if peer_lists != {want}:
+        fail(f"{where}: every node's MOLDAU_PEERS should be {want}, got {sorted(map(str, peer_lists))}")
 
 
 def cmd_k8s(files):
@@ -413,7 +492,7 @@ def main():
     cmd, args = sys.argv[1], sys.argv[2:]
     if cmd == "schemas" and len(args) == 2:
         cmd_schemas(*args)
-    elif cmd == "compose" and len(args) == 1:
+    elif cmd == "compose" and len(args) in (1, 3):
         cmd_compose(*args)
     elif cmd == "k8s" and args:
         cmd_k8s(args)
