@@ -23,7 +23,11 @@
 # 5. The Grafana dashboard's metric names against a live scrape: the Go test
 #    TestDeployDashboardMetricsExist in tests/deploy_test.go. The cluster
 #    dashboard's names against the Go source and pending-names.txt
-#    (validate.py dashboard).
+#    (validate.py dashboard), and against the scrape of step 6.
+# 6. A three-node cluster from the binary of step 1, started with the env and
+#    arguments of deploy/kubernetes/cluster.yaml (validate.py cluster-smoke):
+#    it forms, and a topic gets the manifest's default replication factor,
+#    leaders and full ISRs on node ids 0..2.
 #
 # Tools are installed once into $MOLDAU_DEPLOY_CACHE (default: $(go env GOPATH)/moldau-deploy-check).
 set -euo pipefail
@@ -217,5 +221,11 @@ if "$PY" deploy/check/validate.py dashboard "$WORK/dashboard-bad.json" >/dev/nul
 	echo "deploy-check: validate.py dashboard accepted a metric name the source does not define" >&2
 	exit 1
 fi
+
+# --- 6. A cluster as the manifests start it ---------------------------------
+step "three-node cluster from deploy/kubernetes/cluster.yaml's env and args (local processes)"
+mkdir "$WORK/cluster"
+"$PY" deploy/check/validate.py cluster-smoke "$BIN" deploy/kubernetes/cluster.yaml "$WORK/cluster" deploy/grafana/moldau-cluster-dashboard.json ||
+	{ tail -n 5 "$WORK"/cluster/node*.stderr >&2; exit 1; }
 
 step "ok"

@@ -15,6 +15,11 @@
   validate.py dashboard FILE...    a Grafana dashboard's shape, and its metric
                                    names against the Go source (for dashboards
                                    no live scrape checks yet)
+  validate.py cluster-smoke BIN MANIFEST WORKDIR DASHBOARD
+                                   run MANIFEST's StatefulSet as local processes
+                                   of BIN with the pods' env and args; check
+                                   they form a cluster, and DASHBOARD's metric
+                                   names against their /metrics
 
 Names in pending-names.txt (env variables and metrics that issue #14's code
 has not landed yet) are accepted when the Go source lacks them, with a note.
@@ -438,52 +443,232 @@ def metric_family(known, name):
     return None
 
 
+def with_pending(known, source):
+    """known plus the pending-names.txt metrics it lacks (noted)."""
+    known = dict(known)
+    for name, labels in pending_names("metric").items():
+        if name not in known:
+            note(f"metric {name} is not in {source} yet; accepted as pending (pending-names.txt)")
+            known[name] = ("untyped", set(labels))
+    return known
+
+
+def dashboard_queries(path):
+    """Every PromQL string of a dashboard (templating and panel targets),
+    after checking the dashboard's shape."""
+    where = os.path.relpath(path, ROOT)
+    with open(path) as f:
+        dash = json.load(f)
+    if not dash.get("uid") or not dash.get("title"):
+        fail(f"{where}: a dashboard needs a uid and a title")
+    queries = [v["definition"] for v in dash.get("templating", {}).get("list", []) if v.get("definition")]
+    ids = set()
+    panels = list(dash.get("panels", []))
+    for p in panels:
+        panels += p.get("panels", [])  # panels of a collapsed row
+        if p.get("id") in ids:
+            fail(f"{where}: panel id {p.get('id')} used twice")
+        ids.add(p.get("id"))
+        if p.get("type") == "row":
+            continue
+        if (p.get("datasource") or {}).get("uid") != "${datasource}":
+            fail(f"{where}: panel {p.get('title')!r}: datasource should be the ${{datasource}} variable")
+        exprs = [t.get("expr", "") for t in p.get("targets", [])]
+        if not exprs or any(not e.strip() for e in exprs):
+            fail(f"{where}: panel {p.get('title')!r} has no query or an empty one")
+        queries += exprs
+    if not queries:
+        fail(f"{where}: no queries")
+    return queries
+
+
+def check_dashboard_names(path, known, source):
+    """Every metric name of the dashboard's queries is known (a histogram's
+    or summary's series included), and every by (...) label is on them."""
+    where = os.path.relpath(path, ROOT)
+    metric_re = re.compile(r'\b(?:moldau|go|process)_[a-zA-Z0-9_]+\b')
+    by_re = re.compile(r'\b(?:by|without)\s*\(([^)]*)\)')
+    for q in dashboard_queries(path):
+        labels = {"le", "instance", "job", "pod"}
+        for name in metric_re.findall(q):
+            family = metric_family(known, name)
+            if family is None:
+                fail(f"{where}: query uses {name}, which neither {source} nor pending-names.txt has:\n  {q}")
+                continue
+            labels |= known[family][1]
+        for m in by_re.findall(q):
+            for label in (l.strip() for l in m.split(",")):
+                if label and label not in labels:
+                    fail(f"{where}: query groups by {label!r}, a label none of its metrics has:\n  {q}")
+
+
 def cmd_dashboard(files):
     known = go_metrics()
     if "moldau_raft_commit_seconds" not in known:
         fail(f"the Go source scan found no moldau_raft_commit_seconds (found {len(known)} metrics): scanner broken?")
-    for name, labels in pending_names("metric").items():
-        if name not in known:
-            note(f"metric {name} is not in the Go source yet; accepted as pending (pending-names.txt)")
-            known[name] = ("untyped", set(labels))
-    metric_re = re.compile(r'\b(?:moldau|go|process)_[a-zA-Z0-9_]+\b')
-    by_re = re.compile(r'\b(?:by|without)\s*\(([^)]*)\)')
+    known = with_pending(known, "the Go source")
     for path in files:
-        where = os.path.relpath(path, ROOT)
-        with open(path) as f:
-            dash = json.load(f)
-        if not dash.get("uid") or not dash.get("title"):
-            fail(f"{where}: a dashboard needs a uid and a title")
-        queries = [v["definition"] for v in dash.get("templating", {}).get("list", []) if v.get("definition")]
-        ids = set()
-        panels = list(dash.get("panels", []))
-        for p in panels:
-            panels += p.get("panels", [])  # panels of a collapsed row
-            if p.get("id") in ids:
-                fail(f"{where}: panel id {p.get('id')} used twice")
-            ids.add(p.get("id"))
-            if p.get("type") == "row":
-                continue
-            if (p.get("datasource") or {}).get("uid") != "${datasource}":
-                fail(f"{where}: panel {p.get('title')!r}: datasource should be the ${{datasource}} variable")
-            exprs = [t.get("expr", "") for t in p.get("targets", [])]
-            if not exprs or any(not e.strip() for e in exprs):
-                fail(f"{where}: panel {p.get('title')!r} has no query or an empty one")
-            queries += exprs
-        if not queries:
-            fail(f"{where}: no queries")
-        for q in queries:
-            labels = {"le", "instance", "job", "pod"}
-            for name in metric_re.findall(q):
-                family = metric_family(known, name)
-                if family is None:
-                    fail(f"{where}: query uses {name}, which neither the Go source nor pending-names.txt defines:\n  {q}")
+        check_dashboard_names(path, known, "the Go source")
+
+
+def parse_exposition(text, known):
+    """Adds the families of a Prometheus text exposition to known:
+    {name: (type, labels)}."""
+    types = dict(re.findall(r'^# TYPE (\S+) (\S+)', text, re.M))
+    for m in re.finditer(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{([^}]*)\})? ', text, re.M):
+        name, labels = m.group(1), set(re.findall(r'(\w+)="', m.group(2) or ""))
+        family = name
+        for suffix in ("_bucket", "_count", "_sum"):
+            if name.endswith(suffix) and name.removesuffix(suffix) in types:
+                family = name.removesuffix(suffix)
+        t, old = known.get(family, (types.get(family, "untyped"), set()))
+        known[family] = (t, old | labels - {"le", "quantile"})
+
+
+def cmd_cluster_smoke(binary, manifest, work, dashboard):
+    """Starts the StatefulSet of manifest as local processes, one per
+    replica, with the pod's environment and arguments as the manifest gives
+    them; only what a pod gets from Kubernetes is replaced: the node id is
+    the ordinal, each pod's DNS name in MOLDAU_PEERS is 127.0.0.1 with a port
+    of its own (one host), the listeners are on 127.0.0.1 port 0 (the
+    advertised address defaults to the listener), the data dir is under
+    work. Then: a topic created with the broker's default replication factor
+    gets a leader and a full ISR of those node ids on every partition, and
+    the dashboard's metric names are checked against the brokers' scrapes."""
+    import signal
+    import socket
+    import subprocess
+    import time
+    import urllib.request
+
+    with open(manifest) as f:
+        docs = [d for d in yaml.safe_load_all(f) if d]
+    sts = next(d for d in docs if d.get("kind") == "StatefulSet")
+    n = sts["spec"]["replicas"]
+    c = next(c for c in sts["spec"]["template"]["spec"]["containers"] if c["name"] == "moldau")
+    args = [str(a) for a in c.get("args", [])]
+    socks = []
+    for _ in range(n):
+        so = socket.socket()
+        so.bind(("127.0.0.1", 0))
+        socks.append(so)
+    ports = [so.getsockname()[1] for so in socks]
+    for so in socks:
+        so.close()
+    peers = ",".join(f"{i}@127.0.0.1:{ports[i]}" for i in range(n))
+    where = f"cluster smoke test of {os.path.relpath(manifest, ROOT)}"
+    base = {k: v for k, v in os.environ.items() if not k.startswith("MOLDAU_")}
+    procs, logs = [], []
+    deadline = time.monotonic() + 90
+
+    def wait_for(what, cond):
+        while time.monotonic() < deadline:
+            v = cond()
+            if v:
+                return v
+            if any(p.poll() is not None for p in procs):
+                break
+            time.sleep(0.2)
+        raise RuntimeError(f"{where}: {what} (logs in {work})")
+
+    try:
+        for i in range(n):
+            env = dict(base)
+            for item in c.get("env", []):
+                name, value = item["name"], item.get("value")
+                if not name.startswith("MOLDAU_"):
                     continue
-                labels |= known[family][1]
-            for m in by_re.findall(q):
-                for label in (l.strip() for l in m.split(",")):
-                    if label and label not in labels:
-                        fail(f"{where}: query groups by {label!r}, a label none of its metrics has:\n  {q}")
+                if name == "MOLDAU_NODE_ID":
+                    value = str(i)  # the pod-index label
+                elif name == "MOLDAU_PEERS":
+                    value = peers
+                elif name == "MOLDAU_PEER_ADDR":
+                    value = f"{value.rsplit(':', 1)[0]}:{ports[i]}"
+                elif name in ("MOLDAU_ADDR", "MOLDAU_ADMIN_ADDR"):
+                    value = "127.0.0.1:0"
+                elif name == "MOLDAU_ADVERTISE_ADDR":
+                    continue
+                elif name == "MOLDAU_DATA_DIR":
+                    value = os.path.join(work, f"node{i}")
+                elif name == "MOLDAU_LOG_FORMAT":
+                    value = "json"
+                if value is None:
+                    raise RuntimeError(f"{where}: env {name} has no plain value to run with")
+                env[name] = value
+            out = open(os.path.join(work, f"node{i}.stdout"), "w+")
+            err = open(os.path.join(work, f"node{i}.stderr"), "w+")
+            logs.append((out, err))
+            procs.append(subprocess.Popen([binary] + args, env=env, stdout=out, stderr=err))
+
+        def addrs(i):
+            out, err = (open(f.name).read() for f in logs[i])
+            kafka = re.search(r'^listening on (\S+)', out, re.M)
+            admin = re.search(r'"msg":"admin endpoint","addr":"([^"]+)"', err)
+            return kafka and admin and (kafka.group(1), admin.group(1))
+
+        nodes = [wait_for(f"node {i} did not start", lambda i=i: addrs(i)) for i in range(n)]
+
+        def ready(admin):
+            try:
+                return urllib.request.urlopen(f"http://{admin}/readyz", timeout=2).status == 200
+            except OSError:
+                return False
+
+        for i, (_, admin) in enumerate(nodes):
+            wait_for(f"node {i} /readyz", lambda admin=admin: ready(admin))
+        bootstrap = ",".join(k for k, _ in nodes)
+        topic = "deploy-check"
+
+        def cli(verb, *flags_and_args):  # moldau topic VERB [flags] [ARGS]
+            r = subprocess.run([binary, "topic", verb, "--bootstrap", bootstrap, *flags_and_args],
+                               capture_output=True, text=True, timeout=30)
+            cli.last = r.stdout + r.stderr
+            return r.returncode, cli.last
+        cli.last = ""
+
+        try:
+            wait_for("topic create failed", lambda: cli("create", "--partitions", str(n), topic)[0] == 0)
+        except RuntimeError as e:
+            raise RuntimeError(f"{e}:\n{cli.last}")
+        ids = set(range(n))
+
+        def settled():
+            rc, text = cli("describe", topic)
+            rows = re.findall(rf'^{topic}\s+(\d+)\s+(-?\d+)\s+\[([\d ]*)\]\s+\[([\d ]*)\]', text, re.M)
+            ok = rc == 0 and len(rows) == n and all(
+                int(leader) in ids and set(map(int, r.split())) == ids and set(map(int, isr.split())) == ids
+                for _, leader, r, isr in rows)
+            settled.last = text
+            return ok
+        settled.last = ""
+        try:
+            wait_for("partitions did not all get a leader and a full ISR", settled)
+        except RuntimeError as e:
+            raise RuntimeError(f"{e}; last describe:\n{settled.last}")
+
+        known = {}
+        for _, admin in nodes:
+            parse_exposition(urllib.request.urlopen(f"http://{admin}/metrics", timeout=5).read().decode(), known)
+        check_dashboard_names(dashboard, with_pending(known, "the cluster's /metrics"), "the cluster's /metrics")
+        print(f"deploy-check: {n} nodes (ids 0..{n - 1}) formed a cluster; topic {topic}: {n} partitions, "
+              f"replicas and ISR {sorted(ids)}; {len(known)} metric families scraped", file=sys.stderr)
+    except RuntimeError as e:
+        fail(str(e))
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for i, p in enumerate(procs):
+            try:
+                if p.wait(timeout=60) != 0:
+                    fail(f"{where}: node {i} exited with {p.returncode} on SIGTERM (logs in {work})")
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+                fail(f"{where}: node {i} did not stop within 60 s of SIGTERM")
+        for out, err in logs:
+            out.close()
+            err.close()
 
 
 def main():
@@ -498,6 +683,8 @@ def main():
         cmd_k8s(args)
     elif cmd == "dashboard" and args:
         cmd_dashboard(args)
+    elif cmd == "cluster-smoke" and len(args) == 4:
+        cmd_cluster_smoke(*args)
     else:
         sys.exit(__doc__)
     for n in sorted(notes):
