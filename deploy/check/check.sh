@@ -25,7 +25,8 @@
 #    dashboard's names against the Go source and pending-names.txt
 #    (validate.py dashboard), and against the scrape of step 6.
 # 6. A three-node cluster from the binary of step 1, started with the env and
-#    arguments of deploy/kubernetes/cluster.yaml (validate.py cluster-smoke):
+#    arguments of deploy/kubernetes/cluster.yaml, then of the chart rendered
+#    with ci/three-replicas-values.yaml (validate.py cluster-smoke):
 #    it forms, and a topic gets the manifest's default replication factor,
 #    leaders and full ISRs on node ids 0..2.
 #
@@ -223,9 +224,11 @@ if "$PY" deploy/check/validate.py dashboard "$WORK/dashboard-bad.json" >/dev/nul
 fi
 
 # --- 6. A cluster as the manifests start it ---------------------------------
-step "three-node cluster from deploy/kubernetes/cluster.yaml's env and args (local processes)"
-mkdir "$WORK/cluster"
-"$PY" deploy/check/validate.py cluster-smoke "$BIN" deploy/kubernetes/cluster.yaml "$WORK/cluster" deploy/grafana/moldau-cluster-dashboard.json ||
-	{ tail -n 5 "$WORK"/cluster/node*.stderr >&2; exit 1; }
+for manifest in deploy/kubernetes/cluster.yaml "$WORK/helm-three.yaml"; do
+	step "three-node cluster from $(basename "$manifest")'s env and args (local processes)"
+	dir=$(mktemp -d "$WORK/cluster.XXXX")
+	"$PY" deploy/check/validate.py cluster-smoke "$BIN" "$manifest" "$dir" deploy/grafana/moldau-cluster-dashboard.json ||
+		{ tail -n 5 "$dir"/node*.stderr >&2; exit 1; }
+done
 
 step "ok"
