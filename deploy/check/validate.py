@@ -547,6 +547,10 @@ def cmd_cluster_smoke(binary, manifest, work, dashboard):
     n = sts["spec"]["replicas"]
     c = next(c for c in sts["spec"]["template"]["spec"]["containers"] if c["name"] == "moldau")
     args = [str(a) for a in c.get("args", [])]
+    # Peer ports must be known before any node starts (every node gets the
+    # whole list): take free ones from the kernel and release them. Another
+    # process could take one in between; the node would then fail to start
+    # and the check with it, loudly.
     socks = []
     for _ in range(n):
         so = socket.socket()
