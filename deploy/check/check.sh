@@ -5,17 +5,30 @@
 # 1. Dockerfile: run its own `go build` line on the host (same flags, static),
 #    then smoke-test the binary the way the manifests run it (env vars, --set,
 #    /healthz, /readyz, /metrics, `moldau version`).
-# 2. Kubernetes: kubeconform -strict on deploy/kubernetes and on `helm template`
-#    of the chart (default values and a three-replica values file), against
+# 2. Kubernetes: kubeconform -strict on deploy/kubernetes (the single-node
+#    kustomization and cluster.yaml, the three-node cluster) and on
+#    `helm template` of the chart (default values: one node; the three-replica
+#    values file and replicaCount=5: clusters), against
 #    the Kubernetes JSON schemas that the PyPI package kubernetes-validate
 #    ships (kubeconform would download them; this machine reaches no such
-#    host). Then Moldau-specific wiring checks (validate.py k8s).
+#    host). Then Moldau-specific wiring checks (validate.py k8s), which for a
+#    cluster include the peer list (every pod by ordinal and DNS name).
 # 3. helm lint --strict.
 # 4. docker-compose.yml against the Compose spec's JSON schema (shipped in the
-#    Go module github.com/compose-spec/compose-go/v2), plus wiring checks:
-#    Prometheus scrapes the broker's admin port, env names are real, mounts exist.
+#    Go module github.com/compose-spec/compose-go/v2), then loaded by that
+#    module as `docker compose config` would (deploy/check/composeconfig),
+#    without and with the "cluster" profile, plus wiring checks: Prometheus
+#    scrapes every broker's admin port, env names are real, mounts exist, the
+#    cluster nodes' ids, ports, peer list and volumes fit together.
 # 5. The Grafana dashboard's metric names against a live scrape: the Go test
-#    TestDeployDashboardMetricsExist in tests/deploy_test.go.
+#    TestDeployDashboardMetricsExist in tests/deploy_test.go. The cluster
+#    dashboard's names against the Go source and pending-names.txt
+#    (validate.py dashboard), and against the scrape of step 6.
+# 6. A three-node cluster from the binary of step 1, started with the env and
+#    arguments of deploy/kubernetes/cluster.yaml, then of the chart rendered
+#    with ci/three-replicas-values.yaml (validate.py cluster-smoke):
+#    it forms, and a topic gets the manifest's default replication factor,
+#    leaders and full ISRs on node ids 0..2.
 #
 # Tools are installed once into $MOLDAU_DEPLOY_CACHE (default: $(go env GOPATH)/moldau-deploy-check).
 set -euo pipefail
@@ -121,7 +134,19 @@ step "helm lint --strict"
 "$HELM" lint --strict --quiet "$CHART" -f "$CHART/ci/three-replicas-values.yaml" >/dev/null
 "$HELM" template moldau "$CHART" --namespace kafka >"$WORK/helm-default.yaml"
 "$HELM" template prod "$CHART" --namespace kafka -f "$CHART/ci/three-replicas-values.yaml" >"$WORK/helm-three.yaml"
+"$HELM" template big "$CHART" --set replicaCount=5 --set cluster.minInsyncReplicas=3 >"$WORK/helm-five.yaml"
 grep -q '^  replicas: 3$' "$WORK/helm-three.yaml" || { echo "deploy-check: three-replica values did not render replicas: 3" >&2; exit 1; }
+grep -q '^  replicas: 1$' "$WORK/helm-default.yaml" || { echo "deploy-check: default values did not render replicas: 1" >&2; exit 1; }
+# Cluster defaults for new topics, and properties winning over them.
+grep -q '"default.replication.factor=3"' "$WORK/helm-three.yaml" && grep -q '"min.insync.replicas=1"' "$WORK/helm-three.yaml" &&
+	grep -q '"default.replication.factor=3"' "$WORK/helm-five.yaml" && grep -q '"min.insync.replicas=3"' "$WORK/helm-five.yaml" &&
+	! grep -q 'replication.factor\|MOLDAU_PEERS' "$WORK/helm-default.yaml" ||
+	{ echo "deploy-check: the chart's cluster properties are not what values.yaml says" >&2; exit 1; }
+# The renamed value fails loudly instead of being ignored.
+if "$HELM" template x "$CHART" --set replicas=3 >/dev/null 2>&1; then
+	echo "deploy-check: the chart accepted the old value replicas (renamed replicaCount)" >&2
+	exit 1
+fi
 
 manifests=(deploy/kubernetes/services.yaml deploy/kubernetes/statefulset.yaml deploy/kubernetes/pdb.yaml)
 # A manifest that must fail: proves the schemas are loaded and strict.
@@ -145,27 +170,65 @@ for v in $KUBERNETES_VERSIONS; do
 		echo "deploy-check: kubeconform accepted a manifest with an unknown field: schemas not in effect" >&2
 		exit 1
 	fi
-	"${kc[@]}" "${manifests[@]}" "$WORK/helm-default.yaml" "$WORK/helm-three.yaml"
+	"${kc[@]}" "${manifests[@]}" deploy/kubernetes/cluster.yaml "$WORK/helm-default.yaml" "$WORK/helm-three.yaml" "$WORK/helm-five.yaml"
 done
-step "Moldau wiring of the manifests"
+step "Moldau wiring of the manifests (single node and clusters)"
 "$PY" deploy/check/validate.py k8s "${manifests[@]}"
+"$PY" deploy/check/validate.py k8s deploy/kubernetes/cluster.yaml
 "$PY" deploy/check/validate.py k8s "$WORK/helm-default.yaml"
 "$PY" deploy/check/validate.py k8s "$WORK/helm-three.yaml"
-# kustomization.yaml lists exactly the manifests checked here.
+"$PY" deploy/check/validate.py k8s "$WORK/helm-five.yaml"
+# The plain cluster manifest must fail the wiring check when its peer list is
+# wrong: proves the cluster checks run on it.
+sed 's/2@moldau-2\./3@moldau-2./' deploy/kubernetes/cluster.yaml >"$WORK/cluster-bad-peers.yaml"
+if "$PY" deploy/check/validate.py k8s "$WORK/cluster-bad-peers.yaml" >/dev/null 2>&1; then
+	echo "deploy-check: validate.py k8s accepted a cluster whose MOLDAU_PEERS has a wrong node id" >&2
+	exit 1
+fi
+# kustomization.yaml lists exactly the single-node manifests checked here, and
+# every manifest in deploy/kubernetes is one of those or cluster.yaml.
 "$PY" - "${manifests[@]}" <<'EOF'
-import os, sys, yaml
+import glob, os, sys, yaml
 k = yaml.safe_load(open("deploy/kubernetes/kustomization.yaml"))
 want = sorted(os.path.basename(p) for p in sys.argv[1:])
 if sorted(k.get("resources", [])) != want:
     sys.exit(f"deploy-check: kustomization.yaml resources {k.get('resources')} != {want}")
+present = sorted(os.path.basename(p) for p in glob.glob("deploy/kubernetes/*.y*ml"))
+if present != sorted(want + ["cluster.yaml", "kustomization.yaml"]):
+    sys.exit(f"deploy-check: deploy/kubernetes has {present}; check.sh validates {want} and cluster.yaml")
 EOF
 
 # --- 4. Compose and Prometheus ---------------------------------------------
-step "docker-compose.yml against the Compose spec; Prometheus scrape config"
-"$PY" deploy/check/validate.py compose "$COMPOSE_SCHEMA"
+step "docker-compose.yml against the Compose spec, loaded as docker compose does (default and cluster profile); Prometheus scrape config"
+# Its own module (compose-go stays out of the broker's go.mod); env cleared of
+# MOLDAU_CLUSTER_HOST so the defaults are what is checked.
+(cd deploy/check/composeconfig && GOFLAGS= $GO build -o "$WORK/composeconfig" .)
+env -u MOLDAU_CLUSTER_HOST -u MOLDAU_ADVERTISE_ADDR -u COMPOSE_PROFILES \
+	"$WORK/composeconfig" deploy/docker-compose.yml >"$WORK/compose-default.json"
+env -u MOLDAU_CLUSTER_HOST -u MOLDAU_ADVERTISE_ADDR -u COMPOSE_PROFILES \
+	"$WORK/composeconfig" deploy/docker-compose.yml cluster >"$WORK/compose-cluster.json"
+"$PY" deploy/check/validate.py compose "$COMPOSE_SCHEMA" "$WORK/compose-default.json" "$WORK/compose-cluster.json"
 
 # --- 5. Grafana ------------------------------------------------------------
 step "Grafana dashboard against a live /metrics scrape"
 $GO test -count=1 -run '^TestDeployDashboardMetricsExist$' ./tests/
+# The cluster dashboard needs a cluster to scrape (issue #14): until a test
+# scrapes one, its names are checked against the Go source and
+# pending-names.txt. A misspelt name must fail.
+step "Grafana cluster dashboard against the Go source's metric names"
+"$PY" deploy/check/validate.py dashboard deploy/grafana/moldau-cluster-dashboard.json
+sed 's/moldau_raft_commit_seconds_bucket/moldau_raft_commit_second_bucket/' deploy/grafana/moldau-cluster-dashboard.json >"$WORK/dashboard-bad.json"
+if "$PY" deploy/check/validate.py dashboard "$WORK/dashboard-bad.json" >/dev/null 2>&1; then
+	echo "deploy-check: validate.py dashboard accepted a metric name the source does not define" >&2
+	exit 1
+fi
+
+# --- 6. A cluster as the manifests start it ---------------------------------
+for manifest in deploy/kubernetes/cluster.yaml "$WORK/helm-three.yaml"; do
+	step "three-node cluster from $(basename "$manifest")'s env and args (local processes)"
+	dir=$(mktemp -d "$WORK/cluster.XXXX")
+	"$PY" deploy/check/validate.py cluster-smoke "$BIN" "$manifest" "$dir" deploy/grafana/moldau-cluster-dashboard.json ||
+		{ tail -n 5 "$dir"/node*.stderr >&2; exit 1; }
+done
 
 step "ok"
