@@ -468,9 +468,16 @@ func (c *raftCluster) registerLoop() {
 			return reg, nil
 		}, func(v *metadata.View) (bool, error) { return registered(v), nil })
 		cancel()
-		if err == nil {
-			c.logger.Info("broker registered", "node", c.self, "endpoint", net.JoinHostPort(host, strconv.Itoa(int(port))))
+		if err != nil {
+			c.logger.Warn("broker registration failed; retrying", "err", err)
+			select {
+			case <-c.stop:
+				return
+			case <-time.After(time.Second):
+			}
+			continue
 		}
+		c.logger.Info("broker registered", "node", c.self, "endpoint", net.JoinHostPort(host, strconv.Itoa(int(port))))
 		// Wait until the registration is lost, or stop.
 		if err := c.waitView(stopContext(c.stop), func(v *metadata.View) bool { return !registered(v) }); err != nil {
 			return
