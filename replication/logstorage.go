@@ -1,8 +1,10 @@
 package replication
 
 // LogStorage: a Raft group's Storage over a partition's segment log — the
-// log IS the Raft log (DESIGN.md §2). Index i is the i-th batch; its term
-// is the batch's partitionLeaderEpoch.
+// log IS the Raft log (DESIGN.md §2). Index i is the i-th entry: a batch,
+// whose term is its partitionLeaderEpoch, or a phantom (raft's empty entry,
+// a conf change: phantoms.go), which takes no Kafka offset and is kept in
+// `raft-phantoms` beside the log.
 //
 // This is the first version, built on the log package's public API only:
 //   - The index → offset map is held in memory for the whole log (8 bytes
@@ -314,7 +316,9 @@ func (s *LogStorage) SaveConfState(index uint64, cs *raftpb.ConfState) error {
 // start (the index and term below it, the configuration there) is written
 // first, beside the old one; then log.DeleteRecordsBefore moves the log
 // start to the next batch, durably, and deletes the segments below it;
-// then the old anchor goes. A crash at any point leaves a log whose start
+// then the phantoms at or below index leave raft-phantoms, and the old
+// anchor goes. (When only phantoms go, the log start does not move and the
+// new anchor matches it as soon as it is written.) A crash at any point leaves a log whose start
 // matches one of the anchors in the file. Followers behind the new start
 // are sent a snapshot (Snapshot) and reset to it. Compacting at or below
 // the current start is a no-op.
