@@ -538,11 +538,13 @@ func (s *LogStorage) Entries(lo, hi, maxSize uint64) ([]*raftpb.Entry, error) {
 		if n < 12 || n > len(buf) {
 			return nil, fmt.Errorf("%w: index %d: batch length %d", ErrBadEntry, idx, n)
 		}
+		if size += uint64(n); len(out) > 0 && size > maxSize {
+			break // the phantoms before it took the room
+		}
 		e, err := batchEntry(buf[:n:n], idx)
 		if err != nil {
 			return nil, err
 		}
-		size += uint64(n)
 		out = append(out, e)
 		buf = buf[n:]
 	}

@@ -555,3 +555,33 @@ func TestPhantomCodec(t *testing.T) {
 		}
 	}
 }
+
+// Entries keeps to maxSize across phantoms and batches (at least one
+// entry).
+func TestPhantomEntriesMaxSize(t *testing.T) {
+	_, _, s := newPhantomStorage(t)
+	ents := mixed(1, 1, 6, []uint64{1, 3, 4}, nil) // p b p p b b
+	if err := s.Save(&raftpb.HardState{Term: new(uint64(1)), Vote: new(uint64(1)), Commit: new(uint64(6))}, ents, nil, true); err != nil {
+		t.Fatal(err)
+	}
+	batch := uint64(len(ents[1].Data))
+	for _, c := range []struct {
+		lo, hi, max uint64
+		want        int
+	}{
+		{1, 7, 1, 1}, {2, 7, 1, 1}, {3, 7, 1, 1}, {1, 7, 1 << 20, 6},
+		{2, 7, batch + 40, 3}, // the batch and both phantoms, not the next batch
+		{3, 7, batch + 40, 3},
+		{5, 7, 2*batch + 10, 2},
+	} {
+		got, err := s.Entries(c.lo, c.hi, c.max)
+		if err != nil || len(got) != c.want {
+			t.Fatalf("Entries(%d, %d, %d): %d entries, %v; want %d", c.lo, c.hi, c.max, len(got), err, c.want)
+		}
+		for i, e := range got {
+			if !sameEntry(e, ents[c.lo-1+uint64(i)]) {
+				t.Fatalf("Entries(%d, %d, %d)[%d] = %v", c.lo, c.hi, c.max, i, e)
+			}
+		}
+	}
+}
