@@ -585,3 +585,63 @@ func TestPhantomEntriesMaxSize(t *testing.T) {
 		}
 	}
 }
+
+// The applied index at open (the high watermark's) counts the phantoms at
+// the high watermark's offset only as far as they are known to be
+// committed and applied: a new leader's empty entry appended after the
+// last committed batch is not reported committed on the high watermark's
+// word alone (raft panics if a committed entry is replaced later).
+func TestPhantomAppliedIndexAtHighWatermark(t *testing.T) {
+	fs, l, s := newPhantomStorage(t)
+	if err := s.Save(&raftpb.HardState{Term: new(uint64(1)), Vote: new(uint64(1)), Commit: new(uint64(0))}, mixed(1, 1, 3, []uint64{1}, nil), nil, true); err != nil {
+		t.Fatal(err)
+	}
+	// Term 2's empty entry, not known committed (the HardState says 3).
+	if err := s.Save(&raftpb.HardState{Term: new(uint64(2)), Vote: new(uint64(2)), Commit: new(uint64(3))}, mixed(2, 4, 4, []uint64{4}, nil), nil, true); err != nil {
+		t.Fatal(err)
+	}
+	reopen := func() *LogStorage {
+		t.Helper()
+		l.SetHighWatermark(l.EndOffset()) // the batches 2-3 committed and applied
+		if err := l.Close(); err != nil {
+			t.Fatal(err)
+		}
+		var s2 *LogStorage
+		l, s2 = reopenPhantomStorage(t, fs)
+		return s2
+	}
+	s = reopen()
+	hs, _, _ := s.InitialState()
+	if got := s.AppliedIndex(); got != 3 || hs.GetCommit() != 3 {
+		t.Fatalf("applied %d, commit %d: want 3 and 3 (the empty entry of term 2 is not known committed)", got, hs.GetCommit())
+	}
+	// A later HardState commits it.
+	if err := s.Save(&raftpb.HardState{Term: new(uint64(3)), Vote: new(uint64(1)), Commit: new(uint64(4))}, nil, nil, true); err != nil {
+		t.Fatal(err)
+	}
+	s = reopen()
+	if got := s.AppliedIndex(); got != 4 {
+		t.Fatalf("applied %d, want 4 (the HardState commits the empty entry)", got)
+	}
+	// A conf change applied (saved) counts, with its configuration.
+	if err := s.Save(nil, mixed(3, 5, 5, nil, []uint64{5}), nil, true); err != nil {
+		t.Fatal(err)
+	}
+	cs := &raftpb.ConfState{Voters: []uint64{1, 2, 3}, Learners: []uint64{4}}
+	if err := s.SaveConfState(5, cs); err != nil {
+		t.Fatal(err)
+	}
+	s = reopen()
+	_, gotCS, _ := s.InitialState()
+	if got := s.AppliedIndex(); got != 5 || !proto.Equal(gotCS, cs) {
+		t.Fatalf("applied %d, configuration %v: want 5 and %v", got, gotCS, cs)
+	}
+	// One not saved does not.
+	if err := s.Save(nil, mixed(3, 6, 6, nil, []uint64{6}), nil, true); err != nil {
+		t.Fatal(err)
+	}
+	s = reopen()
+	if got := s.AppliedIndex(); got != 5 {
+		t.Fatalf("applied %d, want 5 (the conf change at 6 was not applied)", got)
+	}
+}
