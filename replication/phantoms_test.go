@@ -645,3 +645,24 @@ func TestPhantomAppliedIndexAtHighWatermark(t *testing.T) {
 		t.Fatalf("applied %d, want 5 (the conf change at 6 was not applied)", got)
 	}
 }
+
+// What decodes from any bytes re-encodes to a prefix of them (the whole
+// records), and a torn tail is reported only when bytes are left over.
+func FuzzDecodePhantoms(f *testing.F) {
+	f.Add(encodePhantoms([]phantom{{index: 1, term: 1}, {index: 2, term: 1, offset: 3, typ: raftpb.EntryConfChange, data: []byte("x")}}))
+	f.Add([]byte(phantomMagic + "\x01"))
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		ps, torn, err := decodePhantoms(b)
+		if err != nil {
+			return
+		}
+		again := encodePhantoms(ps)
+		if !bytes.HasPrefix(b, again) {
+			t.Fatalf("%d records re-encode to bytes that are not a prefix of the input", len(ps))
+		}
+		if torn != (len(again) < len(b)) {
+			t.Fatalf("torn %v with %d of %d bytes decoded", torn, len(again), len(b))
+		}
+	})
+}
