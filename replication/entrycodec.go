@@ -1,15 +1,17 @@
 package replication
 
-// Raft entries as Kafka RecordBatches (DESIGN.md §2): one entry is one
-// batch in the partition's log. A normal entry's data is a RecordBatch v2
-// stored as is (the log stamps its offset and, as the term, its
-// partitionLeaderEpoch); entries that carry no batch become control
-// batches, which consumers skip:
+// Raft entries as Kafka RecordBatches (DESIGN.md §2): one data entry is
+// one batch in the partition's log. A normal entry's data is a RecordBatch
+// v2 stored as is (the log stamps its offset and, as the term, its
+// partitionLeaderEpoch). Entries that carry no batch (raft's empty entry,
+// conf changes) are phantoms, stored outside the log (phantoms.go).
 //
-//   - Raft's empty entry (a new leader's first): a control batch of
-//     Kafka's type LEADER_CHANGE (2), no producer, timestamps -1, one
-//     record whose value is [version uint8 0, term uint64]. Every replica
-//     builds the same bytes.
+// Logs written before phantoms existed hold those entries as control
+// batches, which are still read back:
+//
+//   - Raft's empty entry: a control batch of Kafka's type LEADER_CHANGE
+//     (2), no producer, timestamps -1, one record whose value is [version
+//     uint8 0, term uint64].
 //   - A conf change (EntryConfChange, EntryConfChangeV2): a control batch
 //     of Kafka's type KRAFT_VOTERS (6) whose value is [magic "MDCC",
 //     version uint8 1, entry type uint8, raftpb protobuf bytes].
@@ -24,7 +26,8 @@ import (
 	"go.etcd.io/raft/v3/raftpb"
 )
 
-// Kafka's ControlRecordType values used here.
+// Kafka's ControlRecordType values of the control batches older logs hold
+// for entries that are phantoms now.
 const (
 	controlLeaderChange int16 = 2
 	controlKRaftVoters  int16 = 6
@@ -39,40 +42,17 @@ const (
 // does not decode to an entry.
 var ErrBadEntry = errors.New("replication: bad entry")
 
-func controlBatch(typ int16, value []byte) []byte {
-	var key [4]byte // version int16 0, type int16
-	binary.BigEndian.PutUint16(key[2:], uint16(typ))
-	b := records.NewBuilder(make([]byte, 0, records.HeaderSize+16+len(value)), records.BatchOptions{
-		BaseTimestamp: -1, ProducerID: -1, ProducerEpoch: -1, BaseSequence: -1, Control: true,
-	})
-	b.Add(-1, key[:], value)
-	return b.Build()
-}
-
-// entryBatch returns the batch that stores e. The result is always a new
-// slice (the log writes offset and epoch into it; raft's entries must not
-// change).
+// entryBatch returns the batch that stores the data entry e (not a
+// phantom: isPhantom). The result is always a new slice (the log writes
+// offset and epoch into it; raft's entries must not change).
 func entryBatch(e *raftpb.Entry) ([]byte, error) {
-	switch e.GetType() {
-	case raftpb.EntryNormal:
-		if len(e.Data) == 0 {
-			value := make([]byte, 9)
-			binary.BigEndian.PutUint64(value[1:], e.GetTerm())
-			return controlBatch(controlLeaderChange, value), nil
-		}
-		if err := checkBatch(e.Data); err != nil {
-			return nil, fmt.Errorf("%w: index %d: %w", ErrBadEntry, e.GetIndex(), err)
-		}
-		return bytes.Clone(e.Data), nil
-	case raftpb.EntryConfChange, raftpb.EntryConfChangeV2:
-		value := make([]byte, 0, 6+len(e.Data))
-		value = append(value, confChangeMagic...)
-		value = append(value, confChangeVersion, byte(e.GetType()))
-		value = append(value, e.Data...)
-		return controlBatch(controlKRaftVoters, value), nil
-	default:
-		return nil, fmt.Errorf("%w: index %d: entry type %v", ErrBadEntry, e.GetIndex(), e.GetType())
+	if e.GetType() != raftpb.EntryNormal || len(e.Data) == 0 {
+		return nil, fmt.Errorf("%w: index %d: a %v entry with %d bytes is not a batch", ErrBadEntry, e.GetIndex(), e.GetType(), len(e.Data))
 	}
+	if err := checkBatch(e.Data); err != nil {
+		return nil, fmt.Errorf("%w: index %d: %w", ErrBadEntry, e.GetIndex(), err)
+	}
+	return bytes.Clone(e.Data), nil
 }
 
 // checkBatch checks that b is one whole RecordBatch v2.

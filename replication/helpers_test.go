@@ -289,12 +289,12 @@ func (c *cluster) logBytes(id, g uint64) []byte {
 	return b
 }
 
-// converged reports whether group g's logs are byte-identical and not
-// empty on every node.
+// converged reports whether group g's logs and phantom files are
+// byte-identical and the logs not empty on every node.
 func (c *cluster) converged(g uint64) bool {
-	a := c.logBytes(c.ids[0], g)
+	a, p := c.logBytes(c.ids[0], g), c.phantomBytes(c.ids[0], g)
 	for _, id := range c.ids[1:] {
-		if !bytes.Equal(a, c.logBytes(id, g)) {
+		if !bytes.Equal(a, c.logBytes(id, g)) || !bytes.Equal(p, c.phantomBytes(id, g)) {
 			return false
 		}
 	}

@@ -1,8 +1,10 @@
 package replication
 
 // LogStorage: a Raft group's Storage over a partition's segment log — the
-// log IS the Raft log (DESIGN.md §2). Index i is the i-th batch; its term
-// is the batch's partitionLeaderEpoch.
+// log IS the Raft log (DESIGN.md §2). Index i is the i-th entry: a batch,
+// whose term is its partitionLeaderEpoch, or a phantom (raft's empty entry,
+// a conf change: phantoms.go), which takes no Kafka offset and is kept in
+// `raft-phantoms` beside the log.
 //
 // This is the first version, built on the log package's public API only:
 //   - The index → offset map is held in memory for the whole log (8 bytes
@@ -28,6 +30,7 @@ package replication
 //     or below confIndex are in it already (ConfIndex).
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -85,14 +88,19 @@ type LogStorage struct {
 
 	mu        sync.Mutex
 	hs        raftpb.HardState // as given to Raft; Term and Vote as last written
-	first     uint64           // index of the first batch (at the log start)
+	first     uint64           // index of the first entry (at the log start)
 	prevTerm  uint64           // term of index first-1
-	offsets   []int64          // offsets[k]: base offset of index first+k
+	offsets   []int64          // offsets[k]: base offset of index first+k (a phantom's: the next batch's)
 	terms     []termStart      // ascending; terms[0].index >= first
 	logStart  int64            // log start offset the anchor describes
 	anchorSet []anchor         // as in the file; the last valid one describes the log
 	base      *anchor          // the anchor describing the log now
 	confs     []confAt         // conf changes applied above the log start, as in the file
+	phantoms  []phantom        // ascending, all at or above first (phantoms.go)
+	// phantomsExist: the phantom file exists; phantomsPending: how many of
+	// the last phantoms are not written to it yet (within a Save).
+	phantomsExist   bool
+	phantomsPending int
 }
 
 type termStart struct{ term, index uint64 }
@@ -158,6 +166,33 @@ func OpenLogStorage(cfg LogStorageConfig) (*LogStorage, error) {
 	chosen.emptyOnly = false
 	s.anchorSet = []anchor{chosen}
 	s.base = &s.anchorSet[0]
+
+	ps, exists, torn, err := loadPhantoms(s.fs, s.dir)
+	if err != nil {
+		return nil, err
+	}
+	s.phantomsExist = exists
+	if torn {
+		s.logger.Warn("raft phantoms: torn or damaged record at the end dropped", "dir", s.dir, "kept", len(ps))
+	}
+	loaded := len(ps)
+	if a.emptyOnly {
+		ps = nil // an interrupted install: the log is the new, empty one
+	}
+	ps = slices.DeleteFunc(ps, func(p phantom) bool { return p.index < s.first })
+	kept, err := s.mergePhantoms(ps)
+	if err != nil {
+		return nil, fmt.Errorf("replication: index log %s: %w", s.dir, err)
+	}
+	s.phantoms = kept
+	if torn || len(kept) != loaded {
+		// Before anything is appended after them, and before an
+		// interrupted install's anchor is made final (below).
+		if err := s.rewritePhantomsLocked(); err != nil {
+			return nil, err
+		}
+	}
+
 	if len(anchors) > 1 || a.emptyOnly || len(s.confs) != len(confs) {
 		// Finish an interrupted install or compaction: its anchor alone,
 		// and no longer valid only for an empty log (entries may now be
@@ -166,21 +201,11 @@ func OpenLogStorage(cfg LogStorageConfig) (*LogStorage, error) {
 			return nil, err
 		}
 	}
-
-	err = s.log.ScanHeaders(start, func(h plog.BatchHeader) error {
-		if h.LeaderEpoch < 1 {
-			return fmt.Errorf("%w: batch at offset %d has leader epoch %d", ErrBadEntry, h.BaseOffset, h.LeaderEpoch)
-		}
-		s.noteAppendedLocked(h.BaseOffset, uint64(h.LeaderEpoch))
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("replication: index log %s: %w", s.dir, err)
-	}
 	return s, nil
 }
 
-// noteAppendedLocked records the next index's batch.
+// noteAppendedLocked records the next index's batch (or phantom, at the
+// log end offset).
 func (s *LogStorage) noteAppendedLocked(offset int64, term uint64) {
 	idx := s.first + uint64(len(s.offsets))
 	s.offsets = append(s.offsets, offset)
@@ -224,8 +249,31 @@ func (s *LogStorage) confStateAtLocked(index uint64) *raftpb.ConfState {
 
 // appliedLocked is the index of the recovered high watermark (at least the
 // index below the log start): what a restarted state machine has applied.
+// The phantoms right after the last batch below the high watermark (at its
+// offset) count only as far as they are known to be applied: up to the
+// latest saved conf change (applied, so everything before it was
+// committed), and empty entries up to the HardState's commit (there is
+// nothing to apply for them). The high watermark alone does not say
+// whether they were committed, and InitialState reports this index as
+// committed (see indexBelowLocked).
 func (s *LogStorage) appliedLocked() uint64 {
-	return max(s.indexBelowLocked(s.log.HighWatermark()), s.first-1)
+	hw := s.log.HighWatermark()
+	i := max(s.indexBelowLocked(hw), s.first-1)
+	known := s.base.confIndex
+	if n := len(s.confs); n > 0 {
+		known = max(known, s.confs[n-1].index)
+	}
+	for i < s.lastLocked() {
+		p := s.phantomAtLocked(i + 1)
+		if p == nil || p.offset > hw {
+			break
+		}
+		if i+1 > known && (p.typ != raftpb.EntryNormal || i+1 > s.hs.GetCommit()) {
+			break
+		}
+		i++
+	}
+	return i
 }
 
 // AppliedIndex is the GroupConfig.Applied to start the group with: the
@@ -268,7 +316,9 @@ func (s *LogStorage) SaveConfState(index uint64, cs *raftpb.ConfState) error {
 // start (the index and term below it, the configuration there) is written
 // first, beside the old one; then log.DeleteRecordsBefore moves the log
 // start to the next batch, durably, and deletes the segments below it;
-// then the old anchor goes. A crash at any point leaves a log whose start
+// then the phantoms at or below index leave raft-phantoms, and the old
+// anchor goes. (When only phantoms go, the log start does not move and the
+// new anchor matches it as soon as it is written.) A crash at any point leaves a log whose start
 // matches one of the anchors in the file. Followers behind the new start
 // are sent a snapshot (Snapshot) and reset to it. Compacting at or below
 // the current start is a no-op.
@@ -323,6 +373,11 @@ func (s *LogStorage) CompactTo(index uint64) error {
 		terms = append(terms, termStart{t.term, max(t.index, s.first)})
 	}
 	s.terms = terms
+	// The log start has moved: the phantoms below it can go (at open they
+	// are ignored below the anchor's first index anyway).
+	if err := s.compactPhantomsLocked(); err != nil {
+		return err
+	}
 	return saveAnchors(s.fs, s.dir, s.anchorSet, s.confs)
 }
 
@@ -335,41 +390,45 @@ func (s *LogStorage) ConfIndex() uint64 {
 }
 
 // indexBelowLocked returns the index of the last batch that ends at or
-// below offset (first-1 if none).
+// below offset (first-1 if none), with the phantoms before it but not the
+// ones after it: a phantom at offset (a new leader's empty entry, a conf
+// change appended after the batch that ends there) may not be committed,
+// since a high watermark at offset says nothing about it, and InitialState
+// takes this index as committed. A restarted node then has them delivered
+// and applied again, which changes nothing (the broker skips phantoms;
+// conf changes were applied on the configuration returned for this index).
 func (s *LogStorage) indexBelowLocked(offset int64) uint64 {
-	// Batches [0, k) start below offset; the k-th one's end is at or
-	// below offset unless it straddles it.
-	k := sort.Search(len(s.offsets), func(k int) bool { return s.offsets[k] >= offset })
-	if k == 0 {
-		return s.first - 1
-	}
-	end := s.log.EndOffset() // of batch k-1
-	if k < len(s.offsets) {
-		end = s.offsets[k]
-	}
-	if end > offset {
-		return s.first + uint64(k) - 2 // batch k-1 straddles offset
+	n := len(s.offsets)
+	// end(k) is non-decreasing: the first entry that ends above offset.
+	k := sort.Search(n, func(k int) bool { return s.endOffsetLocked(s.first+uint64(k)) > offset })
+	for k > 0 && s.phantomAtLocked(s.first+uint64(k)-1) != nil {
+		k--
 	}
 	return s.first + uint64(k) - 1
 }
 
 // EndOffset returns the offset just past entry index's batch: the high
-// watermark once index is committed and applied (DESIGN.md §3). index must
-// be in [FirstIndex()-1, LastIndex()].
+// watermark once index is committed and applied (DESIGN.md §3); for a
+// phantom (phantoms.go), the offset of the batch after it (the log end
+// when it was appended). index must be in [FirstIndex()-1, LastIndex()].
 func (s *LogStorage) EndOffset(index uint64) (int64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch {
 	case index+1 < s.first || index > s.lastLocked():
 		return 0, fmt.Errorf("replication: index %d not in [%d, %d]", index, s.first-1, s.lastLocked())
-	case index == s.lastLocked():
+	case index+1 == s.first:
+		if len(s.offsets) > 0 {
+			return s.offsets[0], nil
+		}
 		return s.log.EndOffset(), nil
 	default:
-		return s.offsets[index+1-s.first], nil
+		return s.endOffsetLocked(index), nil
 	}
 }
 
-// BaseOffset returns the offset of entry index's batch in the log. The
+// BaseOffset returns the offset of entry index's batch in the log (a
+// phantom's: the offset of the batch after it, as EndOffset). The
 // state machine takes offsets from here, not from an entry's Data: raft
 // hands Apply entries as it holds them, which for entries this node or
 // the leader had not yet read back from a log are the batch as proposed
@@ -414,7 +473,8 @@ func (s *LogStorage) Term(i uint64) (uint64, error) {
 }
 
 // Entries implements raft.Storage: it reads the batches of [lo, hi) from
-// the log (at least one, then up to maxSize bytes).
+// the log (at least one entry, then up to maxSize bytes), with the
+// phantoms among them restored as the entries they were.
 func (s *LogStorage) Entries(lo, hi, maxSize uint64) ([]*raftpb.Entry, error) {
 	s.mu.Lock()
 	if lo < s.first {
@@ -430,10 +490,19 @@ func (s *LogStorage) Entries(lo, hi, maxSize uint64) ([]*raftpb.Entry, error) {
 	if hi <= s.lastLocked() {
 		to = s.offsets[hi-s.first]
 	}
+	var phantoms []phantom // those in [lo, hi)
+	k := sort.Search(len(s.phantoms), func(k int) bool { return s.phantoms[k].index >= lo })
+	for ; k < len(s.phantoms) && s.phantoms[k].index < hi; k++ {
+		phantoms = append(phantoms, s.phantoms[k]) // data never changes in place
+	}
 	s.mu.Unlock()
 
 	limit := int(min(maxSize, math.MaxInt32))
-	buf, err := s.log.Read(from, to, limit, true, nil)
+	var buf []byte
+	var err error
+	if from < to {
+		buf, err = s.log.Read(from, to, limit, true, nil)
+	}
 	if err != nil {
 		// A CompactTo (the broker's retention, on its own goroutine) may
 		// have moved the start past lo since the check above: that is
@@ -448,13 +517,29 @@ func (s *LogStorage) Entries(lo, hi, maxSize uint64) ([]*raftpb.Entry, error) {
 		return nil, fmt.Errorf("replication: read entries [%d, %d): %w", lo, hi, err)
 	}
 	var out []*raftpb.Entry
-	for idx := lo; len(buf) > 0 && idx < hi; idx++ {
+	size := uint64(0)
+	for idx := lo; idx < hi; idx++ {
+		if len(phantoms) > 0 && phantoms[0].index == idx {
+			e := phantoms[0].entry()
+			if size += uint64(proto.Size(e)); len(out) > 0 && size > maxSize {
+				break
+			}
+			out = append(out, e)
+			phantoms = phantoms[1:]
+			continue
+		}
+		if len(buf) == 0 {
+			break // maxSize reached
+		}
 		if len(buf) < 12 {
 			return nil, fmt.Errorf("%w: index %d: truncated read", ErrBadEntry, idx)
 		}
 		n := int(int32(binary.BigEndian.Uint32(buf[8:]))) + 12
 		if n < 12 || n > len(buf) {
 			return nil, fmt.Errorf("%w: index %d: batch length %d", ErrBadEntry, idx, n)
+		}
+		if size += uint64(n); len(out) > 0 && size > maxSize {
+			break // the phantoms before it took the room
 		}
 		e, err := batchEntry(buf[:n:n], idx)
 		if err != nil {
@@ -526,6 +611,11 @@ func (s *LogStorage) Save(hs *raftpb.HardState, entries []*raftpb.Entry, snap *r
 				return fmt.Errorf("replication: sync entries: %w", err)
 			}
 		}
+		// The phantoms after the last batch (those before a batch were
+		// flushed, synced, before it was written).
+		if err := s.flushPhantomsLocked(sync && s.syncEntries); err != nil {
+			return err
+		}
 	}
 	if hs != nil && !raft.IsEmptyHardState(hs) {
 		if hs.GetTerm() != s.hs.GetTerm() || hs.GetVote() != s.hs.GetVote() {
@@ -548,10 +638,15 @@ func (s *LogStorage) appendLocked(entries []*raftpb.Entry) error {
 	case idx > last+1:
 		return fmt.Errorf("replication: append at %d leaves a gap after %d", idx, last)
 	case idx <= last:
-		// Raft replaces a divergent suffix: cut the log at its offset.
+		// Raft replaces a divergent suffix: cut the log at its offset
+		// (for a phantom: the batch after it), then the phantoms from idx
+		// (phantoms.go: in that order).
 		cut := s.offsets[idx-s.first]
 		if _, err := s.log.TruncateTo(cut); err != nil {
 			return fmt.Errorf("replication: truncate to index %d (offset %d): %w", idx, cut, err)
+		}
+		if err := s.truncatePhantomsLocked(idx); err != nil {
+			return err
 		}
 		s.offsets = s.offsets[:idx-s.first]
 		for len(s.terms) > 0 && s.terms[len(s.terms)-1].index >= idx {
@@ -563,6 +658,23 @@ func (s *LogStorage) appendLocked(entries []*raftpb.Entry) error {
 		term := e.GetTerm()
 		if term < 1 || term > math.MaxInt32 {
 			return fmt.Errorf("replication: term %d at index %d does not fit a Kafka leader epoch", term, e.GetIndex())
+		}
+		if e.GetIndex() != s.lastLocked()+1 {
+			return fmt.Errorf("replication: entry %d is not the next index %d", e.GetIndex(), s.lastLocked()+1)
+		}
+		if isPhantom(e) {
+			end := s.log.EndOffset()
+			s.phantoms = append(s.phantoms, phantom{
+				index: e.GetIndex(), term: term, offset: end, typ: e.GetType(), data: bytes.Clone(e.Data),
+			})
+			s.phantomsPending++
+			s.noteAppendedLocked(end, term)
+			continue
+		}
+		// A phantom is durable before any batch after it is written
+		// (phantoms.go).
+		if err := s.flushPhantomsLocked(true); err != nil {
+			return err
 		}
 		batch, err := entryBatch(e)
 		if err != nil {
@@ -583,8 +695,8 @@ func (s *LogStorage) appendLocked(entries []*raftpb.Entry) error {
 
 // installLocked replaces the log with the snapshot's empty one: the anchor
 // for the new start is written first (flagged: valid only for an empty
-// log), then log.ResetTo (durable, crash-safe), then the anchor file is
-// rewritten with the new anchor alone. A crash in between leaves either
+// log), then log.ResetTo (durable, crash-safe), then the phantom file is
+// emptied, then the anchor file is rewritten with the new anchor alone. A crash in between leaves either
 // the old log with its anchor, or the new empty log with its own.
 func (s *LogStorage) installLocked(snap *raftpb.Snapshot) error {
 	d := snap.Data
@@ -608,6 +720,14 @@ func (s *LogStorage) installLocked(snap *raftpb.Snapshot) error {
 	}
 	if err := s.log.ResetTo(start); err != nil {
 		return fmt.Errorf("replication: reset log to %d for snapshot %d: %w", start, md.GetIndex(), err)
+	}
+	// The old log's phantoms go with it; a crash before this is finished
+	// at open (the anchor valid only for an empty log counts none).
+	s.phantoms, s.phantomsPending = nil, 0
+	if s.phantomsExist {
+		if err := s.rewritePhantomsLocked(); err != nil {
+			return err
+		}
 	}
 	next.emptyOnly = false
 	s.anchorSet, s.confs = []anchor{next}, nil
