@@ -163,7 +163,7 @@ func devNodes(o *devClusterOptions, root string, extra []string) []*devNode {
 	}
 	for _, n := range nodes {
 		n.args = append([]string{"--node-id", strconv.Itoa(n.id), "--addr", n.kafka, "--peer-addr", n.peer,
-			"--peers", strings.Join(peers, ","), "--data-dir", n.dataDir, "--admin-addr=" + n.admin}, extra...)
+			"--peers", strings.Join(peers, ","), "--data-dir", n.dataDir, "--admin-addr=" + n.admin, "--advertise-addr="}, extra...)
 	}
 	return nodes
 }
