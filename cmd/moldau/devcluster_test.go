@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"os/exec"
@@ -26,6 +27,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/moldau/moldau/broker/config"
 	"github.com/moldau/moldau/internal/testenv"
 )
 
@@ -342,3 +344,56 @@ func TestDevCluster(t *testing.T) {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// TestDevClusterNodeArgs: each node's command line is one the broker
+// accepts, naming that node, its addresses and every voter.
+func TestDevClusterNodeArgs(t *testing.T) {
+	fs, o := (&cli{}).devClusterFlags()
+	if err := fs.Parse([]string{"--nodes", "3", "--admin-port", "0"}); err != nil {
+		t.Fatal(err)
+	}
+	nodes := devNodes(o, "/data", []string{"--dev"})
+	peers := []config.Peer{{NodeID: 1, Addr: "127.0.0.1:9093"}, {NodeID: 2, Addr: "127.0.0.2:9093"}, {NodeID: 3, Addr: "127.0.0.3:9093"}}
+	for i, n := range nodes {
+		cfg, err := config.Load(n.args, func(string) string { return "" }, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatalf("node %d: %q: %v", i+1, n.args, err)
+		}
+		host := fmt.Sprintf("127.0.0.%d", i+1)
+		if cfg.NodeID != int32(i+1) || cfg.Addr != host+":9092" || cfg.PeerAddr != host+":9093" || cfg.AdminAddr != "" || cfg.AdvertiseAddr != "" ||
+			cfg.DataDir != filepath.Join("/data", fmt.Sprintf("node-%d", i+1)) || !slices.Equal(cfg.Peers, peers) || cfg.SyncOnAcksAll {
+			t.Errorf("node %d: %q gives %+v", i+1, n.args, cfg)
+		}
+	}
+}
+
+// TestDevClusterUsageErrors: a wrong command line exits 2 before starting
+// anything.
+func TestDevClusterUsageErrors(t *testing.T) {
+	for _, line := range []string{"dev-cluster --nodes 0", "dev-cluster --nodes 255", "dev-cluster extra", "dev-cluster --kafka-port 0",
+		"dev-cluster --peer-port 70000", "dev-cluster --kafka-port 9093", "dev-cluster --admin-port -1", "dev-cluster --bogus"} {
+		code, out, errOut := runInProcess(t, strings.Fields(line)...)
+		if code != 2 || out != "" || !strings.Contains(errOut, "moldau help dev-cluster") {
+			t.Errorf("moldau %s: exit %d, stdout %q, stderr %q; want exit 2 and a pointer to the help", line, code, out, errOut)
+		}
+	}
+}
+
+// TestLinePrefixer: whole lines, each with the prefix, whatever the writes'
+// boundaries; a last line without a newline comes out on flush.
+func TestLinePrefixer(t *testing.T) {
+	var b bytes.Buffer
+	l := &linePrefixer{w: &b, prefix: "[node 2] ", mu: &sync.Mutex{}}
+	for _, s := range []string{"list", "ening on x\nsecond\nthi", "rd\n", "", "partial"} {
+		if n, err := l.Write([]byte(s)); n != len(s) || err != nil {
+			t.Fatalf("Write(%q) = %d, %v", s, n, err)
+		}
+	}
+	if want := "[node 2] listening on x\n[node 2] second\n[node 2] third\n"; b.String() != want {
+		t.Errorf("before flush: %q, want %q", b.String(), want)
+	}
+	l.flush()
+	if !strings.HasSuffix(b.String(), "[node 2] partial\n") {
+		t.Errorf("after flush: %q", b.String())
+	}
+}
