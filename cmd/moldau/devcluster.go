@@ -290,11 +290,11 @@ func (d *devClusterRun) run() error {
 			d.stopAll(syscall.SIGTERM)
 			stopTimer = time.After(d.o.stopTimeout)
 		case <-stopTimer:
-			d.warn("nodes still running %v after the stop signal: killing them", d.o.stopTimeout)
-			d.stopAll(syscall.SIGKILL)
+			d.warn("%s still running %v after the stop signal: killing them", d.runningList(), d.o.stopTimeout)
 			if failure == nil {
-				failure = fmt.Errorf("nodes did not stop within %v (--stop-timeout)", d.o.stopTimeout)
+				failure = fmt.Errorf("%s did not stop within %v (--stop-timeout)", d.runningList(), d.o.stopTimeout)
 			}
+			d.stopAll(syscall.SIGKILL)
 			stopTimer = nil
 		}
 	}
