@@ -156,16 +156,36 @@ func (c *Config) resolveCluster(o clusterOrigin) error {
 	}
 	if c.PeerAddr == "" {
 		c.PeerAddr = self.Addr
-		return nil
+	} else {
+		if err := checkListenAddr(c.PeerAddr); err != nil {
+			return &InvalidConfigError{Name: o.peerAddrName, Value: c.PeerAddr, Reason: err.Error(), Where: o.peerAddrWhere}
+		}
+		if _, port, _ := net.SplitHostPort(c.PeerAddr); port == "0" {
+			return &InvalidConfigError{Name: o.peerAddrName, Value: c.PeerAddr, Where: o.peerAddrWhere,
+				Reason: fmt.Sprintf("port 0 is not a port the other voters can reach (they dial %s, this node's entry of the peers)", self.Addr)}
+		}
 	}
-	if err := checkListenAddr(c.PeerAddr); err != nil {
-		return &InvalidConfigError{Name: o.peerAddrName, Value: c.PeerAddr, Reason: err.Error(), Where: o.peerAddrWhere}
-	}
-	if _, port, _ := net.SplitHostPort(c.PeerAddr); port == "0" {
+	if sameListener(c.PeerAddr, c.Addr) {
 		return &InvalidConfigError{Name: o.peerAddrName, Value: c.PeerAddr, Where: o.peerAddrWhere,
-			Reason: fmt.Sprintf("port 0 is not a port the other voters can reach (they dial %s, this node's entry of the peers)", self.Addr)}
+			Reason: fmt.Sprintf("the inter-broker listener cannot share the Kafka listener %s: give it a port of its own", c.Addr)}
 	}
 	return nil
+}
+
+// sameListener reports whether listening on a and on b would take the same
+// port: the same port on the same host, or on any host when either binds
+// every address (an empty or unspecified host). Port 0 never collides.
+func sameListener(a, b string) bool {
+	ha, pa, errA := net.SplitHostPort(a)
+	hb, pb, errB := net.SplitHostPort(b)
+	if errA != nil || errB != nil || pa != pb || pa == "0" {
+		return false
+	}
+	wildcard := func(h string) bool {
+		ip := net.ParseIP(h)
+		return h == "" || (ip != nil && ip.IsUnspecified())
+	}
+	return ha == hb || wildcard(ha) || wildcard(hb)
 }
 
 // controllerListenerName is the first name of controller.listener.names in

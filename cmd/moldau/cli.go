@@ -8,6 +8,7 @@ package main
 //	moldau consume --topic T            (--from beginning|end|OFFSET|@UNIXMS, --count, --format)
 //	moldau group list|describe|reset-offsets|delete
 //	moldau cluster info
+//	moldau dev-cluster --nodes 3        (local cluster of child processes; devcluster.go)
 //	moldau version | help [COMMAND] | completion bash|zsh
 //
 // help.go holds the command table that dispatch, --help and the completion

@@ -22,6 +22,7 @@ import (
 type command struct {
 	name     string
 	summary  string // one line in `moldau --help`
+	about    string // more, in `moldau help NAME`; "" for none
 	args     string // what follows the flags in the synopsis, e.g. "TOPIC..."
 	verbs    []verb // the second word (topic create ...); nil when there is none
 	examples []string
@@ -118,6 +119,26 @@ func init() {
 			},
 			flags: func(c *cli) *flag.FlagSet { return c.clusterFlags("cluster") },
 			run:   (*cli).cluster,
+		},
+		{
+			name:    "dev-cluster",
+			summary: "start a local cluster of broker processes and print its bootstrap list",
+			about: "Starts --nodes child processes of this binary, node ids 1..N, node i on 127.0.0.i " +
+				"(Kafka --kafka-port, inter-broker --peer-port, admin --admin-port; data in --data-dir/node-i), " +
+				"each with the same --peers; waits until every node answers ApiVersions, then prints the bootstrap " +
+				"list and each node's pid. Node output is prefixed [node i]. Ctrl-C or SIGTERM stops every node " +
+				"(twice: at once). A node that dies (kill -9 PID, to watch a failover) is reported and the others " +
+				"keep running; SIGHUP to the dev-cluster restarts every stopped node with its data. " +
+				"Flags after -- go to every node. Linux routes 127.0.0.0/8 to the loopback; on macOS first: " +
+				"sudo ifconfig lo0 alias 127.0.0.2 up (and so on).",
+			args: "[-- BROKER-FLAGS...]",
+			examples: []string{
+				"moldau dev-cluster",
+				"moldau dev-cluster --nodes 3 --data-dir ./dev-cluster",
+				"moldau dev-cluster --kafka-port 19092 --peer-port 19093 --admin-port 0 -- --dev --log-level warn",
+			},
+			flags: func(c *cli) *flag.FlagSet { fs, _ := c.devClusterFlags(); return fs },
+			run:   (*cli).devCluster,
 		},
 		{
 			name:     "version",
@@ -459,6 +480,9 @@ func writeCommandHelp(w io.Writer, cmd *command, verbName string) {
 	default:
 		fmt.Fprintf(w, "  %s\n", strings.TrimSpace("moldau "+cmd.name+flagsWord+" "+cmd.args))
 	}
+	if cmd.about != "" && v == nil {
+		fmt.Fprintf(w, "\n%s\n", strings.Join(wrap(cmd.about, helpWidth), "\n"))
+	}
 	if len(flags) > 0 {
 		common := commonFlagNames()
 		var own, shared []flagDoc
@@ -482,8 +506,10 @@ func writeCommandHelp(w io.Writer, cmd *command, verbName string) {
 			}
 			writeFlags(w, own, col)
 		}
-		fmt.Fprintf(w, "\nConnection and output flags (every admin command):\n")
-		writeFlags(w, shared, col)
+		if len(shared) > 0 {
+			fmt.Fprintf(w, "\nConnection and output flags (every admin command):\n")
+			writeFlags(w, shared, col)
+		}
 	}
 	examples := cmd.examples
 	if v != nil {
