@@ -105,12 +105,17 @@ func (c *raftCluster) openReplica(t *topic, mp *metadata.Partition) (*partition,
 	if rep.TruncatedFrom >= 0 {
 		b.logger.Warn("recovery dropped a torn tail", "partition", name, "from_offset", rep.TruncatedFrom)
 	}
-	fresh := l.EndOffset() == 0
 	st, err := replication.OpenLogStorage(replication.LogStorageConfig{Log: l, FS: b.fs, Voters: raftIDs(mp.Replicas), Logger: b.logger.With("partition", name)})
 	if err != nil {
 		l.Close()
 		return nil, fmt.Errorf("broker: replication storage of %s: %w", name, err)
 	}
+	last, err := st.LastIndex()
+	if err != nil {
+		l.Close()
+		return nil, fmt.Errorf("broker: replication storage of %s: %w", name, err)
+	}
+	fresh := last == 0
 	lead := &leadership{leader: -1, epoch: 0, replicas: slices.Clone(mp.Replicas), isr: slices.Clone(mp.Replicas), offline: []int32{}}
 	p := newPartition(t, mp.Partition, l, lead)
 	p.repl = &raftPart{c: c, gid: mp.GroupID, storage: st, replicas: slices.Clone(mp.Replicas), pending: map[int64]*pendingProducer{}}
