@@ -29,8 +29,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"path/filepath"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -53,7 +55,17 @@ type raftPart struct {
 	// pending: the leader's idempotent batches proposed and not yet
 	// applied, per producer id (appendMu).
 	pending map[int64]*pendingProducer
+	// readyIndex: as leader, the index of the entry opening its term;
+	// until applied reaches it the log may hold entries of earlier
+	// terms not yet applied, which the idempotence check would not see,
+	// so the leader takes no writes (MaxUint64 when not leading).
+	readyIndex atomic.Uint64
+	applied    atomic.Uint64 // the last index applied here
 }
+
+// errLeaderNotReady: this node leads but has not applied the entries its
+// predecessors left (NOT_LEADER_OR_FOLLOWER: the client retries).
+var errLeaderNotReady = fmt.Errorf("%w: the new leader is applying its log", errNotLeader)
 
 type pendingProducer struct {
 	epoch   int16
@@ -119,6 +131,8 @@ func (c *raftCluster) openReplica(t *topic, mp *metadata.Partition) (*partition,
 	lead := &leadership{leader: -1, epoch: 0, replicas: slices.Clone(mp.Replicas), isr: slices.Clone(mp.Replicas), offline: []int32{}}
 	p := newPartition(t, mp.Partition, l, lead)
 	p.repl = &raftPart{c: c, gid: mp.GroupID, storage: st, replicas: slices.Clone(mp.Replicas), pending: map[int64]*pendingProducer{}}
+	p.repl.readyIndex.Store(math.MaxUint64)
+	p.repl.applied.Store(st.AppliedIndex())
 	// The state up to the high watermark is what was applied; Raft
 	// applies the committed entries above it again.
 	if err := p.rebuildProducersTo(l.HighWatermark()); err != nil {
@@ -162,6 +176,9 @@ func (c *raftCluster) dropReplica(p *partition) {
 // returns the proposal to wait on. The batch is copied (the request's
 // buffer is not the proposal's) with base offset 0 and leader epoch -1.
 func (p *partition) proposeReplicatedLocked(e *entry) (*replication.Proposal, error) {
+	if p.repl.applied.Load() < p.repl.readyIndex.Load() {
+		return nil, errLeaderNotReady
+	}
 	batch := slices.Clone(e.batch)
 	binary.BigEndian.PutUint64(batch[records.OffBaseOffset:], 0)
 	binary.BigEndian.PutUint32(batch[records.OffLeaderEpoch:], 0xffffffff)
@@ -326,6 +343,7 @@ func (s partSM) Apply(entries []*raftpb.Entry) error {
 		}
 	}
 	if last > 0 {
+		p.repl.applied.Store(last)
 		if end, err := p.repl.storage.EndOffset(last); err == nil && end > p.log.HighWatermark() {
 			p.log.SetHighWatermark(end)
 		}
@@ -360,7 +378,12 @@ func (s partSM) LeaderChanged(leader, term uint64) {
 	if err := c.b.cluster.setLeadership(p, kl, int32(min(term, 1<<31-1)), p.repl.replicas, isr, nil); err != nil {
 		c.logger.Warn("leadership change", "partition", p.dirName(), "err", err)
 	}
-	if kl != c.self {
+	if kl == c.self {
+		if idx, err := p.repl.storage.LastIndex(); err == nil {
+			p.repl.readyIndex.Store(idx)
+		}
+	} else {
+		p.repl.readyIndex.Store(math.MaxUint64)
 		p.appendMu.Lock()
 		clear(p.repl.pending)
 		p.appendMu.Unlock()
