@@ -198,7 +198,11 @@ func bindable(addr string) bool {
 // start runs the reconciler and registers this broker (at Serve, once the
 // Kafka listener's advertised endpoint is known).
 func (c *raftCluster) start() {
-	c.wg.Add(3)
+	c.wg.Add(4)
+	go func() {
+		defer c.wg.Done()
+		c.balanceLoop()
+	}()
 	go func() {
 		defer c.wg.Done()
 		c.reconcileLoop()
@@ -832,4 +836,69 @@ func (c *raftCluster) groupOf(p *partition) uint64 {
 		return 0
 	}
 	return mt.Partitions[p.index].GroupID
+}
+
+// balanceLoop is Kafka's auto leader rebalance, run by the controller
+// (the metadata leader): every leader.imbalance.check.interval.seconds,
+// for each broker whose preferred partitions (it is their first replica)
+// are led by others in more than leader.imbalance.per.broker.percentage of
+// cases, leadership of those whose preferred replica is in sync is asked
+// back (RequestTransfer).
+func (c *raftCluster) balanceLoop() {
+	cfg := c.b.cfg
+	if !cfg.AutoLeaderRebalanceEnable {
+		return
+	}
+	tick := time.NewTicker(time.Duration(cfg.LeaderImbalanceCheckIntervalSeconds) * time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-c.stop:
+			return
+		case <-tick.C:
+		}
+		if _, _, leading, err := c.node.Leader(metadataGroup); err != nil || !leading {
+			continue
+		}
+		c.rebalanceLeaders(int(cfg.LeaderImbalancePerBrokerPercentage))
+	}
+}
+
+// rebalanceLeaders asks leadership back for the preferred replicas of
+// every broker whose imbalance is above pct percent; it returns how many
+// transfers it asked for.
+func (c *raftCluster) rebalanceLeaders(pct int) int {
+	type move struct {
+		gid            uint64
+		leader, target int32
+	}
+	preferred := map[int32]int{}
+	moves := map[int32][]move{}
+	for _, t := range c.view().Topics() {
+		for _, p := range t.Partitions {
+			if len(p.Replicas) == 0 {
+				continue
+			}
+			pref := p.Replicas[0]
+			preferred[pref]++
+			if p.Leader >= 0 && p.Leader != pref && slices.Contains(p.ISR, pref) {
+				moves[pref] = append(moves[pref], move{p.GroupID, p.Leader, pref})
+			}
+		}
+	}
+	asked := 0
+	for broker, ms := range moves {
+		if len(ms)*100 <= pct*preferred[broker] {
+			continue
+		}
+		for _, m := range ms {
+			if err := c.node.RequestTransfer(m.gid, raftID(m.target), raftID(m.leader)); err == nil {
+				asked++
+			}
+		}
+	}
+	if asked > 0 {
+		c.logger.Info("leader rebalance: asked preferred replicas to lead", "partitions", asked)
+	}
+	return asked
 }

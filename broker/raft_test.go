@@ -398,6 +398,24 @@ func TestClusterElectPreferredLeader(t *testing.T) {
 	if r := res["el"][0]; r.Err == nil || !errors.Is(r.Err, kerr.ElectionNotNeeded) {
 		t.Fatalf("second election: %v, want ELECTION_NOT_NEEDED", r.Err)
 	}
+
+	// Moved away again, the controller's balancer asks it back (one
+	// partition of one: above leader.imbalance.per.broker.percentage),
+	// once the metadata records the move.
+	if err := lb.raft.node.TransferLeadership(lb.topics.get("el").partition(0).repl.gid, raftID(other)); err != nil {
+		t.Fatal(err)
+	}
+	tc.waitFor("the metadata records the move", func() bool {
+		mt, _ := lb.raft.view().Topic("el")
+		return mt.Partitions[0].Leader == other && len(mt.Partitions[0].ISR) == 3
+	})
+	if n := lb.raft.rebalanceLeaders(10); n != 1 {
+		t.Fatalf("rebalance asked %d transfers, want 1", n)
+	}
+	if n := lb.raft.rebalanceLeaders(101); n != 0 {
+		t.Fatalf("rebalance above a 101%% threshold asked %d transfers, want 0", n)
+	}
+	tc.waitFor("the preferred replica leads again", func() bool { return int32(tc.leaderOf("el", 0)+1) == preferred })
 }
 
 // A node stopped and started again on its data directory rejoins: it

@@ -40,45 +40,49 @@ type Config struct {
 	// (the default; the --dev profile turns it off).
 	SyncOnAcksAll bool
 
-	NumPartitions                  int32   // num.partitions = 1
-	DefaultReplicationFactor       int16   // default.replication.factor = 1
-	AutoCreateTopics               bool    // auto.create.topics.enable = true
-	DeleteTopicEnable              bool    // delete.topic.enable = true
-	MessageMaxBytes                int32   // message.max.bytes = 1048588
-	SocketRequestMaxBytes          int32   // socket.request.max.bytes = 104857600
-	FetchMaxBytes                  int32   // fetch.max.bytes = 57671680
-	ConnectionsMaxIdleMs           int64   // connections.max.idle.ms = 600000
-	MinInsyncReplicas              int32   // min.insync.replicas = 1
-	UncleanLeaderElectionEnable    bool    // unclean.leader.election.enable = false
-	ReplicaLagTimeMaxMs            int64   // replica.lag.time.max.ms = 30000
-	CompressionType                string  // compression.type = producer
-	CompressionGzipLevel           int32   // compression.gzip.level = -1
-	CompressionLz4Level            int32   // compression.lz4.level = 9
-	CompressionZstdLevel           int32   // compression.zstd.level = 3
-	LogCleanupPolicy               string  // log.cleanup.policy = delete ("delete", "compact" or "compact,delete")
-	LogRetentionMs                 int64   // log.retention.ms > log.retention.minutes > log.retention.hours = 168h; -1 = unlimited
-	LogRetentionBytes              int64   // log.retention.bytes = -1
-	LogRetentionCheckIntervalMs    int64   // log.retention.check.interval.ms = 300000
-	LogSegmentBytes                int64   // log.segment.bytes = 1073741824 (at least 1048576)
-	LogSegmentMs                   int64   // log.roll.ms > log.roll.hours = 168h
-	LogSegmentJitterMs             int64   // log.roll.jitter.ms > log.roll.jitter.hours = 0
-	LogSegmentDeleteDelayMs        int64   // log.segment.delete.delay.ms = 60000
-	LogIndexIntervalBytes          int32   // log.index.interval.bytes = 4096
-	LogIndexSizeMaxBytes           int32   // log.index.size.max.bytes = 10485760
-	LogPreallocate                 bool    // log.preallocate = false
-	LogFlushIntervalMessages       int64   // log.flush.interval.messages = 9223372036854775807
-	LogFlushIntervalMs             int64   // log.flush.interval.ms = null (-1 here): use LogFlushSchedulerIntervalMs
-	LogFlushSchedulerIntervalMs    int64   // log.flush.scheduler.interval.ms = 9223372036854775807
-	LogMessageTimestampType        string  // log.message.timestamp.type = CreateTime
-	LogMessageTimestampBeforeMaxMs int64   // log.message.timestamp.before.max.ms = 9223372036854775807
-	LogMessageTimestampAfterMaxMs  int64   // log.message.timestamp.after.max.ms = 3600000 (Kafka 4.0 default)
-	LogCleanerEnable               bool    // log.cleaner.enable = true
-	LogCleanerDeleteRetentionMs    int64   // log.cleaner.delete.retention.ms = 86400000
-	LogCleanerMinCompactionLagMs   int64   // log.cleaner.min.compaction.lag.ms = 0
-	LogCleanerMaxCompactionLagMs   int64   // log.cleaner.max.compaction.lag.ms = 9223372036854775807
-	LogCleanerMinCleanableRatio    float64 // log.cleaner.min.cleanable.ratio = 0.5
-	LogLocalRetentionMs            int64   // log.local.retention.ms = -2 (use retention.ms)
-	LogLocalRetentionBytes         int64   // log.local.retention.bytes = -2 (use retention.bytes)
+	NumPartitions            int32 // num.partitions = 1
+	DefaultReplicationFactor int16 // default.replication.factor = 1
+	AutoCreateTopics         bool  // auto.create.topics.enable = true
+	DeleteTopicEnable        bool  // delete.topic.enable = true
+	MessageMaxBytes          int32 // message.max.bytes = 1048588
+	SocketRequestMaxBytes    int32 // socket.request.max.bytes = 104857600
+	FetchMaxBytes            int32 // fetch.max.bytes = 57671680
+	ConnectionsMaxIdleMs     int64 // connections.max.idle.ms = 600000
+	MinInsyncReplicas        int32 // min.insync.replicas = 1
+	// Cluster mode: preferred-leader balancing by the controller.
+	AutoLeaderRebalanceEnable           bool    // auto.leader.rebalance.enable = true
+	LeaderImbalanceCheckIntervalSeconds int64   // leader.imbalance.check.interval.seconds = 300
+	LeaderImbalancePerBrokerPercentage  int32   // leader.imbalance.per.broker.percentage = 10
+	UncleanLeaderElectionEnable         bool    // unclean.leader.election.enable = false
+	ReplicaLagTimeMaxMs                 int64   // replica.lag.time.max.ms = 30000
+	CompressionType                     string  // compression.type = producer
+	CompressionGzipLevel                int32   // compression.gzip.level = -1
+	CompressionLz4Level                 int32   // compression.lz4.level = 9
+	CompressionZstdLevel                int32   // compression.zstd.level = 3
+	LogCleanupPolicy                    string  // log.cleanup.policy = delete ("delete", "compact" or "compact,delete")
+	LogRetentionMs                      int64   // log.retention.ms > log.retention.minutes > log.retention.hours = 168h; -1 = unlimited
+	LogRetentionBytes                   int64   // log.retention.bytes = -1
+	LogRetentionCheckIntervalMs         int64   // log.retention.check.interval.ms = 300000
+	LogSegmentBytes                     int64   // log.segment.bytes = 1073741824 (at least 1048576)
+	LogSegmentMs                        int64   // log.roll.ms > log.roll.hours = 168h
+	LogSegmentJitterMs                  int64   // log.roll.jitter.ms > log.roll.jitter.hours = 0
+	LogSegmentDeleteDelayMs             int64   // log.segment.delete.delay.ms = 60000
+	LogIndexIntervalBytes               int32   // log.index.interval.bytes = 4096
+	LogIndexSizeMaxBytes                int32   // log.index.size.max.bytes = 10485760
+	LogPreallocate                      bool    // log.preallocate = false
+	LogFlushIntervalMessages            int64   // log.flush.interval.messages = 9223372036854775807
+	LogFlushIntervalMs                  int64   // log.flush.interval.ms = null (-1 here): use LogFlushSchedulerIntervalMs
+	LogFlushSchedulerIntervalMs         int64   // log.flush.scheduler.interval.ms = 9223372036854775807
+	LogMessageTimestampType             string  // log.message.timestamp.type = CreateTime
+	LogMessageTimestampBeforeMaxMs      int64   // log.message.timestamp.before.max.ms = 9223372036854775807
+	LogMessageTimestampAfterMaxMs       int64   // log.message.timestamp.after.max.ms = 3600000 (Kafka 4.0 default)
+	LogCleanerEnable                    bool    // log.cleaner.enable = true
+	LogCleanerDeleteRetentionMs         int64   // log.cleaner.delete.retention.ms = 86400000
+	LogCleanerMinCompactionLagMs        int64   // log.cleaner.min.compaction.lag.ms = 0
+	LogCleanerMaxCompactionLagMs        int64   // log.cleaner.max.compaction.lag.ms = 9223372036854775807
+	LogCleanerMinCleanableRatio         float64 // log.cleaner.min.cleanable.ratio = 0.5
+	LogLocalRetentionMs                 int64   // log.local.retention.ms = -2 (use retention.ms)
+	LogLocalRetentionBytes              int64   // log.local.retention.bytes = -2 (use retention.bytes)
 
 	TransactionMaxTimeoutMs          int64 // transaction.max.timeout.ms = 900000
 	TransactionalIDExpirationMs      int64 // transactional.id.expiration.ms = 604800000
@@ -119,41 +123,45 @@ func Default() Config {
 		LogFormat:     "text",
 		AdminAddr:     defaultAdminAddr,
 
-		NumPartitions:                  1,
-		DefaultReplicationFactor:       1,
-		AutoCreateTopics:               true,
-		DeleteTopicEnable:              true,
-		MessageMaxBytes:                1048588,
-		SocketRequestMaxBytes:          104857600,
-		FetchMaxBytes:                  57671680,
-		ConnectionsMaxIdleMs:           600000,
-		MinInsyncReplicas:              1,
-		ReplicaLagTimeMaxMs:            30000,
-		CompressionType:                "producer",
-		CompressionGzipLevel:           -1,
-		CompressionLz4Level:            9,
-		CompressionZstdLevel:           3,
-		LogCleanupPolicy:               "delete",
-		LogRetentionMs:                 168 * hourMs,
-		LogRetentionBytes:              -1,
-		LogRetentionCheckIntervalMs:    300000,
-		LogSegmentBytes:                1073741824,
-		LogSegmentMs:                   168 * hourMs,
-		LogSegmentDeleteDelayMs:        60000,
-		LogIndexIntervalBytes:          4096,
-		LogIndexSizeMaxBytes:           10485760,
-		LogFlushIntervalMessages:       math.MaxInt64,
-		LogFlushIntervalMs:             -1,
-		LogFlushSchedulerIntervalMs:    math.MaxInt64,
-		LogMessageTimestampType:        "CreateTime",
-		LogMessageTimestampBeforeMaxMs: math.MaxInt64,
-		LogMessageTimestampAfterMaxMs:  3600000,
-		LogCleanerEnable:               true,
-		LogCleanerDeleteRetentionMs:    86400000,
-		LogCleanerMaxCompactionLagMs:   math.MaxInt64,
-		LogCleanerMinCleanableRatio:    0.5,
-		LogLocalRetentionMs:            -2,
-		LogLocalRetentionBytes:         -2,
+		NumPartitions:            1,
+		DefaultReplicationFactor: 1,
+		AutoCreateTopics:         true,
+		DeleteTopicEnable:        true,
+		MessageMaxBytes:          1048588,
+		SocketRequestMaxBytes:    104857600,
+		FetchMaxBytes:            57671680,
+		ConnectionsMaxIdleMs:     600000,
+		MinInsyncReplicas:        1,
+
+		AutoLeaderRebalanceEnable:           true,
+		LeaderImbalanceCheckIntervalSeconds: 300,
+		LeaderImbalancePerBrokerPercentage:  10,
+		ReplicaLagTimeMaxMs:                 30000,
+		CompressionType:                     "producer",
+		CompressionGzipLevel:                -1,
+		CompressionLz4Level:                 9,
+		CompressionZstdLevel:                3,
+		LogCleanupPolicy:                    "delete",
+		LogRetentionMs:                      168 * hourMs,
+		LogRetentionBytes:                   -1,
+		LogRetentionCheckIntervalMs:         300000,
+		LogSegmentBytes:                     1073741824,
+		LogSegmentMs:                        168 * hourMs,
+		LogSegmentDeleteDelayMs:             60000,
+		LogIndexIntervalBytes:               4096,
+		LogIndexSizeMaxBytes:                10485760,
+		LogFlushIntervalMessages:            math.MaxInt64,
+		LogFlushIntervalMs:                  -1,
+		LogFlushSchedulerIntervalMs:         math.MaxInt64,
+		LogMessageTimestampType:             "CreateTime",
+		LogMessageTimestampBeforeMaxMs:      math.MaxInt64,
+		LogMessageTimestampAfterMaxMs:       3600000,
+		LogCleanerEnable:                    true,
+		LogCleanerDeleteRetentionMs:         86400000,
+		LogCleanerMaxCompactionLagMs:        math.MaxInt64,
+		LogCleanerMinCleanableRatio:         0.5,
+		LogLocalRetentionMs:                 -2,
+		LogLocalRetentionBytes:              -2,
 
 		TransactionMaxTimeoutMs:          900000,
 		TransactionalIDExpirationMs:      604800000,
