@@ -179,6 +179,20 @@ func (c *clusterView) setLeadership(p *partition, leader, epoch int32, replicas,
 	return nil
 }
 
+// setOffline replaces p's offline replicas (cluster mode: replicas whose
+// brokers are fenced or unregistered), keeping the rest.
+func (c *clusterView) setOffline(p *partition, offline []int32) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cur := p.lead.Load()
+	if slices.Equal(cur.offline, offline) {
+		return
+	}
+	next := *cur
+	next.offline = slices.Clone(offline)
+	p.lead.Store(&next)
+}
+
 // checkLeader is Kafka's Partition.getLocalLog check for a request that
 // must be served by the leader: a current leader epoch (-1: none given)
 // older than the partition's is fenced, a newer one unknown; then a

@@ -198,7 +198,11 @@ func bindable(addr string) bool {
 // start runs the reconciler and registers this broker (at Serve, once the
 // Kafka listener's advertised endpoint is known).
 func (c *raftCluster) start() {
-	c.wg.Add(4)
+	c.wg.Add(5)
+	go func() {
+		defer c.wg.Done()
+		c.fenceLoop()
+	}()
 	go func() {
 		defer c.wg.Done()
 		c.balanceLoop()
@@ -584,13 +588,20 @@ func (c *raftCluster) reconcile() error {
 		}
 		for i := range parts {
 			p := parts[i]
-			if p.repl != nil || i >= len(mt.Partitions) {
+			if i >= len(mt.Partitions) {
 				continue
 			}
 			mp := &mt.Partitions[i]
+			offline := offlineReplicas(v, mp.Replicas)
+			if p.repl != nil {
+				b.cluster.setOffline(p, offline)
+				continue
+			}
 			l := p.lead.Load()
-			if mp.LeaderEpoch >= l.epoch && (mp.Leader != l.leader || mp.LeaderEpoch != l.epoch || !slices.Equal(mp.ISR, l.isr)) {
-				p.lead.Store(remoteLeadership(mp))
+			if mp.LeaderEpoch >= l.epoch && (mp.Leader != l.leader || mp.LeaderEpoch != l.epoch || !slices.Equal(mp.ISR, l.isr) || !slices.Equal(offline, l.offline)) {
+				nl := remoteLeadership(mp)
+				nl.offline = offline
+				p.lead.Store(nl)
 				p.notify()
 			}
 		}
@@ -901,4 +912,61 @@ func (c *raftCluster) rebalanceLeaders(pct int) int {
 		c.logger.Info("leader rebalance: asked preferred replicas to lead", "partitions", asked)
 	}
 	return asked
+}
+
+// brokerSessionTimeout is Kafka's broker.session.timeout.ms default: a
+// broker the controller has not heard from for this long is fenced (a
+// variable for tests, set before any broker starts).
+var brokerSessionTimeout = 9 * time.Second
+
+// fenceLoop runs on every node and acts on the controller: a registered
+// broker silent for brokerSessionTimeout (Raft liveness: no frame from
+// its node) is fenced, so Metadata stops listing it and its replicas
+// show as offline; it unfences itself when it is back (registerLoop).
+func (c *raftCluster) fenceLoop() {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	silentSince := map[int32]time.Time{}
+	for {
+		select {
+		case <-c.stop:
+			return
+		case now := <-tick.C:
+			if _, _, leading, err := c.node.Leader(metadataGroup); err != nil || !leading {
+				clear(silentSince)
+				continue
+			}
+			for _, br := range c.view().Brokers() {
+				id := br.NodeID
+				if id == c.self || br.Fenced || c.node.PeerAlive(raftID(id)) {
+					delete(silentSince, id)
+					continue
+				}
+				since, ok := silentSince[id]
+				if !ok {
+					silentSince[id] = now
+					continue
+				}
+				if now.Sub(since) >= brokerSessionTimeout {
+					if data, err := metadata.Encode(metadata.FenceBroker{NodeID: id}); err == nil {
+						_ = c.node.ProposeForward(metadataGroup, metadataBatch(data))
+						c.logger.Warn("fencing a silent broker", "node", id, "silent", now.Sub(since).Round(time.Second))
+					}
+					delete(silentSince, id)
+				}
+			}
+		}
+	}
+}
+
+// offlineReplicas is the replicas among rs whose brokers are not live
+// (unregistered or fenced) in v.
+func offlineReplicas(v *metadata.View, rs []int32) []int32 {
+	out := []int32{}
+	for _, r := range rs {
+		if br, ok := v.Broker(r); !ok || br.Fenced {
+			out = append(out, r)
+		}
+	}
+	return out
 }

@@ -375,7 +375,7 @@ func (s partSM) LeaderChanged(leader, term uint64) {
 	if kl == c.self && !slices.Contains(isr, kl) {
 		isr = append(slices.Clone(isr), kl)
 	}
-	if err := c.b.cluster.setLeadership(p, kl, int32(min(term, 1<<31-1)), p.repl.replicas, isr, nil); err != nil {
+	if err := c.b.cluster.setLeadership(p, kl, int32(min(term, 1<<31-1)), p.repl.replicas, isr, cur.offline); err != nil {
 		c.logger.Warn("leadership change", "partition", p.dirName(), "err", err)
 	}
 	if kl == c.self {
@@ -438,7 +438,7 @@ func (c *raftCluster) refreshLeadership() {
 		}
 		slices.Sort(isr)
 		if !slices.Equal(isr, l.isr) {
-			if err := c.b.cluster.setLeadership(p, l.leader, l.epoch, l.replicas, isr, nil); err != nil {
+			if err := c.b.cluster.setLeadership(p, l.leader, l.epoch, l.replicas, isr, l.offline); err != nil {
 				continue
 			}
 		}

@@ -457,3 +457,37 @@ func TestClusterRestartNode(t *testing.T) {
 		t.Fatalf("read %d records, want 60", len(got))
 	}
 }
+
+// A broker cut off from the others is fenced by the controller after the
+// session timeout: Metadata from the others stops listing it and shows
+// its replicas offline; healed, it unfences itself and is listed again.
+func TestClusterFenceSilentBroker(t *testing.T) {
+	old := brokerSessionTimeout
+	brokerSessionTimeout = 2 * time.Second
+	t.Cleanup(func() { brokerSessionTimeout = old })
+	tc := newTestCluster(t, 3)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(tc.seeds()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if resp, err := kadm.NewClient(cl).CreateTopic(context.Background(), 1, 3, nil, "fe"); err != nil || resp.Err != nil {
+		t.Fatalf("create: %v %v", err, resp.Err)
+	}
+	victim := 0
+	if c := tc.brokers[0].raft.controller(); c == 1 {
+		victim = 1 // not the controller: its fencing needs the others' quorum
+	}
+	tc.nw.Isolate(raftID(int32(victim + 1)))
+	other := (victim + 2) % 3
+	tc.waitFor("the silent broker fenced", func() bool {
+		b := tc.brokers[other]
+		p := b.topics.get("fe").partition(0)
+		return len(b.cluster.brokers()) == 2 && slices.Contains(p.lead.Load().offline, int32(victim+1))
+	})
+	tc.nw.Heal()
+	tc.waitFor("the broker back", func() bool {
+		b := tc.brokers[other]
+		return len(b.cluster.brokers()) == 3 && len(b.topics.get("fe").partition(0).lead.Load().offline) == 0
+	})
+}

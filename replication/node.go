@@ -253,6 +253,11 @@ func (n *Node) Tick() {
 	n.sched.enqueueAll(awake)
 }
 
+// PeerAlive reports whether peer (a node in Config.Peers) was heard from
+// within the election timeout (always true without peers): the broker's
+// controller fences brokers that stay silent.
+func (n *Node) PeerAlive(peer uint64) bool { return n.live(peer) }
+
 // live reports whether peer was heard from recently (always true without
 // liveness tracking).
 func (n *Node) live(peer uint64) bool {
