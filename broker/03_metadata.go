@@ -47,7 +47,7 @@ func (b *Broker) handleMetadata(ctx context.Context, req *protocol.Request) prot
 		br.NodeID, br.Host, br.Port, br.Rack = n.id, n.host, n.port, n.rack
 		resp.Brokers = append(resp.Brokers, br)
 	}
-	cluster := b.meta.clusterID()
+	cluster := b.clusterID()
 	resp.ClusterID = &cluster
 	resp.ControllerID = b.cluster.controllerID()
 	resp.AuthorizedOperations = opsNotAsked

@@ -34,7 +34,7 @@ func (b *Broker) handleDescribeCluster(ctx context.Context, req *protocol.Reques
 		endpoint = endpointTypeBrokers // not in the request
 	}
 	resp.EndpointType = endpoint
-	resp.ClusterID = b.meta.clusterID()
+	resp.ClusterID = b.clusterID()
 	resp.ControllerID = b.cluster.controllerID()
 	resp.ClusterAuthorizedOperations = opsNotAsked
 	if endpoint != endpointTypeBrokers && endpoint != endpointTypeControllers {

@@ -576,6 +576,12 @@ func (b *Broker) Handle(ctx context.Context, req *protocol.Request) protocol.Rep
 	if a == nil {
 		return protocol.Reply{Close: true}
 	}
+	if b.raft != nil && !b.raft.ready.Load() && req.Key != 18 {
+		// A cluster node serves once it caught up with the metadata log
+		// (a restarted node would otherwise answer Metadata with no
+		// topics and itself alone); ApiVersions is answered at once.
+		b.raft.waitReady(ctx, 10*time.Second)
+	}
 	if b.cfg.LogRequests {
 		b.logger.Debug("request", "key", req.Key, "version", req.Version, "client", req.ClientID, "remote", req.Conn.Remote)
 	}

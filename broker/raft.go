@@ -38,6 +38,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/moldau/moldau/broker/metadata"
@@ -100,6 +101,12 @@ type raftCluster struct {
 	stop chan struct{}
 	wg   sync.WaitGroup
 
+	// ready: this node has caught up with the metadata log since it
+	// started (reconcile sets it; Handle holds requests until then).
+	ready     atomic.Bool
+	readyCh   chan struct{}
+	readyOnce sync.Once
+
 	// hosted: the partitions this node hosts a replica of, by group id
 	// (the reconciler's; hostedMu for readers elsewhere).
 	hostedMu sync.Mutex
@@ -113,7 +120,7 @@ func newRaftCluster(b *Broker, o options) (*raftCluster, error) {
 	c := &raftCluster{
 		b: b, self: cfg.NodeID, logger: b.logger.With("component", "cluster"),
 		state: metadata.New(), applied: make(chan struct{}), kick: make(chan struct{}, 1),
-		stop: make(chan struct{}), hosted: map[uint64]*partition{}, local: o.peerNetwork,
+		stop: make(chan struct{}), hosted: map[uint64]*partition{}, local: o.peerNetwork, readyCh: make(chan struct{}),
 	}
 	if _, err := rand.Read(c.incarnation[:]); err != nil {
 		return nil, err
@@ -626,7 +633,52 @@ func (c *raftCluster) reconcile() error {
 	for _, t := range add {
 		b.logger.Info("topic created", "topic", t.name, "partitions", len(t.partitionList()))
 	}
+	if len(errs) == 0 && !c.ready.Load() && c.caughtUp(v) {
+		c.readyOnce.Do(func() {
+			c.ready.Store(true)
+			close(c.readyCh)
+			c.logger.Info("caught up with the cluster metadata", "applied", v.Applied(), "topics", len(v.Topics()))
+		})
+	}
 	return errors.Join(errs...)
+}
+
+// caughtUp reports whether v (just reconciled) is this node's view of the
+// whole committed metadata log: a leader is known, everything this node
+// knows to be committed is applied, this broker is registered and
+// unfenced and the cluster has its id. Kafka's brokers likewise serve
+// only once they caught up with the metadata log.
+func (c *raftCluster) caughtUp(v *metadata.View) bool {
+	st, err := c.node.Status(metadataGroup)
+	if err != nil || st.Leader == 0 || st.Applied < st.Commit || v.Applied() < st.Commit {
+		return false
+	}
+	br, ok := v.Broker(c.self)
+	return ok && br.Incarnation == c.incarnation && !br.Fenced && v.ClusterID() != ""
+}
+
+// waitReady holds a request until this node caught up (caughtUp), at most
+// d: after that it is served from what the node has.
+func (c *raftCluster) waitReady(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-c.readyCh:
+	case <-ctx.Done():
+	case <-t.C:
+	case <-c.stop:
+	}
+}
+
+// clusterID is the cluster's id once the metadata log names it, else
+// this node's own.
+func (b *Broker) clusterID() string {
+	if b.raft != nil {
+		if id := b.raft.view().ClusterID(); id != "" {
+			return id
+		}
+	}
+	return b.meta.clusterID()
 }
 
 // adminTimeout bounds how long an admin request waits for its metadata
@@ -935,6 +987,12 @@ func (c *raftCluster) fenceLoop() {
 			if _, _, leading, err := c.node.Leader(metadataGroup); err != nil || !leading {
 				clear(silentSince)
 				continue
+			}
+			if c.view().ClusterID() == "" {
+				// The first controller names the cluster (its own id).
+				if data, err := metadata.Encode(metadata.SetClusterID{ClusterID: c.b.meta.clusterID()}); err == nil {
+					_ = c.node.ProposeForward(metadataGroup, metadataBatch(data))
+				}
 			}
 			for _, br := range c.view().Brokers() {
 				id := br.NodeID

@@ -403,6 +403,9 @@ func (c *raftCluster) isrLoop() {
 			return
 		case <-tick.C:
 		}
+		if !c.ready.Load() {
+			c.kickReconcile() // the readiness check runs there
+		}
 		c.refreshLeadership()
 	}
 }

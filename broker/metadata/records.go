@@ -41,6 +41,7 @@ const (
 	TypeChangePartitionLeadership RecordType = 8
 	TypeAdvanceGroupIDs           RecordType = 9
 	TypeUnregisterBroker          RecordType = 10
+	TypeSetClusterID              RecordType = 11
 )
 
 var typeNames = map[RecordType]string{
@@ -54,6 +55,7 @@ var typeNames = map[RecordType]string{
 	TypeChangePartitionLeadership: "ChangePartitionLeadership",
 	TypeAdvanceGroupIDs:           "AdvanceGroupIDs",
 	TypeUnregisterBroker:          "UnregisterBroker",
+	TypeSetClusterID:              "SetClusterID",
 }
 
 func (t RecordType) String() string {
@@ -195,6 +197,14 @@ func (AlterTopicConfigs) Type() RecordType         { return TypeAlterTopicConfig
 func (ChangePartitionLeadership) Type() RecordType { return TypeChangePartitionLeadership }
 func (AdvanceGroupIDs) Type() RecordType           { return TypeAdvanceGroupIDs }
 func (UnregisterBroker) Type() RecordType          { return TypeUnregisterBroker }
+func (SetClusterID) Type() RecordType              { return TypeSetClusterID }
+
+// SetClusterID names the cluster (Kafka's cluster id, 22 characters of
+// URL-safe base64): the first one committed wins, later ones are
+// rejected, so every broker reports the same id.
+type SetClusterID struct {
+	ClusterID string `json:"cluster_id"`
+}
 
 // Encode returns the record's bytes: version, type, JSON body (FORMAT.md).
 func Encode(r Record) ([]byte, error) {
@@ -241,6 +251,8 @@ func Decode(b []byte) (Record, error) {
 		r, err = decodeAs[AdvanceGroupIDs](b[2:])
 	case TypeUnregisterBroker:
 		r, err = decodeAs[UnregisterBroker](b[2:])
+	case TypeSetClusterID:
+		r, err = decodeAs[SetClusterID](b[2:])
 	default:
 		return nil, fmt.Errorf("%w: unknown type %d", ErrCorruptRecord, b[1])
 	}

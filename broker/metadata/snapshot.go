@@ -18,6 +18,7 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // snapshotBody is the JSON inside a snapshot. Brokers are sorted by node
 // id, topics by name, so equal states give equal bytes.
 type snapshotBody struct {
+	ClusterID   string    `json:"cluster_id,omitempty"`
 	Applied     uint64    `json:"applied"`
 	NextGroupID uint64    `json:"next_group_id"`
 	Brokers     []*Broker `json:"brokers"`
@@ -33,7 +34,7 @@ func (s *State) Snapshot() []byte {
 // Snapshot returns the view's state as bytes (State.Snapshot).
 func (v *View) Snapshot() []byte {
 	body, err := json.Marshal(snapshotBody{
-		Applied: v.applied, NextGroupID: v.nextGroupID,
+		ClusterID: v.clusterID, Applied: v.applied, NextGroupID: v.nextGroupID,
 		Brokers: v.Brokers(), Topics: v.Topics(),
 	})
 	if err != nil {
@@ -84,6 +85,7 @@ func decodeSnapshot(b []byte) (*View, error) {
 	}
 	v := emptyView()
 	v.applied = body.Applied
+	v.clusterID = body.ClusterID
 	if body.NextGroupID < FirstGroupID {
 		return nil, fmt.Errorf("%w: next group id %d", ErrCorruptSnapshot, body.NextGroupID)
 	}

@@ -32,6 +32,8 @@ var (
 	ErrStaleLeaderEpoch         = errors.New("metadata: leader epoch older than the current")
 	ErrInvalidLeadership        = errors.New("metadata: invalid leadership change")
 	ErrCorruptSnapshot          = errors.New("metadata: corrupt snapshot")
+	ErrClusterIDSet             = errors.New("metadata: cluster id already set")
+	ErrInvalidClusterID         = errors.New("metadata: invalid cluster id")
 )
 
 // FirstGroupID is the first Raft group id handed to a partition; group 0
@@ -79,6 +81,7 @@ type Controller struct {
 // value it returns (brokers, topics, their slices and maps) is shared with
 // other views and must not be modified by the caller.
 type View struct {
+	clusterID   string
 	applied     uint64
 	nextGroupID uint64
 	brokers     map[int32]*Broker
@@ -86,6 +89,9 @@ type View struct {
 	byID        map[UUID]*Topic
 	controller  Controller
 }
+
+// ClusterID is the cluster's id ("" until a SetClusterID is applied).
+func (v *View) ClusterID() string { return v.clusterID }
 
 // Applied is the index of the last record applied (rejected ones included).
 func (v *View) Applied() uint64 { return v.applied }
@@ -292,6 +298,15 @@ func (v *View) apply(r Record) error {
 		return nil
 	case ChangePartitionLeadership:
 		return v.changeLeadership(r)
+	case SetClusterID:
+		if v.clusterID != "" {
+			return fmt.Errorf("%w: the cluster id is %s already", ErrClusterIDSet, v.clusterID)
+		}
+		if r.ClusterID == "" || len(r.ClusterID) > 64 {
+			return fmt.Errorf("%w: cluster id %q", ErrInvalidClusterID, r.ClusterID)
+		}
+		v.clusterID = r.ClusterID
+		return nil
 	case AdvanceGroupIDs:
 		if r.Next < v.nextGroupID {
 			return fmt.Errorf("%w: next %d below the counter %d", ErrStaleGroupID, r.Next, v.nextGroupID)
