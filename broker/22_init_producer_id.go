@@ -36,6 +36,10 @@ func (b *Broker) handleInitProducerID(ctx context.Context, req *protocol.Request
 				cur = txn.ProducerIDAndEpoch{ProducerID: r.ProducerID, Epoch: r.ProducerEpoch}
 			}
 			timeout := time.Duration(r.TransactionTimeoutMillis) * time.Millisecond
+			if err := b.notTxnCoordinator(*r.TransactionalID); err != nil {
+				resp.ErrorCode = txnErrorCode(err, fencedSince(r.Version, 4))
+				return resp
+			}
 			got, err := b.txns.InitProducerID(*r.TransactionalID, timeout, cur)
 			if err != nil {
 				resp.ErrorCode = txnErrorCode(err, fencedSince(r.Version, 4))

@@ -20,6 +20,10 @@ func (b *Broker) handleAddOffsetsToTxn(ctx context.Context, req *protocol.Reques
 	r := req.Body.(*kmsg.AddOffsetsToTxnRequest)
 	return protocol.Reply{Wait: func(context.Context) kmsg.Response {
 		resp := r.ResponseKind().(*kmsg.AddOffsetsToTxnResponse)
+		if err := b.notTxnCoordinator(r.TransactionalID); err != nil {
+			resp.ErrorCode = txnErrorCode(err, fencedSince(r.Version, 2))
+			return resp
+		}
 		if err := b.ensureOffsetsTopic(); err != nil {
 			resp.ErrorCode = groupErrorCode(err)
 			return resp

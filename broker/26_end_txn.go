@@ -22,6 +22,10 @@ func (b *Broker) handleEndTxn(ctx context.Context, req *protocol.Request) protoc
 	return protocol.Reply{Wait: func(context.Context) kmsg.Response {
 		resp := r.ResponseKind().(*kmsg.EndTxnResponse)
 		resp.ProducerID, resp.ProducerEpoch = -1, -1
+		if err := b.notTxnCoordinator(r.TransactionalID); err != nil {
+			resp.ErrorCode = txnErrorCode(err, fencedSince(r.Version, 2))
+			return resp
+		}
 		got, err := b.txns.EndTxn(r.TransactionalID, r.ProducerID, r.ProducerEpoch, r.Commit, r.Version >= 5)
 		resp.ErrorCode = txnErrorCode(err, fencedSince(r.Version, 2))
 		if err == nil && r.Version >= 5 {

@@ -68,20 +68,35 @@ func (b *Broker) handleTxnOffsetCommit(ctx context.Context, req *protocol.Reques
 		codes := make([]int16, len(slots))
 		tp := txn.TopicPartition{Topic: offsetsTopic, Partition: b.groups.PartitionFor(r.Group)}
 		var err error
+		verified := false
 		if r.Group == "" {
 			// GroupCoordinatorService.commitTransactionalOffsets checks
 			// the group id before the transaction.
 			err = errEmptyGroupID
-		} else if r.Version >= 5 {
-			// Transactions v2: the group's partition joins the
-			// transaction here (there is no AddOffsetsToTxn).
-			if err = b.ensureOffsetsTopic(); err == nil {
-				err = b.txns.AddPartitions(r.TransactionalID, r.ProducerID, r.ProducerEpoch, []txn.TopicPartition{tp})
+		} else if node, local, lerr := b.txnCoordinatorOf(r.TransactionalID); !local {
+			// Cluster mode, the transaction coordinator is another
+			// node: it adds the group's partition (v5) or verifies it
+			// is in the transaction, as Kafka's group coordinator has
+			// it do (AddPartitionsToTxn v5, v4+ VerifyOnly).
+			switch {
+			case lerr != nil:
+				err = lerr
+			case r.Version >= 5:
+				err = b.inter.addPartitionsRemote(node, r.TransactionalID, r.ProducerID, r.ProducerEpoch, tp, false)
+			default:
+				err, verified = b.inter.addPartitionsRemote(node, r.TransactionalID, r.ProducerID, r.ProducerEpoch, tp, true), true
 			}
-		}
-		verified := false
-		if err == nil {
-			err, verified = b.txns.Verify(r.TransactionalID, r.ProducerID, r.ProducerEpoch, tp), true
+		} else {
+			if r.Version >= 5 {
+				// Transactions v2: the group's partition joins the
+				// transaction here (there is no AddOffsetsToTxn).
+				if err = b.ensureOffsetsTopic(); err == nil {
+					err = b.txns.AddPartitions(r.TransactionalID, r.ProducerID, r.ProducerEpoch, []txn.TopicPartition{tp})
+				}
+			}
+			if err == nil {
+				err, verified = b.txns.Verify(r.TransactionalID, r.ProducerID, r.ProducerEpoch, tp), true
+			}
 		}
 		if err != nil {
 			code := txnOffsetCommitErrorCode(err, r.Version, verified)
