@@ -6,6 +6,8 @@ package broker
 // TxnOffsetCommits are committed or dropped by the transaction's marker.
 // v2+: PRODUCER_FENCED (v0–v1: INVALID_PRODUCER_EPOCH); v3+: flexible; v4:
 // the same as v3 (its KIP-890 changes concern transactions v2, not served).
+// In cluster mode a transactional id another node coordinates gets
+// NOT_COORDINATOR.
 
 import (
 	"context"

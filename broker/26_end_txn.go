@@ -7,7 +7,10 @@ package broker
 // retried EndTxn of a completed transaction succeeds. v2+: PRODUCER_FENCED
 // (v0–v1: INVALID_PRODUCER_EPOCH); v3+: flexible. v5 (transactions v2,
 // KIP-890 part 2): the epoch is bumped at every EndTxn and the new producer
-// id and epoch are returned; an abort with nothing open succeeds.
+// id and epoch are returned; an abort with nothing open succeeds. In
+// cluster mode a transactional id another node coordinates gets
+// NOT_COORDINATOR, and the markers go to each partition's leader
+// (interbroker.go).
 
 import (
 	"context"

@@ -11,7 +11,10 @@ package broker
 // instance id (checked as OffsetCommit does, KIP-447); v4: the same, but a
 // group partition outside the transaction is TRANSACTION_ABORTABLE; v5
 // (transactions v2): the group's partition is added to the transaction
-// implicitly. Partitions of unknown topics get UNKNOWN_TOPIC_OR_PARTITION
+// implicitly. In cluster mode, when the transaction coordinator is another
+// node, it is asked (AddPartitionsToTxn v5 to add, v4+ VerifyOnly to
+// verify; interbroker.go), and a coordinator that cannot be reached is
+// COORDINATOR_NOT_AVAILABLE. Partitions of unknown topics get UNKNOWN_TOPIC_OR_PARTITION
 // and are not passed on. Before v2, COORDINATOR_LOAD_IN_PROGRESS is sent as
 // COORDINATOR_NOT_AVAILABLE.
 

@@ -46,6 +46,14 @@ func (b *Broker) newTxnCoordinator(o options) error {
 		parts = int32(len(t.partitionList()))
 	}
 	maxTimeout := time.Duration(b.cfg.TransactionMaxTimeoutMs) * time.Millisecond
+	var owns func(int32) bool
+	if b.raft != nil {
+		// A node coordinates the __transaction_state partitions it leads.
+		owns = func(p int32) bool {
+			_, local, err := b.leaderOf(txnStateTopic, p)
+			return err == nil && local
+		}
+	}
 	b.txns = txn.NewCoordinator(txn.Config{
 		Partitions:    parts,
 		MaxTimeout:    maxTimeout,
@@ -54,6 +62,7 @@ func (b *Broker) newTxnCoordinator(o options) error {
 		Offsets:       offsetStash{b: b},
 		NewProducerID: b.pids.next,
 		Now:           b.now,
+		Owns:          owns,
 	}, &txnStateLog{b: b}, &markerWriter{b: b}, b.logger.With("component", "txn"))
 	if b.raft != nil {
 		b.inter = newInterBroker(b)

@@ -130,6 +130,13 @@ type Config struct {
 	NewProducerID func() (int64, error)
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// Owns reports whether this coordinator currently serves partition p
+	// of the state log (nil: every partition, a single node). In a
+	// cluster a node coordinates the partitions it leads: Tick leaves the
+	// transactions of the others alone, so that a former coordinator
+	// neither times out nor completes (writes markers for) what its
+	// successor now decides. It must not block.
+	Owns func(p int32) bool
 }
 
 // Coordinator is the transaction coordinator of every __transaction_state
@@ -726,6 +733,9 @@ func (c *Coordinator) Tick() {
 	}
 	c.mu.RUnlock()
 	for _, t := range all {
+		if c.cfg.Owns != nil && !c.cfg.Owns(PartitionFor(t.id, c.cfg.Partitions)) {
+			continue
+		}
 		if !t.opMu.TryLock() {
 			continue
 		}
