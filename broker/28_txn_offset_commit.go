@@ -76,7 +76,7 @@ func (b *Broker) handleTxnOffsetCommit(ctx context.Context, req *protocol.Reques
 			// GroupCoordinatorService.commitTransactionalOffsets checks
 			// the group id before the transaction.
 			err = errEmptyGroupID
-		} else if node, local, lerr := b.txnCoordinatorOf(r.TransactionalID); !local {
+		} else if node, local, lerr := b.txnCoordinatorOf(r.TransactionalID); lerr != nil || !local {
 			// Cluster mode, the transaction coordinator is another
 			// node: it adds the group's partition (v5) or verifies it
 			// is in the transaction, as Kafka's group coordinator has

@@ -37,7 +37,8 @@ package broker
 // on the record without asking again, as Kafka skips the verification of a
 // producer with a transaction ongoing on the partition.
 //
-// Locking: interBroker.mu guards the client and closed; txnGuards.mu guards
+// Locking: interBroker.mu guards the client and closed, loadMu loadedAt
+// (a leaf); txnGuards.mu guards
 // its map and is a leaf (taken under a partition's appendMu by the check,
 // never held across anything else).
 
@@ -90,10 +91,15 @@ type interBroker struct {
 	mu     sync.Mutex
 	cl     *kgo.Client
 	closed bool
+
+	// loadedAt: per __transaction_state partition, the leader epoch at
+	// which the coordinator last loaded it (txnStateLog.Replay).
+	loadMu   sync.Mutex
+	loadedAt map[int32]int32
 }
 
 func newInterBroker(b *Broker) *interBroker {
-	return &interBroker{b: b, guards: txnGuards{m: map[guardKey]*txnGuard{}}}
+	return &interBroker{b: b, guards: txnGuards{m: map[guardKey]*txnGuard{}}, loadedAt: map[int32]int32{}}
 }
 
 // client returns the kgo client, creating it on first use.
@@ -180,26 +186,60 @@ func (b *Broker) leaderOf(name string, part int32) (node int32, local bool, err 
 }
 
 // txnCoordinatorOf is the transaction coordinator of id: the leader of
-// its __transaction_state partition (this node on a single node).
+// its __transaction_state partition (this node on a single node). When
+// that is this node but the coordinator has not loaded the partition at
+// the current leader epoch yet, err wraps txn.ErrLoadInProgress.
 func (b *Broker) txnCoordinatorOf(id string) (node int32, local bool, err error) {
 	if b.raft == nil {
 		return b.cfg.NodeID, true, nil
 	}
-	return b.leaderOf(txnStateTopic, txn.PartitionFor(id, b.txns.Partitions()))
+	part := txn.PartitionFor(id, b.txns.Partitions())
+	node, local, err = b.leaderOf(txnStateTopic, part)
+	if err == nil && local && !b.inter.loaded(part) {
+		err = fmt.Errorf("%w: %w", errTxnCoordinatorUnavailable, txn.ErrLoadInProgress)
+	}
+	return node, local, err
 }
 
 // notTxnCoordinator refuses, in cluster mode, a transactional request for
 // an id whose coordinator is another node (NOT_COORDINATOR: the client
 // looks the coordinator up again), so that the state this node may still
-// hold from an earlier leadership is never answered from.
+// hold from an earlier leadership is never answered from, or that this
+// node has not loaded yet (COORDINATOR_LOAD_IN_PROGRESS).
 func (b *Broker) notTxnCoordinator(id string) error {
 	if b.raft == nil {
 		return nil
 	}
-	if _, local, err := b.txnCoordinatorOf(id); err != nil || !local {
+	_, local, err := b.txnCoordinatorOf(id)
+	switch {
+	case errors.Is(err, txn.ErrLoadInProgress):
+		return err
+	case err != nil || !local:
 		return errNotCoordinator
 	}
 	return nil
+}
+
+// markLoaded records that the coordinator loaded __transaction_state
+// partition p as its leader at leader epoch epoch.
+func (ib *interBroker) markLoaded(p, epoch int32) {
+	ib.loadMu.Lock()
+	defer ib.loadMu.Unlock()
+	ib.loadedAt[p] = epoch
+}
+
+// loaded reports whether the coordinator loaded __transaction_state
+// partition p at its current leader epoch (this node leads it).
+func (ib *interBroker) loaded(p int32) bool {
+	t := ib.b.topics.get(txnStateTopic)
+	if t == nil || t.partition(p) == nil {
+		return false
+	}
+	epoch := t.partition(p).lead.Load().epoch
+	ib.loadMu.Lock()
+	defer ib.loadMu.Unlock()
+	at, ok := ib.loadedAt[p]
+	return ok && at == epoch
 }
 
 // addPartitionsRemote asks node, the coordinator of transactional id, to

@@ -51,7 +51,7 @@ func (b *Broker) newTxnCoordinator(o options) error {
 		// A node coordinates the __transaction_state partitions it leads.
 		owns = func(p int32) bool {
 			_, local, err := b.leaderOf(txnStateTopic, p)
-			return err == nil && local
+			return err == nil && local && b.inter.loaded(p)
 		}
 	}
 	b.txns = txn.NewCoordinator(txn.Config{
@@ -322,12 +322,47 @@ func (l *txnStateLog) Append(p int32, key, value []byte, sync bool) error {
 }
 
 // Replay implements txn.StateLog.
+//
+// In cluster mode a replay on the leader (the coordinator's Load when this
+// node becomes the partition's leader) marks the partition loaded at that
+// leader epoch: until then its transactions are not served
+// (txnCoordinatorOf).
+//
+// A partition the coordinator loads as soon as its group elects this node,
+// before the reconciler has published the topic, is waited for.
 func (l *txnStateLog) Replay(p int32, fn func(key, value []byte) error) error {
-	t := l.b.topics.get(txnStateTopic)
-	if t == nil || t.partition(p) == nil {
+	part := l.b.txnStatePartition(p)
+	if part == nil && l.b.inter != nil {
+		deadline := time.Now().Add(30 * time.Second)
+		for part == nil && time.Now().Before(deadline) {
+			select {
+			case <-l.b.stop:
+				return errClosing
+			case <-time.After(5 * time.Millisecond):
+			}
+			part = l.b.txnStatePartition(p)
+		}
+	}
+	if part == nil {
 		return nil
 	}
-	return replayRecords(t.partition(p).log, nil, func(_ int64, key, value []byte) error { return fn(key, value) })
+	lead := part.lead.Load()
+	if err := replayRecords(part.log, nil, func(_ int64, key, value []byte) error { return fn(key, value) }); err != nil {
+		return err
+	}
+	if l.b.inter != nil && lead.local {
+		l.b.inter.markLoaded(p, lead.epoch)
+	}
+	return nil
+}
+
+// txnStatePartition is partition p of __transaction_state, or nil.
+func (b *Broker) txnStatePartition(p int32) *partition {
+	t := b.topics.get(txnStateTopic)
+	if t == nil {
+		return nil
+	}
+	return t.partition(p)
 }
 
 // replayRecords calls fn with every record of the uncompressed, non-control
