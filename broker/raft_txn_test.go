@@ -288,3 +288,101 @@ func TestClusterTxnGroupETL(t *testing.T) {
 		}
 	}
 }
+
+// moveLeader transfers the leadership of topic's partition part to
+// another replica and waits until every node sees the new leader (and, for
+// a __transaction_state partition, until its coordinator loaded it).
+func (tc *testCluster) moveLeader(topic string, part int32) int {
+	tc.t.Helper()
+	from := -1
+	tc.waitFor("a leader of "+topic, func() bool { from = tc.leaderOf(topic, part); return from >= 0 })
+	to := (from + 1) % len(tc.brokers)
+	p := tc.brokers[from].topics.get(topic).partition(part)
+	tc.waitFor(fmt.Sprintf("%s-%d moved from node %d to node %d", topic, part, from+1, to+1), func() bool {
+		if tc.leaderOf(topic, part) != to {
+			_ = tc.brokers[from].raft.node.TransferLeadership(p.repl.gid, raftID(int32(to+1)))
+			return false
+		}
+		for _, b := range tc.brokers {
+			if b.topics.get(topic).partition(part).lead.Load().leader != int32(to+1) {
+				return false
+			}
+		}
+		return topic != txnStateTopic || tc.brokers[to].inter.loaded(part)
+	})
+	return to
+}
+
+// Leadership moves in the middle of transactions: a data partition's
+// leader moves between two batches of one transaction (the new leader
+// verifies with the coordinator again; the markers go to it after the
+// coordinator re-reads the cluster view), then the transaction
+// coordinator moves (its successor loads the transaction state and ends
+// the next transactions). A read_committed consumer sees exactly the
+// committed records.
+func TestClusterTxnLeadersMove(t *testing.T) {
+	tc := txnCluster(t, "mv")
+	const id = "mover"
+	cl, err := kgo.NewClient(kgo.SeedBrokers(tc.seeds()...), kgo.TransactionalID(id),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.DefaultProduceTopic("mv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	var committed []string
+	produce := func(txnNo, from, to int) []string {
+		var vs []string
+		for i := from; i < to; i++ {
+			v := fmt.Sprintf("%d-%d", txnNo, i)
+			if err := cl.ProduceSync(ctx, &kgo.Record{Partition: int32(i % 3), Value: []byte(v)}).FirstErr(); err != nil {
+				t.Fatalf("produce %s: %v", v, err)
+			}
+			vs = append(vs, v)
+		}
+		return vs
+	}
+	end := func(commit bool) {
+		t.Helper()
+		if err := cl.EndTransaction(ctx, kgo.TransactionEndTry(commit)); err != nil {
+			t.Fatalf("end (commit %v): %v", commit, err)
+		}
+	}
+
+	if err := cl.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	vs := produce(0, 0, 6)
+	to := tc.moveLeader("mv", 0)
+	t.Logf("mv-0 moved to node %d mid-transaction", to+1)
+	vs = append(vs, produce(0, 6, 12)...)
+	end(true)
+	committed = append(committed, vs...)
+
+	tp := txn.PartitionFor(id, txnStatePartitions)
+	to = tc.moveLeader(txnStateTopic, tp)
+	t.Logf("the coordinator of %s moved to node %d", id, to+1)
+	for n := 1; n <= 4; n++ {
+		if err := cl.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		vs := produce(n, 0, 6)
+		if n == 2 {
+			to = tc.moveLeader("mv", 1)
+			t.Logf("mv-1 moved to node %d mid-transaction", to+1)
+			vs = append(vs, produce(n, 6, 9)...)
+		}
+		commit := n%2 == 0
+		end(commit)
+		if commit {
+			committed = append(committed, vs...)
+		}
+	}
+	got := consumeCommitted(t, tc.seeds(), "mv", len(committed))
+	slices.Sort(got)
+	slices.Sort(committed)
+	if !slices.Equal(got, committed) {
+		t.Fatalf("read_committed read %v, want %v", got, committed)
+	}
+}
