@@ -260,7 +260,7 @@ func txnErrorCode(err error, version int16) int16 {
 		return kerr.CoordinatorLoadInProgress.Code
 	case errors.Is(err, txn.ErrStorage), errors.Is(err, errTxnStateUnavailable), errors.Is(err, errTxnCoordinatorUnavailable):
 		return kerr.CoordinatorNotAvailable.Code
-	case errors.Is(err, errNotCoordinator):
+	case errors.Is(err, errNotCoordinator), errors.Is(err, txn.ErrNotCoordinator):
 		return kerr.NotCoordinator.Code
 	}
 	return errorCode(err)
