@@ -318,8 +318,8 @@ func (tc *testCluster) moveLeader(topic string, part int32) int {
 // verifies with the coordinator again; the markers go to it after the
 // coordinator re-reads the cluster view), then the transaction
 // coordinator moves (its successor loads the transaction state and ends
-// the next transactions). A read_committed consumer sees exactly the
-// committed records.
+// the next transactions), and moves again with a transaction open. A
+// read_committed consumer sees exactly the committed records.
 func TestClusterTxnLeadersMove(t *testing.T) {
 	tc := txnCluster(t, "mv")
 	const id = "mover"
@@ -368,9 +368,16 @@ func TestClusterTxnLeadersMove(t *testing.T) {
 			t.Fatal(err)
 		}
 		vs := produce(n, 0, 6)
-		if n == 2 {
+		switch n {
+		case 2:
 			to = tc.moveLeader("mv", 1)
 			t.Logf("mv-1 moved to node %d mid-transaction", to+1)
+			vs = append(vs, produce(n, 6, 9)...)
+		case 4:
+			// The coordinator moves with the transaction open: its
+			// successor loads it from __transaction_state and commits.
+			to = tc.moveLeader(txnStateTopic, tp)
+			t.Logf("the coordinator of %s moved to node %d mid-transaction", id, to+1)
 			vs = append(vs, produce(n, 6, 9)...)
 		}
 		commit := n%2 == 0
@@ -384,5 +391,45 @@ func TestClusterTxnLeadersMove(t *testing.T) {
 	slices.Sort(committed)
 	if !slices.Equal(got, committed) {
 		t.Fatalf("read_committed read %v, want %v", got, committed)
+	}
+}
+
+// The verification guard: a marker written while a remote verification is
+// in flight, or after it, invalidates it; a new leader epoch or producer
+// epoch does too.
+func TestTxnGuards(t *testing.T) {
+	tp := &topic{name: "g"}
+	p := newPartition(tp, 0, nil, &leadership{leader: 1, epoch: 3, local: true})
+	g := txnGuards{m: map[guardKey]*txnGuard{}}
+	if g.valid(p, 7, 0) == nil {
+		t.Fatal("valid without a verification")
+	}
+	gen := g.begin(p, 7)
+	g.verified(p, 7, 0, gen)
+	if err := g.valid(p, 7, 0); err != nil {
+		t.Fatalf("verified: %v", err)
+	}
+	if g.valid(p, 7, 1) == nil || g.valid(p, 8, 0) == nil {
+		t.Fatal("valid for another epoch or producer")
+	}
+	g.markerWriting(p, 7)
+	if g.valid(p, 7, 0) == nil {
+		t.Fatal("valid after a marker")
+	}
+	gen = g.begin(p, 7)
+	g.markerWriting(p, 7) // the transaction ends while the verification is in flight
+	g.verified(p, 7, 0, gen)
+	if g.valid(p, 7, 0) == nil {
+		t.Fatal("a verification that raced a marker was recorded")
+	}
+	gen = g.begin(p, 7)
+	g.verified(p, 7, 0, gen)
+	p.lead.Store(&leadership{leader: 1, epoch: 4, local: true})
+	if g.valid(p, 7, 0) == nil {
+		t.Fatal("valid under a new leader epoch")
+	}
+	g.prune(time.Now().Add(time.Hour), time.Minute)
+	if len(g.m) != 0 {
+		t.Fatalf("prune left %d records", len(g.m))
 	}
 }
