@@ -164,10 +164,11 @@ func produceFailed(resp *kmsg.ProduceResponse) bool {
 func (b *Broker) produceOne(p *partition, records []byte, now int64, sp *kmsg.ProduceResponseTopicPartition, version int16, txnID *string) (flushDue bool, prop *pendingProp) {
 	settings := p.topic.settings()
 	v, err := validateBatch(records, settings, now)
-	if err == nil && v.transactional && txnID != nil && version >= 12 {
+	if err == nil && v.transactional && txnID != nil && (version >= 12 || b.inter != nil) {
 		// Transactions v2 (KIP-890 part 2): the partition joins the
-		// producer's transaction here (there is no AddPartitionsToTxn).
-		err = b.addPartitionOnProduce(*txnID, &v, p)
+		// producer's transaction here (there is no AddPartitionsToTxn);
+		// in cluster mode, another node's coordinator verifies it.
+		err = b.addPartitionOnProduce(*txnID, &v, p, version)
 	}
 	if err == nil {
 		var res appendResult

@@ -11,7 +11,8 @@ package broker
 // id and epoch passed (v3+), and transaction.timeout.ms bounded by
 // transaction.max.timeout.ms. v2+: flexible; v3+: producer id/epoch in the
 // request; v4+: PRODUCER_FENCED (earlier versions get
-// INVALID_PRODUCER_EPOCH).
+// INVALID_PRODUCER_EPOCH). In cluster mode a transactional id whose
+// __transaction_state partition another node leads gets NOT_COORDINATOR.
 
 import (
 	"context"
@@ -36,6 +37,10 @@ func (b *Broker) handleInitProducerID(ctx context.Context, req *protocol.Request
 				cur = txn.ProducerIDAndEpoch{ProducerID: r.ProducerID, Epoch: r.ProducerEpoch}
 			}
 			timeout := time.Duration(r.TransactionTimeoutMillis) * time.Millisecond
+			if err := b.notTxnCoordinator(*r.TransactionalID); err != nil {
+				resp.ErrorCode = txnErrorCode(err, fencedSince(r.Version, 4))
+				return resp
+			}
 			got, err := b.txns.InitProducerID(*r.TransactionalID, timeout, cur)
 			if err != nil {
 				resp.ErrorCode = txnErrorCode(err, fencedSince(r.Version, 4))

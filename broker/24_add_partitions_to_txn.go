@@ -7,10 +7,17 @@ package broker
 //     UNKNOWN_TOPIC_OR_PARTITION and the others OPERATION_NOT_ATTEMPTED; a
 //     coordinator error is given to every partition. v2+: PRODUCER_FENCED
 //     (v0–v1: INVALID_PRODUCER_EPOCH). v3+: flexible.
-//   - v4+: batched (Transactions), the form brokers use; VerifyOnly asks
-//     only whether the partitions are in the ongoing transaction (KIP-890
-//     part 1), answering INVALID_TXN_STATE for those that are not.
-//   - v5: the same, and with transactions v2 not served, nothing more.
+//   - v4+: batched (Transactions), the form brokers use (interbroker.go:
+//     a partition leader or group coordinator asking this node, the
+//     transaction coordinator); VerifyOnly asks only whether the
+//     partitions are in the ongoing transaction (KIP-890 part 1),
+//     answering INVALID_TXN_STATE for those that are not; without it the
+//     partitions are added (durably before the answer).
+//   - v5: the same; it is the form Kafka 4 brokers add a partition with
+//     for transactions v2 (a produce v12+ or TxnOffsetCommit v5 on
+//     another node).
+//   - Cluster mode: a transactional id this node does not coordinate gets
+//     NOT_COORDINATOR for every partition.
 
 import (
 	"context"
@@ -90,7 +97,19 @@ func topicsOf[T any](ts []T, get func(T) (string, []int32)) []topicCodes {
 
 // addPartitions adds (or, verifyOnly, checks) the partitions of one
 // transaction, filling each partition's code.
+//
+// In cluster mode the transactional id's coordinator must be this node
+// (else NOT_COORDINATOR for every partition: the client, or the broker
+// verifying for a partition it leads, looks the coordinator up again).
 func (b *Broker) addPartitions(id string, pid int64, epoch int16, verifyOnly bool, topics []topicCodes, fencedVersion int16) []topicCodes {
+	if err := b.notTxnCoordinator(id); err != nil {
+		for _, tc := range topics {
+			for i := range tc.codes {
+				tc.codes[i] = txnErrorCode(err, fencedVersion)
+			}
+		}
+		return topics
+	}
 	var tps []txn.TopicPartition
 	unknown := false
 	for _, tc := range topics {

@@ -6,6 +6,8 @@ package broker
 // TxnOffsetCommits are committed or dropped by the transaction's marker.
 // v2+: PRODUCER_FENCED (v0–v1: INVALID_PRODUCER_EPOCH); v3+: flexible; v4:
 // the same as v3 (its KIP-890 changes concern transactions v2, not served).
+// In cluster mode a transactional id another node coordinates gets
+// NOT_COORDINATOR.
 
 import (
 	"context"
@@ -20,6 +22,10 @@ func (b *Broker) handleAddOffsetsToTxn(ctx context.Context, req *protocol.Reques
 	r := req.Body.(*kmsg.AddOffsetsToTxnRequest)
 	return protocol.Reply{Wait: func(context.Context) kmsg.Response {
 		resp := r.ResponseKind().(*kmsg.AddOffsetsToTxnResponse)
+		if err := b.notTxnCoordinator(r.TransactionalID); err != nil {
+			resp.ErrorCode = txnErrorCode(err, fencedSince(r.Version, 2))
+			return resp
+		}
 		if err := b.ensureOffsetsTopic(); err != nil {
 			resp.ErrorCode = groupErrorCode(err)
 			return resp

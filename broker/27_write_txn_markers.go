@@ -2,12 +2,18 @@ package broker
 
 // WriteTxnMarkers, key 27, versions 0–2.
 //
-// Kafka's coordinator sends it to partition leaders; Moldau's coordinator
-// writes its markers in-process, so this serves administrators: Admin
-// abortTransaction (kafka-transactions.sh abort) aborts a hanging
+// The transaction coordinator sends it to partition leaders (cluster mode:
+// interbroker.go, for the partitions this node leads; on a single node the
+// coordinator writes its markers in-process), and administrators use it:
+// Admin abortTransaction (kafka-transactions.sh abort) aborts a hanging
 // transaction by writing an abort marker to its partition. A marker older
 // than the producer's epoch on the partition gets INVALID_PRODUCER_EPOCH;
-// markers are durable before the answer. v1+: flexible; v2: the
+// a partition this node does not lead, NOT_LEADER_OR_FOLLOWER; markers are
+// durable before the answer. In cluster mode a marker for a
+// __consumer_offsets partition this node leads completes the producer's
+// pending transactional offsets of the group coordinator (committed or
+// dropped), as the coordinator does in-process for its own node; other
+// internal topics get INVALID_TOPIC_EXCEPTION. v1+: flexible; v2: the
 // transaction version (ignored: markers are the same).
 
 import (
@@ -42,9 +48,18 @@ func (b *Broker) handleWriteTxnMarkers(ctx context.Context, req *protocol.Reques
 					switch {
 					case p == nil:
 						rp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+					case t.name == offsetsTopic && b.raft != nil:
+						if !p.lead.Load().local {
+							rp.ErrorCode = kerr.NotLeaderForPartition.Code
+						} else if err := b.groups.CompleteTxnOffsets(part, m.ProducerID, m.Committed); err != nil {
+							rp.ErrorCode = groupErrorCode(err)
+						}
 					case isInternalTopic(t.name) || t.name == txnStateTopic:
 						rp.ErrorCode = kerr.InvalidTopicException.Code
 					default:
+						if b.inter != nil {
+							b.inter.guards.markerWriting(p, m.ProducerID)
+						}
 						if _, err := p.writeMarkerChecked(m.ProducerID, m.ProducerEpoch, m.Committed, now, true); err != nil {
 							rp.ErrorCode = errorCode(err)
 						} else {

@@ -11,7 +11,10 @@ package broker
 // instance id (checked as OffsetCommit does, KIP-447); v4: the same, but a
 // group partition outside the transaction is TRANSACTION_ABORTABLE; v5
 // (transactions v2): the group's partition is added to the transaction
-// implicitly. Partitions of unknown topics get UNKNOWN_TOPIC_OR_PARTITION
+// implicitly. In cluster mode, when the transaction coordinator is another
+// node, it is asked (AddPartitionsToTxn v5 to add, v4+ VerifyOnly to
+// verify; interbroker.go), and a coordinator that cannot be reached is
+// COORDINATOR_NOT_AVAILABLE. Partitions of unknown topics get UNKNOWN_TOPIC_OR_PARTITION
 // and are not passed on. Before v2, COORDINATOR_LOAD_IN_PROGRESS is sent as
 // COORDINATOR_NOT_AVAILABLE.
 
@@ -68,20 +71,35 @@ func (b *Broker) handleTxnOffsetCommit(ctx context.Context, req *protocol.Reques
 		codes := make([]int16, len(slots))
 		tp := txn.TopicPartition{Topic: offsetsTopic, Partition: b.groups.PartitionFor(r.Group)}
 		var err error
+		verified := false
 		if r.Group == "" {
 			// GroupCoordinatorService.commitTransactionalOffsets checks
 			// the group id before the transaction.
 			err = errEmptyGroupID
-		} else if r.Version >= 5 {
-			// Transactions v2: the group's partition joins the
-			// transaction here (there is no AddOffsetsToTxn).
-			if err = b.ensureOffsetsTopic(); err == nil {
-				err = b.txns.AddPartitions(r.TransactionalID, r.ProducerID, r.ProducerEpoch, []txn.TopicPartition{tp})
+		} else if node, local, lerr := b.txnCoordinatorOf(r.TransactionalID); lerr != nil || !local {
+			// Cluster mode, the transaction coordinator is another
+			// node: it adds the group's partition (v5) or verifies it
+			// is in the transaction, as Kafka's group coordinator has
+			// it do (AddPartitionsToTxn v5, v4+ VerifyOnly).
+			switch {
+			case lerr != nil:
+				err = lerr
+			case r.Version >= 5:
+				err = b.inter.addPartitionsRemote(node, r.TransactionalID, r.ProducerID, r.ProducerEpoch, tp, false)
+			default:
+				err, verified = b.inter.addPartitionsRemote(node, r.TransactionalID, r.ProducerID, r.ProducerEpoch, tp, true), true
 			}
-		}
-		verified := false
-		if err == nil {
-			err, verified = b.txns.Verify(r.TransactionalID, r.ProducerID, r.ProducerEpoch, tp), true
+		} else {
+			if r.Version >= 5 {
+				// Transactions v2: the group's partition joins the
+				// transaction here (there is no AddOffsetsToTxn).
+				if err = b.ensureOffsetsTopic(); err == nil {
+					err = b.txns.AddPartitions(r.TransactionalID, r.ProducerID, r.ProducerEpoch, []txn.TopicPartition{tp})
+				}
+			}
+			if err == nil {
+				err, verified = b.txns.Verify(r.TransactionalID, r.ProducerID, r.ProducerEpoch, tp), true
+			}
 		}
 		if err != nil {
 			code := txnOffsetCommitErrorCode(err, r.Version, verified)

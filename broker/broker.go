@@ -77,6 +77,7 @@ type Broker struct {
 	metrics  *protocol.Metrics
 	groups   *coordinator.Coordinator
 	txns     *txn.Coordinator
+	inter    *interBroker // inter-broker requests (interbroker.go); nil on a single node
 
 	caps *versionCaps // advertised max version per key
 

@@ -46,6 +46,14 @@ func (b *Broker) newTxnCoordinator(o options) error {
 		parts = int32(len(t.partitionList()))
 	}
 	maxTimeout := time.Duration(b.cfg.TransactionMaxTimeoutMs) * time.Millisecond
+	var owns func(int32) bool
+	if b.raft != nil {
+		// A node coordinates the __transaction_state partitions it leads.
+		owns = func(p int32) bool {
+			_, local, err := b.leaderOf(txnStateTopic, p)
+			return err == nil && local && b.inter.loaded(p)
+		}
+	}
 	b.txns = txn.NewCoordinator(txn.Config{
 		Partitions:    parts,
 		MaxTimeout:    maxTimeout,
@@ -54,7 +62,11 @@ func (b *Broker) newTxnCoordinator(o options) error {
 		Offsets:       offsetStash{b: b},
 		NewProducerID: b.pids.next,
 		Now:           b.now,
+		Owns:          owns,
 	}, &txnStateLog{b: b}, &markerWriter{b: b}, b.logger.With("component", "txn"))
+	if b.raft != nil {
+		b.inter = newInterBroker(b)
+	}
 	if t == nil {
 		return nil
 	}
@@ -76,16 +88,23 @@ func (b *Broker) ensureTxnStateTopic() error {
 }
 
 // txnHousekeeping aborts timed-out transactions and retries unfinished
-// completions.
+// completions; in cluster mode it prunes the verification records and
+// closes the inter-broker client at the stop.
 func (b *Broker) txnHousekeeping() {
 	t := time.NewTicker(txnTickInterval)
 	defer t.Stop()
+	if b.inter != nil {
+		defer b.inter.close()
+	}
 	for {
 		select {
 		case <-b.stop:
 			return
 		case <-t.C:
 			b.txns.Tick()
+			if b.inter != nil {
+				b.inter.guards.prune(time.Now(), max(time.Minute, time.Duration(b.cfg.TransactionMaxTimeoutMs)*time.Millisecond))
+			}
 		}
 	}
 }
@@ -93,21 +112,44 @@ func (b *Broker) txnHousekeeping() {
 // txnVerifier returns the check a transactional batch must pass (nil for
 // other batches, or when the request carries no transactional id, which
 // the append path then rejects).
+//
+// In cluster mode, when the coordinator is another node, the verification
+// was made before (addPartitionOnProduce) and the check is that it still
+// holds (interbroker.go, the verification guard).
 func (b *Broker) txnVerifier(txnID *string, v *validatedBatch, p *partition) func() error {
 	if !v.transactional || txnID == nil {
 		return nil
 	}
 	id, pid, epoch := *txnID, v.producerID, v.producerEpoch
+	if b.inter != nil {
+		if _, local, err := b.txnCoordinatorOf(id); err != nil || !local {
+			return func() error { return b.inter.guards.valid(p, pid, epoch) }
+		}
+	}
 	tp := txn.TopicPartition{Topic: p.topic.name, Partition: p.index}
 	return func() error { return b.txns.Verify(id, pid, epoch, tp) }
 }
 
 // addPartitionOnProduce adds the batch's partition to its producer's
-// transaction (transactions v2), mapping a refusal as the verification
-// does. It runs on the connection's reader goroutine, so the state record
-// is appended without an fsync: awaitTxnAdds makes it durable in the
-// produce's reply, before the batch is acknowledged.
-func (b *Broker) addPartitionOnProduce(id string, v *validatedBatch, p *partition) error {
+// transaction (transactions v2: version 12+), mapping a refusal as the
+// verification does. It runs on the connection's reader goroutine, so the
+// state record is appended without an fsync: awaitTxnAdds makes it
+// durable in the produce's reply, before the batch is acknowledged.
+//
+// In cluster mode, when the transaction coordinator is another node, the
+// coordinator is asked instead, for every version (interBroker.
+// verifyForProduce: AddPartitionsToTxn v5 to add, v4+ VerifyOnly below
+// version 12), before the append; the coordinator's record is durable
+// when it answers.
+func (b *Broker) addPartitionOnProduce(id string, v *validatedBatch, p *partition, version int16) error {
+	if b.inter != nil {
+		if node, local, err := b.txnCoordinatorOf(id); err != nil || !local {
+			return b.inter.verifyForProduce(id, node, err, v.producerID, v.producerEpoch, p, version >= 12)
+		}
+	}
+	if version < 12 {
+		return nil
+	}
 	tp := txn.TopicPartition{Topic: p.topic.name, Partition: p.index}
 	err := b.txns.AddPartitionsNoSync(id, v.producerID, v.producerEpoch, []txn.TopicPartition{tp})
 	if err == nil {
@@ -145,7 +187,9 @@ func (b *Broker) awaitTxnAdds(reply protocol.Reply, txnID *string, version int16
 		return reply
 	}
 	p := t.partition(txn.PartitionFor(*txnID, b.txns.Partitions()))
-	if p == nil {
+	if p == nil || !p.lead.Load().local {
+		// Another node's coordinator made its record durable before
+		// answering the addition.
 		return reply
 	}
 	end := p.endOffset()
@@ -214,25 +258,41 @@ func txnErrorCode(err error, version int16) int16 {
 		return kerr.InvalidRequest.Code
 	case errors.Is(err, txn.ErrLoadInProgress):
 		return kerr.CoordinatorLoadInProgress.Code
-	case errors.Is(err, txn.ErrStorage), errors.Is(err, errTxnStateUnavailable):
+	case errors.Is(err, txn.ErrStorage), errors.Is(err, errTxnStateUnavailable), errors.Is(err, errTxnCoordinatorUnavailable):
 		return kerr.CoordinatorNotAvailable.Code
+	case errors.Is(err, errNotCoordinator), errors.Is(err, txn.ErrNotCoordinator):
+		return kerr.NotCoordinator.Code
 	}
 	return errorCode(err)
 }
 
 // offsetStash implements txn.OffsetStash with the group coordinator's
-// pending transactional offsets.
+// pending transactional offsets. In cluster mode only those of a group
+// coordinator on this node (this node leads the __consumer_offsets
+// partition) are stashed and restored: another node's pending offsets
+// stay there, where the marker (WriteTxnMarkers) completes them.
 type offsetStash struct{ b *Broker }
 
-func (o offsetStash) Pending(tp txn.TopicPartition, pid int64) []byte {
+func (o offsetStash) groupHere(tp txn.TopicPartition) bool {
 	if tp.Topic != offsetsTopic {
+		return false
+	}
+	if o.b.raft == nil {
+		return true
+	}
+	_, local, err := o.b.leaderOf(offsetsTopic, tp.Partition)
+	return err == nil && local
+}
+
+func (o offsetStash) Pending(tp txn.TopicPartition, pid int64) []byte {
+	if !o.groupHere(tp) {
 		return nil
 	}
 	return o.b.groups.PendingTxnOffsets(tp.Partition, pid)
 }
 
 func (o offsetStash) Restore(tp txn.TopicPartition, pid int64, data []byte) error {
-	if tp.Topic != offsetsTopic {
+	if !o.groupHere(tp) {
 		return nil
 	}
 	return o.b.groups.RestoreTxnOffsets(tp.Partition, pid, data)
@@ -262,12 +322,47 @@ func (l *txnStateLog) Append(p int32, key, value []byte, sync bool) error {
 }
 
 // Replay implements txn.StateLog.
+//
+// In cluster mode a replay on the leader (the coordinator's Load when this
+// node becomes the partition's leader) marks the partition loaded at that
+// leader epoch: until then its transactions are not served
+// (txnCoordinatorOf).
+//
+// A partition the coordinator loads as soon as its group elects this node,
+// before the reconciler has published the topic, is waited for.
 func (l *txnStateLog) Replay(p int32, fn func(key, value []byte) error) error {
-	t := l.b.topics.get(txnStateTopic)
-	if t == nil || t.partition(p) == nil {
+	part := l.b.txnStatePartition(p)
+	if part == nil && l.b.inter != nil {
+		deadline := time.Now().Add(30 * time.Second)
+		for part == nil && time.Now().Before(deadline) {
+			select {
+			case <-l.b.stop:
+				return errClosing
+			case <-time.After(5 * time.Millisecond):
+			}
+			part = l.b.txnStatePartition(p)
+		}
+	}
+	if part == nil {
 		return nil
 	}
-	return replayRecords(t.partition(p).log, nil, func(_ int64, key, value []byte) error { return fn(key, value) })
+	lead := part.lead.Load()
+	if err := replayRecords(part.log, nil, func(_ int64, key, value []byte) error { return fn(key, value) }); err != nil {
+		return err
+	}
+	if l.b.inter != nil && lead.local {
+		l.b.inter.markLoaded(p, lead.epoch)
+	}
+	return nil
+}
+
+// txnStatePartition is partition p of __transaction_state, or nil.
+func (b *Broker) txnStatePartition(p int32) *partition {
+	t := b.topics.get(txnStateTopic)
+	if t == nil {
+		return nil
+	}
+	return t.partition(p)
 }
 
 // replayRecords calls fn with every record of the uncompressed, non-control
@@ -333,11 +428,23 @@ func replayRecords(l *plog.Log, skipped func(plog.BatchHeader), fn func(off int6
 
 // markerWriter implements txn.MarkerWriter: control batches on data
 // partitions; on a __consumer_offsets partition, the group coordinator's
-// pending transactional offsets are committed or dropped.
+// pending transactional offsets are committed or dropped. In cluster mode
+// each partition's leader writes its marker (writeMarkersCluster).
 type markerWriter struct{ b *Broker }
 
 // WriteMarkers implements txn.MarkerWriter.
 func (m *markerWriter) WriteMarkers(pid int64, epoch int16, commit bool, parts []txn.TopicPartition) error {
+	if m.b.inter != nil {
+		return m.writeMarkersCluster(pid, epoch, commit, parts)
+	}
+	_, err := m.writeLocalMarkers(pid, epoch, commit, parts)
+	return err
+}
+
+// writeLocalMarkers writes the markers of partitions this node holds (all
+// of them on a single node) and returns those it found it does not lead
+// (cluster mode: their leader moved; the caller retries them).
+func (m *markerWriter) writeLocalMarkers(pid int64, epoch int16, commit bool, parts []txn.TopicPartition) (moved []txn.TopicPartition, _ error) {
 	b := m.b
 	now := b.now().UnixMilli()
 	var toSync []*partition
@@ -357,7 +464,14 @@ func (m *markerWriter) WriteMarkers(pid int64, epoch int16, commit bool, parts [
 		if p == nil {
 			continue
 		}
+		if b.inter != nil {
+			b.inter.guards.markerWriting(p, pid)
+		}
 		if _, err := p.writeMarker(pid, epoch, commit, now); err != nil {
+			if b.inter != nil && errors.Is(err, errNotLeader) {
+				moved = append(moved, tp)
+				continue
+			}
 			errs = append(errs, fmt.Errorf("%s: %w", tp, err))
 			continue
 		}
@@ -368,5 +482,5 @@ func (m *markerWriter) WriteMarkers(pid int64, epoch int16, commit bool, parts [
 			errs = append(errs, fmt.Errorf("%s-%d: %w", k.topic, k.part, err))
 		}
 	}
-	return errors.Join(errs...)
+	return moved, errors.Join(errs...)
 }

@@ -57,6 +57,7 @@ var (
 	ErrInvalidTransactionalID    = errors.New("txn: invalid transactional id")          // INVALID_REQUEST
 	ErrStorage                   = errors.New("txn: transaction state log unavailable") // COORDINATOR_NOT_AVAILABLE
 	ErrLoadInProgress            = errors.New("txn: coordinator loading")               // COORDINATOR_LOAD_IN_PROGRESS
+	ErrNotCoordinator            = errors.New("txn: not the coordinator")               // NOT_COORDINATOR
 )
 
 // State is a transaction's state, numbered as in Kafka's log.
@@ -130,6 +131,14 @@ type Config struct {
 	NewProducerID func() (int64, error)
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// Owns reports whether this coordinator currently serves partition p
+	// of the state log (nil: every partition, a single node). In a
+	// cluster a node coordinates the partitions it leads: Tick leaves the
+	// transactions of the others alone, so that a former coordinator
+	// neither times out nor completes (writes markers for) what its
+	// successor now decides, and a completion (markers) is not started
+	// for a partition no longer owned. It must not block.
+	Owns func(p int32) bool
 }
 
 // Coordinator is the transaction coordinator of every __transaction_state
@@ -496,6 +505,11 @@ func (c *Coordinator) abortFencing(t *txnMeta, s snapshot) error {
 // completeLocked writes the markers of a prepared transaction and records
 // its completion. t.opMu is held.
 func (c *Coordinator) completeLocked(t *txnMeta, s snapshot) error {
+	if c.cfg.Owns != nil && !c.cfg.Owns(PartitionFor(t.id, c.cfg.Partitions)) {
+		// The partition moved to another coordinator, which completes
+		// the transaction from the log.
+		return ErrNotCoordinator
+	}
 	commit := s.state == StatePrepareCommit
 	if commit && c.cfg.Offsets != nil {
 		for tp, data := range s.stash {
@@ -726,6 +740,9 @@ func (c *Coordinator) Tick() {
 	}
 	c.mu.RUnlock()
 	for _, t := range all {
+		if c.cfg.Owns != nil && !c.cfg.Owns(PartitionFor(t.id, c.cfg.Partitions)) {
+			continue
+		}
 		if !t.opMu.TryLock() {
 			continue
 		}
