@@ -920,3 +920,103 @@ func TestClusterRollingRestart(t *testing.T) {
 	t.Logf("sent %d, acknowledged %d, stored %d", l.sentCount(), l.ackedCount(), len(recs))
 	checkLedger(t, l, recs)
 }
+
+// produce writes n records prefix-from.. round-robin over the partitions
+// with an idempotent acks=all producer, synchronously, and fails on any
+// error.
+func (c *procCluster) produce(l *ledger, topic, prefix string, parts int32, from, n int) {
+	c.t.Helper()
+	cl := c.client(kgo.DefaultProduceTopic(topic), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	for i := from; i < from+n; {
+		var rs []*kgo.Record
+		for ; i < from+n && len(rs) < 100; i++ {
+			v := fmt.Sprintf("%s-%06d", prefix, i)
+			l.send(v)
+			rs = append(rs, &kgo.Record{Partition: int32(i % int(parts)), Value: []byte(v)})
+		}
+		res := cl.ProduceSync(ctxT(c.t), rs...)
+		for _, r := range res {
+			l.result(r.Record, r.Err)
+		}
+		if err := res.FirstErr(); err != nil {
+			c.t.Fatalf("produce %s: %v", topic, err)
+		}
+	}
+}
+
+// TestClusterFollowerCatchUp: a follower killed with SIGKILL misses
+// records; restarted, it rejoins every partition's ISR; then, with another
+// node killed, it is needed for every commit and leads some partitions, and
+// everything acknowledged reads back exactly once.
+func TestClusterFollowerCatchUp(t *testing.T) {
+	c := startProcCluster(t)
+	const topic, parts = "cluster-follower-catch-up", 6
+	c.createReplicatedTopic(topic, parts)
+	cl := c.client()
+	l := newLedger()
+	c.produce(l, topic, "seq", parts, 0, 600)
+
+	leaders := c.leaderView(cl, topic)
+	p0, ok := leaders[0]
+	if !ok {
+		t.Fatal("no leader of partition 0")
+	}
+	var follower *clusterNode
+	for _, n := range c.nodes {
+		if int32(n.id) != p0.Leader {
+			follower = n
+			break
+		}
+	}
+	follower.kill9()
+	killed := time.Now()
+	const missed = 6000
+	c.produce(l, topic, "seq", parts, 600, missed)
+	t.Logf("node %d (a follower of partition 0) killed; %d records produced without it in %v", follower.id, missed, time.Since(killed).Round(time.Millisecond))
+	c.waitFor(30*time.Second, fmt.Sprintf("node %d out of every partition's ISR", follower.id), func() bool {
+		ps := c.leaderView(cl, topic)
+		if len(ps) != parts {
+			return false
+		}
+		for _, p := range ps {
+			if slices.Contains(p.ISR, int32(follower.id)) {
+				return false
+			}
+		}
+		return true
+	})
+	t.Logf("node %d out of every partition's ISR %v after the kill", follower.id, time.Since(killed).Round(time.Millisecond))
+
+	follower.start()
+	restarted := time.Now()
+	c.waitFullISR(topic, parts, fmt.Sprintf("node %d restarted", follower.id))
+	t.Logf("node %d back in every partition's ISR %v after its restart", follower.id, time.Since(restarted).Round(time.Millisecond))
+
+	// Kill the node (other than the follower) leading the most partitions:
+	// the follower is then needed for every commit and takes over some.
+	count := map[int32]int{}
+	for _, p := range c.leaderView(cl, topic) {
+		count[p.Leader]++
+	}
+	var other *clusterNode
+	for _, n := range c.nodes {
+		if n != follower && (other == nil || count[int32(n.id)] > count[int32(other.id)]) {
+			other = n
+		}
+	}
+	other.kill9()
+	c.waitFor(30*time.Second, "every partition led by a live node", func() bool {
+		return len(c.leaderView(cl, topic)) == parts
+	})
+	led := 0
+	for _, p := range c.leaderView(cl, topic) {
+		if p.Leader == int32(follower.id) {
+			led++
+		}
+	}
+	t.Logf("node %d killed; node %d leads %d of %d partitions", other.id, follower.id, led, parts)
+	c.produce(l, topic, "seq", parts, 600+missed, 600)
+	recs := c.readBack(topic, parts)
+	t.Logf("sent %d, acknowledged %d, stored %d", l.sentCount(), l.ackedCount(), len(recs))
+	checkLedger(t, l, recs)
+}
