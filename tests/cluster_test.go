@@ -363,8 +363,8 @@ func (c *procCluster) leaderView(cl *kgo.Client, topic string) map[int32]kmsg.Me
 
 // checkAgreement: within 10 s every live node's Metadata answer for topic
 // gives each partition the leader, epoch and ISR its leader gives (as
-// Kafka's brokers do, all serving one metadata log). A disagreement fails
-// the test without ending it.
+// Kafka's brokers do, all serving one metadata log), and every node gives
+// the same cluster id. A disagreement fails the test without ending it.
 func (c *procCluster) checkAgreement(cl *kgo.Client, topic, what string) {
 	c.t.Helper()
 	var diffs []string
@@ -391,6 +391,26 @@ func (c *procCluster) checkAgreement(cl *kgo.Client, topic, what string) {
 			break
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+	// One cluster, one cluster id.
+	ids := map[string][]int{}
+	for _, n := range c.nodes {
+		if !n.running() {
+			continue
+		}
+		m, err := kmsg.NewPtrMetadataRequest().RequestWith(ctxT(c.t), cl.Broker(n.id))
+		if err != nil {
+			c.t.Errorf("%s: Metadata from node %d: %v", what, n.id, err)
+			continue
+		}
+		id := "(none)"
+		if m.ClusterID != nil {
+			id = *m.ClusterID
+		}
+		ids[id] = append(ids[id], n.id)
+	}
+	if len(ids) > 1 {
+		c.t.Errorf("%s: the brokers give different cluster ids: %v", what, ids)
 	}
 	if len(diffs) > 0 {
 		slices.Sort(diffs)
