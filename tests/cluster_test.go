@@ -559,12 +559,13 @@ func (l *ledger) errors() []error {
 
 // stream is an idempotent acks=all producer writing prefix-000000,
 // prefix-000001, ... round-robin over the partitions, in ProduceSync
-// batches of one record per partition per round, until stopped.
+// batches of four records per partition, until stopped.
 type stream struct {
-	t       *testing.T
-	ledger  *ledger
-	stopped chan struct{}
-	done    chan struct{}
+	t        *testing.T
+	ledger   *ledger
+	stopped  chan struct{}
+	stopOnce sync.Once
+	done     chan struct{}
 }
 
 func (c *procCluster) startStream(l *ledger, topic, prefix string, parts int32) *stream {
@@ -572,12 +573,18 @@ func (c *procCluster) startStream(l *ledger, topic, prefix string, parts int32) 
 	cl := c.client(kgo.DefaultProduceTopic(topic), kgo.RecordPartitioner(kgo.ManualPartitioner()),
 		kgo.RequiredAcks(kgo.AllISRAcks()))
 	s := &stream{t: c.t, ledger: l, stopped: make(chan struct{}), done: make(chan struct{})}
+	// Not the test's context: a produce in flight when the test stops the
+	// stream must finish (canceling it would be an error). A test that
+	// ends early cancels it (before the client closes: cleanups run last
+	// in, first out).
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	c.t.Cleanup(func() {
+		s.stopOnce.Do(func() { close(s.stopped) })
+		cancel()
+		<-s.done
+	})
 	go func() {
 		defer close(s.done)
-		// Not the test's context: a produce in flight when the test
-		// stops the stream must finish (canceling it would be an error).
-		ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
-		defer cancel()
 		for i := 0; ; {
 			select {
 			case <-s.stopped:
@@ -609,7 +616,7 @@ func (c *procCluster) startStream(l *ledger, topic, prefix string, parts int32) 
 // stop ends the stream after its produce in flight.
 func (s *stream) stop() {
 	s.t.Helper()
-	close(s.stopped)
+	s.stopOnce.Do(func() { close(s.stopped) })
 	select {
 	case <-s.done:
 	case <-time.After(60 * time.Second):
