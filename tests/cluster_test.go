@@ -174,6 +174,21 @@ func startProcCluster(t *testing.T) *procCluster {
 	return c
 }
 
+// grepLines is the lines of the file at path containing any of subs.
+func grepLines(path string, subs ...string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	var out []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if slices.ContainsFunc(subs, func(s string) bool { return strings.Contains(line, s) }) {
+			out = append(out, line)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
 func fileTail(path string, n int) string {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -423,6 +438,52 @@ func sameSet(a, b []int32) bool {
 	slices.Sort(a)
 	slices.Sort(b)
 	return slices.Equal(a, b)
+}
+
+// checkRestartedView: the first Metadata answer of node n, just restarted,
+// lists the three brokers and topic's parts partitions, each with a
+// leader. (A Kafka broker opens its listener only once it has caught up
+// with the metadata log; a node answering from an empty or stale view
+// sends clients UNKNOWN_TOPIC_OR_PARTITION, COORDINATOR_NOT_AVAILABLE and
+// the like.) A failure does not end the test.
+func (c *procCluster) checkRestartedView(n *clusterNode, topic string, parts int32) {
+	c.t.Helper()
+	// A new client that knows only n: its first request goes there.
+	cl, err := kgo.NewClient(kgo.SeedBrokers(n.addr))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer cl.Close()
+	req := kmsg.NewPtrMetadataRequest()
+	rt := kmsg.NewMetadataRequestTopic()
+	rt.Topic = kmsg.StringPtr(topic)
+	req.Topics = append(req.Topics, rt)
+	m, err := req.RequestWith(ctxT(c.t), cl)
+	if err != nil {
+		c.t.Errorf("node %d, just restarted: Metadata: %v", n.id, err)
+		return
+	}
+	var problems []string
+	if len(m.Brokers) != 3 {
+		problems = append(problems, fmt.Sprintf("%d brokers", len(m.Brokers)))
+	}
+	switch {
+	case len(m.Topics) != 1:
+		problems = append(problems, fmt.Sprintf("%d topics", len(m.Topics)))
+	case m.Topics[0].ErrorCode != 0:
+		problems = append(problems, fmt.Sprintf("%s: %v", topic, kerr.ErrorForCode(m.Topics[0].ErrorCode)))
+	case len(m.Topics[0].Partitions) != int(parts):
+		problems = append(problems, fmt.Sprintf("%s with %d partitions", topic, len(m.Topics[0].Partitions)))
+	default:
+		for _, p := range m.Topics[0].Partitions {
+			if p.ErrorCode != 0 || p.Leader < 0 {
+				problems = append(problems, fmt.Sprintf("partition %d: leader %d, %v", p.Partition, p.Leader, kerr.ErrorForCode(p.ErrorCode)))
+			}
+		}
+	}
+	if len(problems) > 0 {
+		c.t.Errorf("node %d, just restarted (listening), answered Metadata from a view not caught up with the cluster's: %s", n.id, strings.Join(problems, "; "))
+	}
 }
 
 // createReplicatedTopic creates topic with parts partitions, RF 3 and
@@ -839,6 +900,7 @@ func TestClusterKillLeader(t *testing.T) {
 	c.checkAgreement(cl, topic, "after the kill")
 	victim.start()
 	restarted := time.Now()
+	c.checkRestartedView(victim, topic, parts)
 	c.waitFor(60*time.Second, "the restarted node back in partition 0's ISR", func() bool {
 		p, ok := c.leaderView(cl, topic)[0]
 		return ok && len(p.ISR) == 3 && slices.Contains(p.ISR, int32(victim.id))
@@ -875,7 +937,20 @@ func TestClusterRollingRestart(t *testing.T) {
 		fetchErrs  []error
 		commitErrs []error
 	)
+	// The group client's log, for a failure's diagnosis.
+	groupLog := filepath.Join(t.TempDir(), "group-client.log")
+	glf, err := os.Create(groupLog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = glf.Close()
+		if t.Failed() {
+			t.Logf("group client log (warnings and errors):\n%s", grepLines(groupLog, "level=WARN", "level=ERROR", "[WARN]", "[ERROR]"))
+		}
+	})
 	group := c.client(kgo.ConsumerGroup("cluster-rolling-restart"), kgo.ConsumeTopics(topic),
+		kgo.WithLogger(kgo.BasicLogger(glf, kgo.LogLevelInfo, func() string { return time.Now().UTC().Format("15:04:05.000 ") })),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.AutoCommitInterval(500*time.Millisecond),
 		kgo.AutoCommitCallback(func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
@@ -929,6 +1004,7 @@ func TestClusterRollingRestart(t *testing.T) {
 		slowest := l.takeSlowest()
 		n.start()
 		restarted := time.Now()
+		c.checkRestartedView(n, topic, parts)
 		c.waitAllFullISR(fmt.Sprintf("node %d restarted", n.id), stopping)
 		t.Logf("node %d: SIGTERM to exit %v, to every partition led by the others %v; slowest produce meanwhile %v; restart to no partition under-replicated %v (replica.lag.time.max.ms after the stop at least)", n.id,
 			stopped.Round(time.Millisecond), led.Round(time.Millisecond), slowest.Round(time.Millisecond), time.Since(restarted).Round(time.Millisecond))
