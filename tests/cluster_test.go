@@ -138,7 +138,8 @@ func startProcCluster(t *testing.T) *procCluster {
 	t.Cleanup(func() {
 		if t.Failed() {
 			for _, n := range c.nodes {
-				t.Logf("node %d log (%s), tail:\n%s", n.id, n.logPath, fileTail(n.logPath, 6000))
+				t.Logf("node %d log (%s): runs, warnings and errors:\n%s\ntail:\n%s", n.id, n.logPath,
+					grepLines(n.logPath, "=== run", "level=WARN", "level=ERROR"), fileTail(n.logPath, 2500))
 			}
 		}
 	})
@@ -936,6 +937,7 @@ func TestClusterRollingRestart(t *testing.T) {
 		consumed   = map[string]int{}
 		fetchErrs  []error
 		commitErrs []error
+		commitsOK  int
 	)
 	// The group client's log, for a failure's diagnosis.
 	groupLog := filepath.Join(t.TempDir(), "group-client.log")
@@ -964,6 +966,8 @@ func TestClusterRollingRestart(t *testing.T) {
 				for _, rp := range rt.Partitions {
 					if err := kerr.ErrorForCode(rp.ErrorCode); err != nil {
 						commitErrs = append(commitErrs, fmt.Errorf("%s/%d: %w", rt.Topic, rp.Partition, err))
+					} else {
+						commitsOK++
 					}
 				}
 			}
@@ -987,6 +991,14 @@ func TestClusterRollingRestart(t *testing.T) {
 	defer func() { ccancel(); <-consumerDone }()
 
 	c.waitAcked(l, 600, "before the rolling restart")
+	// Steady state first: the group has joined, consumed and committed
+	// (a node stopped while __consumer_offsets is being created is another
+	// test).
+	c.waitFor(60*time.Second, "the group consuming and committing", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(consumed) >= 600 && commitsOK > 0
+	})
 	cl := c.client()
 	for _, n := range c.nodes {
 		l.takeSlowest()
