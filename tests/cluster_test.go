@@ -23,6 +23,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"os"
 	"os/exec"
@@ -1096,7 +1097,8 @@ func (c *procCluster) produce(l *ledger, topic, prefix string, parts int32, from
 
 // TestClusterFollowerCatchUp: a follower killed with SIGKILL misses
 // records; restarted, it rejoins every partition's ISR; then, with another
-// node killed, it is needed for every commit and leads some partitions, and
+// node killed, it is needed for every commit and (ElectLeaders) leads the
+// partitions it is the preferred replica of, which are read back from it:
 // everything acknowledged reads back exactly once.
 func TestClusterFollowerCatchUp(t *testing.T) {
 	c := startProcCluster(t)
@@ -1158,13 +1160,39 @@ func TestClusterFollowerCatchUp(t *testing.T) {
 	c.waitFor(30*time.Second, "every partition led by a live node", func() bool {
 		return len(c.leaderView(cl, topic)) == parts
 	})
+	// The partitions whose preferred replica (the first) is the follower
+	// are handed to it (ElectLeaders, preferred), so that the read-back
+	// below reads them from the caught-up node.
+	preferred := map[int32]bool{}
+	set := kadm.TopicsSet{}
+	for i, p := range c.leaderView(cl, topic) {
+		if len(p.Replicas) > 0 && p.Replicas[0] == int32(follower.id) {
+			preferred[i] = true
+			set.Add(topic, i)
+		}
+	}
+	if len(preferred) == 0 {
+		t.Fatalf("node %d is the preferred leader of no partition of %s", follower.id, topic)
+	}
+	if _, err := c.admin().ElectLeaders(ctxT(t), kadm.ElectPreferredReplica, set); err != nil {
+		t.Fatalf("elect preferred leaders: %v", err)
+	}
+	c.waitFor(30*time.Second, fmt.Sprintf("node %d leading partitions %v", follower.id, slices.Sorted(maps.Keys(preferred))), func() bool {
+		n := 0
+		for i, p := range c.leaderView(cl, topic) {
+			if preferred[i] && p.Leader == int32(follower.id) {
+				n++
+			}
+		}
+		return n == len(preferred)
+	})
 	led := 0
 	for _, p := range c.leaderView(cl, topic) {
 		if p.Leader == int32(follower.id) {
 			led++
 		}
 	}
-	t.Logf("node %d killed; node %d leads %d of %d partitions", other.id, follower.id, led, parts)
+	t.Logf("node %d killed; node %d leads %d of %d partitions (its preferred ones: %v)", other.id, follower.id, led, parts, slices.Sorted(maps.Keys(preferred)))
 	c.produce(l, topic, "seq", parts, 600+missed, 600)
 	recs := c.readBack(topic, parts)
 	t.Logf("sent %d, acknowledged %d, stored %d", l.sentCount(), l.ackedCount(), len(recs))
