@@ -602,6 +602,11 @@ func (c *raftCluster) reconcile() error {
 			offline := offlineReplicas(v, mp.Replicas)
 			if p.repl != nil {
 				b.cluster.setOffline(p, offline)
+				// A follower's ISR is the one its leader published (the
+				// leader computes its own: isrLoop).
+				if l := p.lead.Load(); !l.local && l.leader >= 0 && mp.Leader == l.leader && mp.LeaderEpoch == l.epoch && !slices.Equal(mp.ISR, l.isr) {
+					_ = b.cluster.setLeadership(p, l.leader, l.epoch, l.replicas, mp.ISR, offline)
+				}
 				continue
 			}
 			l := p.lead.Load()
