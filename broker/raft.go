@@ -581,15 +581,30 @@ func (c *raftCluster) reconcile() error {
 		}
 		parts := t.partitionList()
 		if len(parts) < len(mt.Partitions) {
-			grown := slices.Clone(parts)
-			for i := len(parts); i < len(mt.Partitions); i++ {
-				p, err := c.openReplica(t, &mt.Partitions[i])
+			// Opened in parallel (each open is a few fsyncs); published
+			// up to the first that failed, the rest closed again.
+			from := len(parts)
+			opened := make([]*partition, len(mt.Partitions)-from)
+			failed := len(opened)
+			var mu sync.Mutex
+			_ = forEachParallel(len(opened), func(k int) error {
+				p, err := c.openReplica(t, &mt.Partitions[from+k])
+				mu.Lock()
+				defer mu.Unlock()
 				if err != nil {
 					errs = append(errs, err)
-					break
+					failed = min(failed, k)
+					return nil
 				}
-				grown = append(grown, p)
+				opened[k] = p
+				return nil
+			})
+			for k := failed; k < len(opened); k++ {
+				if opened[k] != nil {
+					c.closeReplica(opened[k])
+				}
 			}
+			grown := append(slices.Clone(parts), opened[:failed]...)
 			t.partitions.Store(&grown)
 			parts = grown
 		}

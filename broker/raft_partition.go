@@ -172,6 +172,19 @@ func (c *raftCluster) dropReplica(p *partition) {
 	p.notify()
 }
 
+// closeReplica stops hosting p without removing its log (an open that
+// is not published: the next reconcile opens it again).
+func (c *raftCluster) closeReplica(p *partition) {
+	if p.repl == nil {
+		return
+	}
+	c.hostedMu.Lock()
+	delete(c.hosted, p.repl.gid)
+	c.hostedMu.Unlock()
+	_ = c.node.RemoveGroup(p.repl.gid)
+	_ = p.closeLog()
+}
+
 // proposeReplicatedLocked proposes e to p's group (appendMu held) and
 // returns the proposal to wait on. The batch is copied (the request's
 // buffer is not the proposal's) with base offset 0 and leader epoch -1.
