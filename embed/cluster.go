@@ -209,8 +209,10 @@ func (c *Cluster) node(i int) (*clusterNode, error) {
 }
 
 // WaitReady waits until every running node answers Metadata listing every
-// node of the cluster (after RestartNode: the node registered again and
-// sees the others), or ctx ends.
+// node of the cluster and naming a controller (the metadata group's
+// leader), or ctx ends. After RestartNode this means the node replayed its
+// metadata log and hears from the controller; its new registration may
+// still be in flight (Kafka's APIs do not show it).
 func (c *Cluster) WaitReady(ctx context.Context) error {
 	for i := range c.nodes {
 		c.mu.Lock()
@@ -226,7 +228,8 @@ func (c *Cluster) WaitReady(ctx context.Context) error {
 	return nil
 }
 
-// waitLists polls the broker at addr until its Metadata lists n brokers.
+// waitLists polls the broker at addr until its Metadata lists n brokers
+// and a controller.
 func (c *Cluster) waitLists(ctx context.Context, addr string, n int) error {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
 	if err != nil {
@@ -242,11 +245,11 @@ func (c *Cluster) waitLists(ctx context.Context, addr string, n int) error {
 		req.Topics = []kmsg.MetadataRequestTopic{} // brokers only
 		resp, err := seed.Request(ctx, req)
 		if err == nil {
-			got := len(resp.(*kmsg.MetadataResponse).Brokers)
-			if got == n {
+			mr := resp.(*kmsg.MetadataResponse)
+			if len(mr.Brokers) == n && mr.ControllerID >= 0 {
 				return nil
 			}
-			last = fmt.Errorf("metadata lists %d of %d brokers", got, n)
+			last = fmt.Errorf("metadata lists %d of %d brokers, controller %d", len(mr.Brokers), n, mr.ControllerID)
 		} else {
 			last = err
 		}
