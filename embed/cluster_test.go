@@ -162,8 +162,12 @@ type producer struct {
 
 func newProducer(t *testing.T, c *embed.Cluster, topic string, parts int) *producer {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(c.Addrs()...), kgo.RecordPartitioner(kgo.ManualPartitioner()),
-		kgo.RequiredAcks(kgo.AllISRAcks()), kgo.RecordRetries(1<<30), kgo.RetryTimeout(60*time.Second))
+	kopts := []kgo.Opt{kgo.SeedBrokers(c.Addrs()...), kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.RequiredAcks(kgo.AllISRAcks()), kgo.RecordRetries(1 << 30), kgo.RetryTimeout(60 * time.Second)}
+	if os.Getenv("MOLDAU_TEST_CLIENT_LOG") != "" {
+		kopts = append(kopts, kgo.WithLogger(kgo.BasicLogger(os.Stderr, kgo.LogLevelInfo, nil)))
+	}
+	cl, err := kgo.NewClient(kopts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -422,6 +426,7 @@ func TestClusterIsolateHeal(t *testing.T) {
 	}
 	other := c.Addrs()[(old+1)%3]
 	stopProducing := p.background()
+	start := time.Now()
 	c.Isolate(old)
 	if !c.Node(old).Isolated {
 		t.Fatal("Node does not report the isolation")
@@ -430,15 +435,19 @@ func TestClusterIsolateHeal(t *testing.T) {
 		l := leaderIndex(other, "iso", 0)
 		return l >= 0 && l != old
 	})
+	t.Logf("new leader of iso-0 after %v", time.Since(start).Round(time.Millisecond))
 	before := p.ackedCount()
 	waitFor(t, "records acknowledged after the isolation", func() bool { return p.ackedCount() >= before+100 })
+	t.Logf("100 more acknowledged after %v", time.Since(start).Round(time.Millisecond))
 	waitFor(t, "the isolated node out of iso-0's ISR", func() bool {
 		mp, ok := partitionFromLeader(c, "iso", 0)
 		return ok && len(mp.ISR) == 2 && !slices.Contains(mp.ISR, int32(old+1))
 	})
+	t.Logf("ISR shrunk after %v", time.Since(start).Round(time.Millisecond))
 	c.Heal()
 	before = p.ackedCount()
 	waitFor(t, "records acknowledged after healing", func() bool { return p.ackedCount() >= before+100 })
+	t.Logf("healed; 100 more acknowledged after %v", time.Since(start).Round(time.Millisecond))
 	stopProducing()
 	p.checkReadBack(c.Addrs())
 	waitFor(t, "the old leader back in every ISR", func() bool {
