@@ -18,6 +18,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -81,7 +82,7 @@ type NodeInfo struct {
 // 1..n, each listening for Kafka clients on its own free port of 127.0.0.1,
 // their Raft traffic carried over an in-process network that Isolate and
 // Heal control. It returns once every broker is registered (each one's
-// Metadata lists n brokers) or ctx ends.
+// Metadata lists the n brokers and a controller) or ctx ends.
 //
 // Options apply to every node: WithProperty and WithConfig set each node's
 // configuration (node id, peers and the listener address are then set per
@@ -209,28 +210,33 @@ func (c *Cluster) node(i int) (*clusterNode, error) {
 }
 
 // WaitReady waits until every running node answers Metadata listing every
-// node of the cluster and naming a controller (the metadata group's
-// leader), or ctx ends. After RestartNode this means the node replayed its
-// metadata log and hears from the controller; its new registration may
-// still be in flight (Kafka's APIs do not show it).
+// running node and naming a controller (the metadata group's leader), or
+// ctx ends. A cluster node holds requests until it has caught up with the
+// metadata log and is registered, so after RestartNode this means the node
+// rejoined. Stopped nodes are not waited for (the controller fences a
+// silent broker after broker.session.timeout.ms and Metadata then stops
+// listing it).
 func (c *Cluster) WaitReady(ctx context.Context) error {
-	for i := range c.nodes {
-		c.mu.Lock()
-		running, addr := c.nodes[i].b != nil, c.nodes[i].cfg.Addr
-		c.mu.Unlock()
-		if !running {
-			continue
+	var addrs []string
+	var ids []int32
+	c.mu.Lock()
+	for _, nd := range c.nodes {
+		if nd.b != nil {
+			addrs, ids = append(addrs, nd.cfg.Addr), append(ids, nd.id)
 		}
-		if err := c.waitLists(ctx, addr, len(c.nodes)); err != nil {
-			return fmt.Errorf("embed: node %d not ready: %w", c.nodes[i].id, err)
+	}
+	c.mu.Unlock()
+	for i, addr := range addrs {
+		if err := waitLists(ctx, addr, ids); err != nil {
+			return fmt.Errorf("embed: node %d not ready: %w", ids[i], err)
 		}
 	}
 	return nil
 }
 
-// waitLists polls the broker at addr until its Metadata lists n brokers
-// and a controller.
-func (c *Cluster) waitLists(ctx context.Context, addr string, n int) error {
+// waitLists polls the broker at addr until its Metadata lists every node
+// of ids and a controller.
+func waitLists(ctx context.Context, addr string, ids []int32) error {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
 	if err != nil {
 		return err
@@ -246,10 +252,15 @@ func (c *Cluster) waitLists(ctx context.Context, addr string, n int) error {
 		resp, err := seed.Request(ctx, req)
 		if err == nil {
 			mr := resp.(*kmsg.MetadataResponse)
-			if len(mr.Brokers) == n && mr.ControllerID >= 0 {
+			var listed []int32
+			for _, b := range mr.Brokers {
+				listed = append(listed, b.NodeID)
+			}
+			missing := slices.DeleteFunc(slices.Clone(ids), func(id int32) bool { return slices.Contains(listed, id) })
+			if len(missing) == 0 && mr.ControllerID >= 0 {
 				return nil
 			}
-			last = fmt.Errorf("metadata lists %d of %d brokers, controller %d", len(mr.Brokers), n, mr.ControllerID)
+			last = fmt.Errorf("metadata lists brokers %v (want %v), controller %d", listed, ids, mr.ControllerID)
 		} else {
 			last = err
 		}
@@ -315,8 +326,8 @@ func (c *Cluster) StopNode(i int) error {
 // RestartNode starts stopped node i (0-based) again: the same node id, data
 // directory and Kafka address, so clients reconnect to it. It returns once
 // the node listens; it catches up with the others in the background
-// (WaitReady waits for its registration). Restarting a running node is
-// ErrNodeRunning. An isolated node stays isolated until Heal.
+// (WaitReady waits until it is registered again). Restarting a running
+// node is ErrNodeRunning. An isolated node stays isolated until Heal.
 func (c *Cluster) RestartNode(i int) error {
 	nd, err := c.node(i)
 	if err != nil {
