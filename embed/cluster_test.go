@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -459,4 +460,31 @@ func TestClusterIsolateHeal(t *testing.T) {
 		}
 		return true
 	})
+}
+
+// With WithDataDir the nodes keep their data in dir/node-<id>: a second
+// StartCluster on the same dir finds the topic and its records again.
+func TestClusterDataDirSurvivesRestart(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	c, err := embed.StartCluster(context.Background(), 3, embed.WithDataDir(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := c
+	t.Cleanup(func() { _ = first.Close() }) // a no-op once closed below
+	for i := range 3 {
+		if got, want := c.Node(i).DataDir, filepath.Join(dir, fmt.Sprintf("node-%d", i+1)); got != want {
+			t.Fatalf("node %d data dir %s, want %s", i, got, want)
+		}
+	}
+	createTopic(t, c, "kept", 3)
+	p := newProducer(t, c, "kept", 3)
+	p.produceSync(30)
+	p.cl.Close()
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	c = newCluster(t, 3, embed.WithDataDir(dir))
+	p.checkReadBack(c.Addrs())
 }
