@@ -9,6 +9,17 @@
 // Each Broker listens on its own free loopback port, so tests using separate
 // brokers run in parallel. Reset deletes every topic (and, as they land,
 // every group and transaction) so one broker can serve many tests in turn.
+//
+// StartCluster runs n brokers as one Raft cluster (node ids 1..n, their Raft
+// traffic over an in-process network) and injects faults by node index
+// (0-based): StopNode, RestartNode (same id, data and Kafka address),
+// Isolate (Raft links cut, Kafka listener up) and Heal.
+//
+//	c, err := embed.StartCluster(ctx, 3)
+//	if err != nil { t.Fatal(err) }
+//	defer c.Close()
+//	cl, _ := kgo.NewClient(kgo.SeedBrokers(c.Addrs()...))
+//	_ = c.StopNode(0) // clients move to the new leaders
 package embed
 
 import (
