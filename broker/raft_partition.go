@@ -268,10 +268,32 @@ func replicationError(err error) error {
 // applied (acks=all); then returns its base offset.
 func (p *partition) awaitProposal(ctx context.Context, prop *replication.Proposal, all bool) (int64, error) {
 	if all {
-		select {
-		case <-prop.Done():
-		case <-ctx.Done():
-			return -1, fmt.Errorf("%w: %v", errReplicationTimeout, ctx.Err())
+		// As Kafka's leader does when it loses the leadership, a
+		// produce still waiting is answered NOT_LEADER_OR_FOLLOWER at
+		// once (the entry may still commit under the next leader; an
+		// idempotent producer's retry is then found a duplicate).
+		w := newFetchWaiter()
+		p.watch(w)
+		defer p.unwatch(w)
+		epoch := p.lead.Load().epoch
+		w.ch <- struct{}{} // check once now: it may have moved already
+		for done := false; !done; {
+			select {
+			case <-prop.Done():
+				done = true
+			case <-w.ch:
+				if l := p.lead.Load(); !l.local || l.epoch != epoch {
+					select {
+					case <-prop.Done():
+						done = true
+						continue
+					default:
+					}
+					return -1, fmt.Errorf("%w: leadership moved while replicating", errNotLeader)
+				}
+			case <-ctx.Done():
+				return -1, fmt.Errorf("%w: %v", errReplicationTimeout, ctx.Err())
+			}
 		}
 		if err := prop.Err(); err != nil {
 			return -1, replicationError(err)
@@ -510,8 +532,9 @@ func (b *Broker) replicatedReply(resp *kmsg.ProduceResponse, r *kmsg.ProduceRequ
 	if timeout <= 0 || timeout > 5*time.Minute {
 		timeout = 30 * time.Second
 	}
+	deadline := time.Now().Add(timeout) // from the request's arrival, not from its turn to be answered
 	return protocol.Reply{Wait: func(ctx context.Context) kmsg.Response {
-		ctx, cancel := context.WithTimeout(ctx, timeout)
+		ctx, cancel := context.WithDeadline(ctx, deadline)
 		defer cancel()
 		for _, w := range waits {
 			sp := &resp.Topics[w.pos[0]].Partitions[w.pos[1]]

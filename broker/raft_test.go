@@ -296,8 +296,8 @@ func TestClusterCoordinatorFailover(t *testing.T) {
 	coord := -1
 	tc.waitFor("a coordinator", func() bool {
 		for i, b := range tc.brokers {
-			if p := b.topics.get(offsetsTopic); p != nil {
-				if b.groups.PartitionFor("g1") >= 0 && p.partition(b.groups.PartitionFor("g1")).lead.Load().local {
+			if t := b.topics.get(offsetsTopic); t != nil {
+				if p := t.partition(b.groups.PartitionFor("g1")); p != nil && p.lead.Load().local {
 					coord = i
 					return true
 				}
@@ -311,8 +311,10 @@ func TestClusterCoordinatorFailover(t *testing.T) {
 			if i == coord {
 				continue
 			}
-			if p := b.topics.get(offsetsTopic).partition(b.groups.PartitionFor("g1")); p.lead.Load().local {
-				return true
+			if t := b.topics.get(offsetsTopic); t != nil {
+				if p := t.partition(b.groups.PartitionFor("g1")); p != nil && p.lead.Load().local {
+					return true
+				}
 			}
 		}
 		return false
