@@ -67,6 +67,7 @@ type sample struct {
 	Perf             map[string]float64 `json:",omitempty"` // W8: the perf tool's summary
 	Scale            *scaleSample       `json:",omitempty"` // W9
 	Admin            *adminSample       `json:",omitempty"` // W10
+	Cluster          *clusterSample     `json:",omitempty"` // W11, W11-lat, W12
 	Load             json.RawMessage
 	Err              string `json:",omitempty"`
 	// Run identifies the runner invocation (its UTC start time), Commit the
@@ -161,6 +162,10 @@ func main() {
 			Args: with("-size", "1024", "-partitions", "1000", "-mib", mib(512), "-warmup-mib", mib(32))},
 		{Name: "W9", Title: "partition-count scale", Kind: "scale"},
 		{Name: "W10", Title: "admin operations against the data path: produce latency during a 2,000-partition create; 10,000-partition create to ready", Kind: "admin"},
+		{Name: "W11", Title: "three-node cluster, acks=all, RF=3: one idempotent producer, 1 KiB records, 6 partitions, min.insync.replicas=2, closed loop", Kind: "cluster",
+			Args: with("-size", "1024", "-acks", "all", "-idempotent")},
+		{Name: "W11-lat", Title: "W11's topic at a fixed rate (open loop): produce latency", Kind: "cluster", Report: true},
+		{Name: "W12", Title: "three-node cluster, idle cost at 1,000 partitions RF=3", Kind: "cluster-idle"},
 	}
 	allWls := slices.Clone(wls)
 	if *only != "" {
@@ -191,6 +196,9 @@ func main() {
 			}
 			if s.Admin != nil {
 				fmt.Fprintf(os.Stderr, "    %+v\n", *s.Admin)
+			}
+			if s.Cluster != nil {
+				fmt.Fprintf(os.Stderr, "    %+v\n", *s.Cluster)
 			}
 			line, _ := json.Marshal(s)
 			raw.Write(append(line, '\n'))
@@ -230,6 +238,17 @@ func main() {
 				if w.Kind == "admin" {
 					if adminTarget(t) {
 						keep(runAdmin(t, r))
+					}
+					continue
+				}
+				if w.Kind == "cluster" || w.Kind == "cluster-idle" {
+					if !clusterTarget(t) {
+						continue
+					}
+					if w.Kind == "cluster" {
+						keep(runClusterProduce(bin, t, r, w.Args)...)
+					} else {
+						keep(runClusterIdle(t, r))
 					}
 					continue
 				}

@@ -272,6 +272,7 @@ func render(wls []workload, samples []sample) string {
 	}
 	renderScale(p, samples)
 	renderAdmin(p, samples)
+	renderCluster(p, samples)
 
 	// W7: start-up (every start), idle RSS (every start), peak RSS and CPU/GiB under W2.
 	p("## W7: footprint\n\nStart-up is from exec to the first answered Metadata request (for Kafka this includes kafka-ref.sh formatting the log dir with a JVM); idle RSS 1 s after start-up, both over every start of the workloads above (W9's starts are in its own table); peak RSS (VmHWM) and broker CPU seconds per GiB produced (utime+stime from /proc/<pid>/stat, warm-up included) under W2.\n\n")
