@@ -56,7 +56,7 @@ import (
 )
 
 var (
-	w11MiB        = flag.Float64("w11-mib", 512, "W11: MiB of 1 KiB records produced closed loop (× -scale)")
+	w11MiB        = flag.Float64("w11-mib", 2048, "W11: MiB of 1 KiB records produced closed loop (× -scale)")
 	w11Rate       = flag.Float64("w11-rate", 8192, "W11-lat: fixed produce rate in records/s (1 KiB each)")
 	w11LatSeconds = flag.Float64("w11-lat-seconds", 20, "W11-lat: how long the fixed-rate run lasts (× -scale)")
 	w12Idle       = flag.Duration("w12-idle", 60*time.Second, "W12: idle window for CPU and RSS")

@@ -235,6 +235,8 @@ func render(wls []workload, samples []sample) string {
 	p("  - `null`: bench/nullbroker, the ceiling: decode Produce with kmsg, check CRC-32C, append to one file (fdatasync per request for acks=all), ack. No Fetch, so no consume row.\n")
 	if *baseline != "" {
 		p("  - `baseline`: another Moldau binary (%s), same flags, to measure a change before/after; its ratio is the speed-up.\n", *baseline)
+	} else if slices.ContainsFunc(samples, func(s sample) bool { return s.Target == "baseline" }) {
+		p("  - `baseline`: another Moldau binary (named where its table describes it), same flags, to measure a change before/after; its ratio is the speed-up.\n")
 	}
 	p("- **Reading them**: what bounds each workload, and the profiles behind it: [README.md#findings](README.md#findings).\n")
 	p("- **Method**: within a round targets run one at a time, order reversed every other round (A B C D, D C B A, …), so each Moldau/peer pair is interleaved. The load tool warms up (produce and flush) before measuring. Ratios are median(Moldau) ÷ median(peer); \"pairs\" is the range of the per-round ratios, the noise band. The machine (2 cores) was shared with other engineers' builds and tests, so single runs drift; trust the ranges and read the load average under each table.\n\n")
