@@ -3,7 +3,7 @@ GO        ?= go
 PKGS      := ./...
 FUZZTIME  ?= 10s
 
-.PHONY: run build test unit deps vet fuzz franz-suite compat clean
+.PHONY: run build test unit deps vet fuzz franz-suite franz-suite-cluster compat clean
 
 run:
 	$(GO) run ./cmd/moldau
@@ -16,6 +16,7 @@ build:
 test: deps vet deploy-check
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
 	$(MAKE) fuzz
+	$(MAKE) franz-suite-cluster
 	$(MAKE) compat
 
 # deps: every tool a test needs, installed only when missing (under CI a
@@ -78,6 +79,11 @@ deploy-check:
 # franz-suite: franz-go's own integration suite against a fresh binary.
 franz-suite: build
 	./tests/franz-suite.sh
+
+# franz-suite-cluster: the same suite against a fresh three-node cluster
+# (127.0.0.1-3) at replication factor 3; part of `make test`.
+franz-suite-cluster: build
+	./tests/franz-suite-cluster.sh
 
 clean:
 	rm -rf bin moldau-data
