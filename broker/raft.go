@@ -803,13 +803,8 @@ func (c *raftCluster) createPartitions(name string, count int32, manual [][]int3
 		return fmt.Errorf("%w: %q", errUnknownTopic, name)
 	}
 	current := int32(len(mt.Partitions))
-	switch {
-	case count == current:
-		return fmt.Errorf("%w: topic already has %d partition(s)", errInvalidPartitions, current)
-	case count < current:
-		return fmt.Errorf("%w: the topic %s currently has %d partition(s); %d would not be an increase", errInvalidPartitions, name, current, count)
-	case count > maxPartitionsPerTopic:
-		return fmt.Errorf("%w: %d (at most %d per topic)", errInvalidPartitions, count, maxPartitionsPerTopic)
+	if err := checkPartitionCount(name, current, count); err != nil {
+		return err
 	}
 	if validateOnly {
 		_, err := c.view().NewCreatePartitions(mt.ID, count, manual)

@@ -381,13 +381,8 @@ func (b *Broker) createPartitions(name string, count int32, assignment [][]int32
 	}
 	old := t.partitionList()
 	current := int32(len(old))
-	switch {
-	case count == current:
-		return fmt.Errorf("%w: topic already has %d partition(s)", errInvalidPartitions, current)
-	case count < current:
-		return fmt.Errorf("%w: the topic %s currently has %d partition(s); %d would not be an increase", errInvalidPartitions, name, current, count)
-	case count > maxPartitionsPerTopic:
-		return fmt.Errorf("%w: %d (at most %d per topic)", errInvalidPartitions, count, maxPartitionsPerTopic)
+	if err := checkPartitionCount(name, current, count); err != nil {
+		return err
 	}
 	if assignment != nil {
 		if err := b.checkNewPartitionAssignment(assignment, count-current); err != nil {
@@ -413,6 +408,20 @@ func (b *Broker) createPartitions(name string, count int32, assignment [][]int32
 	}
 	t.partitions.Store(&parts)
 	b.logger.Info("partitions added", "topic", name, "from", current, "to", count)
+	return nil
+}
+
+// checkPartitionCount is CreatePartitions' check of the new count against
+// the current one (Kafka's messages).
+func checkPartitionCount(name string, current, count int32) error {
+	switch {
+	case count == current:
+		return fmt.Errorf("%w: topic already has %d partition(s)", errInvalidPartitions, current)
+	case count < current:
+		return fmt.Errorf("%w: the topic %s currently has %d partition(s); %d would not be an increase", errInvalidPartitions, name, current, count)
+	case count > maxPartitionsPerTopic:
+		return fmt.Errorf("%w: %d (at most %d per topic)", errInvalidPartitions, count, maxPartitionsPerTopic)
+	}
 	return nil
 }
 
