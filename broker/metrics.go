@@ -21,6 +21,9 @@ type brokerMetrics struct {
 	// the rebalance, a coordinator write), resolved once per key.
 	waiting    [kmsg.MaxKey + 1]prometheus.Gauge
 	waitingVec *prometheus.GaugeVec
+	// followerLag: cluster mode, the largest gap in Raft entries between
+	// a partition this node leads and one of its followers (isrLoop).
+	followerLag prometheus.Gauge
 }
 
 // topicMetrics are one topic's counters.
@@ -48,8 +51,13 @@ func newBrokerMetrics(reg prometheus.Registerer, b *Broker) *brokerMetrics {
 			m.waiting[k] = m.waitingVec.WithLabelValues(name)
 		}
 	}
+	m.followerLag = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "moldau", Name: "raft_follower_max_lag_entries",
+		Help: "Cluster mode: the largest lag, in Raft entries, of a follower behind a partition this node leads."})
 	if reg != nil {
 		reg.MustRegister(m.bytesIn, m.recordsIn, m.bytesOut, m.produceErrors, m.fetchWaits, m.waitingVec, &logCollector{b: b})
+		if len(b.cfg.Peers) > 0 {
+			reg.MustRegister(m.followerLag)
+		}
 	}
 	return m
 }

@@ -455,6 +455,8 @@ func (c *raftCluster) refreshLeadership() {
 	}
 	c.hostedMu.Unlock()
 	v := c.view()
+	var maxLag uint64
+	defer func() { c.b.topics.metrics.followerLag.Set(float64(maxLag)) }()
 	byTopic := map[[16]byte][]metadata.LeadershipChange{}
 	for _, p := range parts {
 		l := p.lead.Load()
@@ -466,7 +468,12 @@ func (c *raftCluster) refreshLeadership() {
 			continue
 		}
 		isr := []int32{}
+		var last uint64
 		for _, r := range reps {
+			last = max(last, r.Match)
+		}
+		for _, r := range reps {
+			maxLag = max(maxLag, last-r.Match)
 			if r.Learner {
 				continue
 			}
