@@ -98,6 +98,9 @@ type raftCluster struct {
 	applied   chan struct{}
 
 	kick chan struct{} // wakes the reconciler (capacity 1)
+	// leaderKick wakes isrLoop at once (this node became a leader), so
+	// the new leadership reaches the metadata without waiting a tick.
+	leaderKick chan struct{}
 	stop chan struct{}
 	wg   sync.WaitGroup
 
@@ -119,7 +122,7 @@ func newRaftCluster(b *Broker, o options) (*raftCluster, error) {
 	cfg := b.cfg
 	c := &raftCluster{
 		b: b, self: cfg.NodeID, logger: b.logger.With("component", "cluster"),
-		state: metadata.New(), applied: make(chan struct{}), kick: make(chan struct{}, 1),
+		state: metadata.New(), applied: make(chan struct{}), kick: make(chan struct{}, 1), leaderKick: make(chan struct{}, 1),
 		stop: make(chan struct{}), hosted: map[uint64]*partition{}, local: o.peerNetwork, readyCh: make(chan struct{}),
 	}
 	if _, err := rand.Read(c.incarnation[:]); err != nil {
@@ -755,6 +758,25 @@ func (c *raftCluster) createTopic(s topicSpec, manual [][]int32) (*topic, error)
 	if err != nil {
 		return nil, err
 	}
+	// As Kafka's controller names every partition's leader in the
+	// records that create it, the answer waits (a bounded time) until
+	// every partition has an elected leader in the metadata, so a client
+	// that produces at once finds one on any broker (kafka-go, for one,
+	// does not retry LEADER_NOT_AVAILABLE).
+	lctx, lcancel := context.WithTimeout(ctx, 10*time.Second)
+	_ = c.waitView(lctx, func(v *metadata.View) bool {
+		t, ok := v.TopicByID(id)
+		if !ok {
+			return true
+		}
+		for _, p := range t.Partitions {
+			if p.Leader < 0 {
+				return false
+			}
+		}
+		return true
+	})
+	lcancel()
 	// Published by the reconciler once it applied the view.
 	var t *topic
 	err = c.waitLocal(ctx, func() bool {

@@ -61,6 +61,11 @@ type raftPart struct {
 	// so the leader takes no writes (MaxUint64 when not leading).
 	readyIndex atomic.Uint64
 	applied    atomic.Uint64 // the last index applied here
+	// leaderSince: when this node last became the leader (Unix ns): a
+	// follower not yet seen caught up counts as in sync for
+	// replica.lag.time.max.ms after it, as Kafka keeps a new leader's
+	// ISR until a replica has lagged that long.
+	leaderSince atomic.Int64
 }
 
 // errLeaderNotReady: this node leads but has not applied the entries its
@@ -417,6 +422,11 @@ func (s partSM) LeaderChanged(leader, term uint64) {
 		if idx, err := p.repl.storage.LastIndex(); err == nil {
 			p.repl.readyIndex.Store(idx)
 		}
+		p.repl.leaderSince.Store(time.Now().UnixNano())
+		select {
+		case c.leaderKick <- struct{}{}:
+		default:
+		}
 	} else {
 		p.repl.readyIndex.Store(math.MaxUint64)
 		p.appendMu.Lock()
@@ -437,6 +447,7 @@ func (c *raftCluster) isrLoop() {
 		case <-c.stop:
 			return
 		case <-tick.C:
+		case <-c.leaderKick:
 		}
 		if !c.ready.Load() {
 			c.kickReconcile() // the readiness check runs there
@@ -477,7 +488,11 @@ func (c *raftCluster) refreshLeadership() {
 			if r.Learner {
 				continue
 			}
-			if kafkaID(r.ID) == c.self || (!r.CaughtUp.IsZero() && now.Sub(r.CaughtUp) <= lag) {
+			seen := r.CaughtUp
+			if seen.IsZero() {
+				seen = time.Unix(0, p.repl.leaderSince.Load())
+			}
+			if kafkaID(r.ID) == c.self || now.Sub(seen) <= lag {
 				isr = append(isr, kafkaID(r.ID))
 			}
 		}
