@@ -24,6 +24,8 @@ import org.apache.kafka.common.serialization.*;
 
 public class Driver {
     static String client, bootstrap;
+    // Replication factor of created topics: $COMPAT_RF (3 against a cluster, -cluster), else 1.
+    static final short rf = Short.parseShort(System.getenv().getOrDefault("COMPAT_RF", "1"));
     static final String version = clientVersion();
     static final int major = Integer.parseInt(version.split("\\.")[0]);
 
@@ -129,7 +131,7 @@ public class Driver {
     }
 
     static void createTopic(Admin a, String t, int parts, Map<String, String> cfg) throws Exception {
-        a.createTopics(List.of(new NewTopic(t, parts, (short) 1).configs(cfg))).all().get();
+        a.createTopics(List.of(new NewTopic(t, parts, rf).configs(cfg))).all().get();
         // Kafka propagates a new topic asynchronously: wait until described.
         long deadline = System.currentTimeMillis() + 15000;
         while (true) {

@@ -7,8 +7,10 @@ const SnappyCodec = require('kafkajs-snappy')
 CompressionCodecs[CompressionTypes.Snappy] = SnappyCodec
 
 const [bootstrap, scenarioList] = process.argv.slice(2)
+// Replication factor of created topics: $COMPAT_RF (3 against a cluster, -cluster), else 1.
+const rf = parseInt(process.env.COMPAT_RF || '1', 10)
 const client = 'kafkajs'
-const kafka = new Kafka({ clientId: 'compat-kafkajs', brokers: [bootstrap], logLevel: logLevel.NOTHING, retry: { retries: 8, initialRetryTime: 100 } })
+const kafka = new Kafka({ clientId: 'compat-kafkajs', brokers: bootstrap.split(','), logLevel: logLevel.NOTHING, retry: { retries: 8, initialRetryTime: 100 } })
 
 class NA extends Error {}
 class Fail extends Error {}
@@ -43,7 +45,7 @@ async function withAdmin (fn) {
 async function createTopic (t, numPartitions, configs = {}) {
   await withAdmin(async admin => {
     const configEntries = Object.entries(configs).map(([name, value]) => ({ name, value }))
-    await admin.createTopics({ topics: [{ topic: t, numPartitions, replicationFactor: 1, configEntries }], waitForLeaders: true })
+    await admin.createTopics({ topics: [{ topic: t, numPartitions, replicationFactor: rf, configEntries }], waitForLeaders: true })
     await waitFor('topic not in metadata after create', async () => {
       const md = await admin.fetchTopicMetadata({ topics: [t] })
       const ps = md.topics[0].partitions

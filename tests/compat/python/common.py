@@ -6,11 +6,16 @@ main(adapter_factory, client_name). Each scenario prints one JSON line:
 client cannot express raises NA(reason).
 """
 import json
+import os
 import random
 import sys
 import threading
 import time
 import traceback
+
+# Replication factor of the topics the scenarios create: $COMPAT_RF (the
+# runner sets 3 against a three-broker cluster, -cluster), else 1.
+RF = int(os.environ.get("COMPAT_RF") or "1")
 
 
 class NA(Exception):
