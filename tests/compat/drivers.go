@@ -214,7 +214,8 @@ func runDriver(o options, d driver, broker, addr, logSuffix string) map[string]o
 	argv := append(d.command(o), addr, strings.Join(o.scenarios, ","))
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Dir = o.dir
-	cmd.Env = append(os.Environ(), "COMPAT_CACHE="+o.cache, "COMPAT_BROKER="+broker, "COMPAT_RF="+strconv.Itoa(o.rf()))
+	cmd.Env = append(os.Environ(), "COMPAT_CACHE="+o.cache, "COMPAT_BROKER="+broker, "COMPAT_RF="+strconv.Itoa(o.rf()),
+		"COMPAT_BROKERS="+strconv.Itoa(o.brokers()))
 	cmd.WaitDelay = 10 * time.Second
 	logPath := filepath.Join(o.logs, d.client+"-"+broker+logSuffix+".log")
 	logFile, err := os.Create(logPath)

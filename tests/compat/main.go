@@ -58,6 +58,15 @@ func (o options) rf() int {
 	return 1
 }
 
+// brokers is how many brokers each side runs (the metadata scenario checks
+// that clients see all of them).
+func (o options) brokers() int {
+	if o.cluster {
+		return clusterNodes
+	}
+	return 1
+}
+
 // expectationsFile and matrixFile are the mode's files in tests/compat.
 func (o options) expectationsFile() string {
 	if o.cluster {

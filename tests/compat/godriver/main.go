@@ -149,6 +149,13 @@ func replicationFactor() int16 {
 	return int16(rf)
 }
 
+// expectedBrokers is the broker count Metadata must list: $COMPAT_BROKERS
+// (the runner sets 1, or 3 with -cluster), 0 when unset (then at least one).
+func expectedBrokers() int {
+	n, _ := strconv.Atoi(os.Getenv("COMPAT_BROKERS"))
+	return n
+}
+
 // unavailable says why a client is missing from this build (filled by
 // build-tagged files).
 var unavailable = map[string]string{}

@@ -26,6 +26,8 @@ public class Driver {
     static String client, bootstrap;
     // Replication factor of created topics: $COMPAT_RF (3 against a cluster, -cluster), else 1.
     static final short rf = Short.parseShort(System.getenv().getOrDefault("COMPAT_RF", "1"));
+    // Broker count describeCluster must list: $COMPAT_BROKERS (1, or 3 with -cluster); 0: at least one.
+    static final int brokers = Integer.parseInt(System.getenv().getOrDefault("COMPAT_BROKERS", "0"));
     static final String version = clientVersion();
     static final int major = Integer.parseInt(version.split("\\.")[0]);
 
@@ -153,7 +155,8 @@ public class Driver {
         try (Admin a = admin()) {
             createTopic(a, t, 3, Map.of());
             Collection<Node> nodes = a.describeCluster().nodes().get();
-            check(nodes.size() >= 1, "describeCluster lists no brokers");
+            check(nodes.size() >= 1 && (brokers == 0 || nodes.size() == brokers),
+                  "describeCluster lists " + nodes.size() + " brokers, want " + Math.max(brokers, 1));
             check(a.describeCluster().controller().get() != null, "no controller");
             TopicDescription d = describeTopic(a, t);
             check(d.partitions().size() == 3, d.partitions().size() + " partitions, want 3");
