@@ -9,21 +9,36 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
 
-// brokerProc is a broker the runner started (or was pointed at).
+// brokerProc is a broker the runner started (or was pointed at), or a
+// cluster of them (nodes, each its own process; addr is then the bootstrap
+// list).
 type brokerProc struct {
-	name string
-	addr string
-	cmd  *exec.Cmd
-	done chan struct{}
-	tmp  string
+	name  string
+	addr  string
+	cmd   *exec.Cmd
+	done  chan struct{}
+	tmp   string
+	nodes []*brokerProc
 }
 
 func (b *brokerProc) stop() {
+	var wg sync.WaitGroup
+	for _, n := range b.nodes {
+		if n != nil {
+			wg.Add(1)
+			go func() { defer wg.Done(); n.stop() }()
+		}
+	}
+	wg.Wait()
 	if b.cmd == nil || b.cmd.Process == nil {
+		if b.tmp != "" {
+			_ = os.RemoveAll(b.tmp)
+		}
 		return
 	}
 	_ = b.cmd.Process.Signal(syscall.SIGTERM)
@@ -120,7 +135,7 @@ func startMoldau(_ context.Context, o options) (*brokerProc, error) {
 	}
 	cmd := exec.Command(bin, "--addr", "127.0.0.1:0", "--admin-addr", "", "--data-dir", filepath.Join(tmp, "data"),
 		"--set", "transaction.max.timeout.ms=900000")
-	b, err := startProc("moldau", cmd, filepath.Join(o.cache, "logs", "moldau.log"), 30*time.Second)
+	b, err := startProc("moldau", cmd, filepath.Join(o.logs, "moldau.log"), 30*time.Second)
 	if err != nil {
 		return nil, err
 	}
@@ -130,8 +145,8 @@ func startMoldau(_ context.Context, o options) (*brokerProc, error) {
 
 func startKafka(_ context.Context, o options) (*brokerProc, error) {
 	cmd := exec.Command("bash", filepath.Join(o.dir, "kafka-ref.sh"))
-	cmd.Env = append(os.Environ(), "KAFKA_REF_LOG="+filepath.Join(o.cache, "logs", "kafka-broker.log"))
-	return startProc("kafka", cmd, filepath.Join(o.cache, "logs", "kafka-ref.log"), 5*time.Minute)
+	cmd.Env = append(os.Environ(), "KAFKA_REF_LOG="+filepath.Join(o.logs, "kafka-broker.log"))
+	return startProc("kafka", cmd, filepath.Join(o.logs, "kafka-ref.log"), 5*time.Minute)
 }
 
 // buildGoDriver builds the pure-Go driver and, with cgo and -tags ckgo, the
@@ -150,7 +165,7 @@ func buildGoDriver(o options) error {
 	_ = os.Remove(cgoBin)
 	if err := goBuild(o, cgoBin, "./tests/compat/godriver", true, "-tags", "ckgo"); err != nil {
 		logf("confluent-kafka-go driver did not build (see .cache/logs/godriver-cgo-build.log)")
-		_ = os.WriteFile(filepath.Join(o.cache, "logs", "godriver-cgo-build.log"), []byte(err.Error()), 0o644)
+		_ = os.WriteFile(filepath.Join(o.logs, "godriver-cgo-build.log"), []byte(err.Error()), 0o644)
 	}
 	return nil
 }

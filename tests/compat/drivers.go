@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -213,9 +214,10 @@ func runDriver(o options, d driver, broker, addr, logSuffix string) map[string]o
 	argv := append(d.command(o), addr, strings.Join(o.scenarios, ","))
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Dir = o.dir
-	cmd.Env = append(os.Environ(), "COMPAT_CACHE="+o.cache, "COMPAT_BROKER="+broker)
+	cmd.Env = append(os.Environ(), "COMPAT_CACHE="+o.cache, "COMPAT_BROKER="+broker, "COMPAT_RF="+strconv.Itoa(o.rf()),
+		"COMPAT_BROKERS="+strconv.Itoa(o.brokers()))
 	cmd.WaitDelay = 10 * time.Second
-	logPath := filepath.Join(o.cache, "logs", d.client+"-"+broker+logSuffix+".log")
+	logPath := filepath.Join(o.logs, d.client+"-"+broker+logSuffix+".log")
 	logFile, err := os.Create(logPath)
 	if err != nil {
 		return missing(err.Error())

@@ -34,7 +34,7 @@ touch ` + marker + `
 		t.Fatal(err)
 	}
 	d := driver{client: "fake", timeout: time.Minute, command: func(options) []string { return []string{script} }}
-	o := options{dir: dir, cache: dir, scenarios: []string{"ok", "flaky", "broken"}}
+	o := options{dir: dir, cache: dir, logs: filepath.Join(dir, "logs"), scenarios: []string{"ok", "flaky", "broken"}}
 	out := runDriver(o, d, "kafka", "127.0.0.1:1", "")
 	if out["flaky"].Result != "fail" || out["broken"].Result != "fail" || out["ok"].Result != "pass" {
 		t.Fatalf("first run: %+v", out)

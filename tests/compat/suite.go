@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -56,12 +57,12 @@ func runFranzSuite(o options, broker, addr string) suiteCount {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "go", "test", "-count=1", "-timeout", limit, "-v", "github.com/twmb/franz-go/pkg/kgo")
 	cmd.Dir = o.root
-	cmd.Env = append(os.Environ(), "KGO_SEEDS="+addr, "KGO_TEST_RF=1", "KGO_LOG_LEVEL=none",
+	cmd.Env = append(os.Environ(), "KGO_SEEDS="+addr, "KGO_TEST_RF="+strconv.Itoa(o.rf()), "KGO_LOG_LEVEL=none",
 		"KGO_TEST_RECORDS="+envOr("KGO_TEST_RECORDS", "50000"))
 	var buf bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &buf, &buf
 	err := cmd.Run()
-	_ = os.WriteFile(filepath.Join(o.cache, "logs", "franz-suite-"+broker+".log"), buf.Bytes(), 0o644)
+	_ = os.WriteFile(filepath.Join(o.logs, "franz-suite-"+broker+".log"), buf.Bytes(), 0o644)
 	var sc suiteCount
 	s := bufio.NewScanner(bytes.NewReader(buf.Bytes()))
 	timedOut := false

@@ -39,7 +39,7 @@ expect_records() { # prefix n from got
 	local want; want=$(gen "$1" "$2" "$3")
 	[ "$4" = "$want" ] || fail "consumed $(grep -c . <<<"$4") records, not the $2 produced: $(head -c 200 <<<"$4" | tr '\n' ' ')"
 }
-create() { kafka_topics --create --topic "$1" --partitions "${2:-1}" --replication-factor 1 "${@:3}" >/dev/null || fail "kafka-topics --create failed: $(errtail 3)"; }
+create() { kafka_topics --create --topic "$1" --partitions "${2:-1}" --replication-factor "${COMPAT_RF:-1}" "${@:3}" >/dev/null || fail "kafka-topics --create failed: $(errtail 3)"; }
 
 sc_metadata() {
 	local t; t=$(topic metadata)

@@ -26,10 +26,11 @@ sc_metadata() {
 	local t; t=$(topic metadata)
 	echo "k:v" | produce_lines "$t" || fail "produce (auto-create) failed"
 	local md; md=$(kc -L -J -t "$t") || fail "kcat -L failed"
-	python3 - "$md" "$t" <<'PY' || fail "metadata: $(errtail 1)"
+	python3 - "$md" "$t" "${COMPAT_BROKERS:-0}" <<'PY' || fail "metadata: $(errtail 1)"
 import json, sys
 md = json.loads(sys.argv[1])
-assert len(md["brokers"]) >= 1, "no brokers"
+want = int(sys.argv[3])
+assert len(md["brokers"]) >= 1 and want in (0, len(md["brokers"])), "%d brokers, want %d" % (len(md["brokers"]), max(want, 1))
 ts = [t for t in md["topics"] if t["topic"] == sys.argv[2]]
 assert ts and len(ts[0]["partitions"]) == 1, "topic partitions: %r" % ts
 assert all(p["leader"] >= 0 for p in ts[0]["partitions"]), "no leader"

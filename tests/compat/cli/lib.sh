@@ -14,7 +14,10 @@ topic() { echo "compat-$1-$RANDOM$RANDOM"; }
 wait_pid() {
 	local pid=$1 left=$(($2 * 10))
 	while kill -0 "$pid" 2>/dev/null; do
-		((left-- > 0)) || { kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; return 1; }
+		# The scenario's subshell defers TERM while it waits for a foreground
+		# child (say a consumer waiting for records that never come): stop
+		# its children too, or they outlive the driver.
+		((left-- > 0)) || { pkill -TERM -P "$pid" 2>/dev/null; kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; return 1; }
 		sleep 0.1
 	done
 	wait "$pid"

@@ -40,7 +40,7 @@ sc_metadata() {
 	local t; t=$(topic metadata)
 	create "$t" 3
 	local info; info=$(m cluster info --json) || fail "cluster info: $(errtail 2)"
-	json_check "$info" 'len(d) >= 1 and all(r["address"] for r in d)' "cluster info"
+	json_check "$info" 'len(d) >= 1 and all(r["address"] for r in d) and '"${COMPAT_BROKERS:-0}"' in (0, len(d))' "cluster info (want ${COMPAT_BROKERS:-at least 1} brokers)"
 	local desc; desc=$(m topic describe --json "$t") || fail "topic describe: $(errtail 2)"
 	json_check "$desc" 'len([r for r in d if "partition" in r]) == 3 and all(int(r["leader"]) >= 0 for r in d if "leader" in r)' "describe: 3 partitions with leaders"
 }

@@ -40,7 +40,7 @@ func (c *ckgo) conf(extra kafka.ConfigMap) *kafka.ConfigMap {
 }
 
 func (c *ckgo) CreateTopic(ctx context.Context, topic string, partitions int32, configs map[string]string) error {
-	res, err := c.adm.CreateTopics(ctx, []kafka.TopicSpecification{{Topic: topic, NumPartitions: int(partitions), ReplicationFactor: 1, Config: configs}})
+	res, err := c.adm.CreateTopics(ctx, []kafka.TopicSpecification{{Topic: topic, NumPartitions: int(partitions), ReplicationFactor: int(replicationFactor()), Config: configs}})
 	if err != nil {
 		return err
 	}

@@ -14,7 +14,7 @@ import (
 
 func init() {
 	clients["franz-go"] = func(bootstrap string) (client, error) {
-		cl, err := kgo.NewClient(kgo.SeedBrokers(bootstrap))
+		cl, err := kgo.NewClient(kgo.SeedBrokers(seeds(bootstrap)...))
 		if err != nil {
 			return nil, err
 		}
@@ -31,7 +31,7 @@ type franz struct {
 func (f *franz) Close() { f.cl.Close() }
 
 func (f *franz) newClient(opts ...kgo.Opt) (*kgo.Client, error) {
-	return kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(f.bootstrap)}, opts...)...)
+	return kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(seeds(f.bootstrap)...)}, opts...)...)
 }
 
 func (f *franz) CreateTopic(ctx context.Context, topic string, partitions int32, configs map[string]string) error {
@@ -39,7 +39,7 @@ func (f *franz) CreateTopic(ctx context.Context, topic string, partitions int32,
 	for k, v := range configs {
 		cfg[k] = kadm.StringPtr(v)
 	}
-	resp, err := f.adm.CreateTopic(ctx, partitions, 1, cfg, topic)
+	resp, err := f.adm.CreateTopic(ctx, partitions, replicationFactor(), cfg, topic)
 	if err != nil {
 		return err
 	}

@@ -12,19 +12,20 @@ import (
 
 func init() {
 	clients["kafka-go"] = func(bootstrap string) (client, error) {
-		return &kafkaGo{addr: bootstrap, cl: &kafka.Client{Addr: kafka.TCP(bootstrap), Timeout: 20 * time.Second}}, nil
+		addrs := seeds(bootstrap)
+		return &kafkaGo{addrs: addrs, cl: &kafka.Client{Addr: kafka.TCP(addrs...), Timeout: 20 * time.Second}}, nil
 	}
 }
 
 type kafkaGo struct {
-	addr string
-	cl   *kafka.Client
+	addrs []string // bootstrap brokers
+	cl    *kafka.Client
 }
 
 func (k *kafkaGo) Close() {}
 
 func (k *kafkaGo) CreateTopic(ctx context.Context, topic string, partitions int32, configs map[string]string) error {
-	tc := kafka.TopicConfig{Topic: topic, NumPartitions: int(partitions), ReplicationFactor: 1}
+	tc := kafka.TopicConfig{Topic: topic, NumPartitions: int(partitions), ReplicationFactor: int(replicationFactor())}
 	for key, v := range configs {
 		tc.ConfigEntries = append(tc.ConfigEntries, kafka.ConfigEntry{ConfigName: key, ConfigValue: v})
 	}
@@ -130,7 +131,7 @@ func (k *kafkaGo) Produce(ctx context.Context, topic string, recs []rec, o produ
 		return na("segmentio/kafka-go has no idempotent producer")
 	}
 	w := &kafka.Writer{
-		Addr: kafka.TCP(k.addr), Topic: topic, BatchTimeout: 10 * time.Millisecond, BatchSize: len(recs),
+		Addr: kafka.TCP(k.addrs...), Topic: topic, BatchTimeout: 10 * time.Millisecond, BatchSize: len(recs),
 		RequiredAcks: map[int]kafka.RequiredAcks{0: kafka.RequireNone, 1: kafka.RequireOne, -1: kafka.RequireAll}[o.Acks],
 		Compression: map[string]compress.Compression{
 			"none": 0, "gzip": kafka.Gzip, "snappy": kafka.Snappy, "lz4": kafka.Lz4, "zstd": kafka.Zstd,
@@ -148,7 +149,7 @@ func (k *kafkaGo) Produce(ctx context.Context, topic string, recs []rec, o produ
 }
 
 func (k *kafkaGo) Consume(ctx context.Context, topic string, partition int32, start int64, n int, positioned func() error) ([]rec, error) {
-	r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{k.addr}, Topic: topic, Partition: int(partition), MaxWait: 200 * time.Millisecond})
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: k.addrs, Topic: topic, Partition: int(partition), MaxWait: 200 * time.Millisecond})
 	defer r.Close()
 	off := start
 	switch start {
@@ -184,7 +185,7 @@ func (k *kafkaGo) Consume(ctx context.Context, topic string, partition int32, st
 }
 
 func (k *kafkaGo) OffsetForTime(ctx context.Context, topic string, partition int32, millis int64) (int64, error) {
-	conn, err := kafka.DialLeader(ctx, "tcp", k.addr, topic, int(partition))
+	conn, err := kafka.DialLeader(ctx, "tcp", k.addrs[0], topic, int(partition))
 	if err != nil {
 		return 0, err
 	}
@@ -199,7 +200,7 @@ func (k *kafkaGo) GroupConsume(ctx context.Context, o groupOpts) ([]rec, error) 
 	case o.InstanceID != "":
 		return nil, na("segmentio/kafka-go has no static membership (group.instance.id)")
 	}
-	r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{k.addr}, GroupID: o.Group, Topic: o.Topic,
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: k.addrs, GroupID: o.Group, Topic: o.Topic,
 		StartOffset: kafka.FirstOffset, MaxWait: 200 * time.Millisecond})
 	defer r.Close()
 	var out []rec
@@ -218,7 +219,7 @@ func (k *kafkaGo) GroupConsume(ctx context.Context, o groupOpts) ([]rec, error) 
 
 func (k *kafkaGo) TwoMembers(ctx context.Context, group, topic string, n int) error {
 	member := func(a *assignments) (*kafka.ConsumerGroup, error) {
-		g, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{ID: group, Brokers: []string{k.addr}, Topics: []string{topic},
+		g, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{ID: group, Brokers: k.addrs, Topics: []string{topic},
 			HeartbeatInterval: time.Second, RebalanceTimeout: 10 * time.Second})
 		if err != nil {
 			return nil, err

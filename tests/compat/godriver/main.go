@@ -3,7 +3,7 @@
 //
 //	{"client":"franz-go","scenario":"produce_lz4","result":"pass","reason":""}
 //
-// Usage: godriver -client franz-go|sarama|kafka-go|confluent-kafka-go -bootstrap HOST:PORT [-scenarios a,b,c | a,b,c]
+// Usage: godriver -client franz-go|sarama|kafka-go|confluent-kafka-go -bootstrap HOST:PORT[,HOST:PORT...] [-scenarios a,b,c | a,b,c]
 //
 // Each client implements the small client interface below; the scenarios
 // themselves (scenario.go) are written once over it. An operation a client
@@ -17,6 +17,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -108,7 +109,7 @@ type result struct {
 
 func main() {
 	clientName := flag.String("client", "franz-go", "franz-go, sarama, kafka-go or confluent-kafka-go")
-	bootstrap := flag.String("bootstrap", "127.0.0.1:9092", "bootstrap address")
+	bootstrap := flag.String("bootstrap", "127.0.0.1:9092", "bootstrap addresses, comma-separated")
 	only := flag.String("scenarios", "", "comma-separated scenario names (default: all)")
 	timeout := flag.Duration("timeout", 60*time.Second, "per-scenario timeout")
 	flag.Parse()
@@ -132,6 +133,27 @@ func main() {
 		}
 		_ = enc.Encode(r)
 	}
+}
+
+// seeds splits the driver's BOOTSTRAP argument, a comma-separated list
+// (one address for a single broker, every broker's for a cluster).
+func seeds(bootstrap string) []string { return strings.Split(bootstrap, ",") }
+
+// replicationFactor is the replication factor of the topics the scenarios
+// create: $COMPAT_RF, 1 unless the runner targets a cluster (-cluster: 3).
+func replicationFactor() int16 {
+	rf, err := strconv.Atoi(os.Getenv("COMPAT_RF"))
+	if err != nil || rf < 1 {
+		return 1
+	}
+	return int16(rf)
+}
+
+// expectedBrokers is the broker count Metadata must list: $COMPAT_BROKERS
+// (the runner sets 1, or 3 with -cluster), 0 when unset (then at least one).
+func expectedBrokers() int {
+	n, _ := strconv.Atoi(os.Getenv("COMPAT_BROKERS"))
+	return n
 }
 
 // unavailable says why a client is missing from this build (filled by

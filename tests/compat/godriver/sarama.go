@@ -11,7 +11,7 @@ import (
 
 func init() {
 	clients["sarama"] = func(bootstrap string) (client, error) {
-		s := &saramaClient{addrs: []string{bootstrap}}
+		s := &saramaClient{addrs: seeds(bootstrap)}
 		adm, err := sarama.NewClusterAdmin(s.addrs, s.config())
 		if err != nil {
 			return nil, err
@@ -47,7 +47,7 @@ func (s *saramaClient) CreateTopic(_ context.Context, topic string, partitions i
 	for k, v := range configs {
 		entries[k] = &v
 	}
-	return s.adm.CreateTopic(topic, &sarama.TopicDetail{NumPartitions: partitions, ReplicationFactor: 1, ConfigEntries: entries}, false)
+	return s.adm.CreateTopic(topic, &sarama.TopicDetail{NumPartitions: partitions, ReplicationFactor: replicationFactor(), ConfigEntries: entries}, false)
 }
 
 func (s *saramaClient) Metadata(_ context.Context, topic string) (int, []partitionInfo, error) {

@@ -109,8 +109,8 @@ func scMetadata(ctx context.Context, e *env) error {
 	if err != nil {
 		return fmt.Errorf("metadata: %w", err)
 	}
-	if brokers < 1 {
-		return fmt.Errorf("metadata lists %d brokers", brokers)
+	if want := expectedBrokers(); brokers < 1 || (want > 0 && brokers != want) {
+		return fmt.Errorf("metadata lists %d brokers, want %d", brokers, max(want, 1))
 	}
 	if len(parts) != 3 {
 		return fmt.Errorf("metadata lists %d partitions, want 3", len(parts))

@@ -24,6 +24,10 @@ import org.apache.kafka.common.serialization.*;
 
 public class Driver {
     static String client, bootstrap;
+    // Replication factor of created topics: $COMPAT_RF (3 against a cluster, -cluster), else 1.
+    static final short rf = Short.parseShort(System.getenv().getOrDefault("COMPAT_RF", "1"));
+    // Broker count describeCluster must list: $COMPAT_BROKERS (1, or 3 with -cluster); 0: at least one.
+    static final int brokers = Integer.parseInt(System.getenv().getOrDefault("COMPAT_BROKERS", "0"));
     static final String version = clientVersion();
     static final int major = Integer.parseInt(version.split("\\.")[0]);
 
@@ -129,7 +133,7 @@ public class Driver {
     }
 
     static void createTopic(Admin a, String t, int parts, Map<String, String> cfg) throws Exception {
-        a.createTopics(List.of(new NewTopic(t, parts, (short) 1).configs(cfg))).all().get();
+        a.createTopics(List.of(new NewTopic(t, parts, rf).configs(cfg))).all().get();
         // Kafka propagates a new topic asynchronously: wait until described.
         long deadline = System.currentTimeMillis() + 15000;
         while (true) {
@@ -151,7 +155,8 @@ public class Driver {
         try (Admin a = admin()) {
             createTopic(a, t, 3, Map.of());
             Collection<Node> nodes = a.describeCluster().nodes().get();
-            check(nodes.size() >= 1, "describeCluster lists no brokers");
+            check(nodes.size() >= 1 && (brokers == 0 || nodes.size() == brokers),
+                  "describeCluster lists " + nodes.size() + " brokers, want " + Math.max(brokers, 1));
             check(a.describeCluster().controller().get() != null, "no controller");
             TopicDescription d = describeTopic(a, t);
             check(d.partitions().size() == 3, d.partitions().size() + " partitions, want 3");

@@ -7,8 +7,12 @@ const SnappyCodec = require('kafkajs-snappy')
 CompressionCodecs[CompressionTypes.Snappy] = SnappyCodec
 
 const [bootstrap, scenarioList] = process.argv.slice(2)
+// Replication factor of created topics: $COMPAT_RF (3 against a cluster, -cluster), else 1.
+const rf = parseInt(process.env.COMPAT_RF || '1', 10)
+// Broker count Metadata must list: $COMPAT_BROKERS (1, or 3 with -cluster); 0: at least one.
+const wantBrokers = parseInt(process.env.COMPAT_BROKERS || '0', 10)
 const client = 'kafkajs'
-const kafka = new Kafka({ clientId: 'compat-kafkajs', brokers: [bootstrap], logLevel: logLevel.NOTHING, retry: { retries: 8, initialRetryTime: 100 } })
+const kafka = new Kafka({ clientId: 'compat-kafkajs', brokers: bootstrap.split(','), logLevel: logLevel.NOTHING, retry: { retries: 8, initialRetryTime: 100 } })
 
 class NA extends Error {}
 class Fail extends Error {}
@@ -43,7 +47,7 @@ async function withAdmin (fn) {
 async function createTopic (t, numPartitions, configs = {}) {
   await withAdmin(async admin => {
     const configEntries = Object.entries(configs).map(([name, value]) => ({ name, value }))
-    await admin.createTopics({ topics: [{ topic: t, numPartitions, replicationFactor: 1, configEntries }], waitForLeaders: true })
+    await admin.createTopics({ topics: [{ topic: t, numPartitions, replicationFactor: rf, configEntries }], waitForLeaders: true })
     await waitFor('topic not in metadata after create', async () => {
       const md = await admin.fetchTopicMetadata({ topics: [t] })
       const ps = md.topics[0].partitions
@@ -126,7 +130,8 @@ async function metadata () {
   await createTopic(t, 3)
   await withAdmin(async admin => {
     const cl = await admin.describeCluster()
-    check(cl.brokers.length >= 1, 'no brokers')
+    check(cl.brokers.length >= 1 && (wantBrokers === 0 || cl.brokers.length === wantBrokers),
+      `${cl.brokers.length} brokers, want ${Math.max(wantBrokers, 1)}`)
     const md = await admin.fetchTopicMetadata({ topics: [t] })
     check(md.topics[0].partitions.length === 3, `${md.topics[0].partitions.length} partitions, want 3`)
   })

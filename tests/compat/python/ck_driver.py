@@ -25,7 +25,7 @@ class Adapter:
         return c
 
     def create_topic(self, t, parts, cfg):
-        for f in self.admin.create_topics([NewTopic(t, num_partitions=parts, replication_factor=1, config=cfg)]).values():
+        for f in self.admin.create_topics([NewTopic(t, num_partitions=parts, replication_factor=common.RF, config=cfg)]).values():
             f.result(20)
 
     def metadata(self, t):

@@ -14,7 +14,7 @@ from common import NA, Fail
 
 class Adapter:
     def __init__(self, bootstrap):
-        self.bootstrap = bootstrap
+        self.bootstrap = bootstrap.split(",")  # one address, or every broker's
         self._admin = None
 
     @property
@@ -28,7 +28,7 @@ class Adapter:
             self._admin.close()
 
     def create_topic(self, t, parts, cfg):
-        self.admin.create_topics([NewTopic(t, parts, 1, topic_configs=cfg)])
+        self.admin.create_topics([NewTopic(t, parts, common.RF, topic_configs=cfg)])
 
     def metadata(self, t):
         cluster = self.admin.describe_cluster()
