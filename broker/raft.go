@@ -101,8 +101,8 @@ type raftCluster struct {
 	// leaderKick wakes isrLoop at once (this node became a leader), so
 	// the new leadership reaches the metadata without waiting a tick.
 	leaderKick chan struct{}
-	stop chan struct{}
-	wg   sync.WaitGroup
+	stop       chan struct{}
+	wg         sync.WaitGroup
 
 	// ready: this node has caught up with the metadata log since it
 	// started (reconcile sets it; Handle holds requests until then).
