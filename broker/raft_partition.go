@@ -281,7 +281,10 @@ func (p *partition) awaitProposal(ctx context.Context, prop *replication.Proposa
 		p.watch(w)
 		defer p.unwatch(w)
 		epoch := p.lead.Load().epoch
-		w.ch <- struct{}{} // check once now: it may have moved already
+		select { // check once now: it may have moved already
+		case w.ch <- struct{}{}:
+		default: // a wake-up is queued already
+		}
 		for done := false; !done; {
 			select {
 			case <-prop.Done():

@@ -139,6 +139,11 @@ func startProcCluster(t *testing.T) *procCluster {
 	t.Cleanup(func() {
 		if t.Failed() {
 			for _, n := range c.nodes {
+				if keep := os.Getenv("MOLDAU_TEST_KEEP_LOGS"); keep != "" {
+					if b, err := os.ReadFile(n.logPath); err == nil {
+						_ = os.WriteFile(filepath.Join(keep, fmt.Sprintf("%s-node%d.log", t.Name(), n.id)), b, 0o644)
+					}
+				}
 				t.Logf("node %d log (%s): runs, warnings and errors:\n%s\ntail:\n%s", n.id, n.logPath,
 					grepLines(n.logPath, "=== run", "level=WARN", "level=ERROR"), fileTail(n.logPath, 2500))
 			}

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -109,6 +110,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if admin != nil {
 		_ = admin.Shutdown(ctx)
 	}
+	// A shutdown that has not finished well before its deadline logs
+	// every goroutine's stack, so that what holds it can be seen.
+	stuck := time.AfterFunc(20*time.Second, func() {
+		var buf strings.Builder
+		_ = pprof.Lookup("goroutine").WriteTo(&buf, 2)
+		logger.Error("shutdown still running after 20 s; goroutines follow")
+		fmt.Fprintln(os.Stderr, buf.String())
+	})
+	defer stuck.Stop()
 	if err := b.Close(ctx); err != nil {
 		logger.Error("shutdown", "err", err)
 		return 1
