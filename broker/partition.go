@@ -533,12 +533,26 @@ func (p *partition) compact(now int64, c *plog.Cleaner) (plog.CompactStats, erro
 	return p.log.CompactTxn(now, c, p.cleanerTxnView())
 }
 
-// enforceRetention applies retention.ms/bytes. Not on a replicated log
-// yet: its start may move only through Raft (replication.LogStorage.CompactTo,
-// DESIGN.md §2), which is not wired.
+// enforceRetention applies retention.ms/bytes. A replicated log's start
+// moves only through Raft (DESIGN.md §2): to the retention point, bounded
+// by what is applied here, through the storage's CompactTo; each replica
+// applies retention on its own, as Kafka's do. It returns the segments
+// deleted (on a replicated log: 1 when the start moved).
 func (p *partition) enforceRetention(nowMs int64) (int, error) {
-	if p.log == nil || p.repl != nil {
+	if p.log == nil {
 		return 0, nil
+	}
+	if p.repl != nil {
+		before := p.log.LogStartOffset()
+		point := min(p.log.RetentionPoint(nowMs), p.log.HighWatermark())
+		if point <= before {
+			return 0, nil
+		}
+		after, err := p.repl.storage.CompactBelow(point)
+		if err != nil || after == before {
+			return 0, err
+		}
+		return 1, nil
 	}
 	return p.log.EnforceRetention(nowMs)
 }

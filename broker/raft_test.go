@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -492,4 +493,75 @@ func TestClusterFenceSilentBroker(t *testing.T) {
 		b := tc.brokers[other]
 		return len(b.cluster.brokers()) == 3 && len(b.topics.get("fe").partition(0).lead.Load().offline) == 0
 	})
+}
+
+// Retention on a replicated log moves its start through Raft (CompactTo):
+// each replica deletes the segments retention.bytes no longer needs, a
+// consumer from the earliest offset starts at the new log start, and a
+// replica that was down meanwhile catches up (by snapshot when the
+// leader's log no longer holds what it lacks).
+func TestClusterRetention(t *testing.T) {
+	tc := newTestCluster(t, 3)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(tc.seeds()...), kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.ProducerBatchMaxBytes(64<<10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	seg, ret := "1048576", "1048576"
+	if resp, err := kadm.NewClient(cl).CreateTopic(ctx, 1, 3, map[string]*string{"segment.bytes": &seg, "retention.bytes": &ret}, "rt"); err != nil || resp.Err != nil {
+		t.Fatalf("create: %v %v", err, resp.Err)
+	}
+	tc.stop(2)
+	produce := func(n int) {
+		var rs []*kgo.Record
+		for range n {
+			val := make([]byte, 1000) // random: incompressible
+			_, _ = rand.Read(val)
+			rs = append(rs, &kgo.Record{Topic: "rt", Partition: 0, Value: val})
+		}
+		if err := cl.ProduceSync(ctx, rs...).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	produce(4000) // about 4 MiB: four segments
+	now := time.Now().UnixMilli()
+	for _, b := range tc.brokers[:2] {
+		p := b.topics.get("rt").partition(0)
+		if _, err := p.enforceRetention(now); err != nil {
+			t.Fatal(err)
+		}
+		if p.logStartOffset() == 0 {
+			t.Fatalf("node %d: log start did not move (segments %d, size %d, point %d, hw %d)", b.cfg.NodeID, p.segments(), p.size(), p.log.RetentionPoint(now), p.highWatermark())
+		}
+	}
+	start := tc.brokers[0].topics.get("rt").partition(0).logStartOffset()
+	produce(100)
+	tc.start(2)
+	tc.waitFor("node 3 caught up", func() bool {
+		var ends []int64
+		for _, b := range tc.brokers {
+			tp := b.topics.get("rt")
+			if tp == nil {
+				return false
+			}
+			p := tp.partition(0)
+			ends = append(ends, p.highWatermark(), p.endOffset())
+		}
+		return slices.Min(ends) == slices.Max(ends) && ends[0] == 4100
+	})
+	cons, err := kgo.NewClient(kgo.SeedBrokers(tc.seeds()...), kgo.ConsumeTopics("rt"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cons.Close()
+	fs := cons.PollFetches(ctx)
+	if err := fs.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if recs := fs.Records(); len(recs) == 0 || recs[0].Offset < start {
+		t.Fatalf("first record read after retention: %v (log start %d)", recs, start)
+	}
 }

@@ -525,9 +525,16 @@ func TestRetention(t *testing.T) {
 		if n, err := l.EnforceRetention(1 << 40); err != nil || n != 0 {
 			t.Fatalf("infinite retention deleted %d, %v", n, err)
 		}
+		if p := l.RetentionPoint(1 << 40); p != 0 {
+			t.Fatalf("infinite retention: point %d, want 0", p)
+		}
 		// By bytes: keep at most ~2 segments' worth.
 		cfg.RetentionBytes = 2 * cfg.SegmentBytes
 		l.SetConfig(cfg)
+		point := l.RetentionPoint(0)
+		if point == 0 || l.LogStartOffset() != 0 {
+			t.Fatalf("retention point %d (start %d): want a point past 0, nothing moved", point, l.LogStartOffset())
+		}
 		n, err := l.EnforceRetention(0)
 		if err != nil || n == 0 {
 			t.Fatalf("retention by bytes deleted %d, %v", n, err)
@@ -540,6 +547,16 @@ func TestRetention(t *testing.T) {
 		if l.LogStartOffset() == 0 {
 			t.Fatal("log start did not move")
 		}
+		if l.LogStartOffset() != point {
+			t.Fatalf("retention moved the start to %d, RetentionPoint said %d", l.LogStartOffset(), point)
+		}
+		cfg.RetentionMs = 10
+		cfg.RetentionBytes = -1
+		l.SetConfig(cfg)
+		timePoint := l.RetentionPoint(1000)
+		cfg.RetentionMs = -1
+		cfg.RetentionBytes = 2 * cfg.SegmentBytes
+		l.SetConfig(cfg)
 		checkBatches(t, readAll(t, l, l.LogStartOffset()))
 		// By time: everything older than now-retention goes, except the
 		// active segment.
@@ -549,6 +566,9 @@ func TestRetention(t *testing.T) {
 		n, err = l.EnforceRetention(1000)
 		if err != nil || l.Segments() != 1 {
 			t.Fatalf("retention by time: deleted %d, %d segments left, %v", n, l.Segments(), err)
+		}
+		if l.LogStartOffset() != timePoint {
+			t.Fatalf("retention by time moved the start to %d, RetentionPoint said %d", l.LogStartOffset(), timePoint)
 		}
 		if got := readAll(t, l, l.LogStartOffset()); len(checkBatches(t, got)) == 0 {
 			t.Fatal("active segment emptied")

@@ -70,6 +70,47 @@ func (l *Log) EnforceRetention(nowMs int64) (int, error) {
 	})
 }
 
+// RetentionPoint is the log start offset EnforceRetention would move the
+// log to at nowMs (the base of the first segment it would keep), without
+// deleting anything; the current log start when nothing is due. A
+// replicated log's start moves only through Raft (replication's
+// LogStorage.CompactBelow), which asks this.
+func (l *Log) RetentionPoint(nowMs int64) int64 {
+	cfg := l.config()
+	start := l.logStart.Load()
+	if cfg.RetentionMs < 0 && cfg.RetentionBytes < 0 {
+		return start
+	}
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if l.closed {
+		return start
+	}
+	excess := int64(-1)
+	if cfg.RetentionBytes >= 0 {
+		var total int64
+		for _, s := range l.segments {
+			total += s.size
+		}
+		excess = total - cfg.RetentionBytes
+	}
+	cutoff := nowMs - cfg.RetentionMs
+	n := 0
+	for n < len(l.segments)-1 {
+		s := l.segments[n]
+		switch {
+		case cfg.RetentionMs >= 0 && s.maxTS < cutoff:
+			excess -= s.size
+		case excess >= 0 && excess-s.size >= 0:
+			excess -= s.size
+		default:
+			return max(start, l.segments[n].base)
+		}
+		n++
+	}
+	return max(start, l.segments[n].base)
+}
+
 // advanceStartLocked deletes the longest prefix of non-active segments for
 // which deletable(segment, following segment) holds, and moves the log start
 // offset to max(start, first kept base, minStart). The new start is made

@@ -310,6 +310,23 @@ func (s *LogStorage) SaveConfState(index uint64, cs *raftpb.ConfState) error {
 	return nil
 }
 
+// CompactBelow is CompactTo at the last entry that ends at or below offset
+// (a retention point: log.RetentionPoint) and is applied; nothing when no
+// such entry is past the current start. It returns the log start after.
+func (s *LogStorage) CompactBelow(offset int64) (int64, error) {
+	s.mu.Lock()
+	idx := min(s.indexBelowLocked(offset), s.appliedLocked())
+	first := s.first
+	s.mu.Unlock()
+	if idx < first {
+		return s.log.LogStartOffset(), nil
+	}
+	if err := s.CompactTo(idx); err != nil {
+		return s.log.LogStartOffset(), err
+	}
+	return s.log.LogStartOffset(), nil
+}
+
 // CompactTo discards the log up to and including entry index, which must
 // be applied (at or below the recovered-or-set high watermark's index):
 // the Raft-side form of retention (DESIGN.md §2). The anchor for the new
