@@ -361,16 +361,29 @@ func TestClusterElectPreferredLeader(t *testing.T) {
 	if resp, err := adm.CreateTopic(ctx, 1, 3, nil, "el"); err != nil || resp.Err != nil {
 		t.Fatalf("create: %v %v", err, resp.Err)
 	}
-	var preferred int32
-	tc.waitFor("the preferred replica leads, all in sync", func() bool {
+	var preferred, leader int32
+	tc.waitFor("a leader, all in sync", func() bool {
 		i := tc.leaderOf("el", 0)
 		if i < 0 {
 			return false
 		}
 		l := tc.brokers[i].topics.get("el").partition(0).lead.Load()
-		preferred = l.replicas[0]
-		return l.leader == preferred && len(l.isr) == 3
+		preferred, leader = l.replicas[0], l.leader
+		return len(l.isr) == 3
 	})
+	if leader != preferred {
+		// The preferred replica campaigns at creation, but on a loaded
+		// machine another replica's election timeout can fire first:
+		// then ElectLeaders brings it to the preferred one.
+		res, err := adm.ElectLeaders(ctx, kadm.ElectPreferredReplica, kadm.TopicsSet{"el": {0: {}}})
+		if err != nil || res["el"][0].Err != nil {
+			t.Fatalf("elect the preferred replica of a new partition: %v %v", err, res["el"][0].Err)
+		}
+		tc.waitFor("the preferred replica leads, all in sync", func() bool {
+			i := tc.leaderOf("el", 0)
+			return i >= 0 && int32(i+1) == preferred && len(tc.brokers[i].topics.get("el").partition(0).lead.Load().isr) == 3
+		})
+	}
 	lb := tc.brokers[preferred-1]
 	other := preferred%3 + 1
 	if err := lb.raft.node.TransferLeadership(lb.topics.get("el").partition(0).repl.gid, raftID(other)); err != nil {
