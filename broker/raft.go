@@ -97,7 +97,11 @@ type raftCluster struct {
 	appliedMu sync.Mutex
 	applied   chan struct{}
 
-	kick chan struct{} // wakes the reconciler (capacity 1)
+	// ctx is cancelled by close (with stop): the context of the cluster's
+	// own waits (registration, admin changes).
+	ctx    context.Context
+	cancel context.CancelFunc
+	kick   chan struct{} // wakes the reconciler (capacity 1)
 	// leaderKick wakes isrLoop at once (this node became a leader), so
 	// the new leadership reaches the metadata without waiting a tick.
 	leaderKick chan struct{}
@@ -125,6 +129,7 @@ func newRaftCluster(b *Broker, o options) (*raftCluster, error) {
 		state: metadata.New(), applied: make(chan struct{}), kick: make(chan struct{}, 1), leaderKick: make(chan struct{}, 1),
 		stop: make(chan struct{}), hosted: map[uint64]*partition{}, local: o.peerNetwork, readyCh: make(chan struct{}),
 	}
+	c.ctx, c.cancel = context.WithCancel(context.Background())
 	if _, err := rand.Read(c.incarnation[:]); err != nil {
 		return nil, err
 	}
@@ -256,6 +261,7 @@ func (c *raftCluster) close() error {
 	default:
 		close(c.stop)
 	}
+	c.cancel()
 	c.wg.Wait()
 	c.shutdownNode()
 	var errs []error
@@ -471,21 +477,12 @@ func (c *raftCluster) registerLoop() {
 		return ok && br.Incarnation == c.incarnation && !br.Fenced
 	}
 	for {
-		ctx, cancel := context.WithCancel(context.Background())
-		go func() {
-			select {
-			case <-c.stop:
-			case <-ctx.Done():
-			}
-			cancel()
-		}()
-		err := c.propose(ctx, func(v *metadata.View) (metadata.Record, error) {
+		err := c.propose(c.ctx, func(v *metadata.View) (metadata.Record, error) {
 			if br, ok := v.Broker(c.self); ok && br.Incarnation == c.incarnation {
 				return metadata.UnfenceBroker{NodeID: c.self}, nil
 			}
 			return reg, nil
 		}, func(v *metadata.View) (bool, error) { return registered(v), nil })
-		cancel()
 		if err != nil {
 			c.logger.Warn("broker registration failed; retrying", "err", err)
 			select {
@@ -497,20 +494,10 @@ func (c *raftCluster) registerLoop() {
 		}
 		c.logger.Info("broker registered", "node", c.self, "endpoint", net.JoinHostPort(host, strconv.Itoa(int(port))))
 		// Wait until the registration is lost, or stop.
-		if err := c.waitView(stopContext(c.stop), func(v *metadata.View) bool { return !registered(v) }); err != nil {
+		if err := c.waitView(c.ctx, func(v *metadata.View) bool { return !registered(v) }); err != nil {
 			return
 		}
 	}
-}
-
-// stopContext is a context cancelled when stop is closed.
-func stopContext(stop chan struct{}) context.Context {
-	ctx, cancel := context.WithCancel(context.Background())
-	go func() {
-		<-stop
-		cancel()
-	}()
-	return ctx
 }
 
 // controller is the metadata leader's node id (-1: none known).
@@ -739,7 +726,7 @@ func metadataError(err error) error {
 // createTopic commits the topic through the metadata group and returns it
 // once this node has published it (its partitions open or known).
 func (c *raftCluster) createTopic(s topicSpec, manual [][]int32) (*topic, error) {
-	ctx, cancel := context.WithTimeout(stopContext(c.stop), adminTimeout)
+	ctx, cancel := context.WithTimeout(c.ctx, adminTimeout)
 	defer cancel()
 	id := metadata.UUID(newTopicID())
 	err := c.propose(ctx, func(v *metadata.View) (metadata.Record, error) {
@@ -801,7 +788,7 @@ func (c *raftCluster) waitLocal(ctx context.Context, cond func() bool) error {
 
 // deleteTopic commits the deletion of t.
 func (c *raftCluster) deleteTopic(t *topic) error {
-	ctx, cancel := context.WithTimeout(stopContext(c.stop), adminTimeout)
+	ctx, cancel := context.WithTimeout(c.ctx, adminTimeout)
 	defer cancel()
 	id := metadata.UUID(t.id)
 	err := c.propose(ctx, func(v *metadata.View) (metadata.Record, error) {
@@ -818,7 +805,7 @@ func (c *raftCluster) deleteTopic(t *topic) error {
 
 // createPartitions commits the growth of topic name to count partitions.
 func (c *raftCluster) createPartitions(name string, count int32, manual [][]int32, validateOnly bool) error {
-	ctx, cancel := context.WithTimeout(stopContext(c.stop), adminTimeout)
+	ctx, cancel := context.WithTimeout(c.ctx, adminTimeout)
 	defer cancel()
 	mt, ok := c.view().Topic(name)
 	if !ok {
@@ -854,7 +841,7 @@ func (c *raftCluster) createPartitions(name string, count int32, manual [][]int3
 
 // alterTopicConfigs commits topic id's new overrides.
 func (c *raftCluster) alterTopicConfigs(t *topic, next map[string]string) error {
-	ctx, cancel := context.WithTimeout(stopContext(c.stop), adminTimeout)
+	ctx, cancel := context.WithTimeout(c.ctx, adminTimeout)
 	defer cancel()
 	id := metadata.UUID(t.id)
 	err := c.propose(ctx, func(v *metadata.View) (metadata.Record, error) {
