@@ -72,6 +72,24 @@ import (
 // <base>.log.swap over <base>.log; write the new index files; fsync the
 // directory. Open deletes *.cleaned files and finishes the swap of any
 // *.swap file, deleting the segments inside its offset range first.
+//
+// Replicated logs (Config.Replicated: the log is a Raft log, one batch per
+// Raft entry; replication/DESIGN.md §2) are cleaned with three
+// differences, so that Raft index = batch ordinal survives a clean and
+// every replica keeps the same offsets, epochs and index -> offset map:
+//   - every batch stays: one left with no records is kept as an empty
+//     batch (its header: base offset, lastOffsetDelta, leader epoch and
+//     producer fields; 61 bytes), never dropped;
+//   - control batches (transaction markers) are kept whole, never dropped
+//     (an emptied marker would no longer say what it was);
+//   - nothing at or past the high watermark is mapped or removed (the
+//     dirty section ends at min(StableEnd, high watermark)): an
+//     uncommitted batch may still be cut by Raft, and a record must not
+//     be dropped in favour of one that may vanish.
+// Each replica cleans on its own schedule, so replicas are not
+// byte-identical after a clean (which superseded records they still hold
+// differs); offsets, epochs, batch count and the latest value of every
+// key are the same on all.
 
 // Cleaned-segment suffixes.
 const (
@@ -161,6 +179,10 @@ func (l *Log) CompactTxn(now int64, c *Cleaner, tv TxnView) (CompactStats, error
 	var st CompactStats
 	if !cfg.Compact {
 		return st, nil
+	}
+	keepBatches := cfg.Replicated
+	if keepBatches {
+		tv.StableEnd = min(tv.StableEnd, l.HighWatermark())
 	}
 	l.cleanMu.Lock()
 	defer l.cleanMu.Unlock()
@@ -354,7 +376,7 @@ func (l *Log) CompactTxn(now int64, c *Cleaner, tv TxnView) (CompactStats, error
 			members[k] = views[i]
 			drop[k] = horizon != math.MinInt64 && maxTS[i] <= horizon
 		}
-		before, after, removed, err := l.cleanGroup(members, mapEnd, drop, c, tv, txnData)
+		before, after, removed, err := l.cleanGroup(members, mapEnd, drop, c, tv, txnData, keepBatches)
 		if err != nil {
 			return st, err
 		}
@@ -391,8 +413,9 @@ func firstBatchTime(v segmentView) int64 {
 //
 // txnData carries, across the round's groups (cleaned in offset order), the
 // producer ids with a transactional data batch written since their last
-// marker (see markerGone).
-func (l *Log) cleanGroup(group []segmentView, mapEnd int64, dropTombstones []bool, c *Cleaner, tv TxnView, txnData map[int64]bool) (before, after, removed int64, err error) {
+// marker (see markerGone). keepBatches (a replicated log): no batch is
+// dropped (emptied ones stay as empty batches) and no marker either.
+func (l *Log) cleanGroup(group []segmentView, mapEnd int64, dropTombstones []bool, c *Cleaner, tv TxnView, txnData map[int64]bool, keepBatches bool) (before, after, removed int64, err error) {
 	if err := l.markOpen(); err != nil {
 		return 0, 0, 0, err
 	}
@@ -447,8 +470,8 @@ func (l *Log) cleanGroup(group []segmentView, mapEnd int64, dropTombstones []boo
 			c.throttle(int64(h.Length))
 			var newBatch []byte
 			var n int
-			mustStay := h.BaseOffset == lastBase || h.ProducerID >= 0 && lastOfProducer[h.ProducerID] == h.BaseOffset
-			if h.IsControl() && markerGone(h, mapEnd, dropTombstones[k], txnData) && !mustStay {
+			mustStay := keepBatches || h.BaseOffset == lastBase || h.ProducerID >= 0 && lastOfProducer[h.ProducerID] == h.BaseOffset
+			if h.IsControl() && !keepBatches && markerGone(h, mapEnd, dropTombstones[k], txnData) && !mustStay {
 				changed = true
 				removed += int64(h.RecordCount)
 				continue
