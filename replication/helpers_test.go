@@ -32,6 +32,9 @@ type testSM struct {
 	data     []string
 	applied  uint64
 	failWith error
+	// logStart applies a log start entry (LogStorage.ApplyLogStart), as
+	// the broker's state machine does; nil: recorded as data.
+	logStart func(int64) (int64, error)
 }
 
 func (s *testSM) Apply(entries []*raftpb.Entry) error {
@@ -45,6 +48,12 @@ func (s *testSM) Apply(entries []*raftpb.Entry) error {
 			return fmt.Errorf("testSM: applied %d then %d", s.applied, e.GetIndex())
 		}
 		s.applied = e.GetIndex()
+		if off, ok := DecodeLogStart(e.Data); ok && s.logStart != nil && e.GetType() == raftpb.EntryNormal {
+			if _, err := s.logStart(off); err != nil {
+				return err
+			}
+			continue
+		}
 		if e.GetType() == raftpb.EntryNormal && len(e.Data) > 0 {
 			s.data = append(s.data, entryValue(e.Data))
 		}
@@ -68,7 +77,7 @@ func entryValue(data []byte) string {
 func (s *testSM) Restore(snap *raftpb.Snapshot) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if d := snap.Data; len(d) == 9 && d[0] == 1 || len(d) == 17 && d[0] == 2 {
+	if d := snap.Data; len(d) == 9 && d[0] == 1 || len(d) == 17 && d[0] == 2 || len(d) == 25 && d[0] == 3 {
 		// A LogStorage snapshot: no state to restore but the index; what
 		// came before it is not known here.
 		s.data, s.applied = []string{"<snapshot>"}, snap.GetMetadata().GetIndex()
@@ -327,6 +336,9 @@ func (c *cluster) start(id uint64) *Node {
 	}
 	for _, g := range c.groups {
 		sm := c.sms[[2]uint64{id, g}]
+		if ls, ok := c.storages[[2]uint64{id, g}].(*LogStorage); ok {
+			sm.logStart = ls.ApplyLogStart
+		}
 		applied, _ := sm.snapshot()
 		if err := n.AddGroup(GroupConfig{ID: g, Storage: c.storages[[2]uint64{id, g}], StateMachine: sm, Applied: applied}); err != nil {
 			c.t.Fatal(err)

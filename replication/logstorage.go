@@ -101,6 +101,9 @@ type LogStorage struct {
 	// the last phantoms are not written to it yet (within a Save).
 	phantomsExist   bool
 	phantomsPending int
+	// phantomsV1: the file on disk is version 1 (logstart.go: it is
+	// rewritten as 2 before a log start entry goes in).
+	phantomsV1 bool
 }
 
 type termStart struct{ term, index uint64 }
@@ -164,6 +167,10 @@ func OpenLogStorage(cfg LogStorageConfig) (*LogStorage, error) {
 	}
 	chosen := *a
 	chosen.emptyOnly = false
+	// A log start entry moves the record start only up to the log end it
+	// was applied at; a log that lost its tail (UnsafeNoSync and a power
+	// loss) must not report a start beyond its end.
+	chosen.recordStart = max(min(chosen.recordStart, end), start)
 	s.anchorSet = []anchor{chosen}
 	s.base = &s.anchorSet[0]
 
@@ -172,6 +179,9 @@ func OpenLogStorage(cfg LogStorageConfig) (*LogStorage, error) {
 		return nil, err
 	}
 	s.phantomsExist = exists
+	if exists {
+		s.phantomsV1 = phantomFileVersion(s.fs, s.dir) == 1
+	}
 	if torn {
 		s.logger.Warn("raft phantoms: torn or damaged record at the end dropped", "dir", s.dir, "kept", len(ps))
 	}
@@ -271,6 +281,9 @@ func (s *LogStorage) appliedLocked() uint64 {
 		if i+1 > known && (p.typ != raftpb.EntryNormal || i+1 > s.hs.GetCommit()) {
 			break
 		}
+		if off, ok := p.logStart(); ok && off > s.base.recordStart {
+			break // committed perhaps, but not applied (ApplyLogStart) yet
+		}
 		i++
 	}
 	return i
@@ -360,6 +373,7 @@ func (s *LogStorage) CompactTo(index uint64) error {
 	next := anchor{
 		first: index + 1, prevTerm: termAt(index), logStart: start,
 		cs: s.confStateAtLocked(index), confIndex: max(index, s.base.confIndex),
+		recordStart: max(start, s.base.recordStart),
 	}
 	if err := saveAnchors(s.fs, s.dir, []anchor{*s.base, next}, s.confs); err != nil {
 		return err
@@ -581,9 +595,12 @@ func (s *LogStorage) Entries(lo, hi, maxSize uint64) ([]*raftpb.Entry, error) {
 // produced it (confIndex), so that the follower does not apply that change
 // and the ones before it a second time when the log replays them.
 //
-// Data, version 2: version uint8 2, log start offset int64, confIndex
-// uint64. Version 1 (no confIndex: the configuration at the snapshot
-// index) is still accepted by Save.
+// Data, version 3: version uint8 3, log start offset int64, confIndex
+// uint64, record start int64 (the Kafka log start offset: DeleteRecords',
+// logstart.go; the follower's log starts at the log start offset, and
+// consumers see nothing below the record start). Versions 1 (no
+// confIndex: the configuration at the snapshot index) and 2 (no record
+// start: the log start) are still accepted by Save.
 func (s *LogStorage) Snapshot() (*raftpb.Snapshot, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -591,10 +608,11 @@ func (s *LogStorage) Snapshot() (*raftpb.Snapshot, error) {
 	if n := len(s.confs); n > 0 && s.confs[n-1].index > confIndex {
 		cs, confIndex = s.confs[n-1].cs, s.confs[n-1].index
 	}
-	data := make([]byte, 17)
-	data[0] = 2
+	data := make([]byte, 25)
+	data[0] = 3
 	binary.BigEndian.PutUint64(data[1:], uint64(s.logStart))
 	binary.BigEndian.PutUint64(data[9:], confIndex)
+	binary.BigEndian.PutUint64(data[17:], uint64(max(s.base.recordStart, s.logStart)))
 	return &raftpb.Snapshot{
 		Data: data,
 		Metadata: &raftpb.SnapshotMetadata{
@@ -719,11 +737,15 @@ func (s *LogStorage) installLocked(snap *raftpb.Snapshot) error {
 	d := snap.Data
 	md := snap.GetMetadata()
 	var confIndex uint64
+	recordStart := int64(-1)
 	switch {
 	case len(d) == 9 && d[0] == 1:
 		confIndex = md.GetIndex()
 	case len(d) == 17 && d[0] == 2:
 		confIndex = max(binary.BigEndian.Uint64(d[9:]), md.GetIndex())
+	case len(d) == 25 && d[0] == 3:
+		confIndex = max(binary.BigEndian.Uint64(d[9:]), md.GetIndex())
+		recordStart = int64(binary.BigEndian.Uint64(d[17:]))
 	default:
 		return fmt.Errorf("%w: snapshot data of %d bytes", ErrBadEntry, len(d))
 	}
@@ -731,6 +753,9 @@ func (s *LogStorage) installLocked(snap *raftpb.Snapshot) error {
 	next := anchor{
 		first: md.GetIndex() + 1, prevTerm: md.GetTerm(), logStart: start, emptyOnly: true, confIndex: confIndex,
 		cs: proto.Clone(raftpb.EnsureConfState(md.GetConfState())).(*raftpb.ConfState),
+		// The old start while the old log may still be the one kept
+		// (a crash before ResetTo): set below, once the reset is done.
+		recordStart: start,
 	}
 	if err := saveAnchors(s.fs, s.dir, []anchor{*s.base, next}, s.confs); err != nil {
 		return err
@@ -747,6 +772,7 @@ func (s *LogStorage) installLocked(snap *raftpb.Snapshot) error {
 		}
 	}
 	next.emptyOnly = false
+	next.recordStart = max(start, recordStart)
 	s.anchorSet, s.confs = []anchor{next}, nil
 	s.base = &s.anchorSet[0]
 	if err := saveAnchors(s.fs, s.dir, s.anchorSet, nil); err != nil {
@@ -760,28 +786,30 @@ func (s *LogStorage) installLocked(snap *raftpb.Snapshot) error {
 // The anchor file (`raft-anchor`, big-endian):
 //
 //	[0:4] magic "MDRA"
-//	[4]   version 2
+//	[4]   version 3
 //	[5]   anchor count n (1 or 2)
 //	n times: first index uint64, term before it uint64, log start offset
 //	         int64, flags uint8 (bit 0: valid only while the log is
 //	         empty), confIndex uint64 (the conf change whose result the
 //	         ConfState is: conf changes at or below it are in it; at
-//	         least first index - 1), ConfState length uint32,
-//	         raftpb.ConfState protobuf
+//	         least first index - 1), record start int64 (the Kafka log
+//	         start offset, DeleteRecords': at least the log start
+//	         offset), ConfState length uint32, raftpb.ConfState protobuf
 //	conf change count uint16, then each: index uint64, ConfState length
 //	         uint32, raftpb.ConfState protobuf (the configuration after
 //	         the conf change applied at that index, ascending)
 //	CRC-32C of everything before it, uint32
 //
 // Version 1 (read, never written) has no confIndex: it is first index - 1
-// (the configuration at the log start).
+// (the configuration at the log start). Versions 1 and 2 (read, never
+// written) have no record start: it is the log start offset.
 //
 // Replaced atomically (tmp, fsync, rename, fsync the directory).
 const (
 	anchorFile    = "raft-anchor"
 	anchorTemp    = "raft-anchor.tmp"
 	anchorMagic   = "MDRA"
-	anchorVersion = 2
+	anchorVersion = 3
 )
 
 // ErrCorruptAnchor: the anchor file is damaged or of an unknown version.
@@ -798,6 +826,10 @@ type anchor struct {
 	emptyOnly bool
 	confIndex uint64
 	cs        *raftpb.ConfState
+	// recordStart is the Kafka log start offset (>= logStart): moved by
+	// applied log start entries (DeleteRecords, logstart.go), carried by
+	// CompactTo and snapshots.
+	recordStart int64
 }
 
 // confAt is the configuration after the conf change applied at index.
@@ -845,6 +877,7 @@ func encodeAnchors(as []anchor, confs []confAt) []byte {
 		}
 		b = append(b, flags)
 		b = binary.BigEndian.AppendUint64(b, a.confIndex)
+		b = binary.BigEndian.AppendUint64(b, uint64(max(a.recordStart, a.logStart)))
 		b = appendConfState(b, a.cs)
 	}
 	b = binary.BigEndian.AppendUint16(b, uint16(len(confs)))
@@ -864,7 +897,7 @@ func decodeAnchors(b []byte) ([]anchor, []confAt, error) {
 		return nil, nil, fmt.Errorf("%w: checksum mismatch", ErrCorruptAnchor)
 	}
 	version := body[4]
-	if version != 1 && version != 2 {
+	if version < 1 || version > anchorVersion {
 		return nil, nil, fmt.Errorf("%w: version %d", ErrCorruptAnchor, version)
 	}
 	n, p := int(body[5]), body[6:]
@@ -886,6 +919,12 @@ func decodeAnchors(b []byte) ([]anchor, []confAt, error) {
 				return nil, nil, fmt.Errorf("%w: short", ErrCorruptAnchor)
 			}
 			a.confIndex, p = max(binary.BigEndian.Uint64(p), a.confIndex), p[8:]
+		}
+		if a.recordStart = a.logStart; version >= 3 {
+			if len(p) < 8 {
+				return nil, nil, fmt.Errorf("%w: short", ErrCorruptAnchor)
+			}
+			a.recordStart, p = max(int64(binary.BigEndian.Uint64(p)), a.logStart), p[8:]
 		}
 		var err error
 		if a.cs, p, err = readConfState(p); err != nil {

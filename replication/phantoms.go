@@ -2,7 +2,8 @@ package replication
 
 // Phantom entries (DESIGN.md §2): Raft entries that are not Kafka data —
 // raft's empty entry, which every new leader appends at the start of its
-// term, and conf changes — occupy a Raft index but no Kafka offset. They
+// term, conf changes, and log start entries (DeleteRecords: logstart.go) —
+// occupy a Raft index but no Kafka offset. They
 // are kept out of the segment log, so that a partition's first record is
 // at offset 0 and its offsets are contiguous data, and stored in
 // `raft-phantoms` beside it (format below and in log/FORMAT.md).
@@ -56,14 +57,16 @@ import (
 // The phantom file (`raft-phantoms`, big-endian):
 //
 //	[0:4] magic "MDRP"
-//	[4]   version 1
+//	[4]   version 2 (1: written before log start entries existed; read,
+//	      and rewritten as 2 before a log start entry is added to it)
 //	then records, in ascending index order, each:
 //	  index  uint64  Raft index
 //	  term   uint64  Raft term (>= 1)
 //	  offset int64   the log end offset when it was appended
 //	  type   uint8   raftpb.EntryType (0 normal, 1 conf change, 2 conf change v2)
 //	  length uint32  of data
-//	  data   [length]byte  the entry's Data (empty for raft's empty entry)
+//	  data   [length]byte  the entry's Data (empty for raft's empty entry;
+//	                       a log start entry's 17 bytes: type 0 with data)
 //	  crc    uint32  CRC-32C of the record's bytes before it
 //
 // Records are appended (written in Save, fsynced as entries are); the file
@@ -76,7 +79,7 @@ const (
 	phantomFile    = "raft-phantoms"
 	phantomTemp    = "raft-phantoms.tmp"
 	phantomMagic   = "MDRP"
-	phantomVersion = 1
+	phantomVersion = 2
 
 	phantomHeaderSize = 5
 	phantomFixedSize  = 8 + 8 + 8 + 1 + 4 // before data
@@ -96,16 +99,29 @@ type phantom struct {
 	data   []byte
 }
 
-// isPhantom reports whether e is stored as a phantom: raft's empty entry
-// and conf changes; everything else must be a RecordBatch.
+// isPhantom reports whether e is stored as a phantom: raft's empty entry,
+// conf changes and log start entries; everything else must be a
+// RecordBatch.
 func isPhantom(e *raftpb.Entry) bool {
 	switch e.GetType() {
 	case raftpb.EntryConfChange, raftpb.EntryConfChangeV2:
 		return true
 	case raftpb.EntryNormal:
-		return len(e.Data) == 0
+		if len(e.Data) == 0 {
+			return true
+		}
+		_, ok := DecodeLogStart(e.Data)
+		return ok
 	}
 	return false
+}
+
+// logStart reports whether p is a log start entry, and its offset.
+func (p *phantom) logStart() (int64, bool) {
+	if p.typ != raftpb.EntryNormal {
+		return 0, false
+	}
+	return DecodeLogStart(p.data)
 }
 
 func (p *phantom) entry() *raftpb.Entry {
@@ -142,7 +158,7 @@ func decodePhantoms(b []byte) (ps []phantom, torn bool, err error) {
 	if len(b) < phantomHeaderSize || string(b[:4]) != phantomMagic {
 		return nil, false, fmt.Errorf("%w: bad magic or size", ErrCorruptPhantoms)
 	}
-	if b[4] != phantomVersion {
+	if b[4] != 1 && b[4] != phantomVersion {
 		return nil, false, fmt.Errorf("%w: version %d", ErrCorruptPhantoms, b[4])
 	}
 	p := b[phantomHeaderSize:]
@@ -229,6 +245,7 @@ func (s *LogStorage) rewritePhantomsLocked() error {
 		return err
 	}
 	s.phantomsExist = true
+	s.phantomsV1 = false
 	s.phantomsPending = 0
 	return nil
 }
@@ -242,6 +259,15 @@ func (s *LogStorage) flushPhantomsLocked(sync bool) error {
 	}
 	if !s.phantomsExist {
 		return s.rewritePhantomsLocked()
+	}
+	if s.phantomsV1 {
+		// A version 1 file gets no log start entry: written whole as
+		// version 2 first (once).
+		for i := len(s.phantoms) - s.phantomsPending; i < len(s.phantoms); i++ {
+			if _, ok := s.phantoms[i].logStart(); ok {
+				return s.rewritePhantomsLocked()
+			}
+		}
 	}
 	var b []byte
 	for i := len(s.phantoms) - s.phantomsPending; i < len(s.phantoms); i++ {
@@ -356,4 +382,19 @@ func (s *LogStorage) mergePhantoms(ps []phantom) ([]phantom, error) {
 			"dir", s.dir, "first_dropped_index", ps[pi].index, "dropped", len(ps)-pi, "last_index", s.lastLocked(), "log_end_offset", end)
 	}
 	return ps[:pi], nil
+}
+
+// phantomFileVersion is the version byte of the phantom file (0 if it
+// cannot be read).
+func phantomFileVersion(fsys vfs.FS, dir string) byte {
+	f, err := fsys.OpenFile(filepath.Join(dir, phantomFile), os.O_RDONLY, 0)
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	var b [phantomHeaderSize]byte
+	if _, err := f.ReadAt(b[:], 0); err != nil {
+		return 0
+	}
+	return b[4]
 }

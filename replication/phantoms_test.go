@@ -658,6 +658,7 @@ func FuzzDecodePhantoms(f *testing.F) {
 			return
 		}
 		again := encodePhantoms(ps)
+		again[4] = b[4] // a version 1 file re-encodes as version 2
 		if !bytes.HasPrefix(b, again) {
 			t.Fatalf("%d records re-encode to bytes that are not a prefix of the input", len(ps))
 		}
