@@ -422,6 +422,9 @@ func (p *partition) logStartOffset() int64 {
 	if p.log == nil {
 		return 0
 	}
+	if p.repl != nil {
+		return p.repl.storage.LogStartOffset() // DeleteRecords' start: raft_compact.go
+	}
 	return p.log.LogStartOffset()
 }
 
@@ -442,10 +445,16 @@ func (p *partition) durableOffset() int64 {
 }
 
 func (p *partition) read(offset, maxOffset int64, maxBytes int, minOneBatch bool, buf []byte) ([]byte, error) {
+	if err := p.checkLogStart(offset); err != nil {
+		return nil, err
+	}
 	return p.log.Read(offset, maxOffset, maxBytes, minOneBatch, buf)
 }
 
 func (p *partition) readRanges(offset, maxOffset int64, maxBytes int, minOneBatch bool) ([]plog.FileRange, func(), error) {
+	if err := p.checkLogStart(offset); err != nil {
+		return nil, nil, err
+	}
 	return p.log.ReadRanges(offset, maxOffset, maxBytes, minOneBatch)
 }
 
@@ -524,10 +533,11 @@ func (p *partition) setLogConfig(c plog.Config) {
 	p.log.SetConfig(c)
 }
 
+// compact runs a cleaning round. Every replica of a replicated partition
+// cleans its own log (a replicated log's cleaner keeps every batch and
+// stops at the high watermark: log/cleaner.go, replication/DESIGN.md §2).
 func (p *partition) compact(now int64, c *plog.Cleaner) (plog.CompactStats, error) {
-	if p.log == nil || p.repl != nil {
-		// Not on a replicated log yet: the cleaner drops emptied batches,
-		// which breaks Raft index = batch ordinal (DESIGN.md §2).
+	if p.log == nil {
 		return plog.CompactStats{}, nil
 	}
 	return p.log.CompactTxn(now, c, p.cleanerTxnView())
@@ -544,7 +554,7 @@ func (p *partition) enforceRetention(nowMs int64) (int, error) {
 	}
 	if p.repl != nil {
 		before := p.log.LogStartOffset()
-		point := min(p.log.RetentionPoint(nowMs), p.log.HighWatermark())
+		point := min(retentionPointReplicated(p, nowMs), p.log.HighWatermark())
 		if point <= before {
 			return 0, nil
 		}
@@ -563,9 +573,6 @@ func (p *partition) enforceRetention(nowMs int64) (int, error) {
 func (p *partition) advanceLogStart(offset int64) (int64, error) {
 	if !p.lead.Load().local {
 		return 0, errNotLeader
-	}
-	if p.repl != nil {
-		return 0, fmt.Errorf("%w: DeleteRecords on a replicated partition is not supported yet", errPolicyViolation)
 	}
 	if err := p.log.DeleteRecordsBefore(offset); err != nil {
 		return 0, err

@@ -349,6 +349,12 @@ func (s partSM) Apply(entries []*raftpb.Entry) error {
 		if e.GetType() != raftpb.EntryNormal || len(data) == 0 {
 			continue
 		}
+		if done, err := p.applyLogStartLocked(data); done || err != nil { // raft_compact.go
+			if err != nil {
+				return err
+			}
+			continue
+		}
 		h, err := plog.ParseBatchHeader(data)
 		if err != nil {
 			return fmt.Errorf("broker: %s entry %d: %w", p.dirName(), e.GetIndex(), err)
