@@ -257,7 +257,7 @@ func TestClusterCompactedTopic(t *testing.T) {
 	rnd := make([]byte, 3000)
 	_, _ = rand.Read(rnd)
 	meta := base64.StdEncoding.EncodeToString(rnd) // 4,000 bytes, not very compressible
-	const commits = 400 // of about 4 KB each: two segments of 1 MiB
+	const commits = 400                            // of about 4 KB each: two segments of 1 MiB
 	for i := range commits {
 		if i == 1 { // the first commit created the topic
 			one := "1048576"
