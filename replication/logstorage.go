@@ -20,7 +20,9 @@ package replication
 //     install (Save). Retention or DeleteRecords run on the log directly
 //     would leave a start that matches no anchor, which Open refuses
 //     (ErrNoAnchor); the log-owned `.raftindex` of DESIGN.md §2 removes
-//     that restriction.
+//     that restriction. DeleteRecords does not move the log's start: it
+//     is a log start entry (logstart.go) whose applied offset, the
+//     record start, is kept in the anchor beside it.
 //   - The configuration: the anchor's, then each applied conf change's
 //     (SaveConfState) in the same file; InitialState gives the one at
 //     AppliedIndex. The anchor's configuration is the one after the conf
