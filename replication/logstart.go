@@ -56,10 +56,10 @@ func DecodeLogStart(data []byte) (int64, bool) {
 // (retention, a snapshot install) if that is higher. Consumers see nothing
 // below it (ListOffsets earliest, Fetch OFFSET_OUT_OF_RANGE); Raft still
 // reads the batches between the log's start and it.
+//
+// It takes no lock (it is on the fetch path).
 func (s *LogStorage) LogStartOffset() int64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.recordStartLocked()
+	return max(s.recordStart.Load(), s.log.LogStartOffset())
 }
 
 func (s *LogStorage) recordStartLocked() int64 {
@@ -85,5 +85,6 @@ func (s *LogStorage) ApplyLogStart(offset int64) (int64, error) {
 	}
 	s.anchorSet = []anchor{next}
 	s.base = &s.anchorSet[0]
+	s.recordStart.Store(offset)
 	return offset, nil
 }

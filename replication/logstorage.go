@@ -45,6 +45,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	plog "github.com/moldau/moldau/log"
@@ -106,6 +107,10 @@ type LogStorage struct {
 	// phantomsV1: the file on disk is version 1 (logstart.go: it is
 	// rewritten as 2 before a log start entry goes in).
 	phantomsV1 bool
+	// recordStart mirrors base.recordStart for lock-free reads
+	// (LogStartOffset, on the fetch path: mu is held across Save's
+	// fsync). Written under mu.
+	recordStart atomic.Int64
 }
 
 type termStart struct{ term, index uint64 }
@@ -175,6 +180,7 @@ func OpenLogStorage(cfg LogStorageConfig) (*LogStorage, error) {
 	chosen.recordStart = max(min(chosen.recordStart, end), start)
 	s.anchorSet = []anchor{chosen}
 	s.base = &s.anchorSet[0]
+	s.recordStart.Store(s.base.recordStart)
 
 	ps, exists, torn, err := loadPhantoms(s.fs, s.dir)
 	if err != nil {
@@ -321,6 +327,7 @@ func (s *LogStorage) SaveConfState(index uint64, cs *raftpb.ConfState) error {
 	}
 	s.anchorSet = []anchor{*s.base}
 	s.base = &s.anchorSet[0]
+	s.recordStart.Store(s.base.recordStart)
 	s.confs = confs
 	return nil
 }
@@ -391,6 +398,7 @@ func (s *LogStorage) CompactTo(index uint64) error {
 	}
 	s.anchorSet = []anchor{next}
 	s.base = &s.anchorSet[0]
+	s.recordStart.Store(s.base.recordStart)
 	s.confs = confs
 	s.first, s.prevTerm, s.logStart = next.first, next.prevTerm, start
 	s.offsets = slices.Clone(s.offsets[k:])
@@ -777,6 +785,7 @@ func (s *LogStorage) installLocked(snap *raftpb.Snapshot) error {
 	next.recordStart = max(start, recordStart)
 	s.anchorSet, s.confs = []anchor{next}, nil
 	s.base = &s.anchorSet[0]
+	s.recordStart.Store(s.base.recordStart)
 	if err := saveAnchors(s.fs, s.dir, s.anchorSet, nil); err != nil {
 		return err
 	}
