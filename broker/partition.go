@@ -459,6 +459,9 @@ func (p *partition) readRanges(offset, maxOffset int64, maxBytes int, minOneBatc
 }
 
 func (p *partition) offsetForTimestamp(ts int64) (offset, timestamp int64, found bool) {
+	if p.repl != nil {
+		return p.log.OffsetForTimestampFrom(ts, p.repl.storage.LogStartOffset())
+	}
 	return p.log.OffsetForTimestamp(ts)
 }
 

@@ -111,6 +111,12 @@ func TestClusterDeleteRecords(t *testing.T) {
 		if o.Offset != want {
 			t.Fatalf("%s: ListOffsets earliest %+v, want %d", what, o, want)
 		}
+		// By timestamp: every record is after time 0, the first one at or
+		// above the start answers.
+		lt, err := adm.ListOffsetsAfterMilli(ctx, 0, "dr")
+		if o, ok := lt.Lookup("dr", 0); err != nil || !ok || o.Err != nil || o.Offset != want {
+			t.Fatalf("%s: ListOffsets by timestamp 0: %+v %v, want %d", what, o, err, want)
+		}
 		l := tc.leaderOf("dr", 0)
 		if code, start := fetchErrorAt(t, cl, int32(l+1), "dr", want-1); code != kerr.OffsetOutOfRange.Code {
 			t.Fatalf("%s: fetch at %d from the leader: error %d (log start %d), want OFFSET_OUT_OF_RANGE", what, want-1, code, start)

@@ -18,6 +18,13 @@ import (
 // batch's MaxTimestamp. A batch with no such record (the one that had it
 // lies below the log start, or the cleaner removed it) is passed over. found is false if no record qualifies.
 func (l *Log) OffsetForTimestamp(ts int64) (offset int64, timestamp int64, found bool) {
+	return l.OffsetForTimestampFrom(ts, 0)
+}
+
+// OffsetForTimestampFrom is OffsetForTimestamp with the search starting at
+// max(log start, from): a replicated log's Kafka log start (DeleteRecords)
+// may lie above the log's own start (replication's record start).
+func (l *Log) OffsetForTimestampFrom(ts, from int64) (offset int64, timestamp int64, found bool) {
 	after := int64(-1)
 	for {
 		l.mu.RLock()
@@ -25,7 +32,7 @@ func (l *Log) OffsetForTimestamp(ts int64) (offset int64, timestamp int64, found
 			l.mu.RUnlock()
 			return -1, -1, false
 		}
-		start := l.logStart.Load()
+		start := max(l.logStart.Load(), from)
 		var v segmentView
 		for _, s := range l.segments {
 			if s.base <= after || s.maxTS < ts || s.next <= start {
