@@ -470,6 +470,9 @@ func (p *partition) maxTimestamp() (timestamp, offset int64) { return p.log.MaxT
 // endOffsetForEpoch is the log's leader-epoch cache lookup
 // (OffsetForLeaderEpoch).
 func (p *partition) endOffsetForEpoch(epoch int32) (int32, int64) {
+	if p.repl != nil {
+		return p.log.EndOffsetForEpochFrom(epoch, p.repl.storage.LogStartOffset())
+	}
 	return p.log.EndOffsetForEpoch(epoch)
 }
 

@@ -117,6 +117,13 @@ func TestClusterDeleteRecords(t *testing.T) {
 		if o, ok := lt.Lookup("dr", 0); err != nil || !ok || o.Err != nil || o.Offset != want {
 			t.Fatalf("%s: ListOffsets by timestamp 0: %+v %v, want %d", what, o, err, want)
 		}
+		// OffsetForLeaderEpoch below the earliest epoch (Raft terms start
+		// at 1): the earliest epoch's start, the log start (Kafka's
+		// truncateFromStart of the epoch cache).
+		oe, err := adm.OffsetForLeaderEpoch(ctx, kadm.OffsetForLeaderEpochRequest{"dr": {0: 0}})
+		if e := oe["dr"][0]; err != nil || e.Err != nil || e.EndOffset != want {
+			t.Fatalf("%s: OffsetForLeaderEpoch(0): %+v %v, want end offset %d", what, e, err, want)
+		}
 		l := tc.leaderOf("dr", 0)
 		if code, start := fetchErrorAt(t, cl, int32(l+1), "dr", want-1); code != kerr.OffsetOutOfRange.Code {
 			t.Fatalf("%s: fetch at %d from the leader: error %d (log start %d), want OFFSET_OUT_OF_RANGE", what, want-1, code, start)

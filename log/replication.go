@@ -372,9 +372,17 @@ const (
 // A leader's cache holds its own epoch from its election (AssignEpoch), so
 // on a leader the latest epoch is the leader epoch.
 func (l *Log) EndOffsetForEpoch(requested int32) (epoch int32, endOffset int64) {
+	return l.EndOffsetForEpochFrom(requested, 0)
+}
+
+// EndOffsetForEpochFrom is EndOffsetForEpoch over the cache as Kafka's
+// truncateFromStart leaves it for the log start max(log start, from): a
+// replicated log's Kafka log start (DeleteRecords) may lie above the
+// log's own start.
+func (l *Log) EndOffsetForEpochFrom(requested int32, from int64) (epoch int32, endOffset int64) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
-	return endOffsetFor(epochsFrom(l.epochs, l.logStart.Load()), requested, l.end.Load())
+	return endOffsetFor(epochsFrom(l.epochs, max(l.logStart.Load(), from)), requested, l.end.Load())
 }
 
 // endOffsetFor is LeaderEpochFileCache.endOffsetFor over entries
