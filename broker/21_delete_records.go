@@ -20,11 +20,15 @@ package broker
 //     below it). The answer waits, within the request's timeout
 //     (REQUEST_TIMED_OUT after it), until the entry is committed — held
 //     by a quorum of replicas, so every later leader has it — and applied
-//     on the leader, and, when min.insync.replicas is above the Raft
-//     majority, held by that many replicas, as an acks=all produce is
-//     answered. Kafka answers once every in-sync replica reported the new
-//     low watermark; Raft's commit already guarantees what that is for
-//     (no leader without it), and a replica outside the quorum applies it
+//     on the leader, then until every replica on a live node (the Raft
+//     node's peer liveness: heard from within the election timeout) holds
+//     it in its log (its Raft Match). That is Kafka's rule as far as Raft
+//     tells it: Kafka answers once the low watermark, the minimum log
+//     start of the replicas on live brokers, reached the offset; Raft's
+//     leader knows what each follower has persisted, not what it has
+//     applied (a follower applies the entry at the next message carrying
+//     the commit index, a heartbeat later at most). A replica on a node
+//     that is down does not hold the answer back and applies the entry
 //     when it catches up. Segments wholly below the start are deleted by
 //     retention (partition.enforceRetention: LogStorage.CompactBelow) on
 //     each replica once applied there.
@@ -158,14 +162,49 @@ func (p *partition) proposeLogStart(offset int64) (int64, *replication.Proposal,
 }
 
 // awaitLogStart waits until the log start entry prop is committed and
-// applied here (and held by min.insync.replicas replicas when that is
-// above the majority), then returns the log start offset.
+// applied here, and held by every replica on a live node
+// (awaitLiveReplicas), then returns the log start offset.
 func (p *partition) awaitLogStart(ctx context.Context, prop *replication.Proposal) (int64, error) {
 	if _, err := p.awaitProposal(ctx, prop, true); err != nil {
 		return -1, err
 	}
-	if err := p.awaitMinISR(ctx, prop); err != nil {
+	if err := p.awaitLiveReplicas(ctx, prop.Index()); err != nil {
 		return -1, err
 	}
 	return p.repl.storage.LogStartOffset(), nil
+}
+
+// liveReplicaPoll is how often awaitLiveReplicas looks at the replicas'
+// progress.
+const liveReplicaPoll = 10 * time.Millisecond
+
+// awaitLiveReplicas waits until every replica of p whose node is alive
+// holds index in its log (Raft's Match), as Kafka's DeleteRecords waits
+// for the log start of every replica on a live broker. The leader itself
+// holds it already (it applied it).
+func (p *partition) awaitLiveReplicas(ctx context.Context, index uint64) error {
+	node := p.repl.c.node
+	tick := time.NewTicker(liveReplicaPoll)
+	defer tick.Stop()
+	for {
+		reps, err := node.Replicas(p.repl.gid)
+		if err != nil {
+			return replicationError(err)
+		}
+		done := true
+		for _, r := range reps {
+			if r.Match < index && node.PeerAlive(r.ID) {
+				done = false
+				break
+			}
+		}
+		if done {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w: %v", errReplicationTimeout, ctx.Err())
+		case <-tick.C:
+		}
+	}
 }

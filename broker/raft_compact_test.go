@@ -16,6 +16,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	plog "github.com/moldau/moldau/log"
+	"github.com/moldau/moldau/replication"
+	"go.etcd.io/raft/v3/raftpb"
 )
 
 // fetchErrorAt fetches topic's partition 0 at offset from node id and
@@ -330,4 +332,72 @@ func replicaOffsets(t *testing.T, p *partition) []int64 {
 		out = append(out, o)
 	}
 	return out
+}
+
+// DeleteRecords is answered only once every replica on a live node holds
+// the log start entry (Kafka waits for the log start of every replica on a
+// live broker): with the leader's appends to one live follower dropped,
+// the entry commits through the other follower, which applies it, and the
+// answer still waits; once the appends flow again it comes, and the
+// follower applies the start.
+func TestClusterDeleteRecordsWaitsForLiveReplicas(t *testing.T) {
+	tc := newTestCluster(t, 3)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(tc.seeds()...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	if resp, err := adm.CreateTopic(ctx, 1, 3, nil, "drw"); err != nil || resp.Err != nil {
+		t.Fatalf("create: %v %v", err, resp.Err)
+	}
+	var rs []*kgo.Record
+	for i := range 20 {
+		rs = append(rs, &kgo.Record{Topic: "drw", Partition: 0, Value: fmt.Appendf(nil, "%d", i)})
+	}
+	if err := cl.ProduceSync(ctx, rs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	tc.waitFor("a leader", func() bool { return tc.leaderOf("drw", 0) >= 0 })
+	leader := tc.leaderOf("drw", 0)
+	slow, other := (leader+1)%3, (leader+2)%3
+	part := func(i int) *partition { return tc.brokers[i].topics.get("drw").partition(0) }
+	tc.waitFor("every replica has every record", func() bool {
+		return part(slow).highWatermark() == 20 && part(other).highWatermark() == 20
+	})
+	gid := part(leader).repl.gid
+	from, to := raftID(int32(leader+1)), raftID(int32(slow+1))
+	tc.nw.SetDropFilter(func(f, tt uint64, env replication.Envelope) bool {
+		return f == from && tt == to && env.Group == gid && env.Msg != nil && env.Msg.GetType() == raftpb.MessageType_MsgApp
+	})
+	answered := make(chan kadm.DeleteRecordsResponse, 1)
+	go func() {
+		res, err := adm.DeleteRecords(ctx, kadm.Offsets{"drw": {0: {Topic: "drw", Partition: 0, At: 10}}})
+		r, _ := res.Lookup("drw", 0)
+		if err != nil {
+			r.Err = err
+		}
+		answered <- r
+	}()
+	tc.waitFor("the other follower applied the start", func() bool { return part(other).logStartOffset() == 10 })
+	select {
+	case r := <-answered:
+		t.Fatalf("answered (%+v) while a live replica did not hold the entry", r)
+	default:
+	}
+	if part(slow).logStartOffset() != 0 {
+		t.Fatal("the slow follower applied an entry it was never sent")
+	}
+	tc.nw.SetDropFilter(nil)
+	select {
+	case r := <-answered:
+		if r.Err != nil || r.LowWatermark != 10 {
+			t.Fatalf("DeleteRecords: %+v", r)
+		}
+	case <-ctx.Done():
+		t.Fatal("no answer once every live replica could hold the entry")
+	}
+	tc.waitFor("the slow follower applied the start", func() bool { return part(slow).logStartOffset() == 10 })
 }
