@@ -159,6 +159,18 @@ func TestClusterDeleteRecords(t *testing.T) {
 		return tp != nil && tp.partition(0).repl != nil && tp.partition(0).highWatermark() == 100
 	})
 	checkStart("after a restart", 35)
+	// Retention then moves each replica's Raft log start to the batch
+	// holding the start (30-39), through CompactTo; the start stays 35.
+	for i, b := range tc.brokers {
+		p := b.topics.get("dr").partition(0)
+		if _, err := p.enforceRetention(time.Now().UnixMilli()); err != nil {
+			t.Fatal(err)
+		}
+		if p.log.LogStartOffset() != 30 || p.logStartOffset() != 35 {
+			t.Fatalf("node %d after retention: log start %d, Kafka log start %d", i+1, p.log.LogStartOffset(), p.logStartOffset())
+		}
+	}
+	checkStart("after retention", 35)
 	got := consumeAll(t, tc.seeds(), "dr", 65)
 	if got[0] != "35" || got[64] != "99" {
 		t.Fatalf("consumed from the earliest offset: first %q, last %q", got[0], got[len(got)-1])
