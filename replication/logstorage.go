@@ -763,9 +763,8 @@ func (s *LogStorage) installLocked(snap *raftpb.Snapshot) error {
 	next := anchor{
 		first: md.GetIndex() + 1, prevTerm: md.GetTerm(), logStart: start, emptyOnly: true, confIndex: confIndex,
 		cs: proto.Clone(raftpb.EnsureConfState(md.GetConfState())).(*raftpb.ConfState),
-		// The old start while the old log may still be the one kept
-		// (a crash before ResetTo): set below, once the reset is done.
-		recordStart: start,
+		// Chosen at open only with the new, empty log (emptyOnly).
+		recordStart: max(start, recordStart),
 	}
 	if err := saveAnchors(s.fs, s.dir, []anchor{*s.base, next}, s.confs); err != nil {
 		return err
@@ -782,7 +781,6 @@ func (s *LogStorage) installLocked(snap *raftpb.Snapshot) error {
 		}
 	}
 	next.emptyOnly = false
-	next.recordStart = max(start, recordStart)
 	s.anchorSet, s.confs = []anchor{next}, nil
 	s.base = &s.anchorSet[0]
 	s.recordStart.Store(s.base.recordStart)
