@@ -1,7 +1,10 @@
 package replication
 
 import (
+	"errors"
 	"fmt"
+	"io"
+	"os"
 	"testing"
 
 	"github.com/moldau/moldau/log/records"
@@ -186,4 +189,81 @@ func TestLogStartNotAppliedIsRedelivered(t *testing.T) {
 	if s2.LogStartOffset() != 4 {
 		t.Fatalf("reopened: log start %d, want 4", s2.LogStartOffset())
 	}
+}
+
+// A version 1 phantom file (written before log start entries) is read,
+// and rewritten as version 2 before a log start entry is added to it;
+// appending empty entries leaves it at version 1.
+func TestLogStartUpgradesPhantomFile(t *testing.T) {
+	fs := vfs.NewMem()
+	if err := fs.MkdirAll(partDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	empty := func(i uint64) *raftpb.Entry {
+		return &raftpb.Entry{Term: new(uint64(1)), Index: new(i), Type: raftpb.EntryNormal.Enum()}
+	}
+	data := func(i uint64, d []byte) *raftpb.Entry {
+		return &raftpb.Entry{Term: new(uint64(1)), Index: new(i), Type: raftpb.EntryNormal.Enum(), Data: d}
+	}
+	_, s := reopenPhantomStorage(t, fs)
+	if err := s.Save(nil, []*raftpb.Entry{empty(1), data(2, batch3("a"))}, nil, true); err != nil {
+		t.Fatal(err)
+	}
+	// Make it a version 1 file, as an older build wrote it.
+	b := readPhantomFile(t, fs)
+	b[4] = 1
+	writePhantomFile(t, fs, b)
+	_ = s.log.Close()
+	_, s = reopenPhantomStorage(t, fs)
+	if err := s.Save(nil, []*raftpb.Entry{empty(3)}, nil, true); err != nil {
+		t.Fatal(err)
+	}
+	if v := readPhantomFile(t, fs)[4]; v != 1 {
+		t.Fatalf("version %d after an empty entry, want 1 (no rewrite)", v)
+	}
+	if err := s.Save(nil, []*raftpb.Entry{data(4, EncodeLogStart(2))}, nil, true); err != nil {
+		t.Fatal(err)
+	}
+	if v := readPhantomFile(t, fs)[4]; v != 2 {
+		t.Fatalf("version %d after a log start entry, want 2", v)
+	}
+	_ = s.log.Close()
+	_, s = reopenPhantomStorage(t, fs)
+	es, err := s.Entries(1, 5, 1<<20)
+	if err != nil || len(es) != 4 || len(es[0].Data) != 0 || len(es[2].Data) != 0 {
+		t.Fatalf("entries after the rewrite: %v %v", es, err)
+	}
+	if off, ok := DecodeLogStart(es[3].Data); !ok || off != 2 {
+		t.Fatalf("index 4: %v", es[3])
+	}
+}
+
+func readPhantomFile(t *testing.T, fs vfs.FS) []byte {
+	t.Helper()
+	f, err := fs.OpenFile(partDir+"/"+phantomFile, os.O_RDONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	size, _ := f.Size()
+	b := make([]byte, size)
+	if _, err := f.ReadAt(b, 0); err != nil && !errors.Is(err, io.EOF) {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func writePhantomFile(t *testing.T, fs vfs.FS, b []byte) {
+	t.Helper()
+	f, err := fs.OpenFile(partDir+"/"+phantomFile, os.O_RDWR|os.O_TRUNC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Write(b); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
 }
