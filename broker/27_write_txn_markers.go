@@ -6,23 +6,30 @@ package broker
 // interbroker.go, for the partitions this node leads; on a single node the
 // coordinator writes its markers in-process), and administrators use it:
 // Admin abortTransaction (kafka-transactions.sh abort) aborts a hanging
-// transaction by writing an abort marker to its partition. A marker older
-// than the producer's epoch on the partition gets INVALID_PRODUCER_EPOCH;
-// a partition this node does not lead, NOT_LEADER_OR_FOLLOWER; markers are
-// durable before the answer. In cluster mode a marker for a
-// __consumer_offsets partition this node leads completes the producer's
-// pending transactional offsets of the group coordinator (committed or
-// dropped), as the coordinator does in-process for its own node; other
-// internal topics get INVALID_TOPIC_EXCEPTION. v1+: flexible; v2: the
-// transaction version (ignored: markers are the same).
+// transaction by writing an abort marker to its partition. Each marker
+// carries the coordinator epoch (the leader epoch of the coordinator's
+// __transaction_state partition), written into the control record and
+// kept per producer in the partition's producer state: a marker from an
+// older coordinator epoch than the producer's last one gets
+// TRANSACTION_COORDINATOR_FENCED (a former coordinator retrying after a
+// failover), as in Kafka; a marker older than the producer's epoch on the
+// partition gets INVALID_PRODUCER_EPOCH; a partition this node does not
+// lead, NOT_LEADER_OR_FOLLOWER; markers are durable before the answer. A
+// marker on a __consumer_offsets partition is written the same way, and
+// then completes the producer's pending transactional offsets in the
+// group coordinator (committed or dropped); __transaction_state gets
+// INVALID_TOPIC_EXCEPTION. v1+: flexible; v2: the transaction version
+// (ignored: markers are the same).
 
 import (
 	"context"
+	"errors"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/moldau/moldau/protocol"
+	"github.com/moldau/moldau/txn"
 )
 
 func (b *Broker) handleWriteTxnMarkers(ctx context.Context, req *protocol.Request) protocol.Reply {
@@ -31,6 +38,14 @@ func (b *Broker) handleWriteTxnMarkers(ctx context.Context, req *protocol.Reques
 		resp := r.ResponseKind().(*kmsg.WriteTxnMarkersResponse)
 		now := b.now().UnixMilli()
 		var toSync []*partition
+		// written: the markers appended, whose __consumer_offsets ones
+		// complete the group offsets once durable.
+		type markerWritten struct {
+			p      *partition
+			pid    int64
+			commit bool
+		}
+		var written []markerWritten
 		for _, m := range r.Markers {
 			rm := kmsg.NewWriteTxnMarkersResponseMarker()
 			rm.ProducerID = m.ProducerID
@@ -48,22 +63,21 @@ func (b *Broker) handleWriteTxnMarkers(ctx context.Context, req *protocol.Reques
 					switch {
 					case p == nil:
 						rp.ErrorCode = kerr.UnknownTopicOrPartition.Code
-					case t.name == offsetsTopic && b.raft != nil:
-						if !p.lead.Load().local {
-							rp.ErrorCode = kerr.NotLeaderForPartition.Code
-						} else if err := b.groups.CompleteTxnOffsets(part, m.ProducerID, m.Committed); err != nil {
-							rp.ErrorCode = groupErrorCode(err)
-						}
-					case isInternalTopic(t.name) || t.name == txnStateTopic:
+					case t.name == txnStateTopic:
 						rp.ErrorCode = kerr.InvalidTopicException.Code
 					default:
 						if b.inter != nil {
 							b.inter.guards.markerWriting(p, m.ProducerID)
 						}
-						if _, err := p.writeMarkerChecked(m.ProducerID, m.ProducerEpoch, m.Committed, now, true); err != nil {
+						_, err := p.writeMarkerChecked(m.ProducerID, m.ProducerEpoch, m.CoordinatorEpoch, m.Committed, now, true)
+						switch {
+						case errors.Is(err, txn.ErrTransactionCoordinatorFenced):
+							rp.ErrorCode = kerr.TransactionCoordinatorFenced.Code
+						case err != nil:
 							rp.ErrorCode = errorCode(err)
-						} else {
+						default:
 							toSync = append(toSync, p)
+							written = append(written, markerWritten{p, m.ProducerID, m.Committed})
 						}
 					}
 					rt.Partitions = append(rt.Partitions, rp)
@@ -72,8 +86,10 @@ func (b *Broker) handleWriteTxnMarkers(ctx context.Context, req *protocol.Reques
 			}
 			resp.Markers = append(resp.Markers, rm)
 		}
+		var failed map[partKey]error
 		if len(toSync) > 0 && !b.cfg.Memory {
 			if errs := b.syncPartitions(toSync); errs != nil {
+				failed = errs
 				for i := range resp.Markers {
 					for j := range resp.Markers[i].Topics {
 						rt := &resp.Markers[i].Topics[j]
@@ -86,6 +102,11 @@ func (b *Broker) handleWriteTxnMarkers(ctx context.Context, req *protocol.Reques
 						}
 					}
 				}
+			}
+		}
+		for _, w := range written {
+			if failed[partKey{w.p.topic.name, w.p.topic.id, w.p.index}] == nil {
+				b.completeGroupOffsets(w.p, w.pid, w.commit)
 			}
 		}
 		return resp

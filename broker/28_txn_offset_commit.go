@@ -5,9 +5,12 @@ package broker
 // The transaction must be ongoing and include the group's __consumer_offsets
 // partition (AddOffsetsToTxn; KIP-890 part 1 verification). A refusal is
 // answered as Kafka 4.x answers it (txnOffsetCommitErrorCode). The offsets
-// are validated as an OffsetCommit's and held pending in
-// the group coordinator until the transaction's marker: visible only on
-// commit. v2+: leader epoch; v3+: flexible, generation, member id and
+// are validated as an OffsetCommit's, written durably to the group's
+// __consumer_offsets partition as a transactional batch of the producer,
+// and held pending in the group coordinator until the transaction's marker
+// reaches that partition: visible only on commit, and rebuilt from the log
+// by a coordinator that loads the partition meanwhile (a restart, a
+// failover; coordinator/txn_offsets.go). v2+: leader epoch; v3+: flexible, generation, member id and
 // instance id (checked as OffsetCommit does, KIP-447); v4: the same, but a
 // group partition outside the transaction is TRANSACTION_ABORTABLE; v5
 // (transactions v2): the group's partition is added to the transaction
@@ -107,7 +110,7 @@ func (b *Broker) handleTxnOffsetCommit(ctx context.Context, req *protocol.Reques
 				codes[k] = code
 			}
 		} else {
-			for k, err := range b.groups.TxnCommitOffsets(creq, r.ProducerID) {
+			for k, err := range b.groups.TxnCommitOffsets(creq, r.ProducerID, r.ProducerEpoch) {
 				codes[k] = groupErrorCode(err)
 			}
 		}

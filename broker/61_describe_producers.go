@@ -45,7 +45,7 @@ func (b *Broker) handleDescribeProducers(ctx context.Context, req *protocol.Requ
 			for _, ps := range p.producers.Snapshot() {
 				ap := kmsg.NewDescribeProducersResponseTopicPartitionActiveProducer()
 				ap.ProducerID, ap.ProducerEpoch, ap.LastSequence, ap.LastTimestamp = ps.ProducerID, int32(ps.Epoch), ps.LastSequence, ps.LastTimestamp
-				ap.CurrentTxnStartOffset = -1
+				ap.CurrentTxnStartOffset, ap.CoordinatorEpoch = -1, ps.CoordinatorEpoch
 				if off, ok := p.txns.Ongoing(ps.ProducerID); ok {
 					ap.CurrentTxnStartOffset = off
 				}

@@ -263,9 +263,29 @@ func (o *offsetLog) Sync(p int32, offset int64) error {
 	return part.syncTo(offset + 1)
 }
 
-// Replay implements coordinator.OffsetLog. Compressed batches (never
-// written by Moldau) are skipped with a warning.
-func (o *offsetLog) Replay(p int32, fn func(offset int64, r coordinator.Record) error) error {
+// AppendTxn implements coordinator.OffsetLog: one uncompressed
+// transactional RecordBatch v2 of the producer (a TxnOffsetCommit's).
+func (o *offsetLog) AppendTxn(p int32, pid int64, epoch int16, recs []coordinator.Record) (int64, error) {
+	part, err := o.partition(p)
+	if err != nil {
+		return 0, err
+	}
+	now := o.b.now().UnixMilli()
+	res, err := part.appendInternalTxn(internalTxnBatch(recs, pid, epoch, now), pid, epoch, now)
+	if err != nil {
+		return 0, err
+	}
+	if res.flushDue {
+		o.b.flushSoon(part)
+	}
+	return res.base + int64(len(recs)) - 1, nil
+}
+
+// Replay implements coordinator.OffsetLog: the records of the uncompressed
+// batches, with the producer id of transactional ones, and the COMMIT and
+// ABORT markers. Compressed batches (never written by Moldau) are skipped
+// with a warning.
+func (o *offsetLog) Replay(p int32, fn func(r coordinator.LogRecord) error) error {
 	t := o.b.topics.get(offsetsTopic)
 	if t == nil || t.partition(p) == nil {
 		return nil
@@ -273,8 +293,27 @@ func (o *offsetLog) Replay(p int32, fn func(offset int64, r coordinator.Record) 
 	skipped := func(h plog.BatchHeader) {
 		o.b.logger.Warn("skipping a compressed batch in __consumer_offsets", "partition", p, "offset", h.BaseOffset)
 	}
-	return replayRecords(t.partition(p).log, skipped, func(off int64, key, value []byte) error {
-		return fn(off, coordinator.Record{Key: key, Value: value})
+	return replayBatches(t.partition(p).log, skipped, func(h plog.BatchHeader, off int64, key, value []byte) error {
+		lr := coordinator.LogRecord{Record: coordinator.Record{Key: key, Value: value}, Offset: off, ProducerID: -1}
+		if h.IsTransactional() {
+			lr.ProducerID = h.ProducerID
+		}
+		if h.IsControl() {
+			typ, err := records.ControlType(key)
+			if err != nil {
+				return nil // not a marker the coordinator can read: skipped
+			}
+			switch typ {
+			case records.ControlCommit:
+				lr.Marker = coordinator.CommitMarker
+			case records.ControlAbort:
+				lr.Marker = coordinator.AbortMarker
+			default:
+				return nil
+			}
+			lr.Key, lr.Value = nil, nil
+		}
+		return fn(lr)
 	})
 }
 
@@ -287,6 +326,21 @@ func internalBatch(recs []coordinator.Record, now int64) []byte {
 		size += len(r.Key) + len(r.Value) + 16
 	}
 	bb := records.NewBuilder(make([]byte, 0, size), records.NoProducer(now))
+	for _, r := range recs {
+		bb.Add(now, r.Key, r.Value)
+	}
+	return bb.Build()
+}
+
+// internalTxnBatch is internalBatch as a transactional batch of pid at
+// epoch (no sequence, as Kafka's coordinators write theirs).
+func internalTxnBatch(recs []coordinator.Record, pid int64, epoch int16, now int64) []byte {
+	size := records.HeaderSize
+	for _, r := range recs {
+		size += len(r.Key) + len(r.Value) + 16
+	}
+	bb := records.NewBuilder(make([]byte, 0, size), records.BatchOptions{BaseTimestamp: now,
+		ProducerID: pid, ProducerEpoch: epoch, BaseSequence: -1, Transactional: true})
 	for _, r := range recs {
 		bb.Add(now, r.Key, r.Value)
 	}

@@ -15,7 +15,8 @@ package broker
 //   - Transaction coordinator -> partition leaders and group coordinators:
 //     the COMMIT/ABORT markers, with WriteTxnMarkers sent to each
 //     partition's leader, grouped by leader, retried after re-reading the
-//     cluster view until written (Kafka's TransactionMarkerChannelManager).
+//     cluster view until written (Kafka's TransactionMarkerChannelManager),
+//     carrying the coordinator epoch (writeMarkersCluster).
 //
 // The client is franz-go's kgo: one kgo.Client per broker, seeded from the
 // cluster view, created on first use, closed when the broker stops. Its
@@ -417,19 +418,47 @@ func (g *txnGuards) prune(now time.Time, age time.Duration) {
 	}
 }
 
+// loadedEpoch is the coordinator epoch of __transaction_state partition p:
+// the leader epoch at which this node loaded it, if it still leads it at
+// that epoch.
+func (ib *interBroker) loadedEpoch(p int32) (int32, bool) {
+	t := ib.b.topics.get(txnStateTopic)
+	if t == nil || t.partition(p) == nil {
+		return 0, false
+	}
+	l := t.partition(p).lead.Load()
+	ib.loadMu.Lock()
+	defer ib.loadMu.Unlock()
+	at, ok := ib.loadedAt[p]
+	return at, ok && l.local && at == l.epoch
+}
+
 // writeMarkersCluster is markerWriter.WriteMarkers in cluster mode: each
 // partition's marker is written by its leader, this node's partitions
 // here (writeLocalMarkers), the others' with WriteTxnMarkers to each
 // leader in parallel, grouped by leader; a partition without a leader, or
 // whose leader moved, is retried after re-reading the cluster view, for up
-// to markerRetryTimeout. A __consumer_offsets partition's "marker" is its
-// group coordinator completing the producer's pending offsets.
-func (m *markerWriter) writeMarkersCluster(pid int64, epoch int16, commit bool, parts []txn.TopicPartition) error {
+// to markerRetryTimeout. Every marker carries the coordinator epoch: the
+// leader epoch at which this node loaded the transaction's
+// __transaction_state partition, read once at the start; once this node
+// no longer leads that partition at that epoch, it stops (the new
+// coordinator completes the transaction, and the partitions would refuse
+// the old epoch's markers after the new one's: TRANSACTION_COORDINATOR_FENCED).
+// On a __consumer_offsets partition, the marker completes the group
+// coordinator's pending offsets of the producer there.
+func (m *markerWriter) writeMarkersCluster(statePartition int32, pid int64, epoch int16, commit bool, parts []txn.TopicPartition) error {
 	b := m.b
+	coordinatorEpoch, ok := b.inter.loadedEpoch(statePartition)
+	if !ok {
+		return fmt.Errorf("%w: %s-%d not loaded here", txn.ErrNotCoordinator, txnStateTopic, statePartition)
+	}
 	deadline := time.Now().Add(markerRetryTimeout)
 	backoff := 20 * time.Millisecond
 	pending := parts
 	for {
+		if at, ok := b.inter.loadedEpoch(statePartition); !ok || at != coordinatorEpoch {
+			return fmt.Errorf("%w: %s-%d moved since coordinator epoch %d", txn.ErrNotCoordinator, txnStateTopic, statePartition, coordinatorEpoch)
+		}
 		var local, retry []txn.TopicPartition
 		remote := map[int32][]txn.TopicPartition{}
 		for _, tp := range pending {
@@ -456,7 +485,7 @@ func (m *markerWriter) writeMarkersCluster(pid int64, epoch int16, commit bool, 
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				again, err := b.inter.writeMarkersTo(node, pid, epoch, commit, tps)
+				again, err := b.inter.writeMarkersTo(node, coordinatorEpoch, pid, epoch, commit, tps)
 				mu.Lock()
 				retry = append(retry, again...)
 				if err != nil {
@@ -466,7 +495,7 @@ func (m *markerWriter) writeMarkersCluster(pid int64, epoch int16, commit bool, 
 			}()
 		}
 		if len(local) > 0 {
-			again, err := m.writeLocalMarkers(pid, epoch, commit, local)
+			again, err := m.writeLocalMarkers(coordinatorEpoch, pid, epoch, commit, local)
 			mu.Lock()
 			retry = append(retry, again...)
 			if err != nil {
@@ -497,12 +526,14 @@ func (m *markerWriter) writeMarkersCluster(pid int64, epoch int16, commit bool, 
 // writeMarkersTo sends one producer's markers for parts to node, the
 // leader of each, and returns the partitions to retry (the node is not,
 // or no longer, their leader, or could not be reached). A marker the
-// partition refuses as older than the producer's epoch there is given up
-// on, as Kafka's coordinator does (a newer epoch has ended it).
-func (ib *interBroker) writeMarkersTo(node int32, pid int64, epoch int16, commit bool, parts []txn.TopicPartition) (retry []txn.TopicPartition, err error) {
+// partition refuses as older than the producer's epoch there, or from an
+// older coordinator epoch than the producer's last marker there, is given
+// up on, as Kafka's coordinator does (a newer epoch or coordinator has
+// ended it).
+func (ib *interBroker) writeMarkersTo(node, coordinatorEpoch int32, pid int64, epoch int16, commit bool, parts []txn.TopicPartition) (retry []txn.TopicPartition, err error) {
 	req := kmsg.NewPtrWriteTxnMarkersRequest()
 	mk := kmsg.NewWriteTxnMarkersRequestMarker()
-	mk.ProducerID, mk.ProducerEpoch, mk.Committed = pid, epoch, commit
+	mk.ProducerID, mk.ProducerEpoch, mk.Committed, mk.CoordinatorEpoch = pid, epoch, commit, coordinatorEpoch
 	byTopic := map[string]int{}
 	for _, tp := range parts {
 		i, ok := byTopic[tp.Topic]

@@ -8,7 +8,6 @@ import (
 	"sync/atomic"
 
 	plog "github.com/moldau/moldau/log"
-	"github.com/moldau/moldau/log/records"
 	"github.com/moldau/moldau/replication"
 	"github.com/moldau/moldau/txn"
 )
@@ -181,11 +180,13 @@ func entryFromBatch(kind entryKind, batch []byte, now int64) (entry, error) {
 			}
 		}
 	case entryMarker:
-		typ, err := controlType(batch)
-		if err != nil {
+		if err := markerFromBatch(&e, h); err != nil {
 			return entry{}, err
 		}
-		e.producer.ProducerID, e.producer.ProducerEpoch, e.commit = h.ProducerID, h.ProducerEpoch, typ == records.ControlCommit
+	case entryInternal:
+		if h.IsTransactional() { // a TxnOffsetCommit's (appendInternalTxn)
+			e.transactional, e.producer.ProducerID, e.producer.ProducerEpoch = true, h.ProducerID, h.ProducerEpoch
+		}
 	}
 	return e, nil
 }
@@ -245,11 +246,11 @@ func (p *partition) applyStateLocked(e *entry, base, end int64) {
 			p.beginTxnLocked(e.producer.ProducerID, base)
 		}
 	case entryMarker:
-		p.producers.MarkEpoch(e.producer.ProducerID, e.producer.ProducerEpoch, e.now)
-		p.txnMu.Lock()
-		p.txns.End(e.producer.ProducerID, base, e.commit)
-		p.storeFirstUnstableLocked()
-		p.txnMu.Unlock()
+		p.applyMarkerLocked(e, base)
+	case entryInternal:
+		if e.transactional {
+			p.beginTxnLocked(e.producer.ProducerID, base)
+		}
 	}
 }
 

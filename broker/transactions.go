@@ -59,7 +59,6 @@ func (b *Broker) newTxnCoordinator(o options) error {
 		MaxTimeout:    maxTimeout,
 		IDExpiration:  time.Duration(b.cfg.TransactionalIDExpirationMs) * time.Millisecond,
 		Metrics:       txn.NewMetrics(o.registerer),
-		Offsets:       offsetStash{b: b},
 		NewProducerID: b.pids.next,
 		Now:           b.now,
 		Owns:          owns,
@@ -76,7 +75,6 @@ func (b *Broker) newTxnCoordinator(o options) error {
 			return fmt.Errorf("broker: replay %s-%d: %w", txnStateTopic, i, err)
 		}
 	}
-	b.txns.AbortOngoingWith(func(tp txn.TopicPartition) bool { return tp.Topic == offsetsTopic })
 	b.txns.Tick()
 	b.logger.Info("transactions recovered", "partitions", parts, "elapsed", time.Since(start).Round(time.Microsecond))
 	return nil
@@ -266,38 +264,6 @@ func txnErrorCode(err error, version int16) int16 {
 	return errorCode(err)
 }
 
-// offsetStash implements txn.OffsetStash with the group coordinator's
-// pending transactional offsets. In cluster mode only those of a group
-// coordinator on this node (this node leads the __consumer_offsets
-// partition) are stashed and restored: another node's pending offsets
-// stay there, where the marker (WriteTxnMarkers) completes them.
-type offsetStash struct{ b *Broker }
-
-func (o offsetStash) groupHere(tp txn.TopicPartition) bool {
-	if tp.Topic != offsetsTopic {
-		return false
-	}
-	if o.b.raft == nil {
-		return true
-	}
-	_, local, err := o.b.leaderOf(offsetsTopic, tp.Partition)
-	return err == nil && local
-}
-
-func (o offsetStash) Pending(tp txn.TopicPartition, pid int64) []byte {
-	if !o.groupHere(tp) {
-		return nil
-	}
-	return o.b.groups.PendingTxnOffsets(tp.Partition, pid)
-}
-
-func (o offsetStash) Restore(tp txn.TopicPartition, pid int64, data []byte) error {
-	if !o.groupHere(tp) {
-		return nil
-	}
-	return o.b.groups.RestoreTxnOffsets(tp.Partition, pid, data)
-}
-
 // txnStateLog implements txn.StateLog over __transaction_state.
 type txnStateLog struct{ b *Broker }
 
@@ -370,6 +336,17 @@ func (b *Broker) txnStatePartition(p int32) *partition {
 // Compressed batches, which Moldau never writes there, are passed to skipped
 // (if not nil) and not read.
 func replayRecords(l *plog.Log, skipped func(plog.BatchHeader), fn func(off int64, key, value []byte) error) error {
+	return replayBatches(l, skipped, func(h plog.BatchHeader, off int64, key, value []byte) error {
+		if h.IsControl() {
+			return nil
+		}
+		return fn(off, key, value)
+	})
+}
+
+// replayBatches is replayRecords with the batch header of each record,
+// control batches' records included.
+func replayBatches(l *plog.Log, skipped func(plog.BatchHeader), fn func(h plog.BatchHeader, off int64, key, value []byte) error) error {
 	pos, end := l.LogStartOffset(), l.EndOffset()
 	var buf []byte
 	for pos < end {
@@ -395,7 +372,7 @@ func replayRecords(l *plog.Log, skipped func(plog.BatchHeader), fn func(off int6
 			batch := data[:h.Length]
 			data = data[h.Length:]
 			next := h.NextOffset()
-			if h.IsControl() || h.Compression() != records.CodecNone {
+			if h.Compression() != records.CodecNone {
 				if !h.IsControl() && skipped != nil {
 					skipped(h)
 				}
@@ -412,7 +389,7 @@ func replayRecords(l *plog.Log, skipped func(plog.BatchHeader), fn func(off int6
 					break
 				}
 				if off := h.BaseOffset + int64(r.OffsetDelta); off >= pos {
-					if err := fn(off, r.Key, r.Value); err != nil {
+					if err := fn(h, off, r.Key, r.Value); err != nil {
 						return err
 					}
 				}
@@ -426,36 +403,38 @@ func replayRecords(l *plog.Log, skipped func(plog.BatchHeader), fn func(off int6
 	return nil
 }
 
-// markerWriter implements txn.MarkerWriter: control batches on data
-// partitions; on a __consumer_offsets partition, the group coordinator's
-// pending transactional offsets are committed or dropped. In cluster mode
-// each partition's leader writes its marker (writeMarkersCluster).
+// markerWriter implements txn.MarkerWriter: control batches on the
+// transaction's partitions, __consumer_offsets ones included, where the
+// group coordinator then commits or drops the producer's pending
+// transactional offsets (completeGroupOffsets). In cluster mode each
+// partition's leader writes its marker (writeMarkersCluster).
 type markerWriter struct{ b *Broker }
 
 // WriteMarkers implements txn.MarkerWriter.
-func (m *markerWriter) WriteMarkers(pid int64, epoch int16, commit bool, parts []txn.TopicPartition) error {
+func (m *markerWriter) WriteMarkers(statePartition int32, pid int64, epoch int16, commit bool, parts []txn.TopicPartition) error {
 	if m.b.inter != nil {
-		return m.writeMarkersCluster(pid, epoch, commit, parts)
+		return m.writeMarkersCluster(statePartition, pid, epoch, commit, parts)
 	}
-	_, err := m.writeLocalMarkers(pid, epoch, commit, parts)
+	_, err := m.writeLocalMarkers(singleNodeCoordinatorEpoch, pid, epoch, commit, parts)
 	return err
 }
 
+// singleNodeCoordinatorEpoch is the coordinator epoch of a single node's
+// markers: there is no other coordinator to fence.
+const singleNodeCoordinatorEpoch = 0
+
 // writeLocalMarkers writes the markers of partitions this node holds (all
-// of them on a single node) and returns those it found it does not lead
-// (cluster mode: their leader moved; the caller retries them).
-func (m *markerWriter) writeLocalMarkers(pid int64, epoch int16, commit bool, parts []txn.TopicPartition) (moved []txn.TopicPartition, _ error) {
+// of them on a single node), from a coordinator at coordinatorEpoch, and
+// returns those it found it does not lead (cluster mode: their leader
+// moved; the caller retries them). A marker a partition refuses as coming
+// from an older coordinator is given up on, as Kafka's coordinator does:
+// the newer one completes the transaction.
+func (m *markerWriter) writeLocalMarkers(coordinatorEpoch int32, pid int64, epoch int16, commit bool, parts []txn.TopicPartition) (moved []txn.TopicPartition, _ error) {
 	b := m.b
 	now := b.now().UnixMilli()
 	var toSync []*partition
 	var errs []error
 	for _, tp := range parts {
-		if tp.Topic == offsetsTopic {
-			if err := b.groups.CompleteTxnOffsets(tp.Partition, pid, commit); err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w", tp, err))
-			}
-			continue
-		}
 		t := b.topics.get(tp.Topic)
 		if t == nil {
 			continue
@@ -467,20 +446,40 @@ func (m *markerWriter) writeLocalMarkers(pid int64, epoch int16, commit bool, pa
 		if b.inter != nil {
 			b.inter.guards.markerWriting(p, pid)
 		}
-		if _, err := p.writeMarker(pid, epoch, commit, now); err != nil {
-			if b.inter != nil && errors.Is(err, errNotLeader) {
+		if _, err := p.writeMarkerChecked(pid, epoch, coordinatorEpoch, commit, now, false); err != nil {
+			switch {
+			case b.inter != nil && errors.Is(err, errNotLeader):
 				moved = append(moved, tp)
-				continue
+			case errors.Is(err, txn.ErrTransactionCoordinatorFenced):
+				b.logger.Warn("transaction marker refused: a newer coordinator wrote one; not retried",
+					"partition", tp.String(), "producer_id", pid, "coordinator_epoch", coordinatorEpoch)
+			default:
+				errs = append(errs, fmt.Errorf("%s: %w", tp, err))
 			}
-			errs = append(errs, fmt.Errorf("%s: %w", tp, err))
 			continue
 		}
 		toSync = append(toSync, p)
 	}
+	var failed map[partKey]error
 	if len(toSync) > 0 && !b.cfg.Memory {
-		for k, err := range b.syncPartitions(toSync) {
+		failed = b.syncPartitions(toSync)
+		for k, err := range failed {
 			errs = append(errs, fmt.Errorf("%s-%d: %w", k.topic, k.part, err))
 		}
 	}
+	for _, p := range toSync {
+		if failed[partKey{p.topic.name, p.topic.id, p.index}] == nil {
+			b.completeGroupOffsets(p, pid, commit)
+		}
+	}
 	return moved, errors.Join(errs...)
+}
+
+// completeGroupOffsets tells the group coordinator that a marker of pid is
+// durable in p, if p is a __consumer_offsets partition: the producer's
+// pending transactional offsets there are committed or dropped.
+func (b *Broker) completeGroupOffsets(p *partition, pid int64, commit bool) {
+	if p.topic.name == offsetsTopic {
+		b.groups.CompleteTxnOffsets(p.index, pid, commit)
+	}
 }

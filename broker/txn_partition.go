@@ -12,6 +12,7 @@ package broker
 // .txnindex is not built.
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -105,42 +106,90 @@ func (p *partition) cleanerTxnView() plog.TxnView {
 	}}
 }
 
-// writeMarker appends a commit or abort control batch of pid at epoch and
-// closes the producer's transaction on the partition. It does not wait for
-// durability.
+// writeMarker appends a commit or abort control batch of pid at epoch (no
+// coordinator epoch) and closes the producer's transaction on the
+// partition. It does not wait for durability.
 func (p *partition) writeMarker(pid int64, epoch int16, commit bool, now int64) (int64, error) {
-	return p.writeMarkerChecked(pid, epoch, commit, now, false)
+	return p.writeMarkerChecked(pid, epoch, txn.NoCoordinatorEpoch, commit, now, false)
 }
 
-// writeMarkerChecked is writeMarker that, with checkEpoch, first refuses a
-// marker older than the producer's epoch on the partition (an
-// administrator's WriteTxnMarkers; the coordinator's markers never are).
-// The marker is an entry like any other (see partition): proposed under
-// appendMu by the leader, applied by applyLocked.
-func (p *partition) writeMarkerChecked(pid int64, epoch int16, commit bool, now int64, checkEpoch bool) (int64, error) {
-	e := entry{kind: entryMarker, batch: markerBatch(pid, epoch, commit, now), now: now, commit: commit}
-	e.producer.ProducerID, e.producer.ProducerEpoch = pid, epoch
+// writeMarkerChecked is writeMarker from a coordinator at coordinatorEpoch
+// (the leader epoch of its __transaction_state partition; Kafka's
+// WriteTxnMarkers CoordinatorEpoch, kept in the control record's value and
+// in the producer state). As Kafka's ProducerAppendInfo, a marker whose
+// coordinator epoch is older than the last one of the producer on the
+// partition is refused with txn.ErrTransactionCoordinatorFenced: it comes
+// from a coordinator that was replaced (a former leader retrying after a
+// failover) and must not end the transaction its successor may have
+// started since. With checkEpoch, a marker older than the producer's epoch
+// on the partition is refused (txn.ErrInvalidProducerEpoch: an
+// administrator's or another node's WriteTxnMarkers). The marker is an
+// entry like any other (see partition): proposed under appendMu by the
+// leader, applied by applyMarkerLocked.
+func (p *partition) writeMarkerChecked(pid int64, epoch int16, coordinatorEpoch int32, commit bool, now int64, checkEpoch bool) (int64, error) {
+	e := entry{kind: entryMarker, batch: markerBatch(pid, epoch, coordinatorEpoch, commit, now), now: now, commit: commit}
+	e.producer.ProducerID, e.producer.ProducerEpoch, e.producer.CoordinatorEpoch = pid, epoch, coordinatorEpoch
 	p.appendMu.Lock()
 	defer p.appendMu.Unlock()
 	lead := p.lead.Load()
 	if !lead.local {
 		return 0, errNotLeader
 	}
-	if cur, ok := p.producers.Epoch(pid); checkEpoch && ok && cur > epoch {
-		return 0, txn.ErrInvalidProducerEpoch
+	if err := p.producers.CheckMarker(pid, epoch, coordinatorEpoch, checkEpoch); err != nil {
+		return 0, err
 	}
 	res, err := p.proposeLocked(&e, lead)
 	return res.base, err
 }
 
-// markerBatch encodes a commit or abort marker (coordinator epoch 0: the
-// transaction coordinator does not track one).
-func markerBatch(pid int64, epoch int16, commit bool, now int64) []byte {
+// applyMarkerLocked is the state step of a marker at base (applyStateLocked):
+// the producer's epoch and coordinator epoch, the end of its transaction.
+// appendMu is held.
+func (p *partition) applyMarkerLocked(e *entry, base int64) {
+	p.producers.MarkEpoch(e.producer.ProducerID, e.producer.ProducerEpoch, e.producer.CoordinatorEpoch, e.now)
+	p.txnMu.Lock()
+	p.txns.End(e.producer.ProducerID, base, e.commit)
+	p.storeFirstUnstableLocked()
+	p.txnMu.Unlock()
+}
+
+// markerFromBatch fills a marker entry from its control batch
+// (entryFromBatch).
+func markerFromBatch(e *entry, h plog.BatchHeader) error {
+	typ, coordinatorEpoch, err := controlRecord(e.batch)
+	if err != nil {
+		return err
+	}
+	e.producer.ProducerID, e.producer.ProducerEpoch, e.commit = h.ProducerID, h.ProducerEpoch, typ == records.ControlCommit
+	e.producer.CoordinatorEpoch = coordinatorEpoch
+	return nil
+}
+
+// appendInternalTxn appends one batch of an internal topic that is
+// transactional (a TxnOffsetCommit's offsets in __consumer_offsets, of the
+// producer pid at epoch, built by the caller): it opens the producer's
+// transaction on the partition, which its marker closes, so that the LSO
+// and the log cleaner treat it as Kafka does. It does not fsync.
+func (p *partition) appendInternalTxn(batch []byte, pid int64, epoch int16, now int64) (applied, error) {
+	e := entry{kind: entryInternal, batch: batch, now: now, transactional: true}
+	e.producer.ProducerID, e.producer.ProducerEpoch = pid, epoch
+	p.appendMu.Lock()
+	defer p.appendMu.Unlock()
+	lead := p.lead.Load()
+	if !lead.local {
+		return applied{}, errNotLeader
+	}
+	return p.proposeLocked(&e, lead)
+}
+
+// markerBatch encodes a commit or abort marker with the coordinator epoch
+// in its control record's value, as Kafka's EndTransactionMarker.
+func markerBatch(pid int64, epoch int16, coordinatorEpoch int32, commit bool, now int64) []byte {
 	typ := records.ControlAbort
 	if commit {
 		typ = records.ControlCommit
 	}
-	return records.ControlBatch(pid, epoch, typ, 0, now)
+	return records.ControlBatch(pid, epoch, typ, coordinatorEpoch, now)
 }
 
 var errBadControlBatch = errors.New("broker: malformed control batch")
@@ -148,22 +197,35 @@ var errBadControlBatch = errors.New("broker: malformed control batch")
 // controlType reads the marker type of a control batch (uncompressed, as
 // Kafka writes them).
 func controlType(batch []byte) (int16, error) {
+	typ, _, err := controlRecord(batch)
+	return typ, err
+}
+
+// controlRecord reads a control batch's marker type and, for a COMMIT or
+// ABORT marker, the coordinator epoch of its value ([version int16,
+// coordinator epoch int32]; NoCoordinatorEpoch when the value is shorter,
+// as Kafka's EndTransactionMarker reads none there).
+func controlRecord(batch []byte) (typ int16, coordinatorEpoch int32, err error) {
 	it, err := records.BatchRecords(batch)
 	if err != nil {
-		return 0, fmt.Errorf("%w: %w", errBadControlBatch, err)
+		return 0, 0, fmt.Errorf("%w: %w", errBadControlBatch, err)
 	}
 	r, ok := it.Next()
 	if !ok {
 		if err := it.Err(); err != nil {
-			return 0, fmt.Errorf("%w: %w", errBadControlBatch, err)
+			return 0, 0, fmt.Errorf("%w: %w", errBadControlBatch, err)
 		}
-		return 0, errBadControlBatch
+		return 0, 0, errBadControlBatch
 	}
-	typ, err := records.ControlType(r.Key)
+	typ, err = records.ControlType(r.Key)
 	if err != nil {
-		return 0, fmt.Errorf("%w: %w", errBadControlBatch, err)
+		return 0, 0, fmt.Errorf("%w: %w", errBadControlBatch, err)
 	}
-	return typ, nil
+	coordinatorEpoch = txn.NoCoordinatorEpoch
+	if len(r.Value) >= 6 && int16(binary.BigEndian.Uint16(r.Value)) >= 0 {
+		coordinatorEpoch = int32(binary.BigEndian.Uint32(r.Value[2:]))
+	}
+	return typ, coordinatorEpoch, nil
 }
 
 // rebuildTxn replays one transactional batch header at open.
@@ -182,11 +244,11 @@ func (p *partition) rebuildTxn(h plog.BatchHeader) error {
 	if int(h.Length) > len(data) {
 		return fmt.Errorf("%w at offset %d", errBadControlBatch, h.BaseOffset)
 	}
-	typ, err := controlType(data[:h.Length])
+	typ, coordinatorEpoch, err := controlRecord(data[:h.Length])
 	if err != nil {
 		return fmt.Errorf("%w at offset %d", err, h.BaseOffset)
 	}
-	p.producers.MarkEpoch(h.ProducerID, h.ProducerEpoch, h.MaxTimestamp)
+	p.producers.MarkEpoch(h.ProducerID, h.ProducerEpoch, coordinatorEpoch, h.MaxTimestamp)
 	p.txns.End(h.ProducerID, h.BaseOffset, typ == records.ControlCommit)
 	return nil
 }

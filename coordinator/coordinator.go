@@ -72,10 +72,38 @@ type OffsetLog interface {
 	// Sync blocks until every record of p up to and including offset is
 	// durable (a no-op for an in-memory broker).
 	Sync(p int32, offset int64) error
+	// AppendTxn is Append for a TxnOffsetCommit: recs go as one
+	// transactional batch of producerID at producerEpoch, undecided until
+	// a COMMIT or ABORT marker of that producer follows in p (written by
+	// the broker, which then calls CompleteTxnOffsets).
+	AppendTxn(p int32, producerID int64, producerEpoch int16, recs []Record) (int64, error)
 	// Replay calls fn with every record of p from the log start, in
-	// offset order. The slices passed to fn are valid during the call.
-	Replay(p int32, fn func(offset int64, r Record) error) error
+	// offset order: the records of every uncompressed batch and the
+	// transaction markers. The slices in the LogRecord are valid during
+	// the call.
+	Replay(p int32, fn func(r LogRecord) error) error
 }
+
+// LogRecord is a record of __consumer_offsets as replayed: a Record of a
+// batch, or a transaction marker (Marker set; Key and Value empty).
+type LogRecord struct {
+	Record
+	Offset int64
+	// ProducerID is the producer of a transactional batch's record or of
+	// a marker; -1 for the coordinator's own records.
+	ProducerID int64
+	Marker     Marker
+}
+
+// Marker says what a LogRecord is.
+type Marker int8
+
+// Kinds of LogRecord.
+const (
+	NoMarker     Marker = iota // a record of a batch
+	CommitMarker               // a COMMIT control record of ProducerID
+	AbortMarker                // an ABORT control record of ProducerID
+)
 
 // Config holds the coordinator's settings (Kafka's group.* and offsets.*
 // broker configs).
@@ -147,6 +175,7 @@ func New(cfg Config, log OffsetLog, clock Clock, logger *slog.Logger, metrics *M
 	}
 	c := &Coordinator{cfg: cfg, log: log, clock: clock, logger: logger, metrics: metrics,
 		groups: make(map[string]*group), loaded: make([]atomic.Bool, cfg.Partitions),
+		txn:             txnOffsets{load: make([]sync.RWMutex, cfg.Partitions)},
 		consumerSession: c0, consumerHeartbeat: 5 * time.Second}
 	return c
 }

@@ -96,10 +96,14 @@ func FuzzReplayRecord(f *testing.F) {
 		l := newMemLog()
 		// The record, after a consumer group's epoch and one member (so
 		// member records land in a group that replay installs).
-		l.parts[0] = []Record{
+		for _, r := range []Record{
 			{Key: consumerGroupKey(recConsumerGroupMetadata, "g"), Value: encodeGroupEpoch(3, 0)},
 			{Key: consumerMemberKey(recConsumerGroupMemberMetadata, "g", "m"), Value: encodeMemberMetadata(cm)},
-			{Key: key, Value: value}}
+			{Key: key, Value: value}} {
+			if _, err := l.Append(0, []Record{r}); err != nil {
+				t.Fatal(err)
+			}
+		}
 		c := New(Config{Partitions: 1, MinSessionTimeout: time.Millisecond, MaxSessionTimeout: time.Hour}, l, NewFakeClock(time.Unix(0, 0)), nil, nil)
 		if err := c.Load(0); err != nil {
 			t.Fatal(err)

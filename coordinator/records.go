@@ -142,9 +142,20 @@ func (c *Coordinator) Load(p int32) error {
 		}
 		return lg
 	}
+	lm := c.loadLock(p)
+	lm.Lock()
+	defer lm.Unlock()
 	records, skipped := 0, 0
-	err := c.log.Replay(p, func(off int64, r Record) error {
+	// pending: the transactional offsets no marker has decided yet.
+	pending := map[int64]pendingTxn{}
+	err := c.log.Replay(p, func(lr LogRecord) error {
 		records++
+		off, r := lr.Offset, lr.Record
+		switch lr.Marker {
+		case CommitMarker, AbortMarker:
+			applyTxnMarker(pending, get, lr.ProducerID, lr.Marker == CommitMarker)
+			return nil
+		}
 		if len(r.Key) < 2 {
 			skipped++
 			return nil
@@ -175,6 +186,19 @@ func (c *Coordinator) Load(p int32) error {
 			}
 			if v.Version == 1 {
 				e.expireTimestamp = v.ExpireTimestamp
+			}
+			if lr.ProducerID >= 0 {
+				// A TxnOffsetCommit's: pending until its marker.
+				offs := pending[lr.ProducerID][k.Group]
+				if offs == nil {
+					if pending[lr.ProducerID] == nil {
+						pending[lr.ProducerID] = pendingTxn{}
+					}
+					offs = map[TopicPartition]*offsetEntry{}
+					pending[lr.ProducerID][k.Group] = offs
+				}
+				offs[tp] = e
+				return nil
 			}
 			get(k.Group).offsets[tp] = e
 		case version == groupKeyVersion:
@@ -217,6 +241,12 @@ func (c *Coordinator) Load(p int32) error {
 	if err != nil {
 		return fmt.Errorf("coordinator: replay partition %d: %w", p, err)
 	}
+	c.txn.mu.Lock()
+	if c.txn.pending == nil {
+		c.txn.pending = make(map[int32]map[int64]pendingTxn)
+	}
+	c.txn.pending[p] = pending
+	c.txn.mu.Unlock()
 	for id, lg := range groups {
 		if lg.meta == nil && len(lg.offsets) == 0 && (lg.consumer == nil || len(lg.consumer.values) == 0) {
 			continue
@@ -226,7 +256,7 @@ func (c *Coordinator) Load(p int32) error {
 	c.loaded[p].Store(true)
 	if records > 0 {
 		c.logger.Info("loaded groups from __consumer_offsets", "partition", p, "records", records,
-			"skipped", skipped, "groups", len(groups), "elapsed", time.Since(start).Round(time.Microsecond))
+			"skipped", skipped, "groups", len(groups), "pending_transactions", len(pending), "elapsed", time.Since(start).Round(time.Microsecond))
 	}
 	return nil
 }

@@ -20,18 +20,22 @@ import (
 // memLog is an in-memory OffsetLog.
 type memLog struct {
 	mu    sync.Mutex
-	parts map[int32][]Record
+	parts map[int32][]LogRecord
 	fail  bool
 	// last describes the latest append (one batch on the real log): each
 	// record's type (the key's int16), "-" marking a tombstone.
 	last string
 }
 
-func newMemLog() *memLog { return &memLog{parts: map[int32][]Record{}} }
+func newMemLog() *memLog { return &memLog{parts: map[int32][]LogRecord{}} }
 
 var errInjected = errors.New("injected append failure")
 
 func (l *memLog) Append(p int32, recs []Record) (int64, error) {
+	return l.AppendTxn(p, -1, -1, recs)
+}
+
+func (l *memLog) AppendTxn(p int32, pid int64, _ int16, recs []Record) (int64, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.fail {
@@ -39,7 +43,8 @@ func (l *memLog) Append(p int32, recs []Record) (int64, error) {
 	}
 	var kinds []string
 	for _, r := range recs {
-		l.parts[p] = append(l.parts[p], Record{Key: append([]byte(nil), r.Key...), Value: r.Value})
+		l.parts[p] = append(l.parts[p], LogRecord{Record: Record{Key: append([]byte(nil), r.Key...), Value: r.Value},
+			Offset: int64(len(l.parts[p])), ProducerID: pid})
 		k := "?"
 		if len(r.Key) >= 2 {
 			k = strconv.Itoa(int(int16(uint16(r.Key[0])<<8 | uint16(r.Key[1]))))
@@ -53,14 +58,26 @@ func (l *memLog) Append(p int32, recs []Record) (int64, error) {
 	return int64(len(l.parts[p]) - 1), nil
 }
 
+// writeMarker appends a transaction marker, as the broker does before
+// CompleteTxnOffsets.
+func (l *memLog) writeMarker(p int32, pid int64, commit bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	m := AbortMarker
+	if commit {
+		m = CommitMarker
+	}
+	l.parts[p] = append(l.parts[p], LogRecord{Offset: int64(len(l.parts[p])), ProducerID: pid, Marker: m})
+}
+
 func (l *memLog) Sync(p int32, offset int64) error { return nil }
 
-func (l *memLog) Replay(p int32, fn func(int64, Record) error) error {
+func (l *memLog) Replay(p int32, fn func(LogRecord) error) error {
 	l.mu.Lock()
-	recs := append([]Record(nil), l.parts[p]...)
+	recs := append([]LogRecord(nil), l.parts[p]...)
 	l.mu.Unlock()
-	for i, r := range recs {
-		if err := fn(int64(i), r); err != nil {
+	for _, r := range recs {
+		if err := fn(r); err != nil {
 			return err
 		}
 	}

@@ -6,72 +6,89 @@ import (
 	"testing"
 )
 
-// TestTxnOffsetsPendingUntilMarker: transactional offsets are invisible until
-// the commit marker, dropped by an abort, and survive a restart through
-// PendingTxnOffsets / RestoreTxnOffsets.
+// TestTxnOffsetsPendingUntilMarker: transactional offsets are written at
+// once as transactional records, invisible until the commit marker,
+// dropped by an abort; a coordinator loading the partition between
+// TxnOffsetCommit and the marker (a restart, a failover) rebuilds them
+// pending, and the marker then commits or drops them; a marker already in
+// the log is applied by the replay itself.
 func TestTxnOffsetsPendingUntilMarker(t *testing.T) {
 	newC := func(l *memLog) *Coordinator {
 		c := New(Config{Partitions: 4}, l, nil, slog.New(slog.NewTextHandler(io.Discard, nil)), NewMetrics(nil))
-		c.MarkLoaded()
+		for p := int32(0); p < 4; p++ {
+			if err := c.Load(p); err != nil {
+				t.Fatal(err)
+			}
+		}
 		return c
 	}
 	l := newMemLog()
 	c := newC(l)
 	tp := TopicPartition{"t", 0}
 	fetch := func(c *Coordinator) int64 {
+		t.Helper()
 		got, err := c.FetchOffsets("g", []TopicPartition{tp})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return got[0].Offset
 	}
-	commit := func(pid, off int64) {
+	commit := func(c *Coordinator, pid, off int64) {
+		t.Helper()
 		req := CommitRequest{Group: "g", Generation: -1, Offsets: []OffsetCommit{{Topic: "t", Partition: 0, Offset: off, LeaderEpoch: -1, Metadata: "m"}}}
-		for _, err := range c.TxnCommitOffsets(req, pid) {
+		for _, err := range c.TxnCommitOffsets(req, pid, 0) {
 			if err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
-	p := c.PartitionFor("g")
-	commit(7, 10)
+	marker := func(c *Coordinator, pid int64, ok bool) {
+		l.writeMarker(c.PartitionFor("g"), pid, ok)
+		c.CompleteTxnOffsets(c.PartitionFor("g"), pid, ok)
+	}
+	commit(c, 7, 10)
 	if off := fetch(c); off != -1 || !c.HasPendingTxnOffsets("g", tp) {
 		t.Fatalf("before the marker: offset %d", off)
 	}
-	if err := c.CompleteTxnOffsets(p, 7, false); err != nil {
-		t.Fatal(err)
-	}
+	marker(c, 7, false)
 	if off := fetch(c); off != -1 || c.HasPendingTxnOffsets("g", tp) {
 		t.Fatalf("after an abort: offset %d", off)
 	}
-	commit(7, 20)
-	stash := c.PendingTxnOffsets(p, 7)
-	if stash == nil || c.PendingTxnOffsets(p, 8) != nil {
-		t.Fatal("no stash for the pending offsets")
-	}
-	// A restart: a new coordinator over the same log, offsets restored.
+
+	// A restart between TxnOffsetCommit and the commit marker.
+	commit(c, 7, 20)
 	c2 := newC(l)
-	if err := c2.Load(p); err != nil {
-		t.Fatal(err)
+	if off := fetch(c2); off != -1 || !c2.HasPendingTxnOffsets("g", tp) {
+		t.Fatalf("reloaded before the marker: offset %d, pending %v", off, c2.HasPendingTxnOffsets("g", tp))
 	}
-	if err := c2.RestoreTxnOffsets(p, 7, stash); err != nil {
-		t.Fatal(err)
-	}
-	if err := c2.CompleteTxnOffsets(p, 7, true); err != nil {
-		t.Fatal(err)
-	}
-	if off := fetch(c2); off != 20 {
+	marker(c2, 7, true)
+	if off := fetch(c2); off != 20 || c2.HasPendingTxnOffsets("g", tp) {
 		t.Fatalf("after the commit: offset %d, want 20", off)
 	}
-	// Durable: a third coordinator replays it.
+	// A non-transactional commit later in the log than a transaction's
+	// offset wins over it when that transaction commits, live and replayed.
+	commit(c2, 8, 30)
+	if errs := c2.CommitOffsets(CommitRequest{Group: "g", Generation: -1,
+		Offsets: []OffsetCommit{{Topic: "t", Partition: 0, Offset: 40, LeaderEpoch: -1}}}); errs[0] != nil {
+		t.Fatal(errs[0])
+	}
+	marker(c2, 8, true)
+	if off := fetch(c2); off != 40 {
+		t.Fatalf("a later plain commit lost to an earlier transactional one: offset %d", off)
+	}
+	// Another restart: markers in the log are applied by the replay; an
+	// undecided transaction stays pending and can still abort.
+	commit(c2, 9, 50)
 	c3 := newC(l)
-	if err := c3.Load(p); err != nil {
-		t.Fatal(err)
+	if off := fetch(c3); off != 40 || !c3.HasPendingTxnOffsets("g", tp) {
+		t.Fatalf("after replay: offset %d, want 40 with 50 pending", off)
 	}
-	if off := fetch(c3); off != 20 {
-		t.Fatalf("after replay: offset %d, want 20", off)
+	marker(c3, 9, false)
+	if off := fetch(c3); off != 40 || c3.HasPendingTxnOffsets("g", tp) {
+		t.Fatalf("after the replayed abort: offset %d, want 40", off)
 	}
-	if err := c3.RestoreTxnOffsets(p, 7, []byte{0, 0, 0, 9}); err == nil {
-		t.Fatal("a malformed stash was accepted")
+	c4 := newC(l)
+	if off := fetch(c4); off != 40 || c4.HasPendingTxnOffsets("g", tp) {
+		t.Fatalf("after the last replay: offset %d, want 40", off)
 	}
 }

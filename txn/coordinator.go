@@ -103,8 +103,12 @@ type MarkerWriter interface {
 	// WriteMarkers writes a commit (or abort) marker of producerID at
 	// epoch to each partition and returns once all are durable. A
 	// partition that no longer exists is skipped. Writing a marker twice
-	// is harmless (the second closes nothing).
-	WriteMarkers(producerID int64, epoch int16, commit bool, parts []TopicPartition) error
+	// is harmless (the second closes nothing). statePartition is the
+	// transaction's __transaction_state partition: the markers carry the
+	// coordinator epoch this node loaded it at (Kafka's
+	// WriteTxnMarkers CoordinatorEpoch), so that partitions refuse them
+	// once a newer coordinator has written a marker of the producer.
+	WriteMarkers(statePartition int32, producerID int64, epoch int16, commit bool, parts []TopicPartition) error
 }
 
 // OffsetStash carries a transaction's pending group offsets (held in
@@ -529,7 +533,7 @@ func (c *Coordinator) completeLocked(t *txnMeta, s snapshot) error {
 		}
 		return parts[i].Partition < parts[j].Partition
 	})
-	if err := c.markers.WriteMarkers(s.pid, s.epoch, commit, parts); err != nil {
+	if err := c.markers.WriteMarkers(PartitionFor(t.id, c.cfg.Partitions), s.pid, s.epoch, commit, parts); err != nil {
 		c.logger.Warn("writing transaction markers failed; will retry", "transactional_id", t.id, "err", err)
 		return err
 	}

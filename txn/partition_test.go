@@ -72,7 +72,7 @@ func TestPartitionForJavaHash(t *testing.T) {
 func TestMarkEpochFencesOlderBatches(t *testing.T) {
 	s := NewProducerStates()
 	s.Record(BatchInfo{ProducerID: 7, ProducerEpoch: 0, FirstSequence: 0, LastSequence: 4})
-	s.MarkEpoch(7, 1, 0)
+	s.MarkEpoch(7, 1, -1, 0)
 	if _, _, err := s.Check(BatchInfo{ProducerID: 7, ProducerEpoch: 0, FirstSequence: 5, LastSequence: 5}); err != ErrInvalidProducerEpoch {
 		t.Fatalf("batch of the fenced epoch: %v", err)
 	}

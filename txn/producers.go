@@ -47,7 +47,15 @@ type BatchInfo struct {
 	FirstOffset   int64
 	LastOffset    int64
 	MaxTimestamp  int64
+	// CoordinatorEpoch is a marker's: the leader epoch of the
+	// __transaction_state partition at the coordinator that wrote it
+	// (unused for data batches).
+	CoordinatorEpoch int32
 }
+
+// NoCoordinatorEpoch is the coordinator epoch of a producer no marker has
+// reached.
+const NoCoordinatorEpoch int32 = -1
 
 type producerEntry struct {
 	epoch int16
@@ -57,6 +65,10 @@ type producerEntry struct {
 	n, head int
 	// lastTimestamp is the largest timestamp written, for expiry.
 	lastTimestamp int64
+	// coordinatorEpoch is the highest coordinator epoch of the producer's
+	// markers (Kafka's ProducerStateEntry.coordinatorEpoch), or
+	// NoCoordinatorEpoch.
+	coordinatorEpoch int32
 }
 
 func (e *producerEntry) last() (BatchInfo, bool) {
@@ -139,7 +151,7 @@ func inSequence(last, next int32) bool {
 func (s *ProducerStates) Record(b BatchInfo) {
 	e := s.producers[b.ProducerID]
 	if e == nil {
-		e = &producerEntry{epoch: b.ProducerEpoch}
+		e = &producerEntry{epoch: b.ProducerEpoch, coordinatorEpoch: NoCoordinatorEpoch}
 		s.producers[b.ProducerID] = e
 	}
 	if b.ProducerEpoch != e.epoch {
@@ -167,19 +179,49 @@ func (s *ProducerStates) Expire(cutoff int64) int {
 // Forget drops all state (after the log was truncated to empty or deleted).
 func (s *ProducerStates) Forget() { clear(s.producers) }
 
-// MarkEpoch notes a transaction marker of pid at epoch: a newer epoch (a
-// fencing abort) becomes the producer's, so the fenced epoch's batches are
-// rejected, and the next batch may start at sequence 0.
-func (s *ProducerStates) MarkEpoch(pid int64, epoch int16, ts int64) {
+// ErrTransactionCoordinatorFenced: a marker comes from a coordinator older
+// than one whose marker the partition already has for the producer
+// (TRANSACTION_COORDINATOR_FENCED).
+var ErrTransactionCoordinatorFenced = errors.New("txn: transaction coordinator fenced")
+
+// CheckMarker is Kafka's check of a transaction marker before it is
+// appended (ProducerAppendInfo.appendEndTxnMarker): a marker whose
+// coordinator epoch is older than the producer's last one on the partition
+// comes from a coordinator that has since been replaced (a former leader of
+// the __transaction_state partition retrying after a failover) and is
+// refused with ErrTransactionCoordinatorFenced; with checkEpoch, a marker
+// older than the producer's epoch is refused with ErrInvalidProducerEpoch.
+func (s *ProducerStates) CheckMarker(pid int64, epoch int16, coordinatorEpoch int32, checkEpoch bool) error {
 	e := s.producers[pid]
 	if e == nil {
-		s.producers[pid] = &producerEntry{epoch: epoch, lastTimestamp: ts}
+		return nil
+	}
+	if checkEpoch && epoch < e.epoch {
+		return ErrInvalidProducerEpoch
+	}
+	if coordinatorEpoch < e.coordinatorEpoch {
+		return ErrTransactionCoordinatorFenced
+	}
+	return nil
+}
+
+// MarkEpoch notes a transaction marker of pid at epoch, written by a
+// coordinator at coordinatorEpoch (NoCoordinatorEpoch: unknown): a newer
+// epoch (a fencing abort) becomes the producer's, so the fenced epoch's
+// batches are rejected, and the next batch may start at sequence 0; a
+// newer coordinator epoch becomes the one later markers must not be
+// older than.
+func (s *ProducerStates) MarkEpoch(pid int64, epoch int16, coordinatorEpoch int32, ts int64) {
+	e := s.producers[pid]
+	if e == nil {
+		s.producers[pid] = &producerEntry{epoch: epoch, lastTimestamp: ts, coordinatorEpoch: coordinatorEpoch}
 		return
 	}
 	if epoch > e.epoch {
 		e.epoch = epoch
 		e.n, e.head = 0, 0
 	}
+	e.coordinatorEpoch = max(e.coordinatorEpoch, coordinatorEpoch)
 	e.lastTimestamp = max(e.lastTimestamp, ts)
 }
 
@@ -189,13 +231,16 @@ type ProducerSnapshot struct {
 	Epoch         int16
 	LastSequence  int32 // -1: none
 	LastTimestamp int64
+	// CoordinatorEpoch: of the producer's last marker (-1: none).
+	CoordinatorEpoch int32
 }
 
 // Snapshot returns every producer's state, by producer id.
 func (s *ProducerStates) Snapshot() []ProducerSnapshot {
 	out := make([]ProducerSnapshot, 0, len(s.producers))
 	for id, e := range s.producers {
-		ps := ProducerSnapshot{ProducerID: id, Epoch: e.epoch, LastSequence: -1, LastTimestamp: e.lastTimestamp}
+		ps := ProducerSnapshot{ProducerID: id, Epoch: e.epoch, LastSequence: -1, LastTimestamp: e.lastTimestamp,
+			CoordinatorEpoch: e.coordinatorEpoch}
 		if b, ok := e.last(); ok {
 			ps.LastSequence = b.LastSequence
 		}

@@ -80,7 +80,8 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	for i := range 7 {
 		ps.Record(BatchInfo{ProducerID: 1, ProducerEpoch: 2, FirstSequence: int32(i * 10), LastSequence: int32(i*10 + 9), FirstOffset: int64(i * 10), LastOffset: int64(i*10 + 9), MaxTimestamp: int64(100 + i)})
 	}
-	ps.MarkEpoch(3, 5, 42)
+	ps.MarkEpoch(3, 5, -1, 42)
+	ps.MarkEpoch(8, 1, 6, 43)
 	pt.Begin(1, 60)
 	pt.Begin(9, 10)
 	pt.End(9, 20, false)
@@ -95,6 +96,9 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	}
 	if !reflect.DeepEqual(pt.ongoing, pt2.ongoing) || !reflect.DeepEqual(pt.aborted, pt2.aborted) {
 		t.Fatalf("txns: %+v %+v, want %+v %+v", pt2.ongoing, pt2.aborted, pt.ongoing, pt.aborted)
+	}
+	if err := ps2.CheckMarker(8, 1, 5, true); !errors.Is(err, ErrTransactionCoordinatorFenced) {
+		t.Fatalf("coordinator epoch lost in the snapshot: %v", err)
 	}
 	// The retained batches survive, in order: the oldest retained one is
 	// still a duplicate, the one before it is not.
@@ -118,5 +122,41 @@ func TestSnapshotRoundTrip(t *testing.T) {
 		if _, _, err := DecodeSnapshot(b[:n]); !errors.Is(err, ErrBadSnapshot) {
 			t.Fatalf("truncated to %d: %v, want ErrBadSnapshot", n, err)
 		}
+	}
+}
+
+// TestCheckMarkerCoordinatorEpoch: a marker from a coordinator epoch older
+// than the producer's last marker's is refused; equal and newer pass and
+// raise it; the producer epoch is checked only when asked.
+func TestCheckMarkerCoordinatorEpoch(t *testing.T) {
+	ps := NewProducerStates()
+	if err := ps.CheckMarker(1, 0, 3, true); err != nil {
+		t.Fatalf("unknown producer: %v", err)
+	}
+	ps.Record(BatchInfo{ProducerID: 1, ProducerEpoch: 2, FirstSequence: 0, LastSequence: 0})
+	if err := ps.CheckMarker(1, 2, -1, true); err != nil {
+		t.Fatalf("no marker yet: %v", err)
+	}
+	ps.MarkEpoch(1, 2, 5, 10)
+	for _, c := range []struct {
+		epoch      int16
+		coord      int32
+		checkEpoch bool
+		want       error
+	}{
+		{2, 5, true, nil},
+		{2, 6, true, nil},
+		{2, 4, true, ErrTransactionCoordinatorFenced},
+		{1, 5, true, ErrInvalidProducerEpoch},
+		{1, 5, false, nil},
+	} {
+		if err := ps.CheckMarker(1, c.epoch, c.coord, c.checkEpoch); !errors.Is(err, c.want) || (c.want == nil && err != nil) {
+			t.Errorf("CheckMarker(epoch %d, coordinator epoch %d, %v) = %v, want %v", c.epoch, c.coord, c.checkEpoch, err, c.want)
+		}
+	}
+	ps.MarkEpoch(1, 2, 7, 11)
+	ps.MarkEpoch(1, 2, 6, 12) // a replica applies in log order: never lowered
+	if err := ps.CheckMarker(1, 2, 6, true); !errors.Is(err, ErrTransactionCoordinatorFenced) {
+		t.Fatalf("after epoch 7: %v", err)
 	}
 }

@@ -56,7 +56,7 @@ type memMarkers struct {
 	fail    bool
 }
 
-func (m *memMarkers) WriteMarkers(pid int64, epoch int16, commit bool, parts []TopicPartition) error {
+func (m *memMarkers) WriteMarkers(_ int32, pid int64, epoch int16, commit bool, parts []TopicPartition) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.fail {

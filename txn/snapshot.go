@@ -12,8 +12,9 @@ import (
 	"sort"
 )
 
-// SnapshotVersion is the format version EncodeSnapshot writes.
-const SnapshotVersion = 1
+// SnapshotVersion is the format version EncodeSnapshot writes (2: with
+// each producer's coordinator epoch; version 1 is read too).
+const SnapshotVersion = 2
 
 // ErrBadSnapshot: a snapshot is truncated, corrupt or of an unknown
 // version.
@@ -35,6 +36,7 @@ func EncodeSnapshot(b []byte, ps *ProducerStates, pt *PartitionTxns) []byte {
 		e := ps.producers[id]
 		b = binary.BigEndian.AppendUint64(b, uint64(id))
 		b = binary.BigEndian.AppendUint16(b, uint16(e.epoch))
+		b = binary.BigEndian.AppendUint32(b, uint32(e.coordinatorEpoch))
 		b = binary.BigEndian.AppendUint64(b, uint64(e.lastTimestamp))
 		b = append(b, byte(e.n))
 		for i := range e.n {
@@ -104,13 +106,22 @@ func DecodeSnapshot(b []byte) (*ProducerStates, *PartitionTxns, error) {
 		return nil, nil, ErrBadSnapshot
 	}
 	r := &snapReader{b: b[:len(b)-4]}
-	if r.u8() != SnapshotVersion {
+	version := r.u8()
+	if version != 1 && version != SnapshotVersion {
 		return nil, nil, ErrBadSnapshot
 	}
+	size := 8 + 2 + 8 + 1
+	if version >= 2 {
+		size += 4
+	}
 	ps, pt := NewProducerStates(), NewPartitionTxns()
-	for range r.count(8 + 2 + 8 + 1) {
+	for range r.count(size) {
 		id := r.i64()
-		e := &producerEntry{epoch: int16(r.u16()), lastTimestamp: r.i64()}
+		e := &producerEntry{epoch: int16(r.u16()), coordinatorEpoch: NoCoordinatorEpoch}
+		if version >= 2 {
+			e.coordinatorEpoch = int32(r.u32())
+		}
+		e.lastTimestamp = r.i64()
 		n := int(r.u8())
 		if n > MaxRetainedBatches {
 			return nil, nil, ErrBadSnapshot
