@@ -36,7 +36,6 @@ package txn
 // txnMeta.mu, and opMu is never taken under any of them.
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -111,22 +110,8 @@ type MarkerWriter interface {
 	WriteMarkers(statePartition int32, producerID int64, epoch int16, commit bool, parts []TopicPartition) error
 }
 
-// OffsetStash carries a transaction's pending group offsets (held in
-// memory by the group coordinator until the commit marker) through a
-// restart: EndTxn stores them in the PrepareCommit record, and completing a
-// prepared commit puts them back first. It is safe for concurrent use.
-type OffsetStash interface {
-	// Pending encodes producerID's pending offsets on tp (nil: none, or
-	// tp holds no group offsets).
-	Pending(tp TopicPartition, producerID int64) []byte
-	// Restore makes data (from Pending) pending again, replacing what is.
-	Restore(tp TopicPartition, producerID int64, data []byte) error
-}
-
 // Config configures a Coordinator.
 type Config struct {
-	// Offsets is the group coordinator's stash (nil: none).
-	Offsets      OffsetStash
 	Partitions   int32         // transaction.state.log.num.partitions (50)
 	MaxTimeout   time.Duration // transaction.max.timeout.ms
 	IDExpiration time.Duration // transactional.id.expiration.ms (0: never)
@@ -173,7 +158,6 @@ type txnMeta struct {
 	partitions map[TopicPartition]struct{}
 	started    time.Time // when the ongoing transaction began
 	updated    time.Time
-	stash      map[TopicPartition][]byte // pending offsets, in a PrepareCommit
 }
 
 // NewCoordinator returns a coordinator with no transactions: call Load
@@ -269,7 +253,6 @@ type snapshot struct {
 	state            State
 	partitions       map[TopicPartition]struct{}
 	started, updated time.Time
-	stash            map[TopicPartition][]byte
 }
 
 func (t *txnMeta) snapshot() snapshot {
@@ -279,13 +262,13 @@ func (t *txnMeta) snapshot() snapshot {
 	for tp := range t.partitions {
 		parts[tp] = struct{}{}
 	}
-	return snapshot{t.pid, t.lastPid, t.epoch, t.lastEpoch, t.timeout, t.state, parts, t.started, t.updated, t.stash}
+	return snapshot{t.pid, t.lastPid, t.epoch, t.lastEpoch, t.timeout, t.state, parts, t.started, t.updated}
 }
 
 func (t *txnMeta) apply(s snapshot) {
 	t.mu.Lock()
-	t.pid, t.lastPid, t.epoch, t.lastEpoch, t.timeout, t.state, t.partitions, t.started, t.updated, t.stash =
-		s.pid, s.lastPid, s.epoch, s.lastEpoch, s.timeout, s.state, s.partitions, s.started, s.updated, s.stash
+	t.pid, t.lastPid, t.epoch, t.lastEpoch, t.timeout, t.state, t.partitions, t.started, t.updated =
+		s.pid, s.lastPid, s.epoch, s.lastEpoch, s.timeout, s.state, s.partitions, s.started, s.updated
 	t.mu.Unlock()
 }
 
@@ -322,9 +305,6 @@ func encodeRecord(id string, s snapshot) ([]byte, []byte) {
 	}
 	v.ClientTransactionVersion = 1
 	v.Version = 1
-	if len(s.stash) > 0 {
-		v.UnknownTags.Set(stashTag, encodeStash(s.stash))
-	}
 	byTopic := map[string][]int32{}
 	for tp := range s.partitions {
 		byTopic[tp.Topic] = append(byTopic[tp.Topic], tp.Partition)
@@ -375,17 +355,6 @@ func (c *Coordinator) Load(p int32) error {
 				s.partitions[TopicPartition{vt.Topic, part}] = struct{}{}
 			}
 		}
-		v.UnknownTags.Each(func(tag uint32, data []byte) {
-			if tag != stashTag {
-				return
-			}
-			stash, err := decodeStash(data)
-			if err != nil {
-				c.logger.Warn("skipping unreadable pending offsets in __transaction_state", "transactional_id", k.TransactionalID, "err", err)
-				return
-			}
-			s.stash = stash
-		})
 		t, _ := c.getOrCreate(k.TransactionalID)
 		t.apply(s)
 		return nil
@@ -515,14 +484,6 @@ func (c *Coordinator) completeLocked(t *txnMeta, s snapshot) error {
 		return ErrNotCoordinator
 	}
 	commit := s.state == StatePrepareCommit
-	if commit && c.cfg.Offsets != nil {
-		for tp, data := range s.stash {
-			if err := c.cfg.Offsets.Restore(tp, s.pid, data); err != nil {
-				c.logger.Warn("restoring pending offsets failed; will retry", "transactional_id", t.id, "err", err)
-				return err
-			}
-		}
-	}
 	parts := make([]TopicPartition, 0, len(s.partitions))
 	for tp := range s.partitions {
 		parts = append(parts, tp)
@@ -542,7 +503,7 @@ func (c *Coordinator) completeLocked(t *txnMeta, s snapshot) error {
 	} else {
 		s.state = StateCompleteAbort
 	}
-	s.partitions, s.started, s.stash = map[TopicPartition]struct{}{}, time.Time{}, nil
+	s.partitions, s.started = map[TopicPartition]struct{}{}, time.Time{}
 	return c.write(t, s, false)
 }
 
@@ -707,7 +668,6 @@ func (c *Coordinator) EndTxn(id string, pid int64, epoch int16, commit, tv2 bool
 	}
 	if commit {
 		s.state = StatePrepareCommit
-		s.stash = c.stashOffsets(s)
 	} else {
 		s.state = StatePrepareAbort
 	}
@@ -822,46 +782,6 @@ func (c *Coordinator) List() []Transaction {
 	return out
 }
 
-// AbortOngoingWith aborts, at a bumped epoch that fences their producers,
-// the ongoing transactions that include a partition matching match, and
-// returns how many. The broker calls it after Load for the transactions
-// holding transactional offsets, which live in memory only and so did not
-// survive the restart (see coordinator/txn_offsets.go): committing them
-// would commit the data without the offsets.
-func (c *Coordinator) AbortOngoingWith(match func(TopicPartition) bool) int {
-	c.mu.RLock()
-	all := make([]*txnMeta, 0, len(c.txns))
-	for _, t := range c.txns {
-		all = append(all, t)
-	}
-	c.mu.RUnlock()
-	n := 0
-	for _, t := range all {
-		t.opMu.Lock()
-		if t.removed {
-			t.opMu.Unlock()
-			continue
-		}
-		s := t.snapshot()
-		hit := false
-		for tp := range s.partitions {
-			if match(tp) {
-				hit = true
-				break
-			}
-		}
-		if s.state == StateOngoing && hit {
-			c.logger.Warn("aborting a transaction whose pending offsets were lost in a restart", "transactional_id", t.id, "producer_id", s.pid)
-			if c.abortFencing(t, s) == nil {
-				c.cfg.Metrics.ended1(resultFenced)
-				n++
-			}
-		}
-		t.opMu.Unlock()
-	}
-	return n
-}
-
 // expireLocked forgets an idle transactional id (transactional.id.expiration.ms),
 // writing its tombstone. t.opMu is held.
 func (c *Coordinator) expireLocked(t *txnMeta) {
@@ -879,80 +799,3 @@ func (c *Coordinator) expireLocked(t *txnMeta) {
 	c.logger.Info("expired an idle transactional id", "transactional_id", t.id)
 }
 
-// stashTag is the tagged field of TxnMetadataValue (v1+, flexible) in which
-// a PrepareCommit record carries the transaction's pending group offsets. It
-// is Moldau's own: Kafka skips tags it does not know.
-const stashTag = 10000
-
-// stashOffsets collects the pending group offsets of s's partitions.
-func (c *Coordinator) stashOffsets(s snapshot) map[TopicPartition][]byte {
-	if c.cfg.Offsets == nil {
-		return nil
-	}
-	var out map[TopicPartition][]byte
-	for tp := range s.partitions {
-		if data := c.cfg.Offsets.Pending(tp, s.pid); data != nil {
-			if out == nil {
-				out = make(map[TopicPartition][]byte)
-			}
-			out[tp] = data
-		}
-	}
-	return out
-}
-
-// encodeStash: count int32, then per partition topic (int16 length and
-// bytes), partition int32, data (int32 length and bytes).
-func encodeStash(stash map[TopicPartition][]byte) []byte {
-	tps := make([]TopicPartition, 0, len(stash))
-	for tp := range stash {
-		tps = append(tps, tp)
-	}
-	sort.Slice(tps, func(i, j int) bool {
-		return tps[i].Topic < tps[j].Topic || tps[i].Topic == tps[j].Topic && tps[i].Partition < tps[j].Partition
-	})
-	b := binary.BigEndian.AppendUint32(nil, uint32(len(tps)))
-	for _, tp := range tps {
-		b = binary.BigEndian.AppendUint16(b, uint16(len(tp.Topic)))
-		b = append(b, tp.Topic...)
-		b = binary.BigEndian.AppendUint32(b, uint32(tp.Partition))
-		b = binary.BigEndian.AppendUint32(b, uint32(len(stash[tp])))
-		b = append(b, stash[tp]...)
-	}
-	return b
-}
-
-var errBadStash = errors.New("txn: malformed pending offsets")
-
-func decodeStash(b []byte) (map[TopicPartition][]byte, error) {
-	if len(b) < 4 {
-		return nil, errBadStash
-	}
-	n := int(binary.BigEndian.Uint32(b))
-	b = b[4:]
-	if n < 0 || n > len(b) {
-		return nil, errBadStash
-	}
-	out := make(map[TopicPartition][]byte, n)
-	for i := 0; i < n; i++ {
-		if len(b) < 2 {
-			return nil, errBadStash
-		}
-		l := int(binary.BigEndian.Uint16(b))
-		b = b[2:]
-		if len(b) < l+8 {
-			return nil, errBadStash
-		}
-		topic := string(b[:l])
-		b = b[l:]
-		part := int32(binary.BigEndian.Uint32(b))
-		dl := int(binary.BigEndian.Uint32(b[4:]))
-		b = b[8:]
-		if dl < 0 || dl > len(b) {
-			return nil, errBadStash
-		}
-		out[TopicPartition{topic, part}] = append([]byte(nil), b[:dl]...)
-		b = b[dl:]
-	}
-	return out, nil
-}

@@ -78,34 +78,7 @@ func (m *memMarkers) take() []string {
 	return out
 }
 
-// memStash is an OffsetStash holding strings.
-type memStash struct {
-	mu      sync.Mutex
-	pending map[TopicPartition]string
-	m       *memMarkers
-}
-
-func (s *memStash) Pending(tp TopicPartition, pid int64) []byte {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if v, ok := s.pending[tp]; ok {
-		return []byte(v)
-	}
-	return nil
-}
-
-func (s *memStash) Restore(tp TopicPartition, pid int64, data []byte) error {
-	s.mu.Lock()
-	s.pending[tp] = string(data)
-	s.mu.Unlock()
-	s.m.mu.Lock()
-	s.m.written = append(s.m.written, fmt.Sprintf("restore %v pid=%d %s", tp, pid, data))
-	s.m.mu.Unlock()
-	return nil
-}
-
 type scriptEnv struct {
-	stash   *memStash
 	now     time.Time
 	log     *memStateLog
 	markers *memMarkers
@@ -116,13 +89,12 @@ type scriptEnv struct {
 func newScriptEnv() *scriptEnv {
 	e := &scriptEnv{now: time.Unix(1_700_000_000, 0), log: &memStateLog{parts: map[int32][][2][]byte{}},
 		markers: &memMarkers{}, nextPid: 1000}
-	e.stash = &memStash{pending: map[TopicPartition]string{}, m: e.markers}
 	e.c = e.newCoordinator()
 	return e
 }
 
 func (e *scriptEnv) newCoordinator() *Coordinator {
-	return NewCoordinator(Config{Partitions: 50, MaxTimeout: 15 * time.Minute, IDExpiration: time.Hour, Offsets: e.stash, Now: func() time.Time { return e.now },
+	return NewCoordinator(Config{Partitions: 50, MaxTimeout: 15 * time.Minute, IDExpiration: time.Hour, Now: func() time.Time { return e.now },
 		NewProducerID: func() (int64, error) { e.nextPid++; return e.nextPid - 1, nil }},
 		e.log, e.markers, slog.New(slog.NewTextHandler(io.Discard, nil)))
 }
@@ -206,18 +178,6 @@ func (e *scriptEnv) run(t *testing.T, c scripttest.Cmd) string {
 			}
 		}
 		out = append(out, fmt.Sprintf("restarted: %d transactions", len(e.c.List())))
-	case "abort-ongoing-with":
-		n := e.c.AbortOngoingWith(func(tp TopicPartition) bool { return tp.Topic == args["topic"] })
-		out = append(out, fmt.Sprintf("aborted %d", n))
-	case "stash":
-		tp := parseParts(t, args["part"])[0]
-		e.stash.mu.Lock()
-		if v, ok := args["offsets"]; ok {
-			e.stash.pending[tp] = v
-		} else {
-			delete(e.stash.pending, tp)
-		}
-		e.stash.mu.Unlock()
 	case "fail-log":
 		e.log.mu.Lock()
 		e.log.fail = args["on"] == "true"
