@@ -798,4 +798,3 @@ func (c *Coordinator) expireLocked(t *txnMeta) {
 	t.removed = true
 	c.logger.Info("expired an idle transactional id", "transactional_id", t.id)
 }
-
