@@ -510,9 +510,8 @@ func TestTxnAdmin(t *testing.T) {
 // TestTxnExactlyOnceKill9 copies 100,000 records through transactions of up
 // to 750 records (every fifth one aborted) while the broker is killed with
 // SIGKILL and restarted three times (at a quarter, half and three quarters
-// of the input); the copier recreates its session after any error (a
-// restart fences a producer whose open transaction holds transactional
-// offsets, broker/transactions.go). Once the group's committed
+// of the input); the copier recreates its session after any error. Once
+// the group's committed
 // offsets reach the end of the input, the output read with read_committed
 // equals the input: nothing lost, nothing duplicated, nothing aborted
 // visible.
