@@ -317,6 +317,13 @@ func TestClusterTxnOffsetsGroupCoordinatorFailover(t *testing.T) {
 	if off, code := fetched("OffsetFetch after the failover"); code != kerr.UnstableOffsetCommit.Code {
 		t.Fatalf("after the failover: offset %d, %v, want UNSTABLE_OFFSET_COMMIT (the pending offsets were lost)", off, kerr.ErrorForCode(code))
 	}
+	// The new leader applied the transactional batch as a replica: the
+	// transaction is open on its __consumer_offsets partition.
+	newLeader := tc.leaderOf(offsetsTopic, gpart)
+	gp := tc.brokers[newLeader].topics.get(offsetsTopic).partition(gpart)
+	if lso, hw := gp.lastStableOffset(), gp.highWatermark(); lso >= hw {
+		t.Fatalf("node %d's %s-%d: LSO %d, high watermark %d: the open transaction is not tracked", newLeader+1, offsetsTopic, gpart, lso, hw)
+	}
 	retryRequest(t, cl, "EndTxn", func() kmsg.Request {
 		r := kmsg.NewPtrEndTxnRequest()
 		r.TransactionalID, r.ProducerID, r.ProducerEpoch, r.Commit = id, pid, epoch, true
@@ -327,6 +334,9 @@ func TestClusterTxnOffsetsGroupCoordinatorFailover(t *testing.T) {
 	tc.waitFor("the committed offset on the new coordinator", func() bool {
 		off, code = fetched("OffsetFetch after the commit")
 		return code == 0 && off == 42
+	})
+	tc.waitFor("the commit marker to close the transaction on "+offsetsTopic, func() bool {
+		return gp.lastStableOffset() == gp.highWatermark()
 	})
 	t.Logf("offset %d on node %d after the commit", off, tc.leaderOf(offsetsTopic, gpart)+1)
 }
