@@ -19,7 +19,9 @@
 // being superseded does nothing. Callbacks handed in by the caller (join and
 // sync completions) are invoked with the group lock held and must not block
 // or call back into the coordinator (the broker's send on a buffered
-// channel).
+// channel). Transactional offsets add a per-partition load lock, taken
+// before any group lock, and a leaf mutex for the pending offsets
+// (txn_offsets.go).
 package coordinator
 
 import (
