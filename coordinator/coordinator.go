@@ -251,6 +251,9 @@ func (c *Coordinator) checkGroupID(id string) error {
 func (c *Coordinator) Unload(p int32) {
 	if p >= 0 && int(p) < len(c.loaded) {
 		c.loaded[p].Store(false)
+		c.txn.mu.Lock()
+		delete(c.txn.pending, p) // Load rebuilds them
+		c.txn.mu.Unlock()
 	}
 }
 

@@ -169,7 +169,9 @@ func (c *Coordinator) HasPendingTxnOffsets(group string, tp TopicPartition) bool
 // producer's pending offsets there become the groups' committed offsets
 // (each unless the group holds one written later in the log), on abort
 // they are dropped. It writes nothing: the marker in the log is what makes
-// the outcome durable, and Load replays it the same way.
+// the outcome durable, and Load replays it the same way. A partition not
+// loaded is left alone: the Load to come finds the marker in the log, and
+// one under way is waited for (the load lock).
 func (c *Coordinator) CompleteTxnOffsets(p int32, producerID int64, commit bool) {
 	if p < 0 || int(p) >= len(c.txn.load) {
 		return
@@ -177,6 +179,9 @@ func (c *Coordinator) CompleteTxnOffsets(p int32, producerID int64, commit bool)
 	lm := c.loadLock(p)
 	lm.RLock()
 	defer lm.RUnlock()
+	if !c.loaded[p].Load() {
+		return
+	}
 	c.txn.mu.Lock()
 	byGroup := c.txn.pending[p][producerID]
 	delete(c.txn.pending[p], producerID)

@@ -91,4 +91,19 @@ func TestTxnOffsetsPendingUntilMarker(t *testing.T) {
 	if off := fetch(c4); off != 40 || c4.HasPendingTxnOffsets("g", tp) {
 		t.Fatalf("after the last replay: offset %d, want 40", off)
 	}
+	// A marker reaching a partition that is not loaded (leadership just
+	// moved here) is left to the Load, which finds it in the log.
+	p := c4.PartitionFor("g")
+	commit(c4, 10, 60)
+	c4.Unload(p)
+	if c4.HasPendingTxnOffsets("g", tp) {
+		t.Fatal("pending offsets kept after Unload")
+	}
+	marker(c4, 10, true)
+	if err := c4.Load(p); err != nil {
+		t.Fatal(err)
+	}
+	if off := fetch(c4); off != 60 || c4.HasPendingTxnOffsets("g", tp) {
+		t.Fatalf("after a marker while unloaded and the Load: offset %d, want 60", off)
+	}
 }
