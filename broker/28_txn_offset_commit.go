@@ -10,8 +10,12 @@ package broker
 // and held pending in the group coordinator until the transaction's marker
 // reaches that partition: visible only on commit, and rebuilt from the log
 // by a coordinator that loads the partition meanwhile (a restart, a
-// failover; coordinator/txn_offsets.go). v2+: leader epoch; v3+: flexible, generation, member id and
-// instance id (checked as OffsetCommit does, KIP-447); v4: the same, but a
+// failover; coordinator/txn_offsets.go). The transaction check is made
+// again when the offsets are appended, under the group partition's append
+// lock, so that a marker ending the transaction in between (or fencing the
+// producer) refuses them, as for a verified produce. v2+: leader epoch;
+// v3+: flexible, generation, member id and instance id (checked as
+// OffsetCommit does, KIP-447); v4: the same, but a
 // group partition outside the transaction is TRANSACTION_ABORTABLE; v5
 // (transactions v2): the group's partition is added to the transaction
 // implicitly. In cluster mode, when the transaction coordinator is another
@@ -75,6 +79,10 @@ func (b *Broker) handleTxnOffsetCommit(ctx context.Context, req *protocol.Reques
 		tp := txn.TopicPartition{Topic: offsetsTopic, Partition: b.groups.PartitionFor(r.Group)}
 		var err error
 		verified := false
+		// verify: the check, repeated under the append lock of the
+		// group's partition, that the transaction still holds when the
+		// offsets are appended (appendInternalTxn).
+		var verify func() error
 		if r.Group == "" {
 			// GroupCoordinatorService.commitTransactionalOffsets checks
 			// the group id before the transaction.
@@ -83,14 +91,25 @@ func (b *Broker) handleTxnOffsetCommit(ctx context.Context, req *protocol.Reques
 			// Cluster mode, the transaction coordinator is another
 			// node: it adds the group's partition (v5) or verifies it
 			// is in the transaction, as Kafka's group coordinator has
-			// it do (AddPartitionsToTxn v5, v4+ VerifyOnly).
+			// it do (AddPartitionsToTxn v5, v4+ VerifyOnly). What it
+			// proved is recorded in the verification guard of the
+			// group's partition (interbroker.go), which a marker of the
+			// producer there voids.
+			var part *partition
 			switch {
 			case lerr != nil:
 				err = lerr
-			case r.Version >= 5:
-				err = b.inter.addPartitionsRemote(node, r.TransactionalID, r.ProducerID, r.ProducerEpoch, tp, false)
 			default:
-				err, verified = b.inter.addPartitionsRemote(node, r.TransactionalID, r.ProducerID, r.ProducerEpoch, tp, true), true
+				part, err = b.internalPartition(offsetsTopic, b.ensureOffsetsTopic, errOffsetsTopicUnavailable, tp.Partition)
+			}
+			if err == nil {
+				gen := b.inter.guards.begin(part, r.ProducerID)
+				verifyOnly := r.Version < 5
+				err, verified = b.inter.addPartitionsRemote(node, r.TransactionalID, r.ProducerID, r.ProducerEpoch, tp, verifyOnly), verifyOnly
+				if err == nil {
+					b.inter.guards.verified(part, r.ProducerID, r.ProducerEpoch, gen)
+					verify = func() error { return b.inter.guards.valid(part, r.ProducerID, r.ProducerEpoch) }
+				}
 			}
 		} else {
 			if r.Version >= 5 {
@@ -102,6 +121,7 @@ func (b *Broker) handleTxnOffsetCommit(ctx context.Context, req *protocol.Reques
 			}
 			if err == nil {
 				err, verified = b.txns.Verify(r.TransactionalID, r.ProducerID, r.ProducerEpoch, tp), true
+				verify = func() error { return b.txns.Verify(r.TransactionalID, r.ProducerID, r.ProducerEpoch, tp) }
 			}
 		}
 		if err != nil {
@@ -110,7 +130,13 @@ func (b *Broker) handleTxnOffsetCommit(ctx context.Context, req *protocol.Reques
 				codes[k] = code
 			}
 		} else {
-			for k, err := range b.groups.TxnCommitOffsets(creq, r.ProducerID, r.ProducerEpoch) {
+			for k, err := range b.groups.TxnCommitOffsets(creq, r.ProducerID, r.ProducerEpoch, verify) {
+				if errors.Is(err, coordinator.ErrTxnRefused) {
+					// The transaction ended (a marker) or the producer
+					// was fenced since the check above.
+					codes[k] = txnOffsetCommitErrorCode(err, r.Version, true)
+					continue
+				}
 				codes[k] = groupErrorCode(err)
 			}
 		}

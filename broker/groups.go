@@ -264,14 +264,15 @@ func (o *offsetLog) Sync(p int32, offset int64) error {
 }
 
 // AppendTxn implements coordinator.OffsetLog: one uncompressed
-// transactional RecordBatch v2 of the producer (a TxnOffsetCommit's).
-func (o *offsetLog) AppendTxn(p int32, pid int64, epoch int16, recs []coordinator.Record) (int64, error) {
+// transactional RecordBatch v2 of the producer (a TxnOffsetCommit's),
+// after verify and the producer's epoch on the partition (appendInternalTxn).
+func (o *offsetLog) AppendTxn(p int32, pid int64, epoch int16, recs []coordinator.Record, verify func() error) (int64, error) {
 	part, err := o.partition(p)
 	if err != nil {
 		return 0, err
 	}
 	now := o.b.now().UnixMilli()
-	res, err := part.appendInternalTxn(internalTxnBatch(recs, pid, epoch, now), pid, epoch, now)
+	res, err := part.appendInternalTxn(internalTxnBatch(recs, pid, epoch, now), pid, epoch, now, verify)
 	if err != nil {
 		return 0, err
 	}

@@ -443,3 +443,50 @@ func TestClusterStaleCoordinatorMarker(t *testing.T) {
 		t.Fatalf("read_committed: %v, want %v", got, want)
 	}
 }
+
+// TestTxnOffsetCommitAfterItsMarker: offsets of a TxnOffsetCommit whose
+// transaction ended after the handler's check (the race the append repeats
+// the check for) are refused when appended: by the transaction check when
+// its marker was written, by the producer's epoch when a marker fenced it.
+// Nothing is appended: no transaction is left open on __consumer_offsets.
+func TestTxnOffsetCommitAfterItsMarker(t *testing.T) {
+	b := newAdminBroker(t)
+	mustCreateTopic(t, b, "in", 1, nil)
+	pid, epoch := initTxn(t, b, "late")
+	addOffsetsToTxn(t, b, "late", pid, epoch, "g")
+	if codes := txnOffsetCommit(t, b, 3, "late", "g", pid, epoch, "in", 0); codes[0] != 0 {
+		t.Fatalf("TxnOffsetCommit: %v", kerr.ErrorForCode(codes[0]))
+	}
+	endTxn(t, b, "late", pid, epoch, false)
+	gp := b.topics.get(offsetsTopic).partition(b.groups.PartitionFor("g"))
+	end := gp.endOffset()
+	tp := txn.TopicPartition{Topic: offsetsTopic, Partition: gp.index}
+	req := coordinator.CommitRequest{Group: "g", Generation: -1,
+		Offsets: []coordinator.OffsetCommit{{Topic: "in", Partition: 0, Offset: 9, LeaderEpoch: -1}}}
+	errs := b.groups.TxnCommitOffsets(req, pid, epoch, func() error { return b.txns.Verify("late", pid, epoch, tp) })
+	if !errors.Is(errs[0], coordinator.ErrTxnRefused) || !errors.Is(errs[0], txn.ErrInvalidTxnState) {
+		t.Fatalf("after the abort marker: %v, want a refusal (invalid transaction state)", errs[0])
+	}
+	if code := txnOffsetCommitErrorCode(errs[0], 4, true); code != kerr.TransactionAbortable.Code {
+		t.Fatalf("mapped to %v, want TRANSACTION_ABORTABLE at v4", kerr.ErrorForCode(code))
+	}
+	if gp.endOffset() != end {
+		t.Fatalf("a refused commit was appended: end %d -> %d", end, gp.endOffset())
+	}
+	// A marker at a newer epoch (a fencing abort) refuses the old epoch
+	// even without a check.
+	if _, err := gp.writeMarkerChecked(pid, epoch+1, singleNodeCoordinatorEpoch, false, 1000, false); err != nil {
+		t.Fatal(err)
+	}
+	end = gp.endOffset()
+	errs = b.groups.TxnCommitOffsets(req, pid, epoch, nil)
+	if !errors.Is(errs[0], coordinator.ErrTxnRefused) || !errors.Is(errs[0], txn.ErrProducerFenced) {
+		t.Fatalf("after a fencing marker: %v, want a refusal (producer fenced)", errs[0])
+	}
+	if gp.endOffset() != end || gp.lastStableOffset() != gp.highWatermark() {
+		t.Fatalf("a refused commit was appended: end %d -> %d, LSO %d, high watermark %d", end, gp.endOffset(), gp.lastStableOffset(), gp.highWatermark())
+	}
+	if off, code := fetchOffset(t, b, "g", "in"); off != -1 || code != 0 {
+		t.Fatalf("offset %d (%v), want none", off, kerr.ErrorForCode(code))
+	}
+}

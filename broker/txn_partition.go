@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"sort"
 
+	"github.com/moldau/moldau/coordinator"
 	plog "github.com/moldau/moldau/log"
 	"github.com/moldau/moldau/log/records"
 	"github.com/moldau/moldau/txn"
@@ -170,7 +171,16 @@ func markerFromBatch(e *entry, h plog.BatchHeader) error {
 // producer pid at epoch, built by the caller): it opens the producer's
 // transaction on the partition, which its marker closes, so that the LSO
 // and the log cleaner treat it as Kafka does. It does not fsync.
-func (p *partition) appendInternalTxn(batch []byte, pid int64, epoch int16, now int64) (applied, error) {
+//
+// Under the append lock, before the append, as a produced transactional
+// batch: a producer whose epoch on the partition is newer (a marker fenced
+// it) is refused (txn.ErrProducerFenced), and verify (nil: none), the
+// check that the transaction is still ongoing, must pass; a refusal wraps
+// coordinator.ErrTxnRefused. Both checks are
+// ordered with the markers, so no batch lands after the marker that ended
+// its transaction (it would stay undecided: a hanging transaction, and
+// offsets a later commit of the producer would wrongly make the group's).
+func (p *partition) appendInternalTxn(batch []byte, pid int64, epoch int16, now int64, verify func() error) (applied, error) {
 	e := entry{kind: entryInternal, batch: batch, now: now, transactional: true}
 	e.producer.ProducerID, e.producer.ProducerEpoch = pid, epoch
 	p.appendMu.Lock()
@@ -178,6 +188,14 @@ func (p *partition) appendInternalTxn(batch []byte, pid int64, epoch int16, now 
 	lead := p.lead.Load()
 	if !lead.local {
 		return applied{}, errNotLeader
+	}
+	if cur, ok := p.producers.Epoch(pid); ok && cur > epoch {
+		return applied{}, fmt.Errorf("%w: %w", coordinator.ErrTxnRefused, txn.ErrProducerFenced)
+	}
+	if verify != nil {
+		if err := verify(); err != nil {
+			return applied{}, fmt.Errorf("%w: %w", coordinator.ErrTxnRefused, err)
+		}
 	}
 	return p.proposeLocked(&e, lead)
 }

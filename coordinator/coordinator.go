@@ -57,6 +57,9 @@ var (
 	ErrOffsetMetadataTooLarge = errors.New("coordinator: offset metadata too large")
 	ErrGroupSubscribedToTopic = errors.New("coordinator: group subscribed to topic")
 	ErrStorage                = errors.New("coordinator: storage error")
+	// ErrTxnRefused: a TxnOffsetCommit's transaction no longer holds
+	// (OffsetLog.AppendTxn); it wraps the reason.
+	ErrTxnRefused = errors.New("coordinator: transactional offset commit refused")
 )
 
 // Record is one record of __consumer_offsets. A nil Value is a tombstone.
@@ -77,8 +80,13 @@ type OffsetLog interface {
 	// AppendTxn is Append for a TxnOffsetCommit: recs go as one
 	// transactional batch of producerID at producerEpoch, undecided until
 	// a COMMIT or ABORT marker of that producer follows in p (written by
-	// the broker, which then calls CompleteTxnOffsets).
-	AppendTxn(p int32, producerID int64, producerEpoch int16, recs []Record) (int64, error)
+	// the broker, which then calls CompleteTxnOffsets). verify (nil: none)
+	// runs first, ordered with every append and marker of p (under the
+	// partition's append lock), and a producer whose epoch on p is newer
+	// (a marker fenced it) is refused: then nothing is appended and the
+	// error wraps ErrTxnRefused (and verify's error), so that no batch
+	// lands after the marker that ended its transaction.
+	AppendTxn(p int32, producerID int64, producerEpoch int16, recs []Record, verify func() error) (int64, error)
 	// Replay calls fn with every record of p from the log start, in
 	// offset order: the records of every uncompressed batch and the
 	// transaction markers. The slices in the LogRecord are valid during

@@ -32,14 +32,19 @@ func newMemLog() *memLog { return &memLog{parts: map[int32][]LogRecord{}} }
 var errInjected = errors.New("injected append failure")
 
 func (l *memLog) Append(p int32, recs []Record) (int64, error) {
-	return l.AppendTxn(p, -1, -1, recs)
+	return l.AppendTxn(p, -1, -1, recs, nil)
 }
 
-func (l *memLog) AppendTxn(p int32, pid int64, _ int16, recs []Record) (int64, error) {
+func (l *memLog) AppendTxn(p int32, pid int64, _ int16, recs []Record, verify func() error) (int64, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.fail {
 		return 0, errInjected
+	}
+	if verify != nil {
+		if err := verify(); err != nil {
+			return 0, fmt.Errorf("%w: %w", ErrTxnRefused, err)
+		}
 	}
 	var kinds []string
 	for _, r := range recs {

@@ -22,6 +22,7 @@ package coordinator
 // mu.
 
 import (
+	"errors"
 	"sync"
 )
 
@@ -43,8 +44,11 @@ func (c *Coordinator) loadLock(p int32) *sync.RWMutex {
 // producerEpoch, writes its offsets durably as a transactional batch of
 // that producer and holds them pending until CompleteTxnOffsets. A
 // generation < 0 with no member id (clients before KIP-447) skips the
-// member checks. It returns one error (or nil) per offset.
-func (c *Coordinator) TxnCommitOffsets(req CommitRequest, producerID int64, producerEpoch int16) []error {
+// member checks. verify is the caller's check that the transaction is
+// still ongoing, run by the append (OffsetLog.AppendTxn); a refusal is
+// returned wrapping ErrTxnRefused. It returns one error (or nil) per
+// offset.
+func (c *Coordinator) TxnCommitOffsets(req CommitRequest, producerID int64, producerEpoch int16, verify func() error) []error {
 	errs := make([]error, len(req.Offsets))
 	all := func(err error) []error {
 		for i := range errs {
@@ -89,9 +93,12 @@ func (c *Coordinator) TxnCommitOffsets(req CommitRequest, producerID int64, prod
 		g.mu.Unlock()
 		return errs
 	}
-	last, err := c.log.AppendTxn(part, producerID, producerEpoch, recs)
+	last, err := c.log.AppendTxn(part, producerID, producerEpoch, recs, verify)
 	if err != nil {
 		g.mu.Unlock()
+		if errors.Is(err, ErrTxnRefused) {
+			return all(err)
+		}
 		c.logger.Error("transactional offset commit failed", "group", req.Group, "err", err)
 		return c.storageErrors(errs)
 	}

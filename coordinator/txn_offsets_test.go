@@ -1,6 +1,7 @@
 package coordinator
 
 import (
+	"errors"
 	"io"
 	"log/slog"
 	"testing"
@@ -36,7 +37,7 @@ func TestTxnOffsetsPendingUntilMarker(t *testing.T) {
 	commit := func(c *Coordinator, pid, off int64) {
 		t.Helper()
 		req := CommitRequest{Group: "g", Generation: -1, Offsets: []OffsetCommit{{Topic: "t", Partition: 0, Offset: off, LeaderEpoch: -1, Metadata: "m"}}}
-		for _, err := range c.TxnCommitOffsets(req, pid, 0) {
+		for _, err := range c.TxnCommitOffsets(req, pid, 0, nil) {
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -105,5 +106,17 @@ func TestTxnOffsetsPendingUntilMarker(t *testing.T) {
 	}
 	if off := fetch(c4); off != 60 || c4.HasPendingTxnOffsets("g", tp) {
 		t.Fatalf("after a marker while unloaded and the Load: offset %d, want 60", off)
+	}
+	// A refused verification appends nothing and is passed back.
+	errGone := errors.New("transaction ended")
+	req := CommitRequest{Group: "g", Generation: -1, Offsets: []OffsetCommit{{Topic: "t", Partition: 0, Offset: 70, LeaderEpoch: -1}}}
+	if errs := c4.TxnCommitOffsets(req, 11, 0, func() error { return errGone }); !errors.Is(errs[0], ErrTxnRefused) || !errors.Is(errs[0], errGone) {
+		t.Fatalf("refused verification: %v", errs[0])
+	}
+	if c4.HasPendingTxnOffsets("g", tp) {
+		t.Fatal("a refused TxnOffsetCommit left pending offsets")
+	}
+	if c5 := newC(l); c5.HasPendingTxnOffsets("g", tp) {
+		t.Fatal("a refused TxnOffsetCommit was written")
 	}
 }
