@@ -36,7 +36,9 @@ package broker
 // transaction), the producer epoch and the partition's leader epoch are
 // unchanged. Later batches of the same transaction on the partition pass
 // on the record without asking again, as Kafka skips the verification of a
-// producer with a transaction ongoing on the partition.
+// producer with a transaction ongoing on the partition. A TxnOffsetCommit's
+// offsets, appended to the group's __consumer_offsets partition, pass the
+// same check (28_txn_offset_commit.go), asking every time.
 //
 // Locking: interBroker.mu guards the client and closed, loadMu loadedAt
 // (a leaf); txnGuards.mu guards
