@@ -18,6 +18,7 @@ import (
 
 	"github.com/moldau/moldau/broker/config"
 	"github.com/moldau/moldau/coordinator"
+	plog "github.com/moldau/moldau/log"
 	"github.com/moldau/moldau/txn"
 )
 
@@ -488,5 +489,54 @@ func TestTxnOffsetCommitAfterItsMarker(t *testing.T) {
 	}
 	if off, code := fetchOffset(t, b, "g", "in"); off != -1 || code != 0 {
 		t.Fatalf("offset %d (%v), want none", off, kerr.ErrorForCode(code))
+	}
+}
+
+// TestTxnOffsetsCompaction: the log cleaner of __consumer_offsets leaves an
+// undecided transactional offset alone and does not let it supersede the
+// committed offset of the same key (the partition tracks the transaction:
+// LSO), so that when the transaction aborts, the committed offset is still
+// there, live and after a restart's replay.
+func TestTxnOffsetsCompaction(t *testing.T) {
+	dir := t.TempDir()
+	b := diskBroker(t, dir)
+	mustCreateTopic(t, b, "in", 1, nil)
+	commit := func(topic string, off int64) {
+		t.Helper()
+		errs := b.groups.CommitOffsets(coordinator.CommitRequest{Group: "g", Generation: -1,
+			Offsets: []coordinator.OffsetCommit{{Topic: topic, Partition: 0, Offset: off, LeaderEpoch: -1}}})
+		if errs[0] != nil {
+			t.Fatal(errs[0])
+		}
+	}
+	commit("in", 10)
+	gp := b.topics.get(offsetsTopic).partition(b.groups.PartitionFor("g"))
+	lc := gp.topic.logConfig()
+	lc.SegmentBytes = 1 // every batch in a segment of its own
+	gp.log.SetConfig(lc)
+	pid, epoch := initTxn(t, b, "cmp")
+	addOffsetsToTxn(t, b, "cmp", pid, epoch, "g")
+	if codes := txnOffsetCommit(t, b, 3, "cmp", "g", pid, epoch, "in", 0); codes[0] != 0 {
+		t.Fatalf("TxnOffsetCommit: %v", kerr.ErrorForCode(codes[0]))
+	}
+	commit("other", 1) // the transactional batch out of the active segment
+	if _, err := gp.compact(time.Now().UnixMilli(), plog.NewCleaner(1<<20)); err != nil {
+		t.Fatal(err)
+	}
+	endTxn(t, b, "cmp", pid, epoch, false)
+	commit("other", 2)
+	if _, err := gp.compact(time.Now().UnixMilli(), plog.NewCleaner(1<<20)); err != nil {
+		t.Fatal(err)
+	}
+	if off, code := fetchOffset(t, b, "g", "in"); off != 10 || code != 0 {
+		t.Fatalf("after the abort and the cleaning: offset %d (%v), want 10", off, kerr.ErrorForCode(code))
+	}
+	if err := b.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	b = diskBroker(t, dir)
+	defer func() { _ = b.Close(context.Background()) }()
+	if off, code := fetchOffset(t, b, "g", "in"); off != 10 || code != 0 {
+		t.Fatalf("replayed after the cleaning: offset %d (%v), want 10", off, kerr.ErrorForCode(code))
 	}
 }
