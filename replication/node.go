@@ -649,6 +649,37 @@ func (n *Node) Leader(group uint64) (leader, term uint64, isLeader bool, err err
 	return g.leaderID.Load(), g.term.Load(), g.leading.Load(), nil
 }
 
+// Membership returns group's configuration as this node has applied it:
+// its voters (both halves of a joint configuration) and its learners
+// (those to become learners when a joint configuration is left
+// included), each in id order. It takes the group's lock.
+func (n *Node) Membership(group uint64) (voters, learners []uint64, err error) {
+	g := n.group(group)
+	if g == nil {
+		return nil, nil, fmt.Errorf("%w: %d", ErrUnknownGroup, group)
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.failed {
+		return nil, nil, n.stoppedErr()
+	}
+	cfg := g.rn.Status().Config
+	for id := range cfg.Voters.IDs() {
+		voters = append(voters, id)
+	}
+	for id := range cfg.Learners {
+		learners = append(learners, id)
+	}
+	for id := range cfg.LearnersNext {
+		if !slices.Contains(learners, id) {
+			learners = append(learners, id)
+		}
+	}
+	slices.Sort(voters)
+	slices.Sort(learners)
+	return voters, learners, nil
+}
+
 // GroupStatus is a group's Raft state as this node sees it.
 type GroupStatus struct {
 	ID        uint64
