@@ -6,7 +6,8 @@ package broker
 // (AddRaftVoter, RemoveRaftVoter, UnregisterBroker).
 //
 //   - Every node commits its inter-broker address to the metadata log
-//     (RegisterPeer, record 14) once it has caught up, and every node dials
+//     (RegisterPeer, record 14) once it has caught up (a joiner at once),
+//     and every node dials
 //     the peers the metadata names (followPeers): a restarted node finds a
 //     peer that joined after the cluster started from the replayed log, not
 //     only from --peers.
@@ -108,7 +109,10 @@ func (c *raftCluster) memberLoop() {
 		case !ok && hadPeer && c.ready.Load():
 			c.removed.Store(true)
 			c.logger.Error("this node was removed from the cluster (its broker and peer were unregistered): stop it; started again it joins as a new node", "node", c.self)
-		case time.Since(lastProposal) >= time.Second:
+		case time.Since(lastProposal) >= time.Second && (c.joining || c.ready.Load()):
+			// A voter of --peers registers once caught up (its log may
+			// name it already); a joiner cannot catch up before it is
+			// known, so it asks at once.
 			st, err := c.node.Status(metadataGroup)
 			if err != nil || (st.Leader != 0 && v.Applied() < st.Commit) {
 				break // replaying the log: it may name this node already
@@ -400,7 +404,8 @@ func replicasOn(v *metadata.View, id int32) []string {
 // group 0 (local returning errNoController: it handed the leadership over,
 // forward), else fwd goes to the controller, unless it came from another
 // broker (clientID: errForwarded). A forwarded request's response is
-// returned as is (nil error).
+// returned as is (nil error); NOT_CONTROLLER (the controller moved) or a
+// failed send is retried with whoever leads then, for up to 10 s.
 func (c *raftCluster) onController(ctx context.Context, clientID string, fwd kmsg.Request, local func() error) (kmsg.Response, error) {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -414,7 +419,12 @@ func (c *raftCluster) onController(ctx context.Context, clientID string, fwd kms
 			return nil, errForwarded
 		}
 		if ctrl := c.controller(); ctrl >= 0 && ctrl != c.self {
-			return c.b.inter.request(ctx, ctrl, fwd)
+			resp, err := c.b.inter.request(ctx, ctrl, fwd)
+			if code, _ := memberAnswer(resp, nil); (err == nil && code != kerr.NotController.Code) || time.Now().After(deadline) {
+				return resp, err
+			}
+			// The controller moved (or the request could not reach
+			// it): ask again whoever leads now.
 		}
 		if time.Now().After(deadline) {
 			return nil, errNoController
