@@ -520,6 +520,9 @@ func (c *raftCluster) registerLoop() {
 		if err := c.waitView(c.ctx, func(v *metadata.View) bool { return !registered(v) }); err != nil {
 			return
 		}
+		if _, ok := c.view().Broker(c.self); !ok {
+			c.noteRemoved() // unregistered (UnregisterBroker): raft_members.go
+		}
 	}
 }
 

@@ -31,8 +31,11 @@ package broker
 //     the leader); a broker that is not the controller forwards the Kafka
 //     request to it (interBroker), once: a request from another broker is
 //     never forwarded again (NOT_CONTROLLER).
-//   - A node that sees its own peer unregistered after it had caught up
-//     (removed) stops registering itself; it keeps running until stopped.
+//   - A node that sees its broker registration vanish (only
+//     UnregisterBroker removes one), or its own peer unregistered after it
+//     had caught up, is removed: it registers neither again (registerLoop
+//     would otherwise register the broker anew before the UnregisterPeer
+//     that follows is applied); it keeps running until stopped.
 //
 // Locking: memberLoop's state (lastPeerProposal, hintIndex, hadPeer) is
 // its own goroutine's; removed is atomic. Conf changes serialise on
@@ -107,8 +110,7 @@ func (c *raftCluster) memberLoop() {
 			hadPeer = true
 		case c.removed.Load():
 		case !ok && hadPeer && c.ready.Load():
-			c.removed.Store(true)
-			c.logger.Error("this node was removed from the cluster (its broker and peer were unregistered): stop it; started again it joins as a new node", "node", c.self)
+			c.noteRemoved()
 		case time.Since(lastProposal) >= time.Second && (c.joining || c.ready.Load()):
 			// A voter of --peers registers once caught up (its log may
 			// name it already); a joiner cannot catch up before it is
@@ -134,6 +136,15 @@ func (c *raftCluster) memberLoop() {
 		if _, _, leading, err := c.node.Leader(metadataGroup); err == nil && leading {
 			c.reconcileMembers(v)
 		}
+	}
+}
+
+// noteRemoved records that this node was unregistered: its broker
+// registration vanished (registerLoop) or its peer did (memberLoop). It
+// then registers neither again.
+func (c *raftCluster) noteRemoved() {
+	if !c.removed.Swap(true) {
+		c.logger.Error("this node was removed from the cluster (UnregisterBroker): stop it; started again it joins as a new node", "node", c.self)
 	}
 }
 
