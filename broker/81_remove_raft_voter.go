@@ -6,8 +6,9 @@ package broker
 //     0) by demoting it to learner: while it runs it stays an observer
 //     (DescribeQuorum lists it there), as a removed voter of Kafka's
 //     quorum that keeps fetching; UnregisterBroker then takes it out
-//     completely. Not a voter: VOTER_NOT_FOUND; the last voter:
-//     INVALID_REQUEST; ClusterID given and not this cluster's:
+//     completely. Not a voter, or the last voter: VOTER_NOT_FOUND (as
+//     Kafka, whose voter set refuses to become empty); ClusterID given
+//     and not this cluster's:
 //     INCONSISTENT_CLUSTER_ID.
 //   - Served by the controller; another broker forwards it there. The
 //     controller removing itself hands the leadership to the most caught-up

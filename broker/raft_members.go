@@ -65,7 +65,7 @@ var (
 	errVoterNotFound      = errors.New("broker: the node is not a voter")
 	errNotObserver        = errors.New("broker: the node is not an observer of the metadata log")
 	errVoterNotCaughtUp   = errors.New("broker: the node did not catch up with the metadata log in time")
-	errLastVoter          = errors.New("broker: the last voter cannot be removed")
+	errLastVoter          = errors.New("broker: cannot remove the last voter (the set of voters would be empty)")
 	errInconsistentID     = errors.New("broker: cluster id mismatch")
 	errBrokerNotFound     = errors.New("broker: broker not registered")
 	errBrokerHostsReplica = errors.New("broker: broker hosts partition replicas")
@@ -456,11 +456,13 @@ func memberErrorCode(err error) int16 {
 	switch {
 	case errors.Is(err, errDuplicateVoter):
 		return kerr.DuplicateVoter.Code
-	case errors.Is(err, errVoterNotFound):
+	case errors.Is(err, errVoterNotFound), errors.Is(err, errLastVoter):
+		// The last voter: Kafka's VoterSet.removeVoter refuses to leave
+		// an empty set, answered as VOTER_NOT_FOUND too.
 		return kerr.VoterNotFound.Code
 	case errors.Is(err, errNotObserver), errors.Is(err, errVoterNotCaughtUp):
 		return kerr.RequestTimedOut.Code
-	case errors.Is(err, errLastVoter), errors.Is(err, errBrokerHostsReplica), errors.Is(err, errBrokerIsVoter):
+	case errors.Is(err, errBrokerHostsReplica), errors.Is(err, errBrokerIsVoter):
 		return kerr.InvalidRequest.Code
 	case errors.Is(err, errInconsistentID):
 		return kerr.InconsistentClusterID.Code
