@@ -235,6 +235,11 @@ func TestClusterAddRemoveVoter(t *testing.T) {
 	if got := tc.brokers[0].raft.tcp.Peers()[raftID(4)]; got != tc.cfgs[j].PeerAddr {
 		t.Fatalf("restarted node 1 has address %q for node 4, want %q", got, tc.cfgs[j].PeerAddr)
 	}
+	// So does the joined node, started again with the same flags.
+	tc.stop(j)
+	tc.start(j)
+	tc.waitFor("node 4 back, caught up", func() bool { return tc.brokers[j].raft.ready.Load() && tc.allList(4) })
+	produceN(t, cl, "grow", 40, 10)
 
 	// Shrink: demote node 4, refuse to unregister it while it hosts
 	// replicas, then unregister it.
@@ -256,7 +261,10 @@ func TestClusterAddRemoveVoter(t *testing.T) {
 		return slices.Equal(v, []int32{1, 2, 3}) && len(o) == 0 && len(tc.brokers[1].cluster.brokers()) == 3
 	})
 	tc.waitFor("node 4 knows it was removed", func() bool { return tc.brokers[j].raft.removed.Load() })
-	produceN(t, cl, "grow", 40, 10)
+	produceN(t, cl, "grow", 50, 10)
+	if got := consumeAll(t, tc.seeds()[:3], "grow", 60); len(got) != 60 {
+		t.Fatalf("consumed %d", len(got))
+	}
 }
 
 // The controller removing itself hands the leadership over first; the
