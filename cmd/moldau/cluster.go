@@ -50,6 +50,7 @@ type clusterOptions struct {
 func (c *cli) clusterFlags(name string) (*flag.FlagSet, *clusterOptions) {
 	o := &clusterOptions{nodeID: -1}
 	fs := c.flags(name)
+	fs.StringVar(&c.bootstrap, "bootstrap-server", defaultBootstrap(), "the same as --bootstrap (the name Kafka's tools use), `HOST:PORT,...`")
 	fs.IntVar(&o.nodeID, "node-id", -1, "add-node, remove-node: the node's `ID`")
 	return fs, o
 }
@@ -132,6 +133,9 @@ func describeQuorum(ctx context.Context, cl *kgo.Client) (quorum, error) {
 	req.Topics = append(req.Topics, rt)
 	resp, err := req.RequestWith(ctx, cl)
 	if err != nil {
+		if unsupported(err) {
+			return quorum{}, fmt.Errorf("describe quorum: the broker has no controller quorum to describe (a single node, started without --peers?): %w", err)
+		}
 		return quorum{}, fmt.Errorf("describe quorum: %w", err)
 	}
 	if err := kerr.ErrorForCode(resp.ErrorCode); err != nil {
@@ -218,6 +222,9 @@ func (c *cli) addNode(ctx context.Context, adm *admin, id int32) error {
 	}
 	resp, err := req.RequestWith(ctx, adm.cl)
 	if err != nil {
+		if unsupported(err) {
+			return fmt.Errorf("add voter %d: the broker cannot change its controller quorum (a single node, started without --peers?): %w", id, err)
+		}
 		return fmt.Errorf("add voter %d: %w", id, err)
 	}
 	if err := memberError(resp.ErrorCode, resp.ErrorMessage); err != nil {
