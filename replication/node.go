@@ -493,8 +493,9 @@ func (n *Node) RequestTransfer(group, target, leaderHint uint64) error {
 // this node, with Propose's errors; ErrDropped also when another change is
 // still pending (Raft allows one at a time).
 //
-// Not complete yet (DESIGN.md §9): the storages do not persist the new
-// configuration for a restart.
+// A storage that implements ConfStateSaver (LogStorage) persists each
+// applied configuration, so it survives a restart (DESIGN.md §9; the
+// broker's metadata group grows and shrinks this way).
 func (n *Node) ProposeConfChange(ctx context.Context, group uint64, cc raftpb.ConfChangeI) error {
 	g := n.group(group)
 	if g == nil {
