@@ -116,6 +116,7 @@ func TestClusterAddRemoveNodeCLI(t *testing.T) {
 		"--set", "replica.lag.time.max.ms=" + strconv.Itoa(clusterLagMs),
 	}
 	c.nodes = append(c.nodes, n4)
+	joinStart := time.Now()
 	n4.start()
 	all := c.client()
 	c.waitFor(60*time.Second, "every node listing four brokers", func() bool {
@@ -127,11 +128,14 @@ func TestClusterAddRemoveNodeCLI(t *testing.T) {
 		}
 		return true
 	})
+	t.Logf("node 4 joined (every node lists it) %v after its start", time.Since(joinStart).Round(time.Millisecond))
 	if roles := describeRoles(t, bootstrap); !slices.Equal(roles["observer"], []string{"4"}) {
 		t.Fatalf("before add-node: roles %v, want node 4 an observer", roles)
 	}
 
+	addStart := time.Now()
 	out, _, code := moldauCLI(t, "cluster", "add-node", "--node-id", "4", "--bootstrap", bootstrap)
+	t.Logf("add-node took %v", time.Since(addStart).Round(time.Millisecond))
 	if code != 0 || !strings.Contains(out, "node 4 is a voter of the controller quorum (voters: 1, 2, 3, 4)") {
 		t.Fatalf("add-node: exit %d, %q", code, out)
 	}
