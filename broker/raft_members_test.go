@@ -254,6 +254,10 @@ func TestClusterAddRemoveVoter(t *testing.T) {
 	if _, err := adm.DeleteTopic(ctx, "wide"); err != nil {
 		t.Fatal(err)
 	}
+	tc.waitFor("node 2 sees wide deleted", func() bool {
+		_, ok := tc.brokers[1].raft.view().Topic("wide")
+		return !ok
+	})
 	code, msg = memberRequest(t, seeds[1], unregisterReq(4))
 	wantMember(t, "UnregisterBroker 4", code, msg, nil)
 	tc.waitFor("node 4 gone from the quorum and the brokers", func() bool {

@@ -168,9 +168,15 @@ func TestClusterAddRemoveNodeCLI(t *testing.T) {
 		if _, err := c.admin().DeleteTopic(ctxT(t), "wide"); err != nil {
 			t.Fatal(err)
 		}
-		c.waitFor(30*time.Second, "wide deleted", func() bool {
-			m, err := metadata(ctxT(t), all)
-			return err == nil && !slices.ContainsFunc(m.Topics, func(tp kmsg.MetadataResponseTopic) bool { return *tp.Topic == "wide" })
+		// Gone from every node's Metadata (remove-node may ask any).
+		c.waitFor(30*time.Second, "wide deleted on every node", func() bool {
+			for _, n := range c.nodes {
+				m, err := kmsg.NewPtrMetadataRequest().RequestWith(ctxT(t), all.Broker(n.id))
+				if err != nil || slices.ContainsFunc(m.Topics, func(tp kmsg.MetadataResponseTopic) bool { return *tp.Topic == "wide" }) {
+					return false
+				}
+			}
+			return true
 		})
 		out, errOut, code = moldauCLI(t, "cluster", "remove-node", "--node-id", "4", "--bootstrap", bootstrap, "--timeout", "2m")
 	}
