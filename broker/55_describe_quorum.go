@@ -11,8 +11,11 @@ package broker
 //     Raft match index mapped to its offset) and, v1+, when each last
 //     caught up; a follower answers what it knows (leader, epoch, its high
 //     watermark, the voters with offsets -1).
-//   - v2+: Nodes lists each voter's Kafka listener; ReplicaDirectoryID is
-//     zero (Moldau has one log directory per node).
+//   - The voters and observers are group 0's configuration as this node
+//     applied it (voters and learners; raft_members.go): they follow
+//     AddRaftVoter, RemoveRaftVoter and nodes that join or leave.
+//   - v2+: Nodes lists each voter's and observer's Kafka listener;
+//     ReplicaDirectoryID is zero (Moldau has one log directory per node).
 
 import (
 	"context"
@@ -45,10 +48,11 @@ func (b *Broker) handleDescribeQuorum(ctx context.Context, req *protocol.Request
 		resp.Topics = append(resp.Topics, st)
 	}
 	if r.Version >= 2 && c != nil {
-		for _, p := range b.cfg.Peers {
+		voters, observers := c.quorum()
+		for _, id := range append(voters, observers...) {
 			n := kmsg.NewDescribeQuorumResponseNode()
-			n.NodeID = p.NodeID
-			if br, ok := b.cluster.broker(p.NodeID); ok {
+			n.NodeID = id
+			if br, ok := b.cluster.broker(id); ok {
 				l := kmsg.NewDescribeQuorumResponseNodeListener()
 				l.Name, l.Host, l.Port = "PLAINTEXT", br.host, uint16(br.port)
 				n.Listeners = append(n.Listeners, l)
@@ -90,17 +94,21 @@ func (c *raftCluster) describeQuorum(sp *kmsg.DescribeQuorumResponseTopicPartiti
 			}
 		}
 	}
-	ids := make([]int32, 0, len(c.b.cfg.Peers))
-	for _, p := range c.b.cfg.Peers {
-		ids = append(ids, p.NodeID)
-	}
-	slices.Sort(ids)
-	for _, id := range ids {
+	voters, observers := c.quorum()
+	state := func(id int32) kmsg.DescribeQuorumResponseTopicPartitionReplicaState {
 		v, ok := progress[id]
 		if !ok {
 			v = kmsg.NewDescribeQuorumResponseTopicPartitionReplicaState()
 			v.ReplicaID, v.LogEndOffset = id, -1
 		}
-		sp.CurrentVoters = append(sp.CurrentVoters, v)
+		return v
+	}
+	slices.Sort(voters)
+	slices.Sort(observers)
+	for _, id := range voters {
+		sp.CurrentVoters = append(sp.CurrentVoters, state(id))
+	}
+	for _, id := range observers {
+		sp.Observers = append(sp.Observers, state(id))
 	}
 }

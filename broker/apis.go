@@ -20,7 +20,7 @@ type api struct {
 }
 
 // clusterOnly lists the APIs served and advertised only in cluster mode.
-var clusterOnly = map[int16]bool{55: true}
+var clusterOnly = map[int16]bool{55: true, 64: true, 80: true, 81: true}
 
 // apiTable is filled in init (ApiVersions reads it, which would otherwise be
 // an initialisation cycle).
@@ -73,11 +73,14 @@ func servedAPIs() []api {
 		{55, "DescribeQuorum", 0, 2, (*Broker).handleDescribeQuorum},
 		{60, "DescribeCluster", 0, 2, (*Broker).handleDescribeCluster},
 		{61, "DescribeProducers", 0, 0, (*Broker).handleDescribeProducers},
+		{64, "UnregisterBroker", 0, 0, (*Broker).handleUnregisterBroker},
 		{65, "DescribeTransactions", 0, 0, (*Broker).handleDescribeTransactions},
 		{66, "ListTransactions", 0, 2, (*Broker).handleListTransactions},
 		{68, "ConsumerGroupHeartbeat", 0, 1, (*Broker).handleConsumerGroupHeartbeat},
 		{69, "ConsumerGroupDescribe", 0, 1, (*Broker).handleConsumerGroupDescribe},
 		{75, "DescribeTopicPartitions", 0, 0, (*Broker).handleDescribeTopicPartitions},
+		{80, "AddRaftVoter", 0, 1, (*Broker).handleAddRaftVoter},
+		{81, "RemoveRaftVoter", 0, 0, (*Broker).handleRemoveRaftVoter},
 	}
 }
 

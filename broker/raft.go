@@ -118,6 +118,13 @@ type raftCluster struct {
 	// (the reconciler's; hostedMu for readers elsewhere).
 	hostedMu sync.Mutex
 	hosted   map[uint64]*partition
+
+	// Membership (raft_members.go): joining, a node not among --peers;
+	// removed, this node saw itself unregistered; membersMu serialises
+	// group 0's conf changes made here.
+	joining   bool
+	removed   atomic.Bool
+	membersMu sync.Mutex
 }
 
 // newRaftCluster opens the metadata log and starts the node (at New, before
@@ -142,14 +149,19 @@ func newRaftCluster(b *Broker, o options) (*raftCluster, error) {
 		}
 	}
 	if !slices.Contains(voters, raftID(cfg.NodeID)) {
-		return nil, fmt.Errorf("broker: node id %d is not among the peers", cfg.NodeID)
+		// A joiner (raft_members.go): the peers are the voters it asks.
+		if cfg.PeerAddr == "" {
+			return nil, fmt.Errorf("broker: node id %d is not among the peers and has no peer address to join with", cfg.NodeID)
+		}
+		c.joining = true
 	}
 	var transport replication.Transport
 	if c.local != nil {
 		transport = c.local.Endpoint(raftID(cfg.NodeID))
 	} else {
 		t, err := replication.NewTCPTransport(replication.TCPConfig{ID: raftID(cfg.NodeID), ListenAddr: peerAddr,
-			BindOutgoing: bindable(peerAddr), Logger: c.logger})
+			BindOutgoing: bindable(peerAddr), Logger: c.logger,
+			DialLower: c.joining, AcceptPeer: func(uint64) bool { return true }})
 		if err != nil {
 			return nil, err
 		}
@@ -213,7 +225,11 @@ func bindable(addr string) bool {
 // start runs the reconciler and registers this broker (at Serve, once the
 // Kafka listener's advertised endpoint is known).
 func (c *raftCluster) start() {
-	c.wg.Add(5)
+	c.wg.Add(6)
+	go func() {
+		defer c.wg.Done()
+		c.memberLoop()
+	}()
 	go func() {
 		defer c.wg.Done()
 		c.fenceLoop()
@@ -477,7 +493,14 @@ func (c *raftCluster) registerLoop() {
 		return ok && br.Incarnation == c.incarnation && !br.Fenced
 	}
 	for {
+		if c.removed.Load() {
+			<-c.stop // unregistered (raft_members.go): never again
+			return
+		}
 		err := c.propose(c.ctx, func(v *metadata.View) (metadata.Record, error) {
+			if c.removed.Load() {
+				return nil, errClosing
+			}
 			if br, ok := v.Broker(c.self); ok && br.Incarnation == c.incarnation {
 				return metadata.UnfenceBroker{NodeID: c.self}, nil
 			}
@@ -496,6 +519,9 @@ func (c *raftCluster) registerLoop() {
 		// Wait until the registration is lost, or stop.
 		if err := c.waitView(c.ctx, func(v *metadata.View) bool { return !registered(v) }); err != nil {
 			return
+		}
+		if _, ok := c.view().Broker(c.self); !ok {
+			c.noteRemoved() // unregistered (UnregisterBroker): raft_members.go
 		}
 	}
 }

@@ -203,6 +203,8 @@ func (c *Cluster) stopNode(nd *clusterNode) error {
 
 // node returns node i, or ErrNoSuchNode.
 func (c *Cluster) node(i int) (*clusterNode, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if i < 0 || i >= len(c.nodes) {
 		return nil, fmt.Errorf("%w: %d (cluster of %d)", ErrNoSuchNode, i, len(c.nodes))
 	}
@@ -291,14 +293,59 @@ func (c *Cluster) Addrs() []string {
 // Node describes node i (0-based; Kafka node id i+1). It panics if i is out
 // of range, as indexing would.
 func (c *Cluster) Node(i int) NodeInfo {
-	nd := c.nodes[i]
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	nd := c.nodes[i]
 	return NodeInfo{ID: nd.id, Addr: nd.cfg.Addr, DataDir: nd.cfg.DataDir, Running: nd.b != nil, Isolated: nd.isolated}
 }
 
 // Len is the number of nodes.
-func (c *Cluster) Len() int { return len(c.nodes) }
+func (c *Cluster) Len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.nodes)
+}
+
+// AddNode starts a new node that joins the running cluster, as a process
+// started with --node-id N --peer-addr ... --peers <the cluster's voters>
+// does (broker/raft_members.go): node id Len()+1, its own data directory
+// beside the others', the other nodes' options. The controller adds it to
+// the metadata quorum as a learner (an observer); it registers as a
+// broker and can host partitions; AddRaftVoter makes it a voter. It
+// returns the node's index once every running node lists it (WaitReady)
+// or ctx ends (the node is then left running: Close stops it).
+func (c *Cluster) AddNode(ctx context.Context) (int, error) {
+	c.opMu.Lock()
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		c.opMu.Unlock()
+		return -1, ErrClusterClosed
+	}
+	first := c.nodes[0]
+	id := int32(len(c.nodes) + 1)
+	cfg := first.cfg
+	c.mu.Unlock()
+	cfg.NodeID = id
+	cfg.Peers = c.peers
+	cfg.PeerAddr = "local:" + strconv.Itoa(int(id))
+	cfg.Addr = "127.0.0.1:0"
+	cfg.DataDir = filepath.Join(filepath.Dir(first.cfg.DataDir), fmt.Sprintf("node-%d", id))
+	nd := &clusterNode{id: id, cfg: cfg}
+	if c.opts.reg != nil {
+		nd.reg = &trackingRegisterer{inner: prometheus.WrapRegistererWith(prometheus.Labels{"node": strconv.Itoa(int(id))}, c.opts.reg)}
+	}
+	if err := c.startNode(nd); err != nil {
+		c.opMu.Unlock()
+		return -1, err
+	}
+	c.mu.Lock()
+	c.nodes = append(c.nodes, nd)
+	i := len(c.nodes) - 1
+	c.mu.Unlock()
+	c.opMu.Unlock()
+	return i, c.WaitReady(ctx)
+}
 
 // StopNode closes node i (0-based) gracefully: it hands the leadership of
 // the Raft groups it leads to the other nodes, answers or drains its
@@ -352,8 +399,8 @@ func (c *Cluster) RestartNode(i int) error {
 // stays up, so clients still reach it. It lasts until Heal, across a stop
 // and restart of the node. It panics if i is out of range.
 func (c *Cluster) Isolate(i int) {
-	nd := c.nodes[i]
 	c.mu.Lock()
+	nd := c.nodes[i]
 	nd.isolated = true
 	c.mu.Unlock()
 	c.nw.Isolate(uint64(nd.id) + 1) // raft node id = Kafka node id + 1

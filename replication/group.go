@@ -378,7 +378,7 @@ func (g *Group) process() {
 	}
 	if quiesceMsg != nil {
 		g.maybeFollowQuiesceLocked(quiesceMsg)
-	} else if ticked && g.isLeader && len(g.node.peers) > 0 {
+	} else if ticked && g.isLeader && len(g.node.peerList()) > 0 {
 		g.maybeQuiesceLocked()
 	}
 }
@@ -509,7 +509,7 @@ func (g *Group) maybeQuiesceLocked() {
 	}
 	for id, pr := range st.Progress {
 		if pr.Match != last || pr.IsLearner ||
-			(id != g.node.id && (!slices.Contains(g.node.peers, id) || !g.node.live(id))) {
+			(id != g.node.id && (!slices.Contains(g.node.peerList(), id) || !g.node.live(id))) {
 			return // a voter whose node is untracked or silent
 		}
 	}
@@ -540,7 +540,7 @@ func (g *Group) maybeFollowQuiesceLocked(m *raftpb.Message) {
 	// Only under a leader whose node's liveness this node tracks (and
 	// finds live): the death of any other (a node that joined after this
 	// one started; Config.Peers is fixed) would never wake the group.
-	if !slices.Contains(g.node.peers, m.GetFrom()) || !g.node.live(m.GetFrom()) {
+	if !slices.Contains(g.node.peerList(), m.GetFrom()) || !g.node.live(m.GetFrom()) {
 		return
 	}
 	g.quiesceLeader.Store(m.GetFrom())

@@ -107,7 +107,7 @@ type Node struct {
 
 	// Node-level liveness (DESIGN.md §6), guarded by liveMu: a peer is
 	// live while heard from (any frame) within ElectionTick ticks.
-	peers     []uint64
+	peers     atomic.Pointer[[]uint64] // replaced whole by SetPeers; read with peerList
 	liveMu    sync.Mutex
 	tickCount int64
 	lastHeard map[uint64]int64
@@ -164,12 +164,8 @@ func NewNode(cfg Config) (*Node, error) {
 		stopCh:  make(chan struct{}),
 		done:    make(chan struct{}),
 	}
-	for _, p := range cfg.Peers {
-		if p != cfg.ID && p != 0 && !slices.Contains(n.peers, p) {
-			n.peers = append(n.peers, p)
-		}
-	}
-	n.lastHeard = make(map[uint64]int64, len(n.peers))
+	n.lastHeard = make(map[uint64]int64, len(cfg.Peers))
+	n.SetPeers(cfg.Peers)
 	n.dead = make(map[uint64]bool)
 	m, err := newNodeMetrics(cfg.Registerer, n)
 	if err != nil {
@@ -219,17 +215,17 @@ func (n *Node) Tick() {
 		return
 	}
 	var newlyDead []uint64
-	if len(n.peers) > 0 {
+	if peers := n.peerList(); len(peers) > 0 {
 		n.liveMu.Lock()
 		n.tickCount++
-		for _, p := range n.peers {
+		for _, p := range peers {
 			if !n.dead[p] && n.tickCount-n.lastHeard[p] > int64(n.cfg.ElectionTick) {
 				n.dead[p] = true
 				newlyDead = append(newlyDead, p)
 			}
 		}
 		n.liveMu.Unlock()
-		for _, p := range n.peers {
+		for _, p := range peers {
 			n.enqueueSend(p, []Envelope{{}})
 		}
 		n.flush()
@@ -261,12 +257,68 @@ func (n *Node) PeerAlive(peer uint64) bool { return n.live(peer) }
 // live reports whether peer was heard from recently (always true without
 // liveness tracking).
 func (n *Node) live(peer uint64) bool {
-	if len(n.peers) == 0 {
+	if len(n.peerList()) == 0 {
 		return true
 	}
 	n.liveMu.Lock()
 	defer n.liveMu.Unlock()
 	return !n.dead[peer]
+}
+
+// SetPeers replaces the other nodes of liveness tracking (Config.Peers:
+// the broker follows the cluster's membership as nodes join and leave). A
+// new peer counts as heard from now; a peer no longer listed is forgotten.
+func (n *Node) SetPeers(peers []uint64) {
+	var list []uint64
+	for _, p := range peers {
+		if p != n.id && p != 0 && !slices.Contains(list, p) {
+			list = append(list, p)
+		}
+	}
+	slices.Sort(list)
+	if old := n.peers.Load(); old != nil && slices.Equal(*old, list) {
+		return
+	}
+	n.liveMu.Lock()
+	for _, p := range list {
+		if _, ok := n.lastHeard[p]; !ok {
+			n.lastHeard[p] = n.tickCount
+		}
+	}
+	for p := range n.lastHeard {
+		if !slices.Contains(list, p) {
+			delete(n.lastHeard, p)
+			delete(n.dead, p)
+		}
+	}
+	n.peers.Store(&list)
+	n.liveMu.Unlock()
+}
+
+// peerList is the current peers (SetPeers); the slice is never modified.
+func (n *Node) peerList() []uint64 {
+	if p := n.peers.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// ProposeForwardTo is ProposeForward, but when no leader is known it sends
+// the proposal to hint (a node that may lead the group: a joining node
+// tries the voters it was given in turn; a node that does not lead drops
+// it). Errors as ProposeForward's; a *NotLeaderError only when neither a
+// leader nor a hint is known.
+func (n *Node) ProposeForwardTo(group uint64, data []byte, hint uint64) error {
+	err := n.ProposeForward(group, data)
+	var nl *NotLeaderError
+	if !errors.As(err, &nl) || nl.Leader != 0 || hint == 0 || hint == n.id {
+		return err
+	}
+	msg := &raftpb.Message{Type: raftpb.MsgProp.Enum(), To: new(hint), From: new(n.id),
+		Entries: []*raftpb.Entry{{Data: slices.Clone(data)}}}
+	n.enqueueSend(hint, []Envelope{{Group: group, Msg: msg}})
+	n.flush()
+	return nil
 }
 
 // Receive implements Receiver: it queues each message for its group and
@@ -275,7 +327,7 @@ func (n *Node) Receive(from uint64, batch []Envelope) {
 	if n.stopping.Load() {
 		return
 	}
-	if len(n.peers) > 0 {
+	if len(n.peerList()) > 0 {
 		n.liveMu.Lock()
 		n.lastHeard[from] = n.tickCount
 		delete(n.dead, from)
@@ -441,8 +493,9 @@ func (n *Node) RequestTransfer(group, target, leaderHint uint64) error {
 // this node, with Propose's errors; ErrDropped also when another change is
 // still pending (Raft allows one at a time).
 //
-// Not complete yet (DESIGN.md §9): the storages do not persist the new
-// configuration for a restart.
+// A storage that implements ConfStateSaver (LogStorage) persists each
+// applied configuration, so it survives a restart (DESIGN.md §9; the
+// broker's metadata group grows and shrinks this way).
 func (n *Node) ProposeConfChange(ctx context.Context, group uint64, cc raftpb.ConfChangeI) error {
 	g := n.group(group)
 	if g == nil {
@@ -595,6 +648,37 @@ func (n *Node) Leader(group uint64) (leader, term uint64, isLeader bool, err err
 		return 0, 0, false, fmt.Errorf("%w: %d", ErrUnknownGroup, group)
 	}
 	return g.leaderID.Load(), g.term.Load(), g.leading.Load(), nil
+}
+
+// Membership returns group's configuration as this node has applied it:
+// its voters (both halves of a joint configuration) and its learners
+// (those to become learners when a joint configuration is left
+// included), each in id order. It takes the group's lock.
+func (n *Node) Membership(group uint64) (voters, learners []uint64, err error) {
+	g := n.group(group)
+	if g == nil {
+		return nil, nil, fmt.Errorf("%w: %d", ErrUnknownGroup, group)
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.failed {
+		return nil, nil, n.stoppedErr()
+	}
+	cfg := g.rn.Status().Config
+	for id := range cfg.Voters.IDs() {
+		voters = append(voters, id)
+	}
+	for id := range cfg.Learners {
+		learners = append(learners, id)
+	}
+	for id := range cfg.LearnersNext {
+		if !slices.Contains(learners, id) {
+			learners = append(learners, id)
+		}
+	}
+	slices.Sort(voters)
+	slices.Sort(learners)
+	return voters, learners, nil
 }
 
 // GroupStatus is a group's Raft state as this node sees it.

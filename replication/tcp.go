@@ -3,7 +3,14 @@ package replication
 // TCPTransport: the Transport between nodes over TCP (DESIGN.md §6). One
 // connection per pair of nodes carries both directions and every group's
 // messages: the node with the lower id dials, the other accepts (and
-// answers ErrUnreachable until the dialer has connected). Outgoing
+// answers ErrUnreachable until the dialer has connected). Peers come and
+// go (SetPeer, RemovePeer: the broker follows the cluster metadata). A
+// joining node (TCPConfig.DialLower), whose address the others do not know
+// yet, also dials lower ids; a node accepts a connection from a higher id
+// only while it has none to that id, and a connection dialed by the lower
+// id replaces one dialed by the higher, so the pair converges on one
+// connection. Connections from ids not (yet) among the peers are accepted
+// only when TCPConfig.AcceptPeer says so. Outgoing
 // connections can be bound to this node's own address, so that firewall
 // rules between node addresses on one machine (127.0.0.1, 127.0.0.2, ...)
 // cut a node off as they would on separate machines.
@@ -65,6 +72,16 @@ type TCPConfig struct {
 	// without dialing for this long (default 200 ms).
 	RedialAfter time.Duration
 	Logger      *slog.Logger
+	// DialLower: dial peers with a lower id too, when no connection to
+	// them exists (a node joining a running cluster: the others learn
+	// its address only through it).
+	DialLower bool
+	// AcceptPeer decides whether a connection from id, which has no
+	// address here (SetPeer), is accepted; nil: only known peers (each
+	// accepted connection may hold a frame buffer of up to
+	// MaxFrameBytes). The broker accepts any id: joiners introduce
+	// themselves this way.
+	AcceptPeer func(id uint64) bool
 }
 
 // TCPTransport implements Transport over TCP. Create it, create the Node
@@ -88,10 +105,16 @@ type TCPTransport struct {
 
 type peerConn struct {
 	peer uint64
-	c    net.Conn
-	wmu  sync.Mutex // one writer at a time
-	buf  []byte     // wmu
+	// dialed: this node dialed the connection.
+	dialed bool
+	c      net.Conn
+	wmu    sync.Mutex // one writer at a time
+	buf    []byte     // wmu
 }
+
+// byLower reports whether the lower id of the pair dialed pc (self is
+// this node's id).
+func (pc *peerConn) byLower(self uint64) bool { return pc.dialed == (self < pc.peer) }
 
 // NewTCPTransport listens on cfg.ListenAddr.
 func NewTCPTransport(cfg TCPConfig) (*TCPTransport, error) {
@@ -124,11 +147,45 @@ func NewTCPTransport(cfg TCPConfig) (*TCPTransport, error) {
 // Addr is the listener's address.
 func (t *TCPTransport) Addr() net.Addr { return t.ln.Addr() }
 
-// SetPeer records (or changes) peer id's address.
+// SetPeer records (or changes) peer id's address. A changed address
+// closes the connection dialed to the old one (the next Send redials).
 func (t *TCPTransport) SetPeer(id uint64, addr string) {
 	t.mu.Lock()
+	old, had := t.peers[id]
 	t.peers[id] = addr
+	var stale *peerConn
+	if had && old != addr && id > t.cfg.ID {
+		stale = t.conns[id]
+	}
+	delete(t.lastFail, id)
 	t.mu.Unlock()
+	if stale != nil {
+		t.drop(stale)
+	}
+}
+
+// RemovePeer forgets peer id's address and closes its connection (the
+// node left the cluster).
+func (t *TCPTransport) RemovePeer(id uint64) {
+	t.mu.Lock()
+	delete(t.peers, id)
+	delete(t.lastFail, id)
+	pc := t.conns[id]
+	t.mu.Unlock()
+	if pc != nil {
+		t.drop(pc)
+	}
+}
+
+// Peers returns the known peer addresses by id (a copy).
+func (t *TCPTransport) Peers() map[uint64]string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make(map[uint64]string, len(t.peers))
+	for id, a := range t.peers {
+		out[id] = a
+	}
+	return out
 }
 
 // Start begins accepting connections and delivering what arrives to r.
@@ -178,22 +235,28 @@ func (t *TCPTransport) acceptLoop() {
 }
 
 // accept runs the handshake for an incoming connection and, if it comes
-// from a known lower-id peer, reads from it until it fails.
+// from a known lower-id peer (or a higher-id one this node has no
+// connection to, see the file comment), reads from it until it fails.
 func (t *TCPTransport) accept(c net.Conn) {
 	_ = c.SetDeadline(time.Now().Add(t.cfg.DialTimeout))
 	from, err := readHandshake(c, t.cfg.ID)
-	if err == nil && from >= t.cfg.ID {
-		err = fmt.Errorf("peer %d must be dialed, not dial", from)
+	if err == nil && from == t.cfg.ID {
+		err = fmt.Errorf("peer %d has this node's id", from)
 	}
 	if err == nil {
-		// Only configured peers: every accepted connection may hold a
-		// frame buffer of up to MaxFrameBytes, so connections claiming
-		// arbitrary ids would make memory unbounded.
+		// Only configured peers (unless AcceptPeer says otherwise):
+		// every accepted connection may hold a frame buffer of up to
+		// MaxFrameBytes, so connections claiming arbitrary ids would
+		// make memory unbounded.
 		t.mu.Lock()
 		_, known := t.peers[from]
+		_, connected := t.conns[from]
 		t.mu.Unlock()
-		if !known {
+		switch {
+		case !known && (t.cfg.AcceptPeer == nil || !t.cfg.AcceptPeer(from)):
 			err = fmt.Errorf("node %d is not a configured peer", from)
+		case from > t.cfg.ID && connected:
+			err = fmt.Errorf("peer %d must be dialed, not dial", from)
 		}
 	}
 	if err == nil {
@@ -213,7 +276,9 @@ func (t *TCPTransport) accept(c net.Conn) {
 }
 
 // install makes pc the connection to its peer, closing an older one (the
-// peer restarted). False if the transport is closed.
+// peer restarted), except that a connection dialed by the higher id of
+// the pair never replaces one dialed by the lower. False if the transport
+// is closed or pc was not installed.
 func (t *TCPTransport) install(pc *peerConn) bool {
 	t.mu.Lock()
 	if t.closed {
@@ -222,6 +287,11 @@ func (t *TCPTransport) install(pc *peerConn) bool {
 		return false
 	}
 	old := t.conns[pc.peer]
+	if old != nil && old.byLower(t.cfg.ID) && !pc.byLower(t.cfg.ID) {
+		t.mu.Unlock()
+		pc.c.Close()
+		return false
+	}
 	t.conns[pc.peer] = pc
 	t.mu.Unlock()
 	if old != nil {
@@ -277,7 +347,7 @@ func (t *TCPTransport) conn(to uint64) (*peerConn, error) {
 	switch {
 	case !known:
 		return nil, fmt.Errorf("%w: no address for node %d", ErrUnreachable, to)
-	case to < t.cfg.ID:
+	case to < t.cfg.ID && !t.cfg.DialLower:
 		return nil, fmt.Errorf("%w: waiting for node %d to connect", ErrUnreachable, to)
 	case recent:
 		return nil, fmt.Errorf("%w: node %d: recent dial failed", ErrUnreachable, to)
@@ -290,6 +360,12 @@ func (t *TCPTransport) conn(to uint64) (*peerConn, error) {
 		return nil, fmt.Errorf("%w: node %d at %s: %w", ErrUnreachable, to, addr, err)
 	}
 	if !t.install(pc) {
+		t.mu.Lock()
+		existing := t.conns[to]
+		t.mu.Unlock()
+		if existing != nil {
+			return existing, nil // the lower id connected meanwhile
+		}
 		return nil, fmt.Errorf("%w: transport closed", ErrUnreachable)
 	}
 	t.wg.Add(1)
@@ -325,7 +401,7 @@ func (t *TCPTransport) dial(to uint64, addr string) (*peerConn, error) {
 		return nil, err
 	}
 	_ = c.SetDeadline(time.Time{})
-	return &peerConn{peer: to, c: c}, nil
+	return &peerConn{peer: to, dialed: true, c: c}, nil
 }
 
 // Send implements Transport: one frame per call, written whole.

@@ -150,9 +150,26 @@ func (c *Config) resolveCluster(o clusterOrigin) error {
 		return &InvalidConfigError{Name: o.peersName, Value: FormatPeers(c.Peers), Reason: err.Error(), Where: o.peersWhere}
 	}
 	self, ok := c.Self()
-	if !ok {
+	if !ok && c.PeerAddr == "" {
 		return &InvalidConfigError{Name: o.peersName, Value: FormatPeers(c.Peers), Where: o.peersWhere,
-			Reason: fmt.Sprintf("this node's id %d (--node-id, node.id) is not among the voters %s: list every voter, this node included", c.NodeID, peerIDs(c.Peers))}
+			Reason: fmt.Sprintf("this node's id %d (--node-id, node.id) is not among the voters %s: list every voter, this node included (or, to join a running cluster as a new node, give its --peer-addr)", c.NodeID, peerIDs(c.Peers))}
+	}
+	if !ok {
+		// A joiner (a new node of a running cluster): the others dial
+		// the address it registers, so it must name a host and a port.
+		if err := checkListenAddr(c.PeerAddr); err != nil {
+			return &InvalidConfigError{Name: o.peerAddrName, Value: c.PeerAddr, Reason: err.Error(), Where: o.peerAddrWhere}
+		}
+		host, port, _ := net.SplitHostPort(c.PeerAddr)
+		if ip := net.ParseIP(host); host == "" || port == "0" || (ip != nil && ip.IsUnspecified()) {
+			return &InvalidConfigError{Name: o.peerAddrName, Value: c.PeerAddr, Where: o.peerAddrWhere,
+				Reason: "a node joining a cluster (its id is not among the peers) registers this address for the others to dial: give a host they can reach and a port other than 0"}
+		}
+		if sameListener(c.PeerAddr, c.Addr) {
+			return &InvalidConfigError{Name: o.peerAddrName, Value: c.PeerAddr, Where: o.peerAddrWhere,
+				Reason: fmt.Sprintf("the inter-broker listener cannot share the Kafka listener %s: give it a port of its own", c.Addr)}
+		}
+		return nil
 	}
 	if c.PeerAddr == "" {
 		c.PeerAddr = self.Addr

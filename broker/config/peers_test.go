@@ -197,6 +197,18 @@ advertised.listeners=PLAINTEXT://kafka-2.example:9092
 	}
 }
 
+// A node whose id is not among the peers, with its own --peer-addr, is a
+// joiner of a running cluster (broker/raft_members.go).
+func TestJoinerConfig(t *testing.T) {
+	c, err := Load([]string{"--node-id", "4", "--peers", threePeers, "--peer-addr", "127.0.0.4:9193"}, env(nil), discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, self := c.Self(); self || c.PeerAddr != "127.0.0.4:9193" || len(c.Peers) != 3 {
+		t.Fatalf("joiner: self %v, peer address %q, peers %v", self, c.PeerAddr, c.Peers)
+	}
+}
+
 // TestClusterErrors: each wrong cluster setting stops start-up with an
 // error naming the setting, the value, where it came from and why.
 func TestClusterErrors(t *testing.T) {
@@ -235,6 +247,10 @@ func TestClusterErrors(t *testing.T) {
 		{name: "bad controller listener with voters", text: "controller.quorum.voters=0@a:1\nlisteners=PLAINTEXT://:9092,CONTROLLER://nonsense\n",
 			want: []string{`"nonsense" for controller listener of listeners in FILE (line 2)`, "want HOST:PORT"}},
 		{name: "only controller listeners", text: "listeners=CONTROLLER://:9093\n", want: []string{"listeners", "every listener is a controller listener"}},
+		{name: "joiner on every address", args: []string{"--node-id", "4", "--peers", threePeers, "--peer-addr", "0.0.0.0:9193"},
+			want: []string{`"0.0.0.0:9193" for peer address in --peer-addr`, "a node joining a cluster"}},
+		{name: "joiner on the Kafka listener", args: []string{"--node-id", "4", "--peers", threePeers, "--addr", "127.0.0.4:9092", "--peer-addr", "127.0.0.4:9092"},
+			want: []string{"in --peer-addr", "cannot share the Kafka listener"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

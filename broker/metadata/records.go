@@ -254,7 +254,10 @@ func Decode(b []byte) (Record, error) {
 	case TypeSetClusterID:
 		r, err = decodeAs[SetClusterID](b[2:])
 	default:
-		return nil, fmt.Errorf("%w: unknown type %d", ErrCorruptRecord, b[1])
+		var handled bool
+		if r, handled, err = decodePeerRecord(t, b[2:]); !handled {
+			return nil, fmt.Errorf("%w: unknown type %d", ErrCorruptRecord, b[1])
+		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %v", ErrCorruptRecord, t, err)

@@ -23,6 +23,9 @@ type snapshotBody struct {
 	NextGroupID uint64    `json:"next_group_id"`
 	Brokers     []*Broker `json:"brokers"`
 	Topics      []*Topic  `json:"topics"`
+	// Peers (peers.go): omitted when none, so a state without peers
+	// has the bytes it had before they existed.
+	Peers []PeerInfo `json:"peers,omitempty"`
 }
 
 // Snapshot returns the state as bytes: version, JSON body, CRC-32C of
@@ -35,7 +38,7 @@ func (s *State) Snapshot() []byte {
 func (v *View) Snapshot() []byte {
 	body, err := json.Marshal(snapshotBody{
 		ClusterID: v.clusterID, Applied: v.applied, NextGroupID: v.nextGroupID,
-		Brokers: v.Brokers(), Topics: v.Topics(),
+		Brokers: v.Brokers(), Topics: v.Topics(), Peers: v.Peers(),
 	})
 	if err != nil {
 		// Only plain strings, numbers and slices: cannot fail.
@@ -101,6 +104,9 @@ func decodeSnapshot(b []byte) (*View, error) {
 			return nil, fmt.Errorf("%w: broker %d twice", ErrCorruptSnapshot, br.NodeID)
 		}
 		v.brokers[br.NodeID] = br
+	}
+	if err := v.restorePeers(body.Peers); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrCorruptSnapshot, err)
 	}
 	groups := map[uint64]bool{}
 	keys := map[string]string{}

@@ -88,6 +88,7 @@ type View struct {
 	topics      map[string]*Topic
 	byID        map[UUID]*Topic
 	controller  Controller
+	peers       map[int32]string // peers.go
 }
 
 // ClusterID is the cluster's id ("" until a SetClusterID is applied).
@@ -157,6 +158,7 @@ func emptyView() *View {
 		topics:      map[string]*Topic{},
 		byID:        map[UUID]*Topic{},
 		controller:  Controller{NodeID: -1, Epoch: -1},
+		peers:       map[int32]string{},
 	}
 }
 
@@ -173,6 +175,10 @@ func (v *View) clone() *View {
 	for k, t := range v.topics {
 		n.topics[k] = t
 		n.byID[t.ID] = t
+	}
+	n.peers = make(map[int32]string, len(v.peers))
+	for k, a := range v.peers {
+		n.peers[k] = a
 	}
 	return &n
 }
@@ -313,6 +319,9 @@ func (v *View) apply(r Record) error {
 		}
 		v.nextGroupID = r.Next
 		return nil
+	}
+	if handled, err := v.applyPeer(r); handled {
+		return err
 	}
 	return fmt.Errorf("%w: unhandled record %T", ErrCorruptRecord, r)
 }

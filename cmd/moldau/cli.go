@@ -7,7 +7,7 @@ package main
 //	moldau produce --topic T            (lines from stdin; --key-sep to split keys)
 //	moldau consume --topic T            (--from beginning|end|OFFSET|@UNIXMS, --count, --format)
 //	moldau group list|describe|reset-offsets|delete
-//	moldau cluster info
+//	moldau cluster info|describe|add-node|remove-node   (cluster.go)
 //	moldau dev-cluster --nodes 3        (local cluster of child processes; devcluster.go)
 //	moldau version | help [COMMAND] | completion bash|zsh
 //
@@ -771,32 +771,4 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-func (c *cli) clusterFlags(name string) *flag.FlagSet { return c.flags(name) }
-
-func (c *cli) cluster(args []string) error {
-	verb, rest, err := sub(lookupCommand("cluster"), args)
-	if err != nil {
-		return err
-	}
-	fs := c.clusterFlags("cluster " + verb)
-	adm, ctx, done, err := c.admin(fs, rest)
-	if err != nil {
-		return err
-	}
-	defer done()
-	meta, err := adm.BrokerMetadata(ctx)
-	if err != nil {
-		return err
-	}
-	var rows [][]string
-	for _, b := range meta.Brokers {
-		role := ""
-		if b.NodeID == meta.Controller {
-			role = "controller"
-		}
-		rows = append(rows, []string{meta.Cluster, strconv.Itoa(int(b.NodeID)), fmt.Sprintf("%s:%d", b.Host, b.Port), role})
-	}
-	return c.table([]string{"CLUSTER", "NODE", "ADDRESS", "ROLE"}, rows)
 }

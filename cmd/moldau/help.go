@@ -111,13 +111,26 @@ func init() {
 		},
 		{
 			name:    "cluster",
-			summary: "show the cluster id, brokers and controller",
-			verbs:   []verb{{"info", "", "show the cluster id, every broker's address and the controller"}},
+			summary: "show the brokers and controller quorum; add and remove nodes",
+			about: "add-node makes a running joiner (a node started with --peers naming the current voters but not " +
+				"itself, and its own --peer-addr) a voter of the controller quorum (AddRaftVoter). remove-node moves " +
+				"every partition replica off the node (AlterPartitionReassignments, waiting until done), removes it " +
+				"from the voters (RemoveRaftVoter) and unregisters it (UnregisterBroker); then stop it. Raise --timeout " +
+				"when there is much data to move.",
+			verbs: []verb{
+				{"info", "", "show the cluster id, every broker's address and the controller"},
+				{"describe", "", "show the controller quorum's voters and observers and the brokers"},
+				{"add-node", "", "make node --node-id, running as a joiner, a voter of the controller quorum"},
+				{"remove-node", "", "move node --node-id's replicas away, remove it from the voters and unregister it"},
+			},
 			examples: []string{
 				"moldau cluster info",
 				"moldau cluster info --bootstrap localhost:9092 --json",
+				"moldau cluster describe",
+				"moldau cluster add-node --node-id 4",
+				"moldau cluster remove-node --node-id 4 --timeout 10m",
 			},
-			flags: func(c *cli) *flag.FlagSet { return c.clusterFlags("cluster") },
+			flags: func(c *cli) *flag.FlagSet { fs, _ := c.clusterFlags("cluster"); return fs },
 			run:   (*cli).cluster,
 		},
 		{

@@ -1,0 +1,50 @@
+package broker
+
+// AddRaftVoter, key 80, versions 0–1 (KIP-853) — cluster mode only.
+//
+//   - Makes node VoterID a voter of the metadata quorum (group 0): it must
+//     be running as a joiner and be a learner (an observer) of the
+//     metadata log, caught up with the leader's commit within TimeoutMillis
+//     (REQUEST_TIMED_OUT otherwise, and for a node that is no observer);
+//     a voter already: DUPLICATE_VOTER; ClusterID given and not this
+//     cluster's: INCONSISTENT_CLUSTER_ID. The promotion is a Raft conf
+//     change (raft_members.go).
+//   - Served by the controller; another broker forwards it there.
+//   - The answer comes once the change is committed and applied on the
+//     controller, in v0 too (v1's AckWhenCommitted true is what is done
+//     either way).
+//   - VoterDirectoryID and Listeners are not used: Moldau has one log
+//     directory per node, and the new voter's inter-broker address is the
+//     one it registered when it joined.
+
+import (
+	"context"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/moldau/moldau/protocol"
+)
+
+func (b *Broker) handleAddRaftVoter(ctx context.Context, req *protocol.Request) protocol.Reply {
+	r := req.Body.(*kmsg.AddRaftVoterRequest)
+	resp := r.ResponseKind().(*kmsg.AddRaftVoterResponse)
+	c := b.raft
+	if c == nil {
+		resp.ErrorCode = kerr.UnsupportedVersion.Code
+		return respond(resp)
+	}
+	timeout := time.Duration(r.TimeoutMillis) * time.Millisecond
+	if timeout <= 0 {
+		timeout = adminTimeout
+	}
+	var fresp kmsg.Response
+	err := c.checkClusterID(r.ClusterID)
+	if err == nil {
+		fwd := *r
+		fresp, err = c.onController(ctx, req.ClientID, &fwd, func() error { return c.addVoter(ctx, r.VoterID, timeout) })
+	}
+	resp.ErrorCode, resp.ErrorMessage = memberAnswer(fresp, err)
+	return respond(resp)
+}
