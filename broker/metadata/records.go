@@ -253,6 +253,10 @@ func Decode(b []byte) (Record, error) {
 		r, err = decodeAs[UnregisterBroker](b[2:])
 	case TypeSetClusterID:
 		r, err = decodeAs[SetClusterID](b[2:])
+	case TypeAlterPartitionReassignments:
+		r, err = decodeAs[AlterPartitionReassignments](b[2:])
+	case TypeCompletePartitionReassignment:
+		r, err = decodeAs[CompletePartitionReassignment](b[2:])
 	default:
 		var handled bool
 		if r, handled, err = decodePeerRecord(t, b[2:]); !handled {

@@ -10,8 +10,11 @@ import (
 	"math"
 )
 
-// SnapshotVersion is the first byte of a snapshot (FORMAT.md).
-const SnapshotVersion byte = 1
+// SnapshotVersion is the first byte of a snapshot (FORMAT.md). Version 2
+// adds the partitions' reassignment fields (`target`, `lingering`) and
+// lets partitions of one topic differ in replication factor; version 1 is
+// still read.
+const SnapshotVersion byte = 2
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
@@ -70,7 +73,7 @@ func decodeSnapshot(b []byte) (*View, error) {
 	if len(b) < 5 {
 		return nil, fmt.Errorf("%w: %d bytes", ErrCorruptSnapshot, len(b))
 	}
-	if b[0] != SnapshotVersion {
+	if b[0] != SnapshotVersion && b[0] != 1 {
 		return nil, fmt.Errorf("%w: unknown version %d", ErrCorruptSnapshot, b[0])
 	}
 	n := len(b) - 4
@@ -85,6 +88,11 @@ func decodeSnapshot(b []byte) (*View, error) {
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, fmt.Errorf("%w: trailing data", ErrCorruptSnapshot)
+	}
+	if b[0] == 1 {
+		if err := checkSnapshotV1(&body); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrCorruptSnapshot, err)
+		}
 	}
 	v := emptyView()
 	v.applied = body.Applied
@@ -146,24 +154,49 @@ func (v *View) validateRestoredTopic(t *Topic, groups map[uint64]bool) error {
 	if len(t.Partitions) == 0 || len(t.Partitions) > math.MaxInt32 {
 		return fmt.Errorf("%w: topic %s has %d", ErrInvalidPartitions, t.Name, len(t.Partitions))
 	}
-	rf := len(t.Partitions[0].Replicas)
-	if rf < 1 || rf > math.MaxInt16 {
-		return fmt.Errorf("%w: %d", ErrInvalidReplicationFactor, rf)
-	}
 	for i, p := range t.Partitions {
 		if p.Partition != int32(i) {
 			return fmt.Errorf("%w: topic %s: partition %d at %d", ErrInvalidPartitions, t.Name, p.Partition, i)
 		}
+		// Each partition's own replication factor: a reassignment may
+		// change one partition's (version 2).
+		rf := len(p.Replicas)
+		if rf < 1 || rf > math.MaxInt16 {
+			return fmt.Errorf("%w: %d", ErrInvalidReplicationFactor, rf)
+		}
 		if err := validateReplicas(v.brokers, p.Replicas, rf); err != nil {
 			return err
 		}
-		if err := validateLeadership(p.Replicas, p.Leader, p.LeaderEpoch, p.ISR); err != nil {
+		if err := validateRestoredReassignment(v.brokers, &p); err != nil {
+			return err
+		}
+		if err := validateLeadership(p.members(), p.Leader, p.LeaderEpoch, p.ISR); err != nil {
 			return err
 		}
 		if p.GroupID < FirstGroupID || p.GroupID >= v.nextGroupID || groups[p.GroupID] {
 			return fmt.Errorf("%w: group id %d (counter %d)", ErrStaleGroupID, p.GroupID, v.nextGroupID)
 		}
 		groups[p.GroupID] = true
+	}
+	return nil
+}
+
+// checkSnapshotV1 holds a version 1 body to version 1's rules: no
+// reassignment fields, one replication factor per topic.
+func checkSnapshotV1(body *snapshotBody) error {
+	for _, t := range body.Topics {
+		if t == nil || len(t.Partitions) == 0 {
+			continue // refused by the common checks
+		}
+		rf := len(t.Partitions[0].Replicas)
+		for _, p := range t.Partitions {
+			if p.Target != nil || p.Lingering != nil {
+				return fmt.Errorf("version 1 with reassignment fields in %s-%d", t.Name, p.Partition)
+			}
+			if len(p.Replicas) != rf {
+				return fmt.Errorf("%w: version 1: %s-%d has %d replicas, want %d", ErrInvalidReplicaAssignment, t.Name, p.Partition, len(p.Replicas), rf)
+			}
+		}
 	}
 	return nil
 }

@@ -59,6 +59,11 @@ type Partition struct {
 	Leader      int32   `json:"leader"`
 	LeaderEpoch int32   `json:"leader_epoch"`
 	ISR         []int32 `json:"isr"`
+	// Reassignment (reassign.go): the target replicas (nil: none in
+	// progress) and the members of a superseded target that may still
+	// be in the Raft configuration.
+	Target    []int32 `json:"target,omitempty"`
+	Lingering []int32 `json:"lingering,omitempty"`
 }
 
 // Topic is one topic. Partitions[i].Partition == i.
@@ -304,6 +309,10 @@ func (v *View) apply(r Record) error {
 		return nil
 	case ChangePartitionLeadership:
 		return v.changeLeadership(r)
+	case AlterPartitionReassignments:
+		return v.alterReassignments(r)
+	case CompletePartitionReassignment:
+		return v.completeReassignment(r)
 	case SetClusterID:
 		if v.clusterID != "" {
 			return fmt.Errorf("%w: the cluster id is %s already", ErrClusterIDSet, v.clusterID)
@@ -385,7 +394,7 @@ func (v *View) unregisterBroker(id int32) error {
 	}
 	for _, t := range v.Topics() {
 		for _, p := range t.Partitions {
-			if slices.Contains(p.Replicas, id) {
+			if p.Hosts(id) {
 				return fmt.Errorf("%w: %d holds %s-%d", ErrBrokerInUse, id, t.Name, p.Partition)
 			}
 		}
@@ -588,7 +597,7 @@ func (v *View) changeLeadership(r ChangePartitionLeadership) error {
 		}
 		seen[c.Partition] = true
 		p := &nt.Partitions[c.Partition]
-		if err := validateLeadership(p.Replicas, c.Leader, c.LeaderEpoch, c.ISR); err != nil {
+		if err := validateLeadership(p.members(), c.Leader, c.LeaderEpoch, c.ISR); err != nil {
 			return fmt.Errorf("partition %d: %w", c.Partition, err)
 		}
 		if c.LeaderEpoch < p.LeaderEpoch {
