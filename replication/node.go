@@ -494,8 +494,9 @@ func (n *Node) RequestTransfer(group, target, leaderHint uint64) error {
 // still pending (Raft allows one at a time).
 //
 // A storage that implements ConfStateSaver (LogStorage) persists each
-// applied configuration, so it survives a restart (DESIGN.md §9; the
-// broker's metadata group grows and shrinks this way).
+// applied configuration, learners and joint halves included, so it
+// survives a restart (DESIGN.md §9; the broker's metadata group grows and
+// shrinks this way, partition groups are reassigned this way).
 func (n *Node) ProposeConfChange(ctx context.Context, group uint64, cc raftpb.ConfChangeI) error {
 	g := n.group(group)
 	if g == nil {
@@ -636,6 +637,35 @@ func (n *Node) Replicas(group uint64) ([]ReplicaProgress, error) {
 		return nil, fmt.Errorf("%w: %d", ErrUnknownGroup, group)
 	}
 	return g.replicas()
+}
+
+// ConfState returns group's configuration as this node applied it: the
+// voters (and the outgoing voters while joint), the learners. Membership
+// changes (reassignment) compare it with their goal.
+func (n *Node) ConfState(group uint64) (*raftpb.ConfState, error) {
+	g := n.group(group)
+	if g == nil {
+		return nil, fmt.Errorf("%w: %d", ErrUnknownGroup, group)
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	st := g.rn.Status()
+	return &raftpb.ConfState{
+		Voters:         st.Config.Voters[0].Slice(),
+		VotersOutgoing: st.Config.Voters[1].Slice(),
+		Learners:       sortedIDs(st.Config.Learners),
+		LearnersNext:   sortedIDs(st.Config.LearnersNext),
+		AutoLeave:      new(st.Config.AutoLeave),
+	}, nil
+}
+
+func sortedIDs(m map[uint64]struct{}) []uint64 {
+	out := make([]uint64, 0, len(m))
+	for id := range m {
+		out = append(out, id)
+	}
+	slices.Sort(out)
+	return out
 }
 
 // Leader returns group's leader as this node knows it, the term this node
