@@ -20,7 +20,7 @@ type api struct {
 }
 
 // clusterOnly lists the APIs served and advertised only in cluster mode.
-var clusterOnly = map[int16]bool{55: true, 64: true, 80: true, 81: true}
+var clusterOnly = map[int16]bool{45: true, 46: true, 55: true, 64: true, 80: true, 81: true}
 
 // apiTable is filled in init (ApiVersions reads it, which would otherwise be
 // an initialisation cycle).
@@ -69,6 +69,8 @@ func servedAPIs() []api {
 		{42, "DeleteGroups", 0, 2, (*Broker).handleDeleteGroups},
 		{43, "ElectLeaders", 0, 2, (*Broker).handleElectLeaders},
 		{44, "IncrementalAlterConfigs", 0, 1, (*Broker).handleIncrementalAlterConfigs},
+		{45, "AlterPartitionReassignments", 0, 1, (*Broker).handleAlterPartitionReassignments},
+		{46, "ListPartitionReassignments", 0, 0, (*Broker).handleListPartitionReassignments},
 		{47, "OffsetDelete", 0, 0, (*Broker).handleOffsetDelete},
 		{55, "DescribeQuorum", 0, 2, (*Broker).handleDescribeQuorum},
 		{60, "DescribeCluster", 0, 2, (*Broker).handleDescribeCluster},

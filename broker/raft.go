@@ -225,10 +225,14 @@ func bindable(addr string) bool {
 // start runs the reconciler and registers this broker (at Serve, once the
 // Kafka listener's advertised endpoint is known).
 func (c *raftCluster) start() {
-	c.wg.Add(6)
+	c.wg.Add(7)
 	go func() {
 		defer c.wg.Done()
 		c.memberLoop()
+	}()
+	go func() {
+		defer c.wg.Done()
+		c.reassignLoop()
 	}()
 	go func() {
 		defer c.wg.Done()
@@ -624,13 +628,16 @@ func (c *raftCluster) reconcile() error {
 			t.partitions.Store(&grown)
 			parts = grown
 		}
+		if !isNew {
+			parts = c.reconcileHosting(t, mt, parts, &errs)
+		}
 		for i := range parts {
 			p := parts[i]
 			if i >= len(mt.Partitions) {
 				continue
 			}
 			mp := &mt.Partitions[i]
-			offline := offlineReplicas(v, mp.Replicas)
+			offline := offlineReplicas(v, mp.ReportedReplicas())
 			if p.repl != nil {
 				b.cluster.setOffline(p, offline)
 				// A follower's ISR is the one its leader published (the

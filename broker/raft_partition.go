@@ -49,9 +49,14 @@ import (
 // raftPart is a hosted replica's replication state.
 type raftPart struct {
 	c        *raftCluster
-	gid      uint64
-	storage  *replication.LogStorage
-	replicas []int32
+	gid     uint64
+	storage *replication.LogStorage
+	// replicas: the partition's replicas as the metadata last named them
+	// (its Raft voters outside a reassignment); reported: the list
+	// Metadata shows (during a reassignment the target and the replicas
+	// being removed). Replaced by the reconciler (raft_reassign.go).
+	replicas atomic.Pointer[[]int32]
+	reported atomic.Pointer[[]int32]
 	// pending: the leader's idempotent batches proposed and not yet
 	// applied, per producer id (appendMu).
 	pending map[int64]*pendingProducer
@@ -100,14 +105,17 @@ func remoteLeadership(mp *metadata.Partition) *leadership {
 	if isr == nil {
 		isr = []int32{}
 	}
-	return &leadership{leader: mp.Leader, epoch: max(mp.LeaderEpoch, 0), replicas: slices.Clone(mp.Replicas), isr: isr, offline: []int32{}}
+	return &leadership{leader: mp.Leader, epoch: max(mp.LeaderEpoch, 0), replicas: slices.Clone(mp.ReportedReplicas()), isr: isr, offline: []int32{}}
 }
 
 // openReplica builds partition mp of t: a hosted replica (log, storage,
-// Raft group) if this node is among its replicas, else a remote one (no
-// log). The reconciler calls it with topics.adminMu held.
+// Raft group) if this node is among its replicas (or a reassignment's:
+// metadata.Partition.Hosts), else a remote one (no log). A new log's Raft
+// configuration starts as the current replicas (a replica added by a
+// reassignment then joins from the leader's log, raft_reassign.go). The
+// reconciler calls it with topics.adminMu held.
 func (c *raftCluster) openReplica(t *topic, mp *metadata.Partition) (*partition, error) {
-	if !slices.Contains(mp.Replicas, c.self) {
+	if !mp.Hosts(c.self) {
 		return newPartition(t, mp.Partition, nil, remoteLeadership(mp)), nil
 	}
 	b := c.b
@@ -133,9 +141,10 @@ func (c *raftCluster) openReplica(t *topic, mp *metadata.Partition) (*partition,
 		return nil, fmt.Errorf("broker: replication storage of %s: %w", name, err)
 	}
 	fresh := last == 0
-	lead := &leadership{leader: -1, epoch: 0, replicas: slices.Clone(mp.Replicas), isr: slices.Clone(mp.Replicas), offline: []int32{}}
+	lead := &leadership{leader: -1, epoch: 0, replicas: slices.Clone(mp.ReportedReplicas()), isr: slices.Clone(mp.Replicas), offline: []int32{}}
 	p := newPartition(t, mp.Partition, l, lead)
-	p.repl = &raftPart{c: c, gid: mp.GroupID, storage: st, replicas: slices.Clone(mp.Replicas), pending: map[int64]*pendingProducer{}}
+	p.repl = &raftPart{c: c, gid: mp.GroupID, storage: st, pending: map[int64]*pendingProducer{}}
+	p.repl.setReplicas(mp)
 	p.repl.readyIndex.Store(math.MaxUint64)
 	p.repl.applied.Store(st.AppliedIndex())
 	// The state up to the high watermark is what was applied; Raft
@@ -424,7 +433,7 @@ func (s partSM) LeaderChanged(leader, term uint64) {
 	if kl == c.self && !slices.Contains(isr, kl) {
 		isr = append(slices.Clone(isr), kl)
 	}
-	if err := c.b.cluster.setLeadership(p, kl, int32(min(term, 1<<31-1)), p.repl.replicas, isr, cur.offline); err != nil {
+	if err := c.b.cluster.setLeadership(p, kl, int32(min(term, 1<<31-1)), *p.repl.reported.Load(), isr, cur.offline); err != nil {
 		c.logger.Warn("leadership change", "partition", p.dirName(), "err", err)
 	}
 	if kl == c.self {
@@ -594,7 +603,7 @@ func (b *Broker) replicatedReply(resp *kmsg.ProduceResponse, r *kmsg.ProduceRequ
 // hold the entry when that is more than the Raft majority (DESIGN.md §3).
 func (p *partition) awaitMinISR(ctx context.Context, prop *replication.Proposal) error {
 	want := int(p.topic.settings().MinInsyncReplicas)
-	if want <= len(p.repl.replicas)/2+1 {
+	if want <= len(*p.repl.replicas.Load())/2+1 {
 		return nil
 	}
 	if err := p.repl.c.node.WaitReplicated(ctx, p.repl.gid, prop.Index(), want); err != nil {
