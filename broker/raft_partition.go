@@ -48,7 +48,7 @@ import (
 
 // raftPart is a hosted replica's replication state.
 type raftPart struct {
-	c        *raftCluster
+	c       *raftCluster
 	gid     uint64
 	storage *replication.LogStorage
 	// replicas: the partition's replicas as the metadata last named them

@@ -15,7 +15,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
-
 )
 
 // createAssigned creates topic with a manual replica assignment.
@@ -408,4 +407,3 @@ func mustCaps(t *testing.T) *versionCaps {
 	}
 	return c
 }
-
