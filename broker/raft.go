@@ -996,8 +996,8 @@ func (c *raftCluster) rebalanceLeaders(pct int) int {
 	moves := map[int32][]move{}
 	for _, t := range c.view().Topics() {
 		for _, p := range t.Partitions {
-			if len(p.Replicas) == 0 {
-				continue
+			if len(p.Replicas) == 0 || p.Reassigning() {
+				continue // a reassignment places the leadership itself
 			}
 			pref := p.Replicas[0]
 			preferred[pref]++

@@ -15,6 +15,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/moldau/moldau/replication"
 )
 
 // createAssigned creates topic with a manual replica assignment.
@@ -75,6 +77,21 @@ func (tc *testCluster) waitReassigned(adm *kadm.Client, topic string, part int32
 			}
 		}
 		return true
+	})
+}
+
+// cutFromGroup drops every Raft message of topic's partition's group to
+// and from Kafka node id node (until Heal).
+func (tc *testCluster) cutFromGroup(topic string, part int32, node int32) {
+	tc.t.Helper()
+	b := tc.brokers[0]
+	gid := b.raft.groupOf(b.topics.get(topic).partition(part))
+	if gid == 0 {
+		tc.t.Fatalf("no group for %s-%d", topic, part)
+	}
+	id := raftID(node)
+	tc.nw.SetDropFilter(func(from, to uint64, env replication.Envelope) bool {
+		return env.Group == gid && (from == id || to == id)
 	})
 }
 
@@ -249,7 +266,7 @@ func TestReassignCancel(t *testing.T) {
 	adm := kadm.NewClient(cl)
 	createAssigned(t, cl, "cancel", []int32{1, 2})
 	produceTo(t, cl, "cancel", 20)
-	tc.nw.Isolate(raftID(4))
+	tc.cutFromGroup("cancel", 0, 4)
 	resp, err := adm.AlterPartitionAssignments(context.Background(), kadm.AlterPartitionAssignmentsReq{"cancel": {0: {1, 3, 4}}})
 	if err != nil || resp["cancel"][0].Err != nil {
 		t.Fatalf("alter: %v %v", err, resp["cancel"][0].Err)
@@ -406,4 +423,43 @@ func mustCaps(t *testing.T) *versionCaps {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// The partition leader stops in the middle of a reassignment (a learner
+// added, not yet caught up): the next leader resumes from the group's
+// configuration and the metadata's target, and the move completes; the
+// stopped node, restarted, follows.
+func TestReassignLeaderFailover(t *testing.T) {
+	tc := newTestCluster(t, 4)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(tc.seeds()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	createAssigned(t, cl, "failover", []int32{1, 2, 3})
+	produceTo(t, cl, "failover", 20)
+	tc.makeLeader("failover", 0, 1)
+	tc.cutFromGroup("failover", 0, 4)
+	resp, err := adm.AlterPartitionAssignments(context.Background(), kadm.AlterPartitionAssignmentsReq{"failover": {0: {1, 3, 4}}})
+	if err != nil || resp["failover"][0].Err != nil {
+		t.Fatalf("alter: %v %v", err, resp["failover"][0].Err)
+	}
+	gid := tc.brokers[1].topics.get("failover").partition(0).repl.gid
+	tc.waitFor("learner 4 added", func() bool {
+		cs, err := tc.brokers[1].raft.node.ConfState(gid)
+		return err == nil && slices.Contains(cs.Learners, raftID(4))
+	})
+	tc.stop(1)
+	tc.nw.Heal()
+	tc.waitReassigned(adm, "failover", 0, []int32{1, 3, 4})
+	tc.start(1)
+	tc.waitFor("node 2 dropped its replica", func() bool {
+		_, err := os.Stat(tc.partDir(1, "failover", 0))
+		return !tc.hosts(1, "failover", 0) && errors.Is(err, os.ErrNotExist)
+	})
+	produceTo(t, cl, "failover", 20)
+	if got := consumeAll(t, tc.seeds(), "failover", 40); len(got) != 40 {
+		t.Fatalf("read %d of 40", len(got))
+	}
 }
