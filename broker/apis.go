@@ -20,7 +20,7 @@ type api struct {
 }
 
 // clusterOnly lists the APIs served and advertised only in cluster mode.
-var clusterOnly = map[int16]bool{45: true, 46: true, 55: true, 64: true, 80: true, 81: true}
+var clusterOnly = map[int16]bool{35: true, 45: true, 46: true, 55: true, 64: true, 80: true, 81: true}
 
 // apiTable is filled in init (ApiVersions reads it, which would otherwise be
 // an initialisation cycle).
@@ -65,6 +65,7 @@ func servedAPIs() []api {
 		{28, "TxnOffsetCommit", 0, 5, (*Broker).handleTxnOffsetCommit},
 		{32, "DescribeConfigs", 0, 4, (*Broker).handleDescribeConfigs},
 		{33, "AlterConfigs", 0, 2, (*Broker).handleAlterConfigs},
+		{35, "DescribeLogDirs", 0, 4, (*Broker).handleDescribeLogDirs},
 		{37, "CreatePartitions", 0, 3, (*Broker).handleCreatePartitions},
 		{42, "DeleteGroups", 0, 2, (*Broker).handleDeleteGroups},
 		{43, "ElectLeaders", 0, 2, (*Broker).handleElectLeaders},

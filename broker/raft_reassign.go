@@ -267,7 +267,7 @@ func (c *raftCluster) reassignStep(p *partition, mp *metadata.Partition) error {
 	caughtUp := func(id uint64) bool {
 		for _, r := range reps {
 			if r.ID == id {
-				return !r.CaughtUp.IsZero() && now.Sub(r.CaughtUp) <= learnerCaughtUp
+				return r.Match > 0 && !r.CaughtUp.IsZero() && now.Sub(r.CaughtUp) <= learnerCaughtUp
 			}
 		}
 		return false

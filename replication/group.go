@@ -724,6 +724,15 @@ func (g *Group) applyConfChange(e *raftpb.Entry) error {
 		return nil // in the configuration already (a snapshot's: ConfIndexer)
 	}
 	cs := g.rn.ApplyConfChange(cc)
+	// A member that left forgets when it was last caught up: re-added
+	// (a reassignment walked back), it must catch up again before it
+	// counts as in sync or as a caught-up learner.
+	for id := range g.caughtUp {
+		if !slices.Contains(cs.Voters, id) && !slices.Contains(cs.VotersOutgoing, id) &&
+			!slices.Contains(cs.Learners, id) && !slices.Contains(cs.LearnersNext, id) {
+			delete(g.caughtUp, id)
+		}
+	}
 	if saver, ok := g.storage.(ConfStateSaver); ok {
 		if err := saver.SaveConfState(e.GetIndex(), cs); err != nil {
 			return fmt.Errorf("save configuration at %d: %w", e.GetIndex(), err)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+	"time"
 
 	"go.etcd.io/raft/v3/raftpb"
 )
@@ -134,5 +135,45 @@ func TestReassignmentConfPersists(t *testing.T) {
 			t.Errorf("node %d after restart: %v", id, cs)
 		}
 		t.FailNow()
+	}
+}
+
+// A member removed and added again (a reassignment walked back) has no
+// "last caught up" time from before: the leader must see it catch up
+// again before it counts as caught up (the broker's promotion and ISR).
+func TestReaddedMemberForgetsCaughtUp(t *testing.T) {
+	c := newClusterOpts(t, 4, 1, clusterOpts{voters: []uint64{1, 2, 3}})
+	all := []uint64{1, 2, 3, 4}
+	c.elect(1, 1)
+	if err := c.nodes[1].ProposeConfChange(t.Context(), 1, addLearner(4)); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.propose(1, 1, "a"); err != nil {
+		t.Fatal(err)
+	}
+	caughtUp := func() (time.Time, bool) {
+		reps, err := c.nodes[1].Replicas(1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range reps {
+			if r.ID == 4 {
+				return r.CaughtUp, true
+			}
+		}
+		return time.Time{}, false
+	}
+	c.tickUntil("learner 4 caught up", 40, func() bool { at, ok := caughtUp(); return ok && !at.IsZero() }, all...)
+	remove := &raftpb.ConfChangeV2{Changes: []*raftpb.ConfChangeSingle{{Type: raftpb.ConfChangeRemoveNode.Enum(), NodeId: new(uint64(4))}}}
+	if err := c.nodes[1].ProposeConfChange(t.Context(), 1, remove); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.nodes[4].Stop() // gone: it cannot catch up again
+	c.net.Detach(4)
+	if err := c.nodes[1].ProposeConfChange(t.Context(), 1, addLearner(4)); err != nil {
+		t.Fatal(err)
+	}
+	if at, ok := caughtUp(); !ok || !at.IsZero() {
+		t.Fatalf("re-added learner 4: present %v, caught up at %v; want never", ok, at)
 	}
 }
