@@ -145,6 +145,11 @@ func (c *raftCluster) reassignLoop() {
 			continue
 		}
 		seen, active = v.Applied(), false
+		for gid, at := range completed {
+			if time.Since(at) > time.Minute {
+				delete(completed, gid)
+			}
+		}
 		c.hostedMu.Lock()
 		parts := make([]*partition, 0, len(c.hosted))
 		for _, p := range c.hosted {
