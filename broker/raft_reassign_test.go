@@ -206,6 +206,7 @@ func TestReassignMoveUnderLoad(t *testing.T) {
 	prod := startProducer(t, tc.seeds(), "move")
 	tc.waitFor("some records acknowledged", func() bool { return prod.count() >= 50 })
 
+	start := time.Now()
 	resp, err := adm.AlterPartitionAssignments(context.Background(), kadm.AlterPartitionAssignmentsReq{"move": {0: {2, 3, 4}}})
 	if err != nil {
 		t.Fatal(err)
@@ -221,6 +222,7 @@ func TestReassignMoveUnderLoad(t *testing.T) {
 		}
 	}
 	tc.waitReassigned(adm, "move", 0, []int32{2, 3, 4})
+	moved := time.Since(start)
 	n := prod.count()
 	tc.waitFor("records acknowledged after the move", func() bool { return prod.count() >= n+50 })
 	prod.finish()
@@ -245,7 +247,7 @@ func TestReassignMoveUnderLoad(t *testing.T) {
 			t.Fatalf("acknowledged %s read %d times", v, seen[v])
 		}
 	}
-	t.Logf("%d records acknowledged (%d produce errors), %d read", len(acked), prod.errs, len(got))
+	t.Logf("moved in %v; %d records acknowledged (%d produce errors), %d read", moved.Round(time.Millisecond), len(acked), prod.errs, len(got))
 	// The new replica holds the whole log: make it the leader and read.
 	tc.makeLeader("move", 0, 3)
 	if got := consumeAll(t, tc.seeds(), "move", len(acked)); len(got) < len(acked) {
@@ -461,5 +463,33 @@ func TestReassignLeaderFailover(t *testing.T) {
 	produceTo(t, cl, "failover", 20)
 	if got := consumeAll(t, tc.seeds(), "failover", 40); len(got) != 40 {
 		t.Fatalf("read %d of 40", len(got))
+	}
+}
+
+// A partition with one replica moves to another node ({1} -> {2}): no
+// replica stays, so the leader cannot hand its leadership over first; the
+// joint change removes it, it steps down, and the new sole replica leads.
+func TestReassignSoleReplica(t *testing.T) {
+	tc := newTestCluster(t, 3)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(tc.seeds()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	createAssigned(t, cl, "sole", []int32{1})
+	produceTo(t, cl, "sole", 30)
+	resp, err := adm.AlterPartitionAssignments(context.Background(), kadm.AlterPartitionAssignmentsReq{"sole": {0: {2}}})
+	if err != nil || resp["sole"][0].Err != nil {
+		t.Fatalf("alter: %v %v", err, resp["sole"][0].Err)
+	}
+	tc.waitReassigned(adm, "sole", 0, []int32{2})
+	tc.waitFor("node 2 leads, node 1 dropped its replica", func() bool {
+		_, err := os.Stat(tc.partDir(0, "sole", 0))
+		return tc.leaderOf("sole", 0) == 1 && !tc.hosts(0, "sole", 0) && errors.Is(err, os.ErrNotExist)
+	})
+	produceTo(t, cl, "sole", 30)
+	if got := consumeAll(t, tc.seeds(), "sole", 60); len(got) != 60 {
+		t.Fatalf("read %d of 60", len(got))
 	}
 }
