@@ -493,3 +493,47 @@ func TestReassignSoleReplica(t *testing.T) {
 		t.Fatalf("read %d of 60", len(got))
 	}
 }
+
+// A new target replaces one in progress: {1 2} -> {1 3 4} stalls (node 4
+// cut off from the group), then {1 3} replaces it and completes; node 4,
+// a member of the superseded target, hosts until then and drops its
+// replica after.
+func TestReassignReplaceTarget(t *testing.T) {
+	tc := newTestCluster(t, 4)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(tc.seeds()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	createAssigned(t, cl, "replace", []int32{1, 2})
+	produceTo(t, cl, "replace", 20)
+	tc.cutFromGroup("replace", 0, 4)
+	resp, err := adm.AlterPartitionAssignments(context.Background(), kadm.AlterPartitionAssignmentsReq{"replace": {0: {1, 3, 4}}})
+	if err != nil || resp["replace"][0].Err != nil {
+		t.Fatalf("alter: %v %v", err, resp["replace"][0].Err)
+	}
+	tc.waitFor("node 4 hosts the adding replica", func() bool { return tc.hosts(3, "replace", 0) })
+	resp, err = adm.AlterPartitionAssignments(context.Background(), kadm.AlterPartitionAssignmentsReq{"replace": {0: {1, 3}}})
+	if err != nil || resp["replace"][0].Err != nil {
+		t.Fatalf("replace: %v %v", err, resp["replace"][0].Err)
+	}
+	ls, err := adm.ListPartitionReassignments(context.Background(), kadm.TopicsSet{"replace": {0: {}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, ok := ls["replace"][0]; ok && (!slices.Contains(r.RemovingReplicas, 4) || !slices.Contains(r.RemovingReplicas, 2)) {
+		t.Fatalf("listed after the replacement: %+v", r)
+	}
+	tc.waitReassigned(adm, "replace", 0, []int32{1, 3})
+	tc.nw.Heal()
+	tc.waitFor("nodes 2 and 4 dropped their replicas", func() bool {
+		_, err2 := os.Stat(tc.partDir(1, "replace", 0))
+		_, err4 := os.Stat(tc.partDir(3, "replace", 0))
+		return !tc.hosts(1, "replace", 0) && !tc.hosts(3, "replace", 0) && errors.Is(err2, os.ErrNotExist) && errors.Is(err4, os.ErrNotExist)
+	})
+	produceTo(t, cl, "replace", 20)
+	if got := consumeAll(t, tc.seeds(), "replace", 40); len(got) != 40 {
+		t.Fatalf("read %d of 40", len(got))
+	}
+}
