@@ -29,7 +29,7 @@ func randomLog(t testing.TB, seed uint64, n int) [][]byte {
 	topicID := func() UUID { return UUID{byte(rng.IntN(4)), 1, byte(rng.IntN(20) + 1)} }
 	for len(log) < n {
 		v := ref.View()
-		switch rng.IntN(12) {
+		switch rng.IntN(13) {
 		case 0:
 			id := int32(rng.IntN(6))
 			add(RegisterBroker{NodeID: id, Incarnation: UUID{byte(rng.IntN(3) + 1)}, Rack: fmt.Sprint(id % 2),
@@ -85,6 +85,28 @@ func randomLog(t testing.TB, seed uint64, n int) [][]byte {
 			add(ChangePartitionLeadership{TopicID: tp.ID, Partitions: []LeadershipChange{{
 				Partition: p.Partition, Leader: leader, LeaderEpoch: p.LeaderEpoch + int32(rng.IntN(3)) - 1, ISR: isr,
 			}}})
+		case 12:
+			ts := v.Topics()
+			if len(ts) == 0 {
+				continue
+			}
+			tp := ts[rng.IntN(len(ts))]
+			p := tp.Partitions[rng.IntN(len(tp.Partitions))]
+			if p.Reassigning() && rng.IntN(2) == 0 {
+				target := p.Target
+				if rng.IntN(4) == 0 {
+					target = p.Replicas // stale
+				}
+				add(CompletePartitionReassignment{TopicID: tp.ID, Partition: p.Partition, Replicas: target})
+				continue
+			}
+			var target []int32
+			if rng.IntN(4) != 0 {
+				for _, id := range rng.Perm(6)[:1+rng.IntN(3)] {
+					target = append(target, int32(id))
+				}
+			}
+			add(AlterPartitionReassignments{TopicID: tp.ID, Partitions: []ReassignmentTarget{{Partition: p.Partition, Replicas: target}}})
 		case 11:
 			switch rng.IntN(3) {
 			case 0:
