@@ -125,6 +125,10 @@ type raftCluster struct {
 	joining   bool
 	removed   atomic.Bool
 	membersMu sync.Mutex
+
+	// strayChecked: removeStrayReplicas ran (set by the reconciler;
+	// isrLoop kicks it until then).
+	strayChecked atomic.Bool
 }
 
 // newRaftCluster opens the metadata log and starts the node (at New, before
@@ -675,6 +679,9 @@ func (c *raftCluster) reconcile() error {
 	}
 	for _, t := range add {
 		b.logger.Info("topic created", "topic", t.name, "partitions", len(t.partitionList()))
+	}
+	if len(errs) == 0 && c.ready.Load() && !c.strayChecked.Load() {
+		c.strayChecked.Store(c.removeStrayReplicas(v))
 	}
 	if len(errs) == 0 && !c.ready.Load() && c.caughtUp(v) {
 		c.readyOnce.Do(func() {

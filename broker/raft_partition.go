@@ -467,8 +467,8 @@ func (c *raftCluster) isrLoop() {
 		case <-tick.C:
 		case <-c.leaderKick:
 		}
-		if !c.ready.Load() {
-			c.kickReconcile() // the readiness check runs there
+		if !c.ready.Load() || !c.strayChecked.Load() {
+			c.kickReconcile() // the readiness and stray checks run there
 		}
 		c.refreshLeadership()
 	}

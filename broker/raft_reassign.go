@@ -40,6 +40,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"sync"
 	"time"
@@ -119,6 +120,47 @@ func (c *raftCluster) reconcileHosting(t *topic, mt *metadata.Topic, parts []*pa
 	}
 	t.partitions.Store(&next)
 	return next
+}
+
+// removeStrayReplicas deletes the directories of partitions this node
+// does not host: a replica reassigned away while this node was down (its
+// removal applied at start with no replica open to drop, when the
+// reconciler did not see the views in between). It runs once (it reports
+// whether it ran), from reconcile (topics.adminMu held), once the view
+// covers every entry of this node's own metadata log: this node opened a
+// replica only after applying the record that made it a host, so that
+// record is in its log, and a view past it that does not name this node
+// comes from a later record (the completion, which removed it from the
+// group's configuration). A view part way through the log is not enough:
+// it may predate the record that made this node a voter.
+func (c *raftCluster) removeStrayReplicas(v *metadata.View) bool {
+	if last, err := c.metaStorage.LastIndex(); err != nil || v.Applied() < last {
+		return false
+	}
+	fs := c.b.fs
+	names, err := fs.ReadDir(c.b.dataDir)
+	if err != nil {
+		return false
+	}
+	present := make(map[string]bool, len(names))
+	for _, n := range names {
+		present[n] = true
+	}
+	for _, t := range v.Topics() {
+		for i := range t.Partitions {
+			mp := &t.Partitions[i]
+			name := partitionDirName(t.Name, mp.Partition)
+			if mp.Hosts(c.self) || !present[name] {
+				continue
+			}
+			if err := fs.RemoveAll(filepath.Join(c.b.dataDir, name)); err != nil {
+				c.logger.Warn("removing a stray replica", "partition", name, "err", err)
+				continue
+			}
+			c.logger.Info("removed a replica this node no longer hosts", "partition", name, "replicas", mp.Replicas)
+		}
+	}
+	return true
 }
 
 // reassignLoop runs on every node: it drives the reassignments of the
