@@ -581,3 +581,86 @@ func TestReassignAwayWhileDown(t *testing.T) {
 		return tc.brokers[0].raft.strayChecked.Load() && errors.Is(err, os.ErrNotExist)
 	})
 }
+
+// A cancel that arrives after the joint change committed: the group is on
+// the target {1 3} but its leader could not report completion (cut off
+// from the metadata group). The cancel makes {1 2} the goal again, and the
+// leader, back in touch, walks the configuration back (2 re-added as a
+// learner, a joint change removing 3); its stale completion is refused,
+// node 3 drops its replica and no acknowledged record is lost. (The
+// completion it forwarded while cut off was lost with the cut; one
+// re-forwarded after it is applied after the cancel and refused as
+// stale.)
+func TestReassignCancelAfterJoint(t *testing.T) {
+	tc := newTestCluster(t, 4)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(tc.seeds()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	createAssigned(t, cl, "rollback", []int32{1, 2})
+	produceTo(t, cl, "rollback", 20)
+	tc.makeLeader("rollback", 0, 0)
+	b1 := tc.brokers[0]
+	gid := b1.topics.get("rollback").partition(0).repl.gid
+	var mu sync.Mutex
+	cut3, cutMeta1 := true, false // node 3 from the partition, node 1 from the metadata
+	tc.nw.SetDropFilter(func(from, to uint64, env replication.Envelope) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		if cut3 && env.Group == gid && (from == raftID(3) || to == raftID(3)) {
+			return true
+		}
+		return cutMeta1 && env.Group == metadataGroup && (from == raftID(1) || to == raftID(1))
+	})
+	resp, err := adm.AlterPartitionAssignments(context.Background(), kadm.AlterPartitionAssignmentsReq{"rollback": {0: {1, 3}}})
+	if err != nil || resp["rollback"][0].Err != nil {
+		t.Fatalf("alter: %v %v", err, resp["rollback"][0].Err)
+	}
+	tc.waitFor("node 1 sees the target", func() bool {
+		mt, ok := b1.raft.view().Topic("rollback")
+		return ok && slices.Equal(mt.Partitions[0].Target, []int32{1, 3})
+	})
+	mu.Lock()
+	cut3, cutMeta1 = false, true
+	mu.Unlock()
+	tc.waitFor("the group on {1 3}", func() bool {
+		cs, err := b1.raft.node.ConfState(gid)
+		return err == nil && len(cs.VotersOutgoing) == 0 && sameIDs(cs.Voters, raftIDs([]int32{1, 3})) && len(cs.Learners) == 0
+	})
+	// Cancel through node 2 (node 1 is cut off from the controller).
+	cl2, err := kgo.NewClient(kgo.SeedBrokers(tc.cfgs[1].Addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl2.Close()
+	creq := kmsg.NewPtrAlterPartitionAssignmentsRequest()
+	rt := kmsg.NewAlterPartitionAssignmentsRequestTopic()
+	rt.Topic = "rollback"
+	rp := kmsg.NewAlterPartitionAssignmentsRequestTopicPartition()
+	rt.Partitions = append(rt.Partitions, rp) // Replicas nil: cancel
+	creq.Topics = append(creq.Topics, rt)
+	cresp, err := creq.RequestWith(context.Background(), cl2.Broker(2))
+	if err != nil || cresp.Topics[0].Partitions[0].ErrorCode != 0 {
+		t.Fatalf("cancel: %v %+v", err, cresp)
+	}
+	if mt, _ := tc.brokers[1].raft.view().Topic("rollback"); !slices.Equal(mt.Partitions[0].Target, []int32{1, 2}) || !slices.Equal(mt.Partitions[0].Lingering, []int32{3}) {
+		t.Fatalf("after the cancel: %+v", mt.Partitions[0])
+	}
+	tc.nw.SetDropFilter(nil)
+	tc.waitReassigned(adm, "rollback", 0, []int32{1, 2})
+	tc.waitFor("node 3 dropped its replica, the group back on {1 2}", func() bool {
+		l := tc.leaderOf("rollback", 0)
+		if l < 0 || tc.hosts(2, "rollback", 0) {
+			return false
+		}
+		p := tc.brokers[l].topics.get("rollback").partition(0)
+		cs, err := tc.brokers[l].raft.node.ConfState(p.repl.gid)
+		return err == nil && sameIDs(cs.Voters, raftIDs([]int32{1, 2})) && len(cs.Learners) == 0
+	})
+	produceTo(t, cl, "rollback", 20)
+	if got := consumeAll(t, tc.seeds(), "rollback", 40); len(got) != 40 {
+		t.Fatalf("read %d of 40", len(got))
+	}
+}
