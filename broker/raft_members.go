@@ -400,7 +400,7 @@ func replicasOn(v *metadata.View, id int32) []string {
 	var out []string
 	for _, t := range v.Topics() {
 		for _, p := range t.Partitions {
-			if slices.Contains(p.Replicas, id) {
+			if p.Hosts(id) { // a replica, or one being added or removed
 				if len(out) == 5 {
 					return append(out, "...")
 				}
