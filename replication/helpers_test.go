@@ -140,6 +140,7 @@ type cluster struct {
 	sync     bool     // log: entries fsynced before acknowledged (else UnsafeNoSync)
 	fss      map[uint64]*vfs.MemFS
 	wrapFS   func(id uint64, fs vfs.FS) vfs.FS // log: what node id's logs see (fault injection)
+	noTail   bool                              // log: the storages keep no tail cache (every read goes to the log)
 	logs     map[[2]uint64]*plog.Log
 	clock    fakeClock
 }
@@ -191,6 +192,7 @@ type clusterOpts struct {
 	quiesce bool
 	voters  []uint64
 	wrapFS  func(id uint64, fs vfs.FS) vfs.FS
+	noTail  bool // log: no tail cache (reads reach the log files)
 }
 
 // newClusterWith is newCluster; with quiesce the nodes are given their
@@ -203,7 +205,7 @@ func newClusterWith(t *testing.T, size, groups int, quiesce bool, voters ...uint
 func newClusterOpts(t *testing.T, size, groups int, o clusterOpts) *cluster {
 	t.Helper()
 	c := &cluster{
-		quiesce: o.quiesce, voters: o.voters, kind: o.kind, sync: o.sync, wrapFS: o.wrapFS,
+		quiesce: o.quiesce, voters: o.voters, kind: o.kind, sync: o.sync, wrapFS: o.wrapFS, noTail: o.noTail,
 		fss: make(map[uint64]*vfs.MemFS), logs: make(map[[2]uint64]*plog.Log),
 		t: t, net: NewLocalNetwork(),
 		nodes:    make(map[uint64]*Node),
@@ -260,7 +262,11 @@ func (c *cluster) newStorage(id, g uint64, voters []uint64) Storage {
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	st, err := OpenLogStorage(LogStorageConfig{Log: l, FS: fs, Voters: voters, UnsafeNoSync: !c.sync, Now: func() int64 { return 1000 }, Logger: quietLogger})
+	tail := 0
+	if c.noTail {
+		tail = -1
+	}
+	st, err := OpenLogStorage(LogStorageConfig{Log: l, FS: fs, Voters: voters, UnsafeNoSync: !c.sync, Now: func() int64 { return 1000 }, Logger: quietLogger, TailCacheBytes: tail})
 	if err != nil {
 		c.t.Fatal(err)
 	}

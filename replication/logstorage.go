@@ -77,6 +77,13 @@ type LogStorageConfig struct {
 	Now func() int64
 	// Logger (default slog.Default()).
 	Logger *slog.Logger
+	// TailCacheBytes bounds the entries most recently appended that are
+	// kept in memory for Raft's reads of the log's tail (tailcache.go):
+	// 0 is DefaultTailCacheBytes, negative disables it.
+	TailCacheBytes int
+	// TailBudget bounds the tail caches of the storages sharing it (one
+	// per node); nil is DefaultTailCacheBudget.
+	TailBudget *TailCacheBudget
 }
 
 // LogStorage implements Storage over a *log.Log. Its methods are safe for
@@ -111,6 +118,8 @@ type LogStorage struct {
 	// (LogStartOffset, on the fetch path: mu is held across Save's
 	// fsync). Written under mu.
 	recordStart atomic.Int64
+	// tail: the entries appended last, as written (tailcache.go).
+	tail tailCache
 }
 
 type termStart struct{ term, index uint64 }
@@ -128,6 +137,17 @@ func OpenLogStorage(cfg LogStorageConfig) (*LogStorage, error) {
 	if s.now == nil {
 		s.now = func() int64 { return time.Now().UnixMilli() }
 	}
+	tailBytes, budget := cfg.TailCacheBytes, cfg.TailBudget
+	switch {
+	case tailBytes == 0:
+		tailBytes = DefaultTailCacheBytes
+	case tailBytes < 0:
+		tailBytes = 0
+	}
+	if budget == nil {
+		budget = DefaultTailCacheBudget
+	}
+	s.tail = newTailCache(s, tailBytes, budget)
 	s.logger = cfg.Logger
 	if s.logger == nil {
 		s.logger = slog.Default()
@@ -401,6 +421,7 @@ func (s *LogStorage) CompactTo(index uint64) error {
 	s.recordStart.Store(s.base.recordStart)
 	s.confs = confs
 	s.first, s.prevTerm, s.logStart = next.first, next.prevTerm, start
+	s.tail.dropBelow(s.first)
 	s.offsets = slices.Clone(s.offsets[k:])
 	terms := s.terms[:0:0]
 	for j, t := range s.terms {
@@ -526,6 +547,15 @@ func (s *LogStorage) Entries(lo, hi, maxSize uint64) ([]*raftpb.Entry, error) {
 		s.mu.Unlock()
 		return nil, raft.ErrUnavailable
 	}
+	if s.tail.covers(lo, hi) {
+		defer s.mu.Unlock()
+		return s.cachedEntriesLocked(nil, 0, lo, hi, maxSize)
+	}
+	if split := s.tail.first; lo < split && s.tail.covers(split, hi) {
+		// The head from the log, the rest from the cache.
+		s.mu.Unlock()
+		return s.entriesSplit(lo, split, hi, maxSize)
+	}
 	from := s.offsets[lo-s.first]
 	to := s.log.EndOffset()
 	if hi <= s.lastLocked() {
@@ -649,6 +679,7 @@ func (s *LogStorage) Save(hs *raftpb.HardState, entries []*raftpb.Entry, snap *r
 	}
 	if len(entries) > 0 {
 		if err := s.appendLocked(entries); err != nil {
+			s.tail.reset() // the log's state is unknown
 			return err
 		}
 		if sync && s.syncEntries {
@@ -687,6 +718,7 @@ func (s *LogStorage) appendLocked(entries []*raftpb.Entry) error {
 		// (for a phantom: the batch after it), then the phantoms from idx
 		// (phantoms.go: in that order).
 		cut := s.offsets[idx-s.first]
+		s.tail.truncateFrom(idx)
 		if _, err := s.log.TruncateTo(cut); err != nil {
 			return fmt.Errorf("replication: truncate to index %d (offset %d): %w", idx, cut, err)
 		}
@@ -714,6 +746,7 @@ func (s *LogStorage) appendLocked(entries []*raftpb.Entry) error {
 			})
 			s.phantomsPending++
 			s.noteAppendedLocked(end, term)
+			s.tail.add(e.GetIndex(), nil)
 			continue
 		}
 		// A phantom is durable before any batch after it is written
@@ -734,6 +767,7 @@ func (s *LogStorage) appendLocked(entries []*raftpb.Entry) error {
 			return fmt.Errorf("replication: index %d appended at offset %d, the leader's log has it at %d", e.GetIndex(), off, carried)
 		}
 		s.noteAppendedLocked(off, term)
+		s.tail.add(e.GetIndex(), batch) // as written: offset and epoch stamped
 	}
 	return nil
 }
@@ -769,6 +803,7 @@ func (s *LogStorage) installLocked(snap *raftpb.Snapshot) error {
 	if err := saveAnchors(s.fs, s.dir, []anchor{*s.base, next}, s.confs); err != nil {
 		return err
 	}
+	s.tail.reset()
 	if err := s.log.ResetTo(start); err != nil {
 		return fmt.Errorf("replication: reset log to %d for snapshot %d: %w", start, md.GetIndex(), err)
 	}
@@ -790,6 +825,63 @@ func (s *LogStorage) installLocked(snap *raftpb.Snapshot) error {
 	s.first, s.prevTerm, s.logStart = next.first, next.prevTerm, start
 	s.offsets, s.terms = nil, nil
 	return nil
+}
+
+// entriesSplit is Entries of [lo, hi) when the tail cache holds [split,
+// hi) but not lo: [lo, split) is read from the log, the rest (as far as
+// maxSize allows) taken from the cache.
+func (s *LogStorage) entriesSplit(lo, split, hi, maxSize uint64) ([]*raftpb.Entry, error) {
+	head, err := s.Entries(lo, split, maxSize)
+	if err != nil || uint64(len(head)) < split-lo {
+		return head, err // or maxSize reached
+	}
+	size := uint64(0)
+	for _, e := range head {
+		if e.GetType() == raftpb.EntryNormal && len(e.Data) > 0 {
+			size += uint64(len(e.Data))
+		} else {
+			size += uint64(proto.Size(e))
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.tail.covers(split, hi) || hi > s.lastLocked()+1 {
+		return head, nil // changed meanwhile (a compaction): the head alone
+	}
+	return s.cachedEntriesLocked(head, size, split, hi, maxSize)
+}
+
+// cachedEntriesLocked appends to out the entries of [lo, hi) served from
+// the tail cache, which covers it: the same entries, sizes and limit as a
+// read from the log (size: what out holds already). s.mu is held.
+func (s *LogStorage) cachedEntriesLocked(out []*raftpb.Entry, size, lo, hi, maxSize uint64) ([]*raftpb.Entry, error) {
+	k := sort.Search(len(s.phantoms), func(k int) bool { return s.phantoms[k].index >= lo })
+	if out == nil {
+		out = make([]*raftpb.Entry, 0, min(hi-lo, 64))
+	}
+	for idx := lo; idx < hi; idx++ {
+		var e *raftpb.Entry
+		var n uint64
+		if batch := s.tail.at(idx); batch != nil {
+			var err error
+			if e, err = batchEntry(batch, idx); err != nil {
+				return nil, err
+			}
+			n = uint64(len(batch))
+		} else {
+			if k >= len(s.phantoms) || s.phantoms[k].index != idx {
+				return nil, fmt.Errorf("%w: index %d: cached as a phantom, not in the phantom list", ErrBadEntry, idx)
+			}
+			e = s.phantoms[k].entry()
+			k++
+			n = uint64(proto.Size(e))
+		}
+		if size += n; len(out) > 0 && size > maxSize {
+			break
+		}
+		out = append(out, e)
+	}
+	return out, nil
 }
 
 // The anchor file (`raft-anchor`, big-endian):

@@ -18,7 +18,8 @@ import (
 // commit.
 func TestStorageReadErrorStopsNode(t *testing.T) {
 	var failReads atomic.Bool
-	c := newClusterOpts(t, 3, 1, clusterOpts{kind: "log", sync: true, wrapFS: func(id uint64, fs vfs.FS) vfs.FS {
+	// No tail cache: the catch-up read must reach the segment files.
+	c := newClusterOpts(t, 3, 1, clusterOpts{kind: "log", sync: true, noTail: true, wrapFS: func(id uint64, fs vfs.FS) vfs.FS {
 		if id != 1 {
 			return fs
 		}
