@@ -16,7 +16,8 @@ package broker
 //     controller): the transfer is asked of each partition's leader
 //     (replication.Node.RequestTransfer) and the answer waits, up to
 //     TimeoutMillis, until the preferred replica leads (REQUEST_TIMED_OUT
-//     after). On a single node every partition's preferred replica leads.
+//     after), woken by the partition's leadership changes
+//     (partition.leadWatch). On a single node every partition's preferred replica leads.
 //   - v1+: a top-level ErrorCode (0); v2+: flexible.
 
 import (
@@ -140,21 +141,30 @@ func (b *Broker) handleElectLeaders(ctx context.Context, req *protocol.Request) 
 		timeout = time.Minute
 	}
 	return protocol.Reply{Wait: func(ctx context.Context) kmsg.Response {
-		deadline := time.Now().Add(timeout)
+		ctx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
 		for _, p := range waits {
 			sp := at[key{p.topic.name, p.index}]
-			for {
-				l := p.lead.Load()
-				if len(l.replicas) > 0 && l.leader == l.replicas[0] {
-					break
-				}
-				if time.Now().After(deadline) || ctx.Err() != nil {
+			// Woken by each change of p's leadership (setLead), not
+			// polled.
+			for l, moved := p.leadWatch(); len(l.replicas) == 0 || l.leader != l.replicas[0]; l, moved = p.leadWatch() {
+				if !waitMoved(ctx, moved) {
 					sp.ErrorCode = kerr.RequestTimedOut.Code
 					break
 				}
-				time.Sleep(20 * time.Millisecond)
 			}
 		}
 		return resp
 	}}
+}
+
+// waitMoved waits for a leadership change (leadWatch's channel): false if
+// ctx ends first.
+func waitMoved(ctx context.Context, moved <-chan struct{}) bool {
+	select {
+	case <-moved:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }

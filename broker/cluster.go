@@ -172,7 +172,7 @@ func (c *clusterView) setLeadership(p *partition, leader, epoch int32, replicas,
 			return fmt.Errorf("broker: leader epoch %d of %s: %w", epoch, p.dirName(), err)
 		}
 	}
-	p.lead.Store(&leadership{leader: leader, epoch: epoch, replicas: slices.Clone(replicas), isr: slices.Clone(isr),
+	p.setLead(&leadership{leader: leader, epoch: epoch, replicas: slices.Clone(replicas), isr: slices.Clone(isr),
 		offline: slices.Clone(offline), local: leader == c.self})
 	p.appendMu.Unlock()
 	p.notify() // long polls re-read and see the error
@@ -190,7 +190,7 @@ func (c *clusterView) setOffline(p *partition, offline []int32) {
 	}
 	next := *cur
 	next.offline = slices.Clone(offline)
-	p.lead.Store(&next)
+	p.setLead(&next)
 }
 
 // checkLeader is Kafka's Partition.getLocalLog check for a request that

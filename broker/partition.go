@@ -59,7 +59,9 @@ import (
 //   - snapMu guards the background snapshot writer (txn_partition.go).
 //   - waitMu guards waiters. Lock order: clusterView.mu, appendMu, txnMu,
 //     snapMu, waitMu.
-//   - lead (leadership) is read lock-free: an immutable snapshot.
+//   - lead (leadership) is read lock-free: an immutable snapshot, replaced
+//     through setLead. leadMu guards leadMoved (a leaf lock: taken under
+//     clusterView.mu and appendMu, nothing taken under it).
 //   - Reads (read, readRanges, offsets) go to the log, which is safe for
 //     concurrent use, without partition locks.
 type partition struct {
@@ -68,8 +70,12 @@ type partition struct {
 	log   *plog.Log // only through the partition's methods
 
 	// lead is the partition's leader, epoch and replica sets, published by
-	// the cluster view (cluster.go).
+	// the cluster view (cluster.go) through setLead.
 	lead atomic.Pointer[leadership]
+	// leadMoved is closed when lead is next replaced (leadWatch); nil
+	// until someone waits (leadMu).
+	leadMu    sync.Mutex
+	leadMoved chan struct{}
 
 	// repl is the replica's Raft group in cluster mode (raft_partition.go);
 	// nil on a single node. A partition of a cluster that this node does
@@ -666,6 +672,31 @@ func (p *partition) unwatch(w *fetchWaiter) {
 	p.waitMu.Lock()
 	delete(p.waiters, w)
 	p.waitMu.Unlock()
+}
+
+// setLead publishes l as p's leadership and wakes whoever waits for it to
+// change (leadWatch): a produce waiting for replication, ElectLeaders.
+func (p *partition) setLead(l *leadership) {
+	p.leadMu.Lock()
+	p.lead.Store(l)
+	if p.leadMoved != nil {
+		close(p.leadMoved)
+		p.leadMoved = nil
+	}
+	p.leadMu.Unlock()
+}
+
+// leadWatch returns p's leadership and a channel closed when it is next
+// replaced (by a new leader or epoch, or a new ISR or offline set of the
+// same one). Waiting on it instead of a fetchWaiter keeps a waiter from
+// being woken by every entry applied.
+func (p *partition) leadWatch() (*leadership, <-chan struct{}) {
+	p.leadMu.Lock()
+	defer p.leadMu.Unlock()
+	if p.leadMoved == nil {
+		p.leadMoved = make(chan struct{})
+	}
+	return p.lead.Load(), p.leadMoved
 }
 
 // notify wakes every fetch waiting on this partition.

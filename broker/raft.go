@@ -655,7 +655,7 @@ func (c *raftCluster) reconcile() error {
 			if mp.LeaderEpoch >= l.epoch && (mp.Leader != l.leader || mp.LeaderEpoch != l.epoch || !slices.Equal(mp.ISR, l.isr) || !slices.Equal(offline, l.offline)) {
 				nl := remoteLeadership(mp)
 				nl.offline = offline
-				p.lead.Store(nl)
+				p.setLead(nl)
 				p.notify()
 			}
 		}

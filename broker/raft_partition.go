@@ -285,29 +285,25 @@ func (p *partition) awaitProposal(ctx context.Context, prop *replication.Proposa
 		// As Kafka's leader does when it loses the leadership, a
 		// produce still waiting is answered NOT_LEADER_OR_FOLLOWER at
 		// once (the entry may still commit under the next leader; an
-		// idempotent producer's retry is then found a duplicate).
-		w := newFetchWaiter()
-		p.watch(w)
-		defer p.unwatch(w)
-		epoch := p.lead.Load().epoch
-		select { // check once now: it may have moved already
-		case w.ch <- struct{}{}:
-		default: // a wake-up is queued already
-		}
+		// idempotent producer's retry is then found a duplicate). It
+		// wakes on its own commit or a leadership change only.
+		l, moved := p.leadWatch()
+		epoch := l.epoch
 		for done := false; !done; {
+			if !l.local || l.epoch != epoch { // checked once at the start too: it may have moved already
+				select {
+				case <-prop.Done():
+					done = true
+					continue
+				default:
+				}
+				return -1, fmt.Errorf("%w: leadership moved while replicating", errNotLeader)
+			}
 			select {
 			case <-prop.Done():
 				done = true
-			case <-w.ch:
-				if l := p.lead.Load(); !l.local || l.epoch != epoch {
-					select {
-					case <-prop.Done():
-						done = true
-						continue
-					default:
-					}
-					return -1, fmt.Errorf("%w: leadership moved while replicating", errNotLeader)
-				}
+			case <-moved:
+				l, moved = p.leadWatch()
 			case <-ctx.Done():
 				return -1, fmt.Errorf("%w: %v", errReplicationTimeout, ctx.Err())
 			}
