@@ -43,8 +43,11 @@ const (
 var ErrBadEntry = errors.New("replication: bad entry")
 
 // entryBatch returns the batch that stores the data entry e (not a
-// phantom: isPhantom). The result is always a new slice (the log writes
-// offset and epoch into it; raft's entries must not change).
+// phantom: isPhantom): e.Data itself, checked, not a copy. The log writes
+// the batch's base offset and partition leader epoch into it, in place:
+// header fields outside the batch's CRC that raft never reads (Storage's
+// ownership contract allows it; a copy here was 9 % of a three-node
+// produce benchmark's CPU).
 func entryBatch(e *raftpb.Entry) ([]byte, error) {
 	if e.GetType() != raftpb.EntryNormal || len(e.Data) == 0 {
 		return nil, fmt.Errorf("%w: index %d: a %v entry with %d bytes is not a batch", ErrBadEntry, e.GetIndex(), e.GetType(), len(e.Data))
@@ -52,7 +55,7 @@ func entryBatch(e *raftpb.Entry) ([]byte, error) {
 	if err := checkBatch(e.Data); err != nil {
 		return nil, fmt.Errorf("%w: index %d: %w", ErrBadEntry, e.GetIndex(), err)
 	}
-	return bytes.Clone(e.Data), nil
+	return e.Data, nil
 }
 
 // checkBatch checks that b is one whole RecordBatch v2.

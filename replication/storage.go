@@ -20,8 +20,15 @@ import (
 //
 // Ownership: Save's arguments belong to Raft and must not be modified or
 // retained beyond the call unless copied (entries' Data may be retained:
-// Raft never modifies it). Slices returned by Entries belong to the caller
-// (see raft.Storage).
+// Raft never modifies it). One exception: an implementation may write, in
+// place, fields of a normal entry's Data that neither raft nor the
+// StateMachine depends on — LogStorage stamps a Kafka batch's base offset
+// and partition leader epoch (entrycodec.go). Save runs before the Ready's
+// messages are sent and its entries applied, so every later reader (the
+// transport encoding a message that carries the entry, Apply) sees the
+// stamped bytes, and no earlier message carries entries of this Ready.
+// Slices returned by Entries belong to the caller (see raft.Storage); the
+// entries' Data may be shared and must not be modified.
 type Storage interface {
 	raft.Storage
 

@@ -16,9 +16,9 @@ import (
 // for each, the batch bytes, or nil for a phantom (phantoms.go keeps those;
 // LogStorage.Entries restores them from its phantom list). At most maxBytes
 // of batches; appending beyond that drops the oldest entries. The bytes are
-// the batch the log wrote (the copy entryBatch made, stamped by the log):
-// never modified after they are cached, so entries built on them may alias
-// them (raft never modifies an entry's Data).
+// the batch the log wrote (the entry's Data, stamped by the log in place:
+// entryBatch): never modified after they are cached, so entries built on
+// them may alias them (raft never modifies an entry's Data).
 //
 // Invalidation (every path that changes what an index holds): appending at
 // an index already held replaces it and everything after (truncateFrom,
