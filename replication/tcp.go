@@ -35,6 +35,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"slices"
 	"sync"
 	"time"
 
@@ -108,8 +109,8 @@ type peerConn struct {
 	// dialed: this node dialed the connection.
 	dialed bool
 	c      net.Conn
-	wmu    sync.Mutex // one writer at a time
-	buf    []byte     // wmu
+	wmu    sync.Mutex   // one writer at a time
+	enc    frameEncoder // wmu
 }
 
 // byLower reports whether the lower id of the pair dialed pc (self is
@@ -317,8 +318,9 @@ func (t *TCPTransport) readLoop(pc *peerConn) {
 		return
 	}
 	r := bufio.NewReaderSize(pc.c, 64<<10)
+	var dec frameDecoder
 	for {
-		batch, err := readFrame(r)
+		batch, err := dec.decode(r)
 		if err != nil {
 			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
 				t.logger.Debug("peer connection closed", "peer", pc.peer, "err", err)
@@ -417,16 +419,15 @@ func (t *TCPTransport) Send(to uint64, batch []Envelope) error {
 	// nothing at all while the queue stayed large.
 	for len(batch) > 0 && err == nil {
 		var n int
-		pc.buf, n, err = appendFrameMax(pc.buf[:0], batch, MaxFrameBytes)
+		var frame []byte
+		frame, n, err = pc.enc.encode(batch, MaxFrameBytes)
 		if err == nil {
 			_ = pc.c.SetWriteDeadline(time.Now().Add(t.cfg.WriteTimeout))
-			_, err = pc.c.Write(pc.buf)
+			_, err = pc.c.Write(frame)
 		}
 		batch = batch[n:]
 	}
-	if cap(pc.buf) > 1<<20 {
-		pc.buf = nil // do not pin a large buffer per peer
-	}
+	pc.enc.release()
 	pc.wmu.Unlock()
 	if err != nil {
 		t.drop(pc)
@@ -471,15 +472,60 @@ func appendFrame(b []byte, batch []Envelope) ([]byte, error) {
 	return b, err
 }
 
+// keptFrameBytes bounds the frame buffers a connection keeps between frames
+// (frameEncoder, frameDecoder): large enough for a busy peer's appends, so
+// that frames are neither re-grown nor zeroed anew each time.
+const keptFrameBytes = 8 << 20
+
+// frameEncoder encodes frames into a buffer it reuses.
+type frameEncoder struct{ buf []byte }
+
+// encode is appendFrameMax into the encoder's buffer; the frame is valid
+// until the next encode or release.
+func (e *frameEncoder) encode(batch []Envelope, max int) ([]byte, int, error) {
+	var n int
+	var err error
+	e.buf, n, err = appendFrameMax(e.buf[:0], batch, max)
+	return e.buf, n, err
+}
+
+// release drops the buffer if it grew beyond keptFrameBytes.
+func (e *frameEncoder) release() {
+	if cap(e.buf) > keptFrameBytes {
+		e.buf = nil
+	}
+}
+
+// envelopeHeader is an envelope's bytes before its message: group, flags,
+// message length.
+const envelopeHeader = 8 + 1 + 4
+
 // appendFrameMax encodes as many envelopes of batch as fit one frame of at
 // most max bytes (after its length field) and returns how many it took:
-// at least one, or an error if that one alone is too large.
+// at least one, or an error if that one alone is too large. The messages'
+// sizes are computed first, so that b grows once to the frame's size and
+// each message is marshalled in place (proto.MarshalAppend otherwise grows
+// and copies the frame for each message that does not fit its capacity).
 func appendFrameMax(b []byte, batch []Envelope, max int) ([]byte, int, error) {
 	start := len(b)
-	b = append(b, make([]byte, 12)...) // length, CRC, count: filled below
-	taken := 0
+	total, taken := 8, 0 // CRC, count
 	for _, env := range batch {
-		before := len(b)
+		n := envelopeHeader
+		if env.Msg != nil {
+			n += proto.Size(env.Msg)
+		}
+		if total+n > max {
+			if taken == 0 {
+				return b, 0, fmt.Errorf("%w: message of %d bytes", ErrBadFrame, n)
+			}
+			break
+		}
+		total += n
+		taken++
+	}
+	b = slices.Grow(b, 4+total)
+	b = append(b, make([]byte, 12)...) // length, CRC, count: filled below
+	for _, env := range batch[:taken] {
 		b = binary.BigEndian.AppendUint64(b, env.Group)
 		var flags byte
 		if env.Quiesce {
@@ -488,24 +534,21 @@ func appendFrameMax(b []byte, batch []Envelope, max int) ([]byte, int, error) {
 		if env.Msg == nil {
 			b = append(b, flags|flagLiveness)
 			b = binary.BigEndian.AppendUint32(b, 0)
-		} else {
-			b = append(b, flags)
-			at := len(b)
-			b = append(b, 0, 0, 0, 0)
-			var err error
-			if b, err = (proto.MarshalOptions{}).MarshalAppend(b, env.Msg); err != nil {
-				return b, 0, fmt.Errorf("replication: encode message: %w", err)
-			}
-			binary.BigEndian.PutUint32(b[at:], uint32(len(b)-at-4))
+			continue
 		}
-		if len(b)-start-4 > max {
-			if taken == 0 {
-				return b, 0, fmt.Errorf("%w: message of %d bytes", ErrBadFrame, len(b)-before)
-			}
-			b = b[:before]
-			break
+		b = append(b, flags)
+		at := len(b)
+		b = append(b, 0, 0, 0, 0)
+		var err error
+		// The size proto.Size cached above (sizes are cached atomically
+		// in each message; the messages do not change after Send).
+		if b, err = (proto.MarshalOptions{UseCachedSize: true}).MarshalAppend(b, env.Msg); err != nil {
+			return b, 0, fmt.Errorf("replication: encode message: %w", err)
 		}
-		taken++
+		binary.BigEndian.PutUint32(b[at:], uint32(len(b)-at-4))
+	}
+	if len(b)-start != 4+total {
+		return b, 0, fmt.Errorf("replication: encode frame: %d bytes, sized %d", len(b)-start, 4+total)
 	}
 	f := b[start:]
 	binary.BigEndian.PutUint32(f[0:], uint32(len(f)-4))
@@ -516,6 +559,18 @@ func appendFrameMax(b []byte, batch []Envelope, max int) ([]byte, int, error) {
 
 // readFrame reads and decodes one frame.
 func readFrame(r io.Reader) ([]Envelope, error) {
+	var d frameDecoder
+	return d.decode(r)
+}
+
+// frameDecoder reads frames into a buffer it reuses (up to
+// keptFrameBytes). That is safe because decoding copies what it keeps:
+// proto.Unmarshal copies bytes fields (entries' Data, which raft keeps),
+// it never aliases its input (TestFrameDecodeDoesNotAlias).
+type frameDecoder struct{ buf []byte }
+
+// decode reads and decodes one frame.
+func (d *frameDecoder) decode(r io.Reader) ([]Envelope, error) {
 	var hdr [4]byte
 	if _, err := io.ReadFull(r, hdr[:]); err != nil {
 		return nil, err
@@ -524,7 +579,14 @@ func readFrame(r io.Reader) ([]Envelope, error) {
 	if n < 8 || n > MaxFrameBytes {
 		return nil, fmt.Errorf("%w: frame length %d", ErrBadFrame, n)
 	}
-	b := make([]byte, n)
+	b := d.buf
+	if uint32(cap(b)) < n {
+		b = make([]byte, n)
+	}
+	b = b[:n]
+	if n <= keptFrameBytes {
+		d.buf = b
+	}
 	if _, err := io.ReadFull(r, b); err != nil {
 		return nil, err
 	}
