@@ -547,11 +547,12 @@ func (s *LogStorage) Entries(lo, hi, maxSize uint64) ([]*raftpb.Entry, error) {
 		s.mu.Unlock()
 		return nil, raft.ErrUnavailable
 	}
-	if s.tail.covers(lo, hi) {
+	usable := s.cacheUsableLocked()
+	if lo >= usable && s.tail.covers(lo, hi) {
 		defer s.mu.Unlock()
 		return s.cachedEntriesLocked(nil, 0, lo, hi, maxSize)
 	}
-	if split := s.tail.first; lo < split && s.tail.covers(split, hi) {
+	if split := max(s.tail.first, usable); lo < split && s.tail.covers(split, hi) {
 		// The head from the log, the rest from the cache.
 		s.mu.Unlock()
 		return s.entriesSplit(lo, split, hi, maxSize)
@@ -827,6 +828,26 @@ func (s *LogStorage) installLocked(snap *raftpb.Snapshot) error {
 	return nil
 }
 
+// cacheUsableLocked is the first index the tail cache may serve. The
+// log's cleaner rewrites committed batches in the segment files (same
+// offsets, fewer records: log/cleaner.go) without the storage knowing,
+// and a follower catching up must get what the log holds now. It cleans
+// only below the high watermark and never the active segment, so a batch
+// that ends above the high watermark, or lies in the active segment, was
+// never cleaned (both only move forward). s.mu is held.
+func (s *LogStorage) cacheUsableLocked() uint64 {
+	if len(s.tail.ents) == 0 {
+		return s.tail.first
+	}
+	hw, active := s.log.HighWatermark(), s.log.ActiveBase()
+	n := int(s.tail.last() - s.tail.first + 1)
+	k := sort.Search(n, func(k int) bool {
+		i := s.tail.first + uint64(k)
+		return s.endOffsetLocked(i) > hw || s.offsets[i-s.first] >= active
+	})
+	return s.tail.first + uint64(k)
+}
+
 // entriesSplit is Entries of [lo, hi) when the tail cache holds [split,
 // hi) but not lo: [lo, split) is read from the log, the rest (as far as
 // maxSize allows) taken from the cache.
@@ -845,8 +866,8 @@ func (s *LogStorage) entriesSplit(lo, split, hi, maxSize uint64) ([]*raftpb.Entr
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.tail.covers(split, hi) || hi > s.lastLocked()+1 {
-		return head, nil // changed meanwhile (a compaction): the head alone
+	if split < s.cacheUsableLocked() || !s.tail.covers(split, hi) || hi > s.lastLocked()+1 {
+		return head, nil // changed meanwhile (a compaction, a clean): the head alone
 	}
 	return s.cachedEntriesLocked(head, size, split, hi, maxSize)
 }
