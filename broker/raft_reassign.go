@@ -111,7 +111,7 @@ func (c *raftCluster) reconcileHosting(t *topic, mt *metadata.Topic, parts []*pa
 			if l := p.lead.Load(); !slices.Equal(l.replicas, mp.ReportedReplicas()) {
 				nl := *l
 				nl.replicas = slices.Clone(mp.ReportedReplicas())
-				p.lead.Store(&nl)
+				p.setLead(&nl)
 			}
 		}
 	}
