@@ -379,6 +379,34 @@ func TestClusterDeleteRecordsWaitsForLiveReplicas(t *testing.T) {
 	tc.waitFor("every replica has every record", func() bool {
 		return part(slow).highWatermark() == 20 && part(other).highWatermark() == 20
 	})
+	// The client must route DeleteRecords to that leader. kgo answers a
+	// sharded request (DeleteRecords) from its metadata cache, kept for
+	// MetadataMinAge (5 s), and fails a partition the cached answer gave no
+	// leader (LEADER_NOT_AVAILABLE) without asking again. Under load the
+	// producer's first metadata came from a broker whose replica had not
+	// heard from the new group's leader yet, and the whole test until
+	// DeleteRecords fits in those 5 s. So: every broker names the leader,
+	// then a metadata request (kgo caches its answer) names it too.
+	tc.waitFor("every broker names the leader", func() bool {
+		for i := range 3 {
+			if part(i).lead.Load().leader != int32(leader+1) {
+				return false
+			}
+		}
+		return true
+	})
+	tc.waitFor("the client's metadata names the leader", func() bool {
+		req := kmsg.NewPtrMetadataRequest()
+		rt := kmsg.NewMetadataRequestTopic()
+		rt.Topic = kmsg.StringPtr("drw")
+		req.Topics = append(req.Topics, rt)
+		resp, err := req.RequestWith(ctx, cl)
+		if err != nil || len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1 {
+			return false
+		}
+		mp := resp.Topics[0].Partitions[0]
+		return mp.ErrorCode == 0 && mp.Leader == int32(leader+1)
+	})
 	gid := part(leader).repl.gid
 	from, to := raftID(int32(leader+1)), raftID(int32(slow+1))
 	tc.nw.SetDropFilter(func(f, tt uint64, env replication.Envelope) bool {
@@ -393,12 +421,18 @@ func TestClusterDeleteRecordsWaitsForLiveReplicas(t *testing.T) {
 		}
 		answered <- r
 	}()
-	tc.waitFor("the other follower applied the start", func() bool { return part(other).logStartOffset() == 10 })
-	select {
-	case r := <-answered:
-		t.Fatalf("answered (%+v) while a live replica did not hold the entry", r)
-	default:
+	early := func() {
+		select {
+		case r := <-answered:
+			t.Fatalf("answered (%+v) while a live replica did not hold the entry", r)
+		default:
+		}
 	}
+	tc.waitFor("the other follower applied the start", func() bool {
+		early() // an early answer (or error) fails now, saying what it was
+		return part(other).logStartOffset() == 10
+	})
+	early()
 	if part(slow).logStartOffset() != 0 {
 		t.Fatal("the slow follower applied an entry it was never sent")
 	}
