@@ -215,7 +215,7 @@ func Encode(r Record) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("metadata: encode %s: %w", r.Type(), err)
 	}
-	return append([]byte{RecordVersion, byte(r.Type())}, body...), nil
+	return append([]byte{recordVersionOf(r), byte(r.Type())}, body...), nil
 }
 
 // Decode parses a record. Any error wraps ErrCorruptRecord. The returned
@@ -224,10 +224,18 @@ func Decode(b []byte) (Record, error) {
 	if len(b) < 2 {
 		return nil, fmt.Errorf("%w: %d bytes", ErrCorruptRecord, len(b))
 	}
+	t := RecordType(b[1])
+	if b[0] == RecordVersionPeerDir && t == TypeRegisterPeer {
+		// Version 2: RegisterPeer with its directory id (peers.go).
+		r, err := decodeRegisterPeerV2(t, b[2:])
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s version 2: %v", ErrCorruptRecord, t, err)
+		}
+		return r, nil
+	}
 	if b[0] != RecordVersion {
 		return nil, fmt.Errorf("%w: unknown version %d", ErrCorruptRecord, b[0])
 	}
-	t := RecordType(b[1])
 	var r Record
 	var err error
 	switch t {

@@ -48,7 +48,7 @@ func (v *View) Snapshot() []byte {
 		panic(fmt.Sprintf("metadata: snapshot: %v", err))
 	}
 	out := make([]byte, 0, 1+len(body)+4)
-	out = append(out, SnapshotVersion)
+	out = append(out, v.snapshotVersion())
 	out = append(out, body...)
 	return binary.BigEndian.AppendUint32(out, crc32.Checksum(out, castagnoli))
 }
@@ -73,7 +73,7 @@ func decodeSnapshot(b []byte) (*View, error) {
 	if len(b) < 5 {
 		return nil, fmt.Errorf("%w: %d bytes", ErrCorruptSnapshot, len(b))
 	}
-	if b[0] != SnapshotVersion && b[0] != 1 {
+	if b[0] != SnapshotVersion && b[0] != 1 && b[0] != snapshotVersionPeerDirs {
 		return nil, fmt.Errorf("%w: unknown version %d", ErrCorruptSnapshot, b[0])
 	}
 	n := len(b) - 4
@@ -113,7 +113,7 @@ func decodeSnapshot(b []byte) (*View, error) {
 		}
 		v.brokers[br.NodeID] = br
 	}
-	if err := v.restorePeers(body.Peers); err != nil {
+	if err := v.restorePeers(body.Peers, b[0] == snapshotVersionPeerDirs); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrCorruptSnapshot, err)
 	}
 	groups := map[uint64]bool{}

@@ -93,7 +93,7 @@ type View struct {
 	topics      map[string]*Topic
 	byID        map[UUID]*Topic
 	controller  Controller
-	peers       map[int32]string // peers.go
+	peers       map[int32]PeerInfo // peers.go
 }
 
 // ClusterID is the cluster's id ("" until a SetClusterID is applied).
@@ -163,7 +163,7 @@ func emptyView() *View {
 		topics:      map[string]*Topic{},
 		byID:        map[UUID]*Topic{},
 		controller:  Controller{NodeID: -1, Epoch: -1},
-		peers:       map[int32]string{},
+		peers:       map[int32]PeerInfo{},
 	}
 }
 
@@ -181,7 +181,7 @@ func (v *View) clone() *View {
 		n.topics[k] = t
 		n.byID[t.ID] = t
 	}
-	n.peers = make(map[int32]string, len(v.peers))
+	n.peers = make(map[int32]PeerInfo, len(v.peers))
 	for k, a := range v.peers {
 		n.peers[k] = a
 	}
