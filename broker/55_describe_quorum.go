@@ -15,7 +15,9 @@ package broker
 //     applied it (voters and learners; raft_members.go): they follow
 //     AddRaftVoter, RemoveRaftVoter and nodes that join or leave.
 //   - v2+: Nodes lists each voter's and observer's Kafka listener;
-//     ReplicaDirectoryID is zero (Moldau has one log directory per node).
+//     ReplicaDirectoryID is the directory id the node registered with its
+//     peer address (RegisterPeer; zero until it has, or for a peer
+//     registered by a binary without directory ids).
 
 import (
 	"context"
@@ -95,11 +97,15 @@ func (c *raftCluster) describeQuorum(sp *kmsg.DescribeQuorumResponseTopicPartiti
 		}
 	}
 	voters, observers := c.quorum()
+	view := c.view()
 	state := func(id int32) kmsg.DescribeQuorumResponseTopicPartitionReplicaState {
 		v, ok := progress[id]
 		if !ok {
 			v = kmsg.NewDescribeQuorumResponseTopicPartitionReplicaState()
 			v.ReplicaID, v.LogEndOffset = id, -1
+		}
+		if dir, ok := view.PeerDirectoryID(id); ok {
+			v.ReplicaDirectoryID = [16]byte(dir)
 		}
 		return v
 	}

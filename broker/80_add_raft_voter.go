@@ -13,9 +13,13 @@ package broker
 //   - The answer comes once the change is committed and applied on the
 //     controller, in v0 too (v1's AckWhenCommitted true is what is done
 //     either way).
-//   - VoterDirectoryID and Listeners are not used: Moldau has one log
-//     directory per node, and the new voter's inter-broker address is the
-//     one it registered when it joined.
+//   - VoterDirectoryID, when not zero, must be the directory id the node
+//     registered with its peer address (RegisterPeer): another one names a
+//     different incarnation of the node id (a replaced data directory, or
+//     another node that took the id), INVALID_REQUEST. Zero (a client
+//     that does not know it) is not checked. Listeners are not used: the
+//     new voter's inter-broker address is the one it registered when it
+//     joined.
 
 import (
 	"context"
@@ -43,7 +47,12 @@ func (b *Broker) handleAddRaftVoter(ctx context.Context, req *protocol.Request) 
 	err := c.checkClusterID(r.ClusterID)
 	if err == nil {
 		fwd := *r
-		fresp, err = c.onController(ctx, req.ClientID, &fwd, func() error { return c.addVoter(ctx, r.VoterID, timeout) })
+		fresp, err = c.onController(ctx, req.ClientID, &fwd, func() error {
+			if err := c.checkVoterDirectoryID(r.VoterID, r.VoterDirectoryID); err != nil {
+				return err
+			}
+			return c.addVoter(ctx, r.VoterID, timeout)
+		})
 	}
 	resp.ErrorCode, resp.ErrorMessage = memberAnswer(fresp, err)
 	return respond(resp)

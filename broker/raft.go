@@ -125,6 +125,11 @@ type raftCluster struct {
 	joining   bool
 	removed   atomic.Bool
 	membersMu sync.Mutex
+	// directoryID, idInUse, peerRefusals: raft_members.go (joining a
+	// node id that another node holds).
+	directoryID  metadata.UUID
+	idInUse      atomic.Bool
+	peerRefusals atomic.Int64
 
 	// strayChecked: removeStrayReplicas ran (set by the reconciler;
 	// isrLoop kicks it until then).
@@ -142,6 +147,10 @@ func newRaftCluster(b *Broker, o options) (*raftCluster, error) {
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	if _, err := rand.Read(c.incarnation[:]); err != nil {
+		return nil, err
+	}
+	var err error
+	if c.directoryID, err = loadDirectoryID(b.fs, b.dataDir); err != nil {
 		return nil, err
 	}
 	var voters []uint64
@@ -463,6 +472,7 @@ func (m metaSM) Apply(entries []*raftpb.Entry) error {
 		}
 		if res := c.state.Apply(e.GetIndex(), rec); res.Err != nil {
 			c.logger.Debug("metadata record rejected", "index", res.Index, "type", res.Type, "err", res.Err)
+			c.noteRejected(res)
 		}
 	}
 	if n := len(entries); n > 0 {

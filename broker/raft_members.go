@@ -31,21 +31,42 @@ package broker
 //     the leader); a broker that is not the controller forwards the Kafka
 //     request to it (interBroker), once: a request from another broker is
 //     never forwarded again (NOT_CONTROLLER).
+//   - Every node has a directory id (directory.id in its data directory,
+//     made once; loadDirectoryID) and registers it with its address: the
+//     metadata then refuses a RegisterPeer that names a registered node
+//     id with another directory id (metadata.ErrPeerIDInUse), so a node
+//     started by mistake with a taken --node-id cannot move that id's
+//     address to itself and cut the real node off. Every node logs such a
+//     refusal (noteRejected). The refused node, if it sees the metadata
+//     log name its id with another directory id, logs the conflict and
+//     registers neither its peer nor its broker again (as a removed
+//     node); a joiner that cannot see the log (its id is another node's,
+//     so the others send it nothing) logs after joinWarnAfter that it was
+//     not admitted, naming the likely conflict, and keeps refusing to
+//     serve (Handle waits for ready). The same directory id with another
+//     address (the node moved) is accepted.
 //   - A node that sees its broker registration vanish (only
 //     UnregisterBroker removes one), or its own peer unregistered after it
 //     had caught up, is removed: it registers neither again (registerLoop
 //     would otherwise register the broker anew before the UnregisterPeer
 //     that follows is applied); it keeps running until stopped.
 //
-// Locking: memberLoop's state (lastPeerProposal, hintIndex, hadPeer) is
-// its own goroutine's; removed is atomic. Conf changes serialise on
+// Locking: memberLoop's state (lastPeerProposal, hintIndex, hadPeer,
+// the join and conflict warnings) is its own goroutine's; removed,
+// idInUse and peerRefusals are atomic; directoryID is set at start. Conf changes serialise on
 // membersMu (the controller's memberLoop and the request handlers: Raft
 // takes one change at a time).
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
+	iofs "io/fs"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -56,6 +77,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/moldau/moldau/broker/metadata"
+	"github.com/moldau/moldau/log/vfs"
 	"github.com/moldau/moldau/replication"
 )
 
@@ -71,7 +93,110 @@ var (
 	errBrokerHostsReplica = errors.New("broker: broker hosts partition replicas")
 	errBrokerIsVoter      = errors.New("broker: broker is a voter of the metadata quorum")
 	errForwarded          = errors.New("broker: not the controller (request forwarded once already)")
+	errDirectoryMismatch  = errors.New("broker: the voter's directory id is not the one it registered")
+	errDirectoryIDFile    = errors.New("broker: corrupt directory id file")
 )
+
+// Directory id file (broker/metadata/FORMAT.md "Peers"): in the data
+// directory, version byte, 16 random bytes, CRC-32C (Castagnoli) of both.
+const (
+	directoryIDFile    = "directory.id"
+	directoryIDVersion = byte(1)
+	directoryIDSize    = 1 + 16 + 4
+)
+
+// joinWarnAfter: a joiner not admitted (its peer not in its view) after
+// this long logs an error naming the likely causes.
+var joinWarnAfter = 30 * time.Second
+
+var directoryIDCRC = crc32.MakeTable(crc32.Castagnoli)
+
+// loadDirectoryID reads this node's directory id from dir, making (and
+// syncing) one on first start. Durable on return.
+func loadDirectoryID(fs vfs.FS, dir string) (metadata.UUID, error) {
+	var id metadata.UUID
+	name := filepath.Join(dir, directoryIDFile)
+	f, err := fs.OpenFile(name, os.O_RDONLY, 0)
+	if err == nil {
+		defer f.Close()
+		b := make([]byte, directoryIDSize)
+		n, rerr := f.ReadAt(b, 0)
+		size, _ := f.Size()
+		switch {
+		case n != directoryIDSize || size != directoryIDSize:
+			return id, fmt.Errorf("%w: %s: %d bytes (%v)", errDirectoryIDFile, name, size, rerr)
+		case b[0] != directoryIDVersion:
+			return id, fmt.Errorf("%w: %s: version %d", errDirectoryIDFile, name, b[0])
+		case crc32.Checksum(b[:17], directoryIDCRC) != binary.BigEndian.Uint32(b[17:]):
+			return id, fmt.Errorf("%w: %s: crc mismatch", errDirectoryIDFile, name)
+		}
+		copy(id[:], b[1:17])
+		if id.IsZero() {
+			return id, fmt.Errorf("%w: %s: zero id", errDirectoryIDFile, name)
+		}
+		return id, nil
+	}
+	if !errors.Is(err, iofs.ErrNotExist) {
+		return id, fmt.Errorf("broker: directory id: %w", err)
+	}
+	for id.IsZero() {
+		if _, err := rand.Read(id[:]); err != nil {
+			return id, err
+		}
+	}
+	b := append([]byte{directoryIDVersion}, id[:]...)
+	b = binary.BigEndian.AppendUint32(b, crc32.Checksum(b, directoryIDCRC))
+	if err := fs.MkdirAll(dir, 0o755); err != nil {
+		return id, fmt.Errorf("broker: directory id: %w", err)
+	}
+	tmp := name + ".tmp"
+	_ = fs.Remove(tmp)
+	w, err := fs.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return id, fmt.Errorf("broker: directory id: %w", err)
+	}
+	_, err = w.Write(b)
+	if err == nil {
+		err = w.Sync()
+	}
+	if cerr := w.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = fs.Rename(tmp, name)
+	}
+	if err == nil {
+		err = fs.SyncDir(dir)
+	}
+	if err != nil {
+		return id, fmt.Errorf("broker: directory id: %w", err)
+	}
+	return id, nil
+}
+
+// checkVoterDirectoryID refuses an AddRaftVoter whose non-zero directory
+// id differs from the one node id registered (a zero one is not checked,
+// nor a node registered without one).
+func (c *raftCluster) checkVoterDirectoryID(id int32, dir [16]byte) error {
+	if dir == ([16]byte{}) {
+		return nil
+	}
+	have, ok := c.view().PeerDirectoryID(id)
+	if ok && !have.IsZero() && have != metadata.UUID(dir) {
+		return fmt.Errorf("%w: node %d registered directory id %s, the request names %s", errDirectoryMismatch, id, have, metadata.UUID(dir))
+	}
+	return nil
+}
+
+// noteRejected logs a committed RegisterPeer the metadata refused
+// because its node id is another node's (every node applies it; the
+// refused node usually cannot see it).
+func (c *raftCluster) noteRejected(res metadata.Result) {
+	if errors.Is(res.Err, metadata.ErrPeerIDInUse) {
+		c.peerRefusals.Add(1)
+		c.logger.Error("refused a node that registered with a node id in use by another node (check its --node-id and data directory)", "index", res.Index, "err", res.Err)
+	}
+}
 
 // interBrokerClientPrefix starts the client id of every inter-broker
 // request (interBroker.client).
@@ -96,6 +221,7 @@ func (c *raftCluster) memberLoop() {
 	defer tick.Stop()
 	var lastProposal time.Time
 	hint, hadPeer := 0, false
+	started, warnedJoin := time.Now(), false
 	for {
 		select {
 		case <-c.stop:
@@ -105,9 +231,26 @@ func (c *raftCluster) memberLoop() {
 		v := c.view()
 		c.followPeers(v)
 		addr, ok := v.Peer(c.self)
+		dir, _ := v.PeerDirectoryID(c.self)
 		switch {
-		case ok && addr == c.selfPeerAddr():
+		case ok && addr == c.selfPeerAddr() && dir == c.directoryID:
 			hadPeer = true
+		case ok && !dir.IsZero() && dir != c.directoryID:
+			// Another data directory holds this node id: either
+			// another node uses it (this one was started with a taken
+			// --node-id), or this node's data directory was replaced.
+			// The metadata refuses this node's RegisterPeer either way.
+			if addr == c.selfPeerAddr() {
+				// Same address: the peers dial this node anyway
+				// (the data directory was replaced); no conflict
+				// to act on, but say so once.
+				if !hadPeer {
+					c.logger.Warn("this node id is registered with another directory id at this node's address: was the data directory replaced?", "node", c.self, "registered_directory_id", dir, "directory_id", c.directoryID)
+				}
+				hadPeer = true
+				break
+			}
+			c.noteIDInUse(addr, dir)
 		case c.removed.Load():
 		case !ok && hadPeer && c.ready.Load():
 			c.noteRemoved()
@@ -120,7 +263,12 @@ func (c *raftCluster) memberLoop() {
 				break // replaying the log: it may name this node already
 			}
 			lastProposal = time.Now()
-			data, err := metadata.Encode(metadata.RegisterPeer{NodeID: c.self, PeerAddr: c.selfPeerAddr()})
+			if c.joining && !warnedJoin && time.Since(started) >= joinWarnAfter {
+				warnedJoin = true
+				c.logger.Error("not admitted to the cluster yet: is this --node-id used by another node? (the others then send this node nothing) Else check that the peers are reachable",
+					"node", c.self, "directory_id", c.directoryID, "waited", time.Since(started).Round(time.Second))
+			}
+			data, err := metadata.Encode(metadata.RegisterPeer{NodeID: c.self, PeerAddr: c.selfPeerAddr(), DirectoryID: c.directoryID})
 			if err != nil {
 				break
 			}
@@ -145,6 +293,17 @@ func (c *raftCluster) memberLoop() {
 func (c *raftCluster) noteRemoved() {
 	if !c.removed.Swap(true) {
 		c.logger.Error("this node was removed from the cluster (UnregisterBroker): stop it; started again it joins as a new node", "node", c.self)
+	}
+}
+
+// noteIDInUse records that this node's id is registered by another data
+// directory at another address: it registers neither its peer nor its
+// broker again (as a removed node) and says why, once.
+func (c *raftCluster) noteIDInUse(addr string, dir metadata.UUID) {
+	if !c.idInUse.Swap(true) {
+		c.removed.Store(true)
+		c.logger.Error("this node's --node-id is in use by another node: stop this node and give it an unused --node-id (or remove the other one first: UnregisterBroker)",
+			"node", c.self, "other_peer_addr", addr, "other_directory_id", dir, "directory_id", c.directoryID)
 	}
 }
 
@@ -462,7 +621,7 @@ func memberErrorCode(err error) int16 {
 		return kerr.VoterNotFound.Code
 	case errors.Is(err, errNotObserver), errors.Is(err, errVoterNotCaughtUp):
 		return kerr.RequestTimedOut.Code
-	case errors.Is(err, errBrokerHostsReplica), errors.Is(err, errBrokerIsVoter):
+	case errors.Is(err, errBrokerHostsReplica), errors.Is(err, errBrokerIsVoter), errors.Is(err, errDirectoryMismatch):
 		return kerr.InvalidRequest.Code
 	case errors.Is(err, errInconsistentID):
 		return kerr.InconsistentClusterID.Code
