@@ -2,8 +2,11 @@ package broker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -16,6 +19,7 @@ import (
 
 	"github.com/moldau/moldau/broker/config"
 	"github.com/moldau/moldau/broker/metadata"
+	"github.com/moldau/moldau/log/vfs"
 )
 
 // freeAddr returns a 127.0.0.1 address with a port free a moment ago.
@@ -446,4 +450,48 @@ func quorumDirectoryID(t *testing.T, addr string, id int32) [16]byte {
 		}
 	}
 	return [16]byte{}
+}
+
+// The directory id is made once and read back; a damaged file stops the
+// start instead of making a new id (which would look like another node).
+func TestDirectoryIDFile(t *testing.T) {
+	fs := vfs.NewMem()
+	id, err := loadDirectoryID(fs, "/data")
+	if err != nil || id.IsZero() {
+		t.Fatalf("first start: %s, %v", id, err)
+	}
+	again, err := loadDirectoryID(fs, "/data")
+	if err != nil || again != id {
+		t.Fatalf("second start: %s, %v; want %s", again, err, id)
+	}
+	other, err := loadDirectoryID(vfs.NewMem(), "/data")
+	if err != nil || other == id {
+		t.Fatalf("another directory: %s, %v", other, err)
+	}
+	// Flip one byte of the id: the CRC no longer matches.
+	name := filepath.Join("/data", directoryIDFile)
+	f, err := fs.OpenFile(name, os.O_RDONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := make([]byte, directoryIDSize)
+	if _, err := f.ReadAt(b, 0); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	b[5] ^= 1
+	if err := fs.Remove(name); err != nil {
+		t.Fatal(err)
+	}
+	w, err := fs.OpenFile(name, os.O_WRONLY|os.O_CREATE, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write(b); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	if _, err := loadDirectoryID(fs, "/data"); !errors.Is(err, errDirectoryIDFile) {
+		t.Fatalf("damaged file: %v, want errDirectoryIDFile", err)
+	}
 }
