@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"testing"
 
@@ -202,5 +203,32 @@ func TestRenderClusterRatiosAndPending(t *testing.T) {
 	}
 	if !strings.Contains(pending, "| moldau | err |") || strings.Contains(pending, "×") {
 		t.Errorf("a failed target got numbers or a ratio:\n%s", pending)
+	}
+}
+
+// TestCreateChunks: createClusterTopics' requests stay within Kafka's
+// 10,000-record CreateTopics limit and keep every topic, in order.
+func TestCreateChunks(t *testing.T) {
+	for _, tc := range []struct{ topics, n, wantChunks int }{
+		{1000, 10, 10}, {100, 10, 1}, {1, 6, 1}, {3, 5000, 3}, {250, 1, 3}, {0, 10, 0},
+	} {
+		var topics []string
+		for i := range tc.topics {
+			topics = append(topics, fmt.Sprintf("t%d", i))
+		}
+		chunks := createChunks(topics, tc.n)
+		if len(chunks) != tc.wantChunks {
+			t.Errorf("%d topics × %d: %d chunks, want %d", tc.topics, tc.n, len(chunks), tc.wantChunks)
+		}
+		var got []string
+		for _, c := range chunks {
+			if len(c) == 0 || len(c) > createChunkTopics || (len(c) > 1 && len(c)*tc.n > createChunkPartitions) {
+				t.Errorf("%d topics × %d: chunk of %d topics", tc.topics, tc.n, len(c))
+			}
+			got = append(got, c...)
+		}
+		if !slices.Equal(got, topics) {
+			t.Errorf("%d topics × %d: chunks lose or reorder topics", tc.topics, tc.n)
+		}
 	}
 }
