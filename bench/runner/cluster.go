@@ -98,6 +98,7 @@ type clusterSample struct {
 	IdleRSSMiB  float64   // RSS summed over the nodes at the end of the idle window
 	NodeCPUPct  []float64 `json:",omitempty"`
 	NodeRSSMiB  []float64 `json:",omitempty"`
+	KafkaHeap   string    `json:",omitempty"` // Kafka targets: the JVMs' -Xmx (-cluster-kafka-heap)
 }
 
 // clusterTarget reports whether W11/W12 run against t.
@@ -614,6 +615,9 @@ func runClusterIdle(t target, round int) (s sample) {
 	defer c.kill()
 	cs := s.Cluster
 	cs.StartupMs = startup.Seconds() * 1000
+	if strings.HasPrefix(t.Name, "kafka") {
+		cs.KafkaHeap = *clusterHeap
+	}
 	for _, pid := range c.pids() {
 		cs.EmptyRSSMiB += float64(procStatus(pid, "VmRSS:")) / 1024
 	}

@@ -206,6 +206,33 @@ func TestRenderClusterRatiosAndPending(t *testing.T) {
 	}
 }
 
+// TestRenderIdleByPartitionCount: W12 at 1,000 and at 10,000 partitions,
+// from two runs, both survive merge and get a table each, ratios within a count.
+func TestRenderIdleByPartitionCount(t *testing.T) {
+	idle := func(run, target string, partitions int, rss, cpu float64) sample {
+		return sample{Workload: "W12", Target: target, Round: 1, Run: run,
+			Cluster: &clusterSample{Partitions: partitions, IdleSec: 60, IdleRSSMiB: rss, IdleCPUPct: cpu, NodeRSSMiB: []float64{rss}, NodeCPUPct: []float64{cpu}}}
+	}
+	older := []sample{idle("2026-01-01", "moldau", 1000, 90, 3), idle("2026-01-01", "kafka", 1000, 1200, 30)}
+	newer := []sample{idle("2026-02-01", "moldau", 10000, 400, 8), idle("2026-02-01", "kafka", 10000, 1600, 80)}
+	merged := merge([]workload{{Name: "W12"}}, newer, older)
+	if len(merged) != 4 {
+		t.Fatalf("merge kept %d W12 samples of 4", len(merged))
+	}
+	var b strings.Builder
+	renderCluster(func(f string, a ...any) { fmt.Fprintf(&b, f, a...) }, merged)
+	out := b.String()
+	for _, want := range []string{
+		"idle cost at 1,000 and 10,000 partitions", "### 1,000 partitions", "### 10,000 partitions",
+		"**0.075×**", "**0.1×**", // RSS and CPU at 1,000: 90 ÷ 1200, 3 ÷ 30
+		"**0.25×**", // RSS at 10,000: 400 ÷ 1600 (CPU 8 ÷ 80 is 0.1× too)
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+}
+
 // TestCreateChunks: createClusterTopics' requests stay within Kafka's
 // 10,000-record CreateTopics limit and keep every topic, in order.
 func TestCreateChunks(t *testing.T) {
