@@ -417,7 +417,10 @@ func createChunks(topics []string, n int) [][]string {
 // before the next is sent), and waits until partitionsReady(minISR). The
 // whole of it is bounded by -cluster-timeout.
 func createClusterTopics(seed string, topics []string, n, minISR int, configs map[string]string) error {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(seed), kgo.RequestTimeoutOverhead(*clusterWait), kgo.RetryTimeout(*clusterWait))
+	// franz-go refuses a request timeout overhead above 15 minutes; one
+	// request gets at most 10, the whole create -cluster-timeout.
+	perRequest := min(*clusterWait, 10*time.Minute)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(seed), kgo.RequestTimeoutOverhead(perRequest), kgo.RetryTimeout(perRequest))
 	if err != nil {
 		return err
 	}
@@ -426,7 +429,7 @@ func createClusterTopics(seed string, topics []string, n, minISR int, configs ma
 	defer cancel()
 	for _, chunk := range createChunks(topics, n) {
 		req := kmsg.NewPtrCreateTopicsRequest()
-		req.TimeoutMillis = int32(clusterWait.Milliseconds())
+		req.TimeoutMillis = int32(perRequest.Milliseconds())
 		for _, name := range chunk {
 			rt := kmsg.NewCreateTopicsRequestTopic()
 			rt.Topic, rt.NumPartitions, rt.ReplicationFactor = name, int32(n), clusterRF
