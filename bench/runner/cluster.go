@@ -63,6 +63,7 @@ var (
 	w12Topics     = flag.Int("w12-topics", 100, "W12: topics, each with -w12-partitions partitions, RF 3")
 	w12PerTopic   = flag.Int("w12-partitions", 10, "W12: partitions per topic")
 	clusterWait   = flag.Duration("cluster-timeout", 3*time.Minute, "W11/W12: give up on a cluster start or a create after this long")
+	clusterHeap   = flag.String("cluster-kafka-heap", "768m", "W11/W12: the Kafka JVMs' -Xmx (kafka-ref.sh's 768m by default)")
 )
 
 const (
@@ -97,6 +98,7 @@ type clusterSample struct {
 	IdleRSSMiB  float64   // RSS summed over the nodes at the end of the idle window
 	NodeCPUPct  []float64 `json:",omitempty"`
 	NodeRSSMiB  []float64 `json:",omitempty"`
+	KafkaHeap   string    `json:",omitempty"` // Kafka targets: the JVMs' -Xmx (-cluster-kafka-heap)
 }
 
 // clusterTarget reports whether W11/W12 run against t.
@@ -225,7 +227,7 @@ func startCluster(t target, dir string) (*cluster, time.Duration, error) {
 	switch t.Name {
 	case "kafka", "kafka-c2":
 		libs := filepath.Join(*root, "tests/compat/.cache/kafka-4.4.0/libs")
-		jvm := []string{"-Xms256m", "-Xmx768m", "-XX:+UseG1GC", "-XX:TieredStopAtLevel=1", "-Djava.awt.headless=true", "-cp", libs + "/*"}
+		jvm := []string{"-Xms256m", "-Xmx" + *clusterHeap, "-XX:+UseG1GC", "-XX:TieredStopAtLevel=1", "-Djava.awt.headless=true", "-cp", libs + "/*"}
 		if t.Name == "kafka-c2" {
 			jvm = slices.DeleteFunc(jvm, func(f string) bool { return f == "-XX:TieredStopAtLevel=1" })
 		}
@@ -385,35 +387,67 @@ func waitISR(seed, topic string, n, rf int, deadline time.Time) error {
 	return fmt.Errorf("ISR of %s below %d after the closed-loop run", topic, rf)
 }
 
+// createTopicsChunk bounds one CreateTopics of createClusterTopics. Kafka's
+// controller refuses a CreateTopics that writes more than 10,000 metadata
+// records (POLICY_VIOLATION; a partition is one record, a topic and each
+// config one more), so 10,000 partitions go as several requests.
+const (
+	createChunkTopics     = 100
+	createChunkPartitions = 1000
+)
+
+// createChunks splits topics (n partitions each) into consecutive runs of at
+// most createChunkTopics topics and createChunkPartitions partitions (at
+// least one topic per run, however many partitions it has).
+func createChunks(topics []string, n int) [][]string {
+	var out [][]string
+	for len(topics) > 0 {
+		k := 1
+		for k < len(topics) && k < createChunkTopics && (k+1)*n <= createChunkPartitions {
+			k++
+		}
+		out = append(out, topics[:k])
+		topics = topics[k:]
+	}
+	return out
+}
+
 // createClusterTopics creates topics (n partitions each, RF 3, configs) in
-// one CreateTopics and waits until partitionsReady(minISR).
+// CreateTopics requests of createChunks, one after another (each answered
+// before the next is sent), and waits until partitionsReady(minISR). The
+// whole of it is bounded by -cluster-timeout.
 func createClusterTopics(seed string, topics []string, n, minISR int, configs map[string]string) error {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(seed), kgo.RequestTimeoutOverhead(*clusterWait), kgo.RetryTimeout(*clusterWait))
+	// franz-go refuses a request timeout overhead above 15 minutes; one
+	// request gets at most 10, the whole create -cluster-timeout.
+	perRequest := min(*clusterWait, 10*time.Minute)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(seed), kgo.RequestTimeoutOverhead(perRequest), kgo.RetryTimeout(perRequest))
 	if err != nil {
 		return err
 	}
 	defer cl.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), *clusterWait)
 	defer cancel()
-	req := kmsg.NewPtrCreateTopicsRequest()
-	req.TimeoutMillis = int32(clusterWait.Milliseconds())
-	for _, name := range topics {
-		rt := kmsg.NewCreateTopicsRequestTopic()
-		rt.Topic, rt.NumPartitions, rt.ReplicationFactor = name, int32(n), clusterRF
-		for _, k := range slices.Sorted(maps.Keys(configs)) {
-			rc := kmsg.NewCreateTopicsRequestTopicConfig()
-			rc.Name, rc.Value = k, kmsg.StringPtr(configs[k])
-			rt.Configs = append(rt.Configs, rc)
+	for _, chunk := range createChunks(topics, n) {
+		req := kmsg.NewPtrCreateTopicsRequest()
+		req.TimeoutMillis = int32(perRequest.Milliseconds())
+		for _, name := range chunk {
+			rt := kmsg.NewCreateTopicsRequestTopic()
+			rt.Topic, rt.NumPartitions, rt.ReplicationFactor = name, int32(n), clusterRF
+			for _, k := range slices.Sorted(maps.Keys(configs)) {
+				rc := kmsg.NewCreateTopicsRequestTopicConfig()
+				rc.Name, rc.Value = k, kmsg.StringPtr(configs[k])
+				rt.Configs = append(rt.Configs, rc)
+			}
+			req.Topics = append(req.Topics, rt)
 		}
-		req.Topics = append(req.Topics, rt)
-	}
-	resp, err := req.RequestWith(ctx, cl)
-	if err != nil {
-		return err
-	}
-	for _, t := range resp.Topics {
-		if t.ErrorCode != 0 {
-			return fmt.Errorf("create: %s", topicError(resp.Topics))
+		resp, err := req.RequestWith(ctx, cl)
+		if err != nil {
+			return err
+		}
+		for _, t := range resp.Topics {
+			if t.ErrorCode != 0 {
+				return fmt.Errorf("create: %s", topicError(resp.Topics))
+			}
 		}
 	}
 	mreq := kmsg.NewPtrMetadataRequest()
@@ -422,12 +456,19 @@ func createClusterTopics(seed string, topics []string, n, minISR int, configs ma
 		mt.Topic = kmsg.StringPtr(name)
 		mreq.Topics = append(mreq.Topics, mt)
 	}
+	// A Metadata response for 10,000 partitions × 3 replicas is ~0.5 MB; asked
+	// every 20 ms it would load the brokers being timed, so large creates
+	// poll less often (the create time is then up to 250 ms late).
+	poll := 20 * time.Millisecond
+	if len(topics)*n > createChunkPartitions {
+		poll = 250 * time.Millisecond
+	}
 	for ctx.Err() == nil {
 		mresp, err := mreq.RequestWith(ctx, cl)
 		if err == nil && partitionsReady(mresp, topics, n, minISR) {
 			return nil
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(poll)
 	}
 	return fmt.Errorf("partitions without a leader (or ISR < %d) after %s", minISR, *clusterWait)
 }
@@ -577,6 +618,9 @@ func runClusterIdle(t target, round int) (s sample) {
 	defer c.kill()
 	cs := s.Cluster
 	cs.StartupMs = startup.Seconds() * 1000
+	if strings.HasPrefix(t.Name, "kafka") {
+		cs.KafkaHeap = *clusterHeap
+	}
 	for _, pid := range c.pids() {
 		cs.EmptyRSSMiB += float64(procStatus(pid, "VmRSS:")) / 1024
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"testing"
 
@@ -202,5 +203,59 @@ func TestRenderClusterRatiosAndPending(t *testing.T) {
 	}
 	if !strings.Contains(pending, "| moldau | err |") || strings.Contains(pending, "×") {
 		t.Errorf("a failed target got numbers or a ratio:\n%s", pending)
+	}
+}
+
+// TestRenderIdleByPartitionCount: W12 at 1,000 and at 10,000 partitions,
+// from two runs, both survive merge and get a table each, ratios within a count.
+func TestRenderIdleByPartitionCount(t *testing.T) {
+	idle := func(run, target string, partitions int, rss, cpu float64) sample {
+		return sample{Workload: "W12", Target: target, Round: 1, Run: run,
+			Cluster: &clusterSample{Partitions: partitions, IdleSec: 60, IdleRSSMiB: rss, IdleCPUPct: cpu, NodeRSSMiB: []float64{rss}, NodeCPUPct: []float64{cpu}}}
+	}
+	older := []sample{idle("2026-01-01", "moldau", 1000, 90, 3), idle("2026-01-01", "kafka", 1000, 1200, 30)}
+	newer := []sample{idle("2026-02-01", "moldau", 10000, 400, 8), idle("2026-02-01", "kafka", 10000, 1600, 80)}
+	merged := merge([]workload{{Name: "W12"}}, newer, older)
+	if len(merged) != 4 {
+		t.Fatalf("merge kept %d W12 samples of 4", len(merged))
+	}
+	var b strings.Builder
+	renderCluster(func(f string, a ...any) { fmt.Fprintf(&b, f, a...) }, merged)
+	out := b.String()
+	for _, want := range []string{
+		"idle cost at 1,000 and 10,000 partitions", "### 1,000 partitions", "### 10,000 partitions",
+		"**0.075×**", "**0.1×**", // RSS and CPU at 1,000: 90 ÷ 1200, 3 ÷ 30
+		"**0.25×**", // RSS at 10,000: 400 ÷ 1600 (CPU 8 ÷ 80 is 0.1× too)
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// TestCreateChunks: createClusterTopics' requests stay within Kafka's
+// 10,000-record CreateTopics limit and keep every topic, in order.
+func TestCreateChunks(t *testing.T) {
+	for _, tc := range []struct{ topics, n, wantChunks int }{
+		{1000, 10, 10}, {100, 10, 1}, {1, 6, 1}, {3, 5000, 3}, {250, 1, 3}, {0, 10, 0},
+	} {
+		var topics []string
+		for i := range tc.topics {
+			topics = append(topics, fmt.Sprintf("t%d", i))
+		}
+		chunks := createChunks(topics, tc.n)
+		if len(chunks) != tc.wantChunks {
+			t.Errorf("%d topics × %d: %d chunks, want %d", tc.topics, tc.n, len(chunks), tc.wantChunks)
+		}
+		var got []string
+		for _, c := range chunks {
+			if len(c) == 0 || len(c) > createChunkTopics || (len(c) > 1 && len(c)*tc.n > createChunkPartitions) {
+				t.Errorf("%d topics × %d: chunk of %d topics", tc.topics, tc.n, len(c))
+			}
+			got = append(got, c...)
+		}
+		if !slices.Equal(got, topics) {
+			t.Errorf("%d topics × %d: chunks lose or reorder topics", tc.topics, tc.n)
+		}
 	}
 }

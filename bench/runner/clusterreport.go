@@ -2,6 +2,9 @@ package main
 
 import (
 	"fmt"
+	"maps"
+	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -122,15 +125,35 @@ func renderCluster(p func(string, ...any), samples []sample) {
 		}
 	}
 	if ts := targetsOf(samples, "W12"); len(ts) > 0 {
-		p("## W12: three-node cluster, idle cost at 1,000 partitions RF=3\n\n")
-		p("%s", provenance(samples, "W12"))
-		idle := 0.0
-		for _, s := range samples {
-			if s.Workload == "W12" && s.Cluster != nil && s.Err == "" {
-				idle = s.Cluster.IdleSec
-			}
+		renderIdle(p, samples)
+	}
+}
+
+// renderIdle writes W12: one table per partition count (merge keeps the
+// newest run of each count, so 1,000 and 10,000 come from different runs).
+func renderIdle(p func(string, ...any), samples []sample) {
+	byCount := map[int][]sample{}
+	idle := 0.0
+	for _, s := range samples {
+		if s.Workload != "W12" || s.Cluster == nil {
+			continue
 		}
-		p("W11's clusters (fresh for every round), then 100 topics × 10 partitions, replication factor 3, in one CreateTopics, until Metadata gives every partition a leader (\"create\"); %s later, CPU (utime+stime, `/proc/PID/stat`) of each of the three processes over %.0f s and their RSS (`VmRSS`) at its end, summed over the nodes (each node's value in brackets). \"RSS at start\" is the sum right after the cluster started, before any topic. No client is connected during the window.\n\n", w12SettleAfter, idle)
+		byCount[s.Cluster.Partitions] = append(byCount[s.Cluster.Partitions], s)
+		if s.Err == "" {
+			idle = s.Cluster.IdleSec
+		}
+	}
+	counts := slices.Sorted(maps.Keys(byCount))
+	var names []string
+	for _, n := range counts {
+		names = append(names, thousands(n))
+	}
+	p("## W12: three-node cluster, idle cost at %s partitions RF=3\n\n", strings.Join(names, " and "))
+	p("W11's clusters (fresh for every round), then topics of 10 partitions, replication factor 3, in CreateTopics requests of at most %d topics and %s partitions each, one after another (Kafka's controller refuses one request writing more than 10,000 metadata records), until Metadata gives every partition a leader (\"create\", from the first request); %s later, CPU (utime+stime, `/proc/PID/stat`) of each of the three processes over %.0f s and their RSS (`VmRSS`) at its end, summed over the nodes (each node's value in brackets). \"RSS at start\" is the sum right after the cluster started, before any topic. No client is connected during the window. Kafka's heap is kafka-ref.sh's `-Xmx768m` unless the row says otherwise.\n\n", createChunkTopics, thousands(createChunkPartitions), w12SettleAfter, idle)
+	for _, n := range counts {
+		samples := byCount[n]
+		ts := targetsOf(samples, "W12")
+		p("### %s partitions\n\n%s", thousands(n), provenance(samples, "W12"))
 		p("| target | partitions | create ms | RSS at start MiB (3 nodes) | idle RSS MiB, sum (per node) | idle CPU %% of a core, sum (per node) | Moldau ÷ target: RSS | Moldau ÷ target: CPU |\n|---|---|---|---|---|---|---|---|\n")
 		rss := func(c *clusterSample) float64 { return c.IdleRSSMiB }
 		cpu := func(c *clusterSample) float64 { return c.IdleCPUPct }
@@ -138,28 +161,41 @@ func renderCluster(p func(string, ...any), samples []sample) {
 		for _, t := range ts {
 			r, c := clusterValue(samples, "W12", t, rss), clusterValue(samples, "W12", t, cpu)
 			if len(r) == 0 {
-				p("| %s | | err | | | | | |\n", t)
+				p("| %s | %d | err | | | | | |\n", t, n)
 				continue
 			}
 			cv := func(f func(*clusterSample) float64) float64 { return median(vals(clusterValue(samples, "W12", t, f))) }
 			var perRSS, perCPU []string
+			heap := ""
 			for _, s := range samples {
-				if s.Workload == "W12" && s.Target == t && s.Err == "" && s.Cluster != nil {
+				if s.Target == t && s.Err == "" {
 					perRSS = append(perRSS, joinFloats(s.Cluster.NodeRSSMiB, "%.0f"))
 					perCPU = append(perCPU, joinFloats(s.Cluster.NodeCPUPct, "%.2f"))
+					if s.Cluster.KafkaHeap != "" && s.Cluster.KafkaHeap != "768m" {
+						heap = " (`-Xmx" + s.Cluster.KafkaHeap + "`)"
+					}
 				}
 			}
-			p("| %s | %.0f | %.0f | %.0f | %.0f (%s) | %.2f (%s) | %s | %s |\n", t, cv(func(c *clusterSample) float64 { return float64(c.Partitions) }),
+			p("| %s%s | %d | %.0f | %.0f | %.0f (%s) | %.2f (%s) | %s | %s |\n", t, heap, n,
 				cv(func(c *clusterSample) float64 { return c.CreateMs }), cv(func(c *clusterSample) float64 { return c.EmptyRSSMiB }),
 				median(vals(r)), strings.Join(perRSS, "; "), median(vals(c)), strings.Join(perCPU, "; "), ratioCell(t, oursRSS, r), ratioCell(t, oursCPU, c))
 		}
 		p("\n")
 		for _, t := range ts {
-			if n := pendingNote(samples, "W12", t); n != "" {
-				p("%s\n\n", n)
+			if note := pendingNote(samples, "W12", t); note != "" {
+				p("%s\n\n", note)
 			}
 		}
 	}
+}
+
+// thousands is n with commas between groups of three digits (10,000).
+func thousands(n int) string {
+	s := strconv.Itoa(n)
+	for i := len(s) - 3; i > 0 && s[i-1] != '-'; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }
 
 func joinFloats(xs []float64, format string) string {

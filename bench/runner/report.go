@@ -149,11 +149,14 @@ func runRank(s sample) string {
 	return "2" + s.Run
 }
 
-// mergeKey is what one run's samples stand for: a workload, or for W9 a
-// workload at one partition count.
+// mergeKey is what one run's samples stand for: a workload, or for W9 and
+// W12 a workload at one partition count.
 func mergeKey(s sample) string {
 	if s.Scale != nil {
 		return fmt.Sprintf("%s/%d", s.Workload, s.Scale.Partitions)
+	}
+	if s.Workload == "W12" && s.Cluster != nil {
+		return fmt.Sprintf("%s/%d", s.Workload, s.Cluster.Partitions)
 	}
 	return s.Workload
 }
