@@ -164,8 +164,31 @@ func (c *raftCluster) openReplica(t *topic, mp *metadata.Partition) (*partition,
 		// The preferred leader of a new partition starts its election at
 		// once instead of waiting out an election timeout.
 		_ = c.node.Campaign(mp.GroupID)
+		go c.campaignUntilLed(mp.GroupID)
 	}
 	return p, nil
+}
+
+// campaignUntilLed repeats a new partition's first election while its
+// group has no leader: the other replicas open the group when their
+// reconciler applies the same metadata, a moment after this node, and
+// a vote request reaching a node before its group exists is lost, which
+// left the partition leaderless for a whole election timeout (1–2 s per
+// created topic). Campaign is only called while no leader is known, so
+// an elected leader is never disrupted by it.
+func (c *raftCluster) campaignUntilLed(gid uint64) {
+	for _, d := range []time.Duration{50, 100, 200, 400} {
+		select {
+		case <-c.stop:
+			return
+		case <-time.After(d * time.Millisecond):
+		}
+		leader, _, _, err := c.node.Leader(gid)
+		if err != nil || leader != 0 {
+			return
+		}
+		_ = c.node.Campaign(gid)
+	}
 }
 
 // dropReplica stops hosting p (its topic was deleted): the group goes, then
