@@ -10,8 +10,9 @@ package broker
 //   - Per partition: Size (the log's bytes), OffsetLag 0 (no future
 //     replicas: a replica never moves between directories), IsFuture
 //     false.
-//   - v3+: a top-level ErrorCode (0); v4+: TotalBytes and UsableBytes
-//     (-1: not measured). v2+: flexible.
+//   - v3+: a top-level ErrorCode (0); v4+: TotalBytes and UsableBytes of
+//     the data directory's file system (statfs; -1 where it cannot be
+//     read, as Kafka answers). v2+: flexible.
 
 import (
 	"context"
@@ -31,6 +32,7 @@ func (b *Broker) handleDescribeLogDirs(ctx context.Context, req *protocol.Reques
 	}
 	dir := kmsg.NewDescribeLogDirsResponseDir()
 	dir.Dir = b.dataDir
+	dir.TotalBytes, dir.UsableBytes = volumeBytes(b.dataDir)
 	add := func(t *topic, parts []*partition) {
 		st := kmsg.NewDescribeLogDirsResponseDirTopic()
 		st.Topic = t.name

@@ -143,6 +143,9 @@ func TestKafkaReassignPartitionsTool(t *testing.T) {
 	}
 	hosting := map[int32]bool{}
 	dirs.Each(func(d kadm.DescribedLogDir) {
+		if d.TotalBytes <= 0 || d.UsableBytes <= 0 || d.UsableBytes > d.TotalBytes {
+			t.Errorf("broker %d log dir %s: total %d usable %d bytes", d.Broker, d.Dir, d.TotalBytes, d.UsableBytes)
+		}
 		d.Topics.Each(func(p kadm.DescribedLogDirPartition) {
 			if p.Topic == "cli-move" {
 				hosting[p.Broker] = true
