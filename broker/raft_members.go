@@ -426,27 +426,36 @@ func (c *raftCluster) checkClusterID(id *string) error {
 
 // addVoter promotes node id, a learner of group 0, to voter once it has
 // caught up (within timeout), and returns once the change is applied on
-// this node (the controller).
+// this node (the controller). membersMu is taken only for the last check
+// and the change, not while the learner catches up (the controller's
+// memberLoop needs it meanwhile).
 func (c *raftCluster) addVoter(ctx context.Context, id int32, timeout time.Duration) error {
-	c.membersMu.Lock()
-	defer c.membersMu.Unlock()
 	rid := raftID(id)
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	for {
+	// caughtUp reports whether id is a learner whose log reached the
+	// commit index; an error when it is not a learner at all.
+	caughtUp := func() (bool, error) {
 		reps, err := c.node.Replicas(metadataGroup)
 		if err != nil {
-			return fmt.Errorf("%w: %v", errNoController, err)
+			return false, fmt.Errorf("%w: %v", errNoController, err)
 		}
 		i := slices.IndexFunc(reps, func(r replication.ReplicaProgress) bool { return r.ID == rid })
 		if i < 0 {
-			return fmt.Errorf("%w: node %d (it must be running as a joiner: --peers without its own id)", errNotObserver, id)
+			return false, fmt.Errorf("%w: node %d (it must be running as a joiner: --peers without its own id)", errNotObserver, id)
 		}
 		if !reps[i].Learner {
-			return fmt.Errorf("%w: node %d", errDuplicateVoter, id)
+			return false, fmt.Errorf("%w: node %d", errDuplicateVoter, id)
 		}
 		st, err := c.node.Status(metadataGroup)
-		if err == nil && reps[i].Match >= st.Commit {
+		return err == nil && reps[i].Match >= st.Commit, nil
+	}
+	for {
+		ok, err := caughtUp()
+		if err != nil {
+			return err
+		}
+		if ok {
 			break
 		}
 		select {
@@ -456,6 +465,11 @@ func (c *raftCluster) addVoter(ctx context.Context, id int32, timeout time.Durat
 			return errClosing
 		case <-time.After(20 * time.Millisecond):
 		}
+	}
+	c.membersMu.Lock()
+	defer c.membersMu.Unlock()
+	if _, err := caughtUp(); err != nil {
+		return err // changed while it caught up (promoted, removed)
 	}
 	if err := c.node.ProposeConfChange(ctx, metadataGroup, confChange(raftpb.ConfChangeAddNode, rid)); err != nil {
 		return fmt.Errorf("%w: promoting node %d: %v", errMetadataTimeout, id, err)
@@ -469,7 +483,12 @@ func (c *raftCluster) addVoter(ctx context.Context, id int32, timeout time.Durat
 // errNoController wrapped with the new controller (the caller forwards).
 func (c *raftCluster) removeVoter(ctx context.Context, id int32) error {
 	c.membersMu.Lock()
-	defer c.membersMu.Unlock()
+	locked := true
+	defer func() {
+		if locked {
+			c.membersMu.Unlock()
+		}
+	}()
 	voters, _, err := c.node.Membership(metadataGroup)
 	if err != nil {
 		return err
@@ -484,6 +503,10 @@ func (c *raftCluster) removeVoter(ctx context.Context, id int32) error {
 	ctx, cancel := context.WithTimeout(ctx, adminTimeout)
 	defer cancel()
 	if id == c.self {
+		// The hand-over is waited for without membersMu (the new
+		// controller does the change; memberLoop needs the lock).
+		c.membersMu.Unlock()
+		locked = false
 		reps, err := c.node.Replicas(metadataGroup)
 		if err != nil {
 			return fmt.Errorf("%w: %v", errNoController, err)
@@ -520,7 +543,10 @@ func (c *raftCluster) removeVoter(ctx context.Context, id int32) error {
 // of group 0 (reconcileMembers).
 func (c *raftCluster) unregisterBroker(ctx context.Context, id int32) error {
 	v := c.view()
-	if _, ok := v.Broker(id); !ok {
+	_, registered := v.Broker(id)
+	if _, peer := v.Peer(id); !registered && !peer {
+		// Both records gone (a retry after the peer's removal failed
+		// finds the registration gone and completes the second step).
 		return fmt.Errorf("%w: %d", errBrokerNotFound, id)
 	}
 	if voters, _ := c.quorum(); slices.Contains(voters, id) {

@@ -289,9 +289,8 @@ func (c *raftCluster) reassignStep(p *partition, mp *metadata.Partition) error {
 	ctx, cancel := context.WithTimeout(c.ctx, 10*time.Second)
 	defer cancel()
 	change := func(typ raftpb.ConfChangeType, id uint64) error {
-		cc := &raftpb.ConfChangeV2{Changes: []*raftpb.ConfChangeSingle{{Type: typ.Enum(), NodeId: new(id)}}}
 		c.logger.Info("reassignment: configuration change", "partition", p.dirName(), "change", typ.String(), "node", kafkaID(id))
-		return c.node.ProposeConfChange(ctx, gid, cc)
+		return c.node.ProposeConfChange(ctx, gid, confChange(typ, id))
 	}
 	for _, l := range cs.Learners {
 		if !slices.Contains(target, l) {
