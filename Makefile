@@ -81,9 +81,12 @@ franz-suite: build
 	./tests/franz-suite.sh
 
 # franz-suite-cluster: the same suite against a fresh three-node cluster
-# (127.0.0.1-3) at replication factor 3; part of `make test`.
+# (127.0.0.1-3) at replication factor 3, then once more with franz-go's chaos
+# dialer (KGO_TEST_CHAOS=1: every client connection dies after 0.5-1.5 s);
+# part of `make test`.
 franz-suite-cluster: build
 	./tests/franz-suite-cluster.sh
+	KGO_TEST_CHAOS=1 FRANZ_SUITE_LOG=/tmp/franz-suite-cluster-chaos.log ./tests/franz-suite-cluster.sh
 
 clean:
 	rm -rf bin moldau-data

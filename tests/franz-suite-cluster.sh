@@ -3,7 +3,9 @@
 # against a fresh three-node Moldau cluster (127.0.0.1-3, replication
 # factor 3) and prints a pass/fail summary. Usage:
 #   tests/franz-suite-cluster.sh [go test -run pattern]
-# Ports: KPORT (Kafka, default 19092) and PPORT (inter-broker, 19093) on
+# KGO_TEST_CHAOS=1 in the environment turns on franz-go's chaos dialer
+# (client connections die after 0.5-1.5 s; `make franz-suite-cluster` runs
+# both). Ports: KPORT (Kafka, default 19092) and PPORT (inter-broker, 19093) on
 # each address.
 set -uo pipefail
 cd "$(dirname "$0")/.."
