@@ -40,6 +40,7 @@ import (
 	"flag"
 	"fmt"
 	"maps"
+	"math"
 	"net"
 	"os"
 	"os/exec"
@@ -57,7 +58,9 @@ import (
 
 var (
 	w11MiB        = flag.Float64("w11-mib", 2048, "W11: MiB of 1 KiB records produced closed loop (× -scale)")
-	w11Rate       = flag.Float64("w11-rate", 8192, "W11-lat: fixed produce rate in records/s (1 KiB each)")
+	w11Rate       = flag.Float64("w11-rate", 0, "W11-lat: a fixed produce rate in records/s (1 KiB each) instead of -w11-lat-frac of the same run's W11")
+	w11LatFrac    = flag.Float64("w11-lat-frac", 0.5, "W11-lat: the fixed rate as a fraction of the same cluster's W11 records/s; W11-lat-eq: of the slowest target's in the round")
+	w11LatEq      = flag.Bool("w11-lat-eq", true, "W11-lat-eq: after each round's W11, every target again on a fresh cluster at one rate, -w11-lat-frac of the slowest target's W11")
 	w11LatSeconds = flag.Float64("w11-lat-seconds", 20, "W11-lat: how long the fixed-rate run lasts (× -scale)")
 	w12Idle       = flag.Duration("w12-idle", 60*time.Second, "W12: idle window for CPU and RSS")
 	w12Topics     = flag.Int("w12-topics", 100, "W12: topics, each with -w12-partitions partitions, RF 3")
@@ -84,13 +87,19 @@ type clusterSample struct {
 	CreateMs   float64 // CreateTopics until every partition has a leader (W11: and an ISR ≥ min.insync.replicas)
 	// W11 / W11-lat
 	RecordsPerSec float64
-	Rate          float64            // W11-lat: the fixed rate asked for, records/s
+	Rate          float64            // W11-lat, W11-lat-eq: the fixed rate asked for, records/s
+	RateBasis     string             `json:",omitempty"` // how Rate was chosen ("50% of its own W11", "50% of kafka's W11", "fixed")
 	AckUs         map[string]float64 // per-record produce latency, µs (p50, p99, p999, max, count)
 	BrokerCPUSec  float64            // summed over the nodes during the load run, warm-up included
 	LoadSec       float64            // wall time of that load run (process start to exit)
 	SettleCPUPct  float64            `json:",omitempty"` // W11-lat: broker CPU (% of a core, 3 nodes) between the closed-loop run and this one
 	SettleNote    string             `json:",omitempty"` // W11-lat: the ISR did not return to RF before this run
 	ClientCPUSec  float64
+	// W13
+	PreloadMiBPerSec float64 `json:",omitempty"` // the acks=all preload's throughput
+	ConsumedGiB      float64 `json:",omitempty"`
+	// W14
+	Failover *failoverSample `json:",omitempty"`
 	// W12
 	EmptyRSSMiB float64   // RSS summed over the nodes right after start-up, before any topic
 	IdleSec     float64   // the idle window
@@ -157,8 +166,44 @@ func clusterPorts(nodes, k int) ([]int, error) {
 
 // cluster is three running nodes.
 type cluster struct {
-	nodes []*proc // node i+1
-	logs  []string
+	nodes []*proc    // node i+1
+	logs  []string   // node i+1's stdout and stderr
+	argv  [][]string // node i+1's command line, to restart it (W14)
+	port  int        // the Kafka port, the same on every node's address
+}
+
+// startNode starts node i (0-based) from its command line, its output
+// appended to its log.
+func (c *cluster) startNode(i int) error {
+	cmd := exec.Command(c.argv[i][0], c.argv[i][1:]...)
+	logf, err := os.OpenFile(c.logs[i], os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	err = cmd.Start()
+	logf.Close() // the child has its own descriptor
+	if err != nil {
+		return err
+	}
+	p := &proc{cmd: cmd, pid: cmd.Process.Pid, addr: fmt.Sprintf("%s:%d", nodeIP(i+1), c.port), done: make(chan struct{})}
+	go func() { cmd.Wait(); close(p.done) }()
+	if i < len(c.nodes) {
+		c.nodes[i] = p
+	} else {
+		c.nodes = append(c.nodes, p)
+	}
+	return nil
+}
+
+// addrs is every node's Kafka address, comma-separated.
+func (c *cluster) addrs() string {
+	var out []string
+	for _, p := range c.nodes {
+		out = append(out, p.addr)
+	}
+	return strings.Join(out, ",")
 }
 
 func (c *cluster) seed() string { return c.nodes[0].addr }
@@ -174,7 +219,11 @@ func (c *cluster) pids() []int {
 // kill ends every node (SIGKILL to each process group) and waits for them.
 func (c *cluster) kill() {
 	for _, p := range c.nodes {
-		p.kill()
+		select {
+		case <-p.done: // killed by W14 and not restarted
+		default:
+			p.kill()
+		}
 	}
 }
 
@@ -222,8 +271,7 @@ func startCluster(t target, dir string) (*cluster, time.Duration, error) {
 		return nil, 0, err
 	}
 	port, peerPort, adminPort := ports[0], ports[1], ports[2]
-	c := &cluster{}
-	cmds := make([]*exec.Cmd, clusterNodes)
+	c := &cluster{port: port}
 	switch t.Name {
 	case "kafka", "kafka-c2":
 		libs := filepath.Join(*root, "tests/compat/.cache/kafka-4.4.0/libs")
@@ -252,7 +300,7 @@ func startCluster(t target, dir string) (*cluster, time.Duration, error) {
 					errs[i] = fmt.Errorf("kafka format node %d: %w: %s", i+1, err, out)
 				}
 			}()
-			cmds[i] = exec.Command("java", append(slices.Clone(jvm), "kafka.Kafka", props)...)
+			c.argv = append(c.argv, append(append([]string{"java"}, jvm...), "kafka.Kafka", props))
 		}
 		wg.Wait()
 		if err := errors.Join(errs...); err != nil {
@@ -274,29 +322,17 @@ func startCluster(t target, dir string) (*cluster, time.Duration, error) {
 				"--peer-addr", fmt.Sprintf("%s:%d", ip, peerPort), "--peers", votersList(clusterNodes, peerPort),
 				"--data-dir", filepath.Join(nd, "data"), "--admin-addr", fmt.Sprintf("%s:%d", ip, adminPort), "--log-level", "warn"}
 			args = append(args, strings.Fields(*moldauFl)...)
-			cmds[i] = exec.Command(bin, args...)
+			c.argv = append(c.argv, append([]string{bin}, args...))
 		}
 	default:
 		return nil, 0, fmt.Errorf("no cluster for target %s", t.Name)
 	}
 	began := time.Now()
-	for i, cmd := range cmds {
-		logf, err := os.OpenFile(c.logs[i], os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-		if err != nil {
+	for i := range c.argv {
+		if err := c.startNode(i); err != nil {
 			c.kill()
 			return nil, 0, err
 		}
-		cmd.Stdout, cmd.Stderr = logf, logf
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-		err = cmd.Start()
-		logf.Close() // the child has its own descriptor
-		if err != nil {
-			c.kill()
-			return nil, 0, err
-		}
-		p := &proc{cmd: cmd, pid: cmd.Process.Pid, addr: fmt.Sprintf("%s:%d", nodeIP(i+1), port), done: make(chan struct{})}
-		go func() { cmd.Wait(); close(p.done) }()
-		c.nodes = append(c.nodes, p)
 	}
 	if err := waitBrokers(c, clusterNodes, began.Add(*clusterWait)); err != nil {
 		c.kill()
@@ -363,10 +399,10 @@ func partitionsReady(resp *kmsg.MetadataResponse, topics []string, n, minISR int
 	return len(seen) == len(topics)
 }
 
-// waitISR polls Metadata until every partition of topic has a leader and
-// an ISR of rf replicas.
-func waitISR(seed, topic string, n, rf int, deadline time.Time) error {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(seed), kgo.RetryTimeout(0))
+// waitISR polls Metadata (seeds: comma-separated addresses) until every
+// partition of topic has a leader and an ISR of rf replicas.
+func waitISR(seeds, topic string, n, rf int, deadline time.Time) error {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(seeds, ",")...), kgo.RetryTimeout(0))
 	if err != nil {
 		return err
 	}
@@ -384,7 +420,7 @@ func waitISR(seed, topic string, n, rf int, deadline time.Time) error {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	return fmt.Errorf("ISR of %s below %d after the closed-loop run", topic, rf)
+	return fmt.Errorf("ISR of %s below %d (or a partition without a leader) until the deadline", topic, rf)
 }
 
 // createTopicsChunk bounds one CreateTopics of createClusterTopics. Kafka's
@@ -473,12 +509,14 @@ func createClusterTopics(seed string, topics []string, n, minISR int, configs ma
 	return fmt.Errorf("partitions without a leader (or ISR < %d) after %s", minISR, *clusterWait)
 }
 
-// runClusterProduce is W11 and W11-lat on one fresh cluster of t.
+// runClusterProduce is W11 and W11-lat on one fresh cluster of t. W11-lat's
+// rate is -w11-lat-frac of this W11 run's records/s (each target at the same
+// fraction of its own saturation), or -w11-rate when that is set.
 func runClusterProduce(bin string, t target, round int, args []string) []sample {
 	s := sample{Workload: "W11", Target: t.Name, Round: round + 1, Load1Start: loadAvg(),
 		Cluster: &clusterSample{Nodes: clusterNodes, Partitions: w11Partitions, RF: clusterRF}}
 	lat := sample{Workload: "W11-lat", Target: t.Name, Round: round + 1,
-		Cluster: &clusterSample{Nodes: clusterNodes, Partitions: w11Partitions, RF: clusterRF, Rate: *w11Rate}}
+		Cluster: &clusterSample{Nodes: clusterNodes, Partitions: w11Partitions, RF: clusterRF}}
 	fail := func(err error) []sample {
 		s.Err, s.Load1End = err.Error(), loadAvg()
 		lat.Err, lat.Load1Start, lat.Load1End = s.Err, s.Load1Start, s.Load1End
@@ -504,26 +542,7 @@ func runClusterProduce(bin string, t target, round int, args []string) []sample 
 	s.Cluster.CreateMs = time.Since(began).Seconds() * 1000
 	lat.Cluster.CreateMs = s.Cluster.CreateMs
 	base := []string{"-brokers", c.seed(), "-topic", topic, "-create=false", "-partitions", strconv.Itoa(w11Partitions), "-target", t.Name}
-	run := func(x *sample, extra []string) error {
-		cpu0, t0 := sumCPU(c.pids()), time.Now()
-		out, err := runLoad(bin, append(append(slices.Clone(base), "-workload", x.Workload), append(slices.Clone(args), extra...)...))
-		if err != nil {
-			return err
-		}
-		lr, err := parseLoad(out)
-		if err != nil {
-			return err
-		}
-		if lr.Failed > 0 {
-			return fmt.Errorf("%d records failed: %s", lr.Failed, lr.FirstError)
-		}
-		x.MiBPerSec, x.Load = lr.MiBPerSec, out
-		x.ProducedGiB = (float64(lr.Bytes) + lr.WarmupMiB*(1<<20)) / (1 << 30)
-		x.Cluster.RecordsPerSec, x.Cluster.AckUs, x.Cluster.ClientCPUSec = lr.RecordsPerSec, lr.AckUs, lr.ClientCPUSec
-		x.Cluster.BrokerCPUSec, x.Cluster.LoadSec = sumCPU(c.pids())-cpu0, time.Since(t0).Seconds()
-		return nil
-	}
-	if err := run(&s, []string{"-mib", fmtFloat(*w11MiB * *scale), "-warmup-mib", fmtFloat(32 * *scale)}); err != nil {
+	if err := clusterLoadRun(bin, c, base, args, &s, "-mib", fmtFloat(*w11MiB**scale), "-warmup-mib", fmtFloat(32**scale)); err != nil {
 		return fail(err)
 	}
 	// Let followers finish catching up (an ISR of 2 was enough for the
@@ -537,12 +556,54 @@ func runClusterProduce(bin string, t target, round int, args []string) []sample 
 	lat.Cluster.SettleCPUPct = (sumCPU(c.pids()) - cpu0) / time.Since(t0).Seconds() * 100
 	s.Load1End = loadAvg()
 	lat.Load1Start = s.Load1End
-	n := *w11Rate * *w11LatSeconds * *scale // records
-	if err := run(&lat, []string{"-rate", fmtFloat(*w11Rate), "-mib", fmtFloat(n * 1024 / (1 << 20)), "-warmup-mib", fmtFloat(8 * *scale)}); err != nil {
+	lat.Cluster.Rate, lat.Cluster.RateBasis = latencyRate(s.Cluster.RecordsPerSec)
+	if err := clusterLoadRun(bin, c, base, args, &lat, fixedRateArgs(lat.Cluster.Rate)...); err != nil {
 		lat.Err = err.Error()
 	}
 	lat.Load1End = loadAvg()
 	return []sample{s, lat}
+}
+
+// latencyRate is W11-lat's rate after a W11 run of saturation records/s:
+// -w11-rate when set, else -w11-lat-frac of saturation.
+func latencyRate(saturation float64) (float64, string) {
+	if *w11Rate > 0 {
+		return *w11Rate, "fixed"
+	}
+	return math.Round(*w11LatFrac * saturation), fmt.Sprintf("%s of its own W11", pct(*w11LatFrac))
+}
+
+// pct is f (0.5) as a percentage ("50%").
+func pct(f float64) string { return fmtFloat(math.Round(f*1000)/10) + "%" }
+
+// fixedRateArgs are bench/load's flags for an open-loop run at rate records/s
+// of 1 KiB for -w11-lat-seconds (× -scale), after a short warm-up.
+func fixedRateArgs(rate float64) []string {
+	n := rate * *w11LatSeconds * *scale // records
+	return []string{"-rate", fmtFloat(rate), "-mib", fmtFloat(n * 1024 / (1 << 20)), "-warmup-mib", fmtFloat(8 * *scale)}
+}
+
+// clusterLoadRun runs bench/load against c (base: brokers, topic, labels;
+// args: the workload's flags; extra wins over both) and fills x from its
+// output: throughput, latency, client and broker CPU.
+func clusterLoadRun(bin string, c *cluster, base, args []string, x *sample, extra ...string) error {
+	cpu0, t0 := sumCPU(c.pids()), time.Now()
+	out, err := runLoad(bin, append(append(slices.Clone(base), "-workload", x.Workload), append(slices.Clone(args), extra...)...))
+	if err != nil {
+		return err
+	}
+	lr, err := parseLoad(out)
+	if err != nil {
+		return err
+	}
+	if lr.Failed > 0 {
+		return fmt.Errorf("%d records failed: %s", lr.Failed, lr.FirstError)
+	}
+	x.MiBPerSec, x.Load = lr.MiBPerSec, out
+	x.ProducedGiB = (float64(lr.Bytes) + lr.WarmupMiB*(1<<20)) / (1 << 30)
+	x.Cluster.RecordsPerSec, x.Cluster.AckUs, x.Cluster.ClientCPUSec = lr.RecordsPerSec, lr.AckUs, lr.ClientCPUSec
+	x.Cluster.BrokerCPUSec, x.Cluster.LoadSec = sumCPU(c.pids())-cpu0, time.Since(t0).Seconds()
+	return nil
 }
 
 // loadResult is what the runner reads of bench/load's JSON line.

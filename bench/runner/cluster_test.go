@@ -181,13 +181,13 @@ func TestRenderClusterRatiosAndPending(t *testing.T) {
 		idle("moldau", 1, 90, 1), idle("kafka", 1, 1200, 30),
 	})
 	for _, want := range []string{
-		"| kafka | 100 · 100 | 100.0 | 104.9 |",   // MiB/s per round, median, MB/s
-		"**2.50×** (pairs 2.00–3.00)",             // throughput ratio: median 250 ÷ 100, per round 2 and 3
-		"| kafka | 8.0 | 1.00 | 40.0 (40.0) |",    // W11-lat p50 and p99 in ms
-		"**0.05×**",                               // W11-lat p99 ratio 2 ÷ 40
+		"| kafka | 100 · 100 | 100.0 | 104.9 |",       // MiB/s per round, median, MB/s
+		"**2.50×** (pairs 2.00–3.00)",                 // throughput ratio: median 250 ÷ 100, per round 2 and 3
+		"| kafka | 8192 | 8.0 | 1.00 | 40.0 (40.0) |", // W11-lat rate, p50 and p99 in ms
+		"**0.05×**", // W11-lat p99 ratio 2 ÷ 40
 		"| 1200 (400 + 400 + 400) | 30.00 (30.00", // W12 per-node RSS and CPU
-		"**0.075×**",                              // W12 RSS ratio 90 ÷ 1200
-		"**0.0333×**",                             // W12 CPU ratio 1 ÷ 30
+		"**0.075×**",  // W12 RSS ratio 90 ÷ 1200
+		"**0.0333×**", // W12 CPU ratio 1 ÷ 30
 	} {
 		if !strings.Contains(both, want) {
 			t.Errorf("report lacks %q:\n%s", want, both)

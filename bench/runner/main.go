@@ -165,6 +165,10 @@ func main() {
 		{Name: "W11", Title: "three-node cluster, acks=all, RF=3: one idempotent producer, 1 KiB records, 6 partitions, min.insync.replicas=2, closed loop", Kind: "cluster",
 			Args: with("-size", "1024", "-acks", "all", "-idempotent")},
 		{Name: "W11-lat", Title: "W11's topic at a fixed rate (open loop): produce latency", Kind: "cluster", Report: true},
+		{Name: "W11-lat-eq", Title: "W11's producer at one rate for every target (open loop): produce latency, like for like", Kind: "cluster", Report: true},
+		{Name: "W13", Title: "three-node cluster, RF=3: consume throughput after a preload", Kind: "cluster-consume",
+			Args: with("-size", "1024", "-acks", "all", "-idempotent")},
+		{Name: "W14", Title: "three-node cluster: recovery after a leader is killed", Kind: "cluster-failover"},
 		{Name: "W12", Title: "three-node cluster, idle cost at 1,000 partitions RF=3", Kind: "cluster-idle"},
 	}
 	allWls := slices.Clone(wls)
@@ -199,6 +203,9 @@ func main() {
 			}
 			if s.Cluster != nil {
 				fmt.Fprintf(os.Stderr, "    %+v\n", *s.Cluster)
+				if f := s.Cluster.Failover; f != nil {
+					fmt.Fprintf(os.Stderr, "    failover: acked %d failed %d %s kills %+v\n", f.Acked, f.Failed, f.FirstError, f.Kills)
+				}
 			}
 			line, _ := json.Marshal(s)
 			raw.Write(append(line, '\n'))
@@ -234,6 +241,7 @@ func main() {
 			if r%2 == 1 {
 				slices.Reverse(order)
 			}
+			saturation := map[string]float64{} // W11 records/s this round, for W11-lat-eq
 			for _, t := range order {
 				if w.Kind == "admin" {
 					if adminTarget(t) {
@@ -241,13 +249,22 @@ func main() {
 					}
 					continue
 				}
-				if w.Kind == "cluster" || w.Kind == "cluster-idle" {
+				if strings.HasPrefix(w.Kind, "cluster") {
 					if !clusterTarget(t) {
 						continue
 					}
-					if w.Kind == "cluster" {
-						keep(runClusterProduce(bin, t, r, w.Args)...)
-					} else {
+					switch w.Kind {
+					case "cluster":
+						ss := runClusterProduce(bin, t, r, w.Args)
+						if ss[0].Err == "" && ss[0].Cluster.RecordsPerSec > 0 {
+							saturation[t.Name] = ss[0].Cluster.RecordsPerSec
+						}
+						keep(ss...)
+					case "cluster-consume":
+						keep(runClusterConsume(bin, t, r, w.Args))
+					case "cluster-failover":
+						keep(runFailover(t, r))
+					default:
 						keep(runClusterIdle(t, r))
 					}
 					continue
@@ -259,6 +276,16 @@ func main() {
 					keep(runPerf(t, r)...)
 				} else {
 					keep(runOne(bin, w, t, r)...)
+				}
+			}
+			// W11-lat-eq: every target again at one rate, a fraction of
+			// this round's slowest W11, in the reverse order.
+			if rate, slowest, ok := eqRate(saturation, *w11LatFrac); w.Kind == "cluster" && *w11LatEq && ok {
+				basis := fmt.Sprintf("%s of %s's W11", pct(*w11LatFrac), slowest)
+				for _, t := range slices.Backward(order) {
+					if _, ran := saturation[t.Name]; ran {
+						keep(runClusterLatencyEq(bin, t, r, w.Args, rate, basis))
+					}
 				}
 			}
 		}

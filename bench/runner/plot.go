@@ -24,7 +24,7 @@ func plots(dir string, wls []workload, samples []sample) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	for _, f := range []func(string, []workload, []sample) error{plotThroughput, plotLatency, plotScale} {
+	for _, f := range []func(string, []workload, []sample) error{plotThroughput, plotLatency, plotScale, plotClusterThroughput, plotClusterLatency, plotFailover} {
 		if err := f(dir, wls, samples); err != nil {
 			return err
 		}
@@ -227,7 +227,12 @@ func plotScale(dir string, _ []workload, samples []sample) error {
 			grid[r][c].Draw(canvases[r][c])
 		}
 	}
-	f, err := os.Create(filepath.Join(dir, "w9-scale.png"))
+	return savePNG(img, filepath.Join(dir, "w9-scale.png"))
+}
+
+// savePNG writes a multi-panel canvas.
+func savePNG(img *vgimg.Canvas, path string) error {
+	f, err := os.Create(path)
 	if err != nil {
 		return err
 	}

@@ -243,7 +243,7 @@ func render(wls []workload, samples []sample) string {
 	}
 	p("- **Reading them**: what bounds each workload, and the profiles behind it: [README.md#findings](README.md#findings).\n")
 	p("- **Method**: within a round targets run one at a time, order reversed every other round (A B C D, D C B A, …), so each Moldau/peer pair is interleaved. The load tool warms up (produce and flush) before measuring. Ratios are median(Moldau) ÷ median(peer); \"pairs\" is the range of the per-round ratios, the noise band. The machine (2 cores) was shared with other engineers' builds and tests, so single runs drift; trust the ranges and read the load average under each table.\n\n")
-	p("Plots: [throughput](results/throughput.png) · [W6 latency](results/w6-latency.png) · [W8 producer latency](results/w8-latency.png) · [W9 scale](results/w9-scale.png)\n\n")
+	p("Plots: [throughput](results/throughput.png) · [W6 latency](results/w6-latency.png) · [W8 producer latency](results/w8-latency.png) · [W9 scale](results/w9-scale.png) · [cluster throughput (W11, W13)](results/cluster-throughput.png) · [cluster latency (W11-lat, W11-lat-eq)](results/cluster-latency.png) · [W14 failover](results/w14-failover.png)\n\n")
 
 	mibs := func(s sample) float64 { return s.MiBPerSec }
 	for _, w := range wls {
