@@ -28,7 +28,7 @@ import (
 	"time"
 )
 
-var w13MiB = flag.Float64("w13-mib", 1024, "W13: MiB of 1 KiB records preloaded, then consumed (× -scale)")
+var w13MiB = flag.Float64("w13-mib", 2048, "W13: MiB of 1 KiB records preloaded, then consumed (× -scale)")
 
 // eqRate is W11-lat-eq's rate: frac of the lowest records/s in sat (target
 // → its W11 records/s this round; targets whose W11 failed are absent), and

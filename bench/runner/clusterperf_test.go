@@ -144,7 +144,7 @@ func clusterSamples() []sample {
 		consume("moldau", 1, 600), consume("kafka", 1, 400), consume("moldau", 2, 800), consume("kafka", 2, 400),
 		fo("moldau", 1, "", failoverKill{Victim: 1, Led: []int32{0, 3}, LeaderMs: 1000, ProduceMs: 1100, RejoinMs: 50}, failoverKill{Victim: 2, Led: []int32{1}, LeaderMs: 1500, ProduceMs: 1700, RejoinMs: 70}),
 		fo("moldau", 2, "node 3 after its restart: ISR", failoverKill{Victim: 3, Led: []int32{2}, LeaderMs: 2000, ProduceMs: 2100}, failoverKill{Victim: 1, Err: "no acknowledgement"}),
-		fo("kafka", 1, "", failoverKill{Victim: 1, Led: []int32{0, 3}, LeaderMs: 9000, ProduceMs: 9500, RejoinMs: 6000}, failoverKill{Victim: 2, Led: []int32{1, 4}, LeaderMs: 11000, ProduceMs: 11000, RejoinMs: 7000}),
+		fo("kafka", 1, "", failoverKill{Victim: 1, Led: []int32{0, 3}, LeaderMs: 9000, ProduceMs: 9500, RejoinMs: 6000, Controller: true}, failoverKill{Victim: 2, Led: []int32{1, 4}, LeaderMs: 11000, ProduceMs: 11000, RejoinMs: 7000}),
 	}
 }
 
@@ -164,6 +164,7 @@ func TestRenderClusterLatencyConsumeFailover(t *testing.T) {
 		"| moldau | 3 of 4 | 1500 | 2000 | 1700 | 2100 | 60 | 2000 / 2 | — | — |", // W14: the failed kill is counted, not measured
 		"| kafka | 2 of 2 | 10000 | 11000 | 10250 | 11000 | 6500 | 1000 / 1 |",
 		"r2 node 1 (0): no acknowledgement",
+		"r1 node 1 (2, controller): 9000 / 9500",
 		"moldau round 2 stopped early: `node 3 after its restart: ISR`",
 	} {
 		if !strings.Contains(got, want) {

@@ -389,7 +389,7 @@ func renderFailover(p func(string, ...any), samples []sample) {
 			median(leader), slices.Max(leader), median(produce), slices.Max(produce), median(rejoin), acked, failed,
 			ratioCell(t, oursL, perL), ratioCell(t, oursP, perP))
 	}
-	p("\nEvery kill (node killed, partitions it led: leader / first ack ms):\n\n")
+	p("\nEvery kill (round, node killed, how many partitions it led and whether it led the metadata quorum (DescribeQuorum), i.e. a new controller had to be elected too: leader / first ack ms):\n\n")
 	for _, t := range ts {
 		var parts []string
 		for _, s := range samples {
@@ -401,7 +401,11 @@ func renderFailover(p func(string, ...any), samples []sample) {
 					parts = append(parts, fmt.Sprintf("r%d node %d (%d): %s", s.Round, k.Victim, len(k.Led), k.Err))
 					continue
 				}
-				parts = append(parts, fmt.Sprintf("r%d node %d (%d): %.0f / %.0f", s.Round, k.Victim, len(k.Led), k.LeaderMs, k.ProduceMs))
+				ctl := ""
+				if k.Controller {
+					ctl = ", controller"
+				}
+				parts = append(parts, fmt.Sprintf("r%d node %d (%d%s): %.0f / %.0f", s.Round, k.Victim, len(k.Led), ctl, k.LeaderMs, k.ProduceMs))
 			}
 		}
 		p("- %s: %s\n", t, strings.Join(parts, "; "))

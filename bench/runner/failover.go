@@ -69,12 +69,15 @@ type failoverSample struct {
 
 // failoverKill is one kill of W14.
 type failoverKill struct {
-	Victim    int32   // node id killed
-	Led       []int32 // partitions it led at the kill
-	LeaderMs  float64 // (a) kill until every partition has a live leader in Metadata
-	ProduceMs float64 // (b) kill until every partition in Led acknowledged a record sent after the kill
-	RejoinMs  float64 `json:",omitempty"` // restart until every ISR is full again
-	Err       string  `json:",omitempty"`
+	Victim int32   // node id killed
+	Led    []int32 // partitions it led at the kill
+	// Controller: the victim led the metadata quorum (DescribeQuorum of
+	// __cluster_metadata) at the kill, so a new controller was elected too.
+	Controller bool    `json:",omitempty"`
+	LeaderMs   float64 // (a) kill until every partition has a live leader in Metadata
+	ProduceMs  float64 // (b) kill until every partition in Led acknowledged a record sent after the kill
+	RejoinMs   float64 `json:",omitempty"` // restart until every ISR is full again
+	Err        string  `json:",omitempty"`
 }
 
 // leadersOf maps each leader id to the partitions of topic it leads (-1:
@@ -304,6 +307,7 @@ func killLeader(c *cluster, topic string, acks *ackTracker) (*failoverKill, erro
 		return nil, err
 	}
 	resp, err := metadataOf(probe, topic)
+	controller := quorumLeader(probe)
 	probe.Close()
 	if err != nil {
 		return nil, err
@@ -313,7 +317,7 @@ func killLeader(c *cluster, topic string, acks *ackTracker) (*failoverKill, erro
 	if victim < 1 || int(victim) > len(c.nodes) {
 		return nil, fmt.Errorf("no leader to kill (leaders %v)", leaders)
 	}
-	k := &failoverKill{Victim: victim, Led: leaders[victim]}
+	k := &failoverKill{Victim: victim, Led: leaders[victim], Controller: controller == victim}
 	survivor := 1
 	if victim == 1 {
 		survivor = 2
@@ -385,3 +389,28 @@ func waitServes(addr, topic string, n int, deadline time.Time) error {
 }
 
 func msSince(t time.Time) float64 { return float64(time.Since(t).Microseconds()) / 1000 }
+
+// quorumLeader is the leader of the metadata quorum (DescribeQuorum of
+// __cluster_metadata partition 0), or -1 when it cannot be told.
+func quorumLeader(cl *kgo.Client) int32 {
+	req := kmsg.NewPtrDescribeQuorumRequest()
+	rt := kmsg.NewDescribeQuorumRequestTopic()
+	rt.Topic = "__cluster_metadata"
+	rp := kmsg.NewDescribeQuorumRequestTopicPartition()
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil || resp.ErrorCode != 0 {
+		return -1
+	}
+	for _, t := range resp.Topics {
+		for _, p := range t.Partitions {
+			if p.ErrorCode == 0 {
+				return p.LeaderID
+			}
+		}
+	}
+	return -1
+}
