@@ -87,7 +87,13 @@ type result struct {
 	FirstError    string            `json:"first_error,omitempty"`
 	AckLatency    map[string]uint64 `json:"ack_latency_us,omitempty"`
 	E2ELatency    map[string]uint64 `json:"e2e_latency_us,omitempty"`
-	ClientCPUSec  float64           `json:"client_cpu_s"`
+	// SendLag (open loop only): how late each record was handed to the
+	// client against its due time, µs. It is part of the ack and e2e
+	// latencies (they count from the due time): the load tool's own
+	// scheduling delay (timer resolution, a busy machine) and the client's
+	// backpressure (Produce blocks while -max-buffered records wait).
+	SendLag      map[string]uint64 `json:"send_lag_us,omitempty"`
+	ClientCPUSec float64           `json:"client_cpu_s"`
 }
 
 func main() {
@@ -219,6 +225,8 @@ func produce(ctx context.Context, o options, opts []kgo.Opt, res *result) error 
 		firstErr atomic.Value
 		ackMu    sync.Mutex
 		ack      histogram
+		lagMu    sync.Mutex
+		lag      histogram
 	)
 	send := func(cl *kgo.Client, i int64, due time.Time, measure bool) {
 		var hdr [8]byte
@@ -268,6 +276,10 @@ func produce(ctx context.Context, o options, opts []kgo.Opt, res *result) error 
 					if wait := time.Until(due); wait > 0 {
 						time.Sleep(wait)
 					}
+					late := time.Since(due)
+					lagMu.Lock()
+					lag.record(late)
+					lagMu.Unlock()
 				}
 				send(c, warm+i, due, true)
 			}
@@ -286,6 +298,7 @@ func produce(ctx context.Context, o options, opts []kgo.Opt, res *result) error 
 	res.Count = n - res.Failed
 	res.Bytes = res.Count * int64(o.Size)
 	res.AckLatency = ack.summary()
+	res.SendLag = lag.summary()
 	if e2e != nil {
 		res.E2ELatency = e2e.wait(ctx, warm+n-res.Failed)
 	}

@@ -90,6 +90,7 @@ type clusterSample struct {
 	Rate          float64            // W11-lat, W11-lat-eq: the fixed rate asked for, records/s
 	RateBasis     string             `json:",omitempty"` // how Rate was chosen ("50% of its own W11", "50% of kafka's W11", "fixed")
 	AckUs         map[string]float64 // per-record produce latency, µs (p50, p99, p999, max, count)
+	SendLagUs     map[string]float64 `json:",omitempty"` // open loop: the load tool's lateness against its schedule, µs (part of AckUs)
 	BrokerCPUSec  float64            // summed over the nodes during the load run, warm-up included
 	LoadSec       float64            // wall time of that load run (process start to exit)
 	SettleCPUPct  float64            `json:",omitempty"` // W11-lat: broker CPU (% of a core, 3 nodes) between the closed-loop run and this one
@@ -602,6 +603,7 @@ func clusterLoadRun(bin string, c *cluster, base, args []string, x *sample, extr
 	x.MiBPerSec, x.Load = lr.MiBPerSec, out
 	x.ProducedGiB = (float64(lr.Bytes) + lr.WarmupMiB*(1<<20)) / (1 << 30)
 	x.Cluster.RecordsPerSec, x.Cluster.AckUs, x.Cluster.ClientCPUSec = lr.RecordsPerSec, lr.AckUs, lr.ClientCPUSec
+	x.Cluster.SendLagUs = lr.SendLagUs
 	x.Cluster.BrokerCPUSec, x.Cluster.LoadSec = sumCPU(c.pids())-cpu0, time.Since(t0).Seconds()
 	return nil
 }
@@ -615,6 +617,7 @@ type loadResult struct {
 	FirstError    string             `json:"first_error"`
 	WarmupMiB     float64            `json:"warmup_mib"`
 	AckUs         map[string]float64 `json:"ack_latency_us"`
+	SendLagUs     map[string]float64 `json:"send_lag_us"`
 	ClientCPUSec  float64            `json:"client_cpu_s"`
 }
 

@@ -128,7 +128,8 @@ func TestJavaBackoff(t *testing.T) {
 func clusterSamples() []sample {
 	lat := func(w, target string, round int, rate, p50, p99, p999 float64, basis string) sample {
 		return sample{Workload: w, Target: target, Round: round, MiBPerSec: rate / 1024, Run: "r",
-			Cluster: &clusterSample{Rate: rate, RateBasis: basis, AckUs: map[string]float64{"p50": p50, "p99": p99, "p999": p999, "max": p999 * 2}, BrokerCPUSec: 5, LoadSec: 10}}
+			Cluster: &clusterSample{Rate: rate, RateBasis: basis, AckUs: map[string]float64{"p50": p50, "p99": p99, "p999": p999, "max": p999 * 2}, BrokerCPUSec: 5, LoadSec: 10,
+				SendLagUs: map[string]float64{"p50": 300, "p99": 2500}}}
 	}
 	consume := func(target string, round int, mibs float64) sample {
 		return sample{Workload: "W13", Target: target, Round: round, MiBPerSec: mibs, Run: "r",
@@ -157,6 +158,7 @@ func TestRenderClusterLatencyConsumeFailover(t *testing.T) {
 		"| moldau | 120000 | 117.2 | 1.00 | 4.0 (4.0) | 8.0 | 16.0 | 50 |",        // W11-lat: own rate, percentiles ms
 		"| kafka | 80000 | 78.1 | 10.00 | 40.0 (40.0) | 80.0 | 160.0 | 50 |",      // W11-lat-eq: no pause column
 		"**0.05×** | **0.0625×** |",                                               // W11-lat-eq p99 2 ÷ 40, p99.9 5 ÷ 80
+		"| 160.0 | 50 | 0 | 0.30 / 2.50 | **0.1×** |",                             // send lag; W11-lat p50 ratio 1 ÷ 10
 		"one absolute rate for every target in a round**, 50% of kafka's W11",     // which is which
 		"| moldau | 600 · 800 | 700.0 | 716800 | 175.0 | 2.00 | 4.00 | — |",       // W13
 		"| kafka | 400 · 400 | 400.0 |",                                           // W13

@@ -215,7 +215,7 @@ func renderClusterLatency(p func(string, ...any), samples []sample, w string) {
 	if w == "W11-lat-eq" {
 		intro = "W11's producer settings, "
 	}
-	p("%s%s. Latency per record from its due time in the schedule to its acknowledgement (acks=all: replicated to the ISR, at least 2 of 3), so a stall cannot hide queueing (no coordinated omission); ms, median over rounds (each round's p99 in brackets). Broker CPU is the three processes' CPU over the run as %% of one core", intro, rate)
+	p("%s%s. Latency per record from its due time in the schedule to its acknowledgement (acks=all: replicated to the ISR, at least 2 of 3), so a stall cannot hide queueing (no coordinated omission); ms, median over rounds (each round's p99 in brackets). It includes how late the load tool handed each record to the client (\"send lag\": its sleep overshooting on the busy 2-core machine, or the client blocking because 64k records are already buffered, i.e. backpressure from a target that falls behind the rate; then \"achieved\" is below the rate and the latency is queueing). Broker CPU is the three processes' CPU over the run as %% of one core", intro, rate)
 	if w == "W11-lat" {
 		p("; \"pause\" is theirs between the closed-loop run and this one (until every ISR is back to 3, then %s), when nothing is produced", w11Settle)
 	}
@@ -224,11 +224,11 @@ func renderClusterLatency(p func(string, ...any), samples []sample, w string) {
 	if w == "W11-lat" {
 		p(" in the pause before |")
 	}
-	p(" Moldau p50 ÷ target | Moldau p99 ÷ target | Moldau p99.9 ÷ target |\n|---|---|---|---|---|---|---|---|")
+	p(" load tool's send lag p50 / p99 ms | Moldau p50 ÷ target | Moldau p99 ÷ target | Moldau p99.9 ÷ target |\n|---|---|---|---|---|---|---|---|")
 	if w == "W11-lat" {
 		p("---|")
 	}
-	p("---|---|---|\n")
+	p("---|---|---|---|\n")
 	for _, t := range ts {
 		p99 := clusterValue(samples, w, t, ms("p99"))
 		if len(p99) == 0 {
@@ -254,6 +254,11 @@ func renderClusterLatency(p func(string, ...any), samples []sample, w string) {
 			}))
 		if w == "W11-lat" {
 			p(" %.0f |", cv(func(c *clusterSample) float64 { return c.SettleCPUPct }))
+		}
+		if lag := cv(func(c *clusterSample) float64 { return c.SendLagUs["p50"] }); lag > 0 {
+			p(" %.2f / %.2f |", lag/1000, cv(func(c *clusterSample) float64 { return c.SendLagUs["p99"] })/1000)
+		} else {
+			p(" |")
 		}
 		for _, k := range []string{"p50", "p99", "p999"} {
 			p(" %s |", ratioCell(t, clusterValue(samples, w, "moldau", ms(k)), clusterValue(samples, w, t, ms(k))))
