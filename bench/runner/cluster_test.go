@@ -201,7 +201,8 @@ func TestRenderClusterRatiosAndPending(t *testing.T) {
 	if !strings.Contains(pending, "**moldau: not measured** (every round failed; first error: `moldau cluster: node 1 exited: flag provided but not defined: -peer-addr`)") {
 		t.Errorf("report does not say Moldau is pending:\n%s", pending)
 	}
-	if !strings.Contains(pending, "| moldau | err |") || strings.Contains(pending, "×") {
+	tables, _, _ := strings.Cut(pending, "## Targets") // the targets' names have × in them
+	if !strings.Contains(tables, "| moldau | err |") || strings.Contains(tables, "×") {
 		t.Errorf("a failed target got numbers or a ratio:\n%s", pending)
 	}
 }

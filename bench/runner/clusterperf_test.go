@@ -168,6 +168,9 @@ func TestRenderClusterLatencyConsumeFailover(t *testing.T) {
 		"r2 node 1 (0): no acknowledgement",
 		"r1 node 1 (2, controller): 9000 / 9500",
 		"moldau round 2 stopped early: `node 3 after its restart: ISR`",
+		"| W11-lat-eq p99 ≤ 0.5× Kafka's (both at one rate) | **0.05×** | met |",
+		"| W11 acks=all RF=3 throughput ≥ 1.5× Kafka | no run | – |",
+		"| Moldau p50 1.70 s, max 2.10 s (Kafka 10.25 s / 11.00 s) | met at the median, missed at the max |",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("report lacks %q:\n%s", want, got)
