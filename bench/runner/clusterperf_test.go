@@ -128,7 +128,7 @@ func TestJavaBackoff(t *testing.T) {
 func clusterSamples() []sample {
 	lat := func(w, target string, round int, rate, p50, p99, p999 float64, basis string) sample {
 		return sample{Workload: w, Target: target, Round: round, MiBPerSec: rate / 1024, Run: "r",
-			Cluster: &clusterSample{Rate: rate, RateBasis: basis, AckUs: map[string]float64{"p50": p50, "p99": p99, "p999": p999, "max": p999 * 2}, BrokerCPUSec: 5, LoadSec: 10,
+			Cluster: &clusterSample{Rate: rate, RecordsPerSec: rate, RateBasis: basis, AckUs: map[string]float64{"p50": p50, "p99": p99, "p999": p999, "max": p999 * 2}, BrokerCPUSec: 5, LoadSec: 10,
 				SendLagUs: map[string]float64{"p50": 300, "p99": 2500}}}
 	}
 	consume := func(target string, round int, mibs float64) sample {
@@ -139,8 +139,12 @@ func clusterSamples() []sample {
 		return sample{Workload: "W14", Target: target, Round: round, Run: "r", Err: err,
 			Cluster: &clusterSample{Failover: &failoverSample{Partitions: 6, Rate: 1000, Kills: kills, Acked: 1000, Failed: 1}}}
 	}
+	behind := lat("W11-lat", "kafka", 1, 80000, 10000, 40000, 80000, "50% of its own W11")
+	behind.Cluster.RecordsPerSec = 60000
+	kept := lat("W11-lat", "moldau", 1, 120000, 1000, 4000, 8000, "50% of its own W11")
+	kept.Cluster.RecordsPerSec = 119000
 	return []sample{
-		lat("W11-lat", "moldau", 1, 120000, 1000, 4000, 8000, "50% of its own W11"), lat("W11-lat", "kafka", 1, 80000, 10000, 40000, 80000, "50% of its own W11"),
+		kept, behind,
 		lat("W11-lat-eq", "moldau", 1, 80000, 800, 2000, 5000, "50% of kafka's W11"), lat("W11-lat-eq", "kafka", 1, 80000, 10000, 40000, 80000, "50% of kafka's W11"),
 		consume("moldau", 1, 600), consume("kafka", 1, 400), consume("moldau", 2, 800), consume("kafka", 2, 400),
 		fo("moldau", 1, "", failoverKill{Victim: 1, Led: []int32{0, 3}, LeaderMs: 1000, ProduceMs: 1100, RejoinMs: 50}, failoverKill{Victim: 2, Led: []int32{1}, LeaderMs: 1500, ProduceMs: 1700, RejoinMs: 70}),
@@ -167,6 +171,7 @@ func TestRenderClusterLatencyConsumeFailover(t *testing.T) {
 		"| kafka | 2 of 2 | 10000 | 11000 | 10250 | 11000 | 6500 | 1000 / 1 |",
 		"r2 node 1 (0): no acknowledgement",
 		"r1 node 1 (2, controller): 9000 / 9500",
+		"**kafka fell behind the rate** (round 1: 75% of 80000 records/s)",
 		"moldau round 2 stopped early: `node 3 after its restart: ISR`",
 		"| W11-lat-eq p99 ≤ 0.5× Kafka's (both at one rate) | **0.05×** | met |",
 		"| W11 acks=all RF=3 throughput ≥ 1.5× Kafka | no run | – |",
@@ -175,6 +180,9 @@ func TestRenderClusterLatencyConsumeFailover(t *testing.T) {
 		if !strings.Contains(got, want) {
 			t.Errorf("report lacks %q:\n%s", want, got)
 		}
+	}
+	if strings.Contains(got, "moldau fell behind") {
+		t.Errorf("99%% of the rate flagged as behind:\n%s", got)
 	}
 }
 

@@ -271,7 +271,26 @@ func renderClusterLatency(p func(string, ...any), samples []sample, w string) {
 		if n := pendingNote(samples, w, t); n != "" {
 			p("%s\n\n", n)
 		}
+		if n := behindNote(samples, w, t); n != "" {
+			p("%s\n\n", n)
+		}
 	}
+}
+
+// behindNote flags the rounds in which t did not keep up with w's rate
+// (achieved below 95% of it): the open-loop schedule then queues in the
+// client, and the percentiles measure that backlog.
+func behindNote(samples []sample, w, t string) string {
+	var rounds []string
+	for _, s := range samples {
+		if s.Workload == w && s.Target == t && s.Err == "" && s.Cluster != nil && s.Cluster.Rate > 0 && s.Cluster.RecordsPerSec < 0.95*s.Cluster.Rate {
+			rounds = append(rounds, fmt.Sprintf("round %d: %.0f%% of %.0f records/s", s.Round, s.Cluster.RecordsPerSec/s.Cluster.Rate*100, s.Cluster.Rate))
+		}
+	}
+	if len(rounds) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("**%s fell behind the rate** (%s): its latencies there are the client's backlog, not the latency at that load.", t, strings.Join(rounds, "; "))
 }
 
 func orDefault(s, def string) string {
