@@ -128,7 +128,7 @@ func Check(ops []Op) []Anomaly {
 
 type checker struct {
 	ops       []Op
-	drained   map[string]bool                      // topics with a drain
+	drained   map[string]bool                       // topics with a drain
 	drain     map[string]map[int32]map[int64]string // topic -> p -> offset -> value
 	drainVals map[string]map[string]bool
 	reads     map[string][]readAt // topic -> every value read
