@@ -178,9 +178,7 @@ func newChecker(ops []Op) *checker {
 		case op.F == FnCopy && op.Type != OpInvoke:
 			for _, r := range op.Records {
 				addWritten(op.To, r.Value)
-				if op.Type == OpOK {
-					c.reads[op.Topic] = append(c.reads[op.Topic], readAt{r, i})
-				}
+				c.reads[op.Topic] = append(c.reads[op.Topic], readAt{r, i}) // polled, whatever the outcome
 			}
 		case (op.F == FnPoll || op.F == FnGroupPoll) && op.Type == OpOK:
 			for _, r := range op.Records {
