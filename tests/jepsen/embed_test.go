@@ -79,9 +79,9 @@ func (e *embedNemesis) Heal(ctx context.Context) error {
 // isolations) against a three-node in-process cluster and expects no
 // anomaly.
 func TestRunEmbedded(t *testing.T) {
-	d := 40 * time.Second
+	d, lo, hi := 40*time.Second, 8*time.Second, 12*time.Second
 	if testing.Short() {
-		d = 20 * time.Second
+		d, lo, hi = 25*time.Second, 6*time.Second, 8*time.Second
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), d+6*time.Minute)
 	defer cancel()
@@ -101,8 +101,8 @@ func TestRunEmbedded(t *testing.T) {
 		Cluster:     &embedCluster{c},
 		Nemesis:     &embedNemesis{c: c, seed: 1},
 		Duration:    d,
-		IntervalMin: 8 * time.Second,
-		IntervalMax: 12 * time.Second,
+		IntervalMin: lo,
+		IntervalMax: hi,
 		OutDir:      out,
 		Seed:        1,
 		Logf:        t.Logf,
@@ -123,10 +123,15 @@ func TestRunEmbedded(t *testing.T) {
 	if len(hist) == 0 {
 		t.Fatal("empty history")
 	}
+	// The KIP-848 group runs the consumer protocol, the other the classic.
+	for _, want := range []string{`-848","detail":"type consumer"`, `-classic","detail":"type classic"`} {
+		if !strings.Contains(string(hist), want) {
+			t.Errorf("history lacks %s", want)
+		}
+	}
 	for _, want := range []string{"| queue | send |", "| transactions | txn |", "| transactions | copy |", "| groups | gpoll |", "| groups | commit |"} {
 		if !strings.Contains(res.Summary, want) {
 			t.Errorf("summary lacks %q", want)
 		}
 	}
 }
-

@@ -264,7 +264,18 @@ func (w *groupsWorkload) observe(ctx context.Context, group string) {
 		return
 	}
 	defer cl.Close()
-	for sleep(ctx, time.Second) {
+	for n := 0; sleep(ctx, time.Second); n++ {
+		if n%5 == 0 {
+			// The group's type as the broker lists it ("classic" or
+			// "consumer"): proof that the KIP-848 group runs KIP-848.
+			lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			if gs, err := adm.ListGroups(lctx); err == nil {
+				if g, ok := gs[group]; ok {
+					r.h.Add(Op{Process: "groups-offsets", Type: OpOK, F: FnMember, Group: group, Detail: "type " + g.GroupType, Partition: -1, Offset: -1})
+				}
+			}
+			cancel()
+		}
 		start := time.Now()
 		octx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		resp, err := adm.FetchOffsetsForTopics(octx, group, r.groupTopic)
