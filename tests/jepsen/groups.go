@@ -209,15 +209,7 @@ func (w *groupsWorkload) runMember(ctx context.Context, proto, group string, m *
 		r.logf("%s: %v", m.name, err)
 		return
 	}
-	defer func() {
-		done := make(chan struct{})
-		go func() { cl.Close(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			r.logf("%s: Close did not return within 30 s", m.name)
-		}
-	}()
+	defer r.closeWithin(m.name, 30*time.Second, cl.Close)
 	for ctx.Err() == nil {
 		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		start := time.Now()

@@ -77,8 +77,11 @@ func runSender(ctx context.Context, r *runner, process, topic string, onAck func
 					if errors.Is(err, kgo.ErrRecordTimeout) || errors.Is(err, context.DeadlineExceeded) {
 						op.Detail = "timeout"
 					}
-				} else if onAck != nil {
-					onAck(v)
+				} else {
+					r.acked(topic, p, start)
+					if onAck != nil {
+						onAck(v)
+					}
 				}
 				r.h.Add(op)
 				if err != nil {

@@ -5,8 +5,10 @@ package jepsen
 //
 // Recovery time of a fault, from a reference instant (the heal; for the
 // kill kinds also the injection): the time until every partition the
-// producers write (queue and groups topics) has acknowledged a send
-// invoked at or after that instant; the partition last to recover sets it.
+// producers write (queue and groups topics) has acknowledged a send at or
+// after that instant (the sends are sequential per partition and retried
+// by the client, so a send stuck in the fault counts when it succeeds);
+// the partition last to recover sets it.
 
 import (
 	"fmt"
@@ -60,7 +62,7 @@ func Recoveries(ops []Op) []Recovery {
 		for _, idx := range sends {
 			first := time.Duration(-1)
 			for _, i := range idx {
-				if !ops[i].Start.Before(ref) {
+				if !ops[i].Time.Before(ref) {
 					d := ops[i].Time.Sub(ref)
 					if first < 0 || d < first {
 						first = d
@@ -197,7 +199,7 @@ func Summarize(cluster string, elapsed time.Duration, ops []Op, anomalies []Anom
 		kinds = append(kinds, k)
 	}
 	slices.Sort(kinds)
-	b.WriteString("\n## Faults and recovery\n\nRecovery: until every produced partition acknowledged a send invoked after the heal (kills: also after the injection).\n\n")
+	b.WriteString("\n## Faults and recovery\n\nRecovery: time until every produced partition acknowledged a send after the heal (kills: also after the injection).\n\n")
 	b.WriteString("| fault | injected | inject errors | heal errors | from heal p50 | from heal max | not recovered | from inject p50 | from inject max |\n|---|---|---|---|---|---|---|---|---|\n")
 	for _, k := range kinds {
 		s := stats[k]

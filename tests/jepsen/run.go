@@ -52,6 +52,14 @@ type runner struct {
 	rng   *rand.Rand
 
 	queueTopic, txnTopic, copyTopic, groupTopic string
+
+	sendMu    sync.Mutex
+	lastAcked map[topicPartition]time.Time // the latest invocation time of an acknowledged send
+}
+
+type topicPartition struct {
+	topic string
+	p     int32
 }
 
 func (r *runner) logf(format string, args ...any) {
@@ -133,7 +141,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, err
 	}
 	r := &runner{cfg: cfg, h: &History{}, rng: rand.New(rand.NewPCG(uint64(cfg.Seed), 0x6a65707365)),
-		tag: fmt.Sprintf("%x", time.Now().UnixNano()&0xffffff)}
+		tag: fmt.Sprintf("%x", time.Now().UnixNano()&0xffffff), lastAcked: map[topicPartition]time.Time{}}
 	r.queueTopic = "jepsen-queue-" + r.tag
 	r.txnTopic = "jepsen-txn-" + r.tag
 	r.copyTopic = "jepsen-copy-" + r.tag
@@ -241,23 +249,36 @@ func (r *runner) waitFor(ctx context.Context, d time.Duration, cond func() bool)
 // sentSince reports whether every partition the producers write has
 // acknowledged a send invoked at or after t (or no workload sends).
 func (r *runner) sentSince(t time.Time) bool {
-	type tp struct {
-		topic string
-		p     int32
-	}
-	recovered := map[tp]bool{}
-	for _, op := range r.h.Ops() {
-		if op.F == FnSend && op.Type == OpOK {
-			k := tp{op.Topic, op.Partition}
-			recovered[k] = recovered[k] || !op.Start.Before(t)
-		}
-	}
-	for _, ok := range recovered {
-		if !ok {
+	r.sendMu.Lock()
+	defer r.sendMu.Unlock()
+	for _, last := range r.lastAcked {
+		if last.Before(t) {
 			return false
 		}
 	}
 	return true
+}
+
+// acked notes an acknowledged send to topic/p invoked at start.
+func (r *runner) acked(topic string, p int32, start time.Time) {
+	r.sendMu.Lock()
+	defer r.sendMu.Unlock()
+	k := topicPartition{topic, p}
+	if start.After(r.lastAcked[k]) {
+		r.lastAcked[k] = start
+	}
+}
+
+// closeWithin runs close (a client's Close) and waits for it at most d;
+// a Close that cannot reach the cluster is left to finish on its own.
+func (r *runner) closeWithin(name string, d time.Duration, closeClient func()) {
+	done := make(chan struct{})
+	go func() { closeClient(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(d):
+		r.logf("%s: Close did not return within %v", name, d)
+	}
 }
 
 // admin is a short-lived admin client.

@@ -91,7 +91,7 @@ func (w *txnWorkload) produce(ctx context.Context, process string) {
 	var cl *kgo.Client
 	defer func() {
 		if cl != nil {
-			cl.Close()
+			r.closeWithin(process, 30*time.Second, cl.Close)
 		}
 	}()
 	for n := 0; ctx.Err() == nil; n++ {
@@ -127,7 +127,7 @@ func (w *txnWorkload) produce(ctx context.Context, process string) {
 			w.mu.Unlock()
 		}
 		if broken {
-			cl.Close()
+			r.closeWithin(process, 30*time.Second, cl.Close)
 			cl = nil
 			sleep(ctx, 200*time.Millisecond)
 		}
@@ -204,7 +204,7 @@ func (w *txnWorkload) copy(ctx context.Context, process string) {
 	var sess *kgo.GroupTransactSession
 	defer func() {
 		if sess != nil {
-			sess.Close()
+			r.closeWithin(process, 30*time.Second, sess.Close)
 		}
 	}()
 	for n := 0; ctx.Err() == nil; n++ {
@@ -241,7 +241,7 @@ func (w *txnWorkload) copy(ctx context.Context, process string) {
 			w.mu.Unlock()
 		}
 		if errText != "" && typ != OpFail {
-			sess.Close()
+			r.closeWithin(process, 30*time.Second, sess.Close)
 			sess = nil
 			sleep(ctx, 200*time.Millisecond)
 		}
