@@ -50,7 +50,9 @@ package jepsen
 //     generation in which the member owned the partition. For KIP-848 a
 //     member keeps its epoch until it has revoked what it must give up and
 //     the receiver gets the partition only afterwards, so two members at one
-//     epoch never own one partition.
+//     epoch never own one partition. Polls stamped with a generation <= 0
+//     (a member fenced or rejoining: kgo resets its epoch at once, while a
+//     poll may still return what was fetched before) are left out.
 //   - group-lost: a value acknowledged to a topic a group consumes that no
 //     member of the group ever polled (members commit after processing, so
 //     at-least-once delivery is the promise).
@@ -529,6 +531,9 @@ func (c *checker) checkGroups() []Anomaly {
 		}
 		for _, r := range op.Records {
 			polled[op.Group][op.Topic][r.Value] = true
+			if op.Generation <= 0 {
+				continue // fenced or rejoining: no generation to compare
+			}
 			k := genKey{op.Group, op.Topic, r.Partition, op.Generation}
 			if owners[k] == nil {
 				owners[k] = map[string]int{}

@@ -131,7 +131,8 @@ func TestCheck(t *testing.T) {
 		{"double-assignment", newHB().send("p", "g", 0, 0, "a").send("p", "g", 0, 1, "b").
 			gpoll("G", "m1", 4, "g", r(0, 0, "a")).gpoll("G", "m2", 4, "g", r(0, 1, "b")), []string{"double-assignment"}},
 		{"double-assignment/different-generations", newHB().send("p", "g", 0, 0, "a").send("p", "g", 0, 1, "b").
-			gpoll("G", "m1", 4, "g", r(0, 0, "a")).gpoll("G", "m2", 5, "g", r(0, 0, "a"), r(0, 1, "b")).gpoll("H", "m3", 4, "g", r(0, 0, "a"), r(0, 1, "b")), nil},
+			gpoll("G", "m1", 4, "g", r(0, 0, "a")).gpoll("G", "m2", 5, "g", r(0, 0, "a"), r(0, 1, "b")).gpoll("H", "m3", 4, "g", r(0, 0, "a"), r(0, 1, "b")).
+			gpoll("G", "m4", 0, "g", r(0, 1, "b")).gpoll("G", "m5", 0, "g", r(0, 1, "b")), nil},
 		{"group-lost", newHB().send("p", "g", 0, 0, "a").send("p", "g", 1, 0, "b").gpoll("G", "m1", 1, "g", r(0, 0, "a")), []string{"group-lost"}},
 		{"group-lost/clean", newHB().send("p", "g", 0, 0, "a").sendInfo("p", "g", 1, "b").gpoll("G", "m1", 1, "g", r(0, 0, "a")), nil},
 	}

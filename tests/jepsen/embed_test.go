@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -122,6 +123,37 @@ func TestRunEmbedded(t *testing.T) {
 	}
 	if len(hist) == 0 {
 		t.Fatal("empty history")
+	}
+	// The saved history checks clean again, and the checker sees a write
+	// removed from it: the campaign's verdict rests on what it recorded.
+	ops, err := ReadJSONL(filepath.Join(out, "history.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again := Check(ops); len(again) != len(res.Anomalies) {
+		t.Errorf("the saved history checks to %d anomalies, the run found %d", len(again), len(res.Anomalies))
+	}
+	acked := map[string]bool{}
+	for _, op := range ops {
+		if op.F == FnSend && op.Type == OpOK {
+			acked[op.Value] = true
+		}
+	}
+	removed := ""
+	for i := range ops {
+		if op := &ops[i]; op.F == FnDrain && len(op.Records) > 0 && acked[op.Records[0].Value] && removed == "" {
+			removed = op.Records[0].Value
+			op.Records = op.Records[1:]
+		}
+	}
+	lost := 0
+	for _, a := range Check(ops) {
+		if a.Kind == "lost-write" && strings.Contains(a.Detail, strconv.Quote(removed)) {
+			lost++
+		}
+	}
+	if removed == "" || lost != 1 {
+		t.Errorf("removing %q from the drain: %d lost-write anomalies name it, want 1", removed, lost)
 	}
 	// The KIP-848 group runs the consumer protocol, the other the classic.
 	for _, want := range []string{`-848","detail":"type consumer"`, `-classic","detail":"type classic"`} {

@@ -125,3 +125,23 @@ func WriteJSONL(path string, ops []Op) error {
 	}
 	return f.Close()
 }
+
+// ReadJSONL reads a history written by WriteJSONL (to check it again:
+// Check(ops)).
+func ReadJSONL(path string) ([]Op, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var ops []Op
+	dec := json.NewDecoder(bufio.NewReader(f))
+	for dec.More() {
+		var op Op
+		if err := dec.Decode(&op); err != nil {
+			return ops, err
+		}
+		ops = append(ops, op)
+	}
+	return ops, nil
+}
