@@ -24,6 +24,9 @@ package jepsen
 //   - aborted-read: a value of a transaction that definitely aborted (fail)
 //     read from its topic by anyone (every reader of a transactional topic
 //     reads read_committed: the readers, the copier, the drain).
+//   - partial-txn: a producer transaction of unknown outcome (info) some of
+//     whose values are in the read_committed drain and some not: after the
+//     heal every transaction has ended, and it ended as a whole.
 //   - phantom-read: a value read that no one ever tried to write to that
 //     topic (for the copy's destination: that the copier never read).
 //   - lost-copy: a value in the drain of the copy's source that the drain of
@@ -68,7 +71,7 @@ import (
 // AnomalyKinds lists every kind the checker reports, in summary order.
 var AnomalyKinds = []string{
 	"lost-write", "duplicate", "inconsistent-offset", "non-monotonic-send", "non-monotonic-poll", "poll-skip",
-	"aborted-read", "phantom-read", "lost-copy", "g1c-cycle", "offset-regression", "double-assignment", "group-lost",
+	"aborted-read", "partial-txn", "phantom-read", "lost-copy", "g1c-cycle", "offset-regression", "double-assignment", "group-lost",
 }
 
 // describe names an op for an anomaly's detail.
@@ -260,6 +263,23 @@ func (c *checker) checkWrites() []Anomaly {
 				out = append(out, Anomaly{Kind: "lost-write", Detail: fmt.Sprintf("%s: %q acknowledged at %d@%d by %s, not in the drain",
 					t, ra.rec.Value, ra.rec.Partition, ra.rec.Offset, describe(&c.ops[ra.op]))})
 			}
+		}
+	}
+	for i := range c.ops {
+		op := &c.ops[i]
+		if op.F != FnTxn || op.Type != OpInfo || !c.drained[op.Topic] {
+			continue
+		}
+		var visible, missing []string
+		for _, r := range op.Records {
+			if c.drainVals[op.Topic][r.Value] {
+				visible = append(visible, r.Value)
+			} else {
+				missing = append(missing, r.Value)
+			}
+		}
+		if len(visible) > 0 && len(missing) > 0 {
+			out = append(out, Anomaly{Kind: "partial-txn", Detail: fmt.Sprintf("%s: %s visible %q, missing %q", op.Topic, describe(op), visible, missing)})
 		}
 	}
 	for _, t := range sortedKeys(c.reads) {

@@ -101,6 +101,9 @@ func TestCheck(t *testing.T) {
 		{"aborted-read/by-copier", newHB().txn("t1", OpFail, "t1-1", "x", r(0, 0, "a")).copyTxn("c", "x", "y", r(0, 0, "a")).drain("x").drain("y", r(0, 0, "a")),
 			[]string{"aborted-read"}},
 		{"aborted-read/unknown-may-show", newHB().txn("t1", OpInfo, "t1-1", "x", r(0, -1, "a")).poll("r1", "x", r(0, 0, "a")).drain("x", r(0, 0, "a")), nil},
+		{"partial-txn", newHB().txn("t1", OpInfo, "t1-1", "x", r(0, -1, "a"), r(1, -1, "b")).drain("x", r(0, 0, "a")), []string{"partial-txn"}},
+		{"partial-txn/all-or-nothing", newHB().txn("t1", OpInfo, "t1-1", "x", r(0, -1, "a"), r(1, -1, "b")).txn("t1", OpInfo, "t1-2", "x", r(0, -1, "c"), r(1, -1, "d")).
+			drain("x", r(0, 0, "a"), r(1, 0, "b")), nil},
 		{"phantom-read", newHB().send("p1", "q", 0, 0, "a").drain("q", r(0, 0, "a"), r(0, 1, "zz")), []string{"phantom-read"}},
 		{"phantom-read/copy-destination", newHB().txn("t1", OpOK, "t1-1", "x", r(0, 0, "a")).copyTxn("c", "x", "y", r(0, 0, "a")).
 			drain("x", r(0, 0, "a")).drain("y", r(0, 0, "a"), r(0, 1, "b")), []string{"phantom-read"}},

@@ -116,21 +116,22 @@ func secs(d time.Duration) string {
 	return fmt.Sprintf("%.2f s", d.Seconds())
 }
 
-// Summarize renders the one-page markdown summary of a run.
-func Summarize(cluster string, elapsed time.Duration, ops []Op, anomalies []Anomaly) string {
+// Summarize renders the one-page markdown summary of a run: faultPhase is
+// Config.Duration, elapsed the whole run (setup, heal, catch-up, drain).
+func Summarize(cluster string, faultPhase, elapsed time.Duration, ops []Op, anomalies []Anomaly) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Fault campaign: %s\n\n", cluster)
-	fmt.Fprintf(&b, "| cluster | duration | operations | faults injected | anomalies |\n|---|---|---|---|---|\n")
+	fmt.Fprintf(&b, "| cluster | fault phase | whole run | operations | faults injected | anomalies |\n|---|---|---|---|---|---|\n")
 	completions, injected := 0, 0
 	for i := range ops {
-		if ops[i].Type != OpInvoke && ops[i].F != FnMember {
+		if ops[i].Type != OpInvoke && ops[i].F != FnMember && ops[i].F != FnFault && ops[i].F != FnHeal {
 			completions++
 		}
 		if ops[i].F == FnFault && ops[i].Type == OpOK {
 			injected++
 		}
 	}
-	fmt.Fprintf(&b, "| %s | %s | %d | %d | %d |\n\n", cluster, elapsed.Round(time.Second), completions, injected, len(anomalies))
+	fmt.Fprintf(&b, "| %s | %s | %s | %d | %d | %d |\n\n", cluster, faultPhase.Round(time.Second), elapsed.Round(time.Second), completions, injected, len(anomalies))
 
 	// Operations by workload and function.
 	type wf struct{ w, f string }

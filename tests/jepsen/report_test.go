@@ -40,14 +40,14 @@ func TestRecoveries(t *testing.T) {
 			t.Errorf("fault %d: got %+v, want %+v", i, got[i], want[i])
 		}
 	}
-	sum := Summarize("test", time.Minute, append(ops, Op{Process: "nemesis", Type: OpFail, F: FnFault, Detail: string(FaultIsolate)}),
+	sum := Summarize("test", time.Minute, 2*time.Minute, append(ops, Op{Process: "nemesis", Type: OpFail, F: FnFault, Detail: string(FaultIsolate)}),
 		[]Anomaly{{Kind: "lost-write"}, {Kind: "lost-write"}, {Kind: "weird"}})
 	for _, line := range []string{
 		"| kill9-leader | 1 | 0 | 0 | 0.30 s | 0.30 s | 0 | 1.50 s | 1.50 s |",
 		"| pause | 1 | 0 | 0 | – | – | 1 | – | – |",
 		"| partition-isolate | 0 | 1 | 0 |",
 		"| lost-write | 2 |", "| duplicate | 0 |", "| group-lost | 0 |", "| weird | 1 |",
-		"| queue | send | 7 | 0 | 0 |",
+		"| queue | send | 7 | 0 | 0 |", "| test | 1m0s | 2m0s | 7 | 2 | 3 |",
 	} {
 		if !strings.Contains(sum, line) {
 			t.Errorf("summary lacks %q:\n%s", line, sum)

@@ -222,7 +222,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	ops := r.h.Ops()
 	anomalies := Check(ops)
-	summary := Summarize(cfg.Cluster.Name(), time.Since(began), ops, anomalies)
+	summary := Summarize(cfg.Cluster.Name(), cfg.Duration, time.Since(began), ops, anomalies)
 	var werr []error
 	werr = append(werr, WriteJSONL(filepath.Join(cfg.OutDir, "history.jsonl"), ops))
 	var ab strings.Builder
