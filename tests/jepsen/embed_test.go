@@ -12,6 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/moldau/moldau/embed"
 )
 
@@ -38,22 +41,57 @@ type embedNemesis struct {
 }
 
 func (e *embedNemesis) Kinds() []FaultKind {
-	return []FaultKind{FaultKillRandom, FaultPartitionHalves}
+	return []FaultKind{FaultKillRandom, FaultKillLeader, FaultKillController, FaultPartitionHalves}
 }
 
-func (e *embedNemesis) Inject(_ context.Context, kind FaultKind, _ string) (Fault, error) {
+// target picks the node a fault hits: the leader of topic's partition 0,
+// the controller, or the next node in turn.
+func (e *embedNemesis) target(ctx context.Context, kind FaultKind, topic string) (int, error) {
+	e.n++
+	if kind != FaultKillLeader && kind != FaultKillController {
+		return (e.seed + e.n) % e.c.Len(), nil
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(e.c.Addrs()...))
+	if err != nil {
+		return 0, err
+	}
+	defer cl.Close()
+	md, err := kadm.NewClient(cl).Metadata(ctx, topic)
+	if err != nil {
+		return 0, err
+	}
+	id := md.Controller
+	if kind == FaultKillLeader {
+		p, ok := md.Topics[topic].Partitions[0]
+		if !ok {
+			return 0, fmt.Errorf("embed nemesis: no %s/0", topic)
+		}
+		id = p.Leader
+	}
+	if id < 1 || int(id) > e.c.Len() {
+		return 0, fmt.Errorf("embed nemesis: no node %d", id)
+	}
+	return int(id) - 1, nil
+}
+
+func (e *embedNemesis) Inject(ctx context.Context, kind FaultKind, topic string) (Fault, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.n++
-	i := (e.seed + e.n) % e.c.Len()
+	i, err := e.target(ctx, kind, topic)
+	if err != nil {
+		return Fault{}, err
+	}
 	f := Fault{Kind: kind, Nodes: []int32{e.c.Node(i).ID}, At: time.Now()}
 	switch kind {
-	case FaultKillRandom:
+	case FaultKillRandom, FaultKillLeader, FaultKillController:
 		if err := e.c.StopNode(i); err != nil {
 			return Fault{}, err
 		}
 		e.stopped = append(e.stopped, i)
 		f.Detail = fmt.Sprintf("node %d stopped (graceful: embed has no kill -9)", f.Nodes[0])
+		if kind == FaultKillLeader {
+			f.Detail = fmt.Sprintf("leader of %s/0 = node %d stopped (graceful)", topic, f.Nodes[0])
+		}
 	case FaultPartitionHalves:
 		e.c.Isolate(i)
 		f.Detail = fmt.Sprintf("cut %d | others (Raft links only)", f.Nodes[0])

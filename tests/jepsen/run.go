@@ -393,7 +393,13 @@ func (r *runner) faultLoop(ctx context.Context, end time.Time) {
 		} else {
 			r.logf("injected %s: %s", kind, f.Detail)
 			r.h.SetFault(string(kind))
-			r.h.Add(Op{Process: "nemesis", Type: OpOK, F: FnFault, Start: start, Detail: string(kind) + ": " + f.Detail, Value: string(kind), Partition: -1, Offset: -1})
+			// The fault's own instant (Fault.At) when the nemesis gives
+			// one: recovery from a kill counts from it.
+			at := time.Now()
+			if !f.At.IsZero() && !f.At.Before(start) && f.At.Before(at) {
+				at = f.At
+			}
+			r.h.Add(Op{Time: at, Process: "nemesis", Type: OpOK, F: FnFault, Start: start, Detail: string(kind) + ": " + f.Detail, Value: string(kind), Partition: -1, Offset: -1})
 			if !sleep(ctx, hold) {
 				return
 			}
