@@ -141,6 +141,8 @@ type checker struct {
 	written   map[string]map[string]bool
 	aborted   map[string]map[string]int // topic -> value -> index of the failed txn op
 	writer    map[string]int            // "topic\x00value" -> index of the txn op that wrote it
+
+	sortedDrain map[topicPartition][]int64 // drainOffsets' cache
 }
 
 type readAt struct {
@@ -151,7 +153,8 @@ type readAt struct {
 func newChecker(ops []Op) *checker {
 	c := &checker{ops: ops, drained: map[string]bool{}, drain: map[string]map[int32]map[int64]string{},
 		drainVals: map[string]map[string]bool{}, reads: map[string][]readAt{}, acked: map[string][]readAt{},
-		written: map[string]map[string]bool{}, aborted: map[string]map[string]int{}, writer: map[string]int{}}
+		written: map[string]map[string]bool{}, aborted: map[string]map[string]int{}, writer: map[string]int{},
+		sortedDrain: map[topicPartition][]int64{}}
 	addWritten := func(topic, v string) {
 		if c.written[topic] == nil {
 			c.written[topic] = map[string]bool{}
@@ -363,10 +366,13 @@ func (c *checker) checkPolls() []Anomaly {
 					op.Topic, r.Partition, op.Process, r.Offset, r.Value, l.offset, describe(op))})
 			case r.Offset > l.offset+1 && c.drained[op.Topic]:
 				var skipped []string
-				for o := l.offset + 1; o < r.Offset; o++ {
-					if v, ok := c.drain[op.Topic][r.Partition][o]; ok {
-						skipped = append(skipped, fmt.Sprintf("%d=%q", o, v))
+				offs := c.drainOffsets(op.Topic, r.Partition)
+				for j := sort.Search(len(offs), func(j int) bool { return offs[j] > l.offset }); j < len(offs) && offs[j] < r.Offset; j++ {
+					if len(skipped) == 10 {
+						skipped = append(skipped, "...")
+						break
 					}
+					skipped = append(skipped, fmt.Sprintf("%d=%q", offs[j], c.drain[op.Topic][r.Partition][offs[j]]))
 				}
 				if len(skipped) > 0 {
 					prev := "the start"
@@ -383,6 +389,21 @@ func (c *checker) checkPolls() []Anomaly {
 		}
 	}
 	return out
+}
+
+// drainOffsets returns the sorted offsets of topic/p's drain (cached).
+func (c *checker) drainOffsets(topic string, p int32) []int64 {
+	k := topicPartition{topic, p}
+	if offs, ok := c.sortedDrain[k]; ok {
+		return offs
+	}
+	offs := make([]int64, 0, len(c.drain[topic][p]))
+	for o := range c.drain[topic][p] {
+		offs = append(offs, o)
+	}
+	slices.Sort(offs)
+	c.sortedDrain[k] = offs
+	return offs
 }
 
 // checkCopy: every value of the copy's source drain is in its destination's.

@@ -171,28 +171,7 @@ func TestRunEmbedded(t *testing.T) {
 	if again := Check(ops); len(again) != len(res.Anomalies) {
 		t.Errorf("the saved history checks to %d anomalies, the run found %d", len(again), len(res.Anomalies))
 	}
-	acked := map[string]bool{}
-	for _, op := range ops {
-		if op.F == FnSend && op.Type == OpOK {
-			acked[op.Value] = true
-		}
-	}
-	removed := ""
-	for i := range ops {
-		if op := &ops[i]; op.F == FnDrain && len(op.Records) > 0 && acked[op.Records[0].Value] && removed == "" {
-			removed = op.Records[0].Value
-			op.Records = op.Records[1:]
-		}
-	}
-	lost := 0
-	for _, a := range Check(ops) {
-		if a.Kind == "lost-write" && strings.Contains(a.Detail, strconv.Quote(removed)) {
-			lost++
-		}
-	}
-	if removed == "" || lost != 1 {
-		t.Errorf("removing %q from the drain: %d lost-write anomalies name it, want 1", removed, lost)
-	}
+	mutateAndCheck(t, ops)
 	// The KIP-848 group runs the consumer protocol, the other the classic.
 	for _, want := range []string{`-848","detail":"type consumer"`, `-classic","detail":"type classic"`} {
 		if !strings.Contains(string(hist), want) {
@@ -203,5 +182,85 @@ func TestRunEmbedded(t *testing.T) {
 		if !strings.Contains(res.Summary, want) {
 			t.Errorf("summary lacks %q", want)
 		}
+	}
+}
+
+// mutateAndCheck plants one anomaly of several kinds in a real history
+// (a copy each time) and expects the checker to name it: the run records
+// what the checks need.
+func mutateAndCheck(t *testing.T, ops []Op) {
+	t.Helper()
+	clone := func() []Op {
+		out := make([]Op, len(ops))
+		for i, op := range ops {
+			op.Records = append([]Rec(nil), op.Records...)
+			out[i] = op
+		}
+		return out
+	}
+	flags := func(ops []Op, kind, needle string) bool {
+		for _, a := range Check(ops) {
+			if a.Kind == kind && strings.Contains(a.Detail, needle) {
+				return true
+			}
+		}
+		return false
+	}
+	acked := map[string]bool{}
+	var aborted string
+	for _, op := range ops {
+		if op.F == FnSend && op.Type == OpOK {
+			acked[op.Value] = true
+		}
+		if op.F == FnTxn && op.Type == OpFail && len(op.Records) > 0 && aborted == "" {
+			aborted = op.Records[0].Value
+		}
+	}
+	first := func(ops []Op, match func(*Op) bool) *Op {
+		for i := range ops {
+			if match(&ops[i]) {
+				return &ops[i]
+			}
+		}
+		t.Fatal("the history has no op to mutate")
+		return nil
+	}
+	// An acknowledged value removed from the drain: lost-write.
+	m := clone()
+	op := first(m, func(op *Op) bool { return op.F == FnDrain && len(op.Records) > 0 && acked[op.Records[0].Value] })
+	v := op.Records[0].Value
+	op.Records = op.Records[1:]
+	if !flags(m, "lost-write", strconv.Quote(v)) {
+		t.Errorf("%q removed from the drain: no lost-write", v)
+	}
+	// A value polled again at another offset: duplicate.
+	m = clone()
+	op = first(m, func(op *Op) bool { return op.F == FnPoll && len(op.Records) > 0 })
+	dup := op.Records[0]
+	dup.Offset += 1 << 40
+	op.Records = append(op.Records, dup)
+	if !flags(m, "duplicate", strconv.Quote(dup.Value)) {
+		t.Errorf("%q polled at two offsets: no duplicate", dup.Value)
+	}
+	// A value of an aborted transaction in a read_committed poll.
+	m = clone()
+	if aborted == "" {
+		t.Fatal("no transaction aborted in the run")
+	}
+	op = first(m, func(op *Op) bool {
+		return op.F == FnPoll && strings.HasPrefix(op.Process, "transactions") && len(op.Records) > 0
+	})
+	op.Records = append(op.Records, Rec{op.Records[0].Partition, 1 << 40, aborted})
+	if !flags(m, "aborted-read", strconv.Quote(aborted)) {
+		t.Errorf("aborted %q polled: no aborted-read", aborted)
+	}
+	// A group poll repeated by another member in the same generation.
+	m = clone()
+	op = first(m, func(op *Op) bool { return op.F == FnGroupPoll && op.Generation > 0 && len(op.Records) > 0 })
+	twin := *op
+	twin.Member, twin.Process = "impostor", "groups-impostor"
+	m = append(m, twin)
+	if !flags(m, "double-assignment", "impostor") {
+		t.Errorf("a poll repeated by another member: no double-assignment")
 	}
 }
