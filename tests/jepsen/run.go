@@ -1,13 +1,35 @@
 package jepsen
 
-// Run: the campaign's driver. It creates the workloads' topics, starts the
-// workloads, injects one fault per interval until Config.Duration has
-// passed, heals, lets the consumers catch up, drains every topic, checks
-// the history and writes history.jsonl, anomalies.txt and summary.md.
+// Run: the campaign's driver, step by step.
 //
-// Every client call runs under a context with a deadline; the clients have
-// short request timeouts so a fault produces errors and retries (recorded
-// as fail/info) rather than hangs.
+//  1. Topics jepsen-{queue,txn,copy,groups}-<tag> (tag: a per-run hex
+//     string, also in group names and transactional ids) with 4 partitions,
+//     RF = min(3, brokers), min.insync.replicas=2 at RF 3, created through
+//     Cluster.Seeds() and retried for a minute until every partition has a
+//     leader.
+//  2. The workloads start (queue.go, txn.go, groups.go). Every client dials
+//     through Cluster.Dial (group members through a dialer that can be
+//     "killed"), with 2 s dial timeout, 3 s request overhead, 8 s retry
+//     timeout, 10 s record delivery timeout; every call has a deadline.
+//  3. Faults, if Nemesis is set: each interval (IntervalMin..IntervalMax,
+//     default 10-15 s) waits a third of it, injects the next kind (a seeded
+//     shuffle of Config.Faults, reshuffled when used up), holds it 5 s
+//     (pause: 8 s, beyond the 6 s session timeout), heals, and waits out the
+//     interval. Inject gets the queue topic (FaultKillLeader's target) and
+//     60 s; an error is recorded (fault fail) and the loop goes on. Heal gets
+//     60 s and up to 3 attempts; a failure is recorded (heal fail). No fault
+//     starts that could not be healed before Duration ends.
+//  4. After Duration: a final Heal; the producers run until every partition
+//     acknowledged a send after it (at most 30 s), then stop; the consumers
+//     run until caught up (every committed value copied and the copier idle
+//     2 s; every acknowledged value polled by both groups; at most 90 s).
+//  5. Drain: every partition of every topic read from offset 0 to its high
+//     watermark with a fresh client (read_committed for the transactional
+//     topics, after their LSO reached the high watermark), retried for up
+//     to 2 minutes per topic; an incomplete partition is recorded with what
+//     was read and an error.
+//  6. Check (check.go), then OutDir/history.jsonl, anomalies.txt (kind TAB
+//     detail per line) and summary.md (report.go).
 
 import (
 	"context"
