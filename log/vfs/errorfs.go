@@ -39,10 +39,37 @@ func (o Op) String() string {
 // ErrInjected is a convenient error for injectors to return.
 var ErrInjected = errors.New("vfs: injected error")
 
+// TornWriteError, returned by an injector for OpWrite, makes the write land
+// in part instead of not at all, as a crash or a failing disk in the middle
+// of a write leaves it: the first Fraction of the bytes (at least none, at
+// most all but one of them: the write is always torn) are written to the
+// inner file, then Write returns that count and the *TornWriteError. With
+// Durable the inner file is synced after the prefix landed, so the torn
+// tail survives a crash of the in-memory FS (MemFS.Crash, CrashClone), as
+// pages written back before a power cut do. Errors.Is(err, ErrInjected)
+// holds for it.
+type TornWriteError struct {
+	Fraction float64
+	Durable  bool
+}
+
+func (e *TornWriteError) Error() string { return "vfs: injected torn write" }
+
+// Unwrap makes a torn write an injected error.
+func (e *TornWriteError) Unwrap() error { return ErrInjected }
+
+// keep is how many bytes of an n-byte write land.
+func (e *TornWriteError) keep(n int) int {
+	k := int(float64(n) * e.Fraction)
+	return max(0, min(k, n-1))
+}
+
 // Injector decides whether an operation fails. It is called before the
 // operation reaches the inner FS; a non-nil error is returned to the caller
-// unchanged and the operation is not performed. For Rename, path is the old
-// name. Injectors must be safe for concurrent use.
+// unchanged and the operation is not performed, except that a
+// *TornWriteError for OpWrite lets a prefix of the write land first (see
+// TornWriteError). For Rename, path is the old name. Injectors must be safe
+// for concurrent use.
 type Injector func(op Op, path string) error
 
 // NewErrorFS wraps inner so that every operation first consults inject.
@@ -130,7 +157,20 @@ func (f *errorFile) ReadAt(p []byte, off int64) (int, error) {
 
 func (f *errorFile) Write(p []byte) (int, error) {
 	if err := f.inject(OpWrite, f.path); err != nil {
-		return 0, err
+		var torn *TornWriteError
+		if !errors.As(err, &torn) || len(p) == 0 {
+			return 0, err
+		}
+		n, werr := f.inner.Write(p[:torn.keep(len(p))])
+		if werr != nil {
+			return n, werr
+		}
+		if torn.Durable {
+			if serr := f.inner.Sync(); serr != nil {
+				return n, serr
+			}
+		}
+		return n, err
 	}
 	return f.inner.Write(p)
 }

@@ -250,6 +250,52 @@ func TestErrorFS(t *testing.T) {
 	}
 }
 
+// A torn write lands a prefix and fails; made durable, the prefix
+// survives a crash of the in-memory FS while an unsynced one does not.
+func TestErrorFSTornWrite(t *testing.T) {
+	for _, durable := range []bool{false, true} {
+		mem := NewMem()
+		var torn bool
+		fs := NewErrorFS(mem, func(op Op, path string) error {
+			if op == OpWrite && torn {
+				return &TornWriteError{Fraction: 0.5, Durable: durable}
+			}
+			return nil
+		})
+		must(t, fs.MkdirAll("/d", 0o755))
+		f, err := fs.OpenFile("/d/f", os.O_CREATE|os.O_RDWR, 0o644)
+		must(t, err)
+		if _, err := f.Write([]byte("head")); err != nil {
+			t.Fatal(err)
+		}
+		must(t, f.Sync())
+		must(t, fs.SyncDir("/d"))
+		torn = true
+		n, err := f.Write([]byte("0123456789"))
+		var te *TornWriteError
+		if n != 5 || !errors.As(err, &te) || !errors.Is(err, ErrInjected) {
+			t.Fatalf("torn write = %d, %v; want 5 bytes and a *TornWriteError", n, err)
+		}
+		// A one-byte write is torn to nothing, never written whole.
+		if n, err := f.Write([]byte("x")); n != 0 || err == nil {
+			t.Fatalf("torn 1-byte write = %d, %v", n, err)
+		}
+		torn = false
+		got := make([]byte, 9)
+		if k, _ := f.ReadAt(got, 0); k != 9 || string(got) != "head01234" {
+			t.Fatalf("after the torn write the file holds %q", got[:k])
+		}
+		crashed := mem.CrashClone()
+		cf, err := crashed.OpenFile("/d/f", os.O_RDONLY, 0)
+		must(t, err)
+		size, err := cf.Size()
+		must(t, err)
+		if want := map[bool]int64{false: 4, true: 9}[durable]; size != want {
+			t.Fatalf("durable=%v: %d bytes survive the crash, want %d", durable, size, want)
+		}
+	}
+}
+
 func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
