@@ -95,6 +95,12 @@ type Broker struct {
 	// drains it.
 	flushQueue chan *partition
 
+	// failed, failErr, failOnce: the broker stopped serving on a storage
+	// error (storagefail.go).
+	failed   chan struct{}
+	failErr  error
+	failOnce sync.Once
+
 	closeOnce sync.Once
 	closeErr  error
 	bg        sync.WaitGroup
@@ -123,6 +129,7 @@ func New(cfg config.Config, opts ...Option) (*Broker, error) {
 		flushQueue: make(chan *partition, 256),
 		metrics:    protocol.NewMetrics(o.registerer),
 		stop:       make(chan struct{}),
+		failed:     make(chan struct{}),
 	}
 	switch {
 	case o.fs != nil:
@@ -244,6 +251,13 @@ func (b *Broker) Serve(ln net.Listener) error {
 		b.housekeeping()
 	}()
 	b.ready.Store(true)
+	if b.raft != nil {
+		b.bg.Add(1)
+		go func() {
+			defer b.bg.Done()
+			b.watchStorage()
+		}()
+	}
 	return nil
 }
 

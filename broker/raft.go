@@ -313,6 +313,11 @@ func (c *raftCluster) close() error {
 // (graceful shutdown: clients see a new leader, not an error), waiting up
 // to d for the moves.
 func (c *raftCluster) transferLeadership(d time.Duration) {
+	select {
+	case <-c.node.Done(): // stopped on a storage error: it leads nothing any more
+		return
+	default:
+	}
 	deadline := time.Now().Add(d)
 	moving := func() int {
 		n := 0

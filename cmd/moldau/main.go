@@ -102,8 +102,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
-	s := <-sig
-	logger.Info("shutting down", "signal", s.String())
+	failed := false
+	select {
+	case s := <-sig:
+		logger.Info("shutting down", "signal", s.String())
+	case <-b.Failed():
+		// A storage error stopped the node (etcd's rule): exit non-zero
+		// so that the supervisor restarts it and recovery runs.
+		logger.Error("shutting down", "err", b.Err())
+		failed = true
+	}
 	signal.Reset(syscall.SIGINT, syscall.SIGTERM) // a second signal kills at once
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -121,6 +129,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	defer stuck.Stop()
 	if err := b.Close(ctx); err != nil {
 		logger.Error("shutdown", "err", err)
+		return 1
+	}
+	if failed {
 		return 1
 	}
 	logger.Info("stopped cleanly")

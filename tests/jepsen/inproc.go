@@ -92,6 +92,7 @@ type InProcessCluster struct {
 	injects int
 
 	stats DiskStats
+	done  chan struct{} // closed by Close: watchers exit
 }
 
 // DiskStats counts what the in-process nemesis did and what the brokers
@@ -104,6 +105,8 @@ type DiskStats struct {
 	NodeStops      int // "replication node stopping on error" logged by a broker
 	LogFailures    int // "partition log failed" logged
 	TailTruncation int // "truncating torn or corrupt segment tail" logged at recovery
+	FsyncSelfStops int // fsync faults after which the broker stopped serving on its own (Broker.Failed)
+	MaxSelfStop    time.Duration
 	MaxCloseTime   time.Duration
 	MaxHealTime    time.Duration
 }
@@ -144,7 +147,7 @@ func NewInProcessCluster(ctx context.Context, opts InProcessOptions) (*InProcess
 		return nil, fmt.Errorf("jepsen: %w", err)
 	}
 	c := &InProcessCluster{nw: replication.NewLocalNetwork(), opts: opts, tempDir: dir,
-		rng: rand.New(rand.NewPCG(uint64(opts.Seed), 0x5eed))}
+		rng: rand.New(rand.NewPCG(uint64(opts.Seed), 0x5eed)), done: make(chan struct{})}
 	const n = 3
 	for i := int32(1); i <= n; i++ {
 		c.peers = append(c.peers, config.Peer{NodeID: i, Addr: "local:" + strconv.Itoa(int(i))})
@@ -218,6 +221,7 @@ func (c *InProcessCluster) Close() error {
 		return nil
 	}
 	c.closed = true
+	close(c.done)
 	c.mu.Unlock()
 	var (
 		wg   sync.WaitGroup
@@ -289,6 +293,7 @@ func (c *InProcessCluster) Inject(ctx context.Context, kind FaultKind, topic str
 		if kind == FaultDiskFsync {
 			c.stats.FsyncErrors++
 			nd.state = nodeFsyncFailed
+			go c.watchSelfStop(nd.b, f.At)
 		} else {
 			c.stats.TornWrites++
 		}
@@ -351,6 +356,22 @@ func (c *InProcessCluster) Heal(ctx context.Context) error {
 	c.stats.MaxHealTime = max(c.stats.MaxHealTime, time.Since(start))
 	c.mu.Unlock()
 	return nil
+}
+
+// watchSelfStop records whether and how fast b stops serving on its own
+// after its fsync failed (a storage error stops the node).
+func (c *InProcessCluster) watchSelfStop(b *broker.Broker, since time.Time) {
+	if b == nil {
+		return
+	}
+	select {
+	case <-b.Failed():
+		c.mu.Lock()
+		c.stats.FsyncSelfStops++
+		c.stats.MaxSelfStop = max(c.stats.MaxSelfStop, time.Since(since))
+		c.mu.Unlock()
+	case <-c.done:
+	}
 }
 
 // pickNode chooses the node to hit among the running ones: the leader of

@@ -59,9 +59,10 @@ func TestInProcessDiskFaults(t *testing.T) {
 	}
 
 	var (
-		mu     sync.Mutex
-		acked  = map[string]ackedRecord{}
-		failed int
+		mu      sync.Mutex
+		acked   = map[string]ackedRecord{}
+		failed  int
+		failErr error
 	)
 	ackedCount := func() int {
 		mu.Lock()
@@ -80,6 +81,9 @@ func TestInProcessDiskFaults(t *testing.T) {
 				defer mu.Unlock()
 				if err != nil {
 					failed++ // indeterminate: may or may not be written
+					if failErr == nil {
+						failErr = err
+					}
 					return
 				}
 				acked[v] = ackedRecord{r.Partition, r.Offset}
@@ -107,6 +111,17 @@ func TestInProcessDiskFaults(t *testing.T) {
 			t.Fatalf("inject %s: %v", kind, err)
 		}
 		t.Logf("fault: %s: %s", f.Kind, f.Detail)
+		if kind == FaultDiskFsync {
+			// A storage error stops the node: the broker stops serving
+			// on its own, before Heal crashes it.
+			deadline := time.Now().Add(10 * time.Second)
+			for st := c.Stats(); st.FsyncSelfStops < st.FsyncErrors; st = c.Stats() {
+				if time.Now().After(deadline) {
+					t.Fatalf("node %d still serves 10 s after its fsync failed", f.Nodes[0])
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+		}
 		// The two other nodes keep serving while the fault holds.
 		waitAcks("during "+string(kind), 100, 30*time.Second)
 		start := time.Now()
@@ -146,10 +161,10 @@ func TestInProcessDiskFaults(t *testing.T) {
 		}
 	}
 	st := c.Stats()
-	t.Logf("faults %d (fsync errors %d, torn writes %d), crashes %d, restarts %d; brokers logged: node stops %d, log failures %d, torn tails truncated %d; slowest crash-close %v, slowest heal %v",
-		len(plan), st.FsyncErrors, st.TornWrites, st.Crashes, st.Restarts, st.NodeStops, st.LogFailures, st.TailTruncation,
-		st.MaxCloseTime.Round(time.Millisecond), st.MaxHealTime.Round(time.Millisecond))
-	t.Logf("records: %d acknowledged, %d failed (indeterminate), %d read; anomalies %d", len(acked), failed, len(seen), len(anomalies))
+	t.Logf("faults %d (fsync errors %d, torn writes %d), crashes %d, restarts %d; brokers stopped serving on their own after %d fsync errors (slowest %v); brokers logged: node stops %d, log failures %d, torn tails truncated %d; slowest crash-close %v, slowest heal %v",
+		len(plan), st.FsyncErrors, st.TornWrites, st.Crashes, st.Restarts, st.FsyncSelfStops, st.MaxSelfStop.Round(time.Millisecond),
+		st.NodeStops, st.LogFailures, st.TailTruncation, st.MaxCloseTime.Round(time.Millisecond), st.MaxHealTime.Round(time.Millisecond))
+	t.Logf("records: %d acknowledged, %d failed (indeterminate; first: %v), %d read; anomalies %d", len(acked), failed, failErr, len(seen), len(anomalies))
 	if len(anomalies) > 0 {
 		if len(anomalies) > 20 {
 			anomalies = append(anomalies[:20], fmt.Sprintf("... and %d more", len(anomalies)-20))
