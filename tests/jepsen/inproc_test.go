@@ -13,11 +13,11 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-func newInProcess(t *testing.T, seed int64) *InProcessCluster {
+func newInProcess(t *testing.T, opts InProcessOptions) *InProcessCluster {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	c, err := NewInProcessCluster(ctx, InProcessOptions{Seed: seed})
+	c, err := NewInProcessCluster(ctx, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +42,7 @@ type ackedRecord struct {
 // back afterwards, every acknowledged value is there exactly once, at the
 // offset its acknowledgement named, and no offset holds two values.
 func TestInProcessDiskFaults(t *testing.T) {
-	c := newInProcess(t, 1)
+	c := newInProcess(t, InProcessOptions{Seed: 1})
 	const topic, parts = "disk-queue", 3
 	cl, err := kgo.NewClient(kgo.SeedBrokers(c.Seeds()...), kgo.Dialer(c.Dial),
 		kgo.DefaultProduceTopic(topic), kgo.RecordPartitioner(kgo.RoundRobinPartitioner()),
