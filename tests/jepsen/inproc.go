@@ -58,6 +58,8 @@ var (
 	errCrashed = fmt.Errorf("%w: the node has crashed", vfs.ErrInjected)
 	// errFsync is the injected fsync failure (sticky until the crash).
 	errFsync = fmt.Errorf("%w: fsync failed (EIO)", vfs.ErrInjected)
+	// errWrite fails every mutation after a torn write (sticky).
+	errWrite = fmt.Errorf("%w: write failed (EIO)", vfs.ErrInjected)
 )
 
 // InProcessOptions configure NewInProcessCluster.
@@ -105,7 +107,7 @@ type DiskStats struct {
 	NodeStops      int // "replication node stopping on error" logged by a broker
 	LogFailures    int // "partition log failed" logged
 	TailTruncation int // "truncating torn or corrupt segment tail" logged at recovery
-	FsyncSelfStops int // fsync faults after which the broker stopped serving on its own (Broker.Failed)
+	SelfStops      int // disk faults after which the broker stopped serving on its own (Broker.Failed)
 	MaxSelfStop    time.Duration
 	MaxCloseTime   time.Duration
 	MaxHealTime    time.Duration
@@ -114,9 +116,9 @@ type DiskStats struct {
 type nodeState int
 
 const (
-	nodeRunning     nodeState = iota
-	nodeFsyncFailed           // the fsync fault fired; the broker still runs (a zombie until Heal crashes it)
-	nodeDown                  // crashed; Heal restarts it
+	nodeRunning    nodeState = iota
+	nodeDiskFailed           // a disk fault fired; the broker runs on (it should stop serving on its own) until Heal crashes it
+	nodeDown                 // crashed; Heal restarts it
 )
 
 // inprocNode is one node: its fixed identity, its current disk and broker.
@@ -253,7 +255,10 @@ func (c *InProcessCluster) Kinds() []FaultKind {
 //     crashes and restarts it: it must stop serving what it could not
 //     persist on its own.
 //   - FaultDiskTornWrite: the node's next Write to a segment file lands
-//     half, durably, and the node crashes at that instant.
+//     half (durably: it is on the disk whatever happens next) and fails,
+//     and so does every later write, sync, truncation, rename or removal
+//     of that node (the disk has died). As above, the broker runs on with
+//     it until Heal; after the crash its recovery finds the torn tail.
 //   - FaultKillRandom, FaultKillLeader: the node crashes now.
 //
 // The node hit is the leader of a random partition of topic for
@@ -292,17 +297,15 @@ func (c *InProcessCluster) Inject(ctx context.Context, kind FaultKind, topic str
 		c.mu.Lock()
 		if kind == FaultDiskFsync {
 			c.stats.FsyncErrors++
-			nd.state = nodeFsyncFailed
-			go c.watchSelfStop(nd.b, f.At)
+			f.Detail = fmt.Sprintf("node %d (%s): fsync of %s failed, and every later one", nd.id, how, path)
 		} else {
 			c.stats.TornWrites++
+			f.Detail = fmt.Sprintf("node %d (%s): write to %s torn at half, and every later write failed", nd.id, how, path)
 		}
+		nd.state = nodeDiskFailed
+		go c.watchSelfStop(nd.b, f.At)
 		c.mu.Unlock()
-		if kind == FaultDiskFsync {
-			f.Detail = fmt.Sprintf("node %d (%s): fsync of %s failed, and every later one", nd.id, how, path)
-			return f, nil
-		}
-		f.Detail = fmt.Sprintf("node %d (%s): write to %s torn at half, crash", nd.id, how, path)
+		return f, nil
 	default:
 		f.Detail = fmt.Sprintf("node %d (%s): crash", nd.id, how)
 	}
@@ -312,7 +315,7 @@ func (c *InProcessCluster) Inject(ctx context.Context, kind FaultKind, topic str
 	return f, nil
 }
 
-// Heal implements Nemesis: a node whose fsync failed is crashed now, then
+// Heal implements Nemesis: a node hit by a disk fault is crashed now, then
 // every crashed node restarts on what its disk kept; Heal returns once
 // every node serves Metadata listing all three and a controller.
 func (c *InProcessCluster) Heal(ctx context.Context) error {
@@ -324,7 +327,7 @@ func (c *InProcessCluster) Heal(ctx context.Context) error {
 		c.mu.Lock()
 		st := nd.state
 		c.mu.Unlock()
-		if st == nodeFsyncFailed {
+		if st == nodeDiskFailed {
 			if err := c.crash(nd); err != nil {
 				errs = append(errs, err)
 			}
@@ -367,7 +370,7 @@ func (c *InProcessCluster) watchSelfStop(b *broker.Broker, since time.Time) {
 	select {
 	case <-b.Failed():
 		c.mu.Lock()
-		c.stats.FsyncSelfStops++
+		c.stats.SelfStops++
 		c.stats.MaxSelfStop = max(c.stats.MaxSelfStop, time.Since(since))
 		c.mu.Unlock()
 	case <-c.done:
@@ -562,12 +565,13 @@ func waitListing(ctx context.Context, addr string, ids []int32) error {
 
 // diskInjector is one incarnation's fault injector (vfs.NewErrorFS).
 type diskInjector struct {
-	mu         sync.Mutex
-	armed      FaultKind // "" when nothing is armed
-	fired      chan struct{}
-	hit        string
-	syncBroken bool // the fsync fault fired: every later Sync and SyncDir fails
-	crashed    atomic.Bool
+	mu          sync.Mutex
+	armed       FaultKind // "" when nothing is armed
+	fired       chan struct{}
+	hit         string
+	syncBroken  bool // the fsync fault fired: every later Sync and SyncDir fails
+	writeBroken bool // the torn write fired: every later mutation fails
+	crashed     atomic.Bool
 }
 
 func (d *diskInjector) arm(kind FaultKind) <-chan struct{} {
@@ -615,20 +619,31 @@ func (d *diskInjector) inject(op vfs.Op, path string) error {
 	if d.syncBroken && (op == vfs.OpSync || op == vfs.OpSyncDir) {
 		return errFsync
 	}
+	if d.writeBroken && mutation(op) {
+		return errWrite
+	}
 	switch {
 	case d.armed == FaultDiskFsync && op == vfs.OpSync && raftStateFile(path):
 		d.syncBroken = true
 		d.fire(path)
 		return errFsync
 	case d.armed == FaultDiskTornWrite && op == vfs.OpWrite && segmentFile(path):
-		// The prefix lands durably, then the process is gone: every
-		// later operation fails (crashed is set before the prefix is
-		// written, and nothing else of this node reaches the disk).
-		d.crashed.Store(true)
+		// The prefix lands durably; nothing written after it does
+		// (writeBroken is set before the prefix is written).
+		d.writeBroken = true
 		d.fire(path)
 		return &vfs.TornWriteError{Fraction: 0.5, Durable: true}
 	}
 	return nil
+}
+
+// mutation: an operation that changes the disk.
+func mutation(op vfs.Op) bool {
+	switch op {
+	case vfs.OpWrite, vfs.OpSync, vfs.OpSyncDir, vfs.OpTruncate, vfs.OpRename, vfs.OpRemove, vfs.OpRemoveAll, vfs.OpMkdirAll:
+		return true
+	}
+	return false
 }
 
 func (d *diskInjector) fire(path string) {

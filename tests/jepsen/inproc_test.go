@@ -111,13 +111,13 @@ func TestInProcessDiskFaults(t *testing.T) {
 			t.Fatalf("inject %s: %v", kind, err)
 		}
 		t.Logf("fault: %s: %s", f.Kind, f.Detail)
-		if kind == FaultDiskFsync {
+		if kind == FaultDiskFsync || kind == FaultDiskTornWrite {
 			// A storage error stops the node: the broker stops serving
 			// on its own, before Heal crashes it.
 			deadline := time.Now().Add(10 * time.Second)
-			for st := c.Stats(); st.FsyncSelfStops < st.FsyncErrors; st = c.Stats() {
+			for st := c.Stats(); st.SelfStops < st.FsyncErrors+st.TornWrites; st = c.Stats() {
 				if time.Now().After(deadline) {
-					t.Fatalf("node %d still serves 10 s after its fsync failed", f.Nodes[0])
+					t.Fatalf("node %d still serves 10 s after %s", f.Nodes[0], kind)
 				}
 				time.Sleep(20 * time.Millisecond)
 			}
@@ -161,8 +161,8 @@ func TestInProcessDiskFaults(t *testing.T) {
 		}
 	}
 	st := c.Stats()
-	t.Logf("faults %d (fsync errors %d, torn writes %d), crashes %d, restarts %d; brokers stopped serving on their own after %d fsync errors (slowest %v); brokers logged: node stops %d, log failures %d, torn tails truncated %d; slowest crash-close %v, slowest heal %v",
-		len(plan), st.FsyncErrors, st.TornWrites, st.Crashes, st.Restarts, st.FsyncSelfStops, st.MaxSelfStop.Round(time.Millisecond),
+	t.Logf("faults %d (fsync errors %d, torn writes %d), crashes %d, restarts %d; brokers stopped serving on their own after %d disk faults (slowest %v); brokers logged: node stops %d, log failures %d, torn tails truncated %d; slowest crash-close %v, slowest heal %v",
+		len(plan), st.FsyncErrors, st.TornWrites, st.Crashes, st.Restarts, st.SelfStops, st.MaxSelfStop.Round(time.Millisecond),
 		st.NodeStops, st.LogFailures, st.TailTruncation, st.MaxCloseTime.Round(time.Millisecond), st.MaxHealTime.Round(time.Millisecond))
 	t.Logf("records: %d acknowledged, %d failed (indeterminate; first: %v), %d read; anomalies %d", len(acked), failed, failErr, len(seen), len(anomalies))
 	if len(anomalies) > 0 {
