@@ -45,6 +45,12 @@ import (
 	"github.com/moldau/moldau/replication"
 )
 
+// FaultPowerLoss, served by the in-process nemesis only: every node
+// crashes at the same instant (a power cut of the whole cluster). Only what
+// each node synced survives, so every write acknowledged with acks=all must
+// have been synced on a majority before its acknowledgement.
+const FaultPowerLoss FaultKind = "power-loss"
+
 // In-process cluster errors.
 var (
 	// ErrNotTriggered: an armed disk fault found no matching file
@@ -243,7 +249,7 @@ func (c *InProcessCluster) Close() error {
 
 // Kinds implements Nemesis.
 func (c *InProcessCluster) Kinds() []FaultKind {
-	return []FaultKind{FaultDiskFsync, FaultDiskTornWrite, FaultKillRandom, FaultKillLeader}
+	return []FaultKind{FaultDiskFsync, FaultDiskTornWrite, FaultKillRandom, FaultKillLeader, FaultPowerLoss}
 }
 
 // Inject implements Nemesis. A disk fault is armed on one node (every other
@@ -260,6 +266,7 @@ func (c *InProcessCluster) Kinds() []FaultKind {
 //     of that node (the disk has died). As above, the broker runs on with
 //     it until Heal; after the crash its recovery finds the torn tail.
 //   - FaultKillRandom, FaultKillLeader: the node crashes now.
+//   - FaultPowerLoss: every node crashes now.
 //
 // The node hit is the leader of a random partition of topic for
 // FaultKillLeader and for every other disk fault, a random node otherwise.
@@ -268,6 +275,9 @@ func (c *InProcessCluster) Inject(ctx context.Context, kind FaultKind, topic str
 	defer c.opMu.Unlock()
 	if !slices.Contains(c.Kinds(), kind) {
 		return Fault{}, fmt.Errorf("%w: %s", ErrUnsupportedFault, kind)
+	}
+	if kind == FaultPowerLoss {
+		return c.powerLoss()
 	}
 	c.mu.Lock()
 	c.injects++
@@ -435,6 +445,36 @@ func (c *InProcessCluster) leaders(ctx context.Context, topic string) [][2]int32
 		}
 	}
 	return out
+}
+
+// powerLoss crashes every running node at one instant (opMu held).
+func (c *InProcessCluster) powerLoss() (Fault, error) {
+	f := Fault{Kind: FaultPowerLoss, At: time.Now(), Detail: "every node crashes at once"}
+	c.mu.Lock()
+	var running []*inprocNode
+	for _, nd := range c.nodes {
+		if nd.state != nodeDown {
+			running = append(running, nd)
+			f.Nodes = append(f.Nodes, nd.id)
+		}
+	}
+	c.mu.Unlock()
+	for _, nd := range running {
+		nd.inj.crash() // first every disk stops, then the slow part
+	}
+	var (
+		wg   sync.WaitGroup
+		errs = make([]error, len(running))
+	)
+	for i, nd := range running {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = c.crash(nd)
+		}()
+	}
+	wg.Wait()
+	return f, errors.Join(errs...)
 }
 
 // crash simulates the death of nd's process: nothing more reaches its
