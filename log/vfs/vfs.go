@@ -10,7 +10,7 @@
 //     (Crash, CrashClone) that loses every unsynced byte and every unsynced
 //     directory change.
 //   - NewErrorFS: a wrapper that lets tests inject errors into any
-//     operation.
+//     operation, and torn writes (TornWriteError).
 //
 // Durability contract (all implementations):
 //
