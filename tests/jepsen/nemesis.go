@@ -168,7 +168,7 @@ func (m *ProcNemesis) Inject(ctx context.Context, kind FaultKind, topic string) 
 		f.Nodes, f.Detail = []int32{random.id}, fmt.Sprintf("SIGSTOP node %d (pid %d)", random.id, random.pid())
 	case FaultPartitionHalves, FaultIsolate:
 		all := m.c.currentMembers()
-		cut := all[m.rng.IntN(len(all))]
+		cut := m.partitionVictim(ctx, topic, all)
 		var rules []string
 		var rest []*procNode
 		for _, o := range all {
@@ -191,8 +191,10 @@ func (m *ProcNemesis) Inject(ctx context.Context, kind FaultKind, topic string) 
 		if len(all) < 3 {
 			return Fault{}, fmt.Errorf("jepsen: a bridge needs three members, have %d", len(all))
 		}
+		a := m.partitionVictim(ctx, topic, all)
+		all = slices.DeleteFunc(all, func(n *procNode) bool { return n == a })
 		m.rng.Shuffle(len(all), func(i, j int) { all[i], all[j] = all[j], all[i] })
-		a, bridge, rest := all[0], all[1], all[2:]
+		bridge, rest := all[0], all[1:]
 		var rules []string
 		for _, o := range rest {
 			rules = append(rules, m.t.cutRules(a, o)...)
@@ -213,6 +215,21 @@ func (m *ProcNemesis) Inject(ctx context.Context, kind FaultKind, topic string) 
 	}
 	m.logf("nemesis: %s: %s", kind, f.Detail)
 	return f, nil
+}
+
+// partitionVictim is the node a partition cuts off: the leader of a random
+// partition of topic, so that the cut moves leadership (a node leading
+// nothing would make a weak fault); a random member when no leader is
+// known.
+func (m *ProcNemesis) partitionVictim(ctx context.Context, topic string, all []*procNode) *procNode {
+	if _, id, err := m.c.leaderOf(ctx, topic, m.rng.IntN); err == nil {
+		for _, n := range all {
+			if n.id == id {
+				return n
+			}
+		}
+	}
+	return all[m.rng.IntN(len(all))]
 }
 
 func (m *ProcNemesis) kill(ctx context.Context, n *procNode) error {

@@ -307,6 +307,39 @@ func allLed(ctx context.Context, c procTarget, topic string, parts int) bool {
 	return true
 }
 
+// ledOff reports whether every partition of topic has a leader other
+// than node id (asked of the other members: a cut node may still think it
+// leads).
+func ledOff(ctx context.Context, c procTarget, topic string, parts int, id int32) bool {
+	for _, n := range c.base().currentMembers() {
+		if n.id == id {
+			continue
+		}
+		cl, err := kgo.NewClient(kgo.SeedBrokers(n.addr()), kgo.Dialer(c.Dial), kgo.RetryTimeout(0))
+		if err != nil {
+			return false
+		}
+		req := kmsg.NewPtrMetadataRequest()
+		rt := kmsg.NewMetadataRequestTopic()
+		rt.Topic = kmsg.StringPtr(topic)
+		req.Topics = append(req.Topics, rt)
+		rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		m, err := req.RequestWith(rctx, cl)
+		cancel()
+		cl.Close()
+		if err != nil || len(m.Topics) != 1 || len(m.Topics[0].Partitions) != parts {
+			return false
+		}
+		for _, p := range m.Topics[0].Partitions {
+			if p.Leader < 0 || p.Leader == id {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
 // canReach reports whether node from can open a connection to node to's
 // Kafka port the way the cluster's nodes do (by address or by uid).
 func canReach(from, to *procNode) bool {
@@ -377,6 +410,17 @@ func exerciseNemesis(t *testing.T, c procTarget) {
 				t.Fatalf("%s: clients reach node %d: %v", kind, victim.id, got)
 			}
 		}
+		// The partitions the victim led move to others (kill, pause,
+		// isolate, halves: it is cut from the quorum's majority; not a
+		// bridge's end, which still reaches a majority through the bridge).
+		if kind != FaultMembership && kind != FaultPartitionBridge {
+			began := f.At
+			testenv.WaitFor(t, 60*time.Second, fmt.Sprintf("%s: no partition led by node %d", kind, victim.id), func() bool {
+				return ledOff(ctx, c, topic, parts, victim.id)
+			})
+			t.Logf("%s: metadata shows every partition led by a node other than %d %v after the fault",
+				kind, victim.id, time.Since(began).Round(time.Millisecond))
+		}
 		// Under the fault, a new client's acks=all produce to every
 		// partition succeeds once the cluster has worked around it
 		// (a paused or cut node's partitions fail over).
@@ -437,4 +481,22 @@ func dumpLogsOnFailure(t *testing.T, c *procCluster) {
 	for _, n := range nodes {
 		t.Logf("node %d log %s, tail:\n%s", n.id, n.logPath, n.logTail(3000))
 	}
+}
+
+func TestNemesisKafka(t *testing.T) {
+	if os.Getenv("MOLDAU_JEPSEN_KAFKA") != "1" {
+		t.Skip("the Kafka side by side runs with MOLDAU_JEPSEN_KAFKA=1 (three JVMs: too heavy for CI)")
+	}
+	requireNFT(t)
+	testenv.RequireTool(t, "java", "make deps: apt-get install default-jdk-headless")
+	testenv.RequireTool(t, "bash", "the base system")
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	c, err := NewKafkaCluster(ctx, ProcOptions{Dir: t.TempDir(), Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	defer dumpLogsOnFailure(t, c.procCluster)
+	exerciseNemesis(t, c)
 }
