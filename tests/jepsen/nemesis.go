@@ -165,6 +165,14 @@ func (m *ProcNemesis) Inject(ctx context.Context, kind FaultKind, topic string) 
 			return Fault{}, err
 		}
 		random.setState(nodePaused)
+		// The signal lands asynchronously (a JVM's threads take a moment):
+		// the fault is in once the process shows state T.
+		pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err := poll(pctx, fmt.Sprintf("node %d stopped (state T)", random.id), func() bool { return procState(random.pid()) == "T" })
+		cancel()
+		if err != nil {
+			return Fault{}, err
+		}
 		f.Nodes, f.Detail = []int32{random.id}, fmt.Sprintf("SIGSTOP node %d (pid %d)", random.id, random.pid())
 	case FaultPartitionHalves, FaultIsolate:
 		all := m.c.currentMembers()
