@@ -13,6 +13,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -351,7 +352,7 @@ func canReach(from, to *procNode) bool {
 
 // exerciseNemesis injects every kind the nemesis serves against c, checks
 // each one's effect and that Heal restores a serving cluster.
-func exerciseNemesis(t *testing.T, c procTarget) {
+func exerciseNemesis(t *testing.T, c procTarget, kinds []FaultKind) {
 	ctx := context.Background()
 	const topic, parts = "nemesis", 6
 	cl, err := c.base().client()
@@ -373,7 +374,10 @@ func exerciseNemesis(t *testing.T, c procTarget) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, kind := range nm.Kinds() {
+	if kinds == nil {
+		kinds = nm.Kinds()
+	}
+	for _, kind := range kinds {
 		before := prod.acked.Load()
 		f, err := nm.Inject(ctx, kind, topic)
 		if err != nil {
@@ -467,7 +471,28 @@ func TestNemesisMoldau(t *testing.T) {
 	}
 	defer c.Close()
 	defer dumpLogsOnFailure(t, c.procCluster)
-	exerciseNemesis(t, c)
+	exerciseNemesis(t, c, nil)
+}
+
+// TestNemesisMoldauAfterMembership: faults after membership changes hit
+// the current members by their current addresses (nodes 4 and 5 on
+// 127.0.0.4-5), and original nodes restart with --peers naming a removed
+// node.
+func TestNemesisMoldauAfterMembership(t *testing.T) {
+	requireNFT(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	c, err := NewMoldauCluster(ctx, ProcOptions{Dir: t.TempDir(), Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	defer dumpLogsOnFailure(t, c.procCluster)
+	exerciseNemesis(t, c, []FaultKind{FaultMembership, FaultKillRandom, FaultMembership,
+		FaultKillController, FaultIsolate, FaultKillLeader, FaultPartitionBridge})
+	if got := ids(c.currentMembers()); len(got) != 3 || !slices.Contains(got, 4) || !slices.Contains(got, 5) {
+		t.Fatalf("members %v, want three including the added 4 and 5", got)
+	}
 }
 
 // dumpLogsOnFailure prints each node's warnings and log tail when t failed.
@@ -498,5 +523,5 @@ func TestNemesisKafka(t *testing.T) {
 	}
 	defer c.Close()
 	defer dumpLogsOnFailure(t, c.procCluster)
-	exerciseNemesis(t, c)
+	exerciseNemesis(t, c, nil)
 }
