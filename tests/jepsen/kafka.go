@@ -27,10 +27,10 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 )
@@ -44,24 +44,16 @@ const kafkaUIDBase = 21000
 // KafkaCluster is three Kafka 4.4 KRaft broker+controller JVMs.
 type KafkaCluster struct {
 	*procCluster
-	dataRoot string
+	dataRoot  string
+	clusterID string
+	jvm       []string // java and its flags, classpath included
+
+	// dirIDs are the nodes' metadata log directory ids (voter keys);
+	// guarded by procCluster.mu.
+	dirIDs map[int32]string
 }
 
 func (c *KafkaCluster) cutRules(a, b *procNode) []string { return uidCutRules(a, b) }
-func (c *KafkaCluster) supportsMembership() bool         { return false }
-
-// membershipChange: not on Kafka. The cluster's controller quorum is
-// static (controller.quorum.voters, as the benchmarks run it), and every
-// node is a combined broker+controller: a broker-only fourth node could
-// take the replicas of one of the three (AlterPartitionReassignments), but
-// that node then stays a controller quorum voter, and Kafka refuses
-// UnregisterBroker for a broker that is still alive, so the
-// "remove a member, add one" of Moldau's fault has no equivalent short of
-// reformatting the quorum as a dynamic one (KIP-853), which this campaign
-// does not do.
-func (c *KafkaCluster) membershipChange(context.Context, *rand.Rand) (Fault, func(context.Context) error, error) {
-	return Fault{}, nil, fmt.Errorf("%w: membership on Kafka (static controller quorum of combined nodes; kafka.go)", ErrUnsupportedFault)
-}
 
 // kafkaLibs finds the jars: opts, $MOLDAU_KAFKA_LIBS, the module's compat
 // cache, else tests/compat/kafka-ref.sh fetch (Maven) fills that cache.
@@ -90,15 +82,11 @@ func kafkaLibs(opts ProcOptions) (string, error) {
 }
 
 // kafkaProps is node id's server.properties.
-func kafkaProps(id int32, port, cport int, logDir string) string {
-	var voters []string
-	for i := int32(1); i <= 3; i++ {
-		voters = append(voters, fmt.Sprintf("%d@%s:%d", i, nodeIP(i), cport))
-	}
+func kafkaProps(id int32, port, cport int, logDir, bootstrap string) string {
 	ip := nodeIP(id)
 	return fmt.Sprintf(`process.roles=broker,controller
 node.id=%[1]d
-controller.quorum.voters=%[2]s
+controller.quorum.bootstrap.servers=%[2]s
 listeners=PLAINTEXT://%[3]s:%[4]d,CONTROLLER://%[3]s:%[5]d
 advertised.listeners=PLAINTEXT://%[3]s:%[4]d
 controller.listener.names=CONTROLLER
@@ -109,7 +97,7 @@ num.partitions=1
 offsets.topic.num.partitions=4
 transaction.state.log.num.partitions=4
 group.initial.rebalance.delay.ms=0
-`, id, strings.Join(voters, ","), ip, port, cport, logDir)
+`, id, bootstrap, ip, port, cport, logDir)
 }
 
 const kafkaLog4j = `rootLogger.level = WARN
@@ -151,7 +139,7 @@ func NewKafkaCluster(ctx context.Context, opts ProcOptions) (*KafkaCluster, erro
 	if err != nil {
 		return nil, err
 	}
-	c := &KafkaCluster{procCluster: pc}
+	c := &KafkaCluster{procCluster: pc, clusterID: kafkaUUID(), dirIDs: map[int32]string{}}
 	if c.dataRoot, err = os.MkdirTemp("", "jepsen-kafka-data-"); err != nil {
 		return nil, err
 	}
@@ -162,51 +150,41 @@ func NewKafkaCluster(ctx context.Context, opts ProcOptions) (*KafkaCluster, erro
 		_ = c.Close()
 		return nil, err
 	}
-	jvm := []string{java, "-Xms128m", "-Xmx" + pc.opts.KafkaHeap, "-XX:+UseG1GC", "-XX:TieredStopAtLevel=1",
-		"-XX:-UsePerfData", "-Djava.awt.headless=true"}
-	clusterID := func() string {
-		var b [16]byte
-		_, _ = crand.Read(b[:])
-		return base64.RawURLEncoding.EncodeToString(b[:])
-	}()
+	cp := libs + "/*"
+	// Kafka's jars log through slf4j 1.7 with no binding (nothing is
+	// logged); slf4j-simple, where the compat cache or Debian has it,
+	// makes the nodes log warnings and errors to their log files.
+	for _, pattern := range []string{filepath.Join(libs, "..", "..", "streams-4.4.0", "slf4j-simple-*.jar"), "/usr/share/java/slf4j-simple.jar"} {
+		if m, _ := filepath.Glob(pattern); len(m) > 0 {
+			cp += ":" + m[0]
+			break
+		}
+	}
+	c.jvm = []string{java, "-Xms128m", "-Xmx" + pc.opts.KafkaHeap, "-XX:+UseG1GC", "-XX:TieredStopAtLevel=1",
+		"-XX:-UsePerfData", "-Djava.awt.headless=true", "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",
+		"-Dorg.slf4j.simpleLogger.showDateTime=true", "-cp", cp}
+	// A dynamic quorum (KIP-853) of the three, so that the membership
+	// fault can change it: each formatted with --initial-controllers
+	// naming all three with their directory ids.
+	var initial []string
+	for id := int32(1); id <= 3; id++ {
+		c.dirIDs[id] = kafkaUUID()
+		initial = append(initial, fmt.Sprintf("%d@%s:%d:%s", id, nodeIP(id), pc.ports[1], c.dirIDs[id]))
+	}
 	var nodes []*procNode
 	errs := make([]error, 3)
 	var wg sync.WaitGroup
 	for id := int32(1); id <= 3; id++ {
-		dir := filepath.Join(c.dataRoot, fmt.Sprintf("node%d", id))
-		if err := os.MkdirAll(filepath.Join(dir, "tmp"), 0o755); err != nil {
+		n, format, err := c.newNode(ctx, id, c.controllers(1, 2, 3), "--initial-controllers", strings.Join(initial, ","))
+		if err != nil {
 			_ = c.Close()
 			return nil, err
-		}
-		props := filepath.Join(dir, "server.properties")
-		log4j := filepath.Join(dir, "log4j2.properties")
-		if err := os.WriteFile(props, []byte(kafkaProps(id, pc.ports[0], pc.ports[1], filepath.Join(dir, "data"))), 0o644); err != nil {
-			_ = c.Close()
-			return nil, err
-		}
-		if err := os.WriteFile(log4j, []byte(kafkaLog4j), 0o644); err != nil {
-			_ = c.Close()
-			return nil, err
-		}
-		uid := kafkaUIDBase + int(id)
-		args := append(append([]string(nil), jvm...), "-Djava.io.tmpdir="+filepath.Join(dir, "tmp"),
-			"-Dlog4j2.configurationFile="+log4j, "-cp", libs+"/*")
-		n := &procNode{
-			id: id, ip: nodeIP(id), ports: pc.ports, uid: uint32(uid), dir: dir,
-			logPath: filepath.Join(pc.dir, fmt.Sprintf("node%d.log", id)),
-			argv:    append(append([]string(nil), args...), "kafka.Kafka", props),
-			env:     []string{"HOME=" + dir},
 		}
 		nodes = append(nodes, n)
 		wg.Add(1)
 		go func() { // the three formats at once: each is a JVM start
 			defer wg.Done()
-			out, err := exec.CommandContext(ctx, args[0], append(args[1:], "kafka.tools.StorageTool", "format", "-t", clusterID, "-c", props)...).CombinedOutput()
-			if err != nil {
-				errs[id-1] = fmt.Errorf("jepsen: kafka format node %d: %w: %s", id, err, out)
-				return
-			}
-			errs[id-1] = chownTree(dir, uid)
+			errs[id-1] = format()
 		}()
 	}
 	wg.Wait()
@@ -220,6 +198,58 @@ func NewKafkaCluster(ctx context.Context, opts ProcOptions) (*KafkaCluster, erro
 	}
 	pc.opts.Logf("kafka cluster up: %v (logs in %s, data in %s)", c.Seeds(), pc.dir, c.dataRoot)
 	return c, nil
+}
+
+// kafkaUUID is a random Kafka Uuid (base64url of 16 bytes, 22 characters).
+func kafkaUUID() string {
+	var b [16]byte
+	_, _ = crand.Read(b[:])
+	b[0] &= 0x7f // far from the reserved all-zero and one ids
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// controllers is controller.quorum.bootstrap.servers for nodes ids.
+func (c *KafkaCluster) controllers(ids ...int32) string {
+	var s []string
+	for _, id := range ids {
+		s = append(s, fmt.Sprintf("%s:%d", nodeIP(id), c.ports[1]))
+	}
+	return strings.Join(s, ",")
+}
+
+// newNode writes node id's directory and properties and returns the node
+// (not started) and the function that formats its data directory (with
+// formatArgs) and gives the directory to the node's uid.
+func (c *KafkaCluster) newNode(ctx context.Context, id int32, bootstrap string, formatArgs ...string) (*procNode, func() error, error) {
+	dir := filepath.Join(c.dataRoot, fmt.Sprintf("node%d", id))
+	if err := os.MkdirAll(filepath.Join(dir, "tmp"), 0o755); err != nil {
+		return nil, nil, err
+	}
+	props := filepath.Join(dir, "server.properties")
+	log4j := filepath.Join(dir, "log4j2.properties")
+	if err := os.WriteFile(props, []byte(kafkaProps(id, c.ports[0], c.ports[1], filepath.Join(dir, "data"), bootstrap)), 0o644); err != nil {
+		return nil, nil, err
+	}
+	if err := os.WriteFile(log4j, []byte(kafkaLog4j), 0o644); err != nil {
+		return nil, nil, err
+	}
+	uid := kafkaUIDBase + int(id)
+	args := append(slices.Clone(c.jvm), "-Djava.io.tmpdir="+filepath.Join(dir, "tmp"), "-Dlog4j2.configurationFile="+log4j)
+	n := &procNode{
+		id: id, ip: nodeIP(id), ports: c.ports, uid: uint32(uid), dir: dir,
+		logPath: filepath.Join(c.dir, fmt.Sprintf("node%d.log", id)),
+		argv:    append(slices.Clone(args), "kafka.Kafka", props),
+		env:     []string{"HOME=" + dir},
+	}
+	format := func() error {
+		fargs := append(slices.Clone(args[1:]), "kafka.tools.StorageTool", "format", "-t", c.clusterID, "-c", props)
+		out, err := exec.CommandContext(ctx, args[0], append(fargs, formatArgs...)...).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("jepsen: kafka format node %d: %w: %s", id, err, out)
+		}
+		return chownTree(dir, uid)
+	}
+	return n, format, nil
 }
 
 // Close stops the JVMs, removes the rules and the data directories.

@@ -525,3 +525,26 @@ func TestNemesisKafka(t *testing.T) {
 	defer dumpLogsOnFailure(t, c.procCluster)
 	exerciseNemesis(t, c, nil)
 }
+
+// TestNemesisKafkaMembership: the membership fault on Kafka (dynamic
+// quorum: a node joins as a voter, an old one's replicas move to it, it
+// leaves the quorum and is unregistered), then faults on the new members.
+func TestNemesisKafkaMembership(t *testing.T) {
+	if os.Getenv("MOLDAU_JEPSEN_KAFKA") != "1" {
+		t.Skip("the Kafka side by side runs with MOLDAU_JEPSEN_KAFKA=1 (three JVMs: too heavy for CI)")
+	}
+	requireNFT(t)
+	testenv.RequireTool(t, "java", "make deps: apt-get install default-jdk-headless")
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	c, err := NewKafkaCluster(ctx, ProcOptions{Dir: t.TempDir(), Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	defer dumpLogsOnFailure(t, c.procCluster)
+	exerciseNemesis(t, c, []FaultKind{FaultMembership, FaultKillController, FaultIsolate})
+	if got := ids(c.currentMembers()); len(got) != 3 || !slices.Contains(got, 4) {
+		t.Fatalf("members %v, want three including the added 4", got)
+	}
+}

@@ -131,7 +131,16 @@ func (n *procNode) start() error {
 		return fmt.Errorf("%w: node %d: %v", ErrNodeStart, n.id, err)
 	}
 	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
+	logPath := n.logPath
+	go func() {
+		err := cmd.Wait()
+		if f, ferr := os.OpenFile(logPath, os.O_WRONLY|os.O_APPEND, 0o644); ferr == nil {
+			fmt.Fprintf(f, "=== exit at %s: %v\n", time.Now().UTC().Format(time.RFC3339Nano), cmd.ProcessState)
+			f.Close()
+		}
+		_ = err
+		close(done)
+	}()
 	n.cmd, n.done, n.state = cmd, done, nodeRunning
 	return nil
 }
