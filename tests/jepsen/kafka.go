@@ -2,9 +2,12 @@ package jepsen
 
 // The Apache Kafka 4.4 process cluster: three combined broker+controller
 // KRaft JVMs on 127.0.0.1-3 (server.properties as bench/runner/cluster.go's
-// kafkaClusterProps: controller.quorum.voters naming all three, one cluster
-// id, data dirs formatted with kafka.tools.StorageTool), each JVM with a
-// small heap (ProcOptions.KafkaHeap, 512m) and C1 only.
+// kafkaClusterProps, one cluster id, data dirs formatted with
+// kafka.tools.StorageTool), each JVM with a small heap
+// (ProcOptions.KafkaHeap, 512m) and C1 only. The controller quorum is a
+// dynamic one (KIP-853: controller.quorum.bootstrap.servers, formatted with
+// --initial-controllers naming the three with their directory ids) so that
+// the membership fault (membership.go) can change it, as Moldau's can.
 //
 // Kafka cannot bind its outgoing connections to a source address: every
 // connection between two brokers leaves from 127.0.0.1, so address-pair
@@ -17,9 +20,6 @@ package jepsen
 // ProcOptions.Dir works for the logs, which the campaign's process writes.
 //
 // kill -9 is SIGKILL of the JVM (the process started is java itself).
-//
-// Membership is not offered for Kafka (Kinds leaves it out; see
-// membershipChange for why).
 
 import (
 	"context"
