@@ -286,12 +286,16 @@ func (m *ProcNemesis) Heal(ctx context.Context) error {
 	if err := m.restartDead(); err != nil {
 		errs = append(errs, err)
 	}
+	var pending []func(context.Context) error
 	for _, finish := range m.finishes {
 		if err := finish(ctx); err != nil {
 			errs = append(errs, err)
+			if ctx.Err() != nil {
+				pending = append(pending, finish) // still under way: the next Heal waits again
+			}
 		}
 	}
-	m.finishes = nil
+	m.finishes = pending
 	// A node may die while a membership change finishes.
 	if err := m.restartDead(); err != nil {
 		errs = append(errs, err)

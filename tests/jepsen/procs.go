@@ -20,6 +20,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	mrand "math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -297,7 +298,19 @@ func newProcCluster(name string, opts ProcOptions, nports int) (*procCluster, er
 func nodeIP(id int32) string { return fmt.Sprintf("127.0.0.%d", id) }
 
 // freePorts finds k port numbers each free on every address 127.0.0.1..n.
+// They are drawn below the kernel's ephemeral range
+// (net.ipv4.ip_local_port_range), where neither outgoing connections nor
+// other tests' ":0" listeners take ports, so a node restarted after a kill
+// finds its ports still free.
 func freePorts(n, k int) ([]int, error) {
+	lo, hi := 10000, 32767
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if first, err := strconv.Atoi(f[0]); err == nil && first-1 > lo+1000 {
+				hi = first - 1
+			}
+		}
+	}
 	var held []net.Listener
 	defer func() {
 		for _, l := range held {
@@ -305,22 +318,22 @@ func freePorts(n, k int) ([]int, error) {
 		}
 	}()
 	var ports []int
-	for attempt := 0; len(ports) < k && attempt < 200; attempt++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
+	for attempt := 0; len(ports) < k && attempt < 500; attempt++ {
+		port := lo + mrand.IntN(hi-lo+1)
+		if slices.Contains(ports, port) {
+			continue
 		}
-		held = append(held, l)
-		port := l.Addr().(*net.TCPAddr).Port
+		var ls []net.Listener
 		ok := true
-		for i := 2; i <= n; i++ {
-			li, err := net.Listen("tcp", net.JoinHostPort(nodeIP(int32(i)), strconv.Itoa(port)))
+		for i := 1; i <= n; i++ {
+			l, err := net.Listen("tcp", net.JoinHostPort(nodeIP(int32(i)), strconv.Itoa(port)))
 			if err != nil {
 				ok = false
 				break
 			}
-			held = append(held, li)
+			ls = append(ls, l)
 		}
+		held = append(held, ls...)
 		if ok {
 			ports = append(ports, port)
 		}
@@ -447,15 +460,18 @@ func (c *procCluster) waitServing(ctx context.Context) error {
 	var last string
 	for _, n := range members {
 		err := poll(ctx, fmt.Sprintf("node %d's Metadata listing brokers %v", n.id, want), func() bool {
+			if !n.running() {
+				return true // exited: no use waiting
+			}
 			ids, err := c.brokerIDs(ctx, n)
 			last = fmt.Sprint(ids, err)
 			return err == nil && slices.Equal(ids, want)
 		})
+		if !n.running() {
+			return fmt.Errorf("%w: node %d exited (log %s):\n%s", ErrNodeStart, n.id, n.logPath, n.logTail(1500))
+		}
 		if err != nil {
 			return fmt.Errorf("%w (last answer %s; state %d, log %s:\n%s)", err, last, n.getState(), n.logPath, n.logTail(1500))
-		}
-		if !n.running() {
-			return fmt.Errorf("%w: node %d exited:\n%s", ErrNodeStart, n.id, n.logTail(1500))
 		}
 	}
 	return nil
