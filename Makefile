@@ -23,7 +23,8 @@ test: deps vet deploy-check
 # test fails, never skips, when its tool is absent: internal/testenv):
 # kcat (tests/kcat_test.go), zsh (cmd/moldau's completion test), a JDK and
 # Maven (tests/streams_test.go, the compat drivers), Python's venv and npm
-# (tests/compat/setup.sh), all Debian packages.
+# (tests/compat/setup.sh), nft (tests/jepsen's network partitions), all Debian
+# packages.
 deps:
 	$(GO) mod download
 	@missing=""; \
@@ -33,6 +34,7 @@ deps:
 	command -v mvn >/dev/null 2>&1 || missing="$$missing maven"; \
 	python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing="$$missing python3-venv"; \
 	command -v npm >/dev/null 2>&1 || missing="$$missing npm"; \
+	command -v nft >/dev/null 2>&1 || missing="$$missing nftables"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing$$missing (Debian packages)"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
