@@ -56,8 +56,6 @@ var (
 	// ErrNotTriggered: an armed disk fault found no matching file
 	// operation in time (the node was idle); nothing was injected.
 	ErrNotTriggered = errors.New("jepsen: disk fault not triggered")
-	// ErrUnsupportedFault: a fault kind the nemesis does not serve.
-	ErrUnsupportedFault = errors.New("jepsen: unsupported fault kind")
 	// ErrNodeDown: a fault aimed at a node already stopped by one.
 	ErrNodeDown = errors.New("jepsen: every node is down or faulty")
 	// errCrashed is what a crashed node's file operations return.
@@ -119,12 +117,12 @@ type DiskStats struct {
 	MaxHealTime    time.Duration
 }
 
-type nodeState int
+type inprocState int
 
 const (
-	nodeRunning    nodeState = iota
-	nodeDiskFailed           // a disk fault fired; the broker runs on (it should stop serving on its own) until Heal crashes it
-	nodeDown                 // crashed; Heal restarts it
+	inprocRunning    inprocState = iota
+	inprocDiskFailed             // a disk fault fired; the broker runs on (it should stop serving on its own) until Heal crashes it
+	inprocDown                   // crashed; Heal restarts it
 )
 
 // inprocNode is one node: its fixed identity, its current disk and broker.
@@ -134,7 +132,7 @@ type inprocNode struct {
 	mem   *vfs.MemFS    // the disk of the current incarnation
 	inj   *diskInjector
 	b     *broker.Broker
-	state nodeState
+	state inprocState
 }
 
 // NewInProcessCluster starts three brokers (node ids 1-3) in this process
@@ -312,7 +310,7 @@ func (c *InProcessCluster) Inject(ctx context.Context, kind FaultKind, topic str
 			c.stats.TornWrites++
 			f.Detail = fmt.Sprintf("node %d (%s): write to %s torn at half, and every later write failed", nd.id, how, path)
 		}
-		nd.state = nodeDiskFailed
+		nd.state = inprocDiskFailed
 		go c.watchSelfStop(nd.b, f.At)
 		c.mu.Unlock()
 		return f, nil
@@ -337,7 +335,7 @@ func (c *InProcessCluster) Heal(ctx context.Context) error {
 		c.mu.Lock()
 		st := nd.state
 		c.mu.Unlock()
-		if st == nodeDiskFailed {
+		if st == inprocDiskFailed {
 			if err := c.crash(nd); err != nil {
 				errs = append(errs, err)
 			}
@@ -348,7 +346,7 @@ func (c *InProcessCluster) Heal(ctx context.Context) error {
 		c.mu.Lock()
 		st := nd.state
 		c.mu.Unlock()
-		if st != nodeDown {
+		if st != inprocDown {
 			continue
 		}
 		if err := c.startNode(nd); err != nil {
@@ -394,7 +392,7 @@ func (c *InProcessCluster) pickNode(ctx context.Context, topic string, wantLeade
 	c.mu.Lock()
 	var running []*inprocNode
 	for _, nd := range c.nodes {
-		if nd.state == nodeRunning && nd.b != nil {
+		if nd.state == inprocRunning && nd.b != nil {
 			running = append(running, nd)
 		}
 	}
@@ -453,7 +451,7 @@ func (c *InProcessCluster) powerLoss() (Fault, error) {
 	c.mu.Lock()
 	var running []*inprocNode
 	for _, nd := range c.nodes {
-		if nd.state != nodeDown {
+		if nd.state != inprocDown {
 			running = append(running, nd)
 			f.Nodes = append(f.Nodes, nd.id)
 		}
@@ -489,7 +487,7 @@ func (c *InProcessCluster) crash(nd *inprocNode) error {
 	c.mu.Lock()
 	nd.mem = nd.mem.CrashClone()
 	nd.inj = &diskInjector{}
-	nd.state = nodeDown
+	nd.state = inprocDown
 	c.stats.Crashes++
 	c.stats.MaxCloseTime = max(c.stats.MaxCloseTime, took)
 	c.mu.Unlock()
@@ -543,7 +541,7 @@ func (c *InProcessCluster) startNode(nd *inprocNode) error {
 	c.mu.Lock()
 	nd.cfg.Addr = b.Addr() // a restart listens where clients know the node
 	nd.b = b
-	nd.state = nodeRunning
+	nd.state = inprocRunning
 	c.mu.Unlock()
 	return nil
 }
