@@ -575,10 +575,23 @@ func repoRoot() string {
 	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
 }
 
-// moldauBinary builds cmd/moldau once per process.
+// moldauBinary builds cmd/moldau once per process, into
+// $TMPDIR/jepsen-moldau-bin-<pid>-*; the directories of processes that are
+// gone are removed first (a test process cannot remove its own at exit).
 func moldauBinary() (string, error) {
 	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "jepsen-moldau-bin-")
+		old, _ := filepath.Glob(filepath.Join(os.TempDir(), "jepsen-moldau-bin-*-*"))
+		for _, d := range old {
+			f := strings.Split(filepath.Base(d), "-")
+			pid, err := strconv.Atoi(f[len(f)-2])
+			if err != nil || pid == os.Getpid() {
+				continue
+			}
+			if err := syscall.Kill(pid, 0); err != nil && !errors.Is(err, syscall.EPERM) {
+				_ = os.RemoveAll(d)
+			}
+		}
+		dir, err := os.MkdirTemp("", fmt.Sprintf("jepsen-moldau-bin-%d-", os.Getpid()))
 		if err != nil {
 			buildErr = err
 			return
