@@ -600,14 +600,48 @@ func (c *Coordinator) DeleteGroup(groupID string) error {
 	return nil
 }
 
-// killLocked makes the group Dead and forgets it.
+// killLocked makes the group Dead and forgets it; every timer of the group
+// stops (a classic or a KIP-848 member's session, revocation and pending
+// timers), so nothing of a dead group runs on.
 func (g *group) killLocked() {
+	g.stopTimersLocked(nil)
+	g.transitionLocked(StateDead)
+	g.c.metrics.groupsRemoved()
+	g.c.removeGroupLocked(g)
+}
+
+// stopTimersLocked stops every timer of g. With answer non-nil, waiting
+// JoinGroup and SyncGroup callers are answered with it (the coordinator
+// closes or resigns the group's partition).
+func (g *group) stopTimersLocked(answer error) {
 	g.stopJoinTimer()
 	g.stopSyncTimer()
 	for _, m := range g.members {
 		g.stopMemberTimer(m)
+		if answer == nil {
+			continue
+		}
+		if m.joinDone != nil {
+			m.joinDone(JoinResult{Err: answer, MemberID: m.id, Generation: -1})
+			m.joinDone = nil
+		}
+		if m.syncDone != nil {
+			m.syncDone(SyncResult{Err: answer})
+			m.syncDone = nil
+		}
 	}
-	g.transitionLocked(StateDead)
-	g.c.metrics.groupsRemoved()
-	g.c.removeGroupLocked(g)
+	for id := range g.pending {
+		g.pending[id].timer.Stop()
+	}
+	if g.consumer != nil {
+		for _, m := range g.consumer.members {
+			m.timerSeq++
+			if m.timer != nil {
+				m.timer.Stop()
+			}
+			if m.revokeTimer != nil {
+				m.revokeTimer.Stop()
+			}
+		}
+	}
 }

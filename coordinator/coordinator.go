@@ -256,13 +256,44 @@ func (c *Coordinator) checkGroupID(id string) error {
 
 // Unload marks partition p not loaded (this node stopped leading it): its
 // groups are loaded again, from the log, if it becomes the leader again.
+//
+// Its groups are dropped from memory (Kafka's onResignation): their timers
+// stop and waiting JoinGroup/SyncGroup callers get ErrNotCoordinator. A
+// group left behind would go on expiring sessions and rebalancing on its
+// own and append what it decided if this node led the partition again.
 func (c *Coordinator) Unload(p int32) {
-	if p >= 0 && int(p) < len(c.loaded) {
-		c.loaded[p].Store(false)
-		c.txn.mu.Lock()
-		delete(c.txn.pending, p) // Load rebuilds them
-		c.txn.mu.Unlock()
+	if p < 0 || int(p) >= len(c.loaded) {
+		return
 	}
+	c.loaded[p].Store(false)
+	c.txn.mu.Lock()
+	delete(c.txn.pending, p) // Load rebuilds them
+	c.txn.mu.Unlock()
+	// On its own goroutine: the caller may hold the partition's Raft lock,
+	// which a group's append (under g.mu) can wait for. Under the load
+	// lock, so a Load that ran meanwhile (loaded again) is left alone: it
+	// replaced the groups it found in the log.
+	c.inflight.Add(1)
+	go func() {
+		defer c.inflight.Done()
+		lm := c.loadLock(p)
+		lm.Lock()
+		defer lm.Unlock()
+		if c.loaded[p].Load() {
+			return
+		}
+		for _, g := range c.allGroups() {
+			if g.partition != p {
+				continue
+			}
+			g.mu.Lock()
+			if g.state != StateDead {
+				g.stopTimersLocked(ErrNotCoordinator)
+				g.killLocked()
+			}
+			g.mu.Unlock()
+		}
+	}()
 }
 
 // getGroup returns the group or nil.
@@ -367,33 +398,7 @@ func (c *Coordinator) Close() {
 	c.closed.Store(true)
 	for _, g := range c.allGroups() {
 		g.mu.Lock()
-		g.stopJoinTimer()
-		g.stopSyncTimer()
-		for _, m := range g.members {
-			g.stopMemberTimer(m)
-			if m.joinDone != nil {
-				m.joinDone(JoinResult{Err: ErrCoordinatorNotAvailable, MemberID: m.id, Generation: -1})
-				m.joinDone = nil
-			}
-			if m.syncDone != nil {
-				m.syncDone(SyncResult{Err: ErrCoordinatorNotAvailable})
-				m.syncDone = nil
-			}
-		}
-		for id := range g.pending {
-			g.pending[id].timer.Stop()
-		}
-		if g.consumer != nil {
-			for _, m := range g.consumer.members {
-				m.timerSeq++
-				if m.timer != nil {
-					m.timer.Stop()
-				}
-				if m.revokeTimer != nil {
-					m.revokeTimer.Stop()
-				}
-			}
-		}
+		g.stopTimersLocked(ErrCoordinatorNotAvailable)
 		g.mu.Unlock()
 	}
 	c.inflight.Wait()
