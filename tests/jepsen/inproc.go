@@ -170,6 +170,8 @@ func NewInProcessCluster(ctx context.Context, opts InProcessOptions) (*InProcess
 		cfg.MinInsyncReplicas = 2
 		cfg.OffsetsTopicNumPartitions = 10
 		cfg.GroupInitialRebalanceDelayMs = 0
+		cfg.GroupConsumerSessionTimeoutMs = 6000 // as the process clusters (procs.go)
+		cfg.GroupConsumerHeartbeatIntervalMs = 500
 		if opts.Configure != nil {
 			opts.Configure(&cfg)
 		}
