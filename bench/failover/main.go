@@ -43,7 +43,7 @@ var (
 	partition = flag.Int("partitions", 1, "partitions of the topic (the leader of partition 0 is killed)")
 	extra     = flag.String("flags", "", "extra moldau flags")
 	keep      = flag.Bool("keep", false, "keep the data directory")
-	settle    = flag.Duration("settle", 6*time.Second, "wait before each kill once the ISR is whole")
+	settle    = flag.Duration("settle", 6*time.Second, "wait before each kill once the ISR is whole, and since the producer's last metadata answer")
 	clientLog = flag.Bool("client-log", false, "the producer's debug log on stderr")
 )
 
@@ -160,7 +160,7 @@ func run() error {
 		return fmt.Errorf("create: %w", err)
 	}
 	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.DefaultProduceTopic(topic),
-		kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerLinger(0), logOpt())
+		kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerLinger(0), logOpt(), kgo.WithHooks(&lastMeta))
 	if err != nil {
 		return err
 	}
@@ -246,6 +246,9 @@ func run() error {
 		// MetadataMinAge (5 s), as in a client that has run for a while:
 		// otherwise the client waits out the rest of it first.
 		time.Sleep(*settle)
+		for time.Since(lastMeta.at()) < *settle {
+			time.Sleep(100 * time.Millisecond)
+		}
 		victim := nodes[leader-1]
 		t0 := time.Now()
 		fmt.Printf("trial %d: kill node %d at %s\n", trial, leader, t0.UTC().Format("15:04:05.000"))
@@ -276,6 +279,28 @@ func run() error {
 	fmt.Println(string(out))
 	return nil
 }
+
+// metaHook records when the producer last read a Metadata answer.
+type metaHook struct {
+	mu   sync.Mutex
+	last time.Time
+}
+
+func (h *metaHook) OnBrokerRead(_ kgo.BrokerMetadata, key int16, _ int, _, _ time.Duration, err error) {
+	if key == 3 && err == nil {
+		h.mu.Lock()
+		h.last = time.Now()
+		h.mu.Unlock()
+	}
+}
+
+func (h *metaHook) at() time.Time {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.last
+}
+
+var lastMeta metaHook
 
 func poll(d time.Duration, f func() error) error {
 	deadline := time.Now().Add(d)
