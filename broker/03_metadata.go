@@ -39,6 +39,18 @@ const (
 
 func (b *Broker) handleMetadata(ctx context.Context, req *protocol.Request) protocol.Reply {
 	r := req.Body.(*kmsg.MetadataRequest)
+	if hold := b.electionHold(r); hold != nil {
+		// A partition asked about lost its leader a moment ago: answer
+		// once the successor is known (raft_partition.go).
+		return protocol.Reply{Wait: func(ctx context.Context) kmsg.Response {
+			hold(ctx)
+			return b.metadataResponse(r)
+		}}
+	}
+	return respond(b.metadataResponse(r))
+}
+
+func (b *Broker) metadataResponse(r *kmsg.MetadataRequest) kmsg.Response {
 	resp := r.ResponseKind().(*kmsg.MetadataResponse)
 	nodes := b.cluster.brokers()
 	resp.Brokers = make([]kmsg.MetadataResponseBroker, 0, len(nodes))
@@ -60,7 +72,7 @@ func (b *Broker) handleMetadata(ctx context.Context, req *protocol.Request) prot
 		for _, t := range b.topics.all() {
 			resp.Topics = append(resp.Topics, b.metadataTopic(t, r))
 		}
-		return respond(resp)
+		return resp
 	}
 	allowCreate := b.cfg.AutoCreateTopics && (r.Version < 4 || r.AllowAutoTopicCreation)
 	for _, rt := range r.Topics {
@@ -101,7 +113,7 @@ func (b *Broker) handleMetadata(ctx context.Context, req *protocol.Request) prot
 		}
 		resp.Topics = append(resp.Topics, b.metadataTopic(t, r))
 	}
-	return respond(resp)
+	return resp
 }
 
 func (b *Broker) metadataTopic(t *topic, r *kmsg.MetadataRequest) kmsg.MetadataResponseTopic {

@@ -71,6 +71,10 @@ type raftPart struct {
 	// replica.lag.time.max.ms after it, as Kafka keeps a new leader's
 	// ISR until a replica has lagged that long.
 	leaderSince atomic.Int64
+	// leaderlessSince: when the group last lost its leader (Unix ns; 0:
+	// never): Metadata answers wait a little for the successor
+	// (electionHold).
+	leaderlessSince atomic.Int64
 }
 
 // errLeaderNotReady: this node leads but has not applied the entries its
@@ -455,6 +459,9 @@ func (s partSM) LeaderChanged(leader, term uint64) {
 	if err := c.b.cluster.setLeadership(p, kl, int32(min(term, 1<<31-1)), *p.repl.reported.Load(), isr, cur.offline); err != nil {
 		c.logger.Warn("leadership change", "partition", p.dirName(), "err", err)
 	}
+	if kl < 0 {
+		p.repl.leaderlessSince.Store(time.Now().UnixNano())
+	}
 	if kl == c.self {
 		if idx, err := p.repl.storage.LastIndex(); err == nil {
 			p.repl.readyIndex.Store(idx)
@@ -629,4 +636,136 @@ func (p *partition) awaitMinISR(ctx context.Context, prop *replication.Proposal)
 		return fmt.Errorf("%w: %v", errNotEnoughReplicasAfterAppend, err)
 	}
 	return nil
+}
+
+// electionHoldMax bounds how long after a partition lost its leader (its
+// leader's node became unreachable, or the group has no leader) a Metadata
+// answer waits for the successor: two election timeouts (replication
+// elects within one of a crashed leader's connection dropping).
+const electionHoldMax = 20 * raftTick
+
+// electionHold returns, when a partition the request asks about is hosted
+// here and has lost its leader less than electionHoldMax ago, a function
+// that waits until every such partition names a live leader again, the
+// hold ends or ctx is done; nil when nothing is to be waited for.
+//
+// Why: a client whose leader crashed asks for metadata right away (its
+// reconnect is refused); an answer naming the dead leader, or none, makes
+// it retry the dead address or back off, and franz-go then waits out its
+// MetadataMinAge (5 s) before asking again. Raft elects the successor a
+// fraction of a second later, so the answer waits for it. The answer
+// itself is what Kafka's would be at the moment it is sent.
+func (b *Broker) electionHold(r *kmsg.MetadataRequest) func(context.Context) {
+	c := b.raft
+	if c == nil {
+		return nil
+	}
+	var topics []*topic
+	if r.Topics == nil || (r.Version == 0 && len(r.Topics) == 0) {
+		topics = b.topics.all()
+	} else {
+		for _, rt := range r.Topics {
+			var t *topic
+			if rt.Topic != nil {
+				t = b.topics.get(*rt.Topic)
+			} else {
+				t = b.topics.getID(rt.TopicID)
+			}
+			if t != nil {
+				topics = append(topics, t)
+			}
+		}
+	}
+	now := time.Now()
+	var held []*partition
+	var until time.Time
+	down := c.peerDownCache()
+	for _, t := range topics {
+		for _, p := range t.partitionList() {
+			if end, ok := c.leaderLost(p, now, down); ok {
+				held = append(held, p)
+				until = later(until, end)
+			}
+		}
+	}
+	if len(held) == 0 {
+		return nil
+	}
+	return func(ctx context.Context) {
+		ctx, cancel := context.WithDeadline(ctx, until)
+		defer cancel()
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		for len(held) > 0 {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			now, down := time.Now(), c.peerDownCache()
+			held = slices.DeleteFunc(held, func(p *partition) bool {
+				_, lost := c.leaderLost(p, now, down)
+				return !lost
+			})
+		}
+	}
+}
+
+// leaderLost reports whether hosted partition p has lost its leader less
+// than electionHoldMax ago (its leader's node is down, or it has no
+// leader), and until when a Metadata answer may wait for the successor.
+func (c *raftCluster) leaderLost(p *partition, now time.Time, peerDown func(int32) (time.Time, bool)) (time.Time, bool) {
+	if p.repl == nil {
+		return time.Time{}, false
+	}
+	l := p.lead.Load()
+	var since time.Time
+	switch {
+	case l.leader == c.self:
+		return time.Time{}, false
+	case l.leader < 0:
+		ns := p.repl.leaderlessSince.Load()
+		if ns == 0 {
+			return time.Time{}, false
+		}
+		since = time.Unix(0, ns)
+	default:
+		t, down := peerDown(l.leader)
+		if !down {
+			return time.Time{}, false
+		}
+		since = t
+	}
+	end := since.Add(electionHoldMax)
+	return end, now.Before(end)
+}
+
+// peerDownCache returns node.PeerDownSince for Kafka node ids, asked once
+// per node: a connection that looks up but was closed by the peer counts
+// as down (TCPTransport.PeerHungUp, one peek per node).
+func (c *raftCluster) peerDownCache() func(int32) (time.Time, bool) {
+	type state struct {
+		since time.Time
+		down  bool
+	}
+	seen := map[int32]state{}
+	return func(node int32) (time.Time, bool) {
+		if s, ok := seen[node]; ok {
+			return s.since, s.down
+		}
+		id := raftID(node)
+		since, down := c.node.PeerDownSince(id)
+		if !down && c.tcp != nil && c.tcp.PeerHungUp(id) {
+			since, down = c.node.PeerDownSince(id)
+		}
+		seen[node] = state{since, down}
+		return since, down
+	}
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }

@@ -106,12 +106,22 @@ type Node struct {
 	inFlight atomic.Int64 // messages queued on senders and not yet handed to the transport
 
 	// Node-level liveness (DESIGN.md §6), guarded by liveMu: a peer is
-	// live while heard from (any frame) within ElectionTick ticks.
+	// live while heard from (any frame) within ElectionTick ticks. One
+	// the transport cannot reach (a crashed process: its connection
+	// reset, redials refused) and silent past fastDeadTicks is cut off:
+	// the groups it leads start their elections early.
 	peers     atomic.Pointer[[]uint64] // replaced whole by SetPeers; read with peerList
 	liveMu    sync.Mutex
 	tickCount int64
 	lastHeard map[uint64]int64
 	dead      map[uint64]bool
+	// unreachable: since when each send to the peer has failed with
+	// ErrUnreachable (absent: the last send went out).
+	unreachable map[uint64]time.Time
+	// cutOff: the peer was unreachable and silent past fastDeadTicks, and
+	// the groups it led had their election clocks advanced (once, until
+	// it is heard from again).
+	cutOff map[uint64]bool
 
 	stopping atomic.Bool   // set first by stop; checked under Group.mu by Propose and AddGroup
 	failing  atomic.Bool   // set by fail before its asynchronous stop runs
@@ -165,6 +175,8 @@ func NewNode(cfg Config) (*Node, error) {
 		done:    make(chan struct{}),
 	}
 	n.lastHeard = make(map[uint64]int64, len(cfg.Peers))
+	n.unreachable = make(map[uint64]time.Time)
+	n.cutOff = make(map[uint64]bool)
 	n.SetPeers(cfg.Peers)
 	n.dead = make(map[uint64]bool)
 	m, err := newNodeMetrics(cfg.Registerer, n)
@@ -214,14 +226,27 @@ func (n *Node) Tick() {
 	if n.stopping.Load() {
 		return
 	}
-	var newlyDead []uint64
+	var newlyDead, fastDead []uint64
+	var skip int32 // ticks to add to groups led by a fastDead peer
 	if peers := n.peerList(); len(peers) > 0 {
 		n.liveMu.Lock()
 		n.tickCount++
 		for _, p := range peers {
-			if !n.dead[p] && n.tickCount-n.lastHeard[p] > int64(n.cfg.ElectionTick) {
+			if n.dead[p] {
+				continue
+			}
+			silent := n.tickCount - n.lastHeard[p]
+			_, cut := n.unreachable[p]
+			switch {
+			case silent > int64(n.cfg.ElectionTick):
 				n.dead[p] = true
 				newlyDead = append(newlyDead, p)
+			case cut && silent > fastDeadTicks && !n.cutOff[p]:
+				// Not dead yet for PeerAlive (the controller fences
+				// brokers on that): only the groups it leads move on.
+				n.cutOff[p] = true
+				fastDead = append(fastDead, p)
+				skip = max(skip, int32(n.cfg.ElectionTick)-int32(silent))
 			}
 		}
 		n.liveMu.Unlock()
@@ -240,6 +265,21 @@ func (n *Node) Tick() {
 				g.quiesced.Store(false)
 			}
 		}
+		if len(fastDead) > 0 && !g.leading.Load() && slices.Contains(fastDead, g.leaderID.Load()) {
+			// The leader's node is gone (its connection dropped and
+			// it stays silent): advance the group's election clock to
+			// the election timeout, so that its CheckQuorum lease ends
+			// now and it campaigns after its randomized timeout's
+			// remainder (0 to ElectionTick-1 ticks) instead of after
+			// the whole of it. Only the fixed part is skipped: the
+			// random part keeps the survivors from campaigning at
+			// once and splitting the vote. Raft's safety does not rest
+			// on ticks; a leader that was alive after all resets the
+			// clock with its next heartbeat.
+			n.logger.Debug("leader's node unreachable: election clock advanced", "group", g.id, "leader", g.leaderID.Load(), "ticks", skip)
+			g.quiesced.Store(false)
+			g.ticks.addN(skip)
+		}
 		if g.quiesced.Load() {
 			continue
 		}
@@ -247,6 +287,49 @@ func (n *Node) Tick() {
 		awake = append(awake, g)
 	}
 	n.sched.enqueueAll(awake)
+}
+
+// fastDeadTicks: a peer the transport cannot reach (every send since
+// some point failed with ErrUnreachable) counts as dead once silent for
+// more than this many ticks, instead of ElectionTick. A live peer whose
+// connection merely dropped is redialed within a tick or two and heard
+// from again before then.
+const fastDeadTicks = 3
+
+// PeerDisconnected implements DisconnectReceiver: the peer counts as
+// unreachable from now until a send to it goes out again.
+func (n *Node) PeerDisconnected(peer uint64) {
+	n.liveMu.Lock()
+	defer n.liveMu.Unlock()
+	if _, tracked := n.lastHeard[peer]; !tracked {
+		return
+	}
+	if _, cut := n.unreachable[peer]; !cut {
+		n.unreachable[peer] = n.cfg.Now()
+	}
+}
+
+// PeerDownSince reports since when peer (a node in Config.Peers) has been
+// unreachable through the transport or, failing that, silent past the
+// election timeout; ok is false while it is reachable and live. The
+// broker holds a Metadata answer briefly while a partition's leader is
+// down, so that it names the successor (replication elects within an
+// election timeout of this time).
+func (n *Node) PeerDownSince(peer uint64) (since time.Time, ok bool) {
+	if len(n.peerList()) == 0 {
+		return time.Time{}, false
+	}
+	n.liveMu.Lock()
+	defer n.liveMu.Unlock()
+	if t, cut := n.unreachable[peer]; cut {
+		return t, true
+	}
+	if n.dead[peer] {
+		// Silent, though sends go out (a paused process, a cut
+		// link): since about an election timeout ago.
+		return n.cfg.Now().Add(-time.Duration(n.tickCount-n.lastHeard[peer]) * n.cfg.TickInterval), true
+	}
+	return time.Time{}, false
 }
 
 // PeerAlive reports whether peer (a node in Config.Peers) was heard from
@@ -289,6 +372,8 @@ func (n *Node) SetPeers(peers []uint64) {
 		if !slices.Contains(list, p) {
 			delete(n.lastHeard, p)
 			delete(n.dead, p)
+			delete(n.unreachable, p)
+			delete(n.cutOff, p)
 		}
 	}
 	n.peers.Store(&list)
@@ -331,6 +416,7 @@ func (n *Node) Receive(from uint64, batch []Envelope) {
 		n.liveMu.Lock()
 		n.lastHeard[from] = n.tickCount
 		delete(n.dead, from)
+		delete(n.cutOff, from)
 		n.liveMu.Unlock()
 	}
 	n.mu.RLock()
@@ -943,6 +1029,15 @@ func (n *Node) sendLoop(ps *peerSender) {
 // and the outcome of every snapshot message (raft needs ReportSnapshot).
 func (n *Node) afterSend(to uint64, batch []Envelope, err error) {
 	unreachable := err != nil
+	n.liveMu.Lock()
+	if _, tracked := n.lastHeard[to]; tracked {
+		if !unreachable {
+			delete(n.unreachable, to)
+		} else if _, cut := n.unreachable[to]; !cut && errors.Is(err, ErrUnreachable) {
+			n.unreachable[to] = n.cfg.Now()
+		}
+	}
+	n.liveMu.Unlock()
 	if unreachable && !errors.Is(err, ErrUnreachable) {
 		n.logger.Warn("replication send failed", "peer", to, "err", err)
 	}

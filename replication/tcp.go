@@ -303,11 +303,37 @@ func (t *TCPTransport) install(pc *peerConn) bool {
 
 func (t *TCPTransport) drop(pc *peerConn) {
 	t.mu.Lock()
-	if t.conns[pc.peer] == pc {
+	current := t.conns[pc.peer] == pc
+	if current {
 		delete(t.conns, pc.peer)
 	}
+	closed := t.closed
 	t.mu.Unlock()
 	pc.c.Close()
+	if d, ok := t.recv.(DisconnectReceiver); ok && current && !closed {
+		d.PeerDisconnected(pc.peer)
+	}
+}
+
+// PeerHungUp reports whether the connection to peer has been closed by
+// the peer (a crashed process's sockets are closed by its kernel) though
+// its reader has not seen it yet, and then tells the receiver
+// (DisconnectReceiver) at once. False when no connection exists: the
+// receiver heard of that when it was dropped. The broker asks before it
+// answers Metadata for a partition led by peer, as the client that saw its
+// own connection to the crashed leader reset may be faster than the
+// reader here.
+func (t *TCPTransport) PeerHungUp(peer uint64) bool {
+	t.mu.Lock()
+	pc := t.conns[peer]
+	t.mu.Unlock()
+	if pc == nil || !hungUp(pc.c) {
+		return false
+	}
+	if d, ok := t.recv.(DisconnectReceiver); ok {
+		d.PeerDisconnected(peer)
+	}
+	return true
 }
 
 func (t *TCPTransport) readLoop(pc *peerConn) {

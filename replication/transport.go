@@ -54,3 +54,13 @@ type ReceiverFunc func(from uint64, batch []Envelope)
 
 // Receive implements Receiver.
 func (f ReceiverFunc) Receive(from uint64, batch []Envelope) { f(from, batch) }
+
+// DisconnectReceiver is implemented by receivers that want to hear at once
+// that the transport lost its connection to a peer (Node: a crashed
+// peer's connection resets at once, long before its silence passes the
+// election timeout). Optional for transports: without it the receiver
+// learns of the loss through failed sends. PeerDisconnected must not
+// block.
+type DisconnectReceiver interface {
+	PeerDisconnected(peer uint64)
+}

@@ -9,8 +9,9 @@ import (
 // atomic32 counts ticks not yet taken by the group's worker.
 type atomic32 struct{ v atomic.Int32 }
 
-func (a *atomic32) add()        { a.v.Add(1) }
-func (a *atomic32) swap() int32 { return a.v.Swap(0) }
+func (a *atomic32) add()         { a.v.Add(1) }
+func (a *atomic32) addN(n int32) { a.v.Add(n) }
+func (a *atomic32) swap() int32  { return a.v.Swap(0) }
 
 // raftLogger adapts slog to raft.Logger. Raft's Info is chatty (every
 // election step), so it goes to Debug; Panic and Fatal panic as raft

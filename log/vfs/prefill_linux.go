@@ -63,7 +63,15 @@ func (f *osFile) prefillWrite(p []byte) (int, error) {
 	end := f.pf.size + int64(len(p))
 	if end > f.pf.filled && len(p) >= PrefillMinWrite && f.pf.size >= PrefillMinSize {
 		target := (end + f.pf.chunk - 1) &^ (f.pf.chunk - 1)
-		for at := f.pf.filled; at < target; {
+		// A write of a chunk or more gets large folios by itself: zeros
+		// go only past its end (the data write right after fills the gap
+		// between), so a 1 MiB batch is not copied into the cache twice,
+		// once as zeros.
+		from := f.pf.filled
+		if int64(len(p)) >= f.pf.chunk {
+			from = max(from, end)
+		}
+		for at := from; at < target; {
 			n, err := f.pwrite(fillZeros[:min(target-at, int64(len(fillZeros)))], at)
 			at += int64(n)
 			if err != nil {
