@@ -55,7 +55,15 @@ package jepsen
 //     the receiver gets the partition only afterwards, so two members at one
 //     epoch never own one partition. Polls stamped with a generation <= 0
 //     (a member fenced or rejoining: kgo resets its epoch at once, while a
-//     poll may still return what was fetched before) are left out.
+//     poll may still return what was fetched before) are left out, and so
+//     are polls whose commit (the member commits after each poll) the
+//     coordinator refused or did not answer: a client takes its generation
+//     from the JoinGroup answer, before SyncGroup, and goes on reading the
+//     partitions it owned; when that generation is not confirmed (a
+//     coordinator that lost its partition answered the join, or the group
+//     moved on) the commit is fenced (ILLEGAL_GENERATION), as Kafka fences a
+//     zombie: its reads are the at-least-once redelivery Kafka allows, not
+//     an assignment.
 //   - group-lost: a value acknowledged to a topic a group consumes that no
 //     member of the group ever polled (members commit after processing, so
 //     at-least-once delivery is the promise).
@@ -558,6 +566,23 @@ func (c *checker) checkGroups() []Anomaly {
 	}
 	owners := map[genKey]map[string]int{}
 	flagged := map[genKey]bool{}
+	// fenced: polls whose member's next commit completed without success.
+	fenced := map[int]bool{}
+	lastPoll := map[string]int{}
+	for i := range c.ops {
+		op := &c.ops[i]
+		switch {
+		case op.F == FnGroupPoll && op.Type == OpOK:
+			lastPoll[op.Process] = i
+		case op.F == FnCommit && op.Type != OpInvoke:
+			if p, ok := lastPoll[op.Process]; ok {
+				if op.Type != OpOK {
+					fenced[p] = true
+				}
+				delete(lastPoll, op.Process)
+			}
+		}
+	}
 	polled := map[string]map[string]map[string]bool{} // group -> topic -> values
 	for i := range c.ops {
 		op := &c.ops[i]
@@ -572,7 +597,7 @@ func (c *checker) checkGroups() []Anomaly {
 		}
 		for _, r := range op.Records {
 			polled[op.Group][op.Topic][r.Value] = true
-			if op.Generation <= 0 {
+			if op.Generation <= 0 || fenced[i] {
 				continue // fenced or rejoining: no generation to compare
 			}
 			k := genKey{op.Group, op.Topic, r.Partition, op.Generation}

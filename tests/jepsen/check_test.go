@@ -136,6 +136,18 @@ func TestCheck(t *testing.T) {
 		{"double-assignment/different-generations", newHB().send("p", "g", 0, 0, "a").send("p", "g", 0, 1, "b").
 			gpoll("G", "m1", 4, "g", r(0, 0, "a")).gpoll("G", "m2", 5, "g", r(0, 0, "a"), r(0, 1, "b")).gpoll("H", "m3", 4, "g", r(0, 0, "a"), r(0, 1, "b")).
 			gpoll("G", "m4", 0, "g", r(0, 1, "b")).gpoll("G", "m5", 0, "g", r(0, 1, "b")), nil},
+		// A zombie: m1's generation-4 poll was followed by a fenced commit
+		// (ILLEGAL_GENERATION), so its generation was never confirmed.
+		{"double-assignment/fenced-commit", newHB().send("p", "g", 0, 0, "a").send("p", "g", 0, 1, "b").
+			gpoll("G", "m1", 4, "g", r(0, 0, "a")).
+			add(Op{Process: "m1", Type: OpInfo, F: FnCommit, Group: "G", Member: "m1", Generation: 4, Error: "ILLEGAL_GENERATION"}).
+			gpoll("G", "m2", 4, "g", r(0, 1, "b")).
+			add(Op{Process: "m2", Type: OpOK, F: FnCommit, Group: "G", Member: "m2", Generation: 4}), nil},
+		{"double-assignment/confirmed-commits", newHB().send("p", "g", 0, 0, "a").send("p", "g", 0, 1, "b").
+			gpoll("G", "m1", 4, "g", r(0, 0, "a")).
+			add(Op{Process: "m1", Type: OpOK, F: FnCommit, Group: "G", Member: "m1", Generation: 4}).
+			gpoll("G", "m2", 4, "g", r(0, 1, "b")).
+			add(Op{Process: "m2", Type: OpOK, F: FnCommit, Group: "G", Member: "m2", Generation: 4}), []string{"double-assignment"}},
 		{"group-lost", newHB().send("p", "g", 0, 0, "a").send("p", "g", 1, 0, "b").gpoll("G", "m1", 1, "g", r(0, 0, "a")), []string{"group-lost"}},
 		{"group-lost/clean", newHB().send("p", "g", 0, 0, "a").sendInfo("p", "g", 1, "b").gpoll("G", "m1", 1, "g", r(0, 0, "a")), nil},
 	}

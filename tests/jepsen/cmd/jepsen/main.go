@@ -41,7 +41,24 @@ func run() int {
 	kafkaLibs := flag.String("kafka-libs", "", "`DIR` of Kafka 4.4's jars (default: $MOLDAU_KAFKA_LIBS or tests/compat/.cache/kafka-4.4.0/libs, fetched by tests/compat/kafka-ref.sh fetch)")
 	kafkaHeap := flag.String("kafka-heap", "512m", "the Kafka JVMs' -Xmx")
 	quiet := flag.Bool("q", false, "no progress lines")
+	recheck := flag.String("check", "", "check a saved `HISTORY` (history.jsonl) again instead of running: prints its anomalies, exits 1 on any")
 	flag.Parse()
+	if *recheck != "" {
+		ops, err := jepsen.ReadJSONL(*recheck)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 2
+		}
+		anomalies := jepsen.Check(ops)
+		for _, a := range anomalies {
+			fmt.Printf("%s\t%s\n", a.Kind, a.Detail)
+		}
+		fmt.Printf("%d operations, %d anomalies\n", len(ops), len(anomalies))
+		if len(anomalies) > 0 {
+			return 1
+		}
+		return 0
+	}
 	if *seed == 0 {
 		*seed = time.Now().UnixNano()
 	}
