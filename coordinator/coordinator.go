@@ -272,10 +272,10 @@ func (c *Coordinator) Unload(p int32) {
 	// On its own goroutine: the caller may hold the partition's Raft lock,
 	// which a group's append (under g.mu) can wait for. Under the load
 	// lock, so a Load that ran meanwhile (loaded again) is left alone: it
-	// replaced the groups it found in the log.
-	c.inflight.Add(1)
+	// replaced the groups it found in the log. Not counted in inflight: an
+	// Unload racing Close would Add to it during Close's Wait (after Close
+	// every timer is stopped already, so this only drops groups).
 	go func() {
-		defer c.inflight.Done()
 		lm := c.loadLock(p)
 		lm.Lock()
 		defer lm.Unlock()
