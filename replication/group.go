@@ -77,22 +77,26 @@ type Group struct {
 	unreachable []uint64
 	snapReports []snapReport
 	props       []*Proposal // proposed, not yet stepped into raft (in order)
+	readNext    *readRound  // ConfirmLeader round not yet stepped into raft (lease.go)
 	propsClosed bool        // stopped or removed: no more proposals
 
 	guard *guardedStorage // what raft reads through: records storage errors
 
-	mu        sync.Mutex
-	rn        *raft.RawNode
-	leader    uint64
-	isLeader  bool
-	applied   uint64
-	unindexed []*Proposal          // proposed, not yet seen in a Ready (in order)
-	pending   map[uint64]*Proposal // appended at index, waiting to be applied
-	caughtUp  map[uint64]time.Time // leader: when each replica last had the whole log
-	lostTail  map[uint64]int       // leader: consecutive rejects showing a lost acknowledged tail, by follower
-	repWaits  []*replicaWait       // leader: WaitReplicated calls
-	failed    bool                 // a Ready round failed; the node is stopping
-	removed   bool                 // RemoveGroup: the group does nothing more
+	mu          sync.Mutex
+	rn          *raft.RawNode
+	leader      uint64
+	isLeader    bool
+	applied     uint64
+	unindexed   []*Proposal           // proposed, not yet seen in a Ready (in order)
+	pending     map[uint64]*Proposal  // appended at index, waiting to be applied
+	caughtUp    map[uint64]time.Time  // leader: when each replica last had the whole log
+	lostTail    map[uint64]int        // leader: consecutive rejects showing a lost acknowledged tail, by follower
+	repWaits    []*replicaWait        // leader: WaitReplicated calls
+	reads       map[string]*readRound // leader: ReadIndex rounds by request context, unconfirmed (lease.go)
+	readApplied []*readRound          // confirmed rounds waiting for their read index to be applied
+	readSeq     uint64                // the last round's request context
+	failed      bool                  // a Ready round failed; the node is stopping
+	removed     bool                  // RemoveGroup: the group does nothing more
 }
 
 type snapReport struct {
@@ -257,11 +261,14 @@ func (g *Group) enqueueProposal(p *Proposal) error {
 // ones (stop, removal).
 func (g *Group) closeProposals(err error) {
 	g.inMu.Lock()
-	props := g.props
-	g.props, g.propsClosed = nil, true
+	props, read := g.props, g.readNext
+	g.props, g.readNext, g.propsClosed = nil, nil, true
 	g.inMu.Unlock()
 	for _, p := range props {
 		p.finishUnlocked(err)
+	}
+	if read != nil {
+		read.finish(err)
 	}
 }
 
@@ -324,8 +331,8 @@ func (g *Group) process() {
 		}
 	}()
 	g.inMu.Lock()
-	inbox, unreachable, snaps, props := g.inbox, g.unreachable, g.snapReports, g.props
-	g.inbox, g.unreachable, g.snapReports, g.props = nil, nil, nil, nil
+	inbox, unreachable, snaps, props, read := g.inbox, g.unreachable, g.snapReports, g.props, g.readNext
+	g.inbox, g.unreachable, g.snapReports, g.props, g.readNext = nil, nil, nil, nil, nil
 	g.inMu.Unlock()
 	var quiesceMsg *raftpb.Message
 	for _, env := range inbox {
@@ -347,6 +354,9 @@ func (g *Group) process() {
 		_ = g.rn.Step(m)
 	}
 	g.stepProposalsLocked(props)
+	if read != nil {
+		g.stepReadLocked(read)
+	}
 	for _, id := range unreachable {
 		g.rn.ReportUnreachable(id)
 	}
@@ -498,7 +508,7 @@ func (g *Group) replicas() ([]ReplicaProgress, error) {
 // and every voter's node is live. It sends each follower a last heartbeat
 // with the commit index, flagged Quiesce, and stops ticking. g.mu is held.
 func (g *Group) maybeQuiesceLocked() {
-	if g.quiesced.Load() || len(g.unindexed) > 0 || len(g.pending) > 0 || g.rn.HasReady() {
+	if g.quiesced.Load() || len(g.unindexed) > 0 || len(g.pending) > 0 || len(g.reads) > 0 || len(g.readApplied) > 0 || g.rn.HasReady() {
 		return
 	}
 	st := g.rn.Status()
@@ -567,8 +577,10 @@ func (g *Group) handleReady(rd raft.Ready) error {
 		}
 		if wasLeader && !g.isLeader {
 			g.failReplicaWaitsLocked(&NotLeaderError{Group: g.id, Leader: g.leader})
+			g.failReadsLocked(&NotLeaderError{Group: g.id, Leader: g.leader})
 		}
 	}
+	g.noteReadStatesLocked(rd)
 	appended := g.trackAppended(rd.Entries)
 	if !g.isLeader && len(g.unindexed) > 0 {
 		// Proposed but never appended, and this node no longer leads:
@@ -648,6 +660,7 @@ func (g *Group) handleReady(rd raft.Ready) error {
 			}
 		}
 	}
+	g.releaseReadsLocked()
 	return nil
 }
 
@@ -771,6 +784,7 @@ func (g *Group) failReplicaWaitsLocked(err error) {
 // is held.
 func (g *Group) failAllLocked(err error) {
 	g.failReplicaWaitsLocked(err)
+	g.failReadsLocked(err)
 	for _, p := range g.unindexed {
 		p.finish(err)
 	}
