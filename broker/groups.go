@@ -42,13 +42,21 @@ func (b *Broker) newCoordinator(opts options) error {
 		OffsetMetadataMaxBytes: int(b.cfg.OffsetMetadataMaxBytes),
 	}
 	if b.raft != nil {
+		// Owns is asked before every group request, with no lock held.
+		// Leading the partition by this node's own view is not enough:
+		// a deposed leader (paused, or in a minority) still believes it
+		// leads until it hears the new term, and would answer from stale
+		// groups (OffsetFetch going backwards). confirmLeads proves the
+		// leadership by a ReadIndex round (raft.go); a node that cannot
+		// within leaderConfirmTimeout answers NOT_COORDINATOR, so that
+		// clients look the coordinator up again rather than retry here
+		// (COORDINATOR_LOAD_IN_PROGRESS) on a node that likely lost it.
 		cfg.Owns = func(part int32) bool {
 			t := b.topics.get(offsetsTopic)
 			if t == nil {
 				return true // created on first use (FindCoordinator), by the leader-to-be
 			}
-			p := t.partition(part)
-			return p != nil && p.lead.Load().local
+			return b.raft.confirmLeads(t.partition(part))
 		}
 	}
 	b.groups = coordinator.New(cfg, &offsetLog{b: b}, nil, b.logger.With("component", "coordinator"),

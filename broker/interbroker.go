@@ -217,7 +217,7 @@ func (b *Broker) notTxnCoordinator(id string) error {
 	switch {
 	case errors.Is(err, txn.ErrLoadInProgress):
 		return err
-	case err != nil || !local:
+	case err != nil || !local, !b.confirmTxnCoordinator(id):
 		return errNotCoordinator
 	}
 	return nil

@@ -967,6 +967,37 @@ func (b *Broker) leadershipMoved(p *partition, leader bool) {
 	}()
 }
 
+// leaderConfirmTimeout bounds how long a coordinator request waits for
+// confirmLeads: a round completes in one heartbeat round trip, or after a
+// few heartbeat ticks (raft resends its context each tick) if answers were
+// lost; a leader that cannot confirm in this long is cut off or deposed.
+const leaderConfirmTimeout = 5 * raftTick
+
+// confirmLeads reports whether this node leads partition p's Raft group
+// and has proved it since the call began (replication.Node.ConfirmLeader,
+// a ReadIndex round: a quorum of the voters answered a heartbeat of this
+// node's term, which no voter that had moved to a later term does, and
+// the log is applied up to the commit index of that moment). So a node
+// deposed without knowing it yet (a paused process, a leader in a
+// minority) answers false instead of serving its stale in-memory
+// coordinator state (the fault campaign's offset regression). It waits at
+// most leaderConfirmTimeout and takes no broker lock; callers must hold
+// none that Raft's apply takes (the coordinators' request checks hold
+// none). Cost: one heartbeat round trip per call (concurrent calls share
+// one); a quiesced group is woken by it.
+func (c *raftCluster) confirmLeads(p *partition) bool {
+	if p == nil || p.repl == nil || !p.lead.Load().local {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), leaderConfirmTimeout)
+	defer cancel()
+	if err := c.node.ConfirmLeader(ctx, p.repl.gid); err != nil {
+		c.logger.Debug("coordinator leadership not confirmed", "partition", p.dirName(), "err", err)
+		return false
+	}
+	return true
+}
+
 // groupOf is partition p's Raft group id (0: unknown): its own if hosted
 // here, else the metadata view's.
 func (c *raftCluster) groupOf(p *partition) uint64 {

@@ -28,6 +28,26 @@ const txnStateTopic = "__transaction_state"
 // txnStatePartitions is Kafka's transaction.state.log.num.partitions default.
 const txnStatePartitions = 50
 
+// confirmTxnCoordinator reports whether this node, which leads id's
+// __transaction_state partition by its own view, has proved that
+// leadership since the call began (raftCluster.confirmLeads: a ReadIndex
+// round). A deposed leader that has not heard of its successor yet fails
+// it, so a transactional request (notTxnCoordinator) gets
+// NOT_COORDINATOR instead of an answer from stale transaction state. The
+// txn coordinator's own Owns (Tick, completions) stays the non-blocking
+// view check its contract asks for: what it decides is written through
+// Raft, where a deposed leader's proposals cannot commit.
+func (b *Broker) confirmTxnCoordinator(id string) bool {
+	if b.raft == nil {
+		return true
+	}
+	t := b.topics.get(txnStateTopic)
+	if t == nil {
+		return false
+	}
+	return b.raft.confirmLeads(t.partition(txn.PartitionFor(id, b.txns.Partitions())))
+}
+
 // txnTickInterval is how often timed-out transactions are looked for
 // (Kafka: transaction.abort.timed.out.transaction.cleanup.interval.ms, 10 s;
 // shorter here, as the check is cheap).
