@@ -35,17 +35,7 @@ func TestClusterCoordinatorLeaseStaleFetch(t *testing.T) {
 	adm := kadm.NewClient(cl)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	if resp, err := adm.CreateTopic(ctx, 1, 3, nil, "co"); err != nil || resp.Err != nil {
-		t.Fatalf("create: %v %v", err, resp.Err)
-	}
-	tc.waitFor("every broker knows the topic", func() bool {
-		for _, b := range tc.brokers {
-			if b.topics.get("co") == nil {
-				return false
-			}
-		}
-		return true
-	})
+	tc.createKnownTopic(ctx, adm, "co", 1)
 	commit := func(a *kadm.Client, at int64) error {
 		offs := kadm.Offsets{}
 		offs.Add(kadm.Offset{Topic: "co", Partition: 0, At: at, LeaderEpoch: -1})

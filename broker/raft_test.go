@@ -112,6 +112,23 @@ func (tc *testCluster) waitFor(what string, cond func() bool) {
 }
 
 // leaderOf is the node index leading topic's partition (-1: none).
+// createKnownTopic creates topic (parts partitions, replication factor 3)
+// through adm and waits until every broker of the cluster has it.
+func (tc *testCluster) createKnownTopic(ctx context.Context, adm *kadm.Client, topic string, parts int32) {
+	tc.t.Helper()
+	if resp, err := adm.CreateTopic(ctx, parts, 3, nil, topic); err != nil || resp.Err != nil {
+		tc.t.Fatalf("create: %v %v", err, resp.Err)
+	}
+	tc.waitFor("every broker knows the topic", func() bool {
+		for _, b := range tc.brokers {
+			if b.topics.get(topic) == nil {
+				return false
+			}
+		}
+		return true
+	})
+}
+
 func (tc *testCluster) leaderOf(topic string, part int32) int {
 	for i, b := range tc.brokers {
 		if b == nil {
@@ -277,17 +294,7 @@ func TestClusterCoordinatorFailover(t *testing.T) {
 	adm := kadm.NewClient(cl)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	if resp, err := adm.CreateTopic(ctx, 2, 3, nil, "co"); err != nil || resp.Err != nil {
-		t.Fatalf("create: %v %v", err, resp.Err)
-	}
-	tc.waitFor("every broker knows the topic", func() bool {
-		for _, b := range tc.brokers {
-			if b.topics.get("co") == nil {
-				return false
-			}
-		}
-		return true
-	})
+	tc.createKnownTopic(ctx, adm, "co", 2)
 	offs := kadm.Offsets{}
 	offs.Add(kadm.Offset{Topic: "co", Partition: 0, At: 7, LeaderEpoch: -1})
 	offs.Add(kadm.Offset{Topic: "co", Partition: 1, At: 11, LeaderEpoch: -1})
