@@ -78,6 +78,9 @@ type Broker struct {
 	groups   *coordinator.Coordinator
 	txns     *txn.Coordinator
 	inter    *interBroker // inter-broker requests (interbroker.go); nil on a single node
+	// entities: SCRAM credentials, ACLs, quotas, delegation tokens
+	// (entities.go); durable and replicated with the cluster metadata.
+	entities entityStore
 
 	caps *versionCaps // advertised max version per key
 
@@ -119,6 +122,7 @@ func New(cfg config.Config, opts ...Option) (*Broker, error) {
 		return nil, err
 	}
 	b := &Broker{
+		entities:   newMemEntities(),
 		caps:       caps,
 		cfg:        cfg,
 		logger:     o.logger,

@@ -69,12 +69,6 @@ type Request struct {
 	Conn   *ConnInfo
 }
 
-// ConnInfo describes the connection a request arrived on.
-type ConnInfo struct {
-	Remote net.Addr
-	Local  net.Addr
-}
-
 // Reply is the handler's answer to one request.
 type Reply struct {
 	// Resp is a response that is ready now.
@@ -209,7 +203,8 @@ func (s *Server) Serve(ln net.Listener) error {
 		if tc, ok := nc.(*net.TCPConn); ok {
 			_ = tc.SetNoDelay(true)
 		}
-		c := &conn{srv: s, nc: nc, info: &ConnInfo{Remote: nc.RemoteAddr(), Local: nc.LocalAddr()}}
+		c := &conn{srv: s, nc: nc, info: &ConnInfo{Remote: nc.RemoteAddr(), Local: nc.LocalAddr(), Listener: "PLAINTEXT", Security: Plaintext}}
+		c.info.session = &Session{Principal: AnonymousPrincipal}
 		if tc, ok := nc.(*net.TCPConn); ok && canSendfile {
 			c.raw, _ = tc.SyscallConn()
 		}

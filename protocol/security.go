@@ -1,0 +1,107 @@
+package protocol
+
+import (
+	"crypto/tls"
+	"net"
+	"sync"
+	"time"
+)
+
+// SecurityProtocol is a listener's Kafka security protocol
+// (listener.security.protocol.map values).
+type SecurityProtocol int8
+
+// Kafka's security protocols; the numbers are Kafka's SecurityProtocol ids.
+const (
+	Plaintext     SecurityProtocol = 0 // PLAINTEXT
+	SSL           SecurityProtocol = 1 // SSL
+	SASLPlaintext SecurityProtocol = 2 // SASL_PLAINTEXT
+	SASLSSL       SecurityProtocol = 3 // SASL_SSL
+)
+
+func (p SecurityProtocol) String() string {
+	switch p {
+	case Plaintext:
+		return "PLAINTEXT"
+	case SSL:
+		return "SSL"
+	case SASLPlaintext:
+		return "SASL_PLAINTEXT"
+	case SASLSSL:
+		return "SASL_SSL"
+	}
+	return "UNKNOWN"
+}
+
+// IsSASL reports whether connections must authenticate with SASL before any
+// request other than ApiVersions, SaslHandshake and SaslAuthenticate.
+func (p SecurityProtocol) IsSASL() bool { return p == SASLPlaintext || p == SASLSSL }
+
+// IsTLS reports whether the listener wraps connections in TLS.
+func (p SecurityProtocol) IsTLS() bool { return p == SSL || p == SASLSSL }
+
+// AnonymousPrincipal is Kafka's principal for an unauthenticated connection
+// (PLAINTEXT, or SSL without a client certificate).
+const AnonymousPrincipal = "User:ANONYMOUS"
+
+// Session is who a connection authenticated as. A Session is immutable once
+// set; re-authentication (KIP-368) replaces it.
+type Session struct {
+	// Principal is Kafka's principal string, "User:alice".
+	Principal string
+	// Mechanism is the SASL mechanism ("PLAIN", "SCRAM-SHA-512", ...), ""
+	// when the principal came from the listener (PLAINTEXT, SSL).
+	Mechanism string
+	// Expiry, when not zero, is when the session ends (KIP-368's
+	// session_lifetime_ms): a request other than SaslHandshake and
+	// SaslAuthenticate arriving later closes the connection.
+	Expiry time.Time
+	// TokenID is the delegation token the session authenticated with, ""
+	// for none.
+	TokenID string
+}
+
+// ConnInfo describes the connection a request arrived on.
+type ConnInfo struct {
+	Remote net.Addr
+	Local  net.Addr
+	// Listener is the name of the listener the connection came in on
+	// ("PLAINTEXT", "SASL_SSL", or a custom name); Security its protocol.
+	Listener string
+	Security SecurityProtocol
+	// TLS is the connection's TLS state after the handshake; nil on a
+	// listener without TLS.
+	TLS *tls.ConnectionState
+
+	mu      sync.Mutex
+	session *Session
+}
+
+// Session returns the connection's current session: nil on a SASL listener
+// before authentication; on other listeners the session the server set when
+// the connection was accepted (the TLS principal or User:ANONYMOUS).
+func (c *ConnInfo) Session() *Session {
+	if c == nil {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.session
+}
+
+// SetSession records a successful (re-)authentication. The handler calls it
+// from the connection's reader goroutine (SaslAuthenticate).
+func (c *ConnInfo) SetSession(s *Session) {
+	c.mu.Lock()
+	c.session = s
+	c.mu.Unlock()
+}
+
+// Principal is the session's principal, or AnonymousPrincipal when there is
+// no session (a connection made without a ConnInfo, or not yet authenticated).
+func (c *ConnInfo) Principal() string {
+	if s := c.Session(); s != nil {
+		return s.Principal
+	}
+	return AnonymousPrincipal
+}
