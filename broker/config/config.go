@@ -36,6 +36,9 @@ type Config struct {
 	// After Load (or ResolveCluster): with Peers, never "" (this node's
 	// entry in Peers when not given); without Peers, always "".
 	PeerAddr string
+	// Security: listeners and TLS, SASL, the authorizer, quotas (issue 16;
+	// security.go).
+	Security Security
 	// SyncOnAcksAll: with one replica, fsync before answering acks=all
 	// (the default; the --dev profile turns it off).
 	SyncOnAcksAll bool

@@ -172,6 +172,9 @@ func Load(args []string, getenv func(string) string, logger *slog.Logger) (Confi
 	canonical := map[string]string{}
 	for _, k := range order {
 		v, o := props[k], origins[k]
+		if securityHandles(k) {
+			continue // parsed by its security part (security.go)
+		}
 		if bk, ok := lookupBrokerKey(k); ok {
 			c, err := bk.spec.validate(v)
 			if err != nil {
@@ -370,6 +373,9 @@ func Load(args []string, getenv func(string) string, logger *slog.Logger) (Confi
 		// As Kafka lists a combined node's listeners: the Kafka
 		// listener, then the controller (inter-broker) one.
 		props["listeners"] = "PLAINTEXT://" + cfg.Addr + "," + controllerListenerName(props) + "://" + cfg.PeerAddr
+	}
+	if err := parseSecurity(&cfg, props); err != nil {
+		return Config{}, err
 	}
 	return cfg, nil
 }
