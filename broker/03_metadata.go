@@ -129,7 +129,7 @@ func (b *Broker) metadataTopic(t *topic, r *kmsg.MetadataRequest) kmsg.MetadataR
 	parts := t.partitionList()
 	mt.Partitions = make([]kmsg.MetadataResponseTopicPartition, len(parts))
 	for i, p := range parts {
-		l := b.cluster.leadershipOf(p)
+		l := b.clientLeadership(p)
 		mp := kmsg.NewMetadataResponseTopicPartition()
 		mp.Partition = int32(i)
 		mp.Leader = l.leader

@@ -104,7 +104,7 @@ func (b *Broker) handleDescribeTopicPartitions(ctx context.Context, req *protoco
 		}
 		st.Partitions = []kmsg.DescribeTopicPartitionsResponseTopicPartition{}
 		for i := start; i < end; i++ {
-			l := b.cluster.leadershipOf(parts[i])
+			l := b.clientLeadership(parts[i])
 			sp := kmsg.NewDescribeTopicPartitionsResponseTopicPartition()
 			sp.Partition = i
 			sp.LeaderID = l.leader

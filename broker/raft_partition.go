@@ -769,3 +769,39 @@ func later(a, b time.Time) time.Time {
 	}
 	return a
 }
+
+// clientLeadership is p's leadership as Metadata and DescribeTopicPartitions
+// report it to clients: this node's own Raft view, except that when the
+// partition's group has no leader here, the leader the metadata log last
+// recorded stands in, if that broker is registered, unfenced and not this
+// node, and its epoch is not older than the last one seen here.
+//
+// Why: a follower cut off from a leader that still holds a majority (a bridge
+// partition: 2 and 3 cannot talk, 1 reaches both) becomes a pre-candidate
+// and forgets the leader, while the leader goes on committing with the
+// bridge. Answering LEADER_NOT_AVAILABLE from that follower stalled
+// producers for as long as the partition lasted (the fault campaign saw
+// 46 s); the metadata log, like Kafka's controller-fed metadata, still names
+// the live leader.
+func (b *Broker) clientLeadership(p *partition) *leadership {
+	l := b.cluster.leadershipOf(p)
+	c := b.raft
+	if l.leader >= 0 || c == nil || p.repl == nil {
+		return l
+	}
+	v := c.view()
+	mt, ok := v.TopicByID(metadata.UUID(p.topic.id))
+	if !ok || int(p.index) >= len(mt.Partitions) {
+		return l
+	}
+	mp := &mt.Partitions[p.index]
+	if mp.Leader < 0 || mp.Leader == c.self || mp.LeaderEpoch < l.epoch {
+		return l
+	}
+	if br, ok := v.Broker(mp.Leader); !ok || br.Fenced {
+		return l
+	}
+	stand := *l
+	stand.leader, stand.epoch = mp.Leader, mp.LeaderEpoch
+	return &stand
+}
