@@ -16,6 +16,8 @@ func FuzzDecodeRecord(f *testing.F) {
 	}
 	f.Add([]byte{1, 4, '{', '}'})
 	f.Add([]byte{1, 9, 'n', 'u', 'l', 'l'})
+	f.Add(append([]byte{1, byte(TypePutEntities)}, `{"id":"0e000000000000000000000000000001","kind":"acl","puts":[{"key":"a","value":"AQI="}],"deletes":["b"]}`...))
+	f.Add(append([]byte{1, byte(TypePutEntities)}, `{"id":"0e000000000000000000000000000001","kind":"scram","puts":[{"key":"","value":null}]}`...))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r, err := Decode(b)
 		if err != nil {
@@ -63,14 +65,19 @@ func FuzzRestoreSnapshot(f *testing.F) {
 	for i, rec := range randomLog(f, 4, 25) {
 		s.Apply(uint64(i+1), rec)
 	}
+	if s.View().Entities().Len() == 0 {
+		f.Fatal("seed state without entities")
+	}
 	for _, snap := range [][]byte{s.Snapshot(), New().Snapshot()} {
 		f.Add(snap)
 		f.Add(snap[1 : len(snap)-4])
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		framed := append([]byte{SnapshotVersion}, b...)
-		framed = binary.BigEndian.AppendUint32(framed, crc32.Checksum(framed, castagnoli))
-		for _, in := range [][]byte{b, framed} {
+		frame := func(version byte) []byte {
+			framed := append([]byte{version}, b...)
+			return binary.BigEndian.AppendUint32(framed, crc32.Checksum(framed, castagnoli))
+		}
+		for _, in := range [][]byte{b, frame(SnapshotVersion), frame(snapshotVersionEntities)} {
 			st := New()
 			if err := st.Restore(in); err != nil {
 				if !errors.Is(err, ErrCorruptSnapshot) {

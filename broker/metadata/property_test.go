@@ -29,7 +29,7 @@ func randomLog(t testing.TB, seed uint64, n int) [][]byte {
 	topicID := func() UUID { return UUID{byte(rng.IntN(4)), 1, byte(rng.IntN(20) + 1)} }
 	for len(log) < n {
 		v := ref.View()
-		switch rng.IntN(13) {
+		switch rng.IntN(14) {
 		case 0:
 			id := int32(rng.IntN(6))
 			add(RegisterBroker{NodeID: id, Incarnation: UUID{byte(rng.IntN(3) + 1)}, Rack: fmt.Sprint(id % 2),
@@ -107,6 +107,18 @@ func randomLog(t testing.TB, seed uint64, n int) [][]byte {
 				}
 			}
 			add(AlterPartitionReassignments{TopicID: tp.ID, Partitions: []ReassignmentTarget{{Partition: p.Partition, Replicas: target}}})
+		case 13:
+			// Entities: mostly valid changes, some re-sent ids (a
+			// proposal forwarded twice), some invalid kinds.
+			kind := []string{"scram", "acl", "quota", "Bad"}[rng.IntN(4)]
+			r := PutEntities{ID: UUID{0xe, byte(rng.IntN(40) + 1)}, Kind: kind}
+			for range rng.IntN(3) {
+				r.Puts = append(r.Puts, Entity{Key: fmt.Sprintf("k%d", rng.IntN(6)), Value: []byte(fmt.Sprint(rng.IntN(100)))})
+			}
+			for range rng.IntN(2) {
+				r.Deletes = append(r.Deletes, fmt.Sprintf("k%d", rng.IntN(6)))
+			}
+			add(r)
 		case 11:
 			switch rng.IntN(3) {
 			case 0:

@@ -265,6 +265,8 @@ func Decode(b []byte) (Record, error) {
 		r, err = decodeAs[AlterPartitionReassignments](b[2:])
 	case TypeCompletePartitionReassignment:
 		r, err = decodeAs[CompletePartitionReassignment](b[2:])
+	case TypePutEntities:
+		r, err = decodeAs[PutEntities](b[2:])
 	default:
 		var handled bool
 		if r, handled, err = decodePeerRecord(t, b[2:]); !handled {

@@ -198,6 +198,22 @@ func (m *scriptMachine) run(c scripttest.Cmd) string {
 			})
 		}
 		return m.apply(c, m.encode(r))
+	case "put-entities":
+		// put-entities id=N kind=K puts=k1:v1,k2:v2 dels=k3,k4
+		r := PutEntities{ID: shortID(c.Int("id", 1)), Kind: c.Str("kind", "acl")}
+		for _, kv := range strings.Split(c.Str("puts", ""), ",") {
+			if kv == "" {
+				continue
+			}
+			k, v, _ := strings.Cut(kv, ":")
+			r.Puts = append(r.Puts, Entity{Key: k, Value: []byte(v)})
+		}
+		for _, k := range strings.Split(c.Str("dels", ""), ",") {
+			if k != "" {
+				r.Deletes = append(r.Deletes, k)
+			}
+		}
+		return m.apply(c, m.encode(r))
 	case "advance-groups":
 		return m.apply(c, m.encode(AdvanceGroupIDs{Next: uint64(c.Int("next", 0))}))
 	case "raw":
@@ -231,6 +247,9 @@ func (m *scriptMachine) run(c scripttest.Cmd) string {
 		}
 		return "restored"
 	case "state":
+		if c.Has("entities") {
+			return m.showEntities(v)
+		}
 		return m.show(v, c.Has("brokers"), c.Has("topics"))
 	}
 	m.t.Fatalf("%s: unknown command %q", c.Pos, c.Name)
@@ -282,6 +301,23 @@ func (m *scriptMachine) show(v *View, brokers, topics bool) string {
 			for _, p := range t.Partitions {
 				fmt.Fprintf(&b, "\n  p%d group=%d replicas=%v leader=%d epoch=%d isr=%v", p.Partition, p.GroupID, p.Replicas, p.Leader, p.LeaderEpoch, p.ISR)
 			}
+		}
+	}
+	return b.String()
+}
+
+// showEntities prints the entities of every kind and the index of the
+// last entity change.
+func (m *scriptMachine) showEntities(v *View) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "applied=%d entities-changed=%d count=%d", v.Applied(), v.EntitiesChanged(), v.Entities().Len())
+	for _, kind := range v.Entities().Kinds() {
+		fmt.Fprintf(&b, "\n%s:", kind)
+		for _, e := range v.Entities().List(kind) {
+			if got, ok := v.Entities().Get(kind, e.Key); !ok || !bytes.Equal(got, e.Value) {
+				m.t.Fatalf("%s/%s listed but not found", kind, e.Key)
+			}
+			fmt.Fprintf(&b, " %s=%s", e.Key, e.Value)
 		}
 	}
 	return b.String()

@@ -29,7 +29,17 @@ type snapshotBody struct {
 	// Peers (peers.go): omitted when none, so a state without peers
 	// has the bytes it had before they existed.
 	Peers []PeerInfo `json:"peers,omitempty"`
+	// Entities and the recent entity change ids (entities.go, version
+	// 4 only): omitted when there are none, so a state that never had
+	// an entity keeps the bytes of version 2 or 3.
+	Entities      []snapshotEntities `json:"entities,omitempty"`
+	EntityChanges []UUID             `json:"entity_changes,omitempty"`
 }
+
+// snapshotVersionEntities is the snapshot version that may carry
+// entities (and, as version 3, peers' directory ids); Snapshot writes it
+// only when the state has entities or recent entity changes.
+const snapshotVersionEntities byte = 4
 
 // Snapshot returns the state as bytes: version, JSON body, CRC-32C of
 // both. Replicas that applied the same log return the same bytes.
@@ -39,16 +49,22 @@ func (s *State) Snapshot() []byte {
 
 // Snapshot returns the view's state as bytes (State.Snapshot).
 func (v *View) Snapshot() []byte {
+	ents, changes := v.entitiesForSnapshot()
 	body, err := json.Marshal(snapshotBody{
 		ClusterID: v.clusterID, Applied: v.applied, NextGroupID: v.nextGroupID,
 		Brokers: v.Brokers(), Topics: v.Topics(), Peers: v.Peers(),
+		Entities: ents, EntityChanges: changes,
 	})
 	if err != nil {
 		// Only plain strings, numbers and slices: cannot fail.
 		panic(fmt.Sprintf("metadata: snapshot: %v", err))
 	}
 	out := make([]byte, 0, 1+len(body)+4)
-	out = append(out, v.snapshotVersion())
+	version := v.snapshotVersion()
+	if len(ents) > 0 || len(changes) > 0 {
+		version = snapshotVersionEntities
+	}
+	out = append(out, version)
 	out = append(out, body...)
 	return binary.BigEndian.AppendUint32(out, crc32.Checksum(out, castagnoli))
 }
@@ -73,7 +89,7 @@ func decodeSnapshot(b []byte) (*View, error) {
 	if len(b) < 5 {
 		return nil, fmt.Errorf("%w: %d bytes", ErrCorruptSnapshot, len(b))
 	}
-	if b[0] != SnapshotVersion && b[0] != 1 && b[0] != snapshotVersionPeerDirs {
+	if b[0] != SnapshotVersion && b[0] != 1 && b[0] != snapshotVersionPeerDirs && b[0] != snapshotVersionEntities {
 		return nil, fmt.Errorf("%w: unknown version %d", ErrCorruptSnapshot, b[0])
 	}
 	n := len(b) - 4
@@ -113,7 +129,13 @@ func decodeSnapshot(b []byte) (*View, error) {
 		}
 		v.brokers[br.NodeID] = br
 	}
-	if err := v.restorePeers(body.Peers, b[0] == snapshotVersionPeerDirs); err != nil {
+	if err := v.restorePeers(body.Peers, b[0] >= snapshotVersionPeerDirs); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrCorruptSnapshot, err)
+	}
+	if b[0] < snapshotVersionEntities && (body.Entities != nil || body.EntityChanges != nil) {
+		return nil, fmt.Errorf("%w: entities in a snapshot version below %d", ErrCorruptSnapshot, snapshotVersionEntities)
+	}
+	if err := v.restoreEntities(body.Entities, body.EntityChanges); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrCorruptSnapshot, err)
 	}
 	groups := map[uint64]bool{}

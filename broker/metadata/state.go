@@ -94,6 +94,7 @@ type View struct {
 	byID        map[UUID]*Topic
 	controller  Controller
 	peers       map[int32]PeerInfo // peers.go
+	entities    *entityState       // entities.go; nil: none ever
 }
 
 // ClusterID is the cluster's id ("" until a SetClusterID is applied).
@@ -313,6 +314,8 @@ func (v *View) apply(r Record) error {
 		return v.alterReassignments(r)
 	case CompletePartitionReassignment:
 		return v.completeReassignment(r)
+	case PutEntities:
+		return v.putEntities(r)
 	case SetClusterID:
 		if v.clusterID != "" {
 			return fmt.Errorf("%w: the cluster id is %s already", ErrClusterIDSet, v.clusterID)
