@@ -13,6 +13,7 @@ package metadata
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 )
@@ -173,37 +174,60 @@ func (e *Entities) Len() int {
 }
 
 // With returns the set changed by deleting dels and then putting puts
-// into kind; e is unchanged. It costs O(n log n) in the entities of that
-// kind and shares every other kind. Values are copied (nil becomes
-// empty); the caller validates (ValidateEntityChange).
+// into kind; e is unchanged. It costs O(n + p log p) for n entities of
+// that kind and p puts, and shares every other kind. Values are copied
+// (nil becomes empty); the caller validates (ValidateEntityChange).
 func (e *Entities) With(kind string, puts []Entity, dels []string) *Entities {
 	n := &Entities{kinds: make(map[string]*entityKind, len(e.kindsOrNil())+1)}
 	for k, v := range e.kindsOrNil() {
 		n.kinds[k] = v
 	}
-	var old map[string][]byte
-	if k := n.kinds[kind]; k != nil {
-		old = k.byKey
+	old := n.kinds[kind]
+	if old == nil {
+		old = &entityKind{}
 	}
-	byKey := make(map[string][]byte, len(old)+len(puts))
-	for k, v := range old {
-		byKey[k] = v
+	// The puts, the last of a key winning, sorted.
+	put := make(map[string][]byte, len(puts))
+	for _, p := range puts {
+		put[p.Key] = append(make([]byte, 0, len(p.Value)), p.Value...)
+	}
+	added := make([]Entity, 0, len(put))
+	for k, v := range put {
+		added = append(added, Entity{Key: k, Value: v})
+	}
+	slices.SortFunc(added, func(a, b Entity) int { return strings.Compare(a.Key, b.Key) })
+	byKey := maps.Clone(old.byKey) // the runtime's copy: 3x a range loop
+	if byKey == nil {
+		byKey = make(map[string][]byte, len(put))
 	}
 	for _, k := range dels {
 		delete(byKey, k)
 	}
-	for _, p := range puts {
-		byKey[p.Key] = append(make([]byte, 0, len(p.Value)), p.Value...)
+	for _, a := range added {
+		byKey[a.Key] = a.Value
 	}
 	if len(byKey) == 0 {
 		delete(n.kinds, kind)
 		return n
 	}
+	// Merge the old order (less what was deleted or replaced) with the
+	// sorted puts.
 	sorted := make([]Entity, 0, len(byKey))
-	for k, v := range byKey {
-		sorted = append(sorted, Entity{Key: k, Value: v})
+	i := 0
+	for _, o := range old.sorted {
+		if _, replaced := put[o.Key]; replaced {
+			continue
+		}
+		if _, kept := byKey[o.Key]; !kept {
+			continue
+		}
+		for i < len(added) && added[i].Key < o.Key {
+			sorted = append(sorted, added[i])
+			i++
+		}
+		sorted = append(sorted, o)
 	}
-	slices.SortFunc(sorted, func(a, b Entity) int { return strings.Compare(a.Key, b.Key) })
+	sorted = append(sorted, added[i:]...)
 	n.kinds[kind] = &entityKind{byKey: byKey, sorted: sorted}
 	return n
 }
