@@ -172,7 +172,11 @@ func New(cfg config.Config, opts ...Option) (*Broker, error) {
 			return nil, err
 		}
 		b.raft = rc
+		b.entities = raftEntities{rc}
 	} else if err := b.loadTopics(); err != nil {
+		b.meta.close()
+		return nil, err
+	} else if b.entities, err = b.meta.entities(); err != nil {
 		b.meta.close()
 		return nil, err
 	}

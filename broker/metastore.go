@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/binary"
@@ -11,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/moldau/moldau/broker/metadata"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -25,6 +27,9 @@ type metaStore interface {
 	// first; ids are never handed out twice, even across crashes.
 	reserveProducerIDs(n int64) (int64, error)
 	clusterID() string
+	// entities returns the single-node entity store (entities.go): loaded
+	// from the store at this call, every change written through it.
+	entities() (entityStore, error)
 	close() error
 }
 
@@ -63,14 +68,22 @@ func decodeTopicRecord(b []byte) (topicRecord, error) {
 }
 
 var (
-	bucketTopics = []byte("topics")
-	bucketMeta   = []byte("meta")
-	keyFormat    = []byte("format")
-	keyCluster   = []byte("cluster_id")
-	keyNextPID   = []byte("next_producer_id")
+	bucketTopics   = []byte("topics")
+	bucketMeta     = []byte("meta")
+	bucketEntities = []byte("entities") // format 2: "<kind>\x00<key>" -> value
+	keyFormat      = []byte("format")
+	keyCluster     = []byte("cluster_id")
+	keyNextPID     = []byte("next_producer_id")
 )
 
-const metaFormatVersion byte = 1
+// metaFormatVersion is the format of a store that never held an entity;
+// the first entity written moves it to metaFormatEntities, which a binary
+// from before entities refuses to open (rather than run without the ACLs
+// and credentials it cannot see). FORMAT.md.
+const (
+	metaFormatVersion  byte = 1
+	metaFormatEntities byte = 2
+)
 
 type boltStore struct {
 	db      *bolt.DB
@@ -95,7 +108,7 @@ func openBoltStore(dir string) (*boltStore, error) {
 			if err := m.Put(keyFormat, []byte{metaFormatVersion}); err != nil {
 				return err
 			}
-		} else if len(v) != 1 || v[0] != metaFormatVersion {
+		} else if len(v) != 1 || (v[0] != metaFormatVersion && v[0] != metaFormatEntities) {
 			return fmt.Errorf("%w: metadata format %v not supported", errMetaCorrupt, v)
 		}
 		if v := m.Get(keyCluster); v != nil {
@@ -158,6 +171,84 @@ func (s *boltStore) reserveProducerIDs(n int64) (int64, error) {
 func (s *boltStore) clusterID() string { return s.cluster }
 func (s *boltStore) close() error      { return s.db.Close() }
 
+// entityDBKey is an entity's key in the entities bucket: the kind (no NUL:
+// metadata.ValidateEntityKind), a NUL, the key.
+func entityDBKey(kind, key string) []byte {
+	b := make([]byte, 0, len(kind)+1+len(key))
+	b = append(b, kind...)
+	b = append(b, 0)
+	return append(b, key...)
+}
+
+func (s *boltStore) entities() (entityStore, error) {
+	var set *metadata.Entities
+	err := s.db.View(func(tx *bolt.Tx) error {
+		bk := tx.Bucket(bucketEntities)
+		if bk == nil {
+			return nil
+		}
+		// Keys come sorted, so one kind's entities are consecutive.
+		var kind string
+		var batch []Entity
+		flush := func() {
+			if len(batch) > 0 {
+				set = set.With(kind, batch, nil)
+			}
+			batch = nil
+		}
+		err := bk.ForEach(func(k, v []byte) error {
+			i := bytes.IndexByte(k, 0)
+			if i < 0 || metadata.ValidateEntityKind(string(k[:i])) != nil {
+				return fmt.Errorf("%w: entity key %q", errMetaCorrupt, k)
+			}
+			if string(k[:i]) != kind {
+				flush()
+				kind = string(k[:i])
+			}
+			batch = append(batch, Entity{Key: string(k[i+1:]), Value: v}) // With copies v
+			return nil
+		})
+		flush()
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("broker: load entities: %w", err)
+	}
+	return newStoredEntities(s, set), nil
+}
+
+// writeEntities writes one change in one transaction (fsync'd on commit):
+// deletes, then puts; the first one moves the format to 2.
+func (s *boltStore) writeEntities(kind string, put []Entity, del []string) error {
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		m := tx.Bucket(bucketMeta)
+		if v := m.Get(keyFormat); len(v) != 1 || v[0] != metaFormatEntities {
+			if err := m.Put(keyFormat, []byte{metaFormatEntities}); err != nil {
+				return err
+			}
+		}
+		bk, err := tx.CreateBucketIfNotExists(bucketEntities)
+		if err != nil {
+			return err
+		}
+		for _, key := range del {
+			if err := bk.Delete(entityDBKey(kind, key)); err != nil {
+				return err
+			}
+		}
+		for _, e := range put {
+			if err := bk.Put(entityDBKey(kind, e.Key), e.Value); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("broker: write entities: %w", err)
+	}
+	return nil
+}
+
 // memStore is the metaStore of --memory mode: nothing survives the process.
 type memStore struct {
 	mu      sync.Mutex
@@ -202,8 +293,9 @@ func (s *memStore) reserveProducerIDs(n int64) (int64, error) {
 	return first, nil
 }
 
-func (s *memStore) clusterID() string { return s.cluster }
-func (s *memStore) close() error      { return nil }
+func (s *memStore) clusterID() string              { return s.cluster }
+func (s *memStore) entities() (entityStore, error) { return newMemEntities(), nil }
+func (s *memStore) close() error                   { return nil }
 
 // newClusterID returns a Kafka-style cluster id: 16 random bytes in URL-safe
 // base64 without padding.
