@@ -1,8 +1,9 @@
 // Package metadata is the cluster metadata state machine that the broker
 // drives from the metadata Raft group (group 0, replication/DESIGN.md §1
 // and §8): brokers and their listeners, topics, partitions with their
-// replica assignments, Raft group ids and reported leadership, and topic
-// configs.
+// replica assignments, Raft group ids and reported leadership, topic
+// configs, and the security entities (SCRAM credentials, ACLs, quotas,
+// delegation tokens: entities.go).
 //
 // It is pure and deterministic: no clocks, no randomness, no I/O. Every
 // value that must be chosen (topic ids, Raft group ids, replica
