@@ -210,7 +210,9 @@ type Result struct {
 // readers take View() without locking, from an atomic pointer that each
 // write replaces with a new immutable View. Apply copies the broker and
 // topic maps (pointers only) and the one topic or broker it changes, so a
-// write costs O(topics + brokers + partitions of the changed topic).
+// write costs O(topics + brokers + partitions of the changed topic); the
+// entities are shared by pointer, and an entity change copies only the
+// kind it changes (entities.go).
 type State struct {
 	mu   sync.Mutex
 	view atomic.Pointer[View]
