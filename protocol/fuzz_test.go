@@ -117,18 +117,18 @@ func TestHugeDeclaredLengths(t *testing.T) {
 		return b
 	}
 	cases := map[string][]byte{
-		"array count 2^31-1":           cat(hdr(3, 1, false), u32(0x7fffffff)),
-		"compact array count 2^32-2":   cat(hdr(3, 12, true), []byte{0}, uv(0xffffffff)),
-		"string length 32767":          cat(hdr(0, 3, false), []byte{0xff, 0xff}, []byte{0, 1}, []byte{0, 0, 0x75, 0x30}, u32(1), []byte{0x7f, 0xff, 'a'}),
-		"nested array count 2^31-1":    cat(hdr(19, 4, false), u32(1), []byte{0, 1, 't'}, u32(1), []byte{0, 1}, u32(0x7fffffff)),
-		"records bytes 2^31":           cat(hdr(0, 9, true), []byte{0}, []byte{0}, []byte{0, 1}, []byte{0, 0, 0x75, 0x30}, uv(2), uv(2), []byte{'t'}, uv(2), u32(0), uv(1<<31+1)),
-		"header tag count 2^40":        cat(hdr(3, 12, true), uv(1<<40)),
-		"header tag size 2^31":         cat(hdr(3, 12, true), uv(1), uv(0), uv(1<<31)),
-		"body tag count 2^40":          cat(hdr(3, 12, true), []byte{0}, uv(1), []byte{0, 0}, uv(1<<40)),
-		"body tag size 2^31":           cat(hdr(3, 12, true), []byte{0}, uv(1), []byte{0, 0}, uv(1), uv(9), uv(1<<31)),
-		"client id length 32767":       cat([]byte{0, 3, 0, 1, 0, 0, 0, 1, 0x7f, 0xff}, []byte("abc")),
-		"sasl auth bytes 2^31-1":       cat(hdr(36, 1, false), u32(0x7fffffff), []byte("x")),
-		"produce record set 2^31-1":    cat(hdr(0, 3, false), []byte{0xff, 0xff}, []byte{0, 1}, []byte{0, 0, 0x75, 0x30}, u32(1), []byte{0, 1, 't'}, u32(1), u32(0), u32(0x7fffffff)),
+		"array count 2^31-1":         cat(hdr(3, 1, false), u32(0x7fffffff)),
+		"compact array count 2^32-2": cat(hdr(3, 12, true), []byte{0}, uv(0xffffffff)),
+		"string length 32767":        cat(hdr(0, 3, false), []byte{0xff, 0xff}, []byte{0, 1}, []byte{0, 0, 0x75, 0x30}, u32(1), []byte{0x7f, 0xff, 'a'}),
+		"nested array count 2^31-1":  cat(hdr(19, 4, false), u32(1), []byte{0, 1, 't'}, u32(1), []byte{0, 1}, u32(0x7fffffff)),
+		"records bytes 2^31":         cat(hdr(0, 9, true), []byte{0}, []byte{0}, []byte{0, 1}, []byte{0, 0, 0x75, 0x30}, uv(2), uv(2), []byte{'t'}, uv(2), u32(0), uv(1<<31+1)),
+		"header tag count 2^40":      cat(hdr(3, 12, true), uv(1<<40)),
+		"header tag size 2^31":       cat(hdr(3, 12, true), uv(1), uv(0), uv(1<<31)),
+		"body tag count 2^40":        cat(hdr(3, 12, true), []byte{0}, uv(1), []byte{0, 0}, uv(1<<40)),
+		"body tag size 2^31":         cat(hdr(3, 12, true), []byte{0}, uv(1), []byte{0, 0}, uv(1), uv(9), uv(1<<31)),
+		"client id length 32767":     cat([]byte{0, 3, 0, 1, 0, 0, 0, 1, 0x7f, 0xff}, []byte("abc")),
+		"sasl auth bytes 2^31-1":     cat(hdr(36, 1, false), u32(0x7fffffff), []byte("x")),
+		"produce record set 2^31-1":  cat(hdr(0, 3, false), []byte{0xff, 0xff}, []byte{0, 1}, []byte{0, 0, 0x75, 0x30}, u32(1), []byte{0, 1, 't'}, u32(1), u32(0), u32(0x7fffffff)),
 	}
 	for name, frame := range cases {
 		t.Run(name, func(t *testing.T) {
