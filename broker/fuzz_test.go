@@ -1,0 +1,157 @@
+package broker
+
+import (
+	"context"
+	"encoding/binary"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/moldau/moldau/broker/config"
+	"github.com/moldau/moldau/internal/fuzzseed"
+	"github.com/moldau/moldau/protocol"
+)
+
+// newFuzzBroker is an in-memory broker with a plain topic "t" (the name the
+// fuzz seeds use) and a compacted topic "c".
+func newFuzzBroker(tb testing.TB) *Broker {
+	tb.Helper()
+	cfg := config.Default()
+	cfg.Memory = true
+	b, err := New(cfg, WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = b.Close(context.Background()) })
+	compact := "compact"
+	for name, configs := range map[string]map[string]*string{"t": nil, "c": {"cleanup.policy": &compact}} {
+		s, err := b.checkTopicSpec(name, 2, -1, nil, configs)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if _, err := b.createTopic(s); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return b
+}
+
+// Harness limits: a request may legitimately make the broker wait (a fetch
+// long poll, a join waiting for a rebalance) or work in proportion to what
+// it asks for (CreateTopics with 100,000 partitions); the harness cuts
+// waits at fuzzWait and skips admin requests that ask for more than
+// fuzzMaxPartitions, so iterations stay fast. Neither is a limit of the
+// broker's.
+const (
+	fuzzWait          = 100 * time.Millisecond
+	fuzzHandleLimit   = 10 * time.Second // Handle must return by then (generous: CI machines are shared)
+	fuzzWaitGrace     = 10 * time.Second // a Wait must return this soon after its context ends
+	fuzzMaxPartitions = 64
+)
+
+// tooBigForHarness reports requests the harness skips (see above).
+func tooBigForHarness(req kmsg.Request) bool {
+	switch r := req.(type) {
+	case *kmsg.CreateTopicsRequest:
+		for _, t := range r.Topics {
+			if t.NumPartitions > fuzzMaxPartitions || len(t.ReplicaAssignment) > fuzzMaxPartitions {
+				return true
+			}
+		}
+	case *kmsg.CreatePartitionsRequest:
+		for _, t := range r.Topics {
+			if t.Count > fuzzMaxPartitions {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// handleOnce serves req as the connection's reader and writer would:
+// Handle, then Wait (with a context that ends after fuzzWait), then encode
+// the response and release what it pins. It fails t if Handle or Wait
+// hangs, and returns the response.
+func handleOnce(t *testing.T, b *Broker, key, version int16, body kmsg.Request) kmsg.Response {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), fuzzWait)
+	defer cancel()
+	req := &protocol.Request{Key: key, Version: version, CorrelationID: 1, ClientID: "fuzz", Body: body, Parsed: true, Conn: &protocol.ConnInfo{}}
+	type result struct {
+		resp    kmsg.Response
+		handled time.Time
+	}
+	done := make(chan result, 1)
+	start := time.Now()
+	go func() {
+		reply := b.Handle(ctx, req)
+		handled := time.Now()
+		resp := reply.Resp
+		if reply.Wait != nil {
+			resp = reply.Wait(ctx)
+			if reply.Resp != nil && reply.Resp != resp {
+				release(reply.Resp)
+			}
+		}
+		if resp != nil {
+			if fr, ok := resp.(*protocol.FileResponse); ok {
+				_ = fr.Response.AppendTo(nil)
+			} else {
+				_ = resp.AppendTo(nil)
+			}
+			release(resp)
+		}
+		done <- result{resp, handled}
+	}()
+	select {
+	case r := <-done:
+		if d := r.handled.Sub(start); d > fuzzHandleLimit {
+			t.Fatalf("key %d v%d: Handle took %v", key, version, d)
+		}
+		return r.resp
+	case <-time.After(fuzzWait + fuzzHandleLimit + fuzzWaitGrace):
+		t.Fatalf("key %d v%d: no response %v after the request (Handle or Wait hangs)", key, version, fuzzWait+fuzzHandleLimit+fuzzWaitGrace)
+		return nil
+	}
+}
+
+func release(resp kmsg.Response) {
+	if fr, ok := resp.(*protocol.FileResponse); ok && fr.Release != nil {
+		fr.Release()
+		fr.Release = nil
+	}
+}
+
+// FuzzHandle drives the broker's Handle path with decoded requests: the
+// input is an API key, a version and a body; bodies that kmsg decodes at a
+// version the broker serves reach the handler, so handlers see hostile but
+// parseable input (negative counts and ids, huge timeouts, unknown topics,
+// garbage record batches). Handling must not panic or hang, and the response
+// must encode. Seeded with a request of every key at every version the
+// broker serves.
+func FuzzHandle(f *testing.F) {
+	b := newFuzzBroker(f)
+	for _, s := range fuzzseed.All() {
+		if b.Supported(s.Key, s.Version) {
+			f.Add(append(binary.BigEndian.AppendUint32(nil, uint32(s.Key)<<16|uint32(uint16(s.Version))), s.Encoded...))
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) < 4 || len(data) > 64<<10 {
+			return
+		}
+		key, version := int16(binary.BigEndian.Uint16(data)), int16(binary.BigEndian.Uint16(data[2:]))
+		if !b.Supported(key, version) {
+			return
+		}
+		body := kmsg.RequestForKey(key)
+		body.SetVersion(version)
+		if body.ReadFrom(data[4:]) != nil || tooBigForHarness(body) {
+			return
+		}
+		handleOnce(t, b, key, version, body)
+	})
+}
