@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -109,8 +110,8 @@ func (e *recordsError) recordMessage(r recordError, where string) string {
 
 // maxRecordErrors caps the refused records a batch's answer lists. Kafka
 // lists them all, but a compressed batch of a few hundred bytes can hold
-// millions of refused records (decompressed up to
-// records.DefaultMaxDecompressed): listing each cost about 700 bytes of
+// millions of refused records (decompressed up to max.message.bytes,
+// which a topic may set high): listing each cost about 700 bytes of
 // memory and 80 of response (TestReviewRecordErrorsBounded). A client fails
 // the records past the cap with the batch's other-records error instead.
 const maxRecordErrors = 10_000
@@ -276,16 +277,9 @@ func validateBatch(raw []byte, s *config.TopicSettings, now int64) (validatedBat
 		}
 	} else if s.Compact || s.TimestampBeforeMaxMs != math.MaxInt64 || !c.timestampOK(baseTs) || !c.timestampOK(v.maxTimestamp) {
 		// Kafka decompresses every batch; Moldau only when a record might
-		// be refused. The decompressed size is bounded
-		// (records.DefaultMaxDecompressed).
-		var i int32
-		err := records.ForEach(raw, records.DefaultMaxDecompressed, func(r records.Record) error {
-			c.check(i, &r, baseTs+r.TimestampDelta)
-			i++
-			return nil
-		})
-		if err != nil {
-			return v, fmt.Errorf("%w: %w", errInvalidRecord, err)
+		// be refused.
+		if err := checkCompressed(&c, raw, int(codec), v.recordCount, baseTs, s.MaxMessageBytes); err != nil {
+			return v, err
 		}
 		if err := c.err(); err != nil {
 			return v, err
@@ -299,4 +293,33 @@ func validateBatch(raw []byte, s *config.TopicSettings, now int64) (validatedBat
 		v.logAppendTime = true
 	}
 	return v, nil
+}
+
+// checkCompressed walks the records of the compressed batch raw with c.
+// They are streamed (records.RecordReader): one record and the codec's
+// window are in memory at a time, and the windows of every open reader are
+// bounded together by records.StreamMemoryBudget. max.message.bytes bounds
+// the decompressed batch (header and records) as it bounds the compressed
+// one, so a decompression bomb costs at most max.message.bytes of decoding
+// and is refused with MESSAGE_TOO_LARGE without being held (the Java
+// producer answers that error by splitting the batch and sending it again).
+func checkCompressed(c *recordChecker, raw []byte, codec int, count int32, baseTs, maxMessageBytes int64) error {
+	limit := min(max(maxMessageBytes-records.HeaderSize, 0), math.MaxInt32)
+	rr, err := records.NewRecordReader(codec, bytes.NewReader(raw[records.HeaderSize:]), count, int(limit))
+	if err == nil {
+		var r records.Record
+		for i := int32(0); rr.Next(&r); i++ {
+			c.check(i, &r, baseTs+r.TimestampDelta)
+		}
+		err = rr.Err()
+		rr.Close()
+	}
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, records.ErrTooLarge):
+		return fmt.Errorf("%w: the batch decompresses to more than max.message.bytes %d", errMessageTooLarge, maxMessageBytes)
+	default:
+		return fmt.Errorf("%w: %w", errInvalidRecord, err)
+	}
 }
