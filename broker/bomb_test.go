@@ -217,3 +217,43 @@ func TestProduceCompressionBomb(t *testing.T) {
 		t.Fatalf("log end offset %d after a refused batch", end)
 	}
 }
+
+// FuzzValidateCompressedBatch: FuzzValidateBatch's inputs rarely pass the
+// CRC, so this one builds a valid header (CRC included) around a fuzzed
+// records section, compressed with a fuzzed codec and claiming a fuzzed
+// count, so that the decompressors and the record checks see the bytes.
+// Validation must not panic, must refuse or accept within max.message.bytes
+// of decoding, and must not allocate beyond bombAllocLimit.
+func FuzzValidateCompressedBatch(f *testing.F) {
+	now := int64(1 << 40)
+	plain := buildTestBatch(5, now, func(i int) []byte { return []byte{byte('a' + i)} }, nil)
+	for codec := range 5 {
+		raw := plain
+		if codec != 0 {
+			raw = compressBatch(f, plain, codec)
+		}
+		f.Add(uint8(codec), int32(5), raw[records.HeaderSize:])
+	}
+	xerial, _ := records.Compress(records.CodecSnappy, nil, plain[records.HeaderSize:], true)
+	f.Add(uint8(records.CodecSnappy), int32(5), xerial)
+	s := settings(func(s *config.TopicSettings) { s.Compact = true; s.MaxMessageBytes = 1 << 16 })
+	f.Fuzz(func(t *testing.T, codec uint8, count int32, section []byte) {
+		if len(section) > 1<<16 {
+			return
+		}
+		raw := bombBatch(bomb{codec: int(codec % 8), section: section, size: 7}, now)
+		binary.BigEndian.PutUint32(raw[records.OffRecordCount:], uint32(count))
+		binary.BigEndian.PutUint32(raw[records.OffLastOffsetDelta:], uint32(count-1))
+		records.SetCRC(raw)
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		v, err := validateBatch(raw, s, now)
+		runtime.ReadMemStats(&after)
+		if alloc := after.TotalAlloc - before.TotalAlloc; alloc > bombAllocLimit {
+			t.Fatalf("codec %d: validating a %d-byte batch allocated %d bytes", codec%8, len(raw), alloc)
+		}
+		if err == nil && !records.ValidCRC(v.raw) {
+			t.Fatal("accepted a batch with a bad CRC")
+		}
+	})
+}
