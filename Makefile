@@ -2,8 +2,11 @@
 GO        ?= go
 PKGS      := ./...
 FUZZTIME  ?= 10s
+# FUZZ selects fuzz targets (an extended regexp over package:FuzzName).
+FUZZ      ?= .
+FUZZLONG  ?= 10m
 
-.PHONY: run build test unit deps vet fuzz franz-suite franz-suite-cluster compat clean
+.PHONY: run build test unit deps vet fuzz fuzz-long franz-suite franz-suite-cluster compat clean
 
 run:
 	$(GO) run ./cmd/moldau
@@ -46,9 +49,10 @@ vet:
 	if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) vet $(PKGS)
 
-# fuzz: every fuzz target briefly (go test runs one -fuzz target at a time).
+# fuzz: every fuzz target briefly (go test runs one -fuzz target at a time);
+# FUZZ=FuzzHandle runs only the targets it matches.
 fuzz:
-	@for spec in $$($(GO) run ./tests/fuzzlist); do \
+	@for spec in $$($(GO) run ./tests/fuzzlist | grep -E '$(FUZZ)'); do \
 		pkg=$${spec%%:*}; name=$${spec##*:}; \
 		echo "fuzz $$pkg $$name ($(FUZZTIME))"; \
 		out=$$(mktemp); \
@@ -60,6 +64,11 @@ fuzz:
 		else tail -n 3 $$out; fi; \
 		rm -f $$out; \
 	done
+
+# fuzz-long: every fuzz target (or those FUZZ matches) for FUZZLONG each
+# (10m by default; SECURITY.md).
+fuzz-long:
+	$(MAKE) fuzz FUZZTIME=$(FUZZLONG) FUZZ='$(FUZZ)'
 
 # compat: the cross-client compatibility matrix against Moldau and Apache
 # Kafka side by side (tests/compat/README.md). Installs its drivers first
