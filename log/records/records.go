@@ -241,12 +241,22 @@ func Decompress(codec int, dst, src []byte, max int) ([]byte, error) {
 		}
 		return snappyBlock(dst, src, len(dst)+max)
 	case CodecLZ4:
-		return readBounded(dst, lz4.NewReader(bytes.NewReader(src)), max)
+		z, _ := lz4Readers.Get().(*lz4.Reader)
+		if z == nil {
+			z = lz4.NewReader(bytes.NewReader(src))
+		} else {
+			z.Reset(bytes.NewReader(src))
+		}
+		out, err := readBounded(dst, z, max)
+		z.Reset(nil)
+		lz4Readers.Put(z)
+		return out, err
 	case CodecZstd:
 		d := zstdDecoders.Get().(*zstd.Decoder)
 		defer zstdDecoders.Put(d)
-		r := io.Reader(bytes.NewReader(src))
-		if err := d.Reset(r); err != nil {
+		// plainReader: given a *bytes.Reader, Reset decodes the whole
+		// input up front (up to the decoder's 64 MiB), whatever max is.
+		if err := d.Reset(plainReader{bytes.NewReader(src)}); err != nil {
 			return nil, fmt.Errorf("records: zstd: %w", err)
 		}
 		out, err := readBounded(dst, d, max)
@@ -272,16 +282,37 @@ var zstdEncoders = sync.Pool{New: func() any {
 	return e
 }}
 
-func readBounded(dst []byte, r io.Reader, max int) ([]byte, error) {
-	buf := bytes.NewBuffer(dst)
-	n, err := buf.ReadFrom(io.LimitReader(r, int64(max)+1))
-	if err != nil {
-		return nil, fmt.Errorf("records: decompress: %w", err)
+// readBounded appends what r yields to dst, failing with ErrTooLarge past
+// bound bytes. It grows dst itself, doubling up to bound bytes, and looks
+// for a byte past the bound with a one-byte read, so that a bomb costs
+// about twice the bound in allocations (bytes.Buffer.ReadFrom cost four
+// times: its last growth, for the byte past the bound, doubled the whole
+// buffer).
+func readBounded(dst []byte, r io.Reader, bound int) ([]byte, error) {
+	limit := len(dst) + bound
+	var probe [1]byte
+	for {
+		buf := probe[:]
+		if len(dst) < limit {
+			if len(dst) == cap(dst) {
+				grown := make([]byte, len(dst), min(max(2*cap(dst), 4<<10), limit))
+				copy(grown, dst)
+				dst = grown
+			}
+			buf = dst[len(dst):min(cap(dst), limit)]
+		}
+		n, err := r.Read(buf)
+		if len(dst) >= limit && n > 0 {
+			return nil, ErrTooLarge
+		}
+		dst = dst[:len(dst)+n]
+		switch {
+		case err == io.EOF:
+			return dst, nil
+		case err != nil:
+			return nil, fmt.Errorf("records: decompress: %w", err)
+		}
 	}
-	if n > int64(max) {
-		return nil, ErrTooLarge
-	}
-	return buf.Bytes(), nil
 }
 
 // snappyBlock appends one raw snappy block, failing if dst would grow past

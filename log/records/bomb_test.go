@@ -1,0 +1,60 @@
+package records
+
+import (
+	"bytes"
+	"errors"
+	"runtime"
+	"testing"
+)
+
+// TestDecompressBombAllocations: Decompress of a bomb (32 MiB of zeros, a
+// few KiB to 128 KiB compressed) with a bound of 1 MiB fails with
+// ErrTooLarge having allocated about twice the bound plus the decoder's
+// state, not the decompressed size; readBounded's buffer doubles up to the
+// bound and never past it.
+func TestDecompressBombAllocations(t *testing.T) {
+	const bound = 1 << 20
+	zeros := make([]byte, 32<<20)
+	for _, tc := range []struct {
+		name  string
+		codec int
+		limit uint64
+	}{
+		{"gzip", CodecGzip, 3 * bound},
+		{"lz4", CodecLZ4, 3*bound + 9<<20},   // + two 4 MiB blocks of the frame
+		{"zstd", CodecZstd, 3*bound + 9<<20}, // + the window (8 MiB)
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Compress(tc.codec, nil, zeros, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := Decompress(tc.codec, nil, c, bound); !errors.Is(err, ErrTooLarge) { // warm the pools
+				t.Fatalf("warm-up: %v", err)
+			}
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			_, err = Decompress(tc.codec, nil, c, bound)
+			runtime.ReadMemStats(&after)
+			alloc := after.TotalAlloc - before.TotalAlloc
+			t.Logf("%d-byte %s bomb of 32 MiB, bound 1 MiB: %d KiB allocated", len(c), tc.name, alloc>>10)
+			if !errors.Is(err, ErrTooLarge) {
+				t.Fatalf("err %v, want ErrTooLarge", err)
+			}
+			if alloc > tc.limit {
+				t.Fatalf("allocated %d bytes, limit %d", alloc, tc.limit)
+			}
+		})
+	}
+	// Exactly the bound is accepted, one byte more is not.
+	for _, codec := range []int{CodecGzip, CodecLZ4, CodecZstd} {
+		c, _ := Compress(codec, nil, zeros[:bound], false)
+		if out, err := Decompress(codec, []byte("x"), c, bound); err != nil || len(out) != bound+1 || !bytes.Equal(out[1:], zeros[:bound]) {
+			t.Fatalf("codec %d: exactly the bound: %d bytes, %v", codec, len(out), err)
+		}
+		c, _ = Compress(codec, nil, zeros[:bound+1], false)
+		if _, err := Decompress(codec, []byte("x"), c, bound); !errors.Is(err, ErrTooLarge) {
+			t.Fatalf("codec %d: one byte past the bound: %v", codec, err)
+		}
+	}
+}
