@@ -46,7 +46,7 @@ func newFuzzBroker(tb testing.TB) *Broker {
 // fuzzMaxPartitions, so iterations stay fast. Neither is a limit of the
 // broker's.
 const (
-	fuzzWait          = 100 * time.Millisecond
+	fuzzWait          = 20 * time.Millisecond
 	fuzzHandleLimit   = 10 * time.Second // Handle must return by then (generous: CI machines are shared)
 	fuzzWaitGrace     = 10 * time.Second // a Wait must return this soon after its context ends
 	fuzzMaxPartitions = 64
