@@ -16,7 +16,7 @@ import (
 )
 
 // newFuzzBroker is an in-memory broker with a plain topic "t" (the name the
-// fuzz seeds use) and a compacted topic "c".
+// fuzz seeds use) and a compacted topic "c". The caller closes it.
 func newFuzzBroker(tb testing.TB) *Broker {
 	tb.Helper()
 	cfg := config.Default()
@@ -25,7 +25,6 @@ func newFuzzBroker(tb testing.TB) *Broker {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	tb.Cleanup(func() { _ = b.Close(context.Background()) })
 	compact := "compact"
 	for name, configs := range map[string]map[string]*string{"t": nil, "c": {"cleanup.policy": &compact}} {
 		s, err := b.checkTopicSpec(name, 2, -1, nil, configs)
@@ -43,32 +42,29 @@ func newFuzzBroker(tb testing.TB) *Broker {
 // long poll, a join waiting for a rebalance) or work in proportion to what
 // it asks for (CreateTopics with 100,000 partitions); the harness cuts
 // waits at fuzzWait and skips admin requests that ask for more than
-// fuzzMaxPartitions, so iterations stay fast. Neither is a limit of the
+// fuzzMaxPartitions in all, so iterations stay fast. Neither is a limit of the
 // broker's.
 const (
 	fuzzWait          = 20 * time.Millisecond
 	fuzzHandleLimit   = 10 * time.Second // Handle must return by then (generous: CI machines are shared)
 	fuzzWaitGrace     = 10 * time.Second // a Wait must return this soon after its context ends
-	fuzzMaxPartitions = 64
+	fuzzMaxPartitions = 256
 )
 
 // tooBigForHarness reports requests the harness skips (see above).
 func tooBigForHarness(req kmsg.Request) bool {
+	total := 0
 	switch r := req.(type) {
 	case *kmsg.CreateTopicsRequest:
 		for _, t := range r.Topics {
-			if t.NumPartitions > fuzzMaxPartitions || len(t.ReplicaAssignment) > fuzzMaxPartitions {
-				return true
-			}
+			total += max(int(t.NumPartitions), len(t.ReplicaAssignment), 1)
 		}
 	case *kmsg.CreatePartitionsRequest:
 		for _, t := range r.Topics {
-			if t.Count > fuzzMaxPartitions {
-				return true
-			}
+			total += max(int(t.Count), 1)
 		}
 	}
-	return false
+	return total > fuzzMaxPartitions
 }
 
 // handleOnce serves req as the connection's reader and writer would:
@@ -125,6 +121,11 @@ func release(resp kmsg.Response) {
 	}
 }
 
+// fuzzBrokerIterations is how many inputs one broker serves before the
+// harness replaces it with a fresh one, so that what inputs create (topics,
+// groups, producer ids) does not pile up over a long run.
+const fuzzBrokerIterations = 20000
+
 // FuzzHandle drives the broker's Handle path with decoded requests: the
 // input is an API key, a version and a body; bodies that kmsg decodes at a
 // version the broker serves reach the handler, so handlers see hostile but
@@ -134,11 +135,13 @@ func release(resp kmsg.Response) {
 // broker serves.
 func FuzzHandle(f *testing.F) {
 	b := newFuzzBroker(f)
+	f.Cleanup(func() { _ = b.Close(context.Background()) })
 	for _, s := range fuzzseed.All() {
 		if b.Supported(s.Key, s.Version) {
 			f.Add(append(binary.BigEndian.AppendUint32(nil, uint32(s.Key)<<16|uint32(uint16(s.Version))), s.Encoded...))
 		}
 	}
+	served := 0
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if len(data) < 4 || len(data) > 64<<10 {
 			return
@@ -151,6 +154,10 @@ func FuzzHandle(f *testing.F) {
 		body.SetVersion(version)
 		if body.ReadFrom(data[4:]) != nil || tooBigForHarness(body) {
 			return
+		}
+		if served++; served%fuzzBrokerIterations == 0 {
+			_ = b.Close(context.Background())
+			b = newFuzzBroker(t)
 		}
 		handleOnce(t, b, key, version, body)
 	})
