@@ -71,11 +71,11 @@ func tooBigForHarness(req kmsg.Request) bool {
 // Handle, then Wait (with a context that ends after fuzzWait), then encode
 // the response and release what it pins. It fails t if Handle or Wait
 // hangs, and returns the response.
-func handleOnce(t *testing.T, b *Broker, key, version int16, body kmsg.Request) kmsg.Response {
+func handleOnce(t *testing.T, b *Broker, conn *protocol.ConnInfo, key, version int16, body kmsg.Request) kmsg.Response {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), fuzzWait)
 	defer cancel()
-	req := &protocol.Request{Key: key, Version: version, CorrelationID: 1, ClientID: "fuzz", Body: body, Parsed: true, Conn: &protocol.ConnInfo{}}
+	req := &protocol.Request{Key: key, Version: version, CorrelationID: 1, ClientID: "fuzz", Body: body, Parsed: true, Conn: conn}
 	type result struct {
 		resp    kmsg.Response
 		handled time.Time
@@ -107,6 +107,9 @@ func handleOnce(t *testing.T, b *Broker, key, version int16, body kmsg.Request) 
 		if d := r.handled.Sub(start); d > fuzzHandleLimit {
 			t.Fatalf("key %d v%d: Handle took %v", key, version, d)
 		}
+		if r.resp != nil && r.resp.GetVersion() != version {
+			t.Fatalf("key %d v%d: response at version %d", key, version, r.resp.GetVersion())
+		}
 		return r.resp
 	case <-time.After(fuzzWait + fuzzHandleLimit + fuzzWaitGrace):
 		t.Fatalf("key %d v%d: no response %v after the request (Handle or Wait hangs)", key, version, fuzzWait+fuzzHandleLimit+fuzzWaitGrace)
@@ -121,6 +124,24 @@ func release(resp kmsg.Response) {
 	}
 }
 
+// fuzzConn is the connection a fuzzed request arrives on, picked by the
+// input: 0 a PLAINTEXT connection (User:ANONYMOUS, as Serve sets it), 1 a
+// SASL_PLAINTEXT connection that has not authenticated (no session), 2 one
+// authenticated as User:alice with SCRAM-SHA-512.
+func fuzzConn(pick uint8) *protocol.ConnInfo {
+	c := &protocol.ConnInfo{Listener: "PLAINTEXT", Security: protocol.Plaintext}
+	switch pick % 3 {
+	case 0:
+		c.SetSession(&protocol.Session{Principal: protocol.AnonymousPrincipal})
+	case 1:
+		c.Listener, c.Security = "SASL_PLAINTEXT", protocol.SASLPlaintext
+	case 2:
+		c.Listener, c.Security = "SASL_PLAINTEXT", protocol.SASLPlaintext
+		c.SetSession(&protocol.Session{Principal: "User:alice", Mechanism: "SCRAM-SHA-512"})
+	}
+	return c
+}
+
 // fuzzBrokerIterations is how many inputs one broker serves before the
 // harness replaces it with a fresh one, so that what inputs create (topics,
 // groups, producer ids) does not pile up over a long run.
@@ -128,8 +149,8 @@ const fuzzBrokerIterations = 20000
 
 // FuzzHandle drives the broker's Handle path with decoded requests: the
 // input is an API key, a version and a body; bodies that kmsg decodes at a
-// version the broker serves reach the handler, so handlers see hostile but
-// parseable input (negative counts and ids, huge timeouts, unknown topics,
+// version the broker serves reach the handler, on a connection the input
+// picks (fuzzConn), so handlers see hostile but parseable input (negative counts and ids, huge timeouts, unknown topics,
 // garbage record batches). Handling must not panic or hang, and the response
 // must encode. Seeded with a request of every key at every version the
 // broker serves.
@@ -138,11 +159,14 @@ func FuzzHandle(f *testing.F) {
 	f.Cleanup(func() { _ = b.Close(context.Background()) })
 	for _, s := range fuzzseed.All() {
 		if b.Supported(s.Key, s.Version) {
-			f.Add(append(binary.BigEndian.AppendUint32(nil, uint32(s.Key)<<16|uint32(uint16(s.Version))), s.Encoded...))
+			frame := append(binary.BigEndian.AppendUint32(nil, uint32(s.Key)<<16|uint32(uint16(s.Version))), s.Encoded...)
+			for conn := range uint8(3) {
+				f.Add(conn, frame)
+			}
 		}
 	}
 	served := 0
-	f.Fuzz(func(t *testing.T, data []byte) {
+	f.Fuzz(func(t *testing.T, conn uint8, data []byte) {
 		if len(data) < 4 || len(data) > 64<<10 {
 			return
 		}
@@ -159,6 +183,6 @@ func FuzzHandle(f *testing.F) {
 			_ = b.Close(context.Background())
 			b = newFuzzBroker(t)
 		}
-		handleOnce(t, b, key, version, body)
+		handleOnce(t, b, fuzzConn(conn), key, version, body)
 	})
 }
