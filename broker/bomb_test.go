@@ -257,3 +257,31 @@ func FuzzValidateCompressedBatch(f *testing.F) {
 		}
 	})
 }
+
+// TestCompressedRecordDeclaredLength: on a topic that allows 100 MiB
+// batches, a compressed batch of a few bytes whose record declares 90 MiB
+// (and holds none of it) is INVALID_RECORD without allocating the declared
+// length.
+func TestCompressedRecordDeclaredLength(t *testing.T) {
+	now := time.Now().UnixMilli()
+	section := binary.AppendVarint(nil, 90<<20)
+	section = append(section, 0, 0, 0, 1, 1, 0)
+	c, err := records.Compress(records.CodecZstd, nil, section, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := bombBatch(bomb{codec: records.CodecZstd, section: c, size: 7}, now)
+	s := settings(func(s *config.TopicSettings) { s.Compact = true; s.MaxMessageBytes = 100 << 20 })
+	_, _ = validateBatch(bytes.Clone(raw), s, now) // warm the decoder pool
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, err = validateBatch(raw, s, now)
+	runtime.ReadMemStats(&after)
+	alloc := after.TotalAlloc - before.TotalAlloc
+	if !errors.Is(err, errInvalidRecord) {
+		t.Fatalf("err %v, want INVALID_RECORD", err)
+	}
+	if alloc > 1<<20 {
+		t.Fatalf("a record declaring 90 MiB allocated %d bytes", alloc)
+	}
+}

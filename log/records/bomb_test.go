@@ -2,6 +2,7 @@ package records
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"runtime"
 	"testing"
@@ -55,6 +56,46 @@ func TestDecompressBombAllocations(t *testing.T) {
 		c, _ = Compress(codec, nil, zeros[:bound+1], false)
 		if _, err := Decompress(codec, []byte("x"), c, bound); !errors.Is(err, ErrTooLarge) {
 			t.Fatalf("codec %d: one byte past the bound: %v", codec, err)
+		}
+	}
+}
+
+// TestRecordReaderDeclaredLength: a record that declares a length within
+// the bound (60 MiB of 64 MiB) but whose bytes are not there costs the
+// bytes that are, not the declared length: Next grows its buffer as the
+// record arrives.
+func TestRecordReaderDeclaredLength(t *testing.T) {
+	section := binary.AppendVarint(nil, 60<<20)
+	section = append(section, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0)
+	for _, codec := range []int{CodecNone, CodecZstd} {
+		c, err := Compress(codec, nil, section, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		read := func() error {
+			rr, err := NewRecordReader(codec, bytes.NewReader(c), 1, DefaultMaxDecompressed)
+			if err != nil {
+				return err
+			}
+			defer rr.Close()
+			var r Record
+			if rr.Next(&r) {
+				t.Fatalf("codec %d: a record of 60 MiB from %d bytes", codec, len(c))
+			}
+			return rr.Err()
+		}
+		_ = read() // warm the decoder pool
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		err = read()
+		runtime.ReadMemStats(&after)
+		alloc := after.TotalAlloc - before.TotalAlloc
+		t.Logf("codec %d: %v; %d KiB allocated", codec, err, alloc>>10)
+		if !errors.Is(err, ErrMalformed) {
+			t.Fatalf("codec %d: err %v, want ErrMalformed", codec, err)
+		}
+		if alloc > 1<<20 {
+			t.Fatalf("codec %d: a record declaring 60 MiB allocated %d bytes", codec, alloc)
 		}
 	}
 }

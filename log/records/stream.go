@@ -38,6 +38,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 
 	"github.com/klauspost/compress/gzip"
@@ -388,16 +389,23 @@ func (rr *RecordReader) Next(r *Record) bool {
 	if !ok {
 		return false
 	}
-	prefix := binary.AppendVarint(rr.buf[:0], int64(length))
-	n := len(prefix) + length
-	if cap(rr.buf) < n {
-		rr.buf = make([]byte, n)
-		copy(rr.buf, prefix)
-	}
-	rr.buf = rr.buf[:n]
-	if _, err := io.ReadFull(rr.br, rr.buf[len(prefix):]); err != nil {
-		rr.fail(err)
-		return false
+	rr.buf = binary.AppendVarint(rr.buf[:0], int64(length))
+	n := len(rr.buf) + length
+	// The buffer grows as the record's bytes arrive, at most doubling:
+	// a declared length is not trusted with an allocation (a few bytes
+	// of zstd can declare a record of the whole bound and hold none).
+	for len(rr.buf) < n {
+		chunk := n - len(rr.buf)
+		if cap(rr.buf) < n {
+			chunk = min(chunk, max(len(rr.buf), streamBufferSize))
+			rr.buf = slices.Grow(rr.buf, chunk)
+		}
+		m, err := io.ReadFull(rr.br, rr.buf[len(rr.buf):len(rr.buf)+chunk])
+		rr.buf = rr.buf[:len(rr.buf)+m]
+		if err != nil {
+			rr.fail(err)
+			return false
+		}
 	}
 	if _, err := parseRecord(rr.buf, r); err != nil {
 		rr.err = err
