@@ -99,3 +99,41 @@ func TestRecordReaderDeclaredLength(t *testing.T) {
 		}
 	}
 }
+
+// TestHugeRecordFieldLengths: a record's key, value, header count, header
+// key and header value lengths that its bytes do not back are malformed,
+// found without allocating (the iterator never allocates).
+func TestHugeRecordFieldLengths(t *testing.T) {
+	record := func(fields ...[]byte) []byte {
+		var body []byte
+		for _, f := range fields {
+			body = append(body, f...)
+		}
+		return append(binary.AppendVarint(nil, int64(len(body))), body...)
+	}
+	v := func(n int64) []byte { return binary.AppendVarint(nil, n) }
+	head := []byte{0, 0, 0} // attributes, timestamp delta, offset delta
+	for name, rec := range map[string][]byte{
+		"key 2^31":              record(head, v(1<<31), []byte("k")),
+		"value 2^62":            record(head, v(-1), v(1<<62), []byte("v")),
+		"header count 2^31-1":   record(head, v(-1), v(-1), v(1<<31-1), v(1), []byte("h")),
+		"header key 2^40":       record(head, v(-1), v(-1), v(1), v(1<<40), []byte("h")),
+		"header value 2^40":     record(head, v(-1), v(-1), v(1), v(1), []byte("h"), v(1<<40)),
+		"negative key length":   record(head, v(-7), []byte("k")),
+		"varint of 11 bytes":    record(head, bytes.Repeat([]byte{0xff}, 10), []byte{1}),
+		"record length 2^62":    append(v(1<<62), head...),
+		"negative header count": record(head, v(-1), v(-1), v(-5)),
+	} {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		it := NewIterator(rec, 1)
+		_, ok := it.Next()
+		runtime.ReadMemStats(&after)
+		if ok || !errors.Is(it.Err(), ErrMalformed) {
+			t.Errorf("%s: ok %v, err %v; want ErrMalformed", name, ok, it.Err())
+		}
+		if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 4<<10 {
+			t.Errorf("%s: %d bytes allocated", name, alloc)
+		}
+	}
+}
