@@ -2,6 +2,7 @@ package protocol
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"net"
 	"sync"
 	"time"
@@ -105,3 +106,38 @@ func (c *ConnInfo) Principal() string {
 	}
 	return AnonymousPrincipal
 }
+
+// ListenerConfig is one listener served by ServeListener.
+type ListenerConfig struct {
+	// Name is the listener's name as clients' requests report it
+	// (ConnInfo.Listener): "PLAINTEXT", "SASL_SSL", or a custom name.
+	Name string
+	// Security is the listener's security protocol.
+	Security SecurityProtocol
+	// TLS is the server side of the TLS handshake; required when
+	// Security.IsTLS(), ignored otherwise. Certificate reload is the
+	// config's business (GetConfigForClient, GetCertificate).
+	TLS *tls.Config
+	// HandshakeTimeout bounds the TLS handshake; 0: 10 seconds.
+	HandshakeTimeout time.Duration
+	// Principal maps an SSL listener's client certificate chain (leaf
+	// first, verified by the handshake) to a Kafka principal; nil:
+	// "User:" + the leaf's subject DN (SubjectDN). It is not called
+	// without a client certificate (the session is then User:ANONYMOUS)
+	// nor on SASL_SSL listeners (SASL sets the principal there). An error
+	// closes the connection (Kafka: no principal-mapping rule applies).
+	Principal func(chain []*x509.Certificate) (string, error)
+}
+
+// SubjectDN is the subject of cert as a distinguished name in RFC 2253 form,
+// most specific attribute first, as Kafka (Java's X500Principal) prints it:
+// "CN=alice,OU=eng,O=Acme,C=US". Attribute types without a keyword in RFC
+// 2253 (emailAddress, serialNumber, ...) are written as their OID and the
+// hex of their DER value ("1.2.840.113549.1.9.1=#1611...").
+func SubjectDN(cert *x509.Certificate) string {
+	return formatDN(cert.RawSubject)
+}
+
+// SASLMaxReceiveSize is Kafka's sasl.server.max.receive.size default: the
+// largest frame a SASL listener reads before the connection authenticated.
+const SASLMaxReceiveSize = 524288

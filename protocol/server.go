@@ -16,18 +16,71 @@
 // larger than the limit, an unknown API key, an unsupported version (other
 // than ApiVersions) or a body that does not parse closes the connection
 // without a response. The size limit is checked before anything is allocated.
+//
+// # Listeners and connection security
+//
+// A server serves any number of listeners (ServeListener), each with a name
+// and a security protocol (ListenerConfig). Every connection carries a
+// ConnInfo naming its listener, its protocol, its TLS state and its Session
+// (who it authenticated as). On TLS listeners (SSL, SASL_SSL) the TLS
+// handshake runs first, within ListenerConfig.HandshakeTimeout; a handshake
+// that fails or times out closes the connection before any frame is read.
+//
+// The session is set at accept on PLAINTEXT listeners (User:ANONYMOUS) and
+// after the handshake on SSL listeners (the client certificate's principal,
+// else User:ANONYMOUS). On SASL listeners (SASL_PLAINTEXT, SASL_SSL) a
+// connection starts without a session and goes through these states:
+//
+//	unauthenticated  session nil. Frames are capped at SASLMaxReceiveSize
+//	                 (512 KiB, Kafka's sasl.server.max.receive.size); only
+//	                 ApiVersions (18), SaslHandshake (17) and SaslAuthenticate
+//	                 (36) reach the handler; any other key closes the
+//	                 connection unanswered (Kafka: IllegalSaslState).
+//	raw tokens       entered when the handler answers a SaslHandshake with
+//	                 Reply.RawSASL (a v0 handshake: the client then sends
+//	                 bare SASL tokens, no Kafka header). Each size-prefixed
+//	                 frame (at most 512 KiB) is handed to the handler as a
+//	                 SaslAuthenticate v0 request with RawSASL set and the
+//	                 token as SASLAuthBytes; the reply's SaslAuthenticateResponse
+//	                 goes back as a size prefix and SASLAuthBytes alone, and
+//	                 a reply with a non-zero ErrorCode closes the connection.
+//	                 Raw mode ends when the handler sets a new session.
+//	authenticated    the handler called ConnInfo.SetSession (from Handle, not
+//	                 from a Wait: the reader looks at the session right after
+//	                 Handle returns). Every request is served, with the
+//	                 ordinary frame limits.
+//	expired          (KIP-368) Session.Expiry is set and has passed: a
+//	                 SaslHandshake or SaslAuthenticate still reaches the
+//	                 handler (re-authentication on the same connection: the
+//	                 handler replaces the session), any other request closes
+//	                 the connection.
+//
+// The handler keeps the SASL exchange's own state (which mechanism, which
+// step); the server only gates what reaches it.
+//
+// # Idle connections
+//
+// With Limits.IdleTimeout (connections.max.idle.ms) set, a connection that
+// has no request in flight and sends nothing for that long is closed, and a
+// frame must arrive whole within that time of its first byte, so a client
+// that sends a header and trickles (or never finishes) the body is closed
+// too. A response the client does not read for that long closes the
+// connection as well.
 package protocol
 
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -66,7 +119,11 @@ type Request struct {
 	Body kmsg.Request
 	// Parsed is false only for the unparsed ApiVersions case above.
 	Parsed bool
-	Conn   *ConnInfo
+	// RawSASL: a bare SASL token read in raw mode (after a SaslHandshake
+	// v0, see the package doc): Key is 36, Body a SaslAuthenticateRequest
+	// v0 whose SASLAuthBytes is the token, CorrelationID 0, no ClientID.
+	RawSASL bool
+	Conn    *ConnInfo
 }
 
 // Reply is the handler's answer to one request.
@@ -96,6 +153,11 @@ type Reply struct {
 	// produce). The reader may have read further requests meanwhile; they are
 	// dropped unanswered, as after any close.
 	CloseAfterWait func() bool
+	// RawSASL, on the reply to a SaslHandshake (key 17), switches the
+	// connection to raw SASL tokens once this reply is queued (see the
+	// package doc): the next frames are bare tokens until the handler sets
+	// a new session.
+	RawSASL bool
 }
 
 // Limits bounds what one connection may make the server allocate.
@@ -114,6 +176,11 @@ type Limits struct {
 	// across all connections (Kafka's queued.max.request.bytes); a reader
 	// waits for room before allocating a frame. At least MaxRequestBytes.
 	MaxQueuedBytes int64
+	// IdleTimeout is connections.max.idle.ms: a connection with no request
+	// in flight that sends nothing for this long is closed, and so is one
+	// whose frame has not arrived whole this long after its first byte.
+	// 0: never.
+	IdleTimeout time.Duration
 }
 
 // DefaultLimits are Kafka's socket.request.max.bytes and Moldau's
@@ -132,7 +199,7 @@ type Server struct {
 	frames  *framePool
 
 	mu       sync.Mutex
-	ln       net.Listener
+	lns      map[net.Listener]struct{}
 	conns    map[*conn]struct{}
 	closing  bool
 	connWG   sync.WaitGroup
@@ -159,7 +226,7 @@ func NewServer(h Handler, limits Limits, logger *slog.Logger, metrics *Metrics) 
 		limits.MaxQueuedBytes = max(DefaultLimits().MaxQueuedBytes, int64(limits.MaxRequestBytes))
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Server{handler: h, limits: limits, logger: logger, metrics: metrics, conns: make(map[*conn]struct{}), ctx: ctx, cancel: cancel,
+	return &Server{handler: h, limits: limits, logger: logger, metrics: metrics, conns: make(map[*conn]struct{}), lns: make(map[net.Listener]struct{}), ctx: ctx, cancel: cancel,
 		budget: newByteBudget(limits.MaxQueuedBytes), frames: newFramePool(min(limits.MaxQueuedBytes/8, maxIdleFrameBytes))}
 }
 
@@ -169,15 +236,34 @@ const maxIdleFrameBytes = 32 << 20
 // ErrServerClosed is returned by Serve after Shutdown.
 var ErrServerClosed = errors.New("protocol: server closed")
 
-// Serve accepts connections on ln until Shutdown. It always returns a
-// non-nil error; after Shutdown it is ErrServerClosed.
+// Serve accepts connections on ln as a PLAINTEXT listener named PLAINTEXT
+// until Shutdown. It always returns a non-nil error; after Shutdown it is
+// ErrServerClosed.
 func (s *Server) Serve(ln net.Listener) error {
+	return s.ServeListener(ln, ListenerConfig{Name: "PLAINTEXT", Security: Plaintext})
+}
+
+// ErrNoTLSConfig is returned by ServeListener for a TLS listener without a
+// TLS config.
+var ErrNoTLSConfig = errors.New("protocol: TLS listener without a TLS config")
+
+// ServeListener accepts connections on ln as the listener lc until Shutdown;
+// a server serves any number of listeners at once, each with its own
+// ServeListener call. It always returns a non-nil error; after Shutdown it
+// is ErrServerClosed.
+func (s *Server) ServeListener(ln net.Listener, lc ListenerConfig) error {
+	if lc.Security.IsTLS() && lc.TLS == nil {
+		return fmt.Errorf("%w: %s", ErrNoTLSConfig, lc.Name)
+	}
+	if lc.HandshakeTimeout <= 0 {
+		lc.HandshakeTimeout = 10 * time.Second
+	}
 	s.mu.Lock()
 	if s.closing {
 		s.mu.Unlock()
 		return ErrServerClosed
 	}
-	s.ln = ln
+	s.lns[ln] = struct{}{}
 	s.acceptWG.Add(1)
 	s.mu.Unlock()
 	defer s.acceptWG.Done()
@@ -203,9 +289,11 @@ func (s *Server) Serve(ln net.Listener) error {
 		if tc, ok := nc.(*net.TCPConn); ok {
 			_ = tc.SetNoDelay(true)
 		}
-		c := &conn{srv: s, nc: nc, info: &ConnInfo{Remote: nc.RemoteAddr(), Local: nc.LocalAddr(), Listener: "PLAINTEXT", Security: Plaintext}}
-		c.info.session = &Session{Principal: AnonymousPrincipal}
-		if tc, ok := nc.(*net.TCPConn); ok && canSendfile {
+		c := &conn{srv: s, nc: nc, lc: &lc, info: &ConnInfo{Remote: nc.RemoteAddr(), Local: nc.LocalAddr(), Listener: lc.Name, Security: lc.Security}}
+		if !lc.Security.IsSASL() {
+			c.info.session = &Session{Principal: AnonymousPrincipal}
+		}
+		if tc, ok := nc.(*net.TCPConn); ok && canSendfile && !lc.Security.IsTLS() {
 			c.raw, _ = tc.SyscallConn()
 		}
 		s.mu.Lock()
@@ -228,8 +316,8 @@ func (s *Server) Serve(ln net.Listener) error {
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.closing = true
-	if s.ln != nil {
-		s.ln.Close()
+	for ln := range s.lns {
+		ln.Close()
 	}
 	for c := range s.conns {
 		c.stopReading()
@@ -268,27 +356,104 @@ type pending struct {
 	correlationID int32
 	reply         Reply
 	start         time.Time
+	// rawSASL: write the SaslAuthenticateResponse as a bare token.
+	rawSASL bool
 }
 
 type conn struct {
-	srv  *Server
-	nc   net.Conn
+	srv *Server
+	nc  net.Conn
+	lc  *ListenerConfig // nil: a plaintext connection (tests)
+	// rw is what frames are read from and written to: nc, or the TLS
+	// connection over it. nc itself is only closed and given deadlines
+	// (from other goroutines too), which affects rw the same.
+	rw   net.Conn
 	info *ConnInfo
 	raw  syscall.RawConn // nc's socket, for sendfile; nil: copy file ranges
 
-	stopOnce sync.Once
+	// inflight counts requests queued for the writer and not yet written
+	// or dropped: the idle timeout does not run while there are any.
+	inflight atomic.Int32
+
+	// deadlineMu orders the reader's read deadlines (idle timeout) with
+	// stopReading's, so that a deadline set by the reader never undoes a
+	// stop: stopped is set, and read only, under it.
+	deadlineMu sync.Mutex
+	stopped    bool
 }
 
 func (c *conn) stopReading() {
 	// Called with srv.mu held. A read deadline in the past makes the
 	// reader's pending read fail, so it stops taking new requests.
-	c.stopOnce.Do(func() {
+	c.deadlineMu.Lock()
+	defer c.deadlineMu.Unlock()
+	if !c.stopped {
+		c.stopped = true
 		_ = c.nc.SetReadDeadline(time.Unix(1, 0))
-	})
+	}
+}
+
+// setReadDeadline sets the read deadline unless the reader was stopped;
+// false means stop reading.
+func (c *conn) setReadDeadline(t time.Time) bool {
+	c.deadlineMu.Lock()
+	defer c.deadlineMu.Unlock()
+	if c.stopped {
+		return false
+	}
+	_ = c.nc.SetReadDeadline(t)
+	return true
+}
+
+// handshake runs the TLS handshake of a TLS listener's connection and sets
+// the connection's TLS state and, on SSL listeners, its session. false:
+// close the connection.
+func (c *conn) handshake() bool {
+	c.rw = c.nc
+	if c.lc == nil || !c.lc.Security.IsTLS() {
+		return true
+	}
+	tc := tls.Server(c.nc, c.lc.TLS)
+	c.rw = tc
+	ctx, cancel := context.WithTimeout(c.srv.ctx, c.lc.HandshakeTimeout)
+	defer cancel()
+	if err := tc.HandshakeContext(ctx); err != nil {
+		c.srv.logger.Debug("closing connection: TLS handshake failed", "remote", c.info.Remote, "listener", c.info.Listener, "err", err)
+		return false
+	}
+	st := tc.ConnectionState()
+	c.info.TLS = &st
+	if c.lc.Security != SSL {
+		return true
+	}
+	principal := AnonymousPrincipal
+	if len(st.PeerCertificates) > 0 {
+		if c.lc.Principal != nil {
+			p, err := c.lc.Principal(st.PeerCertificates)
+			if err != nil {
+				c.srv.logger.Info("closing connection: no principal for the client certificate", "remote", c.info.Remote, "listener", c.info.Listener, "err", err)
+				return false
+			}
+			principal = p
+		} else {
+			principal = "User:" + SubjectDN(st.PeerCertificates[0])
+		}
+	}
+	c.info.SetSession(&Session{Principal: principal})
+	c.srv.logger.Debug("TLS connection authenticated", "remote", c.info.Remote, "listener", c.info.Listener, "principal", principal)
+	return true
 }
 
 func (c *conn) serve() {
 	s := c.srv
+	if !c.handshake() {
+		c.nc.Close()
+		s.mu.Lock()
+		delete(s.conns, c)
+		s.mu.Unlock()
+		s.connWG.Done()
+		return
+	}
 	ctx, cancel := context.WithCancel(s.ctx)
 	queue := make(chan pending, s.limits.MaxInFlight)
 	writerDone := make(chan struct{})
@@ -314,16 +479,24 @@ func (c *conn) serve() {
 }
 
 // readLoop reads frames until EOF, an error or a request that closes the
-// connection, handing each request to the handler in order.
+// connection, handing each request to the handler in order. It runs the
+// SASL states of the package doc.
 func (c *conn) readLoop(ctx context.Context, queue chan<- pending) {
 	s := c.srv
 	if s.metrics != nil {
 		s.metrics.connOpened()
 	}
-	br := bufio.NewReaderSize(c.nc, 64<<10)
+	br := bufio.NewReaderSize(c.rw, 64<<10)
 	var head [6]byte
+	var (
+		raw     bool     // reading bare SASL tokens (after SaslHandshake v0)
+		rawFrom *Session // the session when raw mode began
+	)
 	for {
 		if ctx.Err() != nil {
+			return
+		}
+		if !c.awaitFrame(br) {
 			return
 		}
 		if _, err := io.ReadFull(br, head[:4]); err != nil {
@@ -331,10 +504,29 @@ func (c *conn) readLoop(ctx context.Context, queue chan<- pending) {
 			return
 		}
 		size := int32(binary.BigEndian.Uint32(head[:4]))
-		if size < 8 || size > s.limits.MaxRequestBytes {
+		if raw {
+			reply, ok := c.readRawToken(ctx, br, size)
+			if !ok {
+				return
+			}
+			if !c.enqueue(ctx, queue, pending{key: 36, reply: reply, start: time.Now(), rawSASL: true}) || reply.Close {
+				return
+			}
+			if c.info.Session() != rawFrom {
+				raw = false
+			}
+			continue
+		}
+		sess := c.info.Session()
+		preAuth := sess == nil && c.info.Security.IsSASL()
+		limit := s.limits.MaxRequestBytes
+		if preAuth {
+			limit = min(limit, SASLMaxReceiveSize)
+		}
+		if size < 8 || size > limit {
 			// Kafka closes on a negative or oversized prefix; anything
 			// shorter than key+version+correlation id cannot be a request.
-			s.logger.Debug("closing connection: bad frame size", "remote", c.info.Remote, "size", size)
+			s.logger.Debug("closing connection: bad frame size", "remote", c.info.Remote, "size", size, "limit", limit)
 			return
 		}
 		// Read the API key before allocating the body so that non-data
@@ -347,6 +539,15 @@ func (c *conn) readLoop(ctx context.Context, queue chan<- pending) {
 			s.logger.Debug("closing connection: frame too large for api", "remote", c.info.Remote, "key", key, "size", size)
 			return
 		}
+		saslKey := key == 17 || key == 36
+		if preAuth && !saslKey && key != 18 {
+			s.logger.Debug("closing connection: request before SASL authentication", "remote", c.info.Remote, "listener", c.info.Listener, "key", key)
+			return
+		}
+		if sess != nil && !saslKey && !sess.Expiry.IsZero() && time.Now().After(sess.Expiry) {
+			s.logger.Debug("closing connection: SASL session expired", "remote", c.info.Remote, "listener", c.info.Listener, "principal", sess.Principal, "key", key)
+			return
+		}
 		// Produce frames come from the frame pool (see framepool.go) and
 		// count against the budget at their class size.
 		cost := int64(size)
@@ -357,6 +558,10 @@ func (c *conn) readLoop(ctx context.Context, queue chan<- pending) {
 		if !s.budget.acquire(ctx, cost) {
 			return
 		}
+		if !c.rearm() {
+			s.budget.release(cost)
+			return
+		}
 		var frame []byte
 		if recycle {
 			frame = s.frames.get(int(size))
@@ -365,6 +570,7 @@ func (c *conn) readLoop(ctx context.Context, queue chan<- pending) {
 		}
 		copy(frame, head[4:6])
 		if _, err := io.ReadFull(br, frame[2:]); err != nil {
+			c.debugReadErr(err)
 			s.freeFrame(frame, recycle, cost)
 			return
 		}
@@ -372,7 +578,7 @@ func (c *conn) readLoop(ctx context.Context, queue chan<- pending) {
 		req, ok := c.parse(frame)
 		if !ok {
 			s.freeFrame(frame, recycle, cost)
-			queue <- pending{reply: Reply{Close: true}}
+			c.enqueue(ctx, queue, pending{reply: Reply{Close: true}})
 			return
 		}
 		reply := s.handler.Handle(ctx, req)
@@ -380,16 +586,97 @@ func (c *conn) readLoop(ctx context.Context, queue chan<- pending) {
 		// keep), so it no longer counts against the budget, and a
 		// Produce frame goes back to the pool.
 		s.freeFrame(frame, recycle, cost)
-		select {
-		case queue <- pending{key: req.Key, version: req.Version, correlationID: req.CorrelationID, reply: reply, start: start}:
-		case <-ctx.Done():
-			releaseResponse(reply.Resp)
+		if !c.enqueue(ctx, queue, pending{key: req.Key, version: req.Version, correlationID: req.CorrelationID, reply: reply, start: start}) {
 			return
 		}
 		if reply.Close {
 			return
 		}
+		if reply.RawSASL && req.Key == 17 {
+			raw, rawFrom = true, c.info.Session()
+		}
 	}
+}
+
+// enqueue hands p to the writer; false when the connection is closing (p's
+// response is released).
+func (c *conn) enqueue(ctx context.Context, queue chan<- pending, p pending) bool {
+	c.inflight.Add(1)
+	select {
+	case queue <- p:
+		return true
+	case <-ctx.Done():
+		c.inflight.Add(-1)
+		releaseResponse(p.reply.Resp)
+		return false
+	}
+}
+
+// readRawToken reads one bare SASL token of size bytes (raw mode) and hands
+// it to the handler as a SaslAuthenticate v0 request. ok=false: close.
+func (c *conn) readRawToken(ctx context.Context, br *bufio.Reader, size int32) (Reply, bool) {
+	s := c.srv
+	if size < 0 || size > SASLMaxReceiveSize {
+		s.logger.Debug("closing connection: bad SASL token size", "remote", c.info.Remote, "size", size)
+		return Reply{}, false
+	}
+	if !s.budget.acquire(ctx, int64(size)) {
+		return Reply{}, false
+	}
+	defer s.budget.release(int64(size))
+	token := make([]byte, size)
+	if _, err := io.ReadFull(br, token); err != nil {
+		c.debugReadErr(err)
+		return Reply{}, false
+	}
+	body := kmsg.NewPtrSASLAuthenticateRequest()
+	body.SASLAuthBytes = token
+	req := &Request{Key: 36, Version: 0, Body: body, Parsed: true, RawSASL: true, Conn: c.info}
+	return s.handler.Handle(ctx, req), true
+}
+
+// awaitFrame waits for the first byte of the next frame. With an idle
+// timeout it gives up after that long with no request in flight, then
+// gives the whole frame that long to arrive. false: close.
+func (c *conn) awaitFrame(br *bufio.Reader) bool {
+	idle := c.srv.limits.IdleTimeout
+	if idle <= 0 {
+		return true
+	}
+	for br.Buffered() == 0 {
+		if !c.setReadDeadline(time.Now().Add(idle)) {
+			return false
+		}
+		_, err := br.Peek(1)
+		if err == nil {
+			break
+		}
+		if !isTimeout(err) {
+			c.debugReadErr(err)
+			return false
+		}
+		if c.inflight.Load() == 0 {
+			c.srv.logger.Debug("closing idle connection", "remote", c.info.Remote, "listener", c.info.Listener, "idle", idle)
+			return false
+		}
+		// A response is still due (a long poll): not idle.
+	}
+	return c.rearm()
+}
+
+// rearm gives the frame being read the idle timeout from now (after the
+// header, and again once the budget granted its bytes).
+func (c *conn) rearm() bool {
+	idle := c.srv.limits.IdleTimeout
+	if idle <= 0 {
+		return true
+	}
+	return c.setReadDeadline(time.Now().Add(idle))
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 // freeFrame returns a request frame's budget and, if it is recycled, the
@@ -405,8 +692,10 @@ func (c *conn) debugReadErr(err error) {
 	if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
 		return
 	}
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
+	if isTimeout(err) {
+		if c.srv.limits.IdleTimeout > 0 {
+			c.srv.logger.Debug("closing connection: frame not received in time", "remote", c.info.Remote, "timeout", c.srv.limits.IdleTimeout)
+		}
 		return
 	}
 	c.srv.logger.Debug("connection read error", "remote", c.info.Remote, "err", err)
@@ -494,17 +783,30 @@ func skipTags(b []byte) ([]byte, bool) {
 // write fails.
 func (c *conn) writeLoop(ctx context.Context, queue <-chan pending) {
 	s := c.srv
-	bw := bufio.NewWriterSize(c.nc, 64<<10)
+	bw := bufio.NewWriterSize(c.rw, 64<<10)
 	var (
 		buf   []byte
 		files fileEncoder
 	)
+	idle := s.limits.IdleTimeout
 	for p := range queue {
+		c.inflight.Add(-1)
 		resp := p.reply.Resp
 		if p.reply.Wait != nil {
 			resp = p.reply.Wait(ctx)
 		}
 		closeConn := p.reply.Close || (p.reply.CloseAfterWait != nil && p.reply.CloseAfterWait())
+		if p.rawSASL && !p.reply.NoResponse && !closeConn {
+			// Raw mode: a failed step closes the connection (Kafka
+			// has no way to say why without SaslAuthenticate).
+			if sa, ok := resp.(*kmsg.SASLAuthenticateResponse); !ok || sa.ErrorCode != 0 {
+				releaseResponse(resp)
+				resp, closeConn = nil, true
+			}
+		}
+		if idle > 0 {
+			_ = c.nc.SetWriteDeadline(time.Now().Add(idle))
+		}
 		if closeConn && resp == nil {
 			_ = bw.Flush()
 			c.drain(queue)
@@ -517,6 +819,11 @@ func (c *conn) writeLoop(ctx context.Context, queue <-chan pending) {
 			var err error
 			if fr, ok := resp.(*FileResponse); ok {
 				err = c.writeFiles(bw, &files, p.correlationID, fr)
+			} else if p.rawSASL {
+				token := resp.(*kmsg.SASLAuthenticateResponse).SASLAuthBytes
+				buf = binary.BigEndian.AppendUint32(buf[:0], uint32(len(token)))
+				buf = append(buf, token...)
+				_, err = bw.Write(buf)
 			} else {
 				buf, err = writeResponse(bw, buf, p.correlationID, resp)
 			}
