@@ -161,6 +161,13 @@ var brokerKeys = sync.OnceValue(func() []brokerKey {
 			},
 			value: func(c *Config) *string {
 				v := "PLAINTEXT://" + c.Addr
+				if ls := c.Security.Listeners.Listeners; len(ls) > 0 {
+					parts := make([]string, len(ls))
+					for i, l := range ls {
+						parts[i] = l.Name + "://" + l.Addr
+					}
+					v = strings.Join(parts, ",")
+				}
 				if len(c.Peers) > 0 && c.PeerAddr != "" {
 					v += "," + controllerListenerName(c.Properties) + "://" + c.PeerAddr
 				}
@@ -187,6 +194,15 @@ var brokerKeys = sync.OnceValue(func() []brokerKey {
 				return nil
 			},
 			value: func(c *Config) *string {
+				var parts []string
+				for _, l := range c.Security.Listeners.Listeners {
+					if l.Advertised != "" {
+						parts = append(parts, l.Name+"://"+l.Advertised)
+					}
+				}
+				if len(parts) > 0 {
+					return ptr(strings.Join(parts, ","))
+				}
 				if c.AdvertiseAddr == "" {
 					return nil
 				}

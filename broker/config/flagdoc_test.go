@@ -26,6 +26,7 @@ func TestFlagsDescribeEveryServerFlag(t *testing.T) {
 		"kafka-version":  {EnvKafkaVersion, ""},
 		"peers":          {EnvPeers, ""},
 		"peer-addr":      {EnvPeerAddr, ""},
+		"listeners":      {EnvListeners, ""},
 	}
 	got := Flags()
 	if len(got) != len(want) {

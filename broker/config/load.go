@@ -28,6 +28,7 @@ const (
 	EnvKafkaVersion  = "MOLDAU_KAFKA_VERSION"
 	EnvPeers         = "MOLDAU_PEERS"
 	EnvPeerAddr      = "MOLDAU_PEER_ADDR"
+	EnvListeners     = "MOLDAU_LISTENERS"
 )
 
 // setFlag collects repeated --set key=value flags.
@@ -38,7 +39,7 @@ func (s *setFlag) Set(v string) error { *s = append(*s, v); return nil }
 
 type flagValues struct {
 	addr, advertiseAddr, dataDir, config, logLevel, logFormat, adminAddr string
-	kafkaVersion, peers, peerAddr                                        string
+	kafkaVersion, peers, peerAddr, listeners                             string
 	memory, dev, pprof, logRequests                                      bool
 	nodeID                                                               int64
 	set                                                                  setFlag
@@ -49,6 +50,7 @@ func newFlagSet(v *flagValues) *flag.FlagSet {
 	fs := flag.NewFlagSet("moldau", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.StringVar(&v.addr, "addr", d.Addr, "`HOST:PORT` to listen on for Kafka clients (env "+EnvAddr+")")
+	fs.StringVar(&v.listeners, "listeners", "", "Kafka's listeners: `NAME://HOST:PORT,...` with PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL or names from listener.security.protocol.map; overrides --addr (env "+EnvListeners+")")
 	fs.StringVar(&v.advertiseAddr, "advertise-addr", "", "`HOST:PORT` given to clients in metadata; default: the listen address (env "+EnvAdvertiseAddr+")")
 	fs.StringVar(&v.dataDir, "data-dir", d.DataDir, "`DIR` for data (env "+EnvDataDir+")")
 	fs.BoolVar(&v.memory, "memory", false, "keep everything in memory, nothing on disk (env "+EnvMemory+")")
@@ -229,6 +231,21 @@ func Load(args []string, getenv func(string) string, logger *slog.Logger) (Confi
 			listenersSet = true
 			return nil
 		}},
+		{"listeners", EnvListeners, func(v, where string) error {
+			addr, err := pickListener(v, controllerNames(props), "")
+			if err == nil {
+				err = checkListenAddr(addr)
+			}
+			if err != nil {
+				return &InvalidConfigError{Name: "listeners", Value: v, Reason: err.Error(), Where: where}
+			}
+			cfg.Addr = addr
+			props["listeners"] = v
+			if a, ok := findListener(v, controllerListenerName(props)); ok {
+				cfg.PeerAddr = a
+			}
+			return nil
+		}},
 		{"advertise-addr", EnvAdvertiseAddr, func(v, where string) error {
 			if v != "" {
 				if err := checkAdvertiseAddr(v); err != nil {
@@ -345,7 +362,7 @@ func Load(args []string, getenv func(string) string, logger *slog.Logger) (Confi
 		"memory": strconv.FormatBool(fv.memory), "node-id": strconv.FormatInt(fv.nodeID, 10),
 		"log-level": fv.logLevel, "log-format": fv.logFormat, "admin-addr": fv.adminAddr,
 		"pprof": strconv.FormatBool(fv.pprof), "log-requests": strconv.FormatBool(fv.logRequests), "kafka-version": fv.kafkaVersion,
-		"peers": fv.peers, "peer-addr": fv.peerAddr,
+		"peers": fv.peers, "peer-addr": fv.peerAddr, "listeners": fv.listeners,
 	}
 	for _, s := range settings {
 		if v := getenv(s.env); v != "" {

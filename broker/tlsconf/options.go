@@ -169,6 +169,21 @@ func Parse(props map[string]string, listener string, saslSSL bool) (Options, err
 			return o, o.errorf(k, v, "must be PEM, PKCS12 or JKS")
 		}
 	}
+	// A listener's own keystore (file or inline) replaces a global one of
+	// the other kind; the same for truststores.
+	prefixed := func(k string) bool { _, ok := o.keys[k]; return ok }
+	switch {
+	case prefixed("ssl.keystore.certificate.chain") && !prefixed("ssl.keystore.location"):
+		o.KeystoreLocation = ""
+	case prefixed("ssl.keystore.location") && !prefixed("ssl.keystore.certificate.chain"):
+		o.KeystoreCertificateChain, o.KeystoreKey = "", ""
+	}
+	switch {
+	case prefixed("ssl.truststore.certificates") && !prefixed("ssl.truststore.location"):
+		o.TruststoreLocation = ""
+	case prefixed("ssl.truststore.location") && !prefixed("ssl.truststore.certificates"):
+		o.TruststoreCertificates = ""
+	}
 	inline := o.KeystoreCertificateChain != "" || o.KeystoreKey != ""
 	switch {
 	case inline && (o.KeystoreCertificateChain == "" || o.KeystoreKey == ""):
