@@ -101,7 +101,7 @@ func (b *Broker) handleProduce(ctx context.Context, req *protocol.Request) (repl
 					syncAt = append(syncAt, [2]int{len(resp.Topics), len(st.Partitions)})
 				}
 				if sp.ErrorCode == kerr.NotLeaderForPartition.Code && r.Version >= 10 {
-					b.fillProduceLeader(resp, p, &sp)
+					b.fillProduceLeader(resp, p, &sp, listenerOf(req))
 				}
 			}
 			st.Partitions = append(st.Partitions, sp)
@@ -115,7 +115,7 @@ func (b *Broker) handleProduce(ctx context.Context, req *protocol.Request) (repl
 	// A due flush.messages flush still runs in Wait (on the writer
 	// goroutine, in request order).
 	if len(toWait) > 0 {
-		return b.replicatedReply(resp, r, toWait)
+		return b.replicatedReply(resp, r, toWait, listenerOf(req))
 	}
 	if len(toSync) == 0 || b.cfg.Memory {
 		if r.Acks == 0 {
@@ -213,11 +213,15 @@ func (b *Broker) produceOne(p *partition, records []byte, now int64, sp *kmsg.Pr
 }
 
 // fillProduceLeader adds, to a NOT_LEADER_OR_FOLLOWER answer for p (v10+),
-// p's current leader and epoch and that leader's endpoint.
-func (b *Broker) fillProduceLeader(resp *kmsg.ProduceResponse, p *partition, sp *kmsg.ProduceResponseTopicPartition) {
+// p's current leader and epoch and that leader's endpoint on listener.
+func (b *Broker) fillProduceLeader(resp *kmsg.ProduceResponse, p *partition, sp *kmsg.ProduceResponseTopicPartition, listener string) {
 	l := b.cluster.leadershipOf(p)
 	sp.CurrentLeader.LeaderID, sp.CurrentLeader.LeaderEpoch = l.leader, l.epoch
 	n, ok := b.cluster.broker(l.leader)
+	if !ok {
+		return
+	}
+	host, port, ok := n.endpointFor(listener)
 	if !ok {
 		return
 	}
@@ -227,7 +231,7 @@ func (b *Broker) fillProduceLeader(resp *kmsg.ProduceResponse, p *partition, sp 
 		}
 	}
 	nb := kmsg.NewProduceResponseBroker()
-	nb.NodeID, nb.Host, nb.Port, nb.Rack = n.id, n.host, n.port, n.rack
+	nb.NodeID, nb.Host, nb.Port, nb.Rack = n.id, host, port, n.rack
 	resp.Brokers = append(resp.Brokers, nb)
 }
 

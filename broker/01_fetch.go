@@ -53,11 +53,15 @@ type fetchPlan struct {
 	sessionID   int32
 	incremental bool
 	parts       []*sessionPart // sessionless: the request's; else the session's
+	listener    string         // the request's listener: leader endpoints on it
 }
 
 func (b *Broker) handleFetch(ctx context.Context, req *protocol.Request) protocol.Reply {
 	r := req.Body.(*kmsg.FetchRequest)
 	plan, errCode := b.planFetch(r)
+	if plan != nil {
+		plan.listener = listenerOf(req)
+	}
 	if errCode != 0 {
 		resp := r.ResponseKind().(*kmsg.FetchResponse)
 		resp.ErrorCode = errCode
@@ -261,7 +265,7 @@ func (b *Broker) readFetch(plan *fetchPlan) *fetchRead {
 			if _, err := b.cluster.checkLeader(p, sp.currentLeaderEpoch); err != nil {
 				rp.ErrorCode = errorCode(err)
 				if r.Version >= 12 && (errors.Is(err, errNotLeader) || errors.Is(err, errFencedLeaderEpoch)) {
-					b.fillFetchLeader(resp, p, &rp, r.Version)
+					b.fillFetchLeader(resp, p, &rp, r.Version, plan.listener)
 				}
 				break
 			}
@@ -373,7 +377,7 @@ func readRanges(p *partition, offset, maxOffset int64, maxBytes int, minOne bool
 
 // fillFetchLeader adds p's current leader and epoch to rp (v12+) and the
 // leader's endpoint to the response (v16+).
-func (b *Broker) fillFetchLeader(resp *kmsg.FetchResponse, p *partition, rp *kmsg.FetchResponseTopicPartition, version int16) {
+func (b *Broker) fillFetchLeader(resp *kmsg.FetchResponse, p *partition, rp *kmsg.FetchResponseTopicPartition, version int16, listener string) {
 	l := b.cluster.leadershipOf(p)
 	rp.CurrentLeader.LeaderID, rp.CurrentLeader.LeaderEpoch = l.leader, l.epoch
 	if version < 16 {
@@ -383,13 +387,17 @@ func (b *Broker) fillFetchLeader(resp *kmsg.FetchResponse, p *partition, rp *kms
 	if !ok {
 		return
 	}
+	host, port, ok := n.endpointFor(listener)
+	if !ok {
+		return
+	}
 	for _, have := range resp.Brokers {
 		if have.NodeID == n.id {
 			return
 		}
 	}
 	nb := kmsg.NewFetchResponseBroker()
-	nb.NodeID, nb.Host, nb.Port, nb.Rack = n.id, n.host, n.port, n.rack
+	nb.NodeID, nb.Host, nb.Port, nb.Rack = n.id, host, port, n.rack
 	resp.Brokers = append(resp.Brokers, nb)
 }
 

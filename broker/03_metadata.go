@@ -11,6 +11,8 @@ package broker
 //   - v10+: topic ids; v12+: topics may be named by id alone (answered by
 //     id; unknown ids get UNKNOWN_TOPIC_ID).
 //   - v13: top-level error code (always NONE).
+//   - Brokers are given with their endpoint on the listener the request
+//     came in on (Kafka's behaviour); a broker without it is left out.
 //   - Brokers, the controller and each partition's leader, epoch,
 //     replicas, ISR and offline replicas come from the cluster view
 //     (cluster.go); a partition without a leader gets LEADER_NOT_AVAILABLE
@@ -44,19 +46,25 @@ func (b *Broker) handleMetadata(ctx context.Context, req *protocol.Request) prot
 		// once the successor is known (raft_partition.go).
 		return protocol.Reply{Wait: func(ctx context.Context) kmsg.Response {
 			hold(ctx)
-			return b.metadataResponse(r)
+			return b.metadataResponse(r, listenerOf(req))
 		}}
 	}
-	return respond(b.metadataResponse(r))
+	return respond(b.metadataResponse(r, listenerOf(req)))
 }
 
-func (b *Broker) metadataResponse(r *kmsg.MetadataRequest) kmsg.Response {
+// metadataResponse answers r with the brokers' endpoints on listener (the
+// request's listener, as Kafka does; a broker without it is left out).
+func (b *Broker) metadataResponse(r *kmsg.MetadataRequest, listener string) kmsg.Response {
 	resp := r.ResponseKind().(*kmsg.MetadataResponse)
 	nodes := b.cluster.brokers()
 	resp.Brokers = make([]kmsg.MetadataResponseBroker, 0, len(nodes))
 	for _, n := range nodes {
+		host, port, ok := n.endpointFor(listener)
+		if !ok {
+			continue
+		}
 		br := kmsg.NewMetadataResponseBroker()
-		br.NodeID, br.Host, br.Port, br.Rack = n.id, n.host, n.port, n.rack
+		br.NodeID, br.Host, br.Port, br.Rack = n.id, host, port, n.rack
 		resp.Brokers = append(resp.Brokers, br)
 	}
 	cluster := b.clusterID()

@@ -55,12 +55,16 @@ func (b *Broker) handleFindCoordinator(ctx context.Context, req *protocol.Reques
 			default:
 				code = kerr.InvalidRequest.Code
 			}
+			host, port, ok := node.endpointFor(listenerOf(req))
+			if code == 0 && !ok {
+				code = kerr.CoordinatorNotAvailable.Code // no endpoint on the request's listener
+			}
 			if code != 0 {
 				c.ErrorCode, c.NodeID, c.Host, c.Port = code, -1, "", -1
 				msg := kerr.ErrorForCode(code).Error()
 				c.ErrorMessage = &msg
 			} else {
-				c.NodeID, c.Host, c.Port = node.id, node.host, node.port
+				c.NodeID, c.Host, c.Port = node.id, host, port
 			}
 			resp.Coordinators = append(resp.Coordinators, c)
 		}

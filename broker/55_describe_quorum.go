@@ -55,9 +55,15 @@ func (b *Broker) handleDescribeQuorum(ctx context.Context, req *protocol.Request
 			n := kmsg.NewDescribeQuorumResponseNode()
 			n.NodeID = id
 			if br, ok := b.cluster.broker(id); ok {
-				l := kmsg.NewDescribeQuorumResponseNodeListener()
-				l.Name, l.Host, l.Port = "PLAINTEXT", br.host, uint16(br.port)
-				n.Listeners = append(n.Listeners, l)
+				eps := br.endpoints
+				if len(eps) == 0 {
+					eps = []endpoint{{listener: "PLAINTEXT", host: br.host, port: br.port}}
+				}
+				for _, e := range eps {
+					l := kmsg.NewDescribeQuorumResponseNodeListener()
+					l.Name, l.Host, l.Port = e.listener, e.host, uint16(e.port)
+					n.Listeners = append(n.Listeners, l)
+				}
 			}
 			resp.Nodes = append(resp.Nodes, n)
 		}

@@ -49,8 +49,12 @@ func (b *Broker) handleDescribeCluster(ctx context.Context, req *protocol.Reques
 		if endpoint == endpointTypeControllers && n.id != resp.ControllerID {
 			continue
 		}
+		host, port, ok := n.endpointFor(listenerOf(req))
+		if !ok {
+			continue // as Kafka: only brokers with the request's listener
+		}
 		br := kmsg.NewDescribeClusterResponseBroker()
-		br.NodeID, br.Host, br.Port, br.Rack = n.id, n.host, n.port, n.rack
+		br.NodeID, br.Host, br.Port, br.Rack = n.id, host, port, n.rack
 		resp.Brokers = append(resp.Brokers, br)
 	}
 	return respond(resp)

@@ -20,6 +20,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/moldau/moldau/broker/config"
+	"github.com/moldau/moldau/broker/tlsconf"
 	"github.com/moldau/moldau/coordinator"
 	plog "github.com/moldau/moldau/log"
 	"github.com/moldau/moldau/log/vfs"
@@ -86,9 +87,10 @@ type Broker struct {
 
 	faults faultSet // test-injected faults (faults.go)
 
-	srv   *protocol.Server
-	ln    net.Listener
-	ready atomic.Bool
+	srv       *protocol.Server
+	ln        net.Listener     // the first listener (Addr)
+	listeners []*boundListener // every client listener, set by serve
+	ready     atomic.Bool
 
 	resetMu    sync.Mutex
 	resetHooks []func(context.Context) error
@@ -197,45 +199,124 @@ func New(cfg config.Config, opts ...Option) (*Broker, error) {
 	return b, nil
 }
 
-// Start listens on the configured address and serves in the background.
+// Start listens on every client listener of the configuration
+// (config.ClientListeners: listeners, or --addr as one PLAINTEXT listener)
+// and serves in the background. A TLS listener's keystore and truststore
+// are read first: an error names the setting at fault.
 func (b *Broker) Start() error {
-	ln, err := net.Listen("tcp", b.cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("broker: listen: %w", err)
+	var bound []*boundListener
+	closeAll := func() {
+		for _, l := range bound {
+			l.ln.Close()
+		}
 	}
-	return b.Serve(ln)
+	for _, l := range b.cfg.ClientListeners() {
+		bl := &boundListener{cfg: l}
+		if l.IsTLS() {
+			if l.TLS == nil {
+				closeAll()
+				return fmt.Errorf("broker: listener %s: %s without TLS settings", l.Name, l.Security)
+			}
+			ts, err := tlsconf.New(*l.TLS, b.logger)
+			if err != nil {
+				closeAll()
+				return fmt.Errorf("broker: listener %s: %w", l.Name, err)
+			}
+			bl.tls = ts
+		}
+		ln, err := net.Listen("tcp", l.Addr)
+		if err != nil {
+			closeAll()
+			return fmt.Errorf("broker: listen %s on %s: %w", l.Name, l.Addr, err)
+		}
+		bl.ln = ln
+		bound = append(bound, bl)
+	}
+	if err := b.serve(bound); err != nil {
+		closeAll()
+		return err
+	}
+	return nil
 }
 
-// Serve serves on ln in the background (ln is closed by Close).
+// Serve serves on ln, as the one PLAINTEXT listener, in the background (ln
+// is closed by Close). The configured listeners are not opened.
 func (b *Broker) Serve(ln net.Listener) error {
-	b.ln = ln
-	adv := b.cfg.AdvertiseAddr
+	return b.serve([]*boundListener{{cfg: config.Listener{Name: "PLAINTEXT", Security: "PLAINTEXT", Addr: ln.Addr().String(), Advertised: b.cfg.AdvertiseAddr}, ln: ln}})
+}
+
+// boundListener is one client listener being served.
+type boundListener struct {
+	cfg config.Listener
+	ln  net.Listener
+	tls *tlsconf.Server // nil without TLS
+}
+
+// securityProtocol maps a config protocol name to protocol's.
+func securityProtocol(name string) protocol.SecurityProtocol {
+	switch name {
+	case "SSL":
+		return protocol.SSL
+	case "SASL_PLAINTEXT":
+		return protocol.SASLPlaintext
+	case "SASL_SSL":
+		return protocol.SASLSSL
+	}
+	return protocol.Plaintext
+}
+
+// advertisedEndpoint is the endpoint clients are given for l: its
+// advertised address, else the bound one (an unspecified host becomes the
+// host name).
+func (b *Broker) advertisedEndpoint(l *boundListener) (endpoint, error) {
+	adv := l.cfg.Advertised
 	if adv == "" {
-		adv = ln.Addr().String()
+		adv = l.ln.Addr().String()
 	}
 	host, portStr, err := net.SplitHostPort(adv)
 	if err != nil {
-		return fmt.Errorf("broker: advertise address %q: %w", adv, err)
+		return endpoint{}, fmt.Errorf("broker: advertise address %q: %w", adv, err)
 	}
 	port, err := strconv.Atoi(portStr)
 	if err != nil || port <= 0 || port > 65535 {
-		return fmt.Errorf("broker: advertise address %q: bad port", adv)
+		return endpoint{}, fmt.Errorf("broker: advertise address %q: bad port", adv)
 	}
 	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
-		if h, err := os.Hostname(); err == nil && b.cfg.AdvertiseAddr == "" {
+		if h, err := os.Hostname(); err == nil && l.cfg.Advertised == "" {
 			host = h
 		} else {
 			host = "127.0.0.1"
 		}
 	}
-	b.cluster.setSelfEndpoint(host, int32(port)) // advertised
+	return endpoint{listener: l.cfg.Name, security: l.cfg.Security, host: host, port: int32(port)}, nil
+}
+
+// serve serves the bound listeners in the background.
+func (b *Broker) serve(bound []*boundListener) error {
+	if len(bound) == 0 {
+		return errors.New("broker: no listener")
+	}
+	var eps []endpoint
+	for _, l := range bound {
+		ep, err := b.advertisedEndpoint(l)
+		if err != nil {
+			return err
+		}
+		eps = append(eps, ep)
+	}
+	b.ln = bound[0].ln
+	b.listeners = bound
+	b.cluster.setSelfEndpoints(eps) // advertised
 	if b.raft != nil {
 		b.raft.start()
 	}
 	limits := protocol.DefaultLimits()
 	limits.MaxRequestBytes = b.cfg.SocketRequestMaxBytes
+	if b.cfg.ConnectionsMaxIdleMs > 0 {
+		limits.IdleTimeout = time.Duration(b.cfg.ConnectionsMaxIdleMs) * time.Millisecond
+	}
 	b.srv = protocol.NewServer(b, limits, b.logger, b.metrics)
-	b.bg.Add(5)
+	b.bg.Add(4 + len(bound))
 	go func() {
 		defer b.bg.Done()
 		b.txnHousekeeping()
@@ -248,12 +329,19 @@ func (b *Broker) Serve(ln net.Listener) error {
 		defer b.bg.Done()
 		b.cleaner()
 	}()
-	go func() {
-		defer b.bg.Done()
-		if err := b.srv.Serve(ln); err != nil && !errors.Is(err, protocol.ErrServerClosed) {
-			b.logger.Error("serve", "err", err)
+	for _, l := range bound {
+		lc := protocol.ListenerConfig{Name: l.cfg.Name, Security: securityProtocol(l.cfg.Security)}
+		if l.tls != nil {
+			lc.TLS, lc.Principal = l.tls.Config(), l.tls.Principal
 		}
-	}()
+		go func() {
+			defer b.bg.Done()
+			if err := b.srv.ServeListener(l.ln, lc); err != nil && !errors.Is(err, protocol.ErrServerClosed) {
+				b.logger.Error("serve", "listener", lc.Name, "err", err)
+			}
+		}()
+		b.logger.Info("listening", "listener", l.cfg.Name, "security", l.cfg.Security, "addr", l.ln.Addr().String())
+	}
 	go func() {
 		defer b.bg.Done()
 		b.housekeeping()
@@ -269,12 +357,23 @@ func (b *Broker) Serve(ln net.Listener) error {
 	return nil
 }
 
-// Addr is the address the broker listens on.
+// Addr is the address the broker listens on (its first listener).
 func (b *Broker) Addr() string {
 	if b.ln == nil {
 		return ""
 	}
 	return b.ln.Addr().String()
+}
+
+// ListenerAddr is the address the listener named name is bound to, ""
+// when there is no such listener.
+func (b *Broker) ListenerAddr(name string) string {
+	for _, l := range b.listeners {
+		if l.cfg.Name == name {
+			return l.ln.Addr().String()
+		}
+	}
+	return ""
 }
 
 // Ready reports whether the broker has recovered and is serving.

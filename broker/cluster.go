@@ -29,6 +29,8 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+
+	"github.com/moldau/moldau/protocol"
 )
 
 // Leadership errors, mapped to Kafka codes by errorCode.
@@ -44,12 +46,65 @@ var (
 	errUnknownLeaderEpoch = errors.New("broker: unknown leader epoch")
 )
 
-// brokerNode is one broker's advertised endpoint.
+// brokerNode is one broker's advertised endpoints.
 type brokerNode struct {
-	id   int32
+	id int32
+	// host and port: the endpoint of its first PLAINTEXT listener, else
+	// of its first listener (inter-broker requests, and answers to a
+	// request that came without a listener).
 	host string
 	port int32
 	rack *string
+	// endpoints: one per client listener, in listeners order (nil: only
+	// host and port are known, an old registration).
+	endpoints []endpoint
+}
+
+// endpoint is one advertised listener of a broker.
+type endpoint struct {
+	listener string // listener name: PLAINTEXT, SSL, INTERNAL, ...
+	security string // PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL
+	host     string
+	port     int32
+}
+
+// endpointFor is n's endpoint on listener, as Kafka answers a request that
+// came in on that listener; ok is false when n has listeners and none of
+// that name (Kafka then leaves n out). listener "" is the default
+// endpoint.
+func (n brokerNode) endpointFor(listener string) (host string, port int32, ok bool) {
+	if listener == "" || len(n.endpoints) == 0 {
+		return n.host, n.port, true
+	}
+	for _, e := range n.endpoints {
+		if e.listener == listener {
+			return e.host, e.port, true
+		}
+	}
+	return "", 0, false
+}
+
+// listenerOf is the listener req came in on; "" without connection
+// information (the default endpoint).
+func listenerOf(req *protocol.Request) string {
+	if req == nil || req.Conn == nil {
+		return ""
+	}
+	return req.Conn.Listener
+}
+
+// defaultEndpoint picks host and port from endpoints: the first PLAINTEXT
+// listener, else the first.
+func defaultEndpoint(eps []endpoint) (string, int32) {
+	for _, e := range eps {
+		if e.security == "PLAINTEXT" {
+			return e.host, e.port
+		}
+	}
+	if len(eps) == 0 {
+		return "", 0
+	}
+	return eps[0].host, eps[0].port
 }
 
 // clusterNodes is an immutable snapshot of the brokers.
@@ -94,15 +149,18 @@ func soloLeadership(self int32) *leadership {
 // (one shared immutable value: 10,000 partitions cost no more than one).
 func (c *clusterView) initialLeadership() *leadership { return c.solo }
 
-// setSelfEndpoint records this broker's advertised endpoint (at Serve).
-func (c *clusterView) setSelfEndpoint(host string, port int32) {
+// setSelfEndpoints records this broker's advertised endpoints, one per
+// client listener (at Serve).
+func (c *clusterView) setSelfEndpoints(eps []endpoint) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	cur := c.nodes.Load()
 	next := &clusterNodes{brokers: slices.Clone(cur.brokers), controller: cur.controller}
+	host, port := defaultEndpoint(eps)
 	for i := range next.brokers {
 		if next.brokers[i].id == c.self {
 			next.brokers[i].host, next.brokers[i].port = host, port
+			next.brokers[i].endpoints = slices.Clone(eps)
 		}
 	}
 	c.nodes.Store(next)

@@ -508,9 +508,18 @@ func (m metaSM) LeaderChanged(leader, term uint64) {
 // it, then re-registers whenever the view loses it (a new incarnation
 // after a restart replaces the old registration).
 func (c *raftCluster) registerLoop() {
-	host, port := c.b.cluster.selfNode().host, c.b.cluster.selfNode().port
-	reg := metadata.RegisterBroker{NodeID: c.self, Incarnation: c.incarnation,
-		Listeners: []metadata.Listener{{Name: "PLAINTEXT", Host: host, Port: port, SecurityProtocol: "PLAINTEXT"}}}
+	self := c.b.cluster.selfNode()
+	host, port := self.host, self.port
+	// Every client listener, so that each node answers a client with the
+	// others' endpoints on the listener the client came in on.
+	var listeners []metadata.Listener
+	for _, e := range self.endpoints {
+		listeners = append(listeners, metadata.Listener{Name: e.listener, Host: e.host, Port: e.port, SecurityProtocol: e.security})
+	}
+	if len(listeners) == 0 {
+		listeners = []metadata.Listener{{Name: "PLAINTEXT", Host: host, Port: port, SecurityProtocol: "PLAINTEXT"}}
+	}
+	reg := metadata.RegisterBroker{NodeID: c.self, Incarnation: c.incarnation, Listeners: listeners}
 	registered := func(v *metadata.View) bool {
 		br, ok := v.Broker(c.self)
 		return ok && br.Incarnation == c.incarnation && !br.Fenced
@@ -592,12 +601,16 @@ func (c *raftCluster) reconcile() error {
 		if br.NodeID == c.self || br.Fenced || len(br.Listeners) == 0 {
 			continue
 		}
-		l := br.Listeners[0]
 		var rack *string
 		if br.Rack != "" {
 			rack = &br.Rack
 		}
-		nodes = append(nodes, brokerNode{id: br.NodeID, host: l.Host, port: l.Port, rack: rack})
+		eps := make([]endpoint, len(br.Listeners))
+		for i, l := range br.Listeners {
+			eps[i] = endpoint{listener: l.Name, security: l.SecurityProtocol, host: l.Host, port: l.Port}
+		}
+		host, port := defaultEndpoint(eps)
+		nodes = append(nodes, brokerNode{id: br.NodeID, host: host, port: port, rack: rack, endpoints: eps})
 	}
 	if err := b.cluster.setBrokers(nodes, v.Controller().NodeID); err != nil {
 		return err

@@ -590,7 +590,7 @@ func (b *Broker) enoughISR(p *partition) bool {
 // leader appended each batch, acks=all once committed and, with
 // min.insync.replicas above the Raft majority, held by that many replicas;
 // acks=0 is not waited for.
-func (b *Broker) replicatedReply(resp *kmsg.ProduceResponse, r *kmsg.ProduceRequest, waits []replWait) protocol.Reply {
+func (b *Broker) replicatedReply(resp *kmsg.ProduceResponse, r *kmsg.ProduceRequest, waits []replWait, listener string) protocol.Reply {
 	if r.Acks == 0 {
 		return protocol.Reply{NoResponse: true, Close: produceFailed(resp)}
 	}
@@ -615,7 +615,7 @@ func (b *Broker) replicatedReply(resp *kmsg.ProduceResponse, r *kmsg.ProduceRequ
 				sp.ErrorCode = errorCode(err)
 				sp.BaseOffset = -1
 				if sp.ErrorCode == kerr.NotLeaderForPartition.Code && r.Version >= 10 {
-					b.fillProduceLeader(resp, w.p, sp)
+					b.fillProduceLeader(resp, w.p, sp, listener)
 				}
 				continue
 			}
