@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/binary"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -25,8 +26,10 @@ import (
 	"software.sslmate.com/src/go-pkcs12"
 
 	"github.com/moldau/moldau/broker/config"
+	"github.com/moldau/moldau/broker/tlsconf"
 	"github.com/moldau/moldau/internal/testcerts"
 	"github.com/moldau/moldau/internal/testenv"
+	"github.com/moldau/moldau/replication"
 )
 
 // logBuffer collects a broker's log lines (debug included) for tests that
@@ -360,4 +363,108 @@ func TestKcatSSL(t *testing.T) {
 	if !strings.Contains(string(out), "at "+b.ListenerAddr("SSL")) {
 		t.Fatalf("kcat metadata does not show the SSL endpoint %s:\n%s", b.ListenerAddr("SSL"), out)
 	}
+}
+
+// TestClusterListeners: each node of a cluster registers every client
+// listener, and every node answers a client with the endpoints of the
+// listener the client came in on.
+func TestClusterListeners(t *testing.T) {
+	f := newTLSFixture(t)
+	tlsOpts, err := tlsconf.Parse(map[string]string{"ssl.keystore.certificate.chain": string(f.server.CertPEM), "ssl.keystore.key": string(f.server.KeyPEM)}, "SSL", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc := &testCluster{t: t, nw: replication.NewLocalNetwork()}
+	var peers []config.Peer
+	for i := 1; i <= 3; i++ {
+		peers = append(peers, config.Peer{NodeID: int32(i), Addr: fmt.Sprintf("local:%d", i)})
+	}
+	for i := 1; i <= 3; i++ {
+		cfg := config.Default()
+		cfg.DataDir = t.TempDir()
+		cfg.NodeID = int32(i)
+		cfg.Peers = peers
+		cfg.Addr = "127.0.0.1:0"
+		cfg.Security.Listeners.Listeners = []config.Listener{
+			{Name: "PLAINTEXT", Security: "PLAINTEXT", Addr: "127.0.0.1:0"},
+			{Name: "SSL", Security: "SSL", Addr: "127.0.0.1:0", TLS: &tlsOpts},
+		}
+		tc.cfgs = append(tc.cfgs, cfg)
+		tc.brokers = append(tc.brokers, nil)
+		tc.start(i - 1)
+	}
+	t.Cleanup(func() {
+		for _, b := range tc.brokers {
+			_ = b.Close(context.Background())
+		}
+	})
+	want := func(listener string) map[int32]string {
+		m := map[int32]string{}
+		for i, b := range tc.brokers {
+			m[int32(i+1)] = b.ListenerAddr(listener)
+		}
+		return m
+	}
+	check := func(cl *kgo.Client, listener string) {
+		t.Helper()
+		w := want(listener)
+		tc.waitFor("metadata with every broker's "+listener+" endpoint", func() bool {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			resp, err := kmsg.NewPtrMetadataRequest().RequestWith(ctx, cl)
+			if err != nil || len(resp.Brokers) != len(w) {
+				return false
+			}
+			for _, br := range resp.Brokers {
+				if net.JoinHostPort(br.Host, strconv.Itoa(int(br.Port))) != w[br.NodeID] {
+					return false
+				}
+			}
+			return true
+		})
+	}
+	for i, b := range tc.brokers {
+		check(newClient(t, b.ListenerAddr("PLAINTEXT"), nil), "PLAINTEXT")
+		check(newClient(t, b.ListenerAddr("SSL"), f.clientTLS(false)), "SSL")
+		self := b.cluster.selfNode()
+		if len(self.endpoints) != 2 || self.host != "127.0.0.1" || net.JoinHostPort(self.host, strconv.Itoa(int(self.port))) != b.ListenerAddr("PLAINTEXT") {
+			t.Errorf("node %d endpoints %+v", i+1, self)
+		}
+	}
+}
+
+// TestCertificateReload: replacing the keystore file changes the
+// certificate new connections get, without a restart; an established
+// connection keeps working.
+func TestCertificateReload(t *testing.T) {
+	f := newTLSFixture(t)
+	renewed := f.ca.Issue(t, pkix.Name{CommonName: "broker-renewed"}, "127.0.0.1")
+	dir := t.TempDir()
+	path := filepath.Join(dir, "broker.pem")
+	if err := os.WriteFile(path, append(append([]byte{}, f.server.CertPEM...), f.server.KeyPEM...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := startWithProperties(t, map[string]string{"listeners": "SSL://127.0.0.1:0", "ssl.keystore.type": "PEM", "ssl.keystore.location": path})
+	serverCN := func() string {
+		c, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", b.Addr(), f.clientTLS(false))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		return c.ConnectionState().PeerCertificates[0].Subject.CommonName
+	}
+	if cn := serverCN(); cn != "broker" {
+		t.Fatalf("CN %q", cn)
+	}
+	cl := newClient(t, b.Addr(), f.clientTLS(false))
+	metadataBroker(t, cl)
+	tmp := filepath.Join(dir, "new.pem")
+	if err := os.WriteFile(tmp, append(append([]byte{}, renewed.CertPEM...), renewed.KeyPEM...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+	testenv.WaitFor(t, 3*tlsconf.DefaultReloadInterval, "the renewed certificate on new connections", func() bool { return serverCN() == "broker-renewed" })
+	metadataBroker(t, cl) // the old connection still serves
 }
