@@ -65,6 +65,28 @@ func WithProperty(key, value string) Option {
 	return func(o *options) { o.props = append(o.props, "--set", key+"="+value) }
 }
 
+// WithTLS serves an SSL listener named SSL (ListenerAddr("SSL")) beside
+// the PLAINTEXT one, both on free loopback ports, with a PEM certificate
+// chain and private key (PKCS#8, PKCS#1 or SEC 1). clientAuth is Kafka's
+// ssl.client.auth: "none" (or ""), "requested" or "required"; client
+// certificates are verified against clientCAsPEM, and an SSL client's
+// principal is User:<its certificate's DN>. For other TLS settings
+// (keystore files, mapping rules) use WithProperty with Kafka's ssl.* keys.
+func WithTLS(certChainPEM, keyPEM []byte, clientAuth string, clientCAsPEM []byte) Option {
+	return func(o *options) {
+		o.props = append(o.props, "--set", "listeners=PLAINTEXT://127.0.0.1:0,SSL://127.0.0.1:0",
+			"--set", "ssl.keystore.type=PEM",
+			"--set", "ssl.keystore.certificate.chain="+string(certChainPEM),
+			"--set", "ssl.keystore.key="+string(keyPEM))
+		if clientAuth != "" {
+			o.props = append(o.props, "--set", "ssl.client.auth="+clientAuth)
+		}
+		if len(clientCAsPEM) > 0 {
+			o.props = append(o.props, "--set", "ssl.truststore.certificates="+string(clientCAsPEM))
+		}
+	}
+}
+
 // WithConfig adjusts the broker configuration directly.
 func WithConfig(f func(*config.Config)) Option {
 	return func(o *options) { o.mods = append(o.mods, f) }
@@ -114,6 +136,10 @@ func Start(ctx context.Context, opts ...Option) (*Broker, error) {
 
 // Addr is the bootstrap address, host:port.
 func (b *Broker) Addr() string { return b.b.Addr() }
+
+// ListenerAddr is the address of the listener named name ("PLAINTEXT",
+// "SSL", ...), "" when there is none.
+func (b *Broker) ListenerAddr(name string) string { return b.b.ListenerAddr(name) }
 
 // Reset deletes every topic, group and transaction and disarms injected
 // faults, so the next test starts clean. Clients connected to the broker stay
