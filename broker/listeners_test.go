@@ -99,7 +99,7 @@ func (f tlsFixture) clientTLS(withCert bool) *tls.Config {
 	return c
 }
 
-func newClient(t *testing.T, addr string, tc *tls.Config, opts ...kgo.Opt) *kgo.Client {
+func newListenerClient(t *testing.T, addr string, tc *tls.Config, opts ...kgo.Opt) *kgo.Client {
 	t.Helper()
 	opts = append(opts, kgo.SeedBrokers(addr), kgo.RequestRetries(0), kgo.RetryTimeout(5*time.Second))
 	if tc != nil {
@@ -145,11 +145,11 @@ func TestMultiListenerEndpoints(t *testing.T) {
 	if plainAddr == "" || sslAddr == "" || plainAddr == sslAddr || b.Addr() != plainAddr {
 		t.Fatalf("listener addresses %q %q (Addr %q)", plainAddr, sslAddr, b.Addr())
 	}
-	plain := newClient(t, plainAddr, nil)
+	plain := newListenerClient(t, plainAddr, nil)
 	if got := metadataBroker(t, plain); got != plainAddr {
 		t.Errorf("metadata on PLAINTEXT gives %s, want %s", got, plainAddr)
 	}
-	ssl := newClient(t, sslAddr, f.clientTLS(false), kgo.DefaultProduceTopic("tls-topic"), kgo.ConsumeTopics("tls-topic"), kgo.AllowAutoTopicCreation())
+	ssl := newListenerClient(t, sslAddr, f.clientTLS(false), kgo.DefaultProduceTopic("tls-topic"), kgo.ConsumeTopics("tls-topic"), kgo.AllowAutoTopicCreation())
 	if got := metadataBroker(t, ssl); got != sslAddr {
 		t.Errorf("metadata on SSL gives %s, want %s", got, sslAddr)
 	}
@@ -215,7 +215,7 @@ func TestMutualTLSPrincipal(t *testing.T) {
 		"ssl.principal.mapping.rules":    "RULE:^CN=([^,]*),OU=eng,.*$/$1/L,DEFAULT",
 	})
 	addr := b.ListenerAddr("SSL")
-	cl := newClient(t, addr, f.clientTLS(true))
+	cl := newListenerClient(t, addr, f.clientTLS(true))
 	if got := metadataBroker(t, cl); got != addr {
 		t.Fatalf("metadata gives %s", got)
 	}
@@ -224,7 +224,7 @@ func TestMutualTLSPrincipal(t *testing.T) {
 	})
 
 	// No certificate: refused.
-	anon := newClient(t, addr, f.clientTLS(false))
+	anon := newListenerClient(t, addr, f.clientTLS(false))
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if _, err := kmsg.NewPtrMetadataRequest().RequestWith(ctx, anon); err == nil {
@@ -232,7 +232,7 @@ func TestMutualTLSPrincipal(t *testing.T) {
 	}
 	// A certificate from another CA: refused.
 	other := testcerts.NewCA(t, "other").Issue(t, pkix.Name{CommonName: "mallory"})
-	bad := newClient(t, addr, &tls.Config{RootCAs: f.ca.Pool(), Certificates: []tls.Certificate{other.TLS}})
+	bad := newListenerClient(t, addr, &tls.Config{RootCAs: f.ca.Pool(), Certificates: []tls.Certificate{other.TLS}})
 	if _, err := kmsg.NewPtrMetadataRequest().RequestWith(ctx, bad); err == nil {
 		t.Fatal("a certificate from an unknown CA was accepted")
 	}
@@ -279,7 +279,7 @@ func TestKeystoreFiles(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			props["listeners"] = "SSL://127.0.0.1:0"
 			b, logs := startWithProperties(t, props)
-			cl := newClient(t, b.Addr(), f.clientTLS(true))
+			cl := newListenerClient(t, b.Addr(), f.clientTLS(true))
 			if got := metadataBroker(t, cl); got != b.Addr() {
 				t.Fatalf("metadata gives %s", got)
 			}
@@ -424,8 +424,8 @@ func TestClusterListeners(t *testing.T) {
 		})
 	}
 	for i, b := range tc.brokers {
-		check(newClient(t, b.ListenerAddr("PLAINTEXT"), nil), "PLAINTEXT")
-		check(newClient(t, b.ListenerAddr("SSL"), f.clientTLS(false)), "SSL")
+		check(newListenerClient(t, b.ListenerAddr("PLAINTEXT"), nil), "PLAINTEXT")
+		check(newListenerClient(t, b.ListenerAddr("SSL"), f.clientTLS(false)), "SSL")
 		self := b.cluster.selfNode()
 		if len(self.endpoints) != 2 || self.host != "127.0.0.1" || net.JoinHostPort(self.host, strconv.Itoa(int(self.port))) != b.ListenerAddr("PLAINTEXT") {
 			t.Errorf("node %d endpoints %+v", i+1, self)
@@ -456,7 +456,7 @@ func TestCertificateReload(t *testing.T) {
 	if cn := serverCN(); cn != "broker" {
 		t.Fatalf("CN %q", cn)
 	}
-	cl := newClient(t, b.Addr(), f.clientTLS(false))
+	cl := newListenerClient(t, b.Addr(), f.clientTLS(false))
 	metadataBroker(t, cl)
 	tmp := filepath.Join(dir, "new.pem")
 	if err := os.WriteFile(tmp, append(append([]byte{}, renewed.CertPEM...), renewed.KeyPEM...), 0o600); err != nil {
