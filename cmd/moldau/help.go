@@ -331,7 +331,7 @@ var serverFlagGroups = []struct {
 	title string
 	flags []string
 }{
-	{"Listener", []string{"addr", "advertise-addr", "node-id"}},
+	{"Listener", []string{"addr", "advertise-addr", "listeners", "node-id"}},
 	{"Cluster", []string{"peers", "peer-addr"}},
 	{"Storage", []string{"data-dir", "memory"}},
 	{"Profile and Kafka properties", []string{"dev", "config", "set", "kafka-version"}},
