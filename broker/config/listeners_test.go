@@ -119,3 +119,15 @@ func TestListenerConfigErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestAdvertiseAddrNamesFirstListener: --advertise-addr advertises the
+// first client listener, whatever its name.
+func TestAdvertiseAddrNamesFirstListener(t *testing.T) {
+	c, err := Load([]string{"--listeners", "SSL://127.0.0.1:0,PLAINTEXT://127.0.0.1:0", "--advertise-addr", "kafka:9093", "--set", "ssl.keystore.location=/k.p12"}, env(nil), discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ls := c.Security.Listeners.Listeners; len(ls) != 2 || ls[0].Advertised != "kafka:9093" || ls[1].Advertised != "" || c.AdvertiseAddr != "kafka:9093" {
+		t.Fatalf("listeners %+v, AdvertiseAddr %q", ls, c.AdvertiseAddr)
+	}
+}

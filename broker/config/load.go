@@ -251,7 +251,13 @@ func Load(args []string, getenv func(string) string, logger *slog.Logger) (Confi
 				if err := checkAdvertiseAddr(v); err != nil {
 					return &InvalidConfigError{Name: "address", Value: v, Reason: err.Error(), Where: where}
 				}
-				props["advertised.listeners"] = "PLAINTEXT://" + v
+				// The first client listener's (PLAINTEXT unless
+				// listeners names another first).
+				name := listenerName(props["listeners"], controllerNames(props))
+				if name == "" {
+					name = "PLAINTEXT"
+				}
+				props["advertised.listeners"] = name + "://" + v
 			} else {
 				delete(props, "advertised.listeners")
 			}
