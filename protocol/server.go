@@ -418,7 +418,7 @@ func (c *conn) handshake() bool {
 	ctx, cancel := context.WithTimeout(c.srv.ctx, c.lc.HandshakeTimeout)
 	defer cancel()
 	if err := tc.HandshakeContext(ctx); err != nil {
-		c.srv.logger.Debug("closing connection: TLS handshake failed", "remote", c.info.Remote, "listener", c.info.Listener, "err", err)
+		c.srv.logger.Info("failed authentication: TLS handshake failed", "remote", c.info.Remote, "listener", c.info.Listener, "err", err)
 		return false
 	}
 	st := tc.ConnectionState()
