@@ -20,6 +20,7 @@ func TestFlagsDescribeEveryServerFlag(t *testing.T) {
 		"log-format":     {EnvLogFormat, "text"},
 		"admin-addr":     {EnvAdminAddr, "127.0.0.1:9644"},
 		"set":            {"", ""},
+		"add-scram":      {"", ""},
 		"dev":            {EnvDev, ""},
 		"pprof":          {EnvPprof, ""},
 		"log-requests":   {EnvLogRequests, ""},

@@ -43,6 +43,7 @@ type flagValues struct {
 	memory, dev, pprof, logRequests                                      bool
 	nodeID                                                               int64
 	set                                                                  setFlag
+	addScram                                                             setFlag
 }
 
 func newFlagSet(v *flagValues) *flag.FlagSet {
@@ -60,6 +61,7 @@ func newFlagSet(v *flagValues) *flag.FlagSet {
 	fs.StringVar(&v.logFormat, "log-format", d.LogFormat, "text or json (env "+EnvLogFormat+")")
 	fs.StringVar(&v.adminAddr, "admin-addr", d.AdminAddr, "`HOST:PORT` of the admin/metrics HTTP listener, \"\" to disable (env "+EnvAdminAddr+")")
 	fs.Var(&v.set, "set", "set a Kafka broker property, `key=value` (repeatable; overrides --config)")
+	fs.Var(&v.addScram, "add-scram", "create a SCRAM user at start unless it exists, kafka-storage format's `MECHANISM=[name=USER,password=PW]` (also salt=, saltedpassword=, iterations=; repeatable)")
 	fs.BoolVar(&v.dev, "dev", false, "development profile: auto-create topics, no fsync on acks=all, 16 MiB segments, 1 partition by default; properties and flags still override (env "+EnvDev+")")
 	fs.BoolVar(&v.pprof, "pprof", false, "serve /debug/pprof on the admin listener (env "+EnvPprof+")")
 	fs.BoolVar(&v.logRequests, "log-requests", false, "log every request at debug level; implies --log-level debug (env "+EnvLogRequests+")")
@@ -396,6 +398,13 @@ func Load(args []string, getenv func(string) string, logger *slog.Logger) (Confi
 		// As Kafka lists a combined node's listeners: the Kafka
 		// listener, then the controller (inter-broker) one.
 		props["listeners"] = "PLAINTEXT://" + cfg.Addr + "," + controllerListenerName(props) + "://" + cfg.PeerAddr
+	}
+	for _, a := range fv.addScram {
+		u, err := ParseAddScram(a)
+		if err != nil {
+			return Config{}, err
+		}
+		cfg.Security.SASL.ScramUsers = append(cfg.Security.SASL.ScramUsers, u)
 	}
 	if err := parseSecurity(&cfg, props); err != nil {
 		return Config{}, err

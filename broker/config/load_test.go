@@ -153,7 +153,7 @@ func TestFileKeys(t *testing.T) {
 		{"node vs broker id", "broker.id=1\nnode.id=2\n", "node.id"},
 		{"bad listener", "listeners=PLAINTEXT://nohostport\n", "listeners"},
 		{"only the final duplicate is validated", "num.partitions=0\nnum.partitions=4\n", ""},
-		{"ignored keys", "process.roles=broker,controller\ncontroller.quorum.bootstrap.servers=localhost:9093\nlistener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=x\nssl.keystore.location=/k\nnum.network.threads=3\nzookeeper.connect=localhost:2181\nlog.flush.offset.checkpoint.interval.ms=1\noffsets.topic.replication.factor=1\ntransaction.state.log.min.isr=1\n", ""},
+		{"ignored keys", "process.roles=broker,controller\ncontroller.quorum.bootstrap.servers=localhost:9093\nlistener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;\nssl.keystore.location=/k\nnum.network.threads=3\nzookeeper.connect=localhost:2181\nlog.flush.offset.checkpoint.interval.ms=1\noffsets.topic.replication.factor=1\ntransaction.state.log.min.isr=1\n", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
