@@ -82,6 +82,8 @@ type Broker struct {
 	// entities: SCRAM credentials, ACLs, quotas, delegation tokens
 	// (entities.go); durable and replicated with the cluster metadata.
 	entities entityStore
+	// auth: SASL state shared by connections (sasl_auth.go).
+	auth brokerAuth
 
 	caps *versionCaps // advertised max version per key
 
@@ -309,6 +311,9 @@ func (b *Broker) serve(bound []*boundListener) error {
 	b.cluster.setSelfEndpoints(eps) // advertised
 	if b.raft != nil {
 		b.raft.start()
+	}
+	if err := b.startScramBootstrap(); err != nil {
+		return err
 	}
 	limits := protocol.DefaultLimits()
 	limits.MaxRequestBytes = b.cfg.SocketRequestMaxBytes

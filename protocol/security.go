@@ -73,6 +73,11 @@ type ConnInfo struct {
 	// TLS is the connection's TLS state after the handshake; nil on a
 	// listener without TLS.
 	TLS *tls.ConnectionState
+	// Auth is the handler's state of a SASL exchange in progress on this
+	// connection (which mechanism, which step). Only Handle touches it,
+	// from the connection's reader goroutine one request at a time, so it
+	// needs no lock; the server never reads it.
+	Auth any
 
 	mu      sync.Mutex
 	session *Session

@@ -58,6 +58,7 @@ type oauthServer struct {
 	validator OAuthValidator
 	step      int // 0: want initial response, 1: sent an error, want "\x01", 2: ended
 	errJSON   string
+	errWhy    string // the validator's reason, for the log
 	result    Result
 }
 
@@ -70,7 +71,7 @@ func (s *oauthServer) Step(msg []byte) ([]byte, bool, error) {
 	case 0:
 	case 1:
 		if len(msg) == 1 && msg[0] == 0x01 {
-			return nil, false, &AuthError{s.errJSON}
+			return nil, false, &AuthError{Msg: s.errJSON, Detail: s.errWhy}
 		}
 		return nil, false, fmt.Errorf("%w: OAUTHBEARER: want %%x01 after an error", ErrMalformed)
 	default:
@@ -86,12 +87,12 @@ func (s *oauthServer) Step(msg []byte) ([]byte, bool, error) {
 		if !errors.As(err, &te) {
 			te = &TokenError{Status: "invalid_token", Reason: err.Error()}
 		}
-		s.errJSON = te.json()
+		s.errJSON, s.errWhy = te.json(), te.Reason
 		s.step = 1
 		return []byte(s.errJSON), false, nil
 	}
 	if authzid != "" && authzid != tok.Principal {
-		return nil, false, &AuthError{fmt.Sprintf("Authentication failed: Client requested an authorization id (%s) that is different from the token's principal name (%s)", authzid, tok.Principal)}
+		return nil, false, &AuthError{Msg: fmt.Sprintf("Authentication failed: Client requested an authorization id (%s) that is different from the token's principal name (%s)", authzid, tok.Principal)}
 	}
 	s.result = Result{Principal: userPrincipal(tok.Principal), Expiry: tok.Expiry}
 	return nil, true, nil

@@ -35,10 +35,10 @@ func (s *plainServer) Step(msg []byte) ([]byte, bool, error) {
 	}
 	authzid, user, pass := string(parts[0]), string(parts[1]), parts[2]
 	if user == "" {
-		return nil, false, &AuthError{"Authentication failed: username not specified"}
+		return nil, false, &AuthError{Msg: "Authentication failed: username not specified"}
 	}
 	if len(pass) == 0 {
-		return nil, false, &AuthError{"Authentication failed: password not specified"}
+		return nil, false, &AuthError{Msg: "Authentication failed: password not specified"}
 	}
 	want, ok := s.lookup(user)
 	// Compare even for an unknown user, so timing does not tell users apart.
@@ -46,10 +46,10 @@ func (s *plainServer) Step(msg []byte) ([]byte, bool, error) {
 		want = "\x00unknown user\x00"
 	}
 	if subtle.ConstantTimeCompare([]byte(want), pass) != 1 || !ok {
-		return nil, false, &AuthError{"Authentication failed: Invalid username or password"}
+		return nil, false, &AuthError{Msg: "Authentication failed: Invalid username or password"}
 	}
 	if authzid != "" && authzid != user {
-		return nil, false, &AuthError{"Authentication failed: Client requested an authorization id that is different from username"}
+		return nil, false, &AuthError{Msg: "Authentication failed: Client requested an authorization id that is different from username"}
 	}
 	s.result = Result{Principal: userPrincipal(user)}
 	return nil, true, nil

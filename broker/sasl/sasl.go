@@ -45,10 +45,16 @@ type Result struct {
 }
 
 // AuthError is a failure whose message Kafka sends to the client as is
-// (Kafka's SaslAuthenticationException).
-type AuthError struct{ Msg string }
+// (Kafka's SaslAuthenticationException). Detail, for the broker's log only,
+// says more (why a token was refused); Error includes it.
+type AuthError struct{ Msg, Detail string }
 
-func (e *AuthError) Error() string { return e.Msg }
+func (e *AuthError) Error() string {
+	if e.Detail != "" {
+		return e.Msg + " (" + e.Detail + ")"
+	}
+	return e.Msg
+}
 
 // Errors that carry no client-visible message (Kafka's SaslException: the
 // client sees "Authentication failed during authentication due to invalid

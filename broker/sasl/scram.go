@@ -128,7 +128,7 @@ func (s *scramServer) clientFirst(msg string) ([]byte, error) {
 		return nil, fmt.Errorf("%w: no such user", ErrCredentials)
 	}
 	if authzid != "" && authzid != user {
-		return nil, &AuthError{"Authentication failed: Client requested an authorization id that is different from username"}
+		return nil, &AuthError{Msg: "Authentication failed: Client requested an authorization id that is different from username"}
 	}
 	if cred.Iterations < MinIterations {
 		return nil, fmt.Errorf("%w: iterations %d is less than the minimum %d for %s", ErrCredentials, cred.Iterations, MinIterations, s.mechanism)
