@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	ksasl "github.com/twmb/franz-go/pkg/sasl"
+	"github.com/twmb/franz-go/pkg/sasl/oauth"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 
@@ -189,5 +190,28 @@ func TestScramAdminWithKadm(t *testing.T) {
 	alice := saslClient(t, addr, scram.Auth{User: "alice", Pass: "alice-secret"}.AsSha256Mechanism())
 	if err := alice.Ping(ctx); !errors.Is(err, kerr.SaslAuthenticationFailed) {
 		t.Errorf("alice after her SHA-256 credential was deleted: %v", err)
+	}
+}
+
+func TestOAuthBearerWithKgo(t *testing.T) {
+	_, addr, _ := startSASLBroker(t,
+		"listener.name.sasl_plaintext.oauthbearer.sasl.jaas.config=org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required unsecuredValidatorRequiredScope=\"kafka\";")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	token := func(exp time.Time, scope string) ksasl.Mechanism {
+		return oauth.Auth{Token: unsecuredToken(map[string]any{"sub": "svc", "exp": exp.Unix(), "scope": scope})}.AsMechanism()
+	}
+	cl := saslClient(t, addr, token(time.Now().Add(time.Hour), "kafka"))
+	if err := cl.ProduceSync(ctx, &kgo.Record{Value: []byte("oauth")}).FirstErr(); err != nil {
+		t.Errorf("produce: %v", err)
+	}
+	for name, m := range map[string]ksasl.Mechanism{
+		"expired":  token(time.Now().Add(-time.Minute), "kafka"),
+		"no scope": token(time.Now().Add(time.Hour), "other"),
+	} {
+		err := saslClient(t, addr, m).Ping(ctx)
+		if !errors.Is(err, kerr.SaslAuthenticationFailed) || !strings.Contains(err.Error(), `"status":"`) {
+			t.Errorf("%s: %v, want SASL_AUTHENTICATION_FAILED with the JSON status", name, err)
+		}
 	}
 }
