@@ -8,7 +8,8 @@ package broker
 //     authorization-id and PLAIN's password checks and OAUTHBEARER's JSON
 //     error, else "Authentication failed during authentication due to
 //     invalid credentials with SASL mechanism X"), logged at info with the
-//     remote address, and the connection closes.
+//     remote address, and the connection closes after
+//     connection.failed.authentication.delay.ms (default 100 ms, as Kafka).
 //   - Success sets the connection's session (User:<name>, the mechanism,
 //     the delegation token id). v1+: session_lifetime_ms is KIP-368's:
 //     connections.max.reauth.ms of the listener and mechanism, capped by
@@ -28,6 +29,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -66,7 +68,13 @@ func (b *Broker) handleSaslAuthenticate(ctx context.Context, req *protocol.Reque
 	}
 	now := b.now()
 	sess := &protocol.Session{Principal: res.Principal, Mechanism: ex.mechanism, TokenID: res.TokenID}
-	lifetime, ok := sessionLifetime(b.cfg.Security.SASL.MaxReauthFor(conn.Listener, ex.mechanism), res.Expiry, now)
+	expiry := res.Expiry
+	if res.TokenID != "" {
+		if e, ok := b.tokenExpiry(res.TokenID); ok && (expiry.IsZero() || e.Before(expiry)) {
+			expiry = e
+		}
+	}
+	lifetime, ok := sessionLifetime(b.cfg.Security.SASL.MaxReauthFor(conn.Listener, ex.mechanism), expiry, now)
 	if ok {
 		sess.Expiry = now.Add(lifetime)
 		resp.SessionLifetimeMillis = lifetime.Milliseconds()
@@ -78,7 +86,9 @@ func (b *Broker) handleSaslAuthenticate(ctx context.Context, req *protocol.Reque
 }
 
 // saslFailed ends the exchange with SASL_AUTHENTICATION_FAILED and closes
-// the connection. why is for the log only (it never holds a password).
+// the connection, after connection.failed.authentication.delay.ms (Kafka's
+// brake on password guessing; the writer goroutine waits, the reader reads
+// nothing more). why is for the log only (it never holds a password).
 func (b *Broker) saslFailed(conn *protocol.ConnInfo, ex *saslExchange, resp *kmsg.SASLAuthenticateResponse, why, clientMsg string) protocol.Reply {
 	conn.Auth = nil
 	b.logger.Info("SASL authentication failed", "remote", conn.Remote, "listener", conn.Listener, "mechanism", ex.mechanism,
@@ -86,7 +96,19 @@ func (b *Broker) saslFailed(conn *protocol.ConnInfo, ex *saslExchange, resp *kms
 	resp.ErrorCode = kerr.SaslAuthenticationFailed.Code
 	resp.ErrorMessage = &clientMsg
 	resp.SASLAuthBytes = nil
-	return protocol.Reply{Resp: resp, Close: true}
+	reply := protocol.Reply{Resp: resp, Close: true}
+	if d := b.cfg.Security.SASL.AuthFailureDelay(); d > 0 {
+		reply.Wait = func(ctx context.Context) kmsg.Response {
+			t := time.NewTimer(d)
+			defer t.Stop()
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+			}
+			return resp
+		}
+	}
+	return reply
 }
 
 // kafkaPrincipalText writes "User:alice" as Kafka's re-authentication

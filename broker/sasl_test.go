@@ -104,6 +104,11 @@ func call[R kmsg.Response](t *testing.T, b *Broker, conn *protocol.ConnInfo, ver
 // SaslHandshake v1 and SaslAuthenticate at version; it returns the last
 // SaslAuthenticate response and whether the connection was to be closed.
 func login(t *testing.T, b *Broker, conn *protocol.ConnInfo, m ksasl.Mechanism, version int16) (*kmsg.SASLAuthenticateResponse, bool) {
+	resp, reply := loginReply(t, b, conn, m, version)
+	return resp, reply.Close
+}
+
+func loginReply(t *testing.T, b *Broker, conn *protocol.ConnInfo, m ksasl.Mechanism, version int16) (*kmsg.SASLAuthenticateResponse, protocol.Reply) {
 	t.Helper()
 	hs := kmsg.NewPtrSASLHandshakeRequest()
 	hs.Mechanism = m.Name()
@@ -120,7 +125,7 @@ func login(t *testing.T, b *Broker, conn *protocol.ConnInfo, m ksasl.Mechanism, 
 		ar.SASLAuthBytes = msg
 		resp, reply := call[*kmsg.SASLAuthenticateResponse](t, b, conn, version, ar)
 		if resp.ErrorCode != 0 {
-			return resp, reply.Close
+			return resp, reply
 		}
 		done, next, err := sess.Challenge(resp.SASLAuthBytes)
 		if err != nil {
@@ -130,12 +135,12 @@ func login(t *testing.T, b *Broker, conn *protocol.ConnInfo, m ksasl.Mechanism, 
 			if conn.Session() == nil {
 				t.Fatal("client done, no session")
 			}
-			return resp, reply.Close
+			return resp, reply
 		}
 		msg = next
 	}
 	t.Fatal("exchange did not end")
-	return nil, false
+	return nil, protocol.Reply{}
 }
 
 func TestSaslHandshakeAndAuthenticate(t *testing.T) {
@@ -186,9 +191,14 @@ func TestSaslHandshakeAndAuthenticate(t *testing.T) {
 		{"scram-512 unknown user", "Authentication failed during authentication due to invalid credentials with SASL mechanism SCRAM-SHA-512", scram.Auth{User: "mallory", Pass: "wrong-pw-3"}.AsSha512Mechanism()},
 	} {
 		conn := saslConn()
-		resp, closed := login(t, b, conn, tc.m, 1)
-		if resp.ErrorCode != kerr.SaslAuthenticationFailed.Code || resp.ErrorMessage == nil || *resp.ErrorMessage != tc.want || !closed || conn.Session() != nil {
-			t.Errorf("%s: %+v closed %v", tc.name, resp, closed)
+		resp, reply := loginReply(t, b, conn, tc.m, 1)
+		if resp.ErrorCode != kerr.SaslAuthenticationFailed.Code || resp.ErrorMessage == nil || *resp.ErrorMessage != tc.want || !reply.Close || conn.Session() != nil {
+			t.Errorf("%s: %+v closed %v", tc.name, resp, reply.Close)
+		}
+		// The answer is held back connection.failed.authentication.delay.ms.
+		start := time.Now()
+		if reply.Wait == nil || reply.Wait(context.Background()) != reply.Resp || time.Since(start) < 100*time.Millisecond {
+			t.Errorf("%s: failure not delayed 100 ms (%v)", tc.name, time.Since(start))
 		}
 	}
 	out := logs.String()

@@ -21,6 +21,7 @@ import (
 //	  clock.skew.seconds} (also as listener.name.<l>.oauthbearer.<key>)
 //	sasl.server.callback.handler.class (also listener.name.<l>.oauthbearer.)
 //	connections.max.reauth.ms, listener.name.<l>[.<mechanism>].connections.max.reauth.ms
+//	connection.failed.authentication.delay.ms
 //
 // and the --add-scram flag (kafka-storage format's syntax).
 //
@@ -58,7 +59,24 @@ type SASLConfig struct {
 	ListenerMaxReauth map[string]time.Duration
 	// ScramUsers are the --add-scram bootstrap credentials, salted.
 	ScramUsers []ScramUser
+	// FailedAuthDelay is connection.failed.authentication.delay.ms when
+	// FailedAuthDelaySet; AuthFailureDelay applies Kafka's default.
+	FailedAuthDelay    time.Duration
+	FailedAuthDelaySet bool
 }
+
+// AuthFailureDelay is how long the answer to a failed authentication (and
+// the close after it) is held back: connection.failed.authentication.delay.ms,
+// default 100 ms.
+func (s *SASLConfig) AuthFailureDelay() time.Duration {
+	if s.FailedAuthDelaySet {
+		return s.FailedAuthDelay
+	}
+	return defaultFailedAuthDelay
+}
+
+// defaultFailedAuthDelay is Kafka's connection.failed.authentication.delay.ms.
+const defaultFailedAuthDelay = 100 * time.Millisecond
 
 // OAuthBearerConfig is one scope's (global or a listener's) OAUTHBEARER
 // server settings; zero values mean "not set here".
@@ -116,6 +134,8 @@ func saslKey(key string) (scope, mech, base string, ok bool) {
 		return scope, mech, base, (scope == "") == (mech == "")
 	case base == "connections.max.reauth.ms":
 		return scope, mech, base, true
+	case base == "connection.failed.authentication.delay.ms":
+		return scope, mech, base, scope == ""
 	case slices.Contains(oauthKeys, base):
 		return scope, mech, base, scope == "" && mech == "" || mech == sasl.OAuthBearer
 	}
@@ -201,6 +221,12 @@ func parseSASL(c *Config, props map[string]string) error {
 			} else {
 				s.JAAS[scope+"/"+mech] = e
 			}
+		case "connection.failed.authentication.delay.ms":
+			n, err := strconv.ParseInt(v, 10, 32)
+			if err != nil || n < 0 {
+				return bad("want a non-negative number of milliseconds")
+			}
+			s.FailedAuthDelay, s.FailedAuthDelaySet = time.Duration(n)*time.Millisecond, true
 		case "connections.max.reauth.ms":
 			n, err := strconv.ParseInt(v, 10, 64)
 			if err != nil || n < 0 {

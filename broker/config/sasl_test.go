@@ -24,6 +24,7 @@ sasl.oauthbearer.expected.audience=a, b
 listener.name.sasl_ssl.oauthbearer.sasl.oauthbearer.jwks.endpoint.url=file:///etc/jwks.json
 listener.name.sasl_ssl.oauthbearer.sasl.server.callback.handler.class=org.apache.kafka.common.security.oauthbearer.OAuthBearerValidatorCallbackHandler
 connections.max.reauth.ms=60000
+connection.failed.authentication.delay.ms=0
 listener.name.sasl_ssl.connections.max.reauth.ms=1000
 listener.name.sasl_ssl.oauthbearer.connections.max.reauth.ms=500
 `)
@@ -68,6 +69,9 @@ listener.name.sasl_ssl.oauthbearer.connections.max.reauth.ms=500
 		string(s.ScramUsers[1].Credential.Salt) != "salt" {
 		t.Errorf("scram users %+v", s.ScramUsers)
 	}
+	if s.AuthFailureDelay() != 0 {
+		t.Errorf("failed authentication delay %v, want 0", s.AuthFailureDelay())
+	}
 	want, _ := sasl.ScramCredentialFromSalted(sasl.ScramSHA512, []byte("salt"), []byte("0123456789"), 8192)
 	if !bytes.Equal(s.ScramUsers[1].Credential.StoredKey, want.StoredKey) {
 		t.Error("saltedpassword not used")
@@ -81,6 +85,9 @@ func TestSASLDefaultMechanisms(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := &c.Security.SASL
+	if s.AuthFailureDelay() != 100*time.Millisecond {
+		t.Errorf("default failed authentication delay %v", s.AuthFailureDelay())
+	}
 	for l, want := range map[string][]string{
 		"A": {"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"},
 		"b": {"SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"},
