@@ -62,7 +62,7 @@ func (b *Broker) handleSaslHandshake(ctx context.Context, req *protocol.Request)
 		resp.ErrorCode = kerr.UnsupportedSaslMechanism.Code
 		return protocol.Reply{Resp: resp, Close: true}
 	}
-	conn.Auth = &saslExchange{mechanism: r.Mechanism, server: srv, prev: sess}
+	conn.Auth = &saslExchange{mechanism: r.Mechanism, server: srv, prev: sess, raw: r.Version == 0}
 	reply := respond(resp)
 	if r.Version == 0 {
 		setRawSASL(&reply)

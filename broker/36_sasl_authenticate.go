@@ -23,7 +23,8 @@ package broker
 //     authenticated or non-SASL connection; before a handshake the
 //     connection also closes).
 //   - Raw tokens (after a v0 handshake) arrive here as v0 requests; the
-//     protocol server writes auth_bytes back bare.
+//     protocol server writes auth_bytes back bare. A failure there has no
+//     answer: the connection closes.
 
 import (
 	"context"
@@ -96,7 +97,13 @@ func (b *Broker) saslFailed(conn *protocol.ConnInfo, ex *saslExchange, resp *kms
 	resp.ErrorCode = kerr.SaslAuthenticationFailed.Code
 	resp.ErrorMessage = &clientMsg
 	resp.SASLAuthBytes = nil
-	reply := protocol.Reply{Resp: resp, Close: true}
+	// Bare tokens (v0 handshake) have no way to carry an error: the
+	// connection just closes, as Kafka's does.
+	var out kmsg.Response = resp
+	if ex.raw {
+		out = nil
+	}
+	reply := protocol.Reply{Resp: out, Close: true}
 	if d := b.cfg.Security.SASL.AuthFailureDelay(); d > 0 {
 		reply.Wait = func(ctx context.Context) kmsg.Response {
 			t := time.NewTimer(d)
@@ -105,7 +112,7 @@ func (b *Broker) saslFailed(conn *protocol.ConnInfo, ex *saslExchange, resp *kms
 			case <-t.C:
 			case <-ctx.Done():
 			}
-			return resp
+			return out
 		}
 	}
 	return reply

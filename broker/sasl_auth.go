@@ -30,6 +30,9 @@ type saslExchange struct {
 	// prev is the session being re-authenticated (KIP-368); nil for a
 	// first authentication.
 	prev *protocol.Session
+	// raw: the exchange runs on bare tokens (after a v0 SaslHandshake),
+	// where a failure can only close the connection.
+	raw bool
 }
 
 func exchangeOf(c *protocol.ConnInfo) *saslExchange {

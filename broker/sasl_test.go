@@ -321,3 +321,28 @@ func unsecuredToken(claims map[string]any) string {
 	c, _ := json.Marshal(claims)
 	return base64.RawURLEncoding.EncodeToString(h) + "." + base64.RawURLEncoding.EncodeToString(c) + "."
 }
+
+// TestSaslHandshakeV0RawFailure: after a v0 handshake the exchange runs on
+// bare tokens; a failure has no answer, only the close.
+func TestSaslHandshakeV0RawFailure(t *testing.T) {
+	b, _ := newSASLBroker(t, "connection.failed.authentication.delay.ms=0")
+	conn := saslConn()
+	h, _ := call[*kmsg.SASLHandshakeResponse](t, b, conn, 0, &kmsg.SASLHandshakeRequest{Mechanism: "PLAIN"})
+	if h.ErrorCode != 0 {
+		t.Fatalf("handshake v0: %+v", h)
+	}
+	ar := kmsg.NewPtrSASLAuthenticateRequest()
+	ar.SASLAuthBytes = []byte("\x00alice\x00wrong")
+	ar.SetVersion(0)
+	reply := b.Handle(context.Background(), &protocol.Request{Key: 36, Version: 0, Body: ar, Parsed: true, Conn: conn})
+	if reply.Resp != nil || !reply.Close || reply.Wait != nil {
+		t.Errorf("raw failure: %+v", reply)
+	}
+	conn = saslConn()
+	call[*kmsg.SASLHandshakeResponse](t, b, conn, 0, &kmsg.SASLHandshakeRequest{Mechanism: "PLAIN"})
+	ar.SASLAuthBytes = []byte("\x00alice\x00alice-secret")
+	reply = b.Handle(context.Background(), &protocol.Request{Key: 36, Version: 0, Body: ar, Parsed: true, Conn: conn})
+	if resp, ok := reply.Resp.(*kmsg.SASLAuthenticateResponse); !ok || resp.ErrorCode != 0 || reply.Close || conn.Principal() != "User:alice" {
+		t.Errorf("raw success: %+v", reply)
+	}
+}
