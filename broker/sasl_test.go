@@ -9,6 +9,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -47,6 +48,11 @@ func (s *syncBuffer) String() string {
 // extra properties given; logs go to the returned buffer.
 func newSASLBroker(t *testing.T, props ...string) (*Broker, *syncBuffer) {
 	t.Helper()
+	return newSASLBrokerWith(t, nil, props...)
+}
+
+func newSASLBrokerWith(t *testing.T, opts []Option, props ...string) (*Broker, *syncBuffer) {
+	t.Helper()
 	args := []string{"--memory", "--addr", "127.0.0.1:0", "--admin-addr", "",
 		"--set", `sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_alice="alice-secret" user_admin="admin-secret";`,
 		"--add-scram", "SCRAM-SHA-256=[name=alice,password=alice-secret]",
@@ -59,7 +65,7 @@ func newSASLBroker(t *testing.T, props ...string) (*Broker, *syncBuffer) {
 		t.Fatal(err)
 	}
 	logs := &syncBuffer{}
-	b, err := New(cfg, WithLogger(slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))))
+	b, err := New(cfg, append([]Option{WithLogger(slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo})))}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -227,12 +233,13 @@ func TestSaslHandshakeAndAuthenticate(t *testing.T) {
 }
 
 func TestSaslListenerMechanismsAndReauth(t *testing.T) {
-	now := time.Unix(1_800_000_000, 0)
-	b, logs := newSASLBroker(t,
+	var clock atomic.Int64 // the broker's clock, in ns; the test moves it
+	clock.Store(time.Unix(1_800_000_000, 0).UnixNano())
+	b, logs := newSASLBrokerWith(t, []Option{WithClock(func() time.Time { return time.Unix(0, clock.Load()) })},
 		"listener.name.sasl_plaintext.sasl.enabled.mechanisms=SCRAM-SHA-512,OAUTHBEARER",
 		"connections.max.reauth.ms=60000",
 		"listener.name.sasl_plaintext.oauthbearer.connections.max.reauth.ms=600000")
-	b.now = func() time.Time { return now }
+	now := time.Unix(0, clock.Load())
 
 	conn := saslConn()
 	h, reply := call[*kmsg.SASLHandshakeResponse](t, b, conn, 1, &kmsg.SASLHandshakeRequest{Mechanism: "PLAIN"})
@@ -254,6 +261,7 @@ func TestSaslListenerMechanismsAndReauth(t *testing.T) {
 	first := conn.Session()
 	// Re-authentication (KIP-368) with the same user replaces the session.
 	now = now.Add(50 * time.Second)
+	clock.Store(now.UnixNano())
 	resp, closed := login(t, b, conn, m, 2)
 	if resp.ErrorCode != 0 || closed || conn.Session() == first || !conn.Session().Expiry.Equal(now.Add(time.Minute)) {
 		t.Fatalf("re-authentication: %+v closed %v", resp, closed)
