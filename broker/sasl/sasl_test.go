@@ -11,9 +11,12 @@ import (
 	"encoding/json"
 	"errors"
 	"math/big"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -355,5 +358,66 @@ func TestParseJAAS(t *testing.T) {
 	_, err = ParseJAAS(`X required user_a="secret-value" b;`)
 	if err == nil || strings.Contains(err.Error(), "secret-value") {
 		t.Errorf("error quotes a value: %v", err)
+	}
+}
+
+// TestJWKSRefreshOverHTTP: keys come from an http:// endpoint; a token
+// signed by a key the cached set lacks makes the validator fetch again
+// (at most every minRefetch), and the set is refetched once Refresh passed.
+func TestJWKSRefreshOverHTTP(t *testing.T) {
+	k1, _ := rsa.GenerateKey(rand.Reader, 2048)
+	k2, _ := rsa.GenerateKey(rand.Reader, 2048)
+	b64 := func(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
+	jwk := func(kid string, k *rsa.PrivateKey) map[string]any {
+		return map[string]any{"kty": "RSA", "kid": kid, "n": b64(k.N.Bytes()), "e": b64(big.NewInt(int64(k.E)).Bytes())}
+	}
+	var mu sync.Mutex
+	keys := []map[string]any{jwk("k1", k1)}
+	fetches := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		fetches++
+		_ = json.NewEncoder(w).Encode(map[string]any{"keys": keys})
+	}))
+	defer srv.Close()
+	now := time.Now()
+	v, err := NewJWKSValidator(JWKSConfig{URL: srv.URL + "/jwks", Refresh: time.Hour, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sign := func(kid string, k *rsa.PrivateKey) string {
+		h, _ := json.Marshal(map[string]any{"alg": "RS256", "kid": kid})
+		c, _ := json.Marshal(map[string]any{"sub": "svc", "exp": now.Unix() + 3600, "iat": now.Unix()})
+		in := b64(h) + "." + b64(c)
+		d := crypto.SHA256.New()
+		d.Write([]byte(in))
+		sig, _ := rsa.SignPKCS1v15(rand.Reader, k, crypto.SHA256, d.Sum(nil))
+		return in + "." + b64(sig)
+	}
+	if _, err := v.Validate(sign("k1", k1)); err != nil {
+		t.Fatalf("k1: %v", err)
+	}
+	mu.Lock()
+	keys = append(keys, jwk("k2", k2))
+	mu.Unlock()
+	if _, err := v.Validate(sign("k2", k2)); err == nil {
+		t.Error("k2 accepted before a refetch was allowed")
+	}
+	now = now.Add(minRefetch)
+	if _, err := v.Validate(sign("k2", k2)); err != nil {
+		t.Errorf("k2 after the key set changed: %v", err)
+	}
+	mu.Lock()
+	keys = keys[1:] // k1 rotated out
+	mu.Unlock()
+	now = now.Add(time.Hour)
+	if _, err := v.Validate(sign("k1", k1)); err == nil {
+		t.Error("k1 accepted after it left the key set and Refresh passed")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if fetches != 3 {
+		t.Errorf("%d fetches, want 3", fetches)
 	}
 }
