@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"regexp"
 	"strings"
 	"time"
 )
@@ -98,6 +99,14 @@ func (s *oauthServer) Step(msg []byte) ([]byte, bool, error) {
 	return nil, true, nil
 }
 
+// RFC 7628's key and value grammar, and the token characters Kafka's
+// OAuthBearerClientInitialResponse accepts.
+var (
+	extensionKey   = regexp.MustCompile(`^[A-Za-z]+$`)
+	extensionValue = regexp.MustCompile(`^[\x21-\x7E \t\r\n]+$`)
+	tokenChars     = regexp.MustCompile(`^[-_.a-zA-Z0-9]+$`)
+)
+
 func parseOAuthInitial(msg string) (authzid, token string, err error) {
 	malformed := func(why string) error {
 		return fmt.Errorf("%w: OAUTHBEARER client first message: %s", ErrMalformed, why)
@@ -117,22 +126,26 @@ func parseOAuthInitial(msg string) (authzid, token string, err error) {
 			return "", "", malformed(err.Error())
 		}
 	}
-	if !strings.HasPrefix(rest, "\x01") || !strings.HasSuffix(rest, "\x01\x01") {
+	if len(rest) < 3 || !strings.HasPrefix(rest, "\x01") || !strings.HasSuffix(rest, "\x01\x01") {
 		return "", "", malformed("bad key-value framing")
 	}
 	for _, kv := range strings.Split(rest[1:len(rest)-2], "\x01") {
 		k, v, ok := strings.Cut(kv, "=")
-		if !ok {
+		if !ok || !extensionKey.MatchString(k) || !extensionValue.MatchString(v) {
 			return "", "", malformed("bad key-value pair")
 		}
 		if k != "auth" {
 			continue // an extension
 		}
+		if token != "" {
+			return "", "", malformed("auth given twice")
+		}
 		scheme, tok, ok := strings.Cut(v, " ")
-		if !ok || !strings.EqualFold(scheme, "bearer") {
+		tok = strings.TrimLeft(tok, " ")
+		if !ok || !strings.EqualFold(scheme, "bearer") || !tokenChars.MatchString(tok) {
 			return "", "", malformed("auth is not a bearer token")
 		}
-		token = strings.TrimLeft(tok, " ")
+		token = tok
 	}
 	if token == "" {
 		return "", "", malformed("no auth=Bearer token")
@@ -144,7 +157,9 @@ func parseOAuthInitial(msg string) (authzid, token string, err error) {
 // (OAuthBearerUnsecuredValidatorCallbackHandler): it accepts unsigned JWTs
 // (alg "none", an empty signature) for development, checking the
 // principal claim, exp, iat and the required scope. Its options are the
-// JAAS options of the same names (unsecuredValidator...).
+// JAAS options of the same names (unsecuredValidator...). A scope claim
+// that is a string is read as a space-separated list (RFC 6749 §3.3);
+// Kafka takes the whole string as one scope.
 type UnsecuredValidator struct {
 	PrincipalClaimName string        // unsecuredValidatorPrincipalClaimName, default "sub"
 	ScopeClaimName     string        // unsecuredValidatorScopeClaimName, default "scope"

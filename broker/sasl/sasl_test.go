@@ -253,8 +253,19 @@ func TestOAuthBearerUnsecured(t *testing.T) {
 	if v2.PrincipalClaimName = ""; !errors.As(err, &ae) {
 		t.Errorf("authzid bob for alice's token: %v", err)
 	}
-	if _, _, err := NewOAuthBearerServer(v).Step([]byte("n,,auth=Bearer x")); !errors.Is(err, ErrMalformed) {
-		t.Errorf("malformed: %v", err)
+	for _, bad := range []string{
+		"n,,auth=Bearer x",
+		"n,,\x01auth=Bearer " + good + "\x01\x01x",
+		"n,,\x01auth=Bearer " + good + "\x01auth=Bearer " + good + "\x01\x01",
+		"n,,\x01auth=Bearer " + good + "\x01bad_key=1\x01\x01",
+		"n,,\x01auth=Basic " + good + "\x01\x01",
+		"n,,\x01auth=Bearer a b\x01\x01",
+		"y,,\x01auth=Bearer " + good + "\x01\x01",
+		"n,,\x01\x01",
+	} {
+		if _, _, err := NewOAuthBearerServer(v).Step([]byte(bad)); !errors.Is(err, ErrMalformed) {
+			t.Errorf("malformed %q: %v", bad, err)
+		}
 	}
 }
 
