@@ -35,16 +35,17 @@ func (b *Broker) handleSaslHandshake(ctx context.Context, req *protocol.Request)
 		resp.ErrorCode = kerr.IllegalSaslState.Code
 		return respond(resp)
 	}
-	enabled := b.saslMechanisms(conn.Listener)
-	resp.SupportedMechanisms = slices.Clone(enabled)
 	sess := conn.Session()
-	switch {
-	case exchangeOf(conn) != nil:
-		resp.ErrorCode = kerr.IllegalSaslState.Code
-		return protocol.Reply{Resp: resp, Close: true}
-	case sess != nil && (sess.Expiry.IsZero() || r.Version < 1):
+	if sess != nil && (sess.Expiry.IsZero() || r.Version < 1) {
+		// Not a re-authentication: Kafka's KafkaApis answers.
 		resp.ErrorCode = kerr.IllegalSaslState.Code
 		return respond(resp)
+	}
+	enabled := b.saslMechanisms(conn.Listener)
+	resp.SupportedMechanisms = slices.Clone(enabled)
+	if exchangeOf(conn) != nil {
+		resp.ErrorCode = kerr.IllegalSaslState.Code
+		return protocol.Reply{Resp: resp, Close: true}
 	}
 	if !slices.Contains(enabled, r.Mechanism) {
 		b.logger.Info("SASL handshake with a mechanism not enabled", "remote", conn.Remote, "listener", conn.Listener, "mechanism", r.Mechanism)
