@@ -64,9 +64,7 @@ func (b *Broker) handleSaslHandshake(ctx context.Context, req *protocol.Request)
 		return protocol.Reply{Resp: resp, Close: true}
 	}
 	conn.Auth = &saslExchange{mechanism: r.Mechanism, server: srv, prev: sess, raw: r.Version == 0}
-	reply := respond(resp)
-	if r.Version == 0 {
-		setRawSASL(&reply)
-	}
-	return reply
+	// v0: bare tokens follow (the protocol server reads them as
+	// SaslAuthenticate v0 requests until the session is set).
+	return protocol.Reply{Resp: resp, RawSASL: r.Version == 0}
 }

@@ -2,63 +2,34 @@ package broker
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 	ksasl "github.com/twmb/franz-go/pkg/sasl"
 	"github.com/twmb/franz-go/pkg/sasl/oauth"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 
 	"github.com/moldau/moldau/broker/config"
-	"github.com/moldau/moldau/protocol"
 )
 
-// saslListenerHandler marks every connection of its server as a
-// SASL_PLAINTEXT listener's, with no session until SASL sets one. TODO(sasl):
-// replace with the broker's own SASL_PLAINTEXT listener (listeners config)
-// once that lands.
-type saslListenerHandler struct {
-	b    *Broker
-	mu   sync.Mutex
-	seen map[*protocol.ConnInfo]bool
-}
-
-func (h *saslListenerHandler) Supported(key, version int16) bool { return h.b.Supported(key, version) }
-
-func (h *saslListenerHandler) Handle(ctx context.Context, req *protocol.Request) protocol.Reply {
-	h.mu.Lock()
-	first := !h.seen[req.Conn]
-	h.seen[req.Conn] = true
-	h.mu.Unlock()
-	if first {
-		req.Conn.Listener, req.Conn.Security = "SASL_PLAINTEXT", protocol.SASLPlaintext
-		req.Conn.SetSession(nil)
-	}
-	if req.Conn.Session() == nil && req.Key != 17 && req.Key != 18 && req.Key != 36 {
-		return protocol.Reply{Close: true}
-	}
-	return h.b.Handle(ctx, req)
-}
-
-// startSASLBroker starts a broker whose advertised listener is a
-// SASL_PLAINTEXT one, with the users of newSASLBroker; it returns the
-// broker, its SASL address and its log (at debug level).
+// startSASLBroker starts a broker with a PLAINTEXT and a SASL_PLAINTEXT
+// listener and the users of newSASLBroker; it returns the broker, the
+// SASL_PLAINTEXT listener's address and its log (at debug level).
 func startSASLBroker(t *testing.T, props ...string) (*Broker, string, *syncBuffer) {
 	t.Helper()
-	saslLn, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	args := []string{"--memory", "--addr", "127.0.0.1:0", "--admin-addr", "", "--advertise-addr", saslLn.Addr().String(),
+	args := []string{"--memory", "--admin-addr", "",
+		"--set", "listeners=PLAINTEXT://127.0.0.1:0,SASL_PLAINTEXT://127.0.0.1:0",
 		"--set", `sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_alice="alice-secret" user_admin="admin-secret";`,
 		"--add-scram", "SCRAM-SHA-256=[name=alice,password=alice-secret]",
 		"--add-scram", "SCRAM-SHA-512=[name=alice,password=alice-secret,iterations=8192]"}
@@ -74,22 +45,15 @@ func startSASLBroker(t *testing.T, props ...string) (*Broker, string, *syncBuffe
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
+	t.Cleanup(func() { _ = b.Close(context.Background()) })
+	if err := b.Start(); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.Serve(ln); err != nil {
-		t.Fatal(err)
+	addr := b.ListenerAddr("SASL_PLAINTEXT")
+	if addr == "" {
+		t.Fatal("no SASL_PLAINTEXT listener")
 	}
-	srv := protocol.NewServer(&saslListenerHandler{b: b, seen: map[*protocol.ConnInfo]bool{}}, protocol.DefaultLimits(), b.logger, nil)
-	done := make(chan struct{})
-	go func() { defer close(done); _ = srv.Serve(saslLn) }()
-	t.Cleanup(func() {
-		_ = srv.Shutdown(context.Background())
-		<-done
-		_ = b.Close(context.Background())
-	})
-	return b, saslLn.Addr().String(), logs
+	return b, addr, logs
 }
 
 func saslClient(t *testing.T, addr string, m ksasl.Mechanism, opts ...kgo.Opt) *kgo.Client {
@@ -213,5 +177,81 @@ func TestOAuthBearerWithKgo(t *testing.T) {
 		if !errors.Is(err, kerr.SaslAuthenticationFailed) || !strings.Contains(err.Error(), `"status":"`) {
 			t.Errorf("%s: %v, want SASL_AUTHENTICATION_FAILED with the JSON status", name, err)
 		}
+	}
+}
+
+// TestSaslHandshakeV0RawTokens speaks SaslHandshake v0 over TCP: the
+// client then sends the PLAIN token bare (Kafka's pre-KIP-152 framing) and
+// gets a bare answer; afterwards Kafka requests are served. A wrong
+// password closes the connection without an answer.
+func TestSaslHandshakeV0RawTokens(t *testing.T) {
+	_, addr, _ := startSASLBroker(t, "connection.failed.authentication.delay.ms=0")
+	frame := func(b []byte) []byte { return append(binary.BigEndian.AppendUint32(nil, uint32(len(b))), b...) }
+	request := func(corr int32, req kmsg.Request) []byte {
+		b := binary.BigEndian.AppendUint16(nil, uint16(req.Key()))
+		b = binary.BigEndian.AppendUint16(b, uint16(req.GetVersion()))
+		b = binary.BigEndian.AppendUint32(b, uint32(corr))
+		b = binary.BigEndian.AppendUint16(b, 1)
+		b = append(b, 't')
+		return frame(req.AppendTo(b))
+	}
+	readFrame := func(c net.Conn) ([]byte, error) {
+		_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		var n [4]byte
+		if _, err := io.ReadFull(c, n[:]); err != nil {
+			return nil, err
+		}
+		b := make([]byte, binary.BigEndian.Uint32(n[:]))
+		_, err := io.ReadFull(c, b)
+		return b, err
+	}
+	dial := func(pw string) net.Conn {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		hs := kmsg.NewPtrSASLHandshakeRequest()
+		hs.SetVersion(0)
+		hs.Mechanism = "PLAIN"
+		if _, err := c.Write(request(1, hs)); err != nil {
+			t.Fatal(err)
+		}
+		b, err := readFrame(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hr := kmsg.NewPtrSASLHandshakeResponse()
+		hr.SetVersion(0)
+		if err := hr.ReadFrom(b[4:]); err != nil || hr.ErrorCode != 0 {
+			t.Fatalf("handshake v0: %+v %v", hr, err)
+		}
+		if _, err := c.Write(frame([]byte("\x00alice\x00" + pw))); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	c := dial("alice-secret")
+	if tok, err := readFrame(c); err != nil || len(tok) != 0 {
+		t.Fatalf("bare answer to the PLAIN token: %q %v", tok, err)
+	}
+	md := kmsg.NewPtrMetadataRequest()
+	md.SetVersion(1)
+	if _, err := c.Write(request(2, md)); err != nil {
+		t.Fatal(err)
+	}
+	b, err := readFrame(c)
+	if err != nil || binary.BigEndian.Uint32(b) != 2 {
+		t.Fatalf("metadata after raw authentication: %v", err)
+	}
+	mr := kmsg.NewPtrMetadataResponse()
+	mr.SetVersion(1)
+	if err := mr.ReadFrom(b[4:]); err != nil || len(mr.Brokers) != 1 {
+		t.Fatalf("metadata: %+v %v", mr, err)
+	}
+
+	c = dial("wrong")
+	if b, err := readFrame(c); err == nil {
+		t.Fatalf("answer to a wrong raw PLAIN token: %q", b)
 	}
 }
