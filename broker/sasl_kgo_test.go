@@ -51,7 +51,10 @@ func startSASLBroker(t *testing.T, props ...string) (*Broker, string, *syncBuffe
 	}
 	addr := b.ListenerAddr("SASL_PLAINTEXT")
 	if addr == "" {
-		t.Fatal("no SASL_PLAINTEXT listener")
+		addr = b.ListenerAddr("SASL_SSL")
+	}
+	if addr == "" {
+		t.Fatal("no SASL listener")
 	}
 	return b, addr, logs
 }
@@ -253,5 +256,32 @@ func TestSaslHandshakeV0RawTokens(t *testing.T) {
 	c = dial("wrong")
 	if b, err := readFrame(c); err == nil {
 		t.Fatalf("answer to a wrong raw PLAIN token: %q", b)
+	}
+}
+
+// TestSASLSSLWithKgo: SCRAM-SHA-512 and PLAIN over a SASL_SSL listener
+// (TLS first, then SASL), the production setup.
+func TestSASLSSLWithKgo(t *testing.T) {
+	f := newTLSFixture(t)
+	_, addr, _ := startSASLBroker(t,
+		"listeners=PLAINTEXT://127.0.0.1:0,SASL_SSL://127.0.0.1:0",
+		"ssl.keystore.type=PEM",
+		"ssl.keystore.certificate.chain="+string(f.server.CertPEM),
+		"ssl.keystore.key="+string(f.server.KeyPEM),
+		"listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for name, m := range map[string]ksasl.Mechanism{
+		"SCRAM-SHA-512": scram.Auth{User: "alice", Pass: "alice-secret"}.AsSha512Mechanism(),
+		"PLAIN":         plain.Auth{User: "alice", Pass: "alice-secret"}.AsMechanism(),
+	} {
+		cl := saslClient(t, addr, m, kgo.DialTLSConfig(f.clientTLS(false)))
+		if err := cl.ProduceSync(ctx, &kgo.Record{Value: []byte(name)}).FirstErr(); err != nil {
+			t.Errorf("%s over SASL_SSL: %v", name, err)
+		}
+	}
+	bad := saslClient(t, addr, scram.Auth{User: "alice", Pass: "nope"}.AsSha512Mechanism(), kgo.DialTLSConfig(f.clientTLS(false)))
+	if err := bad.Ping(ctx); !errors.Is(err, kerr.SaslAuthenticationFailed) {
+		t.Errorf("bad password over SASL_SSL: %v", err)
 	}
 }
