@@ -2,11 +2,21 @@ package broker
 
 import (
 	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
+	"maps"
+	"math/big"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -283,5 +293,59 @@ func TestSASLSSLWithKgo(t *testing.T) {
 	bad := saslClient(t, addr, scram.Auth{User: "alice", Pass: "nope"}.AsSha512Mechanism(), kgo.DialTLSConfig(f.clientTLS(false)))
 	if err := bad.Ping(ctx); !errors.Is(err, kerr.SaslAuthenticationFailed) {
 		t.Errorf("bad password over SASL_SSL: %v", err)
+	}
+}
+
+// TestOAuthBearerJWKSWithKgo: with a JWKS endpoint (Kafka's
+// OAuthBearerValidatorCallbackHandler keys) signed tokens authenticate and
+// unsecured ones do not.
+func TestOAuthBearerJWKSWithKgo(t *testing.T) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b64 := base64.RawURLEncoding.EncodeToString
+	jwks, _ := json.Marshal(map[string]any{"keys": []map[string]any{{"kty": "RSA", "kid": "k1", "use": "sig",
+		"n": b64(key.N.Bytes()), "e": b64(big.NewInt(int64(key.E)).Bytes())}}})
+	file := filepath.Join(t.TempDir(), "jwks.json")
+	if err := os.WriteFile(file, jwks, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, addr, _ := startSASLBroker(t,
+		"listener.name.sasl_plaintext.sasl.enabled.mechanisms=OAUTHBEARER",
+		"listener.name.sasl_plaintext.oauthbearer.sasl.jaas.config=org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required;",
+		"listener.name.sasl_plaintext.oauthbearer.sasl.server.callback.handler.class=org.apache.kafka.common.security.oauthbearer.OAuthBearerValidatorCallbackHandler",
+		"sasl.oauthbearer.jwks.endpoint.url=file://"+file,
+		"sasl.oauthbearer.expected.audience=kafka",
+		"sasl.oauthbearer.expected.issuer=https://idp.example")
+	sign := func(claims map[string]any) string {
+		h, _ := json.Marshal(map[string]any{"alg": "RS256", "kid": "k1"})
+		c, _ := json.Marshal(claims)
+		in := b64(h) + "." + b64(c)
+		sum := sha256.Sum256([]byte(in))
+		sig, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, sum[:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return in + "." + b64(sig)
+	}
+	now := time.Now().Unix()
+	good := map[string]any{"sub": "svc", "aud": "kafka", "iss": "https://idp.example", "iat": now, "exp": now + 600}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cl := saslClient(t, addr, oauth.Auth{Token: sign(good)}.AsMechanism())
+	if err := cl.ProduceSync(ctx, &kgo.Record{Value: []byte("jwks")}).FirstErr(); err != nil {
+		t.Fatalf("signed token: %v", err)
+	}
+	wrongAud := maps.Clone(good)
+	wrongAud["aud"] = "other"
+	for name, tok := range map[string]string{
+		"unsecured":      unsecuredToken(good),
+		"wrong audience": sign(wrongAud),
+	} {
+		err := saslClient(t, addr, oauth.Auth{Token: tok}.AsMechanism()).Ping(ctx)
+		if !errors.Is(err, kerr.SaslAuthenticationFailed) || !strings.Contains(err.Error(), "invalid_token") {
+			t.Errorf("%s: %v", name, err)
+		}
 	}
 }
