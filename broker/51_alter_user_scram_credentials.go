@@ -8,7 +8,8 @@ package broker
 //     mechanism's credential.
 //   - Errors per user, with Kafka's codes and messages
 //     (ScramControlManager): a user altered twice in one request (in either
-//     list) is DUPLICATE_RESOURCE for that user; an unknown mechanism
+//     list, whatever the mechanisms) is DUPLICATE_RESOURCE for that user,
+//     unless its first change already failed (that error stays); an unknown mechanism
 //     UNSUPPORTED_SASL_MECHANISM; iterations below 4096 or above 16384, an
 //     empty user name, salt or salted password UNACCEPTABLE_CREDENTIAL;
 //     deleting a credential that does not exist RESOURCE_NOT_FOUND.
@@ -40,7 +41,10 @@ func (b *Broker) handleAlterUserScramCredentials(ctx context.Context, req *proto
 	var order []string
 	claim := func(name string) (*outcome, bool) {
 		if o, ok := results[name]; ok {
-			if o.err == nil || o.err != kerr.DuplicateResource {
+			// As Kafka's ScramControlManager: a user whose earlier change
+			// was accepted becomes a duplicate; one that already failed
+			// keeps its first error.
+			if o.err == nil {
 				*o = outcome{err: kerr.DuplicateResource, msg: "A user credential cannot be altered twice in the same request"}
 			}
 			return nil, false
