@@ -81,6 +81,7 @@ func (b *Broker) handleSaslAuthenticate(ctx context.Context, req *protocol.Reque
 		resp.SessionLifetimeMillis = lifetime.Milliseconds()
 	}
 	conn.SetSession(sess)
+	b.topics.metrics.sasl.count(conn.Listener, ex.mechanism, true, ex.prev != nil)
 	b.logger.Debug("SASL authenticated", "remote", conn.Remote, "listener", conn.Listener, "mechanism", ex.mechanism,
 		"principal", sess.Principal, "reauthentication", ex.prev != nil, "lifetime", lifetime)
 	return respond(resp)
@@ -92,6 +93,7 @@ func (b *Broker) handleSaslAuthenticate(ctx context.Context, req *protocol.Reque
 // nothing more). why is for the log only (it never holds a password).
 func (b *Broker) saslFailed(conn *protocol.ConnInfo, ex *saslExchange, resp *kmsg.SASLAuthenticateResponse, why, clientMsg string) protocol.Reply {
 	conn.Auth = nil
+	b.topics.metrics.sasl.count(conn.Listener, ex.mechanism, false, ex.prev != nil)
 	b.logger.Info("SASL authentication failed", "remote", conn.Remote, "listener", conn.Listener, "mechanism", ex.mechanism,
 		"reauthentication", ex.prev != nil, "reason", why)
 	resp.ErrorCode = kerr.SaslAuthenticationFailed.Code

@@ -24,6 +24,8 @@ type brokerMetrics struct {
 	// followerLag: cluster mode, the largest gap in Raft entries between
 	// a partition this node leads and one of its followers (isrLoop).
 	followerLag prometheus.Gauge
+	// sasl: SASL authentications by outcome (sasl_auth.go).
+	sasl *saslMetrics
 }
 
 // topicMetrics are one topic's counters.
@@ -53,6 +55,7 @@ func newBrokerMetrics(reg prometheus.Registerer, b *Broker) *brokerMetrics {
 	}
 	m.followerLag = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "moldau", Name: "raft_follower_max_lag_entries",
 		Help: "Cluster mode: the largest lag, in Raft entries, of a follower behind a partition this node leads."})
+	m.sasl = newSASLMetrics(reg)
 	if reg != nil {
 		reg.MustRegister(m.bytesIn, m.recordsIn, m.bytesOut, m.produceErrors, m.fetchWaits, m.waitingVec, &logCollector{b: b})
 		if len(b.cfg.Peers) > 0 {

@@ -14,13 +14,45 @@ package broker
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/moldau/moldau/broker/sasl"
 	"github.com/moldau/moldau/protocol"
 )
+
+// saslMetrics count SASL authentications as Kafka's
+// successful-authentication-total, failed-authentication-total and their
+// re-authentication twins do, by listener and mechanism.
+type saslMetrics struct {
+	auths *prometheus.CounterVec // listener, mechanism, result (success|failure), reauthentication (true|false)
+}
+
+func newSASLMetrics(reg prometheus.Registerer) *saslMetrics {
+	m := &saslMetrics{auths: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "moldau", Name: "sasl_authentications_total",
+		Help: "SASL authentications and re-authentications (KIP-368), by listener, mechanism and result."},
+		[]string{"listener", "mechanism", "result", "reauthentication"})}
+	if reg != nil {
+		reg.MustRegister(m.auths)
+	}
+	return m
+}
+
+// count records one exchange's outcome; m may be nil.
+func (m *saslMetrics) count(listener, mechanism string, ok, reauth bool) {
+	if m == nil {
+		return
+	}
+	result := "failure"
+	if ok {
+		result = "success"
+	}
+	m.auths.WithLabelValues(listener, mechanism, result, strconv.FormatBool(reauth)).Inc()
+}
 
 // saslExchange is one connection's SASL exchange, from SaslHandshake until
 // it succeeds or fails (ConnInfo.Auth).

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 	ksasl "github.com/twmb/franz-go/pkg/sasl"
@@ -150,7 +151,8 @@ func loginReply(t *testing.T, b *Broker, conn *protocol.ConnInfo, m ksasl.Mechan
 }
 
 func TestSaslHandshakeAndAuthenticate(t *testing.T) {
-	b, logs := newSASLBroker(t)
+	reg := prometheus.NewRegistry()
+	b, logs := newSASLBrokerWith(t, []Option{WithRegisterer(reg)})
 
 	// The enabled list: PLAIN (a PlainLoginModule is configured) and SCRAM.
 	conn := saslConn()
@@ -205,6 +207,14 @@ func TestSaslHandshakeAndAuthenticate(t *testing.T) {
 		start := time.Now()
 		if reply.Wait == nil || reply.Wait(context.Background()) != reply.Resp || time.Since(start) < 100*time.Millisecond {
 			t.Errorf("%s: failure not delayed 100 ms (%v)", tc.name, time.Since(start))
+		}
+	}
+	for _, c := range []struct {
+		mech, result string
+		want         float64
+	}{{"PLAIN", "success", 3}, {"SCRAM-SHA-256", "success", 3}, {"SCRAM-SHA-512", "success", 3}, {"PLAIN", "failure", 1}, {"SCRAM-SHA-512", "failure", 1}} {
+		if got := saslAuthCount(t, reg, c.mech, c.result); got != c.want {
+			t.Errorf("moldau_sasl_authentications_total %s %s = %v, want %v", c.mech, c.result, got, c.want)
 		}
 	}
 	out := logs.String()
@@ -353,4 +363,29 @@ func TestSaslHandshakeV0RawFailure(t *testing.T) {
 	if resp, ok := reply.Resp.(*kmsg.SASLAuthenticateResponse); !ok || resp.ErrorCode != 0 || reply.Close || conn.Principal() != "User:alice" {
 		t.Errorf("raw success: %+v", reply)
 	}
+}
+
+// saslAuthCount reads moldau_sasl_authentications_total for a first
+// authentication on SASL_PLAINTEXT with mechanism and result.
+func saslAuthCount(t *testing.T, reg *prometheus.Registry, mechanism, result string) float64 {
+	t.Helper()
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() != "moldau_sasl_authentications_total" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if labels["listener"] == "SASL_PLAINTEXT" && labels["mechanism"] == mechanism && labels["result"] == result && labels["reauthentication"] == "false" {
+				return m.GetCounter().GetValue()
+			}
+		}
+	}
+	return 0
 }
