@@ -158,6 +158,10 @@ type Reply struct {
 	// package doc): the next frames are bare tokens until the handler sets
 	// a new session.
 	RawSASL bool
+	// MuteFor, when above zero, mutes the connection for that long once the
+	// reply is written (throttle.go): a throttled reply without a response.
+	// A response's own throttle_time_ms mutes the connection too.
+	MuteFor time.Duration
 }
 
 // Limits bounds what one connection may make the server allocate.
@@ -197,6 +201,8 @@ type Server struct {
 	metrics *Metrics
 	budget  *byteBudget
 	frames  *framePool
+	// connLimit, when set, admits accepted connections (connlimit.go).
+	connLimit ConnLimiter
 
 	mu       sync.Mutex
 	lns      map[net.Listener]struct{}
@@ -286,6 +292,9 @@ func (s *Server) ServeListener(ln net.Listener, lc ListenerConfig) error {
 			return err
 		}
 		backoff = 0
+		if !s.admit(nc) {
+			continue
+		}
 		if tc, ok := nc.(*net.TCPConn); ok {
 			_ = tc.SetNoDelay(true)
 		}
@@ -300,6 +309,7 @@ func (s *Server) ServeListener(ln net.Listener, lc ListenerConfig) error {
 		if s.closing {
 			s.mu.Unlock()
 			nc.Close()
+			s.released(nc)
 			return ErrServerClosed
 		}
 		s.conns[c] = struct{}{}
@@ -380,6 +390,10 @@ type conn struct {
 	// stop: stopped is set, and read only, under it.
 	deadlineMu sync.Mutex
 	stopped    bool
+
+	// mutedUntil: unix nanos until which the reader holds requests back
+	// (quota throttling, throttle.go).
+	mutedUntil atomic.Int64
 }
 
 func (c *conn) stopReading() {
@@ -451,6 +465,7 @@ func (c *conn) serve() {
 		s.mu.Lock()
 		delete(s.conns, c)
 		s.mu.Unlock()
+		s.released(c.nc)
 		s.connWG.Done()
 		return
 	}
@@ -472,6 +487,7 @@ func (c *conn) serve() {
 	s.mu.Lock()
 	delete(s.conns, c)
 	s.mu.Unlock()
+	s.released(c.nc)
 	if s.metrics != nil {
 		s.metrics.connClosed()
 	}
@@ -574,6 +590,7 @@ func (c *conn) readLoop(ctx context.Context, queue chan<- pending) {
 			s.freeFrame(frame, recycle, cost)
 			return
 		}
+		c.waitMuted(ctx)
 		start := time.Now()
 		req, ok := c.parse(frame)
 		if !ok {
@@ -795,6 +812,7 @@ func (c *conn) writeLoop(ctx context.Context, queue <-chan pending) {
 		if p.reply.Wait != nil {
 			resp = p.reply.Wait(ctx)
 		}
+		c.throttle(ctx, p.reply, resp)
 		closeConn := p.reply.Close || (p.reply.CloseAfterWait != nil && p.reply.CloseAfterWait())
 		if p.rawSASL && !p.reply.NoResponse && !closeConn {
 			// Raw mode: a failed step closes the connection (Kafka
