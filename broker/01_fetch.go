@@ -58,6 +58,7 @@ type fetchPlan struct {
 
 func (b *Broker) handleFetch(ctx context.Context, req *protocol.Request) protocol.Reply {
 	r := req.Body.(*kmsg.FetchRequest)
+	b.capFetchBytes(req, r)
 	plan, errCode := b.planFetch(r)
 	if plan != nil {
 		plan.listener = listenerOf(req)
@@ -69,6 +70,7 @@ func (b *Broker) handleFetch(ctx context.Context, req *protocol.Request) protoco
 	}
 	fr := b.readFetch(plan)
 	if fr.bytes >= int(r.MinBytes) || r.MaxWaitMillis <= 0 || fr.hasErr {
+		fr = b.throttleFetch(req, plan, fr)
 		b.commitFetch(plan, fr.resp)
 		b.countFetched(r.Version, fr)
 		return respond(fr.reply())
@@ -76,7 +78,7 @@ func (b *Broker) handleFetch(ctx context.Context, req *protocol.Request) protoco
 	fr.release()
 	deadline := time.Now().Add(time.Duration(r.MaxWaitMillis) * time.Millisecond)
 	return protocol.Reply{Wait: func(ctx context.Context) kmsg.Response {
-		fr := b.waitFetch(ctx, plan, deadline)
+		fr := b.throttleFetch(req, plan, b.waitFetch(ctx, plan, deadline))
 		b.commitFetch(plan, fr.resp)
 		b.countFetched(r.Version, fr)
 		return fr.reply()

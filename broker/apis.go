@@ -75,6 +75,8 @@ func servedAPIs() []api {
 		{45, "AlterPartitionReassignments", 0, 1, (*Broker).handleAlterPartitionReassignments},
 		{46, "ListPartitionReassignments", 0, 0, (*Broker).handleListPartitionReassignments},
 		{47, "OffsetDelete", 0, 0, (*Broker).handleOffsetDelete},
+		{48, "DescribeClientQuotas", 0, 1, (*Broker).handleDescribeClientQuotas},
+		{49, "AlterClientQuotas", 0, 1, (*Broker).handleAlterClientQuotas},
 		{50, "DescribeUserScramCredentials", 0, 0, (*Broker).handleDescribeUserScramCredentials},
 		{51, "AlterUserScramCredentials", 0, 0, (*Broker).handleAlterUserScramCredentials},
 		{55, "DescribeQuorum", 0, 2, (*Broker).handleDescribeQuorum},

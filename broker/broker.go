@@ -83,7 +83,8 @@ type Broker struct {
 	// (entities.go); durable and replicated with the cluster metadata.
 	entities entityStore
 	// auth: SASL state shared by connections (sasl_auth.go).
-	auth brokerAuth
+	auth   brokerAuth
+	quotas *quotaState // client quotas and connection limits (quotas.go)
 
 	caps *versionCaps // advertised max version per key
 
@@ -127,6 +128,7 @@ func New(cfg config.Config, opts ...Option) (*Broker, error) {
 	}
 	b := &Broker{
 		entities:   newMemEntities(),
+		quotas:     newQuotaState(cfg),
 		caps:       caps,
 		cfg:        cfg,
 		logger:     o.logger,
@@ -321,6 +323,7 @@ func (b *Broker) serve(bound []*boundListener) error {
 		limits.IdleTimeout = time.Duration(b.cfg.ConnectionsMaxIdleMs) * time.Millisecond
 	}
 	b.srv = protocol.NewServer(b, limits, b.logger, b.metrics)
+	b.startQuotas(b.srv)
 	b.bg.Add(4 + len(bound))
 	go func() {
 		defer b.bg.Done()
@@ -715,7 +718,7 @@ func (b *Broker) Handle(ctx context.Context, req *protocol.Request) protocol.Rep
 	if f := b.faults.take(req.Key); f != nil {
 		return b.applyFault(ctx, f, req, func() protocol.Reply { return a.handle(b, ctx, req) })
 	}
-	return b.topics.metrics.countWaiting(req.Key, a.handle(b, ctx, req))
+	return b.topics.metrics.countWaiting(req.Key, b.handleWithQuotas(ctx, a, req))
 }
 
 // respond wraps a ready response.

@@ -1,0 +1,206 @@
+package broker
+
+import (
+	"testing"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/moldau/moldau/protocol"
+)
+
+func quotaEntry(ops []kmsg.AlterClientQuotasRequestEntryOp, kv ...*string) kmsg.AlterClientQuotasRequestEntry {
+	e := kmsg.NewAlterClientQuotasRequestEntry()
+	for i := 0; i < len(kv); i += 2 {
+		c := kmsg.NewAlterClientQuotasRequestEntryEntity()
+		c.Type, c.Name = *kv[i], kv[i+1]
+		e.Entity = append(e.Entity, c)
+	}
+	e.Ops = ops
+	return e
+}
+
+func setOp(key string, v float64) kmsg.AlterClientQuotasRequestEntryOp {
+	o := kmsg.NewAlterClientQuotasRequestEntryOp()
+	o.Key, o.Value = key, v
+	return o
+}
+
+func removeOp(key string) kmsg.AlterClientQuotasRequestEntryOp {
+	o := kmsg.NewAlterClientQuotasRequestEntryOp()
+	o.Key, o.Remove = key, true
+	return o
+}
+
+func alterQuotas(t *testing.T, b *Broker, version int16, validateOnly bool, entries ...kmsg.AlterClientQuotasRequestEntry) *kmsg.AlterClientQuotasResponse {
+	t.Helper()
+	req := kmsg.NewPtrAlterClientQuotasRequest()
+	req.Entries, req.ValidateOnly = entries, validateOnly
+	return do[*kmsg.AlterClientQuotasResponse](t, b, version, req)
+}
+
+func describeQuotas(t *testing.T, b *Broker, version int16, strict bool, comps ...kmsg.DescribeClientQuotasRequestComponent) *kmsg.DescribeClientQuotasResponse {
+	t.Helper()
+	req := kmsg.NewPtrDescribeClientQuotasRequest()
+	req.Components, req.Strict = comps, strict
+	return do[*kmsg.DescribeClientQuotasResponse](t, b, version, req)
+}
+
+func comp(typ string, match kmsg.QuotasMatchType, name *string) kmsg.DescribeClientQuotasRequestComponent {
+	c := kmsg.NewDescribeClientQuotasRequestComponent()
+	c.EntityType, c.MatchType, c.Match = typ, match, name
+	return c
+}
+
+func TestAlterDescribeClientQuotas(t *testing.T) {
+	b := newAdminBroker(t)
+	s := kmsg.StringPtr
+	for _, v := range []int16{0, 1} {
+		b := newAdminBroker(t)
+		resp := alterQuotas(t, b, v, false,
+			quotaEntry([]kmsg.AlterClientQuotasRequestEntryOp{setOp("producer_byte_rate", 1024), setOp("request_percentage", 12.5)}, s("user"), s("alice")),
+			quotaEntry([]kmsg.AlterClientQuotasRequestEntryOp{setOp("consumer_byte_rate", 2048)}, s("user"), s("alice"), s("client-id"), nil),
+			quotaEntry([]kmsg.AlterClientQuotasRequestEntryOp{setOp("producer_byte_rate", 10)}, s("client-id"), nil),
+			quotaEntry([]kmsg.AlterClientQuotasRequestEntryOp{setOp("connection_creation_rate", 5)}, s("ip"), s("10.0.0.1")),
+		)
+		for i, e := range resp.Entries {
+			if e.ErrorCode != 0 {
+				t.Fatalf("v%d entry %d: %d %v", v, i, e.ErrorCode, e.ErrorMessage)
+			}
+		}
+		if len(resp.Entries) != 4 || *resp.Entries[0].Entity[0].Name != "alice" {
+			t.Fatalf("v%d: entries %+v", v, resp.Entries)
+		}
+		count := func(strict bool, comps ...kmsg.DescribeClientQuotasRequestComponent) int {
+			d := describeQuotas(t, b, v, strict, comps...)
+			if d.ErrorCode != 0 {
+				t.Fatalf("v%d describe: %d %v", v, d.ErrorCode, d.ErrorMessage)
+			}
+			return len(d.Entries)
+		}
+		if n := count(false); n != 4 {
+			t.Errorf("v%d: everything: %d", v, n)
+		}
+		if n := count(false, comp("user", kmsg.QuotasMatchTypeExact, s("alice"))); n != 2 {
+			t.Errorf("v%d: user alice: %d", v, n)
+		}
+		if n := count(true, comp("user", kmsg.QuotasMatchTypeExact, s("alice"))); n != 1 {
+			t.Errorf("v%d: user alice strict: %d", v, n)
+		}
+		if n := count(false, comp("client-id", kmsg.QuotasMatchTypeDefault, nil)); n != 2 {
+			t.Errorf("v%d: default client: %d", v, n)
+		}
+		if n := count(false, comp("client-id", kmsg.QuotasMatchTypeExact, nil)); n != 2 {
+			t.Errorf("v%d: exact null client: %d", v, n)
+		}
+		if n := count(true, comp("client-id", kmsg.QuotasMatchTypeAny, nil)); n != 1 {
+			t.Errorf("v%d: any client strict: %d", v, n)
+		}
+		if n := count(false, comp("ip", kmsg.QuotasMatchTypeAny, nil)); n != 1 {
+			t.Errorf("v%d: any ip: %d", v, n)
+		}
+		d := describeQuotas(t, b, v, true, comp("user", kmsg.QuotasMatchTypeExact, s("alice")))
+		if len(d.Entries) != 1 || len(d.Entries[0].Values) != 2 || d.Entries[0].Values[0].Key != "producer_byte_rate" ||
+			d.Entries[0].Values[0].Value != 1024 || d.Entries[0].Values[1].Value != 12.5 {
+			t.Fatalf("v%d: alice %+v", v, d.Entries)
+		}
+		// Remove one key, then the last one: the entity goes.
+		alterQuotas(t, b, v, false, quotaEntry([]kmsg.AlterClientQuotasRequestEntryOp{removeOp("request_percentage")}, s("user"), s("alice")))
+		d = describeQuotas(t, b, v, true, comp("user", kmsg.QuotasMatchTypeExact, s("alice")))
+		if len(d.Entries) != 1 || len(d.Entries[0].Values) != 1 {
+			t.Fatalf("v%d: after remove %+v", v, d.Entries)
+		}
+		alterQuotas(t, b, v, false, quotaEntry([]kmsg.AlterClientQuotasRequestEntryOp{removeOp("producer_byte_rate")}, s("user"), s("alice")))
+		if n := count(true, comp("user", kmsg.QuotasMatchTypeExact, s("alice"))); n != 0 {
+			t.Fatalf("v%d: alice still there", v)
+		}
+	}
+
+	// validate_only stores nothing; errors are INVALID_REQUEST per entity.
+	resp := alterQuotas(t, b, 1, true, quotaEntry([]kmsg.AlterClientQuotasRequestEntryOp{setOp("producer_byte_rate", 5)}, s("user"), s("bob")))
+	if resp.Entries[0].ErrorCode != 0 || len(describeQuotas(t, b, 1, false).Entries) != 0 {
+		t.Fatal("validate_only stored a quota")
+	}
+	for _, bad := range []kmsg.AlterClientQuotasRequestEntry{
+		quotaEntry([]kmsg.AlterClientQuotasRequestEntryOp{setOp("foo_rate", 5)}, s("user"), s("bob")),
+		quotaEntry([]kmsg.AlterClientQuotasRequestEntryOp{setOp("producer_byte_rate", 1.5)}, s("user"), s("bob")),
+		quotaEntry([]kmsg.AlterClientQuotasRequestEntryOp{setOp("producer_byte_rate", 0)}, s("user"), s("bob")),
+		quotaEntry([]kmsg.AlterClientQuotasRequestEntryOp{setOp("producer_byte_rate", 5), setOp("producer_byte_rate", 6)}, s("user"), s("bob")),
+		quotaEntry([]kmsg.AlterClientQuotasRequestEntryOp{setOp("producer_byte_rate", 5)}, s("group"), s("g")),
+		quotaEntry([]kmsg.AlterClientQuotasRequestEntryOp{setOp("producer_byte_rate", 5)}),
+		quotaEntry([]kmsg.AlterClientQuotasRequestEntryOp{setOp("connection_creation_rate", 5)}, s("ip"), s("nope")),
+		quotaEntry([]kmsg.AlterClientQuotasRequestEntryOp{setOp("connection_creation_rate", 5)}, s("ip"), s("1.2.3.4"), s("user"), s("u")),
+	} {
+		resp := alterQuotas(t, b, 1, false, bad)
+		if resp.Entries[0].ErrorCode != kerr.InvalidRequest.Code || resp.Entries[0].ErrorMessage == nil {
+			t.Errorf("%+v: code %d", bad, resp.Entries[0].ErrorCode)
+		}
+	}
+	if n := len(describeQuotas(t, b, 1, false).Entries); n != 0 {
+		t.Fatalf("%d entities stored by bad requests", n)
+	}
+	// A bad entity does not stop the good one next to it.
+	resp = alterQuotas(t, b, 1, false,
+		quotaEntry([]kmsg.AlterClientQuotasRequestEntryOp{setOp("foo", 5)}, s("user"), s("bob")),
+		quotaEntry([]kmsg.AlterClientQuotasRequestEntryOp{setOp("producer_byte_rate", 5)}, s("user"), s("carol")))
+	if resp.Entries[0].ErrorCode == 0 || resp.Entries[1].ErrorCode != 0 || len(describeQuotas(t, b, 1, false).Entries) != 1 {
+		t.Fatalf("mixed request: %+v", resp.Entries)
+	}
+
+	// Describe filter errors.
+	if d := describeQuotas(t, b, 1, false, comp("group", kmsg.QuotasMatchTypeAny, nil)); d.ErrorCode != kerr.UnsupportedVersion.Code {
+		t.Errorf("unknown type: %d", d.ErrorCode)
+	}
+	if d := describeQuotas(t, b, 1, false, comp("user", 0, s("a")), comp("user", 0, s("b"))); d.ErrorCode != kerr.InvalidRequest.Code {
+		t.Errorf("repeated type: %d", d.ErrorCode)
+	}
+	if d := describeQuotas(t, b, 1, false, comp("ip", kmsg.QuotasMatchTypeAny, nil), comp("user", kmsg.QuotasMatchTypeAny, nil)); d.ErrorCode != kerr.InvalidRequest.Code {
+		t.Errorf("ip with user: %d", d.ErrorCode)
+	}
+}
+
+// TestProduceThrottle: with a producer_byte_rate quota on the client id, a
+// produce over it answers with throttle_time_ms; other clients are not
+// throttled.
+func TestProduceThrottle(t *testing.T) {
+	b := newAdminBroker(t)
+	mustCreateTopic(t, b, "q", 1, nil)
+	s := kmsg.StringPtr
+	alterQuotas(t, b, 1, false, quotaEntry([]kmsg.AlterClientQuotasRequestEntryOp{setOp("producer_byte_rate", 100)}, s("client-id"), s("slow")))
+	produce := func(client string) int32 {
+		req := kmsg.NewPtrProduceRequest()
+		req.Acks = 1
+		req.TimeoutMillis = 1000
+		rt := kmsg.NewProduceRequestTopic()
+		rt.Topic = "q"
+		rp := kmsg.NewProduceRequestTopicPartition()
+		rp.Records = adminBatch(10)
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		req.SetVersion(9)
+		reply := b.Handle(t.Context(), newTestRequest(req, client))
+		resp := reply.Resp
+		if reply.Wait != nil {
+			resp = reply.Wait(t.Context())
+		}
+		pr := resp.(*kmsg.ProduceResponse)
+		if pr.Topics[0].Partitions[0].ErrorCode != 0 {
+			t.Fatalf("produce error %d", pr.Topics[0].Partitions[0].ErrorCode)
+		}
+		return pr.ThrottleMillis
+	}
+	var throttled int32
+	for range 20 {
+		throttled = max(throttled, produce("slow"))
+		if th := produce("fast"); th != 0 {
+			t.Fatalf("unquoted client throttled %d ms", th)
+		}
+	}
+	if throttled <= 0 {
+		t.Fatal("the quoted client was never throttled")
+	}
+}
+
+func newTestRequest(body kmsg.Request, clientID string) *protocol.Request {
+	return &protocol.Request{Key: body.Key(), Version: body.GetVersion(), Body: body, Parsed: true, ClientID: clientID, Conn: &protocol.ConnInfo{}}
+}
