@@ -26,6 +26,10 @@ package broker
 // PartitionMaxBytes bound the response, except that the first partition with
 // data always returns at least one whole batch.
 //
+// Quotas (quotas.go): a fetch over the client's consumer_byte_rate is
+// answered at once with no records and throttle_time_ms, as Kafka's; its max
+// bytes are capped at what one quota window allows.
+//
 // Zero-copy: on the OS file system a partition is read as pinned segment
 // file ranges (Log.ReadRanges) and the response goes to the connection
 // writer as a protocol.FileResponse, which sends the records with

@@ -56,6 +56,9 @@ type Table struct {
 	pairs   map[pairKey]kindValues
 	ips     map[slot]float64 // connection_creation_rate
 	enabled [numKinds]bool
+	// levelsSet[k] bit i: some entity of levels[i]'s shape sets kind k, so
+	// Resolve looks up only the levels that can match.
+	levelsSet [numKinds]uint8
 }
 
 // NewTable indexes stored quotas. Entities that are not valid user/client-id
@@ -94,6 +97,11 @@ func NewTable(entries []Stored) *Table {
 					kv.set |= 1 << k
 					kv.v[k] = v.Value
 					t.enabled[k] = true
+					for i, l := range levels {
+						if l.user == pk.user.kind && l.client == pk.client.kind {
+							t.levelsSet[k] |= 1 << i
+						}
+					}
 				}
 			}
 		}
@@ -139,7 +147,11 @@ func (t *Table) Resolve(k Kind, user, clientID string) (bound float64, key Senso
 	if t == nil || !t.enabled[k] {
 		return 0, SensorKey{}, false
 	}
-	for _, l := range levels {
+	set := t.levelsSet[k]
+	for i, l := range levels {
+		if set&(1<<i) == 0 {
+			continue
+		}
 		kv, found := t.pairs[pairKey{mkSlot(l.user, user), mkSlot(l.client, clientID)}]
 		if !found || kv.set&(1<<k) == 0 {
 			continue

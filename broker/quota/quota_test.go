@@ -397,3 +397,26 @@ func TestConnLimiterMaxConnectionsWaits(t *testing.T) {
 		t.Fatal("waiting connection not admitted after a release")
 	}
 }
+
+// BenchmarkRecordNoQuota is the produce/fetch fast path with no quota set.
+func BenchmarkRecordNoQuota(b *testing.B) {
+	m := NewManager(DefaultWindow)
+	now := time.Now()
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			m.Record(Produce, "u", "c", 100, now)
+		}
+	})
+}
+
+// BenchmarkRecordWithQuota is one client's produce recorded against a quota.
+func BenchmarkRecordWithQuota(b *testing.B) {
+	m := NewManager(DefaultWindow)
+	m.SetTable(NewTable([]Stored{{Entity{{TypeClientID, nil}}, []Value{{KeyProducerByteRate, 1e12}}}}))
+	now := time.Now()
+	b.ReportAllocs()
+	for range b.N {
+		m.Record(Produce, "u", "c", 100, now)
+	}
+}
