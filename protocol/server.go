@@ -598,7 +598,7 @@ func (c *conn) readLoop(ctx context.Context, queue chan<- pending) {
 			c.enqueue(ctx, queue, pending{reply: Reply{Close: true}})
 			return
 		}
-		reply := s.handler.Handle(ctx, req)
+		reply := c.handle(ctx, req) // s.handler.Handle, then quota muting (throttle.go)
 		// The handler is done with the frame (handlers copy what they
 		// keep), so it no longer counts against the budget, and a
 		// Produce frame goes back to the pool.

@@ -8,10 +8,12 @@ package protocol
 // back for the throttle time, as Kafka does. Reply.MuteFor mutes a
 // connection after a reply with no response (a throttled acks=0 produce).
 //
-// The writer goroutine sets mutedUntil (unix nanos) before it writes the
-// throttled response; the reader goroutine waits for it before handing the
-// next request to the handler. A request the reader already handled before
-// the mute was set is not held back (requests are pipelined); the client,
+// mutedUntil (unix nanos) is set by the reader goroutine as soon as the
+// handler returns a reply whose throttle is known then (a ready response, or
+// MuteFor), and by the writer goroutine for a response that a Wait produced,
+// before it is written; the reader waits for it before handing the next
+// request to the handler. A request the reader handled before a Wait's
+// throttle was known is not held back (requests are pipelined); the client,
 // which honours throttle_time_ms too, sends nothing more meanwhile.
 
 import (
@@ -50,13 +52,33 @@ func (c *conn) throttle(ctx context.Context, reply Reply, resp kmsg.Response) {
 	if d <= 0 {
 		return
 	}
+	c.mute(d)
+	if !after {
+		sleepCtx(ctx, d)
+	}
+}
+
+// mute holds the connection's next requests back for d from now.
+func (c *conn) mute(d time.Duration) {
 	until := time.Now().Add(d).UnixNano()
 	if until > c.mutedUntil.Load() {
 		c.mutedUntil.Store(until)
 	}
-	if !after {
-		sleepCtx(ctx, d)
+}
+
+// handle is called by the reader: it hands req to the handler and mutes the
+// connection at once for a throttle the reply already carries.
+func (c *conn) handle(ctx context.Context, req *Request) Reply {
+	reply := c.srv.handler.Handle(ctx, req)
+	d := reply.MuteFor
+	if reply.Wait == nil && reply.Resp != nil && !reply.NoResponse {
+		t, _ := throttleOf(reply.Resp)
+		d = max(d, t)
 	}
+	if d > 0 {
+		c.mute(d)
+	}
+	return reply
 }
 
 // waitMuted is called by the reader before it hands a request to the
