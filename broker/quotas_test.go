@@ -204,3 +204,26 @@ func TestProduceThrottle(t *testing.T) {
 func newTestRequest(body kmsg.Request, clientID string) *protocol.Request {
 	return &protocol.Request{Key: body.Key(), Version: body.GetVersion(), Body: body, Parsed: true, ClientID: clientID, Conn: &protocol.ConnInfo{}}
 }
+
+// TestRequestPercentageThrottle: with a tiny request_percentage on the
+// default client id, Metadata answers soon carry a throttle, capped at one
+// quota window (1 s); ApiVersions is exempt.
+func TestRequestPercentageThrottle(t *testing.T) {
+	b := newAdminBroker(t)
+	alterQuotas(t, b, 1, false, quotaEntry([]kmsg.AlterClientQuotasRequestEntryOp{setOp("request_percentage", 0.0001)}, kmsg.StringPtr("client-id"), nil))
+	var throttle int32
+	for i := 0; i < 10000 && throttle == 0; i++ {
+		req := kmsg.NewPtrMetadataRequest()
+		req.SetVersion(12)
+		resp := b.Handle(t.Context(), newTestRequest(req, "busy")).Resp.(*kmsg.MetadataResponse)
+		throttle = resp.ThrottleMillis
+	}
+	if throttle <= 0 || throttle > 1000 {
+		t.Fatalf("metadata throttle %d ms, want (0, 1000]", throttle)
+	}
+	av := kmsg.NewPtrApiVersionsRequest()
+	av.SetVersion(3)
+	if th := b.Handle(t.Context(), newTestRequest(av, "busy")).Resp.(*kmsg.ApiVersionsResponse).ThrottleMillis; th != 0 {
+		t.Fatalf("ApiVersions throttled %d ms", th)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/binary"
+	"io"
 	"net"
 	"os/exec"
 	"strings"
@@ -303,21 +304,7 @@ func TestMaxConnectionsPerIP(t *testing.T) {
 		c.Security.Quotas.MaxConnectionsPerIP = n
 		c.Security.Quotas.MaxConnectionsPerIPSet = true
 	}).Addr()
-	apiVersions := func(c net.Conn) error {
-		req := kmsg.NewPtrApiVersionsRequest()
-		req.SetVersion(0)
-		// size, key 18, version 0, correlation id 1, null client id, body.
-		frame := []byte{0, 0, 0, 0, 0, 18, 0, 0, 0, 0, 0, 1, 0xff, 0xff}
-		frame = req.AppendTo(frame)
-		binary.BigEndian.PutUint32(frame, uint32(len(frame)-4))
-		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
-		if _, err := c.Write(frame); err != nil {
-			return err
-		}
-		var size [4]byte
-		_, err := c.Read(size[:])
-		return err
-	}
+	apiVersions := sendApiVersions
 	var conns []net.Conn
 	t.Cleanup(func() {
 		for _, c := range conns {
@@ -357,4 +344,61 @@ func TestMaxConnectionsPerIP(t *testing.T) {
 		conns = append(conns, c)
 		return true
 	})
+}
+
+// TestIPConnectionCreationRate: a connection_creation_rate quota on the
+// client's IP (KIP-612, set through kadm on an ip entity) closes the
+// connections over the rate, unserved.
+func TestIPConnectionCreationRate(t *testing.T) {
+	addr := quotaBroker(t) // windows: 3 x 1 s, so 2 s worth may come at once
+	adm := kadm.NewClient(newClient(t, addr))
+	ip := "127.0.0.1"
+	res, err := adm.AlterClientQuotas(context.Background(), []kadm.AlterClientQuotaEntry{{
+		Entity: kadm.ClientQuotaEntity{{Type: "ip", Name: &ip}},
+		Ops:    []kadm.AlterClientQuotaOp{{Key: "connection_creation_rate", Value: 2}},
+	}})
+	if err != nil || res[0].Err != nil {
+		t.Fatalf("alter: %v %v", err, res)
+	}
+	// Connect ten times at once, then see which connections are served.
+	var conns []net.Conn
+	for range 10 {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		conns = append(conns, c)
+	}
+	served, refused := 0, 0
+	for _, c := range conns {
+		if sendApiVersions(c) == nil {
+			served++
+		} else {
+			refused++
+		}
+	}
+	// 2/s over a 2 s minimum window: 4 (fewer if the admin client's own
+	// connection counted) of 10 quick connections.
+	if served > 4 || refused < 6 {
+		t.Fatalf("served %d, refused %d of 10 connections at 2/s", served, refused)
+	}
+}
+
+// sendApiVersions sends ApiVersions v0 on c and reads the start of the
+// answer: an error means the broker closed the connection instead.
+func sendApiVersions(c net.Conn) error {
+	req := kmsg.NewPtrApiVersionsRequest()
+	req.SetVersion(0)
+	// size, key 18, version 0, correlation id 1, null client id, body.
+	frame := []byte{0, 0, 0, 0, 0, 18, 0, 0, 0, 0, 0, 1, 0xff, 0xff}
+	frame = req.AppendTo(frame)
+	binary.BigEndian.PutUint32(frame, uint32(len(frame)-4))
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Write(frame); err != nil {
+		return err
+	}
+	var size [4]byte
+	_, err := io.ReadFull(c, size[:])
+	return err
 }

@@ -420,3 +420,28 @@ func BenchmarkRecordWithQuota(b *testing.B) {
 		m.Record(Produce, "u", "c", 100, now)
 	}
 }
+
+// TestConnLimiterCreationRate: max.connection.creation.rate delays
+// accepting (at most one window) instead of refusing.
+func TestConnLimiterCreationRate(t *testing.T) {
+	l := NewConnLimiter(ConnLimits{MaxCreationRate: 2, Window: Window{Samples: 2, Size: time.Second}}, nil, nil)
+	a := &net.TCPAddr{IP: net.ParseIP("10.0.0.1")}
+	start := time.Now()
+	for range 2 {
+		if ok, _ := l.Admit(a, nil); !ok {
+			t.Fatal("refused")
+		}
+	}
+	if d := time.Since(start); d > 500*time.Millisecond {
+		t.Fatalf("two connections at 2/s over a 1 s minimum window took %v", d)
+	}
+	// The third is over the rate: delayed (3/s against 2/s over 1 s:
+	// 500 ms), not refused.
+	start = time.Now()
+	if ok, _ := l.Admit(a, nil); !ok {
+		t.Fatal("refused")
+	}
+	if d := time.Since(start); d < 200*time.Millisecond || d > 1500*time.Millisecond {
+		t.Fatalf("third connection delayed %v", d)
+	}
+}
