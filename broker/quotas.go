@@ -54,6 +54,9 @@ type quotaState struct {
 	loaded    atomic.Bool
 	refreshMu sync.Mutex
 	alterMu   sync.Mutex
+
+	limiterOnce sync.Once
+	limiter     *quota.ConnLimiter // shared by every listener's server
 }
 
 func newQuotaState(cfg config.Config) *quotaState {
@@ -94,10 +97,12 @@ func (b *Broker) refreshQuotas() {
 }
 
 // startQuotas loads the quota table, starts the refresher and installs the
-// connection limits on the server. Called by Serve.
+// connection limits on the server. Called by Serve, once; a further
+// listener's server gets the same limits with
+// srv.SetConnLimiter(b.connLimits()).
 func (b *Broker) startQuotas(srv *protocol.Server) {
 	b.refreshQuotas()
-	srv.SetConnLimiter(b.connLimiter())
+	srv.SetConnLimiter(b.connLimits())
 	b.bg.Add(1)
 	go func() {
 		defer b.bg.Done()
@@ -119,9 +124,16 @@ func (b *Broker) startQuotas(srv *protocol.Server) {
 	}()
 }
 
-// connLimiter builds Kafka's connection limits from the config; override
+// connLimits is the broker's connection limiter (Kafka's ConnectionQuotas,
+// one per broker, shared by its listeners), built on first use.
+func (b *Broker) connLimits() *quota.ConnLimiter {
+	b.quotas.limiterOnce.Do(func() { b.quotas.limiter = b.newConnLimiter() })
+	return b.quotas.limiter
+}
+
+// newConnLimiter builds Kafka's connection limits from the config; override
 // host names are resolved now (an unresolvable one is logged and skipped).
-func (b *Broker) connLimiter() *quota.ConnLimiter {
+func (b *Broker) newConnLimiter() *quota.ConnLimiter {
 	qc := b.cfg.Security.Quotas
 	n, size := qc.Window()
 	l := quota.ConnLimits{

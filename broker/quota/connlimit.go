@@ -113,6 +113,7 @@ func (l *ConnLimiter) Admit(remote net.Addr, closing func() bool) (bool, time.Du
 		if rate, ok := t().IPRate(net.ParseIP(ip)); ok {
 			r := l.ipRates[ip]
 			if r == nil {
+				l.dropIdleRatesLocked(l.now().UnixMilli())
 				r = NewRate(l.limits.Window)
 				l.ipRates[ip] = r
 			}
@@ -134,6 +135,21 @@ func (l *ConnLimiter) Admit(remote net.Addr, closing func() bool) (bool, time.Du
 	l.counts[ip]++
 	l.total++
 	return true, 0
+}
+
+// maxIdleIPRates is how many per-IP rates are kept before idle ones (no
+// connection for a whole window) are dropped.
+const maxIdleIPRates = 1024
+
+func (l *ConnLimiter) dropIdleRatesLocked(nowMs int64) {
+	if len(l.ipRates) < maxIdleIPRates {
+		return
+	}
+	for ip, r := range l.ipRates {
+		if r.Idle(nowMs) {
+			delete(l.ipRates, ip)
+		}
+	}
 }
 
 func (l *ConnLimiter) undoBroker(nowMs int64) {

@@ -53,8 +53,14 @@ func TestRateSlidesAndExpires(t *testing.T) {
 	if m := r.Measure(c.now().UnixMilli()); math.Abs(m-100) > 10 {
 		t.Fatalf("steady rate %v, want ~100", m)
 	}
+	if r.Idle(c.now().UnixMilli()) {
+		t.Fatal("idle while in use")
+	}
 	// Idle for longer than the whole window: everything expires.
 	c.advance(12 * time.Second)
+	if !r.Idle(c.now().UnixMilli()) {
+		t.Fatal("not idle after a whole window without records")
+	}
 	if m := r.Measure(c.now().UnixMilli()); m != 0 {
 		t.Fatalf("rate after idle %v", m)
 	}

@@ -136,3 +136,15 @@ func (r *Rate) RecordAndThrottle(value, bound float64, nowMs int64, maxThrottle 
 	}
 	return t
 }
+
+// Idle reports whether nothing was recorded within the whole window: the
+// rate would measure zero.
+func (r *Rate) Idle(nowMs int64) bool {
+	expire := int64(r.w.Samples) * r.windowMs()
+	for _, s := range r.samples {
+		if nowMs-s.start < expire {
+			return false
+		}
+	}
+	return true
+}
