@@ -6,6 +6,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/moldau/moldau/broker/quota"
 	"github.com/moldau/moldau/protocol"
 )
 
@@ -225,5 +226,33 @@ func TestRequestPercentageThrottle(t *testing.T) {
 	av.SetVersion(3)
 	if th := b.Handle(t.Context(), newTestRequest(av, "busy")).Resp.(*kmsg.ApiVersionsResponse).ThrottleMillis; th != 0 {
 		t.Fatalf("ApiVersions throttled %d ms", th)
+	}
+}
+
+// TestClusterQuotas: a quota altered on one node is described by every
+// node and enforced by every node's quota table once it applied the change
+// (the refresher polls the entity store's version).
+func TestClusterQuotas(t *testing.T) {
+	tc := newTestCluster(t, 3)
+	tc.waitFor("a controller", func() bool { return tc.controllerIndex(0) >= 0 })
+	resp := alterQuotas(t, tc.brokers[1], 1, false,
+		quotaEntry([]kmsg.AlterClientQuotasRequestEntryOp{setOp("producer_byte_rate", 4096)}, kmsg.StringPtr("user"), kmsg.StringPtr("alice")))
+	if resp.Entries[0].ErrorCode != 0 {
+		t.Fatalf("alter: %d %v", resp.Entries[0].ErrorCode, resp.Entries[0].ErrorMessage)
+	}
+	tc.waitFor("every node enforces the quota", func() bool {
+		for _, b := range tc.brokers {
+			bound, _, ok := b.quotas.m.Table().Resolve(quota.Produce, "alice", "any")
+			if !ok || bound != 4096 {
+				return false
+			}
+		}
+		return true
+	})
+	for i, b := range tc.brokers {
+		d := describeQuotas(t, b, 1, true, comp("user", kmsg.QuotasMatchTypeExact, kmsg.StringPtr("alice")))
+		if len(d.Entries) != 1 || d.Entries[0].Values[0].Value != 4096 {
+			t.Fatalf("node %d describes %+v", i+1, d.Entries)
+		}
 	}
 }
