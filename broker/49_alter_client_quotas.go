@@ -17,15 +17,19 @@ package broker
 // an integral key, a key twice in one entry, an entity twice in one request.
 // The valid entities' changes are stored in one entity-store Apply (an
 // entity whose last quota is removed is deleted); the quota table is rebuilt
-// at once.
+// at once. If the store refuses the change, every entity of it gets the
+// error: INVALID_REQUEST when it breaks the store's limits (an entity name
+// escaping to over 16 KiB), else the store's error.
 
 import (
 	"context"
+	"errors"
 	"slices"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/moldau/moldau/broker/metadata"
 	"github.com/moldau/moldau/broker/quota"
 	"github.com/moldau/moldau/protocol"
 )
@@ -76,7 +80,10 @@ func (b *Broker) handleAlterClientQuotas(ctx context.Context, req *protocol.Requ
 	if err := b.entities.Apply(ctx, entityQuota, puts, dels); err != nil {
 		b.logger.Warn("storing client quotas failed", "err", err)
 		code := errorCode(err)
-		if code == kerr.KafkaStorageError.Code {
+		switch {
+		case errors.Is(err, metadata.ErrInvalidEntities): // a name too long for the store
+			code = kerr.InvalidRequest.Code
+		case code == kerr.KafkaStorageError.Code:
 			code = kerr.UnknownServerError.Code
 		}
 		for i := range resp.Entries {

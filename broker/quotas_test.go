@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -254,5 +255,14 @@ func TestClusterQuotas(t *testing.T) {
 		if len(d.Entries) != 1 || d.Entries[0].Values[0].Value != 4096 {
 			t.Fatalf("node %d describes %+v", i+1, d.Entries)
 		}
+	}
+}
+
+func TestAlterClientQuotasNameTooLong(t *testing.T) {
+	b := newAdminBroker(t)
+	long := strings.Repeat(",", 8<<10) // escapes to 24 KiB
+	resp := alterQuotas(t, b, 1, false, quotaEntry([]kmsg.AlterClientQuotasRequestEntryOp{setOp("producer_byte_rate", 5)}, kmsg.StringPtr("client-id"), &long))
+	if resp.Entries[0].ErrorCode != kerr.InvalidRequest.Code {
+		t.Fatalf("code %d", resp.Entries[0].ErrorCode)
 	}
 }
