@@ -260,8 +260,8 @@ func TestDescribeClientQuotasFilters(t *testing.T) {
 }
 
 // TestKafkaConfigsQuotas runs Kafka's kafka-configs (ConfigCommand) against
-// Moldau: --alter --add-config producer_byte_rate on a client id, then
-// --describe shows it.
+// Moldau: --alter --add-config on a client id, the default user, a user and
+// client id pair and an ip, --describe shows each, --delete-config removes.
 func TestKafkaConfigsQuotas(t *testing.T) {
 	libs := kafkaLibs(t)
 	addr := newBroker(t)
@@ -287,6 +287,17 @@ func TestKafkaConfigsQuotas(t *testing.T) {
 	out = run("--describe", "--entity-type", "users", "--entity-default")
 	if !strings.Contains(out, "consumer_byte_rate=2048") || !strings.Contains(out, "request_percentage=50") {
 		t.Fatalf("describe of the default user:\n%s", out)
+	}
+	run("--alter", "--entity-type", "users", "--entity-name", "alice", "--entity-type", "clients", "--entity-name", "app",
+		"--add-config", "producer_byte_rate=4096")
+	out = run("--describe", "--entity-type", "users", "--entity-name", "alice", "--entity-type", "clients", "--entity-name", "app")
+	if !strings.Contains(out, "producer_byte_rate=4096") {
+		t.Fatalf("describe of user alice, client app:\n%s", out)
+	}
+	run("--alter", "--entity-type", "ips", "--entity-name", "10.9.8.7", "--add-config", "connection_creation_rate=10")
+	out = run("--describe", "--entity-type", "ips", "--entity-name", "10.9.8.7")
+	if !strings.Contains(out, "connection_creation_rate=10") {
+		t.Fatalf("describe of ip 10.9.8.7:\n%s", out)
 	}
 	run("--alter", "--entity-type", "clients", "--entity-name", "x", "--delete-config", "producer_byte_rate")
 	out = run("--describe", "--entity-type", "clients", "--entity-name", "x")
