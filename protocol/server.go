@@ -158,9 +158,10 @@ type Reply struct {
 	// package doc): the next frames are bare tokens until the handler sets
 	// a new session.
 	RawSASL bool
-	// MuteFor, when above zero, mutes the connection for that long once the
-	// reply is written (throttle.go): a throttled reply without a response.
-	// A response's own throttle_time_ms mutes the connection too.
+	// MuteFor, when above zero, holds the connection's next requests back
+	// for that long from when the handler returns the reply (throttle.go):
+	// a throttled reply without a response. A response's own
+	// throttle_time_ms mutes the connection too.
 	MuteFor time.Duration
 }
 
