@@ -31,6 +31,7 @@ package broker
 
 import (
 	"context"
+	"math"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -137,13 +138,13 @@ func (b *Broker) newConnLimiter() *quota.ConnLimiter {
 	qc := b.cfg.Security.Quotas
 	n, size := qc.Window()
 	l := quota.ConnLimits{
-		MaxPerIP:        int(qc.MaxConnectionsPerIP),
+		MaxPerIP:        math.MaxInt32, // Kafka's default
 		MaxConnections:  int(qc.MaxConnections),
 		MaxCreationRate: int(qc.MaxConnectionCreationRate),
 		Window:          quota.Window{Samples: n, Size: time.Duration(size) * time.Second},
 	}
-	if !qc.MaxConnectionsPerIPSet {
-		l.MaxPerIP = 0 // Kafka's default: no limit
+	if qc.MaxConnectionsPerIPSet {
+		l.MaxPerIP = int(qc.MaxConnectionsPerIP)
 	}
 	if len(qc.MaxConnectionsPerIPOverrides) > 0 {
 		l.PerIPOverrides = map[string]int{}

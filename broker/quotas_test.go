@@ -1,12 +1,14 @@
 package broker
 
 import (
+	"net"
 	"strings"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/moldau/moldau/broker/config"
 	"github.com/moldau/moldau/broker/quota"
 	"github.com/moldau/moldau/protocol"
 )
@@ -264,5 +266,38 @@ func TestAlterClientQuotasNameTooLong(t *testing.T) {
 	resp := alterQuotas(t, b, 1, false, quotaEntry([]kmsg.AlterClientQuotasRequestEntryOp{setOp("producer_byte_rate", 5)}, kmsg.StringPtr("client-id"), &long))
 	if resp.Entries[0].ErrorCode != kerr.InvalidRequest.Code {
 		t.Fatalf("code %d", resp.Entries[0].ErrorCode)
+	}
+}
+
+// TestConnLimitsFromConfig: overrides alone leave other IPs unlimited (as
+// Kafka's default max.connections.per.ip); with max.connections.per.ip=0
+// only the overridden hosts may connect.
+func TestConnLimitsFromConfig(t *testing.T) {
+	addr := func(ip string) net.Addr { return &net.TCPAddr{IP: net.ParseIP(ip)} }
+	b := newAdminBroker(t, func(c *config.Config) {
+		c.Security.Quotas.MaxConnectionsPerIPOverrides = map[string]int32{"10.0.0.1": 1}
+	})
+	l := b.newConnLimiter()
+	for i := range 5 {
+		if ok, _ := l.Admit(addr("10.0.0.2"), nil); !ok {
+			t.Fatalf("connection %d from a non-overridden IP refused", i)
+		}
+	}
+	if ok, _ := l.Admit(addr("10.0.0.1"), nil); !ok {
+		t.Fatal("first connection from the overridden IP refused")
+	}
+	if ok, _ := l.Admit(addr("10.0.0.1"), nil); ok {
+		t.Fatal("second connection from the overridden IP (limit 1) admitted")
+	}
+	b0 := newAdminBroker(t, func(c *config.Config) {
+		c.Security.Quotas.MaxConnectionsPerIP, c.Security.Quotas.MaxConnectionsPerIPSet = 0, true
+		c.Security.Quotas.MaxConnectionsPerIPOverrides = map[string]int32{"localhost": 2}
+	})
+	l0 := b0.newConnLimiter()
+	if ok, _ := l0.Admit(addr("10.0.0.2"), nil); ok {
+		t.Fatal("per-IP 0: a connection from a host without an override admitted")
+	}
+	if ok, _ := l0.Admit(addr("127.0.0.1"), nil); !ok {
+		t.Fatal("per-IP 0: localhost (override 2, resolved) refused")
 	}
 }
