@@ -8,6 +8,8 @@ package broker
 //   - v7: topic ids in the response.
 //   - Duplicate names in one request are all answered INVALID_REQUEST.
 //   - Replication factors above 1 are INVALID_REPLICATION_FACTOR: one broker.
+//   - controller_mutation_rate (quotas.go): v6+ THROTTLING_QUOTA_EXCEEDED
+//     per topic while the quota is exceeded; throttle_time_ms (v2+).
 
 import (
 	"context"
@@ -21,6 +23,8 @@ import (
 func (b *Broker) handleCreateTopics(ctx context.Context, req *protocol.Request) protocol.Reply {
 	r := req.Body.(*kmsg.CreateTopicsRequest)
 	resp := r.ResponseKind().(*kmsg.CreateTopicsResponse)
+	mq := b.mutationQuota(req, r.Version >= 6) // controller_mutation_rate (quotas.go)
+	defer func() { resp.ThrottleMillis = max(resp.ThrottleMillis, mq.throttleMs()) }()
 	seen := make(map[string]int, len(r.Topics))
 	for _, rt := range r.Topics {
 		seen[rt.Topic]++
@@ -51,7 +55,10 @@ func (b *Broker) handleCreateTopics(ctx context.Context, req *protocol.Request) 
 				}
 			} else {
 				var t *topic
-				if t, err = b.createTopic(spec); err == nil {
+				if err = mq.take(int(spec.partitions)); err == nil {
+					t, err = b.createTopic(spec)
+				}
+				if err == nil {
 					st.TopicID = t.id
 				}
 			}

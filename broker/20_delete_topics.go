@@ -11,6 +11,8 @@ package broker
 //     neither, is INVALID_REQUEST.
 //   - delete.topic.enable=false: every topic gets TOPIC_DELETION_DISABLED
 //     (v3+) or INVALID_REQUEST (v0–v2, which predate that code).
+//   - controller_mutation_rate (quotas.go): v5+ THROTTLING_QUOTA_EXCEEDED
+//     per topic while the quota is exceeded; throttle_time_ms (v1+).
 //   - Deletion is synchronous and crash-safe (see Broker.deleteTopic); the
 //     timeout is not needed.
 
@@ -27,6 +29,8 @@ import (
 func (b *Broker) handleDeleteTopics(ctx context.Context, req *protocol.Request) protocol.Reply {
 	r := req.Body.(*kmsg.DeleteTopicsRequest)
 	resp := r.ResponseKind().(*kmsg.DeleteTopicsResponse)
+	mq := b.mutationQuota(req, r.Version >= 5) // controller_mutation_rate (quotas.go)
+	defer func() { resp.ThrottleMillis = max(resp.ThrottleMillis, mq.throttleMs()) }()
 
 	// One list of what was asked, whichever field it came in.
 	type ask struct {
@@ -88,7 +92,7 @@ func (b *Broker) handleDeleteTopics(ctx context.Context, req *protocol.Request) 
 				answer(a.name, a.id, fmt.Errorf("%w: %q", errUnknownTopic, *a.name))
 				continue
 			}
-			answer(a.name, t.id, b.deleteTopic(t))
+			answer(a.name, t.id, mq.deleteTopic(b, t))
 		case ids[a.id] > 1:
 			if !dupIDAnswered[a.id] {
 				dupIDAnswered[a.id] = true
@@ -105,7 +109,7 @@ func (b *Broker) handleDeleteTopics(ctx context.Context, req *protocol.Request) 
 				continue
 			}
 			name := t.name
-			answer(&name, t.id, b.deleteTopic(t))
+			answer(&name, t.id, mq.deleteTopic(b, t))
 		}
 	}
 	return respond(resp)

@@ -12,6 +12,8 @@ package broker
 //   - ValidateOnly checks without creating. The new partitions become
 //     visible once the grown topic record is durable (see
 //     Broker.createPartitions). v2+: flexible.
+//   - controller_mutation_rate (quotas.go): v3+ THROTTLING_QUOTA_EXCEEDED
+//     per topic while the quota is exceeded; throttle_time_ms.
 
 import (
 	"context"
@@ -25,6 +27,8 @@ import (
 func (b *Broker) handleCreatePartitions(ctx context.Context, req *protocol.Request) protocol.Reply {
 	r := req.Body.(*kmsg.CreatePartitionsRequest)
 	resp := r.ResponseKind().(*kmsg.CreatePartitionsResponse)
+	mq := b.mutationQuota(req, r.Version >= 3) // controller_mutation_rate (quotas.go)
+	defer func() { resp.ThrottleMillis = max(resp.ThrottleMillis, mq.throttleMs()) }()
 	seen := make(map[string]int, len(r.Topics))
 	for _, rt := range r.Topics {
 		seen[rt.Topic]++
@@ -48,7 +52,7 @@ func (b *Broker) handleCreatePartitions(ctx context.Context, req *protocol.Reque
 					assignment = append(assignment, a.Replicas)
 				}
 			}
-			err = b.createPartitions(rt.Topic, rt.Count, assignment, r.ValidateOnly)
+			err = mq.createPartitions(b, rt.Topic, rt.Count, assignment, r.ValidateOnly)
 		}
 		st.ErrorCode = adminRequestErrorCode(err)
 		st.ErrorMessage = errMessage(err)

@@ -21,7 +21,16 @@ package broker
 //     one thread, and every response with throttle_time_ms carries the
 //     throttle (capped at one window). ApiVersions, SaslHandshake and
 //     SaslAuthenticate are exempt, and an acks=0 produce is not counted.
-//   - controller_mutation_rate is stored and described, not enforced.
+//   - controller_mutation_rate: partitions created (CreateTopics,
+//     CreatePartitions) and deleted (DeleteTopics) per (user, client-id),
+//     against a token bucket of controller.quota.window.* (Kafka's
+//     ControllerMutationQuotaManager): the versions that know
+//     THROTTLING_QUOTA_EXCEEDED (CreateTopics v6+, CreatePartitions v3+,
+//     DeleteTopics v5+) get it for each topic asked while the bucket is in
+//     debt, and the response's throttle_time_ms is the time until it is
+//     out of debt; older versions are always served and throttled by the
+//     debt they leave. Moldau counts them on the broker that serves the
+//     request (Kafka: on the controller).
 //
 // Byte rates count record bytes (Kafka counts whole request and response
 // sizes; the difference is a few dozen header bytes per partition).
@@ -31,6 +40,7 @@ package broker
 
 import (
 	"context"
+	"errors"
 	"math"
 	"net"
 	"sync"
@@ -62,7 +72,10 @@ type quotaState struct {
 
 func newQuotaState(cfg config.Config) *quotaState {
 	n, size := cfg.Security.Quotas.Window()
-	return &quotaState{m: quota.NewManager(quota.Window{Samples: n, Size: time.Duration(size) * time.Second})}
+	m := quota.NewManager(quota.Window{Samples: n, Size: time.Duration(size) * time.Second})
+	cn, csize := cfg.Security.Quotas.ControllerWindow()
+	m.SetControllerWindow(quota.Window{Samples: cn, Size: time.Duration(csize) * time.Second})
+	return &quotaState{m: m}
 }
 
 // storedQuotas decodes every quota entity in the store; undecodable ones
@@ -288,4 +301,71 @@ func (b *Broker) throttleFetch(req *protocol.Request, plan *fetchPlan, fr *fetch
 	resp.SessionID = plan.sessionID
 	resp.ThrottleMillis = int32(min(d.Milliseconds(), 1<<31-1))
 	return &fetchRead{resp: resp}
+}
+
+// errThrottlingQuotaExceeded: a topic's partition mutations were refused by
+// controller_mutation_rate (THROTTLING_QUOTA_EXCEEDED).
+var errThrottlingQuotaExceeded = errors.New("broker: the throttling quota has been exceeded")
+
+// mutationQuota applies controller_mutation_rate to one CreateTopics,
+// CreatePartitions or DeleteTopics request. A nil *mutationQuota (no such
+// quota configured) does nothing.
+type mutationQuota struct {
+	m            *quota.Manager
+	user, client string
+	strict       bool
+	throttle     time.Duration
+}
+
+// mutationQuota returns the request's quota, nil when no
+// controller_mutation_rate is set anywhere. strict: the request's version
+// knows THROTTLING_QUOTA_EXCEEDED.
+func (b *Broker) mutationQuota(req *protocol.Request, strict bool) *mutationQuota {
+	if !b.quotas.m.Enabled(quota.ControllerMutation) {
+		return nil
+	}
+	return &mutationQuota{m: b.quotas.m, user: quota.UserOf(req.Conn.Principal()), client: req.ClientID, strict: strict}
+}
+
+// take records n partition mutations; errThrottlingQuotaExceeded when they
+// are refused (nothing must be changed for that topic then).
+func (q *mutationQuota) take(n int) error {
+	if q == nil || n <= 0 {
+		return nil
+	}
+	ok, d := q.m.RecordMutations(q.user, q.client, float64(n), q.strict, time.Now())
+	q.throttle = max(q.throttle, d)
+	if !ok {
+		return errThrottlingQuotaExceeded
+	}
+	return nil
+}
+
+// throttleMs is the response's throttle_time_ms.
+func (q *mutationQuota) throttleMs() int32 {
+	if q == nil {
+		return 0
+	}
+	return int32(min(q.throttle.Milliseconds(), 1<<31-1))
+}
+
+// deleteTopic deletes t once its partitions pass the quota.
+func (q *mutationQuota) deleteTopic(b *Broker, t *topic) error {
+	if err := q.take(len(t.partitionList())); err != nil {
+		return err
+	}
+	return b.deleteTopic(t)
+}
+
+// createPartitions grows a topic once its new partitions pass the quota
+// (validate_only requests are not counted).
+func (q *mutationQuota) createPartitions(b *Broker, name string, count int32, assignment [][]int32, validateOnly bool) error {
+	if q != nil && !validateOnly {
+		if t := b.topics.get(name); t != nil {
+			if err := q.take(int(count) - len(t.partitionList())); err != nil {
+				return err
+			}
+		}
+	}
+	return b.createPartitions(name, count, assignment, validateOnly)
 }

@@ -301,3 +301,62 @@ func TestConnLimitsFromConfig(t *testing.T) {
 		t.Fatal("per-IP 0: localhost (override 2, resolved) refused")
 	}
 }
+
+// TestControllerMutationRate: CreateTopics, CreatePartitions and DeleteTopics
+// count partition mutations against controller_mutation_rate: strict
+// versions get THROTTLING_QUOTA_EXCEEDED while the bucket is in debt,
+// older ones are served and throttled.
+func TestControllerMutationRate(t *testing.T) {
+	b := newAdminBroker(t, func(c *config.Config) {
+		c.Security.Quotas.ControllerQuotaWindowNum, c.Security.Quotas.ControllerQuotaWindowSizeSeconds = 2, 1
+	})
+	alterQuotas(t, b, 1, false, quotaEntry([]kmsg.AlterClientQuotasRequestEntryOp{setOp("controller_mutation_rate", 1)}, kmsg.StringPtr("client-id"), kmsg.StringPtr("admin")))
+	create := func(version int16, name string, partitions int32) *kmsg.CreateTopicsResponse {
+		req := kmsg.NewPtrCreateTopicsRequest()
+		rt := kmsg.NewCreateTopicsRequestTopic()
+		rt.Topic, rt.NumPartitions, rt.ReplicationFactor = name, partitions, 1
+		req.Topics = append(req.Topics, rt)
+		req.SetVersion(version)
+		return b.Handle(t.Context(), newTestRequest(req, "admin")).Resp.(*kmsg.CreateTopicsResponse)
+	}
+	// Burst 2 (1/s over 2 windows): 2 partitions, then 2 more into debt.
+	for i, name := range []string{"m1", "m2"} {
+		if r := create(7, name, 2); r.Topics[0].ErrorCode != 0 || r.ThrottleMillis != 0 {
+			t.Fatalf("topic %d: code %d throttle %d", i+1, r.Topics[0].ErrorCode, r.ThrottleMillis)
+		}
+	}
+	r := create(7, "m3", 1)
+	if r.Topics[0].ErrorCode != kerr.ThrottlingQuotaExceeded.Code || r.ThrottleMillis < 1000 || r.ThrottleMillis > 2000 {
+		t.Fatalf("in debt, v7: code %d throttle %d", r.Topics[0].ErrorCode, r.ThrottleMillis)
+	}
+	if b.topics.get("m3") != nil {
+		t.Fatal("refused topic created")
+	}
+	// v5 predates the error: served, throttled.
+	if r := create(5, "m4", 1); r.Topics[0].ErrorCode != 0 || r.ThrottleMillis <= 0 {
+		t.Fatalf("in debt, v5: code %d throttle %d", r.Topics[0].ErrorCode, r.ThrottleMillis)
+	}
+	del := kmsg.NewPtrDeleteTopicsRequest()
+	del.TopicNames = []string{"m1"}
+	del.SetVersion(5)
+	if r := b.Handle(t.Context(), newTestRequest(del, "admin")).Resp.(*kmsg.DeleteTopicsResponse); r.Topics[0].ErrorCode != kerr.ThrottlingQuotaExceeded.Code || r.ThrottleMillis <= 0 {
+		t.Fatalf("delete in debt: code %d throttle %d", r.Topics[0].ErrorCode, r.ThrottleMillis)
+	}
+	cp := kmsg.NewPtrCreatePartitionsRequest()
+	ct := kmsg.NewCreatePartitionsRequestTopic()
+	ct.Topic, ct.Count = "m1", 3
+	cp.Topics = append(cp.Topics, ct)
+	cp.SetVersion(3)
+	if r := b.Handle(t.Context(), newTestRequest(cp, "admin")).Resp.(*kmsg.CreatePartitionsResponse); r.Topics[0].ErrorCode != kerr.ThrottlingQuotaExceeded.Code || r.ThrottleMillis <= 0 {
+		t.Fatalf("create partitions in debt: code %d throttle %d", r.Topics[0].ErrorCode, r.ThrottleMillis)
+	}
+	// Another client id has no quota.
+	req := kmsg.NewPtrCreateTopicsRequest()
+	rt := kmsg.NewCreateTopicsRequestTopic()
+	rt.Topic, rt.NumPartitions, rt.ReplicationFactor = "free", 5, 1
+	req.Topics = append(req.Topics, rt)
+	req.SetVersion(7)
+	if r := b.Handle(t.Context(), newTestRequest(req, "other")).Resp.(*kmsg.CreateTopicsResponse); r.Topics[0].ErrorCode != 0 || r.ThrottleMillis != 0 {
+		t.Fatalf("other client: code %d throttle %d", r.Topics[0].ErrorCode, r.ThrottleMillis)
+	}
+}

@@ -318,6 +318,8 @@ func adminRequestErrorCode(err error) int16 {
 		return kerr.TopicDeletionDisabled.Code
 	case errors.Is(err, errPolicyViolation):
 		return kerr.PolicyViolation.Code
+	case errors.Is(err, errThrottlingQuotaExceeded):
+		return kerr.ThrottlingQuotaExceeded.Code
 	}
 	return adminErrorCode(err)
 }

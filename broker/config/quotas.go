@@ -28,6 +28,11 @@ type QuotasConfig struct {
 	QuotaWindowNum int32
 	// QuotaWindowSizeSeconds is quota.window.size.seconds (default 1).
 	QuotaWindowSizeSeconds int32
+	// ControllerQuotaWindowNum and ControllerQuotaWindowSizeSeconds are
+	// controller.quota.window.num (11) and .size.seconds (1): the burst of
+	// controller_mutation_rate's token buckets.
+	ControllerQuotaWindowNum         int32
+	ControllerQuotaWindowSizeSeconds int32
 }
 
 const (
@@ -37,12 +42,14 @@ const (
 	keyMaxConnectionCreationRate    = "max.connection.creation.rate"
 	keyQuotaWindowNum               = "quota.window.num"
 	keyQuotaWindowSizeSeconds       = "quota.window.size.seconds"
+	keyControllerQuotaWindowNum     = "controller.quota.window.num"
+	keyControllerQuotaWindowSize    = "controller.quota.window.size.seconds"
 )
 
 func quotasHandles(key string) bool {
 	switch key {
 	case keyMaxConnectionsPerIP, keyMaxConnectionsPerIPOverrides, keyMaxConnections, keyMaxConnectionCreationRate,
-		keyQuotaWindowNum, keyQuotaWindowSizeSeconds:
+		keyQuotaWindowNum, keyQuotaWindowSizeSeconds, keyControllerQuotaWindowNum, keyControllerQuotaWindowSize:
 		return true
 	}
 	return false
@@ -57,6 +64,19 @@ func (q QuotasConfig) Window() (samples int, sizeSeconds int) {
 	}
 	if q.QuotaWindowSizeSeconds > 0 {
 		sizeSeconds = int(q.QuotaWindowSizeSeconds)
+	}
+	return samples, sizeSeconds
+}
+
+// ControllerWindow is controller.quota.window.num and
+// controller.quota.window.size.seconds with Kafka's defaults applied.
+func (q QuotasConfig) ControllerWindow() (samples int, sizeSeconds int) {
+	samples, sizeSeconds = 11, 1
+	if q.ControllerQuotaWindowNum > 0 {
+		samples = int(q.ControllerQuotaWindowNum)
+	}
+	if q.ControllerQuotaWindowSizeSeconds > 0 {
+		sizeSeconds = int(q.ControllerQuotaWindowSizeSeconds)
 	}
 	return samples, sizeSeconds
 }
@@ -89,6 +109,8 @@ func parseQuotas(c *Config, props map[string]string) error {
 		{keyMaxConnectionCreationRate, 0, &q.MaxConnectionCreationRate},
 		{keyQuotaWindowNum, 1, &q.QuotaWindowNum},
 		{keyQuotaWindowSizeSeconds, 1, &q.QuotaWindowSizeSeconds},
+		{keyControllerQuotaWindowNum, 1, &q.ControllerQuotaWindowNum},
+		{keyControllerQuotaWindowSize, 1, &q.ControllerQuotaWindowSizeSeconds},
 	} {
 		if _, err := intKey(k.key, k.min, k.dst); err != nil {
 			return err

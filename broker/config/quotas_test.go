@@ -8,7 +8,8 @@ import (
 func TestQuotasConfig(t *testing.T) {
 	c, err := Load([]string{"--config", writeFile(t, "max.connections.per.ip=5\n"+
 		"max.connections.per.ip.overrides=127.0.0.1:10, localhost:2,[::1]:7\n"+
-		"max.connections=100\nmax.connection.creation.rate=20\nquota.window.num=3\nquota.window.size.seconds=2\n")}, env(nil), discard())
+		"max.connections=100\nmax.connection.creation.rate=20\nquota.window.num=3\nquota.window.size.seconds=2\n"+
+		"controller.quota.window.num=5\ncontroller.quota.window.size.seconds=3\n")}, env(nil), discard())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -22,6 +23,9 @@ func TestQuotasConfig(t *testing.T) {
 	}
 	if n, s := q.Window(); n != 3 || s != 2 {
 		t.Errorf("window %d x %d s", n, s)
+	}
+	if n, s := q.ControllerWindow(); n != 5 || s != 3 {
+		t.Errorf("controller window %d x %d s", n, s)
 	}
 
 	d, err := Load(nil, env(nil), discard())
@@ -38,6 +42,7 @@ func TestQuotasConfig(t *testing.T) {
 		"max.connections=x\n",
 		"quota.window.num=0\n",
 		"quota.window.size.seconds=0\n",
+		"controller.quota.window.num=0\n",
 		"max.connections.per.ip.overrides=hostonly\n",
 		"max.connections.per.ip.overrides=h:-1\n",
 	} {

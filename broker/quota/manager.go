@@ -15,7 +15,7 @@ const (
 	Produce            Kind = iota // producer_byte_rate: bytes of produce requests
 	Fetch                          // consumer_byte_rate: bytes of fetch responses
 	Request                        // request_percentage: handler time, % of one thread
-	ControllerMutation             // controller_mutation_rate: stored, not enforced
+	ControllerMutation             // controller_mutation_rate: partition mutations/s (token bucket)
 	numKinds
 )
 
@@ -193,8 +193,9 @@ type SensorKey struct {
 
 type sensor struct {
 	mu       sync.Mutex
-	rate     *Rate
-	lastUsed int64 // ms
+	rate     *Rate        // byte rates and request time
+	bucket   *TokenBucket // controller_mutation_rate
+	lastUsed int64        // ms
 }
 
 // sensorExpiry is how long an idle sensor is kept (Kafka's
@@ -208,8 +209,9 @@ const sensorExpiry = time.Hour
 // locked to find a sensor); each sensor's own mu guards its rate. With no
 // quota of a kind configured, Record returns after one atomic load.
 type Manager struct {
-	window Window
-	table  atomic.Pointer[Table]
+	window     Window
+	ctrlWindow Window // controller.quota.window.*: the mutation buckets' burst
+	table      atomic.Pointer[Table]
 
 	mu      sync.RWMutex
 	sensors map[SensorKey]*sensor
@@ -217,10 +219,15 @@ type Manager struct {
 
 // NewManager returns a manager with an empty table.
 func NewManager(w Window) *Manager {
-	m := &Manager{window: w.normalized(), sensors: map[SensorKey]*sensor{}}
+	m := &Manager{window: w.normalized(), ctrlWindow: DefaultWindow, sensors: map[SensorKey]*sensor{}}
 	m.table.Store(NewTable(nil))
 	return m
 }
+
+// SetControllerWindow sets the window of controller_mutation_rate's token
+// buckets (controller.quota.window.num and .size.seconds; default 11 x 1 s).
+// Call it before use.
+func (m *Manager) SetControllerWindow(w Window) { m.ctrlWindow = w.normalized() }
 
 // Window is the manager's sample window.
 func (m *Manager) Window() Window { return m.window }
@@ -244,7 +251,12 @@ func (m *Manager) sensor(key SensorKey, nowMs int64) *sensor {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if s = m.sensors[key]; s == nil {
-		s = &sensor{rate: NewRate(m.window), lastUsed: nowMs}
+		s = &sensor{lastUsed: nowMs}
+		if key.Kind == ControllerMutation {
+			s.bucket = NewTokenBucket(m.ctrlWindow)
+		} else {
+			s.rate = NewRate(m.window)
+		}
 		m.sensors[key] = s
 	}
 	return s
@@ -256,7 +268,7 @@ func (m *Manager) sensor(key SensorKey, nowMs int64) *sensor {
 // (Kafka's boundedThrottleTime); byte-rate throttles are not.
 func (m *Manager) Record(k Kind, user, clientID string, value float64, now time.Time) time.Duration {
 	t := m.table.Load()
-	if !t.Enabled(k) {
+	if !t.Enabled(k) || k == ControllerMutation { // mutations: RecordMutations
 		return 0
 	}
 	bound, key, ok := t.Resolve(k, user, clientID)
@@ -275,11 +287,43 @@ func (m *Manager) Record(k Kind, user, clientID string, value float64, now time.
 	return s.rate.RecordAndThrottle(value, bound, nowMs, maxThrottle)
 }
 
+// RecordMutations applies controller_mutation_rate to n partition
+// mutations of (user, clientID) (Kafka's ControllerMutationQuota). Strict
+// (the request versions that know THROTTLING_QUOTA_EXCEEDED): while the
+// bucket is in debt the mutations are refused (ok false) and throttle is
+// the time until it is out of debt; otherwise they are debited, even into
+// debt, without a throttle. Permissive (older versions): always debited, and
+// throttle is the resulting debt's time. No quota: ok, no throttle.
+func (m *Manager) RecordMutations(user, clientID string, n float64, strict bool, now time.Time) (ok bool, throttle time.Duration) {
+	t := m.table.Load()
+	if !t.Enabled(ControllerMutation) {
+		return true, 0
+	}
+	rate, key, found := t.Resolve(ControllerMutation, user, clientID)
+	if !found {
+		return true, 0
+	}
+	nowMs := now.UnixMilli()
+	s := m.sensor(key, nowMs)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.lastUsed = nowMs
+	if strict {
+		if d := s.bucket.Debt(rate, nowMs); d > 0 {
+			return false, d
+		}
+		s.bucket.Record(n, rate, nowMs)
+		return true, 0
+	}
+	s.bucket.Record(n, rate, nowMs)
+	return true, s.bucket.Debt(rate, nowMs)
+}
+
 // Unrecord takes value back (Kafka's unrecordQuotaSensor: a throttled fetch
 // returns no data, so its bytes do not count).
 func (m *Manager) Unrecord(k Kind, user, clientID string, value float64, now time.Time) {
 	_, key, ok := m.table.Load().Resolve(k, user, clientID)
-	if !ok {
+	if !ok || k == ControllerMutation {
 		return
 	}
 	s := m.sensor(key, now.UnixMilli())

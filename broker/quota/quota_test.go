@@ -451,3 +451,43 @@ func TestConnLimiterCreationRate(t *testing.T) {
 		t.Fatalf("third connection delayed %v", d)
 	}
 }
+
+// TestControllerMutations: Kafka's token bucket for
+// controller_mutation_rate (burst = rate x samples x window).
+func TestControllerMutations(t *testing.T) {
+	c := newClock()
+	m := NewManager(DefaultWindow)
+	m.SetControllerWindow(Window{Samples: 2, Size: time.Second})
+	m.SetTable(NewTable([]Stored{{Entity{{TypeUser, nil}}, []Value{{KeyControllerMutationRate, 10}}}}))
+	// Burst 20: 15 then 10 (into debt by 5) are accepted, strictly.
+	if ok, d := m.RecordMutations("u", "c", 15, true, c.now()); !ok || d != 0 {
+		t.Fatalf("first: %v %v", ok, d)
+	}
+	if ok, d := m.RecordMutations("u", "c", 10, true, c.now()); !ok || d != 0 {
+		t.Fatalf("second: %v %v", ok, d)
+	}
+	// In debt by 5 at 10/s: refused for 500 ms.
+	if ok, d := m.RecordMutations("u", "c", 1, true, c.now()); ok || d != 500*time.Millisecond {
+		t.Fatalf("in debt: %v %v", ok, d)
+	}
+	c.advance(500 * time.Millisecond)
+	if ok, _ := m.RecordMutations("u", "c", 1, true, c.now()); !ok {
+		t.Fatal("refused once out of debt")
+	}
+	// Permissive: always recorded, throttled by the debt.
+	if ok, d := m.RecordMutations("v", "c", 30, false, c.now()); !ok || d != time.Second {
+		t.Fatalf("permissive: %v %v", ok, d)
+	}
+	// Other users' buckets are their own (default user: per user).
+	if ok, _ := m.RecordMutations("w", "c", 20, true, c.now()); !ok {
+		t.Fatal("w refused")
+	}
+	// No quota for another kind of entity: nothing applies.
+	m.SetTable(NewTable(nil))
+	if ok, d := m.RecordMutations("v", "c", 1000, true, c.now()); !ok || d != 0 {
+		t.Fatalf("without a quota: %v %v", ok, d)
+	}
+	if d := m.Record(ControllerMutation, "u", "c", 1, c.now()); d != 0 {
+		t.Fatal("Record on the mutation kind")
+	}
+}

@@ -148,3 +148,50 @@ func (r *Rate) Idle(nowMs int64) bool {
 	}
 	return true
 }
+
+// TokenBucket is Kafka's TokenBucket stat (KIP-599), used for
+// controller_mutation_rate: it holds up to rate × Samples × Size tokens
+// (the burst), refills at rate per second and is debited by each record; it
+// may go into debt. It starts full. Not safe for concurrent use.
+type TokenBucket struct {
+	w       Window
+	tokens  float64
+	lastMs  int64
+	started bool
+}
+
+// NewTokenBucket returns a full bucket over w.
+func NewTokenBucket(w Window) *TokenBucket { return &TokenBucket{w: w.normalized()} }
+
+func (t *TokenBucket) refill(rate float64, nowMs int64) {
+	burst := rate * float64(t.w.Samples) * t.w.Size.Seconds()
+	if !t.started {
+		t.tokens, t.started = burst, true
+	} else if nowMs > t.lastMs {
+		t.tokens = min(burst, t.tokens+rate*float64(nowMs-t.lastMs)/1000)
+	}
+	t.tokens = min(t.tokens, burst)
+	t.lastMs = max(t.lastMs, nowMs)
+}
+
+// Tokens is the balance at nowMs for a refill rate of rate per second.
+func (t *TokenBucket) Tokens(rate float64, nowMs int64) float64 {
+	t.refill(rate, nowMs)
+	return t.tokens
+}
+
+// Record debits n tokens at nowMs.
+func (t *TokenBucket) Record(n, rate float64, nowMs int64) {
+	t.refill(rate, nowMs)
+	t.tokens -= n
+}
+
+// Debt is how long the bucket takes to refill to zero: zero when not in
+// debt (Kafka's ControllerMutationQuotaManager.throttleTime).
+func (t *TokenBucket) Debt(rate float64, nowMs int64) time.Duration {
+	tok := t.Tokens(rate, nowMs)
+	if tok >= 0 || rate <= 0 {
+		return 0
+	}
+	return time.Duration(math.Round(-tok/rate*1000)) * time.Millisecond
+}
