@@ -491,3 +491,25 @@ func TestControllerMutations(t *testing.T) {
 		t.Fatal("Record on the mutation kind")
 	}
 }
+
+// TestExtremeQuotas: tiny and huge quota values give bounded, positive
+// throttles (no overflow into a negative duration).
+func TestExtremeQuotas(t *testing.T) {
+	c := newClock()
+	m := NewManager(DefaultWindow)
+	m.SetTable(NewTable([]Stored{{Entity{{TypeClientID, nil}}, []Value{
+		{KeyRequestPercentage, 1e-300}, {KeyControllerMutationRate, 1e-300}, {KeyProducerByteRate, 1}, {KeyConsumerByteRate, 9e18}}}}))
+	if d := m.Record(Request, "", "c", 50, c.now()); d != time.Second {
+		t.Fatalf("request throttle %v", d)
+	}
+	if d := m.Record(Produce, "", "c", 1e15, c.now()); d <= 0 || d > math.MaxInt32*time.Millisecond {
+		t.Fatalf("produce throttle %v", d)
+	}
+	if d := m.Record(Fetch, "", "c", 1e15, c.now()); d != 0 {
+		t.Fatalf("fetch throttle %v", d)
+	}
+	m.RecordMutations("", "c", 5, false, c.now())
+	if ok, d := m.RecordMutations("", "c", 1, true, c.now()); ok || d <= 0 || d > math.MaxInt32*time.Millisecond {
+		t.Fatalf("mutations: %v %v", ok, d)
+	}
+}

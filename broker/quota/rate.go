@@ -193,5 +193,9 @@ func (t *TokenBucket) Debt(rate float64, nowMs int64) time.Duration {
 	if tok >= 0 || rate <= 0 {
 		return 0
 	}
-	return time.Duration(math.Round(-tok/rate*1000)) * time.Millisecond
+	ms := math.Round(-tok / rate * 1000)
+	if ms > math.MaxInt32 { // a tiny rate: capped as throttle_time_ms is
+		ms = math.MaxInt32
+	}
+	return time.Duration(ms) * time.Millisecond
 }
