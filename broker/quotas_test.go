@@ -360,3 +360,35 @@ func TestControllerMutationRate(t *testing.T) {
 		t.Fatalf("other client: code %d throttle %d", r.Topics[0].ErrorCode, r.ThrottleMillis)
 	}
 }
+
+// TestUserQuotaFromPrincipal: a user quota applies to the connection's
+// authenticated principal (User:alice -> user alice), not to others.
+func TestUserQuotaFromPrincipal(t *testing.T) {
+	b := newAdminBroker(t)
+	mustCreateTopic(t, b, "u", 1, nil)
+	alterQuotas(t, b, 1, false, quotaEntry([]kmsg.AlterClientQuotasRequestEntryOp{setOp("producer_byte_rate", 100)}, kmsg.StringPtr("user"), kmsg.StringPtr("alice")))
+	produce := func(principal string) int32 {
+		req := kmsg.NewPtrProduceRequest()
+		req.Acks, req.TimeoutMillis = 1, 1000
+		rt := kmsg.NewProduceRequestTopic()
+		rt.Topic = "u"
+		rp := kmsg.NewProduceRequestTopicPartition()
+		rp.Records = adminBatch(10)
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		req.SetVersion(9)
+		preq := newTestRequest(req, "app")
+		preq.Conn.SetSession(&protocol.Session{Principal: principal, Mechanism: "SCRAM-SHA-512"})
+		return b.Handle(t.Context(), preq).Resp.(*kmsg.ProduceResponse).ThrottleMillis
+	}
+	var alice int32
+	for range 20 {
+		alice = max(alice, produce("User:alice"))
+		if th := produce("User:bob"); th != 0 {
+			t.Fatalf("bob throttled %d ms", th)
+		}
+	}
+	if alice <= 0 {
+		t.Fatal("alice never throttled")
+	}
+}
