@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/moldau/moldau/broker/acl"
 	"github.com/moldau/moldau/broker/config"
 	"github.com/moldau/moldau/broker/tlsconf"
 	"github.com/moldau/moldau/coordinator"
@@ -85,6 +86,9 @@ type Broker struct {
 	// auth: SASL state shared by connections (sasl_auth.go).
 	auth   brokerAuth
 	quotas *quotaState // client quotas and connection limits (quotas.go)
+	// authz checks every request against the ACLs (authorize.go); nil
+	// when no authorizer is configured.
+	authz *acl.Authorizer
 
 	caps *versionCaps // advertised max version per key
 
@@ -141,6 +145,7 @@ func New(cfg config.Config, opts ...Option) (*Broker, error) {
 		stop:       make(chan struct{}),
 		failed:     make(chan struct{}),
 	}
+	b.authz = b.newAuthorizer()
 	switch {
 	case o.fs != nil:
 		b.fs = o.fs
@@ -715,10 +720,17 @@ func (b *Broker) Handle(ctx context.Context, req *protocol.Request) protocol.Rep
 	if b.cfg.LogRequests {
 		b.logger.Debug("request", "key", req.Key, "version", req.Version, "client", req.ClientID, "remote", req.Conn.Remote)
 	}
-	if f := b.faults.take(req.Key); f != nil {
-		return b.applyFault(ctx, f, req, func() protocol.Reply { return a.handle(b, ctx, req) })
+	var post func(kmsg.Response)
+	if b.authz != nil {
+		var deny *protocol.Reply
+		if deny, post = b.authorize(req); deny != nil {
+			return b.topics.metrics.countWaiting(req.Key, *deny)
+		}
 	}
-	return b.topics.metrics.countWaiting(req.Key, b.handleWithQuotas(ctx, a, req))
+	if f := b.faults.take(req.Key); f != nil {
+		return b.applyFault(ctx, f, req, func() protocol.Reply { return withPost(a.handle(b, ctx, req), post) })
+	}
+	return b.topics.metrics.countWaiting(req.Key, withPost(b.handleWithQuotas(ctx, a, req), post))
 }
 
 // respond wraps a ready response.
