@@ -304,9 +304,8 @@ func (z authz) describeGroups(r *kmsg.DescribeGroupsRequest) (*protocol.Reply, f
 		dr := resp.(*kmsg.DescribeGroupsResponse)
 		if r.IncludeAuthorizedOperations {
 			for i := range dr.Groups {
-				if g := &dr.Groups[i]; g.ErrorCode == 0 {
-					g.AuthorizedOperations = z.a.AuthorizedOperations(z.r, acl.ResourceGroup, g.Group)
-				}
+				g := &dr.Groups[i]
+				g.AuthorizedOperations = z.a.AuthorizedOperations(z.r, acl.ResourceGroup, g.Group)
 			}
 		}
 		for _, name := range denied {
@@ -327,9 +326,8 @@ func (z authz) consumerGroupDescribe(r *kmsg.ConsumerGroupDescribeRequest) (*pro
 		dr := resp.(*kmsg.ConsumerGroupDescribeResponse)
 		if r.IncludeAuthorizedOperations {
 			for i := range dr.Groups {
-				if g := &dr.Groups[i]; g.ErrorCode == 0 {
-					g.AuthorizedOperations = z.a.AuthorizedOperations(z.r, acl.ResourceGroup, g.Group)
-				}
+				g := &dr.Groups[i]
+				g.AuthorizedOperations = z.a.AuthorizedOperations(z.r, acl.ResourceGroup, g.Group)
 			}
 		}
 		for _, name := range denied {
