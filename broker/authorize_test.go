@@ -914,7 +914,10 @@ func TestACLSecurityDisabled(t *testing.T) {
 // TestACLAPIs: create, describe (every filter kind) and delete bindings,
 // Kafka's validation errors, at every version.
 func TestACLAPIs(t *testing.T) {
-	b := newAdminBroker(t, func(c *config.Config) { c.Security.Authz.Enabled = true; c.Security.Authz.SuperUsers = []string{protocol.AnonymousPrincipal} })
+	b := newAdminBroker(t, func(c *config.Config) {
+		c.Security.Authz.Enabled = true
+		c.Security.Authz.SuperUsers = []string{protocol.AnonymousPrincipal}
+	})
 	for v := int16(0); v <= 3; v++ {
 		pat := kmsg.ACLResourcePatternTypePrefixed
 		if v == 0 {
