@@ -1,0 +1,102 @@
+package tests
+
+// Kafka's kafka-acls.sh (org.apache.kafka.tools.AclCommand, run from the
+// cached jars as the reassignment tool test does) against Moldau: with the
+// authorizer on it adds, lists and removes ACLs (LITERAL and PREFIXED,
+// ALLOW and DENY, a host); with none it prints Kafka's SECURITY_DISABLED
+// error.
+
+import (
+	"bytes"
+	"context"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/moldau/moldau/broker/config"
+	"github.com/moldau/moldau/internal/testenv"
+	"github.com/moldau/moldau/tests/harness"
+)
+
+func aclTool(t *testing.T, libs, bootstrap string, args ...string) (string, error) {
+	t.Helper()
+	java := testenv.RequireTool(t, "java", "make deps (a JRE)")
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	full := append([]string{"-Xmx256m", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Dlog4j2.level=off",
+		"-cp", libs + "/*", "org.apache.kafka.tools.AclCommand", "--bootstrap-server", bootstrap}, args...)
+	cmd := exec.CommandContext(ctx, java, full...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	return out.String(), err
+}
+
+func TestKafkaAclsTool(t *testing.T) {
+	libs := kafkaLibs(t)
+	addr := harness.InProcess(t, func(c *config.Config) {
+		// kafka-acls connects over PLAINTEXT: User:ANONYMOUS.
+		c.Security.Authz = config.AuthzConfig{Enabled: true, SuperUsers: []string{"User:ANONYMOUS"}}
+	}).Addr()
+
+	out, err := aclTool(t, libs, addr, "--add", "--allow-principal", "User:alice", "--operation", "Read", "--operation", "Describe",
+		"--topic", "orders", "--group", "billing")
+	if err != nil || !strings.Contains(out, "Adding ACLs for resource") {
+		t.Fatalf("--add: %v\n%s", err, out)
+	}
+	out, err = aclTool(t, libs, addr, "--add", "--deny-principal", "User:mallory", "--deny-host", "10.0.0.9", "--operation", "Write",
+		"--topic", "pay-", "--resource-pattern-type", "prefixed")
+	if err != nil {
+		t.Fatalf("--add prefixed deny: %v\n%s", err, out)
+	}
+	out, err = aclTool(t, libs, addr, "--list")
+	if err != nil {
+		t.Fatalf("--list: %v\n%s", err, out)
+	}
+	t.Logf("--list:\n%s", out)
+	for _, want := range []string{
+		"ResourcePattern(resourceType=TOPIC, name=orders, patternType=LITERAL)",
+		"ResourcePattern(resourceType=GROUP, name=billing, patternType=LITERAL)",
+		"ResourcePattern(resourceType=TOPIC, name=pay-, patternType=PREFIXED)",
+		"(principal=User:alice, host=*, operation=READ, permissionType=ALLOW)",
+		"(principal=User:alice, host=*, operation=DESCRIBE, permissionType=ALLOW)",
+		"(principal=User:mallory, host=10.0.0.9, operation=WRITE, permissionType=DENY)",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("--list lacks %s", want)
+		}
+	}
+	// --list --topic orders with MATCH shows what applies to a name.
+	out, err = aclTool(t, libs, addr, "--list", "--topic", "pay-eu", "--resource-pattern-type", "match")
+	if err != nil || !strings.Contains(out, "name=pay-, patternType=PREFIXED") || strings.Contains(out, "name=orders") {
+		t.Errorf("--list match pay-eu: %v\n%s", err, out)
+	}
+
+	out, err = aclTool(t, libs, addr, "--remove", "--force", "--allow-principal", "User:alice", "--operation", "Read", "--topic", "orders")
+	if err != nil {
+		t.Fatalf("--remove: %v\n%s", err, out)
+	}
+	out, err = aclTool(t, libs, addr, "--list", "--topic", "orders")
+	if err != nil || strings.Contains(out, "operation=READ") || !strings.Contains(out, "operation=DESCRIBE") {
+		t.Errorf("after removing READ on orders: %v\n%s", err, out)
+	}
+	out, err = aclTool(t, libs, addr, "--remove", "--force", "--topic", "orders")
+	if err != nil {
+		t.Fatalf("--remove all on orders: %v\n%s", err, out)
+	}
+	out, err = aclTool(t, libs, addr, "--list", "--topic", "orders")
+	if err != nil || strings.Contains(out, "principal=") {
+		t.Errorf("orders still has ACLs: %v\n%s", err, out)
+	}
+}
+
+func TestKafkaAclsToolWithoutAuthorizer(t *testing.T) {
+	libs := kafkaLibs(t)
+	addr := newBroker(t)
+	out, _ := aclTool(t, libs, addr, "--list")
+	if !strings.Contains(out, "SecurityDisabledException") || !strings.Contains(out, "No Authorizer is configured") {
+		t.Fatalf("--list without an authorizer:\n%s", out)
+	}
+	t.Logf("--list without an authorizer:\n%s", out)
+}
