@@ -7,7 +7,8 @@ package broker
 //   - v2+: cluster id. v4+: AllowAutoTopicCreation (below v4 auto-creation
 //     follows auto.create.topics.enable alone). v5+: offline replicas.
 //   - v7+: leader epoch. v8–v10: authorized operations when asked (every
-//     operation: Moldau has no ACLs yet). v9+: flexible.
+//     operation without an authorizer; authorize.go computes them and
+//     hides the topics the caller may not describe when it is on). v9+: flexible.
 //   - v10+: topic ids; v12+: topics may be named by id alone (answered by
 //     id; unknown ids get UNKNOWN_TOPIC_ID).
 //   - v13: top-level error code (always NONE).
@@ -28,7 +29,8 @@ import (
 )
 
 // Authorized-operation bitfields: every topic and cluster operation Kafka
-// defines, since there are no ACLs to deny any.
+// defines, the answer without an authorizer (authorize.go replaces them
+// when one is configured).
 const (
 	// READ(3) WRITE(4) CREATE(5) DELETE(6) ALTER(7) DESCRIBE(8)
 	// DESCRIBE_CONFIGS(10) ALTER_CONFIGS(11)

@@ -5,7 +5,7 @@ package broker
 //   - Every version: the brokers and the controller of the cluster view
 //     (cluster.go; one node today: this one, its own controller), the
 //     cluster id, and the cluster authorized operations when asked (every
-//     operation: no ACLs yet).
+//     operation without an authorizer; authorize.go's with one).
 //   - v1+: EndpointType: 1 (brokers) answers the brokers, 2 (controllers)
 //     the controller; any other type is UNSUPPORTED_ENDPOINT_TYPE, as in
 //     Kafka.

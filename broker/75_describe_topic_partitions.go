@@ -6,7 +6,7 @@ package broker
 //     with each partition's leader, leader epoch, replicas and ISR as in
 //     Metadata (from the cluster view, cluster.go); eligible leader
 //     replicas and last known ELR are always empty. Topic ids and
-//     authorized operations (every topic operation: no ACLs yet) included.
+//     authorized operations (every topic operation without an authorizer; authorize.go's with one) included.
 //   - Paging as Kafka: at most ResponsePartitionLimit partitions per
 //     response (clamped to 1..maxDescribePartitions); Cursor resumes at a
 //     topic and partition (topics before it are skipped); NextCursor is set
