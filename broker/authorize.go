@@ -517,6 +517,10 @@ func (z authz) fetch(r *kmsg.FetchRequest) (*protocol.Reply, func(kmsg.Response)
 	if denied == nil {
 		return nil, nil
 	}
+	if len(r.Topics) == 0 && r.SessionID == 0 {
+		// Nothing left to wait for: answer at once, as Kafka does.
+		r.MaxWaitMillis = 0
+	}
 	return nil, func(resp kmsg.Response) {
 		fr := resp.(*kmsg.FetchResponse)
 		for _, t := range denied {

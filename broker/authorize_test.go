@@ -402,7 +402,8 @@ func aclCases() []aclCase {
 		{name: "Fetch/READ topic", pair: topicGrant(acl.OpRead, aclTopic),
 			req: func(f *aclFixture) kmsg.Request {
 				r := kmsg.NewPtrFetchRequest()
-				r.ReplicaID, r.MaxBytes, r.SessionEpoch = -1, 1<<20, -1
+				// A long poll: the denied answer must not wait for it.
+				r.ReplicaID, r.MaxBytes, r.SessionEpoch, r.MaxWaitMillis, r.MinBytes = -1, 1<<20, -1, 20000, 1
 				rt := kmsg.NewFetchRequestTopic()
 				rt.Topic, rt.TopicID = aclTopic, f.topicID
 				rp := kmsg.NewFetchRequestTopicPartition()
