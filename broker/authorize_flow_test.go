@@ -126,3 +126,34 @@ func TestACLRealClients(t *testing.T) {
 		t.Errorf("producer after its grant was removed: %v, want TOPIC_AUTHORIZATION_FAILED", err)
 	}
 }
+
+// TestACLAllowEveryoneIfNoACL: allow.everyone.if.no.acl.found opens only
+// the resources no ACL names; one ACL on a topic closes it to the others.
+func TestACLAllowEveryoneIfNoACL(t *testing.T) {
+	_, addr := newACLBroker(t, func(c *config.Config) { c.Security.Authz.AllowIfNoACL = true })
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	adm := kadm.NewClient(newPrincipalClient(t, addr, "admin"))
+	if _, err := adm.CreateTopic(ctx, 1, -1, nil, "open"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := adm.CreateTopic(ctx, 1, -1, nil, "closed"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := adm.CreateACLs(ctx, kadm.NewACLs().Allow("User:owner").Topics("closed").Operations(kadm.OpWrite)); err != nil {
+		t.Fatal(err)
+	}
+	produce := func(principal, topic string) error {
+		cl := newPrincipalClient(t, addr, principal, kgo.DefaultProduceTopic(topic), kgo.DisableIdempotentWrite(), kgo.RecordRetries(0))
+		return cl.ProduceSync(ctx, &kgo.Record{Value: []byte("x")}).FirstErr()
+	}
+	if err := produce("anyone", "open"); err != nil {
+		t.Errorf("anyone to a topic without ACLs: %v", err)
+	}
+	if err := produce("owner", "closed"); err != nil {
+		t.Errorf("owner to its topic: %v", err)
+	}
+	if err := produce("anyone", "closed"); !errors.Is(err, kerr.TopicAuthorizationFailed) {
+		t.Errorf("anyone to a topic with ACLs: %v, want TOPIC_AUTHORIZATION_FAILED", err)
+	}
+}

@@ -445,6 +445,26 @@ func aclCases() []aclCase {
 				}
 				return hidden
 			}, denied: hidden},
+		{name: "DescribeTopicPartitions/DESCRIBE topic", pair: topicGrant(acl.OpDescribe, aclTopic),
+			req: func(*aclFixture) kmsg.Request {
+				r := kmsg.NewPtrDescribeTopicPartitionsRequest()
+				rt := kmsg.NewDescribeTopicPartitionsRequestTopic()
+				rt.Topic = aclTopic
+				r.Topics, r.ResponsePartitionLimit = append(r.Topics, rt), 100
+				return r
+			},
+			code: func(resp kmsg.Response) int16 {
+				return first(resp.(*kmsg.DescribeTopicPartitionsResponse).Topics, func(t *kmsg.DescribeTopicPartitionsResponseTopic) int16 { return t.ErrorCode })
+			}, denied: tAuth},
+		{name: "ConsumerGroupHeartbeat subscription/DESCRIBE topic", pair: topicGrant(acl.OpDescribe, aclTopic), base: []grant{groupGrant(acl.OpRead, "g-cght")},
+			req: func(*aclFixture) kmsg.Request {
+				r := kmsg.NewPtrConsumerGroupHeartbeatRequest()
+				r.Group, r.MemberID, r.MemberEpoch, r.RebalanceTimeoutMillis = "g-cght", randomMemberID(), 0, 10000
+				r.SubscribedTopicNames = []string{aclTopic}
+				r.Topics = []kmsg.ConsumerGroupHeartbeatRequestTopic{}
+				return r
+			},
+			code: func(resp kmsg.Response) int16 { return resp.(*kmsg.ConsumerGroupHeartbeatResponse).ErrorCode }, denied: tAuth},
 		{name: "OffsetForLeaderEpoch/DESCRIBE topic", pair: topicGrant(acl.OpDescribe, aclTopic),
 			req: func(*aclFixture) kmsg.Request {
 				r := kmsg.NewPtrOffsetForLeaderEpochRequest()
@@ -671,6 +691,10 @@ func aclCases() []aclCase {
 			}, denied: gAuth},
 		{name: "ListGroups/DESCRIBE group", pair: groupGrant(acl.OpDescribe, "g-listed"),
 			req: func(*aclFixture) kmsg.Request { return kmsg.NewPtrListGroupsRequest() }, code: listGroupsCode("g-listed"), denied: hidden},
+		{name: "DescribeConfigs/DESCRIBE_CONFIGS group", pair: groupGrant(acl.OpDescribeConfigs, "g-cfg"),
+			req: describeConfigs(kmsg.ConfigResourceTypeGroupConfig, "g-cfg"), code: describeConfigsCode, denied: gAuth},
+		{name: "IncrementalAlterConfigs/ALTER_CONFIGS group", pair: groupGrant(acl.OpAlterConfigs, "g-cfg"),
+			req: incAlterConfigs(kmsg.ConfigResourceTypeGroupConfig, "g-cfg", "consumer.session.timeout.ms", "45000"), code: incAlterConfigsCode, denied: gAuth},
 		{name: "DeleteGroups/DELETE group", pair: groupGrant(acl.OpDelete, "g-del"),
 			req: func(*aclFixture) kmsg.Request {
 				r := kmsg.NewPtrDeleteGroupsRequest()
@@ -876,7 +900,7 @@ func TestACLEveryOperationAndResource(t *testing.T) {
 	// and USER resources belong to the delegation-token APIs).
 	want := map[acl.ResourceType][]acl.Operation{
 		acl.ResourceTopic:           {acl.OpRead, acl.OpWrite, acl.OpCreate, acl.OpDelete, acl.OpAlter, acl.OpDescribe, acl.OpDescribeConfigs, acl.OpAlterConfigs},
-		acl.ResourceGroup:           {acl.OpRead, acl.OpDescribe, acl.OpDelete},
+		acl.ResourceGroup:           {acl.OpRead, acl.OpDescribe, acl.OpDelete, acl.OpDescribeConfigs, acl.OpAlterConfigs},
 		acl.ResourceCluster:         {acl.OpCreate, acl.OpAlter, acl.OpDescribe, acl.OpClusterAction, acl.OpDescribeConfigs, acl.OpAlterConfigs, acl.OpIdempotentWrite},
 		acl.ResourceTransactionalID: {acl.OpWrite, acl.OpDescribe},
 	}
