@@ -46,8 +46,9 @@ package broker
 //   Describe/Create/DeleteAcls   CLUSTER DESCRIBE / ALTER / ALTER
 //   DescribeConfigs TOPIC or CLUSTER (brokers) or GROUP DESCRIBE_CONFIGS
 //   AlterConfigs, IncrementalAlterConfigs   the same with ALTER_CONFIGS
-//   DescribeLogDirs, DescribeCluster, ListPartitionReassignments,
-//   DescribeQuorum  CLUSTER DESCRIBE
+//   DescribeLogDirs, ListPartitionReassignments, DescribeQuorum   CLUSTER
+//                   DESCRIBE (DescribeCluster is not refused: without
+//                   DESCRIBE its authorized operations are 0, as Kafka's)
 //   ElectLeaders, AlterPartitionReassignments, UnregisterBroker,
 //   Add/RemoveRaftVoter   CLUSTER ALTER
 //   CreatePartitions TOPIC ALTER
@@ -131,6 +132,15 @@ func (z authz) ok(op acl.Operation, rt acl.ResourceType, name string) bool {
 
 func (z authz) cluster(op acl.Operation) bool {
 	return z.a.Authorize(z.r, op, acl.ResourceCluster, acl.ClusterName)
+}
+
+// clusterOperations is KIP-430's cluster field as Kafka fills it: 0
+// without DESCRIBE on the cluster.
+func (z authz) clusterOperations() int32 {
+	if !z.cluster(acl.OpDescribe) {
+		return 0
+	}
+	return z.a.AuthorizedOperations(z.r, acl.ResourceCluster, acl.ClusterName)
 }
 
 func (z authz) topic(op acl.Operation, name string) bool { return z.ok(op, acl.ResourceTopic, name) }
@@ -281,12 +291,10 @@ func (b *Broker) authorize(req *protocol.Request) (deny *protocol.Reply, post fu
 			return errorReply(r, errClusterAuth), nil
 		}
 	case *kmsg.DescribeClusterRequest:
-		if !z.cluster(acl.OpDescribe) {
-			return errorReply(r, errClusterAuth), nil
-		}
+		// Not refused (as Kafka): only the operations need DESCRIBE.
 		if r.IncludeClusterAuthorizedOperations {
 			return nil, func(resp kmsg.Response) {
-				resp.(*kmsg.DescribeClusterResponse).ClusterAuthorizedOperations = z.a.AuthorizedOperations(z.r, acl.ResourceCluster, acl.ClusterName)
+				resp.(*kmsg.DescribeClusterResponse).ClusterAuthorizedOperations = z.clusterOperations()
 			}
 		}
 	case *kmsg.ElectLeadersRequest, *kmsg.AlterPartitionAssignmentsRequest, *kmsg.UnregisterBrokerRequest,
@@ -552,17 +560,17 @@ func (z authz) listOffsets(r *kmsg.ListOffsetsRequest) (*protocol.Reply, func(km
 }
 
 func (z authz) offsetForLeaderEpoch(r *kmsg.OffsetForLeaderEpochRequest) (*protocol.Reply, func(kmsg.Response)) {
-	op := acl.OpDescribe
-	if r.Version >= 3 && r.ReplicaID >= 0 {
-		if !z.cluster(acl.OpClusterAction) {
-			op = acl.OpUnknown // every topic denied
-		} else {
+	code := errTopicAuth
+	follower := r.Version >= 3 && r.ReplicaID >= 0
+	if follower {
+		if z.cluster(acl.OpClusterAction) {
 			return nil, nil
 		}
+		code = errClusterAuth // every partition, as Kafka's error response
 	}
 	var denied []kmsg.OffsetForLeaderEpochRequestTopic
 	r.Topics, denied = filter(r.Topics, func(t *kmsg.OffsetForLeaderEpochRequestTopic) bool {
-		return op != acl.OpUnknown && z.topic(op, t.Topic)
+		return !follower && z.topic(acl.OpDescribe, t.Topic)
 	})
 	if denied == nil {
 		return nil, nil
@@ -574,7 +582,7 @@ func (z authz) offsetForLeaderEpoch(r *kmsg.OffsetForLeaderEpochRequest) (*proto
 			rt.Topic = t.Topic
 			for _, p := range t.Partitions {
 				rp := kmsg.NewOffsetForLeaderEpochResponseTopicPartition()
-				rp.Partition, rp.ErrorCode, rp.LeaderEpoch, rp.EndOffset = p.Partition, errTopicAuth, -1, -1
+				rp.Partition, rp.ErrorCode, rp.LeaderEpoch, rp.EndOffset = p.Partition, code, -1, -1
 				rt.Partitions = append(rt.Partitions, rp)
 			}
 			or.Topics = append(or.Topics, rt)

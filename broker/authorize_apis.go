@@ -70,7 +70,7 @@ func (z authz) metadata(r *kmsg.MetadataRequest) (*protocol.Reply, func(kmsg.Res
 		}
 		mr.Topics = append(mr.Topics, denied...)
 		if r.IncludeClusterAuthorizedOperations {
-			mr.AuthorizedOperations = z.a.AuthorizedOperations(z.r, acl.ResourceCluster, acl.ClusterName)
+			mr.AuthorizedOperations = z.clusterOperations()
 		}
 	}
 }

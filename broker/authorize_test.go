@@ -760,9 +760,23 @@ func aclCases() []aclCase {
 				return r
 			},
 			code: func(resp kmsg.Response) int16 { return resp.(*kmsg.DescribeACLsResponse).ErrorCode }, denied: cAuth},
-		{name: "DescribeCluster/DESCRIBE cluster", pair: clusterGrant(acl.OpDescribe),
-			req:  func(*aclFixture) kmsg.Request { return kmsg.NewPtrDescribeClusterRequest() },
-			code: func(resp kmsg.Response) int16 { return resp.(*kmsg.DescribeClusterResponse).ErrorCode }, denied: cAuth},
+		{name: "DescribeCluster operations/DESCRIBE cluster", pair: clusterGrant(acl.OpDescribe), base: []grant{clusterGrant(acl.OpCreate)},
+			req: func(*aclFixture) kmsg.Request {
+				r := kmsg.NewPtrDescribeClusterRequest()
+				r.IncludeClusterAuthorizedOperations = true
+				return r
+			},
+			code: func(resp kmsg.Response) int16 {
+				// Kafka answers, with operations 0 without DESCRIBE.
+				dr := resp.(*kmsg.DescribeClusterResponse)
+				if dr.ErrorCode != 0 {
+					return dr.ErrorCode
+				}
+				if dr.ClusterAuthorizedOperations == 0 {
+					return hidden
+				}
+				return 0
+			}, denied: hidden},
 		{name: "ListGroups/DESCRIBE cluster", pair: clusterGrant(acl.OpDescribe),
 			req: func(*aclFixture) kmsg.Request { return kmsg.NewPtrListGroupsRequest() }, code: listGroupsCode("g-listed"), denied: hidden},
 		{name: "DescribeConfigs/DESCRIBE_CONFIGS cluster", pair: clusterGrant(acl.OpDescribeConfigs),
