@@ -62,7 +62,6 @@ package broker
 
 import (
 	"context"
-	"log/slog"
 	"net"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -78,24 +77,23 @@ func (b *Broker) newAuthorizer() *acl.Authorizer {
 	if !a.Enabled {
 		return nil
 	}
-	return acl.New(acl.Config{SuperUsers: a.SuperUsers, AllowIfNoACL: a.AllowIfNoACL}, entityACLs{b.entities, b.logger}, b.logger)
+	return acl.New(acl.Config{SuperUsers: a.SuperUsers, AllowIfNoACL: a.AllowIfNoACL}, entityACLs{b}, b.logger)
 }
 
-// entityACLs is the authorizer's view of the entity store (kind "acl").
-type entityACLs struct {
-	store  entityStore
-	logger *slog.Logger
-}
+// entityACLs is the authorizer's view of the entity store (kind "acl"). It
+// reads b.entities at each call: New picks the store (memory, meta.db, the
+// metadata log) after it builds the authorizer.
+type entityACLs struct{ b *Broker }
 
-func (e entityACLs) Version() uint64 { return e.store.Version() }
+func (e entityACLs) Version() uint64 { return e.b.entities.Version() }
 
 func (e entityACLs) Bindings() []acl.Binding {
-	ents := e.store.List(entityACL)
+	ents := e.b.entities.List(entityACL)
 	out := make([]acl.Binding, 0, len(ents))
 	for _, ent := range ents {
 		bd, err := acl.UnmarshalValue(ent.Value)
 		if err != nil {
-			e.logger.Error("skipping an ACL entity that does not decode", "key", ent.Key, "err", err)
+			e.b.logger.Error("skipping an ACL entity that does not decode", "key", ent.Key, "err", err)
 			continue
 		}
 		out = append(out, bd)
