@@ -50,6 +50,20 @@ func TestKafkaAclsTool(t *testing.T) {
 	if err != nil {
 		t.Fatalf("--add prefixed deny: %v\n%s", err, out)
 	}
+	// The convenience forms: --producer (WRITE, DESCRIBE, CREATE on the
+	// topic) and --consumer (READ, DESCRIBE on the topic, READ on the group).
+	out, err = aclTool(t, libs, addr, "--add", "--allow-principal", "User:bob", "--producer", "--topic", "events")
+	if err != nil {
+		t.Fatalf("--add --producer: %v\n%s", err, out)
+	}
+	out, err = aclTool(t, libs, addr, "--add", "--allow-principal", "User:carol", "--consumer", "--topic", "events", "--group", "readers")
+	if err != nil {
+		t.Fatalf("--add --consumer: %v\n%s", err, out)
+	}
+	out, err = aclTool(t, libs, addr, "--list", "--principal", "User:bob")
+	if err != nil || strings.Count(out, "principal=User:bob") != 3 || !strings.Contains(out, "operation=CREATE") {
+		t.Errorf("--list --principal User:bob: %v\n%s", err, out)
+	}
 	out, err = aclTool(t, libs, addr, "--list")
 	if err != nil {
 		t.Fatalf("--list: %v\n%s", err, out)
@@ -62,6 +76,8 @@ func TestKafkaAclsTool(t *testing.T) {
 		"(principal=User:alice, host=*, operation=READ, permissionType=ALLOW)",
 		"(principal=User:alice, host=*, operation=DESCRIBE, permissionType=ALLOW)",
 		"(principal=User:mallory, host=10.0.0.9, operation=WRITE, permissionType=DENY)",
+		"ResourcePattern(resourceType=GROUP, name=readers, patternType=LITERAL)",
+		"(principal=User:carol, host=*, operation=READ, permissionType=ALLOW)",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("--list lacks %s", want)
