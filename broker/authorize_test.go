@@ -5,10 +5,10 @@ package broker
 // the request needs) is not refused; one granted everything else but the
 // pair gets Kafka's authorization error.
 //
-// Principals: until SASL lands, a front server in front of the broker
-// sets each connection's principal to "User:<client.id>" (a test-only
-// protocol.Handler around the broker; the broker advertises the front
-// server's address, so every connection goes through it).
+// Principals authenticate with SASL PLAIN on a SASL_PLAINTEXT listener,
+// configured with Kafka's own keys (listeners, the listener's
+// PlainLoginModule JAAS users, authorizer.class.name, super.users): user
+// "<name>" with password "<name>-secret" is principal User:<name>.
 
 import (
 	"context"
@@ -16,10 +16,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
+	"fmt"
 	"log/slog"
-	"net"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -27,6 +28,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/twmb/franz-go/pkg/kversion"
+	"github.com/twmb/franz-go/pkg/sasl/plain"
 
 	"github.com/moldau/moldau/broker/acl"
 	"github.com/moldau/moldau/broker/config"
@@ -34,69 +36,67 @@ import (
 	"github.com/moldau/moldau/protocol"
 )
 
-// principalFromClientID sets each request's connection principal to
-// "User:<client.id>" before the broker handles it (tests only).
-type principalFromClientID struct{ b *Broker }
-
-func (h principalFromClientID) Supported(key, version int16) bool { return h.b.Supported(key, version) }
-
-func (h principalFromClientID) Handle(ctx context.Context, req *protocol.Request) protocol.Reply {
-	if req.ClientID != "" && req.Conn != nil {
-		if s := req.Conn.Session(); s == nil || s.Principal != "User:"+req.ClientID {
-			req.Conn.SetSession(&protocol.Session{Principal: "User:" + req.ClientID})
-		}
+// aclUsers are the PLAIN users of newACLBroker: admin (a super user), the
+// table's ok<i>/no<i> and the other tests' principals.
+func aclUsers() []string {
+	users := []string{"admin", "carol", "producer", "txn", "consumer", "stranger", "anyone", "owner"}
+	for i := 0; i < 100; i++ {
+		users = append(users, "ok"+strconv.Itoa(i), "no"+strconv.Itoa(i))
 	}
-	return h.b.Handle(ctx, req)
+	return users
 }
 
-// newACLBroker starts an in-memory broker with the authorizer on
-// (super user User:admin) behind a principalFromClientID front server and
-// returns it with the address clients use.
+// newACLBroker starts an in-memory broker with one SASL_PLAINTEXT listener
+// (PLAIN users aclUsers) and the authorizer on (super user User:admin),
+// from Kafka's properties, and returns it with the listener's address.
 func newACLBroker(t *testing.T, mut ...func(*config.Config)) (*Broker, string) {
 	t.Helper()
-	front, err := net.Listen("tcp", "127.0.0.1:0")
+	var jaas strings.Builder
+	jaas.WriteString("org.apache.kafka.common.security.plain.PlainLoginModule required")
+	for _, u := range aclUsers() {
+		fmt.Fprintf(&jaas, " user_%s=%q", u, u+"-secret")
+	}
+	jaas.WriteString(";")
+	args := []string{"--memory", "--admin-addr", "",
+		"--set", "listeners=SASL_PLAINTEXT://127.0.0.1:0",
+		"--set", "sasl.enabled.mechanisms=PLAIN",
+		"--set", "listener.name.sasl_plaintext.plain.sasl.jaas.config=" + jaas.String(),
+		"--set", "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+		"--set", "super.users=User:admin",
+		"--set", "group.initial.rebalance.delay.ms=0",
+	}
+	cfg, err := config.Load(args, func(string) string { return "" }, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
-	back, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := config.Default()
-	cfg.Memory = true
-	cfg.AdvertiseAddr = front.Addr().String()
-	cfg.GroupInitialRebalanceDelayMs = 0
-	cfg.Security.Authz = config.AuthzConfig{Enabled: true, SuperUsers: []string{"User:admin"}}
 	for _, m := range mut {
 		m(&cfg)
 	}
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	b, err := New(cfg, WithLogger(logger))
+	b, err := New(cfg, WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := b.Serve(back); err != nil {
-		t.Fatal(err)
-	}
-	srv := protocol.NewServer(principalFromClientID{b}, protocol.DefaultLimits(), logger, protocol.NewMetrics(nil))
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = srv.Serve(front)
-	}()
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		_ = srv.Shutdown(ctx)
-		<-done
 		_ = b.Close(ctx)
 	})
-	return b, front.Addr().String()
+	if err := b.Start(); err != nil {
+		t.Fatal(err)
+	}
+	addr := b.ListenerAddr("SASL_PLAINTEXT")
+	if addr == "" {
+		t.Fatal("no SASL_PLAINTEXT listener")
+	}
+	return b, addr
 }
 
-func newPrincipalClient(t *testing.T, addr, clientID string, opts ...kgo.Opt) *kgo.Client {
+// newPrincipalClient is a franz-go client authenticated as User:<user>
+// (SASL PLAIN).
+func newPrincipalClient(t *testing.T, addr, user string, opts ...kgo.Opt) *kgo.Client {
 	t.Helper()
-	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(addr), kgo.ClientID(clientID)}, opts...)...)
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(addr), kgo.ClientID(user),
+		kgo.SASL(plain.Auth{User: user, Pass: user + "-secret"}.AsMechanism())}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
