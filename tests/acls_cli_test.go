@@ -9,12 +9,15 @@ package tests
 import (
 	"bytes"
 	"context"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/moldau/moldau/broker/config"
+	"github.com/moldau/moldau/embed"
 	"github.com/moldau/moldau/internal/testenv"
 	"github.com/moldau/moldau/tests/harness"
 )
@@ -115,4 +118,54 @@ func TestKafkaAclsToolWithoutAuthorizer(t *testing.T) {
 		t.Fatalf("--list without an authorizer:\n%s", out)
 	}
 	t.Logf("--list without an authorizer:\n%s", out)
+}
+
+// TestKafkaAclsToolSASL: kafka-acls authenticating with SASL PLAIN
+// (--command-config): the super user manages ACLs; a user without ALTER
+// and DESCRIBE on the cluster gets Kafka's ClusterAuthorizationException,
+// then may list once granted DESCRIBE.
+func TestKafkaAclsToolSASL(t *testing.T) {
+	libs := kafkaLibs(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	b, err := embed.Start(ctx,
+		embed.WithProperty("listeners", "SASL_PLAINTEXT://127.0.0.1:0"),
+		embed.WithProperty("sasl.enabled.mechanisms", "PLAIN"),
+		embed.WithProperty("listener.name.sasl_plaintext.plain.sasl.jaas.config",
+			`org.apache.kafka.common.security.plain.PlainLoginModule required user_admin="admin-secret" user_alice="alice-secret";`),
+		embed.WithProperty("authorizer.class.name", "org.apache.kafka.metadata.authorizer.StandardAuthorizer"),
+		embed.WithProperty("super.users", "User:admin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	addr := b.ListenerAddr("SASL_PLAINTEXT")
+	clientConfig := func(user string) string {
+		p := filepath.Join(t.TempDir(), user+".properties")
+		text := "security.protocol=SASL_PLAINTEXT\nsasl.mechanism=PLAIN\n" +
+			`sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="` + user + `" password="` + user + `-secret";` + "\n"
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	admin, alice := clientConfig("admin"), clientConfig("alice")
+
+	out, err := aclTool(t, libs, addr, "--command-config", alice, "--list")
+	if !strings.Contains(out, "ClusterAuthorizationException") {
+		t.Fatalf("alice --list without DESCRIBE on the cluster: %v\n%s", err, out)
+	}
+	out, err = aclTool(t, libs, addr, "--command-config", admin, "--add", "--allow-principal", "User:alice", "--operation", "Describe", "--cluster")
+	if err != nil {
+		t.Fatalf("admin --add: %v\n%s", err, out)
+	}
+	out, err = aclTool(t, libs, addr, "--command-config", alice, "--list")
+	if err != nil || !strings.Contains(out, "ResourcePattern(resourceType=CLUSTER, name=kafka-cluster, patternType=LITERAL)") {
+		t.Fatalf("alice --list with DESCRIBE on the cluster: %v\n%s", err, out)
+	}
+	t.Logf("alice --list:\n%s", out)
+	out, err = aclTool(t, libs, addr, "--command-config", alice, "--add", "--allow-principal", "User:alice", "--operation", "All", "--topic", "*")
+	if !strings.Contains(out, "ClusterAuthorizationException") {
+		t.Fatalf("alice --add without ALTER on the cluster: %v\n%s", err, out)
+	}
 }
