@@ -44,6 +44,7 @@ package broker
 //   TxnOffsetCommit TRANSACTIONAL_ID WRITE, GROUP READ, TOPIC READ
 //   WriteTxnMarkers CLUSTER CLUSTER_ACTION
 //   Describe/Create/DeleteAcls   CLUSTER DESCRIBE / ALTER / ALTER
+//   Describe/AlterUserScramCredentials   CLUSTER DESCRIBE / ALTER
 //   DescribeConfigs TOPIC or CLUSTER (brokers) or GROUP DESCRIBE_CONFIGS
 //   AlterConfigs, IncrementalAlterConfigs   the same with ALTER_CONFIGS
 //   DescribeLogDirs, ListPartitionReassignments, DescribeQuorum   CLUSTER
@@ -284,6 +285,14 @@ func (b *Broker) authorize(req *protocol.Request) (deny *protocol.Reply, post fu
 		return z.alterConfigs(r)
 	case *kmsg.IncrementalAlterConfigsRequest:
 		return z.incrementalAlterConfigs(r)
+	case *kmsg.DescribeUserSCRAMCredentialsRequest:
+		if !z.cluster(acl.OpDescribe) {
+			return errorReply(r, errClusterAuth), nil
+		}
+	case *kmsg.AlterUserSCRAMCredentialsRequest:
+		if !z.cluster(acl.OpAlter) {
+			return errorReply(r, errClusterAuth), nil
+		}
 	case *kmsg.DescribeLogDirsRequest, *kmsg.ListPartitionReassignmentsRequest, *kmsg.DescribeQuorumRequest:
 		if !z.cluster(acl.OpDescribe) {
 			return errorReply(r, errClusterAuth), nil
@@ -364,6 +373,25 @@ func errorReply(req kmsg.Request, code int16) *protocol.Reply {
 			c := kmsg.NewDeleteACLsResponseResult()
 			c.ErrorCode = code
 			r.Results = append(r.Results, c)
+		}
+	case *kmsg.DescribeUserSCRAMCredentialsResponse:
+		r.ErrorCode = code
+	case *kmsg.AlterUserSCRAMCredentialsResponse:
+		ar := req.(*kmsg.AlterUserSCRAMCredentialsRequest)
+		seen := make(map[string]bool)
+		add := func(user string) {
+			if !seen[user] {
+				seen[user] = true
+				res := kmsg.NewAlterUserSCRAMCredentialsResponseResult()
+				res.User, res.ErrorCode = user, code
+				r.Results = append(r.Results, res)
+			}
+		}
+		for _, d := range ar.Deletions {
+			add(d.Name)
+		}
+		for _, u := range ar.Upsertions {
+			add(u.Name)
 		}
 	case *kmsg.DescribeLogDirsResponse:
 		r.ErrorCode = code

@@ -760,6 +760,21 @@ func aclCases() []aclCase {
 				return r
 			},
 			code: func(resp kmsg.Response) int16 { return resp.(*kmsg.DescribeACLsResponse).ErrorCode }, denied: cAuth},
+		{name: "DescribeUserScramCredentials/DESCRIBE cluster", pair: clusterGrant(acl.OpDescribe),
+			req:  func(*aclFixture) kmsg.Request { return kmsg.NewPtrDescribeUserSCRAMCredentialsRequest() },
+			code: func(resp kmsg.Response) int16 { return resp.(*kmsg.DescribeUserSCRAMCredentialsResponse).ErrorCode }, denied: cAuth},
+		{name: "AlterUserScramCredentials/ALTER cluster", pair: clusterGrant(acl.OpAlter),
+			req: func(*aclFixture) kmsg.Request {
+				r := kmsg.NewPtrAlterUserSCRAMCredentialsRequest()
+				u := kmsg.NewAlterUserSCRAMCredentialsRequestUpsertion()
+				u.Name, u.Mechanism, u.Iterations = "scram-user", 1, 4096
+				u.Salt, u.SaltedPassword = make([]byte, 16), make([]byte, 32)
+				r.Upsertions = append(r.Upsertions, u)
+				return r
+			},
+			code: func(resp kmsg.Response) int16 {
+				return first(resp.(*kmsg.AlterUserSCRAMCredentialsResponse).Results, func(r *kmsg.AlterUserSCRAMCredentialsResponseResult) int16 { return r.ErrorCode })
+			}, denied: cAuth},
 		{name: "DescribeCluster operations/DESCRIBE cluster", pair: clusterGrant(acl.OpDescribe), base: []grant{clusterGrant(acl.OpCreate)},
 			req: func(*aclFixture) kmsg.Request {
 				r := kmsg.NewPtrDescribeClusterRequest()
