@@ -59,6 +59,11 @@ package broker
 //   DescribeTransactions TRANSACTIONAL_ID DESCRIBE; ListTransactions
 //                   filters by it
 //   DescribeTopicPartitions TOPIC DESCRIBE (hidden when listing)
+//   CreateDelegationToken for another owner   USER CREATE_TOKENS
+//   DescribeDelegationToken   shows the caller's own tokens, those of users
+//                   it has USER DESCRIBE_TOKENS on, and DELEGATION_TOKEN
+//                   DESCRIBE by token id (the delegation-token handlers
+//                   check ownership for renew and expire)
 //   ApiVersions, SaslHandshake, SaslAuthenticate: none.
 
 import (
@@ -293,6 +298,20 @@ func (b *Broker) authorize(req *protocol.Request) (deny *protocol.Reply, post fu
 		if !z.cluster(acl.OpAlter) {
 			return errorReply(r, errClusterAuth), nil
 		}
+	case *kmsg.CreateDelegationTokenRequest:
+		// Creating a token for another owner (KIP-373) needs CREATE_TOKENS
+		// on that user.
+		if r.OwnerPrincipalName != nil && *r.OwnerPrincipalName != "" {
+			typ := "User"
+			if r.OwnerPrincipalType != nil && *r.OwnerPrincipalType != "" {
+				typ = *r.OwnerPrincipalType
+			}
+			if owner := typ + ":" + *r.OwnerPrincipalName; owner != z.r.Principal && !z.ok(acl.OpCreateTokens, acl.ResourceUser, owner) {
+				return errorReply(r, kerr.DelegationTokenAuthorizationFailed.Code), nil
+			}
+		}
+	case *kmsg.DescribeDelegationTokenRequest:
+		return nil, z.describeDelegationTokens
 	case *kmsg.DescribeLogDirsRequest, *kmsg.ListPartitionReassignmentsRequest, *kmsg.DescribeQuorumRequest:
 		if !z.cluster(acl.OpDescribe) {
 			return errorReply(r, errClusterAuth), nil
@@ -393,6 +412,8 @@ func errorReply(req kmsg.Request, code int16) *protocol.Reply {
 		for _, u := range ar.Upsertions {
 			add(u.Name)
 		}
+	case *kmsg.CreateDelegationTokenResponse:
+		r.ErrorCode = code
 	case *kmsg.DescribeLogDirsResponse:
 		r.ErrorCode = code
 	case *kmsg.ListPartitionReassignmentsResponse:
@@ -466,6 +487,25 @@ func errorReply(req kmsg.Request, code int16) *protocol.Reply {
 		}
 	}
 	return &protocol.Reply{Resp: resp}
+}
+
+// describeDelegationTokens keeps the tokens the caller may see, as Kafka:
+// its own (owner, requester or renewer), those of a user it has
+// DESCRIBE_TOKENS on, and those it has DESCRIBE on by token id.
+func (z authz) describeDelegationTokens(resp kmsg.Response) {
+	dr := resp.(*kmsg.DescribeDelegationTokenResponse)
+	dr.TokenDetails, _ = filter(dr.TokenDetails, func(t *kmsg.DescribeDelegationTokenResponseTokenDetail) bool {
+		owner := t.PrincipalType + ":" + t.PrincipalName
+		if owner == z.r.Principal || t.TokenRequesterPrincipalType+":"+t.TokenRequesterPrincipalName == z.r.Principal {
+			return true
+		}
+		for _, rn := range t.Renewers {
+			if rn.PrincipalType+":"+rn.PrincipalName == z.r.Principal {
+				return true
+			}
+		}
+		return z.ok(acl.OpDescribeTokens, acl.ResourceUser, owner) || z.ok(acl.OpDescribe, acl.ResourceDelegationToken, t.TokenID)
+	})
 }
 
 func (z authz) groupOnly(r kmsg.Request, group string) (*protocol.Reply, func(kmsg.Response)) {

@@ -7,8 +7,11 @@ package broker
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"testing"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/moldau/moldau/broker/acl"
@@ -112,4 +115,78 @@ func TestACLCluster(t *testing.T) {
 		}
 		return true
 	})
+}
+
+// TestACLDelegationTokens checks the authorizer's part of the delegation
+// token APIs through b.authorize directly (their handlers belong to the
+// delegation-token work): CREATE_TOKENS on the owner to create a token for
+// someone else, and which tokens DescribeDelegationToken shows.
+func TestACLDelegationTokens(t *testing.T) {
+	b := newAdminBroker(t, enableAuthz)
+	createACLVia(t, b, grant{acl.ResourceUser, "User:bob", acl.OpCreateTokens}, "User:alice")
+	createACLVia(t, b, grant{acl.ResourceUser, "User:bob", acl.OpDescribeTokens}, "User:alice")
+	createACLVia(t, b, grant{acl.ResourceDelegationToken, "tok-carol-2", acl.OpDescribe}, "User:alice")
+	as := func(principal string, body kmsg.Request) *protocol.Request {
+		c := &protocol.ConnInfo{Listener: "SASL_PLAINTEXT", Security: protocol.SASLPlaintext}
+		c.SetSession(&protocol.Session{Principal: principal, Mechanism: "SCRAM-SHA-512"})
+		return &protocol.Request{Key: body.Key(), Version: body.MaxVersion(), Body: body, Parsed: true, Conn: c}
+	}
+	create := func(principal, owner string) int16 {
+		r := kmsg.NewPtrCreateDelegationTokenRequest()
+		r.SetVersion(3)
+		if owner != "" {
+			typ, name, _ := strings.Cut(owner, ":")
+			r.OwnerPrincipalType, r.OwnerPrincipalName = &typ, &name
+		}
+		deny, _ := b.authorize(as(principal, r))
+		if deny == nil {
+			return 0
+		}
+		return deny.Resp.(*kmsg.CreateDelegationTokenResponse).ErrorCode
+	}
+	tokAuth := kerr.DelegationTokenAuthorizationFailed.Code
+	for _, c := range []struct {
+		principal, owner string
+		want             int16
+	}{
+		{"User:alice", "", 0},                 // for itself
+		{"User:alice", "User:alice", 0},       // itself, named
+		{"User:alice", "User:bob", 0},         // CREATE_TOKENS on bob
+		{"User:alice", "User:carol", tokAuth}, // nothing on carol
+		{"User:carol", "User:bob", tokAuth},
+	} {
+		if got := create(c.principal, c.owner); got != c.want {
+			t.Errorf("%s creating for %q: %d, want %d", c.principal, c.owner, got, c.want)
+		}
+	}
+
+	token := func(id, owner string, renewers ...string) kmsg.DescribeDelegationTokenResponseTokenDetail {
+		d := kmsg.NewDescribeDelegationTokenResponseTokenDetail()
+		d.TokenID = id
+		d.PrincipalType, d.PrincipalName, _ = strings.Cut(owner, ":")
+		d.TokenRequesterPrincipalType, d.TokenRequesterPrincipalName = d.PrincipalType, d.PrincipalName
+		for _, r := range renewers {
+			rn := kmsg.NewDescribeDelegationTokenResponseTokenDetailRenewer()
+			rn.PrincipalType, rn.PrincipalName, _ = strings.Cut(r, ":")
+			d.Renewers = append(d.Renewers, rn)
+		}
+		return d
+	}
+	_, post := b.authorize(as("User:alice", kmsg.NewPtrDescribeDelegationTokenRequest()))
+	resp := kmsg.NewPtrDescribeDelegationTokenResponse()
+	resp.TokenDetails = []kmsg.DescribeDelegationTokenResponseTokenDetail{
+		token("tok-alice", "User:alice"),             // own
+		token("tok-bob", "User:bob"),                 // DESCRIBE_TOKENS on bob
+		token("tok-carol-1", "User:carol"),           // nothing
+		token("tok-carol-2", "User:carol"),           // DESCRIBE on the token
+		token("tok-dave", "User:dave", "User:alice"), // renewer
+	}
+	post(resp)
+	var ids []string
+	for _, d := range resp.TokenDetails {
+		ids = append(ids, d.TokenID)
+	}
+	if want := []string{"tok-alice", "tok-bob", "tok-carol-2", "tok-dave"}; !slices.Equal(ids, want) {
+		t.Errorf("alice sees %v, want %v", ids, want)
+	}
 }
