@@ -45,6 +45,7 @@ package broker
 //   WriteTxnMarkers CLUSTER CLUSTER_ACTION
 //   Describe/Create/DeleteAcls   CLUSTER DESCRIBE / ALTER / ALTER
 //   Describe/AlterUserScramCredentials   CLUSTER DESCRIBE / ALTER
+//   Describe/AlterClientQuotas   CLUSTER DESCRIBE_CONFIGS / ALTER_CONFIGS
 //   DescribeConfigs TOPIC or CLUSTER (brokers) or GROUP DESCRIBE_CONFIGS
 //   AlterConfigs, IncrementalAlterConfigs   the same with ALTER_CONFIGS
 //   DescribeLogDirs, ListPartitionReassignments, DescribeQuorum   CLUSTER
@@ -290,6 +291,14 @@ func (b *Broker) authorize(req *protocol.Request) (deny *protocol.Reply, post fu
 		return z.alterConfigs(r)
 	case *kmsg.IncrementalAlterConfigsRequest:
 		return z.incrementalAlterConfigs(r)
+	case *kmsg.DescribeClientQuotasRequest:
+		if !z.cluster(acl.OpDescribeConfigs) {
+			return errorReply(r, errClusterAuth), nil
+		}
+	case *kmsg.AlterClientQuotasRequest:
+		if !z.cluster(acl.OpAlterConfigs) {
+			return errorReply(r, errClusterAuth), nil
+		}
 	case *kmsg.DescribeUserSCRAMCredentialsRequest:
 		if !z.cluster(acl.OpDescribe) {
 			return errorReply(r, errClusterAuth), nil
@@ -392,6 +401,19 @@ func errorReply(req kmsg.Request, code int16) *protocol.Reply {
 			c := kmsg.NewDeleteACLsResponseResult()
 			c.ErrorCode = code
 			r.Results = append(r.Results, c)
+		}
+	case *kmsg.DescribeClientQuotasResponse:
+		r.ErrorCode = code
+	case *kmsg.AlterClientQuotasResponse:
+		for _, e := range req.(*kmsg.AlterClientQuotasRequest).Entries {
+			re := kmsg.NewAlterClientQuotasResponseEntry()
+			re.ErrorCode = code
+			for _, en := range e.Entity {
+				ree := kmsg.NewAlterClientQuotasResponseEntryEntity()
+				ree.Type, ree.Name = en.Type, en.Name
+				re.Entity = append(re.Entity, ree)
+			}
+			r.Entries = append(r.Entries, re)
 		}
 	case *kmsg.DescribeUserSCRAMCredentialsResponse:
 		r.ErrorCode = code

@@ -760,6 +760,25 @@ func aclCases() []aclCase {
 				return r
 			},
 			code: func(resp kmsg.Response) int16 { return resp.(*kmsg.DescribeACLsResponse).ErrorCode }, denied: cAuth},
+		{name: "DescribeClientQuotas/DESCRIBE_CONFIGS cluster", pair: clusterGrant(acl.OpDescribeConfigs),
+			req:  func(*aclFixture) kmsg.Request { return kmsg.NewPtrDescribeClientQuotasRequest() },
+			code: func(resp kmsg.Response) int16 { return resp.(*kmsg.DescribeClientQuotasResponse).ErrorCode }, denied: cAuth},
+		{name: "AlterClientQuotas/ALTER_CONFIGS cluster", pair: clusterGrant(acl.OpAlterConfigs),
+			req: func(*aclFixture) kmsg.Request {
+				r := kmsg.NewPtrAlterClientQuotasRequest()
+				r.ValidateOnly = true
+				e := kmsg.NewAlterClientQuotasRequestEntry()
+				en := kmsg.NewAlterClientQuotasRequestEntryEntity()
+				en.Type, en.Name = "user", str("quota-user")
+				op := kmsg.NewAlterClientQuotasRequestEntryOp()
+				op.Key, op.Value = "producer_byte_rate", 1<<20
+				e.Entity, e.Ops = append(e.Entity, en), append(e.Ops, op)
+				r.Entries = append(r.Entries, e)
+				return r
+			},
+			code: func(resp kmsg.Response) int16 {
+				return first(resp.(*kmsg.AlterClientQuotasResponse).Entries, func(e *kmsg.AlterClientQuotasResponseEntry) int16 { return e.ErrorCode })
+			}, denied: cAuth},
 		{name: "DescribeUserScramCredentials/DESCRIBE cluster", pair: clusterGrant(acl.OpDescribe),
 			req:  func(*aclFixture) kmsg.Request { return kmsg.NewPtrDescribeUserSCRAMCredentialsRequest() },
 			code: func(resp kmsg.Response) int16 { return resp.(*kmsg.DescribeUserSCRAMCredentialsResponse).ErrorCode }, denied: cAuth},
