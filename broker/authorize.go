@@ -600,6 +600,16 @@ func (z authz) fetch(r *kmsg.FetchRequest) (*protocol.Reply, func(kmsg.Response)
 		}
 		return nil, nil
 	}
+	// Fetch sessions (KIP-227) are declined while the authorizer is on: an
+	// incremental fetch names only changed partitions, so the others would
+	// be served without a check, where Kafka re-checks every partition of
+	// the session on every fetch. Answering a session-opening fetch as a
+	// sessionless full fetch (session id 0, as a broker with a full session
+	// cache does) keeps every fetch carrying every partition, each checked
+	// below. Clients go on with full fetches.
+	if r.SessionEpoch == 0 {
+		r.SessionEpoch = -1
+	}
 	var denied []kmsg.FetchRequestTopic
 	r.Topics, denied = filter(r.Topics, func(t *kmsg.FetchRequestTopic) bool {
 		name := t.Topic

@@ -116,6 +116,40 @@ func TestACLRealClients(t *testing.T) {
 	}
 	_ = stranger.EndTransaction(ctx, kgo.TryAbort)
 
+	// Revoking the consumer's READ reaches its running fetches: fetch
+	// sessions are declined under the authorizer, so every fetch names
+	// every partition and each is checked (Kafka re-checks a session's
+	// partitions on every fetch).
+	if _, err := adm.DeleteACLs(ctx, kadm.NewACLs().Allow("User:consumer").AllowHosts().Topics("flow").Operations(kadm.OpRead)); err != nil {
+		t.Fatal(err)
+	}
+	if err := producer.ProduceSync(ctx, &kgo.Record{Value: []byte("after the revoke")}).FirstErr(); err != nil {
+		t.Fatalf("producer: %v", err)
+	}
+	for denied := false; !denied; {
+		fs := consumer.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			t.Fatalf("the consumer was never refused after its READ was revoked: %v", err)
+		}
+		// Records may still come from a fetch sent before the revoke.
+		fs.EachError(func(_ string, _ int32, err error) {
+			if errors.Is(err, kerr.TopicAuthorizationFailed) {
+				denied = true
+			}
+		})
+	}
+	if err := producer.ProduceSync(ctx, &kgo.Record{Value: []byte("after the refusal")}).FirstErr(); err != nil {
+		t.Fatalf("producer: %v", err)
+	}
+	for range 3 {
+		pctx, pcancel := context.WithTimeout(ctx, 500*time.Millisecond)
+		fs := consumer.PollFetches(pctx)
+		pcancel()
+		if fs.NumRecords() > 0 {
+			t.Fatalf("the consumer read %d records after it was refused", fs.NumRecords())
+		}
+	}
+
 	// Removing the producer's grant refuses its next request.
 	if _, err := adm.DeleteACLs(ctx, kadm.NewACLs().Allow("User:producer").AllowHosts().Topics("flow").Operations(kadm.OpWrite)); err != nil {
 		t.Fatal(err)
