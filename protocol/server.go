@@ -572,24 +572,31 @@ func (c *conn) readLoop(ctx context.Context, queue chan<- pending) {
 		if recycle {
 			cost = frameCost(int(size))
 		}
-		if !s.budget.acquire(ctx, cost) {
-			return
-		}
-		if !c.rearm() {
-			s.budget.release(cost)
-			return
-		}
 		var frame []byte
-		if recycle {
-			frame = s.frames.get(int(size))
+		if size > largeFrameBytes {
+			var ok bool
+			if frame, ok = c.readLargeFrame(ctx, br, size, recycle, cost, head[4:6]); !ok {
+				return
+			}
 		} else {
-			frame = make([]byte, size)
-		}
-		copy(frame, head[4:6])
-		if _, err := io.ReadFull(br, frame[2:]); err != nil {
-			c.debugReadErr(err)
-			s.freeFrame(frame, recycle, cost)
-			return
+			if !s.budget.acquire(ctx, cost) {
+				return
+			}
+			if !c.rearm() {
+				s.budget.release(cost)
+				return
+			}
+			if recycle {
+				frame = s.frames.get(int(size))
+			} else {
+				frame = make([]byte, size)
+			}
+			copy(frame, head[4:6])
+			if _, err := io.ReadFull(br, frame[2:]); err != nil {
+				c.debugReadErr(err)
+				s.freeFrame(frame, recycle, cost)
+				return
+			}
 		}
 		c.waitMuted(ctx)
 		start := time.Now()
@@ -695,6 +702,82 @@ func (c *conn) rearm() bool {
 func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// largeFrameBytes: a frame declaring more than this is read in chunks of
+// this size, each taken from the budget only when the one before has
+// arrived (readLargeFrame). Smaller frames take their whole size from the
+// budget before their body is read.
+const largeFrameBytes = 8 << 20
+
+// largeFrameWait bounds how long reading one large frame may wait for
+// budget (readLargeFrame).
+const largeFrameWait = 30 * time.Second
+
+// readLargeFrame reads the body of a frame of size bytes (the two key bytes
+// already read) in chunks of largeFrameBytes, taking each chunk's bytes from
+// the budget only once the chunk before it has arrived, then copies them
+// into the frame (recycled when recycle) and holds cost for it, as the
+// small-frame path does. A client that declares a large frame and stalls
+// holds at most one chunk more than it actually sent: without this, a few
+// connections each declaring 100 MiB and sending nothing held the whole
+// queued-bytes budget and every other connection's reads waited behind them
+// until connections.max.idle.ms. The price is one copy of frames over
+// largeFrameBytes, which no Kafka client's defaults produce
+// (max.request.size is 1 MiB). ok=false: close (the budget is returned).
+func (c *conn) readLargeFrame(ctx context.Context, br *bufio.Reader, size int32, recycle bool, cost int64, key []byte) ([]byte, bool) {
+	s := c.srv
+	if !c.rearm() {
+		return nil, false
+	}
+	var (
+		chunks [][]byte
+		held   int64
+	)
+	// Holding some chunks while waiting for more could deadlock with
+	// another large frame doing the same: a wait that holds budget gives
+	// up after largeFrameWait and the connection closes (the client
+	// retries), releasing what it held.
+	wctx, cancel := context.WithTimeout(ctx, largeFrameWait)
+	defer cancel()
+	for left := int64(size) - 2; left > 0; {
+		n := min(left, largeFrameBytes)
+		if !s.budget.acquire(wctx, n) {
+			s.budget.release(held)
+			return nil, false
+		}
+		held += n
+		chunk := make([]byte, n)
+		if _, err := io.ReadFull(br, chunk); err != nil {
+			c.debugReadErr(err)
+			s.budget.release(held)
+			return nil, false
+		}
+		chunks = append(chunks, chunk)
+		left -= n
+	}
+	// Swap the chunks' budget for the frame's: cost covers at least the
+	// body (a recycled frame's class size is larger).
+	if extra := cost - held; extra > 0 {
+		if !s.budget.acquire(wctx, extra) {
+			s.budget.release(held)
+			return nil, false
+		}
+	} else if extra < 0 {
+		s.budget.release(-extra)
+	}
+	var frame []byte
+	if recycle {
+		frame = s.frames.get(int(size))
+	} else {
+		frame = make([]byte, size)
+	}
+	off := copy(frame, key)
+	for i, chunk := range chunks {
+		off += copy(frame[off:], chunk)
+		chunks[i] = nil
+	}
+	return frame, true
 }
 
 // freeFrame returns a request frame's budget and, if it is recycled, the
