@@ -2,10 +2,11 @@ package broker
 
 // CreateDelegationToken, key 38, versions 0–3 (KIP-48; tokens.go).
 //
-//   - Every version: the caller must be authenticated and not with a token
-//     (tokenRequestsAllowed), else DELEGATION_TOKEN_REQUEST_NOT_ALLOWED;
-//     DELEGATION_TOKEN_AUTH_DISABLED without delegation.token.secret.key;
-//     renewers must be User principals (INVALID_PRINCIPAL_TYPE).
+//   - Every version, checked in Kafka 4.4's order: the caller must be
+//     authenticated and not with a token (tokenRequestsAllowed), else
+//     DELEGATION_TOKEN_REQUEST_NOT_ALLOWED; (v3) CREATE_TOKENS for another
+//     owner; renewers must be User principals (INVALID_PRINCIPAL_TYPE);
+//     DELEGATION_TOKEN_AUTH_DISABLED without delegation.token.secret.key.
 //     MaxLifetimeMillis <= 0 means delegation.token.max.lifetime.ms, a
 //     larger request is capped at it; the expiry is
 //     min(max, now + delegation.token.expiry.time.ms).
@@ -13,8 +14,8 @@ package broker
 //   - v2: flexible encoding.
 //   - v3 (KIP-373): OwnerPrincipalType/Name create the token for someone
 //     else, which needs CREATE_TOKENS on that User
-//     (DELEGATION_TOKEN_AUTHORIZATION_FAILED otherwise); the response names
-//     the requester too.
+//     (DELEGATION_TOKEN_AUTHORIZATION_FAILED otherwise,
+//     authorizeCreateTokensFor); the response names the requester too.
 //
 // Error responses carry the owner and requester and -1 timestamps, as
 // Kafka's CreateDelegationTokenResponse.prepareResponse.
@@ -58,13 +59,14 @@ func (b *Broker) handleCreateDelegationToken(ctx context.Context, req *protocol.
 		return fail(kerr.DelegationTokenRequestNotAllowed)
 	case owner != requester && !b.authorizeCreateTokensFor(req.Conn, owner):
 		return fail(kerr.DelegationTokenAuthorizationFailed)
-	case !b.cfg.Security.Tokens.Enabled():
-		return fail(kerr.DelegationTokenAuthDisabled)
 	}
 	for _, rn := range r.Renewers {
 		if rn.PrincipalType != "User" {
 			return fail(kerr.InvalidPrincipalType)
 		}
+	}
+	if !b.cfg.Security.Tokens.Enabled() {
+		return fail(kerr.DelegationTokenAuthDisabled)
 	}
 	maxLifetimeMs := b.cfg.Security.Tokens.MaxLifetime().Milliseconds()
 	if r.MaxLifetimeMillis > 0 {
