@@ -30,7 +30,7 @@ func (b *Broker) handleRenewDelegationToken(ctx context.Context, req *protocol.R
 		return respond(resp)
 	}
 	principal := req.Conn.Principal()
-	mac := clone(r.HMAC)
+	mac := cloneBytes(r.HMAC)
 	period := b.cfg.Security.Tokens.ExpiryTime().Milliseconds()
 	if r.RenewTimeMillis > 0 {
 		period = min(period, r.RenewTimeMillis)

@@ -27,7 +27,7 @@ func (b *Broker) handleExpireDelegationToken(ctx context.Context, req *protocol.
 		return respond(resp)
 	}
 	principal := req.Conn.Principal()
-	mac := clone(r.HMAC)
+	mac := cloneBytes(r.HMAC)
 	period := r.ExpiryPeriodMillis
 	return protocol.Reply{Wait: func(ctx context.Context) kmsg.Response {
 		b.tokens.mu.Lock()

@@ -195,9 +195,9 @@ func decodeToken(v []byte) (*delegationToken, error) {
 		t.Renewers = append(t.Renewers, r.str())
 	}
 	t.IssueMs, t.ExpiryMs, t.MaxMs = r.i64(), r.i64(), r.i64()
-	t.HMAC = clone(r.bytes())
+	t.HMAC = cloneBytes(r.bytes())
 	for n := r.u8(); n > 0 && r.err == nil; n-- {
-		c := sasl.ScramCredential{Mechanism: r.str(), Salt: clone(r.bytes()), StoredKey: clone(r.bytes()), ServerKey: clone(r.bytes())}
+		c := sasl.ScramCredential{Mechanism: r.str(), Salt: cloneBytes(r.bytes()), StoredKey: cloneBytes(r.bytes()), ServerKey: cloneBytes(r.bytes())}
 		c.Iterations = int(r.u32())
 		t.Scram = append(t.Scram, c)
 	}
@@ -210,7 +210,7 @@ func decodeToken(v []byte) (*delegationToken, error) {
 	return t, nil
 }
 
-func clone(p []byte) []byte { return append([]byte(nil), p...) }
+func cloneBytes(p []byte) []byte { return append([]byte(nil), p...) }
 
 // newTokenID is a random token id in the form of Kafka's Uuid.toString:
 // 16 random bytes in URL-safe base64 without padding (22 characters), never
@@ -244,7 +244,7 @@ func tokenScramCredentials(hmacBytes []byte) ([]sasl.ScramCredential, error) {
 	for _, mech := range scramMechanisms {
 		salt := make([]byte, 32)
 		_, _ = rand.Read(salt)
-		c, err := scramCredential(mech, password, salt, scramIterations)
+		c, err := deriveScramCredential(mech, password, salt, scramIterations)
 		if err != nil {
 			return nil, err
 		}
@@ -253,11 +253,11 @@ func tokenScramCredentials(hmacBytes []byte) ([]sasl.ScramCredential, error) {
 	return out, nil
 }
 
-// scramCredential is RFC 5802's server-side credential for password:
+// deriveScramCredential is RFC 5802's server-side credential for password:
 // SaltedPassword = PBKDF2-HMAC(password, salt, iterations), StoredKey =
 // H(HMAC(SaltedPassword, "Client Key")), ServerKey = HMAC(SaltedPassword,
 // "Server Key").
-func scramCredential(mech, password string, salt []byte, iterations int) (sasl.ScramCredential, error) {
+func deriveScramCredential(mech, password string, salt []byte, iterations int) (sasl.ScramCredential, error) {
 	var h func() hash.Hash
 	switch mech {
 	case "SCRAM-SHA-256":

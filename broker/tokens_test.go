@@ -55,7 +55,7 @@ func newTokenBroker(t *testing.T, clk *testClock, mut ...func(*config.Config)) *
 }
 
 // saslConn is a SASL_PLAINTEXT connection authenticated as principal.
-func saslConn(principal string) *protocol.ConnInfo {
+func sessionConn(principal string) *protocol.ConnInfo {
 	c := &protocol.ConnInfo{Listener: "SASL_PLAINTEXT", Security: protocol.SASLPlaintext}
 	c.SetSession(&protocol.Session{Principal: principal, Mechanism: "SCRAM-SHA-256"})
 	return c
@@ -154,7 +154,7 @@ func kafkaHMAC(id string) []byte {
 func TestCreateDelegationTokenEveryVersion(t *testing.T) {
 	clk := newTestClock()
 	b := newTokenBroker(t, clk)
-	alice := saslConn("User:alice")
+	alice := sessionConn("User:alice")
 	day, week := (24 * time.Hour).Milliseconds(), (7 * 24 * time.Hour).Milliseconds()
 	for v := int16(0); v <= 3; v++ {
 		now := clk.now().UnixMilli()
@@ -201,7 +201,7 @@ func TestCreateDelegationTokenEveryVersion(t *testing.T) {
 
 func TestCreateDelegationTokenForOwner(t *testing.T) {
 	b := newTokenBroker(t, newTestClock())
-	admin := saslConn("User:admin")
+	admin := sessionConn("User:admin")
 	req := createTokenReq(-1)
 	req.OwnerPrincipalType, req.OwnerPrincipalName = kmsg.StringPtr("User"), kmsg.StringPtr("alice")
 	resp := mustCreateToken(t, b, admin, 3, req)
@@ -212,7 +212,7 @@ func TestCreateDelegationTokenForOwner(t *testing.T) {
 	if !ok || principal != "User:alice" || cred.Mechanism != "SCRAM-SHA-512" {
 		t.Errorf("token lookup: %v %q %v, want User:alice", cred.Mechanism, principal, ok)
 	}
-	d := describeTokens(t, b, saslConn("User:alice"), 3, []string{"User:alice"})
+	d := describeTokens(t, b, sessionConn("User:alice"), 3, []string{"User:alice"})
 	if len(d.TokenDetails) != 1 || d.TokenDetails[0].TokenRequesterPrincipalName != "admin" || d.TokenDetails[0].PrincipalName != "alice" {
 		t.Errorf("describe: %+v", d.TokenDetails)
 	}
@@ -225,7 +225,7 @@ func TestCreateDelegationTokenForOwner(t *testing.T) {
 
 func TestDelegationTokenRequestNotAllowed(t *testing.T) {
 	b := newTokenBroker(t, newTestClock())
-	alice := saslConn("User:alice")
+	alice := sessionConn("User:alice")
 	created := mustCreateToken(t, b, alice, 3, createTokenReq(-1))
 
 	tokenSession := &protocol.ConnInfo{Listener: "SASL_SSL", Security: protocol.SASLSSL}
@@ -277,7 +277,7 @@ func TestDelegationTokenRequestNotAllowed(t *testing.T) {
 
 func TestDelegationTokenAuthDisabled(t *testing.T) {
 	b := newTokenBroker(t, newTestClock(), func(c *config.Config) { c.Security.Tokens.SecretKey = "" })
-	alice := saslConn("User:alice")
+	alice := sessionConn("User:alice")
 	for v := int16(0); v <= 3; v++ {
 		wantCode(t, "create", doOn[*kmsg.CreateDelegationTokenResponse](t, b, alice, v, createTokenReq(-1)).ErrorCode, kerr.DelegationTokenAuthDisabled)
 		wantCode(t, "describe", describeTokens(t, b, alice, v, nil).ErrorCode, kerr.DelegationTokenAuthDisabled)
@@ -290,7 +290,7 @@ func TestDelegationTokenAuthDisabled(t *testing.T) {
 
 func TestCreateDelegationTokenRenewerType(t *testing.T) {
 	b := newTokenBroker(t, newTestClock())
-	resp := doOn[*kmsg.CreateDelegationTokenResponse](t, b, saslConn("User:alice"), 2, createTokenReq(-1, "User:bob", "Group:ops"))
+	resp := doOn[*kmsg.CreateDelegationTokenResponse](t, b, sessionConn("User:alice"), 2, createTokenReq(-1, "User:bob", "Group:ops"))
 	wantCode(t, "Group renewer", resp.ErrorCode, kerr.InvalidPrincipalType)
 	if n := len(b.entities.List(entityToken)); n != 0 {
 		t.Errorf("%d tokens stored after a refused create", n)
@@ -303,7 +303,7 @@ func TestRenewDelegationToken(t *testing.T) {
 		c.Security.Tokens.ExpiryTimeMs = 10_000
 		c.Security.Tokens.MaxLifetimeMs = 60_000
 	})
-	alice, bob, carol := saslConn("User:alice"), saslConn("User:bob"), saslConn("User:carol")
+	alice, bob, carol := sessionConn("User:alice"), sessionConn("User:bob"), sessionConn("User:carol")
 	tok := mustCreateToken(t, b, alice, 2, createTokenReq(-1, "User:bob"))
 	if tok.ExpiryTimestamp != tok.IssueTimestamp+10_000 {
 		t.Fatalf("expiry %d, want issue+10s", tok.ExpiryTimestamp)
@@ -361,7 +361,7 @@ func TestRenewDelegationToken(t *testing.T) {
 func TestExpireDelegationToken(t *testing.T) {
 	clk := newTestClock()
 	b := newTokenBroker(t, clk)
-	alice, bob, carol := saslConn("User:alice"), saslConn("User:bob"), saslConn("User:carol")
+	alice, bob, carol := sessionConn("User:alice"), sessionConn("User:bob"), sessionConn("User:carol")
 	for v := int16(0); v <= 2; v++ {
 		tok := mustCreateToken(t, b, alice, 2, createTokenReq(-1, "User:bob"))
 		wantCode(t, "other expires", expireToken(t, b, carol, v, tok.HMAC, -1).ErrorCode, kerr.DelegationTokenOwnerMismatch)
@@ -399,7 +399,7 @@ func TestExpireDelegationToken(t *testing.T) {
 func TestDescribeDelegationTokenOwners(t *testing.T) {
 	clk := newTestClock()
 	b := newTokenBroker(t, clk)
-	alice, bob := saslConn("User:alice"), saslConn("User:bob")
+	alice, bob := sessionConn("User:alice"), sessionConn("User:bob")
 	ta := mustCreateToken(t, b, alice, 2, createTokenReq(-1, "User:carol"))
 	tb := mustCreateToken(t, b, bob, 2, createTokenReq(-1))
 	for v := int16(0); v <= 3; v++ {
@@ -447,7 +447,7 @@ func TestDelegationTokenExpirySweep(t *testing.T) {
 		c.Security.Tokens.ExpiryCheckIntervalMs = 10
 		c.Addr = "127.0.0.1:0"
 	})
-	alice := saslConn("User:alice")
+	alice := sessionConn("User:alice")
 	old := mustCreateToken(t, b, alice, 2, createTokenReq(-1))
 	clk.advance(500 * time.Millisecond)
 	young := mustCreateToken(t, b, alice, 2, createTokenReq(-1))
@@ -477,7 +477,7 @@ func TestDelegationTokenExpirySweep(t *testing.T) {
 func TestTokenScramCredential(t *testing.T) {
 	clk := newTestClock()
 	b := newTokenBroker(t, clk)
-	tok := mustCreateToken(t, b, saslConn("User:alice"), 2, createTokenReq(-1))
+	tok := mustCreateToken(t, b, sessionConn("User:alice"), 2, createTokenReq(-1))
 	password := base64.StdEncoding.EncodeToString(tok.HMAC)
 	for _, mech := range []string{"SCRAM-SHA-256", "SCRAM-SHA-512"} {
 		cred, principal, ok := b.tokenScramCredential(mech, tok.TokenID)
@@ -485,7 +485,7 @@ func TestTokenScramCredential(t *testing.T) {
 			t.Fatalf("%s: %+v %q %v", mech, cred, principal, ok)
 		}
 		// The credential is the one of the password base64(HMAC).
-		want, err := scramCredential(mech, password, cred.Salt, cred.Iterations)
+		want, err := deriveScramCredential(mech, password, cred.Salt, cred.Iterations)
 		if err != nil || !bytes.Equal(want.StoredKey, cred.StoredKey) || !bytes.Equal(want.ServerKey, cred.ServerKey) {
 			t.Errorf("%s: credential is not derived from base64(HMAC): %v", mech, err)
 		}
@@ -513,7 +513,7 @@ func TestTokenScramCredential(t *testing.T) {
 // verify against StoredKey, and ServerKey must produce its server signature.
 func TestScramCredentialRFC7677(t *testing.T) {
 	salt, _ := base64.StdEncoding.DecodeString("W22ZaJ0SNY7soEsUEjb6gQ==")
-	cred, err := scramCredential("SCRAM-SHA-256", "pencil", salt, 4096)
+	cred, err := deriveScramCredential("SCRAM-SHA-256", "pencil", salt, 4096)
 	if err != nil {
 		t.Fatal(err)
 	}
