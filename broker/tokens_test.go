@@ -576,3 +576,16 @@ func TestTokenFormat(t *testing.T) {
 		t.Errorf("version 9: err %v", err)
 	}
 }
+
+func TestTokenEncodedSize(t *testing.T) {
+	creds, err := tokenScramCredentials(kafkaHMAC("x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := &delegationToken{ID: newTokenID(), Owner: "User:alice", Requester: "User:alice", Renewers: []string{"User:bob", "User:bob"},
+		HMAC: kafkaHMAC("x"), Scram: creds}
+	// FORMAT.md states this size.
+	if n := len(encodeToken(tok)); n != 468 {
+		t.Errorf("encoded token: %d bytes, FORMAT.md says 468", n)
+	}
+}
