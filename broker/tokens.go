@@ -27,15 +27,12 @@ package broker
 import (
 	"context"
 	"crypto/hmac"
-	"crypto/pbkdf2"
 	"crypto/rand"
-	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash"
 	"strings"
 	"sync"
 	"time"
@@ -97,7 +94,7 @@ const tokenFormatV0 = 0
 const scramIterations = 4096
 
 // scramMechanisms are the mechanisms a token carries credentials for.
-var scramMechanisms = []string{"SCRAM-SHA-256", "SCRAM-SHA-512"}
+var scramMechanisms = []string{sasl.ScramSHA256, sasl.ScramSHA512}
 
 // errTokenCorrupt: a stored token value does not decode.
 var errTokenCorrupt = errors.New("broker: corrupt delegation token")
@@ -242,50 +239,13 @@ func tokenScramCredentials(hmacBytes []byte) ([]sasl.ScramCredential, error) {
 	password := base64.StdEncoding.EncodeToString(hmacBytes)
 	out := make([]sasl.ScramCredential, 0, len(scramMechanisms))
 	for _, mech := range scramMechanisms {
-		salt := make([]byte, 32)
-		_, _ = rand.Read(salt)
-		c, err := deriveScramCredential(mech, password, salt, scramIterations)
+		c, err := sasl.NewScramCredential(mech, password, nil, scramIterations)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("broker: token credential: %w", err)
 		}
 		out = append(out, c)
 	}
 	return out, nil
-}
-
-// deriveScramCredential is RFC 5802's server-side credential for password:
-// SaltedPassword = PBKDF2-HMAC(password, salt, iterations), StoredKey =
-// H(HMAC(SaltedPassword, "Client Key")), ServerKey = HMAC(SaltedPassword,
-// "Server Key").
-func deriveScramCredential(mech, password string, salt []byte, iterations int) (sasl.ScramCredential, error) {
-	var h func() hash.Hash
-	switch mech {
-	case "SCRAM-SHA-256":
-		h = sha256.New
-	case "SCRAM-SHA-512":
-		h = sha512.New
-	default:
-		return sasl.ScramCredential{}, fmt.Errorf("broker: token credential: unknown mechanism %q", mech)
-	}
-	salted, err := pbkdf2.Key(h, password, salt, iterations, h().Size())
-	if err != nil {
-		return sasl.ScramCredential{}, fmt.Errorf("broker: token credential: %w", err)
-	}
-	stored := h()
-	stored.Write(hmacSum(h, salted, "Client Key"))
-	return sasl.ScramCredential{
-		Mechanism:  mech,
-		Salt:       salt,
-		StoredKey:  stored.Sum(nil),
-		ServerKey:  hmacSum(h, salted, "Server Key"),
-		Iterations: iterations,
-	}, nil
-}
-
-func hmacSum(h func() hash.Hash, key []byte, msg string) []byte {
-	m := hmac.New(h, key)
-	m.Write([]byte(msg))
-	return m.Sum(nil)
 }
 
 // tokenRequestsAllowed is Kafka's KafkaApis.allowTokenRequests: token

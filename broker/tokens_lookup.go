@@ -8,8 +8,8 @@ import (
 
 // tokenScramCredential is the delegation-token half of the SCRAM server's
 // lookup (sasl.ScramLookup with tokenAuth=true): the credential of token
-// tokenID for mechanism ("SCRAM-SHA-256" or "SCRAM-SHA-512") and the
-// token owner's principal, which the session takes. ok=false for an
+// tokenID for mechanism ("SCRAM-SHA-256" or "SCRAM-SHA-512"), its Expiry
+// the token's, and the token owner's principal, which the session takes. ok=false for an
 // unknown, expired or undecodable token, a mechanism the token has no
 // credential for, or when delegation tokens are disabled; the exchange then
 // fails as with a wrong password. It never blocks on I/O and may be called
@@ -24,6 +24,7 @@ func (b *Broker) tokenScramCredential(mechanism, tokenID string) (sasl.ScramCred
 	}
 	for _, c := range t.Scram {
 		if c.Mechanism == mechanism {
+			c.Expiry = time.UnixMilli(min(t.ExpiryMs, t.MaxMs))
 			return c, t.Owner, true
 		}
 	}
