@@ -4,8 +4,8 @@ package broker
 //
 //   - Every version, checked in Kafka 4.4's order: the caller must be
 //     authenticated and not with a token (tokenRequestsAllowed), else
-//     DELEGATION_TOKEN_REQUEST_NOT_ALLOWED; (v3) CREATE_TOKENS for another
-//     owner; renewers must be User principals (INVALID_PRINCIPAL_TYPE);
+//     DELEGATION_TOKEN_REQUEST_NOT_ALLOWED; renewers must be User
+//     principals (INVALID_PRINCIPAL_TYPE);
 //     DELEGATION_TOKEN_AUTH_DISABLED without delegation.token.secret.key.
 //     MaxLifetimeMillis <= 0 means delegation.token.max.lifetime.ms, a
 //     larger request is capped at it; the expiry is
@@ -14,8 +14,8 @@ package broker
 //   - v2: flexible encoding.
 //   - v3 (KIP-373): OwnerPrincipalType/Name create the token for someone
 //     else, which needs CREATE_TOKENS on that User
-//     (DELEGATION_TOKEN_AUTHORIZATION_FAILED otherwise,
-//     authorizeCreateTokensFor); the response names the requester too.
+//     (DELEGATION_TOKEN_AUTHORIZATION_FAILED otherwise; authorize.go checks
+//     it before this handler); the response names the requester too.
 //
 // Error responses carry the owner and requester and -1 timestamps, as
 // Kafka's CreateDelegationTokenResponse.prepareResponse.
@@ -54,11 +54,8 @@ func (b *Broker) handleCreateDelegationToken(ctx context.Context, req *protocol.
 	for _, rn := range r.Renewers {
 		renewers = append(renewers, rn.PrincipalType+":"+rn.PrincipalName)
 	}
-	switch {
-	case !tokenRequestsAllowed(req.Conn):
+	if !tokenRequestsAllowed(req.Conn) {
 		return fail(kerr.DelegationTokenRequestNotAllowed)
-	case owner != requester && !b.authorizeCreateTokensFor(req.Conn, owner):
-		return fail(kerr.DelegationTokenAuthorizationFailed)
 	}
 	for _, rn := range r.Renewers {
 		if rn.PrincipalType != "User" {

@@ -6,11 +6,12 @@ package broker
 //     DELEGATION_TOKEN_AUTH_DISABLED as for the other token APIs. Owners
 //     null lists every token the caller may see, an empty list none; given
 //     owners keep the tokens of which one of them is the owner, requester
-//     or a renewer. The caller sees its own tokens (owner, requester or
-//     renewer) and others' when authorized for DESCRIBE on the token or
-//     DESCRIBE_TOKENS on its owner (Kafka's DelegationTokenManager
-//     .filterToken). Expired tokens the sweep has not removed yet are not
-//     listed. The HMAC is returned, as Kafka does.
+//     or a renewer (Kafka's DelegationTokenManager.filterToken). With an
+//     authorizer, authorize.go then keeps the caller's own tokens (owner,
+//     requester or renewer) and those it may describe (DESCRIBE on the
+//     token, DESCRIBE_TOKENS on its owner); without one every token is
+//     listed, as in Kafka. Expired tokens the sweep has not removed yet are
+//     not listed. The HMAC is returned, as Kafka does.
 //   - v1: throttle_time_ms after the response (always 0); v2: flexible.
 //   - v3 (KIP-373): the token requester per token.
 
@@ -36,10 +37,9 @@ func (b *Broker) handleDescribeDelegationToken(ctx context.Context, req *protoco
 	for _, o := range r.Owners {
 		owners = append(owners, o.PrincipalType+":"+o.PrincipalName)
 	}
-	caller := req.Conn.Principal()
 	now := b.nowMs()
 	for _, t := range b.allTokens() {
-		if t.expired(now) || !b.tokenVisible(req.Conn, caller, owners, t) {
+		if t.expired(now) || !tokenAsked(owners, t) {
 			continue
 		}
 		d := kmsg.NewDescribeDelegationTokenResponseTokenDetail()
@@ -57,21 +57,16 @@ func (b *Broker) handleDescribeDelegationToken(ctx context.Context, req *protoco
 	return respond(resp)
 }
 
-// tokenVisible is Kafka's filterToken: owners (nil: any) narrows the
-// tokens asked for, then the caller sees its own and those it is
-// authorized to describe.
-func (b *Broker) tokenVisible(c *protocol.ConnInfo, caller string, owners []string, t *delegationToken) bool {
-	if owners != nil {
-		asked := false
-		for _, o := range owners {
-			if t.ownerOrRenewer(o) {
-				asked = true
-				break
-			}
-		}
-		if !asked {
-			return false
+// tokenAsked is the owners part of Kafka's filterToken: owners (nil: any)
+// keeps the tokens of which one is the owner, requester or a renewer.
+func tokenAsked(owners []string, t *delegationToken) bool {
+	if owners == nil {
+		return true
+	}
+	for _, o := range owners {
+		if t.ownerOrRenewer(o) {
+			return true
 		}
 	}
-	return t.ownerOrRenewer(caller) || b.authorizeDescribeToken(c, t.ID) || b.authorizeDescribeTokensOf(c, t.Owner)
+	return false
 }

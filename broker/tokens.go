@@ -270,19 +270,12 @@ func tokenRequestsAllowed(c *protocol.ConnInfo) bool {
 	return false
 }
 
-// Authorization hooks of the token APIs, called as Kafka's KafkaApis checks
-// them. Without an authorizer Kafka allows all three, which these do; the
-// authorizer (ACLs) replaces their bodies with its checks.
-
-// authorizeCreateTokensFor: CREATE_TOKENS on the User resource owner
-// (CreateDelegationToken v3 for someone else, KIP-373).
-func (b *Broker) authorizeCreateTokensFor(c *protocol.ConnInfo, owner string) bool { return true }
-
-// authorizeDescribeToken: DESCRIBE on the DelegationToken resource tokenID.
-func (b *Broker) authorizeDescribeToken(c *protocol.ConnInfo, tokenID string) bool { return true }
-
-// authorizeDescribeTokensOf: DESCRIBE_TOKENS on the User resource owner.
-func (b *Broker) authorizeDescribeTokensOf(c *protocol.ConnInfo, owner string) bool { return true }
+// Authorization (authorize.go, with an authorizer configured) runs before
+// these handlers, as Kafka's KafkaApis checks: CREATE_TOKENS on the User
+// resource for a token created for another owner, and DescribeDelegationToken
+// answers filtered to the caller's own tokens, those of users it has
+// DESCRIBE_TOKENS on and tokens it has DESCRIBE on. Without an authorizer
+// Kafka allows both, and so do these handlers.
 
 // splitPrincipal splits Kafka's "Type:Name" at the first colon.
 func splitPrincipal(p string) (typ, name string) {

@@ -89,15 +89,21 @@ func TestDelegationTokenSession(t *testing.T) {
 }
 
 // startTokenListenerBroker runs a broker with PLAINTEXT and SASL_PLAINTEXT
-// listeners, SCRAM user alice (both mechanisms, --add-scram) and delegation
-// tokens on.
-func startTokenListenerBroker(t *testing.T) *Broker {
+// listeners, SCRAM users alice (both mechanisms), bob, carol and admin
+// (SCRAM-SHA-256, password "<name>-secret", --add-scram), delegation tokens
+// on, and the extra properties given.
+func startTokenListenerBroker(t *testing.T, props ...string) *Broker {
 	t.Helper()
 	args := []string{"--memory", "--admin-addr", "",
 		"--set", "listeners=PLAINTEXT://127.0.0.1:0,SASL_PLAINTEXT://127.0.0.1:0",
 		"--set", "delegation.token.secret.key=" + testTokenKey,
-		"--add-scram", "SCRAM-SHA-256=[name=alice,password=alice-secret]",
 		"--add-scram", "SCRAM-SHA-512=[name=alice,password=alice-secret]"}
+	for _, u := range []string{"alice", "bob", "carol", "admin"} {
+		args = append(args, "--add-scram", "SCRAM-SHA-256=[name="+u+",password="+u+"-secret]")
+	}
+	for _, p := range props {
+		args = append(args, "--set", p)
+	}
 	cfg, err := config.Load(args, func(string) string { return "" }, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
@@ -184,5 +190,77 @@ func TestDelegationTokenSCRAMEndToEnd(t *testing.T) {
 	cl := tokenTestClient(t, addr, kgo.SASL(tokenLogin(tok.TokenID, tok.HMAC, false)))
 	if err := cl.Ping(ctx); !errors.Is(err, kerr.SaslAuthenticationFailed) {
 		t.Errorf("login with an expired token: %v, want SASL_AUTHENTICATION_FAILED", err)
+	}
+}
+
+// userLogin is user's SCRAM-SHA-256 login on the listener brokers.
+func userLogin(user string) kgo.Opt {
+	return kgo.SASL(scram.Auth{User: user, Pass: user + "-secret"}.AsSha256Mechanism())
+}
+
+// TestDelegationTokenACLs: with the authorizer on, a token acts as its
+// owner: alice's token may write where alice may, bob's token may not; a
+// token for another owner needs CREATE_TOKENS on that user; DescribeDelegation
+// Token shows a user its own tokens (a super user all).
+func TestDelegationTokenACLs(t *testing.T) {
+	b := startTokenListenerBroker(t, "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer", "super.users=User:admin")
+	addr := b.ListenerAddr("SASL_PLAINTEXT")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	admin := kadm.NewClient(tokenTestClient(t, addr, userLogin("admin")))
+	if _, err := admin.CreateTopic(ctx, 1, 1, nil, "acl-tokens"); err != nil {
+		t.Fatal(err)
+	}
+	res, err := admin.CreateACLs(ctx, kadm.NewACLs().Allow("User:alice").Topics("acl-tokens").Operations(kadm.OpWrite))
+	if err == nil && len(res) == 1 {
+		err = res[0].Err
+	}
+	if err != nil {
+		t.Fatalf("ACL for alice: %v", err)
+	}
+
+	alice := kadm.NewClient(tokenTestClient(t, addr, userLogin("alice")))
+	bob := kadm.NewClient(tokenTestClient(t, addr, userLogin("bob")))
+	aliceTok, err := alice.CreateDelegationToken(ctx, kadm.CreateDelegationToken{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bobTok, err := bob.CreateDelegationToken(ctx, kadm.CreateDelegationToken{})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The token's session is its owner's: alice's may write, bob's not.
+	viaAlice := tokenTestClient(t, addr, kgo.SASL(tokenLogin(aliceTok.TokenID, aliceTok.HMAC, false)), kgo.DefaultProduceTopic("acl-tokens"))
+	if err := viaAlice.ProduceSync(ctx, kgo.StringRecord("as alice")).FirstErr(); err != nil {
+		t.Errorf("produce with alice's token: %v", err)
+	}
+	viaBob := tokenTestClient(t, addr, kgo.SASL(tokenLogin(bobTok.TokenID, bobTok.HMAC, false)), kgo.DefaultProduceTopic("acl-tokens"))
+	if err := viaBob.ProduceSync(ctx, kgo.StringRecord("as bob")).FirstErr(); !errors.Is(err, kerr.TopicAuthorizationFailed) {
+		t.Errorf("produce with bob's token: %v, want TOPIC_AUTHORIZATION_FAILED", err)
+	}
+
+	// A token for alice: carol may not (no CREATE_TOKENS on User:alice),
+	// the super user may.
+	carol := kadm.NewClient(tokenTestClient(t, addr, userLogin("carol")))
+	owner := &kadm.Principal{Type: "User", Name: "alice"}
+	if _, err := carol.CreateDelegationToken(ctx, kadm.CreateDelegationToken{Owner: owner}); !errors.Is(err, kerr.DelegationTokenAuthorizationFailed) {
+		t.Errorf("carol creates alice's token: %v, want DELEGATION_TOKEN_AUTHORIZATION_FAILED", err)
+	}
+	forAlice, err := admin.CreateDelegationToken(ctx, kadm.CreateDelegationToken{Owner: owner})
+	if err != nil || forAlice.Owner.Name != "alice" || forAlice.TokenRequesterPrincipal.Name != "admin" {
+		t.Fatalf("admin creates alice's token: %+v, %v", forAlice, err)
+	}
+
+	// Describe: bob sees his own token, alice her two, admin all three.
+	for _, c := range []struct {
+		name string
+		adm  *kadm.Client
+		want int
+	}{{"bob", bob, 1}, {"alice", alice, 2}, {"admin", admin, 3}, {"carol", carol, 0}} {
+		toks, err := c.adm.DescribeDelegationTokens(ctx)
+		if err != nil || len(toks) != c.want {
+			t.Errorf("%s describes %d tokens (%v), want %d", c.name, len(toks), err, c.want)
+		}
 	}
 }
