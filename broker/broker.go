@@ -86,6 +86,7 @@ type Broker struct {
 	// auth: SASL state shared by connections (sasl_auth.go).
 	auth   brokerAuth
 	quotas *quotaState // client quotas and connection limits (quotas.go)
+	tokens tokenState  // delegation tokens (tokens.go)
 	// authz checks every request against the ACLs (authorize.go); nil
 	// when no authorizer is configured.
 	authz *acl.Authorizer
@@ -359,6 +360,7 @@ func (b *Broker) serve(bound []*boundListener) error {
 		defer b.bg.Done()
 		b.housekeeping()
 	}()
+	b.startTokenExpiry()
 	b.ready.Store(true)
 	if b.raft != nil {
 		b.bg.Add(1)

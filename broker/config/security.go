@@ -11,6 +11,7 @@ type Security struct {
 	SASL      SASLConfig      // sasl.*, *.sasl.jaas.config, --add-scram (sasl.go)
 	Authz     AuthzConfig     // authorizer.class.name, super.users, allow.everyone.if.no.acl.found (authz.go)
 	Quotas    QuotasConfig    // max.connections*, quota settings (quotas.go)
+	Tokens    TokensConfig    // delegation.token.* (tokens.go)
 }
 
 type securityPart struct {
@@ -23,6 +24,7 @@ var securityParts = []securityPart{
 	{saslHandles, parseSASL},
 	{authzHandles, parseAuthz},
 	{quotasHandles, parseQuotas},
+	{tokensHandles, parseTokens},
 }
 
 // securityHandles reports whether one of the security parts owns key.
