@@ -5,11 +5,14 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
+	"crypto/pbkdf2"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha512"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"hash"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
@@ -431,4 +434,75 @@ func TestJWKSRefreshOverHTTP(t *testing.T) {
 	if fetches != 3 {
 		t.Errorf("%d fetches, want 3", fetches)
 	}
+}
+
+// TestScramLibrdkafkaNonce: librdkafka sends its client nonce again in front
+// of the whole server nonce in the client-final-message ("r=" cnonce +
+// cnonce + snonce); Kafka accepts it (the final nonce must end with the
+// server's) and so must Moldau: kcat and confluent-kafka failed every SCRAM
+// login before.
+func TestScramLibrdkafkaNonce(t *testing.T) {
+	const mech, user, password = ScramSHA512, "alice", "alice-secret"
+	salt := []byte("0123456789abcdef")
+	cred, err := NewScramCredential(mech, password, salt, 4096)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, doubled := range []bool{false, true} {
+		srv, err := NewScramServer(mech, func(m, u string, _ bool) (ScramCredential, string, bool) {
+			return cred, "User:" + u, m == mech && u == user
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		const cnonce = "fyko+d2lbbFgONRv9qkxdawL=<|x"
+		clientFirstBare := "n=" + user + ",r=" + cnonce
+		serverFirst, done, err := srv.Step([]byte("n,," + clientFirstBare))
+		if err != nil || done {
+			t.Fatalf("client-first: %v %v", done, err)
+		}
+		var snonce string
+		for _, a := range strings.Split(string(serverFirst), ",") {
+			if v, ok := strings.CutPrefix(a, "r="); ok {
+				snonce = v
+			}
+		}
+		finalNonce := snonce
+		if doubled {
+			finalNonce = cnonce + snonce // librdkafka's form
+		}
+		withoutProof := "c=biws,r=" + finalNonce
+		h := sha512.New
+		salted := pbkdf2Key(t, h, password, salt, 4096)
+		clientKey := hmacOf(h, salted, []byte("Client Key"))
+		stored := h()
+		stored.Write(clientKey)
+		auth := []byte(clientFirstBare + "," + string(serverFirst) + "," + withoutProof)
+		sig := hmacOf(h, stored.Sum(nil), auth)
+		proof := make([]byte, len(clientKey))
+		for i := range proof {
+			proof[i] = clientKey[i] ^ sig[i]
+		}
+		final := withoutProof + ",p=" + base64.StdEncoding.EncodeToString(proof)
+		if _, done, err := srv.Step([]byte(final)); err != nil || !done {
+			t.Fatalf("doubled=%v: client-final refused: %v", doubled, err)
+		}
+		// A nonce that does not end with the server's is still refused.
+		srv2, _ := NewScramServer(mech, func(string, string, bool) (ScramCredential, string, bool) { return cred, "User:alice", true })
+		if _, _, err := srv2.Step([]byte("n,," + clientFirstBare)); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := srv2.Step([]byte("c=biws,r=" + cnonce + "forged,p=" + base64.StdEncoding.EncodeToString(proof))); err == nil {
+			t.Fatal("a final nonce not ending with the server nonce was accepted")
+		}
+	}
+}
+
+func pbkdf2Key(t *testing.T, h func() hash.Hash, password string, salt []byte, iter int) []byte {
+	t.Helper()
+	k, err := pbkdf2.Key(h, password, salt, iter, h().Size())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
 }

@@ -169,7 +169,12 @@ func (s *scramServer) clientFinal(msg string) ([]byte, error) {
 	if err != nil || string(cb) != s.gs2Header {
 		return nil, malformed("channel binding does not match the gs2 header")
 	}
-	if attrs[1][2:] != s.nonce {
+	// Kafka's ScramSaslServer checks that the final nonce ends with the
+	// server-first nonce, not that it equals it; librdkafka (every
+	// version up to at least 2.x) sends its client nonce again in front
+	// of the whole server nonce, and works against Kafka because of it.
+	// The proof still covers the nonce as sent (it is in the AuthMessage).
+	if !strings.HasSuffix(attrs[1][2:], s.nonce) {
 		return nil, fmt.Errorf("%w: invalid client nonce in the final client message", ErrCredentials)
 	}
 	proof, err := base64.StdEncoding.DecodeString(proofB64)
