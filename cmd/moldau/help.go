@@ -332,6 +332,7 @@ var serverFlagGroups = []struct {
 	flags []string
 }{
 	{"Listener", []string{"addr", "advertise-addr", "listeners", "node-id"}},
+	{"Security", []string{"add-scram"}},
 	{"Cluster", []string{"peers", "peer-addr"}},
 	{"Storage", []string{"data-dir", "memory"}},
 	{"Profile and Kafka properties", []string{"dev", "config", "set", "kafka-version"}},
