@@ -121,7 +121,13 @@ func javaClasspath(t *testing.T) string {
 	if javaBuildErr != nil {
 		t.Fatal(javaBuildErr)
 	}
-	return javaBuildDir + string(os.PathListSeparator) + jars
+	// kafka-clients' OAUTHBEARER login (the unsecured JWS it makes) needs
+	// Jackson, an optional dependency: take Kafka's broker jars' copy.
+	jackson, _ := filepath.Glob(filepath.Join(compatCache(), "kafka-4.4.0", "libs", "jackson-*.jar"))
+	if len(jackson) == 0 {
+		t.Fatalf("no Jackson jars in %s (tests/compat/setup.sh fetches Kafka's)", filepath.Join(compatCache(), "kafka-4.4.0", "libs"))
+	}
+	return strings.Join(append([]string{javaBuildDir, jars}, jackson...), string(os.PathListSeparator))
 }
 
 func TestSecurityJava(t *testing.T) {

@@ -259,9 +259,10 @@ type secureListeners struct {
 	Plaintext, SASLPlaintext, SSL, SASLSSL string
 }
 
-// secureProc is a moldau binary started with TLS and SASL listeners.
+// secureProc is a moldau binary started with TLS and SASL listeners (or,
+// with MOLDAU_SECURITY_REF=kafka, Apache Kafka started from the same
+// server.properties: a check of the tests themselves).
 type secureProc struct {
-	*harness.Proc
 	secureListeners
 	pki        *pkiFiles
 	Properties string // the server.properties it was started with
@@ -376,8 +377,12 @@ func startSecureBroker(t *testing.T, s secureSetup) *secureProc {
 		}
 	}
 	args = append(args, s.args...)
-	proc := harness.Start(t, args...)
-	sp := &secureProc{Proc: proc, secureListeners: l, pki: p, Properties: text}
+	sp := &secureProc{secureListeners: l, pki: p, Properties: text}
+	if os.Getenv("MOLDAU_SECURITY_REF") == "kafka" {
+		startKafkaRef(t, file, l, args)
+	} else {
+		harness.Start(t, args...)
+	}
 	for _, a := range []string{l.Plaintext, l.SASLPlaintext, l.SSL, l.SASLSSL} {
 		testenv.WaitFor(t, 20*time.Second, "listener "+a+" to accept connections", func() bool {
 			c, err := net.DialTimeout("tcp", a, time.Second)
@@ -470,4 +475,77 @@ func (sp *secureProc) assertEmpty(t *testing.T, topic string) {
 	if o.Offset != 0 {
 		t.Fatalf("%s holds %d records written without authentication", topic, o.Offset)
 	}
+}
+
+// startKafkaRef runs Apache Kafka 4.4 (the jars tests/compat/setup.sh
+// caches) as a single KRaft node from the test's server.properties, with the
+// --add-scram credentials of args given to its storage format: with
+// MOLDAU_SECURITY_REF=kafka every security test runs against Kafka, which
+// checks the tests' client settings and expectations.
+func startKafkaRef(t *testing.T, propsFile string, l secureListeners, args []string) {
+	t.Helper()
+	compatClients(t, "java")
+	dir := t.TempDir()
+	cport := freeLoopbackPort(t)
+	text, err := os.ReadFile(propsFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for _, line := range strings.Split(string(text), "\n") {
+		switch {
+		case strings.HasPrefix(line, "listeners="):
+			line += ",CONTROLLER://" + cport
+		case strings.HasPrefix(line, "listener.security.protocol.map="):
+			line += ",CONTROLLER:PLAINTEXT"
+		}
+		lines = append(lines, line)
+	}
+	lines = append(lines, "process.roles=broker,controller", "node.id=1", "controller.quorum.voters=1@"+cport,
+		"controller.listener.names=CONTROLLER", "log.dirs="+filepath.Join(dir, "data"),
+		"offsets.topic.replication.factor=1", "offsets.topic.num.partitions=1", "transaction.state.log.replication.factor=1",
+		"transaction.state.log.min.isr=1", "group.initial.rebalance.delay.ms=0",
+		"advertised.listeners="+fmt.Sprintf("PLAINTEXT://%s,SASL_PLAINTEXT://%s,SSL://%s,SASL_SSL://%s", l.Plaintext, l.SASLPlaintext, l.SSL, l.SASLSSL))
+	kprops := filepath.Join(dir, "kafka.properties")
+	if err := os.WriteFile(kprops, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cp := filepath.Join(compatCache(), "kafka-4.4.0", "libs", "*")
+	format := []string{"-cp", cp, "kafka.tools.StorageTool", "format", "-t", "bW9sZGF1LXNlY3VyaXR5", "-c", kprops}
+	for i := 0; i+1 < len(args); i++ {
+		if args[i] == "--add-scram" {
+			format = append(format, "--add-scram", args[i+1])
+		}
+	}
+	if out, err := exec.Command("java", format...).CombinedOutput(); err != nil {
+		t.Fatalf("kafka-storage format: %v\n%s", err, out)
+	}
+	cmd := exec.Command("java", "-Xmx512m", "-XX:TieredStopAtLevel=1", "-cp", cp, "kafka.Kafka", kprops)
+	var log harness.LockedBuffer
+	cmd.Stdout, cmd.Stderr = &log, &log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-exited
+	})
+	testenv.WaitFor(t, 60*time.Second, "Kafka to start", func() bool {
+		select {
+		case <-exited:
+			t.Fatalf("kafka exited:\n%s", log.Tail(4000))
+		default:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		cl, err := kgo.NewClient(kgo.SeedBrokers(l.Plaintext))
+		if err != nil {
+			return false
+		}
+		defer cl.Close()
+		brokers, err := kadm.NewClient(cl).ListBrokers(ctx)
+		return err == nil && len(brokers) == 1
+	})
 }
