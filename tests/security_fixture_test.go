@@ -84,7 +84,7 @@ var (
 // openssl and keytool: under CI their absence fails the test).
 func securityPKI(t *testing.T) *pkiFiles {
 	t.Helper()
-	testenv.RequireTool(t, "openssl", "the base image (Debian's openssl)")
+	testenv.RequireTool(t, "openssl", "make deps (apt-get install openssl)")
 	testenv.RequireTool(t, "keytool", "make deps (apt-get install default-jdk-headless)")
 	pkiOnce.Do(func() { pki, pkiErr = makePKI() })
 	if pkiErr != nil {
