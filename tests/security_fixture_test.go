@@ -312,8 +312,9 @@ func startSecureBroker(t *testing.T, s secureSetup) *secureProc {
 		}
 	}
 	mechs := "PLAIN,SCRAM-SHA-256,SCRAM-SHA-512,OAUTHBEARER"
+	listenersValue := fmt.Sprintf("PLAINTEXT://%s,SASL_PLAINTEXT://%s,SSL://%s,SASL_SSL://%s", l.Plaintext, l.SASLPlaintext, l.SSL, l.SASLSSL)
 	props := []string{
-		fmt.Sprintf("listeners=PLAINTEXT://%s,SASL_PLAINTEXT://%s,SSL://%s,SASL_SSL://%s", l.Plaintext, l.SASLPlaintext, l.SSL, l.SASLSSL),
+		"listeners=" + listenersValue,
 		"listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,SSL:SSL,SASL_SSL:SASL_SSL",
 		"inter.broker.listener.name=PLAINTEXT",
 		"sasl.enabled.mechanisms=" + mechs,
@@ -370,7 +371,9 @@ func startSecureBroker(t *testing.T, s secureSetup) *secureProc {
 	if err := os.WriteFile(file, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	args := []string{"--config", file, "--addr", l.Plaintext}
+	// --listeners repeats the file's listeners: the harness adds --addr
+	// (one PLAINTEXT listener) unless given, and a later flag wins.
+	args := []string{"--config", file, "--listeners", listenersValue}
 	for _, user := range []struct{ name, pass string }{{secUser, secPassword}, {secAdmin, secAdminPass}} {
 		for _, mech := range []string{"SCRAM-SHA-256", "SCRAM-SHA-512"} {
 			args = append(args, "--add-scram", fmt.Sprintf("%s=[name=%s,password=%s]", mech, user.name, user.pass))
