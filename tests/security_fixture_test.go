@@ -6,8 +6,8 @@ package tests
 // JDK's keytool) for the Java client, and the real moldau binary started from
 // a server.properties with Kafka's own keys and four listeners, PLAINTEXT,
 // SASL_PLAINTEXT, SSL (client certificates required) and SASL_SSL, on free
-// loopback ports. One broker serves every test of the package that asks for
-// it (secureBroker); tests use their own topics.
+// loopback ports. Each top-level test starts its own broker (a few
+// milliseconds) and each case uses its own topic.
 
 import (
 	"bytes"
@@ -285,16 +285,25 @@ type secureSetup struct {
 	advertise secureListeners
 }
 
-// freeLoopbackPort reserves and releases a free loopback TCP port.
+// freeLoopbackPorts reserves n distinct free loopback TCP ports at once
+// and releases them for the broker to bind.
+func freeLoopbackPorts(t *testing.T, n int) []string {
+	t.Helper()
+	var addrs []string
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		addrs = append(addrs, l.Addr().String())
+	}
+	return addrs
+}
+
 func freeLoopbackPort(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
+	return freeLoopbackPorts(t, 1)[0]
 }
 
 // startSecureBroker starts the moldau binary with the four listeners, the
@@ -306,9 +315,10 @@ func startSecureBroker(t *testing.T, s secureSetup) *secureProc {
 	t.Helper()
 	p := securityPKI(t)
 	l := s.fixed
-	for _, a := range []*string{&l.Plaintext, &l.SASLPlaintext, &l.SSL, &l.SASLSSL} {
+	free := freeLoopbackPorts(t, 4)
+	for i, a := range []*string{&l.Plaintext, &l.SASLPlaintext, &l.SSL, &l.SASLSSL} {
 		if *a == "" {
-			*a = freeLoopbackPort(t)
+			*a = free[i]
 		}
 	}
 	mechs := "PLAIN,SCRAM-SHA-256,SCRAM-SHA-512,OAUTHBEARER"
