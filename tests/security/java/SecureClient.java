@@ -2,6 +2,7 @@
 // tests/security_java_test.go:
 //
 //   java -cp ... SecureClient CLIENT_PROPERTIES TOPIC ok|auth_failure VALUE...
+//   java -cp ... SecureClient CLIENT_PROPERTIES TOPIC reauth:MILLISECONDS
 //
 // CLIENT_PROPERTIES holds bootstrap.servers and the client's security
 // settings exactly as an application would write them (security.protocol,
@@ -9,6 +10,9 @@
 // "ok" the values are produced to partition 0 and read back with an assigned
 // consumer; with "auth_failure" producing must fail with an
 // AuthenticationException (SaslAuthenticationException, SslAuthenticationException).
+// With "reauth:MS" one record is produced every 100 ms for MS milliseconds
+// and the producer's successful-reauthentication-total must be above zero
+// (KIP-368, with the broker's connections.max.reauth.ms below MS).
 // The last line printed is "OK ..." or "FAIL ...", and the exit status 0 or 1.
 
 import java.io.FileInputStream;
@@ -36,6 +40,10 @@ public class SecureClient {
             base.load(in);
         }
         String topic = args[1];
+        if (args[2].startsWith("reauth:")) {
+            reauth(base, topic, Long.parseLong(args[2].substring("reauth:".length())));
+            return;
+        }
         boolean expectOK = args[2].equals("ok");
         List<String> values = Arrays.asList(args).subList(3, args.length);
 
@@ -85,6 +93,37 @@ public class SecureClient {
             System.exit(1);
         }
         System.out.println("OK read back " + got.size() + " records");
+    }
+
+    // reauth produces for ms milliseconds and reports the producer's
+    // re-authentications.
+    static void reauth(Properties base, String topic, long ms) throws Exception {
+        Properties pp = new Properties();
+        pp.putAll(base);
+        pp.put("key.serializer", StringSerializer.class.getName());
+        pp.put("value.serializer", StringSerializer.class.getName());
+        try (KafkaProducer<String, String> p = new KafkaProducer<>(pp)) {
+            long end = System.currentTimeMillis() + ms;
+            int n = 0;
+            while (System.currentTimeMillis() < end) {
+                p.send(new ProducerRecord<>(topic, 0, null, "reauth-" + n)).get(20, TimeUnit.SECONDS);
+                n++;
+                Thread.sleep(100);
+            }
+            double reauths = 0, failed = 0;
+            for (var e : p.metrics().entrySet()) {
+                if (!e.getKey().group().equals("producer-metrics")) continue;
+                Object v = e.getValue().metricValue();
+                if (!(v instanceof Double)) continue;
+                if (e.getKey().name().equals("successful-reauthentication-total")) reauths += (Double) v;
+                if (e.getKey().name().equals("failed-reauthentication-total")) failed += (Double) v;
+            }
+            if (reauths < 1 || failed > 0) {
+                System.out.println("FAIL " + n + " records, successful-reauthentication-total " + reauths + ", failed " + failed);
+                System.exit(1);
+            }
+            System.out.println("OK " + n + " records, successful-reauthentication-total " + reauths);
+        }
     }
 
     // finish reports a produce failure: expected when it is an
