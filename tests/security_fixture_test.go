@@ -264,8 +264,7 @@ type secureListeners struct {
 // server.properties: a check of the tests themselves).
 type secureProc struct {
 	secureListeners
-	pki        *pkiFiles
-	Properties string // the server.properties it was started with
+	pki *pkiFiles
 }
 
 // secureSetup says how startSecureBroker configures the broker.
@@ -280,9 +279,8 @@ type secureSetup struct {
 	// extra command-line arguments.
 	args []string
 	// fixed listener addresses instead of free ports (the empty ones get
-	// free ports); advertised.listeners is set when advertise is.
-	fixed     secureListeners
-	advertise secureListeners
+	// free ports).
+	fixed secureListeners
 }
 
 // freeLoopbackPorts reserves n distinct free loopback TCP ports at once
@@ -371,10 +369,6 @@ func startSecureBroker(t *testing.T, s secureSetup) *secureProc {
 			"listener.name."+ln+".oauthbearer.sasl.jaas.config=org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required;",
 		)
 	}
-	if s.advertise != (secureListeners{}) {
-		a := s.advertise
-		props = append(props, fmt.Sprintf("advertised.listeners=PLAINTEXT://%s,SASL_PLAINTEXT://%s,SSL://%s,SASL_SSL://%s", a.Plaintext, a.SASLPlaintext, a.SSL, a.SASLSSL))
-	}
 	props = append(props, s.extra...)
 	text := strings.Join(props, "\n") + "\n"
 	file := filepath.Join(t.TempDir(), "server.properties")
@@ -390,7 +384,7 @@ func startSecureBroker(t *testing.T, s secureSetup) *secureProc {
 		}
 	}
 	args = append(args, s.args...)
-	sp := &secureProc{secureListeners: l, pki: p, Properties: text}
+	sp := &secureProc{secureListeners: l, pki: p}
 	if os.Getenv("MOLDAU_SECURITY_REF") == "kafka" {
 		startKafkaRef(t, file, l, args)
 	} else {
