@@ -8,6 +8,25 @@ package tests
 // SASL_PLAINTEXT, SSL (client certificates required) and SASL_SSL, on free
 // loopback ports. Each top-level test starts its own broker (a few
 // milliseconds) and each case uses its own topic.
+//
+// Which clients cover which mechanism (each writes and reads records as the
+// authenticated user, and a wrong password fails with an authentication
+// error):
+//
+//	                 franz-go sarama kafka-go kcat confluent Java kafkajs suites
+//	PLAIN               x       x       x      x      x       x     x     k
+//	SCRAM-SHA-256       x       x       x      x      x       x     x     f k
+//	SCRAM-SHA-512       x       x       x      x      x       x     x     f k
+//	OAUTHBEARER         x                      x      x       x           f
+//	SSL (client cert)   x                      x      x       x
+//
+// f: franz-go's TestSCRAMAuth, TestSCRAMAuthBadCredentials and TestOAuthAuth;
+// k: kafka-go's sasl TestSASL (security_suites_test.go). Also: Kafka's CLI
+// tools (security_cli_test.go), principals through the authorizer
+// (security_principal_test.go), KIP-368 re-authentication
+// (security_reauth_test.go), the server keystore formats
+// (TestSecurityServerKeystores), and embed's options (embed/security_test.go).
+// MOLDAU_SECURITY_REF=kafka runs all of them against Apache Kafka 4.4.
 
 import (
 	"bytes"
