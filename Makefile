@@ -26,8 +26,8 @@ test: deps vet deploy-check
 # test fails, never skips, when its tool is absent: internal/testenv):
 # kcat (tests/kcat_test.go), zsh (cmd/moldau's completion test), a JDK and
 # Maven (tests/streams_test.go, the compat drivers), Python's venv and npm
-# (tests/compat/setup.sh), nft (tests/jepsen's network partitions), all Debian
-# packages.
+# (tests/compat/setup.sh), nft (tests/jepsen's network partitions), openssl
+# (tests/security_fixture_test.go's PKCS12 stores), all Debian packages.
 deps:
 	$(GO) mod download
 	@missing=""; \
@@ -38,6 +38,7 @@ deps:
 	python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing="$$missing python3-venv"; \
 	command -v npm >/dev/null 2>&1 || missing="$$missing npm"; \
 	command -v nft >/dev/null 2>&1 || missing="$$missing nftables"; \
+	command -v openssl >/dev/null 2>&1 || missing="$$missing openssl"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing$$missing (Debian packages)"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \

@@ -20,6 +20,20 @@
 //	defer c.Close()
 //	cl, _ := kgo.NewClient(kgo.SeedBrokers(c.Addrs()...))
 //	_ = c.StopNode(0) // clients move to the new leaders
+//
+// WithTLS adds an SSL listener; WithListeners, WithSASLUser and
+// WithUnsecuredOAuthBearer (security.go) add SASL_PLAINTEXT and SASL_SSL
+// listeners with PLAIN, SCRAM and OAUTHBEARER users, so that an
+// application's secured client configuration is tested unchanged;
+// ListenerAddr gives each listener's address.
+//
+//	b, err := embed.Start(ctx,
+//		embed.WithTLS(certPEM, keyPEM, "none", nil),
+//		embed.WithListeners(embed.Listener{Name: "SASL_SSL"}),
+//		embed.WithSASLUser(embed.MechanismScramSHA512, "alice", "alice-secret"))
+//	cl, _ := kgo.NewClient(kgo.SeedBrokers(b.ListenerAddr("SASL_SSL")),
+//		kgo.DialTLSConfig(&tls.Config{RootCAs: pool}),
+//		kgo.SASL(scram.Auth{User: "alice", Pass: "alice-secret"}.AsSha512Mechanism()))
 package embed
 
 import (
@@ -42,6 +56,7 @@ type options struct {
 	mods   []func(*config.Config)
 	logger *slog.Logger
 	reg    prometheus.Registerer
+	sec    securityOptions // security.go
 }
 
 // WithDataDir keeps the broker's data on disk in dir instead of in memory;
@@ -104,9 +119,13 @@ func Start(ctx context.Context, opts ...Option) (*Broker, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
+	secProps, err := o.sec.args()
+	if err != nil {
+		return nil, err
+	}
 	// Properties go through the same loader as the binary's --set, so
 	// they are validated the same way; the environment is not consulted.
-	cfg, err := config.Load(o.props, func(string) string { return "" }, o.logger)
+	cfg, err := config.Load(append(o.props, secProps...), func(string) string { return "" }, o.logger)
 	if err != nil {
 		return nil, err
 	}
