@@ -436,11 +436,10 @@ func TestJWKSRefreshOverHTTP(t *testing.T) {
 	}
 }
 
-// TestScramLibrdkafkaNonce: librdkafka sends its client nonce again in front
-// of the whole server nonce in the client-final-message ("r=" cnonce +
-// cnonce + snonce); Kafka accepts it (the final nonce must end with the
-// server's) and so must Moldau: kcat and confluent-kafka failed every SCRAM
-// login before.
+// TestScramLibrdkafkaNonce: librdkafka before 2.6.1 (Debian's kcat) sends
+// its client nonce again in front of the whole server nonce in the
+// client-final-message ("r=" cnonce + cnonce + snonce). Kafka 4.4 refuses
+// it; Moldau accepts it on purpose (scram.go), so Debian's kcat logs in.
 func TestScramLibrdkafkaNonce(t *testing.T) {
 	const mech, user, password = ScramSHA512, "alice", "alice-secret"
 	salt := []byte("0123456789abcdef")

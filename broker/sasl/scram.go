@@ -169,11 +169,12 @@ func (s *scramServer) clientFinal(msg string) ([]byte, error) {
 	if err != nil || string(cb) != s.gs2Header {
 		return nil, malformed("channel binding does not match the gs2 header")
 	}
-	// Kafka's ScramSaslServer checks that the final nonce ends with the
-	// server-first nonce, not that it equals it; librdkafka (every
-	// version up to at least 2.x) sends its client nonce again in front
-	// of the whole server nonce, and works against Kafka because of it.
-	// The proof still covers the nonce as sent (it is in the AuthMessage).
+	// The final nonce must end with the server-first nonce; librdkafka
+	// before 2.6.1 (Debian's kcat: 2.0.2) sends its client nonce again in
+	// front of it (librdkafka#4895). Kafka 4.4 refuses that, so Debian's
+	// kcat cannot log in there with SCRAM; Moldau accepts it on purpose:
+	// the server nonce must still be there, and the proof covers the
+	// nonce as sent (it is in the AuthMessage), so nothing is weakened.
 	if !strings.HasSuffix(attrs[1][2:], s.nonce) {
 		return nil, fmt.Errorf("%w: invalid client nonce in the final client message", ErrCredentials)
 	}
