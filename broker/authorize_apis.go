@@ -91,6 +91,23 @@ func (z authz) describeTopicPartitions(r *kmsg.DescribeTopicPartitionsRequest) (
 			dr.Topics, _ = filter(dr.Topics, func(t *kmsg.DescribeTopicPartitionsResponseTopic) bool {
 				return t.Topic != nil && z.topic(acl.OpDescribe, *t.Topic)
 			})
+			// The cursor must not name a topic the caller cannot
+			// describe (Kafka pages over the describable topics only):
+			// move it to the next describable topic, or end the listing.
+			if c := dr.NextCursor; c != nil && !z.topic(acl.OpDescribe, c.Topic) {
+				dr.NextCursor = nil
+				var next string
+				for _, t := range z.b.topics.all() {
+					if t.name > c.Topic && (next == "" || t.name < next) && z.topic(acl.OpDescribe, t.name) {
+						next = t.name
+					}
+				}
+				if next != "" {
+					nc := kmsg.NewDescribeTopicPartitionsResponseNextCursor()
+					nc.Topic, nc.Partition = next, 0
+					dr.NextCursor = &nc
+				}
+			}
 		}
 		for i := range dr.Topics {
 			if t := &dr.Topics[i]; t.ErrorCode == 0 && t.Topic != nil {

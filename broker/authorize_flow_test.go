@@ -8,6 +8,7 @@ package broker
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/moldau/moldau/broker/config"
 )
@@ -189,5 +191,52 @@ func TestACLAllowEveryoneIfNoACL(t *testing.T) {
 	}
 	if err := produce("anyone", "closed"); !errors.Is(err, kerr.TopicAuthorizationFailed) {
 		t.Errorf("anyone to a topic with ACLs: %v, want TOPIC_AUTHORIZATION_FAILED", err)
+	}
+}
+
+// TestACLDescribeTopicPartitionsCursorHidesTopics: listing every topic a page
+// at a time must not name, in the next-page cursor, a topic the caller cannot
+// describe (Kafka pages over the describable topics only).
+func TestACLDescribeTopicPartitionsCursorHidesTopics(t *testing.T) {
+	_, addr := newACLBroker(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	adm := kadm.NewClient(newPrincipalClient(t, addr, "admin"))
+	for _, name := range []string{"a-public", "b-secret", "c-public"} {
+		if _, err := adm.CreateTopic(ctx, 1, -1, nil, name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, name := range []string{"a-public", "c-public"} {
+		if _, err := adm.CreateACLs(ctx, kadm.NewACLs().Allow("User:consumer").Topics(name).Operations(kadm.OpDescribe)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cl := newPrincipalClient(t, addr, "consumer")
+	var seen []string
+	var cursor *kmsg.DescribeTopicPartitionsRequestCursor
+	for page := 0; page < 10; page++ {
+		req := kmsg.NewPtrDescribeTopicPartitionsRequest()
+		req.ResponsePartitionLimit = 1
+		req.Cursor = cursor
+		resp, err := req.RequestWith(ctx, cl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tp := range resp.Topics {
+			if tp.Topic != nil {
+				seen = append(seen, *tp.Topic)
+			}
+		}
+		if resp.NextCursor == nil {
+			break
+		}
+		if resp.NextCursor.Topic == "b-secret" {
+			t.Fatalf("the next-page cursor names b-secret, which the caller cannot describe")
+		}
+		cursor = &kmsg.DescribeTopicPartitionsRequestCursor{Topic: resp.NextCursor.Topic, Partition: resp.NextCursor.Partition}
+	}
+	if !slices.Equal(seen, []string{"a-public", "c-public"}) {
+		t.Fatalf("pages listed %v, want [a-public c-public]", seen)
 	}
 }
