@@ -37,8 +37,8 @@ func (b *Broker) handleCreateDelegationToken(ctx context.Context, req *protocol.
 	owner := requester
 	if r.Version >= 3 && r.OwnerPrincipalName != nil && *r.OwnerPrincipalName != "" {
 		typ := "User"
-		if r.OwnerPrincipalType != nil {
-			typ = *r.OwnerPrincipalType
+		if r.OwnerPrincipalType != nil && *r.OwnerPrincipalType != "" {
+			typ = *r.OwnerPrincipalType // "" is User, as authorize.go reads it
 		}
 		owner = typ + ":" + *r.OwnerPrincipalName
 	}

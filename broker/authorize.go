@@ -84,8 +84,17 @@ func (b *Broker) newAuthorizer() *acl.Authorizer {
 	if !a.Enabled {
 		return nil
 	}
-	return acl.New(acl.Config{SuperUsers: a.SuperUsers, AllowIfNoACL: a.AllowIfNoACL}, entityACLs{b}, b.logger)
+	z := acl.New(acl.Config{SuperUsers: a.SuperUsers, AllowIfNoACL: a.AllowIfNoACL}, entityACLs{b}, b.logger)
+	// A cluster node denies every non-super user until it has caught up
+	// with the metadata log the ACLs live in (Handle stops waiting for that
+	// after 10 s and serves; the authorizer must not serve a partial set).
+	z.SetReadyGate(b.metadataLoaded)
+	return z
 }
+
+// metadataLoaded reports whether this broker has caught up with the
+// cluster metadata (always on a single node).
+func (b *Broker) metadataLoaded() bool { return b.raft == nil || b.raft.ready.Load() }
 
 // entityACLs is the authorizer's view of the entity store (kind "acl"). It
 // reads b.entities at each call: New picks the store (memory, meta.db, the

@@ -152,6 +152,11 @@ func (b *Broker) oauthValidator(listener string) (sasl.OAuthValidator, error) {
 
 // scramLookup is the sasl.ScramLookup of every SCRAM exchange.
 func (b *Broker) scramLookup(mechanism, user string, tokenAuth bool) (sasl.ScramCredential, string, bool) {
+	if !b.metadataLoaded() {
+		// A node behind the metadata log could still hold a credential
+		// that was changed or deleted since: refuse until caught up.
+		return sasl.ScramCredential{}, "", false
+	}
 	if tokenAuth {
 		return b.tokenScramCredential(mechanism, user)
 	}

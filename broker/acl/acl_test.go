@@ -96,6 +96,10 @@ func TestAuthorizeAny(t *testing.T) {
 		{"prefixed allow covered by deny prefix", []Binding{pre(ResourceTopic, "ab", "User:*", "*", OpWrite, Allow), pre(ResourceTopic, "a", "User:alice", "*", OpAll, Deny)}, false, false},
 		{"deny wildcard", []Binding{lit(ResourceTopic, "t", "User:alice", "*", OpWrite, Allow), lit(ResourceTopic, "*", "User:alice", "*", OpWrite, Deny)}, false, false},
 		{"read does not count", []Binding{lit(ResourceTopic, "t", "User:alice", "*", OpRead, Allow)}, false, false},
+		// Kafka's authorizeByResourceType: an unrelated literal ACL does
+		// not close the type under allow.everyone.if.no.acl.found.
+		{"unrelated literal, allow.everyone", []Binding{lit(ResourceTopic, "x", "User:bob", "*", OpRead, Allow)}, true, true},
+		{"wildcard deny, allow.everyone", []Binding{lit(ResourceTopic, "*", "User:alice", "*", OpWrite, Deny)}, true, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -214,5 +218,28 @@ func TestAuthorizeAllocs(t *testing.T) {
 	}
 	if n := testing.AllocsPerRun(100, func() { a.Authorize(r, OpRead, ResourceTopic, "t") }); n != 0 {
 		t.Fatalf("%v allocations per check", n)
+	}
+}
+
+// TestReadyGate: until the ACLs are loaded only super users are allowed,
+// whatever the ACLs or allow.everyone.if.no.acl.found say.
+func TestReadyGate(t *testing.T) {
+	var loaded atomic.Bool
+	a := New(Config{SuperUsers: []string{"User:admin"}, AllowIfNoACL: true},
+		&staticSource{bs: []Binding{lit(ResourceTopic, "t", "User:alice", "*", OpRead, Allow)}}, nil)
+	a.SetReadyGate(loaded.Load)
+	alice, admin := Request{Principal: "User:alice", Host: "h"}, Request{Principal: "User:admin", Host: "h"}
+	if a.Authorize(alice, OpRead, ResourceTopic, "t") || a.Authorize(alice, OpRead, ResourceTopic, "other") || a.AuthorizeAny(alice, OpWrite, ResourceTopic) {
+		t.Fatal("allowed before the ACLs were loaded")
+	}
+	if a.AuthorizedOperations(alice, ResourceTopic, "t") != 0 {
+		t.Fatal("operations reported before the ACLs were loaded")
+	}
+	if !a.Authorize(admin, OpAlter, ResourceCluster, ClusterName) {
+		t.Fatal("a super user was refused before the ACLs were loaded")
+	}
+	loaded.Store(true)
+	if !a.Authorize(alice, OpRead, ResourceTopic, "t") || !a.Authorize(alice, OpRead, ResourceTopic, "other") {
+		t.Fatal("refused once loaded")
 	}
 }
