@@ -43,10 +43,11 @@ type JWKSConfig struct {
 type JWKSValidator struct {
 	cfg JWKSConfig
 
-	mu      sync.Mutex // guards the fields below; held across a fetch
-	keys    map[string][]jwk
-	fetched time.Time
-	lastTry time.Time
+	mu       sync.Mutex // guards the fields below; never held across a fetch
+	keys     map[string][]jwk
+	fetched  time.Time
+	lastTry  time.Time
+	fetching bool // a fetch is under way (by one caller, outside mu)
 }
 
 type jwk struct {
@@ -77,9 +78,12 @@ func NewJWKSValidator(cfg JWKSConfig) (*JWKSValidator, error) {
 		cfg.HTTPClient = &http.Client{Timeout: 10 * time.Second}
 	}
 	v := &JWKSValidator{cfg: cfg}
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	return v, v.fetchLocked()
+	v.lastTry = v.now()
+	keys, err := v.fetch()
+	if err == nil {
+		v.keys, v.fetched = keys, v.now()
+	}
+	return v, err
 }
 
 func (v *JWKSValidator) now() time.Time {
@@ -89,11 +93,11 @@ func (v *JWKSValidator) now() time.Time {
 	return time.Now()
 }
 
-func (v *JWKSValidator) fetchLocked() error {
-	v.lastTry = v.now()
+// fetch reads and parses the key set; it touches no field guarded by mu.
+func (v *JWKSValidator) fetch() (map[string][]jwk, error) {
 	u, err := url.Parse(v.cfg.URL)
 	if err != nil {
-		return fmt.Errorf("%w: endpoint %q: %v", ErrJWKS, v.cfg.URL, err)
+		return nil, fmt.Errorf("%w: endpoint %q: %v", ErrJWKS, v.cfg.URL, err)
 	}
 	var data []byte
 	switch u.Scheme {
@@ -118,14 +122,13 @@ func (v *JWKSValidator) fetchLocked() error {
 		err = fmt.Errorf("scheme %q: want file, http or https", u.Scheme)
 	}
 	if err != nil {
-		return fmt.Errorf("%w: endpoint %q: %v", ErrJWKS, v.cfg.URL, err)
+		return nil, fmt.Errorf("%w: endpoint %q: %v", ErrJWKS, v.cfg.URL, err)
 	}
 	keys, err := parseJWKS(data)
 	if err != nil {
-		return fmt.Errorf("%w: endpoint %q: %v", ErrJWKS, v.cfg.URL, err)
+		return nil, fmt.Errorf("%w: endpoint %q: %v", ErrJWKS, v.cfg.URL, err)
 	}
-	v.keys, v.fetched = keys, v.now()
-	return nil
+	return keys, nil
 }
 
 // keysFor returns the keys that may verify a token with kid ("" when the
@@ -137,8 +140,19 @@ func (v *JWKSValidator) keysFor(kid string) ([]jwk, error) {
 	stale := v.keys == nil || now.Sub(v.fetched) >= v.cfg.Refresh
 	missing := kid != "" && len(v.keys[kid]) == 0
 	var ferr error
-	if (stale || missing) && now.Sub(v.lastTry) >= minRefetch || v.keys == nil && v.lastTry.IsZero() {
-		ferr = v.fetchLocked()
+	if ((stale || missing) && now.Sub(v.lastTry) >= minRefetch || v.keys == nil && v.lastTry.IsZero()) && !v.fetching {
+		// One caller fetches, outside the lock (an HTTP fetch can take
+		// up to 10 s: holding mu made every OAUTHBEARER login wait on it,
+		// and a token with an unknown kid can force one every
+		// minRefetch); the others go on with the keys at hand.
+		v.fetching, v.lastTry = true, now
+		v.mu.Unlock()
+		keys, err := v.fetch()
+		v.mu.Lock()
+		v.fetching, ferr = false, err
+		if err == nil {
+			v.keys, v.fetched = keys, v.now()
+		}
 	}
 	if kid != "" {
 		if ks := v.keys[kid]; len(ks) > 0 {

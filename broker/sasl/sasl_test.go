@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -504,4 +505,52 @@ func pbkdf2Key(t *testing.T, h func() hash.Hash, password string, salt []byte, i
 		t.Fatal(err)
 	}
 	return k
+}
+
+// TestJWKSSlowFetchDoesNotBlockLogins: a refetch that hangs (a token with an
+// unknown key id triggers one) must not hold up tokens whose key is at hand.
+func TestJWKSSlowFetchDoesNotBlockLogins(t *testing.T) {
+	k1, _ := rsa.GenerateKey(rand.Reader, 2048)
+	b64 := func(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
+	set := map[string]any{"keys": []map[string]any{{"kty": "RSA", "kid": "k1", "n": b64(k1.N.Bytes()), "e": b64(big.NewInt(int64(k1.E)).Bytes())}}}
+	release := make(chan struct{})
+	var fetches atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if fetches.Add(1) > 1 {
+			<-release // every refetch hangs until the test ends
+		}
+		_ = json.NewEncoder(w).Encode(set)
+	}))
+	defer srv.Close()
+	defer close(release)
+	start := time.Now()
+	var clock atomic.Int64
+	v, err := NewJWKSValidator(JWKSConfig{URL: srv.URL, Refresh: time.Hour, Now: func() time.Time { return start.Add(time.Duration(clock.Load())) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sign := func(kid string) string {
+		h, _ := json.Marshal(map[string]any{"alg": "RS256", "kid": kid})
+		c, _ := json.Marshal(map[string]any{"sub": "svc", "exp": start.Unix() + 3600, "iat": start.Unix()})
+		in := b64(h) + "." + b64(c)
+		d := crypto.SHA256.New()
+		d.Write([]byte(in))
+		sig, _ := rsa.SignPKCS1v15(rand.Reader, k1, crypto.SHA256, d.Sum(nil))
+		return in + "." + b64(sig)
+	}
+	clock.Store(int64(minRefetch))
+	go func() { _, _ = v.Validate(sign("unknown")) }() // starts a refetch that hangs
+	for fetches.Load() < 2 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	done := make(chan error, 1)
+	go func() { _, err := v.Validate(sign("k1")); done <- err }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("k1 during a hanging refetch: %v", err)
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatal("a token with a known key waited on a hanging JWKS refetch")
+	}
 }
