@@ -4,7 +4,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"net"
-	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -79,8 +79,7 @@ type ConnInfo struct {
 	// needs no lock; the server never reads it.
 	Auth any
 
-	mu      sync.Mutex
-	session *Session
+	session atomic.Pointer[Session]
 }
 
 // Session returns the connection's current session: nil on a SASL listener
@@ -90,18 +89,12 @@ func (c *ConnInfo) Session() *Session {
 	if c == nil {
 		return nil
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.session
+	return c.session.Load()
 }
 
 // SetSession records a successful (re-)authentication. The handler calls it
 // from the connection's reader goroutine (SaslAuthenticate).
-func (c *ConnInfo) SetSession(s *Session) {
-	c.mu.Lock()
-	c.session = s
-	c.mu.Unlock()
-}
+func (c *ConnInfo) SetSession(s *Session) { c.session.Store(s) }
 
 // Principal is the session's principal, or AnonymousPrincipal when there is
 // no session (a connection made without a ConnInfo, or not yet authenticated).

@@ -301,7 +301,7 @@ func (s *Server) ServeListener(ln net.Listener, lc ListenerConfig) error {
 		}
 		c := &conn{srv: s, nc: nc, lc: &lc, info: &ConnInfo{Remote: nc.RemoteAddr(), Local: nc.LocalAddr(), Listener: lc.Name, Security: lc.Security}}
 		if !lc.Security.IsSASL() {
-			c.info.session = &Session{Principal: AnonymousPrincipal}
+			c.info.session.Store(&Session{Principal: AnonymousPrincipal})
 		}
 		if tc, ok := nc.(*net.TCPConn); ok && canSendfile && !lc.Security.IsTLS() {
 			c.raw, _ = tc.SyscallConn()
