@@ -273,9 +273,20 @@ func (c *cli) removeNode(ctx context.Context, adm *admin, id int32) error {
 	}
 	ureq := kmsg.NewPtrUnregisterBrokerRequest()
 	ureq.BrokerID = id
-	uresp, err := ureq.RequestWith(ctx, adm.cl)
-	if err == nil {
-		err = memberError(uresp.ErrorCode, uresp.ErrorMessage)
+	// The voter removal is answered once the broker that served it applied
+	// it; the broker that gets UnregisterBroker may apply it a moment later
+	// and refuse with "is a voter" until then: ask again for a while.
+	var uresp *kmsg.UnregisterBrokerResponse
+	for retry := time.Now().Add(10 * time.Second); ; {
+		uresp, err = ureq.RequestWith(ctx, adm.cl)
+		if err == nil {
+			err = memberError(uresp.ErrorCode, uresp.ErrorMessage)
+		}
+		if err == nil || uresp == nil || uresp.ErrorCode != kerr.InvalidRequest.Code || uresp.ErrorMessage == nil ||
+			!strings.Contains(*uresp.ErrorMessage, "voter") || time.Now().After(retry) || ctx.Err() != nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 	if err != nil {
 		return fmt.Errorf("unregister broker %d: %w", id, err)
