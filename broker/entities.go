@@ -15,6 +15,12 @@ const (
 	entityACL   = "acl"   // key: one ACL binding's canonical form (authorizer)
 	entityQuota = "quota" // key: a client-quota entity (quotas)
 	entityToken = "token" // key: a delegation token id (delegation tokens)
+
+	// Issue 17's dynamic configs and features.
+	entityBrokerConfig  = "brokercfg"     // key: a broker id, or "" for the cluster-wide default: its dynamic BROKER configs
+	entityGroupConfig   = "groupcfg"      // key: a group id: its GROUP configs
+	entityClientMetrics = "clientmetrics" // key: a client-metrics resource name: its subscription configs (KIP-714)
+	entityFeature       = "feature"       // key: a feature name (metadata.version, share.version, ...): its finalized level
 )
 
 // Entity is one keyed value of a kind. Value is opaque to the store (each

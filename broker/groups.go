@@ -40,6 +40,7 @@ func (b *Broker) newCoordinator(opts options) error {
 		MaxGroupSize:           int(b.cfg.GroupMaxSize),
 		OffsetsRetention:       time.Duration(b.cfg.OffsetsRetentionMinutes) * time.Minute,
 		OffsetMetadataMaxBytes: int(b.cfg.OffsetMetadataMaxBytes),
+		Settings:               b.groupSettings,
 	}
 	if b.raft != nil {
 		// Owns is asked before every group request, with no lock held.

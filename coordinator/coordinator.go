@@ -134,6 +134,10 @@ type Config struct {
 	// it); the others get ErrNotCoordinator, so that clients look the
 	// coordinator up again. nil: every partition (one node).
 	Owns func(partition int32) bool
+	// Settings returns a group's effective settings (settings.go); nil:
+	// DefaultGroupSettings with the consumer session and heartbeat given to
+	// SetTopics.
+	Settings func(group string) GroupSettings
 }
 
 // newMemberJoinTimeout is Kafka's NewMemberJoinTimeoutMs: a new member
