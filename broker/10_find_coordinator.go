@@ -11,8 +11,10 @@ package broker
 //   - Transaction keys (type 1) likewise with the leader of the key's
 //     __transaction_state partition. A partition without a leader (or
 //     whose leader has no known endpoint) gets COORDINATOR_NOT_AVAILABLE.
-//     Share-group keys (type 2, v6) get COORDINATOR_NOT_AVAILABLE; unknown
-//     key types get INVALID_REQUEST.
+//   - Share-partition keys (type 2, v6+, "group:topicId:partition") likewise
+//     with the leader of the key's __share_group_state partition
+//     (share_state.go); a malformed key, or type 2 before v6, gets
+//     INVALID_REQUEST. Unknown key types get INVALID_REQUEST.
 
 import (
 	"context"
@@ -51,7 +53,15 @@ func (b *Broker) handleFindCoordinator(ctx context.Context, req *protocol.Reques
 					node, code = b.coordinatorNode(txnStateTopic, txn.PartitionFor(key, b.txns.Partitions()))
 				}
 			case 2:
-				code = kerr.CoordinatorNotAvailable.Code
+				k, ok := parseShareCoordinatorKey(key)
+				switch {
+				case !ok || r.Version < 6:
+					code = kerr.InvalidRequest.Code
+				case b.ensureShareStateTopic() != nil:
+					code = kerr.CoordinatorNotAvailable.Code
+				default:
+					node, code = b.coordinatorNode(shareStateTopic, b.shareState.partitionFor(k))
+				}
 			default:
 				code = kerr.InvalidRequest.Code
 			}

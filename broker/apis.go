@@ -97,6 +97,11 @@ func servedAPIs() []api {
 		{75, "DescribeTopicPartitions", 0, 0, (*Broker).handleDescribeTopicPartitions},
 		{80, "AddRaftVoter", 0, 1, (*Broker).handleAddRaftVoter},
 		{81, "RemoveRaftVoter", 0, 0, (*Broker).handleRemoveRaftVoter},
+		{83, "InitializeShareGroupState", 0, 0, (*Broker).handleInitializeShareGroupState},
+		{84, "ReadShareGroupState", 0, 0, (*Broker).handleReadShareGroupState},
+		{85, "WriteShareGroupState", 0, 1, (*Broker).handleWriteShareGroupState},
+		{86, "DeleteShareGroupState", 0, 0, (*Broker).handleDeleteShareGroupState},
+		{87, "ReadShareGroupStateSummary", 0, 1, (*Broker).handleReadShareGroupStateSummary},
 	}
 }
 

@@ -43,6 +43,8 @@ package broker
 //   EndTxn          TRANSACTIONAL_ID WRITE
 //   TxnOffsetCommit TRANSACTIONAL_ID WRITE, GROUP READ, TOPIC READ
 //   WriteTxnMarkers CLUSTER CLUSTER_ACTION
+//   Initialize/Read/Write/DeleteShareGroupState, ReadShareGroupStateSummary,
+//   FindCoordinator of share-partition keys   CLUSTER CLUSTER_ACTION
 //   Describe/Create/DeleteAcls   CLUSTER DESCRIBE / ALTER / ALTER
 //   Describe/AlterUserScramCredentials   CLUSTER DESCRIBE / ALTER
 //   Describe/AlterClientQuotas   CLUSTER DESCRIBE_CONFIGS / ALTER_CONFIGS
@@ -286,6 +288,9 @@ func (b *Broker) authorize(req *protocol.Request) (deny *protocol.Reply, post fu
 		if !z.cluster(acl.OpClusterAction) {
 			return errorReply(r, errClusterAuth), nil
 		}
+	case *kmsg.InitializeShareGroupStateRequest, *kmsg.ReadShareGroupStateRequest, *kmsg.WriteShareGroupStateRequest,
+		*kmsg.DeleteShareGroupStateRequest, *kmsg.ReadShareGroupStateSummaryRequest:
+		return z.shareStateAPI(r)
 	case *kmsg.DescribeACLsRequest:
 		if !z.cluster(acl.OpDescribe) {
 			return errorReply(r, errClusterAuth), nil

@@ -269,6 +269,8 @@ func (z authz) findCoordinator(r *kmsg.FindCoordinatorRequest) (*protocol.Reply,
 			return errGroupAuth, z.group(acl.OpDescribe, key)
 		case 1:
 			return errTxnAuth, z.txnID(acl.OpDescribe, key)
+		case 2: // share-partition keys: inter-broker only, as Kafka's
+			return errClusterAuth, z.cluster(acl.OpClusterAction)
 		}
 		return 0, true
 	}
@@ -685,4 +687,80 @@ func (z authz) describeTransactions(r *kmsg.DescribeTransactionsRequest) (*proto
 			dr.TransactionStates = append(dr.TransactionStates, s)
 		}
 	}
+}
+
+// ---- The share coordinator's inter-broker APIs (83-87)
+
+// shareStateAPI checks InitializeShareGroupState, ReadShareGroupState,
+// WriteShareGroupState, DeleteShareGroupState and
+// ReadShareGroupStateSummary: CLUSTER_ACTION on the cluster, as Kafka's;
+// denied, every partition asked about gets CLUSTER_AUTHORIZATION_FAILED.
+func (z authz) shareStateAPI(req kmsg.Request) (*protocol.Reply, func(kmsg.Response)) {
+	if z.cluster(acl.OpClusterAction) {
+		return nil, nil
+	}
+	resp := req.ResponseKind()
+	switch r := req.(type) {
+	case *kmsg.InitializeShareGroupStateRequest:
+		out := resp.(*kmsg.InitializeShareGroupStateResponse)
+		for _, t := range r.Topics {
+			rt := kmsg.NewInitializeShareGroupStateResponseTopic()
+			rt.TopicID = t.TopicID
+			for _, p := range t.Partitions {
+				rp := kmsg.NewInitializeShareGroupStateResponseTopicPartition()
+				rp.Partition, rp.ErrorCode = p.Partition, errClusterAuth
+				rt.Partitions = append(rt.Partitions, rp)
+			}
+			out.Topics = append(out.Topics, rt)
+		}
+	case *kmsg.ReadShareGroupStateRequest:
+		out := resp.(*kmsg.ReadShareGroupStateResponse)
+		for _, t := range r.Topics {
+			rt := kmsg.NewReadShareGroupStateResponseTopic()
+			rt.TopicID = t.TopicID
+			for _, p := range t.Partitions {
+				rp := kmsg.NewReadShareGroupStateResponseTopicPartition()
+				rp.Partition, rp.ErrorCode = p.Partition, errClusterAuth
+				rt.Partitions = append(rt.Partitions, rp)
+			}
+			out.Topics = append(out.Topics, rt)
+		}
+	case *kmsg.WriteShareGroupStateRequest:
+		out := resp.(*kmsg.WriteShareGroupStateResponse)
+		for _, t := range r.Topics {
+			rt := kmsg.NewWriteShareGroupStateResponseTopic()
+			rt.TopicID = t.TopicID
+			for _, p := range t.Partitions {
+				rp := kmsg.NewWriteShareGroupStateResponseTopicPartition()
+				rp.Partition, rp.ErrorCode = p.Partition, errClusterAuth
+				rt.Partitions = append(rt.Partitions, rp)
+			}
+			out.Topics = append(out.Topics, rt)
+		}
+	case *kmsg.DeleteShareGroupStateRequest:
+		out := resp.(*kmsg.DeleteShareGroupStateResponse)
+		for _, t := range r.Topics {
+			rt := kmsg.NewDeleteShareGroupStateResponseTopic()
+			rt.TopicID = t.TopicID
+			for _, p := range t.Partitions {
+				rp := kmsg.NewDeleteShareGroupStateResponseTopicPartition()
+				rp.Partition, rp.ErrorCode = p.Partition, errClusterAuth
+				rt.Partitions = append(rt.Partitions, rp)
+			}
+			out.Topics = append(out.Topics, rt)
+		}
+	case *kmsg.ReadShareGroupStateSummaryRequest:
+		out := resp.(*kmsg.ReadShareGroupStateSummaryResponse)
+		for _, t := range r.Topics {
+			rt := kmsg.NewReadShareGroupStateSummaryResponseTopic()
+			rt.TopicID = t.TopicID
+			for _, p := range t.Partitions {
+				rp := kmsg.NewReadShareGroupStateSummaryResponseTopicPartition()
+				rp.Partition, rp.ErrorCode = p.Partition, errClusterAuth
+				rt.Partitions = append(rt.Partitions, rp)
+			}
+			out.Topics = append(out.Topics, rt)
+		}
+	}
+	return &protocol.Reply{Resp: resp}, nil
 }

@@ -80,6 +80,9 @@ type Broker struct {
 	groups   *coordinator.Coordinator
 	txns     *txn.Coordinator
 	inter    *interBroker // inter-broker requests (interbroker.go); nil on a single node
+	// shareState is the share coordinator: __share_group_state
+	// (share_state.go).
+	shareState *shareCoordinator
 	// entities: SCRAM credentials, ACLs, quotas, delegation tokens
 	// (entities.go); durable and replicated with the cluster metadata.
 	entities entityStore
@@ -206,6 +209,7 @@ func New(cfg config.Config, opts ...Option) (*Broker, error) {
 		b.meta.close()
 		return nil, err
 	}
+	b.shareState = newShareCoordinator(b)
 	return b, nil
 }
 

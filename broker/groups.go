@@ -19,8 +19,11 @@ import (
 // offsetsTopic is Kafka's internal topic of group metadata and offsets.
 const offsetsTopic = "__consumer_offsets"
 
-// isInternalTopic reports whether clients may not produce to name.
-func isInternalTopic(name string) bool { return name == offsetsTopic || name == txnStateTopic }
+// isInternalTopic reports whether clients may not produce to name (Kafka's
+// Topic.isInternal: the coordinators' topics).
+func isInternalTopic(name string) bool {
+	return name == offsetsTopic || name == txnStateTopic || name == shareStateTopic
+}
 
 var errOffsetsTopicUnavailable = errors.New("broker: __consumer_offsets unavailable")
 
@@ -110,6 +113,13 @@ func (b *Broker) ensureOffsetsTopic() error {
 // ensureInternalTopic creates an internal compacted topic (100 MiB
 // segments, as Kafka's) unless it exists; a failure wraps unavailable.
 func (b *Broker) ensureInternalTopic(name string, partitions int32, compression string, unavailable error) error {
+	return b.ensureInternalTopicConfigs(name, partitions,
+		map[string]string{"cleanup.policy": "compact", "segment.bytes": "104857600", "compression.type": compression}, unavailable)
+}
+
+// ensureInternalTopicConfigs is ensureInternalTopic with the topic's
+// configs given.
+func (b *Broker) ensureInternalTopicConfigs(name string, partitions int32, configs map[string]string, unavailable error) error {
 	if b.topics.get(name) != nil {
 		return nil
 	}
@@ -120,8 +130,7 @@ func (b *Broker) ensureInternalTopic(name string, partitions int32, compression 
 		// brokers there are.
 		rf = int16(min(3, b.brokerCount()))
 	}
-	s := topicSpec{name: name, partitions: partitions, replicationFactor: rf,
-		configs: map[string]string{"cleanup.policy": "compact", "segment.bytes": "104857600", "compression.type": compression}}
+	s := topicSpec{name: name, partitions: partitions, replicationFactor: rf, configs: configs}
 	_, err := b.createTopic(s)
 	if err != nil && !errors.Is(err, errTopicExists) {
 		b.logger.Error("creating an internal topic failed", "topic", name, "err", err)
