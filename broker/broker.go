@@ -365,6 +365,11 @@ func (b *Broker) serve(bound []*boundListener) error {
 		b.housekeeping()
 	}()
 	b.startTokenExpiry()
+	b.bg.Add(1)
+	go func() {
+		defer b.bg.Done()
+		b.shareStatePruner()
+	}()
 	b.ready.Store(true)
 	if b.raft != nil {
 		b.bg.Add(1)

@@ -40,6 +40,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"sync"
@@ -132,7 +133,31 @@ func parseShareCoordinatorKey(s string) (share.Key, bool) {
 // ShareCoordinatorService.partitionFor: abs(Java hash of the coordinator
 // key) % partitions).
 func (c *shareCoordinator) partitionFor(k share.Key) int32 {
-	return coordinator.PartitionFor(shareCoordinatorKey(k), c.numPartitions())
+	return kafkaPartitionFor(shareCoordinatorKey(k), c.numPartitions())
+}
+
+// kafkaPartitionFor is Kafka's Utils.abs(key.hashCode()) % partitions:
+// Java's String.hashCode over the UTF-16 code units, and Utils.abs, which
+// is Math.abs except that MIN_VALUE gives 0. (Not n & 0x7fffffff: that
+// differs for every negative hash.)
+func kafkaPartitionFor(key string, partitions int32) int32 {
+	var h int32
+	for _, r := range key {
+		if r >= 0x10000 {
+			r -= 0x10000
+			h = 31*h + int32(0xD800+(r>>10))
+			h = 31*h + int32(0xDC00+(r&0x3FF))
+			continue
+		}
+		h = 31*h + int32(r)
+	}
+	switch {
+	case h == math.MinInt32:
+		return 0
+	case h < 0:
+		h = -h
+	}
+	return h % partitions
 }
 
 // ensureShareStateTopic creates __share_group_state on first use, with
@@ -414,4 +439,71 @@ func (b *Broker) shareKeyCheck(k share.Key, mustExist bool) (int16, *string) {
 		}
 	}
 	return 0, nil
+}
+
+// shareStatePruneInterval is Kafka's
+// share.coordinator.state.topic.prune.interval.ms default.
+const shareStatePruneInterval = 5 * time.Minute
+
+// shareStatePruner deletes the redundant records of the state partitions
+// this node leads every shareStatePruneInterval, until the broker stops.
+func (b *Broker) shareStatePruner() {
+	t := time.NewTicker(shareStatePruneInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-b.stop:
+			return
+		case <-t.C:
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			b.shareState.prune(ctx)
+			cancel()
+		}
+	}
+}
+
+// prune moves the log start of every loaded state partition this node
+// leads up to the oldest offset still needed (Kafka's
+// ShareCoordinatorService pruning with DeleteRecords): below the oldest
+// latest snapshot of the partition's keys, every record has been
+// superseded. With __share_group_state's infinite retention, this is what
+// bounds it. It returns how many partitions moved.
+func (c *shareCoordinator) prune(ctx context.Context) int {
+	c.mu.Lock()
+	shards := make(map[int32]*shareShard, len(c.shards))
+	for p, ss := range c.shards {
+		shards[p] = ss
+	}
+	c.mu.Unlock()
+	t := c.b.topics.get(shareStateTopic)
+	if t == nil {
+		return 0
+	}
+	moved := 0
+	for p, ss := range shards {
+		part := t.partition(p)
+		if part == nil || !part.lead.Load().local {
+			continue
+		}
+		ss.mu.Lock()
+		off := int64(-1)
+		if ss.shard != nil && ss.loadedEpoch == part.lead.Load().epoch {
+			off = min(ss.shard.RedundantBefore(ss.next), part.highWatermark())
+		}
+		ss.mu.Unlock()
+		if off <= part.log.LogStartOffset() {
+			continue
+		}
+		start, prop, err := part.deleteRecordsBefore(off)
+		if err == nil && prop != nil {
+			start, err = part.awaitLogStart(ctx, prop)
+		}
+		if err != nil {
+			c.b.logger.Warn("pruning share state failed", "partition", part.dirName(), "offset", off, "err", err)
+			continue
+		}
+		c.b.logger.Debug("share state pruned", "partition", part.dirName(), "log_start", start)
+		moved++
+	}
+	return moved
 }

@@ -17,7 +17,6 @@ import (
 	"github.com/moldau/moldau/broker/config"
 	"github.com/moldau/moldau/broker/share"
 	"github.com/moldau/moldau/broker/sharestate"
-	"github.com/moldau/moldau/coordinator"
 	"github.com/moldau/moldau/log/vfs"
 )
 
@@ -121,6 +120,30 @@ func TestSharePersisterSurvivesCrash(t *testing.T) {
 		t.Fatalf("records: %d snapshots, %d updates, %d tombstones", snaps, updates, tombs)
 	}
 
+	// Pruning drops what the latest snapshots superseded.
+	if n := b.shareState.prune(ctx); n == 0 {
+		t.Fatal("nothing pruned")
+	}
+	if n := b.shareState.prune(ctx); n != 0 {
+		t.Fatalf("a second prune moved %d partitions", n)
+	}
+	for _, k := range keys[:2] {
+		if st, err := b.newSharePersister().Read(ctx, k, -1); err != nil || !reflect.DeepEqual(st, want[k]) {
+			t.Fatalf("key %v after pruning: %+v %v", k, st, err)
+		}
+	}
+	b.shareState.mu.Lock()
+	for _, ss := range b.shareState.shards {
+		ss.mu.Lock()
+		ss.shard = nil // replay the pruned logs
+		ss.mu.Unlock()
+	}
+	b.shareState.mu.Unlock()
+	for _, k := range keys[:2] {
+		if st, err := b.newSharePersister().Read(ctx, k, -1); err != nil || !reflect.DeepEqual(st, want[k]) {
+			t.Fatalf("key %v replayed after pruning: %+v %v", k, st, err)
+		}
+	}
 	crashed := fs.CrashClone()
 	if err := b.Close(context.Background()); err != nil {
 		t.Fatal(err)
@@ -290,12 +313,16 @@ func TestShareStateKeyPartition(t *testing.T) {
 	if !ok || parsed != k {
 		t.Fatalf("parse: %+v %v", parsed, ok)
 	}
-	if got := coordinator.PartitionFor(shareCoordinatorKey(k), 50); got != 38 {
-		t.Fatalf("partition %d, want 38", got)
-	}
-	for _, n := range []int32{1, 7, 50} {
-		if got, want := coordinator.PartitionFor(shareCoordinatorKey(k), n), javaSharePartition(shareCoordinatorKey(k), n); got != want {
-			t.Fatalf("%d partitions: %d, want %d", n, got, want)
+	// Java hashes computed outside Go (Python), one positive, one negative.
+	for key, want := range map[string]int32{
+		"abc:AAAAAAAAAAAAAAAAAAAAAA:0": 38, // hash 592190638
+		"g:d1OwwmG0TtiNLuQDg4_XVA:0":   27, // hash -716984977 (n & 0x7fffffff would give 21)
+	} {
+		if got := kafkaPartitionFor(key, 50); got != want {
+			t.Fatalf("partition of %q: %d, want %d", key, got, want)
+		}
+		if got := kafkaPartitionFor(key, 50); got != javaSharePartition(key, 50) {
+			t.Fatalf("partition of %q: %d, javaSharePartition %d", key, got, javaSharePartition(key, 50))
 		}
 	}
 }
