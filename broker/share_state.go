@@ -462,12 +462,14 @@ func (b *Broker) shareStatePruner() {
 	}
 }
 
-// prune moves the log start of every loaded state partition this node
-// leads up to the oldest offset still needed (Kafka's
+// prune snapshots the idle keys again (coldSnapshot) and moves the log
+// start of every loaded state partition this node leads up to the oldest
+// offset still needed (Kafka's
 // ShareCoordinatorService pruning with DeleteRecords): below the oldest
 // latest snapshot of the partition's keys, every record has been
 // superseded. With __share_group_state's infinite retention, this is what
-// bounds it. It returns how many partitions moved.
+// bounds it. Partitions this node no longer leads are unloaded. It returns
+// how many partitions moved.
 func (c *shareCoordinator) prune(ctx context.Context) int {
 	c.mu.Lock()
 	shards := make(map[int32]*shareShard, len(c.shards))
@@ -483,14 +485,12 @@ func (c *shareCoordinator) prune(ctx context.Context) int {
 	for p, ss := range shards {
 		part := t.partition(p)
 		if part == nil || !part.lead.Load().local {
+			ss.mu.Lock()
+			ss.shard = nil // unload: another node leads it now
+			ss.mu.Unlock()
 			continue
 		}
-		ss.mu.Lock()
-		off := int64(-1)
-		if ss.shard != nil && ss.loadedEpoch == part.lead.Load().epoch {
-			off = min(ss.shard.RedundantBefore(ss.next), part.highWatermark())
-		}
-		ss.mu.Unlock()
+		off := c.coldSnapshot(ctx, ss, part)
 		if off <= part.log.LogStartOffset() {
 			continue
 		}
@@ -506,4 +506,29 @@ func (c *shareCoordinator) prune(ctx context.Context) int {
 		moved++
 	}
 	return moved
+}
+
+// shareColdSnapshotInterval is Kafka's
+// share.coordinator.cold.partition.snapshot.interval.ms default.
+const shareColdSnapshotInterval = 5 * time.Minute
+
+// coldSnapshot writes the cold snapshots of a loaded state partition
+// (Shard.PrepareColdSnapshots) and returns the offset below which its
+// records are redundant (-1: not loaded here, or a write failed).
+func (c *shareCoordinator) coldSnapshot(ctx context.Context, ss *shareShard, part *partition) int64 {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if ss.shard == nil || ss.loadedEpoch != part.lead.Load().epoch {
+		return -1
+	}
+	for _, rec := range ss.shard.PrepareColdSnapshots(c.nowMs(), shareColdSnapshotInterval.Milliseconds()) {
+		if err := c.appendLocked(ctx, ss, part, rec); err != nil {
+			c.b.logger.Warn("writing a cold share state snapshot failed", "partition", part.dirName(), "err", err)
+			return -1
+		}
+	}
+	if ss.shard == nil {
+		return -1
+	}
+	return min(ss.shard.RedundantBefore(ss.next), part.highWatermark())
 }

@@ -250,3 +250,34 @@ func (s *Shard) RedundantBefore(upTo int64) int64 {
 	}
 	return low
 }
+
+// PrepareColdSnapshots returns fresh snapshots (the next snapshot epoch,
+// the same state, WriteTimestamp now) of the keys last snapshotted
+// interval or more ago, as Kafka's snapshotColdPartitions, so that an idle
+// key's old snapshot does not pin the log's redundant prefix
+// (RedundantBefore) forever. When every key's latest snapshot is already
+// such a cold snapshot (CreateTimestamp != WriteTimestamp: nothing was
+// written since), there is nothing to gain and nothing is returned.
+func (s *Shard) PrepareColdSnapshots(now, interval int64) []Record {
+	allCold := true
+	for _, e := range s.keys {
+		if e.snap.CreateTimestamp == e.snap.WriteTimestamp || e.updates > 0 {
+			allCold = false
+			break
+		}
+	}
+	if allCold {
+		return nil
+	}
+	var out []Record
+	for k, e := range s.keys {
+		if now-e.snap.WriteTimestamp < interval {
+			continue
+		}
+		snap := e.snap
+		snap.SnapshotEpoch++
+		snap.WriteTimestamp = now
+		out = append(out, Record{Key: EncodeKey(RecordSnapshot, k), Value: EncodeSnapshot(snap)})
+	}
+	return out
+}

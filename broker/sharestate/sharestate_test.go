@@ -226,6 +226,16 @@ func TestShardScript(t *testing.T) {
 			s = NewShard(int(atoi(t, fields[1])))
 			return ""
 		}
+		if cmd == "cold" {
+			a := args(fields)
+			recs := s.PrepareColdSnapshots(atoi(t, a["now"]), atoi(t, a["interval"]))
+			for i := range recs {
+				if got := apply(&recs[i]); got != "snapshot" {
+					t.Fatalf("cold snapshot record: %s", got)
+				}
+			}
+			return strconv.Itoa(len(recs))
+		}
 		k := share.Key{Group: fields[1], TopicID: testTopic, Partition: int32(atoi(t, fields[2]))}
 		a := args(fields)
 		switch cmd {
