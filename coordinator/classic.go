@@ -63,6 +63,10 @@ func (c *Coordinator) JoinGroup(req JoinRequest, done func(JoinResult)) {
 	}
 	defer g.mu.Unlock()
 	fail := func(err error) { done(JoinResult{Err: err, MemberID: req.MemberID, Generation: -1}) }
+	if g.streams != nil {
+		fail(ErrInconsistentProtocol) // a streams group has no classic members
+		return
+	}
 	if g.consumer != nil {
 		if len(g.consumer.members) > 0 {
 			// A classic member of a consumer group (migration.go).
@@ -525,7 +529,7 @@ func (c *Coordinator) DescribeGroup(groupID string) (GroupDescription, error) {
 		return GroupDescription{State: StateDead}, ErrGroupIDNotFound
 	}
 	defer g.mu.Unlock()
-	if g.consumer != nil {
+	if g.consumer != nil || g.streams != nil {
 		return GroupDescription{State: StateDead}, ErrGroupIDNotFound // not a classic group
 	}
 	d := GroupDescription{State: g.state, ProtocolType: g.protocolType}
@@ -562,6 +566,8 @@ func (c *Coordinator) ListGroups() []GroupListing {
 		case g.state == StateDead:
 		case g.consumer != nil:
 			out = append(out, GroupListing{Group: g.id, ProtocolType: "consumer", State: g.state, StateName: g.consumerStateLocked(), Type: "consumer"})
+		case g.streams != nil:
+			out = append(out, GroupListing{Group: g.id, ProtocolType: "streams", State: g.state, StateName: g.streamsStateLocked(), Type: "streams"})
 		default:
 			out = append(out, GroupListing{Group: g.id, ProtocolType: g.protocolType, State: g.state, StateName: g.state.String(), Type: "classic"})
 		}
@@ -580,7 +586,7 @@ func (c *Coordinator) DeleteGroup(groupID string) error {
 	if g == nil {
 		return ErrGroupIDNotFound
 	}
-	if g.state != StateEmpty || (g.consumer != nil && len(g.consumer.members) > 0) {
+	if g.state != StateEmpty || (g.consumer != nil && len(g.consumer.members) > 0) || (g.streams != nil && len(g.streams.members) > 0) {
 		g.mu.Unlock()
 		return ErrNonEmptyGroup
 	}
@@ -633,6 +639,7 @@ func (g *group) stopTimersLocked(answer error) {
 	for id := range g.pending {
 		g.pending[id].timer.Stop()
 	}
+	g.stopStreamsTimersLocked()
 	if g.consumer != nil {
 		for _, m := range g.consumer.members {
 			m.timerSeq++

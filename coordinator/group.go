@@ -126,6 +126,7 @@ type group struct {
 	commitsInFlight int // appended, not yet durable and applied
 
 	consumer *consumerState // non-nil for a KIP-848 consumer group
+	streams  *streamsState  // non-nil for a KIP-1071 streams group (streams.go)
 	// persisted is the value last appended under each consumer group
 	// record key of this group (consumer_records.go).
 	persisted map[string][]byte

@@ -120,6 +120,9 @@ func (g *group) validateCommitLocked(req CommitRequest) error {
 	if g.consumer != nil {
 		return g.validateConsumerCommitLocked(req.MemberID, req.Generation)
 	}
+	if g.streams != nil {
+		return g.validateStreamsCommitLocked(req.MemberID, req.Generation)
+	}
 	if req.Generation < 0 && g.state == StateEmpty {
 		return nil
 	}
@@ -174,6 +177,11 @@ func (c *Coordinator) FetchOffsetsAsMember(groupID string, memberID *string, epo
 			return nil, err
 		}
 	}
+	if memberID != nil && g.streams != nil {
+		if err := g.validateStreamsCommitLocked(*memberID, epoch); err != nil {
+			return nil, err
+		}
+	}
 	if c.logger.Enabled(context.Background(), slog.LevelDebug) {
 		defer func() { c.logger.Debug("offsets fetched", "group", groupID, "offsets", out) }()
 	}
@@ -218,6 +226,9 @@ func (c *Coordinator) DeleteOffsets(groupID string, parts []TopicPartition) ([]e
 			return nil, ErrNonEmptyGroup
 		}
 		subscribed = g.subscribedTopicsLocked()
+	}
+	if g.streams != nil && len(g.streams.members) > 0 {
+		subscribed = g.streamsSourceTopicsLocked()
 	}
 	var del []TopicPartition
 	for i, tp := range parts {
@@ -265,7 +276,7 @@ func (c *Coordinator) ExpireOffsets() int {
 		// those of topics none of its members subscribes to.
 		stableConsumer := g.state == StateStable && g.protocolType == "consumer"
 		if (g.state != StateEmpty && !stableConsumer) || g.commitsInFlight > 0 || !c.loaded[g.partition].Load() ||
-			(g.consumer != nil && len(g.consumer.members) > 0) {
+			(g.consumer != nil && len(g.consumer.members) > 0) || (g.streams != nil && len(g.streams.members) > 0) {
 			g.mu.Unlock()
 			continue
 		}

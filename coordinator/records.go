@@ -126,6 +126,7 @@ type loadedGroup struct {
 	meta     *kmsg.GroupMetadataValue
 	offsets  map[TopicPartition]*offsetEntry
 	consumer *loadedConsumer // KIP-848 records
+	streams  *loadedConsumer // KIP-1071 records (streams_records.go)
 }
 
 // Load replays partition p of __consumer_offsets and installs its groups;
@@ -233,6 +234,17 @@ func (c *Coordinator) Load(p int32) error {
 				lg.consumer = &loadedConsumer{values: map[string][]byte{}}
 			}
 			lg.consumer.apply(r.Key, r.Value)
+		case isStreamsRecordType(version):
+			_, group, _, err := parseStreamsKey(r.Key)
+			if err != nil || version == recStreamsGroupPartitionMetadata {
+				skipped++
+				return nil
+			}
+			lg := get(group)
+			if lg.streams == nil {
+				lg.streams = &loadedConsumer{values: map[string][]byte{}}
+			}
+			lg.streams.apply(r.Key, r.Value)
 		default:
 			skipped++
 		}
@@ -248,7 +260,8 @@ func (c *Coordinator) Load(p int32) error {
 	c.txn.pending[p] = pending
 	c.txn.mu.Unlock()
 	for id, lg := range groups {
-		if lg.meta == nil && len(lg.offsets) == 0 && (lg.consumer == nil || len(lg.consumer.values) == 0) {
+		if lg.meta == nil && len(lg.offsets) == 0 && (lg.consumer == nil || len(lg.consumer.values) == 0) &&
+			(lg.streams == nil || len(lg.streams.values) == 0) {
 			continue
 		}
 		c.installGroup(id, lg)
@@ -279,6 +292,9 @@ func (c *Coordinator) installGroup(id string, lg *loadedGroup) {
 	defer g.mu.Unlock()
 	g.offsets = lg.offsets
 	if lg.consumer != nil && g.installConsumerLocked(lg.consumer) {
+		return
+	}
+	if lg.streams != nil && g.installStreamsLocked(lg.streams) {
 		return
 	}
 	if lg.consumer != nil {
