@@ -95,6 +95,8 @@ func servedAPIs() []api {
 		{68, "ConsumerGroupHeartbeat", 0, 1, (*Broker).handleConsumerGroupHeartbeat},
 		{69, "ConsumerGroupDescribe", 0, 1, (*Broker).handleConsumerGroupDescribe},
 		{75, "DescribeTopicPartitions", 0, 0, (*Broker).handleDescribeTopicPartitions},
+		{88, "StreamsGroupHeartbeat", 0, 1, (*Broker).handleStreamsGroupHeartbeat},
+		{89, "StreamsGroupDescribe", 0, 1, (*Broker).handleStreamsGroupDescribe},
 		{80, "AddRaftVoter", 0, 1, (*Broker).handleAddRaftVoter},
 		{81, "RemoveRaftVoter", 0, 0, (*Broker).handleRemoveRaftVoter},
 		{83, "InitializeShareGroupState", 0, 0, (*Broker).handleInitializeShareGroupState},

@@ -31,7 +31,10 @@ package broker
 //   OffsetFetch     GROUP DESCRIBE; TOPIC DESCRIBE (all: hidden)
 //   Join/Sync/Heartbeat/LeaveGroup, ConsumerGroupHeartbeat   GROUP READ
 //   FindCoordinator GROUP or TRANSACTIONAL_ID DESCRIBE
-//   DescribeGroups, ConsumerGroupDescribe   GROUP DESCRIBE
+//   DescribeGroups, ConsumerGroupDescribe, StreamsGroupDescribe   GROUP DESCRIBE
+//   StreamsGroupHeartbeat   GROUP READ; TOPIC DESCRIBE on the topology's
+//                   topics; internal topic creation CLUSTER or TOPIC
+//                   CREATE (checked by the handler: a status, not an error)
 //   ListGroups      CLUSTER DESCRIBE, else each GROUP DESCRIBE (filter)
 //   CreateTopics    CLUSTER or TOPIC CREATE
 //   DeleteTopics, DeleteRecords   TOPIC DELETE
@@ -370,6 +373,10 @@ func (b *Broker) authorize(req *protocol.Request) (deny *protocol.Reply, post fu
 		}
 	case *kmsg.ConsumerGroupDescribeRequest:
 		return z.consumerGroupDescribe(r)
+	case *kmsg.StreamsGroupHeartbeatRequest:
+		return z.streamsGroupHeartbeat(r)
+	case *kmsg.StreamsGroupDescribeRequest:
+		return z.streamsGroupDescribe(r)
 	case *kmsg.DescribeTopicPartitionsRequest:
 		return z.describeTopicPartitions(r)
 	}
@@ -399,6 +406,9 @@ func errorReply(req kmsg.Request, code int16) *protocol.Reply {
 		r.ErrorCode = code
 	case *kmsg.ConsumerGroupHeartbeatResponse:
 		r.ErrorCode = code
+	case *kmsg.StreamsGroupHeartbeatResponse:
+		r.ErrorCode = code
+		r.MemberEpoch = -1
 	case *kmsg.InitProducerIDResponse:
 		r.ErrorCode = code
 		r.ProducerID, r.ProducerEpoch = -1, -1

@@ -764,3 +764,50 @@ func (z authz) shareStateAPI(req kmsg.Request) (*protocol.Reply, func(kmsg.Respo
 	}
 	return &protocol.Reply{Resp: resp}, nil
 }
+
+// streamsGroupHeartbeat is Kafka's: READ on the group, DESCRIBE on every
+// topic the topology names (CREATE of internal topics: the handler).
+func (z authz) streamsGroupHeartbeat(r *kmsg.StreamsGroupHeartbeatRequest) (*protocol.Reply, func(kmsg.Response)) {
+	if !z.group(acl.OpRead, r.Group) {
+		return errorReply(r, errGroupAuth), nil
+	}
+	if r.Topology != nil {
+		for _, st := range r.Topology.Subtopologies {
+			names := append(append([]string{}, st.SourceTopics...), st.RepartitionSinkTopics...)
+			for _, t := range st.StateChangelogTopics {
+				names = append(names, t.Topic)
+			}
+			for _, t := range st.RepartitionSourceTopics {
+				names = append(names, t.Topic)
+			}
+			for _, n := range names {
+				if !z.topic(acl.OpDescribe, n) {
+					return errorReply(r, errTopicAuth), nil
+				}
+			}
+		}
+	}
+	return nil, nil
+}
+
+func (z authz) streamsGroupDescribe(r *kmsg.StreamsGroupDescribeRequest) (*protocol.Reply, func(kmsg.Response)) {
+	var denied []string
+	r.Groups, denied = filter(r.Groups, func(g *string) bool { return z.group(acl.OpDescribe, *g) })
+	if denied == nil && !r.IncludeAuthorizedOperations {
+		return nil, nil
+	}
+	return nil, func(resp kmsg.Response) {
+		dr := resp.(*kmsg.StreamsGroupDescribeResponse)
+		if r.IncludeAuthorizedOperations {
+			for i := range dr.Groups {
+				g := &dr.Groups[i]
+				g.AuthorizedOperations = z.a.AuthorizedOperations(z.r, acl.ResourceGroup, g.Group)
+			}
+		}
+		for _, name := range denied {
+			g := kmsg.NewStreamsGroupDescribeResponseGroup()
+			g.Group, g.ErrorCode, g.AuthorizedOperations = name, errGroupAuth, opsNotAsked
+			dr.Groups = append(dr.Groups, g)
+		}
+	}
+}

@@ -438,7 +438,9 @@ func (e *scriptEnv) run(a scripttest.Cmd) string {
 		e.start()
 		e.emit("restarted")
 	default:
-		t.Fatalf("%s: unknown command %q", a.Pos, a.Name)
+		if !e.runStreams(a, group) { // streams_script_test.go
+			t.Fatalf("%s: unknown command %q", a.Pos, a.Name)
+		}
 	}
 	e.c.WaitIdle()
 	e.checkPersisted(a.Line)
@@ -464,6 +466,11 @@ func (e *scriptEnv) checkPersisted(cmd string) {
 		if g.consumer != nil {
 			if recs, _ := g.consumerDiffLocked(""); len(recs) > 0 {
 				e.t.Errorf("after %q group %s has %d unpersisted consumer records", cmd, g.id, len(recs))
+			}
+		}
+		if g.streams != nil {
+			if recs, _ := g.streamsDiffLocked(""); len(recs) > 0 {
+				e.t.Errorf("after %q group %s has %d unpersisted streams records", cmd, g.id, len(recs))
 			}
 		}
 		g.mu.Unlock()

@@ -431,12 +431,7 @@ func (c *Coordinator) streamsHeartbeatLocked(g *group, req StreamsHeartbeatReque
 		ss.configured = nil
 		bump = true
 	}
-	if ss.configured == nil && ss.topology != nil {
-		ss.configured = configureTopology(ss.topology, topics)
-		if ss.configured.ready() {
-			ss.validatedTopologyEpoch = ss.topology.Epoch
-		}
-	}
+	g.configureLocked(topics)
 	if bump {
 		ss.epoch++
 		c.metrics.rebalance()
@@ -479,6 +474,18 @@ func (c *Coordinator) streamsHeartbeatLocked(g *group, req StreamsHeartbeatReque
 	}
 	res.Status, res.CreateTopics = g.streamsStatusLocked(m, delayed)
 	return res
+}
+
+// configureLocked configures the topology against topics unless done
+// since the last change of either.
+func (g *group) configureLocked(topics []TopicMeta) {
+	ss := g.streams
+	if ss.configured == nil && ss.topology != nil {
+		ss.configured = configureTopology(ss.topology, topics)
+		if ss.configured.ready() {
+			ss.validatedTopologyEpoch = ss.topology.Epoch
+		}
+	}
 }
 
 // streamsStatusLocked is the statuses a member is told about, and the
@@ -859,6 +866,10 @@ func (c *Coordinator) DescribeStreamsGroup(id string) (StreamsGroupDescription, 
 // streamsStateLocked is Kafka's StreamsGroupState name.
 func (g *group) streamsStateLocked() string {
 	ss := g.streams
+	if ss.configured == nil && ss.topology != nil {
+		// After a load: configured on first use, as a heartbeat would.
+		g.configureLocked(g.c.listTopics())
+	}
 	switch {
 	case len(ss.members) == 0:
 		return "Empty"

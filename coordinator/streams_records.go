@@ -433,27 +433,7 @@ func (g *group) persistStreamsLocked(only string) (off int64, ok bool, err error
 	if g.streams == nil || g.streams.allDirty {
 		only = ""
 	}
-	want := g.streamsRecordsLocked(only)
-	var recs []Record
-	for k, v := range want {
-		if old, ok := g.persisted[k]; !ok || !bytes.Equal(old, v) {
-			recs = append(recs, Record{Key: []byte(k), Value: v})
-		}
-	}
-	if only == "" {
-		for k := range g.persisted {
-			if _, ok := want[k]; !ok {
-				recs = append(recs, Record{Key: []byte(k)})
-			}
-		}
-	}
-	sort.Slice(recs, func(i, j int) bool {
-		ri, rj := streamsRecordRank(recs[i].Key, recs[i].Value == nil), streamsRecordRank(recs[j].Key, recs[j].Value == nil)
-		if ri != rj {
-			return ri < rj
-		}
-		return bytes.Compare(recs[i].Key, recs[j].Key) < 0
-	})
+	recs, want := g.streamsDiffLocked(only)
 	if len(g.unwritten) > 0 {
 		recs = append(slices.Clone(g.unwritten), recs...)
 	}
@@ -486,6 +466,33 @@ func (g *group) persistStreamsLocked(only string) (off int64, ok bool, err error
 		}
 	}
 	return off, true, nil
+}
+
+// streamsDiffLocked returns the records that bring the log from
+// g.persisted to the group's streams state (only non-empty: the group's
+// records and that member's; no tombstones), in Kafka's order.
+func (g *group) streamsDiffLocked(only string) (recs []Record, want map[string][]byte) {
+	want = g.streamsRecordsLocked(only)
+	for k, v := range want {
+		if old, ok := g.persisted[k]; !ok || !bytes.Equal(old, v) {
+			recs = append(recs, Record{Key: []byte(k), Value: v})
+		}
+	}
+	if only == "" {
+		for k := range g.persisted {
+			if _, ok := want[k]; !ok {
+				recs = append(recs, Record{Key: []byte(k)})
+			}
+		}
+	}
+	sort.Slice(recs, func(i, j int) bool {
+		ri, rj := streamsRecordRank(recs[i].Key, recs[i].Value == nil), streamsRecordRank(recs[j].Key, recs[j].Value == nil)
+		if ri != rj {
+			return ri < rj
+		}
+		return bytes.Compare(recs[i].Key, recs[j].Key) < 0
+	})
+	return recs, want
 }
 
 // persistStreamsAsyncLocked appends what changed and syncs in the

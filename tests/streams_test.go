@@ -96,11 +96,11 @@ type countSumApp struct {
 	stopErr error
 }
 
-func startCountSum(t *testing.T, cp, name, addr, in, out, app string) *countSumApp {
+func startCountSum(t *testing.T, cp, name, addr, in, out, app, protocol string) *countSumApp {
 	t.Helper()
 	a := &countSumApp{name: name, exited: make(chan error, 1)}
 	a.cmd = exec.Command("java", "-Xmx256m", "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",
-		"-cp", cp, "CountSum", addr, in, out, app, t.TempDir())
+		"-cp", cp, "CountSum", addr, in, out, app, t.TempDir(), protocol)
 	a.cmd.Stdout, a.cmd.Stderr = &a.out, &a.out
 	var err error
 	if a.stdin, err = a.cmd.StdinPipe(); err != nil {
@@ -176,6 +176,22 @@ func logOngoingTxns(t *testing.T, addr string) {
 // tests/compat/kafka-ref.sh), without the kill -9.
 func TestStreamsExactlyOnceCountSum(t *testing.T) {
 	testenv.SkipIfShort(t, "a long run with real clients")
+	runCountSum(t, "classic")
+}
+
+// TestStreamsExactlyOnceCountSumStreamsProtocol is the same run with the
+// Streams rebalance protocol (KIP-1071, group.protocol=streams): the broker
+// creates the repartition and changelog topics and assigns the tasks, and
+// Kafka's kafka-streams-groups tool describes the group while it runs. A
+// killed instance's members leave the group at the end of their session
+// (group.streams.session.timeout.ms, 45 s by default), so its tasks move
+// later than with the classic protocol's 6 s.
+func TestStreamsExactlyOnceCountSumStreamsProtocol(t *testing.T) {
+	testenv.SkipIfShort(t, "a long run with real clients")
+	runCountSum(t, "streams")
+}
+
+func runCountSum(t *testing.T, protocol string) {
 	cp := streamsClasspath(t)
 
 	var p *harness.Proc
@@ -222,8 +238,9 @@ func TestStreamsExactlyOnceCountSum(t *testing.T) {
 	produce(0, n/2)
 
 	// Two instances of the application; B is killed with SIGKILL later.
-	appA := startCountSum(t, cp, "A", addr, in, out, app)
-	appB := startCountSum(t, cp, "B", addr, in, out, app)
+	appA := startCountSum(t, cp, "A", addr, in, out, app, protocol)
+	appB := startCountSum(t, cp, "B", addr, in, out, app, protocol)
+	described := protocol != "streams"
 
 	// Read the output with read_committed until every customer's last value
 	// is the expected one, or the output stops moving with all orders
@@ -312,6 +329,11 @@ func TestStreamsExactlyOnceCountSum(t *testing.T) {
 				p.Restart()
 			}
 		}
+		if !described && total() >= n/8 && !killed {
+			// Both instances run (four stream threads): the tool shows the
+			// group with its members and their tasks.
+			described = describeStreamsGroup(t, addr, app)
+		}
 		if total() >= n && time.Since(lastChange) > 15*time.Second {
 			break
 		}
@@ -320,6 +342,9 @@ func TestStreamsExactlyOnceCountSum(t *testing.T) {
 		}
 	}
 	elapsed := time.Since(start)
+	if !described {
+		t.Errorf("kafka-streams-groups --describe never showed the group %s with four members", app)
+	}
 
 	// Streams purges the repartition topic up to its committed offsets with
 	// DeleteRecords (every second, repartition.purge.interval.ms): every
@@ -405,4 +430,26 @@ func TestStreamsExactlyOnceCountSum(t *testing.T) {
 		t.Errorf("output differs from the input's counts and sums (%d orders counted, want %d):\n%s\ninstance A:\n%s\ninstance B:\n%s",
 			total(), n, strings.Join(bad, "\n"), appA.out.Tail(8000), appB.out.Tail(8000))
 	}
+}
+
+// describeStreamsGroup runs Kafka's kafka-streams-groups --describe
+// --members on app's group and reports whether it shows the group Stable
+// with four members (two instances of two stream threads); a tool failure
+// fails the test.
+func describeStreamsGroup(t *testing.T, addr, app string) bool {
+	t.Helper()
+	out, err := kafkaTool(t, "org.apache.kafka.tools.streams.StreamsGroupCommand", "--bootstrap-server", addr,
+		"--describe", "--members", "--group", app)
+	if err != nil {
+		t.Fatalf("kafka-streams-groups --describe: %v\n%s", err, out)
+	}
+	members := 0
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		if len(f) > 2 && f[0] == app && strings.Contains(line, "ACTIVE:") {
+			members++
+		}
+	}
+	t.Logf("kafka-streams-groups --describe --members (%d members):\n%s", members, out)
+	return members == 4
 }

@@ -13,7 +13,12 @@
 // dying test closes it too) and exits with status 0 after a clean close, 1 if
 // Streams reached the ERROR state.
 //
-// usage: java -cp ... CountSum BOOTSTRAP INPUT OUTPUT APPLICATION_ID STATE_DIR
+// With GROUP_PROTOCOL "streams" the application uses the Streams rebalance
+// protocol (KIP-1071, group.protocol=streams: the broker assigns tasks);
+// without it, or with "classic", the classic protocol with the Streams
+// partition assignor.
+//
+// usage: java -cp ... CountSum BOOTSTRAP INPUT OUTPUT APPLICATION_ID STATE_DIR [GROUP_PROTOCOL]
 import java.time.Duration;
 import java.util.Properties;
 import java.util.concurrent.CountDownLatch;
@@ -36,11 +41,12 @@ import org.apache.kafka.streams.state.KeyValueStore;
 
 public class CountSum {
     public static void main(String[] args) throws Exception {
-        if (args.length != 5) {
-            System.err.println("usage: CountSum BOOTSTRAP INPUT OUTPUT APPLICATION_ID STATE_DIR");
+        if (args.length != 5 && args.length != 6) {
+            System.err.println("usage: CountSum BOOTSTRAP INPUT OUTPUT APPLICATION_ID STATE_DIR [GROUP_PROTOCOL]");
             System.exit(2);
         }
         String bootstrap = args[0], input = args[1], output = args[2], appId = args[3], stateDir = args[4];
+        String groupProtocol = args.length == 6 ? args[5] : "classic";
 
         Properties p = new Properties();
         p.put(StreamsConfig.APPLICATION_ID_CONFIG, appId);
@@ -51,9 +57,15 @@ public class CountSum {
         p.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, 200);
         p.put(StreamsConfig.REPLICATION_FACTOR_CONFIG, 1);
         p.put(StreamsConfig.consumerPrefix(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG), "earliest");
-        // Fast failure detection so a killed broker costs seconds, not minutes.
-        p.put(StreamsConfig.consumerPrefix(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG), 6000);
-        p.put(StreamsConfig.consumerPrefix(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG), 500);
+        if (groupProtocol.equals("streams")) {
+            // Session timeout and heartbeat interval are the broker's
+            // (group.streams.*, or the group's streams.* configs).
+            p.put(StreamsConfig.GROUP_PROTOCOL_CONFIG, "streams");
+        } else {
+            // Fast failure detection so a killed broker costs seconds, not minutes.
+            p.put(StreamsConfig.consumerPrefix(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG), 6000);
+            p.put(StreamsConfig.consumerPrefix(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG), 500);
+        }
         p.put(StreamsConfig.RECONNECT_BACKOFF_MAX_MS_CONFIG, 1000);
         // Purge consumed repartition records (DeleteRecords) every second,
         // not every 30 s, so the test sees it.
