@@ -203,6 +203,7 @@ type streamsState struct {
 	endpointEpoch          int32
 	shutdown               bool      // a member asked for the application to shut down
 	delayUntil             time.Time // no assignment before (initial rebalance delay)
+	delayPending           bool      // the target was computed empty during the delay
 	delayTimer             Timer
 }
 
@@ -436,16 +437,22 @@ func (c *Coordinator) streamsHeartbeatLocked(g *group, req StreamsHeartbeatReque
 		ss.epoch++
 		c.metrics.rebalance()
 	}
+	// During the initial rebalance delay members get an epoch and no
+	// tasks; the first heartbeat after it bumps the epoch and assigns.
 	delayed := now.Before(ss.delayUntil)
 	if delayed {
 		g.armStreamsDelayLocked()
+	} else if ss.delayPending {
+		ss.delayPending = false
+		ss.epoch++
 	}
 	numStandby := settings.StreamsNumStandbyReplicas
-	if !delayed && (ss.epoch > ss.targetEpoch || numStandby != ss.numStandby) {
+	if ss.epoch > ss.targetEpoch || (numStandby != ss.numStandby && !delayed) {
 		if ss.epoch == ss.targetEpoch { // the standby setting changed: a new epoch
 			ss.epoch++
 		}
-		g.computeStreamsTargetLocked(numStandby)
+		g.computeStreamsTargetLocked(numStandby, delayed)
+		ss.delayPending = delayed
 	}
 	// The member acknowledged the revocation once it no longer reports
 	// the tasks being revoked.

@@ -24,8 +24,8 @@ package coordinator
 import "sort"
 
 // computeStreamsTargetLocked computes the target assignment for the
-// group's epoch.
-func (g *group) computeStreamsTargetLocked(numStandby int32) {
+// group's epoch (with no tasks while delayed).
+func (g *group) computeStreamsTargetLocked(numStandby int32, delayed bool) {
 	ss := g.streams
 	ids := make([]string, 0, len(ss.members))
 	for id := range ss.members {
@@ -36,7 +36,7 @@ func (g *group) computeStreamsTargetLocked(numStandby int32) {
 	for _, id := range ids {
 		target[id] = newStreamsTasks()
 	}
-	if ss.configured.ready() && len(ids) > 0 {
+	if ss.configured.ready() && len(ids) > 0 && !delayed {
 		assignStreamsTasks(ss, ids, target, numStandby)
 	}
 	for _, t := range target {

@@ -33,7 +33,7 @@ func (e *scriptEnv) runStreams(a scripttest.Cmd, group string) bool {
 	case "shb":
 		req := StreamsHeartbeatRequest{Group: group, MemberID: a.Str("member", ""), MemberEpoch: int32(a.Int("epoch", 0)),
 			InstanceID: a.Ptr("instance"), RebalanceTimeout: a.Dur("rebalance", 10*time.Second), ProcessID: a.Ptr("process"),
-			EndpointInformationEpoch: int32(a.Int("endpoint-epoch", 0)), ShutdownApplication: a.Str("shutdown", "") == "true",
+			EndpointInformationEpoch: int32(a.Int("endpoint-epoch", 1<<30)), ShutdownApplication: a.Str("shutdown", "") == "true",
 			ClientID: "c", ClientHost: "/127.0.0.1"}
 		if v, ok := a.Args["topology"]; ok {
 			req.Topology = parseTopology(v, int32(a.Int("tepoch", 0)))

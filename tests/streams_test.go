@@ -438,8 +438,16 @@ func runCountSum(t *testing.T, protocol string) {
 // fails the test.
 func describeStreamsGroup(t *testing.T, addr, app string) bool {
 	t.Helper()
-	out, err := kafkaTool(t, "org.apache.kafka.tools.streams.StreamsGroupCommand", "--bootstrap-server", addr,
+	libs := kafkaLibs(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "java", "-Xmx256m", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Dlog4j2.level=off",
+		"-cp", libs+"/*", "org.apache.kafka.tools.streams.StreamsGroupCommand", "--bootstrap-server", addr,
 		"--describe", "--members", "--group", app)
+	var buf bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &buf, &buf
+	err := cmd.Run()
+	out := buf.String()
 	if err != nil {
 		t.Fatalf("kafka-streams-groups --describe: %v\n%s", err, out)
 	}
