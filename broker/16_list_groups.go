@@ -4,7 +4,8 @@ package broker
 //
 //   - v3+: flexible. v4+: StatesFilter (case-insensitive state names) and
 //     the state of each group. v5+: TypesFilter and the type of each group
-//     (all groups are "classic" until KIP-848 lands).
+//     ("classic", "consumer" for KIP-848 groups, "streams" for KIP-1071
+//     groups, whose protocol type is "streams" too).
 
 import (
 	"context"
