@@ -108,10 +108,17 @@ func (b *Broker) handleStreamsGroupHeartbeat(ctx context.Context, req *protocol.
 			st.StatusCode, st.StatusDetail = s.Code, s.Detail
 			resp.Status = append(resp.Status, st)
 		}
-		if denied := b.createStreamsInternalTopics(req, res.CreateTopics); len(denied) > 0 {
+		denied, failed := b.createStreamsInternalTopics(req, res.CreateTopics)
+		if len(denied) > 0 {
 			st := kmsg.NewStreamsGroupHeartbeatResponseStatus()
 			st.StatusCode = coordinator.StreamsMissingInternalTopics
 			st.StatusDetail = "Unauthorized to CREATE on topics " + strings.Join(denied, ", ") + "."
+			resp.Status = append(resp.Status, st)
+		}
+		for _, f := range failed {
+			st := kmsg.NewStreamsGroupHeartbeatResponseStatus()
+			st.StatusCode = coordinator.StreamsMissingInternalTopics
+			st.StatusDetail = f
 			resp.Status = append(resp.Status, st)
 		}
 		if res.Assigned {
@@ -147,8 +154,9 @@ func (b *Broker) handleStreamsGroupHeartbeat(ctx context.Context, req *protocol.
 
 // createStreamsInternalTopics creates the internal topics a streams group
 // needs (a concurrent creation of the same topic is fine); it returns the
-// topics the caller may not create.
-func (b *Broker) createStreamsInternalTopics(req *protocol.Request, topics []coordinator.StreamsTopicInfo) (denied []string) {
+// topics the caller may not create and why others failed (as Kafka's
+// creation error cache reports them in the status).
+func (b *Broker) createStreamsInternalTopics(req *protocol.Request, topics []coordinator.StreamsTopicInfo) (denied, failed []string) {
 	for _, it := range topics {
 		if b.topics.get(it.Name) != nil {
 			continue
@@ -174,13 +182,14 @@ func (b *Broker) createStreamsInternalTopics(req *protocol.Request, topics []coo
 		}
 		if err != nil && !errors.Is(err, errTopicExists) {
 			b.logger.Warn("creating a streams internal topic failed", "topic", it.Name, "partitions", it.Partitions, "err", err)
+			failed = append(failed, "Internal topic "+it.Name+" could not be created: "+err.Error())
 			continue
 		}
 		if err == nil {
 			b.logger.Info("created streams internal topic", "topic", it.Name, "partitions", it.Partitions)
 		}
 	}
-	return denied
+	return denied, failed
 }
 
 func tasksFrom(ts []kmsg.TaskIDs) coordinator.Tasks {

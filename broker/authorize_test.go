@@ -689,6 +689,21 @@ func aclCases() []aclCase {
 			code: func(resp kmsg.Response) int16 {
 				return first(resp.(*kmsg.ConsumerGroupDescribeResponse).Groups, func(g *kmsg.ConsumerGroupDescribeResponseGroup) int16 { return g.ErrorCode })
 			}, denied: gAuth},
+		{name: "StreamsGroupHeartbeat/READ group", pair: groupGrant(acl.OpRead, "g-sgh"), base: []grant{topicGrant(acl.OpDescribe, aclTopic)},
+			req: streamsJoinSource("g-sgh", aclTopic), denied: gAuth,
+			code: func(resp kmsg.Response) int16 { return resp.(*kmsg.StreamsGroupHeartbeatResponse).ErrorCode }},
+		{name: "StreamsGroupHeartbeat topology/DESCRIBE topic", pair: topicGrant(acl.OpDescribe, aclTopic), base: []grant{groupGrant(acl.OpRead, "g-sght")},
+			req: streamsJoinSource("g-sght", aclTopic), denied: tAuth,
+			code: func(resp kmsg.Response) int16 { return resp.(*kmsg.StreamsGroupHeartbeatResponse).ErrorCode }},
+		{name: "StreamsGroupDescribe/DESCRIBE group", pair: groupGrant(acl.OpDescribe, "g-sgd"),
+			req: func(*aclFixture) kmsg.Request {
+				r := kmsg.NewPtrStreamsGroupDescribeRequest()
+				r.Groups = []string{"g-sgd"}
+				return r
+			},
+			code: func(resp kmsg.Response) int16 {
+				return first(resp.(*kmsg.StreamsGroupDescribeResponse).Groups, func(g *kmsg.StreamsGroupDescribeResponseGroup) int16 { return g.ErrorCode })
+			}, denied: gAuth},
 		{name: "ListGroups/DESCRIBE group", pair: groupGrant(acl.OpDescribe, "g-listed"),
 			req: func(*aclFixture) kmsg.Request { return kmsg.NewPtrListGroupsRequest() }, code: listGroupsCode("g-listed"), denied: hidden},
 		{name: "DescribeConfigs/DESCRIBE_CONFIGS group", pair: groupGrant(acl.OpDescribeConfigs, "g-cfg"),

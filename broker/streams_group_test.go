@@ -159,3 +159,19 @@ func TestStreamsGroupHandlers(t *testing.T) {
 	}
 	wantCode(t, "delete", delr.Groups[0].ErrorCode, nil)
 }
+
+// streamsJoinSource is a join with a one-subtopology topology reading in
+// (the authorization cases of authorize_test.go).
+func streamsJoinSource(group, in string) func(*aclFixture) kmsg.Request {
+	return func(*aclFixture) kmsg.Request {
+		r := kmsg.NewPtrStreamsGroupHeartbeatRequest()
+		r.Group, r.MemberID, r.MemberEpoch, r.RebalanceTimeoutMillis = group, randomMemberID(), 0, 30000
+		r.ProcessID = str("p")
+		t := kmsg.NewStreamsGroupHeartbeatRequestTopology()
+		st := kmsg.NewStreamsGroupHeartbeatRequestTopologySubtopology()
+		st.SubtopologyID, st.SourceTopics = "0", []string{in}
+		t.Subtopologies = append(t.Subtopologies, st)
+		r.Topology = &t
+		return r
+	}
+}
