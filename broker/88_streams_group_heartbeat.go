@@ -79,6 +79,7 @@ func (b *Broker) handleStreamsGroupHeartbeat(ctx context.Context, req *protocol.
 		if r.Topology != nil {
 			hr.Topology = topologyFrom(r.Topology)
 		}
+		hr.TaskOffsets, hr.TaskEndOffsets = taskOffsetsFrom(r.TaskOffsets), taskOffsetsFrom(r.TaskEndOffsets)
 		if r.UserEndpoint != nil {
 			hr.UserEndpoint = &coordinator.StreamsEndpoint{Host: r.UserEndpoint.Host, Port: r.UserEndpoint.Port}
 		}
@@ -190,6 +191,27 @@ func (b *Broker) createStreamsInternalTopics(req *protocol.Request, topics []coo
 		}
 	}
 	return denied, failed
+}
+
+func taskOffsetsFrom(ts []kmsg.TaskOffset) []coordinator.StreamsTaskOffset {
+	if ts == nil {
+		return nil
+	}
+	out := make([]coordinator.StreamsTaskOffset, 0, len(ts))
+	for _, t := range ts {
+		out = append(out, coordinator.StreamsTaskOffset{Subtopology: t.SubtopologyID, Partition: t.Partition, Offset: t.Offset})
+	}
+	return out
+}
+
+func taskOffsetsOf(ts []coordinator.StreamsTaskOffset) []kmsg.TaskOffset {
+	out := make([]kmsg.TaskOffset, 0, len(ts))
+	for _, t := range ts {
+		o := kmsg.NewTaskOffset()
+		o.SubtopologyID, o.Partition, o.Offset = t.Subtopology, t.Partition, t.Offset
+		out = append(out, o)
+	}
+	return out
 }
 
 func tasksFrom(ts []kmsg.TaskIDs) coordinator.Tasks {

@@ -7,8 +7,9 @@ package broker
 //   - The topology as the group holds it (source and repartition sink
 //     topics, changelog and repartition source topics with the partition
 //     counts the members sent), members with process ids, endpoints,
-//     client tags, current and target tasks. Task offsets are not kept
-//     (empty lists).
+//     client tags, current and target tasks, and the task offsets and end
+//     offsets members last reported (kept in memory: empty after a
+//     coordinator failover until the members report again).
 //   - v1: no topology description (key 93 is not served): status 0 and a
 //     null description; AssignorName "sticky".
 
@@ -77,7 +78,7 @@ func (b *Broker) handleStreamsGroupDescribe(ctx context.Context, req *protocol.R
 				for k, v := range m.ClientTags {
 					rm.ClientTags = append(rm.ClientTags, kmsg.StreamsGroupDescribeResponseGroupMemberClientTag{Key: k, Value: v})
 				}
-				rm.TaskOffsets, rm.TaskEndOffsets = []kmsg.TaskOffset{}, []kmsg.TaskOffset{}
+				rm.TaskOffsets, rm.TaskEndOffsets = taskOffsetsOf(m.TaskOffsets), taskOffsetsOf(m.TaskEndOffsets)
 				rm.Assignment = kmsg.StreamsAssignment{ActiveTasks: taskIDsOf(m.Active), StandbyTasks: taskIDsOf(m.Standby), WarmupTasks: taskIDsOf(m.Warmup)}
 				rm.TargetAssignment = kmsg.StreamsAssignment{ActiveTasks: taskIDsOf(m.TargetActive), StandbyTasks: taskIDsOf(m.TargetStandby),
 					WarmupTasks: taskIDsOf(m.TargetWarmup)}

@@ -64,7 +64,8 @@ func (c *Coordinator) JoinGroup(req JoinRequest, done func(JoinResult)) {
 	defer g.mu.Unlock()
 	fail := func(err error) { done(JoinResult{Err: err, MemberID: req.MemberID, Generation: -1}) }
 	if g.streams != nil {
-		fail(ErrInconsistentProtocol) // a streams group has no classic members
+		// Kafka: GroupIdNotFoundException, "Group %s is not a classic group."
+		fail(ErrGroupIDNotFound)
 		return
 	}
 	if g.consumer != nil {

@@ -120,8 +120,18 @@ type StreamsHeartbeatRequest struct {
 	ProcessID                              *string
 	UserEndpoint                           *StreamsEndpoint
 	ClientTags                             map[string]string // nil: unchanged
-	ShutdownApplication                    bool
-	ClientID, ClientHost                   string
+	// Cumulative changelog offsets and end offsets of the member's tasks
+	// (nil: unchanged); kept in memory for StreamsGroupDescribe.
+	TaskOffsets, TaskEndOffsets []StreamsTaskOffset
+	ShutdownApplication         bool
+	ClientID, ClientHost        string
+}
+
+// StreamsTaskOffset is a task's cumulative changelog offset.
+type StreamsTaskOffset struct {
+	Subtopology string
+	Partition   int32
+	Offset      int64
 }
 
 // StreamsEndpointPartitions is what one user endpoint's tasks materialise.
@@ -176,6 +186,8 @@ type streamsMember struct {
 	processID        string
 	endpoint         *StreamsEndpoint
 	clientTags       map[string]string
+	taskOffsets      []StreamsTaskOffset // in memory only
+	taskEndOffsets   []StreamsTaskOffset
 
 	epoch, prevEpoch int32
 	state            memberState // cmStable, cmUnrevoked, cmUnreleased
@@ -420,6 +432,12 @@ func (c *Coordinator) streamsHeartbeatLocked(g *group, req StreamsHeartbeatReque
 	if req.ClientTags != nil && !equalTags(req.ClientTags, m.clientTags) {
 		m.clientTags = req.ClientTags
 		bump = true
+	}
+	if req.TaskOffsets != nil {
+		m.taskOffsets = req.TaskOffsets
+	}
+	if req.TaskEndOffsets != nil {
+		m.taskEndOffsets = req.TaskEndOffsets
 	}
 	if req.ShutdownApplication {
 		ss.shutdown = true
@@ -817,6 +835,7 @@ type StreamsMemberDescription struct {
 	ProcessID                      string
 	Endpoint                       *StreamsEndpoint
 	ClientTags                     map[string]string
+	TaskOffsets, TaskEndOffsets    []StreamsTaskOffset
 	// Assigned and Target: active, standby and warm-up tasks.
 	Active, Standby, Warmup                   Tasks
 	TargetActive, TargetStandby, TargetWarmup Tasks
@@ -864,6 +883,7 @@ func (c *Coordinator) DescribeStreamsGroup(id string) (StreamsGroupDescription, 
 		d.Members = append(d.Members, StreamsMemberDescription{MemberID: m.id, ClientID: m.clientID, ClientHost: m.clientHost,
 			InstanceID: m.instanceID, RackID: m.rackID, MemberEpoch: m.epoch, TopologyEpoch: m.topologyEpoch,
 			ProcessID: m.processID, Endpoint: m.endpoint, ClientTags: m.clientTags,
+			TaskOffsets: append([]StreamsTaskOffset(nil), m.taskOffsets...), TaskEndOffsets: append([]StreamsTaskOffset(nil), m.taskEndOffsets...),
 			Active: copyTasks(m.assigned.active), Standby: copyTasks(m.assigned.standby), Warmup: copyTasks(m.assigned.warmup),
 			TargetActive: copyTasks(t.active), TargetStandby: copyTasks(t.standby), TargetWarmup: copyTasks(t.warmup)})
 	}
