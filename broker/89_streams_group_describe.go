@@ -10,8 +10,11 @@ package broker
 //     client tags, current and target tasks, and the task offsets and end
 //     offsets members last reported (kept in memory: empty after a
 //     coordinator failover until the members report again).
-//   - v1: no topology description (key 93 is not served): status 0 and a
-//     null description; AssignorName "sticky".
+//   - v1 (KIP-1331): no topology description is stored (Kafka without a
+//     group.streams.topology.description.plugin.class, its default): the
+//     status is NOT_STORED (1) when IncludeTopologyDescription asks for it,
+//     else NOT_REQUESTED (0), with a null description. AssignorName
+//     "sticky".
 
 import (
 	"context"
@@ -50,6 +53,9 @@ func (b *Broker) handleStreamsGroupDescribe(ctx context.Context, req *protocol.R
 			if r.Version >= 1 {
 				assignor := "sticky"
 				g.AssignorName = &assignor
+				if r.IncludeTopologyDescription {
+					g.TopologyDescriptionStatus = topologyDescriptionNotStored
+				}
 			}
 			if d.Topology != nil {
 				t := kmsg.NewStreamsGroupDescribeResponseGroupTopology()
@@ -89,6 +95,12 @@ func (b *Broker) handleStreamsGroupDescribe(ctx context.Context, req *protocol.R
 		return resp
 	}}
 }
+
+// KIP-1331's TopologyDescriptionStatus values.
+const (
+	topologyDescriptionNotRequested int8 = 0
+	topologyDescriptionNotStored    int8 = 1
+)
 
 func orEmptyStrings(s []string) []string {
 	if s == nil {

@@ -97,6 +97,7 @@ func servedAPIs() []api {
 		{75, "DescribeTopicPartitions", 0, 0, (*Broker).handleDescribeTopicPartitions},
 		{88, "StreamsGroupHeartbeat", 0, 1, (*Broker).handleStreamsGroupHeartbeat},
 		{89, "StreamsGroupDescribe", 0, 1, (*Broker).handleStreamsGroupDescribe},
+		{93, "StreamsGroupTopologyDescriptionUpdate", 0, 0, (*Broker).handleStreamsGroupTopologyDescriptionUpdate},
 		{80, "AddRaftVoter", 0, 1, (*Broker).handleAddRaftVoter},
 		{81, "RemoveRaftVoter", 0, 0, (*Broker).handleRemoveRaftVoter},
 		{83, "InitializeShareGroupState", 0, 0, (*Broker).handleInitializeShareGroupState},

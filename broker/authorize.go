@@ -35,6 +35,7 @@ package broker
 //   StreamsGroupHeartbeat   GROUP READ; TOPIC DESCRIBE on the topology's
 //                   topics; internal topic creation CLUSTER or TOPIC
 //                   CREATE (checked by the handler: a status, not an error)
+//   StreamsGroupTopologyDescriptionUpdate   GROUP READ
 //   ListGroups      CLUSTER DESCRIBE, else each GROUP DESCRIBE (filter)
 //   CreateTopics    CLUSTER or TOPIC CREATE
 //   DeleteTopics, DeleteRecords   TOPIC DELETE
@@ -377,6 +378,8 @@ func (b *Broker) authorize(req *protocol.Request) (deny *protocol.Reply, post fu
 		return z.streamsGroupHeartbeat(r)
 	case *kmsg.StreamsGroupDescribeRequest:
 		return z.streamsGroupDescribe(r)
+	case *kmsg.StreamsGroupTopologyDescriptionUpdateRequest:
+		return z.groupOnly(r, r.Group)
 	case *kmsg.DescribeTopicPartitionsRequest:
 		return z.describeTopicPartitions(r)
 	}
@@ -409,6 +412,8 @@ func errorReply(req kmsg.Request, code int16) *protocol.Reply {
 	case *kmsg.StreamsGroupHeartbeatResponse:
 		r.ErrorCode = code
 		r.MemberEpoch = -1
+	case *kmsg.StreamsGroupTopologyDescriptionUpdateResponse:
+		r.ErrorCode = code
 	case *kmsg.InitProducerIDResponse:
 		r.ErrorCode = code
 		r.ProducerID, r.ProducerEpoch = -1, -1

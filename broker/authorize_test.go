@@ -695,6 +695,13 @@ func aclCases() []aclCase {
 		{name: "StreamsGroupHeartbeat topology/DESCRIBE topic", pair: topicGrant(acl.OpDescribe, aclTopic), base: []grant{groupGrant(acl.OpRead, "g-sght")},
 			req: streamsJoinSource("g-sght", aclTopic), denied: tAuth,
 			code: func(resp kmsg.Response) int16 { return resp.(*kmsg.StreamsGroupHeartbeatResponse).ErrorCode }},
+		{name: "StreamsGroupTopologyDescriptionUpdate/READ group", pair: groupGrant(acl.OpRead, "g-sgtd"),
+			req: func(*aclFixture) kmsg.Request {
+				r := kmsg.NewPtrStreamsGroupTopologyDescriptionUpdateRequest()
+				r.Group, r.MemberID = "g-sgtd", "m"
+				return r
+			}, denied: gAuth,
+			code: func(resp kmsg.Response) int16 { return resp.(*kmsg.StreamsGroupTopologyDescriptionUpdateResponse).ErrorCode }},
 		{name: "StreamsGroupDescribe/DESCRIBE group", pair: groupGrant(acl.OpDescribe, "g-sgd"),
 			req: func(*aclFixture) kmsg.Request {
 				r := kmsg.NewPtrStreamsGroupDescribeRequest()

@@ -175,3 +175,32 @@ func streamsJoinSource(group, in string) func(*aclFixture) kmsg.Request {
 		return r
 	}
 }
+
+// TestStreamsGroupTopologyDescription: without a topology description
+// plugin (Kafka 4.4's default) a push is refused with UNSUPPORTED_VERSION
+// and StreamsGroupDescribe v1 reports the description NOT_STORED when asked.
+func TestStreamsGroupTopologyDescription(t *testing.T) {
+	b := newAdminBroker(t)
+	mustCreateTopic(t, b, "in", 1, nil)
+	resp := do[*kmsg.StreamsGroupHeartbeatResponse](t, b, 1, streamsJoin("app", "m1", "p1", "in"))
+	wantCode(t, "join", resp.ErrorCode, nil)
+	if resp.TopologyDescriptionRequired {
+		t.Fatal("a heartbeat asked for a topology description push")
+	}
+	push := kmsg.NewPtrStreamsGroupTopologyDescriptionUpdateRequest()
+	push.Group, push.MemberID, push.TopologyEpoch = "app", "m1", 0
+	pr := do[*kmsg.StreamsGroupTopologyDescriptionUpdateResponse](t, b, 0, push)
+	wantCode(t, "push", pr.ErrorCode, kerr.UnsupportedVersion)
+	for _, include := range []bool{false, true} {
+		dr := kmsg.NewPtrStreamsGroupDescribeRequest()
+		dr.Groups, dr.IncludeTopologyDescription = []string{"app"}, include
+		d := do[*kmsg.StreamsGroupDescribeResponse](t, b, 1, dr)
+		want := topologyDescriptionNotRequested
+		if include {
+			want = topologyDescriptionNotStored
+		}
+		if g := d.Groups[0]; g.ErrorCode != 0 || g.TopologyDescriptionStatus != want || g.TopologyDescription != nil {
+			t.Fatalf("describe (include %v): code %d status %d description %v", include, g.ErrorCode, g.TopologyDescriptionStatus, g.TopologyDescription)
+		}
+	}
+}
