@@ -701,7 +701,9 @@ func aclCases() []aclCase {
 				r.Group, r.MemberID = "g-sgtd", "m"
 				return r
 			}, denied: gAuth,
-			code: func(resp kmsg.Response) int16 { return resp.(*kmsg.StreamsGroupTopologyDescriptionUpdateResponse).ErrorCode }},
+			code: func(resp kmsg.Response) int16 {
+				return resp.(*kmsg.StreamsGroupTopologyDescriptionUpdateResponse).ErrorCode
+			}},
 		{name: "StreamsGroupDescribe/DESCRIBE group", pair: groupGrant(acl.OpDescribe, "g-sgd"),
 			req: func(*aclFixture) kmsg.Request {
 				r := kmsg.NewPtrStreamsGroupDescribeRequest()
