@@ -208,6 +208,7 @@ type streamsState struct {
 	topology               *StreamsTopology
 	configured             *configuredTopology // nil: not computed since the last change
 	targetEpoch            int32
+	targetTime             int64 // ms: when the target was computed
 	target                 map[string]streamsTasks
 	members                map[string]*streamsMember
 	allDirty               bool

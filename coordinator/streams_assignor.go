@@ -45,6 +45,7 @@ func (g *group) computeStreamsTargetLocked(numStandby int32, delayed bool) {
 	}
 	ss.target = target
 	ss.targetEpoch = ss.epoch
+	ss.targetTime = g.c.clock.Now().UnixMilli()
 	ss.numStandby = numStandby
 	ss.allDirty = true
 }

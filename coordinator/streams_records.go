@@ -160,16 +160,17 @@ func readTasks(r *kbin.Reader) Tasks {
 	return out
 }
 
-// StreamsGroupMetadataValue v0: Epoch, MetadataHash, AssignmentConfigs,
-// tag 0 = ValidatedTopologyEpoch (default -1).
+// StreamsGroupMetadataValue v0: Epoch, MetadataHash; tag 0 =
+// ValidatedTopologyEpoch (default -1), tag 1 = LastAssignmentConfigs
+// (KeyValue array); tags 2 and 3 (the stored and failed topology
+// description epochs of KIP-1331) are not written.
 func encodeStreamsMetadata(ss *streamsState) []byte {
 	b := kbin.AppendInt16(nil, 0)
 	b = kbin.AppendInt32(b, ss.epoch)
 	b = kbin.AppendInt64(b, ss.metaHash)
-	b = appendKeyValues(b, map[string]string{"num.standby.replicas": itoa(ss.numStandby)})
-	var tags map[uint32][]byte
+	tags := map[uint32][]byte{1: appendKeyValues(nil, map[string]string{"num.standby.replicas": itoa(ss.numStandby)})}
 	if ss.validatedTopologyEpoch != -1 {
-		tags = map[uint32][]byte{0: kbin.AppendInt32(nil, ss.validatedTopologyEpoch)}
+		tags[0] = kbin.AppendInt32(nil, ss.validatedTopologyEpoch)
 	}
 	return appendTags(b, tags)
 }
@@ -179,13 +180,16 @@ func decodeStreamsMetadata(v []byte, ss *streamsState) error {
 	r.Int16()
 	ss.epoch = r.Int32()
 	ss.metaHash = r.Int64()
-	cfg := readKeyValues(&r)
+	tags := readTags(&r)
 	ss.numStandby = 0
-	if n, ok := cfg["num.standby.replicas"]; ok {
-		ss.numStandby = int32(atoiOr(n, 0))
+	if raw := tags[1]; raw != nil {
+		cr := kbin.Reader{Src: raw}
+		if n, ok := readKeyValues(&cr)["num.standby.replicas"]; ok {
+			ss.numStandby = int32(atoiOr(n, 0))
+		}
 	}
 	ss.validatedTopologyEpoch = -1
-	if t := readTags(&r)[0]; len(t) == 4 {
+	if t := tags[0]; len(t) == 4 {
 		ss.validatedTopologyEpoch = int32(binary.BigEndian.Uint32(t))
 	}
 	if !r.Ok() {
@@ -408,7 +412,7 @@ func (g *group) streamsRecordsLocked(only string) map[string][]byte {
 		return out
 	}
 	out[string(consumerGroupKey(recStreamsGroupMetadata, g.id))] = encodeStreamsMetadata(ss)
-	out[string(consumerGroupKey(recStreamsGroupTargetMetadata, g.id))] = encodeTargetEpoch(ss.targetEpoch, 0)
+	out[string(consumerGroupKey(recStreamsGroupTargetMetadata, g.id))] = encodeTargetEpoch(ss.targetEpoch, ss.targetTime)
 	if ss.topology != nil {
 		out[string(consumerGroupKey(recStreamsGroupTopology, g.id))] = encodeStreamsTopology(ss.topology)
 	}
@@ -524,7 +528,7 @@ func (g *group) installStreamsLocked(lc *loadedConsumer) bool {
 		return false
 	}
 	if v, ok := lc.values[string(consumerGroupKey(recStreamsGroupTargetMetadata, g.id))]; ok {
-		ss.targetEpoch, _, _ = decodeTargetEpoch(v)
+		ss.targetEpoch, ss.targetTime, _ = decodeTargetEpoch(v)
 	}
 	if v, ok := lc.values[string(consumerGroupKey(recStreamsGroupTopology, g.id))]; ok {
 		if t, err := decodeStreamsTopology(v); err == nil {
