@@ -243,6 +243,9 @@ func (c *Coordinator) consumerHeartbeatLocked(g *group, req ConsumerHeartbeatReq
 		}
 		return left
 	}
+	if g.streams != nil {
+		return fail(ErrGroupIDNotFound) // Kafka: "Group %s is not a consumer group."
+	}
 	if g.consumer == nil {
 		empty := len(g.members) == 0 && len(g.pending) == 0 && g.state == StateEmpty
 		hadMetadata := g.generation > 0 || g.protocolType != ""
