@@ -171,6 +171,12 @@ func (c *Coordinator) ConsumerHeartbeat(req ConsumerHeartbeatRequest) ConsumerHe
 		}
 		return fail(ErrUnknownMemberID)
 	}
+	if g.streams != nil {
+		// Kafka: "Group %s is not a consumer group." (and nothing of the
+		// streams group may be touched: no consumer records diff).
+		g.mu.Unlock()
+		return fail(ErrGroupIDNotFound)
+	}
 	res := c.consumerHeartbeatLocked(g, req)
 	only := res.MemberID
 	if res.Err != nil {
@@ -242,9 +248,6 @@ func (c *Coordinator) consumerHeartbeatLocked(g *group, req ConsumerHeartbeatReq
 			}
 		}
 		return left
-	}
-	if g.streams != nil {
-		return fail(ErrGroupIDNotFound) // Kafka: "Group %s is not a consumer group."
 	}
 	if g.consumer == nil {
 		empty := len(g.members) == 0 && len(g.pending) == 0 && g.state == StateEmpty
