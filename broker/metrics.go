@@ -26,6 +26,9 @@ type brokerMetrics struct {
 	followerLag prometheus.Gauge
 	// sasl: SASL authentications by outcome (sasl_auth.go).
 	sasl *saslMetrics
+	// telemetry: client telemetry (KIP-714) state and the pushed client
+	// metrics it exposes (telemetry.go).
+	telemetry *clientTelemetry
 }
 
 // topicMetrics are one topic's counters.
@@ -56,6 +59,7 @@ func newBrokerMetrics(reg prometheus.Registerer, b *Broker) *brokerMetrics {
 	m.followerLag = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "moldau", Name: "raft_follower_max_lag_entries",
 		Help: "Cluster mode: the largest lag, in Raft entries, of a follower behind a partition this node leads."})
 	m.sasl = newSASLMetrics(reg)
+	m.telemetry = newClientTelemetry(reg, b)
 	if reg != nil {
 		reg.MustRegister(m.bytesIn, m.recordsIn, m.bytesOut, m.produceErrors, m.fetchWaits, m.waitingVec, &logCollector{b: b})
 		if len(b.cfg.Peers) > 0 {
