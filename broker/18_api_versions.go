@@ -29,6 +29,8 @@ func (b *Broker) handleApiVersions(ctx context.Context, req *protocol.Request) p
 		resp.ErrorCode = kerr.UnsupportedVersion.Code
 	} else if r.Version >= 3 && (!validClientSoftware(r.ClientSoftwareName) || !validClientSoftware(r.ClientSoftwareVersion)) {
 		resp.ErrorCode = kerr.InvalidRequest.Code
+	} else if r.Version >= 3 {
+		b.noteClientSoftware(req, r.ClientSoftwareName, r.ClientSoftwareVersion)
 	}
 	resp.ApiKeys = make([]kmsg.ApiVersionsResponseApiKey, 0, len(apiTable))
 	for _, a := range apiTable {

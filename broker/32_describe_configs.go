@@ -12,8 +12,9 @@ package broker
 //     none set. Another id: INVALID_REQUEST, as Kafka.
 //   - BROKER_LOGGER named by our node id: one logger, "root", at the level
 //     Moldau runs with (read-only: levels cannot be changed at runtime).
-//   - GROUP, CLIENT_METRICS and unknown types: INVALID_REQUEST with a
-//     message (not served).
+//   - CLIENT_METRICS: a client-metrics subscription's configs
+//     (clientmetrics.go).
+//   - GROUP and unknown types: INVALID_REQUEST with a message (not served).
 //   - ConfigNames nil or empty means all; unknown names are skipped.
 //   - v0: IsDefault (source is DEFAULT_CONFIG) instead of a source.
 //     v1+: source, and synonyms if IncludeSynonyms: Kafka's list and order
@@ -113,7 +114,9 @@ func (b *Broker) describeConfigs(typ kmsg.ConfigResourceType, name string, keys 
 			Name: "root", Value: &level, Source: config.SourceDynamicBrokerLogger,
 			ReadOnly: true, Type: config.TypeString,
 		}}, nil
-	case kmsg.ConfigResourceTypeGroupConfig, kmsg.ConfigResourceTypeClientMetrics:
+	case kmsg.ConfigResourceTypeClientMetrics:
+		return b.describeClientMetrics(name, keys, docs)
+	case kmsg.ConfigResourceTypeGroupConfig:
 		return nil, fmt.Errorf("%w: %s config resources are not supported by Moldau", errInvalidRequest, typ)
 	}
 	return nil, fmt.Errorf("%w: unsupported resource type %d", errInvalidRequest, int8(typ))

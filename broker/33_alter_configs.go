@@ -12,7 +12,9 @@ package broker
 //     dynamic broker configs. Setting any is INVALID_REQUEST, as Kafka
 //     answers a config that cannot be updated dynamically; an empty list
 //     (clear every dynamic config) succeeds and changes nothing.
-//   - BROKER_LOGGER, GROUP, CLIENT_METRICS: INVALID_REQUEST (not served).
+//   - CLIENT_METRICS: the listed configs replace the subscription's
+//     (clientmetrics.go); none listed deletes it.
+//   - BROKER_LOGGER, GROUP: INVALID_REQUEST (not served).
 //   - As Kafka: a resource listed twice, a key listed twice in a resource,
 //     or a null value is INVALID_REQUEST.
 //   - Every version: ValidateOnly. v2: flexible.
@@ -76,6 +78,8 @@ func (b *Broker) alterConfigs(rr kmsg.AlterConfigsRequestResource, validateOnly 
 		}, validateOnly)
 	case kmsg.ConfigResourceTypeBroker:
 		return b.alterBrokerConfigs(rr.ResourceName, names)
+	case kmsg.ConfigResourceTypeClientMetrics:
+		return b.alterClientMetrics(rr.ResourceName, set, validateOnly)
 	}
 	return unsupportedAlterResource(rr.ResourceType)
 }

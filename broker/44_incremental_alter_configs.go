@@ -12,7 +12,9 @@ package broker
 //   - BROKER (our node id or ""): no dynamic broker configs exist, so SET,
 //     APPEND and SUBTRACT are INVALID_REQUEST (Kafka's answer for a config
 //     that cannot be updated dynamically) and DELETE alone changes nothing.
-//   - BROKER_LOGGER, GROUP, CLIENT_METRICS: INVALID_REQUEST (not served).
+//   - CLIENT_METRICS: the ops edit a client-metrics subscription
+//     (clientmetrics.go); deleting its last config deletes it.
+//   - BROKER_LOGGER, GROUP: INVALID_REQUEST (not served).
 //   - As Kafka: a resource listed twice, a key twice in one resource, a
 //     null value for an op other than DELETE, or an unknown op is
 //     INVALID_REQUEST.
@@ -91,6 +93,8 @@ func (b *Broker) incrementalAlterConfigs(rr kmsg.IncrementalAlterConfigsRequestR
 			}
 		}
 		return b.alterBrokerConfigs(rr.ResourceName, set)
+	case kmsg.ConfigResourceTypeClientMetrics:
+		return b.incrementalAlterClientMetrics(rr.ResourceName, rr.Configs, validateOnly)
 	}
 	return unsupportedAlterResource(rr.ResourceType)
 }

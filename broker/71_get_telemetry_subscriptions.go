@@ -49,6 +49,8 @@ func (b *Broker) handleGetTelemetrySubscriptions(ctx context.Context, req *proto
 // telemetryErrorCode maps broker/telemetry's errors to Kafka's codes.
 func telemetryErrorCode(err error) int16 {
 	switch {
+	case err == nil:
+		return 0
 	case errors.Is(err, telemetry.ErrThrottled):
 		return kerr.ThrottlingQuotaExceeded.Code
 	case errors.Is(err, telemetry.ErrUnknownSubscription):

@@ -449,7 +449,7 @@ func TestDescribeConfigsBroker(t *testing.T) {
 		{kmsg.ConfigResourceTypeBroker, "x"},
 		{kmsg.ConfigResourceTypeBrokerLogger, ""},
 		{kmsg.ConfigResourceTypeGroupConfig, "g"},
-		{kmsg.ConfigResourceTypeClientMetrics, "m"},
+		{kmsg.ConfigResourceTypeClientMetrics, ""},
 		{kmsg.ConfigResourceType(99), "?"},
 	} {
 		resp = do[*kmsg.DescribeConfigsResponse](t, b, 4, describeConfigsReq(tc.typ, tc.name))

@@ -94,6 +94,8 @@ func servedAPIs() []api {
 		{66, "ListTransactions", 0, 2, (*Broker).handleListTransactions},
 		{68, "ConsumerGroupHeartbeat", 0, 1, (*Broker).handleConsumerGroupHeartbeat},
 		{69, "ConsumerGroupDescribe", 0, 1, (*Broker).handleConsumerGroupDescribe},
+		{71, "GetTelemetrySubscriptions", 0, 0, (*Broker).handleGetTelemetrySubscriptions},
+		{72, "PushTelemetry", 0, 0, (*Broker).handlePushTelemetry},
 		{75, "DescribeTopicPartitions", 0, 0, (*Broker).handleDescribeTopicPartitions},
 		{88, "StreamsGroupHeartbeat", 0, 1, (*Broker).handleStreamsGroupHeartbeat},
 		{89, "StreamsGroupDescribe", 0, 1, (*Broker).handleStreamsGroupDescribe},

@@ -7,7 +7,7 @@ package broker
 // IncrementalAlterConfigs call the functions here for resource type 16;
 // ListConfigResources lists clientMetricsResources.
 //
-// Entity value, version 0 (FORMAT.md, "client-metrics subscription"):
+// Entity value, version 0 (broker/telemetry/FORMAT.md):
 //
 //	byte    version (0)
 //	uvarint count

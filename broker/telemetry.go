@@ -61,8 +61,7 @@ type clientTelemetry struct {
 
 	editMu sync.Mutex
 
-	pushes        *prometheus.CounterVec
-	droppedPoints prometheus.Counter
+	pushes *prometheus.CounterVec
 }
 
 func newClientTelemetry(reg prometheus.Registerer, b *Broker) *clientTelemetry {
@@ -72,11 +71,9 @@ func newClientTelemetry(reg prometheus.Registerer, b *Broker) *clientTelemetry {
 		software:  map[weak.Pointer[protocol.ConnInfo]]clientSoftware{},
 		pushes: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "moldau", Name: "client_telemetry_pushes_total",
 			Help: "PushTelemetry requests, by result (ok or the Kafka error name)."}, []string{"result"}),
-		droppedPoints: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "moldau", Name: "client_telemetry_points_dropped_total",
-			Help: "Pushed data points not exposed: undecodable values, over the per-push limit, over the per-client series cap, a kind conflict, or not subscribed."}),
 	}
 	if reg != nil {
-		reg.MustRegister(t.pushes, t.droppedPoints, &telemetryCollector{t: t}, &clientSeriesCollector{t: t, b: b})
+		reg.MustRegister(t.pushes, &telemetryCollector{t: t}, &clientSeriesCollector{t: t, b: b})
 	}
 	return t
 }
@@ -154,7 +151,8 @@ var (
 	descTelemetryClients = prometheus.NewDesc("moldau_client_telemetry_clients", "Client instances whose pushed metrics are exposed.", nil, nil)
 	descTelemetrySeries  = prometheus.NewDesc("moldau_client_telemetry_series", "Client metric series exposed.", nil, nil)
 	descTelemetryEvicted = prometheus.NewDesc("moldau_client_telemetry_clients_evicted_total", "Client instances whose series were dropped to stay under the total series cap.", nil, nil)
-	descTelemetryExpired = prometheus.NewDesc("moldau_client_telemetry_clients_expired_total", "Client instances whose series expired (no push for 3 push intervals, or a terminating push).", nil, nil)
+	descTelemetryExpired = prometheus.NewDesc("moldau_client_telemetry_clients_expired_total", "Client instances whose series expired (no push for 3 push intervals).", nil, nil)
+	descTelemetryDropped = prometheus.NewDesc("moldau_client_telemetry_points_dropped_total", "Pushed data points not exposed: not a finite number, over the per-push limit, over the per-client series cap, a name already exposed with another type, or not subscribed.", nil, nil)
 )
 
 func (c *telemetryCollector) Describe(ch chan<- *prometheus.Desc) {
@@ -162,6 +160,7 @@ func (c *telemetryCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- descTelemetrySeries
 	ch <- descTelemetryEvicted
 	ch <- descTelemetryExpired
+	ch <- descTelemetryDropped
 }
 
 func (c *telemetryCollector) Collect(ch chan<- prometheus.Metric) {
@@ -170,6 +169,7 @@ func (c *telemetryCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descTelemetrySeries, prometheus.GaugeValue, float64(st.Series))
 	ch <- prometheus.MustNewConstMetric(descTelemetryEvicted, prometheus.CounterValue, float64(st.EvictedClients))
 	ch <- prometheus.MustNewConstMetric(descTelemetryExpired, prometheus.CounterValue, float64(st.ExpiredClients))
+	ch <- prometheus.MustNewConstMetric(descTelemetryDropped, prometheus.CounterValue, float64(st.DroppedSamples))
 }
 
 // clientSeriesCollector exposes the client series: an unchecked collector

@@ -193,3 +193,14 @@ func (s *Store) Stats() StoreStats {
 	st.Clients, st.Series = len(s.clients), s.total
 	return st
 }
+
+// CountDropped adds n samples dropped before Update (at decoding) to the
+// DroppedSamples counter.
+func (s *Store) CountDropped(n int) {
+	if n <= 0 {
+		return
+	}
+	s.mu.Lock()
+	s.stats.DroppedSamples += uint64(n)
+	s.mu.Unlock()
+}
