@@ -11,11 +11,12 @@ package broker
 //
 //	byte    version (0)
 //	uvarint count
-//	count × (uvarint len, key bytes, uvarint len, value bytes), keys sorted
+//	count × (uvarint len, key bytes, uvarint len, value bytes), keys strictly ascending
 //
 // A subscription whose every config is deleted is removed.
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -46,7 +47,8 @@ func encodeClientMetrics(configs map[string]string) []byte {
 	return b
 }
 
-func decodeClientMetrics(b []byte) (map[string]string, error) {
+func decodeClientMetrics(value []byte) (map[string]string, error) {
+	b := value
 	if len(b) == 0 || b[0] != clientMetricsFormatVersion {
 		return nil, fmt.Errorf("%w: unknown version", errBadClientMetricsEntity)
 	}
@@ -66,16 +68,23 @@ func decodeClientMetrics(b []byte) (map[string]string, error) {
 		return s, true
 	}
 	out := make(map[string]string, n)
-	for range n {
+	prev := ""
+	for i := range n {
 		key, ok1 := str()
 		val, ok2 := str()
 		if !ok1 || !ok2 {
 			return nil, fmt.Errorf("%w: truncated", errBadClientMetricsEntity)
 		}
-		out[key] = val
+		if i > 0 && key <= prev {
+			return nil, fmt.Errorf("%w: keys not ascending", errBadClientMetricsEntity)
+		}
+		out[key], prev = val, key
 	}
 	if len(b) != 0 {
 		return nil, fmt.Errorf("%w: %d trailing bytes", errBadClientMetricsEntity, len(b))
+	}
+	if !bytes.Equal(encodeClientMetrics(out), value) {
+		return nil, fmt.Errorf("%w: not in canonical form", errBadClientMetricsEntity) // an overlong uvarint
 	}
 	return out, nil
 }

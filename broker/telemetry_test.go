@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"log/slog"
@@ -338,4 +339,20 @@ func TestTelemetryPushFlow(t *testing.T) {
 		len(g.RequestedMetrics) != 0 || g.PushIntervalMillis != 300000 {
 		t.Errorf("unmatched client: %+v", g)
 	}
+}
+
+// FuzzClientMetricsEntity: any stored value decodes or fails, and what
+// decodes encodes back to the same bytes (the encoding is canonical).
+func FuzzClientMetricsEntity(f *testing.F) {
+	f.Add(encodeClientMetrics(map[string]string{"metrics": "*", "interval.ms": "1000"}))
+	f.Add([]byte{0, 0})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m, err := decodeClientMetrics(b)
+		if err != nil {
+			return
+		}
+		if got := encodeClientMetrics(m); !bytes.Equal(got, b) {
+			t.Fatalf("%x -> %v -> %x", b, m, got)
+		}
+	})
 }

@@ -36,6 +36,10 @@ const (
 // order of preference (none is always accepted and not listed).
 var AcceptedCodecs = []int8{CodecZstd, CodecLZ4, CodecGzip, CodecSnappy}
 
+// sweepEveryMs spaces the expiry sweeps of Instances and Store, which
+// walk every instance.
+const sweepEveryMs = 1000
+
 // instance is one client instance's state (Kafka's ClientMetricsInstance).
 type instance struct {
 	info       ClientInfo
@@ -64,6 +68,7 @@ type Instances struct {
 	// max(ExpiryMs, 3 push intervals) is dropped (Kafka: 60 s).
 	maxInstances int
 	expiryMs     int64
+	lastSweep    int64 // ms: expiry runs at most once a second
 }
 
 // NewInstances returns an empty cache; maxInstances <= 0 means 16384 and
@@ -137,6 +142,10 @@ func (in *Instances) lookupLocked(id [16]byte, info ClientInfo, now int64) *inst
 }
 
 func (in *Instances) expireLocked(now int64) {
+	if now-in.lastSweep < sweepEveryMs && now >= in.lastSweep {
+		return
+	}
+	in.lastSweep = now
 	for id, inst := range in.byID {
 		ttl := max(in.expiryMs, 3*int64(inst.plan.IntervalMs))
 		if now-inst.lastSeen > ttl {

@@ -59,6 +59,7 @@ type Store struct {
 	total                  int
 	maxPerClient, maxTotal int
 	stats                  StoreStats
+	lastSweep              int64 // ms: expiry runs at most once a second
 }
 
 // NewStore returns an empty store with the caps (<= 0: 1000 per client,
@@ -162,6 +163,10 @@ func (s *Store) removeLocked(id [16]byte, c *clientState) {
 }
 
 func (s *Store) expireLocked(now int64) {
+	if now-s.lastSweep < sweepEveryMs && now >= s.lastSweep {
+		return
+	}
+	s.lastSweep = now
 	for id, c := range s.clients {
 		if now-c.lastPush > 3*int64(c.intervalMs) {
 			s.removeLocked(id, c)

@@ -314,3 +314,24 @@ func TestStore(t *testing.T) {
 		t.Errorf("terminating: %+v", st)
 	}
 }
+
+// FuzzDecode: any payload decodes or fails with ErrInvalidMetrics, never
+// panics, and never yields more than MaxPoints samples or a NaN.
+func FuzzDecode(f *testing.F) {
+	f.Add(testMetricsData())
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		samples, _, err := Decode(b)
+		if err != nil && !errors.Is(err, ErrInvalidMetrics) {
+			t.Fatal(err)
+		}
+		if len(samples) > MaxPoints {
+			t.Fatalf("%d samples", len(samples))
+		}
+		for _, s := range samples {
+			if s.Value != s.Value || len(s.Labels) > MaxLabels {
+				t.Fatalf("sample %+v", s)
+			}
+		}
+	})
+}
