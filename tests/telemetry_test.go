@@ -11,6 +11,7 @@ package tests
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -130,5 +131,54 @@ func TestClientTelemetryJava(t *testing.T) {
 	})
 	if v := metricValue(t, reg, "moldau_client_telemetry_pushes_total", "result", "ok"); v < 2 {
 		t.Errorf("accepted pushes: %v, want at least a push and the terminating one", v)
+	}
+}
+
+// TestClusterClientMetricsSubscriptions: in a three-node cluster a
+// subscription set through one node (a metadata-log entity) reaches every
+// node's GetTelemetrySubscriptions, survives a kill -9 of a node, and a
+// push to another node is accepted.
+func TestClusterClientMetricsSubscriptions(t *testing.T) {
+	testenv.SkipIfShort(t, "starts a three-node cluster")
+	c := startProcCluster(t)
+	cl := c.client()
+	defer cl.Close()
+	ireq := kmsg.NewPtrIncrementalAlterConfigsRequest()
+	res := kmsg.NewIncrementalAlterConfigsRequestResource()
+	res.ResourceType, res.ResourceName = kmsg.ConfigResourceTypeClientMetrics, "all"
+	for _, kv := range [][2]string{{"metrics", "org.apache.kafka.consumer."}, {"interval.ms", "2000"}} {
+		cfg := kmsg.NewIncrementalAlterConfigsRequestResourceConfig()
+		cfg.Name, cfg.Op, cfg.Value = kv[0], kmsg.IncrementalAlterConfigOpSet, kmsg.StringPtr(kv[1])
+		res.Configs = append(res.Configs, cfg)
+	}
+	ireq.Resources = append(ireq.Resources, res)
+	iresp, err := ireq.RequestWith(ctxT(t), cl)
+	if err != nil || iresp.Resources[0].ErrorCode != 0 {
+		t.Fatalf("alter: %v %+v", err, iresp)
+	}
+	subscribed := func(id int32) (*kmsg.GetTelemetrySubscriptionsResponse, bool) {
+		g, err := kmsg.NewPtrGetTelemetrySubscriptionsRequest().RequestWith(ctxT(t), cl.Broker(int(id)))
+		return g, err == nil && g.ErrorCode == 0 && g.PushIntervalMillis == 2000 &&
+			len(g.RequestedMetrics) == 1 && g.RequestedMetrics[0] == "org.apache.kafka.consumer."
+	}
+	for _, n := range c.nodes {
+		c.waitFor(30*time.Second, fmt.Sprintf("node %d to serve the subscription", n.id), func() bool {
+			_, ok := subscribed(int32(n.id))
+			return ok
+		})
+	}
+	c.nodes[1].kill9()
+	c.nodes[1].start()
+	var g *kmsg.GetTelemetrySubscriptionsResponse
+	c.waitFor(60*time.Second, "the restarted node to serve the subscription", func() bool {
+		var ok bool
+		g, ok = subscribed(int32(c.nodes[1].id))
+		return ok
+	})
+	push := kmsg.NewPtrPushTelemetryRequest()
+	push.ClientInstanceID, push.SubscriptionID = g.ClientInstanceID, g.SubscriptionID
+	presp, err := push.RequestWith(ctxT(t), cl.Broker(c.nodes[2].id))
+	if err != nil || presp.ErrorCode != 0 {
+		t.Fatalf("push to another node: %v %+v", err, presp)
 	}
 }
