@@ -10,7 +10,8 @@ package broker
 //     id, the requested metric prefixes ("*" for all, none when nothing
 //     matches), the smallest matching push interval (300000 ms when none),
 //     the accepted compression types (zstd, lz4, gzip, snappy; none is
-//     always accepted), TelemetryMaxBytes 1 MiB and DeltaTemporality true,
+//     always accepted), TelemetryMaxBytes (the broker property
+//     telemetry.max.bytes, default 1 MiB) and DeltaTemporality true,
 //     as Kafka's ClientMetricsManager.
 //   - A request sooner than the push interval after the instance's last
 //     request is THROTTLING_QUOTA_EXCEEDED, unless its last answer was
@@ -40,7 +41,7 @@ func (b *Broker) handleGetTelemetrySubscriptions(ctx context.Context, req *proto
 	resp.SubscriptionID = ans.Plan.SubscriptionID
 	resp.AcceptedCompressionTypes = append([]int8(nil), telemetry.AcceptedCodecs...)
 	resp.PushIntervalMillis = ans.Plan.IntervalMs
-	resp.TelemetryMaxBytes = telemetryMaxBytes
+	resp.TelemetryMaxBytes = b.topics.metrics.telemetry.maxBytes
 	resp.DeltaTemporality = true
 	resp.RequestedMetrics = ans.Plan.Metrics
 	return respond(resp)

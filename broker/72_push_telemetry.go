@@ -13,7 +13,7 @@ package broker
 //     UNKNOWN_SUBSCRIPTION_ID (the client fetches its subscription again);
 //     a compression type other than none, gzip, snappy, lz4 or zstd is
 //     UNSUPPORTED_COMPRESSION_TYPE; a payload over telemetry.max.bytes
-//     (1 MiB) is TELEMETRY_TOO_LARGE.
+//     (default 1 MiB) is TELEMETRY_TOO_LARGE.
 //   - An accepted payload is decompressed (at most 8 MiB) and decoded as
 //     OTLP MetricsData; one that cannot be is INVALID_RECORD, as Kafka
 //     answers when its receiver plugin fails. Its data points replace (or,
@@ -54,7 +54,7 @@ func (b *Broker) pushTelemetry(r *kmsg.PushTelemetryRequest, req *protocol.Reque
 	now := b.nowMs()
 	push := telemetry.Push{InstanceID: r.ClientInstanceID, SubscriptionID: r.SubscriptionID,
 		Terminating: r.Terminating, Codec: r.CompressionType, Size: len(r.Metrics)}
-	plan, info, err := b.telemetryInstances().Push(push, b.clientInfo(req), telemetryMaxBytes, now)
+	plan, info, err := b.telemetryInstances().Push(push, b.clientInfo(req), int(t.maxBytes), now)
 	if err != nil {
 		return err
 	}

@@ -23,6 +23,8 @@ package broker
 
 import (
 	"runtime"
+	"strconv"
+	"strings"
 	"sync"
 	"weak"
 
@@ -32,9 +34,10 @@ import (
 	"github.com/moldau/moldau/protocol"
 )
 
-// telemetryMaxBytes is Kafka's telemetry.max.bytes default: the largest
-// (compressed) metrics payload a push may carry.
-const telemetryMaxBytes = 1 << 20
+// defaultTelemetryMaxBytes is Kafka's telemetry.max.bytes default: the
+// largest (compressed) metrics payload a push may carry. The broker
+// property telemetry.max.bytes (an INT, at least 1) overrides it.
+const defaultTelemetryMaxBytes = 1 << 20
 
 // telemetryMaxDecompressed bounds a push's decompressed size.
 const telemetryMaxDecompressed = 8 << 20
@@ -51,6 +54,7 @@ type clientSoftware struct{ name, version string }
 type clientTelemetry struct {
 	instances *telemetry.Instances
 	store     *telemetry.Store
+	maxBytes  int32 // telemetry.max.bytes
 
 	mu          sync.Mutex
 	subsVersion uint64
@@ -66,11 +70,19 @@ type clientTelemetry struct {
 
 func newClientTelemetry(reg prometheus.Registerer, b *Broker) *clientTelemetry {
 	t := &clientTelemetry{
+		maxBytes:  defaultTelemetryMaxBytes,
 		instances: telemetry.NewInstances(0, 0),
 		store:     telemetry.NewStore(0, 0),
 		software:  map[weak.Pointer[protocol.ConnInfo]]clientSoftware{},
 		pushes: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "moldau", Name: "client_telemetry_pushes_total",
 			Help: "PushTelemetry requests, by result (ok or the Kafka error name)."}, []string{"result"}),
+	}
+	if v, ok := b.cfg.Properties["telemetry.max.bytes"]; ok {
+		if n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 32); err == nil && n >= 1 {
+			t.maxBytes = int32(n)
+		} else {
+			b.logger.Warn("telemetry.max.bytes must be an integer of at least 1; using the default", "value", v, "default", defaultTelemetryMaxBytes)
+		}
 	}
 	if reg != nil {
 		reg.MustRegister(t.pushes, &telemetryCollector{t: t}, &clientSeriesCollector{t: t, b: b})

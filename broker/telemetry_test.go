@@ -33,9 +33,12 @@ type telemetryBroker struct {
 	conn *protocol.ConnInfo
 }
 
-func newTelemetryBroker(t *testing.T, dataDir string) *telemetryBroker {
+func newTelemetryBroker(t *testing.T, dataDir string, mut ...func(*config.Config)) *telemetryBroker {
 	t.Helper()
 	cfg := config.Default()
+	for _, m := range mut {
+		m(&cfg)
+	}
 	if dataDir == "" {
 		cfg.Memory = true
 	} else {
@@ -355,4 +358,21 @@ func FuzzClientMetricsEntity(f *testing.F) {
 			t.Fatalf("%x -> %v -> %x", b, m, got)
 		}
 	})
+}
+
+func TestTelemetryMaxBytesProperty(t *testing.T) {
+	tb := newTelemetryBroker(t, "", func(c *config.Config) { c.Properties["telemetry.max.bytes"] = "100" })
+	set := kmsg.IncrementalAlterConfigOpSet
+	if c := alterCode(t, tb.Broker, incrementalClientMetrics("sub", "metrics", set, "*")); c != 0 {
+		t.Fatalf("set: %v", kerr.ErrorForCode(c))
+	}
+	g := tb.call(t, kmsg.NewPtrGetTelemetrySubscriptionsRequest()).(*kmsg.GetTelemetrySubscriptionsResponse)
+	if g.ErrorCode != 0 || g.TelemetryMaxBytes != 100 {
+		t.Fatalf("get: %+v", g)
+	}
+	p := kmsg.NewPtrPushTelemetryRequest()
+	p.ClientInstanceID, p.SubscriptionID, p.Metrics = g.ClientInstanceID, g.SubscriptionID, make([]byte, 101)
+	if c := tb.call(t, p).(*kmsg.PushTelemetryResponse).ErrorCode; c != kerr.TelemetryTooLarge.Code {
+		t.Errorf("101 bytes: %v", kerr.ErrorForCode(c))
+	}
 }
