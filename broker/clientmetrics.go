@@ -164,7 +164,12 @@ func (b *Broker) incrementalAlterClientMetrics(name string, ops []kmsg.Increment
 			case kmsg.IncrementalAlterConfigOpSet:
 				cur[c.Name] = *c.Value
 			default: // APPEND, SUBTRACT
-				if clientMetricsTypes[c.Name] != config.TypeList {
+				typ, known := clientMetricsTypes[c.Name]
+				if !known {
+					cur[c.Name] = *c.Value // telemetry.Validate names the unknown key
+					continue
+				}
+				if typ != config.TypeList {
 					return nil, &config.InvalidConfigError{Name: c.Name, Value: *c.Value,
 						Reason: fmt.Sprintf("can't %s to key %s because its type is not LIST", c.Op, c.Name)}
 				}

@@ -134,6 +134,7 @@ func TestClientMetricsResources(t *testing.T) {
 		{incrementalClientMetrics("sub", "bogus", set, "1"), kerr.InvalidRequest},
 		{incrementalClientMetrics("sub", "match", set, "client_rack=a"), kerr.InvalidConfig},
 		{incrementalClientMetrics("sub", "interval.ms", app, "5"), kerr.InvalidConfig},
+		{incrementalClientMetrics("sub", "bogus", app, "5"), kerr.InvalidRequest},
 		{incrementalClientMetrics("", "metrics", set, "*"), kerr.InvalidRequest},
 	} {
 		if c := alterCode(t, tb.Broker, tc.req); c != tc.want.Code {
