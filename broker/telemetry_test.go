@@ -19,6 +19,7 @@ import (
 	metricspb "go.opentelemetry.io/proto/otlp/metrics/v1"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/moldau/moldau/broker/acl"
 	"github.com/moldau/moldau/broker/config"
 	"github.com/moldau/moldau/broker/telemetry"
 	"github.com/moldau/moldau/log/records"
@@ -375,5 +376,51 @@ func TestTelemetryMaxBytesProperty(t *testing.T) {
 	p.ClientInstanceID, p.SubscriptionID, p.Metrics = g.ClientInstanceID, g.SubscriptionID, make([]byte, 101)
 	if c := tb.call(t, p).(*kmsg.PushTelemetryResponse).ErrorCode; c != kerr.TelemetryTooLarge.Code {
 		t.Errorf("101 bytes: %v", kerr.ErrorForCode(c))
+	}
+}
+
+// TestTelemetryACLs: CLIENT_METRICS resources need ALTER_CONFIGS and
+// DESCRIBE_CONFIGS on the cluster, as Kafka; GetTelemetrySubscriptions and
+// PushTelemetry need no ACL.
+func TestTelemetryACLs(t *testing.T) {
+	_, addr := newACLBroker(t)
+	ctx := context.Background()
+	admin := newPrincipalClient(t, addr, "admin")
+	createACLs(t, admin, clusterGrant(acl.OpAlterConfigs).binding("User:carol"), clusterGrant(acl.OpDescribeConfigs).binding("User:carol"))
+	alter := func(user string) int16 {
+		resp, err := incrementalClientMetrics("sub", "metrics", kmsg.IncrementalAlterConfigOpSet, "*").RequestWith(ctx, newPrincipalClient(t, addr, user))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.Resources[0].ErrorCode
+	}
+	describe := func(user string) int16 {
+		resp, err := describeConfigsReq(kmsg.ConfigResourceTypeClientMetrics, "sub").RequestWith(ctx, newPrincipalClient(t, addr, user))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.Resources[0].ErrorCode
+	}
+	if c := alter("stranger"); c != kerr.ClusterAuthorizationFailed.Code {
+		t.Errorf("alter without ALTER_CONFIGS: %v", kerr.ErrorForCode(c))
+	}
+	if c := describe("stranger"); c != kerr.ClusterAuthorizationFailed.Code {
+		t.Errorf("describe without DESCRIBE_CONFIGS: %v", kerr.ErrorForCode(c))
+	}
+	if c := alter("carol"); c != 0 {
+		t.Errorf("alter with ALTER_CONFIGS: %v", kerr.ErrorForCode(c))
+	}
+	if c := describe("carol"); c != 0 {
+		t.Errorf("describe with DESCRIBE_CONFIGS: %v", kerr.ErrorForCode(c))
+	}
+	stranger := newPrincipalClient(t, addr, "stranger")
+	g, err := kmsg.NewPtrGetTelemetrySubscriptionsRequest().RequestWith(ctx, stranger)
+	if err != nil || g.ErrorCode != 0 || len(g.RequestedMetrics) != 1 {
+		t.Fatalf("get without ACLs: %v %+v", err, g)
+	}
+	p := kmsg.NewPtrPushTelemetryRequest()
+	p.ClientInstanceID, p.SubscriptionID = g.ClientInstanceID, g.SubscriptionID
+	if r, err := p.RequestWith(ctx, stranger); err != nil || r.ErrorCode != 0 {
+		t.Fatalf("push without ACLs: %v %+v", err, r)
 	}
 }
