@@ -77,6 +77,9 @@ func newClientTelemetry(reg prometheus.Registerer, b *Broker) *clientTelemetry {
 		pushes: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "moldau", Name: "client_telemetry_pushes_total",
 			Help: "PushTelemetry requests, by result (ok or the Kafka error name)."}, []string{"result"}),
 	}
+	if b == nil { // tests that build the metrics alone
+		return t
+	}
 	if v, ok := b.cfg.Properties["telemetry.max.bytes"]; ok {
 		if n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 32); err == nil && n >= 1 {
 			t.maxBytes = int32(n)
