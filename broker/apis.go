@@ -97,6 +97,8 @@ func servedAPIs() []api {
 		{71, "GetTelemetrySubscriptions", 0, 0, (*Broker).handleGetTelemetrySubscriptions},
 		{72, "PushTelemetry", 0, 0, (*Broker).handlePushTelemetry},
 		{75, "DescribeTopicPartitions", 0, 0, (*Broker).handleDescribeTopicPartitions},
+		{78, "ShareFetch", 1, 2, (*Broker).handleShareFetch},
+		{79, "ShareAcknowledge", 1, 2, (*Broker).handleShareAcknowledge},
 		{88, "StreamsGroupHeartbeat", 0, 1, (*Broker).handleStreamsGroupHeartbeat},
 		{89, "StreamsGroupDescribe", 0, 1, (*Broker).handleStreamsGroupDescribe},
 		{93, "StreamsGroupTopologyDescriptionUpdate", 0, 0, (*Broker).handleStreamsGroupTopologyDescriptionUpdate},

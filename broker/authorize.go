@@ -382,6 +382,10 @@ func (b *Broker) authorize(req *protocol.Request) (deny *protocol.Reply, post fu
 		return z.groupOnly(r, r.Group)
 	case *kmsg.DescribeTopicPartitionsRequest:
 		return z.describeTopicPartitions(r)
+	case *kmsg.ShareFetchRequest:
+		return z.shareFetch(r)
+	case *kmsg.ShareAcknowledgeRequest:
+		return z.shareAcknowledge(r)
 	}
 	return nil, nil
 }

@@ -811,3 +811,83 @@ func (z authz) streamsGroupDescribe(r *kmsg.StreamsGroupDescribeRequest) (*proto
 		}
 	}
 }
+
+// ---- ShareFetch and ShareAcknowledge: READ on the group, then READ on
+// each topic (KafkaApis); a denied topic's partitions are answered
+// TOPIC_AUTHORIZATION_FAILED and never reach the share session.
+
+func (z authz) shareFetch(r *kmsg.ShareFetchRequest) (*protocol.Reply, func(kmsg.Response)) {
+	if r.GroupID == nil || !z.group(acl.OpRead, *r.GroupID) {
+		resp := r.ResponseKind().(*kmsg.ShareFetchResponse)
+		resp.ErrorCode = errGroupAuth
+		reply := respond(resp)
+		return &reply, nil
+	}
+	var denied []kmsg.ShareFetchRequestTopic
+	r.Topics, denied = filter(r.Topics, func(t *kmsg.ShareFetchRequestTopic) bool {
+		name := z.topicByID(t.TopicID)
+		return name == "" || z.topic(acl.OpRead, name)
+	})
+	r.ForgottenTopicsData, _ = filter(r.ForgottenTopicsData, func(t *kmsg.ShareFetchRequestForgottenTopicsData) bool {
+		name := z.topicByID(t.TopicID)
+		return name == "" || z.topic(acl.OpRead, name)
+	})
+	if len(denied) == 0 {
+		return nil, nil
+	}
+	return nil, func(resp kmsg.Response) {
+		sr := resp.(*kmsg.ShareFetchResponse)
+		if sr.ErrorCode != 0 {
+			return
+		}
+		for _, t := range denied {
+			rt := kmsg.NewShareFetchResponseTopic()
+			rt.TopicID = t.TopicID
+			for _, p := range t.Partitions {
+				rp := kmsg.NewShareFetchResponseTopicPartition()
+				rp.Partition, rp.ErrorCode = p.Partition, errTopicAuth
+				if len(p.AcknowledgementBatches) > 0 {
+					rp.AcknowledgeErrorCode = errTopicAuth
+				}
+				rp.CurrentLeader.LeaderID, rp.CurrentLeader.LeaderEpoch = -1, -1
+				rp.Records = []byte{}
+				rt.Partitions = append(rt.Partitions, rp)
+			}
+			sr.Topics = append(sr.Topics, rt)
+		}
+	}
+}
+
+func (z authz) shareAcknowledge(r *kmsg.ShareAcknowledgeRequest) (*protocol.Reply, func(kmsg.Response)) {
+	if r.GroupID == nil || !z.group(acl.OpRead, *r.GroupID) {
+		resp := r.ResponseKind().(*kmsg.ShareAcknowledgeResponse)
+		resp.ErrorCode = errGroupAuth
+		reply := respond(resp)
+		return &reply, nil
+	}
+	var denied []kmsg.ShareAcknowledgeRequestTopic
+	r.Topics, denied = filter(r.Topics, func(t *kmsg.ShareAcknowledgeRequestTopic) bool {
+		name := z.topicByID(t.TopicID)
+		return name == "" || z.topic(acl.OpRead, name)
+	})
+	if len(denied) == 0 {
+		return nil, nil
+	}
+	return nil, func(resp kmsg.Response) {
+		sr := resp.(*kmsg.ShareAcknowledgeResponse)
+		if sr.ErrorCode != 0 {
+			return
+		}
+		for _, t := range denied {
+			rt := kmsg.NewShareAcknowledgeResponseTopic()
+			rt.TopicID = t.TopicID
+			for _, p := range t.Partitions {
+				rp := kmsg.NewShareAcknowledgeResponseTopicPartition()
+				rp.Partition, rp.ErrorCode = p.Partition, errTopicAuth
+				rp.CurrentLeader.LeaderID, rp.CurrentLeader.LeaderEpoch = -1, -1
+				rt.Partitions = append(rt.Partitions, rp)
+			}
+			sr.Topics = append(sr.Topics, rt)
+		}
+	}
+}

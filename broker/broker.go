@@ -21,6 +21,7 @@ import (
 
 	"github.com/moldau/moldau/broker/acl"
 	"github.com/moldau/moldau/broker/config"
+	"github.com/moldau/moldau/broker/share"
 	"github.com/moldau/moldau/broker/tlsconf"
 	"github.com/moldau/moldau/coordinator"
 	plog "github.com/moldau/moldau/log"
@@ -95,6 +96,14 @@ type Broker struct {
 	authz *acl.Authorizer
 
 	caps *versionCaps // advertised max version per key
+
+	// Share groups (KIP-932): sharePersister makes share-partition state
+	// durable (nil: an in-memory one, share_fetch_glue.go); shares holds
+	// the share-partitions this node leads and the share sessions,
+	// created on first use.
+	sharePersister share.Persister
+	shares         *shareManager
+	sharesOnce     sync.Once
 
 	faults faultSet // test-injected faults (faults.go)
 

@@ -488,3 +488,15 @@ func (p *Partition) normalize() bool {
 	}
 	return moved
 }
+
+// NextDeadline is the earliest acquisition lock deadline (zero if no
+// record is acquired).
+func (p *Partition) NextDeadline() time.Time {
+	var next time.Time
+	for i := range p.spans {
+		if s := &p.spans[i]; s.state == StateAcquired && (next.IsZero() || s.deadline.Before(next)) {
+			next = s.deadline
+		}
+	}
+	return next
+}

@@ -1,0 +1,587 @@
+package broker
+
+// Share-partition leader glue (KIP-932): the share-partition state
+// machines (broker/share) of the data partitions this node leads, loaded
+// from and written to the share.Persister, their acquisition-lock timers,
+// the share session cache (per group and member), and reading the log for
+// an acquisition. The handlers are 78_share_fetch.go and
+// 79_share_acknowledge.go.
+//
+// Locking: shareManager.mu guards the maps (parts, sessions) and every
+// shareSession's fields; sharePart.mu guards one share-partition and is
+// held across its persister calls, so that its writes reach the persister
+// in the order the state changed. Order: sharePart.mu may be taken with
+// shareManager.mu not held only (never the other way round).
+//
+// Leadership: a share-partition is served only while this node leads the
+// data partition. Its in-memory state carries the leader epoch it was
+// loaded at; a request or timer that finds another epoch (or no
+// leadership) drops it, and the next leader's first use reads the state
+// from the persister, as Kafka's SharePartitionManager does.
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/moldau/moldau/broker/share"
+	"github.com/moldau/moldau/coordinator"
+	"github.com/moldau/moldau/log/records"
+	"github.com/moldau/moldau/protocol"
+)
+
+// maxShareSessions bounds the share session cache (Kafka's
+// max.share.sessions default); past it, new sessions get
+// SHARE_SESSION_LIMIT_REACHED.
+const maxShareSessions = 2000
+
+// shareLeaderPersistTimeout bounds one persister call.
+const shareLeaderPersistTimeout = 15 * time.Second
+
+type shareSessionKey struct{ group, member string }
+
+type shareTP struct {
+	id        [16]byte
+	partition int32
+}
+
+// shareSession is one member's share session (KIP-932's share session
+// cache entry): the partitions it fetches and the epoch the next request
+// must carry. Guarded by shareManager.mu.
+type shareSession struct {
+	key   shareSessionKey
+	epoch int32
+	parts []shareTP
+	index map[shareTP]int
+	conn  *protocol.ConnInfo // the connection that opened it
+}
+
+func (s *shareSession) add(tp shareTP) {
+	if _, ok := s.index[tp]; ok {
+		return
+	}
+	s.index[tp] = len(s.parts)
+	s.parts = append(s.parts, tp)
+}
+
+func (s *shareSession) forget(tp shareTP) {
+	i, ok := s.index[tp]
+	if !ok {
+		return
+	}
+	s.parts = append(s.parts[:i], s.parts[i+1:]...)
+	delete(s.index, tp)
+	for j := i; j < len(s.parts); j++ {
+		s.index[s.parts[j]] = j
+	}
+}
+
+// sharePart is one share-partition on its leader.
+type sharePart struct {
+	mu          sync.Mutex
+	key         share.Key
+	sp          *share.Partition // nil: not loaded (first use, or dropped)
+	leaderEpoch int32            // the data partition's epoch sp was loaded at
+	stateEpoch  int32
+	timer       *time.Timer // the next lock deadline
+	timerAt     time.Time
+}
+
+// shareManager is the broker's share-partition leader state.
+type shareManager struct {
+	mu       sync.Mutex
+	parts    map[share.Key]*sharePart
+	sessions map[shareSessionKey]*shareSession
+	// avail is closed (and replaced) when records may have become
+	// acquirable again (release, lock expiry), waking share long polls.
+	avail chan struct{}
+	mem   *share.MemPersister // until a durable persister is wired
+}
+
+func newShareManager() *shareManager {
+	return &shareManager{
+		parts:    map[share.Key]*sharePart{},
+		sessions: map[shareSessionKey]*shareSession{},
+		avail:    make(chan struct{}),
+		mem:      share.NewMemPersister(),
+	}
+}
+
+// shareMgr returns the broker's share manager, created on first use.
+func (b *Broker) shareMgr() *shareManager {
+	b.sharesOnce.Do(func() { b.shares = newShareManager() })
+	return b.shares
+}
+
+// persister is the share.Persister: the wired one, else a memory one (a
+// single node without the share coordinator; nothing survives a restart).
+func (b *Broker) persister() share.Persister {
+	if b.sharePersister != nil {
+		return b.sharePersister
+	}
+	return b.shareMgr().mem
+}
+
+func (m *shareManager) availCh() <-chan struct{} {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.avail
+}
+
+func (m *shareManager) notifyAvail() {
+	m.mu.Lock()
+	close(m.avail)
+	m.avail = make(chan struct{})
+	m.mu.Unlock()
+}
+
+func (m *shareManager) part(k share.Key) *sharePart {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	sp := m.parts[k]
+	if sp == nil {
+		sp = &sharePart{key: k, leaderEpoch: -1}
+		m.parts[k] = sp
+	}
+	return sp
+}
+
+func (m *shareManager) existing(k share.Key) *sharePart {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.parts[k]
+}
+
+// shareConfig is the state machine's view of a group's settings.
+func shareConfig(s coordinator.GroupSettings) share.Config {
+	return share.Config{
+		LockDuration:       s.ShareRecordLockDuration,
+		DeliveryCountLimit: int16(min(s.ShareDeliveryCountLimit, 1<<15-1)),
+		MaxRecordLocks:     int64(s.SharePartitionMaxRecordLocks),
+	}
+}
+
+// lockSharePart returns k's share-partition locked and loaded at the data
+// partition's current leader epoch (reading the persister if needed).
+func (b *Broker) lockSharePart(ctx context.Context, k share.Key, p *partition, epoch int32) (*sharePart, error) {
+	sp := b.shareMgr().part(k)
+	sp.mu.Lock()
+	settings := b.groupSettings(k.Group)
+	if sp.sp != nil && sp.leaderEpoch == epoch {
+		sp.sp.SetConfig(shareConfig(settings))
+		return sp, nil
+	}
+	sp.sp = nil
+	if err := b.loadSharePartLocked(ctx, sp, p, epoch, settings); err != nil {
+		sp.mu.Unlock()
+		return nil, err
+	}
+	return sp, nil
+}
+
+func (b *Broker) loadSharePartLocked(ctx context.Context, sp *sharePart, p *partition, epoch int32, settings coordinator.GroupSettings) error {
+	ctx, cancel := context.WithTimeout(ctx, shareLeaderPersistTimeout)
+	defer cancel()
+	pers := b.persister()
+	st, err := pers.Read(ctx, sp.key, epoch)
+	switch {
+	case errors.Is(err, share.ErrUninitialized):
+		start := b.shareResetOffset(p, settings)
+		if err := pers.Initialize(ctx, sp.key, 0, start); err != nil {
+			return err
+		}
+		st = share.State{StartOffset: start}
+	case err != nil:
+		return err
+	case st.StartOffset < 0:
+		st.StartOffset = b.shareResetOffset(p, settings)
+		st.Batches = nil
+	}
+	sp.sp = share.FromState(shareConfig(settings), st)
+	sp.leaderEpoch, sp.stateEpoch = epoch, st.StateEpoch
+	sp.sp.AdvanceLogStart(p.logStartOffset())
+	// The first write at this leader epoch fences an older leader.
+	return b.persistSharePartLocked(ctx, sp)
+}
+
+// persistSharePartLocked writes sp's state. On failure the in-memory
+// state is dropped (it may hold changes the persister does not), and the
+// next use reads the persisted state again.
+func (b *Broker) persistSharePartLocked(ctx context.Context, sp *sharePart) error {
+	if sp.sp == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, shareLeaderPersistTimeout)
+	defer cancel()
+	st := sp.sp.State()
+	err := b.persister().Write(ctx, sp.key, sp.stateEpoch, sp.leaderEpoch, st.StartOffset, st.Batches)
+	if err != nil {
+		b.logger.Warn("share-partition state write failed; reloading on next use", "group", sp.key.Group, "partition", sp.key.Partition, "err", err)
+		sp.sp = nil
+	}
+	return err
+}
+
+// shareResetOffset is share.auto.offset.reset for a partition with no
+// state: latest (the high watermark), earliest (the log start), or
+// by_duration:<ISO-8601> (the first offset at or after now-duration; the
+// latest if none).
+func (b *Broker) shareResetOffset(p *partition, s coordinator.GroupSettings) int64 {
+	reset := strings.ToLower(s.ShareAutoOffsetReset)
+	switch {
+	case reset == "earliest":
+		return p.logStartOffset()
+	case strings.HasPrefix(reset, "by_duration:"):
+		d, err := parseISODuration(strings.TrimPrefix(reset, "by_duration:"))
+		if err != nil {
+			b.logger.Warn("share.auto.offset.reset: bad duration; using latest", "value", s.ShareAutoOffsetReset, "err", err)
+			return p.highWatermark()
+		}
+		if off, _, found := p.offsetForTimestamp(b.now().Add(-d).UnixMilli()); found {
+			return off
+		}
+	}
+	return p.highWatermark()
+}
+
+// parseISODuration parses an ISO-8601 duration as Java's Duration.parse:
+// PnDTnHnMn.nS (days, hours, minutes, seconds).
+func parseISODuration(s string) (time.Duration, error) {
+	s = strings.ToUpper(strings.TrimSpace(s))
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(strings.TrimPrefix(s, "-"), "+")
+	if !strings.HasPrefix(s, "P") || len(s) < 3 {
+		return 0, fmt.Errorf("broker: bad ISO-8601 duration %q", s)
+	}
+	s = s[1:]
+	var d time.Duration
+	inTime := false
+	num := ""
+	for _, c := range s {
+		switch {
+		case c == 'T':
+			inTime = true
+		case (c >= '0' && c <= '9') || c == '.' || c == '-':
+			num += string(c)
+		default:
+			v, err := strconv.ParseFloat(num, 64)
+			if err != nil {
+				return 0, fmt.Errorf("broker: bad ISO-8601 duration %q", s)
+			}
+			num = ""
+			unit := map[rune]time.Duration{'D': 24 * time.Hour, 'H': time.Hour, 'M': time.Minute, 'S': time.Second}[c]
+			if unit == 0 || (c == 'D' && inTime) || (c != 'D' && !inTime) {
+				return 0, fmt.Errorf("broker: bad ISO-8601 duration %q", s)
+			}
+			d += time.Duration(v * float64(unit))
+		}
+	}
+	if num != "" {
+		return 0, fmt.Errorf("broker: bad ISO-8601 duration %q", s)
+	}
+	if neg {
+		d = -d
+	}
+	return d, nil
+}
+
+// armShareTimerLocked schedules the lock expiry of sp's next deadline.
+func (b *Broker) armShareTimerLocked(sp *sharePart) {
+	if sp.sp == nil {
+		return
+	}
+	next := sp.sp.NextDeadline()
+	if next.IsZero() || (sp.timer != nil && sp.timerAt.Equal(next)) {
+		return
+	}
+	if sp.timer != nil {
+		sp.timer.Stop()
+	}
+	sp.timerAt = next
+	sp.timer = time.AfterFunc(max(next.Sub(b.now()), 0), func() { b.expireSharePart(sp) })
+}
+
+// expireSharePart releases sp's records whose lock expired (available
+// again, or archived at the delivery count limit) and persists the change.
+func (b *Broker) expireSharePart(sp *sharePart) {
+	select {
+	case <-b.stop:
+		return
+	default:
+	}
+	sp.mu.Lock()
+	defer sp.mu.Unlock()
+	sp.timer, sp.timerAt = nil, time.Time{}
+	if sp.sp == nil {
+		return
+	}
+	changed, _ := sp.sp.Expire(b.now())
+	if changed {
+		_ = b.persistSharePartLocked(context.Background(), sp)
+		b.shareMgr().notifyAvail()
+	}
+	b.armShareTimerLocked(sp)
+}
+
+// releaseShareMember releases member's acquired records on the given
+// partitions of group (its share session closed or its connection
+// dropped), persisting each change.
+func (b *Broker) releaseShareMember(ctx context.Context, group, member string, tps []shareTP) {
+	released := false
+	for _, tp := range tps {
+		sp := b.shareMgr().existing(share.Key{Group: group, TopicID: tp.id, Partition: tp.partition})
+		if sp == nil {
+			continue
+		}
+		sp.mu.Lock()
+		if sp.sp != nil && sp.sp.ReleaseMember(member) {
+			_ = b.persistSharePartLocked(ctx, sp)
+			released = true
+		}
+		sp.mu.Unlock()
+	}
+	if released {
+		b.shareMgr().notifyAvail()
+	}
+}
+
+// closeShareSession removes a member's session and releases its records.
+func (b *Broker) closeShareSession(ctx context.Context, k shareSessionKey) {
+	m := b.shareMgr()
+	m.mu.Lock()
+	s := m.sessions[k]
+	delete(m.sessions, k)
+	var tps []shareTP
+	if s != nil {
+		tps = append(tps, s.parts...)
+	}
+	m.mu.Unlock()
+	if s != nil {
+		b.releaseShareMember(ctx, k.group, k.member, tps)
+	}
+}
+
+// shareConnClosed closes the share sessions opened on a connection that
+// dropped, releasing their members' records (Kafka's connection
+// disconnect listener).
+func (b *Broker) shareConnClosed(conn *protocol.ConnInfo) {
+	if conn == nil {
+		return
+	}
+	m := b.shareMgr()
+	m.mu.Lock()
+	var keys []shareSessionKey
+	for k, s := range m.sessions {
+		if s.conn == conn {
+			keys = append(keys, k)
+		}
+	}
+	m.mu.Unlock()
+	for _, k := range keys {
+		b.closeShareSession(context.Background(), k)
+	}
+}
+
+// dropSharePartsNotLed drops the in-memory share-partitions of a data
+// partition this node no longer leads.
+func (b *Broker) dropSharePart(k share.Key) {
+	sp := b.shareMgr().existing(k)
+	if sp == nil {
+		return
+	}
+	sp.mu.Lock()
+	sp.sp = nil
+	if sp.timer != nil {
+		sp.timer.Stop()
+		sp.timer, sp.timerAt = nil, time.Time{}
+	}
+	sp.mu.Unlock()
+}
+
+// shareRead is one acquisition for member on sp (locked): it reads the log
+// from the share-partition's fetch offset up to the high watermark (the
+// last stable offset under read_committed), acquires what it may, and
+// returns the record batches holding the acquired records.
+func (b *Broker) shareReadLocked(sp *sharePart, p *partition, member string, maxRecords int, strict bool, maxBytes int, readCommitted bool) ([]byte, []share.Acquired, error) {
+	now := b.now()
+	s := sp.sp
+	changed := s.AdvanceLogStart(p.logStartOffset())
+	if c, _ := s.Expire(now); c {
+		changed = true
+	}
+	defer b.armShareTimerLocked(sp)
+	persist := func() error {
+		if changed {
+			return b.persistSharePartLocked(context.Background(), sp)
+		}
+		return nil
+	}
+	hw := p.highWatermark()
+	upper := hw
+	if readCommitted {
+		upper = min(p.lastStableOffset(), hw)
+	}
+	from := s.FetchOffset()
+	if from >= upper || !s.CanAcquire() {
+		return nil, nil, persist()
+	}
+	buf, err := p.read(from, upper, max(maxBytes, 0), true, nil)
+	if err != nil {
+		return nil, nil, errors.Join(err, persist())
+	}
+	type pos struct{ start, end int }
+	var (
+		batches []share.LogBatch
+		where   []pos
+	)
+	for off := 0; off+records.OffRecordCount+4 <= len(buf); {
+		length := int(int32(binary.BigEndian.Uint32(buf[off+records.OffBatchLength:])))
+		end := off + 12 + length
+		if length <= 0 || end > len(buf) {
+			break
+		}
+		base := int64(binary.BigEndian.Uint64(buf[off+records.OffBaseOffset:]))
+		last := base + int64(int32(binary.BigEndian.Uint32(buf[off+records.OffLastOffsetDelta:])))
+		attrs := int16(binary.BigEndian.Uint16(buf[off+records.OffAttributes:]))
+		lb := share.LogBatch{First: base, Last: last, Skip: attrs&records.AttrControl != 0}
+		if !lb.Skip && readCommitted && attrs&records.AttrTransactional != 0 {
+			pid := int64(binary.BigEndian.Uint64(buf[off+records.OffProducerID:]))
+			for _, a := range p.abortedIn(base, last+1) {
+				if a.ProducerID == pid && a.FirstOffset <= base && last < a.LastOffset {
+					lb.Skip = true
+					break
+				}
+			}
+		}
+		if last >= upper {
+			break // not yet stable / committed
+		}
+		batches = append(batches, lb)
+		where = append(where, pos{off, end})
+		off = end
+	}
+	got, ch := s.Acquire(member, batches, maxRecords, strict, now)
+	if ch {
+		changed = true
+	}
+	if err := persist(); err != nil {
+		// The acquisition is lost with the dropped state: deliver nothing.
+		return nil, nil, err
+	}
+	// Keep the batches holding acquired records (in place: where is
+	// increasing).
+	out := buf[:0]
+	gi := 0
+	for i, lb := range batches {
+		if lb.Skip {
+			continue
+		}
+		for gi < len(got) && got[gi].Last < lb.First {
+			gi++
+		}
+		if gi < len(got) && got[gi].First <= lb.Last {
+			out = append(out, buf[where[i].start:where[i].end]...)
+		}
+	}
+	return out, got, nil
+}
+
+// shareFetchErrorCode maps share-layer errors to Kafka codes.
+func shareFetchErrorCode(err error) int16 {
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, share.ErrInvalidRecordState), errors.Is(err, share.ErrFencedStateEpoch):
+		return kerr.InvalidRecordState.Code
+	case errors.Is(err, share.ErrInvalidAcknowledgement):
+		return kerr.InvalidRequest.Code
+	case errors.Is(err, share.ErrFencedLeaderEpoch):
+		return kerr.NotLeaderForPartition.Code
+	case errors.Is(err, share.ErrNotCoordinator), errors.Is(err, share.ErrCoordinatorNotAvailable),
+		errors.Is(err, context.DeadlineExceeded):
+		return kerr.CoordinatorNotAvailable.Code
+	case errors.Is(err, share.ErrStorage):
+		return kerr.KafkaStorageError.Code
+	}
+	if c := errorCode(err); c != kerr.UnknownServerError.Code {
+		return c
+	}
+	return kerr.UnknownServerError.Code
+}
+
+// shareAckBatches converts wire acknowledgement batches; renew (4) is
+// allowed only in a renew-ack request (v2 IsRenewAck).
+func shareAckBatches[T any](in []T, get func(*T) (int64, int64, []int8), renew bool) ([]share.AckBatch, error) {
+	out := make([]share.AckBatch, 0, len(in))
+	for i := range in {
+		f, l, types := get(&in[i])
+		for _, t := range types {
+			if t == share.AckRenew && !renew {
+				return nil, fmt.Errorf("%w: renew without IsRenewAck", share.ErrInvalidAcknowledgement)
+			}
+		}
+		out = append(out, share.AckBatch{First: f, Last: l, Types: types})
+	}
+	return out, nil
+}
+
+// shareLookup resolves a topic id and partition to the data partition
+// and checks this node leads it; code is the partition's error.
+func (b *Broker) shareLookup(id [16]byte, partition int32) (*topic, *partition, *leadership, int16) {
+	t := b.topics.getID(id)
+	if t == nil {
+		return nil, nil, nil, kerr.UnknownTopicID.Code
+	}
+	p := t.partition(partition)
+	if p == nil {
+		return t, nil, nil, kerr.UnknownTopicOrPartition.Code
+	}
+	l, err := b.cluster.checkLeader(p, -1)
+	if err != nil {
+		return t, p, l, errorCode(err)
+	}
+	return t, p, l, 0
+}
+
+// shareAcknowledge applies one partition's acknowledgements for member.
+func (b *Broker) shareAcknowledge(ctx context.Context, group, member string, id [16]byte, partition int32, acks []share.AckBatch) (int16, *leadership, *partition) {
+	_, p, l, code := b.shareLookup(id, partition)
+	k := share.Key{Group: group, TopicID: id, Partition: partition}
+	if code != 0 {
+		if code == kerr.NotLeaderForPartition.Code {
+			b.dropSharePart(k)
+		}
+		return code, l, p
+	}
+	sp, err := b.lockSharePart(ctx, k, p, l.epoch)
+	if err != nil {
+		return shareFetchErrorCode(err), l, p
+	}
+	defer sp.mu.Unlock()
+	now := b.now()
+	sp.sp.Expire(now)
+	if err := sp.sp.Acknowledge(member, acks, now); err != nil {
+		b.armShareTimerLocked(sp)
+		return shareFetchErrorCode(err), l, p
+	}
+	err = b.persistSharePartLocked(ctx, sp)
+	b.armShareTimerLocked(sp)
+	if err == nil {
+		for _, a := range acks {
+			for _, t := range a.Types {
+				if t == share.AckRelease {
+					b.shareMgr().notifyAvail()
+					return 0, l, p
+				}
+			}
+		}
+	}
+	return shareFetchErrorCode(err), l, p
+}
