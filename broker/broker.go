@@ -423,6 +423,7 @@ func (b *Broker) Close(ctx context.Context) error {
 		}
 		b.ready.Store(false)
 		close(b.stop)
+		defer b.closeShares()
 		// Answer waiting joins and syncs now (COORDINATOR_NOT_AVAILABLE,
 		// as a Kafka broker shutting down does) so that connections can
 		// drain instead of waiting out a rebalance.

@@ -585,3 +585,26 @@ func (b *Broker) shareAcknowledge(ctx context.Context, group, member string, id 
 	}
 	return shareFetchErrorCode(err), l, p
 }
+
+// ConnClosed implements protocol.ConnCloser: a dropped connection closes
+// the share sessions last used on it.
+func (b *Broker) ConnClosed(conn *protocol.ConnInfo) { b.shareConnClosed(conn) }
+
+// closeShares stops the share-partitions' lock timers (Close).
+func (b *Broker) closeShares() {
+	m := b.shareMgr()
+	m.mu.Lock()
+	parts := make([]*sharePart, 0, len(m.parts))
+	for _, sp := range m.parts {
+		parts = append(parts, sp)
+	}
+	m.mu.Unlock()
+	for _, sp := range parts {
+		sp.mu.Lock()
+		if sp.timer != nil {
+			sp.timer.Stop()
+			sp.timer, sp.timerAt = nil, time.Time{}
+		}
+		sp.mu.Unlock()
+	}
+}

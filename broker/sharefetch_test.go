@@ -5,12 +5,14 @@ import (
 	"encoding/binary"
 	"io"
 	"log/slog"
+	"net"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/moldau/moldau/broker/config"
@@ -297,4 +299,97 @@ func TestShareFetchRestart(t *testing.T) {
 	m2 := &shareClient{t: t, b: b2, group: "g", member: "m2", topic: id}
 	wantAcquired(t, "after", acquired(t, m2.fetch(100)),
 		share.Acquired{First: 6, Last: 9, DeliveryCount: 2}, share.Acquired{First: 10, Last: 19, DeliveryCount: 1})
+}
+
+// serveShare serves b on a loopback listener and returns a raw client
+// of its seed connection.
+func serveShare(t *testing.T, b *Broker) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Serve(ln); err != nil {
+		t.Fatal(err)
+	}
+	return ln.Addr().String()
+}
+
+func rawShareFetch(ctx context.Context, t *testing.T, cl *kgo.Client, group, member string, epoch int32, id [16]byte, maxWait int32) *kmsg.ShareFetchResponse {
+	t.Helper()
+	req := kmsg.NewPtrShareFetchRequest()
+	req.GroupID, req.MemberID = kmsg.StringPtr(group), kmsg.StringPtr(member)
+	req.ShareSessionEpoch, req.MaxWaitMillis, req.MinBytes, req.MaxRecords = epoch, maxWait, 1, 100
+	rt := kmsg.NewShareFetchRequestTopic()
+	rt.TopicID = id
+	rt.Partitions = append(rt.Partitions, kmsg.NewShareFetchRequestTopicPartition())
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(ctx, cl.SeedBrokers()[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp
+}
+
+// TestShareFetchConnectionDrop: a member whose connection drops loses its
+// acquired records at once (no wait for the lock), and a long poll wakes
+// when records arrive.
+func TestShareFetchConnectionDrop(t *testing.T) {
+	clock := &shareTestClock{now: time.Now()}
+	b := newShareBroker(t, t.TempDir(), share.NewMemPersister(), clock)
+	t.Cleanup(func() { _ = b.Close(context.Background()) })
+	tp := mustCreateTopic(t, b, "q", 1, nil)
+	addr := serveShare(t, b)
+	ctx := context.Background()
+	newClient := func() *kgo.Client {
+		cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cl
+	}
+	c1, c2 := newClient(), newClient()
+	defer c2.Close()
+	acquired(t, rawShareFetch(ctx, t, c1, "g", "m1", 0, tp.id, 0))
+
+	// m2 long-polls with nothing to acquire; an append wakes it.
+	done := make(chan *kmsg.ShareFetchResponse, 1)
+	go func() { done <- rawShareFetch(ctx, t, c2, "g", "m2", 0, tp.id, 30_000) }()
+	// Wait until m2's session exists (its poll is parked), then append.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		b.shareMgr().mu.Lock()
+		n := len(b.shareMgr().sessions)
+		b.shareMgr().mu.Unlock()
+		if n == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("m2's session never opened")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	appendRecords(t, tp.partition(0), 1, 5) // 0-4
+	tp.partition(0).notify()                // as a produce does
+	select {
+	case resp := <-done:
+		wantAcquired(t, "woken", acquired(t, resp), share.Acquired{First: 0, Last: 4, DeliveryCount: 1})
+	case <-time.After(20 * time.Second):
+		t.Fatal("the long poll did not wake on the append")
+	}
+	// m2's records go back when its connection drops.
+	c2.Close()
+	deadline = time.Now().Add(10 * time.Second)
+	for epoch := int32(1); ; epoch++ {
+		got := acquired(t, rawShareFetch(ctx, t, c1, "g", "m1", epoch, tp.id, 0))
+		if len(got) > 0 {
+			wantAcquired(t, "after the drop", got, share.Acquired{First: 0, Last: 4, DeliveryCount: 2})
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("records never released after the connection dropped")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	c1.Close()
 }

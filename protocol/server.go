@@ -126,6 +126,14 @@ type Request struct {
 	Conn    *ConnInfo
 }
 
+// ConnCloser is implemented by a Handler that must know when a connection
+// it served has closed (Kafka's connection disconnect listeners: share
+// sessions release their records). ConnClosed is called once per served
+// connection, after its last reply, from the connection's goroutine.
+type ConnCloser interface {
+	ConnClosed(conn *ConnInfo)
+}
+
 // Reply is the handler's answer to one request.
 type Reply struct {
 	// Resp is a response that is ready now.
@@ -485,6 +493,9 @@ func (c *conn) serve() {
 	<-writerDone
 	cancel()
 	c.nc.Close()
+	if cc, ok := s.handler.(ConnCloser); ok {
+		cc.ConnClosed(c.info)
+	}
 	s.mu.Lock()
 	delete(s.conns, c)
 	s.mu.Unlock()
