@@ -3,9 +3,11 @@ package broker
 import (
 	"context"
 	"encoding/binary"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -392,4 +394,74 @@ func TestShareFetchConnectionDrop(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	c1.Close()
+}
+
+// TestShareFetchReadCommitted: under read_committed an aborted
+// transaction's records and the control records are archived, never
+// acquired; under read_uncommitted only the control records are.
+func TestShareFetchReadCommitted(t *testing.T) {
+	clock := &shareTestClock{now: time.Now()}
+	b := newShareBroker(t, t.TempDir(), share.NewMemPersister(), clock)
+	t.Cleanup(func() { _ = b.Close(context.Background()) })
+	tp := mustCreateTopic(t, b, "tx", 1, nil)
+	p := tp.partition(0)
+	addr := serveShare(t, b)
+	ctx := context.Background()
+	// Load both share-partitions at offset 0 (latest, before any record).
+	for _, g := range []string{"rc", "ru"} {
+		sp, err := b.lockSharePart(ctx, share.Key{Group: g, TopicID: tp.id}, p, b.cluster.leadershipOf(p).epoch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sp.mu.Unlock()
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.TransactionalID("share-tx"), kgo.DefaultProduceTopic("tx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	produce := func(commit bool, n int) {
+		if err := cl.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		for range n {
+			if err := cl.ProduceSync(ctx, kgo.StringRecord("v")).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := cl.EndTransaction(ctx, kgo.TransactionEndTry(commit)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	produce(false, 1) // 0 aborted, 1 marker
+	produce(true, 1)  // 2 committed, 3 marker
+	for deadline := time.Now().Add(10 * time.Second); p.lastStableOffset() < 4; {
+		if time.Now().After(deadline) {
+			t.Fatal("LSO never reached 4")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	for _, c := range []struct {
+		group         string
+		readCommitted bool
+		want          string
+	}{
+		{"rc", true, "spso=2 speo=4 [2-2 acquired n=1 m until=%d] [3-3 archived n=0]"},
+		{"ru", false, "spso=0 speo=4 [0-0 acquired n=1 m until=%d] [1-1 archived n=0] [2-2 acquired n=1 m until=%d] [3-3 archived n=0]"},
+	} {
+		sp, err := b.lockSharePart(ctx, share.Key{Group: c.group, TopicID: tp.id}, p, b.cluster.leadershipOf(p).epoch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _, err = b.shareReadLocked(sp, p, "m", 100, false, 1<<20, c.readCommitted)
+		got := sp.sp.String()
+		sp.mu.Unlock()
+		if err != nil {
+			t.Fatal(err)
+		}
+		until := clock.Now().Add(b.groupSettings(c.group).ShareRecordLockDuration).UnixMilli()
+		if want := strings.ReplaceAll(c.want, "%d", fmt.Sprint(until)); got != want {
+			t.Errorf("%s: state %q, want %q", c.group, got, want)
+		}
+	}
 }
