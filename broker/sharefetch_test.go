@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -464,4 +465,95 @@ func TestShareFetchReadCommitted(t *testing.T) {
 			t.Errorf("%s: state %q, want %q", c.group, got, want)
 		}
 	}
+}
+
+// TestClusterShareFetchLeaderMove: only the data partition's leader serves
+// ShareFetch (others answer NOT_LEADER_OR_FOLLOWER with the leader and its
+// endpoint); when leadership moves, the new leader goes on from the
+// persisted state.
+func TestClusterShareFetchLeaderMove(t *testing.T) {
+	tc := newTestCluster(t, 3)
+	pers := share.NewMemPersister() // the share coordinator, shared
+	for _, b := range tc.brokers {
+		b.sharePersister = pers
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(tc.seeds()...), kgo.DefaultProduceTopic("sq"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	tc.createKnownTopic(ctx, adm, "sq", 1)
+	leader := -1
+	tc.waitFor("a leader", func() bool { leader = tc.leaderOf("sq", 0); return leader >= 0 })
+	id := tc.brokers[leader].topics.get("sq").id
+	fetchFrom := func(c *kgo.Client, node int, member string, epoch int32, acks ...kmsg.ShareFetchRequestTopicPartitionAcknowledgementBatch) *kmsg.ShareFetchResponse {
+		req := kmsg.NewPtrShareFetchRequest()
+		req.GroupID, req.MemberID = kmsg.StringPtr("g"), kmsg.StringPtr(member)
+		req.ShareSessionEpoch, req.MaxRecords, req.MinBytes = epoch, 100, 1
+		rt := kmsg.NewShareFetchRequestTopic()
+		rt.TopicID = id
+		rp := kmsg.NewShareFetchRequestTopicPartition()
+		rp.AcknowledgementBatches = acks
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		resp, err := req.RequestWith(ctx, c.Broker(node+1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	follower := (leader + 1) % 3
+	resp := fetchFrom(cl, follower, "m", 0)
+	rp := resp.Topics[0].Partitions[0]
+	if rp.ErrorCode != kerr.NotLeaderForPartition.Code || rp.CurrentLeader.LeaderID != int32(leader+1) ||
+		len(resp.NodeEndpoints) != 1 || resp.NodeEndpoints[0].NodeID != int32(leader+1) {
+		t.Fatalf("follower answered %+v (endpoints %+v), want NOT_LEADER_OR_FOLLOWER naming node %d", rp, resp.NodeEndpoints, leader+1)
+	}
+	acquired(t, fetchFrom(cl, leader, "m", 0)) // initializes the share-partition at the end
+	produceN(t, cl, "sq", 0, 10)
+	wantAcquired(t, "leader", acquired(t, fetchFrom(cl, leader, "m", 1)), share.Acquired{First: 0, Last: 9, DeliveryCount: 1})
+	acquired(t, fetchFrom(cl, leader, "m", 2, fetchAck(0, 4, 1)))
+
+	tc.nw.Isolate(raftID(int32(leader + 1)))
+	next := -1
+	tc.waitFor("a new leader", func() bool {
+		for i, b := range tc.brokers {
+			if i == leader {
+				continue
+			}
+			if p := b.topics.get("sq").partition(0); p.lead.Load().local {
+				next = i
+				return true
+			}
+		}
+		return false
+	})
+	var others []string
+	for i, s := range tc.seeds() {
+		if i != leader {
+			others = append(others, s)
+		}
+	}
+	cl2, err := kgo.NewClient(kgo.SeedBrokers(others...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl2.Close()
+	if err := cl2.Ping(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var got []share.Acquired
+	tc.waitFor("records from the new leader", func() bool {
+		resp := fetchFrom(cl2, next, "m2", 0)
+		if c := resp.Topics[0].Partitions[0].ErrorCode; c != 0 {
+			return false
+		}
+		got = acquired(t, resp)
+		return len(got) > 0
+	})
+	wantAcquired(t, "new leader", got, share.Acquired{First: 5, Last: 9, DeliveryCount: 2})
+	tc.nw.Heal()
 }
