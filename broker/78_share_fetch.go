@@ -200,7 +200,7 @@ func (b *Broker) shareFetch(ctx context.Context, r *kmsg.ShareFetchRequest, conn
 		b.closeShareSession(ctx, key)
 	}
 	if !closing && !(r.Version >= 2 && r.IsRenewAck) && len(fetchTPs) > 0 {
-		b.shareFetchWait(ctx, r, group, member, fetchTPs, settings.ShareIsolationLevel == "read_committed", result)
+		b.shareFetchWait(ctx, r, group, member, fetchTPs, full, settings.ShareIsolationLevel == "read_committed", result)
 	}
 	if full {
 		for _, tp := range fetchTPs {
@@ -213,7 +213,7 @@ func (b *Broker) shareFetch(ctx context.Context, r *kmsg.ShareFetchRequest, conn
 
 // shareFetchWait acquires records for member on tps, waiting up to
 // MaxWaitMillis while none can be acquired.
-func (b *Broker) shareFetchWait(ctx context.Context, r *kmsg.ShareFetchRequest, group, member string, tps []shareTP, readCommitted bool, result func(shareTP) *sharePartResult) {
+func (b *Broker) shareFetchWait(ctx context.Context, r *kmsg.ShareFetchRequest, group, member string, tps []shareTP, verify, readCommitted bool, result func(shareTP) *sharePartResult) {
 	maxRecords := int(r.MaxRecords)
 	if r.Version < 1 || maxRecords <= 0 {
 		maxRecords = defaultShareMaxRecords
@@ -239,7 +239,8 @@ func (b *Broker) shareFetchWait(ctx context.Context, r *kmsg.ShareFetchRequest, 
 	}()
 	for {
 		avail := b.shareMgr().availCh() // before the pass: a release during it wakes the wait
-		got, hasErr := b.shareFetchPass(ctx, group, member, tps, maxRecords, strict, maxBytes, readCommitted, result)
+		got, hasErr := b.shareFetchPass(ctx, group, member, tps, verify, maxRecords, strict, maxBytes, readCommitted, result)
+		verify = false
 		if got || hasErr || !time.Now().Before(deadline) {
 			return
 		}
@@ -259,7 +260,7 @@ func (b *Broker) shareFetchWait(ctx context.Context, r *kmsg.ShareFetchRequest, 
 		case <-w.ch:
 		case <-avail:
 		case <-timer.C:
-			b.shareFetchPass(ctx, group, member, tps, maxRecords, strict, maxBytes, readCommitted, result)
+			b.shareFetchPass(ctx, group, member, tps, false, maxRecords, strict, maxBytes, readCommitted, result)
 			return
 		case <-ctx.Done():
 			return
@@ -270,7 +271,7 @@ func (b *Broker) shareFetchWait(ctx context.Context, r *kmsg.ShareFetchRequest, 
 }
 
 // shareFetchPass tries once to acquire records on every partition.
-func (b *Broker) shareFetchPass(ctx context.Context, group, member string, tps []shareTP, maxRecords int, strict bool, maxBytes int, readCommitted bool, result func(shareTP) *sharePartResult) (got, hasErr bool) {
+func (b *Broker) shareFetchPass(ctx context.Context, group, member string, tps []shareTP, verify bool, maxRecords int, strict bool, maxBytes int, readCommitted bool, result func(shareTP) *sharePartResult) (got, hasErr bool) {
 	for _, tp := range tps {
 		_, p, l, code := b.shareLookup(tp.id, tp.partition)
 		k := share.Key{Group: group, TopicID: tp.id, Partition: tp.partition}
@@ -286,7 +287,7 @@ func (b *Broker) shareFetchPass(ctx context.Context, group, member string, tps [
 		if maxRecords <= 0 || maxBytes <= 0 {
 			continue
 		}
-		sp, err := b.lockSharePart(ctx, k, p, l.epoch)
+		sp, err := b.lockSharePart(ctx, k, p, l.epoch, verify)
 		if err != nil {
 			res := result(tp)
 			res.code = shareFetchErrorCode(err)

@@ -170,10 +170,28 @@ func shareConfig(s coordinator.GroupSettings) share.Config {
 
 // lockSharePart returns k's share-partition locked and loaded at the data
 // partition's current leader epoch (reading the persister if needed).
-func (b *Broker) lockSharePart(ctx context.Context, k share.Key, p *partition, epoch int32) (*sharePart, error) {
+// verify (a share session opening) also asks the persister whether the
+// state was re-initialized since it was loaded (AlterShareGroupOffsets,
+// DeleteShareGroupOffsets bump the state epoch or delete the state, and
+// are allowed only while the group has no members), and reloads if so.
+func (b *Broker) lockSharePart(ctx context.Context, k share.Key, p *partition, epoch int32, verify bool) (*sharePart, error) {
 	sp := b.shareMgr().part(k)
 	sp.mu.Lock()
 	settings := b.groupSettings(k.Group)
+	if sp.sp != nil && sp.leaderEpoch == epoch && verify {
+		rctx, cancel := context.WithTimeout(ctx, sharePersistTimeout)
+		sum, err := b.persister().ReadSummary(rctx, k)
+		cancel()
+		switch {
+		case errors.Is(err, share.ErrUninitialized):
+			sp.sp = nil
+		case err != nil:
+			sp.mu.Unlock()
+			return nil, err
+		case sum.StateEpoch != sp.stateEpoch:
+			sp.sp = nil
+		}
+	}
 	if sp.sp != nil && sp.leaderEpoch == epoch {
 		sp.sp.SetConfig(shareConfig(settings))
 		return sp, nil
@@ -560,7 +578,7 @@ func (b *Broker) shareAcknowledge(ctx context.Context, group, member string, id 
 		}
 		return code, l, p
 	}
-	sp, err := b.lockSharePart(ctx, k, p, l.epoch)
+	sp, err := b.lockSharePart(ctx, k, p, l.epoch, false)
 	if err != nil {
 		return shareFetchErrorCode(err), l, p
 	}

@@ -410,7 +410,7 @@ func TestShareFetchReadCommitted(t *testing.T) {
 	ctx := context.Background()
 	// Load both share-partitions at offset 0 (latest, before any record).
 	for _, g := range []string{"rc", "ru"} {
-		sp, err := b.lockSharePart(ctx, share.Key{Group: g, TopicID: tp.id}, p, b.cluster.leadershipOf(p).epoch)
+		sp, err := b.lockSharePart(ctx, share.Key{Group: g, TopicID: tp.id}, p, b.cluster.leadershipOf(p).epoch, false)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -450,7 +450,7 @@ func TestShareFetchReadCommitted(t *testing.T) {
 		{"rc", true, "spso=2 speo=4 [2-2 acquired n=1 m until=%d] [3-3 archived n=0]"},
 		{"ru", false, "spso=0 speo=4 [0-0 acquired n=1 m until=%d] [1-1 archived n=0] [2-2 acquired n=1 m until=%d] [3-3 archived n=0]"},
 	} {
-		sp, err := b.lockSharePart(ctx, share.Key{Group: c.group, TopicID: tp.id}, p, b.cluster.leadershipOf(p).epoch)
+		sp, err := b.lockSharePart(ctx, share.Key{Group: c.group, TopicID: tp.id}, p, b.cluster.leadershipOf(p).epoch, false)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -556,4 +556,35 @@ func TestClusterShareFetchLeaderMove(t *testing.T) {
 	})
 	wantAcquired(t, "new leader", got, share.Acquired{First: 5, Last: 9, DeliveryCount: 2})
 	tc.nw.Heal()
+}
+
+// TestShareFetchStateReinitialized: state re-initialized behind the
+// leader's back (AlterShareGroupOffsets: a newer state epoch) or deleted
+// (DeleteShareGroupOffsets) is picked up by the next session to open.
+func TestShareFetchStateReinitialized(t *testing.T) {
+	clock := &shareTestClock{now: time.Now()}
+	pers := share.NewMemPersister()
+	b := newShareBroker(t, t.TempDir(), pers, clock)
+	t.Cleanup(func() { _ = b.Close(context.Background()) })
+	tp := mustCreateTopic(t, b, "q", 1, nil)
+	appendRecords(t, tp.partition(0), 4, 5) // 0-19, before the share-partition: latest skips them
+	m := &shareClient{t: t, b: b, group: "g", member: "m", topic: tp.id}
+	wantAcquired(t, "latest", acquired(t, m.fetch(100)))
+	m.ack(-1)
+	k := share.Key{Group: "g", TopicID: tp.id}
+	if err := pers.Initialize(context.Background(), k, 1, 15); err != nil {
+		t.Fatal(err)
+	}
+	m2 := &shareClient{t: t, b: b, group: "g", member: "m2", topic: tp.id}
+	wantAcquired(t, "altered", acquired(t, m2.fetch(100)), share.Acquired{First: 15, Last: 19, DeliveryCount: 1})
+	m2.ack(-1)
+	if err := pers.Delete(context.Background(), k); err != nil {
+		t.Fatal(err)
+	}
+	appendRecords(t, tp.partition(0), 1, 5) // 20-24
+	m3 := &shareClient{t: t, b: b, group: "g", member: "m3", topic: tp.id}
+	wantAcquired(t, "deleted: latest again", acquired(t, m3.fetch(100)))
+	if got, want := sharePartState(t, b, "g", tp.id), "spso=25 speo=25"; got != want {
+		t.Fatalf("state %q, want %q", got, want)
+	}
 }
