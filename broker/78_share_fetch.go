@@ -4,12 +4,17 @@ package broker
 //
 //   - v1: the stable version (v0 was Kafka 4.0's early access, removed in
 //     4.1; not served). MaxRecords bounds the records acquired by one
-//     request (whole batches: the last may cross it); BatchSize is
-//     accepted and not used (acquired ranges follow the log's batches).
+//     request (whole batches: the last may cross it); BatchSize cuts the
+//     AcquiredRecords ranges into ranges of at most that many records.
 //   - v2 (KIP-1206, KIP-1222): ShareAcquireMode 1 (record-limit) acquires
 //     exactly MaxRecords at most, cutting a batch; IsRenewAck: the
 //     acknowledgements may carry RENEW (4), which extends the acquisition
-//     lock, and the request acquires nothing.
+//     lock, and the request acquires nothing (its fetch limits must be 0
+//     and every partition must carry acknowledgements: INVALID_REQUEST).
+//   - Member ids are checked for form only (non-empty, at most 36
+//     characters), as Kafka.
+//   - Partitions take turns at being read first (rotated by the session
+//     epoch) so that MaxRecords is shared.
 //   - Share sessions (share_fetch_glue.go), per group and member:
 //     ShareSessionEpoch 0 opens one with the request's partitions (no
 //     acknowledgements allowed: INVALID_REQUEST), replacing an existing one;
@@ -89,7 +94,15 @@ func (b *Broker) shareFetch(ctx context.Context, r *kmsg.ShareFetchRequest, conn
 	}
 	settings := b.groupSettings(group)
 	resp.AcquisitionLockTimeoutMillis = int32(settings.ShareRecordLockDuration.Milliseconds())
-	if group == "" || member == "" {
+	// Kafka checks the member id's form only (membership is the group
+	// coordinator's business).
+	if group == "" || member == "" || len(member) > 36 {
+		resp.ErrorCode = kerr.InvalidRequest.Code
+		return resp
+	}
+	renew := r.Version >= 2 && r.IsRenewAck
+	if renew && (r.MaxBytes != 0 || r.MinBytes != 0 || r.MaxRecords != 0 || r.MaxWaitMillis != 0) {
+		// KIP-1222: a renew-ack request fetches nothing.
 		resp.ErrorCode = kerr.InvalidRequest.Code
 		return resp
 	}
@@ -103,6 +116,10 @@ func (b *Broker) shareFetch(ctx context.Context, r *kmsg.ShareFetchRequest, conn
 		for j := range t.Partitions {
 			p := &t.Partitions[j]
 			tp := shareTP{t.TopicID, p.Partition}
+			if renew && len(p.AcknowledgementBatches) == 0 {
+				resp.ErrorCode = kerr.InvalidRequest.Code
+				return resp
+			}
 			reqTPs = append(reqTPs, tp)
 			if len(p.AcknowledgementBatches) > 0 {
 				hasAcks = true
@@ -189,7 +206,7 @@ func (b *Broker) shareFetch(ctx context.Context, r *kmsg.ShareFetchRequest, conn
 		res.acked = true
 		ab, err := shareAckBatches(batches, func(a *kmsg.ShareFetchRequestTopicPartitionAcknowledgementBatch) (int64, int64, []int8) {
 			return a.FirstOffset, a.LastOffset, a.AcknowledgeTypes
-		}, r.Version >= 2 && r.IsRenewAck)
+		}, renew)
 		if err != nil {
 			res.ackCode = shareFetchErrorCode(err)
 			continue
@@ -199,7 +216,14 @@ func (b *Broker) shareFetch(ctx context.Context, r *kmsg.ShareFetchRequest, conn
 	if closing {
 		b.closeShareSession(ctx, key)
 	}
-	if !closing && !(r.Version >= 2 && r.IsRenewAck) && len(fetchTPs) > 0 {
+	if !closing && !renew && len(fetchTPs) > 0 {
+		// Partitions take turns at coming first (the session epoch
+		// rotates them), so that one busy partition does not starve the
+		// others of MaxRecords.
+		if n := len(fetchTPs); n > 1 {
+			k := int(max(epoch, 0)) % n
+			fetchTPs = append(fetchTPs[k:], fetchTPs[:k]...)
+		}
 		b.shareFetchWait(ctx, r, group, member, fetchTPs, full, settings.ShareIsolationLevel == "read_committed", result)
 	}
 	if full {
@@ -219,6 +243,10 @@ func (b *Broker) shareFetchWait(ctx context.Context, r *kmsg.ShareFetchRequest, 
 		maxRecords = defaultShareMaxRecords
 	}
 	strict := r.Version >= 2 && r.ShareAcquireMode == 1
+	batchSize := 0 // batch-optimized mode: acquired ranges of at most BatchSize records
+	if !strict && r.BatchSize > 0 {
+		batchSize = int(r.BatchSize)
+	}
 	maxBytes := int(r.MaxBytes)
 	if maxBytes <= 0 {
 		maxBytes = 1<<31 - 1
@@ -239,7 +267,7 @@ func (b *Broker) shareFetchWait(ctx context.Context, r *kmsg.ShareFetchRequest, 
 	}()
 	for {
 		avail := b.shareMgr().availCh() // before the pass: a release during it wakes the wait
-		got, hasErr := b.shareFetchPass(ctx, group, member, tps, verify, maxRecords, strict, maxBytes, readCommitted, result)
+		got, hasErr := b.shareFetchPass(ctx, group, member, tps, verify, maxRecords, strict, batchSize, maxBytes, readCommitted, result)
 		verify = false
 		if got || hasErr || !time.Now().Before(deadline) {
 			return
@@ -260,7 +288,7 @@ func (b *Broker) shareFetchWait(ctx context.Context, r *kmsg.ShareFetchRequest, 
 		case <-w.ch:
 		case <-avail:
 		case <-timer.C:
-			b.shareFetchPass(ctx, group, member, tps, false, maxRecords, strict, maxBytes, readCommitted, result)
+			b.shareFetchPass(ctx, group, member, tps, false, maxRecords, strict, batchSize, maxBytes, readCommitted, result)
 			return
 		case <-ctx.Done():
 			return
@@ -271,7 +299,7 @@ func (b *Broker) shareFetchWait(ctx context.Context, r *kmsg.ShareFetchRequest, 
 }
 
 // shareFetchPass tries once to acquire records on every partition.
-func (b *Broker) shareFetchPass(ctx context.Context, group, member string, tps []shareTP, verify bool, maxRecords int, strict bool, maxBytes int, readCommitted bool, result func(shareTP) *sharePartResult) (got, hasErr bool) {
+func (b *Broker) shareFetchPass(ctx context.Context, group, member string, tps []shareTP, verify bool, maxRecords int, strict bool, batchSize int, maxBytes int, readCommitted bool, result func(shareTP) *sharePartResult) (got, hasErr bool) {
 	for _, tp := range tps {
 		_, p, l, code := b.shareLookup(tp.id, tp.partition)
 		k := share.Key{Group: group, TopicID: tp.id, Partition: tp.partition}
@@ -307,11 +335,11 @@ func (b *Broker) shareFetchPass(ctx context.Context, group, member string, tps [
 		}
 		res := result(tp)
 		res.records = append(res.records, recs...)
-		res.acquired = append(res.acquired, acq...)
 		got = true
 		for _, a := range acq {
 			maxRecords -= int(a.Last - a.First + 1)
 		}
+		res.acquired = append(res.acquired, splitAcquired(acq, batchSize)...)
 		maxBytes -= len(recs)
 	}
 	return got, hasErr
@@ -379,4 +407,19 @@ func (b *Broker) shareLeaderEndpoint(l *leadership, listener string) (shareEndpo
 		return shareEndpoint{}, false
 	}
 	return shareEndpoint{NodeID: n.id, Host: host, Port: port, Rack: n.rack}, true
+}
+
+// splitAcquired cuts acquired ranges into ranges of at most n records (n
+// <= 0: as they are), as Kafka's batch-optimized mode answers BatchSize.
+func splitAcquired(acq []share.Acquired, n int) []share.Acquired {
+	if n <= 0 {
+		return acq
+	}
+	var out []share.Acquired
+	for _, a := range acq {
+		for first := a.First; first <= a.Last; first += int64(n) {
+			out = append(out, share.Acquired{First: first, Last: min(first+int64(n)-1, a.Last), DeliveryCount: a.DeliveryCount})
+		}
+	}
+	return out
 }

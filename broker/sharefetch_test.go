@@ -588,3 +588,39 @@ func TestShareFetchStateReinitialized(t *testing.T) {
 		t.Fatalf("state %q, want %q", got, want)
 	}
 }
+
+// TestShareFetchRenew: a RENEW acknowledgement (v2 IsRenewAck) extends the
+// acquisition lock; RENEW outside a renew-ack request is INVALID_REQUEST.
+func TestShareFetchRenew(t *testing.T) {
+	clock := &shareTestClock{now: time.Now()}
+	b := newShareBroker(t, t.TempDir(), share.NewMemPersister(), clock)
+	t.Cleanup(func() { _ = b.Close(context.Background()) })
+	tp := mustCreateTopic(t, b, "q", 1, nil)
+	lock := b.groupSettings("g").ShareRecordLockDuration
+	m := &shareClient{t: t, b: b, group: "g", member: "m", topic: tp.id}
+	o := &shareClient{t: t, b: b, group: "g", member: "o", topic: tp.id}
+	acquired(t, m.fetch(10))
+	acquired(t, o.fetch(10))
+	appendRecords(t, tp.partition(0), 1, 3) // 0-2
+	wantAcquired(t, "m", acquired(t, m.fetch(10)), share.Acquired{First: 0, Last: 2, DeliveryCount: 1})
+	if r := m.ack(m.epoch, shareAck(0, 2, 4)); r.Topics[0].Partitions[0].ErrorCode != kerr.InvalidRequest.Code {
+		t.Fatalf("renew without IsRenewAck: %+v", r)
+	}
+	clock.Advance(lock * 2 / 3)
+	req := kmsg.NewPtrShareAcknowledgeRequest()
+	req.GroupID, req.MemberID, req.ShareSessionEpoch, req.IsRenewAck = kmsg.StringPtr("g"), kmsg.StringPtr("m"), m.epoch, true
+	rt := kmsg.NewShareAcknowledgeRequestTopic()
+	rt.TopicID = tp.id
+	rp := kmsg.NewShareAcknowledgeRequestTopicPartition()
+	rp.AcknowledgementBatches = append(rp.AcknowledgementBatches, shareAck(0, 2, 4))
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	if r := do[*kmsg.ShareAcknowledgeResponse](t, b, 2, req); r.ErrorCode != 0 || r.Topics[0].Partitions[0].ErrorCode != 0 || r.AcquisitionLockTimeoutMillis != int32(lock.Milliseconds()) {
+		t.Fatalf("renew: %+v", r)
+	}
+	m.epoch++
+	clock.Advance(lock * 2 / 3) // past the first lock, within the renewed one
+	wantAcquired(t, "still locked", acquired(t, o.fetch(10)))
+	clock.Advance(lock / 2)
+	wantAcquired(t, "renewed lock expired", acquired(t, o.fetch(10)), share.Acquired{First: 0, Last: 2, DeliveryCount: 2})
+}
