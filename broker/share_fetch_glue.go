@@ -446,18 +446,71 @@ func (b *Broker) shareReadLocked(sp *sharePart, p *partition, member string, max
 	if readCommitted {
 		upper = min(p.lastStableOffset(), hw)
 	}
-	from := s.FetchOffset()
-	if from >= upper || !s.CanAcquire() {
-		return nil, nil, persist()
+	var (
+		out []byte
+		got []share.Acquired
+	)
+	// Read in chunks of at most shareReadChunk bytes until MaxRecords or
+	// MaxBytes is met, the window is full, or the log is exhausted: a
+	// request for 500 records must not read MaxBytes (often 50 MiB) of
+	// log to acquire them.
+	for maxRecords > 0 && maxBytes > 0 {
+		from := s.FetchOffset()
+		if from >= upper || !s.CanAcquire() {
+			break
+		}
+		buf, err := p.read(from, upper, min(maxBytes, shareReadChunk), len(out) == 0, nil)
+		if err != nil {
+			if len(got) > 0 {
+				break // deliver what was acquired
+			}
+			return nil, nil, errors.Join(err, persist())
+		}
+		batches, where := shareBatches(p, buf, upper, readCommitted)
+		if len(batches) == 0 {
+			break
+		}
+		acq, ch := s.Acquire(member, batches, maxRecords, strict, now)
+		changed = changed || ch
+		// Keep the batches holding acquired records.
+		gi := 0
+		for i, lb := range batches {
+			if lb.Skip {
+				continue
+			}
+			for gi < len(acq) && acq[gi].Last < lb.First {
+				gi++
+			}
+			if gi < len(acq) && acq[gi].First <= lb.Last {
+				out = append(out, buf[where[i][0]:where[i][1]]...)
+			}
+		}
+		for _, a := range acq {
+			maxRecords -= int(a.Last - a.First + 1)
+		}
+		got = append(got, acq...)
+		maxBytes -= len(buf)
+		if s.FetchOffset() <= from {
+			break // nothing moved (window full, or all acquired by others)
+		}
 	}
-	buf, err := p.read(from, upper, max(maxBytes, 0), true, nil)
-	if err != nil {
-		return nil, nil, errors.Join(err, persist())
+	if err := persist(); err != nil {
+		// The acquisition is lost with the dropped state: deliver nothing.
+		return nil, nil, err
 	}
-	type pos struct{ start, end int }
+	return out, got, nil
+}
+
+// shareReadChunk is how many bytes of log one acquisition step reads.
+const shareReadChunk = 1 << 20
+
+// shareBatches parses the record batches of a log read below upper, with
+// their byte ranges in buf. Control batches, and under read_committed
+// aborted transactional batches, are marked Skip.
+func shareBatches(p *partition, buf []byte, upper int64, readCommitted bool) ([]share.LogBatch, [][2]int) {
 	var (
 		batches []share.LogBatch
-		where   []pos
+		where   [][2]int
 	)
 	for off := 0; off+records.OffRecordCount+4 <= len(buf); {
 		length := int(int32(binary.BigEndian.Uint32(buf[off+records.OffBatchLength:])))
@@ -467,6 +520,9 @@ func (b *Broker) shareReadLocked(sp *sharePart, p *partition, member string, max
 		}
 		base := int64(binary.BigEndian.Uint64(buf[off+records.OffBaseOffset:]))
 		last := base + int64(int32(binary.BigEndian.Uint32(buf[off+records.OffLastOffsetDelta:])))
+		if last >= upper {
+			break // not yet stable (read_committed) or replicated
+		}
 		attrs := int16(binary.BigEndian.Uint16(buf[off+records.OffAttributes:]))
 		lb := share.LogBatch{First: base, Last: last, Skip: attrs&records.AttrControl != 0}
 		if !lb.Skip && readCommitted && attrs&records.AttrTransactional != 0 {
@@ -478,37 +534,11 @@ func (b *Broker) shareReadLocked(sp *sharePart, p *partition, member string, max
 				}
 			}
 		}
-		if last >= upper {
-			break // not yet stable / committed
-		}
 		batches = append(batches, lb)
-		where = append(where, pos{off, end})
+		where = append(where, [2]int{off, end})
 		off = end
 	}
-	got, ch := s.Acquire(member, batches, maxRecords, strict, now)
-	if ch {
-		changed = true
-	}
-	if err := persist(); err != nil {
-		// The acquisition is lost with the dropped state: deliver nothing.
-		return nil, nil, err
-	}
-	// Keep the batches holding acquired records (in place: where is
-	// increasing).
-	out := buf[:0]
-	gi := 0
-	for i, lb := range batches {
-		if lb.Skip {
-			continue
-		}
-		for gi < len(got) && got[gi].Last < lb.First {
-			gi++
-		}
-		if gi < len(got) && got[gi].First <= lb.Last {
-			out = append(out, buf[where[i].start:where[i].end]...)
-		}
-	}
-	return out, got, nil
+	return batches, where
 }
 
 // shareFetchErrorCode maps share-layer errors to Kafka codes.
