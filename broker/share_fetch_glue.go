@@ -614,22 +614,28 @@ func (b *Broker) shareAcknowledge(ctx context.Context, group, member string, id 
 	}
 	defer sp.mu.Unlock()
 	now := b.now()
-	sp.sp.Expire(now)
+	expired, _ := sp.sp.Expire(now)
+	spso := sp.sp.StartOffset()
 	if err := sp.sp.Acknowledge(member, acks, now); err != nil {
+		if expired {
+			_ = b.persistSharePartLocked(ctx, sp)
+			b.shareMgr().notifyAvail()
+		}
 		b.armShareTimerLocked(sp)
 		return shareFetchErrorCode(err), l, p
 	}
+	// A release makes records acquirable again, and a moved SPSO opens
+	// the in-flight window: wake the long polls.
+	wake := expired || sp.sp.StartOffset() != spso
+	for _, a := range acks {
+		for _, t := range a.Types {
+			wake = wake || t == share.AckRelease
+		}
+	}
 	err = b.persistSharePartLocked(ctx, sp)
 	b.armShareTimerLocked(sp)
-	if err == nil {
-		for _, a := range acks {
-			for _, t := range a.Types {
-				if t == share.AckRelease {
-					b.shareMgr().notifyAvail()
-					return 0, l, p
-				}
-			}
-		}
+	if err == nil && wake {
+		b.shareMgr().notifyAvail()
 	}
 	return shareFetchErrorCode(err), l, p
 }

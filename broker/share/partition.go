@@ -223,6 +223,13 @@ func (p *Partition) Acquire(member string, batches []LogBatch, maxRecords int, s
 			if s.state != StateAvailable {
 				continue
 			}
+			if p.cfg.DeliveryCountLimit > 0 && s.count >= p.cfg.DeliveryCountLimit {
+				// Delivered as often as allowed (its last lock was lost
+				// with a leader, or the limit was lowered): archive.
+				s.state = StateArchived
+				changed = true
+				continue
+			}
 			s.state, s.member, s.deadline = StateAcquired, member, deadline
 			s.count++
 			taken += int(s.last - s.first + 1)
