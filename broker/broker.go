@@ -98,7 +98,7 @@ type Broker struct {
 	caps *versionCaps // advertised max version per key
 
 	// Share groups (KIP-932): sharePersister makes share-partition state
-	// durable (nil: an in-memory one, share_fetch_glue.go); shares holds
+	// durable (nil: the share coordinator's, share_fetch_glue.go); shares holds
 	// the share-partitions this node leads and the share sessions,
 	// created on first use.
 	sharePersister share.Persister

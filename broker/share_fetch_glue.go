@@ -102,31 +102,33 @@ type shareManager struct {
 	// avail is closed (and replaced) when records may have become
 	// acquirable again (release, lock expiry), waking share long polls.
 	avail chan struct{}
-	mem   *share.MemPersister // until a durable persister is wired
+	// persister is used while Broker.sharePersister is unset: the share
+	// coordinator's (share_state_persister.go).
+	persister share.Persister
 }
 
-func newShareManager() *shareManager {
+func newShareManager(persister share.Persister) *shareManager {
 	return &shareManager{
-		parts:    map[share.Key]*sharePart{},
-		sessions: map[shareSessionKey]*shareSession{},
-		avail:    make(chan struct{}),
-		mem:      share.NewMemPersister(),
+		parts:     map[share.Key]*sharePart{},
+		sessions:  map[shareSessionKey]*shareSession{},
+		avail:     make(chan struct{}),
+		persister: persister,
 	}
 }
 
 // shareMgr returns the broker's share manager, created on first use.
 func (b *Broker) shareMgr() *shareManager {
-	b.sharesOnce.Do(func() { b.shares = newShareManager() })
+	b.sharesOnce.Do(func() { b.shares = newShareManager(b.newSharePersister()) })
 	return b.shares
 }
 
-// persister is the share.Persister: the wired one, else a memory one (a
-// single node without the share coordinator; nothing survives a restart).
+// persister is the share.Persister: the wired one (tests wire an
+// in-memory one), else the share coordinator's.
 func (b *Broker) persister() share.Persister {
 	if b.sharePersister != nil {
 		return b.sharePersister
 	}
-	return b.shareMgr().mem
+	return b.shareMgr().persister
 }
 
 func (m *shareManager) availCh() <-chan struct{} {
@@ -179,7 +181,7 @@ func (b *Broker) lockSharePart(ctx context.Context, k share.Key, p *partition, e
 	sp.mu.Lock()
 	settings := b.groupSettings(k.Group)
 	if sp.sp != nil && sp.leaderEpoch == epoch && verify {
-		rctx, cancel := context.WithTimeout(ctx, sharePersistTimeout)
+		rctx, cancel := context.WithTimeout(ctx, shareLeaderPersistTimeout)
 		sum, err := b.persister().ReadSummary(rctx, k)
 		cancel()
 		switch {

@@ -279,8 +279,14 @@ func TestShareFetchLockTimeout(t *testing.T) {
 // goes on from the persisted state: accepted records are not delivered
 // again, unacknowledged ones are, with their delivery counts.
 func TestShareFetchRestart(t *testing.T) {
+	t.Run("memory persister", func(t *testing.T) { testShareFetchRestart(t, share.NewMemPersister()) })
+	// The share coordinator's persister: __share_group_state on the
+	// data dir.
+	t.Run("share coordinator", func(t *testing.T) { testShareFetchRestart(t, nil) })
+}
+
+func testShareFetchRestart(t *testing.T, pers share.Persister) {
 	clock := &shareTestClock{now: time.Now()}
-	pers := share.NewMemPersister()
 	dir := t.TempDir()
 	b := newShareBroker(t, dir, pers, clock)
 	tp := mustCreateTopic(t, b, "q", 1, nil)
@@ -472,11 +478,7 @@ func TestShareFetchReadCommitted(t *testing.T) {
 // endpoint); when leadership moves, the new leader goes on from the
 // persisted state.
 func TestClusterShareFetchLeaderMove(t *testing.T) {
-	tc := newTestCluster(t, 3)
-	pers := share.NewMemPersister() // the share coordinator, shared
-	for _, b := range tc.brokers {
-		b.sharePersister = pers
-	}
+	tc := newTestCluster(t, 3) // share state in __share_group_state (the share coordinator)
 	cl, err := kgo.NewClient(kgo.SeedBrokers(tc.seeds()...), kgo.DefaultProduceTopic("sq"))
 	if err != nil {
 		t.Fatal(err)
@@ -506,6 +508,9 @@ func TestClusterShareFetchLeaderMove(t *testing.T) {
 		return resp
 	}
 	follower := (leader + 1) % 3
+	tc.waitFor("the follower knows the leader", func() bool {
+		return tc.brokers[follower].topics.get("sq").partition(0).lead.Load().leader == int32(leader+1)
+	})
 	resp := fetchFrom(cl, follower, "m", 0)
 	rp := resp.Topics[0].Partitions[0]
 	if rp.ErrorCode != kerr.NotLeaderForPartition.Code || rp.CurrentLeader.LeaderID != int32(leader+1) ||
