@@ -89,6 +89,7 @@ type sharePart struct {
 	key         share.Key
 	sp          *share.Partition // nil: not loaded (first use, or dropped)
 	leaderEpoch int32            // the data partition's epoch sp was loaded at
+	data        *partition       // the data partition
 	stateEpoch  int32
 	timer       *time.Timer // the next lock deadline
 	timerAt     time.Time
@@ -225,7 +226,7 @@ func (b *Broker) loadSharePartLocked(ctx context.Context, sp *sharePart, p *part
 		st.Batches = nil
 	}
 	sp.sp = share.FromState(shareConfig(settings), st)
-	sp.leaderEpoch, sp.stateEpoch = epoch, st.StateEpoch
+	sp.leaderEpoch, sp.stateEpoch, sp.data = epoch, st.StateEpoch, p
 	sp.sp.AdvanceLogStart(p.logStartOffset())
 	// The first write at this leader epoch fences an older leader.
 	return b.persistSharePartLocked(ctx, sp)
@@ -340,6 +341,10 @@ func (b *Broker) expireSharePart(sp *sharePart) {
 	defer sp.mu.Unlock()
 	sp.timer, sp.timerAt = nil, time.Time{}
 	if sp.sp == nil {
+		return
+	}
+	if l := b.cluster.leadershipOf(sp.data); !l.local || l.epoch != sp.leaderEpoch {
+		sp.sp = nil // leadership moved: the new leader reads the state
 		return
 	}
 	changed, _ := sp.sp.Expire(b.now())
