@@ -49,7 +49,9 @@ func newShareBroker(t *testing.T, dir string, pers share.Persister, clock *share
 	if err != nil {
 		t.Fatal(err)
 	}
-	b.sharePersister = pers
+	if pers != nil {
+		b.sharePersister = pers
+	}
 	return b
 }
 
