@@ -10,8 +10,11 @@ package broker
 // Locking: shareManager.mu guards the maps (parts, sessions) and every
 // shareSession's fields; sharePart.mu guards one share-partition and is
 // held across its persister calls, so that its writes reach the persister
-// in the order the state changed. Order: sharePart.mu may be taken with
-// shareManager.mu not held only (never the other way round).
+// in the order the state changed. Order: sharePart.mu, then
+// shareManager.mu (waking long polls with a part locked); never a
+// sharePart.mu while holding shareManager.mu. Entries of parts are kept
+// once made (a dropped share-partition keeps its entry, with no state), so
+// that one key never has two locks.
 //
 // Leadership: a share-partition is served only while this node leads the
 // data partition. Its in-memory state carries the leader epoch it was
@@ -414,8 +417,8 @@ func (b *Broker) shareConnClosed(conn *protocol.ConnInfo) {
 	}
 }
 
-// dropSharePartsNotLed drops the in-memory share-partitions of a data
-// partition this node no longer leads.
+// dropSharePart drops the in-memory share-partition k (its data partition
+// is no longer led here): the next leader reads the persisted state.
 func (b *Broker) dropSharePart(k share.Key) {
 	sp := b.shareMgr().existing(k)
 	if sp == nil {
@@ -430,7 +433,7 @@ func (b *Broker) dropSharePart(k share.Key) {
 	sp.mu.Unlock()
 }
 
-// shareRead is one acquisition for member on sp (locked): it reads the log
+// shareReadLocked is one acquisition for member on sp (locked): it reads the log
 // from the share-partition's fetch offset up to the high watermark (the
 // last stable offset under read_committed), acquires what it may, and
 // returns the record batches holding the acquired records.
