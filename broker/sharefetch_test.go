@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -49,9 +50,10 @@ func newShareBroker(t *testing.T, dir string, pers share.Persister, clock *share
 	if err != nil {
 		t.Fatal(err)
 	}
-	if pers != nil {
-		b.sharePersister = pers
+	if pers == nil {
+		pers = b.newSharePersister() // the share coordinator's, as the group coordinator's share wiring uses it too
 	}
+	b.sharePersister = pers
 	return b
 }
 
@@ -630,4 +632,247 @@ func TestShareFetchRenew(t *testing.T) {
 	wantAcquired(t, "still locked", acquired(t, o.fetch(10)))
 	clock.Advance(lock / 2)
 	wantAcquired(t, "renewed lock expired", acquired(t, o.fetch(10)), share.Acquired{First: 0, Last: 2, DeliveryCount: 2})
+}
+
+// newShareConsumer is a franz-go share consumer of topic in group.
+func newShareConsumer(t *testing.T, addr, group, topic string) *kgo.Client {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics(topic), kgo.ShareGroup(group), kgo.FetchMaxWait(200*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cl
+}
+
+// waitSharePartsLoaded polls until the group's share-partitions of id are
+// loaded (a member fetched them: with share.auto.offset.reset latest,
+// records produced from then on are delivered).
+func waitSharePartsLoaded(t *testing.T, b *Broker, group string, id [16]byte, parts int32) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		n := int32(0)
+		for p := range parts {
+			if sp := b.shareMgr().existing(share.Key{Group: group, TopicID: id, Partition: p}); sp != nil {
+				sp.mu.Lock()
+				if sp.sp != nil {
+					n++
+				}
+				sp.mu.Unlock()
+			}
+		}
+		if n == parts {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("share-partitions of %s never loaded (%d of %d)", group, n, parts)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func produceKeys(t *testing.T, ctx context.Context, prod *kgo.Client, topic string, keys ...string) {
+	t.Helper()
+	for _, k := range keys {
+		if err := prod.ProduceSync(ctx, &kgo.Record{Topic: topic, Key: []byte(k), Value: []byte("v")}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// pollUntil polls cl, handing every record to handle, until done reports
+// true or the deadline passes.
+func pollUntil(t *testing.T, ctx context.Context, cl *kgo.Client, what string, handle func(*kgo.Record), done func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !done() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out polling for %s", what)
+		}
+		pctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+		fs := cl.PollFetches(pctx)
+		cancel()
+		for _, r := range fs.Records() {
+			handle(r)
+		}
+	}
+}
+
+// TestShareConsumerKgo drives the share data plane with franz-go's share
+// consumer (kgo.ShareGroup) over TCP: two members share N records and
+// every record is delivered; released records come back with delivery
+// count 2 and rejected ones never; a record held past the acquisition lock
+// is delivered again with a higher delivery count; a record released at
+// every delivery is archived at the delivery count limit; and after a
+// broker restart (the share coordinator's state on the data dir) nothing
+// acknowledged is delivered again while new records are.
+func TestShareConsumerKgo(t *testing.T) {
+	clock := &shareTestClock{now: time.Now()}
+	dir := t.TempDir()
+	b := newShareBroker(t, dir, nil, clock)
+	addr := serveShare(t, b)
+	tp := mustCreateTopic(t, b, "sq", 3, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	prod, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prod.Close()
+
+	// Two members; records produced once both polled (latest reset).
+	ca, cb := newShareConsumer(t, addr, "sg", "sq"), newShareConsumer(t, addr, "sg", "sq")
+	var (
+		mu       sync.Mutex
+		accepted = map[string]int{}
+		counts   = map[string][]int32{}
+		by       = map[string]map[string]bool{}
+	)
+	handle := func(member string) func(*kgo.Record) {
+		return func(r *kgo.Record) {
+			k := string(r.Key)
+			n, _ := strconv.Atoi(k)
+			mu.Lock()
+			defer mu.Unlock()
+			counts[k] = append(counts[k], r.DeliveryCount())
+			if by[member] == nil {
+				by[member] = map[string]bool{}
+			}
+			by[member][k] = true
+			switch {
+			case n%10 == 5:
+				r.Ack(kgo.AckReject)
+			case n%10 == 0 && r.DeliveryCount() == 1:
+				r.Ack(kgo.AckRelease)
+			default:
+				r.Ack(kgo.AckAccept)
+				accepted[k]++
+			}
+		}
+	}
+	const n = 300
+	want := n - n/10 // all but the rejected keys
+	allAccepted := func() bool { mu.Lock(); defer mu.Unlock(); return len(accepted) >= want }
+	var wg sync.WaitGroup
+	for name, cl := range map[string]*kgo.Client{"a": ca, "b": cb} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			pollUntil(t, ctx, cl, "every record", handle(name), allAccepted)
+		}()
+	}
+	waitSharePartsLoaded(t, b, "sg", tp.id, 3)
+	var keys []string
+	for i := range n {
+		keys = append(keys, strconv.Itoa(i))
+	}
+	produceKeys(t, ctx, prod, "sq", keys...)
+	wg.Wait()
+	// Flush the last acks before checking (they ride on the next fetch or
+	// a ShareAcknowledge).
+	for _, cl := range []*kgo.Client{ca, cb} {
+		if err := cl.FlushAcks(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mu.Lock()
+	for i := range n {
+		k := strconv.Itoa(i)
+		c := counts[k]
+		switch {
+		case i%10 == 5:
+			if len(c) != 1 || accepted[k] != 0 {
+				t.Errorf("rejected key %s delivered %v, accepted %d times", k, c, accepted[k])
+			}
+		case i%10 == 0:
+			if len(c) != 2 || c[0] != 1 || c[1] != 2 || accepted[k] != 1 {
+				t.Errorf("released key %s delivered with counts %v (want [1 2]), accepted %d times", k, c, accepted[k])
+			}
+		default:
+			if len(c) != 1 || c[0] != 1 || accepted[k] != 1 {
+				t.Errorf("key %s delivered %v, accepted %d times", k, c, accepted[k])
+			}
+		}
+	}
+	t.Logf("member a got %d keys, member b %d", len(by["a"]), len(by["b"]))
+	if len(by["a"]) == 0 || len(by["b"]) == 0 {
+		t.Errorf("records not shared: a %d, b %d", len(by["a"]), len(by["b"]))
+	}
+	mu.Unlock()
+	cb.Close()
+
+	// A record held past the lock: the next poll's automatic accept is
+	// refused (the lock expired) and the record comes again, count 2.
+	// Another released at every delivery is archived at the limit.
+	limit := b.groupSettings("sg").ShareDeliveryCountLimit
+	produceKeys(t, ctx, prod, "sq", "hold", "poison")
+	var hold, poison []int32
+	pollUntil(t, ctx, ca, "the held record", func(r *kgo.Record) {
+		switch string(r.Key) {
+		case "hold":
+			hold = append(hold, r.DeliveryCount())
+		case "poison":
+			poison = append(poison, r.DeliveryCount())
+			r.Ack(kgo.AckRelease)
+		}
+	}, func() bool { return len(hold) > 0 })
+	clock.Advance(b.groupSettings("sg").ShareRecordLockDuration + time.Second)
+	pollUntil(t, ctx, ca, "the held record again and the poison record archived", func(r *kgo.Record) {
+		switch string(r.Key) {
+		case "hold":
+			hold = append(hold, r.DeliveryCount())
+			r.Ack(kgo.AckAccept)
+		case "poison":
+			poison = append(poison, r.DeliveryCount())
+			r.Ack(kgo.AckRelease)
+		}
+	}, func() bool { return len(hold) >= 2 && len(poison) >= int(limit) })
+	if err := ca.FlushAcks(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if len(hold) != 2 || hold[0] != 1 || hold[1] != 2 {
+		t.Errorf("held record delivered with counts %v, want [1 2]", hold)
+	}
+	for i, c := range poison {
+		if c != int32(i+1) {
+			t.Errorf("poison record delivered with counts %v, want 1..%d", poison, limit)
+		}
+	}
+	ca.Close()
+
+	// Restart: a new member gets only what was never acknowledged.
+	if err := b.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	prod.Close()
+	b2 := newShareBroker(t, dir, nil, clock)
+	t.Cleanup(func() { _ = b2.Close(context.Background()) })
+	addr2 := serveShare(t, b2)
+	prod2, err := kgo.NewClient(kgo.SeedBrokers(addr2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prod2.Close()
+	cc := newShareConsumer(t, addr2, "sg", "sq")
+	defer cc.Close()
+	got := map[string]int32{}
+	var gotMu sync.Mutex
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		pollUntil(t, ctx, cc, "the records after the restart", func(r *kgo.Record) {
+			gotMu.Lock()
+			got[string(r.Key)] = r.DeliveryCount()
+			gotMu.Unlock()
+			r.Ack(kgo.AckAccept)
+		}, func() bool { gotMu.Lock(); defer gotMu.Unlock(); return len(got) >= 3 })
+	}()
+	waitSharePartsLoaded(t, b2, "sg", tp.id, 3)
+	produceKeys(t, ctx, prod2, "sq", "after-1", "after-2", "after-3")
+	<-done
+	gotMu.Lock()
+	defer gotMu.Unlock()
+	if len(got) != 3 || got["after-1"] != 1 || got["after-2"] != 1 || got["after-3"] != 1 {
+		t.Errorf("after the restart got %v, want only after-1..3 at delivery count 1", got)
+	}
 }
