@@ -68,6 +68,10 @@ func (c *Coordinator) JoinGroup(req JoinRequest, done func(JoinResult)) {
 		fail(ErrGroupIDNotFound)
 		return
 	}
+	if g.share != nil {
+		done(JoinResult{Err: ErrInconsistentProtocol, Generation: -1}) // Kafka: a share group's id
+		return
+	}
 	if g.consumer != nil {
 		if len(g.consumer.members) > 0 {
 			// A classic member of a consumer group (migration.go).
@@ -530,7 +534,7 @@ func (c *Coordinator) DescribeGroup(groupID string) (GroupDescription, error) {
 		return GroupDescription{State: StateDead}, ErrGroupIDNotFound
 	}
 	defer g.mu.Unlock()
-	if g.consumer != nil || g.streams != nil {
+	if g.consumer != nil || g.streams != nil || g.share != nil {
 		return GroupDescription{State: StateDead}, ErrGroupIDNotFound // not a classic group
 	}
 	d := GroupDescription{State: g.state, ProtocolType: g.protocolType}
@@ -565,6 +569,8 @@ func (c *Coordinator) ListGroups() []GroupListing {
 		g.mu.Lock()
 		switch {
 		case g.state == StateDead:
+		case g.share != nil:
+			out = append(out, GroupListing{Group: g.id, ProtocolType: "share", State: g.state, StateName: g.shareStateNameLocked(), Type: "share"})
 		case g.consumer != nil:
 			out = append(out, GroupListing{Group: g.id, ProtocolType: "consumer", State: g.state, StateName: g.consumerStateLocked(), Type: "consumer"})
 		case g.streams != nil:
@@ -586,6 +592,9 @@ func (c *Coordinator) DeleteGroup(groupID string) error {
 	g := c.lockedGroup(groupID, false)
 	if g == nil {
 		return ErrGroupIDNotFound
+	}
+	if g.share != nil {
+		return c.deleteShareGroupLocked(g) // unlocks g
 	}
 	if g.state != StateEmpty || (g.consumer != nil && len(g.consumer.members) > 0) || (g.streams != nil && len(g.streams.members) > 0) {
 		g.mu.Unlock()
@@ -641,6 +650,14 @@ func (g *group) stopTimersLocked(answer error) {
 		g.pending[id].timer.Stop()
 	}
 	g.stopStreamsTimersLocked()
+	if g.share != nil {
+		for _, m := range g.share.members {
+			m.timerSeq++
+			if m.timer != nil {
+				m.timer.Stop()
+			}
+		}
+	}
 	if g.consumer != nil {
 		for _, m := range g.consumer.members {
 			m.timerSeq++

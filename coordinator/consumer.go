@@ -177,6 +177,10 @@ func (c *Coordinator) ConsumerHeartbeat(req ConsumerHeartbeatRequest) ConsumerHe
 		g.mu.Unlock()
 		return fail(ErrGroupIDNotFound)
 	}
+	if g.share != nil {
+		g.mu.Unlock()
+		return fail(ErrGroupIDNotFound) // Kafka: not a consumer group
+	}
 	res := c.consumerHeartbeatLocked(g, req)
 	only := res.MemberID
 	if res.Err != nil {

@@ -159,8 +159,9 @@ type Coordinator struct {
 	consumerSession   time.Duration // group.consumer.session.timeout.ms
 	consumerHeartbeat time.Duration // group.consumer.heartbeat.interval.ms
 
-	loaded   []atomic.Bool // per partition: replayed and serving
-	txn      txnOffsets    // pending transactional offsets (txn_offsets.go)
+	loaded   []atomic.Bool    // per partition: replayed and serving
+	txn      txnOffsets       // pending transactional offsets (txn_offsets.go)
+	share    shareCoordinator // share groups' wiring (share.go); guarded by mu
 	inflight sync.WaitGroup
 	closed   atomic.Bool
 }

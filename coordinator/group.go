@@ -127,6 +127,7 @@ type group struct {
 
 	consumer *consumerState // non-nil for a KIP-848 consumer group
 	streams  *streamsState  // non-nil for a KIP-1071 streams group (streams.go)
+	share    *shareState    // non-nil for a KIP-932 share group (share.go)
 	// persisted is the value last appended under each consumer group
 	// record key of this group (consumer_records.go).
 	persisted map[string][]byte

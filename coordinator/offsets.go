@@ -117,6 +117,9 @@ func (c *Coordinator) CommitOffsets(req CommitRequest) []error {
 
 // validateCommitLocked is Kafka's ClassicGroup.validateOffsetCommit.
 func (g *group) validateCommitLocked(req CommitRequest) error {
+	if g.share != nil {
+		return ErrGroupIDNotFound // Kafka: not a consumer group
+	}
 	if g.consumer != nil {
 		return g.validateConsumerCommitLocked(req.MemberID, req.Generation)
 	}
@@ -172,6 +175,9 @@ func (c *Coordinator) FetchOffsetsAsMember(groupID string, memberID *string, epo
 		return out, nil
 	}
 	defer g.mu.Unlock()
+	if g.share != nil {
+		return nil, ErrGroupIDNotFound // Kafka: not a consumer group
+	}
 	if memberID != nil && g.consumer != nil {
 		if err := g.validateConsumerCommitLocked(*memberID, epoch); err != nil {
 			return nil, err
@@ -217,6 +223,10 @@ func (c *Coordinator) DeleteOffsets(groupID string, parts []TopicPartition) ([]e
 	g := c.lockedGroup(groupID, false)
 	if g == nil {
 		return nil, ErrGroupIDNotFound
+	}
+	if g.share != nil {
+		g.mu.Unlock()
+		return nil, ErrGroupIDNotFound // Kafka: not a consumer group
 	}
 	errs := make([]error, len(parts))
 	var subscribed map[string]bool

@@ -127,6 +127,7 @@ type loadedGroup struct {
 	offsets  map[TopicPartition]*offsetEntry
 	consumer *loadedConsumer // KIP-848 records
 	streams  *loadedConsumer // KIP-1071 records (streams_records.go)
+	share    *loadedShare    // KIP-932 records
 }
 
 // Load replays partition p of __consumer_offsets and installs its groups;
@@ -245,6 +246,17 @@ func (c *Coordinator) Load(p int32) error {
 				lg.streams = &loadedConsumer{values: map[string][]byte{}}
 			}
 			lg.streams.apply(r.Key, r.Value)
+		case isShareRecordType(version):
+			_, group, _, err := parseShareKey(r.Key)
+			if err != nil {
+				skipped++
+				return nil
+			}
+			lg := get(group)
+			if lg.share == nil {
+				lg.share = &loadedShare{values: map[string][]byte{}}
+			}
+			lg.share.apply(r.Key, r.Value)
 		default:
 			skipped++
 		}
@@ -261,7 +273,8 @@ func (c *Coordinator) Load(p int32) error {
 	c.txn.mu.Unlock()
 	for id, lg := range groups {
 		if lg.meta == nil && len(lg.offsets) == 0 && (lg.consumer == nil || len(lg.consumer.values) == 0) &&
-			(lg.streams == nil || len(lg.streams.values) == 0) {
+			(lg.streams == nil || len(lg.streams.values) == 0) &&
+			(lg.share == nil || len(lg.share.values) == 0) {
 			continue
 		}
 		c.installGroup(id, lg)
@@ -291,6 +304,9 @@ func (c *Coordinator) installGroup(id string, lg *loadedGroup) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.offsets = lg.offsets
+	if lg.share != nil && g.installShareLocked(lg.share) {
+		return
+	}
 	if lg.consumer != nil && g.installConsumerLocked(lg.consumer) {
 		return
 	}

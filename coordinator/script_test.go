@@ -173,6 +173,7 @@ func newScriptEnv(t *testing.T) *scriptEnv {
 func (e *scriptEnv) start() {
 	e.c = New(e.cfg, e.log, e.clock, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
 	e.c.SetTopics(func() []TopicMeta { return append([]TopicMeta(nil), e.topics...) }, 45*time.Second, 5*time.Second)
+	e.c.SetShareStates(shareStubFor(e)) // share_script_test.go
 	for p := int32(0); p < e.cfg.Partitions; p++ {
 		if err := e.c.Load(p); err != nil {
 			e.t.Fatal(err)
@@ -438,7 +439,7 @@ func (e *scriptEnv) run(a scripttest.Cmd) string {
 		e.start()
 		e.emit("restarted")
 	default:
-		if !e.runStreams(a, group) { // streams_script_test.go
+		if !e.runStreams(a, group) && !e.runShare(a) { // streams_script_test.go, share_script_test.go
 			t.Fatalf("%s: unknown command %q", a.Pos, a.Name)
 		}
 	}
@@ -471,6 +472,11 @@ func (e *scriptEnv) checkPersisted(cmd string) {
 		if g.streams != nil {
 			if recs, _ := g.streamsDiffLocked(""); len(recs) > 0 {
 				e.t.Errorf("after %q group %s has %d unpersisted streams records", cmd, g.id, len(recs))
+			}
+		}
+		if g.share != nil {
+			if recs, _ := g.shareDiffLocked(""); len(recs) > 0 {
+				e.t.Errorf("after %q share group %s has %d unpersisted records", cmd, g.id, len(recs))
 			}
 		}
 		g.mu.Unlock()

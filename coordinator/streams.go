@@ -339,7 +339,7 @@ func (c *Coordinator) streamsHeartbeatLocked(g *group, req StreamsHeartbeatReque
 		return left
 	}
 	if g.streams == nil {
-		if g.consumer != nil || len(g.members) > 0 || len(g.pending) > 0 || g.state != StateEmpty {
+		if g.consumer != nil || g.share != nil || len(g.members) > 0 || len(g.pending) > 0 || g.state != StateEmpty {
 			return fail(ErrNotStreamsGroup)
 		}
 		// An empty classic group (only offsets, or nothing) becomes a

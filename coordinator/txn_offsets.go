@@ -70,6 +70,10 @@ func (c *Coordinator) TxnCommitOffsets(req CommitRequest, producerID int64, prod
 	if g == nil {
 		return all(ErrCoordinatorNotAvailable)
 	}
+	if g.share != nil {
+		g.mu.Unlock()
+		return all(ErrGroupIDNotFound) // Kafka: not a consumer group
+	}
 	if req.Generation >= 0 || req.MemberID != "" || req.InstanceID != nil {
 		if err := g.validateCommitLocked(req); err != nil {
 			g.mu.Unlock()
