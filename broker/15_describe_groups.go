@@ -7,6 +7,8 @@ package broker
 //   - A group that does not exist is described as Dead with no error, and
 //     from v6 with GROUP_ID_NOT_FOUND (KIP-1043), as Kafka 4 does.
 //   - Protocol, member metadata and assignments only for Stable groups.
+//   - Consumer and share groups are not classic groups: Dead, and
+//     GROUP_ID_NOT_FOUND from v6, as Kafka describes them.
 
 import (
 	"context"

@@ -5,7 +5,8 @@ package broker
 //   - v3+: flexible. v4+: StatesFilter (case-insensitive state names) and
 //     the state of each group. v5+: TypesFilter and the type of each group
 //     ("classic", "consumer" for KIP-848 groups, "streams" for KIP-1071
-//     groups, whose protocol type is "streams" too).
+//     groups, whose protocol type is "streams" too, "share" for KIP-932
+//     groups, protocol type "share", states Empty and Stable, as Kafka's).
 
 import (
 	"context"

@@ -5,6 +5,8 @@ package broker
 //   - Only Empty groups are deleted (NON_EMPTY_GROUP otherwise); unknown
 //     groups get GROUP_ID_NOT_FOUND. The group and offset tombstones are
 //     durable before the response. v2+: flexible.
+//   - A share group's share-partition state is deleted first, through the
+//     share coordinator (COORDINATOR_NOT_AVAILABLE if there is none).
 
 import (
 	"context"

@@ -380,6 +380,10 @@ func (b *Broker) authorize(req *protocol.Request) (deny *protocol.Reply, post fu
 		return z.streamsGroupDescribe(r)
 	case *kmsg.StreamsGroupTopologyDescriptionUpdateRequest:
 		return z.groupOnly(r, r.Group)
+
+	case *kmsg.ShareGroupHeartbeatRequest, *kmsg.ShareGroupDescribeRequest, *kmsg.DescribeShareGroupOffsetsRequest,
+		*kmsg.AlterShareGroupOffsetsRequest, *kmsg.DeleteShareGroupOffsetsRequest:
+		return z.shareGroupAPIs(r)
 	case *kmsg.DescribeTopicPartitionsRequest:
 		return z.describeTopicPartitions(r)
 	case *kmsg.ShareFetchRequest:

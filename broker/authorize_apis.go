@@ -891,3 +891,153 @@ func (z authz) shareAcknowledge(r *kmsg.ShareAcknowledgeRequest) (*protocol.Repl
 		}
 	}
 }
+
+// ---- share groups (KIP-932), as KafkaApis authorizes them
+
+func (z authz) shareGroupAPIs(req kmsg.Request) (*protocol.Reply, func(kmsg.Response)) {
+	switch r := req.(type) {
+	case *kmsg.ShareGroupHeartbeatRequest:
+		// READ on the group; DESCRIBE on every subscribed topic.
+		resp := r.ResponseKind().(*kmsg.ShareGroupHeartbeatResponse)
+		resp.MemberEpoch = -1
+		if !z.group(acl.OpRead, r.GroupID) {
+			resp.ErrorCode = errGroupAuth
+			return &protocol.Reply{Resp: resp}, nil
+		}
+		for _, t := range r.SubscribedTopicNames {
+			if !z.topic(acl.OpDescribe, t) {
+				resp.ErrorCode = errTopicAuth
+				return &protocol.Reply{Resp: resp}, nil
+			}
+		}
+	case *kmsg.ShareGroupDescribeRequest:
+		// DESCRIBE on each group; a group showing a topic the caller may
+		// not describe is answered TOPIC_AUTHORIZATION_FAILED.
+		var denied []string
+		r.GroupIDs, denied = filter(r.GroupIDs, func(g *string) bool { return z.group(acl.OpDescribe, *g) })
+		return nil, func(resp kmsg.Response) {
+			dr := resp.(*kmsg.ShareGroupDescribeResponse)
+			for i := range dr.Groups {
+				g := &dr.Groups[i]
+				if g.ErrorCode != 0 {
+					continue
+				}
+				if r.IncludeAuthorizedOperations {
+					g.AuthorizedOperations = z.a.AuthorizedOperations(z.r, acl.ResourceGroup, g.GroupID)
+				}
+				hidden := false
+				for _, m := range g.Members {
+					for _, tp := range m.Assignment.TopicPartitions {
+						hidden = hidden || !z.topic(acl.OpDescribe, tp.Topic)
+					}
+				}
+				if hidden {
+					msg := "The group has described topic(s) that the client is not authorized to describe."
+					id := g.GroupID
+					*g = kmsg.NewShareGroupDescribeResponseGroup()
+					g.GroupID, g.ErrorCode, g.ErrorMessage, g.AuthorizedOperations = id, errTopicAuth, &msg, opsNotAsked
+				}
+			}
+			for _, name := range denied {
+				g := kmsg.NewShareGroupDescribeResponseGroup()
+				g.GroupID, g.ErrorCode, g.AuthorizedOperations = name, errGroupAuth, opsNotAsked
+				dr.Groups = append(dr.Groups, g)
+			}
+		}
+	case *kmsg.DescribeShareGroupOffsetsRequest:
+		// DESCRIBE on each group; DESCRIBE on each topic asked about (an
+		// all-topics request is filtered afterwards).
+		var deniedGroups []string
+		deniedTopics := map[string][]kmsg.DescribeShareGroupOffsetsRequestGroupTopic{}
+		r.Groups, _ = filter(r.Groups, func(g *kmsg.DescribeShareGroupOffsetsRequestGroup) bool {
+			if !z.group(acl.OpDescribe, g.GroupID) {
+				deniedGroups = append(deniedGroups, g.GroupID)
+				return false
+			}
+			if g.Topics != nil {
+				var d []kmsg.DescribeShareGroupOffsetsRequestGroupTopic
+				g.Topics, d = filter(g.Topics, func(t *kmsg.DescribeShareGroupOffsetsRequestGroupTopic) bool { return z.topic(acl.OpDescribe, t.Topic) })
+				if d != nil {
+					deniedTopics[g.GroupID] = d
+				}
+			}
+			return true
+		})
+		return nil, func(resp kmsg.Response) {
+			dr := resp.(*kmsg.DescribeShareGroupOffsetsResponse)
+			for i := range dr.Groups {
+				g := &dr.Groups[i]
+				g.Topics, _ = filter(g.Topics, func(t *kmsg.DescribeShareGroupOffsetsResponseGroupTopic) bool {
+					return z.topic(acl.OpDescribe, t.Topic)
+				})
+				for _, t := range deniedTopics[g.GroupID] {
+					rt := kmsg.NewDescribeShareGroupOffsetsResponseGroupTopic()
+					rt.Topic = t.Topic
+					for _, p := range t.Partitions {
+						rp := kmsg.NewDescribeShareGroupOffsetsResponseGroupTopicPartition()
+						rp.Partition, rp.StartOffset, rp.Lag, rp.ErrorCode = p, -1, -1, errTopicAuth
+						rt.Partitions = append(rt.Partitions, rp)
+					}
+					g.Topics = append(g.Topics, rt)
+				}
+			}
+			for _, id := range deniedGroups {
+				g := kmsg.NewDescribeShareGroupOffsetsResponseGroup()
+				g.GroupID, g.ErrorCode = id, errGroupAuth
+				dr.Groups = append(dr.Groups, g)
+			}
+		}
+	case *kmsg.AlterShareGroupOffsetsRequest:
+		// READ on the group; READ on each topic.
+		if !z.group(acl.OpRead, r.GroupID) {
+			resp := r.ResponseKind().(*kmsg.AlterShareGroupOffsetsResponse)
+			resp.ErrorCode = errGroupAuth
+			return &protocol.Reply{Resp: resp}, nil
+		}
+		var denied []kmsg.AlterShareGroupOffsetsRequestTopic
+		r.Topics, denied = filter(r.Topics, func(t *kmsg.AlterShareGroupOffsetsRequestTopic) bool { return z.topic(acl.OpRead, t.Topic) })
+		if denied == nil {
+			return nil, nil
+		}
+		return nil, func(resp kmsg.Response) {
+			ar := resp.(*kmsg.AlterShareGroupOffsetsResponse)
+			if ar.ErrorCode != 0 {
+				return
+			}
+			for _, t := range denied {
+				rt := kmsg.NewAlterShareGroupOffsetsResponseTopic()
+				rt.Topic = t.Topic
+				for _, p := range t.Partitions {
+					rp := kmsg.NewAlterShareGroupOffsetsResponseTopicPartition()
+					rp.Partition, rp.ErrorCode = p.Partition, errTopicAuth
+					rt.Partitions = append(rt.Partitions, rp)
+				}
+				ar.Topics = append(ar.Topics, rt)
+			}
+		}
+	case *kmsg.DeleteShareGroupOffsetsRequest:
+		// DELETE on the group; READ on each topic.
+		if !z.group(acl.OpDelete, r.GroupID) {
+			resp := r.ResponseKind().(*kmsg.DeleteShareGroupOffsetsResponse)
+			resp.ErrorCode = errGroupAuth
+			return &protocol.Reply{Resp: resp}, nil
+		}
+		var denied []kmsg.DeleteShareGroupOffsetsRequestTopic
+		r.Topics, denied = filter(r.Topics, func(t *kmsg.DeleteShareGroupOffsetsRequestTopic) bool { return z.topic(acl.OpRead, t.Topic) })
+		if denied == nil {
+			return nil, nil
+		}
+		return nil, func(resp kmsg.Response) {
+			dr := resp.(*kmsg.DeleteShareGroupOffsetsResponse)
+			if dr.ErrorCode != 0 {
+				return
+			}
+			for _, t := range denied {
+				rt := kmsg.NewDeleteShareGroupOffsetsResponseTopic()
+				rt.Topic, rt.ErrorCode = t.Topic, errTopicAuth
+				dr.Topics = append(dr.Topics, rt)
+			}
+		}
+	}
+	return nil, nil
+}
