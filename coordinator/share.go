@@ -134,7 +134,7 @@ type shareMember struct {
 type shareTopicInit struct {
 	name       string
 	partitions map[int32]bool
-	since      int64 // ms: CreateTimestamp
+	since      int64 // ms: when marked initializing (in memory only; the replay time after a load, as Kafka)
 }
 
 // shareState is a group's KIP-932 state (group.share non-nil).
@@ -142,6 +142,7 @@ type shareState struct {
 	epoch        int32
 	metaHash     int64
 	targetEpoch  int32
+	targetTime   int64 // ms: when the target was computed
 	target       map[string]Assignment
 	members      map[string]*shareMember
 	initializing map[[16]byte]*shareTopicInit
@@ -433,6 +434,7 @@ func (g *group) computeShareTargetLocked(topics []TopicMeta) {
 	}
 	ss.target = simpleAssign(members, partitions, assignable)
 	ss.targetEpoch = ss.epoch
+	ss.targetTime = g.c.clock.Now().UnixMilli()
 	ss.allDirty = true
 }
 
@@ -486,7 +488,7 @@ func (g *group) shareInitNeededLocked(topics []TopicMeta) *shareInit {
 // (Kafka's persisterInitialize after the heartbeat) and records the outcome.
 func (c *Coordinator) initializeShareStates(g *group, in *shareInit) {
 	states := c.shareStates()
-	if states == nil {
+	if states == nil || c.closed.Load() {
 		c.logger.Warn("share-partition state store not available; partitions stay uninitialized", "group", g.id)
 		return
 	}

@@ -99,23 +99,8 @@ func decodeShareGroupEpoch(v []byte) (int32, int64, error) {
 	return epoch, hash, nil
 }
 
-// ShareGroupTargetAssignmentMetadataValue v0: assignment epoch.
-func encodeShareTargetEpoch(epoch int32) []byte {
-	b := kbin.AppendInt16(nil, 0)
-	b = kbin.AppendInt32(b, epoch)
-	return appendTags(b, nil)
-}
-
-func decodeShareTargetEpoch(v []byte) (int32, error) {
-	r := kbin.Reader{Src: v}
-	r.Int16()
-	epoch := r.Int32()
-	readTags(&r)
-	if !r.Ok() {
-		return 0, errBadShareRecord
-	}
-	return epoch, nil
-}
+// ShareGroupTargetAssignmentMetadataValue v0 has the consumer group's
+// layout (assignment epoch, tag 0 = assignment timestamp): encodeTargetEpoch.
 
 // ShareGroupCurrentMemberAssignmentValue v0 (State is always 0, STABLE:
 // share groups do not revoke).
@@ -164,13 +149,14 @@ func appendShareTopicInits(b []byte, m map[[16]byte]*shareTopicInit) []byte {
 		for _, p := range ps {
 			b = kbin.AppendInt32(b, p)
 		}
-		b = kbin.AppendInt64(b, ti.since)
 		b = kbin.AppendUvarint(b, 0)
 	}
 	return b
 }
 
-func readShareTopicInits(r *kbin.Reader) map[[16]byte]*shareTopicInit {
+// readShareTopicInits reads topic partitions; since is the replay time,
+// as Kafka's (the record has no timestamp).
+func readShareTopicInits(r *kbin.Reader, since int64) map[[16]byte]*shareTopicInit {
 	out := map[[16]byte]*shareTopicInit{}
 	n := r.CompactArrayLen()
 	for i := int32(0); i < n && r.Ok(); i++ {
@@ -180,7 +166,7 @@ func readShareTopicInits(r *kbin.Reader) map[[16]byte]*shareTopicInit {
 		for j := int32(0); j < np && r.Ok(); j++ {
 			ti.partitions[r.Int32()] = true
 		}
-		ti.since = r.Int64()
+		ti.since = since
 		readTags(r)
 		if len(ti.partitions) > 0 {
 			out[id] = ti
@@ -208,11 +194,11 @@ func encodeShareStateMetadata(ss *shareState) []byte {
 	return appendTags(b, nil)
 }
 
-func decodeShareStateMetadata(v []byte, ss *shareState) error {
+func decodeShareStateMetadata(v []byte, ss *shareState, now int64) error {
 	r := kbin.Reader{Src: v}
 	r.Int16()
-	ss.initializing = readShareTopicInits(&r)
-	ss.initialized = readShareTopicInits(&r)
+	ss.initializing = readShareTopicInits(&r, now)
+	ss.initialized = readShareTopicInits(&r, now)
 	ss.deleting = map[[16]byte]string{}
 	n := r.CompactArrayLen()
 	for i := int32(0); i < n && r.Ok(); i++ {
@@ -255,9 +241,12 @@ func (g *group) shareRecordsLocked(only string) map[string][]byte {
 	out := map[string][]byte{}
 	ss := g.share
 	out[string(consumerGroupKey(recShareGroupMetadata, g.id))] = encodeShareGroupEpoch(ss.epoch, ss.metaHash)
-	out[string(consumerGroupKey(recShareGroupTargetMetadata, g.id))] = encodeShareTargetEpoch(ss.targetEpoch)
-	if len(ss.initializing)+len(ss.initialized)+len(ss.deleting) > 0 {
-		out[string(consumerGroupKey(recShareGroupStatePartitionMetadata, g.id))] = encodeShareStateMetadata(ss)
+	out[string(consumerGroupKey(recShareGroupTargetMetadata, g.id))] = encodeTargetEpoch(ss.targetEpoch, ss.targetTime)
+	// Written once there is something to record, and from then on even
+	// when empty (Kafka tombstones it only with the group).
+	stateKey := string(consumerGroupKey(recShareGroupStatePartitionMetadata, g.id))
+	if _, ok := ss.persisted[stateKey]; ok || len(ss.initializing)+len(ss.initialized)+len(ss.deleting) > 0 {
+		out[stateKey] = encodeShareStateMetadata(ss)
 	}
 	for id, m := range ss.members {
 		if only != "" && id != only {
@@ -285,10 +274,6 @@ func (g *group) shareDiffLocked(only string) (recs []Record, want map[string][]b
 			if _, ok := want[k]; !ok {
 				recs = append(recs, Record{Key: []byte(k)})
 			}
-		}
-	} else if _, ok := want[string(consumerGroupKey(recShareGroupStatePartitionMetadata, g.id))]; !ok {
-		if k := string(consumerGroupKey(recShareGroupStatePartitionMetadata, g.id)); ss.persisted[k] != nil {
-			recs = append(recs, Record{Key: []byte(k)})
 		}
 	}
 	sortShareRecords(recs)
@@ -386,12 +371,12 @@ func (g *group) installShareLocked(ls *loadedShare) bool {
 		return false
 	}
 	if v, ok := ls.values[string(consumerGroupKey(recShareGroupTargetMetadata, g.id))]; ok {
-		if ss.targetEpoch, err = decodeShareTargetEpoch(v); err != nil {
+		if ss.targetEpoch, ss.targetTime, err = decodeTargetEpoch(v); err != nil {
 			ss.targetEpoch = 0
 		}
 	}
 	if v, ok := ls.values[string(consumerGroupKey(recShareGroupStatePartitionMetadata, g.id))]; ok {
-		if decodeShareStateMetadata(v, ss) != nil {
+		if decodeShareStateMetadata(v, ss, g.c.clock.Now().UnixMilli()) != nil {
 			g.c.logger.Warn("skipping malformed share group state metadata record", "group", g.id)
 		}
 	}
