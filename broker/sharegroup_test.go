@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/moldau/moldau/broker/acl"
 	"github.com/moldau/moldau/broker/share"
 )
 
@@ -269,4 +271,143 @@ func TestShareGroupAPIs(t *testing.T) {
 	wantCode(t, "alter without persister", alter().ErrorCode, kerr.CoordinatorNotAvailable)
 	wantCode(t, "delete without persister", delOffsets("q").ErrorCode, kerr.CoordinatorNotAvailable)
 	wantCode(t, "describe without persister", describeOffsets(1, nil).ErrorCode, kerr.CoordinatorNotAvailable)
+}
+
+// TestShareGroupSurvivesRestart: a share group's members, epochs,
+// assignments and initialized partitions are in __consumer_offsets before
+// the heartbeat is answered, and come back after a restart.
+func TestShareGroupSurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	b := diskBroker(t, dir)
+	b.sharePersister = newMemPersister()
+	mustCreateTopic(t, b, "q", 3, nil)
+	r := shareHeartbeat(t, b, "sg", "m1", 0, []string{"q"})
+	wantCode(t, "join", r.ErrorCode, nil)
+	epoch := r.MemberEpoch
+	for deadline := time.Now().Add(10 * time.Second); assignedCount(r) != 3; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("partitions not assigned: %+v", r)
+		}
+		r = shareHeartbeat(t, b, "sg", "m1", epoch, nil)
+		wantCode(t, "heartbeat", r.ErrorCode, nil)
+		epoch = r.MemberEpoch
+	}
+	if err := b.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+
+	b = diskBroker(t, dir) // no share coordinator: nothing needs initializing
+	dreq := kmsg.NewPtrShareGroupDescribeRequest()
+	dreq.GroupIDs = []string{"sg"}
+	g := do[*kmsg.ShareGroupDescribeResponse](t, b, 1, dreq).Groups[0]
+	wantCode(t, "describe after restart", g.ErrorCode, nil)
+	if g.GroupEpoch != epoch || len(g.Members) != 1 || g.Members[0].MemberEpoch != epoch ||
+		len(g.Members[0].Assignment.TopicPartitions) != 1 || len(g.Members[0].Assignment.TopicPartitions[0].Partitions) != 3 {
+		t.Fatalf("after the restart: %+v", g)
+	}
+	r = shareHeartbeat(t, b, "sg", "m1", epoch, nil)
+	wantCode(t, "heartbeat after restart", r.ErrorCode, nil)
+	if r.MemberEpoch != epoch || r.Assignment != nil {
+		t.Fatalf("heartbeat after restart: epoch %d assignment %+v", r.MemberEpoch, r.Assignment)
+	}
+}
+
+// TestShareGroupACLs: the share group APIs are authorized as Kafka's
+// KafkaApis does: READ on the group and DESCRIBE on the subscribed topics
+// for ShareGroupHeartbeat, DESCRIBE on the group for ShareGroupDescribe and
+// DescribeShareGroupOffsets (DESCRIBE on its topics), READ on the group for
+// AlterShareGroupOffsets, DELETE for DeleteShareGroupOffsets.
+func TestShareGroupACLs(t *testing.T) {
+	_, addr := newACLBroker(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	admin := newPrincipalClient(t, addr, "admin")
+	ct := kmsg.NewPtrCreateTopicsRequest()
+	rt := kmsg.NewCreateTopicsRequestTopic()
+	rt.Topic, rt.NumPartitions, rt.ReplicationFactor = "st", 1, -1
+	ct.Topics = append(ct.Topics, rt)
+	if resp, err := ct.RequestWith(ctx, admin); err != nil || resp.Topics[0].ErrorCode != 0 {
+		t.Fatalf("create topic: %v %+v", err, resp)
+	}
+	const group = "sg-acl"
+	groupG := func(op acl.Operation) grant { return groupGrant(op, group) }
+	topicG := func(op acl.Operation) grant { return topicGrant(op, "st") }
+	heartbeat := func() kmsg.Request {
+		r := kmsg.NewPtrShareGroupHeartbeatRequest()
+		r.GroupID, r.MemberID, r.SubscribedTopicNames = group, randomMemberID(), []string{"st"}
+		return r
+	}
+	heartbeatCode := func(resp kmsg.Response) int16 { return resp.(*kmsg.ShareGroupHeartbeatResponse).ErrorCode }
+	describeOffsets := func() kmsg.Request {
+		r := kmsg.NewPtrDescribeShareGroupOffsetsRequest()
+		g := kmsg.NewDescribeShareGroupOffsetsRequestGroup()
+		g.GroupID = group
+		g.Topics = []kmsg.DescribeShareGroupOffsetsRequestGroupTopic{{Topic: "st", Partitions: []int32{0}}}
+		r.Groups = append(r.Groups, g)
+		return r
+	}
+	describeOffsetsCode := func(resp kmsg.Response) int16 {
+		g := resp.(*kmsg.DescribeShareGroupOffsetsResponse).Groups[0]
+		for _, t := range g.Topics {
+			for _, p := range t.Partitions {
+				if p.ErrorCode != 0 {
+					return p.ErrorCode
+				}
+			}
+		}
+		return g.ErrorCode
+	}
+	cases := []struct {
+		name   string
+		pair   grant
+		base   []grant
+		req    func() kmsg.Request
+		code   func(kmsg.Response) int16
+		denied int16
+	}{
+		{"heartbeat group", groupG(acl.OpRead), []grant{topicG(acl.OpDescribe)}, heartbeat, heartbeatCode, kerr.GroupAuthorizationFailed.Code},
+		{"heartbeat topic", topicG(acl.OpDescribe), []grant{groupG(acl.OpRead)}, heartbeat, heartbeatCode, kerr.TopicAuthorizationFailed.Code},
+		{"describe", groupG(acl.OpDescribe), nil, func() kmsg.Request {
+			r := kmsg.NewPtrShareGroupDescribeRequest()
+			r.GroupIDs = []string{group}
+			return r
+		}, func(resp kmsg.Response) int16 { return resp.(*kmsg.ShareGroupDescribeResponse).Groups[0].ErrorCode }, kerr.GroupAuthorizationFailed.Code},
+		{"describe offsets group", groupG(acl.OpDescribe), []grant{topicG(acl.OpDescribe)}, describeOffsets, describeOffsetsCode, kerr.GroupAuthorizationFailed.Code},
+		{"describe offsets topic", topicG(acl.OpDescribe), []grant{groupG(acl.OpDescribe)}, describeOffsets, describeOffsetsCode, kerr.TopicAuthorizationFailed.Code},
+		{"alter offsets", groupG(acl.OpRead), []grant{topicG(acl.OpRead)}, func() kmsg.Request {
+			r := kmsg.NewPtrAlterShareGroupOffsetsRequest()
+			r.GroupID = group
+			return r
+		}, func(resp kmsg.Response) int16 { return resp.(*kmsg.AlterShareGroupOffsetsResponse).ErrorCode }, kerr.GroupAuthorizationFailed.Code},
+		{"delete offsets", groupG(acl.OpDelete), []grant{topicG(acl.OpRead)}, func() kmsg.Request {
+			r := kmsg.NewPtrDeleteShareGroupOffsetsRequest()
+			r.GroupID = group
+			return r
+		}, func(resp kmsg.Response) int16 { return resp.(*kmsg.DeleteShareGroupOffsetsResponse).ErrorCode }, kerr.GroupAuthorizationFailed.Code},
+	}
+	for i, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			ok, no := "ok"+strconv.Itoa(i), "no"+strconv.Itoa(i)
+			var creations []kmsg.CreateACLsRequestCreation
+			for _, g := range c.base {
+				creations = append(creations, g.binding("User:"+ok), g.binding("User:"+no))
+			}
+			creations = append(creations, c.pair.binding("User:"+ok))
+			createACLs(t, admin, creations...)
+			send := func(user string) int16 {
+				cl := newPrincipalClient(t, addr, user)
+				resp, err := cl.SeedBrokers()[0].Request(ctx, c.req())
+				if err != nil {
+					t.Fatalf("%s: %v", user, err)
+				}
+				return c.code(resp)
+			}
+			if got := send(no); got != c.denied {
+				t.Errorf("without the grant: %v, want %v", kerr.ErrorForCode(got), kerr.ErrorForCode(c.denied))
+			}
+			if got := send(ok); isAuthError(got) {
+				t.Errorf("with the grant: %v", kerr.ErrorForCode(got))
+			}
+		})
+	}
 }
