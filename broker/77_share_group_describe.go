@@ -4,7 +4,8 @@ package broker
 // access).
 //
 //   - Groups that do not exist, and groups of another type, get
-//     GROUP_ID_NOT_FOUND, as Kafka answers.
+//     GROUP_ID_NOT_FOUND, an empty group id INVALID_GROUP_ID, as Kafka
+//     answers (no state).
 //   - Authorized operations (KIP-430) when asked: every group operation
 //     without an authorizer, the authorizer's answer otherwise
 //     (authorize_apis.go), as ConsumerGroupDescribe.
@@ -12,6 +13,8 @@ package broker
 
 import (
 	"context"
+	"errors"
+	"fmt"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -33,8 +36,15 @@ func (b *Broker) handleShareGroupDescribe(ctx context.Context, req *protocol.Req
 			d, err := b.groups.DescribeShareGroup(id)
 			if err != nil {
 				g.ErrorCode = shareGroupErrorCode(err)
-				g.ErrorMessage = shareGroupErrorMessage(err)
-				g.GroupState = "Dead"
+				switch {
+				case errors.Is(err, coordinator.ErrNotShareGroup):
+					g.ErrorMessage = kmsg.StringPtr(fmt.Sprintf("Group %s is not a share group.", id))
+				case errors.Is(err, coordinator.ErrGroupIDNotFound):
+					g.ErrorMessage = kmsg.StringPtr(fmt.Sprintf("Group %s not found.", id))
+				case errors.Is(err, coordinator.ErrInvalidGroupID):
+				default:
+					g.ErrorMessage = shareGroupErrorMessage(err)
+				}
 				resp.Groups = append(resp.Groups, g)
 				continue
 			}

@@ -586,12 +586,9 @@ type ShareGroupDescription struct {
 }
 
 // DescribeShareGroup describes a share group (ErrGroupIDNotFound if none;
-// ErrNotShareGroup for a group of another type).
+// ErrNotShareGroup for a group of another type; ErrInvalidGroupID for "").
 func (c *Coordinator) DescribeShareGroup(id string) (ShareGroupDescription, error) {
 	if err := c.checkGroupID(id); err != nil {
-		if errors.Is(err, ErrInvalidGroupID) {
-			return ShareGroupDescription{}, ErrGroupIDNotFound
-		}
 		return ShareGroupDescription{}, err
 	}
 	g := c.lockedGroup(id, false)
