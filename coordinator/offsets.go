@@ -285,6 +285,10 @@ func (c *Coordinator) ExpireOffsets() int {
 		// Empty groups lose offsets; a Stable consumer group loses only
 		// those of topics none of its members subscribes to.
 		stableConsumer := g.state == StateStable && g.protocolType == "consumer"
+		if g.share != nil { // share groups have no offsets and never expire (Kafka's ShareGroup.shouldExpire)
+			g.mu.Unlock()
+			continue
+		}
 		if (g.state != StateEmpty && !stableConsumer) || g.commitsInFlight > 0 || !c.loaded[g.partition].Load() ||
 			(g.consumer != nil && len(g.consumer.members) > 0) || (g.streams != nil && len(g.streams.members) > 0) {
 			g.mu.Unlock()
