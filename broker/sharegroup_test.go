@@ -2,15 +2,18 @@ package broker
 
 import (
 	"context"
+	"log/slog"
 	"strconv"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/moldau/moldau/broker/acl"
+	"github.com/moldau/moldau/broker/config"
 	"github.com/moldau/moldau/broker/share"
 )
 
@@ -410,4 +413,84 @@ func TestShareGroupACLs(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestShareGroupFranzGo: franz-go's share consumer (kgo.ShareGroup) joins
+// and leaves a share group over TCP: ShareGroupHeartbeat as the client
+// speaks it, the SimpleAssignor over two members, and the leave on Close.
+func TestShareGroupFranzGo(t *testing.T) {
+	cfg, err := config.Load([]string{"--memory", "--admin-addr", "", "--set", "listeners=PLAINTEXT://127.0.0.1:0"},
+		func(string) string { return "" }, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := New(cfg, WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.Close(context.Background()) })
+	b.sharePersister = newMemPersister() // before Start: no request reads it yet
+	if err := b.Start(); err != nil {
+		t.Fatal(err)
+	}
+	mustCreateTopic(t, b, "kq", 3, nil)
+	addr := b.ListenerAddr("PLAINTEXT")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+
+	consumer := func() *kgo.Client {
+		cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ShareGroup("kg"), kgo.ConsumeTopics("kq"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() {
+			for ctx.Err() == nil {
+				pctx, pcancel := context.WithTimeout(ctx, 200*time.Millisecond)
+				cl.PollFetches(pctx)
+				pcancel()
+				if cl.Context().Err() != nil {
+					return
+				}
+			}
+		}()
+		return cl
+	}
+	c1, c2 := consumer(), consumer()
+	defer c1.Close()
+
+	describe := func() kmsg.ShareGroupDescribeResponseGroup {
+		req := kmsg.NewPtrShareGroupDescribeRequest()
+		req.GroupIDs = []string{"kg"}
+		return do[*kmsg.ShareGroupDescribeResponse](t, b, 1, req).Groups[0]
+	}
+	// waitFor polls ShareGroupDescribe until every one of n members holds
+	// its share of the 3 partitions, together all of them.
+	waitFor := func(n int) {
+		t.Helper()
+		deadline := time.Now().Add(40 * time.Second)
+		for {
+			g := describe()
+			held := map[int32]bool{}
+			ok := g.ErrorCode == 0 && len(g.Members) == n && g.GroupState == "Stable"
+			for _, m := range g.Members {
+				if m.MemberEpoch != g.AssignmentEpoch || len(m.Assignment.TopicPartitions) != 1 {
+					ok = false
+					continue
+				}
+				for _, p := range m.Assignment.TopicPartitions[0].Partitions {
+					held[p] = true
+				}
+			}
+			if ok && len(held) == 3 {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("waiting for %d members holding 3 partitions: %+v", n, g)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	waitFor(2)
+	c2.Close() // leaves the group (epoch -1)
+	waitFor(1)
 }
