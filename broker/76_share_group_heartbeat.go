@@ -48,7 +48,8 @@ func (b *Broker) handleShareGroupHeartbeat(ctx context.Context, req *protocol.Re
 			SubscribedTopics: r.SubscribedTopicNames, ClientID: req.ClientID, ClientHost: clientHost(req),
 		})
 		if res.Err != nil {
-			return fail(shareGroupErrorCode(res.Err), kafkaMessage(res.Err))
+			resp.ErrorCode, resp.ErrorMessage = shareGroupErrorCode(res.Err), shareGroupErrorMessage(res.Err)
+			return resp
 		}
 		id := res.MemberID
 		resp.MemberID = &id
@@ -68,14 +69,16 @@ func (b *Broker) handleShareGroupHeartbeat(ctx context.Context, req *protocol.Re
 	}}
 }
 
-// kafkaMessage is the error message to send: the coordinator's text after
-// its sentinel's prefix when it carries Kafka's own wording
-// ("coordinator: invalid request: MemberId can't be empty." →
-// "MemberId can't be empty."), else the whole error.
+// kafkaMessage is the error message to send: Kafka's own wording where the
+// coordinator wrapped its sentinel with it ("coordinator: invalid request:
+// MemberId can't be empty." → "MemberId can't be empty."), else the whole
+// error.
 func kafkaMessage(err error) string {
 	msg := err.Error()
-	if _, after, ok := strings.Cut(msg, coordinator.ErrInvalidRequest.Error()+": "); ok {
-		return after
+	if rest, ok := strings.CutPrefix(msg, "coordinator: "); ok {
+		if _, after, ok := strings.Cut(rest, ": "); ok {
+			return after
+		}
 	}
 	return msg
 }

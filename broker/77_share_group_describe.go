@@ -30,9 +30,6 @@ func (b *Broker) handleShareGroupDescribe(ctx context.Context, req *protocol.Req
 			g := kmsg.NewShareGroupDescribeResponseGroup()
 			g.GroupID = id
 			g.AuthorizedOperations = opsNotAsked
-			if r.IncludeAuthorizedOperations {
-				g.AuthorizedOperations = allGroupOps
-			}
 			d, err := b.groups.DescribeShareGroup(id)
 			if err != nil {
 				g.ErrorCode = shareGroupErrorCode(err)
@@ -47,6 +44,9 @@ func (b *Broker) handleShareGroupDescribe(ctx context.Context, req *protocol.Req
 				}
 				resp.Groups = append(resp.Groups, g)
 				continue
+			}
+			if r.IncludeAuthorizedOperations {
+				g.AuthorizedOperations = allGroupOps
 			}
 			g.GroupState, g.GroupEpoch, g.AssignmentEpoch, g.Assignor = d.State, d.GroupEpoch, d.TargetEpoch, d.Assignor
 			g.Members = []kmsg.ShareGroupDescribeResponseGroupMember{}

@@ -5,10 +5,10 @@ package broker
 //   - Per group and partition: the share-partition start offset (SPSO) and
 //     the leader epoch of its state, read from the share coordinator
 //     (share.Persister.ReadSummary). A partition with no state, or of a
-//     topic that does not exist, has start offset -1 and no error, as Kafka
-//     answers (OffsetFetch's "no offset").
-//   - Topics null: every partition the group initialized; then an unknown
-//     group, or one of another type, gets GROUP_ID_NOT_FOUND.
+//     topic that does not exist, has start offset -1, leader epoch 0 and no
+//     error, as Kafka answers (OffsetFetch's "no offset").
+//   - Topics null: every partition the group initialized; none (no error)
+//     for a group that does not exist or is of another type.
 //   - v1: Lag (KIP-1226): the partition's high watermark − SPSO − the
 //     records at or after the SPSO already acknowledged; -1 when unknown
 //     (no state, or the share coordinator does not know the count).
@@ -98,5 +98,7 @@ func (b *Broker) shareLag(o coordinator.ShareOffset) int64 {
 	if p == nil {
 		return -1
 	}
-	return max(p.highWatermark()-o.StartOffset-int64(o.DeliveryCompleteCount), 0)
+	// Not clamped: Kafka 4.4 answers a start offset past the high
+	// watermark (set by AlterShareGroupOffsets) with a negative lag.
+	return p.highWatermark() - o.StartOffset - int64(o.DeliveryCompleteCount)
 }

@@ -2,9 +2,11 @@ package broker
 
 // AlterShareGroupOffsets, key 91, version 0 (KIP-932).
 //
-//   - Only an existing, empty share group: GROUP_ID_NOT_FOUND (missing, or
-//     another type) and NON_EMPTY_GROUP are top-level errors, as Kafka's
-//     getErrorResponse answers them (no topics).
+//   - Only an empty share group: a group of another type gets
+//     GROUP_ID_NOT_FOUND, a non-empty one NON_EMPTY_GROUP, as top-level
+//     errors (Kafka's getErrorResponse: no topics). A group that does not
+//     exist is created (Empty, epoch 1), as Kafka 4.4 does, if at least one
+//     partition is valid.
 //   - Per partition: UNKNOWN_TOPIC_OR_PARTITION for a topic or partition
 //     that does not exist; otherwise the share-partition state is
 //     initialized at the requested start offset (the group epoch as state

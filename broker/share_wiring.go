@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
@@ -89,12 +90,20 @@ func shareGroupErrorCode(err error) int16 {
 	return groupErrorCode(err)
 }
 
-// shareGroupErrorMessage is the message sent with a code: Kafka's text after the
-// package prefix where the coordinator gave one.
+// shareGroupErrorMessage is the message sent with a code: Kafka's text where the
+// coordinator gave one, else Kafka's default message for the code (as
+// Kafka's Errors.message()).
 func shareGroupErrorMessage(err error) *string {
 	if err == nil {
 		return nil
 	}
-	msg := err.Error()
+	msg := kafkaMessage(err)
+	if strings.HasPrefix(msg, "coordinator: ") || strings.HasPrefix(msg, "broker: ") || strings.HasPrefix(msg, "share: ") {
+		if e := kerr.ErrorForCode(shareGroupErrorCode(err)); e != nil {
+			if ke, ok := e.(*kerr.Error); ok {
+				msg = ke.Description
+			}
+		}
+	}
 	return &msg
 }

@@ -114,7 +114,7 @@ func TestShareGroupAPIs(t *testing.T) {
 
 	r := shareHeartbeat(t, b, "sg", "m1", 0, []string{"q"})
 	wantCode(t, "join", r.ErrorCode, nil)
-	if r.MemberID == nil || *r.MemberID != "m1" || r.MemberEpoch != 1 || r.HeartbeatIntervalMillis != 5000 {
+	if r.MemberID == nil || *r.MemberID != "m1" || r.MemberEpoch != 2 || r.HeartbeatIntervalMillis != 5000 {
 		t.Fatalf("join: member %v epoch %d interval %d", r.MemberID, r.MemberEpoch, r.HeartbeatIntervalMillis)
 	}
 	// Initialization runs after the answer; poll until the partitions come.
@@ -134,8 +134,8 @@ func TestShareGroupAPIs(t *testing.T) {
 	}
 	for p := int32(0); p < 2; p++ {
 		s, ok := pers.get(share.Key{Group: "sg", TopicID: tp.id, Partition: p})
-		if !ok || s.StartOffset != -1 || s.StateEpoch != 1 {
-			t.Errorf("partition %d state %+v %v, want start -1 at state epoch 1", p, s, ok)
+		if !ok || s.StartOffset != -1 || s.StateEpoch != 2 {
+			t.Errorf("partition %d state %+v %v, want start -1 at state epoch 2", p, s, ok)
 		}
 	}
 	wantCode(t, "fenced", shareHeartbeat(t, b, "sg", "m1", epoch+5, nil).ErrorCode, kerr.FencedMemberEpoch)

@@ -175,9 +175,6 @@ func (c *Coordinator) FetchOffsetsAsMember(groupID string, memberID *string, epo
 		return out, nil
 	}
 	defer g.mu.Unlock()
-	if g.share != nil {
-		return nil, ErrGroupIDNotFound // Kafka: not a consumer group
-	}
 	if memberID != nil && g.consumer != nil {
 		if err := g.validateConsumerCommitLocked(*memberID, epoch); err != nil {
 			return nil, err

@@ -21,6 +21,7 @@ type GroupSettings struct {
 	ShareAutoOffsetReset         string        // share.auto.offset.reset: "latest", "earliest" or "by_duration:<ISO-8601>"
 	ShareIsolationLevel          string        // share.isolation.level: "read_uncommitted" or "read_committed"
 	ShareMaxSize                 int32         // group.share.max.size (broker only)
+	ShareAssignmentInterval      time.Duration // share.assignment.interval.ms / group.share.assignment.interval.ms (KIP-1263)
 
 	// Streams groups (KIP-1071).
 	StreamsSessionTimeout        time.Duration // streams.session.timeout.ms / group.streams.session.timeout.ms
@@ -44,6 +45,7 @@ func DefaultGroupSettings() GroupSettings {
 		ShareAutoOffsetReset:         "latest",
 		ShareIsolationLevel:          "read_uncommitted",
 		ShareMaxSize:                 200,
+		ShareAssignmentInterval:      time.Second,
 
 		StreamsSessionTimeout:        45 * time.Second,
 		StreamsHeartbeatInterval:     5 * time.Second,

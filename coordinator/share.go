@@ -154,8 +154,10 @@ type shareState struct {
 	allDirty  bool
 }
 
+// newShareState is a new share group's state: Kafka 4.4 creates a group at
+// epoch 1 (its first member joins at epoch 2).
 func newShareState() *shareState {
-	return &shareState{target: map[string]Assignment{}, members: map[string]*shareMember{},
+	return &shareState{epoch: 1, targetEpoch: 1, target: map[string]Assignment{}, members: map[string]*shareMember{},
 		initializing: map[[16]byte]*shareTopicInit{}, initialized: map[[16]byte]*shareTopicInit{},
 		deleting: map[[16]byte]string{}, persisted: map[string][]byte{}, allDirty: true}
 }
@@ -195,12 +197,15 @@ func (c *Coordinator) ShareHeartbeat(req ShareHeartbeatRequest) ShareHeartbeatRe
 	}
 	g := c.lockedGroup(req.Group, req.MemberEpoch == 0)
 	if g == nil {
-		return fail(ErrGroupIDNotFound)
+		if req.MemberEpoch == leaveGroupMemberEpoch {
+			return fail(fmt.Errorf("%w: Group %s not found.", ErrGroupIDNotFound, req.Group))
+		}
+		return fail(fmt.Errorf("%w: Share group %s not found.", ErrGroupIDNotFound, req.Group))
 	}
 	if g.share == nil {
 		if req.MemberEpoch != 0 || !g.pristineLocked() {
 			g.mu.Unlock()
-			return fail(ErrGroupIDNotFound) // Kafka: "Group %s is not a share group."
+			return fail(fmt.Errorf("%w: Group %s is not a share group.", ErrGroupIDNotFound, req.Group))
 		}
 		g.share = newShareState()
 		g.protocolType = "share"
@@ -243,7 +248,7 @@ func (c *Coordinator) shareHeartbeatLocked(g *group, req ShareHeartbeatRequest) 
 	if req.MemberEpoch == leaveGroupMemberEpoch {
 		m := ss.members[req.MemberID]
 		if m == nil {
-			return fail(ErrUnknownMemberID)
+			return fail(fmt.Errorf("%w: Member %s is not a member of group %s.", ErrUnknownMemberID, req.MemberID, g.id))
 		}
 		c.logger.Info("share group member left", "group", g.id, "member", m.id)
 		g.removeShareMemberLocked(m)
@@ -254,17 +259,25 @@ func (c *Coordinator) shareHeartbeatLocked(g *group, req ShareHeartbeatRequest) 
 		return fail(ErrGroupMaxSizeReached)
 	}
 	bump := false
-	if m == nil {
-		if req.MemberEpoch != 0 {
-			return fail(ErrUnknownMemberID)
-		}
+	switch {
+	case m == nil && req.MemberEpoch != 0:
+		return fail(fmt.Errorf("%w: Member %s is not a member of group %s.", ErrUnknownMemberID, req.MemberID, g.id))
+	case m == nil:
 		m = &shareMember{id: req.MemberID, assigned: Assignment{}, prevEpoch: -1}
 		ss.members[m.id] = m
 		c.metrics.memberDelta(1)
 		bump = true
 		c.logger.Info("member joins the share group", "group", g.id, "member", m.id)
-	} else if req.MemberEpoch > m.epoch || (req.MemberEpoch < m.epoch && req.MemberEpoch != m.prevEpoch) {
-		return fail(ErrFencedMemberEpoch)
+	case req.MemberEpoch == 0:
+		// A member rejoining with its id (the client does after
+		// UNKNOWN_MEMBER_ID or FENCED_MEMBER_EPOCH): Kafka 4.4 takes it
+		// back with its epoch and assignment, which is sent in full.
+	case req.MemberEpoch > m.epoch:
+		return fail(fmt.Errorf("%w: The share group member has a greater member epoch (%d) than the one known by the group coordinator (%d). The member must abandon all its partitions and rejoin.",
+			ErrFencedMemberEpoch, req.MemberEpoch, m.epoch))
+	case req.MemberEpoch < m.epoch && req.MemberEpoch != m.prevEpoch:
+		return fail(fmt.Errorf("%w: The share group member has a smaller member epoch (%d) than the one known by the group coordinator (%d), and it does not match the previous member epoch (%d). The member must abandon all its partitions and rejoin.",
+			ErrFencedMemberEpoch, req.MemberEpoch, m.epoch, m.prevEpoch))
 	}
 	m.clientID, m.clientHost = req.ClientID, req.ClientHost
 	if req.RackID != nil {
@@ -288,7 +301,11 @@ func (c *Coordinator) shareHeartbeatLocked(g *group, req ShareHeartbeatRequest) 
 		ss.epoch++
 		c.metrics.rebalance()
 	}
-	if ss.epoch > ss.targetEpoch {
+	// share.assignment.interval.ms (KIP-1263): the target is recomputed
+	// at most once per interval; until then members keep the last target
+	// (a member new to it gets its epoch and no partitions), and a later
+	// heartbeat computes it.
+	if ss.epoch > ss.targetEpoch && c.clock.Now().UnixMilli()-ss.targetTime >= settings.ShareAssignmentInterval.Milliseconds() {
 		g.computeShareTargetLocked(topics)
 	}
 	old := m.assigned
@@ -318,8 +335,11 @@ func (g *group) removeShareMemberLocked(m *shareMember) {
 	g.c.metrics.memberDelta(-1)
 	g.c.metrics.rebalance()
 	if len(ss.members) == 0 {
+		// Nothing to assign: the target follows at once, and the next
+		// member's is computed without waiting for the interval.
 		ss.targetEpoch = ss.epoch
 		ss.target = map[string]Assignment{}
+		ss.targetTime = 0
 		g.stateSince = g.c.clock.Now()
 	}
 }

@@ -47,9 +47,9 @@ type ShareOffsetsResult struct {
 }
 
 // DescribeShareGroupOffsets reads the state summary of the given
-// partitions; with topics nil, of every partition the group initialized
-// (then ErrGroupIDNotFound if there is no such share group). A topic that
-// does not exist is answered with start offset -1, as Kafka does.
+// partitions; with topics nil, of every partition the group initialized. A
+// partition with no state, or of a topic that does not exist, is answered
+// with start offset -1 and leader epoch 0, as Kafka does.
 func (c *Coordinator) DescribeShareGroupOffsets(group string, topics []ShareOffsetsTopic) ([]ShareOffset, error) {
 	if err := c.checkGroupID(group); err != nil {
 		return nil, err
@@ -60,13 +60,15 @@ func (c *Coordinator) DescribeShareGroupOffsets(group string, topics []ShareOffs
 		byName[t.Name], byID[t.ID] = t, t
 	}
 	if topics == nil {
+		// Every initialized partition; none for a group that does not
+		// exist or is of another type (no error, as Kafka answers).
 		g := c.lockedGroup(group, false)
 		if g == nil {
-			return nil, ErrGroupIDNotFound
+			return nil, nil
 		}
 		if g.share == nil {
 			g.mu.Unlock()
-			return nil, ErrGroupIDNotFound
+			return nil, nil
 		}
 		parts := map[[16]byte][]int32{}
 		for tid, ti := range g.share.initialized {
@@ -96,7 +98,7 @@ func (c *Coordinator) DescribeShareGroupOffsets(group string, topics []ShareOffs
 			}
 		}
 		for _, p := range ps {
-			o := ShareOffset{Topic: rt.Topic, Partition: p, StartOffset: -1, LeaderEpoch: -1, DeliveryCompleteCount: -1}
+			o := ShareOffset{Topic: rt.Topic, Partition: p, StartOffset: -1, DeliveryCompleteCount: -1}
 			if !ok {
 				out = append(out, o)
 				continue
@@ -123,33 +125,43 @@ func (c *Coordinator) DescribeShareGroupOffsets(group string, topics []ShareOffs
 	return out, nil
 }
 
-// shareGroupLocked returns the share group id locked, or an error: it must
-// exist, be a share group and be empty.
-func (c *Coordinator) emptyShareGroupLocked(group string) (*group, error) {
+// emptyShareGroupLocked returns the share group locked, or an error: it
+// must be a share group and be empty. With create, a group that does not
+// exist is created (created true; the caller drops it again if it writes
+// nothing).
+func (c *Coordinator) emptyShareGroupLocked(group string, create bool) (g *group, created bool, err error) {
 	if err := c.checkGroupID(group); err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	g := c.lockedGroup(group, false)
+	g = c.lockedGroup(group, create)
 	if g == nil {
-		return nil, ErrGroupIDNotFound
+		return nil, false, fmt.Errorf("%w: Group %s not found.", ErrGroupIDNotFound, group)
 	}
 	if g.share == nil {
-		g.mu.Unlock()
-		return nil, ErrGroupIDNotFound
+		if !create || !g.pristineLocked() {
+			g.mu.Unlock()
+			return nil, false, fmt.Errorf("%w: Group %s is not a share group.", ErrGroupIDNotFound, group)
+		}
+		g.share = newShareState()
+		g.protocolType = "share"
+		created = true
 	}
 	if len(g.share.members) > 0 {
 		g.mu.Unlock()
-		return nil, ErrNonEmptyGroup
+		return nil, false, ErrNonEmptyGroup
 	}
-	return g, nil
+	return g, created, nil
 }
 
 // AlterShareGroupOffsets sets the start offsets of an empty share group's
 // share-partitions (offsets by topic name and partition): the partitions are
 // recorded as initializing, initialized through ShareStates at the group
-// epoch, then recorded as initialized. It returns one result per partition.
+// epoch, then recorded as initialized. A group that does not exist is
+// created (Kafka 4.4 does, so that offsets can be set before the first
+// consumer starts), unless no partition is valid. It returns one result per
+// partition.
 func (c *Coordinator) AlterShareGroupOffsets(group string, offsets map[string]map[int32]int64) ([]ShareOffsetsResult, error) {
-	g, err := c.emptyShareGroupLocked(group)
+	g, created, err := c.emptyShareGroupLocked(group, true)
 	if err != nil {
 		return nil, err
 	}
@@ -197,6 +209,11 @@ func (c *Coordinator) AlterShareGroupOffsets(group string, offsets map[string]ma
 		}
 	}
 	if len(in.partitions) == 0 {
+		if created {
+			g.share = nil
+			g.protocolType = ""
+			g.killLocked()
+		}
 		g.mu.Unlock()
 		return out, nil
 	}
@@ -225,7 +242,7 @@ func (c *Coordinator) AlterShareGroupOffsets(group string, offsets map[string]ma
 // DeleteShareGroupOffsets deletes the share-partition state of topics of an
 // empty share group. It returns one result per topic (Partition -1).
 func (c *Coordinator) DeleteShareGroupOffsets(group string, topics []string) ([]ShareOffsetsResult, error) {
-	g, err := c.emptyShareGroupLocked(group)
+	g, _, err := c.emptyShareGroupLocked(group, false)
 	if err != nil {
 		return nil, err
 	}
@@ -255,7 +272,6 @@ func (c *Coordinator) DeleteShareGroupOffsets(group string, topics []string) ([]
 				del[t.ID] = append(del[t.ID], p)
 			}
 		default:
-			r.TopicID = t.ID
 			r.Err = fmt.Errorf("%w: There is no offset information to delete.", ErrUnknownTopicOrPartition)
 		}
 		out = append(out, r)

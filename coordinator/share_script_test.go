@@ -99,7 +99,7 @@ func (s *shareStub) ReadSummary(_ context.Context, group string, tid [16]byte, p
 //	sdescribe                                 DescribeShareGroup
 //	share-calls                               the stub's calls since the last share-calls (sorted)
 //	share-fail on=true|false                  the stub fails every call
-//	share-set max-size= session=              group settings
+//	share-set max-size= session= interval= assignment-interval=   group settings
 //	alter-share t0=5 u1=7                     AlterShareGroupOffsets
 //	delete-share-offsets topics=t,u           DeleteShareGroupOffsets
 //	describe-share-offsets topics=t:0,1       DescribeShareGroupOffsets
@@ -153,10 +153,11 @@ func (e *scriptEnv) runShare(a scripttest.Cmd) bool {
 		stub.fail = a.Str("on", "true") == "true"
 		stub.mu.Unlock()
 	case "share-set":
-		s := DefaultGroupSettings()
+		s := e.c.settings(group)
 		s.ShareMaxSize = int32(a.Int("max-size", int64(s.ShareMaxSize)))
 		s.ShareSessionTimeout = a.Dur("session", s.ShareSessionTimeout)
 		s.ShareHeartbeatInterval = a.Dur("interval", s.ShareHeartbeatInterval)
+		s.ShareAssignmentInterval = a.Dur("assignment-interval", s.ShareAssignmentInterval)
 		f := func(string) GroupSettings { return s }
 		e.cfg.Settings = f
 		e.c.cfg.Settings = f

@@ -28,9 +28,10 @@ func TestShareGroupUnloadAndReload(t *testing.T) {
 	if hb.Err != nil {
 		t.Fatalf("join: %+v", hb)
 	}
-	c.WaitIdle() // initialization
+	c.WaitIdle()               // initialization
+	clock.Advance(time.Second) // share.assignment.interval.ms
 	hb = c.ShareHeartbeat(ShareHeartbeatRequest{Group: "g", MemberID: "m", MemberEpoch: hb.MemberEpoch})
-	if hb.Err != nil || len(hb.Assignment[tid]) != 2 || hb.MemberEpoch != 2 {
+	if hb.Err != nil || len(hb.Assignment[tid]) != 2 || hb.MemberEpoch != 3 {
 		t.Fatalf("heartbeat: %+v", hb)
 	}
 	c.WaitIdle()
@@ -46,20 +47,20 @@ func TestShareGroupUnloadAndReload(t *testing.T) {
 	if n := len(l.parts[0]); n != before {
 		t.Fatalf("the unloaded share group appended %d records", n-before)
 	}
-	if r := c.ShareHeartbeat(ShareHeartbeatRequest{Group: "g", MemberID: "m", MemberEpoch: 2}); r.Err == nil {
+	if r := c.ShareHeartbeat(ShareHeartbeatRequest{Group: "g", MemberID: "m", MemberEpoch: 3}); r.Err == nil {
 		t.Fatal("heartbeat served while unloaded")
 	}
 	if err := c.Load(0); err != nil {
 		t.Fatal(err)
 	}
 	d, err := c.DescribeShareGroup("g")
-	if err != nil || len(d.Members) != 1 || d.Members[0].MemberEpoch != 2 || len(d.Members[0].Assignment[tid]) != 2 || d.GroupEpoch != 2 {
+	if err != nil || len(d.Members) != 1 || d.Members[0].MemberEpoch != 3 || len(d.Members[0].Assignment[tid]) != 2 || d.GroupEpoch != 3 {
 		t.Fatalf("after reload: %+v %v", d, err)
 	}
 	// The member carries on with its epoch; nothing is initialized again.
-	hb = c.ShareHeartbeat(ShareHeartbeatRequest{Group: "g", MemberID: "m", MemberEpoch: 2})
+	hb = c.ShareHeartbeat(ShareHeartbeatRequest{Group: "g", MemberID: "m", MemberEpoch: 3})
 	c.WaitIdle()
-	if hb.Err != nil || hb.MemberEpoch != 2 || hb.Assignment != nil {
+	if hb.Err != nil || hb.MemberEpoch != 3 || hb.Assignment != nil {
 		t.Fatalf("heartbeat after reload: %+v", hb)
 	}
 	stub := shareStubFor(e)
