@@ -20,8 +20,10 @@ import (
 	"github.com/moldau/moldau/protocol"
 )
 
-// READ(3) DELETE(6) DESCRIBE(8)
-const allGroupOps int32 = 1<<3 | 1<<6 | 1<<8
+// READ(3) DELETE(6) DESCRIBE(8) DESCRIBE_CONFIGS(10) ALTER_CONFIGS(11): every
+// operation on a GROUP (Kafka 4.4 answers 3400 without an authorizer, group
+// configs being KIP-848's).
+const allGroupOps int32 = 1<<3 | 1<<6 | 1<<8 | 1<<10 | 1<<11
 
 func (b *Broker) handleDescribeGroups(ctx context.Context, req *protocol.Request) protocol.Reply {
 	r := req.Body.(*kmsg.DescribeGroupsRequest)

@@ -29,8 +29,7 @@ import (
 func (b *Broker) handleShareGroupHeartbeat(ctx context.Context, req *protocol.Request) protocol.Reply {
 	r := req.Body.(*kmsg.ShareGroupHeartbeatRequest)
 	return protocol.Reply{Wait: func(ctx context.Context) kmsg.Response {
-		resp := r.ResponseKind().(*kmsg.ShareGroupHeartbeatResponse)
-		resp.MemberEpoch = -1
+		resp := r.ResponseKind().(*kmsg.ShareGroupHeartbeatResponse) // errors: member epoch 0, as Kafka's
 		fail := func(code int16, msg string) kmsg.Response {
 			resp.ErrorCode = code
 			if msg != "" {

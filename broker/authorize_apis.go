@@ -899,7 +899,6 @@ func (z authz) shareGroupAPIs(req kmsg.Request) (*protocol.Reply, func(kmsg.Resp
 	case *kmsg.ShareGroupHeartbeatRequest:
 		// READ on the group; DESCRIBE on every subscribed topic.
 		resp := r.ResponseKind().(*kmsg.ShareGroupHeartbeatResponse)
-		resp.MemberEpoch = -1
 		if !z.group(acl.OpRead, r.GroupID) {
 			resp.ErrorCode = errGroupAuth
 			return &protocol.Reply{Resp: resp}, nil

@@ -290,7 +290,9 @@ func (c *Coordinator) shareHeartbeatLocked(g *group, req ShareHeartbeatRequest) 
 		}
 	}
 	topics := c.listTopics()
-	if !bump && g.initializedAssignmentPendingLocked() {
+	// Partitions initialized since the target was computed: a new epoch
+	// (once; not again while that epoch's target is still to be computed).
+	if !bump && ss.epoch == ss.targetEpoch && g.initializedAssignmentPendingLocked() {
 		bump = true
 	}
 	if h := g.shareSubscriptionHashLocked(topics); h != ss.metaHash {
