@@ -85,7 +85,7 @@ func (b *Broker) newCoordinator(opts options) error {
 		return out
 	}, time.Duration(b.cfg.GroupConsumerSessionTimeoutMs)*time.Millisecond,
 		time.Duration(b.cfg.GroupConsumerHeartbeatIntervalMs)*time.Millisecond)
-	b.groups.SetShareStates(shareStates{b}) // share_wiring.go
+	b.wireShareGroups() // share_wiring.go
 	if b.raft != nil {
 		// Cluster mode: each partition is loaded when this node becomes
 		// its leader (leadershipMoved).

@@ -19,6 +19,13 @@ import (
 	"github.com/moldau/moldau/coordinator"
 )
 
+// wireShareGroups gives the group coordinator the share-partition state
+// (called where the coordinator is built, before serving): the share
+// coordinator's Persister (share_state_persister.go) and the adapter.
+func (b *Broker) wireShareGroups() {
+	b.groups.SetShareStates(shareStates{b})
+}
+
 // errNoSharePersister: no share coordinator is wired in.
 var errNoSharePersister = errors.New("broker: share coordinator not available")
 

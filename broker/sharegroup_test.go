@@ -72,13 +72,6 @@ func (p *memPersister) ReadSummary(_ context.Context, k share.Key) (share.State,
 	return share.State{StateEpoch: s.StateEpoch, LeaderEpoch: s.LeaderEpoch, StartOffset: s.StartOffset}, nil
 }
 
-func (p *memPersister) get(k share.Key) (share.State, bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	s, ok := p.state[k]
-	return s, ok
-}
-
 func shareHeartbeat(t *testing.T, b *Broker, group, member string, epoch int32, topics []string) *kmsg.ShareGroupHeartbeatResponse {
 	t.Helper()
 	req := kmsg.NewPtrShareGroupHeartbeatRequest()
@@ -102,9 +95,22 @@ func assignedCount(r *kmsg.ShareGroupHeartbeatResponse) int {
 // share state), describe, the other group APIs on its id, the offsets
 // admin APIs, and deletion.
 func TestShareGroupAPIs(t *testing.T) {
-	b := newAdminBroker(t)
-	pers := newMemPersister()
-	b.sharePersister = pers
+	t.Run("memory persister", func(t *testing.T) {
+		b := newAdminBroker(t)
+		b.sharePersister = newMemPersister()
+		testShareGroupAPIs(t, b)
+	})
+	t.Run("share coordinator", func(t *testing.T) {
+		testShareGroupAPIs(t, newAdminBroker(t)) // the broker's own Persister (__share_group_state)
+	})
+}
+
+func testShareGroupAPIs(t *testing.T, b *Broker) {
+	pers := b.sharePersister
+	get := func(k share.Key) (share.State, bool) {
+		s, err := pers.ReadSummary(context.Background(), k)
+		return s, err == nil
+	}
 	tp := mustCreateTopic(t, b, "q", 2, nil)
 
 	// Validation, as Kafka's.
@@ -133,7 +139,7 @@ func TestShareGroupAPIs(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	for p := int32(0); p < 2; p++ {
-		s, ok := pers.get(share.Key{Group: "sg", TopicID: tp.id, Partition: p})
+		s, ok := get(share.Key{Group: "sg", TopicID: tp.id, Partition: p})
 		if !ok || s.StartOffset != -1 || s.StateEpoch != 2 {
 			t.Errorf("partition %d state %+v %v, want start -1 at state epoch 2", p, s, ok)
 		}
@@ -207,7 +213,7 @@ func TestShareGroupAPIs(t *testing.T) {
 	}
 	wantCode(t, "alter p0", ar.Topics[0].Partitions[0].ErrorCode, nil)
 	wantCode(t, "alter p2", ar.Topics[0].Partitions[2].ErrorCode, kerr.UnknownTopicOrPartition)
-	if s, _ := pers.get(share.Key{Group: "sg", TopicID: tp.id, Partition: 1}); s.StartOffset != 7 {
+	if s, _ := get(share.Key{Group: "sg", TopicID: tp.id, Partition: 1}); s.StartOffset != 7 {
 		t.Errorf("after alter: partition 1 at %d, want 7", s.StartOffset)
 	}
 
@@ -260,7 +266,7 @@ func TestShareGroupAPIs(t *testing.T) {
 	}
 	wantCode(t, "delete offsets q", dor.Topics[0].ErrorCode, nil)
 	wantCode(t, "delete offsets missing", dor.Topics[1].ErrorCode, kerr.UnknownTopicOrPartition)
-	if _, ok := pers.get(share.Key{Group: "sg", TopicID: tp.id, Partition: 0}); ok {
+	if _, ok := get(share.Key{Group: "sg", TopicID: tp.id, Partition: 0}); ok {
 		t.Errorf("state of partition 0 still there after DeleteShareGroupOffsets")
 	}
 	wantCode(t, "delete offsets again", delOffsets("q").Topics[0].ErrorCode, kerr.UnknownTopicOrPartition)
