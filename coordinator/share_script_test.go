@@ -95,8 +95,8 @@ func (s *shareStub) ReadSummary(_ context.Context, group string, tid [16]byte, p
 
 // runShare runs the share group commands:
 //
-//	shb member= epoch= [topics=t,u] [rack=]   ShareGroupHeartbeat
-//	sdescribe                                 DescribeShareGroup
+//	sghb member= epoch= [topics=t,u] [rack=]   ShareGroupHeartbeat
+//	sgdescribe                                DescribeShareGroup
 //	share-calls                               the stub's calls since the last share-calls (sorted)
 //	share-fail on=true|false                  the stub fails every call
 //	share-set max-size= session= interval= assignment-interval=   group settings
@@ -107,7 +107,7 @@ func (e *scriptEnv) runShare(a scripttest.Cmd) bool {
 	group := a.Str("group", "g")
 	stub := shareStubFor(e)
 	switch a.Name {
-	case "shb":
+	case "sghb":
 		req := ShareHeartbeatRequest{Group: group, MemberID: a.Str("member", ""), MemberEpoch: int32(a.Int("epoch", 0)),
 			RackID: a.Ptr("rack"), ClientID: "c", ClientHost: "/127.0.0.1"}
 		if v, ok := a.Args["topics"]; ok {
@@ -118,21 +118,21 @@ func (e *scriptEnv) runShare(a scripttest.Cmd) bool {
 		}
 		r := e.c.ShareHeartbeat(req)
 		if r.Err != nil {
-			e.emit("shb %s: %s epoch=%d", req.MemberID, errName(r.Err), r.MemberEpoch)
+			e.emit("sghb %s: %s epoch=%d", req.MemberID, errName(r.Err), r.MemberEpoch)
 			break
 		}
 		as := "(unchanged)"
 		if r.Assignment != nil {
 			as = e.formatAssignment(r.Assignment)
 		}
-		e.emit("shb %s: ok epoch=%d interval=%s assignment=%s", r.MemberID, r.MemberEpoch, r.HeartbeatInterval, as)
-	case "sdescribe":
+		e.emit("sghb %s: ok epoch=%d interval=%s assignment=%s", r.MemberID, r.MemberEpoch, r.HeartbeatInterval, as)
+	case "sgdescribe":
 		d, err := e.c.DescribeShareGroup(group)
 		if err != nil {
-			e.emit("sdescribe: %s", errName(err))
+			e.emit("sgdescribe: %s", errName(err))
 			break
 		}
-		e.emit("sdescribe: state=%s epoch=%d target-epoch=%d assignor=%s", d.State, d.GroupEpoch, d.TargetEpoch, d.Assignor)
+		e.emit("sgdescribe: state=%s epoch=%d target-epoch=%d assignor=%s", d.State, d.GroupEpoch, d.TargetEpoch, d.Assignor)
 		for _, m := range d.Members {
 			e.emit("  %s epoch=%d topics=%s assigned=%s", m.MemberID, m.MemberEpoch, strings.Join(m.SubscribedTopics, ","), e.formatAssignment(m.Assignment))
 		}
