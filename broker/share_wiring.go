@@ -20,8 +20,9 @@ import (
 )
 
 // wireShareGroups gives the group coordinator the share-partition state
-// (called where the coordinator is built, before serving): the share
-// coordinator's Persister (share_state_persister.go) and the adapter.
+// (called where the coordinator is built, before serving): b.persister(),
+// the wired Broker.sharePersister (tests) or else the share coordinator's
+// (share_fetch_glue.go, share_state_persister.go).
 func (b *Broker) wireShareGroups() {
 	b.groups.SetShareStates(shareStates{b})
 }
@@ -30,7 +31,7 @@ func (b *Broker) wireShareGroups() {
 var errNoSharePersister = errors.New("broker: share coordinator not available")
 
 // shareStates adapts the broker's share.Persister to coordinator.ShareStates,
-// reading b.sharePersister at each call.
+// asking b.persister() at each call.
 type shareStates struct{ b *Broker }
 
 func (s shareStates) persister() (share.Persister, error) {

@@ -106,7 +106,7 @@ func TestShareGroupAPIs(t *testing.T) {
 }
 
 func testShareGroupAPIs(t *testing.T, b *Broker) {
-	pers := b.sharePersister
+	pers := b.persister()
 	get := func(k share.Key) (share.State, bool) {
 		s, err := pers.ReadSummary(context.Background(), k)
 		return s, err == nil
@@ -274,12 +274,6 @@ func testShareGroupAPIs(t *testing.T, b *Broker) {
 	// DeleteGroups on the empty group.
 	wantCode(t, "DeleteGroups", do[*kmsg.DeleteGroupsResponse](t, b, 2, delreq).Groups[0].ErrorCode, nil)
 	wantCode(t, "describe deleted", do[*kmsg.ShareGroupDescribeResponse](t, b, 1, dreq).Groups[0].ErrorCode, kerr.GroupIDNotFound)
-
-	// Without a share coordinator, the offsets APIs are not available.
-	b.sharePersister = nil
-	wantCode(t, "alter without persister", alter().ErrorCode, kerr.CoordinatorNotAvailable)
-	wantCode(t, "delete without persister", delOffsets("q").ErrorCode, kerr.CoordinatorNotAvailable)
-	wantCode(t, "describe without persister", describeOffsets(1, nil).ErrorCode, kerr.CoordinatorNotAvailable)
 }
 
 // TestShareGroupSurvivesRestart: a share group's members, epochs,
