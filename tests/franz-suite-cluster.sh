@@ -5,7 +5,9 @@
 #   tests/franz-suite-cluster.sh [go test -run pattern]
 # KGO_TEST_CHAOS=1 in the environment turns on franz-go's chaos dialer
 # (client connections die after 0.5-1.5 s; `make franz-suite-cluster` runs
-# both). Ports: KPORT (Kafka, default 19092) and PPORT (inter-broker, 19093) on
+# both). Skipped tests are listed with the suite's reason (share-group
+# tests skip until ShareFetch v2 and ShareAcknowledge v2 are advertised,
+# issue #17; SCRAM and OAUTHBEARER run in tests/franz-suite.sh). Ports: KPORT (Kafka, default 19092) and PPORT (inter-broker, 19093) on
 # each address.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -43,10 +45,33 @@ for _ in $(seq 300); do
 done
 [ -n "$ready" ] || { echo "cluster did not form"; tail -20 "$work"/broker*.log; exit 1; }
 KGO_SEEDS=$seeds KGO_TEST_RF=3 KGO_LOG_LEVEL=none KGO_TEST_RECORDS=${KGO_TEST_RECORDS:-20000} \
-	go test -count=1 -timeout 15m -v -run "${1:-.}" github.com/twmb/franz-go/pkg/kgo >"$work/suite.log" 2>&1
+	go test -count=1 -timeout 15m -json -run "${1:-.}" github.com/twmb/franz-go/pkg/kgo >"$work/suite.json" 2>"$work/suite.stderr"
 status=$?
+# The -v text (for the summaries and $FRANZ_SUITE_LOG) and, per skipped
+# top-level test, the suite's reason: test2json keeps each test's output
+# apart even when parallel tests interleave.
+python3 - "$work/suite.json" "$work/suite.log" "$work/skips" <<'PY'
+import json, sys
+out, per, skips = open(sys.argv[2], "w"), {}, []
+for line in open(sys.argv[1]):
+    try:
+        ev = json.loads(line)
+    except ValueError:
+        out.write(line)
+        continue
+    text, test = ev.get("Output", ""), ev.get("Test")
+    out.write(text)
+    if test and "/" not in test:
+        if ev["Action"] == "output" and text.startswith("    "):
+            per.setdefault(test, []).append(text.strip())
+        elif ev["Action"] == "skip":
+            skips.append("skipped %s: %s" % (test, " ".join(per.get(test, [])) or "(no reason given)"))
+open(sys.argv[3], "w").write("".join(s + "\n" for s in sorted(skips)))
+PY
+cat "$work/suite.stderr" >>"$work/suite.log"
 grep -E '^--- (PASS|FAIL|SKIP)' "$work/suite.log" | awk '{print $2}' | sort | uniq -c
 grep -E '^--- FAIL' "$work/suite.log"
+cat "$work/skips"
 cp "$work/suite.log" "${FRANZ_SUITE_LOG:-/tmp/franz-suite-cluster.log}"
 for i in 1 2 3; do cp "$work/broker$i.log" "/tmp/franz-suite-cluster-broker$i.log"; done
 exit $status

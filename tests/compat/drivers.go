@@ -40,6 +40,10 @@ func javaDriver(client, version string) driver {
 	return driver{client: client, timeout: 10 * time.Minute,
 		command: func(o options) []string {
 			cp := filepath.Join(o.cache, "java-build", version) + ":" + filepath.Join(o.cache, "java-"+version, "*")
+			if strings.HasPrefix(version, "4.") {
+				// Kafka Streams 4.4 for streams_group_protocol (StreamsGroup.java).
+				cp += ":" + filepath.Join(o.cache, "streams-4.4.0", "*")
+			}
 			return []string{"java", "-Xmx256m", "-XX:TieredStopAtLevel=1", "-cp", cp, "Driver", client}
 		},
 		needs: func(o options) []string {
@@ -106,6 +110,8 @@ type results struct {
 	mu  sync.Mutex
 	m   map[key]outcome
 	dur map[string]time.Duration // client/broker -> driver wall time
+	// parity: both brokers' ApiVersions side by side (apiversions.go).
+	parity []apiParity
 }
 
 func runDrivers(o options, brokers map[string]string) *results {

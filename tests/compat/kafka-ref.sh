@@ -57,6 +57,13 @@ log=${KAFKA_REF_LOG:-$work/kafka.log}
 # Replicated internal topics and min.insync.replicas=2 on a cluster, as on Moldau's.
 rf=1 isr=1
 [ "$nodes" = 3 ] && rf=3 isr=2
+# A client-telemetry plugin (setup.sh compiles kafka/CompatTelemetry.java):
+# without one, Kafka does not advertise GetTelemetrySubscriptions and
+# PushTelemetry (KIP-714).
+telemetry= plugin_cp=
+if [ -f "$cache/kafka-plugin/CompatTelemetry.class" ]; then
+	telemetry=metric.reporters=CompatTelemetry plugin_cp=$cache/kafka-plugin
+fi
 voters=
 for i in $(seq "$nodes"); do voters=${voters:+$voters,}$i@127.0.0.$i:$cport; done
 for i in $(seq "$nodes"); do
@@ -84,9 +91,10 @@ group.initial.rebalance.delay.ms=0
 transaction.max.timeout.ms=900000
 share.coordinator.state.topic.replication.factor=$rf
 share.coordinator.state.topic.min.isr=$isr
+$telemetry
 PROPS
 done
-cp="$libs/*"
+cp="$libs/*${plugin_cp:+:$plugin_cp}"
 # Smaller heaps for three JVMs on one (2-core) machine.
 if [ "$nodes" = 1 ]; then heap=(-Xms256m -Xmx768m); else heap=(-Xms128m -Xmx512m); fi
 jvm=("${heap[@]}" -XX:+UseG1GC -XX:TieredStopAtLevel=1 -Djava.awt.headless=true)

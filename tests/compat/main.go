@@ -194,7 +194,9 @@ func runAll(o options, moldauAddr, kafkaAddr string, full bool) int {
 	}
 	logf("moldau at %s, apache kafka at %s (setup %.1fs)", moldau.addr, kafka.addr, time.Since(start).Seconds())
 
+	parity, parityErr := compareApiVersions(moldau.addr, kafka.addr)
 	res := runDrivers(o, map[string]string{"moldau": moldau.addr, "kafka": kafka.addr})
+	res.parity = parity
 	var suite map[string]suiteCount
 	if o.franzSuite && full {
 		suite = runFranzSuites(o, map[string]string{"moldau": moldau.addr, "kafka": kafka.addr})
@@ -206,6 +208,10 @@ func runAll(o options, moldauAddr, kafkaAddr string, full bool) int {
 		return 1
 	}
 	problems := check(o, res, exp)
+	if parityErr != nil {
+		problems = append(problems, "ApiVersions parity: "+parityErr.Error())
+	}
+	problems = append(problems, checkParity(o, parity, exp)...)
 	if o.writeOutput {
 		md := renderMatrix(o, res, exp, suite)
 		if err := os.WriteFile(filepath.Join(o.dir, o.matrixFile()), []byte(md), 0o644); err != nil {

@@ -69,6 +69,9 @@ func check(o options, res *results, exp map[[2]string]expectation) []string {
 	}
 	if len(o.clients) == len(drivers) && len(o.scenarios) == len(scenarios.Names) {
 		for _, e := range exp {
+			if e.client == parityClient {
+				continue // checkParity
+			}
 			if !slices.Contains(o.clients, e.client) || !slices.Contains(o.scenarios, e.scenario) {
 				problems = append(problems, fmt.Sprintf("%s:%d names an unknown client or scenario (%s %s)", o.expectationsFile(), e.line, e.client, e.scenario))
 			}
@@ -173,6 +176,9 @@ func renderMatrix(o options, res *results, exp map[[2]string]expectation, suite 
 				fmt.Fprintf(&b, "- %s `%s`: %s\n", c, s, md(k.Reason))
 			}
 		}
+	}
+	if res.parity != nil {
+		b.WriteString(renderParity(o, res.parity, exp))
 	}
 	if suite != nil {
 		b.WriteString("\n## franz-go integration suite\n\n")

@@ -21,6 +21,13 @@ if [ ! -f "$cache/kafka-4.4.0/libs/kafka-tools-4.4.0.jar" ]; then
 	mvn_q -f "$here/kafka/pom.xml" dependency:copy-dependencies -DoutputDirectory="$cache/kafka-4.4.0/libs"
 fi
 
+# Kafka Streams 4.4 (the java-4.4 driver's streams_group_protocol scenario),
+# shared with tests/streams.
+if [ ! -f "$cache/streams-4.4.0/kafka-streams-4.4.0.jar" ]; then
+	step "fetching Kafka Streams 4.4.0 (tests/streams/setup.sh)"
+	COMPAT_CACHE=$cache bash "$here/../streams/setup.sh" >&2
+fi
+
 for v in 4.4.0 3.9.1 2.8.2; do
 	if [ ! -f "$cache/java-$v/kafka-clients-$v.jar" ]; then
 		step "fetching kafka-clients $v"
@@ -28,12 +35,34 @@ for v in 4.4.0 3.9.1 2.8.2; do
 		mvn_q -f "$here/java/pom.xml" -Dkafka.version="$v" dependency:copy-dependencies -DoutputDirectory="$cache/java-$v"
 	fi
 	out=$cache/java-build/$v
-	if [ -f "$here/java/Driver.java" ] && { [ ! -f "$out/Driver.class" ] || [ "$here/java/Driver.java" -nt "$out/Driver.class" ]; }; then
+	# Driver.java compiles against every version; the scenarios of newer
+	# APIs are separate classes Driver reaches by reflection: Telemetry
+	# (KIP-714, 3.7+), Share (KIP-932) and StreamsGroup (KIP-1071, with the
+	# Streams jars) for 4.x only.
+	srcs=("$here/java/Driver.java") cp="$cache/java-$v/*"
+	case $v in
+	4.*) srcs+=("$here/java/Share.java" "$here/java/Telemetry.java" "$here/java/StreamsGroup.java") cp="$cp:$cache/streams-4.4.0/*" ;;
+	3.9.*) srcs+=("$here/java/Telemetry.java") ;;
+	esac
+	stale=
+	for f in "${srcs[@]}"; do [ "$f" -nt "$out/Driver.class" ] && stale=1; done
+	if [ -f "$here/java/Driver.java" ] && { [ ! -f "$out/Driver.class" ] || [ -n "$stale" ]; }; then
 		step "compiling the Java driver against kafka-clients $v"
-		rm -rf "$out" && mkdir -p "$out"
-		javac -nowarn -d "$out" -cp "$cache/java-$v/*" "$here/java/Driver.java"
+		rm -rf "$out" "$out.tmp" && mkdir -p "$out.tmp"
+		javac -nowarn -d "$out.tmp" -cp "$cp" "${srcs[@]}"
+		mv "$out.tmp" "$out"
 	fi
 done
+
+# The reference broker's client-telemetry plugin (kafka/CompatTelemetry.java):
+# without one, Apache Kafka does not advertise GetTelemetrySubscriptions and
+# PushTelemetry (KIP-714).
+plugin=$cache/kafka-plugin
+if [ ! -f "$plugin/CompatTelemetry.class" ] || [ "$here/kafka/CompatTelemetry.java" -nt "$plugin/CompatTelemetry.class" ]; then
+	step "compiling the reference broker's telemetry plugin"
+	rm -rf "$plugin" && mkdir -p "$plugin"
+	javac -nowarn -d "$plugin" -cp "$cache/kafka-4.4.0/libs/*" "$here/kafka/CompatTelemetry.java"
+fi
 
 venv=$cache/venv
 if [ ! -x "$venv/bin/python" ] || [ "$here/python/requirements.txt" -nt "$venv/.installed" ]; then

@@ -4,7 +4,9 @@
 #   driver.sh BOOTSTRAP scenario[,scenario...]
 # Tools used: kafka-topics, kafka-configs, kafka-console-producer,
 # kafka-console-consumer, kafka-get-offsets, kafka-consumer-groups,
-# kafka-transactions, kafka-producer-perf-test, kafka-consumer-perf-test.
+# kafka-transactions, kafka-producer-perf-test, kafka-consumer-perf-test,
+# and for issue #17's APIs kafka-share-groups, kafka-console-share-consumer,
+# kafka-streams-groups, kafka-features, kafka-log-dirs, kafka-client-metrics.
 set -uo pipefail
 B=$1
 IFS=, read -ra SCENARIOS <<<"$2"
@@ -177,6 +179,129 @@ sc_transactions() {
 	[ "$got" = 100 ] || fail "read_committed console consumer read $got of 100 records"
 }
 
+kafka_share_groups() { tool org.apache.kafka.tools.consumer.group.ShareGroupCommand --bootstrap-server "$B" "$@"; }
+console_share_consumer() { # TOPIC GROUP [args...]: prints "Delivery:N<TAB>key<TAB>value" lines
+	local t=$1 g=$2; shift 2
+	tool org.apache.kafka.tools.consumer.ConsoleShareConsumer --bootstrap-server "$B" --topic "$t" --group "$g" \
+		--formatter-property print.key=true --formatter-property print.delivery=true "$@"
+}
+
+# share_group (KIP-932): 20 records; the group's share.auto.offset.reset is
+# set with kafka-configs --entity-type groups; one console share consumer
+# RELEASEs a record (--release --max-messages 1; closing releases the rest of
+# what it acquired, counted as delivered); then two console share consumers
+# (ACCEPT) run side by side: together they print every record exactly once,
+# the first released one with delivery count 2, and kafka-share-groups
+# --describe --members shows both. Afterwards --describe --offsets shows lag
+# 0, --reset-offsets --to-latest --execute moves the start offsets to the
+# ends (20 in all), --delete-offsets and --delete remove them and the group.
+sc_share_group() {
+	local t; t=$(topic share_group)
+	local g=sg-$t
+	create "$t" 2
+	kafka_configs --alter --entity-type groups --entity-name "$g" --add-config share.auto.offset.reset=earliest >/dev/null ||
+		fail "kafka-configs --entity-type groups --add-config share.auto.offset.reset=earliest failed: $(errtail 2)"
+	gen v 20 | console_producer "$t" || fail "produce failed: $(errtail 2)"
+	local rel; rel=$(console_share_consumer "$t" "$g" --release --max-messages 1 --command-property max.poll.records=1 --timeout-ms 20000) ||
+		fail "releasing console share consumer failed: $(errtail 2)"
+	grep -q "^Delivery:1	k" <<<"$rel" || fail "releasing consumer printed no first delivery: $rel"
+	local key; key=$(cut -f2 <<<"$rel" | head -1)
+	console_share_consumer "$t" "$g" --timeout-ms 8000 >"$TMP/share1" 2>>"$ERR" &
+	local a=$!
+	console_share_consumer "$t" "$g" --timeout-ms 8000 >"$TMP/share2" 2>>"$ERR" &
+	local b=$!
+	local ok=
+	for _ in $(seq 60); do
+		[ "$(kafka_share_groups --describe --group "$g" --members 2>/dev/null | grep -c "$g")" = 2 ] && { ok=1; break; }
+		sleep 0.3
+	done
+	wait_pid $a 40 || fail "share consumer 1 did not exit"
+	wait_pid $b 40 || fail "share consumer 2 did not exit"
+	[ -n "$ok" ] || fail "kafka-share-groups --describe --members never showed two members"
+	local all; all=$(cat "$TMP/share1" "$TMP/share2")
+	[ "$(cut -f2 <<<"$all" | sort)" = "$(gen v 20 | cut -d: -f1 | sort)" ] ||
+		fail "the two share consumers printed $(grep -c . <<<"$all") records, not each of the 20 once: $(cut -f2 <<<"$all" | sort | tr '\n' ' ')"
+	grep -q "^Delivery:2	$key	" <<<"$all" || fail "released record $key not redelivered with delivery count 2: $(grep "	$key	" <<<"$all")"
+	local d; d=$(kafka_share_groups --describe --group "$g" --offsets) || fail "kafka-share-groups --describe --offsets failed: $(errtail 2)"
+	# GROUP TOPIC PARTITION START-OFFSET LAG
+	[ "$(awk -v t="$t" '$2 == t && $5 == 0 { n++ } END { print n + 0 }' <<<"$d")" = 2 ] ||
+		fail "kafka-share-groups --describe --offsets: lag not 0 on both partitions: $(tr -s ' \n' ' ' <<<"$d")"
+	kafka_share_groups --reset-offsets --to-latest --execute --group "$g" --topic "$t" >/dev/null || fail "--reset-offsets --to-latest --execute failed: $(errtail 2)"
+	d=$(kafka_share_groups --describe --group "$g" --offsets) || fail "--describe --offsets failed"
+	[ "$(awk -v t="$t" '$2 == t { s += $4 } END { print s + 0 }' <<<"$d")" = 20 ] ||
+		fail "start offsets after --reset-offsets --to-latest do not sum to 20: $(tr -s ' \n' ' ' <<<"$d")"
+	kafka_share_groups --delete-offsets --group "$g" --topic "$t" >/dev/null || fail "--delete-offsets failed: $(errtail 2)"
+	kafka_share_groups --delete --group "$g" >/dev/null || fail "--delete failed: $(errtail 2)"
+	kafka_share_groups --list | grep -qx "$g" && fail "kafka-share-groups --list still lists $g after --delete"
+	return 0
+}
+
+# log_dirs: kafka-log-dirs --describe lists the topic's 3 partitions with
+# a size > 0 after producing 30 records.
+sc_log_dirs() {
+	local t; t=$(topic log_dirs)
+	create "$t" 3
+	gen v 30 | console_producer "$t" || fail "produce failed"
+	local out; out=$(tool org.apache.kafka.tools.LogDirsCommand --bootstrap-server "$B" --describe --topic-list "$t") || fail "kafka-log-dirs failed: $(errtail 2)"
+	grep '^{' <<<"$out" >"$TMP/logdirs.json"
+	python3 - "$t" "$TMP/logdirs.json" >"$TMP/logdirs" 2>&1 <<'PY' || fail "kafka-log-dirs: $(tail -1 "$TMP/logdirs")"
+import json, sys
+t = sys.argv[1]
+sizes = {}
+for b in json.load(open(sys.argv[2]))["brokers"]:
+    for d in b["logDirs"]:
+        if d.get("error"):
+            sys.exit("log dir %s: %s" % (d["logDir"], d["error"]))
+        for p in d["partitions"]:
+            topic, _, part = p["partition"].rpartition("-")
+            if topic == t:
+                sizes[part] = min(sizes.get(part, p["size"]), p["size"])
+if len(sizes) != 3 or min(sizes.values()) <= 0:
+    sys.exit("partition sizes %s, want 3 partitions with a size > 0" % sizes)
+PY
+}
+
+# client_telemetry (KIP-714): kafka-client-metrics --alter makes a
+# subscription for one client id (500 ms), --describe and --list show it;
+# kafka-producer-perf-test runs 3 s as that client with the telemetry
+# reporter's debug log on: the log must show our subscription (interval 500)
+# and a push answered with success (PUSH_IN_PROGRESS -> PUSH_NEEDED, which
+# only a successful PushTelemetry response does).
+sc_client_telemetry() {
+	local t; t=$(topic client_telemetry)
+	create "$t" 1
+	local cid=compat-telemetry-$RANDOM$RANDOM
+	local sub=sub-$cid cm=(tool org.apache.kafka.tools.ClientMetricsCommand --bootstrap-server "$B")
+	"${cm[@]}" --alter --name "$sub" --metrics org.apache.kafka.producer. --interval 500 --match "client_id=$cid" >/dev/null ||
+		fail "kafka-client-metrics --alter failed: $(errtail 2)"
+	"${cm[@]}" --describe --name "$sub" | grep -q "interval.ms=500" || fail "kafka-client-metrics --describe does not show interval.ms=500"
+	"${cm[@]}" --list | grep -qx "$sub" || fail "kafka-client-metrics --list does not list $sub"
+	# The tools' jars bring no SLF4J binding: slf4j-simple from the Streams
+	# jars (setup.sh), at debug for the telemetry reporter only.
+	local simple; simple=$(ls "$libs"/../../streams-4.4.0/slf4j-simple-*.jar 2>/dev/null | head -1)
+	[ -n "$simple" ] || fail "slf4j-simple missing from .cache/streams-4.4.0: run tests/compat/setup.sh"
+	java -Xmx256m -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Dorg.slf4j.simpleLogger.defaultLogLevel=off \
+		-Dorg.slf4j.simpleLogger.log.org.apache.kafka.common.telemetry=debug -cp "$libs/*:$simple" \
+		org.apache.kafka.tools.ProducerPerformance --topic "$t" --num-records 30 --record-size 10 --throughput 10 \
+		--producer-props bootstrap.servers="$B" client.id="$cid" enable.metrics.push=true >/dev/null 2>"$TMP/telemetry.log" ||
+		fail "kafka-producer-perf-test failed: $(tail -3 "$TMP/telemetry.log" | tr '\n' ' ')"
+	cat "$TMP/telemetry.log" >>"$ERR"
+	grep -q "Updating subscription - subscription: .*pushIntervalMs=500" "$TMP/telemetry.log" ||
+		fail "the producer never got the subscription (interval 500 ms) from GetTelemetrySubscriptions"
+	grep -q "Setting telemetry state from PUSH_IN_PROGRESS to PUSH_NEEDED" "$TMP/telemetry.log" ||
+		fail "no PushTelemetry answered with success (telemetry states: $(grep -o 'from [A-Z_]* to [A-Z_]*' "$TMP/telemetry.log" | sort -u | tr '\n' ' '))"
+	"${cm[@]}" --delete --name "$sub" >/dev/null 2>&1 || "${cm[@]}" --alter --name "$sub" --metrics "" >/dev/null 2>&1 || true
+}
+
+# streams_group_protocol: the CLI cannot run a Streams application; it
+# describes one: a Kafka Streams app is the java-4.4 driver's, so here
+# kafka-streams-groups --list must answer (ListGroups by type streams).
+sc_streams_groups() {
+	tool org.apache.kafka.tools.streams.StreamsGroupCommand --bootstrap-server "$B" --list >/dev/null ||
+		fail "kafka-streams-groups --list failed: $(errtail 2)"
+	na "the CLI cannot run a Kafka Streams application (kafka-streams-groups --list answered; the app is the java-4.4 driver's)"
+}
+
 run_scenario() {
 	case $1 in
 	metadata) sc_metadata ;;
@@ -198,6 +323,10 @@ run_scenario() {
 	static_membership) group_commit_resume group.instance.id=static-1 ;;
 	kip848) group_commit_resume group.protocol=consumer ;;
 	produce_record_errors) na "kafka-console-producer stops at the first failed send; it reports no per-record errors (KIP-467)" ;;
+	share_group) sc_share_group ;;
+	streams_group_protocol) sc_streams_groups ;;
+	client_telemetry) sc_client_telemetry ;;
+	log_dirs) sc_log_dirs ;;
 	*) fail "unknown scenario" ;;
 	esac
 }

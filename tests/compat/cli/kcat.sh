@@ -157,6 +157,10 @@ run_scenario() {
 	static_membership) group_commit_resume -X group.instance.id=static-1 ;;
 	kip848) na "kcat 1.7.1 (Debian) bundles librdkafka 2.0.2, which predates group.protocol=consumer (librdkafka 2.4+)" ;;
 	produce_record_errors) na "kcat has no admin operations (a compacted topic), and its librdkafka 2.0.2 predates per-record errors (librdkafka 2.4+, KIP-467)" ;;
+	share_group) na "kcat has no share consumer (KIP-932), and its librdkafka 2.0.2 predates librdkafka's" ;;
+	streams_group_protocol) na "Kafka Streams (KIP-1071) is a Java library, not something kcat can run" ;;
+	client_telemetry) na "kcat's librdkafka 2.0.2 predates client metrics push (KIP-714, librdkafka 2.5+), and kcat cannot make a subscription" ;;
+	log_dirs) na "kcat has no admin operations (DescribeLogDirs)" ;;
 	*) fail "unknown scenario" ;;
 	esac
 }

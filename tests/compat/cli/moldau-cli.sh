@@ -155,6 +155,10 @@ run_scenario() {
 	static_membership) na "the CLI has no static membership option" ;;
 	kip848) na "the CLI consumer uses the classic group protocol" ;;
 	produce_record_errors) na "the CLI producer (franz-go) fails every record of a refused batch with the partition error; it reports no per-record errors (KIP-467)" ;;
+	share_group) na "the CLI consumer joins classic consumer groups only; it has no share-group mode (KIP-932)" ;;
+	streams_group_protocol) na "Kafka Streams (KIP-1071) is a Java library, not something the CLI can run" ;;
+	client_telemetry) na "the CLI pushes no client metrics (KIP-714) and has no client-metrics command" ;;
+	log_dirs) na "the CLI has no log-dirs command (DescribeLogDirs)" ;;
 	*) fail "unknown scenario" ;;
 	esac
 }

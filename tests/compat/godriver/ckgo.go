@@ -393,3 +393,15 @@ func (c *ckgo) IsInvalidRecord(err error) bool {
 	ke, ok := err.(kafka.Error)
 	return ok && ke.Code() == kafka.ErrInvalidRecord
 }
+
+func (c *ckgo) kip17NA(scenario string) string {
+	switch scenario {
+	case "share_group":
+		return "confluent-kafka-go 2.11.1 has no share consumer (KIP-932)"
+	case "client_telemetry":
+		return "confluent-kafka-go's admin API cannot name the CLIENT_METRICS config resource a KIP-714 subscription is (its librdkafka pushes once subscribed)"
+	case "log_dirs":
+		return "confluent-kafka-go's AdminClient has no DescribeLogDirs"
+	}
+	return ""
+}

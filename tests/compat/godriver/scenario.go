@@ -68,6 +68,10 @@ var scenarioFuncs = map[string]func(context.Context, *env) error{
 	"static_membership":           scGroupCommitResume(true, false),
 	"kip848":                      scGroupCommitResume(false, true),
 	"produce_record_errors":       scRecordErrors,
+	"share_group":                 scShareGroup,
+	"streams_group_protocol":      scStreamsGroup,
+	"client_telemetry":            scClientTelemetry,
+	"log_dirs":                    scLogDirs,
 }
 
 func values(prefix string, n int) []rec {

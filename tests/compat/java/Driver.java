@@ -57,9 +57,9 @@ public class Driver {
             String result = "pass", reason = "";
             Future<?> f = pool.submit(() -> { run(s); return null; });
             try {
-                f.get(30, TimeUnit.SECONDS);
+                f.get(timeoutSeconds(s), TimeUnit.SECONDS);
             } catch (TimeoutException e) {
-                f.cancel(true); result = "fail"; reason = "scenario did not finish within 30s";
+                f.cancel(true); result = "fail"; reason = "scenario did not finish within " + timeoutSeconds(s) + "s";
             } catch (ExecutionException e) {
                 Throwable c = e.getCause();
                 while ((c instanceof ExecutionException || c instanceof KafkaException && !(c instanceof org.apache.kafka.common.errors.ApiException)) && c.getCause() != null) c = c.getCause();
@@ -70,6 +70,28 @@ public class Driver {
             System.out.flush();
         }
         System.exit(0);
+    }
+
+    // Share groups, Streams and telemetry wait for heartbeats and pushes.
+    static int timeoutSeconds(String s) {
+        switch (s) {
+            case "share_group": case "streams_group_protocol": return 90;
+            case "client_telemetry": return 60;
+            default: return 30;
+        }
+    }
+
+    // callNew runs a scenario from a class compiled only against newer
+    // kafka-clients (Share, Telemetry, StreamsGroup: setup.sh); without it,
+    // the scenario is n/a for this client version.
+    static void callNew(String cls, String method, String why) throws Exception {
+        Class<?> c;
+        try { c = Class.forName(cls); } catch (ClassNotFoundException e) { throw new NA("kafka-clients " + version + ": " + why); }
+        try { c.getMethod(method).invoke(null); }
+        catch (java.lang.reflect.InvocationTargetException e) {
+            if (e.getCause() instanceof Exception) throw (Exception) e.getCause();
+            throw new RuntimeException(e.getCause());
+        }
     }
 
     static String q(String s) {
@@ -108,6 +130,10 @@ public class Driver {
             case "produce_record_errors":
                 if (major < 3) throw new NA("kafka-clients " + version + " fails every record of a refused batch with the partition error (no per-record errors, KIP-467)");
                 recordErrors(); break;
+            case "share_group": callNew("Share", "shareGroup", "no share consumer before 4.0 (KIP-932 is in 4.x only)"); break;
+            case "streams_group_protocol": callNew("StreamsGroup", "streamsGroupProtocol", "the driver runs Kafka Streams 4.4 only (group.protocol=streams, KIP-1071, needs Streams 4.1+)"); break;
+            case "client_telemetry": callNew("Telemetry", "clientTelemetry", "no client metrics push before 3.7 (KIP-714)"); break;
+            case "log_dirs": logDirs(); break;
             default: throw new Fail("unknown scenario");
         }
     }
@@ -168,14 +194,44 @@ public class Driver {
         }
     }
 
-    static void waitFor(String what, Callable<Boolean> cond) throws Exception {
-        long deadline = System.currentTimeMillis() + 20000;
+    static void waitFor(String what, Callable<Boolean> cond) throws Exception { waitFor(what, 20000, cond); }
+
+    static void waitFor(String what, long ms, Callable<Boolean> cond) throws Exception {
+        long deadline = System.currentTimeMillis() + ms;
         Exception last = null;
         while (System.currentTimeMillis() < deadline) {
-            try { if (cond.call()) return; } catch (Exception e) { last = e; }
+            try { if (cond.call()) return; } catch (Fail f) { throw f; } catch (Exception e) { last = e; }
             Thread.sleep(200);
         }
         throw new Fail(what + (last != null ? ": " + last : ""));
+    }
+
+    // logDirs: DescribeLogDirs on every broker lists the new topic's three
+    // partitions, each with a size > 0 after 10 records went to each.
+    static void logDirs() throws Exception {
+        String t = topic("log_dirs");
+        try (Admin a = admin()) {
+            createTopic(a, t, 3, Map.of());
+            try (KafkaProducer<byte[], byte[]> pr = producer(new Properties())) {
+                List<Future<RecordMetadata>> fs = new ArrayList<>();
+                for (int p = 0; p < 3; p++)
+                    for (int i = 0; i < 10; i++) fs.add(pr.send(new ProducerRecord<>(t, p, null, ("v" + i).getBytes(StandardCharsets.UTF_8))));
+                for (Future<RecordMetadata> f : fs) f.get();
+            }
+            List<Integer> ids = new ArrayList<>();
+            for (Node n : a.describeCluster().nodes().get()) ids.add(n.id());
+            Map<Integer, Long> size = new TreeMap<>();
+            waitFor("describeLogDirs sizes of " + t + ": " + size + ", want 3 partitions with size > 0", () -> {
+                size.clear();
+                for (var broker : a.describeLogDirs(ids).allDescriptions().get().values())
+                    for (LogDirDescription d : broker.values()) {
+                        if (d.error() != null) throw new Fail("log dir " + d + ": " + d.error());
+                        for (var e : d.replicaInfos().entrySet())
+                            if (e.getKey().topic().equals(t)) size.merge(e.getKey().partition(), e.getValue().size(), Math::min);
+                    }
+                return size.size() == 3 && size.values().stream().allMatch(v -> v > 0);
+            });
+        }
     }
 
     static void topicsAdmin() throws Exception {

@@ -294,7 +294,11 @@ const scenarios = {
   transactions_read_committed: transactions,
   static_membership: async () => { throw new NA('kafkajs has no static membership (group.instance.id)') },
   kip848: async () => { throw new NA('kafkajs implements only the classic consumer group protocol') },
-  produce_record_errors: async () => { throw new NA('kafkajs speaks Produce up to v7, before per-record errors (v8, KIP-467): every record of a refused batch fails with the partition error') }
+  produce_record_errors: async () => { throw new NA('kafkajs speaks Produce up to v7, before per-record errors (v8, KIP-467): every record of a refused batch fails with the partition error') },
+  share_group: async () => { throw new NA('kafkajs has no share consumer (KIP-932)') },
+  streams_group_protocol: async () => { throw new NA('Kafka Streams (KIP-1071) is a Java library: no JavaScript client has it') },
+  client_telemetry: async () => { throw new NA('kafkajs does not implement client metrics push (KIP-714)') },
+  log_dirs: async () => { throw new NA('kafkajs 2.2.4 lists DescribeLogDirs as not implemented (no admin method, no request encoder)') }
 }
 
 async function main () {

@@ -12,6 +12,11 @@ from common import NA, Fail
 
 
 class Adapter:
+    NA_REASONS = {
+        "streams_group_protocol": "Kafka Streams (KIP-1071) is a Java library: no Python client has it",
+        "log_dirs": "confluent-kafka's AdminClient has no describe_log_dirs (librdkafka has no DescribeLogDirs)",
+    }
+
     def __init__(self, bootstrap):
         self.bootstrap = bootstrap
         self.admin = AdminClient({"bootstrap.servers": bootstrap})
@@ -209,6 +214,94 @@ class Adapter:
             return self._read(c, n)
         finally:
             c.close()
+
+
+    def share_group(self):
+        """KIP-932 with confluent-kafka's ShareConsumer (explicit
+        acknowledgements). confluent-kafka has no share-group describe or
+        offsets admin API: the group is checked through ListGroups by type
+        only where the client can, so this covers 76/78/79 (heartbeat, fetch,
+        acknowledge) and the GROUP config resource."""
+        from confluent_kafka import AcknowledgeType, ShareConsumer
+        n = 20
+        t = common.topic("share_group")
+        g = "sg-" + t
+        common.create_topic(self, t, 2)
+        res = ConfigResource(ResourceType.GROUP, g, incremental_configs=[
+            ConfigEntry("share.auto.offset.reset", "earliest", incremental_operation=AlterConfigOpType.SET)])
+        for f in self.admin.incremental_alter_configs([res]).values():
+            f.result(20)
+        p = Producer(self.conf(acks="all"))
+        for i in range(n):
+            p.produce(t, key=b"k%d" % i, value=b"v%d" % i, partition=i % 2)
+        check_left = p.flush(20)
+        if check_left:
+            raise Fail("%d records not delivered" % check_left)
+        st = {"accepted": {}, "released": False, "k0": -1, "err": None}
+        lock = threading.Lock()
+        stop = threading.Event()
+
+        def member(i):
+            try:
+                c = ShareConsumer(self.conf(**{"group.id": g, "share.acknowledgement.mode": "explicit",
+                                               "client.id": "compat-confluent-kafka-python-share-%d" % i}))
+            except Exception as e:  # noqa: BLE001
+                st["err"] = st["err"] or "member %d: %s" % (i, e)
+                return
+            try:
+                c.subscribe([t])
+                while not stop.is_set():
+                    got = False
+                    for m in c.poll(0.2):
+                        if m.error():
+                            with lock:
+                                st["err"] = st["err"] or "member %d poll: %s" % (i, m.error())
+                            continue
+                        got = True
+                        k, dc = m.key().decode(), m.delivery_count()
+                        with lock:
+                            if k == "k0" and dc == 1 and not st["released"]:
+                                st["released"] = True
+                                c.acknowledge(m, AcknowledgeType.RELEASE)
+                                continue
+                            if k == "k0":
+                                st["k0"] = dc
+                            st["accepted"][k] = st["accepted"].get(k, 0) + 1
+                        c.acknowledge(m, AcknowledgeType.ACCEPT)
+                    if got:
+                        for tp, e in (c.commit_sync(20) or {}).items():
+                            if e is not None:
+                                with lock:
+                                    st["err"] = st["err"] or "commit_sync %s: %s" % (tp, e)
+            except Exception as e:  # noqa: BLE001
+                st["err"] = st["err"] or "member %d: %s" % (i, e)
+            finally:
+                c.close()
+        threads = [threading.Thread(target=member, args=(i,), daemon=True) for i in range(2)]
+        for th in threads:
+            th.start()
+        try:
+            def done():
+                if st["err"]:
+                    raise Fail(st["err"])
+                return len(st["accepted"]) == n and st["k0"] >= 0
+            try:
+                common.wait_for("share consumers", done, 60)
+            except Fail as e:
+                raise Fail("%s: accepted %d of %d records" % (e, len(st["accepted"]), n))
+        finally:
+            stop.set()
+            for th in threads:
+                th.join(20)
+        dup = {k: v for k, v in st["accepted"].items() if v != 1}
+        common.check(not dup, "records accepted more than once: %s" % dup)
+        common.check(st["k0"] == 2, "released record k0 accepted with delivery count %s, want 2" % st["k0"])
+
+    def client_telemetry(self):
+        # librdkafka 2.16 pushes metrics (KIP-714) by itself, but a
+        # subscription must be made first, and confluent-kafka's admin API
+        # has no CLIENT_METRICS config resource type to make it with.
+        raise NA("confluent-kafka's admin API cannot name the CLIENT_METRICS config resource that a KIP-714 subscription is")
 
 
 if __name__ == "__main__":

@@ -217,6 +217,47 @@ def sc_record_errors(a):
     check(invalid == KEYLESS, "records failed as INVALID_RECORD: %s, want %s (record 0: %s)" % (invalid, KEYLESS, errs[0]))
 
 
+def _need(a, method, scenario):
+    """The adapter's method for an issue #17 scenario, or NA with the
+    adapter's reason (its NA_REASONS) when the client cannot express it."""
+    fn = getattr(a, method, None)
+    if fn is None:
+        raise NA(getattr(a, "NA_REASONS", {}).get(scenario, "the client cannot express " + scenario))
+    return fn
+
+
+def sc_share_group(a):
+    """KIP-932: 20 records on two partitions, two share consumers accept each
+    once; the first delivery of k0 is released and comes back with delivery
+    count 2 (the adapter runs it: share consumers differ too much)."""
+    _need(a, "share_group", "share_group")()
+
+
+def sc_client_telemetry(a):
+    """KIP-714: a client-metrics subscription for this client, which gets it
+    (GetTelemetrySubscriptions) and pushes (PushTelemetry)."""
+    _need(a, "client_telemetry", "client_telemetry")()
+
+
+def sc_log_dirs(a):
+    """DescribeLogDirs lists the topic's partition with a size > 0 after 10
+    records were produced."""
+    sizes_of = _need(a, "log_dir_sizes", "log_dirs")
+    t = topic("log_dirs")
+    create_topic(a, t, 1)
+    a.produce(t, values("v", 10), "none", "all", False)
+    got = {}
+
+    def ok():
+        got.clear()
+        got.update(sizes_of(t))
+        return len(got) == 1 and all(v > 0 for v in got.values())
+    try:
+        wait_for("DescribeLogDirs", ok)
+    except Fail as e:
+        raise Fail("%s: sizes of %s's partitions %s, want partition 0 with a size > 0" % (e, t, got))
+
+
 SCENARIOS = {
     "metadata": sc_metadata,
     "topics_admin": sc_topics_admin,
@@ -240,6 +281,10 @@ SCENARIOS = {
     "static_membership": lambda a: group_commit_resume(a, instance="static-1"),
     "kip848": lambda a: group_commit_resume(a, kip848=True),
     "produce_record_errors": sc_record_errors,
+    "share_group": sc_share_group,
+    "streams_group_protocol": lambda a: _need(a, "streams_group", "streams_group_protocol")(),
+    "client_telemetry": sc_client_telemetry,
+    "log_dirs": sc_log_dirs,
 }
 
 

@@ -13,6 +13,12 @@ from common import NA, Fail
 
 
 class Adapter:
+    NA_REASONS = {
+        "share_group": "kafka-python has no share consumer (KIP-932)",
+        "streams_group_protocol": "Kafka Streams (KIP-1071) is a Java library: no Python client has it",
+        "client_telemetry": "kafka-python does not implement client metrics push (KIP-714)",
+    }
+
     def __init__(self, bootstrap):
         self.bootstrap = bootstrap.split(",")  # one address, or every broker's
         self._admin = None
@@ -217,6 +223,23 @@ class Adapter:
             return self._read(c, n)
         finally:
             c.close()
+
+
+    def log_dir_sizes(self, t):
+        """KafkaAdminClient.describe_log_dirs over every broker: partition ->
+        size (the smallest over replicas)."""
+        sizes = {}
+        for broker in self.admin.describe_log_dirs(topic_partitions=[t]):
+            for d in broker["log_dirs"]:
+                if d["error_code"]:
+                    raise Fail("broker %s log dir %s: error code %d" % (broker["broker"], d["log_dir"], d["error_code"]))
+                for tp in d["topics"]:
+                    if tp["name"] != t:
+                        continue
+                    for p in tp["partitions"]:
+                        i = p["partition_index"]
+                        sizes[i] = min(sizes.get(i, p["partition_size"]), p["partition_size"])
+        return sizes
 
 
 if __name__ == "__main__":

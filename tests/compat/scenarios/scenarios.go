@@ -27,4 +27,8 @@ var Names = []string{
 	"static_membership",           // group.instance.id: rejoin and resume
 	"kip848",                      // group.protocol=consumer (KIP-848)
 	"produce_record_errors",       // KIP-467: 10 keyless of 100 to a compacted topic fail as INVALID_RECORD, the 90 others otherwise
+	"share_group",                 // KIP-932: two share consumers get every record once under ACCEPT; a RELEASE redelivers (delivery count 2); describe the group
+	"streams_group_protocol",      // KIP-1071: a Kafka Streams app with group.protocol=streams copies records (map/filter)
+	"client_telemetry",            // KIP-714: a client-metrics subscription; the client gets it (GetTelemetrySubscriptions) and pushes (PushTelemetry)
+	"log_dirs",                    // DescribeLogDirs lists the topic's partitions with a size > 0 after producing
 }
