@@ -37,12 +37,12 @@ for v in 4.4.0 3.9.1 2.8.2; do
 	out=$cache/java-build/$v
 	# Driver.java compiles against every version; the scenarios of newer
 	# APIs are separate classes Driver reaches by reflection: Telemetry
-	# (KIP-714, 3.7+), Share (KIP-932) and StreamsGroup (KIP-1071, with the
-	# Streams jars) for 4.x only.
+	# (KIP-714, 3.7+) and Features (3.3+) for 4.x and 3.9, Share (KIP-932)
+	# and StreamsGroup (KIP-1071, with the Streams jars) for 4.x only.
 	srcs=("$here/java/Driver.java") cp="$cache/java-$v/*"
 	case $v in
-	4.*) srcs+=("$here/java/Share.java" "$here/java/Telemetry.java" "$here/java/StreamsGroup.java") cp="$cp:$cache/streams-4.4.0/*" ;;
-	3.9.*) srcs+=("$here/java/Telemetry.java") ;;
+	4.*) srcs+=("$here/java/Share.java" "$here/java/Telemetry.java" "$here/java/Features.java" "$here/java/StreamsGroup.java") cp="$cp:$cache/streams-4.4.0/*" ;;
+	3.9.*) srcs+=("$here/java/Telemetry.java" "$here/java/Features.java") ;;
 	esac
 	stale=
 	for f in "${srcs[@]}"; do [ "$f" -nt "$out/Driver.class" ] && stale=1; done

@@ -6,7 +6,8 @@
 # kafka-console-consumer, kafka-get-offsets, kafka-consumer-groups,
 # kafka-transactions, kafka-producer-perf-test, kafka-consumer-perf-test,
 # and for issue #17's APIs kafka-share-groups, kafka-console-share-consumer,
-# kafka-streams-groups, kafka-features, kafka-log-dirs, kafka-client-metrics.
+# kafka-streams-groups, kafka-features, kafka-metadata-quorum, kafka-log-dirs,
+# kafka-client-metrics.
 set -uo pipefail
 B=$1
 IFS=, read -ra SCENARIOS <<<"$2"
@@ -293,6 +294,26 @@ sc_client_telemetry() {
 	"${cm[@]}" --delete --name "$sub" >/dev/null 2>&1 || "${cm[@]}" --alter --name "$sub" --metrics "" >/dev/null 2>&1 || true
 }
 
+# features: kafka-features describe shows Kafka 4.4's finalized levels
+# (group.version 1, transaction.version 2, share.version 1, streams.version
+# 1, or higher), kafka-features upgrade --dry-run of group.version to its
+# level succeeds (UpdateFeatures validate-only), kafka-metadata-quorum
+# describe --status names a leader (DescribeQuorum).
+sc_features() {
+	local d; d=$(tool org.apache.kafka.tools.FeatureCommand --bootstrap-server "$B" describe) || fail "kafka-features describe failed: $(errtail 2)"
+	local f want got
+	for f in group.version:1 transaction.version:2 share.version:1 streams.version:1; do
+		want=${f#*:}
+		got=$(awk -v n="${f%:*}" '$2 == n { for (i = 3; i < NF; i++) if ($i == "FinalizedVersionLevel:") print $(i + 1) }' <<<"$d")
+		[ -n "$got" ] && [ "$got" -ge "$want" ] 2>/dev/null || fail "kafka-features describe: ${f%:*} finalized at '${got}', want >= $want"
+	done
+	local g; g=$(awk '$2 == "group.version" { for (i = 3; i < NF; i++) if ($i == "FinalizedVersionLevel:") print $(i + 1) }' <<<"$d")
+	tool org.apache.kafka.tools.FeatureCommand --bootstrap-server "$B" upgrade --feature "group.version=$g" --dry-run >/dev/null ||
+		fail "kafka-features upgrade --feature group.version=$g --dry-run failed: $(errtail 2)"
+	local q; q=$(tool org.apache.kafka.tools.MetadataQuorumCommand --bootstrap-server "$B" describe --status) || fail "kafka-metadata-quorum describe --status failed: $(errtail 2)"
+	grep -Eq '^LeaderId: +[0-9]+$' <<<"$q" || fail "kafka-metadata-quorum: no leader: $(head -3 <<<"$q" | tr '\n' ' ')"
+}
+
 # streams_group_protocol: the CLI cannot run a Streams application; it
 # describes one: a Kafka Streams app is the java-4.4 driver's, so here
 # kafka-streams-groups --list must answer (ListGroups by type streams).
@@ -327,6 +348,7 @@ run_scenario() {
 	streams_group_protocol) sc_streams_groups ;;
 	client_telemetry) sc_client_telemetry ;;
 	log_dirs) sc_log_dirs ;;
+	features) sc_features ;;
 	*) fail "unknown scenario" ;;
 	esac
 }

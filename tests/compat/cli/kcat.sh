@@ -161,6 +161,7 @@ run_scenario() {
 	streams_group_protocol) na "Kafka Streams (KIP-1071) is a Java library, not something kcat can run" ;;
 	client_telemetry) na "kcat's librdkafka 2.0.2 predates client metrics push (KIP-714, librdkafka 2.5+), and kcat cannot make a subscription" ;;
 	log_dirs) na "kcat has no admin operations (DescribeLogDirs)" ;;
+	features) na "kcat has no admin operations (UpdateFeatures, DescribeQuorum)" ;;
 	*) fail "unknown scenario" ;;
 	esac
 }

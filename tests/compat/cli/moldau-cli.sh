@@ -159,6 +159,7 @@ run_scenario() {
 	streams_group_protocol) na "Kafka Streams (KIP-1071) is a Java library, not something the CLI can run" ;;
 	client_telemetry) na "the CLI pushes no client metrics (KIP-714) and has no client-metrics command" ;;
 	log_dirs) na "the CLI has no log-dirs command (DescribeLogDirs)" ;;
+	features) na "the CLI has no features or quorum command (UpdateFeatures, DescribeQuorum)" ;;
 	*) fail "unknown scenario" ;;
 	esac
 }

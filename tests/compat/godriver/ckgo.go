@@ -402,6 +402,8 @@ func (c *ckgo) kip17NA(scenario string) string {
 		return "confluent-kafka-go's admin API cannot name the CLIENT_METRICS config resource a KIP-714 subscription is (its librdkafka pushes once subscribed)"
 	case "log_dirs":
 		return "confluent-kafka-go's AdminClient has no DescribeLogDirs"
+	case "features":
+		return "confluent-kafka-go's AdminClient has no DescribeFeatures, UpdateFeatures or DescribeQuorum"
 	}
 	return ""
 }

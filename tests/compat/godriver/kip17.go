@@ -107,3 +107,26 @@ func scLogDirs(ctx context.Context, e *env) error {
 		return nil
 	})
 }
+
+// featuresClient runs the features scenario: finalized features at Kafka
+// 4.4's levels clients rely on (wantFinalized), UpdateFeatures validate-only
+// upgrading group.version to its finalized level, DescribeQuorum naming a
+// leader among the voters.
+type featuresClient interface {
+	Features(ctx context.Context, e *env) error
+}
+
+// wantFinalized are the finalized feature levels the features scenario
+// requires (Kafka 4.4 finalizes these or higher).
+var wantFinalized = map[string]int16{"group.version": 1, "transaction.version": 2, "share.version": 1, "streams.version": 1}
+
+func scFeatures(ctx context.Context, e *env) error {
+	if err := kip17Gate(e, "features"); err != nil {
+		return err
+	}
+	c, ok := e.cl.(featuresClient)
+	if !ok {
+		return fmt.Errorf("driver: client implements neither Features nor kip17NA for features")
+	}
+	return c.Features(ctx, e)
+}

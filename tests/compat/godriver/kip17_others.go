@@ -13,6 +13,8 @@ func (s *saramaClient) kip17NA(scenario string) string {
 		return "sarama has no share consumer and no share-group admin APIs (KIP-932)"
 	case "client_telemetry":
 		return "sarama does not implement client metrics push (KIP-714: GetTelemetrySubscriptions, PushTelemetry)"
+	case "features":
+		return "sarama has no UpdateFeatures, DescribeQuorum or finalized-feature API"
 	}
 	return ""
 }
@@ -60,6 +62,8 @@ func (k *kafkaGo) kip17NA(scenario string) string {
 		return "kafka-go does not implement client metrics push (KIP-714)"
 	case "log_dirs":
 		return "kafka-go has no DescribeLogDirs API"
+	case "features":
+		return "kafka-go has no UpdateFeatures or DescribeQuorum API"
 	}
 	return ""
 }

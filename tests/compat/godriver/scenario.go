@@ -72,6 +72,7 @@ var scenarioFuncs = map[string]func(context.Context, *env) error{
 	"streams_group_protocol":      scStreamsGroup,
 	"client_telemetry":            scClientTelemetry,
 	"log_dirs":                    scLogDirs,
+	"features":                    scFeatures,
 }
 
 func values(prefix string, n int) []rec {

@@ -134,6 +134,7 @@ public class Driver {
             case "streams_group_protocol": callNew("StreamsGroup", "streamsGroupProtocol", "the driver runs Kafka Streams 4.4 only (group.protocol=streams, KIP-1071, needs Streams 4.1+)"); break;
             case "client_telemetry": callNew("Telemetry", "clientTelemetry", "no client metrics push before 3.7 (KIP-714)"); break;
             case "log_dirs": logDirs(); break;
+            case "features": callNew("Features", "features", "no UpdateFeatures upgrade types or DescribeQuorum before 3.3 (KIP-778, KIP-836)"); break;
             default: throw new Fail("unknown scenario");
         }
     }

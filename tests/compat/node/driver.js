@@ -298,7 +298,8 @@ const scenarios = {
   share_group: async () => { throw new NA('kafkajs has no share consumer (KIP-932)') },
   streams_group_protocol: async () => { throw new NA('Kafka Streams (KIP-1071) is a Java library: no JavaScript client has it') },
   client_telemetry: async () => { throw new NA('kafkajs does not implement client metrics push (KIP-714)') },
-  log_dirs: async () => { throw new NA('kafkajs 2.2.4 lists DescribeLogDirs as not implemented (no admin method, no request encoder)') }
+  log_dirs: async () => { throw new NA('kafkajs 2.2.4 lists DescribeLogDirs as not implemented (no admin method, no request encoder)') },
+  features: async () => { throw new NA('kafkajs has no UpdateFeatures, DescribeQuorum or finalized-feature API') }
 }
 
 async function main () {

@@ -15,6 +15,7 @@ class Adapter:
     NA_REASONS = {
         "streams_group_protocol": "Kafka Streams (KIP-1071) is a Java library: no Python client has it",
         "log_dirs": "confluent-kafka's AdminClient has no describe_log_dirs (librdkafka has no DescribeLogDirs)",
+        "features": "confluent-kafka's AdminClient has no describe_features, update_features or DescribeQuorum",
     }
 
     def __init__(self, bootstrap):

@@ -258,6 +258,22 @@ def sc_log_dirs(a):
         raise Fail("%s: sizes of %s's partitions %s, want partition 0 with a size > 0" % (e, t, got))
 
 
+# The finalized feature levels the features scenario requires (Apache Kafka
+# 4.4 finalizes these or higher).
+WANT_FINALIZED = {"group.version": 1, "transaction.version": 2, "share.version": 1, "streams.version": 1}
+
+
+def sc_features(a):
+    """Finalized features at Kafka 4.4's levels, UpdateFeatures validate-only
+    upgrading group.version to its finalized level (the adapter returns the
+    finalized max levels and runs the update), DescribeQuorum where the
+    client has it."""
+    fin = _need(a, "finalized_features", "features")()
+    for name, want in sorted(WANT_FINALIZED.items()):
+        check(fin.get(name, -1) >= want, "finalized %s = %s, want >= %d (finalized: %s)" % (name, fin.get(name), want, fin))
+    a.validate_feature_upgrade("group.version", fin["group.version"])
+
+
 SCENARIOS = {
     "metadata": sc_metadata,
     "topics_admin": sc_topics_admin,
@@ -285,6 +301,7 @@ SCENARIOS = {
     "streams_group_protocol": lambda a: _need(a, "streams_group", "streams_group_protocol")(),
     "client_telemetry": sc_client_telemetry,
     "log_dirs": sc_log_dirs,
+    "features": sc_features,
 }
 
 

@@ -242,5 +242,21 @@ class Adapter:
         return sizes
 
 
+    def finalized_features(self):
+        """describe_features: name -> finalized max level. (kafka-python has
+        no DescribeQuorum: the features scenario's quorum check is the
+        other clients'.)"""
+        out = {}
+        for name, f in self.admin.describe_features().items():
+            if "finalized" in f:
+                out[name] = f["finalized"][1]
+        return out
+
+    def validate_feature_upgrade(self, name, level):
+        res = self.admin.update_features({name: ("UPGRADE", level)}, validate_only=True)
+        if res.get(name) != "OK":
+            raise Fail("update_features (validate only) %s=%d: %s" % (name, level, res))
+
+
 if __name__ == "__main__":
     common.main(Adapter, "kafka-python")

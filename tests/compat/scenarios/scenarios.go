@@ -31,4 +31,5 @@ var Names = []string{
 	"streams_group_protocol",      // KIP-1071: a Kafka Streams app with group.protocol=streams copies records (map/filter)
 	"client_telemetry",            // KIP-714: a client-metrics subscription; the client gets it (GetTelemetrySubscriptions) and pushes (PushTelemetry)
 	"log_dirs",                    // DescribeLogDirs lists the topic's partitions with a size > 0 after producing
+	"features",                    // finalized features (group/transaction/share/streams.version), UpdateFeatures validate-only, DescribeQuorum
 }
