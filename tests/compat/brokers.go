@@ -20,6 +20,7 @@ import (
 type brokerProc struct {
 	name  string
 	addr  string
+	admin string // Moldau's admin HTTP address (/metrics), when the runner started it
 	cmd   *exec.Cmd
 	done  chan struct{}
 	tmp   string
@@ -133,13 +134,19 @@ func startMoldau(_ context.Context, o options) (*brokerProc, error) {
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(bin, "--addr", "127.0.0.1:0", "--admin-addr", "", "--data-dir", filepath.Join(tmp, "data"),
+	// The admin endpoint serves /metrics for the Moldau-only checks
+	// (moldauonly.go): a free loopback port.
+	admin, err := freeLoopbackPort()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin, "--addr", "127.0.0.1:0", "--admin-addr", admin, "--data-dir", filepath.Join(tmp, "data"),
 		"--set", "transaction.max.timeout.ms=900000")
 	b, err := startProc("moldau", cmd, filepath.Join(o.logs, "moldau.log"), 30*time.Second)
 	if err != nil {
 		return nil, err
 	}
-	b.tmp = tmp
+	b.tmp, b.admin = tmp, admin
 	return b, nil
 }
 

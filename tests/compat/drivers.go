@@ -112,6 +112,8 @@ type results struct {
 	dur map[string]time.Duration // client/broker -> driver wall time
 	// parity: both brokers' ApiVersions side by side (apiversions.go).
 	parity []apiParity
+	// moldauOnly: checks of what Moldau does beyond Kafka (moldauonly.go).
+	moldauOnly []moldauOnlyResult
 }
 
 func runDrivers(o options, brokers map[string]string) *results {

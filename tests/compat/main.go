@@ -47,7 +47,8 @@ type options struct {
 	bin         string // this run's binaries (a temp dir: runs may overlap)
 	logs        string // the drivers' and brokers' logs: .cache/logs (-cluster: .cache/logs-cluster)
 	writeOutput bool
-	cluster     bool // -cluster: three-node Moldau and three-broker Kafka
+	cluster     bool   // -cluster: three-node Moldau and three-broker Kafka
+	moldauAdmin string // -moldau-admin-addr
 }
 
 // rf is the replication factor of the topics the drivers create.
@@ -89,6 +90,7 @@ func main() {
 		parallel      = flag.Int("parallel", 2, "driver processes at once")
 		moldauAddr    = flag.String("moldau-addr", "", "use this running Moldau instead of starting one")
 		moldauBin     = flag.String("moldau-bin", "", "start this Moldau binary instead of building ./cmd/moldau")
+		moldauAdmin   = flag.String("moldau-admin-addr", "", "with -moldau-addr: its admin HTTP address (/metrics) for the Moldau-only checks")
 		kafkaAddr     = flag.String("kafka-addr", "", "use this running Apache Kafka instead of kafka-ref.sh")
 		franzSuite    = flag.Bool("franz-suite", os.Getenv("COMPAT_FRANZ_SUITE") != "0", "run franz-go's integration suite against both brokers")
 		write         = flag.Bool("write", true, "write MATRIX.md and the README block (only on a full run)")
@@ -123,6 +125,7 @@ func main() {
 	if *scenariosFlag != "" {
 		o.scenarios = strings.Split(*scenariosFlag, ",")
 	}
+	o.moldauAdmin = *moldauAdmin
 	os.Exit(runAll(o, *moldauAddr, *kafkaAddr, full))
 }
 
@@ -156,7 +159,7 @@ func runAll(o options, moldauAddr, kafkaAddr string, full bool) int {
 	go func() {
 		defer wg.Done()
 		if moldauAddr != "" {
-			moldau = &brokerProc{name: "moldau", addr: moldauAddr}
+			moldau = &brokerProc{name: "moldau", addr: moldauAddr, admin: o.moldauAdmin}
 			return
 		}
 		if o.cluster {
@@ -197,6 +200,7 @@ func runAll(o options, moldauAddr, kafkaAddr string, full bool) int {
 	parity, parityErr := compareApiVersions(moldau.addr, kafka.addr)
 	res := runDrivers(o, map[string]string{"moldau": moldau.addr, "kafka": kafka.addr})
 	res.parity = parity
+	res.moldauOnly = runMoldauOnly(moldau)
 	var suite map[string]suiteCount
 	if o.franzSuite && full {
 		suite = runFranzSuites(o, map[string]string{"moldau": moldau.addr, "kafka": kafka.addr})
@@ -212,6 +216,7 @@ func runAll(o options, moldauAddr, kafkaAddr string, full bool) int {
 		problems = append(problems, "ApiVersions parity: "+parityErr.Error())
 	}
 	problems = append(problems, checkParity(o, parity, exp)...)
+	problems = append(problems, checkMoldauOnly(o, res.moldauOnly, exp)...)
 	if o.writeOutput {
 		md := renderMatrix(o, res, exp, suite)
 		if err := os.WriteFile(filepath.Join(o.dir, o.matrixFile()), []byte(md), 0o644); err != nil {

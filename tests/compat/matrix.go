@@ -69,8 +69,8 @@ func check(o options, res *results, exp map[[2]string]expectation) []string {
 	}
 	if len(o.clients) == len(drivers) && len(o.scenarios) == len(scenarios.Names) {
 		for _, e := range exp {
-			if e.client == parityClient {
-				continue // checkParity
+			if e.client == parityClient || e.client == moldauOnlyClient {
+				continue // checkParity, checkMoldauOnly
 			}
 			if !slices.Contains(o.clients, e.client) || !slices.Contains(o.scenarios, e.scenario) {
 				problems = append(problems, fmt.Sprintf("%s:%d names an unknown client or scenario (%s %s)", o.expectationsFile(), e.line, e.client, e.scenario))
@@ -179,6 +179,9 @@ func renderMatrix(o options, res *results, exp map[[2]string]expectation, suite 
 	}
 	if res.parity != nil {
 		b.WriteString(renderParity(o, res.parity, exp))
+	}
+	if res.moldauOnly != nil {
+		b.WriteString(renderMoldauOnly(res.moldauOnly))
 	}
 	if suite != nil {
 		b.WriteString("\n## franz-go integration suite\n\n")

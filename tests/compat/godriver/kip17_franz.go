@@ -2,10 +2,8 @@ package main
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"math"
 	"strconv"
 	"strings"
 	"sync"
@@ -15,6 +13,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/moldau/moldau/tests/compat/otlp"
 )
 
 // franz-go expresses every #17 scenario but Kafka Streams: its share
@@ -321,7 +321,7 @@ func (f *franz) ClientTelemetry(ctx context.Context, e *env) error {
 	for _, terminating := range []bool{false, true} {
 		req := kmsg.NewPtrPushTelemetryRequest()
 		req.ClientInstanceID, req.SubscriptionID, req.Terminating = got.ClientInstanceID, got.SubscriptionID, terminating
-		req.Metrics = otlpGauge(prefix+"record.queue.time.avg", 1.5)
+		req.Metrics = otlp.Gauge(prefix+"record.queue.time.avg", 1.5, time.Now())
 		resp, err := req.RequestWith(ctx, cl)
 		if err != nil {
 			return err
@@ -331,76 +331,4 @@ func (f *franz) ClientTelemetry(ctx context.Context, e *env) error {
 		}
 	}
 	return nil
-}
-
-// otlpGauge encodes an OTLP MetricsData protobuf with one gauge data point:
-// MetricsData{resource_metrics(1){scope_metrics(2){metrics(2){name(1),
-// gauge(5){data_points(1){time_unix_nano(3), as_double(4)}}}}}.
-func otlpGauge(name string, v float64) []byte {
-	field := func(num int, b []byte) []byte { // length-delimited
-		out := binary.AppendUvarint(nil, uint64(num<<3|2))
-		out = binary.AppendUvarint(out, uint64(len(b)))
-		return append(out, b...)
-	}
-	var point []byte
-	point = binary.AppendUvarint(point, 3<<3|1) // fixed64 time_unix_nano
-	point = binary.LittleEndian.AppendUint64(point, uint64(time.Now().UnixNano()))
-	point = binary.AppendUvarint(point, 4<<3|1) // double as_double
-	point = binary.LittleEndian.AppendUint64(point, math.Float64bits(v))
-	metric := append(field(1, []byte(name)), field(5, field(1, point))...)
-	return field(1, field(2, field(2, metric)))
-}
-
-// Features: finalized features from ApiVersions (v3+), UpdateFeatures
-// through kadm (validate only), DescribeQuorum through kmsg.
-func (f *franz) Features(ctx context.Context, _ *env) error {
-	av, err := kmsg.NewPtrApiVersionsRequest().RequestWith(ctx, f.cl)
-	if err != nil {
-		return err
-	}
-	fin := map[string]int16{}
-	for _, ff := range av.FinalizedFeatures {
-		fin[ff.Name] = ff.MaxVersionLevel
-	}
-	for name, want := range wantFinalized {
-		if got, ok := fin[name]; !ok || got < want {
-			return fmt.Errorf("ApiVersions finalized %s = %d (present %v), want >= %d (finalized: %v)", name, got, ok, want, fin)
-		}
-	}
-	if av.FinalizedFeaturesEpoch < 0 {
-		return fmt.Errorf("ApiVersions finalized features epoch %d", av.FinalizedFeaturesEpoch)
-	}
-	up, err := f.adm.UpdateFeatures(ctx, true, kadm.FeatureUpdate{Feature: "group.version", MaxVersionLevel: fin["group.version"], UpgradeType: 1})
-	if err == nil {
-		err = up.Error()
-	}
-	if err != nil {
-		return fmt.Errorf("UpdateFeatures (validate only) group.version=%d: %w", fin["group.version"], err)
-	}
-	req := kmsg.NewPtrDescribeQuorumRequest()
-	rt := kmsg.NewDescribeQuorumRequestTopic()
-	rt.Topic = "__cluster_metadata"
-	rp := kmsg.NewDescribeQuorumRequestTopicPartition()
-	rt.Partitions = append(rt.Partitions, rp)
-	req.Topics = append(req.Topics, rt)
-	q, err := req.RequestWith(ctx, f.cl)
-	if err != nil {
-		return err
-	}
-	if err := kerr.ErrorForCode(q.ErrorCode); err != nil {
-		return fmt.Errorf("DescribeQuorum: %w", err)
-	}
-	if len(q.Topics) != 1 || len(q.Topics[0].Partitions) != 1 {
-		return fmt.Errorf("DescribeQuorum: %d topics in the answer", len(q.Topics))
-	}
-	p := q.Topics[0].Partitions[0]
-	if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
-		return fmt.Errorf("DescribeQuorum partition: %w", err)
-	}
-	for _, v := range p.CurrentVoters {
-		if v.ReplicaID == p.LeaderID && p.LeaderID >= 0 {
-			return nil
-		}
-	}
-	return fmt.Errorf("DescribeQuorum: leader %d is not among the voters %+v", p.LeaderID, p.CurrentVoters)
 }
