@@ -8,10 +8,13 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 func init() {
@@ -398,12 +401,67 @@ func (c *ckgo) kip17NA(scenario string) string {
 	switch scenario {
 	case "share_group":
 		return "confluent-kafka-go 2.11.1 has no share consumer (KIP-932)"
-	case "client_telemetry":
-		return "confluent-kafka-go's admin API cannot name the CLIENT_METRICS config resource a KIP-714 subscription is (its librdkafka pushes once subscribed)"
 	case "log_dirs":
 		return "confluent-kafka-go's AdminClient has no DescribeLogDirs"
 	case "features":
 		return "confluent-kafka-go's AdminClient has no DescribeFeatures, UpdateFeatures or DescribeQuorum"
 	}
 	return ""
+}
+
+// ClientTelemetry (KIP-714): librdkafka pushes client metrics by itself
+// once subscribed. confluent-kafka-go's admin API cannot name the
+// CLIENT_METRICS config resource, so the subscription (this client id,
+// 500 ms) is made with franz-go's kmsg from the same driver; librdkafka's
+// telemetry debug log (the Go logs channel) must show GetTelemetrySubscriptions
+// answering with the 500 ms interval and a PushTelemetryRequest that
+// succeeded.
+func (c *ckgo) ClientTelemetry(ctx context.Context, e *env) error {
+	cid := fmt.Sprintf("compat-telemetry-%d", time.Now().UnixNano())
+	sub := "sub-" + cid
+	fr, err := kgo.NewClient(kgo.SeedBrokers(seeds(c.bootstrap)...))
+	if err != nil {
+		return err
+	}
+	defer fr.Close()
+	if err := alterConfigs(ctx, fr, kmsg.ConfigResourceTypeClientMetrics, sub, map[string]string{
+		"metrics": "org.apache.kafka.producer.", "interval.ms": "500", "match": "client_id=" + cid,
+	}, kmsg.IncrementalAlterConfigOpSet); err != nil {
+		return err
+	}
+	defer func() {
+		_ = alterConfigs(context.Background(), fr, kmsg.ConfigResourceTypeClientMetrics, sub,
+			map[string]string{"metrics": "", "interval.ms": "", "match": ""}, kmsg.IncrementalAlterConfigOpDelete)
+	}()
+	p, err := kafka.NewProducer(c.conf(kafka.ConfigMap{"client.id": cid, "debug": "telemetry", "go.logs.channel.enable": true}))
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	sawInterval := false
+	var last []string
+	for {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("librdkafka never logged a successful PushTelemetryRequest (last telemetry lines: %v)", last)
+		case ev := <-p.Events():
+			_ = ev
+		case l := <-p.Logs():
+			if strings.Contains(l.Message, "push interval 500") {
+				sawInterval = true
+			}
+			if strings.Contains(l.Tag, "SUBSCRIPTIONS") || strings.Contains(l.Tag, "PUSH") {
+				last = append(last, l.Message)
+				if len(last) > 4 {
+					last = last[1:]
+				}
+			}
+			if strings.Contains(l.Message, "PushTelemetryRequest succeeded") {
+				if !sawInterval {
+					return fmt.Errorf("a push succeeded but GetTelemetrySubscriptions never returned our subscription (interval 500 ms)")
+				}
+				return nil
+			}
+		}
+	}
 }

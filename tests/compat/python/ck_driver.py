@@ -299,10 +299,59 @@ class Adapter:
         common.check(st["k0"] == 2, "released record k0 accepted with delivery count %s, want 2" % st["k0"])
 
     def client_telemetry(self):
-        # librdkafka 2.16 pushes metrics (KIP-714) by itself, but a
-        # subscription must be made first, and confluent-kafka's admin API
-        # has no CLIENT_METRICS config resource type to make it with.
-        raise NA("confluent-kafka's admin API cannot name the CLIENT_METRICS config resource that a KIP-714 subscription is")
+        """KIP-714: librdkafka pushes client metrics by itself once the
+        broker has a subscription for it. confluent-kafka's admin API cannot
+        name the CLIENT_METRICS config resource, so the subscription (this
+        client id, interval 500 ms) is made with kafka-python's
+        IncrementalAlterConfigs from the same venv; librdkafka's telemetry
+        debug log must show GetTelemetrySubscriptions answering with the
+        500 ms interval and a PushTelemetryRequest that succeeded (zstd- or
+        otherwise compressed OTLP, as librdkafka chooses)."""
+        import logging
+        import random
+
+        from kafka import KafkaAdminClient
+        from kafka.admin import ConfigResource as KPConfigResource
+        from kafka.admin import ConfigResourceType
+        cid = "compat-telemetry-%d" % random.getrandbits(31)
+        sub = "sub-" + cid
+        kp = KafkaAdminClient(bootstrap_servers=self.bootstrap, client_id="compat-confluent-kafka-python-admin")
+        try:
+            res = kp.alter_configs([KPConfigResource(ConfigResourceType.CLIENT_METRICS, sub, configs={
+                "metrics": "org.apache.kafka.producer.", "interval.ms": "500", "match": "client_id=" + cid})],
+                raise_on_unknown=False)
+            got = res.get("client_metrics", {}).get(sub)
+            common.check(got == "OK", "client-metrics subscription (kafka-python IncrementalAlterConfigs): %s" % (got or res))
+            lines = []
+
+            class Capture(logging.Handler):
+                def emit(self, record):
+                    lines.append(record.getMessage())
+            lg = logging.getLogger("ck-telemetry-" + cid)
+            lg.setLevel(logging.DEBUG)
+            lg.propagate = False
+            lg.addHandler(Capture())
+            p = Producer(self.conf(**{"client.id": cid, "debug": "telemetry", "logger": lg}))
+            try:
+                def pushed():
+                    p.poll(0.1)
+                    return any("PushTelemetryRequest succeeded" in ln for ln in lines)
+                try:
+                    common.wait_for("no PushTelemetryRequest succeeded", pushed, 20)
+                except Fail:
+                    tail = [ln for ln in lines if "GETSUBSCRIPTIONS" in ln or "PUSH" in ln][-4:]
+                    raise Fail("librdkafka never logged a successful PushTelemetryRequest (last telemetry lines: %s)" % tail)
+                common.check(any("Parsing: push interval 500" in ln for ln in lines),
+                             "GetTelemetrySubscriptions did not return our subscription (interval 500 ms)")
+            finally:
+                p.flush(5)
+        finally:
+            try:
+                kp.alter_configs([KPConfigResource(ConfigResourceType.CLIENT_METRICS, sub, configs={
+                    "metrics": "", "interval.ms": "300000", "match": ""})], raise_on_unknown=False)
+            except Exception:  # noqa: BLE001 - cleanup only
+                pass
+            kp.close()
 
 
 if __name__ == "__main__":
