@@ -208,7 +208,8 @@ public class Driver {
     }
 
     // logDirs: DescribeLogDirs on every broker lists the new topic's three
-    // partitions, each with a size > 0 after 10 records went to each.
+    // partitions, each with a size > 0 after 10 records went to each; then
+    // AlterReplicaLogDirs keeps partition 0's replicas where they are.
     static void logDirs() throws Exception {
         String t = topic("log_dirs");
         try (Admin a = admin()) {
@@ -232,6 +233,15 @@ public class Driver {
                     }
                 return size.size() == 3 && size.values().stream().allMatch(v -> v > 0);
             });
+            // AlterReplicaLogDirs: each replica of partition 0 "moved" to the
+            // directory it is in (a no-op every broker must accept).
+            Map<TopicPartitionReplica, String> moves = new HashMap<>();
+            for (var broker : a.describeLogDirs(ids).allDescriptions().get().entrySet())
+                for (var d : broker.getValue().entrySet())
+                    for (var tp : d.getValue().replicaInfos().keySet())
+                        if (tp.topic().equals(t) && tp.partition() == 0) moves.put(new TopicPartitionReplica(t, 0, broker.getKey()), d.getKey());
+            check(!moves.isEmpty(), "no replica of partition 0 to move");
+            a.alterReplicaLogDirs(moves).all().get();
         }
     }
 
