@@ -198,6 +198,11 @@ func runAll(o options, moldauAddr, kafkaAddr string, full bool) int {
 	logf("moldau at %s, apache kafka at %s (setup %.1fs)", moldau.addr, kafka.addr, time.Since(start).Seconds())
 
 	parity, parityErr := compareApiVersions(moldau.addr, kafka.addr)
+	for _, p := range parity {
+		if st := p.status(); st != "same" && st != "missing on Moldau" {
+			logf("ApiVersions %2d %-28s kafka %-5s moldau %-5s %s", p.key, p.name, p.kafka, p.moldau, st)
+		}
+	}
 	res := runDrivers(o, map[string]string{"moldau": moldau.addr, "kafka": kafka.addr})
 	res.parity = parity
 	res.moldauOnly = runMoldauOnly(moldau)
