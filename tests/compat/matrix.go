@@ -186,6 +186,7 @@ func renderMatrix(o options, res *results, exp map[[2]string]expectation, suite 
 	if suite != nil {
 		b.WriteString("\n## franz-go integration suite\n\n")
 		b.WriteString(suiteTable(suite))
+		b.WriteString(skipList(suite))
 	}
 	b.WriteString("\n## Driver run times\n\n| client | Moldau | Apache Kafka |\n|---|---|---|\n")
 	for _, c := range o.clients {

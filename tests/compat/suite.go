@@ -4,10 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,6 +20,7 @@ import (
 type suiteCount struct {
 	pass, fail, skip int
 	failed           []string
+	skipped          map[string]string // top-level test -> the suite's skip reason
 	dur              time.Duration
 	err              string
 }
@@ -55,49 +58,96 @@ func runFranzSuite(o options, broker, addr string) suiteCount {
 	limit := envOr("COMPAT_FRANZ_TIMEOUT", "6m")
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "go", "test", "-count=1", "-timeout", limit, "-v", "github.com/twmb/franz-go/pkg/kgo")
+	// -json (test2json): each event names its test, so a skipped test's
+	// reason is its own output even when parallel tests interleave.
+	cmd := exec.CommandContext(ctx, "go", "test", "-count=1", "-timeout", limit, "-json", "github.com/twmb/franz-go/pkg/kgo")
 	cmd.Dir = o.root
 	cmd.Env = append(os.Environ(), "KGO_SEEDS="+addr, "KGO_TEST_RF="+strconv.Itoa(o.rf()), "KGO_LOG_LEVEL=none",
 		"KGO_TEST_RECORDS="+envOr("KGO_TEST_RECORDS", "50000"))
 	var buf bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &buf, &buf
 	err := cmd.Run()
-	_ = os.WriteFile(filepath.Join(o.logs, "franz-suite-"+broker+".log"), buf.Bytes(), 0o644)
-	var sc suiteCount
-	s := bufio.NewScanner(bytes.NewReader(buf.Bytes()))
-	timedOut := false
+	sc, text := parseSuiteJSON(buf.Bytes(), limit)
+	_ = os.WriteFile(filepath.Join(o.logs, "franz-suite-"+broker+".log"), text, 0o644)
+	if sc.err == "" && err != nil && sc.fail == 0 {
+		sc.err = err.Error()
+	}
+	return sc
+}
+
+// parseSuiteJSON counts go test -json's top-level test results (subtests
+// are not counted), keeps each skipped test's reason (its t.Skip output),
+// notes a timeout, and returns the -v text for the log.
+func parseSuiteJSON(out []byte, limit string) (suiteCount, []byte) {
+	var (
+		sc       suiteCount
+		text     bytes.Buffer
+		timedOut bool
+		output   = map[string][]string{}
+	)
+	sc.skipped = map[string]string{}
+	s := bufio.NewScanner(bytes.NewReader(out))
+	s.Buffer(make([]byte, 1<<20), 1<<20)
 	for s.Scan() {
-		line := s.Text()
-		if strings.HasPrefix(line, "panic: test timed out") {
-			timedOut = true
+		var ev struct {
+			Action, Test, Output string
 		}
-		if timedOut && strings.HasPrefix(line, "\t") && strings.Contains(line, "Test") {
-			// "running tests:" lists what was still running.
-			sc.failed = append(sc.failed, strings.Fields(line)[0]+" (still running at the "+limit+" cap)")
-		}
-		if !strings.HasPrefix(line, "--- ") {
-			continue // subtests are indented: count top-level tests only
-		}
-		f := strings.Fields(line)
-		if len(f) < 3 {
+		if json.Unmarshal(s.Bytes(), &ev) != nil {
+			text.Write(s.Bytes())
+			text.WriteByte('\n')
 			continue
 		}
-		switch f[1] {
-		case "PASS:":
+		text.WriteString(ev.Output)
+		if strings.HasPrefix(ev.Output, "panic: test timed out") {
+			timedOut = true
+		}
+		if timedOut && ev.Test == "" && strings.HasPrefix(ev.Output, "\t") && strings.Contains(ev.Output, "Test") {
+			sc.failed = append(sc.failed, strings.Fields(ev.Output)[0]+" (still running at the "+limit+" cap)")
+		}
+		if ev.Test == "" || strings.Contains(ev.Test, "/") {
+			continue // package events and subtests
+		}
+		switch ev.Action {
+		case "output":
+			if strings.HasPrefix(ev.Output, "    ") {
+				output[ev.Test] = append(output[ev.Test], strings.TrimSpace(ev.Output))
+			}
+		case "pass":
 			sc.pass++
-		case "FAIL:":
+		case "fail":
 			sc.fail++
-			sc.failed = append(sc.failed, f[2])
-		case "SKIP:":
+			sc.failed = append(sc.failed, ev.Test)
+		case "skip":
 			sc.skip++
+			sc.skipped[ev.Test] = strings.Join(output[ev.Test], " ")
 		}
 	}
 	if timedOut {
 		sc.err = "timed out at " + limit
-	} else if err != nil && sc.fail == 0 {
-		sc.err = err.Error()
 	}
-	return sc
+	return sc, text.Bytes()
+}
+
+// skipList is MATRIX.md's list of the suite's skipped tests and reasons.
+func skipList(suite map[string]suiteCount) string {
+	var b strings.Builder
+	for _, br := range []string{"moldau", "kafka"} {
+		sc, ok := suite[br]
+		if !ok || len(sc.skipped) == 0 {
+			continue
+		}
+		name := map[string]string{"moldau": "Moldau", "kafka": "Apache Kafka " + kafkaVersion}[br]
+		fmt.Fprintf(&b, "\nSkipped on %s:\n\n", name)
+		var names []string
+		for t := range sc.skipped {
+			names = append(names, t)
+		}
+		sort.Strings(names)
+		for _, t := range names {
+			fmt.Fprintf(&b, "- `%s`: %s\n", t, md(sc.skipped[t]))
+		}
+	}
+	return b.String()
 }
 
 func envOr(k, def string) string {
