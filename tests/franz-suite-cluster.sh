@@ -47,12 +47,12 @@ done
 KGO_SEEDS=$seeds KGO_TEST_RF=3 KGO_LOG_LEVEL=none KGO_TEST_RECORDS=${KGO_TEST_RECORDS:-20000} \
 	go test -count=1 -timeout 15m -json -run "${1:-.}" github.com/twmb/franz-go/pkg/kgo >"$work/suite.json" 2>"$work/suite.stderr"
 status=$?
-# The -v text (for the summaries and $FRANZ_SUITE_LOG) and, per skipped
-# top-level test, the suite's reason: test2json keeps each test's output
+# The -v text ($FRANZ_SUITE_LOG), the counts of top-level tests, the failed
+# ones and, per skipped top-level test, the suite's reason: test2json keeps each test's output
 # apart even when parallel tests interleave.
 python3 - "$work/suite.json" "$work/suite.log" "$work/skips" <<'PY'
 import json, sys
-out, per, skips = open(sys.argv[2], "w"), {}, []
+out, per, skips, counts, failed = open(sys.argv[2], "w"), {}, [], {}, []
 for line in open(sys.argv[1]):
     try:
         ev = json.loads(line)
@@ -64,13 +64,17 @@ for line in open(sys.argv[1]):
     if test and "/" not in test:
         if ev["Action"] == "output" and text.startswith("    "):
             per.setdefault(test, []).append(text.strip())
-        elif ev["Action"] == "skip":
-            skips.append("skipped %s: %s" % (test, " ".join(per.get(test, [])) or "(no reason given)"))
-open(sys.argv[3], "w").write("".join(s + "\n" for s in sorted(skips)))
+        elif ev["Action"] in ("pass", "fail", "skip"):
+            counts[ev["Action"]] = counts.get(ev["Action"], 0) + 1
+            if ev["Action"] == "fail":
+                failed.append(test)
+            if ev["Action"] == "skip":
+                skips.append("skipped %s: %s" % (test, " ".join(per.get(test, [])) or "(no reason given)"))
+summary = ["top-level tests: %d passed, %d failed, %d skipped" % (counts.get("pass", 0), counts.get("fail", 0), counts.get("skip", 0))]
+summary += ["failed " + t for t in sorted(failed)] + sorted(skips)
+open(sys.argv[3], "w").write("".join(s + "\n" for s in summary))
 PY
 cat "$work/suite.stderr" >>"$work/suite.log"
-grep -E '^--- (PASS|FAIL|SKIP)' "$work/suite.log" | awk '{print $2}' | sort | uniq -c
-grep -E '^--- FAIL' "$work/suite.log"
 cat "$work/skips"
 cp "$work/suite.log" "${FRANZ_SUITE_LOG:-/tmp/franz-suite-cluster.log}"
 for i in 1 2 3; do cp "$work/broker$i.log" "/tmp/franz-suite-cluster-broker$i.log"; done
