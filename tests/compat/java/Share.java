@@ -6,7 +6,8 @@
 // KafkaShareConsumer members in explicit acknowledgement mode: every record
 // is accepted exactly once, except that the first delivery of key k0 is
 // RELEASEd, so it must come back with delivery count 2 and be accepted then.
-// While both run, describeShareGroups lists two members; afterwards
+// While both run, describeShareGroups lists two members and
+// listGroups(forShareGroups) lists the group with type SHARE; afterwards
 // listShareGroupOffsets, alterShareGroupOffsets, deleteShareGroupOffsets and
 // deleteShareGroups are checked.
 import java.nio.charset.StandardCharsets;
@@ -84,6 +85,10 @@ public class Share {
                     ShareGroupDescription d = a.describeShareGroups(List.of(g)).all().get().get(g);
                     return d.members().size() == 2;
                 });
+                // ListGroups by type (v5) lists it as a share group.
+                Driver.waitFor("listGroups(forShareGroups) does not list the group as a share group", 10000, () ->
+                    a.listGroups(ListGroupsOptions.forShareGroups()).all().get().stream()
+                        .anyMatch(l -> l.groupId().equals(g) && l.type().map(ty -> ty == GroupType.SHARE).orElse(false)));
                 Driver.waitFor("accepted " + accepted.size() + " of " + n + " records", 40000, () -> {
                     if (err.get() != null) throw new Driver.Fail(err.get());
                     return accepted.size() == n && k0Count.get() >= 0;
