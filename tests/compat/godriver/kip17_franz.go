@@ -332,3 +332,57 @@ func (f *franz) ClientTelemetry(ctx context.Context, e *env) error {
 	}
 	return nil
 }
+
+// Features: finalized features from ApiVersions (v3+), UpdateFeatures
+// through kadm (validate only), DescribeQuorum through kmsg.
+func (f *franz) Features(ctx context.Context, _ *env) error {
+	av, err := kmsg.NewPtrApiVersionsRequest().RequestWith(ctx, f.cl)
+	if err != nil {
+		return err
+	}
+	fin := map[string]int16{}
+	for _, ff := range av.FinalizedFeatures {
+		fin[ff.Name] = ff.MaxVersionLevel
+	}
+	for name, want := range wantFinalized {
+		if got, ok := fin[name]; !ok || got < want {
+			return fmt.Errorf("ApiVersions finalized %s = %d (present %v), want >= %d (finalized: %v)", name, got, ok, want, fin)
+		}
+	}
+	if av.FinalizedFeaturesEpoch < 0 {
+		return fmt.Errorf("ApiVersions finalized features epoch %d", av.FinalizedFeaturesEpoch)
+	}
+	up, err := f.adm.UpdateFeatures(ctx, true, kadm.FeatureUpdate{Feature: "group.version", MaxVersionLevel: fin["group.version"], UpgradeType: 1})
+	if err == nil {
+		err = up.Error()
+	}
+	if err != nil {
+		return fmt.Errorf("UpdateFeatures (validate only) group.version=%d: %w", fin["group.version"], err)
+	}
+	req := kmsg.NewPtrDescribeQuorumRequest()
+	rt := kmsg.NewDescribeQuorumRequestTopic()
+	rt.Topic = "__cluster_metadata"
+	rp := kmsg.NewDescribeQuorumRequestTopicPartition()
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	q, err := req.RequestWith(ctx, f.cl)
+	if err != nil {
+		return err
+	}
+	if err := kerr.ErrorForCode(q.ErrorCode); err != nil {
+		return fmt.Errorf("DescribeQuorum: %w", err)
+	}
+	if len(q.Topics) != 1 || len(q.Topics[0].Partitions) != 1 {
+		return fmt.Errorf("DescribeQuorum: %d topics in the answer", len(q.Topics))
+	}
+	p := q.Topics[0].Partitions[0]
+	if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
+		return fmt.Errorf("DescribeQuorum partition: %w", err)
+	}
+	for _, v := range p.CurrentVoters {
+		if v.ReplicaID == p.LeaderID && p.LeaderID >= 0 {
+			return nil
+		}
+	}
+	return fmt.Errorf("DescribeQuorum: leader %d is not among the voters %+v", p.LeaderID, p.CurrentVoters)
+}
