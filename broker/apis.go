@@ -20,7 +20,7 @@ type api struct {
 }
 
 // clusterOnly lists the APIs served and advertised only in cluster mode.
-var clusterOnly = map[int16]bool{35: true, 45: true, 46: true, 55: true, 64: true, 80: true, 81: true}
+var clusterOnly = map[int16]bool{45: true, 46: true, 64: true, 80: true, 81: true}
 
 // apiTable is filled in init (ApiVersions reads it, which would otherwise be
 // an initialisation cycle).
@@ -69,7 +69,8 @@ func servedAPIs() []api {
 		{31, "DeleteAcls", 0, 3, (*Broker).handleDeleteACLs},
 		{32, "DescribeConfigs", 0, 4, (*Broker).handleDescribeConfigs},
 		{33, "AlterConfigs", 0, 2, (*Broker).handleAlterConfigs},
-		{35, "DescribeLogDirs", 0, 4, (*Broker).handleDescribeLogDirs},
+		{34, "AlterReplicaLogDirs", 1, 2, (*Broker).handleAlterReplicaLogDirs},
+		{35, "DescribeLogDirs", 0, 5, (*Broker).handleDescribeLogDirs},
 		{36, "SaslAuthenticate", 0, 2, (*Broker).handleSaslAuthenticate},
 		{37, "CreatePartitions", 0, 3, (*Broker).handleCreatePartitions},
 		{38, "CreateDelegationToken", 0, 3, (*Broker).handleCreateDelegationToken},
