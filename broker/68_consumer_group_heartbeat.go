@@ -43,6 +43,11 @@ func (b *Broker) handleConsumerGroupHeartbeat(ctx context.Context, req *protocol
 			}
 			return resp
 		}
+		if b.featureLevel(featureGroup) < 1 {
+			// group.version 0 (UpdateFeatures) turns KIP-848 off, as Kafka's
+			// isConsumerGroupProtocolEnabled.
+			return fail(kerr.UnsupportedVersion.Code, kerr.UnsupportedVersion.Description)
+		}
 		if r.Version >= 1 && r.MemberID == "" {
 			return fail(kerr.InvalidRequest.Code, "MemberId can't be empty.")
 		}
