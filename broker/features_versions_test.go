@@ -73,30 +73,30 @@ func TestKafkaVersionEmulation(t *testing.T) {
 		key, version int16
 		first, prev  string // the release that added key at version, and the one before
 	}{
-		{57, 2, "4.0", "3.9"},  // UpdateFeatures v2
-		{28, 5, "4.0", "3.9"},  // TxnOffsetCommit v5 (transactions v2)
-		{76, 1, "4.1", "4.0"},  // ShareGroupHeartbeat
-		{77, 1, "4.1", "4.0"},  // ShareGroupDescribe
-		{78, 1, "4.1", "4.0"},  // ShareFetch
-		{79, 1, "4.1", "4.0"},  // ShareAcknowledge
-		{83, 0, "4.1", "4.0"},  // InitializeShareGroupState
-		{87, 0, "4.1", "4.0"},  // ReadShareGroupStateSummary
-		{90, 0, "4.1", "4.0"},  // DescribeShareGroupOffsets
-		{91, 0, "4.1", "4.0"},  // AlterShareGroupOffsets
-		{92, 0, "4.1", "4.0"},  // DeleteShareGroupOffsets
-		{74, 1, "4.1", "4.0"},  // ListConfigResources
-		{66, 2, "4.1", "4.0"},  // ListTransactions v2
-		{78, 2, "4.2", "4.1"},  // ShareFetch v2
-		{88, 0, "4.2", "4.1"},  // StreamsGroupHeartbeat
-		{89, 0, "4.2", "4.1"},  // StreamsGroupDescribe
-		{80, 1, "4.2", "4.1"},  // AddRaftVoter v1
-		{35, 5, "4.3", "4.2"},  // DescribeLogDirs v5
-		{18, 5, "4.4", "4.3"},  // ApiVersions v5
-		{28, 6, "4.4", "4.3"},  // TxnOffsetCommit v6
-		{42, 3, "4.4", "4.3"},  // DeleteGroups v3
-		{88, 1, "4.4", "4.3"},  // StreamsGroupHeartbeat v1
-		{93, 0, "4.4", "4.3"},  // StreamsGroupTopologyDescriptionUpdate
-		{94, 0, "4.4", "4.3"},  // UnregisterController
+		{57, 2, "4.0", "3.9"}, // UpdateFeatures v2
+		{28, 5, "4.0", "3.9"}, // TxnOffsetCommit v5 (transactions v2)
+		{76, 1, "4.1", "4.0"}, // ShareGroupHeartbeat
+		{77, 1, "4.1", "4.0"}, // ShareGroupDescribe
+		{78, 1, "4.1", "4.0"}, // ShareFetch
+		{79, 1, "4.1", "4.0"}, // ShareAcknowledge
+		{83, 0, "4.1", "4.0"}, // InitializeShareGroupState
+		{87, 0, "4.1", "4.0"}, // ReadShareGroupStateSummary
+		{90, 0, "4.1", "4.0"}, // DescribeShareGroupOffsets
+		{91, 0, "4.1", "4.0"}, // AlterShareGroupOffsets
+		{92, 0, "4.1", "4.0"}, // DeleteShareGroupOffsets
+		{74, 1, "4.1", "4.0"}, // ListConfigResources
+		{66, 2, "4.1", "4.0"}, // ListTransactions v2
+		{78, 2, "4.2", "4.1"}, // ShareFetch v2
+		{88, 0, "4.2", "4.1"}, // StreamsGroupHeartbeat
+		{89, 0, "4.2", "4.1"}, // StreamsGroupDescribe
+		{80, 1, "4.2", "4.1"}, // AddRaftVoter v1
+		{35, 5, "4.3", "4.2"}, // DescribeLogDirs v5
+		{18, 5, "4.4", "4.3"}, // ApiVersions v5
+		{28, 6, "4.4", "4.3"}, // TxnOffsetCommit v6
+		{42, 3, "4.4", "4.3"}, // DeleteGroups v3
+		{88, 1, "4.4", "4.3"}, // StreamsGroupHeartbeat v1
+		{93, 0, "4.4", "4.3"}, // StreamsGroupTopologyDescriptionUpdate
+		{94, 0, "4.4", "4.3"}, // UnregisterController
 	} {
 		first, prev := kversion.FromString(tc.first), kversion.FromString(tc.prev)
 		if first == nil || prev == nil {
