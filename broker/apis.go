@@ -111,6 +111,7 @@ func servedAPIs() []api {
 		{85, "WriteShareGroupState", 0, 1, (*Broker).handleWriteShareGroupState},
 		{86, "DeleteShareGroupState", 0, 0, (*Broker).handleDeleteShareGroupState},
 		{87, "ReadShareGroupStateSummary", 0, 1, (*Broker).handleReadShareGroupStateSummary},
+		{94, "UnregisterController", 0, 0, (*Broker).handleUnregisterController},
 	}
 }
 

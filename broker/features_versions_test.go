@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -137,6 +138,26 @@ func TestKafkaVersionEmulation(t *testing.T) {
 	for _, k := range []int16{76, 77, 78, 79, 83, 84, 85, 86, 87, 88, 89, 90, 91, 92, 93, 94} {
 		if caps[k] >= 0 {
 			t.Errorf("--kafka-version 3.9 advertises key %d v%d", k, caps[k])
+		}
+	}
+}
+
+func TestUnregisterControllerSingleNode(t *testing.T) {
+	b := newAdminBroker(t)
+	for _, tc := range []struct {
+		id   int32
+		want *kerr.Error
+		msg  string
+	}{
+		{b.cfg.NodeID, kerr.InvalidRequest, "Controller cannot unregister itself while it is active."},
+		{b.cfg.NodeID + 9, kerr.ControllerIDNotRegistered, fmt.Sprintf("Controller ID %d is not currently registered.", b.cfg.NodeID+9)},
+	} {
+		req := kmsg.NewPtrUnregisterControllerRequest()
+		req.ControllerID = tc.id
+		resp := do[*kmsg.UnregisterControllerResponse](t, b, 0, req)
+		wantCode(t, "unregister controller", resp.ErrorCode, tc.want)
+		if got := nullableString(resp.ErrorMessage); got != tc.msg {
+			t.Errorf("controller %d: message %q, want %q", tc.id, got, tc.msg)
 		}
 	}
 }

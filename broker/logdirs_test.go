@@ -1,9 +1,11 @@
 package broker
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -161,6 +163,57 @@ func TestDescribeQuorumSingleNode(t *testing.T) {
 		wantCode(t, "partition 1", resp.Topics[0].Partitions[1].ErrorCode, kerr.UnknownTopicOrPartition)
 		if v >= 2 && (len(resp.Nodes) != 1 || resp.Nodes[0].NodeID != self) {
 			t.Fatalf("v%d: nodes %+v", v, resp.Nodes)
+		}
+	}
+}
+
+// TestLogDirsFeaturesACLs: DescribeLogDirs and DescribeQuorum need CLUSTER
+// DESCRIBE; AlterReplicaLogDirs, UpdateFeatures and UnregisterController
+// CLUSTER ALTER. Without them Kafka's CLUSTER_AUTHORIZATION_FAILED, in each
+// response's shape; the super user gets through.
+func TestLogDirsFeaturesACLs(t *testing.T) {
+	_, addr := newACLBroker(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cAuth := kerr.ClusterAuthorizationFailed.Code
+	for _, tc := range []struct {
+		name string
+		req  func() kmsg.Request
+		code func(kmsg.Response) int16
+	}{
+		{"DescribeLogDirs", func() kmsg.Request { return kmsg.NewPtrDescribeLogDirsRequest() },
+			func(r kmsg.Response) int16 { return r.(*kmsg.DescribeLogDirsResponse).ErrorCode }},
+		{"DescribeQuorum", func() kmsg.Request {
+			r := kmsg.NewPtrDescribeQuorumRequest()
+			r.Topics = []kmsg.DescribeQuorumRequestTopic{{Topic: "__cluster_metadata", Partitions: []kmsg.DescribeQuorumRequestTopicPartition{{Partition: 0}}}}
+			return r
+		}, func(r kmsg.Response) int16 { return r.(*kmsg.DescribeQuorumResponse).ErrorCode }},
+		{"AlterReplicaLogDirs", func() kmsg.Request { return alterDirReq("/moldau", "t", 0) },
+			func(r kmsg.Response) int16 {
+				ar := r.(*kmsg.AlterReplicaLogDirsResponse)
+				if len(ar.Topics) != 1 || len(ar.Topics[0].Partitions) != 1 {
+					return missing
+				}
+				return ar.Topics[0].Partitions[0].ErrorCode
+			}},
+		{"UpdateFeatures", func() kmsg.Request {
+			r := kmsg.NewPtrUpdateFeaturesRequest()
+			r.ValidateOnly = true
+			r.FeatureUpdates = append(r.FeatureUpdates, fu("group.version", 1, 1))
+			return r
+		}, func(r kmsg.Response) int16 { return r.(*kmsg.UpdateFeaturesResponse).ErrorCode }},
+		{"UnregisterController", func() kmsg.Request { return kmsg.NewPtrUnregisterControllerRequest() },
+			func(r kmsg.Response) int16 { return r.(*kmsg.UnregisterControllerResponse).ErrorCode }},
+	} {
+		for _, user := range []string{"stranger", "admin"} {
+			resp, err := newPrincipalClient(t, addr, user).SeedBrokers()[0].Request(ctx, tc.req())
+			if err != nil {
+				t.Fatalf("%s as %s: %v", tc.name, user, err)
+			}
+			got := tc.code(resp)
+			if denied := got == cAuth; denied != (user == "stranger") || got == missing {
+				t.Errorf("%s as %s: %v", tc.name, user, kerr.ErrorForCode(got))
+			}
 		}
 	}
 }
