@@ -30,7 +30,10 @@ package broker
 //     lowered (Kafka refuses every metadata downgrade too).
 //
 // Gates: featureLevel is what other handlers check (share groups: share.version
-// >= 1; streams groups: streams.version >= 1; KIP-848: group.version >= 1).
+// >= 1; streams groups: streams.version >= 1; KIP-848: group.version >= 1,
+// checked by ConsumerGroupHeartbeat). It reads the API table and the
+// version caps directly, never versionRange, so versionRange may itself
+// consult featureLevel without a cycle.
 //
 // Locking: featureMu serialises UpdateFeatures on this broker (read the
 // levels, write the change); readers read the entity store, which takes no
@@ -76,7 +79,9 @@ var featureMu sync.Mutex
 // supportedFeature is the range of levels this broker supports for name;
 // ok false for a feature it does not know.
 func (b *Broker) supportedFeature(name string) (lo, hi int16, ok bool) {
-	served := func(key int16) bool { _, _, ok := b.versionRange(key); return ok }
+	// served reads the table and the caps, not versionRange: a handler or
+	// versionRange may consult featureLevel, which calls this.
+	served := func(key int16) bool { return apiFor(key) != nil && b.caps[key] >= 0 }
 	level := func(on bool, l int16) int16 {
 		if on {
 			return l

@@ -1,10 +1,12 @@
 package broker
 
 import (
+	"context"
 	"fmt"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/twmb/franz-go/pkg/kversion"
 )
@@ -160,4 +162,19 @@ func TestUnregisterControllerSingleNode(t *testing.T) {
 			t.Errorf("controller %d: message %q, want %q", tc.id, got, tc.msg)
 		}
 	}
+}
+
+// metadataTopicID is topic's id as the broker behind cl names it in
+// Metadata (raw TxnOffsetCommit requests name topics by id from v6).
+func metadataTopicID(ctx context.Context, t *testing.T, cl *kgo.Client, topic string) [16]byte {
+	t.Helper()
+	req := kmsg.NewPtrMetadataRequest()
+	mt := kmsg.NewMetadataRequestTopic()
+	mt.Topic = kmsg.StringPtr(topic)
+	req.Topics = append(req.Topics, mt)
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil || len(resp.Topics) != 1 || resp.Topics[0].ErrorCode != 0 {
+		t.Fatalf("Metadata %s: %v %+v", topic, err, resp)
+	}
+	return resp.Topics[0].TopicID
 }

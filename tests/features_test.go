@@ -150,3 +150,18 @@ func TestKafkaFeaturesToolCluster(t *testing.T) {
 		})
 	}
 }
+
+// metadataTopicID is topic's id as the cluster's Metadata names it (raw
+// TxnOffsetCommit requests name topics by id from v6, KIP-1319).
+func metadataTopicID(ctx context.Context, t *testing.T, cl *kgo.Client, topic string) [16]byte {
+	t.Helper()
+	req := kmsg.NewPtrMetadataRequest()
+	mt := kmsg.NewMetadataRequestTopic()
+	mt.Topic = kmsg.StringPtr(topic)
+	req.Topics = append(req.Topics, mt)
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil || len(resp.Topics) != 1 || resp.Topics[0].ErrorCode != 0 {
+		t.Fatalf("Metadata %s: %v %+v", topic, err, resp)
+	}
+	return resp.Topics[0].TopicID
+}
