@@ -184,7 +184,11 @@ func TestUpdateFeaturesDurableEpoch(t *testing.T) {
 	// group.version 0 turns KIP-848 off.
 	hb := kmsg.NewPtrConsumerGroupHeartbeatRequest()
 	hb.Group, hb.MemberID, hb.RebalanceTimeoutMillis = "g", "m", 1000
-	wantCode(t, "heartbeat with group.version 0", do[*kmsg.ConsumerGroupHeartbeatResponse](t, b, 1, hb).ErrorCode, kerr.UnsupportedVersion)
+	hr := do[*kmsg.ConsumerGroupHeartbeatResponse](t, b, 1, hb)
+	wantCode(t, "heartbeat with group.version 0", hr.ErrorCode, kerr.UnsupportedVersion)
+	if hr.ErrorMessage != nil {
+		t.Errorf("heartbeat with group.version 0: message %q, want null (Kafka 4.4)", *hr.ErrorMessage)
+	}
 	epoch = av.FinalizedFeaturesEpoch
 	if err := b.Close(context.Background()); err != nil {
 		t.Fatal(err)
