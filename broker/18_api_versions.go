@@ -1,14 +1,21 @@
 package broker
 
-// ApiVersions, key 18, versions 0–4.
+// ApiVersions, key 18, versions 0–5.
 //
 //   - v0–v2: the table of served keys and versions.
 //   - v3+: flexible request (client software name and version, accepted and
-//     logged at debug) and response; supported and finalized features:
-//     transaction.version 2 (transactions v2, KIP-890 part 2; see
-//     transactionVersion), from which Java 4.x and franz-go choose the
-//     transaction protocol; group.version 1 (the KIP-848 consumer group
-//     protocol) whenever ConsumerGroupHeartbeat is served, as Kafka 4.x.
+//     logged at debug) and response; supported features, finalized
+//     features and their epoch (features.go: Kafka 4.4's seven features,
+//     as far as this broker serves them; finalized levels as UpdateFeatures
+//     left them). Java 4.x and franz-go choose the transaction protocol
+//     from transaction.version.
+//   - v5 (KIP-1242): ClusterID and NodeID, which a client sets to the
+//     cluster and broker it believes it is talking to. A ClusterID without
+//     a NodeID (-1) is INVALID_REQUEST; both set and either differs from
+//     this broker's: REBOOTSTRAP_REQUIRED, so a client routed to the wrong
+//     broker or cluster rebootstraps; a NodeID without a ClusterID is not
+//     checked (a real 4.4 broker probed answers so). Those errors carry no
+//     keys and no features, epoch -1, as Kafka's.
 //   - An unsupported version is answered at v0 with UNSUPPORTED_VERSION and
 //     the full table, as Kafka does, so the client can pick a version.
 
@@ -32,6 +39,16 @@ func (b *Broker) handleApiVersions(ctx context.Context, req *protocol.Request) p
 	} else if r.Version >= 3 {
 		b.noteClientSoftware(req, r.ClientSoftwareName, r.ClientSoftwareVersion)
 	}
+	if req.Parsed && r.Version >= 5 && r.ClusterID != nil {
+		switch {
+		case r.NodeID < 0:
+			resp.ErrorCode = kerr.InvalidRequest.Code
+			return respond(resp)
+		case *r.ClusterID != b.clusterID() || r.NodeID != b.cfg.NodeID:
+			resp.ErrorCode = kerr.RebootstrapRequired.Code
+			return respond(resp)
+		}
+	}
 	resp.ApiKeys = make([]kmsg.ApiVersionsResponseApiKey, 0, len(apiTable))
 	for _, a := range apiTable {
 		lo, hi, ok := b.versionRange(a.key)
@@ -43,23 +60,28 @@ func (b *Broker) handleApiVersions(ctx context.Context, req *protocol.Request) p
 		resp.ApiKeys = append(resp.ApiKeys, k)
 	}
 	if req.Parsed && r.Version >= 3 {
-		feature := func(name string, level int16) {
+		b.addFeatures(resp)
+	}
+	return respond(resp)
+}
+
+// addFeatures fills the supported and finalized features and their epoch.
+func (b *Broker) addFeatures(resp *kmsg.ApiVersionsResponse) {
+	for _, name := range featureOrder {
+		if lo, hi, _ := b.supportedFeature(name); hi > 0 {
 			sf := kmsg.NewApiVersionsResponseSupportedFeature()
-			sf.Name, sf.MinVersion, sf.MaxVersion = name, 0, level
+			sf.Name, sf.MinVersion, sf.MaxVersion = name, lo, hi
 			resp.SupportedFeatures = append(resp.SupportedFeatures, sf)
+		}
+	}
+	for _, name := range finalizedOrder {
+		if level := b.featureLevel(name); level > 0 {
 			ff := kmsg.NewApiVersionsResponseFinalizedFeature()
 			ff.Name, ff.MinVersionLevel, ff.MaxVersionLevel = name, level, level
 			resp.FinalizedFeatures = append(resp.FinalizedFeatures, ff)
-			resp.FinalizedFeaturesEpoch = 1
-		}
-		if tv := b.transactionVersion(); tv > 0 {
-			feature("transaction.version", tv)
-		}
-		if _, _, ok := b.versionRange(68); ok {
-			feature("group.version", 1) // KIP-848's consumer protocol is on
 		}
 	}
-	return respond(resp)
+	resp.FinalizedFeaturesEpoch = b.finalizedFeaturesEpoch()
 }
 
 // validClientSoftware is Kafka's check on ApiVersions v3+ client software

@@ -1,6 +1,6 @@
 package broker
 
-// TxnOffsetCommit, key 28, versions 0–5.
+// TxnOffsetCommit, key 28, versions 0–6.
 //
 // The transaction must be ongoing and include the group's __consumer_offsets
 // partition (AddOffsetsToTxn; KIP-890 part 1 verification). A refusal is
@@ -22,7 +22,10 @@ package broker
 // node, it is asked (AddPartitionsToTxn v5 to add, v4+ VerifyOnly to
 // verify; interbroker.go), and a coordinator that cannot be reached is
 // COORDINATOR_NOT_AVAILABLE. Partitions of unknown topics get UNKNOWN_TOPIC_OR_PARTITION
-// and are not passed on. Before v2, COORDINATOR_LOAD_IN_PROGRESS is sent as
+// and are not passed on. v6 (KIP-1319, Kafka 4.4): topics are named by id
+// (the response echoes the id); an unknown id is UNKNOWN_TOPIC_ID for all
+// its partitions, a known id's unknown partition UNKNOWN_TOPIC_OR_PARTITION
+// (as a 4.4 broker answers); the offsets are kept under the topic's name. Before v2, COORDINATOR_LOAD_IN_PROGRESS is sent as
 // COORDINATOR_NOT_AVAILABLE.
 
 import (
@@ -52,12 +55,23 @@ func (b *Broker) handleTxnOffsetCommit(ctx context.Context, req *protocol.Reques
 		var slots []slot
 		for i, t := range r.Topics {
 			rt := kmsg.NewTxnOffsetCommitResponseTopic()
-			rt.Topic = t.Topic
-			known := b.topics.get(t.Topic)
+			rt.Topic, rt.TopicID = t.Topic, t.TopicID
+			known, unknownCode := b.topics.get(t.Topic), kerr.UnknownTopicOrPartition.Code
+			if r.Version >= 6 {
+				// v6: the topic by id (KIP-1319); an unknown id,
+				// the zero id included, is UNKNOWN_TOPIC_ID.
+				if known = b.topics.getID(t.TopicID); known == nil {
+					unknownCode = kerr.UnknownTopicID.Code
+				} else {
+					t.Topic = known.name
+				}
+			}
 			for j, p := range t.Partitions {
 				rp := kmsg.NewTxnOffsetCommitResponseTopicPartition()
 				rp.Partition = p.Partition
-				if known == nil || known.partition(p.Partition) == nil {
+				if known == nil {
+					rp.ErrorCode = unknownCode
+				} else if known.partition(p.Partition) == nil {
 					rp.ErrorCode = kerr.UnknownTopicOrPartition.Code
 				} else {
 					le := int32(-1)

@@ -1,10 +1,12 @@
 package broker
 
-// DeleteGroups, key 42, versions 0–2.
+// DeleteGroups, key 42, versions 0–3.
 //
 //   - Only Empty groups are deleted (NON_EMPTY_GROUP otherwise); unknown
 //     groups get GROUP_ID_NOT_FOUND. The group and offset tombstones are
-//     durable before the response. v2+: flexible.
+//     durable before the response. v2+: flexible. v3 (KIP-1331, Kafka
+//     4.4) adds a per-group ErrorMessage: null, as a 4.4 broker answers
+//     GROUP_ID_NOT_FOUND and NON_EMPTY_GROUP (probed).
 //   - A share group's share-partition state is deleted first, through the
 //     share coordinator (COORDINATOR_NOT_AVAILABLE if there is none).
 

@@ -1,7 +1,13 @@
 package broker
 
-// DescribeQuorum, key 55, versions 0–2 — cluster mode only (a single node
-// has no quorum and does not advertise it).
+// DescribeQuorum, key 55, versions 0–2, single node and cluster.
+//
+//   - A single node answers as a one-voter KRaft quorum (its own
+//     controller) does: leader itself, epoch 1, itself the one voter with
+//     LastFetch/LastCaughtUp now, no observers. It keeps its metadata in a
+//     bbolt store rather than a log, so HighWatermark and the voter's
+//     LogEndOffset are the count of metadata changes (entities) this
+//     process has seen: 0 on a fresh start, never behind (lag 0).
 //
 //   - The quorum is the metadata Raft group's (__cluster_metadata-0; Kafka
 //     names the same partition). Another topic or partition:
@@ -33,6 +39,10 @@ func (b *Broker) handleDescribeQuorum(ctx context.Context, req *protocol.Request
 	r := req.Body.(*kmsg.DescribeQuorumRequest)
 	resp := r.ResponseKind().(*kmsg.DescribeQuorumResponse)
 	c := b.raft
+	if c == nil {
+		b.describeSingleQuorum(r, resp, listenerOf(req))
+		return respond(resp)
+	}
 	for _, rt := range r.Topics {
 		st := kmsg.NewDescribeQuorumResponseTopic()
 		st.Topic = rt.Topic
@@ -123,4 +133,52 @@ func (c *raftCluster) describeQuorum(sp *kmsg.DescribeQuorumResponseTopicPartiti
 	for _, id := range observers {
 		sp.Observers = append(sp.Observers, state(id))
 	}
+}
+
+// describeSingleQuorum answers DescribeQuorum on a single node: a one-voter
+// quorum led by this node.
+func (b *Broker) describeSingleQuorum(r *kmsg.DescribeQuorumRequest, resp *kmsg.DescribeQuorumResponse, listener string) {
+	self := b.cfg.NodeID
+	for _, rt := range r.Topics {
+		st := kmsg.NewDescribeQuorumResponseTopic()
+		st.Topic = rt.Topic
+		for _, rp := range rt.Partitions {
+			sp := kmsg.NewDescribeQuorumResponseTopicPartition()
+			sp.Partition = rp.Partition
+			if rt.Topic != "__cluster_metadata" || rp.Partition != 0 {
+				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+				st.Partitions = append(st.Partitions, sp)
+				continue
+			}
+			end := int64(b.entities.Version())
+			now := b.now().UnixMilli()
+			sp.LeaderID, sp.LeaderEpoch, sp.HighWatermark = self, 1, end
+			v := kmsg.NewDescribeQuorumResponseTopicPartitionReplicaState()
+			v.ReplicaID, v.LogEndOffset = self, end
+			v.LastFetchTimestamp, v.LastCaughtUpTimestamp = now, now
+			sp.CurrentVoters = append(sp.CurrentVoters, v)
+			st.Partitions = append(st.Partitions, sp)
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	if r.Version < 2 {
+		return
+	}
+	n := kmsg.NewDescribeQuorumResponseNode()
+	n.NodeID = self
+	if br, ok := b.cluster.broker(self); ok {
+		eps := br.endpoints
+		if len(eps) == 0 {
+			if listener == "" {
+				listener = "PLAINTEXT"
+			}
+			eps = []endpoint{{listener: listener, host: br.host, port: br.port}}
+		}
+		for _, e := range eps {
+			l := kmsg.NewDescribeQuorumResponseNodeListener()
+			l.Name, l.Host, l.Port = e.listener, e.host, uint16(e.port)
+			n.Listeners = append(n.Listeners, l)
+		}
+	}
+	resp.Nodes = append(resp.Nodes, n)
 }

@@ -43,6 +43,12 @@ func (b *Broker) handleConsumerGroupHeartbeat(ctx context.Context, req *protocol
 			}
 			return resp
 		}
+		if b.featureLevel(featureGroup) < 1 {
+			// group.version 0 (UpdateFeatures) turns KIP-848 off, as Kafka's
+			// isConsumerGroupProtocolEnabled: UNSUPPORTED_VERSION, no
+			// message (a 4.4 broker probed), the key still advertised.
+			return fail(kerr.UnsupportedVersion.Code, "")
+		}
 		if r.Version >= 1 && r.MemberID == "" {
 			return fail(kerr.InvalidRequest.Code, "MemberId can't be empty.")
 		}

@@ -20,7 +20,7 @@ type api struct {
 }
 
 // clusterOnly lists the APIs served and advertised only in cluster mode.
-var clusterOnly = map[int16]bool{35: true, 45: true, 46: true, 55: true, 64: true, 80: true, 81: true}
+var clusterOnly = map[int16]bool{45: true, 46: true, 64: true, 80: true, 81: true}
 
 // apiTable is filled in init (ApiVersions reads it, which would otherwise be
 // an initialisation cycle).
@@ -53,7 +53,7 @@ func servedAPIs() []api {
 		{15, "DescribeGroups", 0, 6, (*Broker).handleDescribeGroups},
 		{16, "ListGroups", 0, 5, (*Broker).handleListGroups},
 		{17, "SaslHandshake", 0, 1, (*Broker).handleSaslHandshake},
-		{18, "ApiVersions", 0, 4, (*Broker).handleApiVersions},
+		{18, "ApiVersions", 0, 5, (*Broker).handleApiVersions},
 		{19, "CreateTopics", 0, 7, (*Broker).handleCreateTopics},
 		{20, "DeleteTopics", 0, 6, (*Broker).handleDeleteTopics},
 		{21, "DeleteRecords", 0, 2, (*Broker).handleDeleteRecords},
@@ -63,20 +63,21 @@ func servedAPIs() []api {
 		{25, "AddOffsetsToTxn", 0, 4, (*Broker).handleAddOffsetsToTxn},
 		{26, "EndTxn", 0, 5, (*Broker).handleEndTxn},
 		{27, "WriteTxnMarkers", 0, 2, (*Broker).handleWriteTxnMarkers},
-		{28, "TxnOffsetCommit", 0, 5, (*Broker).handleTxnOffsetCommit},
+		{28, "TxnOffsetCommit", 0, 6, (*Broker).handleTxnOffsetCommit},
 		{29, "DescribeAcls", 0, 3, (*Broker).handleDescribeACLs},
 		{30, "CreateAcls", 0, 3, (*Broker).handleCreateACLs},
 		{31, "DeleteAcls", 0, 3, (*Broker).handleDeleteACLs},
 		{32, "DescribeConfigs", 0, 4, (*Broker).handleDescribeConfigs},
 		{33, "AlterConfigs", 0, 2, (*Broker).handleAlterConfigs},
-		{35, "DescribeLogDirs", 0, 4, (*Broker).handleDescribeLogDirs},
+		{34, "AlterReplicaLogDirs", 1, 2, (*Broker).handleAlterReplicaLogDirs},
+		{35, "DescribeLogDirs", 0, 5, (*Broker).handleDescribeLogDirs},
 		{36, "SaslAuthenticate", 0, 2, (*Broker).handleSaslAuthenticate},
 		{37, "CreatePartitions", 0, 3, (*Broker).handleCreatePartitions},
 		{38, "CreateDelegationToken", 0, 3, (*Broker).handleCreateDelegationToken},
 		{39, "RenewDelegationToken", 0, 2, (*Broker).handleRenewDelegationToken},
 		{40, "ExpireDelegationToken", 0, 2, (*Broker).handleExpireDelegationToken},
 		{41, "DescribeDelegationToken", 0, 3, (*Broker).handleDescribeDelegationToken},
-		{42, "DeleteGroups", 0, 2, (*Broker).handleDeleteGroups},
+		{42, "DeleteGroups", 0, 3, (*Broker).handleDeleteGroups},
 		{43, "ElectLeaders", 0, 2, (*Broker).handleElectLeaders},
 		{44, "IncrementalAlterConfigs", 0, 1, (*Broker).handleIncrementalAlterConfigs},
 		{45, "AlterPartitionReassignments", 0, 1, (*Broker).handleAlterPartitionReassignments},
@@ -87,6 +88,7 @@ func servedAPIs() []api {
 		{50, "DescribeUserScramCredentials", 0, 0, (*Broker).handleDescribeUserScramCredentials},
 		{51, "AlterUserScramCredentials", 0, 0, (*Broker).handleAlterUserScramCredentials},
 		{55, "DescribeQuorum", 0, 2, (*Broker).handleDescribeQuorum},
+		{57, "UpdateFeatures", 0, 2, (*Broker).handleUpdateFeatures},
 		{60, "DescribeCluster", 0, 2, (*Broker).handleDescribeCluster},
 		{61, "DescribeProducers", 0, 0, (*Broker).handleDescribeProducers},
 		{64, "UnregisterBroker", 0, 0, (*Broker).handleUnregisterBroker},
@@ -114,6 +116,7 @@ func servedAPIs() []api {
 		{85, "WriteShareGroupState", 0, 1, (*Broker).handleWriteShareGroupState},
 		{86, "DeleteShareGroupState", 0, 0, (*Broker).handleDeleteShareGroupState},
 		{87, "ReadShareGroupStateSummary", 0, 1, (*Broker).handleReadShareGroupStateSummary},
+		{94, "UnregisterController", 0, 0, (*Broker).handleUnregisterController},
 	}
 }
 

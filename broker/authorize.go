@@ -58,7 +58,8 @@ package broker
 //                   DESCRIBE (DescribeCluster is not refused: without
 //                   DESCRIBE its authorized operations are 0, as Kafka's)
 //   ElectLeaders, AlterPartitionReassignments, UnregisterBroker,
-//   Add/RemoveRaftVoter   CLUSTER ALTER
+//   Add/RemoveRaftVoter, AlterReplicaLogDirs, UpdateFeatures,
+//   UnregisterController   CLUSTER ALTER
 //   CreatePartitions TOPIC ALTER
 //   DeleteGroups    GROUP DELETE
 //   OffsetDelete    GROUP DELETE, TOPIC READ
@@ -351,7 +352,8 @@ func (b *Broker) authorize(req *protocol.Request) (deny *protocol.Reply, post fu
 			}
 		}
 	case *kmsg.ElectLeadersRequest, *kmsg.AlterPartitionAssignmentsRequest, *kmsg.UnregisterBrokerRequest,
-		*kmsg.AddRaftVoterRequest, *kmsg.RemoveRaftVoterRequest:
+		*kmsg.AddRaftVoterRequest, *kmsg.RemoveRaftVoterRequest, *kmsg.AlterReplicaLogDirsRequest,
+		*kmsg.UpdateFeaturesRequest, *kmsg.UnregisterControllerRequest:
 		if !z.cluster(acl.OpAlter) {
 			return errorReply(r, errClusterAuth), nil
 		}
@@ -481,6 +483,12 @@ func errorReply(req kmsg.Request, code int16) *protocol.Reply {
 		r.ErrorCode = code
 	case *kmsg.DescribeQuorumResponse:
 		r.ErrorCode = code
+	case *kmsg.AlterReplicaLogDirsResponse:
+		alterReplicaLogDirsErrors(req.(*kmsg.AlterReplicaLogDirsRequest), r, code)
+	case *kmsg.UnregisterControllerResponse:
+		r.ErrorCode = code
+	case *kmsg.UpdateFeaturesResponse:
+		updateFeaturesErrors(req.(*kmsg.UpdateFeaturesRequest), r, code)
 	case *kmsg.DescribeClusterResponse:
 		r.ErrorCode = code
 	case *kmsg.UnregisterBrokerResponse:

@@ -5,6 +5,7 @@ package broker
 // mechanism).
 
 import (
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/moldau/moldau/broker/acl"
@@ -1039,4 +1040,44 @@ func (z authz) shareGroupAPIs(req kmsg.Request) (*protocol.Reply, func(kmsg.Resp
 		}
 	}
 	return nil, nil
+}
+
+// ---- AlterReplicaLogDirs and UpdateFeatures
+
+// alterReplicaLogDirsErrors answers every requested partition with code,
+// grouped by topic, as Kafka does without CLUSTER ALTER.
+func alterReplicaLogDirsErrors(req *kmsg.AlterReplicaLogDirsRequest, resp *kmsg.AlterReplicaLogDirsResponse, code int16) {
+	at := map[string]int{}
+	seen := map[string]map[int32]bool{}
+	for _, d := range req.Dirs {
+		for _, t := range d.Topics {
+			i, ok := at[t.Topic]
+			if !ok {
+				i = len(resp.Topics)
+				at[t.Topic] = i
+				seen[t.Topic] = map[int32]bool{}
+				rt := kmsg.NewAlterReplicaLogDirsResponseTopic()
+				rt.Topic = t.Topic
+				resp.Topics = append(resp.Topics, rt)
+			}
+			for _, p := range t.Partitions {
+				if seen[t.Topic][p] {
+					continue
+				}
+				seen[t.Topic][p] = true
+				rp := kmsg.NewAlterReplicaLogDirsResponseTopicPartition()
+				rp.Partition, rp.ErrorCode = p, code
+				resp.Topics[i].Partitions = append(resp.Topics[i].Partitions, rp)
+			}
+		}
+	}
+}
+
+// updateFeaturesErrors answers an UpdateFeatures with a top-level code and
+// no per-feature results, as Kafka's UpdateFeaturesRequest.getErrorResponse.
+func updateFeaturesErrors(_ *kmsg.UpdateFeaturesRequest, resp *kmsg.UpdateFeaturesResponse, code int16) {
+	resp.ErrorCode = code
+	if e := kerr.ErrorForCode(code); e != nil {
+		resp.ErrorMessage = kmsg.StringPtr(e.(*kerr.Error).Description)
+	}
 }

@@ -254,11 +254,12 @@ func TestClusterTxnOffsetsGroupCoordinatorFailover(t *testing.T) {
 		r.TransactionalID, r.ProducerID, r.ProducerEpoch, r.Group = id, pid, epoch, group
 		return r
 	}, func(r *kmsg.AddOffsetsToTxnResponse) int16 { return r.ErrorCode })
+	srcID := metadataTopicID(context.Background(), t, cl, "src") // TxnOffsetCommit v6 names topics by id
 	retryRequest(t, cl, "TxnOffsetCommit", func() kmsg.Request {
 		r := kmsg.NewPtrTxnOffsetCommitRequest()
 		r.TransactionalID, r.Group, r.ProducerID, r.ProducerEpoch, r.Generation = id, group, pid, epoch, -1
 		rt := kmsg.NewTxnOffsetCommitRequestTopic()
-		rt.Topic = "src"
+		rt.Topic, rt.TopicID = "src", srcID
 		rp := kmsg.NewTxnOffsetCommitRequestTopicPartition()
 		rp.Partition, rp.Offset = 0, 42
 		rt.Partitions = append(rt.Partitions, rp)

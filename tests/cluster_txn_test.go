@@ -94,11 +94,12 @@ func TestClusterTxnOffsetsKill9GroupCoordinator(t *testing.T) {
 		r.TransactionalID, r.ProducerID, r.ProducerEpoch, r.Group = id, pid, epoch, group
 		return r
 	}, func(r *kmsg.AddOffsetsToTxnResponse) int16 { return r.ErrorCode })
+	topicID := metadataTopicID(context.Background(), t, cl, topic) // TxnOffsetCommit v6 names topics by id
 	ask(t, cl, "TxnOffsetCommit", func() kmsg.Request {
 		r := kmsg.NewPtrTxnOffsetCommitRequest()
 		r.TransactionalID, r.Group, r.ProducerID, r.ProducerEpoch, r.Generation = id, group, pid, epoch, -1
 		rt := kmsg.NewTxnOffsetCommitRequestTopic()
-		rt.Topic = topic
+		rt.Topic, rt.TopicID = topic, topicID
 		rp := kmsg.NewTxnOffsetCommitRequestTopicPartition()
 		rp.Partition, rp.Offset = 0, 42
 		rt.Partitions = append(rt.Partitions, rp)

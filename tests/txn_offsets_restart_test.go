@@ -44,7 +44,7 @@ func TestTxnOffsetsSurviveKill9(t *testing.T) {
 		tc := kmsg.NewPtrTxnOffsetCommitRequest()
 		tc.TransactionalID, tc.Group, tc.ProducerID, tc.ProducerEpoch, tc.Generation = x.id, x.group, x.pid, x.epoch, -1
 		tt := kmsg.NewTxnOffsetCommitRequestTopic()
-		tt.Topic = topic
+		tt.Topic, tt.TopicID = topic, metadataTopicID(ctx, t, cl, topic) // v6 names topics by id
 		tp := kmsg.NewTxnOffsetCommitRequestTopicPartition()
 		tp.Partition, tp.Offset = 0, 42
 		tt.Partitions = []kmsg.TxnOffsetCommitRequestTopicPartition{tp}
