@@ -20,6 +20,7 @@ import (
 	"context"
 	"strings"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/moldau/moldau/coordinator"
@@ -36,6 +37,11 @@ func (b *Broker) handleShareGroupHeartbeat(ctx context.Context, req *protocol.Re
 				resp.ErrorMessage = &msg
 			}
 			return resp
+		}
+		if b.featureLevel(featureShare) < 1 {
+			// share.version 0 (UpdateFeatures) turns the protocol off, as Kafka's
+			// isShareGroupProtocolEnabled: UNSUPPORTED_VERSION, the key still advertised.
+			return fail(kerr.UnsupportedVersion.Code, "")
 		}
 		if r.MemberID != "" && r.GroupID != "" {
 			if err := b.ensureOffsetsTopic(); err != nil {

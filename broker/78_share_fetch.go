@@ -85,6 +85,10 @@ func nextShareEpoch(e int32) int32 {
 
 func (b *Broker) shareFetch(ctx context.Context, r *kmsg.ShareFetchRequest, conn *protocol.ConnInfo, listener string) kmsg.Response {
 	resp := r.ResponseKind().(*kmsg.ShareFetchResponse)
+	if b.featureLevel(featureShare) < 1 {
+		resp.ErrorCode = kerr.UnsupportedVersion.Code // share.version 0: share groups off, as Kafka
+		return resp
+	}
 	var group, member string
 	if r.GroupID != nil {
 		group = *r.GroupID

@@ -34,6 +34,10 @@ func (b *Broker) handleShareAcknowledge(_ context.Context, req *protocol.Request
 
 func (b *Broker) shareAcknowledgeRequest(ctx context.Context, r *kmsg.ShareAcknowledgeRequest, listener string) kmsg.Response {
 	resp := r.ResponseKind().(*kmsg.ShareAcknowledgeResponse)
+	if b.featureLevel(featureShare) < 1 {
+		resp.ErrorCode = kerr.UnsupportedVersion.Code // share.version 0: share groups off, as Kafka
+		return resp
+	}
 	var group, member string
 	if r.GroupID != nil {
 		group = *r.GroupID

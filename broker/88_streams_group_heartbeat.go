@@ -53,6 +53,11 @@ func (b *Broker) handleStreamsGroupHeartbeat(ctx context.Context, req *protocol.
 			resp.MemberID = r.MemberID
 			return resp
 		}
+		if b.featureLevel(featureStreams) < 1 {
+			// streams.version 0 (UpdateFeatures) turns the protocol off, as Kafka's
+			// isStreamsGroupProtocolEnabled: UNSUPPORTED_VERSION, the key still advertised.
+			return fail(kerr.UnsupportedVersion.Code, "")
+		}
 		if r.MemberID == "" {
 			return fail(kerr.InvalidRequest.Code, "MemberId can't be empty.")
 		}

@@ -232,3 +232,52 @@ func TestApiVersionsV5ClusterCheck(t *testing.T) {
 		}
 	}
 }
+
+// TestFeatureGatesShareAndStreams: share.version 0 turns share groups off
+// (76, 78, 79) and streams.version 0 streams groups (88), as Kafka's
+// isShareGroupProtocolEnabled/isStreamsGroupProtocolEnabled: the keys stay
+// advertised, the requests get UNSUPPORTED_VERSION; level 1 again serves them.
+func TestFeatureGatesShareAndStreams(t *testing.T) {
+	b := newAdminBroker(t)
+	shareHB := func() int16 {
+		req := kmsg.NewPtrShareGroupHeartbeatRequest()
+		req.GroupID, req.MemberID, req.SubscribedTopicNames = "gate", "AAAAAAAAAAAAAAAAAAAAAA", []string{"t"}
+		return do[*kmsg.ShareGroupHeartbeatResponse](t, b, 1, req).ErrorCode
+	}
+	shareFetch := func() int16 {
+		req := kmsg.NewPtrShareFetchRequest()
+		req.GroupID, req.MemberID = kmsg.StringPtr("gate"), kmsg.StringPtr("AAAAAAAAAAAAAAAAAAAAAA")
+		return do[*kmsg.ShareFetchResponse](t, b, 1, req).ErrorCode
+	}
+	shareAck := func() int16 {
+		req := kmsg.NewPtrShareAcknowledgeRequest()
+		req.GroupID, req.MemberID = kmsg.StringPtr("gate"), kmsg.StringPtr("AAAAAAAAAAAAAAAAAAAAAA")
+		return do[*kmsg.ShareAcknowledgeResponse](t, b, 1, req).ErrorCode
+	}
+	streamsHB := func() int16 {
+		req := kmsg.NewPtrStreamsGroupHeartbeatRequest()
+		req.Group, req.MemberID = "gate", "m"
+		return do[*kmsg.StreamsGroupHeartbeatResponse](t, b, 0, req).ErrorCode
+	}
+	for name, f := range map[string]func() int16{"share heartbeat": shareHB, "share fetch": shareFetch, "share ack": shareAck, "streams heartbeat": streamsHB} {
+		if code := f(); code == kerr.UnsupportedVersion.Code {
+			t.Fatalf("%s: UNSUPPORTED_VERSION with the feature on", name)
+		}
+	}
+	for _, u := range []kmsg.UpdateFeaturesRequestFeatureUpdate{fu("share.version", 0, 2), fu("streams.version", 0, 2)} {
+		if resp := updateFeatures(t, b, 1, false, u); resp.ErrorCode != 0 {
+			t.Fatalf("disabling %s: %v", u.Feature, kerr.ErrorForCode(resp.ErrorCode))
+		}
+	}
+	for name, f := range map[string]func() int16{"share heartbeat": shareHB, "share fetch": shareFetch, "share ack": shareAck, "streams heartbeat": streamsHB} {
+		if code := f(); code != kerr.UnsupportedVersion.Code {
+			t.Errorf("%s with the feature at 0: %v, want UNSUPPORTED_VERSION", name, kerr.ErrorForCode(code))
+		}
+	}
+	if resp := updateFeatures(t, b, 1, false, fu("share.version", 1, 1)); resp.ErrorCode != 0 {
+		t.Fatalf("enabling share.version: %v", kerr.ErrorForCode(resp.ErrorCode))
+	}
+	if code := shareHB(); code == kerr.UnsupportedVersion.Code {
+		t.Error("share heartbeat still refused after share.version 1")
+	}
+}
