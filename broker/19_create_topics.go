@@ -72,7 +72,7 @@ func (b *Broker) handleCreateTopics(ctx context.Context, req *protocol.Request) 
 			continue
 		}
 		st.NumPartitions, st.ReplicationFactor = spec.partitions, spec.replicationFactor
-		for _, e := range b.cfg.DescribeTopicConfigs(spec.configs, nil, false, false) {
+		for _, e := range b.config().DescribeTopicConfigs(spec.configs, nil, false, false) {
 			c := kmsg.NewCreateTopicsResponseTopicConfig()
 			c.Name, c.Value, c.ReadOnly, c.Source, c.IsSensitive = e.Name, e.Value, e.ReadOnly, int8(e.Source), e.Sensitive
 			st.Configs = append(st.Configs, c)

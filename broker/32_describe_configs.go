@@ -6,15 +6,20 @@ package broker
 //     override, a broker property set in the properties, or Kafka's
 //     default). Unknown topic: UNKNOWN_TOPIC_OR_PARTITION; an illegal name:
 //     INVALID_TOPIC_EXCEPTION.
-//   - BROKER named by our node id: the broker properties Moldau supports, all
-//     read-only (static). BROKER "" (the cluster-wide dynamic defaults):
-//     none, since Moldau has no dynamic configs; Kafka answers the same with
-//     none set. Another id: INVALID_REQUEST, as Kafka.
+//   - BROKER named by our node id: the broker properties Moldau supports
+//     with their effective values (dynamic ones included, source
+//     DYNAMIC_BROKER_CONFIG or DYNAMIC_DEFAULT_BROKER_CONFIG), read-only
+//     unless Kafka updates them dynamically, and the dynamic configs Moldau
+//     only stores. BROKER "": the cluster-wide dynamic defaults set, as
+//     Kafka. Another id: INVALID_REQUEST, as Kafka.
 //   - BROKER_LOGGER named by our node id: one logger, "root", at the level
 //     Moldau runs with (read-only: levels cannot be changed at runtime).
 //   - CLIENT_METRICS: a client-metrics subscription's configs
 //     (clientmetrics.go).
-//   - GROUP and unknown types: INVALID_REQUEST with a message (not served).
+//   - GROUP: every GROUP config of Kafka 4.4 (internal ones only when set),
+//     the group's own value (GROUP_CONFIG) or the broker's group.* default;
+//     the group need not exist. Name "": INVALID_REQUEST.
+//   - Unknown types: INVALID_REQUEST with a message (not served).
 //   - ConfigNames nil or empty means all; unknown names are skipped.
 //   - v0: IsDefault (source is DEFAULT_CONFIG) instead of a source.
 //     v1+: source, and synonyms if IncludeSynonyms: Kafka's list and order
@@ -87,15 +92,11 @@ func (b *Broker) describeConfigs(typ kmsg.ConfigResourceType, name string, keys 
 		if t == nil {
 			return nil, fmt.Errorf("%w: %q", errUnknownTopic, name)
 		}
-		return b.cfg.DescribeTopicConfigs(t.state.Load().overrides, keys, synonyms, docs), nil
+		return b.config().DescribeTopicConfigs(t.state.Load().overrides, keys, synonyms, docs), nil
 	case kmsg.ConfigResourceTypeBroker:
-		if name == "" {
-			return []config.ConfigEntry{}, nil // no dynamic cluster-wide defaults
-		}
-		if err := b.checkBrokerResource(name); err != nil {
-			return nil, err
-		}
-		return b.cfg.DescribeBrokerConfigs(keys, synonyms, docs), nil
+		return b.describeBrokerConfigs(name, keys, synonyms, docs)
+	case kmsg.ConfigResourceTypeGroupConfig:
+		return b.describeGroupConfigs(name, keys, synonyms, docs)
 	case kmsg.ConfigResourceTypeBrokerLogger:
 		if name == "" {
 			return nil, fmt.Errorf("%w: broker id must not be empty", errInvalidRequest)
@@ -116,8 +117,6 @@ func (b *Broker) describeConfigs(typ kmsg.ConfigResourceType, name string, keys 
 		}}, nil
 	case kmsg.ConfigResourceTypeClientMetrics:
 		return b.describeClientMetrics(name, keys, docs)
-	case kmsg.ConfigResourceTypeGroupConfig:
-		return nil, fmt.Errorf("%w: %s config resources are not supported by Moldau", errInvalidRequest, typ)
 	}
 	return nil, fmt.Errorf("%w: unsupported resource type %d", errInvalidRequest, int8(typ))
 }

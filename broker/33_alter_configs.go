@@ -8,13 +8,20 @@ package broker
 //     unknown key or bad value is INVALID_CONFIG with the reason). The new
 //     set is durable before it applies; the partition logs pick up segment
 //     and retention settings at once.
-//   - BROKER (our node id or "" for the cluster default): Moldau has no
-//     dynamic broker configs. Setting any is INVALID_REQUEST, as Kafka
-//     answers a config that cannot be updated dynamically; an empty list
-//     (clear every dynamic config) succeeds and changes nothing.
+//   - BROKER (our node id, or "" for the cluster-wide default): the listed
+//     configs replace the resource's whole set of dynamic broker configs,
+//     validated with Kafka's rules (dynconfig.go, config.
+//     ValidateDynamicBrokerConfigs: keys that are not dynamic, security keys
+//     without a listener prefix, per-broker keys at the default are
+//     INVALID_REQUEST with Kafka's message), stored durably (replicated in
+//     a cluster) and applied: topics without their own override take the
+//     new retention, segment, flush, message size ... defaults at once.
+//   - GROUP: the listed configs replace the group's GROUP configs
+//     (KIP-848), validated as Kafka's GroupConfig (INVALID_CONFIG with
+//     Kafka's message); a group name "" is INVALID_REQUEST.
 //   - CLIENT_METRICS: the listed configs replace the subscription's
 //     (clientmetrics.go); none listed deletes it.
-//   - BROKER_LOGGER, GROUP: INVALID_REQUEST (not served).
+//   - BROKER_LOGGER: INVALID_REQUEST (not served).
 //   - As Kafka: a resource listed twice, a key listed twice in a resource,
 //     or a null value is INVALID_REQUEST.
 //   - Every version: ValidateOnly. v2: flexible.
@@ -36,7 +43,7 @@ func (b *Broker) handleAlterConfigs(ctx context.Context, req *protocol.Request) 
 		func(rr kmsg.AlterConfigsRequestResource) configResource {
 			return configResource{rr.ResourceType, rr.ResourceName}
 		},
-		func(rr kmsg.AlterConfigsRequestResource) error { return b.alterConfigs(rr, r.ValidateOnly) },
+		func(rr kmsg.AlterConfigsRequestResource) error { return b.alterConfigs(ctx, rr, r.ValidateOnly) },
 		func(rr kmsg.AlterConfigsRequestResource, code int16, msg *string) {
 			sr := kmsg.NewAlterConfigsResponseResource()
 			sr.ResourceType, sr.ResourceName = rr.ResourceType, rr.ResourceName
@@ -46,7 +53,7 @@ func (b *Broker) handleAlterConfigs(ctx context.Context, req *protocol.Request) 
 	return respond(resp)
 }
 
-func (b *Broker) alterConfigs(rr kmsg.AlterConfigsRequestResource, validateOnly bool) error {
+func (b *Broker) alterConfigs(ctx context.Context, rr kmsg.AlterConfigsRequestResource, validateOnly bool) error {
 	set := make(map[string]string, len(rr.Configs))
 	names := make([]string, 0, len(rr.Configs))
 	var nulls []string
@@ -77,33 +84,19 @@ func (b *Broker) alterConfigs(rr kmsg.AlterConfigsRequestResource, validateOnly 
 			return set, nil
 		}, validateOnly)
 	case kmsg.ConfigResourceTypeBroker:
-		return b.alterBrokerConfigs(rr.ResourceName, names)
+		return b.alterBrokerConfigs(ctx, rr.ResourceName, func(map[string]string) (map[string]string, error) { return set, nil }, validateOnly)
 	case kmsg.ConfigResourceTypeClientMetrics:
 		return b.alterClientMetrics(rr.ResourceName, set, validateOnly)
+	case kmsg.ConfigResourceTypeGroupConfig:
+		return b.alterGroupConfigs(ctx, rr.ResourceName, func(map[string]string) (map[string]string, error) { return set, nil }, validateOnly)
 	}
 	return unsupportedAlterResource(rr.ResourceType)
-}
-
-// alterBrokerConfigs answers a request to set the broker configs names:
-// Moldau has none that can change at runtime.
-func (b *Broker) alterBrokerConfigs(resource string, names []string) error {
-	if resource != "" {
-		if err := b.checkBrokerResource(resource); err != nil {
-			return err
-		}
-	}
-	if len(names) > 0 {
-		return fmt.Errorf("%w: cannot update these configs dynamically: [%s] (Moldau has no dynamic broker configs: set them in the properties file and restart)", errInvalidRequest, strings.Join(names, ", "))
-	}
-	return nil
 }
 
 func unsupportedAlterResource(typ kmsg.ConfigResourceType) error {
 	switch typ {
 	case kmsg.ConfigResourceTypeBrokerLogger:
 		return fmt.Errorf("%w: Moldau cannot change log levels at runtime (use --log-level)", errInvalidRequest)
-	case kmsg.ConfigResourceTypeGroupConfig, kmsg.ConfigResourceTypeClientMetrics:
-		return fmt.Errorf("%w: %s config resources are not supported by Moldau", errInvalidRequest, typ)
 	}
 	return fmt.Errorf("%w: unsupported resource type %d", errInvalidRequest, int8(typ))
 }

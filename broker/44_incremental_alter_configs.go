@@ -9,12 +9,13 @@ package broker
 //     the current default; on other configs they are INVALID_CONFIG, as in
 //     Kafka. The resulting set is validated as a whole (INVALID_CONFIG with
 //     the reason), made durable, then applied to the partition logs.
-//   - BROKER (our node id or ""): no dynamic broker configs exist, so SET,
-//     APPEND and SUBTRACT are INVALID_REQUEST (Kafka's answer for a config
-//     that cannot be updated dynamically) and DELETE alone changes nothing.
+//   - BROKER (our node id, or "" for the cluster-wide default) and GROUP:
+//     the ops edit the resource's dynamic configs the same way (APPEND and
+//     SUBTRACT start from the current effective value); the result is
+//     validated, stored and applied as AlterConfigs does (33_alter_configs.go).
 //   - CLIENT_METRICS: the ops edit a client-metrics subscription
 //     (clientmetrics.go); deleting its last config deletes it.
-//   - BROKER_LOGGER, GROUP: INVALID_REQUEST (not served).
+//   - BROKER_LOGGER: INVALID_REQUEST (not served).
 //   - As Kafka: a resource listed twice, a key twice in one resource, a
 //     null value for an op other than DELETE, or an unknown op is
 //     INVALID_REQUEST.
@@ -40,7 +41,7 @@ func (b *Broker) handleIncrementalAlterConfigs(ctx context.Context, req *protoco
 			return configResource{rr.ResourceType, rr.ResourceName}
 		},
 		func(rr kmsg.IncrementalAlterConfigsRequestResource) error {
-			return b.incrementalAlterConfigs(rr, r.ValidateOnly)
+			return b.incrementalAlterConfigs(ctx, rr, r.ValidateOnly)
 		},
 		func(rr kmsg.IncrementalAlterConfigsRequestResource, code int16, msg *string) {
 			sr := kmsg.NewIncrementalAlterConfigsResponseResource()
@@ -51,7 +52,7 @@ func (b *Broker) handleIncrementalAlterConfigs(ctx context.Context, req *protoco
 	return respond(resp)
 }
 
-func (b *Broker) incrementalAlterConfigs(rr kmsg.IncrementalAlterConfigsRequestResource, validateOnly bool) error {
+func (b *Broker) incrementalAlterConfigs(ctx context.Context, rr kmsg.IncrementalAlterConfigsRequestResource, validateOnly bool) error {
 	seen := make(map[string]bool, len(rr.Configs))
 	var nulls []string
 	for _, c := range rr.Configs {
@@ -86,17 +87,65 @@ func (b *Broker) incrementalAlterConfigs(rr kmsg.IncrementalAlterConfigsRequestR
 			return overrides, nil
 		}, validateOnly)
 	case kmsg.ConfigResourceTypeBroker:
-		var set []string
-		for _, c := range rr.Configs {
-			if c.Op != kmsg.IncrementalAlterConfigOpDelete {
-				set = append(set, c.Name)
-			}
-		}
-		return b.alterBrokerConfigs(rr.ResourceName, set)
+		return b.alterBrokerConfigs(ctx, rr.ResourceName, func(cur map[string]string) (map[string]string, error) {
+			return applyDynamicOps(cur, rr.Configs, func(name string) (string, bool) {
+				es := b.config().DescribeBrokerConfigs([]string{name}, false, false)
+				if len(es) != 1 || es[0].Value == nil {
+					return "", es != nil && len(es) == 1 && es[0].Type == config.TypeList
+				}
+				return *es[0].Value, es[0].Type == config.TypeList
+			})
+		}, validateOnly)
 	case kmsg.ConfigResourceTypeClientMetrics:
 		return b.incrementalAlterClientMetrics(rr.ResourceName, rr.Configs, validateOnly)
+	case kmsg.ConfigResourceTypeGroupConfig:
+		return b.alterGroupConfigs(ctx, rr.ResourceName, func(cur map[string]string) (map[string]string, error) {
+			return applyDynamicOps(cur, rr.Configs, func(name string) (string, bool) {
+				es := b.config().DescribeGroupConfigs(cur, []string{name}, false, false)
+				if len(es) != 1 || es[0].Value == nil {
+					return "", false
+				}
+				return *es[0].Value, es[0].Type == config.TypeList
+			})
+		}, validateOnly)
 	}
 	return unsupportedAlterResource(rr.ResourceType)
+}
+
+// applyDynamicOps applies incremental ops to a BROKER or GROUP resource's
+// configs. current gives a config's effective value and whether it is a
+// LIST (APPEND and SUBTRACT start from it; on any other type they are
+// INVALID_CONFIG, as Kafka's ConfigAdminManager answers).
+func applyDynamicOps(cur map[string]string, ops []kmsg.IncrementalAlterConfigsRequestResourceConfig, current func(string) (string, bool)) (map[string]string, error) {
+	for _, c := range ops {
+		switch c.Op {
+		case kmsg.IncrementalAlterConfigOpDelete:
+			delete(cur, c.Name)
+		case kmsg.IncrementalAlterConfigOpSet:
+			cur[c.Name] = *c.Value
+		default: // APPEND, SUBTRACT
+			v, isList := current(c.Name)
+			if !isList {
+				return nil, &config.InvalidConfigError{Name: c.Name, Value: *c.Value,
+					Message: fmt.Sprintf("Config value append is not allowed for config key: %s", c.Name)}
+			}
+			if s, ok := cur[c.Name]; ok {
+				v = s
+			}
+			elems := splitConfigList(v)
+			for _, e := range splitConfigList(*c.Value) {
+				if c.Op == kmsg.IncrementalAlterConfigOpAppend {
+					if !slices.Contains(elems, e) {
+						elems = append(elems, e)
+					}
+				} else {
+					elems = slices.DeleteFunc(elems, func(x string) bool { return x == e })
+				}
+			}
+			cur[c.Name] = strings.Join(elems, ",")
+		}
+	}
+	return cur, nil
 }
 
 // applyConfigOp applies one incremental op to a topic's overrides, checking
@@ -121,7 +170,7 @@ func (b *Broker) applyConfigOp(overrides map[string]string, c kmsg.IncrementalAl
 		current, ok := overrides[c.Name]
 		if !ok {
 			// The current default, as Kafka starts from the default value.
-			if es := b.cfg.DescribeTopicConfigs(nil, []string{c.Name}, false, false); len(es) == 1 && es[0].Value != nil {
+			if es := b.config().DescribeTopicConfigs(nil, []string{c.Name}, false, false); len(es) == 1 && es[0].Value != nil {
 				current = *es[0].Value
 			}
 		}

@@ -448,7 +448,7 @@ func TestDescribeConfigsBroker(t *testing.T) {
 		{kmsg.ConfigResourceTypeBroker, "7"},
 		{kmsg.ConfigResourceTypeBroker, "x"},
 		{kmsg.ConfigResourceTypeBrokerLogger, ""},
-		{kmsg.ConfigResourceTypeGroupConfig, "g"},
+		{kmsg.ConfigResourceTypeGroupConfig, ""},
 		{kmsg.ConfigResourceTypeClientMetrics, ""},
 		{kmsg.ConfigResourceType(99), "?"},
 	} {
@@ -605,7 +605,9 @@ func TestIncrementalAlterConfigs(t *testing.T) {
 		{"unknown topic", incReq(kmsg.ConfigResourceTypeTopic, "nope", op(set, "retention.ms", s("1"))), kerr.UnknownTopicOrPartition},
 		{"broker set", incReq(kmsg.ConfigResourceTypeBroker, "0", op(set, "num.partitions", s("3"))), kerr.InvalidRequest},
 		{"broker delete", incReq(kmsg.ConfigResourceTypeBroker, "", op(del, "num.partitions", nil)), nil},
-		{"group", incReq(kmsg.ConfigResourceTypeGroupConfig, "g", op(set, "consumer.session.timeout.ms", s("45000"))), kerr.InvalidRequest},
+		{"group", incReq(kmsg.ConfigResourceTypeGroupConfig, "g", op(set, "consumer.session.timeout.ms", s("45000"))), nil},
+		{"default group", incReq(kmsg.ConfigResourceTypeGroupConfig, "", op(set, "consumer.session.timeout.ms", s("45000"))), kerr.InvalidRequest},
+		{"group bound", incReq(kmsg.ConfigResourceTypeGroupConfig, "g", op(set, "consumer.session.timeout.ms", s("1000"))), kerr.InvalidConfig},
 	} {
 		resp = do[*kmsg.IncrementalAlterConfigsResponse](t, b, 1, tc.req)
 		wantCode(t, tc.what, resp.Resources[0].ErrorCode, tc.want)

@@ -98,6 +98,7 @@ func servedAPIs() []api {
 		{69, "ConsumerGroupDescribe", 0, 1, (*Broker).handleConsumerGroupDescribe},
 		{71, "GetTelemetrySubscriptions", 0, 0, (*Broker).handleGetTelemetrySubscriptions},
 		{72, "PushTelemetry", 0, 0, (*Broker).handlePushTelemetry},
+		{74, "ListConfigResources", 0, 1, (*Broker).handleListConfigResources},
 		{76, "ShareGroupHeartbeat", 1, 1, (*Broker).handleShareGroupHeartbeat},
 		{77, "ShareGroupDescribe", 1, 1, (*Broker).handleShareGroupDescribe},
 		{90, "DescribeShareGroupOffsets", 0, 1, (*Broker).handleDescribeShareGroupOffsets},

@@ -340,6 +340,8 @@ func (b *Broker) authorize(req *protocol.Request) (deny *protocol.Reply, post fu
 		}
 	case *kmsg.DescribeDelegationTokenRequest:
 		return nil, z.describeDelegationTokens
+	case *kmsg.ListConfigResourcesRequest:
+		return z.listConfigResources(r)
 	case *kmsg.DescribeLogDirsRequest, *kmsg.ListPartitionReassignmentsRequest, *kmsg.DescribeQuorumRequest:
 		if !z.cluster(acl.OpDescribe) {
 			return errorReply(r, errClusterAuth), nil

@@ -485,6 +485,18 @@ func (z authz) createPartitions(r *kmsg.CreatePartitionsRequest) (*protocol.Repl
 
 // ---- configs
 
+// listConfigResources: DESCRIBE_CONFIGS on the cluster, as Kafka's
+// handleListConfigResources.
+func (z authz) listConfigResources(r *kmsg.ListConfigResourcesRequest) (*protocol.Reply, func(kmsg.Response)) {
+	if z.cluster(acl.OpDescribeConfigs) {
+		return nil, nil
+	}
+	resp := r.ResponseKind().(*kmsg.ListConfigResourcesResponse)
+	resp.ErrorCode = errClusterAuth
+	reply := respond(resp)
+	return &reply, nil
+}
+
 // aclConfigResource maps a config resource to its ACL resource and the error
 // for a denial: topics to TOPIC, brokers and broker loggers (and client
 // metrics) to CLUSTER, groups to GROUP.

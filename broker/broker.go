@@ -105,6 +105,8 @@ type Broker struct {
 	shares         *shareManager
 	sharesOnce     sync.Once
 
+	dyn dynState // dynamic BROKER and GROUP configs (dynconfig.go)
+
 	faults faultSet // test-injected faults (faults.go)
 
 	srv       *protocol.Server
@@ -205,6 +207,7 @@ func New(cfg config.Config, opts ...Option) (*Broker, error) {
 		return nil, err
 	}
 	b.logger.Info("storage recovered", "topics", b.topics.count(), "elapsed", time.Since(start).Round(time.Microsecond))
+	b.refreshDynamicConfig() // dynconfig.go
 	if err := b.newCoordinator(o); err != nil {
 		b.closeRaft()
 		b.closeLogs()
@@ -343,6 +346,13 @@ func (b *Broker) serve(bound []*boundListener) error {
 	}
 	b.srv = protocol.NewServer(b, limits, b.logger, b.metrics)
 	b.startQuotas(b.srv)
+	if b.raft != nil {
+		b.bg.Add(1)
+		go func() {
+			defer b.bg.Done()
+			b.watchDynamicConfig() // other brokers' dynamic config changes (dynconfig.go)
+		}()
+	}
 	b.bg.Add(4 + len(bound))
 	go func() {
 		defer b.bg.Done()
@@ -665,7 +675,7 @@ func (b *Broker) loadTopics() error {
 			}
 			continue
 		}
-		t := newTopic(rec.Name, rec.ID, rec.Configs, b.cfg)
+		t := newTopic(rec.Name, rec.ID, rec.Configs, *b.config())
 		parts := make([]*partition, rec.Partitions)
 		t.partitions.Store(&parts)
 		topics = append(topics, t)

@@ -622,9 +622,9 @@ func (c *raftCluster) reconcile() error {
 		t := b.topics.getID([16]byte(mt.ID))
 		isNew := t == nil
 		if isNew {
-			t = newTopic(mt.Name, [16]byte(mt.ID), mt.Configs, b.cfg)
+			t = newTopic(mt.Name, [16]byte(mt.ID), mt.Configs, *b.config())
 		} else if !maps.Equal(t.state.Load().overrides, mt.Configs) {
-			t.setConfigs(maps.Clone(mt.Configs), b.cfg)
+			t.setConfigs(maps.Clone(mt.Configs), *b.config())
 			lc := t.logConfig()
 			lc.Replicated = true
 			for _, p := range t.partitionList() {

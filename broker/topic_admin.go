@@ -141,7 +141,7 @@ func (b *Broker) createTopic(s topicSpec) (*topic, error) {
 	if collides := b.collidingTopicLocked(s.name); collides != "" {
 		return nil, fmt.Errorf("%w: %q collides with existing topic %q ('.' and '_' are equivalent in metric names)", errInvalidTopic, s.name, collides)
 	}
-	t := newTopic(s.name, newTopicID(), s.configs, b.cfg)
+	t := newTopic(s.name, newTopicID(), s.configs, *b.config())
 	sized := make([]*partition, s.partitions) // for t.record's count only
 	t.partitions.Store(&sized)
 	if err := b.meta.putTopic(t.record()); err != nil {
@@ -475,7 +475,7 @@ func (b *Broker) alterTopicConfigs(name string, change func(overrides map[string
 	if next == nil {
 		next = map[string]string{}
 	}
-	if err := b.cfg.ValidateTopicConfigs(next); err != nil {
+	if err := b.config().ValidateTopicConfigs(next); err != nil {
 		return err
 	}
 	if validateOnly {
@@ -492,7 +492,7 @@ func (b *Broker) alterTopicConfigs(name string, change func(overrides map[string
 	if err := b.meta.putTopic(rec); err != nil {
 		return err
 	}
-	t.setConfigs(next, b.cfg)
+	t.setConfigs(next, *b.config())
 	lc := t.logConfig()
 	for _, p := range t.partitionList() {
 		p.setLogConfig(lc)

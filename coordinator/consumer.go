@@ -374,7 +374,7 @@ func (c *Coordinator) consumerHeartbeatLocked(g *group, req ConsumerHeartbeatReq
 		}
 	}
 	changed := g.reconcileLocked(m)
-	res := ConsumerHeartbeatResult{MemberID: m.id, MemberEpoch: m.epoch, HeartbeatInterval: c.consumerHeartbeat}
+	res := ConsumerHeartbeatResult{MemberID: m.id, MemberEpoch: m.epoch, HeartbeatInterval: c.settings(g.id).ConsumerHeartbeatInterval}
 	if changed || !m.sentAssignment || req.Owned != nil || replaced {
 		res.Assignment = copyAssignment(m.assigned)
 		m.sentAssignment = true
@@ -434,7 +434,7 @@ func (g *group) consumerSessionLocked(m *consumerMember) {
 	}
 	m.timerSeq++
 	seq := m.timerSeq
-	timeout := g.c.consumerSession
+	timeout := g.c.settings(g.id).ConsumerSessionTimeout
 	if m.classic != nil {
 		timeout = m.classic.sessionTimeout
 	}

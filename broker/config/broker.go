@@ -87,8 +87,8 @@ func timeKey(name string, spec valueSpec, unitMs int64, def *string, doc string,
 			return nil
 		},
 		value: func(c *Config) *string {
-			if v, ok := c.Properties[name]; ok {
-				return ptr(strings.TrimSpace(v))
+			if v, ok := c.propValue(name); ok {
+				return ptr(v)
 			}
 			return def
 		},
@@ -131,7 +131,7 @@ var segmentBytesSpec = intSpec(1048576, math.MaxInt32)
 // keys are applied in this order, so that of two synonyms the one Kafka
 // prefers comes later and wins (hours, then minutes, then ms).
 var brokerKeys = sync.OnceValue(func() []brokerKey {
-	return []brokerKey{
+	return append([]brokerKey{
 		{name: "broker.id", spec: intSpec(0, math.MaxInt32), doc: "The broker's id; a synonym of node.id.",
 			apply: func(c *Config, v string, _ map[string]string) error { c.NodeID = int32(atoi(v)); return nil },
 			value: func(c *Config) *string { return ptr(i64(int64(c.NodeID))) }},
@@ -329,7 +329,7 @@ var brokerKeys = sync.OnceValue(func() []brokerKey {
 		int32Key("group.max.size", intSpec(1, math.MaxInt32), "The most members a classic group may have.", func(c *Config) *int32 { return &c.GroupMaxSize }),
 		int32Key("group.consumer.session.timeout.ms", intSpec(1, math.MaxInt32), "Session timeout of consumer-protocol (KIP-848) group members.", func(c *Config) *int32 { return &c.GroupConsumerSessionTimeoutMs }),
 		int32Key("group.consumer.heartbeat.interval.ms", intSpec(1, math.MaxInt32), "Heartbeat interval of consumer-protocol (KIP-848) group members.", func(c *Config) *int32 { return &c.GroupConsumerHeartbeatIntervalMs }),
-	}
+	}, groupBrokerKeys()...)
 })
 
 func (s valueSpec) withCheck(f func(string) error) valueSpec { s.check = f; return s }

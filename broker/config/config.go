@@ -107,6 +107,13 @@ type Config struct {
 	// log.dirs). A key present here is reported as STATIC_BROKER_CONFIG.
 	// Treat it as read-only.
 	Properties map[string]string
+	// Dynamic is the dynamic layer (AlterConfigs on BROKER resources) this
+	// configuration was built with by WithDynamic; empty for the static
+	// configuration. Treat it as read-only.
+	Dynamic Dynamic
+	// Groups are the group coordinator's broker keys besides the two
+	// above (groups.go).
+	Groups GroupDefaults
 }
 
 const (
@@ -179,6 +186,7 @@ func Default() Config {
 		GroupMaxSize:                     math.MaxInt32,
 		GroupConsumerSessionTimeoutMs:    45000,
 		GroupConsumerHeartbeatIntervalMs: 5000,
+		Groups:                           defaultGroupDefaults(),
 
 		Properties: map[string]string{},
 	}

@@ -97,9 +97,14 @@ type InvalidConfigError struct {
 	Value  string
 	Reason string
 	Where  string
+	// Message, when set, is the whole message (Kafka's, for the wire).
+	Message string
 }
 
 func (e *InvalidConfigError) Error() string {
+	if e.Message != "" {
+		return e.Message
+	}
 	if e.Where != "" {
 		return fmt.Sprintf("config: invalid value %q for %s in %s: %s", e.Value, e.Name, e.Where, e.Reason)
 	}
