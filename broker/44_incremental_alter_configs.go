@@ -88,7 +88,7 @@ func (b *Broker) incrementalAlterConfigs(ctx context.Context, rr kmsg.Incrementa
 		}, validateOnly)
 	case kmsg.ConfigResourceTypeBroker:
 		return b.alterBrokerConfigs(ctx, rr.ResourceName, func(cur map[string]string) (map[string]string, error) {
-			return applyDynamicOps(cur, rr.Configs, func(name string) (string, bool) {
+			return applyDynamicOps(cur, rr.Configs, "Config value %[2]s is not allowed for config key: %[1]s", func(name string) (string, bool) {
 				es := b.config().DescribeBrokerConfigs([]string{name}, false, false)
 				if len(es) != 1 || es[0].Value == nil {
 					return "", es != nil && len(es) == 1 && es[0].Type == config.TypeList
@@ -100,7 +100,7 @@ func (b *Broker) incrementalAlterConfigs(ctx context.Context, rr kmsg.Incrementa
 		return b.incrementalAlterClientMetrics(rr.ResourceName, rr.Configs, validateOnly)
 	case kmsg.ConfigResourceTypeGroupConfig:
 		return b.alterGroupConfigs(ctx, rr.ResourceName, func(cur map[string]string) (map[string]string, error) {
-			return applyDynamicOps(cur, rr.Configs, func(name string) (string, bool) {
+			return applyDynamicOps(cur, rr.Configs, "Can't %[3]s to key %[1]s because its type is not LIST.", func(name string) (string, bool) {
 				es := b.config().DescribeGroupConfigs(cur, []string{name}, false, false)
 				if len(es) != 1 || es[0].Value == nil {
 					return "", false
@@ -115,8 +115,9 @@ func (b *Broker) incrementalAlterConfigs(ctx context.Context, rr kmsg.Incrementa
 // applyDynamicOps applies incremental ops to a BROKER or GROUP resource's
 // configs. current gives a config's effective value and whether it is a
 // LIST (APPEND and SUBTRACT start from it; on any other type they are
-// INVALID_CONFIG, as Kafka's ConfigAdminManager answers).
-func applyDynamicOps(cur map[string]string, ops []kmsg.IncrementalAlterConfigsRequestResourceConfig, current func(string) (string, bool)) (map[string]string, error) {
+// INVALID_CONFIG with Kafka's message notList, a format of the config name,
+// the op in lower case and in upper case).
+func applyDynamicOps(cur map[string]string, ops []kmsg.IncrementalAlterConfigsRequestResourceConfig, notList string, current func(string) (string, bool)) (map[string]string, error) {
 	for _, c := range ops {
 		switch c.Op {
 		case kmsg.IncrementalAlterConfigOpDelete:
@@ -127,7 +128,7 @@ func applyDynamicOps(cur map[string]string, ops []kmsg.IncrementalAlterConfigsRe
 			v, isList := current(c.Name)
 			if !isList {
 				return nil, &config.InvalidConfigError{Name: c.Name, Value: *c.Value,
-					Message: fmt.Sprintf("Config value append is not allowed for config key: %s", c.Name)}
+					Message: fmt.Sprintf(notList, c.Name, strings.ToLower(c.Op.String()), c.Op.String())}
 			}
 			if s, ok := cur[c.Name]; ok {
 				v = s
