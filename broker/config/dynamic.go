@@ -370,14 +370,16 @@ func kafkaValidate(spec valueSpec, name, v string) error {
 
 // checkDynamicValue applies the rules Kafka's KafkaConfig checks beyond the
 // value's type (log.retention.ms must not be 0), and Moldau's own rule for a
-// key it applies, so that a stored value always applies.
+// key it applies, so that a stored value always applies. (Kafka 4.4 takes a
+// negative log.flush.interval.ms, which then fails every topic's
+// DescribeConfigs with UNKNOWN_SERVER_ERROR; Moldau refuses it.)
 func checkDynamicValue(name, v string) error {
 	t := strings.TrimSpace(v)
 	if name == "log.retention.ms" && t == "0" {
 		return &DynamicConfigError{"requirement failed: log.retention.ms must be unlimited (-1) or, greater than or equal to 1"}
 	}
 	bk, ok := lookupBrokerKey(name)
-	if !ok || name == "log.flush.interval.ms" {
+	if !ok {
 		return nil
 	}
 	if _, err := bk.spec.validate(t); err != nil {
@@ -433,14 +435,8 @@ func (c Config) WithDynamic(d Dynamic) (eff Config, ignored []string) {
 			continue
 		}
 		cv, err := bk.spec.validate(v)
-		if err == nil && bk.name != "log.flush.interval.ms" {
+		if err == nil {
 			err = checkDynamicValue(bk.name, v)
-		}
-		if bk.name == "log.flush.interval.ms" {
-			cv, err = strings.TrimSpace(v), nil
-			if _, perr := strconv.ParseInt(cv, 10, 64); perr != nil {
-				err = perr
-			}
 		}
 		if err != nil {
 			ignored = append(ignored, bk.name)

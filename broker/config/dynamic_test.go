@@ -26,7 +26,8 @@ func TestValidateDynamicBrokerConfigs(t *testing.T) {
 		{map[string]string{"listeners": "PLAINTEXT://:9999"}, true, "Moldau cannot update listener and security configs at run time: [listeners]; set them in the properties file and restart"},
 		{map[string]string{"listener.name.sasl_ssl.ssl.keystore.location": "/x"}, true, "Moldau cannot update listener and security configs at run time: [listener.name.sasl_ssl.ssl.keystore.location]; set them in the properties file and restart"},
 		{map[string]string{"log.retention.ms": "0"}, true, "requirement failed: log.retention.ms must be unlimited (-1) or, greater than or equal to 1"},
-		{map[string]string{"my.custom.key": "5", "num.io.threads": "4", "log.flush.interval.ms": "-5"}, false, ""},
+		{map[string]string{"my.custom.key": "5", "num.io.threads": "4", "log.flush.interval.ms": "1000"}, false, ""},
+		{map[string]string{"log.flush.interval.ms": "-5"}, false, "Invalid value -5 for configuration log.flush.interval.ms: must be at least 0"},
 	} {
 		err := c.ValidateDynamicBrokerConfigs(tc.props, tc.perBroker)
 		switch {
