@@ -177,7 +177,9 @@ const dynamicConfigWatchInterval = 250 * time.Millisecond
 func (b *Broker) watchDynamicConfig() {
 	tick := time.NewTicker(dynamicConfigWatchInterval)
 	defer tick.Stop()
-	seen := b.entities.Version()
+	// 0, not the current version: the metadata log may have been replayed
+	// between New's refresh and now, so the first tick always looks.
+	var seen uint64
 	for {
 		select {
 		case <-b.stop:
