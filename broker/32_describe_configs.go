@@ -118,7 +118,7 @@ func (b *Broker) describeConfigs(typ kmsg.ConfigResourceType, name string, keys 
 	case kmsg.ConfigResourceTypeClientMetrics:
 		return b.describeClientMetrics(name, keys, docs)
 	}
-	return nil, fmt.Errorf("%w: unsupported resource type %d", errInvalidRequest, int8(typ))
+	return nil, fmt.Errorf("%w: %s config resources are not supported by Moldau (type %d)", errInvalidRequest, typ, int8(typ))
 }
 
 // checkBrokerResource checks that a BROKER or BROKER_LOGGER resource names

@@ -43,6 +43,17 @@
 // Kafka's default; DescribeTopicConfigs reports values, sources and synonyms
 // the way Kafka's DescribeConfigs does, and ResolveTopic returns them typed.
 //
+// # Dynamic configs
+//
+// Config.WithDynamic lays a broker's dynamic configs (AlterConfigs on BROKER
+// resources: its own and the cluster-wide default; dynamic.go) over the
+// static configuration, as Kafka's DynamicBrokerConfig does: dynamic
+// per-broker > dynamic default > static > default, a dynamic value replacing
+// its lower-precedence synonyms. ValidateDynamicBrokerConfigs applies
+// Kafka 4.4's rules on which keys may be set dynamically, and where.
+// GROUP configs (KIP-848 group configs; groups.go) are validated against the
+// broker's group.*.min/max keys and resolved against its group.* defaults.
+//
 // # Cluster
 //
 // --peers (MOLDAU_PEERS, controller.quorum.voters) lists every voter and
@@ -53,6 +64,6 @@
 // is cleared: the single-node broker. Kafka 4's
 // controller.quorum.bootstrap.servers is not read (a warning says so).
 //
-// Config is a plain value: it is not mutated after Load and is safe to share
-// between goroutines.
+// Config is a plain value: it is not mutated after Load (WithDynamic returns
+// a new one) and is safe to share between goroutines.
 package config

@@ -481,5 +481,3 @@ func dynamicEntry(name string) (typ int8, sensitive, readOnly bool) {
 	}
 	return k.spec.typ, k.spec.typ == TypePassword, base != name || !IsDynamicBrokerKey(name)
 }
-
-var _ = math.MaxInt32
