@@ -201,6 +201,16 @@ func TestGroupConfigsAndSettings(t *testing.T) {
 	if r := list(0); r.ErrorCode != 0 || len(r.ConfigResources) != 0 {
 		t.Errorf("v0: %+v", r)
 	}
+	// Client-metrics subscriptions: v0 lists only them, v1 with the others.
+	resp = do[*kmsg.IncrementalAlterConfigsResponse](t, b, 1, incReq(kmsg.ConfigResourceTypeClientMetrics, "cm",
+		op(set, "metrics", s("org.apache.kafka.producer."))))
+	wantCode(t, "client metrics", resp.Resources[0].ErrorCode, nil)
+	if r := list(0); len(r.ConfigResources) != 1 || r.ConfigResources[0].Name != "cm" {
+		t.Errorf("v0 with a subscription: %+v", r.ConfigResources)
+	}
+	if got := names(list(1, 16, 32)); len(got) != 2 || got[0] != "GROUP_CONFIG:g1" || got[1] != "CLIENT_METRICS:cm" {
+		t.Errorf("groups and client metrics: %v", got)
+	}
 	// Clearing a group's configs removes it from the list.
 	ar := do[*kmsg.AlterConfigsResponse](t, b, 0, alterReq(kmsg.ConfigResourceTypeGroupConfig, "g1"))
 	wantCode(t, "clear group", ar.Resources[0].ErrorCode, nil)
