@@ -149,6 +149,7 @@ func (b *Broker) refreshDynamicConfig() {
 	if len(ignored) > 0 {
 		b.logger.Warn("dynamic broker configs that do not validate are ignored", "configs", ignored)
 	}
+	had := len(b.dyn.brokerRaw)+len(b.dyn.defaultRaw) > 0
 	b.dyn.brokerRaw, b.dyn.defaultRaw = slices.Clone(brokerRaw), slices.Clone(defaultRaw)
 	b.topics.adminMu.Lock()
 	defer b.topics.adminMu.Unlock()
@@ -163,7 +164,7 @@ func (b *Broker) refreshDynamicConfig() {
 			}
 		}
 	}
-	if len(brokerCfg)+len(defaultCfg) > 0 || len(b.dyn.brokerRaw)+len(b.dyn.defaultRaw) > 0 {
+	if had || len(brokerCfg)+len(defaultCfg) > 0 {
 		b.logger.Info("dynamic broker configs applied", "broker", len(brokerCfg), "default", len(defaultCfg))
 	}
 }
