@@ -207,9 +207,15 @@ func randomMemberID(prefix string) string {
 // Partitions is the number of __consumer_offsets partitions.
 func (c *Coordinator) Partitions() int32 { return c.cfg.Partitions }
 
-// PartitionFor is the __consumer_offsets partition of a group: Kafka's
-// Utils.abs(groupId.hashCode) % partitions, with Java's String.hashCode
-// over UTF-16 code units.
+// PartitionFor is the __consumer_offsets partition of a group: Java's
+// String.hashCode over UTF-16 code units, made non-negative with
+// n & 0x7fffffff, modulo partitions. Kafka uses Utils.abs (Math.abs, with
+// MIN_VALUE → 0), which differs for every negative hash: a group whose
+// hash is negative lives in another partition than on Kafka. Clients never
+// see it (FindCoordinator names the coordinator); only a tool reading
+// __consumer_offsets partition by partition would. It is kept because
+// existing data directories hold their groups where this formula put them
+// (the share coordinator's sharestate partitioning is Kafka's exact one).
 func (c *Coordinator) PartitionFor(groupID string) int32 {
 	return PartitionFor(groupID, c.cfg.Partitions)
 }
@@ -226,7 +232,6 @@ func PartitionFor(groupID string, partitions int32) int32 {
 		}
 		h = 31*h + int32(r)
 	}
-	// Kafka's Utils.abs maps MIN_VALUE to 0 (n & 0x7fffffff).
 	return (h & 0x7fffffff) % partitions
 }
 
