@@ -1,6 +1,6 @@
 package broker
 
-// ListPartitionReassignments, key 46, version 0 — cluster mode only.
+// ListPartitionReassignments, key 46, version 0.
 //
 //   - Topics null: every partition being reassigned; else the named
 //     partitions that are (unknown topics or partitions, and partitions not
@@ -10,12 +10,14 @@ package broker
 //     RemovingReplicas (replicas − target).
 //   - Served by any broker from its metadata view (Kafka forwards to its
 //     controller). Flexible.
+//   - A single node (no --peers) never has a reassignment in progress
+//     (45 completes at once there): Topics is null, whatever was asked,
+//     unknown topics included, as a one-broker Kafka 4.4 answers (probed).
 
 import (
 	"context"
 	"slices"
 
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/moldau/moldau/broker/metadata"
@@ -26,7 +28,6 @@ func (b *Broker) handleListPartitionReassignments(ctx context.Context, req *prot
 	r := req.Body.(*kmsg.ListPartitionReassignmentsRequest)
 	resp := r.ResponseKind().(*kmsg.ListPartitionReassignmentsResponse)
 	if b.raft == nil {
-		resp.ErrorCode = kerr.UnsupportedVersion.Code
 		return respond(resp)
 	}
 	v := b.raft.view()

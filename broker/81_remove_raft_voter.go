@@ -1,6 +1,6 @@
 package broker
 
-// RemoveRaftVoter, key 81, version 0 (KIP-853) — cluster mode only.
+// RemoveRaftVoter, key 81, version 0 (KIP-853).
 //
 //   - Removes node VoterID from the voters of the metadata quorum (group
 //     0) by demoting it to learner: while it runs it stays an observer
@@ -16,11 +16,17 @@ package broker
 //   - The answer comes once the change is committed and applied on the
 //     controller. VoterDirectoryID is not used (one log directory per
 //     node).
+//
+// A single node (no --peers) answers as a one-node Kafka 4.4 with a static
+// quorum (probed), as AddRaftVoter does (80_add_raft_voter.go): a wrong
+// ClusterID INCONSISTENT_CLUSTER_ID, a zero VoterDirectoryID
+// INVALID_REQUEST ("Remove voter request didn't include a valid voter"),
+// else UNSUPPORTED_VERSION ("Cluster doesn't support removing voter because
+// the kraft.version feature is 0"), whatever VoterID names.
 
 import (
 	"context"
 
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/moldau/moldau/protocol"
@@ -31,7 +37,7 @@ func (b *Broker) handleRemoveRaftVoter(ctx context.Context, req *protocol.Reques
 	resp := r.ResponseKind().(*kmsg.RemoveRaftVoterResponse)
 	c := b.raft
 	if c == nil {
-		resp.ErrorCode = kerr.UnsupportedVersion.Code
+		resp.ErrorCode, resp.ErrorMessage = b.fixedQuorumAnswer(r.ClusterID, r.VoterDirectoryID, "removing", "Remove")
 		return respond(resp)
 	}
 	var fresp kmsg.Response

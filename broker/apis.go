@@ -20,7 +20,8 @@ type api struct {
 }
 
 // clusterOnly lists the APIs served and advertised only in cluster mode.
-var clusterOnly = map[int16]bool{45: true, 46: true, 64: true, 80: true, 81: true}
+// (None today: a single node serves every API a cluster does.)
+var clusterOnly = map[int16]bool{}
 
 // apiTable is filled in init (ApiVersions reads it, which would otherwise be
 // an initialisation cycle).
