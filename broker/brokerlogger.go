@@ -96,7 +96,9 @@ func kafkaLogLevelName(l slog.Level) string {
 }
 
 // describeBrokerLogger answers DescribeConfigs for BROKER_LOGGER: the root
-// logger at its current level, settable (not read-only), as Kafka.
+// logger at its current level, as Kafka 4.4's ConfigHelper describes a
+// logger: source DYNAMIC_BROKER_LOGGER_CONFIG, not read-only, not
+// sensitive, no synonyms, config type left UNKNOWN.
 func (b *Broker) describeBrokerLogger(name string, keys []string) ([]config.ConfigEntry, error) {
 	if name == "" {
 		return nil, fmt.Errorf("%w: broker id must not be empty", errInvalidRequest)
@@ -110,7 +112,7 @@ func (b *Broker) describeBrokerLogger(name string, keys []string) ([]config.Conf
 	level := kafkaLogLevelName(b.cfg.LogLevelVar.Level())
 	return []config.ConfigEntry{{
 		Name: rootLogger, Value: &level, Source: config.SourceDynamicBrokerLogger,
-		Type: config.TypeString,
+		Type: config.TypeUnknown,
 	}}, nil
 }
 

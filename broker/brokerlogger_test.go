@@ -49,7 +49,7 @@ func TestBrokerLoggerLevel(t *testing.T) {
 	s := kmsg.StringPtr
 
 	c := describeRootLogger(t, b)
-	if *c.Value != "INFO" || c.ReadOnly || c.Source != kmsg.ConfigSourceDynamicBrokerLoggerConfig {
+	if *c.Value != "INFO" || c.ReadOnly || c.IsSensitive || c.Source != kmsg.ConfigSourceDynamicBrokerLoggerConfig || c.ConfigType != kmsg.ConfigTypeUnknown {
 		t.Errorf("before any change: %+v", c)
 	}
 

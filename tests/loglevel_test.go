@@ -104,3 +104,38 @@ func TestKafkaConfigsBrokerLogLevel(t *testing.T) {
 	p.Restart()
 	ok("root=INFO", "--describe")
 }
+
+// In a three-node cluster each node's level is its own: kafka-configs
+// bootstrapped at node 1 changes node 2's level (the admin client sends a
+// BROKER_LOGGER request to the node it names); node 2 logs debug lines,
+// node 3 stays at INFO.
+func TestKafkaConfigsBrokerLogLevelCluster(t *testing.T) {
+	c := startProcCluster(t)
+	cli := func(id string, args ...string) string {
+		t.Helper()
+		args = append([]string{"--bootstrap-server", c.node(1).addr, "--entity-type", "broker-loggers", "--entity-name", id}, args...)
+		out, err := kafkaTool(t, configsCLI, args...)
+		if err != nil {
+			t.Fatalf("kafka-configs %q: %v\n%s", args, err, out)
+		}
+		return out
+	}
+	if out := cli("2", "--alter", "--add-config", "root=DEBUG"); !strings.Contains(out, "Completed updating config for broker-logger 2") {
+		t.Fatalf("alter node 2:\n%s", out)
+	}
+	if out := cli("2", "--describe"); !strings.Contains(out, "root=DEBUG") {
+		t.Fatalf("node 2 after root=DEBUG:\n%s", out)
+	}
+	if out := cli("3", "--describe"); !strings.Contains(out, "root=INFO") {
+		t.Fatalf("node 3 after node 2's change:\n%s", out)
+	}
+	n2, n3 := c.node(2), c.node(3)
+	sendBadFrame(t, n3.addr)
+	waitFor(t, "a debug line in node 2's log", func() bool {
+		sendBadFrame(t, n2.addr)
+		return strings.Contains(grepLines(n2.logPath, badFrameLine), badFrameLine)
+	})
+	if strings.Contains(grepLines(n3.logPath, badFrameLine), badFrameLine) {
+		t.Fatalf("node 3 logged a debug line at INFO:\n%s", grepLines(n3.logPath, badFrameLine))
+	}
+}
