@@ -22,8 +22,15 @@ package broker
 //     "APPEND operation is not allowed for the BROKER_LOGGER resource".
 //   - The resource name must be this node's id: "Node id must be an
 //     integer, but it is: NAME" / "Unexpected node id. Expected ID, but
-//     received NAME" (Kafka prints its own id twice there; Moldau prints
-//     the name received).
+//     received NAME".
+//   - A SET with a null value is INVALID_REQUEST "null value not supported
+//     for: root" (the check every resource type shares).
+//
+// Checked against Kafka 4.4 (tests/loglevel_test.go with
+// MOLDAU_LOGLEVEL_REF_ADDR, and every refusal above by hand): the same
+// codes and messages. Kafka's describe also lists the loggers log4j
+// created (org.apache.kafka.server.logger.LoggingController ...), which
+// inherit root's level; Moldau has none.
 //   - AlterConfigs (33) does not serve BROKER_LOGGER: INVALID_REQUEST
 //     "Unknown resource type 8", as Kafka.
 //   - The level is the process's: neither durable nor replicated (Kafka

@@ -5,15 +5,23 @@ package tests
 // the BROKER_LOGGER resource, --describe reporting it, debug lines appearing
 // in the process's stderr afterwards and stopping again after a SET back to
 // INFO; Kafka's refusals (a level it does not know, an unknown logger,
-// removing the root logger's level); a restart returns to --log-level (the
-// level is not durable, as in Kafka).
+// removing the root logger's level; AlterConfigs, which never served
+// broker loggers); a restart returns to --log-level (the level is not
+// durable, as in Kafka). MOLDAU_LOGLEVEL_REF_ADDR=host:port (node id 1: a
+// tests/compat/kafka-ref.sh broker) runs the same expectations against
+// Apache Kafka, except the log lines and the restart.
 
 import (
 	"io"
 	"net"
+	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/moldau/moldau/tests/harness"
 )
@@ -42,10 +50,15 @@ func sendBadFrame(t *testing.T, addr string) {
 }
 
 func TestKafkaConfigsBrokerLogLevel(t *testing.T) {
-	p := harness.Start(t, "--node-id", "1", "--log-level", "info")
+	addr := os.Getenv("MOLDAU_LOGLEVEL_REF_ADDR")
+	var p *harness.Proc
+	if addr == "" {
+		p = harness.Start(t, "--node-id", "1", "--log-level", "info")
+		addr = p.Addr
+	}
 	cli := func(args ...string) (string, error) {
 		t.Helper()
-		return kafkaTool(t, configsCLI, append([]string{"--bootstrap-server", p.Addr, "--entity-type", "broker-loggers", "--entity-name", "1"}, args...)...)
+		return kafkaTool(t, configsCLI, append([]string{"--bootstrap-server", addr, "--entity-type", "broker-loggers", "--entity-name", "1"}, args...)...)
 	}
 	ok := func(want string, args ...string) {
 		t.Helper()
@@ -62,21 +75,52 @@ func TestKafkaConfigsBrokerLogLevel(t *testing.T) {
 		}
 	}
 
-	ok("root=INFO", "--describe")
-	sendBadFrame(t, p.Addr)
-	if strings.Contains(p.Stderr(), badFrameLine) {
-		t.Fatalf("a debug line at --log-level info:\n%s", p.Stderr())
+	if p == nil {
+		// Leave the reference broker as found (kafka-ref.sh runs it at
+		// ERROR).
+		out, err := cli("--describe")
+		m := regexp.MustCompile(`(?m)^\s*root=([A-Z]+) `).FindStringSubmatch(out)
+		if err != nil || m == nil {
+			t.Fatalf("the reference broker's root level: %v\n%s", err, out)
+		}
+		t.Cleanup(func() { _, _ = cli("--alter", "--add-config", "root="+m[1]) })
+	} else {
+		ok("root=INFO", "--describe")
+	}
+	if p != nil {
+		sendBadFrame(t, p.Addr)
+		if strings.Contains(p.Stderr(), badFrameLine) {
+			t.Fatalf("a debug line at --log-level info:\n%s", p.Stderr())
+		}
 	}
 
 	ok("Completed updating config for broker-logger 1", "--alter", "--add-config", "root=DEBUG")
 	ok("root=DEBUG", "--describe")
-	if !strings.Contains(p.Stderr(), "updated the log level") {
-		t.Errorf("the change itself was not logged:\n%s", p.Stderr())
+	if p != nil {
+		if !strings.Contains(p.Stderr(), "updated the log level") {
+			t.Errorf("the change itself was not logged:\n%s", p.Stderr())
+		}
+		waitFor(t, "a debug line after root=DEBUG", func() bool {
+			sendBadFrame(t, p.Addr)
+			return strings.Contains(p.Stderr(), badFrameLine)
+		})
 	}
-	waitFor(t, "a debug line after root=DEBUG", func() bool {
-		sendBadFrame(t, p.Addr)
-		return strings.Contains(p.Stderr(), badFrameLine)
-	})
+
+	// Legacy AlterConfigs never served broker loggers.
+	areq := kmsg.NewPtrAlterConfigsRequest()
+	ar := kmsg.NewAlterConfigsRequestResource()
+	ar.ResourceType, ar.ResourceName = kmsg.ConfigResourceTypeBrokerLogger, "1"
+	ac := kmsg.NewAlterConfigsRequestResourceConfig()
+	ac.Name, ac.Value = "root", kmsg.StringPtr("INFO")
+	ar.Configs = append(ar.Configs, ac)
+	areq.Resources = append(areq.Resources, ar)
+	aresp, err := areq.RequestWith(ctxT(t), newClient(t, addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := aresp.Resources[0]; r.ErrorCode != kerr.InvalidRequest.Code || r.ErrorMessage == nil || !strings.Contains(*r.ErrorMessage, "Unknown resource type 8") {
+		t.Errorf("AlterConfigs on BROKER_LOGGER: %+v (message %v)", r, r.ErrorMessage)
+	}
 
 	// Kafka's refusals, and the level stays.
 	refused("Cannot set the log level of root to verbose as it is not a supported log level. Valid log levels are DEBUG, ERROR, FATAL, INFO, TRACE, WARN",
@@ -91,6 +135,9 @@ func TestKafkaConfigsBrokerLogLevel(t *testing.T) {
 	// Back to INFO: debug lines stop.
 	ok("Completed updating config for broker-logger 1", "--alter", "--add-config", "root=INFO")
 	ok("root=INFO", "--describe")
+	if p == nil {
+		return
+	}
 	before := strings.Count(p.Stderr(), badFrameLine)
 	sendBadFrame(t, p.Addr)
 	if n := strings.Count(p.Stderr(), badFrameLine); n != before {
