@@ -13,7 +13,8 @@ package broker
 //     only stores. BROKER "": the cluster-wide dynamic defaults set, as
 //     Kafka. Another id: INVALID_REQUEST, as Kafka.
 //   - BROKER_LOGGER named by our node id: one logger, "root", at the level
-//     Moldau runs with (read-only: levels cannot be changed at runtime).
+//     Moldau logs at now, source DYNAMIC_BROKER_LOGGER_CONFIG, not
+//     read-only (IncrementalAlterConfigs changes it; brokerlogger.go).
 //   - CLIENT_METRICS: a client-metrics subscription's configs
 //     (clientmetrics.go).
 //   - GROUP: every GROUP config of Kafka 4.4 (internal ones only when set),
@@ -32,7 +33,6 @@ import (
 	"context"
 	"fmt"
 	"strconv"
-	"strings"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -98,23 +98,7 @@ func (b *Broker) describeConfigs(typ kmsg.ConfigResourceType, name string, keys 
 	case kmsg.ConfigResourceTypeGroupConfig:
 		return b.describeGroupConfigs(name, keys, synonyms, docs)
 	case kmsg.ConfigResourceTypeBrokerLogger:
-		if name == "" {
-			return nil, fmt.Errorf("%w: broker id must not be empty", errInvalidRequest)
-		}
-		if err := b.checkBrokerResource(name); err != nil {
-			return nil, err
-		}
-		if !wantedKey(keys, "root") {
-			return []config.ConfigEntry{}, nil
-		}
-		level := strings.ToUpper(b.cfg.LogLevel)
-		if level == "" {
-			level = "INFO"
-		}
-		return []config.ConfigEntry{{
-			Name: "root", Value: &level, Source: config.SourceDynamicBrokerLogger,
-			ReadOnly: true, Type: config.TypeString,
-		}}, nil
+		return b.describeBrokerLogger(name, keys)
 	case kmsg.ConfigResourceTypeClientMetrics:
 		return b.describeClientMetrics(name, keys, docs)
 	}

@@ -21,7 +21,8 @@ package broker
 //     Kafka's message); a group name "" is INVALID_REQUEST.
 //   - CLIENT_METRICS: the listed configs replace the subscription's
 //     (clientmetrics.go); none listed deletes it.
-//   - BROKER_LOGGER: INVALID_REQUEST (not served).
+//   - BROKER_LOGGER: INVALID_REQUEST "Unknown resource type 8", as Kafka
+//     (log levels change through IncrementalAlterConfigs only).
 //   - As Kafka: a resource listed twice, a key listed twice in a resource,
 //     or a null value is INVALID_REQUEST.
 //   - Every version: ValidateOnly. v2: flexible.
@@ -96,7 +97,8 @@ func (b *Broker) alterConfigs(ctx context.Context, rr kmsg.AlterConfigsRequestRe
 func unsupportedAlterResource(typ kmsg.ConfigResourceType) error {
 	switch typ {
 	case kmsg.ConfigResourceTypeBrokerLogger:
-		return fmt.Errorf("%w: Moldau cannot change log levels at runtime (use --log-level)", errInvalidRequest)
+		// Kafka's answer: legacy AlterConfigs never served KIP-412.
+		return fmt.Errorf("%w: Unknown resource type %d", errInvalidRequest, int8(typ))
 	}
 	return fmt.Errorf("%w: unsupported resource type %d", errInvalidRequest, int8(typ))
 }

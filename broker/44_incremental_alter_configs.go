@@ -15,7 +15,9 @@ package broker
 //     validated, stored and applied as AlterConfigs does (33_alter_configs.go).
 //   - CLIENT_METRICS: the ops edit a client-metrics subscription
 //     (clientmetrics.go); deleting its last config deletes it.
-//   - BROKER_LOGGER: INVALID_REQUEST (not served).
+//   - BROKER_LOGGER (our node id): SET changes the log level of the
+//     "root" logger at once, with Kafka's levels and refusals; not durable
+//     (brokerlogger.go).
 //   - As Kafka: a resource listed twice, a key twice in one resource, a
 //     null value for an op other than DELETE, or an unknown op is
 //     INVALID_REQUEST.
@@ -96,6 +98,8 @@ func (b *Broker) incrementalAlterConfigs(ctx context.Context, rr kmsg.Incrementa
 				return *es[0].Value, es[0].Type == config.TypeList
 			})
 		}, validateOnly)
+	case kmsg.ConfigResourceTypeBrokerLogger:
+		return b.alterBrokerLogger(rr.ResourceName, rr.Configs, validateOnly)
 	case kmsg.ConfigResourceTypeClientMetrics:
 		return b.incrementalAlterClientMetrics(rr.ResourceName, rr.Configs, validateOnly)
 	case kmsg.ConfigResourceTypeGroupConfig:

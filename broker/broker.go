@@ -160,6 +160,7 @@ func New(cfg config.Config, opts ...Option) (*Broker, error) {
 		stop:       make(chan struct{}),
 		failed:     make(chan struct{}),
 	}
+	b.cfg.LogLevelVar = brokerLogLevelVar(cfg)
 	b.authz = b.newAuthorizer()
 	switch {
 	case o.fs != nil:

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"log/slog"
 	"math"
 )
 
@@ -20,11 +21,17 @@ type Config struct {
 	NodeID        int32  // --node-id; node.id / broker.id. Default 0.
 	LogLevel      string // --log-level: debug|info|warn|error. Default info.
 	LogFormat     string // --log-format: text|json. Default text.
-	ConfigFile    string // --config: the server.properties read, "" if none.
-	AdminAddr     string // --admin-addr: metrics/admin HTTP listener. Default "127.0.0.1:9644"; "" disables it.
-	Pprof         bool   // --pprof: serve /debug/pprof on the admin listener
-	LogRequests   bool   // --log-requests: log every request (at debug level)
-	KafkaVersion  string // --kafka-version: cap advertised API versions at this Kafka release's ("" = no cap)
+	// LogLevelVar, when set, is the level of the process's log handler:
+	// IncrementalAlterConfigs on the BROKER_LOGGER resource changes it at
+	// run time (broker/brokerlogger.go). nil (tests, embedding): the broker
+	// keeps its own, initialised from LogLevel, and a change only shows in
+	// DescribeConfigs.
+	LogLevelVar  *slog.LevelVar
+	ConfigFile   string // --config: the server.properties read, "" if none.
+	AdminAddr    string // --admin-addr: metrics/admin HTTP listener. Default "127.0.0.1:9644"; "" disables it.
+	Pprof        bool   // --pprof: serve /debug/pprof on the admin listener
+	LogRequests  bool   // --log-requests: log every request (at debug level)
+	KafkaVersion string // --kafka-version: cap advertised API versions at this Kafka release's ("" = no cap)
 	// Peers is every voter of the cluster (the controller quorum), this
 	// node included: --peers 1@HOST:PORT,2@HOST:PORT,... / MOLDAU_PEERS /
 	// controller.quorum.voters (Kafka's id@host:port list). Empty: the

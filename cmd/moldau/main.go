@@ -49,28 +49,31 @@ func runMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return run(args, stdout, stderr)
 }
 
-func newLogger(w io.Writer, level, format string) *slog.Logger {
-	var lv slog.Level
+// newLogger returns a logger writing to w at level, and the level variable
+// its handler reads: the broker changes it at run time (IncrementalAlterConfigs
+// on the BROKER_LOGGER resource).
+func newLogger(w io.Writer, level, format string) (*slog.Logger, *slog.LevelVar) {
+	lv := new(slog.LevelVar)
 	switch strings.ToLower(level) {
 	case "debug":
-		lv = slog.LevelDebug
+		lv.Set(slog.LevelDebug)
 	case "warn", "warning":
-		lv = slog.LevelWarn
+		lv.Set(slog.LevelWarn)
 	case "error":
-		lv = slog.LevelError
+		lv.Set(slog.LevelError)
 	default:
-		lv = slog.LevelInfo
+		lv.Set(slog.LevelInfo)
 	}
 	opts := &slog.HandlerOptions{Level: lv}
 	if strings.EqualFold(format, "json") {
-		return slog.New(slog.NewJSONHandler(w, opts))
+		return slog.New(slog.NewJSONHandler(w, opts)), lv
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	return slog.New(slog.NewTextHandler(w, opts)), lv
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
 	started := time.Now()
-	boot := newLogger(stderr, "info", "text")
+	boot, _ := newLogger(stderr, "info", "text")
 	cfg, err := config.Load(args, os.Getenv, boot)
 	if errors.Is(err, flag.ErrHelp) {
 		writeServerHelp(stdout)
@@ -81,7 +84,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "Run 'moldau --help' for the flags and commands.")
 		return 2
 	}
-	logger := newLogger(stderr, cfg.LogLevel, cfg.LogFormat)
+	logger, level := newLogger(stderr, cfg.LogLevel, cfg.LogFormat)
+	cfg.LogLevelVar = level
 	slog.SetDefault(logger)
 
 	reg := prometheus.NewRegistry()
