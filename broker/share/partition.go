@@ -276,14 +276,21 @@ func (p *Partition) extendTo(last int64) {
 	p.endOffset = last + 1
 }
 
-// Acknowledge applies a member's acknowledgements. Every offset named must
-// be acquired by member, else nothing is applied and ErrInvalidRecordState
-// is returned (ErrInvalidAcknowledgement for a malformed batch). Releases
-// of records at the delivery count limit archive them.
+// Acknowledge applies a member's acknowledgements. The batches must be in
+// ascending offset order and must not overlap (Kafka's request validation
+// answers INVALID_REQUEST otherwise): overlapping batches would apply two
+// acknowledgements to one record, the later undoing the earlier. Every
+// offset named must be acquired by member, else nothing is applied and
+// ErrInvalidRecordState is returned (ErrInvalidAcknowledgement for a
+// malformed batch). Releases of records at the delivery count limit
+// archive them.
 func (p *Partition) Acknowledge(member string, acks []AckBatch, now time.Time) error {
-	for _, a := range acks {
+	for i, a := range acks {
 		if a.Last < a.First || len(a.Types) == 0 || (len(a.Types) != 1 && int64(len(a.Types)) != a.Last-a.First+1) {
 			return fmt.Errorf("%w: batch %d-%d with %d types", ErrInvalidAcknowledgement, a.First, a.Last, len(a.Types))
+		}
+		if i > 0 && a.First <= acks[i-1].Last {
+			return fmt.Errorf("%w: batch %d-%d overlaps or precedes batch %d-%d", ErrInvalidAcknowledgement, a.First, a.Last, acks[i-1].First, acks[i-1].Last)
 		}
 		for _, t := range a.Types {
 			if t < AckGap || t > AckRenew {
@@ -301,7 +308,7 @@ func (p *Partition) Acknowledge(member string, acks []AckBatch, now time.Time) e
 	}
 	for _, a := range acks {
 		if len(a.Types) == 1 {
-			p.ackRange(a.First, a.Last, a.Types[0], now)
+			p.ackRange(member, a.First, a.Last, a.Types[0], now)
 			continue
 		}
 		for off := a.First; off <= a.Last; {
@@ -310,7 +317,7 @@ func (p *Partition) Acknowledge(member string, acks []AckBatch, now time.Time) e
 			for end < a.Last && a.Types[end+1-a.First] == t {
 				end++
 			}
-			p.ackRange(off, end, t, now)
+			p.ackRange(member, off, end, t, now)
 			off = end + 1
 		}
 	}
@@ -318,11 +325,17 @@ func (p *Partition) Acknowledge(member string, acks []AckBatch, now time.Time) e
 	return nil
 }
 
-func (p *Partition) ackRange(first, last int64, t int8, now time.Time) {
+// ackRange applies one acknowledgement type to [first, last]; only records
+// still acquired by member change (a record acknowledged already is never
+// reopened).
+func (p *Partition) ackRange(member string, first, last int64, t int8, now time.Time) {
 	p.splitAt(first)
 	p.splitAt(last + 1)
 	for i := p.index(first); i < len(p.spans) && p.spans[i].first <= last; i++ {
 		s := &p.spans[i]
+		if s.state != StateAcquired || s.member != member {
+			continue
+		}
 		switch t {
 		case AckAccept:
 			s.state = StateAcked
