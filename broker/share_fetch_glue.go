@@ -203,15 +203,17 @@ func (b *Broker) lockSharePart(ctx context.Context, k share.Key, p *partition, e
 		return sp, nil
 	}
 	sp.sp = nil
-	if err := b.loadSharePartLocked(ctx, sp, p, epoch, settings); err != nil {
+	if err := b.loadSharePartLocked(sp, p, epoch, settings); err != nil {
 		sp.mu.Unlock()
 		return nil, err
 	}
 	return sp, nil
 }
 
-func (b *Broker) loadSharePartLocked(ctx context.Context, sp *sharePart, p *partition, epoch int32, settings coordinator.GroupSettings) error {
-	ctx, cancel := context.WithTimeout(ctx, shareLeaderPersistTimeout)
+func (b *Broker) loadSharePartLocked(sp *sharePart, p *partition, epoch int32, settings coordinator.GroupSettings) error {
+	// Not the request's context: its Initialize and first Write must not
+	// be cut by a client disconnecting.
+	ctx, cancel := context.WithTimeout(context.Background(), shareLeaderPersistTimeout)
 	defer cancel()
 	pers := b.persister()
 	st, err := pers.Read(ctx, sp.key, epoch)
@@ -231,24 +233,42 @@ func (b *Broker) loadSharePartLocked(ctx context.Context, sp *sharePart, p *part
 	sp.sp = share.FromState(shareConfig(settings), st)
 	sp.leaderEpoch, sp.stateEpoch, sp.data = epoch, st.StateEpoch, p
 	sp.sp.AdvanceLogStart(p.logStartOffset())
-	// The first write at this leader epoch fences an older leader.
-	return b.persistSharePartLocked(ctx, sp)
+	// The first write at this leader epoch fences an older leader; until
+	// it succeeds the state is not loaded.
+	if err := b.persistSharePartLocked(sp, nil); err != nil {
+		sp.sp = nil
+		return err
+	}
+	return nil
 }
 
-// persistSharePartLocked writes sp's state. On failure the in-memory
-// state is dropped (it may hold changes the persister does not), and the
-// next use reads the persisted state again.
-func (b *Broker) persistSharePartLocked(ctx context.Context, sp *sharePart) error {
+// persistSharePartLocked writes sp's state with a context of its own
+// (shareLeaderPersistTimeout), never the request's: a client that
+// disconnects mid-write must not cancel a write other members' state
+// rides on. On failure, undo (a Clone taken before this caller's change)
+// replaces the in-memory state, so only this change is lost and every
+// other member keeps its locks; with undo nil the change stays in memory
+// and the next successful write (always the whole state) carries it. A
+// fenced write (another leader, or re-initialized state) drops the state:
+// the next use reads it again.
+func (b *Broker) persistSharePartLocked(sp *sharePart, undo *share.Partition) error {
 	if sp.sp == nil {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, shareLeaderPersistTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), shareLeaderPersistTimeout)
 	defer cancel()
 	st := sp.sp.State()
 	err := b.persister().Write(ctx, sp.key, sp.stateEpoch, sp.leaderEpoch, st.StartOffset, st.Batches)
-	if err != nil {
-		b.logger.Warn("share-partition state write failed; reloading on next use", "group", sp.key.Group, "partition", sp.key.Partition, "err", err)
+	switch {
+	case err == nil:
+	case errors.Is(err, share.ErrFencedLeaderEpoch), errors.Is(err, share.ErrFencedStateEpoch):
+		b.logger.Warn("share-partition state write fenced; reloading on next use", "group", sp.key.Group, "partition", sp.key.Partition, "err", err)
 		sp.sp = nil
+	case undo != nil:
+		b.logger.Warn("share-partition state write failed; change rolled back", "group", sp.key.Group, "partition", sp.key.Partition, "err", err)
+		sp.sp = undo
+	default:
+		b.logger.Warn("share-partition state write failed; retried with the next change", "group", sp.key.Group, "partition", sp.key.Partition, "err", err)
 	}
 	return err
 }
@@ -352,7 +372,7 @@ func (b *Broker) expireSharePart(sp *sharePart) {
 	}
 	changed, _ := sp.sp.Expire(b.now())
 	if changed {
-		_ = b.persistSharePartLocked(context.Background(), sp)
+		_ = b.persistSharePartLocked(sp, nil)
 		b.shareMgr().notifyAvail()
 	}
 	b.armShareTimerLocked(sp)
@@ -370,7 +390,7 @@ func (b *Broker) releaseShareMember(ctx context.Context, group, member string, t
 		}
 		sp.mu.Lock()
 		if sp.sp != nil && sp.sp.ReleaseMember(member) {
-			_ = b.persistSharePartLocked(ctx, sp)
+			_ = b.persistSharePartLocked(sp, nil)
 			released = true
 		}
 		sp.mu.Unlock()
@@ -440,6 +460,7 @@ func (b *Broker) dropSharePart(k share.Key) {
 func (b *Broker) shareReadLocked(sp *sharePart, p *partition, member string, maxRecords int, strict bool, maxBytes int, readCommitted bool) ([]byte, []share.Acquired, error) {
 	now := b.now()
 	s := sp.sp
+	undo := s.Clone()
 	changed := s.AdvanceLogStart(p.logStartOffset())
 	if c, _ := s.Expire(now); c {
 		changed = true
@@ -447,7 +468,7 @@ func (b *Broker) shareReadLocked(sp *sharePart, p *partition, member string, max
 	defer b.armShareTimerLocked(sp)
 	persist := func() error {
 		if changed {
-			return b.persistSharePartLocked(context.Background(), sp)
+			return b.persistSharePartLocked(sp, undo)
 		}
 		return nil
 	}
@@ -505,7 +526,7 @@ func (b *Broker) shareReadLocked(sp *sharePart, p *partition, member string, max
 		}
 	}
 	if err := persist(); err != nil {
-		// The acquisition is lost with the dropped state: deliver nothing.
+		// The acquisition is rolled back: deliver nothing.
 		return nil, nil, err
 	}
 	return out, got, nil
@@ -624,11 +645,12 @@ func (b *Broker) shareAcknowledge(ctx context.Context, group, member string, id 
 	}
 	defer sp.mu.Unlock()
 	now := b.now()
+	undo := sp.sp.Clone()
 	expired, _ := sp.sp.Expire(now)
 	spso := sp.sp.StartOffset()
 	if err := sp.sp.Acknowledge(member, acks, now); err != nil {
 		if expired {
-			_ = b.persistSharePartLocked(ctx, sp)
+			_ = b.persistSharePartLocked(sp, nil)
 			b.shareMgr().notifyAvail()
 		}
 		b.armShareTimerLocked(sp)
@@ -642,7 +664,7 @@ func (b *Broker) shareAcknowledge(ctx context.Context, group, member string, id 
 			wake = wake || t == share.AckRelease
 		}
 	}
-	err = b.persistSharePartLocked(ctx, sp)
+	err = b.persistSharePartLocked(sp, undo)
 	b.armShareTimerLocked(sp)
 	if err == nil && wake {
 		b.shareMgr().notifyAvail()

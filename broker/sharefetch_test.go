@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -874,5 +875,91 @@ func TestShareConsumerKgo(t *testing.T) {
 	defer gotMu.Unlock()
 	if len(got) != 3 || got["after-1"] != 1 || got["after-2"] != 1 || got["after-3"] != 1 {
 		t.Errorf("after the restart got %v, want only after-1..3 at delivery count 1", got)
+	}
+}
+
+// failingPersister fails every Write while fail is set.
+type failingPersister struct {
+	share.Persister
+	fail atomic.Bool
+}
+
+func (f *failingPersister) Write(ctx context.Context, k share.Key, stateEpoch, leaderEpoch int32, startOffset int64, batches []share.StateBatch) error {
+	if f.fail.Load() {
+		return fmt.Errorf("%w: injected", share.ErrCoordinatorNotAvailable)
+	}
+	return f.Persister.Write(ctx, k, stateEpoch, leaderEpoch, startOffset, batches)
+}
+
+// TestShareFetchWriteFailureRollsBack: a failed state write undoes only the
+// failing request's change; other members keep their locks (the state
+// used to be dropped, and a reload handed every acquired record out again).
+func TestShareFetchWriteFailureRollsBack(t *testing.T) {
+	clock := &shareTestClock{now: time.Now()}
+	pers := &failingPersister{Persister: share.NewMemPersister()}
+	b := newShareBroker(t, t.TempDir(), pers, clock)
+	t.Cleanup(func() { _ = b.Close(context.Background()) })
+	tp := mustCreateTopic(t, b, "q", 1, nil)
+	a := &shareClient{t: t, b: b, group: "g", member: "a", topic: tp.id}
+	bb := &shareClient{t: t, b: b, group: "g", member: "b", topic: tp.id}
+	acquired(t, a.fetch(10))
+	acquired(t, bb.fetch(10))
+	appendRecords(t, tp.partition(0), 4, 5) // 0-19
+	wantAcquired(t, "a", acquired(t, a.fetch(10)), share.Acquired{First: 0, Last: 9, DeliveryCount: 1})
+	wantAcquired(t, "b", acquired(t, bb.fetch(10)), share.Acquired{First: 10, Last: 19, DeliveryCount: 1})
+	before := sharePartState(t, b, "g", tp.id)
+
+	pers.fail.Store(true)
+	r := a.ack(a.epoch, shareAck(0, 9, 1))
+	if r.ErrorCode != 0 || r.Topics[0].Partitions[0].ErrorCode == 0 {
+		t.Fatalf("ack with failing writes answered OK: %+v", r)
+	}
+	if got := sharePartState(t, b, "g", tp.id); got != before {
+		t.Fatalf("state after failed write\n got %s\nwant %s", got, before)
+	}
+	pers.fail.Store(false)
+	// b's records were not handed out again; a can retry its ack.
+	c := &shareClient{t: t, b: b, group: "g", member: "c", topic: tp.id}
+	wantAcquired(t, "c", acquired(t, c.fetch(10)))
+	if r := a.ack(a.epoch, shareAck(0, 9, 1)); r.ErrorCode != 0 || r.Topics[0].Partitions[0].ErrorCode != 0 {
+		t.Fatalf("retried ack: %+v", r)
+	}
+}
+
+// TestShareFetchOverlappingAcks: overlapping batches for one partition,
+// also when the request names the partition twice, are INVALID_REQUEST
+// and change nothing (offset 5 once became available again).
+func TestShareFetchOverlappingAcks(t *testing.T) {
+	clock := &shareTestClock{now: time.Now()}
+	b := newShareBroker(t, t.TempDir(), share.NewMemPersister(), clock)
+	t.Cleanup(func() { _ = b.Close(context.Background()) })
+	tp := mustCreateTopic(t, b, "q", 1, nil)
+	a := &shareClient{t: t, b: b, group: "g", member: "a", topic: tp.id}
+	acquired(t, a.fetch(10))
+	appendRecords(t, tp.partition(0), 2, 5) // 0-9
+	wantAcquired(t, "a", acquired(t, a.fetch(10)), share.Acquired{First: 0, Last: 9, DeliveryCount: 1})
+	before := sharePartState(t, b, "g", tp.id)
+	r := a.ack(a.epoch, shareAck(0, 9, 1), shareAck(5, 5, 2))
+	if r.ErrorCode != 0 || r.Topics[0].Partitions[0].ErrorCode != kerr.InvalidRequest.Code {
+		t.Fatalf("overlapping acks: %+v", r)
+	}
+	// The same partition named twice in one ShareFetch.
+	req := kmsg.NewPtrShareFetchRequest()
+	req.GroupID, req.MemberID = kmsg.StringPtr("g"), kmsg.StringPtr("a")
+	req.ShareSessionEpoch, req.MaxBytes, req.MaxRecords, req.BatchSize = a.epoch, 1<<20, 10, 10
+	rt := kmsg.NewShareFetchRequestTopic()
+	rt.TopicID = tp.id
+	for _, ab := range []kmsg.ShareFetchRequestTopicPartitionAcknowledgementBatch{fetchAck(0, 9, 1), fetchAck(5, 5, 2)} {
+		rp := kmsg.NewShareFetchRequestTopicPartition()
+		rp.AcknowledgementBatches = append(rp.AcknowledgementBatches, ab)
+		rt.Partitions = append(rt.Partitions, rp)
+	}
+	req.Topics = append(req.Topics, rt)
+	resp := do[*kmsg.ShareFetchResponse](t, b, 2, req)
+	if resp.ErrorCode != 0 || len(resp.Topics) != 1 || resp.Topics[0].Partitions[0].AcknowledgeErrorCode != kerr.InvalidRequest.Code {
+		t.Fatalf("partition named twice: %+v", resp)
+	}
+	if got := sharePartState(t, b, "g", tp.id); got != before {
+		t.Fatalf("state changed\n got %s\nwant %s", got, before)
 	}
 }

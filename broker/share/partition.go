@@ -520,3 +520,12 @@ func (p *Partition) NextDeadline() time.Time {
 	}
 	return next
 }
+
+// Clone returns an independent copy of the share-partition: the undo
+// record of a change whose state write may fail (the caller restores the
+// copy instead of dropping every member's locks).
+func (p *Partition) Clone() *Partition {
+	c := *p
+	c.spans = append([]span(nil), p.spans...)
+	return &c
+}
