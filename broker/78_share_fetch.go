@@ -135,7 +135,7 @@ func (b *Broker) shareFetch(ctx context.Context, r *kmsg.ShareFetchRequest, conn
 	key := shareSessionKey{group, member}
 	epoch := r.ShareSessionEpoch
 	full, closing := epoch == 0, epoch == -1
-	var fetchTPs []shareTP
+	var fetchTPs, replaced []shareTP
 	m.mu.Lock()
 	switch {
 	case epoch == 0:
@@ -148,6 +148,11 @@ func (b *Broker) shareFetch(ctx context.Context, r *kmsg.ShareFetchRequest, conn
 			m.mu.Unlock()
 			resp.ErrorCode = kerr.ShareSessionLimitReached.Code
 			return resp
+		}
+		if old := m.sessions[key]; old != nil {
+			// A new session: the member restarted its fetch state, so
+			// the records its old session holds are released first.
+			replaced = append(replaced, old.parts...)
 		}
 		s := &shareSession{key: key, epoch: 1, index: map[shareTP]int{}, conn: conn}
 		for _, tp := range reqTPs {
@@ -187,6 +192,9 @@ func (b *Broker) shareFetch(ctx context.Context, r *kmsg.ShareFetchRequest, conn
 		}
 	}
 	m.mu.Unlock()
+	if len(replaced) > 0 {
+		b.releaseShareMember(ctx, group, member, replaced)
+	}
 
 	results := map[shareTP]*sharePartResult{}
 	var order []shareTP
@@ -218,7 +226,7 @@ func (b *Broker) shareFetch(ctx context.Context, r *kmsg.ShareFetchRequest, conn
 		res.ackCode, res.lead, res.p = b.shareAcknowledge(ctx, group, member, tp.id, tp.partition, ab)
 	}
 	if closing {
-		b.closeShareSession(ctx, key)
+		b.closeShareSession(ctx, key, nil)
 	}
 	if !closing && !renew && len(fetchTPs) > 0 {
 		// Partitions take turns at coming first (the session epoch

@@ -109,7 +109,7 @@ func (b *Broker) shareAcknowledgeRequest(ctx context.Context, r *kmsg.ShareAckno
 		resp.Topics = append(resp.Topics, rt)
 	}
 	if epoch == -1 {
-		b.closeShareSession(ctx, key)
+		b.closeShareSession(ctx, key, nil)
 	}
 	return resp
 }

@@ -401,10 +401,17 @@ func (b *Broker) releaseShareMember(ctx context.Context, group, member string, t
 }
 
 // closeShareSession removes a member's session and releases its records.
-func (b *Broker) closeShareSession(ctx context.Context, k shareSessionKey) {
+// With want set, it does so only if want is still the session stored
+// under k: a stale close (a dropped connection's) must not close the
+// member's newer session.
+func (b *Broker) closeShareSession(ctx context.Context, k shareSessionKey, want *shareSession) {
 	m := b.shareMgr()
 	m.mu.Lock()
 	s := m.sessions[k]
+	if want != nil && s != want {
+		m.mu.Unlock()
+		return
+	}
 	delete(m.sessions, k)
 	var tps []shareTP
 	if s != nil {
@@ -425,15 +432,15 @@ func (b *Broker) shareConnClosed(conn *protocol.ConnInfo) {
 	}
 	m := b.shareMgr()
 	m.mu.Lock()
-	var keys []shareSessionKey
-	for k, s := range m.sessions {
+	var sessions []*shareSession
+	for _, s := range m.sessions {
 		if s.conn == conn {
-			keys = append(keys, k)
+			sessions = append(sessions, s)
 		}
 	}
 	m.mu.Unlock()
-	for _, k := range keys {
-		b.closeShareSession(context.Background(), k)
+	for _, s := range sessions {
+		b.closeShareSession(context.Background(), s.key, s)
 	}
 }
 

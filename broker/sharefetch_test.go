@@ -963,3 +963,36 @@ func TestShareFetchOverlappingAcks(t *testing.T) {
 		t.Fatalf("state changed\n got %s\nwant %s", got, before)
 	}
 }
+
+// TestShareSessionReplaced: an epoch-0 fetch replacing a member's session
+// releases what the old session held; a stale close (a dropped
+// connection's, collected before the new session opened) leaves the new
+// session alone.
+func TestShareSessionReplaced(t *testing.T) {
+	clock := &shareTestClock{now: time.Now()}
+	b := newShareBroker(t, t.TempDir(), share.NewMemPersister(), clock)
+	t.Cleanup(func() { _ = b.Close(context.Background()) })
+	tp := mustCreateTopic(t, b, "q", 1, nil)
+	a := &shareClient{t: t, b: b, group: "g", member: "a", topic: tp.id}
+	acquired(t, a.fetch(10))
+	appendRecords(t, tp.partition(0), 2, 5) // 0-9
+	wantAcquired(t, "a", acquired(t, a.fetch(10)), share.Acquired{First: 0, Last: 9, DeliveryCount: 1})
+	m := b.shareMgr()
+	key := shareSessionKey{"g", "a"}
+	m.mu.Lock()
+	old := m.sessions[key]
+	m.mu.Unlock()
+
+	a.epoch = 0
+	wantAcquired(t, "a's new session", acquired(t, a.fetch(10)), share.Acquired{First: 0, Last: 9, DeliveryCount: 2})
+	b.closeShareSession(context.Background(), key, old)
+	m.mu.Lock()
+	cur := m.sessions[key]
+	m.mu.Unlock()
+	if cur == nil || cur == old {
+		t.Fatalf("stale close removed the new session (now %p, old %p)", cur, old)
+	}
+	if got := sharePartState(t, b, "g", tp.id); !strings.Contains(got, "[0-9 acquired n=2 a ") {
+		t.Fatalf("stale close released the new session's records: %s", got)
+	}
+}
