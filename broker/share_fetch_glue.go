@@ -96,6 +96,10 @@ type sharePart struct {
 	stateEpoch  int32
 	timer       *time.Timer // the next lock deadline
 	timerAt     time.Time
+	// timerGen counts the timers armed; a callback whose generation is
+	// not the current one is stale (its timer was replaced after it had
+	// fired) and must not clear the current timer's handle.
+	timerGen uint64
 }
 
 // shareManager is the broker's share-partition leader state.
@@ -349,12 +353,16 @@ func (b *Broker) armShareTimerLocked(sp *sharePart) {
 		sp.timer.Stop()
 	}
 	sp.timerAt = next
-	sp.timer = time.AfterFunc(max(next.Sub(b.now()), 0), func() { b.expireSharePart(sp) })
+	sp.timerGen++
+	gen := sp.timerGen
+	sp.timer = time.AfterFunc(max(next.Sub(b.now()), 0), func() { b.expireSharePart(sp, gen) })
 }
 
 // expireSharePart releases sp's records whose lock expired (available
 // again, or archived at the delivery count limit) and persists the change.
-func (b *Broker) expireSharePart(sp *sharePart) {
+// gen is the generation of the timer that fired: a stale one (replaced
+// by a newer timer after it fired) does nothing.
+func (b *Broker) expireSharePart(sp *sharePart, gen uint64) {
 	select {
 	case <-b.stop:
 		return
@@ -362,6 +370,9 @@ func (b *Broker) expireSharePart(sp *sharePart) {
 	}
 	sp.mu.Lock()
 	defer sp.mu.Unlock()
+	if gen != sp.timerGen {
+		return
+	}
 	sp.timer, sp.timerAt = nil, time.Time{}
 	if sp.sp == nil {
 		return

@@ -996,3 +996,31 @@ func TestShareSessionReplaced(t *testing.T) {
 		t.Fatalf("stale close released the new session's records: %s", got)
 	}
 }
+
+// TestShareTimerStaleCallback: a lock-expiry callback whose timer was
+// replaced after it fired must not clear the current timer's handle (it
+// then could never be stopped, and two timers ran).
+func TestShareTimerStaleCallback(t *testing.T) {
+	clock := &shareTestClock{now: time.Now()}
+	b := newShareBroker(t, t.TempDir(), share.NewMemPersister(), clock)
+	t.Cleanup(func() { _ = b.Close(context.Background()) })
+	tp := mustCreateTopic(t, b, "q", 1, nil)
+	a := &shareClient{t: t, b: b, group: "g", member: "a", topic: tp.id}
+	acquired(t, a.fetch(10))
+	appendRecords(t, tp.partition(0), 2, 5) // 0-9
+	wantAcquired(t, "a", acquired(t, a.fetch(10)), share.Acquired{First: 0, Last: 9, DeliveryCount: 1})
+	sp := b.shareMgr().existing(share.Key{Group: "g", TopicID: tp.id, Partition: 0})
+	sp.mu.Lock()
+	cur, gen := sp.timer, sp.timerGen
+	sp.mu.Unlock()
+	if cur == nil {
+		t.Fatal("no lock timer armed")
+	}
+	b.expireSharePart(sp, gen-1) // a stale callback
+	sp.mu.Lock()
+	after := sp.timer
+	sp.mu.Unlock()
+	if after != cur {
+		t.Fatalf("stale callback changed the timer handle: %p -> %p", cur, after)
+	}
+}
