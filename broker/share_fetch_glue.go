@@ -223,11 +223,15 @@ func (b *Broker) loadSharePartLocked(sp *sharePart, p *partition, epoch int32, s
 	st, err := pers.Read(ctx, sp.key, epoch)
 	switch {
 	case errors.Is(err, share.ErrUninitialized):
-		start := b.shareResetOffset(p, settings)
-		if err := pers.Initialize(ctx, sp.key, 0, start); err != nil {
-			return err
-		}
-		st = share.State{StartOffset: start}
+		// The group coordinator initializes a share-partition's state
+		// (and assigns only initialized partitions); a leader that
+		// initialized it here would be overwritten by the coordinator's
+		// later Initialize (a newer state epoch), forgetting the
+		// acknowledgements answered OK meanwhile. As Kafka's leader, it
+		// refuses: the partition answers a retriable error
+		// (UNKNOWN_TOPIC_OR_PARTITION) until the coordinator has
+		// initialized it (start offset -1: the reset offset below).
+		return err
 	case err != nil:
 		return err
 	case st.StartOffset < 0:
@@ -599,6 +603,8 @@ func shareFetchErrorCode(err error) int16 {
 		return kerr.InvalidRecordState.Code
 	case errors.Is(err, share.ErrInvalidAcknowledgement):
 		return kerr.InvalidRequest.Code
+	case errors.Is(err, share.ErrUninitialized):
+		return kerr.UnknownTopicOrPartition.Code
 	case errors.Is(err, share.ErrFencedLeaderEpoch):
 		return kerr.NotLeaderForPartition.Code
 	case errors.Is(err, share.ErrNotCoordinator), errors.Is(err, share.ErrCoordinatorNotAvailable),

@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -53,9 +54,29 @@ func newShareBroker(t *testing.T, dir string, pers share.Persister, clock *share
 	}
 	if pers == nil {
 		pers = b.newSharePersister() // the share coordinator's, as the group coordinator's share wiring uses it too
+	} else {
+		pers = coordinatorInit{pers}
 	}
 	b.sharePersister = pers
 	return b
+}
+
+// coordinatorInit stands in for the group coordinator of tests that send
+// ShareFetch without ShareGroupHeartbeat: a share-partition without state
+// is initialized as the coordinator does (state epoch 0, start offset -1:
+// the leader applies share.auto.offset.reset) when the leader first reads
+// it. The leader itself never initializes state.
+type coordinatorInit struct{ share.Persister }
+
+func (c coordinatorInit) Read(ctx context.Context, k share.Key, leaderEpoch int32) (share.State, error) {
+	st, err := c.Persister.Read(ctx, k, leaderEpoch)
+	if errors.Is(err, share.ErrUninitialized) {
+		if err := c.Persister.Initialize(ctx, k, 0, -1); err != nil {
+			return share.State{}, err
+		}
+		return c.Persister.Read(ctx, k, leaderEpoch)
+	}
+	return st, err
 }
 
 type shareClient struct {
@@ -296,6 +317,11 @@ func testShareFetchRestart(t *testing.T, pers share.Persister) {
 	b := newShareBroker(t, dir, pers, clock)
 	tp := mustCreateTopic(t, b, "q", 1, nil)
 	id := tp.id
+	if pers == nil { // the group coordinator's initialization
+		if err := b.persister().Initialize(context.Background(), share.Key{Group: "g", TopicID: id}, 0, -1); err != nil {
+			t.Fatal(err)
+		}
+	}
 	m := &shareClient{t: t, b: b, group: "g", member: "m", topic: id}
 	acquired(t, m.fetch(10))
 	appendRecords(t, tp.partition(0), 4, 5) // 0-19
@@ -522,7 +548,12 @@ func TestClusterShareFetchLeaderMove(t *testing.T) {
 		len(resp.NodeEndpoints) != 1 || resp.NodeEndpoints[0].NodeID != int32(leader+1) {
 		t.Fatalf("follower answered %+v (endpoints %+v), want NOT_LEADER_OR_FOLLOWER naming node %d", rp, resp.NodeEndpoints, leader+1)
 	}
-	acquired(t, fetchFrom(cl, leader, "m", 0)) // initializes the share-partition at the end
+	// The group coordinator's initialization (a heartbeat would do it):
+	// start offset -1, so the leader starts at the end.
+	if err := tc.brokers[leader].persister().Initialize(ctx, share.Key{Group: "g", TopicID: id}, 0, -1); err != nil {
+		t.Fatal(err)
+	}
+	acquired(t, fetchFrom(cl, leader, "m", 0))
 	produceN(t, cl, "sq", 0, 10)
 	wantAcquired(t, "leader", acquired(t, fetchFrom(cl, leader, "m", 1)), share.Acquired{First: 0, Last: 9, DeliveryCount: 1})
 	acquired(t, fetchFrom(cl, leader, "m", 2, fetchAck(0, 4, 1)))
@@ -1023,4 +1054,36 @@ func TestShareTimerStaleCallback(t *testing.T) {
 	if after != cur {
 		t.Fatalf("stale callback changed the timer handle: %p -> %p", cur, after)
 	}
+}
+
+// TestShareFetchUninitialized: the leader never initializes share state
+// itself (the group coordinator's later Initialize, at a newer state
+// epoch, overwrote it and forgot acknowledgements answered OK): an
+// uninitialized share-partition answers UNKNOWN_TOPIC_OR_PARTITION and
+// nothing is written, until the coordinator has initialized it.
+func TestShareFetchUninitialized(t *testing.T) {
+	clock := &shareTestClock{now: time.Now()}
+	mem := share.NewMemPersister()
+	b := newShareBroker(t, t.TempDir(), mem, clock)
+	b.sharePersister = mem // no stand-in coordinator
+	t.Cleanup(func() { _ = b.Close(context.Background()) })
+	tp := mustCreateTopic(t, b, "q", 1, nil)
+	appendRecords(t, tp.partition(0), 2, 5) // 0-9
+	a := &shareClient{t: t, b: b, group: "g", member: "a", topic: tp.id}
+	resp := a.fetch(10)
+	if resp.ErrorCode != 0 || resp.Topics[0].Partitions[0].ErrorCode != kerr.UnknownTopicOrPartition.Code {
+		t.Fatalf("uninitialized: %+v", resp)
+	}
+	k := share.Key{Group: "g", TopicID: tp.id}
+	if _, err := mem.ReadSummary(context.Background(), k); !errors.Is(err, share.ErrUninitialized) {
+		t.Fatalf("the leader wrote state: %v", err)
+	}
+	// The coordinator initializes (group epoch 3, start offset -1:
+	// share.auto.offset.reset=latest).
+	if err := mem.Initialize(context.Background(), k, 3, -1); err != nil {
+		t.Fatal(err)
+	}
+	wantAcquired(t, "initialized", acquired(t, a.fetch(10)))
+	appendRecords(t, tp.partition(0), 1, 5) // 10-14
+	wantAcquired(t, "new records", acquired(t, a.fetch(10)), share.Acquired{First: 10, Last: 14, DeliveryCount: 1})
 }
