@@ -285,6 +285,21 @@ func validateStreamsRequest(req StreamsHeartbeatRequest) error {
 			if st.ID == "" {
 				return ErrInvalidRequest
 			}
+			// Copartition groups name topics by index into the
+			// subtopology's lists: an index outside them is a malformed
+			// topology, refused before anything reads it.
+			for _, cg := range st.CopartitionGroups {
+				for _, i := range cg.SourceTopics {
+					if i < 0 || int(i) >= len(st.SourceTopics) {
+						return ErrInvalidRequest
+					}
+				}
+				for _, i := range cg.RepartitionSourceTopics {
+					if i < 0 || int(i) >= len(st.RepartitionSourceTopics) {
+						return ErrInvalidRequest
+					}
+				}
+			}
 		}
 	} else if req.MemberID == "" {
 		return ErrInvalidRequest

@@ -125,12 +125,12 @@ func configureTopology(t *StreamsTopology, topics []TopicMeta) *configuredTopolo
 		for _, cg := range st.CopartitionGroups {
 			var srcs, reps []string
 			for _, i := range cg.SourceTopics {
-				if int(i) < len(st.SourceTopics) {
+				if i >= 0 && int(i) < len(st.SourceTopics) {
 					srcs = append(srcs, st.SourceTopics[i])
 				}
 			}
 			for _, i := range cg.RepartitionSourceTopics {
-				if int(i) < len(st.RepartitionSourceTopics) {
+				if i >= 0 && int(i) < len(st.RepartitionSourceTopics) {
 					reps = append(reps, st.RepartitionSourceTopics[i].Name)
 				}
 			}
