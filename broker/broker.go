@@ -630,7 +630,7 @@ func (b *Broker) enforceRetention() {
 			} else if n > 0 {
 				b.logger.Info("retention deleted segments", "partition", p.dirName(), "segments", n)
 			}
-			p.expireProducers(now - b.cfg.ProducerIDExpirationMs)
+			p.expireProducers(now - b.config().ProducerIDExpirationMs)
 		}
 	}
 }

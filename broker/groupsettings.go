@@ -80,6 +80,7 @@ func resolveGroupSettings(c *config.Config, overrides map[string]string) coordin
 	s.ShareAutoOffsetReset = c.GroupConfigValue(overrides, "share.auto.offset.reset")
 	s.ShareIsolationLevel = c.GroupConfigValue(overrides, "share.isolation.level")
 	s.ShareMaxSize = c.Groups.ShareMaxSize
+	s.ShareAssignmentInterval = ms("share.assignment.interval.ms")
 	s.StreamsSessionTimeout = ms("streams.session.timeout.ms")
 	s.StreamsHeartbeatInterval = ms("streams.heartbeat.interval.ms")
 	s.StreamsNumStandbyReplicas = int32(n("streams.num.standby.replicas"))

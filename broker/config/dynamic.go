@@ -176,9 +176,17 @@ var dynamicSecurityKeys = []string{
 // cannot apply without a restart: Kafka's per-broker listener and security
 // configs (listeners, listener.security.protocol.map, principal.builder.class,
 // ssl.*, sasl.*) and every listener.name.* key. Moldau refuses them rather
-// than store a value it would not use.
+// than store a value it would not use. So are the connection limits
+// (max.connections*, max.connection.creation.rate), which Moldau enforces
+// from their static values only.
 func moldauStaticOnly(name string) bool {
 	if strings.HasPrefix(name, "listener.name.") {
+		return true
+	}
+	switch name {
+	case "max.connections", "max.connections.per.ip", "max.connections.per.ip.overrides", "max.connection.creation.rate":
+		// Enforced (broker/quotas.go) from the static value only: storing
+		// a dynamic one would report a limit that is not applied.
 		return true
 	}
 	k, ok := dynamicKeys()[name]
@@ -284,7 +292,7 @@ func (c Config) ValidateDynamicBrokerConfigs(props map[string]string, perBroker 
 		}
 	}
 	if len(bad) > 0 {
-		return &DynamicConfigError{"Moldau cannot update listener and security configs at run time: " + javaSet(bad) + "; set them in the properties file and restart"}
+		return &DynamicConfigError{"Moldau cannot update these configs at run time (listener, security and connection-limit configs): " + javaSet(bad) + "; set them in the properties file and restart"}
 	}
 	for _, n := range names {
 		if err := checkDynamicValue(n, props[n]); err != nil {
