@@ -39,9 +39,6 @@ import (
 // property telemetry.max.bytes (an INT, at least 1) overrides it.
 const defaultTelemetryMaxBytes = 1 << 20
 
-// telemetryMaxDecompressed bounds a push's decompressed size.
-const telemetryMaxDecompressed = 8 << 20
-
 // clientSoftware is what a connection's ApiVersions (v3+) said.
 type clientSoftware struct{ name, version string }
 

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -17,6 +18,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	metricspb "go.opentelemetry.io/proto/otlp/metrics/v1"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/moldau/moldau/broker/acl"
@@ -422,5 +424,82 @@ func TestTelemetryACLs(t *testing.T) {
 	p.ClientInstanceID, p.SubscriptionID = g.ClientInstanceID, g.SubscriptionID
 	if r, err := p.RequestWith(ctx, stranger); err != nil || r.ErrorCode != 0 {
 		t.Fatalf("push without ACLs: %v %+v", err, r)
+	}
+}
+
+// emptyAttributesOTLP is an OTLP MetricsData of one gauge point with n
+// empty attributes (2 bytes each on the wire), zstd-compressed.
+func emptyAttributesOTLP(t *testing.T, n int) []byte {
+	t.Helper()
+	msg := func(num protowire.Number, body []byte) []byte {
+		return protowire.AppendBytes(protowire.AppendTag(nil, num, protowire.BytesType), body)
+	}
+	point := make([]byte, 0, 2*n)
+	for range n {
+		point = protowire.AppendVarint(protowire.AppendTag(point, 7, protowire.BytesType), 0)
+	}
+	metric := append(msg(1, []byte("org.apache.kafka.producer.x")), msg(5, msg(1, point))...)
+	z, err := records.Compress(records.CodecZstd, nil, msg(1, msg(2, msg(2, metric))), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return z
+}
+
+// TestPushTelemetryBounds: a payload that decompresses past 2 MiB is
+// TELEMETRY_TOO_LARGE, one with too many elements INVALID_RECORD (both a
+// few KiB of zstd, under telemetry.max.bytes), and a push finding both
+// decode slots taken for 500 ms THROTTLING_QUOTA_EXCEEDED.
+func TestPushTelemetryBounds(t *testing.T) {
+	tb := newTelemetryBroker(t, "")
+	tb.hello(t)
+	if c := alterCode(t, tb.Broker, incrementalClientMetrics("sub", "metrics", kmsg.IncrementalAlterConfigOpSet, "*",
+		"interval.ms", kmsg.IncrementalAlterConfigOpSet, "1000")); c != 0 {
+		t.Fatalf("set: %v", kerr.ErrorForCode(c))
+	}
+	g := tb.call(t, kmsg.NewPtrGetTelemetrySubscriptionsRequest()).(*kmsg.GetTelemetrySubscriptionsResponse)
+	if g.ErrorCode != 0 {
+		t.Fatalf("get: %v", kerr.ErrorForCode(g.ErrorCode))
+	}
+	push := func(metrics []byte) int16 {
+		tb.now.Add(1000)
+		p := kmsg.NewPtrPushTelemetryRequest()
+		p.ClientInstanceID, p.SubscriptionID, p.CompressionType, p.Metrics = g.ClientInstanceID, g.SubscriptionID, 4, metrics
+		return tb.call(t, p).(*kmsg.PushTelemetryResponse).ErrorCode
+	}
+	for _, tc := range []struct {
+		attrs int
+		want  int16
+	}{
+		{4 << 20, kerr.TelemetryTooLarge.Code},                      // 8 MiB
+		{telemetry.MaxDecompressed/2 - 64, kerr.InvalidRecord.Code}, // just under 2 MiB
+	} {
+		z := emptyAttributesOTLP(t, tc.attrs)
+		if len(z) > 1<<20 {
+			t.Fatalf("%d attributes: %d bytes of zstd", tc.attrs, len(z))
+		}
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		c := push(z)
+		runtime.ReadMemStats(&after)
+		if c != tc.want {
+			t.Errorf("%d empty attributes: %v, want %v", tc.attrs, kerr.ErrorForCode(c), kerr.ErrorForCode(tc.want))
+		}
+		if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 64<<20 {
+			t.Errorf("%d empty attributes: the push allocated %d bytes", tc.attrs, alloc)
+		}
+	}
+	for range cap(telemetryDecodes) {
+		telemetryDecodes <- struct{}{}
+	}
+	c := push(otlpPayload(t, 1))
+	for range cap(telemetryDecodes) {
+		<-telemetryDecodes
+	}
+	if c != kerr.ThrottlingQuotaExceeded.Code {
+		t.Errorf("push with no decode slot: %v", kerr.ErrorForCode(c))
+	}
+	if c := push(otlpPayload(t, 1)); c != 0 {
+		t.Errorf("push: %v", kerr.ErrorForCode(c))
 	}
 }

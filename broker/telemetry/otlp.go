@@ -45,7 +45,15 @@ const MaxPoints = 20000
 // ".sum" counter. Data point attributes become labels (keys sanitised;
 // resource and scope attributes are not used). At most MaxPoints samples
 // are returned; dropped is how many more there were.
+//
+// Before unmarshalling, the payload is walked (CheckElements) and refused
+// with more than MaxElements elements, bounding what Unmarshal allocates.
+// A metric whose name, or a point with an attribute key, longer than
+// MaxName bytes is dropped (each of its points counted in dropped).
 func Decode(b []byte) (samples []Sample, dropped int, err error) {
+	if err := CheckElements(b, MaxElements); err != nil {
+		return nil, 0, err
+	}
 	var md metricspb.MetricsData
 	if err := proto.Unmarshal(b, &md); err != nil {
 		return nil, 0, fmt.Errorf("%w: %v", ErrInvalidMetrics, err)
@@ -69,10 +77,19 @@ func Decode(b []byte) (samples []Sample, dropped int, err error) {
 					dropped++
 					continue
 				}
+				if len(name) > MaxName {
+					dropped += points(m)
+					continue
+				}
 				switch d := m.GetData().(type) {
 				case *metricspb.Metric_Gauge:
 					for _, p := range d.Gauge.GetDataPoints() {
-						add(Sample{Metric: name, Kind: KindGauge, Value: numberValue(p), Labels: labels(p.GetAttributes())})
+						ls, ok := labels(p.GetAttributes())
+						if !ok {
+							dropped++
+							continue
+						}
+						add(Sample{Metric: name, Kind: KindGauge, Value: numberValue(p), Labels: ls})
 					}
 				case *metricspb.Metric_Sum:
 					kind := KindGauge
@@ -81,25 +98,42 @@ func Decode(b []byte) (samples []Sample, dropped int, err error) {
 					}
 					delta := d.Sum.GetAggregationTemporality() == metricspb.AggregationTemporality_AGGREGATION_TEMPORALITY_DELTA
 					for _, p := range d.Sum.GetDataPoints() {
-						add(Sample{Metric: name, Kind: kind, Delta: delta, Value: numberValue(p), Labels: labels(p.GetAttributes())})
+						ls, ok := labels(p.GetAttributes())
+						if !ok {
+							dropped++
+							continue
+						}
+						add(Sample{Metric: name, Kind: kind, Delta: delta, Value: numberValue(p), Labels: ls})
 					}
 				case *metricspb.Metric_Histogram:
 					delta := d.Histogram.GetAggregationTemporality() == metricspb.AggregationTemporality_AGGREGATION_TEMPORALITY_DELTA
 					for _, p := range d.Histogram.GetDataPoints() {
-						ls := labels(p.GetAttributes())
+						ls, ok := labels(p.GetAttributes())
+						if !ok {
+							dropped++
+							continue
+						}
 						add(Sample{Metric: name + ".count", Kind: KindCounter, Delta: delta, Value: float64(p.GetCount()), Labels: ls})
 						add(Sample{Metric: name + ".sum", Kind: KindCounter, Delta: delta, Value: p.GetSum(), Labels: ls})
 					}
 				case *metricspb.Metric_ExponentialHistogram:
 					delta := d.ExponentialHistogram.GetAggregationTemporality() == metricspb.AggregationTemporality_AGGREGATION_TEMPORALITY_DELTA
 					for _, p := range d.ExponentialHistogram.GetDataPoints() {
-						ls := labels(p.GetAttributes())
+						ls, ok := labels(p.GetAttributes())
+						if !ok {
+							dropped++
+							continue
+						}
 						add(Sample{Metric: name + ".count", Kind: KindCounter, Delta: delta, Value: float64(p.GetCount()), Labels: ls})
 						add(Sample{Metric: name + ".sum", Kind: KindCounter, Delta: delta, Value: p.GetSum(), Labels: ls})
 					}
 				case *metricspb.Metric_Summary:
 					for _, p := range d.Summary.GetDataPoints() {
-						ls := labels(p.GetAttributes())
+						ls, ok := labels(p.GetAttributes())
+						if !ok {
+							dropped++
+							continue
+						}
 						add(Sample{Metric: name + ".count", Kind: KindCounter, Value: float64(p.GetCount()), Labels: ls})
 						add(Sample{Metric: name + ".sum", Kind: KindCounter, Value: p.GetSum(), Labels: ls})
 					}
@@ -127,15 +161,25 @@ func numberValue(p *metricspb.NumberDataPoint) float64 {
 var reservedLabels = []string{"client_id", "client_instance_id"}
 
 // MaxLabels bounds the attributes kept per sample (the first ones by
-// name); MaxLabelValue bounds a value's length.
+// name); MaxLabelValue bounds a value's length (longer ones are cut);
+// MaxName bounds a metric name's and an attribute key's length (a point
+// with a longer one is dropped).
 const (
 	MaxLabels     = 16
 	MaxLabelValue = 256
+	MaxName       = 256
 )
 
-func labels(kvs []*commonpb.KeyValue) []Label {
+// labels is a point's attributes as labels; ok is false if a key is longer
+// than MaxName (the point is dropped).
+func labels(kvs []*commonpb.KeyValue) (_ []Label, ok bool) {
 	if len(kvs) == 0 {
-		return nil
+		return nil, true
+	}
+	for _, kv := range kvs {
+		if len(kv.GetKey()) > MaxName {
+			return nil, false
+		}
 	}
 	out := make([]Label, 0, len(kvs))
 	for _, kv := range kvs {
@@ -154,7 +198,24 @@ func labels(kvs []*commonpb.KeyValue) []Label {
 	if len(out) > MaxLabels {
 		out = out[:MaxLabels]
 	}
-	return out
+	return out, true
+}
+
+// points is how many data points metric m has.
+func points(m *metricspb.Metric) int {
+	switch d := m.GetData().(type) {
+	case *metricspb.Metric_Gauge:
+		return len(d.Gauge.GetDataPoints())
+	case *metricspb.Metric_Sum:
+		return len(d.Sum.GetDataPoints())
+	case *metricspb.Metric_Histogram:
+		return len(d.Histogram.GetDataPoints())
+	case *metricspb.Metric_ExponentialHistogram:
+		return len(d.ExponentialHistogram.GetDataPoints())
+	case *metricspb.Metric_Summary:
+		return len(d.Summary.GetDataPoints())
+	}
+	return 1
 }
 
 func anyValue(v *commonpb.AnyValue) string {

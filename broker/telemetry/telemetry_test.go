@@ -3,12 +3,19 @@ package telemetry
 import (
 	"errors"
 	"hash/crc32"
+	"runtime"
 	"slices"
+	"strings"
 	"testing"
+
+	"github.com/klauspost/compress/zstd"
 
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	metricspb "go.opentelemetry.io/proto/otlp/metrics/v1"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/moldau/moldau/log/records"
 )
 
 func mustParse(t *testing.T, name string, kv ...string) Subscription {
@@ -334,4 +341,78 @@ func FuzzDecode(f *testing.F) {
 			}
 		}
 	})
+}
+
+// emptyAttributes is an OTLP MetricsData of one gauge point (1) with n empty
+// attributes (2 bytes each on the wire), built by hand.
+func emptyAttributes(n int) []byte {
+	msg := func(num protowire.Number, body []byte) []byte {
+		b := protowire.AppendTag(nil, num, protowire.BytesType)
+		return protowire.AppendBytes(b, body)
+	}
+	point := protowire.AppendTag(make([]byte, 0, 2*n+9), 6, protowire.Fixed64Type) // as_int
+	point = protowire.AppendFixed64(point, 1)
+	for range n {
+		point = protowire.AppendTag(point, 7, protowire.BytesType)
+		point = protowire.AppendVarint(point, 0)
+	}
+	metric := append(msg(1, []byte("m")), msg(5, msg(1, point))...)
+	return msg(1, msg(2, msg(2, metric)))
+}
+
+func TestDecodeBoundsAllocation(t *testing.T) {
+	raw := emptyAttributes(4 << 20) // ~8 MiB
+	enc, err := zstd.NewWriter(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	z := enc.EncodeAll(raw, nil)
+	enc.Close()
+	if len(z) > 1<<20 {
+		t.Fatalf("zstd: %d bytes, want under telemetry.max.bytes", len(z))
+	}
+	// The broker refuses it while decompressing.
+	if _, err := records.Decompress(records.CodecZstd, nil, z, MaxDecompressed); !errors.Is(err, records.ErrTooLarge) {
+		t.Fatalf("decompress %d bytes: %v", len(raw), err)
+	}
+	// Decode itself refuses it (and one just under MaxDecompressed) before
+	// unmarshalling: it allocates little.
+	for _, p := range [][]byte{raw, emptyAttributes(MaxDecompressed/2 - 64)} {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		_, _, err := Decode(p)
+		runtime.ReadMemStats(&after)
+		if !errors.Is(err, ErrInvalidMetrics) {
+			t.Fatalf("Decode(%d bytes): %v", len(p), err)
+		}
+		if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 64<<20 {
+			t.Errorf("Decode(%d bytes) allocated %d bytes", len(p), alloc)
+		} else {
+			t.Logf("Decode(%d bytes) refused, allocated %d bytes", len(p), alloc)
+		}
+	}
+	// Under the element cap it decodes.
+	if s, _, err := Decode(emptyAttributes(1000)); err != nil || len(s) != 1 {
+		t.Fatalf("1000 attributes: %v, %+v", err, s)
+	}
+}
+
+func TestDecodeNameCaps(t *testing.T) {
+	long := strings.Repeat("x", MaxName+1)
+	gauge := func(name string, attrs ...*commonpb.KeyValue) *metricspb.Metric {
+		return &metricspb.Metric{Name: name, Data: &metricspb.Metric_Gauge{Gauge: &metricspb.Gauge{
+			DataPoints: []*metricspb.NumberDataPoint{{Value: &metricspb.NumberDataPoint_AsInt{AsInt: 1}, Attributes: attrs}}}}}
+	}
+	md := &metricspb.MetricsData{ResourceMetrics: []*metricspb.ResourceMetrics{{
+		ScopeMetrics: []*metricspb.ScopeMetrics{{Metrics: []*metricspb.Metric{
+			gauge(long), gauge("ok.label", kv(long, "v")), gauge("ok", kv("a", "v")),
+		}}}}}}
+	b, err := proto.Marshal(md)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, dropped, err := Decode(b)
+	if err != nil || dropped != 2 || len(s) != 1 || s[0].Metric != "ok" {
+		t.Fatalf("Decode: %v, %d dropped, %+v", err, dropped, s)
+	}
 }
