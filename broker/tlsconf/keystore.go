@@ -151,7 +151,12 @@ func (o *Options) pemKeystore(certPEM, keyPEM []byte, certKey, keyKey string) (t
 			if der, err = decryptPKCS8(b.Bytes, []byte(o.KeyPassword)); err != nil {
 				return c, o.errorf("ssl.key.password", "", "cannot decrypt the key: %v", err)
 			}
-			c.PrivateKey, err = x509.ParsePKCS8PrivateKey(der)
+			// A wrong password yields valid CBC padding about once in 256
+			// tries; the garbage then fails to parse as PKCS#8, which is
+			// still the password's fault.
+			if c.PrivateKey, err = x509.ParsePKCS8PrivateKey(der); err != nil {
+				return c, o.errorf("ssl.key.password", "", "cannot decrypt the key (wrong password?): %v", err)
+			}
 		case "PRIVATE KEY":
 			c.PrivateKey, err = x509.ParsePKCS8PrivateKey(b.Bytes)
 		case "RSA PRIVATE KEY":
