@@ -1,10 +1,26 @@
-// Package avro is the schema registry's Avro checker (schema.Format).
+// Package avro is the schema registry's Avro checker (schema.Format),
+// following Confluent Schema Registry's AvroSchemaProvider and AvroSchema
+// over Avro Java 1.12:
 //
-// CONTRACT STUB: the avro helper replaces this file (keeping New).
+//   - Parse validates as Avro's Schema.Parser does for a new schema
+//     (strict names, validated defaults, references' named types usable by
+//     full name) — model.go;
+//   - Canonical is Schema.toString(references, false), the compact JSON
+//     Confluent stores; Normalized is Confluent's normalize() — write.go;
+//   - CanRead is Avro's SchemaCompatibility reader/writer check with
+//     Confluent's Difference messages — compat.go.
+//
+// The parser and checker are written here rather than taken from
+// github.com/hamba/avro: hamba's parser rejects union defaults that match a
+// non-first branch (Avro 1.12 accepts them), accepts 1.5 as an int default,
+// keeps properties in a map (their order is part of the stored form), and
+// its compatibility check stops at the first problem without a location
+// or an error type.
 package avro
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/moldau/moldau/broker/schemareg/schema"
 )
@@ -16,6 +32,86 @@ type format struct{}
 
 func (format) Type() string { return schema.Avro }
 
+// invalidError is a parse failure: its text is Confluent's
+// AvroSchemaProvider message, it wraps schema.ErrInvalid.
+type invalidError struct {
+	refs   []string
+	detail string
+}
+
+func (e *invalidError) Error() string {
+	return "Invalid schema with refs [" + strings.Join(e.refs, ", ") + "] of type AVRO, details: " + e.detail
+}
+
+func (e *invalidError) Unwrap() error { return schema.ErrInvalid }
+
+// Parse parses s with the named types of refs (dependencies first) known.
 func (format) Parse(s string, refs []schema.Resolved) (schema.Parsed, error) {
-	return nil, fmt.Errorf("%w: Avro not implemented yet", schema.ErrInvalid)
+	ctx := newContext()
+	var names []string
+	for _, r := range refs {
+		names = append(names, r.Name)
+	}
+	known := map[string]bool{}
+	for _, r := range refs {
+		if r.Type != "" && r.Type != schema.Avro {
+			return nil, &invalidError{refs: names, detail: fmt.Sprintf("reference %s is of type %s, not AVRO", r.Name, r.Type)}
+		}
+		n, err := ctx.parseSchema(r.Schema)
+		if err != nil {
+			return nil, &invalidError{refs: names, detail: fmt.Sprintf("reference %s: %v", r.Name, err)}
+		}
+		if n.isNamed() {
+			known[n.name.full()] = true
+		}
+	}
+	refTypes := make(map[string]*node, len(ctx.names))
+	for k, v := range ctx.names {
+		refTypes[k] = v
+	}
+	root, err := ctx.parseSchema(s)
+	if err != nil {
+		return nil, &invalidError{refs: names, detail: err.Error()}
+	}
+	p := &parsed{root: root, canonical: toJSON(root, known)}
+	// Confluent's normalize() parses its normalized text again (with the
+	// same references) and stores that schema's toString.
+	again, err := (&context{names: refTypes}).parseSchema(normalizedJSON(root, known))
+	if err != nil {
+		return nil, &invalidError{refs: names, detail: "normalizing: " + err.Error()}
+	}
+	p.normalized = toJSON(again, known)
+	return p, nil
+}
+
+type parsed struct {
+	root       *node
+	canonical  string
+	normalized string
+}
+
+func (p *parsed) Canonical() string  { return p.canonical }
+func (p *parsed) Normalized() string { return p.normalized }
+
+// CanRead is Confluent's AvroSchema.isBackwardCompatible with this schema
+// as the reader: one Difference message per incompatibility, whose two %s
+// verbs are the reader's and the writer's labels (see schema.Parsed).
+func (p *parsed) CanRead(writer schema.Parsed) (msgs []string) {
+	w, ok := writer.(*parsed)
+	if !ok {
+		return []string{"Incompatible because of different schema type"}
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			a, ok := r.(ambiguousField)
+			if !ok {
+				panic(r)
+			}
+			msgs = []string{"Unexpected exception during compatibility check: " + a.msg}
+		}
+	}()
+	for _, in := range checkCompatibility(p.root, w.root) {
+		msgs = append(msgs, in.confluent())
+	}
+	return msgs
 }

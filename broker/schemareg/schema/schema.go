@@ -15,7 +15,10 @@
 // All methods are safe for concurrent use; a Parsed is immutable.
 package schema
 
-import "errors"
+import (
+	"errors"
+	"strings"
+)
 
 // Type names, as Confluent's schemaType field spells them. An empty
 // schemaType in a request means AVRO.
@@ -65,6 +68,19 @@ type Parsed interface {
 	// written with writer (same Format): one message per incompatibility,
 	// in Confluent's wording where Confluent has one (its messages are
 	// the "messages" of /compatibility?verbose=true and the details of a
-	// 409); nil or empty when compatible.
+	// 409); nil or empty when compatible. Like Confluent's, a message may
+	// name the two schemas by role with up to two %s verbs (reader's label
+	// first, writer's second); the registry fills them with Label.
 	CanRead(writer Parsed) []string
+}
+
+// Label fills a CanRead message's role verbs as Confluent's
+// SchemaValidatorBuilder does: the first %s becomes the reader's label, the
+// second the writer's. Confluent's labels are "new" and "old", so BACKWARD
+// (new.CanRead(old)) uses Label(m, "new", "old") and FORWARD
+// (old.CanRead(new)) Label(m, "old", "new"). A message without verbs is
+// returned unchanged.
+func Label(msg, reader, writer string) string {
+	msg = strings.Replace(msg, "%s", reader, 1)
+	return strings.Replace(msg, "%s", writer, 1)
 }
