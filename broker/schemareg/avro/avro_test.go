@@ -154,6 +154,14 @@ func TestDataFiles(t *testing.T) {
 				if c.normalized != nil && p.Normalized() != *c.normalized {
 					t.Errorf("%s: normalized\n got %s\nwant %s", where, p.Normalized(), *c.normalized)
 				}
+				// The stored form parses back to itself.
+				stored, err := format.Parse(p.Canonical(), c.refs)
+				if err != nil {
+					t.Fatalf("%s: canonical form does not parse: %v", where, err)
+				}
+				if stored.Canonical() != p.Canonical() {
+					t.Errorf("%s: canonical form is not stable:\n %s\n %s", where, p.Canonical(), stored.Canonical())
+				}
 				// Normalized is idempotent, and parses as itself.
 				again, err := format.Parse(p.Normalized(), c.refs)
 				if err != nil {
