@@ -440,7 +440,7 @@ func (c *context) define(n *node) {
 		failf("Schemas may not be named after primitives: %s", full)
 	}
 	if old := c.names[full]; old != nil {
-		if toJSON(old, nil) != toJSON(n, nil) {
+		if !sameSchema(old, n, map[pair]bool{}) {
 			failf("Can't redefine: %s", full)
 		}
 		return
@@ -770,4 +770,92 @@ func maxFixedPrecision(size int) int {
 		return 0
 	}
 	return int(float64(8*size-1) * 0.30102999566398120)
+}
+
+// sameSchema is Avro Java's Schema.equals, which decides whether a second
+// definition of a name is the same type: names, structure, defaults, field
+// order and properties count; docs and aliases do not.
+func sameSchema(a, b *node, seen map[pair]bool) bool {
+	if a == b {
+		return true
+	}
+	if a.ref != "" || b.ref != "" {
+		return a.ref == b.ref && (a.ref != "" || a.name.full() == b.name.full())
+	}
+	if a.kind != b.kind || !sameJSON(a.props, b.props) {
+		return false
+	}
+	switch a.kind {
+	case kRecord:
+		if seen[pair{a, b}] {
+			return true
+		}
+		seen[pair{a, b}] = true
+		if a.name.full() != b.name.full() || len(a.fields) != len(b.fields) {
+			return false
+		}
+		for i, fa := range a.fields {
+			fb := b.fields[i]
+			if fa.name != fb.name || fa.order != fb.order || !sameJSON(fa.def, fb.def) ||
+				!sameJSON(fa.props, fb.props) || !sameSchema(fa.typ, fb.typ, seen) {
+				return false
+			}
+		}
+		return true
+	case kEnum:
+		return a.name.full() == b.name.full() && strings.Join(a.symbols, ",") == strings.Join(b.symbols, ",")
+	case kFixed:
+		return a.name.full() == b.name.full() && a.size == b.size
+	case kArray:
+		return sameSchema(a.items, b.items, seen)
+	case kMap:
+		return sameSchema(a.values, b.values, seen)
+	case kUnion:
+		if len(a.branches) != len(b.branches) {
+			return false
+		}
+		for i := range a.branches {
+			if !sameSchema(a.branches[i], b.branches[i], seen) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// sameJSON is JsonNode.equals: objects compare regardless of key order.
+func sameJSON(a, b *jsonValue) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	if a.kind != b.kind {
+		return false
+	}
+	switch a.kind {
+	case jsonBool:
+		return a.b == b.b
+	case jsonNumber:
+		return a.isInt == b.isInt && a.num == b.num && (a.isInt || a.f == b.f || a.f != a.f && b.f != b.f)
+	case jsonString:
+		return a.str == b.str
+	case jsonArray:
+		if len(a.arr) != len(b.arr) {
+			return false
+		}
+		for i := range a.arr {
+			if !sameJSON(a.arr[i], b.arr[i]) {
+				return false
+			}
+		}
+	case jsonObject:
+		if len(a.keys) != len(b.keys) {
+			return false
+		}
+		for _, k := range a.keys {
+			if !sameJSON(a.values[k], b.values[k]) {
+				return false
+			}
+		}
+	}
+	return true
 }
