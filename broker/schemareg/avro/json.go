@@ -86,6 +86,10 @@ func jsonFloat(f float64) *jsonValue { return &jsonValue{kind: jsonNumber, f: f}
 // parseJSON decodes exactly one JSON value (trailing content is an error,
 // as the Avro parser's "dangling content after end of schema").
 func parseJSON(s string) (*jsonValue, error) {
+	s, err := stripComments(s)
+	if err != nil {
+		return nil, err
+	}
 	dec := json.NewDecoder(strings.NewReader(s))
 	dec.UseNumber()
 	v, err := decodeValue(dec)
@@ -96,6 +100,49 @@ func parseJSON(s string) (*jsonValue, error) {
 		return nil, errors.New("dangling content after end of schema")
 	}
 	return v, nil
+}
+
+// stripComments removes /* */ and // comments outside strings: Avro's
+// parser enables Jackson's ALLOW_COMMENTS, so .avsc files may carry them.
+func stripComments(s string) (string, error) {
+	if !strings.Contains(s, "/") {
+		return s, nil
+	}
+	var b strings.Builder
+	inString := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case inString:
+			b.WriteByte(c)
+			if c == '\\' && i+1 < len(s) {
+				i++
+				b.WriteByte(s[i])
+			} else if c == '"' {
+				inString = false
+			}
+		case c == '"':
+			inString = true
+			b.WriteByte(c)
+		case c == '/' && strings.HasPrefix(s[i:], "//"):
+			end := strings.IndexByte(s[i:], '\n')
+			if end < 0 {
+				return b.String(), nil
+			}
+			i += end - 1
+			b.WriteByte(' ')
+		case c == '/' && strings.HasPrefix(s[i:], "/*"):
+			end := strings.Index(s[i+2:], "*/")
+			if end < 0 {
+				return "", errors.New("unexpected end-of-input in a comment")
+			}
+			i += end + 3
+			b.WriteByte(' ')
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String(), nil
 }
 
 func decodeValue(dec *json.Decoder) (*jsonValue, error) {
