@@ -45,9 +45,34 @@ func (e *invalidError) Error() string {
 
 func (e *invalidError) Unwrap() error { return schema.ErrInvalid }
 
-// Parse parses s with the named types of refs (dependencies first) known.
+// Parse parses s with the named types of refs (dependencies first) known,
+// as Confluent parses a schema being registered (validateAsNew: strict
+// names, validated defaults).
 func (format) Parse(s string, refs []schema.Resolved) (schema.Parsed, error) {
+	return parse(s, refs, false)
+}
+
+// ParseExisting parses an already registered schema as Confluent does
+// (validateAsNew=false): defaults are not validated, namespaces not
+// checked, and names only with Avro's UTF validator (letters of any
+// script), so a schema that an older or more lenient registry stored in
+// _schemas still loads. The registry may use it for versions it reads
+// back: interface{ ParseExisting(string, []schema.Resolved) (schema.Parsed, error) }.
+func (format) ParseExisting(s string, refs []schema.Resolved) (schema.Parsed, error) {
+	return parse(s, refs, true)
+}
+
+func newParseContext(lenient bool) *context {
 	ctx := newContext()
+	if lenient {
+		ctx.lenient = true
+		ctx.validator = noName
+	}
+	return ctx
+}
+
+func parse(s string, refs []schema.Resolved, lenient bool) (schema.Parsed, error) {
+	ctx := newParseContext(lenient)
 	var names []string
 	for _, r := range refs {
 		names = append(names, r.Name)
@@ -70,13 +95,18 @@ func (format) Parse(s string, refs []schema.Resolved) (schema.Parsed, error) {
 		refTypes[k] = v
 	}
 	root, err := ctx.parseSchema(s)
+	if err == nil && lenient {
+		err = checkMainNames(root)
+	}
 	if err != nil {
 		return nil, &invalidError{refs: names, detail: err.Error()}
 	}
 	p := &parsed{root: root, canonical: toJSON(root, known)}
 	// Confluent's normalize() parses its normalized text again (with the
 	// same references) and stores that schema's toString.
-	again, err := (&context{names: refTypes}).parseSchema(normalizedJSON(root, known))
+	nctx := newParseContext(lenient)
+	nctx.names = refTypes
+	again, err := nctx.parseSchema(normalizedJSON(root, known))
 	if err != nil {
 		return nil, &invalidError{refs: names, detail: "normalizing: " + err.Error()}
 	}

@@ -25,6 +25,7 @@ import (
 //
 //	case <name>
 //	ref ...
+//	existing                    (optional: parse as an already registered schema, ParseExisting)
 //	schema: <schema>            (a parse case)
 //	invalid <text>              (the parse fails and its error contains text)
 //	canonical: <json>           (or it succeeds: Canonical() is exactly json)
@@ -42,6 +43,7 @@ type dataCase struct {
 	incompat   []string // "<TYPE> <path> <additionalInfo>"
 	messages   []string
 	panicMsg   string
+	existing   bool
 	invalid    string
 	canonical  *string
 	normalized *string
@@ -98,6 +100,8 @@ func readCases(t *testing.T) []*dataCase {
 				cur.compatible = true
 			case "incompatible":
 				cur.incompat = append(cur.incompat, rest)
+			case "existing":
+				cur.existing = true
 			case "panic":
 				cur.panicMsg = rest
 			case "message:":
@@ -124,11 +128,24 @@ func readCases(t *testing.T) []*dataCase {
 // for BACKWARD (the reader is the new schema).
 func label(msg string) string { return schema.Label(msg, "new", "old") }
 
+type existingParser interface {
+	ParseExisting(string, []schema.Resolved) (schema.Parsed, error)
+}
+
+type existingFormat struct{ schema.Format }
+
+func (f existingFormat) Parse(s string, refs []schema.Resolved) (schema.Parsed, error) {
+	return f.Format.(existingParser).ParseExisting(s, refs)
+}
+
 func TestDataFiles(t *testing.T) {
-	format := New()
 	nCompat, nIncompat, nParse := 0, 0, 0
 	for _, c := range readCases(t) {
 		t.Run(c.file+"/"+c.name, func(t *testing.T) {
+			var format schema.Format = New()
+			if c.existing {
+				format = existingFormat{format}
+			}
 			where := c.file + ":" + strconv.Itoa(c.line)
 			if c.schema != "" {
 				nParse++

@@ -10,6 +10,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"unicode"
 )
 
 type kind uint8
@@ -172,6 +173,13 @@ func failf(format string, args ...any) {
 // (those of references first) and the references still to resolve.
 type context struct {
 	names map[string]*node
+	// validator checks names: strictName for a new schema; noName for a
+	// registered one (Confluent parses those with NO_VALIDATION and then
+	// checks the main schema's names with the UTF validator, see lenient).
+	validator func(s string, present bool) string
+	// lenient skips what Confluent skips for registered schemas:
+	// namespace parts and default values.
+	lenient bool
 	// pending holds every slot that points to an unresolved reference.
 	pending []**node
 	// defaulted holds fields with defaults, validated after resolution.
@@ -180,7 +188,7 @@ type context struct {
 	unions []*node
 }
 
-func newContext() *context { return &context{names: map[string]*node{}} }
+func newContext() *context { return &context{names: map[string]*node{}, validator: strictName} }
 
 // parseSchema parses one schema text into ctx; resolve must be called once
 // every text of the context is parsed.
@@ -205,7 +213,9 @@ func (c *context) parseSchema(text string) (root *node, err error) {
 		validateUnion(u)
 	}
 	c.unions = nil
-	c.validateDefaults()
+	if !c.lenient {
+		c.validateDefaults()
+	}
 	return root, nil
 }
 
@@ -341,8 +351,31 @@ func copyProps(v *jsonValue, reserved map[string]bool) *jsonValue {
 	return p
 }
 
-// validName is NameValidator.STRICT_VALIDATOR; it returns the error text.
-func validName(s string, present bool) string {
+// noName is NameValidator.NO_VALIDATION.
+func noName(string, bool) string { return "" }
+
+// utfName is NameValidator.UTF_VALIDATOR: letters and digits of any script.
+func utfName(s string, present bool) string {
+	if !present {
+		return "Null name"
+	}
+	if s == "" {
+		return "Empty name"
+	}
+	for i, r := range s {
+		letter := unicode.IsLetter(r) || r == '_'
+		if i == 0 && !letter {
+			return "Illegal initial character: " + s
+		}
+		if !letter && !unicode.IsDigit(r) {
+			return "Illegal character in: " + s
+		}
+	}
+	return ""
+}
+
+// strictName is NameValidator.STRICT_VALIDATOR; it returns the error text.
+func strictName(s string, present bool) string {
 	if !present {
 		return "Null name"
 	}
@@ -362,8 +395,8 @@ func validName(s string, present bool) string {
 	return ""
 }
 
-func checkName(s string) {
-	if msg := validName(s, true); msg != "" {
+func (c *context) checkName(s string) {
+	if msg := c.validator(s, true); msg != "" {
 		failf("%s", msg)
 	}
 }
@@ -377,7 +410,7 @@ func (c *context) parseName(v *jsonValue, ns string) name {
 		ns = space
 	}
 	nm := newName(n, ns)
-	checkName(nm.name)
+	c.checkName(nm.name)
 	return nm
 }
 
@@ -415,7 +448,7 @@ func (c *context) namedAliases(n *node, v *jsonValue) {
 	aliases, _ := parseAliases(v)
 	for _, a := range aliases {
 		an := newName(a, n.name.space)
-		checkName(an.name)
+		c.checkName(an.name)
 		dup := false
 		for _, x := range n.aliases {
 			dup = dup || x == an
@@ -432,7 +465,7 @@ func (c *context) define(n *node) {
 	full := n.name.full()
 	parts := strings.Split(full, ".")
 	for _, p := range parts[:len(parts)-1] {
-		if msg := validName(p, true); msg != "" {
+		if msg := c.validator(p, true); msg != "" && !c.lenient {
 			failf("Namespace part %q is invalid: %s", p, msg)
 		}
 	}
@@ -507,7 +540,7 @@ func (c *context) parseField(v *jsonValue, ns string) *field {
 			failf("No enum constant org.apache.avro.Schema.Field.Order.%s", strings.ToUpper(s))
 		}
 	}
-	checkName(fname)
+	c.checkName(fname)
 	if d := v.get("default"); d != nil {
 		if (f.typ.kind == kFloat || f.typ.kind == kDouble) && f.typ.ref == "" && d.kind == jsonString {
 			x, err := strconv.ParseFloat(d.str, 64)
@@ -555,7 +588,7 @@ func (c *context) parseEnum(v *jsonValue, ns string) *node {
 	seen := map[string]bool{}
 	for _, s := range syms.arr {
 		sym, ok := s.text()
-		if msg := validName(sym, ok); msg != "" {
+		if msg := c.validator(sym, ok); msg != "" {
 			failf("%s", msg)
 		}
 		if seen[sym] {
@@ -858,4 +891,58 @@ func sameJSON(a, b *jsonValue) bool {
 		}
 	}
 	return true
+}
+
+// checkMainNames runs checkNames, returning its failure as an error.
+func checkMainNames(root *node) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			pe, ok := r.(*parseError)
+			if !ok {
+				panic(r)
+			}
+			err = pe
+		}
+	}()
+	checkNames(root, map[*node]bool{})
+	return nil
+}
+
+// checkNames is Confluent's AvroSchemaUtils.validateNames, applied to a
+// registered schema's main schema: the simple names of named types, field
+// names and enum symbols with the UTF validator; namespaces and aliases are
+// not checked.
+func checkNames(n *node, seen map[*node]bool) {
+	if seen[n] {
+		return
+	}
+	seen[n] = true
+	check := func(s string) {
+		if msg := utfName(s, true); msg != "" {
+			failf("%s", msg)
+		}
+	}
+	switch n.kind {
+	case kRecord:
+		check(n.name.name)
+		for _, f := range n.fields {
+			check(f.name)
+			checkNames(f.typ, seen)
+		}
+	case kEnum:
+		check(n.name.name)
+		for _, s := range n.symbols {
+			check(s)
+		}
+	case kFixed:
+		check(n.name.name)
+	case kArray:
+		checkNames(n.items, seen)
+	case kMap:
+		checkNames(n.values, seen)
+	case kUnion:
+		for _, b := range n.branches {
+			checkNames(b, seen)
+		}
+	}
 }
