@@ -13,9 +13,21 @@
 // The parser and checker are written here rather than taken from
 // github.com/hamba/avro: hamba's parser rejects union defaults that match a
 // non-first branch (Avro 1.12 accepts them), accepts 1.5 as an int default,
-// keeps properties in a map (their order is part of the stored form), and
-// its compatibility check stops at the first problem without a location
-// or an error type.
+// keeps properties in a map (their order is part of the stored form); its
+// compatibility check ignores the reader's enum default, memoizes by
+// fingerprint rather than by node, and stops at the first problem without
+// a location or an error type, which Confluent's messages are made of.
+//
+// Known differences from Confluent (Avro Java 1.12):
+//   - a 42201's text names the references by name only; Confluent's also
+//     prints the request (subject, version, id, schema);
+//   - JSON syntax errors are Go's decoder's, not Jackson's;
+//   - a forward-referenced type's field default is validated once the type
+//     is known (Java 1.12 validates it against an unresolved placeholder);
+//   - normalize turns an integral default into a double only for a plain
+//     float/double field, not for a float/double branch of a union;
+//   - names with characters outside the BMP pass the UTF validator (Java
+//     checks each UTF-16 half).
 package avro
 
 import (
