@@ -667,8 +667,8 @@ func sameSchema(a, b *node, seen map[pair]bool) bool {
 	if a == b {
 		return true
 	}
-	if a.ref != "" || b.ref != "" {
-		return a.ref == b.ref && (a.ref != "" || a.name.full() == b.name.full())
+	if a.ref != "" || b.ref != "" { // not resolved yet: compare by name
+		return refName(a) == refName(b)
 	}
 	if a.kind != b.kind || !sameJSON(a.props, b.props) {
 		return false
@@ -709,6 +709,13 @@ func sameSchema(a, b *node, seen map[pair]bool) bool {
 		}
 	}
 	return true
+}
+
+func refName(n *node) string {
+	if n.ref != "" {
+		return n.ref
+	}
+	return n.fullName()
 }
 
 // sameJSON is JsonNode.equals: objects compare regardless of key order.
