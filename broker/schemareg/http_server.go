@@ -1,0 +1,5 @@
+package schemareg
+
+import "net/http"
+
+func (r *Registry) newRouter() http.Handler { return http.NewServeMux() }

@@ -1,0 +1,102 @@
+package schemareg
+
+// The write protocol (FORMAT.md, "Writing"): any number of registry
+// instances share the schemas topic without a leader. An instance
+//
+//  1. takes its writeMu (one write at a time per instance),
+//  2. reads the topic up to Log.End() (so st holds every committed record),
+//  3. decides the records to write from st (ids: max id ever seen + 1;
+//     versions: max version of the subject + 1),
+//  4. appends each record with key fields seq (the offset it expects the
+//     record to land at) and node (Config.NodeID),
+//  5. if a record landed elsewhere, another instance wrote in between: the
+//     record is ignored by every instance's apply (seq != offset, a pure
+//     function of the log), so it re-reads and starts over (bounded);
+//  6. otherwise waits until st has applied its last record
+//     (read-your-writes) and answers.
+//
+// Tombstones cannot carry a new seq (compaction needs the exact key
+// bytes of the records they remove), so they are written without the
+// check; state.applyTombstone only removes an entry set under exactly the
+// tombstoned key, so a late tombstone never removes a newer record.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// ErrWriteConflict: the write lost the race for its offset more often
+// than maxWriteAttempts (the API answers 500 with error code 50001).
+var ErrWriteConflict = errors.New("schemareg: too many concurrent writes to the schemas topic")
+
+const maxWriteAttempts = 10
+
+// pendingRecord is one record an operation wants written: either a
+// keyed record (key gets seq and node) or a tombstone of raw key bytes.
+type pendingRecord struct {
+	key       recordKey
+	value     []byte
+	tombstone []byte // non-nil: a tombstone with exactly these key bytes
+}
+
+func tombstones(keys [][]byte) []pendingRecord {
+	out := make([]pendingRecord, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, pendingRecord{tombstone: k})
+	}
+	return out
+}
+
+// write runs plan under the write protocol. plan reads st (mu is held
+// for reading while it runs) and returns the records to write, or an
+// error to answer with (nothing is written then). plan may run several
+// times; it must not keep anything from a previous run.
+func (r *Registry) write(ctx context.Context, plan func(st *state) ([]pendingRecord, error)) error {
+	if r.closed.Load() {
+		return ErrClosed
+	}
+	r.writeMu.Lock()
+	defer r.writeMu.Unlock()
+	for attempt := 0; attempt < maxWriteAttempts; attempt++ {
+		if err := r.catchUp(ctx); err != nil {
+			return err
+		}
+		r.mu.RLock()
+		end := r.st.applied
+		recs, err := plan(r.st)
+		r.mu.RUnlock()
+		if err != nil || len(recs) == 0 {
+			return err
+		}
+		expected := end
+		lost := false
+		for _, p := range recs {
+			key, value := p.tombstone, []byte(nil)
+			if p.tombstone == nil {
+				k := p.key
+				seq, node := expected, r.cfg.NodeID
+				k.Seq, k.Node = &seq, &node
+				key, value = encodeKey(k), p.value
+			}
+			off, err := r.cfg.Log.Append(ctx, key, value)
+			if err != nil {
+				return fmt.Errorf("schemareg: writing to the schemas topic: %w", err)
+			}
+			if p.tombstone == nil && off != expected {
+				lost = true
+				r.metrics.writeConflicts.Inc()
+				r.logger.Debug("schemareg: write lost its offset, retrying", "expected", expected, "got", off, "attempt", attempt)
+				if err := r.waitApplied(ctx, off+1); err != nil {
+					return err
+				}
+				break
+			}
+			expected = off + 1
+		}
+		if !lost {
+			return r.waitApplied(ctx, expected)
+		}
+	}
+	return ErrWriteConflict
+}
