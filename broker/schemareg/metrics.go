@@ -86,3 +86,11 @@ func (m *metrics) observeState(st *state) {
 		m.schemasByType.WithLabelValues(t).Set(float64(n))
 	}
 }
+
+func (m *metrics) compatibilityChecked(compatible bool) {
+	if compatible {
+		m.compatChecks.WithLabelValues("compatible").Inc()
+	} else {
+		m.compatChecks.WithLabelValues("incompatible").Inc()
+	}
+}

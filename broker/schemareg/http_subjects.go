@@ -1,0 +1,192 @@
+package schemareg
+
+// /subjects paths (Confluent's SubjectsResource and
+// SubjectVersionsResource).
+
+import (
+	"net/http"
+	"strings"
+)
+
+// GET /subjects?deleted&deletedOnly&subjectPrefix
+func (r *Registry) handleListSubjects(w http.ResponseWriter, req *http.Request) (any, error) {
+	q := req.URL.Query()
+	deleted, deletedOnly := queryBool(req, "deleted"), queryBool(req, "deletedOnly")
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	all := r.st.subjectNames(deleted || deletedOnly, q.Get("subjectPrefix"))
+	if !deletedOnly {
+		return all, nil
+	}
+	out := []string{}
+	for _, s := range all {
+		if !r.st.hasSubject(s, false) {
+			out = append(out, s)
+		}
+	}
+	return out, nil
+}
+
+// GET /subjects/{subject}/versions?deleted&deletedOnly
+func (r *Registry) handleListVersions(w http.ResponseWriter, req *http.Request) (any, error) {
+	subject := req.PathValue("subject")
+	deleted, deletedOnly := queryBool(req, "deleted"), queryBool(req, "deletedOnly")
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	vs := r.st.versionList(subject, deleted || deletedOnly)
+	if len(vs) == 0 {
+		return nil, errSubjectNotFound(subject)
+	}
+	out := []int{}
+	for _, e := range vs {
+		if deletedOnly && !e.value.Deleted {
+			continue
+		}
+		out = append(out, e.value.Version)
+	}
+	return out, nil
+}
+
+// getVersion finds {subject}/{version} (?deleted) with Confluent's errors.
+func (r *Registry) getVersion(req *http.Request) (schemaValue, error) {
+	subject := req.PathValue("subject")
+	version, err := parseVersion(req.PathValue("version"))
+	if err != nil {
+		return schemaValue{}, err
+	}
+	deleted := queryBool(req, "deleted")
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	e := r.st.lookupVersion(subject, version, deleted)
+	if e == nil {
+		if !r.st.hasSubject(subject, deleted) {
+			return schemaValue{}, errSubjectNotFound(subject)
+		}
+		return schemaValue{}, errVersionNotFound(version)
+	}
+	return e.value, nil
+}
+
+// GET /subjects/{subject}/versions/{version}
+func (r *Registry) handleGetVersion(w http.ResponseWriter, req *http.Request) (any, error) {
+	v, err := r.getVersion(req)
+	if err != nil {
+		return nil, err
+	}
+	return entityOf(v), nil
+}
+
+// GET /subjects/{subject}/versions/{version}/schema
+func (r *Registry) handleGetVersionSchema(w http.ResponseWriter, req *http.Request) (any, error) {
+	v, err := r.getVersion(req)
+	if err != nil {
+		return nil, err
+	}
+	return rawBody(v.Schema), nil
+}
+
+// GET /subjects/{subject}/versions/{version}/referencedby
+func (r *Registry) handleReferencedBy(w http.ResponseWriter, req *http.Request) (any, error) {
+	v, err := r.getVersion(req)
+	if err != nil {
+		return nil, err
+	}
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	ids := r.st.referencedBy(v.Subject, v.Version, queryBool(req, "deleted"))
+	if ids == nil {
+		ids = []int{}
+	}
+	return ids, nil
+}
+
+// POST /subjects/{subject}/versions?normalize&force
+func (r *Registry) handleRegister(w http.ResponseWriter, req *http.Request) (any, error) {
+	var q registerRequest
+	if err := decodeBody(req, &q); err != nil {
+		return nil, err
+	}
+	id, _, err := r.register(req.Context(), req.PathValue("subject"), q, queryBool(req, "normalize"), queryBool(req, "force"))
+	if err != nil {
+		return nil, err
+	}
+	return struct {
+		ID int `json:"id"`
+	}{id}, nil
+}
+
+// POST /subjects/{subject}?normalize&deleted (lookup)
+func (r *Registry) handleLookup(w http.ResponseWriter, req *http.Request) (any, error) {
+	var q registerRequest
+	if err := decodeBody(req, &q); err != nil {
+		return nil, err
+	}
+	return r.lookup(req.PathValue("subject"), q, queryBool(req, "normalize"), queryBool(req, "deleted"))
+}
+
+// DELETE /subjects/{subject}?permanent
+func (r *Registry) handleDeleteSubject(w http.ResponseWriter, req *http.Request) (any, error) {
+	return r.deleteSubject(req.Context(), req.PathValue("subject"), queryBool(req, "permanent"))
+}
+
+// DELETE /subjects/{subject}/versions/{version}?permanent
+func (r *Registry) handleDeleteVersion(w http.ResponseWriter, req *http.Request) (any, error) {
+	version, err := parseVersion(req.PathValue("version"))
+	if err != nil {
+		return nil, err
+	}
+	return r.deleteVersion(req.Context(), req.PathValue("subject"), version, queryBool(req, "permanent"))
+}
+
+// POST /compatibility/subjects/{subject}/versions[/{version}]?verbose&normalize
+func (r *Registry) handleCompatibility(w http.ResponseWriter, req *http.Request) (any, error) {
+	version := 0
+	if s := req.PathValue("version"); s != "" {
+		v, err := parseVersion(s)
+		if err != nil {
+			return nil, err
+		}
+		version = v
+	}
+	var q registerRequest
+	if err := decodeBody(req, &q); err != nil {
+		return nil, err
+	}
+	msgs, err := r.compatibility(req.PathValue("subject"), version, q, queryBool(req, "normalize"))
+	if err != nil {
+		return nil, err
+	}
+	type answer struct {
+		IsCompatible bool     `json:"is_compatible"`
+		Messages     []string `json:"messages,omitempty"`
+	}
+	a := answer{IsCompatible: len(msgs) == 0}
+	if queryBool(req, "verbose") {
+		a.Messages = msgs
+		if a.Messages == nil {
+			a.Messages = []string{}
+		}
+	}
+	return a, nil
+}
+
+// GET /v1/metadata/id
+func (r *Registry) handleMetadataID(w http.ResponseWriter, req *http.Request) (any, error) {
+	type scope struct {
+		Path     []string          `json:"path"`
+		Clusters map[string]string `json:"clusters"`
+	}
+	return struct {
+		Scope scope `json:"scope"`
+	}{scope{Path: []string{}, Clusters: map[string]string{"schema-registry-cluster": "schema-registry"}}}, nil
+}
+
+// subjectOrGlobal is {subject} of /config/{subject} and /mode/{subject}
+// ("" for the global paths; Confluent's default context ":.:" too).
+func subjectOrGlobal(req *http.Request) string {
+	s := req.PathValue("subject")
+	if s == ":.:" || strings.TrimSpace(s) == "" {
+		return ""
+	}
+	return s
+}
