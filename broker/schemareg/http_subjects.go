@@ -153,19 +153,22 @@ func (r *Registry) handleCompatibility(w http.ResponseWriter, req *http.Request)
 		return nil, err
 	}
 	msgs, err := r.compatibility(req.PathValue("subject"), version, q, queryBool(req, "normalize"))
+	if ae, ok := err.(*apiError); ok && ae.code == 42201 && queryBool(req, "verbose") {
+		msgs, err = []string{ae.msg}, nil // Confluent answers an invalid schema as incompatible when verbose
+	}
 	if err != nil {
 		return nil, err
 	}
 	type answer struct {
-		IsCompatible bool     `json:"is_compatible"`
-		Messages     []string `json:"messages,omitempty"`
+		IsCompatible bool      `json:"is_compatible"`
+		Messages     *[]string `json:"messages,omitempty"` // present (maybe empty) when verbose
 	}
 	a := answer{IsCompatible: len(msgs) == 0}
 	if queryBool(req, "verbose") {
-		a.Messages = msgs
-		if a.Messages == nil {
-			a.Messages = []string{}
+		if msgs == nil {
+			msgs = []string{}
 		}
+		a.Messages = &msgs
 	}
 	return a, nil
 }

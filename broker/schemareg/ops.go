@@ -342,6 +342,14 @@ func (r *Registry) compatibility(subject string, version int, q registerRequest,
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	st := r.st
+	var previous []*versionEntry
+	if version == 0 {
+		previous = st.versionList(subject, false)
+	} else if e := st.lookupVersion(subject, version, false); e != nil {
+		previous = []*versionEntry{e}
+	} else if version != -1 {
+		return nil, errVersionNotFound(version)
+	} // "latest" of a subject without versions: compatible, as Confluent
 	schemaType := q.schemaType()
 	parsed, aerr := r.parse(st, schemaType, q.Schema, q.References)
 	if aerr != nil {
@@ -352,21 +360,7 @@ func (r *Registry) compatibility(subject string, version int, q registerRequest,
 			parsed = p
 		}
 	}
-	level := st.compatibility(subject)
-	var previous []*versionEntry
-	if version == 0 {
-		previous = st.versionList(subject, false)
-	} else {
-		if !st.hasSubject(subject, false) {
-			return nil, errSubjectNotFound(subject)
-		}
-		e := st.lookupVersion(subject, version, false)
-		if e == nil {
-			return nil, errVersionNotFound(version)
-		}
-		previous = []*versionEntry{e}
-	}
-	msgs := r.checkAgainst(st, level, schemaType, parsed, previous, true)
+	msgs := r.checkAgainst(st, st.compatibility(subject), schemaType, parsed, previous, true)
 	r.metrics.compatibilityChecked(len(msgs) == 0)
 	return msgs, nil
 }
