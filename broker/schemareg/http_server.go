@@ -144,7 +144,7 @@ func (r *Registry) serve(method, path string, h handlerFunc, write bool) http.Ha
 			}
 			req.Body = http.MaxBytesReader(sw, req.Body, maxBodyBytes)
 		}
-		if err := r.waitReady(ctx); err != nil {
+		if err := r.readBarrier(ctx); err != nil {
 			writeError(sw, errFromInternal("Read", err))
 			return
 		}

@@ -29,7 +29,7 @@ func (r *Registry) handleListSubjects(w http.ResponseWriter, req *http.Request) 
 
 // GET /subjects/{subject}/versions?deleted&deletedOnly
 func (r *Registry) handleListVersions(w http.ResponseWriter, req *http.Request) (any, error) {
-	subject := req.PathValue("subject")
+	subject := subjectParam(req)
 	deleted, deletedOnly := queryBool(req, "deleted"), queryBool(req, "deletedOnly")
 	r.mu.RLock()
 	defer r.mu.RUnlock()
@@ -49,7 +49,7 @@ func (r *Registry) handleListVersions(w http.ResponseWriter, req *http.Request) 
 
 // getVersion finds {subject}/{version} (?deleted) with Confluent's errors.
 func (r *Registry) getVersion(req *http.Request) (schemaValue, error) {
-	subject := req.PathValue("subject")
+	subject := subjectParam(req)
 	version, err := parseVersion(req.PathValue("version"))
 	if err != nil {
 		return schemaValue{}, err
@@ -106,7 +106,7 @@ func (r *Registry) handleRegister(w http.ResponseWriter, req *http.Request) (any
 	if err := decodeBody(req, &q); err != nil {
 		return nil, err
 	}
-	id, _, err := r.register(req.Context(), req.PathValue("subject"), q, queryBool(req, "normalize"), queryBool(req, "force"))
+	id, _, err := r.register(req.Context(), subjectParam(req), q, queryBool(req, "normalize"), queryBool(req, "force"))
 	if err != nil {
 		return nil, err
 	}
@@ -121,12 +121,12 @@ func (r *Registry) handleLookup(w http.ResponseWriter, req *http.Request) (any, 
 	if err := decodeBody(req, &q); err != nil {
 		return nil, err
 	}
-	return r.lookup(req.PathValue("subject"), q, queryBool(req, "normalize"), queryBool(req, "deleted"))
+	return r.lookup(subjectParam(req), q, queryBool(req, "normalize"), queryBool(req, "deleted"))
 }
 
 // DELETE /subjects/{subject}?permanent
 func (r *Registry) handleDeleteSubject(w http.ResponseWriter, req *http.Request) (any, error) {
-	return r.deleteSubject(req.Context(), req.PathValue("subject"), queryBool(req, "permanent"))
+	return r.deleteSubject(req.Context(), subjectParam(req), queryBool(req, "permanent"))
 }
 
 // DELETE /subjects/{subject}/versions/{version}?permanent
@@ -135,7 +135,7 @@ func (r *Registry) handleDeleteVersion(w http.ResponseWriter, req *http.Request)
 	if err != nil {
 		return nil, err
 	}
-	return r.deleteVersion(req.Context(), req.PathValue("subject"), version, queryBool(req, "permanent"))
+	return r.deleteVersion(req.Context(), subjectParam(req), version, queryBool(req, "permanent"))
 }
 
 // POST /compatibility/subjects/{subject}/versions[/{version}]?verbose&normalize
@@ -152,7 +152,7 @@ func (r *Registry) handleCompatibility(w http.ResponseWriter, req *http.Request)
 	if err := decodeBody(req, &q); err != nil {
 		return nil, err
 	}
-	msgs, err := r.compatibility(req.PathValue("subject"), version, q, queryBool(req, "normalize"))
+	msgs, err := r.compatibility(subjectParam(req), version, q, queryBool(req, "normalize"))
 	if ae, ok := err.(*apiError); ok && ae.code == 42201 && queryBool(req, "verbose") {
 		msgs, err = []string{ae.msg}, nil // Confluent answers an invalid schema as incompatible when verbose
 	}
@@ -184,11 +184,18 @@ func (r *Registry) handleMetadataID(w http.ResponseWriter, req *http.Request) (a
 	}{scope{Path: []string{}, Clusters: map[string]string{"schema-registry-cluster": "schema-registry"}}}, nil
 }
 
+// subjectParam is the {subject} path element; the default context's
+// qualified form ":.:name" is name (contexts are not otherwise
+// supported: ":.ctx:name" is a plain subject name here).
+func subjectParam(req *http.Request) string {
+	return strings.TrimPrefix(req.PathValue("subject"), ":.:")
+}
+
 // subjectOrGlobal is {subject} of /config/{subject} and /mode/{subject}
-// ("" for the global paths; Confluent's default context ":.:" too).
+// ("" for the global paths and for Confluent's default context ":.:").
 func subjectOrGlobal(req *http.Request) string {
-	s := req.PathValue("subject")
-	if s == ":.:" || strings.TrimSpace(s) == "" {
+	s := subjectParam(req)
+	if strings.TrimSpace(s) == "" {
 		return ""
 	}
 	return s

@@ -229,10 +229,25 @@ func (r *Registry) catchUp(ctx context.Context) error {
 	return nil
 }
 
-// waitReady is what read requests wait for: the first catch-up.
-func (r *Registry) waitReady(ctx context.Context) error {
-	if r.ready.Load() {
-		return nil
+// readBarrier is what every request waits for first: the state caught up
+// with what was committed when the request arrived, so that a read on one
+// instance sees a write another instance completed before it. Once caught
+// up at least once, a log that cannot say where it ends (no leader) does
+// not fail reads: they are answered from the state as it is.
+func (r *Registry) readBarrier(ctx context.Context) error {
+	if !r.started.Load() {
+		return fmt.Errorf("%w: registry not started", ErrLogUnavailable)
 	}
-	return r.catchUp(ctx)
+	end, err := r.cfg.Log.End(ctx)
+	if err != nil {
+		if r.ready.Load() {
+			return nil
+		}
+		return err
+	}
+	if err := r.waitApplied(ctx, end); err != nil {
+		return err
+	}
+	r.ready.Store(true)
+	return nil
 }
