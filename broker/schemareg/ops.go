@@ -60,14 +60,24 @@ func entityOf(v schemaValue) schemaJSON {
 	return schemaJSON{Subject: v.Subject, Version: v.Version, ID: v.ID, SchemaType: t, References: v.References, Schema: v.Schema}
 }
 
+// existingParser is implemented by formats that parse schemas already
+// registered more leniently than new ones (Confluent's
+// validateAsNew=false), so that what an older registry stored still loads.
+type existingParser interface {
+	ParseExisting(schema string, refs []schema.Resolved) (schema.Parsed, error)
+}
+
 // parse parses text of schemaType with its references resolved from st
-// (caller holds mu for reading).
-func (r *Registry) parse(st *state, schemaType, text string, refs []Reference) (schema.Parsed, *apiError) {
+// (caller holds mu for reading); existing: text is a registered version.
+func (r *Registry) parse(st *state, schemaType, text string, refs []Reference, existing bool) (schema.Parsed, *apiError) {
 	f := r.formats[schemaType]
 	if f == nil {
 		return nil, errInvalidSchema(fmt.Sprintf("Invalid schema type %s", schemaType))
 	}
 	ck := contentKey(schemaType, text, refs)
+	if existing {
+		ck += "\x00existing"
+	}
 	r.parsedMu.Lock()
 	p := r.parsed[ck]
 	r.parsedMu.Unlock()
@@ -78,9 +88,14 @@ func (r *Registry) parse(st *state, schemaType, text string, refs []Reference) (
 	if aerr != nil {
 		return nil, aerr
 	}
-	p, err := f.Parse(text, resolved)
+	var err error
+	if ep, ok := f.(existingParser); ok && existing {
+		p, err = ep.ParseExisting(text, resolved)
+	} else {
+		p, err = f.Parse(text, resolved)
+	}
 	if err != nil {
-		return nil, errInvalidSchema(fmt.Sprintf("Invalid schema %s with refs %s of type %s, details: %v", abbreviate(text), refsString(refs), schemaType, err))
+		return nil, errInvalidSchema(invalidMessage(text, refs, schemaType, err))
 	}
 	r.parsedMu.Lock()
 	if len(r.parsed) >= maxParsedCache {
@@ -89,6 +104,17 @@ func (r *Registry) parse(st *state, schemaType, text string, refs []Reference) (
 	r.parsed[ck] = p
 	r.parsedMu.Unlock()
 	return p, nil
+}
+
+// invalidMessage is the 42201 message for a parse failure: the format's
+// own when it is already Confluent's "Invalid schema ..." sentence, else
+// that sentence around the format's details.
+func invalidMessage(text string, refs []Reference, schemaType string, err error) string {
+	details := strings.TrimPrefix(err.Error(), schema.ErrInvalid.Error()+": ")
+	if strings.HasPrefix(details, "Invalid schema") {
+		return details
+	}
+	return fmt.Sprintf("Invalid schema %s with refs %s of type %s, details: %s", abbreviate(text), refsString(refs), schemaType, details)
 }
 
 func abbreviate(s string) string {
@@ -181,7 +207,7 @@ func (r *Registry) register(ctx context.Context, subject string, q registerReque
 				normalize = *c.normalize
 			}
 		}
-		parsed, aerr := r.parse(st, schemaType, q.Schema, q.References)
+		parsed, aerr := r.parse(st, schemaType, q.Schema, q.References, false)
 		if aerr != nil {
 			return nil, aerr
 		}
@@ -246,7 +272,7 @@ func (r *Registry) lookup(subject string, q registerRequest, normalize, deleted 
 		return schemaJSON{}, errSubjectNotFound(subject)
 	}
 	schemaType := q.schemaType()
-	parsed, aerr := r.parse(st, schemaType, q.Schema, q.References)
+	parsed, aerr := r.parse(st, schemaType, q.Schema, q.References, false)
 	if aerr != nil {
 		return schemaJSON{}, aerr
 	}
@@ -266,7 +292,7 @@ func (r *Registry) lookup(subject string, q registerRequest, normalize, deleted 
 			}
 		}
 		if normalize {
-			if p, aerr := r.parse(st, schemaType, e.value.Schema, e.value.References); aerr == nil && p.Normalized() == parsed.Normalized() {
+			if p, aerr := r.parse(st, schemaType, e.value.Schema, e.value.References, true); aerr == nil && p.Normalized() == parsed.Normalized() {
 				return entityOf(e.value), nil
 			}
 		}
@@ -312,27 +338,55 @@ func (r *Registry) checkAgainst(st *state, level, schemaType string, parsed sche
 }
 
 // checkOne checks parsed against one earlier version in direction
-// (BACKWARD, FORWARD or FULL).
+// (BACKWARD, FORWARD or FULL), with Confluent's SchemaValidatorBuilder
+// strategies: messages get their role verbs filled ("new"/"old", reader
+// first), and a non-empty list of the new-reads-old kind (or of
+// old-reads-new under FORWARD) ends with the old version and schema.
 func (r *Registry) checkOne(st *state, direction, schemaType string, parsed schema.Parsed, old *versionEntry) []string {
 	if old.value.schemaTypeOrAvro() != schemaType {
 		return []string{"Incompatible because of different schema type"}
 	}
-	oldParsed, aerr := r.parse(st, schemaType, old.value.Schema, old.value.References)
+	oldParsed, aerr := r.parse(st, schemaType, old.value.Schema, old.value.References, true)
 	if aerr != nil {
 		return []string{fmt.Sprintf("Earlier schema version %d cannot be parsed: %s", old.value.Version, aerr.msg)}
 	}
-	var msgs []string
-	if direction == "BACKWARD" || direction == "FULL" {
-		msgs = append(msgs, parsed.CanRead(oldParsed)...)
+	withOld := func(msgs []string, reader, writer string) []string {
+		if len(msgs) == 0 {
+			return nil
+		}
+		out := make([]string, 0, len(msgs)+2)
+		for _, m := range msgs {
+			out = append(out, label(m, reader, writer))
+		}
+		out = append(out, fmt.Sprintf("{oldSchemaVersion: %d}", old.value.Version))
+		if len(old.value.Schema) <= maxSchemaInMessage {
+			return append(out, fmt.Sprintf("{oldSchema: '%s'}", old.value.Schema))
+		}
+		return append(out, fmt.Sprintf("{oldSchema: <truncated> '%s...'}", old.value.Schema[:maxSchemaInMessage]))
 	}
-	if direction == "FORWARD" || direction == "FULL" {
-		msgs = append(msgs, oldParsed.CanRead(parsed)...)
+	switch direction {
+	case "BACKWARD":
+		return withOld(parsed.CanRead(oldParsed), "new", "old")
+	case "FORWARD":
+		return withOld(oldParsed.CanRead(parsed), "old", "new")
+	default: // FULL: Confluent's mutualReadStrategy
+		var msgs []string
+		for _, m := range oldParsed.CanRead(parsed) {
+			msgs = append(msgs, label(m, "old", "new"))
+		}
+		return append(msgs, withOld(parsed.CanRead(oldParsed), "new", "old")...)
 	}
-	if len(msgs) > 0 {
-		msgs = append(msgs, fmt.Sprintf("{oldSchemaVersion: %d}", old.value.Version))
-		msgs = append(msgs, fmt.Sprintf("{oldSchema: '%s'}", abbreviate(old.value.Schema)))
-	}
-	return msgs
+}
+
+// maxSchemaInMessage is Confluent's MAX_SCHEMA_SIZE_FOR_LOGGING.
+const maxSchemaInMessage = 10 * 1024
+
+// label fills a CanRead message's role verbs: the first %s is the
+// reader's label, the second the writer's (the contract's schema.Label;
+// kept here too so the registry does not depend on when it lands).
+func label(msg, reader, writer string) string {
+	msg = strings.Replace(msg, "%s", reader, 1)
+	return strings.Replace(msg, "%s", writer, 1)
 }
 
 // compatibility answers POST /compatibility/subjects/{s}/versions[/{v}]:
@@ -351,12 +405,12 @@ func (r *Registry) compatibility(subject string, version int, q registerRequest,
 		return nil, errVersionNotFound(version)
 	} // "latest" of a subject without versions: compatible, as Confluent
 	schemaType := q.schemaType()
-	parsed, aerr := r.parse(st, schemaType, q.Schema, q.References)
+	parsed, aerr := r.parse(st, schemaType, q.Schema, q.References, false)
 	if aerr != nil {
 		return nil, aerr
 	}
 	if normalize {
-		if p, aerr := r.parse(st, schemaType, parsed.Normalized(), q.References); aerr == nil {
+		if p, aerr := r.parse(st, schemaType, parsed.Normalized(), q.References, false); aerr == nil {
 			parsed = p
 		}
 	}
