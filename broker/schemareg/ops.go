@@ -67,8 +67,17 @@ type existingParser interface {
 	ParseExisting(schema string, refs []schema.Resolved) (schema.Parsed, error)
 }
 
+// parsedEntry is a parse cache entry: a parsed schema or the format's
+// error (failures to resolve references are not cached).
+type parsedEntry struct {
+	parsed schema.Parsed
+	err    *apiError
+}
+
 // parse parses text of schemaType with its references resolved from st
 // (caller holds mu for reading); existing: text is a registered version.
+// Results are cached by content, so a parse done by preparse (without
+// mu) is not repeated under mu.
 func (r *Registry) parse(st *state, schemaType, text string, refs []Reference, existing bool) (schema.Parsed, *apiError) {
 	f := r.formats[schemaType]
 	if f == nil {
@@ -79,31 +88,60 @@ func (r *Registry) parse(st *state, schemaType, text string, refs []Reference, e
 		ck += "\x00existing"
 	}
 	r.parsedMu.Lock()
-	p := r.parsed[ck]
+	e, ok := r.parsed[ck]
 	r.parsedMu.Unlock()
-	if p != nil {
-		return p, nil
+	if ok {
+		return e.parsed, e.err
 	}
 	resolved, aerr := st.resolve(refs, nil, map[string]bool{})
 	if aerr != nil {
 		return nil, aerr
 	}
+	return r.parseResolved(f, ck, text, refs, resolved, existing)
+}
+
+func (r *Registry) parseResolved(f schema.Format, ck, text string, refs []Reference, resolved []schema.Resolved, existing bool) (schema.Parsed, *apiError) {
+	var p schema.Parsed
 	var err error
 	if ep, ok := f.(existingParser); ok && existing {
 		p, err = ep.ParseExisting(text, resolved)
 	} else {
 		p, err = f.Parse(text, resolved)
 	}
+	e := parsedEntry{parsed: p}
 	if err != nil {
-		return nil, errInvalidSchema(invalidMessage(text, refs, schemaType, err))
+		e = parsedEntry{err: errInvalidSchema(invalidMessage(text, refs, f.Type(), err))}
 	}
 	r.parsedMu.Lock()
 	if len(r.parsed) >= maxParsedCache {
-		r.parsed = map[string]schema.Parsed{}
+		r.parsed = map[string]parsedEntry{}
 	}
-	r.parsed[ck] = p
+	r.parsed[ck] = e
 	r.parsedMu.Unlock()
-	return p, nil
+	return e.parsed, e.err
+}
+
+// preparse parses a request's schema holding mu only to resolve its
+// references, so that a slow parse does not hold up the tailer (and,
+// through it, every reader); the parse that follows under mu hits the cache.
+func (r *Registry) preparse(schemaType, text string, refs []Reference) {
+	f := r.formats[schemaType]
+	if f == nil {
+		return
+	}
+	ck := contentKey(schemaType, text, refs)
+	r.parsedMu.Lock()
+	_, ok := r.parsed[ck]
+	r.parsedMu.Unlock()
+	if ok {
+		return
+	}
+	r.mu.RLock()
+	resolved, aerr := r.st.resolve(refs, nil, map[string]bool{})
+	r.mu.RUnlock()
+	if aerr == nil {
+		r.parseResolved(f, ck, text, refs, resolved, false)
+	}
 }
 
 // invalidMessage is the 42201 message for a parse failure: the format's
@@ -188,6 +226,7 @@ func (r *Registry) register(ctx context.Context, subject string, q registerReque
 	if q.Schema == "" {
 		return 0, 0, errInvalidSchema("Empty schema")
 	}
+	r.preparse(schemaType, q.Schema, q.References)
 	err = r.write(ctx, func(st *state) ([]pendingRecord, error) {
 		context := "."
 		if st.readOnly(subject) {
@@ -265,6 +304,7 @@ func (r *Registry) register(ctx context.Context, subject string, q registerReque
 
 // lookup finds q among subject's versions (POST /subjects/{s}).
 func (r *Registry) lookup(subject string, q registerRequest, normalize, deleted bool) (schemaJSON, error) {
+	r.preparse(q.schemaType(), q.Schema, q.References)
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	st := r.st
@@ -393,6 +433,7 @@ func label(msg, reader, writer string) string {
 // version 0 means "as a registration would" (every version the level
 // asks for), otherwise that one version (-1 latest).
 func (r *Registry) compatibility(subject string, version int, q registerRequest, normalize bool) ([]string, error) {
+	r.preparse(q.schemaType(), q.Schema, q.References)
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	st := r.st

@@ -58,7 +58,7 @@ type Registry struct {
 	done    chan struct{}
 
 	parsedMu sync.Mutex
-	parsed   map[string]schema.Parsed // contentKey(+normalize) -> parsed
+	parsed   map[string]parsedEntry // contentKey (+existing) -> parse result
 }
 
 // New checks cfg and returns a Registry; Start begins serving.
@@ -89,7 +89,7 @@ func New(cfg Config) (*Registry, error) {
 		st:       newState(logger),
 		progress: make(chan struct{}),
 		done:     make(chan struct{}),
-		parsed:   map[string]schema.Parsed{},
+		parsed:   map[string]parsedEntry{},
 	}
 	r.handler = r.newRouter()
 	return r, nil
