@@ -129,10 +129,6 @@ func (r *Registry) handleVersionsByID(w http.ResponseWriter, req *http.Request) 
 	r.mu.RLock()
 	users := r.st.usersOf(id, queryBool(req, "deleted"))
 	r.mu.RUnlock()
-	type subjectVersionJSON struct {
-		Subject string `json:"subject"`
-		Version int    `json:"version"`
-	}
 	out := make([]subjectVersionJSON, 0, len(users))
 	for _, sv := range users {
 		out = append(out, subjectVersionJSON{sv.subject, sv.version})

@@ -83,19 +83,18 @@ func (r *Registry) parse(st *state, schemaType, text string, refs []Reference, e
 	if f == nil {
 		return nil, errInvalidSchema(fmt.Sprintf("Invalid schema type %s", schemaType))
 	}
-	ck := contentKey(schemaType, text, refs)
-	if existing {
-		ck += "\x00existing"
+	// References are resolved every time (map look-ups): a cached parse
+	// must not hide a reference deleted or replaced since.
+	resolved, aerr := st.resolve(refs, nil, map[string]bool{})
+	if aerr != nil {
+		return nil, aerr
 	}
+	ck := parseKey(schemaType, text, resolved, existing)
 	r.parsedMu.Lock()
 	e, ok := r.parsed[ck]
 	r.parsedMu.Unlock()
 	if ok {
 		return e.parsed, e.err
-	}
-	resolved, aerr := st.resolve(refs, nil, map[string]bool{})
-	if aerr != nil {
-		return nil, aerr
 	}
 	return r.parseResolved(f, ck, text, refs, resolved, existing)
 }
@@ -129,19 +128,38 @@ func (r *Registry) preparse(schemaType, text string, refs []Reference) {
 	if f == nil {
 		return
 	}
-	ck := contentKey(schemaType, text, refs)
-	r.parsedMu.Lock()
-	_, ok := r.parsed[ck]
-	r.parsedMu.Unlock()
-	if ok {
-		return
-	}
 	r.mu.RLock()
 	resolved, aerr := r.st.resolve(refs, nil, map[string]bool{})
 	r.mu.RUnlock()
-	if aerr == nil {
+	if aerr != nil {
+		return
+	}
+	ck := parseKey(schemaType, text, resolved, false)
+	r.parsedMu.Lock()
+	_, ok := r.parsed[ck]
+	r.parsedMu.Unlock()
+	if !ok {
 		r.parseResolved(f, ck, text, refs, resolved, false)
 	}
+}
+
+// parseKey is the parse cache's key: the text with the resolved
+// references' names and texts.
+func parseKey(schemaType, text string, resolved []schema.Resolved, existing bool) string {
+	var b strings.Builder
+	b.WriteString(schemaType)
+	if existing {
+		b.WriteString("\x00existing")
+	}
+	b.WriteByte(0)
+	b.WriteString(text)
+	for _, r := range resolved {
+		b.WriteByte(0)
+		b.WriteString(r.Name)
+		b.WriteByte(0)
+		b.WriteString(r.Schema)
+	}
+	return b.String()
 }
 
 // invalidMessage is the 42201 message for a parse failure: the format's
@@ -502,13 +520,20 @@ func (r *Registry) deleteVersion(ctx context.Context, subject string, version in
 			val.Deleted = true
 			return []pendingRecord{{key: recordKey{KeyType: keySchema, Subject: &sub, Version: v}, value: mustJSON(val)}}, nil
 		}
-		recs := tombstones(st.tombstoneKeys(logicalKey{keySchema, subject, v}, e.rawKey))
+		recs := []pendingRecord{fence(subjectVersionJSON{subject, v})}
+		recs = append(recs, tombstones(st.tombstoneKeys(logicalKey{keySchema, subject, v}, e.rawKey))...)
 		if len(st.subjects[subject]) == 1 { // the last version: drop the subject's config and mode too
 			recs = append(recs, r.subjectSettingTombstones(st, subject)...)
 		}
 		return recs, nil
 	})
 	return deleted, err
+}
+
+// fence is the NOOP record that permanently deletes versions for every
+// instance at one offset, before their tombstones (records.go).
+func fence(deletes ...subjectVersionJSON) pendingRecord {
+	return pendingRecord{key: recordKey{KeyType: keyNoop}, value: mustJSON(fenceValue{PermanentDelete: deletes}), transient: true}
 }
 
 // subjectSettingTombstones removes subject's config, mode and
@@ -567,7 +592,11 @@ func (r *Registry) deleteSubject(ctx context.Context, subject string, permanent 
 			v := deleteSubjectValue{Subject: subject, Version: targets[len(targets)-1].value.Version}
 			return []pendingRecord{{key: recordKey{KeyType: keyDeleteSubject, Subject: &sub}, value: mustJSON(v)}}, nil
 		}
-		var recs []pendingRecord
+		deletes := make([]subjectVersionJSON, 0, len(targets))
+		for _, e := range targets {
+			deletes = append(deletes, subjectVersionJSON{subject, e.value.Version})
+		}
+		recs := []pendingRecord{fence(deletes...)}
 		for i := len(targets) - 1; i >= 0; i-- { // descending, for references inside the subject
 			e := targets[i]
 			recs = append(recs, tombstones(st.tombstoneKeys(logicalKey{keySchema, subject, e.value.Version}, e.rawKey))...)
@@ -633,6 +662,7 @@ func (r *Registry) setMode(ctx context.Context, subject, mode string, force bool
 					return nil, errNotPermitted("Cannot import since found existing subjects")
 				}
 			}
+			var deletes []subjectVersionJSON
 			for name, versions := range st.subjects {
 				if subject != "" && name != subject {
 					continue
@@ -641,8 +671,12 @@ func (r *Registry) setMode(ctx context.Context, subject, mode string, force bool
 					if len(st.referencedBy(name, v, true)) > 0 {
 						return nil, errReferenceExists(name, v)
 					}
+					deletes = append(deletes, subjectVersionJSON{name, v})
 					recs = append(recs, tombstones(st.tombstoneKeys(logicalKey{keySchema, name, v}, e.rawKey))...)
 				}
+			}
+			if len(deletes) > 0 {
+				recs = append([]pendingRecord{fence(deletes...)}, recs...)
 			}
 		}
 		k := recordKey{KeyType: keyMode}

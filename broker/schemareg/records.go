@@ -150,6 +150,20 @@ type clearSubjectValue struct {
 	Subject string `json:"subject"`
 }
 
+// fenceValue is the value of a NOOP record Moldau writes (with seq) before
+// the tombstones of a permanent delete: applying it removes the listed
+// versions at once, on every instance, so that no write computed on a
+// state from before it can still use them (FORMAT.md, "Permanent
+// deletes"). Confluent ignores NOOP records whatever their value.
+type fenceValue struct {
+	PermanentDelete []subjectVersionJSON `json:"moldauPermanentDelete"`
+}
+
+type subjectVersionJSON struct {
+	Subject string `json:"subject"`
+	Version int    `json:"version"`
+}
+
 // magic is the key's magic byte Confluent writes per key type.
 func magicFor(keyType string) int {
 	if keyType == keySchema {

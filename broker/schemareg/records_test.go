@@ -212,3 +212,49 @@ func TestReadYourWritesAcrossInstances(t *testing.T) {
 	}
 	mustCall(t, b.Handler(), "GET", "/config/s", "", 404)
 }
+
+// A permanent delete and a registration referencing the deleted version,
+// on two instances at the same moment: whichever order the records land
+// in, no registered schema is left referencing a deleted version.
+func TestPermanentDeleteRacesReference(t *testing.T) {
+	const addr = `{"type":"record","name":"Address","fields":[{"name":"street","type":"string"}]}`
+	customer := `{"schema":"{\"type\":\"record\",\"name\":\"Customer\",\"fields\":[{\"name\":\"a\",\"type\":\"Address\"}]}","references":[{"name":"Address","subject":"addr","version":1}]}`
+	setup := func(t *testing.T) (*memLog, *Registry, *Registry, *interceptLog, *interceptLog) {
+		l := newMemLog()
+		ia, ib := &interceptLog{Log: l}, &interceptLog{Log: l}
+		a, b := newRegistry(t, ia, withNode(1)), newRegistry(t, ib, withNode(2))
+		mustCall(t, a.Handler(), "POST", "/subjects/addr/versions", registerBody(addr), 200)
+		mustCall(t, a.Handler(), "DELETE", "/subjects/addr/versions/1", "", 200)
+		return l, a, b, ia, ib
+	}
+	t.Run("registration lands first", func(t *testing.T) {
+		_, a, b, ia, _ := setup(t)
+		ia.before = func() {
+			ia.before = nil
+			mustCall(t, b.Handler(), "POST", "/subjects/customer/versions", customer, 200)
+		}
+		// a's fence loses; its retry sees the reference.
+		code, body := call(t, a.Handler(), "DELETE", "/subjects/addr/versions/1?permanent=true", "")
+		if code != 422 || !strings.Contains(body, "42206") {
+			t.Fatalf("delete: %d %s", code, body)
+		}
+		mustCall(t, a.Handler(), "GET", "/subjects/addr/versions/1?deleted=true", "", 200)
+	})
+	t.Run("delete lands first", func(t *testing.T) {
+		_, a, b, _, ib := setup(t)
+		ib.before = func() {
+			ib.before = nil
+			mustCall(t, a.Handler(), "DELETE", "/subjects/addr/versions/1?permanent=true", "", 200)
+		}
+		// b's registration loses to the fence; its retry finds no reference.
+		code, body := call(t, b.Handler(), "POST", "/subjects/customer/versions", customer)
+		if code != 422 || !strings.Contains(body, "No schema reference found") {
+			t.Fatalf("register: %d %s", code, body)
+		}
+		for _, r := range []*Registry{a, b} {
+			if got := mustCall(t, r.Handler(), "GET", "/subjects?deleted=true", "", 200); got != `[]` {
+				t.Fatalf("subjects: %s", got)
+			}
+		}
+	})
+}

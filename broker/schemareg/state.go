@@ -177,8 +177,16 @@ func (s *state) apply(rec Record) {
 				}
 			}
 		}
+	case keyNoop:
+		var v fenceValue
+		if json.Unmarshal(rec.Value, &v) != nil {
+			return // Confluent's NOOPs (no value) and anything else
+		}
+		for _, sv := range v.PermanentDelete {
+			s.removeVersion(sv.Subject, sv.Version)
+		}
 	default:
-		// NOOP, CONTEXT, ASSOC and unknown types: nothing to apply.
+		// CONTEXT, ASSOC and unknown types: nothing to apply.
 	}
 }
 

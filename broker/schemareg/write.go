@@ -38,6 +38,9 @@ type pendingRecord struct {
 	key       recordKey
 	value     []byte
 	tombstone []byte // non-nil: a tombstone with exactly these key bytes
+	// transient: once the operation's records are written (or this one
+	// lost its offset), tombstone this record too (fences).
+	transient bool
 }
 
 func tombstones(keys [][]byte) []pendingRecord {
@@ -71,6 +74,7 @@ func (r *Registry) write(ctx context.Context, plan func(st *state) ([]pendingRec
 		}
 		expected := end
 		lost := false
+		var transient [][]byte
 		for _, p := range recs {
 			key, value := p.tombstone, []byte(nil)
 			if p.tombstone == nil {
@@ -83,19 +87,27 @@ func (r *Registry) write(ctx context.Context, plan func(st *state) ([]pendingRec
 			if err != nil {
 				return fmt.Errorf("schemareg: writing to the schemas topic: %w", err)
 			}
+			if p.transient {
+				transient = append(transient, key)
+			}
 			if p.tombstone == nil && off != expected {
 				lost = true
 				r.metrics.writeConflicts.Inc()
 				r.logger.Debug("schemareg: write lost its offset, retrying", "expected", expected, "got", off, "attempt", attempt)
-				if err := r.waitApplied(ctx, off+1); err != nil {
-					return err
-				}
+				expected = off + 1 // wait for it before re-planning
 				break
 			}
 			expected = off + 1
 		}
-		if !lost {
-			return r.waitApplied(ctx, expected)
+		for _, key := range transient {
+			off, err := r.cfg.Log.Append(ctx, key, nil)
+			if err != nil {
+				return fmt.Errorf("schemareg: writing to the schemas topic: %w", err)
+			}
+			expected = max(expected, off+1)
+		}
+		if err := r.waitApplied(ctx, expected); err != nil || !lost {
+			return err
 		}
 	}
 	return ErrWriteConflict
