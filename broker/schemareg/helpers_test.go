@@ -295,3 +295,12 @@ func (p toyParsed) CanRead(writer schema.Parsed) []string {
 	}
 	return msgs
 }
+
+// idOf is the id of a registration's answer (0 if none).
+func idOf(body string) int {
+	var v struct {
+		ID int `json:"id"`
+	}
+	_ = json.Unmarshal([]byte(body), &v)
+	return v.ID
+}

@@ -106,13 +106,15 @@ func (r *Registry) handleRegister(w http.ResponseWriter, req *http.Request) (any
 	if err := decodeBody(req, &q); err != nil {
 		return nil, err
 	}
-	id, _, err := r.register(req.Context(), subjectParam(req), q, queryBool(req, "normalize"), queryBool(req, "force"))
+	v, err := r.register(req.Context(), subjectParam(req), q, queryBool(req, "normalize"), queryBool(req, "force"))
 	if err != nil {
 		return nil, err
 	}
-	return struct {
-		ID int `json:"id"`
-	}{id}, nil
+	// Confluent 7.6+'s RegisterSchemaResponse: the Schema without its
+	// subject (7.5 and older answered only the id; clients read only it).
+	e := entityOf(v)
+	e.Subject = ""
+	return e, nil
 }
 
 // POST /subjects/{subject}?normalize&deleted (lookup)

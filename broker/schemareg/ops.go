@@ -235,14 +235,15 @@ func (s *state) readOnly(subject string) bool {
 
 // ---- register, lookup ----
 
-// register registers q under subject and returns its id (and version).
-func (r *Registry) register(ctx context.Context, subject string, q registerRequest, normalize, force bool) (id, version int, err error) {
+// register registers q under subject and returns what is registered
+// (the existing version when the schema already is).
+func (r *Registry) register(ctx context.Context, subject string, q registerRequest, normalize, force bool) (result schemaValue, err error) {
 	if subject == "" || strings.ContainsRune(subject, 0) {
-		return 0, 0, errInvalidSubject(subject)
+		return result, errInvalidSubject(subject)
 	}
 	schemaType := q.schemaType()
 	if q.Schema == "" {
-		return 0, 0, errInvalidSchema("Empty schema")
+		return result, errInvalidSchema("Empty schema")
 	}
 	r.preparse(schemaType, q.Schema, q.References)
 	err = r.write(ctx, func(st *state) ([]pendingRecord, error) {
@@ -282,7 +283,7 @@ func (r *Registry) register(ctx context.Context, subject string, q registerReque
 		if known && q.Version <= 0 && (q.ID <= 0 || q.ID == existingID) {
 			for _, e := range live {
 				if e.value.ID == existingID {
-					id, version = existingID, e.value.Version
+					result = e.value
 					return nil, nil
 				}
 			}
@@ -294,13 +295,14 @@ func (r *Registry) register(ctx context.Context, subject string, q registerReque
 				return nil, errIncompatible(subject, "["+strings.Join(msgs, ", ")+"]")
 			}
 		}
-		version = st.maxVersion(subject) + 1
+		version := st.maxVersion(subject) + 1
 		if q.Version > 0 {
 			if mode != "IMPORT" && q.Version != version {
 				return nil, errInvalidSchema("Version is not one more than previous version")
 			}
 			version = q.Version
 		}
+		var id int
 		switch {
 		case q.ID > 0:
 			id = q.ID
@@ -313,11 +315,11 @@ func (r *Registry) register(ctx context.Context, subject string, q registerReque
 		if t == schema.Avro {
 			t = "" // Confluent leaves schemaType out for AVRO
 		}
-		v := schemaValue{Subject: subject, Version: version, ID: id, SchemaType: t, References: q.References, Schema: text}
+		result = schemaValue{Subject: subject, Version: version, ID: id, SchemaType: t, References: q.References, Schema: text}
 		sub := subject
-		return []pendingRecord{{key: recordKey{KeyType: keySchema, Subject: &sub, Version: version}, value: mustJSON(v)}}, nil
+		return []pendingRecord{{key: recordKey{KeyType: keySchema, Subject: &sub, Version: version}, value: mustJSON(result)}}, nil
 	})
-	return id, version, err
+	return result, err
 }
 
 // lookup finds q among subject's versions (POST /subjects/{s}).

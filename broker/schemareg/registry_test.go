@@ -22,23 +22,23 @@ const (
 func TestRegisterAndRead(t *testing.T) {
 	l := newMemLog()
 	h := newRegistry(t, l).Handler()
-	if got := mustCall(t, h, "POST", "/subjects/s/versions", registerBody(recV1), 200); got != `{"id":1}` {
-		t.Fatalf("register: %s", got)
+	if got := idOf(mustCall(t, h, "POST", "/subjects/s/versions", registerBody(recV1), 200)); got != 1 {
+		t.Fatalf("register: %d", got)
 	}
 	// Re-registering answers the same id and writes nothing.
 	n := len(l.snapshot())
-	if got := mustCall(t, h, "POST", "/subjects/s/versions", registerBody(recV1), 200); got != `{"id":1}` {
-		t.Fatalf("re-register: %s", got)
+	if got := idOf(mustCall(t, h, "POST", "/subjects/s/versions", registerBody(recV1), 200)); got != 1 {
+		t.Fatalf("re-register: %d", got)
 	}
 	if len(l.snapshot()) != n {
 		t.Fatalf("re-register wrote %d records", len(l.snapshot())-n)
 	}
 	// The same schema under another subject reuses the id.
-	if got := mustCall(t, h, "POST", "/subjects/t/versions", registerBody(recV1), 200); got != `{"id":1}` {
-		t.Fatalf("other subject: %s", got)
+	if got := idOf(mustCall(t, h, "POST", "/subjects/t/versions", registerBody(recV1), 200)); got != 1 {
+		t.Fatalf("other subject: %d", got)
 	}
-	if got := mustCall(t, h, "POST", "/subjects/s/versions", registerBody(recV2), 200); got != `{"id":2}` {
-		t.Fatalf("v2: %s", got)
+	if got := idOf(mustCall(t, h, "POST", "/subjects/s/versions", registerBody(recV2), 200)); got != 2 {
+		t.Fatalf("v2: %d", got)
 	}
 	// BACKWARD (the default) refuses a new field without a default.
 	code, body := call(t, h, "POST", "/subjects/s/versions", registerBody(recV3))
@@ -82,8 +82,8 @@ func TestTwoInstancesAndReplay(t *testing.T) {
 	a := newRegistry(t, l, withNode(1)).Handler()
 	b := newRegistry(t, l, withNode(2)).Handler()
 	mustCall(t, a, "POST", "/subjects/s/versions", registerBody(recV1), 200)
-	if got := mustCall(t, b, "POST", "/subjects/s/versions", registerBody(recV2), 200); got != `{"id":2}` {
-		t.Fatalf("b: %s", got)
+	if got := idOf(mustCall(t, b, "POST", "/subjects/s/versions", registerBody(recV2), 200)); got != 2 {
+		t.Fatalf("b: %d", got)
 	}
 	mustCall(t, a, "PUT", "/config/s", `{"compatibility":"NONE"}`, 200)
 	mustCall(t, b, "POST", "/subjects/s/versions", registerBody(recV3), 200)
@@ -136,8 +136,8 @@ func TestWriteRaceDeterministic(t *testing.T) {
 		intercept.before = nil // once
 		mustCall(t, b.Handler(), "POST", "/subjects/s/versions", registerBody(recV1), 200)
 	}
-	if got := mustCall(t, a.Handler(), "POST", "/subjects/s/versions", registerBody(recV2), 200); got != `{"id":2}` {
-		t.Fatalf("a after losing the race: %s", got)
+	if got := idOf(mustCall(t, a.Handler(), "POST", "/subjects/s/versions", registerBody(recV2), 200)); got != 2 {
+		t.Fatalf("a after losing the race: %d", got)
 	}
 	if got := counterValue(a.metrics.writeConflicts); got != 1 {
 		t.Fatalf("write conflicts %v, want 1", got)
@@ -216,18 +216,17 @@ func TestConcurrentInstances(t *testing.T) {
 		t.Fatalf("instances differ:\n%s\n%s", a, b)
 	}
 	// Each answered id maps to the schema registered; one schema, one id.
-	idOf := map[string]string{}
+	ids := map[string]int{}
 	for _, res := range results {
-		var id struct{ ID int }
-		_ = json.Unmarshal([]byte(res.id), &id)
-		got := mustCall(t, regs[1].Handler(), "GET", fmt.Sprintf("/schemas/ids/%d", id.ID), "", 200)
+		id := idOf(res.id)
+		got := mustCall(t, regs[1].Handler(), "GET", fmt.Sprintf("/schemas/ids/%d", id), "", 200)
 		if !strings.Contains(got, mustQuote(res.schema)) {
-			t.Fatalf("id %d is %s, registered %s", id.ID, got, res.schema)
+			t.Fatalf("id %d is %s, registered %s", id, got, res.schema)
 		}
-		if prev, ok := idOf[res.schema]; ok && prev != res.id {
-			t.Fatalf("schema %s got ids %s and %s", res.schema, prev, res.id)
+		if prev, ok := ids[res.schema]; ok && prev != id {
+			t.Fatalf("schema %s got ids %d and %d", res.schema, prev, id)
 		}
-		idOf[res.schema] = res.id
+		ids[res.schema] = id
 		// And the subject holds it.
 		mustCall(t, regs[0].Handler(), "POST", "/subjects/"+res.subject, registerBody(res.schema), 200)
 	}
