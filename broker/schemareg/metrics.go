@@ -52,13 +52,38 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}),
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.requests, m.latency, m.schemas, m.subjects, m.schemasByType, m.compatChecks, m.writeConflicts} {
-			if err := reg.Register(c); err != nil {
+		// A registry restarted on the same Registerer reuses the
+		// collectors registered by its predecessor.
+		var err error
+		for _, c := range []any{&m.requests, &m.latency, &m.schemas, &m.subjects, &m.schemasByType, &m.compatChecks, &m.writeConflicts} {
+			switch p := c.(type) {
+			case **prometheus.CounterVec:
+				*p, err = registerOrReuse(reg, *p)
+			case **prometheus.HistogramVec:
+				*p, err = registerOrReuse(reg, *p)
+			case *prometheus.Gauge:
+				*p, err = registerOrReuse(reg, *p)
+			case **prometheus.GaugeVec:
+				*p, err = registerOrReuse(reg, *p)
+			case *prometheus.Counter:
+				*p, err = registerOrReuse(reg, *p)
+			}
+			if err != nil {
 				return nil, err
 			}
 		}
 	}
 	return m, nil
+}
+
+func registerOrReuse[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
+	err := reg.Register(c)
+	if are, ok := err.(prometheus.AlreadyRegisteredError); ok {
+		if existing, ok := are.ExistingCollector.(C); ok {
+			return existing, nil
+		}
+	}
+	return c, err
 }
 
 // observeState refreshes the gauges from st (caller holds mu).

@@ -254,6 +254,8 @@ func TestMetrics(t *testing.T) {
 			t.Errorf("metric %s missing", n)
 		}
 	}
+	// A second registry on the same Registerer (a restart) reuses the collectors.
+	newRegistry(t, newMemLog(), withRegisterer(reg))
 	r := newRegistryMetricsProbe(t, reg)
 	if r["requests_total{method=GET,path=/subjects/{subject}/versions,status=404}"] != 1 {
 		t.Errorf("404 not counted: %v", r)
