@@ -26,6 +26,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 type memLog struct {
 	mu      sync.Mutex
 	recs    []Record
+	next    int64 // the next offset (compaction leaves gaps)
 	changed chan struct{}
 	// beforeAppend, if set, runs (without mu) before each Append.
 	beforeAppend func(key []byte)
@@ -39,7 +40,8 @@ func (l *memLog) Append(ctx context.Context, key, value []byte) (int64, error) {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	off := int64(len(l.recs))
+	off := l.next
+	l.next++
 	l.recs = append(l.recs, Record{Offset: off, Key: bytes.Clone(key), Value: bytes.Clone(value)})
 	close(l.changed)
 	l.changed = make(chan struct{})
@@ -77,7 +79,7 @@ func (l *memLog) Read(ctx context.Context, from int64, maxBytes int) ([]Record, 
 func (l *memLog) End(ctx context.Context) (int64, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return int64(len(l.recs)), nil
+	return l.next, nil
 }
 
 // put appends a raw record (as another writer, e.g. Confluent, would).

@@ -222,11 +222,54 @@ func (r *Registry) catchUp(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := r.waitApplied(ctx, end); err != nil {
+	if err := r.waitEnd(ctx, end); err != nil {
 		return err
 	}
 	r.ready.Store(true)
 	return nil
+}
+
+// gapProbeAfter is how long waitEnd waits for the tailer before it looks
+// for a compaction gap.
+const gapProbeAfter = 200 * time.Millisecond
+
+// waitEnd waits until st has applied everything below end. Compaction can
+// remove the last records of the topic (tombstones, once
+// delete.retention.ms has passed and their segment is no longer active),
+// leaving no record at end-1 for the tailer to reach: when the tailer
+// stalls below end, a Read from where it stands that finds nothing shows
+// that the rest up to end is such a gap, and st jumps to end. (Confluent
+// writes a NOOP record and waits for it instead; a read does not write
+// here.)
+func (r *Registry) waitEnd(ctx context.Context, end int64) error {
+	for {
+		pctx, cancel := context.WithTimeout(ctx, gapProbeAfter)
+		err := r.waitApplied(pctx, end)
+		cancel()
+		if err == nil || ctx.Err() != nil || errors.Is(err, ErrClosed) {
+			return err
+		}
+		r.mu.RLock()
+		from := r.st.applied
+		r.mu.RUnlock()
+		if from >= end {
+			return nil
+		}
+		probe, cancel := context.WithTimeout(ctx, gapProbeAfter/4)
+		recs, err := r.cfg.Log.Read(probe, from, 1)
+		cancel()
+		if len(recs) > 0 || !errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil {
+			continue // records to apply (the tailer will), or the log failed: wait on
+		}
+		r.mu.Lock()
+		if r.st.applied == from {
+			r.logger.Debug("schemareg: no records left below the end of the schemas topic (compacted)", "from", from, "end", end)
+			r.st.applied = end
+			close(r.progress)
+			r.progress = make(chan struct{})
+		}
+		r.mu.Unlock()
+	}
 }
 
 // readBarrier is what every request waits for first: the state caught up
@@ -245,7 +288,7 @@ func (r *Registry) readBarrier(ctx context.Context) error {
 		}
 		return err
 	}
-	if err := r.waitApplied(ctx, end); err != nil {
+	if err := r.waitEnd(ctx, end); err != nil {
 		return err
 	}
 	r.ready.Store(true)

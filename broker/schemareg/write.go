@@ -11,7 +11,8 @@ package schemareg
 //     record to land at) and node (Config.NodeID),
 //  5. if a record landed elsewhere, another instance wrote in between: the
 //     record is ignored by every instance's apply (seq != offset, a pure
-//     function of the log), so it re-reads and starts over (bounded);
+//     function of the log), so it backs off a random while, re-reads and
+//     starts over (bounded);
 //  6. otherwise waits until st has applied its last record
 //     (read-your-writes) and answers.
 //
@@ -24,13 +25,23 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"time"
 )
 
 // ErrWriteConflict: the write lost the race for its offset more often
 // than maxWriteAttempts (the API answers 500 with error code 50001).
 var ErrWriteConflict = errors.New("schemareg: too many concurrent writes to the schemas topic")
 
-const maxWriteAttempts = 10
+// maxWriteAttempts bounds the retries of one write; between attempts the
+// writer backs off a random while (up to conflictBackoffMax, doubling) so
+// that an instance whose appends take longer (a follower forwarding to the
+// leader) is not beaten every time by one appending locally.
+const (
+	maxWriteAttempts   = 40
+	conflictBackoffMin = time.Millisecond
+	conflictBackoffMax = 100 * time.Millisecond
+)
 
 // pendingRecord is one record an operation wants written: either a
 // keyed record (key gets seq and node) or a tombstone of raw key bytes.
@@ -109,6 +120,23 @@ func (r *Registry) write(ctx context.Context, plan func(st *state) ([]pendingRec
 		if err := r.waitApplied(ctx, expected); err != nil || !lost {
 			return err
 		}
+		if err := backoff(ctx, attempt); err != nil {
+			return err
+		}
 	}
 	return ErrWriteConflict
+}
+
+// backoff waits a random while before write attempt attempt+1.
+func backoff(ctx context.Context, attempt int) error {
+	limit := conflictBackoffMin << min(attempt, 10)
+	limit = min(limit, conflictBackoffMax)
+	t := time.NewTimer(rand.N(limit) + 1)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
