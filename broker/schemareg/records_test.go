@@ -265,3 +265,28 @@ func TestPermanentDeleteRacesReference(t *testing.T) {
 		}
 	})
 }
+
+// When compaction has removed the last records of the topic, a new
+// instance still catches up: it writes Confluent's NOOP and waits for it.
+func TestCatchUpOverCompactedEnd(t *testing.T) {
+	l := newMemLog()
+	a := newRegistry(t, l)
+	mustCall(t, a.Handler(), "POST", "/subjects/s/versions", registerBody(`"int"`), 200)
+	mustCall(t, a.Handler(), "POST", "/subjects/u/versions", registerBody(`"long"`), 200)
+	mustCall(t, a.Handler(), "DELETE", "/subjects/u", "", 200)
+	mustCall(t, a.Handler(), "DELETE", "/subjects/u?permanent=true", "", 200)
+	l.compact()
+	recs := l.snapshot()
+	end, _ := l.End(context.Background())
+	if last := recs[len(recs)-1].Offset; last >= end-1 {
+		t.Fatalf("no gap at the end: last record %d, end %d", last, end)
+	}
+	b := newRegistry(t, l)
+	if got := mustCall(t, b.Handler(), "GET", "/subjects?deleted=true", "", 200); got != `["s"]` {
+		t.Fatalf("subjects %s", got)
+	}
+	recs = l.snapshot()
+	if last := recs[len(recs)-1]; string(last.Key) != `{"keytype":"NOOP","magic":0}` || last.Value != nil || last.Offset != end {
+		t.Fatalf("last record %d %s = %q, want a NOOP tombstone at %d", last.Offset, last.Key, last.Value, end)
+	}
+}

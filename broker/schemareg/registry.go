@@ -229,46 +229,46 @@ func (r *Registry) catchUp(ctx context.Context) error {
 	return nil
 }
 
-// gapProbeAfter is how long waitEnd waits for the tailer before it looks
-// for a compaction gap.
-const gapProbeAfter = 200 * time.Millisecond
+// stallAfter is how long waitEnd lets the tailer make no progress below
+// the end before it writes a NOOP.
+const stallAfter = 200 * time.Millisecond
+
+// noopKey is Confluent's NOOP key; written with a null value, as Confluent
+// does, it marks the end of the topic and compacts to one record.
+var noopKey = []byte(`{"keytype":"NOOP","magic":0}`)
 
 // waitEnd waits until st has applied everything below end. Compaction can
 // remove the last records of the topic (tombstones, once
 // delete.retention.ms has passed and their segment is no longer active),
-// leaving no record at end-1 for the tailer to reach: when the tailer
-// stalls below end, a Read from where it stands that finds nothing shows
-// that the rest up to end is such a gap, and st jumps to end. (Confluent
-// writes a NOOP record and waits for it instead; a read does not write
-// here.)
+// leaving no record at end-1 for the tailer to reach. When the tailer
+// makes no progress below end for stallAfter, waitEnd does what Confluent
+// does to find the end: it appends a NOOP and waits for that instead
+// (once per call; a slow but moving tailer is left alone).
 func (r *Registry) waitEnd(ctx context.Context, end int64) error {
+	wroteNoop := false
 	for {
-		pctx, cancel := context.WithTimeout(ctx, gapProbeAfter)
+		r.mu.RLock()
+		before := r.st.applied
+		r.mu.RUnlock()
+		pctx, cancel := context.WithTimeout(ctx, stallAfter)
 		err := r.waitApplied(pctx, end)
 		cancel()
 		if err == nil || ctx.Err() != nil || errors.Is(err, ErrClosed) {
 			return err
 		}
 		r.mu.RLock()
-		from := r.st.applied
+		now := r.st.applied
 		r.mu.RUnlock()
-		if from >= end {
-			return nil
+		if now != before || wroteNoop {
+			continue
 		}
-		probe, cancel := context.WithTimeout(ctx, gapProbeAfter/4)
-		recs, err := r.cfg.Log.Read(probe, from, 1)
-		cancel()
-		if len(recs) > 0 || !errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil {
-			continue // records to apply (the tailer will), or the log failed: wait on
+		off, err := r.cfg.Log.Append(ctx, noopKey, nil)
+		if err != nil {
+			return err
 		}
-		r.mu.Lock()
-		if r.st.applied == from {
-			r.logger.Debug("schemareg: no records left below the end of the schemas topic (compacted)", "from", from, "end", end)
-			r.st.applied = end
-			close(r.progress)
-			r.progress = make(chan struct{})
-		}
-		r.mu.Unlock()
+		wroteNoop = true
+		r.logger.Debug("schemareg: tailer stalled below the end of the schemas topic; wrote a NOOP", "applied", now, "end", end, "noop", off)
+		end = max(end, off+1)
 	}
 }
 
