@@ -5,12 +5,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+
+	"github.com/moldau/moldau/broker/schemareg/schema"
 )
 
 const (
@@ -295,4 +298,35 @@ func counterValue(c prometheus.Counter) float64 {
 	var m dto.Metric
 	_ = c.Write(&m)
 	return m.GetCounter().GetValue()
+}
+
+func BenchmarkSubjectHasID(b *testing.B) {
+	l := newMemLog()
+	r, err := New(Config{Log: l, Formats: map[string]schema.Format{schema.Avro: toyFormat{schema.Avro}}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := r.Start(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	defer r.Close()
+	mustCallB(b, r.Handler(), "POST", "/subjects/s/versions", registerBody(`"int"`))
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if ok, err := r.SubjectHasID(ctx, "s", 1); !ok || err != nil {
+			b.Fatal(ok, err)
+		}
+	}
+}
+
+func mustCallB(b *testing.B, h http.Handler, method, path, body string) {
+	req := httptest.NewRequest(method, path, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	if w.Code != 200 {
+		b.Fatalf("%s %s: %d %s", method, path, w.Code, w.Body)
+	}
 }
