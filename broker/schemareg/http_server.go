@@ -206,9 +206,11 @@ func writeError(w http.ResponseWriter, e *apiError) {
 	_, _ = w.Write(b)
 }
 
-// decodeBody decodes req's JSON body into v: a syntax error is
-// Confluent's 400 (rest-utils' JsonParseExceptionMapper), a type mismatch
-// its 422 (JsonMappingExceptionMapper), an oversized body 413.
+// decodeBody decodes req's JSON body into v: a syntax error or a type
+// mismatch is Confluent's 400 with error code 400 (rest-utils'
+// JsonParseExceptionMapper and JsonMappingExceptionMapper), an oversized
+// body 413. Unknown fields are ignored (Confluent's request entities are
+// ignoreUnknown).
 func decodeBody(req *http.Request, v any) error {
 	if req.Body == nil {
 		return &apiError{http.StatusBadRequest, 400, "Request body is missing"}
@@ -229,7 +231,7 @@ func decodeBody(req *http.Request, v any) error {
 		if errors.As(err, &se) {
 			return &apiError{http.StatusBadRequest, 400, "Unexpected character in the request body at offset " + strconv.FormatInt(se.Offset, 10) + ": " + se.Error()}
 		}
-		return &apiError{http.StatusUnprocessableEntity, 422, "Unrecognizable request body: " + err.Error()}
+		return &apiError{http.StatusBadRequest, 400, "Cannot deserialize the request body: " + err.Error()}
 	}
 	return nil
 }
