@@ -194,7 +194,7 @@ func (s *state) resolve(refs []Reference, out []schema.Resolved, seen map[string
 		if seen[ref.Name] {
 			continue
 		}
-		e := s.lookupVersion(ref.Subject, ref.Version, true)
+		e := s.lookupVersion(ref.Subject, ref.Version, ref.Version != -1) // "latest" means a live one
 		if e == nil {
 			return nil, errInvalidSchema(fmt.Sprintf("No schema reference found for subject \"%s\" and version %d", ref.Subject, ref.Version))
 		}
@@ -208,10 +208,11 @@ func (s *state) resolve(refs []Reference, out []schema.Resolved, seen map[string
 	return out, nil
 }
 
-// lookupVersion finds subject's version (-1: the latest non-deleted).
+// lookupVersion finds subject's version (-1: the latest, non-deleted
+// unless deleted).
 func (s *state) lookupVersion(subject string, version int, deleted bool) *versionEntry {
 	if version == -1 {
-		vs := s.versionList(subject, false)
+		vs := s.versionList(subject, deleted)
 		if len(vs) == 0 {
 			return nil
 		}
