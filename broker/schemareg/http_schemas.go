@@ -70,7 +70,8 @@ func (r *Registry) schemaByID(req *http.Request) (int, *idEntry, error) {
 	return id, e, nil
 }
 
-// GET /schemas/ids/{id}?subject&format
+// GET /schemas/ids/{id}?subject&format&fetchMaxId (subject only picks a
+// context in Confluent; format's alternative renderings are not served)
 func (r *Registry) handleSchemaByID(w http.ResponseWriter, req *http.Request) (any, error) {
 	_, e, err := r.schemaByID(req)
 	if err != nil {
@@ -80,11 +81,19 @@ func (r *Registry) handleSchemaByID(w http.ResponseWriter, req *http.Request) (a
 	if t == "AVRO" {
 		t = ""
 	}
-	return struct {
+	out := struct {
 		SchemaType string      `json:"schemaType,omitempty"`
 		Schema     string      `json:"schema"`
 		References []Reference `json:"references,omitempty"`
-	}{t, e.schema, e.refs}, nil
+		MaxID      *int        `json:"maxId,omitempty"`
+	}{SchemaType: t, Schema: e.schema, References: e.refs}
+	if queryBool(req, "fetchMaxId") {
+		r.mu.RLock()
+		maxID := r.st.maxID
+		r.mu.RUnlock()
+		out.MaxID = &maxID
+	}
+	return out, nil
 }
 
 // GET /schemas/ids/{id}/schema
