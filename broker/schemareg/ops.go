@@ -581,11 +581,9 @@ func (r *Registry) deleteSubject(ctx context.Context, subject string, permanent 
 			targets = all
 		}
 		for _, e := range targets {
-			for _, id := range st.referencedBy(subject, e.value.Version, permanent) {
-				for sv := range st.ids[id].users {
-					if sv.subject != subject {
-						return nil, errReferenceExists(subject, e.value.Version)
-					}
+			for referrer := range st.referencingSubjects(subject, e.value.Version, permanent) {
+				if referrer != subject { // references inside the subject go with it
+					return nil, errReferenceExists(subject, e.value.Version)
 				}
 			}
 			deleted = append(deleted, e.value.Version)

@@ -407,3 +407,22 @@ func (s *state) referencedBy(subject string, version int, deleted bool) []int {
 	sort.Ints(out)
 	return out
 }
+
+// referencingSubjects lists the subjects with a version referencing
+// subject/version.
+func (s *state) referencingSubjects(subject string, version int, deleted bool) map[string]bool {
+	out := map[string]bool{}
+	for name, versions := range s.subjects {
+		for _, e := range versions {
+			if e.value.Deleted && !deleted {
+				continue
+			}
+			for _, r := range e.value.References {
+				if r.Subject == subject && r.Version == version {
+					out[name] = true
+				}
+			}
+		}
+	}
+	return out
+}
