@@ -10,10 +10,10 @@ import (
 	"time"
 )
 
-// A topic written by Confluent (no seq, its key/value shapes, NOOPs,
-// tombstones, fields Moldau does not interpret) is read as Confluent
-// reads it, and Moldau's writes on top keep what it does not interpret.
-func TestReadsConfluentRecords(t *testing.T) {
+// Moldau's writes on top of a topic written by Confluent keep the fields
+// Moldau does not interpret, and undecodable or clashing records are
+// counted as ignored.
+func TestWritesOverConfluentRecords(t *testing.T) {
 	l := newMemLog()
 	l.put(t, `{"keytype":"NOOP","magic":0}`, ``)
 	l.put(t, `{"keytype":"CONFIG","subject":null,"magic":0}`, `{"compatibilityLevel":"FULL"}`)
@@ -30,33 +30,7 @@ func TestReadsConfluentRecords(t *testing.T) {
 	l.put(t, `{"keytype":"SCHEMA","subject":"dup","version":1,"magic":1}`, `{"subject":"dup","version":1,"id":1,"schema":"\"bytes\"","deleted":false}`)
 	r := newRegistry(t, l)
 	h := r.Handler()
-	mustCall(t, h, "GET", "/config", "", 200)
-	if got := mustCall(t, h, "GET", "/config", "", 200); got != `{"compatibilityLevel":"FULL"}` {
-		t.Fatalf("global config %s", got)
-	}
-	if got := mustCall(t, h, "GET", "/config/test", "", 200); got != `{"compatibilityLevel":"NONE"}` {
-		t.Fatalf("subject config %s", got)
-	}
-	if got := mustCall(t, h, "GET", "/mode/ro", "", 200); got != `{"mode":"READONLY"}` {
-		t.Fatalf("mode %s", got)
-	}
-	if got := mustCall(t, h, "GET", "/subjects?deleted=true", "", 200); got != `["test"]` {
-		t.Fatalf("subjects %s", got)
-	}
-	if got := mustCall(t, h, "GET", "/schemas/ids/2", "", 200); got != `{"schemaType":"JSON","schema":"{\"type\":\"record\",\"name\":\"r\"}"}` {
-		t.Fatalf("id 2: %s", got)
-	}
-	mustCall(t, h, "GET", "/schemas/ids/3", "", 404)
-	if got := mustCall(t, h, "GET", "/schemas/ids/1", "", 200); got != `{"schema":"\"string\""}` {
-		t.Fatalf("id 1: %s", got)
-	}
-	// New ids continue after the highest seen (3, although tombstoned).
-	if got := idOf(mustCall(t, h, "POST", "/subjects/test/versions", registerBody(`"long"`), 200)); got != 4 {
-		t.Fatalf("register: %d", got)
-	}
-	if got := mustCall(t, h, "GET", "/subjects/test/versions", "", 200); got != `[1,2,3]` {
-		t.Fatalf("versions: %s", got)
-	}
+	// (What a registry reads from these records: testdata/records/confluent.txt.)
 	// A soft delete rewrites the value with deleted=true and keeps metadata and md5.
 	mustCall(t, h, "DELETE", "/subjects/test/versions/2", "", 200)
 	recs := l.snapshot()
@@ -71,8 +45,11 @@ func TestReadsConfluentRecords(t *testing.T) {
 	if !strings.HasPrefix(string(last.Key), `{"keytype":"SCHEMA","subject":"test","version":2,"magic":1,"seq":`) {
 		t.Fatalf("soft delete key %s", last.Key)
 	}
-	if r.st.ignored != 2 {
-		t.Fatalf("ignored %d records, want 2 (undecodable key, duplicate id)", r.st.ignored)
+	r.mu.RLock()
+	ignored := r.st.ignored
+	r.mu.RUnlock()
+	if ignored != 2 {
+		t.Fatalf("ignored %d records, want 2 (undecodable key, duplicate id)", ignored)
 	}
 }
 
