@@ -248,17 +248,6 @@ func (r *Registry) register(ctx context.Context, subject string, q registerReque
 	}
 	r.preparse(schemaType, q.Schema, q.References)
 	err = r.write(ctx, func(st *state) ([]pendingRecord, error) {
-		context := "."
-		if st.readOnly(subject) {
-			return nil, errNotPermitted(fmt.Sprintf("Subject %s in context %s is in read-only mode", subject, context))
-		}
-		mode := st.modeOf(subject)
-		if q.ID > 0 && mode != "IMPORT" {
-			return nil, errNotPermitted(fmt.Sprintf("Subject %s in context %s is not in import mode", subject, context))
-		}
-		if q.ID <= 0 && mode != "READWRITE" {
-			return nil, errNotPermitted(fmt.Sprintf("Subject %s in context %s is not in read-write mode", subject, context))
-		}
 		if !normalize {
 			if c, ok := st.config[subject]; ok && c.normalize != nil {
 				normalize = *c.normalize
@@ -275,18 +264,32 @@ func (r *Registry) register(ctx context.Context, subject string, q registerReque
 			text = parsed.Normalized()
 		}
 		existingID, known := st.byContent[contentKey(schemaType, text, q.References)]
-		if q.ID > 0 {
-			if e := st.ids[q.ID]; e != nil && (e.schema != text || e.schemaType != schemaType) {
-				return nil, errIDDoesNotMatch(q.ID)
-			}
-		}
 		live := st.versionList(subject, false)
+		// Already registered under subject: answered before the mode is
+		// checked, as Confluent's registerOrForward looks it up first (a
+		// serializer auto-registering against a READONLY registry works).
 		if known && q.Version <= 0 && (q.ID <= 0 || q.ID == existingID) {
 			for _, e := range live {
 				if e.value.ID == existingID {
 					result = e.value
 					return nil, nil
 				}
+			}
+		}
+		const context = "."
+		if st.readOnly(subject) {
+			return nil, errNotPermitted(fmt.Sprintf("Subject %s in context %s is in read-only mode", subject, context))
+		}
+		mode := st.modeOf(subject)
+		if q.ID > 0 && mode != "IMPORT" {
+			return nil, errNotPermitted(fmt.Sprintf("Subject %s in context %s is not in import mode", subject, context))
+		}
+		if q.ID <= 0 && mode != "READWRITE" {
+			return nil, errNotPermitted(fmt.Sprintf("Subject %s in context %s is not in read-write mode", subject, context))
+		}
+		if q.ID > 0 {
+			if e := st.ids[q.ID]; e != nil && (e.schema != text || e.schemaType != schemaType) {
+				return nil, errIDDoesNotMatch(q.ID)
 			}
 		}
 		if mode != "IMPORT" && !force {
