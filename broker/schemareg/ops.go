@@ -332,13 +332,13 @@ func (r *Registry) lookup(subject string, q registerRequest, normalize, deleted 
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	st := r.st
-	if !st.hasSubject(subject, deleted) {
-		return schemaJSON{}, errSubjectNotFound(subject)
-	}
 	schemaType := q.schemaType()
 	parsed, aerr := r.parse(st, schemaType, q.Schema, q.References, false)
 	if aerr != nil {
 		return schemaJSON{}, aerr
+	}
+	if !st.hasSubject(subject, deleted) {
+		return schemaJSON{}, errSubjectNotFound(subject)
 	}
 	candidates := []string{parsed.Canonical()}
 	if normalize {
