@@ -89,6 +89,7 @@ func (r *Registry) newRouter() http.Handler {
 		return nil, &apiError{http.StatusNotFound, 404, "HTTP 404 Not Found"}
 	}, false)
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		collapseSlashes(req)
 		if _, pattern := mux.Handler(req); pattern == "" {
 			// Unknown path, or a known path with another method (Jersey
 			// answers 405 for the latter; ServeMux's 405 has no JSON body).
@@ -103,6 +104,23 @@ func (r *Registry) newRouter() http.Handler {
 		}
 		mux.ServeHTTP(w, req)
 	})
+}
+
+// collapseSlashes turns "//" into "/" in req's path: a client configured
+// with a base URL ending in "/" asks for "//subjects", which ServeMux
+// would answer with a redirect (that a POST does not follow).
+func collapseSlashes(req *http.Request) {
+	if !strings.Contains(req.URL.Path, "//") {
+		return
+	}
+	collapse := func(p string) string {
+		for strings.Contains(p, "//") {
+			p = strings.ReplaceAll(p, "//", "/")
+		}
+		return p
+	}
+	req.URL.Path = collapse(req.URL.Path)
+	req.URL.RawPath = collapse(req.URL.RawPath)
 }
 
 // methodsFor lists the methods mux serves for req's path.

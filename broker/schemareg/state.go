@@ -124,13 +124,7 @@ func (s *state) apply(rec Record) {
 			s.bad(rec, err)
 			return
 		}
-		if v.Subject == "" {
-			v.Subject = lk.subject
-		}
-		if v.Version == 0 {
-			v.Version = lk.version
-		}
-		v.Subject, v.Version = lk.subject, lk.version
+		v.Subject, v.Version = lk.subject, lk.version // the key is what the store maps
 		s.putVersion(v, rec)
 	case keyConfig:
 		var v configValue
