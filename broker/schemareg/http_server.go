@@ -109,13 +109,17 @@ func (r *Registry) newRouter() http.Handler {
 // collapseSlashes turns "//" into "/" in req's path: a client configured
 // with a base URL ending in "/" asks for "//subjects", which ServeMux
 // would answer with a redirect (that a POST does not follow).
+// A trailing "/" is dropped too (Jersey matches "/subjects/" as "/subjects").
 func collapseSlashes(req *http.Request) {
-	if !strings.Contains(req.URL.Path, "//") {
+	if !strings.Contains(req.URL.Path, "//") && (len(req.URL.Path) < 2 || !strings.HasSuffix(req.URL.Path, "/")) {
 		return
 	}
 	collapse := func(p string) string {
 		for strings.Contains(p, "//") {
 			p = strings.ReplaceAll(p, "//", "/")
+		}
+		if len(p) > 1 {
+			p = strings.TrimSuffix(p, "/")
 		}
 		return p
 	}
