@@ -12,6 +12,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -110,21 +111,24 @@ func (r *Registry) newRouter() http.Handler {
 // with a base URL ending in "/" asks for "//subjects", which ServeMux
 // would answer with a redirect (that a POST does not follow).
 // A trailing "/" is dropped too (Jersey matches "/subjects/" as "/subjects").
+// It works on the escaped path, so an encoded "/" in a subject (%2F) stays.
 func collapseSlashes(req *http.Request) {
-	if !strings.Contains(req.URL.Path, "//") && (len(req.URL.Path) < 2 || !strings.HasSuffix(req.URL.Path, "/")) {
+	escaped := req.URL.EscapedPath()
+	p := escaped
+	for strings.Contains(p, "//") {
+		p = strings.ReplaceAll(p, "//", "/")
+	}
+	if len(p) > 1 {
+		p = strings.TrimSuffix(p, "/")
+	}
+	if p == escaped {
 		return
 	}
-	collapse := func(p string) string {
-		for strings.Contains(p, "//") {
-			p = strings.ReplaceAll(p, "//", "/")
-		}
-		if len(p) > 1 {
-			p = strings.TrimSuffix(p, "/")
-		}
-		return p
+	unescaped, err := url.PathUnescape(p)
+	if err != nil {
+		return
 	}
-	req.URL.Path = collapse(req.URL.Path)
-	req.URL.RawPath = collapse(req.URL.RawPath)
+	req.URL.Path, req.URL.RawPath = unescaped, p
 }
 
 // methodsFor lists the methods mux serves for req's path.

@@ -267,3 +267,12 @@ func TestCatchUpOverCompactedEnd(t *testing.T) {
 		t.Fatalf("last record %d %s = %q, want a NOOP tombstone at %d", last.Offset, last.Key, last.Value, end)
 	}
 }
+
+func TestSubjectWithEncodedSlashes(t *testing.T) {
+	h := newRegistry(t, newMemLog()).Handler()
+	mustCall(t, h, "POST", "/subjects/a%2F%2F/versions", registerBody(`"int"`), 200)
+	if got := mustCall(t, h, "GET", "/subjects/", "", 200); got != `["a//"]` {
+		t.Fatalf("subjects %s", got)
+	}
+	mustCall(t, h, "GET", "//subjects/a%2F%2F/versions/1/", "", 200)
+}
