@@ -330,3 +330,22 @@ func mustCallB(b *testing.B, h http.Handler, method, path, body string) {
 		b.Fatalf("%s %s: %d %s", method, path, w.Code, w.Body)
 	}
 }
+
+func BenchmarkRegister(b *testing.B) {
+	r, err := New(Config{Log: newMemLog(), Formats: map[string]schema.Format{schema.Avro: toyFormat{schema.Avro}}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := r.Start(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	defer r.Close()
+	h := r.Handler()
+	mustCallB(b, h, "PUT", "/config", `{"compatibility":"NONE"}`)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		s := fmt.Sprintf(`{"type":"record","name":"r","fields":[{"name":"f%d","type":"int"}]}`, i)
+		mustCallB(b, h, "POST", fmt.Sprintf("/subjects/s%d/versions", i%100), registerBody(s))
+	}
+}
