@@ -306,3 +306,12 @@ func idOf(body string) int {
 	_ = json.Unmarshal([]byte(body), &v)
 	return v.ID
 }
+
+// Formatted renders "upper" as the canonical form upper-cased (to test
+// the registry's ?format= plumbing); other formats are the canonical form.
+func (p toyParsed) Formatted(format string) string {
+	if format == "upper" {
+		return strings.ToUpper(p.Canonical())
+	}
+	return p.Canonical()
+}

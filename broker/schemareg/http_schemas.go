@@ -71,7 +71,7 @@ func (r *Registry) schemaByID(req *http.Request) (int, *idEntry, error) {
 }
 
 // GET /schemas/ids/{id}?subject&format&fetchMaxId (subject only picks a
-// context in Confluent; format's alternative renderings are not served)
+// context in Confluent; format as the schema's format renders it)
 func (r *Registry) handleSchemaByID(w http.ResponseWriter, req *http.Request) (any, error) {
 	_, e, err := r.schemaByID(req)
 	if err != nil {
@@ -86,7 +86,7 @@ func (r *Registry) handleSchemaByID(w http.ResponseWriter, req *http.Request) (a
 		Schema     string      `json:"schema"`
 		References []Reference `json:"references,omitempty"`
 		MaxID      *int        `json:"maxId,omitempty"`
-	}{SchemaType: t, Schema: e.schema, References: e.refs}
+	}{SchemaType: t, Schema: r.formatted(e.schemaType, e.schema, e.refs, req.URL.Query().Get("format")), References: e.refs}
 	if queryBool(req, "fetchMaxId") {
 		r.mu.RLock()
 		maxID := r.st.maxID
@@ -102,7 +102,7 @@ func (r *Registry) handleSchemaByIDRaw(w http.ResponseWriter, req *http.Request)
 	if err != nil {
 		return nil, err
 	}
-	return rawBody(e.schema), nil
+	return rawBody(r.formatted(e.schemaType, e.schema, e.refs, req.URL.Query().Get("format"))), nil
 }
 
 // GET /schemas/ids/{id}/subjects?deleted&subject

@@ -67,22 +67,23 @@ func (r *Registry) getVersion(req *http.Request) (schemaValue, error) {
 	return e.value, nil
 }
 
-// GET /subjects/{subject}/versions/{version}
+// GET /subjects/{subject}/versions/{version}?deleted&format
 func (r *Registry) handleGetVersion(w http.ResponseWriter, req *http.Request) (any, error) {
 	v, err := r.getVersion(req)
 	if err != nil {
 		return nil, err
 	}
+	v.Schema = r.formatted(v.schemaTypeOrAvro(), v.Schema, v.References, req.URL.Query().Get("format"))
 	return entityOf(v), nil
 }
 
-// GET /subjects/{subject}/versions/{version}/schema
+// GET /subjects/{subject}/versions/{version}/schema?deleted&format
 func (r *Registry) handleGetVersionSchema(w http.ResponseWriter, req *http.Request) (any, error) {
 	v, err := r.getVersion(req)
 	if err != nil {
 		return nil, err
 	}
-	return rawBody(v.Schema), nil
+	return rawBody(r.formatted(v.schemaTypeOrAvro(), v.Schema, v.References, req.URL.Query().Get("format"))), nil
 }
 
 // GET /subjects/{subject}/versions/{version}/referencedby

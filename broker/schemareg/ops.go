@@ -173,6 +173,31 @@ func invalidMessage(text string, refs []Reference, schemaType string, err error)
 	return fmt.Sprintf("Invalid schema %s with refs %s of type %s, details: %s", abbreviate(text), refsString(refs), schemaType, details)
 }
 
+// formattedParser is implemented by parsed schemas that render
+// Confluent's formattedString(format) (the ?format= of schema reads, e.g.
+// Protobuf's "serialized" and "ignore_extensions").
+type formattedParser interface {
+	Formatted(format string) string
+}
+
+// formatted renders a registered schema in format ("" or unsupported:
+// the stored text, as Confluent's default).
+func (r *Registry) formatted(schemaType, text string, refs []Reference, format string) string {
+	if strings.TrimSpace(format) == "" {
+		return text
+	}
+	r.mu.RLock()
+	p, aerr := r.parse(r.st, schemaType, text, refs, true)
+	r.mu.RUnlock()
+	if aerr != nil {
+		return text
+	}
+	if f, ok := p.(formattedParser); ok {
+		return f.Formatted(format)
+	}
+	return text
+}
+
 func abbreviate(s string) string {
 	if len(s) > 512 {
 		return s[:512] + "..."
