@@ -1,0 +1,284 @@
+package schemareg
+
+// The HTTP API's plumbing: routing (Go's ServeMux patterns, whose
+// templates also label the metrics), content types, bounded bodies and
+// Confluent's error bodies.
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// contentType is what every answer carries (Confluent's default).
+const contentType = "application/vnd.schemaregistry.v1+json"
+
+// maxBodyBytes bounds a request body.
+const maxBodyBytes = 16 << 20
+
+// requestTimeout bounds one request's waits on the schemas topic.
+const requestTimeout = 30 * time.Second
+
+// acceptedBodyTypes are the request content types Confluent accepts.
+var acceptedBodyTypes = map[string]bool{
+	"application/vnd.schemaregistry.v1+json": true,
+	"application/vnd.schemaregistry+json":    true,
+	"application/json":                       true,
+	"application/octet-stream":               true,
+}
+
+// handlerFunc answers a request with a value to encode as JSON (status
+// 200), a rawBody, or an error (*apiError or an internal one).
+type handlerFunc func(w http.ResponseWriter, req *http.Request) (any, error)
+
+// rawBody is answered as is (the /schema paths).
+type rawBody string
+
+func (r *Registry) newRouter() http.Handler {
+	mux := http.NewServeMux()
+	route := func(pattern string, h handlerFunc, write bool) {
+		method, path, _ := strings.Cut(pattern, " ")
+		mux.HandleFunc(pattern, r.serve(method, path, h, write))
+	}
+	// Root and metadata.
+	route("GET /{$}", func(http.ResponseWriter, *http.Request) (any, error) { return struct{}{}, nil }, false)
+	route("GET /v1/metadata/id", r.handleMetadataID, false)
+	route("GET /contexts", func(http.ResponseWriter, *http.Request) (any, error) { return []string{"."}, nil }, false)
+	// Subjects.
+	route("GET /subjects", r.handleListSubjects, false)
+	route("POST /subjects/{subject}", r.handleLookup, false)
+	route("DELETE /subjects/{subject}", r.handleDeleteSubject, true)
+	route("GET /subjects/{subject}/versions", r.handleListVersions, false)
+	route("POST /subjects/{subject}/versions", r.handleRegister, true)
+	route("GET /subjects/{subject}/versions/{version}", r.handleGetVersion, false)
+	route("GET /subjects/{subject}/versions/{version}/schema", r.handleGetVersionSchema, false)
+	route("GET /subjects/{subject}/versions/{version}/referencedby", r.handleReferencedBy, false)
+	route("DELETE /subjects/{subject}/versions/{version}", r.handleDeleteVersion, true)
+	// Schemas.
+	route("GET /schemas", r.handleListSchemas, false)
+	route("GET /schemas/types", r.handleTypes, false)
+	route("GET /schemas/ids/{id}", r.handleSchemaByID, false)
+	route("GET /schemas/ids/{id}/schema", r.handleSchemaByIDRaw, false)
+	route("GET /schemas/ids/{id}/subjects", r.handleSubjectsByID, false)
+	route("GET /schemas/ids/{id}/versions", r.handleVersionsByID, false)
+	// Config and mode.
+	route("GET /config", r.handleGetConfig, false)
+	route("PUT /config", r.handlePutConfig, true)
+	route("DELETE /config", r.handleDeleteConfig, true)
+	route("GET /config/{subject}", r.handleGetConfig, false)
+	route("PUT /config/{subject}", r.handlePutConfig, true)
+	route("DELETE /config/{subject}", r.handleDeleteConfig, true)
+	route("GET /mode", r.handleGetMode, false)
+	route("PUT /mode", r.handlePutMode, true)
+	route("DELETE /mode", r.handleDeleteMode, true)
+	route("GET /mode/{subject}", r.handleGetMode, false)
+	route("PUT /mode/{subject}", r.handlePutMode, true)
+	route("DELETE /mode/{subject}", r.handleDeleteMode, true)
+	// Compatibility.
+	route("POST /compatibility/subjects/{subject}/versions", r.handleCompatibility, false)
+	route("POST /compatibility/subjects/{subject}/versions/{version}", r.handleCompatibility, false)
+
+	notFound := r.serve("", "other", func(http.ResponseWriter, *http.Request) (any, error) {
+		return nil, &apiError{http.StatusNotFound, 404, "HTTP 404 Not Found"}
+	}, false)
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		collapseSlashes(req)
+		if _, pattern := mux.Handler(req); pattern == "" {
+			// Unknown path, or a known path with another method (Jersey
+			// answers 405 for the latter; ServeMux's 405 has no JSON body).
+			if allowed := methodsFor(mux, req); allowed != "" {
+				w.Header().Set("Allow", allowed)
+				writeError(w, &apiError{http.StatusMethodNotAllowed, 405, "HTTP 405 Method Not Allowed"})
+				r.metrics.requests.WithLabelValues("other", req.Method, "405").Inc()
+				return
+			}
+			notFound(w, req)
+			return
+		}
+		mux.ServeHTTP(w, req)
+	})
+}
+
+// collapseSlashes turns "//" into "/" in req's path: a client configured
+// with a base URL ending in "/" asks for "//subjects", which ServeMux
+// would answer with a redirect (that a POST does not follow).
+// A trailing "/" is dropped too (Jersey matches "/subjects/" as "/subjects").
+// It works on the escaped path, so an encoded "/" in a subject (%2F) stays.
+func collapseSlashes(req *http.Request) {
+	escaped := req.URL.EscapedPath()
+	p := escaped
+	for strings.Contains(p, "//") {
+		p = strings.ReplaceAll(p, "//", "/")
+	}
+	if len(p) > 1 {
+		p = strings.TrimSuffix(p, "/")
+	}
+	if p == escaped {
+		return
+	}
+	unescaped, err := url.PathUnescape(p)
+	if err != nil {
+		return
+	}
+	req.URL.Path, req.URL.RawPath = unescaped, p
+}
+
+// methodsFor lists the methods mux serves for req's path.
+func methodsFor(mux *http.ServeMux, req *http.Request) string {
+	var out []string
+	for _, m := range []string{"GET", "POST", "PUT", "DELETE"} {
+		probe := req.Clone(req.Context())
+		probe.Method = m
+		if _, p := mux.Handler(probe); p != "" {
+			out = append(out, m)
+		}
+	}
+	return strings.Join(out, ", ")
+}
+
+// serve wraps h: metrics, readiness, body checks, encoding.
+func (r *Registry) serve(method, path string, h handlerFunc, write bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, req *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		defer func() {
+			r.metrics.requests.WithLabelValues(path, req.Method, strconv.Itoa(sw.status)).Inc()
+			r.metrics.latency.WithLabelValues(path, req.Method).Observe(time.Since(start).Seconds())
+		}()
+		if r.closed.Load() {
+			writeError(sw, &apiError{http.StatusServiceUnavailable, 50003, "Schema registry is shutting down"})
+			return
+		}
+		ctx, cancel := context.WithTimeout(req.Context(), requestTimeout)
+		defer cancel()
+		req = req.WithContext(ctx)
+		if req.Body != nil && req.ContentLength != 0 && (req.Method == http.MethodPost || req.Method == http.MethodPut) {
+			if ct := req.Header.Get("Content-Type"); ct != "" {
+				mt, _, err := mime.ParseMediaType(ct)
+				if err != nil || !acceptedBodyTypes[mt] {
+					writeError(sw, &apiError{http.StatusUnsupportedMediaType, 415, "HTTP 415 Unsupported Media Type"})
+					return
+				}
+			}
+			req.Body = http.MaxBytesReader(sw, req.Body, maxBodyBytes)
+		}
+		if err := r.readBarrier(ctx); err != nil {
+			writeError(sw, errFromInternal("Read", err))
+			return
+		}
+		out, err := h(sw, req)
+		if err != nil {
+			var ae *apiError
+			if !errors.As(err, &ae) {
+				r.logger.Warn("schemareg: request failed", "method", req.Method, "path", req.URL.Path, "err", err)
+				ae = errFromInternal(opName(method, path), err)
+			}
+			writeError(sw, ae)
+			return
+		}
+		sw.Header().Set("Content-Type", contentType)
+		if raw, ok := out.(rawBody); ok {
+			sw.WriteHeader(http.StatusOK)
+			_, _ = io.WriteString(sw, string(raw))
+			return
+		}
+		b, err := json.Marshal(out)
+		if err != nil {
+			writeError(sw, &apiError{http.StatusInternalServerError, 50001, err.Error()})
+			return
+		}
+		sw.WriteHeader(http.StatusOK)
+		_, _ = sw.Write(b)
+	}
+}
+
+func opName(method, path string) string {
+	switch {
+	case method == "POST" && strings.HasSuffix(path, "/versions"):
+		return "Register"
+	case method == "DELETE":
+		return "Delete"
+	case method == "PUT":
+		return "Update"
+	}
+	return "Read"
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	s.status = code
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func writeError(w http.ResponseWriter, e *apiError) {
+	w.Header().Set("Content-Type", contentType)
+	w.WriteHeader(e.status)
+	b, _ := json.Marshal(struct {
+		ErrorCode int    `json:"error_code"`
+		Message   string `json:"message"`
+	}{e.code, e.msg})
+	_, _ = w.Write(b)
+}
+
+// decodeBody decodes req's JSON body into v: a syntax error or a type
+// mismatch is Confluent's 400 with error code 400 (rest-utils'
+// JsonParseExceptionMapper and JsonMappingExceptionMapper), an oversized
+// body 413. Unknown fields are ignored (Confluent's request entities are
+// ignoreUnknown).
+func decodeBody(req *http.Request, v any) error {
+	if req.Body == nil {
+		return &apiError{http.StatusBadRequest, 400, "Request body is missing"}
+	}
+	b, err := io.ReadAll(req.Body)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return &apiError{http.StatusRequestEntityTooLarge, 413, fmt.Sprintf("Request body larger than %d bytes", mbe.Limit)}
+		}
+		return &apiError{http.StatusBadRequest, 400, "Error reading the request body: " + err.Error()}
+	}
+	if len(strings.TrimSpace(string(b))) == 0 {
+		return &apiError{http.StatusBadRequest, 400, "Request body is missing"}
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		var se *json.SyntaxError
+		if errors.As(err, &se) {
+			return &apiError{http.StatusBadRequest, 400, "Unexpected character in the request body at offset " + strconv.FormatInt(se.Offset, 10) + ": " + se.Error()}
+		}
+		return &apiError{http.StatusBadRequest, 400, "Cannot deserialize the request body: " + err.Error()}
+	}
+	return nil
+}
+
+// queryBool reads a boolean query parameter (absent: false).
+func queryBool(req *http.Request, name string) bool {
+	b, _ := strconv.ParseBool(req.URL.Query().Get(name))
+	return b
+}
+
+// parseVersion parses a {version} path element: "latest" and -1 mean the
+// latest (-1), otherwise 1..2^31-1.
+func parseVersion(s string) (int, error) {
+	if strings.EqualFold(s, "latest") {
+		return -1, nil
+	}
+	n, err := strconv.ParseInt(s, 10, 32)
+	if err != nil || (n < 1 && n != -1) {
+		return 0, errInvalidVersion(s)
+	}
+	return int(n), nil
+}
+
+func upper(s string) string { return strings.ToUpper(s) }

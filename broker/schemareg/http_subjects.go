@@ -1,0 +1,205 @@
+package schemareg
+
+// /subjects paths (Confluent's SubjectsResource and
+// SubjectVersionsResource).
+
+import (
+	"net/http"
+	"strings"
+)
+
+// GET /subjects?deleted&deletedOnly&subjectPrefix
+func (r *Registry) handleListSubjects(w http.ResponseWriter, req *http.Request) (any, error) {
+	q := req.URL.Query()
+	deleted, deletedOnly := queryBool(req, "deleted"), queryBool(req, "deletedOnly")
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	all := r.st.subjectNames(deleted || deletedOnly, q.Get("subjectPrefix"))
+	if !deletedOnly {
+		return all, nil
+	}
+	out := []string{}
+	for _, s := range all {
+		if !r.st.hasSubject(s, false) {
+			out = append(out, s)
+		}
+	}
+	return out, nil
+}
+
+// GET /subjects/{subject}/versions?deleted&deletedOnly
+func (r *Registry) handleListVersions(w http.ResponseWriter, req *http.Request) (any, error) {
+	subject := subjectParam(req)
+	deleted, deletedOnly := queryBool(req, "deleted"), queryBool(req, "deletedOnly")
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	vs := r.st.versionList(subject, deleted || deletedOnly)
+	if len(vs) == 0 {
+		return nil, errSubjectNotFound(subject)
+	}
+	out := []int{}
+	for _, e := range vs {
+		if deletedOnly && !e.value.Deleted {
+			continue
+		}
+		out = append(out, e.value.Version)
+	}
+	return out, nil
+}
+
+// getVersion finds {subject}/{version} (?deleted) with Confluent's errors.
+func (r *Registry) getVersion(req *http.Request) (schemaValue, error) {
+	subject := subjectParam(req)
+	version, err := parseVersion(req.PathValue("version"))
+	if err != nil {
+		return schemaValue{}, err
+	}
+	deleted := queryBool(req, "deleted")
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	e := r.st.lookupVersion(subject, version, deleted)
+	if e == nil {
+		if !r.st.hasSubject(subject, deleted) {
+			return schemaValue{}, errSubjectNotFound(subject)
+		}
+		return schemaValue{}, errVersionNotFound(version)
+	}
+	return e.value, nil
+}
+
+// GET /subjects/{subject}/versions/{version}?deleted&format
+func (r *Registry) handleGetVersion(w http.ResponseWriter, req *http.Request) (any, error) {
+	v, err := r.getVersion(req)
+	if err != nil {
+		return nil, err
+	}
+	v.Schema = r.formatted(v.schemaTypeOrAvro(), v.Schema, v.References, req.URL.Query().Get("format"))
+	return entityOf(v), nil
+}
+
+// GET /subjects/{subject}/versions/{version}/schema?deleted&format
+func (r *Registry) handleGetVersionSchema(w http.ResponseWriter, req *http.Request) (any, error) {
+	v, err := r.getVersion(req)
+	if err != nil {
+		return nil, err
+	}
+	return rawBody(r.formatted(v.schemaTypeOrAvro(), v.Schema, v.References, req.URL.Query().Get("format"))), nil
+}
+
+// GET /subjects/{subject}/versions/{version}/referencedby
+func (r *Registry) handleReferencedBy(w http.ResponseWriter, req *http.Request) (any, error) {
+	v, err := r.getVersion(req)
+	if err != nil {
+		return nil, err
+	}
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	ids := r.st.referencedBy(v.Subject, v.Version, queryBool(req, "deleted"))
+	if ids == nil {
+		ids = []int{}
+	}
+	return ids, nil
+}
+
+// POST /subjects/{subject}/versions?normalize&force
+func (r *Registry) handleRegister(w http.ResponseWriter, req *http.Request) (any, error) {
+	var q registerRequest
+	if err := decodeBody(req, &q); err != nil {
+		return nil, err
+	}
+	v, err := r.register(req.Context(), subjectParam(req), q, queryBool(req, "normalize"), queryBool(req, "force"))
+	if err != nil {
+		return nil, err
+	}
+	// Confluent 7.6+'s RegisterSchemaResponse: the Schema without its
+	// subject (7.5 and older answered only the id; clients read only it).
+	e := entityOf(v)
+	e.Subject = ""
+	return e, nil
+}
+
+// POST /subjects/{subject}?normalize&deleted (lookup)
+func (r *Registry) handleLookup(w http.ResponseWriter, req *http.Request) (any, error) {
+	var q registerRequest
+	if err := decodeBody(req, &q); err != nil {
+		return nil, err
+	}
+	return r.lookup(subjectParam(req), q, queryBool(req, "normalize"), queryBool(req, "deleted"))
+}
+
+// DELETE /subjects/{subject}?permanent
+func (r *Registry) handleDeleteSubject(w http.ResponseWriter, req *http.Request) (any, error) {
+	return r.deleteSubject(req.Context(), subjectParam(req), queryBool(req, "permanent"))
+}
+
+// DELETE /subjects/{subject}/versions/{version}?permanent
+func (r *Registry) handleDeleteVersion(w http.ResponseWriter, req *http.Request) (any, error) {
+	version, err := parseVersion(req.PathValue("version"))
+	if err != nil {
+		return nil, err
+	}
+	return r.deleteVersion(req.Context(), subjectParam(req), version, queryBool(req, "permanent"))
+}
+
+// POST /compatibility/subjects/{subject}/versions[/{version}]?verbose&normalize
+func (r *Registry) handleCompatibility(w http.ResponseWriter, req *http.Request) (any, error) {
+	version := 0
+	if s := req.PathValue("version"); s != "" {
+		v, err := parseVersion(s)
+		if err != nil {
+			return nil, err
+		}
+		version = v
+	}
+	var q registerRequest
+	if err := decodeBody(req, &q); err != nil {
+		return nil, err
+	}
+	msgs, err := r.compatibility(subjectParam(req), version, q, queryBool(req, "normalize"))
+	if ae, ok := err.(*apiError); ok && ae.code == 42201 && queryBool(req, "verbose") {
+		msgs, err = []string{ae.msg}, nil // Confluent answers an invalid schema as incompatible when verbose
+	}
+	if err != nil {
+		return nil, err
+	}
+	type answer struct {
+		IsCompatible bool      `json:"is_compatible"`
+		Messages     *[]string `json:"messages,omitempty"` // present (maybe empty) when verbose
+	}
+	a := answer{IsCompatible: len(msgs) == 0}
+	if queryBool(req, "verbose") {
+		if msgs == nil {
+			msgs = []string{}
+		}
+		a.Messages = &msgs
+	}
+	return a, nil
+}
+
+// GET /v1/metadata/id
+func (r *Registry) handleMetadataID(w http.ResponseWriter, req *http.Request) (any, error) {
+	type scope struct {
+		Path     []string          `json:"path"`
+		Clusters map[string]string `json:"clusters"`
+	}
+	return struct {
+		Scope scope `json:"scope"`
+	}{scope{Path: []string{}, Clusters: map[string]string{"schema-registry-cluster": "schema-registry"}}}, nil
+}
+
+// subjectParam is the {subject} path element; the default context's
+// qualified form ":.:name" is name (contexts are not otherwise
+// supported: ":.ctx:name" is a plain subject name here).
+func subjectParam(req *http.Request) string {
+	return strings.TrimPrefix(req.PathValue("subject"), ":.:")
+}
+
+// subjectOrGlobal is {subject} of /config/{subject} and /mode/{subject}
+// ("" for the global paths and for Confluent's default context ":.:").
+func subjectOrGlobal(req *http.Request) string {
+	s := subjectParam(req)
+	if strings.TrimSpace(s) == "" {
+		return ""
+	}
+	return s
+}

@@ -1,0 +1,758 @@
+package schemareg
+
+// The registry's operations (Confluent's KafkaSchemaRegistry): what the
+// HTTP handlers call. Reads hold mu for reading; writes go through
+// Registry.write.
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/moldau/moldau/broker/schemareg/schema"
+)
+
+// Compatibility levels and modes.
+var compatibilityLevels = map[string]bool{
+	"NONE": true, "BACKWARD": true, "BACKWARD_TRANSITIVE": true, "FORWARD": true,
+	"FORWARD_TRANSITIVE": true, "FULL": true, "FULL_TRANSITIVE": true,
+}
+
+var modes = map[string]bool{"READWRITE": true, "READONLY": true, "READONLY_OVERRIDE": true, "IMPORT": true}
+
+// maxParsedCache bounds the parse cache (cleared when full).
+const maxParsedCache = 4096
+
+// registerRequest is the body of POST /subjects/{s}/versions and of
+// lookups and compatibility checks (Confluent's RegisterSchemaRequest).
+type registerRequest struct {
+	Schema     string      `json:"schema"`
+	SchemaType string      `json:"schemaType"`
+	References []Reference `json:"references"`
+	Version    int         `json:"version"`
+	ID         int         `json:"id"`
+}
+
+func (q *registerRequest) schemaType() string {
+	if q.SchemaType == "" {
+		return schema.Avro
+	}
+	return strings.ToUpper(q.SchemaType)
+}
+
+// schemaJSON is Confluent's Schema entity (null/empty fields left out;
+// schemaType left out for AVRO as 7.x does).
+type schemaJSON struct {
+	Subject    string      `json:"subject,omitempty"`
+	Version    int         `json:"version,omitempty"`
+	ID         int         `json:"id,omitempty"`
+	SchemaType string      `json:"schemaType,omitempty"`
+	References []Reference `json:"references,omitempty"`
+	Schema     string      `json:"schema"`
+}
+
+func entityOf(v schemaValue) schemaJSON {
+	t := v.SchemaType
+	if t == schema.Avro {
+		t = ""
+	}
+	return schemaJSON{Subject: v.Subject, Version: v.Version, ID: v.ID, SchemaType: t, References: v.References, Schema: v.Schema}
+}
+
+// existingParser is implemented by formats that parse schemas already
+// registered more leniently than new ones (Confluent's
+// validateAsNew=false), so that what an older registry stored still loads.
+type existingParser interface {
+	ParseExisting(schema string, refs []schema.Resolved) (schema.Parsed, error)
+}
+
+// parsedEntry is a parse cache entry: a parsed schema or the format's
+// error (failures to resolve references are not cached).
+type parsedEntry struct {
+	parsed schema.Parsed
+	err    *apiError
+}
+
+// parse parses text of schemaType with its references resolved from st
+// (caller holds mu for reading); existing: text is a registered version.
+// Results are cached by content, so a parse done by preparse (without
+// mu) is not repeated under mu.
+func (r *Registry) parse(st *state, schemaType, text string, refs []Reference, existing bool) (schema.Parsed, *apiError) {
+	f := r.formats[schemaType]
+	if f == nil {
+		return nil, errInvalidSchema(fmt.Sprintf("Invalid schema type %s", schemaType))
+	}
+	// References are resolved every time (map look-ups): a cached parse
+	// must not hide a reference deleted or replaced since.
+	resolved, aerr := st.resolve(refs, nil, map[string]bool{})
+	if aerr != nil {
+		return nil, aerr
+	}
+	ck := parseKey(schemaType, text, resolved, existing)
+	r.parsedMu.Lock()
+	e, ok := r.parsed[ck]
+	r.parsedMu.Unlock()
+	if ok {
+		return e.parsed, e.err
+	}
+	return r.parseResolved(f, ck, text, refs, resolved, existing)
+}
+
+func (r *Registry) parseResolved(f schema.Format, ck, text string, refs []Reference, resolved []schema.Resolved, existing bool) (schema.Parsed, *apiError) {
+	var p schema.Parsed
+	var err error
+	if ep, ok := f.(existingParser); ok && existing {
+		p, err = ep.ParseExisting(text, resolved)
+	} else {
+		p, err = f.Parse(text, resolved)
+	}
+	e := parsedEntry{parsed: p}
+	if err != nil {
+		e = parsedEntry{err: errInvalidSchema(invalidMessage(text, refs, f.Type(), err))}
+	}
+	r.parsedMu.Lock()
+	if len(r.parsed) >= maxParsedCache {
+		r.parsed = map[string]parsedEntry{}
+	}
+	r.parsed[ck] = e
+	r.parsedMu.Unlock()
+	return e.parsed, e.err
+}
+
+// preparse parses a request's schema holding mu only to resolve its
+// references, so that a slow parse does not hold up the tailer (and,
+// through it, every reader); the parse that follows under mu hits the cache.
+func (r *Registry) preparse(schemaType, text string, refs []Reference) {
+	f := r.formats[schemaType]
+	if f == nil {
+		return
+	}
+	r.mu.RLock()
+	resolved, aerr := r.st.resolve(refs, nil, map[string]bool{})
+	r.mu.RUnlock()
+	if aerr != nil {
+		return
+	}
+	ck := parseKey(schemaType, text, resolved, false)
+	r.parsedMu.Lock()
+	_, ok := r.parsed[ck]
+	r.parsedMu.Unlock()
+	if !ok {
+		r.parseResolved(f, ck, text, refs, resolved, false)
+	}
+}
+
+// parseKey is the parse cache's key: the text with the resolved
+// references' names and texts.
+func parseKey(schemaType, text string, resolved []schema.Resolved, existing bool) string {
+	var b strings.Builder
+	b.WriteString(schemaType)
+	if existing {
+		b.WriteString("\x00existing")
+	}
+	b.WriteByte(0)
+	b.WriteString(text)
+	for _, r := range resolved {
+		b.WriteByte(0)
+		b.WriteString(r.Name)
+		b.WriteByte(0)
+		b.WriteString(r.Schema)
+	}
+	return b.String()
+}
+
+// invalidMessage is the 42201 message for a parse failure: the format's
+// own when it is already Confluent's "Invalid schema ..." sentence, else
+// that sentence around the format's details.
+func invalidMessage(text string, refs []Reference, schemaType string, err error) string {
+	details := strings.TrimPrefix(err.Error(), schema.ErrInvalid.Error()+": ")
+	if strings.HasPrefix(details, "Invalid schema") {
+		return details
+	}
+	return fmt.Sprintf("Invalid schema %s with refs %s of type %s, details: %s", abbreviate(text), refsString(refs), schemaType, details)
+}
+
+// formattedParser is implemented by parsed schemas that render
+// Confluent's formattedString(format) (the ?format= of schema reads, e.g.
+// Protobuf's "serialized" and "ignore_extensions").
+type formattedParser interface {
+	Formatted(format string) string
+}
+
+// formatted renders a registered schema in format ("" or unsupported:
+// the stored text, as Confluent's default).
+func (r *Registry) formatted(schemaType, text string, refs []Reference, format string) string {
+	if strings.TrimSpace(format) == "" {
+		return text
+	}
+	r.mu.RLock()
+	p, aerr := r.parse(r.st, schemaType, text, refs, true)
+	r.mu.RUnlock()
+	if aerr != nil {
+		return text
+	}
+	if f, ok := p.(formattedParser); ok {
+		return f.Formatted(format)
+	}
+	return text
+}
+
+func abbreviate(s string) string {
+	if len(s) > 512 {
+		return s[:512] + "..."
+	}
+	return s
+}
+
+func refsString(refs []Reference) string {
+	parts := make([]string, len(refs))
+	for i, r := range refs {
+		parts[i] = fmt.Sprintf("{name='%s', subject='%s', version=%d}", r.Name, r.Subject, r.Version)
+	}
+	return "[" + strings.Join(parts, ", ") + "]"
+}
+
+// resolve resolves refs transitively, dependencies first, each name once.
+func (s *state) resolve(refs []Reference, out []schema.Resolved, seen map[string]bool) ([]schema.Resolved, *apiError) {
+	for _, ref := range refs {
+		if seen[ref.Name] {
+			continue
+		}
+		e := s.lookupVersion(ref.Subject, ref.Version, ref.Version != -1) // "latest" means a live one
+		if e == nil {
+			return nil, errInvalidSchema(fmt.Sprintf("No schema reference found for subject \"%s\" and version %d", ref.Subject, ref.Version))
+		}
+		seen[ref.Name] = true
+		var aerr *apiError
+		if out, aerr = s.resolve(e.value.References, out, seen); aerr != nil {
+			return nil, aerr
+		}
+		out = append(out, schema.Resolved{Name: ref.Name, Type: e.value.schemaTypeOrAvro(), Schema: e.value.Schema})
+	}
+	return out, nil
+}
+
+// lookupVersion finds subject's version (-1: the latest, non-deleted
+// unless deleted).
+func (s *state) lookupVersion(subject string, version int, deleted bool) *versionEntry {
+	if version == -1 {
+		vs := s.versionList(subject, deleted)
+		if len(vs) == 0 {
+			return nil
+		}
+		return vs[len(vs)-1]
+	}
+	e := s.subjects[subject][version]
+	if e == nil || (e.value.Deleted && !deleted) {
+		return nil
+	}
+	return e
+}
+
+// readOnly reports whether writes to subject are refused.
+func (s *state) readOnly(subject string) bool {
+	if m, ok := s.mode[""]; ok && m.mode == "READONLY_OVERRIDE" {
+		return true
+	}
+	m := s.modeOf(subject)
+	return m == "READONLY" || m == "READONLY_OVERRIDE"
+}
+
+// ---- register, lookup ----
+
+// register registers q under subject and returns what is registered
+// (the existing version when the schema already is).
+func (r *Registry) register(ctx context.Context, subject string, q registerRequest, normalize, force bool) (result schemaValue, err error) {
+	if subject == "" || strings.ContainsRune(subject, 0) {
+		return result, errInvalidSubject(subject)
+	}
+	schemaType := q.schemaType()
+	if q.Schema == "" {
+		return result, errInvalidSchema("Empty schema")
+	}
+	r.preparse(schemaType, q.Schema, q.References)
+	err = r.write(ctx, func(st *state) ([]pendingRecord, error) {
+		if !normalize {
+			if c, ok := st.config[subject]; ok && c.normalize != nil {
+				normalize = *c.normalize
+			} else if c, ok := st.config[""]; ok && c.normalize != nil {
+				normalize = *c.normalize
+			}
+		}
+		parsed, aerr := r.parse(st, schemaType, q.Schema, q.References, false)
+		if aerr != nil {
+			return nil, aerr
+		}
+		text := parsed.Canonical()
+		if normalize {
+			text = parsed.Normalized()
+		}
+		existingID, known := st.byContent[contentKey(schemaType, text, q.References)]
+		live := st.versionList(subject, false)
+		// Already registered under subject: answered before the mode is
+		// checked, as Confluent's registerOrForward looks it up first (a
+		// serializer auto-registering against a READONLY registry works).
+		if known && q.Version <= 0 && (q.ID <= 0 || q.ID == existingID) {
+			for _, e := range live {
+				if e.value.ID == existingID {
+					result = e.value
+					return nil, nil
+				}
+			}
+		}
+		const context = "."
+		if st.readOnly(subject) {
+			return nil, errNotPermitted(fmt.Sprintf("Subject %s in context %s is in read-only mode", subject, context))
+		}
+		mode := st.modeOf(subject)
+		if q.ID > 0 && mode != "IMPORT" {
+			return nil, errNotPermitted(fmt.Sprintf("Subject %s in context %s is not in import mode", subject, context))
+		}
+		if q.ID <= 0 && mode != "READWRITE" {
+			return nil, errNotPermitted(fmt.Sprintf("Subject %s in context %s is not in read-write mode", subject, context))
+		}
+		if q.ID > 0 {
+			if e := st.ids[q.ID]; e != nil && (e.schema != text || e.schemaType != schemaType) {
+				return nil, errIDDoesNotMatch(q.ID)
+			}
+		}
+		if mode != "IMPORT" && !force {
+			msgs := r.checkAgainst(st, st.compatibility(subject), schemaType, parsed, live, true)
+			r.metrics.compatibilityChecked(len(msgs) == 0)
+			if len(msgs) > 0 {
+				return nil, errIncompatible(subject, "["+strings.Join(msgs, ", ")+"]")
+			}
+		}
+		version := st.maxVersion(subject) + 1
+		if q.Version > 0 {
+			if mode != "IMPORT" && q.Version != version {
+				return nil, errInvalidSchema("Version is not one more than previous version")
+			}
+			version = q.Version
+		}
+		var id int
+		switch {
+		case q.ID > 0:
+			id = q.ID
+		case known:
+			id = existingID
+		default:
+			id = st.maxID + 1
+		}
+		t := schemaType
+		if t == schema.Avro {
+			t = "" // Confluent leaves schemaType out for AVRO
+		}
+		result = schemaValue{Subject: subject, Version: version, ID: id, SchemaType: t, References: q.References, Schema: text}
+		sub := subject
+		return []pendingRecord{{key: recordKey{KeyType: keySchema, Subject: &sub, Version: version}, value: mustJSON(result)}}, nil
+	})
+	return result, err
+}
+
+// lookup finds q among subject's versions (POST /subjects/{s}).
+func (r *Registry) lookup(subject string, q registerRequest, normalize, deleted bool) (schemaJSON, error) {
+	r.preparse(q.schemaType(), q.Schema, q.References)
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	st := r.st
+	schemaType := q.schemaType()
+	parsed, aerr := r.parse(st, schemaType, q.Schema, q.References, false)
+	if aerr != nil {
+		return schemaJSON{}, aerr
+	}
+	if !st.hasSubject(subject, deleted) {
+		return schemaJSON{}, errSubjectNotFound(subject)
+	}
+	candidates := []string{parsed.Canonical()}
+	if normalize {
+		candidates = append(candidates, parsed.Normalized())
+	}
+	vs := st.versionList(subject, deleted)
+	for i := len(vs) - 1; i >= 0; i-- {
+		e := vs[i]
+		if e.value.schemaTypeOrAvro() != schemaType || !sameRefs(e.value.References, q.References) {
+			continue
+		}
+		for _, c := range candidates {
+			if e.value.Schema == c || e.value.Schema == q.Schema {
+				return entityOf(e.value), nil
+			}
+		}
+		if normalize {
+			if p, aerr := r.parse(st, schemaType, e.value.Schema, e.value.References, true); aerr == nil && p.Normalized() == parsed.Normalized() {
+				return entityOf(e.value), nil
+			}
+		}
+	}
+	return schemaJSON{}, errSchemaNotFound()
+}
+
+func sameRefs(a, b []Reference) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// ---- compatibility ----
+
+// checkAgainst checks parsed against previous (ascending) under level:
+// the latest only, or all of them for *_TRANSITIVE (newest first,
+// stopping at the first incompatible one, as Confluent does). It returns
+// Confluent's messages; nil when compatible.
+func (r *Registry) checkAgainst(st *state, level, schemaType string, parsed schema.Parsed, previous []*versionEntry, trailer bool) []string {
+	if level == "NONE" || len(previous) == 0 {
+		return nil
+	}
+	transitive := strings.HasSuffix(level, "_TRANSITIVE")
+	direction := strings.TrimSuffix(level, "_TRANSITIVE")
+	var msgs []string
+	for i := len(previous) - 1; i >= 0; i-- {
+		msgs = r.checkOne(st, direction, schemaType, parsed, previous[i])
+		if len(msgs) > 0 || !transitive {
+			break
+		}
+	}
+	if len(msgs) > 0 && trailer {
+		msgs = append(msgs, fmt.Sprintf("{validateFields: 'false', compatibility: '%s'}", level))
+	}
+	return msgs
+}
+
+// checkOne checks parsed against one earlier version in direction
+// (BACKWARD, FORWARD or FULL), with Confluent's SchemaValidatorBuilder
+// strategies: messages get their role verbs filled ("new"/"old", reader
+// first), and a non-empty list of the new-reads-old kind (or of
+// old-reads-new under FORWARD) ends with the old version and schema.
+func (r *Registry) checkOne(st *state, direction, schemaType string, parsed schema.Parsed, old *versionEntry) []string {
+	if old.value.schemaTypeOrAvro() != schemaType {
+		return []string{"Incompatible because of different schema type"}
+	}
+	oldParsed, aerr := r.parse(st, schemaType, old.value.Schema, old.value.References, true)
+	if aerr != nil {
+		return []string{fmt.Sprintf("Earlier schema version %d cannot be parsed: %s", old.value.Version, aerr.msg)}
+	}
+	withOld := func(msgs []string, reader, writer string) []string {
+		if len(msgs) == 0 {
+			return nil
+		}
+		out := make([]string, 0, len(msgs)+2)
+		for _, m := range msgs {
+			out = append(out, label(m, reader, writer))
+		}
+		out = append(out, fmt.Sprintf("{oldSchemaVersion: %d}", old.value.Version))
+		if len(old.value.Schema) <= maxSchemaInMessage {
+			return append(out, fmt.Sprintf("{oldSchema: '%s'}", old.value.Schema))
+		}
+		return append(out, fmt.Sprintf("{oldSchema: <truncated> '%s...'}", old.value.Schema[:maxSchemaInMessage]))
+	}
+	switch direction {
+	case "BACKWARD":
+		return withOld(parsed.CanRead(oldParsed), "new", "old")
+	case "FORWARD":
+		return withOld(oldParsed.CanRead(parsed), "old", "new")
+	default: // FULL: Confluent's mutualReadStrategy
+		var msgs []string
+		for _, m := range oldParsed.CanRead(parsed) {
+			msgs = append(msgs, label(m, "old", "new"))
+		}
+		return append(msgs, withOld(parsed.CanRead(oldParsed), "new", "old")...)
+	}
+}
+
+// maxSchemaInMessage is Confluent's MAX_SCHEMA_SIZE_FOR_LOGGING.
+const maxSchemaInMessage = 10 * 1024
+
+// label fills a CanRead message's role verbs: the first %s is the
+// reader's label, the second the writer's (the contract's schema.Label;
+// kept here too so the registry does not depend on when it lands).
+func label(msg, reader, writer string) string {
+	msg = strings.Replace(msg, "%s", reader, 1)
+	return strings.Replace(msg, "%s", writer, 1)
+}
+
+// compatibility answers POST /compatibility/subjects/{s}/versions[/{v}]:
+// version 0 means "as a registration would" (every version the level
+// asks for), otherwise that one version (-1 latest).
+func (r *Registry) compatibility(subject string, version int, q registerRequest, normalize bool) ([]string, error) {
+	r.preparse(q.schemaType(), q.Schema, q.References)
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	st := r.st
+	var previous []*versionEntry
+	if version == 0 {
+		previous = st.versionList(subject, false)
+	} else if e := st.lookupVersion(subject, version, false); e != nil {
+		previous = []*versionEntry{e}
+	} else if version != -1 {
+		return nil, errVersionNotFound(version)
+	} // "latest" of a subject without versions: compatible, as Confluent
+	schemaType := q.schemaType()
+	parsed, aerr := r.parse(st, schemaType, q.Schema, q.References, false)
+	if aerr != nil {
+		return nil, aerr
+	}
+	if normalize {
+		if p, aerr := r.parse(st, schemaType, parsed.Normalized(), q.References, false); aerr == nil {
+			parsed = p
+		}
+	}
+	msgs := r.checkAgainst(st, st.compatibility(subject), schemaType, parsed, previous, true)
+	r.metrics.compatibilityChecked(len(msgs) == 0)
+	return msgs, nil
+}
+
+// ---- deletes ----
+
+// deleteVersion soft or permanently deletes subject's version (-1: latest).
+func (r *Registry) deleteVersion(ctx context.Context, subject string, version int, permanent bool) (int, error) {
+	deleted := 0
+	err := r.write(ctx, func(st *state) ([]pendingRecord, error) {
+		if st.readOnly(subject) {
+			return nil, errNotPermitted(fmt.Sprintf("Subject %s in context . is in read-only mode", subject))
+		}
+		if !st.hasSubject(subject, true) {
+			return nil, errSubjectNotFound(subject)
+		}
+		var e *versionEntry
+		if version == -1 {
+			vs := st.versionList(subject, permanent)
+			if len(vs) == 0 {
+				return nil, errVersionNotFound(version)
+			}
+			e = vs[len(vs)-1]
+		} else {
+			e = st.subjects[subject][version]
+		}
+		if e == nil {
+			return nil, errVersionNotFound(version)
+		}
+		v := e.value.Version
+		if !permanent && e.value.Deleted {
+			return nil, errVersionSoftDeleted(subject, v)
+		}
+		if permanent && !e.value.Deleted {
+			return nil, errVersionNotSoftDeleted(subject, v)
+		}
+		if len(st.referencedBy(subject, v, permanent)) > 0 {
+			return nil, errReferenceExists(subject, v)
+		}
+		deleted = v
+		sub := subject
+		if !permanent {
+			val := e.value
+			val.Deleted = true
+			return []pendingRecord{{key: recordKey{KeyType: keySchema, Subject: &sub, Version: v}, value: mustJSON(val)}}, nil
+		}
+		recs := []pendingRecord{fence(subjectVersionJSON{subject, v})}
+		recs = append(recs, tombstones(st.tombstoneKeys(logicalKey{keySchema, subject, v}, e.rawKey))...)
+		if len(st.subjects[subject]) == 1 { // the last version: drop the subject's config and mode too
+			recs = append(recs, r.subjectSettingTombstones(st, subject)...)
+		}
+		return recs, nil
+	})
+	return deleted, err
+}
+
+// fence is the NOOP record that permanently deletes versions for every
+// instance at one offset, before their tombstones (records.go).
+func fence(deletes ...subjectVersionJSON) pendingRecord {
+	return pendingRecord{key: recordKey{KeyType: keyNoop}, value: mustJSON(fenceValue{PermanentDelete: deletes}), transient: true}
+}
+
+// subjectSettingTombstones removes subject's config, mode and
+// DELETE_SUBJECT records for good.
+func (r *Registry) subjectSettingTombstones(st *state, subject string) []pendingRecord {
+	var recs []pendingRecord
+	recs = append(recs, tombstones(st.tombstoneKeys(logicalKey{keyDeleteSubject, subject, 0}, nil))...)
+	var cur []byte
+	if c, ok := st.config[subject]; ok {
+		cur = c.rawKey
+	}
+	recs = append(recs, tombstones(st.tombstoneKeys(logicalKey{keyConfig, subject, 0}, cur))...)
+	cur = nil
+	if m, ok := st.mode[subject]; ok {
+		cur = m.rawKey
+	}
+	recs = append(recs, tombstones(st.tombstoneKeys(logicalKey{keyMode, subject, 0}, cur))...)
+	return recs
+}
+
+// deleteSubject soft or permanently deletes every version of subject.
+func (r *Registry) deleteSubject(ctx context.Context, subject string, permanent bool) ([]int, error) {
+	var deleted []int
+	err := r.write(ctx, func(st *state) ([]pendingRecord, error) {
+		deleted = []int{}
+		if st.readOnly(subject) {
+			return nil, errNotPermitted(fmt.Sprintf("Subject %s in context . is in read-only mode", subject))
+		}
+		all := st.versionList(subject, true)
+		live := st.versionList(subject, false)
+		if len(all) == 0 {
+			return nil, errSubjectNotFound(subject)
+		}
+		if !permanent && len(live) == 0 {
+			return nil, errSubjectSoftDeleted(subject)
+		}
+		if permanent && len(live) > 0 {
+			return nil, errSubjectNotSoftDeleted(subject)
+		}
+		targets := live
+		if permanent {
+			targets = all
+		}
+		for _, e := range targets {
+			for referrer := range st.referencingSubjects(subject, e.value.Version, permanent) {
+				if referrer != subject { // references inside the subject go with it
+					return nil, errReferenceExists(subject, e.value.Version)
+				}
+			}
+			deleted = append(deleted, e.value.Version)
+		}
+		sub := subject
+		if !permanent {
+			v := deleteSubjectValue{Subject: subject, Version: targets[len(targets)-1].value.Version}
+			return []pendingRecord{{key: recordKey{KeyType: keyDeleteSubject, Subject: &sub}, value: mustJSON(v)}}, nil
+		}
+		deletes := make([]subjectVersionJSON, 0, len(targets))
+		for _, e := range targets {
+			deletes = append(deletes, subjectVersionJSON{subject, e.value.Version})
+		}
+		recs := []pendingRecord{fence(deletes...)}
+		for i := len(targets) - 1; i >= 0; i-- { // descending, for references inside the subject
+			e := targets[i]
+			recs = append(recs, tombstones(st.tombstoneKeys(logicalKey{keySchema, subject, e.value.Version}, e.rawKey))...)
+		}
+		return append(recs, r.subjectSettingTombstones(st, subject)...), nil
+	})
+	return deleted, err
+}
+
+// ---- config and mode ----
+
+// setConfig sets subject's ("" global) compatibility level.
+func (r *Registry) setConfig(ctx context.Context, subject, level string, normalize *bool) error {
+	level = strings.ToUpper(level)
+	if !compatibilityLevels[level] {
+		return errInvalidCompatibility()
+	}
+	return r.write(ctx, func(st *state) ([]pendingRecord, error) {
+		k := recordKey{KeyType: keyConfig}
+		v := configValue{CompatibilityLevel: level, Normalize: normalize}
+		if subject != "" {
+			sub := subject
+			k.Subject, v.Subject = &sub, &sub
+		}
+		return []pendingRecord{{key: k, value: mustJSON(v)}}, nil
+	})
+}
+
+// deleteConfig removes subject's ("" global) level; it returns the old one.
+func (r *Registry) deleteConfig(ctx context.Context, subject string) (string, error) {
+	old := ""
+	err := r.write(ctx, func(st *state) ([]pendingRecord, error) {
+		c, ok := st.config[subject]
+		if !ok {
+			if subject != "" {
+				return nil, errSubjectNotFound(subject)
+			}
+			old = st.compatibility("")
+			return nil, nil
+		}
+		old = c.level
+		return tombstones(st.tombstoneKeys(logicalKey{keyConfig, subject, 0}, c.rawKey)), nil
+	})
+	return old, err
+}
+
+// setMode sets subject's ("" global) mode.
+func (r *Registry) setMode(ctx context.Context, subject, mode string, force bool) error {
+	mode = strings.ToUpper(mode)
+	if !modes[mode] {
+		return errInvalidMode()
+	}
+	return r.write(ctx, func(st *state) ([]pendingRecord, error) {
+		var recs []pendingRecord
+		if mode == "IMPORT" && st.modeOf(subject) != "IMPORT" && !force {
+			// Confluent: IMPORT needs the subject (registry) empty; the
+			// soft-deleted versions left are deleted for good.
+			for name := range st.subjects {
+				if subject != "" && name != subject {
+					continue
+				}
+				if st.hasSubject(name, false) {
+					return nil, errNotPermitted("Cannot import since found existing subjects")
+				}
+			}
+			var deletes []subjectVersionJSON
+			for name, versions := range st.subjects {
+				if subject != "" && name != subject {
+					continue
+				}
+				for v, e := range versions {
+					if len(st.referencedBy(name, v, true)) > 0 {
+						return nil, errReferenceExists(name, v)
+					}
+					deletes = append(deletes, subjectVersionJSON{name, v})
+					recs = append(recs, tombstones(st.tombstoneKeys(logicalKey{keySchema, name, v}, e.rawKey))...)
+				}
+			}
+			if len(deletes) > 0 {
+				recs = append([]pendingRecord{fence(deletes...)}, recs...)
+			}
+		}
+		k := recordKey{KeyType: keyMode}
+		v := modeValue{Mode: mode}
+		if subject != "" {
+			sub := subject
+			k.Subject, v.Subject = &sub, &sub
+		}
+		return append(recs, pendingRecord{key: k, value: mustJSON(v)}), nil
+	})
+}
+
+// deleteMode removes subject's ("" global) mode; it returns the old one.
+func (r *Registry) deleteMode(ctx context.Context, subject string) (string, error) {
+	old := ""
+	err := r.write(ctx, func(st *state) ([]pendingRecord, error) {
+		m, ok := st.mode[subject]
+		if !ok {
+			if subject != "" {
+				return nil, errSubjectNotFound(subject)
+			}
+			old = st.modeOf("")
+			return nil, nil
+		}
+		old = m.mode
+		return tombstones(st.tombstoneKeys(logicalKey{keyMode, subject, 0}, m.rawKey)), nil
+	})
+	return old, err
+}
+
+// sortedSubjectsOfID lists the subjects (and versions) using id.
+func (s *state) usersOf(id int, deleted bool) []subjectVersion {
+	e := s.ids[id]
+	if e == nil {
+		return nil
+	}
+	var out []subjectVersion
+	for sv := range e.users {
+		if v := s.subjects[sv.subject][sv.version]; v != nil && (deleted || !v.value.Deleted) {
+			out = append(out, sv)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].subject != out[j].subject {
+			return out[i].subject < out[j].subject
+		}
+		return out[i].version < out[j].version
+	})
+	return out
+}
