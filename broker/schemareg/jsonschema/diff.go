@@ -265,19 +265,31 @@ type pair struct{ original, update *node }
 
 // diffContext is Confluent's Context: the path being compared and the
 // differences found, with a memo of compared pairs shared by subcontexts.
+//
+// Recursive schemas: a pair met again while it is being compared is a
+// cycle and is assumed compatible; since the memo may then hold results
+// that rest on that assumption, compareSchemas repeats the comparison with
+// the pairs found incompatible seeded until nothing changes (Confluent's
+// fixpoint in SchemaDiff.compare).
 type diffContext struct {
-	path       []string
-	diffs      []difference
-	memo       map[pair][]difference // pair-relative paths
-	inProgress map[pair]bool
+	path  []string
+	diffs []difference
+	*shared
 }
 
-func newDiffContext() *diffContext {
-	return &diffContext{memo: map[pair][]difference{}, inProgress: map[pair]bool{}}
+type shared struct {
+	memo         map[pair][]difference // pair-relative paths
+	inProgress   map[pair]bool
+	seed         map[pair][]difference // pairs known incompatible from the previous pass
+	optimismUsed bool
+}
+
+func newDiffContext(seed map[pair][]difference) *diffContext {
+	return &diffContext{shared: &shared{memo: map[pair][]difference{}, inProgress: map[pair]bool{}, seed: seed}}
 }
 
 func (c *diffContext) sub() *diffContext {
-	return &diffContext{path: append([]string(nil), c.path...), memo: c.memo, inProgress: c.inProgress}
+	return &diffContext{path: append([]string(nil), c.path...), shared: c.shared}
 }
 
 func (c *diffContext) enter(p string) { c.path = append(c.path, p) }
@@ -293,21 +305,47 @@ func (c *diffContext) addAt(attr string, t diffType) {
 	c.leave()
 }
 
-func (c *diffContext) compatible() bool {
-	for _, d := range c.diffs {
-		if !compatibleStrict[d.typ] {
+func (c *diffContext) compatible() bool { return allCompatible(c.diffs) }
+
+// compareSchemas is SchemaDiff.compare(original, update): the differences
+// met by a reader holding update when it reads data written with original.
+func compareSchemas(original, update *node) []difference {
+	var seed map[pair][]difference
+	for {
+		c := newDiffContext(seed)
+		c.compare(original, update)
+		incompatible := map[pair][]difference{}
+		for p, ds := range c.memo {
+			if !allCompatible(ds) {
+				incompatible[p] = ds
+			}
+		}
+		if !c.optimismUsed || sameKeys(incompatible, seed) {
+			return c.diffs
+		}
+		seed = incompatible
+	}
+}
+
+func sameKeys(a, b map[pair][]difference) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k := range a {
+		if _, ok := b[k]; !ok {
 			return false
 		}
 	}
 	return true
 }
 
-// compareSchemas is SchemaDiff.compare(original, update): the differences
-// met by a reader holding update when it reads data written with original.
-func compareSchemas(original, update *node) []difference {
-	c := newDiffContext()
-	c.compare(original, update)
-	return c.diffs
+func allCompatible(ds []difference) bool {
+	for _, d := range ds {
+		if !compatibleStrict[d.typ] {
+			return false
+		}
+	}
+	return true
 }
 
 func (c *diffContext) compare(original, update *node) {
@@ -323,13 +361,15 @@ func (c *diffContext) compare(original, update *node) {
 	}
 	p := pair{original, update}
 	rel, ok := c.memo[p]
-	if !ok {
-		if c.inProgress[p] {
+	if !ok && c.inProgress[p] {
+		if rel, ok = c.seed[p]; !ok {
+			c.optimismUsed = true
 			return // a recursive cycle: assumed compatible
 		}
+	}
+	if !ok {
 		c.inProgress[p] = true
-		sub := newDiffContext()
-		sub.memo, sub.inProgress = c.memo, c.inProgress
+		sub := &diffContext{shared: c.shared}
 		sub.compareTypes(original, update)
 		delete(c.inProgress, p)
 		rel = sub.diffs
