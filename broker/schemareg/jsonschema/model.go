@@ -53,6 +53,7 @@ type node struct {
 	// common attributes
 	id, title, description string
 	def                    *any
+	connectType            string // Kafka Connect's "connect.type" annotation
 
 	// string
 	minLength, maxLength *int
@@ -249,6 +250,9 @@ func (b *builder) make(s *jsch.Schema) node {
 		n = node{kind: kindCombined, criterion: "allOf", subs: parts}
 	}
 	n.id, n.title, n.description, n.def = s.ID, s.Title, s.Description, s.Default
+	if raw, ok := b.raw(s.Location).(map[string]any); ok {
+		n.connectType, _ = raw["connect.type"].(string)
+	}
 	return n
 }
 
@@ -377,6 +381,13 @@ func (b *builder) array(s *jsch.Schema) *node {
 		n.additionalItemsAllowed = a
 	case *jsch.Schema:
 		n.additionalItems = b.build(a)
+	case nil:
+		// The compiler keeps additionalItems only beside a tuple; Everit
+		// reads a boolean one always.
+		raw, _ := b.raw(s.Location).(map[string]any)
+		if a, ok := raw["additionalItems"].(bool); ok && s.DraftVersion < 2020 {
+			n.additionalItemsAllowed = a
+		}
 	}
 	// 2020-12: prefixItems are the tuple, items the schema of the rest.
 	if s.PrefixItems != nil {
