@@ -152,7 +152,7 @@ func (c *diffContext) compareProperties(o, u *node) {
 		case os == nil:
 			// Added: only the writer's (original's) content model matters.
 			if isOpenObject(o) {
-				if us.kind == kindEmpty {
+				if isEmptyKind(us) {
 					c.add(propertyWithEmptySchemaAddedToOpenContentModel)
 				} else {
 					c.add(propertyAddedToOpenContentModel)
@@ -325,7 +325,7 @@ func (c *diffContext) compareTuple(o, u *node) {
 		default: // added
 			us := u.itemSchemas[i]
 			if isOpenArray(o) {
-				if us.kind == kindEmpty {
+				if isEmptyKind(us) {
 					c.add(itemWithEmptySchemaAddedToOpenContent)
 				} else {
 					c.add(itemAddedToOpenContentModel)

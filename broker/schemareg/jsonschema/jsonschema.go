@@ -99,7 +99,7 @@ func (format) Parse(text string, refs []schema.Resolved) (schema.Parsed, error) 
 	}
 
 	loader.docs[rootURL] = doc
-	b := &builder{done: map[*jsch.Schema]*node{}, raw: loader.at}
+	b := &builder{done: map[*jsch.Schema]*node{}, raw: loader.at, compile: c.Compile}
 	p := &parsed{root: b.build(compiled)}
 	var buf bytes.Buffer
 	writeJackson(&buf, ordered, false)

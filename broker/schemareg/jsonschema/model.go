@@ -104,8 +104,9 @@ type patternProperty struct {
 
 // builder turns compiled schemas into nodes, once per schema.
 type builder struct {
-	done map[*jsch.Schema]*node
-	raw  func(location string) any // the JSON a compiled schema came from
+	done    map[*jsch.Schema]*node
+	raw     func(location string) any                   // the JSON a compiled schema came from
+	compile func(location string) (*jsch.Schema, error) // compiles a subschema by location
 }
 
 func (b *builder) build(s *jsch.Schema) *node {
@@ -224,7 +225,7 @@ func (b *builder) make(s *jsch.Schema) node {
 		parts = append(parts, &node{kind: kindCombined, criterion: "anyOf", subs: typed})
 	}
 	// Keywords of a type that "type" does not name (Everit's property sniffer).
-	if !named["array"] && hasArrayKeywords(s) {
+	if !named["array"] && b.hasArrayKeywords(s) {
 		parts = append(parts, b.typed(s, "array"))
 	}
 	if !named["object"] && hasObjectKeywords(s) {
@@ -256,8 +257,25 @@ func (b *builder) make(s *jsch.Schema) node {
 	return n
 }
 
-func hasArrayKeywords(s *jsch.Schema) bool {
-	return s.Items != nil || s.AdditionalItems != nil || s.PrefixItems != nil ||
+// additionalItems compiles an additionalItems the compiler skipped (one
+// without a tuple, drafts 4 to 2019-09), or returns nil.
+func (b *builder) additionalItems(s *jsch.Schema) *jsch.Schema {
+	if s.AdditionalItems != nil || s.DraftVersion >= 2020 {
+		return nil
+	}
+	raw, _ := b.raw(s.Location).(map[string]any)
+	if _, ok := raw["additionalItems"]; !ok {
+		return nil
+	}
+	sub, err := b.compile(s.Location + "/additionalItems")
+	if err != nil {
+		return nil
+	}
+	return sub
+}
+
+func (b *builder) hasArrayKeywords(s *jsch.Schema) bool {
+	return b.additionalItems(s) != nil || s.Items != nil || s.AdditionalItems != nil || s.PrefixItems != nil ||
 		s.Items2020 != nil || s.MinItems != nil || s.MaxItems != nil || s.UniqueItems ||
 		s.Contains != nil || s.UnevaluatedItems != nil
 }
@@ -383,26 +401,32 @@ func (b *builder) array(s *jsch.Schema) *node {
 		n.additionalItems = b.build(a)
 	case nil:
 		// The compiler keeps additionalItems only beside a tuple; Everit
-		// reads a boolean one always.
-		raw, _ := b.raw(s.Location).(map[string]any)
-		if a, ok := raw["additionalItems"].(bool); ok && s.DraftVersion < 2020 {
-			n.additionalItemsAllowed = a
-		}
-	}
-	// 2020-12: prefixItems are the tuple, items the schema of the rest.
-	if s.PrefixItems != nil {
-		for _, sub := range s.PrefixItems {
-			n.itemSchemas = append(n.itemSchemas, b.build(sub))
-		}
-		if s.Items2020 != nil {
-			if s.Items2020.Bool != nil {
-				n.additionalItemsAllowed = *s.Items2020.Bool
+		// reads it always.
+		if sub := b.additionalItems(s); sub != nil {
+			if a, ok := b.raw(sub.Location).(bool); ok {
+				n.additionalItemsAllowed = a
 			} else {
-				n.additionalItems = b.build(s.Items2020)
+				n.additionalItems = b.build(sub)
 			}
 		}
-	} else if s.Items2020 != nil {
-		n.allItems = b.build(s.Items2020)
+	}
+	// 2020-12: prefixItems are the tuple, items the schema of the rest
+	// (of all items without a tuple), as Confluent's SchemaTranslator maps
+	// them: items false closes the array, items true is no schema.
+	for _, sub := range s.PrefixItems {
+		n.itemSchemas = append(n.itemSchemas, b.build(sub))
+	}
+	if it := s.Items2020; it != nil {
+		v, isBool := b.raw(it.Location).(bool)
+		switch {
+		case isBool && !v:
+			n.additionalItemsAllowed = false
+		case isBool:
+		case len(s.PrefixItems) > 0:
+			n.additionalItems = b.build(it)
+		default:
+			n.allItems = b.build(it)
+		}
 	}
 	n.unevalItems = b.build(s.UnevaluatedItems)
 	return n
