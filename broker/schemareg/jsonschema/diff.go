@@ -532,10 +532,16 @@ func compareRat(c *diffContext, attr string, o, u *big.Rat, added, removed, incr
 		c.addAt(attr, added)
 	case u == nil:
 		c.addAt(attr, removed)
-	case o.Cmp(u) < 0:
-		c.addAt(attr, increased)
-	case o.Cmp(u) > 0:
-		c.addAt(attr, decreased)
+	default:
+		// As Confluent, compared as doubles (also cheap for huge exponents).
+		of, _ := o.Float64()
+		uf, _ := u.Float64()
+		switch {
+		case of < uf:
+			c.addAt(attr, increased)
+		case of > uf:
+			c.addAt(attr, decreased)
+		}
 	}
 }
 
@@ -554,7 +560,7 @@ func (c *diffContext) compareNumber(o, u *node) {
 		c.addAt("multipleOf", multipleOfAdded)
 	case u.mul == nil:
 		c.addAt("multipleOf", multipleOfRemoved)
-	case o.mul.Cmp(u.mul) == 0:
+	case o.mul.Num().Cmp(u.mul.Num()) == 0 && o.mul.Denom().Cmp(u.mul.Denom()) == 0: // normalized: equal
 	case o.mul.Sign() != 0 && isMultiple(u.mul, o.mul):
 		c.addAt("multipleOf", multipleOfExpanded)
 	case u.mul.Sign() != 0 && isMultiple(o.mul, u.mul):
@@ -572,7 +578,13 @@ func (c *diffContext) compareNumber(o, u *node) {
 }
 
 // isMultiple reports whether a is an integer multiple of b (b != 0).
+// Values with absurd exponents (over 64 Kibit) are reported as not
+// multiples, so that a schema cannot make the check expensive.
 func isMultiple(a, b *big.Rat) bool {
+	const limit = 1 << 16
+	if a.Num().BitLen()+a.Denom().BitLen()+b.Num().BitLen()+b.Denom().BitLen() > limit {
+		return false
+	}
 	q := new(big.Rat).Quo(a, b)
 	return q.IsInt()
 }
