@@ -146,7 +146,8 @@ func (b *builder) follow(s *jsch.Schema) *jsch.Schema {
 var annotations = map[string]bool{
 	"$ref": true, "$schema": true, "$id": true, "id": true, "$defs": true, "definitions": true,
 	"$comment": true, "title": true, "description": true, "default": true, "examples": true,
-	"$anchor": true, "$dynamicAnchor": true, "$vocabulary": true,
+	"$anchor": true, "$dynamicAnchor": true, "$vocabulary": true, "readOnly": true,
+	"writeOnly": true, "deprecated": true,
 }
 
 func onlyRef(raw any) bool {
@@ -179,8 +180,10 @@ func (b *builder) make(s *jsch.Schema) node {
 		return node{kind: kindFalse}
 	}
 	var parts []*node
+	var refNode *node
 	if s.Ref != nil {
-		parts = append(parts, b.build(s.Ref))
+		refNode = b.build(s.Ref)
+		parts = append(parts, refNode)
 	}
 	if s.Enum != nil {
 		parts = append(parts, &node{kind: kindEnum, enum: s.Enum.Values})
@@ -246,6 +249,11 @@ func (b *builder) make(s *jsch.Schema) node {
 	case 0:
 		n = node{kind: kindEmpty}
 	case 1:
+		if parts[0] == refNode {
+			// A shared node (maybe still being built): refer to it.
+			n = node{kind: kindCombined, criterion: "allOf", subs: parts}
+			break
+		}
 		n = *parts[0]
 	default:
 		n = node{kind: kindCombined, criterion: "allOf", subs: parts}
