@@ -20,6 +20,7 @@ package jsonschema
 import (
 	"encoding/json"
 	"math/big"
+	"slices"
 	"sort"
 
 	jsch "github.com/santhosh-tekuri/jsonschema/v6"
@@ -208,9 +209,21 @@ func (b *builder) make(s *jsch.Schema) node {
 		parts = append(parts, &node{kind: kindConst, constVal: *s.Const})
 	}
 
+	// "type": "t" is one schema; "type": [...] an anyOf in the array's
+	// order, even of one type (Everit's buildAnyOfSchemaForMultipleTypes).
 	var types []string
+	typeArray := false
 	if s.Types != nil {
 		types = s.Types.ToStrings()
+		raw, _ := b.raw(s.Location).(map[string]any)
+		if arr, ok := raw["type"].([]any); ok {
+			typeArray, types = true, nil
+			for _, t := range arr {
+				if t, ok := t.(string); ok && !slices.Contains(types, t) {
+					types = append(types, t)
+				}
+			}
+		}
 	}
 	named := map[string]bool{}
 	for _, t := range types {
@@ -220,12 +233,12 @@ func (b *builder) make(s *jsch.Schema) node {
 	for _, t := range types {
 		typed = append(typed, b.typed(s, t))
 	}
-	switch len(typed) {
-	case 0:
-	case 1:
-		parts = append(parts, typed[0])
-	default:
+	switch {
+	case len(typed) == 0:
+	case typeArray:
 		parts = append(parts, &node{kind: kindCombined, criterion: "anyOf", subs: typed})
+	default:
+		parts = append(parts, typed[0])
 	}
 	// Keywords of a type that "type" does not name (Everit's property sniffer).
 	if !named["array"] && b.hasArrayKeywords(s) {
