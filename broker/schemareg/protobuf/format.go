@@ -9,12 +9,14 @@ package protobuf
 // two-space indentation, messages before enums) is Confluent's.
 
 import (
+	"fmt"
 	"math"
 	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/bufbuild/protocompile/ast"
+	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
 // maxTag is the largest field number (Confluent prints larger range ends as "max").
@@ -166,7 +168,7 @@ func (pr *printer) resolve(name string, known func(string) bool) string {
 }
 
 func (pr *printer) isType(n string) bool { _, ok := pr.p.types[n]; return ok }
-func (pr *printer) isExt(n string) bool  { return pr.p.extensions[n] }
+func (pr *printer) isExt(n string) bool  { return pr.p.extensions[n] != nil }
 
 // qualify returns "."+full name of a type when normalizing, else name.
 func (pr *printer) qualify(name string) string {
@@ -431,53 +433,51 @@ func bracketed(items []string) string {
 }
 
 // fieldOptions lists a field's compact options; as Confluent's parser
-// keeps default and json_name apart, they come after the others.
+// keeps default and json_name apart from the others, they come last.
 func (pr *printer) fieldOptions(opts *ast.CompactOptionsNode, scalarType string) []string {
 	if opts == nil {
 		return nil
 	}
-	var plain, special []*ast.OptionNode
+	var list []option
+	var def, jsonName *ast.OptionNode
 	for _, o := range opts.Options {
-		if n := simpleOptionName(o); n == "default" || n == "json_name" {
-			special = append(special, o)
-		} else {
-			plain = append(plain, o)
+		switch simpleOptionName(o) {
+		case "default":
+			def = o
+		case "json_name":
+			jsonName = o
+		default:
+			list = append(list, pr.optionFromAST(o))
 		}
 	}
-	// default before json_name, as Confluent adds them.
-	sort.SliceStable(special, func(i, j int) bool {
-		return simpleOptionName(special[i]) == "default" && simpleOptionName(special[j]) != "default"
-	})
-	list := pr.options(plain)
-	for _, o := range special {
-		text := ""
-		if simpleOptionName(o) == "json_name" {
-			text = "json_name = " + pr.value(o.Val)
-		} else {
-			text = "default = " + pr.defaultValue(o.Val, scalarType)
+	if def != nil {
+		v := pr.valueFromAST(def.Val)
+		switch scalarType {
+		case "string":
+			v.kind = valueString
+		case "bytes":
+			// Confluent prints a bytes default unquoted (as a number);
+			// kept so when it is one, quoted otherwise so that it parses.
+			v.kind = valueString
+			if _, err := strconv.ParseFloat(v.text, 64); err == nil {
+				v.kind = valueNumber
+			}
+		case "bool", "":
+			v.kind = valueLiteral
+		default:
+			v.kind = valueNumber
 		}
-		list = append(list, renderedOption{name: simpleOptionName(o), text: text})
+		list = append(list, option{name: "default", value: v})
 	}
-	if pr.norm {
-		sort.SliceStable(list, func(i, j int) bool { return list[i].name < list[j].name })
+	if jsonName != nil {
+		list = append(list, option{name: "json_name", value: pr.valueFromAST(jsonName.Val)})
 	}
-	out := make([]string, len(list))
-	for i, o := range list {
+	rendered := pr.renderOptions(list)
+	out := make([]string, len(rendered))
+	for i, o := range rendered {
 		out[i] = o.text
 	}
 	return out
-}
-
-func (pr *printer) defaultValue(v ast.ValueNode, scalarType string) string {
-	switch scalarType {
-	case "string", "bytes":
-		if s, ok := v.(ast.StringValueNode); ok {
-			return "\"" + escapeChars(s.AsString()) + "\""
-		}
-	case "bool", "":
-		return pr.raw(v)
-	}
-	return pr.number(pr.raw(v))
 }
 
 func simpleOptionName(o *ast.OptionNode) string {
@@ -487,53 +487,286 @@ func simpleOptionName(o *ast.OptionNode) string {
 	return ""
 }
 
-// renderedOption is one option printed as "name = value"; name is
-// Confluent's OptionElement name (the first part, unparenthesized,
-// qualified when normalizing), the sort key of normalize.
+// optionValue is an option's value as Confluent's parser (Square Wire)
+// models it: a string, a bare literal (number, bool, enum name), a message
+// literal (an ordered map; a key given twice becomes a list) or a list.
+type optionValue struct {
+	kind  valueKind
+	text  string // string contents, or the literal's source text
+	keys  []string
+	items map[string]*optionValue
+	list  []*optionValue
+}
+
+type valueKind int
+
+const (
+	valueString valueKind = iota
+	valueLiteral
+	valueNumber
+	valueMap
+	valueList
+)
+
+// option is one option: its first name part (Confluent's OptionElement
+// name), whether that part is an extension "(...)", the remaining parts
+// of a dotted name, and the value.
+type option struct {
+	name  string
+	paren bool
+	rest  []string
+	value *optionValue
+}
+
+// renderedOption is an option printed as "name = value", with the name
+// normalize sorts by.
 type renderedOption struct {
 	name string
 	text string
 }
 
-func (pr *printer) options(opts []*ast.OptionNode) []renderedOption {
-	out := make([]renderedOption, 0, len(opts))
-	for _, o := range opts {
-		var parts []string
-		key := ""
-		for i, part := range o.Name.Parts {
-			n := string(part.Name.AsIdentifier())
-			if part.IsExtension() {
-				if i == 0 && pr.norm {
-					if r := pr.resolve(n, pr.isExt); r != "" {
-						n = r
-					}
-				}
-				if i == 0 {
-					key = n
-				}
-				parts = append(parts, "("+n+")")
-			} else {
-				if i == 0 {
-					key = n
-				}
-				parts = append(parts, n)
+func (pr *printer) optionFromAST(o *ast.OptionNode) option {
+	var op option
+	for i, part := range o.Name.Parts {
+		n := string(part.Name.AsIdentifier())
+		if i == 0 {
+			op.name, op.paren = n, part.IsExtension()
+			continue
+		}
+		if part.IsExtension() {
+			n = "(" + n + ")"
+		}
+		op.rest = append(op.rest, n)
+	}
+	op.value = pr.valueFromAST(o.Val)
+	return op
+}
+
+func (pr *printer) valueFromAST(v ast.ValueNode) *optionValue {
+	switch v := v.(type) {
+	case ast.StringValueNode:
+		return &optionValue{kind: valueString, text: v.AsString()}
+	case *ast.MessageLiteralNode:
+		m := &optionValue{kind: valueMap, items: map[string]*optionValue{}}
+		for _, e := range v.Elements {
+			k := string(e.Name.Name.AsIdentifier())
+			if e.Name.IsAnyTypeReference() {
+				k = "[" + string(e.Name.URLPrefix.AsIdentifier()) + "/" + k + "]"
+			} else if e.Name.IsExtension() {
+				k = "[" + k + "]"
+			}
+			val := pr.valueFromAST(e.Val)
+			prev, ok := m.items[k]
+			switch {
+			case !ok:
+				m.keys = append(m.keys, k)
+				m.items[k] = val
+			case prev.kind == valueList:
+				prev.list = append(prev.list, flatten(val)...)
+			default:
+				m.items[k] = &optionValue{kind: valueList, list: append([]*optionValue{prev}, flatten(val)...)}
 			}
 		}
-		out = append(out, renderedOption{name: key, text: strings.Join(parts, ".") + " = " + pr.value(o.Val)})
+		return m
+	case *ast.ArrayLiteralNode:
+		l := &optionValue{kind: valueList}
+		for _, e := range v.Elements {
+			l.list = append(l.list, pr.valueFromAST(e))
+		}
+		return l
+	case *ast.UintLiteralNode, *ast.NegativeIntLiteralNode, *ast.FloatLiteralNode, *ast.SignedFloatLiteralNode:
+		return &optionValue{kind: valueNumber, text: pr.raw(v)}
 	}
+	return &optionValue{kind: valueLiteral, text: pr.raw(v)}
+}
+
+func flatten(v *optionValue) []*optionValue {
+	if v.kind == valueList {
+		return v.list
+	}
+	return []*optionValue{v}
+}
+
+// options prints options as Confluent's FormatContext.filterOptions and
+// toString(OptionElement). Normalizing qualifies extension names, turns a
+// dotted name "(ext).a.b = v" into "(ext) = { a: { b: v } }", sorts by name
+// and merges the options setting one non-repeated extension.
+func (pr *printer) options(nodes []*ast.OptionNode) []renderedOption {
+	opts := make([]option, 0, len(nodes))
+	for _, n := range nodes {
+		opts = append(opts, pr.optionFromAST(n))
+	}
+	return pr.renderOptions(opts)
+}
+
+func (pr *printer) renderOptions(opts []option) []renderedOption {
 	if pr.norm {
-		sort.SliceStable(out, func(i, j int) bool { return out[i].name < out[j].name })
+		for i := range opts {
+			o := &opts[i]
+			if !o.paren {
+				continue
+			}
+			if r := pr.resolve(o.name, pr.isExt); r != "" {
+				o.name = r
+				for j := len(o.rest) - 1; j >= 0; j-- {
+					o.value = &optionValue{kind: valueMap, keys: []string{o.rest[j]}, items: map[string]*optionValue{o.rest[j]: o.value}}
+				}
+				o.rest = nil
+			}
+		}
+		sort.SliceStable(opts, func(i, j int) bool { return opts[i].name < opts[j].name })
+		merged := opts[:0:0]
+		for _, o := range opts {
+			if n := len(merged); n > 0 && merged[n-1].name == o.name && o.paren && merged[n-1].paren {
+				if ext := pr.p.extensions[o.name]; ext != nil && ext.Cardinality() != protoreflect.Repeated {
+					if merged[n-1].value.kind == valueMap && o.value.kind == valueMap {
+						merged[n-1].value = mergeMaps(ext, merged[n-1].value, o.value)
+					} else {
+						merged[n-1] = o
+					}
+					continue
+				}
+			}
+			merged = append(merged, o)
+		}
+		opts = merged
+	}
+	out := make([]renderedOption, 0, len(opts))
+	for _, o := range opts {
+		name := o.name
+		if o.paren {
+			name = "(" + name + ")"
+		}
+		for _, r := range o.rest {
+			name += "." + r
+		}
+		out = append(out, renderedOption{name: o.name, text: name + " = " + pr.printValue(o.value, true)})
 	}
 	return out
 }
 
-// raw is the value's source text.
+// mergeMaps is Confluent's mergeOptionMaps: the keys of b are merged into
+// a copy of a; a key's values merge as its field's type says.
+func mergeMaps(field protoreflect.FieldDescriptor, a, b *optionValue) *optionValue {
+	var container protoreflect.MessageDescriptor
+	if field != nil {
+		container = field.Message()
+	}
+	out := &optionValue{kind: valueMap, keys: append([]string(nil), a.keys...), items: map[string]*optionValue{}}
+	for k, v := range a.items {
+		out.items[k] = v
+	}
+	for _, k := range b.keys {
+		var nested protoreflect.FieldDescriptor
+		if container != nil {
+			nested = container.Fields().ByName(protoreflect.Name(k))
+		}
+		if prev, ok := out.items[k]; ok {
+			out.items[k] = mergeValues(nested, prev, b.items[k])
+		} else {
+			out.keys = append(out.keys, k)
+			out.items[k] = b.items[k]
+		}
+	}
+	return out
+}
+
+// mergeValues is Confluent's mergeOptionValues: singular message fields
+// merge deeply, singular scalars take the last value, anything else
+// accumulates a list without duplicates.
+func mergeValues(field protoreflect.FieldDescriptor, a, b *optionValue) *optionValue {
+	singular := field != nil && field.Cardinality() != protoreflect.Repeated
+	if singular && a.kind == valueMap && b.kind == valueMap && field.Message() != nil {
+		return mergeMaps(field, a, b)
+	}
+	if singular {
+		return b
+	}
+	out := &optionValue{kind: valueList}
+	seen := map[string]bool{}
+	for _, v := range append(flatten(a), flatten(b)...) {
+		key := fmt.Sprintf("%d:%s", v.kind, (&printer{}).printValue(v, false))
+		if !seen[key] {
+			seen[key] = true
+			out.list = append(out.list, v)
+		}
+	}
+	return out
+}
+
+// printValue is Confluent's option value printing; top is true for an
+// option's own value (where a message literal is "{...}" as well).
+func (pr *printer) printValue(v *optionValue, top bool) string {
+	switch v.kind {
+	case valueString:
+		return "\"" + escapeChars(v.text) + "\""
+	case valueNumber:
+		return pr.number(v.text)
+	case valueMap:
+		return "{\n" + pr.printMap(v) + "}"
+	case valueList:
+		if pr.norm && len(v.list) == 1 {
+			return pr.printValue(v.list[0], false)
+		}
+		var sb strings.Builder
+		sb.WriteString("[\n")
+		for i, e := range v.list {
+			s := pr.printValue(e, false)
+			if i < len(v.list)-1 {
+				s += ","
+			}
+			indent(&sb, s)
+		}
+		sb.WriteString("]")
+		return sb.String()
+	}
+	return v.text
+}
+
+// printMap is Confluent's formatOptionMap: "key: value" lines; normalizing
+// drops empty lists, qualifies extension keys and sorts the keys.
+func (pr *printer) printMap(m *optionValue) string {
+	keys := m.keys
+	items := m.items
+	if pr.norm {
+		items = map[string]*optionValue{}
+		keys = nil
+		for _, k := range m.keys {
+			v := m.items[k]
+			if v.kind == valueList && len(v.list) == 0 {
+				continue
+			}
+			nk := k
+			if strings.HasPrefix(k, "[") && strings.HasSuffix(k, "]") {
+				if r := pr.resolve(k[1:len(k)-1], pr.isExt); r != "" {
+					nk = "[" + r + "]"
+				}
+			}
+			if _, dup := items[nk]; !dup {
+				keys = append(keys, nk)
+				items[nk] = v
+			}
+		}
+		sort.Strings(keys)
+	}
+	var sb strings.Builder
+	for i, k := range keys {
+		line := k + ": " + pr.printValue(items[k], false)
+		if i < len(keys)-1 {
+			line += ","
+		}
+		indent(&sb, line)
+	}
+	return sb.String()
+}
+
+// raw is a node's source text.
 func (pr *printer) raw(v ast.Node) string {
 	return pr.tree.NodeInfo(v).RawText()
 }
 
-// number formats a numeric literal; normalize prints it as Java's
-// DecimalFormat (no grouping, at most three fraction digits).
+// number formats a numeric literal; normalizing prints it as Java's
+// DecimalFormat does (no grouping, at most three fraction digits).
 func (pr *printer) number(text string) string {
 	if !pr.norm {
 		return text
@@ -555,94 +788,6 @@ func (pr *printer) number(text string) string {
 		s = "0"
 	}
 	return s
-}
-
-// value prints an option value as Confluent's OptionElement printing.
-func (pr *printer) value(v ast.ValueNode) string {
-	switch v := v.(type) {
-	case ast.StringValueNode:
-		return "\"" + escapeChars(v.AsString()) + "\""
-	case *ast.MessageLiteralNode:
-		return "{\n" + pr.messageLiteral(v) + "}"
-	case *ast.ArrayLiteralNode:
-		return pr.list(v.Elements)
-	case *ast.UintLiteralNode, *ast.NegativeIntLiteralNode, *ast.FloatLiteralNode, *ast.SignedFloatLiteralNode:
-		return pr.number(pr.raw(v))
-	}
-	return pr.raw(v)
-}
-
-func (pr *printer) list(elems []ast.ValueNode) string {
-	if pr.norm && len(elems) == 1 {
-		return pr.value(elems[0])
-	}
-	var sb strings.Builder
-	sb.WriteString("[\n")
-	for i, e := range elems {
-		s := pr.value(e)
-		if i < len(elems)-1 {
-			s += ","
-		}
-		indent(&sb, s)
-	}
-	sb.WriteString("]")
-	return sb.String()
-}
-
-// messageLiteral is Confluent's formatOptionMap: "key: value" lines, a key
-// given more than once becoming a list.
-func (pr *printer) messageLiteral(m *ast.MessageLiteralNode) string {
-	var keys []string
-	vals := map[string][]ast.ValueNode{}
-	for _, e := range m.Elements {
-		k := string(e.Name.Name.AsIdentifier())
-		if e.Name.IsExtension() || e.Name.IsAnyTypeReference() {
-			if e.Name.IsAnyTypeReference() {
-				k = string(e.Name.URLPrefix.AsIdentifier()) + "/" + k
-			} else if pr.norm {
-				if r := pr.resolve(k, pr.isExt); r != "" {
-					k = r
-				}
-			}
-			k = "[" + k + "]"
-		}
-		if _, ok := vals[k]; !ok {
-			keys = append(keys, k)
-		}
-		if arr, ok := e.Val.(*ast.ArrayLiteralNode); ok {
-			vals[k] = append(vals[k], arr.Elements...)
-			if len(arr.Elements) == 0 && vals[k] == nil {
-				vals[k] = []ast.ValueNode{}
-			}
-		} else {
-			vals[k] = append(vals[k], e.Val)
-		}
-	}
-	if pr.norm {
-		kept := keys[:0]
-		for _, k := range keys {
-			if len(vals[k]) > 0 {
-				kept = append(kept, k)
-			}
-		}
-		keys = kept
-		sort.Strings(keys)
-	}
-	var sb strings.Builder
-	for i, k := range keys {
-		var v string
-		if vs := vals[k]; len(vs) == 1 {
-			v = pr.value(vs[0])
-		} else {
-			v = pr.list(vs)
-		}
-		line := k + ": " + v
-		if i < len(keys)-1 {
-			line += ","
-		}
-		indent(&sb, line)
-	}
-	return sb.String()
 }
 
 // reserved prints a message's or enum's reserved statements; normalize

@@ -27,11 +27,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/bufbuild/protocompile"
 	"github.com/bufbuild/protocompile/ast"
 	"github.com/bufbuild/protocompile/linker"
+	"github.com/bufbuild/protocompile/parser"
 	"github.com/bufbuild/protocompile/reporter"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
@@ -113,35 +115,23 @@ func (format) Parse(s string, refs []schema.Resolved) (schema.Parsed, error) {
 	}
 	srcs[rootPath] = s
 
-	var firstErr error
-	rep := reporter.NewReporter(func(err reporter.ErrorWithPos) error {
-		if firstErr == nil {
-			firstErr = err
+	resolver := protocompile.WithStandardImports(&protocompile.SourceResolver{
+		Accessor: protocompile.SourceAccessorFromMap(srcs),
+	})
+	res, err := compileStrict(resolver)
+	if err != nil {
+		// Confluent checks only syntax and type resolution unless
+		// schema.validate.fields is on: accept what links even if protoc's
+		// further checks (reserved numbers in use, proto3 enums starting
+		// at zero, option types) fail, but report the strict error when
+		// it does not link either.
+		if lenient, lerr := compileLenient(resolver, s); lerr == nil {
+			res, err = lenient, nil
 		}
-		return nil // keep going so that the first error is the one reported
-	}, nil)
-	c := protocompile.Compiler{
-		Resolver: protocompile.WithStandardImports(&protocompile.SourceResolver{
-			Accessor: protocompile.SourceAccessorFromMap(srcs),
-		}),
-		Reporter:       rep,
-		SourceInfoMode: protocompile.SourceInfoNone,
-		RetainASTs:     true,
-	}
-	files, err := c.Compile(context.Background(), rootPath)
-	if firstErr != nil {
-		err = firstErr
 	}
 	if err != nil {
 		msg := strings.ReplaceAll(err.Error(), rootPath+":", "")
-		if errors.Is(err, reporter.ErrInvalidSource) {
-			msg = "invalid source"
-		}
 		return nil, fmt.Errorf("%w: Could not parse Protobuf - %s", schema.ErrInvalid, msg)
-	}
-	res, ok := files[0].(linker.Result)
-	if !ok || res.AST() == nil {
-		return nil, fmt.Errorf("%w: Could not parse Protobuf - no syntax tree", schema.ErrInvalid)
 	}
 	p := &parsed{
 		file:    res,
@@ -154,13 +144,98 @@ func (format) Parse(s string, refs []schema.Resolved) (schema.Parsed, error) {
 	return p, nil
 }
 
+// compileStrict compiles the schema as protoc would.
+func compileStrict(resolver protocompile.Resolver) (linker.Result, error) {
+	var firstErr error
+	rep := reporter.NewReporter(func(err reporter.ErrorWithPos) error {
+		if firstErr == nil {
+			firstErr = err
+		}
+		return nil // keep going so that the first error is the one reported
+	}, nil)
+	c := protocompile.Compiler{
+		Resolver:       resolver,
+		Reporter:       rep,
+		SourceInfoMode: protocompile.SourceInfoNone,
+		RetainASTs:     true,
+	}
+	files, err := c.Compile(context.Background(), rootPath)
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	if err != nil {
+		if errors.Is(err, reporter.ErrInvalidSource) {
+			return nil, errors.New("invalid source")
+		}
+		return nil, err
+	}
+	res, ok := files[0].(linker.Result)
+	if !ok || res.AST() == nil {
+		return nil, errors.New("no syntax tree")
+	}
+	return res, nil
+}
+
+// compileLenient parses and links the schema (its imports compiled
+// strictly) without protoc's semantic validation, interpreting options
+// leniently: roughly what Confluent's parser accepts by default.
+func compileLenient(resolver protocompile.Resolver, s string) (linker.Result, error) {
+	h := reporter.NewHandler(nil)
+	tree, err := parser.Parse(rootPath, strings.NewReader(s), h)
+	if err != nil {
+		return nil, err
+	}
+	unlinked, err := parser.ResultFromAST(tree, false, h)
+	if err != nil {
+		return nil, err
+	}
+	// Confluent resolves the well-known and its own types even when the
+	// schema does not import them: make them all visible.
+	fdp := unlinked.FileDescriptorProto()
+	imported := map[string]bool{}
+	for _, d := range fdp.GetDependency() {
+		imported[d] = true
+	}
+	for _, k := range knownImports() {
+		if !imported[k] {
+			fdp.Dependency = append(fdp.Dependency, k)
+		}
+	}
+	c := protocompile.Compiler{Resolver: resolver, SourceInfoMode: protocompile.SourceInfoNone}
+	deps, err := c.Compile(context.Background(), fdp.GetDependency()...)
+	if err != nil {
+		return nil, err
+	}
+	linked, err := linker.Link(unlinked, deps, nil, h)
+	if err != nil {
+		return nil, err
+	}
+	// Options are left uninterpreted: nothing here depends on them.
+	return linked, nil
+}
+
+// knownImports are the files Confluent resolves without registration.
+func knownImports() []string {
+	out := []string{
+		"google/protobuf/any.proto", "google/protobuf/api.proto", "google/protobuf/descriptor.proto",
+		"google/protobuf/duration.proto", "google/protobuf/empty.proto", "google/protobuf/field_mask.proto",
+		"google/protobuf/source_context.proto", "google/protobuf/struct.proto", "google/protobuf/timestamp.proto",
+		"google/protobuf/type.proto", "google/protobuf/wrappers.proto",
+	}
+	for name := range builtin {
+		out = append(out, name)
+	}
+	sort.Strings(out)
+	return out
+}
+
 // parsed is one compiled schema. It is immutable after Parse.
 type parsed struct {
 	file       protoreflect.FileDescriptor // linked root file
 	tree       *ast.FileNode
-	refText    map[string]string   // reference import path -> its text
-	types      map[string]typeInfo // full name (no leading dot) -> message or enum, root and imports
-	extensions map[string]bool     // full names of extension fields, root and imports
+	refText    map[string]string                       // reference import path -> its text
+	types      map[string]typeInfo                     // full name (no leading dot) -> message or enum, root and imports
+	extensions map[string]protoreflect.FieldDescriptor // extension fields by full name, root and imports
 	canonical  string
 	normalized string
 }
@@ -196,9 +271,9 @@ func (p *parsed) CanRead(writer schema.Parsed) []string {
 
 // collectNames indexes every message, enum and extension reachable from
 // the root file (the root and its transitive imports).
-func collectNames(root protoreflect.FileDescriptor) (map[string]typeInfo, map[string]bool) {
+func collectNames(root protoreflect.FileDescriptor) (map[string]typeInfo, map[string]protoreflect.FieldDescriptor) {
 	types := map[string]typeInfo{}
-	exts := map[string]bool{}
+	exts := map[string]protoreflect.FieldDescriptor{}
 	seen := map[string]bool{}
 	var visitFile func(f protoreflect.FileDescriptor)
 	var visitMessages func(f protoreflect.FileDescriptor, ms protoreflect.MessageDescriptors)
@@ -210,7 +285,7 @@ func collectNames(root protoreflect.FileDescriptor) (map[string]typeInfo, map[st
 	}
 	addExts := func(xs protoreflect.ExtensionDescriptors) {
 		for i := 0; i < xs.Len(); i++ {
-			exts[string(xs.Get(i).FullName())] = true
+			exts[string(xs.Get(i).FullName())] = xs.Get(i)
 		}
 	}
 	visitMessages = func(f protoreflect.FileDescriptor, ms protoreflect.MessageDescriptors) {
