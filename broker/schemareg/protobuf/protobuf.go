@@ -110,9 +110,11 @@ func (format) Parse(s string, refs []schema.Resolved) (schema.Parsed, error) {
 		if r.Type != "" && r.Type != schema.Protobuf {
 			return nil, fmt.Errorf("%w: reference %q is of type %s, not %s", schema.ErrInvalid, r.Name, r.Type, schema.Protobuf)
 		}
-		srcs[r.Name] = r.Schema
-		refText[r.Name] = r.Schema
+		text := fromDescriptor(r.Schema)
+		srcs[r.Name] = text
+		refText[r.Name] = text
 	}
+	s = fromDescriptor(s)
 	srcs[rootPath] = s
 
 	resolver := protocompile.WithStandardImports(&protocompile.SourceResolver{
