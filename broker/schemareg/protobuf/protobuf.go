@@ -187,6 +187,28 @@ func compileLenient(resolver protocompile.Resolver, s string) (linker.Result, er
 	if err != nil {
 		return nil, err
 	}
+	if err := ast.Walk(tree, &ast.SimpleVisitor{
+		DoVisitFieldNode: func(n *ast.FieldNode) error {
+			if n.Tag == nil {
+				return fmt.Errorf("field %s has no number", n.Name.Val)
+			}
+			return nil
+		},
+		DoVisitMapFieldNode: func(n *ast.MapFieldNode) error {
+			if n.Tag == nil {
+				return fmt.Errorf("field %s has no number", n.Name.Val)
+			}
+			return nil
+		},
+		DoVisitGroupNode: func(n *ast.GroupNode) error {
+			if n.Tag == nil {
+				return fmt.Errorf("group %s has no number", n.Name.Val)
+			}
+			return nil
+		},
+	}); err != nil {
+		return nil, err
+	}
 	unlinked, err := parser.ResultFromAST(tree, false, h)
 	if err != nil {
 		return nil, err
