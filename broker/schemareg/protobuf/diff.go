@@ -9,6 +9,7 @@ package protobuf
 // in the same order.
 
 import (
+	"sort"
 	"strconv"
 	"strings"
 
@@ -577,16 +578,8 @@ func sortedUnion(a, b []int32) []int32 {
 			}
 		}
 	}
-	sortInt32(out)
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
 	return out
-}
-
-func sortInt32(s []int32) {
-	for i := 1; i < len(s); i++ {
-		for j := i; j > 0 && s[j] < s[j-1]; j-- {
-			s[j], s[j-1] = s[j-1], s[j]
-		}
-	}
 }
 
 func sortedUnionStrings(a, b []string) []string {
@@ -602,11 +595,7 @@ func sortedUnionStrings(a, b []string) []string {
 	}
 	// Java's TreeSet<String> orders by UTF-16 code units; for the ASCII
 	// identifiers protobuf allows that is byte order.
-	for i := 1; i < len(out); i++ {
-		for j := i; j > 0 && out[j] < out[j-1]; j-- {
-			out[j], out[j-1] = out[j-1], out[j]
-		}
-	}
+	sort.Strings(out)
 	return out
 }
 
