@@ -7,6 +7,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protodesc"
+	"google.golang.org/protobuf/types/descriptorpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/moldau/moldau/broker/schemareg/schema"
@@ -146,5 +147,86 @@ func TestBase64NotADescriptor(t *testing.T) {
 	b, _ := proto.Marshal(protodesc.ToFileDescriptorProto(timestamppb.File_google_protobuf_timestamp_proto))
 	if _, err := New().Parse(base64.StdEncoding.EncodeToString(b), nil); err != nil {
 		t.Errorf("timestamp.proto as a descriptor: %v", err)
+	}
+}
+
+// TestFormatted covers Confluent's ?format= forms: serialized gives a
+// descriptor that parses back to the same schema, ignore_extensions drops
+// custom options and extensions but keeps confluent.* ones.
+func TestFormatted(t *testing.T) {
+	const src = `syntax = "proto2";
+package x;
+
+import "google/protobuf/descriptor.proto";
+import "confluent/meta.proto";
+
+extend google.protobuf.FieldOptions {
+  optional string unit = 50001;
+}
+
+message M {
+  optional double w = 1 [(unit) = "kg", (confluent.field_meta) = { doc: "weight" }];
+  extensions 100 to 199;
+}
+`
+	p, err := New().Parse(src, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, ok := p.(interface{ Formatted(string) string })
+	if !ok {
+		t.Fatal("Parsed has no Formatted")
+	}
+	if f.Formatted("") != p.Canonical() || f.Formatted("default") != p.Canonical() || f.Formatted("nonsense") != p.Canonical() {
+		t.Error("default and unknown formats must be the canonical form")
+	}
+	want := `syntax = "proto2";
+package x;
+
+import "google/protobuf/descriptor.proto";
+import "confluent/meta.proto";
+
+message M {
+  optional double w = 1 [(confluent.field_meta) = {
+    doc: "weight"
+  }];
+}
+`
+	if got := f.Formatted("ignore_extensions"); got != want {
+		t.Errorf("ignore_extensions:\n%s\nwant:\n%s", got, want)
+	}
+	ser := f.Formatted("serialized")
+	raw, err := base64.StdEncoding.DecodeString(ser)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fdp descriptorpb.FileDescriptorProto
+	if err := proto.Unmarshal(raw, &fdp); err != nil {
+		t.Fatal(err)
+	}
+	if fdp.GetName() != "default" || fdp.GetPackage() != "x" || len(fdp.GetDependency()) != 2 {
+		t.Errorf("serialized descriptor: name %q package %q deps %v", fdp.GetName(), fdp.GetPackage(), fdp.GetDependency())
+	}
+	back, err := New().Parse(ser, nil)
+	if err != nil {
+		t.Fatalf("serialized form does not parse: %v", err)
+	}
+	if m := append(back.CanRead(p), p.CanRead(back)...); len(m) != 0 {
+		t.Errorf("serialized form differs: %v", m)
+	}
+
+	// A schema accepted only leniently (no import for the well-known type)
+	// serializes without the imports the lenient path made visible.
+	q, err := New().Parse("syntax = \"proto3\";\nmessage T { google.protobuf.Timestamp at = 1; }\n", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ = base64.StdEncoding.DecodeString(q.(interface{ Formatted(string) string }).Formatted("serialized"))
+	fdp.Reset()
+	if err := proto.Unmarshal(raw, &fdp); err != nil {
+		t.Fatal(err)
+	}
+	if len(fdp.GetDependency()) != 0 {
+		t.Errorf("serialized form has imports the text does not: %v", fdp.GetDependency())
 	}
 }

@@ -23,15 +23,20 @@ import (
 const maxTag = 536_870_911
 
 type printer struct {
-	p     *parsed
-	tree  *ast.FileNode
-	norm  bool
-	pkg   []string // the file's package, split on "."
-	scope []string // enclosing message names
+	p         *parsed
+	tree      *ast.FileNode
+	norm      bool
+	ignoreExt bool     // Confluent's ignore_extensions format: no custom options but confluent.*, no extensions
+	pkg       []string // the file's package, split on "."
+	scope     []string // enclosing message names
 }
 
 func printFile(p *parsed, normalize bool) string {
-	pr := &printer{p: p, tree: p.tree, norm: normalize}
+	return (&printer{p: p, tree: p.tree, norm: normalize}).file()
+}
+
+func (pr *printer) file() string {
+	p, normalize := pr.p, pr.norm
 	var sb strings.Builder
 	f := p.tree
 	if f.Syntax != nil {
@@ -99,7 +104,7 @@ func printFile(p *parsed, normalize bool) string {
 			sb.WriteString(pr.enum(e))
 		}
 	}
-	if len(extends) > 0 {
+	if len(extends) > 0 && !pr.ignoreExt {
 		sb.WriteByte('\n')
 		for _, e := range pr.extends(extends) {
 			sb.WriteString(e)
@@ -306,13 +311,13 @@ func (pr *printer) message(m *ast.MessageNode) string {
 			indent(&sb, pr.group(g))
 		}
 	}
-	if len(extRanges) > 0 {
+	if len(extRanges) > 0 && !pr.ignoreExt {
 		sb.WriteByte('\n')
 		for _, e := range pr.extensionRanges(extRanges) {
 			indent(&sb, e)
 		}
 	}
-	if len(extends) > 0 {
+	if len(extends) > 0 && !pr.ignoreExt {
 		sb.WriteByte('\n')
 		for _, e := range pr.extends(extends) {
 			indent(&sb, e)
@@ -600,6 +605,15 @@ func (pr *printer) options(nodes []*ast.OptionNode) []renderedOption {
 }
 
 func (pr *printer) renderOptions(opts []option) []renderedOption {
+	if pr.ignoreExt {
+		kept := opts[:0:0]
+		for _, o := range opts {
+			if !o.paren || strings.HasPrefix(o.name, "confluent.") {
+				kept = append(kept, o)
+			}
+		}
+		opts = kept
+	}
 	if pr.norm {
 		for i := range opts {
 			o := &opts[i]

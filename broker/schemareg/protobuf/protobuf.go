@@ -25,6 +25,7 @@ package protobuf
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"sort"
@@ -35,6 +36,8 @@ import (
 	"github.com/bufbuild/protocompile/linker"
 	"github.com/bufbuild/protocompile/parser"
 	"github.com/bufbuild/protocompile/reporter"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protodesc"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/moldau/moldau/broker/schemareg/schema"
@@ -275,6 +278,57 @@ type typeInfo struct {
 
 func (p *parsed) Canonical() string  { return p.canonical }
 func (p *parsed) Normalized() string { return p.normalized }
+
+// Formatted is Confluent's formattedString(format), what the REST API's
+// ?format= gives on schema reads: "" and "default" are Canonical();
+// "ignore_extensions" leaves out custom options (other than Confluent's
+// confluent.*), extension ranges and extend blocks; "serialized" is the
+// schema as a base64 FileDescriptorProto named "default" (what
+// confluent-kafka-python asks for). Other formats give Canonical(), as
+// Confluent's do. The registry reaches it with a type assertion on
+// interface{ Formatted(string) string }.
+func (p *parsed) Formatted(format string) string {
+	switch strings.ToLower(strings.TrimSpace(format)) {
+	case "ignore_extensions":
+		return (&printer{p: p, tree: p.tree, ignoreExt: true}).file()
+	case "serialized":
+		fdp := protodesc.ToFileDescriptorProto(p.file)
+		fdp.Name = proto.String("default")
+		// Keep only the imports the text has (the lenient path may have
+		// added the well-known ones).
+		imported := map[string]bool{}
+		for _, d := range p.tree.Decls {
+			if imp, ok := d.(*ast.ImportNode); ok {
+				imported[imp.Name.AsString()] = true
+			}
+		}
+		var deps []string
+		var public, weak []int32
+		for i, d := range fdp.GetDependency() {
+			if !imported[d] {
+				continue
+			}
+			for _, x := range fdp.GetPublicDependency() {
+				if int(x) == i {
+					public = append(public, int32(len(deps)))
+				}
+			}
+			for _, x := range fdp.GetWeakDependency() {
+				if int(x) == i {
+					weak = append(weak, int32(len(deps)))
+				}
+			}
+			deps = append(deps, d)
+		}
+		fdp.Dependency, fdp.PublicDependency, fdp.WeakDependency = deps, public, weak
+		b, err := proto.MarshalOptions{Deterministic: true}.Marshal(fdp)
+		if err != nil {
+			return p.canonical
+		}
+		return base64.StdEncoding.EncodeToString(b)
+	}
+	return p.canonical
+}
 
 // CanRead reports the incompatible differences when data written with
 // writer is read with p, as Confluent's p.isBackwardCompatible(writer),
