@@ -271,9 +271,7 @@ func (pr *printer) message(m *ast.MessageNode) string {
 		if pr.norm {
 			sort.SliceStable(list, func(i, j int) bool { return fieldTag(list[i].fields[0]) < fieldTag(list[j].fields[0]) })
 		}
-		if len(oneofs) > 0 {
-			sb.WriteByte('\n')
-		}
+		sb.WriteByte('\n') // Confluent: before the oneofs, even when normalizing drops them all
 		for _, o := range list {
 			var ob strings.Builder
 			ob.WriteString("oneof " + o.node.Name.Val + " {")
