@@ -19,8 +19,6 @@
 // a location or an error type, which Confluent's messages are made of.
 //
 // Known differences from Confluent (Avro Java 1.12):
-//   - a 42201's text names the references by name only; Confluent's also
-//     prints the request (subject, version, id, schema);
 //   - JSON syntax errors are Go's decoder's, not Jackson's;
 //   - a forward-referenced type's field default is validated once the type
 //     is known (Java 1.12 validates it against an unresolved placeholder);
@@ -44,16 +42,14 @@ type format struct{}
 
 func (format) Type() string { return schema.Avro }
 
-// invalidError is a parse failure: its text is Confluent's
-// AvroSchemaProvider message, it wraps schema.ErrInvalid.
+// invalidError is a parse failure: its text is ErrInvalid's followed by
+// Avro's message; the registry puts the message into Confluent's sentence
+// ("Invalid schema <schema> with refs <refs> of type AVRO, details: ...").
 type invalidError struct {
-	refs   []string
 	detail string
 }
 
-func (e *invalidError) Error() string {
-	return "Invalid schema with refs [" + strings.Join(e.refs, ", ") + "] of type AVRO, details: " + e.detail
-}
+func (e *invalidError) Error() string { return schema.ErrInvalid.Error() + ": " + e.detail }
 
 func (e *invalidError) Unwrap() error { return schema.ErrInvalid }
 
@@ -85,18 +81,14 @@ func newParseContext(lenient bool) *context {
 
 func parse(s string, refs []schema.Resolved, lenient bool) (schema.Parsed, error) {
 	ctx := newParseContext(lenient)
-	var names []string
-	for _, r := range refs {
-		names = append(names, r.Name)
-	}
 	known := map[string]bool{}
 	for _, r := range refs {
 		if r.Type != "" && r.Type != schema.Avro {
-			return nil, &invalidError{refs: names, detail: fmt.Sprintf("reference %s is of type %s, not AVRO", r.Name, r.Type)}
+			return nil, &invalidError{detail: fmt.Sprintf("reference %s is of type %s, not AVRO", r.Name, r.Type)}
 		}
 		n, err := ctx.parseSchema(r.Schema)
 		if err != nil {
-			return nil, &invalidError{refs: names, detail: fmt.Sprintf("reference %s: %v", r.Name, err)}
+			return nil, &invalidError{detail: fmt.Sprintf("reference %s: %v", r.Name, err)}
 		}
 		if n.isNamed() {
 			known[n.name.full()] = true
@@ -111,7 +103,7 @@ func parse(s string, refs []schema.Resolved, lenient bool) (schema.Parsed, error
 		err = checkMainNames(root)
 	}
 	if err != nil {
-		return nil, &invalidError{refs: names, detail: err.Error()}
+		return nil, &invalidError{detail: err.Error()}
 	}
 	p := &parsed{root: root, canonical: toJSON(root, known)}
 	// Confluent's normalize() parses its normalized text again (with the
@@ -120,7 +112,7 @@ func parse(s string, refs []schema.Resolved, lenient bool) (schema.Parsed, error
 	nctx.names = refTypes
 	again, err := nctx.parseSchema(normalizedJSON(root, known))
 	if err != nil {
-		return nil, &invalidError{refs: names, detail: "normalizing: " + err.Error()}
+		return nil, &invalidError{detail: "normalizing: " + err.Error()}
 	}
 	p.normalized = toJSON(again, known)
 	return p, nil
@@ -134,6 +126,16 @@ type parsed struct {
 
 func (p *parsed) Canonical() string  { return p.canonical }
 func (p *parsed) Normalized() string { return p.normalized }
+
+// Formatted is Confluent's AvroSchema.formattedString, the ?format= of
+// schema reads: "resolved" is the schema with its references' types
+// inlined (Schema.toString()); anything else is the stored form.
+func (p *parsed) Formatted(format string) string {
+	if strings.EqualFold(strings.TrimSpace(format), "resolved") {
+		return toJSON(p.root, nil)
+	}
+	return p.canonical
+}
 
 // CanRead is Confluent's AvroSchema.isBackwardCompatible with this schema
 // as the reader: one Difference message per incompatibility, whose two %s

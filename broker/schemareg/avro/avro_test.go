@@ -30,6 +30,7 @@ import (
 //	invalid <text>              (the parse fails and its error contains text)
 //	canonical: <json>           (or it succeeds: Canonical() is exactly json)
 //	normalized: <json>          (and Normalized() is exactly json)
+//	resolved: <json>            (and Formatted("resolved") is exactly json)
 //
 // Schemas are one line each.
 type dataCase struct {
@@ -47,6 +48,7 @@ type dataCase struct {
 	invalid    string
 	canonical  *string
 	normalized *string
+	resolved   *string
 }
 
 func readCases(t *testing.T) []*dataCase {
@@ -112,6 +114,8 @@ func readCases(t *testing.T) []*dataCase {
 				cur.canonical = &rest
 			case "normalized:":
 				cur.normalized = &rest
+			case "resolved:":
+				cur.resolved = &rest
 			default:
 				t.Fatalf("%s:%d: unknown line %q", fn, ln, line)
 			}
@@ -170,6 +174,14 @@ func TestDataFiles(t *testing.T) {
 				}
 				if c.normalized != nil && p.Normalized() != *c.normalized {
 					t.Errorf("%s: normalized\n got %s\nwant %s", where, p.Normalized(), *c.normalized)
+				}
+				if c.resolved != nil {
+					if got := p.(*parsed).Formatted("RESOLVED"); got != *c.resolved {
+						t.Errorf("%s: resolved\n got %s\nwant %s", where, got, *c.resolved)
+					}
+				}
+				if got := p.(*parsed).Formatted("default"); got != p.Canonical() {
+					t.Errorf("%s: Formatted(default) %s is not the stored form", where, got)
 				}
 				// The stored form parses back to itself.
 				stored, err := format.Parse(p.Canonical(), c.refs)

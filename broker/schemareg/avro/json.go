@@ -92,7 +92,14 @@ func parseJSON(s string) (*jsonValue, error) {
 	}
 	dec := json.NewDecoder(strings.NewReader(s))
 	dec.UseNumber()
-	v, err := decodeValue(dec)
+	tok, err := dec.Token()
+	if err == io.EOF {
+		return nil, errors.New("no content to parse")
+	}
+	if err != nil {
+		return nil, err
+	}
+	v, err := decodeFrom(dec, tok)
 	if err != nil {
 		return nil, err
 	}
@@ -149,7 +156,7 @@ func decodeValue(dec *json.Decoder) (*jsonValue, error) {
 	tok, err := dec.Token()
 	if err != nil {
 		if err == io.EOF {
-			return nil, errors.New("no content to parse")
+			return nil, errors.New("unexpected end-of-input")
 		}
 		return nil, err
 	}
