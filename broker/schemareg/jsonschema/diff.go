@@ -252,12 +252,14 @@ func (d difference) template() string {
 }
 
 // message is Difference.toString() with the reader's and the writer's
-// names filled in, e.g. {errorType:"TYPE_CHANGED", description:"A type at
+// labels in place of its two %s (the labels may be "%s" themselves), e.g. {errorType:"TYPE_CHANGED", description:"A type at
 // path '#/properties/a' is different between the new schema and the old
 // schema'} (the closing quote mismatch is Confluent's).
 func (d difference) message(reader, writer string) string {
-	desc := strings.Replace(d.template(), "%s", reader, 1)
-	desc = strings.Replace(desc, "%s", writer, 1)
+	desc := d.template() // "" or with exactly two %s (one before the path)
+	if head, rest, ok := strings.Cut(desc, "%s"); ok {
+		desc = head + reader + strings.Replace(rest, "%s", writer, 1)
+	}
 	return `{errorType:"` + string(d.typ) + `", description:"` + desc + `'}`
 }
 

@@ -26,9 +26,14 @@ func TestCanReadDirection(t *testing.T) {
 	// BACKWARD: the new schema reads old data, which may carry anything
 	// under "b" (the old model is open): refused.
 	got := newS.CanRead(oldS)
-	want := []string{`{errorType:"PROPERTY_ADDED_TO_OPEN_CONTENT_MODEL", description:"The new schema has an open content model and has a property or item at path '#/properties/b' which is missing in the old schema'}`}
+	want := []string{`{errorType:"PROPERTY_ADDED_TO_OPEN_CONTENT_MODEL", description:"The %s schema has an open content model and has a property or item at path '#/properties/b' which is missing in the %s schema'}`}
 	if !slices.Equal(got, want) {
 		t.Errorf("new.CanRead(old) = %q, want %q", got, want)
+	}
+	got = newS.(*parsed).CanReadAs(oldS, "new", "old")
+	want = []string{`{errorType:"PROPERTY_ADDED_TO_OPEN_CONTENT_MODEL", description:"The new schema has an open content model and has a property or item at path '#/properties/b' which is missing in the old schema'}`}
+	if !slices.Equal(got, want) {
+		t.Errorf("new.CanReadAs(old, new, old) = %q, want %q", got, want)
 	}
 	// FORWARD: the old schema reads new data; "b" falls in its open model.
 	if got := oldS.CanRead(newS); len(got) != 0 {

@@ -171,17 +171,21 @@ func (p *parsed) Canonical() string  { return p.canonical }
 func (p *parsed) Normalized() string { return p.normalized }
 
 // CanRead is Confluent's p.isBackwardCompatible(writer), that is
-// SchemaDiff.compare(writer, p), keeping the incompatible differences. The
-// messages name the reader "new" and the writer "old", as Confluent's do
-// for a BACKWARD check (new.CanRead(old)); CanReadAs names them otherwise.
+// SchemaDiff.compare(writer, p), keeping the incompatible differences.
+// Messages carry Confluent's two %s role verbs (reader first, writer
+// second) for the registry to fill with schema.Label.
 func (p *parsed) CanRead(writer schema.Parsed) []string {
-	return p.CanReadAs(writer, "new", "old")
+	return p.canRead(writer, "%s", "%s")
 }
 
-// CanReadAs is CanRead with the names the messages give the reader and
-// the writer: a FORWARD check (old.CanRead(new)) is CanReadAs(new, "old",
-// "new") in Confluent's wording.
-func (p *parsed) CanReadAs(writer schema.Parsed, readerName, writerName string) []string {
+// CanReadAs is CanRead with the roles already named: BACKWARD's
+// new.CanRead(old) is CanReadAs(old, "new", "old"), FORWARD's
+// old.CanRead(new) is CanReadAs(new, "old", "new").
+func (p *parsed) CanReadAs(writer schema.Parsed, readerLabel, writerLabel string) []string {
+	return p.canRead(writer, readerLabel, writerLabel)
+}
+
+func (p *parsed) canRead(writer schema.Parsed, readerLabel, writerLabel string) []string {
 	w, ok := writer.(*parsed)
 	if !ok {
 		return []string{"Incompatible because of different schema type"}
@@ -189,7 +193,7 @@ func (p *parsed) CanReadAs(writer schema.Parsed, readerName, writerName string) 
 	var out []string
 	for _, d := range compareSchemas(w.root, p.root) {
 		if !compatibleStrict[d.typ] {
-			out = append(out, d.message(readerName, writerName))
+			out = append(out, d.message(readerLabel, writerLabel))
 		}
 	}
 	return out

@@ -95,6 +95,15 @@ func readCases(t *testing.T) []*testCase {
 	return cases
 }
 
+// labelAll fills the role verbs as the registry does (schema.Label).
+func labelAll(msgs []string, reader, writer string) []string {
+	var out []string
+	for _, m := range msgs {
+		out = append(out, schema.Label(m, reader, writer))
+	}
+	return out
+}
+
 var errorTypeRE = regexp.MustCompile(`^\{errorType:"([A-Z_]+)", description:"`)
 
 // errorTypes extracts the errorType of each message, sorted.
@@ -149,12 +158,12 @@ func TestData(t *testing.T) {
 			if !ok {
 				t.Fatalf("%s: no want", where)
 			}
-			msgs := newS.CanRead(oldS)
+			msgs := labelAll(newS.CanRead(oldS), "new", "old")
 			if got := errorTypes(t, msgs); !slices.Equal(got, wantTypes(want)) {
 				t.Errorf("%s: new.CanRead(old) = %v, want %v\n%s", where, got, wantTypes(want), strings.Join(msgs, "\n"))
 			}
 			if fw, ok := c.fields["forward"]; ok {
-				fmsgs := oldS.CanRead(newS)
+				fmsgs := labelAll(oldS.CanRead(newS), "old", "new")
 				if got := errorTypes(t, fmsgs); !slices.Equal(got, wantTypes(fw)) {
 					t.Errorf("%s: old.CanRead(new) = %v, want %v\n%s", where, got, wantTypes(fw), strings.Join(fmsgs, "\n"))
 				}
