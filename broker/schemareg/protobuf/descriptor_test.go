@@ -2,6 +2,7 @@ package protobuf
 
 import (
 	"encoding/base64"
+	"os"
 	"strings"
 	"testing"
 
@@ -228,5 +229,86 @@ message M {
 	}
 	if len(fdp.GetDependency()) != 0 {
 		t.Errorf("serialized form has imports the text does not: %v", fdp.GetDependency())
+	}
+}
+
+const pythonCustomer = `syntax = "proto3";
+package shop;
+message Customer { string id = 1; string name = 2; }
+`
+
+const pythonOrder = `syntax = "proto3";
+package shop;
+import "customer.proto";
+import "google/protobuf/timestamp.proto";
+message Order {
+  int64 id = 1;
+  Customer customer = 2;
+  map<string, int32> qty = 3;
+  optional string note = 4;
+  oneof pay { string card = 5; int64 cash = 6; }
+  google.protobuf.Timestamp at = 7;
+  enum State { NEW = 0; DONE = 1; }
+  State state = 8;
+}
+`
+
+// TestPythonDescriptors parses the descriptors protoc made for
+// confluent-kafka-python (testdata/python_descriptors.b64) with the
+// reference given as a descriptor too, as that client registers them.
+func TestPythonDescriptors(t *testing.T) {
+	b, err := os.ReadFile("testdata/python_descriptors.b64")
+	if err != nil {
+		t.Fatal(err)
+	}
+	blobs := map[string]string{}
+	for _, l := range strings.Split(string(b), "\n") {
+		if name, blob, ok := strings.Cut(l, " "); ok && !strings.HasPrefix(l, "#") {
+			blobs[name] = blob
+		}
+	}
+	f := New()
+	refs := []schema.Resolved{{Name: "customer.proto", Type: schema.Protobuf, Schema: blobs["customer"]}}
+	desc, err := f.Parse(blobs["order"], refs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, err := f.Parse(pythonOrder, []schema.Resolved{{Name: "customer.proto", Type: schema.Protobuf, Schema: pythonCustomer}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := append(desc.CanRead(text), text.CanRead(desc)...); len(m) != 0 {
+		t.Errorf("descriptor and text differ: %v", m)
+	}
+	want := `syntax = "proto3";
+package shop;
+
+import "customer.proto";
+import "google/protobuf/timestamp.proto";
+
+message Order {
+  int64 id = 1;
+  .shop.Customer customer = 2;
+  map<string, int32> qty = 3;
+  optional string note = 4;
+  .google.protobuf.Timestamp at = 7;
+  .shop.Order.State state = 8;
+
+  oneof pay {
+    string card = 5;
+    int64 cash = 6;
+  }
+
+  enum State {
+    NEW = 0;
+    DONE = 1;
+  }
+}
+`
+	if got := desc.Canonical(); got != want {
+		t.Errorf("canonical:\n%s\nwant:\n%s", got, want)
+	}
+	if desc.Normalized() != text.Normalized() {
+		t.Errorf("normalized forms differ:\n%s\n%s", desc.Normalized(), text.Normalized())
 	}
 }
