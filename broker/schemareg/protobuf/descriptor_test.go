@@ -311,4 +311,24 @@ message Order {
 	if desc.Normalized() != text.Normalized() {
 		t.Errorf("normalized forms differ:\n%s\n%s", desc.Normalized(), text.Normalized())
 	}
+
+	// The client later looks the schema up with what ?format=serialized
+	// gave it (use.latest.version): that must print as what was registered.
+	for name, p := range map[string]schema.Parsed{"order": desc} {
+		again, err := f.Parse(p.(interface{ Formatted(string) string }).Formatted("serialized"), refs)
+		if err != nil {
+			t.Fatalf("%s: serialized form: %v", name, err)
+		}
+		if again.Canonical() != p.Canonical() {
+			t.Errorf("%s: serialized form prints as\n%s\nnot\n%s", name, again.Canonical(), p.Canonical())
+		}
+	}
+	customer, err := f.Parse(blobs["customer"], nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := f.Parse(customer.(interface{ Formatted(string) string }).Formatted("serialized"), nil)
+	if err != nil || again.Canonical() != customer.Canonical() {
+		t.Errorf("customer: serialized form prints as\n%v %v\nnot\n%s", again, err, customer.Canonical())
+	}
 }

@@ -39,6 +39,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protodesc"
 	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/descriptorpb"
 
 	"github.com/moldau/moldau/broker/schemareg/schema"
 )
@@ -321,6 +322,11 @@ func (p *parsed) Formatted(format string) string {
 			deps = append(deps, d)
 		}
 		fdp.Dependency, fdp.PublicDependency, fdp.WeakDependency = deps, public, weak
+		// protoc leaves json_name out of the descriptors it embeds (those
+		// confluent-kafka-python registers); so does this form when the
+		// name is the default one, so that a client's lookup with the
+		// serialized form finds the registered schema.
+		dropDefaultJSONNames(fdp.GetMessageType(), fdp.GetExtension())
 		b, err := proto.MarshalOptions{Deterministic: true}.Marshal(fdp)
 		if err != nil {
 			return p.canonical
@@ -328,6 +334,42 @@ func (p *parsed) Formatted(format string) string {
 		return base64.StdEncoding.EncodeToString(b)
 	}
 	return p.canonical
+}
+
+func dropDefaultJSONNames(msgs []*descriptorpb.DescriptorProto, exts []*descriptorpb.FieldDescriptorProto) {
+	clear := func(fs []*descriptorpb.FieldDescriptorProto) {
+		for _, f := range fs {
+			if f.JsonName != nil && f.GetJsonName() == defaultJSONName(f.GetName()) {
+				f.JsonName = nil
+			}
+		}
+	}
+	clear(exts)
+	for _, m := range msgs {
+		clear(m.GetField())
+		clear(m.GetExtension())
+		dropDefaultJSONNames(m.GetNestedType(), nil)
+	}
+}
+
+// defaultJSONName is protoc's ToJsonName: underscores dropped, the letter
+// after one upper-cased.
+func defaultJSONName(name string) string {
+	var sb strings.Builder
+	upper := false
+	for _, r := range name {
+		switch {
+		case r == '_':
+			upper = true
+		case upper && r >= 'a' && r <= 'z':
+			sb.WriteRune(r - 'a' + 'A')
+			upper = false
+		default:
+			sb.WriteRune(r)
+			upper = false
+		}
+	}
+	return sb.String()
 }
 
 // CanRead reports the incompatible differences when data written with
