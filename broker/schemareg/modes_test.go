@@ -108,6 +108,11 @@ func runModesFile(t *testing.T, file string, formats []schema.Format) {
 				if strconv.FormatBool(res.IsCompatible) != want {
 					t.Errorf("%s: compatible %v, want %s; messages %q", where, res.IsCompatible, want, res.Messages)
 				}
+				for _, m := range res.Messages {
+					if strings.Contains(m, "%s") {
+						t.Errorf("%s: message with unfilled role verbs: %s", where, m)
+					}
+				}
 				continue
 			}
 			code, got := call(t, h, "POST", "/subjects/"+subject+"/versions", string(body))
