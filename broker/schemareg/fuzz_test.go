@@ -18,6 +18,7 @@ func FuzzApply(f *testing.F) {
 		{`{"keytype":"CONFIG","magic":0}`, `{"compatibilityLevel":"full"}`},
 		{`{"keytype":"MODE","subject":"s","magic":0,"seq":1}`, `{"mode":"IMPORT"}`},
 		{`{"keytype":"NOOP","magic":0}`, ``},
+		{`{"keytype":"NOOP","magic":0,"seq":2,"node":1}`, `{"moldauPermanentDelete":[{"subject":"s","version":1}]}`},
 		{`{"keytype":`, `{`},
 	}
 	for _, s := range seeds {

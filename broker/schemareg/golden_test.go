@@ -1,17 +1,21 @@
 package schemareg
 
 // Golden API tests: each testdata/golden/*.json file is a sequence of
-// requests against a fresh registry (toy Avro-subset format, see
-// helpers_test.go) with the status and body Confluent answers (from its
-// API reference and its source: rest/resources, rest/exceptions).
+// requests against a fresh registry with the status and body Confluent
+// answers (from its API reference and its source: rest/resources,
+// rest/exceptions). They run with the test-only toy format
+// (helpers_test.go) unless the file names other format sets ("formats":
+// ["toy", "avro"], as the modes files name them).
 
 import (
 	"bytes"
 	"encoding/json"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -19,6 +23,7 @@ import (
 type goldenFile struct {
 	Description string       `json:"description"`
 	Source      string       `json:"source"`
+	Formats     []string     `json:"formats,omitempty"` // default ["toy"]
 	Steps       []goldenStep `json:"steps"`
 }
 
@@ -53,53 +58,65 @@ func TestGolden(t *testing.T) {
 			if len(g.Steps) == 0 {
 				t.Fatalf("%s has no steps", file)
 			}
-			h := newRegistry(t, newMemLog()).Handler()
-			for i, s := range g.Steps {
-				var body string
-				switch {
-				case s.RawBody != nil:
-					body = *s.RawBody
-				case len(s.Body) > 0:
-					body = string(s.Body)
+			if len(g.Formats) == 0 {
+				g.Formats = []string{"toy"}
+			}
+			for _, name := range g.Formats {
+				formats, ok := modeFormats(name)
+				if !ok {
+					t.Fatalf("%s: no format set %q", file, name)
 				}
-				req := httptest.NewRequest(s.Method, s.Path, strings.NewReader(body))
-				if body != "" {
-					ct := s.ContentType
-					if ct == "" {
-						ct = "application/vnd.schemaregistry.v1+json"
-					}
-					req.Header.Set("Content-Type", ct)
-				}
-				w := httptest.NewRecorder()
-				h.ServeHTTP(w, req)
-				got := w.Body.String()
-				where := func() string { return s.Method + " " + s.Path + " (step " + itoa(i+1) + ")" }
-				if w.Code != s.Status {
-					t.Fatalf("%s: status %d, want %d; body %s", where(), w.Code, s.Status, got)
-				}
-				if ct := w.Header().Get("Content-Type"); ct != contentType {
-					t.Errorf("%s: content type %q", where(), ct)
-				}
-				switch {
-				case s.RawResponse != nil:
-					if got != *s.RawResponse {
-						t.Fatalf("%s: body %q, want %q", where(), got, *s.RawResponse)
-					}
-				case len(s.Response) > 0:
-					var want, have any
-					if err := json.Unmarshal(s.Response, &want); err != nil {
-						t.Fatalf("%s: golden response: %v", where(), err)
-					}
-					if err := json.Unmarshal([]byte(got), &have); err != nil {
-						t.Fatalf("%s: response %q is not JSON: %v", where(), got, err)
-					}
-					if !reflect.DeepEqual(want, have) {
-						t.Fatalf("%s:\n got  %s\n want %s", where(), got, s.Response)
-					}
-				}
+				t.Run(name, func(t *testing.T) {
+					runGolden(t, g, newRegistry(t, newMemLog(), withFormats(formats...)).Handler())
+				})
 			}
 		})
 	}
 }
 
-func itoa(i int) string { b, _ := json.Marshal(i); return string(b) }
+func runGolden(t *testing.T, g goldenFile, h http.Handler) {
+	for i, s := range g.Steps {
+		var body string
+		switch {
+		case s.RawBody != nil:
+			body = *s.RawBody
+		case len(s.Body) > 0:
+			body = string(s.Body)
+		}
+		req := httptest.NewRequest(s.Method, s.Path, strings.NewReader(body))
+		if body != "" {
+			ct := s.ContentType
+			if ct == "" {
+				ct = "application/vnd.schemaregistry.v1+json"
+			}
+			req.Header.Set("Content-Type", ct)
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		got := w.Body.String()
+		where := s.Method + " " + s.Path + " (step " + strconv.Itoa(i+1) + ")"
+		if w.Code != s.Status {
+			t.Fatalf("%s: status %d, want %d; body %s", where, w.Code, s.Status, got)
+		}
+		if ct := w.Header().Get("Content-Type"); ct != contentType {
+			t.Errorf("%s: content type %q", where, ct)
+		}
+		switch {
+		case s.RawResponse != nil:
+			if got != *s.RawResponse {
+				t.Fatalf("%s: body %q, want %q", where, got, *s.RawResponse)
+			}
+		case len(s.Response) > 0:
+			var want, have any
+			if err := json.Unmarshal(s.Response, &want); err != nil {
+				t.Fatalf("%s: golden response: %v", where, err)
+			}
+			if err := json.Unmarshal([]byte(got), &have); err != nil {
+				t.Fatalf("%s: response %q is not JSON: %v", where, got, err)
+			}
+			if !reflect.DeepEqual(want, have) {
+				t.Fatalf("%s:\n got  %s\n want %s", where, got, s.Response)
+			}
+		}
+	}
+}

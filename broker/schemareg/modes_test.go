@@ -29,7 +29,10 @@ import (
 )
 
 // modeFormats maps a modes file's format name to the formats it runs with.
+// A suffix after an underscore names a second file of one format
+// (modes_protobuf_core.txt runs with protobuf).
 func modeFormats(name string) ([]schema.Format, bool) {
+	name, _, _ = strings.Cut(name, "_")
 	switch name {
 	case "toy":
 		return []schema.Format{toyFormat{schema.Avro}, toyFormat{schema.JSON}}, true
@@ -107,6 +110,11 @@ func runModesFile(t *testing.T, file string, formats []schema.Format) {
 				}
 				if strconv.FormatBool(res.IsCompatible) != want {
 					t.Errorf("%s: compatible %v, want %s; messages %q", where, res.IsCompatible, want, res.Messages)
+				}
+				for _, m := range res.Messages {
+					if strings.Contains(m, "%s") {
+						t.Errorf("%s: message with unfilled role verbs: %s", where, m)
+					}
 				}
 				continue
 			}

@@ -445,7 +445,7 @@ func (r *Registry) checkOne(st *state, direction, schemaType string, parsed sche
 		}
 		out := make([]string, 0, len(msgs)+2)
 		for _, m := range msgs {
-			out = append(out, label(m, reader, writer))
+			out = append(out, schema.Label(m, reader, writer))
 		}
 		out = append(out, fmt.Sprintf("{oldSchemaVersion: %d}", old.value.Version))
 		if len(old.value.Schema) <= maxSchemaInMessage {
@@ -461,7 +461,7 @@ func (r *Registry) checkOne(st *state, direction, schemaType string, parsed sche
 	default: // FULL: Confluent's mutualReadStrategy
 		var msgs []string
 		for _, m := range oldParsed.CanRead(parsed) {
-			msgs = append(msgs, label(m, "old", "new"))
+			msgs = append(msgs, schema.Label(m, "old", "new"))
 		}
 		return append(msgs, withOld(parsed.CanRead(oldParsed), "new", "old")...)
 	}
@@ -469,14 +469,6 @@ func (r *Registry) checkOne(st *state, direction, schemaType string, parsed sche
 
 // maxSchemaInMessage is Confluent's MAX_SCHEMA_SIZE_FOR_LOGGING.
 const maxSchemaInMessage = 10 * 1024
-
-// label fills a CanRead message's role verbs: the first %s is the
-// reader's label, the second the writer's (the contract's schema.Label;
-// kept here too so the registry does not depend on when it lands).
-func label(msg, reader, writer string) string {
-	msg = strings.Replace(msg, "%s", reader, 1)
-	return strings.Replace(msg, "%s", writer, 1)
-}
 
 // compatibility answers POST /compatibility/subjects/{s}/versions[/{v}]:
 // version 0 means "as a registration would" (every version the level
