@@ -44,14 +44,16 @@ const (
 	recordNoKey       recordProblem = iota // no key on a compacted topic: INVALID_RECORD
 	recordOffsetDelta                      // offset delta is not its index: INVALID_RECORD
 	recordTimestamp                        // timestamp out of bounds: INVALID_TIMESTAMP
+	recordSchemaID                         // no registered schema id (schemavalidate.go): INVALID_RECORD
 )
 
 // recordError is one refused record of a batch (KIP-467).
 type recordError struct {
 	index   int32 // position in the batch (Kafka's batchIndex)
 	problem recordProblem
-	value   int64 // recordTimestamp: the timestamp; recordOffsetDelta: the delta
-	offset  int64 // recordTimestamp: the record's offset as sent (base + delta)
+	value   int64  // recordTimestamp: the timestamp; recordOffsetDelta: the delta
+	offset  int64  // recordTimestamp: the record's offset as sent (base + delta)
+	msg     string // recordSchemaID: what is wrong with the record
 }
 
 // recordsError refuses a whole batch because of some of its records, listing
@@ -99,6 +101,8 @@ func (e *recordsError) recordMessage(r recordError, where string) string {
 	switch r.problem {
 	case recordNoKey:
 		return "Compacted topic cannot accept message without key in " + where
+	case recordSchemaID:
+		return r.msg + " in " + where
 	case recordOffsetDelta:
 		return "Record at batch index " + strconv.Itoa(int(r.index)) + " has offset delta " +
 			strconv.FormatInt(r.value, 10) + " in " + where

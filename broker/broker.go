@@ -107,6 +107,12 @@ type Broker struct {
 
 	dyn dynState // dynamic BROKER and GROUP configs (dynconfig.go)
 
+	// schemas is the built-in schema registry (schemareg_wiring.go), nil
+	// when --schema-registry-addr is empty; schemaIDs is what produce-side
+	// schema validation asks (schemavalidate.go), nil when off.
+	schemas   *schemaRegistry
+	schemaIDs schemaIDChecker
+
 	faults faultSet // test-injected faults (faults.go)
 
 	srv       *protocol.Server
@@ -223,6 +229,13 @@ func New(cfg config.Config, opts ...Option) (*Broker, error) {
 		return nil, err
 	}
 	b.shareState = newShareCoordinator(b)
+	if err := b.newSchemaRegistry(o); err != nil {
+		b.groups.Close()
+		b.closeRaft()
+		b.closeLogs()
+		b.meta.close()
+		return nil, err
+	}
 	return b, nil
 }
 
@@ -340,6 +353,12 @@ func (b *Broker) serve(bound []*boundListener) error {
 	if err := b.startScramBootstrap(); err != nil {
 		return err
 	}
+	// The schema registry (schemareg_wiring.go), before clients are
+	// served: produce-side validation reads b.schemaIDs without a lock.
+	b.listenSchemaRegistry()
+	if err := b.startSchemaRegistry(); err != nil {
+		b.logger.Error("the schema registry did not start; serving Kafka without it", "err", err)
+	}
 	limits := protocol.DefaultLimits()
 	limits.MaxRequestBytes = b.cfg.SocketRequestMaxBytes
 	if b.cfg.ConnectionsMaxIdleMs > 0 {
@@ -434,6 +453,7 @@ func (b *Broker) Close(ctx context.Context) error {
 		}
 		b.ready.Store(false)
 		close(b.stop)
+		b.closeSchemaRegistry(ctx) // before the logs close: it reads _schemas
 		defer b.closeShares()
 		// Answer waiting joins and syncs now (COORDINATOR_NOT_AVAILABLE,
 		// as a Kafka broker shutting down does) so that connections can

@@ -113,6 +113,7 @@ func StartCluster(ctx context.Context, n int, opts ...Option) (*Cluster, error) 
 	base.Memory = true // flipped by WithDataDir
 	base.DataDir = ""
 	base.AdminAddr = ""
+	base.SchemaRegistryAddr = o.schemaRegistryAddr()
 	for _, m := range o.mods {
 		m(&base)
 	}
@@ -177,6 +178,9 @@ func (c *Cluster) startNode(nd *clusterNode) error {
 	}
 	c.mu.Lock()
 	nd.cfg.Addr = b.Addr() // a restart listens where clients know the node
+	if a := b.SchemaRegistryAddr(); a != "" {
+		nd.cfg.SchemaRegistryAddr = a // and serves its registry there
+	}
 	nd.b = b
 	c.mu.Unlock()
 	return nil
@@ -288,6 +292,19 @@ func (c *Cluster) Addrs() []string {
 		out[i] = nd.cfg.Addr
 	}
 	return out
+}
+
+// SchemaRegistryURL is node i's schema registry URL, "http://host:port"
+// ("" when WithSchemaRegistry was not given or the node is stopped); every
+// node serves one over the same replicated _schemas topic. It panics if i
+// is out of range, as indexing would.
+func (c *Cluster) SchemaRegistryURL(i int) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if b := c.nodes[i].b; b != nil {
+		return registryURL(b.SchemaRegistryAddr())
+	}
+	return ""
 }
 
 // Node describes node i (0-based; Kafka node id i+1). It panics if i is out

@@ -57,6 +57,23 @@ type options struct {
 	logger *slog.Logger
 	reg    prometheus.Registerer
 	sec    securityOptions // security.go
+	// schemaRegistry: serve the built-in schema registry
+	// (WithSchemaRegistry); off by default.
+	schemaRegistry bool
+}
+
+// WithSchemaRegistry serves the built-in schema registry (Confluent Schema
+// Registry's REST API) on a free loopback port: SchemaRegistryURL gives its
+// URL. Embedded brokers run without one unless this is given.
+func WithSchemaRegistry() Option { return func(o *options) { o.schemaRegistry = true } }
+
+// schemaRegistryAddr is the registry address an embedded broker is
+// configured with.
+func (o *options) schemaRegistryAddr() string {
+	if o.schemaRegistry {
+		return "127.0.0.1:0"
+	}
+	return ""
 }
 
 // WithDataDir keeps the broker's data on disk in dir instead of in memory;
@@ -132,6 +149,7 @@ func Start(ctx context.Context, opts ...Option) (*Broker, error) {
 	cfg.Addr = "127.0.0.1:0"
 	cfg.Memory = true
 	cfg.AdminAddr = ""
+	cfg.SchemaRegistryAddr = o.schemaRegistryAddr()
 	for _, m := range o.mods {
 		m(&cfg)
 	}
@@ -155,6 +173,17 @@ func Start(ctx context.Context, opts ...Option) (*Broker, error) {
 
 // Addr is the bootstrap address, host:port.
 func (b *Broker) Addr() string { return b.b.Addr() }
+
+// SchemaRegistryURL is the schema registry's base URL, "http://host:port",
+// or "" when it is off (WithSchemaRegistry not given).
+func (b *Broker) SchemaRegistryURL() string { return registryURL(b.b.SchemaRegistryAddr()) }
+
+func registryURL(addr string) string {
+	if addr == "" {
+		return ""
+	}
+	return "http://" + addr
+}
 
 // ListenerAddr is the address of the listener named name ("PLAINTEXT",
 // "SSL", ...), "" when there is none.

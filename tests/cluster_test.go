@@ -130,6 +130,7 @@ func startProcCluster(t *testing.T) *procCluster {
 			"--peers", strings.Join(peers, ","),
 			"--data-dir", t.TempDir(),
 			"--admin-addr", "",
+			"--schema-registry-addr", "",
 			"--set", "replica.lag.time.max.ms=" + strconv.Itoa(clusterLagMs),
 		}
 		c.nodes = append(c.nodes, n)

@@ -26,12 +26,16 @@ type Config struct {
 	// run time (broker/brokerlogger.go). nil (tests, embedding): the broker
 	// keeps its own, initialised from LogLevel, and a change only shows in
 	// DescribeConfigs.
-	LogLevelVar  *slog.LevelVar
-	ConfigFile   string // --config: the server.properties read, "" if none.
-	AdminAddr    string // --admin-addr: metrics/admin HTTP listener. Default "127.0.0.1:9644"; "" disables it.
-	Pprof        bool   // --pprof: serve /debug/pprof on the admin listener
-	LogRequests  bool   // --log-requests: log every request (at debug level)
-	KafkaVersion string // --kafka-version: cap advertised API versions at this Kafka release's ("" = no cap)
+	LogLevelVar *slog.LevelVar
+	ConfigFile  string // --config: the server.properties read, "" if none.
+	AdminAddr   string // --admin-addr: metrics/admin HTTP listener. Default "127.0.0.1:9644"; "" disables it.
+	// SchemaRegistryAddr is --schema-registry-addr: the listener of the
+	// built-in schema registry (Confluent's REST API). Default
+	// "127.0.0.1:8081" (Confluent's port); "" turns the registry off.
+	SchemaRegistryAddr string
+	Pprof              bool   // --pprof: serve /debug/pprof on the admin listener
+	LogRequests        bool   // --log-requests: log every request (at debug level)
+	KafkaVersion       string // --kafka-version: cap advertised API versions at this Kafka release's ("" = no cap)
 	// Peers is every voter of the cluster (the controller quorum), this
 	// node included: --peers 1@HOST:PORT,2@HOST:PORT,... / MOLDAU_PEERS /
 	// controller.quorum.voters (Kafka's id@host:port list). Empty: the
@@ -127,7 +131,10 @@ const (
 	defaultAddr      = "127.0.0.1:9092"
 	defaultDataDir   = "./moldau-data"
 	defaultAdminAddr = "127.0.0.1:9644"
-	hourMs           = int64(3600000)
+	// DefaultSchemaRegistryAddr is Confluent Schema Registry's default
+	// listener port, on loopback as the admin listener is.
+	DefaultSchemaRegistryAddr = "127.0.0.1:8081"
+	hourMs                    = int64(3600000)
 )
 
 // Default returns the configuration Moldau runs with when nothing is set.
@@ -139,6 +146,8 @@ func Default() Config {
 		LogLevel:      "info",
 		LogFormat:     "text",
 		AdminAddr:     defaultAdminAddr,
+
+		SchemaRegistryAddr: DefaultSchemaRegistryAddr,
 
 		NumPartitions:            1,
 		DefaultReplicationFactor: 1,

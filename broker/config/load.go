@@ -29,6 +29,8 @@ const (
 	EnvPeers         = "MOLDAU_PEERS"
 	EnvPeerAddr      = "MOLDAU_PEER_ADDR"
 	EnvListeners     = "MOLDAU_LISTENERS"
+
+	EnvSchemaRegistryAddr = "MOLDAU_SCHEMA_REGISTRY_ADDR"
 )
 
 // setFlag collects repeated --set key=value flags.
@@ -39,7 +41,7 @@ func (s *setFlag) Set(v string) error { *s = append(*s, v); return nil }
 
 type flagValues struct {
 	addr, advertiseAddr, dataDir, config, logLevel, logFormat, adminAddr string
-	kafkaVersion, peers, peerAddr, listeners                             string
+	kafkaVersion, peers, peerAddr, listeners, schemaRegistryAddr         string
 	memory, dev, pprof, logRequests                                      bool
 	nodeID                                                               int64
 	set                                                                  setFlag
@@ -60,6 +62,7 @@ func newFlagSet(v *flagValues) *flag.FlagSet {
 	fs.StringVar(&v.logLevel, "log-level", d.LogLevel, "`LEVEL`: debug, info, warn or error (env "+EnvLogLevel+")")
 	fs.StringVar(&v.logFormat, "log-format", d.LogFormat, "text or json (env "+EnvLogFormat+")")
 	fs.StringVar(&v.adminAddr, "admin-addr", d.AdminAddr, "`HOST:PORT` of the admin/metrics HTTP listener, \"\" to disable (env "+EnvAdminAddr+")")
+	fs.StringVar(&v.schemaRegistryAddr, "schema-registry-addr", d.SchemaRegistryAddr, "`HOST:PORT` of the built-in schema registry (Confluent Schema Registry's REST API), \"\" to disable (env "+EnvSchemaRegistryAddr+")")
 	fs.Var(&v.set, "set", "set a Kafka broker property, `key=value` (repeatable; overrides --config)")
 	fs.Var(&v.addScram, "add-scram", "create a SCRAM user at start unless it exists, kafka-storage format's `MECHANISM=[name=USER,password=PW]` (also salt=, saltedpassword=, iterations=; repeatable)")
 	fs.BoolVar(&v.dev, "dev", false, "development profile: auto-create topics, no fsync on acks=all, 16 MiB segments, 1 partition by default; properties and flags still override (env "+EnvDev+")")
@@ -364,6 +367,15 @@ func Load(args []string, getenv func(string) string, logger *slog.Logger) (Confi
 			cfg.AdminAddr = v
 			return nil
 		}},
+		{"schema-registry-addr", EnvSchemaRegistryAddr, func(v, where string) error {
+			if v != "" {
+				if err := checkListenAddr(v); err != nil {
+					return &InvalidConfigError{Name: "schema registry address", Value: v, Reason: err.Error(), Where: where}
+				}
+			}
+			cfg.SchemaRegistryAddr = v
+			return nil
+		}},
 	}
 	flagValue := map[string]string{
 		"addr": fv.addr, "advertise-addr": fv.advertiseAddr, "data-dir": fv.dataDir,
@@ -371,6 +383,7 @@ func Load(args []string, getenv func(string) string, logger *slog.Logger) (Confi
 		"log-level": fv.logLevel, "log-format": fv.logFormat, "admin-addr": fv.adminAddr,
 		"pprof": strconv.FormatBool(fv.pprof), "log-requests": strconv.FormatBool(fv.logRequests), "kafka-version": fv.kafkaVersion,
 		"peers": fv.peers, "peer-addr": fv.peerAddr, "listeners": fv.listeners,
+		"schema-registry-addr": fv.schemaRegistryAddr,
 	}
 	for _, s := range settings {
 		if v := getenv(s.env); v != "" {

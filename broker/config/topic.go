@@ -47,6 +47,27 @@ func throttledReplicas(v string) error {
 	return nil
 }
 
+// TopicNameStrategy is Confluent's default subject name strategy (the
+// subject of a topic's values is "<topic>-value", of its keys
+// "<topic>-key"), the one broker-side schema validation supports.
+const TopicNameStrategy = "io.confluent.kafka.serializers.subject.TopicNameStrategy"
+
+// checkSubjectNameStrategy accepts TopicNameStrategy, by its class name or
+// its short name; the record-name strategies need the schema's record name,
+// which the broker's validation does not look up.
+func checkSubjectNameStrategy(v string) error {
+	switch v {
+	case TopicNameStrategy:
+		return nil
+	case "TopicNameStrategy":
+		return errors.New("use the class name " + TopicNameStrategy)
+	case "io.confluent.kafka.serializers.subject.RecordNameStrategy", "io.confluent.kafka.serializers.subject.TopicRecordNameStrategy",
+		"RecordNameStrategy", "TopicRecordNameStrategy":
+		return errors.New("only " + TopicNameStrategy + " is supported by Moldau's schema validation")
+	}
+	return errors.New("must be " + TopicNameStrategy)
+}
+
 func i32s(n int32) string { return strconv.FormatInt(int64(n), 10) }
 
 var topicDefs = sync.OnceValue(func() []TopicConfigDef {
@@ -66,6 +87,18 @@ var topicDefs = sync.OnceValue(func() []TopicConfigDef {
 		{Name: "compression.zstd.level", Type: TypeInt, BrokerSynonyms: []string{"compression.zstd.level"}, Default: "3", ValidValues: "[-131072,...,22]",
 			Doc:  "The compression level to use if compression.type is zstd.",
 			spec: intSpec(-131072, 22), value: func(c *Config) string { return i32s(c.CompressionZstdLevel) }},
+		{Name: "confluent.key.schema.validation", Type: TypeBoolean, Default: "false", ValidValues: "",
+			Doc:  "Confluent Server's broker-side schema ID validation of record keys: with true, every produced record's non-null key must start with the schema registry wire format (magic byte 0 and a 4-byte schema id) naming a schema registered under the key's subject (confluent.key.subject.name.strategy), else the batch is refused with INVALID_RECORD. Needs the built-in schema registry (--schema-registry-addr).",
+			spec: boolSpec(), value: func(*Config) string { return "false" }},
+		{Name: "confluent.key.subject.name.strategy", Type: TypeString, Default: TopicNameStrategy, ValidValues: "[" + TopicNameStrategy + "]",
+			Doc:  "How confluent.key.schema.validation names a key's subject: TopicNameStrategy, <topic>-key (RecordNameStrategy and TopicRecordNameStrategy are refused: Moldau does not validate by record name).",
+			spec: valueSpec{typ: TypeString, check: checkSubjectNameStrategy}, value: func(*Config) string { return TopicNameStrategy }},
+		{Name: "confluent.value.schema.validation", Type: TypeBoolean, Default: "false", ValidValues: "",
+			Doc:  "Confluent Server's broker-side schema ID validation of record values: with true, every produced record's non-null value must start with the schema registry wire format (magic byte 0 and a 4-byte schema id) naming a schema registered under the value's subject (confluent.value.subject.name.strategy), else the batch is refused with INVALID_RECORD. Null values (tombstones) pass. Needs the built-in schema registry (--schema-registry-addr).",
+			spec: boolSpec(), value: func(*Config) string { return "false" }},
+		{Name: "confluent.value.subject.name.strategy", Type: TypeString, Default: TopicNameStrategy, ValidValues: "[" + TopicNameStrategy + "]",
+			Doc:  "How confluent.value.schema.validation names a value's subject: TopicNameStrategy, <topic>-value (RecordNameStrategy and TopicRecordNameStrategy are refused: Moldau does not validate by record name).",
+			spec: valueSpec{typ: TypeString, check: checkSubjectNameStrategy}, value: func(*Config) string { return TopicNameStrategy }},
 		{Name: "delete.retention.ms", Type: TypeLong, BrokerSynonyms: []string{"log.cleaner.delete.retention.ms"}, Default: "86400000", ValidValues: "[0,...]",
 			Doc:  "How long delete tombstones are kept in a compacted topic; also bounds how long a consumer reading from offset 0 has to finish to see a consistent snapshot.",
 			spec: longSpec(0), value: func(c *Config) string { return i64(c.LogCleanerDeleteRetentionMs) }},
@@ -268,6 +301,10 @@ type TopicSettings struct {
 	UncleanLeaderElectionEnable bool
 	LeaderThrottledReplicas     string
 	FollowerThrottledReplicas   string
+	// Broker-side schema ID validation (Confluent Server's
+	// confluent.key/value.schema.validation); SchemaValidation is
+	// either, the one check the produce path makes.
+	KeySchemaValidation, ValueSchemaValidation, SchemaValidation bool
 }
 
 // ResolveTopic returns the effective settings of a topic with the given
@@ -316,7 +353,10 @@ func (c Config) ResolveTopic(overrides map[string]string) TopicSettings {
 		UncleanLeaderElectionEnable: b("unclean.leader.election.enable"),
 		LeaderThrottledReplicas:     get("leader.replication.throttled.replicas"),
 		FollowerThrottledReplicas:   get("follower.replication.throttled.replicas"),
+		KeySchemaValidation:         b("confluent.key.schema.validation"),
+		ValueSchemaValidation:       b("confluent.value.schema.validation"),
 	}
+	s.SchemaValidation = s.KeySchemaValidation || s.ValueSchemaValidation
 	switch {
 	case s.Compact && s.Delete:
 		s.CleanupPolicy = "compact,delete"

@@ -50,6 +50,7 @@ type devClusterOptions struct {
 	nodes                          int
 	dataDir                        string
 	kafkaPort, peerPort, adminPort int
+	registryPort                   int
 	wait                           time.Duration
 	stopTimeout                    time.Duration
 }
@@ -64,6 +65,7 @@ func (c *cli) devClusterFlags() (*flag.FlagSet, *devClusterOptions) {
 	fs.IntVar(&o.kafkaPort, "kafka-port", 9092, "Kafka `PORT` of every node (on its own address)")
 	fs.IntVar(&o.peerPort, "peer-port", 9093, "inter-broker `PORT` of every node")
 	fs.IntVar(&o.adminPort, "admin-port", 9644, "admin/metrics HTTP `PORT` of every node; 0 disables it")
+	fs.IntVar(&o.registryPort, "schema-registry-port", 8081, "schema registry HTTP `PORT` of every node (on its own address); 0 disables it")
 	fs.DurationVar(&o.wait, "wait", 60*time.Second, "give up when the nodes do not all answer ApiVersions within this `DURATION`")
 	fs.DurationVar(&o.stopTimeout, "stop-timeout", 45*time.Second, "kill nodes that have not stopped this `DURATION` after Ctrl-C/SIGTERM")
 	return fs, o
@@ -74,6 +76,7 @@ type devNode struct {
 	id                 int
 	host               string
 	kafka, peer, admin string // HOST:PORT; admin "" when disabled
+	registry           string // HOST:PORT of the schema registry; "" when disabled
 	dataDir            string
 	args               []string // the child's command line after the binary
 	cmd                *exec.Cmd
@@ -107,13 +110,17 @@ func (c *cli) devCluster(args []string) error {
 		name string
 		port int
 		zero bool
-	}{{"kafka-port", o.kafkaPort, false}, {"peer-port", o.peerPort, false}, {"admin-port", o.adminPort, true}} {
+	}{{"kafka-port", o.kafkaPort, false}, {"peer-port", o.peerPort, false}, {"admin-port", o.adminPort, true},
+		{"schema-registry-port", o.registryPort, true}} {
 		if p.port < 0 || p.port > 65535 || (p.port == 0 && !p.zero) {
 			return usagef("--%s %d: want a port from 1 to 65535", p.name, p.port)
 		}
 	}
 	if o.kafkaPort == o.peerPort || o.kafkaPort == o.adminPort || o.peerPort == o.adminPort {
 		return usagef("--kafka-port, --peer-port and --admin-port must differ")
+	}
+	if o.registryPort != 0 && (o.registryPort == o.kafkaPort || o.registryPort == o.peerPort || o.registryPort == o.adminPort) {
+		return usagef("--schema-registry-port must differ from --kafka-port, --peer-port and --admin-port")
 	}
 	exe, err := os.Executable()
 	if err != nil {
@@ -158,12 +165,16 @@ func devNodes(o *devClusterOptions, root string, extra []string) []*devNode {
 		if o.adminPort != 0 {
 			n.admin = hostPort(host, o.adminPort)
 		}
+		if o.registryPort != 0 {
+			n.registry = hostPort(host, o.registryPort)
+		}
 		nodes[i] = n
 		peers = append(peers, strconv.Itoa(id)+"@"+n.peer)
 	}
 	for _, n := range nodes {
 		n.args = append([]string{"--node-id", strconv.Itoa(n.id), "--addr", n.kafka, "--peer-addr", n.peer,
-			"--peers", strings.Join(peers, ","), "--data-dir", n.dataDir, "--admin-addr=" + n.admin, "--advertise-addr="}, extra...)
+			"--peers", strings.Join(peers, ","), "--data-dir", n.dataDir, "--admin-addr=" + n.admin,
+			"--schema-registry-addr=" + n.registry, "--advertise-addr="}, extra...)
 	}
 	return nodes
 }

@@ -335,6 +335,7 @@ var serverFlagGroups = []struct {
 	{"Security", []string{"add-scram"}},
 	{"Cluster", []string{"peers", "peer-addr"}},
 	{"Storage", []string{"data-dir", "memory"}},
+	{"Schema registry", []string{"schema-registry-addr"}},
 	{"Profile and Kafka properties", []string{"dev", "config", "set", "kafka-version"}},
 	{"Observability", []string{"log-level", "log-format", "log-requests", "admin-addr", "pprof"}},
 }

@@ -110,6 +110,11 @@ func Start(t testing.TB, args ...string) *Proc {
 	if flagValue(args, "--admin-addr") == "" {
 		p.args = append(p.args, "--admin-addr", "")
 	}
+	if !hasFlag(args, "--schema-registry-addr") {
+		// Off unless the test asks: tests run many brokers at once, and
+		// the default (127.0.0.1:8081) can be bound by one only.
+		p.args = append(p.args, "--schema-registry-addr", "")
+	}
 	p.start()
 	t.Cleanup(func() {
 		if p.cmd != nil && p.cmd.ProcessState == nil {
@@ -236,6 +241,7 @@ func InProcess(t testing.TB, mutate func(*config.Config), opts ...broker.Option)
 	cfg.Addr = "127.0.0.1:0"
 	cfg.Memory = true
 	cfg.AdminAddr = ""
+	cfg.SchemaRegistryAddr = "" // off unless mutate turns it on
 	if mutate != nil {
 		mutate(&cfg)
 	}
