@@ -231,7 +231,7 @@ func TestDevCluster(t *testing.T) {
 	}
 	ports := freeLoopbackPorts(t, 2)
 	cmd := exec.Command(bin, "dev-cluster", "--nodes", "3", "--kafka-port", strconv.Itoa(ports[0]), "--peer-port", strconv.Itoa(ports[1]),
-		"--admin-port", "0", "--wait", "90s", "--", "--log-level", "info")
+		"--admin-port", "0", "--schema-registry-port", "0", "--wait", "90s", "--", "--log-level", "info")
 	stdoutPipe, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -379,7 +379,7 @@ func TestDevClusterNodeArgs(t *testing.T) {
 			t.Fatalf("node %d: %q: %v", i+1, n.args, err)
 		}
 		host := fmt.Sprintf("127.0.0.%d", i+1)
-		if cfg.NodeID != int32(i+1) || cfg.Addr != host+":9092" || cfg.PeerAddr != host+":9093" || cfg.AdminAddr != "" || cfg.AdvertiseAddr != "" ||
+		if cfg.NodeID != int32(i+1) || cfg.Addr != host+":9092" || cfg.PeerAddr != host+":9093" || cfg.AdminAddr != "" || cfg.AdvertiseAddr != "" || cfg.SchemaRegistryAddr != host+":8081" ||
 			cfg.DataDir != filepath.Join("/data", fmt.Sprintf("node-%d", i+1)) || !slices.Equal(cfg.Peers, peers) || cfg.SyncOnAcksAll {
 			t.Errorf("node %d: %q gives %+v", i+1, n.args, cfg)
 		}
@@ -390,7 +390,8 @@ func TestDevClusterNodeArgs(t *testing.T) {
 // anything.
 func TestDevClusterUsageErrors(t *testing.T) {
 	for _, line := range []string{"dev-cluster --nodes 0", "dev-cluster --nodes 255", "dev-cluster extra", "dev-cluster --kafka-port 0",
-		"dev-cluster --peer-port 70000", "dev-cluster --kafka-port 9093", "dev-cluster --admin-port -1", "dev-cluster --bogus"} {
+		"dev-cluster --peer-port 70000", "dev-cluster --kafka-port 9093", "dev-cluster --admin-port -1", "dev-cluster --bogus",
+		"dev-cluster --schema-registry-port 9092", "dev-cluster --schema-registry-port -1"} {
 		code, out, errOut := runInProcess(t, strings.Fields(line)...)
 		if code != 2 || out != "" || !strings.Contains(errOut, "moldau help dev-cluster") {
 			t.Errorf("moldau %s: exit %d, stdout %q, stderr %q; want exit 2 and a pointer to the help", line, code, out, errOut)
