@@ -25,6 +25,9 @@ package broker
 // (at every acks, as Kafka's append does), in the reply's Wait: no fsync
 // runs on the connection's reader goroutine.
 //
+// A topic with confluent.key/value.schema.validation also checks every
+// record's schema id against the built-in registry (schemavalidate.go).
+//
 // A partition this node does not lead gets NOT_LEADER_OR_FOLLOWER, with
 // (v10+) its current leader and epoch in CurrentLeader and the leader's
 // endpoint in the response's NodeEndpoints (Brokers), as Kafka's KIP-951

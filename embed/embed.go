@@ -34,6 +34,11 @@
 //	cl, _ := kgo.NewClient(kgo.SeedBrokers(b.ListenerAddr("SASL_SSL")),
 //		kgo.DialTLSConfig(&tls.Config{RootCAs: pool}),
 //		kgo.SASL(scram.Auth{User: "alice", Pass: "alice-secret"}.AsSha512Mechanism()))
+//
+// WithSchemaRegistry serves the built-in schema registry (Confluent Schema
+// Registry's REST API) on a free loopback port, SchemaRegistryURL; on a
+// Cluster every node serves one (Cluster.SchemaRegistryURL(i)) over the
+// same replicated _schemas topic. It is off unless asked for.
 package embed
 
 import (
