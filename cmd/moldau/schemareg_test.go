@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -35,8 +36,8 @@ func TestBinaryServesSchemaRegistry(t *testing.T) {
 	addr := "127.0.0.1:" + strconv.Itoa(freeLoopbackPorts(t, 1)[0])
 	cmd := exec.Command(bin, "--memory", "--addr", "127.0.0.1:0", "--admin-addr", "", "--schema-registry-addr", addr)
 	cmd.Env = append(os.Environ(), "MOLDAU_SCHEMA_REGISTRY_ADDR=") // the flag alone
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
+	stderr := &lockedWriter{}
+	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -67,4 +68,23 @@ func TestBinaryServesSchemaRegistry(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// lockedWriter collects a child's output written by exec's copying
+// goroutine while the test reads it.
+type lockedWriter struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (w *lockedWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+func (w *lockedWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.String()
 }
