@@ -137,7 +137,11 @@ const (
 	hourMs                    = int64(3600000)
 )
 
-// Default returns the configuration Moldau runs with when nothing is set.
+// Default returns the configuration Moldau runs with when nothing is set,
+// except that the schema registry is off here (SchemaRegistryAddr ""):
+// Load, which the binary and embed go through, turns it on at
+// DefaultSchemaRegistryAddr, so that the many brokers tests build from
+// Default() do not all try to bind port 8081.
 func Default() Config {
 	return Config{
 		SyncOnAcksAll: true,
@@ -146,8 +150,6 @@ func Default() Config {
 		LogLevel:      "info",
 		LogFormat:     "text",
 		AdminAddr:     defaultAdminAddr,
-
-		SchemaRegistryAddr: DefaultSchemaRegistryAddr,
 
 		NumPartitions:            1,
 		DefaultReplicationFactor: 1,

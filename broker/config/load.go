@@ -50,6 +50,7 @@ type flagValues struct {
 
 func newFlagSet(v *flagValues) *flag.FlagSet {
 	d := Default()
+	d.SchemaRegistryAddr = DefaultSchemaRegistryAddr
 	fs := flag.NewFlagSet("moldau", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.StringVar(&v.addr, "addr", d.Addr, "`HOST:PORT` to listen on for Kafka clients (env "+EnvAddr+")")
@@ -123,6 +124,7 @@ func Load(args []string, getenv func(string) string, logger *slog.Logger) (Confi
 	fs.Visit(func(f *flag.Flag) { flagSet[f.Name] = true })
 
 	cfg := Default()
+	cfg.SchemaRegistryAddr = DefaultSchemaRegistryAddr
 	// Layer 0: the --dev profile, which every later layer may override.
 	dev := fv.dev
 	if !flagSet["dev"] {
