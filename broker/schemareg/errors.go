@@ -2,7 +2,8 @@ package schemareg
 
 // The HTTP API's errors: Confluent's status codes, error codes and
 // messages (Confluent's rest/exceptions/Errors.java and its Rest*Exception
-// classes).
+// classes). The reference is Confluent Schema Registry 7.9 (the last 7.x);
+// where 8.x answers otherwise the comment says so.
 
 import (
 	"context"
@@ -70,6 +71,8 @@ func errInvalidSchema(msg string) *apiError {
 	return &apiError{http.StatusUnprocessableEntity, 42201, msg}
 }
 
+// errInvalidVersion: version is what VersionId failed on: the text as
+// sent when it is not a number, else the number (so "00" reads "0").
 func errInvalidVersion(version string) *apiError {
 	return &apiError{http.StatusUnprocessableEntity, 42202, fmt.Sprintf("The specified version '%s' is not a valid version id. Allowed values are between [1, 2^31-1] and the string \"latest\"", version)}
 }
@@ -78,8 +81,11 @@ func errInvalidCompatibility() *apiError {
 	return &apiError{http.StatusUnprocessableEntity, 42203, "Invalid compatibility level. Valid values are none, backward, forward, full, backward_transitive, forward_transitive, and full_transitive"}
 }
 
+// errInvalidMode: RestInvalidModeException's default sentence in 7.9
+// (READONLY_OVERRIDE is accepted all the same; 8.1 lists "READWRITE,
+// READONLY, IMPORT and FORWARD").
 func errInvalidMode() *apiError {
-	return &apiError{http.StatusUnprocessableEntity, 42204, "Invalid mode. Valid values are READWRITE, READONLY, READONLY_OVERRIDE and IMPORT."}
+	return &apiError{http.StatusUnprocessableEntity, 42204, "Invalid mode. Valid values are READWRITE, READONLY, and IMPORT."}
 }
 
 func errNotPermitted(msg string) *apiError {
@@ -94,8 +100,10 @@ func errIDDoesNotMatch(id int) *apiError {
 	return &apiError{http.StatusUnprocessableEntity, 42207, fmt.Sprintf("Overwrite new schema with id %d is not permitted.", id)}
 }
 
+// errInvalidSubject: RestInvalidSubjectException's sentence, its
+// grammar included ("is not a valid.").
 func errInvalidSubject(subject string) *apiError {
-	return &apiError{http.StatusUnprocessableEntity, 42208, fmt.Sprintf("The specified subject '%s' is not valid.", subject)}
+	return &apiError{http.StatusUnprocessableEntity, 42208, fmt.Sprintf("The specified subject '%s' is not a valid.", subject)}
 }
 
 // errFromInternal maps store-side errors to Confluent's 500s.
@@ -111,4 +119,13 @@ func errFromInternal(op string, err error) *apiError {
 	default:
 		return &apiError{http.StatusInternalServerError, 50001, op + " operation failed while writing to the Kafka store: " + err.Error()}
 	}
+}
+
+// errReadOnly: KafkaSchemaRegistry's read-only refusal; the global
+// scope reads "Subject null" there (Java's null subject).
+func errReadOnly(subject string) *apiError {
+	if subject == "" {
+		subject = "null"
+	}
+	return errNotPermitted(fmt.Sprintf("Subject %s is in read-only mode", subject))
 }

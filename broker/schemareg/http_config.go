@@ -8,16 +8,20 @@ import (
 	"net/http"
 )
 
+// configJSON is Confluent's Config entity in its field order (the
+// @JsonCreator's: normalize before compatibilityLevel).
 type configJSON struct {
-	CompatibilityLevel string `json:"compatibilityLevel"`
 	Normalize          *bool  `json:"normalize,omitempty"`
+	CompatibilityLevel string `json:"compatibilityLevel,omitempty"`
 }
 
-// configUpdate is Confluent's ConfigUpdateRequest.
+// configUpdate is Confluent's ConfigUpdateRequest (answered as sent, in
+// its field order). "compatibilityLevel" is not one of its fields
+// (Confluent ignores it); it is accepted here as well.
 type configUpdate struct {
-	Compatibility      string `json:"compatibility"`
-	CompatibilityLevel string `json:"compatibilityLevel"` // accepted too
-	Normalize          *bool  `json:"normalize,omitempty"`
+	Normalize          *bool   `json:"normalize,omitempty"`
+	Compatibility      *string `json:"compatibility,omitempty"`
+	CompatibilityLevel *string `json:"compatibilityLevel,omitempty"`
 }
 
 // GET /config[/{subject}]?defaultToGlobal
@@ -27,7 +31,7 @@ func (r *Registry) handleGetConfig(w http.ResponseWriter, req *http.Request) (an
 	defer r.mu.RUnlock()
 	if subject != "" {
 		if c, ok := r.st.config[subject]; ok {
-			return configJSON{CompatibilityLevel: c.level, Normalize: c.normalize}, nil
+			return configJSON{Normalize: c.normalize, CompatibilityLevel: c.level}, nil
 		}
 		if !queryBool(req, "defaultToGlobal") {
 			return nil, errSubjectCompatibilityNotConfigured(subject)
@@ -40,32 +44,30 @@ func (r *Registry) handleGetConfig(w http.ResponseWriter, req *http.Request) (an
 	return c, nil
 }
 
-// PUT /config[/{subject}]
+// PUT /config[/{subject}]: answers the request as sent (ConfigResource
+// returns its ConfigUpdateRequest), so {"compatibility":"full"} is
+// answered in lower case.
 func (r *Registry) handlePutConfig(w http.ResponseWriter, req *http.Request) (any, error) {
 	var u configUpdate
 	if err := decodeBody(req, &u); err != nil {
 		return nil, err
 	}
 	level := u.Compatibility
-	if level == "" {
+	if level == nil {
 		level = u.CompatibilityLevel
 	}
 	if err := r.setConfig(req.Context(), subjectOrGlobal(req), level, u.Normalize); err != nil {
 		return nil, err
 	}
 	return struct {
-		Compatibility string `json:"compatibility"`
-		Normalize     *bool  `json:"normalize,omitempty"`
-	}{upper(level), u.Normalize}, nil
+		Normalize     *bool   `json:"normalize,omitempty"`
+		Compatibility *string `json:"compatibility,omitempty"`
+	}{u.Normalize, u.Compatibility}, nil
 }
 
-// DELETE /config[/{subject}]
+// DELETE /config[/{subject}]: the removed config.
 func (r *Registry) handleDeleteConfig(w http.ResponseWriter, req *http.Request) (any, error) {
-	old, err := r.deleteConfig(req.Context(), subjectOrGlobal(req))
-	if err != nil {
-		return nil, err
-	}
-	return configJSON{CompatibilityLevel: old}, nil
+	return r.deleteConfig(req.Context(), subjectOrGlobal(req))
 }
 
 type modeJSON struct {
@@ -78,6 +80,10 @@ func (r *Registry) handleGetMode(w http.ResponseWriter, req *http.Request) (any,
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	if subject != "" {
+		// Confluent's getMode: a global READONLY_OVERRIDE wins.
+		if g, ok := r.st.mode[""]; ok && g.mode == "READONLY_OVERRIDE" {
+			return modeJSON{g.mode}, nil
+		}
 		if m, ok := r.st.mode[subject]; ok {
 			return modeJSON{m.mode}, nil
 		}
@@ -97,10 +103,12 @@ func (r *Registry) handlePutMode(w http.ResponseWriter, req *http.Request) (any,
 	if err := r.setMode(req.Context(), subjectOrGlobal(req), u.Mode, queryBool(req, "force")); err != nil {
 		return nil, err
 	}
-	return modeJSON{upper(u.Mode)}, nil
+	return u, nil // ModeResource answers its request as sent
 }
 
-// DELETE /mode[/{subject}]
+// DELETE /mode[/{subject}]. DELETE /mode (global) is not one of
+// Confluent's paths (7.9 and 8.x answer 405); it is served for clients
+// such as franz-go's ResetMode without subjects.
 func (r *Registry) handleDeleteMode(w http.ResponseWriter, req *http.Request) (any, error) {
 	old, err := r.deleteMode(req.Context(), subjectOrGlobal(req))
 	if err != nil {

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"sort"
 	"strconv"
-	"strings"
 )
 
 // GET /schemas/types
@@ -54,8 +53,10 @@ func (r *Registry) handleListSchemas(w http.ResponseWriter, req *http.Request) (
 	return out, nil
 }
 
-// schemaByID finds {id} with Confluent's errors.
-func (r *Registry) schemaByID(req *http.Request) (int, *idEntry, error) {
+// schemaByID finds {id} with Confluent's errors: "Schema {id} not found"
+// for the schema itself, plain "Schema not found" (notFoundWithID false)
+// for its /subjects and /versions, as SchemasResource answers them.
+func (r *Registry) schemaByID(req *http.Request, notFoundWithID bool) (int, *idEntry, error) {
 	s := req.PathValue("id")
 	id, err := strconv.Atoi(s)
 	if err != nil {
@@ -65,6 +66,9 @@ func (r *Registry) schemaByID(req *http.Request) (int, *idEntry, error) {
 	e := r.st.ids[id]
 	r.mu.RUnlock()
 	if e == nil {
+		if !notFoundWithID {
+			return 0, nil, errSchemaNotFound()
+		}
 		return 0, nil, errSchemaIDNotFound(id)
 	}
 	return id, e, nil
@@ -73,7 +77,7 @@ func (r *Registry) schemaByID(req *http.Request) (int, *idEntry, error) {
 // GET /schemas/ids/{id}?subject&format&fetchMaxId (subject only picks a
 // context in Confluent; format as the schema's format renders it)
 func (r *Registry) handleSchemaByID(w http.ResponseWriter, req *http.Request) (any, error) {
-	_, e, err := r.schemaByID(req)
+	_, e, err := r.schemaByID(req, true)
 	if err != nil {
 		return nil, err
 	}
@@ -98,28 +102,27 @@ func (r *Registry) handleSchemaByID(w http.ResponseWriter, req *http.Request) (a
 
 // GET /schemas/ids/{id}/schema
 func (r *Registry) handleSchemaByIDRaw(w http.ResponseWriter, req *http.Request) (any, error) {
-	_, e, err := r.schemaByID(req)
+	_, e, err := r.schemaByID(req, true)
 	if err != nil {
 		return nil, err
 	}
 	return rawBody(r.formatted(e.schemaType, e.schema, e.refs, req.URL.Query().Get("format"))), nil
 }
 
-// GET /schemas/ids/{id}/subjects?deleted&subject
+// GET /schemas/ids/{id}/subjects?deleted
 func (r *Registry) handleSubjectsByID(w http.ResponseWriter, req *http.Request) (any, error) {
-	id, _, err := r.schemaByID(req)
+	id, _, err := r.schemaByID(req, false)
 	if err != nil {
 		return nil, err
 	}
 	r.mu.RLock()
 	users := r.st.usersOf(id, queryBool(req, "deleted"))
 	r.mu.RUnlock()
-	prefix := req.URL.Query().Get("subject")
+	// ?subject only picks the context to look the id up in (Confluent's
+	// getSchemaKeyUsingContexts); it does not filter the answer.
 	set := map[string]bool{}
 	for _, sv := range users {
-		if strings.HasPrefix(sv.subject, prefix) {
-			set[sv.subject] = true
-		}
+		set[sv.subject] = true
 	}
 	out := make([]string, 0, len(set))
 	for s := range set {
@@ -131,7 +134,7 @@ func (r *Registry) handleSubjectsByID(w http.ResponseWriter, req *http.Request) 
 
 // GET /schemas/ids/{id}/versions?deleted
 func (r *Registry) handleVersionsByID(w http.ResponseWriter, req *http.Request) (any, error) {
-	id, _, err := r.schemaByID(req)
+	id, _, err := r.schemaByID(req, false)
 	if err != nil {
 		return nil, err
 	}

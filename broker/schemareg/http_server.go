@@ -5,6 +5,7 @@ package schemareg
 // Confluent's error bodies.
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -18,8 +19,67 @@ import (
 	"time"
 )
 
-// contentType is what every answer carries (Confluent's default).
+// contentType is what an answer carries unless the request's Accept
+// prefers another of responseTypes (Confluent's default).
 const contentType = "application/vnd.schemaregistry.v1+json"
+
+// responseTypes are the types Confluent's resources produce, with their
+// server-side qualities (Versions.java: v1 1.0, vnd.schemaregistry+json
+// 0.9, application/json 0.5).
+var responseTypes = []struct {
+	name string
+	qs   float64
+}{
+	{"application/vnd.schemaregistry.v1+json", 1},
+	{"application/vnd.schemaregistry+json", 0.9},
+	{"application/json", 0.5},
+}
+
+// negotiate picks the response type for an Accept header as Jersey does:
+// the highest client quality first, then the highest server quality (the
+// most specific matching range gives a type its client quality). ok is
+// false when Accept admits none of them (Jersey's 406).
+func negotiate(accept string) (string, bool) {
+	if strings.TrimSpace(accept) == "" {
+		return contentType, true
+	}
+	best, bestQ, bestQS := "", 0.0, 0.0
+	for _, t := range responseTypes {
+		q, specificity := -1.0, -1
+		for _, part := range strings.Split(accept, ",") {
+			mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
+			if err != nil {
+				continue
+			}
+			spec := -1
+			switch {
+			case mt == t.name:
+				spec = 2
+			case mt == "application/*":
+				spec = 1
+			case mt == "*/*" || mt == "*":
+				spec = 0
+			}
+			if spec < specificity || spec < 0 {
+				continue
+			}
+			pq := 1.0
+			if v, ok := params["q"]; ok {
+				if f, err := strconv.ParseFloat(v, 64); err == nil {
+					pq = f
+				}
+			}
+			q, specificity = pq, spec
+		}
+		if q <= 0 {
+			continue
+		}
+		if q > bestQ || (q == bestQ && t.qs > bestQS) {
+			best, bestQ, bestQS = t.name, q, t.qs
+		}
+	}
+	return best, best != ""
+}
 
 // maxBodyBytes bounds a request body.
 const maxBodyBytes = 16 << 20
@@ -153,6 +213,12 @@ func (r *Registry) serve(method, path string, h handlerFunc, write bool) http.Ha
 			r.metrics.requests.WithLabelValues(path, req.Method, strconv.Itoa(sw.status)).Inc()
 			r.metrics.latency.WithLabelValues(path, req.Method).Observe(time.Since(start).Seconds())
 		}()
+		ct, ok := negotiate(req.Header.Get("Accept"))
+		if !ok {
+			writeError(sw, &apiError{http.StatusNotAcceptable, 406, "HTTP 406 Not Acceptable"})
+			return
+		}
+		sw.Header().Set("Content-Type", ct) // errors too
 		if r.closed.Load() {
 			writeError(sw, &apiError{http.StatusServiceUnavailable, 50003, "Schema registry is shutting down"})
 			return
@@ -184,13 +250,12 @@ func (r *Registry) serve(method, path string, h handlerFunc, write bool) http.Ha
 			writeError(sw, ae)
 			return
 		}
-		sw.Header().Set("Content-Type", contentType)
 		if raw, ok := out.(rawBody); ok {
 			sw.WriteHeader(http.StatusOK)
 			_, _ = io.WriteString(sw, string(raw))
 			return
 		}
-		b, err := json.Marshal(out)
+		b, err := marshalJSON(out)
 		if err != nil {
 			writeError(sw, &apiError{http.StatusInternalServerError, 50001, err.Error()})
 			return
@@ -222,14 +287,30 @@ func (s *statusWriter) WriteHeader(code int) {
 	s.ResponseWriter.WriteHeader(code)
 }
 
+// writeError answers e in the content type already negotiated (the
+// default when none was).
 func writeError(w http.ResponseWriter, e *apiError) {
-	w.Header().Set("Content-Type", contentType)
+	if w.Header().Get("Content-Type") == "" {
+		w.Header().Set("Content-Type", contentType)
+	}
 	w.WriteHeader(e.status)
-	b, _ := json.Marshal(struct {
+	b, _ := marshalJSON(struct {
 		ErrorCode int    `json:"error_code"`
 		Message   string `json:"message"`
 	}{e.code, e.msg})
 	_, _ = w.Write(b)
+}
+
+// marshalJSON encodes v as Jackson does: without Go's HTML escaping of
+// <, > and & (a schema's "doc" keeps them as written), no trailing newline.
+func marshalJSON(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
 // decodeBody decodes req's JSON body into v: a syntax error or a type
@@ -270,13 +351,19 @@ func queryBool(req *http.Request, name string) bool {
 
 // parseVersion parses a {version} path element: "latest" and -1 mean the
 // latest (-1), otherwise 1..2^31-1.
+// Like Confluent's VersionId it trims spaces, and names a rejected
+// number as parsed ("00" is "0").
 func parseVersion(s string) (int, error) {
-	if strings.EqualFold(s, "latest") {
+	t := strings.TrimSpace(s)
+	if strings.EqualFold(t, "latest") {
 		return -1, nil
 	}
-	n, err := strconv.ParseInt(s, 10, 32)
-	if err != nil || (n < 1 && n != -1) {
+	n, err := strconv.ParseInt(t, 10, 32)
+	if err != nil {
 		return 0, errInvalidVersion(s)
+	}
+	if n < 1 && n != -1 {
+		return 0, errInvalidVersion(strconv.FormatInt(n, 10))
 	}
 	return int(n), nil
 }

@@ -57,7 +57,10 @@ func (r *Registry) getVersion(req *http.Request) (schemaValue, error) {
 	deleted := queryBool(req, "deleted")
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	e := r.st.lookupVersion(subject, version, deleted)
+	// "latest" is the latest live version even with ?deleted=true
+	// (Confluent's get(subject, -1, true) is getLatestVersion); deleted
+	// still decides 40401 against 40402 below.
+	e := r.st.lookupVersion(subject, version, deleted && version != -1)
 	if e == nil {
 		if !r.st.hasSubject(subject, deleted) {
 			return schemaValue{}, errSubjectNotFound(subject)
@@ -111,11 +114,22 @@ func (r *Registry) handleRegister(w http.ResponseWriter, req *http.Request) (any
 	if err != nil {
 		return nil, err
 	}
-	// Confluent 7.6+'s RegisterSchemaResponse: the Schema without its
-	// subject (7.5 and older answered only the id; clients read only it).
+	// Confluent 7.6+'s RegisterSchemaResponse: id first, then the
+	// Schema's fields without its subject (7.5 and older answered only
+	// the id; clients read only it).
 	e := entityOf(v)
-	e.Subject = ""
-	return e, nil
+	return registerResponse{ID: e.ID, Version: e.Version, SchemaType: e.SchemaType, References: e.References, Schema: e.Schema}, nil
+}
+
+// registerResponse is Confluent's RegisterSchemaResponse (7.9: id,
+// version, schemaType, references, metadata, ruleSet, schema; empty ones
+// left out).
+type registerResponse struct {
+	ID         int         `json:"id"`
+	Version    int         `json:"version,omitempty"`
+	SchemaType string      `json:"schemaType,omitempty"`
+	References []Reference `json:"references,omitempty"`
+	Schema     string      `json:"schema,omitempty"`
 }
 
 // POST /subjects/{subject}?normalize&deleted (lookup)

@@ -250,6 +250,21 @@ func (s *state) lookupVersion(subject string, version int, deleted bool) *versio
 	return e
 }
 
+// validSubject is Confluent's QualifiedSubject.isValidSubject: no ISO
+// control characters, and not the reserved names "__GLOBAL" and "__EMPTY"
+// (an empty subject is refused too: it cannot be told from the global scope).
+func validSubject(subject string) bool {
+	if subject == "" || subject == "__GLOBAL" || subject == "__EMPTY" {
+		return false
+	}
+	for _, c := range subject {
+		if c < 0x20 || (c >= 0x7f && c <= 0x9f) {
+			return false
+		}
+	}
+	return true
+}
+
 // readOnly reports whether writes to subject are refused.
 func (s *state) readOnly(subject string) bool {
 	if m, ok := s.mode[""]; ok && m.mode == "READONLY_OVERRIDE" {
@@ -264,7 +279,7 @@ func (s *state) readOnly(subject string) bool {
 // register registers q under subject and returns what is registered
 // (the existing version when the schema already is).
 func (r *Registry) register(ctx context.Context, subject string, q registerRequest, normalize, force bool) (result schemaValue, err error) {
-	if subject == "" || strings.ContainsRune(subject, 0) {
+	if !validSubject(subject) {
 		return result, errInvalidSubject(subject)
 	}
 	schemaType := q.schemaType()
@@ -301,16 +316,16 @@ func (r *Registry) register(ctx context.Context, subject string, q registerReque
 				}
 			}
 		}
-		const context = "."
+		// 7.9's checkRegisterMode sentences (8.x adds "in context .").
 		if st.readOnly(subject) {
-			return nil, errNotPermitted(fmt.Sprintf("Subject %s in context %s is in read-only mode", subject, context))
+			return nil, errReadOnly(subject)
 		}
 		mode := st.modeOf(subject)
 		if q.ID > 0 && mode != "IMPORT" {
-			return nil, errNotPermitted(fmt.Sprintf("Subject %s in context %s is not in import mode", subject, context))
+			return nil, errNotPermitted(fmt.Sprintf("Subject %s is not in import mode", subject))
 		}
 		if q.ID <= 0 && mode != "READWRITE" {
-			return nil, errNotPermitted(fmt.Sprintf("Subject %s in context %s is not in read-write mode", subject, context))
+			return nil, errNotPermitted(fmt.Sprintf("Subject %s is not in read-write mode", subject))
 		}
 		if q.ID > 0 {
 			if e := st.ids[q.ID]; e != nil && (e.schema != text || e.schemaType != schemaType) {
@@ -503,45 +518,53 @@ func (r *Registry) compatibility(subject string, version int, q registerRequest,
 
 // ---- deletes ----
 
-// deleteVersion soft or permanently deletes subject's version (-1: latest).
+// deleteVersion soft or permanently deletes subject's version (-1: the
+// latest live one, also for a permanent delete: Confluent's get(subject,
+// -1, true) ignores deleted versions, so "latest" can never be deleted
+// for good). The checks run in Confluent's order: 40406 (soft delete of a
+// soft-deleted version), 40401/40402 (SubjectVersionsResource), then
+// 42205 (read-only), 42206 (referenced) and 40407 (not soft-deleted
+// first) in KafkaSchemaRegistry.deleteSchemaVersion.
 func (r *Registry) deleteVersion(ctx context.Context, subject string, version int, permanent bool) (int, error) {
 	deleted := 0
 	err := r.write(ctx, func(st *state) ([]pendingRecord, error) {
-		if st.readOnly(subject) {
-			return nil, errNotPermitted(fmt.Sprintf("Subject %s in context . is in read-only mode", subject))
-		}
-		if !st.hasSubject(subject, true) {
-			return nil, errSubjectNotFound(subject)
-		}
 		var e *versionEntry
 		if version == -1 {
-			vs := st.versionList(subject, permanent)
-			if len(vs) == 0 {
-				return nil, errVersionNotFound(version)
-			}
-			e = vs[len(vs)-1]
+			e = st.lookupVersion(subject, -1, false)
 		} else {
 			e = st.subjects[subject][version]
 		}
+		if e != nil && !permanent && e.value.Deleted {
+			return nil, errVersionSoftDeleted(subject, e.value.Version)
+		}
 		if e == nil {
+			if !st.hasSubject(subject, true) {
+				return nil, errSubjectNotFound(subject)
+			}
 			return nil, errVersionNotFound(version)
 		}
 		v := e.value.Version
-		if !permanent && e.value.Deleted {
-			return nil, errVersionSoftDeleted(subject, v)
-		}
-		if permanent && !e.value.Deleted {
-			return nil, errVersionNotSoftDeleted(subject, v)
+		if st.readOnly(subject) {
+			return nil, errReadOnly(subject)
 		}
 		if len(st.referencedBy(subject, v, permanent)) > 0 {
 			return nil, errReferenceExists(subject, v)
+		}
+		if permanent && !e.value.Deleted {
+			return nil, errVersionNotSoftDeleted(subject, v)
 		}
 		deleted = v
 		sub := subject
 		if !permanent {
 			val := e.value
 			val.Deleted = true
-			return []pendingRecord{{key: recordKey{KeyType: keySchema, Subject: &sub, Version: v}, value: mustJSON(val)}}, nil
+			recs := []pendingRecord{{key: recordKey{KeyType: keySchema, Subject: &sub, Version: v}, value: mustJSON(val)}}
+			if live := st.versionList(subject, false); len(live) == 1 && live[0] == e {
+				// The last live version: Confluent drops the subject's
+				// config and mode with it.
+				recs = append(recs, r.subjectConfigModeTombstones(st, subject)...)
+			}
+			return recs, nil
 		}
 		recs := []pendingRecord{fence(subjectVersionJSON{subject, v})}
 		recs = append(recs, tombstones(st.tombstoneKeys(logicalKey{keySchema, subject, v}, e.rawKey))...)
@@ -562,8 +585,15 @@ func fence(deletes ...subjectVersionJSON) pendingRecord {
 // subjectSettingTombstones removes subject's config, mode and
 // DELETE_SUBJECT records for good.
 func (r *Registry) subjectSettingTombstones(st *state, subject string) []pendingRecord {
+	recs := tombstones(st.tombstoneKeys(logicalKey{keyDeleteSubject, subject, 0}, nil))
+	return append(recs, r.subjectConfigModeTombstones(st, subject)...)
+}
+
+// subjectConfigModeTombstones removes subject's config and mode (what
+// Confluent's deleteConfig and deleteMode write when a subject's last
+// live version goes).
+func (r *Registry) subjectConfigModeTombstones(st *state, subject string) []pendingRecord {
 	var recs []pendingRecord
-	recs = append(recs, tombstones(st.tombstoneKeys(logicalKey{keyDeleteSubject, subject, 0}, nil))...)
 	var cur []byte
 	if c, ok := st.config[subject]; ok {
 		cur = c.rawKey
@@ -582,9 +612,9 @@ func (r *Registry) deleteSubject(ctx context.Context, subject string, permanent 
 	var deleted []int
 	err := r.write(ctx, func(st *state) ([]pendingRecord, error) {
 		deleted = []int{}
-		if st.readOnly(subject) {
-			return nil, errNotPermitted(fmt.Sprintf("Subject %s in context . is in read-only mode", subject))
-		}
+		// Confluent's order: 40401 and 40404 (SubjectsResource), 42205,
+		// then per version ascending 42206 and 40405
+		// (KafkaSchemaRegistry.deleteSubject).
 		all := st.versionList(subject, true)
 		live := st.versionList(subject, false)
 		if len(all) == 0 {
@@ -593,8 +623,8 @@ func (r *Registry) deleteSubject(ctx context.Context, subject string, permanent 
 		if !permanent && len(live) == 0 {
 			return nil, errSubjectSoftDeleted(subject)
 		}
-		if permanent && len(live) > 0 {
-			return nil, errSubjectNotSoftDeleted(subject)
+		if st.readOnly(subject) {
+			return nil, errReadOnly(subject)
 		}
 		targets := live
 		if permanent {
@@ -606,12 +636,17 @@ func (r *Registry) deleteSubject(ctx context.Context, subject string, permanent 
 					return nil, errReferenceExists(subject, e.value.Version)
 				}
 			}
+			if permanent && !e.value.Deleted {
+				return nil, errSubjectNotSoftDeleted(subject)
+			}
 			deleted = append(deleted, e.value.Version)
 		}
 		sub := subject
 		if !permanent {
 			v := deleteSubjectValue{Subject: subject, Version: targets[len(targets)-1].value.Version}
-			return []pendingRecord{{key: recordKey{KeyType: keyDeleteSubject, Subject: &sub}, value: mustJSON(v)}}, nil
+			recs := []pendingRecord{{key: recordKey{KeyType: keyDeleteSubject, Subject: &sub}, value: mustJSON(v)}}
+			// Confluent drops the subject's config and mode on a soft delete.
+			return append(recs, r.subjectConfigModeTombstones(st, subject)...), nil
 		}
 		deletes := make([]subjectVersionJSON, 0, len(targets))
 		for _, e := range targets {
@@ -629,15 +664,33 @@ func (r *Registry) deleteSubject(ctx context.Context, subject string, permanent 
 
 // ---- config and mode ----
 
-// setConfig sets subject's ("" global) compatibility level.
-func (r *Registry) setConfig(ctx context.Context, subject, level string, normalize *bool) error {
-	level = strings.ToUpper(level)
-	if !compatibilityLevels[level] {
-		return errInvalidCompatibility()
+// setConfig updates subject's ("" global) config the way Confluent's
+// ConfigValue.update does: a field left out (nil) keeps its stored value.
+// Checks in ConfigResource's order: 42203, 42208, then 42205.
+func (r *Registry) setConfig(ctx context.Context, subject string, level *string, normalize *bool) error {
+	newLevel := ""
+	if level != nil {
+		newLevel = strings.ToUpper(*level)
+		if !compatibilityLevels[newLevel] {
+			return errInvalidCompatibility()
+		}
+	}
+	if subject != "" && !validSubject(subject) {
+		return errInvalidSubject(subject)
 	}
 	return r.write(ctx, func(st *state) ([]pendingRecord, error) {
+		if st.readOnly(subject) {
+			return nil, errReadOnly(subject)
+		}
+		old := st.config[subject]
 		k := recordKey{KeyType: keyConfig}
-		v := configValue{CompatibilityLevel: level, Normalize: normalize}
+		v := configValue{CompatibilityLevel: newLevel, Normalize: normalize}
+		if level == nil {
+			v.CompatibilityLevel = old.level
+		}
+		if normalize == nil {
+			v.Normalize = old.normalize
+		}
 		if subject != "" {
 			sub := subject
 			k.Subject, v.Subject = &sub, &sub
@@ -646,26 +699,38 @@ func (r *Registry) setConfig(ctx context.Context, subject, level string, normali
 	})
 }
 
-// deleteConfig removes subject's ("" global) level; it returns the old one.
-func (r *Registry) deleteConfig(ctx context.Context, subject string) (string, error) {
-	old := ""
+// deleteConfig removes subject's ("" global) config; it returns the
+// removed one (for the global scope the one in force, default included,
+// as Confluent's getConfig(null)). Subject-level: 40401 before 42205.
+func (r *Registry) deleteConfig(ctx context.Context, subject string) (configJSON, error) {
+	var old configJSON
 	err := r.write(ctx, func(st *state) ([]pendingRecord, error) {
 		c, ok := st.config[subject]
+		if !ok && subject != "" {
+			return nil, errSubjectNotFound(subject)
+		}
+		if st.readOnly(subject) {
+			return nil, errReadOnly(subject)
+		}
 		if !ok {
-			if subject != "" {
-				return nil, errSubjectNotFound(subject)
-			}
-			old = st.compatibility("")
+			old = configJSON{CompatibilityLevel: st.compatibility("")}
 			return nil, nil
 		}
-		old = c.level
+		old = configJSON{Normalize: c.normalize, CompatibilityLevel: c.level}
+		if subject == "" && c.level == "" {
+			old.CompatibilityLevel = st.compatibility("")
+		}
 		return tombstones(st.tombstoneKeys(logicalKey{keyConfig, subject, 0}, c.rawKey)), nil
 	})
 	return old, err
 }
 
 // setMode sets subject's ("" global) mode.
+// Checks in ModeResource's order: 42208, then 42204.
 func (r *Registry) setMode(ctx context.Context, subject, mode string, force bool) error {
+	if subject != "" && !validSubject(subject) {
+		return errInvalidSubject(subject)
+	}
 	mode = strings.ToUpper(mode)
 	if !modes[mode] {
 		return errInvalidMode()
