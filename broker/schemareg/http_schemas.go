@@ -60,7 +60,7 @@ func (r *Registry) schemaByID(req *http.Request, notFoundWithID bool) (int, *idE
 	s := req.PathValue("id")
 	id, err := strconv.Atoi(s)
 	if err != nil {
-		return 0, nil, &apiError{http.StatusNotFound, 404, "HTTP 404 Not Found"}
+		return 0, nil, &apiError{http.StatusNotFound, 404, "HTTP 404 Not Found", nil}
 	}
 	r.mu.RLock()
 	e := r.st.ids[id]

@@ -147,7 +147,7 @@ func (r *Registry) newRouter() http.Handler {
 	route("POST /compatibility/subjects/{subject}/versions/{version}", r.handleCompatibility, false)
 
 	notFound := r.serve("", "other", func(http.ResponseWriter, *http.Request) (any, error) {
-		return nil, &apiError{http.StatusNotFound, 404, "HTTP 404 Not Found"}
+		return nil, &apiError{http.StatusNotFound, 404, "HTTP 404 Not Found", nil}
 	}, false)
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		collapseSlashes(req)
@@ -156,7 +156,7 @@ func (r *Registry) newRouter() http.Handler {
 			// answers 405 for the latter; ServeMux's 405 has no JSON body).
 			if allowed := methodsFor(mux, req); allowed != "" {
 				w.Header().Set("Allow", allowed)
-				writeError(w, &apiError{http.StatusMethodNotAllowed, 405, "HTTP 405 Method Not Allowed"})
+				writeError(w, &apiError{http.StatusMethodNotAllowed, 405, "HTTP 405 Method Not Allowed", nil})
 				r.metrics.requests.WithLabelValues("other", req.Method, "405").Inc()
 				return
 			}
@@ -215,12 +215,12 @@ func (r *Registry) serve(method, path string, h handlerFunc, write bool) http.Ha
 		}()
 		ct, ok := negotiate(req.Header.Get("Accept"))
 		if !ok {
-			writeError(sw, &apiError{http.StatusNotAcceptable, 406, "HTTP 406 Not Acceptable"})
+			writeError(sw, &apiError{http.StatusNotAcceptable, 406, "HTTP 406 Not Acceptable", nil})
 			return
 		}
 		sw.Header().Set("Content-Type", ct) // errors too
 		if r.closed.Load() {
-			writeError(sw, &apiError{http.StatusServiceUnavailable, 50003, "Schema registry is shutting down"})
+			writeError(sw, &apiError{http.StatusServiceUnavailable, 50003, "Schema registry is shutting down", nil})
 			return
 		}
 		ctx, cancel := context.WithTimeout(req.Context(), requestTimeout)
@@ -230,7 +230,7 @@ func (r *Registry) serve(method, path string, h handlerFunc, write bool) http.Ha
 			if ct := req.Header.Get("Content-Type"); ct != "" {
 				mt, _, err := mime.ParseMediaType(ct)
 				if err != nil || !acceptedBodyTypes[mt] {
-					writeError(sw, &apiError{http.StatusUnsupportedMediaType, 415, "HTTP 415 Unsupported Media Type"})
+					writeError(sw, &apiError{http.StatusUnsupportedMediaType, 415, "HTTP 415 Unsupported Media Type", nil})
 					return
 				}
 			}
@@ -257,7 +257,7 @@ func (r *Registry) serve(method, path string, h handlerFunc, write bool) http.Ha
 		}
 		b, err := marshalJSON(out)
 		if err != nil {
-			writeError(sw, &apiError{http.StatusInternalServerError, 50001, err.Error()})
+			writeError(sw, &apiError{http.StatusInternalServerError, 50001, err.Error(), nil})
 			return
 		}
 		sw.WriteHeader(http.StatusOK)
@@ -320,25 +320,25 @@ func marshalJSON(v any) ([]byte, error) {
 // ignoreUnknown).
 func decodeBody(req *http.Request, v any) error {
 	if req.Body == nil {
-		return &apiError{http.StatusBadRequest, 400, "Request body is missing"}
+		return &apiError{http.StatusBadRequest, 400, "Request body is missing", nil}
 	}
 	b, err := io.ReadAll(req.Body)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return &apiError{http.StatusRequestEntityTooLarge, 413, fmt.Sprintf("Request body larger than %d bytes", mbe.Limit)}
+			return &apiError{http.StatusRequestEntityTooLarge, 413, fmt.Sprintf("Request body larger than %d bytes", mbe.Limit), nil}
 		}
-		return &apiError{http.StatusBadRequest, 400, "Error reading the request body: " + err.Error()}
+		return &apiError{http.StatusBadRequest, 400, "Error reading the request body: " + err.Error(), nil}
 	}
 	if len(strings.TrimSpace(string(b))) == 0 {
-		return &apiError{http.StatusBadRequest, 400, "Request body is missing"}
+		return &apiError{http.StatusBadRequest, 400, "Request body is missing", nil}
 	}
 	if err := json.Unmarshal(b, v); err != nil {
 		var se *json.SyntaxError
 		if errors.As(err, &se) {
-			return &apiError{http.StatusBadRequest, 400, "Unexpected character in the request body at offset " + strconv.FormatInt(se.Offset, 10) + ": " + se.Error()}
+			return &apiError{http.StatusBadRequest, 400, "Unexpected character in the request body at offset " + strconv.FormatInt(se.Offset, 10) + ": " + se.Error(), nil}
 		}
-		return &apiError{http.StatusBadRequest, 400, "Cannot deserialize the request body: " + err.Error()}
+		return &apiError{http.StatusBadRequest, 400, "Cannot deserialize the request body: " + err.Error(), nil}
 	}
 	return nil
 }

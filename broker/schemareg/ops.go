@@ -34,11 +34,13 @@ type registerRequest struct {
 	ID         int         `json:"id"`
 }
 
+// schemaType is q's type as sent (AVRO when left out). Confluent looks
+// its providers up by the exact name: "protobuf" is an invalid type.
 func (q *registerRequest) schemaType() string {
 	if q.SchemaType == "" {
 		return schema.Avro
 	}
-	return strings.ToUpper(q.SchemaType)
+	return q.SchemaType
 }
 
 // schemaJSON is Confluent's Schema entity (null/empty fields left out;
@@ -109,7 +111,9 @@ func (r *Registry) parseResolved(f schema.Format, ck, text string, refs []Refere
 	}
 	e := parsedEntry{parsed: p}
 	if err != nil {
-		e = parsedEntry{err: errInvalidSchema(invalidMessage(text, refs, f.Type(), err))}
+		ae := errInvalidSchema(invalidMessage(text, refs, f.Type(), err))
+		ae.failure = &parseFailure{text: text, refs: refs, schemaType: f.Type(), details: strings.TrimPrefix(err.Error(), schema.ErrInvalid.Error()+": ")}
+		e = parsedEntry{err: ae}
 	}
 	r.parsedMu.Lock()
 	if len(r.parsed) >= maxParsedCache {
@@ -282,12 +286,13 @@ func (r *Registry) register(ctx context.Context, subject string, q registerReque
 	if !validSubject(subject) {
 		return result, errInvalidSubject(subject)
 	}
-	schemaType := q.schemaType()
-	if q.Schema == "" {
-		return result, errInvalidSchema("Empty schema")
+	request := q
+	if strings.TrimSpace(q.Schema) != "" {
+		r.preparse(q.schemaType(), q.Schema, q.References)
 	}
-	r.preparse(schemaType, q.Schema, q.References)
 	err = r.write(ctx, func(st *state) ([]pendingRecord, error) {
+		q := request // plan may run again: nothing kept from a run
+		normalize := normalize
 		if !normalize {
 			if c, ok := st.config[subject]; ok && c.normalize != nil {
 				normalize = *c.normalize
@@ -295,9 +300,23 @@ func (r *Registry) register(ctx context.Context, subject string, q registerReque
 				normalize = *c.normalize
 			}
 		}
+		if strings.TrimSpace(q.Schema) == "" {
+			// Confluent's maybePopulateFromPrevious (after
+			// checkRegisterMode): an empty schema registers the latest
+			// version again; with none, "Empty schema".
+			if aerr := checkRegisterMode(st, subject, q); aerr != nil {
+				return nil, aerr
+			}
+			latest := st.lookupVersion(subject, -1, false)
+			if latest == nil || st.modeOf(subject) == "IMPORT" {
+				return nil, errInvalidSchema("Empty schema")
+			}
+			q.Schema, q.SchemaType, q.References = latest.value.Schema, latest.value.schemaTypeOrAvro(), latest.value.References
+		}
+		schemaType := q.schemaType()
 		parsed, aerr := r.parse(st, schemaType, q.Schema, q.References, false)
 		if aerr != nil {
-			return nil, aerr
+			return nil, aerr.forRequest(subject, q)
 		}
 		text := parsed.Canonical()
 		if normalize {
@@ -316,17 +335,10 @@ func (r *Registry) register(ctx context.Context, subject string, q registerReque
 				}
 			}
 		}
-		// 7.9's checkRegisterMode sentences (8.x adds "in context .").
-		if st.readOnly(subject) {
-			return nil, errReadOnly(subject)
+		if aerr := checkRegisterMode(st, subject, q); aerr != nil {
+			return nil, aerr
 		}
 		mode := st.modeOf(subject)
-		if q.ID > 0 && mode != "IMPORT" {
-			return nil, errNotPermitted(fmt.Sprintf("Subject %s is not in import mode", subject))
-		}
-		if q.ID <= 0 && mode != "READWRITE" {
-			return nil, errNotPermitted(fmt.Sprintf("Subject %s is not in read-write mode", subject))
-		}
 		if q.ID > 0 {
 			if e := st.ids[q.ID]; e != nil && (e.schema != text || e.schemaType != schemaType) {
 				return nil, errIDDoesNotMatch(q.ID)
@@ -366,6 +378,22 @@ func (r *Registry) register(ctx context.Context, subject string, q registerReque
 	return result, err
 }
 
+// checkRegisterMode is Confluent's checkRegisterMode, in 7.9's words
+// (8.x adds "in context .").
+func checkRegisterMode(st *state, subject string, q registerRequest) *apiError {
+	if st.readOnly(subject) {
+		return errReadOnly(subject)
+	}
+	mode := st.modeOf(subject)
+	if q.ID > 0 && mode != "IMPORT" {
+		return errNotPermitted(fmt.Sprintf("Subject %s is not in import mode", subject))
+	}
+	if q.ID <= 0 && mode != "READWRITE" {
+		return errNotPermitted(fmt.Sprintf("Subject %s is not in read-write mode", subject))
+	}
+	return nil
+}
+
 // lookup finds q among subject's versions (POST /subjects/{s}).
 func (r *Registry) lookup(subject string, q registerRequest, normalize, deleted bool) (schemaJSON, error) {
 	r.preparse(q.schemaType(), q.Schema, q.References)
@@ -375,7 +403,7 @@ func (r *Registry) lookup(subject string, q registerRequest, normalize, deleted 
 	schemaType := q.schemaType()
 	parsed, aerr := r.parse(st, schemaType, q.Schema, q.References, false)
 	if aerr != nil {
-		return schemaJSON{}, aerr
+		return schemaJSON{}, aerr.forRequest(subject, q)
 	}
 	if !st.hasSubject(subject, deleted) {
 		return schemaJSON{}, errSubjectNotFound(subject)
@@ -504,7 +532,7 @@ func (r *Registry) compatibility(subject string, version int, q registerRequest,
 	schemaType := q.schemaType()
 	parsed, aerr := r.parse(st, schemaType, q.Schema, q.References, false)
 	if aerr != nil {
-		return nil, aerr
+		return nil, aerr.forRequest(subject, q)
 	}
 	if normalize {
 		if p, aerr := r.parse(st, schemaType, parsed.Normalized(), q.References, false); aerr == nil {
