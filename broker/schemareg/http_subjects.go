@@ -49,12 +49,16 @@ func (r *Registry) handleListVersions(w http.ResponseWriter, req *http.Request) 
 
 // getVersion finds {subject}/{version} (?deleted) with Confluent's errors.
 func (r *Registry) getVersion(req *http.Request) (schemaValue, error) {
+	return r.getVersionDeleted(req, queryBool(req, "deleted"))
+}
+
+// getVersionDeleted is getVersion with deleted given.
+func (r *Registry) getVersionDeleted(req *http.Request, deleted bool) (schemaValue, error) {
 	subject := subjectParam(req)
 	version, err := parseVersion(req.PathValue("version"))
 	if err != nil {
 		return schemaValue{}, err
 	}
-	deleted := queryBool(req, "deleted")
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	// "latest" is the latest live version even with ?deleted=true
@@ -89,15 +93,18 @@ func (r *Registry) handleGetVersionSchema(w http.ResponseWriter, req *http.Reque
 	return rawBody(r.formatted(v.schemaTypeOrAvro(), v.Schema, v.References, req.URL.Query().Get("format"))), nil
 }
 
-// GET /subjects/{subject}/versions/{version}/referencedby
+// GET /subjects/{subject}/versions/{version}/referencedby: the version
+// is found soft-deleted or not, the referrers are the live ones (Confluent
+// takes no ?deleted here; a soft delete drops a referrer from its
+// referencedBy index).
 func (r *Registry) handleReferencedBy(w http.ResponseWriter, req *http.Request) (any, error) {
-	v, err := r.getVersion(req)
+	v, err := r.getVersionDeleted(req, true)
 	if err != nil {
 		return nil, err
 	}
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	ids := r.st.referencedBy(v.Subject, v.Version, queryBool(req, "deleted"))
+	ids := r.st.referencedBy(v.Subject, v.Version, false)
 	if ids == nil {
 		ids = []int{}
 	}

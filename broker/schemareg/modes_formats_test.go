@@ -17,6 +17,8 @@ func builtinModeFormats(name string) ([]schema.Format, bool) {
 		return []schema.Format{protobuf.New()}, true
 	case "json":
 		return []schema.Format{jsonschema.New()}, true
+	case "all": // golden files: a registry with every format, as Confluent's
+		return []schema.Format{avro.New(), protobuf.New(), jsonschema.New()}, true
 	}
 	return nil, false
 }

@@ -575,7 +575,9 @@ func (r *Registry) deleteVersion(ctx context.Context, subject string, version in
 		if st.readOnly(subject) {
 			return nil, errReadOnly(subject)
 		}
-		if len(st.referencedBy(subject, v, permanent)) > 0 {
+		// Live referrers only: Confluent's referencedBy index drops a
+		// referrer when it is soft-deleted (InMemoryCache.schemaDeleted).
+		if len(st.referencedBy(subject, v, false)) > 0 {
 			return nil, errReferenceExists(subject, v)
 		}
 		if permanent && !e.value.Deleted {
@@ -659,7 +661,7 @@ func (r *Registry) deleteSubject(ctx context.Context, subject string, permanent 
 			targets = all
 		}
 		for _, e := range targets {
-			for referrer := range st.referencingSubjects(subject, e.value.Version, permanent) {
+			for referrer := range st.referencingSubjects(subject, e.value.Version, false) { // live ones, as above
 				if referrer != subject { // references inside the subject go with it
 					return nil, errReferenceExists(subject, e.value.Version)
 				}
@@ -782,7 +784,7 @@ func (r *Registry) setMode(ctx context.Context, subject, mode string, force bool
 					continue
 				}
 				for v, e := range versions {
-					if len(st.referencedBy(name, v, true)) > 0 {
+					if len(st.referencedBy(name, v, false)) > 0 { // live referrers, as Confluent's index
 						return nil, errReferenceExists(name, v)
 					}
 					deletes = append(deletes, subjectVersionJSON{name, v})
