@@ -117,9 +117,12 @@ func (r *Registry) handleRegister(w http.ResponseWriter, req *http.Request) (any
 	if err := decodeBody(req, &q); err != nil {
 		return nil, err
 	}
-	v, err := r.register(req.Context(), subjectParam(req), q, queryBool(req, "normalize"), queryBool(req, "force"))
+	v, idOnly, err := r.register(req.Context(), subjectParam(req), q, queryBool(req, "normalize"), queryBool(req, "force"))
 	if err != nil {
 		return nil, err
+	}
+	if idOnly {
+		return registerResponse{ID: v.ID}, nil
 	}
 	// Confluent 7.6+'s RegisterSchemaResponse: id first, then the
 	// Schema's fields without its subject (7.5 and older answered only

@@ -281,10 +281,12 @@ func (s *state) readOnly(subject string) bool {
 // ---- register, lookup ----
 
 // register registers q under subject and returns what is registered
-// (the existing version when the schema already is).
-func (r *Registry) register(ctx context.Context, subject string, q registerRequest, normalize, force bool) (result schemaValue, err error) {
+// (the existing version when the schema already is). idOnly: the schema
+// was found already registered by Confluent 7.9's registerOrForward
+// lookup, which answers only {"id": n} (8.x answers the whole schema).
+func (r *Registry) register(ctx context.Context, subject string, q registerRequest, normalize, force bool) (result schemaValue, idOnly bool, err error) {
 	if !validSubject(subject) {
-		return result, errInvalidSubject(subject)
+		return result, false, errInvalidSubject(subject)
 	}
 	request := q
 	if strings.TrimSpace(q.Schema) != "" {
@@ -292,6 +294,7 @@ func (r *Registry) register(ctx context.Context, subject string, q registerReque
 	}
 	err = r.write(ctx, func(st *state) ([]pendingRecord, error) {
 		q := request // plan may run again: nothing kept from a run
+		idOnly = false
 		normalize := normalize
 		if !normalize {
 			if c, ok := st.config[subject]; ok && c.normalize != nil {
@@ -331,6 +334,9 @@ func (r *Registry) register(ctx context.Context, subject string, q registerReque
 			for _, e := range live {
 				if e.value.ID == existingID {
 					result = e.value
+					// An empty request schema was filled from the latest
+					// version: Confluent's register() answers it in full.
+					idOnly = strings.TrimSpace(request.Schema) != ""
 					return nil, nil
 				}
 			}
@@ -375,7 +381,7 @@ func (r *Registry) register(ctx context.Context, subject string, q registerReque
 		sub := subject
 		return []pendingRecord{{key: recordKey{KeyType: keySchema, Subject: &sub, Version: version}, value: mustJSON(result)}}, nil
 	})
-	return result, err
+	return result, idOnly, err
 }
 
 // checkRegisterMode is Confluent's checkRegisterMode, in 7.9's words
