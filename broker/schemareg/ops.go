@@ -295,14 +295,7 @@ func (r *Registry) register(ctx context.Context, subject string, q registerReque
 	err = r.write(ctx, func(st *state) ([]pendingRecord, error) {
 		q := request // plan may run again: nothing kept from a run
 		idOnly = false
-		normalize := normalize
-		if !normalize {
-			if c, ok := st.config[subject]; ok && c.normalize != nil {
-				normalize = *c.normalize
-			} else if c, ok := st.config[""]; ok && c.normalize != nil {
-				normalize = *c.normalize
-			}
-		}
+		normalize := normalize || st.normalizeFor(subject)
 		if strings.TrimSpace(q.Schema) == "" {
 			// Confluent's maybePopulateFromPrevious (after
 			// checkRegisterMode): an empty schema registers the latest
@@ -384,6 +377,20 @@ func (r *Registry) register(ctx context.Context, subject string, q registerReque
 	return result, idOnly, err
 }
 
+// normalizeFor is the normalize setting in force for subject (its own,
+// else the global one): Confluent's getConfigInScope(subject).isNormalize(),
+// which register, lookup and compatibility checks consult when the
+// request does not ask for ?normalize=true.
+func (s *state) normalizeFor(subject string) bool {
+	if c, ok := s.config[subject]; ok && c.normalize != nil {
+		return *c.normalize
+	}
+	if c, ok := s.config[""]; ok && c.normalize != nil {
+		return *c.normalize
+	}
+	return false
+}
+
 // checkRegisterMode is Confluent's checkRegisterMode, in 7.9's words
 // (8.x adds "in context .").
 func checkRegisterMode(st *state, subject string, q registerRequest) *apiError {
@@ -406,6 +413,7 @@ func (r *Registry) lookup(subject string, q registerRequest, normalize, deleted 
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	st := r.st
+	normalize = normalize || st.normalizeFor(subject) // as SubjectsResource does
 	schemaType := q.schemaType()
 	parsed, aerr := r.parse(st, schemaType, q.Schema, q.References, false)
 	if aerr != nil {
@@ -527,6 +535,7 @@ func (r *Registry) compatibility(subject string, version int, q registerRequest,
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	st := r.st
+	normalize = normalize || st.normalizeFor(subject) // as CompatibilityResource does
 	var previous []*versionEntry
 	if version == 0 {
 		previous = st.versionList(subject, false)
