@@ -137,8 +137,12 @@ func errReferenceExists(subject string, version int) *apiError {
 	return &apiError{http.StatusUnprocessableEntity, 42206, fmt.Sprintf("One or more references exist to the schema {magic=1,keytype=SCHEMA,subject=%s,version=%d}.", subject, version), nil}
 }
 
+// errIDDoesNotMatch: an import of an id already holding another schema.
+// Confluent 7.9's checkIfSchemaWithIdExist throws it as an
+// OperationNotPermittedException, so it is a 42205 (42207 is declared but
+// not thrown there).
 func errIDDoesNotMatch(id int) *apiError {
-	return &apiError{http.StatusUnprocessableEntity, 42207, fmt.Sprintf("Overwrite new schema with id %d is not permitted.", id), nil}
+	return errNotPermitted(fmt.Sprintf("Overwrite new schema with id %d is not permitted.", id))
 }
 
 // errInvalidSubject: RestInvalidSubjectException's sentence, its

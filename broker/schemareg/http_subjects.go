@@ -111,13 +111,14 @@ func (r *Registry) handleReferencedBy(w http.ResponseWriter, req *http.Request) 
 	return ids, nil
 }
 
-// POST /subjects/{subject}/versions?normalize&force
+// POST /subjects/{subject}/versions?normalize (Confluent has no ?force
+// here: a registration is always checked outside IMPORT mode)
 func (r *Registry) handleRegister(w http.ResponseWriter, req *http.Request) (any, error) {
 	var q registerRequest
 	if err := decodeBody(req, &q); err != nil {
 		return nil, err
 	}
-	v, idOnly, err := r.register(req.Context(), subjectParam(req), q, queryBool(req, "normalize"), queryBool(req, "force"))
+	v, idOnly, err := r.register(req.Context(), subjectParam(req), q, queryBool(req, "normalize"))
 	if err != nil {
 		return nil, err
 	}

@@ -284,7 +284,7 @@ func (s *state) readOnly(subject string) bool {
 // (the existing version when the schema already is). idOnly: the schema
 // was found already registered by Confluent 7.9's registerOrForward
 // lookup, which answers only {"id": n} (8.x answers the whole schema).
-func (r *Registry) register(ctx context.Context, subject string, q registerRequest, normalize, force bool) (result schemaValue, idOnly bool, err error) {
+func (r *Registry) register(ctx context.Context, subject string, q registerRequest, normalize bool) (result schemaValue, idOnly bool, err error) {
 	if !validSubject(subject) {
 		return result, false, errInvalidSubject(subject)
 	}
@@ -343,7 +343,7 @@ func (r *Registry) register(ctx context.Context, subject string, q registerReque
 				return nil, errIDDoesNotMatch(q.ID)
 			}
 		}
-		if mode != "IMPORT" && !force {
+		if mode != "IMPORT" {
 			msgs := r.checkAgainst(st, st.compatibility(subject), schemaType, parsed, live, true)
 			r.metrics.compatibilityChecked(len(msgs) == 0)
 			if len(msgs) > 0 {
