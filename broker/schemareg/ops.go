@@ -372,7 +372,22 @@ func (r *Registry) register(ctx context.Context, subject string, q registerReque
 		}
 		result = schemaValue{Subject: subject, Version: version, ID: id, SchemaType: t, References: q.References, Schema: text}
 		sub := subject
-		return []pendingRecord{{key: recordKey{KeyType: keySchema, Subject: &sub, Version: version}, value: mustJSON(result)}}, nil
+		rec := pendingRecord{key: recordKey{KeyType: keySchema, Subject: &sub, Version: version}, value: mustJSON(result)}
+		// Confluent's register tombstones the subject's soft-deleted
+		// versions holding the same id below the new one (re-registering
+		// a soft-deleted schema leaves one version of it).
+		var deletes []subjectVersionJSON
+		var recs []pendingRecord
+		for _, e := range st.versionList(subject, true) {
+			if e.value.Deleted && e.value.ID == id && e.value.Version < version {
+				deletes = append(deletes, subjectVersionJSON{subject, e.value.Version})
+				recs = append(recs, tombstones(st.tombstoneKeys(logicalKey{keySchema, subject, e.value.Version}, e.rawKey))...)
+			}
+		}
+		if len(deletes) == 0 {
+			return []pendingRecord{rec}, nil
+		}
+		return append(append([]pendingRecord{fence(deletes...)}, recs...), rec), nil
 	})
 	return result, idOnly, err
 }
