@@ -31,7 +31,7 @@ func (r *Registry) handleGetConfig(w http.ResponseWriter, req *http.Request) (an
 	defer r.mu.RUnlock()
 	if subject != "" {
 		if c, ok := r.st.config[subject]; ok {
-			return configJSON{Normalize: c.normalize, CompatibilityLevel: c.level}, nil
+			return configJSON{Normalize: c.normalize, CompatibilityLevel: r.st.compatibility(subject)}, nil
 		}
 		if !queryBool(req, "defaultToGlobal") {
 			return nil, errSubjectCompatibilityNotConfigured(subject)

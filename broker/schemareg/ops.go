@@ -777,8 +777,8 @@ func (r *Registry) deleteConfig(ctx context.Context, subject string) (configJSON
 			return nil, nil
 		}
 		old = configJSON{Normalize: c.normalize, CompatibilityLevel: c.level}
-		if subject == "" && c.level == "" {
-			old.CompatibilityLevel = st.compatibility("")
+		if c.level == "" {
+			old.CompatibilityLevel = defaultCompatibility // as InMemoryCache.config fills it
 		}
 		return tombstones(st.tombstoneKeys(logicalKey{keyConfig, subject, 0}, c.rawKey)), nil
 	})

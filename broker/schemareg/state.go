@@ -355,17 +355,27 @@ func (s *state) maxVersion(subject string) int {
 	return m
 }
 
-// compatibility is the level in force for subject.
+// defaultCompatibility is the level of a config without one (Confluent's
+// schema.compatibility.level default).
+const defaultCompatibility = "BACKWARD"
+
+// compatibility is the level in force for subject: Confluent's
+// getConfigInScope, where a subject config without a level (one that set
+// only normalize) means the default level, not the global one
+// (InMemoryCache.config fills a missing level with the default).
 func (s *state) compatibility(subject string) string {
 	if subject != "" {
-		if c, ok := s.config[subject]; ok && c.level != "" {
+		if c, ok := s.config[subject]; ok {
+			if c.level == "" {
+				return defaultCompatibility
+			}
 			return c.level
 		}
 	}
 	if c, ok := s.config[""]; ok && c.level != "" {
 		return c.level
 	}
-	return "BACKWARD"
+	return defaultCompatibility
 }
 
 // modeOf is the mode in force for subject.
