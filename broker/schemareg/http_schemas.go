@@ -35,22 +35,40 @@ func (r *Registry) handleListSchemas(w http.ResponseWriter, req *http.Request) (
 		}
 	}
 	r.mu.RUnlock()
-	offset, _ := strconv.Atoi(q.Get("offset"))
-	limit, err := strconv.Atoi(q.Get("limit"))
-	if err != nil || limit < 0 {
-		limit = len(out)
-	}
-	if offset > len(out) || offset < 0 {
-		offset = len(out)
-	}
-	out = out[offset:]
-	if limit < len(out) {
-		out = out[:limit]
-	}
+	out = page(out, req, schemaSearchLimit)
 	if out == nil {
 		out = []schemaJSON{}
 	}
 	return out, nil
+}
+
+// Confluent's default and maximum page sizes (schema.search.*.limit and
+// subject.search.*.limit): a limit outside 1..max is the default.
+const (
+	schemaSearchLimit  = 1000
+	subjectSearchLimit = 20000
+)
+
+// page applies ?offset and ?limit the way Confluent's resources do:
+// skip offset, then at most normalizeLimit(limit) entries.
+func page[T any](all []T, req *http.Request, maxLimit int) []T {
+	q := req.URL.Query()
+	offset, _ := strconv.Atoi(q.Get("offset"))
+	limit, _ := strconv.Atoi(q.Get("limit"))
+	if limit <= 0 || limit > maxLimit {
+		limit = maxLimit
+	}
+	if offset < 0 {
+		offset = 0
+	}
+	if offset > len(all) {
+		offset = len(all)
+	}
+	all = all[offset:]
+	if limit < len(all) {
+		all = all[:limit]
+	}
+	return all
 }
 
 // schemaByID finds {id} with Confluent's errors: "Schema {id} not found"

@@ -8,7 +8,7 @@ import (
 	"strings"
 )
 
-// GET /subjects?deleted&deletedOnly&subjectPrefix
+// GET /subjects?deleted&deletedOnly&subjectPrefix&offset&limit
 func (r *Registry) handleListSubjects(w http.ResponseWriter, req *http.Request) (any, error) {
 	q := req.URL.Query()
 	deleted, deletedOnly := queryBool(req, "deleted"), queryBool(req, "deletedOnly")
@@ -16,7 +16,7 @@ func (r *Registry) handleListSubjects(w http.ResponseWriter, req *http.Request) 
 	defer r.mu.RUnlock()
 	all := r.st.subjectNames(deleted || deletedOnly, q.Get("subjectPrefix"))
 	if !deletedOnly {
-		return all, nil
+		return page(all, req, subjectSearchLimit), nil
 	}
 	out := []string{}
 	for _, s := range all {
@@ -24,7 +24,7 @@ func (r *Registry) handleListSubjects(w http.ResponseWriter, req *http.Request) 
 			out = append(out, s)
 		}
 	}
-	return out, nil
+	return page(out, req, subjectSearchLimit), nil
 }
 
 // GET /subjects/{subject}/versions?deleted&deletedOnly
