@@ -49,7 +49,13 @@ func (r *Registry) handleGetConfig(w http.ResponseWriter, req *http.Request) (an
 // answered in lower case.
 func (r *Registry) handlePutConfig(w http.ResponseWriter, req *http.Request) (any, error) {
 	var u configUpdate
-	if err := decodeBody(req, &u); err != nil {
+	// updateSubjectLevelConfig(subject, headers, request),
+	// updateTopLevelConfig(headers, request)
+	nullParam := "updateTopLevelConfig.arg1"
+	if req.PathValue("subject") != "" {
+		nullParam = "updateSubjectLevelConfig.arg2"
+	}
+	if err := decodeBody(req, &u, nullParam); err != nil {
 		return nil, err
 	}
 	level := u.Compatibility
@@ -97,7 +103,13 @@ func (r *Registry) handleGetMode(w http.ResponseWriter, req *http.Request) (any,
 // PUT /mode[/{subject}]?force
 func (r *Registry) handlePutMode(w http.ResponseWriter, req *http.Request) (any, error) {
 	var u modeJSON
-	if err := decodeBody(req, &u); err != nil {
+	// updateMode(subject, headers, request, force),
+	// updateTopLevelMode(headers, request, force)
+	nullParam := "updateTopLevelMode.arg1"
+	if req.PathValue("subject") != "" {
+		nullParam = "updateMode.arg2"
+	}
+	if err := decodeBody(req, &u, nullParam); err != nil {
 		return nil, err
 	}
 	if err := r.setMode(req.Context(), subjectOrGlobal(req), u.Mode, queryBool(req, "force")); err != nil {

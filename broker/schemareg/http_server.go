@@ -317,10 +317,14 @@ func marshalJSON(v any) ([]byte, error) {
 // mismatch is Confluent's 400 with error code 400 (rest-utils'
 // JsonParseExceptionMapper and JsonMappingExceptionMapper), an oversized
 // body 413. Unknown fields are ignored (Confluent's request entities are
-// ignoreUnknown).
-func decodeBody(req *http.Request, v any) error {
+// ignoreUnknown). A missing body (empty, or JSON null) fails the
+// resource method's @NotNull: Jersey's bean validation answers 422
+// "<method>.arg<N> must not be null (was null)", param naming the Java
+// method and the position of its request parameter (nullParam).
+func decodeBody(req *http.Request, v any, nullParam string) error {
+	missing := &apiError{http.StatusUnprocessableEntity, 422, nullParam + " must not be null (was null)", nil}
 	if req.Body == nil {
-		return &apiError{http.StatusBadRequest, 400, "Request body is missing", nil}
+		return missing
 	}
 	b, err := io.ReadAll(req.Body)
 	if err != nil {
@@ -330,8 +334,8 @@ func decodeBody(req *http.Request, v any) error {
 		}
 		return &apiError{http.StatusBadRequest, 400, "Error reading the request body: " + err.Error(), nil}
 	}
-	if len(strings.TrimSpace(string(b))) == 0 {
-		return &apiError{http.StatusBadRequest, 400, "Request body is missing", nil}
+	if t := strings.TrimSpace(string(b)); t == "" || t == "null" {
+		return missing
 	}
 	if err := json.Unmarshal(b, v); err != nil {
 		var se *json.SyntaxError

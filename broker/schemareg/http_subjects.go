@@ -115,7 +115,7 @@ func (r *Registry) handleReferencedBy(w http.ResponseWriter, req *http.Request) 
 // here: a registration is always checked outside IMPORT mode)
 func (r *Registry) handleRegister(w http.ResponseWriter, req *http.Request) (any, error) {
 	var q registerRequest
-	if err := decodeBody(req, &q); err != nil {
+	if err := decodeBody(req, &q, "register.arg5"); err != nil { // 7.9's register(asyncResponse, headers, subject, normalize, format, request)
 		return nil, err
 	}
 	v, idOnly, err := r.register(req.Context(), subjectParam(req), q, queryBool(req, "normalize"))
@@ -146,7 +146,7 @@ type registerResponse struct {
 // POST /subjects/{subject}?normalize&deleted (lookup)
 func (r *Registry) handleLookup(w http.ResponseWriter, req *http.Request) (any, error) {
 	var q registerRequest
-	if err := decodeBody(req, &q); err != nil {
+	if err := decodeBody(req, &q, "lookUpSchemaUnderSubject.arg5"); err != nil { // (asyncResponse, subject, normalize, format, deleted, request)
 		return nil, err
 	}
 	return r.lookup(subjectParam(req), q, queryBool(req, "normalize"), queryBool(req, "deleted"))
@@ -177,7 +177,14 @@ func (r *Registry) handleCompatibility(w http.ResponseWriter, req *http.Request)
 		version = v
 	}
 	var q registerRequest
-	if err := decodeBody(req, &q); err != nil {
+	// testCompatibilityBySubjectName(asyncResponse, subject, version,
+	// normalize, request, verbose) and testCompatibilityForSubject
+	// (asyncResponse, subject, normalize, request, verbose).
+	nullParam := "testCompatibilityForSubject.arg3"
+	if req.PathValue("version") != "" {
+		nullParam = "testCompatibilityBySubjectName.arg4"
+	}
+	if err := decodeBody(req, &q, nullParam); err != nil {
 		return nil, err
 	}
 	msgs, err := r.compatibility(subjectParam(req), version, q, queryBool(req, "normalize"))
