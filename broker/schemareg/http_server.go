@@ -14,6 +14,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -342,9 +343,27 @@ func decodeBody(req *http.Request, v any, nullParam string) error {
 		if errors.As(err, &se) {
 			return &apiError{http.StatusBadRequest, 400, "Unexpected character in the request body at offset " + strconv.FormatInt(se.Offset, 10) + ": " + se.Error(), nil}
 		}
-		return &apiError{http.StatusBadRequest, 400, "Cannot deserialize the request body: " + err.Error(), nil}
+		return &apiError{http.StatusBadRequest, 400, mismatchMessage(err), nil}
 	}
 	return nil
+}
+
+// mismatchMessage words a JSON type mismatch as Jackson does for the
+// common case (an object or array where a string goes: "Cannot
+// deserialize value of type `java.lang.String` from Object value (token
+// `JsonToken.START_OBJECT`)", confluentinc/schema-registry#2729); other
+// mismatches keep Go's wording.
+func mismatchMessage(err error) string {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) && te.Type != nil && te.Type.Kind() == reflect.String {
+		switch te.Value {
+		case "object":
+			return "Cannot deserialize value of type `java.lang.String` from Object value (token `JsonToken.START_OBJECT`)"
+		case "array":
+			return "Cannot deserialize value of type `java.lang.String` from Array value (token `JsonToken.START_ARRAY`)"
+		}
+	}
+	return "Cannot deserialize the request body: " + err.Error()
 }
 
 // queryBool reads a boolean query parameter (absent: false).
