@@ -5,6 +5,7 @@
 #   - kafka-clients 4.x, 3.x and 2.8 jars (java/pom.xml), and the Java driver compiled against each;
 #   - a Python venv with confluent-kafka and kafka-python (python/requirements.txt);
 #   - kafkajs (node/package-lock.json, npm ci);
+#   - the schema-registry clients (../schemaregistry/setup.sh);
 #   - kcat (Debian package).
 # Each step is skipped when its output is already there and up to date.
 set -euo pipefail
@@ -71,6 +72,10 @@ if [ ! -x "$venv/bin/python" ] || [ "$here/python/requirements.txt" -nt "$venv/.
 	"$venv/bin/pip" install -q --disable-pip-version-check -r "$here/python/requirements.txt"
 	touch "$venv/.installed"
 fi
+
+# The schema-registry clients (confluent-kafka's serdes, kafkajs'
+# @kafkajs/confluent-schema-registry) of tests/schemaregistry_clients_test.go.
+COMPAT_CACHE=$cache bash "$here/../schemaregistry/setup.sh"
 
 if [ -f "$here/node/package-lock.json" ] && { [ ! -d "$here/node/node_modules/kafkajs" ] || [ "$here/node/package-lock.json" -nt "$here/node/node_modules/.package-lock.json" ]; }; then
 	step "installing kafkajs (npm ci)"
