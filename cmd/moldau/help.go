@@ -134,6 +134,37 @@ func init() {
 			run:   (*cli).cluster,
 		},
 		{
+			name:    "schema",
+			summary: "list, show, register, check and delete schemas; set compatibility and mode (schema registry)",
+			about: "Speaks the Confluent Schema Registry REST API to --registry: Moldau's built-in registry " +
+				"(the broker's --schema-registry-addr, default 127.0.0.1:8081) or any compatible one. Flags may follow " +
+				"the arguments. A registry error prints its error_code and message (40401 subject not found, 409 " +
+				"incompatible, 42201 invalid schema, ...) and exits 1; check exits 1 when the schema is not compatible.",
+			verbs: []verb{
+				{"subjects", "[PREFIX]", "list the subjects (--deleted: with soft-deleted ones)"},
+				{"get", "SUBJECT [VERSION]", "show a subject's version (default latest): id, type, references and the schema"},
+				{"register", "SUBJECT", "register the schema in --file (--type, --ref) as the subject's next version"},
+				{"check", "SUBJECT [VERSION]", "test the schema in --file against a version (default latest) under the subject's compatibility level"},
+				{"delete", "SUBJECT [VERSION]", "soft-delete a subject or one version (--permanent: for good)"},
+				{"config", "[SUBJECT]", "show or --set the compatibility level, global or of a subject"},
+				{"mode", "[SUBJECT]", "show or --set the mode (READWRITE, READONLY, IMPORT), global or of a subject"},
+				{"id", "ID", "show the schema with a global id and the subject versions that use it"},
+			},
+			examples: []string{
+				"moldau schema subjects",
+				"moldau schema register orders-value --file order.avsc",
+				"moldau schema register orders-value --file order.proto --ref customer.proto=customer-value:1",
+				"moldau schema check orders-value --file order-v2.avsc",
+				"moldau schema get orders-value 2 --registry http://registry:8081",
+				"moldau schema config orders-value --set FULL_TRANSITIVE",
+				"moldau schema mode --set READONLY",
+				"moldau schema id 7 --json",
+				"moldau schema delete orders-value --permanent",
+			},
+			flags: func(c *cli) *flag.FlagSet { fs, _ := c.schemaFlags("schema"); return fs },
+			run:   (*cli).schema,
+		},
+		{
 			name:    "dev-cluster",
 			summary: "start a local cluster of broker processes and print its bootstrap list",
 			about: "Starts --nodes child processes of this binary, node ids 1..N, node i on 127.0.0.i " +
