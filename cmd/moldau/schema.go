@@ -460,7 +460,7 @@ func (s *schemaCommand) register(subject string) error {
 
 // errIncompatible is check's failure when the registry finds the schema
 // incompatible (the messages are printed first).
-var errIncompatible = errors.New("schema: not compatible")
+var errIncompatible = errors.New("not compatible")
 
 func (s *schemaCommand) check(subject, version string) error {
 	body, err := s.schemaBody()
