@@ -83,7 +83,7 @@ func startSRBroker(t *testing.T) srBroker {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	p := harness.Start(t, "--schema-registry-addr", addr)
+	p := harness.Start(t, "--schema-registry-addr", addr, "--set", "group.initial.rebalance.delay.ms=0")
 	b := srBroker{Addr: p.Addr, URL: "http://" + addr}
 	testenv.WaitFor(t, 30*time.Second, "the schema registry at "+b.URL+" to answer GET /subjects", func() bool {
 		resp, err := http.Get(b.URL + "/subjects")
