@@ -104,6 +104,7 @@ type srCheck struct {
 	Topic    string `json:"topic"`
 	Subject  string `json:"subject"`
 	ID       int    `json:"id"`
+	Records  int    `json:"records"`
 	Protobuf bool   `json:"protobuf"`
 }
 
@@ -135,12 +136,15 @@ func srChecks(t *testing.T, out string, want int) []srCheck {
 	return checks
 }
 
-// checkFraming reads the first n records of topic with franz-go and checks
+// checkFraming reads the c.Records records of c.Topic with franz-go and checks
 // Confluent's wire format: magic byte 0, then the schema id big-endian (and
 // for Protobuf the message-index list, [0] written as one zero byte).
-func checkFraming(t *testing.T, b srBroker, c srCheck, n int) {
+func checkFraming(t *testing.T, b srBroker, c srCheck) {
 	t.Helper()
-	for i, v := range consumeValues(t, b.Addr, c.Topic, n) {
+	if c.Records <= 0 {
+		t.Fatalf("check %q names topic %s but no record count", c.Check, c.Topic)
+	}
+	for i, v := range consumeValues(t, b.Addr, c.Topic, c.Records) {
 		raw := []byte(v)
 		if len(raw) < 5 || raw[0] != 0 || int(binary.BigEndian.Uint32(raw[1:5])) != c.ID {
 			t.Fatalf("%s record %d starts % x; want magic 0 and schema id %d", c.Topic, i, raw[:min(len(raw), 6)], c.ID)
@@ -185,9 +189,9 @@ func TestSchemaRegistryConfluentKafkaPython(t *testing.T) {
 		t.Fatal(err)
 	}
 	out, _ := runDriver(t, 3*time.Minute, nil, python, filepath.Join(testsDir(), "schemaregistry", "python", "ck_serdes.py"), string(in))
-	for _, c := range srChecks(t, out, 6) {
+	for _, c := range srChecks(t, out, 7) {
 		if c.Topic != "" {
-			checkFraming(t, b, c, 5)
+			checkFraming(t, b, c)
 		}
 	}
 }
@@ -207,7 +211,7 @@ func TestSchemaRegistryKafkaJS(t *testing.T) {
 			// indexes for Protobuf: only the magic byte and id are
 			// checked for its records.
 			c.Protobuf = false
-			checkFraming(t, b, c, 5)
+			checkFraming(t, b, c)
 		}
 	}
 }

@@ -4,7 +4,7 @@
 //   {"bootstrap": HOST:PORT, "registry": URL, "prefix": P}
 // and NODE_PATH pointing at the modules tests/schemaregistry/setup.sh
 // installs. Each check prints one JSON line
-//   {"check": NAME, "ok": bool, "detail": str, "topic": T, "subject": S, "id": N}
+//   {"check": NAME, "ok": bool, "detail": str, "topic": T, "subject": S, "id": N, "records": R}
 // and the last line is {"ok": all passed, "detail": summary}.
 'use strict'
 
@@ -79,7 +79,7 @@ async function roundTrip(name, kind, schema, values, toPlain) {
   }
   const fetched = await registry.getSchema(id) // GET /schemas/ids/{id}, uncached by a fresh client
   if (!fetched) throw new Error(`no schema for id ${id}`)
-  report(name, true, `${values.length} records through ${topic}; ${subject} id ${id}`, { topic, subject, id })
+  report(name, true, `${values.length} records through ${topic}; ${subject} id ${id}`, { topic, subject, id, records: values.length })
 }
 
 const avroV1 = {
