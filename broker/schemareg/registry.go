@@ -129,27 +129,39 @@ func (r *Registry) Handler() http.Handler { return r.handler }
 
 // SubjectHasID reports whether schema id is registered (not deleted)
 // under subject, for the broker's produce-side validation
-// (confluent.value.schema.validation). It reads the in-memory state
-// caught up at least to what was committed when it was called; fast
-// (a map lookup) once caught up.
+// (confluent.value.schema.validation). A yes from the state this instance
+// has applied is answered at once (a map lookup: the produce path must not
+// pay a round trip to the schemas topic's leader per batch; an id deleted
+// moments ago on another broker may pass until the deletion is applied
+// here). A no is answered only after catching up with what was committed
+// when it was called, so an id registered on another broker just before
+// the produce is found.
 func (r *Registry) SubjectHasID(ctx context.Context, subject string, id int32) (bool, error) {
+	if r.started.Load() && r.hasID(subject, id) {
+		return true, nil
+	}
 	if err := r.catchUp(ctx); err != nil {
 		return false, err
 	}
+	return r.hasID(subject, id), nil
+}
+
+// hasID is SubjectHasID on the state applied so far.
+func (r *Registry) hasID(subject string, id int32) bool {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	e := r.st.ids[int(id)]
 	if e == nil {
-		return false, nil
+		return false
 	}
 	for sv := range e.users {
 		if sv.subject == subject {
 			if v := r.st.subjects[subject][sv.version]; v != nil && !v.value.Deleted {
-				return true, nil
+				return true
 			}
 		}
 	}
-	return false, nil
+	return false
 }
 
 // tail applies the schemas topic to st until ctx ends.
