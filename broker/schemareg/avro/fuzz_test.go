@@ -25,6 +25,10 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	}
+	// Deep nesting at and past Jackson's 1000 levels.
+	f.Add(nestedArrays(999))
+	f.Add(nestedArrays(1000))
+	f.Add(strings.Repeat(`{"type":"map","values":[`, 600))
 	format := New()
 	f.Fuzz(func(t *testing.T, s string) {
 		p, err := format.Parse(s, nil)

@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+
+	"github.com/moldau/moldau/broker/schemareg/schema"
 )
 
 // parseError is a schema parse failure; Error is Avro's message.
@@ -57,6 +59,11 @@ func (c *context) parseSchema(text string) (root *node, err error) {
 			err = pe
 		}
 	}()
+	// Every step below recurses once per level of nesting: bound it
+	// first, as Jackson (which Avro Java parses with) does.
+	if msg := schema.JSONNestingError(text); msg != "" {
+		return nil, &parseError{msg: msg}
+	}
 	v, jerr := parseJSON(text)
 	if jerr != nil {
 		return nil, &parseError{msg: jerr.Error()}

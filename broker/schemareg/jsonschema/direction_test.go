@@ -2,6 +2,7 @@ package jsonschema
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/moldau/moldau/broker/schemareg/schema"
@@ -72,6 +73,9 @@ func FuzzParse(f *testing.F) {
 		`{"definitions":{"n":{"properties":{"next":{"$ref":"#/definitions/n"}}}},"$ref":"#/definitions/n"}`,
 		`{"$schema":"https://json-schema.org/draft/2020-12/schema","prefixItems":[true],"items":false}`,
 		`true`, `{}`, `[]`, `{"a":1.50e-9}`,
+		// Deep nesting around this registry's and Jackson's limits.
+		nestedItems(maxSchemaDepth - 1), nestedItems(maxSchemaDepth),
+		strings.Repeat(`{"anyOf":[`, 400), strings.Repeat(`[`, 1001),
 	} {
 		f.Add(s)
 	}

@@ -38,6 +38,15 @@ func (format) Type() string { return schema.JSON }
 // the schema's $id says otherwise.
 const baseURL = "mem://input/"
 
+// maxSchemaDepth bounds a schema document's JSON nesting below Jackson's
+// 1000: the compiler validates every subschema against the draft's
+// meta-schema, building its instance location afresh each time, which
+// costs depth³: 1000 levels took 1.7 s and allocated 2.2 GB, 500 levels
+// take 0.37 s and 300 MB. Real schemas nest a few dozen levels.
+const maxSchemaDepth = 500
+
+const depthMessage = "Invalid JSON schema: nesting depth (%d) exceeds the maximum this registry compiles (%d)"
+
 // invalid wraps schema.ErrInvalid with a one-line message (the registry
 // returns it as the 422's message).
 func invalid(format string, args ...any) error {
@@ -46,6 +55,23 @@ func invalid(format string, args ...any) error {
 }
 
 func (format) Parse(text string, refs []schema.Resolved) (schema.Parsed, error) {
+	// The parsers, the compiler, the model builder and the printers all
+	// recurse once per level of nesting: bound it first, as Jackson (which
+	// Confluent parses JSON with) does.
+	if msg := schema.JSONNestingError(text); msg != "" {
+		return nil, invalid("Invalid JSON: %s", msg)
+	}
+	if d := schema.JSONNestingExceeds(text, maxSchemaDepth); d > 0 {
+		return nil, invalid(depthMessage, d, maxSchemaDepth)
+	}
+	for _, r := range refs {
+		if msg := schema.JSONNestingError(r.Schema); msg != "" {
+			return nil, invalid("Invalid JSON in reference %q: %s", r.Name, msg)
+		}
+		if d := schema.JSONNestingExceeds(r.Schema, maxSchemaDepth); d > 0 {
+			return nil, invalid("Reference %q: "+depthMessage, r.Name, d, maxSchemaDepth)
+		}
+	}
 	ordered, err := parseOrdered(text)
 	if err != nil {
 		return nil, invalid("Invalid JSON: %v", err)

@@ -32,28 +32,36 @@ import (
 const metaField = 1088
 
 // fromDescriptor returns s as .proto text when s is not .proto text but a
-// base64 FileDescriptorProto; otherwise it returns s unchanged.
-func fromDescriptor(s string) string {
+// base64 FileDescriptorProto; otherwise it returns s unchanged. tooBig
+// is set (and text is s) when s is a descriptor beyond this package's
+// limits (limits.go).
+func fromDescriptor(s string) (text, tooBig string) {
 	trimmed := strings.TrimSpace(s)
 	if trimmed == "" || strings.ContainsAny(trimmed, " \n\t;{") {
-		return s
+		return s, ""
 	}
 	if _, err := parser.Parse("x.proto", strings.NewReader(s), reporter.NewHandler(nil)); err == nil {
-		return s
+		return s, ""
 	}
 	raw, err := base64.StdEncoding.DecodeString(trimmed)
 	if err != nil {
-		return s
+		return s, ""
 	}
 	var fdp descriptorpb.FileDescriptorProto
-	if err := proto.Unmarshal(raw, &fdp); err != nil {
-		return s
+	// Each nested message is two levels (DescriptorProto, its
+	// nested_type); options add a few more.
+	opts := proto.UnmarshalOptions{RecursionLimit: 2*maxMessageDepth + 16}
+	if err := opts.Unmarshal(raw, &fdp); err != nil {
+		return s, ""
 	}
 	if len(fdp.GetMessageType()) == 0 && len(fdp.GetEnumType()) == 0 && fdp.GetPackage() == "" &&
 		len(fdp.GetService()) == 0 && len(fdp.GetDependency()) == 0 {
-		return s // decodes, but to nothing: not a descriptor
+		return s, "" // decodes, but to nothing: not a descriptor
 	}
-	return descriptorText(&fdp)
+	if msg := descriptorLimits(&fdp); msg != "" {
+		return s, msg
+	}
+	return descriptorText(&fdp), ""
 }
 
 type descPrinter struct {

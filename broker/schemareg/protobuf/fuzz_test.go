@@ -2,6 +2,7 @@ package protobuf
 
 import (
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -21,6 +22,11 @@ func FuzzParse(f *testing.F) {
 		}
 	}
 	f.Add(descriptorSchema)
+	// Deep nesting: messages past protoc's 32, brackets past maxNestingDepth.
+	f.Add("syntax = \"proto3\";\n" + strings.Repeat("message A {\n", 40) + strings.Repeat("}\n", 40))
+	f.Add("syntax = \"proto3\";\n" + strings.Repeat("message A {", maxNestingDepth+1))
+	f.Add("syntax = \"proto3\";\nimport \"google/protobuf/descriptor.proto\";\nextend google.protobuf.FileOptions { google.protobuf.FileOptions o = 5000; }\noption (o) = " +
+		strings.Repeat("{uninterpreted_option: ", 600) + strings.Repeat("}", 600) + ";\n")
 	f.Fuzz(func(t *testing.T, s string) {
 		p, err := New().Parse(s, nil)
 		if err != nil {

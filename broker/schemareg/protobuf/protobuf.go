@@ -110,15 +110,28 @@ func (format) Parse(s string, refs []schema.Resolved) (schema.Parsed, error) {
 		srcs[name] = text
 	}
 	refText := make(map[string]string, len(refs))
+	statements := 0 // declarations of s and refs, bounded by maxStatements
 	for _, r := range refs {
 		if r.Type != "" && r.Type != schema.Protobuf {
 			return nil, fmt.Errorf("%w: reference %q is of type %s, not %s", schema.ErrInvalid, r.Name, r.Type, schema.Protobuf)
 		}
-		text := fromDescriptor(r.Schema)
+		text, tooBig := fromDescriptor(r.Schema)
+		if tooBig == "" {
+			tooBig = scanLimits(text, &statements)
+		}
+		if tooBig != "" {
+			return nil, fmt.Errorf("%w: Could not parse Protobuf - reference %s: %s", schema.ErrInvalid, r.Name, tooBig)
+		}
 		srcs[r.Name] = text
 		refText[r.Name] = text
 	}
-	s = fromDescriptor(s)
+	s, tooBig := fromDescriptor(s)
+	if tooBig == "" {
+		tooBig = scanLimits(s, &statements)
+	}
+	if tooBig != "" {
+		return nil, fmt.Errorf("%w: Could not parse Protobuf - %s", schema.ErrInvalid, tooBig)
+	}
 	srcs[rootPath] = s
 
 	resolver := protocompile.WithStandardImports(&protocompile.SourceResolver{
