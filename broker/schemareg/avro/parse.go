@@ -43,6 +43,9 @@ type context struct {
 	defaulted []*field
 	// unions are checked for nested and duplicate branches after resolution.
 	unions []*node
+	// containers counts the JSON objects and arrays of every text parsed
+	// into the context, bounded by schema.MaxJSONContainers.
+	containers int
 }
 
 func newContext() *context { return &context{names: map[string]*node{}, validator: strictName} }
@@ -63,6 +66,10 @@ func (c *context) parseSchema(text string) (root *node, err error) {
 	// first, as Jackson (which Avro Java parses with) does.
 	if msg := schema.JSONNestingError(text); msg != "" {
 		return nil, &parseError{msg: msg}
+	}
+	_, containers := schema.ScanJSON(text, schema.MaxJSONNestingDepth)
+	if c.containers += containers; c.containers > schema.MaxJSONContainers {
+		return nil, &parseError{msg: schema.JSONContainersError()}
 	}
 	v, jerr := parseJSON(text)
 	if jerr != nil {

@@ -20,9 +20,29 @@ func JSONNestingError(text string) string {
 	return ""
 }
 
+// MaxJSONContainers bounds the JSON objects and arrays of a schema and its
+// references together, parsed in one request: parsing, normalizing and
+// printing allocate ~4 KiB per object (an Avro union of 300,000 records in
+// 14 MB took 4.4 s and 1.3 GB; 100,000 take under 1 s). Real schemas have
+// a few thousand.
+const MaxJSONContainers = 100_000
+
+// JSONContainersError is the message for texts with more than
+// MaxJSONContainers objects and arrays together.
+func JSONContainersError() string {
+	return fmt.Sprintf("the schema and its references have more than %d JSON objects and arrays", MaxJSONContainers)
+}
+
 // JSONNestingExceeds returns max+1 when text nests JSON arrays and
 // objects deeper than max, else 0 (see JSONNestingError).
 func JSONNestingExceeds(text string, max int) int {
+	exceeds, _ := ScanJSON(text, max)
+	return exceeds
+}
+
+// ScanJSON returns max+1 when text nests arrays and objects deeper than
+// max (else 0), and how many arrays and objects it has (up to there).
+func ScanJSON(text string, max int) (exceeds, containers int) {
 	depth := 0
 	inString, escaped := false, false
 	for i := 0; i < len(text); i++ {
@@ -43,8 +63,9 @@ func JSONNestingExceeds(text string, max int) int {
 			inString = true
 		case '{', '[':
 			depth++
+			containers++
 			if depth > max {
-				return depth
+				return depth, containers
 			}
 		case '}', ']':
 			if depth > 0 {
@@ -52,5 +73,5 @@ func JSONNestingExceeds(text string, max int) int {
 			}
 		}
 	}
-	return 0
+	return 0, containers
 }
