@@ -158,7 +158,7 @@ func (r *Registry) newRouter() http.Handler {
 			if allowed := methodsFor(mux, req); allowed != "" {
 				w.Header().Set("Allow", allowed)
 				writeError(w, &apiError{http.StatusMethodNotAllowed, 405, "HTTP 405 Method Not Allowed", nil})
-				r.metrics.requests.WithLabelValues("other", req.Method, "405").Inc()
+				r.metrics.requests.WithLabelValues("other", methodLabel(req.Method), "405").Inc()
 				return
 			}
 			notFound(w, req)
@@ -211,8 +211,8 @@ func (r *Registry) serve(method, path string, h handlerFunc, write bool) http.Ha
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		defer func() {
-			r.metrics.requests.WithLabelValues(path, req.Method, strconv.Itoa(sw.status)).Inc()
-			r.metrics.latency.WithLabelValues(path, req.Method).Observe(time.Since(start).Seconds())
+			r.metrics.requests.WithLabelValues(path, methodLabel(req.Method), strconv.Itoa(sw.status)).Inc()
+			r.metrics.latency.WithLabelValues(path, methodLabel(req.Method)).Observe(time.Since(start).Seconds())
 		}()
 		ct, ok := negotiate(req.Header.Get("Accept"))
 		if !ok {

@@ -88,6 +88,9 @@ func (r *Registry) parse(st *state, schemaType, text string, refs []Reference, e
 	// References are resolved every time (map look-ups): a cached parse
 	// must not hide a reference deleted or replaced since.
 	resolved, aerr := st.resolve(refs, nil, map[string]bool{})
+	if aerr == nil {
+		aerr = checkResolved(resolved)
+	}
 	if aerr != nil {
 		return nil, aerr
 	}
@@ -135,7 +138,7 @@ func (r *Registry) preparse(schemaType, text string, refs []Reference) {
 	r.mu.RLock()
 	resolved, aerr := r.st.resolve(refs, nil, map[string]bool{})
 	r.mu.RUnlock()
-	if aerr != nil {
+	if aerr != nil || checkResolved(resolved) != nil {
 		return
 	}
 	ck := parseKey(schemaType, text, resolved, false)
@@ -226,6 +229,9 @@ func (s *state) resolve(refs []Reference, out []schema.Resolved, seen map[string
 		e := s.lookupVersion(ref.Subject, ref.Version, ref.Version != -1) // "latest" means a live one
 		if e == nil {
 			return nil, errInvalidSchema(fmt.Sprintf("No schema reference found for subject \"%s\" and version %d", ref.Subject, ref.Version))
+		}
+		if len(seen) >= maxReferences {
+			return nil, errTooManyReferences()
 		}
 		seen[ref.Name] = true
 		var aerr *apiError
