@@ -103,6 +103,11 @@ func (format) Parse(text string, refs []schema.Resolved) (schema.Parsed, error) 
 		return nil, invalid("Invalid JSON: %v", err)
 	}
 
+	patterns, patternBytes := 0, 0
+	if !patternCost(doc, &patterns, &patternBytes) {
+		return nil, invalid(patternMessage, maxPatternBytes, maxPatternProgram)
+	}
+
 	rootURL := baseURL + "schema.json"
 	loader := &refLoader{docs: map[string]any{}}
 	bases := []string{baseURL}
@@ -119,6 +124,9 @@ func (format) Parse(text string, refs []schema.Resolved) (schema.Parsed, error) 
 		rdoc, err := jsch.UnmarshalJSON(strings.NewReader(r.Schema))
 		if err != nil {
 			return nil, invalid("Invalid JSON in reference %q: %v", r.Name, err)
+		}
+		if !patternCost(rdoc, &patterns, &patternBytes) {
+			return nil, invalid(patternMessage, maxPatternBytes, maxPatternProgram)
 		}
 		loader.add(r.Name, rdoc)
 		for _, b := range bases {

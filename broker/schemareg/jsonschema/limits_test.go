@@ -104,3 +104,34 @@ func TestCombinedBudget(t *testing.T) {
 		t.Fatalf("1500 branches reading 20 of them: %q", msgs)
 	}
 }
+
+// TestPatternLimits: the regular expressions of a schema and its
+// references are bounded by text and by compiled size (repetitions
+// expanded) before anything compiles them; patterns within the bounds
+// still parse.
+func TestPatternLimits(t *testing.T) {
+	doc := func(pattern string) string {
+		return `{"type":"object","properties":{"s":{"type":"string","pattern":"` + pattern + `"}},"patternProperties":{"^x":{}}}`
+	}
+	if _, err := New().Parse(doc(strings.Repeat(`[a-z]{50}`, 1000)), nil); err != nil {
+		t.Fatalf("50,000 instructions: %v", err)
+	}
+	want := fmt.Sprintf("longer than %d bytes or compile to more than %d instructions", maxPatternBytes, maxPatternProgram)
+	for name, p := range map[string]string{
+		"expanded": strings.Repeat(`[a-z]{50}`, 20_000),    // 180 KB, 1M instructions
+		"long":     strings.Repeat("a", maxPatternBytes+1), // text
+		"repeated": strings.Repeat(`a{1000}`, 600),         // 600,000 instructions in 4 KB
+	} {
+		start := time.Now()
+		_, err := New().Parse(doc(p), nil)
+		if !errors.Is(err, schema.ErrInvalid) || !strings.Contains(err.Error(), want) {
+			t.Fatalf("%s: %v", name, err)
+		}
+		t.Logf("%s: refused in %v", name, time.Since(start))
+	}
+	ref := []schema.Resolved{{Name: "p.json", Schema: doc(strings.Repeat(`[a-z]{50}`, 6000))}}
+	_, err := New().Parse(`{"allOf":[{"$ref":"p.json"},`+doc(strings.Repeat(`[a-z]{50}`, 6000))+`]}`, ref)
+	if !errors.Is(err, schema.ErrInvalid) || !strings.Contains(err.Error(), want) {
+		t.Fatalf("schema and reference together: %v", err)
+	}
+}
