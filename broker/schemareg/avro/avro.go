@@ -102,6 +102,11 @@ func parse(s string, refs []schema.Resolved, lenient bool) (schema.Parsed, error
 	if err == nil && lenient {
 		err = checkMainNames(root)
 	}
+	if err == nil {
+		if msg := linkedDepthError(root); msg != "" {
+			return nil, &invalidError{detail: msg}
+		}
+	}
 	if err != nil {
 		return nil, &invalidError{detail: err.Error()}
 	}

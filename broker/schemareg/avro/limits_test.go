@@ -131,3 +131,37 @@ func TestParseContainers(t *testing.T) {
 		t.Fatalf("wide reference: %v", err)
 	}
 }
+
+// TestLinkedDepth: each reference nests within Jackson's limit, but a
+// chain of them nests their sum once linked; past maxLinkedDepth the
+// schema is refused (the compatibility check and the resolved printing
+// recurse per level: 98 references of 1,000 levels took 128 MB of stack).
+func TestLinkedDepth(t *testing.T) {
+	chain := func(n int) (string, []schema.Resolved) {
+		var refs []schema.Resolved
+		prev := `"int"`
+		for i := 0; i < n; i++ {
+			name := fmt.Sprintf("R%d", i)
+			refs = append(refs, schema.Resolved{Name: name, Schema: `{"type":"record","name":"` + name + `","fields":[{"name":"f","type":` + strings.Repeat(`{"type":"array","items":`, 997) + prev + strings.Repeat("}", 997) + `}]}`})
+			prev = `"` + name + `"`
+		}
+		return `{"type":"record","name":"Top","fields":[{"name":"x","type":` + prev + `}]}`, refs
+	}
+	s, refs := chain(9) // ~9,000 levels
+	p, err := New().Parse(s, refs)
+	if err != nil {
+		t.Fatalf("9 references: %v", err)
+	}
+	if msgs := p.CanRead(p); len(msgs) != 0 {
+		t.Fatalf("9 references: %q", msgs)
+	}
+	s, refs = chain(11)
+	_, err = New().Parse(s, refs)
+	if !errors.Is(err, schema.ErrInvalid) || !strings.Contains(err.Error(), "nesting depth through its references exceeds the maximum allowed (10000)") {
+		t.Fatalf("11 references: %v", err)
+	}
+	// A recursive type is not infinitely deep.
+	if _, err := New().Parse(`{"type":"record","name":"L","fields":[{"name":"next","type":["null","L"]}]}`, nil); err != nil {
+		t.Fatal(err)
+	}
+}
