@@ -467,7 +467,7 @@ func (b *Broker) startSchemaRegistry() error {
 		b.disableSchemaRegistry()
 		return fmt.Errorf("broker: schema registry: %w", err)
 	}
-	s.srv = &http.Server{Handler: s.reg.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	s.srv = schemareg.NewHTTPServer(s.reg.Handler()) // timeouts and header limit against slow clients
 	b.bg.Add(1)
 	go func() {
 		defer b.bg.Done()
