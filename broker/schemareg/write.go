@@ -12,7 +12,9 @@ package schemareg
 //  5. if a record landed elsewhere, another instance wrote in between: the
 //     record is ignored by every instance's apply (seq != offset, a pure
 //     function of the log), so it backs off a random while, re-reads and
-//     starts over (bounded);
+//     starts over (bounded); the same when an unchecked tombstone landed
+//     past its expected offset before a checked record (someone wrote in
+//     between, and the rest was planned without it),
 //  6. otherwise waits until st has applied its last record
 //     (read-your-writes) and answers.
 //
@@ -86,8 +88,18 @@ func (r *Registry) write(ctx context.Context, plan func(st *state) ([]pendingRec
 		expected := end
 		lost := false
 		var transient [][]byte
+		// gap: an unchecked tombstone landed past expected, so another
+		// instance wrote after plan read st; a later checked record
+		// would still match its seq but was planned without that write.
+		gap := false
 		for _, p := range recs {
 			key, value := p.tombstone, []byte(nil)
+			if p.tombstone == nil && gap {
+				lost = true
+				r.metrics.writeConflicts.Inc()
+				r.logger.Debug("schemareg: another write landed between this write's records, retrying", "at", expected, "attempt", attempt)
+				break
+			}
 			if p.tombstone == nil {
 				k := p.key
 				seq, node := expected, r.cfg.NodeID
@@ -107,6 +119,9 @@ func (r *Registry) write(ctx context.Context, plan func(st *state) ([]pendingRec
 				r.logger.Debug("schemareg: write lost its offset, retrying", "expected", expected, "got", off, "attempt", attempt)
 				expected = off + 1 // wait for it before re-planning
 				break
+			}
+			if p.tombstone != nil && off != expected {
+				gap = true
 			}
 			expected = off + 1
 		}
