@@ -125,7 +125,12 @@ func (l *schemasLog) Append(ctx context.Context, key, value []byte) (int64, erro
 	}
 	for {
 		off, err := l.appendOnce(ctx, key, value)
-		if err == nil || !errors.Is(err, schemareg.ErrLogUnavailable) {
+		if err == nil || !errors.Is(err, schemareg.ErrLogUnavailable) || errors.Is(err, errAppendUncertain) {
+			// An append that may have landed is not sent again with
+			// the same bytes: the registry's keys carry the offset they
+			// expect, and compaction would keep the second, ignored
+			// copy instead of the first (the registry retries with a
+			// new key, write.go).
 			return off, err
 		}
 		select {
@@ -138,7 +143,16 @@ func (l *schemasLog) Append(ctx context.Context, key, value []byte) (int64, erro
 	}
 }
 
-// appendOnce is one attempt; ErrLogUnavailable means try again.
+// errAppendUncertain marks an ErrLogUnavailable after which the record
+// may still be committed (a timed-out replication or request).
+var errAppendUncertain = errors.New("the record may have been appended")
+
+func uncertain(err error) error {
+	return fmt.Errorf("%w: %w: %v", schemareg.ErrLogUnavailable, errAppendUncertain, err)
+}
+
+// appendOnce is one attempt; ErrLogUnavailable means try again, unless
+// it is also errAppendUncertain.
 func (l *schemasLog) appendOnce(ctx context.Context, key, value []byte) (int64, error) {
 	b := l.b
 	p, err := l.partition(true)
@@ -154,7 +168,10 @@ func (l *schemasLog) appendOnce(ctx context.Context, key, value []byte) (int64, 
 	case lead.local:
 		res, err := p.appendInternal(batch, now)
 		if err != nil {
-			if errors.Is(err, errNotLeader) || errors.Is(err, errReplicationTimeout) || errors.Is(err, plog.ErrClosed) {
+			if errors.Is(err, errReplicationTimeout) {
+				return -1, uncertain(err)
+			}
+			if errors.Is(err, errNotLeader) || errors.Is(err, plog.ErrClosed) {
 				return -1, unavailable("%v", err)
 			}
 			return -1, err
@@ -181,7 +198,7 @@ func (l *schemasLog) appendOnce(ctx context.Context, key, value []byte) (int64, 
 	req.Topics = append(req.Topics, rt)
 	resp, err := b.inter.request(ctx, lead.leader, req)
 	if err != nil {
-		return -1, unavailable("produce to leader %d: %v", lead.leader, err)
+		return -1, uncertain(fmt.Errorf("produce to leader %d: %w", lead.leader, err))
 	}
 	pr := resp.(*kmsg.ProduceResponse)
 	if len(pr.Topics) != 1 || len(pr.Topics[0].Partitions) != 1 {
@@ -191,7 +208,11 @@ func (l *schemasLog) appendOnce(ctx context.Context, key, value []byte) (int64, 
 	if err := kerr.ErrorForCode(sp.ErrorCode); err != nil {
 		var ke *kerr.Error
 		if errors.As(err, &ke) && ke.Retriable {
-			return -1, unavailable("leader %d: %v", lead.leader, err)
+			switch ke {
+			case kerr.NotLeaderForPartition, kerr.UnknownTopicOrPartition, kerr.LeaderNotAvailable, kerr.NotEnoughReplicas:
+				return -1, unavailable("leader %d: %v", lead.leader, err) // not appended
+			}
+			return -1, uncertain(fmt.Errorf("leader %d: %w", lead.leader, err))
 		}
 		return -1, fmt.Errorf("broker: appending to %s on leader %d: %w", schemareg.Topic, lead.leader, err)
 	}

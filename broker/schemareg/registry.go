@@ -50,6 +50,12 @@ type Registry struct {
 	progress chan struct{} // closed and replaced whenever st.applied moves
 
 	writeMu sync.Mutex
+	// unsureSeq (guarded by writeMu) is the highest seq of a record whose
+	// Append failed: it may still land. write never plans at an end <=
+	// unsureSeq (it first moves the end with a NOOP), so that no two
+	// records of this instance share key bytes: compaction keeps the last
+	// of equal keys, which would be the ignored copy.
+	unsureSeq int64
 
 	ready   atomic.Bool // caught up once with the End seen by a request
 	started atomic.Bool
@@ -82,14 +88,15 @@ func New(cfg Config) (*Registry, error) {
 		return nil, err
 	}
 	r := &Registry{
-		cfg:      cfg,
-		logger:   logger,
-		formats:  formats,
-		metrics:  m,
-		st:       newState(logger),
-		progress: make(chan struct{}),
-		done:     make(chan struct{}),
-		parsed:   map[string]parsedEntry{},
+		cfg:       cfg,
+		logger:    logger,
+		formats:   formats,
+		metrics:   m,
+		st:        newState(logger),
+		progress:  make(chan struct{}),
+		done:      make(chan struct{}),
+		parsed:    map[string]parsedEntry{},
+		unsureSeq: -1,
 	}
 	r.handler = r.newRouter()
 	return r, nil

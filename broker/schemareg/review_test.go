@@ -1,9 +1,13 @@
 package schemareg
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"strconv"
+	"strings"
+	"sync"
 	"testing"
 )
 
@@ -55,5 +59,52 @@ func TestWriteInterleavedAfterUncheckedTombstone(t *testing.T) {
 		if !seen[idA] || !seen[idB] {
 			t.Fatalf("%s: versions %v hold ids %v; want both a's id %d and b's id %d (a=%s b=%s)", name, versions, seen, idA, idB, aOut, bOut)
 		}
+	}
+}
+
+// ghostLog fails the first Append of a SCHEMA record as a timed-out
+// produce does, but keeps it in flight: it lands just before the next
+// Append (the leader committed it after all).
+type ghostLog struct {
+	*memLog
+	mu                 sync.Mutex
+	armed              bool
+	ghostKey, ghostVal []byte
+}
+
+func (l *ghostLog) Append(ctx context.Context, key, value []byte) (int64, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.ghostKey != nil {
+		if _, err := l.memLog.Append(ctx, l.ghostKey, l.ghostVal); err != nil {
+			return -1, err
+		}
+		l.ghostKey, l.ghostVal = nil, nil
+	}
+	if l.armed && value != nil && strings.Contains(string(key), `"SCHEMA"`) {
+		l.armed = false
+		l.ghostKey, l.ghostVal = bytes.Clone(key), bytes.Clone(value)
+		return -1, fmt.Errorf("%w: produce to leader timed out", ErrLogUnavailable)
+	}
+	return l.memLog.Append(ctx, key, value)
+}
+
+// A register whose Append failed but landed later must not be retried
+// (by the registry, or by the Log) with the same key bytes (same seq and node): compaction keeps the last
+// record of a key, the retry's ignored copy, and drops the applied one,
+// so after compaction a restarted instance lost the schema.
+func TestRetryAfterUncertainAppendSurvivesCompaction(t *testing.T) {
+	l := &ghostLog{memLog: newMemLog(), armed: true}
+	a := newRegistry(t, l, withNode(1))
+	if got := idOf(mustCall(t, a.Handler(), "POST", "/subjects/s/versions", registerBody(recV1), 200)); got != 1 {
+		t.Fatalf("register: id %d", got)
+	}
+	if l.armed || l.ghostKey != nil {
+		t.Fatal("the ghost append did not happen")
+	}
+	l.memLog.compact()
+	b := newRegistry(t, l.memLog, withNode(2))
+	if got := mustCall(t, b.Handler(), "GET", "/subjects/s/versions/1", "", 200); !strings.Contains(got, `"id":1,`) {
+		t.Fatalf("after compaction: %s", got)
 	}
 }

@@ -74,12 +74,28 @@ func (r *Registry) write(ctx context.Context, plan func(st *state) ([]pendingRec
 	}
 	r.writeMu.Lock()
 	defer r.writeMu.Unlock()
+attempts:
 	for attempt := 0; attempt < maxWriteAttempts; attempt++ {
 		if err := r.catchUp(ctx); err != nil {
 			return err
 		}
 		r.mu.RLock()
 		end := r.st.applied
+		r.mu.RUnlock()
+		if end <= r.unsureSeq {
+			// A record of ours with seq unsureSeq may still land:
+			// move the end past it before reusing that seq.
+			off, err := r.cfg.Log.Append(ctx, noopKey, nil)
+			if err != nil {
+				return fmt.Errorf("schemareg: writing to the schemas topic: %w", err)
+			}
+			if err := r.waitApplied(ctx, off+1); err != nil {
+				return err
+			}
+			r.unsureSeq = -1
+		}
+		r.mu.RLock()
+		end = r.st.applied
 		recs, err := plan(r.st)
 		r.mu.RUnlock()
 		if err != nil || len(recs) == 0 {
@@ -92,7 +108,7 @@ func (r *Registry) write(ctx context.Context, plan func(st *state) ([]pendingRec
 		// instance wrote after plan read st; a later checked record
 		// would still match its seq but was planned without that write.
 		gap := false
-		for _, p := range recs {
+		for i, p := range recs {
 			key, value := p.tombstone, []byte(nil)
 			if p.tombstone == nil && gap {
 				lost = true
@@ -108,6 +124,18 @@ func (r *Registry) write(ctx context.Context, plan func(st *state) ([]pendingRec
 			}
 			off, err := r.cfg.Log.Append(ctx, key, value)
 			if err != nil {
+				if p.tombstone == nil {
+					r.unsureSeq = max(r.unsureSeq, expected)
+				}
+				if i == 0 && errors.Is(err, ErrLogUnavailable) && ctx.Err() == nil && !r.closed.Load() {
+					// Nothing else of this attempt was written: plan
+					// again (past a NOOP, above) after a while.
+					r.logger.Debug("schemareg: append failed, retrying", "err", err, "attempt", attempt)
+					if err := backoff(ctx, attempt+4); err != nil {
+						return err
+					}
+					continue attempts
+				}
 				return fmt.Errorf("schemareg: writing to the schemas topic: %w", err)
 			}
 			if p.transient {
