@@ -58,7 +58,7 @@ func (b *Broker) validateSchemaIDs(topicName string, s *config.TopicSettings, ra
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), schemaCheckTimeout)
 	defer cancel()
-	v := schemaValidation{ids: b.schemaIDs, ctx: ctx}
+	v := schemaValidation{ids: b.schemaIDs, ctx: ctx, lastRefused: -1}
 	if s.KeySchemaValidation {
 		v.key = &schemaSide{what: "key", subject: topicName + "-key"}
 	}
@@ -73,7 +73,7 @@ func (b *Broker) validateSchemaIDs(topicName string, s *config.TopicSettings, ra
 				return err
 			}
 		}
-		if v.value != nil && r.Value != nil && (len(v.refused) == 0 || v.refused[len(v.refused)-1].index != i) {
+		if v.value != nil && r.Value != nil && v.lastRefused != i {
 			return v.check(v.value, i, r.Value)
 		}
 		return nil
@@ -106,6 +106,9 @@ type schemaValidation struct {
 	key, value *schemaSide
 	refused    []recordError
 	total      int
+	// lastRefused is the index of the last record refused (-1: none), so
+	// a record whose key and value are both bad counts once.
+	lastRefused int32
 }
 
 // check checks the key or value data of the record at index i.
@@ -137,6 +140,7 @@ func (v *schemaValidation) check(side *schemaSide, i int32, data []byte) error {
 
 func (v *schemaValidation) refuse(i int32, msg string) {
 	v.total++
+	v.lastRefused = i
 	if len(v.refused) < maxRecordErrors {
 		v.refused = append(v.refused, recordError{index: i, problem: recordSchemaID, msg: msg})
 	}
