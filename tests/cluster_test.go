@@ -107,8 +107,9 @@ func clusterPorts(t *testing.T) (int, int) {
 }
 
 // startProcCluster starts three nodes and waits until each is registered
-// and a Metadata answer lists all three.
-func startProcCluster(t *testing.T) *procCluster {
+// and a Metadata answer lists all three. Each extra function's flags for a
+// node id are appended to that node's (a repeated flag's last value wins).
+func startProcCluster(t *testing.T, extra ...func(id int) []string) *procCluster {
 	t.Helper()
 	kport, pport := clusterPorts(t)
 	var peers []string
@@ -132,6 +133,9 @@ func startProcCluster(t *testing.T) *procCluster {
 			"--admin-addr", "",
 			"--schema-registry-addr", "",
 			"--set", "replica.lag.time.max.ms=" + strconv.Itoa(clusterLagMs),
+		}
+		for _, f := range extra {
+			n.args = append(n.args, f(id)...)
 		}
 		c.nodes = append(c.nodes, n)
 	}
