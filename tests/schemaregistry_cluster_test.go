@@ -8,12 +8,14 @@ package tests
 //   - a schema registered on one node is read by id and by subject/version
 //     on the others;
 //   - registrations racing through two nodes (own subjects, one shared
-//     subject, one schema registered on both at once) all succeed and every
+//     subject, one schema registered on both at once; repeated until a write
+//     lost its offset and was retried) all succeed and every
 //     node gives the same subject/version -> id -> schema mapping, with
 //     contiguous versions, one id per schema text and one text per id;
 //   - after kill -9 of _schemas-0's leader, a survivor registers (once a new
 //     leader serves) and the other survivor reads it;
-//   - the killed node, restarted, converges to the same subjects and ids;
+//   - the killed node, restarted, converges to the same subjects and ids,
+//     and a registration through it gets a new id;
 //   - a topic with confluent.value.schema.validation=true (RF 3) accepts a
 //     record framed with an id registered under <topic>-value on every
 //     partition and refuses, with INVALID_RECORD, an unknown id and an id
@@ -29,6 +31,7 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -281,37 +284,52 @@ func TestSchemaRegistryCluster(t *testing.T) {
 		}
 		regs = append(regs, srRegistered{node, subject, schema, id})
 	}
+	// Rounds until at least one write lost its offset to the other node
+	// and was retried (the protocol's race path; 2-10 per round here).
 	raceStart := time.Now()
-	for _, node := range []int{2, 3} {
-		for _, sub := range []string{"a", "b"} {
-			wg.Add(1)
-			go func() { // own subjects: versions in order
-				defer wg.Done()
-				var fields []string
+	fields := map[string][]string{} // own subject -> its fields so far
+	conflicts, rounds := 0, 0
+	for rounds < 5 && conflicts == 0 {
+		r := rounds
+		rounds++
+		for _, node := range []int{2, 3} {
+			for _, sub := range []string{"a", "b"} {
+				subject := fmt.Sprintf("n%d-%s-value", node, sub)
+				var schemas []string // each adds an optional field to the one before
 				for v := range versions {
-					fields = append(fields, fmt.Sprintf("f%d", v))
-					register(node, fmt.Sprintf("n%d-%s-value", node, sub), srAvro(fmt.Sprintf("N%d%s", node, sub), fields...))
+					fields[subject] = append(fields[subject], fmt.Sprintf("f%d_%d", r, v))
+					schemas = append(schemas, srAvro(fmt.Sprintf("N%d%s", node, sub), fields[subject]...))
+				}
+				wg.Add(1)
+				go func() { // own subjects: versions in order
+					defer wg.Done()
+					for _, schema := range schemas {
+						register(node, subject, schema)
+					}
+				}()
+			}
+			wg.Add(1)
+			go func() { // one subject both nodes add versions to
+				defer wg.Done()
+				for v := range versions {
+					register(node, "shared-value", srAvro("Shared", fmt.Sprintf("n%d_%d_%d", node, r, v)))
 				}
 			}()
+			wg.Add(1)
+			go func() { // the same schema under the same new subject at once
+				defer wg.Done()
+				register(node, fmt.Sprintf("same%d-value", r), srAvro("Same", fmt.Sprintf("x%d", r)))
+			}()
 		}
-		wg.Add(1)
-		go func() { // one subject both nodes add versions to
-			defer wg.Done()
-			for v := range versions {
-				register(node, "shared-value", srAvro("Shared", fmt.Sprintf("n%d_%d", node, v)))
-			}
-		}()
-		wg.Add(1)
-		go func() { // the same schema under the same new subject at once
-			defer wg.Done()
-			register(node, "same-value", srAvro("Same", "x"))
-		}()
+		wg.Wait()
+		conflicts = 0
+		for _, id := range []int{2, 3} {
+			conflicts += srWriteConflicts(t, adminAddr[id])
+		}
 	}
-	wg.Wait()
 	raceTook := time.Since(raceStart)
-	conflicts := 0
-	for _, id := range []int{2, 3} {
-		conflicts += srWriteConflicts(t, adminAddr[id])
+	if conflicts == 0 {
+		t.Errorf("%d rounds of concurrent registrations through nodes 2 and 3 and no write lost its offset: the race path was not exercised", rounds)
 	}
 	for _, err := range errs {
 		t.Errorf("concurrent registration failed: %v", err)
@@ -331,10 +349,13 @@ func TestSchemaRegistryCluster(t *testing.T) {
 		}
 		idOf[r.schema], textOf[r.id] = r.id, r.schema
 	}
-	t.Logf("%d concurrent registrations through nodes 2 and 3 in %v, %d distinct ids, %d writes that lost their offset and were retried", len(regs), raceTook.Round(time.Millisecond), len(textOf), conflicts)
+	t.Logf("%d concurrent registrations through nodes 2 and 3 in %d round(s), %v, %d distinct ids, %d writes that lost their offset and were retried", len(regs), rounds, raceTook.Round(time.Millisecond), len(textOf), conflicts)
 	view := c.srAgree(t, []int{1, 2, 3}, url, "after the concurrent registrations")
-	wantSubjects := map[string]int{"orders-value": 1, "shared-value": 2 * versions, "same-value": 1,
-		"n2-a-value": versions, "n2-b-value": versions, "n3-a-value": versions, "n3-b-value": versions}
+	wantSubjects := map[string]int{"orders-value": 1, "shared-value": 2 * versions * rounds,
+		"n2-a-value": versions * rounds, "n2-b-value": versions * rounds, "n3-a-value": versions * rounds, "n3-b-value": versions * rounds}
+	for r := range rounds {
+		wantSubjects[fmt.Sprintf("same%d-value", r)] = 1
+	}
 	for s, n := range wantSubjects {
 		if len(view.Subjects[s]) != n {
 			t.Errorf("subject %s has %d versions, want %d: %+v", s, len(view.Subjects[s]), n, view.Subjects[s])
@@ -405,21 +426,51 @@ func TestSchemaRegistryCluster(t *testing.T) {
 		st, _, err := srCall(http.MethodGet, url(victim.id)+"/subjects", "")
 		return err == nil && st == http.StatusOK
 	})
+	// At once (no wait for it to catch up): the restarted node registers.
+	// Its write protocol reads _schemas to the leader's end first, so the id
+	// is past everything written while it was down (after-kill-value).
+	restartSchema := srAvro("AfterRestart", "r")
+	var idRestart int
+	c.waitFor(30*time.Second, fmt.Sprintf("a registration through the restarted node %d", victim.id), func() bool {
+		id, err := srRegister(url(victim.id), "after-restart-value", restartSchema)
+		if err != nil {
+			lastErr = err
+			return false
+		}
+		idRestart = id
+		return true
+	})
+	t.Logf("registered through the restarted node %d %v after its restart", victim.id, time.Since(restarted).Round(time.Millisecond))
+	if text, ok := view.IDs[idRestart]; ok {
+		t.Errorf("the restarted node %d gave id %d again (it is %s)", victim.id, idRestart, text)
+	}
+	textOf[idRestart] = restartSchema
 	var diff string
-	c.waitFor(30*time.Second, fmt.Sprintf("node %d's registry serving the survivors' view", victim.id), func() bool {
-		v, err := srSnapshot(url(victim.id))
+	c.waitFor(30*time.Second, fmt.Sprintf("node %d's registry serving node %d's view", victim.id, survivors[0]), func() bool {
+		want, err := srSnapshot(url(survivors[0]))
 		if err != nil {
 			diff = err.Error()
 			return false
 		}
-		diff = srViewDiff(view, v)
-		return diff == ""
+		got, err := srSnapshot(url(victim.id))
+		if err != nil {
+			diff = err.Error()
+			return false
+		}
+		diff = srViewDiff(want, got)
+		return diff == "" && len(got.IDs) == len(view.IDs)+1
 	})
-	t.Logf("node %d served the same %d subjects and %d ids %v after its restart", victim.id, len(view.Subjects), len(view.IDs), time.Since(restarted).Round(time.Millisecond))
-	timing("restarted node converged")
+	t.Logf("node %d served the survivors' subjects and ids %v after its restart", victim.id, time.Since(restarted).Round(time.Millisecond))
+	timing("restarted node registered and converged")
 	view = c.srAgree(t, []int{1, 2, 3}, url, "after the restart")
+	// Every id registered serves the schema registered under it.
 	if len(view.IDs) != len(textOf) {
-		t.Errorf("after the restart the registries serve %d ids, %d were registered", len(view.IDs), len(textOf))
+		t.Errorf("the registries serve %d ids, %d were registered", len(view.IDs), len(textOf))
+	}
+	for id, text := range textOf {
+		if !srSameJSON(text, view.IDs[id]) {
+			t.Errorf("id %d: registered %s, served %s", id, text, view.IDs[id])
+		}
 	}
 
 	// 5. Produce-side validation on an RF 3 topic.
@@ -541,4 +592,11 @@ func srWriteConflicts(t *testing.T, admin string) int {
 	}
 	t.Fatalf("%s/metrics has no moldau_schema_registry_write_conflicts_total", admin)
 	return 0
+}
+
+// srSameJSON: a and b are the same JSON value (a schema and its canonical
+// form differ only in spacing here).
+func srSameJSON(a, b string) bool {
+	var x, y any
+	return json.Unmarshal([]byte(a), &x) == nil && json.Unmarshal([]byte(b), &y) == nil && reflect.DeepEqual(x, y)
 }
