@@ -8,7 +8,9 @@ package tests
 //   - a schema registered on one node is read by id and by subject/version
 //     on the others;
 //   - registrations racing through two nodes (own subjects, one shared
-//     subject, one schema registered on both at once; repeated until a write
+//     subject getting new schemas from one node and schemas known under
+//     other subjects from the other, one schema registered on both at
+//     once; repeated until a write
 //     lost its offset and was retried) all succeed and every
 //     node gives the same subject/version -> id -> schema mapping, with
 //     contiguous versions, one id per schema text and one text per id;
@@ -243,12 +245,7 @@ func TestSchemaRegistryCluster(t *testing.T) {
 	// 1. Register on node 1 (the first write creates _schemas with RF 3),
 	// read it on nodes 2 and 3 by id and by subject/version.
 	orders := srAvro("Order", "id")
-	var id1 int
-	c.waitFor(30*time.Second, "the first registration through node 1", func() bool {
-		var err error
-		id1, err = srRegister(url(1), "orders-value", orders)
-		return err == nil
-	})
+	id1, _, _ := srRegisterWithin(t, 30*time.Second, url(1), "orders-value", orders)
 	timing("first registration on node 1")
 	for _, id := range []int{2, 3} {
 		c.waitFor(10*time.Second, fmt.Sprintf("node %d serving schema %d and orders-value/1", id, id1), func() bool {
@@ -292,6 +289,15 @@ func TestSchemaRegistryCluster(t *testing.T) {
 	for rounds < 5 && conflicts == 0 {
 		r := rounds
 		rounds++
+		// Schemas node 3 adds to shared-value, known already under other
+		// subjects: their records keep their ids, so if a lost one were
+		// applied (FORMAT.md rule 1) it would replace node 2's version
+		// instead of being refused as a duplicate id.
+		var known []string
+		for v := range versions {
+			known = append(known, srAvro("Known", fmt.Sprintf("k%d_%d", r, v)))
+			register(1, fmt.Sprintf("known%d-%d-value", r, v), known[v])
+		}
 		for _, node := range []int{2, 3} {
 			for _, sub := range []string{"a", "b"} {
 				subject := fmt.Sprintf("n%d-%s-value", node, sub)
@@ -312,7 +318,11 @@ func TestSchemaRegistryCluster(t *testing.T) {
 			go func() { // one subject both nodes add versions to
 				defer wg.Done()
 				for v := range versions {
-					register(node, "shared-value", srAvro("Shared", fmt.Sprintf("n%d_%d_%d", node, r, v)))
+					if node == 2 {
+						register(node, "shared-value", srAvro("Shared", fmt.Sprintf("n%d_%d_%d", node, r, v)))
+					} else {
+						register(node, "shared-value", known[v])
+					}
 				}
 			}()
 			wg.Add(1)
@@ -355,6 +365,9 @@ func TestSchemaRegistryCluster(t *testing.T) {
 		"n2-a-value": versions * rounds, "n2-b-value": versions * rounds, "n3-a-value": versions * rounds, "n3-b-value": versions * rounds}
 	for r := range rounds {
 		wantSubjects[fmt.Sprintf("same%d-value", r)] = 1
+		for v := range versions {
+			wantSubjects[fmt.Sprintf("known%d-%d-value", r, v)] = 1
+		}
 	}
 	for s, n := range wantSubjects {
 		if len(view.Subjects[s]) != n {
@@ -394,19 +407,7 @@ func TestSchemaRegistryCluster(t *testing.T) {
 	killed := time.Now()
 	timing(fmt.Sprintf("killed node %d, leader of %s-0 (epoch %d)", victim.id, schemareg.Topic, p0.LeaderEpoch))
 	after := srAvro("AfterKill", "k")
-	var idAfter int
-	var lastErr error
-	attempts := 0
-	c.waitFor(40*time.Second, fmt.Sprintf("a registration through node %d after the kill", survivors[0]), func() bool {
-		attempts++
-		id, err := srRegister(url(survivors[0]), "after-kill-value", after)
-		if err != nil {
-			lastErr = err
-			return false
-		}
-		idAfter = id
-		return true
-	})
+	idAfter, attempts, lastErr := srRegisterWithin(t, 40*time.Second, url(survivors[0]), "after-kill-value", after)
 	t.Logf("registered through node %d %v after the kill (%d attempts; last refusal: %v)", survivors[0], time.Since(killed).Round(time.Millisecond), attempts, lastErr)
 	if _, ok := textOf[idAfter]; ok {
 		t.Errorf("after the kill, id %d was given again (it is %s)", idAfter, textOf[idAfter])
@@ -430,17 +431,8 @@ func TestSchemaRegistryCluster(t *testing.T) {
 	// Its write protocol reads _schemas to the leader's end first, so the id
 	// is past everything written while it was down (after-kill-value).
 	restartSchema := srAvro("AfterRestart", "r")
-	var idRestart int
-	c.waitFor(30*time.Second, fmt.Sprintf("a registration through the restarted node %d", victim.id), func() bool {
-		id, err := srRegister(url(victim.id), "after-restart-value", restartSchema)
-		if err != nil {
-			lastErr = err
-			return false
-		}
-		idRestart = id
-		return true
-	})
-	t.Logf("registered through the restarted node %d %v after its restart", victim.id, time.Since(restarted).Round(time.Millisecond))
+	idRestart, attempts, lastErr := srRegisterWithin(t, 30*time.Second, url(victim.id), "after-restart-value", restartSchema)
+	t.Logf("registered through the restarted node %d %v after its restart (%d attempts; last refusal: %v)", victim.id, time.Since(restarted).Round(time.Millisecond), attempts, lastErr)
 	if text, ok := view.IDs[idRestart]; ok {
 		t.Errorf("the restarted node %d gave id %d again (it is %s)", victim.id, idRestart, text)
 	}
@@ -599,4 +591,24 @@ func srWriteConflicts(t *testing.T, admin string) int {
 func srSameJSON(a, b string) bool {
 	var x, y any
 	return json.Unmarshal([]byte(a), &x) == nil && json.Unmarshal([]byte(b), &y) == nil && reflect.DeepEqual(x, y)
+}
+
+// srRegisterWithin registers until a registration succeeds (a node without
+// a _schemas leader answers 50003) or d passes (failing the test with the
+// last refusal). It returns the id, the attempts and the last refusal.
+func srRegisterWithin(t *testing.T, d time.Duration, url, subject, schema string) (int, int, error) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	var lastErr error
+	for attempts := 1; ; attempts++ {
+		id, err := srRegister(url, subject, schema)
+		if err == nil {
+			return id, attempts, lastErr
+		}
+		lastErr = err
+		if time.Now().After(deadline) {
+			t.Fatalf("no registration under %s within %v (%d attempts): %v", subject, d, attempts, err)
+		}
+		time.Sleep(20 * time.Millisecond) // a poll's pause
+	}
 }
