@@ -377,6 +377,16 @@ func (l *schemasLog) fetchRemote(ctx context.Context, p *partition, from int64, 
 // End implements schemareg.Log.
 func (l *schemasLog) End(ctx context.Context) (int64, error) {
 	b := l.b
+	if b.raft != nil && !b.raft.ready.Load() {
+		// A (re)started node learns of _schemas from the metadata log:
+		// until it caught up, "no topic here" would read as "nothing
+		// registered" (GET /subjects answered [] just after a restart).
+		// Wait as Kafka requests do (Handle).
+		b.raft.waitReady(ctx, 10*time.Second)
+		if !b.raft.ready.Load() {
+			return -1, unavailable("not caught up with the cluster metadata yet")
+		}
+	}
 	p, err := l.partition(false)
 	if errors.Is(err, errNoSchemasTopic) {
 		return 0, nil
