@@ -30,8 +30,10 @@ COPY --from=build --chown=65532:65532 /out/data /var/lib/moldau
 USER 65532:65532
 VOLUME /var/lib/moldau
 # 9092: Kafka protocol. 9644: admin HTTP (/metrics, /healthz, /readyz).
-EXPOSE 9092 9644
+# 8081: the built-in schema registry (Confluent Schema Registry's REST API).
+EXPOSE 9092 9644 8081
 ENV MOLDAU_DATA_DIR=/var/lib/moldau \
     MOLDAU_ADDR=0.0.0.0:9092 \
-    MOLDAU_ADMIN_ADDR=0.0.0.0:9644
+    MOLDAU_ADMIN_ADDR=0.0.0.0:9644 \
+    MOLDAU_SCHEMA_REGISTRY_ADDR=0.0.0.0:8081
 ENTRYPOINT ["/usr/local/bin/moldau"]
