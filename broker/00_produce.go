@@ -167,7 +167,7 @@ func produceFailed(resp *kmsg.ProduceResponse) bool {
 func (b *Broker) produceOne(p *partition, records []byte, now int64, sp *kmsg.ProduceResponseTopicPartition, version int16, txnID *string) (flushDue bool, prop *pendingProp) {
 	settings := p.topic.settings()
 	v, err := validateBatch(records, settings, now)
-	if err == nil && settings.SchemaValidation {
+	if err == nil && settings.SchemaValidation() {
 		err = b.validateSchemaIDs(p.topic.name, settings, v.raw) // schemavalidate.go
 	}
 	if err == nil && v.transactional && txnID != nil && (version >= 12 || b.inter != nil) {

@@ -18,7 +18,7 @@ package broker
 // KAFKA_STORAGE_ERROR.
 //
 // The cost when no topic has it on: one bool test in produceOne
-// (TopicSettings.SchemaValidation). With it on, the batch is walked again
+// (TopicSettings.SchemaValidation()). With it on, the batch is walked again
 // (decompressed, bounded by max.message.bytes) and the registry asked once
 // per distinct id per batch (an in-memory lookup once it is caught up).
 

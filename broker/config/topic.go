@@ -302,9 +302,14 @@ type TopicSettings struct {
 	LeaderThrottledReplicas     string
 	FollowerThrottledReplicas   string
 	// Broker-side schema ID validation (Confluent Server's
-	// confluent.key/value.schema.validation); SchemaValidation is
-	// either, the one check the produce path makes.
-	KeySchemaValidation, ValueSchemaValidation, SchemaValidation bool
+	// confluent.key/value.schema.validation).
+	KeySchemaValidation, ValueSchemaValidation bool
+}
+
+// SchemaValidation reports whether either side is validated: the one
+// check the produce path makes.
+func (s *TopicSettings) SchemaValidation() bool {
+	return s.KeySchemaValidation || s.ValueSchemaValidation
 }
 
 // ResolveTopic returns the effective settings of a topic with the given
@@ -356,7 +361,6 @@ func (c Config) ResolveTopic(overrides map[string]string) TopicSettings {
 		KeySchemaValidation:         b("confluent.key.schema.validation"),
 		ValueSchemaValidation:       b("confluent.value.schema.validation"),
 	}
-	s.SchemaValidation = s.KeySchemaValidation || s.ValueSchemaValidation
 	switch {
 	case s.Compact && s.Delete:
 		s.CleanupPolicy = "compact,delete"
