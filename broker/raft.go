@@ -107,6 +107,11 @@ type raftCluster struct {
 	leaderKick chan struct{}
 	stop       chan struct{}
 	wg         sync.WaitGroup
+	// wgMu orders goTracked's Add against close: once stopped is set no
+	// goroutine is added (a WaitGroup must not gain a task while Wait
+	// runs with the count at zero).
+	wgMu    sync.Mutex
+	stopped bool
 
 	// ready: this node has caught up with the metadata log since it
 	// started (reconcile sets it; Handle holds requests until then).
@@ -289,11 +294,14 @@ func (c *raftCluster) shutdownNode() {
 // close stops the loops and the node, then closes the metadata log (the
 // partition logs are closed by the broker's Close).
 func (c *raftCluster) close() error {
+	c.wgMu.Lock()
+	c.stopped = true
 	select {
 	case <-c.stop:
 	default:
 		close(c.stop)
 	}
+	c.wgMu.Unlock()
 	c.cancel()
 	c.wg.Wait()
 	c.shutdownNode()
@@ -952,9 +960,7 @@ func (b *Broker) leadershipMoved(p *partition, leader bool) {
 		return
 	}
 	c := b.raft
-	c.wg.Add(1)
-	go func() {
-		defer c.wg.Done()
+	c.goTracked(func() {
 		deadline := time.Now().Add(30 * time.Second)
 		for p.highWatermark() < p.endOffset() {
 			if !p.lead.Load().local || time.Now().After(deadline) {
@@ -977,7 +983,25 @@ func (b *Broker) leadershipMoved(p *partition, leader bool) {
 			return
 		}
 		c.logger.Info("coordinator state loaded", "partition", p.dirName())
+	})
+}
+
+// goTracked runs f on a goroutine close waits for, unless close has begun
+// (then f does not run). For goroutines started from outside the loops
+// that start adds them (Raft's apply callbacks): an Add racing close's
+// Wait at count zero would panic.
+func (c *raftCluster) goTracked(f func()) bool {
+	c.wgMu.Lock()
+	defer c.wgMu.Unlock()
+	if c.stopped {
+		return false
+	}
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		f()
 	}()
+	return true
 }
 
 // leaderConfirmTimeout bounds how long a coordinator request waits for
