@@ -1,0 +1,55 @@
+// Package restproxy serves Confluent REST Proxy's HTTP API (v2 and v3) on
+// --http-proxy-addr, as a Kafka client of the broker it runs in
+// (broker/webclient: one client per HTTP principal, so the broker's
+// authentication and ACLs apply to HTTP users as to Kafka clients).
+//
+// v3 lives in v3_*.go, v2 in v2_*.go; this file holds the server, its
+// configuration and the routing both register into.
+package restproxy
+
+import (
+	"log/slog"
+	"net/http"
+
+	"github.com/moldau/moldau/broker/serde"
+	"github.com/moldau/moldau/broker/webclient"
+)
+
+// Config configures a Server.
+type Config struct {
+	// Clients are the Kafka clients per principal (required).
+	Clients *webclient.Pool
+	// Serde encodes schema-registry-backed values (AVRO, PROTOBUF,
+	// JSONSCHEMA); nil when the schema registry is off (those types are
+	// then refused).
+	Serde  *serde.Serde
+	Logger *slog.Logger
+}
+
+// Server is the REST Proxy API. Handler serves it; Close ends the v2
+// consumer instances.
+type Server struct {
+	cfg Config
+	log *slog.Logger
+	mux *http.ServeMux
+	v2  *v2State
+}
+
+// New builds the server.
+func New(cfg Config) (*Server, error) {
+	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux()}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	s.registerV3(s.mux)
+	s.v2 = s.registerV2(s.mux)
+	return s, nil
+}
+
+// Handler serves the API.
+func (s *Server) Handler() http.Handler { return s.mux }
+
+// Close ends every v2 consumer instance.
+func (s *Server) Close() {
+	s.v2.close()
+}
