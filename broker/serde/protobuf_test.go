@@ -89,7 +89,7 @@ func TestProtobuf(t *testing.T) {
 	}{
 		{[]int{0}, order, orderJSON},
 		{[]int{0, 0}, message(nil, 1, []byte("x")), `{"sku":"x","qty":0}`}, // Order.Line, default included
-		{[]int{1}, refund, `{"orderId":"o-1","amount":"250"}`},               // Refund
+		{[]int{1}, refund, `{"orderId":"o-1","amount":"250"}`},             // Refund
 		{[]int{1}, nil, `{"orderId":"","amount":"0"}`},
 	} {
 		data := frame(t, id, tc.index, tc.payload)
