@@ -85,12 +85,12 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("Error %q with format %s", d.Error, d.Format)
 		}
 		// What decoded encodes again (Avro and Protobuf JSON forms read
-		// back).
+		// back; Encode writes the first message only).
 		var format Format
-		switch d.Format {
-		case "avro":
+		switch {
+		case d.Format == "avro":
 			format = FormatAvro
-		case "protobuf":
+		case d.Format == "protobuf" && data[headerSize] == 0:
 			format = FormatProtobuf
 		default:
 			return

@@ -31,6 +31,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/sr"
@@ -41,12 +42,25 @@ import (
 type Serde struct {
 	reg   *sr.Client
 	cache *schemaCache
+
+	// mu guards loading: the schema loads under way, so that records
+	// decoded concurrently with one new id fetch and parse it once.
+	mu      sync.Mutex
+	loading map[int]*schemaLoad
+}
+
+// schemaLoad is one fetch and parse of a schema; done is closed when p
+// and err are set.
+type schemaLoad struct {
+	done chan struct{}
+	p    *parsedSchema
+	err  error
 }
 
 // New returns a Serde over reg; nil: no registry (Decode still tells
 // JSON, text and binary apart; Encode answers ErrNoRegistry).
 func New(reg *sr.Client) *Serde {
-	return &Serde{reg: reg, cache: newSchemaCache(maxCachedSchemas, notFoundTTL)}
+	return &Serde{reg: reg, cache: newSchemaCache(maxCachedSchemas, notFoundTTL), loading: map[int]*schemaLoad{}}
 }
 
 const (
@@ -183,20 +197,37 @@ func registryError(err error) error {
 }
 
 // schema returns the parsed schema with id, from the cache or the
-// registry.
+// registry (one load per id at a time; a waiter gives up with its ctx).
 func (s *Serde) schema(ctx context.Context, id int) (*parsedSchema, error) {
 	if p, err, ok := s.cache.get(id); ok {
 		return p, err
 	}
-	p, err := s.load(ctx, id)
-	if err != nil {
-		if errors.Is(err, ErrSchemaNotFound) {
-			s.cache.putNotFound(id, err)
-		}
-		return nil, err
+	s.mu.Lock()
+	l, running := s.loading[id]
+	if !running {
+		l = &schemaLoad{done: make(chan struct{})}
+		s.loading[id] = l
 	}
-	s.cache.put(id, p)
-	return p, nil
+	s.mu.Unlock()
+	if running {
+		select {
+		case <-l.done:
+			return l.p, l.err
+		case <-ctx.Done():
+			return nil, fmt.Errorf("serde: schema %d: %w", id, ctx.Err())
+		}
+	}
+	l.p, l.err = s.load(ctx, id)
+	if l.err == nil {
+		s.cache.put(id, l.p)
+	} else if errors.Is(l.err, ErrSchemaNotFound) {
+		s.cache.putNotFound(id, l.err)
+	}
+	s.mu.Lock()
+	delete(s.loading, id)
+	s.mu.Unlock()
+	close(l.done)
+	return l.p, l.err
 }
 
 func (s *Serde) load(ctx context.Context, id int) (*parsedSchema, error) {

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"sync"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/sr"
@@ -121,5 +122,25 @@ func TestEncodeErrors(t *testing.T) {
 	}
 	if d := r.serde.Decode(ctx, frame(t, id, nil, []byte{2, 4, 'h', 'i'})); d.Format != "avro" || string(d.Value) != `{"string":"hi"}` {
 		t.Errorf("Decode of a union string = %+v", d)
+	}
+}
+
+// TestConcurrentDecode: records with a new schema id decoded at once all
+// decode (one schema load shared; run with -race).
+func TestConcurrentDecode(t *testing.T) {
+	r := newRegistry(t)
+	id := r.register("c-value", sr.TypeAvro, `{"type":"record","name":"C","fields":[{"name":"n","type":"long"}]}`)
+	data := frame(t, id, nil, []byte{0x54}) // n = 42
+	s := serde.New(r.cl)
+	var wg sync.WaitGroup
+	results := make([]serde.Decoded, 16)
+	for i := range results {
+		wg.Go(func() { results[i] = s.Decode(r.ctx, data) })
+	}
+	wg.Wait()
+	for i, d := range results {
+		if d.Format != "avro" || string(d.Value) != `{"n":42}` {
+			t.Errorf("decode %d = %+v", i, d)
+		}
 	}
 }
