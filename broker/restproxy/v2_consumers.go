@@ -777,11 +777,19 @@ func (v *v2State) commitOffsets(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
 	defer cancel()
 	var err error
-	if (in.mode == modeTopics || in.mode == modePattern) && len(metadata) == 0 {
+	hasMetadata := false
+	for _, ps := range metadata {
+		hasMetadata = hasMetadata || len(ps) > 0
+	}
+	switch {
+	case (in.mode == modeTopics || in.mode == modePattern) && !hasMetadata:
 		in.kc.CommitOffsetsSync(ctx, offsets, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, cerr error) {
 			err = commitResponseError(resp, cerr)
 		})
-	} else {
+	case in.mode == modeTopics || in.mode == modePattern:
+		// kgo's commits carry no metadata: commit as the member.
+		err = in.commitAsMember(ctx, offsets, metadata)
+	default:
 		var os kadm.Offsets
 		for t, ps := range offsets {
 			for p, eo := range ps {
@@ -845,9 +853,13 @@ func commitResponseError(resp *kmsg.OffsetCommitResponse, err error) error {
 		return err
 	}
 	for _, t := range resp.Topics {
+		name := t.Topic
+		if name == "" {
+			name = fmt.Sprintf("%x", t.TopicID)
+		}
 		for _, p := range t.Partitions {
 			if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
-				return fmt.Errorf("restproxy: committing %s-%d: %w", t.Topic, p.Partition, err)
+				return fmt.Errorf("restproxy: committing %s-%d: %w", name, p.Partition, err)
 			}
 		}
 	}
@@ -862,4 +874,44 @@ func randomUUID() string {
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+// commitAsMember commits offsets with metadata in the member's current
+// generation (a group member's commit, which kgo's commit functions make
+// without metadata).
+func (in *consumerInstance) commitAsMember(ctx context.Context, offsets map[string]map[int32]kgo.EpochOffset, metadata map[string]map[int32]string) error {
+	member, generation := in.kc.GroupMetadata()
+	// OffsetCommit v10+ names topics by id.
+	topics := make([]string, 0, len(offsets))
+	for t := range offsets {
+		topics = append(topics, t)
+	}
+	tds, err := kadm.NewClient(in.kc).ListTopics(ctx, topics...)
+	if err != nil {
+		return err
+	}
+	req := kmsg.NewPtrOffsetCommitRequest()
+	req.Group = in.group
+	req.MemberID = member
+	req.Generation = generation
+	for t, ps := range offsets {
+		rt := kmsg.NewOffsetCommitRequestTopic()
+		rt.Topic = t
+		if td, ok := tds[t]; ok && td.Err == nil {
+			rt.TopicID = td.ID
+		}
+		for p, eo := range ps {
+			rp := kmsg.NewOffsetCommitRequestTopicPartition()
+			rp.Partition = p
+			rp.Offset = eo.Offset
+			rp.LeaderEpoch = eo.Epoch
+			if md, ok := metadata[t][p]; ok {
+				rp.Metadata = &md
+			}
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		req.Topics = append(req.Topics, rt)
+	}
+	resp, err := req.RequestWith(ctx, in.kc)
+	return commitResponseError(resp, err)
 }
