@@ -58,7 +58,8 @@ func withSchemaRegistry() func(*proxyOption) {
 }
 
 // withPool adjusts the webclient pool's configuration (seed brokers are
-// already set to the broker's PLAINTEXT listener).
+// already set to the broker's PLAINTEXT listener, and restproxy's
+// partitioner).
 func withPool(f func(*webclient.Config, *embed.Broker)) func(*proxyOption) {
 	return func(o *proxyOption) { o.pool = f }
 }
@@ -77,7 +78,7 @@ func newProxy(t *testing.T, opts ...func(*proxyOption)) *proxy {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = b.Close() })
-	pcfg := webclient.Config{Opts: []kgo.Opt{kgo.SeedBrokers(b.Addr())}}
+	pcfg := webclient.Config{Opts: []kgo.Opt{kgo.SeedBrokers(b.Addr()), kgo.RecordPartitioner(restproxy.Partitioner())}}
 	if o.pool != nil {
 		o.pool(&pcfg, b)
 	}
