@@ -50,6 +50,10 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.registerV3(s.mux)
 	s.v2 = s.registerV2(s.mux)
+	// Anything else: Confluent's JSON 404, not ServeMux's text one.
+	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, http.StatusNotFound, msgHTTPNotFound)
+	})
 	return s, nil
 }
 
