@@ -86,7 +86,9 @@ func gatherFacts(ctx context.Context, adm *kadm.Client, md kadm.Metadata, topics
 	}
 	set := kadm.TopicsSet{}
 	for _, t := range topics {
-		set.Add(t)
+		for p := range md.Topics[t].Partitions {
+			set.Add(t, p) // a topic without partitions asks for none
+		}
 	}
 	// Sizes need cluster DESCRIBE, and a broker may fail to answer: show
 	// what could be had (0 otherwise) rather than fail the page.
