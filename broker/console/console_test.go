@@ -290,10 +290,10 @@ func TestOverview(t *testing.T) {
 	f.createTopic("a", 2)
 	f.createTopic("b", 3)
 	var o struct {
-		ClusterID      string `json:"cluster_id"`
-		ControllerID   int32  `json:"controller_id"`
-		Version        string `json:"version"`
-		Brokers        []struct {
+		ClusterID    string `json:"cluster_id"`
+		ControllerID int32  `json:"controller_id"`
+		Version      string `json:"version"`
+		Brokers      []struct {
 			ID         int32 `json:"id"`
 			Host       string
 			Port       int32

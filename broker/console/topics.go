@@ -308,8 +308,13 @@ func (s *Server) getTopic(w http.ResponseWriter, r *http.Request) error {
 			Offline: orEmpty(pd.OfflineReplicas), LogStart: start, HighWatermark: end,
 			SizeBytes: f.size[topic][pd.Partition]})
 	}
+	// A user allowed to describe the topic but not its configs still sees
+	// the rest of the page.
 	if out.Configs, err = topicConfigs(r.Context(), cl, topic); err != nil {
-		return err
+		if !errors.Is(err, kerr.TopicAuthorizationFailed) {
+			return err
+		}
+		out.Configs = []configEntry{}
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
