@@ -54,19 +54,24 @@ export interface Poll<T> {
 // when the previous one has answered, so a slow broker never piles requests
 // up). Changing path drops the old data; unmounting aborts the request in
 // flight. A failure goes to the error banner until the next success. A null
-// path fetches nothing; enabled=false fetches once and then stops.
+// path fetches nothing; enabled=false fetches once and then only on reload.
 export function usePoll<T>(path: string | null, enabled = true): Poll<T> {
   const [state, setState] = useState<{ path: string | null; data?: T; error?: string }>({ path });
-  const [tick, setTick] = useState(0);
   const kick = useRef<() => void>(() => {});
   useEffect(() => {
     if (path === null) return;
     const ctrl = new AbortController();
     let timer: number | undefined;
     let stopped = false;
+    // again: a reload was asked for while a request was in flight (whose
+    // answer may predate what the reload wants to see).
+    let again = false;
+    let inFlight = false;
     const run = async () => {
       timer = undefined;
+      again = false;
       if (stopped) return;
+      inFlight = true;
       try {
         const data = await api<T>(path, { signal: ctrl.signal });
         if (stopped) return;
@@ -78,13 +83,17 @@ export function usePoll<T>(path: string | null, enabled = true): Poll<T> {
         setState((s) => ({ path, data: s.path === path ? s.data : undefined, error: msg }));
         reportError(path, `${path}: ${msg}`);
       }
-      if (!stopped && enabled) timer = window.setTimeout(run, REFRESH_MS);
+      inFlight = false;
+      if (!stopped && (enabled || again)) timer = window.setTimeout(run, again ? 0 : REFRESH_MS);
     };
     kick.current = () => {
-      if (timer !== undefined) {
-        clearTimeout(timer);
-        run();
+      if (stopped) return;
+      if (inFlight) {
+        again = true;
+        return;
       }
+      if (timer !== undefined) clearTimeout(timer);
+      run();
     };
     run();
     return () => {
@@ -93,12 +102,12 @@ export function usePoll<T>(path: string | null, enabled = true): Poll<T> {
       if (timer !== undefined) clearTimeout(timer);
       reportError(path, undefined);
     };
-  }, [path, enabled, tick]);
+  }, [path, enabled]);
   const fresh = state.path === path;
   return {
     data: fresh ? state.data : undefined,
     error: fresh ? state.error : undefined,
-    reload: () => (enabled ? kick.current() : setTick((n) => n + 1)),
+    reload: () => kick.current(),
   };
 }
 

@@ -38,11 +38,25 @@ function queryPath(topic: string, q: Query): string | { error: string } {
 
 const initialQuery: Query = { start: "latest", partition: "", offset: "0", timestamp: "", limit: "50", key: "" };
 
-export function MessageBrowser(props: { topic: string }) {
-  const [form, setForm] = useState<Query>(initialQuery);
-  const [path, setPath] = useState<string>(queryPath(props.topic, initialQuery) as string);
+// BrowseState is the message browser's form, the query last submitted and
+// the live switch; the topic page keeps it so that it outlives a visit to
+// another tab.
+export interface BrowseState {
+  form: Query;
+  path: string;
+  live: boolean;
+}
+
+export function initialBrowse(topic: string): BrowseState {
+  return { form: initialQuery, path: queryPath(topic, initialQuery) as string, live: false };
+}
+
+export function MessageBrowser(props: { topic: string; state: BrowseState; setState: (f: (s: BrowseState) => BrowseState) => void }) {
+  const { form, path, live } = props.state;
+  const setForm = (f: (q: Query) => Query) => props.setState((s) => ({ ...s, form: f(s.form) }));
+  const setPath = (p: string) => props.setState((s) => ({ ...s, path: p }));
+  const setLive = (l: boolean) => props.setState((s) => ({ ...s, live: l }));
   const [formError, setFormError] = useState<string | undefined>();
-  const [live, setLive] = useState(false);
   const { data, reload } = usePoll<Messages>(path, live);
   const set = (k: keyof Query) => (e: Event) => {
     const v = (e.currentTarget as HTMLInputElement).value;

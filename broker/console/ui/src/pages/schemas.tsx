@@ -1,7 +1,7 @@
 // Schemas (#/schemas) and one subject (#/schemas/{subject}): versions,
 // schema text, a line diff between two versions, compatibility, and
 // registering a new version.
-import { useEffect, useMemo, useState } from "preact/hooks";
+import { useMemo, useState } from "preact/hooks";
 import { api, enc, type Schemas, type SubjectDetail, usePoll } from "../api";
 import { Badge, Empty, Loading, Stat } from "../components";
 import { lineDiff } from "../diff";
@@ -185,7 +185,6 @@ export function SubjectPage(props: { subject: string }) {
   const diff = useMemo(() => (schemaA && schemaB ? lineDiff(prettySchema(schemaA.schema), prettySchema(schemaB.schema)) : []), [schemaA, schemaB]);
   const [compat, setCompat] = useState<string | undefined>();
   const [compatMsg, setCompatMsg] = useState<string | undefined>();
-  useEffect(() => setCompatMsg(undefined), [compat]);
   const shownCompat = compat ?? data?.compatibility ?? "";
   const saveCompat = async () => {
     try {
@@ -216,7 +215,11 @@ export function SubjectPage(props: { subject: string }) {
             <div class="stat wide">
               <div class="stat-label">Compatibility</div>
               <div class="inline-form">
-                <select data-testid="schema-compatibility" value={shownCompat} onChange={(e) => setCompat(e.currentTarget.value)}>
+                <select data-testid="schema-compatibility" value={shownCompat} onChange={(e) => {
+                    setCompat(e.currentTarget.value);
+                    setCompatMsg(undefined);
+                  }}
+                >
                   <option value="">(global default)</option>
                   {compatibilities.map((c) => (
                     <option key={c} value={c}>

@@ -5,13 +5,14 @@ import { api, type ConfigEntry, enc, type PartitionInfo, type Throughput, type T
 import { Badge, Empty, Loading, Sparkline, Stat, Tabs } from "../components";
 import { reportError } from "../errors";
 import { bytes, count, rate } from "../format";
-import { MessageBrowser, ProduceForm } from "./messages";
+import { initialBrowse, MessageBrowser, ProduceForm } from "./messages";
 
 export function TopicPage(props: { topic: string }) {
   const t = props.topic;
   const { data, error, reload } = usePoll<TopicDetail>(`/api/topics/${enc(t)}`);
   const { data: tp } = usePoll<Throughput>(`/api/topics/${enc(t)}/throughput`);
   const [tab, setTab] = useState("messages");
+  const [browse, setBrowse] = useState(() => initialBrowse(t));
   const points = tp?.points ?? [];
   const lastPoint = points.length > 0 ? points[points.length - 1] : undefined;
   return (
@@ -43,7 +44,7 @@ export function TopicPage(props: { topic: string }) {
         onSelect={setTab}
       />
       <div class="tab-body">
-        {tab === "messages" && <MessageBrowser topic={t} />}
+        {tab === "messages" && <MessageBrowser topic={t} state={browse} setState={setBrowse} />}
         {tab === "produce" && <ProduceForm topic={t} partitions={data?.partitions.length} onProduced={reload} />}
         {tab === "partitions" && (data ? <Partitions parts={data.partitions} /> : <Loading />)}
         {tab === "configs" && (data ? <Configs topic={t} configs={data.configs} reload={reload} /> : <Loading />)}
