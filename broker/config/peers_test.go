@@ -301,6 +301,7 @@ func TestSingleNodeUnchanged(t *testing.T) {
 	want := Default()
 	want.Addr, want.NodeID = "127.0.0.1:1", 3
 	want.SchemaRegistryAddr = DefaultSchemaRegistryAddr // Load turns it on
+	want.ConsoleAddr, want.HTTPProxyAddr = DefaultConsoleAddr, DefaultHTTPProxyAddr // and these
 	want.Properties = map[string]string{"listeners": "PLAINTEXT://127.0.0.1:1", "node.id": "3"}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("Load = %+v\nwant %+v", c, want)
