@@ -1,8 +1,3 @@
-//go:build console_api
-
-// Until broker/console.Config is merged (branch conback), this file is
-// built only with -tags console_api; http_wiring_noconsole.go stands in.
-
 package broker
 
 import (

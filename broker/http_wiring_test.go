@@ -70,8 +70,10 @@ func poolClient(t *testing.T, b *Broker, cred webclient.Credentials) error {
 
 var topicSeq atomic.Int64
 
-// TestHTTPFrontEndsServeAndClose: the REST Proxy API serves on its own
-// port, its Kafka clients reach the broker's PLAINTEXT listener without
+// TestHTTPFrontEndsServeAndClose: the web console (its page and its
+// overview, which needs its Kafka client and the registry) and the REST
+// Proxy API serve on their own ports, the shared Kafka clients reach the
+// broker's PLAINTEXT listener without
 // credentials, the registry client follows the built-in registry and the
 // console gets the binary's metrics registry; Close stops serving.
 func TestHTTPFrontEndsServeAndClose(t *testing.T) {
@@ -90,6 +92,20 @@ func TestHTTPFrontEndsServeAndClose(t *testing.T) {
 	if b.frontEnds.gatherer == nil {
 		t.Error("the console gets no gatherer though the registerer is a prometheus.Registry")
 	}
+	console := b.ConsoleAddr()
+	if console == "" || !strings.Contains(logs.String(), "console listening") {
+		t.Fatalf("console address %q, log:\n%s", console, logs.String())
+	}
+	page := httpGet(t, "http://"+console+"/", "")
+	if !strings.Contains(page, "<html") && !strings.Contains(page, "<!doctype html") && !strings.Contains(page, "<!DOCTYPE html") {
+		t.Errorf("console / is not an HTML page: %.200q", page)
+	}
+	// The overview is the console's Kafka client at work: this broker, and
+	// the registry it serves.
+	overview := httpGet(t, "http://"+console+"/api/overview", "application/json")
+	if !strings.Contains(overview, `"schema_registry":true`) || !strings.Contains(overview, `"brokers":[{`) {
+		t.Errorf("console /api/overview: %s", overview)
+	}
 	resp, err := http.Get("http://" + addr + "/v3/clusters")
 	if err != nil {
 		t.Fatalf("the http proxy does not answer: %v", err)
@@ -102,9 +118,11 @@ func TestHTTPFrontEndsServeAndClose(t *testing.T) {
 	if err := b.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
-		c.Close()
-		t.Errorf("the http proxy still accepts on %s after Close", addr)
+	for _, a := range []string{addr, console} {
+		if c, err := net.DialTimeout("tcp", a, time.Second); err == nil {
+			c.Close()
+			t.Errorf("%s still accepts after Close", a)
+		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -213,4 +231,20 @@ func TestDialAddr(t *testing.T) {
 			t.Errorf("dialAddr(%q) = %q, want %q", in, got, want)
 		}
 	}
+}
+
+// httpGet GETs url, wants 200 and (unless "") a Content-Type starting with
+// contentType, and returns the body.
+func httpGet(t *testing.T, url, contentType string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), contentType) {
+		t.Errorf("GET %s: %s (%s): %.300s", url, resp.Status, resp.Header.Get("Content-Type"), body)
+	}
+	return string(body)
 }
