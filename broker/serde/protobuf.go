@@ -124,15 +124,28 @@ func registerFile(reg *protoregistry.Files, f protoreflect.FileDescriptor, done 
 	return reg.RegisterFile(f)
 }
 
-// message returns the message descriptor the indexes name.
+// message returns the message descriptor the indexes name. As in
+// Confluent's ProtobufSchema (which counts the messages of the parsed
+// .proto text), the synthetic map entry messages do not count.
 func (p *protoSchema) message(indexes []int) (protoreflect.MessageDescriptor, error) {
 	var md protoreflect.MessageDescriptor
 	msgs := p.file.Messages()
-	for _, i := range indexes {
-		if i >= msgs.Len() {
+	for _, want := range indexes {
+		md = nil
+		for i, n := 0, 0; i < msgs.Len(); i++ {
+			m := msgs.Get(i)
+			if m.IsMapEntry() {
+				continue
+			}
+			if n == want {
+				md = m
+				break
+			}
+			n++
+		}
+		if md == nil {
 			return nil, fmt.Errorf("%w: message index %v names no message of the schema", ErrInvalidData, indexes)
 		}
-		md = msgs.Get(i)
 		msgs = md.Messages()
 	}
 	if md == nil {
@@ -181,7 +194,9 @@ func (p *protoSchema) encode(out []byte, value json.RawMessage) ([]byte, error) 
 		return nil, fmt.Errorf("%w: protobuf %s: %v", ErrInvalidData, md.FullName(), err)
 	}
 	out = appendMessageIndexes(out, []int{0})
-	out, err = proto.MarshalOptions{}.MarshalAppend(out, msg)
+	// Deterministic: fields by number, map entries by key, as Java writes
+	// them (dynamicpb's own order is random).
+	out, err = proto.MarshalOptions{Deterministic: true}.MarshalAppend(out, msg)
 	if err != nil {
 		return nil, fmt.Errorf("%w: protobuf %s: %v", ErrInvalidData, md.FullName(), err)
 	}
