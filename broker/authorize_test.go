@@ -57,7 +57,7 @@ func newACLBroker(t *testing.T, mut ...func(*config.Config)) (*Broker, string) {
 		fmt.Fprintf(&jaas, " user_%s=%q", u, u+"-secret")
 	}
 	jaas.WriteString(";")
-	args := []string{"--memory", "--admin-addr", "",
+	args := []string{"--memory", "--admin-addr", "", "--console-addr", "", "--http-proxy-addr", "",
 		"--set", "listeners=SASL_PLAINTEXT://127.0.0.1:0",
 		"--set", "sasl.enabled.mechanisms=PLAIN",
 		"--set", "listener.name.sasl_plaintext.plain.sasl.jaas.config=" + jaas.String(),

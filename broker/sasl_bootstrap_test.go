@@ -20,7 +20,7 @@ import (
 func TestScramBootstrapKeepsStoredCredential(t *testing.T) {
 	dir := t.TempDir()
 	start := func(pw string) *Broker {
-		cfg, err := config.Load([]string{"--data-dir", dir, "--addr", "127.0.0.1:0", "--admin-addr", "",
+		cfg, err := config.Load([]string{"--data-dir", dir, "--addr", "127.0.0.1:0", "--admin-addr", "", "--console-addr", "", "--http-proxy-addr", "",
 			"--add-scram", "SCRAM-SHA-512=[name=alice,password=" + pw + "]"}, func(string) string { return "" }, slog.New(slog.DiscardHandler))
 		if err != nil {
 			t.Fatal(err)

@@ -38,7 +38,7 @@ import (
 // SASL_PLAINTEXT listener's address and its log (at debug level).
 func startSASLBroker(t *testing.T, props ...string) (*Broker, string, *syncBuffer) {
 	t.Helper()
-	args := []string{"--memory", "--admin-addr", "",
+	args := []string{"--memory", "--admin-addr", "", "--console-addr", "", "--http-proxy-addr", "",
 		"--set", "listeners=PLAINTEXT://127.0.0.1:0,SASL_PLAINTEXT://127.0.0.1:0",
 		"--set", `sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_alice="alice-secret" user_admin="admin-secret";`,
 		"--add-scram", "SCRAM-SHA-256=[name=alice,password=alice-secret]",

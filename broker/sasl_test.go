@@ -54,7 +54,7 @@ func newSASLBroker(t *testing.T, props ...string) (*Broker, *syncBuffer) {
 
 func newSASLBrokerWith(t *testing.T, opts []Option, props ...string) (*Broker, *syncBuffer) {
 	t.Helper()
-	args := []string{"--memory", "--addr", "127.0.0.1:0", "--admin-addr", "",
+	args := []string{"--memory", "--addr", "127.0.0.1:0", "--admin-addr", "", "--console-addr", "", "--http-proxy-addr", "",
 		"--set", `sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_alice="alice-secret" user_admin="admin-secret";`,
 		"--add-scram", "SCRAM-SHA-256=[name=alice,password=alice-secret]",
 		"--add-scram", "SCRAM-SHA-512=[name=alice,password=alice-secret,iterations=8192]"}

@@ -113,7 +113,7 @@ func TestClusterAddRemoveNodeCLI(t *testing.T) {
 		"--peers", argOf(t, first.args, "--peers"),
 		"--data-dir", t.TempDir(),
 		"--admin-addr", "",
-		"--schema-registry-addr", "",
+		"--schema-registry-addr", "", "--console-addr", "", "--http-proxy-addr", "",
 		"--set", "replica.lag.time.max.ms=" + strconv.Itoa(clusterLagMs),
 	}
 	c.nodes = append(c.nodes, n4)

@@ -131,7 +131,7 @@ func startProcCluster(t *testing.T, extra ...func(id int) []string) *procCluster
 			"--peers", strings.Join(peers, ","),
 			"--data-dir", t.TempDir(),
 			"--admin-addr", "",
-			"--schema-registry-addr", "",
+			"--schema-registry-addr", "", "--console-addr", "", "--http-proxy-addr", "",
 			"--set", "replica.lag.time.max.ms=" + strconv.Itoa(clusterLagMs),
 		}
 		for _, f := range extra {

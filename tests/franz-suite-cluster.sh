@@ -28,7 +28,7 @@ peers="1@127.0.0.1:$pport,2@127.0.0.2:$pport,3@127.0.0.3:$pport"
 seeds="127.0.0.1:$kport,127.0.0.2:$kport,127.0.0.3:$kport"
 for i in 1 2 3; do
 	"$bin" --node-id "$i" --addr "127.0.0.$i:$kport" --peer-addr "127.0.0.$i:$pport" --peers "$peers" \
-		--data-dir "$work/n$i" --admin-addr "" --schema-registry-addr "" --set transaction.max.timeout.ms=900000 \
+		--data-dir "$work/n$i" --admin-addr "" --schema-registry-addr "" --console-addr "" --http-proxy-addr "" --set transaction.max.timeout.ms=900000 \
 		>"$work/out$i" 2>"$work/broker$i.log" &
 	pids+=($!)
 done

@@ -36,7 +36,7 @@ listener.name.sasl_plaintext.oauthbearer.sasl.jaas.config=org.apache.kafka.commo
 transaction.max.timeout.ms=900000
 PROPS
 scram_user=franz scram_pass=franz-secret
-"$bin" --config "$work/server.properties" --listeners "$listeners" --data-dir "$work/data" --admin-addr "" --schema-registry-addr "" \
+"$bin" --config "$work/server.properties" --listeners "$listeners" --data-dir "$work/data" --admin-addr "" --schema-registry-addr "" --console-addr "" --http-proxy-addr "" \
 	--add-scram "SCRAM-SHA-256=[name=$scram_user,password=$scram_pass]" \
 	--add-scram "SCRAM-SHA-512=[name=$scram_user,password=$scram_pass]" >"$work/stdout" 2>"$work/broker.log" &
 pid=$!

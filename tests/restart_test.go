@@ -386,7 +386,7 @@ func TestStartConfigFileUnknownKey(t *testing.T) {
 	cfg := writeFile(t, "num.partitions=3\n# comment\nfoo.bar=1\n")
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, harness.Binary(t), "--config", cfg, "--addr", "127.0.0.1:0", "--admin-addr", "", "--schema-registry-addr", "", "--data-dir", t.TempDir())
+	cmd := exec.CommandContext(ctx, harness.Binary(t), "--config", cfg, "--addr", "127.0.0.1:0", "--admin-addr", "", "--schema-registry-addr", "", "--console-addr", "", "--http-proxy-addr", "", "--data-dir", t.TempDir())
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()

@@ -321,7 +321,7 @@ func startCluster(t target, dir string) (*cluster, time.Duration, error) {
 			ip := nodeIP(i + 1)
 			args := []string{"--node-id", strconv.Itoa(i + 1), "--addr", fmt.Sprintf("%s:%d", ip, port),
 				"--peer-addr", fmt.Sprintf("%s:%d", ip, peerPort), "--peers", votersList(clusterNodes, peerPort),
-				"--data-dir", filepath.Join(nd, "data"), "--admin-addr", fmt.Sprintf("%s:%d", ip, adminPort), "--schema-registry-addr", "", "--log-level", "warn"}
+				"--data-dir", filepath.Join(nd, "data"), "--admin-addr", fmt.Sprintf("%s:%d", ip, adminPort), "--schema-registry-addr", "", "--console-addr", "", "--http-proxy-addr", "", "--log-level", "warn"}
 			args = append(args, strings.Fields(*moldauFl)...)
 			c.argv = append(c.argv, append([]string{bin}, args...))
 		}

@@ -96,7 +96,7 @@ func main() {
 	bin := filepath.Join(*root, "bin")
 	moldau := func(path string) func(dir string) *exec.Cmd {
 		return func(dir string) *exec.Cmd {
-			args := []string{"--addr", "127.0.0.1:0", "--data-dir", dir, "--admin-addr", "", "--schema-registry-addr", "", "--log-level", "warn"}
+			args := []string{"--addr", "127.0.0.1:0", "--data-dir", dir, "--admin-addr", "", "--schema-registry-addr", "", "--console-addr", "", "--http-proxy-addr", "", "--log-level", "warn"}
 			if *moldauFl != "" {
 				args = append(args[:4], strings.Fields(*moldauFl)...)
 				args = append(args, "--log-level", "warn")

@@ -140,7 +140,7 @@ func startMoldau(_ context.Context, o options) (*brokerProc, error) {
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(bin, "--addr", "127.0.0.1:0", "--admin-addr", admin, "--schema-registry-addr", "", "--data-dir", filepath.Join(tmp, "data"),
+	cmd := exec.Command(bin, "--addr", "127.0.0.1:0", "--admin-addr", admin, "--schema-registry-addr", "", "--console-addr", "", "--http-proxy-addr", "", "--data-dir", filepath.Join(tmp, "data"),
 		"--set", "transaction.max.timeout.ms=900000")
 	b, err := startProc("moldau", cmd, filepath.Join(o.logs, "moldau.log"), 30*time.Second)
 	if err != nil {

@@ -110,7 +110,7 @@ func startMoldauCluster(ctx context.Context, o options, nodes int) (*brokerProc,
 			cmd := exec.Command(bin, "--node-id", strconv.Itoa(id), "--addr", addrs[i],
 				"--peer-addr", fmt.Sprintf("%s:%d", nodeHost(id), pport), "--peers", strings.Join(peers, ","),
 				"--data-dir", filepath.Join(tmp, "node-"+strconv.Itoa(id)), "--admin-addr", "",
-				"--schema-registry-addr", "",
+				"--schema-registry-addr", "", "--console-addr", "", "--http-proxy-addr", "",
 				"--set", "default.replication.factor=3", "--set", "min.insync.replicas=2",
 				"--set", "transaction.max.timeout.ms=900000")
 			cl.nodes[i], errs[i] = startProc(fmt.Sprintf("moldau node %d", id), cmd,

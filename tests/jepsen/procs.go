@@ -655,7 +655,7 @@ func (c *MoldauCluster) newNode(id int32, peers string) *procNode {
 		"--peers", peers,
 		"--data-dir", filepath.Join(dir, "data"),
 		"--admin-addr", "",
-		"--schema-registry-addr", "",
+		"--schema-registry-addr", "", "--console-addr", "", "--http-proxy-addr", "",
 		// KIP-848 sessions as short as the classic members' (the groups
 		// workload kills members: at the 45 s default a killed member
 		// holds its partitions for 45 s); Kafka's cluster sets the same.
