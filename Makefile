@@ -29,7 +29,8 @@ test: deps vet deploy-check
 # (tests/compat/setup.sh), nft (tests/jepsen's network partitions), openssl
 # (tests/security_fixture_test.go's PKCS12 stores), chromium (the web
 # console's browser test, tests/console_browser_test.go, which installs its
-# playwright-core with tests/console/setup.sh), all Debian packages.
+# playwright-core with tests/console/setup.sh), curl
+# (tests/restproxy_curl_test.go), all Debian packages.
 deps:
 	$(GO) mod download
 	@missing=""; \
@@ -42,6 +43,7 @@ deps:
 	command -v nft >/dev/null 2>&1 || missing="$$missing nftables"; \
 	command -v openssl >/dev/null 2>&1 || missing="$$missing openssl"; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	command -v curl >/dev/null 2>&1 || missing="$$missing curl"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing$$missing (Debian packages)"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
