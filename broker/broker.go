@@ -112,6 +112,9 @@ type Broker struct {
 	// schema validation asks (schemavalidate.go), nil when off.
 	schemas   *schemaRegistry
 	schemaIDs schemaIDChecker
+	// frontEnds are the web console and the REST Proxy API
+	// (http_wiring.go), nil when both are off.
+	frontEnds *httpFrontEnds
 
 	faults faultSet // test-injected faults (faults.go)
 
@@ -236,6 +239,7 @@ func New(cfg config.Config, opts ...Option) (*Broker, error) {
 		b.meta.close()
 		return nil, err
 	}
+	b.newHTTPFrontEnds(o) // http_wiring.go
 	return b, nil
 }
 
@@ -359,6 +363,9 @@ func (b *Broker) serve(bound []*boundListener) error {
 	if err := b.startSchemaRegistry(); err != nil {
 		b.logger.Error("the schema registry did not start; serving Kafka without it", "err", err)
 	}
+	// The web console and the REST Proxy API (http_wiring.go): Kafka
+	// clients of the listeners bound above, and of the registry.
+	b.startHTTPFrontEnds()
 	limits := protocol.DefaultLimits()
 	limits.MaxRequestBytes = b.cfg.SocketRequestMaxBytes
 	if b.cfg.ConnectionsMaxIdleMs > 0 {
@@ -453,6 +460,7 @@ func (b *Broker) Close(ctx context.Context) error {
 		}
 		b.ready.Store(false)
 		close(b.stop)
+		b.closeHTTPFrontEnds(ctx)  // first: Kafka clients of this broker and of its registry
 		b.closeSchemaRegistry(ctx) // before the logs close: it reads _schemas
 		defer b.closeShares()
 		// Answer waiting joins and syncs now (COORDINATOR_NOT_AVAILABLE,

@@ -33,9 +33,16 @@ type Config struct {
 	// built-in schema registry (Confluent's REST API). Default
 	// "127.0.0.1:8081" (Confluent's port); "" turns the registry off.
 	SchemaRegistryAddr string
-	Pprof              bool   // --pprof: serve /debug/pprof on the admin listener
-	LogRequests        bool   // --log-requests: log every request (at debug level)
-	KafkaVersion       string // --kafka-version: cap advertised API versions at this Kafka release's ("" = no cap)
+	// ConsoleAddr is --console-addr: the listener of the web console
+	// (broker/console). Default "127.0.0.1:8080"; "" turns it off.
+	ConsoleAddr string
+	// HTTPProxyAddr is --http-proxy-addr: the listener of the Confluent
+	// REST Proxy-compatible API (broker/restproxy). Default
+	// "127.0.0.1:8082" (Confluent's port); "" turns it off.
+	HTTPProxyAddr string
+	Pprof         bool   // --pprof: serve /debug/pprof on the admin listener
+	LogRequests   bool   // --log-requests: log every request (at debug level)
+	KafkaVersion  string // --kafka-version: cap advertised API versions at this Kafka release's ("" = no cap)
 	// Peers is every voter of the cluster (the controller quorum), this
 	// node included: --peers 1@HOST:PORT,2@HOST:PORT,... / MOLDAU_PEERS /
 	// controller.quorum.voters (Kafka's id@host:port list). Empty: the
@@ -134,14 +141,21 @@ const (
 	// DefaultSchemaRegistryAddr is Confluent Schema Registry's default
 	// listener port, on loopback as the admin listener is.
 	DefaultSchemaRegistryAddr = "127.0.0.1:8081"
-	hourMs                    = int64(3600000)
+	// DefaultConsoleAddr is the web console's default listener.
+	DefaultConsoleAddr = "127.0.0.1:8080"
+	// DefaultHTTPProxyAddr is Confluent REST Proxy's default listener
+	// port, on loopback.
+	DefaultHTTPProxyAddr = "127.0.0.1:8082"
+	hourMs               = int64(3600000)
 )
 
 // Default returns the configuration Moldau runs with when nothing is set,
-// except that the schema registry is off here (SchemaRegistryAddr ""):
-// Load, which the binary and embed go through, turns it on at
-// DefaultSchemaRegistryAddr, so that the many brokers tests build from
-// Default() do not all try to bind port 8081.
+// except that the schema registry, the web console and the HTTP proxy are
+// off here (SchemaRegistryAddr, ConsoleAddr and HTTPProxyAddr ""): Load,
+// which the binary and embed go through, turns them on at
+// DefaultSchemaRegistryAddr, DefaultConsoleAddr and DefaultHTTPProxyAddr,
+// so that the many brokers tests build from Default() do not all try to
+// bind ports 8081, 8080 and 8082.
 func Default() Config {
 	return Config{
 		SyncOnAcksAll: true,

@@ -20,6 +20,8 @@ func TestFlagsDescribeEveryServerFlag(t *testing.T) {
 		"log-format":           {EnvLogFormat, "text"},
 		"admin-addr":           {EnvAdminAddr, "127.0.0.1:9644"},
 		"schema-registry-addr": {EnvSchemaRegistryAddr, "127.0.0.1:8081"},
+		"console-addr":         {EnvConsoleAddr, "127.0.0.1:8080"},
+		"http-proxy-addr":      {EnvHTTPProxyAddr, "127.0.0.1:8082"},
 		"set":                  {"", ""},
 		"add-scram":            {"", ""},
 		"dev":                  {EnvDev, ""},

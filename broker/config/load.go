@@ -31,6 +31,8 @@ const (
 	EnvListeners     = "MOLDAU_LISTENERS"
 
 	EnvSchemaRegistryAddr = "MOLDAU_SCHEMA_REGISTRY_ADDR"
+	EnvConsoleAddr        = "MOLDAU_CONSOLE_ADDR"
+	EnvHTTPProxyAddr      = "MOLDAU_HTTP_PROXY_ADDR"
 )
 
 // setFlag collects repeated --set key=value flags.
@@ -42,6 +44,7 @@ func (s *setFlag) Set(v string) error { *s = append(*s, v); return nil }
 type flagValues struct {
 	addr, advertiseAddr, dataDir, config, logLevel, logFormat, adminAddr string
 	kafkaVersion, peers, peerAddr, listeners, schemaRegistryAddr         string
+	consoleAddr, httpProxyAddr                                           string
 	memory, dev, pprof, logRequests                                      bool
 	nodeID                                                               int64
 	set                                                                  setFlag
@@ -51,6 +54,7 @@ type flagValues struct {
 func newFlagSet(v *flagValues) *flag.FlagSet {
 	d := Default()
 	d.SchemaRegistryAddr = DefaultSchemaRegistryAddr
+	d.ConsoleAddr, d.HTTPProxyAddr = DefaultConsoleAddr, DefaultHTTPProxyAddr
 	fs := flag.NewFlagSet("moldau", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.StringVar(&v.addr, "addr", d.Addr, "`HOST:PORT` to listen on for Kafka clients (env "+EnvAddr+")")
@@ -64,6 +68,8 @@ func newFlagSet(v *flagValues) *flag.FlagSet {
 	fs.StringVar(&v.logFormat, "log-format", d.LogFormat, "text or json (env "+EnvLogFormat+")")
 	fs.StringVar(&v.adminAddr, "admin-addr", d.AdminAddr, "`HOST:PORT` of the admin/metrics HTTP listener, \"\" to disable (env "+EnvAdminAddr+")")
 	fs.StringVar(&v.schemaRegistryAddr, "schema-registry-addr", d.SchemaRegistryAddr, "`HOST:PORT` of the built-in schema registry (Confluent Schema Registry's REST API), \"\" to disable (env "+EnvSchemaRegistryAddr+")")
+	fs.StringVar(&v.consoleAddr, "console-addr", d.ConsoleAddr, "`HOST:PORT` of the web console, \"\" to disable (env "+EnvConsoleAddr+")")
+	fs.StringVar(&v.httpProxyAddr, "http-proxy-addr", d.HTTPProxyAddr, "`HOST:PORT` of the HTTP proxy (Confluent REST Proxy's API, v2 and v3), \"\" to disable (env "+EnvHTTPProxyAddr+")")
 	fs.Var(&v.set, "set", "set a Kafka broker property, `key=value` (repeatable; overrides --config)")
 	fs.Var(&v.addScram, "add-scram", "create a SCRAM user at start unless it exists, kafka-storage format's `MECHANISM=[name=USER,password=PW]` (also salt=, saltedpassword=, iterations=; repeatable)")
 	fs.BoolVar(&v.dev, "dev", false, "development profile: auto-create topics, no fsync on acks=all, 16 MiB segments, 1 partition by default; properties and flags still override (env "+EnvDev+")")
@@ -125,6 +131,7 @@ func Load(args []string, getenv func(string) string, logger *slog.Logger) (Confi
 
 	cfg := Default()
 	cfg.SchemaRegistryAddr = DefaultSchemaRegistryAddr
+	cfg.ConsoleAddr, cfg.HTTPProxyAddr = DefaultConsoleAddr, DefaultHTTPProxyAddr
 	// Layer 0: the --dev profile, which every later layer may override.
 	dev := fv.dev
 	if !flagSet["dev"] {
@@ -378,6 +385,24 @@ func Load(args []string, getenv func(string) string, logger *slog.Logger) (Confi
 			cfg.SchemaRegistryAddr = v
 			return nil
 		}},
+		{"console-addr", EnvConsoleAddr, func(v, where string) error {
+			if v != "" {
+				if err := checkListenAddr(v); err != nil {
+					return &InvalidConfigError{Name: "console address", Value: v, Reason: err.Error(), Where: where}
+				}
+			}
+			cfg.ConsoleAddr = v
+			return nil
+		}},
+		{"http-proxy-addr", EnvHTTPProxyAddr, func(v, where string) error {
+			if v != "" {
+				if err := checkListenAddr(v); err != nil {
+					return &InvalidConfigError{Name: "http proxy address", Value: v, Reason: err.Error(), Where: where}
+				}
+			}
+			cfg.HTTPProxyAddr = v
+			return nil
+		}},
 	}
 	flagValue := map[string]string{
 		"addr": fv.addr, "advertise-addr": fv.advertiseAddr, "data-dir": fv.dataDir,
@@ -386,6 +411,7 @@ func Load(args []string, getenv func(string) string, logger *slog.Logger) (Confi
 		"pprof": strconv.FormatBool(fv.pprof), "log-requests": strconv.FormatBool(fv.logRequests), "kafka-version": fv.kafkaVersion,
 		"peers": fv.peers, "peer-addr": fv.peerAddr, "listeners": fv.listeners,
 		"schema-registry-addr": fv.schemaRegistryAddr,
+		"console-addr":         fv.consoleAddr, "http-proxy-addr": fv.httpProxyAddr,
 	}
 	for _, s := range settings {
 		if v := getenv(s.env); v != "" {

@@ -269,3 +269,50 @@ func TestKafkaKeyList(t *testing.T) {
 		t.Errorf("only %d Kafka keys", len(exact))
 	}
 }
+
+// TestHTTPFrontEndAddrs: the web console and the HTTP proxy are on by
+// default through Load (and under --dev) but off in Default(); a flag or the
+// environment moves or disables them, and a bad address is refused naming
+// where it came from.
+func TestHTTPFrontEndAddrs(t *testing.T) {
+	if d := Default(); d.ConsoleAddr != "" || d.HTTPProxyAddr != "" {
+		t.Errorf("Default() console %q http proxy %q, want both off", d.ConsoleAddr, d.HTTPProxyAddr)
+	}
+	for _, args := range [][]string{nil, {"--dev"}} {
+		c, err := Load(args, env(nil), discard())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.ConsoleAddr != "127.0.0.1:8080" || c.HTTPProxyAddr != "127.0.0.1:8082" {
+			t.Errorf("Load(%q): console %q http proxy %q, want 127.0.0.1:8080 and 127.0.0.1:8082", args, c.ConsoleAddr, c.HTTPProxyAddr)
+		}
+	}
+	c, err := Load([]string{"--console-addr", "", "--http-proxy-addr=0.0.0.0:18082"}, env(map[string]string{EnvConsoleAddr: "127.0.0.1:1", EnvHTTPProxyAddr: ""}), discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ConsoleAddr != "" || c.HTTPProxyAddr != "0.0.0.0:18082" {
+		t.Errorf("flags: console %q http proxy %q", c.ConsoleAddr, c.HTTPProxyAddr)
+	}
+	c, err = Load(nil, env(map[string]string{EnvConsoleAddr: "127.0.0.1:18080", EnvHTTPProxyAddr: "127.0.0.1:18082"}), discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ConsoleAddr != "127.0.0.1:18080" || c.HTTPProxyAddr != "127.0.0.1:18082" {
+		t.Errorf("env: console %q http proxy %q", c.ConsoleAddr, c.HTTPProxyAddr)
+	}
+	for _, tt := range []struct {
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{[]string{"--console-addr", "nonsense"}, nil, "--console-addr"},
+		{[]string{"--http-proxy-addr", "host:99999"}, nil, "--http-proxy-addr"},
+		{nil, map[string]string{EnvConsoleAddr: "x"}, EnvConsoleAddr},
+		{nil, map[string]string{EnvHTTPProxyAddr: "x"}, EnvHTTPProxyAddr},
+	} {
+		if _, err := Load(tt.args, env(tt.env), discard()); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("Load(%q, %v) err = %v, want it to name %s", tt.args, tt.env, err, tt.want)
+		}
+	}
+}

@@ -300,7 +300,9 @@ func TestSingleNodeUnchanged(t *testing.T) {
 	}
 	want := Default()
 	want.Addr, want.NodeID = "127.0.0.1:1", 3
-	want.SchemaRegistryAddr = DefaultSchemaRegistryAddr // Load turns it on
+	// Load turns the schema registry, the console and the HTTP proxy on.
+	want.SchemaRegistryAddr = DefaultSchemaRegistryAddr
+	want.ConsoleAddr, want.HTTPProxyAddr = DefaultConsoleAddr, DefaultHTTPProxyAddr
 	want.Properties = map[string]string{"listeners": "PLAINTEXT://127.0.0.1:1", "node.id": "3"}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("Load = %+v\nwant %+v", c, want)

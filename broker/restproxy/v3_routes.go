@@ -2,5 +2,44 @@ package restproxy
 
 import "net/http"
 
-// registerV3 adds the v3 API's routes (owned by the v3 work).
-func (s *Server) registerV3(mux *http.ServeMux) {}
+// registerV3 adds the v3 API's routes.
+func (s *Server) registerV3(mux *http.ServeMux) {
+	const c = "/v3/clusters/{cluster_id}"
+	const t = c + "/topics/{topic_name}"
+	const g = c + "/consumer-groups/{consumer_group_id}"
+	routes := []struct {
+		pattern string
+		h       http.HandlerFunc
+	}{
+		{"GET /v3/clusters", s.listClusters},
+		{"GET " + c, s.getCluster},
+		{"GET " + c + "/brokers", s.listBrokers},
+		{"GET " + c + "/brokers/{broker_id}", s.getBroker},
+		{"GET " + c + "/brokers/{broker_id}/configs", s.listBrokerConfigs},
+		{"GET " + c + "/brokers/{broker_id}/configs/{name}", s.getBrokerConfig},
+		{"GET " + c + "/topics", s.listTopics},
+		{"POST " + c + "/topics", s.createTopic},
+		{"GET " + t, s.getTopic},
+		{"DELETE " + t, s.deleteTopic},
+		{"GET " + t + "/partitions", s.listPartitions},
+		{"GET " + t + "/partitions/{partition_id}", s.getPartition},
+		{"GET " + t + "/partitions/{partition_id}/replicas", s.listReplicas},
+		{"GET " + t + "/partitions/{partition_id}/replicas/{broker_id}", s.getReplica},
+		{"GET " + t + "/configs", s.listTopicConfigs},
+		{"GET " + t + "/configs/{name}", s.getTopicConfig},
+		{"PUT " + t + "/configs/{name}", s.updateTopicConfig},
+		{"DELETE " + t + "/configs/{name}", s.resetTopicConfig},
+		{"POST " + t + "/configs:alter", s.alterTopicConfigBatch},
+		{"POST " + t + "/records", s.produceRecords},
+		{"GET " + c + "/consumer-groups", s.listConsumerGroups},
+		{"GET " + g, s.getConsumerGroup},
+		{"GET " + g + "/consumers", s.listConsumers},
+		{"GET " + g + "/consumers/{consumer_id}", s.getConsumer},
+		{"GET " + g + "/lags", s.listConsumerLags},
+		{"GET " + g + "/lags/{topic_name}/partitions/{partition_id}", s.getConsumerLag},
+		{"GET " + g + "/lag-summary", s.getLagSummary},
+	}
+	for _, rt := range routes {
+		mux.HandleFunc(rt.pattern, rt.h)
+	}
+}

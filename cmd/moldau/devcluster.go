@@ -35,6 +35,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -51,6 +52,7 @@ type devClusterOptions struct {
 	dataDir                        string
 	kafkaPort, peerPort, adminPort int
 	registryPort                   int
+	consolePort, httpProxyPort     int
 	wait                           time.Duration
 	stopTimeout                    time.Duration
 }
@@ -66,6 +68,8 @@ func (c *cli) devClusterFlags() (*flag.FlagSet, *devClusterOptions) {
 	fs.IntVar(&o.peerPort, "peer-port", 9093, "inter-broker `PORT` of every node")
 	fs.IntVar(&o.adminPort, "admin-port", 9644, "admin/metrics HTTP `PORT` of every node; 0 disables it")
 	fs.IntVar(&o.registryPort, "schema-registry-port", 8081, "schema registry HTTP `PORT` of every node (on its own address); 0 disables it")
+	fs.IntVar(&o.consolePort, "console-port", 8080, "web console HTTP `PORT` of every node (on its own address); 0 disables it")
+	fs.IntVar(&o.httpProxyPort, "http-proxy-port", 8082, "HTTP proxy (Confluent REST Proxy API) `PORT` of every node (on its own address); 0 disables it")
 	fs.DurationVar(&o.wait, "wait", 60*time.Second, "give up when the nodes do not all answer ApiVersions within this `DURATION`")
 	fs.DurationVar(&o.stopTimeout, "stop-timeout", 45*time.Second, "kill nodes that have not stopped this `DURATION` after Ctrl-C/SIGTERM")
 	return fs, o
@@ -77,6 +81,7 @@ type devNode struct {
 	host               string
 	kafka, peer, admin string // HOST:PORT; admin "" when disabled
 	registry           string // HOST:PORT of the schema registry; "" when disabled
+	console, httpProxy string // HOST:PORT of the web console and the HTTP proxy; "" when disabled
 	dataDir            string
 	args               []string // the child's command line after the binary
 	cmd                *exec.Cmd
@@ -111,7 +116,7 @@ func (c *cli) devCluster(args []string) error {
 		port int
 		zero bool
 	}{{"kafka-port", o.kafkaPort, false}, {"peer-port", o.peerPort, false}, {"admin-port", o.adminPort, true},
-		{"schema-registry-port", o.registryPort, true}} {
+		{"schema-registry-port", o.registryPort, true}, {"console-port", o.consolePort, true}, {"http-proxy-port", o.httpProxyPort, true}} {
 		if p.port < 0 || p.port > 65535 || (p.port == 0 && !p.zero) {
 			return usagef("--%s %d: want a port from 1 to 65535", p.name, p.port)
 		}
@@ -121,6 +126,17 @@ func (c *cli) devCluster(args []string) error {
 	}
 	if o.registryPort != 0 && (o.registryPort == o.kafkaPort || o.registryPort == o.peerPort || o.registryPort == o.adminPort) {
 		return usagef("--schema-registry-port must differ from --kafka-port, --peer-port and --admin-port")
+	}
+	for _, p := range []struct {
+		name string
+		port int
+	}{{"console-port", o.consolePort}, {"http-proxy-port", o.httpProxyPort}} {
+		if p.port != 0 && slices.Contains([]int{o.kafkaPort, o.peerPort, o.adminPort, o.registryPort}, p.port) {
+			return usagef("--%s must differ from --kafka-port, --peer-port, --admin-port and --schema-registry-port", p.name)
+		}
+	}
+	if o.consolePort != 0 && o.consolePort == o.httpProxyPort {
+		return usagef("--console-port and --http-proxy-port must differ")
 	}
 	exe, err := os.Executable()
 	if err != nil {
@@ -168,13 +184,20 @@ func devNodes(o *devClusterOptions, root string, extra []string) []*devNode {
 		if o.registryPort != 0 {
 			n.registry = hostPort(host, o.registryPort)
 		}
+		if o.consolePort != 0 {
+			n.console = hostPort(host, o.consolePort)
+		}
+		if o.httpProxyPort != 0 {
+			n.httpProxy = hostPort(host, o.httpProxyPort)
+		}
 		nodes[i] = n
 		peers = append(peers, strconv.Itoa(id)+"@"+n.peer)
 	}
 	for _, n := range nodes {
 		n.args = append([]string{"--node-id", strconv.Itoa(n.id), "--addr", n.kafka, "--peer-addr", n.peer,
 			"--peers", strings.Join(peers, ","), "--data-dir", n.dataDir, "--admin-addr=" + n.admin,
-			"--schema-registry-addr=" + n.registry, "--advertise-addr="}, extra...)
+			"--schema-registry-addr=" + n.registry, "--console-addr=" + n.console, "--http-proxy-addr=" + n.httpProxy,
+			"--advertise-addr="}, extra...)
 	}
 	return nodes
 }
@@ -447,6 +470,21 @@ func (d *devClusterRun) banner(took time.Duration) {
 			admin = "off"
 		}
 		fmt.Fprintf(&b, "node %d  kafka %s  peer %s  admin %s  pid %d\n", n.id, n.kafka, n.peer, admin, n.cmd.Process.Pid)
+	}
+	var consoles, proxies []string
+	for _, n := range d.nodes {
+		if n.console != "" {
+			consoles = append(consoles, "http://"+n.console)
+		}
+		if n.httpProxy != "" {
+			proxies = append(proxies, "http://"+n.httpProxy)
+		}
+	}
+	if len(consoles) > 0 {
+		fmt.Fprintf(&b, "web console: %s\n", strings.Join(consoles, " "))
+	}
+	if len(proxies) > 0 {
+		fmt.Fprintf(&b, "http proxy: %s\n", strings.Join(proxies, " "))
 	}
 	fmt.Fprintf(&b, "Ctrl-C (or kill -TERM %d) stops every node; after a node dies (kill -9 PID), kill -HUP %d restarts it.", os.Getpid(), os.Getpid())
 	d.say("%s", b.String())

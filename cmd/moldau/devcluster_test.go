@@ -231,7 +231,8 @@ func TestDevCluster(t *testing.T) {
 	}
 	ports := freeLoopbackPorts(t, 2)
 	cmd := exec.Command(bin, "dev-cluster", "--nodes", "3", "--kafka-port", strconv.Itoa(ports[0]), "--peer-port", strconv.Itoa(ports[1]),
-		"--admin-port", "0", "--schema-registry-port", "0", "--wait", "90s", "--", "--log-level", "info")
+		"--admin-port", "0", "--schema-registry-port", "0",
+		"--console-port", "0", "--http-proxy-port", "0", "--wait", "90s", "--", "--log-level", "info")
 	stdoutPipe, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -380,9 +381,20 @@ func TestDevClusterNodeArgs(t *testing.T) {
 		}
 		host := fmt.Sprintf("127.0.0.%d", i+1)
 		if cfg.NodeID != int32(i+1) || cfg.Addr != host+":9092" || cfg.PeerAddr != host+":9093" || cfg.AdminAddr != "" || cfg.AdvertiseAddr != "" || cfg.SchemaRegistryAddr != host+":8081" ||
+			cfg.ConsoleAddr != host+":8080" || cfg.HTTPProxyAddr != host+":8082" ||
 			cfg.DataDir != filepath.Join("/data", fmt.Sprintf("node-%d", i+1)) || !slices.Equal(cfg.Peers, peers) || cfg.SyncOnAcksAll {
 			t.Errorf("node %d: %q gives %+v", i+1, n.args, cfg)
 		}
+	}
+	// Port 0 turns the console and the HTTP proxy off, whatever the
+	// broker's own defaults.
+	fs, o = (&cli{}).devClusterFlags()
+	if err := fs.Parse([]string{"--nodes", "1", "--console-port", "0", "--http-proxy-port", "18082"}); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(devNodes(o, "/data", nil)[0].args, func(string) string { return "" }, slog.New(slog.DiscardHandler))
+	if err != nil || cfg.ConsoleAddr != "" || cfg.HTTPProxyAddr != "127.0.0.1:18082" {
+		t.Errorf("--console-port 0 --http-proxy-port 18082: console %q http proxy %q (%v)", cfg.ConsoleAddr, cfg.HTTPProxyAddr, err)
 	}
 }
 
@@ -391,7 +403,9 @@ func TestDevClusterNodeArgs(t *testing.T) {
 func TestDevClusterUsageErrors(t *testing.T) {
 	for _, line := range []string{"dev-cluster --nodes 0", "dev-cluster --nodes 255", "dev-cluster extra", "dev-cluster --kafka-port 0",
 		"dev-cluster --peer-port 70000", "dev-cluster --kafka-port 9093", "dev-cluster --admin-port -1", "dev-cluster --bogus",
-		"dev-cluster --schema-registry-port 9092", "dev-cluster --schema-registry-port -1"} {
+		"dev-cluster --schema-registry-port 9092", "dev-cluster --schema-registry-port -1",
+		"dev-cluster --console-port 9092", "dev-cluster --console-port 8081", "dev-cluster --http-proxy-port 70000",
+		"dev-cluster --console-port 18080 --http-proxy-port 18080", "dev-cluster --http-proxy-port 9644"} {
 		code, out, errOut := runInProcess(t, strings.Fields(line)...)
 		if code != 2 || out != "" || !strings.Contains(errOut, "moldau help dev-cluster") {
 			t.Errorf("moldau %s: exit %d, stdout %q, stderr %q; want exit 2 and a pointer to the help", line, code, out, errOut)

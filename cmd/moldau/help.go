@@ -168,7 +168,8 @@ func init() {
 			name:    "dev-cluster",
 			summary: "start a local cluster of broker processes and print its bootstrap list",
 			about: "Starts --nodes child processes of this binary, node ids 1..N, node i on 127.0.0.i " +
-				"(Kafka --kafka-port, inter-broker --peer-port, admin --admin-port; data in --data-dir/node-i), " +
+				"(Kafka --kafka-port, inter-broker --peer-port, admin --admin-port, schema registry --schema-registry-port, " +
+				"web console --console-port, HTTP proxy --http-proxy-port; data in --data-dir/node-i), " +
 				"each with the same --peers; waits until every node answers ApiVersions, then prints the bootstrap " +
 				"list and each node's pid. Node output is prefixed [node i]. Ctrl-C or SIGTERM stops every node " +
 				"(twice: at once). A node that dies (kill -9 PID, to watch a failover) is reported and the others " +
@@ -367,6 +368,7 @@ var serverFlagGroups = []struct {
 	{"Cluster", []string{"peers", "peer-addr"}},
 	{"Storage", []string{"data-dir", "memory"}},
 	{"Schema registry", []string{"schema-registry-addr"}},
+	{"Web console and HTTP proxy", []string{"console-addr", "http-proxy-addr"}},
 	{"Profile and Kafka properties", []string{"dev", "config", "set", "kafka-version"}},
 	{"Observability", []string{"log-level", "log-format", "log-requests", "admin-addr", "pprof"}},
 }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"runtime/pprof"
@@ -101,6 +102,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	fmt.Fprintf(stdout, "listening on %s\n", b.Addr())
+	if addr := b.ConsoleAddr(); addr != "" {
+		fmt.Fprintf(stdout, "web console on %s\n", browserURL(addr))
+	}
 	admin := startAdmin(cfg.AdminAddr, cfg.Pprof, reg, b, logger)
 	logger.Info("moldau ready", "version", versionString(), "addr", b.Addr(), "data_dir", dataDirDesc(cfg), "node_id", cfg.NodeID, "startup", time.Since(started).Round(time.Microsecond))
 
@@ -140,6 +144,20 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	logger.Info("stopped cleanly")
 	return 0
+}
+
+// browserURL is the http:// URL of a listener bound to addr, with a
+// wildcard host (0.0.0.0, ::) shown as 127.0.0.1 for a browser on this
+// machine.
+func browserURL(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "http://" + addr
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port)
 }
 
 func dataDirDesc(cfg config.Config) string {

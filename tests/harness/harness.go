@@ -115,6 +115,13 @@ func Start(t testing.TB, args ...string) *Proc {
 		// the default (127.0.0.1:8081) can be bound by one only.
 		p.args = append(p.args, "--schema-registry-addr", "")
 	}
+	// The web console and the HTTP proxy likewise (8080, 8082).
+	if !hasFlag(args, "--console-addr") {
+		p.args = append(p.args, "--console-addr", "")
+	}
+	if !hasFlag(args, "--http-proxy-addr") {
+		p.args = append(p.args, "--http-proxy-addr", "")
+	}
 	p.start()
 	t.Cleanup(func() {
 		if p.cmd != nil && p.cmd.ProcessState == nil {
@@ -242,6 +249,7 @@ func InProcess(t testing.TB, mutate func(*config.Config), opts ...broker.Option)
 	cfg.Memory = true
 	cfg.AdminAddr = ""
 	cfg.SchemaRegistryAddr = "" // off unless mutate turns it on
+	cfg.ConsoleAddr, cfg.HTTPProxyAddr = "", ""
 	if mutate != nil {
 		mutate(&cfg)
 	}

@@ -165,6 +165,7 @@ func NewInProcessCluster(ctx context.Context, opts InProcessOptions) (*InProcess
 		cfg.Addr = "127.0.0.1:0"
 		cfg.AdminAddr = ""
 		cfg.SchemaRegistryAddr = ""
+		cfg.ConsoleAddr, cfg.HTTPProxyAddr = "", ""
 		cfg.Memory = false // the metadata store in bbolt; the logs on the MemFS (WithFS)
 		cfg.DataDir = filepath.Join(dir, "node-"+strconv.Itoa(int(i)))
 		cfg.DefaultReplicationFactor = n

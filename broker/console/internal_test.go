@@ -1,0 +1,114 @@
+package console
+
+import (
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+func TestStaticCacheHeaders(t *testing.T) {
+	st, err := newStaticFiles(fstest.MapFS{
+		"index.html":               {Data: []byte("<!doctype html><title>x</title>")},
+		"assets/main-5WQ7V2DL.js":  {Data: []byte("console.log(1)")},
+		"assets/main-ABCD1234.css": {Data: []byte("body{}")},
+		"favicon.svg":              {Data: []byte("<svg/>")},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ path, ctype, cache string }{
+		{"/", "text/html; charset=utf-8", "no-cache"},
+		{"/assets/main-5WQ7V2DL.js", "text/javascript; charset=utf-8", "public, max-age=31536000, immutable"},
+		{"/assets/main-ABCD1234.css", "text/css; charset=utf-8", "public, max-age=31536000, immutable"},
+		{"/favicon.svg", "image/svg+xml", "no-cache"},
+	} {
+		rec := httptest.NewRecorder()
+		st.ServeHTTP(rec, httptest.NewRequest("GET", tc.path, nil))
+		if rec.Code != 200 || rec.Header().Get("Content-Type") != tc.ctype || rec.Header().Get("Cache-Control") != tc.cache {
+			t.Errorf("%s: %d %q %q", tc.path, rec.Code, rec.Header().Get("Content-Type"), rec.Header().Get("Cache-Control"))
+		}
+	}
+	for _, p := range []string{"/assets", "/assets/", "/nope.html"} {
+		rec := httptest.NewRecorder()
+		st.ServeHTTP(rec, httptest.NewRequest("GET", p, nil))
+		if rec.Code != http.StatusNotFound {
+			t.Errorf("%s: %d", p, rec.Code)
+		}
+	}
+	if _, err := newStaticFiles(fstest.MapFS{}); err == nil {
+		t.Fatal("a UI without index.html was accepted")
+	}
+}
+
+func TestThroughputSampler(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	bytesIn := prometheus.NewCounterVec(prometheus.CounterOpts{Name: metricBytesIn}, []string{"topic"})
+	recordsIn := prometheus.NewCounterVec(prometheus.CounterOpts{Name: metricRecordsIn}, []string{"topic"})
+	bytesOut := prometheus.NewCounterVec(prometheus.CounterOpts{Name: metricBytesOut}, []string{"topic"})
+	reg.MustRegister(bytesIn, recordsIn, bytesOut)
+	bytesIn.WithLabelValues("a").Add(0)
+
+	// Driven by hand (sample) to control time; capacity 3.
+	tp := &throughput{g: reg, interval: time.Second, capacity: 3, log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		rings: map[string]*ring{}, stop: make(chan struct{}), done: make(chan struct{})}
+	close(tp.done)
+	t0 := time.UnixMilli(1_000_000)
+	tp.sample(t0)
+	if len(tp.points("a")) != 0 {
+		t.Fatal("a point from the baseline sample")
+	}
+	for i := 1; i <= 5; i++ {
+		bytesIn.WithLabelValues("a").Add(float64(100 * i))
+		recordsIn.WithLabelValues("a").Add(float64(i))
+		bytesOut.WithLabelValues("a").Add(50)
+		tp.sample(t0.Add(time.Duration(i) * 2 * time.Second))
+	}
+	ps := tp.points("a")
+	if len(ps) != 3 {
+		t.Fatalf("%d points, want the ring's 3", len(ps))
+	}
+	for j, p := range ps {
+		i := j + 3 // samples 3, 4, 5 remain
+		if p.T != t0.Add(time.Duration(i)*2*time.Second).UnixMilli() || p.BytesInPerSec != float64(100*i)/2 ||
+			p.RecordsInPerSec != float64(i)/2 || p.BytesOutPerSec != 25 {
+			t.Fatalf("point %d: %+v", j, p)
+		}
+	}
+	if l := tp.latest("a"); l != ps[2] {
+		t.Fatalf("latest %+v, want %+v", l, ps[2])
+	}
+	if tot := tp.total(); tot.BytesInPerSec != 250 {
+		t.Fatalf("total %+v", tot)
+	}
+	// A deleted topic's series goes, and its ring with it; a counter that
+	// restarts counts from zero.
+	bytesIn.DeleteLabelValues("a")
+	recordsIn.DeleteLabelValues("a")
+	bytesOut.DeleteLabelValues("a")
+	tp.sample(t0.Add(12 * time.Second))
+	if len(tp.points("a")) != 0 {
+		t.Fatal("points of a deleted topic")
+	}
+	bytesIn.WithLabelValues("a").Add(10)
+	tp.sample(t0.Add(14 * time.Second))
+	if p := tp.points("a"); len(p) != 1 || p[0].BytesInPerSec != 5 {
+		t.Fatalf("after re-creation: %+v", p)
+	}
+
+	// The goroutine: started by newThroughput, stopped by close.
+	live := newThroughput(reg, 10*time.Millisecond, 5, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	deadline := time.Now().Add(5 * time.Second)
+	for len(live.points("a")) < 2 {
+		if time.Now().After(deadline) {
+			t.Fatal("the sampler goroutine made no points")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	live.close()
+}

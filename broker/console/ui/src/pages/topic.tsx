@@ -1,0 +1,234 @@
+// Topic (#/topics/{topic}): message count, throughput sparkline and the tabs
+// Messages, Produce, Partitions and Configs.
+import { useState } from "preact/hooks";
+import { api, type ConfigEntry, enc, type PartitionInfo, type Throughput, type TopicDetail, usePoll } from "../api";
+import { Badge, Empty, Loading, Sparkline, Stat, Tabs } from "../components";
+import { reportError } from "../errors";
+import { bytes, count, rate } from "../format";
+import { initialBrowse, MessageBrowser, ProduceForm } from "./messages";
+
+export function TopicPage(props: { topic: string }) {
+  const t = props.topic;
+  const { data, error, reload } = usePoll<TopicDetail>(`/api/topics/${enc(t)}`);
+  const { data: tp } = usePoll<Throughput>(`/api/topics/${enc(t)}/throughput`);
+  const [tab, setTab] = useState("messages");
+  const [browse, setBrowse] = useState(() => initialBrowse(t));
+  const points = tp?.points ?? [];
+  const lastPoint = points.length > 0 ? points[points.length - 1] : undefined;
+  return (
+    <div>
+      <p class="crumbs">
+        <a href="#/topics">Topics</a> /
+      </p>
+      <h1 data-testid="topic-title">{t}</h1>
+      {!data && error && <Empty>Could not load topic {t}.</Empty>}
+      <div class="stats">
+        <Stat label="Messages" testid="topic-messages-count" value={data ? count(data.messages) : "…"} />
+        <Stat label="Size" value={data ? bytes(data.size_bytes) : "…"} />
+        <Stat label="Partitions" value={data ? count(data.partitions.length) : "…"} />
+        <div class="stat wide">
+          <div class="stat-label">
+            Records in/s{lastPoint ? `: ${rate(lastPoint.records_in_per_sec)} · in ${rate(lastPoint.bytes_in_per_sec, "B")} · out ${rate(lastPoint.bytes_out_per_sec, "B")}` : ""}
+          </div>
+          <Sparkline values={points.map((p) => p.records_in_per_sec)} testid="topic-sparkline" title={`records in per second, last ${points.length} samples`} />
+        </div>
+      </div>
+      <Tabs
+        tabs={[
+          ["messages", "Messages"],
+          ["produce", "Produce"],
+          ["partitions", "Partitions"],
+          ["configs", "Configs"],
+        ]}
+        active={tab}
+        onSelect={setTab}
+      />
+      <div class="tab-body">
+        {tab === "messages" && <MessageBrowser topic={t} state={browse} setState={setBrowse} />}
+        {tab === "produce" && <ProduceForm topic={t} partitions={data?.partitions.length} onProduced={reload} />}
+        {tab === "partitions" && (data ? <Partitions parts={data.partitions} /> : <Loading />)}
+        {tab === "configs" && (data ? <Configs topic={t} configs={data.configs} reload={reload} /> : <Loading />)}
+      </div>
+    </div>
+  );
+}
+
+function offline(p: PartitionInfo): boolean {
+  return Array.isArray(p.offline) ? p.offline.length > 0 : !!p.offline;
+}
+
+function Partitions(props: { parts: PartitionInfo[] }) {
+  return (
+    <div class="table-wrap">
+      <table data-testid="partitions-table">
+        <thead>
+          <tr>
+            <th class="num">Partition</th>
+            <th class="num">Leader</th>
+            <th class="num">Epoch</th>
+            <th>Replicas</th>
+            <th>ISR</th>
+            <th class="num">Log start</th>
+            <th class="num">High watermark</th>
+            <th class="num">Messages</th>
+            <th class="num">Size</th>
+          </tr>
+        </thead>
+        <tbody>
+          {[...props.parts]
+            .sort((a, b) => a.partition - b.partition)
+            .map((p) => (
+              <tr key={p.partition} data-testid="partition-row" data-partition={p.partition}>
+                <td class="num">{p.partition}</td>
+                <td class="num" data-testid="partition-leader">
+                  {p.leader}
+                </td>
+                <td class="num">{p.leader_epoch}</td>
+                <td>
+                  {p.replicas.join(", ")} {offline(p) && <Badge kind="bad">offline</Badge>}
+                </td>
+                <td class={p.isr.length < p.replicas.length ? "warn-text" : ""}>{p.isr.join(", ")}</td>
+                <td class="num">{p.log_start}</td>
+                <td class="num" data-testid="partition-hw">
+                  {p.high_watermark}
+                </td>
+                <td class="num">{p.high_watermark - p.log_start}</td>
+                <td class="num">{bytes(p.size_bytes)}</td>
+              </tr>
+            ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+function Configs(props: { topic: string; configs: ConfigEntry[]; reload: () => void }) {
+  const [editing, setEditing] = useState<Record<string, string>>({});
+  const [showDefaults, setShowDefaults] = useState(true);
+  const [newName, setNewName] = useState("");
+  const [newValue, setNewValue] = useState("");
+  const stopEditing = (name: string) =>
+    setEditing((e) => {
+      const n = { ...e };
+      delete n[name];
+      return n;
+    });
+  const put = async (name: string, value: string | null) => {
+    try {
+      await api(`/api/topics/${enc(props.topic)}/configs`, { method: "PUT", body: { [name]: value } });
+      reportError("topic-config", undefined);
+      stopEditing(name);
+      props.reload();
+      return true;
+    } catch (err) {
+      reportError("topic-config", `setting ${name}: ${(err as Error).message}`);
+      return false;
+    }
+  };
+  const rows = [...props.configs].filter((c) => showDefaults || !c.default).sort((a, b) => a.name.localeCompare(b.name));
+  return (
+    <div>
+      <div class="toolbar">
+        <label class="check">
+          <input type="checkbox" checked={showDefaults} onChange={(e) => setShowDefaults(e.currentTarget.checked)} /> show defaults
+        </label>
+      </div>
+      <form
+        class="inline-form"
+        onSubmit={async (e) => {
+          e.preventDefault();
+          if (newName.trim() !== "" && (await put(newName.trim(), newValue))) {
+            setNewName("");
+            setNewValue("");
+          }
+        }}
+      >
+        <input placeholder="config name" value={newName} data-testid="config-new-name" onInput={(e) => setNewName(e.currentTarget.value)} list="config-names" />
+        <datalist id="config-names">
+          {props.configs.map((c) => (
+            <option key={c.name} value={c.name} />
+          ))}
+        </datalist>
+        <input placeholder="value" value={newValue} data-testid="config-new-value" onInput={(e) => setNewValue(e.currentTarget.value)} />
+        <button type="submit" data-testid="config-new-submit">
+          Set
+        </button>
+      </form>
+      {rows.length === 0 ? (
+        <Empty>No configs.</Empty>
+      ) : (
+        <div class="table-wrap">
+          <table data-testid="configs-table">
+            <thead>
+              <tr>
+                <th>Name</th>
+                <th>Value</th>
+                <th>Source</th>
+                <th></th>
+              </tr>
+            </thead>
+            <tbody>
+              {rows.map((c) => {
+                const draft = editing[c.name];
+                return (
+                  <tr key={c.name} data-testid="config-row" data-config={c.name} class={c.default ? "muted-row" : ""}>
+                    <td>
+                      <code>{c.name}</code>
+                    </td>
+                    <td class="config-value">
+                      {draft !== undefined ? (
+                        <input
+                          value={draft}
+                          data-testid="config-edit-value"
+                          onInput={(e) => {
+                            const v = e.currentTarget.value;
+                            setEditing((x) => ({ ...x, [c.name]: v }));
+                          }}
+                          onKeyDown={(e) => {
+                            if (e.key === "Enter") put(c.name, draft);
+                            if (e.key === "Escape") stopEditing(c.name);
+                          }}
+                        />
+                      ) : c.sensitive ? (
+                        <span class="muted">(sensitive)</span>
+                      ) : (
+                        <span data-testid="config-value">{c.value ?? <span class="muted">null</span>}</span>
+                      )}
+                    </td>
+                    <td>
+                      <span class="muted">{c.source}</span> {c.read_only && <Badge>read-only</Badge>}
+                    </td>
+                    <td class="actions">
+                      {!c.read_only &&
+                        (draft !== undefined ? (
+                          <>
+                            <button class="small primary" data-testid="config-save" onClick={() => put(c.name, draft)}>
+                              Save
+                            </button>{" "}
+                            <button class="small" onClick={() => stopEditing(c.name)}>
+                              Cancel
+                            </button>
+                          </>
+                        ) : (
+                          <>
+                            <button class="small" data-testid="config-edit" onClick={() => setEditing((x) => ({ ...x, [c.name]: c.value ?? "" }))}>
+                              Edit
+                            </button>{" "}
+                            {!c.default && (
+                              <button class="small" data-testid="config-reset" title="Delete the override" onClick={() => put(c.name, null)}>
+                                Reset
+                              </button>
+                            )}
+                          </>
+                        ))}
+                    </td>
+                  </tr>
+                );
+              })}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,379 @@
+package restproxy
+
+// v3 produce: POST /v3/clusters/{cluster_id}/topics/{topic_name}/records
+// (kafka-rest's ProduceAction). The body is one JSON ProduceRequest or
+// several concatenated (streaming mode); the answer is 200 with one
+// ProduceResponse per record, in order, each written and flushed as its
+// record is acknowledged (kafka-rest separates them with "\r\n"). A
+// record that fails carries {"error_code":N,"message":...} instead; the
+// stream goes on. Before streaming: an unknown cluster or topic answers
+// 404 and an empty body 422 (42206).
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/moldau/moldau/broker/serde"
+)
+
+// maxInFlight bounds the records of one stream awaiting acknowledgement.
+const maxInFlight = 1024
+
+type produceRequest struct {
+	PartitionID *int32          `json:"partition_id"`
+	Headers     []produceHeader `json:"headers"`
+	Key         *produceData    `json:"key"`
+	Value       *produceData    `json:"value"`
+	Timestamp   *time.Time      `json:"timestamp"`
+}
+
+type produceHeader struct {
+	Name  string `json:"name"`
+	Value []byte `json:"value"` // base64 in JSON; null: a null header value
+}
+
+type produceData struct {
+	Type                *string         `json:"type"`
+	Subject             *string         `json:"subject"`
+	SubjectNameStrategy *string         `json:"subject_name_strategy"`
+	SchemaID            *int            `json:"schema_id"`
+	SchemaVersion       *int            `json:"schema_version"`
+	Schema              *string         `json:"schema"`
+	Data                json.RawMessage `json:"data"`
+}
+
+type produceResponseData struct {
+	Type          *string `json:"type"`
+	Subject       *string `json:"subject,omitempty"`
+	SchemaID      *int    `json:"schema_id,omitempty"`
+	SchemaVersion *int    `json:"schema_version,omitempty"`
+	Size          int     `json:"size"`
+}
+
+type produceResponse struct {
+	ErrorCode   int                  `json:"error_code"`
+	Message     string               `json:"message,omitempty"`
+	ClusterID   string               `json:"cluster_id,omitempty"`
+	TopicName   string               `json:"topic_name,omitempty"`
+	PartitionID *int32               `json:"partition_id,omitempty"`
+	Offset      *int64               `json:"offset,omitempty"`
+	Timestamp   string               `json:"timestamp,omitempty"`
+	Key         *produceResponseData `json:"key,omitempty"`
+	Value       *produceResponseData `json:"value,omitempty"`
+}
+
+func errorResult(e *apiError) produceResponse {
+	return produceResponse{ErrorCode: e.code, Message: e.msg}
+}
+
+// instant formats t as Java's Instant.toString does (UTC, fraction only
+// when non-zero, in groups of three digits).
+func instant(t time.Time) string {
+	t = t.UTC()
+	switch {
+	case t.Nanosecond() == 0:
+		return t.Format("2006-01-02T15:04:05Z")
+	case t.Nanosecond()%1e6 == 0:
+		return t.Format("2006-01-02T15:04:05.000Z")
+	case t.Nanosecond()%1e3 == 0:
+		return t.Format("2006-01-02T15:04:05.000000Z")
+	}
+	return t.Format("2006-01-02T15:04:05.000000000Z")
+}
+
+func (s *Server) produceRecords(w http.ResponseWriter, r *http.Request) {
+	q, cancel := s.begin(w, r)
+	if q == nil {
+		return
+	}
+	topic := r.PathValue("topic_name")
+	t, err := q.topic(topic)
+	cancel()
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	partitions := len(t.Partitions)
+
+	dec := json.NewDecoder(r.Body)
+	var first produceRequest
+	firstErr := dec.Decode(&first)
+	if errors.Is(firstErr, io.EOF) {
+		e := invalidPayload("Request body is empty. Data is required.")
+		writeError(w, e.status, e.code, e.msg)
+		return
+	}
+	// Read the body while answering (HTTP/1.1 needs it said).
+	_ = http.NewResponseController(w).EnableFullDuplex()
+
+	ctx := r.Context()
+	results := make(chan chan produceResponse, maxInFlight)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		rc := http.NewResponseController(w)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusOK)
+		broken := false
+		for ch := range results {
+			res := <-ch
+			if broken {
+				continue
+			}
+			data, _ := json.Marshal(res)
+			if _, err := w.Write(append(data, '\r', '\n')); err != nil {
+				broken = true
+				continue
+			}
+			if err := rc.Flush(); err != nil {
+				broken = true
+			}
+		}
+	}()
+	defer func() {
+		close(results)
+		<-done
+	}()
+
+	req, err := first, firstErr
+	for {
+		ch := make(chan produceResponse, 1)
+		results <- ch
+		if err != nil {
+			var syn *json.SyntaxError
+			if errors.As(err, &syn) || errors.Is(err, io.ErrUnexpectedEOF) {
+				// The stream cannot be resynchronised: answer and stop.
+				ch <- produceResponse{ErrorCode: http.StatusBadRequest, Message: "Error processing JSON: " + err.Error()}
+				return
+			}
+			ch <- produceResponse{ErrorCode: http.StatusBadRequest, Message: "Bad Request: " + err.Error()}
+		} else {
+			s.produceOne(ctx, q, topic, partitions, req, ch)
+		}
+		req = produceRequest{}
+		err = dec.Decode(&req)
+		if errors.Is(err, io.EOF) {
+			return
+		}
+		if ctx.Err() != nil {
+			return
+		}
+	}
+}
+
+// produceOne encodes one record and produces it; its result arrives on ch.
+func (s *Server) produceOne(ctx context.Context, q *v3Request, topic string, partitions int, req produceRequest, ch chan<- produceResponse) {
+	if req.PartitionID != nil && (*req.PartitionID < 0 || int(*req.PartitionID) >= partitions) {
+		ch <- produceResponse{ErrorCode: codePartitionNotFound, Message: "Partition not found."}
+		return
+	}
+	key, keyInfo, aerr := s.encodeData(ctx, topic, req.Key, true)
+	if aerr != nil {
+		ch <- errorResult(aerr)
+		return
+	}
+	value, valueInfo, aerr := s.encodeData(ctx, topic, req.Value, false)
+	if aerr != nil {
+		ch <- errorResult(aerr)
+		return
+	}
+	rec := &kgo.Record{Topic: topic, Key: key, Value: value, Context: ctx}
+	if req.Timestamp != nil {
+		rec.Timestamp = *req.Timestamp
+	} else {
+		rec.Timestamp = time.Now()
+	}
+	for _, h := range req.Headers {
+		rec.Headers = append(rec.Headers, kgo.RecordHeader{Key: h.Name, Value: h.Value})
+	}
+	if req.PartitionID != nil {
+		rec.Context = withPartition(ctx, *req.PartitionID)
+	}
+	want := req.PartitionID
+	q.client.Kgo.Produce(ctx, rec, func(r *kgo.Record, err error) {
+		if err != nil {
+			ch <- errorResult(kafkaError(err, ""))
+			return
+		}
+		if want != nil && r.Partition != *want {
+			ch <- produceResponse{ErrorCode: http.StatusInternalServerError,
+				Message: fmt.Sprintf("Internal Server Error: partition_id %d was not honoured (the proxy's Kafka clients lack restproxy.Partitioner); the record went to partition %d", *want, r.Partition)}
+			return
+		}
+		p, off := r.Partition, r.Offset
+		ch <- produceResponse{
+			ErrorCode:   http.StatusOK,
+			ClusterID:   q.cluster,
+			TopicName:   topic,
+			PartitionID: &p,
+			Offset:      &off,
+			Timestamp:   instant(r.Timestamp),
+			Key:         sized(keyInfo, r.Key),
+			Value:       sized(valueInfo, r.Value),
+		}
+	})
+}
+
+// sized fills in the serialized size (-1 for null, as Kafka's
+// RecordMetadata says).
+func sized(info *produceResponseData, b []byte) *produceResponseData {
+	if info == nil {
+		return nil
+	}
+	info.Size = len(b)
+	if b == nil {
+		info.Size = -1
+	}
+	return info
+}
+
+func isNull(data json.RawMessage) bool {
+	return len(data) == 0 || string(data) == "null"
+}
+
+// encodeData turns a key or value of a produce request into bytes.
+func (s *Server) encodeData(ctx context.Context, topic string, d *produceData, isKey bool) ([]byte, *produceResponseData, *apiError) {
+	if d == nil {
+		return nil, nil, nil
+	}
+	typ := ""
+	if d.Type != nil {
+		typ = strings.ToUpper(*d.Type)
+	}
+	schemaFields := d.Subject != nil || d.SubjectNameStrategy != nil || d.SchemaID != nil || d.SchemaVersion != nil || d.Schema != nil
+	switch typ {
+	case "BINARY", "JSON", "STRING":
+		if schemaFields {
+			return nil, nil, badRequest(fmt.Sprintf("%s does not support schemas: subject, subject_name_strategy, schema_id, schema_version and schema must be absent.", typ))
+		}
+		b, err := encodeSchemaless(typ, d.Data)
+		if err != nil {
+			return nil, nil, err
+		}
+		return b, &produceResponseData{Type: &typ}, nil
+	case "", string(serde.FormatAvro), string(serde.FormatProtobuf), string(serde.FormatJSONSchema):
+		return s.encodeWithSchema(ctx, topic, typ, d, isKey)
+	}
+	return nil, nil, badRequest(fmt.Sprintf("type %q is not one of BINARY, JSON, STRING, AVRO, PROTOBUF, JSONSCHEMA.", *d.Type))
+}
+
+func encodeSchemaless(typ string, data json.RawMessage) ([]byte, *apiError) {
+	if isNull(data) {
+		return nil, nil
+	}
+	switch typ {
+	case "BINARY":
+		var text string
+		if err := json.Unmarshal(data, &text); err != nil {
+			return nil, badRequest(fmt.Sprintf("data=%s is not a base64 string.", data))
+		}
+		b, err := base64.StdEncoding.DecodeString(text)
+		if err != nil {
+			return nil, badRequest(fmt.Sprintf("data=%s is not a base64 string.", data))
+		}
+		return b, nil
+	case "STRING":
+		var text string
+		if err := json.Unmarshal(data, &text); err != nil {
+			return nil, badRequest(fmt.Sprintf("data=%s is not a string.", data))
+		}
+		return []byte(text), nil
+	}
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, data); err != nil {
+		return nil, badRequest("data is not JSON: " + err.Error())
+	}
+	return buf.Bytes(), nil
+}
+
+// encodeWithSchema encodes a schema-registry-backed key or value, as
+// kafka-rest's SchemaManager chooses the schema: a raw "schema" (with
+// its type), else schema_id, else schema_version of the subject, else the
+// subject's latest; the subject is "subject", or from
+// subject_name_strategy (TOPIC_NAME by default: <topic>-key, <topic>-value).
+func (s *Server) encodeWithSchema(ctx context.Context, topic, typ string, d *produceData, isKey bool) ([]byte, *produceResponseData, *apiError) {
+	switch {
+	case d.SchemaID != nil && d.SchemaVersion != nil:
+		return nil, nil, badRequest("schema_id and schema_version cannot both be set.")
+	case d.Schema != nil && (d.SchemaID != nil || d.SchemaVersion != nil):
+		return nil, nil, badRequest("schema cannot be set with schema_id or schema_version.")
+	case d.Subject != nil && d.SubjectNameStrategy != nil:
+		return nil, nil, badRequest("subject and subject_name_strategy cannot both be set.")
+	case d.Schema != nil && typ == "":
+		return nil, nil, badRequest("type is required with schema.")
+	case d.Schema == nil && typ != "":
+		return nil, nil, badRequest(fmt.Sprintf("type %s needs a raw schema; with schema_id, schema_version or the latest schema the type comes from the registry.", typ))
+	}
+	subject := topic + "-value"
+	if isKey {
+		subject = topic + "-key"
+	}
+	if d.Subject != nil {
+		subject = *d.Subject
+	} else if d.SubjectNameStrategy != nil && !strings.EqualFold(*d.SubjectNameStrategy, "TOPIC_NAME") {
+		return nil, nil, badRequest(fmt.Sprintf("subject_name_strategy %s is not supported (TOPIC_NAME is).", *d.SubjectNameStrategy))
+	}
+	if s.cfg.Serde == nil {
+		return nil, nil, invalidPayload("Schema Registry must be configured when using schemas.")
+	}
+	spec := serde.Spec{Format: serde.Format(typ)}
+	switch {
+	case d.Schema != nil:
+		spec.Subject, spec.Schema = subject, *d.Schema
+	case d.SchemaID != nil:
+		spec.ID = *d.SchemaID
+	case d.SchemaVersion != nil:
+		spec.Subject, spec.Version = subject, *d.SchemaVersion
+	default:
+		spec.Subject, spec.Version = subject, -1
+	}
+	data := d.Data
+	if len(data) == 0 {
+		data = json.RawMessage("null")
+	}
+	b, id, err := s.serdeEncode(ctx, spec, data)
+	if err != nil {
+		return nil, nil, serdeError(err, spec)
+	}
+	info := &produceResponseData{Subject: &subject, SchemaID: &id}
+	if typ != "" {
+		info.Type = &typ
+	}
+	if d.SchemaVersion != nil && *d.SchemaVersion > 0 {
+		v := *d.SchemaVersion
+		info.SchemaVersion = &v
+	}
+	return b, info, nil
+}
+
+// serdeError maps serde's sentinels to kafka-rest's answers.
+func serdeError(err error, spec serde.Spec) *apiError {
+	switch {
+	case errors.Is(err, serde.ErrNoRegistry):
+		return invalidPayload("Schema Registry must be configured when using schemas.")
+	case errors.Is(err, serde.ErrSchemaNotFound) && spec.ID != 0:
+		return &apiError{http.StatusUnprocessableEntity, codeSerialization, fmt.Sprintf("Error serializing message. Error when fetching schema by id. schemaId = %d\n%v", spec.ID, err)}
+	case errors.Is(err, serde.ErrSchemaNotFound) || errors.Is(err, serde.ErrSubjectNotFound):
+		if spec.Version > 0 {
+			return badRequest(fmt.Sprintf("Schema does not exist for subject: %s, version: %d", spec.Subject, spec.Version))
+		}
+		return &apiError{http.StatusUnprocessableEntity, codeSerialization, fmt.Sprintf("Error serializing message. Error when fetching latest schema version. subject = %s\n%v", spec.Subject, err)}
+	case errors.Is(err, serde.ErrInvalidSchema):
+		return &apiError{http.StatusUnprocessableEntity, codeInvalidSchema, "Invalid schema: " + err.Error()}
+	case errors.Is(err, serde.ErrInvalidData):
+		return badRequest(err.Error())
+	case errors.Is(err, serde.ErrIncompatible):
+		return &apiError{http.StatusUnprocessableEntity, codeSerialization, "Error serializing message. " + err.Error()}
+	}
+	return &apiError{http.StatusInternalServerError, http.StatusInternalServerError, "Internal Server Error: " + err.Error()}
+}
