@@ -72,7 +72,7 @@ func curlJSON(t *testing.T, curl, url string, want int, v any, args ...string) {
 func TestRestProxyCurl(t *testing.T) {
 	curl := testenv.RequireTool(t, "curl", "make deps (Debian's curl)")
 	addr := freeLoopbackPort(t)
-	p := harness.Start(t, "--http-proxy-addr", addr)
+	p := harness.Start(t, "--http-proxy-addr", addr, "--set", "group.initial.rebalance.delay.ms=0")
 	base := "http://" + addr
 	testenv.WaitFor(t, 30*time.Second, base+"/v3/clusters to answer 200", func() bool {
 		resp, err := http.Get(base + "/v3/clusters")
@@ -240,6 +240,8 @@ func TestRestProxyCurl(t *testing.T) {
 	if status != http.StatusNotFound {
 		t.Fatalf("GET records after DELETE: status %d (%s), want 404", status, body)
 	}
+	t.Logf("curl: cluster %s, v3 produced 3 records, v2 produced 1, the v2 consumer fetched %d and committed offset 3",
+		clusters.Data[0].ClusterID, len(records))
 }
 
 // compactJSON is raw without insignificant whitespace (raw itself when it

@@ -94,8 +94,13 @@ page.on('pageerror', (err) => {
   pageErrors.push(String(err))
   log('uncaught error in the page:', String(err))
 })
+// A Content-Security-Policy violation is the console's own headers
+// blocking the console's own page (a broken icon, style or script): a
+// defect, like an uncaught error. Other console errors are logged.
 page.on('console', (m) => {
-  if (m.type() === 'error') log('browser console error:', m.text())
+  if (m.type() !== 'error') return
+  log('browser console error:', m.text())
+  if (m.text().includes('Content Security Policy')) pageErrors.push(m.text())
 })
 
 const shots = []
@@ -142,11 +147,10 @@ async function waitText(locator, what, pred, timeout = 20_000) {
 // watchCount polls a number the page refreshes by itself until it equals
 // want, checking that it only moves in one direction and that intermediate
 // values were shown on the way (real time: no reload in between). onMid
-// runs once at the first intermediate value.
+// runs at each intermediate value (a screenshot: the last one stays).
 async function watchCount(locator, what, { from, want, direction, timeout, onMid }) {
   const seen = [from]
   const deadline = Date.now() + timeout
-  let midDone = false
   for (;;) {
     const n = count(await locator.innerText(), what)
     const prev = seen[seen.length - 1]
@@ -154,10 +158,7 @@ async function watchCount(locator, what, { from, want, direction, timeout, onMid
       if ((n - prev) * direction < 0) fail(`${what}: went from ${prev} to ${n}; values seen ${seen.join(' → ')}`)
       seen.push(n)
       log(`${what}: ${n}`)
-      if (n !== want && !midDone && onMid) {
-        midDone = true
-        await onMid(n)
-      }
+      if (n !== want && onMid) await onMid(n)
     }
     if (n === want) break
     if (Date.now() > deadline) fail(`${what}: not ${want} after ${timeout} ms; values seen ${seen.join(' → ')}`)
@@ -321,7 +322,7 @@ try {
     assertNoReload('schemas')
   })
 
-  if (pageErrors.length > 0) fail(`the page threw ${pageErrors.length} uncaught errors: ${pageErrors.join('; ')}`)
+  if (pageErrors.length > 0) fail(`the page had ${pageErrors.length} uncaught errors or CSP violations: ${pageErrors.join('; ')}`)
 } catch (err) {
   failed = true
   log('FAILED:', err.message)
