@@ -31,9 +31,12 @@ USER 65532:65532
 VOLUME /var/lib/moldau
 # 9092: Kafka protocol. 9644: admin HTTP (/metrics, /healthz, /readyz).
 # 8081: the built-in schema registry (Confluent Schema Registry's REST API).
-EXPOSE 9092 9644 8081
+# 8080: the web console. 8082: the HTTP proxy (Confluent REST Proxy's API).
+EXPOSE 9092 9644 8081 8080 8082
 ENV MOLDAU_DATA_DIR=/var/lib/moldau \
     MOLDAU_ADDR=0.0.0.0:9092 \
     MOLDAU_ADMIN_ADDR=0.0.0.0:9644 \
-    MOLDAU_SCHEMA_REGISTRY_ADDR=0.0.0.0:8081
+    MOLDAU_SCHEMA_REGISTRY_ADDR=0.0.0.0:8081 \
+    MOLDAU_CONSOLE_ADDR=0.0.0.0:8080 \
+    MOLDAU_HTTP_PROXY_ADDR=0.0.0.0:8082
 ENTRYPOINT ["/usr/local/bin/moldau"]

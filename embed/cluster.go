@@ -114,6 +114,7 @@ func StartCluster(ctx context.Context, n int, opts ...Option) (*Cluster, error) 
 	base.DataDir = ""
 	base.AdminAddr = ""
 	base.SchemaRegistryAddr = o.schemaRegistryAddr()
+	base.ConsoleAddr, base.HTTPProxyAddr = o.frontEndAddrs()
 	for _, m := range o.mods {
 		m(&base)
 	}
@@ -180,6 +181,12 @@ func (c *Cluster) startNode(nd *clusterNode) error {
 	nd.cfg.Addr = b.Addr() // a restart listens where clients know the node
 	if a := b.SchemaRegistryAddr(); a != "" {
 		nd.cfg.SchemaRegistryAddr = a // and serves its registry there
+	}
+	if a := b.ConsoleAddr(); a != "" {
+		nd.cfg.ConsoleAddr = a // its console
+	}
+	if a := b.HTTPProxyAddr(); a != "" {
+		nd.cfg.HTTPProxyAddr = a // and its HTTP proxy
 	}
 	nd.b = b
 	c.mu.Unlock()
@@ -303,6 +310,30 @@ func (c *Cluster) SchemaRegistryURL(i int) string {
 	defer c.mu.Unlock()
 	if b := c.nodes[i].b; b != nil {
 		return registryURL(b.SchemaRegistryAddr())
+	}
+	return ""
+}
+
+// ConsoleURL is node i's web console URL, "http://host:port" ("" when
+// WithConsole was not given or the node is stopped). It panics if i is out
+// of range, as indexing would.
+func (c *Cluster) ConsoleURL(i int) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if b := c.nodes[i].b; b != nil {
+		return registryURL(b.ConsoleAddr())
+	}
+	return ""
+}
+
+// HTTPProxyURL is node i's REST Proxy API URL, "http://host:port" (""
+// when WithHTTPProxy was not given or the node is stopped). It panics if i
+// is out of range, as indexing would.
+func (c *Cluster) HTTPProxyURL(i int) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if b := c.nodes[i].b; b != nil {
+		return registryURL(b.HTTPProxyAddr())
 	}
 	return ""
 }

@@ -39,6 +39,11 @@
 // Registry's REST API) on a free loopback port, SchemaRegistryURL; on a
 // Cluster every node serves one (Cluster.SchemaRegistryURL(i)) over the
 // same replicated _schemas topic. It is off unless asked for.
+//
+// WithConsole serves the web console (ConsoleURL) and WithHTTPProxy the
+// Confluent REST Proxy API (HTTPProxyURL), each on a free loopback port; on
+// a Cluster every node serves its own (Cluster.ConsoleURL(i),
+// Cluster.HTTPProxyURL(i)). Both are off unless asked for.
 package embed
 
 import (
@@ -65,6 +70,30 @@ type options struct {
 	// schemaRegistry: serve the built-in schema registry
 	// (WithSchemaRegistry); off by default.
 	schemaRegistry bool
+	// console, httpProxy: serve the web console (WithConsole) and the
+	// REST Proxy API (WithHTTPProxy); off by default.
+	console, httpProxy bool
+}
+
+// WithConsole serves the web console on a free loopback port: ConsoleURL
+// gives its URL. Embedded brokers run without one unless this is given.
+func WithConsole() Option { return func(o *options) { o.console = true } }
+
+// WithHTTPProxy serves the Confluent REST Proxy-compatible API (v2 and v3)
+// on a free loopback port: HTTPProxyURL gives its URL. Embedded brokers run
+// without one unless this is given.
+func WithHTTPProxy() Option { return func(o *options) { o.httpProxy = true } }
+
+// frontEndAddrs are the console and HTTP proxy addresses an embedded
+// broker is configured with.
+func (o *options) frontEndAddrs() (console, httpProxy string) {
+	if o.console {
+		console = "127.0.0.1:0"
+	}
+	if o.httpProxy {
+		httpProxy = "127.0.0.1:0"
+	}
+	return console, httpProxy
 }
 
 // WithSchemaRegistry serves the built-in schema registry (Confluent Schema
@@ -155,6 +184,7 @@ func Start(ctx context.Context, opts ...Option) (*Broker, error) {
 	cfg.Memory = true
 	cfg.AdminAddr = ""
 	cfg.SchemaRegistryAddr = o.schemaRegistryAddr()
+	cfg.ConsoleAddr, cfg.HTTPProxyAddr = o.frontEndAddrs()
 	for _, m := range o.mods {
 		m(&cfg)
 	}
@@ -183,6 +213,15 @@ func (b *Broker) Addr() string { return b.b.Addr() }
 // or "" when it is off (WithSchemaRegistry not given).
 func (b *Broker) SchemaRegistryURL() string { return registryURL(b.b.SchemaRegistryAddr()) }
 
+// ConsoleURL is the web console's URL, "http://host:port", or "" when it
+// is off (WithConsole not given).
+func (b *Broker) ConsoleURL() string { return registryURL(b.b.ConsoleAddr()) }
+
+// HTTPProxyURL is the REST Proxy API's base URL, "http://host:port" (its
+// v3 API under /v3), or "" when it is off (WithHTTPProxy not given).
+func (b *Broker) HTTPProxyURL() string { return registryURL(b.b.HTTPProxyAddr()) }
+
+// registryURL is the http:// URL of a listener's address, "" for none.
 func registryURL(addr string) string {
 	if addr == "" {
 		return ""

@@ -35,8 +35,11 @@ type proxy struct {
 	Server *restproxy.Server
 	HTTP   *httptest.Server
 	// URL is the proxy's base URL, "http://127.0.0.1:port".
-	URL    string
-	client *http.Client
+	URL string
+	// Registry is a client of the broker's schema registry
+	// (withSchemaRegistry), nil without.
+	Registry *sr.Client
+	client   *http.Client
 }
 
 // proxyOption adjusts newProxy.
@@ -90,7 +93,7 @@ func newProxy(t *testing.T, opts ...func(*proxyOption)) *proxy {
 		if err != nil {
 			t.Fatal(err)
 		}
-		cfg.Serde = serde.New(reg)
+		cfg.Serde, cfg.Registry = serde.New(reg), reg
 	}
 	s, err := restproxy.New(cfg)
 	if err != nil {
@@ -101,7 +104,7 @@ func newProxy(t *testing.T, opts ...func(*proxyOption)) *proxy {
 	t.Cleanup(hs.Close)
 	cl := &http.Client{Timeout: 60 * time.Second}
 	t.Cleanup(cl.CloseIdleConnections)
-	return &proxy{Broker: b, Pool: pool, Server: s, HTTP: hs, URL: hs.URL, client: cl}
+	return &proxy{Broker: b, Pool: pool, Server: s, HTTP: hs, URL: hs.URL, Registry: cfg.Registry, client: cl}
 }
 
 // response is an HTTP answer, read whole.

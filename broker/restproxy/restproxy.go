@@ -11,6 +11,8 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/twmb/franz-go/pkg/sr"
+
 	"github.com/moldau/moldau/broker/serde"
 	"github.com/moldau/moldau/broker/webclient"
 )
@@ -22,8 +24,13 @@ type Config struct {
 	// Serde encodes schema-registry-backed values (AVRO, PROTOBUF,
 	// JSONSCHEMA); nil when the schema registry is off (those types are
 	// then refused).
-	Serde  *serde.Serde
-	Logger *slog.Logger
+	Serde *serde.Serde
+	// Registry is the same schema registry's client (optional): v3
+	// produce learns from it the format and version of a schema named
+	// by schema_id, schema_version or "latest" without a "type", as
+	// kafka-rest does. Without it such requests must give the type.
+	Registry *sr.Client
+	Logger   *slog.Logger
 }
 
 // Server is the REST Proxy API. Handler serves it; Close ends the v2
@@ -43,6 +50,10 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.registerV3(s.mux)
 	s.v2 = s.registerV2(s.mux)
+	// Anything else: Confluent's JSON 404, not ServeMux's text one.
+	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, http.StatusNotFound, msgHTTPNotFound)
+	})
 	return s, nil
 }
 

@@ -200,7 +200,7 @@ type v2InstanceConfig struct {
 // scalar returns a JSON number, boolean or string as its text ("" when
 // absent or null).
 func scalar(raw json.RawMessage) (string, error) {
-	if isNull(raw) {
+	if isNullJSON(raw) {
 		return "", nil
 	}
 	var s string

@@ -294,3 +294,56 @@ func TestV2Auth(t *testing.T) {
 	wantError(t, p.do(t, "DELETE", base, nil, "Authorization", bob), 404, 40403)
 	wantStatus(t, p.do(t, "DELETE", base, nil, "Authorization", alice), 204)
 }
+
+// TestV2ConsumerGroupShares: two instances of one group split a topic's
+// partitions and together read every record once.
+func TestV2ConsumerGroupShares(t *testing.T) {
+	p := newProxy(t)
+	p.createTopic(t, "v2-share", 2, nil)
+	for part := range 2 {
+		wantStatus(t, p.do(t, "POST", fmt.Sprintf("/topics/v2-share/partitions/%d", part), `{"records":[{"value":"YQ=="}]}`, "Content-Type", v2Binary), 200)
+	}
+	var bases []string
+	for _, name := range []string{"a", "b"} {
+		wantStatus(t, p.do(t, "POST", "/consumers/v2-share-group", `{"name":"`+name+`","auto.offset.reset":"earliest"}`, "Content-Type", v2JSON), 200)
+		base := "/consumers/v2-share-group/instances/" + name
+		wantStatus(t, p.do(t, "POST", base+"/subscription", `{"topics":["v2-share"]}`, "Content-Type", v2JSON), 204)
+		bases = append(bases, base)
+	}
+	// Wait until each instance holds one partition.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var got []string
+		for _, base := range bases {
+			r := p.do(t, "GET", base+"/assignments", nil)
+			wantStatus(t, r, 200)
+			got = append(got, fmt.Sprint(r.Object(t)["partitions"]))
+		}
+		if got[0] != got[1] && strings.Count(got[0], "topic:") == 1 && strings.Count(got[1], "topic:") == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("assignments never split: %v", got)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	seen := map[string]int{}
+	deadline = time.Now().Add(30 * time.Second)
+	for len(seen) < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("records seen: %v", seen)
+		}
+		for _, base := range bases {
+			r := p.do(t, "GET", base+"/records?timeout=300", nil)
+			wantStatus(t, r, 200)
+			for _, rec := range r.JSON(t).([]any) {
+				seen[fmt.Sprint(field(rec, "partition"), "@", field(rec, "offset"))]++
+			}
+		}
+	}
+	for k, n := range seen {
+		if n != 1 {
+			t.Errorf("record %s read %d times", k, n)
+		}
+	}
+}

@@ -5,7 +5,9 @@ package restproxy
 // which must be the instance's (else 406 40601); the read gathers records
 // until max_bytes would be exceeded, fetch.min.bytes is reached (when set)
 // or the timeout passes (the query's timeout, at most the instance's
-// consumer.request.timeout.ms), as kafka-rest's read task does.
+// consumer.request.timeout.ms), as kafka-rest's read task does. One
+// difference: a first record larger than max_bytes is still answered
+// (kafka-rest answers [] for ever, and the consumer is stuck).
 
 import (
 	"context"

@@ -1,5 +1,3 @@
-//go:build serde
-
 package restproxy
 
 // Schema-registry-backed keys and values for v2 (avro, protobuf,

@@ -469,7 +469,7 @@ func (v *v2State) produce(w http.ResponseWriter, r *http.Request, partition int3
 // encodePlain turns a binary (base64) or json record key or value into
 // bytes; JSON null is Kafka's null.
 func encodePlain(format string, raw json.RawMessage) ([]byte, error) {
-	if isNull(raw) {
+	if isNullJSON(raw) {
 		return nil, nil
 	}
 	if format == fmtBinary {
@@ -493,7 +493,7 @@ func encodePlain(format string, raw json.RawMessage) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-func isNull(raw json.RawMessage) bool {
+func isNullJSON(raw json.RawMessage) bool {
 	s := strings.TrimSpace(string(raw))
 	return s == "" || s == "null"
 }
@@ -505,11 +505,11 @@ func (v *v2State) encodeSchemaRecords(w http.ResponseWriter, r *http.Request, fo
 	req *v2ProduceRequest, resp *v2ProduceResponse, keys, values [][]byte) bool {
 	sf := map[string]serde.Format{fmtAvro: serde.FormatAvro, fmtProtobuf: serde.FormatProtobuf, fmtJSONSchema: serde.FormatJSONSchema}[format]
 	for _, rec := range req.Records {
-		if !isNull(rec.Key) && req.KeySchema == nil && req.KeySchemaID == nil {
+		if !isNullJSON(rec.Key) && req.KeySchema == nil && req.KeySchemaID == nil {
 			writeError(w, http.StatusUnprocessableEntity, 42201, "Request includes keys but does not include key schema")
 			return false
 		}
-		if !isNull(rec.Value) && req.ValueSchema == nil && req.ValueSchemaID == nil {
+		if !isNullJSON(rec.Value) && req.ValueSchema == nil && req.ValueSchemaID == nil {
 			writeError(w, http.StatusUnprocessableEntity, 42202, "Request includes values but does not include value schema")
 			return false
 		}
@@ -532,7 +532,7 @@ func (v *v2State) encodeSchemaRecords(w http.ResponseWriter, r *http.Request, fo
 			out  *[]byte
 			id   **int
 		}{{rec.Key, keySpec, &keys[i], &resp.KeySchemaID}, {rec.Value, valueSpec, &values[i], &resp.ValueSchemaID}} {
-			if isNull(kv.raw) {
+			if isNullJSON(kv.raw) {
 				continue
 			}
 			data, id, err := v2Encode(r.Context(), v.s.cfg.Serde, kv.spec, kv.raw)

@@ -1,9 +1,6 @@
 package restproxy_test
 
-import (
-	"encoding/base64"
-	"testing"
-)
+import "testing"
 
 const (
 	v2JSON    = "application/vnd.kafka.v2+json"
@@ -145,5 +142,11 @@ func TestV2ProduceBinaryAndJSON(t *testing.T) {
 	if field(offs[0], "error_code") != 40402.0 || field(offs[0], "partition") != nil || field(offs[1], "offset") == nil {
 		t.Errorf("per-record error: %s", r.Body)
 	}
-	_ = base64.StdEncoding
+
+	r = p.do(t, "GET", "/topics/v2-produce/partitions/1/offsets", nil)
+	wantStatus(t, r, 200)
+	if m := r.Object(t); m["beginning_offset"] != 0.0 || m["end_offset"].(float64) < 1 {
+		t.Errorf("partition offsets: %s", r.Body)
+	}
+	wantError(t, p.do(t, "GET", "/topics/v2-produce/partitions/9/offsets", nil), 404, 40402)
 }

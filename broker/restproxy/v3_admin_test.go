@@ -85,6 +85,7 @@ func TestV3ClustersAndBrokers(t *testing.T) {
 		"metadata.resource_name":     "crn:///kafka=" + cid + "/broker=" + bid,
 	})
 	wantError(t, p.do(t, "GET", "/v3/clusters/"+cid+"/brokers/9999", nil), http.StatusNotFound, 404)
+	wantError(t, p.do(t, "GET", "/v3/nothing-here", nil), http.StatusNotFound, 404)
 
 	r = p.do(t, "GET", "/v3/clusters/"+cid+"/brokers/"+bid+"/configs", nil)
 	wantStatus(t, r, http.StatusOK)

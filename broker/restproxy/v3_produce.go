@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sr"
 
 	"github.com/moldau/moldau/broker/serde"
 )
@@ -311,8 +312,6 @@ func (s *Server) encodeWithSchema(ctx context.Context, topic, typ string, d *pro
 		return nil, nil, badRequest("subject and subject_name_strategy cannot both be set.")
 	case d.Schema != nil && typ == "":
 		return nil, nil, badRequest("type is required with schema.")
-	case d.Schema == nil && typ != "":
-		return nil, nil, badRequest(fmt.Sprintf("type %s needs a raw schema; with schema_id, schema_version or the latest schema the type comes from the registry.", typ))
 	}
 	subject := topic + "-value"
 	if isKey {
@@ -327,6 +326,7 @@ func (s *Server) encodeWithSchema(ctx context.Context, topic, typ string, d *pro
 		return nil, nil, invalidPayload("Schema Registry must be configured when using schemas.")
 	}
 	spec := serde.Spec{Format: serde.Format(typ)}
+	version := 0 // the schema's version under subject, when known
 	switch {
 	case d.Schema != nil:
 		spec.Subject, spec.Schema = subject, *d.Schema
@@ -337,23 +337,72 @@ func (s *Server) encodeWithSchema(ctx context.Context, topic, typ string, d *pro
 	default:
 		spec.Subject, spec.Version = subject, -1
 	}
+	if d.Schema == nil && s.cfg.Registry != nil {
+		// Learn the format (and version) as kafka-rest's SchemaManager does.
+		if aerr := s.lookupSchema(ctx, &spec, &version); aerr != nil {
+			return nil, nil, aerr
+		}
+		if typ != "" && string(spec.Format) != typ {
+			return nil, nil, badRequest(fmt.Sprintf("type %s does not match the schema's type %s.", typ, spec.Format))
+		}
+	}
+	if spec.Format == "" {
+		return nil, nil, badRequest("type (AVRO, PROTOBUF or JSONSCHEMA) is required: the proxy has no schema registry client to learn it from.")
+	}
 	data := d.Data
 	if len(data) == 0 {
 		data = json.RawMessage("null")
 	}
-	b, id, err := s.serdeEncode(ctx, spec, data)
+	b, id, err := s.cfg.Serde.Encode(ctx, spec, data)
 	if err != nil {
 		return nil, nil, serdeError(err, spec)
 	}
-	info := &produceResponseData{Subject: &subject, SchemaID: &id}
-	if typ != "" {
-		info.Type = &typ
-	}
-	if d.SchemaVersion != nil && *d.SchemaVersion > 0 {
-		v := *d.SchemaVersion
-		info.SchemaVersion = &v
+	format := string(spec.Format)
+	info := &produceResponseData{Type: &format, Subject: &subject, SchemaID: &id}
+	if version > 0 {
+		info.SchemaVersion = &version
 	}
 	return b, info, nil
+}
+
+// lookupSchema resolves a schema named by id or by subject version
+// (-1: latest) in the registry: spec gets its format (and, by version,
+// its id), version its version under the subject.
+func (s *Server) lookupSchema(ctx context.Context, spec *serde.Spec, version *int) *apiError {
+	var (
+		typ sr.SchemaType
+		err error
+	)
+	if spec.ID > 0 {
+		var sch sr.Schema
+		sch, err = s.cfg.Registry.SchemaByID(ctx, spec.ID)
+		typ = sch.Type
+	} else {
+		var ss sr.SubjectSchema
+		ss, err = s.cfg.Registry.SchemaByVersion(ctx, spec.Subject, spec.Version)
+		if err == nil {
+			typ, *version = ss.Type, ss.Version
+			spec.ID, spec.Subject, spec.Version = ss.ID, "", 0
+		}
+	}
+	if err != nil {
+		var re *sr.ResponseError
+		if errors.As(err, &re) && re.StatusCode == http.StatusNotFound {
+			err = fmt.Errorf("%w: %v", serde.ErrSchemaNotFound, err)
+		}
+		return serdeError(err, *spec)
+	}
+	switch typ {
+	case sr.TypeAvro:
+		spec.Format = serde.FormatAvro
+	case sr.TypeProtobuf:
+		spec.Format = serde.FormatProtobuf
+	case sr.TypeJSON:
+		spec.Format = serde.FormatJSONSchema
+	default:
+		return badRequest(fmt.Sprintf("schema type %v is not supported", typ))
+	}
+	return nil
 }
 
 // serdeError maps serde's sentinels to kafka-rest's answers.

@@ -1,5 +1,5 @@
 // Builds the console UI into dist/ (or the directory given as the first
-// argument): index.html, app.js and app.css. The output is deterministic (no
+// argument): index.html, app.js, app.css and favicon.svg. The output is deterministic (no
 // timestamps, fixed file names; index.html references the bundles with a
 // content hash as query string so browsers never run a stale bundle), and
 // broker/console/ui_test.go checks that the committed dist/ equals a fresh
@@ -36,6 +36,7 @@ for (const f of result.outputFiles) {
   const name = f.path.endsWith(".css") ? "app.css" : "app.js";
   files.set(name, Buffer.from(f.contents));
 }
+files.set("favicon.svg", readFileSync(join(here, "src", "favicon.svg")));
 const hash = (b) => createHash("sha256").update(b).digest("hex").slice(0, 12);
 
 const template = readFileSync(join(here, "src", "index.html"), "utf8");

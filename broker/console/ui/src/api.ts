@@ -52,9 +52,10 @@ export interface Poll<T> {
 
 // usePoll fetches path now and then every REFRESH_MS (the next request starts
 // when the previous one has answered, so a slow broker never piles requests
-// up). Changing path drops the old data; unmounting aborts the request in
-// flight. A failure goes to the error banner until the next success. A null
-// path fetches nothing; enabled=false fetches once and then only on reload.
+// up), skipping refreshes while the page is hidden. Changing path drops the
+// old data; unmounting aborts the request in flight. A failure goes to the
+// error banner until the next success. A null path fetches nothing;
+// enabled=false fetches once and then only on reload.
 export function usePoll<T>(path: string | null, enabled = true): Poll<T> {
   const [state, setState] = useState<{ path: string | null; data?: T; error?: string }>({ path });
   const kick = useRef<() => void>(() => {});
@@ -67,10 +68,17 @@ export function usePoll<T>(path: string | null, enabled = true): Poll<T> {
     // answer may predate what the reload wants to see).
     let again = false;
     let inFlight = false;
+    let first = true;
     const run = async () => {
       timer = undefined;
       again = false;
       if (stopped) return;
+      if (document.hidden && !first && enabled) {
+        // Nobody looks: ask again when the page is visible (below).
+        timer = window.setTimeout(run, REFRESH_MS);
+        return;
+      }
+      first = false;
       inFlight = true;
       try {
         const data = await api<T>(path, { signal: ctrl.signal });
@@ -95,8 +103,13 @@ export function usePoll<T>(path: string | null, enabled = true): Poll<T> {
       if (timer !== undefined) clearTimeout(timer);
       run();
     };
+    const onVisible = () => {
+      if (!document.hidden && enabled) kick.current();
+    };
+    document.addEventListener("visibilitychange", onVisible);
     run();
     return () => {
+      document.removeEventListener("visibilitychange", onVisible);
       stopped = true;
       ctrl.abort();
       if (timer !== undefined) clearTimeout(timer);

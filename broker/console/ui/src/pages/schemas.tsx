@@ -284,10 +284,10 @@ export function SubjectPage(props: { subject: string }) {
               <pre class="schema" data-testid="schema-text">
                 {schemaB ? prettySchema(schemaB.schema) : ""}
               </pre>
-              {schemaB && schemaB.references.length > 0 && (
+              {schemaB && (schemaB.references ?? []).length > 0 && (
                 <p class="small">
                   References:{" "}
-                  {schemaB.references.map((r) => (
+                  {(schemaB.references ?? []).map((r) => (
                     <span key={r.name}>
                       <code>{r.name}</code> → <a href={`#/schemas/${enc(r.subject)}`}>{r.subject}</a> v{r.version}{" "}
                     </span>

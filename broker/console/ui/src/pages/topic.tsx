@@ -81,11 +81,11 @@ function Partitions(props: { parts: PartitionInfo[] }) {
               <tr key={p.partition} data-testid="partition-row" data-partition={p.partition}>
                 <td class="num">{p.partition}</td>
                 <td class="num" data-testid="partition-leader">
-                  {p.leader}
+                  {p.leader < 0 ? <Badge kind="bad">none</Badge> : p.leader}
                 </td>
                 <td class="num">{p.leader_epoch}</td>
                 <td>
-                  {p.replicas.join(", ")} {offline(p) && <Badge kind="bad">offline</Badge>}
+                  {p.replicas.join(", ")} {offline(p) && <Badge kind="bad">offline: {Array.isArray(p.offline) ? p.offline.join(", ") : "yes"}</Badge>}
                 </td>
                 <td class={p.isr.length < p.replicas.length ? "warn-text" : ""}>{p.isr.join(", ")}</td>
                 <td class="num">{p.log_start}</td>
