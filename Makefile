@@ -27,7 +27,10 @@ test: deps vet deploy-check
 # kcat (tests/kcat_test.go), zsh (cmd/moldau's completion test), a JDK and
 # Maven (tests/streams_test.go, the compat drivers), Python's venv and npm
 # (tests/compat/setup.sh), nft (tests/jepsen's network partitions), openssl
-# (tests/security_fixture_test.go's PKCS12 stores), all Debian packages.
+# (tests/security_fixture_test.go's PKCS12 stores), chromium (the web
+# console's browser test, tests/console_browser_test.go, which installs its
+# playwright-core with tests/console/setup.sh), curl
+# (tests/restproxy_curl_test.go), all Debian packages.
 deps:
 	$(GO) mod download
 	@missing=""; \
@@ -39,11 +42,14 @@ deps:
 	command -v npm >/dev/null 2>&1 || missing="$$missing npm"; \
 	command -v nft >/dev/null 2>&1 || missing="$$missing nftables"; \
 	command -v openssl >/dev/null 2>&1 || missing="$$missing openssl"; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	command -v curl >/dev/null 2>&1 || missing="$$missing curl"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing$$missing (Debian packages)"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq $$missing >/dev/null; \
 	fi
+	./tests/console/setup.sh >/dev/null
 
 vet:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
