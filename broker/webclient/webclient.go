@@ -106,7 +106,9 @@ func (p *Pool) Client(r *http.Request) (*Client, error) {
 	var cred Credentials
 	if p.cfg.AuthRequired {
 		u, pw, ok := r.BasicAuth()
-		if !ok || u == "" {
+		if !ok || u == "" || pw == "" {
+			// Kafka's PLAIN and SCRAM refuse empty credentials: asking
+			// the broker would only fail later, as a connection error.
 			return nil, ErrUnauthorized
 		}
 		cred = Credentials{User: u, Password: pw}
@@ -118,6 +120,8 @@ func (p *Pool) Client(r *http.Request) (*Client, error) {
 func (p *Pool) ClientFor(ctx context.Context, cred Credentials) (*Client, error) {
 	if !p.cfg.AuthRequired {
 		cred = Credentials{}
+	} else if cred.User == "" || cred.Password == "" {
+		return nil, ErrUnauthorized
 	}
 	key := sha256.Sum256([]byte(cred.User + "\x00" + cred.Password))
 	p.mu.Lock()
