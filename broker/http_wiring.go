@@ -41,10 +41,12 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -72,8 +74,14 @@ const (
 	frontEndWriteTimeout      = 2 * time.Minute
 	frontEndIdleTimeout       = 2 * time.Minute
 	frontEndMaxHeader         = 64 << 10
-	// frontEndShutdown bounds how long Close waits for requests in flight.
-	frontEndShutdown = 5 * time.Second
+	// frontEndShutdown bounds how long Close waits for both front ends
+	// together (they shut down in parallel): until frontEndShutdown -
+	// frontEndForceGrace requests in flight finish on their own; then the
+	// servers close their connections and cancel the contexts of the
+	// requests still running, which get the rest of the budget to return
+	// before the front ends and their Kafka clients close.
+	frontEndShutdown   = 5 * time.Second
+	frontEndForceGrace = time.Second
 	// frontEndDialTimeout bounds one dial of the broker's own listener.
 	frontEndDialTimeout = 10 * time.Second
 )
@@ -96,6 +104,74 @@ type httpFrontEnd struct {
 	ln    net.Listener
 	srv   *http.Server
 	close func() // the front end's own Close; nil before it is built
+
+	// cancel ends the context every request's context derives from
+	// (the server's BaseContext): a forced shutdown.
+	cancel   context.CancelFunc
+	inFlight requestTracker
+}
+
+// requestTracker counts the handlers running, so that Close can wait for
+// them after http.Server.Close (which does not) and before the front end
+// and the Kafka clients the handlers use are closed.
+//
+// mu guards n, draining and idle. Once draining, a request that reaches
+// the handler (a connection's read raced with Close) is refused with 503
+// instead of counted, so the count only falls.
+type requestTracker struct {
+	mu       sync.Mutex
+	n        int
+	draining bool
+	idle     chan struct{} // closed when n falls to 0 while draining
+}
+
+// wrap counts h's requests.
+func (t *requestTracker) wrap(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t.mu.Lock()
+		if t.draining {
+			t.mu.Unlock()
+			w.Header().Set("Connection", "close")
+			http.Error(w, "shutting down", http.StatusServiceUnavailable)
+			return
+		}
+		t.n++
+		t.mu.Unlock()
+		defer t.done()
+		h.ServeHTTP(w, r)
+	})
+}
+
+func (t *requestTracker) done() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.n--
+	if t.n == 0 && t.idle != nil {
+		close(t.idle)
+		t.idle = nil
+	}
+}
+
+// drain stops counting new requests and returns a channel closed once no
+// handler runs.
+func (t *requestTracker) drain() <-chan struct{} {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.draining = true
+	ch := make(chan struct{})
+	if t.n == 0 {
+		close(ch)
+	} else {
+		t.idle = ch
+	}
+	return ch
+}
+
+// running is the number of handlers running (tests).
+func (t *requestTracker) running() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.n
 }
 
 // newHTTPFrontEnds records what Start needs (at New) when either front
@@ -153,7 +229,7 @@ func (b *Broker) startHTTPFrontEnds() {
 		h.serve(b, h.console, handler, closeFn, err)
 	}
 	if h.proxy != nil {
-		s, err := restproxy.New(restproxy.Config{Clients: h.clients, Serde: codec, Logger: b.logger.With("component", "restproxy")})
+		s, err := restproxy.New(restproxy.Config{Clients: h.clients, Serde: codec, Registry: registry, Logger: b.logger.With("component", "restproxy")})
 		var handler http.Handler
 		var closeFn func()
 		if err == nil {
@@ -191,8 +267,11 @@ func (h *httpFrontEnds) serve(b *Broker, f *httpFrontEnd, handler http.Handler, 
 		return
 	}
 	f.close = closeFn
+	base, cancel := context.WithCancel(context.Background())
+	f.cancel = cancel
 	f.srv = &http.Server{
-		Handler:           handler,
+		Handler:           f.inFlight.wrap(handler),
+		BaseContext:       func(net.Listener) context.Context { return base },
 		ReadHeaderTimeout: frontEndReadHeaderTimeout,
 		ReadTimeout:       frontEndReadTimeout,
 		WriteTimeout:      frontEndWriteTimeout,
@@ -209,25 +288,34 @@ func (h *httpFrontEnds) serve(b *Broker, f *httpFrontEnd, handler http.Handler, 
 	b.logger.Info(f.name+" listening", "addr", f.ln.Addr().String())
 }
 
-// closeHTTPFrontEnds stops serving (waiting up to frontEndShutdown for
-// requests in flight), closes both front ends (REST Proxy's v2 consumer
-// instances leave their groups) and then their Kafka clients (Close,
-// before the broker's connections drain and the logs close).
+// closeHTTPFrontEnds stops serving both front ends in parallel within
+// frontEndShutdown (see there: requests in flight first finish, then are
+// cut off), then closes both front ends (REST Proxy's v2 consumer
+// instances leave their groups) and then their Kafka clients, once no
+// handler uses them (Close, before the broker's connections drain and the
+// logs close). ctx can only shorten the budget.
 func (b *Broker) closeHTTPFrontEnds(ctx context.Context) {
 	h := b.frontEnds
 	if h == nil {
 		return
 	}
+	ctx, cancel := context.WithTimeout(ctx, frontEndShutdown)
+	defer cancel()
+	d, _ := ctx.Deadline()
+	graceful, cancelGraceful := context.WithDeadline(ctx, d.Add(-frontEndForceGrace))
+	defer cancelGraceful()
+	var wg sync.WaitGroup
 	for _, f := range []*httpFrontEnd{h.console, h.proxy} {
 		if f == nil || f.srv == nil {
 			continue
 		}
-		sctx, cancel := context.WithTimeout(ctx, frontEndShutdown)
-		if err := f.srv.Shutdown(sctx); err != nil {
-			f.srv.Close()
-		}
-		cancel()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f.shutdown(ctx, graceful, b.logger)
+		}()
 	}
+	wg.Wait()
 	for _, f := range []*httpFrontEnd{h.console, h.proxy} {
 		if f != nil && f.close != nil {
 			f.close()
@@ -236,6 +324,24 @@ func (b *Broker) closeHTTPFrontEnds(ctx context.Context) {
 	if h.clients != nil {
 		h.clients.Close()
 	}
+}
+
+// shutdown stops f's server: gracefully until graceful ends; then its
+// connections are closed and its requests' contexts canceled, and the
+// handlers still running get until ctx ends to return.
+func (f *httpFrontEnd) shutdown(ctx, graceful context.Context, logger *slog.Logger) {
+	err := f.srv.Shutdown(graceful)
+	if err != nil {
+		f.cancel()
+		f.srv.Close()
+	}
+	idle := f.inFlight.drain()
+	select {
+	case <-idle:
+	case <-ctx.Done():
+		logger.Warn(f.name+": requests still running at shutdown; closing under them", "running", f.inFlight.running())
+	}
+	f.cancel()
 }
 
 // ConsoleAddr is the address the web console listens on, "" when it is

@@ -1,8 +1,10 @@
 package broker
 
 import (
+	"bytes"
 	"context"
 	"crypto/x509/pkix"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -247,4 +249,50 @@ func httpGet(t *testing.T, url, contentType string) string {
 		t.Errorf("GET %s: %s (%s): %.300s", url, resp.Status, resp.Header.Get("Content-Type"), body)
 	}
 	return string(body)
+}
+
+// TestHTTPFrontEndsProxyRegistry: with the built-in schema registry on,
+// the REST proxy gets its client, so a v3 produce naming a schema by
+// schema_id or "latest" without a "type" learns the format from the
+// registry, as kafka-rest does.
+func TestHTTPFrontEndsProxyRegistry(t *testing.T) {
+	b, _ := startFrontEnds(t, "--schema-registry-addr", "127.0.0.1:0")
+	if err := poolClient(t, b, webclient.Credentials{}); err != nil {
+		t.Fatal(err)
+	}
+	topic := fmt.Sprintf("front-end-%d", topicSeq.Load())
+	sch := `{"type":"record","name":"R","fields":[{"name":"a","type":"int"}]}`
+	reg, _ := json.Marshal(map[string]string{"schema": sch})
+	resp, err := http.Post("http://"+b.SchemaRegistryAddr()+"/subjects/"+topic+"-value/versions", "application/vnd.schemaregistry.v1+json", bytes.NewReader(reg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var id struct{ ID int }
+	if err := json.NewDecoder(resp.Body).Decode(&id); err != nil || id.ID == 0 {
+		t.Fatalf("registering: %s %v", resp.Status, err)
+	}
+	resp.Body.Close()
+	var clusters struct {
+		Data []struct {
+			ClusterID string `json:"cluster_id"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal([]byte(httpGet(t, "http://"+b.HTTPProxyAddr()+"/v3/clusters", "application/json")), &clusters); err != nil || len(clusters.Data) != 1 {
+		t.Fatalf("/v3/clusters: %v %+v", err, clusters)
+	}
+	url := "http://" + b.HTTPProxyAddr() + "/v3/clusters/" + clusters.Data[0].ClusterID + "/topics/" + topic + "/records"
+	for _, value := range []string{
+		fmt.Sprintf(`{"schema_id":%d,"data":{"a":1}}`, id.ID),
+		`{"data":{"a":2}}`, // the subject's latest version
+	} {
+		resp, err := http.Post(url, "application/json", strings.NewReader(`{"value":`+value+`}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `"type":"AVRO"`) || strings.Contains(string(body), `"error_code":4`) {
+			t.Errorf("produce %s: %s %s", value, resp.Status, body)
+		}
+	}
 }
