@@ -425,7 +425,9 @@ func (b *Broker) webClientConfig(l *boundListener, mechs []string) webclient.Con
 		return tc, nil
 	}
 	cfg := webclient.Config{
-		Opts:     []kgo.Opt{kgo.SeedBrokers(target), kgo.Dialer(dial)},
+		// The REST proxy's partitioner: a v3 produce's partition_id is
+		// honoured (refused without it), else Kafka's default.
+		Opts:     []kgo.Opt{kgo.SeedBrokers(target), kgo.Dialer(dial), kgo.RecordPartitioner(restproxy.Partitioner())},
 		ClientID: "moldau-http",
 	}
 	if len(mechs) > 0 {

@@ -296,3 +296,40 @@ func TestHTTPFrontEndsProxyRegistry(t *testing.T) {
 		}
 	}
 }
+
+// TestHTTPFrontEndsProxyPartitionID: the pool's clients carry the REST
+// proxy's partitioner, so a v3 produce's partition_id is honoured (the
+// proxy refuses it with 500 when its clients lack the partitioner).
+func TestHTTPFrontEndsProxyPartitionID(t *testing.T) {
+	b, _ := startFrontEnds(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	c, err := b.frontEnds.clients.ClientFor(ctx, webclient.Credentials{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	topic := fmt.Sprintf("front-end-parts-%d", topicSeq.Add(1))
+	if _, err := c.Admin.CreateTopic(ctx, 4, 1, nil, topic); err != nil {
+		t.Fatal(err)
+	}
+	var clusters struct {
+		Data []struct {
+			ClusterID string `json:"cluster_id"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal([]byte(httpGet(t, "http://"+b.HTTPProxyAddr()+"/v3/clusters", "application/json")), &clusters); err != nil || len(clusters.Data) != 1 {
+		t.Fatalf("/v3/clusters: %v %+v", err, clusters)
+	}
+	url := "http://" + b.HTTPProxyAddr() + "/v3/clusters/" + clusters.Data[0].ClusterID + "/topics/" + topic + "/records"
+	for _, p := range []int{3, 1, 2, 0} {
+		resp, err := http.Post(url, "application/json", strings.NewReader(fmt.Sprintf(`{"partition_id":%d,"value":{"type":"STRING","data":"x"}}`, p)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !strings.Contains(string(body), fmt.Sprintf(`"partition_id":%d,`, p)) || !strings.Contains(string(body), `"error_code":200`) {
+			t.Errorf("produce to partition %d: %s %s", p, resp.Status, body)
+		}
+	}
+}
