@@ -106,3 +106,51 @@ func TestClusterFrontEnds(t *testing.T) {
 		}
 	}
 }
+
+// TestClusterFrontEndsRestart: a stopped node's console and HTTP proxy stop
+// answering (their URLs are ""), the others keep serving, and RestartNode
+// serves them again on the same ports, the old server's sockets released
+// by the graceful stop.
+func TestClusterFrontEndsRestart(t *testing.T) {
+	c := newCluster(t, 3, embed.WithConsole(), embed.WithHTTPProxy())
+	console, proxy := c.ConsoleURL(1), c.HTTPProxyURL(1)
+	if err := c.StopNode(1); err != nil {
+		t.Fatal(err)
+	}
+	if c.ConsoleURL(1) != "" || c.HTTPProxyURL(1) != "" {
+		t.Errorf("stopped node: console %q http proxy %q", c.ConsoleURL(1), c.HTTPProxyURL(1))
+	}
+	client := &http.Client{Timeout: 2 * time.Second}
+	for _, url := range []string{console + "/api/overview", proxy + "/v3/clusters"} {
+		if resp, err := client.Get(url); err == nil {
+			resp.Body.Close()
+			t.Errorf("stopped node still answers %s: %s", url, resp.Status)
+		}
+	}
+	var ov struct {
+		Brokers []json.RawMessage `json:"brokers"`
+	}
+	getJSON(t, c.ConsoleURL(0)+"/api/overview", &ov)
+	if len(ov.Brokers) == 0 {
+		t.Error("node 0's console lists no broker with node 1 stopped")
+	}
+	if err := c.RestartNode(1); err != nil {
+		t.Fatal(err)
+	}
+	if c.ConsoleURL(1) != console || c.HTTPProxyURL(1) != proxy {
+		t.Fatalf("restarted node: console %q http proxy %q, want %q %q", c.ConsoleURL(1), c.HTTPProxyURL(1), console, proxy)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := c.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	getJSON(t, console+"/api/overview", &ov)
+	if len(ov.Brokers) != 3 {
+		t.Errorf("restarted node's console lists %d brokers, want 3", len(ov.Brokers))
+	}
+	var clusters struct {
+		Data []json.RawMessage `json:"data"`
+	}
+	getJSON(t, proxy+"/v3/clusters", &clusters)
+}
