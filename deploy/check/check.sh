@@ -102,6 +102,7 @@ $GO version -m "$BIN" | grep -q 'CGO_ENABLED=0' || { echo "deploy-check: binary 
 
 step "Dockerfile: smoke-testing the binary as the manifests run it"
 MOLDAU_ADDR=127.0.0.1:0 MOLDAU_ADMIN_ADDR=127.0.0.1:0 MOLDAU_MEMORY=true MOLDAU_NODE_ID=2 \
+	MOLDAU_SCHEMA_REGISTRY_ADDR=127.0.0.1:0 MOLDAU_CONSOLE_ADDR=127.0.0.1:0 MOLDAU_HTTP_PROXY_ADDR=127.0.0.1:0 \
 	MOLDAU_ADVERTISE_ADDR=moldau-2.moldau-headless.default.svc.cluster.local:9092 MOLDAU_LOG_FORMAT=json \
 	"$BIN" --set num.partitions=1 >"$WORK/stdout" 2>"$WORK/stderr" &
 BROKER_PID=$!
@@ -185,6 +186,17 @@ if "$PY" deploy/check/validate.py k8s "$WORK/cluster-bad-peers.yaml" >/dev/null 
 	echo "deploy-check: validate.py k8s accepted a cluster whose MOLDAU_PEERS has a wrong node id" >&2
 	exit 1
 fi
+# A Service without the http-proxy port, and a front end bound to loopback,
+# must fail too: proves the front-end checks run.
+awk '/- name: http-proxy/ {skip=3} skip > 0 {skip--; next} {print}' deploy/kubernetes/services.yaml >"$WORK/services-no-proxy.yaml"
+sed 's/value: 0.0.0.0:8080/value: 127.0.0.1:8080/' deploy/kubernetes/statefulset.yaml >"$WORK/statefulset-loopback-console.yaml"
+for bad in "$WORK/services-no-proxy.yaml deploy/kubernetes/statefulset.yaml" "deploy/kubernetes/services.yaml $WORK/statefulset-loopback-console.yaml"; do
+	# shellcheck disable=SC2086 # two file names
+	if "$PY" deploy/check/validate.py k8s $bad deploy/kubernetes/pdb.yaml >/dev/null 2>&1; then
+		echo "deploy-check: validate.py k8s accepted a front end not exposed on 0.0.0.0 by every Service ($bad)" >&2
+		exit 1
+	fi
+done
 # kustomization.yaml lists exactly the single-node manifests checked here, and
 # every manifest in deploy/kubernetes is one of those or cluster.yaml.
 "$PY" - "${manifests[@]}" <<'EOF'

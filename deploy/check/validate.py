@@ -110,6 +110,15 @@ def port_of(addr):
     return addr.rsplit(":", 1)[-1]
 
 
+# The HTTP front ends: env variable, container/Service port name, the
+# image's port (Dockerfile ENV) and the log line a node announces it with.
+FRONT_ENDS = (
+    ("MOLDAU_SCHEMA_REGISTRY_ADDR", "schema-registry", 8081, "schema registry listening"),
+    ("MOLDAU_CONSOLE_ADDR", "console", 8080, "console listening"),
+    ("MOLDAU_HTTP_PROXY_ADDR", "http-proxy", 8082, "http proxy listening"),
+)
+
+
 def cmd_compose(schema_path, default_json=None, cluster_json=None):
     import jsonschema
 
@@ -147,6 +156,14 @@ def cmd_compose(schema_path, default_json=None, cluster_json=None):
     admin_port = port_of(env.get("MOLDAU_ADMIN_ADDR", "127.0.0.1:9644"))
     if env.get("MOLDAU_ADMIN_ADDR", "").startswith("127.") or "MOLDAU_ADMIN_ADDR" not in env:
         fail("docker-compose.yml: moldau's admin address must listen beyond loopback for Prometheus")
+    published = {}
+    for p in m.get("ports", []):  # "host:container" (or "ip:host:container")
+        host, _, target = str(p).rpartition(":")
+        published[target] = host.rpartition(":")[2]
+    for var, _, _, _ in FRONT_ENDS:
+        addr = env.get(var)
+        if addr and (not addr.startswith("0.0.0.0:") or published.get(port_of(addr)) != port_of(addr)):
+            fail(f"docker-compose.yml: moldau's {var} {addr!r} should bind 0.0.0.0 and be published as the same port")
     data_dir = env.get("MOLDAU_DATA_DIR", "")
     if not any(str(v).split(":")[1] == data_dir for v in m.get("volumes", []) if ":" in str(v)):
         fail(f"docker-compose.yml: no volume mounted at MOLDAU_DATA_DIR {data_dir!r}")
@@ -319,6 +336,22 @@ def cmd_k8s(files):
         kafka = env.get("MOLDAU_ADDR", {}).get("value", "")
         if port_of(kafka) != str(ports.get("kafka")) or kafka.startswith("127."):
             fail(f"{where}: MOLDAU_ADDR {kafka!r} does not listen on the kafka port {ports.get('kafka')}")
+        # Each HTTP front end that is on binds 0.0.0.0 on its named
+        # container port, and every Service exposes that port by name.
+        for var, pname, _, _ in FRONT_ENDS:
+            addr = env.get(var, {}).get("value")
+            if addr is None and pname not in ports:
+                continue
+            if addr == "":
+                if pname in ports:
+                    fail(f"{where}: {var} is off but the container still has port {pname}")
+                continue
+            if addr is None or not addr.startswith("0.0.0.0:") or port_of(addr) != str(ports.get(pname)):
+                fail(f"{where}: {var} {addr!r} should be 0.0.0.0:<container port {pname} {ports.get(pname)}>")
+            for sname, svc in services.items():
+                targets = {sp.get("targetPort") for sp in svc["spec"].get("ports", [])}
+                if pname not in targets and ports.get(pname) not in targets:
+                    fail(f"{where}: Service {sname} does not expose port {pname}")
         for probe, want in (("readinessProbe", "/readyz"), ("livenessProbe", "/healthz")):
             get = c.get(probe, {}).get("httpGet", {})
             if get.get("path") != want or get.get("port") not in ("admin", ports.get("admin")):
@@ -562,6 +595,11 @@ def cmd_cluster_smoke(binary, manifest, work, dashboard):
     peers = ",".join(f"{i}@127.0.0.1:{ports[i]}" for i in range(n))
     where = f"cluster smoke test of {os.path.relpath(manifest, ROOT)}"
     base = {k: v for k, v in os.environ.items() if not k.startswith("MOLDAU_")}
+    front_end_vars = {var for var, _, _, _ in FRONT_ENDS}
+    # Front ends the manifest leaves to the image's defaults (0.0.0.0, a
+    # fixed port): here on free loopback ports too.
+    for var in front_end_vars - {e["name"] for e in c.get("env", [])}:
+        base[var] = "127.0.0.1:0"
     procs, logs = [], []
     deadline = time.monotonic() + 90
 
@@ -588,8 +626,8 @@ def cmd_cluster_smoke(binary, manifest, work, dashboard):
                     value = peers
                 elif name == "MOLDAU_PEER_ADDR":
                     value = f"{value.rsplit(':', 1)[0]}:{ports[i]}"
-                elif name in ("MOLDAU_ADDR", "MOLDAU_ADMIN_ADDR"):
-                    value = "127.0.0.1:0"
+                elif name in ("MOLDAU_ADDR", "MOLDAU_ADMIN_ADDR") or (name in front_end_vars and value):
+                    value = "127.0.0.1:0"  # one host: free loopback ports
                 elif name == "MOLDAU_ADVERTISE_ADDR":
                     continue
                 elif name == "MOLDAU_DATA_DIR":
@@ -650,12 +688,31 @@ def cmd_cluster_smoke(binary, manifest, work, dashboard):
         except RuntimeError as e:
             raise RuntimeError(f"{e}; last describe:\n{settled.last}")
 
+        # Every node's console lists the n brokers; every REST proxy answers
+        # /v3/clusters (each is a Kafka client of its own node).
+        for i in range(n):
+            err_log = open(logs[i][1].name).read()
+            for var, pname, _, line in FRONT_ENDS[1:]:
+                m = re.search(rf'"msg":"{line}","addr":"([^"]+)"', err_log)
+                if not m:
+                    raise RuntimeError(f"{where}: node {i} does not serve its {pname} (no {line!r} log line)")
+                url = f"http://{m.group(1)}" + ("/api/overview" if pname == "console" else "/v3/clusters")
+
+                def answers(url=url):
+                    try:
+                        body = json.load(urllib.request.urlopen(url, timeout=5))
+                    except (OSError, ValueError):
+                        return False
+                    return len(body.get("brokers", [])) == n if pname == "console" else len(body.get("data", [])) == 1
+                wait_for(f"node {i}'s {pname} at {url} did not answer for the {n}-node cluster", answers)
+
         known = {}
         for _, admin in nodes:
             parse_exposition(urllib.request.urlopen(f"http://{admin}/metrics", timeout=5).read().decode(), known)
         check_dashboard_names(dashboard, with_pending(known, "the cluster's /metrics"), "the cluster's /metrics")
         print(f"deploy-check: {n} nodes (ids 0..{n - 1}) formed a cluster; topic {topic}: {n} partitions, "
-              f"replicas and ISR {sorted(ids)}; {len(known)} metric families scraped", file=sys.stderr)
+              f"replicas and ISR {sorted(ids)}; {len(known)} metric families scraped; every console and http "
+              f"proxy answered", file=sys.stderr)
     except RuntimeError as e:
         fail(str(e))
     finally:

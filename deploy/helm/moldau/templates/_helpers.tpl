@@ -67,3 +67,32 @@ under .Values.properties, which wins when both set a key.
 {{- end -}}
 {{- toYaml $props -}}
 {{- end -}}
+
+{{/*
+The bind address of an HTTP front end on port (0.0.0.0:<port>), "" (off)
+when the port value is empty.
+*/}}
+{{- define "moldau.frontEndAddr" -}}
+{{- if . }}0.0.0.0:{{ . }}{{ end -}}
+{{- end }}
+
+{{/*
+The HTTP front ends' named ports, those whose port value is set: container
+ports (container true) or Service ports targeting them.
+*/}}
+{{- define "moldau.frontEndPorts" -}}
+{{- $p := .values.ports -}}
+{{- range $name, $port := dict "schema-registry" $p.schemaRegistry "console" $p.console "http-proxy" $p.httpProxy }}
+{{- if $port }}
+{{- if $.container }}
+- name: {{ $name }}
+  containerPort: {{ $port }}
+  protocol: TCP
+{{- else }}
+- name: {{ $name }}
+  port: {{ $port }}
+  targetPort: {{ $name }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
