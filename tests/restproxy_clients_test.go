@@ -17,6 +17,7 @@ package tests
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -422,5 +423,60 @@ func TestRestProxyClientsTypeFromSchema(t *testing.T) {
 					what, *r.Value, id, topic, c.wantVersion)
 			}
 		})
+	}
+}
+
+// TestRestProxyClientsKafkaJS: @kafkajs/confluent-schema-registry's decode
+// (avsc, unions wrapped) reads the Avro records the REST Proxy's v3 produce
+// wrote by schema_id as the values the proxy was given. Longs beyond 2^53
+// are left out (avsc refuses them as a JavaScript number), and floats are
+// exact in float32 (avsc gives the float32's double).
+func TestRestProxyClientsKafkaJS(t *testing.T) {
+	srClients(t, "node", "npm")
+	b, p := startRestProxyClients(t)
+	reg, err := sr.NewClient(sr.URLs(b.Registry))
+	if err != nil {
+		t.Fatal(err)
+	}
+	topic := "rp-avro-kjs"
+	p.createTopic(t, topic)
+	id := registerSchema(t, reg, topic+"-value", sr.Schema{Schema: rpPaymentV1, Type: sr.TypeAvro})
+	values := []string{strings.Replace(rpAvroV1[0], `"ratio":0.1`, `"ratio":0.5`, 1), rpAvroV1[2]}
+	for _, v := range values {
+		if got := p.v3ProduceOK(t, topic, map[string]any{"type": "AVRO", "schema_id": id, "data": json.RawMessage(v)}); got != id {
+			t.Fatalf("produced with schema id %d, want %d", got, id)
+		}
+	}
+	var records []string
+	for _, v := range consumeValues(t, b.Addr, topic, len(values)) {
+		records = append(records, base64.StdEncoding.EncodeToString([]byte(v)))
+	}
+	in, err := json.Marshal(map[string]any{"registry": b.Registry, "records": records})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"NODE_PATH=" + filepath.Join(compatCache(), "sr-node", "node_modules")}
+	out, runErr := runDriver(t, time.Minute, env, "node", filepath.Join(testsDir(), "restproxy", "kjs_decode.js"), string(in))
+	if r := lastJSON(t, out); !r.OK || runErr != nil {
+		t.Fatalf("kjs_decode.js (%v): %s\n%s", runErr, r.Detail, out)
+	}
+	var decoded []json.RawMessage
+	for _, line := range strings.Split(out, "\n") {
+		var l struct {
+			Value json.RawMessage `json:"value"`
+		}
+		if json.Unmarshal([]byte(line), &l) == nil && l.Value != nil {
+			decoded = append(decoded, l.Value)
+		}
+	}
+	if len(decoded) != len(values) {
+		t.Fatalf("kjs_decode.js decoded %d records, want %d:\n%s", len(decoded), len(values), out)
+	}
+	for i, v := range values {
+		t.Logf("kafkajs decoded %s", decoded[i])
+		same, err := sameJSON(decoded[i], []byte(v))
+		if err != nil || !same {
+			t.Errorf("record %d (%v):\nkafkajs %s\nsent    %s", i, err, decoded[i], v)
+		}
 	}
 }
