@@ -153,7 +153,7 @@ func (b *Broker) startHTTPFrontEnds() {
 		h.serve(b, h.console, handler, closeFn, err)
 	}
 	if h.proxy != nil {
-		s, err := restproxy.New(restproxy.Config{Clients: h.clients, Serde: codec, Logger: b.logger.With("component", "restproxy")})
+		s, err := restproxy.New(restproxy.Config{Clients: h.clients, Serde: codec, Registry: registry, Logger: b.logger.With("component", "restproxy")})
 		var handler http.Handler
 		var closeFn func()
 		if err == nil {
@@ -319,7 +319,9 @@ func (b *Broker) webClientConfig(l *boundListener, mechs []string) webclient.Con
 		return tc, nil
 	}
 	cfg := webclient.Config{
-		Opts:     []kgo.Opt{kgo.SeedBrokers(target), kgo.Dialer(dial)},
+		// restproxy's partitioner: Kafka's default, and a v3 produce's
+		// partition_id honoured.
+		Opts:     []kgo.Opt{kgo.SeedBrokers(target), kgo.Dialer(dial), kgo.RecordPartitioner(restproxy.Partitioner())},
 		ClientID: "moldau-http",
 	}
 	if len(mechs) > 0 {
