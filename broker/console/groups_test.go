@@ -1,6 +1,7 @@
 package console_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"testing"
@@ -226,4 +227,129 @@ func TestConsumerProtocolGroup(t *testing.T) {
 		t.Fatalf("groups %+v", rows)
 	}
 	f.call("POST", "/api/groups/nextgen/reset-offsets", map[string]any{"topic": "orders", "to": "earliest"}, 409, nil)
+}
+
+// TestStreamsGroup: a streams group (KIP-1071), joined here with raw
+// StreamsGroupHeartbeat requests, shows its member, the member's active
+// tasks as the source topic's partitions, and its committed offsets' lag.
+func TestStreamsGroup(t *testing.T) {
+	f := newFixture(t)
+	f.createTopic("in", 2)
+	for i := range 6 {
+		f.call("POST", "/api/topics/in/messages", map[string]any{"partition": i % 2, "value": fmt.Sprint(i)}, 200, nil)
+	}
+	join := kmsg.NewPtrStreamsGroupHeartbeatRequest()
+	join.Group, join.MemberID, join.MemberEpoch, join.RebalanceTimeoutMillis = "app", "streams-member-1", 0, 30000
+	process := "process-1"
+	join.ProcessID = &process
+	join.ActiveTasks, join.StandbyTasks, join.WarmupTasks = []kmsg.TaskIDs{}, []kmsg.TaskIDs{}, []kmsg.TaskIDs{}
+	topology := kmsg.NewStreamsGroupHeartbeatRequestTopology()
+	sub := kmsg.NewStreamsGroupHeartbeatRequestTopologySubtopology()
+	sub.SubtopologyID, sub.SourceTopics = "0", []string{"in"}
+	topology.Subtopologies = []kmsg.StreamsGroupHeartbeatRequestTopologySubtopology{sub}
+	join.Topology = &topology
+	// kgo does not route StreamsGroupHeartbeat to a coordinator itself:
+	// send it to the only broker.
+	md, err := f.adm.BrokerMetadata(f.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	broker := f.kcl.Broker(int(md.Brokers[0].NodeID))
+	resp, err := join.RequestWith(f.ctx, broker)
+	if err == nil {
+		err = kerr.ErrorForCode(resp.ErrorCode)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The assignment comes after the initial rebalance delay.
+	hb := kmsg.NewPtrStreamsGroupHeartbeatRequest()
+	hb.Group, hb.MemberID = "app", join.MemberID
+	waitFor(t, "the streams member's tasks", func() bool {
+		hb.MemberEpoch = resp.MemberEpoch
+		resp, err = hb.RequestWith(f.ctx, broker)
+		if err == nil {
+			err = kerr.ErrorForCode(resp.ErrorCode)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(resp.ActiveTasks) == 1 && len(resp.ActiveTasks[0].Partitions) == 2
+	})
+	commit := kmsg.NewPtrOffsetCommitRequest()
+	commit.Group, commit.MemberID, commit.Generation = "app", join.MemberID, resp.MemberEpoch
+	ct := kmsg.NewOffsetCommitRequestTopic()
+	tmd, err := f.adm.Metadata(f.ctx, "in")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ct.Topic, ct.TopicID = "in", tmd.Topics["in"].ID
+	cp := kmsg.NewOffsetCommitRequestTopicPartition()
+	cp.Partition, cp.Offset = 0, 1
+	ct.Partitions = append(ct.Partitions, cp)
+	commit.Topics = append(commit.Topics, ct)
+	cresp, err := commit.RequestWith(f.ctx, f.kcl)
+	if err == nil {
+		err = kerr.ErrorForCode(cresp.Topics[0].Partitions[0].ErrorCode)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	var d groupDetail
+	f.call("GET", "/api/groups/app", nil, 200, &d)
+	if d.Type != "streams" || d.State != "Stable" || len(d.Members) != 1 || d.Members[0].MemberID != join.MemberID ||
+		len(d.Members[0].Assignments) != 1 || d.Members[0].Assignments[0].Topic != "in" ||
+		len(d.Members[0].Assignments[0].Partitions) != 2 {
+		t.Fatalf("streams group %+v", d)
+	}
+	if len(d.Offsets) != 2 || d.Offsets[0].Lag != 2 || d.Offsets[0].MemberID != join.MemberID || d.Offsets[1].Lag != -1 ||
+		d.Lag != 2 || d.Unknown != 1 {
+		t.Fatalf("streams group offsets %+v", d)
+	}
+	var rows []groupRow
+	f.call("GET", "/api/groups", nil, 200, &rows)
+	if len(rows) != 1 || rows[0].Type != "streams" || rows[0].Members != 1 || rows[0].Lag != 2 {
+		t.Fatalf("groups %+v", rows)
+	}
+}
+
+// TestShareGroupLag: a share group (KIP-932) has no committed offsets; its
+// lag is the broker's (DescribeShareGroupOffsets).
+func TestShareGroupLag(t *testing.T) {
+	f := newFixture(t)
+	f.createTopic("jobs", 1)
+	consumer, err := kgo.NewClient(kgo.SeedBrokers(f.b.Addr()), kgo.ShareGroup("workers"), kgo.ConsumeTopics("jobs"),
+		kgo.ClientID("worker-1"), kgo.FetchMaxWait(200*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer consumer.Close()
+	poll := func(d time.Duration) int {
+		ctx, cancel := context.WithTimeout(f.ctx, d)
+		defer cancel()
+		return consumer.PollFetches(ctx).NumRecords()
+	}
+	// share.auto.offset.reset is latest: produce until the share
+	// partition, once initialized, delivers.
+	waitFor(t, "the share consumer's first record", func() bool {
+		f.call("POST", "/api/topics/jobs/messages", map[string]any{"value": "job"}, 200, nil)
+		return poll(500*time.Millisecond) > 0
+	})
+	var d groupDetail
+	waitFor(t, "the share group's lag to reach 0", func() bool {
+		poll(100 * time.Millisecond) // acknowledges what the last poll delivered
+		f.call("GET", "/api/groups/workers", nil, 200, &d)
+		return len(d.Offsets) == 1 && d.Lag == 0
+	})
+	o := d.Offsets[0]
+	if d.Type != "share" || len(d.Members) != 1 || d.Members[0].ClientID != "worker-1" || o.Topic != "jobs" ||
+		o.Committed < 0 || o.LogEnd < 1 || o.Lag != 0 || o.MemberID != d.Members[0].MemberID {
+		t.Fatalf("share group %+v", d)
+	}
+	var rows []groupRow
+	f.call("GET", "/api/groups", nil, 200, &rows)
+	if len(rows) != 1 || rows[0].Type != "share" || rows[0].Lag != 0 {
+		t.Fatalf("groups %+v", rows)
+	}
 }
