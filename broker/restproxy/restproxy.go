@@ -10,6 +10,7 @@ package restproxy
 import (
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/sr"
 
@@ -31,15 +32,20 @@ type Config struct {
 	// kafka-rest does. Without it such requests must give the type.
 	Registry *sr.Client
 	Logger   *slog.Logger
+	// ConsumerInstanceTimeout is kafka-rest's consumer.instance.timeout.ms:
+	// a v2 consumer instance unused this long is closed (0: Confluent's
+	// default, 300000 ms).
+	ConsumerInstanceTimeout time.Duration
 }
 
 // Server is the REST Proxy API. Handler serves it; Close ends the v2
 // consumer instances.
 type Server struct {
-	cfg Config
-	log *slog.Logger
-	mux *http.ServeMux
-	v2  *v2State
+	cfg     Config
+	log     *slog.Logger
+	mux     *http.ServeMux
+	handler http.Handler
+	v2      *v2State
 }
 
 // New builds the server.
@@ -54,11 +60,33 @@ func New(cfg Config) (*Server, error) {
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, http.StatusNotFound, msgHTTPNotFound)
 	})
+	s.handler = crossOriginGuard(s.mux)
 	return s, nil
 }
 
 // Handler serves the API.
-func (s *Server) Handler() http.Handler { return s.mux }
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// crossOriginGuard refuses cross-site browser requests with unsafe
+// methods (POST, PUT, PATCH, DELETE): a web page the developer visits could
+// otherwise make the browser POST to http://127.0.0.1:8082 with a "simple"
+// content type and no CORS preflight, producing records or deleting
+// topics. A request is cross-site when its Sec-Fetch-Site says so (any
+// value but same-origin and none), or, without that header, when its
+// Origin's host:port is not the request's Host (net/http's
+// CrossOriginProtection). Requests without either header (curl, Kafka
+// tools, other programs) pass. kafka-rest has no such check; the refusal is
+// 403 with Confluent's error body and error_code 403, the code kafka-rest
+// gives a JAX-RS ForbiddenException, not 40301, which is its code for a
+// Kafka authorization failure (an ACL denial), which this is not.
+func crossOriginGuard(h http.Handler) http.Handler {
+	c := http.NewCrossOriginProtection()
+	c.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusForbidden, 0, "Forbidden: cross-origin request refused (the request's Origin "+
+			"or Sec-Fetch-Site says a web page of another site sent it)")
+	}))
+	return c.Handler(h)
+}
 
 // Close ends every v2 consumer instance.
 func (s *Server) Close() {

@@ -107,11 +107,15 @@ func (v *v2State) close() {
 
 // registerV2 adds the v2 API's routes.
 func (s *Server) registerV2(mux *http.ServeMux) *v2State {
+	idle := s.cfg.ConsumerInstanceTimeout
+	if idle <= 0 {
+		idle = v2InstanceIdle
+	}
 	v := &v2State{
 		s:         s,
 		instances: map[v2InstanceKey]*consumerInstance{},
 		producers: map[*webclient.Client]*v2Producer{},
-		idle:      v2InstanceIdle,
+		idle:      idle,
 		stop:      make(chan struct{}),
 		done:      make(chan struct{}),
 	}
@@ -298,7 +302,7 @@ func checkContentType(w http.ResponseWriter, r *http.Request) bool {
 	mt = strings.ToLower(mt)
 	if err == nil {
 		switch mt {
-		case v2MediaType, v2DefaultJSON, "application/json", "application/octet-stream":
+		case v2MediaType, v2DefaultJSON, "application/json":
 			return true
 		}
 		if embeddedFormat(mt) != "" {

@@ -275,11 +275,20 @@ func validTopicName(t string) bool {
 	return true
 }
 
+// maxAdminBodyBytes bounds the body of a v3 admin request (a topic to
+// create, configs to alter).
+const maxAdminBodyBytes = 1 << 20
+
 // decodeBody decodes a JSON request body; on failure it has answered as
 // kafka-rest does (422 42206 for an empty body, 400 for bad JSON).
 func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
-	dec := json.NewDecoder(r.Body)
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxAdminBodyBytes))
 	if err := dec.Decode(v); err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			writeError(w, http.StatusRequestEntityTooLarge, 0, fmt.Sprintf("Request Entity Too Large: the body may not exceed %d bytes.", maxAdminBodyBytes))
+			return false
+		}
 		if errors.Is(err, io.EOF) {
 			e := invalidPayload("Request body is empty. Data is required.")
 			writeError(w, e.status, e.code, e.msg)
