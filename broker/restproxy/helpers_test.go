@@ -288,3 +288,9 @@ func field(v any, keys ...string) any {
 	}
 	return v
 }
+
+// jsonDecode decodes and closes resp's body.
+func jsonDecode(resp *http.Response, v any) error {
+	defer resp.Body.Close()
+	return json.NewDecoder(resp.Body).Decode(v)
+}

@@ -36,6 +36,10 @@ type Config struct {
 	// a v2 consumer instance unused this long is closed (0: Confluent's
 	// default, 300000 ms).
 	ConsumerInstanceTimeout time.Duration
+	// ConsumerRequestMaxBytes is kafka-rest's consumer.request.max.bytes:
+	// the most key and value bytes a v2 records answer holds, whatever its
+	// max_bytes (0: Confluent's default, 67108864).
+	ConsumerRequestMaxBytes int64
 }
 
 // Server is the REST Proxy API. Handler serves it; Close ends the v2

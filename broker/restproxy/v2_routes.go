@@ -46,6 +46,12 @@ const (
 	v2InstanceIdle   = 300 * time.Second // consumer.instance.timeout.ms default
 	v2RequestTimeout = 1000              // consumer.request.timeout.ms default (ms)
 	v2MaxBodyBytes   = 64 << 20
+	// v2RequestMaxBytes is consumer.request.max.bytes' default: the most
+	// key and value bytes one records answer holds.
+	v2RequestMaxBytes = 64 << 20
+	// v2AnswerMargin is the time a records answer may take to decode and
+	// write after its wait.
+	v2AnswerMargin = 30 * time.Second
 )
 
 // Embedded formats (EmbeddedFormat in kafka-rest), lower case as they
