@@ -39,6 +39,8 @@ func (s *Server) registerV3(mux *http.ServeMux) {
 		{"GET " + g, s.getConsumerGroup},
 		{"GET " + g + "/consumers", s.listConsumers},
 		{"GET " + g + "/consumers/{consumer_id}", s.getConsumer},
+		{"GET " + g + "/consumers/{consumer_id}/assignments", s.listConsumerAssignments},
+		{"GET " + g + "/consumers/{consumer_id}/assignments/{topic_name}/partitions/{partition_id}", s.getConsumerAssignment},
 		{"GET " + g + "/lags", s.listConsumerLags},
 		{"GET " + g + "/lags/{topic_name}/partitions/{partition_id}", s.getConsumerLag},
 		{"GET " + g + "/lag-summary", s.getLagSummary},
