@@ -96,3 +96,38 @@ func TestV3ProduceRecordTooLarge(t *testing.T) {
 		t.Errorf("record %q", got[0].Value)
 	}
 }
+
+// TestV3ProduceStreamConnectionLost: when the connection of a stream
+// breaks (here closed by the server side, as a proxy or a network might),
+// the handler returns rather than answering the broken body's error for
+// ever (httptest's Close waits for every handler).
+func TestV3ProduceStreamConnectionLost(t *testing.T) {
+	p := newProxy(t)
+	cid := clusterID(t, p)
+	p.createTopic(t, "gone", 1, nil)
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	req, err := http.NewRequest("POST", p.URL+"/v3/clusters/"+cid+"/topics/gone/records", pr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	go func() { _, _ = io.WriteString(pw, `{"value":{"type":"STRING","data":"one"}}`) }()
+	resp, err := p.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	line, err := bufio.NewReader(resp.Body).ReadString('\n')
+	if err != nil || !strings.Contains(line, `"error_code":200`) {
+		t.Fatalf("first answer %q %v", line, err)
+	}
+	p.HTTP.CloseClientConnections()
+	closed := make(chan struct{})
+	go func() { p.HTTP.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the produce handler still runs 10 s after its connection broke")
+	}
+}
