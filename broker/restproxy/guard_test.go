@@ -98,3 +98,21 @@ func TestBodiesOnlyAsJSON(t *testing.T) {
 	big := `{"topic_name":"big","partitions_count":1,"configs":[{"name":"x","value":"` + strings.Repeat("y", 2<<20) + `"}]}`
 	wantError(t, p.do(t, "POST", v3+"/topics", big), http.StatusRequestEntityTooLarge, http.StatusRequestEntityTooLarge)
 }
+
+// TestCrossSiteRecordsReadRefused: v2's GET records consumes what it
+// answers (and auto-commits it): a page of another site must not drain a
+// consumer instance with a no-cors fetch.
+func TestCrossSiteRecordsReadRefused(t *testing.T) {
+	p := newProxy(t)
+	p.createTopic(t, "drain", 1, nil)
+	p.produceN(t, "drain", 3, 5)
+	base := p.v2Consumer(t, "drain-g", "drain", "")
+	const binary = "application/vnd.kafka.binary.v2+json"
+	wantError(t, p.do(t, "GET", base+"/records?timeout=500", nil, "Accept", binary, "Sec-Fetch-Site", "cross-site"), 403, 403)
+	wantError(t, p.do(t, "GET", base+"/records?timeout=500", nil, "Accept", binary, "Origin", "http://evil.example"), 403, 403)
+	if got := p.readRecords(t, base, binary, 3, "Sec-Fetch-Site", "same-origin"); len(got) != 3 {
+		t.Fatalf("%d records", len(got))
+	}
+	// Other GETs are safe and pass.
+	wantStatus(t, p.do(t, "GET", base+"/subscription", nil, "Sec-Fetch-Site", "cross-site"), 200)
+}

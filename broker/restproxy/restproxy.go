@@ -10,6 +10,7 @@ package restproxy
 import (
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/sr"
@@ -83,13 +84,29 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // 403 with Confluent's error body and error_code 403, the code kafka-rest
 // gives a JAX-RS ForbiddenException, not 40301, which is its code for a
 // Kafka authorization failure (an ACL denial), which this is not.
+//
+// One GET acts too: v2's GET .../records consumes (and auto-commits) the
+// records it answers, so it is guarded as an unsafe method (a page's
+// no-cors fetch sends Sec-Fetch-Site).
 func crossOriginGuard(h http.Handler) http.Handler {
 	c := http.NewCrossOriginProtection()
-	c.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	deny := func(w http.ResponseWriter) {
 		writeError(w, http.StatusForbidden, 0, "Forbidden: cross-origin request refused (the request's Origin "+
 			"or Sec-Fetch-Site says a web page of another site sent it)")
-	}))
-	return c.Handler(h)
+	}
+	c.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { deny(w) }))
+	guarded := c.Handler(h)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/consumers/") && strings.HasSuffix(r.URL.Path, "/records") {
+			asUnsafe := r.Clone(r.Context())
+			asUnsafe.Method = http.MethodPost
+			if c.Check(asUnsafe) != nil {
+				deny(w)
+				return
+			}
+		}
+		guarded.ServeHTTP(w, r)
+	})
 }
 
 // Close ends every v2 consumer instance.
