@@ -136,3 +136,34 @@ func TestV2ConcurrentReads(t *testing.T) {
 		}
 	}
 }
+
+// TestV2CloseEndsInstances: Server.Close commits what the instances
+// answered (auto commit) and leaves their groups; later requests answer
+// 503 or 404, not a hang.
+func TestV2CloseEndsInstances(t *testing.T) {
+	p := newProxy(t)
+	p.createTopic(t, "v2-close", 1, nil)
+	p.produceN(t, "v2-close", 3, 5)
+	base := p.v2Consumer(t, "v2-close-g", "v2-close", "")
+	p.readRecords(t, base, "application/vnd.kafka.binary.v2+json", 3)
+	p.Server.Close()
+	_, adm := p.kafka(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	d, err := adm.DescribeGroups(ctx, "v2-close-g")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := d["v2-close-g"]; g.State != "Empty" || len(g.Members) != 0 {
+		t.Errorf("group after Close: %s with %d members", g.State, len(g.Members))
+	}
+	offs, err := adm.FetchOffsets(ctx, "v2-close-g")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o, _ := offs.Lookup("v2-close", 0); o.At != 3 {
+		t.Errorf("committed %d, want 3", o.At)
+	}
+	wantError(t, p.do(t, "GET", base+"/subscription", nil), http.StatusNotFound, 40403)
+	wantError(t, p.do(t, "POST", "/consumers/v2-close-g", `{}`, "Content-Type", "application/vnd.kafka.v2+json"), 503, 50302)
+}
