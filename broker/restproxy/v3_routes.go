@@ -21,6 +21,7 @@ func (s *Server) registerV3(mux *http.ServeMux) {
 		{"GET " + c + "/brokers/{broker_id}", s.getBroker},
 		{"GET " + c + "/brokers/{broker_id}/configs", s.listBrokerConfigs},
 		{"GET " + c + "/brokers/{broker_id}/configs/{name}", s.getBrokerConfig},
+		{"GET " + c + "/brokers/{broker_id}/partition-replicas", s.listBrokerReplicas},
 		{"GET " + c + "/topics", s.listTopics},
 		{"POST " + c + "/topics", s.createTopic},
 		{"GET " + t, s.getTopic},

@@ -574,3 +574,41 @@ func (s *Server) getReplica(w http.ResponseWriter, r *http.Request) {
 	}
 	writeError(w, http.StatusNotFound, 0, msgHTTPNotFound)
 }
+
+// listBrokerReplicas answers every partition replica a broker holds
+// (kafka-rest's SearchReplicasByBrokerAction, which brokers link to as
+// "partition_replicas"), sorted by topic and partition.
+func (s *Server) listBrokerReplicas(w http.ResponseWriter, r *http.Request) {
+	id, ok := brokerID(w, r)
+	if !ok {
+		return
+	}
+	q, cancel := s.begin(w, r)
+	if q == nil {
+		return
+	}
+	defer cancel()
+	meta, err := q.client.Admin.Metadata(q.ctx)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if !slices.ContainsFunc(meta.Brokers, func(b kadm.BrokerDetail) bool { return b.NodeID == id }) {
+		writeError(w, http.StatusNotFound, 0, msgHTTPNotFound)
+		return
+	}
+	var out []replicaData
+	for _, t := range meta.Topics.Sorted() {
+		if t.Err != nil {
+			continue
+		}
+		for _, p := range t.Partitions.Sorted() {
+			for _, rd := range replicas(q, p) {
+				if rd.BrokerID == id {
+					out = append(out, rd)
+				}
+			}
+		}
+	}
+	writeJSON(w, http.StatusOK, newList("KafkaReplicaList", q.url("brokers", strconv.Itoa(int(id)), "partition-replicas"), out))
+}
