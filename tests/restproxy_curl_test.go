@@ -139,6 +139,19 @@ func TestRestProxyCurl(t *testing.T) {
 		t.Fatalf("v3 BINARY produce: %+v, want error_code 200 at offset 0 with a 4-byte BINARY key", rb)
 	}
 
+	// A partition_id is honoured (Confluent's documented produce request
+	// names one): the binary's proxy routes it there.
+	curlJSON(t, curl, cluster+"/topics", http.StatusCreated, nil,
+		append(jsonCT, "-X", "POST", "--data", `{"topic_name":"curl-parts","partitions_count":3,"replication_factor":1}`)...)
+	for _, p := range []int32{2, 0, 1, 2} {
+		var rp produced
+		curlJSON(t, curl, cluster+"/topics/curl-parts/records", http.StatusOK, &rp,
+			append(jsonCT, "-X", "POST", "--data", fmt.Sprintf(`{"partition_id":%d,"value":{"type":"STRING","data":"p%d"}}`, p, p))...)
+		if rp.ErrorCode != 200 || rp.PartitionID != p {
+			t.Fatalf("v3 produce with partition_id %d: %+v", p, rp)
+		}
+	}
+
 	// v2: produce an embedded JSON value.
 	var v2produced struct {
 		Offsets []struct {

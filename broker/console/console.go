@@ -46,6 +46,13 @@ type Config struct {
 	// Logger logs failures the browser only sees as a status (default:
 	// discarded).
 	Logger *slog.Logger
+	// AllowedHosts are host names (a port, if given, is ignored) the
+	// console answers to besides localhost and loopback addresses, against
+	// DNS rebinding (guard.go). Empty: the Host header is checked only on
+	// connections that arrived at a loopback address (so a console bound to
+	// 0.0.0.0 in a container answers to any name it is reached by);
+	// non-empty: on every connection.
+	AllowedHosts []string
 }
 
 // Errors New returns.
@@ -135,7 +142,7 @@ func (s *Server) routes() http.Handler {
 		writeError(w, http.StatusNotFound, "no such API endpoint: "+r.Method+" "+r.URL.Path)
 	})
 	mux.Handle("/", s.static)
-	return securityHeaders(mux)
+	return securityHeaders(newGuard(s.cfg.AllowedHosts, mux))
 }
 
 // securityHeaders sets the headers every answer carries.

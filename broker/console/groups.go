@@ -4,12 +4,15 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/moldau/moldau/broker/webclient"
 )
@@ -23,6 +26,9 @@ type groupRow struct {
 	Members      int    `json:"members"`
 	Coordinator  int32  `json:"coordinator"`
 	Lag          int64  `json:"lag"`
+	// LagUnknown counts the partitions left out of Lag: without a
+	// committed offset (or a known share lag) or a log end offset.
+	LagUnknown int `json:"lag_unknown_partitions"`
 }
 
 type memberAssignment struct {
@@ -57,6 +63,7 @@ type groupDetail struct {
 	Members      []groupMember `json:"members"`
 	Offsets      []groupOffset `json:"offsets"`
 	Lag          int64         `json:"lag"`
+	LagUnknown   int           `json:"lag_unknown_partitions"`
 }
 
 // Group types as ListGroups v5 names them.
@@ -82,7 +89,8 @@ type describedGroup struct {
 
 // describe describes listed groups with their type's describe API. A
 // group whose describe failed keeps the listed facts.
-func describe(ctx context.Context, adm *kadm.Client, listed []kadm.ListedGroup) (map[string]*describedGroup, error) {
+func describe(ctx context.Context, cl *webclient.Client, listed []kadm.ListedGroup) (map[string]*describedGroup, error) {
+	adm, kcl := cl.Admin, cl.Kgo
 	out := map[string]*describedGroup{}
 	byType := map[string][]string{}
 	for _, l := range listed {
@@ -153,8 +161,74 @@ func describe(ctx context.Context, adm *kadm.Client, listed []kadm.ListedGroup) 
 			}
 		}
 	}
-	// Streams groups keep the listed facts: kadm has no describe for them.
+	if names := byType[typeStreams]; len(names) > 0 {
+		coordinators := map[string]int32{}
+		for _, l := range listed {
+			coordinators[l.Group] = l.Coordinator
+		}
+		if err := describeStreams(ctx, kcl, names, coordinators, out); err != nil {
+			return nil, err
+		}
+	}
 	return out, nil
+}
+
+// describeStreams describes streams groups (KIP-1071) with
+// StreamsGroupDescribe, which kadm lacks, sent to each group's coordinator
+// as listed. A member's assignment is its active tasks as topic
+// partitions: task (subtopology, p) reads partition p of each of the
+// subtopology's source and repartition source topics. A group whose
+// describe failed keeps the listed facts; only an authorization failure of
+// the whole request fails the page.
+func describeStreams(ctx context.Context, kcl *kgo.Client, names []string, coordinators map[string]int32, out map[string]*describedGroup) error {
+	byCoordinator := map[int32][]string{}
+	for _, n := range names {
+		byCoordinator[coordinators[n]] = append(byCoordinator[coordinators[n]], n)
+	}
+	for coordinator, groups := range byCoordinator {
+		req := kmsg.NewPtrStreamsGroupDescribeRequest()
+		req.Groups = groups
+		resp, err := req.RequestWith(ctx, kcl.Broker(int(coordinator)))
+		if err != nil {
+			if ctx.Err() != nil {
+				return err
+			}
+			continue // the listed facts
+		}
+		for _, d := range resp.Groups {
+			g := out[d.Group]
+			if err := kerr.ErrorForCode(d.ErrorCode); g == nil || err != nil {
+				if errors.Is(err, kerr.GroupAuthorizationFailed) {
+					return err
+				}
+				continue
+			}
+			g.row.State, g.row.ProtocolType, g.row.Coordinator, g.row.Members = d.State, "streams", coordinator, len(d.Members)
+			if d.AssignorName != nil {
+				g.row.Protocol = *d.AssignorName
+			}
+			sources := map[string][]string{}
+			if d.Topology != nil {
+				for _, st := range d.Topology.Subtopologies {
+					sources[st.SubtopologyID] = slices.Clone(st.SourceTopics)
+					for _, t := range st.RepartitionSourceTopics {
+						sources[st.SubtopologyID] = append(sources[st.SubtopologyID], t.Topic)
+					}
+				}
+			}
+			for _, m := range d.Members {
+				set := kadm.TopicsSet{}
+				for _, task := range m.Assignment.ActiveTasks {
+					for _, t := range sources[task.SubtopologyID] {
+						set.Add(t, task.Partitions...)
+					}
+				}
+				g.members = append(g.members, groupMember{MemberID: m.MemberID, InstanceID: m.InstanceID,
+					ClientID: m.ClientID, Host: m.ClientHost, Assignments: assignments(set)})
+			}
+		}
+	}
+	return nil
 }
 
 // fatalShardErr passes on err unless it is a partial shard failure (the
@@ -174,9 +248,11 @@ func assignments(s kadm.TopicsSet) []memberAssignment {
 	return out
 }
 
-// groupLag computes per-partition lag from committed offsets and end
-// offsets: log end minus committed, -1 without a commit.
-func groupOffsets(committed kadm.OffsetResponses, ends kadm.ListedOffsets, members []groupMember) ([]groupOffset, int64) {
+// groupOffsets computes per-partition lag from committed offsets and end
+// offsets: log end minus committed, -1 without a commit (as
+// kafka-consumer-groups shows "-"). The total sums the known lags and is
+// -1 when none is known; the partitions left out are counted.
+func groupOffsets(committed kadm.OffsetResponses, ends kadm.ListedOffsets, members []groupMember) ([]groupOffset, lagTotal) {
 	owner := map[string]map[int32]string{}
 	for _, m := range members {
 		for _, a := range m.Assignments {
@@ -190,7 +266,6 @@ func groupOffsets(committed kadm.OffsetResponses, ends kadm.ListedOffsets, membe
 	}
 	seen := map[string]map[int32]bool{}
 	out := []groupOffset{}
-	var total int64
 	add := func(topic string, p int32, commit int64) {
 		if seen[topic] == nil {
 			seen[topic] = map[int32]bool{}
@@ -201,7 +276,6 @@ func groupOffsets(committed kadm.OffsetResponses, ends kadm.ListedOffsets, membe
 			o.LogEnd = e.Offset
 			if commit >= 0 {
 				o.Lag = max(0, e.Offset-commit)
-				total += o.Lag
 			}
 		}
 		out = append(out, o)
@@ -224,7 +298,88 @@ func groupOffsets(committed kadm.OffsetResponses, ends kadm.ListedOffsets, membe
 	slices.SortFunc(out, func(a, b groupOffset) int {
 		return cmp.Or(cmp.Compare(a.Topic, b.Topic), cmp.Compare(a.Partition, b.Partition))
 	})
-	return out, total
+	return out, sumLags(out)
+}
+
+// lagTotal is a group's total lag: the sum of its partitions' known lags
+// (-1 when none is known) and how many partitions were left out.
+type lagTotal struct {
+	lag     int64
+	unknown int
+}
+
+func sumLags(offsets []groupOffset) lagTotal {
+	t := lagTotal{lag: -1}
+	for _, o := range offsets {
+		switch {
+		case o.Lag < 0:
+			t.unknown++
+		case t.lag < 0:
+			t.lag = o.Lag
+		default:
+			t.lag += o.Lag
+		}
+	}
+	return t
+}
+
+// shareGroupOffsets is a share group's offsets (KIP-932): per partition the
+// share-partition start offset as "committed" and the broker's share lag
+// (DescribeShareGroupOffsets v1, KIP-1226: records from the start offset
+// to the high watermark not yet acknowledged), -1 when the broker does not
+// know it; the total as groupOffsets'.
+func shareGroupOffsets(so kadm.ShareOffsets, ends kadm.ListedOffsets, members []groupMember) ([]groupOffset, lagTotal) {
+	owner := map[string]map[int32]string{}
+	for _, m := range members {
+		for _, a := range m.Assignments {
+			for _, p := range a.Partitions {
+				if owner[a.Topic] == nil {
+					owner[a.Topic] = map[int32]string{}
+				}
+				owner[a.Topic][p] = m.MemberID // one of them: a share partition has many consumers
+			}
+		}
+	}
+	out := []groupOffset{}
+	for _, o := range so.Sorted() {
+		if o.Err != nil {
+			continue
+		}
+		row := groupOffset{Topic: o.Topic, Partition: o.Partition, Committed: o.StartOffset, LogEnd: -1, Lag: -1,
+			MemberID: owner[o.Topic][o.Partition]}
+		if e, ok := ends.Lookup(o.Topic, o.Partition); ok && e.Err == nil {
+			row.LogEnd = e.Offset
+		}
+		if o.StartOffset >= 0 && o.Lag >= 0 {
+			row.Lag = o.Lag
+		}
+		out = append(out, row)
+	}
+	return out, sumLags(out)
+}
+
+// shareOffsetsAndEnds describes share groups' offsets and the end offsets
+// of their topics. A group whose offsets could not be described is left
+// out of the answer.
+func shareOffsetsAndEnds(ctx context.Context, adm *kadm.Client, groups []string) (kadm.DescribedShareGroupsOffsets, kadm.ListedOffsets, error) {
+	if len(groups) == 0 {
+		return nil, nil, nil
+	}
+	described, err := adm.DescribeShareGroupOffsets(ctx, groups...)
+	if err := fatalShardErr(err); err != nil {
+		return nil, nil, err
+	}
+	set := map[string]bool{}
+	for _, d := range described {
+		for t := range d.Offsets {
+			set[t] = true
+		}
+	}
+	if len(set) == 0 {
+		return described, kadm.ListedOffsets{}, nil
+	}
+	ends, err := adm.ListEndOffsets(ctx, slices.Sorted(maps.Keys(set))...)
+	return described, ends, fatalShardErr(err)
 }
 
 // endOffsetsFor lists end offsets of every topic in committed and members.
@@ -264,15 +419,21 @@ func (s *Server) listGroups(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	sorted := listed.Sorted()
-	described, err := describe(ctx, cl.Admin, sorted)
+	described, err := describe(ctx, cl, sorted)
 	if err != nil {
 		return err
 	}
-	var names []string
+	var names, shares []string
 	for _, l := range sorted {
-		if groupType(l) != typeShare { // share groups have no committed offsets to lag behind
+		if groupType(l) == typeShare { // share groups have no committed offsets: their lag is the broker's
+			shares = append(shares, l.Group)
+		} else {
 			names = append(names, l.Group)
 		}
+	}
+	shareOffsets, shareEnds, err := shareOffsetsAndEnds(ctx, cl.Admin, shares)
+	if err != nil {
+		return err
 	}
 	fetched := cl.Admin.FetchManyOffsets(ctx, names...)
 	var commits []kadm.OffsetResponses
@@ -292,8 +453,14 @@ func (s *Server) listGroups(w http.ResponseWriter, r *http.Request) error {
 	out := make([]groupRow, 0, len(sorted))
 	for _, l := range sorted {
 		g := described[l.Group]
+		var total lagTotal
 		if f, ok := fetched[l.Group]; ok && f.Err == nil {
-			_, g.row.Lag = groupOffsets(f.Fetched, ends, g.members)
+			_, total = groupOffsets(f.Fetched, ends, g.members)
+			g.row.Lag, g.row.LagUnknown = total.lag, total.unknown
+		}
+		if d, ok := shareOffsets[l.Group]; ok && d.Err == nil {
+			_, total = shareGroupOffsets(d.Offsets, shareEnds, g.members)
+			g.row.Lag, g.row.LagUnknown = total.lag, total.unknown
 		}
 		out = append(out, g.row)
 	}
@@ -312,7 +479,7 @@ func findGroup(ctx context.Context, cl *webclient.Client, group string) (*descri
 	if !ok {
 		return nil, notFound("group %q not found", group)
 	}
-	described, err := describe(ctx, cl.Admin, []kadm.ListedGroup{l})
+	described, err := describe(ctx, cl, []kadm.ListedGroup{l})
 	if err != nil {
 		return nil, err
 	}
@@ -341,7 +508,19 @@ func (s *Server) getGroup(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		out.Offsets, out.Lag = groupOffsets(committed, ends, g.members)
+		var total lagTotal
+		out.Offsets, total = groupOffsets(committed, ends, g.members)
+		out.Lag, out.LagUnknown = total.lag, total.unknown
+	} else {
+		described, ends, err := shareOffsetsAndEnds(ctx, cl.Admin, []string{group})
+		if err != nil {
+			return err
+		}
+		if d, ok := described[group]; ok && d.Err == nil {
+			var total lagTotal
+			out.Offsets, total = shareGroupOffsets(d.Offsets, ends, g.members)
+			out.Lag, out.LagUnknown = total.lag, total.unknown
+		}
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil

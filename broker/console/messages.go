@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -122,6 +123,20 @@ func parseBrowseQuery(q url.Values) (browseQuery, error) {
 // span is the offsets [from, to) to read of one partition.
 type span struct{ from, to int64 }
 
+// partitionScan is what a browse has read of one partition: matching
+// records in offset order.
+type partitionScan struct {
+	start int64 // the log start offset
+	span  span  // the offsets the last round read
+	recs  []*kgo.Record
+}
+
+// latestRounds bounds how many times a "latest" browse reads further back
+// in a partition whose newest offsets held fewer than limit records
+// (transaction markers, compaction, an aborted transaction's records
+// filtered by the key search).
+const latestRounds = 6
+
 func (s *Server) browseMessages(w http.ResponseWriter, r *http.Request) error {
 	topic := r.PathValue("topic")
 	q, err := parseBrowseQuery(r.URL.Query())
@@ -164,7 +179,7 @@ func (s *Server) browseMessages(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	hws := map[string]int64{}
-	spans := map[int32]span{}
+	scans := map[int32]*partitionScan{}
 	perPartitionScan := max(int64(q.maxScan)/int64(len(parts)), 1)
 	for _, p := range parts {
 		so, okS := starts.Lookup(topic, p)
@@ -187,31 +202,53 @@ func (s *Server) browseMessages(w http.ResponseWriter, r *http.Request) error {
 		case "offset":
 			from = q.offset
 		case "timestamp":
+			// No record at or after the timestamp (kadm answers the end
+			// offset, a broker may answer -1): nothing to read.
 			from = end
 			if a, ok := at.Lookup(topic, p); ok && a.Err == nil && a.Offset >= 0 {
 				from = a.Offset
 			}
 		}
 		from = min(max(from, start), end)
-		to := end
-		if q.key == "" {
-			to = min(end, from+int64(q.limit))
-		}
-		if from < to { // an empty range is never fetched: nothing to wait for
-			spans[p] = span{from, to}
+		if from < end { // an empty range is never fetched: nothing to wait for
+			scans[p] = &partitionScan{start: start, span: span{from, end}}
 		}
 	}
-	msgs, scanned, err := s.scan(ctx, cl, topic, spans, q)
-	if err != nil {
-		return err
+	ctx, cancel := context.WithTimeout(ctx, browseDeadline)
+	defer cancel()
+	backward := q.start == "latest"
+	scanned := 0
+	pending := maps.Clone(scans)
+	for round := 0; len(pending) > 0 && scanned < q.maxScan && ctx.Err() == nil; round++ {
+		if err := s.scan(ctx, cl, topic, pending, q, backward, &scanned); err != nil {
+			return err
+		}
+		// A "latest" browse without a key search that found fewer than
+		// limit records in a partition's newest limit offsets reads the
+		// offsets before them, twice as many each round.
+		if !backward || q.key != "" || round+1 == latestRounds {
+			break
+		}
+		next := map[int32]*partitionScan{}
+		for p, ps := range pending {
+			if len(ps.recs) < q.limit && ps.span.from > ps.start {
+				width := (ps.span.to - ps.span.from) * 2
+				ps.span = span{max(ps.start, ps.span.from-width), ps.span.from}
+				next[p] = ps
+			}
+		}
+		pending = next
 	}
-	newestFirst := q.start == "latest"
+	var msgs []*kgo.Record
+	for _, ps := range scans {
+		msgs = append(msgs, ps.recs...)
+	}
 	slices.SortFunc(msgs, func(a, b *kgo.Record) int {
 		c := cmp.Or(a.Timestamp.Compare(b.Timestamp), cmp.Compare(a.Partition, b.Partition), cmp.Compare(a.Offset, b.Offset))
 		if len(parts) == 1 {
 			c = cmp.Compare(a.Offset, b.Offset)
 		}
-		if newestFirst {
+		if backward {
 			return -c
 		}
 		return c
@@ -227,19 +264,21 @@ func (s *Server) browseMessages(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// scan reads spans with a short-lived consumer of the principal's own
-// options (its seeds, TLS and SASL): exact offsets, no group, read
-// uncommitted so the high watermark is reachable, control records kept so
-// a transaction marker at the end of a span is seen. It stops when every
-// span is read, max_scan records were scanned, limit matches were found
-// (when not looking for the latest), or browseDeadline passed.
-func (s *Server) scan(ctx context.Context, cl *webclient.Client, topic string, spans map[int32]span, q browseQuery) ([]*kgo.Record, int, error) {
-	if len(spans) == 0 {
-		return nil, 0, nil
-	}
+// scan reads each partition's span with a short-lived consumer of the
+// principal's own options (its seeds, TLS and SASL): exact offsets, no
+// group, read uncommitted (records of aborted and open transactions show,
+// as in other Kafka UIs, and the high watermark is reachable), control
+// records kept so a transaction marker at the end of a span is seen, and
+// then dropped. It adds the records whose key matches to each partition's
+// recs, keeping at most limit of them: the newest (backward, the span
+// being before the records already read) or the oldest, the partition
+// then done. It stops when every span is read, *scanned reached max_scan
+// or ctx (the browse deadline) is done, and closes the consumer.
+func (s *Server) scan(ctx context.Context, cl *webclient.Client, topic string, scans map[int32]*partitionScan, q browseQuery, backward bool, scanned *int) error {
 	offsets := map[int32]kgo.Offset{}
-	for p, sp := range spans {
-		offsets[p] = kgo.NewOffset().At(sp.from)
+	found := map[int32][]*kgo.Record{}
+	for p, ps := range scans {
+		offsets[p] = kgo.NewOffset().At(ps.span.from)
 	}
 	opts := append(slices.Clone(cl.Kgo.Opts()),
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: offsets}),
@@ -249,54 +288,70 @@ func (s *Server) scan(ctx context.Context, cl *webclient.Client, topic string, s
 	)
 	consumer, err := kgo.NewClient(opts...)
 	if err != nil {
-		return nil, 0, err
+		return err
 	}
 	defer consumer.Close()
-	ctx, cancel := context.WithTimeout(ctx, browseDeadline)
-	defer cancel()
+	defer func() {
+		for p, recs := range found {
+			ps := scans[p]
+			if backward {
+				recs = append(recs, ps.recs...)
+				ps.recs = recs[max(0, len(recs)-q.limit):]
+			} else {
+				ps.recs = append(ps.recs, recs...)
+			}
+		}
+	}()
 
-	remaining := len(spans)
+	remaining := len(scans)
 	done := map[int32]bool{}
-	var matched []*kgo.Record
-	scanned := 0
-	enough := func() bool {
-		return remaining == 0 || scanned >= q.maxScan || q.start != "latest" && q.key != "" && len(matched) >= q.limit
+	finish := func(p int32) {
+		if !done[p] {
+			done[p] = true
+			remaining--
+		}
 	}
-	for !enough() {
+	for remaining > 0 && *scanned < q.maxScan {
 		fetches := consumer.PollFetches(ctx)
 		if ctx.Err() != nil {
-			break // the deadline: answer what was read
+			return nil // the deadline: answer what was read
 		}
 		for _, fe := range fetches.Errors() {
 			if errors.Is(fe.Err, context.DeadlineExceeded) || errors.Is(fe.Err, context.Canceled) {
 				continue
 			}
-			return nil, 0, fe.Err
+			return fe.Err
 		}
 		fetches.EachRecord(func(rec *kgo.Record) {
-			sp, ok := spans[rec.Partition]
-			if !ok || done[rec.Partition] || enough() {
+			ps, ok := scans[rec.Partition]
+			if !ok || done[rec.Partition] || *scanned >= q.maxScan {
 				return
 			}
-			if rec.Offset >= sp.to {
-				done[rec.Partition] = true
-				remaining--
+			if rec.Offset >= ps.span.to {
+				finish(rec.Partition)
 				return
 			}
-			if rec.Offset >= sp.to-1 {
-				done[rec.Partition] = true
-				remaining--
+			if rec.Offset >= ps.span.to-1 {
+				finish(rec.Partition)
 			}
 			if rec.Attrs.IsControl() {
 				return
 			}
-			scanned++
-			if q.key == "" || s.keyMatches(ctx, rec.Key, q.key) {
-				matched = append(matched, rec)
+			*scanned++
+			if q.key != "" && !s.keyMatches(ctx, rec.Key, q.key) {
+				return
+			}
+			recs := append(found[rec.Partition], rec)
+			if backward && len(recs) > q.limit {
+				recs = recs[1:] // only the newest limit can be answered
+			}
+			found[rec.Partition] = recs
+			if !backward && len(ps.recs)+len(recs) >= q.limit {
+				finish(rec.Partition) // the oldest limit are read
 			}
 		})
 	}
-	return matched, scanned, nil
+	return nil
 }
 
 // keyMatches: the key's bytes as text contain k, or, for a key in the

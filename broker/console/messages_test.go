@@ -238,3 +238,64 @@ func TestProduceAvro(t *testing.T) {
 		t.Fatalf("key search: %v", b.offsets())
 	}
 }
+
+// TestBrowseTransactional: transaction markers take offsets of their own,
+// so a topic's offsets have gaps (as a compacted topic's do). The browser
+// answers limit records, not limit offsets, reads uncommitted (an aborted
+// transaction's records show) and never shows the markers.
+func TestBrowseTransactional(t *testing.T) {
+	f := newFixture(t)
+	f.createTopic("txn", 1)
+	tcl, err := kgo.NewClient(kgo.SeedBrokers(f.b.Addr()), kgo.TransactionalID("console-test"),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tcl.Close()
+	txn := func(value string, commit kgo.TransactionEndTry) {
+		t.Helper()
+		if err := tcl.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		if err := tcl.ProduceSync(f.ctx, &kgo.Record{Topic: "txn", Value: []byte(value)}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+		if err := tcl.EndTransaction(f.ctx, commit); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Data at 0, 2, 4, 6, 8 (committed) and 10 (aborted); markers at the
+	// odd offsets; high watermark 12.
+	for i := range 5 {
+		txn(fmt.Sprint("committed ", i), kgo.TryCommit)
+	}
+	txn("aborted", kgo.TryAbort)
+	q := func(kv ...string) url.Values {
+		v := url.Values{"partition": {"0"}}
+		for i := 0; i < len(kv); i += 2 {
+			v.Set(kv[i], kv[i+1])
+		}
+		return v
+	}
+	waitFor(t, "the high watermark past the last marker", func() bool {
+		return f.browse("txn", q()).HighWatermarks["0"] == 12
+	})
+	for _, tc := range []struct {
+		q    url.Values
+		want []int64
+	}{
+		{q("start", "earliest", "limit", "5"), []int64{0, 2, 4, 6, 8}},
+		{q("start", "offset", "offset", "3", "limit", "2"), []int64{4, 6}},
+		{q("limit", "5"), []int64{10, 8, 6, 4, 2}},
+		{q("limit", "50"), []int64{10, 8, 6, 4, 2, 0}},
+		{q("start", "earliest", "key", "", "limit", "50"), []int64{0, 2, 4, 6, 8, 10}},
+		{url.Values{"limit": {"3"}}, []int64{10, 8, 6}}, // all partitions
+	} {
+		if got := f.browse("txn", tc.q).offsets(); !equalInts(got, tc.want) {
+			t.Errorf("%v: %v, want %v", tc.q, got, tc.want)
+		}
+	}
+	if b := f.browse("txn", q("limit", "1")); len(b.Messages) != 1 || string(b.Messages[0].Value.Value) != `"aborted"` {
+		t.Errorf("latest record: %+v", b.Messages)
+	}
+}

@@ -47,6 +47,19 @@ type proxyOption struct {
 	embed []embed.Option
 	pool  func(*webclient.Config, *embed.Broker)
 	sr    bool
+	cfg   func(*restproxy.Config)
+	hs    func(*http.Server)
+}
+
+// withConfig adjusts the proxy's configuration.
+func withConfig(f func(*restproxy.Config)) func(*proxyOption) {
+	return func(o *proxyOption) { o.cfg = f }
+}
+
+// withHTTPServer adjusts the httptest server before it starts (its
+// timeouts, as broker/http_wiring.go sets them).
+func withHTTPServer(f func(*http.Server)) func(*proxyOption) {
+	return func(o *proxyOption) { o.hs = f }
 }
 
 // withEmbed passes options to embed.Start.
@@ -95,12 +108,19 @@ func newProxy(t *testing.T, opts ...func(*proxyOption)) *proxy {
 		}
 		cfg.Serde, cfg.Registry = serde.New(reg), reg
 	}
+	if o.cfg != nil {
+		o.cfg(&cfg)
+	}
 	s, err := restproxy.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(s.Close)
-	hs := httptest.NewServer(s.Handler())
+	hs := httptest.NewUnstartedServer(s.Handler())
+	if o.hs != nil {
+		o.hs(hs.Config)
+	}
+	hs.Start()
 	t.Cleanup(hs.Close)
 	cl := &http.Client{Timeout: 60 * time.Second}
 	t.Cleanup(cl.CloseIdleConnections)
@@ -267,4 +287,10 @@ func field(v any, keys ...string) any {
 		}
 	}
 	return v
+}
+
+// jsonDecode decodes and closes resp's body.
+func jsonDecode(resp *http.Response, v any) error {
+	defer resp.Body.Close()
+	return json.NewDecoder(resp.Body).Decode(v)
 }

@@ -232,8 +232,7 @@ func TestV2ConsumerPattern(t *testing.T) {
 // TestV2ConsumerExpiry: an instance unused for consumer.instance.timeout.ms
 // is gone.
 func TestV2ConsumerExpiry(t *testing.T) {
-	p := newProxy(t)
-	restproxy.SetV2InstanceIdle(p.Server, 300*time.Millisecond)
+	p := newProxy(t, withConfig(func(c *restproxy.Config) { c.ConsumerInstanceTimeout = 300 * time.Millisecond }))
 	wantStatus(t, p.do(t, "POST", "/consumers/eg", `{"name":"i"}`, "Content-Type", v2JSON), 200)
 	wantStatus(t, p.do(t, "GET", "/consumers/eg/instances/i/subscription", nil), 200)
 	deadline := time.Now().Add(10 * time.Second)

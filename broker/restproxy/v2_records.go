@@ -15,7 +15,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -80,8 +79,14 @@ func (v *v2State) records(w http.ResponseWriter, r *http.Request) {
 			*p.dst = n
 		}
 	}
-	if maxBytes <= 0 {
-		maxBytes = math.MaxInt64
+	// consumer.request.max.bytes caps max_bytes, and bounds an answer
+	// when the query gives none.
+	limit := v.s.cfg.ConsumerRequestMaxBytes
+	if limit <= 0 {
+		limit = v2RequestMaxBytes
+	}
+	if maxBytes <= 0 || maxBytes > limit {
+		maxBytes = limit
 	}
 	in, _, ok := v.instance(w, r)
 	if !ok {
@@ -106,6 +111,10 @@ func (v *v2State) records(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), wait)
 	defer cancel()
+	// The answer is written after the wait, which consumer.request.timeout.ms
+	// may make longer than the server's WriteTimeout (2 min): move the
+	// connection's write deadline past it.
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(wait + v2AnswerMargin))
 
 	out := []v2Record{}
 	var size int64

@@ -46,6 +46,12 @@ const (
 	v2InstanceIdle   = 300 * time.Second // consumer.instance.timeout.ms default
 	v2RequestTimeout = 1000              // consumer.request.timeout.ms default (ms)
 	v2MaxBodyBytes   = 64 << 20
+	// v2RequestMaxBytes is consumer.request.max.bytes' default: the most
+	// key and value bytes one records answer holds.
+	v2RequestMaxBytes = 64 << 20
+	// v2AnswerMargin is the time a records answer may take to decode and
+	// write after its wait.
+	v2AnswerMargin = 30 * time.Second
 )
 
 // Embedded formats (EmbeddedFormat in kafka-rest), lower case as they
@@ -107,11 +113,15 @@ func (v *v2State) close() {
 
 // registerV2 adds the v2 API's routes.
 func (s *Server) registerV2(mux *http.ServeMux) *v2State {
+	idle := s.cfg.ConsumerInstanceTimeout
+	if idle <= 0 {
+		idle = v2InstanceIdle
+	}
 	v := &v2State{
 		s:         s,
 		instances: map[v2InstanceKey]*consumerInstance{},
 		producers: map[*webclient.Client]*v2Producer{},
-		idle:      v2InstanceIdle,
+		idle:      idle,
 		stop:      make(chan struct{}),
 		done:      make(chan struct{}),
 	}
@@ -298,7 +308,7 @@ func checkContentType(w http.ResponseWriter, r *http.Request) bool {
 	mt = strings.ToLower(mt)
 	if err == nil {
 		switch mt {
-		case v2MediaType, v2DefaultJSON, "application/json", "application/octet-stream":
+		case v2MediaType, v2DefaultJSON, "application/json":
 			return true
 		}
 		if embeddedFormat(mt) != "" {

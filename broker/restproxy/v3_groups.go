@@ -2,9 +2,12 @@ package restproxy
 
 // v3 consumer groups, consumers, lags and lag summary (kafka-rest's
 // ConsumerGroupsResource, ConsumersResource, ConsumerLagsResource,
-// ConsumerGroupLagSummariesResource). Groups are described with the
-// classic DescribeGroups API; lags compare committed offsets with the
-// read-committed end offsets, as kafka-rest does.
+// ConsumerGroupLagSummariesResource, ConsumerAssignmentsResource). A group
+// is described as KIP-848 consumer group (ConsumerGroupDescribe, "type":
+// "CONSUMER") when it is one, else with the classic DescribeGroups API
+// ("type": "CLASSIC"), as Kafka's Admin describeConsumerGroups does; lags
+// compare committed offsets with the read-committed end offsets, as
+// kafka-rest does.
 
 import (
 	"cmp"
@@ -51,23 +54,119 @@ func groupState(s string) string {
 	return b.String()
 }
 
-func toConsumerGroupData(q *v3Request, g kadm.DescribedGroup) consumerGroupData {
+// groupView is a described consumer group, classic or KIP-848.
+type groupView struct {
+	Group        string
+	Coordinator  int32
+	State        string // Kafka's name ("PreparingRebalance")
+	ProtocolType string // classic groups: "consumer", "" for simple groups
+	Assignor     string
+	Type         string // CLASSIC or CONSUMER
+	Mixed        bool   // a consumer group with classic members
+	Members      []memberView
+}
+
+type memberView struct {
+	MemberID   string
+	InstanceID *string
+	ClientID   string
+	Assigned   map[string][]int32
+}
+
+func classicView(g kadm.DescribedGroup) groupView {
+	v := groupView{Group: g.Group, Coordinator: g.Coordinator.NodeID, State: g.State,
+		ProtocolType: g.ProtocolType, Assignor: g.Protocol, Type: "CLASSIC"}
+	for _, m := range g.Members {
+		mv := memberView{MemberID: m.MemberID, InstanceID: m.InstanceID, ClientID: m.ClientID, Assigned: map[string][]int32{}}
+		if a, ok := m.Assigned.AsConsumer(); ok {
+			for _, t := range a.Topics {
+				mv.Assigned[t.Topic] = append(mv.Assigned[t.Topic], t.Partitions...)
+			}
+		}
+		v.Members = append(v.Members, mv)
+	}
+	return v
+}
+
+func consumerView(g kadm.DescribedConsumerGroup) groupView {
+	v := groupView{Group: g.Group, Coordinator: g.Coordinator.NodeID, State: g.State,
+		ProtocolType: "consumer", Assignor: g.AssignorName, Type: "CONSUMER"}
+	for _, m := range g.Members {
+		if m.MemberType == 0 {
+			v.Mixed = true
+		}
+		mv := memberView{MemberID: m.MemberID, InstanceID: m.InstanceID, ClientID: m.ClientID, Assigned: map[string][]int32{}}
+		for t, ps := range m.Assignment {
+			for p := range ps {
+				mv.Assigned[t] = append(mv.Assigned[t], p)
+			}
+			slices.Sort(mv.Assigned[t])
+		}
+		v.Members = append(v.Members, mv)
+	}
+	return v
+}
+
+// describeGroups describes groups: as KIP-848 consumer groups first
+// (ConsumerGroupDescribe answers GROUP_ID_NOT_FOUND for classic groups),
+// the others with DescribeGroups. found holds the groups that exist;
+// errs the per-group errors other than not found.
+func describeGroups(q *v3Request, names ...string) (found map[string]groupView, errs map[string]error, err error) {
+	found, errs = map[string]groupView{}, map[string]error{}
+	var classic []string
+	// An error here (a broker without ConsumerGroupDescribe) leaves every
+	// group to DescribeGroups.
+	consumer, _ := q.client.Admin.DescribeConsumerGroups(q.ctx, names...)
+	for _, name := range names {
+		g, ok := consumer[name]
+		switch {
+		case ok && g.Err == nil && g.State != "Dead":
+			found[name] = consumerView(g)
+		case ok && g.Err != nil && !errors.Is(g.Err, kerr.GroupIDNotFound) && !errors.Is(g.Err, kerr.UnsupportedVersion):
+			errs[name] = g.Err
+		default:
+			// Classic, unknown, or a broker without KIP-848 (cerr).
+			classic = append(classic, name)
+		}
+	}
+	if len(classic) == 0 {
+		return found, errs, nil
+	}
+	described, err := q.client.Admin.DescribeGroups(q.ctx, classic...)
+	if err != nil && len(described) == 0 {
+		return nil, nil, err
+	}
+	for _, name := range classic {
+		g, ok := described[name]
+		switch {
+		case !ok || errors.Is(g.Err, kerr.GroupIDNotFound) || (g.Err == nil && !groupExists(g)):
+		case g.Err != nil:
+			errs[name] = kafkaError(g.Err, g.ErrMessage)
+		default:
+			found[name] = classicView(g)
+		}
+	}
+	return found, errs, nil
+}
+
+func toConsumerGroupData(q *v3Request, g groupView) consumerGroupData {
 	return consumerGroupData{
-		Kind:              "KafkaConsumerGroup",
-		Metadata:          resourceMeta{Self: q.url("consumer-groups", g.Group), ResourceName: q.crn("consumer-group", g.Group)},
-		ClusterID:         q.cluster,
-		ConsumerGroupID:   g.Group,
-		IsSimple:          g.ProtocolType == "",
-		PartitionAssignor: g.Protocol,
-		State:             groupState(g.State),
-		Type:              "CLASSIC",
-		Coordinator:       relationship{q.url("brokers", strconv.Itoa(int(g.Coordinator.NodeID)))},
-		Consumers:         relationship{q.url("consumer-groups", g.Group, "consumers")},
-		LagSummary:        relationship{q.url("consumer-groups", g.Group, "lag-summary")},
+		Kind:                 "KafkaConsumerGroup",
+		Metadata:             resourceMeta{Self: q.url("consumer-groups", g.Group), ResourceName: q.crn("consumer-group", g.Group)},
+		ClusterID:            q.cluster,
+		ConsumerGroupID:      g.Group,
+		IsSimple:             g.ProtocolType == "",
+		PartitionAssignor:    g.Assignor,
+		State:                groupState(g.State),
+		Type:                 g.Type,
+		IsMixedConsumerGroup: g.Mixed,
+		Coordinator:          relationship{q.url("brokers", strconv.Itoa(int(g.Coordinator)))},
+		Consumers:            relationship{q.url("consumer-groups", g.Group, "consumers")},
+		LagSummary:           relationship{q.url("consumer-groups", g.Group, "lag-summary")},
 	}
 }
 
-// groupExists says whether a described group is a real one (Kafka
+// groupExists says whether a described classic group is a real one (Kafka
 // describes an unknown group as Dead with no protocol type).
 func groupExists(g kadm.DescribedGroup) bool {
 	return g.Err == nil && !(g.State == "Dead" && g.ProtocolType == "")
@@ -92,15 +191,13 @@ func (s *Server) listConsumerGroups(w http.ResponseWriter, r *http.Request) {
 	}
 	var out []consumerGroupData
 	if len(names) > 0 {
-		described, err := q.client.Admin.DescribeGroups(q.ctx, names...)
-		if err != nil && len(described) == 0 {
+		found, _, err := describeGroups(q, names...)
+		if err != nil {
 			s.fail(w, r, err)
 			return
 		}
-		for _, g := range described {
-			if groupExists(g) {
-				out = append(out, toConsumerGroupData(q, g))
-			}
+		for _, g := range found {
+			out = append(out, toConsumerGroupData(q, g))
 		}
 	}
 	slices.SortFunc(out, func(a, b consumerGroupData) int { return cmp.Compare(a.ConsumerGroupID, b.ConsumerGroupID) })
@@ -109,21 +206,20 @@ func (s *Server) listConsumerGroups(w http.ResponseWriter, r *http.Request) {
 
 // group describes {consumer_group_id}; on failure it has answered (404
 // with notFoundMsg for an unknown group).
-func (s *Server) group(w http.ResponseWriter, r *http.Request, q *v3Request, notFoundMsg string) (kadm.DescribedGroup, bool) {
+func (s *Server) group(w http.ResponseWriter, r *http.Request, q *v3Request, notFoundMsg string) (groupView, bool) {
 	name := r.PathValue("consumer_group_id")
-	described, err := q.client.Admin.DescribeGroups(q.ctx, name)
-	g, ok := described[name]
-	if err != nil && !ok {
+	found, errs, err := describeGroups(q, name)
+	if err != nil {
 		s.fail(w, r, err)
-		return g, false
+		return groupView{}, false
 	}
-	if !ok || errors.Is(g.Err, kerr.GroupIDNotFound) || (g.Err == nil && !groupExists(g)) {
+	if err := errs[name]; err != nil {
+		s.fail(w, r, err)
+		return groupView{}, false
+	}
+	g, ok := found[name]
+	if !ok {
 		writeError(w, http.StatusNotFound, 0, notFoundMsg)
-		return g, false
-	}
-	if g.Err != nil {
-		ae := kafkaError(g.Err, g.ErrMessage)
-		writeError(w, ae.status, ae.code, ae.msg)
 		return g, false
 	}
 	return g, true
@@ -153,7 +249,7 @@ type consumerData struct {
 	Assignments     relationship `json:"assignments"`
 }
 
-func toConsumerData(q *v3Request, group string, m kadm.DescribedGroupMember) consumerData {
+func toConsumerData(q *v3Request, group string, m memberView) consumerData {
 	return consumerData{
 		Kind: "KafkaConsumer",
 		Metadata: resourceMeta{
@@ -224,7 +320,7 @@ type consumerLagData struct {
 
 // lags computes the group's lag per partition with a committed offset; on
 // failure it has answered.
-func (s *Server) lags(w http.ResponseWriter, r *http.Request, q *v3Request) (kadm.DescribedGroup, []consumerLagData, bool) {
+func (s *Server) lags(w http.ResponseWriter, r *http.Request, q *v3Request) (groupView, []consumerLagData, bool) {
 	name := r.PathValue("consumer_group_id")
 	g, ok := s.group(w, r, q, fmt.Sprintf("Consumer Group %s could not be found.", name))
 	if !ok {
@@ -254,19 +350,15 @@ func (s *Server) lags(w http.ResponseWriter, r *http.Request, q *v3Request) (kad
 		return g, nil, false
 	}
 	// Who is assigned each partition.
-	type owner struct{ m kadm.DescribedGroupMember }
+	type owner struct{ m memberView }
 	owners := map[string]map[int32]owner{}
 	for _, m := range g.Members {
-		a, ok := m.Assigned.AsConsumer()
-		if !ok {
-			continue
-		}
-		for _, t := range a.Topics {
-			if owners[t.Topic] == nil {
-				owners[t.Topic] = map[int32]owner{}
+		for t, ps := range m.Assigned {
+			if owners[t] == nil {
+				owners[t] = map[int32]owner{}
 			}
-			for _, p := range t.Partitions {
-				owners[t.Topic][p] = owner{m}
+			for _, p := range ps {
+				owners[t][p] = owner{m}
 			}
 		}
 	}
@@ -394,4 +486,91 @@ func (s *Server) getLagSummary(w http.ResponseWriter, r *http.Request) {
 	d.MaxLagConsumer = relationship{q.url("consumer-groups", g.Group, "consumers", d.MaxLagConsumerID)}
 	d.MaxLagPartition = relationship{q.url("topics", d.MaxLagTopicName, "partitions", strconv.Itoa(int(d.MaxLagPartitionID)))}
 	writeJSON(w, http.StatusOK, d)
+}
+
+type consumerAssignmentData struct {
+	Kind            string       `json:"kind"`
+	Metadata        resourceMeta `json:"metadata"`
+	ClusterID       string       `json:"cluster_id"`
+	ConsumerGroupID string       `json:"consumer_group_id"`
+	ConsumerID      string       `json:"consumer_id"`
+	TopicName       string       `json:"topic_name"`
+	PartitionID     int32        `json:"partition_id"`
+	Partition       relationship `json:"partition"`
+}
+
+// assignments lists {consumer_id}'s partitions, sorted by topic and
+// partition; on failure it has answered (404 for an unknown group or
+// member).
+func (s *Server) assignments(w http.ResponseWriter, r *http.Request, q *v3Request) ([]consumerAssignmentData, bool) {
+	g, ok := s.group(w, r, q, msgHTTPNotFound)
+	if !ok {
+		return nil, false
+	}
+	id := r.PathValue("consumer_id")
+	i := slices.IndexFunc(g.Members, func(m memberView) bool { return m.MemberID == id })
+	if i < 0 {
+		writeError(w, http.StatusNotFound, 0, msgHTTPNotFound)
+		return nil, false
+	}
+	var out []consumerAssignmentData
+	for t, ps := range g.Members[i].Assigned {
+		for _, p := range ps {
+			pid := strconv.Itoa(int(p))
+			out = append(out, consumerAssignmentData{
+				Kind: "KafkaConsumerAssignment",
+				Metadata: resourceMeta{
+					Self:         q.url("consumer-groups", g.Group, "consumers", id, "assignments", t, "partitions", pid),
+					ResourceName: q.crn("consumer-group", g.Group, "consumer", id, "assignment", t, "partition", pid),
+				},
+				ClusterID:       q.cluster,
+				ConsumerGroupID: g.Group,
+				ConsumerID:      id,
+				TopicName:       t,
+				PartitionID:     p,
+				Partition:       relationship{q.url("topics", t, "partitions", pid)},
+			})
+		}
+	}
+	slices.SortFunc(out, func(a, b consumerAssignmentData) int {
+		if c := cmp.Compare(a.TopicName, b.TopicName); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.PartitionID, b.PartitionID)
+	})
+	return out, true
+}
+
+func (s *Server) listConsumerAssignments(w http.ResponseWriter, r *http.Request) {
+	q, cancel := s.begin(w, r)
+	if q == nil {
+		return
+	}
+	defer cancel()
+	out, ok := s.assignments(w, r, q)
+	if !ok {
+		return
+	}
+	group, id := r.PathValue("consumer_group_id"), r.PathValue("consumer_id")
+	writeJSON(w, http.StatusOK, newList("KafkaConsumerAssignmentList", q.url("consumer-groups", group, "consumers", id, "assignments"), out))
+}
+
+func (s *Server) getConsumerAssignment(w http.ResponseWriter, r *http.Request) {
+	q, cancel := s.begin(w, r)
+	if q == nil {
+		return
+	}
+	defer cancel()
+	out, ok := s.assignments(w, r, q)
+	if !ok {
+		return
+	}
+	topic, partition := r.PathValue("topic_name"), r.PathValue("partition_id")
+	for _, a := range out {
+		if a.TopicName == topic && strconv.Itoa(int(a.PartitionID)) == partition {
+			writeJSON(w, http.StatusOK, a)
+			return
+		}
+	}
+	writeError(w, http.StatusNotFound, 0, msgHTTPNotFound)
 }

@@ -106,7 +106,14 @@ func (s *Server) produceRecords(w http.ResponseWriter, r *http.Request) {
 	}
 	partitions := len(t.Partitions)
 
-	dec := json.NewDecoder(r.Body)
+	// The server's ReadTimeout and WriteTimeout count from the request's
+	// start; a stream lives as long as records come: each record read
+	// and each answer written moves its deadline (an error: the
+	// ResponseWriter has no connection deadlines, as in tests).
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Now().Add(streamIdle))
+	body := &recordLimitReader{r: r.Body}
+	dec := json.NewDecoder(body)
 	var first produceRequest
 	firstErr := dec.Decode(&first)
 	if errors.Is(firstErr, io.EOF) {
@@ -115,15 +122,15 @@ func (s *Server) produceRecords(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// Read the body while answering (HTTP/1.1 needs it said).
-	_ = http.NewResponseController(w).EnableFullDuplex()
+	_ = rc.EnableFullDuplex()
 
 	ctx := r.Context()
 	results := make(chan chan produceResponse, maxInFlight)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		rc := http.NewResponseController(w)
 		w.Header().Set("Content-Type", "application/json")
+		_ = rc.SetWriteDeadline(time.Now().Add(streamIdle))
 		w.WriteHeader(http.StatusOK)
 		broken := false
 		for ch := range results {
@@ -132,6 +139,7 @@ func (s *Server) produceRecords(w http.ResponseWriter, r *http.Request) {
 				continue
 			}
 			data, _ := json.Marshal(res)
+			_ = rc.SetWriteDeadline(time.Now().Add(streamIdle))
 			if _, err := w.Write(append(data, '\r', '\n')); err != nil {
 				broken = true
 				continue
@@ -151,16 +159,23 @@ func (s *Server) produceRecords(w http.ResponseWriter, r *http.Request) {
 		ch := make(chan produceResponse, 1)
 		results <- ch
 		if err != nil {
-			var syn *json.SyntaxError
-			if errors.As(err, &syn) || errors.Is(err, io.ErrUnexpectedEOF) {
-				// The stream cannot be resynchronised: answer and stop.
-				ch <- produceResponse{ErrorCode: http.StatusBadRequest, Message: "Error processing JSON: " + err.Error()}
+			var typeErr *json.UnmarshalTypeError
+			if errors.As(err, &typeErr) {
+				// A well-formed record of the wrong shape: the decoder
+				// has passed it, the stream goes on.
+				ch <- produceResponse{ErrorCode: http.StatusBadRequest, Message: "Bad Request: " + err.Error()}
+			} else {
+				// Malformed JSON, a record too large, a broken
+				// connection: the stream cannot go on (the decoder
+				// returns the same error for ever).
+				ch <- streamError(err)
 				return
 			}
-			ch <- produceResponse{ErrorCode: http.StatusBadRequest, Message: "Bad Request: " + err.Error()}
 		} else {
 			s.produceOne(ctx, q, topic, partitions, req, ch)
 		}
+		body.next()
+		_ = rc.SetReadDeadline(time.Now().Add(streamIdle))
 		req = produceRequest{}
 		err = dec.Decode(&req)
 		if errors.Is(err, io.EOF) {
@@ -170,6 +185,52 @@ func (s *Server) produceRecords(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+}
+
+// streamIdle is how long a streaming produce waits for its next record,
+// and for the client to take an answer.
+const streamIdle = 60 * time.Second
+
+// maxRecordBytes bounds one produce record's JSON (a record of Kafka's
+// default message.max.bytes, 1 MiB, as base64 in JSON is about 1.4 MiB).
+const maxRecordBytes = 8 << 20
+
+// errRecordTooLarge is a produce record over maxRecordBytes.
+var errRecordTooLarge = errors.New("restproxy: record too large")
+
+// recordLimitReader fails once more than maxRecordBytes were read since
+// the last call of next (the start of the record being decoded; the
+// decoder's read-ahead of the next record counts towards it too).
+type recordLimitReader struct {
+	r io.Reader
+	n int64
+}
+
+func (l *recordLimitReader) Read(p []byte) (int, error) {
+	if l.n >= maxRecordBytes {
+		return 0, errRecordTooLarge
+	}
+	if rest := maxRecordBytes - l.n; int64(len(p)) > rest {
+		p = p[:rest]
+	}
+	n, err := l.r.Read(p)
+	l.n += int64(n)
+	return n, err
+}
+
+func (l *recordLimitReader) next() { l.n = 0 }
+
+// streamError is the answer to a stream that cannot be read on.
+func streamError(err error) produceResponse {
+	var syn *json.SyntaxError
+	switch {
+	case errors.As(err, &syn) || errors.Is(err, io.ErrUnexpectedEOF):
+		return produceResponse{ErrorCode: http.StatusBadRequest, Message: "Error processing JSON: " + err.Error()}
+	case errors.Is(err, errRecordTooLarge):
+		return produceResponse{ErrorCode: http.StatusRequestEntityTooLarge,
+			Message: fmt.Sprintf("Request Entity Too Large: a record may not exceed %d bytes of JSON.", maxRecordBytes)}
+	}
+	return produceResponse{ErrorCode: http.StatusBadRequest, Message: "Bad Request: reading the request: " + err.Error()}
 }
 
 // produceOne encodes one record and produces it; its result arrives on ch.

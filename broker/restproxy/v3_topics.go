@@ -275,11 +275,20 @@ func validTopicName(t string) bool {
 	return true
 }
 
+// maxAdminBodyBytes bounds the body of a v3 admin request (a topic to
+// create, configs to alter).
+const maxAdminBodyBytes = 1 << 20
+
 // decodeBody decodes a JSON request body; on failure it has answered as
 // kafka-rest does (422 42206 for an empty body, 400 for bad JSON).
 func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
-	dec := json.NewDecoder(r.Body)
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxAdminBodyBytes))
 	if err := dec.Decode(v); err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			writeError(w, http.StatusRequestEntityTooLarge, 0, fmt.Sprintf("Request Entity Too Large: the body may not exceed %d bytes.", maxAdminBodyBytes))
+			return false
+		}
 		if errors.Is(err, io.EOF) {
 			e := invalidPayload("Request body is empty. Data is required.")
 			writeError(w, e.status, e.code, e.msg)
@@ -564,4 +573,42 @@ func (s *Server) getReplica(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	writeError(w, http.StatusNotFound, 0, msgHTTPNotFound)
+}
+
+// listBrokerReplicas answers every partition replica a broker holds
+// (kafka-rest's SearchReplicasByBrokerAction, which brokers link to as
+// "partition_replicas"), sorted by topic and partition.
+func (s *Server) listBrokerReplicas(w http.ResponseWriter, r *http.Request) {
+	id, ok := brokerID(w, r)
+	if !ok {
+		return
+	}
+	q, cancel := s.begin(w, r)
+	if q == nil {
+		return
+	}
+	defer cancel()
+	meta, err := q.client.Admin.Metadata(q.ctx)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if !slices.ContainsFunc(meta.Brokers, func(b kadm.BrokerDetail) bool { return b.NodeID == id }) {
+		writeError(w, http.StatusNotFound, 0, msgHTTPNotFound)
+		return
+	}
+	var out []replicaData
+	for _, t := range meta.Topics.Sorted() {
+		if t.Err != nil {
+			continue
+		}
+		for _, p := range t.Partitions.Sorted() {
+			for _, rd := range replicas(q, p) {
+				if rd.BrokerID == id {
+					out = append(out, rd)
+				}
+			}
+		}
+	}
+	writeJSON(w, http.StatusOK, newList("KafkaReplicaList", q.url("brokers", strconv.Itoa(int(id)), "partition-replicas"), out))
 }
