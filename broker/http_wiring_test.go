@@ -333,3 +333,32 @@ func TestHTTPFrontEndsProxyPartitionID(t *testing.T) {
 		}
 	}
 }
+
+// TestHTTPFrontEndsConsoleRebinding: the console as wired (bound to
+// loopback, behind the request tracker and the server's base context)
+// refuses a request whose Host names another site, as a DNS-rebinding
+// page's would (console/guard.go decides by the connection's local
+// address, which the server still puts in every request's context), and
+// answers localhost and its own address.
+func TestHTTPFrontEndsConsoleRebinding(t *testing.T) {
+	b, _ := startFrontEnds(t)
+	_, port, _ := net.SplitHostPort(b.ConsoleAddr())
+	for host, want := range map[string]int{
+		"attacker.example":         http.StatusForbidden,
+		"attacker.example:" + port: http.StatusForbidden,
+		"localhost:" + port:        http.StatusOK,
+		b.ConsoleAddr():            http.StatusOK,
+	} {
+		req, _ := http.NewRequest("GET", "http://"+b.ConsoleAddr()+"/api/overview", nil)
+		req.Host = host
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("Host %s: %s, want %d", host, resp.Status, want)
+		}
+	}
+}
