@@ -186,7 +186,7 @@ export function Sparkline(props: {
 }
 
 // ConfirmButton asks "sure?" in place instead of a window.confirm dialog.
-export function ConfirmButton(props: { label: string; confirm: string; onConfirm: () => void; testid?: string; disabled?: boolean }) {
+export function ConfirmButton(props: { label: string; confirm: string; onConfirm: () => void; testid?: string; disabled?: boolean; title?: string }) {
   const [asking, setAsking] = useState(false);
   // The confirming button takes the focus, so that a keyboard user can
   // answer at once (Enter) or leave (Tab to Cancel).
@@ -196,7 +196,7 @@ export function ConfirmButton(props: { label: string; confirm: string; onConfirm
   }, [asking]);
   if (!asking) {
     return (
-      <button class="danger small" data-testid={props.testid} disabled={props.disabled} onClick={() => setAsking(true)}>
+      <button class="danger small" data-testid={props.testid} disabled={props.disabled} title={props.title} aria-label={props.title} onClick={() => setAsking(true)}>
         {props.label}
       </button>
     );

@@ -123,7 +123,7 @@ export function GroupPage(props: { group: string }) {
       </p>
       <div class="page-head">
         <h1 data-testid="group-title">{g}</h1>
-        {data && <ConfirmButton label="Delete group" confirm={`Delete ${g}`} testid="group-delete" disabled={deleted || data.members.length > 0} onConfirm={del} />}
+        {data && <ConfirmButton label="Delete group" confirm={`Delete ${g}`} testid="group-delete" title={data.members.length > 0 ? "Only an empty group can be deleted: stop its consumers first" : undefined} disabled={deleted || data.members.length > 0} onConfirm={del} />}
       </div>
       {!data ? (
         status === 404 ? (

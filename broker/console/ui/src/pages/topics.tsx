@@ -124,7 +124,7 @@ export function TopicsPage() {
                     {rate(t.records_in_per_sec, "rec")}
                   </td>
                   <td class={"num" + (t.under_replicated > 0 ? " warn-text" : "")}>{t.under_replicated > 0 ? <Badge kind="warn">{count(t.under_replicated)}</Badge> : <span class="muted">0</span>}</td>
-                  <td class="actions">{!t.internal && <ConfirmButton label="Delete" confirm={`Delete ${t.name}`} testid="topic-delete" onConfirm={() => del(t.name)} />}</td>
+                  <td class="actions">{!t.internal && <ConfirmButton label="Delete" title={`Delete topic ${t.name}`} confirm={`Delete ${t.name}`} testid="topic-delete" onConfirm={() => del(t.name)} />}</td>
                 </tr>
               ))}
             </tbody>
