@@ -44,6 +44,9 @@ export async function api<T>(path: string, init?: { method?: string; body?: unkn
 
 export const enc = encodeURIComponent;
 
+// unreachable is the error banner's source for "the console does not answer".
+const unreachable = "console-unreachable";
+
 export interface Poll<T> {
   data: T | undefined;
   error: string | undefined;
@@ -95,12 +98,19 @@ export function usePoll<T>(path: string | null, enabled = true, opts: PollOption
         if (stopped) return;
         setState({ path, data });
         reportError(path, undefined);
+        reportError(unreachable, undefined);
       } catch (e) {
         if (stopped || (e as Error).name === "AbortError") return;
         const msg = (e as Error).message;
         const status = e instanceof ApiError ? e.status : 0;
         setState((s) => ({ path, data: s.path === path ? s.data : undefined, error: msg, status }));
-        reportError(path, notFoundOnPage && status === 404 ? undefined : `${path}: ${msg}`);
+        if (status === 0) {
+          // One line for all the page's requests: the console is gone, not
+          // one of its answers wrong.
+          reportError(unreachable, `Cannot reach the console at ${location.host}: is moldau still running? Retrying every ${REFRESH_MS / 1000} s.`);
+        } else {
+          reportError(path, notFoundOnPage && status === 404 ? undefined : `${path}: ${msg}`);
+        }
       }
       inFlight = false;
       if (!stopped && (enabled || again)) timer = window.setTimeout(run, again ? 0 : REFRESH_MS);

@@ -230,13 +230,32 @@ export function Badge(props: { children: ComponentChildren; kind?: string; testi
 }
 
 export function Tabs(props: { tabs: [string, string][]; active: string; onSelect: (id: string) => void }) {
+  // Arrow keys move between the tabs (WAI-ARIA's tabs pattern); only the
+  // active tab is in the Tab order.
+  const onKey = (e: KeyboardEvent) => {
+    const i = props.tabs.findIndex(([id]) => id === props.active);
+    let j = -1;
+    if (e.key === "ArrowRight") j = (i + 1) % props.tabs.length;
+    else if (e.key === "ArrowLeft") j = (i - 1 + props.tabs.length) % props.tabs.length;
+    else if (e.key === "Home") j = 0;
+    else if (e.key === "End") j = props.tabs.length - 1;
+    if (j < 0) return;
+    e.preventDefault();
+    const id = props.tabs[j][0];
+    props.onSelect(id);
+    document.getElementById("tab-" + id)?.focus();
+  };
   return (
-    <div class="tabs" role="tablist">
+    <div class="tabs" role="tablist" onKeyDown={onKey}>
       {props.tabs.map(([id, label]) => (
         <button
           key={id}
+          id={"tab-" + id}
           role="tab"
+          type="button"
           aria-selected={props.active === id}
+          aria-controls="tab-panel"
+          tabIndex={props.active === id ? 0 : -1}
           class={"tab" + (props.active === id ? " active" : "")}
           data-testid={"tab-" + id}
           onClick={() => props.onSelect(id)}

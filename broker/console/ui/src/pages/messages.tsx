@@ -374,6 +374,19 @@ function describe(what: string, d: Decoded | null): string {
 }
 
 const formats = ["string", "json", "base64", "avro", "protobuf", "jsonschema"];
+
+function valuePlaceholder(format: string): string {
+  switch (format) {
+    case "string":
+      return "hello, Moldau";
+    case "base64":
+      return "aGVsbG8= (the bytes, base64-encoded)";
+    case "json":
+      return '{"id": 1, "name": "ada"}';
+    default:
+      return `the record as JSON, encoded with the subject's latest ${format} schema`;
+  }
+}
 const schemaFormats = new Set(["avro", "protobuf", "jsonschema"]);
 
 export function ProduceForm(props: { topic: string; partitions?: number; onProduced: () => void }) {
@@ -428,6 +441,7 @@ export function ProduceForm(props: { topic: string; partitions?: number; onProdu
           Partition
           <input
             data-testid="produce-partition"
+            title="Empty: the partitioner chooses (by the key's hash, or spread when there is no key)"
             inputMode="numeric"
             placeholder={props.partitions ? `any (0–${props.partitions - 1})` : "any"}
             value={partition}
@@ -451,7 +465,15 @@ export function ProduceForm(props: { topic: string; partitions?: number; onProdu
       </div>
       <label>
         Value
-        <textarea data-testid="produce-value" rows={6} value={value} disabled={nullValue} onInput={(e) => setValue(e.currentTarget.value)} class="mono" />
+        <textarea
+          data-testid="produce-value"
+          rows={6}
+          value={value}
+          disabled={nullValue}
+          placeholder={valuePlaceholder(valueFormat)}
+          onInput={(e) => setValue(e.currentTarget.value)}
+          class="mono"
+        />
       </label>
       <div class="grid">
         <label>

@@ -65,7 +65,7 @@ export function OverviewPage() {
             />
           </div>
           {urp.length > 0 && (
-            <div class="error-banner health" data-testid="overview-urp-list" role="status">
+            <div class="warn-box" data-testid="overview-urp-list" role="status">
               <strong>
                 {count(urp.length)} topic{urp.length === 1 ? " has" : "s have"} under-replicated partitions:
               </strong>

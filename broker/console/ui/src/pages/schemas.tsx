@@ -3,7 +3,7 @@
 // registering a new version.
 import { useMemo, useState } from "preact/hooks";
 import { api, enc, type Schemas, type SubjectDetail, usePoll } from "../api";
-import { Badge, Cmd, Empty, Loading, Stat } from "../components";
+import { Badge, Cmd, CopyButton, Empty, Loading, Stat } from "../components";
 import { lineDiff } from "../diff";
 import { reportError } from "../errors";
 import { prettySchema } from "../format";
@@ -221,6 +221,12 @@ export function SubjectPage(props: { subject: string }) {
         <a href="#/schemas">Schemas</a> /
       </p>
       <h1 data-testid="subject-title">{s}</h1>
+      {/-(key|value)$/.test(s) && (
+        <p class="muted small">
+          By Confluent's default naming (TopicNameStrategy) this subject holds the {s.endsWith("-key") ? "keys" : "values"} of topic{" "}
+          <a href={`#/topics/${enc(s.replace(/-(key|value)$/, ""))}`}>{s.replace(/-(key|value)$/, "")}</a>.
+        </p>
+      )}
       {!data ? (
         status === 404 ? (
           <Empty testid="subject-not-found">
@@ -306,7 +312,8 @@ export function SubjectPage(props: { subject: string }) {
             </div>
             <div>
               <h2>
-                Schema v{b} {schemaB && <span class="muted small">id {schemaB.id}</span>}
+                Schema v{b} {schemaB && <span class="muted small">id {schemaB.id}</span>}{" "}
+                {schemaB && <CopyButton text={prettySchema(schemaB.schema)} what="the schema" testid="schema-copy" />}
               </h2>
               <pre class="schema" data-testid="schema-text">
                 {schemaB ? prettySchema(schemaB.schema) : ""}

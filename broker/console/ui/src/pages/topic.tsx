@@ -81,7 +81,7 @@ export function TopicPage(props: { topic: string }) {
         active={tab}
         onSelect={setTab}
       />
-      <div class="tab-body" role="tabpanel" aria-labelledby={"tab-" + tab}>
+      <div class="tab-body" id="tab-panel" role="tabpanel" aria-labelledby={"tab-" + tab}>
         {tab === "messages" && <MessageBrowser topic={t} state={browse} setState={setBrowse} hws={hws} />}
         {tab === "produce" && <ProduceForm topic={t} partitions={data?.partitions.length} onProduced={reload} />}
         {tab === "partitions" && (data ? <Partitions parts={data.partitions} /> : <Loading />)}
@@ -89,6 +89,47 @@ export function TopicPage(props: { topic: string }) {
       </div>
     </div>
   );
+}
+
+// sourceText names a config source (Kafka's ConfigSource) in words.
+function sourceText(source: string): string {
+  switch (source.toUpperCase()) {
+    case "DYNAMIC_TOPIC_CONFIG":
+      return "set on this topic";
+    case "DYNAMIC_BROKER_CONFIG":
+      return "broker (dynamic)";
+    case "DYNAMIC_DEFAULT_BROKER_CONFIG":
+      return "cluster default (dynamic)";
+    case "STATIC_BROKER_CONFIG":
+      return "broker config";
+    case "DEFAULT_CONFIG":
+      return "default";
+  }
+  return source.toLowerCase().replace(/_/g, " ");
+}
+
+// configHint reads a duration (*.ms) or size (*.bytes) config value as
+// people say it: 604800000 → "7 d", 1073741824 → "1.00 GiB"; -1 → "no limit".
+export function configHint(name: string, value: string | null): string | undefined {
+  if (value === null || !/^-?\d+$/.test(value)) return undefined;
+  const n = Number(value);
+  const isMs = name.endsWith(".ms");
+  const isBytes = name.endsWith(".bytes") || name.endsWith(".size");
+  if (!isMs && !isBytes) return undefined;
+  if (n < 0) return "no limit";
+  if (n >= Number.MAX_SAFE_INTEGER) return "never";
+  if (isBytes) return n >= 1024 ? bytes(n) : undefined;
+  if (n < 1000) return undefined;
+  const units: [number, string][] = [
+    [86_400_000, "d"],
+    [3_600_000, "h"],
+    [60_000, "min"],
+    [1000, "s"],
+  ];
+  for (const [ms, u] of units) {
+    if (n >= ms && n % ms === 0) return `${count(n / ms)} ${u}`;
+  }
+  return `${(n / 1000).toFixed(1)} s`;
 }
 
 function offline(p: PartitionInfo): boolean {
@@ -169,7 +210,10 @@ function Configs(props: { topic: string; configs: ConfigEntry[]; reload: () => v
       return false;
     }
   };
-  const rows = [...props.configs].filter((c) => showDefaults || !c.default).sort((a, b) => a.name.localeCompare(b.name));
+  // Overrides first: they are what makes this topic differ from the rest.
+  const rows = [...props.configs]
+    .filter((c) => showDefaults || !c.default)
+    .sort((a, b) => Number(a.default) - Number(b.default) || a.name.localeCompare(b.name));
   return (
     <div>
       <div class="toolbar">
@@ -238,11 +282,14 @@ function Configs(props: { topic: string; configs: ConfigEntry[]; reload: () => v
                       ) : c.sensitive ? (
                         <span class="muted">(sensitive)</span>
                       ) : (
-                        <span data-testid="config-value">{c.value ?? <span class="muted">null</span>}</span>
+                        <>
+                          <span data-testid="config-value">{c.value ?? <span class="muted">null</span>}</span>
+                          {configHint(c.name, c.value) && <span class="muted small"> ({configHint(c.name, c.value)})</span>}
+                        </>
                       )}
                     </td>
                     <td>
-                      <span class="muted">{c.source}</span> {c.read_only && <Badge>read-only</Badge>}
+                      {c.default ? <span class="muted">{sourceText(c.source)}</span> : <Badge kind="info">{sourceText(c.source)}</Badge>} {c.read_only && <Badge>read-only</Badge>}
                     </td>
                     <td class="actions">
                       {!c.read_only &&
