@@ -113,11 +113,12 @@ function sourceText(source: string): string {
 export function configHint(name: string, value: string | null): string | undefined {
   if (value === null || !/^-?\d+$/.test(value)) return undefined;
   const n = Number(value);
+  // Long.MAX_VALUE (and near it): Kafka's "unlimited".
+  if (n >= Number.MAX_SAFE_INTEGER) return "no limit";
   const isMs = name.endsWith(".ms");
-  const isBytes = name.endsWith(".bytes") || name.endsWith(".size");
+  const isBytes = name.endsWith(".bytes");
   if (!isMs && !isBytes) return undefined;
   if (n < 0) return "no limit";
-  if (n >= Number.MAX_SAFE_INTEGER) return "never";
   if (isBytes) return n >= 1024 ? bytes(n) : undefined;
   if (n < 1000) return undefined;
   const units: [number, string][] = [
