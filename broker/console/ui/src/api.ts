@@ -23,7 +23,7 @@ export async function api<T>(path: string, init?: { method?: string; body?: unkn
     res = await fetch(path, opts);
   } catch (e) {
     if ((e as Error).name === "AbortError") throw e;
-    throw new ApiError(0, `console unreachable: ${(e as Error).message}`);
+    throw new ApiError(0, `cannot reach the console (is moldau still running?): ${(e as Error).message}`);
   }
   const text = await res.text();
   let body: unknown = undefined;
@@ -44,10 +44,22 @@ export async function api<T>(path: string, init?: { method?: string; body?: unkn
 
 export const enc = encodeURIComponent;
 
+// unreachable is the error banner's source for "the console does not answer".
+const unreachable = "console-unreachable";
+
 export interface Poll<T> {
   data: T | undefined;
   error: string | undefined;
+  // status is the HTTP status of the last failure (0: the console was
+  // unreachable), undefined after a success.
+  status: number | undefined;
   reload: () => void;
+}
+
+export interface PollOptions {
+  // notFoundOnPage: a 404 is shown by the page itself ("topic x does not
+  // exist"), not in the error banner.
+  notFoundOnPage?: boolean;
 }
 
 // usePoll fetches path now and then every REFRESH_MS (the next request starts
@@ -56,8 +68,9 @@ export interface Poll<T> {
 // old data; unmounting aborts the request in flight. A failure goes to the
 // error banner until the next success. A null path fetches nothing;
 // enabled=false fetches once and then only on reload.
-export function usePoll<T>(path: string | null, enabled = true): Poll<T> {
-  const [state, setState] = useState<{ path: string | null; data?: T; error?: string }>({ path });
+export function usePoll<T>(path: string | null, enabled = true, opts: PollOptions = {}): Poll<T> {
+  const [state, setState] = useState<{ path: string | null; data?: T; error?: string; status?: number }>({ path });
+  const notFoundOnPage = !!opts.notFoundOnPage;
   const kick = useRef<() => void>(() => {});
   useEffect(() => {
     if (path === null) return;
@@ -85,11 +98,19 @@ export function usePoll<T>(path: string | null, enabled = true): Poll<T> {
         if (stopped) return;
         setState({ path, data });
         reportError(path, undefined);
+        reportError(unreachable, undefined);
       } catch (e) {
         if (stopped || (e as Error).name === "AbortError") return;
         const msg = (e as Error).message;
-        setState((s) => ({ path, data: s.path === path ? s.data : undefined, error: msg }));
-        reportError(path, `${path}: ${msg}`);
+        const status = e instanceof ApiError ? e.status : 0;
+        setState((s) => ({ path, data: s.path === path ? s.data : undefined, error: msg, status }));
+        if (status === 0) {
+          // One line for all the page's requests: the console is gone, not
+          // one of its answers wrong.
+          reportError(unreachable, `Cannot reach the console at ${location.host}: is moldau still running? Retrying every ${REFRESH_MS / 1000} s.`);
+        } else {
+          reportError(path, notFoundOnPage && status === 404 ? undefined : `${path}: ${msg}`);
+        }
       }
       inFlight = false;
       if (!stopped && (enabled || again)) timer = window.setTimeout(run, again ? 0 : REFRESH_MS);
@@ -115,11 +136,12 @@ export function usePoll<T>(path: string | null, enabled = true): Poll<T> {
       if (timer !== undefined) clearTimeout(timer);
       reportError(path, undefined);
     };
-  }, [path, enabled]);
+  }, [path, enabled, notFoundOnPage]);
   const fresh = state.path === path;
   return {
     data: fresh ? state.data : undefined,
     error: fresh ? state.error : undefined,
+    status: fresh ? state.status : undefined,
     reload: () => kick.current(),
   };
 }

@@ -68,8 +68,25 @@ const sections: [string, string, Route["page"][]][] = [
   ["security", "Security", ["security"]],
 ];
 
+// title names the page in the browser's tab and history.
+function title(r: Route): string {
+  switch (r.page) {
+    case "topic":
+    case "group":
+    case "subject":
+      return `${r.name} · Moldau`;
+    case "notfound":
+      return "Not found · Moldau";
+  }
+  const s = sections.find(([, , pages]) => pages.includes(r.page));
+  return `${s ? s[1] : "Console"} · Moldau`;
+}
+
 function App() {
   const route = useRoute();
+  useEffect(() => {
+    document.title = title(route);
+  });
   let page;
   switch (route.page) {
     case "overview":

@@ -2,12 +2,28 @@
 // lag per partition, offset reset.
 import { useState } from "preact/hooks";
 import { api, enc, type GroupDetail, type GroupSummary, type ResetResult, usePoll } from "../api";
-import { Badge, ConfirmButton, Empty, Loading, Stat } from "../components";
+import { Badge, Breakable, Cmd, ConfirmButton, Empty, Loading, Stat, useBootstrap } from "../components";
 import { reportError } from "../errors";
-import { parseTime } from "../format";
+import { count, parseTime } from "../format";
 
 function lagText(n: number | null | undefined): string {
-  return n === null || n === undefined || n < 0 ? "unknown" : String(n);
+  return n === null || n === undefined || n < 0 ? "unknown" : count(n);
+}
+
+// NoGroups says where consumer groups come from.
+function NoGroups() {
+  const bootstrap = useBootstrap();
+  return (
+    <Empty testid="groups-empty">
+      <p>
+        <strong>No consumer groups yet.</strong> A group appears when consumers with a <code>group.id</code> join it or commit offsets; this page then
+        shows its members and how far behind the end of each partition it is (its lag).
+      </p>
+      <h3>Try one from a terminal</h3>
+      <Cmd testid="groups-empty-kcat">{`kcat -b ${bootstrap} -G my-group my-topic`}</Cmd>
+      <Cmd>{`kafka-console-consumer.sh --bootstrap-server ${bootstrap} --topic my-topic --group my-group --from-beginning`}</Cmd>
+    </Empty>
+  );
 }
 
 function stateKind(state: string): string {
@@ -31,12 +47,14 @@ export function GroupsPage() {
     <div>
       <h1>Consumer groups</h1>
       <div class="toolbar">
-        <input type="search" placeholder="Filter groups" value={filter} onInput={(e) => setFilter(e.currentTarget.value)} />
+        <input type="search" placeholder="Filter groups" aria-label="Filter groups by id" value={filter} onInput={(e) => setFilter(e.currentTarget.value)} />
       </div>
       {!data ? (
         <Loading />
+      ) : data.length === 0 ? (
+        <NoGroups />
       ) : rows.length === 0 ? (
-        <Empty>{data.length === 0 ? "No consumer groups." : "No group matches."}</Empty>
+        <Empty>No group matches “{filter}”.</Empty>
       ) : (
         <div class="table-wrap">
           <table data-testid="groups-table">
@@ -48,15 +66,17 @@ export function GroupsPage() {
                 <th class="num">Members</th>
                 <th>Protocol</th>
                 <th class="num">Coordinator</th>
-                <th class="num">Lag</th>
+                <th class="num" title="records not yet consumed: the log end offset minus the committed offset, summed over the partitions">
+                  Lag
+                </th>
               </tr>
             </thead>
             <tbody>
               {rows.map((g) => (
                 <tr key={g.group_id} data-testid="group-row" data-group={g.group_id}>
-                  <td>
+                  <td class="name">
                     <a href={`#/groups/${enc(g.group_id)}`} data-testid="group-link">
-                      {g.group_id}
+                      <Breakable text={g.group_id} />
                     </a>
                   </td>
                   <td>{g.type}</td>
@@ -65,10 +85,10 @@ export function GroupsPage() {
                       {g.state}
                     </Badge>
                   </td>
-                  <td class="num">{g.members}</td>
+                  <td class="num">{count(g.members)}</td>
                   <td>{[g.protocol_type, g.protocol].filter(Boolean).join(" / ") || <span class="muted">–</span>}</td>
                   <td class="num">{g.coordinator}</td>
-                  <td class="num" data-testid="group-lag">
+                  <td class={"num" + (g.lag > 0 ? " warn-text" : "")} data-testid="group-lag">
                     {lagText(g.lag)}
                   </td>
                 </tr>
@@ -83,7 +103,7 @@ export function GroupsPage() {
 
 export function GroupPage(props: { group: string }) {
   const g = props.group;
-  const { data, error, reload } = usePoll<GroupDetail>(`/api/groups/${enc(g)}`);
+  const { data, error, status, reload } = usePoll<GroupDetail>(`/api/groups/${enc(g)}`, true, { notFoundOnPage: true });
   const [deleted, setDeleted] = useState(false);
   const del = async () => {
     try {
@@ -103,10 +123,20 @@ export function GroupPage(props: { group: string }) {
       </p>
       <div class="page-head">
         <h1 data-testid="group-title">{g}</h1>
-        {data && <ConfirmButton label="Delete group" confirm={`Delete ${g}`} testid="group-delete" disabled={deleted || data.members.length > 0} onConfirm={del} />}
+        {data && <ConfirmButton label="Delete group" confirm={`Delete ${g}`} testid="group-delete" title={data.members.length > 0 ? "Only an empty group can be deleted: stop its consumers first" : undefined} disabled={deleted || data.members.length > 0} onConfirm={del} />}
       </div>
       {!data ? (
-        error ? <Empty>Could not load group {g}.</Empty> : <Loading />
+        status === 404 ? (
+          <Empty testid="group-not-found">
+            <p>
+              <strong>There is no consumer group “{g}”.</strong> It may have been deleted, or its offsets expired. <a href="#/groups">All groups</a>
+            </p>
+          </Empty>
+        ) : error ? (
+          <Empty>Could not load group {g}.</Empty>
+        ) : (
+          <Loading />
+        )
       ) : (
         <>
           <div class="stats">
@@ -118,8 +148,8 @@ export function GroupPage(props: { group: string }) {
                 </Badge>
               }
             />
-            <Stat label="Total lag" testid="group-total-lag" value={lagText(data.lag)} warn={data.lag > 0} />
-            <Stat label="Members" value={String(data.members.length)} />
+            <Stat label="Total lag" testid="group-total-lag" value={lagText(data.lag)} warn={data.lag > 0} hint="records not yet consumed, summed over the partitions" note={data.lag === 0 ? "caught up" : data.lag > 0 ? "records behind" : undefined} />
+            <Stat label="Members" value={count(data.members.length)} />
             <Stat label="Type" value={data.type} />
             <Stat label="Protocol" value={[data.protocol_type, data.protocol].filter(Boolean).join(" / ") || "–"} />
             <Stat label="Coordinator" value={String(data.coordinator)} />
@@ -174,8 +204,12 @@ export function GroupPage(props: { group: string }) {
                   <tr>
                     <th>Topic</th>
                     <th class="num">Partition</th>
-                    <th class="num">Committed</th>
-                    <th class="num">Log end</th>
+                    <th class="num" title="the offset the group will read next">
+                      Committed
+                    </th>
+                    <th class="num" title="the partition's high watermark">
+                      Log end
+                    </th>
                     <th class="num">Lag</th>
                     <th>Member</th>
                   </tr>

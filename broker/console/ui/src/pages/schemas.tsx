@@ -3,7 +3,7 @@
 // registering a new version.
 import { useMemo, useState } from "preact/hooks";
 import { api, enc, type Schemas, type SubjectDetail, usePoll } from "../api";
-import { Badge, Empty, Loading, Stat } from "../components";
+import { Badge, Cmd, CopyButton, Empty, Loading, Stat } from "../components";
 import { lineDiff } from "../diff";
 import { reportError } from "../errors";
 import { prettySchema } from "../format";
@@ -28,7 +28,15 @@ export function SchemasPage() {
       <div>
         <h1>Schemas</h1>
         <Empty testid="schemas-disabled">
-          The schema registry is not enabled on this broker (start it with <code>--schema-registry-addr</code>).
+          <p>
+            <strong>The schema registry is off on this broker.</strong> With it on, Moldau serves Confluent's Schema Registry API, and this page and the
+            message browser show Avro, Protobuf and JSON Schema records decoded.
+          </p>
+          <p>
+            It is on by default (at 127.0.0.1:8081) unless moldau is started with an empty <code>--schema-registry-addr</code>. To turn it on, start moldau with
+            an address, for example:
+          </p>
+          <Cmd>moldau --schema-registry-addr 127.0.0.1:8081</Cmd>
         </Empty>
       </div>
     );
@@ -57,10 +65,19 @@ export function SchemasPage() {
         />
       )}
       <div class="toolbar">
-        <input type="search" placeholder="Filter subjects" value={filter} onInput={(e) => setFilter(e.currentTarget.value)} />
+        <input type="search" placeholder="Filter subjects" aria-label="Filter subjects" value={filter} onInput={(e) => setFilter(e.currentTarget.value)} />
       </div>
       {rows.length === 0 ? (
-        <Empty>{data.subjects.length === 0 ? "No subjects registered." : "No subject matches."}</Empty>
+        data.subjects.length === 0 ? (
+          <Empty testid="schemas-empty">
+            <p>
+              <strong>No schemas registered yet.</strong> Producers with a Confluent serializer register theirs on first use under the subject{" "}
+              <code>{"{topic}-value"}</code> (and <code>{"{topic}-key"}</code>); or register one with <em>New subject</em> above.
+            </p>
+          </Empty>
+        ) : (
+          <Empty>No subject matches “{filter}”.</Empty>
+        )
       ) : (
         <div class="table-wrap">
           <table data-testid="subjects-table">
@@ -171,7 +188,7 @@ function Register(props: { subject?: string; type?: string; initial?: string; on
 
 export function SubjectPage(props: { subject: string }) {
   const s = props.subject;
-  const { data, error, reload } = usePoll<SubjectDetail>(`/api/schemas/${enc(s)}`);
+  const { data, error, status, reload } = usePoll<SubjectDetail>(`/api/schemas/${enc(s)}`, true, { notFoundOnPage: true });
   const versions = useMemo(() => [...(data?.versions ?? [])].sort((a, b) => a.version - b.version), [data]);
   const latest = versions.length > 0 ? versions[versions.length - 1].version : undefined;
   // Chosen versions; undefined follows the data: b the latest, a the one
@@ -204,8 +221,24 @@ export function SubjectPage(props: { subject: string }) {
         <a href="#/schemas">Schemas</a> /
       </p>
       <h1 data-testid="subject-title">{s}</h1>
+      {/-(key|value)$/.test(s) && (
+        <p class="muted small">
+          By Confluent's default naming (TopicNameStrategy) this subject holds the {s.endsWith("-key") ? "keys" : "values"} of topic{" "}
+          <a href={`#/topics/${enc(s.replace(/-(key|value)$/, ""))}`}>{s.replace(/-(key|value)$/, "")}</a>.
+        </p>
+      )}
       {!data ? (
-        error ? <Empty>Could not load subject {s}.</Empty> : <Loading />
+        status === 404 ? (
+          <Empty testid="subject-not-found">
+            <p>
+              <strong>There is no subject “{s}”.</strong> <a href="#/schemas">All subjects</a>
+            </p>
+          </Empty>
+        ) : error ? (
+          <Empty>Could not load subject {s}.</Empty>
+        ) : (
+          <Loading />
+        )
       ) : (
         <>
           <div class="stats">
@@ -215,7 +248,7 @@ export function SubjectPage(props: { subject: string }) {
             <div class="stat wide">
               <div class="stat-label">Compatibility</div>
               <div class="inline-form">
-                <select data-testid="schema-compatibility" value={shownCompat} onChange={(e) => {
+                <select data-testid="schema-compatibility" aria-label="Compatibility of this subject" value={shownCompat} onChange={(e) => {
                     setCompat(e.currentTarget.value);
                     setCompatMsg(undefined);
                   }}
@@ -279,7 +312,8 @@ export function SubjectPage(props: { subject: string }) {
             </div>
             <div>
               <h2>
-                Schema v{b} {schemaB && <span class="muted small">id {schemaB.id}</span>}
+                Schema v{b} {schemaB && <span class="muted small">id {schemaB.id}</span>}{" "}
+                {schemaB && <CopyButton text={prettySchema(schemaB.schema)} what="the schema" testid="schema-copy" />}
               </h2>
               <pre class="schema" data-testid="schema-text">
                 {schemaB ? prettySchema(schemaB.schema) : ""}

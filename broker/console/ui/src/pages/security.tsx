@@ -16,11 +16,15 @@ export function SecurityPage() {
       {!acls ? (
         <Loading />
       ) : !acls.enabled ? (
-        <Empty testid="acls-disabled">The broker has no authorizer: ACLs are not enabled, every authenticated client may do everything.</Empty>
+        <Empty testid="acls-disabled">
+          <p>
+            <strong>ACLs are off:</strong> the broker has no authorizer, so every client that connects (and authenticates, where SASL is on) may do everything.
+          </p>
+        </Empty>
       ) : (
         <>
           <div class="toolbar">
-            <input type="search" placeholder="Filter ACLs" value={filter} onInput={(e) => setFilter(e.currentTarget.value)} />
+            <input type="search" placeholder="Filter ACLs" aria-label="Filter ACLs" value={filter} onInput={(e) => setFilter(e.currentTarget.value)} />
             <span class="muted small">{acls.acls.length} ACLs</span>
           </div>
           {rows.length === 0 ? (

@@ -1,6 +1,6 @@
 // Topic (#/topics/{topic}): message count, throughput sparkline and the tabs
 // Messages, Produce, Partitions and Configs.
-import { useState } from "preact/hooks";
+import { useMemo, useState } from "preact/hooks";
 import { api, type ConfigEntry, enc, type PartitionInfo, type Throughput, type TopicDetail, usePoll } from "../api";
 import { Badge, Empty, Loading, Sparkline, Stat, Tabs } from "../components";
 import { reportError } from "../errors";
@@ -9,28 +9,66 @@ import { initialBrowse, MessageBrowser, ProduceForm } from "./messages";
 
 export function TopicPage(props: { topic: string }) {
   const t = props.topic;
-  const { data, error, reload } = usePoll<TopicDetail>(`/api/topics/${enc(t)}`);
-  const { data: tp } = usePoll<Throughput>(`/api/topics/${enc(t)}/throughput`);
+  const { data, status, reload } = usePoll<TopicDetail>(`/api/topics/${enc(t)}`, true, { notFoundOnPage: true });
+  const missing = !data && status === 404;
+  const { data: tp } = usePoll<Throughput>(missing ? null : `/api/topics/${enc(t)}/throughput`, true, { notFoundOnPage: true });
   const [tab, setTab] = useState("messages");
   const [browse, setBrowse] = useState(() => initialBrowse(t));
   const points = tp?.points ?? [];
   const lastPoint = points.length > 0 ? points[points.length - 1] : undefined;
+  const hws = useMemo(() => {
+    if (!data) return undefined;
+    const m: Record<string, number> = {};
+    for (const p of data.partitions) m[String(p.partition)] = p.high_watermark;
+    return m;
+  }, [data]);
+  const urp = data ? data.partitions.filter((p) => p.isr.length < p.replicas.length).length : 0;
+  if (missing) {
+    return (
+      <div>
+        <p class="crumbs">
+          <a href="#/topics">Topics</a> /
+        </p>
+        <h1 data-testid="topic-title">{t}</h1>
+        <Empty testid="topic-not-found">
+          <p>
+            <strong>There is no topic named “{t}”.</strong> It may have been deleted, or the name is misspelt.
+          </p>
+          <p>
+            <a href="#/topics">All topics</a> · create it there with <em>Create topic</em>.
+          </p>
+        </Empty>
+      </div>
+    );
+  }
   return (
     <div>
       <p class="crumbs">
         <a href="#/topics">Topics</a> /
       </p>
       <h1 data-testid="topic-title">{t}</h1>
-      {!data && error && <Empty>Could not load topic {t}.</Empty>}
       <div class="stats">
-        <Stat label="Messages" testid="topic-messages-count" value={data ? count(data.messages) : "…"} />
+        <Stat label="Messages" testid="topic-messages-count" value={data ? count(data.messages) : "…"} hint="records between the log start and the high watermark, summed over the partitions" />
         <Stat label="Size" value={data ? bytes(data.size_bytes) : "…"} />
         <Stat label="Partitions" value={data ? count(data.partitions.length) : "…"} />
+        {urp > 0 && <Stat label="Under-replicated" value={count(urp)} warn hint="partitions whose in-sync replicas are fewer than their replicas" />}
         <div class="stat wide">
           <div class="stat-label">
-            Records in/s{lastPoint ? `: ${rate(lastPoint.records_in_per_sec)} · in ${rate(lastPoint.bytes_in_per_sec, "B")} · out ${rate(lastPoint.bytes_out_per_sec, "B")}` : ""}
+            Records in per second
+            {lastPoint && (
+              <span>
+                {" "}
+                · now {rate(lastPoint.records_in_per_sec)} · bytes in {rate(lastPoint.bytes_in_per_sec, "B")} · bytes out {rate(lastPoint.bytes_out_per_sec, "B")}
+              </span>
+            )}
           </div>
-          <Sparkline values={points.map((p) => p.records_in_per_sec)} testid="topic-sparkline" title={`records in per second, last ${points.length} samples`} />
+          <Sparkline
+            values={points.map((p) => p.records_in_per_sec)}
+            testid="topic-sparkline"
+            title={`records in per second, last ${points.length} samples`}
+            format={(v) => rate(v)}
+            intervalMs={tp?.interval_ms}
+          />
         </div>
       </div>
       <Tabs
@@ -43,14 +81,56 @@ export function TopicPage(props: { topic: string }) {
         active={tab}
         onSelect={setTab}
       />
-      <div class="tab-body">
-        {tab === "messages" && <MessageBrowser topic={t} state={browse} setState={setBrowse} />}
+      <div class="tab-body" id="tab-panel" role="tabpanel" aria-labelledby={"tab-" + tab}>
+        {tab === "messages" && <MessageBrowser topic={t} state={browse} setState={setBrowse} hws={hws} />}
         {tab === "produce" && <ProduceForm topic={t} partitions={data?.partitions.length} onProduced={reload} />}
         {tab === "partitions" && (data ? <Partitions parts={data.partitions} /> : <Loading />)}
         {tab === "configs" && (data ? <Configs topic={t} configs={data.configs} reload={reload} /> : <Loading />)}
       </div>
     </div>
   );
+}
+
+// sourceText names a config source (Kafka's ConfigSource) in words.
+function sourceText(source: string): string {
+  switch (source.toUpperCase()) {
+    case "DYNAMIC_TOPIC_CONFIG":
+      return "set on this topic";
+    case "DYNAMIC_BROKER_CONFIG":
+      return "broker (dynamic)";
+    case "DYNAMIC_DEFAULT_BROKER_CONFIG":
+      return "cluster default (dynamic)";
+    case "STATIC_BROKER_CONFIG":
+      return "broker config";
+    case "DEFAULT_CONFIG":
+      return "default";
+  }
+  return source.toLowerCase().replace(/_/g, " ");
+}
+
+// configHint reads a duration (*.ms) or size (*.bytes) config value as
+// people say it: 604800000 → "7 d", 1073741824 → "1.00 GiB"; -1 → "no limit".
+export function configHint(name: string, value: string | null): string | undefined {
+  if (value === null || !/^-?\d+$/.test(value)) return undefined;
+  const n = Number(value);
+  // Long.MAX_VALUE (and near it): Kafka's "unlimited".
+  if (n >= Number.MAX_SAFE_INTEGER) return "no limit";
+  const isMs = name.endsWith(".ms");
+  const isBytes = name.endsWith(".bytes");
+  if (!isMs && !isBytes) return undefined;
+  if (n < 0) return "no limit";
+  if (isBytes) return n >= 1024 ? bytes(n) : undefined;
+  if (n < 1000) return undefined;
+  const units: [number, string][] = [
+    [86_400_000, "d"],
+    [3_600_000, "h"],
+    [60_000, "min"],
+    [1000, "s"],
+  ];
+  for (const [ms, u] of units) {
+    if (n >= ms && n % ms === 0) return `${count(n / ms)} ${u}`;
+  }
+  return `${(n / 1000).toFixed(1)} s`;
 }
 
 function offline(p: PartitionInfo): boolean {
@@ -65,11 +145,15 @@ function Partitions(props: { parts: PartitionInfo[] }) {
           <tr>
             <th class="num">Partition</th>
             <th class="num">Leader</th>
-            <th class="num">Epoch</th>
+            <th class="num" title="leader epoch">
+              Epoch
+            </th>
             <th>Replicas</th>
-            <th>ISR</th>
+            <th title="in-sync replicas">ISR</th>
             <th class="num">Log start</th>
-            <th class="num">High watermark</th>
+            <th class="num" title="the offset the next record gets; consumers read up to it">
+              High watermark
+            </th>
             <th class="num">Messages</th>
             <th class="num">Size</th>
           </tr>
@@ -78,7 +162,7 @@ function Partitions(props: { parts: PartitionInfo[] }) {
           {[...props.parts]
             .sort((a, b) => a.partition - b.partition)
             .map((p) => (
-              <tr key={p.partition} data-testid="partition-row" data-partition={p.partition}>
+              <tr key={p.partition} data-testid="partition-row" data-partition={p.partition} class={p.isr.length < p.replicas.length || offline(p) ? "warn-row" : ""}>
                 <td class="num">{p.partition}</td>
                 <td class="num" data-testid="partition-leader">
                   {p.leader < 0 ? <Badge kind="bad">none</Badge> : p.leader}
@@ -87,12 +171,14 @@ function Partitions(props: { parts: PartitionInfo[] }) {
                 <td>
                   {p.replicas.join(", ")} {offline(p) && <Badge kind="bad">offline: {Array.isArray(p.offline) ? p.offline.join(", ") : "yes"}</Badge>}
                 </td>
-                <td class={p.isr.length < p.replicas.length ? "warn-text" : ""}>{p.isr.join(", ")}</td>
+                <td class={p.isr.length < p.replicas.length ? "warn-text" : ""}>
+                  {p.isr.join(", ")} {p.isr.length < p.replicas.length && <Badge kind="warn">under-replicated</Badge>}
+                </td>
                 <td class="num">{p.log_start}</td>
                 <td class="num" data-testid="partition-hw">
                   {p.high_watermark}
                 </td>
-                <td class="num">{p.high_watermark - p.log_start}</td>
+                <td class="num">{count(p.high_watermark - p.log_start)}</td>
                 <td class="num">{bytes(p.size_bytes)}</td>
               </tr>
             ))}
@@ -125,13 +211,17 @@ function Configs(props: { topic: string; configs: ConfigEntry[]; reload: () => v
       return false;
     }
   };
-  const rows = [...props.configs].filter((c) => showDefaults || !c.default).sort((a, b) => a.name.localeCompare(b.name));
+  // Overrides first: they are what makes this topic differ from the rest.
+  const rows = [...props.configs]
+    .filter((c) => showDefaults || !c.default)
+    .sort((a, b) => Number(a.default) - Number(b.default) || a.name.localeCompare(b.name));
   return (
     <div>
       <div class="toolbar">
         <label class="check">
           <input type="checkbox" checked={showDefaults} onChange={(e) => setShowDefaults(e.currentTarget.checked)} /> show defaults
         </label>
+        <span class="muted small">Set a config below, or edit one in the table; Reset removes the topic's override.</span>
       </div>
       <form
         class="inline-form"
@@ -143,13 +233,13 @@ function Configs(props: { topic: string; configs: ConfigEntry[]; reload: () => v
           }
         }}
       >
-        <input placeholder="config name" value={newName} data-testid="config-new-name" onInput={(e) => setNewName(e.currentTarget.value)} list="config-names" />
+        <input placeholder="config name" aria-label="config name" value={newName} data-testid="config-new-name" onInput={(e) => setNewName(e.currentTarget.value)} list="config-names" />
         <datalist id="config-names">
           {props.configs.map((c) => (
             <option key={c.name} value={c.name} />
           ))}
         </datalist>
-        <input placeholder="value" value={newValue} data-testid="config-new-value" onInput={(e) => setNewValue(e.currentTarget.value)} />
+        <input placeholder="value" aria-label="config value" value={newValue} data-testid="config-new-value" onInput={(e) => setNewValue(e.currentTarget.value)} />
         <button type="submit" data-testid="config-new-submit">
           Set
         </button>
@@ -179,6 +269,7 @@ function Configs(props: { topic: string; configs: ConfigEntry[]; reload: () => v
                       {draft !== undefined ? (
                         <input
                           value={draft}
+                          aria-label={`value of ${c.name}`}
                           data-testid="config-edit-value"
                           onInput={(e) => {
                             const v = e.currentTarget.value;
@@ -192,11 +283,14 @@ function Configs(props: { topic: string; configs: ConfigEntry[]; reload: () => v
                       ) : c.sensitive ? (
                         <span class="muted">(sensitive)</span>
                       ) : (
-                        <span data-testid="config-value">{c.value ?? <span class="muted">null</span>}</span>
+                        <>
+                          <span data-testid="config-value">{c.value ?? <span class="muted">null</span>}</span>
+                          {configHint(c.name, c.value) && <span class="muted small"> ({configHint(c.name, c.value)})</span>}
+                        </>
                       )}
                     </td>
                     <td>
-                      <span class="muted">{c.source}</span> {c.read_only && <Badge>read-only</Badge>}
+                      {c.default ? <span class="muted">{sourceText(c.source)}</span> : <Badge kind="info">{sourceText(c.source)}</Badge>} {c.read_only && <Badge>read-only</Badge>}
                     </td>
                     <td class="actions">
                       {!c.read_only &&

@@ -1,10 +1,39 @@
 // Topics (#/topics): every topic with size, messages and rate; create and
 // delete.
-import { useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { api, enc, type Overview, type TopicSummary, usePoll } from "../api";
-import { Badge, ConfirmButton, Empty, Loading } from "../components";
+import { Badge, Breakable, Cmd, ConfirmButton, Empty, Loading, useBootstrap } from "../components";
 import { reportError } from "../errors";
 import { bytes, count, rate } from "../format";
+
+// NoTopics is the first thing a newcomer sees on a fresh broker: how to
+// make a topic, here or from a terminal.
+export function NoTopics(props: { onCreate?: () => void }) {
+  const bootstrap = useBootstrap();
+  return (
+    <Empty testid="topics-empty">
+      <p>
+        <strong>No topics yet.</strong> A topic is a named, partitioned log that producers append records to and consumers read from.{" "}
+        {props.onCreate ? (
+          <>
+            <button type="button" class="small primary" onClick={props.onCreate}>
+              Create a topic
+            </button>{" "}
+            here, or from a terminal:
+          </>
+        ) : (
+          "Create one on the Topics page, or from a terminal:"
+        )}
+      </p>
+      <h3>Kafka's command-line tools</h3>
+      <Cmd testid="topics-empty-cli">{`kafka-topics.sh --bootstrap-server ${bootstrap} --create --topic my-topic --partitions 3`}</Cmd>
+      <h3>kcat: produce a record, then read the topic</h3>
+      <Cmd testid="topics-empty-kcat">{`echo 'hello, Moldau' | kcat -b ${bootstrap} -t my-topic -P`}</Cmd>
+      <Cmd>{`kcat -b ${bootstrap} -t my-topic -C -e`}</Cmd>
+      <p class="small">Producing to a topic that does not exist creates it when the broker allows it (auto.create.topics.enable).</p>
+    </Empty>
+  );
+}
 
 export function TopicsPage() {
   const { data, reload } = usePoll<TopicSummary[]>("/api/topics");
@@ -41,15 +70,17 @@ export function TopicsPage() {
         />
       )}
       <div class="toolbar">
-        <input type="search" placeholder="Filter topics" value={filter} onInput={(e) => setFilter(e.currentTarget.value)} data-testid="topics-filter" />
+        <input type="search" placeholder="Filter topics" aria-label="Filter topics by name" value={filter} onInput={(e) => setFilter(e.currentTarget.value)} data-testid="topics-filter" />
         <label class="check">
           <input type="checkbox" checked={internal} onChange={(e) => setInternal(e.currentTarget.checked)} /> show internal topics
         </label>
       </div>
       {!data ? (
         <Loading />
+      ) : data.filter((t) => !t.internal).length === 0 && filter === "" && !internal ? (
+        <NoTopics onCreate={creating ? undefined : () => setCreating(true)} />
       ) : rows.length === 0 ? (
-        <Empty>{data.length === 0 ? "No topics yet." : "No topic matches."}</Empty>
+        <Empty>No topic matches “{filter}”.</Empty>
       ) : (
         <div class="table-wrap">
           <table data-testid="topics-table">
@@ -57,24 +88,33 @@ export function TopicsPage() {
               <tr>
                 <th>Name</th>
                 <th class="num">Partitions</th>
-                <th class="num">Replicas</th>
+                <th class="num" title="replication factor: copies of each partition">
+                  Replication
+                </th>
                 <th class="num">Messages</th>
                 <th class="num">Size</th>
-                <th class="num">In</th>
-                <th class="num">Under-replicated</th>
-                <th></th>
+                <th class="num" title="records produced per second (the tooltip of a cell: bytes per second)">
+                  Rate in
+                </th>
+                <th class="num wrap-head" title="partitions whose in-sync replicas are fewer than their replicas">
+                  Under-replicated
+                </th>
+                <th>
+                  <span class="offscreen">Actions</span>
+                </th>
               </tr>
             </thead>
             <tbody>
               {rows.map((t) => (
-                <tr key={t.name} data-testid="topic-row" data-topic={t.name}>
-                  <td>
+                <tr key={t.name} data-testid="topic-row" data-topic={t.name} class={t.under_replicated > 0 ? "warn-row" : ""}>
+                  <td class="name">
                     <a href={`#/topics/${enc(t.name)}`} data-testid="topic-link">
-                      {t.name}
+                      <Breakable text={t.name} />
                     </a>{" "}
                     {t.internal && <Badge>internal</Badge>}
+                    {t.name === "_schemas" && <Badge title="the schema registry keeps its schemas here: deleting it loses them">schema registry</Badge>}
                   </td>
-                  <td class="num">{t.partitions}</td>
+                  <td class="num">{count(t.partitions)}</td>
                   <td class="num">{t.replication_factor}</td>
                   <td class="num" data-testid="topic-messages">
                     {count(t.messages)}
@@ -83,8 +123,8 @@ export function TopicsPage() {
                   <td class="num" title={rate(t.bytes_in_per_sec, "B")}>
                     {rate(t.records_in_per_sec, "rec")}
                   </td>
-                  <td class={"num" + (t.under_replicated > 0 ? " warn-text" : "")}>{t.under_replicated}</td>
-                  <td class="actions">{!t.internal && <ConfirmButton label="Delete" confirm={`Delete ${t.name}`} testid="topic-delete" onConfirm={() => del(t.name)} />}</td>
+                  <td class={"num" + (t.under_replicated > 0 ? " warn-text" : "")}>{t.under_replicated > 0 ? <Badge kind="warn">{count(t.under_replicated)}</Badge> : <span class="muted">0</span>}</td>
+                  <td class="actions">{!t.internal && <ConfirmButton label="Delete" title={`Delete topic ${t.name}`} confirm={`Delete ${t.name}`} testid="topic-delete" onConfirm={() => del(t.name)} />}</td>
                 </tr>
               ))}
             </tbody>
@@ -105,6 +145,8 @@ function CreateTopic(props: { onDone: () => void; onCancel: () => void }) {
   // The default replication factor: 3, or fewer when the cluster is smaller.
   const { data: overview } = usePoll<Overview>("/api/overview", false);
   const defaultRF = overview ? Math.min(3, Math.max(1, overview.brokers.length)) : 1;
+  const nameRef = useRef<HTMLInputElement>(null);
+  useEffect(() => nameRef.current?.focus(), []);
   const submit = async (e: Event) => {
     e.preventDefault();
     const cfg: Record<string, string> = {};
@@ -146,7 +188,7 @@ function CreateTopic(props: { onDone: () => void; onCancel: () => void }) {
       <div class="grid">
         <label>
           Name
-          <input required data-testid="create-topic-name" value={name} onInput={(e) => setName(e.currentTarget.value)} placeholder="orders" autoFocus />
+          <input required data-testid="create-topic-name" value={name} onInput={(e) => setName(e.currentTarget.value)} placeholder="orders" ref={nameRef} />
         </label>
         <label>
           Partitions
