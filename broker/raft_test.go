@@ -598,3 +598,52 @@ func TestClusterRetention(t *testing.T) {
 		t.Fatalf("first record read after retention: %v (log start %d)", recs, start)
 	}
 }
+
+// A follower that dies leaves the ISR of an idle partition it was fully
+// caught up on: once its broker is fenced (Kafka's controller drops a
+// fenced broker from every ISR), not only when it had been leading.
+// Before, such a partition kept the dead follower in sync for ever (its
+// Raft progress still matched the whole log, and the quiesced group
+// reported every replica caught up), so nothing showed under-replicated.
+func TestClusterISRDropsFencedFollower(t *testing.T) {
+	old := brokerSessionTimeout
+	brokerSessionTimeout = 2 * time.Second
+	t.Cleanup(func() { brokerSessionTimeout = old })
+	tc := newTestCluster(t, 3)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(tc.seeds()...), kgo.RequiredAcks(kgo.AllISRAcks()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx := context.Background()
+	tc.createKnownTopic(ctx, kadm.NewClient(cl), "isr", 1)
+	produceN(t, cl, "isr", 0, 5)
+	var leader int
+	tc.waitFor("a leader with all three in sync", func() bool {
+		leader = tc.leaderOf("isr", 0)
+		return leader >= 0 && len(tc.brokers[leader].topics.get("isr").partition(0).lead.Load().isr) == 3
+	})
+	victim := -1
+	for i := range tc.brokers {
+		if i != leader && tc.brokers[leader].raft.controller() != int32(i+1) {
+			victim = i
+			break
+		}
+	}
+	if victim < 0 {
+		t.Fatal("no follower that is not the controller (three nodes always have one)")
+	}
+	tc.stop(victim)
+	lp := tc.brokers[leader].topics.get("isr").partition(0)
+	tc.waitFor("the dead follower out of the ISR", func() bool {
+		l := lp.lead.Load()
+		if l.leader != int32(leader+1) {
+			return false
+		}
+		return len(l.isr) == 2 && !slices.Contains(l.isr, int32(victim+1))
+	})
+	tc.start(victim)
+	tc.waitFor("the follower back in the ISR", func() bool {
+		return len(lp.lead.Load().isr) == 3
+	})
+}
