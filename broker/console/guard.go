@@ -24,8 +24,12 @@ package console
 //
 // Requests without Origin or Sec-Fetch-Site (curl, scripts) are not
 // browsers' and pass the cross-origin checks; the Host check still applies.
+//
+// The guard also bounds the message requests running at once (see
+// messageLimiter): each makes a Kafka client of its own.
 
 import (
+	"context"
 	"mime"
 	"net"
 	"net/http"
@@ -33,15 +37,20 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
+	"time"
 )
 
 type guard struct {
 	allowedHosts []string // lower case, without port
 	next         http.Handler
+	messages     messageLimiter
 }
 
 func newGuard(allowedHosts []string, next http.Handler) *guard {
-	g := &guard{next: next}
+	g := &guard{next: next, messages: messageLimiter{
+		max: maxMessageRequests, maxPerPrincipal: maxMessageRequestsPerPrincipal, wait: messageRequestWait,
+	}}
 	for _, h := range allowedHosts {
 		if h = normalizeHost(h); h != "" {
 			g.allowedHosts = append(g.allowedHosts, h)
@@ -69,7 +78,93 @@ func (g *guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
+	if isMessagesPath(r) {
+		user, _, _ := r.BasicAuth()
+		if !g.messages.acquire(r.Context(), user) {
+			w.Header().Set("Retry-After", "1")
+			writeError(w, http.StatusTooManyRequests, "too many message requests running at once; try again")
+			return
+		}
+		defer g.messages.release(user)
+	}
 	g.next.ServeHTTP(w, r)
+}
+
+// Bounds of the message requests running at once (GET and POST
+// /api/topics/{topic}/messages: a browse makes a consumer of its own, a
+// produce to a chosen partition a producer, each with its connections, for
+// up to requestTimeout): in total and per principal (the Basic user, ""
+// without SASL). A request beyond them waits up to messageRequestWait for
+// a slot, then gets 429 with Retry-After.
+const (
+	maxMessageRequests             = 32
+	maxMessageRequestsPerPrincipal = 8
+	messageRequestWait             = 5 * time.Second
+)
+
+// isMessagesPath: r is for /api/topics/{topic}/messages (split on the
+// escaped path, as ServeMux matches: a topic with an escaped slash is one
+// segment).
+func isMessagesPath(r *http.Request) bool {
+	segs := strings.Split(strings.TrimPrefix(r.URL.EscapedPath(), "/"), "/")
+	return len(segs) == 4 && segs[0] == "api" && segs[1] == "topics" && segs[3] == "messages"
+}
+
+// messageLimiter counts requests running, in total and per principal.
+// mu guards running, byUser and freed; freed is closed (and replaced)
+// whenever a request ends, waking the waiters.
+type messageLimiter struct {
+	max, maxPerPrincipal int
+	wait                 time.Duration
+
+	mu      sync.Mutex
+	running int
+	byUser  map[string]int
+	freed   chan struct{}
+}
+
+// acquire takes a slot for user, waiting up to l.wait (or until ctx
+// ends); false when none was free.
+func (l *messageLimiter) acquire(ctx context.Context, user string) bool {
+	timer := time.NewTimer(l.wait)
+	defer timer.Stop()
+	for {
+		l.mu.Lock()
+		if l.byUser == nil {
+			l.byUser = map[string]int{}
+		}
+		if l.running < l.max && l.byUser[user] < l.maxPerPrincipal {
+			l.running++
+			l.byUser[user]++
+			l.mu.Unlock()
+			return true
+		}
+		if l.freed == nil {
+			l.freed = make(chan struct{})
+		}
+		freed := l.freed
+		l.mu.Unlock()
+		select {
+		case <-freed:
+		case <-timer.C:
+			return false
+		case <-ctx.Done():
+			return false
+		}
+	}
+}
+
+func (l *messageLimiter) release(user string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.running--
+	if l.byUser[user]--; l.byUser[user] == 0 {
+		delete(l.byUser, user)
+	}
+	if l.freed != nil {
+		close(l.freed)
+		l.freed = nil
+	}
 }
 
 func safeMethod(m string) bool {
