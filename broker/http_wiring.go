@@ -20,6 +20,12 @@ package broker
 //     PLAIN for a user of the listener's PLAIN JAAS config, else the
 //     strongest SCRAM mechanism the user has a credential for), so the
 //     broker authenticates and authorizes HTTP users as Kafka clients.
+//   - With the authorizer on (authorizer.class.name), a usable SASL
+//     listener (SASL_PLAINTEXT, then SASL_SSL) comes before PLAINTEXT: the
+//     operator asked for ACLs per principal, and over PLAINTEXT every HTTP
+//     user would act as User:ANONYMOUS (whatever ACLs or super.users grant
+//     it, e.g. a PLAINTEXT listener kept for trusted local tools), without
+//     credentials.
 //   - TLS: the clients trust the listener's own certificate (and the CAs
 //     of its truststore), whatever names it carries.
 //   - A listener bound to a wildcard address (0.0.0.0, ::) is dialed on
@@ -382,7 +388,11 @@ func (b *Broker) frontEndListener() (*boundListener, []string) {
 		}
 		return ms, len(ms) > 0
 	}
-	for _, sec := range []string{"PLAINTEXT", "SASL_PLAINTEXT", ""} {
+	order := []string{"PLAINTEXT", "SASL_PLAINTEXT", ""}
+	if b.cfg.Security.Authz.Enabled {
+		order = []string{"SASL_PLAINTEXT", "SASL_SSL", "PLAINTEXT", ""}
+	}
+	for _, sec := range order {
 		for _, l := range b.listeners {
 			if sec == "" && !l.cfg.IsTLS() || sec != "" && l.cfg.Security != sec {
 				continue
