@@ -235,7 +235,7 @@ func (b *Broker) startHTTPFrontEnds() {
 		h.serve(b, h.console, handler, closeFn, err)
 	}
 	if h.proxy != nil {
-		s, err := restproxy.New(restproxy.Config{Clients: h.clients, Serde: codec, Registry: registry, Logger: b.logger.With("component", "restproxy")})
+		s, err := restproxy.New(restproxy.Config{Clients: h.clients, Serde: codec, Registry: registry, AllowedHosts: b.cfg.HTTPAllowedHosts, Logger: b.logger.With("component", "restproxy")})
 		var handler http.Handler
 		var closeFn func()
 		if err == nil {

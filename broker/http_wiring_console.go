@@ -19,6 +19,9 @@ func (b *Broker) newConsole(h *httpFrontEnds, registry *sr.Client, codec *serde.
 		Gatherer: h.gatherer,
 		Version:  h.version,
 		Logger:   b.logger.With("component", "console"),
+		// --http-allowed-hosts: with names, the Host check covers every
+		// connection, not only loopback ones.
+		AllowedHosts: b.cfg.HTTPAllowedHosts,
 	})
 	if err != nil {
 		return nil, nil, err

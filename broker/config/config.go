@@ -36,6 +36,11 @@ type Config struct {
 	// ConsoleAddr is --console-addr: the listener of the web console
 	// (broker/console). Default "127.0.0.1:8080"; "" turns it off.
 	ConsoleAddr string
+	// HTTPAllowedHosts is --http-allowed-hosts: host names (a port is
+	// ignored) browsers may use for the console and the HTTP proxy besides
+	// loopback ones; non-empty turns the Host check on for every
+	// connection (DNS rebinding protection off loopback).
+	HTTPAllowedHosts []string
 	// HTTPProxyAddr is --http-proxy-addr: the listener of the Confluent
 	// REST Proxy-compatible API (broker/restproxy). Default
 	// "127.0.0.1:8082" (Confluent's port); "" turns it off.

@@ -22,6 +22,7 @@ func TestFlagsDescribeEveryServerFlag(t *testing.T) {
 		"schema-registry-addr": {EnvSchemaRegistryAddr, "127.0.0.1:8081"},
 		"console-addr":         {EnvConsoleAddr, "127.0.0.1:8080"},
 		"http-proxy-addr":      {EnvHTTPProxyAddr, "127.0.0.1:8082"},
+		"http-allowed-hosts":   {EnvHTTPAllowedHosts, ""},
 		"set":                  {"", ""},
 		"add-scram":            {"", ""},
 		"dev":                  {EnvDev, ""},

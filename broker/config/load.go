@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -33,6 +35,7 @@ const (
 	EnvSchemaRegistryAddr = "MOLDAU_SCHEMA_REGISTRY_ADDR"
 	EnvConsoleAddr        = "MOLDAU_CONSOLE_ADDR"
 	EnvHTTPProxyAddr      = "MOLDAU_HTTP_PROXY_ADDR"
+	EnvHTTPAllowedHosts   = "MOLDAU_HTTP_ALLOWED_HOSTS"
 )
 
 // setFlag collects repeated --set key=value flags.
@@ -44,7 +47,7 @@ func (s *setFlag) Set(v string) error { *s = append(*s, v); return nil }
 type flagValues struct {
 	addr, advertiseAddr, dataDir, config, logLevel, logFormat, adminAddr string
 	kafkaVersion, peers, peerAddr, listeners, schemaRegistryAddr         string
-	consoleAddr, httpProxyAddr                                           string
+	consoleAddr, httpProxyAddr, httpAllowedHosts                         string
 	memory, dev, pprof, logRequests                                      bool
 	nodeID                                                               int64
 	set                                                                  setFlag
@@ -70,6 +73,7 @@ func newFlagSet(v *flagValues) *flag.FlagSet {
 	fs.StringVar(&v.schemaRegistryAddr, "schema-registry-addr", d.SchemaRegistryAddr, "`HOST:PORT` of the built-in schema registry (Confluent Schema Registry's REST API), \"\" to disable (env "+EnvSchemaRegistryAddr+")")
 	fs.StringVar(&v.consoleAddr, "console-addr", d.ConsoleAddr, "`HOST:PORT` of the web console, \"\" to disable (env "+EnvConsoleAddr+")")
 	fs.StringVar(&v.httpProxyAddr, "http-proxy-addr", d.HTTPProxyAddr, "`HOST:PORT` of the HTTP proxy (Confluent REST Proxy's API, v2 and v3), \"\" to disable (env "+EnvHTTPProxyAddr+")")
+	fs.StringVar(&v.httpAllowedHosts, "http-allowed-hosts", "", "host names `NAME,...` browsers may use to reach the web console and the HTTP proxy besides localhost and loopback addresses; when set, other names are refused on every connection, not only on loopback ones (DNS rebinding protection for a non-loopback bind, e.g. in a container) (env "+EnvHTTPAllowedHosts+")")
 	fs.Var(&v.set, "set", "set a Kafka broker property, `key=value` (repeatable; overrides --config)")
 	fs.Var(&v.addScram, "add-scram", "create a SCRAM user at start unless it exists, kafka-storage format's `MECHANISM=[name=USER,password=PW]` (also salt=, saltedpassword=, iterations=; repeatable)")
 	fs.BoolVar(&v.dev, "dev", false, "development profile: auto-create topics, no fsync on acks=all, 16 MiB segments, 1 partition by default; properties and flags still override (env "+EnvDev+")")
@@ -403,6 +407,20 @@ func Load(args []string, getenv func(string) string, logger *slog.Logger) (Confi
 			cfg.HTTPProxyAddr = v
 			return nil
 		}},
+		{"http-allowed-hosts", EnvHTTPAllowedHosts, func(v, where string) error {
+			cfg.HTTPAllowedHosts = nil
+			for _, h := range strings.Split(v, ",") {
+				h = strings.TrimSpace(h)
+				if h == "" {
+					continue
+				}
+				if !validAllowedHost(h) {
+					return &InvalidConfigError{Name: "http allowed hosts", Value: v, Reason: "a host name or address with an optional port, without scheme, path or user", Where: where}
+				}
+				cfg.HTTPAllowedHosts = append(cfg.HTTPAllowedHosts, h)
+			}
+			return nil
+		}},
 	}
 	flagValue := map[string]string{
 		"addr": fv.addr, "advertise-addr": fv.advertiseAddr, "data-dir": fv.dataDir,
@@ -412,6 +430,7 @@ func Load(args []string, getenv func(string) string, logger *slog.Logger) (Confi
 		"peers": fv.peers, "peer-addr": fv.peerAddr, "listeners": fv.listeners,
 		"schema-registry-addr": fv.schemaRegistryAddr,
 		"console-addr":         fv.consoleAddr, "http-proxy-addr": fv.httpProxyAddr,
+		"http-allowed-hosts": fv.httpAllowedHosts,
 	}
 	for _, s := range settings {
 		if v := getenv(s.env); v != "" {
@@ -477,4 +496,26 @@ func validKafkaVersion(v string) bool {
 	}
 	major, _ := strconv.Atoi(parts[0])
 	return major >= 0 && major <= 4
+}
+
+// validAllowedHost: h is NAME, NAME:PORT, an IP address or [IPv6]:PORT
+// (an --http-allowed-hosts entry).
+func validAllowedHost(h string) bool {
+	if strings.ContainsAny(h, "/ @?#") {
+		return false
+	}
+	host := h
+	if strings.Contains(h, ":") {
+		if hh, port, err := net.SplitHostPort(h); err == nil {
+			if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+				return false
+			}
+			host = hh
+		} else if _, err := netip.ParseAddr(h); err != nil {
+			return false // neither HOST:PORT nor a bare IPv6 address
+		} else {
+			return true
+		}
+	}
+	return host != ""
 }

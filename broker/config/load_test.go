@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -313,6 +314,30 @@ func TestHTTPFrontEndAddrs(t *testing.T) {
 	} {
 		if _, err := Load(tt.args, env(tt.env), discard()); err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("Load(%q, %v) err = %v, want it to name %s", tt.args, tt.env, err, tt.want)
+		}
+	}
+}
+
+// TestHTTPAllowedHosts: --http-allowed-hosts (and its env) is a comma list
+// of host names; a URL or user part is refused.
+func TestHTTPAllowedHosts(t *testing.T) {
+	c, err := Load([]string{"--http-allowed-hosts", " kafka.example , ui.example:8080,"}, env(nil), discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(c.HTTPAllowedHosts, []string{"kafka.example", "ui.example:8080"}) {
+		t.Errorf("flag: %q", c.HTTPAllowedHosts)
+	}
+	c, err = Load(nil, env(map[string]string{EnvHTTPAllowedHosts: "a.example"}), discard())
+	if err != nil || !slices.Equal(c.HTTPAllowedHosts, []string{"a.example"}) {
+		t.Errorf("env: %q %v", c.HTTPAllowedHosts, err)
+	}
+	if c, err := Load(nil, env(nil), discard()); err != nil || len(c.HTTPAllowedHosts) != 0 {
+		t.Errorf("default: %q %v", c.HTTPAllowedHosts, err)
+	}
+	for _, bad := range []string{"http://x.example", "x.example/ui", "u@x.example"} {
+		if _, err := Load([]string{"--http-allowed-hosts", bad}, env(nil), discard()); err == nil {
+			t.Errorf("--http-allowed-hosts %q accepted", bad)
 		}
 	}
 }

@@ -55,10 +55,12 @@ type Config struct {
 	MaxConsumerInstances             int
 	MaxConsumerInstancesPerPrincipal int
 	// AllowedHosts are host names (a port, if given, is ignored) a
-	// browser's request may name in Host on a connection that arrived at
-	// a loopback address, besides localhost and loopback addresses: see
-	// rebindingGuard. Needed when a reverse proxy on the same host forwards
-	// browsers' requests with their original Host.
+	// browser's request may name in Host besides localhost and loopback
+	// addresses: see rebindingGuard. Empty: only requests on a loopback
+	// connection are checked; non-empty: every connection's (a proxy bound
+	// off loopback, e.g. in a container, is then protected too). Needed
+	// when a reverse proxy forwards browsers' requests with their original
+	// Host (--http-allowed-hosts).
 	AllowedHosts []string
 }
 
@@ -166,7 +168,9 @@ func hostAllowed(r *http.Request, allowed []string) bool {
 			local = ap.Addr().Unmap().WithZone("")
 		}
 	}
-	if !local.IsValid() || !local.IsLoopback() {
+	if len(allowed) == 0 && (!local.IsValid() || !local.IsLoopback()) {
+		// Off loopback (a container's published port) the proxy cannot
+		// tell its own names without allowed: not checked.
 		return true
 	}
 	h := normalizeHost(r.Host)

@@ -368,7 +368,7 @@ var serverFlagGroups = []struct {
 	{"Cluster", []string{"peers", "peer-addr"}},
 	{"Storage", []string{"data-dir", "memory"}},
 	{"Schema registry", []string{"schema-registry-addr"}},
-	{"Web console and HTTP proxy", []string{"console-addr", "http-proxy-addr"}},
+	{"Web console and HTTP proxy", []string{"console-addr", "http-proxy-addr", "http-allowed-hosts"}},
 	{"Profile and Kafka properties", []string{"dev", "config", "set", "kafka-version"}},
 	{"Observability", []string{"log-level", "log-format", "log-requests", "admin-addr", "pprof"}},
 }
