@@ -202,6 +202,9 @@ func writeError(w http.ResponseWriter, status int, msg string) {
 
 func (s *Server) writeErr(w http.ResponseWriter, r *http.Request, err error) {
 	status, msg := classify(err)
+	if status == http.StatusTooManyRequests {
+		w.Header().Set("Retry-After", "1")
+	}
 	if status >= 500 {
 		s.log.Warn("console: request failed", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
 	}

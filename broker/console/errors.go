@@ -26,6 +26,8 @@ func classify(err error) (int, string) {
 	switch {
 	case errors.Is(err, webclient.ErrUnauthorized):
 		return http.StatusUnauthorized, "credentials required or refused"
+	case errors.Is(err, webclient.ErrBusy):
+		return http.StatusTooManyRequests, "too many new logins at once; retry in a moment"
 	case errors.Is(err, webclient.ErrClosed):
 		return http.StatusServiceUnavailable, "the broker is stopping"
 	}

@@ -1,6 +1,7 @@
 package console
 
 import (
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -10,6 +11,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/moldau/moldau/broker/webclient"
 )
 
 func TestStaticCacheHeaders(t *testing.T) {
@@ -111,4 +114,21 @@ func TestThroughputSampler(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	live.close()
+}
+
+// TestClassifyPoolErrors: the client pool's refusals keep their meaning at
+// the HTTP edge (a busy login limiter is 429, not 503).
+func TestClassifyPoolErrors(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want int
+	}{
+		{fmt.Errorf("x: %w", webclient.ErrBusy), http.StatusTooManyRequests},
+		{webclient.ErrUnauthorized, http.StatusUnauthorized},
+		{webclient.ErrClosed, http.StatusServiceUnavailable},
+	} {
+		if got, _ := classify(c.err); got != c.want {
+			t.Errorf("classify(%v) = %d, want %d", c.err, got, c.want)
+		}
+	}
 }
