@@ -674,8 +674,10 @@ func checkTopicPartition(topic string, partition int32) *apiError {
 
 // parseOffsets reads a body of {"offsets":[{"topic","partition","offset"}]}
 // (seeks, commits): present false for an empty body. An offset is not
-// negative, and below the largest int64, as a commit is of offset+1.
-func parseOffsets(data []byte) (_ []v2Offset, present bool, _ *apiError) {
+// negative (a position or a record's), and for a commit below the largest
+// int64, as the commit is of offset+1 (Kafka's OffsetAndMetadata refuses
+// the negative offset it would wrap to).
+func parseOffsets(data []byte, commit bool) (_ []v2Offset, present bool, _ *apiError) {
 	var req struct {
 		Offsets []v2Offset `json:"offsets"`
 	}
@@ -687,9 +689,13 @@ func parseOffsets(data []byte) (_ []v2Offset, present bool, _ *apiError) {
 		if ae := checkTopicPartition(o.Topic, o.Partition); ae != nil {
 			return nil, present, ae
 		}
-		if o.Offset < 0 || o.Offset == math.MaxInt64 {
+		if o.Offset < 0 {
 			return nil, present, &apiError{http.StatusUnprocessableEntity, http.StatusUnprocessableEntity,
-				fmt.Sprintf("offset %d of %s-%d: offsets are from 0 to %d", o.Offset, o.Topic, o.Partition, int64(math.MaxInt64-1))}
+				fmt.Sprintf("offset %d of %s-%d: offsets may not be negative", o.Offset, o.Topic, o.Partition)}
+		}
+		if commit && o.Offset == math.MaxInt64 {
+			return nil, present, &apiError{http.StatusUnprocessableEntity, http.StatusUnprocessableEntity,
+				fmt.Sprintf("offset %d of %s-%d: the commit would be of the offset after it, which no int64 holds", o.Offset, o.Topic, o.Partition)}
 		}
 	}
 	return req.Offsets, present, nil
@@ -771,7 +777,7 @@ func (v *v2State) seek(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	offsets, present, ae := parseOffsets(data)
+	offsets, present, ae := parseOffsets(data, false)
 	if ae == nil && !present {
 		ae = &apiError{http.StatusUnprocessableEntity, http.StatusUnprocessableEntity, "offsets is required"}
 	}
@@ -862,7 +868,7 @@ func (v *v2State) commitOffsets(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	given, present, ae := parseOffsets(data)
+	given, present, ae := parseOffsets(data, true)
 	if ae != nil {
 		writeError(w, ae.status, ae.code, ae.msg)
 		return
