@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"testing"
 )
 
@@ -25,6 +26,9 @@ func requestError(t *testing.T, what string, err error) {
 	}
 	if he.status < 400 || he.status > 499 || he.msg == "" {
 		t.Fatalf("%s: status %d %q, want a 4xx with a message", what, he.status, he.msg)
+	}
+	if strings.Contains(he.msg, "Go struct") || strings.Contains(he.msg, "Go value") {
+		t.Fatalf("%s: message %q names Go internals", what, he.msg)
 	}
 }
 
@@ -78,7 +82,7 @@ func FuzzProduceBody(f *testing.F) {
 		`{"key":"a2V5","key_format":"base64","value":"dmFs\n","value_format":"binary"}`,
 		`{"value":"{\"name\":\"x\"}","value_format":"avro","value_schema_id":1}`,
 		`{"partition":-2}`, `{"headers":[{"value":"x"}]}`, `{"value_format":"xml","value":"<a/>"}`,
-		`{"partition":2147483648}`, ``, `{}{}`, `[`,
+		`{"partition":2147483648}`, `{"headers":{}}`, ``, `{}{}`, `[`,
 	} {
 		f.Add([]byte(s))
 	}

@@ -546,7 +546,7 @@ type resetOffset struct {
 // a timestamp, neither negative.
 func parseResetRequest(r *http.Request) (resetRequest, error) {
 	var req resetRequest
-	if err := decodeBody(r, &req); err != nil {
+	if err := decodeRequest(r, &req); err != nil {
 		return req, err
 	}
 	if req.Topic == "" {

@@ -7,9 +7,12 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"maps"
 	"net/http"
 	"net/url"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -404,7 +407,7 @@ type produceRequest struct {
 // can without the broker: the partition (-1 or a number), headers' keys.
 func parseProduceRequest(r *http.Request) (produceRequest, error) {
 	var req produceRequest
-	if err := decodeBody(r, &req); err != nil {
+	if err := decodeRequest(r, &req); err != nil {
 		return req, err
 	}
 	if req.Partition != nil && *req.Partition < -1 {
@@ -529,4 +532,60 @@ func (s *Server) produceMessage(w http.ResponseWriter, r *http.Request) error {
 	writeJSON(w, http.StatusOK, map[string]any{"partition": rec.Partition, "offset": rec.Offset,
 		"timestamp": rec.Timestamp.UnixMilli()})
 	return nil
+}
+
+// decodeRequest reads r's JSON body into v as decodeBody does (400 not
+// JSON of that shape, 413 larger than maxBody), telling a value of the
+// wrong type in the request's terms (the field's JSON path and the JSON it
+// takes) rather than encoding/json's, which names the console's Go types.
+func decodeRequest(r *http.Request, v any) error {
+	dec := json.NewDecoder(r.Body)
+	err := dec.Decode(v)
+	if te, ok := errors.AsType[*json.UnmarshalTypeError](err); ok {
+		where := "request body"
+		if te.Field != "" {
+			where = te.Field
+		}
+		return badRequest("%s: %s found, %s expected", where, te.Value, jsonKind(te.Type))
+	}
+	switch {
+	case err == nil:
+	case errors.Is(err, io.EOF):
+		return badRequest("request body: empty, JSON expected")
+	default:
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			return &httpError{status: http.StatusRequestEntityTooLarge, msg: fmt.Sprintf("request body larger than %d bytes", maxBody)}
+		}
+		return badRequest("request body: %v", err)
+	}
+	if dec.More() {
+		return badRequest("request body: one JSON value expected")
+	}
+	return nil
+}
+
+// jsonKind names the JSON a Go type decodes from.
+func jsonKind(t reflect.Type) string {
+	if t == nil {
+		return "another value"
+	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64, reflect.Int,
+		reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uint:
+		return "an integer that fits " + t.Kind().String()
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Bool:
+		return "a boolean"
+	case reflect.String:
+		return "a string"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.Struct, reflect.Map:
+		return "an object"
+	}
+	return "another value"
 }
