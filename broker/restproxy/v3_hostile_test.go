@@ -277,3 +277,25 @@ func TestV3ProduceStreamBoundedMemory(t *testing.T) {
 		t.Errorf("heap in use grew by %d MB streaming %d MB", grew>>20, total>>20)
 	}
 }
+
+// TestV3ProduceStreamErrorKeepsConnection: a stream that ends early on
+// malformed JSON, with the rest of its body unread, leaves its keep-alive
+// connection usable: the next request on it is answered (net/http's
+// full-duplex close raced its next read and panicked, golang/go#68560;
+// timing-dependent, so several rounds).
+func TestV3ProduceStreamErrorKeepsConnection(t *testing.T) {
+	p := newProxy(t)
+	cid := clusterID(t, p)
+	p.createTopic(t, "early-end", 1, nil)
+	body := `{"value":{"type":"STRING","data":"a"}}{"value":` + deepJSON(100000) + `}`
+	for i := range 40 {
+		got := produceLines(t, p, cid, "early-end", body)
+		if len(got) != 2 {
+			t.Fatalf("round %d: %d answers: %v", i, len(got), got)
+		}
+		// A POST: the client does not retry it on another connection.
+		if got := produceLines(t, p, cid, "early-end", `{"value":{"type":"STRING","data":"next"}}`); len(got) != 1 {
+			t.Fatalf("round %d: the next request's answers: %v", i, got)
+		}
+	}
+}

@@ -122,6 +122,16 @@ func (s *Server) produceRecords(w http.ResponseWriter, r *http.Request) {
 	}
 	// Read the body while answering (HTTP/1.1 needs it said).
 	_ = rc.EnableFullDuplex()
+	// A stream that ends before its body (malformed JSON, a record too
+	// large) leaves body unread. With full duplex, net/http's own close of
+	// it after the handler can start its background read of the
+	// connection after it stopped the last one, and the next request on
+	// the connection panics with "invalid concurrent Body.Read call"
+	// (golang/go#68560). Closed here, inside the handler, the body is
+	// read to its end if little is left (the connection is kept) or
+	// marked closed early (the connection is closed), as net/http does
+	// for handlers that are not full duplex.
+	defer r.Body.Close()
 
 	ctx := r.Context()
 	results := make(chan chan produceResponse, maxInFlight)
@@ -434,6 +444,16 @@ func (s *Server) encodeData(ctx context.Context, topic string, d *produceData, i
 	return nil, nil, badRequest(fmt.Sprintf("type %q is not one of BINARY, JSON, STRING, AVRO, PROTOBUF, JSONSCHEMA.", *d.Type))
 }
 
+// excerpt is the start of a request's JSON for an error message (a record
+// may be megabytes long).
+func excerpt(data json.RawMessage) string {
+	const n = 64
+	if len(data) <= n {
+		return string(data)
+	}
+	return strings.ToValidUTF8(string(data[:n]), "") + "..."
+}
+
 func encodeSchemaless(typ string, data json.RawMessage) ([]byte, *apiError) {
 	if isNull(data) {
 		return nil, nil
@@ -442,17 +462,17 @@ func encodeSchemaless(typ string, data json.RawMessage) ([]byte, *apiError) {
 	case "BINARY":
 		var text string
 		if err := json.Unmarshal(data, &text); err != nil {
-			return nil, badRequest(fmt.Sprintf("data=%s is not a base64 string.", data))
+			return nil, badRequest(fmt.Sprintf("data=%s is not a base64 string.", excerpt(data)))
 		}
 		b, err := base64.StdEncoding.DecodeString(text)
 		if err != nil {
-			return nil, badRequest(fmt.Sprintf("data=%s is not a base64 string.", data))
+			return nil, badRequest(fmt.Sprintf("data=%s is not a base64 string.", excerpt(data)))
 		}
 		return b, nil
 	case "STRING":
 		var text string
 		if err := json.Unmarshal(data, &text); err != nil {
-			return nil, badRequest(fmt.Sprintf("data=%s is not a string.", data))
+			return nil, badRequest(fmt.Sprintf("data=%s is not a string.", excerpt(data)))
 		}
 		return []byte(text), nil
 	}
@@ -478,6 +498,10 @@ func (s *Server) encodeWithSchema(ctx context.Context, topic, typ string, d *pro
 		return nil, nil, badRequest("subject and subject_name_strategy cannot both be set.")
 	case d.Schema != nil && typ == "":
 		return nil, nil, badRequest("type is required with schema.")
+	case d.SchemaID != nil && *d.SchemaID <= 0:
+		return nil, nil, badRequest(fmt.Sprintf("schema_id %d: schema ids start at 1.", *d.SchemaID))
+	case d.SchemaVersion != nil && *d.SchemaVersion <= 0 && *d.SchemaVersion != -1:
+		return nil, nil, badRequest(fmt.Sprintf("schema_version %d: versions start at 1 (-1: the latest).", *d.SchemaVersion))
 	}
 	subject := topic + "-value"
 	if isKey {
