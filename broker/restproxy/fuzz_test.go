@@ -198,7 +198,7 @@ func FuzzV2Produce(f *testing.F) {
 			clientError(t, format, ae)
 			return
 		}
-		if len(req.Records) == 0 || len(keys) != len(req.Records) || len(values) != len(req.Records) {
+		if len(req.Records) == 0 || len(req.Records) > v2MaxRecords || len(keys) != len(req.Records) || len(values) != len(req.Records) {
 			t.Fatalf("%d records, %d keys, %d values", len(req.Records), len(keys), len(values))
 		}
 		for i, rec := range req.Records {

@@ -5,6 +5,8 @@ package restproxy_test
 // quickly; Kafka's own answer where Kafka judges.
 
 import (
+	"net/http"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -109,5 +111,32 @@ func TestV2HostileConsumer(t *testing.T) {
 	wantStatus(t, r, 200)
 	if d := time.Since(start); d < 800*time.Millisecond || d > 10*time.Second {
 		t.Errorf("records with a huge timeout answered in %v, want about 1 s", d)
+	}
+}
+
+// TestV2ProduceRecordCap: a v2 produce request is held whole, and tiny
+// records cost far more decoded than their JSON, so their number is
+// bounded (v2MaxRecords, 100000): one more is refused with 413 before it
+// is decoded, in little memory; that many are produced.
+func TestV2ProduceRecordCap(t *testing.T) {
+	p := newProxy(t)
+	p.createTopic(t, "v2-cap", 1, nil)
+	body := func(n int) string {
+		return `{"records":[` + strings.Repeat(`{"value":"YQ=="},`, n-1) + `{"value":"YQ=="}]}`
+	}
+	over := body(100001)
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	r := p.do(t, "POST", "/topics/v2-cap", over, "Content-Type", v2Binary)
+	runtime.ReadMemStats(&after)
+	wantError(t, r, http.StatusRequestEntityTooLarge, http.StatusRequestEntityTooLarge)
+	if grew := int64(after.TotalAlloc - before.TotalAlloc); grew > 64<<20 {
+		t.Errorf("refusing %d bytes of records allocated %d MB", len(over), grew>>20)
+	}
+	r = p.do(t, "POST", "/topics/v2-cap", body(100000), "Content-Type", v2Binary)
+	wantStatus(t, r, http.StatusOK)
+	if n := strings.Count(string(r.Body), `"offset":`); n != 100000 {
+		t.Errorf("%d offsets answered", n)
 	}
 }

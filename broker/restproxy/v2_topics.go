@@ -10,6 +10,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"mime"
 	"net/http"
 	"slices"
@@ -461,6 +462,10 @@ func (v *v2State) produce(w http.ResponseWriter, r *http.Request, partition int3
 // and 42202 a key or value without its schema, 42203 a key or value that
 // is not of the format.
 func parseV2Produce(format string, data []byte) (req v2ProduceRequest, keys, values [][]byte, ae *apiError) {
+	if n := countV2Records(data, v2MaxRecords); n > v2MaxRecords {
+		return req, nil, nil, &apiError{http.StatusRequestEntityTooLarge, http.StatusRequestEntityTooLarge,
+			fmt.Sprintf("Request Entity Too Large: a produce request may hold at most %d records.", v2MaxRecords)}
+	}
 	present, ae := decodeV2Body(data, &req)
 	if ae != nil {
 		return req, nil, nil, ae
@@ -492,6 +497,60 @@ func parseV2Produce(format string, data []byte) (req v2ProduceRequest, keys, val
 		}
 	}
 	return req, keys, values, nil
+}
+
+// v2MaxRecords bounds the records of one v2 produce request. A request is
+// held whole (kafka-rest's too): each record costs some 400 bytes of
+// decoded form, Kafka record and result beyond its JSON, so 64 MiB of
+// tiny records ({"value":"YQ=="}, 17 bytes: 3.9 million) would take
+// gigabytes. kafka-rest sets no such bound; 100000 records of any size up
+// to the body's 64 MiB keep one request within some 100 MB.
+const v2MaxRecords = 100000
+
+// countV2Records counts the records of a v2 produce body without decoding
+// them (each is skipped as raw JSON, garbage at once), stopping past limit;
+// 0 for a body that is not an object with a records array (decoding it
+// says what is wrong).
+func countV2Records(data []byte, limit int) int {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return 0
+	}
+	most := 0
+	for dec.More() {
+		key, err := dec.Token()
+		if err != nil {
+			return most
+		}
+		if key != "records" {
+			var skip json.RawMessage
+			if dec.Decode(&skip) != nil {
+				return most
+			}
+			continue
+		}
+		if tok, err := dec.Token(); err != nil || tok != json.Delim('[') {
+			if tok == json.Delim('{') {
+				return most // an object: decoding refuses it
+			}
+			continue
+		}
+		n := 0
+		for dec.More() && n <= limit {
+			var skip json.RawMessage
+			if dec.Decode(&skip) != nil {
+				return most
+			}
+			n++
+		}
+		if most = max(most, n); n > limit {
+			return n
+		}
+		if _, err := dec.Token(); err != nil {
+			return most
+		}
+	}
+	return most
 }
 
 // encodePlain turns a binary (base64) or json record key or value into
