@@ -326,7 +326,7 @@ func (v *v2State) createInstance(w http.ResponseWriter, r *http.Request) {
 	if !checkAccept(w, r, true) || !checkContentType(w, r) {
 		return
 	}
-	data, ok := readBodyBytes(w, r)
+	data, ok := readBodyBytes(w, r, v2MaxConsumerBodyBytes)
 	if !ok {
 		return
 	}
@@ -446,7 +446,7 @@ func (v *v2State) subscribe(w http.ResponseWriter, r *http.Request) {
 	if !checkAccept(w, r, true) || !checkContentType(w, r) {
 		return
 	}
-	data, ok := readBodyBytes(w, r)
+	data, ok := readBodyBytes(w, r, v2MaxConsumerBodyBytes)
 	if !ok {
 		return
 	}
@@ -582,7 +582,7 @@ func (v *v2State) assign(w http.ResponseWriter, r *http.Request) {
 	if !checkAccept(w, r, true) || !checkContentType(w, r) {
 		return
 	}
-	data, ok := readBodyBytes(w, r)
+	data, ok := readBodyBytes(w, r, v2MaxConsumerBodyBytes)
 	if !ok {
 		return
 	}
@@ -773,7 +773,7 @@ func (v *v2State) seek(w http.ResponseWriter, r *http.Request) {
 	if !checkAccept(w, r, true) || !checkContentType(w, r) {
 		return
 	}
-	data, ok := readBodyBytes(w, r)
+	data, ok := readBodyBytes(w, r, v2MaxConsumerBodyBytes)
 	if !ok {
 		return
 	}
@@ -801,7 +801,7 @@ func (v *v2State) seekToEdge(w http.ResponseWriter, r *http.Request, beginning b
 	if !checkAccept(w, r, true) || !checkContentType(w, r) {
 		return
 	}
-	data, ok := readBodyBytes(w, r)
+	data, ok := readBodyBytes(w, r, v2MaxConsumerBodyBytes)
 	if !ok {
 		return
 	}
@@ -864,7 +864,7 @@ func (v *v2State) commitOffsets(w http.ResponseWriter, r *http.Request) {
 	if !checkAccept(w, r, true) || !checkContentType(w, r) {
 		return
 	}
-	data, ok := readBodyBytes(w, r)
+	data, ok := readBodyBytes(w, r, v2MaxConsumerBodyBytes)
 	if !ok {
 		return
 	}
@@ -939,7 +939,7 @@ func (v *v2State) committedOffsets(w http.ResponseWriter, r *http.Request) {
 	if !checkAccept(w, r, true) || !checkContentType(w, r) {
 		return
 	}
-	data, ok := readBodyBytes(w, r)
+	data, ok := readBodyBytes(w, r, v2MaxConsumerBodyBytes)
 	if !ok {
 		return
 	}

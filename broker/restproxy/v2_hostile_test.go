@@ -91,6 +91,7 @@ func TestV2HostileConsumer(t *testing.T) {
 		{"commit the largest offset", "/offsets", `{"offsets":[{"topic":"v2-hostile-c","partition":0,"offset":9223372036854775807}]}`, 422, 422},
 		{"commit a huge offset", "/offsets", `{"offsets":[{"topic":"v2-hostile-c","partition":0,"offset":9223372036854775806}]}`, 200, 0},
 		{"deep JSON", "/positions", `{"offsets":` + deepJSON(100000) + `}`, 400, 400},
+		{"a body over 1 MiB", "/assignments", `{"partitions":[` + strings.Repeat(`{"topic":"t","partition":0},`, 40000) + `]}`, 413, 413},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := post(base+tc.path, tc.body)

@@ -320,16 +320,22 @@ func checkContentType(w http.ResponseWriter, r *http.Request) bool {
 	return false
 }
 
-// readBodyBytes reads r's body, at most v2MaxBodyBytes; on failure it has
+// v2MaxConsumerBodyBytes bounds the body of a v2 consumer request (an
+// instance's settings, a subscription, partitions, offsets): 1 MiB holds
+// some 30000 partitions, and a bigger list would cost tens of bytes of
+// decoded form and consumer state for each of its bytes.
+const v2MaxConsumerBodyBytes = 1 << 20
+
+// readBodyBytes reads r's body, at most limit bytes; on failure it has
 // answered (413 when larger).
-func readBodyBytes(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
-	data, err := io.ReadAll(io.LimitReader(r.Body, v2MaxBodyBytes+1))
+func readBodyBytes(w http.ResponseWriter, r *http.Request, limit int) ([]byte, bool) {
+	data, err := io.ReadAll(io.LimitReader(r.Body, int64(limit)+1))
 	if err != nil {
 		writeError(w, http.StatusBadRequest, 0, "Bad Request: reading the body failed")
 		return nil, false
 	}
-	if len(data) > v2MaxBodyBytes {
-		writeError(w, http.StatusRequestEntityTooLarge, 0, fmt.Sprintf("Request Entity Too Large: the body may not exceed %d bytes.", v2MaxBodyBytes))
+	if len(data) > limit {
+		writeError(w, http.StatusRequestEntityTooLarge, 0, fmt.Sprintf("Request Entity Too Large: the body may not exceed %d bytes.", limit))
 		return nil, false
 	}
 	return data, true

@@ -377,7 +377,7 @@ func (v *v2State) produce(w http.ResponseWriter, r *http.Request, partition int3
 		writeError(w, http.StatusUnsupportedMediaType, 0, "HTTP 415 Unsupported Media Type: the schema registry is off")
 		return
 	}
-	data, ok := readBodyBytes(w, r)
+	data, ok := readBodyBytes(w, r, v2MaxBodyBytes)
 	if !ok {
 		return
 	}
