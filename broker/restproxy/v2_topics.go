@@ -522,7 +522,9 @@ func countV2Records(data []byte, limit int) int {
 		if err != nil {
 			return most
 		}
-		if key != "records" {
+		// encoding/json matches keys regardless of case ("RECORDS"
+		// fills Records too).
+		if name, _ := key.(string); !strings.EqualFold(name, "records") {
 			var skip json.RawMessage
 			if dec.Decode(&skip) != nil {
 				return most
