@@ -191,6 +191,7 @@ func FuzzV2Produce(f *testing.F) {
 	}
 	f.Add(uint8(0), []byte(`{"records":[]}`))
 	f.Add(uint8(1), []byte(`{"records":{}}`))
+	f.Add(uint8(0), []byte(`{"RECORDS":[{"value":"YQ=="}],"records":null}`))
 	f.Fuzz(func(t *testing.T, which uint8, data []byte) {
 		format := v2Formats[int(which)%len(v2Formats)]
 		req, keys, values, ae := parseV2Produce(format, data)
@@ -200,6 +201,10 @@ func FuzzV2Produce(f *testing.F) {
 		}
 		if len(req.Records) == 0 || len(req.Records) > v2MaxRecords || len(keys) != len(req.Records) || len(values) != len(req.Records) {
 			t.Fatalf("%d records, %d keys, %d values", len(req.Records), len(keys), len(values))
+		}
+		// The bound's count sees every record decoding does.
+		if n := countV2Records(data, math.MaxInt32); n < len(req.Records) {
+			t.Fatalf("counted %d records of %d", n, len(req.Records))
 		}
 		for i, rec := range req.Records {
 			switch format {
