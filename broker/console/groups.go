@@ -540,27 +540,44 @@ type resetOffset struct {
 	Offset    int64  `json:"offset"`
 }
 
-func (s *Server) resetOffsets(w http.ResponseWriter, r *http.Request) error {
-	group := r.PathValue("group")
+// parseResetRequest reads a reset-offsets body (API.md): a topic, the
+// partitions (none: all; each from 0), and where to: earliest, latest, an
+// offset (clamped to the partition's range later, as Kafka's tool does) or
+// a timestamp, neither negative.
+func parseResetRequest(r *http.Request) (resetRequest, error) {
 	var req resetRequest
-	if err := decodeBody(r, &req); err != nil {
-		return err
+	if err := decodeRequest(r, &req); err != nil {
+		return req, err
 	}
 	if req.Topic == "" {
-		return badRequest("topic is required")
+		return req, badRequest("topic is required")
+	}
+	for _, p := range req.Partitions {
+		if p < 0 {
+			return req, badRequest("partitions: %d is not a partition number (they start at 0)", p)
+		}
 	}
 	switch req.To {
 	case "earliest", "latest":
 	case "offset":
 		if req.Offset == nil || *req.Offset < 0 {
-			return badRequest(`to "offset" needs a non-negative offset`)
+			return req, badRequest(`to "offset" needs a non-negative offset`)
 		}
 	case "timestamp":
 		if req.Timestamp == nil || *req.Timestamp < 0 {
-			return badRequest(`to "timestamp" needs a non-negative timestamp (Unix milliseconds)`)
+			return req, badRequest(`to "timestamp" needs a non-negative timestamp (Unix milliseconds)`)
 		}
 	default:
-		return badRequest(`to must be "earliest", "latest", "offset" or "timestamp"`)
+		return req, badRequest(`to must be "earliest", "latest", "offset" or "timestamp"`)
+	}
+	return req, nil
+}
+
+func (s *Server) resetOffsets(w http.ResponseWriter, r *http.Request) error {
+	group := r.PathValue("group")
+	req, err := parseResetRequest(r)
+	if err != nil {
+		return err
 	}
 	cl, err := s.client(r)
 	if err != nil {

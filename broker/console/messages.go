@@ -7,9 +7,12 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"maps"
 	"net/http"
 	"net/url"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -400,27 +403,48 @@ type produceRequest struct {
 	ValueSchemaID *int   `json:"value_schema_id"`
 }
 
-// encodeField turns a produce request's key or value text into bytes by
-// format (API.md); nil text is a null key or value.
-func (s *Server) encodeField(ctx context.Context, topic, which, format string, text *string, schemaID *int) ([]byte, error) {
+// parseProduceRequest reads a produce body (API.md) and checks what it
+// can without the broker: the partition (-1 or a number), headers' keys.
+func parseProduceRequest(r *http.Request) (produceRequest, error) {
+	var req produceRequest
+	if err := decodeRequest(r, &req); err != nil {
+		return req, err
+	}
+	if req.Partition != nil && *req.Partition < -1 {
+		return req, badRequest("partition: -1 (any) or a partition number expected")
+	}
+	for _, h := range req.Headers {
+		if h.Key == "" {
+			return req, badRequest("a header needs a key")
+		}
+	}
+	return req, nil
+}
+
+// plainField turns a produce request's key or value text into bytes for
+// the formats that need no schema registry (string, json, base64); for
+// avro, protobuf and jsonschema it checks the text is JSON and returns the
+// serde format to encode it with (encodeField does). nil text is a null
+// key or value.
+func plainField(which, format string, text *string) ([]byte, serde.Format, error) {
 	if text == nil {
-		return nil, nil
+		return nil, "", nil
 	}
 	var sf serde.Format
 	switch strings.ToLower(format) {
 	case "", "string":
-		return []byte(*text), nil
+		return []byte(*text), "", nil
 	case "json":
 		if !json.Valid([]byte(*text)) {
-			return nil, badRequest("%s is not valid JSON", which)
+			return nil, "", badRequest("%s is not valid JSON", which)
 		}
-		return []byte(*text), nil
+		return []byte(*text), "", nil
 	case "base64", "binary":
 		b, err := base64.StdEncoding.DecodeString(*text)
 		if err != nil {
-			return nil, badRequest("%s is not valid base64: %v", which, err)
+			return nil, "", badRequest("%s is not valid base64: %v", which, err)
 		}
-		return b, nil
+		return b, "", nil
 	case "avro":
 		sf = serde.FormatAvro
 	case "protobuf":
@@ -428,16 +452,26 @@ func (s *Server) encodeField(ctx context.Context, topic, which, format string, t
 	case "jsonschema":
 		sf = serde.FormatJSONSchema
 	default:
-		return nil, badRequest("%s_format %q: string, json, base64, avro, protobuf or jsonschema expected", which, format)
+		return nil, "", badRequest("%s_format %q: string, json, base64, avro, protobuf or jsonschema expected", which, format)
 	}
 	if !json.Valid([]byte(*text)) {
-		return nil, badRequest("%s: the %s format takes the value's JSON form, and this is not valid JSON", which, format)
+		return nil, "", badRequest("%s: the %s format takes the value's JSON form, and this is not valid JSON", which, format)
+	}
+	return nil, sf, nil
+}
+
+// encodeField turns a produce request's key or value text into bytes by
+// format (API.md); nil text is a null key or value.
+func (s *Server) encodeField(ctx context.Context, topic, which, format string, text *string, schemaID *int) ([]byte, error) {
+	b, sf, err := plainField(which, format, text)
+	if err != nil || sf == "" {
+		return b, err
 	}
 	spec := serde.Spec{Format: sf, Subject: topic + "-" + which, Version: -1}
 	if schemaID != nil {
 		spec = serde.Spec{Format: sf, ID: *schemaID}
 	}
-	b, _, err := s.cfg.Serde.Encode(ctx, spec, json.RawMessage(*text))
+	b, _, err = s.cfg.Serde.Encode(ctx, spec, json.RawMessage(*text))
 	if err != nil {
 		return nil, &httpError{status: http.StatusBadRequest, msg: which + ": " + err.Error()}
 	}
@@ -446,16 +480,13 @@ func (s *Server) encodeField(ctx context.Context, topic, which, format string, t
 
 func (s *Server) produceMessage(w http.ResponseWriter, r *http.Request) error {
 	topic := r.PathValue("topic")
-	var req produceRequest
-	if err := decodeBody(r, &req); err != nil {
+	req, err := parseProduceRequest(r)
+	if err != nil {
 		return err
 	}
 	partition := int32(-1)
 	if req.Partition != nil {
 		partition = *req.Partition
-	}
-	if partition < -1 {
-		return badRequest("partition: -1 (any) or a partition number expected")
 	}
 	ctx := r.Context()
 	cl, err := s.client(r)
@@ -479,9 +510,6 @@ func (s *Server) produceMessage(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	for _, h := range req.Headers {
-		if h.Key == "" {
-			return badRequest("a header needs a key")
-		}
 		var v []byte
 		if h.Value != nil {
 			v = []byte(*h.Value)
@@ -504,4 +532,60 @@ func (s *Server) produceMessage(w http.ResponseWriter, r *http.Request) error {
 	writeJSON(w, http.StatusOK, map[string]any{"partition": rec.Partition, "offset": rec.Offset,
 		"timestamp": rec.Timestamp.UnixMilli()})
 	return nil
+}
+
+// decodeRequest reads r's JSON body into v as decodeBody does (400 not
+// JSON of that shape, 413 larger than maxBody), telling a value of the
+// wrong type in the request's terms (the field's JSON path and the JSON it
+// takes) rather than encoding/json's, which names the console's Go types.
+func decodeRequest(r *http.Request, v any) error {
+	dec := json.NewDecoder(r.Body)
+	err := dec.Decode(v)
+	if te, ok := errors.AsType[*json.UnmarshalTypeError](err); ok {
+		where := "request body"
+		if te.Field != "" {
+			where = te.Field
+		}
+		return badRequest("%s: %s found, %s expected", where, te.Value, jsonKind(te.Type))
+	}
+	switch {
+	case err == nil:
+	case errors.Is(err, io.EOF):
+		return badRequest("request body: empty, JSON expected")
+	default:
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			return &httpError{status: http.StatusRequestEntityTooLarge, msg: fmt.Sprintf("request body larger than %d bytes", maxBody)}
+		}
+		return badRequest("request body: %v", err)
+	}
+	if dec.More() {
+		return badRequest("request body: one JSON value expected")
+	}
+	return nil
+}
+
+// jsonKind names the JSON a Go type decodes from.
+func jsonKind(t reflect.Type) string {
+	if t == nil {
+		return "another value"
+	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64, reflect.Int,
+		reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uint:
+		return "an integer that fits " + t.Kind().String()
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Bool:
+		return "a boolean"
+	case reflect.String:
+		return "a string"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.Struct, reflect.Map:
+		return "an object"
+	}
+	return "another value"
 }

@@ -223,7 +223,7 @@ func validTopicName(name string) error {
 
 func (s *Server) createTopic(w http.ResponseWriter, r *http.Request) error {
 	var req createTopicRequest
-	if err := decodeBody(r, &req); err != nil {
+	if err := decodeRequest(r, &req); err != nil {
 		return err
 	}
 	if err := validTopicName(req.Name); err != nil {
@@ -400,7 +400,7 @@ func (s *Server) deleteTopic(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) putTopicConfigs(w http.ResponseWriter, r *http.Request) error {
 	topic := r.PathValue("topic")
 	var req map[string]*string
-	if err := decodeBody(r, &req); err != nil {
+	if err := decodeRequest(r, &req); err != nil {
 		return err
 	}
 	if len(req) == 0 {

@@ -12,11 +12,13 @@ package restproxy
 // instance may use it; others get 40403 as if it did not exist.
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -198,24 +200,122 @@ type v2InstanceConfig struct {
 }
 
 // scalar returns a JSON number, boolean or string as its text ("" when
-// absent or null).
+// absent or null); a number as written (1048576, not float64's 1.048576e+06).
 func scalar(raw json.RawMessage) (string, error) {
 	if isNullJSON(raw) {
 		return "", nil
 	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err == nil {
-		return s, nil
-	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
 	var v any
-	if err := json.Unmarshal(raw, &v); err != nil {
+	if err := dec.Decode(&v); err != nil {
 		return "", err
 	}
 	switch x := v.(type) {
-	case float64, bool:
-		return fmt.Sprint(x), nil
+	case string:
+		return x, nil
+	case json.Number:
+		return x.String(), nil
+	case bool:
+		return strconv.FormatBool(x), nil
 	}
 	return "", fmt.Errorf("restproxy: %s is not a scalar", raw)
+}
+
+// v2InstanceSettings is a v2 consumer instance's configuration, as its
+// creation request gives it (defaults filled in; name "" when the
+// request names none).
+type v2InstanceSettings struct {
+	name           string
+	format         string
+	autoCommit     bool
+	reset          kgo.Offset
+	fetchMinBytes  int
+	requestTimeout time.Duration
+}
+
+// parseInstanceConfig reads a consumer instance's creation body
+// (kafka-rest's CreateConsumerInstanceRequest); an invalid setting answers
+// 42204 as the Kafka consumer's ConfigException does.
+func parseInstanceConfig(data []byte) (v2InstanceSettings, *apiError) {
+	set := v2InstanceSettings{
+		format:         fmtBinary,
+		autoCommit:     true,
+		reset:          kgo.NewOffset().AtEnd(),
+		requestTimeout: v2RequestTimeout * time.Millisecond,
+	}
+	invalid := func(msg string) *apiError {
+		return &apiError{http.StatusUnprocessableEntity, 42204, "Invalid consumer configuration: " + msg}
+	}
+	var cfg v2InstanceConfig
+	if _, ae := decodeV2Body(data, &cfg); ae != nil {
+		return set, ae
+	}
+	switch {
+	case cfg.ID != nil && *cfg.ID != "":
+		set.name = *cfg.ID
+	case cfg.Name != nil && *cfg.Name != "":
+		set.name = *cfg.Name
+	}
+	if cfg.Format != nil {
+		set.format = strings.ToLower(*cfg.Format)
+	}
+	switch set.format {
+	case fmtBinary, fmtJSON, fmtAvro, fmtProtobuf, fmtJSONSchema:
+	default:
+		return set, invalid("invalid format type " + strconv.Quote(set.format))
+	}
+	if cfg.AutoOffsetReset != nil {
+		switch strings.ToLower(*cfg.AutoOffsetReset) {
+		case "earliest", "smallest":
+			set.reset = kgo.NewOffset().AtStart()
+		case "latest", "largest":
+			set.reset = kgo.NewOffset().AtEnd()
+		case "none":
+			set.reset = kgo.NoResetOffset()
+		default:
+			return set, invalid("Invalid value " + *cfg.AutoOffsetReset + " for configuration auto.offset.reset: String must be one of: latest, earliest, none")
+		}
+	}
+	if s, err := scalar(cfg.AutoCommit); err != nil {
+		return set, invalid("auto.commit.enable: " + jsonErrorDetail(err))
+	} else if s != "" {
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			return set, invalid("Invalid value " + s + " for configuration enable.auto.commit: Expected value to be either true or false")
+		}
+		set.autoCommit = b
+	}
+	for _, f := range []struct {
+		name string
+		raw  json.RawMessage
+		set  func(int)
+	}{
+		{"fetch.min.bytes", cfg.FetchMinBytes, func(n int) { set.fetchMinBytes = n }},
+		{"consumer.request.timeout.ms", cfg.RequestTimeout, func(n int) {
+			if n > 0 {
+				set.requestTimeout = time.Duration(n) * time.Millisecond
+			}
+		}},
+	} {
+		s, err := scalar(f.raw)
+		if err != nil {
+			return set, invalid(f.name + ": " + jsonErrorDetail(err))
+		}
+		if s == "" {
+			continue
+		}
+		// Kafka's type INT: a 32-bit integer.
+		n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 32)
+		if err != nil {
+			return set, invalid("Invalid value " + s + " for configuration " + f.name + ": Not a number of type INT")
+		}
+		if f.name == "fetch.min.bytes" && n < 0 {
+			return set, invalid("Invalid value " + s + " for configuration fetch.min.bytes: Value must be at least 0")
+		}
+		f.set(int(n))
+	}
+	return set, nil
 }
 
 func invalidConfig(w http.ResponseWriter, msg string) {
@@ -226,92 +326,36 @@ func (v *v2State) createInstance(w http.ResponseWriter, r *http.Request) {
 	if !checkAccept(w, r, true) || !checkContentType(w, r) {
 		return
 	}
-	var cfg v2InstanceConfig
-	if _, ok := readBody(w, r, &cfg); !ok {
+	data, ok := readBodyBytes(w, r, v2MaxConsumerBodyBytes)
+	if !ok {
 		return
+	}
+	set, ae := parseInstanceConfig(data)
+	if ae != nil {
+		writeError(w, ae.status, ae.code, ae.msg)
+		return
+	}
+	switch set.format {
+	case fmtAvro, fmtProtobuf, fmtJSONSchema:
+		if v.s.cfg.Serde == nil {
+			invalidConfig(w, "format "+set.format+" needs the schema registry, which is off")
+			return
+		}
+	}
+	if set.name == "" {
+		set.name = "rest-consumer-" + randomUUID()
 	}
 	in := &consumerInstance{
 		v:              v,
 		group:          r.PathValue("group"),
-		format:         fmtBinary,
-		autoCommit:     true,
-		reset:          kgo.NewOffset().AtEnd(),
-		requestTimeout: v2RequestTimeout * time.Millisecond,
+		name:           set.name,
+		format:         set.format,
+		autoCommit:     set.autoCommit,
+		reset:          set.reset,
+		fetchMinBytes:  set.fetchMinBytes,
+		requestTimeout: set.requestTimeout,
 		consumed:       map[string]map[int32]kgo.EpochOffset{},
 		assigned:       map[string]map[int32]bool{},
-	}
-	switch {
-	case cfg.ID != nil && *cfg.ID != "":
-		in.name = *cfg.ID
-	case cfg.Name != nil && *cfg.Name != "":
-		in.name = *cfg.Name
-	default:
-		in.name = "rest-consumer-" + randomUUID()
-	}
-	if cfg.Format != nil {
-		in.format = strings.ToLower(*cfg.Format)
-	}
-	switch in.format {
-	case fmtBinary, fmtJSON:
-	case fmtAvro, fmtProtobuf, fmtJSONSchema:
-		if v.s.cfg.Serde == nil {
-			invalidConfig(w, "format "+in.format+" needs the schema registry, which is off")
-			return
-		}
-	default:
-		invalidConfig(w, "invalid format type "+strconv.Quote(in.format))
-		return
-	}
-	if cfg.AutoOffsetReset != nil {
-		switch strings.ToLower(*cfg.AutoOffsetReset) {
-		case "earliest", "smallest":
-			in.reset = kgo.NewOffset().AtStart()
-		case "latest", "largest":
-			in.reset = kgo.NewOffset().AtEnd()
-		case "none":
-			in.reset = kgo.NoResetOffset()
-		default:
-			invalidConfig(w, "Invalid value "+*cfg.AutoOffsetReset+" for configuration auto.offset.reset: String must be one of: latest, earliest, none")
-			return
-		}
-	}
-	if s, err := scalar(cfg.AutoCommit); err != nil {
-		invalidConfig(w, "auto.commit.enable: "+err.Error())
-		return
-	} else if s != "" {
-		b, err := strconv.ParseBool(s)
-		if err != nil {
-			invalidConfig(w, "Invalid value "+s+" for configuration enable.auto.commit: Expected value to be either true or false")
-			return
-		}
-		in.autoCommit = b
-	}
-	for _, f := range []struct {
-		name string
-		raw  json.RawMessage
-		set  func(int)
-	}{
-		{"fetch.min.bytes", cfg.FetchMinBytes, func(n int) { in.fetchMinBytes = n }},
-		{"consumer.request.timeout.ms", cfg.RequestTimeout, func(n int) {
-			if n > 0 {
-				in.requestTimeout = time.Duration(n) * time.Millisecond
-			}
-		}},
-	} {
-		s, err := scalar(f.raw)
-		if err != nil {
-			invalidConfig(w, f.name+": "+err.Error())
-			return
-		}
-		if s == "" {
-			continue
-		}
-		n, err := strconv.Atoi(s)
-		if err != nil {
-			invalidConfig(w, "Invalid value "+s+" for configuration "+f.name+": Not a number of type INT")
-			return
-		}
-		f.set(n)
 	}
 	c, ok := v.client(w, r)
 	if !ok {
@@ -402,16 +446,13 @@ func (v *v2State) subscribe(w http.ResponseWriter, r *http.Request) {
 	if !checkAccept(w, r, true) || !checkContentType(w, r) {
 		return
 	}
-	var req struct {
-		Topics       []string `json:"topics"`
-		TopicPattern *string  `json:"topic_pattern"`
-	}
-	present, ok := readBody(w, r, &req)
+	data, ok := readBodyBytes(w, r, v2MaxConsumerBodyBytes)
 	if !ok {
 		return
 	}
-	if !present || (req.Topics == nil && req.TopicPattern == nil) {
-		writeError(w, http.StatusUnprocessableEntity, 0, "topics or topic_pattern is required")
+	req, ae := parseSubscription(data)
+	if ae != nil {
+		writeError(w, ae.status, ae.code, ae.msg)
 		return
 	}
 	in, _, ok := v.instance(w, r)
@@ -423,12 +464,6 @@ func (v *v2State) subscribe(w http.ResponseWriter, r *http.Request) {
 	var consume []string
 	var opts []kgo.Opt
 	if req.Topics != nil {
-		for _, t := range req.Topics {
-			if t == "" {
-				writeError(w, http.StatusUnprocessableEntity, 0, "topics may not hold an empty name")
-				return
-			}
-		}
 		consume = req.Topics
 		if len(consume) == 0 { // Java: subscribe(empty) unsubscribes
 			in.dropClientLocked()
@@ -437,12 +472,7 @@ func (v *v2State) subscribe(w http.ResponseWriter, r *http.Request) {
 		}
 	} else {
 		mode = modePattern
-		anchored := "^(?:" + *req.TopicPattern + ")$"
-		if _, err := regexp.Compile(anchored); err != nil {
-			writeError(w, http.StatusUnprocessableEntity, 0, "invalid topic_pattern: "+err.Error())
-			return
-		}
-		consume = []string{anchored}
+		consume = []string{anchoredPattern(*req.TopicPattern)}
 		opts = append(opts, kgo.ConsumeRegex())
 	}
 	if in.mode != modeNone && in.mode != mode {
@@ -475,6 +505,37 @@ func (v *v2State) subscribe(w http.ResponseWriter, r *http.Request) {
 		in.pattern = *req.TopicPattern
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// v2Subscription is a subscription's body: topics or topic_pattern.
+type v2Subscription struct {
+	Topics       []string `json:"topics"`
+	TopicPattern *string  `json:"topic_pattern"`
+}
+
+func anchoredPattern(p string) string { return "^(?:" + p + ")$" }
+
+// parseSubscription reads a subscription's body: topics (no empty name)
+// or a topic_pattern that compiles.
+func parseSubscription(data []byte) (v2Subscription, *apiError) {
+	var req v2Subscription
+	present, ae := decodeV2Body(data, &req)
+	if ae != nil {
+		return req, ae
+	}
+	if !present || (req.Topics == nil && req.TopicPattern == nil) {
+		return req, &apiError{http.StatusUnprocessableEntity, http.StatusUnprocessableEntity, "topics or topic_pattern is required"}
+	}
+	if req.Topics != nil {
+		if slices.Contains(req.Topics, "") {
+			return req, &apiError{http.StatusUnprocessableEntity, http.StatusUnprocessableEntity, "topics may not hold an empty name"}
+		}
+		return req, nil
+	}
+	if _, err := regexp.Compile(anchoredPattern(*req.TopicPattern)); err != nil {
+		return req, &apiError{http.StatusUnprocessableEntity, http.StatusUnprocessableEntity, "invalid topic_pattern: " + err.Error()}
+	}
+	return req, nil
 }
 
 func (v *v2State) subscription(w http.ResponseWriter, r *http.Request) {
@@ -521,17 +582,19 @@ func (v *v2State) assign(w http.ResponseWriter, r *http.Request) {
 	if !checkAccept(w, r, true) || !checkContentType(w, r) {
 		return
 	}
-	var req struct {
-		Partitions []v2TopicPartition `json:"partitions"`
-	}
-	present, ok := readBody(w, r, &req)
+	data, ok := readBodyBytes(w, r, v2MaxConsumerBodyBytes)
 	if !ok {
 		return
 	}
-	if !present || req.Partitions == nil {
-		writeError(w, http.StatusUnprocessableEntity, 0, "partitions is required")
+	partitions, present, ae := parsePartitions(data)
+	if ae == nil && (!present || partitions == nil) {
+		ae = &apiError{http.StatusUnprocessableEntity, http.StatusUnprocessableEntity, "partitions is required"}
+	}
+	if ae != nil {
+		writeError(w, ae.status, ae.code, ae.msg)
 		return
 	}
+	req := struct{ Partitions []v2TopicPartition }{partitions}
 	in, c, ok := v.instance(w, r)
 	if !ok || !lockInstance(w, in) {
 		return
@@ -576,6 +639,66 @@ func (v *v2State) assign(w http.ResponseWriter, r *http.Request) {
 	in.assigned = assigned
 	in.assignMu.Unlock()
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// parsePartitions reads a body of {"partitions":[{"topic","partition"}]}
+// (assignments, seeks to the beginning or end, committed offsets):
+// present false for an empty body; a partition needs a topic (Kafka's
+// consumer: "cannot have null or empty topic") and a partition number
+// that is not negative.
+func parsePartitions(data []byte) (_ []v2TopicPartition, present bool, _ *apiError) {
+	var req struct {
+		Partitions []v2TopicPartition `json:"partitions"`
+	}
+	present, ae := decodeV2Body(data, &req)
+	if ae != nil {
+		return nil, present, ae
+	}
+	for _, tp := range req.Partitions {
+		if ae := checkTopicPartition(tp.Topic, tp.Partition); ae != nil {
+			return nil, present, ae
+		}
+	}
+	return req.Partitions, present, nil
+}
+
+func checkTopicPartition(topic string, partition int32) *apiError {
+	switch {
+	case strings.TrimSpace(topic) == "":
+		return &apiError{http.StatusUnprocessableEntity, http.StatusUnprocessableEntity, "a partition needs a topic (null or empty topics are not allowed)"}
+	case partition < 0:
+		return &apiError{http.StatusUnprocessableEntity, http.StatusUnprocessableEntity, fmt.Sprintf("partition %d of %s: partitions are numbered from 0", partition, topic)}
+	}
+	return nil
+}
+
+// parseOffsets reads a body of {"offsets":[{"topic","partition","offset"}]}
+// (seeks, commits): present false for an empty body. An offset is not
+// negative (a position or a record's), and for a commit below the largest
+// int64, as the commit is of offset+1 (Kafka's OffsetAndMetadata refuses
+// the negative offset it would wrap to).
+func parseOffsets(data []byte, commit bool) (_ []v2Offset, present bool, _ *apiError) {
+	var req struct {
+		Offsets []v2Offset `json:"offsets"`
+	}
+	present, ae := decodeV2Body(data, &req)
+	if ae != nil {
+		return nil, present, ae
+	}
+	for _, o := range req.Offsets {
+		if ae := checkTopicPartition(o.Topic, o.Partition); ae != nil {
+			return nil, present, ae
+		}
+		if o.Offset < 0 {
+			return nil, present, &apiError{http.StatusUnprocessableEntity, http.StatusUnprocessableEntity,
+				fmt.Sprintf("offset %d of %s-%d: offsets may not be negative", o.Offset, o.Topic, o.Partition)}
+		}
+		if commit && o.Offset == math.MaxInt64 {
+			return nil, present, &apiError{http.StatusUnprocessableEntity, http.StatusUnprocessableEntity,
+				fmt.Sprintf("offset %d of %s-%d: the commit would be of the offset after it, which no int64 holds", o.Offset, o.Topic, o.Partition)}
+		}
+	}
+	return req.Offsets, present, nil
 }
 
 func (in *consumerInstance) assignment() []v2TopicPartition {
@@ -650,23 +773,19 @@ func (v *v2State) seek(w http.ResponseWriter, r *http.Request) {
 	if !checkAccept(w, r, true) || !checkContentType(w, r) {
 		return
 	}
-	var req struct {
-		Offsets []v2Offset `json:"offsets"`
-	}
-	present, ok := readBody(w, r, &req)
+	data, ok := readBodyBytes(w, r, v2MaxConsumerBodyBytes)
 	if !ok {
 		return
 	}
-	if !present {
-		writeError(w, http.StatusUnprocessableEntity, 0, "offsets is required")
+	offsets, present, ae := parseOffsets(data, false)
+	if ae == nil && !present {
+		ae = &apiError{http.StatusUnprocessableEntity, http.StatusUnprocessableEntity, "offsets is required"}
+	}
+	if ae != nil {
+		writeError(w, ae.status, ae.code, ae.msg)
 		return
 	}
-	for _, o := range req.Offsets {
-		if o.Offset < 0 {
-			writeError(w, http.StatusUnprocessableEntity, 0, "offsets may not be negative")
-			return
-		}
-	}
+	req := struct{ Offsets []v2Offset }{offsets}
 	in, _, ok := v.instance(w, r)
 	if !ok || !lockInstance(w, in) {
 		return
@@ -682,17 +801,19 @@ func (v *v2State) seekToEdge(w http.ResponseWriter, r *http.Request, beginning b
 	if !checkAccept(w, r, true) || !checkContentType(w, r) {
 		return
 	}
-	var req struct {
-		Partitions []v2TopicPartition `json:"partitions"`
-	}
-	present, ok := readBody(w, r, &req)
+	data, ok := readBodyBytes(w, r, v2MaxConsumerBodyBytes)
 	if !ok {
 		return
 	}
-	if !present {
-		writeError(w, http.StatusUnprocessableEntity, 0, "partitions is required")
+	partitions, present, ae := parsePartitions(data)
+	if ae == nil && !present {
+		ae = &apiError{http.StatusUnprocessableEntity, http.StatusUnprocessableEntity, "partitions is required"}
+	}
+	if ae != nil {
+		writeError(w, ae.status, ae.code, ae.msg)
 		return
 	}
+	req := struct{ Partitions []v2TopicPartition }{partitions}
 	in, c, ok := v.instance(w, r)
 	if !ok || !lockInstance(w, in) {
 		return
@@ -743,13 +864,16 @@ func (v *v2State) commitOffsets(w http.ResponseWriter, r *http.Request) {
 	if !checkAccept(w, r, true) || !checkContentType(w, r) {
 		return
 	}
-	var req struct {
-		Offsets []v2Offset `json:"offsets"`
-	}
-	present, ok := readBody(w, r, &req)
+	data, ok := readBodyBytes(w, r, v2MaxConsumerBodyBytes)
 	if !ok {
 		return
 	}
+	given, present, ae := parseOffsets(data, true)
+	if ae != nil {
+		writeError(w, ae.status, ae.code, ae.msg)
+		return
+	}
+	req := struct{ Offsets []v2Offset }{given}
 	in, c, ok := v.instance(w, r)
 	if !ok || !lockInstance(w, in) {
 		return
@@ -815,13 +939,16 @@ func (v *v2State) committedOffsets(w http.ResponseWriter, r *http.Request) {
 	if !checkAccept(w, r, true) || !checkContentType(w, r) {
 		return
 	}
-	var req struct {
-		Partitions []v2TopicPartition `json:"partitions"`
-	}
-	present, ok := readBody(w, r, &req)
+	data, ok := readBodyBytes(w, r, v2MaxConsumerBodyBytes)
 	if !ok {
 		return
 	}
+	partitions, present, ae := parsePartitions(data)
+	if ae != nil {
+		writeError(w, ae.status, ae.code, ae.msg)
+		return
+	}
+	req := struct{ Partitions []v2TopicPartition }{partitions}
 	in, c, ok := v.instance(w, r)
 	if !ok {
 		return

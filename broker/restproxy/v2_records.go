@@ -106,8 +106,8 @@ func (v *v2State) records(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	wait := in.requestTimeout
-	if timeout > 0 {
-		wait = min(wait, time.Duration(timeout)*time.Millisecond)
+	if timeout > 0 && timeout < wait.Milliseconds() { // compared in ms: a huge timeout does not overflow Duration
+		wait = time.Duration(timeout) * time.Millisecond
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), wait)
 	defer cancel()

@@ -23,6 +23,7 @@ package restproxy
 // Kafka error, 50003 retriable Kafka error.
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -319,32 +320,42 @@ func checkContentType(w http.ResponseWriter, r *http.Request) bool {
 	return false
 }
 
-// readBody decodes r's JSON body into dst; empty: false with no error
-// (absent). A malformed body answers 400 (Jackson's parse errors in
-// kafka-rest) or 422 for values of the wrong type.
-func readBody(w http.ResponseWriter, r *http.Request, dst any) (present, ok bool) {
-	data, err := io.ReadAll(io.LimitReader(r.Body, v2MaxBodyBytes+1))
+// v2MaxConsumerBodyBytes bounds the body of a v2 consumer request (an
+// instance's settings, a subscription, partitions, offsets): 1 MiB holds
+// some 30000 partitions, and a bigger list would cost tens of bytes of
+// decoded form and consumer state for each of its bytes.
+const v2MaxConsumerBodyBytes = 1 << 20
+
+// readBodyBytes reads r's body, at most limit bytes; on failure it has
+// answered (413 when larger).
+func readBodyBytes(w http.ResponseWriter, r *http.Request, limit int) ([]byte, bool) {
+	data, err := io.ReadAll(io.LimitReader(r.Body, int64(limit)+1))
 	if err != nil {
-		writeError(w, http.StatusBadRequest, 0, "restproxy: reading the body: "+err.Error())
-		return false, false
+		writeError(w, http.StatusBadRequest, 0, "Bad Request: reading the body failed")
+		return nil, false
 	}
-	if len(data) > v2MaxBodyBytes {
-		writeError(w, http.StatusRequestEntityTooLarge, 0, "restproxy: body too large")
-		return false, false
+	if len(data) > limit {
+		writeError(w, http.StatusRequestEntityTooLarge, 0, fmt.Sprintf("Request Entity Too Large: the body may not exceed %d bytes.", limit))
+		return nil, false
 	}
-	if len(strings.TrimSpace(string(data))) == 0 {
-		return false, true
+	return data, true
+}
+
+// decodeV2Body decodes a v2 request body into dst: present false for an
+// empty (or blank) body; 400 for malformed JSON (Jackson's parse errors in
+// kafka-rest), 422 for JSON of the wrong shape.
+func decodeV2Body(data []byte, dst any) (present bool, ae *apiError) {
+	if len(bytes.TrimSpace(data)) == 0 {
+		return false, nil
 	}
 	if err := json.Unmarshal(data, dst); err != nil {
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) {
-			writeError(w, http.StatusUnprocessableEntity, 0, "Unprocessable entity: "+err.Error())
-		} else {
-			writeError(w, http.StatusBadRequest, 0, "JSON parse error: "+err.Error())
+		var syn *json.SyntaxError
+		if errors.As(err, &syn) {
+			return true, &apiError{http.StatusBadRequest, http.StatusBadRequest, "JSON parse error: " + err.Error()}
 		}
-		return true, false
+		return true, &apiError{http.StatusUnprocessableEntity, http.StatusUnprocessableEntity, "Unprocessable entity: " + jsonErrorDetail(err)}
 	}
-	return true, true
+	return true, nil
 }
 
 // writeV2 writes a v2 answer (application/vnd.kafka.v2+json).

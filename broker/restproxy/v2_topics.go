@@ -10,6 +10,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"mime"
 	"net/http"
 	"slices"
@@ -376,13 +377,13 @@ func (v *v2State) produce(w http.ResponseWriter, r *http.Request, partition int3
 		writeError(w, http.StatusUnsupportedMediaType, 0, "HTTP 415 Unsupported Media Type: the schema registry is off")
 		return
 	}
-	var req v2ProduceRequest
-	present, ok := readBody(w, r, &req)
+	data, ok := readBodyBytes(w, r, v2MaxBodyBytes)
 	if !ok {
 		return
 	}
-	if !present || len(req.Records) == 0 {
-		writeError(w, http.StatusUnprocessableEntity, 0, "records may not be empty")
+	req, keys, values, ae := parseV2Produce(format, data)
+	if ae != nil {
+		writeError(w, ae.status, ae.code, ae.msg)
 		return
 	}
 	c, ok := v.client(w, r)
@@ -402,22 +403,9 @@ func (v *v2State) produce(w http.ResponseWriter, r *http.Request, partition int3
 	}
 
 	var resp v2ProduceResponse
-	keys := make([][]byte, len(req.Records))
-	values := make([][]byte, len(req.Records))
 	if schemaBacked {
 		if !v.encodeSchemaRecords(w, r, format, topic, &req, &resp, keys, values) {
 			return
-		}
-	} else {
-		for i, rec := range req.Records {
-			var err error
-			if keys[i], err = encodePlain(format, rec.Key); err == nil {
-				values[i], err = encodePlain(format, rec.Value)
-			}
-			if err != nil {
-				writeError(w, http.StatusUnprocessableEntity, 42203, "Conversion of JSON to Object failed: "+err.Error())
-				return
-			}
 		}
 	}
 
@@ -466,6 +454,107 @@ func (v *v2State) produce(w http.ResponseWriter, r *http.Request, partition int3
 	writeV2(w, http.StatusOK, resp)
 }
 
+// parseV2Produce decodes a v2 produce body of the given embedded format:
+// binary and json keys and values are encoded here; schema-backed ones
+// (avro, protobuf, jsonschema) only checked to have their schema, keys and
+// values left nil for encodeSchemaRecords. On failure the answer is
+// kafka-rest's: 400 malformed JSON, 422 wrong shape or no records, 42201
+// and 42202 a key or value without its schema, 42203 a key or value that
+// is not of the format.
+func parseV2Produce(format string, data []byte) (req v2ProduceRequest, keys, values [][]byte, ae *apiError) {
+	if n := countV2Records(data, v2MaxRecords); n > v2MaxRecords {
+		return req, nil, nil, &apiError{http.StatusRequestEntityTooLarge, http.StatusRequestEntityTooLarge,
+			fmt.Sprintf("Request Entity Too Large: a produce request may hold at most %d records.", v2MaxRecords)}
+	}
+	present, ae := decodeV2Body(data, &req)
+	if ae != nil {
+		return req, nil, nil, ae
+	}
+	if !present || len(req.Records) == 0 {
+		return req, nil, nil, &apiError{http.StatusUnprocessableEntity, http.StatusUnprocessableEntity, "records may not be empty"}
+	}
+	keys = make([][]byte, len(req.Records))
+	values = make([][]byte, len(req.Records))
+	switch format {
+	case fmtAvro, fmtProtobuf, fmtJSONSchema:
+		for _, rec := range req.Records {
+			if !isNullJSON(rec.Key) && req.KeySchema == nil && req.KeySchemaID == nil {
+				return req, nil, nil, &apiError{http.StatusUnprocessableEntity, 42201, "Request includes keys but does not include key schema"}
+			}
+			if !isNullJSON(rec.Value) && req.ValueSchema == nil && req.ValueSchemaID == nil {
+				return req, nil, nil, &apiError{http.StatusUnprocessableEntity, 42202, "Request includes values but does not include value schema"}
+			}
+		}
+		return req, keys, values, nil
+	}
+	for i, rec := range req.Records {
+		var err error
+		if keys[i], err = encodePlain(format, rec.Key); err == nil {
+			values[i], err = encodePlain(format, rec.Value)
+		}
+		if err != nil {
+			return req, nil, nil, &apiError{http.StatusUnprocessableEntity, 42203, "Conversion of JSON to Object failed: " + err.Error()}
+		}
+	}
+	return req, keys, values, nil
+}
+
+// v2MaxRecords bounds the records of one v2 produce request. A request is
+// held whole (kafka-rest's too): each record costs some 400 bytes of
+// decoded form, Kafka record and result beyond its JSON, so 64 MiB of
+// tiny records ({"value":"YQ=="}, 17 bytes: 3.9 million) would take
+// gigabytes. kafka-rest sets no such bound; 100000 records of any size up
+// to the body's 64 MiB keep one request within some 100 MB.
+const v2MaxRecords = 100000
+
+// countV2Records counts the records of a v2 produce body without decoding
+// them (each is skipped as raw JSON, garbage at once), stopping past limit;
+// 0 for a body that is not an object with a records array (decoding it
+// says what is wrong).
+func countV2Records(data []byte, limit int) int {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return 0
+	}
+	most := 0
+	for dec.More() {
+		key, err := dec.Token()
+		if err != nil {
+			return most
+		}
+		// encoding/json matches keys regardless of case ("RECORDS"
+		// fills Records too).
+		if name, _ := key.(string); !strings.EqualFold(name, "records") {
+			var skip json.RawMessage
+			if dec.Decode(&skip) != nil {
+				return most
+			}
+			continue
+		}
+		if tok, err := dec.Token(); err != nil || tok != json.Delim('[') {
+			if tok == json.Delim('{') {
+				return most // an object: decoding refuses it
+			}
+			continue
+		}
+		n := 0
+		for dec.More() && n <= limit {
+			var skip json.RawMessage
+			if dec.Decode(&skip) != nil {
+				return most
+			}
+			n++
+		}
+		if most = max(most, n); n > limit {
+			return n
+		}
+		if _, err := dec.Token(); err != nil {
+			return most
+		}
+	}
+	return most
+}
+
 // encodePlain turns a binary (base64) or json record key or value into
 // bytes; JSON null is Kafka's null.
 func encodePlain(format string, raw json.RawMessage) ([]byte, error) {
@@ -504,16 +593,6 @@ func isNullJSON(raw json.RawMessage) bool {
 func (v *v2State) encodeSchemaRecords(w http.ResponseWriter, r *http.Request, format, topic string,
 	req *v2ProduceRequest, resp *v2ProduceResponse, keys, values [][]byte) bool {
 	sf := map[string]serde.Format{fmtAvro: serde.FormatAvro, fmtProtobuf: serde.FormatProtobuf, fmtJSONSchema: serde.FormatJSONSchema}[format]
-	for _, rec := range req.Records {
-		if !isNullJSON(rec.Key) && req.KeySchema == nil && req.KeySchemaID == nil {
-			writeError(w, http.StatusUnprocessableEntity, 42201, "Request includes keys but does not include key schema")
-			return false
-		}
-		if !isNullJSON(rec.Value) && req.ValueSchema == nil && req.ValueSchemaID == nil {
-			writeError(w, http.StatusUnprocessableEntity, 42202, "Request includes values but does not include value schema")
-			return false
-		}
-	}
 	spec := func(schema *string, id *int, subject string) serde.Spec {
 		if id != nil {
 			return serde.Spec{Format: sf, ID: *id}

@@ -8,6 +8,7 @@ package restproxy
 import (
 	"cmp"
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"strconv"
@@ -229,7 +230,20 @@ func (s *Server) resetTopicConfig(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) alterTopicConfigBatch(w http.ResponseWriter, r *http.Request) {
-	var body struct {
+	alters, validateOnly, ae := parseAlterConfigBatch(http.MaxBytesReader(w, r.Body, maxAdminBodyBytes))
+	if ae != nil {
+		writeError(w, ae.status, ae.code, ae.msg)
+		return
+	}
+	s.alterTopicConfigs(w, r, alters, validateOnly)
+}
+
+// parseAlterConfigBatch reads a configs:alter body
+// (AlterTopicConfigBatchRequestData): {"data":[{"name","value","operation"}],
+// "validate_only"}; operation SET (the default) or DELETE. Names and values
+// are the broker's to judge.
+func parseAlterConfigBatch(body io.Reader) (alters []kadm.AlterConfig, validateOnly bool, _ *apiError) {
+	var req struct {
 		Data []struct {
 			Name      string  `json:"name"`
 			Value     *string `json:"value"`
@@ -237,11 +251,10 @@ func (s *Server) alterTopicConfigBatch(w http.ResponseWriter, r *http.Request) {
 		} `json:"data"`
 		ValidateOnly bool `json:"validate_only"`
 	}
-	if !decodeBody(w, r, &body) {
-		return
+	if ae := decodeAdminBody(body, &req); ae != nil {
+		return nil, false, ae
 	}
-	var alters []kadm.AlterConfig
-	for _, d := range body.Data {
+	for _, d := range req.Data {
 		op := kadm.SetConfig
 		if d.Operation != nil {
 			switch strings.ToUpper(*d.Operation) {
@@ -249,11 +262,10 @@ func (s *Server) alterTopicConfigBatch(w http.ResponseWriter, r *http.Request) {
 			case "DELETE":
 				op = kadm.DeleteConfig
 			default:
-				writeError(w, http.StatusBadRequest, 0, fmt.Sprintf("Bad Request: unknown operation %q (SET or DELETE)", *d.Operation))
-				return
+				return nil, false, badRequest(fmt.Sprintf("unknown operation %q (SET or DELETE)", *d.Operation))
 			}
 		}
 		alters = append(alters, kadm.AlterConfig{Op: op, Name: d.Name, Value: d.Value})
 	}
-	s.alterTopicConfigs(w, r, alters, body.ValidateOnly)
+	return alters, req.ValidateOnly, nil
 }

@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"reflect"
 	"strings"
 	"time"
 
@@ -112,10 +113,8 @@ func (s *Server) produceRecords(w http.ResponseWriter, r *http.Request) {
 	// ResponseWriter has no connection deadlines, as in tests).
 	rc := http.NewResponseController(w)
 	_ = rc.SetReadDeadline(time.Now().Add(streamIdle))
-	body := &recordLimitReader{r: r.Body}
-	dec := json.NewDecoder(body)
-	var first produceRequest
-	firstErr := dec.Decode(&first)
+	stream := newProduceStream(r.Body)
+	first, firstErr := stream.next()
 	if errors.Is(firstErr, io.EOF) {
 		e := invalidPayload("Request body is empty. Data is required.")
 		writeError(w, e.status, e.code, e.msg)
@@ -123,6 +122,16 @@ func (s *Server) produceRecords(w http.ResponseWriter, r *http.Request) {
 	}
 	// Read the body while answering (HTTP/1.1 needs it said).
 	_ = rc.EnableFullDuplex()
+	// A stream that ends before its body (malformed JSON, a record too
+	// large) leaves body unread. With full duplex, net/http's own close of
+	// it after the handler can start its background read of the
+	// connection after it stopped the last one, and the next request on
+	// the connection panics with "invalid concurrent Body.Read call"
+	// (golang/go#68560). Closed here, inside the handler, the body is
+	// read to its end if little is left (the connection is kept) or
+	// marked closed early (the connection is closed), as net/http does
+	// for handlers that are not full duplex.
+	defer r.Body.Close()
 
 	ctx := r.Context()
 	results := make(chan chan produceResponse, maxInFlight)
@@ -158,26 +167,23 @@ func (s *Server) produceRecords(w http.ResponseWriter, r *http.Request) {
 	for {
 		ch := make(chan produceResponse, 1)
 		results <- ch
-		if err != nil {
-			var typeErr *json.UnmarshalTypeError
-			if errors.As(err, &typeErr) {
-				// A well-formed record of the wrong shape: the decoder
-				// has passed it, the stream goes on.
-				ch <- produceResponse{ErrorCode: http.StatusBadRequest, Message: "Bad Request: " + err.Error()}
-			} else {
-				// Malformed JSON, a record too large, a broken
-				// connection: the stream cannot go on (the decoder
-				// returns the same error for ever).
-				ch <- streamError(err)
-				return
-			}
-		} else {
+		var re *recordError
+		switch {
+		case errors.As(err, &re):
+			// A well-formed record of the wrong shape: the decoder
+			// has passed it, the stream goes on.
+			ch <- errorResult(re.apiError)
+		case err != nil:
+			// Malformed JSON, a record too large, a broken
+			// connection: the stream cannot go on (the decoder
+			// returns the same error for ever).
+			ch <- streamError(err)
+			return
+		default:
 			s.produceOne(ctx, q, topic, partitions, req, ch)
 		}
-		body.next()
 		_ = rc.SetReadDeadline(time.Now().Add(streamIdle))
-		req = produceRequest{}
-		err = dec.Decode(&req)
+		req, err = stream.next()
 		if errors.Is(err, io.EOF) {
 			return
 		}
@@ -185,6 +191,109 @@ func (s *Server) produceRecords(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+}
+
+// produceStream reads the records of a v3 produce body: one JSON
+// ProduceRequest, or several concatenated (whitespace between them or
+// not), each at most maxRecordBytes of JSON. It holds at most one record
+// (and the decoder's read-ahead) in memory, whatever the body's length.
+type produceStream struct {
+	body *recordLimitReader
+	dec  *json.Decoder
+}
+
+func newProduceStream(r io.Reader) *produceStream {
+	body := &recordLimitReader{r: r}
+	return &produceStream{body: body, dec: json.NewDecoder(body)}
+}
+
+// recordError is a record the stream read whole but cannot produce (a
+// field of the wrong type, a timestamp that is not ISO 8601, a header
+// value that is not base64, a record that is not a JSON object): it is
+// answered with the error, and the stream goes on.
+type recordError struct{ *apiError }
+
+// next decodes the next record. io.EOF: the body ended (an empty body's
+// first call). A *recordError: this record is refused, the stream goes
+// on. Any other error: the stream cannot go on; streamError answers it.
+func (p *produceStream) next() (produceRequest, error) {
+	p.body.next()
+	var req *produceRequest
+	err := p.dec.Decode(&req)
+	var syn *json.SyntaxError
+	switch {
+	case err == nil && req == nil:
+		return produceRequest{}, &recordError{badRequest("a record must be a JSON object, not null.")}
+	case err == nil:
+		return *req, nil
+	case p.body.err != nil && !errors.Is(p.body.err, io.EOF):
+		// The body itself failed (too large, the connection broke):
+		// what the decoder made of the bytes it had does not matter.
+		return produceRequest{}, p.body.err
+	case errors.Is(err, io.EOF):
+		return produceRequest{}, io.EOF
+	case errors.As(err, &syn), errors.Is(err, io.ErrUnexpectedEOF):
+		return produceRequest{}, err
+	}
+	// The decoder read the record whole (json.Decoder reads a value
+	// before it unmarshals it): only its contents are wrong.
+	return produceRequest{}, &recordError{badRequest(jsonErrorDetail(err))}
+}
+
+// jsonErrorDetail describes a JSON value that does not fit the request's
+// shape in the request's terms (the field's JSON path and the JSON type it
+// takes) rather than encoding/json's, which names Go types.
+func jsonErrorDetail(err error) string {
+	var te *json.UnmarshalTypeError
+	var ce base64.CorruptInputError
+	var pe *time.ParseError
+	switch {
+	case errors.As(err, &te):
+		where := "the request"
+		if te.Field != "" {
+			where = te.Field
+		}
+		return fmt.Sprintf("%s: %s found, %s expected.", where, te.Value, jsonKind(te.Type))
+	case errors.As(err, &ce):
+		return fmt.Sprintf("a value is not base64 (illegal data at byte %d).", int64(ce))
+	case errors.As(err, &pe):
+		return fmt.Sprintf("%q is not an ISO 8601 timestamp (2006-01-02T15:04:05Z).", pe.Value)
+	}
+	return err.Error()
+}
+
+// jsonKind names the JSON a Go type decodes from.
+func jsonKind(t reflect.Type) string {
+	if t == nil {
+		return "another value"
+	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64, reflect.Int,
+		reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uint:
+		return fmt.Sprintf("an integer that fits %s", t.Kind())
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Bool:
+		return "a boolean"
+	case reflect.String:
+		return "a string"
+	case reflect.Slice, reflect.Array:
+		if t.Elem().Kind() == reflect.Uint8 {
+			return "a base64 string"
+		}
+		return "an array"
+	case reflect.Struct:
+		if t == reflect.TypeFor[time.Time]() {
+			return "an ISO 8601 timestamp string"
+		}
+		return "an object"
+	case reflect.Map:
+		return "an object"
+	}
+	return "another value"
 }
 
 // streamIdle is how long a streaming produce waits for its next record,
@@ -202,19 +311,25 @@ var errRecordTooLarge = errors.New("restproxy: record too large")
 // the last call of next (the start of the record being decoded; the
 // decoder's read-ahead of the next record counts towards it too).
 type recordLimitReader struct {
-	r io.Reader
-	n int64
+	r   io.Reader
+	n   int64
+	err error // the first error Read returned (io.EOF at the body's end)
 }
 
 func (l *recordLimitReader) Read(p []byte) (int, error) {
+	if l.err != nil {
+		return 0, l.err
+	}
 	if l.n >= maxRecordBytes {
-		return 0, errRecordTooLarge
+		l.err = errRecordTooLarge
+		return 0, l.err
 	}
 	if rest := maxRecordBytes - l.n; int64(len(p)) > rest {
 		p = p[:rest]
 	}
 	n, err := l.r.Read(p)
 	l.n += int64(n)
+	l.err = err
 	return n, err
 }
 
@@ -329,6 +444,16 @@ func (s *Server) encodeData(ctx context.Context, topic string, d *produceData, i
 	return nil, nil, badRequest(fmt.Sprintf("type %q is not one of BINARY, JSON, STRING, AVRO, PROTOBUF, JSONSCHEMA.", *d.Type))
 }
 
+// excerpt is the start of a request's JSON for an error message (a record
+// may be megabytes long).
+func excerpt(data json.RawMessage) string {
+	const n = 64
+	if len(data) <= n {
+		return string(data)
+	}
+	return strings.ToValidUTF8(string(data[:n]), "") + "..."
+}
+
 func encodeSchemaless(typ string, data json.RawMessage) ([]byte, *apiError) {
 	if isNull(data) {
 		return nil, nil
@@ -337,17 +462,17 @@ func encodeSchemaless(typ string, data json.RawMessage) ([]byte, *apiError) {
 	case "BINARY":
 		var text string
 		if err := json.Unmarshal(data, &text); err != nil {
-			return nil, badRequest(fmt.Sprintf("data=%s is not a base64 string.", data))
+			return nil, badRequest(fmt.Sprintf("data=%s is not a base64 string.", excerpt(data)))
 		}
 		b, err := base64.StdEncoding.DecodeString(text)
 		if err != nil {
-			return nil, badRequest(fmt.Sprintf("data=%s is not a base64 string.", data))
+			return nil, badRequest(fmt.Sprintf("data=%s is not a base64 string.", excerpt(data)))
 		}
 		return b, nil
 	case "STRING":
 		var text string
 		if err := json.Unmarshal(data, &text); err != nil {
-			return nil, badRequest(fmt.Sprintf("data=%s is not a string.", data))
+			return nil, badRequest(fmt.Sprintf("data=%s is not a string.", excerpt(data)))
 		}
 		return []byte(text), nil
 	}
@@ -373,6 +498,10 @@ func (s *Server) encodeWithSchema(ctx context.Context, topic, typ string, d *pro
 		return nil, nil, badRequest("subject and subject_name_strategy cannot both be set.")
 	case d.Schema != nil && typ == "":
 		return nil, nil, badRequest("type is required with schema.")
+	case d.SchemaID != nil && *d.SchemaID <= 0:
+		return nil, nil, badRequest(fmt.Sprintf("schema_id %d: schema ids start at 1.", *d.SchemaID))
+	case d.SchemaVersion != nil && *d.SchemaVersion <= 0 && *d.SchemaVersion != -1:
+		return nil, nil, badRequest(fmt.Sprintf("schema_version %d: versions start at 1 (-1: the latest).", *d.SchemaVersion))
 	}
 	subject := topic + "-value"
 	if isKey {

@@ -282,32 +282,88 @@ const maxAdminBodyBytes = 1 << 20
 // decodeBody decodes a JSON request body; on failure it has answered as
 // kafka-rest does (422 42206 for an empty body, 400 for bad JSON).
 func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxAdminBodyBytes))
-	if err := dec.Decode(v); err != nil {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			writeError(w, http.StatusRequestEntityTooLarge, 0, fmt.Sprintf("Request Entity Too Large: the body may not exceed %d bytes.", maxAdminBodyBytes))
-			return false
-		}
-		if errors.Is(err, io.EOF) {
-			e := invalidPayload("Request body is empty. Data is required.")
-			writeError(w, e.status, e.code, e.msg)
-			return false
-		}
-		writeError(w, http.StatusBadRequest, 0, err.Error())
+	if ae := decodeAdminBody(http.MaxBytesReader(w, r.Body, maxAdminBodyBytes), v); ae != nil {
+		writeError(w, ae.status, ae.code, ae.msg)
 		return false
 	}
 	return true
 }
 
-func (s *Server) createTopic(w http.ResponseWriter, r *http.Request) {
-	var body createTopicRequest
-	if !decodeBody(w, r, &body) {
-		return
+// decodeAdminBody decodes the JSON of a v3 admin request (body: at most
+// maxAdminBodyBytes, http.MaxBytesReader's error beyond): 413 too large,
+// 422 42206 empty, 400 malformed or of the wrong shape.
+func decodeAdminBody(body io.Reader, v any) *apiError {
+	err := json.NewDecoder(body).Decode(v)
+	var tooLarge *http.MaxBytesError
+	var syn *json.SyntaxError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &tooLarge):
+		return &apiError{http.StatusRequestEntityTooLarge, http.StatusRequestEntityTooLarge,
+			fmt.Sprintf("Request Entity Too Large: the body may not exceed %d bytes.", maxAdminBodyBytes)}
+	case errors.Is(err, io.EOF):
+		return invalidPayload("Request body is empty. Data is required.")
+	case errors.As(err, &syn), errors.Is(err, io.ErrUnexpectedEOF):
+		return badRequest("Error processing JSON: " + err.Error())
 	}
-	if !validTopicName(body.TopicName) {
-		e := invalidPayload("Invalid topic name.")
-		writeError(w, e.status, e.code, e.msg)
+	return badRequest(jsonErrorDetail(err))
+}
+
+// parseCreateTopic reads a topic creation body (CreateTopicRequestData)
+// into the CreateTopics request's topic. What Kafka checks itself (counts,
+// replication factors, replica lists, configs) is left to the broker, so
+// its errors and messages are Kafka's; what the request cannot even say is
+// refused here: an invalid topic name (422 42206, as kafka-rest), an
+// assignment key that is not a partition number, an assignment with a
+// partition count or replication factor (Kafka's InvalidRequest).
+func parseCreateTopic(body io.Reader) (createTopicRequest, kmsg.CreateTopicsRequestTopic, *apiError) {
+	var req createTopicRequest
+	rt := kmsg.NewCreateTopicsRequestTopic()
+	if ae := decodeAdminBody(body, &req); ae != nil {
+		return req, rt, ae
+	}
+	if !validTopicName(req.TopicName) {
+		return req, rt, invalidPayload("Invalid topic name.")
+	}
+	rt.Topic = req.TopicName
+	rt.NumPartitions, rt.ReplicationFactor = -1, -1
+	if req.PartitionsCount != nil {
+		rt.NumPartitions = *req.PartitionsCount
+	}
+	if req.ReplicationFactor != nil {
+		rt.ReplicationFactor = *req.ReplicationFactor
+	}
+	if len(req.ReplicasAssignments) > 0 {
+		if req.PartitionsCount != nil || req.ReplicationFactor != nil {
+			return req, rt, &apiError{http.StatusBadRequest, codeKafkaBadRequest,
+				"Both numPartitions or replicationFactor and replicasAssignments were set. Both cannot be used at the same time."}
+		}
+		for p, replicas := range req.ReplicasAssignments {
+			id, err := strconv.ParseInt(p, 10, 32)
+			if err != nil {
+				return req, rt, badRequest(fmt.Sprintf("replicas_assignments key %q is not a partition id", p))
+			}
+			a := kmsg.NewCreateTopicsRequestTopicReplicaAssignment()
+			a.Partition, a.Replicas = int32(id), replicas
+			rt.ReplicaAssignment = append(rt.ReplicaAssignment, a)
+		}
+		slices.SortFunc(rt.ReplicaAssignment, func(a, b kmsg.CreateTopicsRequestTopicReplicaAssignment) int {
+			return cmp.Compare(a.Partition, b.Partition)
+		})
+	}
+	for _, c := range req.Configs {
+		rc := kmsg.NewCreateTopicsRequestTopicConfig()
+		rc.Name, rc.Value = c.Name, c.Value
+		rt.Configs = append(rt.Configs, rc)
+	}
+	return req, rt, nil
+}
+
+func (s *Server) createTopic(w http.ResponseWriter, r *http.Request) {
+	body, rt, ae := parseCreateTopic(http.MaxBytesReader(w, r.Body, maxAdminBodyBytes))
+	if ae != nil {
+		writeError(w, ae.status, ae.code, ae.msg)
 		return
 	}
 	q, cancel := s.begin(w, r)
@@ -318,33 +374,6 @@ func (s *Server) createTopic(w http.ResponseWriter, r *http.Request) {
 	req := kmsg.NewPtrCreateTopicsRequest()
 	req.ValidateOnly = body.ValidateOnly
 	req.TimeoutMillis = int32(v3Timeout.Milliseconds())
-	rt := kmsg.NewCreateTopicsRequestTopic()
-	rt.Topic = body.TopicName
-	rt.NumPartitions, rt.ReplicationFactor = -1, -1
-	if len(body.ReplicasAssignments) > 0 {
-		for p, replicas := range body.ReplicasAssignments {
-			id, err := strconv.ParseInt(p, 10, 32)
-			if err != nil {
-				writeError(w, http.StatusBadRequest, 0, fmt.Sprintf("Bad Request: replicas_assignments key %q is not a partition id", p))
-				return
-			}
-			a := kmsg.NewCreateTopicsRequestTopicReplicaAssignment()
-			a.Partition, a.Replicas = int32(id), replicas
-			rt.ReplicaAssignment = append(rt.ReplicaAssignment, a)
-		}
-	} else {
-		if body.PartitionsCount != nil {
-			rt.NumPartitions = *body.PartitionsCount
-		}
-		if body.ReplicationFactor != nil {
-			rt.ReplicationFactor = *body.ReplicationFactor
-		}
-	}
-	for _, c := range body.Configs {
-		rc := kmsg.NewCreateTopicsRequestTopicConfig()
-		rc.Name, rc.Value = c.Name, c.Value
-		rt.Configs = append(rt.Configs, rc)
-	}
 	req.Topics = append(req.Topics, rt)
 	resp, err := req.RequestWith(q.ctx, q.client.Kgo)
 	if err != nil {
