@@ -231,25 +231,6 @@ func conflict(format string, args ...any) error {
 	return &httpError{status: http.StatusConflict, msg: fmt.Sprintf(format, args...)}
 }
 
-// decodeBody reads r's JSON body into v: 400 when it is not JSON of that
-// shape, 413 when it is larger than maxBody.
-func decodeBody(r *http.Request, v any) error {
-	dec := json.NewDecoder(r.Body)
-	if err := dec.Decode(v); err != nil {
-		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			return &httpError{status: http.StatusRequestEntityTooLarge, msg: fmt.Sprintf("request body larger than %d bytes", maxBody)}
-		}
-		if errors.Is(err, io.EOF) {
-			return badRequest("request body: empty, JSON expected")
-		}
-		return badRequest("request body: %v", err)
-	}
-	if dec.More() {
-		return badRequest("request body: one JSON value expected")
-	}
-	return nil
-}
-
 // client is r's principal's client.
 func (s *Server) client(r *http.Request) (*webclient.Client, error) {
 	return s.cfg.Clients.Client(r)

@@ -534,7 +534,7 @@ func (s *Server) produceMessage(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// decodeRequest reads r's JSON body into v as decodeBody does (400 not
+// decodeRequest reads r's JSON body into v (400 not
 // JSON of that shape, 413 larger than maxBody), telling a value of the
 // wrong type in the request's terms (the field's JSON path and the JSON it
 // takes) rather than encoding/json's, which names the console's Go types.

@@ -125,7 +125,7 @@ func (s *Server) putSubjectConfig(w http.ResponseWriter, r *http.Request) error 
 	var req struct {
 		Compatibility *string `json:"compatibility"`
 	}
-	if err := decodeBody(r, &req); err != nil {
+	if err := decodeRequest(r, &req); err != nil {
 		return err
 	}
 	var results []sr.CompatibilityResult
@@ -164,7 +164,7 @@ func (s *Server) registerSchema(w http.ResponseWriter, r *http.Request) error {
 		SchemaType string               `json:"schema_type"`
 		References []sr.SchemaReference `json:"references"`
 	}
-	if err := decodeBody(r, &req); err != nil {
+	if err := decodeRequest(r, &req); err != nil {
 		return err
 	}
 	if strings.TrimSpace(req.Schema) == "" {

@@ -35,3 +35,11 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.WriteHeader(status)
 	_, _ = w.Write(append(data, '\n'))
 }
+
+// tooManyLogins answers a request the client pool's login limiter turned
+// away (webclient.ErrBusy): 429 with Retry-After, error_code 42901 as
+// kafka-rest's rate limiter answers.
+func tooManyLogins(w http.ResponseWriter) {
+	w.Header().Set("Retry-After", "1")
+	writeError(w, http.StatusTooManyRequests, 42901, "Too many requests: too many new logins at once; retry in a moment")
+}

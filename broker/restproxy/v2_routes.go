@@ -202,6 +202,8 @@ func (v *v2State) client(w http.ResponseWriter, r *http.Request) (*webclient.Cli
 		return c, true
 	case errors.Is(err, webclient.ErrUnauthorized):
 		webclient.Unauthorized(w, `{"error_code":40101,"message":"Authentication failed"}`)
+	case errors.Is(err, webclient.ErrBusy):
+		tooManyLogins(w)
 	case errors.Is(err, webclient.ErrClosed):
 		writeError(w, http.StatusServiceUnavailable, 50302, "restproxy: the broker is stopping")
 	default:

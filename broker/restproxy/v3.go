@@ -153,6 +153,8 @@ func (s *Server) client(w http.ResponseWriter, r *http.Request) (*webclient.Clie
 		} else {
 			webclient.Unauthorized(w, `{"error_code":401,"message":"Unauthorized"}`)
 		}
+	case errors.Is(err, webclient.ErrBusy):
+		tooManyLogins(w)
 	case errors.Is(err, webclient.ErrClosed):
 		writeError(w, http.StatusServiceUnavailable, codeBrokerNotAvailable, "The proxy is shutting down.")
 	default:
