@@ -18,6 +18,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"net/http"
 	"net/url"
@@ -71,6 +72,9 @@ type consumerInstance struct {
 	// consumed is, per partition, the offset after the last record
 	// answered (or the position a seek set): what "commit all" commits.
 	consumed map[string]map[int32]kgo.EpochOffset
+	// startAt is where an assigned (direct) client started each
+	// partition: a seek rebuilds the client from it (seekLocked).
+	startAt map[string]map[int32]kgo.Offset
 
 	assignMu sync.Mutex
 	assigned map[string]map[int32]bool
@@ -634,7 +638,7 @@ func (v *v2State) assign(w http.ResponseWriter, r *http.Request) {
 		writeKafkaError(w, err)
 		return
 	}
-	in.kc, in.mode = kc, modeAssigned
+	in.kc, in.mode, in.startAt = kc, modeAssigned, start
 	in.assignMu.Lock()
 	in.assigned = assigned
 	in.assignMu.Unlock()
@@ -743,7 +747,7 @@ type v2Offset struct {
 // seekLocked moves the given partitions' positions; a partition not
 // assigned answers 40903 as KafkaConsumer.seek's IllegalStateException.
 // Expects mu held.
-func (in *consumerInstance) seekLocked(w http.ResponseWriter, offsets []v2Offset) {
+func (in *consumerInstance) seekLocked(w http.ResponseWriter, r *http.Request, offsets []v2Offset) {
 	for _, o := range offsets {
 		if in.kc == nil || !in.isAssigned(o.Topic, o.Partition) {
 			illegalState(w, fmt.Sprintf("No current assignment for partition %s-%d", o.Topic, o.Partition))
@@ -765,8 +769,57 @@ func (in *consumerInstance) seekLocked(w http.ResponseWriter, offsets []v2Offset
 		_, ok := set[rec.Topic][rec.Partition]
 		return ok
 	})
+	if in.mode == modeAssigned {
+		// kgo's SetOffsets skips a partition its direct consumer has not
+		// started yet (the topic's metadata not loaded: an assignment
+		// followed at once by a seek, kafka-rest's documented flow), and
+		// the reset offset then wins. A new client starts every assigned
+		// partition exactly: where asked, else after the last record
+		// answered, else where the assignment started it.
+		if err := in.restartAssignedLocked(r, set); err != nil {
+			writeKafkaError(w, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
 	in.kc.SetOffsets(set)
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// restartAssignedLocked replaces an assigned instance's client by one that
+// starts each partition at set's offset, else at consumed's, else at
+// startAt's; the records buffered for other partitions are dropped with
+// the old client (they are fetched again from consumed). Expects mu held.
+func (in *consumerInstance) restartAssignedLocked(r *http.Request, set map[string]map[int32]kgo.EpochOffset) error {
+	start := map[string]map[int32]kgo.Offset{}
+	for t, ps := range in.startAt {
+		start[t] = maps.Clone(ps)
+	}
+	for t, ps := range in.consumed {
+		for p, eo := range ps {
+			if start[t] != nil {
+				if _, ok := start[t][p]; ok {
+					start[t][p] = kgo.NewOffset().At(eo.Offset)
+				}
+			}
+		}
+	}
+	for t, ps := range set {
+		for p, eo := range ps {
+			if start[t] == nil {
+				start[t] = map[int32]kgo.Offset{}
+			}
+			start[t][p] = kgo.NewOffset().At(eo.Offset)
+		}
+	}
+	kc, err := in.v.s.newConsumerClient(r, kgo.ConsumePartitions(start), kgo.ConsumeResetOffset(in.reset))
+	if err != nil {
+		return err
+	}
+	in.kc.Close()
+	in.kc, in.startAt, in.buffer = kc, start, nil
+	return nil
 }
 
 func (v *v2State) seek(w http.ResponseWriter, r *http.Request) {
@@ -791,7 +844,7 @@ func (v *v2State) seek(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer in.mu.Unlock()
-	in.seekLocked(w, req.Offsets)
+	in.seekLocked(w, r, req.Offsets)
 }
 
 func (v *v2State) seekToBeginning(w http.ResponseWriter, r *http.Request) { v.seekToEdge(w, r, true) }
@@ -855,7 +908,7 @@ func (v *v2State) seekToEdge(w http.ResponseWriter, r *http.Request, beginning b
 		}
 		offsets = append(offsets, v2Offset{Topic: tp.Topic, Partition: tp.Partition, Offset: lo.Offset})
 	}
-	in.seekLocked(w, offsets)
+	in.seekLocked(w, r, offsets)
 }
 
 // --- offsets ---
