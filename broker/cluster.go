@@ -237,23 +237,6 @@ func (c *clusterView) setLeadership(p *partition, leader, epoch int32, replicas,
 	return nil
 }
 
-// setISR replaces the ISR of p's leadership l, only if l is still p's
-// current leadership (the ISR loop computed isr from l; a leadership
-// change since — Raft's LeaderChanged, same term — must not be undone by
-// writing l back).
-func (c *clusterView) setISR(p *partition, l *leadership, isr []int32) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if p.lead.Load() != l {
-		return false
-	}
-	next := *l
-	next.isr = slices.Clone(isr)
-	p.setLead(&next)
-	p.notify()
-	return true
-}
-
 // setOffline replaces p's offline replicas (cluster mode: replicas whose
 // brokers are fenced or unregistered), keeping the rest.
 func (c *clusterView) setOffline(p *partition, offline []int32) {

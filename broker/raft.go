@@ -680,22 +680,9 @@ func (c *raftCluster) reconcile() error {
 			offline := offlineReplicas(v, mp.ReportedReplicas())
 			if p.repl != nil {
 				b.cluster.setOffline(p, offline)
-				l := p.lead.Load()
-				switch {
-				case !l.local && mp.Leader >= 0 && mp.Leader != c.self && mp.LeaderEpoch > l.epoch:
-					// A follower whose Raft group has not named the
-					// leader yet (a restarted node opened with a view
-					// that still named the old leader, perhaps itself,
-					// and a quiesced group sends it nothing): the view's
-					// newer leader, so that Metadata answered here does
-					// not send clients to a node that refuses them
-					// (which kept an idle partition idle). Raft's own
-					// word replaces it (LeaderChanged, same or later
-					// term).
-					_ = b.cluster.setLeadership(p, mp.Leader, mp.LeaderEpoch, mp.ReportedReplicas(), mp.ISR, offline)
-				case !l.local && l.leader >= 0 && mp.Leader == l.leader && mp.LeaderEpoch == l.epoch && !slices.Equal(mp.ISR, l.isr):
-					// A follower's ISR is the one its leader published
-					// (the leader computes its own: isrLoop).
+				// A follower's ISR is the one its leader published (the
+				// leader computes its own: isrLoop).
+				if l := p.lead.Load(); !l.local && l.leader >= 0 && mp.Leader == l.leader && mp.LeaderEpoch == l.epoch && !slices.Equal(mp.ISR, l.isr) {
 					_ = b.cluster.setLeadership(p, l.leader, l.epoch, l.replicas, mp.ISR, offline)
 				}
 				continue

@@ -546,8 +546,8 @@ func (c *raftCluster) refreshLeadership() {
 		}
 		slices.Sort(isr)
 		if !slices.Equal(isr, l.isr) {
-			if !c.b.cluster.setISR(p, l, isr) {
-				continue // the leadership changed meanwhile: next round
+			if err := c.b.cluster.setLeadership(p, l.leader, l.epoch, l.replicas, isr, l.offline); err != nil {
+				continue
 			}
 		}
 		mt, ok := v.TopicByID(metadata.UUID(p.topic.id))
