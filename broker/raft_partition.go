@@ -532,15 +532,11 @@ func (c *raftCluster) refreshLeadership() {
 			if r.Learner {
 				continue
 			}
-			id := kafkaID(r.ID)
-			if id != c.self && !inSyncReachable(c.node, r.ID, id, l.offline, now, lag) {
-				continue
-			}
 			seen := r.CaughtUp
 			if seen.IsZero() {
 				seen = time.Unix(0, p.repl.leaderSince.Load())
 			}
-			if id == c.self || now.Sub(seen) <= lag {
+			if kafkaID(r.ID) == c.self || now.Sub(seen) <= lag {
 				isr = append(isr, kafkaID(r.ID))
 			}
 		}
@@ -569,28 +565,6 @@ func (c *raftCluster) refreshLeadership() {
 		}
 		_ = c.node.ProposeForward(metadataGroup, metadataBatch(data))
 	}
-}
-
-// inSyncReachable reports whether a follower may stay in the ISR whatever
-// its Raft progress says: not when its broker is fenced or unregistered
-// (offline: Kafka's controller drops a fenced broker from every ISR), nor
-// when it has been silent longer than replica.lag.time.max.ms (a Kafka
-// follower that stops fetching falls out after that long even when no
-// record was written; here an idle or quiesced group would keep reporting
-// a dead follower as caught up, since it had the whole log when it died).
-func inSyncReachable(n peerLiveness, raftID uint64, id int32, offline []int32, now time.Time, lag time.Duration) bool {
-	if slices.Contains(offline, id) {
-		return false
-	}
-	if since, down := n.PeerDownSince(raftID); down && now.Sub(since) > lag {
-		return false
-	}
-	return true
-}
-
-// peerLiveness is the part of replication.Node inSyncReachable asks.
-type peerLiveness interface {
-	PeerDownSince(peer uint64) (time.Time, bool)
 }
 
 // pendingProp is a produced batch's proposal and its producer id.
