@@ -58,9 +58,8 @@ func TestThroughputSampler(t *testing.T) {
 	bytesIn.WithLabelValues("a").Add(0)
 
 	// Driven by hand (sample) to control time; capacity 3.
-	tp := &throughput{g: reg, interval: time.Second, capacity: 3, log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		rings: map[string]*ring{}, stop: make(chan struct{}), done: make(chan struct{})}
-	close(tp.done)
+	tp := newThroughput(nil, time.Second, 3, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	tp.g = reg
 	t0 := time.UnixMilli(1_000_000)
 	tp.sample(t0)
 	if len(tp.points("a")) != 0 {
@@ -102,6 +101,47 @@ func TestThroughputSampler(t *testing.T) {
 	tp.sample(t0.Add(14 * time.Second))
 	if p := tp.points("a"); len(p) != 1 || p[0].BytesInPerSec != 5 {
 		t.Fatalf("after re-creation: %+v", p)
+	}
+
+	// An idle topic keeps no ring but still answers a zero point per
+	// sample of the window; once it moves, its earlier zeros come first,
+	// and after a whole window of zeros it drops its ring again.
+	recordsIn.WithLabelValues("idle").Add(0)
+	at := t0.Add(14 * time.Second)
+	for i := 1; i <= 4; i++ {
+		at = at.Add(2 * time.Second)
+		tp.sample(at)
+	}
+	if s := tp.series["idle"]; s == nil || s.ring != nil {
+		t.Fatalf("idle topic series %+v: want one without a ring", s)
+	}
+	ps = tp.points("idle")
+	if len(ps) != 3 || ps[2].T != at.UnixMilli() || ps[0].T != at.Add(-4*time.Second).UnixMilli() || ps[2].RecordsInPerSec != 0 {
+		t.Fatalf("idle points %+v", ps)
+	}
+	if l := tp.latest("idle"); l.T != at.UnixMilli() || l.RecordsInPerSec != 0 {
+		t.Fatalf("idle latest %+v", l)
+	}
+	recordsIn.WithLabelValues("idle").Add(8)
+	at = at.Add(2 * time.Second)
+	tp.sample(at)
+	ps = tp.points("idle")
+	if len(ps) != 3 || ps[0].RecordsInPerSec != 0 || ps[1].RecordsInPerSec != 0 || ps[2].RecordsInPerSec != 4 ||
+		ps[0].T != at.Add(-4*time.Second).UnixMilli() || ps[1].T != at.Add(-2*time.Second).UnixMilli() || ps[2].T != at.UnixMilli() {
+		t.Fatalf("points after the idle topic moved: %+v", ps)
+	}
+	if tot := tp.total(); tot.RecordsInPerSec != 4 {
+		t.Fatalf("total %+v", tot)
+	}
+	for i := 1; i <= 3; i++ {
+		at = at.Add(2 * time.Second)
+		tp.sample(at)
+	}
+	if s := tp.series["idle"]; s == nil || s.ring != nil {
+		t.Fatalf("after a window of zeros %+v: want the ring dropped", s)
+	}
+	if ps = tp.points("idle"); len(ps) != 3 || ps[2].T != at.UnixMilli() {
+		t.Fatalf("points after the ring was dropped: %+v", ps)
 	}
 
 	// The goroutine: started by newThroughput, stopped by close.

@@ -57,18 +57,38 @@ func (r *ring) points() []point {
 	return append(out, r.buf[:r.start]...)
 }
 
+func (r *ring) last() point {
+	i := r.start - 1
+	if i < 0 {
+		i = len(r.buf) - 1
+	}
+	return r.buf[i]
+}
+
+// series is one topic's samples. A topic whose every sample in the window
+// is zero keeps no ring (its points are made from the shared sample times
+// when asked), so idle topics cost a few words each instead of a ring of
+// capacity points: 10,000 idle topics held ~48 MB of zeros before.
+type series struct {
+	first  uint64 // the sample that gave the topic its first point
+	active uint64 // the last sample with a rate above zero (0: none)
+	ring   *ring  // nil while every point in the window is zero
+}
+
 // throughput samples the broker's per-topic counters every interval into
-// a ring of points per topic. One goroutine (run) writes; handlers read.
+// a series per topic. One goroutine (run) writes; handlers read.
 //
-// Locking: mu guards rings and totals. prev and prevAt belong to run.
+// Locking: mu guards series, times and seq. prev and prevAt belong to run.
 type throughput struct {
 	g        prometheus.Gatherer
 	interval time.Duration
 	capacity int
 	log      *slog.Logger
 
-	mu    sync.Mutex
-	rings map[string]*ring
+	mu     sync.Mutex
+	series map[string]*series
+	times  []int64 // times[seq%capacity]: the time of sample seq (ms)
+	seq    uint64  // samples that made points; 0: none yet
 
 	prev   map[string]counters
 	prevAt time.Time
@@ -81,7 +101,8 @@ type throughput struct {
 // points).
 func newThroughput(g prometheus.Gatherer, interval time.Duration, capacity int, log *slog.Logger) *throughput {
 	t := &throughput{g: g, interval: interval, capacity: capacity, log: log,
-		rings: map[string]*ring{}, stop: make(chan struct{}), done: make(chan struct{})}
+		series: map[string]*series{}, times: make([]int64, capacity),
+		stop: make(chan struct{}), done: make(chan struct{})}
 	if g == nil {
 		close(t.done)
 		return t
@@ -138,21 +159,57 @@ func (t *throughput) sample(now time.Time) {
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.seq++
+	seq := t.seq
+	t.times[seq%uint64(t.capacity)] = now.UnixMilli()
 	for topic, c := range cur {
 		p := prev[topic]
-		r := t.rings[topic]
-		if r == nil {
-			r = &ring{}
-			t.rings[topic] = r
+		pt := point{T: now.UnixMilli(), BytesInPerSec: rate(c.bytesIn, p.bytesIn),
+			RecordsInPerSec: rate(c.recordsIn, p.recordsIn), BytesOutPerSec: rate(c.bytesOut, p.bytesOut)}
+		s := t.series[topic]
+		if s == nil {
+			s = &series{first: seq}
+			t.series[topic] = s
 		}
-		r.add(point{T: now.UnixMilli(), BytesInPerSec: rate(c.bytesIn, p.bytesIn),
-			RecordsInPerSec: rate(c.recordsIn, p.recordsIn), BytesOutPerSec: rate(c.bytesOut, p.bytesOut)}, t.capacity)
+		moving := pt.BytesInPerSec != 0 || pt.RecordsInPerSec != 0 || pt.BytesOutPerSec != 0
+		if moving {
+			s.active = seq
+			if s.ring == nil {
+				// The zeros before it in the window, then the point.
+				s.ring = &ring{buf: t.zerosLocked(s, seq-1)}
+			}
+		}
+		if s.ring == nil {
+			continue
+		}
+		s.ring.add(pt, t.capacity)
+		if !moving && seq-s.active >= uint64(t.capacity) {
+			s.ring = nil // every point in the window is zero again
+		}
 	}
-	for topic := range t.rings {
+	for topic := range t.series {
 		if _, ok := cur[topic]; !ok {
-			delete(t.rings, topic) // the broker dropped the topic's series
+			delete(t.series, topic) // the broker dropped the topic's series
 		}
 	}
+}
+
+// zerosLocked returns zero points for s at the samples of the window up to
+// and including upto, oldest first. t.mu is held.
+func (t *throughput) zerosLocked(s *series, upto uint64) []point {
+	// times holds the samples (t.seq-capacity, t.seq].
+	from := s.first
+	if t.seq+1 > uint64(t.capacity) && t.seq+1-uint64(t.capacity) > from {
+		from = t.seq + 1 - uint64(t.capacity)
+	}
+	if upto < from {
+		return make([]point, 0, t.capacity)
+	}
+	out := make([]point, 0, t.capacity)
+	for i := from; i <= upto; i++ {
+		out = append(out, point{T: t.times[i%uint64(t.capacity)]})
+	}
+	return out
 }
 
 // gatherCounters reads the three per-topic counters.
@@ -197,41 +254,42 @@ func gatherCounters(g prometheus.Gatherer) (map[string]counters, error) {
 func (t *throughput) points(topic string) []point {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if r := t.rings[topic]; r != nil {
-		return r.points()
+	s := t.series[topic]
+	switch {
+	case s == nil:
+		return []point{}
+	case s.ring != nil:
+		return s.ring.points()
+	default:
+		return t.zerosLocked(s, t.seq)
 	}
-	return []point{}
 }
 
 // latest returns topic's newest sample (zero when none).
 func (t *throughput) latest(topic string) point {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	r := t.rings[topic]
-	if r == nil || len(r.buf) == 0 {
+	s := t.series[topic]
+	switch {
+	case s == nil:
 		return point{}
+	case s.ring != nil:
+		return s.ring.last()
+	default:
+		return point{T: t.times[t.seq%uint64(t.capacity)]}
 	}
-	i := r.start - 1
-	if i < 0 {
-		i = len(r.buf) - 1
-	}
-	return r.buf[i]
 }
 
-// total sums every topic's newest sample.
+// total sums every topic's newest sample (idle topics add zero).
 func (t *throughput) total() point {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	var sum point
-	for _, r := range t.rings {
-		if len(r.buf) == 0 {
+	for _, s := range t.series {
+		if s.ring == nil {
 			continue
 		}
-		i := r.start - 1
-		if i < 0 {
-			i = len(r.buf) - 1
-		}
-		p := r.buf[i]
+		p := s.ring.last()
 		sum.BytesInPerSec += p.BytesInPerSec
 		sum.RecordsInPerSec += p.RecordsInPerSec
 		sum.BytesOutPerSec += p.BytesOutPerSec
