@@ -259,9 +259,16 @@ group.initial.rebalance.delay.ms=0
 
 // clusterID is a random Kafka cluster id (a base64url UUID, 22 characters).
 func clusterID() string {
-	var b [16]byte
-	rand.Read(b[:])
-	return base64.RawURLEncoding.EncodeToString(b[:])
+	for {
+		var b [16]byte
+		rand.Read(b[:])
+		// kafka-storage's argument parser takes an id starting with '-'
+		// for an option ("--cluster-id: expected one argument"); Kafka's
+		// Uuid.randomUuid never makes one.
+		if id := base64.RawURLEncoding.EncodeToString(b[:]); id[0] != '-' {
+			return id
+		}
+	}
 }
 
 // startCluster starts a three-node cluster of t under dir and waits until

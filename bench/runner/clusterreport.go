@@ -468,6 +468,10 @@ func renderClusterTargets(p func(string, ...any), samples []sample) {
 				met = "met (median; the range straddles the target)"
 			}
 		}
+		if rounded, _ := strconv.ParseFloat(fmt.Sprintf("%.2f", r.med), 64); ok(rounded) != ok(r.med) {
+			// 1.4953 prints as 1.50×: say why it still misses.
+			met += fmt.Sprintf(" (unrounded %.4f×)", r.med)
+		}
 		p("| %s | %s | %s |\n", what, r, met)
 	}
 	mibs := func(s sample) float64 { return s.MiBPerSec }

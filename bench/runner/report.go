@@ -52,6 +52,17 @@ type ratio struct {
 }
 
 func pairRatio(ours, peer map[int]float64) ratio {
+	// Only rounds both targets completed: a round one of them failed would
+	// compare medians of different rounds (the load moves between rounds).
+	po, pp := map[int]float64{}, map[int]float64{}
+	for round, o := range ours {
+		if p, ok := peer[round]; ok {
+			po[round], pp[round] = o, p
+		}
+	}
+	if len(po) > 0 {
+		ours, peer = po, pp
+	}
 	mo, mp := median(vals(ours)), median(vals(peer))
 	if mo == 0 || mp == 0 {
 		return ratio{}
