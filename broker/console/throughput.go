@@ -202,9 +202,6 @@ func (t *throughput) zerosLocked(s *series, upto uint64) []point {
 	if t.seq+1 > uint64(t.capacity) && t.seq+1-uint64(t.capacity) > from {
 		from = t.seq + 1 - uint64(t.capacity)
 	}
-	if upto < from {
-		return make([]point, 0, t.capacity)
-	}
 	out := make([]point, 0, t.capacity)
 	for i := from; i <= upto; i++ {
 		out = append(out, point{T: t.times[i%uint64(t.capacity)]})

@@ -765,52 +765,42 @@ func (in *consumerInstance) seekLocked(w http.ResponseWriter, r *http.Request, o
 		}
 		in.consumed[o.Topic][o.Partition] = kgo.EpochOffset{Epoch: -1, Offset: o.Offset}
 	}
-	in.buffer = slices.DeleteFunc(in.buffer, func(rec *kgo.Record) bool {
-		_, ok := set[rec.Topic][rec.Partition]
-		return ok
-	})
 	if in.mode == modeAssigned {
 		// kgo's SetOffsets skips a partition its direct consumer has not
 		// started yet (the topic's metadata not loaded: an assignment
 		// followed at once by a seek, kafka-rest's documented flow), and
 		// the reset offset then wins. A new client starts every assigned
-		// partition exactly: where asked, else after the last record
-		// answered, else where the assignment started it.
-		if err := in.restartAssignedLocked(r, set); err != nil {
+		// partition exactly: where asked (consumed now holds it), else
+		// after the last record answered, else where the assignment
+		// started it.
+		if err := in.restartAssignedLocked(r); err != nil {
 			writeKafkaError(w, err)
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
+	in.buffer = slices.DeleteFunc(in.buffer, func(rec *kgo.Record) bool {
+		_, ok := set[rec.Topic][rec.Partition]
+		return ok
+	})
 	in.kc.SetOffsets(set)
 	w.WriteHeader(http.StatusNoContent)
 }
 
 // restartAssignedLocked replaces an assigned instance's client by one that
-// starts each partition at set's offset, else at consumed's, else at
-// startAt's; the records buffered for other partitions are dropped with
-// the old client (they are fetched again from consumed). Expects mu held.
-func (in *consumerInstance) restartAssignedLocked(r *http.Request, set map[string]map[int32]kgo.EpochOffset) error {
+// starts each assigned partition at consumed's offset (a seek's target or
+// after the last record answered), else at startAt's; the records buffered
+// are dropped with the old client (fetched again from those offsets).
+// Expects mu held.
+func (in *consumerInstance) restartAssignedLocked(r *http.Request) error {
 	start := map[string]map[int32]kgo.Offset{}
 	for t, ps := range in.startAt {
 		start[t] = maps.Clone(ps)
-	}
-	for t, ps := range in.consumed {
-		for p, eo := range ps {
-			if start[t] != nil {
-				if _, ok := start[t][p]; ok {
-					start[t][p] = kgo.NewOffset().At(eo.Offset)
-				}
+		for p := range ps {
+			if eo, ok := in.consumed[t][p]; ok {
+				start[t][p] = kgo.NewOffset().At(eo.Offset)
 			}
-		}
-	}
-	for t, ps := range set {
-		for p, eo := range ps {
-			if start[t] == nil {
-				start[t] = map[int32]kgo.Offset{}
-			}
-			start[t][p] = kgo.NewOffset().At(eo.Offset)
 		}
 	}
 	kc, err := in.v.s.newConsumerClient(r, kgo.ConsumePartitions(start), kgo.ConsumeResetOffset(in.reset))
