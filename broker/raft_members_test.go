@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -19,18 +18,15 @@ import (
 
 	"github.com/moldau/moldau/broker/config"
 	"github.com/moldau/moldau/broker/metadata"
+	"github.com/moldau/moldau/internal/testenv"
 	"github.com/moldau/moldau/log/vfs"
 )
 
-// freeAddr returns a 127.0.0.1 address with a port free a moment ago.
+// freeAddr returns a 127.0.0.1 address whose port is reserved for this
+// test binary (testenv.Addr).
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return testenv.Addr(t, "127.0.0.1")
 }
 
 // newTCPTestCluster is newTestCluster over real TCP transports (peer

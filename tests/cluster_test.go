@@ -73,37 +73,8 @@ type procCluster struct {
 // loopback addresses (the same numbers serve every node: the IPs differ).
 func clusterPorts(t *testing.T) (int, int) {
 	t.Helper()
-	for range 50 {
-		var ports []int
-		var open []net.Listener
-		ok := true
-		for range 2 {
-			l, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			open = append(open, l)
-			ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-		}
-		for _, p := range ports {
-			for _, ip := range []string{"127.0.0.2", "127.0.0.3"} {
-				l, err := net.Listen("tcp", net.JoinHostPort(ip, strconv.Itoa(p)))
-				if err != nil {
-					ok = false
-					continue
-				}
-				open = append(open, l)
-			}
-		}
-		for _, l := range open {
-			_ = l.Close()
-		}
-		if ok {
-			return ports[0], ports[1]
-		}
-	}
-	t.Fatal("no port pair free on 127.0.0.1-3 (binding 127.0.0.2 and 127.0.0.3 needs the whole 127/8 on loopback, as on Linux)")
-	return 0, 0
+	ports := testenv.Ports(t, 2, "127.0.0.1", "127.0.0.2", "127.0.0.3")
+	return ports[0], ports[1]
 }
 
 // startProcCluster starts three nodes and waits until each is registered

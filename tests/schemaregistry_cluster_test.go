@@ -31,7 +31,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"net"
 	"net/http"
 	"reflect"
 	"slices"
@@ -45,6 +44,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/moldau/moldau/broker/schemareg"
+	"github.com/moldau/moldau/internal/testenv"
 )
 
 // srHTTP is the client of every registry request; its timeout bounds one
@@ -565,12 +565,7 @@ func (c *procCluster) srAgree(t *testing.T, nodes []int, url func(int) string, w
 // freeAddr is a free TCP address on 127.0.0.<ip>.
 func freeAddr(t *testing.T, ip int) string {
 	t.Helper()
-	l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.%d:0", ip))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
+	return testenv.Addr(t, fmt.Sprintf("127.0.0.%d", ip))
 }
 
 // srWriteConflicts is moldau_schema_registry_write_conflicts_total as the

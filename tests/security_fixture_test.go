@@ -44,6 +44,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -302,18 +303,13 @@ type secureSetup struct {
 	fixed secureListeners
 }
 
-// freeLoopbackPorts reserves n distinct free loopback TCP ports at once
-// and releases them for the broker to bind.
+// freeLoopbackPorts returns n distinct free 127.0.0.1 addresses, reserved
+// for this test binary (testenv.FreePorts) for the broker to bind.
 func freeLoopbackPorts(t *testing.T, n int) []string {
 	t.Helper()
 	var addrs []string
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer l.Close()
-		addrs = append(addrs, l.Addr().String())
+	for _, p := range testenv.Ports(t, n) {
+		addrs = append(addrs, net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
 	}
 	return addrs
 }

@@ -41,7 +41,6 @@ import (
 	"fmt"
 	"maps"
 	"math"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -54,6 +53,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/moldau/moldau/internal/testenv"
 )
 
 var (
@@ -131,38 +132,11 @@ func votersList(n, port int) string {
 
 // clusterPorts finds k distinct ports free on every node's address.
 func clusterPorts(nodes, k int) ([]int, error) {
-	var held []net.Listener
-	defer func() {
-		for _, l := range held {
-			l.Close()
-		}
-	}()
-	var ports []int
-	for attempt := 0; len(ports) < k && attempt < 100; attempt++ {
-		l, err := net.Listen("tcp", nodeIP(1)+":0")
-		if err != nil {
-			return nil, err
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		ls := []net.Listener{l}
-		ok := true
-		for i := 2; i <= nodes; i++ {
-			li, err := net.Listen("tcp", fmt.Sprintf("%s:%d", nodeIP(i), port))
-			if err != nil {
-				ok = false
-				break
-			}
-			ls = append(ls, li)
-		}
-		held = append(held, ls...)
-		if ok {
-			ports = append(ports, port)
-		}
+	var hosts []string
+	for i := 1; i <= nodes; i++ {
+		hosts = append(hosts, nodeIP(i))
 	}
-	if len(ports) < k {
-		return nil, fmt.Errorf("no port free on all of 127.0.0.1..%d", nodes)
-	}
-	return ports, nil
+	return testenv.FreePorts(k, hosts...)
 }
 
 // cluster is three running nodes.

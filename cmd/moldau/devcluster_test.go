@@ -132,34 +132,11 @@ func requireAPIVersions(t *testing.T, n devTestNode) {
 }
 
 // freeLoopbackPorts returns k distinct ports that are free on 127.0.0.1,
-// 127.0.0.2 and 127.0.0.3 (a port may still be taken by someone else
-// before the nodes bind it; the test then fails naming the address).
+// 127.0.0.2 and 127.0.0.3, reserved for this test binary
+// (testenv.FreePorts).
 func freeLoopbackPorts(t *testing.T, k int) []int {
 	t.Helper()
-	var ports []int
-	for tries := 0; len(ports) < k && tries < 100; tries++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		ok := !slices.Contains(ports, port)
-		for _, h := range []string{"127.0.0.2", "127.0.0.3"} {
-			if l2, err := net.Listen("tcp", net.JoinHostPort(h, strconv.Itoa(port))); err != nil {
-				ok = false
-			} else {
-				l2.Close()
-			}
-		}
-		l.Close()
-		if ok {
-			ports = append(ports, port)
-		}
-	}
-	if len(ports) < k {
-		t.Fatalf("found only %d free ports on 127.0.0.1-3", len(ports))
-	}
-	return ports
+	return testenv.Ports(t, k, "127.0.0.1", "127.0.0.2", "127.0.0.3")
 }
 
 // lockedLines collects the lines a process writes.

@@ -1,6 +1,12 @@
 package testenv
 
 import (
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -64,5 +70,46 @@ func TestWaitFor(t *testing.T) {
 	WaitFor(r, 5*time.Millisecond, "never", func() bool { return false })
 	if !r.failed {
 		t.Error("WaitFor on a condition that never holds did not fail")
+	}
+}
+
+// FreePorts hands out distinct ports below the ephemeral range, bindable
+// on every host asked for, and holds each one's lock: a second lock on
+// the same file (what another test binary would try) is refused.
+func TestFreePorts(t *testing.T) {
+	lo, hi := portRange()
+	ports := Ports(t, 5, "127.0.0.1")
+	seen := map[int]bool{}
+	for _, p := range ports {
+		if p < lo || p > hi {
+			t.Fatalf("port %d outside [%d, %d]", p, lo, hi)
+		}
+		if seen[p] {
+			t.Fatalf("port %d handed out twice in %v", p, ports)
+		}
+		seen[p] = true
+		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
+		if err != nil {
+			t.Fatalf("reserved port %d not bindable: %v", p, err)
+		}
+		l.Close()
+		f, err := os.Open(filepath.Join(os.TempDir(), "moldau-test-ports", strconv.Itoa(p)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		f.Close()
+		if err == nil {
+			t.Fatalf("port %d's lock taken again: another test binary could be handed it", p)
+		}
+	}
+	more := Ports(t, 5, "127.0.0.1")
+	for _, p := range more {
+		if seen[p] {
+			t.Fatalf("port %d handed out again in a later call", p)
+		}
+	}
+	if a := Addr(t, ""); !strings.HasPrefix(a, "127.0.0.1:") {
+		t.Fatalf("Addr(\"\") = %q", a)
 	}
 }

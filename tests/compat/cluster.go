@@ -9,7 +9,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,6 +19,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/moldau/moldau/internal/testenv"
 )
 
 // clusterNodes is the size of both clusters in -cluster mode.
@@ -28,44 +29,21 @@ const clusterNodes = 3
 // nodeHost is node id's loopback address (ids from 1).
 func nodeHost(id int) string { return "127.0.0." + strconv.Itoa(id) }
 
-// freePort returns a TCP port free on every node's address and not in avoid.
-// Another process may take it before the broker binds it; the cluster then
-// fails to start and the run says so.
-func freePort(nodes int, avoid ...int) (int, error) {
-	for range 50 {
-		l, err := net.Listen("tcp", nodeHost(1)+":0")
-		if err != nil {
-			return 0, err
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		ls := []net.Listener{l}
-		ok := !containsInt(avoid, port)
-		for id := 2; ok && id <= nodes; id++ {
-			l2, err := net.Listen("tcp", net.JoinHostPort(nodeHost(id), strconv.Itoa(port)))
-			if err != nil {
-				ok = false
-				break
-			}
-			ls = append(ls, l2)
-		}
-		for _, l := range ls {
-			_ = l.Close()
-		}
-		if ok {
-			return port, nil
-		}
+// freePort returns a TCP port free on every node's address, reserved for
+// this process (testenv.FreePorts: below the ephemeral range, locked
+// against other test processes).
+func freePort(nodes int) (int, error) {
+	var hosts []string
+	for id := 1; id <= nodes; id++ {
+		hosts = append(hosts, nodeHost(id))
 	}
-	return 0, errors.New("compat: no port free on every node's address")
+	ports, err := testenv.FreePorts(1, hosts...)
+	if err != nil {
+		return 0, err
+	}
+	return ports[0], nil
 }
 
-func containsInt(xs []int, x int) bool {
-	for _, y := range xs {
-		if x == y {
-			return true
-		}
-	}
-	return false
-}
 
 // startMoldauCluster starts `nodes` Moldau processes forming one cluster
 // with the flags of issue #14 (--node-id, --addr, --peer-addr, --peers),
@@ -88,7 +66,7 @@ func startMoldauCluster(ctx context.Context, o options, nodes int) (*brokerProc,
 	if err != nil {
 		return nil, err
 	}
-	pport, err := freePort(nodes, kport)
+	pport, err := freePort(nodes)
 	if err != nil {
 		return nil, err
 	}

@@ -7,7 +7,7 @@ package jepsen
 // nftables (nft.go).
 //
 // Ports: chosen free on 127.0.0.1-6 (nodes 4-6 are those a membership
-// fault adds) by binding them for a moment, so that other tests running at
+// fault adds) and reserved for this process (testenv.FreePorts), so that other tests running at
 // the same time on 127.0.0.1-3 with other ports are not disturbed and the
 // campaign's network rules (which match only these ports) touch nothing
 // else.
@@ -20,7 +20,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	mrand "math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -35,6 +34,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/moldau/moldau/internal/testenv"
 )
 
 // ErrNodeStart is returned when a node process does not come up.
@@ -297,49 +298,18 @@ func newProcCluster(name string, opts ProcOptions, nports int) (*procCluster, er
 // nodeIP is the loopback address of node id.
 func nodeIP(id int32) string { return fmt.Sprintf("127.0.0.%d", id) }
 
-// freePorts finds k port numbers each free on every address 127.0.0.1..n.
-// They are drawn below the kernel's ephemeral range
-// (net.ipv4.ip_local_port_range), where neither outgoing connections nor
-// other tests' ":0" listeners take ports, so a node restarted after a kill
-// finds its ports still free.
+// freePorts finds k port numbers each free on every address 127.0.0.1..n,
+// drawn below the kernel's ephemeral range and reserved for this process
+// (testenv.FreePorts), so a node restarted after a kill finds its ports
+// still free.
 func freePorts(n, k int) ([]int, error) {
-	lo, hi := 10000, 32767
-	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
-		if f := strings.Fields(string(b)); len(f) == 2 {
-			if first, err := strconv.Atoi(f[0]); err == nil && first-1 > lo+1000 {
-				hi = first - 1
-			}
-		}
+	var hosts []string
+	for i := 1; i <= n; i++ {
+		hosts = append(hosts, nodeIP(int32(i)))
 	}
-	var held []net.Listener
-	defer func() {
-		for _, l := range held {
-			_ = l.Close()
-		}
-	}()
-	var ports []int
-	for attempt := 0; len(ports) < k && attempt < 500; attempt++ {
-		port := lo + mrand.IntN(hi-lo+1)
-		if slices.Contains(ports, port) {
-			continue
-		}
-		var ls []net.Listener
-		ok := true
-		for i := 1; i <= n; i++ {
-			l, err := net.Listen("tcp", net.JoinHostPort(nodeIP(int32(i)), strconv.Itoa(port)))
-			if err != nil {
-				ok = false
-				break
-			}
-			ls = append(ls, l)
-		}
-		held = append(held, ls...)
-		if ok {
-			ports = append(ports, port)
-		}
-	}
-	if len(ports) < k {
-		return nil, fmt.Errorf("jepsen: no %d ports free on all of 127.0.0.1-%d (binding 127.0.0.2+ needs the whole 127/8 on loopback, as on Linux)", k, n)
+	ports, err := testenv.FreePorts(k, hosts...)
+	if err != nil {
+		return nil, fmt.Errorf("jepsen: %w (binding 127.0.0.2+ needs the whole 127/8 on loopback, as on Linux)", err)
 	}
 	return ports, nil
 }
