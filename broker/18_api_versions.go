@@ -15,12 +15,19 @@ package broker
 //     this broker's: REBOOTSTRAP_REQUIRED, so a client routed to the wrong
 //     broker or cluster rebootstraps; a NodeID without a ClusterID is not
 //     checked (a real 4.4 broker probed answers so). Those errors carry no
-//     keys and no features, epoch -1, as Kafka's.
+//     keys and no features, epoch -1, as Kafka's. A cluster node that has
+//     not yet replayed its metadata log (just restarted) does not know the
+//     cluster's id: it waits for it as other requests wait for readiness,
+//     and never answers REBOOTSTRAP_REQUIRED for an id it cannot compare
+//     (it did, with its local id: a Java 4.x client that rebootstraps then
+//     drops all its connections inside one poll and can wedge on an
+//     IllegalStateException, as Kafka Streams did in CI).
 //   - An unsupported version is answered at v0 with UNSUPPORTED_VERSION and
 //     the full table, as Kafka does, so the client can pick a version.
 
 import (
 	"context"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -44,7 +51,11 @@ func (b *Broker) handleApiVersions(ctx context.Context, req *protocol.Request) p
 		case r.NodeID < 0:
 			resp.ErrorCode = kerr.InvalidRequest.Code
 			return respond(resp)
-		case *r.ClusterID != b.clusterID() || r.NodeID != b.cfg.NodeID:
+		case r.NodeID != b.cfg.NodeID:
+			resp.ErrorCode = kerr.RebootstrapRequired.Code
+			return respond(resp)
+		}
+		if id, known := b.knownClusterID(ctx); known && *r.ClusterID != id {
 			resp.ErrorCode = kerr.RebootstrapRequired.Code
 			return respond(resp)
 		}
@@ -63,6 +74,33 @@ func (b *Broker) handleApiVersions(ctx context.Context, req *protocol.Request) p
 		b.addFeatures(resp)
 	}
 	return respond(resp)
+}
+
+// knownClusterID is the cluster's id for a KIP-1242 check: on a cluster
+// node, the id the metadata log names, waited for while the node replays
+// its log after a restart (at most readyWait, as Handle waits for
+// readiness); false when it is still unknown. A single node knows its own
+// at once.
+func (b *Broker) knownClusterID(ctx context.Context) (string, bool) {
+	if b.raft == nil {
+		return b.meta.clusterID(), true
+	}
+	deadline := time.Now().Add(readyWait)
+	for {
+		if id := b.raft.view().ClusterID(); id != "" {
+			return id, true
+		}
+		if b.raft.ready.Load() || time.Now().After(deadline) {
+			return "", false
+		}
+		select {
+		case <-ctx.Done():
+			return "", false
+		case <-b.raft.stop:
+			return "", false
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 // addFeatures fills the supported and finalized features and their epoch.

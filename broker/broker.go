@@ -775,7 +775,7 @@ func (b *Broker) Handle(ctx context.Context, req *protocol.Request) protocol.Rep
 		// A cluster node serves once it caught up with the metadata log
 		// (a restarted node would otherwise answer Metadata with no
 		// topics and itself alone); ApiVersions is answered at once.
-		b.raft.waitReady(ctx, 10*time.Second)
+		b.raft.waitReady(ctx, readyWait)
 	}
 	if b.cfg.LogRequests {
 		b.logger.Debug("request", "key", req.Key, "version", req.Version, "client", req.ClientID, "remote", req.Conn.Remote)

@@ -743,6 +743,10 @@ func (c *raftCluster) caughtUp(v *metadata.View) bool {
 	return ok && br.Incarnation == c.incarnation && !br.Fenced && v.ClusterID() != ""
 }
 
+// readyWait bounds how long a request waits for a restarted node to catch
+// up with the metadata log (waitReady).
+const readyWait = 10 * time.Second
+
 // waitReady holds a request until this node caught up (caughtUp), at most
 // d: after that it is served from what the node has.
 func (c *raftCluster) waitReady(ctx context.Context, d time.Duration) {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -18,6 +19,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/moldau/moldau/broker/config"
+	"github.com/moldau/moldau/protocol"
 	"github.com/moldau/moldau/replication"
 )
 
@@ -596,5 +598,67 @@ func TestClusterRetention(t *testing.T) {
 	}
 	if recs := fs.Records(); len(recs) == 0 || recs[0].Offset < start {
 		t.Fatalf("first record read after retention: %v (log start %d)", recs, start)
+	}
+}
+
+// A restarted node that has not replayed its metadata log yet does not
+// know the cluster's id. Asked ApiVersions v5 (KIP-1242) with the right
+// cluster and node id, it waits for the id instead of comparing the
+// client's with its own local one and answering REBOOTSTRAP_REQUIRED (a
+// Java 4.x client then rebootstrapped and, inside one poll, wedged a Kafka
+// Streams producer on an IllegalStateException). A wrong node id is still
+// refused at once.
+func TestApiVersionsClusterIDAfterRestart(t *testing.T) {
+	tc := newTestCluster(t, 3)
+	id := tc.brokers[0].clusterID()
+	tc.waitFor("node 1 to know the cluster id", func() bool { return tc.brokers[0].raft.view().ClusterID() == id })
+	for i := range 3 {
+		tc.stop(i)
+	}
+	// As after kill -9: no high watermark checkpoint, so the metadata log's
+	// entries wait for a leader's commit index before they are applied.
+	if err := os.Remove(filepath.Join(tc.cfgs[0].DataDir, "__cluster_metadata-0", "replication-offset-checkpoint")); err != nil {
+		t.Fatal(err)
+	}
+	tc.start(0) // alone: no quorum, so it cannot catch up
+	b := tc.brokers[0]
+	if b.raft.view().ClusterID() != "" {
+		t.Fatal("node 1 knows the cluster id without a quorum")
+	}
+	v5 := func(cluster string, node int32) <-chan *kmsg.ApiVersionsResponse {
+		ch := make(chan *kmsg.ApiVersionsResponse, 1)
+		go func() {
+			req := kmsg.NewPtrApiVersionsRequest()
+			req.ClientSoftwareName, req.ClientSoftwareVersion = "test", "1"
+			req.Version = 5
+			req.ClusterID, req.NodeID = kmsg.StringPtr(cluster), node
+			reply := b.Handle(context.Background(), &protocol.Request{Key: 18, Version: 5, Body: req, Parsed: true, Conn: &protocol.ConnInfo{}})
+			ch <- reply.Resp.(*kmsg.ApiVersionsResponse)
+		}()
+		return ch
+	}
+	if resp := <-v5(id, 2); resp.ErrorCode != kerr.RebootstrapRequired.Code {
+		t.Fatalf("another node's id: error %d, want REBOOTSTRAP_REQUIRED", resp.ErrorCode)
+	}
+	pending := v5(id, 1)
+	select {
+	case resp := <-pending:
+		t.Fatalf("answered before the node knew the cluster id: error %d, %d keys", resp.ErrorCode, len(resp.ApiKeys))
+	case <-time.After(300 * time.Millisecond):
+	}
+	tc.start(1) // a quorum again: node 1 catches up
+	select {
+	case resp := <-pending:
+		if resp.ErrorCode != 0 || len(resp.ApiKeys) == 0 {
+			t.Fatalf("after catching up: error %d, %d keys; want the table", resp.ErrorCode, len(resp.ApiKeys))
+		}
+		if got := b.raft.view().ClusterID(); got != id {
+			t.Fatalf("answered with the cluster id still unknown (%q)", got)
+		}
+	case <-time.After(readyWait + 5*time.Second):
+		t.Fatal("no answer")
+	}
+	if resp := <-v5("another-cluster", 1); resp.ErrorCode != kerr.RebootstrapRequired.Code {
+		t.Fatalf("another cluster's id once caught up: error %d, want REBOOTSTRAP_REQUIRED", resp.ErrorCode)
 	}
 }
