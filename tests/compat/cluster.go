@@ -44,7 +44,6 @@ func freePort(nodes int) (int, error) {
 	return ports[0], nil
 }
 
-
 // startMoldauCluster starts `nodes` Moldau processes forming one cluster
 // with the flags of issue #14 (--node-id, --addr, --peer-addr, --peers),
 // replication factor 3 and min.insync.replicas 2 by default, and returns
