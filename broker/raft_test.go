@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -19,6 +20,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/moldau/moldau/broker/config"
+	"github.com/moldau/moldau/internal/testenv"
+	plog "github.com/moldau/moldau/log"
+	"github.com/moldau/moldau/log/vfs"
 	"github.com/moldau/moldau/protocol"
 	"github.com/moldau/moldau/replication"
 )
@@ -75,6 +79,11 @@ func newTestCluster(t *testing.T, n int) *testCluster {
 
 func (tc *testCluster) start(i int) {
 	tc.t.Helper()
+	if host, port, err := net.SplitHostPort(tc.cfgs[i].Addr); err == nil && port == "0" {
+		// A restart binds the port again: it must not come from the
+		// ephemeral range, where an outgoing connection could take it.
+		tc.cfgs[i].Addr = testenv.Addr(tc.t, host)
+	}
 	b, err := New(tc.cfgs[i], WithLogger(clusterLogger().With("node", i+1)), WithPeerNetwork(tc.nw))
 	if err != nil {
 		tc.t.Fatal(err)
@@ -615,9 +624,20 @@ func TestApiVersionsClusterIDAfterRestart(t *testing.T) {
 	for i := range 3 {
 		tc.stop(i)
 	}
-	// As after kill -9: no high watermark checkpoint, so the metadata log's
-	// entries wait for a leader's commit index before they are applied.
-	if err := os.Remove(filepath.Join(tc.cfgs[0].DataDir, "__cluster_metadata-0", "replication-offset-checkpoint")); err != nil {
+	// As after kill -9: no high watermark checkpoint and a hard state whose
+	// commit index is older than the cluster id's record (it is written on
+	// term and vote changes only), so the metadata log's entries wait for a
+	// leader's commit index before they are applied.
+	metaDir := filepath.Join(tc.cfgs[0].DataDir, "__cluster_metadata-0")
+	if err := os.Remove(filepath.Join(metaDir, "replication-offset-checkpoint")); err != nil {
+		t.Fatal(err)
+	}
+	hs, _, err := plog.LoadHardState(vfs.OS, metaDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs.Commit = 0
+	if err := plog.SaveHardState(vfs.OS, metaDir, hs); err != nil {
 		t.Fatal(err)
 	}
 	tc.start(0) // alone: no quorum, so it cannot catch up

@@ -41,6 +41,7 @@ import (
 
 	"github.com/moldau/moldau/broker"
 	"github.com/moldau/moldau/broker/config"
+	"github.com/moldau/moldau/internal/testenv"
 	"github.com/moldau/moldau/log/vfs"
 	"github.com/moldau/moldau/replication"
 )
@@ -148,6 +149,13 @@ func NewInProcessCluster(ctx context.Context, opts InProcessOptions) (*InProcess
 	if opts.TriggerTimeout <= 0 {
 		opts.TriggerTimeout = 10 * time.Second
 	}
+	// Kafka ports below the ephemeral range, reserved for this process: a
+	// node restarted after a power loss binds its port again, which an
+	// outgoing connection could have taken had it come from ":0".
+	ports, err := testenv.FreePorts(3)
+	if err != nil {
+		return nil, fmt.Errorf("jepsen: %w", err)
+	}
 	dir, err := os.MkdirTemp("", "moldau-inproc-")
 	if err != nil {
 		return nil, fmt.Errorf("jepsen: %w", err)
@@ -162,7 +170,7 @@ func NewInProcessCluster(ctx context.Context, opts InProcessOptions) (*InProcess
 		cfg := config.Default()
 		cfg.NodeID = i
 		cfg.Peers = c.peers
-		cfg.Addr = "127.0.0.1:0"
+		cfg.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[i-1]))
 		cfg.AdminAddr = ""
 		cfg.SchemaRegistryAddr = ""
 		cfg.ConsoleAddr, cfg.HTTPProxyAddr = "", ""
