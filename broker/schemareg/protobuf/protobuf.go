@@ -104,7 +104,21 @@ message Decimal {
 // Parse compiles s (with refs as its imports) and keeps both the syntax
 // tree (for Canonical/Normalized, which print the file as written) and the
 // linked descriptors (for type resolution in CanRead).
-func (format) Parse(s string, refs []schema.Resolved) (schema.Parsed, error) {
+//
+// A panic inside protocompile is a schema it cannot handle, reported as an
+// invalid schema: its lexer, called directly by fromDescriptor's probe,
+// panicked on a string literal holding a backslash before invalid UTF-8
+// (FuzzParse, protocompile v0.14.1, the newest the module proxy serves).
+func (f format) Parse(s string, refs []schema.Resolved) (p schema.Parsed, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			p, err = nil, fmt.Errorf("%w: Could not parse Protobuf - %v", schema.ErrInvalid, r)
+		}
+	}()
+	return f.parse(s, refs)
+}
+
+func (format) parse(s string, refs []schema.Resolved) (schema.Parsed, error) {
 	srcs := make(map[string]string, len(refs)+len(builtin)+1)
 	for name, text := range builtin {
 		srcs[name] = text
