@@ -774,7 +774,8 @@ func (b *Broker) Handle(ctx context.Context, req *protocol.Request) protocol.Rep
 	if b.raft != nil && !b.raft.ready.Load() && req.Key != 18 {
 		// A cluster node serves once it caught up with the metadata log
 		// (a restarted node would otherwise answer Metadata with no
-		// topics and itself alone); ApiVersions is answered at once.
+		// topics and itself alone); ApiVersions is answered at once
+		// (v5's cluster id check waits for the id alone: 18_api_versions.go).
 		b.raft.waitReady(ctx, readyWait)
 	}
 	if b.cfg.LogRequests {
