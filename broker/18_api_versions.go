@@ -27,11 +27,11 @@ package broker
 
 import (
 	"context"
-	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/moldau/moldau/broker/metadata"
 	"github.com/moldau/moldau/protocol"
 )
 
@@ -77,30 +77,19 @@ func (b *Broker) handleApiVersions(ctx context.Context, req *protocol.Request) p
 }
 
 // knownClusterID is the cluster's id for a KIP-1242 check: on a cluster
-// node, the id the metadata log names, waited for while the node replays
-// its log after a restart (at most readyWait, as Handle waits for
-// readiness); false when it is still unknown. A single node knows its own
-// at once.
+// node, the id the metadata log names, waited for (waitView, at most
+// readyWait, as Handle waits for readiness) while the node replays its log
+// after a restart; false when it is still unknown. A single node knows its
+// own at once.
 func (b *Broker) knownClusterID(ctx context.Context) (string, bool) {
 	if b.raft == nil {
 		return b.meta.clusterID(), true
 	}
-	deadline := time.Now().Add(readyWait)
-	for {
-		if id := b.raft.view().ClusterID(); id != "" {
-			return id, true
-		}
-		if b.raft.ready.Load() || time.Now().After(deadline) {
-			return "", false
-		}
-		select {
-		case <-ctx.Done():
-			return "", false
-		case <-b.raft.stop:
-			return "", false
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
+	ctx, cancel := context.WithTimeout(ctx, readyWait)
+	defer cancel()
+	_ = b.raft.waitView(ctx, func(v *metadata.View) bool { return v.ClusterID() != "" })
+	id := b.raft.view().ClusterID()
+	return id, id != ""
 }
 
 // addFeatures fills the supported and finalized features and their epoch.
