@@ -20,16 +20,11 @@ import (
 // produce must succeed.
 func TestBridgeFollowerNamesLiveLeader(t *testing.T) {
 	tc := newTestCluster(t, 3)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
 	adm := kadm.NewClient(newClient(t, kgo.SeedBrokers(tc.seeds()...)))
 	tc.createKnownTopic(ctx, adm, "bridge", 1)
 	tc.waitFor("a leader", func() bool { return tc.leaderOf("bridge", 0) >= 0 })
-	tc.makeLeader("bridge", 0, 1) // node id 2
-	tc.waitFor("node 3's metadata names node 2", func() bool {
-		mt, ok := tc.brokers[2].raft.view().Topic("bridge")
-		return ok && mt.Partitions[0].Leader == 2
-	})
 
 	// Traffic keeps the group awake (an idle group quiesces and its
 	// followers do not tick).
@@ -51,15 +46,47 @@ func TestBridgeFollowerNamesLiveLeader(t *testing.T) {
 		}
 	}()
 	defer func() { close(stop); <-done }()
+	defer tc.nw.Heal()
+
+	// A starved node 1 (CI runs packages side by side on two cores) can
+	// miss node 2's heartbeats for an election timeout and grant node 3's
+	// pre-vote: node 3 (or 1) then leads, a legitimate Raft outcome that
+	// leaves no bridge to test; the scenario is set up again then.
+	for attempt := 1; ; attempt++ {
+		broken := bridgeScenario(t, ctx, tc)
+		if broken == "" {
+			return
+		}
+		if attempt == 3 {
+			t.Fatalf("attempt %d: %s: the test did not test the bridge", attempt, broken)
+		}
+		t.Logf("attempt %d: %s; again", attempt, broken)
+		tc.nw.Heal()
+	}
+}
+
+// bridgeScenario makes node 2 lead "bridge", cuts nodes 2 and 3 apart and
+// checks node 3's Metadata answer and an acks=all produce through it. It
+// returns why the scenario did not hold (node 3 learnt a leader through
+// the cut), or "" when it held and passed; a check failing fails t.
+func bridgeScenario(t *testing.T, ctx context.Context, tc *testCluster) string {
+	t.Helper()
+	tc.makeLeader("bridge", 0, 1) // node id 2
+	tc.waitFor("node 3's metadata names node 2", func() bool {
+		mt, ok := tc.brokers[2].raft.view().Topic("bridge")
+		return ok && mt.Partitions[0].Leader == 2
+	})
 	const n2 = 2
 	tc.nw.Cut(raftID(2), raftID(3))
-	defer tc.nw.Heal()
 	p3 := tc.brokers[2].topics.get("bridge").partition(0)
 	deadline := time.Now().Add(30 * time.Second)
-	for p3.lead.Load().leader >= 0 {
+	for l := p3.lead.Load().leader; l >= 0; l = p3.lead.Load().leader {
+		if l != n2 {
+			return fmt.Sprintf("node %d leads before node 3 let go of node 2", l)
+		}
 		if time.Now().After(deadline) {
 			st, _ := tc.brokers[2].raft.node.Status(p3.repl.gid)
-			t.Fatalf("node 3 still follows %d: %+v", p3.lead.Load().leader, st)
+			t.Fatalf("node 3 still follows %d: %+v", l, st)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -88,6 +115,9 @@ func TestBridgeFollowerNamesLiveLeader(t *testing.T) {
 		} else {
 			last = err.Error()
 		}
+		if l := p3.lead.Load().leader; l >= 0 {
+			return fmt.Sprintf("node 3 learnt leader %d through the cut (last answer: %s)", l, last)
+		}
 		if time.Now().After(deadline) {
 			v := tc.brokers[2].raft.view()
 			mt, _ := v.Topic("bridge")
@@ -101,7 +131,7 @@ func TestBridgeFollowerNamesLiveLeader(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	if l := p3.lead.Load().leader; l >= 0 {
-		t.Fatalf("node 3 learnt a leader (%d) through the cut: the test did not test the bridge", l)
+		return fmt.Sprintf("node 3 learnt leader %d through the cut", l)
 	}
 
 	prod := newClient(t, kgo.SeedBrokers(tc.brokers[2].Addr()), kgo.RequiredAcks(kgo.AllISRAcks()), kgo.DefaultProduceTopic("bridge"))
@@ -110,6 +140,7 @@ func TestBridgeFollowerNamesLiveLeader(t *testing.T) {
 	if err := prod.ProduceSync(pctx, &kgo.Record{Value: []byte("across the bridge")}).FirstErr(); err != nil {
 		t.Fatalf("acks=all produce while node 3 is cut from leader 2: %v", err)
 	}
+	return ""
 }
 
 func newClient(t *testing.T, opts ...kgo.Opt) *kgo.Client {

@@ -71,9 +71,9 @@ type raftPart struct {
 	// replica.lag.time.max.ms after it, as Kafka keeps a new leader's
 	// ISR until a replica has lagged that long.
 	leaderSince atomic.Int64
-	// leaderlessSince: when the group last lost its leader (Unix ns; 0:
-	// never): Metadata answers wait a little for the successor
-	// (electionHold).
+	// leaderlessSince: when the group last lost its leader, or was
+	// opened here without one (Unix ns): Metadata answers wait a little
+	// for the successor or the first leader (electionHold).
 	leaderlessSince atomic.Int64
 }
 
@@ -150,6 +150,11 @@ func (c *raftCluster) openReplica(t *topic, mp *metadata.Partition) (*partition,
 	p.repl = &raftPart{c: c, gid: mp.GroupID, storage: st, pending: map[int64]*pendingProducer{}}
 	p.repl.setReplicas(mp)
 	p.repl.readyIndex.Store(math.MaxUint64)
+	// A group opens without a leader: a Metadata answer just after the
+	// topic is created (or the node restarted) waits briefly for the first
+	// election, as Kafka's controller names a new partition's leader in
+	// the records that create it.
+	p.repl.leaderlessSince.Store(time.Now().UnixNano())
 	p.repl.applied.Store(st.AppliedIndex())
 	// The state up to the high watermark is what was applied; Raft
 	// applies the committed entries above it again.
