@@ -297,7 +297,6 @@ func (tc *testCluster) moveLeader(topic string, part int32) int {
 	from := -1
 	tc.waitFor("a leader of "+topic, func() bool { from = tc.leaderOf(topic, part); return from >= 0 })
 	to := (from + 1) % len(tc.brokers)
-	gid := tc.brokers[from].topics.get(topic).partition(part).repl.gid
 	var state string
 	defer func() {
 		if tc.t.Failed() {
@@ -305,16 +304,9 @@ func (tc *testCluster) moveLeader(topic string, part int32) int {
 		}
 	}()
 	tc.waitFor(fmt.Sprintf("%s-%d moved from node %d to node %d", topic, part, from+1, to+1), func() bool {
-		if l := tc.leaderOf(topic, part); l != to {
-			// Ask whichever node leads now: under load an election can
-			// pass leadership to the third node instead, and a node that
-			// does not lead ignores the request.
-			state = fmt.Sprintf("led by node %d", l+1)
-			if l >= 0 {
-				_ = tc.brokers[l].raft.node.TransferLeadership(gid, raftID(int32(to+1)))
-			}
-			return false
-		}
+		// makeLeader asks whichever node leads now: under load an
+		// election can pass leadership to the third node instead.
+		tc.makeLeader(topic, part, to)
 		for i, b := range tc.brokers {
 			if l := b.topics.get(topic).partition(part).lead.Load().leader; l != int32(to+1) {
 				state = fmt.Sprintf("node %d sees leader %d", i+1, l)
