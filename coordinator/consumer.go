@@ -105,6 +105,14 @@ type consumerMember struct {
 	revoking         Assignment
 	sentAssignment   bool         // the current assignment reached the member
 	classic          *classicMeta // non-nil: the member uses the classic protocol (migration.go)
+	// assignedAt (KIP-1251's assignment epochs): for a partition the
+	// member holds (assigned or revoking), the member epoch at which it
+	// was assigned; a commit at an older epoch than the member's current
+	// one is accepted for a partition held since that epoch or before.
+	// Kept in memory only: a partition without an entry (a group loaded
+	// from its records) counts as assigned at the current epoch, Kafka's
+	// rule before KIP-1251.
+	assignedAt map[assignedPartition]int32
 
 	timer       Timer
 	timerSeq    uint64
@@ -405,7 +413,7 @@ func (g *group) replaceStaticConsumerMemberLocked(old *consumerMember, newID str
 	old.timerSeq++
 	m := &consumerMember{id: newID, instanceID: old.instanceID, rackID: old.rackID, topics: old.topics, regex: old.regex,
 		assignor: old.assignor, rebalanceTimeout: old.rebalanceTimeout, epoch: old.epoch, prevEpoch: old.prevEpoch,
-		state: old.state, assigned: old.assigned, revoking: old.revoking, classic: old.classic}
+		state: old.state, assigned: old.assigned, revoking: old.revoking, classic: old.classic, assignedAt: old.assignedAt}
 	if old.epoch == leaveGroupStaticMemberEpoch {
 		m.epoch = old.prevEpoch
 	}
@@ -758,8 +766,36 @@ func (g *group) reconcileLocked(m *consumerMember) bool {
 		m.prevEpoch, m.epoch = m.epoch, cs.targetEpoch
 		changed = true
 	}
+	m.noteAssignedLocked(free)
 	m.state = newState
 	return changed
+}
+
+// assignedPartition keys consumerMember.assignedAt.
+type assignedPartition struct {
+	topic [16]byte
+	part  int32
+}
+
+// noteAssignedLocked records that m was given the partitions of a at its
+// current epoch, and forgets those it no longer holds.
+func (m *consumerMember) noteAssignedLocked(a Assignment) {
+	if len(a) == 0 {
+		return
+	}
+	if m.assignedAt == nil {
+		m.assignedAt = make(map[assignedPartition]int32)
+	}
+	for t, ps := range a {
+		for _, p := range ps {
+			m.assignedAt[assignedPartition{t, p}] = m.epoch
+		}
+	}
+	for k := range m.assignedAt {
+		if !has(m.assigned, k.topic, k.part) && !has(m.revoking, k.topic, k.part) {
+			delete(m.assignedAt, k)
+		}
+	}
 }
 
 // ConsumerMemberDescription describes a consumer group member.
@@ -832,6 +868,43 @@ func (g *group) consumerStateLocked() string {
 		}
 	}
 	return "Stable"
+}
+
+// consumerCommitCheckLocked checks an offset commit against a consumer
+// group as validateConsumerCommitLocked does, except that a KIP-848
+// member may commit with an epoch older than its current one (KIP-1251):
+// the epoch moves on whenever the group's target assignment does, often
+// while a commit is in flight, and Kafka since 4.3 accepts such a commit
+// for each partition the member has held since that epoch or before
+// (assignment epoch <= commit epoch <= member epoch). The returned check
+// (nil: every partition is accepted) gives each partition's error.
+func (g *group) consumerCommitCheckLocked(memberID string, epoch int32) (func(topic string, part int32) error, error) {
+	err := g.validateConsumerCommitLocked(memberID, epoch)
+	if !errors.Is(err, ErrStaleMemberEpoch) || epoch < 0 {
+		return nil, err
+	}
+	m := g.consumer.members[memberID]
+	if epoch > m.epoch || m.epoch < 0 {
+		return nil, err
+	}
+	var ids map[string][16]byte // topic name -> id, filled on first use
+	return func(topic string, part int32) error {
+		if ids == nil {
+			ids = make(map[string][16]byte)
+			for _, t := range g.c.listTopics() {
+				ids[t.Name] = t.ID
+			}
+		}
+		id, ok := ids[topic]
+		if !ok || (!has(m.assigned, id, part) && !has(m.revoking, id, part)) {
+			return ErrStaleMemberEpoch
+		}
+		since, ok := m.assignedAt[assignedPartition{id, part}]
+		if !ok || epoch < since {
+			return ErrStaleMemberEpoch
+		}
+		return nil
+	}, nil
 }
 
 // validateConsumerCommitLocked checks an offset commit (or a fetch with a

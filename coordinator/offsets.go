@@ -50,7 +50,8 @@ func (c *Coordinator) CommitOffsets(req CommitRequest) []error {
 		}
 		g = c.lockedGroup(req.Group, true)
 	}
-	if err := g.validateCommitLocked(req); err != nil {
+	check, err := g.validateCommitLocked(req)
+	if err != nil {
 		g.mu.Unlock()
 		return all(err)
 	}
@@ -61,6 +62,11 @@ func (c *Coordinator) CommitOffsets(req CommitRequest) []error {
 		if c.cfg.OffsetMetadataMaxBytes > 0 && len(o.Metadata) > c.cfg.OffsetMetadataMaxBytes {
 			errs[i] = ErrOffsetMetadataTooLarge
 			continue
+		}
+		if check != nil {
+			if errs[i] = check(o.Topic, o.Partition); errs[i] != nil {
+				continue
+			}
 		}
 		e := &offsetEntry{offset: o.Offset, leaderEpoch: o.LeaderEpoch, metadata: o.Metadata,
 			commitTimestamp: now, expireTimestamp: o.ExpireTimestamp}
@@ -115,17 +121,23 @@ func (c *Coordinator) CommitOffsets(req CommitRequest) []error {
 	return errs
 }
 
-// validateCommitLocked is Kafka's ClassicGroup.validateOffsetCommit.
-func (g *group) validateCommitLocked(req CommitRequest) error {
+// validateCommitLocked is Kafka's ClassicGroup.validateOffsetCommit (and
+// ConsumerGroup's for a KIP-848 group, whose check, when not nil, gives
+// each partition's error: see consumerCommitCheckLocked).
+func (g *group) validateCommitLocked(req CommitRequest) (check func(topic string, part int32) error, err error) {
 	if g.share != nil {
-		return ErrGroupIDNotFound // Kafka: not a consumer group
+		return nil, ErrGroupIDNotFound // Kafka: not a consumer group
 	}
 	if g.consumer != nil {
-		return g.validateConsumerCommitLocked(req.MemberID, req.Generation)
+		return g.consumerCommitCheckLocked(req.MemberID, req.Generation)
 	}
 	if g.streams != nil {
-		return g.validateStreamsCommitLocked(req.MemberID, req.Generation)
+		return nil, g.validateStreamsCommitLocked(req.MemberID, req.Generation)
 	}
+	return nil, g.validateClassicCommitLocked(req)
+}
+
+func (g *group) validateClassicCommitLocked(req CommitRequest) error {
 	if req.Generation < 0 && g.state == StateEmpty {
 		return nil
 	}

@@ -74,8 +74,10 @@ func (c *Coordinator) TxnCommitOffsets(req CommitRequest, producerID int64, prod
 		g.mu.Unlock()
 		return all(ErrGroupIDNotFound) // Kafka: not a consumer group
 	}
+	var check func(topic string, part int32) error
 	if req.Generation >= 0 || req.MemberID != "" || req.InstanceID != nil {
-		if err := g.validateCommitLocked(req); err != nil {
+		var err error
+		if check, err = g.validateCommitLocked(req); err != nil {
 			g.mu.Unlock()
 			return all(err)
 		}
@@ -87,6 +89,11 @@ func (c *Coordinator) TxnCommitOffsets(req CommitRequest, producerID int64, prod
 		if c.cfg.OffsetMetadataMaxBytes > 0 && len(o.Metadata) > c.cfg.OffsetMetadataMaxBytes {
 			errs[i] = ErrOffsetMetadataTooLarge
 			continue
+		}
+		if check != nil {
+			if errs[i] = check(o.Topic, o.Partition); errs[i] != nil {
+				continue
+			}
 		}
 		e := &offsetEntry{offset: o.Offset, leaderEpoch: o.LeaderEpoch, metadata: o.Metadata,
 			commitTimestamp: now, expireTimestamp: -1}
