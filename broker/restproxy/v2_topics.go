@@ -418,7 +418,10 @@ func (v *v2State) produce(w http.ResponseWriter, r *http.Request, partition int3
 	tp := kgo.StickyKeyPartitioner(nil).ForTopic(topic)
 	resp.Offsets = make([]v2PartitionOffset, len(req.Records))
 	var toSend []*kgo.Record
-	var index []int
+	// ProduceSync's results come in completion order, not the records'
+	// (records to different partitions complete apart): each is mapped
+	// back to its request record through the record it carries.
+	pos := make(map[*kgo.Record]int, len(req.Records))
 	for i, rec := range req.Records {
 		kr := &kgo.Record{Topic: topic, Key: keys[i], Value: values[i]}
 		switch {
@@ -435,13 +438,12 @@ func (v *v2State) produce(w http.ResponseWriter, r *http.Request, partition int3
 			kr.Partition = int32(tp.Partition(kr, n))
 		}
 		toSend = append(toSend, kr)
-		index = append(index, i)
+		pos[kr] = i
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 60*time.Second)
 	defer cancel()
-	results := kc.ProduceSync(ctx, toSend...)
-	for j, res := range results {
-		i := index[j]
+	for _, res := range kc.ProduceSync(ctx, toSend...) {
+		i := pos[res.Record]
 		if res.Err != nil {
 			_, code := kafkaErrorCode(res.Err)
 			msg := res.Err.Error()

@@ -1,6 +1,10 @@
 package restproxy_test
 
-import "testing"
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
 
 const (
 	v2JSON    = "application/vnd.kafka.v2+json"
@@ -71,6 +75,31 @@ func TestV2TopicsPartitionsBrokers(t *testing.T) {
 	}
 
 	wantError(t, p.do(t, "GET", "/topics", nil, "Accept", "text/html"), 406, 406)
+}
+
+// TestV2ProduceOffsetsInRequestOrder: a produce spanning partitions
+// answers each record's partition and offset in the request's order
+// (the producer completes partitions' batches in any order; CI once saw
+// record 2's answer carry another record's partition).
+func TestV2ProduceOffsetsInRequestOrder(t *testing.T) {
+	p := newProxy(t)
+	p.createTopic(t, "v2-order", 2, nil)
+	var recs []string
+	for i := range 10 {
+		recs = append(recs, fmt.Sprintf(`{"value":"S2Fma2E=","partition":%d}`, i%2))
+	}
+	r := p.do(t, "POST", "/topics/v2-order", `{"records":[`+strings.Join(recs, ",")+`]}`,
+		"Content-Type", v2Binary, "Accept", v2JSON)
+	wantStatus(t, r, 200)
+	offs, _ := r.Object(t)["offsets"].([]any)
+	if len(offs) != 10 {
+		t.Fatalf("offsets: %s", r.Body)
+	}
+	for i, o := range offs {
+		if field(o, "partition") != float64(i%2) || field(o, "offset") != float64(i/2) {
+			t.Errorf("record %d: partition %v offset %v, want %d and %d", i, field(o, "partition"), field(o, "offset"), i%2, i/2)
+		}
+	}
 }
 
 func TestV2ProduceBinaryAndJSON(t *testing.T) {
