@@ -729,11 +729,7 @@ func (c *raftCluster) leaderLost(p *partition, now time.Time, peerDown func(int3
 	case l.leader == c.self:
 		return time.Time{}, false
 	case l.leader < 0:
-		ns := p.repl.leaderlessSince.Load()
-		if ns == 0 {
-			return time.Time{}, false
-		}
-		since = time.Unix(0, ns)
+		since = time.Unix(0, p.repl.leaderlessSince.Load()) // set when the group opened
 	default:
 		t, down := peerDown(l.leader)
 		if !down {

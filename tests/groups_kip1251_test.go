@@ -47,27 +47,14 @@ func TestGroupsKIP1251CommitAtOlderEpoch(t *testing.T) {
 			tp.TopicID, tp.Partitions = topicID, m.owned
 			req.Topics = []kmsg.ConsumerGroupHeartbeatRequestTopic{tp}
 		}
-		for deadline := time.Now().Add(30 * time.Second); ; {
-			resp, err := req.RequestWith(ctx, cl)
-			if err == nil {
-				err = kerr.ErrorForCode(resp.ErrorCode)
+		resp := heartbeat848(ctx, t, cl, req)
+		m.epoch = resp.MemberEpoch
+		if resp.Assignment != nil {
+			m.owned = nil
+			for _, tp := range resp.Assignment.Topics {
+				topicID = tp.TopicID
+				m.owned = append(m.owned, tp.Partitions...)
 			}
-			if kerr.IsRetriable(err) && time.Now().Before(deadline) {
-				time.Sleep(50 * time.Millisecond) // the coordinator or its topic is not ready yet
-				continue
-			}
-			if err != nil {
-				t.Fatalf("heartbeat of %s at epoch %d: %v", m.id, m.epoch, err)
-			}
-			m.epoch = resp.MemberEpoch
-			if resp.Assignment != nil {
-				m.owned = nil
-				for _, tp := range resp.Assignment.Topics {
-					topicID = tp.TopicID
-					m.owned = append(m.owned, tp.Partitions...)
-				}
-			}
-			return
 		}
 	}
 	commit := func(m *member, epoch int32, parts ...int32) map[int32]int16 {

@@ -187,26 +187,7 @@ func TestGroupsKIP848RebalanceFiveMembers(t *testing.T) {
 				req.Topics = append(req.Topics, tp)
 			}
 		}
-		var resp *kmsg.ConsumerGroupHeartbeatResponse
-		for {
-			var err error
-			resp, err = req.RequestWith(ctx, m.cl)
-			if kerr.IsRetriable(err) {
-				time.Sleep(50 * time.Millisecond) // the coordinator is not found yet
-				continue
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if rerr := kerr.ErrorForCode(resp.ErrorCode); kerr.IsRetriable(rerr) {
-				time.Sleep(50 * time.Millisecond) // the offsets topic is being created
-				continue
-			}
-			break
-		}
-		if resp.ErrorCode != 0 {
-			t.Fatalf("heartbeat of %s at epoch %d: %v", m.id, epoch, kerr.ErrorForCode(resp.ErrorCode))
-		}
+		resp := heartbeat848(ctx, t, m.cl, req)
 		m.epoch = resp.MemberEpoch
 		if resp.Assignment != nil {
 			m.owned = map[[16]byte][]int32{}
@@ -276,6 +257,27 @@ func TestGroupsKIP848RebalanceFiveMembers(t *testing.T) {
 	}
 	t.Logf("KIP-848, 5 members: rebalance (5th joins → all at the new epoch, 2 partitions each) %v on average over %d",
 		(total / rounds).Round(time.Microsecond), rounds)
+}
+
+// heartbeat848 sends a ConsumerGroupHeartbeat, retrying the retriable
+// errors of a group coordinator that is not found or loaded yet (for at
+// most 30 s), and fails t on any other error.
+func heartbeat848(ctx context.Context, t *testing.T, cl *kgo.Client, req *kmsg.ConsumerGroupHeartbeatRequest) *kmsg.ConsumerGroupHeartbeatResponse {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		resp, err := req.RequestWith(ctx, cl)
+		if err == nil {
+			err = kerr.ErrorForCode(resp.ErrorCode)
+		}
+		if kerr.IsRetriable(err) && time.Now().Before(deadline) {
+			time.Sleep(50 * time.Millisecond) // the coordinator or its topic is not ready yet
+			continue
+		}
+		if err != nil {
+			t.Fatalf("heartbeat of %s at epoch %d: %v", req.MemberID, req.MemberEpoch, err)
+		}
+		return resp
+	}
 }
 
 // TestGroupsKIP848OnlineMigration upgrades a running classic group online
